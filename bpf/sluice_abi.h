@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one header shared by the BPF programs and userspace (agent, CLI, tests).
+ * It holds keys, values, enums and names; no logic. Fixed-width types, explicit
+ * padding, sizes checked with _Static_assert. Values in network byte order are
+ * marked __be; everything else is host order.
+ *
+ * Firewall classification (Linear Bit Vector Search, see docs/architecture.md):
+ * every rule is one bit in a SLUICE_BM_WORDS-word bitmap. Each packet field is
+ * looked up in its own table, which yields a "class": an index into fw_cls,
+ * the array of distinct bitmaps. The bitmaps of all fields are ANDed and the
+ * lowest set bit is the first matching rule.
+ *
+ *   src/dst IPv4 : DIR-24-8. fw_src4/fw_dst4 hold one u16 entry per /24,
+ *                  64 entries per array element (index = addr >> 14, slot =
+ *                  (addr >> 8) & 63). An entry with SLUICE_T8_FLAG set names a
+ *                  256-entry group in fw_src4_t8/fw_dst4_t8, indexed by the
+ *                  last byte. One or two array lookups, whatever the number
+ *                  of prefixes.
+ *   src/dst IPv6 : LPM tries fw_src6/fw_dst6; ::/0 is always present.
+ *   sport/dport  : fw_sport/fw_dport, 64 ports per array element.
+ *   proto        : fw_config.proto_cls[256].
+ *   no ports     : packets without ports (ICMP, other protocols, non-first
+ *                  fragments) use fw_config.noport_cls instead of the two
+ *                  port classes: the rules that have no port match.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#ifdef __BPF__
+/* vmlinux.h provides the __u* and __be* types */
+#else
+#include <linux/types.h>
+#endif
+
+#define SLUICE_MAX_RULES	512
+#define SLUICE_BM_WORDS		(SLUICE_MAX_RULES / 64)
+#define SLUICE_MAX_CLASSES	32768
+#define SLUICE_BLK		64			/* u16 entries per block */
+#define SLUICE_T24_BLOCKS	((1u << 24) / SLUICE_BLK)	/* 262144 */
+#define SLUICE_T8_FLAG		0x8000u			/* entry names a tbl8 group */
+#define SLUICE_T8_GROUPS	16384			/* per direction */
+#define SLUICE_PORT_BLOCKS	(65536 / SLUICE_BLK)	/* 1024 */
+#define SLUICE_LPM6_MAX		(1u << 20)
+#define SLUICE_IPV6_EXT_MAX	8	/* extension headers walked before giving up */
+
+/* Class 0 is the empty bitmap: it matches no rule. */
+#define SLUICE_CLS_NONE		0
+
+enum sluice_action {
+	SLUICE_ACT_ALLOW = 0,
+	SLUICE_ACT_DENY = 1,
+};
+
+/* fw_cfg[0]: scalar settings of the compiled firewall policy. */
+struct fw_config {
+	__u64 generation;		/* policy generation that wrote this */
+	__u32 nrules;			/* rules in use, bits [0, nrules) */
+	__u32 default_action;		/* enum sluice_action */
+	__u32 active;			/* 0: no policy applied, every packet passes */
+	__u16 noport_cls;		/* class used for both ports when a packet has none */
+	__u16 pad0;
+	__u16 proto_cls[256];		/* IP protocol number -> class */
+	__u64 allow[SLUICE_BM_WORDS];	/* bit i set: rule i allows, else denies */
+};
+
+/* fw_cls[class]: the rules that match one value of one field. */
+struct fw_bitmap {
+	__u64 w[SLUICE_BM_WORDS];
+};
+
+/* Element of fw_src4, fw_dst4, fw_sport, fw_dport: SLUICE_BLK consecutive entries. */
+struct fw_blk {
+	__u16 e[SLUICE_BLK];
+};
+
+/* Element of fw_src4_t8, fw_dst4_t8: the last byte of an IPv4 address. */
+struct fw_t8 {
+	__u16 e[256];
+};
+
+/* Key of fw_src6 and fw_dst6 (BPF_MAP_TYPE_LPM_TRIE). */
+struct fw_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct fw_lpm6_val {
+	__u16 cls;
+	__u16 pad;
+};
+
+/* fw_rule_cnt[i] (per CPU): packets and bytes of rule i; index SLUICE_MAX_RULES
+ * counts packets that took the default action. */
+#define SLUICE_RULE_DEFAULT	SLUICE_MAX_RULES
+
+struct sl_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* sl_verdict[v] (per CPU): what the XDP program returned. */
+#define SLUICE_VERDICTS(X)			\
+	X(VERDICT_PASS,		"pass")		\
+	X(VERDICT_DROP,		"drop")		\
+	X(VERDICT_PASS_NONIP,	"pass-non-ip")
+
+/* sl_drop[r] (per CPU): every drop has a named reason. */
+#define SLUICE_DROP_REASONS(X)					\
+	X(DROP_POLICY_RULE,	"policy-rule")			\
+	X(DROP_POLICY_DEFAULT,	"policy-default")		\
+	X(DROP_TRUNC_ETH,	"truncated-eth")		\
+	X(DROP_TRUNC_VLAN,	"truncated-vlan")		\
+	X(DROP_VLAN_DEPTH,	"too-many-vlan-tags")		\
+	X(DROP_TRUNC_IP4,	"truncated-ipv4")		\
+	X(DROP_BAD_IP4_VER,	"bad-ipv4-version")		\
+	X(DROP_BAD_IP4_IHL,	"bad-ipv4-ihl")			\
+	X(DROP_BAD_IP4_LEN,	"bad-ipv4-length")		\
+	X(DROP_TRUNC_IP6,	"truncated-ipv6")		\
+	X(DROP_BAD_IP6_VER,	"bad-ipv6-version")		\
+	X(DROP_TRUNC_IP6_EXT,	"truncated-ipv6-ext")		\
+	X(DROP_IP6_EXT_DEPTH,	"ipv6-ext-chain-too-long")	\
+	X(DROP_TRUNC_TCP,	"truncated-tcp")		\
+	X(DROP_BAD_TCP_DOFF,	"bad-tcp-doff")			\
+	X(DROP_TRUNC_UDP,	"truncated-udp")		\
+	X(DROP_TRUNC_ICMP,	"truncated-icmp")		\
+	X(DROP_INTERNAL,	"internal-error")
+
+#define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
+enum sluice_verdict { SLUICE_VERDICTS(SLUICE_ENUM_ENTRY) SLUICE_VERDICT_MAX };
+enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX };
+#undef SLUICE_ENUM_ENTRY
+
+/*
+ * Map names, as the kernel and the pins see them (at most 15 characters).
+ * Pins live under STATE_DIR/maps/NAME; XDP links under STATE_DIR/links/xdp_IFINDEX.
+ */
+#define SLUICE_MAP_FW_CFG	"fw_cfg"
+#define SLUICE_MAP_FW_CLS	"fw_cls"
+#define SLUICE_MAP_FW_SRC4	"fw_src4"
+#define SLUICE_MAP_FW_DST4	"fw_dst4"
+#define SLUICE_MAP_FW_SRC4_T8	"fw_src4_t8"
+#define SLUICE_MAP_FW_DST4_T8	"fw_dst4_t8"
+#define SLUICE_MAP_FW_SRC6	"fw_src6"
+#define SLUICE_MAP_FW_DST6	"fw_dst6"
+#define SLUICE_MAP_FW_SPORT	"fw_sport"
+#define SLUICE_MAP_FW_DPORT	"fw_dport"
+#define SLUICE_MAP_RULE_CNT	"fw_rule_cnt"
+#define SLUICE_MAP_VERDICT	"sl_verdict"
+#define SLUICE_MAP_DROP		"sl_drop"
+
+#ifndef __BPF__
+_Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS,
+	       "fw_config layout");
+_Static_assert(sizeof(struct fw_config) % 8 == 0, "fw_config padding");
+_Static_assert(sizeof(struct fw_bitmap) == 64, "fw_bitmap is one cache line");
+_Static_assert(sizeof(struct fw_blk) == 128, "fw_blk layout");
+_Static_assert(sizeof(struct fw_t8) == 512, "fw_t8 layout");
+_Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");
+_Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
+_Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
+_Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
+_Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");
+#endif
+
+#endif /* SLUICE_ABI_H */

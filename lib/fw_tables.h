@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Compiled firewall tables: the exact contents of the fw_* maps of
+ * bpf/sluice_abi.h, built in memory from a checked policy (fw_compile.c) and
+ * written to the kernel by fw_maps.c. Golden tests compare these.
+ */
+#ifndef SLUICE_FW_TABLES_H
+#define SLUICE_FW_TABLES_H
+
+#include <stdint.h>
+
+#include "diag.h"
+#include "policy.h"
+
+struct fw_lpm6_entry {
+	struct fw_lpm6_key key;
+	struct fw_lpm6_val val;
+};
+
+struct fw_tables {
+	struct fw_config cfg;
+	uint32_t nclasses;		/* fw_cls[0, nclasses); class 0 is empty */
+	struct fw_bitmap *cls;
+	struct fw_blk *src4, *dst4;	/* SLUICE_T24_BLOCKS each */
+	uint32_t nsrc4_t8, ndst4_t8;	/* tbl8 groups in use */
+	struct fw_t8 *src4_t8, *dst4_t8;
+	uint32_t nsrc6, ndst6;
+	struct fw_lpm6_entry *src6, *dst6;	/* always includes ::/0 */
+	struct fw_blk *sport, *dport;	/* SLUICE_PORT_BLOCKS each */
+};
+
+/*
+ * Compile POL into T. Errors (too many rules, classes or tbl8 groups) are
+ * appended to DIAGS at the location of the rule or set that caused them, and
+ * -E2BIG/-ENOMEM is returned; T is then empty.
+ */
+int fw_compile(const struct sl_policy *pol, uint64_t generation, struct fw_tables *t,
+	       struct sl_diags *diags);
+void fw_tables_free(struct fw_tables *t);
+
+/* Classify with the compiled tables, as the datapath does (for golden tests). */
+int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt);
+
+/* File descriptors of the fw_* maps (see SLUICE_MAP_* names). */
+struct fw_map_fds {
+	int cfg, cls, src4, dst4, src4_t8, dst4_t8, src6, dst6, sport, dport;
+};
+
+/*
+ * Write T into the maps: classes and tables first, fw_cfg last; stale IPv6
+ * trie entries are deleted. Returns 0 or -errno with a message in DIAGS.
+ */
+int fw_maps_write(const struct fw_map_fds *fds, const struct fw_tables *t,
+		  struct sl_diags *diags);
+
+#endif /* SLUICE_FW_TABLES_H */

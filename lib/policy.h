@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The policy model: what the YAML policy dir says, after parsing and checking.
+ * Parse (policy_parse.c) -> check (policy_check.c) -> compile (fw_compile.c).
+ * Shared by the agent, the CLI (policy check, offline) and the tests.
+ */
+#ifndef SLUICE_POLICY_H
+#define SLUICE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "../bpf/sluice_abi.h"
+
+struct sl_prefix {
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t len;		/* prefix length in bits */
+	uint8_t addr[16];	/* network order; IPv4 in the first 4 bytes; host bits zero */
+};
+
+struct sl_set {
+	char *name;
+	struct sl_loc loc;
+	struct sl_prefix *v;
+	size_t n;
+};
+
+/* One element of a src/dst list: a prefix, or a reference to a named set. */
+struct sl_addr_item {
+	bool is_set;
+	struct sl_prefix pfx;		/* when !is_set */
+	char *set_name;			/* when is_set, without the '@' */
+	const struct sl_set *set;	/* resolved by the checker */
+	struct sl_loc loc;
+};
+
+struct sl_port_range {
+	uint16_t lo, hi;		/* inclusive; lo == hi for a single port */
+};
+
+/* Bits of sl_rule.protos; 0 means any protocol. */
+#define SL_PROTO_TCP	(1u << 0)
+#define SL_PROTO_UDP	(1u << 1)
+#define SL_PROTO_ICMP	(1u << 2)
+#define SL_PROTO_ICMPV6	(1u << 3)
+
+struct sl_rule {
+	char *name;
+	struct sl_loc loc;
+	enum sluice_action action;
+	struct sl_addr_item *src;	/* nsrc == 0: any */
+	size_t nsrc;
+	struct sl_addr_item *dst;
+	size_t ndst;
+	uint32_t protos;		/* SL_PROTO_* bits, 0 = any */
+	struct sl_port_range *sport;	/* nsport == 0: any */
+	size_t nsport;
+	struct sl_port_range *dport;
+	size_t ndport;
+};
+
+struct sl_firewall {
+	bool present;
+	struct sl_loc loc;
+	char **ifaces;			/* names or fnmatch(3) globs */
+	size_t nifaces;
+	enum sluice_action default_action;	/* default: allow */
+	bool stateful;
+	struct sl_rule *rules;
+	size_t nrules;
+};
+
+struct sl_policy {
+	struct sl_set *sets;
+	size_t nsets;
+	struct sl_firewall fw;
+	char **files;			/* the files read, in order; sl_loc.file points here */
+	size_t nfiles;
+};
+
+/*
+ * Read every *.yaml of DIR (not recursive, name order) or the given files,
+ * then check the merged policy. Returns 0 when valid; otherwise -EINVAL with
+ * every error appended to DIAGS (FILE:LINE:COL: message), or another -errno
+ * for an unreadable input (also recorded in DIAGS).
+ */
+int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *diags);
+int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
+		      struct sl_diags *diags);
+void policy_free(struct sl_policy *pol);
+
+/* Look up a set by name; NULL when absent. */
+const struct sl_set *policy_find_set(const struct sl_policy *pol, const char *name);
+
+/* Does any interface pattern of the firewall match IFNAME? */
+bool policy_iface_match(const struct sl_policy *pol, const char *ifname);
+
+/*
+ * The reference classifier: a plain function of the policy that says what the
+ * datapath must do with a packet. Returns the index of the first matching rule,
+ * or -1 when the default applies.
+ */
+struct sl_pkt {
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t proto;		/* IP protocol number */
+	bool has_ports;		/* TCP/UDP and not a non-first fragment */
+	uint16_t sport, dport;	/* host order */
+	uint8_t src[16], dst[16];
+};
+
+int policy_ref_classify(const struct sl_policy *pol, const struct sl_pkt *pkt);
+enum sluice_action policy_ref_verdict(const struct sl_policy *pol, const struct sl_pkt *pkt);
+
+/* Text forms used by the printers: "198.51.100.0/24", "2001:db8::/32". */
+void sl_prefix_format(const struct sl_prefix *p, char *buf, size_t len);
+const char *sl_action_name(enum sluice_action a);
+
+#endif /* SLUICE_POLICY_H */
