@@ -80,15 +80,18 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c $(HDRS) $(SKELS)
+$(BUILD)/obj/%.o: %.c $(HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/san/%.o: %.c $(HDRS) $(SKELS)
+$(BUILD)/san/%.o: %.c $(HDRS)
 	$(call msg,CC-SAN,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_COMMON) $(SANFLAGS) -c $< -o $@
+
+# Only code that includes a skeleton waits for the BPF build.
+$(call obj,$(AGENT_SRCS) $(BENCH_SRCS)) $(call sobj,$(AGENT_SRCS) $(TEST_SRCS)): $(SKELS)
 
 $(BUILD)/sluiced: $(call obj,$(AGENT_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)
