@@ -384,25 +384,32 @@ static void parse_set_file(struct pctx *c, struct sl_set *s, const char *path,
 		if (i == ll || l[i] == '#')
 			continue;
 		tb = i;
-		while (i < ll && ok[(unsigned char)l[i]])
+		while (i < ll && l[i] != ' ' && l[i] != '\t' && l[i] != '\r' && l[i] != '#')
 			i++;
 		te = i;
+		for (i = tb; i < te && ok[(unsigned char)l[i]]; i++)
+			;
+		if (i < te && ((unsigned char)l[i] < 0x20 || (unsigned char)l[i] >= 0x7f)) {
+			/* Binary or non-ASCII: name the byte, the text may not print. */
+			if (nbad++ < SL_SETFILE_ERRS_MAX) {
+				loc.col = (int)i + 1;
+				err_at(c, &loc, "unexpected byte 0x%02x; expected one prefix per line",
+				       (unsigned char)l[i]);
+			}
+			continue;
+		}
+		i = te;
 		while (i < ll && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
 			i++;
-		if (te == tb || (i < ll && l[i] != '#')) {
-			size_t bad = te == tb ? tb : i, be = bad;
+		if (i < ll && l[i] != '#') {
+			size_t be = i;
 
-			while (be < ll && !isspace((unsigned char)l[be]) && be - bad < 40)
+			while (be < ll && !isspace((unsigned char)l[be]) && be - i < 40)
 				be++;
 			if (nbad++ < SL_SETFILE_ERRS_MAX) {
-				loc.col = (int)bad + 1;
-				if (l[bad] == '\0' || (unsigned char)l[bad] < 0x20 ||
-				    (unsigned char)l[bad] >= 0x7f)
-					err_at(c, &loc, "unexpected byte 0x%02x; expected one prefix per line",
-					       (unsigned char)l[bad]);
-				else
-					err_at(c, &loc, "unexpected \"%.*s\"; expected one prefix per line",
-					       (int)(be - bad), l + bad);
+				loc.col = (int)i + 1;
+				err_at(c, &loc, "unexpected \"%.*s\"; expected one prefix per line",
+				       (int)(be - i), l + i);
 			}
 			continue;
 		}
