@@ -312,7 +312,8 @@ int fw_map_fds_from_obj(struct bpf_object *obj, struct fw_map_fds *fds)
 	return 0;
 }
 
-int sl_counters_read(int fd, uint32_t n, struct sl_counter *out)
+/* Read keys [FIRST, FIRST + N) into OUT. */
+static int counters_read(int fd, uint32_t first, uint32_t n, struct sl_counter *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct sl_counter *percpu;
@@ -323,19 +324,31 @@ int sl_counters_read(int fd, uint32_t n, struct sl_counter *out)
 	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < n; k++) {
-		out[k] = (struct sl_counter){ 0 };
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k = first + i;
+
+		out[i] = (struct sl_counter){ 0 };
 		if (bpf_map_lookup_elem(fd, &k, percpu)) {
 			err = -errno;
 			break;
 		}
 		for (int c = 0; c < ncpu; c++) {
-			out[k].packets += percpu[c].packets;
-			out[k].bytes += percpu[c].bytes;
+			out[i].packets += percpu[c].packets;
+			out[i].bytes += percpu[c].bytes;
 		}
 	}
 	free(percpu);
 	return err;
+}
+
+int sl_counters_read(int fd, uint32_t n, struct sl_counter *out)
+{
+	return counters_read(fd, 0, n, out);
+}
+
+int sl_counter_read(int fd, uint32_t key, struct sl_counter *out)
+{
+	return counters_read(fd, key, 1, out);
 }
 
 int sl_counters_reset(int fd, uint32_t n)

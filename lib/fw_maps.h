@@ -26,6 +26,9 @@ int fw_map_fds_from_obj(struct bpf_object *obj, struct fw_map_fds *fds);
  */
 int sl_counters_read(int fd, uint32_t n, struct sl_counter *out);
 
+/* Read entry KEY of such an array, summed across CPUs. */
+int sl_counter_read(int fd, uint32_t key, struct sl_counter *out);
+
 /* Set every entry of such a per-CPU counter array back to zero. */
 int sl_counters_reset(int fd, uint32_t n);
 
