@@ -399,7 +399,7 @@ out:
 static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, size_t len)
 {
 	struct json_object *ans = handle_request(a, req, len);
-	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN);
+	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	struct timeval tv = { .tv_sec = 2 };
 	size_t n = strlen(s), off = 0;
 	int fd = c->src.fd;
@@ -542,7 +542,7 @@ static bool sock_alive(const struct sockaddr_un *sun)
 int ctl_open(struct agent *a)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[PATH_MAX];
+	char buf[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 	mode_t old;
 	int fd, err;
@@ -554,8 +554,8 @@ int ctl_open(struct agent *a)
 	}
 	strcpy(sun.sun_path, a->sock_path);
 
-	snprintf(dir, sizeof(dir), "%s", a->sock_path);
-	snprintf(dir, sizeof(dir), "%s", dirname(dir));
+	snprintf(buf, sizeof(buf), "%s", a->sock_path);
+	snprintf(dir, sizeof(dir), "%s", dirname(buf));
 	if (stat(dir, &st)) {
 		/* a dir the agent creates is its own: 0700 */
 		err = mkdir_p(dir, 0700);

@@ -87,13 +87,16 @@ int mkdir_p(const char *path, unsigned int mode)
 /* statfs of PATH or, when it does not exist yet, of its nearest ancestor. */
 static int statfs_nearest(const char *path, struct statfs *st)
 {
-	char buf[PATH_MAX];
+	char buf[PATH_MAX], *p;
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	while (statfs(buf, st)) {
 		if (errno != ENOENT || !strcmp(buf, "/") || !strcmp(buf, "."))
 			return -errno;
-		snprintf(buf, sizeof(buf), "%s", dirname(buf));
+		/* dirname() may return a static "." or "/" rather than BUF */
+		p = dirname(buf);
+		if (p != buf)
+			memmove(buf, p, strlen(p) + 1);
 	}
 	return 0;
 }

@@ -133,7 +133,7 @@ int sync_reload(struct agent *a, const char *why)
 		err = sync_apply(a, &pol);
 	if (err) {
 		if (a->have_policy || a->generation)
-			pr_err("the policy in force (generation %llu) stays in force",
+			pr_err("not applied; generation %llu stays in force",
 			       (unsigned long long)a->generation);
 		return err;
 	}
