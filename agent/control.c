@@ -355,16 +355,22 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 	char err[512] = "";
 	const char *cmd;
 	int ret = -EINVAL;
+	size_t end = 0;
 
 	in = tok ? json_tokener_parse_ex(tok, req, (int)len) : NULL;
 	if (tok) {
 		jerr = json_tokener_get_error(tok);
+		end = json_tokener_get_parse_end(tok);
 		json_tokener_free(tok);
 	}
 	if (!in || jerr != json_tokener_success) {
 		snprintf(err, sizeof(err), "request is not JSON: %s",
 			 jerr == json_tokener_continue ? "unexpected end of input" :
 			 json_tokener_error_desc(jerr));
+		goto out;
+	}
+	if (end > len || strspn(req + end, " \t\r") != len - end) {
+		snprintf(err, sizeof(err), "request has data after the JSON object");
 		goto out;
 	}
 	if (!json_object_is_type(in, json_type_object) ||
@@ -399,7 +405,8 @@ out:
 static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, size_t len)
 {
 	struct json_object *ans = handle_request(a, req, len);
-	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	struct timeval tv = { .tv_sec = 2 };
 	size_t n = strlen(s), off = 0;
 	int fd = c->src.fd;

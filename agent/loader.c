@@ -53,12 +53,23 @@ int path_join(char *buf, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-bool loader_state_pinned(const struct agent *a)
+bool loader_state_in_force(const struct agent *a)
 {
+	struct fw_config cfg = {};
 	char path[PATH_MAX];
+	__u32 key = 0;
+	int fd;
+	bool active;
 
-	return !path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_FW_CFG) &&
-	       access(path, F_OK) == 0;
+	if (path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_FW_CFG))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	/* a pinned but never written fw_cfg passes every packet: nothing to keep */
+	active = !bpf_map_lookup_elem(fd, &key, &cfg) && cfg.active;
+	close(fd);
+	return active;
 }
 
 int mkdir_p(const char *path, unsigned int mode)

@@ -11,8 +11,8 @@ struct agent;
 
 /* Derive maps/ and links/ paths from the state dir. */
 int loader_paths(struct agent *a);
-/* Is a previous agent's state pinned (the firewall may be in force)? */
-bool loader_state_pinned(const struct agent *a);
+/* Does a previous agent's pinned fw_cfg hold an applied policy? */
+bool loader_state_in_force(const struct agent *a);
 /*
  * Mount bpffs at /sys/fs/bpf when the state dir is not on one and nothing is
  * mounted there; create the state dir, maps/ and links/ (0700); take the

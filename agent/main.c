@@ -202,7 +202,7 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		return err;
 
-	*fresh = !loader_state_pinned(a);
+	*fresh = !loader_state_in_force(a);
 	pol_ok = !sync_load(a, &pol);
 	if (!pol_ok) {
 		if (*fresh) {
