@@ -29,7 +29,7 @@ done
 
 in_fw() { nsenter --net=/run/netns/$FNS "$@"; }
 in_client() { nsenter --net=/run/netns/$CNS "$@"; }
-sluice() { in_fw "$SLUICE" --socket "$TMP/sluiced.sock" "$@"; }
+sluice() { in_fw "$SLUICE" --socket "$TMP/sluiced.sock" --state-dir "$STATE" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 cleanup() {

@@ -152,11 +152,13 @@ class Agent:
     # --- CLI ----------------------------------------------------------------
 
     def cli_raw(self, *args, json_out=True, timeout=30):
-        """Run `sluice [-j] --socket S ARGS` in the fw namespace; the CompletedProcess."""
+        """Run `sluice [-j] --socket S --state-dir D ARGS` in the fw namespace.
+
+        The state dir matters to `teardown` when no agent answers."""
         argv = [self.sluice]
         if json_out:
             argv.append("-j")
-        argv += ["--socket", self.socket] + list(args)
+        argv += ["--socket", self.socket, "--state-dir", self.state_dir] + list(args)
         return run(argv, ns=self.ns, check=False, timeout=timeout)
 
     def cli(self, *args, timeout=30):
