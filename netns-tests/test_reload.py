@@ -6,7 +6,7 @@ import os
 import re
 import time
 
-from conftest import policy_yaml
+from lib.policy import policy_yaml
 from lib.traffic import exchange
 
 N = 5
