@@ -887,17 +887,22 @@ bad:
 	return 0;
 }
 
-static void yaml_error(struct pctx *c, const yaml_parser_t *p)
+static void yaml_error(struct pctx *c, const yaml_parser_t *p, const char *buf, size_t len)
 {
 	struct sl_loc loc = { c->file, (int)p->problem_mark.line + 1,
 			      (int)p->problem_mark.column + 1 };
+	size_t at = p->problem_mark.index;
+	const char *hint = "";
 
+	/* libyaml cannot start a plain value with ':' inside [...]: "::/0", "::1". */
+	if (at < len && buf[at] == ':')
+		hint = "; quote IPv6 addresses that start with ':', e.g. \"::/0\"";
 	if (p->context)
-		err_at(c, &loc, "invalid YAML: %s (%s at line %d, column %d)",
+		err_at(c, &loc, "invalid YAML: %s (%s at line %d, column %d)%s",
 		       p->problem ? p->problem : "error", p->context,
-		       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+		       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1, hint);
 	else
-		err_at(c, &loc, "invalid YAML: %s", p->problem ? p->problem : "error");
+		err_at(c, &loc, "invalid YAML: %s%s", p->problem ? p->problem : "error", hint);
 }
 
 static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
@@ -934,14 +939,14 @@ static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char 
 	}
 	yaml_parser_set_input_string(&p, (unsigned char *)buf, len);
 	if (!yaml_parser_load(&p, &doc)) {
-		yaml_error(&c, &p);
+		yaml_error(&c, &p, buf, len);
 		yaml_parser_delete(&p);
 		goto out;
 	}
 	c.doc = &doc;
 	if (yaml_document_get_root_node(&doc)) {
 		if (!yaml_parser_load(&p, &doc2)) {
-			yaml_error(&c, &p);
+			yaml_error(&c, &p, buf, len);
 		} else {
 			yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
 

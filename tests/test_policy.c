@@ -437,6 +437,30 @@ TEST(not_yaml)
 	EXPECT_ONE("firewall:\n  stateful: false\n   default: deny\n", 3, 11, "invalid YAML",
 		   "mapping values are not allowed");
 	EXPECT_ONE("firewall:\n\tstateful: false\n", 2, 1, "invalid YAML");
+	/* libyaml refuses a plain value starting with ':' in a flow list: say how to fix it */
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [192.0.2.0/24, ::/0]\n",
+		   6, 27, "invalid YAML", "quote IPv6 addresses that start with ':'");
+}
+
+TEST(ipv6_forms)
+{
+	struct fixture f;
+	char buf[64];
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", FW_HEAD "    - name: r\n      action: deny\n"
+		 "      src: [\"::/0\", 2001:db8::/32, \"::1\"]\n      dst:\n        - ::/0\n");
+	if (ASSERT_OK(fx_load(&f), "load")) {
+		const struct sl_rule *r = &f.pol.fw.rules[0];
+
+		sl_prefix_format(&r->src[0].pfx, buf, sizeof(buf));
+		ASSERT_STREQ(buf, "::/0", "quoted ::/0");
+		sl_prefix_format(&r->src[2].pfx, buf, sizeof(buf));
+		ASSERT_STREQ(buf, "::1/128", "::1");
+		sl_prefix_format(&r->dst[0].pfx, buf, sizeof(buf));
+		ASSERT_STREQ(buf, "::/0", "plain ::/0 in a block list");
+	}
+	fx_done(&f);
 }
 
 TEST(second_document)
