@@ -357,6 +357,12 @@ static int compile_v4(struct cctx *c, bool dst, uint16_t wild_cls)
 				continue;
 			}
 			e = &tbl[a >> 8];
+			/*
+			 * A long prefix whose bits the /24 already has (a host inside
+			 * a listed /24 of the same set) changes nothing: no group.
+			 */
+			if (!(*e & SLUICE_T8_FLAG) && unite(c, *e, v[i].src) == *e)
+				continue;
 			if (!(*e & SLUICE_T8_FLAG)) {
 				uint16_t init = *e;
 

@@ -655,6 +655,49 @@ TEST(limit_tbl8_groups)
 	tmp_done(&dir);
 }
 
+TEST(covered_hosts_need_no_tbl8_group)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	tmp_init(&dir);
+	f = tmp_open(&dir, "hosts.txt");
+	/* 20000 hosts, more than the tbl8 limit, all inside 10.0.0.0/8 of the same set */
+	fprintf(f, "10.0.0.0/8\n");
+	for (uint32_t i = 0; i < 20000; i++)
+		fprintf(f, "10.%u.%u.%u\n", i >> 8, i & 255, i % 200);
+	fprintf(f, "192.0.2.77\n");
+	fclose(f);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "sets:\n  hosts: { file: hosts.txt }\nfirewall:\n  stateful: false\n  rules:\n"
+		"    - { name: a, action: deny, src: [\"@hosts\"] }\n"
+		"    - { name: b, action: allow, src: [10.1.2.3] }\n");
+	fclose(f);
+	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
+
+			/* 10.1.2.3 of rule b and 192.0.2.77 need groups, the rest do not */
+			ASSERT_EQ(t.nsrc4_t8, 2, "two tbl8 groups");
+			memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
+			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
+			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
+			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "host outside the /8");
+			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 78 }, 4);
+			ASSERT_EQ(fw_tables_classify(&t, &p), -1, "its neighbour");
+			fw_tables_free(&t);
+		} else {
+			print_diags(&d);
+		}
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
 TEST(limit_classes)
 {
 	struct sl_diags d = { 0 };
