@@ -161,13 +161,14 @@ static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
 
 /*
  * Items of a value that may be one scalar or a list of scalars: calls FN
- * for each scalar. WHAT names the field in messages. An empty list is an
- * error (it would match nothing), as is anything nested.
+ * for each scalar. WHAT names the field in messages. In a match field an
+ * empty list is an error (it would match nothing: EMPTY_ERR says so); where
+ * EMPTY_ERR is NULL it is allowed. Anything nested is an error.
  */
 typedef void (*item_fn)(struct pctx *c, yaml_node_t *n, void *arg);
 
-static void each_scalar(struct pctx *c, const char *what, yaml_node_t *v, item_fn fn,
-			void *arg)
+static void each_scalar(struct pctx *c, const char *what, const char *empty_err,
+			yaml_node_t *v, item_fn fn, void *arg)
 {
 	yaml_node_item_t *it;
 
@@ -180,7 +181,8 @@ static void each_scalar(struct pctx *c, const char *what, yaml_node_t *v, item_f
 		return;
 	}
 	if (v->data.sequence.items.start == v->data.sequence.items.top) {
-		err_node(c, v, "%s: empty list; omit the key to mean any", what);
+		if (empty_err)
+			err_node(c, v, "%s: empty list %s", what, empty_err);
 		return;
 	}
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
@@ -196,6 +198,8 @@ static void each_scalar(struct pctx *c, const char *what, yaml_node_t *v, item_f
 		fn(c, n, arg);
 	}
 }
+
+#define EMPTY_MATCH	"matches nothing; omit the key to match any"
 
 static bool name_ok(const char *s)
 {
@@ -534,7 +538,7 @@ static void parse_sets(struct pctx *c, yaml_node_t *v)
 			continue;
 		}
 		if (f[0].key)
-			each_scalar(c, "prefixes", f[0].val, set_prefix_item, s);
+			each_scalar(c, "prefixes", NULL, f[0].val, set_prefix_item, s);
 		if (f[1].key) {
 			/* pol->sets may move while reading; S stays valid as it is not grown here. */
 			set_file(c, s, f[1].key, f[1].val);
@@ -693,6 +697,7 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 	struct sl_firewall *fw = &c->pol->fw;
 	struct kv f[R_NKEYS];
 	struct sl_rule *r;
+	int proto_errs = 0;
 
 	if (m->type != YAML_MAPPING_NODE) {
 		err_node(c, m, "a rule must be a mapping (name, action, src, ...), got %s", kind(m));
@@ -731,17 +736,19 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 	if (f[R_SRC].key) {
 		struct addr_list al = { &r->src, &r->nsrc };
 
-		each_scalar(c, "src", f[R_SRC].val, addr_item, &al);
+		each_scalar(c, "src", EMPTY_MATCH, f[R_SRC].val, addr_item, &al);
 	}
 	if (f[R_DST].key) {
 		struct addr_list al = { &r->dst, &r->ndst };
 
-		each_scalar(c, "dst", f[R_DST].val, addr_item, &al);
+		each_scalar(c, "dst", EMPTY_MATCH, f[R_DST].val, addr_item, &al);
 	}
 	if (f[R_PROTO].key) {
-		each_scalar(c, "proto", f[R_PROTO].val, proto_item, &r->protos);
+		proto_errs = c->errs;
+		each_scalar(c, "proto", EMPTY_MATCH, f[R_PROTO].val, proto_item, &r->protos);
 		if (r->protos & (1u << 31))
 			r->protos = 0;
+		proto_errs = c->errs - proto_errs;
 	}
 	for (int k = R_SPORT; k <= R_DPORT; k++) {
 		struct port_list pl = k == R_SPORT ? (struct port_list){ &r->sport, &r->nsport }
@@ -749,8 +756,9 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 
 		if (!f[k].key)
 			continue;
-		each_scalar(c, keys[k], f[k].val, port_item, &pl);
-		if (!r->protos || (r->protos & ~(SL_PROTO_TCP | SL_PROTO_UDP)))
+		each_scalar(c, keys[k], EMPTY_MATCH, f[k].val, port_item, &pl);
+		/* a bad proto was reported already; do not blame the ports for it */
+		if (!proto_errs && (!r->protos || (r->protos & ~(SL_PROTO_TCP | SL_PROTO_UDP))))
 			err_node(c, f[k].key,
 				 "%s needs proto tcp, udp or [tcp, udp]; this rule has proto %s",
 				 keys[k], protos_text(r->protos));
@@ -780,7 +788,7 @@ static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 	}
 	map_fields(c, v, "firewall", keys, 4, f);
 	if (f[0].key)
-		each_scalar(c, "interfaces", f[0].val, iface_item, fw);
+		each_scalar(c, "interfaces", NULL, f[0].val, iface_item, fw);
 	if (f[1].key && (f[1].val->type != YAML_SCALAR_NODE ||
 			 parse_action(sval(f[1].val), &fw->default_action)))
 		err_node(c, f[1].val, "unknown default \"%.64s\"; use allow or deny",
