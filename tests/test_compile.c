@@ -724,6 +724,55 @@ TEST(covered_hosts_need_no_tbl8_group)
 	tmp_done(&dir);
 }
 
+TEST(uniform_tbl8_groups_are_folded)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	/*
+	 * 80000 /25s pairing up into 40000 whole /24s: every group ends up
+	 * uniform. More than the 32768 groups that may exist while painting, so
+	 * groups are folded mid-way too.
+	 */
+	tmp_init(&dir);
+	f = tmp_open(&dir, "halves.txt");
+	for (uint32_t i = 0; i < 40000; i++)
+		fprintf(f, "10.%u.%u.0/25\n10.%u.%u.128/25\n", i >> 8, i & 255, i >> 8, i & 255);
+	fprintf(f, "192.0.2.0/25\n");	/* a lone half keeps its group */
+	fclose(f);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "sets:\n  halves: { file: halves.txt }\nfirewall:\n  stateful: false\n"
+		"  rules:\n    - { name: a, action: deny, src: [\"@halves\"] }\n");
+	fclose(f);
+	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+			struct sl_pkt p = { .family = AF_INET, .proto = 17 };
+			static const uint8_t probes[][5] = {
+				/* address, expected rule + 1 */
+				{ 10, 0, 0, 0, 1 }, { 10, 0, 0, 255, 1 }, { 10, 78, 31, 200, 1 },
+				{ 10, 200, 0, 0, 0 }, { 192, 0, 2, 127, 1 }, { 192, 0, 2, 128, 0 },
+			};
+
+			ASSERT_EQ(t.nsrc4_t8, 1, "only the lone half's group is left");
+			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+				memcpy(p.src, probes[k], 4);
+				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
+				ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, &p),
+					  "agrees with the reference");
+			}
+			fw_tables_free(&t);
+		} else {
+			print_diags(&d);
+		}
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
 TEST(limit_classes)
 {
 	struct sl_diags d = { 0 };
