@@ -338,8 +338,8 @@ static void t8_limit_error(struct cctx *c, struct t8work *w, bool dst)
 
 	snprintf(what, sizeof(what),
 		 "%s%s%s: prefixes longer than /24 fall in more than %d different /24 blocks "
-		 "(tbl8 groups) of %s", s->what ? "set \"" : "inline prefix", s->what ? s->what : "",
-		 s->what ? "\"" : "", SLUICE_T8_GROUPS, dst ? "dst" : "src");
+		 "(tbl8 groups) of %s", s->what ? "set \"" : "inline prefix",
+		 s->what ? s->what : "", s->what ? "\"" : "", SLUICE_T8_GROUPS, dst ? "dst" : "src");
 	c->blame = s->loc;
 	limit_error(c, "%s", what);
 }

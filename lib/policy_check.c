@@ -93,7 +93,8 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 	errs += check_dups(sets, ns, "set", d);
 	for (size_t i = 0; i < nr; i++)
 		if (pol->fw.rules[i].name)
-			rules[k++] = (struct named){ pol->fw.rules[i].name, &pol->fw.rules[i].loc, i };
+			rules[k++] = (struct named){ pol->fw.rules[i].name,
+						    &pol->fw.rules[i].loc, i };
 	errs += check_dups(rules, k, "rule", d);
 	if (nr > SLUICE_MAX_RULES) {
 		/* the bit-vector width of the classifier; fw_compile refuses it too */

@@ -226,8 +226,10 @@ static int parse_action(const char *s, enum sluice_action *a)
 /* YAML 1.1 booleans, as operators write them. */
 static int parse_bool(const yaml_node_t *n, bool *b)
 {
-	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
-	static const char *const f[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
+					 "on", "On", "ON" };
+	static const char *const f[] = { "false", "False", "FALSE", "no", "No", "NO",
+					 "off", "Off", "OFF" };
 
 	if (n->type != YAML_SCALAR_NODE)
 		return -EINVAL;
@@ -539,10 +541,8 @@ static void parse_sets(struct pctx *c, yaml_node_t *v)
 		}
 		if (f[0].key)
 			each_scalar(c, "prefixes", NULL, f[0].val, set_prefix_item, s);
-		if (f[1].key) {
-			/* pol->sets may move while reading; S stays valid as it is not grown here. */
-			set_file(c, s, f[1].key, f[1].val);
-		}
+		if (f[1].key)
+			set_file(c, s, f[1].key, f[1].val);	/* pol->sets does not grow here */
 	}
 }
 
@@ -700,7 +700,8 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 	int proto_errs = 0;
 
 	if (m->type != YAML_MAPPING_NODE) {
-		err_node(c, m, "a rule must be a mapping (name, action, src, ...), got %s", kind(m));
+		err_node(c, m, "a rule must be a mapping (name, action, src, ...), got %s",
+			 kind(m));
 		return;
 	}
 	if (sl_vec_reserve((void **)&fw->rules, fw->nrules, sizeof(*fw->rules))) {
