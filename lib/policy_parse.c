@@ -1039,9 +1039,64 @@ static int list_dir(const char *dir, char ***out, size_t *nout, struct sl_diags 
 	return 0;
 }
 
+struct diag_key {
+	size_t file;	/* index in pol->files, or after them all */
+	int line;	/* 0 (about the whole file) sorts after the lines */
+	int col;
+	size_t order;
+	struct sl_diag d;
+};
+
+static int cmp_diag_key(const void *a, const void *b)
+{
+	const struct diag_key *x = a, *y = b;
+	unsigned int lx = (unsigned int)x->line - 1, ly = (unsigned int)y->line - 1;
+
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/*
+ * Errors are found file by file and then across files; show them in file
+ * order (as read), by line and column, as a compiler would.
+ */
+static void sort_diags(const struct sl_policy *pol, struct sl_diags *d, size_t from)
+{
+	size_t n = d->n - from;
+	struct diag_key *k;
+
+	if (n < 2)
+		return;
+	k = calloc(n, sizeof(*k));
+	if (!k)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct sl_diag *x = &d->v[from + i];
+		size_t f = pol->nfiles;
+
+		for (size_t j = 0; x->file && j < pol->nfiles; j++) {
+			if (!strcmp(x->file, pol->files[j])) {
+				f = j;
+				break;
+			}
+		}
+		k[i] = (struct diag_key){ f, x->line, x->col, i, *x };
+	}
+	qsort(k, n, sizeof(*k), cmp_diag_key);
+	for (size_t i = 0; i < n; i++)
+		d->v[from + i] = k[i].d;
+	free(k);
+}
+
 int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
 		      struct sl_diags *diags)
 {
+	size_t first_diag = diags->n;
 	int errs = 0, ioerr = 0;
 
 	memset(pol, 0, sizeof(*pol));
@@ -1079,6 +1134,7 @@ int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy 
 		errs++;
 	}
 	errs += policy_check(pol, diags);
+	sort_diags(pol, diags, first_diag);
 	if (errs || ioerr) {
 		policy_free(pol);
 		return ioerr ? ioerr : -EINVAL;

@@ -671,6 +671,12 @@ TEST(all_errors_collected)
 	ASSERT_DIAG(&f, "b.yaml", 5, 15, "unknown action");
 	ASSERT_DIAG(&f, "b.yaml", 6, 13, "unknown set \"@nope\"");
 	ASSERT_DIAG(&f, "c.yaml", 1, 1, "egress");
+	/* in file order, by line: the checker's "unknown set" sits between b and c */
+	if (f.diags.n == 5) {
+		ASSERT_STRSTR(f.diags.v[0].msg, "host bits", "first");
+		ASSERT_STRSTR(f.diags.v[3].msg, "unknown set", "cross-file error in place");
+		ASSERT_STRSTR(f.diags.v[4].msg, "egress", "last file last");
+	}
 	ASSERT_EQ(f.pol.nfiles, 0, "an invalid policy is freed");
 	fx_done(&f);
 }
