@@ -226,6 +226,12 @@ static int collect_sources(struct cctx *c, bool dst, struct fw_bitmap *wild)
 	uint32_t *set_src;
 
 	memset(wild, 0, sizeof(*wild));
+	/*
+	 * The memo is keyed by source index, and each direction numbers its
+	 * sources afresh: results of the other direction must not be reused.
+	 */
+	memset(c->mkey, 0, ((size_t)c->mmask + 1) * sizeof(*c->mkey));
+	c->mn = 0;
 	free(c->srcs);
 	free(c->groups);
 	c->srcs = NULL;
