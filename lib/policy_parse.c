@@ -1008,7 +1008,8 @@ static int list_dir(const char *dir, char ***out, size_t *nout, struct sl_diags 
 
 		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
 			continue;
-		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
+		if (asprintf(&p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+			     de->d_name) < 0) {
 			rc = -ENOMEM;
 			break;
 		}

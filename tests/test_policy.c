@@ -151,6 +151,10 @@ TEST(valid_policy_model)
 	ASSERT_EQ(p->nfiles, 3, "files: 10-sets.yaml, blocklist.txt, 20-fw.yaml");
 	ASSERT_STREQ(p->files[0], "tests/data/basic/10-sets.yaml", "first file");
 	ASSERT_STREQ(p->files[2], "tests/data/basic/20-fw.yaml", "name order");
+	policy_free(&f.pol);
+	f.rc = policy_load_dir("tests/data/basic/", &f.pol, &f.diags);
+	ASSERT_OK(f.rc, "dir with a trailing slash");
+	ASSERT_STREQ(p->files[0], "tests/data/basic/10-sets.yaml", "no double slash");
 	ASSERT_EQ(p->nsets, 2, "sets");
 	bl = policy_find_set(p, "blocklist");
 	if (!ASSERT_TRUE(bl, "blocklist set"))
