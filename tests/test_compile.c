@@ -848,6 +848,49 @@ TEST(limit_classes)
 	tmp_done(&dir);
 }
 
+TEST(limit_lpm6_entries)
+{
+	struct sl_set set = { .name = "v6", .loc = { "x.yaml", 2, 3 } };
+	struct sl_rule rule = { .name = "r", .loc = { "x.yaml", 9, 13 } };
+	struct sl_addr_item item = { .is_set = true, .set_name = "v6", .set = NULL };
+	struct sl_policy pol = { 0 };
+	struct sl_diags d = { 0 };
+	struct fw_tables t;
+
+	/* built in memory: 2^20 + 1 distinct /64s, one more than the trie holds with ::/0 */
+	set.n = SLUICE_LPM6_MAX;
+	set.v = calloc(set.n, sizeof(*set.v));
+	if (!ASSERT_TRUE(set.v, "alloc"))
+		return;
+	for (uint32_t i = 0; i < set.n; i++) {
+		set.v[i].family = AF_INET6;
+		set.v[i].len = 64;
+		memcpy(set.v[i].addr, (uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8 }, 4);
+		set.v[i].addr[5] = (uint8_t)(i >> 16);
+		set.v[i].addr[6] = (uint8_t)(i >> 8);
+		set.v[i].addr[7] = (uint8_t)i;
+	}
+	pol.sets = &set;
+	pol.nsets = 1;
+	item.set = &set;
+	rule.src = &item;
+	rule.nsrc = 1;
+	pol.fw.present = true;
+	pol.fw.rules = &rule;
+	pol.fw.nrules = 1;
+	ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "refused");
+	ASSERT_TRUE(diag_at(&d, "x.yaml", 2, 3, "too many IPv6 prefixes"), "at the set");
+	sl_diags_free(&d);
+	/* one fewer fits */
+	set.n--;
+	if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
+		ASSERT_EQ(t.nsrc6, SLUICE_LPM6_MAX, "trie full");
+		fw_tables_free(&t);
+	}
+	sl_diags_free(&d);
+	free(set.v);
+}
+
 TEST(no_rules_default_deny)
 {
 	struct sl_diags d = { 0 };
