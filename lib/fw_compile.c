@@ -142,6 +142,11 @@ static uint16_t intern(struct cctx *c, const struct fw_bitmap *b)
 	return (uint16_t)(t->nclasses - 1);
 }
 
+static uint32_t memo_hash(uint64_t key)
+{
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
 /* class(cls[CL] | bits of source S), memoised. */
 static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 {
@@ -150,7 +155,7 @@ static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 	uint32_t i;
 	uint16_t r;
 
-	for (i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) & c->mmask; c->mkey[i];
+	for (i = memo_hash(key) & c->mmask; c->mkey[i];
 	     i = (i + 1) & c->mmask)
 		if (c->mkey[i] == key)
 			return c->mval[i];
@@ -178,7 +183,7 @@ static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 
 			if (!c->mkey[k])
 				continue;
-			for (j = (uint32_t)((c->mkey[k] * 0x9e3779b97f4a7c15ull) >> 40) & nmask;
+			for (j = memo_hash(c->mkey[k]) & nmask;
 			     nk[j]; j = (j + 1) & nmask)
 				;
 			nk[j] = c->mkey[k];
@@ -189,7 +194,7 @@ static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 		c->mkey = nk;
 		c->mval = nv;
 		c->mmask = nmask;
-		for (i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) & c->mmask; c->mkey[i];
+		for (i = memo_hash(key) & c->mmask; c->mkey[i];
 		     i = (i + 1) & c->mmask)
 			;
 	}
