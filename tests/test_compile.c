@@ -592,7 +592,8 @@ static void scale_test(size_t n, int npkt, double limit_s)
 	printf("# %zu prefixes (src and dst): parse %.3f s, compile %.3f s wall, %.3f s CPU (%s), "
 	       "%u tbl8 groups, %u classes\n", n, t1 - t0, t2 - t1, c2 - c1, BUILD_KIND,
 	       t.nsrc4_t8, t.nclasses);
-	ASSERT_TRUE(t2 - t1 < limit_s, "compile time within the limit");
+	/* CPU time: the wall clock also counts the other jobs of a busy 2-core machine */
+	ASSERT_TRUE(c2 - c1 < limit_s, "compile CPU time within the limit");
 	for (int k = 0; k < npkt; k++) {
 		const struct sl_set *s = &pol.sets[0];
 		struct sl_pkt p = { .family = AF_INET, .proto = IPPROTO_UDP, .has_ports = true,
