@@ -95,19 +95,23 @@ $(call obj,$(AGENT_SRCS) $(BENCH_SRCS)) $(call sobj,$(AGENT_SRCS) $(TEST_SRCS)):
 
 $(BUILD)/sluiced: $(call obj,$(AGENT_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/sluice: $(call obj,$(CLI_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Sanitizer builds of the agent and CLI, used by the netns tests.
 $(BUILD)/san/sluiced: $(call sobj,$(AGENT_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/san/sluice: $(call sobj,$(CLI_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
+	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(LIB_SRCS))

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Helpers of the sluice end-to-end tests: namespaces, the agent, traffic."""

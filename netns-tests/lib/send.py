@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Sender run inside the client namespace: crafts frames with scapy.
+
+Reads a JSON list of packet specs from the file given as argument:
+  {"tag": "a", "src": "192.0.2.1", "dst": "192.0.2.2", "proto": "udp",
+   "sport": 40000, "dport": 5000, "count": 5,
+   "vlans": [[0x88a8, 200], [0x8100, 300]],   # optional, outer first
+   "bad": "ihl"}                               # optional malformation
+and sends every frame with sendp on --iface to --dst-mac. The payload of a
+UDP packet is "sl:" + its tag, which recv.py counts. Sending is bounded: each spec's
+count is capped at 1000.
+"""
+import argparse
+import json
+import sys
+
+from scapy.all import (ICMP, IP, UDP, TCP, Dot1Q, Dot1AD, Ether, ICMPv6EchoRequest,
+                       IPv6, Raw, conf, get_if_hwaddr, sendp)
+
+MAX_COUNT = 1000
+
+
+def build(spec, smac, dmac):
+    v6 = ":" in spec["dst"]
+    l2 = Ether(src=smac, dst=dmac)
+    for tpid, vid in spec.get("vlans", []):
+        l2 = l2 / (Dot1AD(vlan=vid) if tpid == 0x88A8 else Dot1Q(vlan=vid))
+    l3 = (IPv6(src=spec["src"], dst=spec["dst"]) if v6
+          else IP(src=spec["src"], dst=spec["dst"]))
+    proto = spec.get("proto", "udp")
+    payload = Raw(load=b"sl:" + spec["tag"].encode())
+    if proto == "udp":
+        l4 = UDP(sport=spec.get("sport", 40000), dport=spec["dport"]) / payload
+    elif proto == "tcp":
+        l4 = TCP(sport=spec.get("sport", 40000), dport=spec["dport"], flags="S") / payload
+    elif proto == "icmp":
+        l4 = (ICMPv6EchoRequest() if v6 else ICMP()) / payload
+    else:
+        raise ValueError("unknown proto " + proto)
+    pkt = l2 / l3 / l4
+    bad = spec.get("bad")
+    if bad == "ihl":
+        # IPv4 header length 4 words, below the minimum of 5
+        pkt = Ether(bytes(pkt))
+        pkt[IP].ihl = 4
+        pkt[IP].chksum = None
+        raw = bytearray(bytes(pkt))
+    elif bad == "trunc-udp":
+        # a consistent IP packet (its length fields agree with the frame)
+        # carrying only the first 4 bytes of a UDP header
+        head = bytes(UDP(sport=spec.get("sport", 40000), dport=spec["dport"]))[:4]
+        if v6:
+            l3.nh = 17
+        else:
+            l3.proto = 17
+        raw = bytes(l2 / l3 / Raw(load=head))
+    elif bad is None:
+        raw = bytes(pkt)
+    else:
+        raise ValueError("unknown malformation " + bad)
+    return bytes(raw)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iface", required=True)
+    ap.add_argument("--dst-mac", required=True)
+    ap.add_argument("specs")
+    args = ap.parse_args()
+    conf.verb = 0
+    with open(args.specs) as f:
+        specs = json.load(f)
+    smac = get_if_hwaddr(args.iface)
+    frames = []
+    for spec in specs:
+        n = min(int(spec.get("count", 1)), MAX_COUNT)
+        frames += [build(spec, smac, args.dst_mac)] * n
+    # Raw: the bytes go out exactly as built, malformed ones included
+    sendp([Raw(load=f) for f in frames], iface=args.iface, verbose=False)
+    print(len(frames))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

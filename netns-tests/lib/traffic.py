@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Real traffic from the client namespace, counted where it arrives in fw.
+
+Frames are crafted with scapy (send.py, run in the client namespace) and
+counted by real sockets in the fw namespace (recv.py). TCP checks use the
+kernel's stacks on both sides: a listening socket in fw and connect() from
+the client with a short timeout.
+"""
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+from .netns import PYTHON, ns_cmd, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEND = os.path.join(HERE, "send.py")
+RECV = os.path.join(HERE, "recv.py")
+
+
+class Receiver:
+    """recv.py running in namespace NS; use as a context manager, then .counts."""
+
+    def __init__(self, ns, udp=(), tcp=(), packet=(), max_seconds=30):
+        argv = [PYTHON, RECV, "--max-seconds", str(max_seconds)]
+        for i in packet:
+            argv += ["--packet", i]
+        for p in udp:
+            argv += ["--udp", str(p)]
+        for p in tcp:
+            argv += ["--tcp", str(p)]
+        self.argv = ns_cmd(ns, argv)
+        self.counts = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=5)
+            raise RuntimeError("receiver did not start: %s %s" % (line, err))
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            out, err = self.proc.communicate(input="", timeout=40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        if self.proc.returncode != 0:
+            raise RuntimeError("receiver failed: %s" % err)
+        self.counts = json.loads(out.strip().splitlines()[-1])
+        return False
+
+
+def send(ns, iface, dst_mac, specs):
+    """Send the frames described by SPECS (see send.py) from NS on IFACE."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(specs, f)
+        path = f.name
+    try:
+        p = run([PYTHON, SEND, "--iface", iface, "--dst-mac", dst_mac, path],
+                ns=ns, timeout=60)
+    finally:
+        os.unlink(path)
+    return int(p.stdout.strip())
+
+
+def exchange(topo, specs, settle=0.3, cdev=None, fdev=None, l2=False):
+    """Send SPECS from the client and return {tag: packets received in fw}.
+
+    By default every spec must be UDP and is counted by a UDP socket bound to
+    its dport (real delivery to an application). With L2, frames are counted
+    by an AF_PACKET socket on FDEV instead: what XDP passed to the kernel.
+    """
+    cdev = cdev or topo.cdev
+    fdev = fdev or topo.fdev
+    ports = [] if l2 else sorted({s["dport"] for s in specs})
+    dmac = topo.mac(topo.fw, fdev)
+    with Receiver(topo.fw, udp=ports, packet=[fdev] if l2 else []) as r:
+        send(topo.client, cdev, dmac, specs)
+        time.sleep(settle)
+    return {s["tag"]: r.counts.get(s["tag"], 0) for s in specs}
+
+
+CONNECT = """
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()
+    print("connected")
+except OSError as e:
+    print("failed", e)
+"""
+
+
+def tcp_connect(topo, addr, port, timeout=1.0):
+    """connect() from the client to ADDR:PORT (a listener must run in fw)."""
+    p = run([PYTHON, "-c", CONNECT, addr, str(port), str(timeout)], ns=topo.client,
+            timeout=timeout + 10)
+    return p.stdout.startswith("connected")
+
+
+def tcp_reachable(topo, addr, port, timeout=1.0):
+    """Is a TCP listener on ADDR:PORT in fw reachable from the client?
+
+    True only when the client's connect() succeeded AND the listener accepted
+    it: both ends agree, so nothing else (a stray listener) can fake it.
+    """
+    with Receiver(topo.fw, tcp=[port]) as r:
+        ok = tcp_connect(topo, addr, port, timeout)
+    got = r.counts.get("tcp:%d" % port, 0)
+    if ok != (got > 0):
+        raise AssertionError("client says %s but listener accepted %d" % (ok, got))
+    return ok

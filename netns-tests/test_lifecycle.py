@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Attach, restart and teardown: interfaces appearing later, SIGTERM and
+SIGKILL leaving the firewall in force, adoption by a restarted agent, and a
+teardown that leaves nothing behind."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from lib.agent import pins_under
+from lib.netns import link_info, run, xdp_prog_id
+from lib.traffic import exchange
+
+N = 5
+RULES = [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])]
+
+
+def probe(env, **kw):
+    return exchange(env.topo, [
+        dict(tag="ok", src="192.0.2.1", dst="192.0.2.2", dport=5000, count=N),
+        dict(tag="denied", src="192.0.2.1", dst="192.0.2.2", dport=5001, count=N),
+    ], **kw)
+
+
+def link_ids(state_dir):
+    """{pin path: bpf link id} of every pinned link under STATE_DIR."""
+    ids = {}
+    for path in pins_under(state_dir):
+        p = subprocess.run(["bpftool", "-j", "link", "show", "pinned", path],
+                           capture_output=True, text=True)
+        if p.returncode == 0:
+            ids[path] = json.loads(p.stdout)["id"]
+    return ids
+
+
+def bpf_object_exists(kind, obj_id):
+    p = subprocess.run(["bpftool", kind, "show", "id", str(obj_id)],
+                       capture_output=True, text=True)
+    return p.returncode == 0
+
+
+def wait_gone(kind, obj_id, timeout=3.0):
+    """The kernel frees programs and links after an RCU grace period: poll."""
+    deadline = time.monotonic() + timeout
+    while bpf_object_exists(kind, obj_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_new_interface_gets_xdp(env):
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    cdev, fdev = t.pfx + "c1", t.pfx + "f1"
+    t0 = time.monotonic()
+    t.add_veth(cdev, fdev, ["203.0.113.1/24"], ["203.0.113.2/24"])
+    # a veth that does not match the glob stays untouched
+    t.add_veth(t.pfx + "c2", t.pfx + "x2", ["198.51.100.1/24"], ["198.51.100.2/24"])
+    while xdp_prog_id(t.fw, fdev) is None and time.monotonic() - t0 < 2.0:
+        time.sleep(0.02)
+    elapsed = time.monotonic() - t0
+    assert xdp_prog_id(t.fw, fdev) is not None, "no XDP on %s after 2 s" % fdev
+    assert elapsed <= 1.0, "XDP on %s after %.2f s" % (fdev, elapsed)
+    att = agent.attached()
+    assert fdev in att and att[fdev]["hook"] == "xdp", att
+    assert att[fdev]["prog_id"] == xdp_prog_id(t.fw, fdev)
+    got = exchange(t, [
+        dict(tag="ok", src="203.0.113.1", dst="203.0.113.2", dport=5000, count=N),
+        dict(tag="denied", src="203.0.113.1", dst="203.0.113.2", dport=5001, count=N),
+    ], cdev=cdev, fdev=fdev)
+    assert got == {"ok": N, "denied": 0}
+    assert agent.rules()["deny-5001"]["packets"] == N
+    assert xdp_prog_id(t.fw, t.pfx + "x2") is None
+    assert t.pfx + "x2" not in agent.attached()
+
+
+def _restart_keeps_firewall(env, sig):
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    assert probe(env) == {"ok": N, "denied": 0}
+    links = link_ids(agent.state_dir)
+    assert links, "no pinned link under %s: %s" % (agent.state_dir,
+                                                   pins_under(agent.state_dir))
+    prog = xdp_prog_id(t.fw, t.fdev)
+
+    rc = agent.stop(sig)
+    if sig == signal.SIGTERM:
+        assert rc == 0, agent.log_text()
+    # no agent: the firewall stays in force, same program on the veth
+    assert xdp_prog_id(t.fw, t.fdev) == prog
+    assert link_ids(agent.state_dir) == links
+    assert probe(env) == {"ok": N, "denied": 0}
+
+    # a new agent adopts the pinned link instead of attaching a new one
+    agent.start()
+    assert link_ids(agent.state_dir) == links
+    assert xdp_prog_id(t.fw, t.fdev) is not None
+    assert t.fdev in agent.attached()
+    assert probe(env) == {"ok": N, "denied": 0}
+    assert agent.rules()["deny-5001"]["packets"] >= N
+
+
+def test_sigterm_keeps_firewall_and_restart_adopts(env):
+    _restart_keeps_firewall(env, signal.SIGTERM)
+
+
+def test_sigkill_keeps_firewall_and_restart_adopts(env):
+    _restart_keeps_firewall(env, signal.SIGKILL)
+
+
+def test_teardown_leaves_nothing(env):
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    assert probe(env) == {"ok": N, "denied": 0}
+    att = agent.attached()
+    prog_ids = {i["prog_id"] for i in att.values()}
+    links = link_ids(agent.state_dir)
+    assert prog_ids and links
+
+    p = agent.teardown()
+    assert p.returncode == 0, p.stdout + p.stderr
+    # the agent exits after a teardown
+    deadline = time.monotonic() + 5
+    while agent.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not agent.alive(), "sluiced still running after teardown"
+    assert agent.stop() == 0, agent.log_text()
+
+    assert pins_under(agent.state_dir) == []
+    info = link_info(t.fw, t.fdev)
+    assert "xdp" not in info, info
+    assert "xdp" not in run(["ip", "-d", "link", "show", "dev", t.fdev], ns=t.fw).stdout
+    for lid in links.values():
+        assert wait_gone("link", lid), "bpf link %d still exists" % lid
+    for pid in prog_ids:
+        assert wait_gone("prog", pid), "XDP program %d still loaded" % pid
+    # the firewall is gone: what was denied now arrives
+    assert probe(env) == {"ok": N, "denied": N}
+    assert not os.path.exists(agent.socket) or not agent.alive()

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Policy reload: a change of the policy dir takes effect within 2 s (also a
+Kubernetes ConfigMap style `..data` symlink swap); a policy with a mistake is
+never applied and the one in force keeps filtering."""
+import os
+import re
+import time
+
+from lib.policy import policy_yaml
+from lib.traffic import exchange
+
+N = 5
+
+
+def probe(env):
+    s = dict(src="192.0.2.1", dst="192.0.2.2", proto="udp", count=N)
+    return exchange(env.topo, [dict(s, tag="5000", dport=5000),
+                               dict(s, tag="5001", dport=5001)])
+
+
+def deny(port):
+    return [dict(name="deny-%d" % port, action="deny", proto="udp", dport=[str(port)])]
+
+
+def wait_new_generation(agent, gen, timeout=2.0):
+    """Seconds until the generation in force passes GEN; fails past TIMEOUT."""
+    t0 = time.monotonic()
+    while True:
+        cur = agent.status()["generation"]
+        if cur > gen:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("policy not reloaded within %.1f s (generation %d)\n%s" %
+                                 (timeout, cur, agent.log_text()))
+        time.sleep(0.05)
+
+
+def test_reload_and_invalid_policy_kept_out(env):
+    agent = env.start(default="allow", rules=deny(5001))
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    gen = agent.status()["generation"]
+    agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5000)))
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": 0, "5001": N}
+    assert agent.rules()["deny-5000"]["packets"] == N
+    assert "deny-5001" not in agent.rules()
+
+    # a mistake (host bits set) in a new file: nothing of it is applied
+    gen = agent.status()["generation"]
+    bad = policy_yaml(env.topo, deny(5000)).replace("rules:", "rules:\n"
+                                                    "    - name: bad\n"
+                                                    "      action: deny\n"
+                                                    "      src: [192.0.2.1/24]\n", 1)
+    agent.write_policy("10-test.yaml", bad)
+    time.sleep(2.5)
+    assert agent.status()["generation"] == gen
+    assert probe(env) == {"5000": 0, "5001": N}
+    assert "bad" not in agent.rules()
+    assert re.search(r"10-test\.yaml:\d+:\d+: ", agent.log_text()), agent.log_text()
+
+    # fixing it is picked up again
+    agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5001)))
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": N, "5001": 0}
+
+
+def test_reload_configmap_symlink_swap(env):
+    """The layout kubelet writes for a ConfigMap volume: FILE -> ..data/FILE,
+    ..data -> ..TIMESTAMP; an update renames a new ..data symlink over the old."""
+    agent = env.agent
+    d = agent.policy_dir
+
+    def publish(version, rules):
+        vdir = os.path.join(d, "..v%d" % version)
+        os.mkdir(vdir)
+        with open(os.path.join(vdir, "10-test.yaml"), "w") as f:
+            f.write(policy_yaml(env.topo, rules))
+        tmp = os.path.join(d, "..data_tmp")
+        os.symlink("..v%d" % version, tmp)
+        os.rename(tmp, os.path.join(d, "..data"))
+
+    publish(1, deny(5001))
+    os.symlink("..data/10-test.yaml", os.path.join(d, "10-test.yaml"))
+    agent.start()
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    gen = agent.status()["generation"]
+    publish(2, deny(5000))
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": 0, "5001": N}
