@@ -280,6 +280,9 @@ TEST(fw_maps_write_refuses_wrong_layout)
 		ASSERT_STRSTR(diags.v[0].msg, "fw_src4", "message names the map");
 	if (ASSERT_OK(bpf_map_lookup_elem(env.fds.cfg, &zero, &cfg) ? -errno : 0, "fw_cfg"))
 		ASSERT_EQ(cfg.active, 0, "fw_cfg not written");
+	/* checked before anything is written: fw_cls (written first) is untouched */
+	ASSERT_TRUE(array_holds(env.fds.cls, "fw_cls", NULL, 0, SLUICE_MAX_CLASSES,
+				sizeof(struct fw_bitmap)), "fw_cls not written");
 out:
 	if (bad >= 0)
 		close(bad);
@@ -323,4 +326,53 @@ out:
 	free(v);
 	if (fd >= 0)
 		close(fd);
+}
+
+static const char *const POLICY_V6_A =
+	"firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n  rules:\n"
+	"    - { name: a, action: deny, src: [2001:db8:1::/48, 2001:db8:2::/48] }\n";
+static const char *const POLICY_V6_B =
+	"firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n  rules:\n"
+	"    - { name: a, action: deny, src: [2001:db8:3::/48, 2001:db8:4::/48] }\n";
+
+/*
+ * A trie too small for the old and the new prefixes together: the stale
+ * ones are deleted first instead of failing half way with E2BIG.
+ */
+TEST(fw_maps_write_full_trie)
+{
+	struct fw_tables a = { 0 }, b = { 0 };
+	struct sl_diags diags = { 0 };
+	struct fw_map_fds fds = { 0 };
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct xdp_env env;
+	int small = -1;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		goto out;
+	if (!ASSERT_OK(compile_yaml(&env, POLICY_V6_A, 1, &a), "compile a") ||
+	    !ASSERT_OK(compile_yaml(&env, POLICY_V6_B, 2, &b), "compile b"))
+		goto out;
+	if (!ASSERT_EQ(a.nsrc6, 3, "a: ::/0 and two prefixes") || !ASSERT_EQ(b.nsrc6, 3, "b"))
+		goto out;
+	small = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "t_small6", sizeof(struct fw_lpm6_key),
+			       sizeof(struct fw_lpm6_val), 3, &opts);
+	if (!ASSERT_TRUE(small >= 0, "create 3-entry trie"))
+		goto out;
+	fds = env.fds;
+	fds.src6 = small;
+	if (!ASSERT_OK(fw_maps_write(&fds, &a, &diags), "write a"))
+		goto out;
+	ASSERT_TRUE(trie_holds(small, "trie after a", a.src6, a.nsrc6), "a in the trie");
+	if (!ASSERT_OK(fw_maps_write(&fds, &b, &diags), "write b over a"))
+		goto out;
+	ASSERT_TRUE(trie_holds(small, "trie after b", b.src6, b.nsrc6), "b in the trie");
+out:
+	if (small >= 0)
+		close(small);
+	sl_diags_print(stdout, &diags);
+	sl_diags_free(&diags);
+	fw_tables_free(&a);
+	fw_tables_free(&b);
+	xdp_env_close(&env);
 }
