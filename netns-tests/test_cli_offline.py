@@ -490,6 +490,23 @@ def test_teardown_refuses_a_dir_not_on_bpffs(tmp_path):
     assert victim.read_text() == "keep me"
 
 
+def test_teardown_refuses_the_root_of_a_bpffs(tmp_path):
+    # a private bpffs instance: whatever happens, no other tool's pins are at stake
+    mnt = tmp_path / "bpffs"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "bpf", "sld-bpffs", str(mnt)], check=True)
+    try:
+        pin = str(mnt / "sld_keep")
+        subprocess.run(["bpftool", "map", "create", pin, "type", "array", "key", "4",
+                        "value", "4", "entries", "1", "name", "sld_keep"], check=True)
+        p = run("--socket", str(tmp_path / "none.sock"), "--state-dir", str(mnt), "teardown")
+        assert p.returncode == 2
+        assert "root of a bpf filesystem" in one_error_line(p)
+        assert os.path.exists(pin)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
 def bpffs():
     if subprocess.run(["stat", "-f", "-c", "%T", "/sys/fs/bpf"], capture_output=True,
                       text=True).stdout.strip() != "bpf_fs":
