@@ -180,6 +180,17 @@ def test_check_missing_file(tmp_path):
     assert "No such file or directory" in out["errors"][0]["message"]
 
 
+def test_check_unreadable_set_file(tmp_path):
+    # an input the policy names, not only the ones on the command line
+    text = "sets:\n  bl:\n    file: nope.txt\n"
+    f = write(tmp_path / "sets.yaml", text)
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    m = ERR_RE.match(p.stderr.splitlines()[0])
+    assert m and m["file"] == f and int(m["line"]) == 3, p.stderr
+    assert "nope.txt" in m["msg"]
+
+
 def test_check_missing_file_beside_valid_one(tmp_path):
     good = write(tmp_path / "fw.yaml", VALID)
     p = run("policy", "check", good, str(tmp_path / "nope.yaml"))
