@@ -27,6 +27,7 @@
 #include "sluice_xdp.skel.h"
 
 #include "agent.h"
+#include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
 
@@ -274,23 +275,11 @@ int loader_load(struct agent *a)
 	}
 
 	a->prog_fd = bpf_program__fd(a->skel->progs.sluice_xdp);
-	a->fds.cfg = map_fd(a, SLUICE_MAP_FW_CFG);
-	a->fds.cls = map_fd(a, SLUICE_MAP_FW_CLS);
-	a->fds.src4 = map_fd(a, SLUICE_MAP_FW_SRC4);
-	a->fds.dst4 = map_fd(a, SLUICE_MAP_FW_DST4);
-	a->fds.src4_t8 = map_fd(a, SLUICE_MAP_FW_SRC4_T8);
-	a->fds.dst4_t8 = map_fd(a, SLUICE_MAP_FW_DST4_T8);
-	a->fds.src6 = map_fd(a, SLUICE_MAP_FW_SRC6);
-	a->fds.dst6 = map_fd(a, SLUICE_MAP_FW_DST6);
-	a->fds.sport = map_fd(a, SLUICE_MAP_FW_SPORT);
-	a->fds.dport = map_fd(a, SLUICE_MAP_FW_DPORT);
 	a->rule_cnt_fd = map_fd(a, SLUICE_MAP_RULE_CNT);
 	a->verdict_fd = map_fd(a, SLUICE_MAP_VERDICT);
 	a->drop_fd = map_fd(a, SLUICE_MAP_DROP);
-	if (a->prog_fd < 0 || a->fds.cfg < 0 || a->fds.cls < 0 || a->fds.src4 < 0 ||
-	    a->fds.dst4 < 0 || a->fds.src4_t8 < 0 || a->fds.dst4_t8 < 0 || a->fds.src6 < 0 ||
-	    a->fds.dst6 < 0 || a->fds.sport < 0 || a->fds.dport < 0 || a->rule_cnt_fd < 0 ||
-	    a->verdict_fd < 0 || a->drop_fd < 0) {
+	if (a->prog_fd < 0 || fw_map_fds_from_obj(a->skel->obj, &a->fds) ||
+	    a->rule_cnt_fd < 0 || a->verdict_fd < 0 || a->drop_fd < 0) {
 		pr_err("the BPF object sluice_xdp lacks a map or program of bpf/sluice_abi.h");
 		err = -ENOENT;
 		goto fail;
