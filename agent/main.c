@@ -162,6 +162,26 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 		usage_error("%s", "an empty path was given");
 }
 
+/*
+ * Status answers and logs name absolute paths: the operator reading them
+ * does not know the agent's working dir. *PATH is replaced by an allocated
+ * copy kept in OWNED for freeing.
+ */
+static int make_absolute(const char **path, char **owned)
+{
+	char cwd[PATH_MAX];
+
+	*owned = NULL;
+	if ((*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(owned, "%s/%s", cwd, *path) < 0) {
+		*owned = NULL;
+		return -errno;
+	}
+	*path = *owned;
+	return 0;
+}
+
 static int setup_signals(struct agent *a)
 {
 	sigset_t set;
@@ -296,14 +316,22 @@ int main(int argc, char **argv)
 	};
 	enum log_level level = LL_INFO;
 	bool foreground = false, verbose = false, fresh = false;
-	char err_msg[256];
+	char err_msg[256], *owned[3] = {};
 	int err;
 
 	parse_args(&a, argc, argv, &foreground, &level, &verbose);
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
 
-	err = agent_start(&a, &fresh);
+	err = make_absolute(&a.policy_dir, &owned[0]);
+	if (!err)
+		err = make_absolute(&a.state_dir, &owned[1]);
+	if (!err)
+		err = make_absolute(&a.sock_path, &owned[2]);
+	if (err)
+		pr_err("cannot find the working dir: %s", strerror(-err));
+	else
+		err = agent_start(&a, &fresh);
 	if (err) {
 		a.exit_code = 1;
 		/* a first start that failed leaves nothing behind */
@@ -333,5 +361,7 @@ int main(int argc, char **argv)
 	if (a.epfd >= 0)
 		close(a.epfd);
 	log_close();
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+		free(owned[i]);
 	return a.exit_code;
 }
