@@ -206,7 +206,7 @@ static int setup_signals(struct agent *a)
 static int agent_start(struct agent *a, bool *fresh)
 {
 	struct sl_policy pol;
-	bool pol_ok, active = false;
+	bool pol_ok;
 	int err;
 
 	err = loader_paths(a);
@@ -239,13 +239,12 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = loader_load(a);
 	if (err)
 		goto fail_pol;
-	if (!*fresh) {
-		err = loader_read_cfg(a, &a->generation, &active);
-		if (err)
-			goto fail_pol;
-		pr_info("reusing the pinned maps under %s (generation %llu, %s)", a->maps_dir,
-			(unsigned long long)a->generation, active ? "active" : "inactive");
-	}
+	err = loader_pick_active(a);
+	if (err)
+		goto fail_pol;
+	if (a->in_force)
+		pr_info("reusing the pinned state under %s: generation %llu in force (slot %d)",
+			a->state_dir, (unsigned long long)a->generation, a->active);
 
 	/* write the policy before anything is attached: never unfiltered */
 	if (pol_ok) {
@@ -305,7 +304,7 @@ int main(int argc, char **argv)
 		.policy_dir = DEFAULT_POLICY_DIR,
 		.state_dir = DEFAULT_STATE_DIR,
 		.sock_path = DEFAULT_SOCKET,
-		.prog_fd = -1,
+		.slots = { { .prog_fd = -1 }, { .prog_fd = -1 } },
 		.state_lock_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
@@ -335,7 +334,7 @@ int main(int argc, char **argv)
 	if (err) {
 		a.exit_code = 1;
 		/* a first start that failed leaves nothing behind */
-		if (fresh && a.skel) {
+		if (fresh && a.slots[0].skel) {
 			attach_detach_all(&a, NULL);
 			if (loader_remove_state(&a, err_msg, sizeof(err_msg)))
 				pr_err("%s", err_msg);
