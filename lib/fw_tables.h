@@ -41,6 +41,13 @@ void fw_tables_free(struct fw_tables *t);
 /* Classify with the compiled tables, as the datapath does (for golden tests). */
 int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt);
 
+/*
+ * Canonical text form of T, for golden tests and debugging: cfg, classes as
+ * rule index lists, then every table as runs of equal entries
+ * ("192.0.2.0-192.0.2.255 -> c3"), tbl8 groups with their /24, IPv6 entries.
+ */
+void fw_tables_dump(FILE *out, const struct fw_tables *t);
+
 /* File descriptors of the fw_* maps (see SLUICE_MAP_* names). */
 struct fw_map_fds {
 	int cfg, cls, src4, dst4, src4_t8, dst4_t8, src6, dst6, sport, dport;

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The state of one sluiced process. One thread, one epoll loop (main.c);
+ * every module takes the agent and owns its part of it:
+ *   loader.c   bpffs, state dirs, skeleton open/pin/load, the pinned maps
+ *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
+ *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
+ *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
+ *   control.c  the control socket (docs/control.md)
+ */
+#ifndef SLUICED_AGENT_H
+#define SLUICED_AGENT_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "fw_tables.h"
+#include "policy.h"
+
+#define SLUICED_VERSION "0.1.0"
+
+struct agent;
+struct mnl_socket;
+struct sluice_xdp;
+struct ctl_conn;
+
+/* A file descriptor watched by the epoll loop and what to do when it is ready. */
+struct ep_src {
+	int fd;
+	void (*ready)(struct agent *a, struct ep_src *src, uint32_t events);
+};
+
+/* One interface the XDP program is attached to, through a pinned bpf_link. */
+struct iface {
+	int ifindex;
+	char name[IF_NAMESIZE];
+	int link_fd;
+	bool generic;		/* native (driver) mode failed: the kernel's generic XDP */
+	bool seen;		/* present in the current link dump */
+};
+
+/* What the last applied policy filled in, for `status` (cheap to know here). */
+struct map_use {
+	bool known;
+	uint32_t classes, src4_t8, dst4_t8, src6, dst6;
+};
+
+struct agent {
+	/* options */
+	const char *policy_dir;
+	const char *state_dir;
+	const char *sock_path;
+	char maps_dir[PATH_MAX];
+	char links_dir[PATH_MAX];
+	time_t started;
+
+	/* BPF objects (loader.c) */
+	struct sluice_xdp *skel;
+	int prog_fd;
+	struct fw_map_fds fds;
+	int rule_cnt_fd, verdict_fd, drop_fd;
+	int state_lock_fd;
+
+	/* policy in force (sync.c); have_policy is false when the agent adopted
+	 * pinned state but could not load a valid policy of its own */
+	bool have_policy;
+	struct sl_policy pol;
+	uint64_t generation;
+	struct map_use use;
+	int inotify_fd, inotify_wd, debounce_fd;
+	struct timespec change_first;	/* first change of the current debounce */
+	struct ep_src inotify_src, debounce_src;
+
+	/* attached interfaces (attach.c) */
+	struct iface *ifaces;
+	size_t nifaces;
+
+	/* rtnetlink (netlink.c) */
+	struct mnl_socket *nl;
+	struct ep_src nl_src;
+
+	/* control socket (control.c) */
+	int ctl_fd;
+	bool ctl_bound;
+	struct ep_src ctl_src;
+	struct ctl_conn *conns;
+	size_t nconns;
+
+	/* event loop (main.c) */
+	int epfd;
+	int sig_fd;
+	struct ep_src sig_src;
+	bool stop;
+	int exit_code;
+};
+
+int agent_watch(struct agent *a, struct ep_src *src, uint32_t events);
+void agent_unwatch(struct agent *a, struct ep_src *src);
+
+#endif /* SLUICED_AGENT_H */

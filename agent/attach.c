@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * XDP attachment through bpf_link (libxdp's dispatcher does not load on this
+ * kernel). A link is pinned at STATE/links/xdp_IFINDEX, so it outlives the
+ * agent: SIGTERM or a crash leaves the firewall in force, and the next agent
+ * adopts the link and swaps the program in with bpf_link_update, never
+ * detaching in between. Unpinning the last reference detaches.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+#include <linux/if_link.h>
+
+#include "agent.h"
+#include "attach.h"
+#include "loader.h"
+#include "log.h"
+#include "netlink.h"
+
+static void link_pin_path(const struct agent *a, int ifindex, char *buf, size_t len)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "xdp_%d", ifindex);
+	/* links_dir is short: loader_paths checked it */
+	if (path_join(buf, len, a->links_dir, name))
+		buf[0] = '\0';
+}
+
+static struct iface *iface_find(struct agent *a, int ifindex)
+{
+	for (size_t i = 0; i < a->nifaces; i++)
+		if (a->ifaces[i].ifindex == ifindex)
+			return &a->ifaces[i];
+	return NULL;
+}
+
+static struct iface *iface_add(struct agent *a, int ifindex, const char *name, int link_fd)
+{
+	struct iface *v, *it;
+
+	v = realloc(a->ifaces, (a->nifaces + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	a->ifaces = v;
+	it = &v[a->nifaces++];
+	memset(it, 0, sizeof(*it));
+	it->ifindex = ifindex;
+	snprintf(it->name, sizeof(it->name), "%s", name);
+	it->link_fd = link_fd;
+	return it;
+}
+
+/* Remove IT from the list; DETACH also takes the program off the interface. */
+static void iface_forget(struct agent *a, struct iface *it, bool detach)
+{
+	char path[PATH_MAX];
+
+	link_pin_path(a, it->ifindex, path, sizeof(path));
+	/* detach first: someone else (bpftool) may hold the link open */
+	if (detach && bpf_link_detach(it->link_fd) && errno != ENOLINK && errno != EINVAL)
+		pr_warn("%s: cannot detach the XDP link: %s", it->name, strerror(errno));
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	close(it->link_fd);
+	*it = a->ifaces[--a->nifaces];
+}
+
+/*
+ * Does the policy want XDP on this link? Loopback only when named exactly:
+ * a "*" pattern means the NICs, not the host's own traffic.
+ */
+static bool iface_wanted(const struct agent *a, const char *name, unsigned int flags)
+{
+	const struct sl_firewall *fw = &a->pol.fw;
+
+	if (!a->have_policy || !fw->present)
+		return false;
+	if (flags & IFF_LOOPBACK) {
+		for (size_t i = 0; i < fw->nifaces; i++)
+			if (!strcmp(fw->ifaces[i], name))
+				return true;
+		return false;
+	}
+	return policy_iface_match(&a->pol, name);
+}
+
+const char *attach_mode_name(const struct iface *it)
+{
+	return it->generic ? "generic" : "native";
+}
+
+static int iface_attach(struct agent *a, int ifindex, const char *name)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
+	char path[PATH_MAX];
+	struct iface *it;
+	int fd, err;
+	bool generic = false;
+
+	fd = bpf_link_create(a->prog_fd, ifindex, BPF_XDP, &opts);
+	if (fd < 0) {
+		int drv_err = errno;
+
+		opts.flags = XDP_FLAGS_SKB_MODE;
+		fd = bpf_link_create(a->prog_fd, ifindex, BPF_XDP, &opts);
+		if (fd < 0) {
+			err = -errno;
+			pr_err("%s: cannot attach XDP: %s (native mode: %s)", name,
+			       strerror(errno), strerror(drv_err));
+			return err;
+		}
+		generic = true;
+		pr_info("%s: native XDP failed (%s), using generic mode", name,
+			strerror(drv_err));
+	}
+	link_pin_path(a, ifindex, path, sizeof(path));
+	/* a pin for this ifindex that was not adopted belongs to a dead link */
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
+		err = -errno;
+		pr_err("%s: cannot pin the XDP link at %s: %s", name, path, strerror(errno));
+		unlink(path);
+		/* an unpinned link would vanish with the agent: do not keep it */
+		bpf_link_detach(fd);
+		close(fd);
+		return err;
+	}
+	it = iface_add(a, ifindex, name, fd);
+	if (!it) {
+		pr_err("%s: out of memory", name);
+		unlink(path);
+		bpf_link_detach(fd);
+		close(fd);
+		return -ENOMEM;
+	}
+	it->generic = generic;
+	pr_info("%s (ifindex %d): XDP attached in %s mode, pinned at %s", name, ifindex,
+		attach_mode_name(it), path);
+	return 0;
+}
+
+static bool xdp_generic(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return false;
+	return q.attach_mode == XDP_ATTACHED_SKB;
+}
+
+/* Adopt the pinned link at PATH for IFINDEX, or unpin it when it is stale. */
+static void adopt_one(struct agent *a, const char *path, int ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char name[IF_NAMESIZE];
+	const char *why = NULL;
+	struct iface *it;
+	int fd;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		pr_warn("cannot open the pinned link %s: %s; unpinning it", path,
+			strerror(errno));
+		unlink(path);
+		return;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP)
+		why = "not an XDP link";
+	else if (info.xdp.ifindex == 0)
+		why = "its interface is gone";
+	else if ((int)info.xdp.ifindex != ifindex)
+		why = "it belongs to another interface";
+	else if (!if_indextoname(ifindex, name))
+		why = "its interface is gone";
+	else if (a->have_policy && !iface_wanted(a, name, 0))
+		why = "the interface no longer matches the policy";
+	if (why) {
+		pr_info("unpinning the stale link %s: %s", path, why);
+		if (info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex)
+			bpf_link_detach(fd);
+		unlink(path);
+		close(fd);
+		return;
+	}
+	if (iface_find(a, ifindex)) {
+		close(fd);
+		return;
+	}
+	/* atomic program swap: the interface never runs without a firewall */
+	if (bpf_link_update(fd, a->prog_fd, NULL))
+		pr_err("%s: cannot update the adopted XDP link to the new program: %s; "
+		       "the previous program stays attached", name, strerror(errno));
+	it = iface_add(a, ifindex, name, fd);
+	if (!it) {
+		pr_err("%s: out of memory", name);
+		close(fd);
+		return;
+	}
+	it->generic = xdp_generic(ifindex);
+	pr_info("%s (ifindex %d): adopted the pinned XDP link (%s mode, link id %u)",
+		name, ifindex, attach_mode_name(it), info.id);
+}
+
+int attach_adopt(struct agent *a)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int ifindex, n;
+	DIR *d;
+
+	d = opendir(a->links_dir);
+	if (!d) {
+		int err = -errno;
+
+		pr_err("cannot open %s: %s", a->links_dir, strerror(errno));
+		return err;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (path_join(path, sizeof(path), a->links_dir, de->d_name))
+			continue;
+		if (sscanf(de->d_name, "xdp_%d%n", &ifindex, &n) != 1 ||
+		    de->d_name[n] != '\0' || ifindex <= 0) {
+			pr_warn("%s: not a pin of sluiced; leaving it", path);
+			continue;
+		}
+		adopt_one(a, path, ifindex);
+	}
+	closedir(d);
+	return 0;
+}
+
+void attach_link_event(void *ctx, const struct nl_link *l)
+{
+	struct agent *a = ctx;
+	struct iface *it = iface_find(a, l->ifindex);
+	bool wanted;
+
+	if (l->deleted) {
+		if (it) {
+			pr_info("%s (ifindex %d) is gone: unpinning its XDP link", it->name,
+				it->ifindex);
+			iface_forget(a, it, true);
+		}
+		return;
+	}
+	if (it) {
+		it->seen = true;
+		if (strcmp(it->name, l->name)) {
+			pr_info("%s (ifindex %d) was renamed to %s", it->name, it->ifindex,
+				l->name);
+			snprintf(it->name, sizeof(it->name), "%s", l->name);
+		}
+	}
+	wanted = iface_wanted(a, l->name, l->flags);
+	if (it && !wanted && a->have_policy) {
+		pr_info("%s (ifindex %d) no longer matches the policy: detaching XDP",
+			it->name, it->ifindex);
+		iface_forget(a, it, true);
+	} else if (!it && wanted) {
+		if (!iface_attach(a, l->ifindex, l->name)) {
+			it = iface_find(a, l->ifindex);
+			if (it)
+				it->seen = true;
+		}
+	}
+}
+
+int attach_sync(struct agent *a)
+{
+	int err;
+
+	for (size_t i = 0; i < a->nifaces; i++)
+		a->ifaces[i].seen = false;
+	err = nl_links_dump(attach_link_event, a);
+	if (err)
+		return err;
+	/* links that vanished while no event told us (netlink overrun) */
+	for (size_t i = 0; i < a->nifaces;) {
+		struct iface *it = &a->ifaces[i];
+
+		if (it->seen) {
+			i++;
+			continue;
+		}
+		pr_info("%s (ifindex %d) is gone: unpinning its XDP link", it->name,
+			it->ifindex);
+		iface_forget(a, it, true);
+	}
+	return 0;
+}
+
+int attach_detach_all(struct agent *a, struct json_object *names)
+{
+	int ret = 0;
+
+	while (a->nifaces) {
+		struct iface *it = &a->ifaces[a->nifaces - 1];
+
+		if (bpf_link_detach(it->link_fd) && errno != ENOLINK && !ret) {
+			ret = -errno;
+			pr_err("%s: cannot detach XDP: %s", it->name, strerror(errno));
+		}
+		if (names)
+			json_object_array_add(names, json_object_new_string(it->name));
+		pr_info("%s (ifindex %d): XDP detached", it->name, it->ifindex);
+		iface_forget(a, it, false);
+	}
+	return ret;
+}
+
+void attach_release_all(struct agent *a)
+{
+	for (size_t i = 0; i < a->nifaces; i++)
+		close(a->ifaces[i].link_fd);
+	free(a->ifaces);
+	a->ifaces = NULL;
+	a->nifaces = 0;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* XDP attachment: one pinned bpf_link per interface matching the policy. */
+#ifndef SLUICED_ATTACH_H
+#define SLUICED_ATTACH_H
+
+#include <stddef.h>
+
+struct agent;
+struct iface;
+struct json_object;
+struct nl_link;
+
+/*
+ * Adopt the links a previous agent pinned under links/: point each at the
+ * newly loaded program with bpf_link_update (atomic, the interface is never
+ * without a program); unpin those whose interface is gone or, when a policy
+ * is loaded, no longer matches.
+ */
+int attach_adopt(struct agent *a);
+/* Attach to every matching link of the netns and detach from those that no
+ * longer match (after start-up or a reload). */
+int attach_sync(struct agent *a);
+/* An rtnetlink link event (nl_link_fn): attach, follow a rename, forget. */
+void attach_link_event(void *ctx, const struct nl_link *l);
+/* Teardown: detach and unpin every link; NAMES gets the interface names
+ * (a json-c array, may be NULL). Returns 0 or the first -errno. */
+int attach_detach_all(struct agent *a, struct json_object *names);
+/* Exit: close the link fds; the pins keep the programs attached. */
+void attach_release_all(struct agent *a);
+const char *attach_mode_name(const struct iface *it);
+
+#endif /* SLUICED_ATTACH_H */

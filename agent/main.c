@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sluiced: keeps the pinned XDP firewall of this network namespace in sync
+ * with the policy dir. One thread, one epoll loop. It does not fork: run it
+ * under a service manager (systemd Type=simple); without --foreground it
+ * logs to syslog/the journal.
+ *
+ * Start-up order is what keeps the firewall closed: check the policy, load
+ * the program reusing the pinned maps, write the compiled policy, and only
+ * then attach (or adopt and bpf_link_update the links a previous agent left).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+
+#include "agent.h"
+#include "attach.h"
+#include "control.h"
+#include "loader.h"
+#include "log.h"
+#include "netlink.h"
+#include "sync.h"
+
+#define DEFAULT_POLICY_DIR	"/etc/sluice/policies"
+#define DEFAULT_STATE_DIR	"/sys/fs/bpf/sluice"
+#define DEFAULT_SOCKET		"/run/sluice/sluiced.sock"
+
+static const char usage_text[] =
+	"usage: sluiced [--policy-dir DIR] [--state-dir DIR] [--socket PATH] [--foreground]\n"
+	"               [--log-level error|warn|info|debug] [-v]\n"
+	"\n"
+	"  --policy-dir DIR   policy files (*.yaml), default " DEFAULT_POLICY_DIR "\n"
+	"  --state-dir DIR    pinned maps and links (on bpffs), default " DEFAULT_STATE_DIR "\n"
+	"  --socket PATH      control socket, default " DEFAULT_SOCKET "\n"
+	"  --foreground       log to stderr instead of syslog (the agent never forks)\n"
+	"  --log-level L      error, warn, info (default) or debug\n"
+	"  -v, --verbose      also log libbpf's own messages (verifier log)\n";
+
+int agent_watch(struct agent *a, struct ep_src *src, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, src->fd, &ev)) {
+		int err = -errno;
+
+		pr_err("epoll: %s", strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+void agent_unwatch(struct agent *a, struct ep_src *src)
+{
+	epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+}
+
+static void signal_ready(struct agent *a, struct ep_src *src, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)src;
+	(void)events;
+	while (read(a->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			sync_reload(a, "SIGHUP");
+			break;
+		case SIGTERM:
+		case SIGINT:
+			pr_info("%s: exiting; the firewall stays in force (pinned under %s)",
+				strsignal(si.ssi_signo), a->state_dir);
+			a->stop = true;
+			a->exit_code = 0;
+			break;
+		}
+	}
+}
+
+static void netlink_ready(struct agent *a, struct ep_src *src, uint32_t events)
+{
+	(void)src;
+	(void)events;
+	if (nl_monitor_read(a->nl, attach_link_event, a) == -ENOBUFS) {
+		pr_warn("rtnetlink: link events were lost; listing the links again");
+		attach_sync(a);
+	}
+}
+
+static void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sluiced: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try --help)\n");
+	exit(2);
+}
+
+static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
+		       enum log_level *level, bool *verbose)
+{
+	static const struct option opts[] = {
+		{ "policy-dir", required_argument, NULL, 'p' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int c, lvl;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			a->policy_dir = optarg;
+			break;
+		case 's':
+			a->state_dir = optarg;
+			break;
+		case 'S':
+			a->sock_path = optarg;
+			break;
+		case 'f':
+			*foreground = true;
+			break;
+		case 'l':
+			lvl = log_level_parse(optarg);
+			if (lvl < 0)
+				usage_error("unknown log level '%s' (error, warn, info, debug)",
+					    optarg);
+			*level = lvl;
+			break;
+		case 'v':
+			*verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'V':
+			printf("sluiced %s\n", SLUICED_VERSION);
+			exit(0);
+		case ':':
+			usage_error("option '%s' needs an argument", argv[optind - 1]);
+			break;
+		default:
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (!*a->policy_dir || !*a->state_dir || !*a->sock_path)
+		usage_error("%s", "an empty path was given");
+}
+
+static int setup_signals(struct agent *a)
+{
+	sigset_t set;
+
+	/* a client that hangs up mid-answer must not kill the agent */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	a->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->sig_fd < 0)
+		return -errno;
+	a->sig_src.fd = a->sig_fd;
+	a->sig_src.ready = signal_ready;
+	return agent_watch(a, &a->sig_src, EPOLLIN);
+}
+
+/* Everything up to the event loop; returns 0 or -errno (already logged). */
+static int agent_start(struct agent *a, bool *fresh)
+{
+	struct sl_policy pol;
+	bool pol_ok, active = false;
+	int err;
+
+	err = loader_paths(a);
+	if (err)
+		return err;
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->epfd < 0 || setup_signals(a)) {
+		err = -errno;
+		pr_err("cannot set up the event loop: %s", strerror(errno));
+		return err;
+	}
+	err = ctl_open(a);
+	if (err)
+		return err;
+
+	*fresh = !loader_state_in_force(a);
+	pol_ok = !sync_load(a, &pol);
+	if (!pol_ok) {
+		if (*fresh) {
+			pr_err("%s: invalid policy and nothing in force: not starting",
+			       a->policy_dir);
+			return -EINVAL;
+		}
+		pr_err("%s: invalid policy; the pinned policy under %s stays in force "
+		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
+	}
+
+	err = loader_prepare_state(a);
+	if (!err)
+		err = loader_load(a);
+	if (err)
+		goto fail_pol;
+	if (!*fresh) {
+		err = loader_read_cfg(a, &a->generation, &active);
+		if (err)
+			goto fail_pol;
+		pr_info("reusing the pinned maps under %s (generation %llu, %s)", a->maps_dir,
+			(unsigned long long)a->generation, active ? "active" : "inactive");
+	}
+
+	/* write the policy before anything is attached: never unfiltered */
+	if (pol_ok) {
+		err = sync_apply(a, &pol);
+		if (err && *fresh)
+			return err;
+	}
+
+	err = nl_monitor_open(&a->nl);
+	if (err)
+		return err;
+	a->nl_src.fd = mnl_socket_get_fd(a->nl);
+	a->nl_src.ready = netlink_ready;
+	err = attach_adopt(a);
+	if (!err)
+		err = attach_sync(a);
+	if (!err)
+		err = sync_watch_open(a);
+	if (!err)
+		err = agent_watch(a, &a->nl_src, EPOLLIN);
+	if (!err)
+		err = agent_watch(a, &a->ctl_src, EPOLLIN);
+	return err;
+
+fail_pol:
+	if (pol_ok)
+		policy_free(&pol);
+	return err;
+}
+
+static void agent_run(struct agent *a)
+{
+	struct epoll_event evs[16];
+	int n, timeout;
+
+	while (!a->stop) {
+		timeout = ctl_expire(a);
+		n = epoll_wait(a->epfd, evs, 16, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("epoll_wait: %s", strerror(errno));
+			a->exit_code = 1;
+			break;
+		}
+		for (int i = 0; i < n && !a->stop; i++) {
+			struct ep_src *src = evs[i].data.ptr;
+
+			src->ready(a, src, evs[i].events);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = {
+		.policy_dir = DEFAULT_POLICY_DIR,
+		.state_dir = DEFAULT_STATE_DIR,
+		.sock_path = DEFAULT_SOCKET,
+		.prog_fd = -1,
+		.state_lock_fd = -1,
+		.inotify_fd = -1,
+		.inotify_wd = -1,
+		.debounce_fd = -1,
+		.ctl_fd = -1,
+		.epfd = -1,
+		.sig_fd = -1,
+	};
+	enum log_level level = LL_INFO;
+	bool foreground = false, verbose = false, fresh = false;
+	char err_msg[256];
+	int err;
+
+	parse_args(&a, argc, argv, &foreground, &level, &verbose);
+	log_setup(foreground, level, verbose);
+	a.started = time(NULL);
+
+	err = agent_start(&a, &fresh);
+	if (err) {
+		a.exit_code = 1;
+		/* a first start that failed leaves nothing behind */
+		if (fresh && a.skel) {
+			attach_detach_all(&a, NULL);
+			if (loader_remove_state(&a, err_msg, sizeof(err_msg)))
+				pr_err("%s", err_msg);
+		}
+	} else {
+		pr_info("sluiced %s running: policy %s, state %s, socket %s, %zu interfaces",
+			SLUICED_VERSION, a.policy_dir, a.state_dir, a.sock_path, a.nifaces);
+		agent_run(&a);
+	}
+
+	ctl_close(&a);
+	sync_watch_close(&a);
+	attach_release_all(&a);
+	if (a.nl)
+		mnl_socket_close(a.nl);
+	loader_unload(&a);
+	if (a.have_policy)
+		policy_free(&a.pol);
+	if (a.state_lock_fd >= 0)
+		close(a.state_lock_fd);
+	if (a.sig_fd >= 0)
+		close(a.sig_fd);
+	if (a.epfd >= 0)
+		close(a.epfd);
+	log_close();
+	return a.exit_code;
+}

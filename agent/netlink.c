@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rtnetlink: one dump of the links at start-up and after an overrun, and the
+ * RTMGRP_LINK events in between. The monitor socket is opened before the
+ * dump so that no link appears unseen between the two.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
+
+#include "log.h"
+#include "netlink.h"
+
+/* Link messages carry stats and per-VF data; a page is not always enough. */
+#define NL_BUF_SIZE	(64 * 1024)
+
+struct nl_cb_ctx {
+	nl_link_fn fn;
+	void *ctx;
+};
+
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, IFLA_MAX) < 0)
+		return MNL_CB_OK;
+	if (type == IFLA_IFNAME && mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+		return MNL_CB_OK;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[IFLA_MAX + 1] = {};
+	struct nl_cb_ctx *c = data;
+	struct ifinfomsg *ifm;
+	struct nl_link l;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+		return MNL_CB_OK;
+	ifm = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, tb);
+	if (!tb[IFLA_IFNAME])
+		return MNL_CB_OK;
+	l.ifindex = ifm->ifi_index;
+	l.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
+	l.flags = ifm->ifi_flags;
+	l.deleted = nlh->nlmsg_type == RTM_DELLINK;
+	c->fn(c->ctx, &l);
+	return MNL_CB_OK;
+}
+
+int nl_monitor_open(struct mnl_socket **out)
+{
+	struct mnl_socket *nl;
+	int rcvbuf = 1 << 20;
+	int fd, err;
+
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!nl) {
+		err = -errno;
+		pr_err("cannot open an rtnetlink socket: %s", strerror(errno));
+		return err;
+	}
+	fd = mnl_socket_get_fd(nl);
+	/* many veths created at once must not overrun the queue */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (mnl_socket_bind(nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		pr_err("cannot subscribe to rtnetlink link events: %s", strerror(errno));
+		mnl_socket_close(nl);
+		return err;
+	}
+	*out = nl;
+	return 0;
+}
+
+int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx)
+{
+	struct nl_cb_ctx c = { .fn = fn, .ctx = ctx };
+	char *buf = malloc(NL_BUF_SIZE);
+	ssize_t n;
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, NL_BUF_SIZE);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			err = -errno;
+			if (err != -ENOBUFS)
+				pr_err("rtnetlink: %s", strerror(errno));
+			break;
+		}
+		/* events are not answers to a request: no sequence or port check */
+		if (mnl_cb_run(buf, n, 0, 0, link_msg_cb, &c) < 0 && errno != ENOENT)
+			pr_warn("rtnetlink: bad event message: %s", strerror(errno));
+	}
+	free(buf);
+	return err;
+}
+
+int nl_links_dump(nl_link_fn fn, void *ctx)
+{
+	struct nl_cb_ctx c = { .fn = fn, .ctx = ctx };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *rt;
+	unsigned int seq, portid;
+	char *buf;
+	ssize_t n;
+	int ret, err = 0;
+
+	buf = malloc(NL_BUF_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		pr_err("cannot open an rtnetlink socket: %s", strerror(errno));
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	seq = (unsigned int)time(NULL);
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtgen_family = AF_PACKET;
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = -errno;
+		pr_err("cannot list the links: %s", strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, NL_BUF_SIZE);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			pr_err("cannot list the links: %s", strerror(errno));
+			break;
+		}
+		ret = mnl_cb_run(buf, n, seq, portid, link_msg_cb, &c);
+		if (ret < 0) {
+			err = -errno;
+			pr_err("cannot list the links: %s", strerror(errno));
+			break;
+		}
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+out:
+	if (nl)
+		mnl_socket_close(nl);
+	free(buf);
+	return err;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* rtnetlink through libmnl: the links of this netns and their changes. */
+#ifndef SLUICED_NETLINK_H
+#define SLUICED_NETLINK_H
+
+#include <stdbool.h>
+
+struct mnl_socket;
+
+struct nl_link {
+	int ifindex;
+	const char *name;
+	unsigned int flags;	/* IFF_* */
+	bool deleted;		/* RTM_DELLINK */
+};
+
+typedef void (*nl_link_fn)(void *ctx, const struct nl_link *l);
+
+/* A non-blocking socket subscribed to RTMGRP_LINK. */
+int nl_monitor_open(struct mnl_socket **out);
+/*
+ * Read every pending event and call FN for each link message. Returns 0, or
+ * -ENOBUFS when the kernel dropped events (the caller must dump again).
+ */
+int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx);
+/* Call FN for every link of the netns (RTM_GETLINK dump). */
+int nl_links_dump(nl_link_fn fn, void *ctx);
+
+#endif /* SLUICED_NETLINK_H */

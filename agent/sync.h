@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Policy dir -> check -> compile -> write the maps; reloads on change and SIGHUP. */
+#ifndef SLUICED_SYNC_H
+#define SLUICED_SYNC_H
+
+struct agent;
+struct sl_policy;
+
+/* Load and check the policy dir into POL; diagnostics are logged. */
+int sync_load(struct agent *a, struct sl_policy *pol);
+/*
+ * Compile POL and write it to the maps as generation a->generation + 1; on
+ * success POL becomes the policy in force (the agent owns it), on failure
+ * it is freed and the maps hold what they held (fw_cfg is written last).
+ */
+int sync_apply(struct agent *a, struct sl_policy *pol);
+/* SIGHUP or a change of the policy dir: load, check, apply, re-match links. */
+int sync_reload(struct agent *a, const char *why);
+
+/* inotify on the policy dir with a debounce timer, registered with the loop. */
+int sync_watch_open(struct agent *a);
+void sync_watch_close(struct agent *a);
+
+#endif /* SLUICED_SYNC_H */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The stateless firewall stage: parse, classify, count, verdict. Shared by
+ * the XDP entry program and the benchmark programs so that what is measured
+ * is exactly what runs.
+ */
+#ifndef SLUICE_BPF_FIREWALL_H
+#define SLUICE_BPF_FIREWALL_H
+
+#include "classify.h"
+#include "parse.h"
+#include "stats.h"
+
+static __always_inline int sl_firewall(void *data, void *data_end)
+{
+	__u64 bytes = data_end - data;
+	struct fw_config *cfg;
+	struct sl_meta m;
+	__u32 key = 0;
+	int rule;
+
+	cfg = bpf_map_lookup_elem(&fw_cfg, &key);
+	/* No policy applied yet: the firewall is open. */
+	if (!cfg || !cfg->active)
+		return sl_pass(bytes);
+
+	__builtin_memset(&m, 0, sizeof(m));
+	switch (sl_parse(data, data_end, &m)) {
+	case SL_PARSE_NONIP:
+		return sl_pass_nonip(bytes);
+	case SL_PARSE_DROP:
+		return sl_drop_pkt(m.reason, bytes);
+	}
+
+	rule = sl_classify(cfg, &m);
+	if (rule == SL_CLS_ERROR)
+		return sl_drop_pkt(SLUICE_DROP_INTERNAL, bytes);
+	if (rule == SL_NO_MATCH) {
+		sl_count(&fw_rule_cnt, SLUICE_RULE_DEFAULT, bytes);
+		if (cfg->default_action == SLUICE_ACT_ALLOW)
+			return sl_pass(bytes);
+		return sl_drop_pkt(SLUICE_DROP_POLICY_DEFAULT, bytes);
+	}
+	sl_count(&fw_rule_cnt, rule, bytes);
+	if (sl_rule_allows(cfg, rule))
+		return sl_pass(bytes);
+	return sl_drop_pkt(SLUICE_DROP_POLICY_RULE, bytes);
+}
+
+#endif /* SLUICE_BPF_FIREWALL_H */

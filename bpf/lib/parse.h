@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet parsing on data/data_end cursors, shared by XDP and TC programs.
+ *
+ * sl_parse() walks Ethernet, up to two VLAN tags, IPv4 (with options) or
+ * IPv6 (with extension headers, bounded by SLUICE_IPV6_EXT_MAX), and the
+ * TCP/UDP/ICMP/ICMPv6 header, and fills struct sl_meta with what the
+ * classifier needs. Anything that does not hold together is a named drop:
+ * a header past the end of the packet, or past the length the IP header
+ * itself claims, is never read.
+ */
+#ifndef SLUICE_BPF_PARSE_H
+#define SLUICE_BPF_PARSE_H
+
+#include <bpf/bpf_endian.h>
+
+#include "sluice_abi.h"
+
+#define SL_ETH_P_IP		0x0800
+#define SL_ETH_P_IPV6		0x86DD
+#define SL_ETH_P_8021Q		0x8100
+#define SL_ETH_P_8021AD		0x88A8
+#define SL_VLAN_MAX		2
+
+#define SL_IPPROTO_HOPOPTS	0
+#define SL_IPPROTO_ICMP		1
+#define SL_IPPROTO_TCP		6
+#define SL_IPPROTO_UDP		17
+#define SL_IPPROTO_ROUTING	43
+#define SL_IPPROTO_FRAGMENT	44
+#define SL_IPPROTO_AH		51
+#define SL_IPPROTO_ICMPV6	58
+#define SL_IPPROTO_DSTOPTS	60
+#define SL_IPPROTO_MH		135
+#define SL_IPPROTO_HIP		139
+#define SL_IPPROTO_SHIM6	140
+#define SL_IPPROTO_EXP1		253
+#define SL_IPPROTO_EXP2		254
+
+/* ICMP and ICMPv6 messages all have at least type, code, checksum and 4 more octets. */
+#define SL_ICMP_HLEN		8
+
+enum sl_parse_res {
+	SL_PARSE_IP,		/* IPv4 or IPv6: classify */
+	SL_PARSE_NONIP,		/* ARP, LLDP, ...: always passes */
+	SL_PARSE_DROP,		/* malformed: meta.reason says why */
+};
+
+struct sl_meta {
+	__u8 family;		/* 4 or 6 */
+	__u8 proto;		/* upper-layer protocol number */
+	__u8 has_ports;		/* TCP/UDP and not a non-first fragment */
+	__u8 reason;		/* enum sluice_drop_reason when SL_PARSE_DROP */
+	__u16 sport, dport;	/* host order */
+	__u32 src4, dst4;	/* host order */
+	__u8 src6[16], dst6[16];
+};
+
+static __always_inline int sl_parse_drop(struct sl_meta *m, enum sluice_drop_reason why)
+{
+	m->reason = why;
+	return SL_PARSE_DROP;
+}
+
+static __always_inline bool sl_ip6_is_ext(__u8 nh)
+{
+	switch (nh) {
+	case SL_IPPROTO_HOPOPTS:
+	case SL_IPPROTO_ROUTING:
+	case SL_IPPROTO_FRAGMENT:
+	case SL_IPPROTO_AH:
+	case SL_IPPROTO_DSTOPTS:
+	case SL_IPPROTO_MH:
+	case SL_IPPROTO_HIP:
+	case SL_IPPROTO_SHIM6:
+	case SL_IPPROTO_EXP1:
+	case SL_IPPROTO_EXP2:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The L4 header at L4 (OFF bytes after the IP header, IPLEN bytes of IP
+ * packet as the IP header says). Only called when the packet carries the
+ * start of the L4 header, i.e. it is not a non-first fragment.
+ */
+static __always_inline int sl_parse_l4(void *l4, void *data_end, __u32 off, __u32 iplen,
+				       struct sl_meta *m)
+{
+	switch (m->proto) {
+	case SL_IPPROTO_TCP: {
+		struct tcphdr *th = l4;
+		__u32 hlen;
+
+		if ((void *)(th + 1) > data_end || off + sizeof(*th) > iplen)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_TCP);
+		hlen = th->doff * 4;
+		if (hlen < sizeof(*th))
+			return sl_parse_drop(m, SLUICE_DROP_BAD_TCP_DOFF);
+		if (l4 + hlen > data_end || off + hlen > iplen)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_TCP);
+		m->sport = bpf_ntohs(th->source);
+		m->dport = bpf_ntohs(th->dest);
+		m->has_ports = 1;
+		break;
+	}
+	case SL_IPPROTO_UDP: {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > data_end || off + sizeof(*uh) > iplen)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_UDP);
+		m->sport = bpf_ntohs(uh->source);
+		m->dport = bpf_ntohs(uh->dest);
+		m->has_ports = 1;
+		break;
+	}
+	case SL_IPPROTO_ICMP:
+	case SL_IPPROTO_ICMPV6:
+		if (l4 + SL_ICMP_HLEN > data_end || off + SL_ICMP_HLEN > iplen)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_ICMP);
+		break;
+	}
+	return SL_PARSE_IP;
+}
+
+static __always_inline int sl_parse_ip4(void *ip, void *data_end, struct sl_meta *m)
+{
+	struct iphdr *iph = ip;
+	__u32 hlen, totlen, avail;
+
+	if ((void *)(iph + 1) > data_end)
+		return sl_parse_drop(m, SLUICE_DROP_TRUNC_IP4);
+	if (iph->version != 4)
+		return sl_parse_drop(m, SLUICE_DROP_BAD_IP4_VER);
+	hlen = iph->ihl * 4;
+	/* An IHL past the end of the packet is a bad IHL, not a short packet:
+	 * the fixed header is all there, the length field lies. */
+	if (hlen < sizeof(*iph) || ip + hlen > data_end)
+		return sl_parse_drop(m, SLUICE_DROP_BAD_IP4_IHL);
+	/* Ethernet may pad a short frame, so only a total length beyond the
+	 * frame is wrong; headers are read within the total length. */
+	totlen = bpf_ntohs(iph->tot_len);
+	avail = data_end - ip;
+	if (totlen < hlen || totlen > avail)
+		return sl_parse_drop(m, SLUICE_DROP_BAD_IP4_LEN);
+
+	m->family = 4;
+	m->proto = iph->protocol;
+	m->src4 = bpf_ntohl(iph->saddr);
+	m->dst4 = bpf_ntohl(iph->daddr);
+	/* A non-first fragment carries no L4 header: classify on addresses
+	 * and protocol only. */
+	if (bpf_ntohs(iph->frag_off) & 0x1fff)
+		return SL_PARSE_IP;
+	return sl_parse_l4(ip + hlen, data_end, hlen, totlen, m);
+}
+
+static __always_inline int sl_parse_ip6(void *ip, void *data_end, struct sl_meta *m)
+{
+	struct ipv6hdr *ip6 = ip;
+	__u32 off = sizeof(*ip6), iplen, avail, plen;
+	__u8 nh;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return sl_parse_drop(m, SLUICE_DROP_TRUNC_IP6);
+	if (ip6->version != 6)
+		return sl_parse_drop(m, SLUICE_DROP_BAD_IP6_VER);
+	avail = data_end - ip;
+	plen = bpf_ntohs(ip6->payload_len);
+	/* Payload length 0 is a jumbogram (or nonsense): the frame decides. */
+	iplen = plen ? plen + sizeof(*ip6) : avail;
+	if (iplen > avail)
+		return sl_parse_drop(m, SLUICE_DROP_TRUNC_IP6);
+
+	m->family = 6;
+	__builtin_memcpy(m->src6, &ip6->saddr, 16);
+	__builtin_memcpy(m->dst6, &ip6->daddr, 16);
+	nh = ip6->nexthdr;
+
+#pragma unroll
+	for (int i = 0; i < SLUICE_IPV6_EXT_MAX; i++) {
+		__u8 *eh = ip + off;
+		__u32 elen;
+
+		if (!sl_ip6_is_ext(nh))
+			break;
+		/* Every extension header is at least 8 octets long. */
+		if ((void *)(eh + 8) > data_end || off + 8 > iplen)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_IP6_EXT);
+		if (nh == SL_IPPROTO_FRAGMENT) {
+			__u16 frag = (eh[2] << 8 | eh[3]) & 0xfff8;
+
+			nh = eh[0];
+			off += 8;
+			if (frag) {
+				/* Non-first fragment: what follows is payload. */
+				m->proto = nh;
+				return SL_PARSE_IP;
+			}
+			continue;
+		}
+		if (nh == SL_IPPROTO_AH)
+			elen = (eh[1] + 2) * 4;
+		else
+			elen = (eh[1] + 1) * 8;
+		if ((void *)(eh + elen) > data_end || off + elen > iplen)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_IP6_EXT);
+		nh = eh[0];
+		off += elen;
+	}
+	if (sl_ip6_is_ext(nh))
+		return sl_parse_drop(m, SLUICE_DROP_IP6_EXT_DEPTH);
+	m->proto = nh;
+	return sl_parse_l4(ip + off, data_end, off, iplen, m);
+}
+
+/* Parse one frame starting at its Ethernet header. */
+static __always_inline int sl_parse(void *data, void *data_end, struct sl_meta *m)
+{
+	struct ethhdr *eth = data;
+	void *pos = eth + 1;
+	__u16 type;
+
+	if (pos > data_end)
+		return sl_parse_drop(m, SLUICE_DROP_TRUNC_ETH);
+	type = bpf_ntohs(eth->h_proto);
+
+#pragma unroll
+	for (int i = 0; i <= SL_VLAN_MAX; i++) {
+		struct vlan_hdr *vh = pos;
+
+		if (type != SL_ETH_P_8021Q && type != SL_ETH_P_8021AD)
+			break;
+		if (i == SL_VLAN_MAX)
+			return sl_parse_drop(m, SLUICE_DROP_VLAN_DEPTH);
+		if ((void *)(vh + 1) > data_end)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_VLAN);
+		type = bpf_ntohs(vh->h_vlan_encapsulated_proto);
+		pos = vh + 1;
+	}
+
+	if (type == SL_ETH_P_IP)
+		return sl_parse_ip4(pos, data_end, m);
+	if (type == SL_ETH_P_IPV6)
+		return sl_parse_ip6(pos, data_end, m);
+	return SL_PARSE_NONIP;
+}
+
+#endif /* SLUICE_BPF_PARSE_H */

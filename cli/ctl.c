@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The control socket client (docs/control.md): one JSON object and '\n' out,
+ * one JSON object and '\n' back, then the agent closes the connection.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* A teardown detaches every hook before it answers: give the agent time. */
+#define CTL_TIMEOUT_MS	30000
+/* The largest answer we accept: far beyond 512 rules or a full status. */
+#define CTL_MAX_ANSWER	(64u << 20)
+
+int ctl_connect(const struct cli *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(c->socket) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, c->socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Wait until FD is ready for EVENTS or the deadline passes: 0 or -errno. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int send_all(int fd, const char *buf, size_t len, long long deadline)
+{
+	while (len) {
+		ssize_t n;
+		int err = wait_fd(fd, POLLOUT, deadline);
+
+		if (err)
+			return err;
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read one line (the answer); *OUT is NUL-terminated without the '\n'. */
+static int recv_line(int fd, char **out, long long deadline)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	int err;
+
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			char *grown;
+
+			if (cap >= CTL_MAX_ANSWER) {
+				err = -EMSGSIZE;
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 16384;
+			grown = realloc(buf, cap);
+			if (!grown) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			buf = grown;
+		}
+		err = wait_fd(fd, POLLIN, deadline);
+		if (err)
+			goto fail;
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			err = -errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - n, '\n', (size_t)n))
+			break;
+	}
+	if (len == 0) {
+		err = -ECONNRESET;
+		goto fail;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	*out = buf;
+	return 0;
+fail:
+	free(buf);
+	return err;
+}
+
+int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object *args,
+		struct json_object **data)
+{
+	long long deadline = now_ms() + CTL_TIMEOUT_MS;
+	struct json_object *req, *ans = NULL, *ok, *v;
+	enum json_tokener_error jerr;
+	char *line = NULL, *wire = NULL;
+	const char *s;
+	int err, rc;
+
+	*data = NULL;
+	/* {"cmd": CMD} first, then the arguments; ARGS itself is left as it is */
+	req = json_object_new_object();
+	err = req ? json_object_object_add(req, "cmd", json_object_new_string(cmd)) : -1;
+	if (args && !err) {
+		json_object_object_foreach(args, key, val) {
+			if (json_object_object_add(req, key, json_object_get(val)))
+				err = -1;
+		}
+	}
+	if (err) {
+		json_object_put(req);
+		return cli_error(c, EXIT_FAIL, "out of memory");
+	}
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	if (asprintf(&wire, "%s\n", s) < 0) {
+		json_object_put(req);
+		return cli_error(c, EXIT_FAIL, "out of memory");
+	}
+	json_object_put(req);
+
+	err = send_all(fd, wire, strlen(wire), deadline);
+	free(wire);
+	if (!err)
+		err = recv_line(fd, &line, deadline);
+	if (err == -ETIMEDOUT)
+		return cli_error(c, EXIT_FAIL, "sluiced at %s did not answer '%s' within %d s",
+				 c->socket, cmd, CTL_TIMEOUT_MS / 1000);
+	if (err == -ECONNRESET || err == -EPIPE)
+		return cli_error(c, EXIT_FAIL, "sluiced at %s closed the connection without "
+				 "answering '%s'", c->socket, cmd);
+	if (err)
+		return cli_error(c, EXIT_FAIL, "talking to sluiced at %s: %s", c->socket,
+				 strerror(-err));
+
+	ans = json_tokener_parse_verbose(line, &jerr);
+	free(line);
+	if (!ans || !json_object_is_type(ans, json_type_object)) {
+		rc = cli_error(c, EXIT_FAIL, "sluiced at %s sent an answer that is not a JSON "
+			       "object: %s", c->socket,
+			       ans ? "wrong type" : json_tokener_error_desc(jerr));
+		json_object_put(ans);
+		return rc;
+	}
+	if (!json_object_object_get_ex(ans, "ok", &ok) ||
+	    !json_object_is_type(ok, json_type_boolean)) {
+		json_object_put(ans);
+		return cli_error(c, EXIT_FAIL, "sluiced at %s sent an answer without \"ok\"",
+				 c->socket);
+	}
+	if (!json_object_get_boolean(ok)) {
+		s = json_object_object_get_ex(ans, "error", &v) &&
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) :
+		    "failed without saying why";
+		rc = cli_error(c, EXIT_FAIL, "%s", s);
+		json_object_put(ans);
+		return rc;
+	}
+	v = NULL;
+	json_object_object_get_ex(ans, "data", &v);
+	*data = v ? json_object_get(v) : json_object_new_object();
+	json_object_put(ans);
+	if (!*data)
+		return cli_error(c, EXIT_FAIL, "out of memory");
+	return EXIT_OK;
+}
+
+int ctl_call(const struct cli *c, const char *cmd, struct json_object *args,
+	     struct json_object **data)
+{
+	int fd = ctl_connect(c), rc;
+
+	*data = NULL;
+	if (fd == -ENAMETOOLONG)
+		return cli_error(c, EXIT_USAGE, "socket path %s is too long", c->socket);
+	if (fd < 0)
+		return cli_error(c, EXIT_FAIL, "cannot reach sluiced at %s: %s", c->socket,
+				 strerror(-fd));
+	rc = ctl_call_fd(c, fd, cmd, args, data);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sluice stats: packets and bytes per verdict and per drop reason, per hook,
+ * from the agent's "stats" answer (docs/control.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "print.h"
+
+static const struct pr_col verdict_cols[] = {
+	{ "VERDICT", "name",    0 },
+	{ "PACKETS", "packets", PR_NUM },
+	{ "BYTES",   "bytes",   PR_NUM },
+};
+
+static const struct pr_col drop_cols[] = {
+	{ "DROP REASON", "name",    0 },
+	{ "PACKETS",     "packets", PR_NUM },
+	{ "BYTES",       "bytes",   PR_NUM },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One table of the members of OBJ (an object of counters), in the agent's order. */
+static int counter_table(const struct pr_col *cols, size_t ncols, struct json_object *obj)
+{
+	struct json_object *rows = pr_members(obj, "name");
+	int err;
+
+	if (!rows)
+		return -ENOMEM;
+	err = pr_rows(stdout, cols, ncols, rows, "  ");
+	json_object_put(rows);
+	return err;
+}
+
+static int stats_text(struct json_object *data)
+{
+	struct json_object *hooks = pr_get(data, "hooks");
+	bool first = true;
+	int err = 0;
+
+	if (!json_object_is_type(hooks, json_type_object) || !json_object_object_length(hooks)) {
+		puts("no hooks");
+		return 0;
+	}
+	json_object_object_foreach(hooks, hook, h) {
+		if (err)
+			break;
+		if (!first)
+			putchar('\n');
+		first = false;
+		printf("hook %s\n", hook);
+		err = counter_table(verdict_cols, ARRAY_SIZE(verdict_cols), pr_get(h, "verdicts"));
+		if (err)
+			break;
+		putchar('\n');
+		err = counter_table(drop_cols, ARRAY_SIZE(drop_cols), pr_get(h, "drops"));
+	}
+	return err;
+}
+
+static int do_stats(struct cli *c, int argc, char **argv)
+{
+	struct json_object *data;
+	int rc = cli_no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = ctl_call(c, "stats", NULL, &data);
+	if (rc)
+		return rc;
+	rc = cli_output(c, data, stats_text);
+	json_object_put(data);
+	return rc;
+}
+
+const struct cli_object cli_stats = {
+	.name = "stats",
+	.fn = do_stats,
+	.synopsis = "",
+	.summary = "Show packets and bytes per verdict and per drop reason, for every hook.",
+};

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sluice status: the agent, the policy in force, the attached hooks and how
+ * full the maps are, from the agent's "status" answer (docs/control.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "print.h"
+
+static const struct pr_col status_fields[] = {
+	{ "agent pid",    "agent.pid",        0 },
+	{ "version",      "agent.version",    0 },
+	{ "started",      "agent.started",    PR_TIME },
+	{ "policy dir",   "agent.policy_dir", 0 },
+	{ "state dir",    "agent.state_dir",  0 },
+	{ "socket",       "agent.socket",     0 },
+	{ "generation",   "generation",       0 },
+	{ "policy files", "policy.files",     0 },
+	{ "rules",        "policy.rules",     0 },
+	{ "default",      "policy.default",   0 },
+	{ "interfaces",   "policy.interfaces", 0 },
+};
+
+static const struct pr_col hook_cols[] = {
+	{ "INTERFACE", "name",    0 },
+	{ "IFINDEX",   "ifindex", PR_NUM },
+	{ "HOOK",      "hook",    0 },
+	{ "MODE",      "mode",    0 },
+	{ "ATTACH",    "attach",  0 },
+	{ "PROG",      "prog_id", PR_NUM },
+};
+
+static const struct pr_col map_cols[] = {
+	{ "MAP",      "name",     0 },
+	{ "USED",     "used",     PR_NUM },
+	{ "CAPACITY", "capacity", PR_NUM },
+	{ "FILL",     "fill",     PR_NUM },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The text view adds a "fill" percentage to each map row; -j shows used and capacity. */
+static void add_fill(struct json_object *maps)
+{
+	size_t n = json_object_is_type(maps, json_type_array) ? json_object_array_length(maps) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *m = json_object_array_get_idx(maps, i);
+		struct json_object *used = pr_get(m, "used"), *cap = pr_get(m, "capacity");
+		char buf[32];
+
+		if (!json_object_is_type(m, json_type_object) || !used || !cap ||
+		    json_object_get_int64(cap) <= 0)
+			continue;
+		snprintf(buf, sizeof(buf), "%.1f%%",
+			 100.0 * (double)json_object_get_int64(used) /
+			 (double)json_object_get_int64(cap));
+		json_object_object_add(m, "fill", json_object_new_string(buf));
+	}
+}
+
+static int status_text(struct json_object *data)
+{
+	struct json_object *hooks = pr_get(data, "interfaces");
+	struct json_object *maps = pr_get(data, "maps");
+	int err;
+
+	err = pr_fields(stdout, status_fields, ARRAY_SIZE(status_fields), data, "");
+	if (err)
+		return err;
+	putchar('\n');
+	if (json_object_is_type(hooks, json_type_array) && json_object_array_length(hooks))
+		err = pr_rows(stdout, hook_cols, ARRAY_SIZE(hook_cols), hooks, "");
+	else
+		puts("no hooks attached");
+	if (err)
+		return err;
+	if (json_object_is_type(maps, json_type_array) && json_object_array_length(maps)) {
+		putchar('\n');
+		add_fill(maps);
+		err = pr_rows(stdout, map_cols, ARRAY_SIZE(map_cols), maps, "");
+	}
+	return err;
+}
+
+static int do_status(struct cli *c, int argc, char **argv)
+{
+	struct json_object *data;
+	int rc = cli_no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = ctl_call(c, "status", NULL, &data);
+	if (rc)
+		return rc;
+	rc = cli_output(c, data, status_text);
+	json_object_put(data);
+	return rc;
+}
+
+const struct cli_object cli_status = {
+	.name = "status",
+	.fn = do_status,
+	.synopsis = "",
+	.summary = "Show the agent, the policy generation in force, the hooks attached per\n"
+		   "interface and how full the maps are.",
+};

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sluice teardown: detach every program and remove the pinned state.
+ *
+ * With an agent answering, the agent does it (and exits). With none, the CLI
+ * removes the pins under the state dir itself: an XDP bpf_link lives as long
+ * as its pin or an fd holds it, so unpinning the link detaches the program.
+ * Links go first so that no hook is left attached to half-removed state.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <linux/magic.h>
+
+#include "cli.h"
+#include "print.h"
+
+/* What nftw found under the state dir, removed after the walk. */
+struct pin_walk {
+	struct cli_list links;	/* pinned bpf_links: unpinned first */
+	struct cli_list files;	/* other pins (maps, programs) */
+	struct cli_list dirs;	/* deepest first, the state dir last */
+	int err;
+};
+
+static struct pin_walk *walk;	/* nftw passes no user pointer */
+
+static bool is_bpf_link(const char *path)
+{
+	char proc[64], target[64];
+	ssize_t n;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return false;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, target, sizeof(target) - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return !strcmp(target, "anon_inode:bpf-link");
+}
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	struct cli_list *l;
+	int err;
+
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DNR || type == FTW_NS) {
+		/* a dir we cannot read would keep pins (and hooks) we never saw */
+		walk->err = -EACCES;
+		return 1;
+	}
+	l = type == FTW_DP ? &walk->dirs : is_bpf_link(path) ? &walk->links : &walk->files;
+	err = -ENOMEM;
+	if (l->n % 16 == 0) {
+		char **v = reallocarray(l->v, l->n + 16, sizeof(*v));
+
+		if (!v)
+			goto fail;
+		l->v = v;
+	}
+	l->v[l->n] = strdup(path);
+	if (!l->v[l->n])
+		goto fail;
+	l->n++;
+	return 0;
+fail:
+	walk->err = err;
+	return 1;
+}
+
+/* "veth0" for the interface a pinned XDP link is attached to; NULL when not XDP. */
+static char *link_iface(const char *path)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char name[IF_NAMESIZE], *s = NULL;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return NULL;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP) {
+		if (info.xdp.ifindex && if_indextoname(info.xdp.ifindex, name))
+			s = strdup(name);
+		else if (asprintf(&s, "ifindex %u", info.xdp.ifindex) < 0)
+			s = NULL;
+	}
+	close(fd);
+	return s;
+}
+
+static int teardown_offline(struct cli *c)
+{
+	struct json_object *data = NULL, *removed = NULL, *pins = NULL;
+	struct pin_walk w = {};
+	struct statfs sfs;
+	struct stat st;
+	int rc = EXIT_OK, failed = 0;
+
+	if (lstat(c->state_dir, &st)) {
+		if (errno != ENOENT)
+			return cli_error(c, EXIT_FAIL, "cannot read state dir %s: %s", c->state_dir,
+					 strerror(errno));
+		goto report;
+	}
+	/* never walk and delete anything but a bpffs tree, whatever --state-dir says */
+	if (!S_ISDIR(st.st_mode) || statfs(c->state_dir, &sfs) || sfs.f_type != BPF_FS_MAGIC)
+		return cli_error(c, EXIT_USAGE, "state dir %s is not a directory on a bpf "
+				 "filesystem; refusing to remove it", c->state_dir);
+	walk = &w;
+	if (nftw(c->state_dir, walk_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && !w.err)
+		w.err = -errno;
+	walk = NULL;
+	if (w.err) {
+		rc = cli_error(c, EXIT_FAIL, "cannot walk state dir %s: %s", c->state_dir,
+			       strerror(-w.err));
+		goto out;
+	}
+
+report:
+	data = json_object_new_object();
+	removed = json_object_new_array();
+	pins = json_object_new_array();
+	if (!data || !removed || !pins) {
+		json_object_put(removed);
+		json_object_put(pins);
+		rc = cli_error(c, EXIT_FAIL, "out of memory");
+		goto out;
+	}
+	json_object_object_add(data, "agent", json_object_new_boolean(false));
+	json_object_object_add(data, "state_dir", json_object_new_string(c->state_dir));
+	json_object_object_add(data, "removed", removed);
+	json_object_object_add(data, "pins", pins);
+
+	for (size_t i = 0; i < w.links.n; i++) {
+		const char *p = w.links.v[i];
+		char *ifname = link_iface(p);
+
+		if (unlink(p)) {
+			rc = cli_error(c, EXIT_FAIL, "cannot unpin %s: %s", p, strerror(errno));
+			free(ifname);
+			goto out;
+		}
+		if (ifname)
+			json_object_array_add(removed, json_object_new_string(ifname));
+		json_object_array_add(pins, json_object_new_string(p));
+		free(ifname);
+	}
+	for (size_t i = 0; i < w.files.n; i++) {
+		if (unlink(w.files.v[i])) {
+			rc = cli_error(c, EXIT_FAIL, "cannot unpin %s: %s", w.files.v[i],
+				       strerror(errno));
+			goto out;
+		}
+		json_object_array_add(pins, json_object_new_string(w.files.v[i]));
+	}
+	for (size_t i = 0; i < w.dirs.n; i++) {
+		/* a pin created meanwhile by someone else stays, and so does its dir */
+		if (rmdir(w.dirs.v[i]) && errno != ENOTEMPTY && errno != ENOENT)
+			failed = errno;
+	}
+	if (failed) {
+		rc = cli_error(c, EXIT_FAIL, "cannot remove the dirs under %s: %s", c->state_dir,
+			       strerror(failed));
+		goto out;
+	}
+
+	if (c->json) {
+		pr_json(stdout, data, c->pretty);
+	} else if (!json_object_array_length(pins)) {
+		printf("nothing to tear down under %s (no agent at %s)\n", c->state_dir,
+		       c->socket);
+	} else {
+		char *ifs = pr_text(removed, 0);
+
+		printf("no agent at %s: removed %zu pins under %s\n", c->socket,
+		       json_object_array_length(pins), c->state_dir);
+		if (json_object_array_length(removed))
+			printf("detached xdp from %s\n", ifs ? ifs : "?");
+		free(ifs);
+	}
+out:
+	json_object_put(data);
+	cli_list_free(&w.links);
+	cli_list_free(&w.files);
+	cli_list_free(&w.dirs);
+	return rc;
+}
+
+static int teardown_text(struct json_object *data)
+{
+	struct json_object *removed = pr_get(data, "removed");
+	char *ifs;
+
+	if (!json_object_is_type(removed, json_type_array) || !json_object_array_length(removed)) {
+		puts("sluiced removed its state and exits (no hooks were attached)");
+		return 0;
+	}
+	ifs = pr_text(removed, 0);
+	if (!ifs)
+		return -ENOMEM;
+	printf("sluiced detached from %s, removed its state and exits\n", ifs);
+	free(ifs);
+	return 0;
+}
+
+static int do_teardown(struct cli *c, int argc, char **argv)
+{
+	struct json_object *data;
+	int rc = cli_no_args(c, argc, argv), fd;
+
+	if (rc)
+		return rc;
+	fd = ctl_connect(c);
+	/* nobody listens: no agent to ask, do it ourselves */
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
+		return teardown_offline(c);
+	if (fd == -ENAMETOOLONG)
+		return cli_error(c, EXIT_USAGE, "socket path %s is too long", c->socket);
+	if (fd < 0)
+		return cli_error(c, EXIT_FAIL, "cannot reach sluiced at %s: %s", c->socket,
+				 strerror(-fd));
+	rc = ctl_call_fd(c, fd, "teardown", NULL, &data);
+	close(fd);
+	if (rc)
+		return rc;
+	rc = cli_output(c, data, teardown_text);
+	json_object_put(data);
+	return rc;
+}
+
+const struct cli_object cli_teardown = {
+	.name = "teardown",
+	.fn = do_teardown,
+	.synopsis = "",
+	.summary = "Detach every program and remove the pinned state. The agent does it when\n"
+		   "it answers (and exits); otherwise the pins under the state dir are removed\n"
+		   "here (--state-dir, default " SLUICE_DEFAULT_STATE ").",
+};

@@ -1,0 +1,1136 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Policy files -> policy model. Reads every *.yaml of a dir in name order
+ * (or the given files), refuses what cannot be YAML before libyaml sees it
+ * (too large, binary, not UTF-8), walks libyaml's document tree keeping each
+ * node's mark for FILE:LINE:COL, and checks every value where it is read.
+ * Cross-file checks (duplicate names, @set references) are in policy_check.c.
+ * Errors are collected, never fatal: the user sees all of them at once.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "policy_int.h"
+#include "prefix.h"
+
+/* Node visits per file: bounds the expansion of YAML aliases. */
+#define SL_VISITS_MAX	(4u << 20)
+
+struct pctx {
+	struct sl_policy *pol;
+	struct sl_diags *diags;
+	const char *file;	/* owned by pol->files */
+	const char *dir;	/* the file's directory, for set files */
+	yaml_document_t *doc;
+	unsigned long visits;
+	bool visits_reported;
+	int errs;
+	int ioerr;		/* first -errno of an unreadable input */
+};
+
+__attribute__((format(printf, 3, 4)))
+static void err_at(struct pctx *c, const struct sl_loc *loc, const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	sl_diag_add(c->diags, loc, "%s", msg ? msg : "out of memory");
+	free(msg);
+	c->errs++;
+}
+
+static struct sl_loc node_loc(const struct pctx *c, const yaml_node_t *n)
+{
+	return (struct sl_loc){ c->file, (int)n->start_mark.line + 1,
+				(int)n->start_mark.column + 1 };
+}
+
+#define err_node(c, n, ...) do {				\
+	struct sl_loc l__ = node_loc(c, n);			\
+	err_at(c, &l__, __VA_ARGS__);				\
+} while (0)
+
+static void oom(struct pctx *c)
+{
+	if (!c->ioerr)
+		c->ioerr = -ENOMEM;
+	err_at(c, NULL, "out of memory");
+}
+
+static yaml_node_t *node(struct pctx *c, int idx)
+{
+	yaml_node_t *n = yaml_document_get_node(c->doc, idx);
+
+	if (++c->visits > SL_VISITS_MAX) {
+		if (!c->visits_reported) {
+			err_node(c, n, "YAML aliases expand to too many nodes");
+			c->visits_reported = true;
+		}
+		return NULL;
+	}
+	return n;
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = sval(n);
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+static const char *kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_SCALAR_NODE:
+		return is_null(n) ? "nothing" : "a single value";
+	default:
+		return "nothing";
+	}
+}
+
+/* Pairs of a fixed-schema mapping, looked up by key; unknown and duplicate keys reported. */
+struct kv {
+	yaml_node_t *key, *val;
+};
+
+static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
+		       const char *const *allowed, size_t nallowed, struct kv *out)
+{
+	yaml_node_pair_t *pr;
+
+	memset(out, 0, nallowed * sizeof(*out));
+	for (pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = node(c, pr->key), *v = node(c, pr->value);
+		size_t i;
+
+		if (!k || !v)
+			return;
+		if (k->type != YAML_SCALAR_NODE) {
+			err_node(c, k, "keys of %s must be words, got %s", what, kind(k));
+			continue;
+		}
+		for (i = 0; i < nallowed; i++)
+			if (!strcmp(sval(k), allowed[i]))
+				break;
+		if (i == nallowed) {
+			char list[256] = "";
+
+			for (size_t j = 0; j < nallowed; j++) {
+				strncat(list, allowed[j], sizeof(list) - strlen(list) - 1);
+				if (j + 1 < nallowed)
+					strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+			}
+			err_node(c, k, "unknown key \"%.64s\" in %s; allowed keys: %s",
+				 sval(k), what, list);
+		} else if (out[i].key) {
+			err_node(c, k, "duplicate key \"%s\" in %s (first at line %d, column %d)",
+				 allowed[i], what, (int)out[i].key->start_mark.line + 1,
+				 (int)out[i].key->start_mark.column + 1);
+		} else {
+			out[i].key = k;
+			out[i].val = v;
+		}
+	}
+}
+
+/*
+ * Items of a value that may be one scalar or a list of scalars: calls FN
+ * for each scalar. WHAT names the field in messages. An empty list is an
+ * error (it would match nothing), as is anything nested.
+ */
+typedef void (*item_fn)(struct pctx *c, yaml_node_t *n, void *arg);
+
+static void each_scalar(struct pctx *c, const char *what, yaml_node_t *v, item_fn fn,
+			void *arg)
+{
+	yaml_node_item_t *it;
+
+	if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+		fn(c, v, arg);
+		return;
+	}
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err_node(c, v, "%s must be a value or a list of values, got %s", what, kind(v));
+		return;
+	}
+	if (v->data.sequence.items.start == v->data.sequence.items.top) {
+		err_node(c, v, "%s: empty list; omit the key to mean any", what);
+		return;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = node(c, *it);
+
+		if (!n)
+			return;
+		if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+			err_node(c, n, "%s: list items must be single values, got %s", what,
+				 kind(n));
+			continue;
+		}
+		fn(c, n, arg);
+	}
+}
+
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SL_NAME_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static int parse_action(const char *s, enum sluice_action *a)
+{
+	if (!strcmp(s, "allow")) {
+		*a = SLUICE_ACT_ALLOW;
+		return 0;
+	}
+	if (!strcmp(s, "deny")) {
+		*a = SLUICE_ACT_DENY;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* YAML 1.1 booleans, as operators write them. */
+static int parse_bool(const yaml_node_t *n, bool *b)
+{
+	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
+	static const char *const f[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+
+	if (n->type != YAML_SCALAR_NODE)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (!strcmp(sval(n), t[i])) {
+			*b = true;
+			return 0;
+		}
+		if (!strcmp(sval(n), f[i])) {
+			*b = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static char *add_file(struct pctx *c, const char *path)
+{
+	struct sl_policy *pol = c->pol;
+	char *s = strdup(path);
+
+	if (!s || sl_vec_reserve((void **)&pol->files, pol->nfiles, sizeof(*pol->files))) {
+		free(s);
+		oom(c);
+		return NULL;
+	}
+	pol->files[pol->nfiles++] = s;
+	return s;
+}
+
+/*
+ * Read a whole regular file of at most MAX bytes. The size is checked with
+ * fstat before reading, so a huge file is refused at once. Errors go to DIAGS
+ * at LOC (or at PATH when LOC is NULL).
+ */
+static int read_file(struct pctx *c, const char *path, size_t max, const struct sl_loc *loc,
+		     const char *what, char **bufp, size_t *lenp)
+{
+	struct sl_loc floc = { path, 0, 0 };
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, rc;
+
+	if (!loc)
+		loc = &floc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		if (loc == &floc)
+			err_at(c, loc, "cannot read: %s", strerror(-rc));
+		else
+			err_at(c, loc, "cannot read %s \"%s\": %s", what, path, strerror(-rc));
+		goto io;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		err_at(c, loc, "cannot stat %s \"%s\": %s", what, path, strerror(-rc));
+		goto io;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		err_at(c, loc, "%s \"%s\" is not a regular file", what, path);
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > max) {
+		rc = -EFBIG;
+		err_at(c, loc, "%s \"%s\" is too large (%.1f MiB, limit %zu MiB)", what, path,
+		       (double)st.st_size / (1 << 20), max >> 20);
+		goto out;
+	}
+	/* One byte more than the limit: a file that grew since fstat is caught too. */
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		oom(c);
+		goto io;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + len, (size_t)st.st_size + 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			err_at(c, loc, "cannot read %s \"%s\": %s", what, path, strerror(-rc));
+			goto io;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > (size_t)st.st_size) {
+			rc = -EAGAIN;
+			err_at(c, loc, "%s \"%s\" changed while being read", what, path);
+			goto io;
+		}
+	}
+	close(fd);
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+io:
+	if (!c->ioerr)
+		c->ioerr = rc;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* ---- sets ---- */
+
+static void set_prefix_item(struct pctx *c, yaml_node_t *n, void *arg)
+{
+	struct sl_set *s = arg;
+	struct sl_prefix p;
+	char err[256];
+
+	if (sl_prefix_parse(sval(n), n->data.scalar.length, &p, err, sizeof(err))) {
+		err_node(c, n, "%s", err);
+		return;
+	}
+	if (sl_vec_reserve((void **)&s->v, s->n, sizeof(*s->v))) {
+		oom(c);
+		return;
+	}
+	s->v[s->n++] = p;
+}
+
+/*
+ * A set file: one prefix per line, '#' starts a comment, blank lines are
+ * fine. Bad lines are reported as SETFILE:LINE:COL, at most
+ * SL_SETFILE_ERRS_MAX of them, then a count of the rest.
+ */
+static void parse_set_file(struct pctx *c, struct sl_set *s, const char *path,
+			   const char *buf, size_t len)
+{
+	static const char ok[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+		['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+		['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+		['F'] = 1, ['.'] = 1, [':'] = 1, ['/'] = 1,
+	};
+	size_t pos = 0, nbad = 0, cap = s->n;
+	int line = 0;
+
+	while (pos < len) {
+		const char *l = buf + pos, *nl = memchr(l, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - l) : len - pos, i = 0, tb, te;
+		struct sl_loc loc = { path, ++line, 0 };
+		struct sl_prefix p;
+		char err[256];
+
+		pos += ll + (nl ? 1 : 0);
+		while (i < ll && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
+			i++;
+		if (i == ll || l[i] == '#')
+			continue;
+		tb = i;
+		while (i < ll && l[i] != ' ' && l[i] != '\t' && l[i] != '\r' && l[i] != '#')
+			i++;
+		te = i;
+		for (i = tb; i < te && ok[(unsigned char)l[i]]; i++)
+			;
+		if (i < te && ((unsigned char)l[i] < 0x20 || (unsigned char)l[i] >= 0x7f)) {
+			/* Binary or non-ASCII: name the byte, the text may not print. */
+			if (nbad++ < SL_SETFILE_ERRS_MAX) {
+				loc.col = (int)i + 1;
+				err_at(c, &loc, "unexpected byte 0x%02x; expected one prefix per line",
+				       (unsigned char)l[i]);
+			}
+			continue;
+		}
+		i = te;
+		while (i < ll && (l[i] == ' ' || l[i] == '\t' || l[i] == '\r'))
+			i++;
+		if (i < ll && l[i] != '#') {
+			size_t be = i;
+
+			while (be < ll && !isspace((unsigned char)l[be]) && be - i < 40)
+				be++;
+			if (nbad++ < SL_SETFILE_ERRS_MAX) {
+				loc.col = (int)i + 1;
+				err_at(c, &loc, "unexpected \"%.*s\"; expected one prefix per line",
+				       (int)(be - i), l + i);
+			}
+			continue;
+		}
+		if (sl_prefix_parse(l + tb, te - tb, &p, err, sizeof(err))) {
+			if (nbad++ < SL_SETFILE_ERRS_MAX) {
+				loc.col = (int)tb + 1;
+				err_at(c, &loc, "%s", err);
+			}
+			continue;
+		}
+		if (s->n == cap) {
+			struct sl_prefix *nv;
+
+			cap = cap < 1024 ? 1024 : cap * 2;
+			nv = realloc(s->v, cap * sizeof(*nv));
+			if (!nv) {
+				oom(c);
+				return;
+			}
+			s->v = nv;
+		}
+		s->v[s->n++] = p;
+	}
+	if (nbad > SL_SETFILE_ERRS_MAX) {
+		struct sl_loc loc = { path, 0, 0 };
+
+		err_at(c, &loc, "%zu more bad lines not shown", nbad - SL_SETFILE_ERRS_MAX);
+	}
+	/* The array is grown by doubling here; give policy_free an exact-sized block. */
+	if (s->n && s->n < cap) {
+		struct sl_prefix *nv = realloc(s->v, s->n * sizeof(*nv));
+
+		if (nv)
+			s->v = nv;
+	}
+}
+
+static void set_file(struct pctx *c, struct sl_set *s, yaml_node_t *key, yaml_node_t *v)
+{
+	struct sl_loc kloc = node_loc(c, key);
+	char *path = NULL, *buf = NULL;
+	const char *f, *fp;
+	size_t len;
+	int ioerr;
+
+	if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+		err_node(c, v, "file must be a file name, got %s", kind(v));
+		return;
+	}
+	f = sval(v);
+	if (f[0] == '/') {
+		path = strdup(f);
+	} else if (asprintf(&path, "%s/%s", c->dir, f) < 0) {
+		path = NULL;
+	}
+	if (!path) {
+		oom(c);
+		return;
+	}
+	fp = add_file(c, path);
+	free(path);
+	if (!fp)
+		return;
+	/*
+	 * A missing or unreadable set file is the policy's mistake, not an I/O
+	 * failure of the policy dir: report it at `file:` and make it -EINVAL.
+	 */
+	ioerr = c->ioerr;
+	if (read_file(c, fp, SL_SET_FILE_MAX, &kloc, "set file", &buf, &len)) {
+		if (c->ioerr != -ENOMEM)
+			c->ioerr = ioerr;
+		return;
+	}
+	parse_set_file(c, s, fp, buf, len);
+	free(buf);
+}
+
+static void parse_sets(struct pctx *c, yaml_node_t *v)
+{
+	static const char *const keys[] = { "prefixes", "file" };
+	struct sl_policy *pol = c->pol;
+	yaml_node_pair_t *pr;
+
+	if (v->type != YAML_MAPPING_NODE) {
+		err_node(c, v, "sets must be a mapping of set names to {prefixes, file}, got %s",
+			 kind(v));
+		return;
+	}
+	for (pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = node(c, pr->key), *sv = node(c, pr->value);
+		struct kv f[2];
+		struct sl_set *s;
+
+		if (!k || !sv)
+			return;
+		if (k->type != YAML_SCALAR_NODE || !name_ok(sval(k))) {
+			err_node(c, k, "bad set name \"%.64s\": use 1..%d letters, digits, '_', '.' or '-'",
+				 k->type == YAML_SCALAR_NODE ? sval(k) : "", SL_NAME_MAX);
+			continue;
+		}
+		if (sl_vec_reserve((void **)&pol->sets, pol->nsets, sizeof(*pol->sets))) {
+			oom(c);
+			return;
+		}
+		s = &pol->sets[pol->nsets];
+		memset(s, 0, sizeof(*s));
+		s->name = strdup(sval(k));
+		if (!s->name) {
+			oom(c);
+			return;
+		}
+		s->loc = node_loc(c, k);
+		pol->nsets++;
+		if (sv->type != YAML_MAPPING_NODE) {
+			err_node(c, sv, "set \"%s\" must be a mapping with prefixes and/or file, got %s",
+				 s->name, kind(sv));
+			continue;
+		}
+		map_fields(c, sv, "a set", keys, 2, f);
+		if (!f[0].key && !f[1].key) {
+			err_node(c, k, "set \"%s\" has neither prefixes nor file", s->name);
+			continue;
+		}
+		if (f[0].key)
+			each_scalar(c, "prefixes", f[0].val, set_prefix_item, s);
+		if (f[1].key) {
+			/* pol->sets may move while reading; S stays valid as it is not grown here. */
+			set_file(c, s, f[1].key, f[1].val);
+		}
+	}
+}
+
+/* ---- firewall ---- */
+
+static void iface_item(struct pctx *c, yaml_node_t *n, void *arg)
+{
+	struct sl_firewall *fw = arg;
+	const char *s = sval(n);
+	size_t len = strlen(s);
+	char *d;
+
+	if (len == 0 || len > 15) {
+		err_node(c, n, "bad interface \"%.64s\": names and patterns have 1 to 15 characters",
+			 s);
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '/' || isspace((unsigned char)s[i]) || (unsigned char)s[i] < 0x20) {
+			err_node(c, n, "bad interface \"%s\": no '/' or whitespace allowed", s);
+			return;
+		}
+	}
+	d = strdup(s);
+	if (!d || sl_vec_reserve((void **)&fw->ifaces, fw->nifaces, sizeof(*fw->ifaces))) {
+		free(d);
+		oom(c);
+		return;
+	}
+	fw->ifaces[fw->nifaces++] = d;
+}
+
+struct addr_list {
+	struct sl_addr_item **v;
+	size_t *n;
+};
+
+static void addr_item(struct pctx *c, yaml_node_t *n, void *arg)
+{
+	struct addr_list *al = arg;
+	struct sl_addr_item it = { .loc = node_loc(c, n) };
+	const char *s = sval(n);
+	char err[256];
+
+	if (s[0] == '@') {
+		if (!name_ok(s + 1)) {
+			err_node(c, n, "bad set reference \"%.64s\": expected @NAME", s);
+			return;
+		}
+		it.is_set = true;
+		it.set_name = strdup(s + 1);
+		if (!it.set_name) {
+			oom(c);
+			return;
+		}
+	} else if (sl_prefix_parse(s, n->data.scalar.length, &it.pfx, err, sizeof(err))) {
+		err_node(c, n, "%s", err);
+		return;
+	}
+	if (sl_vec_reserve((void **)al->v, *al->n, sizeof(**al->v))) {
+		free(it.set_name);
+		oom(c);
+		return;
+	}
+	(*al->v)[(*al->n)++] = it;
+}
+
+static void proto_item(struct pctx *c, yaml_node_t *n, void *arg)
+{
+	uint32_t *protos = arg;	/* bit 31 marks "any" seen */
+	const char *s = sval(n);
+
+	if (!strcmp(s, "tcp"))
+		*protos |= SL_PROTO_TCP;
+	else if (!strcmp(s, "udp"))
+		*protos |= SL_PROTO_UDP;
+	else if (!strcmp(s, "icmp"))
+		*protos |= SL_PROTO_ICMP;
+	else if (!strcmp(s, "icmpv6"))
+		*protos |= SL_PROTO_ICMPV6;
+	else if (!strcmp(s, "any"))
+		*protos |= 1u << 31;
+	else
+		err_node(c, n, "unknown proto \"%.64s\"; use tcp, udp, icmp, icmpv6 or any", s);
+}
+
+struct port_list {
+	struct sl_port_range **v;
+	size_t *n;
+};
+
+static int port_num(const char *s, size_t n, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 7)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static void port_item(struct pctx *c, yaml_node_t *n, void *arg)
+{
+	struct port_list *pl = arg;
+	const char *s = sval(n), *dash = strchr(s, '-');
+	size_t len = n->data.scalar.length;
+	unsigned long lo, hi;
+
+	if (dash ? port_num(s, (size_t)(dash - s), &lo) || port_num(dash + 1, strlen(dash + 1), &hi)
+		 : port_num(s, len, &lo)) {
+		err_node(c, n, "bad port \"%.64s\": expected a number 1..65535 or a range like 8000-8080",
+			 s);
+		return;
+	}
+	if (!dash)
+		hi = lo;
+	if (lo == 0 || lo > 65535 || hi == 0 || hi > 65535) {
+		err_node(c, n, "port \"%s\" is out of range: ports are 1..65535", s);
+		return;
+	}
+	if (lo > hi) {
+		err_node(c, n, "bad port range \"%s\": %lu is above %lu", s, lo, hi);
+		return;
+	}
+	if (sl_vec_reserve((void **)pl->v, *pl->n, sizeof(**pl->v))) {
+		oom(c);
+		return;
+	}
+	(*pl->v)[(*pl->n)++] = (struct sl_port_range){ (uint16_t)lo, (uint16_t)hi };
+}
+
+static const char *protos_text(uint32_t p)
+{
+	if (!p)
+		return "any";
+	if (p & SL_PROTO_ICMP)
+		return "icmp";
+	return "icmpv6";
+}
+
+enum { R_NAME, R_ACTION, R_SRC, R_DST, R_PROTO, R_SPORT, R_DPORT, R_NKEYS };
+
+static void parse_rule(struct pctx *c, yaml_node_t *m)
+{
+	static const char *const keys[R_NKEYS] = { "name", "action", "src", "dst", "proto",
+						   "sport", "dport" };
+	struct sl_firewall *fw = &c->pol->fw;
+	struct kv f[R_NKEYS];
+	struct sl_rule *r;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		err_node(c, m, "a rule must be a mapping (name, action, src, ...), got %s", kind(m));
+		return;
+	}
+	if (sl_vec_reserve((void **)&fw->rules, fw->nrules, sizeof(*fw->rules))) {
+		oom(c);
+		return;
+	}
+	r = &fw->rules[fw->nrules++];
+	memset(r, 0, sizeof(*r));
+	r->loc = node_loc(c, m);
+	map_fields(c, m, "a rule", keys, R_NKEYS, f);
+
+	if (!f[R_NAME].key) {
+		err_node(c, m, "rule has no name");
+	} else if (f[R_NAME].val->type != YAML_SCALAR_NODE || !name_ok(sval(f[R_NAME].val))) {
+		err_node(c, f[R_NAME].val,
+			 "bad rule name \"%.64s\": use 1..%d letters, digits, '_', '.' or '-'",
+			 f[R_NAME].val->type == YAML_SCALAR_NODE ? sval(f[R_NAME].val) : "",
+			 SL_NAME_MAX);
+	} else {
+		r->name = strdup(sval(f[R_NAME].val));
+		if (!r->name)
+			oom(c);
+		r->loc = node_loc(c, f[R_NAME].val);
+	}
+	if (!f[R_ACTION].key) {
+		err_node(c, m, "rule%s%s%s has no action (allow or deny)", r->name ? " \"" : "",
+			 r->name ? r->name : "", r->name ? "\"" : "");
+	} else if (f[R_ACTION].val->type != YAML_SCALAR_NODE ||
+		   parse_action(sval(f[R_ACTION].val), &r->action)) {
+		err_node(c, f[R_ACTION].val, "unknown action \"%.64s\"; use allow or deny",
+			 f[R_ACTION].val->type == YAML_SCALAR_NODE ? sval(f[R_ACTION].val) : "");
+	}
+	if (f[R_SRC].key) {
+		struct addr_list al = { &r->src, &r->nsrc };
+
+		each_scalar(c, "src", f[R_SRC].val, addr_item, &al);
+	}
+	if (f[R_DST].key) {
+		struct addr_list al = { &r->dst, &r->ndst };
+
+		each_scalar(c, "dst", f[R_DST].val, addr_item, &al);
+	}
+	if (f[R_PROTO].key) {
+		each_scalar(c, "proto", f[R_PROTO].val, proto_item, &r->protos);
+		if (r->protos & (1u << 31))
+			r->protos = 0;
+	}
+	for (int k = R_SPORT; k <= R_DPORT; k++) {
+		struct port_list pl = k == R_SPORT ? (struct port_list){ &r->sport, &r->nsport }
+						   : (struct port_list){ &r->dport, &r->ndport };
+
+		if (!f[k].key)
+			continue;
+		each_scalar(c, keys[k], f[k].val, port_item, &pl);
+		if (!r->protos || (r->protos & ~(SL_PROTO_TCP | SL_PROTO_UDP)))
+			err_node(c, f[k].key,
+				 "%s needs proto tcp, udp or [tcp, udp]; this rule has proto %s",
+				 keys[k], protos_text(r->protos));
+	}
+}
+
+static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
+{
+	static const char *const keys[] = { "interfaces", "default", "stateful", "rules" };
+	struct sl_firewall *fw = &c->pol->fw;
+	struct kv f[4];
+	yaml_node_item_t *it;
+	bool stateful = true;
+
+	if (fw->present) {
+		err_node(c, key, "firewall is defined again; it may appear in one file only (first at %s:%d:%d)",
+			 fw->loc.file, fw->loc.line, fw->loc.col);
+		return;
+	}
+	fw->present = true;
+	fw->loc = node_loc(c, key);
+	fw->default_action = SLUICE_ACT_ALLOW;
+	if (v->type != YAML_MAPPING_NODE) {
+		err_node(c, v, "firewall must be a mapping (interfaces, default, stateful, rules), got %s",
+			 kind(v));
+		return;
+	}
+	map_fields(c, v, "firewall", keys, 4, f);
+	if (f[0].key)
+		each_scalar(c, "interfaces", f[0].val, iface_item, fw);
+	if (f[1].key && (f[1].val->type != YAML_SCALAR_NODE ||
+			 parse_action(sval(f[1].val), &fw->default_action)))
+		err_node(c, f[1].val, "unknown default \"%.64s\"; use allow or deny",
+			 f[1].val->type == YAML_SCALAR_NODE ? sval(f[1].val) : "");
+	if (f[2].key && parse_bool(f[2].val, &stateful)) {
+		err_node(c, f[2].val, "stateful must be true or false, got \"%.64s\"",
+			 f[2].val->type == YAML_SCALAR_NODE ? sval(f[2].val) : kind(f[2].val));
+	} else if (!f[2].key) {
+		err_node(c, key, "firewall: stateful is true by default and stateful filtering is not supported yet; add `stateful: false`");
+	} else if (stateful) {
+		err_node(c, f[2].val, "stateful: true is not supported yet; use `stateful: false`");
+	}
+	fw->stateful = false;
+	if (!f[3].key)
+		return;
+	if (f[3].val->type != YAML_SEQUENCE_NODE) {
+		err_node(c, f[3].val, "rules must be a list of rules, got %s", kind(f[3].val));
+		return;
+	}
+	for (it = f[3].val->data.sequence.items.start; it < f[3].val->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *n = node(c, *it);
+
+		if (!n)
+			return;
+		parse_rule(c, n);
+	}
+}
+
+/* ---- files ---- */
+
+static void parse_root(struct pctx *c, yaml_node_t *root)
+{
+	static const char *const keys[] = { "sets", "firewall", "conntrack", "loadbalancers",
+					    "egress" };
+	struct sl_loc floc = { c->file, 0, 0 };
+	struct kv f[5];
+
+	if (!root || is_null(root) ||
+	    (root->type == YAML_MAPPING_NODE &&
+	     root->data.mapping.pairs.start == root->data.mapping.pairs.top)) {
+		err_at(c, &floc, "empty policy file; expected top-level keys (sets, firewall, ...)");
+		return;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		err_node(c, root, "a policy file is a mapping of top-level keys (sets, firewall, ...), got %s",
+			 kind(root));
+		return;
+	}
+	map_fields(c, root, "the top level", keys, 5, f);
+	if (f[0].key)
+		parse_sets(c, f[0].val);
+	if (f[1].key)
+		parse_firewall(c, f[1].key, f[1].val);
+	if (f[2].key)
+		err_node(c, f[2].key, "conntrack is not supported yet (this version has the stateless firewall only)");
+	if (f[3].key)
+		err_node(c, f[3].key, "loadbalancers are not supported yet (this version has the stateless firewall only)");
+	if (f[4].key)
+		err_node(c, f[4].key, "egress is not supported yet (this version has the stateless firewall only)");
+}
+
+/* libyaml would report binary input with a byte offset; say where, as LINE:COL. */
+static int check_text(struct pctx *c, const unsigned char *b, size_t len)
+{
+	int line = 1, col = 1;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char ch = b[i];
+		size_t n = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
+			   (ch & 0xf8) == 0xf0 ? 4 : 0;
+		struct sl_loc loc = { c->file, line, col };
+		uint32_t cp;
+
+		if (ch == 0) {
+			err_at(c, &loc, "NUL byte: this is a binary file, not YAML");
+			return -EINVAL;
+		}
+		if (n == 0 || i + n > len)
+			goto bad;
+		cp = n == 1 ? ch : ch & (0x7f >> n);
+		for (size_t k = 1; k < n; k++) {
+			if ((b[i + k] & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (b[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		if (ch == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+		i += n;
+		continue;
+bad:
+		err_at(c, &loc, "invalid UTF-8 (byte 0x%02x): a policy file must be UTF-8 text",
+		       ch);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void yaml_error(struct pctx *c, const yaml_parser_t *p)
+{
+	struct sl_loc loc = { c->file, (int)p->problem_mark.line + 1,
+			      (int)p->problem_mark.column + 1 };
+
+	if (p->context)
+		err_at(c, &loc, "invalid YAML: %s (%s at line %d, column %d)",
+		       p->problem ? p->problem : "error", p->context,
+		       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+	else
+		err_at(c, &loc, "invalid YAML: %s", p->problem ? p->problem : "error");
+}
+
+static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
+		      int *errs, int *ioerr)
+{
+	struct pctx c = { .pol = pol, .diags = diags };
+	yaml_document_t doc, doc2;
+	yaml_parser_t p;
+	char *buf = NULL, *dir = NULL, *tmp;
+	size_t len;
+
+	c.file = add_file(&c, path);
+	if (!c.file)
+		goto out;
+	if (read_file(&c, c.file, SL_POLICY_FILE_MAX, NULL, "policy file", &buf, &len))
+		goto out;
+	if (check_text(&c, (unsigned char *)buf, len))
+		goto out;
+	tmp = strdup(path);
+	if (!tmp) {
+		oom(&c);
+		goto out;
+	}
+	dir = strdup(dirname(tmp));
+	free(tmp);
+	if (!dir) {
+		oom(&c);
+		goto out;
+	}
+	c.dir = dir;
+	if (!yaml_parser_initialize(&p)) {
+		oom(&c);
+		goto out;
+	}
+	yaml_parser_set_input_string(&p, (unsigned char *)buf, len);
+	if (!yaml_parser_load(&p, &doc)) {
+		yaml_error(&c, &p);
+		yaml_parser_delete(&p);
+		goto out;
+	}
+	c.doc = &doc;
+	if (yaml_document_get_root_node(&doc)) {
+		if (!yaml_parser_load(&p, &doc2)) {
+			yaml_error(&c, &p);
+		} else {
+			yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+
+			if (r2) {
+				struct sl_loc l = { c.file, (int)doc2.start_mark.line + 1,
+						    (int)doc2.start_mark.column + 1 };
+
+				err_at(&c, &l, "a second YAML document; a policy file holds one");
+			}
+			yaml_document_delete(&doc2);
+		}
+	}
+	if (!c.errs)
+		parse_root(&c, yaml_document_get_root_node(&doc));
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&p);
+out:
+	free(buf);
+	free(dir);
+	*errs += c.errs;
+	if (c.ioerr && !*ioerr)
+		*ioerr = c.ioerr;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.yaml regular files of DIR, sorted by name; hidden files are skipped. */
+static int list_dir(const char *dir, char ***out, size_t *nout, struct sl_diags *diags)
+{
+	struct sl_loc loc = { dir, 0, 0 };
+	char **v = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+	int rc = 0;
+
+	d = opendir(dir);
+	if (!d) {
+		rc = -errno;
+		sl_diag_add(diags, &loc, "cannot read directory: %s", strerror(-rc));
+		return rc;
+	}
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		struct stat st;
+		char *p;
+
+		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
+			continue;
+		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+		/* Follows symlinks: ConfigMap mounts link NAME.yaml -> ..data/NAME.yaml. */
+		if (stat(p, &st) || !S_ISREG(st.st_mode)) {
+			free(p);
+			continue;
+		}
+		if (sl_vec_reserve((void **)&v, n, sizeof(*v))) {
+			free(p);
+			rc = -ENOMEM;
+			break;
+		}
+		v[n++] = p;
+	}
+	closedir(d);
+	if (rc) {
+		sl_diag_add(diags, &loc, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			free(v[i]);
+		free(v);
+		return rc;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
+		      struct sl_diags *diags)
+{
+	int errs = 0, ioerr = 0;
+
+	memset(pol, 0, sizeof(*pol));
+	pol->fw.default_action = SLUICE_ACT_ALLOW;
+	for (size_t i = 0; i < npaths; i++) {
+		struct stat st;
+
+		if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			struct sl_loc loc = { paths[i], 0, 0 };
+			char **names = NULL;
+			size_t n = 0;
+			int rc;
+
+			rc = list_dir(paths[i], &names, &n, diags);
+			if (rc) {
+				if (!ioerr)
+					ioerr = rc;
+				continue;
+			}
+			if (!n) {
+				sl_diag_add(diags, &loc, "no policy files (*.yaml)");
+				errs++;
+			}
+			for (size_t k = 0; k < n; k++) {
+				load_file(pol, diags, names[k], &errs, &ioerr);
+				free(names[k]);
+			}
+			free(names);
+		} else {
+			load_file(pol, diags, paths[i], &errs, &ioerr);
+		}
+	}
+	if (!npaths) {
+		sl_diag_add(diags, NULL, "no policy files given");
+		errs++;
+	}
+	errs += policy_check(pol, diags);
+	if (errs || ioerr) {
+		policy_free(pol);
+		return ioerr ? ioerr : -EINVAL;
+	}
+	return 0;
+}
+
+int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
+{
+	struct sl_loc loc = { dir, 0, 0 };
+	struct stat st;
+	int rc;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		rc = stat(dir, &st) < 0 ? -errno : -ENOTDIR;
+		memset(pol, 0, sizeof(*pol));
+		sl_diag_add(diags, &loc, "cannot read policy directory: %s", strerror(-rc));
+		return rc;
+	}
+	return policy_load_paths(&dir, 1, pol, diags);
+}
+
+void policy_free(struct sl_policy *pol)
+{
+	for (size_t i = 0; i < pol->nsets; i++) {
+		free(pol->sets[i].name);
+		free(pol->sets[i].v);
+	}
+	free(pol->sets);
+	for (size_t i = 0; i < pol->fw.nifaces; i++)
+		free(pol->fw.ifaces[i]);
+	free(pol->fw.ifaces);
+	for (size_t i = 0; i < pol->fw.nrules; i++) {
+		struct sl_rule *r = &pol->fw.rules[i];
+
+		free(r->name);
+		for (size_t k = 0; k < r->nsrc; k++)
+			free(r->src[k].set_name);
+		for (size_t k = 0; k < r->ndst; k++)
+			free(r->dst[k].set_name);
+		free(r->src);
+		free(r->dst);
+		free(r->sport);
+		free(r->dport);
+	}
+	free(pol->fw.rules);
+	for (size_t i = 0; i < pol->nfiles; i++)
+		free(pol->files[i]);
+	free(pol->files);
+	memset(pol, 0, sizeof(*pol));
+}
+
+const struct sl_set *policy_find_set(const struct sl_policy *pol, const char *name)
+{
+	for (size_t i = 0; i < pol->nsets; i++)
+		if (!strcmp(pol->sets[i].name, name))
+			return &pol->sets[i];
+	return NULL;
+}
+
+bool policy_iface_match(const struct sl_policy *pol, const char *ifname)
+{
+	if (!pol->fw.present)
+		return false;
+	for (size_t i = 0; i < pol->fw.nifaces; i++)
+		if (!fnmatch(pol->fw.ifaces[i], ifname, 0))
+			return true;
+	return false;
+}

@@ -1,0 +1,526 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The CLI without a running agent: `policy check`, usage errors, exit
+statuses, -j output, an unreachable agent, offline teardown, and the control
+protocol client against a scripted peer that answers as docs/control.md says.
+
+Runs build/san/sluice (sanitizer build); BUILD in the environment names the
+build dir (absolute), default ./build. No namespaces are needed.
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import threading
+
+import pytest
+
+BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
+SLUICE = os.path.join(BUILD, "san", "sluice")
+ERR_RE = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<msg>.+)$")
+
+VALID = """\
+sets:
+  blocklist:
+    prefixes: [198.51.100.0/24, 2001:db8:bad::/48]
+
+firewall:
+  interfaces: ["veth*"]
+  default: deny
+  stateful: false
+  rules:
+    - name: drop-bad
+      action: deny
+      src: ["@blocklist"]
+    - name: ssh
+      action: allow
+      src: [203.0.113.0/24]
+      dst: [192.0.2.1]
+      proto: tcp
+      dport: [22, "8000-8080"]
+"""
+
+
+def run(*args, timeout=30):
+    assert os.access(SLUICE, os.X_OK), f"{SLUICE} missing: run make test-bins"
+    return subprocess.run([SLUICE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def one_error_line(p):
+    """Exactly one line on stderr, nothing on stdout: the error convention."""
+    assert p.stdout == "", p.stdout
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def json_only(p):
+    """Under -j stdout is one JSON value and nothing else."""
+    lines = p.stdout.splitlines()
+    assert len(lines) == 1, p.stdout
+    return json.loads(p.stdout)
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def col_of(text, line, token):
+    """1-based column of TOKEN on 1-based LINE of TEXT."""
+    return text.splitlines()[line - 1].index(token) + 1
+
+
+# ---------------------------------------------------------------- policy check
+
+def test_check_valid_file(tmp_path):
+    f = write(tmp_path / "fw.yaml", VALID)
+    p = run("policy", "check", f)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "ok: 2 rules, 1 sets, 4 prefixes\n"
+    assert p.stderr == ""
+
+
+def test_check_valid_file_json(tmp_path):
+    f = write(tmp_path / "fw.yaml", VALID)
+    p = run("-j", "policy", "check", f)
+    assert p.returncode == 0, p.stderr
+    out = json_only(p)
+    assert out["valid"] is True
+    assert (out["rules"], out["sets"], out["prefixes"]) == (2, 1, 4)
+    assert [os.path.basename(x) for x in out["files"]] == ["fw.yaml"]
+
+
+def test_check_bad_value_points_at_it(tmp_path):
+    text = VALID.replace("action: allow", "action: maybe")
+    f = write(tmp_path / "fw.yaml", text)
+    line = text.splitlines().index("      action: maybe") + 1
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1, p.stderr
+    m = ERR_RE.match(lines[0])
+    assert m, lines[0]
+    assert m["file"] == f
+    assert int(m["line"]) == line
+    assert int(m["col"]) == col_of(text, line, "maybe")
+
+
+def test_check_every_error_reported(tmp_path):
+    text = VALID.replace('src: ["@blocklist"]', "src: []").replace(
+        "dst: [192.0.2.1]", "dst: [192.0.2.1/33]")
+    f = write(tmp_path / "fw.yaml", text)
+    lines_text = text.splitlines()
+    want = {lines_text.index("      src: []") + 1,
+            lines_text.index("      dst: [192.0.2.1/33]") + 1}
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    got = set()
+    for line in p.stderr.splitlines():
+        m = ERR_RE.match(line)
+        assert m, line
+        assert m["file"] == f
+        got.add(int(m["line"]))
+    assert want <= got, p.stderr
+
+
+def test_check_invalid_json(tmp_path):
+    text = VALID.replace("dst: [192.0.2.1]", "dst: [192.0.2.1/33]")
+    f = write(tmp_path / "fw.yaml", text)
+    line = text.splitlines().index("      dst: [192.0.2.1/33]") + 1
+    p = run("-j", "policy", "check", f)
+    assert p.returncode == 2
+    assert p.stderr == ""
+    out = json_only(p)
+    assert out["valid"] is False
+    assert len(out["errors"]) >= 1
+    e = out["errors"][0]
+    assert set(e) == {"file", "line", "col", "message"}
+    assert (e["file"], e["line"]) == (f, line)
+    assert e["col"] == col_of(text, line, "192.0.2.1/33")
+    assert e["message"]
+
+
+def test_check_yaml_syntax_error(tmp_path):
+    f = write(tmp_path / "fw.yaml", "firewall:\n  rules: [\n    - name: x\n")
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    assert p.stdout == ""
+    m = ERR_RE.match(p.stderr.splitlines()[0])
+    assert m and m["file"] == f, p.stderr
+
+
+def test_check_stateful_default_refused(tmp_path):
+    # stateful defaults to true, and conntrack is not there yet: refused, not ignored
+    text = VALID.replace("  stateful: false\n", "")
+    f = write(tmp_path / "fw.yaml", text)
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    assert "stateful" in p.stderr or "not supported" in p.stderr, p.stderr
+    assert ERR_RE.match(p.stderr.splitlines()[0]), p.stderr
+
+
+def test_check_missing_file(tmp_path):
+    f = str(tmp_path / "nope.yaml")
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    line = one_error_line(p)
+    assert f in line and "No such file or directory" in line
+    p = run("-j", "policy", "check", f)
+    assert p.returncode == 2
+    out = json_only(p)
+    assert out["valid"] is False
+    assert out["errors"][0]["file"] == f
+    assert "No such file or directory" in out["errors"][0]["message"]
+
+
+def test_check_missing_file_beside_valid_one(tmp_path):
+    good = write(tmp_path / "fw.yaml", VALID)
+    p = run("policy", "check", good, str(tmp_path / "nope.yaml"))
+    assert p.returncode == 2
+    assert p.stdout == ""
+
+
+def test_check_dir(tmp_path):
+    d = tmp_path / "policies"
+    d.mkdir()
+    sets, fw = VALID.split("\nfirewall:")
+    write(d / "10-sets.yaml", sets)
+    write(d / "20-fw.yaml", "firewall:" + fw)
+    write(d / "notes.txt", "not a policy: [")
+    p = run("policy", "check", str(d))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "ok: 2 rules, 1 sets, 4 prefixes\n"
+    p = run("-j", "policy", "check", str(d))
+    out = json_only(p)
+    assert [os.path.basename(x) for x in out["files"]] == ["10-sets.yaml", "20-fw.yaml"]
+
+
+def test_check_files_merge(tmp_path):
+    # FILE arguments form one policy: a set in one file serves a rule in the other
+    sets, fw = VALID.split("\nfirewall:")
+    a = write(tmp_path / "a.yaml", sets)
+    b = write(tmp_path / "b.yaml", "firewall:" + fw)
+    p = run("policy", "check", a, b)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "ok: 2 rules, 1 sets, 4 prefixes\n"
+    # alone, the rule file names a set nobody defines
+    p = run("policy", "check", b)
+    assert p.returncode == 2
+    m = ERR_RE.match(p.stderr.splitlines()[0])
+    assert m and m["file"] == b and "blocklist" in m["msg"], p.stderr
+
+
+def test_check_duplicate_rule_across_files(tmp_path):
+    d = tmp_path / "policies"
+    d.mkdir()
+    write(d / "10-fw.yaml", VALID)
+    write(d / "20-more.yaml", "sets:\n  blocklist:\n    prefixes: [192.0.2.0/24]\n")
+    p = run("policy", "check", str(d))
+    assert p.returncode == 2
+    assert p.stdout == ""
+    assert "20-more.yaml" in p.stderr and "10-fw.yaml" in p.stderr, p.stderr
+
+
+# ---------------------------------------------------------------- usage
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["frobnicate"],
+    ["pol", "check", "x.yaml"],          # no prefix matching
+    ["policy"],                          # missing verb
+    ["policy", "chec", "x.yaml"],        # no prefix matching of verbs
+    ["policy", "check"],                 # missing FILE
+    ["policy", "check", "--frob", "x"],  # unknown option
+    ["status", "extra"],
+    ["status", "-j"],                    # global options only before OBJECT
+    ["rule"],
+    ["rule", "lis"],
+    ["--socket"],                        # option without its value
+    ["--frob", "status"],
+    ["help", "frobnicate"],
+])
+def test_bad_usage(args):
+    p = run(*args)
+    assert p.returncode == 2, (args, p.stdout, p.stderr)
+    line = one_error_line(p)
+    assert line.startswith("sluice: ")
+    p = run("-j", *args)
+    assert p.returncode == 2
+    out = json_only(p)
+    assert list(out) == ["error"] and out["error"], out
+
+
+def test_help_is_the_synopsis():
+    p = run("help")
+    assert p.returncode == 0
+    for synopsis in ["sluice policy check FILE|DIR...", "sluice rule list", "sluice status",
+                     "sluice stats", "sluice teardown"]:
+        assert "  " + synopsis + "\n" in p.stdout
+    assert p.stderr == ""
+    p = run("policy", "help")
+    assert p.returncode == 0
+    assert "sluice policy check FILE|DIR..." in p.stdout
+    assert "sluice rule list" not in p.stdout
+    p = run("-j", "rule", "help")
+    assert p.returncode == 0
+    assert "sluice rule list" in json_only(p)["usage"]
+
+
+# ---------------------------------------------------------------- agent not reachable
+
+@pytest.mark.parametrize("cmd", [["status"], ["rule", "list"], ["stats"]])
+def test_agent_not_reachable(tmp_path, cmd):
+    sock = str(tmp_path / "none.sock")
+    p = run("--socket", sock, *cmd)
+    assert p.returncode == 1
+    line = one_error_line(p)
+    assert line == f"sluice: cannot reach sluiced at {sock}: No such file or directory"
+    p = run("-j", f"--socket={sock}", *cmd)
+    assert p.returncode == 1
+    assert p.stderr == ""
+    assert json_only(p) == {
+        "error": f"cannot reach sluiced at {sock}: No such file or directory"}
+
+
+def test_agent_socket_without_listener(tmp_path):
+    sock = str(tmp_path / "dead.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(sock)
+    s.close()  # the file stays, nobody listens: an agent that died
+    p = run("--socket", sock, "status")
+    assert p.returncode == 1
+    assert "Connection refused" in one_error_line(p)
+
+
+# ---------------------------------------------------------------- protocol client
+
+class Peer:
+    """Answers each connection on a unix socket with the next scripted reply
+    (raw bytes, or None to close without answering) and records the requests."""
+
+    def __init__(self, path, replies):
+        self.path = path
+        self.replies = list(replies)
+        self.requests = []
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(20)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        for reply in self.replies:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                self.requests.append(json.loads(buf))
+                if reply is not None:
+                    conn.sendall(reply)
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(timeout=10)
+
+
+def ok(data):
+    return (json.dumps({"ok": True, "data": data}) + "\n").encode()
+
+
+RULES = {
+    "rules": [
+        {"index": 0, "name": "ssh", "action": "allow", "src": ["203.0.113.0/24"],
+         "dst": ["192.0.2.1/32"], "proto": ["tcp"], "sport": [],
+         "dport": ["22", "8000-8080"], "packets": 10, "bytes": 840},
+        {"index": 1, "name": "drop-bad", "action": "deny", "src": ["@blocklist"],
+         "dst": [], "proto": [], "sport": [], "dport": [],
+         "packets": 18446744073709551615, "bytes": 0},
+    ],
+    "default": {"action": "deny", "packets": 3, "bytes": 180},
+}
+
+STATUS = {
+    "agent": {"pid": 4242, "version": "0.1.0", "policy_dir": "/etc/sluice/policies",
+              "state_dir": "/sys/fs/bpf/sluice", "socket": "/run/sluice/sluiced.sock",
+              "started": 0},
+    "generation": 3,
+    "policy": {"files": ["/etc/sluice/policies/10-fw.yaml"], "rules": 2, "default": "deny",
+               "interfaces": ["veth*"]},
+    "interfaces": [{"name": "veth0", "ifindex": 5, "hook": "xdp", "mode": "native",
+                    "attach": "bpf_link", "prog_id": 42}],
+    "maps": [{"name": "fw_cls", "used": 12, "capacity": 32768}],
+}
+
+STATS = {"hooks": {"xdp": {
+    "verdicts": {"pass": {"packets": 1, "bytes": 60}, "drop": {"packets": 2, "bytes": 120},
+                 "pass-non-ip": {"packets": 0, "bytes": 0}},
+    "drops": {"policy-rule": {"packets": 1, "bytes": 60},
+              "policy-default": {"packets": 1, "bytes": 60}}}}}
+
+
+@pytest.fixture
+def peer(tmp_path):
+    peers = []
+
+    def start(*replies):
+        p = Peer(str(tmp_path / f"peer{len(peers)}.sock"), replies)
+        peers.append(p)
+        return p
+    yield start
+    for p in peers:
+        p.close()
+
+
+@pytest.mark.parametrize("cmd,wire,data", [
+    (["rule", "list"], "rule-list", RULES),
+    (["status"], "status", STATUS),
+    (["stats"], "stats", STATS),
+])
+def test_json_is_the_agents_data(peer, cmd, wire, data):
+    a = peer(ok(data))
+    p = run("-j", "--socket", a.path, *cmd)
+    assert p.returncode == 0, p.stderr
+    assert json_only(p) == data
+    assert a.requests == [{"cmd": wire}]
+
+
+def test_rule_list_text(peer):
+    a = peer(ok(RULES))
+    p = run("--socket", a.path, "rule", "list")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == 4
+    assert lines[0].split() == ["#", "NAME", "ACTION", "SRC", "DST", "PROTO", "SPORT",
+                                "DPORT", "PACKETS", "BYTES"]
+    assert lines[1].split() == ["0", "ssh", "allow", "203.0.113.0/24", "192.0.2.1/32", "tcp",
+                                "any", "22,8000-8080", "10", "840"]
+    assert lines[2].split() == ["1", "drop-bad", "deny", "@blocklist", "any", "any", "any",
+                                "any", "18446744073709551615", "0"]
+    # the default action is the last line
+    assert lines[3].split()[:3] == ["*", "(default)", "deny"]
+    assert lines[3].split()[-2:] == ["3", "180"]
+    # aligned: every column starts at the same offset on every line
+    starts = [lines[0].index("ACTION")] * 3
+    assert [ln.index(w) for ln, w in zip(lines[1:], ["allow", "deny", "deny"])] == starts
+
+
+def test_status_text(peer):
+    a = peer(ok(STATUS))
+    p = run("--socket", a.path, "status")
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"^generation +3$", p.stdout, re.M)
+    assert re.search(r"^started +1970-01-01 00:00:00 UTC$", p.stdout, re.M)
+    assert re.search(r"^veth0 +5 +xdp +native +bpf_link +42$", p.stdout, re.M)
+    assert re.search(r"^fw_cls +12 +32768 +0\.0%$", p.stdout, re.M)
+
+
+def test_stats_text(peer):
+    a = peer(ok(STATS))
+    p = run("--socket", a.path, "stats")
+    assert p.returncode == 0, p.stderr
+    for name, packets, nbytes in [("pass", 1, 60), ("drop", 2, 120), ("pass-non-ip", 0, 0),
+                                  ("policy-rule", 1, 60), ("policy-default", 1, 60)]:
+        assert re.search(rf"^  {re.escape(name)} +{packets} +{nbytes}$", p.stdout, re.M), name
+
+
+def test_agent_error_answer(peer):
+    a = peer(b'{"ok": false, "error": "no firewall policy in force"}\n',
+             b'{"ok": false, "error": "no firewall policy in force"}\n')
+    p = run("--socket", a.path, "rule", "list")
+    assert p.returncode == 1
+    assert one_error_line(p) == "sluice: no firewall policy in force"
+    p = run("-j", "--socket", a.path, "rule", "list")
+    assert p.returncode == 1
+    assert json_only(p) == {"error": "no firewall policy in force"}
+
+
+@pytest.mark.parametrize("reply", [b"garbage\n", b"[1, 2]\n", b'{"data": {}}\n', None])
+def test_bad_answers_fail(peer, reply):
+    a = peer(reply)
+    p = run("--socket", a.path, "status")
+    assert p.returncode == 1
+    assert a.path in one_error_line(p)
+
+
+def test_teardown_through_agent(peer):
+    a = peer(ok({"removed": ["veth0", "veth1"]}), ok({"removed": ["veth0"]}))
+    p = run("--socket", a.path, "teardown")
+    assert p.returncode == 0, p.stderr
+    assert "veth0,veth1" in p.stdout
+    p = run("-j", "--socket", a.path, "teardown")
+    assert json_only(p) == {"removed": ["veth0"]}
+    assert a.requests == [{"cmd": "teardown"}] * 2
+
+
+# ---------------------------------------------------------------- offline teardown
+
+def test_teardown_nothing_there(tmp_path):
+    sock, state = str(tmp_path / "none.sock"), str(tmp_path / "state")
+    p = run("--socket", sock, "--state-dir", state, "teardown")
+    assert p.returncode == 0, p.stderr
+    assert "nothing to tear down" in p.stdout
+    p = run("-j", "--socket", sock, "--state-dir", state, "teardown")
+    assert p.returncode == 0
+    assert json_only(p) == {"agent": False, "state_dir": state, "removed": [], "pins": []}
+
+
+def test_teardown_refuses_a_dir_not_on_bpffs(tmp_path):
+    # a wrong --state-dir must never delete anybody's files
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    p = run("--socket", str(tmp_path / "none.sock"), "--state-dir", str(tmp_path), "teardown")
+    assert p.returncode == 2
+    assert "bpf" in one_error_line(p)
+    assert victim.read_text() == "keep me"
+
+
+def bpffs():
+    if subprocess.run(["stat", "-f", "-c", "%T", "/sys/fs/bpf"], capture_output=True,
+                      text=True).stdout.strip() != "bpf_fs":
+        subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=True)
+    return "/sys/fs/bpf"
+
+
+def test_teardown_removes_pins(tmp_path):
+    state = os.path.join(bpffs(), f"sld-{os.getpid()}")
+    try:
+        os.makedirs(os.path.join(state, "maps"), mode=0o700)
+        os.makedirs(os.path.join(state, "links", "empty"), mode=0o700)
+        pins = [os.path.join(state, "maps", n) for n in ("sld_a", "sld_b")]
+        for pin in pins:
+            subprocess.run(["bpftool", "map", "create", pin, "type", "array", "key", "4",
+                            "value", "4", "entries", "1", "name",
+                            os.path.basename(pin)], check=True)
+            assert stat.S_ISREG(os.stat(pin).st_mode) or os.path.exists(pin)
+        p = run("-j", "--socket", str(tmp_path / "none.sock"), "--state-dir", state,
+                "teardown")
+        assert p.returncode == 0, p.stderr
+        out = json_only(p)
+        assert out["agent"] is False and out["removed"] == []
+        assert sorted(out["pins"]) == sorted(pins)
+        assert not os.path.exists(state)
+        # a second run finds nothing
+        p = run("--socket", str(tmp_path / "none.sock"), "--state-dir", state, "teardown")
+        assert p.returncode == 0 and "nothing to tear down" in p.stdout
+    finally:
+        if os.path.exists(state):
+            for root, dirs, files in os.walk(state, topdown=False):
+                for f in files:
+                    os.unlink(os.path.join(root, f))
+                for d in dirs:
+                    os.rmdir(os.path.join(root, d))
+            os.rmdir(state)

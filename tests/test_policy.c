@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Policy parser and checker: every kind of bad input is refused with the
+ * exact FILE:LINE:COL and a message that quotes the offending text; valid
+ * policies give the right model. Each test writes its files into a fresh
+ * temporary dir.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+#include "policy.h"
+
+struct fixture {
+	char dir[64];
+	struct sl_policy pol;
+	struct sl_diags diags;
+	int rc;
+};
+
+static void fx_init(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sla-policy-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+static void fx_write_n(struct fixture *f, const char *name, const char *data, size_t len)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	fp = fopen(path, "w");
+	if (!fp || fwrite(data, 1, len, fp) != len) {
+		perror(path);
+		exit(1);
+	}
+	fclose(fp);
+}
+
+static void fx_write(struct fixture *f, const char *name, const char *text)
+{
+	fx_write_n(f, name, text, strlen(text));
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void fx_done(struct fixture *f)
+{
+	policy_free(&f->pol);
+	sl_diags_free(&f->diags);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int fx_load(struct fixture *f)
+{
+	f->rc = policy_load_dir(f->dir, &f->pol, &f->diags);
+	return f->rc;
+}
+
+static void print_diags(const struct fixture *f)
+{
+	for (size_t i = 0; i < f->diags.n; i++)
+		printf("#   diag: %s:%d:%d: %s\n", f->diags.v[i].file ? f->diags.v[i].file : "-",
+		       f->diags.v[i].line, f->diags.v[i].col, f->diags.v[i].msg);
+}
+
+/*
+ * Is there a diagnostic at FILE (relative to the fixture dir; "" for the
+ * dir itself), LINE, COL whose message contains every NULL-terminated
+ * substring given?
+ */
+static bool has_diag(const struct fixture *f, const char *file, int line, int col, ...)
+{
+	char want[320];
+
+	if (*file)
+		snprintf(want, sizeof(want), "%s/%s", f->dir, file);
+	else
+		snprintf(want, sizeof(want), "%s", f->dir);
+	for (size_t i = 0; i < f->diags.n; i++) {
+		const struct sl_diag *d = &f->diags.v[i];
+		const char *sub;
+		bool ok = true;
+		va_list ap;
+
+		if (!d->file || strcmp(d->file, want) || d->line != line || d->col != col)
+			continue;
+		va_start(ap, col);
+		while ((sub = va_arg(ap, const char *)))
+			if (!strstr(d->msg, sub))
+				ok = false;
+		va_end(ap);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+#define ASSERT_DIAG(f, file, line, col, ...) ({					\
+	bool ok__ = has_diag(f, file, line, col, __VA_ARGS__, NULL);		\
+	if (!ok__)								\
+		print_diags(f);							\
+	tl_check(ok__, __FILE__, __LINE__, "expected diagnostic %s:%d:%d: %s", file, line,	\
+		 col, #__VA_ARGS__); })
+
+#define FW_HEAD "firewall:\n  stateful: false\n  rules:\n"
+
+/* Load a one-file policy and expect it refused with one diagnostic as given. */
+#define EXPECT_ONE(text, line, col, ...) do {					\
+	struct fixture f;							\
+	fx_init(&f);								\
+	fx_write(&f, "p.yaml", text);						\
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");				\
+	ASSERT_DIAG(&f, "p.yaml", line, col, __VA_ARGS__);			\
+	fx_done(&f);								\
+} while (0)
+
+TEST(valid_policy_model)
+{
+	struct fixture f;
+	const struct sl_policy *p = &f.pol;
+	const struct sl_set *bl;
+	const struct sl_rule *r;
+	char buf[64];
+
+	fx_init(&f);
+	f.rc = policy_load_dir("tests/data/basic", &f.pol, &f.diags);
+	if (!ASSERT_OK(f.rc, "load tests/data/basic")) {
+		print_diags(&f);
+		goto out;
+	}
+	ASSERT_EQ(f.diags.n, 0, "no diagnostics");
+	ASSERT_EQ(p->nfiles, 3, "files: 10-sets.yaml, blocklist.txt, 20-fw.yaml");
+	ASSERT_STREQ(p->files[0], "tests/data/basic/10-sets.yaml", "first file");
+	ASSERT_STREQ(p->files[2], "tests/data/basic/20-fw.yaml", "name order");
+	ASSERT_EQ(p->nsets, 2, "sets");
+	bl = policy_find_set(p, "blocklist");
+	if (!ASSERT_TRUE(bl, "blocklist set"))
+		goto out;
+	ASSERT_EQ(bl->n, 5, "2 inline + 3 from the file");
+	sl_prefix_format(&bl->v[1], buf, sizeof(buf));
+	ASSERT_STREQ(buf, "2001:db8:bad::/48", "inline v6");
+	sl_prefix_format(&bl->v[3], buf, sizeof(buf));
+	ASSERT_STREQ(buf, "203.0.113.200/32", "file host with trailing comment");
+	ASSERT_EQ(bl->loc.line, 3, "set loc line");
+	ASSERT_EQ(bl->loc.col, 3, "set loc col");
+	ASSERT_TRUE(!policy_find_set(p, "nope"), "absent set");
+
+	ASSERT_TRUE(p->fw.present, "firewall present");
+	ASSERT_EQ(p->fw.default_action, SLUICE_ACT_DENY, "default deny");
+	ASSERT_FALSE(p->fw.stateful, "stateless");
+	ASSERT_EQ(p->fw.nifaces, 2, "interfaces");
+	ASSERT_TRUE(policy_iface_match(p, "eth0"), "eth0");
+	ASSERT_TRUE(policy_iface_match(p, "veth12"), "veth glob");
+	ASSERT_FALSE(policy_iface_match(p, "eth1"), "eth1");
+	ASSERT_FALSE(policy_iface_match(p, "xveth1"), "glob is anchored");
+	if (!ASSERT_EQ(p->fw.nrules, 5, "rules"))
+		goto out;
+	r = &p->fw.rules[1];
+	ASSERT_STREQ(r->name, "ssh", "rule 1 name");
+	ASSERT_EQ(r->action, SLUICE_ACT_ALLOW, "ssh allows");
+	ASSERT_EQ(r->nsrc, 2, "ssh src items");
+	ASSERT_TRUE(r->src[0].is_set && r->src[0].set == policy_find_set(p, "admins"),
+		    "@admins resolved");
+	ASSERT_FALSE(r->src[1].is_set, "inline prefix");
+	ASSERT_EQ(r->ndst, 1, "ssh dst");
+	sl_prefix_format(&r->dst[0].pfx, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "192.0.2.1/32", "address is a host prefix");
+	ASSERT_EQ(r->protos, SL_PROTO_TCP, "tcp");
+	ASSERT_EQ(r->ndport, 2, "two dports");
+	ASSERT_EQ(r->dport[1].lo, 8000, "range lo");
+	ASSERT_EQ(r->dport[1].hi, 8080, "range hi");
+	ASSERT_EQ(r->loc.line, 9, "rule loc is its name");
+	ASSERT_EQ(r->loc.col, 13, "rule loc col");
+	ASSERT_EQ(p->fw.rules[2].protos, SL_PROTO_TCP | SL_PROTO_UDP, "dns tcp+udp");
+	ASSERT_EQ(p->fw.rules[2].ndport, 1, "scalar dport");
+	ASSERT_EQ(p->fw.rules[3].protos, SL_PROTO_ICMP | SL_PROTO_ICMPV6, "icmp both");
+	ASSERT_EQ(p->fw.rules[4].sport[0].lo, 1024, "sport range");
+	ASSERT_EQ(p->fw.rules[4].sport[0].hi, 65535, "sport range hi");
+	ASSERT_STREQ(sl_action_name(SLUICE_ACT_DENY), "deny", "action name");
+out:
+	fx_done(&f);
+}
+
+TEST(proto_any_and_defaults)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", FW_HEAD
+		 "    - name: r\n      action: deny\n      proto: [tcp, any]\n");
+	if (ASSERT_OK(fx_load(&f), "load")) {
+		ASSERT_EQ(f.pol.fw.rules[0].protos, 0, "any wins");
+		ASSERT_EQ(f.pol.fw.default_action, SLUICE_ACT_ALLOW, "default allow");
+		ASSERT_EQ(f.pol.fw.nifaces, 0, "no interfaces");
+	}
+	fx_done(&f);
+}
+
+TEST(sets_only_policy_is_valid)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", "sets:\n  s: { prefixes: [192.0.2.0/24] }\n");
+	ASSERT_OK(fx_load(&f), "sets only");
+	ASSERT_FALSE(f.pol.fw.present, "no firewall");
+	fx_done(&f);
+}
+
+TEST(unknown_top_level_key)
+{
+	EXPECT_ONE("firewal:\n  stateful: false\n", 1, 1, "unknown key \"firewal\"",
+		   "allowed keys: sets, firewall, conntrack, loadbalancers, egress");
+}
+
+TEST(unknown_rule_key)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      dports: [22]\n", 6, 7,
+		   "unknown key \"dports\" in a rule",
+		   "allowed keys: name, action, src, dst, proto, sport, dport");
+}
+
+TEST(unknown_firewall_and_set_keys)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  s:\n    prefix: [192.0.2.0/24]\n"
+		 "firewall:\n  stateful: false\n  iface: [eth0]\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "p.yaml", 3, 5, "unknown key \"prefix\" in a set",
+		    "allowed keys: prefixes, file");
+	ASSERT_DIAG(&f, "p.yaml", 2, 3, "set \"s\" has neither prefixes nor file");
+	ASSERT_DIAG(&f, "p.yaml", 6, 3, "unknown key \"iface\" in firewall",
+		    "interfaces, default, stateful, rules");
+	fx_done(&f);
+}
+
+TEST(duplicate_key_in_mapping)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      action: allow\n", 6, 7,
+		   "duplicate key \"action\" in a rule (first at line 5, column 7)");
+}
+
+TEST(wrong_types)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", "firewall: [1, 2]\n");
+	fx_write(&f, "b.yaml", "sets: [x]\n");
+	fx_write(&f, "c.yaml", "- just a list\n");
+	fx_write(&f, "d.yaml", "sets:\n  s:\n    prefixes: {a: 1}\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "a.yaml", 1, 11, "firewall must be a mapping", "got a list");
+	ASSERT_DIAG(&f, "b.yaml", 1, 7, "sets must be a mapping", "got a list");
+	ASSERT_DIAG(&f, "c.yaml", 1, 1, "a policy file is a mapping of top-level keys");
+	ASSERT_DIAG(&f, "d.yaml", 3, 15, "prefixes must be a value or a list of values",
+		    "got a mapping");
+	fx_done(&f);
+
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [[192.0.2.0/24]]\n",
+		   6, 13, "src: list items must be single values, got a list");
+	EXPECT_ONE("firewall:\n  stateful: false\n  rules: deny-all\n", 3, 10,
+		   "rules must be a list of rules, got a single value");
+	EXPECT_ONE(FW_HEAD "    - deny\n", 4, 7, "a rule must be a mapping");
+	EXPECT_ONE("firewall:\n  stateful: maybe\n", 2, 13,
+		   "stateful must be true or false, got \"maybe\"");
+}
+
+TEST(bad_cidr_length)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [192.0.2.0/33]\n", 6, 13,
+		   "bad prefix length in \"192.0.2.0/33\"", "longer than 32 bits of IPv4");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      dst: [\"2001:db8::/129\"]\n",
+		   6, 13, "bad prefix length in \"2001:db8::/129\"");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      dst: [192.0.2.0/x]\n",
+		   6, 13, "bad prefix length in \"192.0.2.0/x\"");
+}
+
+TEST(cidr_host_bits)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [192.0.2.1/24]\n", 6, 13,
+		   "\"192.0.2.1/24\" has host bits set (0.0.0.1); did you mean 192.0.2.0/24?");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [\"2001:db8::1/64\"]\n",
+		   6, 13, "\"2001:db8::1/64\" has host bits set (::1); did you mean 2001:db8::/64?");
+}
+
+TEST(bad_address)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [192.0.2.0, 300.1.2.3]\n",
+		   6, 24, "\"300.1.2.3\" is not an IPv4 or IPv6 address");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [\"@\"]\n",
+		   6, 13, "bad set reference \"@\"");
+}
+
+TEST(bad_ports)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", FW_HEAD "    - name: r\n      action: deny\n      proto: tcp\n"
+		 "      dport: [8080-8000, 0, 70000, http, \"1-\", 22]\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "p.yaml", 7, 15, "bad port range \"8080-8000\"", "8080 is above 8000");
+	ASSERT_DIAG(&f, "p.yaml", 7, 26, "port \"0\" is out of range");
+	ASSERT_DIAG(&f, "p.yaml", 7, 29, "port \"70000\" is out of range", "1..65535");
+	ASSERT_DIAG(&f, "p.yaml", 7, 36, "bad port \"http\"");
+	ASSERT_DIAG(&f, "p.yaml", 7, 42, "bad port \"1-\"");
+	ASSERT_EQ(f.diags.n, 5, "exactly the five bad ports");
+	fx_done(&f);
+}
+
+TEST(ports_need_tcp_or_udp)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      dport: [22]\n", 6, 7,
+		   "dport needs proto tcp, udp or [tcp, udp]", "proto any");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      proto: [tcp, icmp]\n"
+		   "      sport: 53\n", 7, 7, "sport needs proto tcp, udp", "proto icmp");
+}
+
+TEST(duplicate_rule_name)
+{
+	EXPECT_ONE(FW_HEAD "    - name: web\n      action: deny\n    - name: web\n      action: allow\n",
+		   6, 13, "duplicate rule name \"web\"", "also defined at", "p.yaml:4:13");
+}
+
+TEST(duplicate_set_name_across_files)
+{
+	struct fixture f;
+	char first[320];
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", "sets:\n  bad: { prefixes: [192.0.2.0/24] }\n");
+	fx_write(&f, "b.yaml", "sets:\n  ok: { prefixes: [198.51.100.0/24] }\n"
+		 "  bad: { prefixes: [203.0.113.0/24] }\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	snprintf(first, sizeof(first), "also defined at %s/a.yaml:2:3", f.dir);
+	ASSERT_DIAG(&f, "b.yaml", 3, 3, "duplicate set name \"bad\"", first);
+	fx_done(&f);
+}
+
+TEST(unknown_set_reference)
+{
+	EXPECT_ONE("sets:\n  known: { prefixes: [192.0.2.0/24] }\n" FW_HEAD
+		   "    - name: r\n      action: deny\n      src: [\"@known\", \"@unknown\"]\n",
+		   8, 23, "unknown set \"@unknown\"");
+}
+
+TEST(empty_lists)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: []\n", 6, 12,
+		   "src: empty list");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      proto: []\n", 6, 14,
+		   "proto: empty list");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      dst:\n", 6, 11,
+		   "dst must be a value or a list of values, got nothing");
+}
+
+TEST(unknown_proto_action_default)
+{
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      proto: [tcp, gre]\n", 6, 20,
+		   "unknown proto \"gre\"", "tcp, udp, icmp, icmpv6 or any");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: drop\n", 5, 15,
+		   "unknown action \"drop\"; use allow or deny");
+	EXPECT_ONE("firewall:\n  stateful: false\n  default: reject\n", 3, 12,
+		   "unknown default \"reject\"; use allow or deny");
+}
+
+TEST(firewall_in_two_files)
+{
+	struct fixture f;
+	char first[320];
+
+	fx_init(&f);
+	fx_write(&f, "10-a.yaml", "firewall:\n  stateful: false\n");
+	fx_write(&f, "20-b.yaml", "sets:\n  s: { prefixes: [192.0.2.0/24] }\nfirewall:\n"
+		 "  stateful: false\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	snprintf(first, sizeof(first), "first at %s/10-a.yaml:1:1", f.dir);
+	ASSERT_DIAG(&f, "20-b.yaml", 3, 1, "firewall is defined again", "one file only", first);
+	fx_done(&f);
+}
+
+TEST(rule_without_name_or_action)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", FW_HEAD "    - action: deny\n    - name: second\n"
+		 "    - name: \"bad name\"\n      action: deny\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "p.yaml", 4, 7, "rule has no name");
+	ASSERT_DIAG(&f, "p.yaml", 5, 7, "rule \"second\" has no action (allow or deny)");
+	ASSERT_DIAG(&f, "p.yaml", 6, 13, "bad rule name \"bad name\"");
+	fx_done(&f);
+}
+
+TEST(empty_file)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", "");
+	fx_write(&f, "b.yaml", "# nothing but a comment\n\n");
+	fx_write(&f, "c.yaml", "{}\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "a.yaml", 0, 0, "empty policy file");
+	ASSERT_DIAG(&f, "b.yaml", 0, 0, "empty policy file");
+	ASSERT_DIAG(&f, "c.yaml", 0, 0, "empty policy file");
+	fx_done(&f);
+}
+
+TEST(not_yaml)
+{
+	EXPECT_ONE("firewall:\n  rules: [a, b\n", 3, 1, "invalid YAML",
+		   "did not find expected ',' or ']'", "while parsing a flow sequence at line 2");
+	EXPECT_ONE("firewall:\n  stateful: false\n   default: deny\n", 3, 11, "invalid YAML",
+		   "mapping values are not allowed");
+	EXPECT_ONE("firewall:\n\tstateful: false\n", 2, 1, "invalid YAML");
+}
+
+TEST(second_document)
+{
+	EXPECT_ONE("sets:\n  a: { prefixes: [192.0.2.0/24] }\n---\nsets: {}\n", 3, 1,
+		   "a second YAML document");
+}
+
+TEST(binary_garbage)
+{
+	struct fixture f;
+	static const char nul[] = "firewall:\n  stateful: false\n  de\0ault: deny\n";
+	static const char latin1[] = "sets:\n  caf\xe9: { prefixes: [192.0.2.0/24] }\n";
+	static const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0";
+
+	fx_init(&f);
+	fx_write_n(&f, "a.yaml", nul, sizeof(nul) - 1);
+	fx_write_n(&f, "b.yaml", latin1, sizeof(latin1) - 1);
+	fx_write_n(&f, "c.yaml", elf, sizeof(elf) - 1);
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "a.yaml", 3, 5, "NUL byte", "binary file");
+	ASSERT_DIAG(&f, "b.yaml", 2, 6, "invalid UTF-8 (byte 0xe9)");
+	ASSERT_DIAG(&f, "c.yaml", 1, 8, "NUL byte");
+	fx_done(&f);
+}
+
+TEST(huge_file_refused_without_reading)
+{
+	struct fixture f;
+	struct timespec a, b;
+	char path[256];
+	double ms;
+	int fd;
+
+	fx_init(&f);
+	snprintf(path, sizeof(path), "%s/big.yaml", f.dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	/* A sparse 50 MB file: reading it would take long and show in the timing. */
+	if (!ASSERT_TRUE(fd >= 0 && !ftruncate(fd, 50 << 20), "create sparse file"))
+		goto out;
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	ASSERT_DIAG(&f, "big.yaml", 0, 0, "too large (50.0 MiB, limit 8 MiB)");
+	ASSERT_TRUE(ms < 50, "refused in under 50 ms");
+out:
+	fx_done(&f);
+}
+
+TEST(set_file_bad_lines)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: bl.txt\n");
+	fx_write(&f, "bl.txt", "# header\n192.0.2.0/24\n  198.51.100.7/24\n"
+		 "203.0.113.0/24 extra\n\n2001:db8::/33x\n10.0.0.0/8 # ok comment\n"
+		 "bad\x01line\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "bl.txt", 3, 3, "\"198.51.100.7/24\" has host bits set (0.0.0.7)");
+	ASSERT_DIAG(&f, "bl.txt", 4, 16, "unexpected \"extra\"", "one prefix per line");
+	ASSERT_DIAG(&f, "bl.txt", 6, 1, "bad prefix length in \"2001:db8::/33x\"");
+	ASSERT_DIAG(&f, "bl.txt", 8, 4, "unexpected byte 0x01");
+	ASSERT_EQ(f.diags.n, 4, "four bad lines");
+	fx_done(&f);
+}
+
+TEST(set_file_error_cap)
+{
+	struct fixture f;
+	char *buf = malloc(100 * 8), *p = buf;
+
+	fx_init(&f);
+	for (int i = 0; i < 100; i++)
+		p += sprintf(p, "bogus%d\n", i % 10);
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: bl.txt\n");
+	fx_write_n(&f, "bl.txt", buf, (size_t)(p - buf));
+	free(buf);
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_EQ(f.diags.n, 21, "20 lines and a summary");
+	ASSERT_DIAG(&f, "bl.txt", 0, 0, "80 more bad lines not shown");
+	fx_done(&f);
+}
+
+TEST(set_file_missing_or_huge)
+{
+	struct fixture f;
+	char path[256];
+	int fd;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  a:\n    file: missing.txt\n  b:\n    prefixes: []\n"
+		 "    file: huge.txt\n  c:\n    file: /\n");
+	snprintf(path, sizeof(path), "%s/huge.txt", f.dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	if (!ASSERT_TRUE(fd >= 0 && !ftruncate(fd, 200 << 20), "sparse 200 MB set file"))
+		goto out;
+	close(fd);
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc (the policy's mistake, not an I/O error)");
+	ASSERT_DIAG(&f, "p.yaml", 3, 5, "cannot read set file", "missing.txt",
+		    "No such file or directory");
+	ASSERT_DIAG(&f, "p.yaml", 5, 15, "prefixes: empty list");
+	ASSERT_DIAG(&f, "p.yaml", 6, 5, "huge.txt", "too large (200.0 MiB, limit 128 MiB)");
+	ASSERT_DIAG(&f, "p.yaml", 8, 5, "\"/\" is not a regular file");
+out:
+	fx_done(&f);
+}
+
+TEST(set_file_relative_to_policy_file)
+{
+	struct fixture f;
+	char sub[128];
+
+	fx_init(&f);
+	snprintf(sub, sizeof(sub), "%s/lists", f.dir);
+	mkdir(sub, 0700);
+	fx_write(&f, "lists/bl.txt", "192.0.2.0/24\n2001:db8::/32");	/* no final newline */
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: lists/bl.txt\n");
+	if (ASSERT_OK(fx_load(&f), "load")) {
+		ASSERT_EQ(f.pol.sets[0].n, 2, "two prefixes");
+		ASSERT_EQ(f.pol.sets[0].v[1].family, AF_INET6, "last line without newline");
+	}
+	fx_done(&f);
+}
+
+TEST(bad_interface_patterns)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "firewall:\n  stateful: false\n"
+		 "  interfaces: [eth0, abcdefghijklmnop, \"a/b\", \"a b\", \"\", \"veth*\"]\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "p.yaml", 3, 22, "bad interface \"abcdefghijklmnop\"", "1 to 15");
+	ASSERT_DIAG(&f, "p.yaml", 3, 40, "bad interface \"a/b\"", "no '/' or whitespace");
+	ASSERT_DIAG(&f, "p.yaml", 3, 47, "bad interface \"a b\"");
+	ASSERT_DIAG(&f, "p.yaml", 3, 54, "bad interface \"\"");
+	ASSERT_EQ(f.diags.n, 4, "four bad patterns");
+	fx_done(&f);
+}
+
+TEST(unsupported_sections)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", "conntrack:\n  max-entries: 1024\n");
+	fx_write(&f, "b.yaml", "loadbalancers:\n  - name: web\n");
+	fx_write(&f, "c.yaml", "egress: []\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "a.yaml", 1, 1, "conntrack is not supported yet");
+	ASSERT_DIAG(&f, "b.yaml", 1, 1, "loadbalancers are not supported yet");
+	ASSERT_DIAG(&f, "c.yaml", 1, 1, "egress is not supported yet");
+	fx_done(&f);
+}
+
+TEST(stateful_refused)
+{
+	EXPECT_ONE("firewall:\n  stateful: true\n", 2, 13, "stateful: true is not supported yet",
+		   "stateful: false");
+	EXPECT_ONE("firewall:\n  default: deny\n", 1, 1,
+		   "stateful is true by default", "not supported yet", "add `stateful: false`");
+	EXPECT_ONE("firewall:\n  stateful: yes\n", 2, 13, "not supported yet");
+}
+
+TEST(all_errors_collected)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", "sets:\n  s: { prefixes: [192.0.2.1/24, 10.0.0.0/33] }\n");
+	fx_write(&f, "b.yaml", FW_HEAD "    - name: r\n      action: nope\n"
+		 "      src: [\"@nope\"]\n");
+	fx_write(&f, "c.yaml", "egress: []\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_EQ(f.diags.n, 5, "every error of every file");
+	ASSERT_DIAG(&f, "a.yaml", 2, 19, "host bits");
+	ASSERT_DIAG(&f, "a.yaml", 2, 33, "bad prefix length");
+	ASSERT_DIAG(&f, "b.yaml", 5, 15, "unknown action");
+	ASSERT_DIAG(&f, "b.yaml", 6, 13, "unknown set \"@nope\"");
+	ASSERT_DIAG(&f, "c.yaml", 1, 1, "egress");
+	ASSERT_EQ(f.pol.nfiles, 0, "an invalid policy is freed");
+	fx_done(&f);
+}
+
+TEST(dir_without_policy_files)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "notes.txt", "hello\n");
+	fx_write(&f, ".hidden.yaml", "firewall: {}\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "", 0, 0, "no policy files (*.yaml)");
+	fx_done(&f);
+}
+
+TEST(missing_inputs)
+{
+	struct sl_policy pol;
+	struct sl_diags d = { 0 };
+	const char *paths[] = { "/nonexistent/sla.yaml" };
+
+	ASSERT_EQ(policy_load_dir("/nonexistent/sla-dir", &pol, &d), -ENOENT, "missing dir");
+	ASSERT_EQ(d.n, 1, "one diagnostic");
+	ASSERT_STRSTR(d.v[0].msg, "No such file or directory", "message");
+	sl_diags_free(&d);
+	ASSERT_EQ(policy_load_paths(paths, 1, &pol, &d), -ENOENT, "missing file");
+	ASSERT_STREQ(d.v[0].file, "/nonexistent/sla.yaml", "file named");
+	sl_diags_free(&d);
+	policy_free(&pol);
+}
+
+TEST(configmap_symlinks_and_name_order)
+{
+	struct fixture f;
+	char a[256], b[256];
+
+	fx_init(&f);
+	snprintf(a, sizeof(a), "%s/..2026_11_22", f.dir);
+	mkdir(a, 0700);
+	fx_write(&f, "..2026_11_22/20-fw.yaml", FW_HEAD "    - name: r\n      action: deny\n"
+		 "      src: [\"@s\"]\n");
+	fx_write(&f, "..2026_11_22/10-sets.yaml", "sets:\n  s: { prefixes: [192.0.2.0/24] }\n");
+	snprintf(a, sizeof(a), "%s/..data", f.dir);
+	if (!ASSERT_OK(symlink("..2026_11_22", a), "..data link"))
+		goto out;
+	snprintf(a, sizeof(a), "%s/20-fw.yaml", f.dir);
+	snprintf(b, sizeof(b), "%s/10-sets.yaml", f.dir);
+	ASSERT_OK(symlink("..data/20-fw.yaml", a), "link");
+	ASSERT_OK(symlink("..data/10-sets.yaml", b), "link");
+	if (ASSERT_OK(fx_load(&f), "load")) {
+		ASSERT_EQ(f.pol.nfiles, 2, "hidden ..data not read twice");
+		ASSERT_STREQ(f.pol.files[0], b, "name order");
+	}
+out:
+	fx_done(&f);
+}
+
+TEST(load_paths_mixes_files_and_dirs)
+{
+	struct fixture f;
+	char a[256];
+	const char *paths[2] = { "tests/data/basic", a };
+
+	fx_init(&f);
+	fx_write(&f, "x.yaml", "sets:\n  extra: { prefixes: [\"2001:db8::/32\"] }\n");
+	snprintf(a, sizeof(a), "%s/x.yaml", f.dir);
+	f.rc = policy_load_paths(paths, 2, &f.pol, &f.diags);
+	if (ASSERT_OK(f.rc, "load"))
+		ASSERT_EQ(f.pol.nsets, 3, "sets of both");
+	fx_done(&f);
+}
+
+TEST(aliases_are_followed)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  s: { prefixes: &nets [192.0.2.0/24, 198.51.100.0/24] }\n"
+		 FW_HEAD "    - name: r\n      action: deny\n      dst: *nets\n");
+	if (ASSERT_OK(fx_load(&f), "load"))
+		ASSERT_EQ(f.pol.fw.rules[0].ndst, 2, "alias expanded");
+	fx_done(&f);
+}
+
+static void pkt4(struct sl_pkt *p, const char *src, const char *dst, uint8_t proto,
+		 uint16_t sport, uint16_t dport, bool has_ports)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = AF_INET;
+	inet_pton(AF_INET, src, p->src);
+	inet_pton(AF_INET, dst, p->dst);
+	p->proto = proto;
+	p->sport = sport;
+	p->dport = dport;
+	p->has_ports = has_ports;
+}
+
+TEST(reference_classifier_semantics)
+{
+	struct sl_policy pol;
+	struct sl_diags d = { 0 };
+	struct sl_pkt p;
+
+	if (!ASSERT_OK(policy_load_dir("tests/data/basic", &pol, &d), "load"))
+		return;
+	/* blocklist source, first match wins even though ssh would allow it */
+	pkt4(&p, "192.0.2.200", "192.0.2.1", IPPROTO_TCP, 40000, 22, true);
+	ASSERT_EQ(policy_ref_classify(&pol, &p), 0, "drop-bad first");
+	ASSERT_EQ(policy_ref_verdict(&pol, &p), SLUICE_ACT_DENY, "denied");
+	pkt4(&p, "203.0.113.5", "192.0.2.1", IPPROTO_TCP, 40000, 8080, true);
+	ASSERT_EQ(policy_ref_classify(&pol, &p), 1, "ssh via range");
+	pkt4(&p, "203.0.113.5", "192.0.2.1", IPPROTO_TCP, 40000, 8081, true);
+	ASSERT_EQ(policy_ref_classify(&pol, &p), -1, "past the range: default");
+	ASSERT_EQ(policy_ref_verdict(&pol, &p), SLUICE_ACT_DENY, "default deny");
+	/* a non-first fragment carries no ports: never matches a port rule */
+	pkt4(&p, "203.0.113.5", "192.0.2.1", IPPROTO_TCP, 0, 0, false);
+	ASSERT_EQ(policy_ref_classify(&pol, &p), -1, "no ports, no ssh");
+	pkt4(&p, "203.0.113.5", "192.0.2.9", IPPROTO_ICMP, 0, 0, false);
+	ASSERT_EQ(policy_ref_classify(&pol, &p), 3, "ping");
+	/* family must match: a v4-only src list never matches IPv6 */
+	memset(&p, 0, sizeof(p));
+	p.family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:bad::1", p.src);
+	inet_pton(AF_INET6, "2001:db8::80", p.dst);
+	p.proto = IPPROTO_TCP;
+	p.has_ports = true;
+	p.sport = 5000;
+	p.dport = 443;
+	ASSERT_EQ(policy_ref_classify(&pol, &p), 0, "v6 blocklist");
+	inet_pton(AF_INET6, "2001:db8:1::1", p.src);
+	ASSERT_EQ(policy_ref_classify(&pol, &p), 4, "v6-web");
+	p.sport = 1023;
+	ASSERT_EQ(policy_ref_classify(&pol, &p), -1, "sport below 1024");
+	policy_free(&pol);
+	sl_diags_free(&d);
+}

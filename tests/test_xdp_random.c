@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The datapath against the reference classifier: random policies (written
+ * as YAML and taken the real way), random frames (IPv4/IPv6, TCP/UDP/ICMP/
+ * other, fragments, VLAN tags, IPv6 extension headers). For every frame the
+ * XDP verdict and the rule counter that moved must be what
+ * policy_ref_classify / policy_ref_verdict say.
+ *
+ * The seed is printed; SLUICE_SEED=N reproduces a run.
+ */
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <time.h>
+
+#include "testlib.h"
+#include "xdp_env.h"
+
+#define NPOLICIES	8
+#define NPACKETS	1500	/* per policy */
+#define MAXPFX		64	/* prefixes remembered per family to aim packets at */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	/* splitmix64: tiny, good enough, reproducible */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t rndn(uint32_t n)
+{
+	return (uint32_t)(rnd() % n);
+}
+
+static bool chance(int percent)
+{
+	return rndn(100) < (uint32_t)percent;
+}
+
+/* What a random policy looks like, kept to aim packets at its prefixes and ports. */
+struct gen {
+	struct sl_prefix v4[MAXPFX], v6[MAXPFX];
+	int nv4, nv6;
+	uint16_t ports[32];
+	int nports;
+};
+
+static const uint32_t doc4[] = { 0xc0000200, 0xc6336400, 0xcb007100 }; /* 192.0.2/24 ... */
+
+static void gen_prefix4(struct gen *g, FILE *y)
+{
+	static const uint8_t lens[] = { 0, 8, 16, 20, 23, 24, 25, 26, 28, 30, 31, 32, 32, 32 };
+	uint8_t len = lens[rndn(sizeof(lens))];
+	uint32_t a = doc4[rndn(3)] | rndn(256);
+	uint32_t mask = len ? ~0u << (32 - len) : 0;
+	struct in_addr ia = { htonl(a & mask) };
+	char buf[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &ia, buf, sizeof(buf));
+	fprintf(y, "%s/%u", buf, len);
+	if (g->nv4 < MAXPFX) {
+		struct sl_prefix *p = &g->v4[g->nv4++];
+
+		p->family = AF_INET;
+		p->len = len;
+		memcpy(p->addr, &ia, 4);
+	}
+}
+
+static void gen_prefix6(struct gen *g, FILE *y)
+{
+	static const uint8_t lens[] = { 0, 32, 48, 56, 64, 65, 96, 120, 127, 128, 128 };
+	uint8_t len = lens[rndn(sizeof(lens))];
+	uint8_t a[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	char buf[INET6_ADDRSTRLEN];
+
+	a[4] = 0;
+	a[5] = (uint8_t)rndn(4);
+	a[15] = (uint8_t)rndn(4);
+	a[8] = (uint8_t)(chance(50) ? 0x80 : 0);
+	for (int i = 0; i < 16; i++) {
+		int keep = (int)len - i * 8;
+
+		if (keep <= 0)
+			a[i] = 0;
+		else if (keep < 8)
+			a[i] &= (uint8_t)(0xff << (8 - keep));
+	}
+	inet_ntop(AF_INET6, a, buf, sizeof(buf));
+	fprintf(y, "%s/%u", buf, len);
+	if (g->nv6 < MAXPFX) {
+		struct sl_prefix *p = &g->v6[g->nv6++];
+
+		p->family = AF_INET6;
+		p->len = len;
+		memcpy(p->addr, a, 16);
+	}
+}
+
+static void gen_addr_list(struct gen *g, FILE *y, const char *key, bool have_set)
+{
+	int n = 1 + rndn(3);
+
+	fprintf(y, "      %s: [", key);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", y);
+		if (have_set && chance(15))
+			fputs("\"@s\"", y);
+		else if (chance(60))
+			gen_prefix4(g, y);
+		else
+			gen_prefix6(g, y);
+	}
+	fputs("]\n", y);
+}
+
+static void gen_port_list(struct gen *g, FILE *y, const char *key)
+{
+	int n = 1 + rndn(3);
+
+	fprintf(y, "      %s: [", key);
+	for (int i = 0; i < n; i++) {
+		uint16_t lo = chance(50) ? (uint16_t)(1 + rndn(1024)) : (uint16_t)rndn(65536);
+		uint16_t hi = chance(50) ? lo : (uint16_t)(lo + rndn(65536 - lo));
+
+		if (i)
+			fputs(", ", y);
+		if (lo == hi)
+			fprintf(y, "%u", lo);
+		else
+			fprintf(y, "\"%u-%u\"", lo, hi);
+		if (g->nports + 2 <= 32) {
+			g->ports[g->nports++] = lo;
+			g->ports[g->nports++] = hi;
+		}
+	}
+	fputs("]\n", y);
+}
+
+/* A random policy as YAML text (caller frees). */
+static char *gen_policy(struct gen *g, int nrules)
+{
+	static const char *const protos[] = {
+		NULL, NULL, "tcp", "udp", "[tcp, udp]", "icmp", "icmpv6", "[icmp, icmpv6]",
+		"[tcp, icmp]", "any",
+	};
+	bool have_set = chance(70);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *y = open_memstream(&text, &len);
+
+	if (!y)
+		return NULL;
+	memset(g, 0, sizeof(*g));
+	if (have_set) {
+		int n = 1 + rndn(6);
+
+		fputs("sets:\n  s:\n    prefixes: [", y);
+		for (int i = 0; i < n; i++) {
+			if (i)
+				fputs(", ", y);
+			if (chance(60))
+				gen_prefix4(g, y);
+			else
+				gen_prefix6(g, y);
+		}
+		fputs("]\n", y);
+	}
+	fprintf(y, "firewall:\n  interfaces: [slb0]\n  default: %s\n  stateful: false\n",
+		chance(50) ? "allow" : "deny");
+	fputs("  rules:\n", y);
+	for (int r = 0; r < nrules; r++) {
+		const char *proto = protos[rndn(sizeof(protos) / sizeof(protos[0]))];
+		bool ports = proto && (!strcmp(proto, "tcp") || !strcmp(proto, "udp") ||
+				       !strcmp(proto, "[tcp, udp]"));
+
+		fprintf(y, "    - name: r%d\n      action: %s\n", r, chance(50) ? "allow" : "deny");
+		if (chance(70))
+			gen_addr_list(g, y, "src", have_set);
+		if (chance(50))
+			gen_addr_list(g, y, "dst", have_set);
+		if (proto)
+			fprintf(y, "      proto: %s\n", proto);
+		if (ports && chance(40))
+			gen_port_list(g, y, "sport");
+		if (ports && chance(70))
+			gen_port_list(g, y, "dport");
+	}
+	fclose(y);
+	return text;
+}
+
+/* An address inside one of the policy's prefixes, or a random one near them. */
+static void gen_addr(const struct gen *g, int family, uint8_t *out)
+{
+	const struct sl_prefix *p = NULL;
+	int bytes = family == AF_INET ? 4 : 16;
+
+	if (family == AF_INET && g->nv4 && chance(75))
+		p = &g->v4[rndn(g->nv4)];
+	if (family == AF_INET6 && g->nv6 && chance(75))
+		p = &g->v6[rndn(g->nv6)];
+	for (int i = 0; i < bytes; i++)
+		out[i] = (uint8_t)rnd();
+	if (!p) {
+		if (family == AF_INET) {
+			uint32_t a = htonl(doc4[rndn(3)] | rndn(256));
+
+			if (chance(80))
+				memcpy(out, &a, 4);
+		} else {
+			static const uint8_t db8[6] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0 };
+
+			memcpy(out, db8, 6);
+			out[5] = (uint8_t)rndn(4);
+			if (chance(50))
+				memset(out + 6, 0, 9);
+		}
+		return;
+	}
+	/* keep the prefix bits, randomise the host bits */
+	for (int i = 0; i < bytes; i++) {
+		int keep = (int)p->len - i * 8;
+
+		if (keep >= 8)
+			out[i] = p->addr[i];
+		else if (keep > 0)
+			out[i] = (uint8_t)((p->addr[i] & (0xff << (8 - keep))) |
+					   (out[i] & (0xff >> keep)));
+	}
+	/* edge of the prefix now and then */
+	if (chance(10))
+		for (int i = p->len / 8 + (p->len % 8 != 0); i < bytes; i++)
+			out[i] = 0;
+}
+
+static uint16_t gen_port(const struct gen *g)
+{
+	if (g->nports && chance(70)) {
+		uint16_t p = g->ports[rndn(g->nports)];
+
+		return (uint16_t)(p + (int)rndn(3) - 1);
+	}
+	return (uint16_t)rndn(65536);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+/*
+ * Build a frame for PKT (family, proto, addresses, ports, has_ports) with
+ * random VLAN tags, IPv6 extension headers and fragment headers consistent
+ * with has_ports. Returns its length.
+ */
+static size_t build_frame(uint8_t *f, const struct sl_pkt *pkt, bool nonfirst)
+{
+	static const uint8_t v6ext[] = { 43, 60, 51, 135 };
+	size_t off = 12, l3, l4;
+	int tags = rndn(3);
+	uint8_t *nhp;
+
+	memset(f, 0, 512);
+	f[0] = 0x02;
+	f[5] = 0x01;
+	f[6] = 0x02;
+	f[11] = 0x02;
+	for (int i = 0; i < tags; i++) {
+		put16(f + off, i == 0 && tags == 2 && chance(50) ? 0x88a8 : 0x8100);
+		put16(f + off + 2, (uint16_t)rndn(4096));
+		off += 4;
+	}
+	put16(f + off, pkt->family == AF_INET ? 0x0800 : 0x86dd);
+	off += 2;
+	l3 = off;
+
+	if (pkt->family == AF_INET) {
+		int opts = chance(20) ? (int)rndn(11) : 0;
+		uint16_t frag = 0;
+
+		f[l3] = (uint8_t)(0x40 | (5 + opts));
+		f[l3 + 8] = 64;
+		f[l3 + 9] = pkt->proto;
+		memcpy(f + l3 + 12, pkt->src, 4);
+		memcpy(f + l3 + 16, pkt->dst, 4);
+		memset(f + l3 + 20, 1, opts * 4);	/* NOP options */
+		if (nonfirst)
+			frag = (uint16_t)(1 + rndn(0x1fff)) | (chance(50) ? 0x2000 : 0);
+		else if (chance(10))
+			frag = 0x2000;	/* first fragment: ports are there */
+		else if (chance(30))
+			frag = 0x4000;	/* don't fragment */
+		put16(f + l3 + 6, frag);
+		l4 = l3 + 20 + opts * 4;
+	} else {
+		f[l3] = 0x60;
+		f[l3 + 7] = 64;
+		memcpy(f + l3 + 8, pkt->src, 16);
+		memcpy(f + l3 + 24, pkt->dst, 16);
+		nhp = f + l3 + 6;
+		l4 = l3 + 40;
+		int next = chance(30) ? (int)rndn(4) : 0;
+
+		if (next && chance(50)) {
+			*nhp = 0;	/* hop-by-hop comes first */
+			nhp = f + l4;
+			f[l4 + 2] = 1;
+			f[l4 + 3] = 4;
+			l4 += 8;
+			next--;
+		}
+		for (int i = 0; i < next; i++) {
+			uint8_t t = v6ext[rndn(sizeof(v6ext))];
+
+			*nhp = t;
+			nhp = f + l4;
+			if (t == 51) {
+				f[l4 + 1] = 1;	/* 12 octets */
+				l4 += 12;
+			} else {
+				f[l4 + 1] = (uint8_t)rndn(2);
+				l4 += 8 * (1 + f[l4 + 1]);
+			}
+		}
+		if (nonfirst || chance(10)) {
+			uint16_t offv = nonfirst ? (uint16_t)(1 + rndn(0x1fff)) : 0;
+
+			*nhp = 44;
+			nhp = f + l4;
+			put16(f + l4 + 2, (uint16_t)(offv << 3 | (chance(50) ? 1 : 0)));
+			l4 += 8;
+		}
+		*nhp = pkt->proto;
+	}
+
+	size_t end = l4;
+
+	if (nonfirst) {
+		end += rndn(24);	/* payload bytes, not a header */
+	} else if (pkt->proto == 6) {
+		int optw = chance(20) ? (int)rndn(11) : 0;
+
+		put16(f + l4, pkt->sport);
+		put16(f + l4 + 2, pkt->dport);
+		f[l4 + 12] = (uint8_t)((5 + optw) << 4);
+		memset(f + l4 + 20, 1, optw * 4);
+		end += 20 + optw * 4;
+	} else if (pkt->proto == 17) {
+		put16(f + l4, pkt->sport);
+		put16(f + l4 + 2, pkt->dport);
+		end += 8;
+	} else if (pkt->proto == 1 || pkt->proto == 58) {
+		f[l4] = pkt->proto == 1 ? 8 : 128;
+		end += 8;
+	} else {
+		end += rndn(16);
+	}
+	end += rndn(8);	/* payload */
+
+	if (pkt->family == AF_INET)
+		put16(f + l3 + 2, (uint16_t)(end - l3));
+	else
+		put16(f + l3 + 4, (uint16_t)(end - l3 - 40));
+	if (chance(5))
+		end += 1 + rndn(8);	/* Ethernet padding past the IP length */
+	return end;
+}
+
+static uint64_t seed_from_env(void)
+{
+	const char *s = getenv("SLUICE_SEED");
+
+	if (s && *s)
+		return strtoull(s, NULL, 0);
+	return (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+}
+
+TEST(xdp_random_matches_reference)
+{
+	static const uint8_t protos[] = { 6, 6, 6, 17, 17, 17, 1, 58, 47, 132, 50, 0 };
+	uint64_t seed = seed_from_env();
+	struct xdp_env env;
+	long total = 0, mismatches = 0;
+
+	printf("# seed %llu (SLUICE_SEED=%llu reproduces)\n", (unsigned long long)seed,
+	       (unsigned long long)seed);
+	rng_state = seed;
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		goto out;
+
+	for (int pi = 0; pi < NPOLICIES; pi++) {
+		static const int nrules_by_policy[NPOLICIES] = { 1, 3, 8, 20, 40, 70, 130, 300 };
+		struct sl_counter rule_before, rule_after, verdict[SLUICE_VERDICT_MAX];
+		struct sl_counter drop[SLUICE_DROP_MAX];
+		long want_pass = 0, want_drop = 0, want_rule_drop = 0, want_def_drop = 0;
+		struct gen g;
+		char *yaml = gen_policy(&g, nrules_by_policy[pi]);
+
+		if (!ASSERT_TRUE(yaml, "policy text"))
+			goto out;
+		if (!ASSERT_OK(xdp_env_apply(&env, yaml, pi + 1, NULL), "apply random policy")) {
+			printf("# policy:\n%s", yaml);
+			free(yaml);
+			goto out;
+		}
+		if (!ASSERT_OK(xdp_env_reset_counters(&env), "reset")) {
+			free(yaml);
+			goto out;
+		}
+
+		for (int n = 0; n < NPACKETS; n++) {
+			struct sl_pkt pkt = { 0 };
+			uint8_t frame[512];
+			bool nonfirst = chance(12);
+			__u32 retval = ~0u, key;
+			size_t len;
+			int want_rule;
+			enum sluice_action want;
+
+			pkt.family = chance(60) ? AF_INET : AF_INET6;
+			pkt.proto = protos[rndn(sizeof(protos))];
+			if (pkt.family == AF_INET6 && pkt.proto == 0)
+				pkt.proto = 59;	/* 0 is hop-by-hop in IPv6 */
+			gen_addr(&g, pkt.family, pkt.src);
+			gen_addr(&g, pkt.family, pkt.dst);
+			pkt.has_ports = (pkt.proto == 6 || pkt.proto == 17) && !nonfirst;
+			if (pkt.has_ports) {
+				pkt.sport = gen_port(&g);
+				pkt.dport = gen_port(&g);
+			}
+			len = build_frame(frame, &pkt, nonfirst);
+			want_rule = policy_ref_classify(&env.pol, &pkt);
+			want = policy_ref_verdict(&env.pol, &pkt);
+			key = want_rule < 0 ? SLUICE_RULE_DEFAULT : (__u32)want_rule;
+
+			if (!ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_before), "rd") ||
+			    !ASSERT_OK(xdp_env_run(&env, frame, len, &retval, NULL, NULL), "run") ||
+			    !ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_after), "rd")) {
+				free(yaml);
+				goto out;
+			}
+			total++;
+			if (retval != (want == SLUICE_ACT_ALLOW ? XDP_PASS : XDP_DROP) ||
+			    rule_after.packets != rule_before.packets + 1) {
+				char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+
+				inet_ntop(pkt.family, pkt.src, s, sizeof(s));
+				inet_ntop(pkt.family, pkt.dst, d, sizeof(d));
+				if (mismatches++ < 10)
+					tl_check(false, __FILE__, __LINE__,
+						 "policy %d packet %d: %s -> %s proto %u ports %d %u->%u "
+						 "nonfirst %d len %zu: verdict %u want %s, rule %d "
+						 "counter moved by %lld", pi, n, s, d, pkt.proto,
+						 pkt.has_ports, pkt.sport, pkt.dport, nonfirst, len,
+						 retval, sl_action_name(want), want_rule,
+						 (long long)(rule_after.packets - rule_before.packets));
+			}
+			if (want == SLUICE_ACT_ALLOW) {
+				want_pass++;
+			} else {
+				want_drop++;
+				if (want_rule < 0)
+					want_def_drop++;
+				else
+					want_rule_drop++;
+			}
+		}
+
+		/* Totals: nothing else moved, no parse drop on well-formed frames. */
+		if (ASSERT_OK(sl_counters_read(env.verdict_fd, SLUICE_VERDICT_MAX, verdict), "rd") &&
+		    ASSERT_OK(sl_counters_read(env.drop_fd, SLUICE_DROP_MAX, drop), "rd")) {
+			ASSERT_EQ(verdict[SLUICE_VERDICT_PASS].packets, want_pass, "pass total");
+			ASSERT_EQ(verdict[SLUICE_VERDICT_DROP].packets, want_drop, "drop total");
+			ASSERT_EQ(drop[SLUICE_DROP_POLICY_RULE].packets, want_rule_drop,
+				  "policy-rule drops");
+			ASSERT_EQ(drop[SLUICE_DROP_POLICY_DEFAULT].packets, want_def_drop,
+				  "policy-default drops");
+		}
+		if (mismatches)
+			printf("# policy %d:\n%s", pi, yaml);
+		free(yaml);
+		if (mismatches)
+			break;
+	}
+	ASSERT_EQ(mismatches, 0, "packets where datapath and reference disagree");
+	ASSERT_TRUE(total >= 10000 || mismatches, "at least 10000 packets");
+	printf("# %ld packets checked\n", total);
+out:
+	xdp_env_close(&env);
+}
