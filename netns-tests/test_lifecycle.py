@@ -66,6 +66,9 @@ def test_new_interface_gets_xdp(env):
     att = agent.attached()
     assert fdev in att and att[fdev]["hook"] == "xdp", att
     assert att[fdev]["prog_id"] == xdp_prog_id(t.fw, fdev)
+    # veth has native XDP; the attachment is a pinned bpf_link
+    assert att[fdev]["mode"] == "native" and att[fdev]["attach"] == "bpf_link", att
+    assert "xdp" in run(["ip", "-d", "link", "show", "dev", fdev], ns=t.fw).stdout
     got = exchange(t, [
         dict(tag="ok", src="203.0.113.1", dst="203.0.113.2", dport=5000, count=N),
         dict(tag="denied", src="203.0.113.1", dst="203.0.113.2", dport=5001, count=N),
