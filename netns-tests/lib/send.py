@@ -11,9 +11,10 @@ Reads a JSON list of packet specs from the file given as argument:
    "bad": "ihl"}                               # optional: ihl, tcp-doff, trunc-udp
 and sends every frame with sendp on --iface to --dst-mac. The payload of a
 UDP packet is "sl:" + its tag, which recv.py counts. Sending is bounded: each spec's
-count is capped at 1000.
+count is capped at MAX_COUNT.
 """
 import argparse
+import itertools
 import json
 import sys
 
@@ -23,7 +24,7 @@ from scapy.all import (ICMP, IP, UDP, TCP, Dot1Q, Dot1AD, Ether, ICMPv6EchoReque
 
 EXT6 = {"hop": IPv6ExtHdrHopByHop, "dst": IPv6ExtHdrDestOpt, "rt": IPv6ExtHdrRouting}
 
-MAX_COUNT = 1000
+MAX_COUNT = 5000
 
 
 def build(spec, smac, dmac):
@@ -85,18 +86,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iface", required=True)
     ap.add_argument("--dst-mac", required=True)
+    ap.add_argument("--inter", type=float, default=0.0,
+                    help="seconds between frames (a paced stream)")
+    ap.add_argument("--interleave", action="store_true",
+                    help="round robin over the specs instead of one spec after the other")
     ap.add_argument("specs")
     args = ap.parse_args()
     conf.verb = 0
     with open(args.specs) as f:
         specs = json.load(f)
     smac = get_if_hwaddr(args.iface)
-    frames = []
-    for spec in specs:
-        n = min(int(spec.get("count", 1)), MAX_COUNT)
-        frames += [build(spec, smac, args.dst_mac)] * n
+    per_spec = [[build(spec, smac, args.dst_mac)] * min(int(spec.get("count", 1)), MAX_COUNT)
+                for spec in specs]
+    if args.interleave:
+        frames = [f for group in itertools.zip_longest(*per_spec) for f in group if f]
+    else:
+        frames = [f for group in per_spec for f in group]
     # Raw: the bytes go out exactly as built, malformed ones included
-    sendp([Raw(load=f) for f in frames], iface=args.iface, verbose=False)
+    sendp([Raw(load=f) for f in frames], iface=args.iface, verbose=False, inter=args.inter)
     print(len(frames))
 
 
