@@ -79,6 +79,18 @@ def test_new_interface_gets_xdp(env):
     assert xdp_prog_id(t.fw, t.pfx + "x2") is None
     assert t.pfx + "x2" not in agent.attached()
 
+    # the interface goes away: its link pin goes with it
+    ifindex = att[fdev]["ifindex"]
+    pin = os.path.join(agent.state_dir, "links", "xdp_%d" % ifindex)
+    assert os.path.exists(pin), pins_under(agent.state_dir)
+    run(["ip", "link", "del", fdev], ns=t.fw)
+    deadline = time.monotonic() + 2
+    while os.path.exists(pin) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists(pin), "%s still pinned after its interface was deleted" % pin
+    assert fdev not in agent.attached()
+    assert t.fdev in agent.attached()
+
 
 def _restart_keeps_firewall(env, sig):
     t = env.topo
