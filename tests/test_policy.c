@@ -685,6 +685,26 @@ TEST(all_errors_collected)
 	fx_done(&f);
 }
 
+TEST(error_flood_is_capped)
+{
+	struct fixture f;
+	char *buf = malloc(64 * 1024), *p = buf;
+
+	fx_init(&f);
+	p += sprintf(p, "sets:\n  s:\n    prefixes:\n");
+	for (int i = 0; i < 500; i++)
+		p += sprintf(p, "      - 192.0.2.%d/24\n", i % 255 + 1);
+	fx_write_n(&f, "p.yaml", buf, (size_t)(p - buf));
+	free(buf);
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_EQ(f.diags.n, 201, "200 errors and a count of the rest");
+	ASSERT_DIAG(&f, "p.yaml", 4, 9, "\"192.0.2.1/24\" has host bits set");
+	ASSERT_DIAG(&f, "p.yaml", 0, 0, "300 more errors not shown");
+	if (f.diags.n == 201)
+		ASSERT_STRSTR(f.diags.v[200].msg, "more errors", "the count comes last");
+	fx_done(&f);
+}
+
 TEST(dir_without_policy_files)
 {
 	struct fixture f;
