@@ -139,27 +139,27 @@ enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX
  * uses its identifier as both ports. Entries expire through bpf_timer (see
  * docs/architecture.md); the per-packet path only writes last_seen.
  */
-enum ct_state {
-	CT_SYN_SENT = 1,	/* SYN seen from the originator */
-	CT_SYN_RECV,		/* SYN-ACK seen from the responder */
-	CT_ESTABLISHED,		/* handshake completed */
-	CT_FIN_WAIT,		/* FIN seen in one direction */
-	CT_CLOSING,		/* FIN seen in both directions, or after RST: closing timeout */
-	CT_UDP,			/* UDP pseudo-connection */
-	CT_ICMP,		/* ICMP / ICMPv6 echo pseudo-connection */
-	CT_STATE_MAX,
+enum sl_ct_state {
+	SL_CT_SYN_SENT = 1,	/* SYN seen from the originator */
+	SL_CT_SYN_RECV,		/* SYN-ACK seen from the responder */
+	SL_CT_ESTABLISHED,		/* handshake completed */
+	SL_CT_FIN_WAIT,		/* FIN seen in one direction */
+	SL_CT_CLOSING,		/* FIN seen in both directions, or after RST: closing timeout */
+	SL_CT_UDP,			/* UDP pseudo-connection */
+	SL_CT_ICMP,		/* ICMP / ICMPv6 echo pseudo-connection */
+	SL_CT_STATE_MAX,
 };
 
 #define SLUICE_CT_STATE_NAMES(X)			\
-	X(CT_SYN_SENT,		"syn-sent")		\
-	X(CT_SYN_RECV,		"syn-recv")		\
-	X(CT_ESTABLISHED,	"established")		\
-	X(CT_FIN_WAIT,		"fin-wait")		\
-	X(CT_CLOSING,		"closing")		\
-	X(CT_UDP,		"udp")			\
-	X(CT_ICMP,		"icmp")
+	X(SL_CT_SYN_SENT,		"syn-sent")		\
+	X(SL_CT_SYN_RECV,		"syn-recv")		\
+	X(SL_CT_ESTABLISHED,	"established")		\
+	X(SL_CT_FIN_WAIT,		"fin-wait")		\
+	X(SL_CT_CLOSING,		"closing")		\
+	X(SL_CT_UDP,		"udp")			\
+	X(SL_CT_ICMP,		"icmp")
 
-/* Indexes of ct_config.timeout[] (seconds); the policy's conntrack.timeouts keys. */
+/* Indexes of sl_ct_config.timeout[] (seconds); the policy's conntrack.timeouts keys. */
 #define SLUICE_CT_TIMEOUTS(X)					\
 	X(CT_TO_TCP_SYN,	"tcp-syn",		120)	\
 	X(CT_TO_TCP_EST,	"tcp-established",	432000)	\
@@ -173,7 +173,7 @@ enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX
 
 #define SLUICE_CT_DEFAULT_MAX	262144
 
-struct ct_key {
+struct sl_ct_key {
 	__u8 addr_a[16];	/* network order; IPv4 in the first 4 bytes, rest zero */
 	__u8 addr_b[16];
 	__be16 port_a;		/* ICMP echo: the identifier, in both ports */
@@ -184,23 +184,23 @@ struct ct_key {
 };
 
 /* Direction of a packet relative to the connection's originator. */
-#define CT_DIR_ORIG	0
-#define CT_DIR_REPLY	1
+#define SL_CT_DIR_ORIG	0
+#define SL_CT_DIR_REPLY	1
 
-struct ct_entry {
+struct sl_ct_entry {
 	struct bpf_timer timer;
 	__u64 created;		/* bpf_ktime_get_coarse_ns() = CLOCK_MONOTONIC_COARSE */
 	__u64 last_seen;	/* written per packet; the timer reads it */
-	__u64 packets[2];	/* [CT_DIR_ORIG], [CT_DIR_REPLY] */
+	__u64 packets[2];	/* [SL_CT_DIR_ORIG], [SL_CT_DIR_REPLY] */
 	__u64 bytes[2];
-	__u8 state;		/* enum ct_state */
+	__u8 state;		/* enum sl_ct_state */
 	__u8 orig_is_a;		/* the originator is endpoint a of the key */
 	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
 	__u8 pad[5];
 };
 
 /* ct_cfg[0]: conntrack settings from the policy, read per packet. */
-struct ct_config {
+struct sl_ct_config {
 	__u32 stateful;			/* 0: conntrack off, the firewall is stateless */
 	__u32 timeout[SLUICE_CT_TO_MAX];	/* seconds */
 };
@@ -253,9 +253,9 @@ _Static_assert(sizeof(struct fw_t8) == 512, "fw_t8 layout");
 _Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");
 _Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
 _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
-_Static_assert(sizeof(struct ct_key) == 40, "ct_key layout");
-_Static_assert(sizeof(struct ct_entry) == 72, "ct_entry layout");
-_Static_assert(sizeof(struct ct_config) % 8 == 0, "ct_config padding");
+_Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
+_Static_assert(sizeof(struct sl_ct_entry) == 72, "ct_entry layout");
+_Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
 _Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");
 #endif
