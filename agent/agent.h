@@ -42,6 +42,23 @@ struct iface {
 	bool seen;		/* present in the current link dump */
 };
 
+/*
+ * A slot: one instance of the program with its own set of firewall tables
+ * (fw_cfg, fw_cls, fw_src4, ...). The counters are shared by both slots. A
+ * policy is written into the slot the links do not run, then every link is
+ * switched to that slot's program with bpf_link_update: a packet sees the old
+ * policy or the new one, never a mix, and a write that fails half way leaves
+ * the policy in force untouched.
+ */
+#define SLUICE_SLOTS 2
+
+struct slot {
+	struct sluice_xdp *skel;
+	int prog_fd;
+	struct fw_map_fds fds;
+	char dir[PATH_MAX];	/* STATE/slots/N: pins of its tables */
+};
+
 /* What the last applied policy filled in, for `status` (cheap to know here). */
 struct map_use {
 	bool known;
@@ -53,14 +70,16 @@ struct agent {
 	const char *policy_dir;
 	const char *state_dir;
 	const char *sock_path;
-	char maps_dir[PATH_MAX];
+	char maps_dir[PATH_MAX];	/* shared maps (counters) */
 	char links_dir[PATH_MAX];
+	char slots_dir[PATH_MAX];
 	time_t started;
 
 	/* BPF objects (loader.c) */
-	struct sluice_xdp *skel;
-	int prog_fd;
-	struct fw_map_fds fds;
+	struct slot slots[SLUICE_SLOTS];
+	int active;			/* the slot the links run */
+	bool in_force;			/* the active slot holds an applied policy */
+	struct timespec last_switch;	/* when the links last changed slot */
 	int rule_cnt_fd, verdict_fd, drop_fd;
 	int state_lock_fd;
 
@@ -96,6 +115,11 @@ struct agent {
 	bool stop;
 	int exit_code;
 };
+
+static inline int agent_prog_fd(const struct agent *a)
+{
+	return a->slots[a->active].prog_fd;
+}
 
 int agent_watch(struct agent *a, struct ep_src *src, uint32_t events);
 void agent_unwatch(struct agent *a, struct ep_src *src);

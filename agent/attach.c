@@ -94,6 +94,23 @@ static bool iface_wanted(const struct agent *a, const char *name, unsigned int f
 	return policy_iface_match(&a->pol, name);
 }
 
+int attach_switch_slot(struct agent *a, int slot)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < a->nifaces; i++) {
+		struct iface *it = &a->ifaces[i];
+
+		if (bpf_link_update(it->link_fd, a->slots[slot].prog_fd, NULL)) {
+			if (!ret)
+				ret = -errno;
+			pr_err("%s: cannot switch XDP to the new policy: %s", it->name,
+			       strerror(errno));
+		}
+	}
+	return ret;
+}
+
 const char *attach_mode_name(const struct iface *it)
 {
 	return it->generic ? "generic" : "native";
@@ -107,12 +124,12 @@ static int iface_attach(struct agent *a, int ifindex, const char *name)
 	int fd, err;
 	bool generic = false;
 
-	fd = bpf_link_create(a->prog_fd, ifindex, BPF_XDP, &opts);
+	fd = bpf_link_create(agent_prog_fd(a), ifindex, BPF_XDP, &opts);
 	if (fd < 0) {
 		int drv_err = errno;
 
 		opts.flags = XDP_FLAGS_SKB_MODE;
-		fd = bpf_link_create(a->prog_fd, ifindex, BPF_XDP, &opts);
+		fd = bpf_link_create(agent_prog_fd(a), ifindex, BPF_XDP, &opts);
 		if (fd < 0) {
 			err = -errno;
 			pr_err("%s: cannot attach XDP: %s (native mode: %s)", name,
@@ -199,7 +216,7 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 		return;
 	}
 	/* atomic program swap: the interface never runs without a firewall */
-	if (bpf_link_update(fd, a->prog_fd, NULL))
+	if (bpf_link_update(fd, agent_prog_fd(a), NULL))
 		pr_err("%s: cannot update the adopted XDP link to the new program: %s; "
 		       "the previous program stays attached", name, strerror(errno));
 	it = iface_add(a, ifindex, name, fd);

@@ -22,6 +22,8 @@ int attach_adopt(struct agent *a);
 int attach_sync(struct agent *a);
 /* An rtnetlink link event (nl_link_fn): attach, follow a rename, forget. */
 void attach_link_event(void *ctx, const struct nl_link *l);
+/* Point every link at the program of SLOT (bpf_link_update, atomic per link). */
+int attach_switch_slot(struct agent *a, int slot);
 /* Teardown: detach and unpin every link; NAMES gets the interface names
  * (a json-c array, may be NULL). Returns 0 or the first -errno. */
 int attach_detach_all(struct agent *a, struct json_object *names);

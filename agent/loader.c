@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The BPF side of the agent: bpffs, the state dir layout
- *   STATE/maps/NAME         every map of sluice_xdp (0600)
+ *   STATE/maps/NAME         maps both slots share: the counters (0600)
+ *   STATE/slots/N/NAME      the firewall tables of slot N (fw_cfg, fw_cls, ...)
  *   STATE/links/xdp_IFINDEX one bpf_link per attached interface (0600)
- * and the skeleton. Maps get their pin path before load, so libbpf reuses
- * the maps a previous agent pinned: a restart keeps the policy in force and
- * the counters, and never opens the firewall.
+ * and the skeleton, opened once per slot. Maps get their pin path before
+ * load, so libbpf reuses the maps a previous agent pinned: a restart keeps
+ * the policy in force and the counters, and never opens the firewall.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "sluice_xdp.skel.h"
 
 #include "agent.h"
+#include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
 
@@ -39,11 +41,35 @@ int loader_paths(struct agent *a)
 	    snprintf(a->maps_dir, sizeof(a->maps_dir), "%s/maps", a->state_dir) >=
 		    (int)sizeof(a->maps_dir) ||
 	    snprintf(a->links_dir, sizeof(a->links_dir), "%s/links", a->state_dir) >=
-		    (int)sizeof(a->links_dir)) {
+		    (int)sizeof(a->links_dir) ||
+	    snprintf(a->slots_dir, sizeof(a->slots_dir), "%s/slots", a->state_dir) >=
+		    (int)sizeof(a->slots_dir)) {
 		pr_err("state dir %s: path too long", a->state_dir);
 		return -ENAMETOOLONG;
 	}
+	for (int i = 0; i < SLUICE_SLOTS; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%d", i);
+		if (path_join(a->slots[i].dir, sizeof(a->slots[i].dir), a->slots_dir, name))
+			return -ENAMETOOLONG;
+	}
 	return 0;
+}
+
+/* The firewall tables: one set per slot. Every other map is shared. */
+static bool map_per_slot(const char *name)
+{
+	static const char *const names[] = {
+		SLUICE_MAP_FW_CFG, SLUICE_MAP_FW_CLS, SLUICE_MAP_FW_SRC4, SLUICE_MAP_FW_DST4,
+		SLUICE_MAP_FW_SRC4_T8, SLUICE_MAP_FW_DST4_T8, SLUICE_MAP_FW_SRC6,
+		SLUICE_MAP_FW_DST6, SLUICE_MAP_FW_SPORT, SLUICE_MAP_FW_DPORT,
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
 }
 
 int path_join(char *buf, size_t len, const char *dir, const char *name)
@@ -55,21 +81,25 @@ int path_join(char *buf, size_t len, const char *dir, const char *name)
 
 bool loader_state_in_force(const struct agent *a)
 {
-	struct fw_config cfg = {};
-	char path[PATH_MAX];
-	__u32 key = 0;
-	int fd;
-	bool active;
+	for (int i = 0; i < SLUICE_SLOTS; i++) {
+		struct fw_config cfg = {};
+		char path[PATH_MAX];
+		__u32 key = 0;
+		bool active;
+		int fd;
 
-	if (path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_FW_CFG))
-		return false;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return false;
-	/* a pinned but never written fw_cfg passes every packet: nothing to keep */
-	active = !bpf_map_lookup_elem(fd, &key, &cfg) && cfg.active;
-	close(fd);
-	return active;
+		if (path_join(path, sizeof(path), a->slots[i].dir, SLUICE_MAP_FW_CFG))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		/* a pinned but never written fw_cfg passes every packet: nothing to keep */
+		active = !bpf_map_lookup_elem(fd, &key, &cfg) && cfg.active;
+		close(fd);
+		if (active)
+			return true;
+	}
+	return false;
 }
 
 int mkdir_p(const char *path, unsigned int mode)
@@ -153,7 +183,8 @@ static int ensure_bpffs(const char *state_dir)
 
 int loader_prepare_state(struct agent *a)
 {
-	const char *dirs[] = { a->state_dir, a->maps_dir, a->links_dir };
+	const char *dirs[] = { a->state_dir, a->maps_dir, a->links_dir, a->slots_dir,
+			       a->slots[0].dir, a->slots[1].dir };
 	int err, fd;
 
 	err = ensure_bpffs(a->state_dir);
@@ -226,72 +257,82 @@ static int check_pinned_map(struct bpf_map *map, const char *path)
 	return err;
 }
 
-static int map_fd(struct agent *a, const char *name)
+static int map_fd(struct sluice_xdp *skel, const char *name)
 {
-	struct bpf_map *map = bpf_object__find_map_by_name(a->skel->obj, name);
+	struct bpf_map *map = bpf_object__find_map_by_name(skel->obj, name);
 
 	return map ? bpf_map__fd(map) : -1;
 }
 
-int loader_load(struct agent *a)
+static int load_slot(struct agent *a, int idx)
 {
+	struct slot *sl = &a->slots[idx];
+	struct sluice_xdp *skel;
 	char path[PATH_MAX];
 	struct bpf_map *map;
 	int err;
 
-	a->skel = sluice_xdp__open();
-	if (!a->skel) {
+	skel = sluice_xdp__open();
+	if (!skel) {
 		err = -errno;
 		pr_err("cannot open the BPF object sluice_xdp: %s", strerror(errno));
 		return err;
 	}
-	bpf_object__for_each_map(map, a->skel->obj) {
+	sl->skel = skel;
+	bpf_object__for_each_map(map, skel->obj) {
+		const char *name = bpf_map__name(map);
+
 		/* .rodata/.bss belong to one program load, never to the state */
 		if (bpf_map__is_internal(map))
 			continue;
-		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
+		err = path_join(path, sizeof(path),
+				map_per_slot(name) ? sl->dir : a->maps_dir, name);
 		if (!err)
 			err = check_pinned_map(map, path);
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err)
-			goto fail;
+			return err;
 	}
-	err = sluice_xdp__load(a->skel);
+	err = sluice_xdp__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program sluice_xdp: %s (-v shows libbpf's log)",
 		       strerror(-err));
-		goto fail;
+		return err;
 	}
-	bpf_object__for_each_map(map, a->skel->obj) {
+	bpf_object__for_each_map(map, skel->obj) {
 		const char *pin = bpf_map__pin_path(map);
 
 		if (pin && chmod(pin, 0600)) {
 			err = -errno;
 			pr_err("cannot chmod %s: %s", pin, strerror(errno));
-			goto fail;
+			return err;
 		}
 	}
-
-	a->prog_fd = bpf_program__fd(a->skel->progs.sluice_xdp);
-	a->fds.cfg = map_fd(a, SLUICE_MAP_FW_CFG);
-	a->fds.cls = map_fd(a, SLUICE_MAP_FW_CLS);
-	a->fds.src4 = map_fd(a, SLUICE_MAP_FW_SRC4);
-	a->fds.dst4 = map_fd(a, SLUICE_MAP_FW_DST4);
-	a->fds.src4_t8 = map_fd(a, SLUICE_MAP_FW_SRC4_T8);
-	a->fds.dst4_t8 = map_fd(a, SLUICE_MAP_FW_DST4_T8);
-	a->fds.src6 = map_fd(a, SLUICE_MAP_FW_SRC6);
-	a->fds.dst6 = map_fd(a, SLUICE_MAP_FW_DST6);
-	a->fds.sport = map_fd(a, SLUICE_MAP_FW_SPORT);
-	a->fds.dport = map_fd(a, SLUICE_MAP_FW_DPORT);
-	a->rule_cnt_fd = map_fd(a, SLUICE_MAP_RULE_CNT);
-	a->verdict_fd = map_fd(a, SLUICE_MAP_VERDICT);
-	a->drop_fd = map_fd(a, SLUICE_MAP_DROP);
-	if (a->prog_fd < 0 || a->fds.cfg < 0 || a->fds.cls < 0 || a->fds.src4 < 0 ||
-	    a->fds.dst4 < 0 || a->fds.src4_t8 < 0 || a->fds.dst4_t8 < 0 || a->fds.src6 < 0 ||
-	    a->fds.dst6 < 0 || a->fds.sport < 0 || a->fds.dport < 0 || a->rule_cnt_fd < 0 ||
-	    a->verdict_fd < 0 || a->drop_fd < 0) {
+	sl->prog_fd = bpf_program__fd(skel->progs.sluice_xdp);
+	if (sl->prog_fd < 0 || fw_map_fds_from_obj(skel->obj, &sl->fds)) {
 		pr_err("the BPF object sluice_xdp lacks a map or program of bpf/sluice_abi.h");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int loader_load(struct agent *a)
+{
+	struct sluice_xdp *skel;
+	int err = 0;
+
+	for (int i = 0; i < SLUICE_SLOTS && !err; i++)
+		err = load_slot(a, i);
+	if (err)
+		goto fail;
+	/* the counters are pinned once and shared: any slot's fds will do */
+	skel = a->slots[0].skel;
+	a->rule_cnt_fd = map_fd(skel, SLUICE_MAP_RULE_CNT);
+	a->verdict_fd = map_fd(skel, SLUICE_MAP_VERDICT);
+	a->drop_fd = map_fd(skel, SLUICE_MAP_DROP);
+	if (a->rule_cnt_fd < 0 || a->verdict_fd < 0 || a->drop_fd < 0) {
+		pr_err("the BPF object sluice_xdp lacks a counter map of bpf/sluice_abi.h");
 		err = -ENOENT;
 		goto fail;
 	}
@@ -301,27 +342,43 @@ fail:
 	return err;
 }
 
-int loader_read_cfg(const struct agent *a, uint64_t *generation, bool *active)
+int loader_pick_active(struct agent *a)
 {
 	struct fw_config cfg;
 	__u32 key = 0;
 	int err;
 
-	if (bpf_map_lookup_elem(a->fds.cfg, &key, &cfg)) {
-		err = -errno;
-		pr_err("cannot read %s: %s", SLUICE_MAP_FW_CFG, strerror(errno));
-		return err;
+	a->active = 0;
+	a->in_force = false;
+	a->generation = 0;
+	for (int i = 0; i < SLUICE_SLOTS; i++) {
+		if (bpf_map_lookup_elem(a->slots[i].fds.cfg, &key, &cfg)) {
+			err = -errno;
+			pr_err("cannot read %s of slot %d: %s", SLUICE_MAP_FW_CFG, i,
+			       strerror(errno));
+			return err;
+		}
+		/*
+		 * fw_cfg is written last: a slot whose write failed half way
+		 * still shows its older generation, and loses here.
+		 */
+		if (cfg.active && (!a->in_force || cfg.generation > a->generation)) {
+			a->active = i;
+			a->in_force = true;
+		}
+		if (cfg.generation > a->generation)
+			a->generation = cfg.generation;
 	}
-	*generation = cfg.generation;
-	*active = cfg.active;
 	return 0;
 }
 
 void loader_unload(struct agent *a)
 {
-	sluice_xdp__destroy(a->skel);
-	a->skel = NULL;
-	a->prog_fd = -1;
+	for (int i = 0; i < SLUICE_SLOTS; i++) {
+		sluice_xdp__destroy(a->slots[i].skel);
+		a->slots[i].skel = NULL;
+		a->slots[i].prog_fd = -1;
+	}
 }
 
 /* Unlink every entry of DIR (pins only: bpffs holds nothing else), then DIR. */
@@ -365,6 +422,12 @@ int loader_remove_state(struct agent *a, char *err, size_t errlen)
 	ret = remove_pin_dir(a->links_dir, err, errlen);
 	if (!ret)
 		ret = remove_pin_dir(a->maps_dir, err, errlen);
+	for (int i = 0; i < SLUICE_SLOTS && !ret; i++)
+		ret = remove_pin_dir(a->slots[i].dir, err, errlen);
+	if (!ret && rmdir(a->slots_dir) && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", a->slots_dir, strerror(errno));
+	}
 	if (!ret && rmdir(a->state_dir) && errno != ENOENT) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot remove %s: %s", a->state_dir, strerror(errno));

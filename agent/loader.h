@@ -20,12 +20,16 @@ bool loader_state_in_force(const struct agent *a);
  */
 int loader_prepare_state(struct agent *a);
 /*
- * Open the skeleton, pin every map under maps/ (reusing pins left by a
- * previous agent, so its state survives), load, and find the map fds.
+ * Open the skeleton once per slot, pin the tables under slots/N/ and the
+ * counters under maps/ (reusing pins left by a previous agent, so its state
+ * survives), load, and find the map fds.
  */
 int loader_load(struct agent *a);
-/* The generation and active flag the pinned fw_cfg holds. */
-int loader_read_cfg(const struct agent *a, uint64_t *generation, bool *active);
+/*
+ * From the pinned fw_cfg of each slot: the slot in force (active, newest
+ * generation), whether there is one, and the newest generation.
+ */
+int loader_pick_active(struct agent *a);
 /* Free the BPF objects (pins stay). */
 void loader_unload(struct agent *a);
 /*

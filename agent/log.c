@@ -82,7 +82,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	n = strlen(buf);
 	while (n && buf[n - 1] == '\n')
 		buf[--n] = '\0';
-	log_msg(level == LIBBPF_WARN ? LL_WARN : LL_DEBUG, "libbpf: %s", buf);
+	/* libbpf starts its own lines with "libbpf: " */
+	log_msg(level == LIBBPF_WARN ? LL_WARN : LL_DEBUG, "%s", buf);
 	return 0;
 }
 

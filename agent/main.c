@@ -162,6 +162,26 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 		usage_error("%s", "an empty path was given");
 }
 
+/*
+ * Status answers and logs name absolute paths: the operator reading them
+ * does not know the agent's working dir. *PATH is replaced by an allocated
+ * copy kept in OWNED for freeing.
+ */
+static int make_absolute(const char **path, char **owned)
+{
+	char cwd[PATH_MAX];
+
+	*owned = NULL;
+	if ((*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(owned, "%s/%s", cwd, *path) < 0) {
+		*owned = NULL;
+		return -errno;
+	}
+	*path = *owned;
+	return 0;
+}
+
 static int setup_signals(struct agent *a)
 {
 	sigset_t set;
@@ -186,7 +206,7 @@ static int setup_signals(struct agent *a)
 static int agent_start(struct agent *a, bool *fresh)
 {
 	struct sl_policy pol;
-	bool pol_ok, active = false;
+	bool pol_ok;
 	int err;
 
 	err = loader_paths(a);
@@ -219,13 +239,12 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = loader_load(a);
 	if (err)
 		goto fail_pol;
-	if (!*fresh) {
-		err = loader_read_cfg(a, &a->generation, &active);
-		if (err)
-			goto fail_pol;
-		pr_info("reusing the pinned maps under %s (generation %llu, %s)", a->maps_dir,
-			(unsigned long long)a->generation, active ? "active" : "inactive");
-	}
+	err = loader_pick_active(a);
+	if (err)
+		goto fail_pol;
+	if (a->in_force)
+		pr_info("reusing the pinned state under %s: generation %llu in force (slot %d)",
+			a->state_dir, (unsigned long long)a->generation, a->active);
 
 	/* write the policy before anything is attached: never unfiltered */
 	if (pol_ok) {
@@ -285,7 +304,7 @@ int main(int argc, char **argv)
 		.policy_dir = DEFAULT_POLICY_DIR,
 		.state_dir = DEFAULT_STATE_DIR,
 		.sock_path = DEFAULT_SOCKET,
-		.prog_fd = -1,
+		.slots = { { .prog_fd = -1 }, { .prog_fd = -1 } },
 		.state_lock_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
@@ -296,18 +315,26 @@ int main(int argc, char **argv)
 	};
 	enum log_level level = LL_INFO;
 	bool foreground = false, verbose = false, fresh = false;
-	char err_msg[256];
+	char err_msg[256], *owned[3] = {};
 	int err;
 
 	parse_args(&a, argc, argv, &foreground, &level, &verbose);
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
 
-	err = agent_start(&a, &fresh);
+	err = make_absolute(&a.policy_dir, &owned[0]);
+	if (!err)
+		err = make_absolute(&a.state_dir, &owned[1]);
+	if (!err)
+		err = make_absolute(&a.sock_path, &owned[2]);
+	if (err)
+		pr_err("cannot find the working dir: %s", strerror(-err));
+	else
+		err = agent_start(&a, &fresh);
 	if (err) {
 		a.exit_code = 1;
 		/* a first start that failed leaves nothing behind */
-		if (fresh && a.skel) {
+		if (fresh && a.slots[0].skel) {
 			attach_detach_all(&a, NULL);
 			if (loader_remove_state(&a, err_msg, sizeof(err_msg)))
 				pr_err("%s", err_msg);
@@ -333,5 +360,7 @@ int main(int argc, char **argv)
 	if (a.epfd >= 0)
 		close(a.epfd);
 	log_close();
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+		free(owned[i]);
 	return a.exit_code;
 }

@@ -31,6 +31,15 @@
 #define DEBOUNCE_MS	300	/* quiet time after the last change */
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
+#define SLOT_GRACE_MS	10	/* before rewriting the slot the links just left */
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
 
 int sync_load(struct agent *a, struct sl_policy *pol)
 {
@@ -76,8 +85,23 @@ static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 	free(zero);
 }
 
+/*
+ * A packet that started in the slot the links just left may still be
+ * reading it (a NAPI poll runs one program for a batch): give it time
+ * before that slot is rewritten. Microseconds would do.
+ */
+static void slot_grace(struct agent *a)
+{
+	long ms = ms_since(&a->last_switch);
+
+	if (a->last_switch.tv_sec && ms < SLOT_GRACE_MS)
+		usleep((SLOT_GRACE_MS - ms) * 1000);
+}
+
 int sync_apply(struct agent *a, struct sl_policy *pol)
 {
+	/* the first policy goes straight into the (unattached) active slot */
+	int target = a->in_force ? 1 - a->active : a->active;
 	uint64_t gen = a->generation + 1;
 	struct fw_tables t = {};
 	struct sl_diags d = {};
@@ -89,12 +113,24 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		pr_err("%s: the policy does not compile: not applied", a->policy_dir);
 		goto fail;
 	}
-	err = fw_maps_write(&a->fds, &t, &d);
+	slot_grace(a);
+	err = fw_maps_write(&a->slots[target].fds, &t, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
-		pr_err("%s: cannot write the policy to the maps: %s", a->policy_dir,
-		       strerror(-err));
+		pr_err("%s: cannot write the policy to the maps of slot %d: %s", a->policy_dir,
+		       target, strerror(-err));
 		goto fail;
+	}
+	if (target != a->active) {
+		err = attach_switch_slot(a, target);
+		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
+		if (err) {
+			/* every link runs one policy: back to the one in force */
+			attach_switch_slot(a, a->active);
+			pr_err("%s: not applied: the interfaces stay on generation %llu",
+			       a->policy_dir, (unsigned long long)a->generation);
+			goto fail;
+		}
 	}
 	reset_moved_counters(a, pol);
 	a->use.known = true;
@@ -111,8 +147,10 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	a->pol = *pol;
 	a->have_policy = true;
 	a->generation = gen;
-	pr_info("policy generation %llu applied: %zu rules, default %s, from %zu files in %s",
-		(unsigned long long)gen, a->pol.fw.nrules,
+	a->active = target;
+	a->in_force = true;
+	pr_info("policy generation %llu applied (slot %d): %zu rules, default %s, "
+		"from %zu files in %s", (unsigned long long)gen, target, a->pol.fw.nrules,
 		sl_action_name(a->pol.fw.default_action), a->pol.nfiles, a->policy_dir);
 	return 0;
 fail:
@@ -138,14 +176,6 @@ int sync_reload(struct agent *a, const char *why)
 		return err;
 	}
 	return attach_sync(a);
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 static void timer_arm(struct agent *a, long ms)

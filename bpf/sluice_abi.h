@@ -133,7 +133,10 @@ enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX
 
 /*
  * Map names, as the kernel and the pins see them (at most 15 characters).
- * Pins live under STATE_DIR/maps/NAME; XDP links under STATE_DIR/links/xdp_IFINDEX.
+ * Pins: the fw_* tables (fw_cfg .. fw_dport) once per slot under
+ * STATE_DIR/slots/{0,1}/NAME (the agent writes the idle slot and switches the
+ * links to its program instance); the counters, shared by both slots, under
+ * STATE_DIR/maps/NAME; XDP links under STATE_DIR/links/xdp_IFINDEX.
  */
 #define SLUICE_MAP_FW_CFG	"fw_cfg"
 #define SLUICE_MAP_FW_CLS	"fw_cls"
