@@ -30,7 +30,11 @@ done
 in_fw() { nsenter --net=/run/netns/$FNS "$@"; }
 in_client() { nsenter --net=/run/netns/$CNS "$@"; }
 sluice() { in_fw "$SLUICE" --socket "$TMP/sluiced.sock" --state-dir "$STATE" "$@"; }
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n== %s\n' "$*"; }
+fi
 
 cleanup() {
 	local rc=$?

@@ -103,6 +103,20 @@ static char *link_iface(const char *path)
 	return s;
 }
 
+/* Is DIR (whose stat is ST) where a filesystem is mounted? Its parent is on another one. */
+static bool is_mount_root(const char *dir, const struct stat *st)
+{
+	struct stat parent;
+	char *up;
+	bool root;
+
+	if (asprintf(&up, "%s/..", dir) < 0)
+		return true;	/* cannot tell: be safe */
+	root = stat(up, &parent) || parent.st_dev != st->st_dev || parent.st_ino == st->st_ino;
+	free(up);
+	return root;
+}
+
 static int teardown_offline(struct cli *c)
 {
 	struct json_object *data = NULL, *removed = NULL, *pins = NULL;
@@ -121,6 +135,10 @@ static int teardown_offline(struct cli *c)
 	if (!S_ISDIR(st.st_mode) || statfs(c->state_dir, &sfs) || sfs.f_type != BPF_FS_MAGIC)
 		return cli_error(c, EXIT_USAGE, "state dir %s is not a directory on a bpf "
 				 "filesystem; refusing to remove it", c->state_dir);
+	/* the root of a bpffs holds every other tool's pins too: never empty it */
+	if (is_mount_root(c->state_dir, &st))
+		return cli_error(c, EXIT_USAGE, "state dir %s is the root of a bpf filesystem; "
+				 "refusing to remove it", c->state_dir);
 	walk = &w;
 	if (nftw(c->state_dir, walk_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && !w.err)
 		w.err = -errno;

@@ -277,12 +277,119 @@ static int collect_sources(struct cctx *c, bool dst, struct fw_bitmap *wild)
 	return 0;
 }
 
+/* Fill N entries with V: one block by hand, then doubling copies (fast under ASan too). */
+static void fill16(uint16_t *e, size_t n, uint16_t v)
+{
+	size_t done = n < SLUICE_BLK ? n : SLUICE_BLK;
+
+	for (size_t i = 0; i < done; i++)
+		e[i] = v;
+	while (done < n) {
+		size_t k = done < n - done ? done : n - done;
+
+		memcpy(e + done, e, k * sizeof(*e));
+		done += k;
+	}
+}
+
+/*
+ * Groups being built for one direction. Up to twice the map's groups may
+ * exist while painting; compaction folds the groups whose 256 entries ended
+ * up equal (e.g. two /25s of one set) back into their tbl24 entry.
+ */
+#define T8_WORK_MAX	(2 * SLUICE_T8_GROUPS)
+
+struct t8work {
+	struct fw_t8 **t8;
+	uint32_t *n, cap;
+	uint32_t *owner;	/* tbl24 index of each group */
+	uint32_t *creator;	/* source whose prefix created it */
+};
+
+static void t8_compact(struct t8work *w, uint16_t *tbl)
+{
+	uint32_t k = 0;
+
+	for (uint32_t g = 0; g < *w->n; g++) {
+		const uint16_t *e = (*w->t8)[g].e;
+		int i = 1;
+
+		while (i < 256 && e[i] == e[0])
+			i++;
+		if (i == 256) {
+			tbl[w->owner[g]] = e[0];
+			continue;
+		}
+		if (k != g) {
+			(*w->t8)[k] = (*w->t8)[g];
+			w->owner[k] = w->owner[g];
+			w->creator[k] = w->creator[g];
+		}
+		tbl[w->owner[k]] = (uint16_t)(SLUICE_T8_FLAG | k);
+		k++;
+	}
+	*w->n = k;
+}
+
+static void t8_limit_error(struct cctx *c, struct t8work *w, bool dst)
+{
+	const struct source *s = &c->srcs[w->creator[SLUICE_T8_GROUPS]];
+	char what[200];
+
+	snprintf(what, sizeof(what),
+		 "%s%s%s: prefixes longer than /24 fall in more than %d different /24 blocks "
+		 "(tbl8 groups) of %s", s->what ? "set \"" : "inline prefix",
+		 s->what ? s->what : "", s->what ? "\"" : "", SLUICE_T8_GROUPS, dst ? "dst" : "src");
+	c->blame = s->loc;
+	limit_error(c, "%s", what);
+}
+
+/* The tbl8 group of the /24 at tbl24 index IDX, created from its entry if needed. */
+static int t8_group(struct cctx *c, struct t8work *w, uint16_t *tbl, uint32_t idx,
+		    uint32_t src, bool dst)
+{
+	uint16_t init = tbl[idx];
+
+	if (init & SLUICE_T8_FLAG)
+		return init & ~SLUICE_T8_FLAG;
+	if (*w->n == T8_WORK_MAX) {
+		t8_compact(w, tbl);
+		if (*w->n > SLUICE_T8_GROUPS) {
+			t8_limit_error(c, w, dst);
+			return -E2BIG;
+		}
+	}
+	if (*w->n == w->cap) {
+		uint32_t ncap = w->cap ? 2 * w->cap : 64;
+		struct fw_t8 *nv = realloc(*w->t8, ncap * sizeof(*nv));
+		uint32_t *no = realloc(w->owner, ncap * sizeof(*no));
+		uint32_t *nc;
+
+		if (nv)
+			*w->t8 = nv;
+		if (no)
+			w->owner = no;
+		nc = realloc(w->creator, ncap * sizeof(*nc));
+		if (nc)
+			w->creator = nc;
+		if (!nv || !no || !nc)
+			return -ENOMEM;
+		w->cap = ncap;
+	}
+	for (int k = 0; k < 256; k++)
+		(*w->t8)[*w->n].e[k] = init;
+	w->owner[*w->n] = idx;
+	w->creator[*w->n] = src;
+	tbl[idx] = (uint16_t)(SLUICE_T8_FLAG | *w->n);
+	return (int)(*w->n)++;
+}
+
 static int compile_v4(struct cctx *c, bool dst, uint16_t wild_cls)
 {
 	struct fw_tables *t = c->t;
 	struct fw_blk **tblp = dst ? &t->dst4 : &t->src4;
-	struct fw_t8 **t8p = dst ? &t->dst4_t8 : &t->src4_t8;
-	uint32_t *nt8 = dst ? &t->ndst4_t8 : &t->nsrc4_t8, t8cap = 0;
+	struct t8work w = { .t8 = dst ? &t->dst4_t8 : &t->src4_t8,
+			    .n = dst ? &t->ndst4_t8 : &t->nsrc4_t8 };
 	size_t cnt[33] = { 0 }, off[34] = { 0 }, total = 0;
 	struct v4ent *ents = NULL;
 	uint16_t *tbl;
@@ -293,8 +400,7 @@ static int compile_v4(struct cctx *c, bool dst, uint16_t wild_cls)
 		return -ENOMEM;
 	tbl = (*tblp)->e;
 	if (wild_cls)
-		for (size_t i = 0; i < (size_t)SLUICE_T24_BLOCKS * SLUICE_BLK; i++)
-			tbl[i] = wild_cls;
+		fill16(tbl, (size_t)SLUICE_T24_BLOCKS * SLUICE_BLK, wild_cls);
 
 	/* Count per length, then place: a counting sort by prefix length. */
 	for (size_t g = 0; g < c->ngroups; g++)
@@ -333,7 +439,7 @@ static int compile_v4(struct cctx *c, bool dst, uint16_t wild_cls)
 			qsort(v, n, sizeof(*v), cmp_v4);
 		for (size_t i = 0; i < n && !c->err; i++) {
 			uint32_t a = v[i].addr;
-			uint16_t *e;
+			int g;
 
 			if (i && v[i].addr == v[i - 1].addr && v[i].src == v[i - 1].src)
 				continue;
@@ -342,42 +448,29 @@ static int compile_v4(struct cctx *c, bool dst, uint16_t wild_cls)
 				paint(c, tbl + (a >> 8), (size_t)1 << (24 - l), v[i].src);
 				continue;
 			}
-			e = &tbl[a >> 8];
-			if (!(*e & SLUICE_T8_FLAG)) {
-				uint16_t init = *e;
-
-				if (*nt8 >= SLUICE_T8_GROUPS) {
-					char what[160];
-
-					snprintf(what, sizeof(what),
-						 "%s%s%s: prefixes longer than /24 fall in more than 16384 "
-						 "different /24 blocks (tbl8 groups) of %s",
-						 c->srcs[v[i].src].what ? "set \"" : "inline prefix",
-						 c->srcs[v[i].src].what ? c->srcs[v[i].src].what : "",
-						 c->srcs[v[i].src].what ? "\"" : "", dst ? "dst" : "src");
-					limit_error(c, "%s", what);
-					break;
-				}
-				if (*nt8 == t8cap) {
-					struct fw_t8 *nv;
-
-					t8cap = t8cap ? 2 * t8cap : 64;
-					nv = realloc(*t8p, t8cap * sizeof(*nv));
-					if (!nv) {
-						rc = -ENOMEM;
-						goto out;
-					}
-					*t8p = nv;
-				}
-				for (int k = 0; k < 256; k++)
-					(*t8p)[*nt8].e[k] = init;
-				*e = (uint16_t)(SLUICE_T8_FLAG | (*nt8)++);
+			/*
+			 * A long prefix whose bits the /24 already has (a host inside
+			 * a listed /24 of the same set) changes nothing: no group.
+			 */
+			if (!(tbl[a >> 8] & SLUICE_T8_FLAG) &&
+			    unite(c, tbl[a >> 8], v[i].src) == tbl[a >> 8])
+				continue;
+			g = t8_group(c, &w, tbl, a >> 8, v[i].src, dst);
+			if (g < 0) {
+				rc = g == -E2BIG ? 0 : g;
+				goto out;
 			}
-			paint(c, (*t8p)[*e & ~SLUICE_T8_FLAG].e + (a & 255), (size_t)1 << (32 - l),
-			      v[i].src);
+			paint(c, (*w.t8)[g].e + (a & 255), (size_t)1 << (32 - l), v[i].src);
 		}
 	}
+	if (!c->err) {
+		t8_compact(&w, tbl);
+		if (*w.n > SLUICE_T8_GROUPS)
+			t8_limit_error(c, &w, dst);
+	}
 out:
+	free(w.owner);
+	free(w.creator);
 	free(ents);
 	return rc;
 }

@@ -25,6 +25,35 @@
 
 #define FW_BATCH	4096
 
+/*
+ * fw_maps_write works in two phases. Prepare checks every map's layout,
+ * maps the mmapable arrays, allocates every buffer and works out which IPv6
+ * prefixes are stale: whatever can fail for a reason other than the kernel
+ * refusing an update fails there, before any map has changed. Commit then
+ * writes, fw_cfg last.
+ */
+struct arr_job {
+	int fd;
+	const char *name;
+	const void *src;	/* n elements */
+	uint32_t n, max;
+	size_t vsize;
+	void *mem;		/* mmap of the whole array, or NULL: batched updates */
+	size_t len;
+};
+
+struct lpm_job {
+	int fd;
+	const char *name;
+	const struct fw_lpm6_entry *v;
+	uint32_t n;
+	struct fw_lpm6_key *keys;	/* the new keys, sorted */
+	struct fw_lpm6_val *vals;	/* their values, in key order */
+	struct fw_lpm6_key *stale;	/* in the trie, not in the new set */
+	size_t nstale;
+	bool delete_first;	/* no room for old and new together */
+};
+
 static int map_info(int fd, struct bpf_map_info *info)
 {
 	__u32 len = sizeof(*info);
@@ -35,107 +64,100 @@ static int map_info(int fd, struct bpf_map_info *info)
 	return 0;
 }
 
-/* Write N elements of SRC to keys [0, N) with batched updates. */
-static int array_update_batch(int fd, const void *src, uint32_t n, size_t vsize)
+static int arr_prepare(struct arr_job *j, struct sl_diags *diags)
+{
+	struct bpf_map_info info;
+	int err;
+
+	err = map_info(j->fd, &info);
+	if (err) {
+		sl_diag_add(diags, NULL, "map %s: cannot read map info: %s", j->name,
+			    strerror(-err));
+		return err;
+	}
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != j->vsize ||
+	    info.max_entries < j->n) {
+		sl_diag_add(diags, NULL, "map %s: layout mismatch (type %u, value size %u, "
+			    "%u entries; need an array of %zu-byte values, %u entries)",
+			    j->name, info.type, info.value_size, info.max_entries, j->vsize, j->n);
+		return -EINVAL;
+	}
+	j->max = info.max_entries;
+	if (!(info.map_flags & BPF_F_MMAPABLE))
+		return 0;
+	j->len = (size_t)j->max * j->vsize;
+	j->len = (j->len + sysconf(_SC_PAGESIZE) - 1) / sysconf(_SC_PAGESIZE) *
+		 sysconf(_SC_PAGESIZE);
+	j->mem = mmap(NULL, j->len, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+	if (j->mem == MAP_FAILED) {
+		j->mem = NULL;
+		err = -errno;
+		sl_diag_add(diags, NULL, "map %s: mmap failed: %s", j->name, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Write VSIZE-byte values from SRC to keys [FIRST, FIRST + N); ZERO: all zeroes. */
+static int arr_update_batch(int fd, uint32_t first, uint32_t n, const void *src, size_t vsize,
+			    bool zero)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	uint32_t *keys, done = 0;
+	void *zbuf = NULL;
 	int err = 0;
 
 	keys = malloc(FW_BATCH * sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
+	if (zero)
+		zbuf = calloc(FW_BATCH, vsize);
+	if (!keys || (zero && !zbuf)) {
+		err = -ENOMEM;
+		goto out;
+	}
 	while (done < n) {
 		uint32_t cnt = n - done < FW_BATCH ? n - done : FW_BATCH;
 
 		for (uint32_t i = 0; i < cnt; i++)
-			keys[i] = done + i;
-		if (bpf_map_update_batch(fd, keys, (const char *)src + (size_t)done * vsize,
+			keys[i] = first + done + i;
+		if (bpf_map_update_batch(fd, keys,
+					 zero ? zbuf : (const char *)src + (size_t)done * vsize,
 					 &cnt, &opts)) {
 			err = -errno;
 			break;
 		}
 		done += cnt;
 	}
+out:
 	free(keys);
+	free(zbuf);
 	return err;
 }
 
-/*
- * Make array map FD hold exactly the N elements of SRC (VSIZE bytes each)
- * followed by zeroes. SRC may be NULL when N is 0.
- */
-static int array_write(int fd, const char *name, const void *src, uint32_t n, size_t vsize,
-		       struct sl_diags *diags)
+/* The array holds exactly SRC[0, n) followed by zeroes. */
+static int arr_commit(struct arr_job *j, struct sl_diags *diags)
 {
-	struct bpf_map_info info;
-	void *zero = NULL;
 	int err;
 
-	err = map_info(fd, &info);
-	if (err) {
-		sl_diag_add(diags, NULL, "map %s: cannot read map info: %s", name, strerror(-err));
-		return err;
-	}
-	if (info.value_size != vsize || n > info.max_entries) {
-		sl_diag_add(diags, NULL,
-			    "map %s: layout mismatch (value size %u, %u entries; need %zu, %u)",
-			    name, info.value_size, info.max_entries, vsize, n);
-		return -EINVAL;
-	}
-
-	if (info.map_flags & BPF_F_MMAPABLE) {
-		size_t len = (size_t)info.max_entries * vsize;
-		long page = sysconf(_SC_PAGESIZE);
-		void *mem;
-
-		len = (len + page - 1) / page * page;
-		mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (mem == MAP_FAILED) {
-			err = -errno;
-			sl_diag_add(diags, NULL, "map %s: mmap failed: %s", name, strerror(-err));
-			return err;
-		}
-		if (n)
-			memcpy(mem, src, (size_t)n * vsize);
-		memset((char *)mem + (size_t)n * vsize, 0,
-		       (size_t)(info.max_entries - n) * vsize);
-		munmap(mem, len);
+	if (j->mem) {
+		if (j->n)
+			memcpy(j->mem, j->src, (size_t)j->n * j->vsize);
+		memset((char *)j->mem + (size_t)j->n * j->vsize, 0,
+		       (size_t)(j->max - j->n) * j->vsize);
 		return 0;
 	}
-
-	err = n ? array_update_batch(fd, src, n, vsize) : 0;
-	if (!err && n < info.max_entries) {
-		zero = calloc(info.max_entries - n, vsize);
-		if (!zero) {
-			err = -ENOMEM;
-		} else {
-			/* keys start at n: write through a shifted copy */
-			LIBBPF_OPTS(bpf_map_batch_opts, opts);
-			uint32_t left = info.max_entries - n, at = n, *keys;
-
-			keys = malloc(FW_BATCH * sizeof(*keys));
-			if (!keys)
-				err = -ENOMEM;
-			while (keys && left) {
-				uint32_t cnt = left < FW_BATCH ? left : FW_BATCH;
-
-				for (uint32_t i = 0; i < cnt; i++)
-					keys[i] = at + i;
-				if (bpf_map_update_batch(fd, keys, zero, &cnt, &opts)) {
-					err = -errno;
-					break;
-				}
-				at += cnt;
-				left -= cnt;
-			}
-			free(keys);
-		}
-	}
-	free(zero);
+	err = arr_update_batch(j->fd, 0, j->n, j->src, j->vsize, false);
+	if (!err)
+		err = arr_update_batch(j->fd, j->n, j->max - j->n, NULL, j->vsize, true);
 	if (err)
-		sl_diag_add(diags, NULL, "map %s: update failed: %s", name, strerror(-err));
+		sl_diag_add(diags, NULL, "map %s: update failed: %s", j->name, strerror(-err));
 	return err;
+}
+
+static void arr_release(struct arr_job *j)
+{
+	if (j->mem)
+		munmap(j->mem, j->len);
+	j->mem = NULL;
 }
 
 static int lpm6_key_cmp(const void *a, const void *b)
@@ -143,98 +165,176 @@ static int lpm6_key_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct fw_lpm6_key));
 }
 
-/*
- * Make LPM trie FD hold exactly the N entries of V: insert or update every
- * new entry first (no moment without ::/0), then delete the stale ones.
- */
-static int lpm6_write(int fd, const char *name, const struct fw_lpm6_entry *v, uint32_t n,
-		      struct sl_diags *diags)
+static int lpm6_entry_cmp(const void *a, const void *b)
 {
-	struct fw_lpm6_key *keys = NULL, *stale = NULL, cur, next;
-	struct fw_lpm6_val *vals = NULL;
-	size_t nstale = 0, cap = 0;
-	uint32_t done = 0;
-	int err = 0;
+	return lpm6_key_cmp(&((const struct fw_lpm6_entry *)a)->key,
+			    &((const struct fw_lpm6_entry *)b)->key);
+}
 
-	keys = malloc((n ? n : 1) * sizeof(*keys));
-	vals = malloc((n ? n : 1) * sizeof(*vals));
-	if (!keys || !vals) {
+static int lpm_prepare(struct lpm_job *j, struct sl_diags *diags)
+{
+	struct fw_lpm6_entry *sorted = NULL;
+	struct fw_lpm6_key cur, next;
+	struct bpf_map_info info;
+	size_t cap = 0, existing = 0;
+	int err;
+
+	err = map_info(j->fd, &info);
+	if (err) {
+		sl_diag_add(diags, NULL, "map %s: cannot read map info: %s", j->name,
+			    strerror(-err));
+		return err;
+	}
+	if (info.type != BPF_MAP_TYPE_LPM_TRIE || info.key_size != sizeof(struct fw_lpm6_key) ||
+	    info.value_size != sizeof(struct fw_lpm6_val) || info.max_entries < j->n) {
+		sl_diag_add(diags, NULL, "map %s: layout mismatch (type %u, key %u, value %u, "
+			    "%u entries; need an LPM trie for %u prefixes)", j->name, info.type,
+			    info.key_size, info.value_size, info.max_entries, j->n);
+		return -EINVAL;
+	}
+
+	sorted = malloc((j->n ? j->n : 1) * sizeof(*sorted));
+	j->keys = malloc((j->n ? j->n : 1) * sizeof(*j->keys));
+	j->vals = malloc((j->n ? j->n : 1) * sizeof(*j->vals));
+	if (!sorted || !j->keys || !j->vals) {
 		err = -ENOMEM;
-		goto out;
+		goto nomem;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		keys[i] = v[i].key;
-		vals[i] = v[i].val;
+	if (j->n)
+		memcpy(sorted, j->v, j->n * sizeof(*sorted));
+	qsort(sorted, j->n, sizeof(*sorted), lpm6_entry_cmp);
+	for (uint32_t i = 0; i < j->n; i++) {
+		j->keys[i] = sorted[i].key;
+		j->vals[i] = sorted[i].val;
 	}
+	free(sorted);
+	sorted = NULL;
 
-	while (done < n) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		uint32_t cnt = n - done < FW_BATCH ? n - done : FW_BATCH;
-
-		if (bpf_map_update_batch(fd, keys + done, vals + done, &cnt, &opts)) {
-			err = -errno;
-			if (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP)
-				goto fail;
-			/* no batch ops for this map: one at a time */
-			for (; done < n; done++) {
-				if (bpf_map_update_elem(fd, &keys[done], &vals[done], BPF_ANY)) {
-					err = -errno;
-					goto fail;
-				}
-			}
-			err = 0;
-			break;
-		}
-		done += cnt;
-	}
-
-	/* Collect what is in the trie but not in V, then delete it. */
-	qsort(keys, n, sizeof(*keys), lpm6_key_cmp);
-	for (int r = bpf_map_get_next_key(fd, NULL, &next);;
-	     r = bpf_map_get_next_key(fd, &cur, &next)) {
+	/* What is in the trie now and not in the new set goes. */
+	for (int r = bpf_map_get_next_key(j->fd, NULL, &next);;
+	     r = bpf_map_get_next_key(j->fd, &cur, &next)) {
 		if (r) {
 			if (errno == ENOENT)
 				break;
 			err = -errno;
-			goto fail;
+			sl_diag_add(diags, NULL, "map %s: cannot list entries: %s", j->name,
+				    strerror(-err));
+			return err;
 		}
 		cur = next;
-		if (bsearch(&cur, keys, n, sizeof(*keys), lpm6_key_cmp))
+		existing++;
+		if (bsearch(&cur, j->keys, j->n, sizeof(*j->keys), lpm6_key_cmp))
 			continue;
-		if (nstale == cap) {
+		if (j->nstale == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
-			struct fw_lpm6_key *s = realloc(stale, ncap * sizeof(*s));
+			struct fw_lpm6_key *s = realloc(j->stale, ncap * sizeof(*s));
 
 			if (!s) {
 				err = -ENOMEM;
-				goto out;
+				goto nomem;
 			}
-			stale = s;
+			j->stale = s;
 			cap = ncap;
 		}
-		stale[nstale++] = cur;
+		j->stale[j->nstale++] = cur;
 	}
-	for (size_t i = 0; i < nstale; i++) {
-		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT) {
-			err = -errno;
-			goto fail;
-		}
-	}
-	goto out;
-fail:
-	sl_diag_add(diags, NULL, "map %s: update failed: %s", name, strerror(-err));
-out:
-	free(keys);
-	free(vals);
-	free(stale);
+	/*
+	 * New entries first, so that no prefix is ever missing in between,
+	 * unless old and new together do not fit: then the stale ones first.
+	 */
+	j->delete_first = existing + (j->n - (existing - j->nstale)) > info.max_entries;
+	return 0;
+nomem:
+	free(sorted);
+	sl_diag_add(diags, NULL, "map %s: out of memory", j->name);
 	return err;
+}
+
+static int lpm_delete_stale(struct lpm_job *j)
+{
+	for (size_t i = 0; i < j->nstale; i++)
+		if (bpf_map_delete_elem(j->fd, &j->stale[i]) && errno != ENOENT)
+			return -errno;
+	return 0;
+}
+
+static int lpm_insert(struct lpm_job *j)
+{
+	uint32_t done = 0;
+
+	while (done < j->n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t cnt = j->n - done < FW_BATCH ? j->n - done : FW_BATCH;
+
+		if (!bpf_map_update_batch(j->fd, j->keys + done, j->vals + done, &cnt, &opts)) {
+			done += cnt;
+			continue;
+		}
+		if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
+			return -errno;
+		/* no batch operations on this kernel: one at a time */
+		for (; done < j->n; done++)
+			if (bpf_map_update_elem(j->fd, &j->keys[done], &j->vals[done], BPF_ANY))
+				return -errno;
+	}
+	return 0;
+}
+
+static int lpm_commit(struct lpm_job *j, struct sl_diags *diags)
+{
+	int err;
+
+	if (j->delete_first) {
+		err = lpm_delete_stale(j);
+		if (!err)
+			err = lpm_insert(j);
+	} else {
+		err = lpm_insert(j);
+		if (!err)
+			err = lpm_delete_stale(j);
+	}
+	if (err)
+		sl_diag_add(diags, NULL, "map %s: update failed: %s", j->name, strerror(-err));
+	return err;
+}
+
+static void lpm_release(struct lpm_job *j)
+{
+	free(j->keys);
+	free(j->vals);
+	free(j->stale);
+	j->keys = NULL;
+	j->vals = NULL;
+	j->stale = NULL;
 }
 
 int fw_maps_write(const struct fw_map_fds *fds, const struct fw_tables *t,
 		  struct sl_diags *diags)
 {
+	/* In commit order: second-level groups before the first level pointing at them. */
+	struct arr_job arr[] = {
+		{ fds->cls, SLUICE_MAP_FW_CLS, t->cls, t->nclasses, 0, sizeof(struct fw_bitmap) },
+		{ fds->src4_t8, SLUICE_MAP_FW_SRC4_T8, t->src4_t8, t->nsrc4_t8, 0,
+		  sizeof(struct fw_t8) },
+		{ fds->dst4_t8, SLUICE_MAP_FW_DST4_T8, t->dst4_t8, t->ndst4_t8, 0,
+		  sizeof(struct fw_t8) },
+		{ fds->src4, SLUICE_MAP_FW_SRC4, t->src4, SLUICE_T24_BLOCKS, 0,
+		  sizeof(struct fw_blk) },
+		{ fds->dst4, SLUICE_MAP_FW_DST4, t->dst4, SLUICE_T24_BLOCKS, 0,
+		  sizeof(struct fw_blk) },
+		{ fds->sport, SLUICE_MAP_FW_SPORT, t->sport, SLUICE_PORT_BLOCKS, 0,
+		  sizeof(struct fw_blk) },
+		{ fds->dport, SLUICE_MAP_FW_DPORT, t->dport, SLUICE_PORT_BLOCKS, 0,
+		  sizeof(struct fw_blk) },
+	};
+	struct lpm_job lpm[] = {
+		{ fds->src6, SLUICE_MAP_FW_SRC6, t->src6, t->nsrc6 },
+		{ fds->dst6, SLUICE_MAP_FW_DST6, t->dst6, t->ndst6 },
+	};
+	const size_t narr = sizeof(arr) / sizeof(arr[0]), nlpm = sizeof(lpm) / sizeof(lpm[0]);
 	const uint32_t zero = 0;
-	int err;
+	struct bpf_map_info info;
+	int err = 0;
 
 	if (t->nclasses > SLUICE_MAX_CLASSES || t->nsrc4_t8 > SLUICE_T8_GROUPS ||
 	    t->ndst4_t8 > SLUICE_T8_GROUPS || t->nsrc6 > SLUICE_LPM6_MAX ||
@@ -242,44 +342,46 @@ int fw_maps_write(const struct fw_map_fds *fds, const struct fw_tables *t,
 		sl_diag_add(diags, NULL, "compiled tables exceed the map sizes");
 		return -E2BIG;
 	}
-	if (!t->src4 || !t->dst4 || !t->sport || !t->dport) {
+	if (!t->cls || !t->src4 || !t->dst4 || !t->sport || !t->dport) {
 		sl_diag_add(diags, NULL, "compiled tables are incomplete");
 		return -EINVAL;
 	}
 
-	/* Second-level groups before the first level that points at them. */
-	err = array_write(fds->cls, SLUICE_MAP_FW_CLS, t->cls, t->nclasses,
-			  sizeof(struct fw_bitmap), diags);
-	if (!err)
-		err = array_write(fds->src4_t8, SLUICE_MAP_FW_SRC4_T8, t->src4_t8, t->nsrc4_t8,
-				  sizeof(struct fw_t8), diags);
-	if (!err)
-		err = array_write(fds->dst4_t8, SLUICE_MAP_FW_DST4_T8, t->dst4_t8, t->ndst4_t8,
-				  sizeof(struct fw_t8), diags);
-	if (!err)
-		err = array_write(fds->src4, SLUICE_MAP_FW_SRC4, t->src4, SLUICE_T24_BLOCKS,
-				  sizeof(struct fw_blk), diags);
-	if (!err)
-		err = array_write(fds->dst4, SLUICE_MAP_FW_DST4, t->dst4, SLUICE_T24_BLOCKS,
-				  sizeof(struct fw_blk), diags);
-	if (!err)
-		err = lpm6_write(fds->src6, SLUICE_MAP_FW_SRC6, t->src6, t->nsrc6, diags);
-	if (!err)
-		err = lpm6_write(fds->dst6, SLUICE_MAP_FW_DST6, t->dst6, t->ndst6, diags);
-	if (!err)
-		err = array_write(fds->sport, SLUICE_MAP_FW_SPORT, t->sport, SLUICE_PORT_BLOCKS,
-				  sizeof(struct fw_blk), diags);
-	if (!err)
-		err = array_write(fds->dport, SLUICE_MAP_FW_DPORT, t->dport, SLUICE_PORT_BLOCKS,
-				  sizeof(struct fw_blk), diags);
-	if (err)
+	err = map_info(fds->cfg, &info);
+	if (!err && (info.type != BPF_MAP_TYPE_ARRAY ||
+		     info.value_size != sizeof(struct fw_config) || info.max_entries < 1)) {
+		sl_diag_add(diags, NULL, "map %s: layout mismatch (value size %u, need %zu)",
+			    SLUICE_MAP_FW_CFG, info.value_size, sizeof(struct fw_config));
+		return -EINVAL;
+	} else if (err) {
+		sl_diag_add(diags, NULL, "map %s: cannot read map info: %s", SLUICE_MAP_FW_CFG,
+			    strerror(-err));
 		return err;
+	}
+	for (size_t i = 0; i < narr && !err; i++)
+		err = arr_prepare(&arr[i], diags);
+	for (size_t i = 0; i < nlpm && !err; i++)
+		err = lpm_prepare(&lpm[i], diags);
+	if (err)
+		goto out;
 
-	if (bpf_map_update_elem(fds->cfg, &zero, &t->cfg, BPF_ANY)) {
+	/* From here on a failure leaves the maps part old, part new. */
+	for (size_t i = 0; i < 5 && !err; i++)
+		err = arr_commit(&arr[i], diags);
+	for (size_t i = 0; i < nlpm && !err; i++)
+		err = lpm_commit(&lpm[i], diags);
+	for (size_t i = 5; i < narr && !err; i++)
+		err = arr_commit(&arr[i], diags);
+	if (!err && bpf_map_update_elem(fds->cfg, &zero, &t->cfg, BPF_ANY)) {
 		err = -errno;
 		sl_diag_add(diags, NULL, "map %s: update failed: %s", SLUICE_MAP_FW_CFG,
 			    strerror(-err));
 	}
+out:
+	for (size_t i = 0; i < narr; i++)
+		arr_release(&arr[i]);
+	for (size_t i = 0; i < nlpm; i++)
+		lpm_release(&lpm[i]);
 	return err;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Checks that need the whole merged policy: a set or rule name defined twice
- * (anywhere, in any file: both locations are named) and @set references.
+ * (anywhere, in any file: both locations are named), @set references, the
+ * number of rules.
  * Checks of single values happen where they are parsed (policy_parse.c).
  */
 #include <string.h>
@@ -92,8 +93,16 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 	errs += check_dups(sets, ns, "set", d);
 	for (size_t i = 0; i < nr; i++)
 		if (pol->fw.rules[i].name)
-			rules[k++] = (struct named){ pol->fw.rules[i].name, &pol->fw.rules[i].loc, i };
+			rules[k++] = (struct named){ pol->fw.rules[i].name,
+						    &pol->fw.rules[i].loc, i };
 	errs += check_dups(rules, k, "rule", d);
+	if (nr > SLUICE_MAX_RULES) {
+		/* the bit-vector width of the classifier; fw_compile refuses it too */
+		sl_diag_add(d, &pol->fw.rules[SLUICE_MAX_RULES].loc,
+			    "too many rules: %zu; the firewall holds at most %d", nr,
+			    SLUICE_MAX_RULES);
+		errs++;
+	}
 	for (size_t i = 0; i < nr; i++) {
 		struct sl_rule *r = &pol->fw.rules[i];
 

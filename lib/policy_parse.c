@@ -161,13 +161,14 @@ static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
 
 /*
  * Items of a value that may be one scalar or a list of scalars: calls FN
- * for each scalar. WHAT names the field in messages. An empty list is an
- * error (it would match nothing), as is anything nested.
+ * for each scalar. WHAT names the field in messages. In a match field an
+ * empty list is an error (it would match nothing: EMPTY_ERR says so); where
+ * EMPTY_ERR is NULL it is allowed. Anything nested is an error.
  */
 typedef void (*item_fn)(struct pctx *c, yaml_node_t *n, void *arg);
 
-static void each_scalar(struct pctx *c, const char *what, yaml_node_t *v, item_fn fn,
-			void *arg)
+static void each_scalar(struct pctx *c, const char *what, const char *empty_err,
+			yaml_node_t *v, item_fn fn, void *arg)
 {
 	yaml_node_item_t *it;
 
@@ -180,7 +181,8 @@ static void each_scalar(struct pctx *c, const char *what, yaml_node_t *v, item_f
 		return;
 	}
 	if (v->data.sequence.items.start == v->data.sequence.items.top) {
-		err_node(c, v, "%s: empty list; omit the key to mean any", what);
+		if (empty_err)
+			err_node(c, v, "%s: empty list %s", what, empty_err);
 		return;
 	}
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
@@ -196,6 +198,8 @@ static void each_scalar(struct pctx *c, const char *what, yaml_node_t *v, item_f
 		fn(c, n, arg);
 	}
 }
+
+#define EMPTY_MATCH	"matches nothing; omit the key to match any"
 
 static bool name_ok(const char *s)
 {
@@ -222,8 +226,10 @@ static int parse_action(const char *s, enum sluice_action *a)
 /* YAML 1.1 booleans, as operators write them. */
 static int parse_bool(const yaml_node_t *n, bool *b)
 {
-	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
-	static const char *const f[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
+					 "on", "On", "ON" };
+	static const char *const f[] = { "false", "False", "FALSE", "no", "No", "NO",
+					 "off", "Off", "OFF" };
 
 	if (n->type != YAML_SCALAR_NODE)
 		return -EINVAL;
@@ -534,11 +540,9 @@ static void parse_sets(struct pctx *c, yaml_node_t *v)
 			continue;
 		}
 		if (f[0].key)
-			each_scalar(c, "prefixes", f[0].val, set_prefix_item, s);
-		if (f[1].key) {
-			/* pol->sets may move while reading; S stays valid as it is not grown here. */
-			set_file(c, s, f[1].key, f[1].val);
-		}
+			each_scalar(c, "prefixes", NULL, f[0].val, set_prefix_item, s);
+		if (f[1].key)
+			set_file(c, s, f[1].key, f[1].val);	/* pol->sets does not grow here */
 	}
 }
 
@@ -693,9 +697,11 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 	struct sl_firewall *fw = &c->pol->fw;
 	struct kv f[R_NKEYS];
 	struct sl_rule *r;
+	int proto_errs = 0;
 
 	if (m->type != YAML_MAPPING_NODE) {
-		err_node(c, m, "a rule must be a mapping (name, action, src, ...), got %s", kind(m));
+		err_node(c, m, "a rule must be a mapping (name, action, src, ...), got %s",
+			 kind(m));
 		return;
 	}
 	if (sl_vec_reserve((void **)&fw->rules, fw->nrules, sizeof(*fw->rules))) {
@@ -731,17 +737,19 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 	if (f[R_SRC].key) {
 		struct addr_list al = { &r->src, &r->nsrc };
 
-		each_scalar(c, "src", f[R_SRC].val, addr_item, &al);
+		each_scalar(c, "src", EMPTY_MATCH, f[R_SRC].val, addr_item, &al);
 	}
 	if (f[R_DST].key) {
 		struct addr_list al = { &r->dst, &r->ndst };
 
-		each_scalar(c, "dst", f[R_DST].val, addr_item, &al);
+		each_scalar(c, "dst", EMPTY_MATCH, f[R_DST].val, addr_item, &al);
 	}
 	if (f[R_PROTO].key) {
-		each_scalar(c, "proto", f[R_PROTO].val, proto_item, &r->protos);
+		proto_errs = c->errs;
+		each_scalar(c, "proto", EMPTY_MATCH, f[R_PROTO].val, proto_item, &r->protos);
 		if (r->protos & (1u << 31))
 			r->protos = 0;
+		proto_errs = c->errs - proto_errs;
 	}
 	for (int k = R_SPORT; k <= R_DPORT; k++) {
 		struct port_list pl = k == R_SPORT ? (struct port_list){ &r->sport, &r->nsport }
@@ -749,8 +757,9 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 
 		if (!f[k].key)
 			continue;
-		each_scalar(c, keys[k], f[k].val, port_item, &pl);
-		if (!r->protos || (r->protos & ~(SL_PROTO_TCP | SL_PROTO_UDP)))
+		each_scalar(c, keys[k], EMPTY_MATCH, f[k].val, port_item, &pl);
+		/* a bad proto was reported already; do not blame the ports for it */
+		if (!proto_errs && (!r->protos || (r->protos & ~(SL_PROTO_TCP | SL_PROTO_UDP))))
 			err_node(c, f[k].key,
 				 "%s needs proto tcp, udp or [tcp, udp]; this rule has proto %s",
 				 keys[k], protos_text(r->protos));
@@ -780,7 +789,7 @@ static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 	}
 	map_fields(c, v, "firewall", keys, 4, f);
 	if (f[0].key)
-		each_scalar(c, "interfaces", f[0].val, iface_item, fw);
+		each_scalar(c, "interfaces", NULL, f[0].val, iface_item, fw);
 	if (f[1].key && (f[1].val->type != YAML_SCALAR_NODE ||
 			 parse_action(sval(f[1].val), &fw->default_action)))
 		err_node(c, f[1].val, "unknown default \"%.64s\"; use allow or deny",
@@ -887,17 +896,22 @@ bad:
 	return 0;
 }
 
-static void yaml_error(struct pctx *c, const yaml_parser_t *p)
+static void yaml_error(struct pctx *c, const yaml_parser_t *p, const char *buf, size_t len)
 {
 	struct sl_loc loc = { c->file, (int)p->problem_mark.line + 1,
 			      (int)p->problem_mark.column + 1 };
+	size_t at = p->problem_mark.index;
+	const char *hint = "";
 
+	/* libyaml cannot start a plain value with ':' inside [...]: "::/0", "::1". */
+	if (at < len && buf[at] == ':')
+		hint = "; quote IPv6 addresses that start with ':', e.g. \"::/0\"";
 	if (p->context)
-		err_at(c, &loc, "invalid YAML: %s (%s at line %d, column %d)",
+		err_at(c, &loc, "invalid YAML: %s (%s at line %d, column %d)%s",
 		       p->problem ? p->problem : "error", p->context,
-		       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+		       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1, hint);
 	else
-		err_at(c, &loc, "invalid YAML: %s", p->problem ? p->problem : "error");
+		err_at(c, &loc, "invalid YAML: %s%s", p->problem ? p->problem : "error", hint);
 }
 
 static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
@@ -934,14 +948,14 @@ static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char 
 	}
 	yaml_parser_set_input_string(&p, (unsigned char *)buf, len);
 	if (!yaml_parser_load(&p, &doc)) {
-		yaml_error(&c, &p);
+		yaml_error(&c, &p, buf, len);
 		yaml_parser_delete(&p);
 		goto out;
 	}
 	c.doc = &doc;
 	if (yaml_document_get_root_node(&doc)) {
 		if (!yaml_parser_load(&p, &doc2)) {
-			yaml_error(&c, &p);
+			yaml_error(&c, &p, buf, len);
 		} else {
 			yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
 
@@ -1025,9 +1039,64 @@ static int list_dir(const char *dir, char ***out, size_t *nout, struct sl_diags 
 	return 0;
 }
 
+struct diag_key {
+	size_t file;	/* index in pol->files, or after them all */
+	int line;	/* 0 (about the whole file) sorts after the lines */
+	int col;
+	size_t order;
+	struct sl_diag d;
+};
+
+static int cmp_diag_key(const void *a, const void *b)
+{
+	const struct diag_key *x = a, *y = b;
+	unsigned int lx = (unsigned int)x->line - 1, ly = (unsigned int)y->line - 1;
+
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/*
+ * Errors are found file by file and then across files; show them in file
+ * order (as read), by line and column, as a compiler would.
+ */
+static void sort_diags(const struct sl_policy *pol, struct sl_diags *d, size_t from)
+{
+	size_t n = d->n - from;
+	struct diag_key *k;
+
+	if (n < 2)
+		return;
+	k = calloc(n, sizeof(*k));
+	if (!k)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct sl_diag *x = &d->v[from + i];
+		size_t f = pol->nfiles;
+
+		for (size_t j = 0; x->file && j < pol->nfiles; j++) {
+			if (!strcmp(x->file, pol->files[j])) {
+				f = j;
+				break;
+			}
+		}
+		k[i] = (struct diag_key){ f, x->line, x->col, i, *x };
+	}
+	qsort(k, n, sizeof(*k), cmp_diag_key);
+	for (size_t i = 0; i < n; i++)
+		d->v[from + i] = k[i].d;
+	free(k);
+}
+
 int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
 		      struct sl_diags *diags)
 {
+	size_t first_diag = diags->n;
 	int errs = 0, ioerr = 0;
 
 	memset(pol, 0, sizeof(*pol));
@@ -1065,6 +1134,7 @@ int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy 
 		errs++;
 	}
 	errs += policy_check(pol, diags);
+	sort_diags(pol, diags, first_diag);
 	if (errs || ioerr) {
 		policy_free(pol);
 		return ioerr ? ioerr : -EINVAL;

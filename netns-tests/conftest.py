@@ -95,8 +95,9 @@ def env(topo):
                         problems.append("XDP still attached to %s after teardown" % dev)
         finally:
             agent.force_cleanup()
-            if problems:
-                print(agent.log_text())
+            # pytest shows captured output only for a failed test: there, the
+            # agent's log is what explains it
+            print("---- sluiced log (%s)\n%s" % (agent.log_path, agent.log_text()))
             shutil.rmtree(workdir, ignore_errors=True)
         if problems:
             pytest.fail("; ".join(problems))

@@ -4,16 +4,18 @@ statuses, -j output, an unreachable agent, offline teardown, and the control
 protocol client against a scripted peer that answers as docs/control.md says.
 
 Runs build/san/sluice (sanitizer build); BUILD in the environment names the
-build dir (absolute), default ./build. No namespaces are needed.
+build dir (absolute), default ./build. Only the last two tests need
+namespaces and a real sluiced (conftest.py's `env`): the text views against
+the agent's JSON, and teardown without an agent after a SIGKILL.
 """
 import json
 import os
 import re
-import shutil
+import signal
 import socket
-import stat
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -176,6 +178,17 @@ def test_check_missing_file(tmp_path):
     assert out["valid"] is False
     assert out["errors"][0]["file"] == f
     assert "No such file or directory" in out["errors"][0]["message"]
+
+
+def test_check_unreadable_set_file(tmp_path):
+    # an input the policy names, not only the ones on the command line
+    text = "sets:\n  bl:\n    file: nope.txt\n"
+    f = write(tmp_path / "sets.yaml", text)
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    m = ERR_RE.match(p.stderr.splitlines()[0])
+    assert m and m["file"] == f and int(m["line"]) == 3, p.stderr
+    assert "nope.txt" in m["msg"]
 
 
 def test_check_missing_file_beside_valid_one(tmp_path):
@@ -488,6 +501,23 @@ def test_teardown_refuses_a_dir_not_on_bpffs(tmp_path):
     assert victim.read_text() == "keep me"
 
 
+def test_teardown_refuses_the_root_of_a_bpffs(tmp_path):
+    # a private bpffs instance: whatever happens, no other tool's pins are at stake
+    mnt = tmp_path / "bpffs"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "bpf", "sld-bpffs", str(mnt)], check=True)
+    try:
+        pin = str(mnt / "sld_keep")
+        subprocess.run(["bpftool", "map", "create", pin, "type", "array", "key", "4",
+                        "value", "4", "entries", "1", "name", "sld_keep"], check=True)
+        p = run("--socket", str(tmp_path / "none.sock"), "--state-dir", str(mnt), "teardown")
+        assert p.returncode == 2
+        assert "root of a bpf filesystem" in one_error_line(p)
+        assert os.path.exists(pin)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
 def bpffs():
     if subprocess.run(["stat", "-f", "-c", "%T", "/sys/fs/bpf"], capture_output=True,
                       text=True).stdout.strip() != "bpf_fs":
@@ -505,7 +535,6 @@ def test_teardown_removes_pins(tmp_path):
             subprocess.run(["bpftool", "map", "create", pin, "type", "array", "key", "4",
                             "value", "4", "entries", "1", "name",
                             os.path.basename(pin)], check=True)
-            assert stat.S_ISREG(os.stat(pin).st_mode) or os.path.exists(pin)
         p = run("-j", "--socket", str(tmp_path / "none.sock"), "--state-dir", state,
                 "teardown")
         assert p.returncode == 0, p.stderr
@@ -524,3 +553,71 @@ def test_teardown_removes_pins(tmp_path):
                 for d in dirs:
                     os.rmdir(os.path.join(root, d))
             os.rmdir(state)
+
+
+# ---------------------------------------------------------------- with a real agent
+# (the shared `env` fixture of conftest.py: namespaces, veth, sluiced)
+
+ENV_RULES = [
+    dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
+    dict(name="allow-ssh", action="allow", src=["203.0.113.0/24"], proto="tcp",
+         dport=["22", "8000-8080"]),
+]
+
+
+def test_text_views_show_what_json_says(env):
+    agent = env.start(default="deny", rules=ENV_RULES)
+    data = agent.cli("rule", "list")
+    p = agent.cli_raw("rule", "list", json_out=False)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == 1 + len(data["rules"]) + 1
+    for line, rule in zip(lines[1:], data["rules"]):
+        f = line.split()
+        assert f[:3] == [str(rule["index"]), rule["name"], rule["action"]]
+        assert f[-2:] == [str(rule["packets"]), str(rule["bytes"])]
+    assert [ln.split()[1] for ln in lines[1:-1]] == ["deny-5001", "allow-ssh"]
+    assert lines[-1].split()[:3] == ["*", "(default)", "deny"]
+
+    st = agent.status()
+    p = agent.cli_raw("status", json_out=False)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"^generation +%d$" % st["generation"], p.stdout, re.M)
+    for i in st["interfaces"]:
+        assert re.search(r"^%s +%d +xdp +%s +bpf_link +%d$" %
+                         (re.escape(i["name"]), i["ifindex"], i["mode"], i["prog_id"]),
+                         p.stdout, re.M), p.stdout
+
+    stats = agent.stats()["hooks"]["xdp"]
+    p = agent.cli_raw("stats", json_out=False)
+    assert p.returncode == 0, p.stderr
+    for group in ("verdicts", "drops"):
+        for name in stats[group]:
+            assert re.search(r"^  %s +\d+ +\d+$" % re.escape(name), p.stdout, re.M), name
+
+
+def test_teardown_after_sigkill_detaches(env):
+    from lib.agent import pins_under
+    from lib.netns import xdp_prog_id
+
+    t = env.topo
+    agent = env.start(default="deny", rules=ENV_RULES)
+    assert xdp_prog_id(t.fw, t.fdev) is not None
+    assert agent.stop(signal.SIGKILL) == -signal.SIGKILL
+    # the agent is gone, the firewall stays: its pinned links hold it
+    assert xdp_prog_id(t.fw, t.fdev) is not None
+    pins = pins_under(agent.state_dir)
+    assert pins
+
+    p = agent.cli_raw("teardown")
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json_only(p)
+    assert out["agent"] is False and out["state_dir"] == agent.state_dir
+    assert t.fdev in out["removed"]
+    assert sorted(out["pins"]) == sorted(pins)
+    assert pins_under(agent.state_dir) == [] and not os.path.exists(agent.state_dir)
+    # the kernel releases an unpinned link from a work queue: allow it a moment
+    deadline = time.monotonic() + 2
+    while xdp_prog_id(t.fw, t.fdev) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert xdp_prog_id(t.fw, t.fdev) is None

@@ -10,6 +10,7 @@ import time
 
 from lib.agent import pins_under
 from lib.netns import link_info, run, xdp_prog_id
+from lib.policy import policy_yaml
 from lib.traffic import exchange
 
 N = 5
@@ -66,6 +67,9 @@ def test_new_interface_gets_xdp(env):
     att = agent.attached()
     assert fdev in att and att[fdev]["hook"] == "xdp", att
     assert att[fdev]["prog_id"] == xdp_prog_id(t.fw, fdev)
+    # veth has native XDP; the attachment is a pinned bpf_link
+    assert att[fdev]["mode"] == "native" and att[fdev]["attach"] == "bpf_link", att
+    assert "xdp" in run(["ip", "-d", "link", "show", "dev", fdev], ns=t.fw).stdout
     got = exchange(t, [
         dict(tag="ok", src="203.0.113.1", dst="203.0.113.2", dport=5000, count=N),
         dict(tag="denied", src="203.0.113.1", dst="203.0.113.2", dport=5001, count=N),
@@ -74,6 +78,18 @@ def test_new_interface_gets_xdp(env):
     assert agent.rules()["deny-5001"]["packets"] == N
     assert xdp_prog_id(t.fw, t.pfx + "x2") is None
     assert t.pfx + "x2" not in agent.attached()
+
+    # the interface goes away: its link pin goes with it
+    ifindex = att[fdev]["ifindex"]
+    pin = os.path.join(agent.state_dir, "links", "xdp_%d" % ifindex)
+    assert os.path.exists(pin), pins_under(agent.state_dir)
+    run(["ip", "link", "del", fdev], ns=t.fw)
+    deadline = time.monotonic() + 2
+    while os.path.exists(pin) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists(pin), "%s still pinned after its interface was deleted" % pin
+    assert fdev not in agent.attached()
+    assert t.fdev in agent.attached()
 
 
 def _restart_keeps_firewall(env, sig):
@@ -139,3 +155,64 @@ def test_teardown_leaves_nothing(env):
     # the firewall is gone: what was denied now arrives
     assert probe(env) == {"ok": N, "denied": N}
     assert not os.path.exists(agent.socket) or not agent.alive()
+
+
+def test_two_agents_side_by_side(env):
+    """Two agents with their own state dirs and sockets, each in its own
+    namespace, filter independently; a third on a state dir in use is refused."""
+    import shutil
+    import tempfile
+
+    from lib.agent import Agent, BPFFS
+    from lib.netns import Topology
+
+    agent1 = env.start(default="allow", rules=RULES)
+    t2 = Topology(env.topo.pfx + "z")
+    work2 = tempfile.mkdtemp(prefix=t2.pfx + "-")
+    agent2 = Agent(t2.fw, work2, os.path.join(BPFFS, t2.pfx))
+    try:
+        t2.setup()
+        agent2.write_policy("10-test.yaml", policy_yaml(t2, [
+            dict(name="deny-5000", action="deny", proto="udp", dport=["5000"])]))
+        agent2.start()
+        assert probe(env) == {"ok": N, "denied": 0}
+        got = exchange(t2, [
+            dict(tag="5000", src="192.0.2.1", dst="192.0.2.2", dport=5000, count=N),
+            dict(tag="5001", src="192.0.2.1", dst="192.0.2.2", dport=5001, count=N)])
+        assert got == {"5000": 0, "5001": N}
+        assert agent1.rules()["deny-5001"]["packets"] == N
+        assert agent2.rules()["deny-5000"]["packets"] == N
+        assert agent1.status()["agent"]["state_dir"] != agent2.status()["agent"]["state_dir"]
+
+        # a second agent on agent2's state dir must not fight over its links
+        intruder = Agent(t2.fw, tempfile.mkdtemp(prefix=t2.pfx + "-"), agent2.state_dir)
+        intruder.write_policy("10-test.yaml", policy_yaml(t2))
+        intruder.start(wait=False)
+        try:
+            intruder.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            intruder.stop(signal.SIGKILL)
+            raise AssertionError("a second agent on a state dir in use kept running")
+        log = intruder.log_text()
+        rc = intruder.stop()
+        shutil.rmtree(intruder.workdir, ignore_errors=True)
+        assert rc != 0, log
+        assert "state dir" in log, log
+        assert agent2.alive()
+        got = exchange(t2, [
+            dict(tag="5000", src="192.0.2.1", dst="192.0.2.2", dport=5000, count=N)])
+        assert got == {"5000": 0}
+
+        assert agent2.teardown().returncode == 0
+        agent2.proc.wait(timeout=10)
+        assert agent2.stop() == 0, agent2.log_text()
+        assert pins_under(agent2.state_dir) == []
+        # agent1 is untouched by agent2's teardown
+        assert agent1.alive()
+        assert probe(env) == {"ok": N, "denied": 0}
+    finally:
+        if agent2.alive():
+            agent2.stop(signal.SIGKILL)
+        agent2.force_cleanup()
+        t2.destroy()
+        shutil.rmtree(work2, ignore_errors=True)

@@ -89,3 +89,40 @@ def test_reload_configmap_symlink_swap(env):
     publish(2, deny(5000))
     wait_new_generation(agent, gen)
     assert probe(env) == {"5000": 0, "5001": N}
+
+
+def test_invalid_policy_at_start(env):
+    """Nothing pinned and an invalid policy: the agent refuses to start. With
+    a policy pinned, an agent started on an invalid policy keeps the pinned
+    one in force."""
+    agent = env.agent
+    bad = policy_yaml(env.topo, deny(5001)).replace("dport: [\"5001\"]", "dport: [\"70000\"]")
+    assert "70000" in bad
+    agent.write_policy("10-test.yaml", bad)
+    agent.start(wait=False)
+    rc = agent.proc.wait(timeout=15)
+    log = agent.log_text()
+    agent.stop()
+    assert rc != 0, log
+    assert re.search(r"10-test\.yaml:\d+:\d+: ", log), log
+    assert not os.path.exists(os.path.join(agent.state_dir, "links")) or \
+        not os.listdir(os.path.join(agent.state_dir, "links"))
+
+    agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5001)))
+    agent.start()
+    assert probe(env) == {"5000": N, "5001": 0}
+    assert agent.stop() == 0
+    agent.write_policy("10-test.yaml", bad)
+    agent.start(wait=False)
+    # it answers, keeps the pinned policy and stays up for a fixed file
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if agent.attached():
+                break
+        except Exception:
+            pass
+        assert agent.alive(), agent.log_text()
+        time.sleep(0.1)
+    assert probe(env) == {"5000": N, "5001": 0}
+    assert agent.alive()

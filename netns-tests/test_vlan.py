@@ -2,9 +2,9 @@
 """802.1Q and QinQ (802.1ad + 802.1Q) frames: XDP on the veth must classify
 the inner IP header.
 
-This kernel has no VLAN devices (8021q is neither built in nor a module), so
-the frames cannot be delivered to a socket behind a VLAN subinterface.
-Instead an AF_PACKET socket on the fw veth counts what XDP passed to the
+The kernel this was written on has no VLAN devices (8021q is neither built
+in nor a module), so frames cannot be delivered to a socket behind a VLAN
+subinterface everywhere. Instead an AF_PACKET socket on the fw veth counts what XDP passed to the
 kernel. A datapath that did not parse VLAN tags would see non-IP frames and
 pass them all: the denied frames would be counted and the test would fail.
 """

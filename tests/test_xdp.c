@@ -6,6 +6,8 @@
  * The policy goes the real way: YAML -> policy_load_paths -> fw_compile ->
  * fw_maps_write.
  */
+#include <sys/socket.h>
+
 #include <linux/bpf.h>
 
 #include "testlib.h"
@@ -540,5 +542,56 @@ TEST(xdp_policy_replace)
 out:
 	fw_tables_free(&t1);
 	fw_tables_free(&t2);
+	xdp_env_close(&env);
+}
+
+/*
+ * Found by test_xdp_random (SLUICE_SEED=46215643429305): a rule whose
+ * destination is an IPv4 /23 matched a packet to 228.59.212.3 when another
+ * rule named its sources only in IPv6 and its destination through a set.
+ * The datapath and the reference classifier must agree on it.
+ */
+static const char *const POLICY_SRC_DST_SOURCES =
+	"sets:\n"
+	"  s:\n"
+	"    prefixes: [\"0.0.0.0/0\"]\n"
+	"firewall:\n"
+	"  interfaces: [slb0]\n"
+	"  default: allow\n"
+	"  stateful: false\n"
+	"  rules:\n"
+	"    - name: r0\n"
+	"      action: deny\n"
+	"      src: [\"203.0.112.0/20\", \"192.0.2.154/32\"]\n"
+	"      dst: [\"203.0.112.0/23\"]\n"
+	"    - name: r1\n"
+	"      action: deny\n"
+	"      src: [\"2001:db8:3:0:8000::/127\"]\n"
+	"      dst: [\"@s\"]\n"
+	"    - name: r2\n"
+	"      action: allow\n";
+
+TEST(xdp_src_and_dst_prefixes_kept_apart)
+{
+	uint8_t pkt[] = { ETH(P_IP), IP4(1, A4(203, 0, 113, 197), A4(228, 59, 212, 3)),
+			  ICMP4_ECHO };
+	struct sl_pkt ref = { .family = AF_INET, .proto = 1,
+			      .src = { 203, 0, 113, 197 }, .dst = { 228, 59, 212, 3 } };
+	struct sl_counter rule[SLUICE_MAX_RULES + 1];
+	struct xdp_env env;
+	__u32 retval = ~0u;
+
+	fix_lengths(pkt, sizeof(pkt));
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		goto out;
+	if (!ASSERT_OK(xdp_env_apply(&env, POLICY_SRC_DST_SOURCES, 1, NULL), "apply"))
+		goto out;
+	ASSERT_EQ(policy_ref_classify(&env.pol, &ref), 2, "reference: rule r2");
+	if (!ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &retval, NULL, NULL), "run"))
+		goto out;
+	ASSERT_EQ(retval, XDP_PASS, "verdict");
+	if (ASSERT_OK(sl_counters_read(env.rule_fd, SLUICE_MAX_RULES + 1, rule), "read"))
+		ASSERT_EQ(rule[2].packets, 1, "counted under r2");
+out:
 	xdp_env_close(&env);
 }

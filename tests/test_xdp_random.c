@@ -61,7 +61,7 @@ static void gen_prefix4(struct gen *g, FILE *y)
 	char buf[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &ia, buf, sizeof(buf));
-	fprintf(y, "%s/%u", buf, len);
+	fprintf(y, "\"%s/%u\"", buf, len);
 	if (g->nv4 < MAXPFX) {
 		struct sl_prefix *p = &g->v4[g->nv4++];
 
@@ -91,7 +91,7 @@ static void gen_prefix6(struct gen *g, FILE *y)
 			a[i] &= (uint8_t)(0xff << (8 - keep));
 	}
 	inet_ntop(AF_INET6, a, buf, sizeof(buf));
-	fprintf(y, "%s/%u", buf, len);
+	fprintf(y, "\"%s/%u\"", buf, len);
 	if (g->nv6 < MAXPFX) {
 		struct sl_prefix *p = &g->v6[g->nv6++];
 
@@ -400,17 +400,19 @@ TEST(xdp_random_matches_reference)
 		struct sl_counter rule_before, rule_after, verdict[SLUICE_VERDICT_MAX];
 		struct sl_counter drop[SLUICE_DROP_MAX];
 		long want_pass = 0, want_drop = 0, want_rule_drop = 0, want_def_drop = 0;
+		struct fw_tables t = { 0 };
 		struct gen g;
 		char *yaml = gen_policy(&g, nrules_by_policy[pi]);
 
 		if (!ASSERT_TRUE(yaml, "policy text"))
 			goto out;
-		if (!ASSERT_OK(xdp_env_apply(&env, yaml, pi + 1, NULL), "apply random policy")) {
+		if (!ASSERT_OK(xdp_env_apply(&env, yaml, pi + 1, &t), "apply random policy")) {
 			printf("# policy:\n%s", yaml);
 			free(yaml);
 			goto out;
 		}
 		if (!ASSERT_OK(xdp_env_reset_counters(&env), "reset")) {
+			fw_tables_free(&t);
 			free(yaml);
 			goto out;
 		}
@@ -443,6 +445,7 @@ TEST(xdp_random_matches_reference)
 			if (!ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_before), "rd") ||
 			    !ASSERT_OK(xdp_env_run(&env, frame, len, &retval, NULL, NULL), "run") ||
 			    !ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_after), "rd")) {
+				fw_tables_free(&t);
 				free(yaml);
 				goto out;
 			}
@@ -457,10 +460,12 @@ TEST(xdp_random_matches_reference)
 					tl_check(false, __FILE__, __LINE__,
 						 "policy %d packet %d: %s -> %s proto %u ports %d %u->%u "
 						 "nonfirst %d len %zu: verdict %u want %s, rule %d "
-						 "counter moved by %lld", pi, n, s, d, pkt.proto,
-						 pkt.has_ports, pkt.sport, pkt.dport, nonfirst, len,
-						 retval, sl_action_name(want), want_rule,
-						 (long long)(rule_after.packets - rule_before.packets));
+						 "counter moved by %lld (compiled tables say rule %d)",
+						 pi, n, s, d, pkt.proto, pkt.has_ports, pkt.sport,
+						 pkt.dport, nonfirst, len, retval, sl_action_name(want),
+						 want_rule,
+						 (long long)(rule_after.packets - rule_before.packets),
+						 fw_tables_classify(&t, &pkt));
 			}
 			if (want == SLUICE_ACT_ALLOW) {
 				want_pass++;
@@ -485,6 +490,7 @@ TEST(xdp_random_matches_reference)
 		}
 		if (mismatches)
 			printf("# policy %d:\n%s", pi, yaml);
+		fw_tables_free(&t);
 		free(yaml);
 		if (mismatches)
 			break;

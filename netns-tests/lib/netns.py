@@ -61,9 +61,9 @@ class Topology:
     client: PFX"c", veth PFX"c0": 192.0.2.1/24, 2001:db8:1::1/64
     fw:     PFX"f", veth PFX"f0": 192.0.2.2/24, 2001:db8:1::2/64
 
-    The fw-side interfaces are named PFX"f<n>" so that the policy glob
-    PFX"f*" matches every veth the tests create there, and nothing else (VLAN
-    subinterfaces are named PFX"v<n>").
+    The fw-side veths are named PFX"f<n>" so that the policy glob PFX"f*"
+    matches every veth the tests create there for the agent, and nothing
+    else.
     """
 
     def __init__(self, pfx):
@@ -108,17 +108,6 @@ class Topology:
                 run(cmd, ns=ns)
             run(["sysctl", "-qw", "net.ipv4.conf.%s.rp_filter=0" % dev], ns=ns)
             run(["ip", "link", "set", dev, "up"], ns=ns)
-
-    def add_vlan(self, ns, parent, name, vid, proto="802.1Q", addrs=()):
-        run(["ip", "link", "add", "link", parent, "name", name, "type", "vlan",
-             "protocol", proto, "id", str(vid)], ns=ns)
-        for a in addrs:
-            cmd = ["ip", "addr", "add", a, "dev", name]
-            if ":" in a:
-                cmd.append("nodad")
-            run(cmd, ns=ns)
-        run(["sysctl", "-qw", "net.ipv4.conf.%s.rp_filter=0" % name], ns=ns)
-        run(["ip", "link", "set", name, "up"], ns=ns)
 
     def mac(self, ns, dev):
         return link_info(ns, dev)["address"]

@@ -6,19 +6,25 @@ Reads a JSON list of packet specs from the file given as argument:
   {"tag": "a", "src": "192.0.2.1", "dst": "192.0.2.2", "proto": "udp",
    "sport": 40000, "dport": 5000, "count": 5,
    "vlans": [[0x88a8, 200], [0x8100, 300]],   # optional, outer first
-   "bad": "ihl"}                               # optional malformation
+   "ext": ["hop", "dst", "rt"],                # optional IPv6 extension headers
+   "frag": 185,                                # optional fragment offset (8-byte units)
+   "bad": "ihl"}                               # optional: ihl, tcp-doff, trunc-udp
 and sends every frame with sendp on --iface to --dst-mac. The payload of a
 UDP packet is "sl:" + its tag, which recv.py counts. Sending is bounded: each spec's
-count is capped at 1000.
+count is capped at MAX_COUNT.
 """
 import argparse
+import itertools
 import json
 import sys
 
 from scapy.all import (ICMP, IP, UDP, TCP, Dot1Q, Dot1AD, Ether, ICMPv6EchoRequest,
-                       IPv6, Raw, conf, get_if_hwaddr, sendp)
+                       IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
+                       IPv6ExtHdrRouting, Raw, conf, get_if_hwaddr, sendp)
 
-MAX_COUNT = 1000
+EXT6 = {"hop": IPv6ExtHdrHopByHop, "dst": IPv6ExtHdrDestOpt, "rt": IPv6ExtHdrRouting}
+
+MAX_COUNT = 5000
 
 
 def build(spec, smac, dmac):
@@ -26,8 +32,18 @@ def build(spec, smac, dmac):
     l2 = Ether(src=smac, dst=dmac)
     for tpid, vid in spec.get("vlans", []):
         l2 = l2 / (Dot1AD(vlan=vid) if tpid == 0x88A8 else Dot1Q(vlan=vid))
-    l3 = (IPv6(src=spec["src"], dst=spec["dst"]) if v6
-          else IP(src=spec["src"], dst=spec["dst"]))
+    frag = spec.get("frag")         # fragment offset in 8-byte units
+    if v6:
+        l3 = IPv6(src=spec["src"], dst=spec["dst"])
+        for e in spec.get("ext", []):
+            l3 = l3 / EXT6[e]()
+        if frag is not None:
+            l3 = l3 / IPv6ExtHdrFragment(offset=frag, m=1)
+    else:
+        l3 = IP(src=spec["src"], dst=spec["dst"])
+        if frag is not None:
+            l3.frag = frag
+            l3.flags = "MF"
     proto = spec.get("proto", "udp")
     payload = Raw(load=b"sl:" + spec["tag"].encode())
     if proto == "udp":
@@ -46,6 +62,10 @@ def build(spec, smac, dmac):
         pkt[IP].ihl = 4
         pkt[IP].chksum = None
         raw = bytearray(bytes(pkt))
+    elif bad == "tcp-doff":
+        # a TCP header whose data offset (4 words) is below the minimum of 5
+        pkt[TCP].dataofs = 4
+        raw = bytes(pkt)
     elif bad == "trunc-udp":
         # a consistent IP packet (its length fields agree with the frame)
         # carrying only the first 4 bytes of a UDP header
@@ -66,18 +86,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iface", required=True)
     ap.add_argument("--dst-mac", required=True)
+    ap.add_argument("--inter", type=float, default=0.0,
+                    help="seconds between frames (a paced stream)")
+    ap.add_argument("--interleave", action="store_true",
+                    help="round robin over the specs instead of one spec after the other")
     ap.add_argument("specs")
     args = ap.parse_args()
     conf.verb = 0
     with open(args.specs) as f:
         specs = json.load(f)
     smac = get_if_hwaddr(args.iface)
-    frames = []
-    for spec in specs:
-        n = min(int(spec.get("count", 1)), MAX_COUNT)
-        frames += [build(spec, smac, args.dst_mac)] * n
+    per_spec = [[build(spec, smac, args.dst_mac)] * min(int(spec.get("count", 1)), MAX_COUNT)
+                for spec in specs]
+    if args.interleave:
+        frames = [f for group in itertools.zip_longest(*per_spec) for f in group if f]
+    else:
+        frames = [f for group in per_spec for f in group]
     # Raw: the bytes go out exactly as built, malformed ones included
-    sendp([Raw(load=f) for f in frames], iface=args.iface, verbose=False)
+    sendp([Raw(load=f) for f in frames], iface=args.iface, verbose=False, inter=args.inter)
     print(len(frames))
 
 

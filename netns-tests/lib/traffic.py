@@ -116,3 +116,52 @@ def tcp_reachable(topo, addr, port, timeout=1.0):
     if ok != (got > 0):
         raise AssertionError("client says %s but listener accepted %d" % (ok, got))
     return ok
+
+
+class Stream:
+    """A paced stream of frames from the client while the test does something
+    else (restart, reload); .counts holds what arrived once the block ends.
+
+        with Stream(topo, specs, inter=0.005) as s:
+            ...restart the agent...
+        s.counts
+    """
+
+    def __init__(self, topo, specs, inter=0.005, settle=0.3, max_seconds=60):
+        self.topo, self.specs, self.inter, self.settle = topo, specs, inter, settle
+        self.max_seconds = max_seconds
+        self.counts = None
+
+    def __enter__(self):
+        ports = sorted({s["dport"] for s in self.specs})
+        self.recv = Receiver(self.topo.fw, udp=ports, max_seconds=self.max_seconds)
+        self.recv.__enter__()
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(self.specs, f)
+            self.path = f.name
+        dmac = self.topo.mac(self.topo.fw, self.topo.fdev)
+        self.proc = subprocess.Popen(
+            ns_cmd(self.topo.client, [PYTHON, SEND, "--iface", self.topo.cdev, "--dst-mac",
+                                      dmac, "--inter", str(self.inter), "--interleave",
+                                      self.path]),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return self
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def __exit__(self, *exc):
+        try:
+            out, err = self.proc.communicate(timeout=self.max_seconds)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+        finally:
+            os.unlink(self.path)
+            time.sleep(self.settle)
+            self.recv.__exit__(None, None, None)
+        if self.proc.returncode != 0:
+            raise RuntimeError("sender failed: %s" % err)
+        self.counts = {s["tag"]: self.recv.counts.get(s["tag"], 0) for s in self.specs}
+        return False

@@ -1,0 +1,841 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Policy -> compiled tables.
+ *
+ * Golden tests: tests/data/NAME/ compiled and dumped (fw_tables_dump) must
+ * equal tests/golden/NAME.tables, which were checked by hand; UPDATE_GOLDEN=1
+ * rewrites them. Randomized test: random policies with overlapping IPv4/IPv6
+ * prefixes, sets, protocols and port ranges, and random packets biased to
+ * prefix and range edges: fw_tables_classify must equal policy_ref_classify
+ * on every packet (SLUICE_SEED=N reproduces a run). Scale: 100k and 1M
+ * prefix sets compile fast; limits are refused at the right location.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+#include "fw_tables.h"
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng_state = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static uint32_t rndn(uint32_t n)
+{
+	return n ? (uint32_t)(rnd() % n) : 0;
+}
+
+static void seed_rng(void)
+{
+	const char *s = getenv("SLUICE_SEED");
+	uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
+
+	if (!seed)
+		seed = 1;
+	printf("# seed %llu (SLUICE_SEED=%llu reproduces)\n", (unsigned long long)seed,
+	       (unsigned long long)seed);
+	rng_state = seed;
+}
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BUILD_KIND "ASan+UBSan build"
+#else
+#define BUILD_KIND "optimised build"
+#endif
+
+struct tmpdir {
+	char path[64];
+};
+
+static void tmp_init(struct tmpdir *d)
+{
+	snprintf(d->path, sizeof(d->path), "/tmp/sla-compile-XXXXXX");
+	if (!mkdtemp(d->path)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+static FILE *tmp_open(struct tmpdir *d, const char *name)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", d->path, name);
+	f = fopen(p, "w");
+	if (!f) {
+		perror(p);
+		exit(1);
+	}
+	return f;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void tmp_done(struct tmpdir *d)
+{
+	nftw(d->path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void print_diags(const struct sl_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		printf("#   diag: %s:%d:%d: %s\n", d->v[i].file ? d->v[i].file : "-", d->v[i].line,
+		       d->v[i].col, d->v[i].msg);
+}
+
+/* What the datapath decides from the tables: the rule's action or the default. */
+static enum sluice_action tables_verdict(const struct fw_tables *t, int idx)
+{
+	if (idx < 0)
+		return (enum sluice_action)t->cfg.default_action;
+	return (t->cfg.allow[idx / 64] >> (idx % 64)) & 1 ? SLUICE_ACT_ALLOW : SLUICE_ACT_DENY;
+}
+
+/* ---- golden tests ---- */
+
+static void golden(const char *name)
+{
+	char dir[128], gpath[128], *text = NULL, *want = NULL;
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	size_t len = 0, wlen = 0;
+	FILE *mem, *g;
+
+	snprintf(dir, sizeof(dir), "tests/data/%s", name);
+	snprintf(gpath, sizeof(gpath), "tests/golden/%s.tables", name);
+	if (!ASSERT_OK(policy_load_dir(dir, &pol, &d), dir)) {
+		print_diags(&d);
+		sl_diags_free(&d);
+		return;
+	}
+	if (!ASSERT_OK(fw_compile(&pol, 7, &t, &d), "compile")) {
+		print_diags(&d);
+		goto out;
+	}
+	mem = open_memstream(&text, &len);
+	fw_tables_dump(mem, &t);
+	fclose(mem);
+	if (getenv("UPDATE_GOLDEN")) {
+		g = fopen(gpath, "w");
+		if (ASSERT_TRUE(g, "write golden")) {
+			fwrite(text, 1, len, g);
+			fclose(g);
+		}
+		printf("# rewrote %s\n", gpath);
+	}
+	g = fopen(gpath, "r");
+	if (!ASSERT_TRUE(g, gpath))
+		goto out_t;
+	fseek(g, 0, SEEK_END);
+	wlen = (size_t)ftell(g);
+	rewind(g);
+	want = calloc(1, wlen + 1);
+	if (fread(want, 1, wlen, g) != wlen)
+		wlen = 0;
+	fclose(g);
+	if (!ASSERT_TRUE(len == wlen && !memcmp(text, want, len), "dump equals golden file")) {
+		/* Show the first differing line. */
+		const char *a = text, *b = want;
+		int line = 1;
+
+		while (*a && *a == *b) {
+			if (*a == '\n')
+				line++;
+			a++;
+			b++;
+		}
+		printf("# %s: first difference at line %d\n", gpath, line);
+		printf("#   got : %.*s\n", (int)strcspn(a, "\n"), a);
+		printf("#   want: %.*s\n", (int)strcspn(b, "\n"), b);
+	}
+out_t:
+	fw_tables_free(&t);
+out:
+	free(text);
+	free(want);
+	policy_free(&pol);
+	sl_diags_free(&d);
+}
+
+TEST(golden_basic)
+{
+	golden("basic");
+}
+
+TEST(golden_no_rules)
+{
+	golden("no-rules");
+}
+
+TEST(golden_edges)
+{
+	golden("edges");
+}
+
+/* ---- randomized agreement with the reference classifier ---- */
+
+/* Addresses near each other so that prefixes nest and overlap. */
+static uint8_t pool4[8][4], pool6[8][16];
+
+static void make_pools(void)
+{
+	for (int i = 0; i < 8; i++) {
+		uint64_t a = rnd(), b = rnd();
+
+		memcpy(pool4[i], &a, 4);
+		if (i < 3) {	/* documentation ranges share leading bits */
+			static const uint8_t doc[3][3] = { { 192, 0, 2 }, { 198, 51, 100 },
+							   { 203, 0, 113 } };
+
+			memcpy(pool4[i], doc[i], 3);
+		}
+		memcpy(pool6[i], &a, 8);
+		memcpy(pool6[i] + 8, &b, 8);
+		if (i < 5) {
+			pool6[i][0] = 0x20;
+			pool6[i][1] = 0x01;
+			pool6[i][2] = 0x0d;
+			pool6[i][3] = 0xb8;
+		}
+	}
+}
+
+static unsigned int rnd_len(unsigned int max)
+{
+	/*
+	 * Mostly long-ish prefixes, a few very short ones (incl. /0): each short
+	 * IPv4 prefix repaints millions of tbl24 entries, slow under ASan.
+	 */
+	switch (rndn(12)) {
+	case 0:
+		return rndn(max / 4 + 1);
+	case 1:
+	case 2:
+		return max;
+	default:
+		return max / 2 + rndn(max / 2 + 1);
+	}
+}
+
+static void rnd_prefix(char *buf, size_t len)
+{
+	uint8_t a[16];
+	unsigned int l;
+	char s[INET6_ADDRSTRLEN];
+	bool v6 = rndn(3) == 0;
+
+	memcpy(a, v6 ? pool6[rndn(8)] : pool4[rndn(8)], v6 ? 16 : 4);
+	/* Perturb some low bits so nearby prefixes differ. */
+	if (rndn(2))
+		a[v6 ? 15 - rndn(8) : 3 - rndn(2)] ^= (uint8_t)rnd();
+	l = rnd_len(v6 ? 128 : 32);
+	for (unsigned int i = 0; i < (v6 ? 128u : 32u); i++)
+		if (i >= l)
+			a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	inet_ntop(v6 ? AF_INET6 : AF_INET, a, s, sizeof(s));
+	snprintf(buf, len, "\"%s/%u\"", s, l);
+}
+
+static void rnd_port_list(FILE *f, const char *key)
+{
+	int n = 1 + (int)rndn(3);
+
+	fprintf(f, "      %s: [", key);
+	for (int i = 0; i < n; i++) {
+		unsigned int lo = 1 + rndn(rndn(2) ? 1024 : 65535), hi = lo + rndn(rndn(2) ? 10 : 40000);
+
+		if (hi > 65535)
+			hi = 65535;
+		if (rndn(3) == 0)
+			fprintf(f, "%s%u", i ? ", " : "", lo);
+		else
+			fprintf(f, "%s\"%u-%u\"", i ? ", " : "", lo, hi);
+	}
+	fprintf(f, "]\n");
+}
+
+static void rnd_addr_list(FILE *f, const char *key, int nsets)
+{
+	int n = 1 + (int)rndn(4);
+	char p[80];
+
+	fprintf(f, "      %s: [", key);
+	for (int i = 0; i < n; i++) {
+		if (nsets && rndn(3) == 0) {
+			fprintf(f, "%s\"@s%u\"", i ? ", " : "", rndn((uint32_t)nsets));
+		} else {
+			rnd_prefix(p, sizeof(p));
+			fprintf(f, "%s%s", i ? ", " : "", p);
+		}
+	}
+	fprintf(f, "]\n");
+}
+
+static void gen_policy(struct tmpdir *d, int nrules)
+{
+	static const char *const protos[] = { NULL, "tcp", "udp", "[tcp, udp]", "icmp",
+					      "icmpv6", "[icmp, icmpv6]", "[tcp, icmp]", "any" };
+	int nsets = (int)rndn(4);
+	FILE *f = tmp_open(d, "policy.yaml");
+	char p[80];
+
+	if (nsets)
+		fprintf(f, "sets:\n");
+	for (int s = 0; s < nsets; s++) {
+		int n = 1 + (int)rndn(30);
+
+		fprintf(f, "  s%d:\n    prefixes: [", s);
+		for (int i = 0; i < n; i++) {
+			rnd_prefix(p, sizeof(p));
+			fprintf(f, "%s%s", i ? ", " : "", p);
+		}
+		fprintf(f, "]\n");
+		if (rndn(2)) {
+			char name[32];
+			FILE *sf;
+
+			snprintf(name, sizeof(name), "s%d.txt", s);
+			fprintf(f, "    file: %s\n", name);
+			sf = tmp_open(d, name);
+			n = (int)rndn(200);
+			for (int i = 0; i < n; i++) {
+				rnd_prefix(p, sizeof(p));
+				/* strip the YAML quotes */
+				p[strlen(p) - 1] = '\0';
+				fprintf(sf, "%s\n", p + 1);
+			}
+			fclose(sf);
+		}
+	}
+	fprintf(f, "firewall:\n  stateful: false\n  default: %s\n  rules:\n",
+		rndn(2) ? "allow" : "deny");
+	for (int r = 0; r < nrules; r++) {
+		const char *proto = protos[rndn(sizeof(protos) / sizeof(protos[0]))];
+
+		fprintf(f, "    - name: r%d\n      action: %s\n", r, rndn(2) ? "allow" : "deny");
+		if (rndn(2))
+			rnd_addr_list(f, "src", nsets);
+		if (rndn(2))
+			rnd_addr_list(f, "dst", nsets);
+		if (proto)
+			fprintf(f, "      proto: %s\n", proto);
+		if (proto && (!strcmp(proto, "tcp") || !strcmp(proto, "udp") ||
+			      !strcmp(proto, "[tcp, udp]"))) {
+			if (rndn(2))
+				rnd_port_list(f, "sport");
+			if (rndn(2))
+				rnd_port_list(f, "dport");
+		}
+	}
+	fclose(f);
+}
+
+/* An address near a pool address (so inside or at the edge of prefixes) or random. */
+static void rnd_addr(uint8_t family, uint8_t *a)
+{
+	unsigned int bits = family == AF_INET ? 32 : 128;
+
+	if (rndn(5) == 0) {
+		for (unsigned int i = 0; i < bits / 8; i++)
+			a[i] = (uint8_t)rnd();
+		return;
+	}
+	memcpy(a, family == AF_INET ? pool4[rndn(8)] : pool6[rndn(8)], bits / 8);
+	/* Randomise everything after a random bit: lands in or just beside prefixes. */
+	for (unsigned int i = rnd_len(bits); i < bits; i++) {
+		if (rndn(2))
+			a[i / 8] ^= (uint8_t)(0x80 >> (i % 8));
+	}
+}
+
+static uint16_t rnd_port(const struct sl_policy *pol)
+{
+	const struct sl_rule *r;
+	size_t n;
+
+	if (rndn(4) == 0 || !pol->fw.nrules)
+		return (uint16_t)rnd();
+	r = &pol->fw.rules[rndn((uint32_t)pol->fw.nrules)];
+	n = r->nsport + r->ndport;
+	if (!n)
+		return (uint16_t)rndn(3);
+	{
+		size_t k = rndn((uint32_t)n);
+		const struct sl_port_range *pr = k < r->nsport ? &r->sport[k] : &r->dport[k - r->nsport];
+
+		switch (rndn(4)) {
+		case 0:
+			return (uint16_t)(pr->lo - 1);
+		case 1:
+			return pr->lo;
+		case 2:
+			return pr->hi;
+		default:
+			return (uint16_t)(pr->hi + 1);
+		}
+	}
+}
+
+static void rnd_pkt(const struct sl_policy *pol, struct sl_pkt *p)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6,
+					  IPPROTO_GRE, IPPROTO_TCP, IPPROTO_UDP };
+
+	memset(p, 0, sizeof(*p));
+	p->family = rndn(5) < 3 ? AF_INET : AF_INET6;
+	rnd_addr(p->family, p->src);
+	rnd_addr(p->family, p->dst);
+	p->proto = rndn(10) ? protos[rndn(sizeof(protos))] : (uint8_t)rnd();
+	/* TCP/UDP carry ports unless a non-first fragment. */
+	p->has_ports = (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && rndn(10);
+	if (p->has_ports) {
+		p->sport = rnd_port(pol);
+		p->dport = rnd_port(pol);
+	}
+}
+
+static void fmt_pkt(const struct sl_pkt *p, char *buf, size_t len)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+
+	inet_ntop(p->family, p->src, s, sizeof(s));
+	inet_ntop(p->family, p->dst, d, sizeof(d));
+	snprintf(buf, len, "%s -> %s proto %u ports %s %u -> %u", s, d, p->proto,
+		 p->has_ports ? "yes" : "no", p->sport, p->dport);
+}
+
+TEST(random_policies_agree_with_reference)
+{
+	int npol = 40, npkt = 600, checked = 0, matched = 0, mismatches = 0;
+
+	seed_rng();
+	for (int i = 0; i < npol && !mismatches; i++) {
+		struct sl_diags d = { 0 };
+		struct sl_policy pol;
+		struct fw_tables t;
+		struct tmpdir dir;
+		int nrules = i == npol - 1 ? 512 : 1 + (int)rndn(i < npol / 2 ? 12 : 120);
+
+		make_pools();
+		tmp_init(&dir);
+		gen_policy(&dir, nrules);
+		if (!ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "random policy loads")) {
+			print_diags(&d);
+			sl_diags_free(&d);
+			tmp_done(&dir);
+			return;
+		}
+		if (!ASSERT_OK(fw_compile(&pol, 1, &t, &d), "random policy compiles")) {
+			print_diags(&d);
+			goto next;
+		}
+		for (int k = 0; k < npkt; k++) {
+			struct sl_pkt p;
+			int want, got;
+
+			rnd_pkt(&pol, &p);
+			want = policy_ref_classify(&pol, &p);
+			got = fw_tables_classify(&t, &p);
+			checked++;
+			matched += want >= 0;
+			if (want != got ||
+			    tables_verdict(&t, got) != policy_ref_verdict(&pol, &p)) {
+				char buf[200];
+
+				fmt_pkt(&p, buf, sizeof(buf));
+				ASSERT_EQ(got, want, buf);
+				if (++mismatches > 5)
+					break;
+			}
+		}
+		fw_tables_free(&t);
+next:
+		policy_free(&pol);
+		sl_diags_free(&d);
+		tmp_done(&dir);
+	}
+	printf("# %d packets checked over %d policies, %d matched a rule\n", checked, npol, matched);
+	ASSERT_TRUE(checked >= 10000, "at least 10,000 packets");
+	/* Packets are biased to hit rules; a test where nothing matches proves little. */
+	ASSERT_TRUE(matched > checked / 10, "a fair share of packets matched a rule");
+}
+
+/* ---- scale and limits ---- */
+
+/*
+ * A set file of N IPv4 prefixes: 99% random /16../24, 1% hosts in 4096 /24s
+ * of 240.0.0.0/12 that no other prefix covers (so they need tbl8 groups).
+ */
+static void big_policy(struct tmpdir *d, size_t n)
+{
+	FILE *f = tmp_open(d, "big.txt"), *p;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a, l;
+
+		if (i % 100 == 0) {
+			l = 32;
+			a = 0xf0000000u | rndn(4096) << 8 | rndn(256);
+		} else {
+			static const uint8_t lens[] = { 16, 18, 20, 22, 23, 24, 24, 24, 24 };
+
+			l = lens[rndn(sizeof(lens))];
+			a = (uint32_t)rnd() & (0xffffffffu << (32 - l));
+			if (a >> 24 == 240)
+				a ^= 0x80000000u;
+		}
+		fprintf(f, "%u.%u.%u.%u/%u\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, l);
+	}
+	fclose(f);
+	p = tmp_open(d, "p.yaml");
+	fprintf(p, "sets:\n  big: { file: big.txt }\nfirewall:\n  stateful: false\n  rules:\n"
+		"    - { name: blk, action: deny, src: [\"@big\"] }\n"
+		"    - { name: ssh, action: allow, src: [192.0.2.0/24], proto: tcp, dport: 22 }\n"
+		"    - { name: out, action: deny, dst: [\"@big\"], proto: udp }\n");
+	fclose(p);
+}
+
+static void scale_test(size_t n, int npkt, double limit_s)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	double t0, t1, t2, c1, c2;
+	int hits = 0;
+
+	seed_rng();
+	tmp_init(&dir);
+	big_policy(&dir, n);
+	t0 = now();
+	if (!ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		print_diags(&d);
+		goto out_d;
+	}
+	t1 = now();
+	c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	if (!ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+		print_diags(&d);
+		goto out;
+	}
+	t2 = now();
+	c2 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	printf("# %zu prefixes (src and dst): parse %.3f s, compile %.3f s wall, %.3f s CPU (%s), "
+	       "%u tbl8 groups, %u classes\n", n, t1 - t0, t2 - t1, c2 - c1, BUILD_KIND,
+	       t.nsrc4_t8, t.nclasses);
+	ASSERT_TRUE(t2 - t1 < limit_s, "compile time within the limit");
+	for (int k = 0; k < npkt; k++) {
+		const struct sl_set *s = &pol.sets[0];
+		struct sl_pkt p = { .family = AF_INET, .proto = IPPROTO_UDP, .has_ports = true,
+				    .sport = 53, .dport = 53 };
+
+		rnd_addr(AF_INET, p.dst);
+		if (k % 2) {
+			/* an address inside a listed prefix */
+			const struct sl_prefix *x = &s->v[rndn((uint32_t)s->n)];
+			uint32_t a, host = x->len == 32 ? 0 : (uint32_t)rnd() & (0xffffffffu >> x->len);
+
+			memcpy(&a, x->addr, 4);
+			a = htonl(ntohl(a) | host);
+			memcpy(p.src, &a, 4);
+		} else {
+			uint32_t a = (uint32_t)rnd();
+
+			memcpy(p.src, &a, 4);
+		}
+		hits += fw_tables_classify(&t, &p) == 0;
+		if (!ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, &p), "agree"))
+			break;
+	}
+	ASSERT_TRUE(hits >= npkt / 2, "addresses from the set hit the block rule");
+	fw_tables_free(&t);
+out:
+	policy_free(&pol);
+out_d:
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
+TEST(compile_100k_prefixes)
+{
+	scale_test(100000, 200, 3.0);
+}
+
+TEST(compile_1m_prefixes)
+{
+	scale_test(1000000, 40, 10.0);
+}
+
+static bool diag_at(const struct sl_diags *d, const char *file_suffix, int line, int col,
+		    const char *sub)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct sl_diag *x = &d->v[i];
+		size_t fl = x->file ? strlen(x->file) : 0, sl = strlen(file_suffix);
+
+		if (fl >= sl && !strcmp(x->file + fl - sl, file_suffix) && x->line == line &&
+		    x->col == col && strstr(x->msg, sub))
+			return true;
+	}
+	print_diags(d);
+	return false;
+}
+
+TEST(limit_too_many_rules)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	tmp_init(&dir);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "firewall:\n  stateful: false\n  rules:\n");
+	for (int i = 0; i < 513; i++)
+		fprintf(f, "    - { name: r%d, action: deny, dst: [192.0.2.%d] }\n", i, i % 256);
+	fclose(f);
+	/* the checker refuses it (policy check sees it offline) ... */
+	ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), -EINVAL, "checker refuses");
+	ASSERT_TRUE(diag_at(&d, "/p.yaml", 4 + 512, 15, "too many rules: 513"),
+		    "at the 513th rule");
+	sl_diags_free(&d);
+	/* ... and so does the compiler, given 513 rules anyway */
+	memset(&pol, 0, sizeof(pol));
+	pol.fw.nrules = 513;
+	pol.fw.rules = calloc(513, sizeof(*pol.fw.rules));
+	pol.fw.rules[512].loc = (struct sl_loc){ "x.yaml", 9, 3 };
+	ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "compiler refuses");
+	ASSERT_TRUE(diag_at(&d, "x.yaml", 9, 3, "too many rules: 513"), "at the 513th rule");
+	ASSERT_TRUE(t.cls == NULL && t.src4 == NULL, "tables empty after failure");
+	free(pol.fw.rules);
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
+TEST(limit_tbl8_groups)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	tmp_init(&dir);
+	f = tmp_open(&dir, "hosts.txt");
+	/* 16385 host addresses in as many different /24s */
+	for (uint32_t i = 0; i < 16385; i++)
+		fprintf(f, "10.%u.%u.1\n", i >> 8, i & 255);
+	fclose(f);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "sets:\n  few: { prefixes: [192.0.2.1] }\n  hosts:\n    file: hosts.txt\n"
+		"firewall:\n  stateful: false\n  rules:\n"
+		"    - { name: a, action: deny, src: [\"@few\", \"@hosts\"] }\n");
+	fclose(f);
+	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "refused");
+		ASSERT_TRUE(diag_at(&d, "/p.yaml", 3, 3, "set \"hosts\": prefixes longer than /24"),
+			    "at the set");
+		ASSERT_TRUE(diag_at(&d, "/p.yaml", 3, 3, "more than 16384"), "says the limit");
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
+TEST(covered_hosts_need_no_tbl8_group)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	tmp_init(&dir);
+	f = tmp_open(&dir, "hosts.txt");
+	/* 20000 hosts, more than the tbl8 limit, all inside 10.0.0.0/8 of the same set */
+	fprintf(f, "10.0.0.0/8\n");
+	for (uint32_t i = 0; i < 20000; i++)
+		fprintf(f, "10.%u.%u.%u\n", i >> 8, i & 255, i % 200);
+	fprintf(f, "192.0.2.77\n");
+	fclose(f);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "sets:\n  hosts: { file: hosts.txt }\nfirewall:\n  stateful: false\n  rules:\n"
+		"    - { name: a, action: deny, src: [\"@hosts\"] }\n"
+		"    - { name: b, action: allow, src: [10.1.2.3] }\n");
+	fclose(f);
+	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
+
+			/* 10.1.2.3 of rule b and 192.0.2.77 need groups, the rest do not */
+			ASSERT_EQ(t.nsrc4_t8, 2, "two tbl8 groups");
+			memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
+			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
+			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
+			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "host outside the /8");
+			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 78 }, 4);
+			ASSERT_EQ(fw_tables_classify(&t, &p), -1, "its neighbour");
+			fw_tables_free(&t);
+		} else {
+			print_diags(&d);
+		}
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
+TEST(uniform_tbl8_groups_are_folded)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	/*
+	 * 80000 /25s pairing up into 40000 whole /24s: every group ends up
+	 * uniform. More than the 32768 groups that may exist while painting, so
+	 * groups are folded mid-way too.
+	 */
+	tmp_init(&dir);
+	f = tmp_open(&dir, "halves.txt");
+	for (uint32_t i = 0; i < 40000; i++)
+		fprintf(f, "10.%u.%u.0/25\n10.%u.%u.128/25\n", i >> 8, i & 255, i >> 8, i & 255);
+	fprintf(f, "192.0.2.0/25\n");	/* a lone half keeps its group */
+	fclose(f);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "sets:\n  halves: { file: halves.txt }\nfirewall:\n  stateful: false\n"
+		"  rules:\n    - { name: a, action: deny, src: [\"@halves\"] }\n");
+	fclose(f);
+	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+			struct sl_pkt p = { .family = AF_INET, .proto = 17 };
+			static const uint8_t probes[][5] = {
+				/* address, expected rule + 1 */
+				{ 10, 0, 0, 0, 1 }, { 10, 0, 0, 255, 1 }, { 10, 78, 31, 200, 1 },
+				{ 10, 200, 0, 0, 0 }, { 192, 0, 2, 127, 1 }, { 192, 0, 2, 128, 0 },
+			};
+
+			ASSERT_EQ(t.nsrc4_t8, 1, "only the lone half's group is left");
+			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+				memcpy(p.src, probes[k], 4);
+				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
+				ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, &p),
+					  "agrees with the reference");
+			}
+			fw_tables_free(&t);
+		} else {
+			print_diags(&d);
+		}
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
+TEST(limit_classes)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f, *p;
+
+	/*
+	 * Rule r lists every /(r+1) whose last bit is one: the rules matching an
+	 * address spell its top 16 bits, 65536 distinct classes.
+	 */
+	tmp_init(&dir);
+	p = tmp_open(&dir, "p.yaml");
+	fprintf(p, "sets:\n");
+	for (int r = 0; r < 16; r++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "b%d.txt", r);
+		fprintf(p, "  b%d: { file: %s }\n", r, name);
+		f = tmp_open(&dir, name);
+		for (uint32_t k = 0; k < (1u << r); k++) {
+			uint32_t a = (k << 1 | 1) << (31 - r);
+
+			fprintf(f, "%u.%u.%u.%u/%d\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+				a & 255, r + 1);
+		}
+		fclose(f);
+	}
+	fprintf(p, "firewall:\n  stateful: false\n  rules:\n");
+	for (int r = 0; r < 16; r++)
+		fprintf(p, "    - { name: r%d, action: deny, src: [\"@b%d\"] }\n", r, r);
+	fclose(p);
+	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "refused");
+		/* Sets are painted in ascending length: b14 brings the 32769th class. */
+		ASSERT_TRUE(diag_at(&d, "/p.yaml", 16, 3, "too many distinct rule combinations"),
+			    "at set b14");
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
+TEST(no_rules_default_deny)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct sl_pkt p = { .family = AF_INET, .proto = IPPROTO_TCP, .has_ports = true,
+			    .sport = 1, .dport = 2 };
+
+	if (!ASSERT_OK(policy_load_dir("tests/data/no-rules", &pol, &d), "load"))
+		return;
+	if (ASSERT_OK(fw_compile(&pol, 3, &t, &d), "compile")) {
+		ASSERT_EQ(t.cfg.nrules, 0, "no rules");
+		ASSERT_EQ(t.cfg.active, 1, "active");
+		ASSERT_EQ(t.cfg.generation, 3, "generation");
+		ASSERT_EQ(t.cfg.default_action, SLUICE_ACT_DENY, "default");
+		ASSERT_EQ(t.nsrc6, 1, "::/0 present");
+		ASSERT_EQ(fw_tables_classify(&t, &p), -1, "default applies");
+		fw_tables_free(&t);
+	}
+	policy_free(&pol);
+	sl_diags_free(&d);
+}
