@@ -7,7 +7,6 @@
  * detaching in between. Unpinning the last reference detaches.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
