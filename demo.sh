@@ -3,8 +3,9 @@
 #
 # `make demo`: two network namespaces joined by a veth pair, sluiced running
 # in the firewall namespace on the example policies (policies/), real traffic
-# sent from the client namespace, what was delivered vs dropped, then
-# `sluice rule list`, `sluice stats`, `sluice teardown`. Everything the demo
+# sent from the client namespace, what was delivered vs dropped; the agent
+# stopped (the firewall stays) and restarted (it adopts the pinned link);
+# then `sluice rule list`, `sluice stats`, `sluice teardown`. Everything the demo
 # creates is named "sldemo..." and removed on exit, also on failure.
 #
 #   client ns sldemoc                      fw ns sldemof
@@ -90,15 +91,23 @@ step "policy: $(ls policies | tr '\n' ' ')"
 "$SLUICE" policy check policies
 echo "  sluice policy check policies: ok"
 
+# nsenter execs sluiced in place: $! is the agent itself, not a wrapper
+start_agent() {
+	nsenter --net=/run/netns/$FNS "$SLUICED" --policy-dir "$PWD/policies" \
+		--state-dir "$STATE" --socket "$TMP/sluiced.sock" --foreground \
+		>>"$TMP/sluiced.log" 2>&1 &
+	AGENT_PID=$!
+	for _ in $(seq 100); do
+		sluice status >/dev/null 2>&1 && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || { echo "demo: sluiced exited" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "demo: sluiced does not answer" >&2
+	exit 1
+}
+
 step "sluiced --policy-dir policies (in $FNS)"
-in_fw "$SLUICED" --policy-dir "$PWD/policies" --state-dir "$STATE" \
-	--socket "$TMP/sluiced.sock" --foreground >"$TMP/sluiced.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 100); do
-	sluice status >/dev/null 2>&1 && break
-	kill -0 "$AGENT_PID" 2>/dev/null || { echo "demo: sluiced exited" >&2; exit 1; }
-	sleep 0.1
-done
+start_agent
 sluice status
 echo
 in_fw ip -d link show dev ${PFX}f0 | grep -o 'prog/xdp.*' || true
@@ -106,6 +115,22 @@ in_fw ip -d link show dev ${PFX}f0 | grep -o 'prog/xdp.*' || true
 step "traffic from $CNS to $FNS (real packets; sockets in $FNS count what arrived)"
 traffic_rc=0
 "$PYTHON" netns-tests/lib/demo_traffic.py $PFX || traffic_rc=$?
+
+step "stop sluiced (SIGTERM): the firewall stays in force without it"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" || true
+AGENT_PID=
+if sluice status >/dev/null 2>&1; then
+	echo "demo: an agent still answers after SIGTERM" >&2
+	exit 1
+fi
+links=$(find "$STATE/links" -type f | wc -l)
+echo "  sluiced stopped; $links pinned XDP link(s) under $STATE/links keep filtering:"
+"$PYTHON" netns-tests/lib/demo_traffic.py $PFX --short || traffic_rc=$?
+
+step "start sluiced again: it adopts the pinned link"
+start_agent
+grep -o 'adopted the pinned XDP link.*' "$TMP/sluiced.log" | sed 's/^/  /'
 
 step "sluice rule list"
 sluice rule list
