@@ -7,12 +7,12 @@
  * detaching in between. Unpinning the last reference detaches.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -219,6 +219,8 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 	if (bpf_link_update(fd, agent_prog_fd(a), NULL))
 		pr_err("%s: cannot update the adopted XDP link to the new program: %s; "
 		       "the previous program stays attached", name, strerror(errno));
+	else
+		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 	it = iface_add(a, ifindex, name, fd);
 	if (!it) {
 		pr_err("%s: out of memory", name);

@@ -246,7 +246,15 @@ static int agent_start(struct agent *a, bool *fresh)
 		pr_info("reusing the pinned state under %s: generation %llu in force (slot %d)",
 			a->state_dir, (unsigned long long)a->generation, a->active);
 
-	/* write the policy before anything is attached: never unfiltered */
+	/*
+	 * Adopt first: the links a previous agent left move to this agent's
+	 * program for the slot in force (the newest complete policy), so the
+	 * policy below goes to a slot that no link reads.
+	 */
+	err = attach_adopt(a);
+	if (err)
+		goto fail_pol;
+	/* the policy is written before anything new is attached: never unfiltered */
 	if (pol_ok) {
 		err = sync_apply(a, &pol);
 		if (err && *fresh)
@@ -258,9 +266,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		return err;
 	a->nl_src.fd = mnl_socket_get_fd(a->nl);
 	a->nl_src.ready = netlink_ready;
-	err = attach_adopt(a);
-	if (!err)
-		err = attach_sync(a);
+	err = attach_sync(a);
 	if (!err)
 		err = sync_watch_open(a);
 	if (!err)

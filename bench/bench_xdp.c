@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "bench_util.h"
 #include "fw_maps.h"
 #include "fw_tables.h"
 #include "policy.h"
@@ -33,9 +34,6 @@
 #include "bench_lpm.skel.h"
 #include "sluice_xdp.skel.h"
 
-#define SL_BENCH_MUL	0x9E3779u	/* as in bpf/lib/bench.h */
-#define BIG_N		(1u << 20)	/* /24 prefixes of the big set */
-#define BIG_N32		8192u		/* extra /32s inside them (tbl8 groups) */
 #define ROUNDS		7
 #define FRAME_LEN	96
 #define MIN_REPEAT	100000u
@@ -50,25 +48,6 @@ struct bench {
 	char dir[64];
 	double floor_same_ns, floor_rand_ns;
 };
-
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* The i-th /24 of the generated sets, host order (see bpf/lib/bench.h). */
-static uint32_t net24(uint32_t i)
-{
-	return ((i * SL_BENCH_MUL) & 0xffffff) << 8;
-}
 
 /* Untagged Ethernet + IPv4 + TCP from SRC (host order), PRNG mask MASK. */
 static void make_frame(uint8_t *f, uint32_t src, uint32_t mask)
@@ -216,63 +195,6 @@ static void row(const char *name, double ns, double floor_ns, uint32_t repeat)
 	printf("  %-46s %9.1f %9.1f %8.2fx %10u\n", name, ns, floor_ns, ns / floor_ns, repeat);
 }
 
-static int write_file(const char *dir, const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	return fclose(f) ? -EIO : 0;
-}
-
-static void remove_dir(const char *dir)
-{
-	static const char *const files[] = { "policy.yaml", "big.txt" };
-	char path[256];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
-/* Apply the policy in B->dir; prints the time each step took when VERBOSE. */
-static int apply(struct bench *b, uint64_t gen, bool verbose)
-{
-	struct sl_diags diags = { 0 };
-	struct fw_tables t = { 0 };
-	struct sl_policy pol;
-	double t0 = now_s(), t1, t2, t3;
-	int err;
-
-	err = policy_load_dir(b->dir, &pol, &diags);
-	t1 = now_s();
-	if (!err) {
-		err = fw_compile(&pol, gen, &t, &diags);
-		t2 = now_s();
-		if (!err)
-			err = fw_maps_write(&b->fds, &t, &diags);
-		t3 = now_s();
-		if (!err && verbose)
-			printf("  policy load %.2f s, compile %.2f s (%u classes, %u+%u tbl8 groups), "
-			       "map write %.3f s\n", t1 - t0, t2 - t1, t.nclasses, t.nsrc4_t8,
-			       t.ndst4_t8, t3 - t2);
-		fw_tables_free(&t);
-		policy_free(&pol);
-	}
-	if (err) {
-		fprintf(stderr, "bench: applying the policy failed:\n");
-		sl_diags_print(stderr, &diags);
-	}
-	sl_diags_free(&diags);
-	return err;
-}
-
 /* Fill the LPM baseline map with the /24s [FROM, TO) and, if WITH32, the /32s. */
 static int lpm_fill(struct bench *b, uint32_t from, uint32_t to, bool with32)
 {
@@ -337,31 +259,6 @@ static int lpm_small_op(struct bench *b, bool add)
 static int lpm_fill_small(struct bench *b)
 {
 	return lpm_small_op(b, true);
-}
-
-static int write_big_set(const char *dir)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/big.txt", dir);
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "# %u /24s scattered over the address space, %u /32s inside them\n",
-		BIG_N, BIG_N32);
-	for (uint32_t i = 0; i < BIG_N; i++) {
-		uint32_t a = net24(i);
-
-		fprintf(f, "%u.%u.%u.0/24\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff);
-	}
-	for (uint32_t i = 0; i < BIG_N32; i++) {
-		uint32_t a = net24(i) | (i & 0xff);
-
-		fprintf(f, "%u.%u.%u.%u/32\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
-			a & 0xff);
-	}
-	return fclose(f) ? -EIO : 0;
 }
 
 static void print_memory(struct bench *b)
@@ -476,7 +373,7 @@ int main(void)
 	fputs("    - { name: web, action: allow, dst: [198.51.100.1], proto: tcp, dport: [80] }\n",
 	      y);
 	fclose(y);
-	if (write_file(b.dir, "policy.yaml", yaml) || apply(&b, 1, false))
+	if (write_file(b.dir, "policy.yaml", yaml) || apply(b.dir, &b.fds, 1, false))
 		goto out;
 	make_frame(frame, 0xc000020a, 0);	/* 192.0.2.10 */
 	if (measure(fw, fls, frame, XDP_PASS, &ns, &fl, &rep))
@@ -497,7 +394,7 @@ int main(void)
 		       "0.128.0.0/9]\n"
 		       "firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
 		       "  rules:\n    - { name: small, action: deny, src: [\"@small\"] }\n") ||
-	    apply(&b, 2, false))
+	    apply(b.dir, &b.fds, 2, false))
 		goto out;
 	make_frame(frame, net24(3) | 5, 0xffffff);
 	if (measure(fw, fls, frame, XDP_DROP, &ns, &fl, &rep))
@@ -516,7 +413,7 @@ int main(void)
 		       "2001:db8:6::/64, 2001:db8:7::/64, 2001:db8:8::/64, 2001:db8:9::1]\n"
 		       "firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
 		       "  rules:\n    - { name: v6, action: deny, src: [\"@v6\"] }\n") ||
-	    apply(&b, 3, false))
+	    apply(b.dir, &b.fds, 3, false))
 		goto out;
 	make_frame6(frame);
 	if (measure(fw, fls, frame, XDP_DROP, &ns, &fl, &rep))
@@ -542,7 +439,7 @@ int main(void)
 		       "  rules:\n    - { name: big, action: deny, src: [\"@big\"] }\n"))
 		goto out;
 	printf("\n  1M-prefix policy (%u prefixes):\n", BIG_N + BIG_N32);
-	if (apply(&b, 4, true))
+	if (apply(b.dir, &b.fds, 4, true))
 		goto out;
 	printf("\n");
 	make_frame(frame, net24(12345) | 77, BIG_N - 1);

@@ -31,6 +31,7 @@
 /* vmlinux.h provides the __u* and __be* types */
 #else
 #include <linux/types.h>
+#include <linux/bpf.h>	/* struct bpf_timer */
 #endif
 
 #define SLUICE_MAX_RULES	512
@@ -132,6 +133,93 @@ enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX
 #undef SLUICE_ENUM_ENTRY
 
 /*
+ * Conntrack (stateful firewall). One entry per connection in the LRU hash
+ * ct_tbl, keyed by the normalised 5-tuple: endpoint "a" is the lower of the two
+ * (address, port) pairs, so both directions find the same entry. ICMP echo
+ * uses its identifier as both ports. Entries expire through bpf_timer (see
+ * docs/architecture.md); the per-packet path only writes last_seen.
+ */
+enum sl_ct_state {
+	SL_CT_SYN_SENT = 1,	/* SYN seen from the originator */
+	SL_CT_SYN_RECV,		/* SYN-ACK seen from the responder */
+	SL_CT_ESTABLISHED,		/* handshake completed */
+	SL_CT_FIN_WAIT,		/* FIN seen in one direction */
+	SL_CT_CLOSING,		/* FIN seen in both directions, or after RST: closing timeout */
+	SL_CT_UDP,			/* UDP pseudo-connection */
+	SL_CT_ICMP,		/* ICMP / ICMPv6 echo pseudo-connection */
+	SL_CT_STATE_MAX,
+};
+
+#define SLUICE_CT_STATE_NAMES(X)			\
+	X(SL_CT_SYN_SENT,		"syn-sent")		\
+	X(SL_CT_SYN_RECV,		"syn-recv")		\
+	X(SL_CT_ESTABLISHED,	"established")		\
+	X(SL_CT_FIN_WAIT,		"fin-wait")		\
+	X(SL_CT_CLOSING,		"closing")		\
+	X(SL_CT_UDP,		"udp")			\
+	X(SL_CT_ICMP,		"icmp")
+
+/* Indexes of sl_ct_config.timeout[] (seconds); the policy's conntrack.timeouts keys. */
+#define SLUICE_CT_TIMEOUTS(X)					\
+	X(CT_TO_TCP_SYN,	"tcp-syn",		120)	\
+	X(CT_TO_TCP_EST,	"tcp-established",	432000)	\
+	X(CT_TO_TCP_CLOSING,	"tcp-closing",		120)	\
+	X(CT_TO_UDP,		"udp",			30)	\
+	X(CT_TO_ICMP,		"icmp",			30)
+
+#define SLUICE_CT_TO_ENTRY(id, name, dflt) SLUICE_##id,
+enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX };
+#undef SLUICE_CT_TO_ENTRY
+
+#define SLUICE_CT_DEFAULT_MAX	262144
+
+struct sl_ct_key {
+	__u8 addr_a[16];	/* network order; IPv4 in the first 4 bytes, rest zero */
+	__u8 addr_b[16];
+	__be16 port_a;		/* ICMP echo: the identifier, in both ports */
+	__be16 port_b;
+	__u8 proto;
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[2];
+};
+
+/* Direction of a packet relative to the connection's originator. */
+#define SL_CT_DIR_ORIG	0
+#define SL_CT_DIR_REPLY	1
+
+struct sl_ct_entry {
+	struct bpf_timer timer;
+	__u64 created;		/* bpf_ktime_get_coarse_ns() = CLOCK_MONOTONIC_COARSE */
+	__u64 last_seen;	/* written per packet; the timer reads it */
+	__u64 packets[2];	/* [SL_CT_DIR_ORIG], [SL_CT_DIR_REPLY] */
+	__u64 bytes[2];
+	__u8 state;		/* enum sl_ct_state */
+	__u8 orig_is_a;		/* the originator is endpoint a of the key */
+	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
+	__u8 pad[5];
+};
+
+/* ct_cfg[0]: conntrack settings from the policy, read per packet. */
+struct sl_ct_config {
+	__u32 stateful;			/* 0: conntrack off, the firewall is stateless */
+	__u32 timeout[SLUICE_CT_TO_MAX];	/* seconds */
+};
+
+/* ct_stats[i] (per CPU): conntrack events. LRU evictions are not seen by BPF:
+ * the agent derives them (created - expired - deleted - live). */
+#define SLUICE_CT_STATS(X)				\
+	X(CT_STAT_CREATED,	"created")		\
+	X(CT_STAT_EXPIRED,	"expired")		\
+	X(CT_STAT_DELETED,	"deleted")		\
+	X(CT_STAT_INSERT_FAIL,	"insert-failed")	\
+	X(CT_STAT_TIMER_FAIL,	"timer-failed")		\
+	X(CT_STAT_RELATED,	"related")
+
+#define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
+enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
+#undef SLUICE_ENUM_ENTRY
+
+/*
  * Map names, as the kernel and the pins see them (at most 15 characters).
  * Pins: the fw_* tables (fw_cfg .. fw_dport) once per slot under
  * STATE_DIR/slots/{0,1}/NAME (the agent writes the idle slot and switches the
@@ -151,6 +239,9 @@ enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX
 #define SLUICE_MAP_RULE_CNT	"fw_rule_cnt"
 #define SLUICE_MAP_VERDICT	"sl_verdict"
 #define SLUICE_MAP_DROP		"sl_drop"
+#define SLUICE_MAP_CT		"ct_tbl"
+#define SLUICE_MAP_CT_CFG	"ct_cfg"
+#define SLUICE_MAP_CT_STATS	"ct_stats"
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS,
@@ -162,6 +253,9 @@ _Static_assert(sizeof(struct fw_t8) == 512, "fw_t8 layout");
 _Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");
 _Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
 _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
+_Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
+_Static_assert(sizeof(struct sl_ct_entry) == 72, "ct_entry layout");
+_Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
 _Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");
 #endif

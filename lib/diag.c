@@ -15,10 +15,14 @@ void sl_diag_add(struct sl_diags *d, const struct sl_loc *loc, const char *fmt, 
 	va_list ap;
 	int n;
 
-	v = realloc(d->v, (d->n + 1) * sizeof(*v));
-	if (!v)
-		return;
-	d->v = v;
+	/* Capacity is implied by the count: the next power of two. */
+	if (d->n < 4 || !(d->n & (d->n - 1))) {
+		v = realloc(d->v, (d->n < 4 ? 4 : 2 * d->n) * sizeof(*v));
+		if (!v)
+			return;
+		d->v = v;
+	}
+	v = d->v;
 	r = &v[d->n];
 	memset(r, 0, sizeof(*r));
 	va_start(ap, fmt);

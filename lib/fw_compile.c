@@ -26,6 +26,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fw_tables.h"
@@ -88,12 +90,22 @@ static uint64_t bm_hash(const struct fw_bitmap *b)
 	return h;
 }
 
-static void limit_error(struct cctx *c, const char *fmt, const char *detail)
+/* A table limit was hit: one message, at the rule or set to blame. */
+__attribute__((format(printf, 2, 3)))
+static void limit_error(struct cctx *c, const char *fmt, ...)
 {
+	char *msg = NULL;
+	va_list ap;
+
 	if (c->err)
 		return;
 	c->err = -E2BIG;
-	sl_diag_add(c->diags, c->blame, fmt, detail);
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	sl_diag_add(c->diags, c->blame, "%s", msg ? msg : "table limit exceeded");
+	free(msg);
 }
 
 /* The class of bitmap B, created if new. Returns 0 (the empty class) after an error. */
@@ -108,8 +120,9 @@ static uint16_t intern(struct cctx *c, const struct fw_bitmap *b)
 		if (!memcmp(&t->cls[c->hslot[i] - 1], b, sizeof(*b)))
 			return (uint16_t)(c->hslot[i] - 1);
 	if (t->nclasses >= SLUICE_MAX_CLASSES) {
-		limit_error(c, "too many distinct rule combinations: more than %s classes; "
-			    "use fewer overlapping prefixes or port ranges across rules", "32768");
+		limit_error(c, "too many distinct rule combinations: more than %d classes; "
+			    "use fewer overlapping prefixes or port ranges across rules",
+			    SLUICE_MAX_CLASSES);
 		return 0;
 	}
 	if (t->nclasses == c->cls_cap) {
@@ -129,6 +142,11 @@ static uint16_t intern(struct cctx *c, const struct fw_bitmap *b)
 	return (uint16_t)(t->nclasses - 1);
 }
 
+static uint32_t memo_hash(uint64_t key)
+{
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
 /* class(cls[CL] | bits of source S), memoised. */
 static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 {
@@ -137,7 +155,7 @@ static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 	uint32_t i;
 	uint16_t r;
 
-	for (i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) & c->mmask; c->mkey[i];
+	for (i = memo_hash(key) & c->mmask; c->mkey[i];
 	     i = (i + 1) & c->mmask)
 		if (c->mkey[i] == key)
 			return c->mval[i];
@@ -165,7 +183,7 @@ static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 
 			if (!c->mkey[k])
 				continue;
-			for (j = (uint32_t)((c->mkey[k] * 0x9e3779b97f4a7c15ull) >> 40) & nmask;
+			for (j = memo_hash(c->mkey[k]) & nmask;
 			     nk[j]; j = (j + 1) & nmask)
 				;
 			nk[j] = c->mkey[k];
@@ -176,7 +194,7 @@ static uint16_t unite(struct cctx *c, uint16_t cl, uint32_t s)
 		c->mkey = nk;
 		c->mval = nv;
 		c->mmask = nmask;
-		for (i = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) & c->mmask; c->mkey[i];
+		for (i = memo_hash(key) & c->mmask; c->mkey[i];
 		     i = (i + 1) & c->mmask)
 			;
 	}
@@ -226,6 +244,12 @@ static int collect_sources(struct cctx *c, bool dst, struct fw_bitmap *wild)
 	uint32_t *set_src;
 
 	memset(wild, 0, sizeof(*wild));
+	/*
+	 * The memo is keyed by source index, and each direction numbers its
+	 * sources afresh: results of the other direction must not be reused.
+	 */
+	memset(c->mkey, 0, ((size_t)c->mmask + 1) * sizeof(*c->mkey));
+	c->mn = 0;
 	free(c->srcs);
 	free(c->groups);
 	c->srcs = NULL;
@@ -334,14 +358,12 @@ static void t8_compact(struct t8work *w, uint16_t *tbl)
 static void t8_limit_error(struct cctx *c, struct t8work *w, bool dst)
 {
 	const struct source *s = &c->srcs[w->creator[SLUICE_T8_GROUPS]];
-	char what[200];
 
-	snprintf(what, sizeof(what),
-		 "%s%s%s: prefixes longer than /24 fall in more than %d different /24 blocks "
-		 "(tbl8 groups) of %s", s->what ? "set \"" : "inline prefix",
-		 s->what ? s->what : "", s->what ? "\"" : "", SLUICE_T8_GROUPS, dst ? "dst" : "src");
 	c->blame = s->loc;
-	limit_error(c, "%s", what);
+	limit_error(c, "%s%s%s: prefixes longer than /24 fall in more than %d different /24 "
+		    "blocks (tbl8 groups) of %s", s->what ? "set \"" : "inline prefix",
+		    s->what ? s->what : "", s->what ? "\"" : "", SLUICE_T8_GROUPS,
+		    dst ? "dst" : "src");
 }
 
 /* The tbl8 group of the /24 at tbl24 index IDX, created from its entry if needed. */
@@ -541,8 +563,8 @@ static int compile_v6(struct cctx *c, bool dst, const struct fw_bitmap *wild)
 		stack[depth].acc = acc;
 		depth++;
 		if (*nout >= SLUICE_LPM6_MAX) {
-			limit_error(c, "too many IPv6 prefixes: more than %s in one direction",
-				    "1048576");
+			limit_error(c, "too many IPv6 prefixes: more than %u in %s, ::/0 included",
+				    SLUICE_LPM6_MAX, dst ? "dst" : "src");
 			break;
 		}
 		o = &(*outp)[(*nout)++];

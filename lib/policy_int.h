@@ -11,6 +11,7 @@
 #define SL_SET_FILE_MAX		(128u << 20)	/* bytes of one set file */
 #define SL_NAME_MAX		63		/* rule and set names */
 #define SL_SETFILE_ERRS_MAX	20		/* bad lines reported per set file */
+#define SL_FILE_ERRS_MAX	200		/* errors reported per policy file */
 
 /*
  * Cross-file checks of a parsed policy: duplicate set and rule names (both

@@ -33,7 +33,7 @@ struct pctx {
 	yaml_document_t *doc;
 	unsigned long visits;
 	bool visits_reported;
-	int errs;
+	int errs;		/* counted all, reported up to SL_FILE_ERRS_MAX */
 	int ioerr;		/* first -errno of an unreadable input */
 };
 
@@ -43,13 +43,15 @@ static void err_at(struct pctx *c, const struct sl_loc *loc, const char *fmt, ..
 	char *msg = NULL;
 	va_list ap;
 
+	/* A file of 100k bad prefixes is one mistake made 100k times: show some. */
+	if (c->errs++ >= SL_FILE_ERRS_MAX)
+		return;
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
 	sl_diag_add(c->diags, loc, "%s", msg ? msg : "out of memory");
 	free(msg);
-	c->errs++;
 }
 
 static struct sl_loc node_loc(const struct pctx *c, const yaml_node_t *n)
@@ -973,6 +975,11 @@ static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char 
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&p);
 out:
+	if (c.errs > SL_FILE_ERRS_MAX) {
+		struct sl_loc floc = { c.file, 0, 0 };
+
+		sl_diag_add(diags, &floc, "%d more errors not shown", c.errs - SL_FILE_ERRS_MAX);
+	}
 	free(buf);
 	free(dir);
 	*errs += c.errs;
@@ -1008,7 +1015,8 @@ static int list_dir(const char *dir, char ***out, size_t *nout, struct sl_diags 
 
 		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
 			continue;
-		if (asprintf(&p, "%s/%s", dir, de->d_name) < 0) {
+		if (asprintf(&p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
+			     de->d_name) < 0) {
 			rc = -ENOMEM;
 			break;
 		}

@@ -151,6 +151,10 @@ TEST(valid_policy_model)
 	ASSERT_EQ(p->nfiles, 3, "files: 10-sets.yaml, blocklist.txt, 20-fw.yaml");
 	ASSERT_STREQ(p->files[0], "tests/data/basic/10-sets.yaml", "first file");
 	ASSERT_STREQ(p->files[2], "tests/data/basic/20-fw.yaml", "name order");
+	policy_free(&f.pol);
+	f.rc = policy_load_dir("tests/data/basic/", &f.pol, &f.diags);
+	ASSERT_OK(f.rc, "dir with a trailing slash");
+	ASSERT_STREQ(p->files[0], "tests/data/basic/10-sets.yaml", "no double slash");
 	ASSERT_EQ(p->nsets, 2, "sets");
 	bl = policy_find_set(p, "blocklist");
 	if (!ASSERT_TRUE(bl, "blocklist set"))
@@ -678,6 +682,26 @@ TEST(all_errors_collected)
 		ASSERT_STRSTR(f.diags.v[4].msg, "egress", "last file last");
 	}
 	ASSERT_EQ(f.pol.nfiles, 0, "an invalid policy is freed");
+	fx_done(&f);
+}
+
+TEST(error_flood_is_capped)
+{
+	struct fixture f;
+	char *buf = malloc(64 * 1024), *p = buf;
+
+	fx_init(&f);
+	p += sprintf(p, "sets:\n  s:\n    prefixes:\n");
+	for (int i = 0; i < 500; i++)
+		p += sprintf(p, "      - 192.0.2.%d/24\n", i % 255 + 1);
+	fx_write_n(&f, "p.yaml", buf, (size_t)(p - buf));
+	free(buf);
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_EQ(f.diags.n, 201, "200 errors and a count of the rest");
+	ASSERT_DIAG(&f, "p.yaml", 4, 9, "\"192.0.2.1/24\" has host bits set");
+	ASSERT_DIAG(&f, "p.yaml", 0, 0, "300 more errors not shown");
+	if (f.diags.n == 201)
+		ASSERT_STRSTR(f.diags.v[200].msg, "more errors", "the count comes last");
 	fx_done(&f);
 }
 

@@ -298,6 +298,12 @@ static const struct xcase cases[] = {
 	{ "v6 truncated icmpv6", PKT(ETH(P_IP6), IP6(58, OTHER6, WEB_DST6), 128, 0, 0, 0),
 	  PARSE_DROP(DROP_TRUNC_ICMP) },
 	{ "v6 no next header", PKT(ETH(P_IP6), IP6(59, OTHER6, WEB_DST6)), DEFAULT_DROP },
+	{ "v6 unassigned next header is a protocol, classified",
+	  PKT(ETH(P_IP6), IP6(200, A6(0xbad, 2), WEB_DST6), PAD4, PAD4), RULE_DROP(R_BLOCK) },
+	{ "802.1Q v6 dest-opts + fragment + udp",
+	  PKT(ETH(P_8021Q), VTAG(9, P_IP6), IP6(60, A6(0x77, 1), OTHER6), EXT8(44),
+	      FRAG6(17, 0, 0), UDP(1000, 53)),
+	  RULE_PASS(R_DNS) },
 	/* not IP */
 	{ "arp", PKT(ETH(P_ARP), 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, A4(192, 0, 2, 2),
 		     0, 0, 0, 0, 0, 0, A4(192, 0, 2, 1)),

@@ -142,8 +142,8 @@ static void gen_port_list(struct gen *g, FILE *y, const char *key)
 	fputs("]\n", y);
 }
 
-/* A random policy as YAML text (caller frees). */
-static char *gen_policy(struct gen *g, int nrules)
+/* A random policy as YAML text (caller frees); DFLT NULL: a random default. */
+static char *gen_policy(struct gen *g, int nrules, const char *dflt)
 {
 	static const char *const protos[] = {
 		NULL, NULL, "tcp", "udp", "[tcp, udp]", "icmp", "icmpv6", "[icmp, icmpv6]",
@@ -172,7 +172,7 @@ static char *gen_policy(struct gen *g, int nrules)
 		fputs("]\n", y);
 	}
 	fprintf(y, "firewall:\n  interfaces: [slb0]\n  default: %s\n  stateful: false\n",
-		chance(50) ? "allow" : "deny");
+		dflt ? dflt : chance(50) ? "allow" : "deny");
 	fputs("  rules:\n", y);
 	for (int r = 0; r < nrules; r++) {
 		const char *proto = protos[rndn(sizeof(protos) / sizeof(protos[0]))];
@@ -258,9 +258,10 @@ static void put16(uint8_t *p, uint16_t v)
 /*
  * Build a frame for PKT (family, proto, addresses, ports, has_ports) with
  * random VLAN tags, IPv6 extension headers and fragment headers consistent
- * with has_ports. Returns its length.
+ * with has_ports. Returns its length; *IP_END is where the IP packet ends
+ * (the rest is Ethernet padding).
  */
-static size_t build_frame(uint8_t *f, const struct sl_pkt *pkt, bool nonfirst)
+static size_t build_frame(uint8_t *f, const struct sl_pkt *pkt, bool nonfirst, size_t *ip_end)
 {
 	static const uint8_t v6ext[] = { 43, 60, 51, 135 };
 	size_t off = 12, l3, l4;
@@ -368,6 +369,7 @@ static size_t build_frame(uint8_t *f, const struct sl_pkt *pkt, bool nonfirst)
 		put16(f + l3 + 2, (uint16_t)(end - l3));
 	else
 		put16(f + l3 + 4, (uint16_t)(end - l3 - 40));
+	*ip_end = end;
 	if (chance(5))
 		end += 1 + rndn(8);	/* Ethernet padding past the IP length */
 	return end;
@@ -402,7 +404,7 @@ TEST(xdp_random_matches_reference)
 		long want_pass = 0, want_drop = 0, want_rule_drop = 0, want_def_drop = 0;
 		struct fw_tables t = { 0 };
 		struct gen g;
-		char *yaml = gen_policy(&g, nrules_by_policy[pi]);
+		char *yaml = gen_policy(&g, nrules_by_policy[pi], NULL);
 
 		if (!ASSERT_TRUE(yaml, "policy text"))
 			goto out;
@@ -422,7 +424,7 @@ TEST(xdp_random_matches_reference)
 			uint8_t frame[512];
 			bool nonfirst = chance(12);
 			__u32 retval = ~0u, key;
-			size_t len;
+			size_t len, ip_end;
 			int want_rule;
 			enum sluice_action want;
 
@@ -437,7 +439,7 @@ TEST(xdp_random_matches_reference)
 				pkt.sport = gen_port(&g);
 				pkt.dport = gen_port(&g);
 			}
-			len = build_frame(frame, &pkt, nonfirst);
+			len = build_frame(frame, &pkt, nonfirst, &ip_end);
 			want_rule = policy_ref_classify(&env.pol, &pkt);
 			want = policy_ref_verdict(&env.pol, &pkt);
 			key = want_rule < 0 ? SLUICE_RULE_DEFAULT : (__u32)want_rule;
@@ -499,5 +501,91 @@ TEST(xdp_random_matches_reference)
 	ASSERT_TRUE(total >= 10000 || mismatches, "at least 10000 packets");
 	printf("# %ld packets checked\n", total);
 out:
+	xdp_env_close(&env);
+}
+
+/*
+ * The same random frames cut short anywhere inside the IP packet: each must
+ * be dropped under a parse reason (never classified, never passed), and no
+ * rule counter may move. Cut inside the Ethernet padding, it is classified
+ * as the whole frame would be.
+ */
+TEST(xdp_random_truncated_dropped)
+{
+	static const uint8_t protos[] = { 6, 17, 1, 58, 47 };
+	uint64_t base = seed_from_env(), seed = base ^ 0x7275636eull;
+	struct sl_counter before[SLUICE_DROP_MAX], after[SLUICE_DROP_MAX];
+	struct sl_counter pass0, pass1;
+	struct xdp_env env;
+	struct gen g;
+	char *yaml = NULL;
+	long bad = 0, cut = 0;
+
+	printf("# seed %llu (SLUICE_SEED=%llu reproduces)\n", (unsigned long long)base,
+	       (unsigned long long)base);
+	rng_state = seed;
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		goto out;
+	/* default allow, so that a misread frame would pass and show */
+	yaml = gen_policy(&g, 20, "allow");
+	if (!ASSERT_TRUE(yaml, "policy"))
+		goto out;
+	if (!ASSERT_OK(xdp_env_apply(&env, yaml, 1, NULL), "apply"))
+		goto out;
+
+	for (int n = 0; n < 4000 && bad < 10; n++) {
+		struct sl_pkt pkt = { 0 };
+		uint8_t frame[512];
+		bool nonfirst = chance(12);
+		size_t len, ip_end, l;
+		__u32 retval, key = 0;
+
+		pkt.family = chance(50) ? AF_INET : AF_INET6;
+		pkt.proto = protos[rndn(sizeof(protos))];
+		gen_addr(&g, pkt.family, pkt.src);
+		gen_addr(&g, pkt.family, pkt.dst);
+		pkt.has_ports = (pkt.proto == 6 || pkt.proto == 17) && !nonfirst;
+		pkt.sport = pkt.has_ports ? gen_port(&g) : 0;
+		pkt.dport = pkt.has_ports ? gen_port(&g) : 0;
+		len = build_frame(frame, &pkt, nonfirst, &ip_end);
+		l = 14 + rndn((uint32_t)(len - 14));	/* a shorter frame, at least Ethernet */
+
+		/* One drop reason per dropped frame: a parse reason moving means the
+		 * frame was never classified (that would count policy-rule/-default). */
+		if (!ASSERT_OK(sl_counters_read(env.drop_fd, SLUICE_DROP_MAX, before), "rd") ||
+		    !ASSERT_OK(sl_counter_read(env.verdict_fd, SLUICE_VERDICT_PASS, &pass0), "rd") ||
+		    !ASSERT_OK(xdp_env_run(&env, frame, l, &retval, NULL, NULL), "run"))
+			goto out;
+		if (!ASSERT_OK(sl_counters_read(env.drop_fd, SLUICE_DROP_MAX, after), "rd") ||
+		    !ASSERT_OK(sl_counter_read(env.verdict_fd, SLUICE_VERDICT_PASS, &pass1), "rd"))
+			goto out;
+
+		if (l >= ip_end) {
+			/* only padding was cut: classified like the whole frame */
+			enum sluice_action want = policy_ref_verdict(&env.pol, &pkt);
+
+			if (!tl_check(retval == (want == SLUICE_ACT_ALLOW ? XDP_PASS : XDP_DROP),
+				      __FILE__, __LINE__, "frame %d cut to %zu of %zu (padding): "
+				      "verdict %u", n, l, len, retval))
+				bad++;
+			continue;
+		}
+		cut++;
+		for (key = SLUICE_DROP_POLICY_DEFAULT + 1; key < SLUICE_DROP_MAX; key++)
+			if (after[key].packets == before[key].packets + 1)
+				break;
+		if (!tl_check(retval == XDP_DROP && key < SLUICE_DROP_MAX &&
+			      pass1.packets == pass0.packets, __FILE__, __LINE__,
+			      "frame %d (family %d proto %u nonfirst %d) cut to %zu of %zu bytes "
+			      "(IP ends at %zu): verdict %u, parse drop %s", n,
+			      pkt.family == AF_INET ? 4 : 6, pkt.proto, nonfirst, l, len, ip_end,
+			      retval, key < SLUICE_DROP_MAX ? "counted" : "missing"))
+			bad++;
+	}
+	ASSERT_EQ(bad, 0, "truncated frames misread");
+	ASSERT_TRUE(cut >= 3000, "enough frames cut inside the IP packet");
+	printf("# %ld frames cut inside the IP packet, %ld misread\n", cut, bad);
+out:
+	free(yaml);
 	xdp_env_close(&env);
 }

@@ -24,21 +24,30 @@
 
 #define SL_BENCH_MUL	0x9E3779u	/* odd */
 
-static __always_inline int sl_bench_rand_src(void *data, void *data_end)
+static __always_inline __u32 sl_bench_xorshift(__u32 x)
 {
-	__u8 *p = data;
-	__u32 x, mask, src;
-
-	if ((void *)(p + 34) > data_end)
-		return -1;
-	x = *(__u32 *)p;
 	x ^= x << 13;
 	x ^= x >> 17;
 	x ^= x << 5;
+	return x;
+}
+
+/* The source address (host order) for PRNG value X and index mask MASK. */
+static __always_inline __u32 sl_bench_src(__u32 x, __u32 mask)
+{
+	return (((x & mask) * SL_BENCH_MUL) & 0xffffff) << 8 | x >> 24;
+}
+
+static __always_inline int sl_bench_rand_src(void *data, void *data_end)
+{
+	__u8 *p = data;
+	__u32 x;
+
+	if ((void *)(p + 34) > data_end)
+		return -1;
+	x = sl_bench_xorshift(*(__u32 *)p);
 	*(__u32 *)p = x;
-	mask = bpf_ntohl(*(__u32 *)(p + 6));
-	src = (((x & mask) * SL_BENCH_MUL) & 0xffffff) << 8 | x >> 24;
-	*(__u32 *)(p + 26) = bpf_htonl(src);
+	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(x, bpf_ntohl(*(__u32 *)(p + 6))));
 	return 0;
 }
 

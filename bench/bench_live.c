@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Throughput with real frames through a veth pair: a generator program run
+ * with BPF_PROG_TEST_RUN + BPF_F_TEST_XDP_LIVE_FRAMES in namespace A
+ * redirects every frame into veth A; its peer in namespace B runs the
+ * program under test in native veth XDP mode. Frames per second are counted
+ * at the receiver (veth's rx_queue_0_xdp_packets), over the generator's
+ * run time. Sender and receiver share one CPU (veth processes redirected
+ * frames in the sender's softirq), as a NIC queue and its XDP program would.
+ *
+ * Namespaces and veths are named slb-<pid>-*, and removed on every exit.
+ */
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+
+#include "bench_util.h"
+#include "bench_floor.skel.h"
+#include "bench_gen.skel.h"
+#include "sluice_xdp.skel.h"
+
+#define FRAMES		4000000u	/* per measurement */
+#define ROUNDS		3
+#define FRAME_LEN	64
+
+static char ns_a[32], ns_b[32], if_a[IFNAMSIZ], if_b[IFNAMSIZ];
+static char dir[64];
+
+static void cleanup(void)
+{
+	char cmd[128];
+
+	if (ns_a[0]) {
+		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_a);
+		if (system(cmd)) {
+			/* already gone */
+		}
+	}
+	if (ns_b[0]) {
+		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_b);
+		if (system(cmd)) {
+			/* already gone */
+		}
+	}
+	if (dir[0])
+		remove_dir(dir);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(1);	/* runs cleanup() through atexit */
+}
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[256];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc)
+		fprintf(stderr, "bench_live: '%s' failed\n", cmd);
+	return rc ? -1 : 0;
+}
+
+static int enter_ns(const char *name)
+{
+	char path[64];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		err = -errno;
+		fprintf(stderr, "bench_live: entering %s: %s\n", name, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* A counter of veth IF in namespace NS from `ethtool -S`. */
+static long long veth_stat(const char *ns, const char *ifname, const char *key)
+{
+	char cmd[160], line[256];
+	long long v = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s ethtool -S %s", ns, ifname);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		char *k = line + strspn(line, " ");
+
+		if (!strncmp(k, key, strlen(key)) && k[strlen(key)] == ':')
+			v = strtoll(k + strlen(key) + 1, NULL, 10);
+	}
+	pclose(p);
+	return v;
+}
+
+static void make_frame(uint8_t *f, uint32_t src)
+{
+	uint32_t v;
+
+	memset(f, 0, FRAME_LEN);
+	memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[17] = FRAME_LEN - 14;
+	f[22] = 64;
+	f[23] = 17;
+	v = htonl(src);
+	memcpy(f + 26, &v, 4);
+	v = htonl(0xc6336401);		/* 198.51.100.1 */
+	memcpy(f + 30, &v, 4);
+	f[34] = 0x9c;
+	f[35] = 0x40;
+	f[37] = 53;
+	f[39] = FRAME_LEN - 34;
+}
+
+/*
+ * Attach PROG to veth B (in namespace B) with a bpf_link, send FRAMES
+ * frames from GEN in namespace A, and return the receive rate in Mpps.
+ * The link is destroyed before returning.
+ */
+static double run_live(int home, struct bpf_program *prog, int gen, const uint8_t *frame)
+{
+	double best = 0;
+	struct bpf_link *link;
+	int ifindex;
+
+	if (enter_ns(ns_b))
+		return -1;
+	ifindex = if_nametoindex(if_b);
+	link = ifindex ? bpf_program__attach_xdp(prog, ifindex) : NULL;
+	setns(home, CLONE_NEWNET);
+	if (!link) {
+		fprintf(stderr, "bench_live: attaching XDP to %s failed\n", if_b);
+		return -1;
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		long long rx0 = veth_stat(ns_b, if_b, "rx_queue_0_xdp_packets"), rx1;
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = frame,
+			.data_size_in = FRAME_LEN,
+			.repeat = FRAMES,
+			.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
+		);
+		double t0, dt;
+
+		if (enter_ns(ns_a))
+			break;
+		t0 = now_s();
+		if (bpf_prog_test_run_opts(gen, &opts)) {
+			fprintf(stderr, "bench_live: live-frames run failed: %s\n", strerror(errno));
+			setns(home, CLONE_NEWNET);
+			best = -1;
+			break;
+		}
+		dt = now_s() - t0;
+		setns(home, CLONE_NEWNET);
+		rx1 = veth_stat(ns_b, if_b, "rx_queue_0_xdp_packets");
+		if (rx0 < 0 || rx1 < 0) {
+			fprintf(stderr, "bench_live: cannot read veth counters\n");
+			best = -1;
+			break;
+		}
+		if (getenv("SLUICE_BENCH_DEBUG"))
+			fprintf(stderr, "rx %lld in %.3f s, drops %lld\n", rx1 - rx0, dt,
+				veth_stat(ns_b, if_b, "rx_queue_0_drops"));
+		if ((rx1 - rx0) / dt / 1e6 > best)
+			best = (rx1 - rx0) / dt / 1e6;
+	}
+	bpf_link__destroy(link);
+	return best;
+}
+
+static void row(const char *name, double mpps, double floor)
+{
+	printf("  %-50s %8.2f %8.2f %7.0f%%\n", name, mpps, floor, 100 * mpps / floor);
+}
+
+int main(void)
+{
+	struct sluice_xdp *fw = NULL;
+	struct bench_floor *fl = NULL;
+	struct bench_gen *gsame = NULL, *grand = NULL;
+	struct fw_map_fds fds;
+	uint8_t frame[FRAME_LEN];
+	double floor_same, floor_rand, v;
+	int home = -1, rc = 1, ifindex_a;
+	pid_t pid = getpid();
+
+	libbpf_set_print(quiet);
+	snprintf(ns_a, sizeof(ns_a), "slb-%d-a", pid);
+	snprintf(ns_b, sizeof(ns_b), "slb-%d-b", pid);
+	snprintf(if_a, sizeof(if_a), "slb%da", pid);
+	snprintf(if_b, sizeof(if_b), "slb%db", pid);
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	snprintf(dir, sizeof(dir), "/tmp/slb-live-XXXXXX");
+	if (!mkdtemp(dir)) {
+		dir[0] = 0;
+		perror("bench_live: mkdtemp");
+		return 1;
+	}
+	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0)
+		return 1;
+
+	if (sh("ip netns add %s", ns_a) || sh("ip netns add %s", ns_b) ||
+	    sh("ip -n %s link add %s type veth peer name %s netns %s", ns_a, if_a, if_b, ns_b) ||
+	    sh("ip -n %s link set %s up", ns_a, if_a) || sh("ip -n %s link set %s up", ns_b, if_b))
+		goto out;
+	if (enter_ns(ns_a))
+		goto out;
+	ifindex_a = if_nametoindex(if_a);
+	setns(home, CLONE_NEWNET);
+	if (!ifindex_a)
+		goto out;
+
+	fw = sluice_xdp__open_and_load();
+	fl = bench_floor__open_and_load();
+	gsame = bench_gen__open();
+	grand = bench_gen__open();
+	if (!fw || !fl || !gsame || !grand)
+		goto fail_load;
+	gsame->rodata->tx_ifindex = ifindex_a;
+	grand->rodata->tx_ifindex = ifindex_a;
+	grand->rodata->src_mask = BIG_N - 1;
+	if (bench_gen__load(gsame) || bench_gen__load(grand))
+		goto fail_load;
+	if (fw_map_fds_from_obj(fw->obj, &fds))
+		goto fail_load;
+
+	/* deny by the 1M-prefix set (see bench_xdp.c) */
+	if (write_big_set(dir) ||
+	    write_file(dir, "policy.yaml",
+		       "sets:\n  big:\n    file: big.txt\n"
+		       "firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
+		       "  rules:\n    - { name: big, action: deny, src: [\"@big\"] }\n") ||
+	    apply(dir, &fds, 1, false))
+		goto out;
+
+	printf("sluice XDP firewall, live frames through a veth pair (native XDP on the "
+	       "receiver), %u frames of %d bytes, best of %d, one CPU\n", FRAMES, FRAME_LEN,
+	       ROUNDS);
+	printf("  %-50s %8s %8s %8s\n", "case", "Mpps", "floor", "of floor");
+
+	make_frame(frame, net24(12345) | 77);
+	floor_same = run_live(home, fl->progs.floor_same, bpf_program__fd(gsame->progs.gen_same),
+			      frame);
+	floor_rand = run_live(home, fl->progs.floor_same, bpf_program__fd(grand->progs.gen_rand),
+			      frame);
+	if (floor_same <= 0 || floor_rand <= 0)
+		goto out;
+	row("floor: XDP_DROP (same source)", floor_same, floor_same);
+	row("floor: XDP_DROP (generator writes random sources)", floor_rand, floor_same);
+	v = run_live(home, fw->progs.sluice_xdp, bpf_program__fd(gsame->progs.gen_same), frame);
+	if (v <= 0)
+		goto out;
+	row("deny by 1M-prefix set (same source)", v, floor_same);
+	v = run_live(home, fw->progs.sluice_xdp, bpf_program__fd(grand->progs.gen_rand), frame);
+	if (v <= 0)
+		goto out;
+	row("deny by 1M-prefix set (random sources)", v, floor_rand);
+	rc = 0;
+	goto out;
+fail_load:
+	fprintf(stderr, "bench_live: loading the BPF objects failed\n");
+out:
+	bench_gen__destroy(grand);
+	bench_gen__destroy(gsame);
+	bench_floor__destroy(fl);
+	sluice_xdp__destroy(fw);
+	if (home >= 0)
+		close(home);
+	return rc;
+}

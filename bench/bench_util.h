@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shared by the bench programs: the generated prefix sets (see
+ * bpf/lib/bench.h) and applying a policy dir the real way.
+ */
+#ifndef SLUICE_BENCH_UTIL_H
+#define SLUICE_BENCH_UTIL_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "fw_maps.h"
+#include "fw_tables.h"
+#include "policy.h"
+
+#define SL_BENCH_MUL	0x9E3779u	/* as in bpf/lib/bench.h */
+#define BIG_N		(1u << 20)	/* /24 prefixes of the big set */
+#define BIG_N32		8192u		/* extra /32s inside them (tbl8 groups) */
+
+static inline int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static inline double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The i-th /24 of the generated sets, host order (see bpf/lib/bench.h). */
+static inline uint32_t net24(uint32_t i)
+{
+	return ((i * SL_BENCH_MUL) & 0xffffff) << 8;
+}
+
+static inline int write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) ? -EIO : 0;
+}
+
+static inline void remove_dir(const char *dir)
+{
+	static const char *const files[] = { "policy.yaml", "big.txt" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Apply the policy in DIR to the maps FDS; prints the time each step took when VERBOSE. */
+static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t gen, bool verbose)
+{
+	struct sl_diags diags = { 0 };
+	struct fw_tables t = { 0 };
+	struct sl_policy pol;
+	double t0 = now_s(), t1, t2, t3;
+	int err;
+
+	err = policy_load_dir(dir, &pol, &diags);
+	t1 = now_s();
+	if (!err) {
+		err = fw_compile(&pol, gen, &t, &diags);
+		t2 = now_s();
+		if (!err)
+			err = fw_maps_write(fds, &t, &diags);
+		t3 = now_s();
+		if (!err && verbose)
+			printf("  policy load %.2f s, compile %.2f s (%u classes, %u+%u tbl8 groups), "
+			       "map write %.3f s\n", t1 - t0, t2 - t1, t.nclasses, t.nsrc4_t8,
+			       t.ndst4_t8, t3 - t2);
+		fw_tables_free(&t);
+		policy_free(&pol);
+	}
+	if (err) {
+		fprintf(stderr, "bench: applying the policy failed:\n");
+		sl_diags_print(stderr, &diags);
+	}
+	sl_diags_free(&diags);
+	return err;
+}
+
+static inline int write_big_set(const char *dir)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/big.txt", dir);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "# %u /24s scattered over the address space, %u /32s inside them\n",
+		BIG_N, BIG_N32);
+	for (uint32_t i = 0; i < BIG_N; i++) {
+		uint32_t a = net24(i);
+
+		fprintf(f, "%u.%u.%u.0/24\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff);
+	}
+	for (uint32_t i = 0; i < BIG_N32; i++) {
+		uint32_t a = net24(i) | (i & 0xff);
+
+		fprintf(f, "%u.%u.%u.%u/32\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
+			a & 0xff);
+	}
+	return fclose(f) ? -EIO : 0;
+}
+
+#endif /* SLUICE_BENCH_UTIL_H */

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Traffic generator for the live-frames throughput bench: run with
+ * BPF_PROG_TEST_RUN + BPF_F_TEST_XDP_LIVE_FRAMES, every frame is redirected
+ * into a veth whose peer runs the program under test. gen_rand writes a
+ * pseudo-random IPv4 source first (state per CPU: live frames come from a
+ * page pool, so state kept in the frame would repeat page by page).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "lib/bench.h"
+
+const volatile __u32 tx_ifindex;
+const volatile __u32 src_mask;
+
+/* xorshift32 state, one per CPU */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} gen_state SEC(".maps");
+
+SEC("xdp")
+int gen_same(struct xdp_md *ctx)
+{
+	return bpf_redirect(tx_ifindex, 0);
+}
+
+SEC("xdp")
+int gen_rand(struct xdp_md *ctx)
+{
+	__u8 *p = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 key = 0, *x = bpf_map_lookup_elem(&gen_state, &key);
+
+	if (!x || (void *)(p + 34) > (void *)end)
+		return XDP_ABORTED;
+	*x = sl_bench_xorshift(*x ? *x : 0x2545f491);
+	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(*x, src_mask));
+	return bpf_redirect(tx_ifindex, 0);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
