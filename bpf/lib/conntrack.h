@@ -13,6 +13,11 @@
  * timeout (FIN, RST) re-arms the timer, a handful of times per connection.
  * When the timer fires it re-arms itself for the time left if the entry was
  * seen since, else deletes the entry (docs/datapath.md, "Expiry").
+ *
+ * bpf_timer_init allocates (kmalloc_nolock on 6.18) and fails with -ENOMEM
+ * in bursts of new connections. Such an entry is kept with timer_armed = 0:
+ * the datapath treats it as gone once past its timeout, and retries arming
+ * it on its next packet; ct_repoint also arms or purges them.
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
@@ -130,12 +135,48 @@ static int sl_ct_timer_cb(void *map, struct sl_ct_key *key, struct sl_ct_entry *
 	return 0;
 }
 
-/* for_each callback of sl_ct_repoint: hand the entry's timer to this program. */
+/* Set up E's timer (init, callback, start for its state's timeout): 0 or -errno. */
+static __always_inline long sl_ct_arm(struct sl_ct_entry *e, const struct sl_ct_config *cfg)
+{
+	long err = bpf_timer_init(&e->timer, &ct_tbl, SL_CLOCK_MONOTONIC);
+
+	/* -EBUSY: initialised already (another CPU, or a failed start) */
+	if (err && err != -SL_EBUSY)
+		return err;
+	err = bpf_timer_set_callback(&e->timer, sl_ct_timer_cb);
+	if (!err)
+		err = bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, e->state), 0);
+	if (!err)
+		e->timer_armed = 1;
+	return err;
+}
+
+/* Past its timeout: only asked of entries without a timer. */
+static __always_inline bool sl_ct_stale(const struct sl_ct_entry *e,
+					const struct sl_ct_config *cfg, __u64 now)
+{
+	return (__s64)(now - e->last_seen) > (__s64)sl_ct_timeout_ns(cfg, e->state);
+}
+
+/* for_each callback of sl_ct_repoint */
 static long sl_ct_repoint_one(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
 			      __u64 *n)
 {
-	if (!bpf_timer_set_callback(&e->timer, sl_ct_timer_cb))
+	__u32 zero = 0;
+	struct sl_ct_config *cfg;
+
+	if (e->timer_armed) {
+		if (!bpf_timer_set_callback(&e->timer, sl_ct_timer_cb))
+			(*n)++;
+		return 0;
+	}
+	cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
+	if (sl_ct_stale(e, cfg, bpf_ktime_get_coarse_ns())) {
+		if (!bpf_map_delete_elem(map, key))
+			sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
+	} else if (!sl_ct_arm(e, cfg)) {
 		(*n)++;
+	}
 	return 0;
 }
 
@@ -143,7 +184,9 @@ static long sl_ct_repoint_one(void *map, struct sl_ct_key *key, struct sl_ct_ent
  * A pending timer holds a reference on the program that set its callback.
  * After an upgrade, the new program runs this once (BPF_PROG_TEST_RUN) so
  * every timer calls the new program's callback and the old program can go.
- * Returns the number of timers moved.
+ * It also arms the timers that could not be set up on insert, and deletes
+ * those entries when they are past their timeout already. Returns the
+ * number of timers that now call this program.
  */
 static __always_inline __u64 sl_ct_repoint(void)
 {
@@ -332,7 +375,7 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 	if (new == old)
 		return;
 	e->state = new;
-	if (sl_ct_timeout_ns(cfg, new) < sl_ct_timeout_ns(cfg, old))
+	if (e->timer_armed && sl_ct_timeout_ns(cfg, new) < sl_ct_timeout_ns(cfg, old))
 		bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, new), 0);
 }
 
@@ -391,6 +434,7 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 {
 	struct sl_ct_tuple t;
 	struct sl_ct_entry *e;
+	__u64 now;
 	__u32 dir;
 	int kind;
 
@@ -399,8 +443,18 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		e = bpf_map_lookup_elem(&ct_tbl, &p->key);
 		if (!e)
 			return SL_CT_MISS;
+		now = bpf_ktime_get_coarse_ns();
+		if (!e->timer_armed) {
+			/* no timer to delete it: past its timeout it is gone */
+			if (sl_ct_stale(e, cfg, now)) {
+				if (!bpf_map_delete_elem(&ct_tbl, &p->key))
+					sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
+				return SL_CT_MISS;
+			}
+			sl_ct_arm(e, cfg);
+		}
 		dir = p->src_is_a == e->orig_is_a ? SL_CT_DIR_ORIG : SL_CT_DIR_REPLY;
-		e->last_seen = bpf_ktime_get_coarse_ns();
+		e->last_seen = now;
 		e->packets[dir & 1]++;
 		e->bytes[dir & 1] += bytes;
 		if (m->proto == SL_IPPROTO_TCP)
@@ -420,7 +474,8 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 /*
  * Track the connection P opens (P->start != 0), its source the originator.
  * A failure is counted and never stops the packet. An entry whose timer
- * cannot be set up is removed again: it would never expire.
+ * cannot be set up is kept without one (timer_armed = 0, counted
+ * timer-failed): see the top of this file.
  */
 static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 					 const struct sl_ct_config *cfg, __u64 bytes)
@@ -447,15 +502,8 @@ static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
 		return;
 	}
-	err = bpf_timer_init(&e->timer, &ct_tbl, SL_CLOCK_MONOTONIC);
-	if (err == -SL_EBUSY)	/* evicted and re-created by another CPU meanwhile */
-		return;
-	if (err || bpf_timer_set_callback(&e->timer, sl_ct_timer_cb) ||
-	    bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, p->start), 0)) {
-		bpf_map_delete_elem(&ct_tbl, &p->key);
+	if (sl_ct_arm(e, cfg))
 		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
-		return;
-	}
 	sl_ct_stat(SLUICE_CT_STAT_CREATED);
 }
 
