@@ -17,7 +17,8 @@
  * bpf_timer_init allocates (kmalloc_nolock on 6.18) and fails with -ENOMEM
  * in bursts of new connections. Such an entry is kept with timer_armed = 0:
  * the datapath treats it as gone once past its timeout, and retries arming
- * it on its next packet; ct_repoint also arms or purges them.
+ * it on a later packet (at most about once a second); ct_repoint also arms
+ * or purges them.
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
@@ -451,7 +452,10 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 					sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
 				return SL_CT_MISS;
 			}
-			sl_ct_arm(e, cfg);
+			/* retry about once a second (2^30 ns), not per packet:
+			 * a failing allocation is not cheap */
+			if ((now ^ e->last_seen) >> 30)
+				sl_ct_arm(e, cfg);
 		}
 		dir = p->src_is_a == e->orig_is_a ? SL_CT_DIR_ORIG : SL_CT_DIR_REPLY;
 		e->last_seen = now;
