@@ -381,9 +381,10 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 }
 
 /*
- * Build P for a parsed packet. Returns SL_CT_HIT-able key (0), 1 for an ICMP
- * error (look for what it quotes), -1 for a packet conntrack ignores
- * (other protocols, non-first fragments, ICMP other than echo and errors).
+ * Build P for a parsed packet. Returns 0 with P's key filled (TCP, UDP, ICMP
+ * echo), 1 for an ICMP error (look up what it quotes instead), -1 for a
+ * packet conntrack ignores (other protocols, non-first fragments, other
+ * ICMP types such as neighbour discovery: the rules decide).
  */
 static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const struct sl_meta *m,
 					  struct sl_ct_pkt *p)
