@@ -196,7 +196,10 @@ struct sl_ct_entry {
 	__u8 state;		/* enum sl_ct_state */
 	__u8 orig_is_a;		/* the originator is endpoint a of the key */
 	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
-	__u8 pad[5];
+	__u8 timer_armed;	/* 0: the timer could not be set up (yet); the datapath
+				 * then treats the entry as gone once it is past its
+				 * timeout, and retries arming on the next packet */
+	__u8 pad[4];
 };
 
 /* ct_cfg[0]: conntrack settings from the policy, read per packet. */

@@ -54,6 +54,12 @@ struct sl_meta {
 	__u16 sport, dport;	/* host order */
 	__u32 src4, dst4;	/* host order */
 	__u8 src6[16], dst6[16];
+	/* for conntrack, which re-reads the L4 header (ICMP errors: what they quote) */
+	__u16 l3_off;		/* IP header, from the start of the frame */
+	__u16 l4_off;		/* L4 header, from the IP header (when has_l4) */
+	__u16 ip_len;		/* IP packet length as its header says */
+	__u8 has_l4;		/* the L4 header was parsed (not a non-first fragment) */
+	__u8 tcp_flags;		/* TCP: byte 13 of the header (FIN, SYN, RST, ACK, ...) */
 };
 
 static __always_inline int sl_parse_drop(struct sl_meta *m, enum sluice_drop_reason why)
@@ -103,6 +109,7 @@ static __always_inline int sl_parse_l4(void *l4, void *data_end, __u32 off, __u3
 		m->sport = bpf_ntohs(th->source);
 		m->dport = bpf_ntohs(th->dest);
 		m->has_ports = 1;
+		m->tcp_flags = ((__u8 *)th)[13];
 		break;
 	}
 	case SL_IPPROTO_UDP: {
@@ -121,6 +128,9 @@ static __always_inline int sl_parse_l4(void *l4, void *data_end, __u32 off, __u3
 			return sl_parse_drop(m, SLUICE_DROP_TRUNC_ICMP);
 		break;
 	}
+	m->has_l4 = 1;
+	m->l4_off = off;
+	m->ip_len = iplen;
 	return SL_PARSE_IP;
 }
 
@@ -240,6 +250,7 @@ static __always_inline int sl_parse(void *data, void *data_end, struct sl_meta *
 		pos = vh + 1;
 	}
 
+	m->l3_off = pos - data;
 	if (type == SL_ETH_P_IP)
 		return sl_parse_ip4(pos, data_end, m);
 	if (type == SL_ETH_P_IPV6)

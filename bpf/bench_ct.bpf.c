@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Benchmark programs for conntrack (bench/bench_ct.c). Each steps a flow
+ * index kept in the frame and writes the IPv4 source and TCP source port
+ * from it, then runs the firewall stage exactly as sluice_xdp does; the
+ * ctf_* floors take the same step and drop. The bench points the maps at
+ * sluice_xdp's (reuse_fd).
+ *
+ * Frame: untagged Ethernet + IPv4 + TCP.
+ *   bytes 0..3   flow counter (ct_new: +1 per run) or xorshift32 state (ct_rand)
+ *   bytes 6..9   index mask (ct_rand)
+ *   flow i       198.18.0.0 + (i >> 16) : (i & 0xffff)   (RFC 2544 benchmark range)
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "lib/bench.h"
+#include "lib/firewall.h"
+
+static __always_inline void *ctb_flow(void *data, void *data_end, __u32 i)
+{
+	__u8 *p = data;
+
+	if ((void *)(p + 54) > data_end)
+		return NULL;
+	*(__u32 *)(p + 26) = bpf_htonl(0xC6120000u + ((i >> 16) & 0x1ffff));
+	*(__u16 *)(p + 34) = bpf_htons(i & 0xffff);
+	return p;
+}
+
+static __always_inline int ctb_new(void *data, void *data_end)
+{
+	__u32 *c = data;
+
+	if ((void *)(c + 1) > data_end)
+		return -1;
+	(*c)++;
+	return ctb_flow(data, data_end, *c) ? 0 : -1;
+}
+
+static __always_inline int ctb_rand(void *data, void *data_end)
+{
+	__u8 *p = data;
+	__u32 x;
+
+	if ((void *)(p + 10) > data_end)
+		return -1;
+	x = sl_bench_xorshift(*(__u32 *)p);
+	*(__u32 *)p = x;
+	return ctb_flow(data, data_end, x & *(__u32 *)(p + 6)) ? 0 : -1;
+}
+
+SEC("xdp")
+int ct_new(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
+	ctb_new(data, data_end);
+	return sl_firewall(data, data_end);
+}
+
+SEC("xdp")
+int ct_rand(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
+	ctb_rand(data, data_end);
+	return sl_firewall(data, data_end);
+}
+
+SEC("xdp")
+int ctf_new(struct xdp_md *ctx)
+{
+	ctb_new((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int ctf_rand(struct xdp_md *ctx)
+{
+	ctb_rand((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	return XDP_DROP;
+}
+
+/* Design (b)'s cost: one sweep of the table, checking every entry's age. */
+static long ctb_sweep_one(void *map, struct sl_ct_key *key, struct sl_ct_entry *e, __u64 *n)
+{
+	__u32 zero = 0;
+	struct sl_ct_config *cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
+
+	if ((__s64)(bpf_ktime_get_coarse_ns() - e->last_seen) > (__s64)sl_ct_timeout_ns(cfg, e->state))
+		(*n)++;
+	return 0;
+}
+
+SEC("xdp")
+int ct_sweep(struct xdp_md *ctx)
+{
+	__u64 n = 0;
+
+	bpf_for_each_map_elem(&ct_tbl, ctb_sweep_one, &n, 0);
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

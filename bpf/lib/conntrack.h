@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Conntrack, shared by the XDP firewall (ingress) and the TC egress program.
+ *
+ * One entry per connection in ct_tbl, keyed by the normalised 5-tuple (the
+ * lower (address, port) pair is endpoint "a"), so both directions find it.
+ * A packet's direction is ORIG when its source is the endpoint that opened
+ * the connection (entry->orig_is_a), REPLY otherwise.
+ *
+ * Expiry: one bpf_timer per entry, started on insert with the state's
+ * timeout. The per-packet path writes last_seen (a coarse clock) and the
+ * counters, nothing else; only a TCP state change to a state with a shorter
+ * timeout (FIN, RST) re-arms the timer, a handful of times per connection.
+ * When the timer fires it re-arms itself for the time left if the entry was
+ * seen since, else deletes the entry (docs/datapath.md, "Expiry").
+ *
+ * bpf_timer_init allocates (kmalloc_nolock on 6.18) and fails with -ENOMEM
+ * in bursts of new connections. Such an entry is kept with timer_armed = 0:
+ * the datapath treats it as gone once past its timeout, and retries arming
+ * it on a later packet (at most about once a second); ct_repoint also arms
+ * or purges them.
+ */
+#ifndef SLUICE_BPF_CONNTRACK_H
+#define SLUICE_BPF_CONNTRACK_H
+
+#include <bpf/bpf_endian.h>
+
+#include "ct_maps.h"
+#include "parse.h"
+
+#define SL_CLOCK_MONOTONIC	1
+#define SL_NSEC_PER_SEC		1000000000ull
+#define SL_EBUSY		16
+#define SL_EEXIST		17
+
+#define SL_TCP_FIN		0x01
+#define SL_TCP_SYN		0x02
+#define SL_TCP_RST		0x04
+#define SL_TCP_ACK		0x10
+
+#define SL_ICMP_ECHOREPLY	0
+#define SL_ICMP_UNREACH		3
+#define SL_ICMP_ECHO		8
+#define SL_ICMP_TIME_EXCEEDED	11
+#define SL_ICMP_PARAMPROB	12
+#define SL_ICMP6_UNREACH	1
+#define SL_ICMP6_PKT_TOOBIG	2
+#define SL_ICMP6_TIME_EXCEEDED	3
+#define SL_ICMP6_PARAMPROB	4
+#define SL_ICMP6_ECHO		128
+#define SL_ICMP6_ECHOREPLY	129
+
+/* Offsets past this are not real headers (and keep the verifier's ranges small). */
+#define SL_CT_L4_MAX		4096
+
+enum sl_ct_res {
+	SL_CT_MISS,		/* no entry: the rules decide */
+	SL_CT_HIT,		/* a packet of a tracked connection */
+	SL_CT_RELATED,		/* an ICMP error about a tracked connection */
+};
+
+/* A 5-tuple before normalisation; addresses in network order, IPv4 in [0]. */
+struct sl_ct_tuple {
+	__u32 src[4], dst[4];
+	__be16 sport, dport;
+	__u8 proto, family;
+};
+
+/* What conntrack makes of one packet. */
+struct sl_ct_pkt {
+	struct sl_ct_key key;
+	__u8 src_is_a;		/* the packet's source is endpoint a of the key */
+	__u8 start;		/* state of a new entry if the packet may open one, else 0 */
+};
+
+static __always_inline void sl_ct_stat(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&ct_stats, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline __u32 sl_ct_timeout_idx(__u8 state)
+{
+	switch (state) {
+	case SL_CT_SYN_SENT:
+	case SL_CT_SYN_RECV:
+		return SLUICE_CT_TO_TCP_SYN;
+	case SL_CT_ESTABLISHED:
+		return SLUICE_CT_TO_TCP_EST;
+	case SL_CT_FIN_WAIT:
+	case SL_CT_CLOSING:
+		return SLUICE_CT_TO_TCP_CLOSING;
+	case SL_CT_UDP:
+		return SLUICE_CT_TO_UDP;
+	}
+	return SLUICE_CT_TO_ICMP;
+}
+
+/* The timeout of STATE in ns; a timeout of 0 in ct_cfg means "the default". */
+static __always_inline __u64 sl_ct_timeout_ns(const struct sl_ct_config *cfg, __u8 state)
+{
+	__u32 i = sl_ct_timeout_idx(state), s = 0;
+
+	if (cfg && i < SLUICE_CT_TO_MAX)
+		s = cfg->timeout[i];
+	if (!s) {
+		switch (i) {
+#define SL_CT_TO_DEFAULT(id, name, dflt) case SLUICE_##id: s = dflt; break;
+		SLUICE_CT_TIMEOUTS(SL_CT_TO_DEFAULT)
+#undef SL_CT_TO_DEFAULT
+		}
+	}
+	return (__u64)s * SL_NSEC_PER_SEC;
+}
+
+/*
+ * The timer callback: the entry expires when it has not been seen for its
+ * state's timeout. Runs in softirq context, once per timeout period of an
+ * idle entry, once per timeout period (not per packet) of a busy one.
+ */
+static int sl_ct_timer_cb(void *map, struct sl_ct_key *key, struct sl_ct_entry *e)
+{
+	__u32 zero = 0;
+	struct sl_ct_config *cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 expires = e->last_seen + sl_ct_timeout_ns(cfg, e->state);
+
+	if ((__s64)(expires - now) > 0) {
+		bpf_timer_start(&e->timer, expires - now, 0);
+		return 0;
+	}
+	if (!bpf_map_delete_elem(map, key))
+		sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
+	return 0;
+}
+
+/* Set up E's timer (init, callback, start for its state's timeout): 0 or -errno. */
+static __always_inline long sl_ct_arm(struct sl_ct_entry *e, const struct sl_ct_config *cfg)
+{
+	long err = bpf_timer_init(&e->timer, &ct_tbl, SL_CLOCK_MONOTONIC);
+
+	/* -EBUSY: initialised already (another CPU, or a failed start) */
+	if (err && err != -SL_EBUSY)
+		return err;
+	err = bpf_timer_set_callback(&e->timer, sl_ct_timer_cb);
+	if (!err)
+		err = bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, e->state), 0);
+	if (!err)
+		e->timer_armed = 1;
+	return err;
+}
+
+/* Past its timeout: only asked of entries without a timer. */
+static __always_inline bool sl_ct_stale(const struct sl_ct_entry *e,
+					const struct sl_ct_config *cfg, __u64 now)
+{
+	return (__s64)(now - e->last_seen) > (__s64)sl_ct_timeout_ns(cfg, e->state);
+}
+
+/* for_each callback of sl_ct_repoint */
+static long sl_ct_repoint_one(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
+			      __u64 *n)
+{
+	__u32 zero = 0;
+	struct sl_ct_config *cfg;
+
+	if (e->timer_armed) {
+		if (!bpf_timer_set_callback(&e->timer, sl_ct_timer_cb))
+			(*n)++;
+		return 0;
+	}
+	cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
+	if (sl_ct_stale(e, cfg, bpf_ktime_get_coarse_ns())) {
+		if (!bpf_map_delete_elem(map, key))
+			sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
+	} else if (!sl_ct_arm(e, cfg)) {
+		(*n)++;
+	}
+	return 0;
+}
+
+/*
+ * A pending timer holds a reference on the program that set its callback.
+ * After an upgrade, the new program runs this once (BPF_PROG_TEST_RUN) so
+ * every timer calls the new program's callback and the old program can go.
+ * It also arms the timers that could not be set up on insert, and deletes
+ * those entries when they are past their timeout already. Returns the
+ * number of timers that now call this program.
+ */
+static __always_inline __u64 sl_ct_repoint(void)
+{
+	__u64 n = 0;
+
+	bpf_for_each_map_elem(&ct_tbl, sl_ct_repoint_one, &n, 0);
+	return n;
+}
+
+/* Endpoint a of the key is the lower (address, port) pair. */
+static __always_inline bool sl_ct_src_is_a(const struct sl_ct_tuple *t)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 s = bpf_ntohl(t->src[i]), d = bpf_ntohl(t->dst[i]);
+
+		if (s != d)
+			return s < d;
+	}
+	return bpf_ntohs(t->sport) <= bpf_ntohs(t->dport);
+}
+
+/* Fill K from T; returns whether T's source is endpoint a. */
+static __always_inline __u8 sl_ct_key_make(struct sl_ct_key *k, const struct sl_ct_tuple *t)
+{
+	bool src_a = sl_ct_src_is_a(t);
+
+	__builtin_memset(k, 0, sizeof(*k));
+	if (src_a) {
+		__builtin_memcpy(k->addr_a, t->src, 16);
+		__builtin_memcpy(k->addr_b, t->dst, 16);
+		k->port_a = t->sport;
+		k->port_b = t->dport;
+	} else {
+		__builtin_memcpy(k->addr_a, t->dst, 16);
+		__builtin_memcpy(k->addr_b, t->src, 16);
+		k->port_a = t->dport;
+		k->port_b = t->sport;
+	}
+	k->proto = t->proto;
+	k->family = t->family;
+	return src_a;
+}
+
+/* The L4 header of a parsed packet, with LEN bytes readable, or NULL. */
+static __always_inline __u8 *sl_ct_l4(void *data, void *data_end, const struct sl_meta *m,
+				      __u32 len)
+{
+	__u32 off = (__u32)m->l3_off + m->l4_off;
+	__u8 *p;
+
+	if (!m->has_l4 || off > SL_CT_L4_MAX)
+		return NULL;
+	p = data + off;
+	if ((void *)(p + len) > data_end)
+		return NULL;
+	return p;
+}
+
+static __always_inline bool sl_ct_is_icmp(__u8 family, __u8 proto)
+{
+	return family == 4 ? proto == SL_IPPROTO_ICMP : proto == SL_IPPROTO_ICMPV6;
+}
+
+static __always_inline bool sl_ct_icmp_echo(__u8 family, __u8 type, bool *request)
+{
+	*request = type == (family == 4 ? SL_ICMP_ECHO : SL_ICMP6_ECHO);
+	return *request || type == (family == 4 ? SL_ICMP_ECHOREPLY : SL_ICMP6_ECHOREPLY);
+}
+
+static __always_inline bool sl_ct_icmp_error(__u8 family, __u8 type)
+{
+	if (family == 4)
+		return type == SL_ICMP_UNREACH || type == SL_ICMP_TIME_EXCEEDED ||
+		       type == SL_ICMP_PARAMPROB;
+	return type == SL_ICMP6_UNREACH || type == SL_ICMP6_PKT_TOOBIG ||
+	       type == SL_ICMP6_TIME_EXCEEDED || type == SL_ICMP6_PARAMPROB;
+}
+
+static __always_inline void sl_ct_tuple_addrs(struct sl_ct_tuple *t, const struct sl_meta *m)
+{
+	if (m->family == 4) {
+		__builtin_memset(t, 0, sizeof(*t));
+		t->src[0] = bpf_htonl(m->src4);
+		t->dst[0] = bpf_htonl(m->dst4);
+	} else {
+		__builtin_memcpy(t->src, m->src6, 16);
+		__builtin_memcpy(t->dst, m->dst6, 16);
+	}
+	t->family = m->family;
+	t->proto = m->proto;
+}
+
+/*
+ * The connection an ICMP error quotes: the IP header and first 8 octets of
+ * the packet that caused it follow the ICMP header. The error goes back to
+ * whoever sent that packet, so the quoted source must be our destination.
+ * Returns 0 with T filled, or -1.
+ */
+static __always_inline int sl_ct_icmp_quoted(void *data, void *data_end,
+					     const struct sl_meta *m, struct sl_ct_tuple *t)
+{
+	__u8 *icmp = sl_ct_l4(data, data_end, m, SL_ICMP_HLEN), *l4;
+	bool req;
+
+	if (!icmp)
+		return -1;
+	__builtin_memset(t, 0, sizeof(*t));
+	if (m->family == 4) {
+		struct iphdr *ip = (void *)(icmp + SL_ICMP_HLEN);
+		__u32 hlen;
+
+		if ((void *)(ip + 1) > data_end || ip->version != 4)
+			return -1;
+		hlen = ip->ihl * 4;
+		if (hlen < sizeof(*ip) || (bpf_ntohs(ip->frag_off) & 0x1fff) ||
+		    ip->saddr != bpf_htonl(m->dst4))
+			return -1;
+		l4 = (void *)ip + hlen;
+		if ((void *)(l4 + 8) > data_end)
+			return -1;
+		t->src[0] = ip->saddr;
+		t->dst[0] = ip->daddr;
+		t->proto = ip->protocol;
+	} else {
+		struct ipv6hdr *ip6 = (void *)(icmp + SL_ICMP_HLEN);
+		__u32 ours[4];
+
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
+			return -1;
+		__builtin_memcpy(t->src, &ip6->saddr, 16);
+		__builtin_memcpy(t->dst, &ip6->daddr, 16);
+		__builtin_memcpy(ours, m->dst6, 16);
+		if ((t->src[0] ^ ours[0]) | (t->src[1] ^ ours[1]) | (t->src[2] ^ ours[2]) |
+		    (t->src[3] ^ ours[3]))
+			return -1;
+		l4 = (void *)(ip6 + 1);
+		if ((void *)(l4 + 8) > data_end)
+			return -1;
+		t->proto = ip6->nexthdr;
+	}
+	t->family = m->family;
+	if (t->proto == SL_IPPROTO_TCP || t->proto == SL_IPPROTO_UDP) {
+		__builtin_memcpy(&t->sport, l4, 2);
+		__builtin_memcpy(&t->dport, l4 + 2, 2);
+		return 0;
+	}
+	if (sl_ct_is_icmp(t->family, t->proto) && sl_ct_icmp_echo(t->family, l4[0], &req)) {
+		__builtin_memcpy(&t->sport, l4 + 4, 2);
+		t->dport = t->sport;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * TCP: SYN (orig) -> syn-sent, SYN-ACK (reply) -> syn-recv, ACK (orig) ->
+ * established; FIN in one direction -> fin-wait, in both -> closing; RST ->
+ * closing. A SYN from the originator in closing starts over (port reuse).
+ * Only a move to a shorter timeout re-arms the timer; a longer one is seen
+ * by the callback when the current timer fires.
+ */
+static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
+				      __u32 dir, __u8 flags)
+{
+	__u8 old = e->state, new = old;
+
+	if (flags & SL_TCP_RST) {
+		new = SL_CT_CLOSING;
+	} else if (flags & SL_TCP_SYN) {
+		if (!(flags & SL_TCP_ACK)) {
+			if (dir == SL_CT_DIR_ORIG && old == SL_CT_CLOSING) {
+				new = SL_CT_SYN_SENT;
+				e->fin_seen = 0;
+			}
+		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT) {
+			new = SL_CT_SYN_RECV;
+		}
+	} else if (flags & SL_TCP_FIN) {
+		e->fin_seen |= 1 << dir;
+		if (old == SL_CT_SYN_RECV || old == SL_CT_ESTABLISHED || old == SL_CT_FIN_WAIT)
+			new = e->fin_seen == 3 ? SL_CT_CLOSING : SL_CT_FIN_WAIT;
+	} else if ((flags & SL_TCP_ACK) && dir == SL_CT_DIR_ORIG && old == SL_CT_SYN_RECV) {
+		new = SL_CT_ESTABLISHED;
+	}
+	if (new == old)
+		return;
+	e->state = new;
+	if (e->timer_armed && sl_ct_timeout_ns(cfg, new) < sl_ct_timeout_ns(cfg, old))
+		bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, new), 0);
+}
+
+/*
+ * Build P for a parsed packet. Returns 0 with P's key filled (TCP, UDP, ICMP
+ * echo), 1 for an ICMP error (look up what it quotes instead), -1 for a
+ * packet conntrack ignores (other protocols, non-first fragments, other
+ * ICMP types such as neighbour discovery: the rules decide).
+ */
+static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const struct sl_meta *m,
+					  struct sl_ct_pkt *p)
+{
+	struct sl_ct_tuple t;
+	__u8 *icmp;
+	bool req;
+
+	p->start = 0;
+	if (!m->has_l4)
+		return -1;
+	sl_ct_tuple_addrs(&t, m);
+	if (m->has_ports) {
+		t.sport = bpf_htons(m->sport);
+		t.dport = bpf_htons(m->dport);
+		if (m->proto == SL_IPPROTO_UDP)
+			p->start = SL_CT_UDP;
+		else if ((m->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) ==
+			 SL_TCP_SYN)
+			p->start = SL_CT_SYN_SENT;
+	} else if (sl_ct_is_icmp(m->family, m->proto)) {
+		icmp = sl_ct_l4(data, data_end, m, SL_ICMP_HLEN);
+		if (!icmp)
+			return -1;
+		if (sl_ct_icmp_error(m->family, icmp[0]))
+			return 1;
+		if (!sl_ct_icmp_echo(m->family, icmp[0], &req))
+			return -1;
+		__builtin_memcpy(&t.sport, icmp + 4, 2);
+		t.dport = t.sport;
+		if (req)
+			p->start = SL_CT_ICMP;
+	} else {
+		return -1;
+	}
+	p->src_is_a = sl_ct_key_make(&p->key, &t);
+	return 0;
+}
+
+/*
+ * Conntrack for one parsed packet, XDP ingress or TC egress: a hit updates
+ * the entry (last_seen, counters, TCP state); an ICMP error quoting a
+ * tracked connection is related. On SL_CT_MISS, P says whether and how the
+ * packet may open a connection (sl_ct_create).
+ */
+static __always_inline int sl_ct_track(void *data, void *data_end, const struct sl_meta *m,
+				       const struct sl_ct_config *cfg, struct sl_ct_pkt *p,
+				       __u64 bytes)
+{
+	struct sl_ct_tuple t;
+	struct sl_ct_entry *e;
+	__u64 now;
+	__u32 dir;
+	int kind;
+
+	kind = sl_ct_pkt_make(data, data_end, m, p);
+	if (kind == 0) {
+		e = bpf_map_lookup_elem(&ct_tbl, &p->key);
+		if (!e)
+			return SL_CT_MISS;
+		now = bpf_ktime_get_coarse_ns();
+		if (!e->timer_armed) {
+			/* no timer to delete it: past its timeout it is gone */
+			if (sl_ct_stale(e, cfg, now)) {
+				if (!bpf_map_delete_elem(&ct_tbl, &p->key))
+					sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
+				return SL_CT_MISS;
+			}
+			/* retry about once a second (2^30 ns), not per packet:
+			 * a failing allocation is not cheap */
+			if ((now ^ e->last_seen) >> 30)
+				sl_ct_arm(e, cfg);
+		}
+		dir = p->src_is_a == e->orig_is_a ? SL_CT_DIR_ORIG : SL_CT_DIR_REPLY;
+		e->last_seen = now;
+		e->packets[dir & 1]++;
+		e->bytes[dir & 1] += bytes;
+		if (m->proto == SL_IPPROTO_TCP)
+			sl_ct_tcp(e, cfg, dir & 1, m->tcp_flags);
+		return SL_CT_HIT;
+	}
+	if (kind == 1 && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
+		sl_ct_key_make(&p->key, &t);
+		if (bpf_map_lookup_elem(&ct_tbl, &p->key)) {
+			sl_ct_stat(SLUICE_CT_STAT_RELATED);
+			return SL_CT_RELATED;
+		}
+	}
+	return SL_CT_MISS;
+}
+
+/*
+ * Track the connection P opens (P->start != 0), its source the originator.
+ * A failure is counted and never stops the packet. An entry whose timer
+ * cannot be set up is kept without one (timer_armed = 0, counted
+ * timer-failed): see the top of this file.
+ */
+static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
+					 const struct sl_ct_config *cfg, __u64 bytes)
+{
+	struct sl_ct_entry v, *e;
+	long err;
+
+	__builtin_memset(&v, 0, sizeof(v));
+	v.created = bpf_ktime_get_coarse_ns();
+	v.last_seen = v.created;
+	v.state = p->start;
+	v.orig_is_a = p->src_is_a;
+	v.packets[SL_CT_DIR_ORIG] = 1;
+	v.bytes[SL_CT_DIR_ORIG] = bytes;
+	err = bpf_map_update_elem(&ct_tbl, &p->key, &v, BPF_NOEXIST);
+	if (err) {
+		/* -EEXIST: another CPU tracked it first; that entry stands */
+		if (err != -SL_EEXIST)
+			sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
+		return;
+	}
+	e = bpf_map_lookup_elem(&ct_tbl, &p->key);
+	if (!e) {
+		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
+		return;
+	}
+	if (sl_ct_arm(e, cfg))
+		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
+	sl_ct_stat(SLUICE_CT_STAT_CREATED);
+}
+
+#endif /* SLUICE_BPF_CONNTRACK_H */

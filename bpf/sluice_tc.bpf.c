@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice TC egress: conntrack for traffic leaving the host.
+ *
+ *   skb -> parse (the XDP parser, on the linear data; pulled once if the
+ *          headers are not all linear) -> conntrack: a packet of a tracked
+ *          connection updates it (e.g. the SYN-ACK of a local server), one
+ *          that opens a connection (TCP SYN, UDP, ICMP echo request) creates
+ *          it with the local side as originator -> TC_ACT_OK, always.
+ *
+ * Egress is not filtered: the rules apply to XDP ingress only. This program
+ * is what lets the replies of locally opened connections through a
+ * `default: deny` firewall.
+ *
+ * ct_repoint is run once with BPF_PROG_TEST_RUN after an upgrade: it points
+ * every conntrack timer at this object's callback (bpf/lib/conntrack.h).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "lib/conntrack.h"
+
+#define SL_TC_ACT_OK	0
+/* Enough for Ethernet, two tags, IPv6 with a few extension headers, TCP with options. */
+#define SL_TC_PULL	256
+
+static __always_inline int sl_tc_parse(void *data, void *data_end, struct sl_meta *m)
+{
+	__builtin_memset(m, 0, sizeof(*m));
+	return sl_parse(data, data_end, m);
+}
+
+SEC("tc")
+int sluice_tc(struct __sk_buff *skb)
+{
+	struct sl_ct_config *ctc;
+	struct sl_ct_pkt ctp;
+	struct sl_meta m;
+	__u32 key = 0, want;
+	void *data, *data_end;
+	int res;
+
+	ctc = bpf_map_lookup_elem(&ct_cfg, &key);
+	if (!ctc || !ctc->stateful)
+		return SL_TC_ACT_OK;
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	res = sl_tc_parse(data, data_end, &m);
+	/* Headers past the linear part: pull them in once and parse again. */
+	if (res == SL_PARSE_DROP && skb->len > (__u32)(data_end - data)) {
+		want = skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL;
+		if (bpf_skb_pull_data(skb, want))
+			return SL_TC_ACT_OK;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		res = sl_tc_parse(data, data_end, &m);
+	}
+	if (res != SL_PARSE_IP)
+		return SL_TC_ACT_OK;
+
+	if (sl_ct_track(data, data_end, &m, ctc, &ctp, skb->len) == SL_CT_MISS && ctp.start)
+		sl_ct_create(&ctp, ctc, skb->len);
+	return SL_TC_ACT_OK;
+}
+
+SEC("tc")
+int ct_repoint(struct __sk_buff *skb)
+{
+	return (int)sl_ct_repoint();
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
