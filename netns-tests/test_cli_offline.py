@@ -156,14 +156,22 @@ def test_check_yaml_syntax_error(tmp_path):
     assert m and m["file"] == f, p.stderr
 
 
-def test_check_stateful_default_refused(tmp_path):
-    # stateful defaults to true, and conntrack is not there yet: refused, not ignored
+def test_check_stateful_default_and_conntrack(tmp_path):
+    # stateful defaults to true and conntrack is configurable: both pass the check
     text = VALID.replace("  stateful: false\n", "")
+    text += "conntrack:\n  max-entries: 4096\n  timeouts:\n    udp: 2\n"
     f = write(tmp_path / "fw.yaml", text)
     p = run("policy", "check", f)
+    assert p.returncode == 0, p.stderr
+
+
+def test_check_conntrack_bad_timeout(tmp_path):
+    f = write(tmp_path / "fw.yaml", "conntrack:\n  timeouts:\n    tcp-fin: 10\n")
+    p = run("policy", "check", f)
     assert p.returncode == 2
-    assert "stateful" in p.stderr or "not supported" in p.stderr, p.stderr
-    assert ERR_RE.match(p.stderr.splitlines()[0]), p.stderr
+    m = ERR_RE.match(p.stderr.splitlines()[0])
+    assert m and m["file"] == f, p.stderr
+    assert "tcp-fin" in p.stderr, p.stderr
 
 
 def test_check_missing_file(tmp_path):
