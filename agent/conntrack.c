@@ -231,6 +231,15 @@ static void tc_attach(struct agent *a, struct iface *it)
 		it->ifindex, path);
 }
 
+/*
+ * TC egress only serves conntrack: a stateless policy runs without it. An
+ * agent without a valid policy of its own keeps what it adopted.
+ */
+static bool tc_wanted(const struct agent *a)
+{
+	return !a->have_policy || (a->pol.fw.present && a->pol.fw.stateful);
+}
+
 static bool tc_pin_wanted(const struct agent *a, int ifindex)
 {
 	for (size_t i = 0; i < a->nifaces; i++)
@@ -248,9 +257,12 @@ void ct_links_sync(struct agent *a)
 
 	if (!a->tc_skel)
 		return;
-	for (size_t i = 0; i < a->nifaces; i++)
-		if (a->ifaces[i].tc_link_fd < 0)
+	for (size_t i = 0; i < a->nifaces; i++) {
+		if (!tc_wanted(a))
+			ct_iface_forget(a, &a->ifaces[i]);
+		else if (a->ifaces[i].tc_link_fd < 0)
 			tc_attach(a, &a->ifaces[i]);
+	}
 	/* pins of interfaces that lost their XDP link (or are gone) */
 	d = opendir(a->links_dir);
 	if (!d)

@@ -33,8 +33,9 @@ void ct_unload(struct agent *a);
 /* Write ct_cfg[0] for POL (stateful flag, timeouts). */
 int ct_apply(struct agent *a, const struct sl_policy *pol);
 /*
- * Give every XDP interface its TC egress link: adopt a pinned one (and
- * point it at this agent's program), else attach and pin; unpin links of
+ * Give every XDP interface its TC egress link when the policy is stateful:
+ * adopt a pinned one (and point it at this agent's program), else attach
+ * and pin; detach them all for a stateless policy; unpin links of
  * interfaces that have no XDP link any more.
  */
 void ct_links_sync(struct agent *a);

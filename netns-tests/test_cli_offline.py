@@ -592,8 +592,9 @@ def test_text_views_show_what_json_says(env):
     assert p.returncode == 0, p.stderr
     assert re.search(r"^generation +%d$" % st["generation"], p.stdout, re.M)
     for i in st["interfaces"]:
-        assert re.search(r"^%s +%d +xdp +%s +bpf_link +%d$" %
-                         (re.escape(i["name"]), i["ifindex"], i["mode"], i["prog_id"]),
+        assert re.search(r"^%s +%d +%s +%s +bpf_link +%d$" %
+                         (re.escape(i["name"]), i["ifindex"], i["hook"], i["mode"],
+                          i["prog_id"]),
                          p.stdout, re.M), p.stdout
 
     stats = agent.stats()["hooks"]["xdp"]

@@ -255,3 +255,28 @@ def test_flush_and_text_output(env, server):
     assert ct_list(env) == []
     st = env.agent.cli("ct", "stats")
     assert st["deleted"] >= flushed and st["evicted"] == 0, st
+
+
+def test_tc_egress_follows_stateful(env, server):
+    """A stateless reload detaches TC egress; stateful again re-attaches it."""
+    t = env.topo
+    start(env)
+
+    def tc_hooks():
+        return [i for i in env.agent.status()["interfaces"] if i["hook"] == "tc-egress"]
+
+    assert [h["name"] for h in tc_hooks()] == [t.fdev]
+    gen = env.agent.status()["generation"]
+    env.agent.write_policy("10-test.yaml", stateful_policy(t).replace(
+        "  default: deny\n", "  default: deny\n  stateful: false\n"))
+    env.agent.wait_generation(gen + 1)
+    assert tc_hooks() == []
+    assert not [p for p in os.listdir(os.path.join(env.agent.state_dir, "links"))
+                if p.startswith("tc_")]
+    assert env.agent.cli("ct", "stats")["stateful"] is False
+    # stateless default deny: replies to fw's own connections are dropped now
+    assert udp_from(t.fw, t.c4, timeout=1) == "timeout"
+    env.agent.write_policy("10-test.yaml", stateful_policy(t))
+    env.agent.wait_generation(gen + 2)
+    assert [h["name"] for h in tc_hooks()] == [t.fdev]
+    assert udp_from(t.fw, t.c4) == "reply"
