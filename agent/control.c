@@ -176,6 +176,8 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 		json_object_object_add(pol, "rules", json_object_new_int64(a->pol.fw.nrules));
 		json_object_object_add(pol, "default", json_object_new_string(
 					       sl_action_name(a->pol.fw.default_action)));
+		json_object_object_add(pol, "stateful", json_object_new_boolean(
+					       a->pol.fw.present && a->pol.fw.stateful));
 		json_object_object_add(pol, "interfaces",
 				       json_strs(a->pol.fw.ifaces, a->pol.fw.nifaces));
 	}
