@@ -630,3 +630,36 @@ def test_teardown_after_sigkill_detaches(env):
     while xdp_prog_id(t.fw, t.fdev) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert xdp_prog_id(t.fw, t.fdev) is None
+
+
+@pytest.mark.parametrize("args,what", [
+    (["--proto", "tcpp"], "tcpp"),
+    (["--proto"], "--proto"),
+    (["--src", "192.0.2.300"], "192.0.2.300"),
+    (["--dst", "198.51.100.1/33"], "198.51.100.1/33"),
+    (["--port", "70000"], "70000"),
+    (["--sport", "-1"], "-1"),
+    (["--dport=http"], "http"),
+    (["--state", "established"], "--state"),
+    (["-j"], "goes before OBJECT"),
+])
+def test_ct_list_bad_filters_exit_2_without_agent(tmp_path, args, what):
+    # checked before the agent is asked: no socket exists at all
+    sock = str(tmp_path / "none.sock")
+    p = run("--socket", sock, "ct", "list", *args)
+    assert p.returncode == 2, p
+    assert what in one_error_line(p)
+    p = run("-j", "--socket", sock, "ct", "list", *args)
+    assert p.returncode == 2 and what in json_only(p)["error"], p
+
+
+def test_ct_verbs_need_an_agent(tmp_path):
+    sock = str(tmp_path / "none.sock")
+    for verb in ("list", "flush", "stats"):
+        p = run("--socket", sock, "ct", verb)
+        assert p.returncode == 1, p
+        assert "cannot reach sluiced" in one_error_line(p)
+    p = run("ct", "flush", "now")
+    assert p.returncode == 2 and "unexpected argument 'now'" in one_error_line(p)
+    p = run("ct", "lsit")
+    assert p.returncode == 2 and "unknown command 'ct lsit'" in one_error_line(p)
