@@ -307,3 +307,31 @@ def test_full_table_evicts_and_counts(env, server):
     assert st["capacity"] == 1024 and st["entries"] <= 1024, st
     assert st["expired"] == 0 and st["deleted"] == 0, st
     assert st["evicted"] == st["created"] - st["entries"], st
+
+
+def test_ipv6_outbound_and_icmp_echo(env, server):
+    """IPv6 connections and ICMP echo are tracked like IPv4 UDP/TCP."""
+    t = env.topo
+    # neighbour discovery is ICMPv6 that conntrack does not track: allow it
+    env.agent.write_policy("10-test.yaml", stateful_policy(t, udp=30).replace(
+        "  default: deny\n", "  default: deny\n  rules:\n"
+        "    - {name: nd, action: allow, proto: icmpv6}\n"))
+    env.agent.start()
+    assert udp_from(t.fw, t.c6) == "reply"
+    conn = TcpConn(t.fw, t.c6)
+    try:
+        assert conn.first == "open", conn.first
+        e = ct_list(env, "--dst", "2001:db8:1::/64")
+        assert {x["proto"] for x in e} >= {"udp", "tcp"}, e
+        for x in e:
+            if x["proto"] in ("udp", "tcp"):
+                assert x["src"] == t.f6 and x["dst"] == t.c6, x
+        assert [x["state"] for x in e if x["proto"] == "tcp"] == ["established"], e
+    finally:
+        conn.end()
+    # ping from fw: the echo request leaves through TC egress, the reply comes back
+    p = run([PYTHON, PEER, "ping", t.c4, "--timeout", "1"], ns=t.fw, timeout=15)
+    assert p.stdout.strip() == "reply", p.stdout + p.stderr
+    e = ct_list(env, "--proto", "icmp")
+    assert len(e) == 1 and e[0]["state"] == "icmp" and e[0]["src"] == t.f4, e
+    assert e[0]["sport"] == e[0]["dport"], "the echo identifier is in both ports"

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Real sockets for the conntrack tests, bounded in time.
+"""Real sockets for the conntrack tests (IPv4 and IPv6), bounded in time.
 
-serve PORT: (client namespace) a TCP echo server on PORT and a UDP echo
+serve PORT: (client namespace) a dual-stack TCP echo server on PORT and a UDP echo
     server on PORT+1; a TCP connection is closed (FIN) when the peer closes.
     Prints "ready", runs until stdin reaches EOF or --max-seconds pass.
 udp ADDR PORT: send one datagram, print "reply" or "timeout".
+ping ADDR: two IPv4 ICMP echo requests, print "reply" or "timeout".
 tcp ADDR PORT: connect, exchange one message, print "open"; on a line from
     stdin close it (FIN) and wait for the peer's FIN, print "closed"; exit at
     stdin EOF. Prints "refused" or "timeout" when connect fails.
@@ -17,13 +18,22 @@ import sys
 import time
 
 
+def dual_stack(kind, port):
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port))
+    return s
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
 def serve(port, max_seconds):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind(("0.0.0.0", port))
+    t = dual_stack(socket.SOCK_STREAM, port)
     t.listen(16)
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("0.0.0.0", port + 1))
+    u = dual_stack(socket.SOCK_DGRAM, port + 1)
     print("ready", flush=True)
     conns = []
     deadline = time.monotonic() + max_seconds
@@ -52,7 +62,7 @@ def serve(port, max_seconds):
 
 
 def udp(addr, port, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
     s.settimeout(timeout)
     s.sendto(b"ct-udp", (addr, port))
     try:
@@ -63,7 +73,7 @@ def udp(addr, port, timeout):
 
 
 def tcp(addr, port, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect((addr, port))
@@ -88,15 +98,49 @@ def tcp(addr, port, timeout):
     s.close()
 
 
+def checksum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ping(addr, timeout, ident=0x5e1c, count=2):
+    """IPv4 ICMP echo through a raw socket (no ping binary here)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(timeout)
+    got = 0
+    for seq in range(count):
+        hdr = bytes([8, 0, 0, 0]) + ident.to_bytes(2, "big") + seq.to_bytes(2, "big")
+        pkt = bytearray(hdr + b"ct-ping")
+        pkt[2:4] = checksum(bytes(pkt)).to_bytes(2, "big")
+        s.sendto(bytes(pkt), (addr, 0))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data = s.recv(2048)
+            except socket.timeout:
+                break
+            icmp = data[(data[0] & 15) * 4:]
+            if icmp[0] == 0 and int.from_bytes(icmp[4:6], "big") == ident:
+                got += 1
+                break
+    print("reply" if got == count else "timeout", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["serve", "udp", "tcp"])
+    ap.add_argument("mode", choices=["serve", "udp", "tcp", "ping"])
     ap.add_argument("args", nargs="*")
     ap.add_argument("--max-seconds", type=float, default=60)
     ap.add_argument("--timeout", type=float, default=2)
     a = ap.parse_args()
     if a.mode == "serve":
         serve(int(a.args[0]), a.max_seconds)
+    elif a.mode == "ping":
+        ping(a.args[0], a.timeout)
     elif a.mode == "udp":
         udp(a.args[0], int(a.args[1]), a.timeout)
     else:
