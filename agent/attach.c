@@ -105,6 +105,9 @@ int attach_switch_slot(struct agent *a, int slot)
 		struct iface *it = &a->ifaces[i];
 
 		if (bpf_link_update(it->link_fd, a->slots[slot].prog_fd, NULL)) {
+			/* the interface is gone; its RTM_DELLINK is still queued */
+			if (errno == ENOLINK)
+				continue;
 			if (!ret)
 				ret = -errno;
 			pr_err("%s: cannot switch XDP to the new policy: %s", it->name,

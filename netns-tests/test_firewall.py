@@ -6,6 +6,8 @@ Every test sends real frames from the client namespace into the fw-side veth
 then checks that the per-rule counters of `sluice rule list -j` moved for the
 rule that decided.
 """
+import time
+
 from lib.netns import run
 from lib.traffic import exchange, tcp_reachable
 
@@ -76,7 +78,7 @@ def test_default_deny(env):
         p = run(["ip", "neigh", "show", "192.0.2.2", "dev", t.cdev], ns=t.client)
         if mac in p.stdout and "INCOMPLETE" not in p.stdout:
             break
-        run(["sleep", "0.05"])
+        time.sleep(0.05)
     assert mac in p.stdout, p.stdout
 
 

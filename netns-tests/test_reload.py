@@ -4,6 +4,7 @@ Kubernetes ConfigMap style `..data` symlink swap); a policy with a mistake is
 never applied and the one in force keeps filtering."""
 import os
 import re
+import signal
 import time
 
 from lib.policy import policy_yaml
@@ -126,3 +127,42 @@ def test_invalid_policy_at_start(env):
         time.sleep(0.1)
     assert probe(env) == {"5000": N, "5001": 0}
     assert agent.alive()
+
+
+def test_sighup_rereads_set_file_outside_the_dir(env):
+    """A set file outside the policy dir (a blocklist a cron job rewrites) is
+    read again on SIGHUP."""
+    agent = env.agent
+    outside = os.path.join(agent.workdir, "feed.txt")
+    with open(outside, "w") as f:
+        f.write("203.0.113.5\n")
+    agent.write_policy("10-test.yaml", """\
+sets:
+  feed:
+    file: %s
+firewall:
+  interfaces: ["%s"]
+  default: allow
+  stateful: false
+  rules:
+    - name: drop-feed
+      action: deny
+      src: ["@feed"]
+""" % (outside, env.topo.glob))
+    agent.start()
+
+    def send():
+        s = dict(dst="192.0.2.2", proto="udp", dport=5000, count=N)
+        return exchange(env.topo, [dict(s, tag="a", src="203.0.113.5"),
+                                   dict(s, tag="b", src="203.0.113.6")])
+
+    assert send() == {"a": 0, "b": N}
+    with open(outside + ".tmp", "w") as f:
+        f.write("# rewritten by the feed\n203.0.113.6\n")
+    os.rename(outside + ".tmp", outside)
+    gen = agent.status()["generation"]
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_new_generation(agent, gen)
+    assert send() == {"a": N, "b": 0}
+    # the rule kept its name and place: its counter carries on across the reload
+    assert agent.rules()["drop-feed"]["packets"] == 2 * N
