@@ -335,3 +335,21 @@ def test_ipv6_outbound_and_icmp_echo(env, server):
     e = ct_list(env, "--proto", "icmp")
     assert len(e) == 1 and e[0]["state"] == "icmp" and e[0]["src"] == t.f4, e
     assert e[0]["sport"] == e[0]["dport"], "the echo identifier is in both ports"
+
+
+def test_max_entries_change_keeps_the_live_table(env, server):
+    """A pinned ct_tbl keeps its size (and connections) until teardown."""
+    t = env.topo
+    start(env, udp=30, max_entries=4096)
+    assert udp_from(t.fw, t.c4) == "reply"
+    assert env.agent.stop() == 0
+    env.agent.write_policy("10-test.yaml", stateful_policy(t, udp=30, max_entries=2048))
+    env.agent.start()
+    st = env.agent.cli("ct", "stats")
+    assert st["capacity"] == 4096 and st["entries"] == 1, st
+    assert "keeps its size until it is re-created" in env.agent.log_text()
+    assert env.agent.stop() == 0
+    assert env.agent.teardown().returncode == 0
+    env.agent.start()
+    st = env.agent.cli("ct", "stats")
+    assert st["capacity"] == 2048 and st["entries"] == 0, st
