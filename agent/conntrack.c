@@ -84,9 +84,10 @@ static int ct_repoint(struct agent *a)
 
 	err = bpf_prog_test_run_opts(bpf_program__fd(a->tc_skel->progs.ct_repoint), &opts);
 	if (err) {
-		err = -errno;
-		pr_err("cannot move the conntrack timers to the new program: %s", strerror(errno));
-		return err;
+		/* entries still expire, through the previous program: not fatal */
+		pr_err("cannot move the conntrack timers to the new program: %s; the previous "
+		       "program stays loaded until they fire", strerror(errno));
+		return 0;
 	}
 	if (opts.retval)
 		pr_info("conntrack: %u timers now run this agent's program", opts.retval);
@@ -212,6 +213,8 @@ static void tc_attach(struct agent *a, struct iface *it)
 		it->tc_link_fd = fd;
 		return;
 	}
+	if (!a->have_policy)
+		return;
 	fd = bpf_link_create(tc_prog_fd(a), it->ifindex, SL_BPF_TCX_EGRESS, NULL);
 	if (fd < 0) {
 		pr_err("%s: cannot attach the TC egress program (tcx): %s; connections this "
@@ -233,7 +236,8 @@ static void tc_attach(struct agent *a, struct iface *it)
 
 /*
  * TC egress only serves conntrack: a stateless policy runs without it. An
- * agent without a valid policy of its own keeps what it adopted.
+ * agent without a valid policy of its own keeps what it adopted and attaches
+ * nothing new (it does not know whether the policy in force is stateful).
  */
 static bool tc_wanted(const struct agent *a)
 {
@@ -609,11 +613,12 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	int ret;
 
 	(void)req;
-	if (ncpus <= 0)
-		return -EINVAL;
-	v = calloc(ncpus, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
+	v = ncpus > 0 ? calloc(ncpus, sizeof(*v)) : NULL;
+	if (!v) {
+		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT_STATS,
+			 ncpus < 0 ? strerror(-ncpus) : "out of memory");
+		return ncpus < 0 ? ncpus : -ENOMEM;
+	}
 	for (__u32 i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		if (bpf_map_lookup_elem(a->ct_stats_fd, &i, v)) {
 			ret = -errno;
