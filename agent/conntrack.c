@@ -596,6 +596,14 @@ static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_en
 	return 0;
 }
 
+long ct_entries(struct agent *a)
+{
+	uint64_t live = 0;
+	int err = ct_walk(a->ct_tbl_fd, count_one, &live);
+
+	return err ? err : (long)live;
+}
+
 #define CT_STAT_KEY(id, name) name,
 static const char *const ct_stat_names[] = { SLUICE_CT_STATS(CT_STAT_KEY) };
 #undef CT_STAT_KEY

@@ -43,6 +43,8 @@ void ct_links_sync(struct agent *a);
 void ct_iface_forget(struct agent *a, struct iface *it);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void ct_release(struct agent *a);
+/* Entries in ct_tbl now (a walk of the table), or -errno. */
+long ct_entries(struct agent *a);
 /* The TC hook of IT for `status` (NULL when it has none). */
 struct json_object *ct_status_hook(struct agent *a, const struct iface *it);
 

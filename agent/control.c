@@ -116,6 +116,8 @@ static struct json_object *status_maps(struct agent *a)
 			else if (!strcmp(name, SLUICE_MAP_RULE_CNT))
 				used = a->pol.fw.nrules + 1;
 		}
+		if (!strcmp(name, SLUICE_MAP_CT))
+			used = ct_entries(a);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
 		if (used >= 0)

@@ -132,6 +132,9 @@ def test_outbound_connections_get_replies(env, server):
         st = env.agent.cli("ct", "stats")
         assert st["stateful"] is True and st["capacity"] == 4096, st
         assert st["created"] >= 2 and st["entries"] >= 2, st
+        maps = {m["name"]: m for m in env.agent.status()["maps"]}
+        assert maps["ct_tbl"]["capacity"] == 4096, maps["ct_tbl"]
+        assert maps["ct_tbl"]["used"] == st["entries"], maps["ct_tbl"]
     finally:
         conn.end()
 
