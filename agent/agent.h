@@ -42,6 +42,7 @@ struct iface {
 	int link_fd;
 	bool generic;		/* native (driver) mode failed: the kernel's generic XDP */
 	int tc_link_fd;		/* the TC egress (conntrack) tcx link; -1: none (conntrack.c) */
+	bool tc_clsact;		/* no tcx: TC egress is a clsact filter instead */
 	bool seen;		/* present in the current link dump */
 };
 

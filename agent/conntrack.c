@@ -11,6 +11,12 @@
  * new program with bpf_link_update on restart. libbpf 1.1 has no
  * bpf_program__attach_tcx, but its bpf_link_create passes any attach type
  * through, so BPF_TCX_EGRESS is spelled out here.
+ *
+ * Kernels without tcx get a clsact qdisc and a direct-action filter
+ * (bpf_tc_attach) with a fixed handle and priority: not pinnable, but the
+ * filter outlives the agent by itself, and the next agent replaces its
+ * program in place (BPF_TC_F_REPLACE). SLUICED_TC_ATTACH=clsact forces this
+ * path (tests).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,6 +43,9 @@
 /* uapi names of kernel 6.6+, missing from the 6.1 headers this builds with */
 #define SL_BPF_TCX_EGRESS	47	/* enum bpf_attach_type */
 #define SL_BPF_LINK_TYPE_TCX	11	/* enum bpf_link_type */
+
+#define SL_TC_HANDLE	0x5c1	/* clsact filter handle and priority of sluice */
+#define SL_TC_PRIO	0xc1
 
 #define CT_LIST_MAX	100000	/* entries in one ct-list answer (~25 MB of JSON) */
 #define CT_BATCH	1024
@@ -202,6 +211,49 @@ static int tc_adopt(struct agent *a, struct iface *it, const char *path)
 	return fd;
 }
 
+static int tc_clsact_attach(struct agent *a, struct iface *it, int tcx_err)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_prog_fd(a), .handle = SL_TC_HANDLE,
+		    .priority = SL_TC_PRIO, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_err("%s: cannot create the clsact qdisc: %s", it->name, strerror(-err));
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		pr_err("%s: cannot attach the TC egress program (clsact): %s", it->name,
+		       strerror(-err));
+		return err;
+	}
+	it->tc_clsact = true;
+	pr_info("%s (ifindex %d): TC egress attached as a clsact filter (tcx: %s)", it->name,
+		it->ifindex, tcx_err ? strerror(tcx_err) : "not used");
+	return 0;
+}
+
+static void tc_clsact_detach(struct iface *it)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIO);
+	int err = bpf_tc_detach(&hook, &opts);
+
+	/* the qdisc stays: other tools may have filters on it */
+	if (err && err != -ENOENT && err != -ENODEV)
+		pr_warn("%s: cannot remove the clsact filter: %s", it->name, strerror(-err));
+	it->tc_clsact = false;
+}
+
+static bool tc_force_clsact(void)
+{
+	const char *v = getenv("SLUICED_TC_ATTACH");
+
+	return v && !strcmp(v, "clsact");
+}
+
 static void tc_attach(struct agent *a, struct iface *it)
 {
 	char path[PATH_MAX];
@@ -215,11 +267,18 @@ static void tc_attach(struct agent *a, struct iface *it)
 	}
 	if (!a->have_policy)
 		return;
+	if (tc_force_clsact()) {
+		tc_clsact_attach(a, it, 0);
+		return;
+	}
 	fd = bpf_link_create(tc_prog_fd(a), it->ifindex, SL_BPF_TCX_EGRESS, NULL);
 	if (fd < 0) {
-		pr_err("%s: cannot attach the TC egress program (tcx): %s; connections this "
-		       "host opens through %s are not tracked", it->name, strerror(errno),
-		       it->name);
+		int tcx_err = errno;
+
+		if (tc_clsact_attach(a, it, tcx_err))
+			pr_err("%s: no TC egress program (tcx: %s): connections this host opens "
+			       "through %s are not tracked", it->name, strerror(tcx_err),
+			       it->name);
 		return;
 	}
 	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
@@ -262,10 +321,12 @@ void ct_links_sync(struct agent *a)
 	if (!a->tc_skel)
 		return;
 	for (size_t i = 0; i < a->nifaces; i++) {
+		struct iface *it = &a->ifaces[i];
+
 		if (!tc_wanted(a))
-			ct_iface_forget(a, &a->ifaces[i]);
-		else if (a->ifaces[i].tc_link_fd < 0)
-			tc_attach(a, &a->ifaces[i]);
+			ct_iface_forget(a, it);
+		else if (it->tc_link_fd < 0 && !it->tc_clsact)
+			tc_attach(a, it);
 	}
 	/* pins of interfaces that lost their XDP link (or are gone) */
 	d = opendir(a->links_dir);
@@ -286,6 +347,11 @@ void ct_iface_forget(struct agent *a, struct iface *it)
 {
 	char path[PATH_MAX];
 
+	if (it->tc_clsact) {
+		tc_clsact_detach(it);
+		pr_info("%s (ifindex %d): TC egress detached", it->name, it->ifindex);
+		return;
+	}
 	if (it->tc_link_fd < 0)
 		return;
 	tc_pin_path(a, it->ifindex, path, sizeof(path));
@@ -314,7 +380,20 @@ struct json_object *ct_status_hook(struct agent *a, const struct iface *it)
 	__u32 len = sizeof(info);
 	struct json_object *o;
 
-	(void)a;
+	if (it->tc_clsact) {
+		struct bpf_prog_info pinfo = {};
+		__u32 plen = sizeof(pinfo);
+
+		bpf_obj_get_info_by_fd(tc_prog_fd(a), &pinfo, &plen);
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(it->name));
+		json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
+		json_object_object_add(o, "hook", json_object_new_string("tc-egress"));
+		json_object_object_add(o, "mode", json_object_new_string("clsact"));
+		json_object_object_add(o, "attach", json_object_new_string("netlink"));
+		json_object_object_add(o, "prog_id", json_object_new_int64(pinfo.id));
+		return o;
+	}
 	if (it->tc_link_fd < 0)
 		return NULL;
 	bpf_obj_get_info_by_fd(it->tc_link_fd, &info, &len);

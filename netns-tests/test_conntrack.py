@@ -356,3 +356,30 @@ def test_max_entries_change_keeps_the_live_table(env, server):
     env.agent.start()
     st = env.agent.cli("ct", "stats")
     assert st["capacity"] == 2048 and st["entries"] == 0, st
+
+
+def tc_filters(t):
+    p = run(["tc", "filter", "show", "dev", t.fdev, "egress"], ns=t.fw)
+    return [ln for ln in p.stdout.splitlines() if " bpf " in ln and " handle " in ln]
+
+
+def test_clsact_fallback(env, server, monkeypatch):
+    """Without tcx, TC egress is a clsact filter: replaced in place on restart,
+    removed by teardown."""
+    t = env.topo
+    monkeypatch.setenv("SLUICED_TC_ATTACH", "clsact")
+    start(env)
+    hooks = [i for i in env.agent.status()["interfaces"] if i["hook"] == "tc-egress"]
+    assert len(hooks) == 1 and hooks[0]["mode"] == "clsact", hooks
+    assert len(tc_filters(t)) == 1, tc_filters(t)
+    assert udp_from(t.fw, t.c4) == "reply"
+    assert env.agent.stop() == 0
+    # the filter outlives the agent; the next one replaces its program
+    assert len(tc_filters(t)) == 1
+    env.agent.start()
+    hooks = [i for i in env.agent.status()["interfaces"] if i["hook"] == "tc-egress"]
+    f = tc_filters(t)
+    assert len(f) == 1 and ("id %d " % hooks[0]["prog_id"]) in f[0] + " ", (f, hooks)
+    assert udp_from(t.fw, t.c4) == "reply"
+    assert env.agent.teardown().returncode == 0
+    assert tc_filters(t) == []
