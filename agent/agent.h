@@ -5,6 +5,7 @@
  *   loader.c   bpffs, state dirs, skeleton open/pin/load, the pinned maps
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
+ *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
  *   control.c  the control socket (docs/control.md)
  */
@@ -25,6 +26,7 @@
 struct agent;
 struct mnl_socket;
 struct sluice_xdp;
+struct sluice_tc;
 struct ctl_conn;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
@@ -39,6 +41,8 @@ struct iface {
 	char name[IF_NAMESIZE];
 	int link_fd;
 	bool generic;		/* native (driver) mode failed: the kernel's generic XDP */
+	int tc_link_fd;		/* the TC egress (conntrack) tcx link; -1: none (conntrack.c) */
+	bool tc_clsact;		/* no tcx: TC egress is a clsact filter instead */
 	bool seen;		/* present in the current link dump */
 };
 
@@ -92,6 +96,12 @@ struct agent {
 	int inotify_fd, inotify_wd, debounce_fd;
 	struct timespec change_first;	/* first change of the current debounce */
 	struct ep_src inotify_src, debounce_src;
+
+	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */
+	struct sluice_tc *tc_skel;
+	int ct_tbl_fd, ct_cfg_fd, ct_stats_fd;
+	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
+	uint32_t ct_max;		/* ct_tbl's capacity (a pinned table keeps its own) */
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

@@ -22,6 +22,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "conntrack.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
@@ -57,6 +58,7 @@ static struct iface *iface_add(struct agent *a, int ifindex, const char *name, i
 	it->ifindex = ifindex;
 	snprintf(it->name, sizeof(it->name), "%s", name);
 	it->link_fd = link_fd;
+	it->tc_link_fd = -1;
 	return it;
 }
 
@@ -65,6 +67,7 @@ static void iface_forget(struct agent *a, struct iface *it, bool detach)
 {
 	char path[PATH_MAX];
 
+	ct_iface_forget(a, it);
 	link_pin_path(a, it->ifindex, path, sizeof(path));
 	/* detach first: someone else (bpftool) may hold the link open */
 	if (detach && bpf_link_detach(it->link_fd) && errno != ENOLINK && errno != EINVAL)
@@ -254,6 +257,9 @@ int attach_adopt(struct agent *a)
 			continue;
 		if (path_join(path, sizeof(path), a->links_dir, de->d_name))
 			continue;
+		/* TC egress links are adopted by ct_links_sync */
+		if (!strncmp(de->d_name, "tc_", 3))
+			continue;
 		if (sscanf(de->d_name, "xdp_%d%n", &ifindex, &n) != 1 ||
 		    de->d_name[n] != '\0' || ifindex <= 0) {
 			pr_warn("%s: not a pin of sluiced; leaving it", path);
@@ -297,6 +303,7 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 			it = iface_find(a, l->ifindex);
 			if (it)
 				it->seen = true;
+			ct_links_sync(a);
 		}
 	}
 }
@@ -322,6 +329,7 @@ int attach_sync(struct agent *a)
 			it->ifindex);
 		iface_forget(a, it, true);
 	}
+	ct_links_sync(a);
 	return 0;
 }
 
@@ -346,6 +354,7 @@ int attach_detach_all(struct agent *a, struct json_object *names)
 
 void attach_release_all(struct agent *a)
 {
+	ct_release(a);
 	for (size_t i = 0; i < a->nifaces; i++)
 		close(a->ifaces[i].link_fd);
 	free(a->ifaces);

@@ -27,6 +27,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "conntrack.h"
 #include "control.h"
 #include "fw_maps.h"
 #include "loader.h"
@@ -115,6 +116,8 @@ static struct json_object *status_maps(struct agent *a)
 			else if (!strcmp(name, SLUICE_MAP_RULE_CNT))
 				used = a->pol.fw.nrules + 1;
 		}
+		if (!strcmp(name, SLUICE_MAP_CT))
+			used = ct_entries(a);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
 		if (used >= 0)
@@ -145,6 +148,9 @@ static struct json_object *status_ifaces(struct agent *a)
 		json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
 		json_object_object_add(o, "link_id", json_object_new_int64(info.id));
 		json_object_array_add(arr, o);
+		o = ct_status_hook(a, it);
+		if (o)
+			json_object_array_add(arr, o);
 	}
 	return arr;
 }
@@ -172,6 +178,8 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 		json_object_object_add(pol, "rules", json_object_new_int64(a->pol.fw.nrules));
 		json_object_object_add(pol, "default", json_object_new_string(
 					       sl_action_name(a->pol.fw.default_action)));
+		json_object_object_add(pol, "stateful", json_object_new_boolean(
+					       a->pol.fw.present && a->pol.fw.stateful));
 		json_object_object_add(pol, "interfaces",
 				       json_strs(a->pol.fw.ifaces, a->pol.fw.nifaces));
 	}
@@ -341,11 +349,17 @@ static int cmd_teardown(struct agent *a, struct json_object **data, char *err,
 static const struct {
 	const char *name;
 	int (*fn)(struct agent *a, struct json_object **data, char *err, size_t errlen);
+	/* commands that take arguments get the request */
+	int (*fn_req)(struct agent *a, struct json_object *req, struct json_object **data,
+		      char *err, size_t errlen);
 } commands[] = {
 	{ "status", cmd_status },
 	{ "rule-list", cmd_rule_list },
 	{ "stats", cmd_stats },
 	{ "teardown", cmd_teardown },
+	{ "ct-list", NULL, ct_cmd_list },
+	{ "ct-flush", NULL, ct_cmd_flush },
+	{ "ct-stats", NULL, ct_cmd_stats },
 };
 
 static struct json_object *handle_request(struct agent *a, const char *req, size_t len)
@@ -382,13 +396,14 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 	}
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
-		 "stats, teardown)", cmd);
+		 "stats, teardown, ct-list, ct-flush, ct-stats)", cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;
 		err[0] = '\0';
 		pr_debug("control: %s", cmd);
-		ret = commands[i].fn(a, &data, err, sizeof(err));
+		ret = commands[i].fn ? commands[i].fn(a, &data, err, sizeof(err)) :
+		      commands[i].fn_req(a, in, &data, err, sizeof(err));
 		break;
 	}
 out:

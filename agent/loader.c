@@ -28,6 +28,7 @@
 #include "sluice_xdp.skel.h"
 
 #include "agent.h"
+#include "conntrack.h"
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
@@ -288,6 +289,8 @@ static int load_slot(struct agent *a, int idx)
 		err = path_join(path, sizeof(path),
 				map_per_slot(name) ? sl->dir : a->maps_dir, name);
 		if (!err)
+			err = ct_map_prepare(a, map, path);
+		if (!err)
 			err = check_pinned_map(map, path);
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);
@@ -336,6 +339,9 @@ int loader_load(struct agent *a)
 		err = -ENOENT;
 		goto fail;
 	}
+	err = ct_load(a);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	loader_unload(a);
@@ -374,6 +380,7 @@ int loader_pick_active(struct agent *a)
 
 void loader_unload(struct agent *a)
 {
+	ct_unload(a);
 	for (int i = 0; i < SLUICE_SLOTS; i++) {
 		sluice_xdp__destroy(a->slots[i].skel);
 		a->slots[i].skel = NULL;

@@ -234,6 +234,9 @@ static int agent_start(struct agent *a, bool *fresh)
 		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
 	}
 
+	/* ct_tbl is sized before load (a pinned one keeps its size) */
+	if (pol_ok)
+		a->ct_max_want = pol.ct.max_entries;
 	err = loader_prepare_state(a);
 	if (!err)
 		err = loader_load(a);
@@ -312,6 +315,9 @@ int main(int argc, char **argv)
 		.sock_path = DEFAULT_SOCKET,
 		.slots = { { .prog_fd = -1 }, { .prog_fd = -1 } },
 		.state_lock_fd = -1,
+		.ct_tbl_fd = -1,
+		.ct_cfg_fd = -1,
+		.ct_stats_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
 		.debounce_fd = -1,

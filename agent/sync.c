@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "conntrack.h"
 #include "log.h"
 #include "sync.h"
 
@@ -121,12 +122,18 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		       target, strerror(-err));
 		goto fail;
 	}
+	/* shared by both slots: written just before the switch, restored if it fails */
+	err = ct_apply(a, pol);
+	if (err)
+		goto fail;
 	if (target != a->active) {
 		err = attach_switch_slot(a, target);
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 		if (err) {
 			/* every link runs one policy: back to the one in force */
 			attach_switch_slot(a, a->active);
+			if (a->have_policy)
+				ct_apply(a, &a->pol);
 			pr_err("%s: not applied: the interfaces stay on generation %llu",
 			       a->policy_dir, (unsigned long long)a->generation);
 			goto fail;

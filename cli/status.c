@@ -20,6 +20,7 @@ static const struct pr_col status_fields[] = {
 	{ "policy files", "policy.files",     0 },
 	{ "rules",        "policy.rules",     0 },
 	{ "default",      "policy.default",   0 },
+	{ "stateful",     "policy.stateful",  0 },
 	{ "interfaces",   "policy.interfaces", 0 },
 };
 

@@ -68,15 +68,31 @@ struct sl_firewall {
 	char **ifaces;			/* names or fnmatch(3) globs */
 	size_t nifaces;
 	enum sluice_action default_action;	/* default: allow */
-	bool stateful;
+	bool stateful;			/* tracked connections pass before the rules (default: true) */
 	struct sl_rule *rules;
 	size_t nrules;
+};
+
+/*
+ * conntrack: the connection table of the stateful firewall. Omitted keys
+ * keep the defaults of bpf/sluice_abi.h (netfilter's, see docs/policy.md).
+ */
+#define SL_CT_MAX_ENTRIES_MIN	1024u
+#define SL_CT_MAX_ENTRIES_MAX	(1u << 24)
+#define SL_CT_TIMEOUT_MAX	(30u * 86400)	/* seconds: longer is a typo */
+
+struct sl_conntrack {
+	bool present;
+	struct sl_loc loc;
+	uint32_t max_entries;			/* ct_tbl capacity */
+	uint32_t timeout[SLUICE_CT_TO_MAX];	/* seconds, by enum sluice_ct_timeout */
 };
 
 struct sl_policy {
 	struct sl_set *sets;
 	size_t nsets;
 	struct sl_firewall fw;
+	struct sl_conntrack ct;
 	char **files;			/* the files read, in order; sl_loc.file points here */
 	size_t nfiles;
 };
@@ -91,6 +107,8 @@ int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *dia
 int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
 		      struct sl_diags *diags);
 void policy_free(struct sl_policy *pol);
+/* The defaults of an empty policy: allow, stateful, conntrack of sluice_abi.h. */
+void policy_defaults(struct sl_policy *pol);
 
 /* Look up a set by name; NULL when absent. */
 const struct sl_set *policy_find_set(const struct sl_policy *pol, const char *name);

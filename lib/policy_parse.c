@@ -796,15 +796,10 @@ static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 			 parse_action(sval(f[1].val), &fw->default_action)))
 		err_node(c, f[1].val, "unknown default \"%.64s\"; use allow or deny",
 			 f[1].val->type == YAML_SCALAR_NODE ? sval(f[1].val) : "");
-	if (f[2].key && parse_bool(f[2].val, &stateful)) {
+	if (f[2].key && parse_bool(f[2].val, &stateful))
 		err_node(c, f[2].val, "stateful must be true or false, got \"%.64s\"",
 			 f[2].val->type == YAML_SCALAR_NODE ? sval(f[2].val) : kind(f[2].val));
-	} else if (!f[2].key) {
-		err_node(c, key, "firewall: stateful is true by default and stateful filtering is not supported yet; add `stateful: false`");
-	} else if (stateful) {
-		err_node(c, f[2].val, "stateful: true is not supported yet; use `stateful: false`");
-	}
-	fw->stateful = false;
+	fw->stateful = stateful;
 	if (!f[3].key)
 		return;
 	if (f[3].val->type != YAML_SEQUENCE_NODE) {
@@ -819,6 +814,107 @@ static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 			return;
 		parse_rule(c, n);
 	}
+}
+
+/* ---- conntrack ---- */
+
+/*
+ * A count as operators write it: decimal digits only. Returns 0 with *V
+ * (saturated at UINT32_MAX), -ERANGE for a negative number or zero, or
+ * -EINVAL when it is not a number.
+ */
+static int parse_count(const yaml_node_t *n, uint32_t *v)
+{
+	const char *s = sval(n);
+	unsigned long long x = 0;
+	bool neg = *s == '-';
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return -EINVAL;
+	if (neg || *s == '+')
+		s++;
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -EINVAL;
+	for (; *s; s++)
+		x = x > UINT32_MAX ? x : x * 10 + (unsigned int)(*s - '0');
+	if (neg || x == 0)
+		return -ERANGE;
+	*v = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+	return 0;
+}
+
+#define CT_TO_NAME(id, name, dflt) name,
+static const char *const ct_timeout_keys[SLUICE_CT_TO_MAX] = { SLUICE_CT_TIMEOUTS(CT_TO_NAME) };
+#undef CT_TO_NAME
+
+static void parse_ct_timeouts(struct pctx *c, yaml_node_t *v)
+{
+	struct sl_conntrack *ct = &c->pol->ct;
+	struct kv f[SLUICE_CT_TO_MAX];
+
+	if (v->type != YAML_MAPPING_NODE) {
+		err_node(c, v, "conntrack timeouts must be a mapping of timeout names to seconds, got %s",
+			 kind(v));
+		return;
+	}
+	map_fields(c, v, "conntrack timeouts", ct_timeout_keys, SLUICE_CT_TO_MAX, f);
+	for (int i = 0; i < SLUICE_CT_TO_MAX; i++) {
+		const char *s;
+		uint32_t x;
+		int rc;
+
+		if (!f[i].key)
+			continue;
+		rc = parse_count(f[i].val, &x);
+		s = f[i].val->type == YAML_SCALAR_NODE ? sval(f[i].val) : kind(f[i].val);
+		if (rc == -EINVAL)
+			err_node(c, f[i].val, "timeout %s must be a whole number of seconds, got \"%.64s\"",
+				 ct_timeout_keys[i], s);
+		else if (rc)
+			err_node(c, f[i].val, "timeout %s must be at least 1 second, got %.64s",
+				 ct_timeout_keys[i], s);
+		else if (x > SL_CT_TIMEOUT_MAX)
+			err_node(c, f[i].val, "timeout %s of %.64s seconds is more than %u (30 days)",
+				 ct_timeout_keys[i], s, SL_CT_TIMEOUT_MAX);
+		else
+			ct->timeout[i] = x;
+	}
+}
+
+static void parse_conntrack(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
+{
+	static const char *const keys[] = { "max-entries", "timeouts" };
+	struct sl_conntrack *ct = &c->pol->ct;
+	struct kv f[2];
+
+	if (ct->present) {
+		err_node(c, key, "conntrack is defined again; it may appear in one file only (first at %s:%d:%d)",
+			 ct->loc.file, ct->loc.line, ct->loc.col);
+		return;
+	}
+	ct->present = true;
+	ct->loc = node_loc(c, key);
+	if (v->type != YAML_MAPPING_NODE) {
+		err_node(c, v, "conntrack must be a mapping (max-entries, timeouts), got %s", kind(v));
+		return;
+	}
+	map_fields(c, v, "conntrack", keys, 2, f);
+	if (f[0].key) {
+		const char *s = f[0].val->type == YAML_SCALAR_NODE ? sval(f[0].val) :
+				kind(f[0].val);
+		uint32_t x = 0;
+		int rc = parse_count(f[0].val, &x);
+
+		if (rc == -EINVAL)
+			err_node(c, f[0].val, "max-entries must be a whole number, got \"%.64s\"", s);
+		else if (rc || x < SL_CT_MAX_ENTRIES_MIN || x > SL_CT_MAX_ENTRIES_MAX)
+			err_node(c, f[0].val, "max-entries %.64s is out of range %u..%u", s,
+				 SL_CT_MAX_ENTRIES_MIN, SL_CT_MAX_ENTRIES_MAX);
+		else
+			ct->max_entries = x;
+	}
+	if (f[1].key)
+		parse_ct_timeouts(c, f[1].val);
 }
 
 /* ---- files ---- */
@@ -847,7 +943,7 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 	if (f[1].key)
 		parse_firewall(c, f[1].key, f[1].val);
 	if (f[2].key)
-		err_node(c, f[2].key, "conntrack is not supported yet (this version has the stateless firewall only)");
+		parse_conntrack(c, f[2].key, f[2].val);
 	if (f[3].key)
 		err_node(c, f[3].key, "loadbalancers are not supported yet (this version has the stateless firewall only)");
 	if (f[4].key)
@@ -1101,6 +1197,20 @@ static void sort_diags(const struct sl_policy *pol, struct sl_diags *d, size_t f
 	free(k);
 }
 
+#define CT_TO_DEFAULT(id, name, dflt) dflt,
+static const uint32_t ct_timeout_defaults[SLUICE_CT_TO_MAX] = {
+	SLUICE_CT_TIMEOUTS(CT_TO_DEFAULT)
+};
+#undef CT_TO_DEFAULT
+
+void policy_defaults(struct sl_policy *pol)
+{
+	pol->fw.default_action = SLUICE_ACT_ALLOW;
+	pol->fw.stateful = true;
+	pol->ct.max_entries = SLUICE_CT_DEFAULT_MAX;
+	memcpy(pol->ct.timeout, ct_timeout_defaults, sizeof(pol->ct.timeout));
+}
+
 int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
 		      struct sl_diags *diags)
 {
@@ -1108,7 +1218,7 @@ int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy 
 	int errs = 0, ioerr = 0;
 
 	memset(pol, 0, sizeof(*pol));
-	pol->fw.default_action = SLUICE_ACT_ALLOW;
+	policy_defaults(pol);
 	for (size_t i = 0; i < npaths; i++) {
 		struct stat st;
 

@@ -156,14 +156,22 @@ def test_check_yaml_syntax_error(tmp_path):
     assert m and m["file"] == f, p.stderr
 
 
-def test_check_stateful_default_refused(tmp_path):
-    # stateful defaults to true, and conntrack is not there yet: refused, not ignored
+def test_check_stateful_default_and_conntrack(tmp_path):
+    # stateful defaults to true and conntrack is configurable: both pass the check
     text = VALID.replace("  stateful: false\n", "")
+    text += "conntrack:\n  max-entries: 4096\n  timeouts:\n    udp: 2\n"
     f = write(tmp_path / "fw.yaml", text)
     p = run("policy", "check", f)
+    assert p.returncode == 0, p.stderr
+
+
+def test_check_conntrack_bad_timeout(tmp_path):
+    f = write(tmp_path / "fw.yaml", "conntrack:\n  timeouts:\n    tcp-fin: 10\n")
+    p = run("policy", "check", f)
     assert p.returncode == 2
-    assert "stateful" in p.stderr or "not supported" in p.stderr, p.stderr
-    assert ERR_RE.match(p.stderr.splitlines()[0]), p.stderr
+    m = ERR_RE.match(p.stderr.splitlines()[0])
+    assert m and m["file"] == f, p.stderr
+    assert "tcp-fin" in p.stderr, p.stderr
 
 
 def test_check_missing_file(tmp_path):
@@ -584,8 +592,9 @@ def test_text_views_show_what_json_says(env):
     assert p.returncode == 0, p.stderr
     assert re.search(r"^generation +%d$" % st["generation"], p.stdout, re.M)
     for i in st["interfaces"]:
-        assert re.search(r"^%s +%d +xdp +%s +bpf_link +%d$" %
-                         (re.escape(i["name"]), i["ifindex"], i["mode"], i["prog_id"]),
+        assert re.search(r"^%s +%d +%s +%s +bpf_link +%d$" %
+                         (re.escape(i["name"]), i["ifindex"], i["hook"], i["mode"],
+                          i["prog_id"]),
                          p.stdout, re.M), p.stdout
 
     stats = agent.stats()["hooks"]["xdp"]
@@ -621,3 +630,36 @@ def test_teardown_after_sigkill_detaches(env):
     while xdp_prog_id(t.fw, t.fdev) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert xdp_prog_id(t.fw, t.fdev) is None
+
+
+@pytest.mark.parametrize("args,what", [
+    (["--proto", "tcpp"], "tcpp"),
+    (["--proto"], "--proto"),
+    (["--src", "192.0.2.300"], "192.0.2.300"),
+    (["--dst", "198.51.100.1/33"], "198.51.100.1/33"),
+    (["--port", "70000"], "70000"),
+    (["--sport", "-1"], "-1"),
+    (["--dport=http"], "http"),
+    (["--state", "established"], "--state"),
+    (["-j"], "goes before OBJECT"),
+])
+def test_ct_list_bad_filters_exit_2_without_agent(tmp_path, args, what):
+    # checked before the agent is asked: no socket exists at all
+    sock = str(tmp_path / "none.sock")
+    p = run("--socket", sock, "ct", "list", *args)
+    assert p.returncode == 2, p
+    assert what in one_error_line(p)
+    p = run("-j", "--socket", sock, "ct", "list", *args)
+    assert p.returncode == 2 and what in json_only(p)["error"], p
+
+
+def test_ct_verbs_need_an_agent(tmp_path):
+    sock = str(tmp_path / "none.sock")
+    for verb in ("list", "flush", "stats"):
+        p = run("--socket", sock, "ct", verb)
+        assert p.returncode == 1, p
+        assert "cannot reach sluiced" in one_error_line(p)
+    p = run("ct", "flush", "now")
+    assert p.returncode == 2 and "unexpected argument 'now'" in one_error_line(p)
+    p = run("ct", "lsit")
+    assert p.returncode == 2 and "unknown command 'ct lsit'" in one_error_line(p)

@@ -640,23 +640,135 @@ TEST(unsupported_sections)
 	struct fixture f;
 
 	fx_init(&f);
-	fx_write(&f, "a.yaml", "conntrack:\n  max-entries: 1024\n");
 	fx_write(&f, "b.yaml", "loadbalancers:\n  - name: web\n");
 	fx_write(&f, "c.yaml", "egress: []\n");
 	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
-	ASSERT_DIAG(&f, "a.yaml", 1, 1, "conntrack is not supported yet");
 	ASSERT_DIAG(&f, "b.yaml", 1, 1, "loadbalancers are not supported yet");
 	ASSERT_DIAG(&f, "c.yaml", 1, 1, "egress is not supported yet");
+	ASSERT_EQ(f.diags.n, 2, "two refusals");
 	fx_done(&f);
 }
 
-TEST(stateful_refused)
+/* A policy in P.yaml that must load; the model is checked by the caller. */
+static bool load_ok(struct fixture *f, const char *text)
 {
-	EXPECT_ONE("firewall:\n  stateful: true\n", 2, 13, "stateful: true is not supported yet",
-		   "stateful: false");
-	EXPECT_ONE("firewall:\n  default: deny\n", 1, 1,
-		   "stateful is true by default", "not supported yet", "add `stateful: false`");
-	EXPECT_ONE("firewall:\n  stateful: yes\n", 2, 13, "not supported yet");
+	fx_init(f);
+	fx_write(f, "p.yaml", text);
+	if (fx_load(f)) {
+		print_diags(f);
+		return false;
+	}
+	return true;
+}
+
+TEST(stateful_default_and_explicit)
+{
+	static const char *const on[] = {
+		"firewall:\n  default: deny\n",
+		"firewall:\n  stateful: true\n",
+		"firewall:\n  stateful: yes\n",
+	};
+	struct fixture f;
+
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (ASSERT_TRUE(load_ok(&f, on[i]), on[i]))
+			ASSERT_TRUE(f.pol.fw.stateful, on[i]);
+		fx_done(&f);
+	}
+	if (ASSERT_TRUE(load_ok(&f, "firewall:\n  stateful: off\n"), "off"))
+		ASSERT_FALSE(f.pol.fw.stateful, "stateful: off");
+	fx_done(&f);
+}
+
+TEST(conntrack_defaults_are_netfilters)
+{
+	struct fixture f;
+
+	if (ASSERT_TRUE(load_ok(&f, "firewall:\n  default: deny\n"), "load")) {
+		ASSERT_FALSE(f.pol.ct.present, "no conntrack section");
+		ASSERT_EQ(f.pol.ct.max_entries, 262144, "max-entries");
+		ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_TCP_SYN], 120, "tcp-syn");
+		ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_TCP_EST], 432000, "tcp-established 5 days");
+		ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_TCP_CLOSING], 120, "tcp-closing");
+		ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_UDP], 30, "udp");
+		ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_ICMP], 30, "icmp");
+	}
+	fx_done(&f);
+}
+
+TEST(conntrack_keys)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "10-fw.yaml", "firewall:\n  default: deny\n");
+	fx_write(&f, "20-ct.yaml", "conntrack:\n  max-entries: 4096\n  timeouts:\n"
+		 "    tcp-syn: 60\n    tcp-established: 3600\n    udp: 2\n");
+	if (!ASSERT_OK(fx_load(&f), "load")) {
+		print_diags(&f);
+		goto out;
+	}
+	ASSERT_TRUE(f.pol.ct.present, "present");
+	ASSERT_EQ(f.pol.ct.loc.line, 1, "loc line");
+	ASSERT_EQ(f.pol.ct.max_entries, 4096, "max-entries");
+	ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_TCP_SYN], 60, "tcp-syn");
+	ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_TCP_EST], 3600, "tcp-established");
+	ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_UDP], 2, "udp");
+	ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_TCP_CLOSING], 120, "omitted key keeps default");
+	ASSERT_EQ(f.pol.ct.timeout[SLUICE_CT_TO_ICMP], 30, "icmp default");
+out:
+	fx_done(&f);
+}
+
+TEST(conntrack_bad_keys_and_values)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml",
+		 "conntrack:\n"				/* 1 */
+		 "  max-entries: 100\n"			/* 2 */
+		 "  size: 5\n"					/* 3 */
+		 "  timeouts:\n"				/* 4 */
+		 "    tcp-syn: 0\n"				/* 5 */
+		 "    tcp-established: -5\n"			/* 6 */
+		 "    tcp-closing: 99999999999\n"		/* 7 */
+		 "    udp: 30s\n"				/* 8 */
+		 "    tcp-fin: 10\n"				/* 9 */
+		 "    icmp: \"30\"\n");			/* 10 */
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "p.yaml", 2, 16, "max-entries 100 is out of range 1024..16777216");
+	ASSERT_DIAG(&f, "p.yaml", 3, 3, "unknown key \"size\" in conntrack",
+		    "allowed keys: max-entries, timeouts");
+	ASSERT_DIAG(&f, "p.yaml", 5, 14, "timeout tcp-syn must be at least 1 second, got 0");
+	ASSERT_DIAG(&f, "p.yaml", 6, 22, "timeout tcp-established must be at least 1 second",
+		    "-5");
+	ASSERT_DIAG(&f, "p.yaml", 7, 18, "timeout tcp-closing of 99999999999 seconds",
+		    "more than 2592000 (30 days)");
+	ASSERT_DIAG(&f, "p.yaml", 8, 10, "timeout udp must be a whole number of seconds",
+		    "\"30s\"");
+	ASSERT_DIAG(&f, "p.yaml", 9, 5, "unknown key \"tcp-fin\" in conntrack timeouts",
+		    "tcp-syn, tcp-established, tcp-closing, udp, icmp");
+	ASSERT_DIAG(&f, "p.yaml", 10, 11, "timeout icmp must be a whole number");
+	ASSERT_EQ(f.diags.n, 8, "eight errors");
+	fx_done(&f);
+
+	EXPECT_ONE("conntrack:\n  max-entries: 16777217\n", 2, 16, "out of range");
+	EXPECT_ONE("conntrack:\n  max-entries: [1]\n", 2, 16, "max-entries must be a whole number");
+	EXPECT_ONE("conntrack:\n  timeouts: 30\n", 2, 13, "conntrack timeouts must be a mapping");
+	EXPECT_ONE("conntrack: 5\n", 1, 12, "conntrack must be a mapping");
+}
+
+TEST(conntrack_in_two_files)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml", "conntrack:\n  max-entries: 2048\n");
+	fx_write(&f, "b.yaml", "\nconntrack:\n  max-entries: 4096\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "b.yaml", 2, 1, "conntrack is defined again", "one file only", "a.yaml:1:1");
+	fx_done(&f);
 }
 
 TEST(all_errors_collected)

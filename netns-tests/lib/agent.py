@@ -182,8 +182,9 @@ class Agent:
         return self.cli("stats")
 
     def attached(self):
-        """{ifname: interface record} of `sluice status -j`."""
-        return {i["name"]: i for i in self.status().get("interfaces", [])}
+        """{ifname: XDP hook record} of `sluice status -j` (TC hooks share the name)."""
+        return {i["name"]: i for i in self.status().get("interfaces", [])
+                if i.get("hook") == "xdp"}
 
     def wait_generation(self, gen, timeout=5):
         """Wait until the policy generation in force is at least GEN."""

@@ -1,0 +1,758 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Conntrack in the agent (see conntrack.h). The ct maps are shared by both XDP
+ * slots and the TC egress program: the loader pins them once under
+ * STATE/maps/ and every object reuses the pins, so a restart keeps every
+ * tracked connection. Entries expire in the kernel (bpf_timer): nothing
+ * here sweeps, and expiry goes on while the agent is down.
+ *
+ * TC egress links are tcx bpf_links (kernel 6.6+), pinned at
+ * STATE/links/tc_IFINDEX like the XDP links, adopted and switched to the
+ * new program with bpf_link_update on restart. libbpf 1.1 has no
+ * bpf_program__attach_tcx, but its bpf_link_create passes any attach type
+ * through, so BPF_TCX_EGRESS is spelled out here.
+ *
+ * Kernels without tcx get a clsact qdisc and a direct-action filter
+ * (bpf_tc_attach) with a fixed handle and priority: not pinnable, but the
+ * filter outlives the agent by itself, and the next agent replaces its
+ * program in place (BPF_TC_F_REPLACE). SLUICED_TC_ATTACH=clsact forces this
+ * path (tests).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "sluice_tc.skel.h"
+#include "sluice_xdp.skel.h"
+
+#include "agent.h"
+#include "conntrack.h"
+#include "ct.h"
+#include "loader.h"
+#include "log.h"
+#include "prefix.h"
+
+/* uapi names of kernel 6.6+, missing from the 6.1 headers this builds with */
+#define SL_BPF_TCX_EGRESS	47	/* enum bpf_attach_type */
+#define SL_BPF_LINK_TYPE_TCX	11	/* enum bpf_link_type */
+
+#define SL_TC_HANDLE	0x5c1	/* clsact filter handle and priority of sluice */
+#define SL_TC_PRIO	0xc1
+
+#define CT_LIST_MAX	100000	/* entries in one ct-list answer (~25 MB of JSON) */
+#define CT_BATCH	1024
+
+/* ---- maps and the TC program ---- */
+
+int ct_map_prepare(struct agent *a, struct bpf_map *map, const char *pin)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	static bool warned;
+	int fd, err;
+
+	if (strcmp(bpf_map__name(map), SLUICE_MAP_CT))
+		return 0;
+	if (!a->ct_max_want)
+		a->ct_max_want = SLUICE_CT_DEFAULT_MAX;
+	a->ct_max = a->ct_max_want;
+	fd = bpf_obj_get(pin);
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries)
+			a->ct_max = info.max_entries;
+		close(fd);
+		if (a->ct_max != a->ct_max_want && !warned) {
+			pr_warn("conntrack.max-entries is %u but the pinned %s holds %u entries "
+				"with live connections: it keeps its size until it is re-created "
+				"('sluice teardown', then start sluiced)", a->ct_max_want,
+				SLUICE_MAP_CT, a->ct_max);
+			warned = true;
+		}
+	}
+	err = bpf_map__set_max_entries(map, a->ct_max);
+	if (err)
+		pr_err("cannot size %s to %u entries: %s", SLUICE_MAP_CT, a->ct_max,
+		       strerror(-err));
+	return err;
+}
+
+/* Hand every pending timer to the newest program's callback (bpf/lib/conntrack.h). */
+static int ct_repoint(struct agent *a)
+{
+	unsigned char pkt[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt));
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(a->tc_skel->progs.ct_repoint), &opts);
+	if (err) {
+		/* entries still expire, through the previous program: not fatal */
+		pr_err("cannot move the conntrack timers to the new program: %s; the previous "
+		       "program stays loaded until they fire", strerror(errno));
+		return 0;
+	}
+	if (opts.retval)
+		pr_info("conntrack: %u timers now run this agent's program", opts.retval);
+	return 0;
+}
+
+int ct_load(struct agent *a)
+{
+	struct sluice_tc *skel;
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	skel = sluice_tc__open();
+	if (!skel) {
+		err = -errno;
+		pr_err("cannot open the BPF object sluice_tc: %s", strerror(errno));
+		return err;
+	}
+	a->tc_skel = skel;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		/* the XDP slots created and pinned these: reuse them */
+		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
+		if (!err)
+			err = ct_map_prepare(a, map, path);
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	err = sluice_tc__load(skel);
+	if (err) {
+		pr_err("cannot load the BPF program sluice_tc: %s (-v shows libbpf's log)",
+		       strerror(-err));
+		return err;
+	}
+	a->ct_tbl_fd = bpf_map__fd(skel->maps.ct_tbl);
+	a->ct_cfg_fd = bpf_map__fd(skel->maps.ct_cfg);
+	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
+	return ct_repoint(a);
+}
+
+void ct_unload(struct agent *a)
+{
+	sluice_tc__destroy(a->tc_skel);
+	a->tc_skel = NULL;
+	a->ct_tbl_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
+}
+
+int ct_apply(struct agent *a, const struct sl_policy *pol)
+{
+	struct sl_ct_config cfg;
+	uint32_t max;
+	__u32 key = 0;
+	int err;
+
+	ct_config_compile(pol, &cfg, &max);
+	if (bpf_map_update_elem(a->ct_cfg_fd, &key, &cfg, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot write %s: %s", SLUICE_MAP_CT_CFG, strerror(errno));
+		return err;
+	}
+	if (max != a->ct_max && max != a->ct_max_want)
+		pr_warn("conntrack.max-entries %u: %s keeps its %u entries until it is re-created "
+			"('sluice teardown', then start sluiced)", max, SLUICE_MAP_CT, a->ct_max);
+	a->ct_max_want = max;
+	return 0;
+}
+
+/* ---- TC egress links ---- */
+
+static void tc_pin_path(const struct agent *a, int ifindex, char *buf, size_t len)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "tc_%d", ifindex);
+	if (path_join(buf, len, a->links_dir, name))
+		buf[0] = '\0';
+}
+
+static int tc_prog_fd(const struct agent *a)
+{
+	return a->tc_skel ? bpf_program__fd(a->tc_skel->progs.sluice_tc) : -1;
+}
+
+/* The pinned link of IT when it is a tcx link on IT's interface, else -1 (pin removed). */
+static int tc_adopt(struct agent *a, struct iface *it, const char *path)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return -1;
+	/* tcx and xdp link info share the union's first member, ifindex */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != SL_BPF_LINK_TYPE_TCX ||
+	    (int)info.xdp.ifindex != it->ifindex) {
+		pr_info("unpinning the stale link %s", path);
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	if (bpf_link_update(fd, tc_prog_fd(a), NULL)) {
+		pr_err("%s: cannot update the adopted TC link to the new program: %s; "
+		       "the previous program stays attached", it->name, strerror(errno));
+	} else {
+		pr_info("%s (ifindex %d): adopted the pinned TC egress link (link id %u)",
+			it->name, it->ifindex, info.id);
+	}
+	return fd;
+}
+
+static int tc_clsact_attach(struct agent *a, struct iface *it, int tcx_err)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_prog_fd(a), .handle = SL_TC_HANDLE,
+		    .priority = SL_TC_PRIO, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_err("%s: cannot create the clsact qdisc: %s", it->name, strerror(-err));
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		pr_err("%s: cannot attach the TC egress program (clsact): %s", it->name,
+		       strerror(-err));
+		return err;
+	}
+	it->tc_clsact = true;
+	pr_info("%s (ifindex %d): TC egress attached as a clsact filter (tcx: %s)", it->name,
+		it->ifindex, tcx_err ? strerror(tcx_err) : "not used");
+	return 0;
+}
+
+static void tc_clsact_detach(struct iface *it)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIO);
+	int err = bpf_tc_detach(&hook, &opts);
+
+	/* the qdisc stays: other tools may have filters on it */
+	if (err && err != -ENOENT && err != -ENODEV)
+		pr_warn("%s: cannot remove the clsact filter: %s", it->name, strerror(-err));
+	it->tc_clsact = false;
+}
+
+static bool tc_force_clsact(void)
+{
+	const char *v = getenv("SLUICED_TC_ATTACH");
+
+	return v && !strcmp(v, "clsact");
+}
+
+static void tc_attach(struct agent *a, struct iface *it)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	tc_pin_path(a, it->ifindex, path, sizeof(path));
+	fd = tc_adopt(a, it, path);
+	if (fd >= 0) {
+		it->tc_link_fd = fd;
+		return;
+	}
+	if (!a->have_policy)
+		return;
+	if (tc_force_clsact()) {
+		tc_clsact_attach(a, it, 0);
+		return;
+	}
+	fd = bpf_link_create(tc_prog_fd(a), it->ifindex, SL_BPF_TCX_EGRESS, NULL);
+	if (fd < 0) {
+		int tcx_err = errno;
+
+		if (tc_clsact_attach(a, it, tcx_err))
+			pr_err("%s: no TC egress program (tcx: %s): connections this host opens "
+			       "through %s are not tracked", it->name, strerror(tcx_err),
+			       it->name);
+		return;
+	}
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
+		pr_err("%s: cannot pin the TC link at %s: %s", it->name, path, strerror(errno));
+		unlink(path);
+		bpf_link_detach(fd);
+		close(fd);
+		return;
+	}
+	it->tc_link_fd = fd;
+	pr_info("%s (ifindex %d): TC egress attached (tcx), pinned at %s", it->name,
+		it->ifindex, path);
+}
+
+/*
+ * TC egress only serves conntrack: a stateless policy runs without it. An
+ * agent without a valid policy of its own keeps what it adopted and attaches
+ * nothing new (it does not know whether the policy in force is stateful).
+ */
+static bool tc_wanted(const struct agent *a)
+{
+	return !a->have_policy || (a->pol.fw.present && a->pol.fw.stateful);
+}
+
+static bool tc_pin_wanted(const struct agent *a, int ifindex)
+{
+	for (size_t i = 0; i < a->nifaces; i++)
+		if (a->ifaces[i].ifindex == ifindex && a->ifaces[i].tc_link_fd >= 0)
+			return true;
+	return false;
+}
+
+void ct_links_sync(struct agent *a)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int ifindex, n;
+	DIR *d;
+
+	if (!a->tc_skel)
+		return;
+	for (size_t i = 0; i < a->nifaces; i++) {
+		struct iface *it = &a->ifaces[i];
+
+		if (!tc_wanted(a))
+			ct_iface_forget(a, it);
+		else if (it->tc_link_fd < 0 && !it->tc_clsact)
+			tc_attach(a, it);
+	}
+	/* pins of interfaces that lost their XDP link (or are gone) */
+	d = opendir(a->links_dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (sscanf(de->d_name, "tc_%d%n", &ifindex, &n) != 1 || de->d_name[n] ||
+		    tc_pin_wanted(a, ifindex) ||
+		    path_join(path, sizeof(path), a->links_dir, de->d_name))
+			continue;
+		pr_info("unpinning %s: its interface has no firewall", path);
+		unlink(path);
+	}
+	closedir(d);
+}
+
+void ct_iface_forget(struct agent *a, struct iface *it)
+{
+	char path[PATH_MAX];
+
+	if (it->tc_clsact) {
+		tc_clsact_detach(it);
+		pr_info("%s (ifindex %d): TC egress detached", it->name, it->ifindex);
+		return;
+	}
+	if (it->tc_link_fd < 0)
+		return;
+	tc_pin_path(a, it->ifindex, path, sizeof(path));
+	if (bpf_link_detach(it->tc_link_fd) && errno != ENOLINK && errno != EINVAL &&
+	    errno != ENODEV)
+		pr_warn("%s: cannot detach the TC link: %s", it->name, strerror(errno));
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	close(it->tc_link_fd);
+	it->tc_link_fd = -1;
+	pr_info("%s (ifindex %d): TC egress detached", it->name, it->ifindex);
+}
+
+void ct_release(struct agent *a)
+{
+	for (size_t i = 0; i < a->nifaces; i++) {
+		if (a->ifaces[i].tc_link_fd >= 0)
+			close(a->ifaces[i].tc_link_fd);
+		a->ifaces[i].tc_link_fd = -1;
+	}
+}
+
+struct json_object *ct_status_hook(struct agent *a, const struct iface *it)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	struct json_object *o;
+
+	if (it->tc_clsact) {
+		struct bpf_prog_info pinfo = {};
+		__u32 plen = sizeof(pinfo);
+
+		bpf_obj_get_info_by_fd(tc_prog_fd(a), &pinfo, &plen);
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(it->name));
+		json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
+		json_object_object_add(o, "hook", json_object_new_string("tc-egress"));
+		json_object_object_add(o, "mode", json_object_new_string("clsact"));
+		json_object_object_add(o, "attach", json_object_new_string("netlink"));
+		json_object_object_add(o, "prog_id", json_object_new_int64(pinfo.id));
+		return o;
+	}
+	if (it->tc_link_fd < 0)
+		return NULL;
+	bpf_obj_get_info_by_fd(it->tc_link_fd, &info, &len);
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(it->name));
+	json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
+	json_object_object_add(o, "hook", json_object_new_string("tc-egress"));
+	json_object_object_add(o, "mode", json_object_new_string("tcx"));
+	json_object_object_add(o, "attach", json_object_new_string("bpf_link"));
+	json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
+	json_object_object_add(o, "link_id", json_object_new_int64(info.id));
+	return o;
+}
+
+/* ---- reading ct_tbl ---- */
+
+typedef int (*ct_entry_fn)(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e);
+
+/*
+ * Call FN for every entry, CT_BATCH at a time (BPF_MAP_LOOKUP_BATCH). The
+ * table changes while it is read: an entry may be missed or seen twice,
+ * as with `conntrack -L`. FN returning non-zero stops the walk.
+ */
+static int ct_walk(int fd, ct_entry_fn fn, void *ctx)
+{
+	struct sl_ct_key *keys = calloc(CT_BATCH, sizeof(*keys));
+	struct sl_ct_entry *vals = calloc(CT_BATCH, sizeof(*vals));
+	__u32 in = 0, out = 0, count;
+	bool first = true, done = false;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!done) {
+		count = CT_BATCH;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count,
+					 NULL)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				goto out;
+			}
+			done = true;
+		}
+		first = false;
+		in = out;
+		for (__u32 i = 0; i < count; i++) {
+			if (fn(ctx, &keys[i], &vals[i])) {
+				done = true;
+				break;
+			}
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int ct_read_cfg(struct agent *a, struct sl_ct_config *cfg)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(a->ct_cfg_fd, &key, cfg) ? -errno : 0;
+}
+
+struct list_ctx {
+	struct ct_filter f;
+	struct sl_ct_config cfg;
+	uint64_t now;
+	struct json_object *arr;
+	size_t matched, limit;
+	int err;
+};
+
+static int list_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e)
+{
+	struct list_ctx *l = ctx;
+	struct json_object *o;
+	struct ct_view v;
+
+	if (ct_view_from(k, e, &l->cfg, l->now, &v) || !ct_filter_match(&l->f, &v))
+		return 0;
+	if (l->matched++ >= l->limit)
+		return 0;	/* keep counting */
+	o = ct_view_json(&v);
+	if (!o || json_object_array_add(l->arr, o)) {
+		json_object_put(o);
+		l->err = -ENOMEM;
+		return 1;
+	}
+	return 0;
+}
+
+/* A filter argument of the request: absent is fine, wrong is an error. */
+static int req_port(struct json_object *req, const char *key, int *port, char *err,
+		    size_t errlen)
+{
+	struct json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(req, key, &v))
+		return 0;
+	x = json_object_get_int64(v);
+	if (!json_object_is_type(v, json_type_int) || x < 0 || x > 65535) {
+		snprintf(err, errlen, "%s must be a port number 0..65535", key);
+		return -EINVAL;
+	}
+	*port = (int)x;
+	return 0;
+}
+
+static int req_prefix(struct json_object *req, const char *key, bool *has,
+		      struct sl_prefix *p, char *err, size_t errlen)
+{
+	struct json_object *v;
+	char msg[256];
+	const char *s;
+
+	if (!json_object_object_get_ex(req, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "%s must be an address or a prefix", key);
+		return -EINVAL;
+	}
+	s = json_object_get_string(v);
+	if (sl_prefix_parse(s, strlen(s), p, msg, sizeof(msg))) {
+		snprintf(err, errlen, "%s: %s", key, msg);
+		return -EINVAL;
+	}
+	*has = true;
+	return 0;
+}
+
+static int list_filter(struct json_object *req, struct list_ctx *l, char *err, size_t errlen)
+{
+	struct json_object *v;
+	int ret;
+
+	ct_filter_init(&l->f);
+	l->limit = CT_LIST_MAX;
+	if (json_object_object_get_ex(req, "proto", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     ct_proto_parse(json_object_get_string(v), &l->f.proto))) {
+		snprintf(err, errlen, "proto must be tcp, udp, icmp, icmpv6 or a number 0..255");
+		return -EINVAL;
+	}
+	ret = req_prefix(req, "src", &l->f.has_src, &l->f.src, err, errlen);
+	if (!ret)
+		ret = req_prefix(req, "dst", &l->f.has_dst, &l->f.dst, err, errlen);
+	if (!ret)
+		ret = req_port(req, "sport", &l->f.sport, err, errlen);
+	if (!ret)
+		ret = req_port(req, "dport", &l->f.dport, err, errlen);
+	if (!ret)
+		ret = req_port(req, "port", &l->f.port, err, errlen);
+	if (!ret && json_object_object_get_ex(req, "limit", &v)) {
+		int64_t x = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || x < 1 || x > CT_LIST_MAX) {
+			snprintf(err, errlen, "limit must be 1..%d", CT_LIST_MAX);
+			return -EINVAL;
+		}
+		l->limit = (size_t)x;
+	}
+	return ret;
+}
+
+int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **data,
+		char *err, size_t errlen)
+{
+	struct list_ctx l = {};
+	struct json_object *d;
+	int ret;
+
+	ret = list_filter(req, &l, err, errlen);
+	if (ret)
+		return ret;
+	ret = ct_read_cfg(a, &l.cfg);
+	if (ret) {
+		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT_CFG, strerror(-ret));
+		return ret;
+	}
+	l.now = ct_now_ns();
+	l.arr = json_object_new_array();
+	ret = ct_walk(a->ct_tbl_fd, list_one, &l);
+	if (!ret)
+		ret = l.err;
+	if (ret) {
+		json_object_put(l.arr);
+		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT, strerror(-ret));
+		return ret;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "entries", l.arr);
+	json_object_object_add(d, "matched", json_object_new_uint64(l.matched));
+	json_object_object_add(d, "truncated", json_object_new_boolean(l.matched > l.limit));
+	*data = d;
+	return 0;
+}
+
+struct keys_ctx {
+	struct sl_ct_key *v;
+	size_t n, cap;
+};
+
+static int collect_key(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e)
+{
+	struct keys_ctx *kc = ctx;
+
+	(void)e;
+	if (kc->n == kc->cap) {
+		size_t cap = kc->cap ? kc->cap * 2 : 4096;
+		struct sl_ct_key *nv = reallocarray(kc->v, cap, sizeof(*nv));
+
+		if (!nv)
+			return 1;
+		kc->v = nv;
+		kc->cap = cap;
+	}
+	kc->v[kc->n++] = *k;
+	return 0;
+}
+
+/* Add N to ct_stats[IDX] (CPU 0's slot): userspace deletions the datapath cannot see. */
+static void ct_stat_add(struct agent *a, __u32 idx, __u64 n)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 *v;
+
+	if (ncpus <= 0 || !n)
+		return;
+	v = calloc(ncpus, sizeof(*v));
+	if (!v)
+		return;
+	/* a datapath increment on CPU 0 between these two calls is lost: rare, one count */
+	if (!bpf_map_lookup_elem(a->ct_stats_fd, &idx, v)) {
+		v[0] += n;
+		if (bpf_map_update_elem(a->ct_stats_fd, &idx, v, BPF_ANY))
+			pr_warn("cannot count deleted conntrack entries: %s", strerror(errno));
+	}
+	free(v);
+}
+
+int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **data,
+		 char *err, size_t errlen)
+{
+	struct keys_ctx kc = {};
+	struct json_object *d;
+	__u64 deleted = 0;
+	int ret;
+
+	(void)req;
+	ret = ct_walk(a->ct_tbl_fd, collect_key, &kc);
+	if (ret) {
+		free(kc.v);
+		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT, strerror(-ret));
+		return ret;
+	}
+	/* deleting an entry cancels its timer (the kernel frees it with the value) */
+	for (size_t i = 0; i < kc.n; i++)
+		if (!bpf_map_delete_elem(a->ct_tbl_fd, &kc.v[i]))
+			deleted++;
+	free(kc.v);
+	ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
+	pr_info("conntrack flushed: %llu entries deleted", (unsigned long long)deleted);
+	d = json_object_new_object();
+	json_object_object_add(d, "flushed", json_object_new_uint64(deleted));
+	*data = d;
+	return 0;
+}
+
+static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e)
+{
+	(void)k;
+	(void)e;
+	++*(uint64_t *)ctx;
+	return 0;
+}
+
+long ct_entries(struct agent *a)
+{
+	uint64_t live = 0;
+	int err = ct_walk(a->ct_tbl_fd, count_one, &live);
+
+	return err ? err : (long)live;
+}
+
+#define CT_STAT_KEY(id, name) name,
+static const char *const ct_stat_names[] = { SLUICE_CT_STATS(CT_STAT_KEY) };
+#undef CT_STAT_KEY
+
+int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **data,
+		 char *err, size_t errlen)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v, live = 0;
+	struct json_object *d, *to;
+	struct bpf_map_info info = {};
+	struct sl_ct_config cfg;
+	__u32 len = sizeof(info);
+	int64_t evicted;
+	int ret;
+
+	(void)req;
+	v = ncpus > 0 ? calloc(ncpus, sizeof(*v)) : NULL;
+	if (!v) {
+		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT_STATS,
+			 ncpus < 0 ? strerror(-ncpus) : "out of memory");
+		return ncpus < 0 ? ncpus : -ENOMEM;
+	}
+	for (__u32 i = 0; i < SLUICE_CT_STAT_MAX; i++) {
+		if (bpf_map_lookup_elem(a->ct_stats_fd, &i, v)) {
+			ret = -errno;
+			free(v);
+			snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT_STATS,
+				 strerror(-ret));
+			return ret;
+		}
+		for (int c = 0; c < ncpus; c++)
+			sum[i] += v[c];
+	}
+	free(v);
+	ret = ct_walk(a->ct_tbl_fd, count_one, &live);
+	if (!ret && bpf_obj_get_info_by_fd(a->ct_tbl_fd, &info, &len))
+		ret = -errno;
+	if (!ret)
+		ret = ct_read_cfg(a, &cfg);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the conntrack maps: %s", strerror(-ret));
+		return ret;
+	}
+	/*
+	 * Every entry created leaves by its timer (expired), by a deletion
+	 * (deleted: ct flush) or by LRU eviction, which the datapath does not
+	 * see; or it is still there. Counters and the table are read at
+	 * slightly different times: never below zero.
+	 */
+	evicted = (int64_t)(sum[SLUICE_CT_STAT_CREATED] - sum[SLUICE_CT_STAT_EXPIRED] -
+			    sum[SLUICE_CT_STAT_DELETED] - live);
+	d = json_object_new_object();
+	json_object_object_add(d, "stateful", json_object_new_boolean(cfg.stateful));
+	json_object_object_add(d, "entries", json_object_new_uint64(live));
+	json_object_object_add(d, "capacity", json_object_new_uint64(info.max_entries));
+	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s", ct_stat_names[i]);
+		for (char *p = key; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		json_object_object_add(d, key, json_object_new_uint64(sum[i]));
+	}
+	json_object_object_add(d, "evicted", json_object_new_int64(evicted > 0 ? evicted : 0));
+	to = json_object_new_object();
+	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)
+		json_object_object_add(to, ct_timeout_name(i), json_object_new_int64(cfg.timeout[i]));
+	json_object_object_add(d, "timeouts", to);
+	*data = d;
+	return 0;
+}

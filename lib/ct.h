@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Conntrack in userspace: the policy's conntrack settings compiled to
+ * ct_cfg (ct_config.c), and entries of ct_tbl read back as the connections
+ * an operator sees (ct_view.c): originator -> responder, state, seconds
+ * left. Shared by the agent (ct-list, ct-stats), the CLI and the tests.
+ */
+#ifndef SLUICE_CT_H
+#define SLUICE_CT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "policy.h"
+
+/*
+ * ct_cfg[0] and ct_tbl's capacity for POL: stateful when the policy has a
+ * firewall that is stateful (the default), timeouts in seconds.
+ */
+void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
+		       uint32_t *max_entries);
+
+/* "syn-sent", ... ("unknown" outside enum sl_ct_state). */
+const char *ct_state_name(unsigned int state);
+/* "tcp-syn", ... (NULL outside enum sluice_ct_timeout). */
+const char *ct_timeout_name(unsigned int idx);
+/* The timeout (index of sl_ct_config.timeout) that governs STATE; -1 when none. */
+int ct_state_timeout(unsigned int state);
+
+/* Now on the clock of bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC_COARSE, in ns. */
+uint64_t ct_now_ns(void);
+
+/* One entry as the operator reads it: the originator is src. */
+struct ct_view {
+	uint8_t family;			/* AF_INET or AF_INET6 */
+	uint8_t proto;			/* IP protocol number */
+	uint8_t src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
+	uint16_t sport, dport;		/* host order; ICMP echo: the identifier in both */
+	unsigned int state;		/* enum sl_ct_state */
+	int64_t expires_in;		/* seconds until the timer removes it (>= 0); -1: unknown */
+	uint64_t age;			/* seconds since it was created */
+	uint64_t packets[2], bytes[2];	/* [SL_CT_DIR_ORIG], [SL_CT_DIR_REPLY] */
+};
+
+/*
+ * Turn a ct_tbl key and value into a view, with the timeouts of CFG and NOW
+ * from ct_now_ns(). Returns -EINVAL for a key that is not well formed.
+ */
+int ct_view_from(const struct sl_ct_key *k, const struct sl_ct_entry *e,
+		 const struct sl_ct_config *cfg, uint64_t now, struct ct_view *v);
+
+/* What `sluice ct list` asks for; unset fields match anything. */
+struct ct_filter {
+	int proto;			/* -1: any */
+	bool has_src, has_dst;
+	struct sl_prefix src, dst;	/* the originator's and the responder's address */
+	int sport, dport;		/* -1: any */
+	int port;			/* either port; -1: any */
+};
+
+void ct_filter_init(struct ct_filter *f);
+bool ct_filter_match(const struct ct_filter *f, const struct ct_view *v);
+/* "tcp", "udp", "icmp", "icmpv6" or a number 0..255; -EINVAL otherwise. */
+int ct_proto_parse(const char *s, int *proto);
+/* "tcp", ..., or the number as text in BUF. */
+const char *ct_proto_name(uint8_t proto, char *buf, size_t len);
+
+/*
+ * The view as a JSON object with the keys of SPEC.md: proto, src, sport,
+ * dst, dport, state, expires_in, packets, bytes (both directions), and
+ * orig_packets, orig_bytes, reply_packets, reply_bytes, age. NULL when out
+ * of memory.
+ */
+struct json_object *ct_view_json(const struct ct_view *v);
+
+#endif /* SLUICE_CT_H */

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The policy's conntrack settings -> ct_cfg[0] and ct_tbl's capacity. The
+ * parser (policy_parse.c) has already checked the values and filled in the
+ * defaults of bpf/sluice_abi.h for every key the files omit.
+ */
+#include <string.h>
+
+#include "ct.h"
+
+void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
+		       uint32_t *max_entries)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* without a firewall nothing is attached: conntrack would only cost */
+	cfg->stateful = pol->fw.present && pol->fw.stateful;
+	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)
+		cfg->timeout[i] = pol->ct.timeout[i];
+	*max_entries = pol->ct.max_entries;
+}
+
+#define CT_STATE_NAME(id, name) [id] = name,
+static const char *const state_names[SL_CT_STATE_MAX] = { SLUICE_CT_STATE_NAMES(CT_STATE_NAME) };
+#undef CT_STATE_NAME
+
+#define CT_TO_NAME(id, name, dflt) name,
+static const char *const timeout_names[SLUICE_CT_TO_MAX] = { SLUICE_CT_TIMEOUTS(CT_TO_NAME) };
+#undef CT_TO_NAME
+
+const char *ct_state_name(unsigned int state)
+{
+	if (state < SL_CT_STATE_MAX && state_names[state])
+		return state_names[state];
+	return "unknown";
+}
+
+const char *ct_timeout_name(unsigned int idx)
+{
+	return idx < SLUICE_CT_TO_MAX ? timeout_names[idx] : NULL;
+}
+
+/*
+ * Which timeout a state lives under. This is the datapath's table
+ * (bpf/lib/conntrack.h): a half-closed connection (FIN one way) is already
+ * on the closing timeout, like netfilter's FIN_WAIT/CLOSE_WAIT.
+ */
+int ct_state_timeout(unsigned int state)
+{
+	switch (state) {
+	case SL_CT_SYN_SENT:
+	case SL_CT_SYN_RECV:
+		return SLUICE_CT_TO_TCP_SYN;
+	case SL_CT_ESTABLISHED:
+		return SLUICE_CT_TO_TCP_EST;
+	case SL_CT_FIN_WAIT:
+	case SL_CT_CLOSING:
+		return SLUICE_CT_TO_TCP_CLOSING;
+	case SL_CT_UDP:
+		return SLUICE_CT_TO_UDP;
+	case SL_CT_ICMP:
+		return SLUICE_CT_TO_ICMP;
+	default:
+		return -1;
+	}
+}
