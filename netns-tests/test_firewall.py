@@ -149,3 +149,23 @@ def test_tcp_connect(env):
     # SYN, ACK, FIN... of two connections; SYN retransmits of two attempts
     assert r["allow-8080"]["packets"] >= 2 * 3
     assert r["deny-8081"]["packets"] >= 2
+
+
+def test_icmp_protocols_and_source_ports(env):
+    """icmp is IPv4 ICMP only, icmpv6 is IPv6 ICMP only; sport matches the
+    source port. Counted at AF_PACKET level: echo requests reach no socket."""
+    agent = env.start(default="deny", rules=[
+        dict(name="icmp4", action="allow", proto="icmp"),
+        dict(name="dns-replies", action="allow", proto="udp", sport=["53", "5353"]),
+    ])
+    got = exchange(env.topo, [
+        dict(tag="echo4", src="192.0.2.1", dst="192.0.2.2", proto="icmp", count=N),
+        dict(tag="echo6", src="2001:db8:1::1", dst="2001:db8:1::2", proto="icmp", count=N),
+        udp("sport-53", 40000, sport=53),
+        udp6("sport-5353", 40000, sport=5353),
+        udp("sport-54", 40000, sport=54),
+    ], l2=True)
+    assert got == {"echo4": N, "echo6": 0, "sport-53": N, "sport-5353": N, "sport-54": 0}
+    r = agent.rules()
+    assert r["icmp4"]["packets"] == N
+    assert r["dns-replies"]["packets"] == 2 * N

@@ -10,7 +10,7 @@ import time
 
 from lib.agent import pins_under
 from lib.netns import link_info, run, xdp_prog_id
-from lib.policy import policy_yaml
+from lib.policy import blocklist_text, policy_yaml
 from lib.traffic import exchange
 
 N = 5
@@ -216,3 +216,45 @@ def test_two_agents_side_by_side(env):
         agent2.force_cleanup()
         t2.destroy()
         shutil.rmtree(work2, ignore_errors=True)
+
+
+def test_reload_right_after_an_interface_vanishes(env):
+    """An interface deleted while a SIGHUP reload is being compiled: when the
+    agent switches the links to the new slot, it has not seen the netlink
+    event yet. The reload must still apply to the other interfaces."""
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    # a 100k-prefix set makes the compile long enough to delete a veth meanwhile
+    agent.write_file("big.txt", blocklist_text())
+    for i in range(1, 3):
+        port = 5001 if i % 2 == 0 else 5000
+        gen = agent.status()["generation"]
+        agent.write_policy("10-test.yaml", policy_yaml(t, [
+            dict(name="deny-%d" % port, action="deny", proto="udp", dport=[str(port)]),
+            dict(name="big", action="deny", src=["@big"])],
+            sets={"big": {"file": "big.txt"}}))
+        deadline = time.monotonic() + 10
+        while agent.status()["generation"] <= gen and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        cdev, fdev = "%sc%d" % (t.pfx, i), "%sf%d" % (t.pfx, i)
+        t.add_veth(cdev, fdev, [], [])
+        deadline = time.monotonic() + 2
+        while fdev not in agent.attached() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fdev in agent.attached()
+
+        # only the SIGHUP reloads now: nothing in the policy dir changes
+        gen = agent.status()["generation"]
+        agent.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.05)
+        run(["ip", "link", "del", fdev], ns=t.fw)
+        deadline = time.monotonic() + 10
+        while agent.status()["generation"] <= gen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert agent.status()["generation"] > gen, agent.log_text()
+        assert "not applied" not in agent.log_text(), agent.log_text()
+        assert agent.alive()
+        want = {"ok": N, "denied": 0} if port == 5001 else {"ok": 0, "denied": N}
+        assert probe(env) == want, i
+        assert fdev not in agent.attached()

@@ -1,25 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """A 100,000-prefix set loaded from a file: one rule, addresses in it dropped."""
+from lib.policy import blocklist_text
 from lib.traffic import exchange
 
 N = 3
-SET_SIZE = 100_000
-
-
-def blocklist_text():
-    """100,000 prefixes, all in documentation space (IPv4 in 192.0.2.0/24,
-    198.51.100.0/24 and 203.0.113.0/24, IPv6 in 2001:db8::/32), with
-    comments and blank lines the loader must skip."""
-    lines = ["# test blocklist: every odd address of 203.0.113.0/24", ""]
-    v = ["203.0.113.%d/32" % i for i in range(1, 256, 2)]
-    v.append("# the lower half of 198.51.100.0/24")
-    v.append("198.51.100.0/25")
-    v.append("2001:db8:1::99/128")
-    i = 0
-    while len(v) - 1 < SET_SIZE:    # one line of v is a comment
-        v.append("2001:db8:%x:%x::/64" % (0xA000 + (i >> 16), i & 0xFFFF))
-        i += 1
-    return "\n".join(lines + v) + "\n"
 
 
 def udp(tag, src, dst="192.0.2.2"):
