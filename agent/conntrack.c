@@ -476,7 +476,8 @@ static int list_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_ent
 	struct json_object *o;
 	struct ct_view v;
 
-	if (ct_view_from(k, e, &l->cfg, l->now, &v) || !ct_filter_match(&l->f, &v))
+	/* an entry the datapath already treats as gone is not a connection */
+	if (ct_view_from(k, e, &l->cfg, l->now, &v) || v.dead || !ct_filter_match(&l->f, &v))
 		return 0;
 	if (l->matched++ >= l->limit)
 		return 0;	/* keep counting */
