@@ -874,8 +874,10 @@ TEST(ct_repoint_moves_timers)
 
 	/* its own env: it closes the TC object */
 	if (!ASSERT_OK(ct_env_open(&e, 0), "open") || !ASSERT_OK(ct_set_cfg(&e, 1, 0), "ct_cfg") ||
-	    !ASSERT_OK(ct_set_timeout(&e, SLUICE_CT_TO_UDP, 4), "udp 4 s"))
+	    !ASSERT_OK(ct_set_timeout(&e, SLUICE_CT_TO_UDP, 10), "udp 10 s"))
 		goto out;
+	/* 10 s: loading the new program under a loaded machine (ASan, the other
+	 * tests) must not outlast the entries it is to re-point */
 	for (int i = 0; i < 50; i++)
 		out(&e, udp(t.src, 7000 + i, t.dst, 53));
 	ASSERT_EQ(ct_count(&e), 50, "50 entries");
@@ -902,12 +904,12 @@ TEST(ct_repoint_moves_timers)
 	ASSERT_FALSE(prog_gone(old_id, 0.3), "pending timers keep the old program loaded");
 
 	n = run_repoint(bpf_program__fd(next->progs.ct_repoint));
-	ASSERT_EQ(n, 50, "timers re-pointed (the entries live 4 s)");
+	ASSERT_EQ(n, 50, "timers re-pointed (the entries live 10 s)");
 	ASSERT_TRUE(prog_gone(old_id, 2.0), "old program freed after the re-point");
 	/* the new program's callback expires the entries */
 	for (int i = 0; i < 50; i++) {
 		t.sport = 7000 + i;
-		if (!ASSERT_TRUE(wait_gone(&e, t, 6.0) >= 0, "expired after the re-point"))
+		if (!ASSERT_TRUE(wait_gone(&e, t, 13.0) >= 0, "expired after the re-point"))
 			break;
 	}
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), 50, "50 expired");
