@@ -59,7 +59,7 @@ static const char *const POLICY =
 struct ct_env {
 	struct xdp_env x;
 	struct sluice_tc *tc;
-	int ct_fd, cfg_fd, stats_fd, tc_fd;
+	int ct_fd, syn_fd, cfg_fd, stats_fd, tc_fd;
 	bool shared;		/* a copy of the env most tests share: not closed */
 };
 
@@ -73,8 +73,12 @@ static int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, const char
 	e->x.skel = sluice_xdp__open();
 	if (!e->x.skel)
 		return -errno;
-	if (max_entries)
+	/* ct_syn sized from ct_tbl as the agent does */
+	if (max_entries) {
 		bpf_map__set_max_entries(e->x.skel->maps.ct_tbl, max_entries);
+		bpf_map__set_max_entries(e->x.skel->maps.ct_syn,
+					 max_entries / SLUICE_CT_SYN_DIV ?: 1);
+	}
 	err = sluice_xdp__load(e->x.skel);
 	if (err) {
 		printf("# sluice_xdp load failed: %s\n", strerror(-err));
@@ -91,6 +95,7 @@ static int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, const char
 	if (!mkdtemp(e->x.dir))
 		return -errno;
 	e->ct_fd = bpf_map__fd(e->x.skel->maps.ct_tbl);
+	e->syn_fd = bpf_map__fd(e->x.skel->maps.ct_syn);
 	e->cfg_fd = bpf_map__fd(e->x.skel->maps.ct_cfg);
 	e->stats_fd = bpf_map__fd(e->x.skel->maps.ct_stats);
 
@@ -165,18 +170,24 @@ static uint64_t ct_stat(struct ct_env *e, int idx)
 	return sum;
 }
 
-static uint32_t ct_count(struct ct_env *e)
+static uint32_t map_count(int fd)
 {
 	struct sl_ct_key k, next;
 	uint32_t n = 0;
 	void *prev = NULL;
 
-	while (!bpf_map_get_next_key(e->ct_fd, prev, &next)) {
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		n++;
 	}
 	return n;
+}
+
+/* entries of both tables: established in ct_tbl, half-open in ct_syn */
+static uint32_t ct_count(struct ct_env *e)
+{
+	return map_count(e->ct_fd) + map_count(e->syn_fd);
 }
 
 static int ct_flush(struct ct_env *e)
@@ -185,6 +196,9 @@ static int ct_flush(struct ct_env *e)
 
 	while (!bpf_map_get_next_key(e->ct_fd, NULL, &k))
 		if (bpf_map_delete_elem(e->ct_fd, &k))
+			return -errno;
+	while (!bpf_map_get_next_key(e->syn_fd, NULL, &k))
+		if (bpf_map_delete_elem(e->syn_fd, &k))
 			return -errno;
 	return 0;
 }
@@ -394,12 +408,20 @@ static struct sl_ct_key key_of(const struct tuple *t, bool *src_is_a)
 	return k;
 }
 
-/* The entry of T (looked up from either direction): 0, or -ENOENT. */
-static int entry_of(struct ct_env *e, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
+/* The entry of T (looked up from either direction) in table FD: 0, or -ENOENT. */
+static int entry_in(int fd, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
 {
 	struct sl_ct_key k = key_of(&t, src_is_a);
 
-	return bpf_map_lookup_elem(e->ct_fd, &k, v) ? -errno : 0;
+	return bpf_map_lookup_elem(fd, &k, v) ? -errno : 0;
+}
+
+/* The entry of T in ct_tbl or, half-open, in ct_syn: 0, or -ENOENT. */
+static int entry_of(struct ct_env *e, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
+{
+	if (!entry_in(e->ct_fd, t, v, src_is_a))
+		return 0;
+	return entry_in(e->syn_fd, t, v, src_is_a);
 }
 
 static bool has_entry(struct ct_env *e, struct tuple t)
