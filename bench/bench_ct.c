@@ -726,7 +726,7 @@ static int flood_run(struct ctb *b, uint32_t max, uint32_t e_n, uint32_t f_n, ui
 
 static int flood(struct ctb *b, bool quick)
 {
-	static const uint32_t every[] = { 1000, 2000, 8000, 0 };
+	static const uint32_t every[] = { 2000, 4000, 8000, 0 };
 
 	printf("\nestablished flows surviving a spoofed SYN flood (survivors: X of E; lost: the "
 	       "server's packets dropped during the flood):\n");
