@@ -1234,7 +1234,16 @@ TEST(ct_handshake_moves_to_ct_tbl)
 	ASSERT_TRUE(ensure_armed(&e, 2), "both entries have a timer");
 	ASSERT_EQ(state_of(&e, h), SL_CT_SYN_SENT, "the other one half-open");
 	ASSERT_OK(entry_in(e.syn_fd, h, &v, &a), "in ct_syn");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 2, "created counted once each");
+	/* an RST (or FIN) of a half-open connection leaves it in ct_syn */
+	ASSERT_EQ(in(&e, tcp(PEER4, 40101, LOCAL4, 22, RST)), XDP_PASS, "RST of the half-open one");
+	ASSERT_EQ(state_of(&e, h), SL_CT_CLOSING, "closing");
+	ASSERT_NEQ(entry_in(e.ct_fd, h, &v, &a), 0, "an RST does not move it to ct_tbl");
+	ASSERT_EQ(in(&e, tcp(PEER4, 40102, LOCAL4, 22, SYN)), XDP_PASS, "SYN");
+	out(&e, tcp(LOCAL4, 22, PEER4, 40102, SYN | ACK));
+	ASSERT_EQ(in(&e, tcp(PEER4, 40102, LOCAL4, 22, FIN | ACK)), XDP_PASS, "FIN in syn-recv");
+	ASSERT_NEQ(entry_in(e.ct_fd, (struct tuple){ PEER4, LOCAL4, 40102, 22, 6 }, &v, &a), 0,
+		   "a FIN does not move it to ct_tbl");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 3, "created counted once each");
 	ASSERT_EQ(in(&e, tcp(LOCAL4, 22, PEER4, 40100, ACK | PSH)), XDP_PASS,
 		  "a later packet of the established flow passes");
 out:

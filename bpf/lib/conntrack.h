@@ -545,7 +545,9 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		e->bytes[dir & 1] += bytes;
 		if (m->proto == SL_IPPROTO_TCP) {
 			sl_ct_tcp(e, cfg, dir & 1, m->tcp_flags);
-			if (half && e->state != SL_CT_SYN_SENT && e->state != SL_CT_SYN_RECV)
+			/* only a completed handshake: an RST or FIN of a half-open
+			 * connection must not move a flood's entries into ct_tbl */
+			if (half && e->state == SL_CT_ESTABLISHED)
 				sl_ct_promote(&p->key, e, (struct sl_ct_config *)cfg);
 		}
 		return SL_CT_HIT;
