@@ -209,7 +209,8 @@ struct sl_ct_entry {
 	__u8 timer_armed;	/* 0: the timer could not be set up (yet); the datapath
 				 * then treats the entry as gone once it is past its
 				 * timeout, and retries arming on the next packet */
-	__u8 pad[4];
+	__be32 syn_ack_seq;	/* half-open TCP: the SYN-ACK's sequence number; the
+				 * ACK that completes the handshake acknowledges it + 1 */
 };
 
 /* ct_cfg[0]: conntrack settings from the policy, read per packet. */
