@@ -67,6 +67,8 @@ static void make_frame(uint8_t *f, uint16_t sport, uint8_t flags, uint32_t c, ui
 	f[37] = 80;
 	f[46] = 0x50;
 	f[47] = flags;
+	/* sequence numbers 0 both ways: an ACK acknowledges 1 */
+	f[45] = flags & 0x10 ? 1 : 0;
 }
 
 /*

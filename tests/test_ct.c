@@ -190,6 +190,7 @@ static uint32_t ct_count(struct ct_env *e)
 	return map_count(e->ct_fd) + map_count(e->syn_fd);
 }
 
+
 static int ct_flush(struct ct_env *e)
 {
 	struct sl_ct_key k;
@@ -297,17 +298,29 @@ static struct frame eth_frame(const char *src, const char *dst, uint8_t proto,
 	return f;
 }
 
-static struct frame tcp(const char *src, uint16_t sport, const char *dst, uint16_t dport,
-			uint8_t flags)
+/* A TCP segment with sequence number SEQ and acknowledgment number ACKN. */
+static struct frame tcp_sa(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+			   uint8_t flags, uint32_t seq, uint32_t ackn)
 {
 	uint8_t h[20] = { 0 };
 
 	put16(h, sport);
 	put16(h + 2, dport);
+	put16(h + 4, seq >> 16);
+	put16(h + 6, seq & 0xffff);
+	put16(h + 8, ackn >> 16);
+	put16(h + 10, ackn & 0xffff);
 	h[12] = 5 << 4;
 	h[13] = flags;
 	put16(h + 14, 65535);
 	return eth_frame(src, dst, 6, h, sizeof(h));
+}
+
+/* Sequence numbers 0 both ways: an ACK acknowledges 1 (the peer's SYN or SYN-ACK). */
+static struct frame tcp(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+			uint8_t flags)
+{
+	return tcp_sa(src, sport, dst, dport, flags, 0, flags & ACK ? 1 : 0);
 }
 
 static struct frame udp(const char *src, uint16_t sport, const char *dst, uint16_t dport)
@@ -414,6 +427,15 @@ static int entry_in(int fd, struct tuple t, struct sl_ct_entry *v, bool *src_is_
 	struct sl_ct_key k = key_of(&t, src_is_a);
 
 	return bpf_map_lookup_elem(fd, &k, v) ? -errno : 0;
+}
+
+static void ct_delete(struct ct_env *e, struct tuple t)
+{
+	bool a;
+	struct sl_ct_key k = key_of(&t, &a);
+
+	bpf_map_delete_elem(e->ct_fd, &k);
+	bpf_map_delete_elem(e->syn_fd, &k);
 }
 
 /* The entry of T in ct_tbl or, half-open, in ct_syn: 0, or -ENOENT. */
@@ -1234,6 +1256,20 @@ TEST(ct_handshake_moves_to_ct_tbl)
 	ASSERT_TRUE(ensure_armed(&e, 2), "both entries have a timer");
 	ASSERT_EQ(state_of(&e, h), SL_CT_SYN_SENT, "the other one half-open");
 	ASSERT_OK(entry_in(e.syn_fd, h, &v, &a), "in ct_syn");
+	/* only the ACK of the SYN-ACK's sequence number completes the handshake */
+	struct tuple g = { PEER4, LOCAL4, 40103, 22, 6 };
+
+	ASSERT_EQ(in(&e, tcp(PEER4, 40103, LOCAL4, 22, SYN)), XDP_PASS, "SYN");
+	out(&e, tcp_sa(LOCAL4, 22, PEER4, 40103, SYN | ACK, 0xfffffff0u, 1));
+	ASSERT_EQ(in(&e, tcp_sa(PEER4, 40103, LOCAL4, 22, ACK, 1, 0xfffffff0u)), XDP_PASS,
+		  "an ACK of the wrong number passes (half-open connection)");
+	ASSERT_EQ(state_of(&e, g), SL_CT_SYN_RECV, "but does not establish it");
+	ASSERT_NEQ(entry_in(e.ct_fd, g, &v, &a), 0, "nor move it to ct_tbl");
+	ASSERT_EQ(in(&e, tcp_sa(PEER4, 40103, LOCAL4, 22, ACK, 1, 0xfffffff1u)), XDP_PASS, "ACK");
+	ASSERT_OK(entry_in(e.ct_fd, g, &v, &a), "the right ACK moves it to ct_tbl");
+	ASSERT_EQ(v.state, SL_CT_ESTABLISHED, "established");
+	ct_delete(&e, g);
+
 	/* an RST (or FIN) of a half-open connection leaves it in ct_syn */
 	ASSERT_EQ(in(&e, tcp(PEER4, 40101, LOCAL4, 22, RST)), XDP_PASS, "RST of the half-open one");
 	ASSERT_EQ(state_of(&e, h), SL_CT_CLOSING, "closing");
@@ -1243,7 +1279,7 @@ TEST(ct_handshake_moves_to_ct_tbl)
 	ASSERT_EQ(in(&e, tcp(PEER4, 40102, LOCAL4, 22, FIN | ACK)), XDP_PASS, "FIN in syn-recv");
 	ASSERT_NEQ(entry_in(e.ct_fd, (struct tuple){ PEER4, LOCAL4, 40102, 22, 6 }, &v, &a), 0,
 		   "a FIN does not move it to ct_tbl");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 3, "created counted once each");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4, "created counted once each");
 	ASSERT_EQ(in(&e, tcp(LOCAL4, 22, PEER4, 40100, ACK | PSH)), XDP_PASS,
 		  "a later packet of the established flow passes");
 out:

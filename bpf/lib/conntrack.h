@@ -43,6 +43,7 @@
 #define SL_TCP_SYN		0x02
 #define SL_TCP_RST		0x04
 #define SL_TCP_ACK		0x10
+#define SL_TCP_HLEN		20
 
 #define SL_ICMP_ECHOREPLY	0
 #define SL_ICMP_UNREACH		3
@@ -377,9 +378,10 @@ static __always_inline int sl_ct_icmp_quoted(void *data, void *data_end,
  * by the callback when the current timer fires.
  */
 static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
-				      __u32 dir, __u8 flags)
+				      __u32 dir, __u8 flags, const __u8 *th)
 {
 	__u8 old = e->state, new = old;
+	__be32 ack;
 
 	if (flags & SL_TCP_RST) {
 		new = SL_CT_CLOSING;
@@ -391,12 +393,24 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 			}
 		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT) {
 			new = SL_CT_SYN_RECV;
+			if (th)
+				__builtin_memcpy(&e->syn_ack_seq, th + 4, 4);
 		}
 	} else if (flags & SL_TCP_FIN) {
 		e->fin_seen |= 1 << dir;
 		if (old == SL_CT_SYN_RECV || old == SL_CT_ESTABLISHED || old == SL_CT_FIN_WAIT)
 			new = e->fin_seen == 3 ? SL_CT_CLOSING : SL_CT_FIN_WAIT;
 	} else if ((flags & SL_TCP_ACK) && dir == SL_CT_DIR_ORIG && old == SL_CT_SYN_RECV) {
+		/*
+		 * Only the ACK of the responder's SYN-ACK completes the
+		 * handshake: a blind spoofer does not know its sequence
+		 * number, so a flood of SYN + guessed ACK stays half-open.
+		 */
+		if (!th)
+			return;
+		__builtin_memcpy(&ack, th + 8, 4);
+		if (bpf_ntohl(ack) != bpf_ntohl(e->syn_ack_seq) + 1)
+			return;
 		new = SL_CT_ESTABLISHED;
 	}
 	if (new == old)
@@ -544,7 +558,8 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		e->packets[dir & 1]++;
 		e->bytes[dir & 1] += bytes;
 		if (m->proto == SL_IPPROTO_TCP) {
-			sl_ct_tcp(e, cfg, dir & 1, m->tcp_flags);
+			sl_ct_tcp(e, cfg, dir & 1, m->tcp_flags,
+				  sl_ct_l4(data, data_end, m, SL_TCP_HLEN));
 			/* only a completed handshake: an RST or FIN of a half-open
 			 * connection must not move a flood's entries into ct_tbl */
 			if (half && e->state == SL_CT_ESTABLISHED)
