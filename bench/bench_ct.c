@@ -753,6 +753,11 @@ int main(int argc, char **argv)
 		perror("bench: mkdtemp");
 		return 1;
 	}
+	/* --flood: only the SYN flood table, with the default-size row */
+	if (argc > 1 && !strcmp(argv[1], "--flood")) {
+		rc = flood(&b, false) ? 1 : 0;
+		goto out;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--b")) {
 		rc = design_b() ? 1 : 0;
 		goto out;
