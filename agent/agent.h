@@ -99,7 +99,7 @@ struct agent {
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */
 	struct sluice_tc *tc_skel;
-	int ct_tbl_fd, ct_cfg_fd, ct_stats_fd;
+	int ct_tbl_fd, ct_syn_fd, ct_cfg_fd, ct_stats_fd;
 	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
 	uint32_t ct_max;		/* ct_tbl's capacity (a pinned table keeps its own) */
 	int ct_tick_fd;			/* timerfd: re-arm timers that could not be set up */

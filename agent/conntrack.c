@@ -65,6 +65,32 @@
 
 /* ---- maps and the TC program ---- */
 
+/*
+ * ct_syn (half-open TCP) holds a quarter of ct_tbl's entries, at least
+ * SLUICE_CT_SYN_MIN; a pinned one keeps its size, as ct_tbl does.
+ */
+static int ct_syn_prepare(struct agent *a, struct bpf_map *map, const char *pin)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), want, max;
+	int fd, err;
+
+	want = (a->ct_max_want ? a->ct_max_want : SLUICE_CT_DEFAULT_MAX) / SLUICE_CT_SYN_DIV;
+	if (want < SLUICE_CT_SYN_MIN)
+		want = SLUICE_CT_SYN_MIN;
+	max = want;
+	fd = bpf_obj_get(pin);
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries)
+			max = info.max_entries;
+		close(fd);
+	}
+	err = bpf_map__set_max_entries(map, max);
+	if (err)
+		pr_err("cannot size %s to %u entries: %s", SLUICE_MAP_CT_SYN, max, strerror(-err));
+	return err;
+}
+
 int ct_map_prepare(struct agent *a, struct bpf_map *map, const char *pin)
 {
 	struct bpf_map_info info = {};
@@ -72,6 +98,8 @@ int ct_map_prepare(struct agent *a, struct bpf_map *map, const char *pin)
 	static bool warned;
 	int fd, err;
 
+	if (!strcmp(bpf_map__name(map), SLUICE_MAP_CT_SYN))
+		return ct_syn_prepare(a, map, pin);
 	if (strcmp(bpf_map__name(map), SLUICE_MAP_CT))
 		return 0;
 	if (!a->ct_max_want)
@@ -206,6 +234,7 @@ int ct_load(struct agent *a)
 		return err;
 	}
 	a->ct_tbl_fd = bpf_map__fd(skel->maps.ct_tbl);
+	a->ct_syn_fd = bpf_map__fd(skel->maps.ct_syn);
 	a->ct_cfg_fd = bpf_map__fd(skel->maps.ct_cfg);
 	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
 	ct_repoint(a, false);
@@ -221,7 +250,7 @@ void ct_unload(struct agent *a)
 	}
 	sluice_tc__destroy(a->tc_skel);
 	a->tc_skel = NULL;
-	a->ct_tbl_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
+	a->ct_tbl_fd = a->ct_syn_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
 }
 
 int ct_apply(struct agent *a, const struct sl_policy *pol)
@@ -657,7 +686,10 @@ int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **d
 	}
 	l.now = ct_now_ns();
 	l.arr = json_object_new_array();
+	/* established and closing in ct_tbl, half-open TCP in ct_syn */
 	ret = ct_walk(a->ct_tbl_fd, list_one, &l);
+	if (!ret && !l.err)
+		ret = ct_walk(a->ct_syn_fd, list_one, &l);
 	if (!ret)
 		ret = l.err;
 	if (ret) {
@@ -725,16 +757,23 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 	int ret;
 
 	(void)req;
-	ret = ct_walk(a->ct_tbl_fd, collect_key, &kc);
-	if (ret) {
-		free(kc.v);
-		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT, strerror(-ret));
-		return ret;
+	for (int t = 0; t < 2; t++) {
+		int fd = t ? a->ct_syn_fd : a->ct_tbl_fd;
+
+		kc.n = 0;
+		ret = ct_walk(fd, collect_key, &kc);
+		if (ret) {
+			free(kc.v);
+			snprintf(err, errlen, "cannot read %s: %s",
+				 t ? SLUICE_MAP_CT_SYN : SLUICE_MAP_CT, strerror(-ret));
+			ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
+			return ret;
+		}
+		/* deleting an entry cancels its timer (the kernel frees it with the value) */
+		for (size_t i = 0; i < kc.n; i++)
+			if (!bpf_map_delete_elem(fd, &kc.v[i]))
+				deleted++;
 	}
-	/* deleting an entry cancels its timer (the kernel frees it with the value) */
-	for (size_t i = 0; i < kc.n; i++)
-		if (!bpf_map_delete_elem(a->ct_tbl_fd, &kc.v[i]))
-			deleted++;
 	free(kc.v);
 	ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
 	pr_info("conntrack flushed: %llu entries deleted", (unsigned long long)deleted);
@@ -752,10 +791,11 @@ static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_en
 	return 0;
 }
 
-long ct_entries(struct agent *a)
+/* Entries of ct_tbl, or of ct_syn (half-open TCP) when SYN. */
+long ct_entries(struct agent *a, bool syn)
 {
 	uint64_t live = 0;
-	int err = ct_walk(a->ct_tbl_fd, count_one, &live);
+	int err = ct_walk(syn ? a->ct_syn_fd : a->ct_tbl_fd, count_one, &live);
 
 	return err ? err : (long)live;
 }
@@ -768,11 +808,11 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 		 char *err, size_t errlen)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v, live = 0;
+	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v, live = 0, half = 0;
 	struct json_object *d, *to;
-	struct bpf_map_info info = {};
+	struct bpf_map_info info = {}, syn_info = {};
+	__u32 len = sizeof(info), syn_len = sizeof(syn_info);
 	struct sl_ct_config cfg;
-	__u32 len = sizeof(info);
 	int64_t evicted;
 	int ret;
 
@@ -796,7 +836,11 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	}
 	free(v);
 	ret = ct_walk(a->ct_tbl_fd, count_one, &live);
+	if (!ret)
+		ret = ct_walk(a->ct_syn_fd, count_one, &half);
 	if (!ret && bpf_obj_get_info_by_fd(a->ct_tbl_fd, &info, &len))
+		ret = -errno;
+	if (!ret && bpf_obj_get_info_by_fd(a->ct_syn_fd, &syn_info, &syn_len))
 		ret = -errno;
 	if (!ret)
 		ret = ct_read_cfg(a, &cfg);
@@ -807,15 +851,19 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	/*
 	 * Every entry created leaves by its timer (expired), by a deletion
 	 * (deleted: ct flush) or by LRU eviction, which the datapath does not
-	 * see; or it is still there. Counters and the table are read at
-	 * slightly different times: never below zero.
+	 * see; or it is still there, in ct_tbl or half-open in ct_syn (a
+	 * completed handshake moves it, uncounted). Counters and the tables
+	 * are read at slightly different times: never below zero.
 	 */
 	evicted = (int64_t)(sum[SLUICE_CT_STAT_CREATED] - sum[SLUICE_CT_STAT_EXPIRED] -
-			    sum[SLUICE_CT_STAT_DELETED] - live);
+			    sum[SLUICE_CT_STAT_DELETED] - live - half);
 	d = json_object_new_object();
 	json_object_object_add(d, "stateful", json_object_new_boolean(cfg.stateful));
-	json_object_object_add(d, "entries", json_object_new_uint64(live));
+	json_object_object_add(d, "entries", json_object_new_uint64(live + half));
 	json_object_object_add(d, "capacity", json_object_new_uint64(info.max_entries));
+	json_object_object_add(d, "half_open", json_object_new_uint64(half));
+	json_object_object_add(d, "half_open_capacity",
+			       json_object_new_uint64(syn_info.max_entries));
 	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		char key[32];
 

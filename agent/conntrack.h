@@ -8,6 +8,7 @@
 #ifndef SLUICED_CONNTRACK_H
 #define SLUICED_CONNTRACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct agent;
@@ -45,8 +46,8 @@ void ct_links_sync(struct agent *a);
 void ct_iface_forget(struct agent *a, struct iface *it);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void ct_release(struct agent *a);
-/* Entries in ct_tbl now (a walk of the table), or -errno. */
-long ct_entries(struct agent *a);
+/* Entries in ct_tbl, or ct_syn (half-open TCP) when SYN, now (a walk), or -errno. */
+long ct_entries(struct agent *a, bool syn);
 /* The TC hook of IT for `status` (NULL when it has none). */
 struct json_object *ct_status_hook(struct agent *a, const struct iface *it);
 

@@ -117,7 +117,9 @@ static struct json_object *status_maps(struct agent *a)
 				used = a->pol.fw.nrules + 1;
 		}
 		if (!strcmp(name, SLUICE_MAP_CT))
-			used = ct_entries(a);
+			used = ct_entries(a, false);
+		else if (!strcmp(name, SLUICE_MAP_CT_SYN))
+			used = ct_entries(a, true);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
 		if (used >= 0)

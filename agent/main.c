@@ -316,6 +316,7 @@ int main(int argc, char **argv)
 		.slots = { { .prog_fd = -1 }, { .prog_fd = -1 } },
 		.state_lock_fd = -1,
 		.ct_tbl_fd = -1,
+		.ct_syn_fd = -1,
 		.ct_cfg_fd = -1,
 		.ct_stats_fd = -1,
 		.ct_tick_fd = -1,

@@ -37,13 +37,13 @@ struct ctb {
 	struct bench_floor *floor;
 	struct sluice_tc *tc;
 	struct fw_map_fds fds;
-	int ct_fd, cfg_fd, stats_fd;
+	int ct_fd, syn_fd, cfg_fd, stats_fd;
 	char dir[64];
 };
 
 static const char *const POLICY =
 	"firewall:\n  interfaces: [slf0]\n  default: deny\n  stateful: false\n  rules:\n"
-	"    - { name: web, action: allow, dst: [198.51.100.1], proto: tcp, dport: [80] }\n";
+	"    - { name: web, action: allow, dst: [198.51.100.1], proto: [tcp, udp], dport: [80] }\n";
 
 /* Ethernet + IPv4 + TCP, 198.18.0.1:SPORT -> 198.51.100.1:80, FLAGS; counter C, mask M. */
 static void make_frame(uint8_t *f, uint16_t sport, uint8_t flags, uint32_t c, uint32_t m)
@@ -67,6 +67,22 @@ static void make_frame(uint8_t *f, uint16_t sport, uint8_t flags, uint32_t c, ui
 	f[37] = 80;
 	f[46] = 0x50;
 	f[47] = flags;
+	/* sequence numbers 0 both ways: an ACK acknowledges 1 */
+	f[45] = flags & 0x10 ? 1 : 0;
+}
+
+/*
+ * The same as a UDP datagram: UDP goes to ct_tbl directly (a TCP SYN to
+ * ct_syn, until its handshake completes), so the fills that stand for
+ * established connections use UDP.
+ */
+static void make_udp(uint8_t *f, uint16_t sport, uint32_t c, uint32_t m)
+{
+	make_frame(f, sport, 0, c, m);
+	f[23] = 17;
+	f[38] = 0;
+	f[39] = FRAME_LEN - 34;
+	f[46] = f[47] = 0;
 }
 
 /* the same flow seen from the server: 198.51.100.1:80 -> 198.18.0.1:SPORT */
@@ -152,18 +168,24 @@ static uint64_t stat_sum(struct ctb *b, uint32_t idx)
 	return s;
 }
 
-static uint32_t ct_count(struct ctb *b)
+static uint32_t map_count(int fd)
 {
 	struct sl_ct_key k, next;
 	void *prev = NULL;
 	uint32_t n = 0;
 
-	while (!bpf_map_get_next_key(b->ct_fd, prev, &next)) {
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		n++;
 	}
 	return n;
+}
+
+/* ct_tbl's entries (established, UDP, ...) */
+static uint32_t ct_count(struct ctb *b)
+{
+	return map_count(b->ct_fd);
 }
 
 static void ct_flush(struct ctb *b)
@@ -172,6 +194,8 @@ static void ct_flush(struct ctb *b)
 
 	while (!bpf_map_get_next_key(b->ct_fd, NULL, &k))
 		bpf_map_delete_elem(b->ct_fd, &k);
+	while (!bpf_map_get_next_key(b->syn_fd, NULL, &k))
+		bpf_map_delete_elem(b->syn_fd, &k);
 }
 
 static int set_cfg(struct ctb *b, uint32_t stateful, uint32_t syn_to)
@@ -180,6 +204,7 @@ static int set_cfg(struct ctb *b, uint32_t stateful, uint32_t syn_to)
 	uint32_t k = 0;
 
 	c.timeout[SLUICE_CT_TO_TCP_SYN] = syn_to;
+	c.timeout[SLUICE_CT_TO_UDP] = syn_to;
 	return bpf_map_update_elem(b->cfg_fd, &k, &c, BPF_ANY) ? -errno : 0;
 }
 
@@ -212,8 +237,14 @@ static int reuse_maps(struct bpf_object *obj, struct bpf_object *from)
 
 static int load(struct ctb *b, uint32_t max_entries)
 {
+	uint32_t syn_max = max_entries / SLUICE_CT_SYN_DIV;
+
+	/* ct_syn sized from ct_tbl as the agent does */
+	if (syn_max < SLUICE_CT_SYN_MIN)
+		syn_max = SLUICE_CT_SYN_MIN;
 	b->fw = sluice_xdp__open();
 	if (!b->fw || bpf_map__set_max_entries(b->fw->maps.ct_tbl, max_entries) ||
+	    bpf_map__set_max_entries(b->fw->maps.ct_syn, syn_max) ||
 	    sluice_xdp__load(b->fw)) {
 		fprintf(stderr, "bench: loading sluice_xdp failed\n");
 		return -1;
@@ -228,6 +259,7 @@ static int load(struct ctb *b, uint32_t max_entries)
 		return -1;
 	}
 	b->ct_fd = bpf_map__fd(b->fw->maps.ct_tbl);
+	b->syn_fd = bpf_map__fd(b->fw->maps.ct_syn);
 	b->cfg_fd = bpf_map__fd(b->fw->maps.ct_cfg);
 	b->stats_fd = bpf_map__fd(b->fw->maps.ct_stats);
 	if (fw_map_fds_from_obj(b->fw->obj, &b->fds) ||
@@ -311,7 +343,7 @@ static int per_packet(struct ctb *b)
 	if (measure(cnew, fnew, f, fl_f, rep_new, XDP_PASS, &ns, &fl))
 		return -1;
 	n = stat_sum(b, SLUICE_CT_STAT_CREATED) - c0;
-	row("new connection (miss + rule + insert + timer)", ns, fl, rep_new);
+	row("new TCP connection (2 misses + rule + insert ct_syn)", ns, fl, rep_new);
 	printf("    %u created, %llu of them without a timer (bpf_timer_init -ENOMEM)\n", n,
 	       (unsigned long long)(stat_sum(b, SLUICE_CT_STAT_TIMER_FAIL) - t0));
 	if (n != ROUNDS * rep_new) {
@@ -319,23 +351,23 @@ static int per_packet(struct ctb *b)
 		return -1;
 	}
 
-	/* the table full: every insert evicts */
+	/* ct_syn full: every insert evicts */
 	run(cnew, f, SLUICE_CT_DEFAULT_MAX, NULL);
 	if (measure(cnew, fnew, f, fl_f, rep_new, XDP_PASS, &ns, &fl))
 		return -1;
-	row("new connection, full table (LRU eviction)", ns, fl, rep_new);
+	row("new TCP connection, ct_syn full (LRU eviction)", ns, fl, rep_new);
 
-	/* half full of flows 0 .. half-1, then random hits among them */
+	/* ct_tbl half full of (UDP) flows 0 .. half-1, then random hits among them */
 	ct_flush(b);
-	make_frame(f, 0, 0x02, ~0u, 0);
+	make_udp(f, 0, ~0u, 0);
 	run(cnew, f, half, NULL);
 	n = ct_count(b);
-	make_frame(f, 0, 0x02, 0x2545f491, half - 1);
-	make_frame(fl_f, 0, 0x02, 0x2545f491, half - 1);
+	make_udp(f, 0, 0x2545f491, half - 1);
+	make_udp(fl_f, 0, 0x2545f491, half - 1);
 	c0 = stat_sum(b, SLUICE_CT_STAT_CREATED);
 	if (measure(crand, frand, f, fl_f, rep, XDP_PASS, &ns, &fl))
 		return -1;
-	row("table 50% full, random flows (hit)", ns, fl, rep);
+	row("ct_tbl 50% full, random flows (hit)", ns, fl, rep);
 	printf("    %u entries; %llu created while measuring (0: every packet was a hit)\n", n,
 	       (unsigned long long)(stat_sum(b, SLUICE_CT_STAT_CREATED) - c0));
 	ct_flush(b);
@@ -406,8 +438,8 @@ static int million(struct ctb *b)
 	meminfo(&m1);
 	sl_map_memlock(b->ct_fd, &memlock);
 
-	/* 1M new connections, in calls of 10k */
-	make_frame(f, 0, 0x02, ~0u, 0);
+	/* 1M new flows into ct_tbl (UDP: a TCP SYN would go to ct_syn), in calls of 10k */
+	make_udp(f, 0, ~0u, 0);
 	t0 = now_s();
 	for (uint32_t done = 0; done < FILL_N; done += 10000)
 		if (run(bpf_program__fd(b->ct->progs.ct_new), f, FILL_N - done < 10000 ?
@@ -597,6 +629,119 @@ out:
 	return rc;
 }
 
+/*
+ * Table full under a SYN flood (docs/datapath.md, "Table full"). E flows
+ * 198.18.0.1:1000+i -> 198.51.100.1:80 complete their handshake through the
+ * firewall; then F SYNs from distinct spoofed sources (198.18.0.2 and up,
+ * ct_new), and after every EVERY / E of them one packet of the next
+ * established flow, from the server (round robin: each flow is seen once
+ * per EVERY SYNs; EVERY 0: the flows are idle). The server's packets pass
+ * only while the flow is tracked (the rule allows port 80 inbound only). A
+ * flow survives when its entry is still in ct_tbl, established, and its
+ * next packet passes.
+ */
+static int flood_run(struct ctb *b, uint32_t max, uint32_t e_n, uint32_t f_n, uint32_t every)
+{
+	int fw, cnew;
+	uint8_t f[FRAME_LEN], sf[FRAME_LEN];
+	uint32_t k = every ? every / e_n : 0, rv, lost = 0, surv = 0, next = 0, in_tbl, half;
+	uint64_t c0, x0, d0;
+	int64_t evicted;
+	double t0, secs;
+	char what[64];
+
+	if (load(b, max) || set_cfg(b, 1, 0))
+		return -1;
+	fw = bpf_program__fd(b->fw->progs.sluice_xdp);
+	cnew = bpf_program__fd(b->ct->progs.ct_new);
+	c0 = stat_sum(b, SLUICE_CT_STAT_CREATED);
+	x0 = stat_sum(b, SLUICE_CT_STAT_EXPIRED);
+	d0 = stat_sum(b, SLUICE_CT_STAT_DELETED);
+	for (uint32_t i = 0; i < e_n; i++) {
+		make_frame(f, 1000 + i, 0x02, 0, 0);
+		run(fw, f, 1, NULL);
+		make_reply(f, 1000 + i, 0x12);
+		run(fw, f, 1, NULL);
+		make_frame(f, 1000 + i, 0x10, 0, 0);
+		run(fw, f, 1, NULL);
+	}
+	if (map_count(b->ct_fd) != e_n) {
+		fprintf(stderr, "bench: %u of %u flows established\n", map_count(b->ct_fd), e_n);
+		return -1;
+	}
+	make_frame(sf, 0, 0x02, 2u << 16, 0);
+	t0 = now_s();
+	if (!k) {
+		for (uint32_t done = 0; done < f_n; done += 10000)
+			if (run(cnew, sf, f_n - done < 10000 ? f_n - done : 10000, &rv) < 0)
+				return -1;
+	} else {
+		/*
+		 * One program only: BPF_PROG_TEST_RUN of XDP switches the
+		 * dispatcher (synchronize_rcu) whenever the program changes
+		 * between calls. The SYNs are built here, as ct_new would.
+		 */
+		for (uint32_t done = 0; done < f_n; done += k) {
+			for (uint32_t j = 0; j < k; j++) {
+				uint32_t i = (2u << 16) + done + j, a = htonl(0xC6120000u + (i >> 16));
+
+				memcpy(sf + 26, &a, 4);
+				sf[34] = (i >> 8) & 0xff;
+				sf[35] = i & 0xff;
+				if (run(fw, sf, 1, &rv) < 0 || rv != XDP_PASS)
+					return -1;
+			}
+			make_reply(f, 1000 + next, 0x18);
+			run(fw, f, 1, &rv);
+			lost += rv != XDP_PASS;
+			next = (next + 1) % e_n;
+		}
+	}
+	secs = now_s() - t0;
+	for (uint32_t i = 0; i < e_n; i++) {
+		struct sl_ct_key key = { .addr_a = { 198, 18, 0, 1 }, .addr_b = { 198, 51, 100, 1 },
+					 .port_a = htons(1000 + i), .port_b = htons(80),
+					 .proto = 6, .family = 4 };
+		struct sl_ct_entry v;
+		bool alive = !bpf_map_lookup_elem(b->ct_fd, &key, &v) &&
+			     v.state == SL_CT_ESTABLISHED;
+
+		make_reply(f, 1000 + i, 0x10);
+		run(fw, f, 1, &rv);
+		surv += alive && rv == XDP_PASS;
+	}
+	in_tbl = map_count(b->ct_fd);
+	half = map_count(b->syn_fd);
+	evicted = (int64_t)(stat_sum(b, SLUICE_CT_STAT_CREATED) - c0 -
+			    (stat_sum(b, SLUICE_CT_STAT_EXPIRED) - x0) -
+			    (stat_sum(b, SLUICE_CT_STAT_DELETED) - d0) - in_tbl - half);
+	if (every)
+		snprintf(what, sizeof(what), "one packet per flow per %u SYNs", every);
+	else
+		snprintf(what, sizeof(what), "flows idle");
+	printf("  %7u %7u %6u %8u  %-34s %6u of %-6u %6u %8lld %5.1f\n", max,
+	       (uint32_t)bpf_map__max_entries(b->fw->maps.ct_syn), e_n, f_n, what, surv, e_n,
+	       lost, (long long)evicted, secs);
+	unload(b);
+	return 0;
+}
+
+static int flood(struct ctb *b, bool quick)
+{
+	static const uint32_t every[] = { 2000, 4000, 8000, 0 };
+
+	printf("\nestablished flows surviving a spoofed SYN flood (survivors: X of E; lost: the "
+	       "server's packets dropped during the flood):\n");
+	printf("  %7s %7s %6s %8s  %-34s %16s %6s %8s %5s\n", "ct_tbl", "ct_syn", "E", "SYNs",
+	       "established flows", "survivors", "lost", "evicted", "s");
+	for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++)
+		if (flood_run(b, 4096, 500, 50000, every[i]))
+			return -1;
+	if (!quick && flood_run(b, SLUICE_CT_DEFAULT_MAX, 10000, 1000000, 0))
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctb b = { 0 };
@@ -608,6 +753,11 @@ int main(int argc, char **argv)
 		perror("bench: mkdtemp");
 		return 1;
 	}
+	/* --flood: only the SYN flood table, with the default-size row */
+	if (argc > 1 && !strcmp(argv[1], "--flood")) {
+		rc = flood(&b, false) ? 1 : 0;
+		goto out;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--b")) {
 		rc = design_b() ? 1 : 0;
 		goto out;
@@ -615,6 +765,8 @@ int main(int argc, char **argv)
 	if (load(&b, SLUICE_CT_DEFAULT_MAX) || per_packet(&b))
 		goto out;
 	unload(&b);
+	if (flood(&b, argc > 1 && !strcmp(argv[1], "--quick")))
+		goto out;
 	if (!(argc > 1 && !strcmp(argv[1], "--quick")) && (design_b() || million(&b)))
 		goto out;
 	rc = 0;

@@ -175,6 +175,16 @@ enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX
 	X(SL_CT_ICMP,		"icmp",		SLUICE_CT_TO_ICMP)
 
 #define SLUICE_CT_DEFAULT_MAX	262144
+/*
+ * Half-open TCP connections (syn-sent, syn-recv) live in ct_syn, a smaller
+ * LRU table of the same key and value, and move to ct_tbl when the handshake
+ * completes: a flood of SYNs from spoofed sources churns ct_syn and never
+ * evicts an established connection (docs/datapath.md, "Table full"). Its
+ * size is ct_tbl's divided by SLUICE_CT_SYN_DIV, at least SLUICE_CT_SYN_MIN.
+ */
+#define SLUICE_CT_SYN_DIV	4
+#define SLUICE_CT_SYN_MIN	1024
+#define SLUICE_CT_SYN_DEFAULT_MAX	(SLUICE_CT_DEFAULT_MAX / SLUICE_CT_SYN_DIV)
 
 struct sl_ct_key {
 	__u8 addr_a[16];	/* network order; IPv4 in the first 4 bytes, rest zero */
@@ -202,7 +212,8 @@ struct sl_ct_entry {
 	__u8 timer_armed;	/* 0: the timer could not be set up (yet); the datapath
 				 * then treats the entry as gone once it is past its
 				 * timeout, and retries arming on the next packet */
-	__u8 pad[4];
+	__be32 syn_ack_seq;	/* half-open TCP: the SYN-ACK's sequence number; the
+				 * ACK that completes the handshake acknowledges it + 1 */
 };
 
 /* ct_cfg[0]: conntrack settings from the policy, read per packet. */
@@ -246,6 +257,7 @@ enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
 #define SLUICE_MAP_VERDICT	"sl_verdict"
 #define SLUICE_MAP_DROP		"sl_drop"
 #define SLUICE_MAP_CT		"ct_tbl"
+#define SLUICE_MAP_CT_SYN	"ct_syn"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
 #define SLUICE_MAP_CT_STATS	"ct_stats"
 

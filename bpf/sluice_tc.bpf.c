@@ -30,6 +30,25 @@ static __always_inline int sl_tc_parse(void *data, void *data_end, struct sl_met
 	return sl_parse(data, data_end, m);
 }
 
+/*
+ * Conntrack as BPF-to-BPF calls, as in the XDP firewall: inlined into the
+ * parser's paths, the two tables (ct_tbl, ct_syn) took the verifier past
+ * its 1M-instruction budget.
+ */
+static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
+			       struct sl_ct_config *ctc, struct sl_ct_pkt *p)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+
+	return sl_ct_track(data, data_end, m, ctc, p, skb->len);
+}
+
+static __noinline void sl_tc_ct_create(struct sl_ct_pkt *p, struct sl_ct_config *ctc,
+				       __u64 bytes)
+{
+	sl_ct_create(p, ctc, bytes);
+}
+
 SEC("tc")
 int sluice_tc(struct __sk_buff *skb)
 {
@@ -59,8 +78,8 @@ int sluice_tc(struct __sk_buff *skb)
 	if (res != SL_PARSE_IP)
 		return SL_TC_ACT_OK;
 
-	if (sl_ct_track(data, data_end, &m, ctc, &ctp, skb->len) == SL_CT_MISS && ctp.start)
-		sl_ct_create(&ctp, ctc, skb->len);
+	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && ctp.start)
+		sl_tc_ct_create(&ctp, ctc, skb->len);
 	return SL_TC_ACT_OK;
 }
 

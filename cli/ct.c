@@ -31,6 +31,8 @@ static const struct pr_col stats_fields[] = {
 	{ "stateful",      "stateful",      0 },
 	{ "entries",       "entries",       0 },
 	{ "capacity",      "capacity",      0 },
+	{ "half-open",     "half_open",     0 },
+	{ "half-open capacity", "half_open_capacity", 0 },
 	{ "created",       "created",       0 },
 	{ "expired",       "expired",       0 },
 	{ "deleted",       "deleted",       0 },

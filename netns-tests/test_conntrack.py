@@ -134,7 +134,10 @@ def test_outbound_connections_get_replies(env, server):
         assert st["created"] >= 2 and st["entries"] >= 2, st
         maps = {m["name"]: m for m in env.agent.status()["maps"]}
         assert maps["ct_tbl"]["capacity"] == 4096, maps["ct_tbl"]
-        assert maps["ct_tbl"]["used"] == st["entries"], maps["ct_tbl"]
+        assert maps["ct_tbl"]["used"] == st["entries"] - st["half_open"], maps["ct_tbl"]
+        # half-open TCP lives in ct_syn, a quarter of ct_tbl's size (at least 1024)
+        assert maps["ct_syn"]["capacity"] == 1024, maps["ct_syn"]
+        assert st["half_open_capacity"] == 1024 and st["half_open"] == maps["ct_syn"]["used"], st
     finally:
         conn.end()
 

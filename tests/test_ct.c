@@ -59,11 +59,11 @@ static const char *const POLICY =
 struct ct_env {
 	struct xdp_env x;
 	struct sluice_tc *tc;
-	int ct_fd, cfg_fd, stats_fd, tc_fd;
+	int ct_fd, syn_fd, cfg_fd, stats_fd, tc_fd;
 	bool shared;		/* a copy of the env most tests share: not closed */
 };
 
-static int ct_env_open(struct ct_env *e, uint32_t max_entries)
+static int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, const char *policy)
 {
 	struct bpf_map *m;
 	int err;
@@ -73,8 +73,12 @@ static int ct_env_open(struct ct_env *e, uint32_t max_entries)
 	e->x.skel = sluice_xdp__open();
 	if (!e->x.skel)
 		return -errno;
-	if (max_entries)
+	/* ct_syn sized from ct_tbl as the agent does */
+	if (max_entries) {
 		bpf_map__set_max_entries(e->x.skel->maps.ct_tbl, max_entries);
+		bpf_map__set_max_entries(e->x.skel->maps.ct_syn,
+					 max_entries / SLUICE_CT_SYN_DIV ?: 1);
+	}
 	err = sluice_xdp__load(e->x.skel);
 	if (err) {
 		printf("# sluice_xdp load failed: %s\n", strerror(-err));
@@ -91,6 +95,7 @@ static int ct_env_open(struct ct_env *e, uint32_t max_entries)
 	if (!mkdtemp(e->x.dir))
 		return -errno;
 	e->ct_fd = bpf_map__fd(e->x.skel->maps.ct_tbl);
+	e->syn_fd = bpf_map__fd(e->x.skel->maps.ct_syn);
 	e->cfg_fd = bpf_map__fd(e->x.skel->maps.ct_cfg);
 	e->stats_fd = bpf_map__fd(e->x.skel->maps.ct_stats);
 
@@ -114,7 +119,12 @@ static int ct_env_open(struct ct_env *e, uint32_t max_entries)
 		return err;
 	}
 	e->tc_fd = bpf_program__fd(e->tc->progs.sluice_tc);
-	return xdp_env_apply(&e->x, POLICY, 1, NULL);
+	return xdp_env_apply(&e->x, policy, 1, NULL);
+}
+
+static int ct_env_open(struct ct_env *e, uint32_t max_entries)
+{
+	return ct_env_open_policy(e, max_entries, POLICY);
 }
 
 static void ct_env_close(struct ct_env *e)
@@ -160,13 +170,13 @@ static uint64_t ct_stat(struct ct_env *e, int idx)
 	return sum;
 }
 
-static uint32_t ct_count(struct ct_env *e)
+static uint32_t map_count(int fd)
 {
 	struct sl_ct_key k, next;
 	uint32_t n = 0;
 	void *prev = NULL;
 
-	while (!bpf_map_get_next_key(e->ct_fd, prev, &next)) {
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		n++;
@@ -174,12 +184,22 @@ static uint32_t ct_count(struct ct_env *e)
 	return n;
 }
 
+/* entries of both tables: established in ct_tbl, half-open in ct_syn */
+static uint32_t ct_count(struct ct_env *e)
+{
+	return map_count(e->ct_fd) + map_count(e->syn_fd);
+}
+
+
 static int ct_flush(struct ct_env *e)
 {
 	struct sl_ct_key k;
 
 	while (!bpf_map_get_next_key(e->ct_fd, NULL, &k))
 		if (bpf_map_delete_elem(e->ct_fd, &k))
+			return -errno;
+	while (!bpf_map_get_next_key(e->syn_fd, NULL, &k))
+		if (bpf_map_delete_elem(e->syn_fd, &k))
 			return -errno;
 	return 0;
 }
@@ -278,17 +298,29 @@ static struct frame eth_frame(const char *src, const char *dst, uint8_t proto,
 	return f;
 }
 
-static struct frame tcp(const char *src, uint16_t sport, const char *dst, uint16_t dport,
-			uint8_t flags)
+/* A TCP segment with sequence number SEQ and acknowledgment number ACKN. */
+static struct frame tcp_sa(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+			   uint8_t flags, uint32_t seq, uint32_t ackn)
 {
 	uint8_t h[20] = { 0 };
 
 	put16(h, sport);
 	put16(h + 2, dport);
+	put16(h + 4, seq >> 16);
+	put16(h + 6, seq & 0xffff);
+	put16(h + 8, ackn >> 16);
+	put16(h + 10, ackn & 0xffff);
 	h[12] = 5 << 4;
 	h[13] = flags;
 	put16(h + 14, 65535);
 	return eth_frame(src, dst, 6, h, sizeof(h));
+}
+
+/* Sequence numbers 0 both ways: an ACK acknowledges 1 (the peer's SYN or SYN-ACK). */
+static struct frame tcp(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+			uint8_t flags)
+{
+	return tcp_sa(src, sport, dst, dport, flags, 0, flags & ACK ? 1 : 0);
 }
 
 static struct frame udp(const char *src, uint16_t sport, const char *dst, uint16_t dport)
@@ -389,12 +421,29 @@ static struct sl_ct_key key_of(const struct tuple *t, bool *src_is_a)
 	return k;
 }
 
-/* The entry of T (looked up from either direction): 0, or -ENOENT. */
-static int entry_of(struct ct_env *e, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
+/* The entry of T (looked up from either direction) in table FD: 0, or -ENOENT. */
+static int entry_in(int fd, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
 {
 	struct sl_ct_key k = key_of(&t, src_is_a);
 
-	return bpf_map_lookup_elem(e->ct_fd, &k, v) ? -errno : 0;
+	return bpf_map_lookup_elem(fd, &k, v) ? -errno : 0;
+}
+
+static void ct_delete(struct ct_env *e, struct tuple t)
+{
+	bool a;
+	struct sl_ct_key k = key_of(&t, &a);
+
+	bpf_map_delete_elem(e->ct_fd, &k);
+	bpf_map_delete_elem(e->syn_fd, &k);
+}
+
+/* The entry of T in ct_tbl or, half-open, in ct_syn: 0, or -ENOENT. */
+static int entry_of(struct ct_env *e, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
+{
+	if (!entry_in(e->ct_fd, t, v, src_is_a))
+		return 0;
+	return entry_in(e->syn_fd, t, v, src_is_a);
 }
 
 static bool has_entry(struct ct_env *e, struct tuple t)
@@ -1005,6 +1054,236 @@ TEST(ct_burst_entries_expire_with_or_without_timer)
 	ASSERT_TRUE(run_repoint(bpf_program__fd(e.tc->progs.ct_repoint)) >= 0, "ct_repoint");
 	ASSERT_EQ(ct_count(&e), 0, "nothing left");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), 2000, "2000 expired");
+out:
+	ct_env_close(&e);
+}
+
+/*
+ * Table full under a SYN flood (docs/datapath.md, "Table full"). A 4,096
+ * entry ct_tbl (ct_syn a quarter of it, as the agent sizes it), default
+ * deny, one rule allowing TCP to port 80 from anywhere. E established
+ * flows: half inbound to the local web server (SYN in, SYN-ACK out by TC,
+ * ACK in), half opened by the host to remote port 443 (SYN out, SYN-ACK in,
+ * ACK out), whose replies pass only through conntrack. Then F SYNs to port
+ * 80 from distinct spoofed sources, each allowed by the rule and so a new
+ * entry; in the "busy" run, after every FLOOD_K of them one packet of the
+ * next established flow arrives (round robin): each flow is seen once per
+ * E * FLOOD_K = 2,000 flood SYNs. In the "idle" run the established flows
+ * send nothing during the flood. Afterwards a flow survives when its entry
+ * is still there, established, and its next packet passes.
+ *
+ * Measured with the single LRU table of before (SYNs inserted into ct_tbl):
+ * busy 500 of 500 survive at one packet per 2,000 SYNs, but 104 of 500 at
+ * one per 4,000 and 0 of 500 at one per 8,000 or idle. With ct_syn all 500
+ * survive either way: the floor asserted is all of them.
+ */
+#define FLOOD_MAX	4096
+#define FLOOD_E		500
+#define FLOOD_F		50000
+#define FLOOD_K		4
+
+static const char *const FLOOD_POLICY =
+	"firewall:\n"
+	"  interfaces: [slf0]\n"
+	"  default: deny\n"
+	"  stateful: false\n"
+	"  rules:\n"
+	"    - { name: web, action: allow, proto: tcp, dport: [80] }\n";
+
+/* Established flow I: inbound (even I) or outbound (odd I), its peer written to PEER. */
+static struct tuple flood_flow(int i, char *peer, size_t len)
+{
+	bool inbound = !(i & 1);
+
+	snprintf(peer, len, "%s.%d", inbound ? "203.0.113" : "198.51.100", i / 2 % 250 + 1);
+	if (inbound)
+		return (struct tuple){ peer, LOCAL4, 30000 + i, 80, 6 };
+	return (struct tuple){ LOCAL4, peer, 30000 + i, 443, 6 };
+}
+
+/* The packet of flow T arriving from its remote end, with FLAGS. */
+static struct frame flood_from_peer(const struct tuple *t, uint8_t flags)
+{
+	if (!strcmp(t->dst, LOCAL4))
+		return tcp(t->src, t->sport, t->dst, t->dport, flags);
+	return tcp(t->dst, t->dport, t->src, t->sport, flags);
+}
+
+/*
+ * Flood SYN N (N < FLOOD_F): a distinct spoofed source for every N, spread
+ * over 198.51.100.0/24 and 203.0.113.0/24 and ports 1024-29999 (below the
+ * established flows' ports) by a multiplicative permutation.
+ */
+static struct frame flood_syn(uint32_t n)
+{
+	const uint32_t space = 512 * 28976;	/* hosts x ports */
+	uint32_t v = (uint32_t)(((uint64_t)n * 2654435761u + 12345) % space);
+	char src[32];
+
+	snprintf(src, sizeof(src), "%s.%u", v & 256 ? "203.0.113" : "198.51.100", v & 255);
+	return tcp(src, 1024 + v / 512, LOCAL4, 80, SYN);
+}
+
+/* One flood run; K: a packet of an established flow after every K SYNs, 0: none. */
+static void syn_flood(uint32_t k)
+{
+	uint32_t lost_during = 0, survive_in = 0, survive_out = 0, dropped_after = 0;
+	uint32_t live, in_tbl, half;
+	uint64_t created, expired, deleted;
+	int64_t evicted;
+	char peer[FLOOD_E][32];
+	struct tuple t[FLOOD_E];
+	struct ct_env e;
+	double t0, secs;
+	int next = 0;
+
+	if (!ASSERT_OK(ct_env_open_policy(&e, FLOOD_MAX, FLOOD_POLICY), "open") ||
+	    !ASSERT_OK(ct_set_cfg(&e, 1, 0), "ct_cfg"))
+		goto out;
+	for (int i = 0; i < FLOOD_E; i++) {
+		t[i] = flood_flow(i, peer[i], sizeof(peer[i]));
+		if (!(i & 1)) {
+			ASSERT_EQ(in(&e, tcp(t[i].src, t[i].sport, LOCAL4, 80, SYN)), XDP_PASS,
+				  "inbound SYN");
+			out(&e, tcp(LOCAL4, 80, t[i].src, t[i].sport, SYN | ACK));
+			ASSERT_EQ(in(&e, tcp(t[i].src, t[i].sport, LOCAL4, 80, ACK)), XDP_PASS,
+				  "inbound ACK");
+		} else {
+			out(&e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, SYN));
+			ASSERT_EQ(in(&e, tcp(t[i].dst, 443, LOCAL4, t[i].sport, SYN | ACK)),
+				  XDP_PASS, "SYN-ACK of an outbound connection");
+			out(&e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, ACK));
+		}
+	}
+	for (int i = 0; i < FLOOD_E; i++)
+		if (!ASSERT_EQ(state_of(&e, t[i]), SL_CT_ESTABLISHED, "established before"))
+			goto out;
+
+	t0 = now_s();
+	for (uint32_t n = 0; n < FLOOD_F; n++) {
+		if (in(&e, flood_syn(n)) != XDP_PASS) {
+			ASSERT_TRUE(false, "flood SYN allowed by the rule");
+			goto out;
+		}
+		if (k && n % k == k - 1) {
+			/* an outbound flow's reply passes only while tracked */
+			if (in(&e, flood_from_peer(&t[next], ACK | PSH)) != XDP_PASS)
+				lost_during++;
+			next = (next + 1) % FLOOD_E;
+		}
+	}
+	secs = now_s() - t0;
+
+	for (int i = 0; i < FLOOD_E; i++) {
+		bool alive = state_of(&e, t[i]) == SL_CT_ESTABLISHED;
+		bool passes = in(&e, flood_from_peer(&t[i], ACK)) == XDP_PASS;
+
+		if (i & 1)
+			survive_out += alive && passes;
+		else
+			survive_in += alive && passes;
+		/* an evicted outbound flow's reply is dropped by default deny */
+		dropped_after += !alive && (i & 1) && !passes;
+	}
+	in_tbl = map_count(e.ct_fd);
+	half = map_count(e.syn_fd);
+	live = in_tbl + half;
+	created = ct_stat(&e, SLUICE_CT_STAT_CREATED);
+	expired = ct_stat(&e, SLUICE_CT_STAT_EXPIRED);
+	deleted = ct_stat(&e, SLUICE_CT_STAT_DELETED);
+	evicted = (int64_t)(created - expired - deleted - live);
+	printf("# SYN flood: %d established flows (ct_tbl %d, ct_syn %d), %d spoofed SYNs in "
+	       "%.1f s, established flows %s\n", FLOOD_E, FLOOD_MAX, FLOOD_MAX / SLUICE_CT_SYN_DIV,
+	       FLOOD_F, secs, k ? "seen once per 2000 SYNs" : "idle");
+	printf("# survivors: %u of %d (inbound %u of %d, outbound %u of %d); outbound replies "
+	       "dropped during the flood: %u; ct_tbl %u, ct_syn %u, created %llu, evicted %lld, "
+	       "timer-failed %llu\n", survive_in + survive_out, FLOOD_E, survive_in,
+	       FLOOD_E / 2, survive_out, FLOOD_E / 2, lost_during, in_tbl, half,
+	       (unsigned long long)created, (long long)evicted,
+	       (unsigned long long)ct_stat(&e, SLUICE_CT_STAT_TIMER_FAIL));
+
+	ASSERT_EQ(created, FLOOD_E + FLOOD_F, "every flood SYN created an entry");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_INSERT_FAIL), 0, "no insert failure");
+	ASSERT_EQ(in_tbl, FLOOD_E, "only the established flows in ct_tbl");
+	ASSERT_TRUE(half <= FLOOD_MAX / SLUICE_CT_SYN_DIV, "ct_syn never above max_entries");
+	ASSERT_TRUE(evicted >= (int64_t)(created - FLOOD_MAX - FLOOD_MAX / SLUICE_CT_SYN_DIV),
+		    "evictions counted");
+	ASSERT_EQ(lost_during, 0, "no reply of an established flow dropped during the flood");
+	ASSERT_EQ(survive_in + survive_out, FLOOD_E, "every established flow survives");
+	ASSERT_EQ(dropped_after, FLOOD_E / 2 - survive_out,
+		  "an evicted outbound flow's reply is dropped");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_syn_flood_busy_flows_survive)
+{
+	syn_flood(FLOOD_K);
+}
+
+TEST(ct_syn_flood_idle_flows_survive)
+{
+	syn_flood(0);
+}
+
+/*
+ * A half-open connection lives in ct_syn and moves to ct_tbl, counters and
+ * state kept, with a timer of its own, when the handshake completes; one
+ * that never completes stays in ct_syn.
+ */
+TEST(ct_handshake_moves_to_ct_tbl)
+{
+	struct tuple t = { PEER4, LOCAL4, 40100, 22, 6 };
+	struct tuple h = { PEER4, LOCAL4, 40101, 22, 6 };
+	struct sl_ct_entry v;
+	struct ct_env e;
+	bool a;
+
+	OPEN(e, 0);
+	ASSERT_EQ(in(&e, tcp(PEER4, 40100, LOCAL4, 22, SYN)), XDP_PASS, "SYN");
+	ASSERT_EQ(in(&e, tcp(PEER4, 40101, LOCAL4, 22, SYN)), XDP_PASS, "SYN, never completed");
+	ASSERT_OK(entry_in(e.syn_fd, t, &v, &a), "half-open in ct_syn");
+	ASSERT_NEQ(entry_in(e.ct_fd, t, &v, &a), 0, "not in ct_tbl yet");
+	out(&e, tcp(LOCAL4, 22, PEER4, 40100, SYN | ACK));
+	ASSERT_OK(entry_in(e.syn_fd, t, &v, &a), "syn-recv still in ct_syn");
+	ASSERT_EQ(v.state, SL_CT_SYN_RECV, "syn-recv");
+	ASSERT_EQ(in(&e, tcp(PEER4, 40100, LOCAL4, 22, ACK)), XDP_PASS, "ACK");
+	ASSERT_NEQ(entry_in(e.syn_fd, t, &v, &a), 0, "gone from ct_syn");
+	if (ASSERT_OK(entry_in(e.ct_fd, t, &v, &a), "established in ct_tbl")) {
+		ASSERT_EQ(v.state, SL_CT_ESTABLISHED, "established");
+		ASSERT_EQ(v.packets[SL_CT_DIR_ORIG], 2, "orig packets kept");
+		ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 1, "reply packets kept");
+		ASSERT_TRUE(v.orig_is_a == a, "originator kept");
+	}
+	ASSERT_TRUE(ensure_armed(&e, 2), "both entries have a timer");
+	ASSERT_EQ(state_of(&e, h), SL_CT_SYN_SENT, "the other one half-open");
+	ASSERT_OK(entry_in(e.syn_fd, h, &v, &a), "in ct_syn");
+	/* only the ACK of the SYN-ACK's sequence number completes the handshake */
+	struct tuple g = { PEER4, LOCAL4, 40103, 22, 6 };
+
+	ASSERT_EQ(in(&e, tcp(PEER4, 40103, LOCAL4, 22, SYN)), XDP_PASS, "SYN");
+	out(&e, tcp_sa(LOCAL4, 22, PEER4, 40103, SYN | ACK, 0xfffffff0u, 1));
+	ASSERT_EQ(in(&e, tcp_sa(PEER4, 40103, LOCAL4, 22, ACK, 1, 0xfffffff0u)), XDP_PASS,
+		  "an ACK of the wrong number passes (half-open connection)");
+	ASSERT_EQ(state_of(&e, g), SL_CT_SYN_RECV, "but does not establish it");
+	ASSERT_NEQ(entry_in(e.ct_fd, g, &v, &a), 0, "nor move it to ct_tbl");
+	ASSERT_EQ(in(&e, tcp_sa(PEER4, 40103, LOCAL4, 22, ACK, 1, 0xfffffff1u)), XDP_PASS, "ACK");
+	ASSERT_OK(entry_in(e.ct_fd, g, &v, &a), "the right ACK moves it to ct_tbl");
+	ASSERT_EQ(v.state, SL_CT_ESTABLISHED, "established");
+	ct_delete(&e, g);
+
+	/* an RST (or FIN) of a half-open connection leaves it in ct_syn */
+	ASSERT_EQ(in(&e, tcp(PEER4, 40101, LOCAL4, 22, RST)), XDP_PASS, "RST of the half-open one");
+	ASSERT_EQ(state_of(&e, h), SL_CT_CLOSING, "closing");
+	ASSERT_NEQ(entry_in(e.ct_fd, h, &v, &a), 0, "an RST does not move it to ct_tbl");
+	ASSERT_EQ(in(&e, tcp(PEER4, 40102, LOCAL4, 22, SYN)), XDP_PASS, "SYN");
+	out(&e, tcp(LOCAL4, 22, PEER4, 40102, SYN | ACK));
+	ASSERT_EQ(in(&e, tcp(PEER4, 40102, LOCAL4, 22, FIN | ACK)), XDP_PASS, "FIN in syn-recv");
+	ASSERT_NEQ(entry_in(e.ct_fd, (struct tuple){ PEER4, LOCAL4, 40102, 22, 6 }, &v, &a), 0,
+		   "a FIN does not move it to ct_tbl");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4, "created counted once each");
+	ASSERT_EQ(in(&e, tcp(LOCAL4, 22, PEER4, 40100, ACK | PSH)), XDP_PASS,
+		  "a later packet of the established flow passes");
 out:
 	ct_env_close(&e);
 }

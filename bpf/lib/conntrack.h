@@ -7,6 +7,12 @@
  * A packet's direction is ORIG when its source is the endpoint that opened
  * the connection (entry->orig_is_a), REPLY otherwise.
  *
+ * Half-open TCP connections (syn-sent, syn-recv) are kept in ct_syn, a
+ * smaller LRU table of the same layout, and move to ct_tbl when the ACK of
+ * the originator completes the handshake. A flood of SYNs from spoofed
+ * sources never completes one: it churns ct_syn and cannot evict an
+ * established connection from ct_tbl (docs/datapath.md, "Table full").
+ *
  * Expiry: one bpf_timer per entry, started on insert with the state's
  * timeout. The per-packet path writes last_seen (a coarse clock) and the
  * counters, nothing else; only a TCP state change to a state with a shorter
@@ -37,6 +43,7 @@
 #define SL_TCP_SYN		0x02
 #define SL_TCP_RST		0x04
 #define SL_TCP_ACK		0x10
+#define SL_TCP_HLEN		20
 
 #define SL_ICMP_ECHOREPLY	0
 #define SL_ICMP_UNREACH		3
@@ -129,10 +136,15 @@ static int sl_ct_timer_cb(void *map, struct sl_ct_key *key, struct sl_ct_entry *
 	return 0;
 }
 
-/* Set up E's timer (init, callback, start for its state's timeout): 0 or -errno. */
-static __always_inline long sl_ct_arm(struct sl_ct_entry *e, const struct sl_ct_config *cfg)
+/*
+ * Set up E's timer (init, callback, start for its state's timeout): 0 or
+ * -errno. MAP is the map E lives in (ct_tbl or ct_syn), a constant once
+ * inlined, as bpf_timer_init wants.
+ */
+static __always_inline long sl_ct_arm(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
+				      void *map)
 {
-	long err = bpf_timer_init(&e->timer, &ct_tbl, SL_CLOCK_MONOTONIC);
+	long err = bpf_timer_init(&e->timer, map, SL_CLOCK_MONOTONIC);
 
 	/* -EBUSY: initialised already (another CPU, or a failed start) */
 	if (err && err != -SL_EBUSY)
@@ -152,9 +164,9 @@ static __always_inline bool sl_ct_stale(const struct sl_ct_entry *e,
 	return (__s64)(now - e->last_seen) > (__s64)sl_ct_timeout_ns(cfg, e->state);
 }
 
-/* for_each callback of sl_ct_repoint */
-static long sl_ct_repoint_one(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
-			      __u64 *n)
+/* One entry of sl_ct_repoint, in MAP (ct_tbl or ct_syn, a constant once inlined). */
+static __always_inline void sl_ct_repoint_entry(void *map, struct sl_ct_key *key,
+						struct sl_ct_entry *e, __u64 *n)
 {
 	__u32 zero = 0;
 	struct sl_ct_config *cfg;
@@ -162,15 +174,29 @@ static long sl_ct_repoint_one(void *map, struct sl_ct_key *key, struct sl_ct_ent
 	if (e->timer_armed) {
 		if (!bpf_timer_set_callback(&e->timer, sl_ct_timer_cb))
 			(*n)++;
-		return 0;
+		return;
 	}
 	cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
 	if (sl_ct_stale(e, cfg, bpf_ktime_get_coarse_ns())) {
 		if (!bpf_map_delete_elem(map, key))
 			sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
-	} else if (!sl_ct_arm(e, cfg)) {
+	} else if (!sl_ct_arm(e, cfg, map)) {
 		(*n)++;
 	}
+}
+
+/* for_each callbacks of sl_ct_repoint, one per map */
+static long sl_ct_repoint_tbl(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
+			      __u64 *n)
+{
+	sl_ct_repoint_entry(&ct_tbl, key, e, n);
+	return 0;
+}
+
+static long sl_ct_repoint_syn(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
+			      __u64 *n)
+{
+	sl_ct_repoint_entry(&ct_syn, key, e, n);
 	return 0;
 }
 
@@ -186,7 +212,8 @@ static __always_inline __u64 sl_ct_repoint(void)
 {
 	__u64 n = 0;
 
-	bpf_for_each_map_elem(&ct_tbl, sl_ct_repoint_one, &n, 0);
+	bpf_for_each_map_elem(&ct_tbl, sl_ct_repoint_tbl, &n, 0);
+	bpf_for_each_map_elem(&ct_syn, sl_ct_repoint_syn, &n, 0);
 	return n;
 }
 
@@ -344,9 +371,10 @@ static __always_inline int sl_ct_icmp_quoted(void *data, void *data_end,
  * by the callback when the current timer fires.
  */
 static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
-				      __u32 dir, __u8 flags)
+				      __u32 dir, __u8 flags, const __u8 *th)
 {
 	__u8 old = e->state, new = old;
+	__be32 ack;
 
 	if (flags & SL_TCP_RST) {
 		new = SL_CT_CLOSING;
@@ -358,12 +386,24 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 			}
 		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT) {
 			new = SL_CT_SYN_RECV;
+			if (th)
+				__builtin_memcpy(&e->syn_ack_seq, th + 4, 4);
 		}
 	} else if (flags & SL_TCP_FIN) {
 		e->fin_seen |= 1 << dir;
 		if (old == SL_CT_SYN_RECV || old == SL_CT_ESTABLISHED || old == SL_CT_FIN_WAIT)
 			new = e->fin_seen == 3 ? SL_CT_CLOSING : SL_CT_FIN_WAIT;
 	} else if ((flags & SL_TCP_ACK) && dir == SL_CT_DIR_ORIG && old == SL_CT_SYN_RECV) {
+		/*
+		 * Only the ACK of the responder's SYN-ACK completes the
+		 * handshake: a blind spoofer does not know its sequence
+		 * number, so a flood of SYN + guessed ACK stays half-open.
+		 */
+		if (!th)
+			return;
+		__builtin_memcpy(&ack, th + 8, 4);
+		if (bpf_ntohl(ack) != bpf_ntohl(e->syn_ack_seq) + 1)
+			return;
 		new = SL_CT_ESTABLISHED;
 	}
 	if (new == old)
@@ -371,6 +411,46 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 	e->state = new;
 	if (e->timer_armed && sl_ct_timeout_ns(cfg, new) < sl_ct_timeout_ns(cfg, old))
 		bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, new), 0);
+}
+
+/*
+ * Move the half-open entry E of KEY (in ct_syn) whose handshake has just
+ * completed to ct_tbl, with a timer of its own there. If ct_tbl cannot take
+ * it (counted insert-failed), it stays in ct_syn and keeps working from
+ * there until LRU pressure or its timeout ends it. -EEXIST: another CPU
+ * moved it first.
+ */
+static __noinline void sl_ct_promote(struct sl_ct_key *key, struct sl_ct_entry *e,
+				     struct sl_ct_config *cfg)
+{
+	struct sl_ct_entry v, *n;
+	long err;
+
+	if (!key || !e)
+		return;
+	/* field by field: the timer is not the program's to copy */
+	__builtin_memset(&v, 0, sizeof(v));
+	v.created = e->created;
+	v.last_seen = e->last_seen;
+	v.packets[0] = e->packets[0];
+	v.packets[1] = e->packets[1];
+	v.bytes[0] = e->bytes[0];
+	v.bytes[1] = e->bytes[1];
+	v.state = e->state;
+	v.orig_is_a = e->orig_is_a;
+	v.fin_seen = e->fin_seen;
+	err = bpf_map_update_elem(&ct_tbl, key, &v, BPF_NOEXIST);
+	if (err && err != -SL_EEXIST) {
+		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
+		return;
+	}
+	/* deleting cancels the ct_syn timer */
+	bpf_map_delete_elem(&ct_syn, key);
+	if (err)
+		return;
+	n = bpf_map_lookup_elem(&ct_tbl, key);
+	if (n && sl_ct_arm(n, cfg, &ct_tbl))
+		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
 }
 
 /*
@@ -429,39 +509,61 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 {
 	struct sl_ct_tuple t;
 	struct sl_ct_entry *e;
+	bool half;
 	__u64 now;
+	long err;
 	__u32 dir;
 	int kind;
 
 	kind = sl_ct_pkt_make(data, data_end, m, p);
 	if (kind == 0) {
+		half = false;
 		e = bpf_map_lookup_elem(&ct_tbl, &p->key);
+		if (!e && m->proto == SL_IPPROTO_TCP) {
+			e = bpf_map_lookup_elem(&ct_syn, &p->key);
+			half = true;
+		}
 		if (!e)
 			return SL_CT_MISS;
 		now = bpf_ktime_get_coarse_ns();
 		if (!e->timer_armed) {
 			/* no timer to delete it: past its timeout it is gone */
 			if (sl_ct_stale(e, cfg, now)) {
-				if (!bpf_map_delete_elem(&ct_tbl, &p->key))
+				if (half)
+					err = bpf_map_delete_elem(&ct_syn, &p->key);
+				else
+					err = bpf_map_delete_elem(&ct_tbl, &p->key);
+				if (!err)
 					sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
 				return SL_CT_MISS;
 			}
 			/* retry about once a second (2^30 ns), not per packet:
 			 * a failing allocation is not cheap */
-			if ((now ^ e->last_seen) >> 30)
-				sl_ct_arm(e, cfg);
+			if ((now ^ e->last_seen) >> 30) {
+				if (half)
+					sl_ct_arm(e, cfg, &ct_syn);
+				else
+					sl_ct_arm(e, cfg, &ct_tbl);
+			}
 		}
 		dir = p->src_is_a == e->orig_is_a ? SL_CT_DIR_ORIG : SL_CT_DIR_REPLY;
 		e->last_seen = now;
 		e->packets[dir & 1]++;
 		e->bytes[dir & 1] += bytes;
-		if (m->proto == SL_IPPROTO_TCP)
-			sl_ct_tcp(e, cfg, dir & 1, m->tcp_flags);
+		if (m->proto == SL_IPPROTO_TCP) {
+			sl_ct_tcp(e, cfg, dir & 1, m->tcp_flags,
+				  sl_ct_l4(data, data_end, m, SL_TCP_HLEN));
+			/* only a completed handshake: an RST or FIN of a half-open
+			 * connection must not move a flood's entries into ct_tbl */
+			if (half && e->state == SL_CT_ESTABLISHED)
+				sl_ct_promote(&p->key, e, (struct sl_ct_config *)cfg);
+		}
 		return SL_CT_HIT;
 	}
 	if (kind == 1 && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 		sl_ct_key_make(&p->key, &t);
-		if (bpf_map_lookup_elem(&ct_tbl, &p->key)) {
+		if (bpf_map_lookup_elem(&ct_tbl, &p->key) ||
+		    (t.proto == SL_IPPROTO_TCP && bpf_map_lookup_elem(&ct_syn, &p->key))) {
 			sl_ct_stat(SLUICE_CT_STAT_RELATED);
 			return SL_CT_RELATED;
 		}
@@ -488,19 +590,29 @@ static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 	v.orig_is_a = p->src_is_a;
 	v.packets[SL_CT_DIR_ORIG] = 1;
 	v.bytes[SL_CT_DIR_ORIG] = bytes;
-	err = bpf_map_update_elem(&ct_tbl, &p->key, &v, BPF_NOEXIST);
+	/* a TCP SYN opens a half-open connection: ct_syn until the handshake completes */
+	if (p->start == SL_CT_SYN_SENT)
+		err = bpf_map_update_elem(&ct_syn, &p->key, &v, BPF_NOEXIST);
+	else
+		err = bpf_map_update_elem(&ct_tbl, &p->key, &v, BPF_NOEXIST);
 	if (err) {
 		/* -EEXIST: another CPU tracked it first; that entry stands */
 		if (err != -SL_EEXIST)
 			sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
 		return;
 	}
-	e = bpf_map_lookup_elem(&ct_tbl, &p->key);
+	if (p->start == SL_CT_SYN_SENT) {
+		e = bpf_map_lookup_elem(&ct_syn, &p->key);
+		err = e ? sl_ct_arm(e, cfg, &ct_syn) : 0;
+	} else {
+		e = bpf_map_lookup_elem(&ct_tbl, &p->key);
+		err = e ? sl_ct_arm(e, cfg, &ct_tbl) : 0;
+	}
 	if (!e) {
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
 		return;
 	}
-	if (sl_ct_arm(e, cfg))
+	if (err)
 		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
 	sl_ct_stat(SLUICE_CT_STAT_CREATED);
 }

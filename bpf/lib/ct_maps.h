@@ -2,7 +2,7 @@
 /*
  * The conntrack maps (layouts in sluice_abi.h). They are shared: the agent
  * pins them once and every program that tracks connections (both XDP slots,
- * the TC egress program) reuses the same three maps. Kept apart from maps.h
+ * the TC egress program) reuses the same four maps. Kept apart from maps.h
  * so that the TC program does not create the firewall's 80 MB of tables.
  */
 #ifndef SLUICE_BPF_CT_MAPS_H
@@ -18,6 +18,16 @@ struct {
 	__type(key, struct sl_ct_key);
 	__type(value, struct sl_ct_entry);
 } ct_tbl SEC(".maps");
+
+/* Half-open TCP connections (syn-sent, syn-recv), until the handshake
+ * completes and the entry moves to ct_tbl. Sized by the agent from ct_tbl's
+ * size (SLUICE_CT_SYN_DIV). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_CT_SYN_DEFAULT_MAX);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_entry);
+} ct_syn SEC(".maps");
 
 /* ct_cfg[0]: stateful flag and timeouts, written by the agent. */
 struct {
