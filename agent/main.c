@@ -24,6 +24,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "control.h"
+#include "events.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
@@ -35,11 +36,13 @@
 
 static const char usage_text[] =
 	"usage: sluiced [--policy-dir DIR] [--state-dir DIR] [--socket PATH] [--foreground]\n"
-	"               [--log-level error|warn|info|debug] [-v]\n"
+	"               [--event-rate N] [--log-level error|warn|info|debug] [-v]\n"
 	"\n"
 	"  --policy-dir DIR   policy files (*.yaml), default " DEFAULT_POLICY_DIR "\n"
 	"  --state-dir DIR    pinned maps and links (on bpffs), default " DEFAULT_STATE_DIR "\n"
 	"  --socket PATH      control socket, default " DEFAULT_SOCKET "\n"
+	"  --event-rate N     drop events per second for `sluice monitor`, default 1000,\n"
+	"                     0: off (drops are still counted)\n"
 	"  --foreground       log to stderr instead of syslog (the agent never forks)\n"
 	"  --log-level L      error, warn, info (default) or debug\n"
 	"  -v, --verbose      also log libbpf's own messages (verifier log)\n";
@@ -110,6 +113,7 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "event-rate", required_argument, NULL, 'e' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -133,6 +137,18 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 		case 'f':
 			*foreground = true;
 			break;
+		case 'e': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || optarg[0] == '-' || errno || v > UINT32_MAX)
+				usage_error("--event-rate '%s': not a number of events per second",
+					    optarg);
+			a->ev_rate = v;
+			break;
+		}
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -245,6 +261,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	err = loader_pick_active(a);
 	if (err)
 		goto fail_pol;
+	err = events_open(a);
+	if (err)
+		goto fail_pol;
 	if (a->in_force)
 		pr_info("reusing the pinned state under %s: generation %llu in force (slot %d)",
 			a->state_dir, (unsigned long long)a->generation, a->active);
@@ -325,6 +344,7 @@ int main(int argc, char **argv)
 		.ctl_fd = -1,
 		.epfd = -1,
 		.sig_fd = -1,
+		.ev_rate = SLUICE_EV_DEFAULT_RATE,
 	};
 	enum log_level level = LL_INFO;
 	bool foreground = false, verbose = false, fresh = false;
@@ -359,6 +379,7 @@ int main(int argc, char **argv)
 	}
 
 	ctl_close(&a);
+	events_close(&a);
 	sync_watch_close(&a);
 	attach_release_all(&a);
 	if (a.nl)
