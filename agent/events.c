@@ -336,6 +336,7 @@ struct json_object *events_stats(struct agent *a)
 	json_object_object_add(o, "sent", json_object_new_uint64(cfg.sent));
 	json_object_object_add(o, "suppressed", json_object_new_uint64(cfg.suppressed));
 	json_object_object_add(o, "lost", json_object_new_uint64(cfg.lost));
+	json_object_object_add(o, "clients", json_object_new_int64(a->ev->nclients));
 	return o;
 }
 
