@@ -9,6 +9,7 @@
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
  *   control.c  the control socket (docs/control.md)
  *   events.c   drop events: the sl_events ring buffer, monitor clients
+ *   metrics.c  --metrics: Prometheus text on GET /metrics
  */
 #ifndef SLUICED_AGENT_H
 #define SLUICED_AGENT_H
@@ -30,6 +31,7 @@ struct sluice_xdp;
 struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
+struct agent_metrics;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -127,6 +129,10 @@ struct agent {
 	/* drop events (events.c) */
 	uint32_t ev_rate;		/* --event-rate: events/s, 0: off */
 	struct agent_events *ev;
+
+	/* metrics (metrics.c) */
+	const char *metrics_addr;	/* --metrics ADDR:PORT; NULL: off */
+	struct agent_metrics *metrics;
 
 	/* event loop (main.c) */
 	int epfd;
