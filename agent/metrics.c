@@ -247,6 +247,14 @@ static void respond(struct agent *a, struct m_conn *c, const char *status, struc
 		off += w;
 	}
 	free(out.p);
+	/*
+	 * Unread request bytes would make close() send a RST that can destroy
+	 * the answer before the client reads it: read what already came.
+	 */
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16; i++)
+		if (recv(fd, c->buf, M_MAX_REQ, MSG_DONTWAIT) <= 0)
+			break;
 	conn_close(a, c);
 }
 

@@ -3,11 +3,12 @@
 reason, rule, addresses and ports; the datapath's limiter caps the events
 per second (sluiced --event-rate) and counts the rest."""
 import json
+import re
 import signal
 import subprocess
 import time
 
-from lib.netns import ns_cmd, xdp_prog_id
+from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
 from lib.policy import policy_yaml
 from lib.traffic import send
 
@@ -150,3 +151,75 @@ def test_rate_zero_is_off(env):
     after = agent.stats()["events"]
     assert after["sent"] == before["sent"]
     assert agent.rules()["deny-5001"]["packets"] >= 20
+
+
+METRIC = re.compile(r'^(\w+)(?:\{(.*)\})? (\d+)$')
+
+
+def scrape(ns, port, path="/metrics"):
+    """GET http://127.0.0.1:PORT/PATH from inside NS: (status, body)."""
+    code = ("import sys, urllib.request, urllib.error\n"
+            "try:\n"
+            "    r = urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=5)\n"
+            "    print(r.status); sys.stdout.write(r.read().decode())\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code)\n" % (port, path))
+    p = run([PYTHON, "-c", code], ns=ns, timeout=20)
+    status, _, body = p.stdout.partition("\n")
+    return int(status), body
+
+
+def parse_metrics(body):
+    out = {}
+    for line in body.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        m = METRIC.match(line)
+        assert m, "not a metric line: %r" % line
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out[(m.group(1), tuple(sorted(labels.items())))] = int(m.group(3))
+    return out
+
+
+def test_metrics(env):
+    t = env.topo
+    port = 9464
+    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
+    agent = env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow"))
+    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    blast(env, [
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=7),
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5000, count=3, bad="ihl"),
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5003, count=4),
+    ])
+    status, body = scrape(t.fw, port)
+    assert status == 200, body
+    m = parse_metrics(body)
+    rules = agent.rules()
+    stats = agent.stats()["hooks"]["xdp"]
+    for i, r in enumerate(RULES):
+        key = (("action", "deny"), ("index", str(i)), ("rule", r["name"]))
+        assert m[("sluice_rule_packets_total", key)] == rules[r["name"]]["packets"]
+        assert m[("sluice_rule_bytes_total", key)] == rules[r["name"]]["bytes"]
+    assert m[("sluice_rule_packets_total", (("action", "deny"), ("index", "0"),
+                                            ("rule", "deny-5001")))] == 7
+    dflt = (("action", "allow"), ("index", "512"), ("rule", "default"))
+    assert m[("sluice_rule_packets_total", dflt)] == rules["(default)"]["packets"]
+    assert m[("sluice_drop_packets_total", (("reason", "bad-ipv4-ihl"),))] == 3
+    assert m[("sluice_drop_packets_total", (("reason", "policy-rule"),))] == \
+        stats["drops"]["policy-rule"]["packets"]
+    assert m[("sluice_verdict_packets_total", (("verdict", "drop"),))] == \
+        stats["verdicts"]["drop"]["packets"]
+    assert ("sluice_ct_entries", ()) in m
+    assert m[("sluice_ct_events_total", (("event", "created"),))] == 0
+    assert m[("sluice_events_total", (("result", "sent"),))] == 10
+
+    assert scrape(t.fw, port, "/nope")[0] == 404
+    # an oversized request is refused, and the agent keeps serving
+    code = ("import socket\ns = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"
+            "s.sendall(b'GET /metrics HTTP/1.0\\r\\nX: ' + b'a' * 8000)\n"
+            "print(s.recv(100).decode().split('\\r\\n')[0])\n" % port)
+    p = run([PYTHON, "-c", code], ns=t.fw, timeout=20)
+    assert " 431 " in p.stdout, p.stdout
+    assert scrape(t.fw, port)[0] == 200
