@@ -223,3 +223,91 @@ def test_metrics(env):
     p = run([PYTHON, "-c", code], ns=t.fw, timeout=20)
     assert " 431 " in p.stdout, p.stdout
     assert scrape(t.fw, port)[0] == 200
+
+
+# ------------------------------------------------- the CLI against a scripted agent
+
+EVENT = {"time": "2026-11-22T06:50:00.123456Z", "ts_ns": 5, "ifindex": 2, "iface": "eth0",
+         "reason": "policy-rule", "rule_index": 1, "rule": "deny-udp", "family": 4,
+         "proto": "udp", "src": "192.0.2.7", "sport": 4000, "dst": "198.51.100.9",
+         "dport": 9999, "len": 50}
+EVENT6 = dict(EVENT, family=6, proto="tcp", src="2001:db8::1", dst="2001:db8::2",
+              sport=40000, dport=22, reason="policy-default", rule="default", rule_index=None,
+              iface=None, ifindex=7)
+
+
+def scripted(tmp_path, reply):
+    """A unix socket that answers one connection with REPLY, then closes it.
+    Returns (path, thread, requests)."""
+    import socket
+    import threading
+    path = str(tmp_path / "a.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    s.listen(1)
+    s.settimeout(20)
+    requests = []
+
+    def serve():
+        conn, _ = s.accept()
+        with conn:
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+            requests.append(json.loads(buf))
+            conn.sendall(reply)
+        s.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    return path, th, requests
+
+
+def sluice_bin():
+    from lib.agent import binaries
+    return binaries()[1]
+
+
+def test_cli_monitor_text_and_end(tmp_path):
+    # the events come in the same write as the answer: none may be lost
+    reply = (json.dumps({"ok": True, "data": {"rate": 1000}}) + "\n" +
+             json.dumps(EVENT) + "\n" + json.dumps(EVENT6) + "\n").encode()
+    path, th, req = scripted(tmp_path, reply)
+    p = subprocess.run([sluice_bin(), "--socket", path, "monitor", "--backlog", "3"],
+                       capture_output=True, text=True, timeout=20)
+    th.join(10)
+    assert p.returncode == 0, p.stderr
+    assert req == [{"cmd": "monitor", "backlog": 3}]
+    assert p.stdout.splitlines() == [
+        "2026-11-22T06:50:00.123456Z eth0 policy-rule deny-udp udp "
+        "192.0.2.7:4000 -> 198.51.100.9:9999 50",
+        "2026-11-22T06:50:00.123456Z ifindex 7 policy-default default tcp "
+        "[2001:db8::1]:40000 -> [2001:db8::2]:22 50",
+    ]
+
+
+def test_cli_monitor_json_count(tmp_path):
+    reply = (json.dumps({"ok": True, "data": {}}) + "\n" +
+             (json.dumps(EVENT) + "\n") * 3).encode()
+    path, th, _ = scripted(tmp_path, reply)
+    p = subprocess.run([sluice_bin(), "-j", "--socket", path, "monitor", "--count", "2"],
+                       capture_output=True, text=True, timeout=20)
+    th.join(10)
+    assert p.returncode == 0, p.stderr
+    assert [json.loads(x) for x in p.stdout.splitlines()] == [EVENT, EVENT]
+
+
+def test_cli_monitor_refused_and_usage(tmp_path):
+    path, th, _ = scripted(tmp_path, b'{"ok": false, "error": "too many monitor clients"}\n')
+    p = subprocess.run([sluice_bin(), "--socket", path, "monitor"],
+                       capture_output=True, text=True, timeout=20)
+    th.join(10)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr.strip() == "sluice: too many monitor clients"
+    for args in (["--count"], ["--count", "x"], ["--count", "-1"], ["--backlog", "2000"],
+                 ["--frob"]):
+        p = subprocess.run([sluice_bin(), "--socket", str(tmp_path / "none.sock"), "monitor",
+                            *args], capture_output=True, text=True, timeout=20)
+        assert p.returncode == 2, (args, p.stderr)
