@@ -8,6 +8,8 @@
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
  *   control.c  the control socket (docs/control.md)
+ *   events.c   drop events: the sl_events ring buffer, monitor clients
+ *   metrics.c  --metrics: Prometheus text on GET /metrics
  */
 #ifndef SLUICED_AGENT_H
 #define SLUICED_AGENT_H
@@ -28,6 +30,8 @@ struct mnl_socket;
 struct sluice_xdp;
 struct sluice_tc;
 struct ctl_conn;
+struct agent_events;
+struct agent_metrics;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -121,6 +125,14 @@ struct agent {
 	struct ep_src ctl_src;
 	struct ctl_conn *conns;
 	size_t nconns;
+
+	/* drop events (events.c) */
+	uint32_t ev_rate;		/* --event-rate: events/s, 0: off */
+	struct agent_events *ev;
+
+	/* metrics (metrics.c) */
+	const char *metrics_addr;	/* --metrics ADDR:PORT; NULL: off */
+	struct agent_metrics *metrics;
 
 	/* event loop (main.c) */
 	int epfd;

@@ -29,6 +29,7 @@
 #include "attach.h"
 #include "conntrack.h"
 #include "control.h"
+#include "events.h"
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
@@ -53,7 +54,8 @@ static long ms_since(const struct timespec *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static void conn_close(struct agent *a, struct ctl_conn *c)
+/* Forget C but leave its fd open. */
+static void conn_release(struct agent *a, struct ctl_conn *c)
 {
 	struct ctl_conn **pp;
 
@@ -64,10 +66,17 @@ static void conn_close(struct agent *a, struct ctl_conn *c)
 		}
 	}
 	agent_unwatch(a, &c->src);
-	close(c->src.fd);
 	free(c->buf);
 	free(c);
 	a->nconns--;
+}
+
+static void conn_close(struct agent *a, struct ctl_conn *c)
+{
+	int fd = c->src.fd;
+
+	conn_release(a, c);
+	close(fd);
 }
 
 /* ---- answers ---- */
@@ -316,6 +325,7 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	json_object_object_add(hooks, "xdp", xdp);
 	d = json_object_new_object();
 	json_object_object_add(d, "hooks", hooks);
+	json_object_object_add(d, "events", events_stats(a));
 	*data = d;
 	return 0;
 }
@@ -362,15 +372,21 @@ static const struct {
 	{ "ct-list", NULL, ct_cmd_list },
 	{ "ct-flush", NULL, ct_cmd_flush },
 	{ "ct-stats", NULL, ct_cmd_stats },
+	{ "monitor", NULL, ev_cmd_monitor },
 };
 
-static struct json_object *handle_request(struct agent *a, const char *req, size_t len)
+/*
+ * *MONITOR is set to the request when it is an accepted "monitor": the
+ * connection then stays open for the events (events.c) and the caller puts it.
+ */
+static struct json_object *handle_request(struct agent *a, const char *req, size_t len,
+					  struct json_object **monitor)
 {
 	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
 	enum json_tokener_error jerr = json_tokener_success;
 	struct json_tokener *tok = json_tokener_new();
 	char err[512] = "";
-	const char *cmd;
+	const char *cmd = "";
 	int ret = -EINVAL;
 	size_t end = 0;
 
@@ -398,7 +414,7 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 	}
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
-		 "stats, teardown, ct-list, ct-flush, ct-stats)", cmd);
+		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor)", cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;
@@ -409,6 +425,8 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 		break;
 	}
 out:
+	if (!ret && !strcmp(cmd, "monitor"))
+		*monitor = json_object_get(in);
 	json_object_put(in);
 	json_object_object_add(ans, "ok", json_object_new_boolean(!ret));
 	if (ret) {
@@ -422,7 +440,8 @@ out:
 
 static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, size_t len)
 {
-	struct json_object *ans = handle_request(a, req, len);
+	struct json_object *monitor = NULL;
+	struct json_object *ans = handle_request(a, req, len, &monitor);
 	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	struct timeval tv = { .tv_sec = 2 };
@@ -450,6 +469,16 @@ static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, si
 		off += (size_t)w;
 	}
 	free(out);
+	if (monitor && off == n) {
+		/* the connection now carries events: events.c owns the fd */
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		conn_release(a, c);
+		events_add_client(a, fd, monitor);
+		json_object_put(monitor);
+		json_object_put(ans);
+		return;
+	}
+	json_object_put(monitor);
 done:
 	json_object_put(ans);
 	conn_close(a, c);

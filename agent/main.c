@@ -24,6 +24,8 @@
 #include "agent.h"
 #include "attach.h"
 #include "control.h"
+#include "events.h"
+#include "metrics.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
@@ -35,11 +37,14 @@
 
 static const char usage_text[] =
 	"usage: sluiced [--policy-dir DIR] [--state-dir DIR] [--socket PATH] [--foreground]\n"
-	"               [--log-level error|warn|info|debug] [-v]\n"
+	"               [--event-rate N] [--metrics ADDR:PORT] [--log-level error|warn|info|debug] [-v]\n"
 	"\n"
 	"  --policy-dir DIR   policy files (*.yaml), default " DEFAULT_POLICY_DIR "\n"
 	"  --state-dir DIR    pinned maps and links (on bpffs), default " DEFAULT_STATE_DIR "\n"
 	"  --socket PATH      control socket, default " DEFAULT_SOCKET "\n"
+	"  --event-rate N     drop events per second for `sluice monitor`, default 1000,\n"
+	"                     0: off (drops are still counted)\n"
+	"  --metrics ADDR:PORT  Prometheus metrics on http://ADDR:PORT/metrics (default off)\n"
 	"  --foreground       log to stderr instead of syslog (the agent never forks)\n"
 	"  --log-level L      error, warn, info (default) or debug\n"
 	"  -v, --verbose      also log libbpf's own messages (verifier log)\n";
@@ -110,6 +115,8 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "event-rate", required_argument, NULL, 'e' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -133,6 +140,21 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 		case 'f':
 			*foreground = true;
 			break;
+		case 'm':
+			a->metrics_addr = optarg;
+			break;
+		case 'e': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || optarg[0] == '-' || errno || v > UINT32_MAX)
+				usage_error("--event-rate '%s': not a number of events per second",
+					    optarg);
+			a->ev_rate = v;
+			break;
+		}
 		case 'l':
 			lvl = log_level_parse(optarg);
 			if (lvl < 0)
@@ -245,6 +267,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	err = loader_pick_active(a);
 	if (err)
 		goto fail_pol;
+	err = events_open(a);
+	if (err)
+		goto fail_pol;
 	if (a->in_force)
 		pr_info("reusing the pinned state under %s: generation %llu in force (slot %d)",
 			a->state_dir, (unsigned long long)a->generation, a->active);
@@ -276,6 +301,8 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);
 	if (!err)
 		err = agent_watch(a, &a->ctl_src, EPOLLIN);
+	if (!err)
+		err = metrics_open(a);
 	return err;
 
 fail_pol:
@@ -291,6 +318,10 @@ static void agent_run(struct agent *a)
 
 	while (!a->stop) {
 		timeout = ctl_expire(a);
+		if (timeout < 0)
+			timeout = metrics_expire(a);
+		else
+			metrics_expire(a);
 		n = epoll_wait(a->epfd, evs, 16, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -326,6 +357,7 @@ int main(int argc, char **argv)
 		.ctl_fd = -1,
 		.epfd = -1,
 		.sig_fd = -1,
+		.ev_rate = SLUICE_EV_DEFAULT_RATE,
 	};
 	enum log_level level = LL_INFO;
 	bool foreground = false, verbose = false, fresh = false;
@@ -360,6 +392,8 @@ int main(int argc, char **argv)
 	}
 
 	ctl_close(&a);
+	events_close(&a);
+	metrics_close(&a);
 	sync_watch_close(&a);
 	attach_release_all(&a);
 	if (a.nl)

@@ -237,6 +237,42 @@ enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
 #undef SLUICE_ENUM_ENTRY
 
 /*
+ * Drop events (ring buffer sl_events, shared by both slots). One record per
+ * drop, up to sl_ev_cfg.rate per second; the rest are only counted.
+ */
+#define SLUICE_EV_NO_RULE	0xffffffffu	/* dropped before classification */
+#define SLUICE_EV_DEFAULT_RATE	1000		/* events/s; 0: events off */
+#define SLUICE_EV_RINGBUF	(256 * 1024)
+
+struct sl_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u32 ifindex;		/* the receiving interface */
+	__u32 rule;		/* rule index, SLUICE_RULE_DEFAULT or SLUICE_EV_NO_RULE */
+	__u32 len;		/* frame length */
+	__u16 reason;		/* enum sluice_drop_reason */
+	__u8 family;		/* 4, 6, or 0 when the IP header was not parsed */
+	__u8 proto;		/* IP protocol number (0 when not parsed) */
+	__u16 sport, dport;	/* host order; 0 without ports */
+	__u8 pad[4];
+	__u8 src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
+};
+
+/*
+ * sl_ev_cfg[0]: the limiter, a one-second window shared by every CPU
+ * (atomic adds): at most `rate` events start in one window; the drops over
+ * it only count `suppressed`. The agent writes `rate` at start.
+ */
+struct sl_ev_config {
+	__u32 rate;		/* events per second; 0: no events */
+	__u32 pad;
+	__u64 win_start;	/* ns, start of the current window */
+	__u64 win_sent;		/* events reserved in the current window */
+	__u64 sent;		/* events written, ever */
+	__u64 suppressed;	/* drops over the rate limit, ever */
+	__u64 lost;		/* ring buffer full */
+};
+
+/*
  * Map names, as the kernel and the pins see them (at most 15 characters).
  * Pins: the fw_* tables (fw_cfg .. fw_dport) once per slot under
  * STATE_DIR/slots/{0,1}/NAME (the agent writes the idle slot and switches the
@@ -260,6 +296,8 @@ enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
 #define SLUICE_MAP_CT_SYN	"ct_syn"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
 #define SLUICE_MAP_CT_STATS	"ct_stats"
+#define SLUICE_MAP_EVENTS	"sl_events"
+#define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS,
@@ -274,6 +312,8 @@ _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
 _Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
 _Static_assert(sizeof(struct sl_ct_entry) == 72, "ct_entry layout");
 _Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
+_Static_assert(sizeof(struct sl_event) == 64, "sl_event layout");
+_Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
 _Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");
 #endif

@@ -51,7 +51,7 @@ struct cli_object {
 };
 
 extern const struct cli_object cli_policy, cli_rule, cli_status, cli_stats, cli_teardown;
-extern const struct cli_object cli_ct;
+extern const struct cli_object cli_ct, cli_monitor;
 
 /*
  * Report an error once, where the context is: one line on stderr, or

@@ -21,6 +21,7 @@ static const struct cli_object *const objects[] = {
 	&cli_ct,
 	&cli_status,
 	&cli_stats,
+	&cli_monitor,
 	&cli_teardown,
 };
 

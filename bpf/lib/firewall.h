@@ -14,6 +14,7 @@
 
 #include "classify.h"
 #include "conntrack.h"
+#include "events.h"
 #include "parse.h"
 #include "stats.h"
 
@@ -35,7 +36,8 @@ static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config 
 	sl_ct_create(p, ctc, bytes);
 }
 
-static __always_inline int sl_firewall(void *data, void *data_end)
+/* IFINDEX: the receiving interface, for drop events (0 when unknown). */
+static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifindex)
 {
 	__u64 bytes = data_end - data;
 	struct sl_ct_config *ctc;
@@ -55,7 +57,7 @@ static __always_inline int sl_firewall(void *data, void *data_end)
 	case SL_PARSE_NONIP:
 		return sl_pass_nonip(bytes);
 	case SL_PARSE_DROP:
-		return sl_drop_pkt(m.reason, bytes);
+		return sl_drop_ev(m.reason, bytes, &m, SLUICE_EV_NO_RULE, ifindex);
 	}
 
 	ctp.start = 0;
@@ -67,12 +69,14 @@ static __always_inline int sl_firewall(void *data, void *data_end)
 
 	rule = sl_classify(cfg, &m);
 	if (rule == SL_CLS_ERROR)
-		return sl_drop_pkt(SLUICE_DROP_INTERNAL, bytes);
+		return sl_drop_ev(SLUICE_DROP_INTERNAL, bytes, &m, SLUICE_EV_NO_RULE,
+				  ifindex);
 	if (rule == SL_NO_MATCH) {
 		sl_count(&fw_rule_cnt, SLUICE_RULE_DEFAULT, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
 			return sl_pass(bytes);
-		return sl_drop_pkt(SLUICE_DROP_POLICY_DEFAULT, bytes);
+		return sl_drop_ev(SLUICE_DROP_POLICY_DEFAULT, bytes, &m,
+				  SLUICE_RULE_DEFAULT, ifindex);
 	}
 	sl_count(&fw_rule_cnt, rule, bytes);
 	if (sl_rule_allows(cfg, rule)) {
@@ -80,7 +84,12 @@ static __always_inline int sl_firewall(void *data, void *data_end)
 			sl_fw_ct_create(&ctp, ctc, bytes);
 		return sl_pass(bytes);
 	}
-	return sl_drop_pkt(SLUICE_DROP_POLICY_RULE, bytes);
+	return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &m, rule, ifindex);
+}
+
+static __always_inline int sl_firewall(void *data, void *data_end)
+{
+	return sl_firewall_if(data, data_end, 0);
 }
 
 #endif /* SLUICE_BPF_FIREWALL_H */

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Drop events: one sl_event per drop into the ring buffer sl_events, rate
+ * limited by sl_ev_cfg. The limiter runs before bpf_ringbuf_reserve so a
+ * flood of drops costs two atomic adds per packet, not a reservation.
+ */
+#ifndef SLUICE_BPF_EVENTS_H
+#define SLUICE_BPF_EVENTS_H
+
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SLUICE_EV_RINGBUF);
+} sl_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_ev_config);
+} sl_ev_cfg SEC(".maps");
+
+#define SL_EV_WINDOW_NS	1000000000ull
+
+/* May one more event be sent now? */
+static __always_inline bool sl_ev_allow(struct sl_ev_config *ec, __u64 now)
+{
+	if (!ec->rate)
+		return false;
+	/*
+	 * A new window: the CPUs that see the old one at once may both reset
+	 * it; the cost of the race is a few events more in that second.
+	 */
+	if (now - ec->win_start >= SL_EV_WINDOW_NS) {
+		ec->win_start = now;
+		ec->win_sent = 0;
+	}
+	if (__sync_fetch_and_add(&ec->win_sent, 1) >= ec->rate) {
+		__sync_fetch_and_add(&ec->suppressed, 1);
+		return false;
+	}
+	return true;
+}
+
+static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 bytes,
+					  const struct sl_meta *m, __u32 rule, __u32 ifindex)
+{
+	struct sl_ev_config *ec;
+	struct sl_event *e;
+	__u64 now;
+	__u32 key = 0;
+
+	ec = bpf_map_lookup_elem(&sl_ev_cfg, &key);
+	if (!ec)
+		return;
+	now = bpf_ktime_get_ns();
+	if (!sl_ev_allow(ec, now))
+		return;
+	e = bpf_ringbuf_reserve(&sl_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&ec->lost, 1);
+		return;
+	}
+	e->ts_ns = now;
+	e->ifindex = ifindex;
+	e->rule = rule;
+	e->len = bytes;
+	e->reason = why;
+	e->family = m->family;
+	e->proto = m->proto;
+	e->sport = m->has_ports ? m->sport : 0;
+	e->dport = m->has_ports ? m->dport : 0;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memset(e->src, 0, sizeof(e->src));
+	__builtin_memset(e->dst, 0, sizeof(e->dst));
+	if (m->family == 4) {
+		__u32 s = bpf_htonl(m->src4), d = bpf_htonl(m->dst4);
+
+		__builtin_memcpy(e->src, &s, 4);
+		__builtin_memcpy(e->dst, &d, 4);
+	} else if (m->family == 6) {
+		__builtin_memcpy(e->src, m->src6, 16);
+		__builtin_memcpy(e->dst, m->dst6, 16);
+	}
+	bpf_ringbuf_submit(e, 0);
+	__sync_fetch_and_add(&ec->sent, 1);
+}
+
+/* The one drop path: count, report, drop. */
+static __always_inline int sl_drop_ev(enum sluice_drop_reason why, __u64 bytes,
+				      const struct sl_meta *m, __u32 rule, __u32 ifindex)
+{
+	sl_event_emit(why, bytes, m, rule, ifindex);
+	return sl_drop_pkt(why, bytes);
+}
+
+#endif /* SLUICE_BPF_EVENTS_H */

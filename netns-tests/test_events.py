@@ -1,0 +1,313 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Drop events: `sluice monitor` streams one event per drop with the right
+reason, rule, addresses and ports; the datapath's limiter caps the events
+per second (sluiced --event-rate) and counts the rest."""
+import json
+import re
+import signal
+import subprocess
+import time
+
+from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
+from lib.policy import policy_yaml
+from lib.traffic import send
+
+RULES = [
+    dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
+    dict(name="deny-tcp6", action="deny", proto="tcp", dport=["5002"]),
+]
+
+
+def start(env, rate=None, rules=RULES, default="allow"):
+    """Start the agent with --event-rate RATE (the default when None)."""
+    agent = env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(env.topo, rules, default))
+    agent.start(extra=[] if rate is None else ["--event-rate", str(rate)])
+    assert xdp_prog_id(env.topo.fw, env.topo.fdev) is not None, agent.log_text()
+    return agent
+
+
+def monitor(agent, *args):
+    """`sluice -j monitor ARGS` in the fw namespace, running; returns once the
+    agent counts it as a client (so no event is sent before it listens)."""
+    before = agent.stats()["events"]["clients"]
+    argv = [agent.sluice, "-j", "--socket", agent.socket, "monitor"] + list(args)
+    p = subprocess.Popen(ns_cmd(agent.ns, argv), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while agent.stats()["events"]["clients"] <= before:
+        assert p.poll() is None, p.stderr.read()
+        assert time.monotonic() < deadline, "monitor never connected"
+        time.sleep(0.05)
+    return p
+
+
+def finish(p, timeout=10):
+    """Wait for P (ending it with SIGINT after TIMEOUT); its JSON lines."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def blast(env, specs):
+    specs = [dict(s, tag=s.get("tag", "e%d" % i)) for i, s in enumerate(specs)]
+    return send(env.topo.client, env.topo.cdev, env.topo.mac(env.topo.fw, env.topo.fdev), specs)
+
+
+def test_monitor_reports_drops(env):
+    agent = start(env)
+    t = env.topo
+    mon = monitor(agent, "--count", "5")
+    blast(env, [
+        dict(src=t.c4, dst=t.f4, proto="udp", sport=41000, dport=5001, count=3),
+        dict(src=t.c6, dst=t.f6, proto="tcp", sport=42000, dport=5002, count=1),
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5000, count=1, bad="ihl"),
+        # allowed: no event
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5003, count=2),
+    ])
+    ev = finish(mon)
+    assert len(ev) == 5, ev
+    ifindex = agent.status()["interfaces"][0]["ifindex"]
+    for e in ev:
+        assert e["iface"] == t.fdev and e["ifindex"] == ifindex, e
+        assert e["len"] > 0
+    udp = [e for e in ev if e["proto"] == "udp" and e["reason"] == "policy-rule"]
+    assert len(udp) == 3, ev
+    for e in udp:
+        assert (e["rule"], e["rule_index"], e["family"]) == ("deny-5001", 0, 4), e
+        assert (e["src"], e["sport"], e["dst"], e["dport"]) == (t.c4, 41000, t.f4, 5001), e
+    [tcp] = [e for e in ev if e["proto"] == "tcp"]
+    assert (tcp["reason"], tcp["rule"], tcp["rule_index"], tcp["family"]) == \
+        ("policy-rule", "deny-tcp6", 1, 6), tcp
+    assert (tcp["src"], tcp["sport"], tcp["dst"], tcp["dport"]) == (t.c6, 42000, t.f6, 5002)
+    [bad] = [e for e in ev if e["reason"] == "bad-ipv4-ihl"]
+    assert bad["rule"] is None and bad["rule_index"] is None, bad
+
+    # the agent keeps recent events: the text form from the backlog
+    p = agent.cli_raw("monitor", "--backlog", "5", "--count", "5", json_out=False,
+                      timeout=10)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert len(lines) == 5, p.stdout
+    want = "%s policy-rule deny-5001 udp %s:41000 -> %s:5001 " % (t.fdev, t.c4, t.f4)
+    assert sum(want in line for line in lines) == 3, p.stdout
+    want6 = "policy-rule deny-tcp6 tcp [%s]:42000 -> [%s]:5002 " % (t.c6, t.f6)
+    assert sum(want6 in line for line in lines) == 1, p.stdout
+
+
+def test_default_deny_event_names_default(env):
+    agent = start(env, rules=[], default="deny")
+    t = env.topo
+    mon = monitor(agent, "--count", "50")
+    blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", sport=43000, dport=6000, count=1)])
+    # the client's own IPv6 chatter is also denied: look for ours among them
+    ev = finish(mon, timeout=2)
+    ours = [e for e in ev if e.get("dport") == 6000 and e.get("src") == t.c4]
+    assert ours, ev
+    assert ours[0]["reason"] == "policy-default" and ours[0]["rule"] == "default"
+    assert ours[0]["rule_index"] is None
+
+
+def test_rate_limit(env):
+    rate = 50
+    agent = start(env, rate=rate)
+    t = env.topo
+    assert agent.stats()["events"]["rate"] == rate
+    before = agent.stats()["events"]
+    mon = monitor(agent)
+    n = 1500
+    t0 = time.monotonic()
+    assert blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=n)]) == n
+    took = time.monotonic() - t0
+    time.sleep(0.5)
+    mon.send_signal(signal.SIGINT)
+    ev = finish(mon)
+    after = agent.stats()["events"]
+    sent = after["sent"] - before["sent"]
+    suppressed = after["suppressed"] - before["suppressed"]
+    # every drop was either an event or counted as over the limit
+    assert sent + suppressed == n, (sent, suppressed)
+    assert suppressed > 0
+    assert len(ev) == sent, (len(ev), sent)
+    # one-second windows: at most RATE per window the flood touched
+    windows = int(took) + 2
+    assert rate <= len(ev) <= rate * windows, (len(ev), took)
+    ts = sorted(e["ts_ns"] for e in ev)
+    for i, x in enumerate(ts):
+        in_1s = sum(1 for y in ts[i:] if y - x < 1_000_000_000)
+        assert in_1s <= 2 * rate, "more than 2 windows' worth in one second"
+
+
+def test_rate_zero_is_off(env):
+    agent = start(env, rate=0)
+    t = env.topo
+    before = agent.stats()["events"]
+    assert before["rate"] == 0
+    blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=20)])
+    after = agent.stats()["events"]
+    assert after["sent"] == before["sent"]
+    assert agent.rules()["deny-5001"]["packets"] >= 20
+
+
+METRIC = re.compile(r'^(\w+)(?:\{(.*)\})? (\d+)$')
+
+
+def scrape(ns, port, path="/metrics"):
+    """GET http://127.0.0.1:PORT/PATH from inside NS: (status, body)."""
+    code = ("import sys, urllib.request, urllib.error\n"
+            "try:\n"
+            "    r = urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=5)\n"
+            "    print(r.status); sys.stdout.write(r.read().decode())\n"
+            "except urllib.error.HTTPError as e:\n"
+            "    print(e.code)\n" % (port, path))
+    p = run([PYTHON, "-c", code], ns=ns, timeout=20)
+    status, _, body = p.stdout.partition("\n")
+    return int(status), body
+
+
+def parse_metrics(body):
+    out = {}
+    for line in body.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        m = METRIC.match(line)
+        assert m, "not a metric line: %r" % line
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out[(m.group(1), tuple(sorted(labels.items())))] = int(m.group(3))
+    return out
+
+
+def test_metrics(env):
+    t = env.topo
+    port = 9464
+    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
+    agent = env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow"))
+    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    blast(env, [
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=7),
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5000, count=3, bad="ihl"),
+        dict(src=t.c4, dst=t.f4, proto="udp", dport=5003, count=4),
+    ])
+    status, body = scrape(t.fw, port)
+    assert status == 200, body
+    m = parse_metrics(body)
+    rules = agent.rules()
+    stats = agent.stats()["hooks"]["xdp"]
+    for i, r in enumerate(RULES):
+        key = (("action", "deny"), ("index", str(i)), ("rule", r["name"]))
+        assert m[("sluice_rule_packets_total", key)] == rules[r["name"]]["packets"]
+        assert m[("sluice_rule_bytes_total", key)] == rules[r["name"]]["bytes"]
+    assert m[("sluice_rule_packets_total", (("action", "deny"), ("index", "0"),
+                                            ("rule", "deny-5001")))] == 7
+    dflt = (("action", "allow"), ("index", "512"), ("rule", "default"))
+    assert m[("sluice_rule_packets_total", dflt)] == rules["(default)"]["packets"]
+    assert m[("sluice_drop_packets_total", (("reason", "bad-ipv4-ihl"),))] == 3
+    assert m[("sluice_drop_packets_total", (("reason", "policy-rule"),))] == \
+        stats["drops"]["policy-rule"]["packets"]
+    assert m[("sluice_verdict_packets_total", (("verdict", "drop"),))] == \
+        stats["verdicts"]["drop"]["packets"]
+    assert ("sluice_ct_entries", ()) in m
+    assert m[("sluice_ct_events_total", (("event", "created"),))] == 0
+    assert m[("sluice_events_total", (("result", "sent"),))] == 10
+
+    assert scrape(t.fw, port, "/nope")[0] == 404
+    # an oversized request is refused, and the agent keeps serving
+    code = ("import socket\ns = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"
+            "s.sendall(b'GET /metrics HTTP/1.0\\r\\nX: ' + b'a' * 8000)\n"
+            "print(s.recv(100).decode().split('\\r\\n')[0])\n" % port)
+    p = run([PYTHON, "-c", code], ns=t.fw, timeout=20)
+    assert " 431 " in p.stdout, p.stdout
+    assert scrape(t.fw, port)[0] == 200
+
+
+# ------------------------------------------------- the CLI against a scripted agent
+
+EVENT = {"time": "2026-11-22T06:50:00.123456Z", "ts_ns": 5, "ifindex": 2, "iface": "eth0",
+         "reason": "policy-rule", "rule_index": 1, "rule": "deny-udp", "family": 4,
+         "proto": "udp", "src": "192.0.2.7", "sport": 4000, "dst": "198.51.100.9",
+         "dport": 9999, "len": 50}
+EVENT6 = dict(EVENT, family=6, proto="tcp", src="2001:db8::1", dst="2001:db8::2",
+              sport=40000, dport=22, reason="policy-default", rule="default", rule_index=None,
+              iface=None, ifindex=7)
+
+
+def scripted(tmp_path, reply):
+    """A unix socket that answers one connection with REPLY, then closes it.
+    Returns (path, thread, requests)."""
+    import socket
+    import threading
+    path = str(tmp_path / "a.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    s.listen(1)
+    s.settimeout(20)
+    requests = []
+
+    def serve():
+        conn, _ = s.accept()
+        with conn:
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+            requests.append(json.loads(buf))
+            conn.sendall(reply)
+        s.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    return path, th, requests
+
+
+def sluice_bin():
+    from lib.agent import binaries
+    return binaries()[1]
+
+
+def test_cli_monitor_text_and_end(tmp_path):
+    # the events come in the same write as the answer: none may be lost
+    reply = (json.dumps({"ok": True, "data": {"rate": 1000}}) + "\n" +
+             json.dumps(EVENT) + "\n" + json.dumps(EVENT6) + "\n").encode()
+    path, th, req = scripted(tmp_path, reply)
+    p = subprocess.run([sluice_bin(), "--socket", path, "monitor", "--backlog", "3"],
+                       capture_output=True, text=True, timeout=20)
+    th.join(10)
+    assert p.returncode == 0, p.stderr
+    assert req == [{"cmd": "monitor", "backlog": 3}]
+    assert p.stdout.splitlines() == [
+        "2026-11-22T06:50:00.123456Z eth0 policy-rule deny-udp udp "
+        "192.0.2.7:4000 -> 198.51.100.9:9999 50",
+        "2026-11-22T06:50:00.123456Z ifindex 7 policy-default default tcp "
+        "[2001:db8::1]:40000 -> [2001:db8::2]:22 50",
+    ]
+
+
+def test_cli_monitor_json_count(tmp_path):
+    reply = (json.dumps({"ok": True, "data": {}}) + "\n" +
+             (json.dumps(EVENT) + "\n") * 3).encode()
+    path, th, _ = scripted(tmp_path, reply)
+    p = subprocess.run([sluice_bin(), "-j", "--socket", path, "monitor", "--count", "2"],
+                       capture_output=True, text=True, timeout=20)
+    th.join(10)
+    assert p.returncode == 0, p.stderr
+    assert [json.loads(x) for x in p.stdout.splitlines()] == [EVENT, EVENT]
+
+
+def test_cli_monitor_refused_and_usage(tmp_path):
+    path, th, _ = scripted(tmp_path, b'{"ok": false, "error": "too many monitor clients"}\n')
+    p = subprocess.run([sluice_bin(), "--socket", path, "monitor"],
+                       capture_output=True, text=True, timeout=20)
+    th.join(10)
+    assert p.returncode == 1 and p.stdout == ""
+    assert p.stderr.strip() == "sluice: too many monitor clients"
+    for args in (["--count"], ["--count", "x"], ["--count", "-1"], ["--backlog", "2000"],
+                 ["--frob"]):
+        p = subprocess.run([sluice_bin(), "--socket", str(tmp_path / "none.sock"), "monitor",
+                            *args], capture_output=True, text=True, timeout=20)
+        assert p.returncode == 2, (args, p.stderr)
