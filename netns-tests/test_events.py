@@ -151,6 +151,9 @@ def test_rate_zero_is_off(env):
     after = agent.stats()["events"]
     assert after["sent"] == before["sent"]
     assert agent.rules()["deny-5001"]["packets"] >= 20
+    p = agent.cli_raw("stats", json_out=False)
+    assert p.returncode == 0, p.stderr
+    assert "events: rate 0/s, sent %d, suppressed 0" % after["sent"] in p.stdout, p.stdout
 
 
 METRIC = re.compile(r'^(\w+)(?:\{(.*)\})? (\d+)$')
