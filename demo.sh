@@ -3,9 +3,10 @@
 #
 # `make demo`: two network namespaces joined by a veth pair, sluiced running
 # in the firewall namespace on the example policies (policies/), real traffic
-# sent from the client namespace, what was delivered vs dropped; the agent
+# sent from the client namespace (and a connection the firewall host opens,
+# whose replies conntrack lets in), what was delivered vs dropped; the agent
 # stopped (the firewall stays) and restarted (it adopts the pinned link);
-# then `sluice rule list`, `sluice stats`, `sluice teardown`. Everything the demo
+# then `sluice ct list`, `sluice rule list`, `sluice stats`, `sluice teardown`. Everything the demo
 # creates is named "sldemo..." and removed on exit, also on failure.
 #
 #   client ns sldemoc                      fw ns sldemof
@@ -124,13 +125,18 @@ if sluice status >/dev/null 2>&1; then
 	echo "demo: an agent still answers after SIGTERM" >&2
 	exit 1
 fi
-links=$(find "$STATE/links" -type f | wc -l)
-echo "  sluiced stopped; $links pinned XDP link(s) under $STATE/links keep filtering:"
+xdp_links=$(find "$STATE/links" -name 'xdp_*' | wc -l)
+tc_links=$(find "$STATE/links" -name 'tc_*' | wc -l)
+echo "  sluiced stopped; the pinned links under $STATE/links ($xdp_links XDP, $tc_links TC egress)"
+echo "  and the connection table keep working:"
 "$PYTHON" netns-tests/lib/demo_traffic.py $PFX --short || traffic_rc=$?
 
 step "start sluiced again: it adopts the pinned link"
 start_agent
 grep -o 'adopted the pinned XDP link.*' "$TMP/sluiced.log" | sed 's/^/  /'
+
+step "sluice ct list (connections tracked so far)"
+sluice ct list
 
 step "sluice rule list"
 sluice rule list

@@ -102,6 +102,10 @@ struct agent {
 	int ct_tbl_fd, ct_syn_fd, ct_cfg_fd, ct_stats_fd;
 	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
 	uint32_t ct_max;		/* ct_tbl's capacity (a pinned table keeps its own) */
+	int ct_tick_fd;			/* timerfd: re-arm timers that could not be set up */
+	struct ep_src ct_tick_src;
+	uint64_t ct_timer_fails;	/* timer-failed count at the last tick */
+	unsigned int ct_ticks, ct_burst_passes;
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -46,6 +48,17 @@
 
 #define SL_TC_HANDLE	0x5c1	/* clsact filter handle and priority of sluice */
 #define SL_TC_PRIO	0xc1
+
+/*
+ * bpf_timer_init fails with ENOMEM in bursts of new connections (kernel
+ * 6.18, docs/datapath.md); such entries are kept without a timer. ct_repoint
+ * arms them, or deletes them once stale: run it every second for a while
+ * after timer-failed grows, and every CT_SWEEP_TICKS seconds anyway (a walk
+ * costs ~180 ns per entry).
+ */
+#define CT_TICK_MS	1000
+#define CT_BURST_PASSES	10
+#define CT_SWEEP_TICKS	10
 
 #define CT_LIST_MAX	100000	/* entries in one ct-list answer (~25 MB of JSON) */
 #define CT_BATCH	1024
@@ -113,7 +126,7 @@ int ct_map_prepare(struct agent *a, struct bpf_map *map, const char *pin)
 }
 
 /* Hand every pending timer to the newest program's callback (bpf/lib/conntrack.h). */
-static int ct_repoint(struct agent *a)
+static int ct_repoint(struct agent *a, bool quiet)
 {
 	unsigned char pkt[64] = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt));
@@ -126,9 +139,66 @@ static int ct_repoint(struct agent *a)
 		       "program stays loaded until they fire", strerror(errno));
 		return 0;
 	}
-	if (opts.retval)
+	if (quiet)
+		pr_debug("conntrack: %u timers armed", opts.retval);
+	else if (opts.retval)
 		pr_info("conntrack: %u timers now run this agent's program", opts.retval);
 	return 0;
+}
+
+static uint64_t ct_stat_sum(struct agent *a, __u32 idx)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t sum = 0;
+	__u64 *v = ncpus > 0 ? calloc(ncpus, sizeof(*v)) : NULL;
+
+	if (v && !bpf_map_lookup_elem(a->ct_stats_fd, &idx, v))
+		for (int c = 0; c < ncpus; c++)
+			sum += v[c];
+	free(v);
+	return sum;
+}
+
+static void ct_tick(struct agent *a, struct ep_src *src, uint32_t events)
+{
+	uint64_t ticks, fails;
+
+	(void)src;
+	(void)events;
+	if (read(a->ct_tick_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	fails = ct_stat_sum(a, SLUICE_CT_STAT_TIMER_FAIL);
+	if (fails != a->ct_timer_fails) {
+		a->ct_timer_fails = fails;
+		a->ct_burst_passes = CT_BURST_PASSES;
+	}
+	if (a->ct_burst_passes) {
+		a->ct_burst_passes--;
+	} else if (++a->ct_ticks < CT_SWEEP_TICKS) {
+		return;
+	}
+	a->ct_ticks = 0;
+	ct_repoint(a, true);
+}
+
+static int ct_tick_open(struct agent *a)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = CT_TICK_MS / 1000 },
+		.it_interval = { .tv_sec = CT_TICK_MS / 1000 },
+	};
+	int err;
+
+	a->ct_tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (a->ct_tick_fd < 0 || timerfd_settime(a->ct_tick_fd, 0, &its, NULL)) {
+		err = -errno;
+		pr_err("cannot create the conntrack timer: %s", strerror(errno));
+		return err;
+	}
+	a->ct_timer_fails = ct_stat_sum(a, SLUICE_CT_STAT_TIMER_FAIL);
+	a->ct_tick_src.fd = a->ct_tick_fd;
+	a->ct_tick_src.ready = ct_tick;
+	return agent_watch(a, &a->ct_tick_src, EPOLLIN);
 }
 
 int ct_load(struct agent *a)
@@ -167,11 +237,17 @@ int ct_load(struct agent *a)
 	a->ct_syn_fd = bpf_map__fd(skel->maps.ct_syn);
 	a->ct_cfg_fd = bpf_map__fd(skel->maps.ct_cfg);
 	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
-	return ct_repoint(a);
+	ct_repoint(a, false);
+	return ct_tick_open(a);
 }
 
 void ct_unload(struct agent *a)
 {
+	if (a->ct_tick_fd >= 0) {
+		agent_unwatch(a, &a->ct_tick_src);
+		close(a->ct_tick_fd);
+		a->ct_tick_fd = -1;
+	}
 	sluice_tc__destroy(a->tc_skel);
 	a->tc_skel = NULL;
 	a->ct_tbl_fd = a->ct_syn_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
@@ -505,7 +581,8 @@ static int list_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_ent
 	struct json_object *o;
 	struct ct_view v;
 
-	if (ct_view_from(k, e, &l->cfg, l->now, &v) || !ct_filter_match(&l->f, &v))
+	/* an entry the datapath already treats as gone is not a connection */
+	if (ct_view_from(k, e, &l->cfg, l->now, &v) || v.dead || !ct_filter_match(&l->f, &v))
 		return 0;
 	if (l->matched++ >= l->limit)
 		return 0;	/* keep counting */

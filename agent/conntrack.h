@@ -27,7 +27,9 @@ int ct_map_prepare(struct agent *a, struct bpf_map *map, const char *pin);
 /*
  * After the XDP slots are loaded: load the TC egress program on the same
  * pinned ct maps and point every pending conntrack timer at its callback,
- * so that no timer keeps a previous agent's program alive.
+ * so that no timer keeps a previous agent's program alive. Then, from a 1 s
+ * timerfd, run the same pass again to arm the timers bpf_timer_init could not
+ * set up (ENOMEM in bursts) and delete such entries once stale.
  */
 int ct_load(struct agent *a);
 void ct_unload(struct agent *a);

@@ -319,6 +319,7 @@ int main(int argc, char **argv)
 		.ct_syn_fd = -1,
 		.ct_cfg_fd = -1,
 		.ct_stats_fd = -1,
+		.ct_tick_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
 		.debounce_fd = -1,

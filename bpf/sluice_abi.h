@@ -150,15 +150,6 @@ enum sl_ct_state {
 	SL_CT_STATE_MAX,
 };
 
-#define SLUICE_CT_STATE_NAMES(X)			\
-	X(SL_CT_SYN_SENT,		"syn-sent")		\
-	X(SL_CT_SYN_RECV,		"syn-recv")		\
-	X(SL_CT_ESTABLISHED,	"established")		\
-	X(SL_CT_FIN_WAIT,		"fin-wait")		\
-	X(SL_CT_CLOSING,		"closing")		\
-	X(SL_CT_UDP,		"udp")			\
-	X(SL_CT_ICMP,		"icmp")
-
 /* Indexes of sl_ct_config.timeout[] (seconds); the policy's conntrack.timeouts keys. */
 #define SLUICE_CT_TIMEOUTS(X)					\
 	X(CT_TO_TCP_SYN,	"tcp-syn",		120)	\
@@ -170,6 +161,18 @@ enum sl_ct_state {
 #define SLUICE_CT_TO_ENTRY(id, name, dflt) SLUICE_##id,
 enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX };
 #undef SLUICE_CT_TO_ENTRY
+
+/* Each state: its name, and the timeout it lives under (a connection half
+ * closed by one FIN is already on the closing timeout, like netfilter's
+ * FIN_WAIT/CLOSE_WAIT). Both the datapath and the CLI read this table. */
+#define SLUICE_CT_STATES(X)						\
+	X(SL_CT_SYN_SENT,	"syn-sent",	SLUICE_CT_TO_TCP_SYN)		\
+	X(SL_CT_SYN_RECV,	"syn-recv",	SLUICE_CT_TO_TCP_SYN)		\
+	X(SL_CT_ESTABLISHED,	"established",	SLUICE_CT_TO_TCP_EST)		\
+	X(SL_CT_FIN_WAIT,	"fin-wait",	SLUICE_CT_TO_TCP_CLOSING)	\
+	X(SL_CT_CLOSING,	"closing",	SLUICE_CT_TO_TCP_CLOSING)	\
+	X(SL_CT_UDP,		"udp",		SLUICE_CT_TO_UDP)		\
+	X(SL_CT_ICMP,		"icmp",		SLUICE_CT_TO_ICMP)
 
 #define SLUICE_CT_DEFAULT_MAX	262144
 /*

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/magic.h>
 
@@ -94,7 +95,15 @@ static char *link_iface(const char *path)
 	if (fd < 0)
 		return NULL;
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP) {
-		if (info.xdp.ifindex && if_indextoname(info.xdp.ifindex, name))
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		/*
+		 * The link knows its ifindex, not its namespace: the name is only
+		 * ours to print when the interface of that index here runs the
+		 * link's program (the agent may live in another namespace).
+		 */
+		if (info.xdp.ifindex && if_indextoname(info.xdp.ifindex, name) &&
+		    !bpf_xdp_query(info.xdp.ifindex, 0, &q) && q.prog_id == info.prog_id)
 			s = strdup(name);
 		else if (asprintf(&s, "ifindex %u", info.xdp.ifindex) < 0)
 			s = NULL;

@@ -40,6 +40,8 @@ struct ct_view {
 	uint16_t sport, dport;		/* host order; ICMP echo: the identifier in both */
 	unsigned int state;		/* enum sl_ct_state */
 	int64_t expires_in;		/* seconds until the timer removes it (>= 0); -1: unknown */
+	bool dead;			/* past its timeout without a timer: the datapath
+					 * treats it as gone and deletes it on its next packet */
 	uint64_t age;			/* seconds since it was created */
 	uint64_t packets[2], bytes[2];	/* [SL_CT_DIR_ORIG], [SL_CT_DIR_REPLY] */
 };

@@ -19,8 +19,8 @@ void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
 	*max_entries = pol->ct.max_entries;
 }
 
-#define CT_STATE_NAME(id, name) [id] = name,
-static const char *const state_names[SL_CT_STATE_MAX] = { SLUICE_CT_STATE_NAMES(CT_STATE_NAME) };
+#define CT_STATE_NAME(id, name, to) [id] = name,
+static const char *const state_names[SL_CT_STATE_MAX] = { SLUICE_CT_STATES(CT_STATE_NAME) };
 #undef CT_STATE_NAME
 
 #define CT_TO_NAME(id, name, dflt) name,
@@ -39,27 +39,14 @@ const char *ct_timeout_name(unsigned int idx)
 	return idx < SLUICE_CT_TO_MAX ? timeout_names[idx] : NULL;
 }
 
-/*
- * Which timeout a state lives under. This is the datapath's table
- * (bpf/lib/conntrack.h): a half-closed connection (FIN one way) is already
- * on the closing timeout, like netfilter's FIN_WAIT/CLOSE_WAIT.
- */
+/* Which timeout a state lives under (SLUICE_CT_STATES, as the datapath reads it). */
 int ct_state_timeout(unsigned int state)
 {
+#define CT_TO_CASE(st, name, to) case st: return to;
 	switch (state) {
-	case SL_CT_SYN_SENT:
-	case SL_CT_SYN_RECV:
-		return SLUICE_CT_TO_TCP_SYN;
-	case SL_CT_ESTABLISHED:
-		return SLUICE_CT_TO_TCP_EST;
-	case SL_CT_FIN_WAIT:
-	case SL_CT_CLOSING:
-		return SLUICE_CT_TO_TCP_CLOSING;
-	case SL_CT_UDP:
-		return SLUICE_CT_TO_UDP;
-	case SL_CT_ICMP:
-		return SLUICE_CT_TO_ICMP;
+	SLUICE_CT_STATES(CT_TO_CASE)
 	default:
 		return -1;
 	}
+#undef CT_TO_CASE
 }

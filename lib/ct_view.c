@@ -60,6 +60,8 @@ int ct_view_from(const struct sl_ct_key *k, const struct sl_ct_entry *e,
 
 		/* past its time, the timer is about to run: 0, never negative */
 		v->expires_in = end > now ? (int64_t)((end - now) / NSEC_PER_SEC) : 0;
+		/* bpf_timer_init can fail (-ENOMEM in bursts): no timer will come */
+		v->dead = end <= now && !e->timer_armed;
 	}
 	return 0;
 }

@@ -632,6 +632,26 @@ def test_teardown_after_sigkill_detaches(env):
     assert xdp_prog_id(t.fw, t.fdev) is None
 
 
+def test_teardown_from_another_namespace_names_ifindex(env):
+    """Run from the host namespace, the CLI cannot name the agent's
+    interfaces: an ifindex means nothing here, so it says "ifindex N"."""
+    from lib.netns import link_info, run, xdp_prog_id
+
+    t = env.topo
+    agent = env.start(default="deny", rules=ENV_RULES)
+    ifindex = link_info(t.fw, t.fdev)["ifindex"]
+    assert agent.stop(signal.SIGKILL) == -signal.SIGKILL
+    p = run([agent.sluice, "-j", "--socket", agent.socket, "--state-dir",
+             agent.state_dir, "teardown"], check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json_only(p)
+    assert out["removed"] == ["ifindex %d" % ifindex], out
+    deadline = time.monotonic() + 2
+    while xdp_prog_id(t.fw, t.fdev) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert xdp_prog_id(t.fw, t.fdev) is None
+
+
 @pytest.mark.parametrize("args,what", [
     (["--proto", "tcpp"], "tcpp"),
     (["--proto"], "--proto"),

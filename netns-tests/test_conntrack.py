@@ -386,3 +386,21 @@ def test_clsact_fallback(env, server, monkeypatch):
     assert udp_from(t.fw, t.c4) == "reply"
     assert env.agent.teardown().returncode == 0
     assert tc_filters(t) == []
+
+
+def test_burst_of_flows_all_expire(env, server):
+    """A burst of new flows (where bpf_timer_init may fail with ENOMEM) still
+    leaves the table by expiry, not by LRU: the agent arms what the datapath
+    could not."""
+    t = env.topo
+    start(env, udp=2, max_entries=4096)
+    run([PYTHON, "-c", FLOOD % (1000, t.c4, UDP_PORT)], ns=t.fw, timeout=60)
+    st = env.agent.cli("ct", "stats")
+    assert st["created"] >= 900, st
+    print("burst: %s" % json.dumps(st))
+    deadline = time.monotonic() + 20
+    while st["entries"]:
+        assert time.monotonic() < deadline, "entries left 20 s after a burst: %s" % st
+        time.sleep(0.5)
+        st = env.agent.cli("ct", "stats")
+    assert st["evicted"] == 0 and st["expired"] == st["created"], st

@@ -90,18 +90,11 @@ static __always_inline void sl_ct_stat(__u32 idx)
 
 static __always_inline __u32 sl_ct_timeout_idx(__u8 state)
 {
+#define SL_CT_TO_CASE(st, name, to) case st: return to;
 	switch (state) {
-	case SL_CT_SYN_SENT:
-	case SL_CT_SYN_RECV:
-		return SLUICE_CT_TO_TCP_SYN;
-	case SL_CT_ESTABLISHED:
-		return SLUICE_CT_TO_TCP_EST;
-	case SL_CT_FIN_WAIT:
-	case SL_CT_CLOSING:
-		return SLUICE_CT_TO_TCP_CLOSING;
-	case SL_CT_UDP:
-		return SLUICE_CT_TO_UDP;
+	SLUICE_CT_STATES(SL_CT_TO_CASE)
 	}
+#undef SL_CT_TO_CASE
 	return SLUICE_CT_TO_ICMP;
 }
 

@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from lib.netns import Topology  # noqa: E402
-from lib.traffic import exchange, tcp_reachable  # noqa: E402
+from lib.traffic import exchange, tcp_reachable, tcp_reachable_from_fw  # noqa: E402
 
 N = 3
 
@@ -37,6 +37,12 @@ def main():
     for what, addr, port, rule, expect in tcp:
         ok = tcp_reachable(t, addr, port, timeout=1.0)
         row(what, rule, expect, 1 if ok else 0, 1)
+    if tcp:
+        # the other way: the fw host opens a connection; no rule allows the
+        # client's SYN-ACK, conntrack (TC egress saw the SYN) lets it in
+        ok = tcp_reachable_from_fw(t, "192.0.2.1", 9000, timeout=1.0)
+        row("TCP 192.0.2.2 -> 192.0.2.1:9000 (opened by fw)", "conntrack (reply)",
+            "delivered", 1 if ok else 0, 1)
 
     udp = [
         ("UDP 192.0.2.1 -> 192.0.2.2:53", "192.0.2.1", "192.0.2.2", 53, "dns", "delivered"),

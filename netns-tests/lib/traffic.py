@@ -97,11 +97,22 @@ except OSError as e:
 """
 
 
-def tcp_connect(topo, addr, port, timeout=1.0):
-    """connect() from the client to ADDR:PORT (a listener must run in fw)."""
-    p = run([PYTHON, "-c", CONNECT, addr, str(port), str(timeout)], ns=topo.client,
+def tcp_connect(topo, addr, port, timeout=1.0, ns=None):
+    """connect() from NS (the client by default) to ADDR:PORT."""
+    p = run([PYTHON, "-c", CONNECT, addr, str(port), str(timeout)], ns=ns or topo.client,
             timeout=timeout + 10)
     return p.stdout.startswith("connected")
+
+
+def tcp_reachable_from_fw(topo, addr, port, timeout=1.0):
+    """Can the fw host open a connection to a listener on ADDR:PORT in the
+    client? Its SYN leaves unfiltered; the SYN-ACK comes back through XDP."""
+    with Receiver(topo.client, tcp=[port]) as r:
+        ok = tcp_connect(topo, addr, port, timeout, ns=topo.fw)
+    got = r.counts.get("tcp:%d" % port, 0)
+    if ok and not got:
+        raise AssertionError("fw says connected but the client listener accepted nothing")
+    return ok
 
 
 def tcp_reachable(topo, addr, port, timeout=1.0):
