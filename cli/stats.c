@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * sluice stats: packets and bytes per verdict and per drop reason, per hook,
- * from the agent's "stats" answer (docs/control.md).
+ * and the drop event counters, from the agent's "stats" answer
+ * (docs/control.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static int counter_table(const struct pr_col *cols, size_t ncols, struct json_ob
 
 static int stats_text(struct json_object *data)
 {
-	struct json_object *hooks = pr_get(data, "hooks");
+	struct json_object *hooks = pr_get(data, "hooks"), *ev;
 	bool first = true;
 	int err = 0;
 
@@ -59,6 +60,13 @@ static int stats_text(struct json_object *data)
 		putchar('\n');
 		err = counter_table(drop_cols, ARRAY_SIZE(drop_cols), pr_get(h, "drops"));
 	}
+	ev = pr_get(data, "events");
+	if (!err && json_object_is_type(ev, json_type_object))
+		printf("\nevents: rate %lld/s, sent %llu, suppressed %llu, lost %llu\n",
+		       (long long)json_object_get_int64(pr_get(ev, "rate")),
+		       (unsigned long long)json_object_get_uint64(pr_get(ev, "sent")),
+		       (unsigned long long)json_object_get_uint64(pr_get(ev, "suppressed")),
+		       (unsigned long long)json_object_get_uint64(pr_get(ev, "lost")));
 	return err;
 }
 

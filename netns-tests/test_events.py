@@ -3,6 +3,7 @@
 reason, rule, addresses and ports; the datapath's limiter caps the events
 per second (sluiced --event-rate) and counts the rest."""
 import json
+import os
 import re
 import signal
 import subprocess
@@ -61,6 +62,11 @@ def blast(env, specs):
 def test_monitor_reports_drops(env):
     agent = start(env)
     t = env.topo
+    # one ring buffer and limiter for both slots, pinned with the counters
+    for name in ("sl_events", "sl_ev_cfg"):
+        assert os.path.exists(os.path.join(agent.state_dir, "maps", name)), name
+        for slot in ("0", "1"):
+            assert not os.path.exists(os.path.join(agent.state_dir, "slots", slot, name))
     mon = monitor(agent, "--count", "5")
     blast(env, [
         dict(src=t.c4, dst=t.f4, proto="udp", sport=41000, dport=5001, count=3),
@@ -151,6 +157,9 @@ def test_rate_zero_is_off(env):
     after = agent.stats()["events"]
     assert after["sent"] == before["sent"]
     assert agent.rules()["deny-5001"]["packets"] >= 20
+    p = agent.cli_raw("stats", json_out=False)
+    assert p.returncode == 0, p.stderr
+    assert "events: rate 0/s, sent %d, suppressed 0" % after["sent"] in p.stdout, p.stdout
 
 
 METRIC = re.compile(r'^(\w+)(?:\{(.*)\})? (\d+)$')
@@ -311,3 +320,24 @@ def test_cli_monitor_refused_and_usage(tmp_path):
         p = subprocess.run([sluice_bin(), "--socket", str(tmp_path / "none.sock"), "monitor",
                             *args], capture_output=True, text=True, timeout=20)
         assert p.returncode == 2, (args, p.stderr)
+
+
+def test_events_after_restart(env):
+    """A restarted agent reuses the pinned ring buffer and limiter: the
+    counters carry on, the new rate applies, events still arrive; a monitor
+    client sees the end when the agent exits."""
+    t = env.topo
+    agent = start(env, rate=100)
+    blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=4)])
+    mon = monitor(agent)
+    assert agent.stop() == 0, agent.log_text()
+    # the agent closed the stream: the CLI ends by itself, exit 0
+    out, err = mon.communicate(timeout=5)
+    assert mon.returncode == 0 and out == "", err
+    agent.start(extra=["--event-rate", "200"])
+    ev = agent.stats()["events"]
+    assert ev["rate"] == 200 and ev["sent"] == 4, ev
+    mon = monitor(agent, "--count", "2")
+    blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", sport=44000, dport=5001, count=2)])
+    got = finish(mon)
+    assert [(e["sport"], e["rule"]) for e in got] == [(44000, "deny-5001")] * 2
