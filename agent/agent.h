@@ -148,6 +148,14 @@ static inline int agent_prog_fd(const struct agent *a)
 }
 
 int agent_watch(struct agent *a, struct ep_src *src, uint32_t events);
+/*
+ * A connection accepted on FD: SIZE zeroed bytes whose first member is the
+ * struct ep_src, watched for input with READY. NULL (FD closed) on failure.
+ */
+void *agent_conn_new(struct agent *a, int fd, size_t size,
+		     void (*ready)(struct agent *a, struct ep_src *src, uint32_t events));
+/* Milliseconds of CLOCK_MONOTONIC since T0. */
+long agent_ms_since(const struct timespec *t0);
 void agent_unwatch(struct agent *a, struct ep_src *src);
 
 #endif /* SLUICED_AGENT_H */

@@ -39,20 +39,12 @@
 #define CTL_MAX_CONNS	64
 
 struct ctl_conn {
-	struct ep_src src;
+	struct ep_src src;	/* first: agent_conn_new */
 	struct ctl_conn *next;
 	struct timespec t0;
 	char *buf;
 	size_t len;
 };
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
 
 /* Forget C but leave its fd open. */
 static void conn_release(struct agent *a, struct ctl_conn *c)
@@ -547,19 +539,10 @@ static void listen_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			close(fd);
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
+		c = agent_conn_new(a, fd, sizeof(*c), conn_ready);
+		if (!c)
 			continue;
-		}
-		c->src.fd = fd;
-		c->src.ready = conn_ready;
 		clock_gettime(CLOCK_MONOTONIC, &c->t0);
-		if (agent_watch(a, &c->src, EPOLLIN)) {
-			close(fd);
-			free(c);
-			continue;
-		}
 		c->next = a->conns;
 		a->conns = c;
 		a->nconns++;
@@ -572,7 +555,7 @@ int ctl_expire(struct agent *a)
 
 	for (; c; c = next) {
 		next = c->next;
-		if (ms_since(&c->t0) > CTL_TIMEOUT_MS) {
+		if (agent_ms_since(&c->t0) > CTL_TIMEOUT_MS) {
 			pr_debug("control: closing a connection that sent no request");
 			conn_close(a, c);
 		}

@@ -62,6 +62,33 @@ int agent_watch(struct agent *a, struct ep_src *src, uint32_t events)
 	return 0;
 }
 
+void *agent_conn_new(struct agent *a, int fd, size_t size,
+		     void (*ready)(struct agent *a, struct ep_src *src, uint32_t events))
+{
+	struct ep_src *src = calloc(1, size);
+
+	if (!src) {
+		close(fd);
+		return NULL;
+	}
+	src->fd = fd;
+	src->ready = ready;
+	if (agent_watch(a, src, EPOLLIN)) {
+		close(fd);
+		free(src);
+		return NULL;
+	}
+	return src;
+}
+
+long agent_ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 void agent_unwatch(struct agent *a, struct ep_src *src)
 {
 	epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);

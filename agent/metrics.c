@@ -34,7 +34,7 @@
 #define M_MAX_CONNS	16
 
 struct m_conn {
-	struct ep_src src;
+	struct ep_src src;	/* first: agent_conn_new */
 	struct m_conn *next;
 	struct timespec t0;
 	size_t len;
@@ -331,19 +331,10 @@ static void listen_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			close(fd);
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
+		c = agent_conn_new(a, fd, sizeof(*c), conn_ready);
+		if (!c)
 			continue;
-		}
-		c->src.fd = fd;
-		c->src.ready = conn_ready;
 		clock_gettime(CLOCK_MONOTONIC, &c->t0);
-		if (agent_watch(a, &c->src, EPOLLIN)) {
-			close(fd);
-			free(c);
-			continue;
-		}
 		c->next = a->metrics->conns;
 		a->metrics->conns = c;
 		a->metrics->nconns++;
@@ -410,15 +401,12 @@ int metrics_open(struct agent *a)
 int metrics_expire(struct agent *a)
 {
 	struct m_conn *c, *next;
-	struct timespec now;
 
 	if (!a->metrics)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (c = a->metrics->conns; c; c = next) {
 		next = c->next;
-		if ((now.tv_sec - c->t0.tv_sec) * 1000 +
-		    (now.tv_nsec - c->t0.tv_nsec) / 1000000 > M_TIMEOUT_MS)
+		if (agent_ms_since(&c->t0) > M_TIMEOUT_MS)
 			conn_close(a, c);
 	}
 	return a->metrics->conns ? 1000 : -1;

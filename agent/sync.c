@@ -34,14 +34,6 @@
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
 #define SLOT_GRACE_MS	10	/* before rewriting the slot the links just left */
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 int sync_load(struct agent *a, struct sl_policy *pol)
 {
 	struct sl_diags d = {};
@@ -93,7 +85,7 @@ static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
  */
 static void slot_grace(struct agent *a)
 {
-	long ms = ms_since(&a->last_switch);
+	long ms = agent_ms_since(&a->last_switch);
 
 	if (a->last_switch.tv_sec && ms < SLOT_GRACE_MS)
 		usleep((SLOT_GRACE_MS - ms) * 1000);
@@ -255,7 +247,7 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 	if (!timer_armed(a))
 		clock_gettime(CLOCK_MONOTONIC, &a->change_first);
 	/* debounce, but a dir that never stops changing is still read */
-	if (ms_since(&a->change_first) < DEBOUNCE_MAX_MS - DEBOUNCE_MS)
+	if (agent_ms_since(&a->change_first) < DEBOUNCE_MAX_MS - DEBOUNCE_MS)
 		timer_arm(a, DEBOUNCE_MS);
 	else if (!timer_armed(a))
 		timer_arm(a, 1);
