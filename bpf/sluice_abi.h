@@ -125,11 +125,24 @@ struct sl_counter {
 	X(DROP_BAD_TCP_DOFF,	"bad-tcp-doff")			\
 	X(DROP_TRUNC_UDP,	"truncated-udp")		\
 	X(DROP_TRUNC_ICMP,	"truncated-icmp")		\
-	X(DROP_INTERNAL,	"internal-error")
+	X(DROP_INTERNAL,	"internal-error")		\
+	X(DROP_TAIL_MISSED,	"tail-call-missed")
+
+/*
+ * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse) hands
+ * each packet on through the prog array sl_tails, index = the stage below;
+ * the per-packet state (parsed headers, conntrack key, policy slot) travels
+ * in the per-CPU map sl_scratch. A tail call into an empty index is the drop
+ * "tail-call-missed". The load balancer will be the next stage.
+ */
+#define SLUICE_TAILS(X)				\
+	X(TAIL_CT,		"conntrack")		\
+	X(TAIL_FW,		"firewall")
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_verdict { SLUICE_VERDICTS(SLUICE_ENUM_ENTRY) SLUICE_VERDICT_MAX };
 enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX };
+enum sluice_tail { SLUICE_TAILS(SLUICE_ENUM_ENTRY) SLUICE_TAIL_MAX };
 #undef SLUICE_ENUM_ENTRY
 
 /*
@@ -298,6 +311,8 @@ struct sl_ev_config {
 #define SLUICE_MAP_CT_STATS	"ct_stats"
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
+#define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
+#define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS,
