@@ -65,6 +65,8 @@ static bool map_per_slot(const char *name)
 		SLUICE_MAP_FW_CFG, SLUICE_MAP_FW_CLS, SLUICE_MAP_FW_SRC4, SLUICE_MAP_FW_DST4,
 		SLUICE_MAP_FW_SRC4_T8, SLUICE_MAP_FW_DST4_T8, SLUICE_MAP_FW_SRC6,
 		SLUICE_MAP_FW_DST6, SLUICE_MAP_FW_SPORT, SLUICE_MAP_FW_DPORT,
+		/* each instance's stages: its own programs read its own tables */
+		SLUICE_MAP_TAILS, SLUICE_MAP_SCRATCH,
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

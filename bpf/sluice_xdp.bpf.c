@@ -1,22 +1,97 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluice XDP ingress: the stateless firewall.
+ * sluice XDP ingress: the firewall as a pipeline of tail-called programs.
  *
- *   frame -> parse (Ethernet, VLAN x2, IPv4/IPv6 + extension headers, L4)
- *         -> classify (DIR-24-8 / LPM6 / port / proto classes, bitmap AND)
- *         -> count (verdict, drop reason, rule) -> XDP_PASS or XDP_DROP
- *         (a drop also sends a rate-limited event to sl_events)
+ *   sluice_xdp   (entry, attached)  policy present? parse (Ethernet, VLAN x2,
+ *                                   IPv4/IPv6 + extension headers, L4) into
+ *                                   the per-CPU sl_scratch
+ *     -> sl_tails[SLUICE_TAIL_CT]   sl_stage_ct: a tracked connection passes
+ *                                   (only when stateful)
+ *     -> sl_tails[SLUICE_TAIL_FW]   sl_stage_fw: classify (DIR-24-8 / LPM6 /
+ *                                   port / proto classes, bitmap AND), count,
+ *                                   XDP_PASS or XDP_DROP; an allowed packet
+ *                                   may open a connection
+ *
+ * A drop also sends a rate-limited event to sl_events. A tail call that finds
+ * its index empty drops the packet as "tail-call-missed": never a pass.
+ * sl_tails is filled by libbpf when the object loads (static initialisation
+ * below), so one load is one complete, consistent set of programs.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 #include "lib/firewall.h"
 
+int sl_stage_ct(struct xdp_md *ctx);
+int sl_stage_fw(struct xdp_md *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SLUICE_TAIL_MAX);
+	__uint(key_size, sizeof(__u32));
+	__array(values, int (struct xdp_md *));
+} sl_tails SEC(".maps") = {
+	.values = {
+		[SLUICE_TAIL_CT] = (void *)&sl_stage_ct,
+		[SLUICE_TAIL_FW] = (void *)&sl_stage_fw,
+	},
+};
+
+/* Hand the packet to stage IDX; returns only when its slot is empty. */
+static __always_inline int sl_tail(struct xdp_md *ctx, __u32 idx, struct sl_pipe *p)
+{
+	bpf_tail_call(ctx, &sl_tails, idx);
+	return sl_drop_ev(SLUICE_DROP_TAIL_MISSED, p->bytes, &p->m, SLUICE_EV_NO_RULE,
+			  p->ifindex);
+}
+
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	return sl_firewall_if((void *)(long)ctx->data, (void *)(long)ctx->data_end,
-			      ctx->ingress_ifindex);
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct sl_pipe *p = sl_pipe_get();
+	int v;
+
+	if (!p)
+		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
+	v = sl_fw_begin(data, data_end, ctx->ingress_ifindex, sl_fw_cfg(), p);
+	if (v != SL_NEXT)
+		return v;
+	return sl_tail(ctx, sl_fw_ct_cfg() ? SLUICE_TAIL_CT : SLUICE_TAIL_FW, p);
+}
+
+SEC("xdp")
+int sl_stage_ct(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct sl_pipe *p = sl_pipe_get();
+	struct sl_ct_config *ctc;
+	int v;
+
+	if (!p)
+		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
+	ctc = sl_fw_ct_cfg();
+	if (ctc) {
+		v = sl_fw_track(data, data_end, p, ctc);
+		if (v != SL_NEXT)
+			return v;
+	}
+	return sl_tail(ctx, SLUICE_TAIL_FW, p);
+}
+
+SEC("xdp")
+int sl_stage_fw(struct xdp_md *ctx)
+{
+	struct sl_pipe *p = sl_pipe_get();
+	struct fw_config *cfg = sl_fw_cfg();
+
+	if (!p)
+		return sl_drop_pkt(SLUICE_DROP_INTERNAL,
+				   (long)ctx->data_end - (long)ctx->data);
+	/* fw_cfg is written last: a policy applied between stages is complete */
+	if (!cfg || !cfg->active)
+		return sl_pass(p->bytes);
+	return sl_fw_rules(p, cfg, sl_fw_ct_cfg());
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -601,3 +601,95 @@ TEST(xdp_src_and_dst_prefixes_kept_apart)
 out:
 	xdp_env_close(&env);
 }
+
+/* ---- the tail-call pipeline ---------------------------------------------- */
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Loading the object fills every stage of sl_tails with its own program. */
+TEST(xdp_pipeline_full_after_load)
+{
+	struct xdp_env env;
+	int fd, want[SLUICE_TAIL_MAX];
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		goto out;
+	fd = bpf_map__fd(env.skel->maps.sl_tails);
+	want[SLUICE_TAIL_CT] = bpf_program__fd(env.skel->progs.sl_stage_ct);
+	want[SLUICE_TAIL_FW] = bpf_program__fd(env.skel->progs.sl_stage_fw);
+	ASSERT_EQ(bpf_map__max_entries(env.skel->maps.sl_tails), SLUICE_TAIL_MAX, "slots");
+	for (__u32 i = 0; i < SLUICE_TAIL_MAX; i++) {
+		__u32 id = 0;
+
+		/* from userspace a prog array answers with the program id */
+		ASSERT_OK(bpf_map_lookup_elem(fd, &i, &id) ? -errno : 0, "sl_tails lookup");
+		ASSERT_EQ(id, prog_id(want[i]), "stage program in its slot");
+	}
+out:
+	xdp_env_close(&env);
+}
+
+/*
+ * An empty stage slot is a named, counted drop, never a pass: a packet the
+ * policy allows (and one it denies) is dropped as tail-call-missed while
+ * the slot is empty, and allowed again once the stage is back. The stateful
+ * path misses at the conntrack stage, the stateless one at the firewall.
+ */
+TEST(xdp_tail_call_missed_drops)
+{
+	const uint8_t ssh[] = { ETH(P_IP), IP4(6, SSH_SRC4, WEB_DST4), TCP(40000, 22) };
+	static const char *const stateful =
+		"firewall:\n  interfaces: [slb0]\n  default: deny\n  rules:\n"
+		"    - { name: ssh, action: allow, proto: tcp, dport: [22] }\n";
+	struct sl_counter drop[SLUICE_DROP_MAX], rule;
+	int tails, stage[SLUICE_TAIL_MAX];
+	struct sl_ct_config ctc = { .stateful = 1 };
+	uint8_t pkt[sizeof(ssh)];
+	struct xdp_env env;
+	__u32 retval, key, zero = 0;
+
+	memcpy(pkt, ssh, sizeof(ssh));
+	fix_lengths(pkt, sizeof(pkt));
+	if (!ASSERT_OK(xdp_env_open(&env), "open") ||
+	    !ASSERT_OK(xdp_env_apply(&env, POLICY, 1, NULL), "apply policy"))
+		goto out;
+	tails = bpf_map__fd(env.skel->maps.sl_tails);
+	stage[SLUICE_TAIL_CT] = bpf_program__fd(env.skel->progs.sl_stage_ct);
+	stage[SLUICE_TAIL_FW] = bpf_program__fd(env.skel->progs.sl_stage_fw);
+
+	ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &retval, NULL, NULL), "run");
+	ASSERT_EQ(retval, XDP_PASS, "ssh allowed with every stage present");
+
+	for (int pass = 0; pass < 2; pass++) {
+		/* pass 0: stateless, the firewall stage missing; 1: stateful, conntrack */
+		key = pass ? SLUICE_TAIL_CT : SLUICE_TAIL_FW;
+		if (pass && (!ASSERT_OK(xdp_env_apply(&env, stateful, 2, NULL), "stateful") ||
+			     !ASSERT_OK(bpf_map_update_elem(bpf_map__fd(env.skel->maps.ct_cfg),
+							    &zero, &ctc, BPF_ANY), "ct_cfg")))
+			goto out;
+		if (!ASSERT_OK(bpf_map_delete_elem(tails, &key) ? -errno : 0, "empty the slot") ||
+		    !ASSERT_OK(xdp_env_reset_counters(&env), "reset"))
+			goto out;
+		ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &retval, NULL, NULL), "run");
+		ASSERT_EQ(retval, XDP_DROP, "dropped while a stage is missing");
+		if (ASSERT_OK(sl_counters_read(env.drop_fd, SLUICE_DROP_MAX, drop), "sl_drop")) {
+			ASSERT_EQ(drop[SLUICE_DROP_TAIL_MISSED].packets, 1, "tail-call-missed");
+			ASSERT_EQ(drop[SLUICE_DROP_TAIL_MISSED].bytes, sizeof(pkt), "its bytes");
+		}
+		/* the rules never ran */
+		if (ASSERT_OK(sl_counter_read(env.rule_fd, 0, &rule), "rule counter"))
+			ASSERT_EQ(rule.packets, 0, "no rule counted");
+		ASSERT_OK(bpf_map_update_elem(tails, &key, &stage[key], BPF_ANY) ? -errno : 0,
+			  "stage back");
+		ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &retval, NULL, NULL), "run");
+		ASSERT_EQ(retval, XDP_PASS, "allowed again");
+	}
+out:
+	xdp_env_close(&env);
+}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The firewall stage: parse, [conntrack], classify, count, verdict. Shared
- * by the XDP entry program and the benchmark programs so that what is
- * measured is exactly what runs.
+ * The firewall stages: parse (sl_fw_begin), [conntrack] (sl_fw_track),
+ * classify, count, verdict (sl_fw_rules). sluice_xdp runs them as tail-called
+ * programs; sl_firewall_if runs them inline in one program (the benchmarks'
+ * single-program path), so what is measured is exactly what runs.
  *
  * Stateful (ct_cfg.stateful): a packet of a tracked connection, or an ICMP
  * error about one, passes before the rules; a packet a rule allows that can
@@ -16,6 +17,7 @@
 #include "conntrack.h"
 #include "events.h"
 #include "parse.h"
+#include "pipeline.h"
 #include "stats.h"
 
 /*
@@ -36,55 +38,110 @@ static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config 
 	sl_ct_create(p, ctc, bytes);
 }
 
-/* IFINDEX: the receiving interface, for drop events (0 when unknown). */
-static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifindex)
+#define SL_NEXT		(-1)	/* a stage's "go on": not an XDP verdict */
+
+static __always_inline struct fw_config *sl_fw_cfg(void)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(&fw_cfg, &key);
+}
+
+/* Conntrack settings when the firewall is stateful, else NULL. */
+static __always_inline struct sl_ct_config *sl_fw_ct_cfg(void)
+{
+	struct sl_ct_config *ctc;
+	__u32 key = 0;
+
+	ctc = bpf_map_lookup_elem(&ct_cfg, &key);
+	return ctc && ctc->stateful ? ctc : NULL;
+}
+
+/*
+ * First stage: is a policy applied (CFG), then parse into P. SL_NEXT, or
+ * the verdict of a packet that needs no rule. IFINDEX: the receiving
+ * interface, for drop events (0 when unknown).
+ */
+static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex,
+				       const struct fw_config *cfg, struct sl_pipe *p)
 {
 	__u64 bytes = data_end - data;
-	struct sl_ct_config *ctc;
-	struct fw_config *cfg;
-	struct sl_ct_pkt ctp;
-	struct sl_meta m;
-	__u32 key = 0;
-	int rule;
 
-	cfg = bpf_map_lookup_elem(&fw_cfg, &key);
 	/* No policy applied yet: the firewall is open. */
 	if (!cfg || !cfg->active)
 		return sl_pass(bytes);
 
-	__builtin_memset(&m, 0, sizeof(m));
-	switch (sl_parse(data, data_end, &m)) {
+	__builtin_memset(&p->m, 0, sizeof(p->m));
+	p->ctp.start = 0;
+	p->bytes = bytes;
+	p->ifindex = ifindex;
+	switch (sl_parse(data, data_end, &p->m)) {
 	case SL_PARSE_NONIP:
 		return sl_pass_nonip(bytes);
 	case SL_PARSE_DROP:
-		return sl_drop_ev(m.reason, bytes, &m, SLUICE_EV_NO_RULE, ifindex);
+		return sl_drop_ev(p->m.reason, bytes, &p->m, SLUICE_EV_NO_RULE, ifindex);
 	}
+	return SL_NEXT;
+}
 
-	ctp.start = 0;
-	ctc = bpf_map_lookup_elem(&ct_cfg, &key);
-	if (ctc && !ctc->stateful)
-		ctc = NULL;
-	if (ctc && sl_fw_ct(data, data_end, &m, ctc, &ctp) != SL_CT_MISS)
-		return sl_pass(bytes);
+/* Conntrack (CTC: stateful): a tracked or related packet passes; SL_NEXT otherwise. */
+static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pipe *p,
+				       struct sl_ct_config *ctc)
+{
+	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
+		return sl_pass(p->bytes);
+	return SL_NEXT;
+}
 
-	rule = sl_classify(cfg, &m);
+/* The rules: classify, count, verdict; an allowed packet may open a connection. */
+static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config *cfg,
+				       struct sl_ct_config *ctc)
+{
+	__u64 bytes = p->bytes;
+	int rule;
+
+	rule = sl_classify(cfg, &p->m);
 	if (rule == SL_CLS_ERROR)
-		return sl_drop_ev(SLUICE_DROP_INTERNAL, bytes, &m, SLUICE_EV_NO_RULE,
-				  ifindex);
+		return sl_drop_ev(SLUICE_DROP_INTERNAL, bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
 	if (rule == SL_NO_MATCH) {
 		sl_count(&fw_rule_cnt, SLUICE_RULE_DEFAULT, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
 			return sl_pass(bytes);
-		return sl_drop_ev(SLUICE_DROP_POLICY_DEFAULT, bytes, &m,
-				  SLUICE_RULE_DEFAULT, ifindex);
+		return sl_drop_ev(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
+				  SLUICE_RULE_DEFAULT, p->ifindex);
 	}
 	sl_count(&fw_rule_cnt, rule, bytes);
 	if (sl_rule_allows(cfg, rule)) {
-		if (ctc && ctp.start)
-			sl_fw_ct_create(&ctp, ctc, bytes);
+		if (ctc && p->ctp.start)
+			sl_fw_ct_create(&p->ctp, ctc, bytes);
 		return sl_pass(bytes);
 	}
-	return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &m, rule, ifindex);
+	return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex);
+}
+
+/*
+ * The whole firewall in one program: the stages above as inline calls, the
+ * state on the stack. The benchmarks' single-program path; sluice_xdp runs
+ * the same stages as tail calls (sluice_xdp.bpf.c).
+ */
+static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifindex)
+{
+	struct fw_config *cfg = sl_fw_cfg();
+	struct sl_ct_config *ctc;
+	struct sl_pipe p;
+	int v;
+
+	v = sl_fw_begin(data, data_end, ifindex, cfg, &p);
+	if (v != SL_NEXT || !cfg)
+		return v;
+	ctc = sl_fw_ct_cfg();
+	if (ctc) {
+		v = sl_fw_track(data, data_end, &p, ctc);
+		if (v != SL_NEXT)
+			return v;
+	}
+	return sl_fw_rules(&p, cfg, ctc);
 }
 
 static __always_inline int sl_firewall(void *data, void *data_end)

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Per-packet state handed from one XDP pipeline stage to the next (tail
+ * calls, enum sluice_tail in sluice_abi.h).
+ *
+ * Why a per-CPU array and not the XDP metadata area (bpf_xdp_adjust_meta):
+ * the metadata area holds at most 32 bytes, and the state is ~110 (the
+ * parsed headers of struct sl_meta, the conntrack key, slot, ifindex). A
+ * tail call stays on the CPU it started on, and XDP in NAPI (softirq) does
+ * not nest on one CPU, so the entry program's write is what the next stage
+ * reads (the same choice as Cilium's XDP scratch map). Each stage reads it
+ * with one inlined array lookup; docs/datapath.md has the measured cost.
+ */
+#ifndef SLUICE_BPF_PIPELINE_H
+#define SLUICE_BPF_PIPELINE_H
+
+#include "conntrack.h"
+#include "parse.h"
+
+struct sl_pipe {
+	struct sl_meta m;	/* what sl_parse found */
+	struct sl_ct_pkt ctp;	/* conntrack stage: key and whether it may open one */
+	__u32 ifindex;		/* receiving interface, for drop events */
+	__u32 slot;		/* policy slot the packet uses from start to end */
+	__u64 bytes;		/* frame length */
+};
+
+/* One sl_pipe per CPU, overwritten by every packet's entry program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_pipe);
+} sl_scratch SEC(".maps");
+
+static __always_inline struct sl_pipe *sl_pipe_get(void)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(&sl_scratch, &key);
+}
+
+#endif /* SLUICE_BPF_PIPELINE_H */
