@@ -44,6 +44,9 @@
 #define SLUICE_PORT_BLOCKS	(65536 / SLUICE_BLK)	/* 1024 */
 #define SLUICE_LPM6_MAX		(1u << 20)
 #define SLUICE_IPV6_EXT_MAX	8	/* extension headers walked before giving up */
+#define SLUICE_POL_SLOTS	64	/* policy slots: compiled policies, see fwo_* maps */
+#define SLUICE_IFSLOT_MAX	4096	/* interfaces with a policy slot (sl_ifslot) */
+#define SLUICE_IFSLOT_DEFAULT	0	/* sl_ifslot key for interfaces without one */
 
 /* Class 0 is the empty bitmap: it matches no rule. */
 #define SLUICE_CLS_NONE		0
@@ -60,7 +63,7 @@ struct fw_config {
 	__u32 default_action;		/* enum sluice_action */
 	__u32 active;			/* 0: no policy applied, every packet passes */
 	__u16 noport_cls;		/* class used for both ports when a packet has none */
-	__u16 pad0;
+	__u16 rule_base;		/* fw_rule_cnt index of rule 0 (firewall sections) */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
 	__u64 allow[SLUICE_BM_WORDS];	/* bit i set: rule i allows, else denies */
 };
@@ -133,11 +136,12 @@ struct sl_counter {
  * each packet on through the prog array sl_tails, index = the stage below;
  * the per-packet state (parsed headers, conntrack key, policy slot) travels
  * in the per-CPU map sl_scratch. A tail call into an empty index is the drop
- * "tail-call-missed". The load balancer will be the next stage.
+ * "tail-call-missed". The names are the stage programs' names; the loader
+ * fills sl_tails with them. The load balancer will be the next stage.
  */
-#define SLUICE_TAILS(X)				\
-	X(TAIL_CT,		"conntrack")		\
-	X(TAIL_FW,		"firewall")
+#define SLUICE_TAILS(X)					\
+	X(TAIL_CT,	"sl_stage_ct")	/* conntrack */		\
+	X(TAIL_FW,	"sl_stage_fw")	/* firewall rules */
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_verdict { SLUICE_VERDICTS(SLUICE_ENUM_ENTRY) SLUICE_VERDICT_MAX };
@@ -311,6 +315,18 @@ struct sl_ev_config {
 #define SLUICE_MAP_CT_STATS	"ct_stats"
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
+/* outer arrays of maps (index: policy slot) holding the fw_* tables above */
+#define SLUICE_MAP_FWO_CFG	"fwo_cfg"
+#define SLUICE_MAP_FWO_CLS	"fwo_cls"
+#define SLUICE_MAP_FWO_SRC4	"fwo_src4"
+#define SLUICE_MAP_FWO_DST4	"fwo_dst4"
+#define SLUICE_MAP_FWO_SRC4_T8	"fwo_src4_t8"
+#define SLUICE_MAP_FWO_DST4_T8	"fwo_dst4_t8"
+#define SLUICE_MAP_FWO_SRC6	"fwo_src6"
+#define SLUICE_MAP_FWO_DST6	"fwo_dst6"
+#define SLUICE_MAP_FWO_SPORT	"fwo_sport"
+#define SLUICE_MAP_FWO_DPORT	"fwo_dport"
+#define SLUICE_MAP_IFSLOT	"sl_ifslot"	/* ifindex -> policy slot */
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
 
