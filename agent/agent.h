@@ -39,7 +39,8 @@ struct ep_src {
 	void (*ready)(struct agent *a, struct ep_src *src, uint32_t events);
 };
 
-/* One interface the XDP program is attached to, through a pinned bpf_link. */
+/* One interface the XDP program is attached to, through a pinned bpf_link;
+ * its sl_ifslot entry names the policy slot it runs. */
 struct iface {
 	int ifindex;
 	char name[IF_NAMESIZE];
@@ -48,23 +49,6 @@ struct iface {
 	int tc_link_fd;		/* the TC egress (conntrack) tcx link; -1: none (conntrack.c) */
 	bool tc_clsact;		/* no tcx: TC egress is a clsact filter instead */
 	bool seen;		/* present in the current link dump */
-};
-
-/*
- * A slot: one instance of the program with its own set of firewall tables
- * (fw_cfg, fw_cls, fw_src4, ...). The counters are shared by both slots. A
- * policy is written into the slot the links do not run, then every link is
- * switched to that slot's program with bpf_link_update: a packet sees the old
- * policy or the new one, never a mix, and a write that fails half way leaves
- * the policy in force untouched.
- */
-#define SLUICE_SLOTS 2
-
-struct slot {
-	struct sluice_xdp *skel;
-	int prog_fd;
-	struct fw_map_fds fds;
-	char dir[PATH_MAX];	/* STATE/slots/N: pins of its tables */
 };
 
 /* What the last applied policy filled in, for `status` (cheap to know here). */
@@ -78,16 +62,27 @@ struct agent {
 	const char *policy_dir;
 	const char *state_dir;
 	const char *sock_path;
-	char maps_dir[PATH_MAX];	/* shared maps (counters) */
+	char maps_dir[PATH_MAX];	/* every pinned map */
 	char links_dir[PATH_MAX];
-	char slots_dir[PATH_MAX];
+	char progs_dir[PATH_MAX];	/* STATE/progs: one program set per build */
+	char build_dir[PATH_MAX];	/* STATE/progs/BUILD: this build's set */
 	time_t started;
 
-	/* BPF objects (loader.c) */
-	struct slot slots[SLUICE_SLOTS];
-	int active;			/* the slot the links run */
-	bool in_force;			/* the active slot holds an applied policy */
-	struct timespec last_switch;	/* when the links last changed slot */
+	/*
+	 * BPF objects (loader.c). xdp gives the pinned maps; its programs are
+	 * loaded only when this build's program set is not pinned yet, else
+	 * the pinned set (the links' programs) is adopted as it is.
+	 */
+	struct sluice_xdp *xdp;
+	char build[17];			/* this build: hash of the XDP object, hex */
+	int entry_fd;			/* the entry program every link runs */
+	bool entry_owned;		/* entry_fd is ours to close (adopted pin) */
+	bool progs_adopted;		/* the pinned program set of this build runs on */
+	int tails_fd;			/* its prog array sl_tails */
+	struct fw_map_fds fds;		/* outer fwo_* maps and sl_ifslot */
+	uint32_t slot;			/* the policy slot in force */
+	bool in_force;			/* slot holds an applied policy */
+	struct timespec last_switch;	/* when interfaces last changed slot */
 	int rule_cnt_fd, verdict_fd, drop_fd;
 	int state_lock_fd;
 
@@ -144,7 +139,7 @@ struct agent {
 
 static inline int agent_prog_fd(const struct agent *a)
 {
-	return a->slots[a->active].prog_fd;
+	return a->entry_fd;
 }
 
 int agent_watch(struct agent *a, struct ep_src *src, uint32_t events);

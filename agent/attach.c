@@ -3,8 +3,10 @@
  * XDP attachment through bpf_link (libxdp's dispatcher does not load on this
  * kernel). A link is pinned at STATE/links/xdp_IFINDEX, so it outlives the
  * agent: SIGTERM or a crash leaves the firewall in force, and the next agent
- * adopts the link and swaps the program in with bpf_link_update, never
- * detaching in between. Unpinning the last reference detaches.
+ * adopts the link as it is (same build) or swaps the new build's entry
+ * program in with bpf_link_update, never detaching in between. Unpinning
+ * the last reference detaches. Each attached interface has its word in
+ * sl_ifslot, the policy slot it runs, written before its link exists.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "conntrack.h"
+#include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
@@ -74,6 +77,7 @@ static void iface_forget(struct agent *a, struct iface *it, bool detach)
 		pr_warn("%s: cannot detach the XDP link: %s", it->name, strerror(errno));
 	if (unlink(path) && errno != ENOENT)
 		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	fw_ifslot_del(&a->fds, it->ifindex);
 	close(it->link_fd);
 	*it = a->ifaces[--a->nifaces];
 }
@@ -97,21 +101,19 @@ static bool iface_wanted(const struct agent *a, const char *name, unsigned int f
 	return policy_iface_match(&a->pol, name);
 }
 
-int attach_switch_slot(struct agent *a, int slot)
+int attach_set_slot(struct agent *a, uint32_t slot)
 {
-	int ret = 0;
+	int ret = 0, err;
 
 	for (size_t i = 0; i < a->nifaces; i++) {
 		struct iface *it = &a->ifaces[i];
 
-		if (bpf_link_update(it->link_fd, a->slots[slot].prog_fd, NULL)) {
-			/* the interface is gone; its RTM_DELLINK is still queued */
-			if (errno == ENOLINK)
-				continue;
+		err = fw_ifslot_set(&a->fds, it->ifindex, slot);
+		if (err) {
 			if (!ret)
-				ret = -errno;
-			pr_err("%s: cannot switch XDP to the new policy: %s", it->name,
-			       strerror(errno));
+				ret = err;
+			pr_err("%s: cannot switch to policy slot %u: %s", it->name, slot,
+			       strerror(-err));
 		}
 	}
 	return ret;
@@ -130,6 +132,12 @@ static int iface_attach(struct agent *a, int ifindex, const char *name)
 	int fd, err;
 	bool generic = false;
 
+	/* its policy first: the program passes what has no slot */
+	err = fw_ifslot_set(&a->fds, ifindex, a->slot);
+	if (err) {
+		pr_err("%s: cannot set its policy slot: %s", name, strerror(-err));
+		return err;
+	}
 	fd = bpf_link_create(agent_prog_fd(a), ifindex, BPF_XDP, &opts);
 	if (fd < 0) {
 		int drv_err = errno;
@@ -140,6 +148,7 @@ static int iface_attach(struct agent *a, int ifindex, const char *name)
 			err = -errno;
 			pr_err("%s: cannot attach XDP: %s (native mode: %s)", name,
 			       strerror(errno), strerror(drv_err));
+			fw_ifslot_del(&a->fds, ifindex);
 			return err;
 		}
 		generic = true;
@@ -157,6 +166,7 @@ static int iface_attach(struct agent *a, int ifindex, const char *name)
 		/* an unpinned link would vanish with the agent: do not keep it */
 		bpf_link_detach(fd);
 		close(fd);
+		fw_ifslot_del(&a->fds, ifindex);
 		return err;
 	}
 	it = iface_add(a, ifindex, name, fd);
@@ -165,12 +175,21 @@ static int iface_attach(struct agent *a, int ifindex, const char *name)
 		unlink(path);
 		bpf_link_detach(fd);
 		close(fd);
+		fw_ifslot_del(&a->fds, ifindex);
 		return -ENOMEM;
 	}
 	it->generic = generic;
 	pr_info("%s (ifindex %d): XDP attached in %s mode, pinned at %s", name, ifindex,
 		attach_mode_name(it), path);
 	return 0;
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
 static bool xdp_generic(int ifindex)
@@ -190,6 +209,7 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 	char name[IF_NAMESIZE];
 	const char *why = NULL;
 	struct iface *it;
+	__u32 slot;
 	int fd;
 
 	fd = bpf_obj_get(path);
@@ -215,18 +235,27 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 			bpf_link_detach(fd);
 		unlink(path);
 		close(fd);
+		fw_ifslot_del(&a->fds, ifindex);
 		return;
 	}
 	if (iface_find(a, ifindex)) {
 		close(fd);
 		return;
 	}
-	/* atomic program swap: the interface never runs without a firewall */
-	if (bpf_link_update(fd, agent_prog_fd(a), NULL))
+	/* a link from before per-interface slots: give it the policy in force first */
+	if (a->in_force && fw_ifslot_get(&a->fds, ifindex, &slot))
+		fw_ifslot_set(&a->fds, ifindex, a->slot);
+	if (info.prog_id == prog_id(agent_prog_fd(a))) {
+		/* the same build: the link keeps its program (and ids) as they are */
+	} else if (bpf_link_update(fd, agent_prog_fd(a), NULL)) {
+		/* atomic program swap: the interface never runs without a firewall */
 		pr_err("%s: cannot update the adopted XDP link to the new program: %s; "
 		       "the previous program stays attached", name, strerror(errno));
-	else
+	} else {
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
+		pr_info("%s: the XDP link now runs build %s (program id %u -> %u)", name,
+			a->build, info.prog_id, prog_id(agent_prog_fd(a)));
+	}
 	it = iface_add(a, ifindex, name, fd);
 	if (!it) {
 		pr_err("%s: out of memory", name);

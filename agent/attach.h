@@ -4,6 +4,7 @@
 #define SLUICED_ATTACH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct agent;
 struct iface;
@@ -11,10 +12,11 @@ struct json_object;
 struct nl_link;
 
 /*
- * Adopt the links a previous agent pinned under links/: point each at the
- * newly loaded program with bpf_link_update (atomic, the interface is never
- * without a program); unpin those whose interface is gone or, when a policy
- * is loaded, no longer matches.
+ * Adopt the links a previous agent pinned under links/: a link that runs
+ * this build's entry program stays as it is; one that runs another build's
+ * is moved with bpf_link_update (atomic, the interface is never without a
+ * program); unpin those whose interface is gone or, when a policy is
+ * loaded, no longer matches.
  */
 int attach_adopt(struct agent *a);
 /* Attach to every matching link of the netns and detach from those that no
@@ -22,8 +24,8 @@ int attach_adopt(struct agent *a);
 int attach_sync(struct agent *a);
 /* An rtnetlink link event (nl_link_fn): attach, follow a rename, forget. */
 void attach_link_event(void *ctx, const struct nl_link *l);
-/* Point every link at the program of SLOT (bpf_link_update, atomic per link). */
-int attach_switch_slot(struct agent *a, int slot);
+/* Point every attached interface at policy SLOT (sl_ifslot, one word each). */
+int attach_set_slot(struct agent *a, uint32_t slot);
 /* Teardown: detach and unpin every link; NAMES gets the interface names
  * (a json-c array, may be NULL). Returns 0 or the first -errno. */
 int attach_detach_all(struct agent *a, struct json_object *names);

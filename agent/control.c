@@ -96,7 +96,7 @@ static struct json_object *status_maps(struct agent *a)
 	struct json_object *arr = json_object_new_array();
 	struct bpf_map *map;
 
-	bpf_object__for_each_map(map, a->slots[a->active].skel->obj) {
+	bpf_object__for_each_map(map, a->xdp->obj) {
 		const char *name = bpf_map__name(map);
 		struct json_object *o;
 		long used = -1;
@@ -174,7 +174,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	json_object_object_add(ag, "started", json_object_new_int64(a->started));
 	json_object_object_add(d, "agent", ag);
 	json_object_object_add(d, "generation", json_object_new_uint64(a->generation));
-	json_object_object_add(d, "slot", json_object_new_int(a->active));
+	json_object_object_add(d, "slot", json_object_new_int(a->slot));
 	if (a->have_policy) {
 		pol = json_object_new_object();
 		json_object_object_add(pol, "files", json_strs(a->pol.files, a->pol.nfiles));

@@ -274,7 +274,7 @@ static int read_cfg(struct agent *a, struct sl_ev_config *c)
 
 int events_open(struct agent *a)
 {
-	struct sluice_xdp *skel = a->slots[0].skel;
+	struct sluice_xdp *skel = a->xdp;
 	struct agent_events *ev;
 	struct sl_ev_config cfg;
 	__u32 key = 0;

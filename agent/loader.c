@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The BPF side of the agent: bpffs, the state dir layout
- *   STATE/maps/NAME         maps both slots share: the counters (0600)
- *   STATE/slots/N/NAME      the firewall tables of slot N (fw_cfg, fw_cls, ...)
- *   STATE/links/xdp_IFINDEX one bpf_link per attached interface (0600)
- * and the skeleton, opened once per slot. Maps get their pin path before
- * load, so libbpf reuses the maps a previous agent pinned: a restart keeps
- * the policy in force and the counters, and never opens the firewall.
+ *   STATE/maps/NAME            every map: the outer fwo_* maps that hold the
+ *                              policy slots, sl_ifslot, counters, conntrack,
+ *                              events (0600)
+ *   STATE/progs/BUILD/sl_tails the pipeline's prog array of one build (a
+ *   STATE/progs/BUILD/sluice_xdp  prog array empties itself when its last
+ *                              user reference goes: pinned) and its entry
+ *                              program, the one the links run
+ *   STATE/links/xdp_IFINDEX    one bpf_link per attached interface (0600)
+ * BUILD is a hash of the XDP object. Maps get their pin path before load,
+ * so libbpf reuses the maps a previous agent pinned: a restart keeps the
+ * policies in force and the counters, and never opens the firewall. When
+ * this build's program set is pinned already (a restart of the same
+ * build), no program is loaded at all: the links keep their programs and
+ * ids. A new build loads a complete new set, fills its prog array, pins
+ * it, and only then do the links switch to it (attach.c), one
+ * bpf_link_update each; older sets are unpinned after a grace period.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,42 +47,18 @@
 
 int loader_paths(struct agent *a)
 {
-	/* room for the pin names under maps/ and links/ */
+	/* room for the pin names under maps/, links/ and progs/BUILD/ */
 	if (strlen(a->state_dir) > PATH_MAX - 64 ||
 	    snprintf(a->maps_dir, sizeof(a->maps_dir), "%s/maps", a->state_dir) >=
 		    (int)sizeof(a->maps_dir) ||
 	    snprintf(a->links_dir, sizeof(a->links_dir), "%s/links", a->state_dir) >=
 		    (int)sizeof(a->links_dir) ||
-	    snprintf(a->slots_dir, sizeof(a->slots_dir), "%s/slots", a->state_dir) >=
-		    (int)sizeof(a->slots_dir)) {
+	    snprintf(a->progs_dir, sizeof(a->progs_dir), "%s/progs", a->state_dir) >=
+		    (int)sizeof(a->progs_dir)) {
 		pr_err("state dir %s: path too long", a->state_dir);
 		return -ENAMETOOLONG;
 	}
-	for (int i = 0; i < SLUICE_SLOTS; i++) {
-		char name[16];
-
-		snprintf(name, sizeof(name), "%d", i);
-		if (path_join(a->slots[i].dir, sizeof(a->slots[i].dir), a->slots_dir, name))
-			return -ENAMETOOLONG;
-	}
 	return 0;
-}
-
-/* The firewall tables: one set per slot. Every other map is shared. */
-static bool map_per_slot(const char *name)
-{
-	static const char *const names[] = {
-		SLUICE_MAP_FW_CFG, SLUICE_MAP_FW_CLS, SLUICE_MAP_FW_SRC4, SLUICE_MAP_FW_DST4,
-		SLUICE_MAP_FW_SRC4_T8, SLUICE_MAP_FW_DST4_T8, SLUICE_MAP_FW_SRC6,
-		SLUICE_MAP_FW_DST6, SLUICE_MAP_FW_SPORT, SLUICE_MAP_FW_DPORT,
-		/* each instance's stages: its own programs read its own tables */
-		SLUICE_MAP_TAILS, SLUICE_MAP_SCRATCH,
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(name, names[i]))
-			return true;
-	return false;
 }
 
 int path_join(char *buf, size_t len, const char *dir, const char *name)
@@ -84,25 +70,33 @@ int path_join(char *buf, size_t len, const char *dir, const char *name)
 
 bool loader_state_in_force(const struct agent *a)
 {
-	for (int i = 0; i < SLUICE_SLOTS; i++) {
-		struct fw_config cfg = {};
-		char path[PATH_MAX];
-		__u32 key = 0;
-		bool active;
-		int fd;
+	struct fw_map_fds fds;
+	char path[PATH_MAX];
+	__u32 k, next, slot;
+	bool active = false;
+	int r;
 
-		if (path_join(path, sizeof(path), a->slots[i].dir, SLUICE_MAP_FW_CFG))
-			continue;
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		/* a pinned but never written fw_cfg passes every packet: nothing to keep */
-		active = !bpf_map_lookup_elem(fd, &key, &cfg) && cfg.active;
-		close(fd);
-		if (active)
-			return true;
+	fds.ifslot = -1;
+	fds.cfg = -1;
+	if (!path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_IFSLOT))
+		fds.ifslot = bpf_obj_get(path);
+	if (!path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_FWO_CFG))
+		fds.cfg = bpf_obj_get(path);
+	/* a slot some interface runs, whose fw_cfg is active, is a policy in force */
+	r = fds.ifslot < 0 || fds.cfg < 0 ? -1 : bpf_map_get_next_key(fds.ifslot, NULL, &next);
+	for (; !r && !active; r = bpf_map_get_next_key(fds.ifslot, &k, &next)) {
+		struct fw_config cfg;
+
+		k = next;
+		if (!bpf_map_lookup_elem(fds.ifslot, &k, &slot) &&
+		    !fw_slot_cfg(&fds, slot, &cfg) && cfg.active)
+			active = true;
 	}
-	return false;
+	if (fds.ifslot >= 0)
+		close(fds.ifslot);
+	if (fds.cfg >= 0)
+		close(fds.cfg);
+	return active;
 }
 
 int mkdir_p(const char *path, unsigned int mode)
@@ -186,8 +180,7 @@ static int ensure_bpffs(const char *state_dir)
 
 int loader_prepare_state(struct agent *a)
 {
-	const char *dirs[] = { a->state_dir, a->maps_dir, a->links_dir, a->slots_dir,
-			       a->slots[0].dir, a->slots[1].dir };
+	const char *dirs[] = { a->state_dir, a->maps_dir, a->links_dir, a->progs_dir };
 	int err, fd;
 
 	err = ensure_bpffs(a->state_dir);
@@ -260,36 +253,118 @@ static int check_pinned_map(struct bpf_map *map, const char *path)
 	return err;
 }
 
-static int map_fd(struct sluice_xdp *skel, const char *name)
-{
-	struct bpf_map *map = bpf_object__find_map_by_name(skel->obj, name);
+static int remove_pin_dir(const char *dir, char *err, size_t errlen);
 
-	return map ? bpf_map__fd(map) : -1;
+/* This build's name: FNV-1a 64 of the XDP object the agent carries. */
+static void build_id(struct agent *a)
+{
+	size_t len = 0;
+	const unsigned char *p = sluice_xdp__elf_bytes(&len);
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	snprintf(a->build, sizeof(a->build), "%016llx", (unsigned long long)h);
 }
 
-static int load_slot(struct agent *a, int idx)
+/*
+ * Is this build's program set pinned, complete and usable? Then *ENTRY is
+ * its entry program and *TAILS its prog array.
+ */
+static bool progs_pinned(struct agent *a, int *entry, int *tails)
 {
-	struct slot *sl = &a->slots[idx];
+	char path[PATH_MAX];
+
+	*entry = *tails = -1;
+	if (!path_join(path, sizeof(path), a->build_dir, SLUICE_MAP_TAILS))
+		*tails = bpf_obj_get(path);
+	if (!path_join(path, sizeof(path), a->build_dir, "sluice_xdp"))
+		*entry = bpf_obj_get(path);
+	if (*tails >= 0 && *entry >= 0 && fw_pipeline_full(*tails) == 1)
+		return true;
+	if (*tails >= 0 || *entry >= 0)
+		pr_warn("%s: the pinned program set is incomplete: loading it again",
+			a->build_dir);
+	if (*tails >= 0)
+		close(*tails);
+	if (*entry >= 0)
+		close(*entry);
+	*entry = *tails = -1;
+	return false;
+}
+
+static int pin_0600(int fd, const char *path)
+{
+	unlink(path);
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600))
+		return -errno;
+	return 0;
+}
+
+/* A new program set: complete before it is pinned, pinned before any link runs it. */
+static int progs_pin(struct agent *a)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = mkdir_p(a->build_dir, 0700);
+	if (!err && fw_pipeline_full(a->tails_fd) != 1)
+		err = -ENOENT;
+	if (!err)
+		err = path_join(path, sizeof(path), a->build_dir, SLUICE_MAP_TAILS);
+	if (!err)
+		err = pin_0600(a->tails_fd, path);
+	if (!err)
+		err = path_join(path, sizeof(path), a->build_dir, "sluice_xdp");
+	if (!err)
+		err = pin_0600(a->entry_fd, path);
+	if (err)
+		pr_err("cannot pin the program set under %s: %s", a->build_dir, strerror(-err));
+	return err;
+}
+
+int loader_load(struct agent *a)
+{
 	struct sluice_xdp *skel;
+	struct bpf_program *prog;
 	char path[PATH_MAX];
 	struct bpf_map *map;
-	int err;
+	int err, entry, tails;
+
+	build_id(a);
+	err = path_join(a->build_dir, sizeof(a->build_dir), a->progs_dir, a->build);
+	if (err)
+		return err;
+	a->progs_adopted = progs_pinned(a, &entry, &tails);
+	if (a->progs_adopted) {
+		a->entry_fd = entry;
+		a->tails_fd = tails;
+		a->entry_owned = true;
+	}
 
 	skel = sluice_xdp__open();
 	if (!skel) {
 		err = -errno;
 		pr_err("cannot open the BPF object sluice_xdp: %s", strerror(errno));
-		return err;
+		goto fail;
 	}
-	sl->skel = skel;
+	a->xdp = skel;
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
 
 		/* .rodata/.bss belong to one program load, never to the state */
 		if (bpf_map__is_internal(map))
 			continue;
-		err = path_join(path, sizeof(path),
-				map_per_slot(name) ? sl->dir : a->maps_dir, name);
+		/* the per-packet scratch lives and dies with its programs */
+		if (!strcmp(name, SLUICE_MAP_SCRATCH))
+			continue;
+		if (!strcmp(name, SLUICE_MAP_TAILS)) {
+			/* adopted: the pinned set keeps its own prog array */
+			if (a->progs_adopted)
+				bpf_map__set_autocreate(map, false);
+			continue;
+		}
+		err = path_join(path, sizeof(path), a->maps_dir, name);
 		if (!err)
 			err = ct_map_prepare(a, map, path);
 		if (!err)
@@ -297,13 +372,16 @@ static int load_slot(struct agent *a, int idx)
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err)
-			return err;
+			goto fail;
 	}
+	if (a->progs_adopted)
+		bpf_object__for_each_program(prog, skel->obj)
+			bpf_program__set_autoload(prog, false);
 	err = sluice_xdp__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program sluice_xdp: %s (-v shows libbpf's log)",
 		       strerror(-err));
-		return err;
+		goto fail;
 	}
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *pin = bpf_map__pin_path(map);
@@ -311,36 +389,30 @@ static int load_slot(struct agent *a, int idx)
 		if (pin && chmod(pin, 0600)) {
 			err = -errno;
 			pr_err("cannot chmod %s: %s", pin, strerror(errno));
-			return err;
+			goto fail;
 		}
 	}
-	sl->prog_fd = bpf_program__fd(skel->progs.sluice_xdp);
-	if (sl->prog_fd < 0 || fw_map_fds_from_obj(skel->obj, &sl->fds)) {
+	/* also fills sl_tails when this load brought programs */
+	if (fw_map_fds_from_obj(skel->obj, &a->fds)) {
 		pr_err("the BPF object sluice_xdp lacks a map or program of bpf/sluice_abi.h");
-		return -ENOENT;
-	}
-	return 0;
-}
-
-int loader_load(struct agent *a)
-{
-	struct sluice_xdp *skel;
-	int err = 0;
-
-	for (int i = 0; i < SLUICE_SLOTS && !err; i++)
-		err = load_slot(a, i);
-	if (err)
-		goto fail;
-	/* the counters are pinned once and shared: any slot's fds will do */
-	skel = a->slots[0].skel;
-	a->rule_cnt_fd = map_fd(skel, SLUICE_MAP_RULE_CNT);
-	a->verdict_fd = map_fd(skel, SLUICE_MAP_VERDICT);
-	a->drop_fd = map_fd(skel, SLUICE_MAP_DROP);
-	if (a->rule_cnt_fd < 0 || a->verdict_fd < 0 || a->drop_fd < 0) {
-		pr_err("the BPF object sluice_xdp lacks a counter map of bpf/sluice_abi.h");
 		err = -ENOENT;
 		goto fail;
 	}
+	if (a->progs_adopted) {
+		pr_info("build %s: adopted the pinned program set under %s", a->build,
+			a->build_dir);
+	} else {
+		a->entry_fd = bpf_program__fd(skel->progs.sluice_xdp);
+		a->tails_fd = bpf_map__fd(skel->maps.sl_tails);
+		err = progs_pin(a);
+		if (err)
+			goto fail;
+		pr_info("build %s: loaded a new program set, pinned under %s", a->build,
+			a->build_dir);
+	}
+	a->rule_cnt_fd = bpf_map__fd(skel->maps.fw_rule_cnt);
+	a->verdict_fd = bpf_map__fd(skel->maps.sl_verdict);
+	a->drop_fd = bpf_map__fd(skel->maps.sl_drop);
 	err = ct_load(a);
 	if (err)
 		goto fail;
@@ -352,42 +424,84 @@ fail:
 
 int loader_pick_active(struct agent *a)
 {
+	__u32 k, next, slot;
 	struct fw_config cfg;
-	__u32 key = 0;
-	int err;
 
-	a->active = 0;
+	a->slot = 0;
 	a->in_force = false;
 	a->generation = 0;
-	for (int i = 0; i < SLUICE_SLOTS; i++) {
-		if (bpf_map_lookup_elem(a->slots[i].fds.cfg, &key, &cfg)) {
-			err = -errno;
-			pr_err("cannot read %s of slot %d: %s", SLUICE_MAP_FW_CFG, i,
-			       strerror(errno));
-			return err;
-		}
-		/*
-		 * fw_cfg is written last: a slot whose write failed half way
-		 * still shows its older generation, and loses here.
-		 */
+	for (int r = bpf_map_get_next_key(a->fds.ifslot, NULL, &next); !r;
+	     r = bpf_map_get_next_key(a->fds.ifslot, &k, &next)) {
+		k = next;
+		if (bpf_map_lookup_elem(a->fds.ifslot, &k, &slot) ||
+		    fw_slot_cfg(&a->fds, slot, &cfg))
+			continue;
 		if (cfg.active && (!a->in_force || cfg.generation > a->generation)) {
-			a->active = i;
+			a->slot = slot;
 			a->in_force = true;
 		}
 		if (cfg.generation > a->generation)
 			a->generation = cfg.generation;
 	}
+	/* a slot no interface names may be newer: a write never switched to */
+	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)
+		if (!fw_slot_cfg(&a->fds, s, &cfg) && cfg.generation > a->generation)
+			a->generation = cfg.generation;
 	return 0;
+}
+
+void loader_gc(struct agent *a)
+{
+	char path[PATH_MAX], err[256];
+	struct dirent *de;
+	DIR *d;
+
+	__u32 k, next;
+	int r;
+
+	/* interfaces that have no link any more (their pins were stale) */
+	for (r = bpf_map_get_next_key(a->fds.ifslot, NULL, &next); !r;
+	     r = bpf_map_get_next_key(a->fds.ifslot, &k, &next)) {
+		bool attached = false;
+
+		k = next;
+		for (size_t i = 0; i < a->nifaces && !attached; i++)
+			attached = (__u32)a->ifaces[i].ifindex == k;
+		if (!attached && k != SLUICE_IFSLOT_DEFAULT)
+			bpf_map_delete_elem(a->fds.ifslot, &k);
+	}
+	/* policy slots no interface runs: leftovers of a crash or of the last apply */
+	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)
+		if (fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+			fw_slot_clear(&a->fds, s);
+	/* program sets of other builds: no link runs them any more */
+	d = opendir(a->progs_dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, a->build))
+			continue;
+		if (path_join(path, sizeof(path), a->progs_dir, de->d_name))
+			continue;
+		if (remove_pin_dir(path, err, sizeof(err)))
+			pr_warn("%s", err);
+		else
+			pr_info("unpinned the program set of build %s", de->d_name);
+	}
+	closedir(d);
 }
 
 void loader_unload(struct agent *a)
 {
 	ct_unload(a);
-	for (int i = 0; i < SLUICE_SLOTS; i++) {
-		sluice_xdp__destroy(a->slots[i].skel);
-		a->slots[i].skel = NULL;
-		a->slots[i].prog_fd = -1;
+	sluice_xdp__destroy(a->xdp);
+	a->xdp = NULL;
+	if (a->entry_owned) {
+		close(a->entry_fd);
+		close(a->tails_fd);
 	}
+	a->entry_fd = a->tails_fd = -1;
+	a->entry_owned = false;
 }
 
 /* Unlink every entry of DIR (pins only: bpffs holds nothing else), then DIR. */
@@ -426,16 +540,26 @@ static int remove_pin_dir(const char *dir, char *err, size_t errlen)
 
 int loader_remove_state(struct agent *a, char *err, size_t errlen)
 {
+	char path[PATH_MAX];
+	struct dirent *de;
 	int ret;
+	DIR *d;
 
 	ret = remove_pin_dir(a->links_dir, err, errlen);
 	if (!ret)
 		ret = remove_pin_dir(a->maps_dir, err, errlen);
-	for (int i = 0; i < SLUICE_SLOTS && !ret; i++)
-		ret = remove_pin_dir(a->slots[i].dir, err, errlen);
-	if (!ret && rmdir(a->slots_dir) && errno != ENOENT) {
+	d = ret ? NULL : opendir(a->progs_dir);
+	while (d && !ret && (de = readdir(d))) {
+		if (de->d_name[0] == '.' ||
+		    path_join(path, sizeof(path), a->progs_dir, de->d_name))
+			continue;
+		ret = remove_pin_dir(path, err, errlen);
+	}
+	if (d)
+		closedir(d);
+	if (!ret && rmdir(a->progs_dir) && errno != ENOENT) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot remove %s: %s", a->slots_dir, strerror(errno));
+		snprintf(err, errlen, "cannot remove %s: %s", a->progs_dir, strerror(errno));
 	}
 	if (!ret && rmdir(a->state_dir) && errno != ENOENT) {
 		ret = -errno;

@@ -9,9 +9,9 @@
 
 struct agent;
 
-/* Derive maps/ and links/ paths from the state dir. */
+/* Derive the maps/, links/ and progs/ paths from the state dir. */
 int loader_paths(struct agent *a);
-/* Does a previous agent's pinned fw_cfg hold an applied policy? */
+/* Does an interface of a previous agent run a policy slot with an applied policy? */
 bool loader_state_in_force(const struct agent *a);
 /*
  * Mount bpffs at /sys/fs/bpf when the state dir is not on one and nothing is
@@ -20,16 +20,23 @@ bool loader_state_in_force(const struct agent *a);
  */
 int loader_prepare_state(struct agent *a);
 /*
- * Open the skeleton once per slot, pin the tables under slots/N/ and the
- * counters under maps/ (reusing pins left by a previous agent, so its state
- * survives), load, and find the map fds.
+ * Open the skeleton with every map pinned under maps/ (reusing pins left by
+ * a previous agent, so its state survives). When this build's program set
+ * is pinned under progs/BUILD, adopt it and load no program; otherwise load
+ * a new set, fill its prog array and pin it. Find the map fds.
  */
 int loader_load(struct agent *a);
 /*
- * From the pinned fw_cfg of each slot: the slot in force (active, newest
+ * From sl_ifslot and the slots' fw_cfg: the slot in force (active, newest
  * generation), whether there is one, and the newest generation.
  */
 int loader_pick_active(struct agent *a);
+/*
+ * Once every link runs this build's entry program and its grace period is
+ * over: free the policy slots no interface names and unpin the program
+ * sets of other builds.
+ */
+void loader_gc(struct agent *a);
 /* Free the BPF objects (pins stay). */
 void loader_unload(struct agent *a);
 /*

@@ -6,8 +6,9 @@
  * logs to syslog/the journal.
  *
  * Start-up order is what keeps the firewall closed: check the policy, load
- * the program reusing the pinned maps, write the compiled policy, and only
- * then attach (or adopt and bpf_link_update the links a previous agent left).
+ * (or adopt) the programs reusing the pinned maps, build the compiled policy
+ * into a new slot, and only then attach (or adopt the links a previous agent
+ * left, moving them to a new build with bpf_link_update).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -298,13 +299,13 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		goto fail_pol;
 	if (a->in_force)
-		pr_info("reusing the pinned state under %s: generation %llu in force (slot %d)",
-			a->state_dir, (unsigned long long)a->generation, a->active);
+		pr_info("reusing the pinned state under %s: generation %llu in force (slot %u)",
+			a->state_dir, (unsigned long long)a->generation, a->slot);
 
 	/*
-	 * Adopt first: the links a previous agent left move to this agent's
-	 * program for the slot in force (the newest complete policy), so the
-	 * policy below goes to a slot that no link reads.
+	 * Adopt first: the links a previous agent left keep their program (the
+	 * same build) or move to this build's entry program, and keep the
+	 * policy slot they run; the policy below goes to a new slot.
 	 */
 	err = attach_adopt(a);
 	if (err)
@@ -322,8 +323,12 @@ static int agent_start(struct agent *a, bool *fresh)
 	a->nl_src.fd = mnl_socket_get_fd(a->nl);
 	a->nl_src.ready = netlink_ready;
 	err = attach_sync(a);
-	if (!err)
-		err = sync_watch_open(a);
+	if (err)
+		return err;
+	/* every link runs this build now: free what none runs, after a grace period */
+	sync_grace(a);
+	loader_gc(a);
+	err = sync_watch_open(a);
 	if (!err)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);
 	if (!err)
@@ -371,7 +376,9 @@ int main(int argc, char **argv)
 		.policy_dir = DEFAULT_POLICY_DIR,
 		.state_dir = DEFAULT_STATE_DIR,
 		.sock_path = DEFAULT_SOCKET,
-		.slots = { { .prog_fd = -1 }, { .prog_fd = -1 } },
+		.entry_fd = -1,
+		.tails_fd = -1,
+		.fds = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 },
 		.state_lock_fd = -1,
 		.ct_tbl_fd = -1,
 		.ct_syn_fd = -1,
@@ -407,7 +414,7 @@ int main(int argc, char **argv)
 	if (err) {
 		a.exit_code = 1;
 		/* a first start that failed leaves nothing behind */
-		if (fresh && a.slots[0].skel) {
+		if (fresh && a.xdp) {
 			attach_detach_all(&a, NULL);
 			if (loader_remove_state(&a, err_msg, sizeof(err_msg)))
 				pr_err("%s", err_msg);

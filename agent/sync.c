@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Where a policy goes: the policy dir is read and checked as one policy
- * (lib/policy_*.c), compiled to the exact map contents (lib/fw_compile.c) and
- * written to the pinned maps (lib/fw_maps.c), fw_cfg last. A policy that
- * fails at any step is not applied: the one in force stays, the errors are
- * logged as FILE:LINE:COL: message.
+ * (lib/policy_*.c), compiled to the exact map contents (lib/fw_compile.c),
+ * built into a new policy slot of inner maps (lib/fw_maps.c), and then every
+ * interface's word in sl_ifslot is flipped to it; the slot left is freed
+ * after a grace period. A policy that fails at any step is not applied: the
+ * one in force stays, the errors are logged as FILE:LINE:COL: message (a
+ * map write that fails names the rule or set that caused it).
  *
  * Reloads come from SIGHUP and from inotify on the policy dir: any change of
  * an entry (write, rename-over, Kubernetes' "..data" symlink swap) arms a
@@ -20,19 +22,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "agent.h"
 #include "attach.h"
 #include "conntrack.h"
+#include "fw_maps.h"
 #include "log.h"
 #include "sync.h"
 
 #define DEBOUNCE_MS	300	/* quiet time after the last change */
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
-#define SLOT_GRACE_MS	10	/* before rewriting the slot the links just left */
+#define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
 
 int sync_load(struct agent *a, struct sl_policy *pol)
 {
@@ -79,11 +85,12 @@ static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 }
 
 /*
- * A packet that started in the slot the links just left may still be
- * reading it (a NAPI poll runs one program for a batch): give it time
- * before that slot is rewritten. Microseconds would do.
+ * A packet that read the slot the interfaces just left may still be using
+ * it (a NAPI poll runs one program for a batch), and one that entered an
+ * old build's entry program still tail-calls through that build's prog
+ * array: give them time before either is freed. Microseconds would do.
  */
-static void slot_grace(struct agent *a)
+void sync_grace(struct agent *a)
 {
 	long ms = agent_ms_since(&a->last_switch);
 
@@ -91,11 +98,39 @@ static void slot_grace(struct agent *a)
 		usleep((SLOT_GRACE_MS - ms) * 1000);
 }
 
+/*
+ * A map write failed (map full, ENOMEM, ...): say where in the policy. A
+ * trie insert names the rule or set of its prefix; anything else the
+ * firewall section, whose size made the map.
+ */
+static void map_fail_report(struct agent *a, const struct sl_policy *pol,
+			    const struct fw_write_fail *fail, int err)
+{
+	const struct sl_loc *loc = NULL;
+	struct sl_diags d = {};
+	char pfx[INET6_ADDRSTRLEN];
+
+	if (fail->has_key) {
+		loc = fw_prefix_loc(pol, &fail->key);
+		inet_ntop(AF_INET6, fail->key.addr, pfx, sizeof(pfx));
+		sl_diag_add(&d, loc ? loc : &pol->fw.loc,
+			    "map %s: cannot insert %s/%u: %s; not applied", fail->map, pfx,
+			    fail->key.prefixlen, strerror(-err));
+	} else {
+		sl_diag_add(&d, &pol->fw.loc, "map %s: %s; not applied (the policy in force "
+			    "stays)", fail->map ? fail->map : "?", strerror(-err));
+	}
+	log_diags(LL_ERROR, &d);
+	sl_diags_free(&d);
+	(void)a;
+}
+
 int sync_apply(struct agent *a, struct sl_policy *pol)
 {
-	/* the first policy goes straight into the (unattached) active slot */
-	int target = a->in_force ? 1 - a->active : a->active;
 	uint64_t gen = a->generation + 1;
+	uint32_t old = a->slot, slot;
+	bool had = a->in_force;
+	struct fw_write_fail fail;
 	struct fw_tables t = {};
 	struct sl_diags d = {};
 	int err;
@@ -106,30 +141,38 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		pr_err("%s: the policy does not compile: not applied", a->policy_dir);
 		goto fail;
 	}
-	slot_grace(a);
-	err = fw_maps_write(&a->slots[target].fds, &t, &d);
+	err = fw_slot_free(&a->fds, &slot);
 	if (err) {
-		log_diags(LL_ERROR, &d);
-		pr_err("%s: cannot write the policy to the maps of slot %d: %s", a->policy_dir,
-		       target, strerror(-err));
+		pr_err("%s: no free policy slot (%d in use): not applied", a->policy_dir,
+		       SLUICE_POL_SLOTS);
 		goto fail;
 	}
-	/* shared by both slots: written just before the switch, restored if it fails */
-	err = ct_apply(a, pol);
-	if (err)
+	/* a new slot: nothing a packet can reach changes until the flip below */
+	err = fw_slot_write(&a->fds, slot, &t, &fail, &d);
+	if (err) {
+		log_diags(LL_DEBUG, &d);
+		map_fail_report(a, pol, &fail, err);
 		goto fail;
-	if (target != a->active) {
-		err = attach_switch_slot(a, target);
-		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
-		if (err) {
-			/* every link runs one policy: back to the one in force */
-			attach_switch_slot(a, a->active);
-			if (a->have_policy)
-				ct_apply(a, &a->pol);
-			pr_err("%s: not applied: the interfaces stay on generation %llu",
-			       a->policy_dir, (unsigned long long)a->generation);
-			goto fail;
-		}
+	}
+	/* shared by every slot: written just before the flip, restored if it fails */
+	err = ct_apply(a, pol);
+	if (err) {
+		fw_slot_clear(&a->fds, slot);
+		goto fail;
+	}
+	/* the flip: one word per interface */
+	err = attach_set_slot(a, slot);
+	clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
+	if (err) {
+		if (had)
+			attach_set_slot(a, old);
+		if (a->have_policy)
+			ct_apply(a, &a->pol);
+		sync_grace(a);
+		fw_slot_clear(&a->fds, slot);
+		pr_err("%s: not applied: the interfaces stay on generation %llu",
+		       a->policy_dir, (unsigned long long)a->generation);
+		goto fail;
 	}
 	reset_moved_counters(a, pol);
 	a->use.known = true;
@@ -146,11 +189,17 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	a->pol = *pol;
 	a->have_policy = true;
 	a->generation = gen;
-	a->active = target;
+	a->slot = slot;
 	a->in_force = true;
-	pr_info("policy generation %llu applied (slot %d): %zu rules, default %s, "
-		"from %zu files in %s", (unsigned long long)gen, target, a->pol.fw.nrules,
+	pr_info("policy generation %llu applied (slot %u): %zu rules, default %s, "
+		"from %zu files in %s", (unsigned long long)gen, slot, a->pol.fw.nrules,
 		sl_action_name(a->pol.fw.default_action), a->pol.nfiles, a->policy_dir);
+	/* the slot just left: freed once no packet can be in it */
+	if (had && old != slot) {
+		sync_grace(a);
+		if (!fw_ifslot_refers(&a->fds, old))
+			fw_slot_clear(&a->fds, old);
+	}
 	return 0;
 fail:
 	fw_tables_free(&t);

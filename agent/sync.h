@@ -9,11 +9,14 @@ struct sl_policy;
 /* Load and check the policy dir into POL; diagnostics are logged. */
 int sync_load(struct agent *a, struct sl_policy *pol);
 /*
- * Compile POL and write it to the maps as generation a->generation + 1; on
- * success POL becomes the policy in force (the agent owns it), on failure
- * it is freed and the maps hold what they held (fw_cfg is written last).
+ * Compile POL as generation a->generation + 1 into a new policy slot and
+ * flip every interface to it; on success POL becomes the policy in force
+ * (the agent owns it), on failure it is freed and the kernel holds exactly
+ * what it held.
  */
 int sync_apply(struct agent *a, struct sl_policy *pol);
+/* Wait out the grace period since interfaces last changed slot or program. */
+void sync_grace(struct agent *a);
 /* SIGHUP or a change of the policy dir: load, check, apply, re-match links. */
 int sync_reload(struct agent *a, const char *why);
 

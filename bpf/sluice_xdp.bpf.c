@@ -14,28 +14,23 @@
  *
  * A drop also sends a rate-limited event to sl_events. A tail call that finds
  * its index empty drops the packet as "tail-call-missed": never a pass.
- * sl_tails is filled by libbpf when the object loads (static initialisation
- * below), so one load is one complete, consistent set of programs.
+ * sl_tails belongs to one load of this object and is filled with that load's
+ * stages before anything runs the entry program (lib/fw_maps.c
+ * fw_pipeline_fill): one complete, consistent set of programs. An upgrade
+ * loads a new set and switches the links' entry program in one step.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 #include "lib/firewall.h"
 
-int sl_stage_ct(struct xdp_md *ctx);
-int sl_stage_fw(struct xdp_md *ctx);
-
+/* Filled by userspace with this object's stage programs (fw_pipeline_fill). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SLUICE_TAIL_MAX);
-	__uint(key_size, sizeof(__u32));
-	__array(values, int (struct xdp_md *));
-} sl_tails SEC(".maps") = {
-	.values = {
-		[SLUICE_TAIL_CT] = (void *)&sl_stage_ct,
-		[SLUICE_TAIL_FW] = (void *)&sl_stage_fw,
-	},
-};
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_tails SEC(".maps");
 
 /* Hand the packet to stage IDX; returns only when its slot is empty. */
 static __always_inline int sl_tail(struct xdp_md *ctx, __u32 idx, struct sl_pipe *p)
@@ -50,11 +45,12 @@ int sluice_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct sl_pipe *p = sl_pipe_get();
+	struct fw_config *cfg;
 	int v;
 
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
-	v = sl_fw_begin(data, data_end, ctx->ingress_ifindex, sl_fw_cfg(), p);
+	v = sl_fw_begin(data, data_end, ctx->ingress_ifindex, &cfg, p);
 	if (v != SL_NEXT)
 		return v;
 	return sl_tail(ctx, sl_fw_ct_cfg() ? SLUICE_TAIL_CT : SLUICE_TAIL_FW, p);
@@ -83,14 +79,19 @@ SEC("xdp")
 int sl_stage_fw(struct xdp_md *ctx)
 {
 	struct sl_pipe *p = sl_pipe_get();
-	struct fw_config *cfg = sl_fw_cfg();
+	struct fw_config *cfg;
 
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL,
 				   (long)ctx->data_end - (long)ctx->data);
-	/* fw_cfg is written last: a policy applied between stages is complete */
-	if (!cfg || !cfg->active)
-		return sl_pass(p->bytes);
+	/*
+	 * The slot the entry program read: written once and freed only after
+	 * a grace period, so it is still there. If not, drop, never pass.
+	 */
+	cfg = sl_fw_cfg(p->slot);
+	if (!cfg)
+		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
 	return sl_fw_rules(p, cfg, sl_fw_ct_cfg());
 }
 

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Writes compiled firewall tables (fw_tables.h) into the fw_* maps, and
- * reads the per-CPU counters back.
+ * Builds policy slots from compiled firewall tables (fw_tables.h): one new
+ * inner map per fw_* table, sized from the tables where the layout allows
+ * (classes, tbl8 groups, IPv6 prefixes), filled, frozen, and inserted into
+ * the outer fwo_* maps at the slot, fw_cfg last. A slot is never written
+ * again: a new policy is a new slot, so a failure at any step leaves the
+ * policy in force exactly as it was. Also reads the per-CPU counters back.
  *
  * The big arrays are BPF_F_MMAPABLE: they are written with one memcpy each
  * (32 MB per DIR-24-8 first level) instead of hundreds of thousands of
- * syscalls. Maps that are not mmapable (an older pinned layout, say) are
- * written with batched updates instead. fw_cfg is written last, so a packet
- * sees the new nrules/allow/default only once every table is in place.
+ * syscalls.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -25,317 +28,279 @@
 
 #define FW_BATCH	4096
 
+/* ---- failure injection (tests) ------------------------------------------ */
+
+static unsigned int fail_k, fail_n;
+static int fail_err = EIO;
+static bool fail_env_read;
+
+void fw_maps_fail_at(unsigned int k, int err)
+{
+	fail_env_read = true;	/* an explicit setting wins over the environment */
+	fail_k = k;
+	fail_n = 0;
+	fail_err = err ? err : EIO;
+}
+
+unsigned int fw_maps_writes(void)
+{
+	return fail_n;
+}
+
+static void fail_env(void)
+{
+	if (!fail_env_read) {
+		const char *e = getenv("SLUICE_FAIL_MAP_WRITE");
+		unsigned int k = 0;
+		int err = 0;
+
+		fail_env_read = true;
+		if (e && sscanf(e, "%u:%d", &k, &err) >= 1) {
+			fail_k = k;
+			fail_err = err > 0 ? err : EIO;
+		}
+	}
+}
+
+/* Called before every map write: -errno when this is the one to fail. */
+static int write_hook(void)
+{
+	fail_env();
+	if (++fail_n == fail_k)
+		return -fail_err;
+	return 0;
+}
+
+/* ---- one policy slot ------------------------------------------------------ */
+
 /*
- * fw_maps_write works in two phases. Prepare checks every map's layout,
- * maps the mmapable arrays, allocates every buffer and works out which IPv6
- * prefixes are stale: whatever can fail for a reason other than the kernel
- * refusing an update fails there, before any map has changed. Commit then
- * writes, fw_cfg last.
+ * The inner maps of a slot, in build and insert order: the second level of
+ * DIR-24-8 before the first level that points into it, fw_cfg last, since
+ * the entry program takes a slot whose fw_cfg is present as complete.
  */
-struct arr_job {
-	int fd;
-	const char *name;
-	const void *src;	/* n elements */
-	uint32_t n, max;
+enum fw_tbl_kind { TK_ARRAY, TK_LPM, TK_CFG };
+
+struct tbl_desc {
+	const char *name;	/* inner map name */
+	const char *outer;	/* outer map name */
+	size_t off;		/* its fd in struct fw_map_fds */
+	enum fw_tbl_kind kind;
+	__u32 flags;
 	size_t vsize;
-	void *mem;		/* mmap of the whole array, or NULL: batched updates */
-	size_t len;
+	bool sized;		/* BPF_F_INNER_MAP: max_entries from the tables */
 };
 
-struct lpm_job {
-	int fd;
-	const char *name;
-	const struct fw_lpm6_entry *v;
-	uint32_t n;
-	struct fw_lpm6_key *keys;	/* the new keys, sorted */
-	struct fw_lpm6_val *vals;	/* their values, in key order */
-	struct fw_lpm6_key *stale;	/* in the trie, not in the new set */
-	size_t nstale;
-	bool delete_first;	/* no room for old and new together */
-};
+#define FD_OFF(f) offsetof(struct fw_map_fds, f)
+#define SIZED (BPF_F_MMAPABLE | BPF_F_INNER_MAP)
 
-static int map_info(int fd, struct bpf_map_info *info)
+static const struct tbl_desc tbls[] = {
+	{ SLUICE_MAP_FW_CLS, SLUICE_MAP_FWO_CLS, FD_OFF(cls), TK_ARRAY, SIZED,
+	  sizeof(struct fw_bitmap), true },
+	{ SLUICE_MAP_FW_SRC4_T8, SLUICE_MAP_FWO_SRC4_T8, FD_OFF(src4_t8), TK_ARRAY, SIZED,
+	  sizeof(struct fw_t8), true },
+	{ SLUICE_MAP_FW_DST4_T8, SLUICE_MAP_FWO_DST4_T8, FD_OFF(dst4_t8), TK_ARRAY, SIZED,
+	  sizeof(struct fw_t8), true },
+	{ SLUICE_MAP_FW_SRC4, SLUICE_MAP_FWO_SRC4, FD_OFF(src4), TK_ARRAY, BPF_F_MMAPABLE,
+	  sizeof(struct fw_blk), false },
+	{ SLUICE_MAP_FW_DST4, SLUICE_MAP_FWO_DST4, FD_OFF(dst4), TK_ARRAY, BPF_F_MMAPABLE,
+	  sizeof(struct fw_blk), false },
+	{ SLUICE_MAP_FW_SRC6, SLUICE_MAP_FWO_SRC6, FD_OFF(src6), TK_LPM, BPF_F_NO_PREALLOC,
+	  sizeof(struct fw_lpm6_val), true },
+	{ SLUICE_MAP_FW_DST6, SLUICE_MAP_FWO_DST6, FD_OFF(dst6), TK_LPM, BPF_F_NO_PREALLOC,
+	  sizeof(struct fw_lpm6_val), true },
+	{ SLUICE_MAP_FW_SPORT, SLUICE_MAP_FWO_SPORT, FD_OFF(sport), TK_ARRAY, BPF_F_MMAPABLE,
+	  sizeof(struct fw_blk), false },
+	{ SLUICE_MAP_FW_DPORT, SLUICE_MAP_FWO_DPORT, FD_OFF(dport), TK_ARRAY, BPF_F_MMAPABLE,
+	  sizeof(struct fw_blk), false },
+	{ SLUICE_MAP_FW_CFG, SLUICE_MAP_FWO_CFG, FD_OFF(cfg), TK_CFG, 0,
+	  sizeof(struct fw_config), false },
+};
+#define NTBLS (sizeof(tbls) / sizeof(tbls[0]))
+
+static int fd_at(const struct fw_map_fds *fds, size_t off)
 {
-	__u32 len = sizeof(*info);
+	return *(const int *)((const char *)fds + off);
+}
 
-	memset(info, 0, sizeof(*info));
-	if (bpf_obj_get_info_by_fd(fd, info, &len))
+/* What table D gets from T: its source and its number of entries. */
+static void tbl_src(const struct tbl_desc *d, const struct fw_tables *t, const void **src,
+		    uint32_t *n, uint32_t *max)
+{
+	switch (d->off) {
+	case FD_OFF(cls):	*src = t->cls;		*n = t->nclasses;	break;
+	case FD_OFF(src4_t8):	*src = t->src4_t8;	*n = t->nsrc4_t8;	break;
+	case FD_OFF(dst4_t8):	*src = t->dst4_t8;	*n = t->ndst4_t8;	break;
+	case FD_OFF(src4):	*src = t->src4;		*n = SLUICE_T24_BLOCKS;	break;
+	case FD_OFF(dst4):	*src = t->dst4;		*n = SLUICE_T24_BLOCKS;	break;
+	case FD_OFF(src6):	*src = t->src6;		*n = t->nsrc6;		break;
+	case FD_OFF(dst6):	*src = t->dst6;		*n = t->ndst6;		break;
+	case FD_OFF(sport):	*src = t->sport;	*n = SLUICE_PORT_BLOCKS; break;
+	case FD_OFF(dport):	*src = t->dport;	*n = SLUICE_PORT_BLOCKS; break;
+	default:		*src = &t->cfg;		*n = 1;			break;
+	}
+	/* an inner map has at least one entry; an unused one stays zero */
+	*max = *n ? *n : 1;
+}
+
+static int arr_fill(int fd, const void *src, uint32_t n, uint32_t max, size_t vsize)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = ((size_t)max * vsize + page - 1) / page * page;
+	void *mem;
+
+	if (!n)
+		return 0;	/* a new array is zero */
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
 		return -errno;
+	memcpy(mem, src, (size_t)n * vsize);
+	munmap(mem, len);
 	return 0;
 }
 
-static int arr_prepare(struct arr_job *j, struct sl_diags *diags)
+/* Insert the N trie entries V; on failure *BAD is the entry that failed. */
+static int lpm_fill(int fd, const struct fw_lpm6_entry *v, uint32_t n, uint32_t *bad)
 {
-	struct bpf_map_info info;
-	int err;
-
-	err = map_info(j->fd, &info);
-	if (err) {
-		sl_diag_add(diags, NULL, "map %s: cannot read map info: %s", j->name,
-			    strerror(-err));
-		return err;
-	}
-	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != j->vsize ||
-	    info.max_entries < j->n) {
-		sl_diag_add(diags, NULL, "map %s: layout mismatch (type %u, value size %u, "
-			    "%u entries; need an array of %zu-byte values, %u entries)",
-			    j->name, info.type, info.value_size, info.max_entries, j->vsize, j->n);
-		return -EINVAL;
-	}
-	j->max = info.max_entries;
-	if (!(info.map_flags & BPF_F_MMAPABLE))
-		return 0;
-	j->len = (size_t)j->max * j->vsize;
-	j->len = (j->len + sysconf(_SC_PAGESIZE) - 1) / sysconf(_SC_PAGESIZE) *
-		 sysconf(_SC_PAGESIZE);
-	j->mem = mmap(NULL, j->len, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
-	if (j->mem == MAP_FAILED) {
-		j->mem = NULL;
-		err = -errno;
-		sl_diag_add(diags, NULL, "map %s: mmap failed: %s", j->name, strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
-/* Write VSIZE-byte values from SRC to keys [FIRST, FIRST + N); ZERO: all zeroes. */
-static int arr_update_batch(int fd, uint32_t first, uint32_t n, const void *src, size_t vsize,
-			    bool zero)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint32_t *keys, done = 0;
-	void *zbuf = NULL;
+	struct fw_lpm6_key *keys = malloc((n ? n : 1) * sizeof(*keys));
+	struct fw_lpm6_val *vals = malloc((n ? n : 1) * sizeof(*vals));
+	uint32_t done = 0;
 	int err = 0;
 
-	keys = malloc(FW_BATCH * sizeof(*keys));
-	if (zero)
-		zbuf = calloc(FW_BATCH, vsize);
-	if (!keys || (zero && !zbuf)) {
+	if (!keys || !vals) {
 		err = -ENOMEM;
 		goto out;
 	}
-	while (done < n) {
+	for (uint32_t i = 0; i < n; i++) {
+		keys[i] = v[i].key;
+		vals[i] = v[i].val;
+	}
+	fail_env();
+	/* with a failure armed, one write per prefix: it can hit any of them */
+	for (; fail_k && done < n && !err; done++) {
+		*bad = done;
+		err = write_hook();
+		if (!err && bpf_map_update_elem(fd, &keys[done], &vals[done], BPF_ANY))
+			err = -errno;
+	}
+	while (done < n && !err) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		uint32_t cnt = n - done < FW_BATCH ? n - done : FW_BATCH;
 
-		for (uint32_t i = 0; i < cnt; i++)
-			keys[i] = first + done + i;
-		if (bpf_map_update_batch(fd, keys,
-					 zero ? zbuf : (const char *)src + (size_t)done * vsize,
-					 &cnt, &opts)) {
-			err = -errno;
+		*bad = done;
+		err = write_hook();
+		if (err)
 			break;
-		}
-		done += cnt;
-	}
-out:
-	free(keys);
-	free(zbuf);
-	return err;
-}
-
-/* The array holds exactly SRC[0, n) followed by zeroes. */
-static int arr_commit(struct arr_job *j, struct sl_diags *diags)
-{
-	int err;
-
-	if (j->mem) {
-		if (j->n)
-			memcpy(j->mem, j->src, (size_t)j->n * j->vsize);
-		memset((char *)j->mem + (size_t)j->n * j->vsize, 0,
-		       (size_t)(j->max - j->n) * j->vsize);
-		return 0;
-	}
-	err = arr_update_batch(j->fd, 0, j->n, j->src, j->vsize, false);
-	if (!err)
-		err = arr_update_batch(j->fd, j->n, j->max - j->n, NULL, j->vsize, true);
-	if (err)
-		sl_diag_add(diags, NULL, "map %s: update failed: %s", j->name, strerror(-err));
-	return err;
-}
-
-static void arr_release(struct arr_job *j)
-{
-	if (j->mem)
-		munmap(j->mem, j->len);
-	j->mem = NULL;
-}
-
-static int lpm6_key_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct fw_lpm6_key));
-}
-
-static int lpm6_entry_cmp(const void *a, const void *b)
-{
-	return lpm6_key_cmp(&((const struct fw_lpm6_entry *)a)->key,
-			    &((const struct fw_lpm6_entry *)b)->key);
-}
-
-static int lpm_prepare(struct lpm_job *j, struct sl_diags *diags)
-{
-	struct fw_lpm6_entry *sorted = NULL;
-	struct fw_lpm6_key cur, next;
-	struct bpf_map_info info;
-	size_t cap = 0, existing = 0;
-	int err;
-
-	err = map_info(j->fd, &info);
-	if (err) {
-		sl_diag_add(diags, NULL, "map %s: cannot read map info: %s", j->name,
-			    strerror(-err));
-		return err;
-	}
-	if (info.type != BPF_MAP_TYPE_LPM_TRIE || info.key_size != sizeof(struct fw_lpm6_key) ||
-	    info.value_size != sizeof(struct fw_lpm6_val) || info.max_entries < j->n) {
-		sl_diag_add(diags, NULL, "map %s: layout mismatch (type %u, key %u, value %u, "
-			    "%u entries; need an LPM trie for %u prefixes)", j->name, info.type,
-			    info.key_size, info.value_size, info.max_entries, j->n);
-		return -EINVAL;
-	}
-
-	sorted = malloc((j->n ? j->n : 1) * sizeof(*sorted));
-	j->keys = malloc((j->n ? j->n : 1) * sizeof(*j->keys));
-	j->vals = malloc((j->n ? j->n : 1) * sizeof(*j->vals));
-	if (!sorted || !j->keys || !j->vals) {
-		err = -ENOMEM;
-		goto nomem;
-	}
-	if (j->n)
-		memcpy(sorted, j->v, j->n * sizeof(*sorted));
-	qsort(sorted, j->n, sizeof(*sorted), lpm6_entry_cmp);
-	for (uint32_t i = 0; i < j->n; i++) {
-		j->keys[i] = sorted[i].key;
-		j->vals[i] = sorted[i].val;
-	}
-	free(sorted);
-	sorted = NULL;
-
-	/* What is in the trie now and not in the new set goes. */
-	for (int r = bpf_map_get_next_key(j->fd, NULL, &next);;
-	     r = bpf_map_get_next_key(j->fd, &cur, &next)) {
-		if (r) {
-			if (errno == ENOENT)
-				break;
-			err = -errno;
-			sl_diag_add(diags, NULL, "map %s: cannot list entries: %s", j->name,
-				    strerror(-err));
-			return err;
-		}
-		cur = next;
-		existing++;
-		if (bsearch(&cur, j->keys, j->n, sizeof(*j->keys), lpm6_key_cmp))
-			continue;
-		if (j->nstale == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct fw_lpm6_key *s = realloc(j->stale, ncap * sizeof(*s));
-
-			if (!s) {
-				err = -ENOMEM;
-				goto nomem;
-			}
-			j->stale = s;
-			cap = ncap;
-		}
-		j->stale[j->nstale++] = cur;
-	}
-	/*
-	 * New entries first, so that no prefix is ever missing in between,
-	 * unless old and new together do not fit: then the stale ones first.
-	 */
-	j->delete_first = existing + (j->n - (existing - j->nstale)) > info.max_entries;
-	return 0;
-nomem:
-	free(sorted);
-	sl_diag_add(diags, NULL, "map %s: out of memory", j->name);
-	return err;
-}
-
-static int lpm_delete_stale(struct lpm_job *j)
-{
-	for (size_t i = 0; i < j->nstale; i++)
-		if (bpf_map_delete_elem(j->fd, &j->stale[i]) && errno != ENOENT)
-			return -errno;
-	return 0;
-}
-
-static int lpm_insert(struct lpm_job *j)
-{
-	uint32_t done = 0;
-
-	while (done < j->n) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		uint32_t cnt = j->n - done < FW_BATCH ? j->n - done : FW_BATCH;
-
-		if (!bpf_map_update_batch(j->fd, j->keys + done, j->vals + done, &cnt, &opts)) {
+		if (!bpf_map_update_batch(fd, keys + done, vals + done, &cnt, &opts)) {
 			done += cnt;
 			continue;
 		}
-		if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)
-			return -errno;
+		err = -errno;
+		*bad = done + cnt;
+		if (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP)
+			break;
 		/* no batch operations on this kernel: one at a time */
-		for (; done < j->n; done++)
-			if (bpf_map_update_elem(j->fd, &j->keys[done], &j->vals[done], BPF_ANY))
-				return -errno;
+		err = 0;
+		for (; done < n; done++) {
+			if (bpf_map_update_elem(fd, &keys[done], &vals[done], BPF_ANY)) {
+				err = -errno;
+				*bad = done;
+				break;
+			}
+		}
 	}
-	return 0;
-}
-
-static int lpm_commit(struct lpm_job *j, struct sl_diags *diags)
-{
-	int err;
-
-	if (j->delete_first) {
-		err = lpm_delete_stale(j);
-		if (!err)
-			err = lpm_insert(j);
-	} else {
-		err = lpm_insert(j);
-		if (!err)
-			err = lpm_delete_stale(j);
-	}
-	if (err)
-		sl_diag_add(diags, NULL, "map %s: update failed: %s", j->name, strerror(-err));
+out:
+	free(keys);
+	free(vals);
 	return err;
 }
 
-static void lpm_release(struct lpm_job *j)
+/* Create and fill the inner map of D from T; returns its fd or -errno. */
+static int tbl_build(const struct tbl_desc *d, const struct fw_tables *t,
+		     struct fw_write_fail *fail, struct sl_diags *diags)
 {
-	free(j->keys);
-	free(j->vals);
-	free(j->stale);
-	j->keys = NULL;
-	j->vals = NULL;
-	j->stale = NULL;
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = d->flags);
+	enum bpf_map_type type = d->kind == TK_LPM ? BPF_MAP_TYPE_LPM_TRIE : BPF_MAP_TYPE_ARRAY;
+	size_t ksize = d->kind == TK_LPM ? sizeof(struct fw_lpm6_key) : sizeof(__u32);
+	const char *what = "create";
+	uint32_t n, max, bad = 0;
+	const void *src;
+	int fd, err;
+
+	tbl_src(d, t, &src, &n, &max);
+	err = write_hook();
+	if (!err) {
+		fd = bpf_map_create(type, d->name, ksize, d->vsize, max, &opts);
+		err = fd < 0 ? -errno : 0;
+	}
+	if (err)
+		goto fail;
+	what = "fill";
+	switch (d->kind) {
+	case TK_ARRAY:
+		err = write_hook();
+		if (!err)
+			err = arr_fill(fd, src, n, max, d->vsize);
+		break;
+	case TK_LPM:
+		err = lpm_fill(fd, src, n, &bad);
+		if (err && bad < n) {
+			fail->has_key = true;
+			fail->key = ((const struct fw_lpm6_entry *)src)[bad].key;
+		}
+		break;
+	case TK_CFG: {
+		__u32 zero = 0;
+
+		err = write_hook();
+		if (!err && bpf_map_update_elem(fd, &zero, src, BPF_ANY))
+			err = -errno;
+		break;
+	}
+	}
+	/* written once: from now on the kernel refuses writes from userspace */
+	if (!err) {
+		what = "freeze";
+		err = write_hook();
+		if (!err && bpf_map_freeze(fd))
+			err = -errno;
+	}
+	if (!err)
+		return fd;
+	close(fd);
+fail:
+	fail->map = d->name;
+	sl_diag_add(diags, NULL, "map %s (%u entries): %s failed: %s", d->name, max, what,
+		    strerror(-err));
+	return err;
 }
 
-int fw_maps_write(const struct fw_map_fds *fds, const struct fw_tables *t,
-		  struct sl_diags *diags)
+int fw_slot_clear(const struct fw_map_fds *fds, uint32_t slot)
 {
-	/* In commit order: second-level groups before the first level pointing at them. */
-	struct arr_job arr[] = {
-		{ fds->cls, SLUICE_MAP_FW_CLS, t->cls, t->nclasses, 0, sizeof(struct fw_bitmap) },
-		{ fds->src4_t8, SLUICE_MAP_FW_SRC4_T8, t->src4_t8, t->nsrc4_t8, 0,
-		  sizeof(struct fw_t8) },
-		{ fds->dst4_t8, SLUICE_MAP_FW_DST4_T8, t->dst4_t8, t->ndst4_t8, 0,
-		  sizeof(struct fw_t8) },
-		{ fds->src4, SLUICE_MAP_FW_SRC4, t->src4, SLUICE_T24_BLOCKS, 0,
-		  sizeof(struct fw_blk) },
-		{ fds->dst4, SLUICE_MAP_FW_DST4, t->dst4, SLUICE_T24_BLOCKS, 0,
-		  sizeof(struct fw_blk) },
-		{ fds->sport, SLUICE_MAP_FW_SPORT, t->sport, SLUICE_PORT_BLOCKS, 0,
-		  sizeof(struct fw_blk) },
-		{ fds->dport, SLUICE_MAP_FW_DPORT, t->dport, SLUICE_PORT_BLOCKS, 0,
-		  sizeof(struct fw_blk) },
-	};
-	struct lpm_job lpm[] = {
-		{ fds->src6, SLUICE_MAP_FW_SRC6, t->src6, t->nsrc6 },
-		{ fds->dst6, SLUICE_MAP_FW_DST6, t->dst6, t->ndst6 },
-	};
-	const size_t narr = sizeof(arr) / sizeof(arr[0]), nlpm = sizeof(lpm) / sizeof(lpm[0]);
-	const uint32_t zero = 0;
-	struct bpf_map_info info;
+	int ret = 0;
+
+	/* fw_cfg first: without it the slot is not taken as a policy */
+	for (size_t i = NTBLS; i-- > 0;)
+		if (bpf_map_delete_elem(fd_at(fds, tbls[i].off), &slot) && errno != ENOENT &&
+		    !ret)
+			ret = -errno;
+	return ret;
+}
+
+int fw_slot_write(const struct fw_map_fds *fds, uint32_t slot, const struct fw_tables *t,
+		  struct fw_write_fail *fail, struct sl_diags *diags)
+{
+	struct fw_write_fail nofail;
+	int inner[NTBLS];
+	size_t built = 0;
 	int err = 0;
 
+	if (!fail)
+		fail = &nofail;
+	memset(fail, 0, sizeof(*fail));
+	if (slot >= SLUICE_POL_SLOTS) {
+		sl_diag_add(diags, NULL, "policy slot %u out of range", slot);
+		return -EINVAL;
+	}
 	if (t->nclasses > SLUICE_MAX_CLASSES || t->nsrc4_t8 > SLUICE_T8_GROUPS ||
 	    t->ndst4_t8 > SLUICE_T8_GROUPS || t->nsrc6 > SLUICE_LPM6_MAX ||
 	    t->ndst6 > SLUICE_LPM6_MAX || t->cfg.nrules > SLUICE_MAX_RULES) {
@@ -346,61 +311,263 @@ int fw_maps_write(const struct fw_map_fds *fds, const struct fw_tables *t,
 		sl_diag_add(diags, NULL, "compiled tables are incomplete");
 		return -EINVAL;
 	}
+	if (fw_slot_used(fds, slot)) {
+		sl_diag_add(diags, NULL, "policy slot %u is in use", slot);
+		return -EBUSY;
+	}
+	/* leftovers of a write that failed half way (a crash) */
+	fw_slot_clear(fds, slot);
 
-	err = map_info(fds->cfg, &info);
-	if (!err && (info.type != BPF_MAP_TYPE_ARRAY ||
-		     info.value_size != sizeof(struct fw_config) || info.max_entries < 1)) {
-		sl_diag_add(diags, NULL, "map %s: layout mismatch (value size %u, need %zu)",
-			    SLUICE_MAP_FW_CFG, info.value_size, sizeof(struct fw_config));
-		return -EINVAL;
-	} else if (err) {
-		sl_diag_add(diags, NULL, "map %s: cannot read map info: %s", SLUICE_MAP_FW_CFG,
-			    strerror(-err));
+	for (; built < NTBLS; built++) {
+		inner[built] = tbl_build(&tbls[built], t, fail, diags);
+		if (inner[built] < 0) {
+			err = inner[built];
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < NTBLS && !err; i++) {
+		err = write_hook();
+		if (!err && bpf_map_update_elem(fd_at(fds, tbls[i].off), &slot, &inner[i],
+						BPF_ANY))
+			err = -errno;
+		if (err) {
+			fail->map = tbls[i].name;
+			sl_diag_add(diags, NULL, "map %s: cannot insert %s into policy slot %u: %s",
+				    tbls[i].outer, tbls[i].name, slot, strerror(-err));
+		}
+	}
+	if (err)
+		fw_slot_clear(fds, slot);
+out:
+	/* the outer maps hold the inner maps now (or nothing does) */
+	for (size_t i = 0; i < built; i++)
+		close(inner[i]);
+	return err;
+}
+
+bool fw_slot_used(const struct fw_map_fds *fds, uint32_t slot)
+{
+	__u32 id;
+
+	for (size_t i = 0; i < NTBLS; i++)
+		if (!bpf_map_lookup_elem(fd_at(fds, tbls[i].off), &slot, &id))
+			return true;
+	return false;
+}
+
+int fw_slot_free(const struct fw_map_fds *fds, uint32_t *slot)
+{
+	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++) {
+		if (fw_slot_used(fds, s) || fw_ifslot_refers(fds, s))
+			continue;
+		*slot = s;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int fw_slot_open(const struct fw_map_fds *fds, uint32_t slot, struct fw_map_fds *inner)
+{
+	int err = 0;
+
+	memset(inner, -1, sizeof(*inner));
+	for (size_t i = 0; i < NTBLS; i++) {
+		int *fd = (int *)((char *)inner + tbls[i].off);
+		__u32 id;
+
+		if (bpf_map_lookup_elem(fd_at(fds, tbls[i].off), &slot, &id)) {
+			err = -errno;
+			break;
+		}
+		*fd = bpf_map_get_fd_by_id(id);
+		if (*fd < 0) {
+			err = -errno;
+			break;
+		}
+	}
+	if (err)
+		fw_slot_close(inner);
+	return err;
+}
+
+void fw_slot_close(struct fw_map_fds *inner)
+{
+	for (int *p = &inner->cfg; p <= &inner->dport; p++) {
+		if (*p >= 0)
+			close(*p);
+		*p = -1;
+	}
+}
+
+int fw_slot_cfg(const struct fw_map_fds *fds, uint32_t slot, struct fw_config *cfg)
+{
+	__u32 id, zero = 0;
+	int fd, err = 0;
+
+	if (bpf_map_lookup_elem(fds->cfg, &slot, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, cfg))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int fw_ifslot_set(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t slot)
+{
+	int err = write_hook();
+
+	if (err)
+		return err;
+	return bpf_map_update_elem(fds->ifslot, &ifindex, &slot, BPF_ANY) ? -errno : 0;
+}
+
+int fw_ifslot_get(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t *slot)
+{
+	return bpf_map_lookup_elem(fds->ifslot, &ifindex, slot) ? -errno : 0;
+}
+
+int fw_ifslot_del(const struct fw_map_fds *fds, uint32_t ifindex)
+{
+	if (bpf_map_delete_elem(fds->ifslot, &ifindex) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+bool fw_ifslot_refers(const struct fw_map_fds *fds, uint32_t slot)
+{
+	__u32 k, next, v;
+
+	for (int r = bpf_map_get_next_key(fds->ifslot, NULL, &next); !r;
+	     r = bpf_map_get_next_key(fds->ifslot, &k, &next)) {
+		k = next;
+		if (!bpf_map_lookup_elem(fds->ifslot, &k, &v) && v == slot)
+			return true;
+	}
+	return false;
+}
+
+int fw_maps_write(const struct fw_map_fds *fds, const struct fw_tables *t,
+		  struct sl_diags *diags)
+{
+	uint32_t old, slot;
+	bool had;
+	int err;
+
+	had = !fw_ifslot_get(fds, SLUICE_IFSLOT_DEFAULT, &old);
+	err = fw_slot_free(fds, &slot);
+	if (err) {
+		sl_diag_add(diags, NULL, "no free policy slot (%d in use)", SLUICE_POL_SLOTS);
 		return err;
 	}
-	for (size_t i = 0; i < narr && !err; i++)
-		err = arr_prepare(&arr[i], diags);
-	for (size_t i = 0; i < nlpm && !err; i++)
-		err = lpm_prepare(&lpm[i], diags);
+	err = fw_slot_write(fds, slot, t, NULL, diags);
 	if (err)
-		goto out;
-
-	/* From here on a failure leaves the maps part old, part new. */
-	for (size_t i = 0; i < 5 && !err; i++)
-		err = arr_commit(&arr[i], diags);
-	for (size_t i = 0; i < nlpm && !err; i++)
-		err = lpm_commit(&lpm[i], diags);
-	for (size_t i = 5; i < narr && !err; i++)
-		err = arr_commit(&arr[i], diags);
-	if (!err && bpf_map_update_elem(fds->cfg, &zero, &t->cfg, BPF_ANY)) {
-		err = -errno;
-		sl_diag_add(diags, NULL, "map %s: update failed: %s", SLUICE_MAP_FW_CFG,
-			    strerror(-err));
+		return err;
+	/* the switch: one word */
+	err = fw_ifslot_set(fds, SLUICE_IFSLOT_DEFAULT, slot);
+	if (err) {
+		sl_diag_add(diags, NULL, "map %s: cannot switch to policy slot %u: %s",
+			    SLUICE_MAP_IFSLOT, slot, strerror(-err));
+		fw_slot_clear(fds, slot);
+		return err;
 	}
-out:
-	for (size_t i = 0; i < narr; i++)
-		arr_release(&arr[i]);
-	for (size_t i = 0; i < nlpm; i++)
-		lpm_release(&lpm[i]);
-	return err;
+	if (had && !fw_ifslot_refers(fds, old))
+		fw_slot_clear(fds, old);
+	return 0;
+}
+
+int fw_pipeline_fill(struct bpf_object *obj)
+{
+	static const char *const stages[] = {
+#define SL_TAIL_NAME(id, name) [SLUICE_##id] = name,
+		SLUICE_TAILS(SL_TAIL_NAME)
+#undef SL_TAIL_NAME
+	};
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, SLUICE_MAP_TAILS);
+	int fd = m ? bpf_map__fd(m) : -1;
+
+	if (fd < 0)
+		return -ENOENT;
+	for (__u32 i = 0; i < SLUICE_TAIL_MAX; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, stages[i]);
+		int pfd = p ? bpf_program__fd(p) : -1;
+
+		if (pfd < 0)
+			return -ENOENT;
+		if (bpf_map_update_elem(fd, &i, &pfd, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int fw_pipeline_full(int tails_fd)
+{
+	for (__u32 i = 0; i < SLUICE_TAIL_MAX; i++) {
+		__u32 id;
+
+		if (bpf_map_lookup_elem(tails_fd, &i, &id))
+			return errno == ENOENT ? 0 : -errno;
+	}
+	return 1;
+}
+
+static bool prefix_is(const struct sl_prefix *p, const struct fw_lpm6_key *k)
+{
+	return p->family == AF_INET6 && p->len == k->prefixlen && !memcmp(p->addr, k->addr, 16);
+}
+
+const struct sl_loc *fw_prefix_loc(const struct sl_policy *pol, const struct fw_lpm6_key *k)
+{
+	for (size_t r = 0; r < pol->fw.nrules; r++) {
+		const struct sl_rule *ru = &pol->fw.rules[r];
+
+		for (int dir = 0; dir < 2; dir++) {
+			const struct sl_addr_item *v = dir ? ru->dst : ru->src;
+			size_t n = dir ? ru->ndst : ru->nsrc;
+
+			for (size_t i = 0; i < n; i++) {
+				if (!v[i].is_set && prefix_is(&v[i].pfx, k))
+					return &v[i].loc;
+				if (!v[i].is_set || !v[i].set)
+					continue;
+				for (size_t j = 0; j < v[i].set->n; j++)
+					if (prefix_is(&v[i].set->v[j], k))
+						return &v[i].set->loc;
+			}
+		}
+	}
+	return NULL;
 }
 
 int fw_map_fds_from_obj(struct bpf_object *obj, struct fw_map_fds *fds)
 {
+	struct bpf_map *tails = bpf_object__find_map_by_name(obj, SLUICE_MAP_TAILS);
+	int err;
+
+	/* an object whose programs were loaded: make its pipeline complete */
+	if (tails && bpf_map__fd(tails) >= 0) {
+		err = fw_pipeline_fill(obj);
+		if (err)
+			return err;
+	}
+
 	static const struct {
 		const char *name;
 		size_t off;
 	} maps[] = {
-		{ SLUICE_MAP_FW_CFG, offsetof(struct fw_map_fds, cfg) },
-		{ SLUICE_MAP_FW_CLS, offsetof(struct fw_map_fds, cls) },
-		{ SLUICE_MAP_FW_SRC4, offsetof(struct fw_map_fds, src4) },
-		{ SLUICE_MAP_FW_DST4, offsetof(struct fw_map_fds, dst4) },
-		{ SLUICE_MAP_FW_SRC4_T8, offsetof(struct fw_map_fds, src4_t8) },
-		{ SLUICE_MAP_FW_DST4_T8, offsetof(struct fw_map_fds, dst4_t8) },
-		{ SLUICE_MAP_FW_SRC6, offsetof(struct fw_map_fds, src6) },
-		{ SLUICE_MAP_FW_DST6, offsetof(struct fw_map_fds, dst6) },
-		{ SLUICE_MAP_FW_SPORT, offsetof(struct fw_map_fds, sport) },
-		{ SLUICE_MAP_FW_DPORT, offsetof(struct fw_map_fds, dport) },
+		{ SLUICE_MAP_FWO_CFG, FD_OFF(cfg) },
+		{ SLUICE_MAP_FWO_CLS, FD_OFF(cls) },
+		{ SLUICE_MAP_FWO_SRC4, FD_OFF(src4) },
+		{ SLUICE_MAP_FWO_DST4, FD_OFF(dst4) },
+		{ SLUICE_MAP_FWO_SRC4_T8, FD_OFF(src4_t8) },
+		{ SLUICE_MAP_FWO_DST4_T8, FD_OFF(dst4_t8) },
+		{ SLUICE_MAP_FWO_SRC6, FD_OFF(src6) },
+		{ SLUICE_MAP_FWO_DST6, FD_OFF(dst6) },
+		{ SLUICE_MAP_FWO_SPORT, FD_OFF(sport) },
+		{ SLUICE_MAP_FWO_DPORT, FD_OFF(dport) },
+		{ SLUICE_MAP_IFSLOT, FD_OFF(ifslot) },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {

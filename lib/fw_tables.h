@@ -48,14 +48,22 @@ int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt);
  */
 void fw_tables_dump(FILE *out, const struct fw_tables *t);
 
-/* File descriptors of the fw_* maps (see SLUICE_MAP_* names). */
+/*
+ * File descriptors of the outer fwo_* maps (arrays of maps indexed by policy
+ * slot, see bpf/lib/maps.h) and of sl_ifslot (interface -> slot). The same
+ * struct also holds one slot's inner fw_* maps (fw_slot_open, fw_maps.h);
+ * ifslot is then -1.
+ */
 struct fw_map_fds {
 	int cfg, cls, src4, dst4, src4_t8, dst4_t8, src6, dst6, sport, dport;
+	int ifslot;
 };
 
 /*
- * Write T into the maps: classes and tables first, fw_cfg last; stale IPv6
- * trie entries are deleted. Returns 0 or -errno with a message in DIAGS.
+ * Make T the policy of the default slot (sl_ifslot key 0, what interfaces
+ * without their own entry use): build a new slot from T (fw_slot_write),
+ * flip the default to it, free the slot it replaces. A failure leaves the
+ * policy in force as it was. Returns 0 or -errno with a message in DIAGS.
  */
 int fw_maps_write(const struct fw_map_fds *fds, const struct fw_tables *t,
 		  struct sl_diags *diags);

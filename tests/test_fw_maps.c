@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * fw_maps_write puts exactly the compiled tables into the kernel maps, on
- * both of its paths (mmap for BPF_F_MMAPABLE arrays, batched updates
- * otherwise), clears what a previous, bigger policy left behind, and refuses
- * maps whose layout does not match. The counter readers sum across CPUs.
+ * fw_maps_write builds a new policy slot holding exactly the compiled
+ * tables, in inner maps sized from them, flips the default interface slot to
+ * it and frees the old one; a slot in use is never written; a write that
+ * fails at any point leaves every map of the policy in force byte-identical.
+ * The counter readers sum across CPUs.
  */
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <linux/bpf.h>
@@ -119,15 +121,15 @@ static bool maps_hold(const struct fw_map_fds *fds, const struct fw_tables *t)
 	uint32_t zero = 0;
 	bool ok = true;
 
-	ok &= array_holds(fds->cls, "fw_cls", t->cls, t->nclasses, SLUICE_MAX_CLASSES,
+	ok &= array_holds(fds->cls, "fw_cls", t->cls, t->nclasses, t->nclasses ?: 1,
 			  sizeof(struct fw_bitmap));
 	ok &= array_holds(fds->src4, "fw_src4", t->src4, SLUICE_T24_BLOCKS, SLUICE_T24_BLOCKS,
 			  sizeof(struct fw_blk));
 	ok &= array_holds(fds->dst4, "fw_dst4", t->dst4, SLUICE_T24_BLOCKS, SLUICE_T24_BLOCKS,
 			  sizeof(struct fw_blk));
-	ok &= array_holds(fds->src4_t8, "fw_src4_t8", t->src4_t8, t->nsrc4_t8, SLUICE_T8_GROUPS,
+	ok &= array_holds(fds->src4_t8, "fw_src4_t8", t->src4_t8, t->nsrc4_t8, t->nsrc4_t8 ?: 1,
 			  sizeof(struct fw_t8));
-	ok &= array_holds(fds->dst4_t8, "fw_dst4_t8", t->dst4_t8, t->ndst4_t8, SLUICE_T8_GROUPS,
+	ok &= array_holds(fds->dst4_t8, "fw_dst4_t8", t->dst4_t8, t->ndst4_t8, t->ndst4_t8 ?: 1,
 			  sizeof(struct fw_t8));
 	ok &= array_holds(fds->sport, "fw_sport", t->sport, SLUICE_PORT_BLOCKS,
 			  SLUICE_PORT_BLOCKS, sizeof(struct fw_blk));
@@ -165,129 +167,117 @@ static int compile_yaml(struct xdp_env *env, const char *yaml, uint64_t gen, str
 	return err;
 }
 
-static int mkarray(const char *name, uint32_t vsize, uint32_t n, uint32_t flags)
+/* The inner maps of the slot the default entry of sl_ifslot names. */
+static int default_slot(const struct fw_map_fds *fds, uint32_t *slot, struct fw_map_fds *inner)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+	int err = fw_ifslot_get(fds, SLUICE_IFSLOT_DEFAULT, slot);
 
-	return bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, vsize, n, &opts);
+	return err ? err : fw_slot_open(fds, *slot, inner);
 }
 
-static int mktrie(const char *name)
+static uint32_t max_entries(int fd)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
 
-	return bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(struct fw_lpm6_key),
-			      sizeof(struct fw_lpm6_val), SLUICE_LPM6_MAX, &opts);
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
 }
 
-/* The same maps as sluice_xdp's, without BPF_F_MMAPABLE. */
-static int plain_maps(struct fw_map_fds *fds)
+static int used_slots(const struct fw_map_fds *fds)
 {
-	fds->cfg = mkarray("t_cfg", sizeof(struct fw_config), 1, 0);
-	fds->cls = mkarray("t_cls", sizeof(struct fw_bitmap), SLUICE_MAX_CLASSES, 0);
-	fds->src4 = mkarray("t_src4", sizeof(struct fw_blk), SLUICE_T24_BLOCKS, 0);
-	fds->dst4 = mkarray("t_dst4", sizeof(struct fw_blk), SLUICE_T24_BLOCKS, 0);
-	fds->src4_t8 = mkarray("t_src4_t8", sizeof(struct fw_t8), SLUICE_T8_GROUPS, 0);
-	fds->dst4_t8 = mkarray("t_dst4_t8", sizeof(struct fw_t8), SLUICE_T8_GROUPS, 0);
-	fds->src6 = mktrie("t_src6");
-	fds->dst6 = mktrie("t_dst6");
-	fds->sport = mkarray("t_sport", sizeof(struct fw_blk), SLUICE_PORT_BLOCKS, 0);
-	fds->dport = mkarray("t_dport", sizeof(struct fw_blk), SLUICE_PORT_BLOCKS, 0);
-	for (int *p = &fds->cfg; p <= &fds->dport; p++)
-		if (*p < 0)
-			return -errno;
-	return 0;
+	int n = 0;
+
+	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++)
+		n += fw_slot_used(fds, s);
+	return n;
 }
 
-static void close_maps(struct fw_map_fds *fds)
-{
-	for (int *p = &fds->cfg; p <= &fds->dport; p++)
-		if (*p > 0)
-			close(*p);
-}
-
-/* Big policy, then a small one over it: the maps follow exactly, both paths. */
-static void write_and_replace(bool mmapable)
+/*
+ * Big policy, then a small one: each goes into a new slot whose inner maps
+ * hold exactly its tables, sized from them where the layout allows, frozen;
+ * the default flips to it and the slot it replaced is freed.
+ */
+TEST(fw_maps_write_new_slot)
 {
 	struct fw_tables big = { 0 }, small = { 0 };
+	struct fw_map_fds in1, in2;
 	struct sl_diags diags = { 0 };
-	struct fw_map_fds plain = { 0 }, *fds;
+	uint32_t s1 = ~0u, s2 = ~0u, zero = 0;
+	struct fw_config cfg = { 0 };
 	struct xdp_env env;
 
+	memset(&in1, -1, sizeof(in1));
+	memset(&in2, -1, sizeof(in2));
 	if (!ASSERT_OK(xdp_env_open(&env), "open"))
 		goto out;
-	if (mmapable) {
-		fds = &env.fds;
-	} else {
-		if (!ASSERT_OK(plain_maps(&plain), "create plain maps"))
-			goto out;
-		fds = &plain;
-	}
+	ASSERT_EQ(used_slots(&env.fds), 0, "no slot before the first policy");
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &big), "compile big"))
 		goto out;
 	ASSERT_TRUE(big.nsrc4_t8 > 0 && big.ndst4_t8 > 0 && big.nsrc6 > 1,
 		    "big policy uses tbl8 groups and IPv6 prefixes");
-	if (!ASSERT_OK(fw_maps_write(fds, &big, &diags), "write big"))
+	if (!ASSERT_OK(fw_maps_write(&env.fds, &big, &diags), "write big") ||
+	    !ASSERT_OK(default_slot(&env.fds, &s1, &in1), "default slot"))
 		goto out;
-	ASSERT_TRUE(maps_hold(fds, &big), "maps hold the big policy");
+	ASSERT_TRUE(maps_hold(&in1, &big), "the slot holds the big policy");
+	ASSERT_EQ(max_entries(in1.cls), big.nclasses, "fw_cls sized to the classes");
+	ASSERT_EQ(max_entries(in1.src4_t8), big.nsrc4_t8, "fw_src4_t8 sized to its groups");
+	ASSERT_EQ(max_entries(in1.src6), big.nsrc6, "fw_src6 sized to its prefixes");
+	ASSERT_EQ(max_entries(in1.src4), SLUICE_T24_BLOCKS, "fw_src4 keeps its size");
+	/* written once: userspace cannot change a slot in use */
+	ASSERT_EQ(bpf_map_update_elem(in1.cfg, &zero, &cfg, BPF_ANY) ? -errno : 0, -EPERM,
+		  "fw_cfg frozen");
+	ASSERT_EQ(used_slots(&env.fds), 1, "one slot");
 
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &small), "compile small"))
 		goto out;
 	ASSERT_TRUE(small.nclasses < big.nclasses && !small.nsrc4_t8, "small is smaller");
-	if (!ASSERT_OK(fw_maps_write(fds, &small, &diags), "write small"))
+	if (!ASSERT_OK(fw_maps_write(&env.fds, &small, &diags), "write small") ||
+	    !ASSERT_OK(default_slot(&env.fds, &s2, &in2), "default slot"))
 		goto out;
-	ASSERT_TRUE(maps_hold(fds, &small), "maps hold the small policy, nothing left over");
+	ASSERT_NEQ(s2, s1, "a new slot");
+	ASSERT_TRUE(maps_hold(&in2, &small), "the new slot holds the small policy");
+	ASSERT_EQ(max_entries(in2.src4_t8), 1, "an unused table has one (zero) entry");
+	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot is freed");
+	ASSERT_EQ(used_slots(&env.fds), 1, "one slot");
+	/* the old inner maps live on while someone holds them (a packet, or us) */
+	ASSERT_TRUE(maps_hold(&in1, &big), "old maps unchanged");
 out:
+	fw_slot_close(&in1);
+	fw_slot_close(&in2);
+	sl_diags_print(stdout, &diags);
 	sl_diags_free(&diags);
 	fw_tables_free(&big);
 	fw_tables_free(&small);
-	close_maps(&plain);
 	xdp_env_close(&env);
 }
 
-TEST(fw_maps_write_mmap)
+/* A slot in use is never written: refused, and left as it was. */
+TEST(fw_slot_write_refuses_slot_in_use)
 {
-	write_and_replace(true);
-}
-
-TEST(fw_maps_write_batch)
-{
-	write_and_replace(false);
-}
-
-/* A map of the wrong layout is refused with a message naming it; fw_cfg untouched. */
-TEST(fw_maps_write_refuses_wrong_layout)
-{
-	struct fw_tables t = { 0 };
+	struct fw_tables a = { 0 }, b = { 0 };
 	struct sl_diags diags = { 0 };
-	struct fw_map_fds fds;
-	struct fw_config cfg;
+	struct fw_map_fds in;
 	struct xdp_env env;
-	uint32_t zero = 0;
-	int bad = -1;
+	uint32_t slot;
 
-	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+	memset(&in, -1, sizeof(in));
+	if (!ASSERT_OK(xdp_env_open(&env), "open") ||
+	    !ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &a), "compile a") ||
+	    !ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &b), "compile b") ||
+	    !ASSERT_OK(fw_maps_write(&env.fds, &a, &diags), "write a") ||
+	    !ASSERT_OK(default_slot(&env.fds, &slot, &in), "slot"))
 		goto out;
-	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &t), "compile"))
-		goto out;
-	bad = mkarray("t_bad", sizeof(struct fw_blk), 16, 0);
-	if (!ASSERT_TRUE(bad >= 0, "create small map"))
-		goto out;
-	fds = env.fds;
-	fds.src4 = bad;
-	ASSERT_EQ(fw_maps_write(&fds, &t, &diags), -EINVAL, "write into a short fw_src4");
+	ASSERT_EQ(fw_slot_write(&env.fds, slot, &b, NULL, &diags), -EBUSY, "write into it");
 	if (ASSERT_EQ(diags.n, 1, "one message"))
-		ASSERT_STRSTR(diags.v[0].msg, "fw_src4", "message names the map");
-	if (ASSERT_OK(bpf_map_lookup_elem(env.fds.cfg, &zero, &cfg) ? -errno : 0, "fw_cfg"))
-		ASSERT_EQ(cfg.active, 0, "fw_cfg not written");
-	/* checked before anything is written: fw_cls (written first) is untouched */
-	ASSERT_TRUE(array_holds(env.fds.cls, "fw_cls", NULL, 0, SLUICE_MAX_CLASSES,
-				sizeof(struct fw_bitmap)), "fw_cls not written");
+		ASSERT_STRSTR(diags.v[0].msg, "in use", "message says why");
+	ASSERT_TRUE(maps_hold(&in, &a), "still policy a");
+	ASSERT_EQ(fw_slot_write(&env.fds, SLUICE_POL_SLOTS, &b, NULL, &diags), -EINVAL,
+		  "slot out of range");
 out:
-	if (bad >= 0)
-		close(bad);
+	fw_slot_close(&in);
 	sl_diags_free(&diags);
-	fw_tables_free(&t);
+	fw_tables_free(&a);
+	fw_tables_free(&b);
 	xdp_env_close(&env);
 }
 
@@ -328,51 +318,220 @@ out:
 		close(fd);
 }
 
-static const char *const POLICY_V6_A =
-	"firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n  rules:\n"
-	"    - { name: a, action: deny, src: [2001:db8:1::/48, 2001:db8:2::/48] }\n";
-static const char *const POLICY_V6_B =
-	"firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n  rules:\n"
-	"    - { name: a, action: deny, src: [2001:db8:3::/48, 2001:db8:4::/48] }\n";
+
+/* ---- injected failures ----------------------------------------------------- */
+
+static bool buf_add(char **buf, size_t *len, const void *p, size_t n)
+{
+	char *b = realloc(*buf, *len + n);
+
+	if (!b)
+		return false;
+	memcpy(b + *len, p, n);
+	*buf = b;
+	*len += n;
+	return true;
+}
 
 /*
- * A trie too small for the old and the new prefixes together: the stale
- * ones are deleted first instead of failing half way with E2BIG.
+ * Everything a packet can reach, as bytes: sl_ifslot (key, value pairs),
+ * which slots are used, and every inner map of every used slot (arrays in
+ * full, tries entry by entry with their values).
  */
-TEST(fw_maps_write_full_trie)
+static char *state_dump(const struct fw_map_fds *fds, size_t *len)
+{
+	char *buf = NULL;
+	__u32 k, next, v;
+
+	*len = 0;
+	for (int r = bpf_map_get_next_key(fds->ifslot, NULL, &next); !r;
+	     r = bpf_map_get_next_key(fds->ifslot, &k, &next)) {
+		k = next;
+		if (bpf_map_lookup_elem(fds->ifslot, &k, &v) || !buf_add(&buf, len, &k, 4) ||
+		    !buf_add(&buf, len, &v, 4))
+			goto fail;
+	}
+	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++) {
+		struct fw_map_fds in;
+
+		if (!fw_slot_used(fds, s))
+			continue;
+		if (!buf_add(&buf, len, &s, 4) || fw_slot_open(fds, s, &in))
+			goto fail;
+		for (int *fd = &in.cfg; fd <= &in.dport; fd++) {
+			struct bpf_map_info info = {};
+			__u32 ilen = sizeof(info);
+			struct fw_lpm6_key lk, ln;
+			struct fw_lpm6_val lv;
+			char *arr;
+
+			if (bpf_obj_get_info_by_fd(*fd, &info, &ilen))
+				goto fail_in;
+			buf_add(&buf, len, &info.max_entries, 4);
+			if (info.type == BPF_MAP_TYPE_LPM_TRIE) {
+				for (int r = bpf_map_get_next_key(*fd, NULL, &ln); !r;
+				     r = bpf_map_get_next_key(*fd, &lk, &ln)) {
+					lk = ln;
+					if (bpf_map_lookup_elem(*fd, &lk, &lv) ||
+					    !buf_add(&buf, len, &lk, sizeof(lk)) ||
+					    !buf_add(&buf, len, &lv, sizeof(lv)))
+						goto fail_in;
+				}
+				continue;
+			}
+			arr = array_dump(*fd, info.max_entries, info.value_size);
+			if (!arr || !buf_add(&buf, len, arr,
+					     (size_t)info.max_entries * info.value_size)) {
+				free(arr);
+				goto fail_in;
+			}
+			free(arr);
+		}
+		fw_slot_close(&in);
+		continue;
+fail_in:
+		fw_slot_close(&in);
+		goto fail;
+	}
+	return buf;
+fail:
+	free(buf);
+	return NULL;
+}
+
+/* Ethernet + IPv4 + UDP 198.51.100.5:1000 -> 192.0.2.50:2000: POLICY_BIG denies
+ * it (@many), POLICY_SMALL allows it (default allow). */
+static const uint8_t probe[] = {
+	0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00,
+	0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 198, 51, 100, 5, 192, 0, 2, 50,
+	0x03, 0xe8, 0x07, 0xd0, 0, 8, 0, 0,
+};
+
+/*
+ * The k-th map write of applying a policy fails, for every k: the apply
+ * fails, and every map of the policy in force is byte-identical afterwards
+ * (dumped before and after), no slot is left behind, and the probe still
+ * gets the old policy's verdict. Then the same apply without a failure
+ * succeeds and the verdict changes (so the probe tells the policies apart).
+ */
+TEST(fw_maps_injected_failure_leaves_policy)
 {
 	struct fw_tables a = { 0 }, b = { 0 };
 	struct sl_diags diags = { 0 };
-	struct fw_map_fds fds = { 0 };
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	struct xdp_env env;
-	int small = -1;
+	struct xdp_env env, env2;
+	char *before = NULL, *after;
+	size_t blen, alen;
+	unsigned int n = 0, bad = 0;
+	__u32 retval;
 
-	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+	memset(&env2, 0, sizeof(env2));
+	if (!ASSERT_OK(xdp_env_open(&env), "open") || !ASSERT_OK(xdp_env_open(&env2), "open 2"))
 		goto out;
-	if (!ASSERT_OK(compile_yaml(&env, POLICY_V6_A, 1, &a), "compile a") ||
-	    !ASSERT_OK(compile_yaml(&env, POLICY_V6_B, 2, &b), "compile b"))
+	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &a), "compile a") ||
+	    !ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &b), "compile b") ||
+	    !ASSERT_OK(fw_maps_write(&env.fds, &a, &diags), "write a"))
 		goto out;
-	if (!ASSERT_EQ(a.nsrc6, 3, "a: ::/0 and two prefixes") || !ASSERT_EQ(b.nsrc6, 3, "b"))
+	/* how many writes applying b takes (failure armed, never reached) */
+	fw_maps_fail_at(~0u, EIO);
+	if (!ASSERT_OK(fw_maps_write(&env2.fds, &b, &diags), "count writes"))
 		goto out;
-	small = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "t_small6", sizeof(struct fw_lpm6_key),
-			       sizeof(struct fw_lpm6_val), 3, &opts);
-	if (!ASSERT_TRUE(small >= 0, "create 3-entry trie"))
+	n = fw_maps_writes();
+	ASSERT_TRUE(n >= 31, "10 maps created, filled, frozen, inserted, one flip");
+	before = state_dump(&env.fds, &blen);
+	if (!ASSERT_TRUE(before, "dump before"))
 		goto out;
-	fds = env.fds;
-	fds.src6 = small;
-	if (!ASSERT_OK(fw_maps_write(&fds, &a, &diags), "write a"))
-		goto out;
-	ASSERT_TRUE(trie_holds(small, "trie after a", a.src6, a.nsrc6), "a in the trie");
-	if (!ASSERT_OK(fw_maps_write(&fds, &b, &diags), "write b over a"))
-		goto out;
-	ASSERT_TRUE(trie_holds(small, "trie after b", b.src6, b.nsrc6), "b in the trie");
+	ASSERT_OK(xdp_env_run(&env, probe, sizeof(probe), &retval, NULL, NULL), "run");
+	ASSERT_EQ(retval, XDP_DROP, "policy a denies the probe");
+
+	for (unsigned int k = 1; k <= n; k++) {
+		int err;
+
+		fw_maps_fail_at(k, k % 2 ? ENOMEM : E2BIG);
+		sl_diags_free(&diags);
+		err = fw_maps_write(&env.fds, &b, &diags);
+		after = state_dump(&env.fds, &alen);
+		xdp_env_run(&env, probe, sizeof(probe), &retval, NULL, NULL);
+		if (!tl_check(err == (k % 2 ? -ENOMEM : -E2BIG) && diags.n && after &&
+			      alen == blen && !memcmp(after, before, blen) && retval == XDP_DROP,
+			      __FILE__, __LINE__, "write %u of %u failed: err %d, %zu messages, "
+			      "state %s, probe %u", k, n, err, diags.n,
+			      after && alen == blen && !memcmp(after, before, blen) ?
+			      "identical" : "CHANGED", retval))
+			bad++;
+		free(after);
+	}
+	ASSERT_EQ(bad, 0, "every injected failure left the policy in force as it was");
+	printf("# %u map writes per apply, each failed once\n", n);
+
+	fw_maps_fail_at(0, 0);
+	sl_diags_free(&diags);
+	ASSERT_OK(fw_maps_write(&env.fds, &b, &diags), "write b, no failure");
+	ASSERT_OK(xdp_env_run(&env, probe, sizeof(probe), &retval, NULL, NULL), "run");
+	ASSERT_EQ(retval, XDP_PASS, "policy b allows the probe");
 out:
-	if (small >= 0)
-		close(small);
-	sl_diags_print(stdout, &diags);
+	fw_maps_fail_at(0, 0);
+	free(before);
 	sl_diags_free(&diags);
 	fw_tables_free(&a);
 	fw_tables_free(&b);
+	xdp_env_close(&env);
+	if (env2.skel)
+		xdp_env_close(&env2);
+}
+
+static const char *const POLICY_V6SET =
+	"sets:\n"
+	"  v6bad:\n"
+	"    prefixes: [2001:db8:a::/48, 2001:db8:b::/48]\n"
+	"firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n  rules:\n"
+	"    - { name: a, action: deny, src: [\"@v6bad\"] }\n"
+	"    - { name: b, action: deny, dst: [2001:db8:c::1] }\n";
+
+/*
+ * A trie insert that fails (map full: ENOMEM/E2BIG) names its prefix, and
+ * fw_prefix_loc maps it to the set or rule that put it there.
+ */
+TEST(fw_maps_failed_insert_names_its_prefix)
+{
+	struct fw_tables t = { 0 };
+	struct sl_diags diags = { 0 };
+	struct fw_write_fail fail;
+	struct xdp_env env;
+	int found = 0;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open") ||
+	    !ASSERT_OK(compile_yaml(&env, POLICY_V6SET, 1, &t), "compile"))
+		goto out;
+	for (unsigned int k = 1; k < 200 && found < 2; k++) {
+		const struct sl_loc *loc;
+		char addr[64];
+
+		fw_maps_fail_at(k, E2BIG);
+		if (fw_slot_write(&env.fds, 5, &t, &fail, &diags) != -E2BIG)
+			continue;
+		if (!fail.has_key || fail.key.prefixlen == 0)
+			continue;
+		ASSERT_FALSE(fw_slot_used(&env.fds, 5), "the slot is left empty");
+		inet_ntop(AF_INET6, fail.key.addr, addr, sizeof(addr));
+		loc = fw_prefix_loc(&env.pol, &fail.key);
+		if (!ASSERT_TRUE(loc && loc->file && loc->line > 0, addr))
+			continue;
+		if (fail.key.prefixlen == 48) {
+			/* the set's prefixes: the set's location, line 2 */
+			ASSERT_STREQ(fail.map, SLUICE_MAP_FW_SRC6, "fw_src6");
+			ASSERT_EQ(loc->line, 2, "set v6bad");
+		} else {
+			ASSERT_STREQ(fail.map, SLUICE_MAP_FW_DST6, "fw_dst6");
+			ASSERT_EQ(fail.key.prefixlen, 128, "2001:db8:c::1");
+			ASSERT_EQ(loc->line, 9, "rule b's dst item");
+			ASSERT_TRUE(loc->col > 1, "its column");
+		}
+		found++;
+	}
+	ASSERT_EQ(found, 2, "a failed insert in each trie");
+out:
+	fw_maps_fail_at(0, 0);
+	sl_diags_free(&diags);
+	fw_tables_free(&t);
 	xdp_env_close(&env);
 }

@@ -488,16 +488,23 @@ static const char *const POLICY_ALLOW2 =
 	"      action: deny\n"
 	"      src: [2001:db8:6::/48]\n";
 
-static int trie_count(int fd)
+/* Entries of the fw_src6 trie of the default policy slot. */
+static int trie_count(const struct fw_map_fds *fds)
 {
 	struct fw_lpm6_key k, next;
-	int n = 0;
+	struct fw_map_fds in;
+	uint32_t slot;
+	int n = 0, fd;
 
+	if (fw_ifslot_get(fds, SLUICE_IFSLOT_DEFAULT, &slot) || fw_slot_open(fds, slot, &in))
+		return -1;
+	fd = in.src6;
 	for (int r = bpf_map_get_next_key(fd, NULL, &next); !r;
 	     r = bpf_map_get_next_key(fd, &k, &next)) {
 		k = next;
 		n++;
 	}
+	fw_slot_close(&in);
 	return n;
 }
 
@@ -523,7 +530,7 @@ TEST(xdp_policy_replace)
 		goto out;
 	if (!ASSERT_OK(xdp_env_apply(&env, POLICY_ALLOW, 1, &t1), "apply first"))
 		goto out;
-	ASSERT_EQ(trie_count(env.fds.src6), t1.nsrc6, "fw_src6 entries, first policy");
+	ASSERT_EQ(trie_count(&env.fds), t1.nsrc6, "fw_src6 entries, first policy");
 	xdp_env_run(&env, v6_5, sizeof(v6_5), &retval, NULL, NULL);
 	ASSERT_EQ(retval, XDP_DROP, "2001:db8:5::1 denied by first policy");
 	xdp_env_run(&env, telnet, sizeof(telnet), &retval, NULL, NULL);
@@ -532,7 +539,7 @@ TEST(xdp_policy_replace)
 	if (!ASSERT_OK(xdp_env_apply(&env, POLICY_ALLOW2, 2, &t2), "apply second"))
 		goto out;
 	ASSERT_TRUE(t2.nsrc6 < t1.nsrc6, "second policy has fewer v6 prefixes");
-	ASSERT_EQ(trie_count(env.fds.src6), t2.nsrc6, "stale fw_src6 entries deleted");
+	ASSERT_EQ(trie_count(&env.fds), t2.nsrc6, "the new slot holds only the new prefixes");
 	ASSERT_OK(xdp_env_reset_counters(&env), "reset");
 	xdp_env_run(&env, v6_5, sizeof(v6_5), &retval, NULL, NULL);
 	ASSERT_EQ(retval, XDP_PASS, "2001:db8:5::1 passes after replace");

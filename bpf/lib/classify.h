@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Linear Bit Vector Search over the fw_* tables (see sluice_abi.h): one
+ * Linear Bit Vector Search over the fw_* tables of one policy slot (inner
+ * maps of the fwo_* outer arrays, see maps.h and sluice_abi.h): one
  * lookup per field gives a class, each class a bitmap of rules; the AND of
  * the five bitmaps' lowest set bit is the first matching rule. The cost is
  * five table lookups and an 8-word AND, whatever the number of prefixes.
@@ -14,12 +15,16 @@
 #define SL_NO_MATCH	(-1)
 #define SL_CLS_ERROR	(-2)
 
-/* DIR-24-8: one access for prefixes up to /24, two for longer ones. */
-static __always_inline __u32 sl_lookup4(void *tbl24, void *tbl8, __u32 addr)
+/*
+ * DIR-24-8: one access for prefixes up to /24, two for longer ones. The
+ * second level (OUTER8's inner map of SLOT) is looked up only when needed.
+ */
+static __always_inline __u32 sl_lookup4(void *tbl24, void *outer8, __u32 slot, __u32 addr)
 {
 	__u32 key = addr >> 14;
 	struct fw_blk *blk;
 	struct fw_t8 *grp;
+	void *tbl8;
 	__u16 e;
 
 	blk = bpf_map_lookup_elem(tbl24, &key);
@@ -28,6 +33,9 @@ static __always_inline __u32 sl_lookup4(void *tbl24, void *tbl8, __u32 addr)
 	e = blk->e[(addr >> 8) & (SLUICE_BLK - 1)];
 	if (!(e & SLUICE_T8_FLAG))
 		return e;
+	tbl8 = bpf_map_lookup_elem(outer8, &slot);
+	if (!tbl8)
+		return SLUICE_CLS_NONE;
 	key = e & ~SLUICE_T8_FLAG;
 	grp = bpf_map_lookup_elem(tbl8, &key);
 	if (!grp)
@@ -85,31 +93,49 @@ static __always_inline __u32 sl_ctz64(__u64 w)
 }
 
 /*
- * The first rule of CFG that matches M: its index, SL_NO_MATCH when none
- * does, SL_CLS_ERROR when a table lookup fails (cannot happen for in-range
- * array keys, but the verifier wants the NULL checks).
+ * The first rule of CFG that matches M, with the tables of policy slot
+ * SLOT: its index, SL_NO_MATCH when none does, SL_CLS_ERROR when a table is
+ * missing (a slot is complete before any interface points at it, so this
+ * means a slot freed under a packet: the packet is dropped, not passed).
  */
-static __always_inline int sl_classify(const struct fw_config *cfg, const struct sl_meta *m)
+static __always_inline int sl_classify(const struct fw_config *cfg, const struct sl_meta *m,
+				       __u32 slot)
 {
 	__u32 cls[5], key;
 	struct fw_bitmap *bm[5];
 	__u32 nrules = cfg->nrules;
+	void *t, *t2, *clsmap;
 
 	if (m->family == 4) {
-		cls[0] = sl_lookup4(&fw_src4, &fw_src4_t8, m->src4);
-		cls[1] = sl_lookup4(&fw_dst4, &fw_dst4_t8, m->dst4);
+		t = bpf_map_lookup_elem(&fwo_src4, &slot);
+		t2 = bpf_map_lookup_elem(&fwo_dst4, &slot);
+		if (!t || !t2)
+			return SL_CLS_ERROR;
+		cls[0] = sl_lookup4(t, &fwo_src4_t8, slot, m->src4);
+		cls[1] = sl_lookup4(t2, &fwo_dst4_t8, slot, m->dst4);
 	} else {
-		cls[0] = sl_lookup6(&fw_src6, m->src6);
-		cls[1] = sl_lookup6(&fw_dst6, m->dst6);
+		t = bpf_map_lookup_elem(&fwo_src6, &slot);
+		t2 = bpf_map_lookup_elem(&fwo_dst6, &slot);
+		if (!t || !t2)
+			return SL_CLS_ERROR;
+		cls[0] = sl_lookup6(t, m->src6);
+		cls[1] = sl_lookup6(t2, m->dst6);
 	}
 	cls[2] = cfg->proto_cls[m->proto];
 	if (m->has_ports) {
-		cls[3] = sl_lookup_port(&fw_sport, m->sport);
-		cls[4] = sl_lookup_port(&fw_dport, m->dport);
+		t = bpf_map_lookup_elem(&fwo_sport, &slot);
+		t2 = bpf_map_lookup_elem(&fwo_dport, &slot);
+		if (!t || !t2)
+			return SL_CLS_ERROR;
+		cls[3] = sl_lookup_port(t, m->sport);
+		cls[4] = sl_lookup_port(t2, m->dport);
 	} else {
 		cls[3] = cfg->noport_cls;
 		cls[4] = cfg->noport_cls;
 	}
+	clsmap = bpf_map_lookup_elem(&fwo_cls, &slot);
+	if (!clsmap)
+		return SL_CLS_ERROR;
 
 #pragma unroll
 	for (int f = 0; f < 5; f++) {
@@ -117,7 +143,7 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 		if (cls[f] == SLUICE_CLS_NONE)
 			return SL_NO_MATCH;
 		key = cls[f];
-		bm[f] = bpf_map_lookup_elem(&fw_cls, &key);
+		bm[f] = bpf_map_lookup_elem(clsmap, &key);
 		if (!bm[f])
 			return SL_CLS_ERROR;
 	}

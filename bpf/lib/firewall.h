@@ -40,11 +40,32 @@ static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config 
 
 #define SL_NEXT		(-1)	/* a stage's "go on": not an XDP verdict */
 
-static __always_inline struct fw_config *sl_fw_cfg(void)
+/*
+ * The policy slot of interface IFINDEX (or the default one), read once per
+ * packet: false when there is none, i.e. no policy applied.
+ */
+static __always_inline bool sl_fw_slot(__u32 ifindex, __u32 *slot)
+{
+	__u32 *s = bpf_map_lookup_elem(&sl_ifslot, &ifindex);
+
+	if (!s) {
+		ifindex = SLUICE_IFSLOT_DEFAULT;
+		s = bpf_map_lookup_elem(&sl_ifslot, &ifindex);
+		if (!s)
+			return false;
+	}
+	*slot = *s;
+	return true;
+}
+
+/* fw_cfg of policy slot SLOT; NULL when the slot is empty. */
+static __always_inline struct fw_config *sl_fw_cfg(__u32 slot)
 {
 	__u32 key = 0;
+	void *inner;
 
-	return bpf_map_lookup_elem(&fw_cfg, &key);
+	inner = bpf_map_lookup_elem(&fwo_cfg, &slot);
+	return inner ? bpf_map_lookup_elem(inner, &key) : NULL;
 }
 
 /* Conntrack settings when the firewall is stateful, else NULL. */
@@ -58,18 +79,23 @@ static __always_inline struct sl_ct_config *sl_fw_ct_cfg(void)
 }
 
 /*
- * First stage: is a policy applied (CFG), then parse into P. SL_NEXT, or
- * the verdict of a packet that needs no rule. IFINDEX: the receiving
- * interface, for drop events (0 when unknown).
+ * First stage: the policy slot of IFINDEX (the receiving interface; 0 for
+ * the default slot) and its fw_cfg (*CFG), then parse into P. SL_NEXT, or
+ * the verdict of a packet that needs no rule.
  */
 static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex,
-				       const struct fw_config *cfg, struct sl_pipe *p)
+				       struct fw_config **cfg, struct sl_pipe *p)
 {
 	__u64 bytes = data_end - data;
+	__u32 slot;
 
 	/* No policy applied yet: the firewall is open. */
-	if (!cfg || !cfg->active)
+	if (!sl_fw_slot(ifindex, &slot))
 		return sl_pass(bytes);
+	*cfg = sl_fw_cfg(slot);
+	if (!*cfg || !(*cfg)->active)
+		return sl_pass(bytes);
+	p->slot = slot;
 
 	__builtin_memset(&p->m, 0, sizeof(p->m));
 	p->ctp.start = 0;
@@ -100,7 +126,7 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
 	__u64 bytes = p->bytes;
 	int rule;
 
-	rule = sl_classify(cfg, &p->m);
+	rule = sl_classify(cfg, &p->m, p->slot);
 	if (rule == SL_CLS_ERROR)
 		return sl_drop_ev(SLUICE_DROP_INTERNAL, bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
@@ -111,7 +137,7 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
 		return sl_drop_ev(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
 				  SLUICE_RULE_DEFAULT, p->ifindex);
 	}
-	sl_count(&fw_rule_cnt, rule, bytes);
+	sl_count(&fw_rule_cnt, cfg->rule_base + rule, bytes);
 	if (sl_rule_allows(cfg, rule)) {
 		if (ctc && p->ctp.start)
 			sl_fw_ct_create(&p->ctp, ctc, bytes);
@@ -127,12 +153,12 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
  */
 static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifindex)
 {
-	struct fw_config *cfg = sl_fw_cfg();
+	struct fw_config *cfg = NULL;
 	struct sl_ct_config *ctc;
 	struct sl_pipe p;
 	int v;
 
-	v = sl_fw_begin(data, data_end, ifindex, cfg, &p);
+	v = sl_fw_begin(data, data_end, ifindex, &cfg, &p);
 	if (v != SL_NEXT || !cfg)
 		return v;
 	ctc = sl_fw_ct_cfg();
