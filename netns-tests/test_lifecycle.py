@@ -35,6 +35,19 @@ def link_ids(state_dir):
     return ids
 
 
+def prog_sets(state_dir):
+    """{build: [prog id at each stage of its pinned sl_tails]} under STATE_DIR/progs."""
+    sets = {}
+    base = os.path.join(state_dir, "progs")
+    for build in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        p = subprocess.run(["bpftool", "-j", "map", "dump", "pinned",
+                            os.path.join(base, build, "sl_tails")],
+                           capture_output=True, text=True)
+        entries = json.loads(p.stdout) if p.returncode == 0 else []
+        sets[build] = [e["formatted"]["value"] for e in entries]
+    return sets
+
+
 def bpf_object_exists(kind, obj_id):
     p = subprocess.run(["bpftool", kind, "show", "id", str(obj_id)],
                        capture_output=True, text=True)
@@ -100,6 +113,9 @@ def _restart_keeps_firewall(env, sig):
     assert links, "no pinned link under %s: %s" % (agent.state_dir,
                                                    pins_under(agent.state_dir))
     prog = xdp_prog_id(t.fw, t.fdev)
+    stages = prog_sets(agent.state_dir)
+    # one build, its prog array full: conntrack and firewall stages
+    assert len(stages) == 1 and [len(v) for v in stages.values()] == [2], stages
 
     rc = agent.stop(sig)
     if sig == signal.SIGTERM:
@@ -109,10 +125,14 @@ def _restart_keeps_firewall(env, sig):
     assert link_ids(agent.state_dir) == links
     assert probe(env) == {"ok": N, "denied": 0}
 
-    # a new agent adopts the pinned link instead of attaching a new one
+    assert prog_sets(agent.state_dir) == stages, "the prog array emptied with no agent"
+
+    # a new agent adopts the pinned link instead of attaching a new one, and
+    # (same build) the pinned programs: same program ids, same prog array
     agent.start()
     assert link_ids(agent.state_dir) == links
-    assert xdp_prog_id(t.fw, t.fdev) is not None
+    assert xdp_prog_id(t.fw, t.fdev) == prog
+    assert prog_sets(agent.state_dir) == stages
     assert t.fdev in agent.attached()
     assert probe(env) == {"ok": N, "denied": 0}
     assert agent.rules()["deny-5001"]["packets"] >= N
