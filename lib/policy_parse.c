@@ -773,10 +773,12 @@ enum { F_NAME, F_IFACES, F_DEFAULT, F_STATEFUL, F_RULES, F_NKEYS };
 
 /*
  * One section: the mapping V, at position IDX of the list (0 for the mapping
- * form). WHAT names it in messages: "firewall" or "a firewall section".
+ * form). WHAT names it in messages: "firewall" or "a firewall section"; LOC
+ * is where it is blamed unless it has a name: the `firewall` key of the
+ * mapping form (as before sections existed), the list item otherwise.
  */
 static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, yaml_node_t *v,
-			  const char *what)
+			  const char *what, struct sl_loc loc)
 {
 	static const char *const keys[F_NKEYS] = { "name", "interfaces", "default", "stateful",
 						   "rules" };
@@ -786,7 +788,7 @@ static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, ya
 	char dflt[32];
 
 	fw->present = true;
-	fw->loc = node_loc(c, v);
+	fw->loc = loc;
 	fw->default_action = SLUICE_ACT_ALLOW;
 	fw->stateful = true;
 	snprintf(dflt, sizeof(dflt), "fw%zu", idx);
@@ -866,7 +868,7 @@ static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 			return;
 		}
 		pol->nfws = 1;
-		parse_section(c, &pol->fws[0], 0, v, "firewall");
+		parse_section(c, &pol->fws[0], 0, v, "firewall", pol->fw_loc);
 		return;
 	}
 	if (v->type != YAML_SEQUENCE_NODE) {
@@ -879,7 +881,7 @@ static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 		err_node(c, v, "firewall: empty list of sections; omit the key for no firewall");
 		return;
 	}
-	/* sized once: rules and sets keep no pointers into it, but callers may */
+	/* sized once: policy_fw() and the agent keep pointers into it */
 	pol->fws = calloc(n, sizeof(*pol->fws));
 	if (!pol->fws) {
 		oom(c);
@@ -890,7 +892,8 @@ static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 
 		if (!s)
 			return;
-		parse_section(c, &pol->fws[pol->nfws], pol->nfws, s, "a firewall section");
+		parse_section(c, &pol->fws[pol->nfws], pol->nfws, s, "a firewall section",
+			      node_loc(c, s));
 		pol->nfws++;
 	}
 }

@@ -656,7 +656,8 @@ static void scale_test(size_t n, int npkt, double limit_s)
 			memcpy(p.src, &a, 4);
 		}
 		hits += fw_tables_classify(&t, &p) == 0;
-		if (!ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, policy_fw(&pol, 0), &p), "agree"))
+		if (!ASSERT_EQ(fw_tables_classify(&t, &p),
+			       policy_ref_classify(&pol, policy_fw(&pol, 0), &p), "agree"))
 			break;
 	}
 	ASSERT_TRUE(hits >= npkt / 2, "addresses from the set hit the block rule");

@@ -1036,6 +1036,10 @@ TEST(sections_mapping_form_and_names)
 			"mapping form")) {
 		ASSERT_EQ(f.pol.nfws, 1, "one section");
 		ASSERT_STREQ(f.pol.fws[0].name, "fw0", "mapping form: fw0");
+		/* blamed at the firewall key, as before sections existed */
+		ASSERT_EQ(f.pol.fws[0].loc.line, 1, "loc line: the firewall key");
+		ASSERT_EQ(f.pol.fws[0].loc.col, 1, "loc col");
+		ASSERT_EQ(f.pol.fw_loc.line, 1, "fw_loc");
 		ASSERT_FALSE(policy_stateful(&f.pol), "the only section is stateless");
 	}
 	fx_done(&f);
@@ -1048,6 +1052,8 @@ TEST(sections_mapping_form_and_names)
 			"list of one")) {
 		ASSERT_EQ(f.pol.nfws, 1, "one section");
 		ASSERT_STREQ(f.pol.fws[0].name, "fw0", "fw0");
+		ASSERT_EQ(f.pol.fws[0].loc.line, 2, "list item: its mapping");
+		ASSERT_EQ(f.pol.fws[0].loc.col, 5, "list item column");
 		ASSERT_EQ(f.pol.fws[0].default_action, SLUICE_ACT_DENY, "deny");
 	}
 	fx_done(&f);
@@ -1239,13 +1245,14 @@ TEST(mutated_policies_are_refused_cleanly)
 {
 	static const char *const srcs[] = { "tests/data/basic/20-fw.yaml",
 					    "tests/data/basic/10-sets.yaml",
-					    "tests/data/edges/p.yaml" };
+					    "tests/data/edges/p.yaml",
+					    "tests/data/sections/p.yaml" };
 	static const char junk[] = "-:[]{},#&*!|>'\"%@` \t\n\\0123456789abc/.\xff\x80";
 	uint64_t x = 88172645463325252ull;
 	int refused = 0, accepted = 0, bad = 0;
 
 	for (int round = 0; round < 600; round++) {
-		const char *src = srcs[round % 3];
+		const char *src = srcs[round % 4];
 		char *buf;
 		struct fixture f;
 		FILE *in = fopen(src, "r");
@@ -1299,6 +1306,9 @@ TEST(mutated_policies_are_refused_cleanly)
 		free(buf);
 		if (fx_load(&f) == 0) {
 			accepted++;
+			/* every section of a valid policy has a name */
+			for (size_t k = 0; k < f.pol.nfws; k++)
+				bad += !f.pol.fws[k].name;
 		} else {
 			refused++;
 			if (!f.diags.n)
