@@ -267,6 +267,5 @@ const struct cli_object cli_policy = {
 	.summary = "check: validate policy files offline (no agent needed), with the agent's\n"
 		   "parser, checker and compiler. A DIR is read as the agent reads its policy\n"
 		   "dir; FILE arguments together form one policy. Each error is printed as\n"
-		   "FILE:LINE:COL: message; exit 0 when valid, 2 when not. A policy with\n"
-		   "several firewall sections prints one line per section.",
+		   "FILE:LINE:COL: message; exit 0 when valid, 2 when not.",
 };

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * sluice rule ...: the firewall rules in force, in order (first match wins),
- * with their counters; the default action is the last line. A SECTION column
- * appears when the rules belong to more than one firewall section.
+ * with their counters; the default action is the last line.
  */
 #include <errno.h>
 #include <stdio.h>
