@@ -899,7 +899,8 @@ TEST(uniform_tbl8_groups_are_folded)
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);
 				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
-				ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, policy_fw(&pol, 0), &p),
+				ASSERT_EQ(fw_tables_classify(&t, &p),
+					  policy_ref_classify(&pol, policy_fw(&pol, 0), &p),
 					  "agrees with the reference");
 			}
 			fw_tables_free(&t);
@@ -993,7 +994,7 @@ TEST(limit_lpm6_entries)
 	sl_diags_free(&d);
 	/* one fewer fits */
 	set.n--;
-	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
+	if (ASSERT_OK(fw_compile(&pol, &fw, 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
 		ASSERT_EQ(t.nsrc6, SLUICE_LPM6_MAX, "trie full");
 		fw_tables_free(&t);
 	}
