@@ -46,6 +46,7 @@ struct iface {
 	char name[IF_NAMESIZE];
 	int link_fd;
 	bool generic;		/* native (driver) mode failed: the kernel's generic XDP */
+	bool loopback;		/* attached by exact name only (IFF_LOOPBACK) */
 	int tc_link_fd;		/* the TC egress (conntrack) tcx link; -1: none (conntrack.c) */
 	bool tc_clsact;		/* no tcx: TC egress is a clsact filter instead */
 	bool seen;		/* present in the current link dump */
@@ -80,7 +81,9 @@ struct agent {
 	bool progs_adopted;		/* the pinned program set of this build runs on */
 	int tails_fd;			/* its prog array sl_tails */
 	struct fw_map_fds fds;		/* outer fwo_* maps and sl_ifslot */
-	uint32_t slot;			/* the policy slot in force */
+	uint32_t slot;			/* the policy slot in force (section 0's) */
+	uint32_t *sec_slots;		/* the slot of each section of pol (sync.c) */
+	size_t nsec_slots;
 	bool in_force;			/* slot holds an applied policy */
 	struct timespec last_switch;	/* when interfaces last changed slot */
 	int rule_cnt_fd, verdict_fd, drop_fd;
@@ -98,13 +101,14 @@ struct agent {
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */
 	struct sluice_tc *tc_skel;
-	int ct_tbl_fd, ct_syn_fd, ct_cfg_fd, ct_stats_fd;
+	int ct_shards_fd, ct_sweep_fd, ct_cfg_fd, ct_stats_fd;
 	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
-	uint32_t ct_max;		/* ct_tbl's capacity (a pinned table keeps its own) */
-	int ct_tick_fd;			/* timerfd: re-arm timers that could not be set up */
-	struct ep_src ct_tick_src;
-	uint64_t ct_timer_fails;	/* timer-failed count at the last tick */
-	unsigned int ct_ticks, ct_burst_passes;
+	uint32_t ct_max;		/* the table's capacity (a pinned table keeps its own) */
+	uint32_t ct_syn_max;		/* half-open entries, all shards */
+	uint32_t ct_shards;		/* shards of the table */
+	int ct_retry_fd;		/* timerfd: sweepers that could not start */
+	struct ep_src ct_retry_src;
+	unsigned int ct_start_retries;
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

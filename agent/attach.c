@@ -88,31 +88,46 @@ static void iface_forget(struct agent *a, struct iface *it, bool detach)
  */
 static bool iface_wanted(const struct agent *a, const char *name, unsigned int flags)
 {
-	const struct sl_firewall *fw = &a->pol.fw;
-
-	if (!a->have_policy || !fw->present)
+	if (!a->have_policy)
 		return false;
-	if (flags & IFF_LOOPBACK) {
-		for (size_t i = 0; i < fw->nifaces; i++)
-			if (!strcmp(fw->ifaces[i], name))
-				return true;
-		return false;
-	}
+	if (flags & IFF_LOOPBACK)
+		return policy_fw_for_name(&a->pol, name) >= 0;
 	return policy_iface_match(&a->pol, name);
 }
 
-int attach_set_slot(struct agent *a, uint32_t slot)
+/* The section of POL interface NAME runs (-1: none), as iface_wanted picks it. */
+static int iface_section(const struct sl_policy *pol, const char *name, bool loopback)
+{
+	return loopback ? policy_fw_for_name(pol, name) : policy_fw_for_iface(pol, name);
+}
+
+/* The slot of the section NAME runs in the policy in force (a->slot: none known). */
+static uint32_t iface_slot(const struct agent *a, const char *name, bool loopback)
+{
+	int sec = a->have_policy ? iface_section(&a->pol, name, loopback) : -1;
+
+	if (!a->have_policy || !a->pol.nfws)
+		sec = 0;
+	return sec >= 0 && (size_t)sec < a->nsec_slots ? a->sec_slots[sec] : a->slot;
+}
+
+int attach_set_slots(struct agent *a, const struct sl_policy *pol, const uint32_t *slots,
+		     size_t n)
 {
 	int ret = 0, err;
 
 	for (size_t i = 0; i < a->nifaces; i++) {
 		struct iface *it = &a->ifaces[i];
+		int sec = pol->nfws ? iface_section(pol, it->name, it->loopback) : 0;
 
-		err = fw_ifslot_set(&a->fds, it->ifindex, slot);
+		/* not wanted any more: attach_sync detaches it; it keeps its slot till then */
+		if (sec < 0 || (size_t)sec >= n)
+			continue;
+		err = fw_ifslot_set(&a->fds, it->ifindex, slots[sec]);
 		if (err) {
 			if (!ret)
 				ret = err;
-			pr_err("%s: cannot switch to policy slot %u: %s", it->name, slot,
+			pr_err("%s: cannot switch to policy slot %u: %s", it->name, slots[sec],
 			       strerror(-err));
 		}
 	}
@@ -124,7 +139,7 @@ const char *attach_mode_name(const struct iface *it)
 	return it->generic ? "generic" : "native";
 }
 
-static int iface_attach(struct agent *a, int ifindex, const char *name)
+static int iface_attach(struct agent *a, int ifindex, const char *name, bool loopback)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
 	char path[PATH_MAX];
@@ -133,7 +148,7 @@ static int iface_attach(struct agent *a, int ifindex, const char *name)
 	bool generic = false;
 
 	/* its policy first: the program passes what has no slot */
-	err = fw_ifslot_set(&a->fds, ifindex, a->slot);
+	err = fw_ifslot_set(&a->fds, ifindex, iface_slot(a, name, loopback));
 	if (err) {
 		pr_err("%s: cannot set its policy slot: %s", name, strerror(-err));
 		return err;
@@ -179,6 +194,7 @@ static int iface_attach(struct agent *a, int ifindex, const char *name)
 		return -ENOMEM;
 	}
 	it->generic = generic;
+	it->loopback = loopback;
 	pr_info("%s (ifindex %d): XDP attached in %s mode, pinned at %s", name, ifindex,
 		attach_mode_name(it), path);
 	return 0;
@@ -328,7 +344,7 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 			it->name, it->ifindex);
 		iface_forget(a, it, true);
 	} else if (!it && wanted) {
-		if (!iface_attach(a, l->ifindex, l->name)) {
+		if (!iface_attach(a, l->ifindex, l->name, l->flags & IFF_LOOPBACK)) {
 			it = iface_find(a, l->ifindex);
 			if (it)
 				it->seen = true;

@@ -24,8 +24,14 @@ int attach_adopt(struct agent *a);
 int attach_sync(struct agent *a);
 /* An rtnetlink link event (nl_link_fn): attach, follow a rename, forget. */
 void attach_link_event(void *ctx, const struct nl_link *l);
-/* Point every attached interface at policy SLOT (sl_ifslot, one word each). */
-int attach_set_slot(struct agent *a, uint32_t slot);
+/*
+ * Point every attached interface at the slot of the section of POL it runs,
+ * SLOTS[section] (sl_ifslot, one word each). Interfaces POL does not want
+ * keep theirs until attach_sync detaches them.
+ */
+struct sl_policy;
+int attach_set_slots(struct agent *a, const struct sl_policy *pol, const uint32_t *slots,
+		     size_t n);
 /* Teardown: detach and unpin every link; NAMES gets the interface names
  * (a json-c array, may be NULL). Returns 0 or the first -errno. */
 int attach_detach_all(struct agent *a, struct json_object *names);

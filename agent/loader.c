@@ -366,8 +366,6 @@ int loader_load(struct agent *a)
 		}
 		err = path_join(path, sizeof(path), a->maps_dir, name);
 		if (!err)
-			err = ct_map_prepare(a, map, path);
-		if (!err)
 			err = check_pinned_map(map, path);
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);

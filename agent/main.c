@@ -284,7 +284,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
 	}
 
-	/* ct_tbl is sized before load (a pinned one keeps its size) */
+	/* the conntrack table is sized when created (a pinned one keeps its size) */
 	if (pol_ok)
 		a->ct_max_want = pol.ct.max_entries;
 	err = loader_prepare_state(a);
@@ -380,11 +380,11 @@ int main(int argc, char **argv)
 		.tails_fd = -1,
 		.fds = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 },
 		.state_lock_fd = -1,
-		.ct_tbl_fd = -1,
-		.ct_syn_fd = -1,
+		.ct_shards_fd = -1,
+		.ct_sweep_fd = -1,
+		.ct_retry_fd = -1,
 		.ct_cfg_fd = -1,
 		.ct_stats_fd = -1,
-		.ct_tick_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
 		.debounce_fd = -1,
@@ -435,6 +435,7 @@ int main(int argc, char **argv)
 	loader_unload(&a);
 	if (a.have_policy)
 		policy_free(&a.pol);
+	free(a.sec_slots);
 	if (a.state_lock_fd >= 0)
 		close(a.state_lock_fd);
 	if (a.sig_fd >= 0)

@@ -125,7 +125,8 @@ static void rule_metrics(struct agent *a, struct mbuf *b)
 {
 	static struct sl_counter cnt[SLUICE_MAX_RULES + 1];
 	const char *kind[2] = { "packets", "bytes" };
-	size_t n = a->have_policy ? a->pol.fw.nrules : 0;
+	const struct sl_firewall *fw = policy_fw(&a->pol, 0);
+	size_t n = a->have_policy ? fw->nrules : 0;
 
 	if (!a->have_policy || sl_counters_read(a->rule_cnt_fd, SLUICE_MAX_RULES + 1, cnt))
 		return;
@@ -138,11 +139,10 @@ static void rule_metrics(struct agent *a, struct mbuf *b)
 			const struct sl_counter *c = &cnt[i == n ? SLUICE_RULE_DEFAULT : i];
 
 			mb_printf(b, "sluice_rule_%s_total{rule=\"", kind[k]);
-			mb_label(b, i == n ? "default" : a->pol.fw.rules[i].name);
+			mb_label(b, i == n ? "default" : fw->rules[i].name);
 			mb_printf(b, "\",index=\"%zu\",action=\"%s\"} %llu\n",
 				  i == n ? (size_t)SLUICE_RULE_DEFAULT : i,
-				  sl_action_name(i == n ? a->pol.fw.default_action :
-						 a->pol.fw.rules[i].action),
+				  sl_action_name(i == n ? fw->default_action : fw->rules[i].action),
 				  (unsigned long long)(k ? c->bytes : c->packets));
 		}
 	}
@@ -166,12 +166,27 @@ static void ct_metrics(struct agent *a, struct mbuf *b)
 	mb_printf(b, "# HELP sluice_ct_events_total Conntrack events.\n"
 		  "# TYPE sluice_ct_events_total counter\n");
 	json_object_object_foreach(d, key, val) {
-		if (!strcmp(key, "entries") || !strcmp(key, "capacity") ||
-		    !json_object_is_type(val, json_type_int))
+		static const char *const not_events[] = {
+			"entries", "capacity", "half_open", "half_open_capacity", "shards",
+			"sweeps", "sweep_ticks", "swept", "sweep_ns", "sweeper_prog_id",
+		};
+		bool skip = !json_object_is_type(val, json_type_int);
+
+		for (size_t i = 0; i < sizeof(not_events) / sizeof(not_events[0]); i++)
+			skip = skip || !strcmp(key, not_events[i]);
+		if (skip)
 			continue;
 		mb_printf(b, "sluice_ct_events_total{event=\"%s\"} %lld\n", key,
 			  (long long)json_object_get_int64(val));
 	}
+	mb_printf(b, "# HELP sluice_ct_sweeps_total Walks of a conntrack shard by its "
+		  "expiry timer.\n# TYPE sluice_ct_sweeps_total counter\n");
+	mb_printf(b, "sluice_ct_sweeps_total %lld\n",
+		  (long long)json_object_get_int64(json_object_object_get(d, "sweeps")));
+	mb_printf(b, "# HELP sluice_ct_sweep_seconds_total CPU time of the conntrack "
+		  "sweeps.\n# TYPE sluice_ct_sweep_seconds_total counter\n");
+	mb_printf(b, "sluice_ct_sweep_seconds_total %.6f\n",
+		  json_object_get_int64(json_object_object_get(d, "sweep_ns")) / 1e9);
 	json_object_put(d);
 }
 

@@ -57,6 +57,18 @@ int sync_load(struct agent *a, struct sl_policy *pol)
 	return err;
 }
 
+/* The rule name at each fw_rule_cnt index of POL (sections one after the other). */
+static const char **counter_names(const struct sl_policy *pol)
+{
+	const char **v = calloc(SLUICE_MAX_RULES, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t f = 0; v && f < pol->nfws; f++)
+		for (size_t r = 0; r < pol->fws[f].nrules && n < SLUICE_MAX_RULES; r++)
+			v[n++] = pol->fws[f].rules[r].name;
+	return v;
+}
+
 /*
  * Counters belong to a rule: when a reload puts another rule at an index,
  * its counter starts from zero (nftables does the same for new rules).
@@ -64,23 +76,24 @@ int sync_load(struct agent *a, struct sl_policy *pol)
 static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	size_t n = a->pol.fw.nrules > pol->fw.nrules ? a->pol.fw.nrules : pol->fw.nrules;
+	const char **was = NULL, **now = NULL;
 	struct sl_counter *zero;
 
 	if (!a->have_policy || ncpus <= 0)
 		return;
 	zero = calloc(ncpus, sizeof(*zero));
-	if (!zero)
-		return;
-	for (__u32 i = 0; i < n && i < SLUICE_MAX_RULES; i++) {
-		const char *was = i < a->pol.fw.nrules ? a->pol.fw.rules[i].name : NULL;
-		const char *now = i < pol->fw.nrules ? pol->fw.rules[i].name : NULL;
-
-		if (was && now && !strcmp(was, now))
+	was = counter_names(&a->pol);
+	now = counter_names(pol);
+	for (__u32 i = 0; zero && was && now && i < SLUICE_MAX_RULES; i++) {
+		if (!was[i] && !now[i])
+			continue;
+		if (was[i] && now[i] && !strcmp(was[i], now[i]))
 			continue;
 		if (bpf_map_update_elem(a->rule_cnt_fd, &i, zero, BPF_ANY))
 			pr_warn("cannot reset the counter of rule %u: %s", i, strerror(errno));
 	}
+	free(was);
+	free(now);
 	free(zero);
 }
 
@@ -101,11 +114,12 @@ void sync_grace(struct agent *a)
 /*
  * A map write failed (map full, ENOMEM, ...): say where in the policy. A
  * trie insert names the rule or set of its prefix; anything else the
- * firewall section, whose size made the map.
+ * firewall section whose tables made the map.
  */
-static void map_fail_report(struct agent *a, const struct sl_policy *pol,
+static void map_fail_report(const struct sl_policy *pol, const struct sl_firewall *fw,
 			    const struct fw_write_fail *fail, int err)
 {
+	const struct sl_loc *sec = fw->present ? &fw->loc : &pol->fw_loc;
 	const struct sl_loc *loc = NULL;
 	struct sl_diags d = {};
 	char pfx[INET6_ADDRSTRLEN];
@@ -113,99 +127,137 @@ static void map_fail_report(struct agent *a, const struct sl_policy *pol,
 	if (fail->has_key) {
 		loc = fw_prefix_loc(pol, &fail->key);
 		inet_ntop(AF_INET6, fail->key.addr, pfx, sizeof(pfx));
-		sl_diag_add(&d, loc ? loc : &pol->fw.loc,
-			    "map %s: cannot insert %s/%u: %s; not applied", fail->map, pfx,
-			    fail->key.prefixlen, strerror(-err));
+		sl_diag_add(&d, loc ? loc : sec, "map %s: cannot insert %s/%u: %s; not applied",
+			    fail->map, pfx, fail->key.prefixlen, strerror(-err));
 	} else {
-		sl_diag_add(&d, &pol->fw.loc, "map %s: %s; not applied (the policy in force "
-			    "stays)", fail->map ? fail->map : "?", strerror(-err));
+		sl_diag_add(&d, sec, "section \"%s\": map %s: %s; not applied", fw->name,
+			    fail->map ? fail->map : "?", strerror(-err));
 	}
 	log_diags(LL_ERROR, &d);
 	sl_diags_free(&d);
-	(void)a;
+}
+
+uint32_t sync_rule_base(const struct sl_policy *pol, size_t section)
+{
+	uint32_t base = 0;
+
+	for (size_t i = 0; i < section && i < pol->nfws; i++)
+		base += pol->fws[i].nrules;
+	return base;
+}
+
+/* The sections of POL to build: every one, or the built-in empty one. */
+static size_t nsections(const struct sl_policy *pol)
+{
+	return pol->nfws ? pol->nfws : 1;
+}
+
+/* Free every slot no interface names and the policy in force does not hold. */
+static void slots_gc(struct agent *a)
+{
+	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++) {
+		bool held = false;
+
+		for (size_t i = 0; i < a->nsec_slots && !held; i++)
+			held = a->sec_slots[i] == s;
+		if (!held && fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+			fw_slot_clear(&a->fds, s);
+	}
 }
 
 int sync_apply(struct agent *a, struct sl_policy *pol)
 {
+	size_t nsec = nsections(pol), built = 0;
 	uint64_t gen = a->generation + 1;
-	uint32_t old = a->slot, slot;
-	bool had = a->in_force;
 	struct fw_write_fail fail;
-	struct fw_tables t = {};
 	struct sl_diags d = {};
-	int err;
+	struct map_use use = { .known = true };
+	uint32_t *slots;
+	int err = 0;
 
-	err = fw_compile(pol, gen, &t, &d);
-	if (err) {
-		log_diags(LL_ERROR, &d);
-		pr_err("%s: the policy does not compile: not applied", a->policy_dir);
-		goto fail;
+	slots = calloc(nsec, sizeof(*slots));
+	if (!slots) {
+		policy_free(pol);
+		return -ENOMEM;
 	}
-	err = fw_slot_free(&a->fds, &slot);
-	if (err) {
-		pr_err("%s: no free policy slot (%d in use): not applied", a->policy_dir,
-		       SLUICE_POL_SLOTS);
-		goto fail;
-	}
-	/* a new slot: nothing a packet can reach changes until the flip below */
-	err = fw_slot_write(&a->fds, slot, &t, &fail, &d);
-	if (err) {
-		log_diags(LL_DEBUG, &d);
-		map_fail_report(a, pol, &fail, err);
-		goto fail;
+	/* one new slot per section: nothing a packet can reach changes until the flip */
+	for (; built < nsec && !err; built++) {
+		const struct sl_firewall *fw = policy_fw(pol, pol->nfws ? (int)built : -1);
+		struct fw_tables t = {};
+
+		err = fw_compile(pol, fw, gen, &t, &d);
+		if (err) {
+			log_diags(LL_ERROR, &d);
+			pr_err("%s: the policy does not compile: not applied", a->policy_dir);
+			break;
+		}
+		/* counters: the sections' rules one after the other in fw_rule_cnt */
+		t.cfg.rule_base = sync_rule_base(pol, built);
+		err = fw_slot_free(&a->fds, &slots[built]);
+		if (err)
+			pr_err("%s: no free policy slot (%d in use): not applied", a->policy_dir,
+			       SLUICE_POL_SLOTS);
+		if (!err) {
+			err = fw_slot_write(&a->fds, slots[built], &t, &fail, &d);
+			if (err) {
+				log_diags(LL_DEBUG, &d);
+				map_fail_report(pol, fw, &fail, err);
+			}
+		}
+		use.classes += t.nclasses;
+		use.src4_t8 += t.nsrc4_t8;
+		use.dst4_t8 += t.ndst4_t8;
+		use.src6 += t.nsrc6;
+		use.dst6 += t.ndst6;
+		fw_tables_free(&t);
+		sl_diags_free(&d);
+		if (err)
+			break;
 	}
 	/* shared by every slot: written just before the flip, restored if it fails */
-	err = ct_apply(a, pol);
-	if (err) {
-		fw_slot_clear(&a->fds, slot);
-		goto fail;
+	if (!err)
+		err = ct_apply(a, pol);
+	/* the flip: one word per interface, to its section's new slot */
+	if (!err) {
+		err = attach_set_slots(a, pol, slots, nsec);
+		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
+		if (err) {
+			if (a->nsec_slots)
+				attach_set_slots(a, &a->pol, a->sec_slots, a->nsec_slots);
+			if (a->have_policy)
+				ct_apply(a, &a->pol);
+			sync_grace(a);
+			pr_err("%s: not applied: the interfaces stay on generation %llu",
+			       a->policy_dir, (unsigned long long)a->generation);
+		}
 	}
-	/* the flip: one word per interface */
-	err = attach_set_slot(a, slot);
-	clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 	if (err) {
-		if (had)
-			attach_set_slot(a, old);
-		if (a->have_policy)
-			ct_apply(a, &a->pol);
-		sync_grace(a);
-		fw_slot_clear(&a->fds, slot);
-		pr_err("%s: not applied: the interfaces stay on generation %llu",
-		       a->policy_dir, (unsigned long long)a->generation);
-		goto fail;
+		for (size_t i = 0; i < built; i++)
+			if (!fw_ifslot_refers(&a->fds, slots[i]))
+				fw_slot_clear(&a->fds, slots[i]);
+		free(slots);
+		policy_free(pol);
+		return err;
 	}
 	reset_moved_counters(a, pol);
-	a->use.known = true;
-	a->use.classes = t.nclasses;
-	a->use.src4_t8 = t.nsrc4_t8;
-	a->use.dst4_t8 = t.ndst4_t8;
-	a->use.src6 = t.nsrc6;
-	a->use.dst6 = t.ndst6;
-	fw_tables_free(&t);
-	sl_diags_free(&d);
-
+	a->use = use;
 	if (a->have_policy)
 		policy_free(&a->pol);
 	a->pol = *pol;
 	a->have_policy = true;
 	a->generation = gen;
-	a->slot = slot;
+	free(a->sec_slots);
+	a->sec_slots = slots;
+	a->nsec_slots = nsec;
+	a->slot = slots[0];
 	a->in_force = true;
-	pr_info("policy generation %llu applied (slot %u): %zu rules, default %s, "
-		"from %zu files in %s", (unsigned long long)gen, slot, a->pol.fw.nrules,
-		sl_action_name(a->pol.fw.default_action), a->pol.nfiles, a->policy_dir);
-	/* the slot just left: freed once no packet can be in it */
-	if (had && old != slot) {
-		sync_grace(a);
-		if (!fw_ifslot_refers(&a->fds, old))
-			fw_slot_clear(&a->fds, old);
-	}
+	pr_info("policy generation %llu applied (%zu section%s, slots %u..): %zu rules, "
+		"from %zu files in %s", (unsigned long long)gen, nsec, nsec > 1 ? "s" : "",
+		slots[0], policy_nrules(&a->pol), a->pol.nfiles, a->policy_dir);
+	/* the slots just left: freed once no packet can be in them */
+	sync_grace(a);
+	slots_gc(a);
 	return 0;
-fail:
-	fw_tables_free(&t);
-	sl_diags_free(&d);
-	policy_free(pol);
-	return err;
 }
 
 int sync_reload(struct agent *a, const char *why)

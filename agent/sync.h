@@ -3,6 +3,9 @@
 #ifndef SLUICED_SYNC_H
 #define SLUICED_SYNC_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct agent;
 struct sl_policy;
 
@@ -15,6 +18,12 @@ int sync_load(struct agent *a, struct sl_policy *pol);
  * what it held.
  */
 int sync_apply(struct agent *a, struct sl_policy *pol);
+/*
+ * The fw_rule_cnt index of rule 0 of section SECTION: the sections' rules
+ * are counted one after the other (rules past SLUICE_MAX_RULES in all are
+ * not counted). Rule i of that section is at sync_rule_base() + i.
+ */
+uint32_t sync_rule_base(const struct sl_policy *pol, size_t section);
 /* Wait out the grace period since interfaces last changed slot or program. */
 void sync_grace(struct agent *a);
 /* SIGHUP or a change of the policy dir: load, check, apply, re-match links. */

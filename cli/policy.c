@@ -7,7 +7,8 @@
  *
  * A DIR argument is one policy, read as the agent reads its policy dir. All
  * FILE arguments together are one more policy (their keys merge, as if they
- * were one dir). The summary adds up every policy checked.
+ * were one dir). The summary adds up every policy checked; a policy with
+ * several firewall sections gets a line per section first.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 #include "print.h"
 
 struct check_result {
-	size_t rules, sets, prefixes;
+	size_t rules, sets, prefixes, sections;
+	bool several;			/* a policy with more than one section was checked */
+	struct json_object *secs;	/* [{"name", "interfaces", "default", ...}] */
 	struct json_object *files;	/* every file read */
 	struct json_object *errors;	/* [{"file", "line", "col", "message"}] */
 	int status;			/* the worst exit status so far */
@@ -52,15 +55,50 @@ static size_t count_prefixes(const struct sl_policy *pol)
 
 	for (size_t i = 0; i < pol->nsets; i++)
 		n += pol->sets[i].n;
-	for (size_t i = 0; i < pol->fw.nrules; i++) {
-		const struct sl_rule *rule = &pol->fw.rules[i];
+	for (size_t s = 0; s < pol->nfws; s++) {
+		for (size_t i = 0; i < pol->fws[s].nrules; i++) {
+			const struct sl_rule *rule = &pol->fws[s].rules[i];
 
-		for (size_t k = 0; k < rule->nsrc; k++)
-			n += !rule->src[k].is_set;
-		for (size_t k = 0; k < rule->ndst; k++)
-			n += !rule->dst[k].is_set;
+			for (size_t k = 0; k < rule->nsrc; k++)
+				n += !rule->src[k].is_set;
+			for (size_t k = 0; k < rule->ndst; k++)
+				n += !rule->dst[k].is_set;
+		}
 	}
 	return n;
+}
+
+/*
+ * The sections of a valid policy: into R's JSON list, and as one text line
+ * each when there are several (one section reads as the summary line says).
+ */
+static void show_sections(const struct cli *c, struct check_result *r,
+			  const struct sl_policy *pol)
+{
+	for (size_t s = 0; s < pol->nfws; s++) {
+		const struct sl_firewall *fw = &pol->fws[s];
+		struct json_object *o = json_object_new_object(), *ifs = json_object_new_array();
+
+		for (size_t i = 0; i < fw->nifaces; i++)
+			json_object_array_add(ifs, json_object_new_string(fw->ifaces[i]));
+		json_object_object_add(o, "name", json_object_new_string(fw->name));
+		json_object_object_add(o, "interfaces", ifs);
+		json_object_object_add(o, "default", json_object_new_string(
+					       sl_action_name(fw->default_action)));
+		json_object_object_add(o, "stateful", json_object_new_boolean(fw->stateful));
+		json_object_object_add(o, "rules", json_object_new_uint64(fw->nrules));
+		json_object_array_add(r->secs, o);
+		if (c->json || pol->nfws < 2)
+			continue;
+		printf("section %s (", fw->name);
+		for (size_t i = 0; i < fw->nifaces; i++)
+			printf("%s%s", i ? ", " : "", fw->ifaces[i]);
+		printf("%s): %zu rules, default %s, %s\n", fw->nifaces ? "" : "no interfaces",
+		       fw->nrules, sl_action_name(fw->default_action),
+		       fw->stateful ? "stateful" : "stateless");
+	}
+	r->sections += pol->nfws;
+	r->several |= pol->nfws > 1;
 }
 
 /* Check one policy: the dir DIR, or the NPATHS files PATHS. */
@@ -76,9 +114,9 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 		err = policy_load_dir(dir, &pol, &diags);
 	else
 		err = policy_load_paths(paths, npaths, &pol, &diags);
-	if (!err) {
-		/* the limits of the compiled tables are part of "valid" */
-		err = fw_compile(&pol, 0, &t, &diags);
+	/* the limits of the compiled tables are part of "valid": each section's */
+	for (size_t s = 0; !err && s < pol.nfws; s++) {
+		err = fw_compile(&pol, &pol.fws[s], 0, &t, &diags);
 		fw_tables_free(&t);
 	}
 
@@ -91,9 +129,10 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 			err = -ENOMEM;
 	}
 	if (!err) {
-		r->rules += pol.fw.nrules;
+		r->rules += policy_nrules(&pol);
 		r->sets += pol.nsets;
 		r->prefixes += count_prefixes(&pol);
+		show_sections(c, r, &pol);
 		for (size_t i = 0; i < pol.nfiles; i++)
 			json_object_array_add(r->files, json_object_new_string(pol.files[i]));
 	} else if (err == -ENOMEM) {
@@ -128,7 +167,8 @@ static int do_check(struct cli *c, int argc, char **argv)
 	files = calloc((size_t)argc + 1, sizeof(*files));
 	r.files = json_object_new_array();
 	r.errors = json_object_new_array();
-	if (!files || !r.files || !r.errors) {
+	r.secs = json_object_new_array();
+	if (!files || !r.files || !r.errors || !r.secs) {
 		rc = cli_error(c, EXIT_FAIL, "out of memory");
 		goto out;
 	}
@@ -183,7 +223,10 @@ static int do_check(struct cli *c, int argc, char **argv)
 
 	rc = r.status;
 	if (!c->json) {
-		if (rc == EXIT_OK)
+		if (rc == EXIT_OK && r.several)
+			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes\n", r.rules,
+			       r.sections, r.sets, r.prefixes);
+		else if (rc == EXIT_OK)
 			printf("ok: %zu rules, %zu sets, %zu prefixes\n", r.rules, r.sets,
 			       r.prefixes);
 		goto out;
@@ -198,6 +241,7 @@ static int do_check(struct cli *c, int argc, char **argv)
 		json_object_object_add(out, "rules", json_object_new_uint64(r.rules));
 		json_object_object_add(out, "sets", json_object_new_uint64(r.sets));
 		json_object_object_add(out, "prefixes", json_object_new_uint64(r.prefixes));
+		json_object_object_add(out, "sections", json_object_get(r.secs));
 		json_object_object_add(out, "files", json_object_get(r.files));
 	} else {
 		json_object_object_add(out, "errors", json_object_get(r.errors));
@@ -207,6 +251,7 @@ static int do_check(struct cli *c, int argc, char **argv)
 out:
 	json_object_put(r.files);
 	json_object_put(r.errors);
+	json_object_put(r.secs);
 	free(files);
 	return rc;
 }

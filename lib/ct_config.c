@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The policy's conntrack settings -> ct_cfg[0] and ct_tbl's capacity. The
+ * The policy's conntrack settings -> ct_cfg[0] and the table's capacity. The
  * parser (policy_parse.c) has already checked the values and filled in the
  * defaults of bpf/sluice_abi.h for every key the files omit.
  */
@@ -12,8 +12,8 @@ void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
 		       uint32_t *max_entries)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	/* without a firewall nothing is attached: conntrack would only cost */
-	cfg->stateful = pol->fw.present && pol->fw.stateful;
+	/* without a stateful section conntrack would only cost */
+	cfg->stateful = policy_stateful(pol);
 	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)
 		cfg->timeout[i] = pol->ct.timeout[i];
 	*max_entries = pol->ct.max_entries;

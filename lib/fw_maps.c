@@ -518,24 +518,34 @@ static bool prefix_is(const struct sl_prefix *p, const struct fw_lpm6_key *k)
 	return p->family == AF_INET6 && p->len == k->prefixlen && !memcmp(p->addr, k->addr, 16);
 }
 
+static const struct sl_loc *items_loc(const struct sl_addr_item *v, size_t n,
+				      const struct fw_lpm6_key *k)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].is_set && prefix_is(&v[i].pfx, k))
+			return &v[i].loc;
+		if (!v[i].is_set || !v[i].set)
+			continue;
+		for (size_t j = 0; j < v[i].set->n; j++)
+			if (prefix_is(&v[i].set->v[j], k))
+				return &v[i].set->loc;
+	}
+	return NULL;
+}
+
 const struct sl_loc *fw_prefix_loc(const struct sl_policy *pol, const struct fw_lpm6_key *k)
 {
-	for (size_t r = 0; r < pol->fw.nrules; r++) {
-		const struct sl_rule *ru = &pol->fw.rules[r];
+	const struct sl_loc *loc;
 
-		for (int dir = 0; dir < 2; dir++) {
-			const struct sl_addr_item *v = dir ? ru->dst : ru->src;
-			size_t n = dir ? ru->ndst : ru->nsrc;
+	for (size_t f = 0; f < pol->nfws; f++) {
+		for (size_t r = 0; r < pol->fws[f].nrules; r++) {
+			const struct sl_rule *ru = &pol->fws[f].rules[r];
 
-			for (size_t i = 0; i < n; i++) {
-				if (!v[i].is_set && prefix_is(&v[i].pfx, k))
-					return &v[i].loc;
-				if (!v[i].is_set || !v[i].set)
-					continue;
-				for (size_t j = 0; j < v[i].set->n; j++)
-					if (prefix_is(&v[i].set->v[j], k))
-						return &v[i].set->loc;
-			}
+			loc = items_loc(ru->src, ru->nsrc, k);
+			if (!loc)
+				loc = items_loc(ru->dst, ru->ndst, k);
+			if (loc)
+				return loc;
 		}
 	}
 	return NULL;

@@ -14,7 +14,7 @@
 #define SLUICE_BPF_MAPS_H
 
 #include "sluice_abi.h"
-#include "ct_maps.h"	/* ct_tbl, ct_cfg, ct_stats: shared with the TC program */
+#include "ct_maps.h"	/* ct_shards, ct_sweep, ct_cfg, ct_stats: shared with the TC program */
 
 /*
  * The compiled policies, by policy slot. Each table kind is an outer array
