@@ -190,6 +190,54 @@ static int verify_rule_counts_all(struct bench *b, int prog, const uint8_t *fram
 	return 0;
 }
 
+/*
+ * The tail-call pipeline (sluice_xdp: entry -> sl_stage_fw through sl_tails,
+ * state in sl_scratch) against the same stages in one program (fw_single),
+ * interleaved with the floor in the same rounds: medians and their ratio.
+ */
+static int pipe_vs_single(int pipe, int single, int floor, const uint8_t *frame,
+			  uint32_t want, double *pipe_ns, double *single_ns, double *floor_ns,
+			  uint32_t *repeat_out)
+{
+	double a[ROUNDS], s[ROUNDS], f[ROUNDS];
+	uint32_t repeat = pick_repeat(pipe, frame), rv1 = ~0u, rv2 = ~0u;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		f[i] = run_once(floor, frame, repeat, NULL);
+		s[i] = run_once(single, frame, repeat, &rv1);
+		a[i] = run_once(pipe, frame, repeat, &rv2);
+		if (a[i] < 0 || s[i] < 0 || f[i] < 0)
+			return -1;
+		if (rv1 != want || rv2 != want) {
+			fprintf(stderr, "bench: verdicts %u/%u, expected %u\n", rv1, rv2, want);
+			return -1;
+		}
+	}
+	qsort(a, ROUNDS, sizeof(double), cmp_double);
+	qsort(s, ROUNDS, sizeof(double), cmp_double);
+	qsort(f, ROUNDS, sizeof(double), cmp_double);
+	*pipe_ns = a[ROUNDS / 2];
+	*single_ns = s[ROUNDS / 2];
+	*floor_ns = f[ROUNDS / 2];
+	*repeat_out = repeat;
+	return 0;
+}
+
+/*
+ * BPF_PROG_TEST_RUN runs on loopback's ifindex; the agent gives every
+ * attached interface its own sl_ifslot entry, so do the same here (one
+ * lookup, not a miss and then the default).
+ */
+static int ifslot_for_lo(struct bench *b, bool set)
+{
+	uint32_t slot;
+
+	if (!set)
+		return fw_ifslot_del(&b->fds, 1);
+	return fw_ifslot_get(&b->fds, SLUICE_IFSLOT_DEFAULT, &slot) ?:
+	       fw_ifslot_set(&b->fds, 1, slot);
+}
+
 static void row(const char *name, double ns, double floor_ns, uint32_t repeat)
 {
 	printf("  %-46s %9.1f %9.1f %8.2fx %10u\n", name, ns, floor_ns, ns / floor_ns, repeat);
@@ -266,6 +314,9 @@ static void print_memory(struct bench *b)
 	struct bpf_map *m;
 	uint64_t total = 0, v;
 
+	struct fw_map_fds in;
+	uint32_t slot;
+
 	printf("\nMemory of the firewall maps (memlock, as bpftool shows it):\n");
 	bpf_object__for_each_map(m, b->fw->obj) {
 		if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && !strcmp(bpf_map__name(m), ".rodata"))
@@ -274,6 +325,21 @@ static void print_memory(struct bench *b)
 			continue;
 		total += v;
 		printf("  %-14s %10.1f MB\n", bpf_map__name(m), v / 1048576.0);
+	}
+	/* the policy's tables: the inner maps of the slot in force */
+	if (!fw_ifslot_get(&b->fds, SLUICE_IFSLOT_DEFAULT, &slot) &&
+	    !fw_slot_open(&b->fds, slot, &in)) {
+		for (int *fd = &in.cfg; fd <= &in.dport; fd++) {
+			struct bpf_map_info info = {};
+			__u32 len = sizeof(info);
+
+			if (bpf_obj_get_info_by_fd(*fd, &info, &len) || sl_map_memlock(*fd, &v))
+				continue;
+			total += v;
+			printf("  %-14s %10.1f MB  (slot %u, %u entries)\n", info.name,
+			       v / 1048576.0, slot, info.max_entries);
+		}
+		fw_slot_close(&in);
 	}
 	printf("  %-14s %10.1f MB\n", "total", total / 1048576.0);
 	if (!sl_map_memlock(bpf_map__fd(b->lpm->maps.bench_lpm4), &v))
@@ -320,8 +386,8 @@ int main(void)
 {
 	struct bench b = { 0 };
 	uint8_t frame[FRAME_LEN];
-	double ns, fl, t0, small_ns = 0, big_ns = 0;
-	uint32_t rep, fw, fwr, fls, flr, lps, lpr;
+	double ns, ns1, fl, t0, small_ns = 0, big_ns = 0;
+	uint32_t rep, fw, fwr, fws, fls, flr, lps, lpr;
 	int rc = 1;
 	char *yaml = NULL;
 	size_t yaml_len = 0;
@@ -337,6 +403,7 @@ int main(void)
 		goto out;
 	fw = bpf_program__fd(b.fw->progs.sluice_xdp);
 	fwr = bpf_program__fd(b.fwr->progs.fw_rand);
+	fws = bpf_program__fd(b.fwr->progs.fw_single);
 	fls = bpf_program__fd(b.floor->progs.floor_same);
 	flr = bpf_program__fd(b.floor->progs.floor_rand);
 	lps = bpf_program__fd(b.lpm->progs.lpm_same);
@@ -379,6 +446,14 @@ int main(void)
 	if (measure(fw, fls, frame, XDP_PASS, &ns, &fl, &rep))
 		goto out;
 	row("allow by rule 101 of 101 (same source)", ns, fl, rep);
+	if (ifslot_for_lo(&b, true) ||
+	    pipe_vs_single(fw, fws, fls, frame, XDP_PASS, &ns, &ns1, &fl, &rep))
+		goto out;
+	ifslot_for_lo(&b, false);
+	row("  one program (fw_single), own ifslot entry", ns1, fl, rep);
+	row("  tail-call pipeline (sluice_xdp), own entry", ns, fl, rep);
+	printf("  %-46s %+9.1f ns, %.2fx one program (%.2fx above the floor)\n",
+	       "  pipeline vs one program:", ns - ns1, ns / ns1, (ns - fl) / (ns1 - fl));
 
 	/*
 	 * Deny by a 10-prefix set. The 10 prefixes together cover the whole
@@ -400,6 +475,14 @@ int main(void)
 	if (measure(fw, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("deny by 10-prefix set (same source)", ns, fl, rep);
+	if (ifslot_for_lo(&b, true) ||
+	    pipe_vs_single(fw, fws, fls, frame, XDP_DROP, &ns, &ns1, &fl, &rep))
+		goto out;
+	ifslot_for_lo(&b, false);
+	row("  one program (fw_single), own ifslot entry", ns1, fl, rep);
+	row("  tail-call pipeline (sluice_xdp), own entry", ns, fl, rep);
+	printf("  %-46s %+9.1f ns, %.2fx one program (%.2fx above the floor)\n",
+	       "  pipeline vs one program:", ns - ns1, ns / ns1, (ns - fl) / (ns1 - fl));
 	if (verify_rule_counts_all(&b, fwr, frame, 0, 100000) ||
 	    measure(fwr, flr, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;

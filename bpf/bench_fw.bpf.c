@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Benchmark: the firewall stage exactly as sluice_xdp runs it, after the
- * random-source step. The bench points its maps at sluice_xdp's (reuse_fd). */
+/* Benchmark: the firewall exactly as sluice_xdp runs it, in one program;
+ * fw_rand after the random-source step. The bench points its maps at
+ * sluice_xdp's (reuse_fd). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -14,6 +15,18 @@ int fw_rand(struct xdp_md *ctx)
 
 	sl_bench_rand_src(data, data_end);
 	return sl_firewall(data, data_end);
+}
+
+/*
+ * The single-program path: the same stages as sluice_xdp's tail-called
+ * programs, inlined into one program, the state on the stack. Against
+ * sluice_xdp it gives the cost of the tail calls and the scratch map.
+ */
+SEC("xdp")
+int fw_single(struct xdp_md *ctx)
+{
+	return sl_firewall_if((void *)(long)ctx->data, (void *)(long)ctx->data_end,
+			      ctx->ingress_ifindex);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

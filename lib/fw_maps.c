@@ -2,7 +2,7 @@
 /*
  * Builds policy slots from compiled firewall tables (fw_tables.h): one new
  * inner map per fw_* table, sized from the tables where the layout allows
- * (classes, tbl8 groups, IPv6 prefixes), filled, frozen, and inserted into
+ * (tbl8 groups, IPv6 prefixes), filled, frozen, and inserted into
  * the outer fwo_* maps at the slot, fw_cfg last. A slot is never written
  * again: a new policy is a new slot, so a failure at any step leaves the
  * policy in force exactly as it was. Also reads the per-CPU counters back.
@@ -87,33 +87,32 @@ struct tbl_desc {
 	enum fw_tbl_kind kind;
 	__u32 flags;
 	size_t vsize;
-	bool sized;		/* BPF_F_INNER_MAP: max_entries from the tables */
 };
 
 #define FD_OFF(f) offsetof(struct fw_map_fds, f)
 #define SIZED (BPF_F_MMAPABLE | BPF_F_INNER_MAP)
 
 static const struct tbl_desc tbls[] = {
-	{ SLUICE_MAP_FW_CLS, SLUICE_MAP_FWO_CLS, FD_OFF(cls), TK_ARRAY, SIZED,
-	  sizeof(struct fw_bitmap), true },
+	{ SLUICE_MAP_FW_CLS, SLUICE_MAP_FWO_CLS, FD_OFF(cls), TK_ARRAY, BPF_F_MMAPABLE,
+	  sizeof(struct fw_bitmap) },
 	{ SLUICE_MAP_FW_SRC4_T8, SLUICE_MAP_FWO_SRC4_T8, FD_OFF(src4_t8), TK_ARRAY, SIZED,
-	  sizeof(struct fw_t8), true },
+	  sizeof(struct fw_t8) },
 	{ SLUICE_MAP_FW_DST4_T8, SLUICE_MAP_FWO_DST4_T8, FD_OFF(dst4_t8), TK_ARRAY, SIZED,
-	  sizeof(struct fw_t8), true },
+	  sizeof(struct fw_t8) },
 	{ SLUICE_MAP_FW_SRC4, SLUICE_MAP_FWO_SRC4, FD_OFF(src4), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk), false },
+	  sizeof(struct fw_blk) },
 	{ SLUICE_MAP_FW_DST4, SLUICE_MAP_FWO_DST4, FD_OFF(dst4), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk), false },
+	  sizeof(struct fw_blk) },
 	{ SLUICE_MAP_FW_SRC6, SLUICE_MAP_FWO_SRC6, FD_OFF(src6), TK_LPM, BPF_F_NO_PREALLOC,
-	  sizeof(struct fw_lpm6_val), true },
+	  sizeof(struct fw_lpm6_val) },
 	{ SLUICE_MAP_FW_DST6, SLUICE_MAP_FWO_DST6, FD_OFF(dst6), TK_LPM, BPF_F_NO_PREALLOC,
-	  sizeof(struct fw_lpm6_val), true },
+	  sizeof(struct fw_lpm6_val) },
 	{ SLUICE_MAP_FW_SPORT, SLUICE_MAP_FWO_SPORT, FD_OFF(sport), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk), false },
+	  sizeof(struct fw_blk) },
 	{ SLUICE_MAP_FW_DPORT, SLUICE_MAP_FWO_DPORT, FD_OFF(dport), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk), false },
+	  sizeof(struct fw_blk) },
 	{ SLUICE_MAP_FW_CFG, SLUICE_MAP_FWO_CFG, FD_OFF(cfg), TK_CFG, 0,
-	  sizeof(struct fw_config), false },
+	  sizeof(struct fw_config) },
 };
 #define NTBLS (sizeof(tbls) / sizeof(tbls[0]))
 
@@ -127,7 +126,9 @@ static void tbl_src(const struct tbl_desc *d, const struct fw_tables *t, const v
 		    uint32_t *n, uint32_t *max)
 {
 	switch (d->off) {
-	case FD_OFF(cls):	*src = t->cls;		*n = t->nclasses;	break;
+	case FD_OFF(cls):	*src = t->cls;		*n = t->nclasses;
+		*max = SLUICE_MAX_CLASSES;
+		return;
 	case FD_OFF(src4_t8):	*src = t->src4_t8;	*n = t->nsrc4_t8;	break;
 	case FD_OFF(dst4_t8):	*src = t->dst4_t8;	*n = t->ndst4_t8;	break;
 	case FD_OFF(src4):	*src = t->src4;		*n = SLUICE_T24_BLOCKS;	break;

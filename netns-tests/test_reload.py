@@ -166,3 +166,30 @@ firewall:
     assert send() == {"a": N, "b": 0}
     # the rule kept its name and place: its counter carries on across the reload
     assert agent.rules()["drop-feed"]["packets"] == 2 * N
+
+
+def test_map_write_failure_keeps_policy_and_names_the_set(env):
+    """A map write that fails while a new policy is built (injected: the
+    18th write, the first prefix of the set in fw_src6, ENOMEM) leaves the
+    policy in force, and the log names the set that put the prefix there,
+    FILE:LINE:COL."""
+    t = env.topo
+    agent = env.start(default="allow", rules=deny(5001))
+    assert probe(env) == {"5000": N, "5001": 0}
+    assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+    path = agent.write_policy("10-test.yaml", policy_yaml(
+        t, deny(5000) + [dict(name="v6", action="deny", src=["@v6bad"])],
+        sets={"v6bad": {"prefixes": ["2001:db8:a::/48", "2001:db8:b::/48"]}}))
+    # the restarted agent adopts the pinned state and writes nothing before
+    # the new slot: write 18 = cls, t8 x2, tbl24 x2 (3 each), fw_src6 created,
+    # ::/0, then 2001:db8:a::/48
+    os.environ["SLUICE_FAIL_MAP_WRITE"] = "18:12"
+    try:
+        agent.start()
+    finally:
+        del os.environ["SLUICE_FAIL_MAP_WRITE"]
+    want = re.compile(r"%s:2:3: map fw_src6: cannot insert 2001:db8:a::/48: "
+                      r"Cannot allocate memory; not applied" % re.escape(path))
+    assert want.search(agent.log_text()), agent.log_text()
+    assert agent.status()["generation"] == 1
+    assert probe(env) == {"5000": N, "5001": 0}

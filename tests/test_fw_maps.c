@@ -121,7 +121,7 @@ static bool maps_hold(const struct fw_map_fds *fds, const struct fw_tables *t)
 	uint32_t zero = 0;
 	bool ok = true;
 
-	ok &= array_holds(fds->cls, "fw_cls", t->cls, t->nclasses, t->nclasses ?: 1,
+	ok &= array_holds(fds->cls, "fw_cls", t->cls, t->nclasses, SLUICE_MAX_CLASSES,
 			  sizeof(struct fw_bitmap));
 	ok &= array_holds(fds->src4, "fw_src4", t->src4, SLUICE_T24_BLOCKS, SLUICE_T24_BLOCKS,
 			  sizeof(struct fw_blk));
@@ -219,7 +219,7 @@ TEST(fw_maps_write_new_slot)
 	    !ASSERT_OK(default_slot(&env.fds, &s1, &in1), "default slot"))
 		goto out;
 	ASSERT_TRUE(maps_hold(&in1, &big), "the slot holds the big policy");
-	ASSERT_EQ(max_entries(in1.cls), big.nclasses, "fw_cls sized to the classes");
+	ASSERT_EQ(max_entries(in1.cls), SLUICE_MAX_CLASSES, "fw_cls keeps its size (inlined)");
 	ASSERT_EQ(max_entries(in1.src4_t8), big.nsrc4_t8, "fw_src4_t8 sized to its groups");
 	ASSERT_EQ(max_entries(in1.src6), big.nsrc6, "fw_src6 sized to its prefixes");
 	ASSERT_EQ(max_entries(in1.src4), SLUICE_T24_BLOCKS, "fw_src4 keeps its size");

@@ -137,7 +137,9 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
 		return sl_drop_ev(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
 				  SLUICE_RULE_DEFAULT, p->ifindex);
 	}
-	sl_count(&fw_rule_cnt, cfg->rule_base + rule, bytes);
+	/* rules past SLUICE_MAX_RULES over all sections have no counter */
+	if (cfg->rule_base + rule < SLUICE_MAX_RULES)
+		sl_count(&fw_rule_cnt, cfg->rule_base + rule, bytes);
 	if (sl_rule_allows(cfg, rule)) {
 		if (ctc && p->ctp.start)
 			sl_fw_ct_create(&p->ctp, ctc, bytes);
