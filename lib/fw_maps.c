@@ -33,10 +33,12 @@
 static unsigned int fail_k, fail_n;
 static int fail_err = EIO;
 static bool fail_env_read;
+static char fail_map[16];	/* count only the writes of this map; "": all */
 
 void fw_maps_fail_at(unsigned int k, int err)
 {
 	fail_env_read = true;	/* an explicit setting wins over the environment */
+	fail_map[0] = '\0';
 	fail_k = k;
 	fail_n = 0;
 	fail_err = err ? err : EIO;
@@ -55,17 +57,19 @@ static void fail_env(void)
 		int err = 0;
 
 		fail_env_read = true;
-		if (e && sscanf(e, "%u:%d", &k, &err) >= 1) {
+		if (e && sscanf(e, "%u:%d:%15s", &k, &err, fail_map) >= 1) {
 			fail_k = k;
 			fail_err = err > 0 ? err : EIO;
 		}
 	}
 }
 
-/* Called before every map write: -errno when this is the one to fail. */
-static int write_hook(void)
+/* Called before every write of map MAP: -errno when this is the one to fail. */
+static int write_hook(const char *map)
 {
 	fail_env();
+	if (fail_map[0] && strcmp(map, fail_map))
+		return 0;
 	if (++fail_n == fail_k)
 		return -fail_err;
 	return 0;
@@ -160,7 +164,8 @@ static int arr_fill(int fd, const void *src, uint32_t n, uint32_t max, size_t vs
 }
 
 /* Insert the N trie entries V; on failure *BAD is the entry that failed. */
-static int lpm_fill(int fd, const struct fw_lpm6_entry *v, uint32_t n, uint32_t *bad)
+static int lpm_fill(int fd, const char *name, const struct fw_lpm6_entry *v, uint32_t n,
+		    uint32_t *bad)
 {
 	struct fw_lpm6_key *keys = malloc((n ? n : 1) * sizeof(*keys));
 	struct fw_lpm6_val *vals = malloc((n ? n : 1) * sizeof(*vals));
@@ -179,7 +184,7 @@ static int lpm_fill(int fd, const struct fw_lpm6_entry *v, uint32_t n, uint32_t 
 	/* with a failure armed, one write per prefix: it can hit any of them */
 	for (; fail_k && done < n && !err; done++) {
 		*bad = done;
-		err = write_hook();
+		err = write_hook(name);
 		if (!err && bpf_map_update_elem(fd, &keys[done], &vals[done], BPF_ANY))
 			err = -errno;
 	}
@@ -188,7 +193,7 @@ static int lpm_fill(int fd, const struct fw_lpm6_entry *v, uint32_t n, uint32_t 
 		uint32_t cnt = n - done < FW_BATCH ? n - done : FW_BATCH;
 
 		*bad = done;
-		err = write_hook();
+		err = write_hook(name);
 		if (err)
 			break;
 		if (!bpf_map_update_batch(fd, keys + done, vals + done, &cnt, &opts)) {
@@ -215,9 +220,59 @@ out:
 	return err;
 }
 
-/* Create and fill the inner map of D from T; returns its fd or -errno. */
-static int tbl_build(const struct tbl_desc *d, const struct fw_tables *t,
-		     struct fw_write_fail *fail, struct sl_diags *diags)
+static bool mem_zero(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * A slot in use whose inner map for D holds exactly SRC[0, N) and zeroes
+ * (fixed-size arrays only): its fd, or -1. Slots are never written again,
+ * so one inner map can serve several slots: sections with the same source
+ * table, or a reload that changed only ports, share the 32 MiB first levels
+ * instead of building them again.
+ */
+static int tbl_find_same(const struct fw_map_fds *fds, const struct tbl_desc *d,
+			 const void *src, uint32_t n, uint32_t max)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = ((size_t)max * d->vsize + page - 1) / page * page;
+
+	if (d->kind != TK_ARRAY || (d->flags & BPF_F_INNER_MAP))
+		return -1;
+	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++) {
+		__u32 id;
+		void *mem;
+		bool same;
+		int fd;
+
+		if (bpf_map_lookup_elem(fd_at(fds, d->off), &s, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (mem == MAP_FAILED) {
+			close(fd);
+			continue;
+		}
+		same = !memcmp(mem, src, (size_t)n * d->vsize) &&
+		       mem_zero((char *)mem + (size_t)n * d->vsize, (size_t)(max - n) * d->vsize);
+		munmap(mem, len);
+		if (same)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+/* Create and fill the inner map of D from T (or share an identical one); its fd or -errno. */
+static int tbl_build(const struct fw_map_fds *fds, const struct tbl_desc *d,
+		     const struct fw_tables *t, struct fw_write_fail *fail,
+		     struct sl_diags *diags)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = d->flags);
 	enum bpf_map_type type = d->kind == TK_LPM ? BPF_MAP_TYPE_LPM_TRIE : BPF_MAP_TYPE_ARRAY;
@@ -228,7 +283,10 @@ static int tbl_build(const struct tbl_desc *d, const struct fw_tables *t,
 	int fd, err;
 
 	tbl_src(d, t, &src, &n, &max);
-	err = write_hook();
+	fd = tbl_find_same(fds, d, src, n, max);
+	if (fd >= 0)
+		return fd;
+	err = write_hook(d->name);
 	if (!err) {
 		fd = bpf_map_create(type, d->name, ksize, d->vsize, max, &opts);
 		err = fd < 0 ? -errno : 0;
@@ -238,12 +296,12 @@ static int tbl_build(const struct tbl_desc *d, const struct fw_tables *t,
 	what = "fill";
 	switch (d->kind) {
 	case TK_ARRAY:
-		err = write_hook();
+		err = write_hook(d->name);
 		if (!err)
 			err = arr_fill(fd, src, n, max, d->vsize);
 		break;
 	case TK_LPM:
-		err = lpm_fill(fd, src, n, &bad);
+		err = lpm_fill(fd, d->name, src, n, &bad);
 		if (err && bad < n) {
 			fail->has_key = true;
 			fail->key = ((const struct fw_lpm6_entry *)src)[bad].key;
@@ -252,7 +310,7 @@ static int tbl_build(const struct tbl_desc *d, const struct fw_tables *t,
 	case TK_CFG: {
 		__u32 zero = 0;
 
-		err = write_hook();
+		err = write_hook(d->name);
 		if (!err && bpf_map_update_elem(fd, &zero, src, BPF_ANY))
 			err = -errno;
 		break;
@@ -261,7 +319,7 @@ static int tbl_build(const struct tbl_desc *d, const struct fw_tables *t,
 	/* written once: from now on the kernel refuses writes from userspace */
 	if (!err) {
 		what = "freeze";
-		err = write_hook();
+		err = write_hook(d->name);
 		if (!err && bpf_map_freeze(fd))
 			err = -errno;
 	}
@@ -320,14 +378,14 @@ int fw_slot_write(const struct fw_map_fds *fds, uint32_t slot, const struct fw_t
 	fw_slot_clear(fds, slot);
 
 	for (; built < NTBLS; built++) {
-		inner[built] = tbl_build(&tbls[built], t, fail, diags);
+		inner[built] = tbl_build(fds, &tbls[built], t, fail, diags);
 		if (inner[built] < 0) {
 			err = inner[built];
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < NTBLS && !err; i++) {
-		err = write_hook();
+		err = write_hook(tbls[i].name);
 		if (!err && bpf_map_update_elem(fd_at(fds, tbls[i].off), &slot, &inner[i],
 						BPF_ANY))
 			err = -errno;
@@ -418,7 +476,7 @@ int fw_slot_cfg(const struct fw_map_fds *fds, uint32_t slot, struct fw_config *c
 
 int fw_ifslot_set(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t slot)
 {
-	int err = write_hook();
+	int err = write_hook(SLUICE_MAP_IFSLOT);
 
 	if (err)
 		return err;

@@ -76,8 +76,9 @@ bool fw_ifslot_refers(const struct fw_map_fds *fds, uint32_t slot);
 /*
  * Failure injection for tests: the K-th map write (create, fill, freeze or
  * insert) from now on fails with -ERR (K = 0: off). The environment
- * variable SLUICE_FAIL_MAP_WRITE=K[:ERRNO] does the same for a process (the
- * agent in netns tests); it is read once. fw_maps_writes() counts the
+ * variable SLUICE_FAIL_MAP_WRITE=K[:ERRNO[:MAP]] does the same for a process
+ * (the agent in netns tests), counting only the writes of inner map MAP
+ * (e.g. fw_src6) when given; it is read once. fw_maps_writes() counts the
  * writes done since the last fw_maps_fail_at.
  */
 void fw_maps_fail_at(unsigned int k, int err);

@@ -418,24 +418,27 @@ TEST(fw_maps_injected_failure_leaves_policy)
 {
 	struct fw_tables a = { 0 }, b = { 0 };
 	struct sl_diags diags = { 0 };
-	struct xdp_env env, env2;
+	struct xdp_env env;
 	char *before = NULL, *after;
 	size_t blen, alen;
 	unsigned int n = 0, bad = 0;
+	uint32_t spare;
 	__u32 retval;
 
-	memset(&env2, 0, sizeof(env2));
-	if (!ASSERT_OK(xdp_env_open(&env), "open") || !ASSERT_OK(xdp_env_open(&env2), "open 2"))
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
 		goto out;
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &a), "compile a") ||
 	    !ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &b), "compile b") ||
 	    !ASSERT_OK(fw_maps_write(&env.fds, &a, &diags), "write a"))
 		goto out;
-	/* how many writes applying b takes (failure armed, never reached) */
+	/* how many writes applying b takes here (failure armed, never reached):
+	 * build it into a spare slot, count, free the slot again */
 	fw_maps_fail_at(~0u, EIO);
-	if (!ASSERT_OK(fw_maps_write(&env2.fds, &b, &diags), "count writes"))
+	if (!ASSERT_OK(fw_slot_free(&env.fds, &spare), "spare slot") ||
+	    !ASSERT_OK(fw_slot_write(&env.fds, spare, &b, NULL, &diags), "count writes") ||
+	    !ASSERT_OK(fw_slot_clear(&env.fds, spare), "free the spare slot"))
 		goto out;
-	n = fw_maps_writes();
+	n = fw_maps_writes() + 1;	/* and the flip */
 	ASSERT_TRUE(n >= 31, "10 maps created, filled, frozen, inserted, one flip");
 	before = state_dump(&env.fds, &blen);
 	if (!ASSERT_TRUE(before, "dump before"))
@@ -475,8 +478,80 @@ out:
 	fw_tables_free(&a);
 	fw_tables_free(&b);
 	xdp_env_close(&env);
-	if (env2.skel)
-		xdp_env_close(&env2);
+}
+
+static uint32_t inner_id(const struct fw_map_fds *fds, int outer, uint32_t slot)
+{
+	uint32_t id = 0;
+
+	(void)fds;
+	bpf_map_lookup_elem(outer, &slot, &id);
+	return id;
+}
+
+/*
+ * Slots are never written again, so identical tables are shared: a policy
+ * that changes only a port reuses the classes, both DIR-24-8 first levels
+ * and the source-port table of the slot in force (same inner map ids); only
+ * the destination-port table is new.
+ */
+TEST(fw_maps_identical_tables_shared)
+{
+	static const char *const p1 =
+		"firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n"
+		"  rules:\n    - { name: a, action: allow, src: [198.51.100.0/24, 192.0.2.7],"
+		" proto: tcp, dport: [22] }\n";
+	static const char *const p2 =
+		"firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n"
+		"  rules:\n    - { name: a, action: allow, src: [198.51.100.0/24, 192.0.2.7],"
+		" proto: tcp, dport: [23] }\n";
+	struct fw_tables a = { 0 }, b = { 0 };
+	struct sl_diags diags = { 0 };
+	uint32_t s1, s2, id1[10], id2[10];
+	struct xdp_env env;
+	unsigned int w1, w2;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open") ||
+	    !ASSERT_OK(compile_yaml(&env, p1, 1, &a), "compile p1") ||
+	    !ASSERT_OK(compile_yaml(&env, p2, 2, &b), "compile p2"))
+		goto out;
+	fw_maps_fail_at(~0u, EIO);
+	if (!ASSERT_OK(fw_maps_write(&env.fds, &a, &diags), "write p1"))
+		goto out;
+	w1 = fw_maps_writes();
+	fw_ifslot_get(&env.fds, SLUICE_IFSLOT_DEFAULT, &s1);
+	for (int i = 0; i < 10; i++)
+		id1[i] = inner_id(&env.fds, (&env.fds.cfg)[i], s1);
+	fw_maps_fail_at(~0u, EIO);
+	if (!ASSERT_OK(fw_maps_write(&env.fds, &b, &diags), "write p2"))
+		goto out;
+	w2 = fw_maps_writes();
+	fw_ifslot_get(&env.fds, SLUICE_IFSLOT_DEFAULT, &s2);
+	for (int i = 0; i < 10; i++)
+		id2[i] = inner_id(&env.fds, (&env.fds.cfg)[i], s2);
+	ASSERT_NEQ(s1, s2, "a new slot");
+	ASSERT_EQ(id2[1], id1[1], "fw_cls shared");
+	ASSERT_EQ(id2[2], id1[2], "fw_src4 shared");
+	ASSERT_EQ(id2[3], id1[3], "fw_dst4 shared");
+	ASSERT_EQ(id2[8], id1[8], "fw_sport shared");
+	ASSERT_NEQ(id2[9], id1[9], "fw_dport new");
+	ASSERT_NEQ(id2[0], id1[0], "fw_cfg new (its generation)");
+	ASSERT_EQ(w1 - w2, 4 * 3, "4 tables neither created, filled nor frozen");
+	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot freed");
+	if (ASSERT_TRUE(fw_slot_used(&env.fds, s2), "the new slot")) {
+		struct fw_map_fds in;
+
+		if (ASSERT_OK(fw_slot_open(&env.fds, s2, &in), "open slot")) {
+			ASSERT_TRUE(maps_hold(&in, &b), "the new slot holds p2 exactly");
+			fw_slot_close(&in);
+		}
+	}
+out:
+	fw_maps_fail_at(0, 0);
+	sl_diags_free(&diags);
+	fw_tables_free(&a);
+	fw_tables_free(&b);
+	xdp_env_close(&env);
 }
 
 static const char *const POLICY_V6SET =
