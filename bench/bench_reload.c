@@ -36,21 +36,6 @@ static pid_t agent = -1;
 static FILE *agent_log;
 static unsigned long long last_gen;	/* the last "policy generation N applied" */
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "bench_reload: '%s' failed\n", cmd);
-	return rc ? -1 : 0;
-}
-
 static void cleanup(void)
 {
 	if (agent > 0) {
@@ -74,20 +59,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	exit(1);	/* runs cleanup() through atexit */
-}
-
-static int enter_ns(void)
-{
-	char path[64];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET))
-		err = -errno;
-	if (fd >= 0)
-		close(fd);
-	return err;
 }
 
 /* Write TEXT to DIR/.NAME.tmp, then rename it over DIR/NAME. */
@@ -169,7 +140,7 @@ static int agent_start(const char *build)
 	if (agent < 0)
 		return -1;
 	if (!agent) {
-		if (enter_ns() || dup2(p[1], 2) < 0)
+		if (enter_ns(ns) || dup2(p[1], 2) < 0)
 			_exit(127);
 		execl(bin, bin, "--policy-dir", pol, "--state-dir", state, "--socket", sock,
 		      "--foreground", (char *)NULL);
@@ -294,7 +265,7 @@ static double nft_file(const char *file)
 	if (!p) {
 		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
-		if (enter_ns() || null < 0 || dup2(null, 1) < 0)
+		if (enter_ns(ns) || null < 0 || dup2(null, 1) < 0)
 			_exit(127);
 		execlp("nft", "nft", "-f", file, (char *)NULL);
 		_exit(127);
