@@ -494,7 +494,8 @@ int sl_file_stage(const char *path, const char *text, char **tmpp, char *err, si
 
 	*tmpp = NULL;
 	/* a dot-file beside it: same filesystem for rename, skipped by the loader */
-	if (!d || !b || asprintf(&tmp, "%s/.%s.tmp", dirname(d), basename(b)) < 0) {
+	if (!d || !b || asprintf(&tmp, "%s/%s%s.tmp", dirname(d), basename(b)[0] == '.' ? "" : ".",
+				 basename(b)) < 0) {
 		tmp = NULL;
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
