@@ -84,16 +84,10 @@ static void iface_forget(struct agent *a, struct iface *it, bool detach)
  */
 static bool iface_wanted(const struct agent *a, const char *name, unsigned int flags)
 {
-	const struct sl_firewall *fw = &a->pol.fw;
-
-	if (!a->have_policy || !fw->present)
+	if (!a->have_policy)
 		return false;
-	if (flags & IFF_LOOPBACK) {
-		for (size_t i = 0; i < fw->nifaces; i++)
-			if (!strcmp(fw->ifaces[i], name))
-				return true;
-		return false;
-	}
+	if (flags & IFF_LOOPBACK)
+		return policy_fw_for_name(&a->pol, name) >= 0;
 	return policy_iface_match(&a->pol, name);
 }
 

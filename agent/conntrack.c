@@ -405,7 +405,7 @@ static void tc_attach(struct agent *a, struct iface *it)
  */
 static bool tc_wanted(const struct agent *a)
 {
-	return !a->have_policy || (a->pol.fw.present && a->pol.fw.stateful);
+	return !a->have_policy || policy_stateful(&a->pol);
 }
 
 static bool tc_pin_wanted(const struct agent *a, int ifindex)

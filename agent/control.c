@@ -118,7 +118,7 @@ static struct json_object *status_maps(struct agent *a)
 			else if (!strcmp(name, SLUICE_MAP_FW_DST6))
 				used = a->use.dst6;
 			else if (!strcmp(name, SLUICE_MAP_RULE_CNT))
-				used = a->pol.fw.nrules + 1;
+				used = policy_fw(&a->pol, 0)->nrules + 1;
 		}
 		if (!strcmp(name, SLUICE_MAP_CT))
 			used = ct_entries(a, false);
@@ -179,15 +179,31 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	json_object_object_add(d, "generation", json_object_new_uint64(a->generation));
 	json_object_object_add(d, "slot", json_object_new_int(a->active));
 	if (a->have_policy) {
+		const struct sl_firewall *fw = policy_fw(&a->pol, 0);
+		struct json_object *secs = json_object_new_array();
+
 		pol = json_object_new_object();
 		json_object_object_add(pol, "files", json_strs(a->pol.files, a->pol.nfiles));
-		json_object_object_add(pol, "rules", json_object_new_int64(a->pol.fw.nrules));
+		json_object_object_add(pol, "rules", json_object_new_int64(policy_nrules(&a->pol)));
+		/* default and interfaces of the first section; every section under "sections" */
 		json_object_object_add(pol, "default", json_object_new_string(
-					       sl_action_name(a->pol.fw.default_action)));
+					       sl_action_name(fw->default_action)));
 		json_object_object_add(pol, "stateful", json_object_new_boolean(
-					       a->pol.fw.present && a->pol.fw.stateful));
-		json_object_object_add(pol, "interfaces",
-				       json_strs(a->pol.fw.ifaces, a->pol.fw.nifaces));
+					       policy_stateful(&a->pol)));
+		json_object_object_add(pol, "interfaces", json_strs(fw->ifaces, fw->nifaces));
+		for (size_t s = 0; s < a->pol.nfws; s++) {
+			struct json_object *o = json_object_new_object();
+
+			fw = &a->pol.fws[s];
+			json_object_object_add(o, "name", json_object_new_string(fw->name));
+			json_object_object_add(o, "interfaces", json_strs(fw->ifaces, fw->nifaces));
+			json_object_object_add(o, "default", json_object_new_string(
+						       sl_action_name(fw->default_action)));
+			json_object_object_add(o, "stateful", json_object_new_boolean(fw->stateful));
+			json_object_object_add(o, "rules", json_object_new_int64(fw->nrules));
+			json_object_array_add(secs, o);
+		}
+		json_object_object_add(pol, "sections", secs);
 	}
 	/* null: the agent keeps a pinned policy it could not load itself */
 	json_object_object_add(d, "policy", pol);
@@ -202,7 +218,8 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 {
 	struct sl_counter cnt[SLUICE_MAX_RULES + 1];
 	struct json_object *d, *rules, *def;
-	const struct sl_firewall *fw = &a->pol.fw;
+	/* the agent applies one section (sync_apply); its rule indexes are the counters' */
+	const struct sl_firewall *fw = policy_fw(&a->pol, 0);
 	int ret;
 
 	if (!a->have_policy) {
@@ -222,12 +239,14 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 		struct json_object *o = sl_json_rule(r);
 
 		json_object_object_add(o, "index", json_object_new_int64(i));
+		json_object_object_add(o, "section", json_object_new_string(fw->name));
 		json_object_object_add(o, "origin", sl_json_origin(&r->loc, sl_rule_from_edits(r)));
 		json_object_object_add(o, "packets", json_object_new_uint64(cnt[i].packets));
 		json_object_object_add(o, "bytes", json_object_new_uint64(cnt[i].bytes));
 		json_object_array_add(rules, o);
 	}
 	def = json_counter(&cnt[SLUICE_RULE_DEFAULT]);
+	json_object_object_add(def, "section", json_object_new_string(fw->name));
 	json_object_object_add(def, "action", json_object_new_string(
 				       sl_action_name(fw->default_action)));
 	d = json_object_new_object();

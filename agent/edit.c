@@ -219,17 +219,34 @@ static struct json_object *answer(struct agent *a, uint64_t was)
 	return o;
 }
 
+/* The rule NAME of the policy in force, any section; *SEC and *IDX say where. */
 static const struct sl_rule *rule_in_force(const struct agent *a, const char *name,
-					   size_t *idx)
+					   size_t *sec, size_t *idx)
 {
-	for (size_t i = 0; i < a->pol.fw.nrules; i++) {
-		if (a->pol.fw.rules[i].name && !strcmp(a->pol.fw.rules[i].name, name)) {
+	for (size_t s = 0; s < a->pol.nfws; s++) {
+		const struct sl_firewall *fw = &a->pol.fws[s];
+
+		for (size_t i = 0; i < fw->nrules; i++) {
+			if (!fw->rules[i].name || strcmp(fw->rules[i].name, name))
+				continue;
+			if (sec)
+				*sec = s;
 			if (idx)
 				*idx = i;
-			return &a->pol.fw.rules[i];
+			return &fw->rules[i];
 		}
 	}
 	return NULL;
+}
+
+static void section_list(const struct sl_policy *pol, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t s = 0; s < pol->nfws && off < len; s++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", s ? ", " : "",
+					pol->fws[s].name);
 }
 
 /* ---- rule-add / rule-del ---- */
@@ -268,7 +285,7 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 	const struct sl_rule *old;
 	const char *name, *before = NULL;
 	uint64_t was = a->generation;
-	size_t at, idx = 0;
+	size_t at, idx = 0, sec = 0;
 	int ret;
 
 	ret = need_policy(a, err, errlen);
@@ -280,12 +297,26 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 	if (ret)
 		goto out_rule;
 	name = r.v[SL_EF_NAME][0];
-	if (r.has[SL_EF_SECTION]) {
-		snprintf(err, errlen, "--section: this policy has one firewall section only");
+	if (r.has[SL_EF_SECTION] && policy_find_fw(&a->pol, r.v[SL_EF_SECTION][0]) < 0) {
+		char names[512];
+
+		section_list(&a->pol, names, sizeof(names));
+		snprintf(err, errlen, "--section: no firewall section \"%s\" (sections: %s)",
+			 r.v[SL_EF_SECTION][0], names[0] ? names : "none");
 		ret = -EINVAL;
 		goto out_rule;
 	}
-	old = rule_in_force(a, name, NULL);
+	if (!r.has[SL_EF_SECTION] && !r.has[SL_EF_BEFORE] && a->pol.nfws != 1) {
+		char names[512];
+
+		section_list(&a->pol, names, sizeof(names));
+		snprintf(err, errlen, a->pol.nfws ? "--section: the policy has several firewall "
+			 "sections (%s); say which" : "the policy has no firewall section%s to add "
+			 "a rule to", names);
+		ret = -EINVAL;
+		goto out_rule;
+	}
+	old = rule_in_force(a, name, NULL, NULL);
 	if (old) {
 		snprintf(err, errlen, "rule \"%s\" exists already (%s%s%s:%d); pick another name",
 			 name, sl_rule_from_edits(old) ? "added by the CLI, " : "",
@@ -309,14 +340,22 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 		long k;
 
 		before = r.v[SL_EF_BEFORE][0];
-		anchor = rule_in_force(a, before, &idx);
+		anchor = rule_in_force(a, before, &sec, &idx);
 		if (!anchor) {
 			snprintf(err, errlen, "--before: no rule named \"%s\" in the policy in "
 				 "force (generation %llu)", before, (unsigned long long)a->generation);
 			ret = -EINVAL;
 			goto out;
 		}
-		if (sl_rule_from_edits(anchor) && !strcmp(before, SL_BLOCK_NAME)) {
+		if (r.has[SL_EF_SECTION] &&
+		    strcmp(r.v[SL_EF_SECTION][0], a->pol.fws[sec].name)) {
+			snprintf(err, errlen, "--before: rule \"%s\" is in section \"%s\", not "
+				 "\"%s\"", before, a->pol.fws[sec].name, r.v[SL_EF_SECTION][0]);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (sl_rule_from_edits(anchor) && idx == 0 &&
+		    sl_fw_has_block(&a->pol.fws[sec])) {
 			snprintf(err, errlen, "--before: nothing goes before the blocklist "
 				 "(\"%s\")", SL_BLOCK_NAME);
 			ret = -EINVAL;
@@ -334,6 +373,12 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 			r.has[SL_EF_BEFORE] = false;
 			if (kr->has[SL_EF_BEFORE] &&
 			    sl_edit_rule_add(&r, SL_EF_BEFORE, kr->v[SL_EF_BEFORE][0])) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			/* and its section, when it was named */
+			if (!r.has[SL_EF_SECTION] && kr->has[SL_EF_SECTION] &&
+			    sl_edit_rule_add(&r, SL_EF_SECTION, kr->v[SL_EF_SECTION][0])) {
 				ret = -ENOMEM;
 				goto out;
 			}
@@ -355,8 +400,10 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 	ret = edit_apply(a, &e, err, errlen);
 	if (!ret) {
 		*data = answer(a, was);
-		rule_in_force(a, name, &idx);
+		rule_in_force(a, name, &sec, &idx);
 		json_object_object_add(*data, "rule", json_object_new_string(name));
+		json_object_object_add(*data, "section", json_object_new_string(
+					       a->pol.fws[sec].name));
 		json_object_object_add(*data, "index", json_object_new_int64((int64_t)idx));
 	}
 out:
@@ -388,8 +435,8 @@ int edit_cmd_rule_del(struct agent *a, struct json_object *req, struct json_obje
 		return -EINVAL;
 	}
 	name = json_object_get_string(v);
-	r = rule_in_force(a, name, NULL);
-	if (r && !strcmp(name, SL_BLOCK_NAME) && sl_rule_from_edits(r)) {
+	r = rule_in_force(a, name, NULL, NULL);
+	if (r && !strncmp(name, SL_BLOCK_NAME, strlen(SL_BLOCK_NAME)) && sl_rule_from_edits(r)) {
 		snprintf(err, errlen, "rule \"%s\" is the blocklist: `sluice block del` its "
 			 "prefixes", name);
 		return -EINVAL;

@@ -125,7 +125,8 @@ static void rule_metrics(struct agent *a, struct mbuf *b)
 {
 	static struct sl_counter cnt[SLUICE_MAX_RULES + 1];
 	const char *kind[2] = { "packets", "bytes" };
-	size_t n = a->have_policy ? a->pol.fw.nrules : 0;
+	const struct sl_firewall *fw = policy_fw(&a->pol, 0);
+	size_t n = a->have_policy ? fw->nrules : 0;
 
 	if (!a->have_policy || sl_counters_read(a->rule_cnt_fd, SLUICE_MAX_RULES + 1, cnt))
 		return;
@@ -138,11 +139,10 @@ static void rule_metrics(struct agent *a, struct mbuf *b)
 			const struct sl_counter *c = &cnt[i == n ? SLUICE_RULE_DEFAULT : i];
 
 			mb_printf(b, "sluice_rule_%s_total{rule=\"", kind[k]);
-			mb_label(b, i == n ? "default" : a->pol.fw.rules[i].name);
+			mb_label(b, i == n ? "default" : fw->rules[i].name);
 			mb_printf(b, "\",index=\"%zu\",action=\"%s\"} %llu\n",
 				  i == n ? (size_t)SLUICE_RULE_DEFAULT : i,
-				  sl_action_name(i == n ? a->pol.fw.default_action :
-						 a->pol.fw.rules[i].action),
+				  sl_action_name(i == n ? fw->default_action : fw->rules[i].action),
 				  (unsigned long long)(k ? c->bytes : c->packets));
 		}
 	}

@@ -59,8 +59,9 @@ int sync_load(struct agent *a, struct sl_policy *pol)
  */
 static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 {
+	const struct sl_firewall *old = policy_fw(&a->pol, 0), *new = policy_fw(pol, 0);
 	int ncpus = libbpf_num_possible_cpus();
-	size_t n = a->pol.fw.nrules > pol->fw.nrules ? a->pol.fw.nrules : pol->fw.nrules;
+	size_t n = old->nrules > new->nrules ? old->nrules : new->nrules;
 	struct sl_counter *zero;
 
 	if (!a->have_policy || ncpus <= 0)
@@ -69,8 +70,8 @@ static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 	if (!zero)
 		return;
 	for (__u32 i = 0; i < n && i < SLUICE_MAX_RULES; i++) {
-		const char *was = i < a->pol.fw.nrules ? a->pol.fw.rules[i].name : NULL;
-		const char *now = i < pol->fw.nrules ? pol->fw.rules[i].name : NULL;
+		const char *was = i < old->nrules ? old->rules[i].name : NULL;
+		const char *now = i < new->nrules ? new->rules[i].name : NULL;
 
 		if (was && now && !strcmp(was, now))
 			continue;
@@ -102,14 +103,23 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	struct sl_diags d = {};
 	int err;
 
-	err = fw_compile(pol, gen, &t, &d);
+	if (pol->nfws > 1) {
+		const struct sl_firewall *fw = &pol->fws[1];
+
+		/* one set of fw maps serves every interface: sections need per-interface slots */
+		pr_err("%s:%d:%d: section \"%s\": this agent runs one firewall section on every "
+		       "interface; not applied", fw->loc.file, fw->loc.line, fw->loc.col, fw->name);
+		err = -EOPNOTSUPP;
+		goto fail;
+	}
+	err = fw_compile(pol, policy_fw(pol, 0), gen, &t, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
 		pr_err("%s: the policy does not compile: not applied", a->policy_dir);
 		goto fail;
 	}
 	/* the CLI's blocklist is checked before conntrack (bpf/lib/classify.h) */
-	t.cfg.block = sl_fw_has_block(&pol->fw);
+	t.cfg.block = sl_fw_has_block(policy_fw(pol, 0));
 	slot_grace(a);
 	err = fw_maps_write(&a->slots[target].fds, &t, &d);
 	if (err) {
@@ -153,8 +163,9 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	a->active = target;
 	a->in_force = true;
 	pr_info("policy generation %llu applied (slot %d): %zu rules, default %s, "
-		"from %zu files in %s", (unsigned long long)gen, target, a->pol.fw.nrules,
-		sl_action_name(a->pol.fw.default_action), a->pol.nfiles, a->policy_dir);
+		"from %zu files in %s", (unsigned long long)gen, target, policy_fw(&a->pol, 0)->nrules,
+		sl_action_name(policy_fw(&a->pol, 0)->default_action), a->pol.nfiles,
+		a->policy_dir);
 	return 0;
 fail:
 	fw_tables_free(&t);

@@ -83,7 +83,7 @@ static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t 
 	err = policy_load_dir(dir, &pol, &diags);
 	t1 = now_s();
 	if (!err) {
-		err = fw_compile(&pol, gen, &t, &diags);
+		err = fw_compile(&pol, policy_fw(&pol, 0), gen, &t, &diags);
 		t2 = now_s();
 		if (!err)
 			err = fw_maps_write(fds, &t, &diags);

@@ -7,7 +7,8 @@
  *
  * A DIR argument is one policy, read as the agent reads its policy dir. All
  * FILE arguments together are one more policy (their keys merge, as if they
- * were one dir). The summary adds up every policy checked.
+ * were one dir). The summary adds up every policy checked; a policy with
+ * several firewall sections gets a line per section first.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,7 +25,9 @@
 #include "print.h"
 
 struct check_result {
-	size_t rules, sets, prefixes;
+	size_t rules, sets, prefixes, sections;
+	bool several;			/* a policy with more than one section was checked */
+	struct json_object *secs;	/* [{"name", "interfaces", "default", "stateful", "rules"}] */
 	struct json_object *files;	/* every file read */
 	struct json_object *errors;	/* [{"file", "line", "col", "message"}] */
 	int status;			/* the worst exit status so far */
@@ -55,15 +58,50 @@ static size_t count_prefixes(const struct sl_policy *pol)
 
 	for (size_t i = 0; i < pol->nsets; i++)
 		n += pol->sets[i].n;
-	for (size_t i = 0; i < pol->fw.nrules; i++) {
-		const struct sl_rule *rule = &pol->fw.rules[i];
+	for (size_t s = 0; s < pol->nfws; s++) {
+		for (size_t i = 0; i < pol->fws[s].nrules; i++) {
+			const struct sl_rule *rule = &pol->fws[s].rules[i];
 
-		for (size_t k = 0; k < rule->nsrc; k++)
-			n += !rule->src[k].is_set;
-		for (size_t k = 0; k < rule->ndst; k++)
-			n += !rule->dst[k].is_set;
+			for (size_t k = 0; k < rule->nsrc; k++)
+				n += !rule->src[k].is_set;
+			for (size_t k = 0; k < rule->ndst; k++)
+				n += !rule->dst[k].is_set;
+		}
 	}
 	return n;
+}
+
+/*
+ * The sections of a valid policy: into R's JSON list, and as one text line
+ * each when there are several (one section reads as the summary line says).
+ */
+static void show_sections(const struct cli *c, struct check_result *r,
+			  const struct sl_policy *pol)
+{
+	for (size_t s = 0; s < pol->nfws; s++) {
+		const struct sl_firewall *fw = &pol->fws[s];
+		struct json_object *o = json_object_new_object(), *ifs = json_object_new_array();
+
+		for (size_t i = 0; i < fw->nifaces; i++)
+			json_object_array_add(ifs, json_object_new_string(fw->ifaces[i]));
+		json_object_object_add(o, "name", json_object_new_string(fw->name));
+		json_object_object_add(o, "interfaces", ifs);
+		json_object_object_add(o, "default", json_object_new_string(
+					       sl_action_name(fw->default_action)));
+		json_object_object_add(o, "stateful", json_object_new_boolean(fw->stateful));
+		json_object_object_add(o, "rules", json_object_new_uint64(fw->nrules));
+		json_object_array_add(r->secs, o);
+		if (c->json || pol->nfws < 2)
+			continue;
+		printf("section %s (", fw->name);
+		for (size_t i = 0; i < fw->nifaces; i++)
+			printf("%s%s", i ? ", " : "", fw->ifaces[i]);
+		printf("%s): %zu rules, default %s, %s\n", fw->nifaces ? "" : "no interfaces",
+		       fw->nrules, sl_action_name(fw->default_action),
+		       fw->stateful ? "stateful" : "stateless");
+	}
+	r->sections += pol->nfws;
+	r->several |= pol->nfws > 1;
 }
 
 /* Check one policy: the dir DIR, or the NPATHS files PATHS. */
@@ -80,9 +118,9 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 		err = policy_load_dir_edits(dir, &pol, &diags);
 	else
 		err = policy_load_paths(paths, npaths, &pol, &diags);
-	if (!err) {
-		/* the limits of the compiled tables are part of "valid" */
-		err = fw_compile(&pol, 0, &t, &diags);
+	/* the limits of the compiled tables are part of "valid": each section's */
+	for (size_t s = 0; !err && s < pol.nfws; s++) {
+		err = fw_compile(&pol, &pol.fws[s], 0, &t, &diags);
 		fw_tables_free(&t);
 	}
 
@@ -95,9 +133,10 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 			err = -ENOMEM;
 	}
 	if (!err) {
-		r->rules += pol.fw.nrules;
+		r->rules += policy_nrules(&pol);
 		r->sets += pol.nsets;
 		r->prefixes += count_prefixes(&pol);
+		show_sections(c, r, &pol);
 		for (size_t i = 0; i < pol.nfiles; i++)
 			json_object_array_add(r->files, json_object_new_string(pol.files[i]));
 	} else if (err == -ENOMEM) {
@@ -132,7 +171,8 @@ static int do_check(struct cli *c, int argc, char **argv)
 	files = calloc((size_t)argc + 1, sizeof(*files));
 	r.files = json_object_new_array();
 	r.errors = json_object_new_array();
-	if (!files || !r.files || !r.errors) {
+	r.secs = json_object_new_array();
+	if (!files || !r.files || !r.errors || !r.secs) {
 		rc = cli_error(c, EXIT_FAIL, "out of memory");
 		goto out;
 	}
@@ -187,7 +227,10 @@ static int do_check(struct cli *c, int argc, char **argv)
 
 	rc = r.status;
 	if (!c->json) {
-		if (rc == EXIT_OK)
+		if (rc == EXIT_OK && r.several)
+			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes\n", r.rules,
+			       r.sections, r.sets, r.prefixes);
+		else if (rc == EXIT_OK)
 			printf("ok: %zu rules, %zu sets, %zu prefixes\n", r.rules, r.sets,
 			       r.prefixes);
 		goto out;
@@ -202,6 +245,7 @@ static int do_check(struct cli *c, int argc, char **argv)
 		json_object_object_add(out, "rules", json_object_new_uint64(r.rules));
 		json_object_object_add(out, "sets", json_object_new_uint64(r.sets));
 		json_object_object_add(out, "prefixes", json_object_new_uint64(r.prefixes));
+		json_object_object_add(out, "sections", json_object_get(r.secs));
 		json_object_object_add(out, "files", json_object_get(r.files));
 	} else {
 		json_object_object_add(out, "errors", json_object_get(r.errors));
@@ -211,6 +255,7 @@ static int do_check(struct cli *c, int argc, char **argv)
 out:
 	json_object_put(r.files);
 	json_object_put(r.errors);
+	json_object_put(r.secs);
 	free(files);
 	return rc;
 }
@@ -239,23 +284,32 @@ static const struct pr_col show_set_cols[] = {
 
 static int show_text(struct json_object *d)
 {
-	struct json_object *fw = pr_get(d, "firewall"), *sets = pr_get(d, "sets");
+	struct json_object *secs = pr_get(d, "sections"), *sets = pr_get(d, "sets");
 	struct json_object *block = pr_get(d, "blocklist"), *to = pr_get(d, "conntrack.timeouts");
-	char *ifs = pr_text(pr_get(fw, "interfaces"), 0);
 	char *bl = pr_text(block, 0);
+	size_t nsec = json_object_is_type(secs, json_type_array) ? json_object_array_length(secs) : 0;
 	int err = 0;
 
 	printf("generation %lld, policy dir %s\n",
 	       (long long)json_object_get_int64(pr_get(d, "generation")),
 	       json_object_get_string(pr_get(d, "policy_dir")));
-	printf("\nfirewall  interfaces %s, default %s, stateful %s\n", ifs && *ifs ? ifs : "none",
-	       json_object_get_string(pr_get(fw, "default")),
-	       json_object_get_boolean(pr_get(fw, "stateful")) ? "yes" : "no");
-	if (json_object_array_length(pr_get(fw, "rules")))
-		err = pr_rows(stdout, show_rule_cols, NELEM(show_rule_cols), pr_get(fw, "rules"),
-			      "  ");
-	else
-		printf("  no rules\n");
+	if (!nsec)
+		printf("\nno firewall section\n");
+	for (size_t i = 0; i < nsec && !err; i++) {
+		struct json_object *fw = json_object_array_get_idx(secs, i);
+		char *ifs = pr_text(pr_get(fw, "interfaces"), 0);
+
+		printf("\nsection %s  interfaces %s, default %s, stateful %s\n",
+		       json_object_get_string(pr_get(fw, "name")), ifs && *ifs ? ifs : "none",
+		       json_object_get_string(pr_get(fw, "default")),
+		       json_object_get_boolean(pr_get(fw, "stateful")) ? "yes" : "no");
+		free(ifs);
+		if (json_object_array_length(pr_get(fw, "rules")))
+			err = pr_rows(stdout, show_rule_cols, NELEM(show_rule_cols),
+				      pr_get(fw, "rules"), "  ");
+		else
+			printf("  no rules\n");
+	}
 	if (!err && json_object_array_length(sets)) {
 		printf("\n");
 		err = pr_rows(stdout, show_set_cols, NELEM(show_set_cols), sets, "");
@@ -266,7 +320,6 @@ static int show_text(struct json_object *d)
 	json_object_object_foreach(to, k, v)
 		printf(" %s %lld", k, (long long)json_object_get_int64(v));
 	printf("\n");
-	free(ifs);
 	free(bl);
 	return err;
 }
@@ -359,7 +412,8 @@ static void add_change(struct json_object *into, const char *key, struct json_ob
 
 static struct json_object *diff_rules(struct json_object *old, struct json_object *new)
 {
-	static const char *const fields[] = { "action", "src", "dst", "proto", "sport", "dport" };
+	static const char *const fields[] = { "section", "action", "src", "dst", "proto", "sport",
+					      "dport" };
 	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
 	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
 	struct json_object *chg = json_object_new_array(), *mov = json_object_new_array();
@@ -504,16 +558,54 @@ static struct json_object *diff_sets(struct json_object *old, struct json_object
 	return d;
 }
 
+/* Every section's rules, in section order (names are unique across sections). */
+static struct json_object *all_rules(struct json_object *pol)
+{
+	struct json_object *secs = pr_get(pol, "sections"), *out = json_object_new_array();
+
+	for (size_t i = 0; secs && i < json_object_array_length(secs); i++) {
+		struct json_object *r = pr_get(json_object_array_get_idx(secs, i), "rules");
+
+		for (size_t k = 0; r && k < json_object_array_length(r); k++)
+			json_object_array_add(out, json_object_get(json_object_array_get_idx(r, k)));
+	}
+	return out;
+}
+
+static void section_changes(struct json_object *d, struct json_object *old,
+			    struct json_object *new)
+{
+	static const char *const keys[] = { "default", "stateful", "interfaces" };
+	struct json_object *bo = by_name(pr_get(old, "sections"));
+	struct json_object *bn = by_name(pr_get(new, "sections"));
+
+	json_object_object_foreach(bn, name, sn) {
+		struct json_object *so = json_object_object_get(bo, name);
+
+		for (size_t k = 0; k < NELEM(keys); k++) {
+			char key[160];
+
+			snprintf(key, sizeof(key), "sections.%s.%s", name, keys[k]);
+			add_change(d, key, so ? pr_get(so, keys[k]) : NULL, pr_get(sn, keys[k]));
+		}
+	}
+	json_object_object_foreach(bo, name2, so2) {
+		char key[160];
+
+		if (json_object_object_get_ex(bn, name2, NULL))
+			continue;
+		snprintf(key, sizeof(key), "sections.%s.interfaces", name2);
+		add_change(d, key, pr_get(so2, "interfaces"), NULL);
+	}
+	json_object_put(bo);
+	json_object_put(bn);
+}
+
 static struct json_object *diff_settings(struct json_object *old, struct json_object *new)
 {
 	struct json_object *d = json_object_new_object();
 
-	add_change(d, "firewall.default", pr_get(old, "firewall.default"),
-		   pr_get(new, "firewall.default"));
-	add_change(d, "firewall.stateful", pr_get(old, "firewall.stateful"),
-		   pr_get(new, "firewall.stateful"));
-	add_change(d, "firewall.interfaces", pr_get(old, "firewall.interfaces"),
-		   pr_get(new, "firewall.interfaces"));
+	section_changes(d, old, new);
 	add_change(d, "conntrack.max-entries", pr_get(old, "conntrack.max-entries"),
 		   pr_get(new, "conntrack.max-entries"));
 	json_object_object_foreach(pr_get(new, "conntrack.timeouts"), k, v) {
@@ -531,7 +623,13 @@ static struct json_object *diff_policies(struct json_object *old, struct json_ob
 	struct json_object *d = json_object_new_object(), *r, *s, *b, *st;
 	bool same;
 
-	r = diff_rules(pr_get(old, "firewall.rules"), pr_get(new, "firewall.rules"));
+	{
+		struct json_object *ro = all_rules(old), *rn = all_rules(new);
+
+		r = diff_rules(ro, rn);
+		json_object_put(ro);
+		json_object_put(rn);
+	}
 	s = diff_sets(pr_get(old, "sets"), pr_get(new, "sets"));
 	b = diff_strs(pr_get(old, "blocklist"), pr_get(new, "blocklist"));
 	st = diff_settings(old, new);
@@ -681,9 +779,10 @@ static int load_for_diff(struct cli *c, const char *dir, const char *agent_dir,
 		err = sl_edits_read(own && !access(own, F_OK) ? dir : agent_dir, &e, &d);
 	if (!err)
 		err = sl_edits_merge(pol, &e, &d);
-	if (!err)
-		err = fw_compile(pol, 0, &t, &d);
-	fw_tables_free(&t);
+	for (size_t k = 0; !err && k < pol->nfws; k++) {
+		err = fw_compile(pol, &pol->fws[k], 0, &t, &d);
+		fw_tables_free(&t);
+	}
 	sl_edits_free(&e);
 	free(own);
 	if (err) {

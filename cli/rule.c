@@ -31,12 +31,50 @@ static const struct pr_col rule_cols[] = {
 
 #define NCOLS (sizeof(rule_cols) / sizeof(rule_cols[0]))
 
+/* With rules of several firewall sections: which section each belongs to. */
+static const struct pr_col rule_sec_cols[NCOLS + 1] = {
+	{ "#",       "index",   PR_NUM },
+	{ "SECTION", "section", 0 },
+	{ "NAME",    "name",    0 },
+	{ "ACTION",  "action",  0 },
+	{ "SRC",     "src",     PR_ANY },
+	{ "DST",     "dst",     PR_ANY },
+	{ "PROTO",   "proto",   PR_ANY },
+	{ "SPORT",   "sport",   PR_ANY },
+	{ "DPORT",   "dport",   PR_ANY },
+	{ "PACKETS", "packets", PR_NUM },
+	{ "BYTES",   "bytes",   PR_NUM },
+};
+
+/* Do the rules (and the default) name more than one section? */
+static bool several_sections(struct json_object *rules, struct json_object *def)
+{
+	size_t n = json_object_is_type(rules, json_type_array) ? json_object_array_length(rules) : 0;
+	const char *first = def ? json_object_get_string(pr_get(def, "section")) : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_object_get_string(pr_get(json_object_array_get_idx(rules, i),
+							      "section"));
+
+		if (!s)
+			continue;
+		if (!first)
+			first = s;
+		else if (strcmp(first, s))
+			return true;
+	}
+	return false;
+}
+
 static int rule_list_text(struct json_object *data)
 {
 	struct json_object *rules = pr_get(data, "rules");
 	struct json_object *def = pr_get(data, "default");
 	size_t n = json_object_is_type(rules, json_type_array) ? json_object_array_length(rules) : 0;
-	struct pr_table *t = pr_table_new(rule_cols, NCOLS, 0);
+	bool sec = several_sections(rules, def);
+	struct pr_table *t = sec ? pr_table_new(rule_sec_cols, NCOLS + 1, 0) :
+			     pr_table_new(rule_cols, NCOLS, 0);
+	char *section = NULL;
 	char *action = NULL, *packets = NULL, *bytes = NULL;
 	int err = 0;
 
@@ -49,18 +87,24 @@ static int rule_list_text(struct json_object *data)
 		action = pr_text(pr_get(def, "action"), 0);
 		packets = pr_text(pr_get(def, "packets"), 0);
 		bytes = pr_text(pr_get(def, "bytes"), 0);
-		if (action && packets && bytes) {
-			const char *cells[NCOLS] = {
+		section = pr_text(pr_get(def, "section"), 0);
+		if (action && packets && bytes && section) {
+			const char *cells[NCOLS + 1] = {
 				"*", "(default)", action, "-", "-", "-", "-", "-", packets, bytes,
 			};
+			const char *sec_cells[NCOLS + 1] = {
+				"*", section, "(default)", action, "-", "-", "-", "-", "-", packets,
+				bytes,
+			};
 
-			err = pr_table_add_cells(t, cells);
+			err = pr_table_add_cells(t, sec ? sec_cells : cells);
 		} else {
 			err = -ENOMEM;
 		}
 	}
 	if (!err)
 		pr_table_print(stdout, t, "");
+	free(section);
 	free(action);
 	free(packets);
 	free(bytes);
@@ -274,7 +318,7 @@ static const struct cli_verb rule_verbs[] = {
 	{ "list", do_rule_list, "" },
 	{ "add", do_rule_add, "NAME --action allow|deny [--src CIDR|@SET,...] [--dst CIDR|@SET,...]\n"
 	  "                      [--proto P,...] [--sport PORT|LO-HI,...] [--dport PORT|LO-HI,...]\n"
-	  "                      [--before RULE] [--generation N]" },
+	  "                      [--before RULE] [--section NAME] [--generation N]" },
 	{ "del", do_rule_del, "NAME [--generation N]" },
 	{ NULL },
 };

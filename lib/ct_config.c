@@ -12,8 +12,8 @@ void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
 		       uint32_t *max_entries)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	/* without a firewall nothing is attached: conntrack would only cost */
-	cfg->stateful = pol->fw.present && pol->fw.stateful;
+	/* without a stateful section conntrack would only cost */
+	cfg->stateful = policy_stateful(pol);
 	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)
 		cfg->timeout[i] = pol->ct.timeout[i];
 	*max_entries = pol->ct.max_entries;

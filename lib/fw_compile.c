@@ -62,6 +62,7 @@ struct group {
 
 struct cctx {
 	const struct sl_policy *pol;
+	const struct sl_firewall *fw;	/* the section compiled */
 	struct fw_tables *t;
 	struct sl_diags *diags;
 	uint32_t cls_cap;
@@ -261,8 +262,8 @@ static int collect_sources(struct cctx *c, bool dst, struct fw_bitmap *wild)
 		return -ENOMEM;
 	for (size_t i = 0; i < pol->nsets; i++)
 		set_src[i] = NO_SOURCE;
-	for (size_t r = 0; r < pol->fw.nrules; r++) {
-		const struct sl_rule *rl = &pol->fw.rules[r];
+	for (size_t r = 0; r < c->fw->nrules; r++) {
+		const struct sl_rule *rl = &c->fw->rules[r];
 		const struct sl_addr_item *v = dst ? rl->dst : rl->src;
 		size_t n = dst ? rl->ndst : rl->nsrc;
 
@@ -551,7 +552,7 @@ static int compile_v6(struct cctx *c, bool dst, const struct fw_bitmap *wild)
 		while (depth && !sl_prefix_covers(stack[depth - 1].p, p))
 			depth--;
 		acc = depth ? stack[depth - 1].acc : *wild;
-		c->blame = ents[i].src == NO_SOURCE ? &c->pol->fw.loc : c->srcs[ents[i].src].loc;
+		c->blame = ents[i].src == NO_SOURCE ? &c->fw->loc : c->srcs[ents[i].src].loc;
 		for (; i < n && ents[i].p->len == p->len && !memcmp(ents[i].p->addr, p->addr, 16);
 		     i++) {
 			if (ents[i].src == NO_SOURCE)
@@ -592,7 +593,7 @@ static int cmp_ev(const void *a, const void *b)
 
 static int compile_ports(struct cctx *c, bool dst)
 {
-	const struct sl_policy *pol = c->pol;
+	const struct sl_firewall *fw = c->fw;
 	struct fw_blk **tblp = dst ? &c->t->dport : &c->t->sport;
 	struct fw_bitmap wild = { { 0 } }, cur;
 	uint32_t count[SLUICE_MAX_RULES] = { 0 };
@@ -600,8 +601,8 @@ static int compile_ports(struct cctx *c, bool dst)
 	size_t nev = 0, k = 0;
 	uint16_t *tbl, cl = 0;
 
-	for (size_t r = 0; r < pol->fw.nrules; r++)
-		nev += 2 * (dst ? pol->fw.rules[r].ndport : pol->fw.rules[r].nsport);
+	for (size_t r = 0; r < fw->nrules; r++)
+		nev += 2 * (dst ? fw->rules[r].ndport : fw->rules[r].nsport);
 	ev = malloc((nev + 1) * sizeof(*ev));
 	*tblp = calloc(SLUICE_PORT_BLOCKS, sizeof(struct fw_blk));
 	if (!ev || !*tblp) {
@@ -609,8 +610,8 @@ static int compile_ports(struct cctx *c, bool dst)
 		return -ENOMEM;
 	}
 	nev = 0;
-	for (size_t r = 0; r < pol->fw.nrules; r++) {
-		const struct sl_rule *rl = &pol->fw.rules[r];
+	for (size_t r = 0; r < fw->nrules; r++) {
+		const struct sl_rule *rl = &fw->rules[r];
 		const struct sl_port_range *v = dst ? rl->dport : rl->sport;
 		size_t n = dst ? rl->ndport : rl->nsport;
 
@@ -624,7 +625,7 @@ static int compile_ports(struct cctx *c, bool dst)
 	qsort(ev, nev, sizeof(*ev), cmp_ev);
 	tbl = (*tblp)->e;
 	cur = wild;
-	c->blame = pol->fw.nrules ? &pol->fw.rules[0].loc : &pol->fw.loc;
+	c->blame = fw->nrules ? &fw->rules[0].loc : &fw->loc;
 	for (uint32_t p = 0; p < 65536; p++) {
 		bool changed = p == 0;
 
@@ -636,7 +637,7 @@ static int compile_ports(struct cctx *c, bool dst)
 				cur.w[r / 64] |= 1ull << (r % 64);
 			else
 				cur.w[r / 64] &= ~(1ull << (r % 64));
-			c->blame = &pol->fw.rules[r].loc;
+			c->blame = &fw->rules[r].loc;
 			changed = true;
 		}
 		if (changed)
@@ -659,23 +660,23 @@ static bool proto_in(uint32_t protos, unsigned int p)
 
 static int compile_all(struct cctx *c)
 {
-	const struct sl_policy *pol = c->pol;
+	const struct sl_firewall *fw = c->fw;
 	struct fw_tables *t = c->t;
 	struct fw_bitmap b, wild;
 	int rc;
 
 	for (unsigned int p = 0; p < 256; p++) {
 		memset(&b, 0, sizeof(b));
-		for (size_t r = 0; r < pol->fw.nrules; r++) {
-			if (proto_in(pol->fw.rules[r].protos, p))
+		for (size_t r = 0; r < fw->nrules; r++) {
+			if (proto_in(fw->rules[r].protos, p))
 				bm_set(&b, r);
 		}
-		c->blame = &pol->fw.loc;
+		c->blame = &fw->loc;
 		t->cfg.proto_cls[p] = intern(c, &b);
 	}
 	memset(&b, 0, sizeof(b));
-	for (size_t r = 0; r < pol->fw.nrules; r++)
-		if (!pol->fw.rules[r].nsport && !pol->fw.rules[r].ndport)
+	for (size_t r = 0; r < fw->nrules; r++)
+		if (!fw->rules[r].nsport && !fw->rules[r].ndport)
 			bm_set(&b, r);
 	t->cfg.noport_cls = intern(c, &b);
 	for (int d = 0; d < 2; d++) {
@@ -687,7 +688,7 @@ static int compile_all(struct cctx *c)
 		rc = collect_sources(c, d, &wild);
 		if (rc)
 			return rc;
-		c->blame = &pol->fw.loc;
+		c->blame = &fw->loc;
 		rc = compile_v4(c, d, intern(c, &wild));
 		if (rc)
 			return rc;
@@ -698,18 +699,18 @@ static int compile_all(struct cctx *c)
 	return 0;
 }
 
-int fw_compile(const struct sl_policy *pol, uint64_t generation, struct fw_tables *t,
-	       struct sl_diags *diags)
+int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64_t generation,
+	       struct fw_tables *t, struct sl_diags *diags)
 {
-	struct cctx c = { .pol = pol, .t = t, .diags = diags };
+	struct cctx c = { .pol = pol, .fw = fw, .t = t, .diags = diags };
 	static const struct fw_bitmap empty;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if (pol->fw.nrules > SLUICE_MAX_RULES) {
-		sl_diag_add(diags, &pol->fw.rules[SLUICE_MAX_RULES].loc,
-			    "too many rules: %zu; the firewall holds at most %d",
-			    pol->fw.nrules, SLUICE_MAX_RULES);
+	if (fw->nrules > SLUICE_MAX_RULES) {
+		sl_diag_add(diags, &fw->rules[SLUICE_MAX_RULES].loc,
+			    "too many rules: %zu in section \"%s\"; a section holds at most %d",
+			    fw->nrules, fw->name ? fw->name : "?", SLUICE_MAX_RULES);
 		return -E2BIG;
 	}
 	c.cls_cap = 1024;
@@ -730,11 +731,11 @@ int fw_compile(const struct sl_policy *pol, uint64_t generation, struct fw_table
 	if (rc)
 		goto out;
 	t->cfg.generation = generation;
-	t->cfg.nrules = (uint32_t)pol->fw.nrules;
-	t->cfg.default_action = pol->fw.default_action;
+	t->cfg.nrules = (uint32_t)fw->nrules;
+	t->cfg.default_action = fw->default_action;
 	t->cfg.active = 1;
-	for (size_t r = 0; r < pol->fw.nrules; r++)
-		if (pol->fw.rules[r].action == SLUICE_ACT_ALLOW)
+	for (size_t r = 0; r < fw->nrules; r++)
+		if (fw->rules[r].action == SLUICE_ACT_ALLOW)
 			t->cfg.allow[r / 64] |= 1ull << (r % 64);
 out:
 	if (rc == -ENOMEM && !c.err)

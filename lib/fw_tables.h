@@ -30,12 +30,14 @@ struct fw_tables {
 };
 
 /*
- * Compile POL into T. Errors (too many rules, classes or tbl8 groups) are
- * appended to DIAGS at the location of the rule or set that caused them, and
+ * Compile section FW of POL (one of pol->fws, or policy_fw(pol, -1): no
+ * rules, allow) into T: the tables of the interfaces that run FW. Sets are
+ * POL's. Errors (too many rules, classes or tbl8 groups) are appended to
+ * DIAGS at the location of the rule or set that caused them, and
  * -E2BIG/-ENOMEM is returned; T is then empty.
  */
-int fw_compile(const struct sl_policy *pol, uint64_t generation, struct fw_tables *t,
-	       struct sl_diags *diags);
+int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64_t generation,
+	       struct fw_tables *t, struct sl_diags *diags);
 void fw_tables_free(struct fw_tables *t);
 
 /* Classify with the compiled tables, as the datapath does (for golden tests). */

@@ -62,14 +62,21 @@ struct sl_rule {
 	size_t ndport;
 };
 
+/*
+ * One firewall section: the rules of the interfaces it names. `firewall:` is
+ * one section (a mapping) or a list of them; each interface runs the section
+ * policy_fw_for_iface picks (docs/policy.md, "Sections").
+ */
 struct sl_firewall {
-	bool present;
-	struct sl_loc loc;
+	bool present;			/* false only in the built-in empty section */
+	char *name;			/* `name:`, or "fw<index>" */
+	struct sl_loc loc;		/* the section's mapping */
 	char **ifaces;			/* names or fnmatch(3) globs */
+	struct sl_loc *iface_locs;	/* where each of ifaces is written */
 	size_t nifaces;
 	enum sluice_action default_action;	/* default: allow */
 	bool stateful;			/* tracked connections pass before the rules (default: true) */
-	struct sl_rule *rules;
+	struct sl_rule *rules;		/* rule names are unique across all sections */
 	size_t nrules;
 };
 
@@ -91,7 +98,9 @@ struct sl_conntrack {
 struct sl_policy {
 	struct sl_set *sets;
 	size_t nsets;
-	struct sl_firewall fw;
+	struct sl_firewall *fws;	/* the firewall sections in file order; 0: no firewall */
+	size_t nfws;
+	struct sl_loc fw_loc;		/* the `firewall` key (file NULL: none) */
 	struct sl_conntrack ct;
 	char **files;			/* the files read, in order; sl_loc.file points here */
 	size_t nfiles;
@@ -107,19 +116,49 @@ int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *dia
 int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
 		      struct sl_diags *diags);
 void policy_free(struct sl_policy *pol);
-/* The defaults of an empty policy: allow, stateful, conntrack of sluice_abi.h. */
+/* The defaults of an empty policy: no firewall section, conntrack of sluice_abi.h. */
 void policy_defaults(struct sl_policy *pol);
 
 /* Look up a set by name; NULL when absent. */
 const struct sl_set *policy_find_set(const struct sl_policy *pol, const char *name);
 
-/* Does any interface pattern of the firewall match IFNAME? */
+/* Characters that make an interface pattern a glob; without them it is a name. */
+#define SL_GLOB_CHARS	"*?[\\"
+
+/*
+ * The section interface IFNAME runs: the section that lists the name exactly,
+ * else the first section in file order with a glob that matches it. Returns
+ * its index in pol->fws, or -1 when no section wants the interface.
+ */
+int policy_fw_for_iface(const struct sl_policy *pol, const char *ifname);
+/* The same, by exact names only (the agent never attaches loopback by glob). */
+int policy_fw_for_name(const struct sl_policy *pol, const char *ifname);
+/* Does any section want IFNAME? policy_fw_for_iface(pol, ifname) >= 0. */
 bool policy_iface_match(const struct sl_policy *pol, const char *ifname);
+/* The index of the section called NAME, or -1. */
+int policy_find_fw(const struct sl_policy *pol, const char *name);
+
+/*
+ * Section I of POL; for I out of range (-1 from the lookups above, or any
+ * index of a policy without firewall) the built-in empty section: no rules,
+ * no interfaces, default allow, present false. Never NULL.
+ */
+const struct sl_firewall *policy_fw(const struct sl_policy *pol, int i);
+
+/*
+ * Is any section stateful? Conntrack is one table shared by every section:
+ * it runs (TC egress attached, entries created) when at least one is.
+ */
+bool policy_stateful(const struct sl_policy *pol);
+
+/* All rules of every section (for counts and summaries). */
+size_t policy_nrules(const struct sl_policy *pol);
 
 /*
  * The reference classifier: a plain function of the policy that says what the
- * datapath must do with a packet. Returns the index of the first matching rule,
- * or -1 when the default applies.
+ * datapath must do with a packet that arrives on an interface of section FW.
+ * Returns the index of the first matching rule of FW, or -1 when the default
+ * applies.
  */
 struct sl_pkt {
 	uint8_t family;		/* AF_INET or AF_INET6 */
@@ -129,8 +168,10 @@ struct sl_pkt {
 	uint8_t src[16], dst[16];
 };
 
-int policy_ref_classify(const struct sl_policy *pol, const struct sl_pkt *pkt);
-enum sluice_action policy_ref_verdict(const struct sl_policy *pol, const struct sl_pkt *pkt);
+int policy_ref_classify(const struct sl_policy *pol, const struct sl_firewall *fw,
+			const struct sl_pkt *pkt);
+enum sluice_action policy_ref_verdict(const struct sl_policy *pol, const struct sl_firewall *fw,
+				      const struct sl_pkt *pkt);
 
 /* Text forms used by the printers: "198.51.100.0/24", "2001:db8::/32". */
 void sl_prefix_format(const struct sl_prefix *p, char *buf, size_t len);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Checks that need the whole merged policy: a set or rule name defined twice
- * (anywhere, in any file: both locations are named), @set references, the
- * number of rules.
+ * Checks that need the whole merged policy: a set, rule or section name
+ * defined twice (anywhere, in any file, any section: both locations are
+ * named), an interface pattern in two sections, @set references, the number
+ * of rules of a section.
  * Checks of single values happen where they are parsed (policy_parse.c).
  */
+#include <ctype.h>
 #include <string.h>
 
 #include "policy_int.h"
@@ -74,42 +76,364 @@ static int resolve(struct sl_policy *pol, struct sl_addr_item *v, size_t n,
 	return errs;
 }
 
+/*
+ * Glob languages, for "a later glob can never win". A pattern is compiled to
+ * a list of steps: a set of bytes (a literal, '?', a bracket expression) or
+ * '*'. Only what fnmatch(3) without flags does in the C locale is modelled;
+ * a pattern with a character class ("[[:digit:]]") is left unjudged, so the
+ * check can miss a dead pattern but never refuses a live one.
+ */
+#define GLOB_STEPS_MAX	16	/* interface patterns have at most 15 characters */
+
+struct glob {
+	int n;
+	bool star[GLOB_STEPS_MAX];
+	uint64_t set[GLOB_STEPS_MAX][4];	/* bytes a step matches when !star */
+};
+
+static void set_add(uint64_t *set, unsigned int ch)
+{
+	set[ch / 64] |= 1ull << (ch % 64);
+}
+
+static bool set_has(const uint64_t *set, unsigned int ch)
+{
+	return set[ch / 64] >> (ch % 64) & 1;
+}
+
+/* A bracket expression at P (just past '['); returns its end, or NULL when it is not one. */
+static const char *glob_bracket(const char *p, uint64_t *set)
+{
+	bool neg = *p == '!' || *p == '^';
+	uint64_t in[4] = { 0 };
+	const char *q = p + neg;
+
+	if (*q == ']')		/* a ']' first is a member */
+		set_add(in, (unsigned char)*q++);
+	while (*q && *q != ']') {
+		unsigned char lo, hi;
+
+		if (*q == '[' && (q[1] == ':' || q[1] == '=' || q[1] == '.'))
+			return NULL;	/* classes: not modelled */
+		if (*q == '\\' && q[1])
+			q++;
+		lo = (unsigned char)*q++;
+		hi = lo;
+		if (*q == '-' && q[1] && q[1] != ']') {
+			q++;
+			if (*q == '\\' && q[1])
+				q++;
+			hi = (unsigned char)*q++;
+			if (hi < lo)
+				return NULL;
+		}
+		for (unsigned int c = lo; c <= hi; c++)
+			set_add(in, c);
+	}
+	if (*q != ']')
+		return NULL;	/* unterminated: fnmatch reads '[' as itself */
+	for (int w = 0; w < 4; w++)
+		set[w] = neg ? ~in[w] : in[w];
+	return q + 1;
+}
+
+/* Returns false when PAT uses what is not modelled. */
+static bool glob_compile(const char *pat, struct glob *g)
+{
+	memset(g, 0, sizeof(*g));
+	for (const char *p = pat; *p; ) {
+		uint64_t *set;
+
+		if (g->n == GLOB_STEPS_MAX)
+			return false;
+		set = g->set[g->n];
+		if (*p == '*') {
+			g->star[g->n++] = true;
+			while (*p == '*')
+				p++;
+			continue;
+		}
+		if (*p == '?') {
+			memset(set, 0xff, sizeof(g->set[0]));
+			p++;
+		} else if (*p == '[') {
+			const char *e = glob_bracket(p + 1, set);
+
+			if (!e && strchr(p, ']'))
+				return false;	/* a class, or a shape not modelled */
+			if (!e)
+				set_add(set, (unsigned char)*p++);
+			else
+				p = e;
+		} else {
+			if (*p == '\\' && p[1])
+				p++;
+			set_add(set, (unsigned char)*p++);
+		}
+		g->n++;
+	}
+	return true;
+}
+
+/* The steps reachable from the positions in S without reading a byte. */
+static uint32_t glob_close(const struct glob *g, uint32_t s)
+{
+	for (int i = 0; i < g->n; i++)
+		if ((s >> i & 1) && g->star[i])
+			s |= 1u << (i + 1);
+	return s;
+}
+
+static uint32_t glob_step(const struct glob *g, uint32_t s, unsigned int ch)
+{
+	uint32_t t = 0;
+
+	for (int i = 0; i < g->n; i++) {
+		if (!(s >> i & 1))
+			continue;
+		if (g->star[i])
+			t |= 1u << i;
+		else if (set_has(g->set[i], ch))
+			t |= 1u << (i + 1);
+	}
+	return glob_close(g, t);
+}
+
+/* Bytes an interface name may hold (the kernel's dev_valid_name). */
+static bool ifname_byte(unsigned int ch)
+{
+	return ch && ch != '/' && ch != ':' && !isspace((int)ch);
+}
+
+#define GLOB_STATES_MAX	4096
+
+int sl_glob_covers(const char *pat_a, const char *pat_b, char *witness)
+{
+	struct { uint32_t sa, sb; uint16_t parent; uint8_t ch; } *st;
+	unsigned char reps[256];
+	struct glob a, b;
+	size_t nst = 1, lo = 0, nreps = 0;
+	int rc = 1;
+
+	if (!glob_compile(pat_a, &a) || !glob_compile(pat_b, &b))
+		return -1;
+	/*
+	 * Bytes that every step of both patterns treats alike are one byte to
+	 * the walk: try one representative of each.
+	 */
+	for (unsigned int ch = 1; ch < 256; ch++) {
+		size_t r;
+
+		if (!ifname_byte(ch))
+			continue;
+		for (r = 0; r < nreps; r++) {
+			bool same = true;
+
+			for (int i = 0; i < a.n && same; i++)
+				same = set_has(a.set[i], ch) == set_has(a.set[i], reps[r]);
+			for (int i = 0; i < b.n && same; i++)
+				same = set_has(b.set[i], ch) == set_has(b.set[i], reps[r]);
+			if (same)
+				break;
+		}
+		if (r == nreps)
+			reps[nreps++] = (unsigned char)ch;
+	}
+	st = malloc(GLOB_STATES_MAX * sizeof(*st));
+	if (!st)
+		return -1;
+	st[0].sa = glob_close(&a, 1);
+	st[0].sb = glob_close(&b, 1);
+	/* breadth first: states of names of length LEN are [lo, hi) */
+	for (int len = 1; len <= 15 && lo < nst && rc == 1; len++) {
+		size_t hi = nst;
+
+		for (size_t k = lo; k < hi && rc == 1; k++) {
+			for (size_t r = 0; r < nreps; r++) {
+				uint32_t sa, sb;
+				size_t j;
+
+				sb = glob_step(&b, st[k].sb, reps[r]);
+				if (!sb)
+					continue;	/* no name B matches starts this way */
+				sa = glob_step(&a, st[k].sa, reps[r]);
+				if ((sb >> b.n & 1) && !(sa >> a.n & 1)) {
+					/* B matches this name and A does not: spell it out */
+					size_t w = k;
+
+					witness[len] = '\0';
+					witness[len - 1] = (char)reps[r];
+					for (int i = len - 2; i >= 0; i--, w = st[w].parent)
+						witness[i] = (char)st[w].ch;
+					rc = 0;
+					break;
+				}
+				for (j = 0; j < nst; j++)
+					if (st[j].sa == sa && st[j].sb == sb)
+						break;
+				if (j < nst)
+					continue;	/* seen: its names go on as this one's */
+				if (nst == GLOB_STATES_MAX) {
+					rc = -1;
+					break;
+				}
+				st[nst].sa = sa;
+				st[nst].sb = sb;
+				st[nst].parent = (uint16_t)k;
+				st[nst].ch = reps[r];
+				nst++;
+			}
+		}
+		lo = hi;
+	}
+	free(st);
+	return rc;
+}
+
+/*
+ * A glob of a later section that matches no name an earlier section's glob
+ * does not already take can never pick its section (exact names aside,
+ * which beat every glob): refuse it, it is a mistake in the order.
+ */
+static int check_dead_globs(const struct sl_policy *pol, struct sl_diags *d)
+{
+	char name[16];
+	int errs = 0;
+
+	for (size_t sb = 1; sb < pol->nfws; sb++) {
+		const struct sl_firewall *fb = &pol->fws[sb];
+
+		for (size_t ib = 0; ib < fb->nifaces; ib++) {
+			const char *b = fb->ifaces[ib];
+			bool dead = false;
+
+			if (!strpbrk(b, SL_GLOB_CHARS))
+				continue;
+			for (size_t sa = 0; sa < sb && !dead; sa++) {
+				const struct sl_firewall *fa = &pol->fws[sa];
+
+				for (size_t ia = 0; ia < fa->nifaces && !dead; ia++) {
+					const char *a = fa->ifaces[ia];
+					const struct sl_loc *l = &fa->iface_locs[ia];
+
+					/* identical patterns are reported by check_ifaces */
+					if (!strpbrk(a, SL_GLOB_CHARS) || !strcmp(a, b) ||
+					    sl_glob_covers(a, b, name) != 1)
+						continue;
+					sl_diag_add(d, &fb->iface_locs[ib],
+						    "interface pattern \"%s\" of section \"%s\" never applies: "
+						    "every name it matches takes section \"%s\" first, by \"%s\" "
+						    "at %s:%d:%d; list it before that section or narrow it",
+						    b, fb->name, fa->name, a, l->file, l->line, l->col);
+					errs++;
+					dead = true;
+				}
+			}
+		}
+	}
+	return errs;
+}
+
+/*
+ * Interface patterns across sections: a pattern written in two sections is
+ * refused (which one would the interface run?), naming both places. Within
+ * one section a repeated pattern is harmless.
+ */
+static int check_ifaces(const struct sl_policy *pol, struct sl_diags *d)
+{
+	size_t n = 0, k = 0;
+	struct named *v;
+	int errs = 0;
+
+	for (size_t s = 0; s < pol->nfws; s++)
+		n += pol->fws[s].nifaces;
+	if (pol->nfws < 2 || !n)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v) {
+		sl_diag_add(d, NULL, "out of memory");
+		return 1;
+	}
+	for (size_t s = 0; s < pol->nfws; s++)
+		for (size_t i = 0; i < pol->fws[s].nifaces; i++)
+			v[k++] = (struct named){ pol->fws[s].ifaces[i], &pol->fws[s].iface_locs[i],
+						 s << 32 | i };
+	qsort(v, n, sizeof(*v), cmp_named);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (strcmp(v[i].name, v[first].name)) {
+			first = i;
+			continue;
+		}
+		if (v[i].order >> 32 == v[first].order >> 32)
+			continue;
+		sl_diag_add(d, v[i].loc, "interface \"%s\" is in section \"%s\" and in section "
+			    "\"%s\" (at %s:%d:%d); an interface runs one section",
+			    v[i].name, pol->fws[v[i].order >> 32].name,
+			    pol->fws[v[first].order >> 32].name, v[first].loc->file,
+			    v[first].loc->line, v[first].loc->col);
+		errs++;
+		/* a third section repeating it is reported against the first one too */
+	}
+	free(v);
+	return errs;
+}
+
 int policy_check(struct sl_policy *pol, struct sl_diags *d)
 {
-	size_t nr = pol->fw.nrules, ns = pol->nsets, k = 0;
-	struct named *sets, *rules;
+	size_t nr = policy_nrules(pol), ns = pol->nsets, nf = pol->nfws, k = 0;
+	struct named *sets, *rules, *fws;
 	int errs = 0;
 
 	sets = calloc(ns + 1, sizeof(*sets));
 	rules = calloc(nr + 1, sizeof(*rules));
-	if (!sets || !rules) {
+	fws = calloc(nf + 1, sizeof(*fws));
+	if (!sets || !rules || !fws) {
 		free(sets);
 		free(rules);
+		free(fws);
 		sl_diag_add(d, NULL, "out of memory");
 		return 1;
 	}
 	for (size_t i = 0; i < ns; i++)
 		sets[i] = (struct named){ pol->sets[i].name, &pol->sets[i].loc, i };
 	errs += check_dups(sets, ns, "set", d);
-	for (size_t i = 0; i < nr; i++)
-		if (pol->fw.rules[i].name)
-			rules[k++] = (struct named){ pol->fw.rules[i].name,
-						    &pol->fw.rules[i].loc, i };
-	errs += check_dups(rules, k, "rule", d);
-	if (nr > SLUICE_MAX_RULES) {
-		/* the bit-vector width of the classifier; fw_compile refuses it too */
-		sl_diag_add(d, &pol->fw.rules[SLUICE_MAX_RULES].loc,
-			    "too many rules: %zu; the firewall holds at most %d", nr,
-			    SLUICE_MAX_RULES);
-		errs++;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		struct sl_rule *r = &pol->fw.rules[i];
+	/* rule names are unique across sections: counters and events name a rule alone */
+	for (size_t s = 0; s < nf; s++) {
+		const struct sl_firewall *fw = &pol->fws[s];
 
-		errs += resolve(pol, r->src, r->nsrc, sets, ns, d);
-		errs += resolve(pol, r->dst, r->ndst, sets, ns, d);
+		for (size_t i = 0; i < fw->nrules; i++)
+			if (fw->rules[i].name) {
+				rules[k] = (struct named){ fw->rules[i].name, &fw->rules[i].loc, k };
+				k++;
+			}
+	}
+	errs += check_dups(rules, k, "rule", d);
+	k = 0;
+	for (size_t s = 0; s < nf; s++)
+		if (pol->fws[s].name)
+			fws[k++] = (struct named){ pol->fws[s].name, &pol->fws[s].loc, s };
+	errs += check_dups(fws, k, "section", d);
+	errs += check_ifaces(pol, d);
+	errs += check_dead_globs(pol, d);
+	for (size_t s = 0; s < nf; s++) {
+		struct sl_firewall *fw = &pol->fws[s];
+
+		if (fw->nrules > SLUICE_MAX_RULES) {
+			/* the bit-vector width of the classifier; fw_compile refuses it too */
+			sl_diag_add(d, &fw->rules[SLUICE_MAX_RULES].loc,
+				    "too many rules: %zu in section \"%s\"; a section holds at most %d",
+				    fw->nrules, fw->name ? fw->name : "?", SLUICE_MAX_RULES);
+			errs++;
+		}
+		for (size_t i = 0; i < fw->nrules; i++) {
+			struct sl_rule *r = &fw->rules[i];
+
+			errs += resolve(pol, r->src, r->nsrc, sets, ns, d);
+			errs += resolve(pol, r->dst, r->ndst, sets, ns, d);
+		}
 	}
 	free(sets);
 	free(rules);
+	free(fws);
 	return errs;
 }

@@ -711,7 +711,7 @@ int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
 		sl_diag_add(diags, loc ? loc : x->file && !strcmp(x->file, path) ? NULL : &own,
 			    "%s", x->msg);
 	}
-	if (!err && pol->fw.nrules != e->nrules)
+	if (!err && policy_fw(pol, 0)->nrules != e->nrules)
 		err = -EINVAL;	/* cannot happen: one rule written per rule */
 out:
 	if (err)
@@ -738,7 +738,8 @@ bool sl_rule_from_edits(const struct sl_rule *r)
 
 bool sl_fw_has_block(const struct sl_firewall *fw)
 {
-	return fw->nrules && fw->rules[0].name && !strcmp(fw->rules[0].name, SL_BLOCK_NAME) &&
+	return fw->nrules && fw->rules[0].name &&
+	       !strncmp(fw->rules[0].name, SL_BLOCK_NAME, strlen(SL_BLOCK_NAME)) &&
 	       sl_rule_from_edits(&fw->rules[0]);
 }
 
@@ -770,16 +771,23 @@ static void fix_loc(struct sl_loc *loc, const struct sl_edits *e, const char *ow
 		loc->file = own;
 }
 
-static long hand_rule(const struct sl_policy *pol, size_t nhand, const char *name)
+/* The section and index of the hand-written rule NAME; -1 when there is none. */
+static long hand_rule(const struct sl_policy *pol, const size_t *nhand, const char *name,
+		      size_t *sec)
 {
-	for (size_t i = 0; i < nhand; i++)
-		if (pol->fw.rules[i].name && !strcmp(pol->fw.rules[i].name, name))
-			return (long)i;
+	for (size_t s = 0; s < pol->nfws; s++) {
+		for (size_t i = 0; i < nhand[s]; i++) {
+			if (pol->fws[s].rules[i].name && !strcmp(pol->fws[s].rules[i].name, name)) {
+				*sec = s;
+				return (long)i;
+			}
+		}
+	}
 	return -1;
 }
 
-static int add_block(struct sl_policy *pol, const struct sl_edits *e, const char *own,
-		     struct sl_rule *rule)
+static int add_block_set(struct sl_policy *pol, const struct sl_edits *e, const char *own,
+			 struct sl_loc *loc)
 {
 	struct sl_set *s;
 
@@ -796,12 +804,28 @@ static int add_block(struct sl_policy *pol, const struct sl_edits *e, const char
 	}
 	memcpy(s->v, e->block, e->nblock * sizeof(*s->v));
 	s->n = e->nblock;
-	s->loc = (struct sl_loc){ own, e->block_loc ? e->block_loc[0].line : 0,
-				  e->block_loc ? e->block_loc[0].col : 0 };
+	*loc = (struct sl_loc){ own, e->block_loc ? e->block_loc[0].line : 0,
+				e->block_loc ? e->block_loc[0].col : 0 };
+	s->loc = *loc;
 	pol->nsets++;
+	return 0;
+}
 
+/*
+ * Rule 0 of a section: deny, src @sluice.block. Its name is "sluice.block",
+ * or "sluice.block.SECTION" when there are several sections (rule names are
+ * unique across sections).
+ */
+static int block_rule(struct sl_rule *rule, const struct sl_policy *pol, size_t sec,
+		      const struct sl_loc *loc)
+{
 	memset(rule, 0, sizeof(*rule));
-	rule->name = strdup(SL_BLOCK_NAME);
+	if (pol->nfws > 1) {
+		if (asprintf(&rule->name, "%s.%s", SL_BLOCK_NAME, pol->fws[sec].name) < 0)
+			rule->name = NULL;
+	} else {
+		rule->name = strdup(SL_BLOCK_NAME);
+	}
 	rule->src = calloc(1, sizeof(*rule->src));
 	if (rule->src)
 		rule->src->set_name = strdup(SL_BLOCK_NAME);
@@ -810,24 +834,96 @@ static int add_block(struct sl_policy *pol, const struct sl_edits *e, const char
 		if (rule->src)
 			free(rule->src->set_name);
 		free(rule->src);
+		memset(rule, 0, sizeof(*rule));
 		return -ENOMEM;
 	}
-	rule->loc = s->loc;
+	rule->loc = *loc;
 	rule->action = SLUICE_ACT_DENY;
 	rule->src->is_set = true;
-	rule->src->loc = s->loc;
+	rule->src->loc = *loc;
 	rule->nsrc = 1;
 	return 0;
 }
 
+static void section_names(const struct sl_policy *pol, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t s = 0; s < pol->nfws && off < len; s++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", s ? ", " : "",
+					pol->fws[s].name);
+}
+
+/*
+ * The section each CLI rule goes to, in SEC: `section:` when given, else the
+ * section of its `before:` rule, else the only section. Errors at the fields.
+ */
+static int place_rules(const struct sl_policy *pol, const struct sl_edits *e,
+		       const size_t *nhand, size_t *sec, struct sl_diags *diags)
+{
+	char names[512];
+	int errs = 0;
+
+	section_names(pol, names, sizeof(names));
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct sl_edit_rule *er = &e->rules[i];
+		const char *name = er->v[SL_EF_NAME][0];
+		long k = -1;
+		size_t hs;
+
+		if (er->has[SL_EF_SECTION]) {
+			k = policy_find_fw(pol, er->v[SL_EF_SECTION][0]);
+			if (k < 0) {
+				sl_diag_add(diags, &er->floc[SL_EF_SECTION], "rule \"%s\": no firewall "
+					    "section \"%s\" (sections: %s)", name,
+					    er->v[SL_EF_SECTION][0], names[0] ? names : "none");
+				errs++;
+				continue;
+			}
+		}
+		if (er->has[SL_EF_BEFORE]) {
+			if (hand_rule(pol, nhand, er->v[SL_EF_BEFORE][0], &hs) < 0) {
+				sl_diag_add(diags, &er->floc[SL_EF_BEFORE], "rule \"%s\" goes before "
+					    "rule \"%s\", which is not in the policy files (any "
+					    "more): restore it or `sluice rule del %s`", name,
+					    er->v[SL_EF_BEFORE][0], name);
+				errs++;
+				continue;
+			}
+			if (k >= 0 && (size_t)k != hs) {
+				sl_diag_add(diags, &er->floc[SL_EF_BEFORE], "rule \"%s\": rule \"%s\" "
+					    "is in section \"%s\", not \"%s\"", name,
+					    er->v[SL_EF_BEFORE][0], pol->fws[hs].name,
+					    pol->fws[k].name);
+				errs++;
+				continue;
+			}
+			k = (long)hs;
+		}
+		if (k < 0 && pol->nfws == 1)
+			k = 0;
+		if (k < 0) {
+			sl_diag_add(diags, &er->loc, "rule \"%s\": %s", name, pol->nfws ?
+				    "the policy has several firewall sections; say which with "
+				    "section:" : "the policy has no firewall section to put it in");
+			errs++;
+			continue;
+		}
+		sec[i] = (size_t)k;
+	}
+	return errs;
+}
+
 int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_diags *diags)
 {
-	size_t nhand = pol->fw.nrules, n = 0, total;
 	struct sl_policy cli = {};
-	struct sl_rule *v = NULL;
+	size_t *nhand = NULL, *sec = NULL;
+	struct sl_rule **v = NULL;
+	struct sl_loc bloc = {};
 	bool *placed = NULL;
 	const char *own;
-	int err, errs = 0;
+	int err = 0, errs = 0;
 
 	for (size_t i = 0; i < pol->nsets; i++) {
 		if (reserved(pol->sets[i].name)) {
@@ -837,40 +933,50 @@ int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_di
 			errs++;
 		}
 	}
-	for (size_t i = 0; i < nhand; i++) {
-		if (reserved(pol->fw.rules[i].name)) {
-			sl_diag_add(diags, &pol->fw.rules[i].loc, "rule name \"%s\": names starting "
-				    "with \"%s\" are reserved for the CLI's own",
-				    pol->fw.rules[i].name, SL_RESERVED_PREFIX);
+	for (size_t s = 0; s < pol->nfws; s++) {
+		for (size_t i = 0; i < pol->fws[s].nrules; i++) {
+			const struct sl_rule *r = &pol->fws[s].rules[i];
+
+			if (!reserved(r->name))
+				continue;
+			sl_diag_add(diags, &r->loc, "rule name \"%s\": names starting with \"%s\" "
+				    "are reserved for the CLI's own", r->name, SL_RESERVED_PREFIX);
 			errs++;
 		}
 	}
 	if (!e->nrules && !e->nblock)
 		return errs ? -EINVAL : 0;
+	if (!pol->nfws) {
+		struct sl_loc loc = { e->path, 0, 0 };
+
+		sl_diag_add(diags, &loc, "the CLI's rules and blocklist need a firewall section; "
+			    "the policy has none");
+		return -EINVAL;
+	}
 
 	err = sl_edit_rules_build(e, &cli, diags);
 	if (err)
 		return err;
 	own = own_file(pol, e->path);
-	if (!own) {
+	nhand = calloc(pol->nfws, sizeof(*nhand));
+	sec = calloc(e->nrules + 1, sizeof(*sec));
+	placed = calloc(e->nrules + 1, sizeof(*placed));
+	v = calloc(pol->nfws, sizeof(*v));
+	if (!own || !nhand || !sec || !placed || !v) {
 		err = -ENOMEM;
 		goto out;
 	}
+	for (size_t s = 0; s < pol->nfws; s++)
+		nhand[s] = pol->fws[s].nrules;
+	errs += place_rules(pol, e, nhand, sec, diags);
 	for (size_t i = 0; i < e->nrules; i++) {
 		const struct sl_edit_rule *er = &e->rules[i];
-		struct sl_rule *r = &cli.fw.rules[i];
+		struct sl_rule *r = &policy_fw(&cli, 0)->rules[i];
 
 		if (reserved(r->name)) {
 			sl_diag_add(diags, &er->floc[SL_EF_NAME], "rule name \"%s\": names starting "
 				    "with \"%s\" are reserved for the CLI's own", r->name,
 				    SL_RESERVED_PREFIX);
-			errs++;
-		}
-		if (er->has[SL_EF_BEFORE] && hand_rule(pol, nhand, er->v[SL_EF_BEFORE][0]) < 0) {
-			sl_diag_add(diags, &er->floc[SL_EF_BEFORE], "rule \"%s\" goes before rule "
-				    "\"%s\", which is not in the policy files (any more): restore "
-				    "it or `sluice rule del %s`", r->name, er->v[SL_EF_BEFORE][0],
-				    r->name);
 			errs++;
 		}
 		/* the parser's locations are the generated text's: use the fields' */
@@ -890,49 +996,71 @@ int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_di
 		goto out;
 	}
 
-	total = nhand + e->nrules + (e->nblock ? 1 : 0);
-	v = calloc(total, sizeof(*v));
-	placed = calloc(e->nrules + 1, sizeof(*placed));
-	if (!v || !placed) {
-		err = -ENOMEM;
-		goto out;
-	}
 	if (e->nblock) {
-		err = add_block(pol, e, own, &v[n]);
+		err = add_block_set(pol, e, own, &bloc);
 		if (err)
 			goto out;
-		n++;
 	}
-	for (size_t h = 0; h <= nhand; h++) {
-		for (size_t i = 0; i < e->nrules; i++) {
-			const struct sl_edit_rule *er = &e->rules[i];
-			bool here = h < nhand ? er->has[SL_EF_BEFORE] &&
-				    !strcmp(er->v[SL_EF_BEFORE][0], pol->fw.rules[h].name) :
-				    !er->has[SL_EF_BEFORE];
+	for (size_t s = 0; s < pol->nfws; s++) {
+		struct sl_firewall *fw = &pol->fws[s];
+		size_t n = 0;
 
-			if (placed[i] || !here)
-				continue;
-			v[n++] = cli.fw.rules[i];
-			placed[i] = true;
+		v[s] = calloc(nhand[s] + e->nrules + 1, sizeof(**v));
+		if (!v[s]) {
+			err = -ENOMEM;
+			goto out;
 		}
-		if (h < nhand)
-			v[n++] = pol->fw.rules[h];
+		if (e->nblock) {
+			err = block_rule(&v[s][n], pol, s, &bloc);
+			if (err)
+				goto out;
+			n++;
+		}
+		for (size_t h = 0; h <= nhand[s]; h++) {
+			for (size_t i = 0; i < e->nrules; i++) {
+				const struct sl_edit_rule *er = &e->rules[i];
+				bool here = h < nhand[s] ?
+					    er->has[SL_EF_BEFORE] &&
+					    !strcmp(er->v[SL_EF_BEFORE][0], fw->rules[h].name) :
+					    !er->has[SL_EF_BEFORE];
+
+				if (placed[i] || sec[i] != s || !here)
+					continue;
+				v[s][n++] = ((struct sl_firewall *)policy_fw(&cli, 0))->rules[i];
+				placed[i] = true;
+			}
+			if (h < nhand[s])
+				v[s][n++] = fw->rules[h];
+		}
+		free(fw->rules);
+		fw->rules = v[s];
+		fw->nrules = n;
+		v[s] = NULL;
 	}
-	/* every rule is placed: its anchor was checked above */
-	free(pol->fw.rules);
-	pol->fw.rules = v;
-	pol->fw.nrules = n;
-	v = NULL;
-	/* the rules moved into POL: free only cli's arrays */
-	free(cli.fw.rules);
-	cli.fw.rules = NULL;
-	cli.fw.nrules = 0;
+	/* the rules moved into POL: free only cli's array of them */
+	if (cli.nfws) {
+		free(cli.fws[0].rules);
+		cli.fws[0].rules = NULL;
+		cli.fws[0].nrules = 0;
+	}
 
 	/* names, @sets (against the real sets now) and the rule count, merged */
 	if (policy_check(pol, diags))
 		err = -EINVAL;
 out:
+	for (size_t s = 0; v && s < pol->nfws; s++) {
+		/* only on a failure half way: a block rule made, nothing moved yet */
+		if (v[s] && e->nblock && v[s][0].name && !strncmp(v[s][0].name, SL_BLOCK_NAME,
+								  strlen(SL_BLOCK_NAME))) {
+			free(v[s][0].name);
+			free(v[s][0].src->set_name);
+			free(v[s][0].src);
+		}
+		free(v[s]);
+	}
 	free(v);
+	free(nhand);
+	free(sec);
 	free(placed);
 	policy_free(&cli);
 	return err;

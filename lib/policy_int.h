@@ -20,6 +20,14 @@
 int policy_check(struct sl_policy *pol, struct sl_diags *diags);
 
 /*
+ * Does glob A match every interface name (1 to 15 bytes, no '/', ':' or
+ * whitespace) that glob B matches, as fnmatch(3) without flags? 1: yes;
+ * 0: no, and WITNESS (16 bytes) holds a name B matches and A does not;
+ * -1: cannot tell (a character class, or too many states to walk).
+ */
+int sl_glob_covers(const char *a, const char *b, char *witness);
+
+/*
  * Make room for element N of the array *V of SZ-byte elements, whose
  * capacity is implied by its length: the next power of two (at least 4).
  */

@@ -97,42 +97,56 @@ static const char *const ct_timeout_names[SLUICE_CT_TO_MAX] = {
 };
 #undef CT_TO_NAME
 
+static struct json_object *json_section(const struct sl_firewall *fw)
+{
+	struct json_object *o = json_object_new_object(), *rules = json_object_new_array();
+	struct json_object *ifs = json_object_new_array();
+
+	json_object_object_add(o, "name", json_object_new_string(fw->name ? fw->name : ""));
+	for (size_t i = 0; i < fw->nifaces; i++)
+		json_object_array_add(ifs, json_object_new_string(fw->ifaces[i]));
+	json_object_object_add(o, "interfaces", ifs);
+	json_object_object_add(o, "default", json_object_new_string(
+				       sl_action_name(fw->default_action)));
+	json_object_object_add(o, "stateful", json_object_new_boolean(fw->stateful));
+	for (size_t i = 0; i < fw->nrules; i++) {
+		const struct sl_rule *r = &fw->rules[i];
+		struct json_object *j = sl_json_rule(r);
+
+		json_object_object_add(j, "index", json_object_new_int64((int64_t)i));
+		json_object_object_add(j, "section", json_object_new_string(fw->name ? fw->name : ""));
+		json_object_object_add(j, "origin", sl_json_origin(&r->loc,
+								   sl_rule_from_edits(r)));
+		json_object_array_add(rules, j);
+	}
+	json_object_object_add(o, "rules", rules);
+	return o;
+}
+
 struct json_object *sl_json_policy(const struct sl_policy *pol, bool with_prefixes)
 {
-	struct json_object *o = json_object_new_object(), *fw, *rules, *sets, *ct, *to;
-	struct json_object *files = json_object_new_array(), *ifs = json_object_new_array();
+	struct json_object *o = json_object_new_object(), *secs, *sets, *ct, *to;
+	struct json_object *files = json_object_new_array();
 	const struct sl_set *block = NULL;
+	bool has_block = false;
 
 	for (size_t i = 0; i < pol->nfiles; i++)
 		json_object_array_add(files, json_object_new_string(pol->files[i]));
 	json_object_object_add(o, "files", files);
 
-	fw = json_object_new_object();
-	for (size_t i = 0; i < pol->fw.nifaces; i++)
-		json_object_array_add(ifs, json_object_new_string(pol->fw.ifaces[i]));
-	json_object_object_add(fw, "interfaces", ifs);
-	json_object_object_add(fw, "default", json_object_new_string(
-				       sl_action_name(pol->fw.default_action)));
-	json_object_object_add(fw, "stateful", json_object_new_boolean(pol->fw.stateful));
-	rules = json_object_new_array();
-	for (size_t i = 0; i < pol->fw.nrules; i++) {
-		const struct sl_rule *r = &pol->fw.rules[i];
-		struct json_object *j = sl_json_rule(r);
-
-		json_object_object_add(j, "index", json_object_new_int64((int64_t)i));
-		json_object_object_add(j, "origin", sl_json_origin(&r->loc,
-								   sl_rule_from_edits(r)));
-		json_object_array_add(rules, j);
+	secs = json_object_new_array();
+	for (size_t s = 0; s < pol->nfws; s++) {
+		json_object_array_add(secs, json_section(&pol->fws[s]));
+		has_block |= sl_fw_has_block(&pol->fws[s]);
 	}
-	json_object_object_add(fw, "rules", rules);
-	json_object_object_add(o, "firewall", fw);
+	json_object_object_add(o, "sections", secs);
 
 	sets = json_object_new_array();
 	for (size_t i = 0; i < pol->nsets; i++) {
 		const struct sl_set *s = &pol->sets[i];
 		struct json_object *j;
 
-		if (!strcmp(s->name, SL_BLOCK_NAME) && sl_fw_has_block(&pol->fw)) {
+		if (!strcmp(s->name, SL_BLOCK_NAME) && has_block) {
 			block = s;
 			continue;
 		}

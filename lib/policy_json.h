@@ -27,8 +27,8 @@ struct json_object *sl_json_origin(const struct sl_loc *loc, bool cli);
 struct json_object *sl_json_rule(const struct sl_rule *r);
 
 /*
- * The whole policy: {"files", "firewall": {"interfaces", "default",
- * "stateful", "rules": [rule + "index", "origin"]}, "sets": [{"name",
+ * The whole policy: {"files", "sections": [{"name", "interfaces", "default",
+ * "stateful", "rules": [rule + "index", "section", "origin"]}], "sets": [{"name",
  * "count", "origin"[, "prefixes"]}], "blocklist": [...], "conntrack":
  * {"max-entries", "timeouts": {...}}}. With PREFIXES, every set lists its
  * prefixes (for diff); the CLI blocklist is "blocklist", not a set.

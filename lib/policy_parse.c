@@ -569,11 +569,13 @@ static void iface_item(struct pctx *c, yaml_node_t *n, void *arg)
 		}
 	}
 	d = strdup(s);
-	if (!d || sl_vec_reserve((void **)&fw->ifaces, fw->nifaces, sizeof(*fw->ifaces))) {
+	if (!d || sl_vec_reserve((void **)&fw->ifaces, fw->nifaces, sizeof(*fw->ifaces)) ||
+	    sl_vec_reserve((void **)&fw->iface_locs, fw->nifaces, sizeof(*fw->iface_locs))) {
 		free(d);
 		oom(c);
 		return;
 	}
+	fw->iface_locs[fw->nifaces] = node_loc(c, n);
 	fw->ifaces[fw->nifaces++] = d;
 }
 
@@ -692,11 +694,10 @@ static const char *protos_text(uint32_t p)
 
 enum { R_NAME, R_ACTION, R_SRC, R_DST, R_PROTO, R_SPORT, R_DPORT, R_NKEYS };
 
-static void parse_rule(struct pctx *c, yaml_node_t *m)
+static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m)
 {
 	static const char *const keys[R_NKEYS] = { "name", "action", "src", "dst", "proto",
 						   "sport", "dport" };
-	struct sl_firewall *fw = &c->pol->fw;
 	struct kv f[R_NKEYS];
 	struct sl_rule *r;
 	int proto_errs = 0;
@@ -768,51 +769,132 @@ static void parse_rule(struct pctx *c, yaml_node_t *m)
 	}
 }
 
-static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
+enum { F_NAME, F_IFACES, F_DEFAULT, F_STATEFUL, F_RULES, F_NKEYS };
+
+/*
+ * One section: the mapping V, at position IDX of the list (0 for the mapping
+ * form). WHAT names it in messages: "firewall" or "a firewall section"; LOC
+ * is where it is blamed unless it has a name: the `firewall` key of the
+ * mapping form (as before sections existed), the list item otherwise.
+ */
+static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, yaml_node_t *v,
+			  const char *what, struct sl_loc loc)
 {
-	static const char *const keys[] = { "interfaces", "default", "stateful", "rules" };
-	struct sl_firewall *fw = &c->pol->fw;
-	struct kv f[4];
+	static const char *const keys[F_NKEYS] = { "name", "interfaces", "default", "stateful",
+						   "rules" };
+	struct kv f[F_NKEYS];
 	yaml_node_item_t *it;
 	bool stateful = true;
+	char dflt[32];
 
-	if (fw->present) {
-		err_node(c, key, "firewall is defined again; it may appear in one file only (first at %s:%d:%d)",
-			 fw->loc.file, fw->loc.line, fw->loc.col);
-		return;
-	}
 	fw->present = true;
-	fw->loc = node_loc(c, key);
+	fw->loc = loc;
 	fw->default_action = SLUICE_ACT_ALLOW;
+	fw->stateful = true;
+	snprintf(dflt, sizeof(dflt), "fw%zu", idx);
 	if (v->type != YAML_MAPPING_NODE) {
-		err_node(c, v, "firewall must be a mapping (interfaces, default, stateful, rules), got %s",
-			 kind(v));
-		return;
+		err_node(c, v, "a firewall section must be a mapping (name, interfaces, default, "
+			 "stateful, rules), got %s", kind(v));
+		goto name;
 	}
-	map_fields(c, v, "firewall", keys, 4, f);
-	if (f[0].key)
-		each_scalar(c, "interfaces", NULL, f[0].val, iface_item, fw);
-	if (f[1].key && (f[1].val->type != YAML_SCALAR_NODE ||
-			 parse_action(sval(f[1].val), &fw->default_action)))
-		err_node(c, f[1].val, "unknown default \"%.64s\"; use allow or deny",
-			 f[1].val->type == YAML_SCALAR_NODE ? sval(f[1].val) : "");
-	if (f[2].key && parse_bool(f[2].val, &stateful))
-		err_node(c, f[2].val, "stateful must be true or false, got \"%.64s\"",
-			 f[2].val->type == YAML_SCALAR_NODE ? sval(f[2].val) : kind(f[2].val));
-	fw->stateful = stateful;
-	if (!f[3].key)
-		return;
-	if (f[3].val->type != YAML_SEQUENCE_NODE) {
-		err_node(c, f[3].val, "rules must be a list of rules, got %s", kind(f[3].val));
-		return;
-	}
-	for (it = f[3].val->data.sequence.items.start; it < f[3].val->data.sequence.items.top;
-	     it++) {
-		yaml_node_t *n = node(c, *it);
+	map_fields(c, v, what, keys, F_NKEYS, f);
+	if (f[F_NAME].key) {
+		yaml_node_t *n = f[F_NAME].val;
 
-		if (!n)
+		if (n->type != YAML_SCALAR_NODE || !name_ok(sval(n))) {
+			err_node(c, n, "bad section name \"%.64s\": use 1..%d letters, digits, '_', "
+				 "'.' or '-'", n->type == YAML_SCALAR_NODE ? sval(n) : "",
+				 SL_NAME_MAX);
+		} else {
+			fw->name = strdup(sval(n));
+			if (!fw->name)
+				oom(c);
+			/* a duplicate section name is reported at the name */
+			fw->loc = node_loc(c, n);
+		}
+	}
+	if (f[F_IFACES].key)
+		each_scalar(c, "interfaces", NULL, f[F_IFACES].val, iface_item, fw);
+	if (f[F_DEFAULT].key && (f[F_DEFAULT].val->type != YAML_SCALAR_NODE ||
+				 parse_action(sval(f[F_DEFAULT].val), &fw->default_action)))
+		err_node(c, f[F_DEFAULT].val, "unknown default \"%.64s\"; use allow or deny",
+			 f[F_DEFAULT].val->type == YAML_SCALAR_NODE ? sval(f[F_DEFAULT].val) : "");
+	if (f[F_STATEFUL].key && parse_bool(f[F_STATEFUL].val, &stateful))
+		err_node(c, f[F_STATEFUL].val, "stateful must be true or false, got \"%.64s\"",
+			 f[F_STATEFUL].val->type == YAML_SCALAR_NODE ? sval(f[F_STATEFUL].val) :
+			 kind(f[F_STATEFUL].val));
+	fw->stateful = stateful;
+	if (f[F_RULES].key && f[F_RULES].val->type != YAML_SEQUENCE_NODE) {
+		err_node(c, f[F_RULES].val, "rules must be a list of rules, got %s",
+			 kind(f[F_RULES].val));
+	} else if (f[F_RULES].key) {
+		for (it = f[F_RULES].val->data.sequence.items.start;
+		     it < f[F_RULES].val->data.sequence.items.top; it++) {
+			yaml_node_t *n = node(c, *it);
+
+			if (!n)
+				break;
+			parse_rule(c, fw, n);
+		}
+	}
+name:
+	if (!fw->name) {
+		fw->name = strdup(dflt);
+		if (!fw->name)
+			oom(c);
+	}
+}
+
+/*
+ * `firewall:` is one section (a mapping, as before sections existed) or a
+ * list of sections. Either way it appears in one file only.
+ */
+static void parse_firewall(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
+{
+	struct sl_policy *pol = c->pol;
+	yaml_node_item_t *it;
+	size_t n;
+
+	if (pol->fw_loc.file) {
+		err_node(c, key, "firewall is defined again; it may appear in one file only (first at %s:%d:%d)",
+			 pol->fw_loc.file, pol->fw_loc.line, pol->fw_loc.col);
+		return;
+	}
+	pol->fw_loc = node_loc(c, key);
+	if (v->type == YAML_MAPPING_NODE) {
+		pol->fws = calloc(1, sizeof(*pol->fws));
+		if (!pol->fws) {
+			oom(c);
 			return;
-		parse_rule(c, n);
+		}
+		pol->nfws = 1;
+		parse_section(c, &pol->fws[0], 0, v, "firewall", pol->fw_loc);
+		return;
+	}
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err_node(c, v, "firewall must be a mapping (interfaces, default, stateful, rules) "
+			 "or a list of such sections, got %s", kind(v));
+		return;
+	}
+	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (!n) {
+		err_node(c, v, "firewall: empty list of sections; omit the key for no firewall");
+		return;
+	}
+	/* sized once: policy_fw() and the agent keep pointers into it */
+	pol->fws = calloc(n, sizeof(*pol->fws));
+	if (!pol->fws) {
+		oom(c);
+		return;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *s = node(c, *it);
+
+		if (!s)
+			return;
+		parse_section(c, &pol->fws[pol->nfws], pol->nfws, s, "a firewall section",
+			      node_loc(c, s));
+		pol->nfws++;
 	}
 }
 
@@ -1205,8 +1287,6 @@ static const uint32_t ct_timeout_defaults[SLUICE_CT_TO_MAX] = {
 
 void policy_defaults(struct sl_policy *pol)
 {
-	pol->fw.default_action = SLUICE_ACT_ALLOW;
-	pol->fw.stateful = true;
 	pol->ct.max_entries = SLUICE_CT_DEFAULT_MAX;
 	memcpy(pol->ct.timeout, ct_timeout_defaults, sizeof(pol->ct.timeout));
 }
@@ -1282,23 +1362,30 @@ void policy_free(struct sl_policy *pol)
 		free(pol->sets[i].v);
 	}
 	free(pol->sets);
-	for (size_t i = 0; i < pol->fw.nifaces; i++)
-		free(pol->fw.ifaces[i]);
-	free(pol->fw.ifaces);
-	for (size_t i = 0; i < pol->fw.nrules; i++) {
-		struct sl_rule *r = &pol->fw.rules[i];
+	for (size_t s = 0; s < pol->nfws; s++) {
+		struct sl_firewall *fw = &pol->fws[s];
 
-		free(r->name);
-		for (size_t k = 0; k < r->nsrc; k++)
-			free(r->src[k].set_name);
-		for (size_t k = 0; k < r->ndst; k++)
-			free(r->dst[k].set_name);
-		free(r->src);
-		free(r->dst);
-		free(r->sport);
-		free(r->dport);
+		free(fw->name);
+		for (size_t i = 0; i < fw->nifaces; i++)
+			free(fw->ifaces[i]);
+		free(fw->ifaces);
+		free(fw->iface_locs);
+		for (size_t i = 0; i < fw->nrules; i++) {
+			struct sl_rule *r = &fw->rules[i];
+
+			free(r->name);
+			for (size_t k = 0; k < r->nsrc; k++)
+				free(r->src[k].set_name);
+			for (size_t k = 0; k < r->ndst; k++)
+				free(r->dst[k].set_name);
+			free(r->src);
+			free(r->dst);
+			free(r->sport);
+			free(r->dport);
+		}
+		free(fw->rules);
 	}
-	free(pol->fw.rules);
+	free(pol->fws);
 	for (size_t i = 0; i < pol->nfiles; i++)
 		free(pol->files[i]);
 	free(pol->files);
@@ -1313,12 +1400,75 @@ const struct sl_set *policy_find_set(const struct sl_policy *pol, const char *na
 	return NULL;
 }
 
+static bool is_glob(const char *pat)
+{
+	return strpbrk(pat, SL_GLOB_CHARS) != NULL;
+}
+
+int policy_fw_for_name(const struct sl_policy *pol, const char *ifname)
+{
+	for (size_t s = 0; s < pol->nfws; s++)
+		for (size_t i = 0; i < pol->fws[s].nifaces; i++)
+			if (!is_glob(pol->fws[s].ifaces[i]) && !strcmp(pol->fws[s].ifaces[i], ifname))
+				return (int)s;
+	return -1;
+}
+
+int policy_fw_for_iface(const struct sl_policy *pol, const char *ifname)
+{
+	int s = policy_fw_for_name(pol, ifname);
+
+	if (s >= 0)
+		return s;
+	/* no section names it: the first section in file order with a matching glob */
+	for (size_t k = 0; k < pol->nfws; k++)
+		for (size_t i = 0; i < pol->fws[k].nifaces; i++)
+			if (is_glob(pol->fws[k].ifaces[i]) &&
+			    !fnmatch(pol->fws[k].ifaces[i], ifname, 0))
+				return (int)k;
+	return -1;
+}
+
 bool policy_iface_match(const struct sl_policy *pol, const char *ifname)
 {
-	if (!pol->fw.present)
-		return false;
-	for (size_t i = 0; i < pol->fw.nifaces; i++)
-		if (!fnmatch(pol->fw.ifaces[i], ifname, 0))
+	return policy_fw_for_iface(pol, ifname) >= 0;
+}
+
+int policy_find_fw(const struct sl_policy *pol, const char *name)
+{
+	for (size_t s = 0; s < pol->nfws; s++)
+		if (pol->fws[s].name && !strcmp(pol->fws[s].name, name))
+			return (int)s;
+	return -1;
+}
+
+const struct sl_firewall *policy_fw(const struct sl_policy *pol, int i)
+{
+	/* what an interface without a section gets: nothing attached, nothing denied */
+	static const struct sl_firewall none = {
+		.name = "(none)",
+		.default_action = SLUICE_ACT_ALLOW,
+		.stateful = false,
+	};
+
+	if (i < 0 || (size_t)i >= pol->nfws)
+		return &none;
+	return &pol->fws[i];
+}
+
+bool policy_stateful(const struct sl_policy *pol)
+{
+	for (size_t s = 0; s < pol->nfws; s++)
+		if (pol->fws[s].stateful)
 			return true;
 	return false;
+}
+
+size_t policy_nrules(const struct sl_policy *pol)
+{
+	size_t n = 0;
+
+	for (size_t s = 0; s < pol->nfws; s++)
+		n += pol->fws[s].nrules;
+	return n;
 }

@@ -54,10 +54,11 @@ static bool port_match(const struct sl_port_range *v, size_t n, bool has_ports, 
 	return false;
 }
 
-int policy_ref_classify(const struct sl_policy *pol, const struct sl_pkt *pkt)
+int policy_ref_classify(const struct sl_policy *pol, const struct sl_firewall *fw,
+			const struct sl_pkt *pkt)
 {
-	for (size_t i = 0; i < pol->fw.nrules; i++) {
-		const struct sl_rule *r = &pol->fw.rules[i];
+	for (size_t i = 0; i < fw->nrules; i++) {
+		const struct sl_rule *r = &fw->rules[i];
 
 		if (addr_match(pol, r->src, r->nsrc, pkt->family, pkt->src) &&
 		    addr_match(pol, r->dst, r->ndst, pkt->family, pkt->dst) &&
@@ -69,9 +70,10 @@ int policy_ref_classify(const struct sl_policy *pol, const struct sl_pkt *pkt)
 	return -1;
 }
 
-enum sluice_action policy_ref_verdict(const struct sl_policy *pol, const struct sl_pkt *pkt)
+enum sluice_action policy_ref_verdict(const struct sl_policy *pol, const struct sl_firewall *fw,
+				      const struct sl_pkt *pkt)
 {
-	int i = policy_ref_classify(pol, pkt);
+	int i = policy_ref_classify(pol, fw, pkt);
 
-	return i < 0 ? pol->fw.default_action : pol->fw.rules[i].action;
+	return i < 0 ? fw->default_action : fw->rules[i].action;
 }

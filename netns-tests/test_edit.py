@@ -297,7 +297,7 @@ def test_policy_show_and_diff(env, tmp_path):
               "--before", "deny-bad")
     show = agent.cli("policy", "show")
     assert show["generation"] == gen(agent)
-    assert [(r["name"], r["origin"] == "cli") for r in show["firewall"]["rules"]] == [
+    assert [(r["name"], r["origin"] == "cli") for r in show["sections"][0]["rules"]] == [
         ("sluice.block", True), ("allow-5000", False), ("cli-r", True), ("deny-bad", False)]
     assert show["blocklist"] == ["198.51.100.7/32"]
     assert [(s["name"], s["count"]) for s in show["sets"]] == [("bad", 1)]
@@ -323,7 +323,7 @@ def test_policy_show_and_diff(env, tmp_path):
     assert d["rules"]["changed"] == [{"name": "allow-5000", "changes": {
         "dport": {"from": ["5000"], "to": ["5000", "5001"]}}}]
     assert d["sets"]["changed"][0]["added"] == ["203.0.113.200/32"]
-    assert d["settings"]["firewall.default"] == {"from": "allow", "to": "deny"}
+    assert d["settings"]["sections.fw0.default"] == {"from": "allow", "to": "deny"}
     assert d["blocklist"] == {"added": [], "removed": []}
     p = agent.cli_raw("policy", "diff", str(stage), json_out=False)
     assert "+ rule new-one" in p.stdout and "~ rule allow-5000: dport 5000 -> 5000,5001" \

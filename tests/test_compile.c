@@ -146,12 +146,21 @@ static void golden(const char *name)
 		sl_diags_free(&d);
 		return;
 	}
-	if (!ASSERT_OK(fw_compile(&pol, 7, &t, &d), "compile")) {
-		print_diags(&d);
-		goto out;
-	}
+	/* one section dumps as before sections existed; several, each under its name */
 	mem = open_memstream(&text, &len);
-	fw_tables_dump(mem, &t);
+	for (size_t s = 0; s < (pol.nfws ? pol.nfws : 1); s++) {
+		const struct sl_firewall *fw = policy_fw(&pol, (int)s);
+
+		if (!ASSERT_OK(fw_compile(&pol, fw, 7, &t, &d), fw->name)) {
+			print_diags(&d);
+			fclose(mem);
+			goto out;
+		}
+		if (pol.nfws > 1)
+			fprintf(mem, "== section %s\n", fw->name);
+		fw_tables_dump(mem, &t);
+		fw_tables_free(&t);
+	}
 	fclose(mem);
 	if (getenv("UPDATE_GOLDEN")) {
 		g = fopen(gpath, "w");
@@ -163,7 +172,7 @@ static void golden(const char *name)
 	}
 	g = fopen(gpath, "r");
 	if (!ASSERT_TRUE(g, gpath))
-		goto out_t;
+		goto out;
 	fseek(g, 0, SEEK_END);
 	wlen = (size_t)ftell(g);
 	rewind(g);
@@ -186,8 +195,6 @@ static void golden(const char *name)
 		printf("#   got : %.*s\n", (int)strcspn(a, "\n"), a);
 		printf("#   want: %.*s\n", (int)strcspn(b, "\n"), b);
 	}
-out_t:
-	fw_tables_free(&t);
 out:
 	free(text);
 	free(want);
@@ -210,6 +217,12 @@ TEST(golden_edges)
 	golden("edges");
 }
 
+/* Sections: each compiles to its own tables, with the sets of the whole policy. */
+TEST(golden_sections)
+{
+	golden("sections");
+}
+
 TEST(golden_src_dst_apart)
 {
 	struct sl_diags d = { 0 };
@@ -221,8 +234,8 @@ TEST(golden_src_dst_apart)
 	golden("src-dst-apart");
 	if (!ASSERT_OK(policy_load_dir("tests/data/src-dst-apart", &pol, &d), "load"))
 		goto out;
-	if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
-		ASSERT_EQ(policy_ref_classify(&pol, &p), 2, "reference: r2");
+	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
+		ASSERT_EQ(policy_ref_classify(&pol, policy_fw(&pol, 0), &p), 2, "reference: r2");
 		ASSERT_EQ(fw_tables_classify(&t, &p), 2, "tables: r2");
 		fw_tables_free(&t);
 	}
@@ -295,11 +308,11 @@ static void rnd_prefix(char *buf, size_t len)
 	snprintf(buf, len, "\"%s/%u\"", s, l);
 }
 
-static void rnd_port_list(FILE *f, const char *key)
+static void rnd_port_list(FILE *f, const char *ind, const char *key)
 {
 	int n = 1 + (int)rndn(3);
 
-	fprintf(f, "      %s: [", key);
+	fprintf(f, "%s      %s: [", ind, key);
 	for (int i = 0; i < n; i++) {
 		unsigned int lo = 1 + rndn(rndn(2) ? 1024 : 65535), hi = lo + rndn(rndn(2) ? 10 : 40000);
 
@@ -313,12 +326,12 @@ static void rnd_port_list(FILE *f, const char *key)
 	fprintf(f, "]\n");
 }
 
-static void rnd_addr_list(FILE *f, const char *key, int nsets)
+static void rnd_addr_list(FILE *f, const char *ind, const char *key, int nsets)
 {
 	int n = 1 + (int)rndn(4);
 	char p[80];
 
-	fprintf(f, "      %s: [", key);
+	fprintf(f, "%s      %s: [", ind, key);
 	for (int i = 0; i < n; i++) {
 		if (nsets && rndn(3) == 0) {
 			fprintf(f, "%s\"@s%u\"", i ? ", " : "", rndn((uint32_t)nsets));
@@ -334,7 +347,7 @@ static void rnd_addr_list(FILE *f, const char *key, int nsets)
  * SAME_SHAPE: every rule names both src and dst or neither, so the src and
  * dst tables start from the same class and share classes while painted.
  */
-static void gen_policy(struct tmpdir *d, int nrules, bool same_shape)
+static void gen_policy(struct tmpdir *d, int nrules, bool same_shape, int nsec)
 {
 	static const char *const protos[] = { NULL, "tcp", "udp", "[tcp, udp]", "icmp",
 					      "icmpv6", "[icmp, icmpv6]", "[tcp, icmp]", "any" };
@@ -370,25 +383,32 @@ static void gen_policy(struct tmpdir *d, int nrules, bool same_shape)
 			fclose(sf);
 		}
 	}
-	fprintf(f, "firewall:\n  stateful: false\n  default: %s\n  rules:\n",
-		rndn(2) ? "allow" : "deny");
-	for (int r = 0; r < nrules; r++) {
+	/* NSEC > 1: the list form, rules dealt out in equal runs; names unique across sections */
+	fprintf(f, "firewall:\n");
+	if (nsec == 1)
+		fprintf(f, "  stateful: false\n  default: %s\n  rules:\n", rndn(2) ? "allow" : "deny");
+	for (int r = 0, sec = 0; r < nrules; r++) {
+		if (nsec > 1 && sec < nsec && r == sec * nrules / nsec)
+			fprintf(f, "  - interfaces: [\"if%d*\"]\n    stateful: false\n"
+				"    default: %s\n    rules:\n", sec++, rndn(2) ? "allow" : "deny");
 		const char *proto = protos[rndn(sizeof(protos) / sizeof(protos[0]))];
+		const char *ind = nsec > 1 ? "  " : "";
 		bool has_src = rndn(2);
 
-		fprintf(f, "    - name: r%d\n      action: %s\n", r, rndn(2) ? "allow" : "deny");
+		fprintf(f, "%s    - name: r%d\n%s      action: %s\n", ind, r, ind,
+			rndn(2) ? "allow" : "deny");
 		if (has_src)
-			rnd_addr_list(f, "src", nsets);
+			rnd_addr_list(f, ind, "src", nsets);
 		if (same_shape ? has_src : rndn(2))
-			rnd_addr_list(f, "dst", nsets);
+			rnd_addr_list(f, ind, "dst", nsets);
 		if (proto)
-			fprintf(f, "      proto: %s\n", proto);
+			fprintf(f, "%s      proto: %s\n", ind, proto);
 		if (proto && (!strcmp(proto, "tcp") || !strcmp(proto, "udp") ||
 			      !strcmp(proto, "[tcp, udp]"))) {
 			if (rndn(2))
-				rnd_port_list(f, "sport");
+				rnd_port_list(f, ind, "sport");
 			if (rndn(2))
-				rnd_port_list(f, "dport");
+				rnd_port_list(f, ind, "dport");
 		}
 	}
 	fclose(f);
@@ -412,14 +432,14 @@ static void rnd_addr(uint8_t family, uint8_t *a)
 	}
 }
 
-static uint16_t rnd_port(const struct sl_policy *pol)
+static uint16_t rnd_port(const struct sl_firewall *fw)
 {
 	const struct sl_rule *r;
 	size_t n;
 
-	if (rndn(4) == 0 || !pol->fw.nrules)
+	if (rndn(4) == 0 || !fw->nrules)
 		return (uint16_t)rnd();
-	r = &pol->fw.rules[rndn((uint32_t)pol->fw.nrules)];
+	r = &fw->rules[rndn((uint32_t)fw->nrules)];
 	n = r->nsport + r->ndport;
 	if (!n)
 		return (uint16_t)rndn(3);
@@ -440,7 +460,7 @@ static uint16_t rnd_port(const struct sl_policy *pol)
 	}
 }
 
-static void rnd_pkt(const struct sl_policy *pol, struct sl_pkt *p)
+static void rnd_pkt(const struct sl_firewall *fw, struct sl_pkt *p)
 {
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6,
 					  IPPROTO_GRE, IPPROTO_TCP, IPPROTO_UDP };
@@ -453,8 +473,8 @@ static void rnd_pkt(const struct sl_policy *pol, struct sl_pkt *p)
 	/* TCP/UDP carry ports unless a non-first fragment. */
 	p->has_ports = (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && rndn(10);
 	if (p->has_ports) {
-		p->sport = rnd_port(pol);
-		p->dport = rnd_port(pol);
+		p->sport = rnd_port(fw);
+		p->dport = rnd_port(fw);
 	}
 }
 
@@ -468,9 +488,14 @@ static void fmt_pkt(const struct sl_pkt *p, char *buf, size_t len)
 		 p->has_ports ? "yes" : "no", p->sport, p->dport);
 }
 
+/*
+ * Every section of a policy compiles to its own tables; a packet classified
+ * with section S's tables must get what the reference says for section S.
+ * A third of the policies have 2 or 3 sections sharing the sets.
+ */
 TEST(random_policies_agree_with_reference)
 {
-	int npol = 60, npkt = 400, checked = 0, matched = 0, mismatches = 0;
+	int npol = 60, npkt = 400, checked = 0, matched = 0, mismatches = 0, multi = 0;
 
 	seed_rng();
 	for (int i = 0; i < npol && !mismatches; i++) {
@@ -484,47 +509,64 @@ TEST(random_policies_agree_with_reference)
 		 */
 		int nrules = i == npol - 1 ? 512 :
 			     1 + (int)rndn(i < npol / 2 ? 4 : i < 3 * npol / 4 ? 12 : 120);
+		/* the 512-rule policy fills one section's bitmap */
+		int nsec = i % 3 == 2 && i != npol - 1 ? 2 + (int)rndn(2) : 1;
+
+		if (nrules < nsec)
+			nrules = nsec;	/* every section gets a rule */
 
 		make_pools();
 		tmp_init(&dir);
-		gen_policy(&dir, nrules, i % 2);
+		gen_policy(&dir, nrules, i % 2, nsec);
 		if (!ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "random policy loads")) {
 			print_diags(&d);
 			sl_diags_free(&d);
 			tmp_done(&dir);
 			return;
 		}
-		if (!ASSERT_OK(fw_compile(&pol, 1, &t, &d), "random policy compiles")) {
-			print_diags(&d);
-			goto next;
-		}
-		for (int k = 0; k < npkt; k++) {
-			struct sl_pkt p;
-			int want, got;
+		multi += pol.nfws > 1;
+		for (size_t s = 0; s < pol.nfws && !mismatches; s++) {
+			const struct sl_firewall *fw = &pol.fws[s];
 
-			rnd_pkt(&pol, &p);
-			want = policy_ref_classify(&pol, &p);
-			got = fw_tables_classify(&t, &p);
-			checked++;
-			matched += want >= 0;
-			if (want != got ||
-			    tables_verdict(&t, got) != policy_ref_verdict(&pol, &p)) {
-				char buf[200];
-
-				fmt_pkt(&p, buf, sizeof(buf));
-				ASSERT_EQ(got, want, buf);
-				if (++mismatches > 5)
-					break;
+			if (!ASSERT_OK(fw_compile(&pol, fw, 1, &t, &d), "random policy compiles")) {
+				print_diags(&d);
+				break;
 			}
+			if (!ASSERT_EQ(t.cfg.nrules, fw->nrules, "the section's rules only") ||
+			    !ASSERT_EQ(t.cfg.default_action, fw->default_action, "its default")) {
+				fw_tables_free(&t);
+				break;
+			}
+			for (int k = 0; k < npkt; k++) {
+				struct sl_pkt p;
+				int want, got;
+
+				rnd_pkt(fw, &p);
+				want = policy_ref_classify(&pol, fw, &p);
+				got = fw_tables_classify(&t, &p);
+				checked++;
+				matched += want >= 0;
+				if (want != got ||
+				    tables_verdict(&t, got) != policy_ref_verdict(&pol, fw, &p)) {
+					char buf[200];
+
+					fmt_pkt(&p, buf, sizeof(buf));
+					printf("# section %s of %zu\n", fw->name, pol.nfws);
+					ASSERT_EQ(got, want, buf);
+					if (++mismatches > 5)
+						break;
+				}
+			}
+			fw_tables_free(&t);
 		}
-		fw_tables_free(&t);
-next:
 		policy_free(&pol);
 		sl_diags_free(&d);
 		tmp_done(&dir);
 	}
-	printf("# %d packets checked over %d policies, %d matched a rule\n", checked, npol, matched);
+	printf("# %d packets checked over %d policies (%d with sections), %d matched a rule\n",
+	       checked, npol, multi, matched);
 	ASSERT_TRUE(checked >= 10000, "at least 10,000 packets");
+	ASSERT_TRUE(multi >= npol / 4, "policies with several sections were checked");
 	/* Packets are biased to hit rules; a test where nothing matches proves little. */
 	ASSERT_TRUE(matched > checked / 10, "a fair share of packets matched a rule");
 }
@@ -583,7 +625,7 @@ static void scale_test(size_t n, int npkt, double limit_s)
 	}
 	t1 = now();
 	c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-	if (!ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+	if (!ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
 		print_diags(&d);
 		goto out;
 	}
@@ -614,7 +656,8 @@ static void scale_test(size_t n, int npkt, double limit_s)
 			memcpy(p.src, &a, 4);
 		}
 		hits += fw_tables_classify(&t, &p) == 0;
-		if (!ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, &p), "agree"))
+		if (!ASSERT_EQ(fw_tables_classify(&t, &p),
+			       policy_ref_classify(&pol, policy_fw(&pol, 0), &p), "agree"))
 			break;
 	}
 	ASSERT_TRUE(hits >= npkt / 2, "addresses from the set hit the block rule");
@@ -653,6 +696,7 @@ static bool diag_at(const struct sl_diags *d, const char *file_suffix, int line,
 
 TEST(limit_too_many_rules)
 {
+	struct sl_firewall fw = { .present = true, .name = "fw0" };
 	struct sl_diags d = { 0 };
 	struct sl_policy pol;
 	struct fw_tables t;
@@ -672,13 +716,15 @@ TEST(limit_too_many_rules)
 	sl_diags_free(&d);
 	/* ... and so does the compiler, given 513 rules anyway */
 	memset(&pol, 0, sizeof(pol));
-	pol.fw.nrules = 513;
-	pol.fw.rules = calloc(513, sizeof(*pol.fw.rules));
-	pol.fw.rules[512].loc = (struct sl_loc){ "x.yaml", 9, 3 };
-	ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "compiler refuses");
+	fw.nrules = 513;
+	fw.rules = calloc(513, sizeof(*fw.rules));
+	fw.rules[512].loc = (struct sl_loc){ "x.yaml", 9, 3 };
+	pol.fws = &fw;
+	pol.nfws = 1;
+	ASSERT_EQ(fw_compile(&pol, &fw, 1, &t, &d), -E2BIG, "compiler refuses");
 	ASSERT_TRUE(diag_at(&d, "x.yaml", 9, 3, "too many rules: 513"), "at the 513th rule");
 	ASSERT_TRUE(t.cls == NULL && t.src4 == NULL, "tables empty after failure");
-	free(pol.fw.rules);
+	free(fw.rules);
 	sl_diags_free(&d);
 	tmp_done(&dir);
 }
@@ -703,7 +749,7 @@ TEST(limit_tbl8_groups)
 		"    - { name: a, action: deny, src: [\"@few\", \"@hosts\"] }\n");
 	fclose(f);
 	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "refused");
+		ASSERT_EQ(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), -E2BIG, "refused");
 		ASSERT_TRUE(diag_at(&d, "/p.yaml", 3, 3, "set \"hosts\": prefixes longer than /24"),
 			    "at the set");
 		ASSERT_TRUE(diag_at(&d, "/p.yaml", 3, 3, "more than 16384"), "says the limit");
@@ -735,7 +781,7 @@ TEST(covered_hosts_need_no_tbl8_group)
 		"    - { name: b, action: allow, src: [10.1.2.3] }\n");
 	fclose(f);
 	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
 			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
 
 			/* 10.1.2.3 of rule b and 192.0.2.77 need groups, the rest do not */
@@ -780,7 +826,7 @@ TEST(uniform_tbl8_groups_are_folded)
 		"  rules:\n    - { name: a, action: deny, src: [\"@halves\"] }\n");
 	fclose(f);
 	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "compile")) {
+		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
 			struct sl_pkt p = { .family = AF_INET, .proto = 17 };
 			static const uint8_t probes[][5] = {
 				/* address, expected rule + 1 */
@@ -792,7 +838,7 @@ TEST(uniform_tbl8_groups_are_folded)
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);
 				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
-				ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, &p),
+				ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, policy_fw(&pol, 0), &p),
 					  "agrees with the reference");
 			}
 			fw_tables_free(&t);
@@ -839,7 +885,7 @@ TEST(limit_classes)
 		fprintf(p, "    - { name: r%d, action: deny, src: [\"@b%d\"] }\n", r, r);
 	fclose(p);
 	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "refused");
+		ASSERT_EQ(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), -E2BIG, "refused");
 		/* Sets are painted in ascending length: b14 brings the 32769th class. */
 		ASSERT_TRUE(diag_at(&d, "/p.yaml", 16, 3, "too many distinct rule combinations"),
 			    "at set b14");
@@ -854,6 +900,7 @@ TEST(limit_lpm6_entries)
 	struct sl_set set = { .name = "v6", .loc = { "x.yaml", 2, 3 } };
 	struct sl_rule rule = { .name = "r", .loc = { "x.yaml", 9, 13 } };
 	struct sl_addr_item item = { .is_set = true, .set_name = "v6", .set = NULL };
+	struct sl_firewall fw = { .present = true, .name = "fw0" };
 	struct sl_policy pol = { 0 };
 	struct sl_diags d = { 0 };
 	struct fw_tables t;
@@ -876,15 +923,16 @@ TEST(limit_lpm6_entries)
 	item.set = &set;
 	rule.src = &item;
 	rule.nsrc = 1;
-	pol.fw.present = true;
-	pol.fw.rules = &rule;
-	pol.fw.nrules = 1;
-	ASSERT_EQ(fw_compile(&pol, 1, &t, &d), -E2BIG, "refused");
+	fw.rules = &rule;
+	fw.nrules = 1;
+	pol.fws = &fw;
+	pol.nfws = 1;
+	ASSERT_EQ(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), -E2BIG, "refused");
 	ASSERT_TRUE(diag_at(&d, "x.yaml", 2, 3, "too many IPv6 prefixes"), "at the set");
 	sl_diags_free(&d);
 	/* one fewer fits */
 	set.n--;
-	if (ASSERT_OK(fw_compile(&pol, 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
+	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
 		ASSERT_EQ(t.nsrc6, SLUICE_LPM6_MAX, "trie full");
 		fw_tables_free(&t);
 	}
@@ -902,7 +950,7 @@ TEST(no_rules_default_deny)
 
 	if (!ASSERT_OK(policy_load_dir("tests/data/no-rules", &pol, &d), "load"))
 		return;
-	if (ASSERT_OK(fw_compile(&pol, 3, &t, &d), "compile")) {
+	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 3, &t, &d), "compile")) {
 		ASSERT_EQ(t.cfg.nrules, 0, "no rules");
 		ASSERT_EQ(t.cfg.active, 1, "active");
 		ASSERT_EQ(t.cfg.generation, 3, "generation");

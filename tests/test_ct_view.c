@@ -227,6 +227,7 @@ TEST(json_keys_and_ipv6)
 
 TEST(config_compile)
 {
+	struct sl_firewall fw = { .present = true, .stateful = true };
 	struct sl_policy pol;
 	struct sl_ct_config cfg;
 	uint32_t max;
@@ -237,14 +238,15 @@ TEST(config_compile)
 	ASSERT_EQ(cfg.stateful, 0, "no firewall: conntrack off");
 	ASSERT_EQ(max, SLUICE_CT_DEFAULT_MAX, "default capacity");
 	ASSERT_EQ(cfg.timeout[SLUICE_CT_TO_TCP_EST], 432000, "default established");
-	pol.fw.present = true;
+	pol.fws = &fw;
+	pol.nfws = 1;
 	pol.ct.timeout[SLUICE_CT_TO_UDP] = 7;
 	pol.ct.max_entries = 2048;
 	ct_config_compile(&pol, &cfg, &max);
 	ASSERT_EQ(cfg.stateful, 1, "firewall: stateful by default");
 	ASSERT_EQ(cfg.timeout[SLUICE_CT_TO_UDP], 7, "udp");
 	ASSERT_EQ(max, 2048, "capacity");
-	pol.fw.stateful = false;
+	fw.stateful = false;
 	ct_config_compile(&pol, &cfg, &max);
 	ASSERT_EQ(cfg.stateful, 0, "stateful: false");
 }

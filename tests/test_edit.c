@@ -61,9 +61,9 @@ static void names(const struct sl_policy *pol, char *buf, size_t len)
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < pol->fw.nrules && off < len; i++)
+	for (size_t i = 0; i < policy_fw(pol, 0)->nrules && off < len; i++)
 		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? " " : "",
-					pol->fw.rules[i].name);
+					policy_fw(pol, 0)->rules[i].name);
 }
 
 static bool has_diag(const struct sl_diags *d, const char *file_end, int line, const char *words)
@@ -104,15 +104,15 @@ TEST(merge_places_rules)
 		goto out;
 	names(&pol, got, sizeof(got));
 	ASSERT_STREQ(got, "sluice.block pre-a a pre-b pre-b2 b end1 end2", "order");
-	ASSERT_TRUE(sl_fw_has_block(&pol.fw), "rule 0 is the blocklist");
-	ASSERT_TRUE(sl_rule_from_edits(&pol.fw.rules[1]), "pre-a from the edits");
-	ASSERT_FALSE(sl_rule_from_edits(&pol.fw.rules[2]), "a hand-written");
+	ASSERT_TRUE(sl_fw_has_block(policy_fw(&pol, 0)), "rule 0 is the blocklist");
+	ASSERT_TRUE(sl_rule_from_edits(&pol.fws[0].rules[1]), "pre-a from the edits");
+	ASSERT_FALSE(sl_rule_from_edits(&pol.fws[0].rules[2]), "a hand-written");
 	/* @bad resolved against the hand-written set */
-	ASSERT_TRUE(pol.fw.rules[3].src[0].set == policy_find_set(&pol, "bad"), "@bad");
+	ASSERT_TRUE(pol.fws[0].rules[3].src[0].set == policy_find_set(&pol, "bad"), "@bad");
 	ASSERT_EQ(policy_find_set(&pol, SL_BLOCK_NAME)->n, 2, "block set");
-	ASSERT_EQ(pol.fw.rules[7].ndport, 1, "end2 dport");
+	ASSERT_EQ(pol.fws[0].rules[7].ndport, 1, "end2 dport");
 	/* the locations are those of the edits file */
-	ASSERT_EQ(pol.fw.rules[1].loc.line, 5, "pre-a line");
+	ASSERT_EQ(pol.fws[0].rules[1].loc.line, 5, "pre-a line");
 	policy_free(&pol);
 out:
 	sl_diags_free(&d);
@@ -288,7 +288,8 @@ TEST(json_policy_origins)
 	if (!ASSERT_EQ(policy_load_dir_edits(dir, &pol, &d), 0, "load"))
 		goto out;
 	j = sl_json_policy(&pol, true);
-	rules = json_object_object_get(json_object_object_get(j, "firewall"), "rules");
+	rules = json_object_object_get(json_object_array_get_idx(json_object_object_get(j,
+					"sections"), 0), "rules");
 	ASSERT_EQ(json_object_array_length(rules), 4, "rules");
 	ASSERT_STREQ(json_object_get_string(json_object_object_get(
 			     json_object_array_get_idx(rules, 0), "origin")), "cli", "block origin");
@@ -307,3 +308,51 @@ out:
 }
 
 
+
+TEST(sections_take_their_rules)
+{
+	struct sl_policy pol;
+	struct sl_diags d = {};
+	char got[256];
+
+	setup();
+	put("10-fw.yaml",
+	    "firewall:\n"
+	    "  - name: public\n"
+	    "    interfaces: [eth0]\n"
+	    "    rules:\n"
+	    "      - {name: a, action: allow}\n"
+	    "  - name: inside\n"
+	    "    interfaces: [\"veth*\"]\n"
+	    "    rules:\n"
+	    "      - {name: b, action: deny}\n");
+	put(SL_EDITS_FILE,
+	    "rules:\n"
+	    "  - {name: x, action: deny, section: \"inside\"}\n"
+	    "  - {name: y, action: deny, before: \"a\"}\n"
+	    "block: [\"198.51.100.7\"]\n");
+	if (!ASSERT_EQ(policy_load_dir_edits(dir, &pol, &d), 0, "load"))
+		goto out;
+	names(&pol, got, sizeof(got));
+	ASSERT_STREQ(got, "sluice.block.public y a", "section public");
+	if (ASSERT_EQ(pol.nfws, 2, "sections")) {
+		struct sl_policy one = { .fws = &pol.fws[1], .nfws = 1 };
+
+		names(&one, got, sizeof(got));
+		ASSERT_STREQ(got, "sluice.block.inside b x", "section inside");
+		ASSERT_TRUE(sl_fw_has_block(&pol.fws[1]), "block in every section");
+	}
+	policy_free(&pol);
+
+	/* a rule without section: nor before: is ambiguous with two sections */
+	put(SL_EDITS_FILE, "rules:\n  - {name: z, action: deny}\n");
+	ASSERT_EQ(policy_load_dir_edits(dir, &pol, &d), -EINVAL, "ambiguous");
+	ASSERT_TRUE(has_diag(&d, SL_EDITS_FILE, 2, "several firewall sections"), "says so");
+	sl_diags_free(&d);
+	put(SL_EDITS_FILE, "rules:\n  - {name: z, action: deny, section: nope}\n");
+	ASSERT_EQ(policy_load_dir_edits(dir, &pol, &d), -EINVAL, "unknown section");
+	ASSERT_TRUE(has_diag(&d, SL_EDITS_FILE, 2, "no firewall section \"nope\""), "names it");
+out:
+	sl_diags_free(&d);
+	teardown();
+}

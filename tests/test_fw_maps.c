@@ -159,7 +159,7 @@ static int compile_yaml(struct xdp_env *env, const char *yaml, uint64_t gen, str
 	err = policy_load_paths(paths, 1, &env->pol, &diags);
 	env->have_pol = true;
 	if (!err)
-		err = fw_compile(&env->pol, gen, t, &diags);
+		err = fw_compile(&env->pol, policy_fw(&env->pol, 0), gen, t, &diags);
 	sl_diags_print(stdout, &diags);
 	sl_diags_free(&diags);
 	return err;

@@ -440,8 +440,8 @@ TEST(xdp_random_matches_reference)
 				pkt.dport = gen_port(&g);
 			}
 			len = build_frame(frame, &pkt, nonfirst, &ip_end);
-			want_rule = policy_ref_classify(&env.pol, &pkt);
-			want = policy_ref_verdict(&env.pol, &pkt);
+			want_rule = policy_ref_classify(&env.pol, policy_fw(&env.pol, 0), &pkt);
+			want = policy_ref_verdict(&env.pol, policy_fw(&env.pol, 0), &pkt);
 			key = want_rule < 0 ? SLUICE_RULE_DEFAULT : (__u32)want_rule;
 
 			if (!ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_before), "rd") ||
@@ -562,7 +562,7 @@ TEST(xdp_random_truncated_dropped)
 
 		if (l >= ip_end) {
 			/* only padding was cut: classified like the whole frame */
-			enum sluice_action want = policy_ref_verdict(&env.pol, &pkt);
+			enum sluice_action want = policy_ref_verdict(&env.pol, policy_fw(&env.pol, 0), &pkt);
 
 			if (!tl_check(retval == (want == SLUICE_ACT_ALLOW ? XDP_PASS : XDP_DROP),
 				      __FILE__, __LINE__, "frame %d cut to %zu of %zu (padding): "

@@ -114,7 +114,7 @@ static inline int xdp_env_apply(struct xdp_env *env, const char *yaml, uint64_t 
 	err = policy_load_paths(paths, 1, &env->pol, &diags);
 	env->have_pol = true;
 	if (!err)
-		err = fw_compile(&env->pol, generation, &t, &diags);
+		err = fw_compile(&env->pol, policy_fw(&env->pol, 0), generation, &t, &diags);
 	if (!err)
 		err = fw_maps_write(&env->fds, &t, &diags);
 	if (err) {
