@@ -103,13 +103,14 @@ struct agent {
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */
 	struct sluice_tc *tc_skel;
-	int ct_tbl_fd, ct_syn_fd, ct_cfg_fd, ct_stats_fd;
+	int ct_shards_fd, ct_sweep_fd, ct_cfg_fd, ct_stats_fd;
 	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
-	uint32_t ct_max;		/* ct_tbl's capacity (a pinned table keeps its own) */
-	int ct_tick_fd;			/* timerfd: re-arm timers that could not be set up */
-	struct ep_src ct_tick_src;
-	uint64_t ct_timer_fails;	/* timer-failed count at the last tick */
-	unsigned int ct_ticks, ct_burst_passes;
+	uint32_t ct_max;		/* the table's capacity (a pinned table keeps its own) */
+	uint32_t ct_syn_max;		/* half-open entries, all shards */
+	uint32_t ct_shards;		/* shards of the table */
+	int ct_retry_fd;		/* timerfd: sweepers that could not start */
+	struct ep_src ct_retry_src;
+	unsigned int ct_start_retries;
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

@@ -3,8 +3,10 @@
  * Conntrack in the agent (see conntrack.h). The ct maps are shared by both XDP
  * slots and the TC egress program: the loader pins them once under
  * STATE/maps/ and every object reuses the pins, so a restart keeps every
- * tracked connection. Entries expire in the kernel (bpf_timer): nothing
- * here sweeps, and expiry goes on while the agent is down.
+ * tracked connection. The table's shards are created here, once, into the
+ * pinned array of maps ct_shards, which keeps them. Entries expire in the
+ * kernel (one bpf_timer per shard): nothing here sweeps, and expiry goes on
+ * while the agent is down.
  *
  * TC egress links are tcx bpf_links (kernel 6.6+), pinned at
  * STATE/links/tc_IFINDEX like the XDP links, adopted and switched to the
@@ -49,156 +51,207 @@
 #define SL_TC_HANDLE	0x5c1	/* clsact filter handle and priority of sluice */
 #define SL_TC_PRIO	0xc1
 
-/*
- * bpf_timer_init fails with ENOMEM in bursts of new connections (kernel
- * 6.18, docs/datapath.md); such entries are kept without a timer. ct_repoint
- * arms them, or deletes them once stale: run it every second for a while
- * after timer-failed grows, and every CT_SWEEP_TICKS seconds anyway (a walk
- * costs ~180 ns per entry).
- */
-#define CT_TICK_MS	1000
-#define CT_BURST_PASSES	10
-#define CT_SWEEP_TICKS	10
-
 #define CT_LIST_MAX	100000	/* entries in one ct-list answer (~25 MB of JSON) */
-#define CT_BATCH	1024
+#define CT_RETRY_MS	200	/* sweepers that could not start: retry after */
+
+/* The conntrack maps of sluice_abi.h before the table was sharded. */
+#define CT_LEGACY_TBL	"ct_tbl"
+#define CT_LEGACY_SYN	"ct_syn"
 
 /* ---- maps and the TC program ---- */
 
 /*
- * ct_syn (half-open TCP) holds a quarter of ct_tbl's entries, at least
- * SLUICE_CT_SYN_MIN; a pinned one keeps its size, as ct_tbl does.
+ * Start the sweepers, or move running ones to this agent's program: a
+ * pending timer holds a reference on the program that set its callback, so
+ * a previous agent's program goes once every sweeper runs ours. Run after
+ * every ct_cfg write too: a new tick takes effect at once. bpf_timer_init
+ * allocates without sleeping and fails (-ENOMEM) for a moment after a
+ * burst: what could not start is retried every CT_RETRY_MS.
  */
-static int ct_syn_prepare(struct agent *a, struct bpf_map *map, const char *pin)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), want, max;
-	int fd, err;
-
-	want = (a->ct_max_want ? a->ct_max_want : SLUICE_CT_DEFAULT_MAX) / SLUICE_CT_SYN_DIV;
-	if (want < SLUICE_CT_SYN_MIN)
-		want = SLUICE_CT_SYN_MIN;
-	max = want;
-	fd = bpf_obj_get(pin);
-	if (fd >= 0) {
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries)
-			max = info.max_entries;
-		close(fd);
-	}
-	err = bpf_map__set_max_entries(map, max);
-	if (err)
-		pr_err("cannot size %s to %u entries: %s", SLUICE_MAP_CT_SYN, max, strerror(-err));
-	return err;
-}
-
-int ct_map_prepare(struct agent *a, struct bpf_map *map, const char *pin)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	static bool warned;
-	int fd, err;
-
-	if (!strcmp(bpf_map__name(map), SLUICE_MAP_CT_SYN))
-		return ct_syn_prepare(a, map, pin);
-	if (strcmp(bpf_map__name(map), SLUICE_MAP_CT))
-		return 0;
-	if (!a->ct_max_want)
-		a->ct_max_want = SLUICE_CT_DEFAULT_MAX;
-	a->ct_max = a->ct_max_want;
-	fd = bpf_obj_get(pin);
-	if (fd >= 0) {
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.max_entries)
-			a->ct_max = info.max_entries;
-		close(fd);
-		if (a->ct_max != a->ct_max_want && !warned) {
-			pr_warn("conntrack.max-entries is %u but the pinned %s holds %u entries "
-				"with live connections: it keeps its size until it is re-created "
-				"('sluice teardown', then start sluiced)", a->ct_max_want,
-				SLUICE_MAP_CT, a->ct_max);
-			warned = true;
-		}
-	}
-	err = bpf_map__set_max_entries(map, a->ct_max);
-	if (err)
-		pr_err("cannot size %s to %u entries: %s", SLUICE_MAP_CT, a->ct_max,
-		       strerror(-err));
-	return err;
-}
-
-/* Hand every pending timer to the newest program's callback (bpf/lib/conntrack.h). */
-static int ct_repoint(struct agent *a, bool quiet)
+static void ct_start(struct agent *a)
 {
 	unsigned char pkt[64] = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt));
-	int err;
+	struct itimerspec its = { .it_value = { .tv_nsec = CT_RETRY_MS * 1000000L } };
 
-	err = bpf_prog_test_run_opts(bpf_program__fd(a->tc_skel->progs.ct_repoint), &opts);
-	if (err) {
-		/* entries still expire, through the previous program: not fatal */
-		pr_err("cannot move the conntrack timers to the new program: %s; the previous "
-		       "program stays loaded until they fire", strerror(errno));
-		return 0;
+	if (!a->tc_skel)
+		return;
+	if (bpf_prog_test_run_opts(bpf_program__fd(a->tc_skel->progs.ct_start), &opts)) {
+		/* entries are still treated as gone past their timeout */
+		pr_err("cannot start the conntrack sweepers: %s; expired connections stay in "
+		       "the table until LRU pressure evicts them", strerror(errno));
+		return;
 	}
-	if (quiet)
-		pr_debug("conntrack: %u timers armed", opts.retval);
-	else if (opts.retval)
-		pr_info("conntrack: %u timers now run this agent's program", opts.retval);
-	return 0;
+	if (opts.retval == a->ct_shards) {
+		if (a->ct_start_retries)
+			pr_info("conntrack: all %u sweepers started", a->ct_shards);
+		a->ct_start_retries = 0;
+		pr_debug("conntrack: %u sweepers run this agent's program", opts.retval);
+		return;
+	}
+	if (!a->ct_start_retries++)
+		pr_warn("conntrack: %u of %u sweepers started (bpf_timer_init failed: ct stats "
+			"timer-failed); retrying", opts.retval, a->ct_shards);
+	if (a->ct_retry_fd >= 0)
+		timerfd_settime(a->ct_retry_fd, 0, &its, NULL);
 }
 
-static uint64_t ct_stat_sum(struct agent *a, __u32 idx)
+static void ct_retry(struct agent *a, struct ep_src *src, uint32_t events)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	uint64_t sum = 0;
-	__u64 *v = ncpus > 0 ? calloc(ncpus, sizeof(*v)) : NULL;
-
-	if (v && !bpf_map_lookup_elem(a->ct_stats_fd, &idx, v))
-		for (int c = 0; c < ncpus; c++)
-			sum += v[c];
-	free(v);
-	return sum;
-}
-
-static void ct_tick(struct agent *a, struct ep_src *src, uint32_t events)
-{
-	uint64_t ticks, fails;
+	uint64_t n;
 
 	(void)src;
 	(void)events;
-	if (read(a->ct_tick_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
-		return;
-	fails = ct_stat_sum(a, SLUICE_CT_STAT_TIMER_FAIL);
-	if (fails != a->ct_timer_fails) {
-		a->ct_timer_fails = fails;
-		a->ct_burst_passes = CT_BURST_PASSES;
-	}
-	if (a->ct_burst_passes) {
-		a->ct_burst_passes--;
-	} else if (++a->ct_ticks < CT_SWEEP_TICKS) {
-		return;
-	}
-	a->ct_ticks = 0;
-	ct_repoint(a, true);
+	if (read(a->ct_retry_fd, &n, sizeof(n)) == sizeof(n))
+		ct_start(a);
 }
 
-static int ct_tick_open(struct agent *a)
+static int ct_retry_open(struct agent *a)
 {
-	struct itimerspec its = {
-		.it_value = { .tv_sec = CT_TICK_MS / 1000 },
-		.it_interval = { .tv_sec = CT_TICK_MS / 1000 },
-	};
+	a->ct_retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (a->ct_retry_fd < 0) {
+		pr_err("cannot create a timerfd: %s", strerror(errno));
+		return -errno;
+	}
+	a->ct_retry_src.fd = a->ct_retry_fd;
+	a->ct_retry_src.ready = ct_retry;
+	return agent_watch(a, &a->ct_retry_src, EPOLLIN);
+}
+
+static int ct_read_cfg(struct agent *a, struct sl_ct_config *cfg)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(a->ct_cfg_fd, &key, cfg) ? -errno : 0;
+}
+
+/* Write CFG to ct_cfg[0] with this table's shards and a new generation. */
+static int ct_write_cfg(struct agent *a, struct sl_ct_config *cfg)
+{
+	struct sl_ct_config cur;
+	__u32 key = 0;
+
+	cfg->shards = a->ct_shards;
+	cfg->gen = ct_read_cfg(a, &cur) ? 1 : cur.gen + 1;
+	if (bpf_map_update_elem(a->ct_cfg_fd, &key, cfg, BPF_ANY)) {
+		pr_err("cannot write %s: %s", SLUICE_MAP_CT_CFG, strerror(errno));
+		return -errno;
+	}
+	ct_start(a);
+	return 0;
+}
+
+/*
+ * The shards of a previous agent are in the pinned ct_shards: adopt them
+ * and their size. Else create them, sized by conntrack.max-entries.
+ */
+static int ct_shards_ensure(struct agent *a)
+{
+	struct ct_shard_info info;
+	struct sl_ct_config cfg;
 	int err;
 
-	a->ct_tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (a->ct_tick_fd < 0 || timerfd_settime(a->ct_tick_fd, 0, &its, NULL)) {
-		err = -errno;
-		pr_err("cannot create the conntrack timer: %s", strerror(errno));
+	err = ct_shards_info(a->ct_shards_fd, &info);
+	if (err) {
+		pr_err("%s/%s: not a conntrack table of this version (%s): remove it with "
+		       "'sluice teardown'", a->maps_dir, SLUICE_MAP_CT, strerror(-err));
 		return err;
 	}
-	a->ct_timer_fails = ct_stat_sum(a, SLUICE_CT_STAT_TIMER_FAIL);
-	a->ct_tick_src.fd = a->ct_tick_fd;
-	a->ct_tick_src.ready = ct_tick;
-	return agent_watch(a, &a->ct_tick_src, EPOLLIN);
+	if (!info.shards) {
+		if (!a->ct_max_want)
+			a->ct_max_want = SLUICE_CT_DEFAULT_MAX;
+		err = ct_shards_create(a->ct_shards_fd, a->ct_max_want, &a->ct_shards);
+		if (err) {
+			pr_err("cannot create the conntrack table (%u entries): %s",
+			       a->ct_max_want, strerror(-err));
+			return err;
+		}
+		err = ct_shards_info(a->ct_shards_fd, &info);
+		if (err)
+			return err;
+		pr_info("conntrack: %llu entries in %u shards, %llu half-open",
+			(unsigned long long)info.capacity, info.shards,
+			(unsigned long long)info.syn_capacity);
+	} else if (a->ct_max_want && a->ct_max_want != info.capacity) {
+		pr_warn("conntrack.max-entries is %u but the pinned table holds %llu entries "
+			"with live connections: it keeps its size until it is re-created "
+			"('sluice teardown', then start sluiced)", a->ct_max_want,
+			(unsigned long long)info.capacity);
+	}
+	a->ct_shards = info.shards;
+	a->ct_max = info.capacity;
+	a->ct_syn_max = info.syn_capacity;
+	/* the datapath must see the shards before any packet is tracked */
+	if (ct_read_cfg(a, &cfg) || cfg.shards != a->ct_shards) {
+		if (ct_read_cfg(a, &cfg)) {
+			memset(&cfg, 0, sizeof(cfg));
+			cfg.stateful = 1;
+		}
+		return ct_write_cfg(a, &cfg);
+	}
+	return 0;
+}
+
+/*
+ * A state dir of a sluice from before the sharded table has its
+ * connections in the pinned LRU hashes ct_tbl and ct_syn, whose entries
+ * began with a struct bpf_timer. Carry them over to the shards (the same
+ * fields after the timer), then unpin the old maps: their timers go with
+ * them. Connections are not lost by the upgrade.
+ */
+static void ct_migrate_legacy(struct agent *a)
+{
+	static const char *const names[] = { CT_LEGACY_TBL, CT_LEGACY_SYN };
+	struct ct_legacy_entry {
+		struct bpf_timer timer;
+		struct sl_ct_entry e;
+	} old;
+
+	for (int t = 0; t < 2; t++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		struct sl_ct_key k, next;
+		char path[PATH_MAX];
+		uint64_t moved = 0, failed = 0;
+		bool first = true;
+		int fd, shard_fd;
+
+		if (path_join(path, sizeof(path), a->maps_dir, names[t]))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    info.key_size != sizeof(struct sl_ct_key) ||
+		    info.value_size != sizeof(old)) {
+			pr_warn("%s: not a conntrack table sluice knows; left alone", path);
+			close(fd);
+			continue;
+		}
+		while (!bpf_map_get_next_key(fd, first ? NULL : &k, &next)) {
+			first = false;
+			k = next;
+			if (bpf_map_lookup_elem(fd, &k, &old))
+				continue;
+			old.e.pad = 0;
+			shard_fd = ct_shard_fd(a->ct_shards_fd,
+					       sl_ct_shard_of(&k, a->ct_shards),
+					       old.e.state == SL_CT_SYN_SENT ||
+					       old.e.state == SL_CT_SYN_RECV);
+			if (shard_fd >= 0 && !bpf_map_update_elem(shard_fd, &k, &old.e, BPF_NOEXIST))
+				moved++;
+			else
+				failed++;
+			if (shard_fd >= 0)
+				close(shard_fd);
+		}
+		close(fd);
+		if (unlink(path))
+			pr_warn("cannot unpin %s: %s", path, strerror(errno));
+		pr_info("conntrack: %llu connections carried over from %s (the table before "
+			"shards)%s", (unsigned long long)moved, path,
+			failed ? ", some could not be" : "");
+	}
 }
 
 int ct_load(struct agent *a)
@@ -221,8 +274,6 @@ int ct_load(struct agent *a)
 		/* the XDP slots created and pinned these: reuse them */
 		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
 		if (!err)
-			err = ct_map_prepare(a, map, path);
-		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err)
 			return err;
@@ -233,42 +284,46 @@ int ct_load(struct agent *a)
 		       strerror(-err));
 		return err;
 	}
-	a->ct_tbl_fd = bpf_map__fd(skel->maps.ct_tbl);
-	a->ct_syn_fd = bpf_map__fd(skel->maps.ct_syn);
+	a->ct_shards_fd = bpf_map__fd(skel->maps.ct_shards);
+	a->ct_sweep_fd = bpf_map__fd(skel->maps.ct_sweep);
 	a->ct_cfg_fd = bpf_map__fd(skel->maps.ct_cfg);
 	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
-	ct_repoint(a, false);
-	return ct_tick_open(a);
+	err = ct_retry_open(a);
+	if (err)
+		return err;
+	err = ct_shards_ensure(a);
+	if (err)
+		return err;
+	ct_migrate_legacy(a);
+	ct_start(a);
+	return 0;
 }
 
 void ct_unload(struct agent *a)
 {
-	if (a->ct_tick_fd >= 0) {
-		agent_unwatch(a, &a->ct_tick_src);
-		close(a->ct_tick_fd);
-		a->ct_tick_fd = -1;
+	if (a->ct_retry_fd >= 0) {
+		agent_unwatch(a, &a->ct_retry_src);
+		close(a->ct_retry_fd);
+		a->ct_retry_fd = -1;
 	}
 	sluice_tc__destroy(a->tc_skel);
 	a->tc_skel = NULL;
-	a->ct_tbl_fd = a->ct_syn_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
+	a->ct_shards_fd = a->ct_sweep_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
 }
 
 int ct_apply(struct agent *a, const struct sl_policy *pol)
 {
 	struct sl_ct_config cfg;
 	uint32_t max;
-	__u32 key = 0;
 	int err;
 
 	ct_config_compile(pol, &cfg, &max);
-	if (bpf_map_update_elem(a->ct_cfg_fd, &key, &cfg, BPF_ANY)) {
-		err = -errno;
-		pr_err("cannot write %s: %s", SLUICE_MAP_CT_CFG, strerror(errno));
+	err = ct_write_cfg(a, &cfg);
+	if (err)
 		return err;
-	}
 	if (max != a->ct_max && max != a->ct_max_want)
-		pr_warn("conntrack.max-entries %u: %s keeps its %u entries until it is re-created "
-			"('sluice teardown', then start sluiced)", max, SLUICE_MAP_CT, a->ct_max);
+		pr_warn("conntrack.max-entries %u: the table keeps its %u entries until it is "
+			"re-created ('sluice teardown', then start sluiced)", max, a->ct_max);
 	a->ct_max_want = max;
 	return 0;
 }
@@ -513,57 +568,19 @@ struct json_object *ct_status_hook(struct agent *a, const struct iface *it)
 	return o;
 }
 
-/* ---- reading ct_tbl ---- */
+/* ---- reading the table ---- */
 
-typedef int (*ct_entry_fn)(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e);
-
-/*
- * Call FN for every entry, CT_BATCH at a time (BPF_MAP_LOOKUP_BATCH). The
- * table changes while it is read: an entry may be missed or seen twice,
- * as with `conntrack -L`. FN returning non-zero stops the walk.
- */
-static int ct_walk(int fd, ct_entry_fn fn, void *ctx)
+void ct_status_map(struct agent *a, struct json_object *o)
 {
-	struct sl_ct_key *keys = calloc(CT_BATCH, sizeof(*keys));
-	struct sl_ct_entry *vals = calloc(CT_BATCH, sizeof(*vals));
-	__u32 in = 0, out = 0, count;
-	bool first = true, done = false;
-	int err = 0;
+	uint64_t live, half;
 
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
+	if (!ct_entries(a, &live, &half)) {
+		json_object_object_add(o, "used", json_object_new_uint64(live));
+		json_object_object_add(o, "half_open_used", json_object_new_uint64(half));
 	}
-	while (!done) {
-		count = CT_BATCH;
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count,
-					 NULL)) {
-			if (errno != ENOENT) {
-				err = -errno;
-				goto out;
-			}
-			done = true;
-		}
-		first = false;
-		in = out;
-		for (__u32 i = 0; i < count; i++) {
-			if (fn(ctx, &keys[i], &vals[i])) {
-				done = true;
-				break;
-			}
-		}
-	}
-out:
-	free(keys);
-	free(vals);
-	return err;
-}
-
-static int ct_read_cfg(struct agent *a, struct sl_ct_config *cfg)
-{
-	__u32 key = 0;
-
-	return bpf_map_lookup_elem(a->ct_cfg_fd, &key, cfg) ? -errno : 0;
+	json_object_object_add(o, "capacity", json_object_new_uint64(a->ct_max));
+	json_object_object_add(o, "half_open_capacity", json_object_new_uint64(a->ct_syn_max));
+	json_object_object_add(o, "shards", json_object_new_uint64(a->ct_shards));
 }
 
 struct list_ctx {
@@ -575,12 +592,14 @@ struct list_ctx {
 	int err;
 };
 
-static int list_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e)
+static int list_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
+		    bool syn)
 {
 	struct list_ctx *l = ctx;
 	struct json_object *o;
 	struct ct_view v;
 
+	(void)syn;
 	/* an entry the datapath already treats as gone is not a connection */
 	if (ct_view_from(k, e, &l->cfg, l->now, &v) || v.dead || !ct_filter_match(&l->f, &v))
 		return 0;
@@ -686,10 +705,7 @@ int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **d
 	}
 	l.now = ct_now_ns();
 	l.arr = json_object_new_array();
-	/* established and closing in ct_tbl, half-open TCP in ct_syn */
-	ret = ct_walk(a->ct_tbl_fd, list_one, &l);
-	if (!ret && !l.err)
-		ret = ct_walk(a->ct_syn_fd, list_one, &l);
+	ret = ct_shards_walk(a->ct_shards_fd, list_one, &l);
 	if (!ret)
 		ret = l.err;
 	if (ret) {
@@ -706,25 +722,30 @@ int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **d
 }
 
 struct keys_ctx {
-	struct sl_ct_key *v;
+	struct keys_ctx_key {
+		struct sl_ct_key k;
+		bool syn;
+	} *v;
 	size_t n, cap;
 };
 
-static int collect_key(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e)
+static int collect_key(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
+		       bool syn)
 {
 	struct keys_ctx *kc = ctx;
 
 	(void)e;
 	if (kc->n == kc->cap) {
 		size_t cap = kc->cap ? kc->cap * 2 : 4096;
-		struct sl_ct_key *nv = reallocarray(kc->v, cap, sizeof(*nv));
+		struct keys_ctx_key *nv = reallocarray(kc->v, cap, sizeof(*nv));
 
 		if (!nv)
-			return 1;
+			return -ENOMEM;
 		kc->v = nv;
 		kc->cap = cap;
 	}
-	kc->v[kc->n++] = *k;
+	kc->v[kc->n].k = *k;
+	kc->v[kc->n++].syn = syn;
 	return 0;
 }
 
@@ -757,23 +778,15 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 	int ret;
 
 	(void)req;
-	for (int t = 0; t < 2; t++) {
-		int fd = t ? a->ct_syn_fd : a->ct_tbl_fd;
-
-		kc.n = 0;
-		ret = ct_walk(fd, collect_key, &kc);
-		if (ret) {
-			free(kc.v);
-			snprintf(err, errlen, "cannot read %s: %s",
-				 t ? SLUICE_MAP_CT_SYN : SLUICE_MAP_CT, strerror(-ret));
-			ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
-			return ret;
-		}
-		/* deleting an entry cancels its timer (the kernel frees it with the value) */
-		for (size_t i = 0; i < kc.n; i++)
-			if (!bpf_map_delete_elem(fd, &kc.v[i]))
-				deleted++;
+	ret = ct_shards_walk(a->ct_shards_fd, collect_key, &kc);
+	if (ret) {
+		free(kc.v);
+		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT, strerror(-ret));
+		return ret;
 	}
+	for (size_t i = 0; i < kc.n; i++)
+		if (!ct_shards_delete(a->ct_shards_fd, a->ct_shards, &kc.v[i].k, kc.v[i].syn))
+			deleted++;
 	free(kc.v);
 	ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
 	pr_info("conntrack flushed: %llu entries deleted", (unsigned long long)deleted);
@@ -783,21 +796,40 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 	return 0;
 }
 
-static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e)
+static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
+		     bool syn)
 {
 	(void)k;
 	(void)e;
-	++*(uint64_t *)ctx;
+	((uint64_t *)ctx)[syn]++;
 	return 0;
 }
 
-/* Entries of ct_tbl, or of ct_syn (half-open TCP) when SYN. */
-long ct_entries(struct agent *a, bool syn)
+int ct_entries(struct agent *a, uint64_t *live, uint64_t *half)
 {
-	uint64_t live = 0;
-	int err = ct_walk(syn ? a->ct_syn_fd : a->ct_tbl_fd, count_one, &live);
+	uint64_t n[2] = {};
+	int err = ct_shards_walk(a->ct_shards_fd, count_one, n);
 
-	return err ? err : (long)live;
+	*live = n[0];
+	*half = n[1];
+	return err;
+}
+
+/* The sweepers' counters, summed over the shards. */
+static int ct_sweep_sum(struct agent *a, struct sl_ct_sweeper *sum)
+{
+	struct sl_ct_sweeper s;
+
+	memset(sum, 0, sizeof(*sum));
+	for (__u32 i = 0; i < a->ct_shards; i++) {
+		if (bpf_map_lookup_elem(a->ct_sweep_fd, &i, &s))
+			return -errno;
+		sum->ticks += s.ticks;
+		sum->walks += s.walks;
+		sum->walked += s.walked;
+		sum->walk_ns += s.walk_ns;
+	}
+	return 0;
 }
 
 #define CT_STAT_KEY(id, name) name,
@@ -808,10 +840,10 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 		 char *err, size_t errlen)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v, live = 0, half = 0;
+	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v;
+	uint64_t live = 0, half = 0;
 	struct json_object *d, *to;
-	struct bpf_map_info info = {}, syn_info = {};
-	__u32 len = sizeof(info), syn_len = sizeof(syn_info);
+	struct sl_ct_sweeper sw;
 	struct sl_ct_config cfg;
 	int64_t evicted;
 	int ret;
@@ -835,13 +867,9 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 			sum[i] += v[c];
 	}
 	free(v);
-	ret = ct_walk(a->ct_tbl_fd, count_one, &live);
+	ret = ct_entries(a, &live, &half);
 	if (!ret)
-		ret = ct_walk(a->ct_syn_fd, count_one, &half);
-	if (!ret && bpf_obj_get_info_by_fd(a->ct_tbl_fd, &info, &len))
-		ret = -errno;
-	if (!ret && bpf_obj_get_info_by_fd(a->ct_syn_fd, &syn_info, &syn_len))
-		ret = -errno;
+		ret = ct_sweep_sum(a, &sw);
 	if (!ret)
 		ret = ct_read_cfg(a, &cfg);
 	if (ret) {
@@ -849,10 +877,11 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 		return ret;
 	}
 	/*
-	 * Every entry created leaves by its timer (expired), by a deletion
-	 * (deleted: ct flush) or by LRU eviction, which the datapath does not
-	 * see; or it is still there, in ct_tbl or half-open in ct_syn (a
-	 * completed handshake moves it, uncounted). Counters and the tables
+	 * Every entry created leaves by expiry (expired: its sweeper, or the
+	 * datapath meeting it past its timeout), by a deletion (deleted: ct
+	 * flush) or by LRU eviction, which the datapath does not see; or it is
+	 * still there, established or half-open (a completed handshake moves
+	 * it, uncounted). Counters and the tables
 	 * are read at slightly different times: never below zero.
 	 */
 	evicted = (int64_t)(sum[SLUICE_CT_STAT_CREATED] - sum[SLUICE_CT_STAT_EXPIRED] -
@@ -860,10 +889,10 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	d = json_object_new_object();
 	json_object_object_add(d, "stateful", json_object_new_boolean(cfg.stateful));
 	json_object_object_add(d, "entries", json_object_new_uint64(live + half));
-	json_object_object_add(d, "capacity", json_object_new_uint64(info.max_entries));
+	json_object_object_add(d, "capacity", json_object_new_uint64(a->ct_max));
 	json_object_object_add(d, "half_open", json_object_new_uint64(half));
-	json_object_object_add(d, "half_open_capacity",
-			       json_object_new_uint64(syn_info.max_entries));
+	json_object_object_add(d, "half_open_capacity", json_object_new_uint64(a->ct_syn_max));
+	json_object_object_add(d, "shards", json_object_new_uint64(a->ct_shards));
 	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		char key[32];
 
@@ -874,6 +903,21 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 		json_object_object_add(d, key, json_object_new_uint64(sum[i]));
 	}
 	json_object_object_add(d, "evicted", json_object_new_int64(evicted > 0 ? evicted : 0));
+	/* the sweepers: timer runs, walks, entries visited, CPU time of the walks */
+	json_object_object_add(d, "sweeps", json_object_new_uint64(sw.walks));
+	json_object_object_add(d, "sweep_ticks", json_object_new_uint64(sw.ticks));
+	json_object_object_add(d, "swept", json_object_new_uint64(sw.walked));
+	json_object_object_add(d, "sweep_ns", json_object_new_uint64(sw.walk_ns));
+	if (a->tc_skel) {
+		struct bpf_prog_info pinfo = {};
+		__u32 plen = sizeof(pinfo);
+
+		/* the program the sweepers call back (an upgrade moves them) */
+		if (!bpf_obj_get_info_by_fd(bpf_program__fd(a->tc_skel->progs.ct_start), &pinfo,
+					    &plen))
+			json_object_object_add(d, "sweeper_prog_id",
+					       json_object_new_uint64(pinfo.id));
+	}
 	to = json_object_new_object();
 	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)
 		json_object_object_add(to, ct_timeout_name(i), json_object_new_int64(cfg.timeout[i]));

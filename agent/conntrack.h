@@ -2,14 +2,16 @@
 /*
  * Conntrack in the agent: the TC egress program that records locally opened
  * connections, attached with a pinned tcx link beside every XDP link; the
- * shared ct maps (ct_tbl sized from conntrack.max-entries, ct_cfg written on
- * every apply); the control commands ct-list, ct-flush and ct-stats.
+ * shared ct maps (the table's shards created from conntrack.max-entries,
+ * ct_cfg written on every apply); the control commands ct-list, ct-flush
+ * and ct-stats.
  */
 #ifndef SLUICED_CONNTRACK_H
 #define SLUICED_CONNTRACK_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct agent;
 struct bpf_map;
@@ -18,22 +20,18 @@ struct json_object;
 struct sl_policy;
 
 /*
- * Called by the loader for every map before load: gives ct_tbl its
- * capacity. A pinned ct_tbl keeps its own (its entries are live
- * connections); a different conntrack.max-entries is logged and takes effect
- * once the table is re-created (after `sluice teardown`).
- */
-int ct_map_prepare(struct agent *a, struct bpf_map *map, const char *pin);
-/*
- * After the XDP slots are loaded: load the TC egress program on the same
- * pinned ct maps and point every pending conntrack timer at its callback,
- * so that no timer keeps a previous agent's program alive. Then, from a 1 s
- * timerfd, run the same pass again to arm the timers bpf_timer_init could not
- * set up (ENOMEM in bursts) and delete such entries once stale.
+ * After the XDP slots are loaded (they create and pin the ct maps): load
+ * the TC egress program on the same maps; adopt the table's shards, or
+ * create them sized from conntrack.max-entries (a pinned table keeps its
+ * size: its entries are live connections; a different max-entries is
+ * logged and takes effect once the table is re-created after `sluice
+ * teardown`); carry over the connections of a pre-shard state dir; start
+ * the sweepers, or move them to this agent's program so that no timer keeps
+ * a previous agent's program alive.
  */
 int ct_load(struct agent *a);
 void ct_unload(struct agent *a);
-/* Write ct_cfg[0] for POL (stateful flag, timeouts). */
+/* Write ct_cfg[0] for POL (stateful flag, timeouts; a new generation). */
 int ct_apply(struct agent *a, const struct sl_policy *pol);
 /*
  * Give every XDP interface its TC egress link when the policy is stateful:
@@ -46,10 +44,15 @@ void ct_links_sync(struct agent *a);
 void ct_iface_forget(struct agent *a, struct iface *it);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void ct_release(struct agent *a);
-/* Entries in ct_tbl, or ct_syn (half-open TCP) when SYN, now (a walk), or -errno. */
-long ct_entries(struct agent *a, bool syn);
+/* Connections and half-open ones in the table now (a walk): 0 or -errno. */
+int ct_entries(struct agent *a, uint64_t *live, uint64_t *half);
 /* The TC hook of IT for `status` (NULL when it has none). */
 struct json_object *ct_status_hook(struct agent *a, const struct iface *it);
+/*
+ * The conntrack table's row of `status` maps, into O: used and capacity
+ * of the connections, the same for half-open ones, and the shards.
+ */
+void ct_status_map(struct agent *a, struct json_object *o);
 
 /* Control commands (docs/control.md). */
 int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **data,

@@ -120,12 +120,13 @@ static struct json_object *status_maps(struct agent *a)
 			else if (!strcmp(name, SLUICE_MAP_RULE_CNT))
 				used = policy_fw(&a->pol, 0)->nrules + 1;
 		}
-		if (!strcmp(name, SLUICE_MAP_CT))
-			used = ct_entries(a, false);
-		else if (!strcmp(name, SLUICE_MAP_CT_SYN))
-			used = ct_entries(a, true);
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
+		if (!strcmp(name, SLUICE_MAP_CT)) {
+			ct_status_map(a, o);
+			json_object_array_add(arr, o);
+			continue;
+		}
 		if (used >= 0)
 			json_object_object_add(o, "used", json_object_new_int64(used));
 		json_object_object_add(o, "capacity",

@@ -289,8 +289,6 @@ static int load_slot(struct agent *a, int idx)
 		err = path_join(path, sizeof(path),
 				map_per_slot(name) ? sl->dir : a->maps_dir, name);
 		if (!err)
-			err = ct_map_prepare(a, map, path);
-		if (!err)
 			err = check_pinned_map(map, path);
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);

@@ -283,7 +283,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
 	}
 
-	/* ct_tbl is sized before load (a pinned one keeps its size) */
+	/* the conntrack table is sized when created (a pinned one keeps its size) */
 	if (pol_ok)
 		a->ct_max_want = pol.ct.max_entries;
 	err = loader_prepare_state(a);
@@ -373,11 +373,11 @@ int main(int argc, char **argv)
 		.sock_path = DEFAULT_SOCKET,
 		.slots = { { .prog_fd = -1 }, { .prog_fd = -1 } },
 		.state_lock_fd = -1,
-		.ct_tbl_fd = -1,
-		.ct_syn_fd = -1,
+		.ct_shards_fd = -1,
+		.ct_sweep_fd = -1,
+		.ct_retry_fd = -1,
 		.ct_cfg_fd = -1,
 		.ct_stats_fd = -1,
-		.ct_tick_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
 		.debounce_fd = -1,

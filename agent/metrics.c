@@ -166,12 +166,27 @@ static void ct_metrics(struct agent *a, struct mbuf *b)
 	mb_printf(b, "# HELP sluice_ct_events_total Conntrack events.\n"
 		  "# TYPE sluice_ct_events_total counter\n");
 	json_object_object_foreach(d, key, val) {
-		if (!strcmp(key, "entries") || !strcmp(key, "capacity") ||
-		    !json_object_is_type(val, json_type_int))
+		static const char *const not_events[] = {
+			"entries", "capacity", "half_open", "half_open_capacity", "shards",
+			"sweeps", "sweep_ticks", "swept", "sweep_ns", "sweeper_prog_id",
+		};
+		bool skip = !json_object_is_type(val, json_type_int);
+
+		for (size_t i = 0; i < sizeof(not_events) / sizeof(not_events[0]); i++)
+			skip = skip || !strcmp(key, not_events[i]);
+		if (skip)
 			continue;
 		mb_printf(b, "sluice_ct_events_total{event=\"%s\"} %lld\n", key,
 			  (long long)json_object_get_int64(val));
 	}
+	mb_printf(b, "# HELP sluice_ct_sweeps_total Walks of a conntrack shard by its "
+		  "expiry timer.\n# TYPE sluice_ct_sweeps_total counter\n");
+	mb_printf(b, "sluice_ct_sweeps_total %lld\n",
+		  (long long)json_object_get_int64(json_object_object_get(d, "sweeps")));
+	mb_printf(b, "# HELP sluice_ct_sweep_seconds_total CPU time of the conntrack "
+		  "sweeps.\n# TYPE sluice_ct_sweep_seconds_total counter\n");
+	mb_printf(b, "sluice_ct_sweep_seconds_total %.6f\n",
+		  json_object_get_int64(json_object_object_get(d, "sweep_ns")) / 1e9);
 	json_object_put(d);
 }
 

@@ -82,24 +82,27 @@ int ctf_rand(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
-/* Design (b)'s cost: one sweep of the table, checking every entry's age. */
-static long ctb_sweep_one(void *map, struct sl_ct_key *key, struct sl_ct_entry *e, __u64 *n)
+/*
+ * One walk of every shard as a sweeper does it (sl_ct_sweep_one: deletes
+ * what is past its timeout), synchronously: its cost per entry. Returns
+ * the entries deleted.
+ */
+SEC("xdp")
+int ct_walk(struct xdp_md *ctx)
 {
 	__u32 zero = 0;
 	struct sl_ct_config *cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
+	struct sl_ct_walk w = { .now = bpf_ktime_get_coarse_ns(), .next = ~0ull };
+	void *m;
 
-	if ((__s64)(bpf_ktime_get_coarse_ns() - e->last_seen) > (__s64)sl_ct_timeout_ns(cfg, e->state))
-		(*n)++;
-	return 0;
-}
-
-SEC("xdp")
-int ct_sweep(struct xdp_md *ctx)
-{
-	__u64 n = 0;
-
-	bpf_for_each_map_elem(&ct_tbl, ctb_sweep_one, &n, 0);
-	return XDP_DROP;
+	for (__u8 st = SL_CT_SYN_SENT; st < SL_CT_STATE_MAX; st++)
+		w.to_ns[st] = sl_ct_timeout_ns(cfg, st);
+	for (__u32 i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++) {
+		m = sl_ct_map(i % SLUICE_CT_SHARDS_MAX, i >= SLUICE_CT_SHARDS_MAX);
+		if (m)
+			bpf_for_each_map_elem(m, sl_ct_sweep_one, &w, 0);
+	}
+	return (int)w.deleted;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

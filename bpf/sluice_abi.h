@@ -134,11 +134,13 @@ enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX
 #undef SLUICE_ENUM_ENTRY
 
 /*
- * Conntrack (stateful firewall). One entry per connection in the LRU hash
- * ct_tbl, keyed by the normalised 5-tuple: endpoint "a" is the lower of the two
- * (address, port) pairs, so both directions find the same entry. ICMP echo
- * uses its identifier as both ports. Entries expire through bpf_timer (see
- * docs/architecture.md); the per-packet path only writes last_seen.
+ * Conntrack (stateful firewall). One entry per connection, keyed by the
+ * normalised 5-tuple: endpoint "a" is the lower of the two (address, port)
+ * pairs, so both directions find the same entry. ICMP echo uses its
+ * identifier as both ports. The table is split into shards (LRU hashes
+ * reached through the array of maps ct_shards), each swept by a bpf_timer
+ * of its own (ct_sweep); the per-packet path only writes last_seen, and
+ * treats an entry past its timeout as absent (docs/datapath.md, "Expiry").
  */
 enum sl_ct_state {
 	SL_CT_SYN_SENT = 1,	/* SYN seen from the originator */
@@ -177,15 +179,26 @@ enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX
 
 #define SLUICE_CT_DEFAULT_MAX	262144
 /*
- * Half-open TCP connections (syn-sent, syn-recv) live in ct_syn, a smaller
- * LRU table of the same key and value, and move to ct_tbl when the handshake
- * completes: a flood of SYNs from spoofed sources churns ct_syn and never
- * evicts an established connection (docs/datapath.md, "Table full"). Its
- * size is ct_tbl's divided by SLUICE_CT_SYN_DIV, at least SLUICE_CT_SYN_MIN.
+ * Half-open TCP connections (syn-sent, syn-recv) live in the half-open
+ * shards, smaller LRU tables of the same key and value, and move to the
+ * connection shards when the handshake completes: a flood of SYNs from
+ * spoofed sources churns the half-open shards and never evicts an
+ * established connection (docs/datapath.md, "Table full"). Their total is
+ * max-entries divided by SLUICE_CT_SYN_DIV, at least SLUICE_CT_SYN_MIN.
  */
 #define SLUICE_CT_SYN_DIV	4
 #define SLUICE_CT_SYN_MIN	1024
-#define SLUICE_CT_SYN_DEFAULT_MAX	(SLUICE_CT_DEFAULT_MAX / SLUICE_CT_SYN_DIV)
+
+/*
+ * Shards: ct_shards[i] is connection shard i, ct_shards[SLUICE_CT_SHARDS_MAX
+ * + i] the half-open shard i, for i < sl_ct_config.shards (a power of two,
+ * chosen when the table is created: as many as keep every connection shard
+ * at SLUICE_CT_SHARD_MIN entries or more, at most SLUICE_CT_SHARDS_MAX).
+ * A sweep walks one connection shard and its half-open shard; big shards
+ * keep the LRU's batch eviction (128 entries per CPU) a small fraction.
+ */
+#define SLUICE_CT_SHARDS_MAX	64
+#define SLUICE_CT_SHARD_MIN	16384
 
 struct sl_ct_key {
 	__u8 addr_a[16];	/* network order; IPv4 in the first 4 bytes, rest zero */
@@ -195,32 +208,64 @@ struct sl_ct_key {
 	__u8 proto;
 	__u8 family;		/* 4 or 6 */
 	__u8 pad[2];
-};
+} __attribute__((aligned(4)));
+
+/* The shard of K among SHARDS (a power of two): both directions agree, as
+ * the key is normalised. Userspace computes the same to find an entry. */
+static inline __u32 sl_ct_shard_of(const struct sl_ct_key *k, __u32 shards)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0;
+
+	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
+		h = (h ^ w[i]) * 0x9e3779b1u;
+	return (h ^ h >> 16) & (shards - 1);
+}
 
 /* Direction of a packet relative to the connection's originator. */
 #define SL_CT_DIR_ORIG	0
 #define SL_CT_DIR_REPLY	1
 
 struct sl_ct_entry {
-	struct bpf_timer timer;
 	__u64 created;		/* bpf_ktime_get_coarse_ns() = CLOCK_MONOTONIC_COARSE */
-	__u64 last_seen;	/* written per packet; the timer reads it */
+	__u64 last_seen;	/* written per packet; the sweeper reads it */
 	__u64 packets[2];	/* [SL_CT_DIR_ORIG], [SL_CT_DIR_REPLY] */
 	__u64 bytes[2];
 	__u8 state;		/* enum sl_ct_state */
 	__u8 orig_is_a;		/* the originator is endpoint a of the key */
 	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
-	__u8 timer_armed;	/* 0: the timer could not be set up (yet); the datapath
-				 * then treats the entry as gone once it is past its
-				 * timeout, and retries arming on the next packet */
+	__u8 pad;
 	__be32 syn_ack_seq;	/* half-open TCP: the SYN-ACK's sequence number; the
 				 * ACK that completes the handshake acknowledges it + 1 */
 };
 
-/* ct_cfg[0]: conntrack settings from the policy, read per packet. */
+/* ct_cfg[0]: conntrack settings, read per packet. */
 struct sl_ct_config {
 	__u32 stateful;			/* 0: conntrack off, the firewall is stateless */
-	__u32 timeout[SLUICE_CT_TO_MAX];	/* seconds */
+	__u32 timeout[SLUICE_CT_TO_MAX];	/* seconds; 0: the default */
+	__u32 shards;			/* shards in ct_shards (a power of two; 0 = 1) */
+	__u32 gen;			/* bumped on every write: sweepers re-walk */
+};
+
+/*
+ * ct_sweep[i]: the sweeper of shard i. Its timer fires every tick (an
+ * eighth of the shortest timeout, 250 ms .. 5 s) and walks the shard when
+ * its earliest deadline has passed (`next`, lowered by the datapath when it
+ * inserts an entry or shortens one's timeout), when the timeouts changed,
+ * or at least every SLUICE_CT_WALK_MAX_S; the rest are counters.
+ */
+#define SLUICE_CT_WALK_MAX_S	60
+
+struct sl_ct_sweeper {
+	struct bpf_timer timer;
+	__u64 next;		/* no entry of the shard expires before (coarse ns) */
+	__u64 last_walk;
+	__u64 ticks;		/* timer runs */
+	__u64 walks;		/* of them, walks of the shard */
+	__u64 walked;		/* entries visited */
+	__u64 walk_ns;		/* CPU time of the walks */
+	__u32 gen;		/* sl_ct_config.gen of the last walk */
+	__u32 pad;
 };
 
 /* ct_stats[i] (per CPU): conntrack events. LRU evictions are not seen by BPF:
@@ -293,8 +338,8 @@ struct sl_ev_config {
 #define SLUICE_MAP_RULE_CNT	"fw_rule_cnt"
 #define SLUICE_MAP_VERDICT	"sl_verdict"
 #define SLUICE_MAP_DROP		"sl_drop"
-#define SLUICE_MAP_CT		"ct_tbl"
-#define SLUICE_MAP_CT_SYN	"ct_syn"
+#define SLUICE_MAP_CT		"ct_shards"
+#define SLUICE_MAP_CT_SWEEP	"ct_sweep"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
 #define SLUICE_MAP_CT_STATS	"ct_stats"
 #define SLUICE_MAP_EVENTS	"sl_events"
@@ -311,7 +356,8 @@ _Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");
 _Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
 _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
 _Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
-_Static_assert(sizeof(struct sl_ct_entry) == 72, "ct_entry layout");
+_Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");
+_Static_assert(sizeof(struct sl_ct_sweeper) == 72, "ct_sweeper layout");
 _Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
 _Static_assert(sizeof(struct sl_event) == 64, "sl_event layout");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");

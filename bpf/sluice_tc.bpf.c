@@ -12,8 +12,9 @@
  * is what lets the replies of locally opened connections through a
  * `default: deny` firewall.
  *
- * ct_repoint is run once with BPF_PROG_TEST_RUN after an upgrade: it points
- * every conntrack timer at this object's callback (bpf/lib/conntrack.h).
+ * ct_start is run once with BPF_PROG_TEST_RUN by every agent that loads this
+ * object: it starts the conntrack sweepers, or moves running ones to this
+ * object's callback (bpf/lib/conntrack.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -32,8 +33,8 @@ static __always_inline int sl_tc_parse(void *data, void *data_end, struct sl_met
 
 /*
  * Conntrack as BPF-to-BPF calls, as in the XDP firewall: inlined into the
- * parser's paths, the two tables (ct_tbl, ct_syn) took the verifier past
- * its 1M-instruction budget.
+ * parser's paths, the two table lookups took the verifier past its
+ * 1M-instruction budget.
  */
 static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
 			       struct sl_ct_config *ctc, struct sl_ct_pkt *p)
@@ -84,9 +85,9 @@ int sluice_tc(struct __sk_buff *skb)
 }
 
 SEC("tc")
-int ct_repoint(struct __sk_buff *skb)
+int ct_start(struct __sk_buff *skb)
 {
-	return (int)sl_ct_repoint();
+	return (int)sl_ct_sweep_start();
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

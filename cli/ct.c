@@ -33,6 +33,7 @@ static const struct pr_col stats_fields[] = {
 	{ "capacity",      "capacity",      0 },
 	{ "half-open",     "half_open",     0 },
 	{ "half-open capacity", "half_open_capacity", 0 },
+	{ "shards",        "shards",        0 },
 	{ "created",       "created",       0 },
 	{ "expired",       "expired",       0 },
 	{ "deleted",       "deleted",       0 },
@@ -40,6 +41,9 @@ static const struct pr_col stats_fields[] = {
 	{ "insert failed", "insert_failed", 0 },
 	{ "timer failed",  "timer_failed",  0 },
 	{ "related",       "related",       0 },
+	{ "sweeps",        "sweeps",        0 },
+	{ "swept entries", "swept",         0 },
+	{ "sweep cpu ns",  "sweep_ns",      0 },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Conntrack in userspace: the policy's conntrack settings compiled to
- * ct_cfg (ct_config.c), and entries of ct_tbl read back as the connections
- * an operator sees (ct_view.c): originator -> responder, state, seconds
- * left. Shared by the agent (ct-list, ct-stats), the CLI and the tests.
+ * ct_cfg (ct_config.c), the table's shards created, found and walked
+ * (ct_shards.c), and entries read back as the connections an operator sees
+ * (ct_view.c): originator -> responder, state, seconds left. Shared by the
+ * agent (ct-list, ct-stats), the CLI, the tests and the bench.
  */
 #ifndef SLUICE_CT_H
 #define SLUICE_CT_H
@@ -16,11 +17,47 @@
 #include "policy.h"
 
 /*
- * ct_cfg[0] and ct_tbl's capacity for POL: stateful when the policy has a
+ * ct_cfg[0] (all but shards and gen, which are the agent's) and the table's
+ * capacity for POL: stateful when the policy has a
  * firewall that is stateful (the default), timeouts in seconds.
  */
 void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
 		       uint32_t *max_entries);
+
+/* The number of shards for a table of MAX_ENTRIES connections (a power of two). */
+uint32_t ct_shards_for(uint32_t max_entries);
+/* The half-open entries that go with MAX_ENTRIES connections (all shards). */
+uint32_t ct_syn_entries(uint32_t max_entries);
+/*
+ * Create the shards of a table of MAX_ENTRIES connections into the empty
+ * array of maps OUTER_FD (ct_shards); *SHARDS is set to their number. On
+ * failure nothing is left in OUTER_FD.
+ */
+int ct_shards_create(int outer_fd, uint32_t max_entries, uint32_t *shards);
+/* Empty OUTER_FD (the shards go with the last reference). */
+void ct_shards_clear(int outer_fd);
+/* What OUTER_FD holds: shards 0 when empty; -EPROTO for a layout not ours. */
+struct ct_shard_info {
+	uint32_t shards;
+	uint64_t capacity, syn_capacity;	/* connections, half-open: all shards */
+};
+int ct_shards_info(int outer_fd, struct ct_shard_info *info);
+/* A new fd of connection shard I (or its half-open one, SYN), or -errno. */
+int ct_shard_fd(int outer_fd, uint32_t i, bool syn);
+/*
+ * Call FN for every entry of every shard (connections first, then half-open
+ * ones: SYN set), a batch at a time. The table changes while it is read: an
+ * entry may be missed or seen twice, as with `conntrack -L`. FN returning
+ * > 0 stops the walk (0 returned), < 0 stops it with that error.
+ */
+typedef int (*ct_entry_fn)(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
+			   bool syn);
+int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx);
+/* The entry of K (in its shard, SHARDS of them): 0, -ENOENT, or -errno; *SYN: half-open. */
+int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
+		     struct sl_ct_entry *e, bool *syn);
+/* Delete K from its connection shard (or half-open shard, SYN). */
+int ct_shards_delete(int outer_fd, uint32_t shards, const struct sl_ct_key *k, bool syn);
 
 /* "syn-sent", ... ("unknown" outside enum sl_ct_state). */
 const char *ct_state_name(unsigned int state);
@@ -39,15 +76,15 @@ struct ct_view {
 	uint8_t src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
 	uint16_t sport, dport;		/* host order; ICMP echo: the identifier in both */
 	unsigned int state;		/* enum sl_ct_state */
-	int64_t expires_in;		/* seconds until the timer removes it (>= 0); -1: unknown */
-	bool dead;			/* past its timeout without a timer: the datapath
-					 * treats it as gone and deletes it on its next packet */
+	int64_t expires_in;		/* seconds until it expires (>= 0); -1: unknown */
+	bool dead;			/* past its timeout: the datapath treats it as gone,
+					 * its shard's sweeper deletes it on its next walk */
 	uint64_t age;			/* seconds since it was created */
 	uint64_t packets[2], bytes[2];	/* [SL_CT_DIR_ORIG], [SL_CT_DIR_REPLY] */
 };
 
 /*
- * Turn a ct_tbl key and value into a view, with the timeouts of CFG and NOW
+ * Turn a conntrack key and value into a view, with the timeouts of CFG and NOW
  * from ct_now_ns(). Returns -EINVAL for a key that is not well formed.
  */
 int ct_view_from(const struct sl_ct_key *k, const struct sl_ct_entry *e,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The policy's conntrack settings -> ct_cfg[0] and ct_tbl's capacity. The
+ * The policy's conntrack settings -> ct_cfg[0] and the table's capacity. The
  * parser (policy_parse.c) has already checked the values and filled in the
  * defaults of bpf/sluice_abi.h for every key the files omit.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ct_tbl entries as connections: the key is normalised (endpoint a is the
+ * Conntrack entries as connections: the key is normalised (endpoint a is the
  * lower (address, port) pair, so both directions find one entry) and the
  * value says whether the originator is a; expires_in is computed on the
  * datapath's clock from last_seen and the timeout of the entry's state.
@@ -58,10 +58,9 @@ int ct_view_from(const struct sl_ct_key *k, const struct sl_ct_entry *e,
 	if (to >= 0) {
 		uint64_t end = e->last_seen + (uint64_t)cfg->timeout[to] * NSEC_PER_SEC;
 
-		/* past its time, the timer is about to run: 0, never negative */
+		/* past its time, the sweeper is about to come: 0, never negative */
 		v->expires_in = end > now ? (int64_t)((end - now) / NSEC_PER_SEC) : 0;
-		/* bpf_timer_init can fail (-ENOMEM in bursts): no timer will come */
-		v->dead = end <= now && !e->timer_armed;
+		v->dead = end <= now;
 	}
 	return 0;
 }

@@ -133,11 +133,16 @@ def test_outbound_connections_get_replies(env, server):
         assert st["stateful"] is True and st["capacity"] == 4096, st
         assert st["created"] >= 2 and st["entries"] >= 2, st
         maps = {m["name"]: m for m in env.agent.status()["maps"]}
-        assert maps["ct_tbl"]["capacity"] == 4096, maps["ct_tbl"]
-        assert maps["ct_tbl"]["used"] == st["entries"] - st["half_open"], maps["ct_tbl"]
-        # half-open TCP lives in ct_syn, a quarter of ct_tbl's size (at least 1024)
-        assert maps["ct_syn"]["capacity"] == 1024, maps["ct_syn"]
-        assert st["half_open_capacity"] == 1024 and st["half_open"] == maps["ct_syn"]["used"], st
+        ct = maps["ct_shards"]
+        assert ct["capacity"] == 4096 and ct["shards"] == 1, ct
+        assert ct["used"] == st["entries"] - st["half_open"], ct
+        # half-open TCP: a quarter of the table's size (at least 1024)
+        assert ct["half_open_capacity"] == 1024, ct
+        assert st["half_open_capacity"] == 1024 and st["half_open"] == ct["half_open_used"], st
+        assert st["shards"] == 1, st
+        # the sweeper runs every 250 ms (an eighth of the 2 s udp timeout, at least 250 ms)
+        time.sleep(0.6)
+        assert env.agent.cli("ct", "stats")["sweep_ticks"] >= 1, st
     finally:
         conn.end()
 
@@ -172,10 +177,17 @@ def test_udp_entry_expires_by_timer(env, server):
         time.sleep(0.1)
     assert gone is not None, "UDP entry still listed 6 s after its last packet"
     assert 1.0 <= gone <= 3.0, "gone after %.2f s, want 2 s +- 1 s" % gone
-    st = env.agent.cli("ct", "stats")
+    # `ct list` hides an entry past its timeout (the datapath treats it as gone);
+    # its shard's sweeper (a bpf_timer ticking every 250 ms) deletes it
+    while True:
+        st = env.agent.cli("ct", "stats")
+        if st["entries"] == 0:
+            break
+        assert time.monotonic() - last < 3.0, "not deleted by 3 s: %s" % st
+        time.sleep(0.05)
     # removed by the timer, not by LRU pressure: the table is far from full
-    assert st["expired"] >= 1 and st["evicted"] == 0, st
-    assert st["entries"] < st["capacity"] // 100, st
+    assert st["expired"] == 1 and st["evicted"] == 0, st
+    assert st["sweeps"] >= 1, st
 
 
 def test_tcp_fin_moves_to_closing(env, server):
@@ -206,9 +218,20 @@ def test_tcp_fin_moves_to_closing(env, server):
 
 
 def pinned_ct_entries(env):
-    path = os.path.join(env.agent.state_dir, "maps", "ct_tbl")
+    """The entries of every shard, read with bpftool through the pinned
+    array of maps (no agent needed)."""
+    path = os.path.join(env.agent.state_dir, "maps", "ct_shards")
     p = run(["bpftool", "-j", "map", "dump", "pinned", path], ns=env.topo.fw)
-    return json.loads(p.stdout or "[]")
+    entries = []
+    for slot in json.loads(p.stdout or "[]"):
+        inner = slot.get("value")
+        if inner is None:
+            continue
+        if isinstance(inner, list):     # the inner map's id, as bytes in host order
+            inner = int.from_bytes(bytes(int(b, 16) for b in inner), "little")
+        q = run(["bpftool", "-j", "map", "dump", "id", str(inner)], ns=env.topo.fw)
+        entries += json.loads(q.stdout or "[]")
+    return entries
 
 
 def test_entries_expire_while_agent_is_stopped(env, server):
@@ -231,7 +254,8 @@ def test_restart_keeps_connections(env, server):
     conn = TcpConn(t.fw, t.c4)
     try:
         assert conn.first == "open", conn.first
-        created = env.agent.cli("ct", "stats")["created"]
+        before = env.agent.cli("ct", "stats")
+        created = before["created"]
         assert env.agent.stop() == 0
         env.agent.start()
         e = find(ct_list(env, "--proto", "tcp"), "tcp", TCP_PORT)
@@ -241,8 +265,14 @@ def test_restart_keeps_connections(env, server):
         hooks = [i["hook"] for i in st["interfaces"]]
         assert hooks.count("tc-egress") == 1, hooks
         assert st["policy"]["stateful"] is True, st
-        # the pending timer moved to the new agent's program (no old program kept alive)
-        assert "1 timers now run this agent's program" in env.agent.log_text()
+        # the sweepers moved to the new agent's program: the old one is freed
+        after = env.agent.cli("ct", "stats")
+        assert after["sweeper_prog_id"] != before["sweeper_prog_id"], after
+        deadline = time.monotonic() + 3
+        while run(["bpftool", "prog", "show", "id", str(before["sweeper_prog_id"])],
+                  check=False).returncode == 0:
+            assert time.monotonic() < deadline, "the old agent's sweeper program lives on"
+            time.sleep(0.1)
         # the connection still works across the restart, replies pass default deny
         assert conn.close() == "closed"
     finally:
@@ -404,3 +434,38 @@ def test_burst_of_flows_all_expire(env, server):
         time.sleep(0.5)
         st = env.agent.cli("ct", "stats")
     assert st["evicted"] == 0 and st["expired"] == st["created"], st
+
+
+def hexbytes(b):
+    return ["%02x" % x for x in b]
+
+
+def test_pre_shard_table_is_migrated(env):
+    """A state dir of a sluice from before the sharded table (connections in a
+    pinned LRU hash ct_tbl whose values began with a struct bpf_timer): the
+    agent carries every entry over to its shard and unpins the old map."""
+    import struct
+    t = env.topo
+    maps = os.path.join(env.agent.state_dir, "maps")
+    os.makedirs(maps, mode=0o700, exist_ok=True)
+    old = os.path.join(maps, "ct_tbl")
+    run(["bpftool", "map", "create", old, "type", "lru_hash", "key", "40", "value", "72",
+         "entries", "1024", "name", "ct_tbl"])
+    # c4 (192.0.2.1) < f4 (192.0.2.2): endpoint a is the client; fw opened it
+    key = (bytes([192, 0, 2, 1]) + bytes(12) + bytes([192, 0, 2, 2]) + bytes(12) +
+           struct.pack("!HH", UDP_PORT, 40404) + bytes([17, 4, 0, 0]))
+    now = time.clock_gettime_ns(6)     # CLOCK_MONOTONIC_COARSE (not named in Python)
+    value = (bytes(16) + struct.pack("<QQQQQQ", now - 10**9, now, 3, 2, 300, 200) +
+             bytes([6, 0, 0, 1]) + bytes(4))
+    run(["bpftool", "map", "update", "pinned", old, "key", "hex"] + hexbytes(key) +
+        ["value", "hex"] + hexbytes(value))
+    start(env, udp=30)
+    assert not os.path.exists(old), "the old table is unpinned"
+    assert "1 connections carried over" in env.agent.log_text(), env.agent.log_text()
+    e = find(ct_list(env, "--proto", "udp"), "udp", UDP_PORT)
+    assert len(e) == 1, e
+    e = e[0]
+    assert e["src"] == t.f4 and e["sport"] == 40404 and e["dst"] == t.c4, e
+    assert e["state"] == "udp" and e["orig_packets"] == 3 and e["reply_bytes"] == 200, e
+    # 30 s from its last_seen, which the agent's start (seconds on a loaded machine) ate into
+    assert 10 <= e["expires_in"] <= 30, e

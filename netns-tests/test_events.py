@@ -162,7 +162,7 @@ def test_rate_zero_is_off(env):
     assert "events: rate 0/s, sent %d, suppressed 0" % after["sent"] in p.stdout, p.stdout
 
 
-METRIC = re.compile(r'^(\w+)(?:\{(.*)\})? (\d+)$')
+METRIC = re.compile(r'^(\w+)(?:\{(.*)\})? (\d+(?:\.\d+)?)$')
 
 
 def scrape(ns, port, path="/metrics"):
@@ -186,7 +186,8 @@ def parse_metrics(body):
         m = METRIC.match(line)
         assert m, "not a metric line: %r" % line
         labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        out[(m.group(1), tuple(sorted(labels.items())))] = int(m.group(3))
+        v = m.group(3)
+        out[(m.group(1), tuple(sorted(labels.items())))] = float(v) if "." in v else int(v)
     return out
 
 
@@ -222,6 +223,8 @@ def test_metrics(env):
         stats["verdicts"]["drop"]["packets"]
     assert ("sluice_ct_entries", ()) in m
     assert m[("sluice_ct_events_total", (("event", "created"),))] == 0
+    # the sweepers run in the kernel; their work is exported
+    assert ("sluice_ct_sweeps_total", ()) in m and ("sluice_ct_sweep_seconds_total", ()) in m
     assert m[("sluice_events_total", (("result", "sent"),))] == 10
 
     assert scrape(t.fw, port, "/nope")[0] == 404

@@ -98,19 +98,18 @@ TEST(expires_in_follows_state_timeout)
 
 	key4(&k, 6);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct sl_ct_entry e = { .state = cases[i].state, .created = 10 * SEC,
-					 .timer_armed = 1 };
+		struct sl_ct_entry e = { .state = cases[i].state, .created = 10 * SEC };
 
 		e.last_seen = now - cases[i].seen_ago_ms * 1000000ull;
 		ct_view_from(&k, &e, &cfg, now, &v);
 		if (!ASSERT_EQ(v.expires_in, cases[i].want, "expires_in"))
 			printf("#   case %zu: state %s\n", i, ct_state_name(cases[i].state));
 		ASSERT_EQ(v.age, 990, "age");
-		ASSERT_FALSE(v.dead, "an armed entry is never dead");
+		ASSERT_EQ(v.dead, cases[i].want == 0 && cases[i].state, "dead when past due");
 	}
 }
 
-TEST(unarmed_entry_past_due_is_dead)
+TEST(entry_past_due_is_dead)
 {
 	struct sl_ct_config cfg = cfg_default();
 	struct sl_ct_entry e = { .state = SL_CT_UDP };
@@ -121,13 +120,11 @@ TEST(unarmed_entry_past_due_is_dead)
 	key4(&k, 17);
 	e.last_seen = now - 1 * SEC;
 	ct_view_from(&k, &e, &cfg, now, &v);
-	ASSERT_FALSE(v.dead, "within its timeout: alive without a timer");
+	ASSERT_FALSE(v.dead, "within its timeout: alive");
 	e.last_seen = now - 3 * SEC;
 	ct_view_from(&k, &e, &cfg, now, &v);
-	ASSERT_TRUE(v.dead, "past its timeout and no timer: dead");
-	e.timer_armed = 1;
-	ct_view_from(&k, &e, &cfg, now, &v);
-	ASSERT_FALSE(v.dead, "past due with a timer: the timer is about to run");
+	ASSERT_TRUE(v.dead, "past its timeout: dead (the datapath treats it as gone)");
+	ASSERT_EQ(v.expires_in, 0, "expires_in 0, never negative");
 }
 
 TEST(state_and_timeout_names)

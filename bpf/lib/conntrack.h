@@ -2,29 +2,26 @@
 /*
  * Conntrack, shared by the XDP firewall (ingress) and the TC egress program.
  *
- * One entry per connection in ct_tbl, keyed by the normalised 5-tuple (the
+ * One entry per connection, keyed by the normalised 5-tuple (the
  * lower (address, port) pair is endpoint "a"), so both directions find it.
  * A packet's direction is ORIG when its source is the endpoint that opened
  * the connection (entry->orig_is_a), REPLY otherwise.
  *
- * Half-open TCP connections (syn-sent, syn-recv) are kept in ct_syn, a
- * smaller LRU table of the same layout, and move to ct_tbl when the ACK of
- * the originator completes the handshake. A flood of SYNs from spoofed
- * sources never completes one: it churns ct_syn and cannot evict an
- * established connection from ct_tbl (docs/datapath.md, "Table full").
+ * The table is split into shards (sluice_abi.h): the key's hash picks one,
+ * ct_shards[shard] holds its connections and ct_shards[SLUICE_CT_SHARDS_MAX
+ * + shard] its half-open TCP connections (syn-sent, syn-recv), a smaller
+ * LRU table of the same layout, until the ACK of the originator completes
+ * the handshake and the entry moves over. A flood of SYNs from spoofed
+ * sources never completes one: it churns the half-open shards and cannot
+ * evict an established connection (docs/datapath.md, "Table full").
  *
- * Expiry: one bpf_timer per entry, started on insert with the state's
- * timeout. The per-packet path writes last_seen (a coarse clock) and the
- * counters, nothing else; only a TCP state change to a state with a shorter
- * timeout (FIN, RST) re-arms the timer, a handful of times per connection.
- * When the timer fires it re-arms itself for the time left if the entry was
- * seen since, else deletes the entry (docs/datapath.md, "Expiry").
- *
- * bpf_timer_init allocates (kmalloc_nolock on 6.18) and fails with -ENOMEM
- * in bursts of new connections. Such an entry is kept with timer_armed = 0:
- * the datapath treats it as gone once past its timeout, and retries arming
- * it on a later packet (at most about once a second); ct_repoint also arms
- * or purges them.
+ * Expiry: one bpf_timer per shard (ct_sweep), not per entry. The per-packet
+ * path writes last_seen (a coarse clock) and the counters, nothing else, and
+ * treats an entry past its state's timeout as absent (deleting it). The
+ * sweeper walks its shard with bpf_for_each_map_elem and deletes what is
+ * past its timeout; it skips the walk until the shard's earliest deadline,
+ * which the datapath lowers when it inserts an entry or moves one to a
+ * shorter timeout (docs/datapath.md, "Expiry").
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
@@ -36,6 +33,7 @@
 
 #define SL_CLOCK_MONOTONIC	1
 #define SL_NSEC_PER_SEC		1000000000ull
+#define SL_NSEC_PER_MSEC	1000000ull
 #define SL_EBUSY		16
 #define SL_EEXIST		17
 
@@ -76,6 +74,7 @@ struct sl_ct_tuple {
 /* What conntrack makes of one packet. */
 struct sl_ct_pkt {
 	struct sl_ct_key key;
+	__u32 shard;		/* of the key: ct_shards[shard], [SHARDS_MAX + shard] */
 	__u8 src_is_a;		/* the packet's source is endpoint a of the key */
 	__u8 start;		/* state of a new entry if the packet may open one, else 0 */
 };
@@ -115,106 +114,183 @@ static __always_inline __u64 sl_ct_timeout_ns(const struct sl_ct_config *cfg, __
 	return (__u64)s * SL_NSEC_PER_SEC;
 }
 
-/*
- * The timer callback: the entry expires when it has not been seen for its
- * state's timeout. Runs in softirq context, once per timeout period of an
- * idle entry, once per timeout period (not per packet) of a busy one.
- */
-static int sl_ct_timer_cb(void *map, struct sl_ct_key *key, struct sl_ct_entry *e)
-{
-	__u32 zero = 0;
-	struct sl_ct_config *cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
-	__u64 now = bpf_ktime_get_coarse_ns();
-	__u64 expires = e->last_seen + sl_ct_timeout_ns(cfg, e->state);
-
-	if ((__s64)(expires - now) > 0) {
-		bpf_timer_start(&e->timer, expires - now, 0);
-		return 0;
-	}
-	if (!bpf_map_delete_elem(map, key))
-		sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
-	return 0;
-}
-
-/*
- * Set up E's timer (init, callback, start for its state's timeout): 0 or
- * -errno. MAP is the map E lives in (ct_tbl or ct_syn), a constant once
- * inlined, as bpf_timer_init wants.
- */
-static __always_inline long sl_ct_arm(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
-				      void *map)
-{
-	long err = bpf_timer_init(&e->timer, map, SL_CLOCK_MONOTONIC);
-
-	/* -EBUSY: initialised already (another CPU, or a failed start) */
-	if (err && err != -SL_EBUSY)
-		return err;
-	err = bpf_timer_set_callback(&e->timer, sl_ct_timer_cb);
-	if (!err)
-		err = bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, e->state), 0);
-	if (!err)
-		e->timer_armed = 1;
-	return err;
-}
-
-/* Past its timeout: only asked of entries without a timer. */
+/* Past its timeout: the datapath, the sweeper and `sluice ct list` agree. */
 static __always_inline bool sl_ct_stale(const struct sl_ct_entry *e,
 					const struct sl_ct_config *cfg, __u64 now)
 {
 	return (__s64)(now - e->last_seen) > (__s64)sl_ct_timeout_ns(cfg, e->state);
 }
 
-/* One entry of sl_ct_repoint, in MAP (ct_tbl or ct_syn, a constant once inlined). */
-static __always_inline void sl_ct_repoint_entry(void *map, struct sl_ct_key *key,
-						struct sl_ct_entry *e, __u64 *n)
+static __always_inline __u32 sl_ct_shards(const struct sl_ct_config *cfg)
 {
-	__u32 zero = 0;
-	struct sl_ct_config *cfg;
+	__u32 n = cfg ? cfg->shards : 1;
 
-	if (e->timer_armed) {
-		if (!bpf_timer_set_callback(&e->timer, sl_ct_timer_cb))
-			(*n)++;
-		return;
+	return n && n <= SLUICE_CT_SHARDS_MAX ? n : 1;
+}
+
+/* The connections of SHARD (or its half-open ones, SYN), or NULL. */
+static __always_inline void *sl_ct_map(__u32 shard, bool syn)
+{
+	__u32 i = (shard & (SLUICE_CT_SHARDS_MAX - 1)) + (syn ? SLUICE_CT_SHARDS_MAX : 0);
+
+	return bpf_map_lookup_elem(&ct_shards, &i);
+}
+
+/*
+ * An entry of SHARD may expire at END: wake its sweeper by then. Written
+ * only when earlier than what the sweeper knows, so a steady stream of new
+ * connections (each expiring later than the last) rarely writes.
+ */
+static __always_inline void sl_ct_deadline(__u32 shard, __u64 end)
+{
+	struct sl_ct_sweeper *s = bpf_map_lookup_elem(&ct_sweep, &shard);
+
+	if (s && end < s->next)
+		s->next = end;
+}
+
+/* The sweeper's tick: an eighth of the shortest timeout, 250 ms .. 5 s. */
+static __always_inline __u64 sl_ct_tick_ns(const struct sl_ct_config *cfg)
+{
+	__u64 t, min = ~0ull;
+
+	for (__u8 st = SL_CT_SYN_SENT; st < SL_CT_STATE_MAX; st++) {
+		t = sl_ct_timeout_ns(cfg, st);
+		if (t < min)
+			min = t;
 	}
-	cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
-	if (sl_ct_stale(e, cfg, bpf_ktime_get_coarse_ns())) {
+	t = min / 8;
+	if (t < 250 * SL_NSEC_PER_MSEC)
+		t = 250 * SL_NSEC_PER_MSEC;
+	if (t > 5000 * SL_NSEC_PER_MSEC)
+		t = 5000 * SL_NSEC_PER_MSEC;
+	return t;
+}
+
+/* One walk of a shard. */
+struct sl_ct_walk {
+	__u64 to_ns[SL_CT_STATE_MAX];	/* timeout of each state */
+	__u64 now;
+	__u64 next;			/* earliest deadline of what stays */
+	__u64 seen, deleted;
+};
+
+static long sl_ct_sweep_one(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
+			    struct sl_ct_walk *w)
+{
+	__u64 end = e->last_seen + w->to_ns[e->state & (SL_CT_STATE_MAX - 1)];
+
+	w->seen++;
+	if ((__s64)(end - w->now) <= 0) {
 		if (!bpf_map_delete_elem(map, key))
-			sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
-	} else if (!sl_ct_arm(e, cfg, map)) {
-		(*n)++;
+			w->deleted++;
+	} else if (end < w->next) {
+		w->next = end;
 	}
-}
-
-/* for_each callbacks of sl_ct_repoint, one per map */
-static long sl_ct_repoint_tbl(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
-			      __u64 *n)
-{
-	sl_ct_repoint_entry(&ct_tbl, key, e, n);
-	return 0;
-}
-
-static long sl_ct_repoint_syn(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
-			      __u64 *n)
-{
-	sl_ct_repoint_entry(&ct_syn, key, e, n);
 	return 0;
 }
 
 /*
- * A pending timer holds a reference on the program that set its callback.
- * After an upgrade, the new program runs this once (BPF_PROG_TEST_RUN) so
- * every timer calls the new program's callback and the old program can go.
- * It also arms the timers that could not be set up on insert, and deletes
- * those entries when they are past their timeout already. Returns the
- * number of timers that now call this program.
+ * The sweeper of shard *IDX (softirq). A tick costs a few lookups; a walk
+ * ~180 ns per entry of the shard, at most SLUICE_CT_SHARD_MIN-ish entries
+ * for the default sizes (docs/datapath.md). The shard gone (teardown): the
+ * sweeper stops.
  */
-static __always_inline __u64 sl_ct_repoint(void)
+static int sl_ct_sweep_cb(void *map, __u32 *idx, struct sl_ct_sweeper *s)
 {
-	__u64 n = 0;
+	__u32 zero = 0, i = *idx;
+	struct sl_ct_config *cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
+	__u32 gen = cfg ? cfg->gen : 0;
+	struct sl_ct_walk w;
+	void *tbl, *syn;
+	__u64 t0, *c;
 
-	bpf_for_each_map_elem(&ct_tbl, sl_ct_repoint_tbl, &n, 0);
-	bpf_for_each_map_elem(&ct_syn, sl_ct_repoint_syn, &n, 0);
-	return n;
+	tbl = sl_ct_map(i, false);
+	if (!tbl)
+		return 0;
+	w.now = bpf_ktime_get_coarse_ns();
+	s->ticks++;
+	/* unsigned: next is ~0 when nothing is due (the clock never gets there) */
+	if (w.now >= s->next || s->gen != gen ||
+	    w.now - s->last_walk >= SLUICE_CT_WALK_MAX_S * SL_NSEC_PER_SEC) {
+		t0 = bpf_ktime_get_ns();
+		w.to_ns[0] = 0;
+		for (__u8 st = SL_CT_SYN_SENT; st < SL_CT_STATE_MAX; st++)
+			w.to_ns[st] = sl_ct_timeout_ns(cfg, st);
+		w.next = ~0ull;
+		w.seen = w.deleted = 0;
+		/* what the datapath inserts during the walk lowers it again */
+		s->next = ~0ull;
+		bpf_for_each_map_elem(tbl, sl_ct_sweep_one, &w, 0);
+		syn = sl_ct_map(i, true);
+		if (syn)
+			bpf_for_each_map_elem(syn, sl_ct_sweep_one, &w, 0);
+		if (w.next < s->next)
+			s->next = w.next;
+		s->last_walk = w.now;
+		s->gen = gen;
+		s->walks++;
+		s->walked += w.seen;
+		s->walk_ns += bpf_ktime_get_ns() - t0;
+		zero = SLUICE_CT_STAT_EXPIRED;
+		c = bpf_map_lookup_elem(&ct_stats, &zero);
+		if (c)
+			*c += w.deleted;
+	}
+	bpf_timer_start(&s->timer, sl_ct_tick_ns(cfg), 0);
+	return 0;
+}
+
+/*
+ * Start the sweeper of every shard that exists, with this program's
+ * callback. A pending timer holds a reference on the program that set its
+ * callback: the agent runs this (BPF_PROG_TEST_RUN) after loading a new
+ * program, which moves every sweeper to the new program so the old one can
+ * go. First runs are spread over a tick. Returns the sweepers running this
+ * program's callback; a sweeper that cannot be set up is counted
+ * timer-failed (its shard's entries are still treated as gone past their
+ * timeout, and go by LRU pressure).
+ */
+struct sl_ct_start {
+	__u32 shards, started;
+	__u64 tick;
+};
+
+static long sl_ct_start_one(__u32 i, struct sl_ct_start *st)
+{
+	struct sl_ct_sweeper *s;
+	__u32 k = i;
+	long err;
+
+	if (i >= st->shards)
+		return 1;
+	s = bpf_map_lookup_elem(&ct_sweep, &k);
+	if (!s || !sl_ct_map(i, false))
+		return 0;
+	err = bpf_timer_init(&s->timer, &ct_sweep, SL_CLOCK_MONOTONIC);
+	/* -EBUSY: set up by an earlier run (this agent's or a previous one's) */
+	if (err && err != -SL_EBUSY) {
+		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
+		return 0;
+	}
+	if (bpf_timer_set_callback(&s->timer, sl_ct_sweep_cb) ||
+	    bpf_timer_start(&s->timer, st->tick / st->shards * (i + 1), 0)) {
+		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
+		return 0;
+	}
+	st->started++;
+	return 0;
+}
+
+/* (bpf_loop: a plain loop over 64 shards takes the verifier past its budget) */
+static __always_inline __u32 sl_ct_sweep_start(void)
+{
+	__u32 zero = 0;
+	struct sl_ct_config *cfg = bpf_map_lookup_elem(&ct_cfg, &zero);
+	struct sl_ct_start st = { .shards = sl_ct_shards(cfg), .tick = sl_ct_tick_ns(cfg) };
+
+	bpf_loop(SLUICE_CT_SHARDS_MAX, sl_ct_start_one, &st, 0);
+	return st.started;
 }
 
 /* Endpoint a of the key is the lower (address, port) pair. */
@@ -367,11 +443,11 @@ static __always_inline int sl_ct_icmp_quoted(void *data, void *data_end,
  * TCP: SYN (orig) -> syn-sent, SYN-ACK (reply) -> syn-recv, ACK (orig) ->
  * established; FIN in one direction -> fin-wait, in both -> closing; RST ->
  * closing. A SYN from the originator in closing starts over (port reuse).
- * Only a move to a shorter timeout re-arms the timer; a longer one is seen
- * by the callback when the current timer fires.
+ * A move to a shorter timeout tells the shard's sweeper (sl_ct_deadline);
+ * a longer one needs nothing.
  */
 static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
-				      __u32 dir, __u8 flags, const __u8 *th)
+				      __u32 shard, __u32 dir, __u8 flags, const __u8 *th)
 {
 	__u8 old = e->state, new = old;
 	__be32 ack;
@@ -409,48 +485,39 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 	if (new == old)
 		return;
 	e->state = new;
-	if (e->timer_armed && sl_ct_timeout_ns(cfg, new) < sl_ct_timeout_ns(cfg, old))
-		bpf_timer_start(&e->timer, sl_ct_timeout_ns(cfg, new), 0);
+	if (sl_ct_timeout_ns(cfg, new) < sl_ct_timeout_ns(cfg, old))
+		sl_ct_deadline(shard, e->last_seen + sl_ct_timeout_ns(cfg, new));
 }
 
 /*
- * Move the half-open entry E of KEY (in ct_syn) whose handshake has just
- * completed to ct_tbl, with a timer of its own there. If ct_tbl cannot take
- * it (counted insert-failed), it stays in ct_syn and keeps working from
- * there until LRU pressure or its timeout ends it. -EEXIST: another CPU
- * moved it first.
+ * Move the half-open entry E of P's key whose handshake has just completed
+ * to its connection shard. If that shard cannot take it (counted
+ * insert-failed), it stays half-open-shard resident, established, and keeps
+ * working from there until LRU pressure or its timeout ends it. -EEXIST:
+ * another CPU moved it first.
  */
-static __noinline void sl_ct_promote(struct sl_ct_key *key, struct sl_ct_entry *e,
+static __noinline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entry *e,
 				     struct sl_ct_config *cfg)
 {
-	struct sl_ct_entry v, *n;
+	struct sl_ct_entry v;
+	void *tbl, *syn;
 	long err;
 
-	if (!key || !e)
+	if (!p || !e)
 		return;
-	/* field by field: the timer is not the program's to copy */
-	__builtin_memset(&v, 0, sizeof(v));
-	v.created = e->created;
-	v.last_seen = e->last_seen;
-	v.packets[0] = e->packets[0];
-	v.packets[1] = e->packets[1];
-	v.bytes[0] = e->bytes[0];
-	v.bytes[1] = e->bytes[1];
-	v.state = e->state;
-	v.orig_is_a = e->orig_is_a;
-	v.fin_seen = e->fin_seen;
-	err = bpf_map_update_elem(&ct_tbl, key, &v, BPF_NOEXIST);
+	tbl = sl_ct_map(p->shard, false);
+	syn = sl_ct_map(p->shard, true);
+	if (!tbl || !syn)
+		return;
+	v = *e;
+	err = bpf_map_update_elem(tbl, &p->key, &v, BPF_NOEXIST);
 	if (err && err != -SL_EEXIST) {
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
 		return;
 	}
-	/* deleting cancels the ct_syn timer */
-	bpf_map_delete_elem(&ct_syn, key);
-	if (err)
-		return;
-	n = bpf_map_lookup_elem(&ct_tbl, key);
-	if (n && sl_ct_arm(n, cfg, &ct_tbl))
-		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
+	bpf_map_delete_elem(syn, &p->key);
+	if (!err)
+		sl_ct_deadline(p->shard, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
 }
 
 /*
@@ -497,6 +564,24 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 	return 0;
 }
 
+/* The entry of P's key in its connection shard or (HALF) its half-open one. */
+static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool tcp, bool *half)
+{
+	struct sl_ct_entry *e = NULL;
+	void *m = sl_ct_map(p->shard, false);
+
+	*half = false;
+	if (m)
+		e = bpf_map_lookup_elem(m, &p->key);
+	if (e || !tcp)
+		return e;
+	m = sl_ct_map(p->shard, true);
+	if (!m)
+		return NULL;
+	*half = true;
+	return bpf_map_lookup_elem(m, &p->key);
+}
+
 /*
  * Conntrack for one parsed packet, XDP ingress or TC egress: a hit updates
  * the entry (last_seen, counters, TCP state); an ICMP error quoting a
@@ -511,59 +596,43 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 	struct sl_ct_entry *e;
 	bool half;
 	__u64 now;
-	long err;
 	__u32 dir;
+	void *map;
 	int kind;
 
 	kind = sl_ct_pkt_make(data, data_end, m, p);
 	if (kind == 0) {
-		half = false;
-		e = bpf_map_lookup_elem(&ct_tbl, &p->key);
-		if (!e && m->proto == SL_IPPROTO_TCP) {
-			e = bpf_map_lookup_elem(&ct_syn, &p->key);
-			half = true;
-		}
+		p->shard = sl_ct_shard_of(&p->key, sl_ct_shards(cfg));
+		e = sl_ct_find(p, m->proto == SL_IPPROTO_TCP, &half);
 		if (!e)
 			return SL_CT_MISS;
 		now = bpf_ktime_get_coarse_ns();
-		if (!e->timer_armed) {
-			/* no timer to delete it: past its timeout it is gone */
-			if (sl_ct_stale(e, cfg, now)) {
-				if (half)
-					err = bpf_map_delete_elem(&ct_syn, &p->key);
-				else
-					err = bpf_map_delete_elem(&ct_tbl, &p->key);
-				if (!err)
-					sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
-				return SL_CT_MISS;
-			}
-			/* retry about once a second (2^30 ns), not per packet:
-			 * a failing allocation is not cheap */
-			if ((now ^ e->last_seen) >> 30) {
-				if (half)
-					sl_ct_arm(e, cfg, &ct_syn);
-				else
-					sl_ct_arm(e, cfg, &ct_tbl);
-			}
+		/* past its timeout it is gone, whether or not its sweeper came by */
+		if (sl_ct_stale(e, cfg, now)) {
+			map = sl_ct_map(p->shard, half);
+			if (map && !bpf_map_delete_elem(map, &p->key))
+				sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
+			return SL_CT_MISS;
 		}
 		dir = p->src_is_a == e->orig_is_a ? SL_CT_DIR_ORIG : SL_CT_DIR_REPLY;
 		e->last_seen = now;
 		e->packets[dir & 1]++;
 		e->bytes[dir & 1] += bytes;
 		if (m->proto == SL_IPPROTO_TCP) {
-			sl_ct_tcp(e, cfg, dir & 1, m->tcp_flags,
+			sl_ct_tcp(e, cfg, p->shard, dir & 1, m->tcp_flags,
 				  sl_ct_l4(data, data_end, m, SL_TCP_HLEN));
 			/* only a completed handshake: an RST or FIN of a half-open
-			 * connection must not move a flood's entries into ct_tbl */
+			 * connection must not move a flood's entries over */
 			if (half && e->state == SL_CT_ESTABLISHED)
-				sl_ct_promote(&p->key, e, (struct sl_ct_config *)cfg);
+				sl_ct_promote(p, e, (struct sl_ct_config *)cfg);
 		}
 		return SL_CT_HIT;
 	}
 	if (kind == 1 && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 		sl_ct_key_make(&p->key, &t);
-		if (bpf_map_lookup_elem(&ct_tbl, &p->key) ||
-		    (t.proto == SL_IPPROTO_TCP && bpf_map_lookup_elem(&ct_syn, &p->key))) {
+		p->shard = sl_ct_shard_of(&p->key, sl_ct_shards(cfg));
+		e = sl_ct_find(p, t.proto == SL_IPPROTO_TCP, &half);
+		if (e && !sl_ct_stale(e, cfg, bpf_ktime_get_coarse_ns())) {
 			sl_ct_stat(SLUICE_CT_STAT_RELATED);
 			return SL_CT_RELATED;
 		}
@@ -573,14 +642,13 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 
 /*
  * Track the connection P opens (P->start != 0), its source the originator.
- * A failure is counted and never stops the packet. An entry whose timer
- * cannot be set up is kept without one (timer_armed = 0, counted
- * timer-failed): see the top of this file.
+ * A failure is counted and never stops the packet.
  */
 static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 					 const struct sl_ct_config *cfg, __u64 bytes)
 {
-	struct sl_ct_entry v, *e;
+	struct sl_ct_entry v;
+	void *map;
 	long err;
 
 	__builtin_memset(&v, 0, sizeof(v));
@@ -590,30 +658,20 @@ static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 	v.orig_is_a = p->src_is_a;
 	v.packets[SL_CT_DIR_ORIG] = 1;
 	v.bytes[SL_CT_DIR_ORIG] = bytes;
-	/* a TCP SYN opens a half-open connection: ct_syn until the handshake completes */
-	if (p->start == SL_CT_SYN_SENT)
-		err = bpf_map_update_elem(&ct_syn, &p->key, &v, BPF_NOEXIST);
-	else
-		err = bpf_map_update_elem(&ct_tbl, &p->key, &v, BPF_NOEXIST);
+	/* a TCP SYN opens a half-open connection, until the handshake completes */
+	map = sl_ct_map(p->shard, p->start == SL_CT_SYN_SENT);
+	if (!map) {
+		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
+		return;
+	}
+	err = bpf_map_update_elem(map, &p->key, &v, BPF_NOEXIST);
 	if (err) {
 		/* -EEXIST: another CPU tracked it first; that entry stands */
 		if (err != -SL_EEXIST)
 			sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
 		return;
 	}
-	if (p->start == SL_CT_SYN_SENT) {
-		e = bpf_map_lookup_elem(&ct_syn, &p->key);
-		err = e ? sl_ct_arm(e, cfg, &ct_syn) : 0;
-	} else {
-		e = bpf_map_lookup_elem(&ct_tbl, &p->key);
-		err = e ? sl_ct_arm(e, cfg, &ct_tbl) : 0;
-	}
-	if (!e) {
-		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
-		return;
-	}
-	if (err)
-		sl_ct_stat(SLUICE_CT_STAT_TIMER_FAIL);
+	sl_ct_deadline(p->shard, v.created + sl_ct_timeout_ns(cfg, v.state));
 	sl_ct_stat(SLUICE_CT_STAT_CREATED);
 }
 

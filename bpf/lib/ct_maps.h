@@ -2,7 +2,7 @@
 /*
  * The conntrack maps (layouts in sluice_abi.h). They are shared: the agent
  * pins them once and every program that tracks connections (both XDP slots,
- * the TC egress program) reuses the same four maps. Kept apart from maps.h
+ * the TC egress program) reuses the same maps. Kept apart from maps.h
  * so that the TC program does not create the firewall's 80 MB of tables.
  */
 #ifndef SLUICE_BPF_CT_MAPS_H
@@ -10,24 +10,34 @@
 
 #include "sluice_abi.h"
 
-/* One entry per connection, keyed by the normalised 5-tuple. The agent sets
- * max_entries from conntrack.max-entries (bpf_map__set_max_entries). */
-struct {
+/*
+ * The connection table, in shards (sluice_abi.h): LRU hashes created by the
+ * agent (lib/ct_shards.c) and reached through this array of maps. This
+ * definition is only the template every shard matches (sizes, not types:
+ * clang emits the types of an inner map definition as forward declarations,
+ * which libbpf cannot size).
+ */
+struct sl_ct_shard {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SLUICE_CT_DEFAULT_MAX);
-	__type(key, struct sl_ct_key);
-	__type(value, struct sl_ct_entry);
-} ct_tbl SEC(".maps");
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct sl_ct_key));
+	__uint(value_size, sizeof(struct sl_ct_entry));
+};
 
-/* Half-open TCP connections (syn-sent, syn-recv), until the handshake
- * completes and the entry moves to ct_tbl. Sized by the agent from ct_tbl's
- * size (SLUICE_CT_SYN_DIV). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SLUICE_CT_SYN_DEFAULT_MAX);
-	__type(key, struct sl_ct_key);
-	__type(value, struct sl_ct_entry);
-} ct_syn SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2 * SLUICE_CT_SHARDS_MAX);
+	__type(key, __u32);
+	__array(values, struct sl_ct_shard);
+} ct_shards SEC(".maps");
+
+/* ct_sweep[i]: the timer that expires the entries of shard i. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_CT_SHARDS_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_ct_sweeper);
+} ct_sweep SEC(".maps");
 
 /* ct_cfg[0]: stateful flag and timeouts, written by the agent. */
 struct {

@@ -12,7 +12,7 @@
 #define SLUICE_BPF_MAPS_H
 
 #include "sluice_abi.h"
-#include "ct_maps.h"	/* ct_tbl, ct_cfg, ct_stats: shared with the TC program */
+#include "ct_maps.h"	/* ct_shards, ct_sweep, ct_cfg, ct_stats: shared with the TC program */
 
 /* The scalar settings of the compiled policy; written last by fw_maps_write. */
 struct {
