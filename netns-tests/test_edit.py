@@ -332,3 +332,45 @@ def test_policy_show_and_diff(env, tmp_path):
     p = agent.cli_raw("policy", "diff", str(stage), json_out=False)
     assert p.returncode == 2 and "10-fw.yaml:" in p.stderr, p.stderr
     assert hashes(agent) == before
+
+
+def test_block_ipv6_and_hand_edited_file(env):
+    """An IPv6 block drops IPv6 only; a broken hand edit of the edits file is
+    refused with its location (check and agent alike) and the policy in force
+    stays."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+    ], default="deny"))
+    v6 = dict(src=topo.c6, dst=topo.f6)
+    assert exchange(topo, [udp("v4", 5000), udp("v6", 5000, **v6)]) == {"v4": N, "v6": N}
+    agent.cli("block", "add", "2001:db8:1::/64")
+    assert exchange(topo, [udp("v4", 5000), udp("v6", 5000, **v6)]) == {"v4": N, "v6": 0}
+    assert agent.rules()["sluice.block"]["packets"] == N
+    g = gen(agent)
+
+    # a hand edit with a bad prefix: `policy check` and a reload both refuse it
+    path = os.path.join(agent.policy_dir, EDITS)
+    good = edits_text(agent)
+    with open(path, "w") as f:
+        f.write(good.replace("2001:db8:1::/64", "2001:db8:1::/129"))
+    p = run([agent.sluice, "policy", "check", agent.policy_dir], check=False)
+    assert p.returncode == 2 and EDITS + ":" in p.stderr and "129" in p.stderr, p.stderr
+    agent.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while EDITS + ":" not in agent.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert EDITS + ":" in agent.log_text()
+    assert gen(agent) == g
+    assert exchange(topo, [udp("v6", 5000, **v6)]) == {"v6": 0}
+    # an edit cannot build on a file it cannot read: refused, file untouched
+    p = agent.cli_raw("block", "add", "198.51.100.1", json_out=False)
+    assert p.returncode == 1 and EDITS in p.stderr, p.stderr
+    assert "/129" in edits_text(agent)
+    with open(path, "w") as f:
+        f.write(good)
+    agent.proc.send_signal(signal.SIGHUP)
+    agent.wait_generation(g + 1)
+    agent.cli("block", "del", "2001:db8:1::/64")
+    assert exchange(topo, [udp("v6", 5000, **v6)]) == {"v6": N}
+    assert hashes(agent) == before
