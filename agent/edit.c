@@ -343,7 +343,8 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 		anchor = rule_in_force(a, before, &sec, &idx);
 		if (!anchor) {
 			snprintf(err, errlen, "--before: no rule named \"%s\" in the policy in "
-				 "force (generation %llu)", before, (unsigned long long)a->generation);
+				 "force (generation %llu)", before,
+				 (unsigned long long)a->generation);
 			ret = -EINVAL;
 			goto out;
 		}

@@ -122,7 +122,8 @@ static void print_list(const char *lead, struct json_object *arr, const char *ge
 		return;
 	printf("%s", lead);
 	for (size_t i = 0; i < n; i++)
-		printf("%s%s", i ? ", " : " ", json_object_get_string(json_object_array_get_idx(arr, i)));
+		printf("%s%s", i ? ", " : " ",
+		       json_object_get_string(json_object_array_get_idx(arr, i)));
 	printf("%s\n", gen_text);
 }
 
@@ -187,7 +188,8 @@ static int block_list_text(struct json_object *d)
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "prefix", json_object_get(json_object_array_get_idx(arr, i)));
+		json_object_object_add(o, "prefix",
+				       json_object_get(json_object_array_get_idx(arr, i)));
 		json_object_array_add(rows, o);
 	}
 	if (!json_object_array_length(rows)) {

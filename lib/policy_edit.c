@@ -242,7 +242,8 @@ static void read_rule(struct ectx *c, yaml_node_t *m)
 				break;
 		if (f == SL_EF_N) {
 			eerr(c, k, "unknown key \"%.64s\" in a rule; allowed keys: name, action, "
-			     "src, dst, proto, sport, dport, before, section", scalar(k) ? scalar(k) : "");
+			     "src, dst, proto, sport, dport, before, section",
+			     scalar(k) ? scalar(k) : "");
 			continue;
 		}
 		read_rule_field(c, r, f, k, v);
@@ -327,8 +328,8 @@ int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edit
 				} else if (!strcmp(ks, "block")) {
 					read_block(&c, v);
 				} else {
-					eerr(&c, k, "unknown key \"%.64s\"; allowed keys: rules, block",
-					     ks);
+					eerr(&c, k, "unknown key \"%.64s\"; allowed keys: "
+					     "rules, block", ks);
 				}
 			}
 		}
@@ -892,9 +893,9 @@ static int place_rules(const struct sl_policy *pol, const struct sl_edits *e,
 				continue;
 			}
 			if (k >= 0 && (size_t)k != hs) {
-				sl_diag_add(diags, &er->floc[SL_EF_BEFORE], "rule \"%s\": rule \"%s\" "
-					    "is in section \"%s\", not \"%s\"", name,
-					    er->v[SL_EF_BEFORE][0], pol->fws[hs].name,
+				sl_diag_add(diags, &er->floc[SL_EF_BEFORE],
+					    "rule \"%s\": rule \"%s\" is in section \"%s\", not \"%s\"",
+					    name, er->v[SL_EF_BEFORE][0], pol->fws[hs].name,
 					    pol->fws[k].name);
 				errs++;
 				continue;

@@ -114,7 +114,8 @@ static struct json_object *json_section(const struct sl_firewall *fw)
 		struct json_object *j = sl_json_rule(r);
 
 		json_object_object_add(j, "index", json_object_new_int64((int64_t)i));
-		json_object_object_add(j, "section", json_object_new_string(fw->name ? fw->name : ""));
+		json_object_object_add(j, "section",
+				       json_object_new_string(fw->name ? fw->name : ""));
 		json_object_object_add(j, "origin", sl_json_origin(&r->loc,
 								   sl_rule_from_edits(r)));
 		json_object_array_add(rules, j);
