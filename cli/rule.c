@@ -332,6 +332,8 @@ const struct cli_object cli_rule = {
 		   "`nft add rule` it goes after every hand-written rule (still before the\n"
 		   "default), or right before RULE with --before. Values are checked as in a\n"
 		   "policy file; lists are comma-separated or repeated.\n"
+		   "With several firewall sections, --section NAME picks one (else the section\n"
+		   "of RULE).\n"
 		   "del: delete a rule added with `rule add` (hand-written rules live in files).\n"
 		   "--generation N: refuse the edit (exit 1) if the policy in force is no longer\n"
 		   "generation N.",
