@@ -73,10 +73,27 @@ def gen(agent):
     return agent.status()["generation"]
 
 
+EDIT_VERBS = {("rule", "add"), ("rule", "del"), ("block", "add"), ("block", "del")}
+
+
 def start(env, text):
-    env.agent.write_policy("10-fw.yaml", text)
-    env.agent.start()
-    return env.agent, hashes(env.agent)
+    """Write the hand-written file, start the agent; from then on every edit
+    through agent.cli or agent.cli_raw checks that no hand-written file
+    changed."""
+    agent = env.agent
+    agent.write_policy("10-fw.yaml", text)
+    agent.start()
+    before = hashes(agent)
+    cli_raw = agent.cli_raw
+
+    def checked(*args, **kw):
+        p = cli_raw(*args, **kw)
+        if tuple(args[:2]) in EDIT_VERBS:
+            assert hashes(agent) == before, "a hand-written file changed after %s" % (args,)
+        return p
+
+    agent.cli_raw = checked
+    return agent, before
 
 
 def test_block_cuts_tracked_flow_and_survives_restart(env):
