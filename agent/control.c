@@ -200,7 +200,8 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 			json_object_object_add(o, "interfaces", json_strs(fw->ifaces, fw->nifaces));
 			json_object_object_add(o, "default", json_object_new_string(
 						       sl_action_name(fw->default_action)));
-			json_object_object_add(o, "stateful", json_object_new_boolean(fw->stateful));
+			json_object_object_add(o, "stateful",
+					       json_object_new_boolean(fw->stateful));
 			json_object_object_add(o, "rules", json_object_new_int64(fw->nrules));
 			json_object_array_add(secs, o);
 		}

@@ -98,10 +98,10 @@ static struct json_object *event_json(struct agent *a, const struct sl_event *e)
 	} else {
 		json_object_object_add(o, "rule_index", json_object_new_int64(e->rule));
 		/* the policy in force; an event queued across a reload names the new one */
-		json_object_object_add(o, "rule", a->have_policy &&
-				       e->rule < policy_fw(&a->pol, 0)->nrules ?
-				       json_object_new_string(policy_fw(&a->pol, 0)->rules[e->rule].name) :
-				       NULL);
+		const struct sl_firewall *fw = policy_fw(&a->pol, 0);
+
+		json_object_object_add(o, "rule", a->have_policy && e->rule < fw->nrules ?
+				       json_object_new_string(fw->rules[e->rule].name) : NULL);
 	}
 	if (e->family == 4) {
 		inet_ntop(AF_INET, e->src, src, sizeof(src));

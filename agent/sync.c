@@ -163,7 +163,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	a->active = target;
 	a->in_force = true;
 	pr_info("policy generation %llu applied (slot %d): %zu rules, default %s, "
-		"from %zu files in %s", (unsigned long long)gen, target, policy_fw(&a->pol, 0)->nrules,
+		"from %zu files in %s", (unsigned long long)gen, target, policy_nrules(&a->pol),
 		sl_action_name(policy_fw(&a->pol, 0)->default_action), a->pol.nfiles,
 		a->policy_dir);
 	return 0;

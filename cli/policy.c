@@ -27,7 +27,7 @@
 struct check_result {
 	size_t rules, sets, prefixes, sections;
 	bool several;			/* a policy with more than one section was checked */
-	struct json_object *secs;	/* [{"name", "interfaces", "default", "stateful", "rules"}] */
+	struct json_object *secs;	/* [{"name", "interfaces", "default", ...}] */
 	struct json_object *files;	/* every file read */
 	struct json_object *errors;	/* [{"file", "line", "col", "message"}] */
 	int status;			/* the worst exit status so far */

@@ -91,7 +91,7 @@ struct sl_firewall {
 struct sl_conntrack {
 	bool present;
 	struct sl_loc loc;
-	uint32_t max_entries;			/* ct_tbl capacity */
+	uint32_t max_entries;			/* the conntrack table's capacity */
 	uint32_t timeout[SLUICE_CT_TO_MAX];	/* seconds, by enum sluice_ct_timeout */
 };
 

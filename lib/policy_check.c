@@ -403,7 +403,8 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 
 		for (size_t i = 0; i < fw->nrules; i++)
 			if (fw->rules[i].name) {
-				rules[k] = (struct named){ fw->rules[i].name, &fw->rules[i].loc, k };
+				rules[k] = (struct named){ fw->rules[i].name, &fw->rules[i].loc,
+							   k };
 				k++;
 			}
 	}

@@ -1407,10 +1407,13 @@ static bool is_glob(const char *pat)
 
 int policy_fw_for_name(const struct sl_policy *pol, const char *ifname)
 {
-	for (size_t s = 0; s < pol->nfws; s++)
-		for (size_t i = 0; i < pol->fws[s].nifaces; i++)
-			if (!is_glob(pol->fws[s].ifaces[i]) && !strcmp(pol->fws[s].ifaces[i], ifname))
+	for (size_t s = 0; s < pol->nfws; s++) {
+		const struct sl_firewall *fw = &pol->fws[s];
+
+		for (size_t i = 0; i < fw->nifaces; i++)
+			if (!is_glob(fw->ifaces[i]) && !strcmp(fw->ifaces[i], ifname))
 				return (int)s;
+	}
 	return -1;
 }
 

@@ -196,3 +196,27 @@ def test_agent_names_the_section(env):
     data = agent.cli("rule", "list")
     assert [(r["section"], r["name"]) for r in data["rules"]] == [("edge", "deny-5001")]
     assert data["default"] == dict(data["default"], section="edge", action="deny")
+
+
+def test_agent_refuses_several_sections_until_slots_land(env):
+    """The agent has one set of firewall maps for every interface: a policy
+    with two sections is refused (not applied to every interface as if it
+    had one), located at the second section, and the policy in force stays.
+    Per-interface slots (issue 4 item 2) replace this with the real thing."""
+    import time
+    agent = env.start(default="deny", rules=[
+        dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])])
+    gen = agent.status()["generation"]
+    path = agent.write_policy(
+        "10-test.yaml",
+        "firewall:\n  - interfaces: [\"%s\"]\n    default: allow\n"
+        "  - name: other\n    interfaces: [nothere0]\n" % env.topo.glob)
+    want = '%s:4:11: section "other": this agent runs one firewall section' % path
+    deadline = time.monotonic() + 5
+    while want not in agent.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert want in agent.log_text(), agent.log_text()
+    st = agent.status()
+    assert st["generation"] == gen
+    assert [s["name"] for s in st["policy"]["sections"]] == ["fw0"]
+    assert agent.cli("rule", "list")["default"]["action"] == "deny"

@@ -729,6 +729,67 @@ TEST(limit_too_many_rules)
 	tmp_done(&dir);
 }
 
+/* Rule i of section s: allow when i + s is odd; dst 192.0.2.0 + i. */
+static void two_sections_of_400(FILE *f)
+{
+	fprintf(f, "firewall:\n");
+	for (int s = 0; s < 2; s++) {
+		fprintf(f, "  - interfaces: [eth%d]\n    stateful: false\n    rules:\n", s);
+		for (int i = 0; i < 400; i++)
+			fprintf(f, "      - { name: s%dr%d, action: %s, dst: [192.0.%d.%d] }\n", s, i,
+				(i + s) % 2 ? "allow" : "deny", 2 + i / 256, i % 256);
+	}
+}
+
+/* 512 rules is a limit per section: two sections of 400 compile, each on its own. */
+TEST(limit_is_per_section)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	tmp_init(&dir);
+	f = tmp_open(&dir, "p.yaml");
+	two_sections_of_400(f);
+	fprintf(f, "  - interfaces: [eth9]\n    rules:\n");
+	for (int i = 0; i < 513; i++)
+		fprintf(f, "      - { name: big%d, action: deny }\n", i);
+	fclose(f);
+	ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), -EINVAL, "the third section is too big");
+	ASSERT_TRUE(diag_at(&d, "/p.yaml", 810 + 512, 17, "too many rules: 513 in section \"fw2\""),
+		    "at its 513th rule");
+	ASSERT_EQ(d.n, 1, "the two sections of 400 are fine");
+	sl_diags_free(&d);
+	/* without the third section */
+	f = tmp_open(&dir, "p.yaml");
+	two_sections_of_400(f);
+	fclose(f);
+	if (!ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "800 rules in two sections")) {
+		print_diags(&d);
+		goto out;
+	}
+	for (size_t s = 0; s < 2; s++) {
+		struct sl_pkt p = { .family = AF_INET, .proto = IPPROTO_UDP,
+				    .dst = { 192, 0, 3, 143 } };	/* rule 399 */
+
+		if (!ASSERT_OK(fw_compile(&pol, &pol.fws[s], 1, &t, &d), "compile")) {
+			print_diags(&d);
+			break;
+		}
+		ASSERT_EQ(t.cfg.nrules, 400, "400 rules");
+		ASSERT_EQ(fw_tables_classify(&t, &p), 399, "the last rule of the section");
+		ASSERT_EQ(tables_verdict(&t, 399), s ? SLUICE_ACT_DENY : SLUICE_ACT_ALLOW,
+			  "its own action");
+		fw_tables_free(&t);
+	}
+	policy_free(&pol);
+out:
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
 TEST(limit_tbl8_groups)
 {
 	struct sl_diags d = { 0 };
@@ -838,7 +899,8 @@ TEST(uniform_tbl8_groups_are_folded)
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);
 				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
-				ASSERT_EQ(fw_tables_classify(&t, &p), policy_ref_classify(&pol, policy_fw(&pol, 0), &p),
+				ASSERT_EQ(fw_tables_classify(&t, &p),
+					  policy_ref_classify(&pol, policy_fw(&pol, 0), &p),
 					  "agrees with the reference");
 			}
 			fw_tables_free(&t);
@@ -932,7 +994,7 @@ TEST(limit_lpm6_entries)
 	sl_diags_free(&d);
 	/* one fewer fits */
 	set.n--;
-	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
+	if (ASSERT_OK(fw_compile(&pol, &fw, 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
 		ASSERT_EQ(t.nsrc6, SLUICE_LPM6_MAX, "trie full");
 		fw_tables_free(&t);
 	}

@@ -592,7 +592,8 @@ TEST(xdp_src_and_dst_prefixes_kept_apart)
 		goto out;
 	if (!ASSERT_OK(xdp_env_apply(&env, POLICY_SRC_DST_SOURCES, 1, NULL), "apply"))
 		goto out;
-	ASSERT_EQ(policy_ref_classify(&env.pol, policy_fw(&env.pol, 0), &ref), 2, "reference: rule r2");
+	ASSERT_EQ(policy_ref_classify(&env.pol, policy_fw(&env.pol, 0), &ref), 2,
+		  "reference: rule r2");
 	if (!ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &retval, NULL, NULL), "run"))
 		goto out;
 	ASSERT_EQ(retval, XDP_PASS, "verdict");

@@ -562,7 +562,8 @@ TEST(xdp_random_truncated_dropped)
 
 		if (l >= ip_end) {
 			/* only padding was cut: classified like the whole frame */
-			enum sluice_action want = policy_ref_verdict(&env.pol, policy_fw(&env.pol, 0), &pkt);
+			enum sluice_action want = policy_ref_verdict(&env.pol,
+								     policy_fw(&env.pol, 0), &pkt);
 
 			if (!tl_check(retval == (want == SLUICE_ACT_ALLOW ? XDP_PASS : XDP_DROP),
 				      __FILE__, __LINE__, "frame %d cut to %zu of %zu (padding): "
