@@ -27,6 +27,7 @@
 #include "attach.h"
 #include "conntrack.h"
 #include "log.h"
+#include "policy_edit.h"
 #include "sync.h"
 
 #define DEBOUNCE_MS	300	/* quiet time after the last change */
@@ -40,7 +41,8 @@ int sync_load(struct agent *a, struct sl_policy *pol)
 	int err;
 
 	memset(pol, 0, sizeof(*pol));
-	err = policy_load_dir(a->policy_dir, pol, &d);
+	/* the hand-written files and the CLI's edits (lib/policy_edit.h) */
+	err = policy_load_dir_edits(a->policy_dir, pol, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
 		if (!d.n)
@@ -116,6 +118,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		pr_err("%s: the policy does not compile: not applied", a->policy_dir);
 		goto fail;
 	}
+	/* the CLI's blocklist is checked before conntrack (bpf/lib/classify.h) */
+	t.cfg.block = sl_fw_has_block(policy_fw(pol, 0));
 	slot_grace(a);
 	err = fw_maps_write(&a->slots[target].fds, &t, &d);
 	if (err) {

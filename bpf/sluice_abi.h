@@ -60,7 +60,8 @@ struct fw_config {
 	__u32 default_action;		/* enum sluice_action */
 	__u32 active;			/* 0: no policy applied, every packet passes */
 	__u16 noport_cls;		/* class used for both ports when a packet has none */
-	__u16 pad0;
+	__u16 block;			/* 1: rule 0 is the CLI blocklist (sources only), checked
+					 * before conntrack so a block cuts established flows */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
 	__u64 allow[SLUICE_BM_WORDS];	/* bit i set: rule i allows, else denies */
 };

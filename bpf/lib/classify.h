@@ -138,6 +138,26 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 	return SL_NO_MATCH;
 }
 
+/*
+ * Is the packet's source in the CLI blocklist? Only when cfg->block says rule
+ * 0 is that list: a rule that names nothing but source prefixes, so its bit in
+ * the source class alone decides (every other field's classes have it set).
+ */
+static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct sl_meta *m)
+{
+	struct fw_bitmap *bm;
+	__u32 cls;
+
+	if (!cfg->block)
+		return false;
+	cls = m->family == 4 ? sl_lookup4(&fw_src4, &fw_src4_t8, m->src4) :
+			       sl_lookup6(&fw_src6, m->src6);
+	if (cls == SLUICE_CLS_NONE)
+		return false;
+	bm = bpf_map_lookup_elem(&fw_cls, &cls);
+	return bm && (bm->w[0] & 1);
+}
+
 static __always_inline bool sl_rule_allows(const struct fw_config *cfg, __u32 rule)
 {
 	return (cfg->allow[(rule / 64) & (SLUICE_BM_WORDS - 1)] >> (rule % 64)) & 1;

@@ -60,6 +60,12 @@ static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifin
 		return sl_drop_ev(m.reason, bytes, &m, SLUICE_EV_NO_RULE, ifindex);
 	}
 
+	/* the blocklist comes first: a block cuts a tracked connection too */
+	if (sl_blocked(cfg, &m)) {
+		sl_count(&fw_rule_cnt, 0, bytes);
+		return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &m, 0, ifindex);
+	}
+
 	ctp.start = 0;
 	ctc = bpf_map_lookup_elem(&ct_cfg, &key);
 	if (ctc && !ctc->stateful)
