@@ -49,7 +49,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest iproute2 \
-	    ethtool util-linux procps
+	    ethtool util-linux procps nftables
 
 .PHONY: all deps test demo bench clean test-bins bench-bins
 .DELETE_ON_ERROR:

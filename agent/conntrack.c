@@ -796,23 +796,9 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 	return 0;
 }
 
-static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
-		     bool syn)
-{
-	(void)k;
-	(void)e;
-	((uint64_t *)ctx)[syn]++;
-	return 0;
-}
-
 int ct_entries(struct agent *a, uint64_t *live, uint64_t *half)
 {
-	uint64_t n[2] = {};
-	int err = ct_shards_walk(a->ct_shards_fd, count_one, n);
-
-	*live = n[0];
-	*half = n[1];
-	return err;
+	return ct_shards_count(a->ct_shards_fd, live, half);
 }
 
 /* The sweepers' counters, summed over the shards. */

@@ -29,10 +29,13 @@
 #include "attach.h"
 #include "conntrack.h"
 #include "control.h"
+#include "edit.h"
 #include "events.h"
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
+#include "policy_edit.h"
+#include "policy_json.h"
 
 #define CTL_MAX_REQ	(1 << 20)	/* docs/control.md: larger requests are refused */
 #define CTL_TIMEOUT_MS	5000		/* a client gets this long to send its request */
@@ -212,52 +215,6 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	return 0;
 }
 
-static struct json_object *addr_list(const struct sl_addr_item *v, size_t n)
-{
-	struct json_object *arr = json_object_new_array();
-	char buf[64];
-
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].is_set) {
-			snprintf(buf, sizeof(buf), "@%s", v[i].set_name);
-			json_object_array_add(arr, json_object_new_string(buf));
-		} else {
-			sl_prefix_format(&v[i].pfx, buf, sizeof(buf));
-			json_object_array_add(arr, json_object_new_string(buf));
-		}
-	}
-	return arr;
-}
-
-static struct json_object *port_list(const struct sl_port_range *v, size_t n)
-{
-	struct json_object *arr = json_object_new_array();
-	char buf[16];
-
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].lo == v[i].hi)
-			snprintf(buf, sizeof(buf), "%u", v[i].lo);
-		else
-			snprintf(buf, sizeof(buf), "%u-%u", v[i].lo, v[i].hi);
-		json_object_array_add(arr, json_object_new_string(buf));
-	}
-	return arr;
-}
-
-static struct json_object *proto_list(uint32_t protos)
-{
-	static const struct { uint32_t bit; const char *name; } names[] = {
-		{ SL_PROTO_TCP, "tcp" }, { SL_PROTO_UDP, "udp" },
-		{ SL_PROTO_ICMP, "icmp" }, { SL_PROTO_ICMPV6, "icmpv6" },
-	};
-	struct json_object *arr = json_object_new_array();
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (protos & names[i].bit)
-			json_object_array_add(arr, json_object_new_string(names[i].name));
-	return arr;
-}
-
 static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 			 size_t errlen)
 {
@@ -281,17 +238,11 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 	rules = json_object_new_array();
 	for (size_t i = 0; i < fw->nrules; i++) {
 		const struct sl_rule *r = &fw->rules[i];
-		struct json_object *o = json_object_new_object();
+		struct json_object *o = sl_json_rule(r);
 
 		json_object_object_add(o, "index", json_object_new_int64(i));
 		json_object_object_add(o, "section", json_object_new_string(fw->name));
-		json_object_object_add(o, "name", json_object_new_string(r->name));
-		json_object_object_add(o, "action", json_object_new_string(sl_action_name(r->action)));
-		json_object_object_add(o, "src", addr_list(r->src, r->nsrc));
-		json_object_object_add(o, "dst", addr_list(r->dst, r->ndst));
-		json_object_object_add(o, "proto", proto_list(r->protos));
-		json_object_object_add(o, "sport", port_list(r->sport, r->nsport));
-		json_object_object_add(o, "dport", port_list(r->dport, r->ndport));
+		json_object_object_add(o, "origin", sl_json_origin(&r->loc, sl_rule_from_edits(r)));
 		json_object_object_add(o, "packets", json_object_new_uint64(cnt[i].packets));
 		json_object_object_add(o, "bytes", json_object_new_uint64(cnt[i].bytes));
 		json_object_array_add(rules, o);
@@ -386,6 +337,13 @@ static const struct {
 	{ "ct-flush", NULL, ct_cmd_flush },
 	{ "ct-stats", NULL, ct_cmd_stats },
 	{ "monitor", NULL, ev_cmd_monitor },
+	{ "rule-add", NULL, edit_cmd_rule_add },
+	{ "rule-del", NULL, edit_cmd_rule_del },
+	{ "block-add", NULL, edit_cmd_block_add },
+	{ "block-del", NULL, edit_cmd_block_del },
+	{ "block-list", NULL, edit_cmd_block_list },
+	{ "policy-show", NULL, edit_cmd_policy_show },
+	{ "generation", NULL, edit_cmd_generation },
 };
 
 /*
@@ -398,7 +356,7 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
 	enum json_tokener_error jerr = json_tokener_success;
 	struct json_tokener *tok = json_tokener_new();
-	char err[512] = "";
+	char err[2048] = "";
 	const char *cmd = "";
 	int ret = -EINVAL;
 	size_t end = 0;
@@ -427,7 +385,8 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 	}
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
-		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor)", cmd);
+		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor, rule-add, rule-del, "
+		 "block-add, block-del, block-list, policy-show, generation)", cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;
@@ -445,6 +404,9 @@ out:
 	if (ret) {
 		json_object_put(data);
 		json_object_object_add(ans, "error", json_object_new_string(err));
+		/* the request itself is wrong: the CLI exits 2, not 1 */
+		if (ret == -EINVAL)
+			json_object_object_add(ans, "usage", json_object_new_boolean(true));
 	} else {
 		json_object_object_add(ans, "data", data);
 	}

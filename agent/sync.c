@@ -33,6 +33,7 @@
 #include "conntrack.h"
 #include "fw_maps.h"
 #include "log.h"
+#include "policy_edit.h"
 #include "sync.h"
 
 #define DEBOUNCE_MS	300	/* quiet time after the last change */
@@ -46,7 +47,8 @@ int sync_load(struct agent *a, struct sl_policy *pol)
 	int err;
 
 	memset(pol, 0, sizeof(*pol));
-	err = policy_load_dir(a->policy_dir, pol, &d);
+	/* the hand-written files and the CLI's edits (lib/policy_edit.h) */
+	err = policy_load_dir_edits(a->policy_dir, pol, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
 		if (!d.n)
@@ -193,6 +195,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		}
 		/* counters: the sections' rules one after the other in fw_rule_cnt */
 		t.cfg.rule_base = sync_rule_base(pol, built);
+		/* the CLI's blocklist is checked before conntrack (bpf/lib/classify.h) */
+		t.cfg.block = sl_fw_has_block(fw);
 		err = fw_slot_free(&a->fds, &slots[built]);
 		if (err)
 			pr_err("%s: no free policy slot (%d in use): not applied", a->policy_dir,

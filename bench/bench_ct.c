@@ -169,22 +169,13 @@ static uint64_t stat_sum(struct ctb *b, uint32_t idx)
 	return s;
 }
 
-static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
-		     bool syn)
-{
-	(void)k;
-	(void)e;
-	((uint32_t *)ctx)[syn]++;
-	return 0;
-}
-
 /* connections (HALF: half-open entries) in every shard */
 static uint32_t map_count(struct ctb *b, bool half)
 {
-	uint32_t n[2] = { 0, 0 };
+	uint64_t n[2] = { 0, 0 };
 
-	ct_shards_walk(b->outer_fd, count_one, n);
-	return n[half];
+	ct_shards_count(b->outer_fd, &n[0], &n[1]);
+	return (uint32_t)n[half];
 }
 
 /* the connections (established, UDP, ...) */

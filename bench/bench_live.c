@@ -59,37 +59,6 @@ static void on_signal(int sig)
 	exit(1);	/* runs cleanup() through atexit */
 }
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[256];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "bench_live: '%s' failed\n", cmd);
-	return rc ? -1 : 0;
-}
-
-static int enter_ns(const char *name)
-{
-	char path[64];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		err = -errno;
-		fprintf(stderr, "bench_live: entering %s: %s\n", name, strerror(errno));
-	}
-	if (fd >= 0)
-		close(fd);
-	return err;
-}
-
 /* A counter of veth IF in namespace NS from `ethtool -S`. */
 static long long veth_stat(const char *ns, const char *ifname, const char *key)
 {

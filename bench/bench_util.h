@@ -8,6 +8,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdbool.h>
@@ -30,6 +32,39 @@
 static inline int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+/* system(3) of a formatted command: 0, or -1 (said on stderr). */
+static inline __attribute__((format(printf, 1, 2))) int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc)
+		fprintf(stderr, "bench: '%s' failed\n", cmd);
+	return rc ? -1 : 0;
+}
+
+/* Move this thread into the network namespace /run/netns/NAME: 0 or -errno. */
+static inline int enter_ns(const char *name)
+{
+	char path[64];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		err = -errno;
+		fprintf(stderr, "bench: entering %s: %s\n", name, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
 }
 
 static inline double now_s(void)

@@ -63,9 +63,12 @@ struct fw_config {
 	__u32 default_action;		/* enum sluice_action */
 	__u32 active;			/* 0: no policy applied, every packet passes */
 	__u16 noport_cls;		/* class used for both ports when a packet has none */
-	__u16 rule_base;		/* fw_rule_cnt index of rule 0 (firewall sections) */
+	__u16 block;			/* 1: rule 0 is the CLI blocklist (sources only), checked
+					 * before conntrack so a block cuts established flows */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
 	__u64 allow[SLUICE_BM_WORDS];	/* bit i set: rule i allows, else denies */
+	__u16 rule_base;		/* fw_rule_cnt index of rule 0 (firewall sections) */
+	__u16 pad1[3];
 };
 
 /* fw_cls[class]: the rules that match one value of one field. */
@@ -376,7 +379,7 @@ struct sl_ev_config {
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
 
 #ifndef __BPF__
-_Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS,
+_Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS + 8,
 	       "fw_config layout");
 _Static_assert(sizeof(struct fw_config) % 8 == 0, "fw_config padding");
 _Static_assert(sizeof(struct fw_bitmap) == 64, "fw_bitmap is one cache line");

@@ -51,7 +51,19 @@ struct cli_object {
 };
 
 extern const struct cli_object cli_policy, cli_rule, cli_status, cli_stats, cli_teardown;
-extern const struct cli_object cli_ct, cli_monitor;
+extern const struct cli_object cli_ct, cli_monitor, cli_block;
+
+/*
+ * Edits (block.c): --generation N is the generation the edit was decided
+ * against (the agent refuses it with a conflict when another is in force);
+ * without it, cli_edit_call asks the agent for the one in force first
+ * (GEN < 0). cli_opt_generation: 1 when argv[*I] was the option, 0 when not,
+ * -STATUS on error.
+ */
+int cli_parse_generation(struct cli *c, const char *arg, long long *gen);
+int cli_opt_generation(struct cli *c, int argc, char **argv, int *i, long long *gen);
+int cli_edit_call(struct cli *c, const char *cmd, struct json_object *args, long long gen,
+		  struct json_object **data);
 
 /*
  * Report an error once, where the context is: one line on stderr, or

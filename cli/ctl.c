@@ -204,7 +204,10 @@ int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object
 		s = json_object_object_get_ex(ans, "error", &v) &&
 		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) :
 		    "failed without saying why";
-		rc = cli_error(c, EXIT_FAIL, "%s", s);
+		/* "usage": the agent found the request itself wrong (docs/control.md) */
+		rc = json_object_object_get_ex(ans, "usage", &v) && json_object_get_boolean(v) ?
+		     EXIT_USAGE : EXIT_FAIL;
+		rc = cli_error(c, rc, "%s", s);
 		json_object_put(ans);
 		return rc;
 	}

@@ -18,6 +18,7 @@
 static const struct cli_object *const objects[] = {
 	&cli_policy,
 	&cli_rule,
+	&cli_block,
 	&cli_ct,
 	&cli_status,
 	&cli_stats,

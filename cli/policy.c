@@ -15,10 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fw_tables.h"
 #include "policy.h"
+#include "policy_edit.h"
+#include "policy_json.h"
 #include "print.h"
 
 struct check_result {
@@ -110,8 +113,9 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 	struct fw_tables t = {};
 	int err;
 
+	/* a dir is read as the agent reads it: with the CLI's edits merged */
 	if (dir)
-		err = policy_load_dir(dir, &pol, &diags);
+		err = policy_load_dir_edits(dir, &pol, &diags);
 	else
 		err = policy_load_paths(paths, npaths, &pol, &diags);
 	/* the limits of the compiled tables are part of "valid": each section's */
@@ -256,8 +260,599 @@ out:
 	return rc;
 }
 
+/* ---- policy show ---- */
+
+static const struct pr_col show_rule_cols[] = {
+	{ "#",       "index",  PR_NUM },
+	{ "NAME",    "name",   0 },
+	{ "ACTION",  "action", 0 },
+	{ "SRC",     "src",    PR_ANY },
+	{ "DST",     "dst",    PR_ANY },
+	{ "PROTO",   "proto",  PR_ANY },
+	{ "SPORT",   "sport",  PR_ANY },
+	{ "DPORT",   "dport",  PR_ANY },
+	{ "ORIGIN",  "origin", 0 },
+};
+
+static const struct pr_col show_set_cols[] = {
+	{ "SET",      "name",   0 },
+	{ "PREFIXES", "count",  PR_NUM },
+	{ "ORIGIN",   "origin", 0 },
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static int show_text(struct json_object *d)
+{
+	struct json_object *secs = pr_get(d, "sections"), *sets = pr_get(d, "sets");
+	struct json_object *block = pr_get(d, "blocklist"), *to = pr_get(d, "conntrack.timeouts");
+	char *bl = pr_text(block, 0);
+	size_t nsec = json_object_is_type(secs, json_type_array) ? json_object_array_length(secs) : 0;
+	int err = 0;
+
+	printf("generation %lld, policy dir %s\n",
+	       (long long)json_object_get_int64(pr_get(d, "generation")),
+	       json_object_get_string(pr_get(d, "policy_dir")));
+	if (!nsec)
+		printf("\nno firewall section\n");
+	for (size_t i = 0; i < nsec && !err; i++) {
+		struct json_object *fw = json_object_array_get_idx(secs, i);
+		char *ifs = pr_text(pr_get(fw, "interfaces"), 0);
+
+		printf("\nsection %s  interfaces %s, default %s, stateful %s\n",
+		       json_object_get_string(pr_get(fw, "name")), ifs && *ifs ? ifs : "none",
+		       json_object_get_string(pr_get(fw, "default")),
+		       json_object_get_boolean(pr_get(fw, "stateful")) ? "yes" : "no");
+		free(ifs);
+		if (json_object_array_length(pr_get(fw, "rules")))
+			err = pr_rows(stdout, show_rule_cols, NELEM(show_rule_cols),
+				      pr_get(fw, "rules"), "  ");
+		else
+			printf("  no rules\n");
+	}
+	if (!err && json_object_array_length(sets)) {
+		printf("\n");
+		err = pr_rows(stdout, show_set_cols, NELEM(show_set_cols), sets, "");
+	}
+	printf("\nblocklist  %s\n", bl && json_object_array_length(block) ? bl : "empty");
+	printf("conntrack  max-entries %lld, timeouts",
+	       (long long)json_object_get_int64(pr_get(d, "conntrack.max-entries")));
+	json_object_object_foreach(to, k, v)
+		printf(" %s %lld", k, (long long)json_object_get_int64(v));
+	printf("\n");
+	free(bl);
+	return err;
+}
+
+static int do_show(struct cli *c, int argc, char **argv)
+{
+	struct json_object *data;
+	int rc = cli_no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = ctl_call(c, "policy-show", NULL, &data);
+	if (rc)
+		return rc;
+	rc = cli_output(c, data, show_text);
+	json_object_put(data);
+	return rc;
+}
+
+/* ---- policy diff ---- */
+
+/* The elements of the string array ARR as the keys of a new object (a set). */
+static struct json_object *str_set(struct json_object *arr)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
+		json_object_object_add(o, json_object_get_string(json_object_array_get_idx(arr, i)),
+				       NULL);
+	return o;
+}
+
+/* {"added": [in NEW, not OLD], "removed": [in OLD, not NEW]}, in list order */
+static struct json_object *diff_strs(struct json_object *old, struct json_object *new)
+{
+	struct json_object *so = str_set(old), *sn = str_set(new), *d = json_object_new_object();
+	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
+
+	for (size_t i = 0; new && i < json_object_array_length(new); i++) {
+		struct json_object *v = json_object_array_get_idx(new, i);
+
+		if (!json_object_object_get_ex(so, json_object_get_string(v), NULL))
+			json_object_array_add(add, json_object_get(v));
+	}
+	for (size_t i = 0; old && i < json_object_array_length(old); i++) {
+		struct json_object *v = json_object_array_get_idx(old, i);
+
+		if (!json_object_object_get_ex(sn, json_object_get_string(v), NULL))
+			json_object_array_add(del, json_object_get(v));
+	}
+	json_object_object_add(d, "added", add);
+	json_object_object_add(d, "removed", del);
+	json_object_put(so);
+	json_object_put(sn);
+	return d;
+}
+
+static bool diff_empty(struct json_object *d)
+{
+	return !json_object_array_length(pr_get(d, "added")) &&
+	       !json_object_array_length(pr_get(d, "removed"));
+}
+
+/* Members of the objects in array ARR by their "name": {name: object} */
+static struct json_object *by_name(struct json_object *arr)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		struct json_object *v = json_object_array_get_idx(arr, i);
+
+		json_object_object_add(o, json_object_get_string(pr_get(v, "name")),
+				       json_object_get(v));
+	}
+	return o;
+}
+
+static void add_change(struct json_object *into, const char *key, struct json_object *from,
+		       struct json_object *to)
+{
+	struct json_object *c;
+
+	if (json_object_equal(from, to))
+		return;
+	c = json_object_new_object();
+	json_object_object_add(c, "from", json_object_get(from));
+	json_object_object_add(c, "to", json_object_get(to));
+	json_object_object_add(into, key, c);
+}
+
+static struct json_object *diff_rules(struct json_object *old, struct json_object *new)
+{
+	static const char *const fields[] = { "section", "action", "src", "dst", "proto", "sport",
+					      "dport" };
+	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
+	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
+	struct json_object *chg = json_object_new_array(), *mov = json_object_new_array();
+	struct json_object *co = json_object_new_array(), *cn = json_object_new_array();
+
+	for (size_t i = 0; i < json_object_array_length(new); i++) {
+		struct json_object *r = json_object_array_get_idx(new, i), *o;
+
+		if (!json_object_object_get_ex(bo, json_object_get_string(pr_get(r, "name")), &o)) {
+			json_object_array_add(add, json_object_get(r));
+			continue;
+		}
+		json_object_array_add(cn, json_object_get(r));
+	}
+	for (size_t i = 0; i < json_object_array_length(old); i++) {
+		struct json_object *r = json_object_array_get_idx(old, i), *n, *f;
+		const char *name = json_object_get_string(pr_get(r, "name"));
+
+		if (!json_object_object_get_ex(bn, name, &n)) {
+			json_object_array_add(del, json_object_get(r));
+			continue;
+		}
+		json_object_array_add(co, json_object_get(r));
+		f = json_object_new_object();
+		for (size_t k = 0; k < NELEM(fields); k++)
+			add_change(f, fields[k], pr_get(r, fields[k]), pr_get(n, fields[k]));
+		if (json_object_object_length(f)) {
+			struct json_object *c = json_object_new_object();
+
+			json_object_object_add(c, "name", json_object_new_string(name));
+			json_object_object_add(c, "changes", f);
+			json_object_array_add(chg, c);
+		} else {
+			json_object_put(f);
+		}
+	}
+	/*
+	 * moved: the fewest rules whose moves explain the new order, those
+	 * outside a longest common subsequence of the two orders (adds and
+	 * removes shift indexes but move nothing). At most 512 rules: O(n^2).
+	 */
+	{
+		size_t n = json_object_array_length(co), w = n + 1;
+		unsigned short *L = calloc(w * w, sizeof(*L));
+		bool *keep = calloc(n + 1, sizeof(*keep));
+
+		for (size_t i = n; L && keep && i-- > 0;) {
+			for (size_t j = n; j-- > 0;) {
+				const char *a = json_object_get_string(pr_get(
+					json_object_array_get_idx(co, i), "name"));
+				const char *b = json_object_get_string(pr_get(
+					json_object_array_get_idx(cn, j), "name"));
+
+				L[i * w + j] = !strcmp(a, b) ? L[(i + 1) * w + j + 1] + 1 :
+					       L[(i + 1) * w + j] > L[i * w + j + 1] ?
+					       L[(i + 1) * w + j] : L[i * w + j + 1];
+			}
+		}
+		for (size_t i = 0, j = 0; L && keep && i < n && j < n;) {
+			const char *a = json_object_get_string(pr_get(
+				json_object_array_get_idx(co, i), "name"));
+			const char *b = json_object_get_string(pr_get(
+				json_object_array_get_idx(cn, j), "name"));
+
+			if (!strcmp(a, b)) {
+				keep[i++] = true;
+				j++;
+			} else if (L[(i + 1) * w + j] >= L[i * w + j + 1]) {
+				i++;
+			} else {
+				j++;
+			}
+		}
+		for (size_t i = 0; keep && i < n; i++) {
+			struct json_object *o = json_object_array_get_idx(co, i), *m, *nn;
+			const char *name = json_object_get_string(pr_get(o, "name"));
+
+			if (keep[i])
+				continue;
+			json_object_object_get_ex(bn, name, &nn);
+			m = json_object_new_object();
+			json_object_object_add(m, "name", json_object_new_string(name));
+			json_object_object_add(m, "from", json_object_get(pr_get(o, "index")));
+			json_object_object_add(m, "to", json_object_get(pr_get(nn, "index")));
+			json_object_array_add(mov, m);
+		}
+		free(L);
+		free(keep);
+	}
+	json_object_object_add(d, "added", add);
+	json_object_object_add(d, "removed", del);
+	json_object_object_add(d, "changed", chg);
+	json_object_object_add(d, "moved", mov);
+	json_object_put(bo);
+	json_object_put(bn);
+	json_object_put(co);
+	json_object_put(cn);
+	return d;
+}
+
+static struct json_object *set_brief(struct json_object *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_get(pr_get(s, "name")));
+	json_object_object_add(o, "count", json_object_get(pr_get(s, "count")));
+	return o;
+}
+
+static struct json_object *diff_sets(struct json_object *old, struct json_object *new)
+{
+	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
+	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
+	struct json_object *chg = json_object_new_array();
+
+	for (size_t i = 0; i < json_object_array_length(new); i++) {
+		struct json_object *s = json_object_array_get_idx(new, i), *o, *x;
+
+		if (!json_object_object_get_ex(bo, json_object_get_string(pr_get(s, "name")), &o)) {
+			json_object_array_add(add, set_brief(s));
+			continue;
+		}
+		x = diff_strs(pr_get(o, "prefixes"), pr_get(s, "prefixes"));
+		if (diff_empty(x)) {
+			json_object_put(x);
+			continue;
+		}
+		json_object_object_add(x, "name", json_object_get(pr_get(s, "name")));
+		json_object_array_add(chg, x);
+	}
+	for (size_t i = 0; i < json_object_array_length(old); i++) {
+		struct json_object *s = json_object_array_get_idx(old, i);
+
+		if (!json_object_object_get_ex(bn, json_object_get_string(pr_get(s, "name")), NULL))
+			json_object_array_add(del, set_brief(s));
+	}
+	json_object_object_add(d, "added", add);
+	json_object_object_add(d, "removed", del);
+	json_object_object_add(d, "changed", chg);
+	json_object_put(bo);
+	json_object_put(bn);
+	return d;
+}
+
+/* Every section's rules, in section order (names are unique across sections). */
+static struct json_object *all_rules(struct json_object *pol)
+{
+	struct json_object *secs = pr_get(pol, "sections"), *out = json_object_new_array();
+
+	for (size_t i = 0; secs && i < json_object_array_length(secs); i++) {
+		struct json_object *r = pr_get(json_object_array_get_idx(secs, i), "rules");
+
+		for (size_t k = 0; r && k < json_object_array_length(r); k++)
+			json_object_array_add(out, json_object_get(json_object_array_get_idx(r, k)));
+	}
+	return out;
+}
+
+static void section_changes(struct json_object *d, struct json_object *old,
+			    struct json_object *new)
+{
+	static const char *const keys[] = { "default", "stateful", "interfaces" };
+	struct json_object *bo = by_name(pr_get(old, "sections"));
+	struct json_object *bn = by_name(pr_get(new, "sections"));
+
+	json_object_object_foreach(bn, name, sn) {
+		struct json_object *so = json_object_object_get(bo, name);
+
+		for (size_t k = 0; k < NELEM(keys); k++) {
+			char key[160];
+
+			snprintf(key, sizeof(key), "sections.%s.%s", name, keys[k]);
+			add_change(d, key, so ? pr_get(so, keys[k]) : NULL, pr_get(sn, keys[k]));
+		}
+	}
+	json_object_object_foreach(bo, name2, so2) {
+		char key[160];
+
+		if (json_object_object_get_ex(bn, name2, NULL))
+			continue;
+		snprintf(key, sizeof(key), "sections.%s.interfaces", name2);
+		add_change(d, key, pr_get(so2, "interfaces"), NULL);
+	}
+	json_object_put(bo);
+	json_object_put(bn);
+}
+
+static struct json_object *diff_settings(struct json_object *old, struct json_object *new)
+{
+	struct json_object *d = json_object_new_object();
+
+	section_changes(d, old, new);
+	add_change(d, "conntrack.max-entries", pr_get(old, "conntrack.max-entries"),
+		   pr_get(new, "conntrack.max-entries"));
+	json_object_object_foreach(pr_get(new, "conntrack.timeouts"), k, v) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "conntrack.timeouts.%s", k);
+		add_change(d, key, json_object_object_get(pr_get(old, "conntrack.timeouts"), k), v);
+	}
+	return d;
+}
+
+/* What applying NEW would change against OLD (the policy in force). */
+static struct json_object *diff_policies(struct json_object *old, struct json_object *new)
+{
+	struct json_object *d = json_object_new_object(), *r, *s, *b, *st;
+	bool same;
+
+	{
+		struct json_object *ro = all_rules(old), *rn = all_rules(new);
+
+		r = diff_rules(ro, rn);
+		json_object_put(ro);
+		json_object_put(rn);
+	}
+	s = diff_sets(pr_get(old, "sets"), pr_get(new, "sets"));
+	b = diff_strs(pr_get(old, "blocklist"), pr_get(new, "blocklist"));
+	st = diff_settings(old, new);
+	same = diff_empty(r) && !json_object_array_length(pr_get(r, "changed")) &&
+	       !json_object_array_length(pr_get(r, "moved")) && diff_empty(s) &&
+	       !json_object_array_length(pr_get(s, "changed")) && diff_empty(b) &&
+	       !json_object_object_length(st);
+	json_object_object_add(d, "same", json_object_new_boolean(same));
+	json_object_object_add(d, "generation", json_object_get(pr_get(old, "generation")));
+	json_object_object_add(d, "rules", r);
+	json_object_object_add(d, "sets", s);
+	json_object_object_add(d, "blocklist", b);
+	json_object_object_add(d, "settings", st);
+	return d;
+}
+
+static char *rule_summary(struct json_object *r)
+{
+	static const char *const f[] = { "src", "dst", "proto", "sport", "dport" };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m)
+		return NULL;
+	fprintf(m, "%s", json_object_get_string(pr_get(r, "action")));
+	for (size_t i = 0; i < NELEM(f); i++) {
+		char *t;
+
+		if (!json_object_array_length(pr_get(r, f[i])))
+			continue;
+		t = pr_text(pr_get(r, f[i]), 0);
+		fprintf(m, " %s %s", f[i], t ? t : "?");
+		free(t);
+	}
+	fclose(m);
+	return buf;
+}
+
+/* At most 10 entries of a list in text; -j has them all. */
+static void print_entries(char sign, struct json_object *arr)
+{
+	size_t n = json_object_array_length(arr);
+
+	for (size_t i = 0; i < n && i < 10; i++)
+		printf(" %c%s", sign, json_object_get_string(json_object_array_get_idx(arr, i)));
+	if (n > 10)
+		printf(" (%zu more)", n - 10);
+}
+
+static int diff_text(struct json_object *d)
+{
+	struct json_object *r = pr_get(d, "rules"), *s = pr_get(d, "sets");
+	struct json_object *v;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(pr_get(r, "added")); i++) {
+		v = json_object_array_get_idx(pr_get(r, "added"), i);
+		char *t = rule_summary(v);
+
+		printf("+ rule %s at %lld: %s (%s)\n", json_object_get_string(pr_get(v, "name")),
+		       (long long)json_object_get_int64(pr_get(v, "index")), t ? t : "?",
+		       json_object_get_string(pr_get(v, "origin")));
+		free(t);
+	}
+	for (i = 0; i < json_object_array_length(pr_get(r, "removed")); i++) {
+		v = json_object_array_get_idx(pr_get(r, "removed"), i);
+		printf("- rule %s (was at %lld)\n", json_object_get_string(pr_get(v, "name")),
+		       (long long)json_object_get_int64(pr_get(v, "index")));
+	}
+	for (i = 0; i < json_object_array_length(pr_get(r, "changed")); i++) {
+		bool first = true;
+
+		v = json_object_array_get_idx(pr_get(r, "changed"), i);
+		printf("~ rule %s:", json_object_get_string(pr_get(v, "name")));
+		json_object_object_foreach(pr_get(v, "changes"), k, c) {
+			char *from = pr_text(pr_get(c, "from"), PR_ANY);
+			char *to = pr_text(pr_get(c, "to"), PR_ANY);
+
+			printf("%s %s %s -> %s", first ? "" : ";", k, from ? from : "?",
+			       to ? to : "?");
+			first = false;
+			free(from);
+			free(to);
+		}
+		printf("\n");
+	}
+	for (i = 0; i < json_object_array_length(pr_get(r, "moved")); i++) {
+		v = json_object_array_get_idx(pr_get(r, "moved"), i);
+		printf("> rule %s moved from %lld to %lld\n",
+		       json_object_get_string(pr_get(v, "name")),
+		       (long long)json_object_get_int64(pr_get(v, "from")),
+		       (long long)json_object_get_int64(pr_get(v, "to")));
+	}
+	for (i = 0; i < json_object_array_length(pr_get(s, "added")); i++) {
+		v = json_object_array_get_idx(pr_get(s, "added"), i);
+		printf("+ set %s (%lld prefixes)\n", json_object_get_string(pr_get(v, "name")),
+		       (long long)json_object_get_int64(pr_get(v, "count")));
+	}
+	for (i = 0; i < json_object_array_length(pr_get(s, "removed")); i++) {
+		v = json_object_array_get_idx(pr_get(s, "removed"), i);
+		printf("- set %s (%lld prefixes)\n", json_object_get_string(pr_get(v, "name")),
+		       (long long)json_object_get_int64(pr_get(v, "count")));
+	}
+	for (i = 0; i < json_object_array_length(pr_get(s, "changed")); i++) {
+		v = json_object_array_get_idx(pr_get(s, "changed"), i);
+		printf("~ set %s: %zu added, %zu removed:", json_object_get_string(pr_get(v, "name")),
+		       json_object_array_length(pr_get(v, "added")),
+		       json_object_array_length(pr_get(v, "removed")));
+		print_entries('+', pr_get(v, "added"));
+		print_entries('-', pr_get(v, "removed"));
+		printf("\n");
+	}
+	v = pr_get(d, "blocklist");
+	for (i = 0; i < json_object_array_length(pr_get(v, "added")); i++)
+		printf("+ block %s\n", json_object_get_string(
+			       json_object_array_get_idx(pr_get(v, "added"), i)));
+	for (i = 0; i < json_object_array_length(pr_get(v, "removed")); i++)
+		printf("- block %s\n", json_object_get_string(
+			       json_object_array_get_idx(pr_get(v, "removed"), i)));
+	json_object_object_foreach(pr_get(d, "settings"), k, c) {
+		char *from = pr_text(pr_get(c, "from"), 0), *to = pr_text(pr_get(c, "to"), 0);
+
+		printf("~ %s: %s -> %s\n", k, from ? from : "?", to ? to : "?");
+		free(from);
+		free(to);
+	}
+	return 0;
+}
+
+/*
+ * DIR as the agent would apply it: its files, with the CLI's edits of DIR
+ * when it has an edits file, else those of the agent's policy dir (copying
+ * files into the policy dir keeps the CLI's edits there).
+ */
+static int load_for_diff(struct cli *c, const char *dir, const char *agent_dir,
+			 struct sl_policy *pol)
+{
+	struct sl_diags d = {};
+	struct sl_edits e = {};
+	struct fw_tables t = {};
+	char *own = sl_edits_path(dir);
+	int err;
+
+	err = own ? policy_load_dir(dir, pol, &d) : -ENOMEM;
+	if (!err)
+		err = sl_edits_read(own && !access(own, F_OK) ? dir : agent_dir, &e, &d);
+	if (!err)
+		err = sl_edits_merge(pol, &e, &d);
+	for (size_t k = 0; !err && k < pol->nfws; k++) {
+		err = fw_compile(pol, &pol->fws[k], 0, &t, &d);
+		fw_tables_free(&t);
+	}
+	sl_edits_free(&e);
+	free(own);
+	if (err) {
+		if (c->json) {
+			char msg[2048] = "";
+			size_t off = 0;
+
+			for (size_t i = 0; i < d.n && off < sizeof(msg); i++)
+				off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+							"%s%s:%d:%d: %s", i ? "; " : "",
+							d.v[i].file ? d.v[i].file : "", d.v[i].line,
+							d.v[i].col, d.v[i].msg);
+			cli_error(c, EXIT_USAGE, "%s", msg[0] ? msg : strerror(-err));
+		} else {
+			sl_diags_print(stderr, &d);
+			if (!d.n)
+				cli_error(c, EXIT_USAGE, "%s: %s", dir, strerror(-err));
+		}
+		policy_free(pol);
+	}
+	sl_diags_free(&d);
+	return err ? EXIT_USAGE : EXIT_OK;
+}
+
+static int do_diff(struct cli *c, int argc, char **argv)
+{
+	struct json_object *args, *old = NULL, *new = NULL, *d = NULL;
+	struct sl_policy pol;
+	struct stat st;
+	int rc;
+
+	if (argc == 0)
+		return cli_error(c, EXIT_USAGE, "missing DIR; usage: sluice policy diff DIR");
+	if (argc > 1 || (argv[0][0] == '-' && argv[0][1]))
+		return cli_error(c, EXIT_USAGE, "unexpected argument '%s'; usage: sluice policy "
+				 "diff DIR", argv[argc > 1 ? 1 : 0]);
+	if (stat(argv[0], &st))
+		return cli_error(c, EXIT_USAGE, "%s: %s", argv[0], strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cli_error(c, EXIT_USAGE, "%s: not a directory", argv[0]);
+	args = json_object_new_object();
+	json_object_object_add(args, "prefixes", json_object_new_boolean(true));
+	rc = ctl_call(c, "policy-show", args, &old);
+	json_object_put(args);
+	/* diff(1): 0 the same, 1 different, 2 trouble of any kind */
+	if (rc)
+		return EXIT_USAGE;
+	rc = load_for_diff(c, argv[0], json_object_get_string(pr_get(old, "policy_dir")), &pol);
+	if (rc)
+		goto out;
+	new = sl_json_policy(&pol, true);
+	policy_free(&pol);
+	d = diff_policies(old, new);
+	json_object_object_add(d, "dir", json_object_new_string(argv[0]));
+	rc = cli_output(c, d, diff_text);
+	if (rc)
+		rc = EXIT_USAGE;
+	else
+		rc = json_object_get_boolean(pr_get(d, "same")) ? EXIT_OK : 1;
+out:
+	json_object_put(old);
+	json_object_put(new);
+	json_object_put(d);
+	return rc;
+}
+
 static const struct cli_verb policy_verbs[] = {
 	{ "check", do_check, "FILE|DIR..." },
+	{ "show", do_show, "" },
+	{ "diff", do_diff, "DIR" },
 	{ NULL },
 };
 
@@ -266,6 +861,11 @@ const struct cli_object cli_policy = {
 	.verbs = policy_verbs,
 	.summary = "check: validate policy files offline (no agent needed), with the agent's\n"
 		   "parser, checker and compiler. A DIR is read as the agent reads its policy\n"
-		   "dir; FILE arguments together form one policy. Each error is printed as\n"
-		   "FILE:LINE:COL: message; exit 0 when valid, 2 when not.",
+		   "dir (with the CLI's edits file); FILE arguments together form one policy.\n"
+		   "Each error is printed as FILE:LINE:COL: message; exit 0 when valid, 2 when not.\n"
+		   "show: the policy in force: generation, rules in order with their origin\n"
+		   "(FILE:LINE, or cli), sets, blocklist, conntrack settings.\n"
+		   "diff: what applying DIR would change against the policy in force: rules\n"
+		   "added, removed, changed or moved, set entries, blocklist, settings. Exit as\n"
+		   "diff(1): 0 no difference, 1 different, 2 trouble (invalid DIR, no agent).",
 };

@@ -192,6 +192,25 @@ out:
 	return err > 0 ? 0 : err;
 }
 
+static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
+		     bool syn)
+{
+	(void)k;
+	(void)e;
+	((uint64_t *)ctx)[syn]++;
+	return 0;
+}
+
+int ct_shards_count(int outer_fd, uint64_t *live, uint64_t *half)
+{
+	uint64_t n[2] = { 0, 0 };
+	int err = ct_shards_walk(outer_fd, count_one, n);
+
+	*live = n[0];
+	*half = n[1];
+	return err;
+}
+
 int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
 		     struct sl_ct_entry *e, bool *syn)
 {

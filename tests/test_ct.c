@@ -211,23 +211,14 @@ static uint64_t ct_stat(struct ct_env *e, int idx)
 	return sum;
 }
 
-static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *v,
-		     bool syn)
-{
-	(void)k;
-	(void)v;
-	((uint32_t *)ctx)[syn]++;
-	return 0;
-}
-
 /* Entries of every connection shard (HALF: of every half-open shard). */
 static uint32_t map_count(struct ct_env *e, bool half)
 {
-	uint32_t n[2] = { 0, 0 };
+	uint64_t n[2];
 
-	if (ct_shards_walk(e->outer_fd, count_one, n))
+	if (ct_shards_count(e->outer_fd, &n[0], &n[1]))
 		return ~0u;
-	return n[half];
+	return (uint32_t)n[half];
 }
 
 /* entries of both kinds: connections, and half-open ones */

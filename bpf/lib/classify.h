@@ -164,6 +164,36 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 	return SL_NO_MATCH;
 }
 
+/*
+ * Is the packet's source in the CLI blocklist? Only when cfg->block says rule
+ * 0 is that list: a rule that names nothing but source prefixes, so its bit in
+ * the source class alone decides (every other field's classes have it set).
+ */
+static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct sl_meta *m,
+				       __u32 slot)
+{
+	struct fw_bitmap *bm;
+	void *t, *clsmap;
+	__u32 cls;
+
+	if (!cfg->block)
+		return false;
+	if (m->family == 4) {
+		t = bpf_map_lookup_elem(&fwo_src4, &slot);
+		cls = t ? sl_lookup4(t, &fwo_src4_t8, slot, m->src4) : SLUICE_CLS_NONE;
+	} else {
+		t = bpf_map_lookup_elem(&fwo_src6, &slot);
+		cls = t ? sl_lookup6(t, m->src6) : SLUICE_CLS_NONE;
+	}
+	if (cls == SLUICE_CLS_NONE)
+		return false;
+	clsmap = bpf_map_lookup_elem(&fwo_cls, &slot);
+	if (!clsmap)
+		return false;
+	bm = bpf_map_lookup_elem(clsmap, &cls);
+	return bm && (bm->w[0] & 1);
+}
+
 static __always_inline bool sl_rule_allows(const struct fw_config *cfg, __u32 rule)
 {
 	return (cfg->allow[(rule / 64) & (SLUICE_BM_WORDS - 1)] >> (rule % 64)) & 1;

@@ -110,10 +110,20 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 	return SL_NEXT;
 }
 
-/* Conntrack (CTC: stateful): a tracked or related packet passes; SL_NEXT otherwise. */
+/*
+ * Conntrack (CTC: stateful): a tracked or related packet passes; SL_NEXT
+ * otherwise. The CLI blocklist (rule 0 when CFG->block) comes first: a
+ * block cuts a tracked connection too. Without conntrack the rules see it
+ * first anyway.
+ */
 static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pipe *p,
-				       struct sl_ct_config *ctc)
+				       const struct fw_config *cfg, struct sl_ct_config *ctc)
 {
+	if (sl_blocked(cfg, &p->m, p->slot)) {
+		if (cfg->rule_base < SLUICE_MAX_RULES)
+			sl_count(&fw_rule_cnt, cfg->rule_base, p->bytes);
+		return sl_drop_ev(SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, 0, p->ifindex);
+	}
 	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
 		return sl_pass(p->bytes);
 	return SL_NEXT;
@@ -165,7 +175,7 @@ static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifin
 		return v;
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(data, data_end, &p, ctc);
+		v = sl_fw_track(data, data_end, &p, cfg, ctc);
 		if (v != SL_NEXT)
 			return v;
 	}

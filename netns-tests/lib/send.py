@@ -10,7 +10,8 @@ Reads a JSON list of packet specs from the file given as argument:
    "frag": 185,                                # optional fragment offset (8-byte units)
    "bad": "ihl"}                               # optional: ihl, tcp-doff, trunc-udp
 and sends every frame with sendp on --iface to --dst-mac. The payload of a
-UDP packet is "sl:" + its tag, which recv.py counts. Sending is bounded: each spec's
+UDP packet is "sl:" + its tag, which recv.py counts ("seq": true numbers the
+frames of a spec, tags TAG#0, TAG#1, ..., so the receiver tells which arrived). Sending is bounded: each spec's
 count is capped at MAX_COUNT.
 """
 import argparse
@@ -96,8 +97,15 @@ def main():
     with open(args.specs) as f:
         specs = json.load(f)
     smac = get_if_hwaddr(args.iface)
-    per_spec = [[build(spec, smac, args.dst_mac)] * min(int(spec.get("count", 1)), MAX_COUNT)
-                for spec in specs]
+    per_spec = []
+    for spec in specs:
+        n = min(int(spec.get("count", 1)), MAX_COUNT)
+        if spec.get("seq"):
+            # every frame its own tag, TAG#0 .. TAG#n-1: the receiver says which arrived
+            per_spec.append([build(dict(spec, tag="%s#%d" % (spec["tag"], i)), smac,
+                                   args.dst_mac) for i in range(n)])
+        else:
+            per_spec.append([build(spec, smac, args.dst_mac)] * n)
     if args.interleave:
         frames = [f for group in itertools.zip_longest(*per_spec) for f in group if f]
     else:

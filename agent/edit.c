@@ -1,0 +1,696 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * CLI edits (docs/control.md, docs/cli.md): rule add/del, block add/del/list,
+ * policy show. An edit is never applied on its own: the agent reads the policy
+ * dir again, merges the edited list of CLI edits into it and applies the
+ * whole policy as one new generation (sync_apply: new slot, one switch per
+ * link), exactly as a reload would. Only when that succeeded is the edits
+ * file renamed into place (it was written and fsynced beside it before), so
+ * the policy in force and the file never disagree: an edit takes effect and
+ * persists, or neither.
+ *
+ * The agent serves one request at a time, so two edits never interleave. An
+ * edit that names the generation it was prepared against ("generation") is
+ * refused with a conflict when another change came first.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "attach.h"
+#include "edit.h"
+#include "log.h"
+#include "policy_edit.h"
+#include "policy_json.h"
+#include "prefix.h"
+#include "sync.h"
+
+/* Static "file names" of the locations of a rule given as CLI arguments. */
+static const char *const arg_names[SL_EF_N] = {
+	"NAME", "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--before",
+	"--section",
+};
+
+/* DIAGS as one line: "FILE:LINE:COL: message; ..." */
+static void diags_line(const struct sl_diags *d, char *err, size_t errlen)
+{
+	size_t off = strlen(err);
+
+	for (size_t i = 0; i < d->n && off + 1 < errlen; i++) {
+		const struct sl_diag *x = &d->v[i];
+		int w;
+
+		if (x->file && x->line > 0)
+			w = snprintf(err + off, errlen - off, "%s%s:%d:%d: %s", i ? "; " : "",
+				     x->file, x->line, x->col, x->msg);
+		else if (x->file)
+			w = snprintf(err + off, errlen - off, "%s%s: %s", i ? "; " : "", x->file,
+				     x->msg);
+		else
+			w = snprintf(err + off, errlen - off, "%s%s", i ? "; " : "", x->msg);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static int need_policy(struct agent *a, char *err, size_t errlen)
+{
+	if (a->have_policy)
+		return 0;
+	snprintf(err, errlen, "this agent has no valid policy of its own (see its log); "
+		 "generation %llu stays in force", (unsigned long long)a->generation);
+	return -ENOENT;
+}
+
+/*
+ * "generation": the one the client saw. Another change since then is a
+ * conflict: the edit was decided against a policy that is no longer there.
+ */
+static int check_generation(struct agent *a, struct json_object *req, char *err,
+			    size_t errlen)
+{
+	struct json_object *g;
+	int64_t seen;
+
+	if (!json_object_object_get_ex(req, "generation", &g) || !g)
+		return 0;
+	if (!json_object_is_type(g, json_type_int) || (seen = json_object_get_int64(g)) < 0) {
+		snprintf(err, errlen, "\"generation\" must be a number");
+		return -EINVAL;
+	}
+	if ((uint64_t)seen == a->generation)
+		return 0;
+	snprintf(err, errlen, "conflict: the edit was made against generation %lld, but "
+		 "generation %llu is in force now; look again and retry",
+		 (long long)seen, (unsigned long long)a->generation);
+	return -ESTALE;
+}
+
+/* The strings of REQ[KEY]: a string or an array of strings; -EINVAL otherwise. */
+static int req_strings(struct json_object *req, const char *key, bool *present,
+		       struct json_object **arr, char *err, size_t errlen)
+{
+	struct json_object *v;
+
+	*present = false;
+	*arr = NULL;
+	if (!json_object_object_get_ex(req, key, &v) || !v)
+		return 0;
+	if (json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			if (!json_object_is_type(json_object_array_get_idx(v, i),
+						 json_type_string)) {
+				snprintf(err, errlen, "\"%s\" must be a list of strings", key);
+				return -EINVAL;
+			}
+		}
+	} else if (!json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "\"%s\" must be a string or a list of strings", key);
+		return -EINVAL;
+	}
+	*present = true;
+	*arr = v;
+	return 0;
+}
+
+static const char *str_at(struct json_object *v, size_t i)
+{
+	return json_object_is_type(v, json_type_array) ?
+	       json_object_get_string(json_object_array_get_idx(v, i)) :
+	       json_object_get_string(v);
+}
+
+static size_t str_count(struct json_object *v)
+{
+	return json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 1;
+}
+
+/*
+ * Apply the hand-written dir merged with E, then persist E. Returns 0 with
+ * the new generation in force, or -errno with ERR set and nothing changed.
+ */
+static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t errlen)
+{
+	struct sl_policy pol;
+	struct sl_diags d = {};
+	uint64_t was = a->generation;
+	char *text = NULL, *tmp = NULL;
+	int ret;
+
+	ret = policy_load_dir(a->policy_dir, &pol, &d);
+	if (ret) {
+		snprintf(err, errlen, "the policy dir does not load, so no edit can be applied: ");
+		diags_line(&d, err, errlen);
+		sl_diags_free(&d);
+		return ret == -EINVAL ? -EIO : ret;
+	}
+	ret = sl_edits_merge(&pol, e, &d);
+	if (ret) {
+		err[0] = '\0';
+		diags_line(&d, err, errlen);
+		policy_free(&pol);
+		sl_diags_free(&d);
+		return ret;
+	}
+	sl_diags_free(&d);
+	text = sl_edits_format(e);
+	if (!text) {
+		policy_free(&pol);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = sl_file_stage(e->path, text, &tmp, err, errlen);
+	free(text);
+	if (ret) {
+		policy_free(&pol);
+		return ret;
+	}
+	ret = sync_apply(a, &pol);	/* takes POL */
+	if (ret) {
+		sl_file_abort(tmp);
+		snprintf(err, errlen, "not applied (%s; the agent's log has the details): "
+			 "generation %llu stays in force", strerror(-ret),
+			 (unsigned long long)a->generation);
+		return ret;
+	}
+	ret = sl_file_commit(tmp, e->path, err, errlen);
+	free(tmp);
+	if (ret) {
+		/* in force but not saved: back to what the files say */
+		pr_err("edit applied as generation %llu but not saved: %s; reloading",
+		       (unsigned long long)a->generation, err);
+		sync_reload(a, "an edit could not be saved");
+		return ret;
+	}
+	pr_info("edit applied: generation %llu -> %llu, saved in %s", (unsigned long long)was,
+		(unsigned long long)a->generation, e->path);
+	attach_sync(a);
+	return 0;
+}
+
+static int edits_load(struct agent *a, struct sl_edits *e, char *err, size_t errlen)
+{
+	struct sl_diags d = {};
+	int ret = sl_edits_read(a->policy_dir, e, &d);
+
+	if (ret) {
+		snprintf(err, errlen, "cannot use the CLI's edits file: ");
+		diags_line(&d, err, errlen);
+		if (!d.n)
+			snprintf(err, errlen, "cannot read the CLI's edits file: %s",
+				 strerror(-ret));
+		sl_edits_free(e);
+		ret = ret == -EINVAL ? -EIO : ret;
+	}
+	sl_diags_free(&d);
+	return ret;
+}
+
+static struct json_object *answer(struct agent *a, uint64_t was)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "generation", json_object_new_uint64(a->generation));
+	json_object_object_add(o, "previous", json_object_new_uint64(was));
+	return o;
+}
+
+/* The rule NAME of the policy in force, any section; *SEC and *IDX say where. */
+static const struct sl_rule *rule_in_force(const struct agent *a, const char *name,
+					   size_t *sec, size_t *idx)
+{
+	for (size_t s = 0; s < a->pol.nfws; s++) {
+		const struct sl_firewall *fw = &a->pol.fws[s];
+
+		for (size_t i = 0; i < fw->nrules; i++) {
+			if (!fw->rules[i].name || strcmp(fw->rules[i].name, name))
+				continue;
+			if (sec)
+				*sec = s;
+			if (idx)
+				*idx = i;
+			return &fw->rules[i];
+		}
+	}
+	return NULL;
+}
+
+static void section_list(const struct sl_policy *pol, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t s = 0; s < pol->nfws && off < len; s++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", s ? ", " : "",
+					pol->fws[s].name);
+}
+
+/* ---- rule-add / rule-del ---- */
+
+static int rule_from_req(struct json_object *req, struct sl_edit_rule *r, char *err,
+			 size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	for (int f = 0; f < SL_EF_N; f++) {
+		struct json_object *v;
+		bool present;
+		int ret = req_strings(req, sl_edit_field_names[f], &present, &v, err, errlen);
+
+		if (ret)
+			return ret;
+		if (!present)
+			continue;
+		r->has[f] = true;
+		r->floc[f] = (struct sl_loc){ arg_names[f], 0, 0 };
+		for (size_t i = 0; i < str_count(v); i++)
+			if (sl_edit_rule_add(r, f, str_at(v, i)))
+				return -ENOMEM;
+	}
+	if (!r->has[SL_EF_NAME] || r->n[SL_EF_NAME] != 1 || !r->has[SL_EF_ACTION]) {
+		snprintf(err, errlen, "rule-add needs \"name\" and \"action\"");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_object **data,
+		      char *err, size_t errlen)
+{
+	struct sl_edits e = {};
+	struct sl_edit_rule r;
+	const struct sl_rule *old;
+	const char *name, *before = NULL;
+	uint64_t was = a->generation;
+	size_t at, idx = 0, sec = 0;
+	int ret;
+
+	ret = need_policy(a, err, errlen);
+	if (!ret)
+		ret = check_generation(a, req, err, errlen);
+	if (ret)
+		return ret;
+	ret = rule_from_req(req, &r, err, errlen);
+	if (ret)
+		goto out_rule;
+	name = r.v[SL_EF_NAME][0];
+	if (r.has[SL_EF_SECTION] && policy_find_fw(&a->pol, r.v[SL_EF_SECTION][0]) < 0) {
+		char names[512];
+
+		section_list(&a->pol, names, sizeof(names));
+		snprintf(err, errlen, "--section: no firewall section \"%s\" (sections: %s)",
+			 r.v[SL_EF_SECTION][0], names[0] ? names : "none");
+		ret = -EINVAL;
+		goto out_rule;
+	}
+	if (!r.has[SL_EF_SECTION] && !r.has[SL_EF_BEFORE] && a->pol.nfws != 1) {
+		char names[512];
+
+		section_list(&a->pol, names, sizeof(names));
+		snprintf(err, errlen, a->pol.nfws ? "--section: the policy has several firewall "
+			 "sections (%s); say which" : "the policy has no firewall section%s to add "
+			 "a rule to", names);
+		ret = -EINVAL;
+		goto out_rule;
+	}
+	old = rule_in_force(a, name, NULL, NULL);
+	if (old) {
+		snprintf(err, errlen, "rule \"%s\" exists already (%s%s%s:%d); pick another name",
+			 name, sl_rule_from_edits(old) ? "added by the CLI, " : "",
+			 sl_rule_from_edits(old) ? "in " : "", old->loc.file ? old->loc.file : "?",
+			 old->loc.line);
+		ret = -EEXIST;
+		goto out_rule;
+	}
+	ret = edits_load(a, &e, err, errlen);
+	if (ret)
+		goto out_rule;
+	if (sl_edits_find_rule(&e, name) >= 0) {
+		snprintf(err, errlen, "rule \"%s\" exists already in %s (not in force: the "
+			 "policy dir does not load?)", name, e.path);
+		ret = -EEXIST;
+		goto out;
+	}
+	at = e.nrules;
+	if (r.has[SL_EF_BEFORE]) {
+		const struct sl_rule *anchor;
+		long k;
+
+		before = r.v[SL_EF_BEFORE][0];
+		anchor = rule_in_force(a, before, &sec, &idx);
+		if (!anchor) {
+			snprintf(err, errlen, "--before: no rule named \"%s\" in the policy in "
+				 "force (generation %llu)", before,
+				 (unsigned long long)a->generation);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (r.has[SL_EF_SECTION] &&
+		    strcmp(r.v[SL_EF_SECTION][0], a->pol.fws[sec].name)) {
+			snprintf(err, errlen, "--before: rule \"%s\" is in section \"%s\", not "
+				 "\"%s\"", before, a->pol.fws[sec].name, r.v[SL_EF_SECTION][0]);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (sl_rule_from_edits(anchor) && idx == 0 &&
+		    sl_fw_has_block(&a->pol.fws[sec])) {
+			snprintf(err, errlen, "--before: nothing goes before the blocklist "
+				 "(\"%s\")", SL_BLOCK_NAME);
+			ret = -EINVAL;
+			goto out;
+		}
+		k = sl_edits_find_rule(&e, before);
+		if (k >= 0) {
+			/* before a CLI rule: take its place, and its anchor */
+			struct sl_edit_rule *kr = &e.rules[k];
+
+			at = (size_t)k;
+			for (size_t i = 0; i < r.n[SL_EF_BEFORE]; i++)
+				free(r.v[SL_EF_BEFORE][i]);
+			r.n[SL_EF_BEFORE] = 0;
+			r.has[SL_EF_BEFORE] = false;
+			if (kr->has[SL_EF_BEFORE] &&
+			    sl_edit_rule_add(&r, SL_EF_BEFORE, kr->v[SL_EF_BEFORE][0])) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			/* and its section, when it was named */
+			if (!r.has[SL_EF_SECTION] && kr->has[SL_EF_SECTION] &&
+			    sl_edit_rule_add(&r, SL_EF_SECTION, kr->v[SL_EF_SECTION][0])) {
+				ret = -ENOMEM;
+				goto out;
+			}
+		} else {
+			/* right before a hand-written rule: after the CLI rules already there */
+			for (size_t i = 0; i < e.nrules; i++)
+				if (e.rules[i].has[SL_EF_BEFORE] &&
+				    !strcmp(e.rules[i].v[SL_EF_BEFORE][0], before))
+					at = i + 1;
+		}
+	}
+	/* its fields still say "--src" etc.: errors below name the arguments */
+	r.loc = (struct sl_loc){ e.path, 0, 0 };
+	ret = sl_edits_add_rule(&e, &r, at);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	ret = edit_apply(a, &e, err, errlen);
+	if (!ret) {
+		*data = answer(a, was);
+		rule_in_force(a, name, &sec, &idx);
+		json_object_object_add(*data, "rule", json_object_new_string(name));
+		json_object_object_add(*data, "section", json_object_new_string(
+					       a->pol.fws[sec].name));
+		json_object_object_add(*data, "index", json_object_new_int64((int64_t)idx));
+	}
+out:
+	sl_edits_free(&e);
+out_rule:
+	sl_edit_rule_free(&r);
+	return ret;
+}
+
+int edit_cmd_rule_del(struct agent *a, struct json_object *req, struct json_object **data,
+		      char *err, size_t errlen)
+{
+	struct sl_edits e = {};
+	const struct sl_rule *r;
+	struct json_object *v;
+	uint64_t was = a->generation;
+	const char *name;
+	long k;
+	int ret;
+
+	ret = need_policy(a, err, errlen);
+	if (!ret)
+		ret = check_generation(a, req, err, errlen);
+	if (ret)
+		return ret;
+	if (!json_object_object_get_ex(req, "name", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "rule-del needs \"name\"");
+		return -EINVAL;
+	}
+	name = json_object_get_string(v);
+	r = rule_in_force(a, name, NULL, NULL);
+	if (r && !strncmp(name, SL_BLOCK_NAME, strlen(SL_BLOCK_NAME)) && sl_rule_from_edits(r)) {
+		snprintf(err, errlen, "rule \"%s\" is the blocklist: `sluice block del` its "
+			 "prefixes", name);
+		return -EINVAL;
+	}
+	if (r && !sl_rule_from_edits(r)) {
+		snprintf(err, errlen, "rule \"%s\" was not added by the CLI: it is written in "
+			 "%s:%d:%d; edit that file to remove it", name,
+			 r->loc.file ? r->loc.file : "?", r->loc.line, r->loc.col);
+		return -EPERM;
+	}
+	ret = edits_load(a, &e, err, errlen);
+	if (ret)
+		return ret;
+	k = sl_edits_find_rule(&e, name);
+	if (k < 0) {
+		snprintf(err, errlen, "no rule named \"%s\" was added by the CLI", name);
+		ret = -ENOENT;
+		goto out;
+	}
+	sl_edit_rule_del(&e, (size_t)k);
+	ret = edit_apply(a, &e, err, errlen);
+	if (!ret) {
+		*data = answer(a, was);
+		json_object_object_add(*data, "rule", json_object_new_string(name));
+	}
+out:
+	sl_edits_free(&e);
+	return ret;
+}
+
+/* ---- block-add / block-del / block-list ---- */
+
+static bool prefix_eq(const struct sl_prefix *x, const struct sl_prefix *y)
+{
+	return x->family == y->family && x->len == y->len &&
+	       !memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static long block_find(const struct sl_edits *e, const struct sl_prefix *p)
+{
+	for (size_t i = 0; i < e->nblock; i++)
+		if (prefix_eq(&e->block[i], p))
+			return (long)i;
+	return -1;
+}
+
+/* The prefixes of REQ["prefixes"], parsed; an invalid one is named. */
+static int req_prefixes(struct json_object *req, struct sl_prefix **out, size_t *n,
+			char *err, size_t errlen)
+{
+	struct json_object *v;
+	bool present;
+	int ret = req_strings(req, "prefixes", &present, &v, err, errlen);
+
+	*out = NULL;
+	*n = 0;
+	if (ret)
+		return ret;
+	if (!present || !str_count(v)) {
+		snprintf(err, errlen, "\"prefixes\" is missing or empty");
+		return -EINVAL;
+	}
+	*out = calloc(str_count(v), sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < str_count(v); i++) {
+		const char *s = str_at(v, i);
+		char perr[256];
+
+		if (sl_prefix_parse(s, strlen(s), &(*out)[i], perr, sizeof(perr))) {
+			snprintf(err, errlen, "%s", perr);
+			free(*out);
+			*out = NULL;
+			return -EINVAL;
+		}
+	}
+	*n = str_count(v);
+	return 0;
+}
+
+static struct json_object *prefix_str(const struct sl_prefix *p)
+{
+	char buf[64];
+
+	sl_prefix_format(p, buf, sizeof(buf));
+	return json_object_new_string(buf);
+}
+
+int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_object **data,
+		       char *err, size_t errlen)
+{
+	struct json_object *added = NULL, *present = NULL;
+	struct sl_edits e = {};
+	struct sl_prefix *v = NULL;
+	uint64_t was = a->generation;
+	size_t n, nadded = 0;
+	int ret;
+
+	ret = need_policy(a, err, errlen);
+	if (!ret)
+		ret = check_generation(a, req, err, errlen);
+	if (!ret)
+		ret = req_prefixes(req, &v, &n, err, errlen);
+	if (ret)
+		return ret;
+	ret = edits_load(a, &e, err, errlen);
+	if (ret)
+		goto out;
+	added = json_object_new_array();
+	present = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		/* a prefix given twice in one request counts once */
+		if (block_find(&e, &v[i]) >= 0) {
+			bool dup = false;
+
+			for (size_t k = 0; k < i; k++)
+				dup |= prefix_eq(&v[k], &v[i]);
+			if (!dup)
+				json_object_array_add(present, prefix_str(&v[i]));
+			continue;
+		}
+		if (e.nblock >= SL_EDITS_MAX_BLOCK) {
+			snprintf(err, errlen, "the blocklist is full (%u prefixes); use a set file "
+				 "for long lists", SL_EDITS_MAX_BLOCK);
+			ret = -ENOSPC;
+			goto out;
+		}
+		if (sl_edits_add_block(&e, &v[i])) {
+			ret = -ENOMEM;
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		json_object_array_add(added, prefix_str(&v[i]));
+		nadded++;
+	}
+	/* nothing new: nothing to apply, the generation stays */
+	if (nadded)
+		ret = edit_apply(a, &e, err, errlen);
+	if (!ret) {
+		*data = answer(a, was);
+		json_object_object_add(*data, "added", json_object_get(added));
+		json_object_object_add(*data, "present", json_object_get(present));
+	}
+out:
+	json_object_put(added);
+	json_object_put(present);
+	sl_edits_free(&e);
+	free(v);
+	return ret;
+}
+
+int edit_cmd_block_del(struct agent *a, struct json_object *req, struct json_object **data,
+		       char *err, size_t errlen)
+{
+	struct sl_edits e = {};
+	struct sl_prefix *v = NULL;
+	struct json_object *removed;
+	uint64_t was = a->generation;
+	size_t n, off;
+	int ret;
+
+	ret = need_policy(a, err, errlen);
+	if (!ret)
+		ret = check_generation(a, req, err, errlen);
+	if (!ret)
+		ret = req_prefixes(req, &v, &n, err, errlen);
+	if (ret)
+		return ret;
+	ret = edits_load(a, &e, err, errlen);
+	if (ret)
+		goto out;
+	/* all or nothing: name every prefix that is not there */
+	off = (size_t)snprintf(err, errlen, "not in the blocklist:");
+	for (size_t i = 0; i < n; i++) {
+		char buf[64];
+
+		if (block_find(&e, &v[i]) >= 0)
+			continue;
+		sl_prefix_format(&v[i], buf, sizeof(buf));
+		if (off < errlen)
+			off += (size_t)snprintf(err + off, errlen - off, " %s", buf);
+		ret = -ENOENT;
+	}
+	if (ret)
+		goto out;
+	err[0] = '\0';
+	removed = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		long k = block_find(&e, &v[i]);
+
+		if (k < 0)
+			continue;	/* given twice */
+		memmove(&e.block[k], &e.block[k + 1], (e.nblock - k - 1) * sizeof(*e.block));
+		memmove(&e.block_loc[k], &e.block_loc[k + 1],
+			(e.nblock - k - 1) * sizeof(*e.block_loc));
+		e.nblock--;
+		json_object_array_add(removed, prefix_str(&v[i]));
+	}
+	ret = edit_apply(a, &e, err, errlen);
+	if (!ret) {
+		*data = answer(a, was);
+		json_object_object_add(*data, "removed", json_object_get(removed));
+	}
+	json_object_put(removed);
+out:
+	sl_edits_free(&e);
+	free(v);
+	return ret;
+}
+
+int edit_cmd_block_list(struct agent *a, struct json_object *req, struct json_object **data,
+			char *err, size_t errlen)
+{
+	struct json_object *pol;
+	int ret = need_policy(a, err, errlen);
+
+	(void)req;
+	if (ret)
+		return ret;
+	pol = sl_json_policy(&a->pol, false);
+	*data = json_object_new_object();
+	json_object_object_add(*data, "generation", json_object_new_uint64(a->generation));
+	json_object_object_add(*data, "prefixes",
+			       json_object_get(json_object_object_get(pol, "blocklist")));
+	json_object_put(pol);
+	return 0;
+}
+
+/* ---- policy-show / generation ---- */
+
+int edit_cmd_policy_show(struct agent *a, struct json_object *req, struct json_object **data,
+			 char *err, size_t errlen)
+{
+	struct json_object *v;
+	bool full = json_object_object_get_ex(req, "prefixes", &v) &&
+		    json_object_get_boolean(v);
+	int ret = need_policy(a, err, errlen);
+
+	if (ret)
+		return ret;
+	*data = sl_json_policy(&a->pol, full);
+	json_object_object_add(*data, "generation", json_object_new_uint64(a->generation));
+	json_object_object_add(*data, "policy_dir", json_object_new_string(a->policy_dir));
+	return 0;
+}
+
+int edit_cmd_generation(struct agent *a, struct json_object *req, struct json_object **data,
+			char *err, size_t errlen)
+{
+	(void)req;
+	(void)err;
+	(void)errlen;
+	*data = json_object_new_object();
+	json_object_object_add(*data, "generation", json_object_new_uint64(a->generation));
+	return 0;
+}

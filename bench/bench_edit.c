@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * CLI edits end to end: `sluice block add PREFIX` from the CLI's start to
+ * its exit, which is after the agent answered, which is after the merged
+ * policy was compiled, written to the idle slot, every link switched to it
+ * (the block is in force) and the edits file saved (fsync, rename, fsync of
+ * the dir). Beside it, measured in the same run against the same agent:
+ *
+ *   sluice status        the CLI's start and one control round trip with an
+ *                        answer that reads maps (the floor of any command)
+ *   SIGHUP reload        the agent re-reading and applying the same dir
+ *                        (what every edit costs inside the agent, minus the
+ *                        file save), timed until the new generation answers
+ *
+ * for a 100-rule policy, then again with a 100,000-prefix set added: an edit
+ * re-reads and re-applies the whole policy (that is what makes it atomic),
+ * so its cost follows the policy's size.
+ *
+ * The agent runs in a namespace of its own (sle-b<pid>) with one veth pair;
+ * its state dir is /sys/fs/bpf/sle-b<pid>. Everything is removed on exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ROUNDS		15
+
+static char ns[32], state[64], work[64], pol[96], sock[96], logf[96];
+static char sluiced[600], sluice[600];
+static pid_t agent = -1;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* Run the CLI with ARGV (NULL-terminated, after the socket); stdout to OUT or /dev/null. */
+static int cli(char *out, size_t outlen, const char *const *argv)
+{
+	const char *av[16] = { sluice, "--socket", sock };
+	int p[2], st, n = 3;
+	pid_t pid;
+
+	for (int i = 0; argv[i] && n < 15; i++)
+		av[n++] = argv[i];
+	av[n] = NULL;
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(out ? p[1] : null, 1);
+		dup2(null, 2);
+		close(p[0]);
+		execv(sluice, (char *const *)av);
+		_exit(127);
+	}
+	close(p[1]);
+	if (out) {
+		size_t len = 0;
+		ssize_t r;
+
+		while (len + 1 < outlen && (r = read(p[0], out + len, outlen - len - 1)) > 0)
+			len += (size_t)r;
+		out[len] = '\0';
+	}
+	close(p[0]);
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static long long generation(void)
+{
+	static const char *const av[] = { "-j", "status", NULL };
+	char buf[65536], *g;
+
+	if (cli(buf, sizeof(buf), av))
+		return -1;
+	g = strstr(buf, "\"generation\":");
+	return g ? atoll(g + 13) : -1;
+}
+
+static void cleanup(void)
+{
+	static const char *const td[] = { "teardown", NULL };
+
+	if (agent > 0) {
+		cli(NULL, 0, td);
+		kill(agent, SIGTERM);
+		waitpid(agent, NULL, 0);
+		agent = -1;
+	}
+	if (state[0])
+		sh("rm -rf '%s' 2>/dev/null", state);
+	if (work[0])
+		sh("rm -rf '%s'", work);
+	if (ns[0])
+		sh("ip netns del %s 2>/dev/null", ns);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(1);	/* cleanup() through atexit */
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void row(const char *what, double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_dbl);
+	printf("  %-36s %8.2f %8.2f %8.2f\n", what, v[n / 2], v[n * 9 / 10], v[0]);
+}
+
+static int write_policy(int nrules, bool big)
+{
+	char path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/10-fw.yaml", pol);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "firewall:\n  interfaces: [\"%s*\"]\n  default: allow\n  stateful: false\n"
+		"  rules:\n", ns);
+	if (big)
+		fprintf(f, "    - {name: big, action: deny, src: [\"@big\"]}\n");
+	for (int i = 0; i < nrules; i++)
+		fprintf(f, "    - {name: r%d, action: deny, proto: udp, dport: [%d]}\n", i,
+			20000 + i);
+	if (big)
+		fprintf(f, "sets:\n  big:\n    file: big.txt\n");
+	if (fclose(f))
+		return -EIO;
+	if (!big)
+		return 0;
+	/* 100,000 distinct /32s inside 203.0.113.0/24 and 2001:db8::/32 */
+	snprintf(path, sizeof(path), "%s/big.txt", pol);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	for (int i = 0; i < 256; i++)
+		fprintf(f, "203.0.113.%d\n", i);
+	for (int i = 0; i < 100000 - 256; i++)
+		fprintf(f, "2001:db8:%x:%x::/64\n", 0xb000 + (i >> 16), i & 0xffff);
+	return fclose(f) ? -EIO : 0;
+}
+
+static int wait_generation(long long want, double timeout_ms)
+{
+	double t0 = now_ms();
+
+	while (now_ms() - t0 < timeout_ms) {
+		if (generation() >= want)
+			return 0;
+		usleep(5000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* One table: status, reload, block add, block del. */
+static int measure(const char *title)
+{
+	static const char *const st[] = { "status", NULL };
+	double s[ROUNDS], r[ROUNDS], a[ROUNDS], d[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		char pfx[32];
+		const char *add[] = { "block", "add", pfx, NULL };
+		const char *del[] = { "block", "del", pfx, NULL };
+		long long g;
+		double t0;
+
+		snprintf(pfx, sizeof(pfx), "198.51.100.%d", i + 1);
+		t0 = now_ms();
+		if (cli(NULL, 0, st))
+			return -1;
+		s[i] = now_ms() - t0;
+
+		g = generation();
+		t0 = now_ms();
+		kill(agent, SIGHUP);
+		if (wait_generation(g + 1, 30000))
+			return -1;
+		r[i] = now_ms() - t0;
+
+		t0 = now_ms();
+		if (cli(NULL, 0, add))
+			return -1;
+		a[i] = now_ms() - t0;
+		t0 = now_ms();
+		if (cli(NULL, 0, del))
+			return -1;
+		d[i] = now_ms() - t0;
+	}
+	printf("\n%s, ms over %d rounds            median      p90      min\n", title, ROUNDS);
+	row("sluice status (baseline)", s, ROUNDS);
+	row("SIGHUP reload, same dir (baseline)", r, ROUNDS);
+	row("sluice block add PREFIX", a, ROUNDS);
+	row("sluice block del PREFIX", d, ROUNDS);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char self[512], *slash;
+	ssize_t n;
+	double t0;
+	int fd;
+
+	(void)argc;
+	(void)argv;
+	if (geteuid()) {
+		fprintf(stderr, "bench_edit: needs root\n");
+		return 1;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return 1;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	*slash = '\0';		/* BUILD/bench */
+	snprintf(sluiced, sizeof(sluiced), "%s/../sluiced", self);
+	snprintf(sluice, sizeof(sluice), "%s/../sluice", self);
+	if (access(sluiced, X_OK) || access(sluice, X_OK)) {
+		fprintf(stderr, "bench_edit: %s or %s missing: make first\n", sluiced, sluice);
+		return 1;
+	}
+
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	snprintf(ns, sizeof(ns), "sle-b%d", (int)getpid() % 100000);
+	snprintf(state, sizeof(state), "/sys/fs/bpf/%s", ns);
+	snprintf(work, sizeof(work), "/tmp/%s", ns);
+	snprintf(pol, sizeof(pol), "%s/pol", work);
+	snprintf(sock, sizeof(sock), "%s/s.sock", work);
+	snprintf(logf, sizeof(logf), "%s/sluiced.log", work);
+	if (sh("ip netns add %s", ns) ||
+	    sh("ip -n %s link add %sa type veth peer name %sb", ns, ns, ns) ||
+	    sh("ip -n %s link set %sa up && ip -n %s link set %sb up", ns, ns, ns, ns) ||
+	    sh("mkdir -p %s && chmod 700 %s", pol, work) ||
+	    sh("[ \"$(stat -f -c %%T /sys/fs/bpf)\" = bpf_fs ] || mount -t bpf bpf /sys/fs/bpf"))
+		return 1;
+	if (write_policy(100, false))
+		return 1;
+
+	agent = fork();
+	if (agent == 0) {
+		char nsarg[64];
+
+		fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		snprintf(nsarg, sizeof(nsarg), "--net=/run/netns/%s", ns);
+		execlp("nsenter", "nsenter", nsarg, sluiced, "--policy-dir", pol, "--state-dir",
+		       state, "--socket", sock, "--foreground", "--event-rate", "0",
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (agent < 0 || wait_generation(1, 20000)) {
+		fprintf(stderr, "bench_edit: the agent did not start (log: %s)\n", logf);
+		sh("cat %s >&2", logf);
+		return 1;
+	}
+	printf("CLI edit end to end (CLI start to exit: the agent answers once the merged\n"
+	       "policy is in force on every link and the edits file is saved)\n");
+	if (measure("100 rules"))
+		goto fail;
+
+	t0 = now_ms();
+	{
+		long long g = generation();
+
+		if (write_policy(100, true) || kill(agent, SIGHUP) || wait_generation(g + 1, 60000))
+			goto fail;
+	}
+	printf("\n(100k-prefix set loaded in %.0f ms)\n", now_ms() - t0);
+	if (measure("100 rules + a 100,000-prefix set"))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "bench_edit: a command failed (log: %s)\n", logf);
+	sh("tail -20 %s >&2", logf);
+	return 1;
+}

@@ -1,0 +1,1085 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The CLI's edits file (policy_edit.h): read, write atomically, and merge
+ * into the policy of the hand-written files.
+ *
+ * Rules are checked by the policy parser itself: sl_edit_rules_build writes
+ * them as a generated policy, one line per field, parses it from a memfd
+ * with policy_load_paths and maps each error back to the field it came from
+ * (a line and column of the edits file, or a CLI argument). So a rule added
+ * from the CLI is valid exactly when the same rule in a file would be.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "policy_edit.h"
+#include "policy_int.h"
+#include "prefix.h"
+
+const char *const sl_edit_field_names[SL_EF_N] = {
+	"name", "action", "src", "dst", "proto", "sport", "dport", "before", "section",
+};
+
+/* Fields holding one value, not a list. */
+static bool field_single(enum sl_edit_field f)
+{
+	return f == SL_EF_NAME || f == SL_EF_ACTION || f == SL_EF_BEFORE || f == SL_EF_SECTION;
+}
+
+char *sl_edits_path(const char *dir)
+{
+	char *p;
+
+	if (asprintf(&p, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/",
+		     SL_EDITS_FILE) < 0)
+		return NULL;
+	return p;
+}
+
+/* ---- the rule and edits containers ---- */
+
+int sl_edit_rule_add(struct sl_edit_rule *r, enum sl_edit_field f, const char *value)
+{
+	char *s = strdup(value);
+
+	if (!s || sl_vec_reserve((void **)&r->v[f], r->n[f], sizeof(char *))) {
+		free(s);
+		return -ENOMEM;
+	}
+	r->v[f][r->n[f]++] = s;
+	r->has[f] = true;
+	return 0;
+}
+
+void sl_edit_rule_free(struct sl_edit_rule *r)
+{
+	for (int f = 0; f < SL_EF_N; f++) {
+		for (size_t i = 0; i < r->n[f]; i++)
+			free(r->v[f][i]);
+		free(r->v[f]);
+	}
+	memset(r, 0, sizeof(*r));
+}
+
+static int rule_copy(struct sl_edit_rule *dst, const struct sl_edit_rule *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->loc = src->loc;
+	for (int f = 0; f < SL_EF_N; f++) {
+		dst->has[f] = src->has[f];
+		dst->floc[f] = src->floc[f];
+		for (size_t i = 0; i < src->n[f]; i++) {
+			if (sl_edit_rule_add(dst, f, src->v[f][i])) {
+				sl_edit_rule_free(dst);
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+int sl_edits_add_rule(struct sl_edits *e, const struct sl_edit_rule *r, size_t at)
+{
+	struct sl_edit_rule nr;
+
+	if (at > e->nrules)
+		at = e->nrules;
+	if (rule_copy(&nr, r))
+		return -ENOMEM;
+	if (sl_vec_reserve((void **)&e->rules, e->nrules, sizeof(*e->rules))) {
+		sl_edit_rule_free(&nr);
+		return -ENOMEM;
+	}
+	memmove(&e->rules[at + 1], &e->rules[at], (e->nrules - at) * sizeof(*e->rules));
+	e->rules[at] = nr;
+	e->nrules++;
+	return 0;
+}
+
+void sl_edit_rule_del(struct sl_edits *e, size_t i)
+{
+	sl_edit_rule_free(&e->rules[i]);
+	memmove(&e->rules[i], &e->rules[i + 1], (e->nrules - i - 1) * sizeof(*e->rules));
+	e->nrules--;
+}
+
+long sl_edits_find_rule(const struct sl_edits *e, const char *name)
+{
+	for (size_t i = 0; i < e->nrules; i++)
+		if (e->rules[i].n[SL_EF_NAME] && !strcmp(e->rules[i].v[SL_EF_NAME][0], name))
+			return (long)i;
+	return -1;
+}
+
+int sl_edits_add_block(struct sl_edits *e, const struct sl_prefix *p)
+{
+	if (sl_vec_reserve((void **)&e->block, e->nblock, sizeof(*e->block)) ||
+	    sl_vec_reserve((void **)&e->block_loc, e->nblock, sizeof(*e->block_loc)))
+		return -ENOMEM;
+	e->block[e->nblock] = *p;
+	e->block_loc[e->nblock++] = (struct sl_loc){ e->path, 0, 0 };
+	return 0;
+}
+
+void sl_edits_free(struct sl_edits *e)
+{
+	for (size_t i = 0; i < e->nrules; i++)
+		sl_edit_rule_free(&e->rules[i]);
+	free(e->rules);
+	free(e->block);
+	free(e->block_loc);
+	free(e->path);
+	memset(e, 0, sizeof(*e));
+}
+
+/* ---- reading the file ---- */
+
+struct ectx {
+	struct sl_edits *e;
+	struct sl_diags *diags;
+	yaml_document_t *doc;
+	int errs;
+	bool oom;
+};
+
+static struct sl_loc mark_loc(const struct ectx *c, const yaml_node_t *n)
+{
+	return (struct sl_loc){ c->e->path, (int)n->start_mark.line + 1,
+				(int)n->start_mark.column + 1 };
+}
+
+__attribute__((format(printf, 3, 4)))
+static void eerr(struct ectx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	struct sl_loc loc = { c->e->path, 0, 0 };
+	char *msg;
+	va_list ap;
+
+	if (n)
+		loc = mark_loc(c, n);
+	c->errs++;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	sl_diag_add(c->diags, &loc, "%s", msg ? msg : "out of memory");
+	free(msg);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static void read_rule_field(struct ectx *c, struct sl_edit_rule *r, enum sl_edit_field f,
+			    yaml_node_t *k, yaml_node_t *v)
+{
+	const char *key = sl_edit_field_names[f];
+	yaml_node_item_t *it;
+
+	if (r->has[f]) {
+		eerr(c, k, "duplicate key \"%s\" in a rule", key);
+		return;
+	}
+	r->has[f] = true;
+	r->floc[f] = mark_loc(c, v);
+	if (v->type == YAML_SCALAR_NODE) {
+		if (sl_edit_rule_add(r, f, scalar(v)))
+			c->oom = true;
+		return;
+	}
+	if (v->type != YAML_SEQUENCE_NODE || field_single(f)) {
+		eerr(c, v, "%s must be %s", key, field_single(f) ? "a single value" :
+		     "a value or a list of values");
+		return;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(c->doc, *it);
+
+		if (!scalar(n)) {
+			eerr(c, n ? n : v, "%s: list items must be single values", key);
+			continue;
+		}
+		if (sl_edit_rule_add(r, f, scalar(n)))
+			c->oom = true;
+	}
+	/* an empty list stays empty: the parser says what is wrong with it */
+}
+
+static void read_rule(struct ectx *c, yaml_node_t *m)
+{
+	struct sl_edits *e = c->e;
+	struct sl_edit_rule *r;
+	yaml_node_pair_t *p;
+
+	if (m->type != YAML_MAPPING_NODE) {
+		eerr(c, m, "a rule must be a mapping (name, action, src, ...)");
+		return;
+	}
+	if (sl_vec_reserve((void **)&e->rules, e->nrules, sizeof(*e->rules))) {
+		c->oom = true;
+		return;
+	}
+	r = &e->rules[e->nrules++];
+	memset(r, 0, sizeof(*r));
+	r->loc = mark_loc(c, m);
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		int f;
+
+		for (f = 0; f < SL_EF_N; f++)
+			if (scalar(k) && !strcmp(scalar(k), sl_edit_field_names[f]))
+				break;
+		if (f == SL_EF_N) {
+			eerr(c, k, "unknown key \"%.64s\" in a rule; allowed keys: name, action, "
+			     "src, dst, proto, sport, dport, before, section",
+			     scalar(k) ? scalar(k) : "");
+			continue;
+		}
+		read_rule_field(c, r, f, k, v);
+	}
+	if (!r->has[SL_EF_NAME])
+		eerr(c, m, "rule has no name");
+}
+
+static void read_block(struct ectx *c, yaml_node_t *v)
+{
+	struct sl_edits *e = c->e;
+	yaml_node_item_t *it;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		eerr(c, v, "block must be a list of prefixes");
+		return;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(c->doc, *it);
+		struct sl_prefix pfx;
+		char err[256];
+
+		if (!scalar(n)) {
+			eerr(c, n ? n : v, "block: list items must be prefixes");
+			continue;
+		}
+		if (sl_prefix_parse(scalar(n), n->data.scalar.length, &pfx, err, sizeof(err))) {
+			eerr(c, n, "%s", err);
+			continue;
+		}
+		if (sl_vec_reserve((void **)&e->block, e->nblock, sizeof(*e->block)) ||
+		    sl_vec_reserve((void **)&e->block_loc, e->nblock, sizeof(*e->block_loc))) {
+			c->oom = true;
+			return;
+		}
+		e->block[e->nblock] = pfx;
+		e->block_loc[e->nblock++] = mark_loc(c, n);
+	}
+}
+
+int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edits *e,
+		   struct sl_diags *diags)
+{
+	struct ectx c = { .e = e, .diags = diags };
+	yaml_node_t *root;
+	yaml_parser_t p;
+	yaml_document_t doc;
+
+	memset(e, 0, sizeof(*e));
+	e->path = strdup(path);
+	if (!e->path)
+		return -ENOMEM;
+	if (!yaml_parser_initialize(&p))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&p, &doc)) {
+		struct sl_loc loc = { path, (int)p.problem_mark.line + 1,
+				      (int)p.problem_mark.column + 1 };
+
+		sl_diag_add(diags, &loc, "invalid YAML: %s", p.problem ? p.problem : "error");
+		yaml_parser_delete(&p);
+		return -EINVAL;
+	}
+	c.doc = &doc;
+	root = yaml_document_get_root_node(&doc);
+	if (root && !(root->type == YAML_SCALAR_NODE && !root->data.scalar.length)) {
+		if (root->type != YAML_MAPPING_NODE) {
+			eerr(&c, root, "the edits file is a mapping with rules and block");
+		} else {
+			for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+			     pr < root->data.mapping.pairs.top; pr++) {
+				yaml_node_t *k = yaml_document_get_node(&doc, pr->key);
+				yaml_node_t *v = yaml_document_get_node(&doc, pr->value);
+				const char *ks = scalar(k) ? scalar(k) : "";
+
+				if (!strcmp(ks, "rules") && v->type == YAML_SEQUENCE_NODE) {
+					for (yaml_node_item_t *it = v->data.sequence.items.start;
+					     it < v->data.sequence.items.top; it++)
+						read_rule(&c, yaml_document_get_node(&doc, *it));
+				} else if (!strcmp(ks, "rules")) {
+					eerr(&c, v, "rules must be a list of rules");
+				} else if (!strcmp(ks, "block")) {
+					read_block(&c, v);
+				} else {
+					eerr(&c, k, "unknown key \"%.64s\"; allowed keys: "
+					     "rules, block", ks);
+				}
+			}
+		}
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&p);
+	if (c.oom)
+		return -ENOMEM;
+	return c.errs ? -EINVAL : 0;
+}
+
+int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
+{
+	char *path = sl_edits_path(dir), *buf = NULL;
+	struct sl_loc loc = { path, 0, 0 };
+	size_t len = 0, cap = 0;
+	struct stat st;
+	int fd, err;
+
+	memset(e, 0, sizeof(*e));
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		e->path = path;
+		return 0;
+	}
+	if (fd < 0 || fstat(fd, &st)) {
+		err = -errno;
+		sl_diag_add(diags, &loc, "cannot read the CLI's edits file: %s", strerror(-err));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		sl_diag_add(diags, &loc, "the CLI's edits file is not a regular file");
+		goto out;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (cap - len < 4096) {
+			char *nb;
+
+			if (cap > SL_POLICY_FILE_MAX) {
+				err = -EFBIG;
+				sl_diag_add(diags, &loc, "the CLI's edits file is larger than %u MiB",
+					    SL_POLICY_FILE_MAX >> 20);
+				goto out;
+			}
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			sl_diag_add(diags, &loc, "cannot read the CLI's edits file: %s",
+				    strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	err = sl_edits_parse(path, buf ? buf : "", len, e, diags);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(path);
+	if (err && err != -EINVAL)
+		sl_edits_free(e);
+	return err;
+}
+
+/* ---- writing ---- */
+
+/* A YAML double-quoted scalar: every value is written quoted, so none is retyped. */
+static void put_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void put_field(FILE *f, const struct sl_edit_rule *r, enum sl_edit_field k)
+{
+	if (field_single(k) && r->n[k] == 1) {
+		put_quoted(f, r->v[k][0]);
+		return;
+	}
+	fputc('[', f);
+	for (size_t i = 0; i < r->n[k]; i++) {
+		if (i)
+			fputs(", ", f);
+		put_quoted(f, r->v[k][i]);
+	}
+	fputc(']', f);
+}
+
+char *sl_edits_format(const struct sl_edits *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputs("# Written by sluiced: the rules of `sluice rule add` and the prefixes of\n"
+	      "# `sluice block add`. Use the CLI to change them; hand-written policy goes\n"
+	      "# in *.yaml files beside this one (see docs/cli.md).\n", f);
+	fputs(e->nrules ? "rules:\n" : "rules: []\n", f);
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct sl_edit_rule *r = &e->rules[i];
+		bool first = true;
+
+		fputs("  - {", f);
+		for (int k = 0; k < SL_EF_N; k++) {
+			if (!r->has[k])
+				continue;
+			fprintf(f, "%s%s: ", first ? "" : ", ", sl_edit_field_names[k]);
+			put_field(f, r, k);
+			first = false;
+		}
+		fputs("}\n", f);
+	}
+	fputs(e->nblock ? "block:\n" : "block: []\n", f);
+	for (size_t i = 0; i < e->nblock; i++) {
+		char p[64];
+
+		sl_prefix_format(&e->block[i], p, sizeof(p));
+		fputs("  - ", f);
+		put_quoted(f, p);
+		fputc('\n', f);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int sl_file_stage(const char *path, const char *text, char **tmpp, char *err, size_t errlen)
+{
+	size_t len = strlen(text), off = 0;
+	char *tmp = NULL, *d = strdup(path), *b = strdup(path);
+	int fd = -1, ret = 0;
+
+	*tmpp = NULL;
+	/* a dot-file beside it: same filesystem for rename, skipped by the loader */
+	if (!d || !b || asprintf(&tmp, "%s/%s%s.tmp", dirname(d), basename(b)[0] == '.' ? "" : ".",
+				 basename(b)) < 0) {
+		tmp = NULL;
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot write %s (fsync): %s", tmp, strerror(errno));
+		goto out;
+	}
+out:
+	if (fd >= 0 && close(fd) && !ret) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+	}
+	if (ret && tmp && fd >= 0)
+		unlink(tmp);
+	if (ret)
+		free(tmp);
+	else
+		*tmpp = tmp;
+	free(d);
+	free(b);
+	return ret;
+}
+
+int sl_file_commit(const char *tmp, const char *path, char *err, size_t errlen)
+{
+	char *d = strdup(path);
+	int fd, ret = 0;
+
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (rename(tmp, path)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		free(d);
+		return ret;
+	}
+	/* the rename itself is durable once the dir is */
+	fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot sync the dir of %s: %s", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	free(d);
+	return ret;
+}
+
+void sl_file_abort(char *tmp)
+{
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+}
+
+/* ---- rules through the policy parser ---- */
+
+/* What one line of the generated policy came from. */
+struct gen_line {
+	long rule;			/* -1: not a rule's line */
+	enum sl_edit_field field;
+};
+
+struct gen {
+	FILE *f;
+	int line;			/* lines written so far */
+	struct gen_line *map;
+	size_t nmap;
+	bool oom;
+};
+
+static void gen_line(struct gen *g, long rule, enum sl_edit_field field)
+{
+	if (sl_vec_reserve((void **)&g->map, g->nmap, sizeof(*g->map))) {
+		g->oom = true;
+		return;
+	}
+	g->map[g->nmap++] = (struct gen_line){ rule, field };
+	g->line++;
+}
+
+static bool set_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= SL_NAME_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/* The generated policy: stand-in sets for the @references, then the rules. */
+static void gen_policy(struct gen *g, const struct sl_edits *e)
+{
+	bool any_set = false;
+
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct sl_edit_rule *r = &e->rules[i];
+
+		for (int k = SL_EF_SRC; k <= SL_EF_DST; k++) {
+			for (size_t j = 0; j < r->n[k]; j++) {
+				const char *s = r->v[k][j];
+
+				if (s[0] != '@' || !set_name_ok(s + 1))
+					continue;
+				if (!any_set) {
+					fputs("sets:\n", g->f);
+					gen_line(g, -1, 0);
+					any_set = true;
+				}
+				/* duplicates are fine here: they are only names */
+				fputs("  ", g->f);
+				put_quoted(g->f, s + 1);
+				fputs(": {prefixes: [\"192.0.2.0/32\"]}\n", g->f);
+				gen_line(g, -1, 0);
+			}
+		}
+	}
+	fputs("firewall:\n  rules:\n", g->f);
+	gen_line(g, -1, 0);
+	gen_line(g, -1, 0);
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct sl_edit_rule *r = &e->rules[i];
+		bool first = true;
+
+		for (int k = SL_EF_NAME; k <= SL_EF_DPORT; k++) {
+			if (!r->has[k])
+				continue;
+			fprintf(g->f, "    %s %s: ", first ? "-" : " ", sl_edit_field_names[k]);
+			put_field(g->f, r, k);
+			fputc('\n', g->f);
+			gen_line(g, (long)i, k);
+			first = false;
+		}
+		if (first) {
+			fputs("    - {}\n", g->f);
+			gen_line(g, (long)i, SL_EF_NAME);
+		}
+	}
+}
+
+/* The location an error of the generated policy at LINE belongs to. */
+static const struct sl_loc *gen_loc(const struct gen *g, const struct sl_edits *e, int line)
+{
+	const struct sl_edit_rule *r;
+
+	if (line < 1 || (size_t)line > g->nmap || g->map[line - 1].rule < 0)
+		return NULL;
+	r = &e->rules[g->map[line - 1].rule];
+	if (r->has[g->map[line - 1].field] && r->floc[g->map[line - 1].field].file)
+		return &r->floc[g->map[line - 1].field];
+	return &r->loc;
+}
+
+int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
+			struct sl_diags *diags)
+{
+	struct gen g = {};
+	struct sl_diags d = {};
+	char *text = NULL, path[64];
+	size_t len = 0;
+	const char *pp = path;
+	int fd = -1, err;
+
+	memset(pol, 0, sizeof(*pol));
+	if (!e->nrules) {
+		policy_defaults(pol);
+		return 0;
+	}
+	g.f = open_memstream(&text, &len);
+	if (!g.f)
+		return -ENOMEM;
+	gen_policy(&g, e);
+	if (fclose(g.f) || g.oom) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fd = memfd_create("sluice-edits", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		err = -errno;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	err = policy_load_paths(&pp, 1, pol, &d);
+	for (size_t i = 0; i < d.n; i++) {
+		const struct sl_diag *x = &d.v[i];
+		const struct sl_loc *loc = x->file && !strcmp(x->file, path) ?
+					   gen_loc(&g, e, x->line) : NULL;
+		struct sl_loc own = { x->file, x->line, x->col };
+
+		/* the stand-in sets are ours: an error there is one of the rules' names */
+		sl_diag_add(diags, loc ? loc : x->file && !strcmp(x->file, path) ? NULL : &own,
+			    "%s", x->msg);
+	}
+	if (!err && policy_fw(pol, 0)->nrules != e->nrules)
+		err = -EINVAL;	/* cannot happen: one rule written per rule */
+out:
+	if (err)
+		policy_free(pol);
+	sl_diags_free(&d);
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(g.map);
+	return err;
+}
+
+/* ---- merge ---- */
+
+bool sl_rule_from_edits(const struct sl_rule *r)
+{
+	const char *f = r->loc.file, *slash;
+
+	if (!f)
+		return false;
+	slash = strrchr(f, '/');
+	return !strcmp(slash ? slash + 1 : f, SL_EDITS_FILE);
+}
+
+bool sl_fw_has_block(const struct sl_firewall *fw)
+{
+	return fw->nrules && fw->rules[0].name &&
+	       !strncmp(fw->rules[0].name, SL_BLOCK_NAME, strlen(SL_BLOCK_NAME)) &&
+	       sl_rule_from_edits(&fw->rules[0]);
+}
+
+static bool reserved(const char *name)
+{
+	return name && !strncmp(name, SL_RESERVED_PREFIX, strlen(SL_RESERVED_PREFIX));
+}
+
+static const char *own_file(struct sl_policy *pol, const char *path)
+{
+	char *s;
+
+	for (size_t i = 0; i < pol->nfiles; i++)
+		if (!strcmp(pol->files[i], path))
+			return pol->files[i];
+	s = strdup(path);
+	if (!s || sl_vec_reserve((void **)&pol->files, pol->nfiles, sizeof(*pol->files))) {
+		free(s);
+		return NULL;
+	}
+	pol->files[pol->nfiles++] = s;
+	return s;
+}
+
+/* Point LOC at POL's copy of the edits path when it names that file. */
+static void fix_loc(struct sl_loc *loc, const struct sl_edits *e, const char *own)
+{
+	if (loc->file && (loc->file == e->path || !strcmp(loc->file, e->path)))
+		loc->file = own;
+}
+
+/* The section and index of the hand-written rule NAME; -1 when there is none. */
+static long hand_rule(const struct sl_policy *pol, const size_t *nhand, const char *name,
+		      size_t *sec)
+{
+	for (size_t s = 0; s < pol->nfws; s++) {
+		for (size_t i = 0; i < nhand[s]; i++) {
+			if (pol->fws[s].rules[i].name && !strcmp(pol->fws[s].rules[i].name, name)) {
+				*sec = s;
+				return (long)i;
+			}
+		}
+	}
+	return -1;
+}
+
+static int add_block_set(struct sl_policy *pol, const struct sl_edits *e, const char *own,
+			 struct sl_loc *loc)
+{
+	struct sl_set *s;
+
+	if (sl_vec_reserve((void **)&pol->sets, pol->nsets, sizeof(*pol->sets)))
+		return -ENOMEM;
+	s = &pol->sets[pol->nsets];
+	memset(s, 0, sizeof(*s));
+	s->name = strdup(SL_BLOCK_NAME);
+	s->v = malloc(e->nblock * sizeof(*s->v));
+	if (!s->name || !s->v) {
+		free(s->name);
+		free(s->v);
+		return -ENOMEM;
+	}
+	memcpy(s->v, e->block, e->nblock * sizeof(*s->v));
+	s->n = e->nblock;
+	*loc = (struct sl_loc){ own, e->block_loc ? e->block_loc[0].line : 0,
+				e->block_loc ? e->block_loc[0].col : 0 };
+	s->loc = *loc;
+	pol->nsets++;
+	return 0;
+}
+
+/*
+ * Rule 0 of a section: deny, src @sluice.block. Its name is "sluice.block",
+ * or "sluice.block.SECTION" when there are several sections (rule names are
+ * unique across sections).
+ */
+static int block_rule(struct sl_rule *rule, const struct sl_policy *pol, size_t sec,
+		      const struct sl_loc *loc)
+{
+	memset(rule, 0, sizeof(*rule));
+	if (pol->nfws > 1) {
+		if (asprintf(&rule->name, "%s.%s", SL_BLOCK_NAME, pol->fws[sec].name) < 0)
+			rule->name = NULL;
+	} else {
+		rule->name = strdup(SL_BLOCK_NAME);
+	}
+	rule->src = calloc(1, sizeof(*rule->src));
+	if (rule->src)
+		rule->src->set_name = strdup(SL_BLOCK_NAME);
+	if (!rule->name || !rule->src || !rule->src->set_name) {
+		free(rule->name);
+		if (rule->src)
+			free(rule->src->set_name);
+		free(rule->src);
+		memset(rule, 0, sizeof(*rule));
+		return -ENOMEM;
+	}
+	rule->loc = *loc;
+	rule->action = SLUICE_ACT_DENY;
+	rule->src->is_set = true;
+	rule->src->loc = *loc;
+	rule->nsrc = 1;
+	return 0;
+}
+
+static void section_names(const struct sl_policy *pol, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t s = 0; s < pol->nfws && off < len; s++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", s ? ", " : "",
+					pol->fws[s].name);
+}
+
+/*
+ * The section each CLI rule goes to, in SEC: `section:` when given, else the
+ * section of its `before:` rule, else the only section. Errors at the fields.
+ */
+static int place_rules(const struct sl_policy *pol, const struct sl_edits *e,
+		       const size_t *nhand, size_t *sec, struct sl_diags *diags)
+{
+	char names[512];
+	int errs = 0;
+
+	section_names(pol, names, sizeof(names));
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct sl_edit_rule *er = &e->rules[i];
+		const char *name = er->v[SL_EF_NAME][0];
+		long k = -1;
+		size_t hs;
+
+		if (er->has[SL_EF_SECTION]) {
+			k = policy_find_fw(pol, er->v[SL_EF_SECTION][0]);
+			if (k < 0) {
+				sl_diag_add(diags, &er->floc[SL_EF_SECTION], "rule \"%s\": no firewall "
+					    "section \"%s\" (sections: %s)", name,
+					    er->v[SL_EF_SECTION][0], names[0] ? names : "none");
+				errs++;
+				continue;
+			}
+		}
+		if (er->has[SL_EF_BEFORE]) {
+			if (hand_rule(pol, nhand, er->v[SL_EF_BEFORE][0], &hs) < 0) {
+				sl_diag_add(diags, &er->floc[SL_EF_BEFORE], "rule \"%s\" goes before "
+					    "rule \"%s\", which is not in the policy files (any "
+					    "more): restore it or `sluice rule del %s`", name,
+					    er->v[SL_EF_BEFORE][0], name);
+				errs++;
+				continue;
+			}
+			if (k >= 0 && (size_t)k != hs) {
+				sl_diag_add(diags, &er->floc[SL_EF_BEFORE],
+					    "rule \"%s\": rule \"%s\" is in section \"%s\", not \"%s\"",
+					    name, er->v[SL_EF_BEFORE][0], pol->fws[hs].name,
+					    pol->fws[k].name);
+				errs++;
+				continue;
+			}
+			k = (long)hs;
+		}
+		if (k < 0 && pol->nfws == 1)
+			k = 0;
+		if (k < 0) {
+			sl_diag_add(diags, &er->loc, "rule \"%s\": %s", name, pol->nfws ?
+				    "the policy has several firewall sections; say which with "
+				    "section:" : "the policy has no firewall section to put it in");
+			errs++;
+			continue;
+		}
+		sec[i] = (size_t)k;
+	}
+	return errs;
+}
+
+int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_diags *diags)
+{
+	struct sl_policy cli = {};
+	size_t *nhand = NULL, *sec = NULL;
+	struct sl_rule **v = NULL;
+	struct sl_loc bloc = {};
+	bool *placed = NULL;
+	const char *own;
+	int err = 0, errs = 0;
+
+	for (size_t i = 0; i < pol->nsets; i++) {
+		if (reserved(pol->sets[i].name)) {
+			sl_diag_add(diags, &pol->sets[i].loc, "set name \"%s\": names starting with "
+				    "\"%s\" are reserved for the CLI's own", pol->sets[i].name,
+				    SL_RESERVED_PREFIX);
+			errs++;
+		}
+	}
+	for (size_t s = 0; s < pol->nfws; s++) {
+		for (size_t i = 0; i < pol->fws[s].nrules; i++) {
+			const struct sl_rule *r = &pol->fws[s].rules[i];
+
+			if (!reserved(r->name))
+				continue;
+			sl_diag_add(diags, &r->loc, "rule name \"%s\": names starting with \"%s\" "
+				    "are reserved for the CLI's own", r->name, SL_RESERVED_PREFIX);
+			errs++;
+		}
+	}
+	if (!e->nrules && !e->nblock)
+		return errs ? -EINVAL : 0;
+	if (!pol->nfws) {
+		struct sl_loc loc = { e->path, 0, 0 };
+
+		sl_diag_add(diags, &loc, "the CLI's rules and blocklist need a firewall section; "
+			    "the policy has none");
+		return -EINVAL;
+	}
+
+	err = sl_edit_rules_build(e, &cli, diags);
+	if (err)
+		return err;
+	own = own_file(pol, e->path);
+	nhand = calloc(pol->nfws, sizeof(*nhand));
+	sec = calloc(e->nrules + 1, sizeof(*sec));
+	placed = calloc(e->nrules + 1, sizeof(*placed));
+	v = calloc(pol->nfws, sizeof(*v));
+	if (!own || !nhand || !sec || !placed || !v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t s = 0; s < pol->nfws; s++)
+		nhand[s] = pol->fws[s].nrules;
+	errs += place_rules(pol, e, nhand, sec, diags);
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct sl_edit_rule *er = &e->rules[i];
+		struct sl_rule *r = &policy_fw(&cli, 0)->rules[i];
+
+		if (reserved(r->name)) {
+			sl_diag_add(diags, &er->floc[SL_EF_NAME], "rule name \"%s\": names starting "
+				    "with \"%s\" are reserved for the CLI's own", r->name,
+				    SL_RESERVED_PREFIX);
+			errs++;
+		}
+		/* the parser's locations are the generated text's: use the fields' */
+		r->loc = er->loc;
+		fix_loc(&r->loc, e, own);
+		for (size_t k = 0; k < r->nsrc; k++) {
+			r->src[k].loc = er->floc[SL_EF_SRC];
+			fix_loc(&r->src[k].loc, e, own);
+		}
+		for (size_t k = 0; k < r->ndst; k++) {
+			r->dst[k].loc = er->floc[SL_EF_DST];
+			fix_loc(&r->dst[k].loc, e, own);
+		}
+	}
+	if (errs) {
+		err = -EINVAL;
+		goto out;
+	}
+
+	if (e->nblock) {
+		err = add_block_set(pol, e, own, &bloc);
+		if (err)
+			goto out;
+	}
+	for (size_t s = 0; s < pol->nfws; s++) {
+		struct sl_firewall *fw = &pol->fws[s];
+		size_t n = 0;
+
+		v[s] = calloc(nhand[s] + e->nrules + 1, sizeof(**v));
+		if (!v[s]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (e->nblock) {
+			err = block_rule(&v[s][n], pol, s, &bloc);
+			if (err)
+				goto out;
+			n++;
+		}
+		for (size_t h = 0; h <= nhand[s]; h++) {
+			for (size_t i = 0; i < e->nrules; i++) {
+				const struct sl_edit_rule *er = &e->rules[i];
+				bool here = h < nhand[s] ?
+					    er->has[SL_EF_BEFORE] &&
+					    !strcmp(er->v[SL_EF_BEFORE][0], fw->rules[h].name) :
+					    !er->has[SL_EF_BEFORE];
+
+				if (placed[i] || sec[i] != s || !here)
+					continue;
+				v[s][n++] = ((struct sl_firewall *)policy_fw(&cli, 0))->rules[i];
+				placed[i] = true;
+			}
+			if (h < nhand[s])
+				v[s][n++] = fw->rules[h];
+		}
+		free(fw->rules);
+		fw->rules = v[s];
+		fw->nrules = n;
+		v[s] = NULL;
+	}
+	/* the rules moved into POL: free only cli's array of them */
+	if (cli.nfws) {
+		free(cli.fws[0].rules);
+		cli.fws[0].rules = NULL;
+		cli.fws[0].nrules = 0;
+	}
+
+	/* names, @sets (against the real sets now) and the rule count, merged */
+	if (policy_check(pol, diags))
+		err = -EINVAL;
+out:
+	for (size_t s = 0; v && s < pol->nfws; s++) {
+		/* only on a failure half way: a block rule made, nothing moved yet */
+		if (v[s] && e->nblock && v[s][0].name && !strncmp(v[s][0].name, SL_BLOCK_NAME,
+								  strlen(SL_BLOCK_NAME))) {
+			free(v[s][0].name);
+			free(v[s][0].src->set_name);
+			free(v[s][0].src);
+		}
+		free(v[s]);
+	}
+	free(v);
+	free(nhand);
+	free(sec);
+	free(placed);
+	policy_free(&cli);
+	return err;
+}
+
+int policy_load_dir_edits(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
+{
+	struct sl_edits e;
+	int err, err2;
+
+	err = policy_load_dir(dir, pol, diags);
+	err2 = sl_edits_read(dir, &e, diags);
+	if (!err && !err2)
+		err = sl_edits_merge(pol, &e, diags);
+	else if (!err)
+		err = err2;
+	if (err)
+		policy_free(pol);
+	sl_edits_free(&e);
+	return err;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The CLI's edits: rules added with `sluice rule add` and the quick blocklist
+ * of `sluice block add`. The agent keeps them in one file of its own inside
+ * the policy dir (SL_EDITS_FILE, a dot-file: the loader and the dir watch
+ * skip it, so hand-written files are never rewritten and the agent's own
+ * rename-over never triggers a reload) and merges them into the policy read
+ * from the hand-written files:
+ *
+ *   rule 0        "sluice.block": deny, src @sluice.block (when the list is not empty)
+ *   ...           hand-written rules, in file order, each preceded by the CLI
+ *                 rules added with --before it
+ *   ...           CLI rules added without --before, in the order they were added
+ *
+ * Every rule of the file goes through the policy parser and checker (the same
+ * ones as hand-written rules): see sl_edit_rules_build.
+ */
+#ifndef SLUICE_POLICY_EDIT_H
+#define SLUICE_POLICY_EDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "policy.h"
+
+#define SL_EDITS_FILE		".sluice-cli.yaml"
+#define SL_BLOCK_NAME		"sluice.block"	/* the set and rule 0 */
+#define SL_RESERVED_PREFIX	"sluice."	/* names the CLI's own objects use */
+#define SL_EDITS_MAX_BLOCK	65536		/* prefixes in the quick blocklist */
+
+/* The fields of a rule as the operator wrote them (CLI arguments or YAML). */
+enum sl_edit_field {
+	SL_EF_NAME,
+	SL_EF_ACTION,
+	SL_EF_SRC,
+	SL_EF_DST,
+	SL_EF_PROTO,
+	SL_EF_SPORT,
+	SL_EF_DPORT,
+	SL_EF_BEFORE,
+	SL_EF_SECTION,
+	SL_EF_N,
+};
+
+/* "name", "action", "src", ...: the YAML keys and (with "--") the CLI options */
+extern const char *const sl_edit_field_names[SL_EF_N];
+
+struct sl_edit_rule {
+	struct sl_loc loc;		/* the rule in the edits file (line 0: not written yet) */
+	bool has[SL_EF_N];		/* the field was given */
+	char **v[SL_EF_N];		/* its values (name, action, before, section: one) */
+	size_t n[SL_EF_N];
+	struct sl_loc floc[SL_EF_N];	/* where each field was written; the CLI uses
+					 * {"--src", 0, 0} so errors name the argument */
+};
+
+struct sl_edits {
+	char *path;			/* DIR/SL_EDITS_FILE */
+	struct sl_edit_rule *rules;
+	size_t nrules;
+	struct sl_prefix *block;	/* the quick blocklist, in the order added */
+	struct sl_loc *block_loc;
+	size_t nblock;
+};
+
+/* The path of the edits file of DIR (malloc'd), NULL when out of memory. */
+char *sl_edits_path(const char *dir);
+
+/*
+ * Read DIR's edits file into E. A missing file is an empty list of edits.
+ * Returns 0, -EINVAL with errors in DIAGS (FILE:LINE:COL), or -errno.
+ */
+int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags);
+int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edits *e,
+		   struct sl_diags *diags);
+void sl_edits_free(struct sl_edits *e);
+
+/* The YAML text of E, as the agent writes it (malloc'd; NULL: out of memory). */
+char *sl_edits_format(const struct sl_edits *e);
+
+/*
+ * Write TEXT to PATH atomically: a temp file beside it, fsync, rename over,
+ * fsync of the dir. sl_file_stage does the first half (*TMP is the temp
+ * path, malloc'd), sl_file_commit the rename, sl_file_abort removes the
+ * temp file. Returns 0 or -errno with a message in ERR.
+ */
+int sl_file_stage(const char *path, const char *text, char **tmp, char *err, size_t errlen);
+int sl_file_commit(const char *tmp, const char *path, char *err, size_t errlen);
+void sl_file_abort(char *tmp);
+
+/* Append a copy of R to E (which takes ownership of nothing in R). */
+int sl_edits_add_rule(struct sl_edits *e, const struct sl_edit_rule *r, size_t at);
+void sl_edit_rule_del(struct sl_edits *e, size_t i);
+/* Append P to the blocklist of E (not written yet: line 0); 0 or -ENOMEM. */
+int sl_edits_add_block(struct sl_edits *e, const struct sl_prefix *p);
+/* The index of the rule named NAME in E, or -1. */
+long sl_edits_find_rule(const struct sl_edits *e, const char *name);
+/* Add one value to field F of R; 0 or -ENOMEM. */
+int sl_edit_rule_add(struct sl_edit_rule *r, enum sl_edit_field f, const char *value);
+void sl_edit_rule_free(struct sl_edit_rule *r);
+
+/*
+ * Parse and check the rules of E with the policy parser (a generated policy
+ * with one line per field; @set references are checked for their form only,
+ * the sets themselves by sl_edits_merge). Errors are reported at the
+ * fields' locations (floc). On success *POL holds the rules in E's order.
+ */
+int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
+			struct sl_diags *diags);
+
+/*
+ * Merge E into POL (read from the hand-written files): the blocklist as set
+ * and rule 0, the rules at their places, then the cross checks again
+ * (duplicate names, @set references, rule count). Returns 0 or -EINVAL with
+ * errors in DIAGS; POL is then to be freed as it is.
+ */
+int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_diags *diags);
+
+/* policy_load_dir and the merge of the dir's edits file: what the agent applies. */
+int policy_load_dir_edits(const char *dir, struct sl_policy *pol, struct sl_diags *diags);
+
+/* Did the CLI add R (it comes from the edits file)? */
+bool sl_rule_from_edits(const struct sl_rule *r);
+/* Is rule 0 of FW the CLI blocklist (fw_config.block)? */
+bool sl_fw_has_block(const struct sl_firewall *fw);
+
+#endif /* SLUICE_POLICY_EDIT_H */

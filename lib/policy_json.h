@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The policy model as JSON: the one form `rule list`, `policy show` and
+ * `policy diff` print (docs/control.md). Built by the agent for the policy in
+ * force and by the CLI for a dir it reads, so the two compare field by field.
+ */
+#ifndef SLUICE_POLICY_JSON_H
+#define SLUICE_POLICY_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "policy.h"
+
+/* ["203.0.113.0/24", "@blocklist"]: prefixes and @set references as written */
+struct json_object *sl_json_addrs(const struct sl_addr_item *v, size_t n);
+/* ["22", "8000-8080"] */
+struct json_object *sl_json_ports(const struct sl_port_range *v, size_t n);
+/* ["tcp", "udp"]; [] for any */
+struct json_object *sl_json_protos(uint32_t protos);
+/* "cli" for a rule of the CLI's edits file, else "FILE:LINE" */
+struct json_object *sl_json_origin(const struct sl_loc *loc, bool cli);
+
+/* {"name", "action", "src", "dst", "proto", "sport", "dport"} */
+struct json_object *sl_json_rule(const struct sl_rule *r);
+
+/*
+ * The whole policy: {"files", "sections": [{"name", "interfaces", "default",
+ * "stateful", "rules": [rule + "index", "section", "origin"]}], "sets": [{"name",
+ * "count", "origin"[, "prefixes"]}], "blocklist": [...], "conntrack":
+ * {"max-entries", "timeouts": {...}}}. With PREFIXES, every set lists its
+ * prefixes (for diff); the CLI blocklist is "blocklist", not a set.
+ */
+struct json_object *sl_json_policy(const struct sl_policy *pol, bool prefixes);
+
+#endif /* SLUICE_POLICY_JSON_H */

@@ -1,0 +1,393 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""CLI edits end to end: `sluice block add/del/list`, `rule add/del`,
+`policy show/diff`, generation conflicts.
+
+Every edit goes through the agent, is applied as a whole new policy
+generation and persists in the agent's edits file (.sluice-cli.yaml) of the
+policy dir. Real frames from the client namespace check what each edit does
+to traffic; the hand-written policy files are hashed before and after every
+edit and must never change.
+"""
+import hashlib
+import itertools
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from lib.netns import Topology, run
+from lib.traffic import Stream, exchange
+
+N = 5
+PREFIX = "sle%04x" % (os.getpid() & 0xFFFF)
+_counter = itertools.count()
+EDITS = ".sluice-cli.yaml"
+
+
+@pytest.fixture
+def topo():
+    """The conftest topology, named with this suite's prefix "sle"."""
+    t = Topology("%s%x" % (PREFIX, next(_counter)))
+    try:
+        t.setup()
+        yield t
+    finally:
+        t.destroy()
+
+
+def udp(tag, dport, src="192.0.2.1", dst="192.0.2.2", count=N, **kw):
+    return dict(tag=tag, src=src, dst=dst, proto="udp", dport=dport, count=count, **kw)
+
+
+def policy(topo, rules, default="allow", stateful=False):
+    """A hand-written policy file with RULES given as YAML lines."""
+    lines = ["# hand-written: the agent must never rewrite this file",
+             "firewall:",
+             "  interfaces: [\"%s\"]" % topo.glob,
+             "  default: %s" % default,
+             "  stateful: %s" % ("true" if stateful else "false"),
+             "  rules:"]
+    lines += ["    " + r for r in rules]
+    return "\n".join(lines) + "\n"
+
+
+def hashes(agent):
+    """sha256 of every hand-written file of the policy dir (not the edits file)."""
+    out = {}
+    for name in sorted(os.listdir(agent.policy_dir)):
+        if name.startswith("."):
+            continue
+        with open(os.path.join(agent.policy_dir, name), "rb") as f:
+            out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def edits_text(agent):
+    with open(os.path.join(agent.policy_dir, EDITS)) as f:
+        return f.read()
+
+
+def gen(agent):
+    return agent.status()["generation"]
+
+
+EDIT_VERBS = {("rule", "add"), ("rule", "del"), ("block", "add"), ("block", "del")}
+
+
+def start(env, text):
+    """Write the hand-written file, start the agent; from then on every edit
+    through agent.cli or agent.cli_raw checks that no hand-written file
+    changed."""
+    agent = env.agent
+    agent.write_policy("10-fw.yaml", text)
+    agent.start()
+    before = hashes(agent)
+    cli_raw = agent.cli_raw
+
+    def checked(*args, **kw):
+        p = cli_raw(*args, **kw)
+        if tuple(args[:2]) in EDIT_VERBS:
+            assert hashes(agent) == before, "a hand-written file changed after %s" % (args,)
+        return p
+
+    agent.cli_raw = checked
+    return agent, before
+
+
+def test_block_cuts_tracked_flow_and_survives_restart(env):
+    """A block drops a flow conntrack already let through, within 1 s of the
+    CLI starting; it is in force while no agent runs and after a restart."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: allow-udp, action: allow, proto: udp, dport: [5000]}",
+    ], default="deny", stateful=True))
+    # the flow is tracked: later packets pass through conntrack before any rule
+    assert exchange(topo, [udp("a", 5000)]) == {"a": N}
+    ct = agent.cli("ct", "list")
+    assert any(e["src"] == topo.c4 and e["dport"] == 5000 for e in ct["entries"]), ct
+    g0 = gen(agent)
+
+    def passed():
+        return agent.stats()["hooks"]["xdp"]["verdicts"]["pass"]["packets"]
+
+    # block once the stream flows (scapy takes about a second to start)
+    with Stream(topo, [udp("s", 5000, count=400)], inter=0.005) as s:
+        p0, deadline = passed(), time.monotonic() + 10
+        while passed() < p0 + 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        res = agent.cli("block", "add", topo.c4)
+        took = time.monotonic() - t0
+        assert res["added"] == [topo.c4 + "/32"] and res["generation"] == g0 + 1
+    assert took < 1.0, "block add took %.3f s" % took
+    # the stream was cut part way, and the tracked flow stays cut
+    assert 0 < s.counts["s"] < 400, s.counts
+    assert exchange(topo, [udp("b", 5000)]) == {"b": 0}
+    rules = agent.rules()
+    assert rules["sluice.block"]["packets"] >= N
+    # an IPv6 prefix and an idempotent add in one call
+    res = agent.cli("block", "add", topo.c4, "2001:db8:bad::/48")
+    assert res["present"] == [topo.c4 + "/32"] and res["added"] == ["2001:db8:bad::/48"]
+    res = agent.cli("block", "add", "2001:db8:bad::/48")
+    assert res["added"] == [] and res["generation"] == res["previous"]
+    assert hashes(agent) == before
+    g = gen(agent)
+    # the agent's own rename-over of its file is not a change of the policy dir
+    time.sleep(1.5)
+    assert gen(agent) == g
+
+    # SIGKILL: the block stays in force without an agent, and the file stays
+    assert agent.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert "192.0.2.1/32" in edits_text(agent)
+    assert exchange(topo, [udp("down", 5000)]) == {"down": 0}
+    agent.start()
+    assert agent.cli("block", "list")["prefixes"] == [topo.c4 + "/32", "2001:db8:bad::/48"]
+    assert exchange(topo, [udp("restarted", 5000)]) == {"restarted": 0}
+    assert hashes(agent) == before
+
+    res = agent.cli("block", "del", topo.c4)
+    assert res["removed"] == [topo.c4 + "/32"]
+    assert exchange(topo, [udp("unblocked", 5000)]) == {"unblocked": N}
+    assert agent.cli("block", "list")["prefixes"] == ["2001:db8:bad::/48"]
+    assert hashes(agent) == before
+
+
+def test_rule_add_before_and_del(env):
+    """Without --before a CLI rule goes after the hand-written ones (as `nft add
+    rule` appends); with --before it decides first; del restores."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+        "- {name: deny-5001, action: deny, proto: udp, dport: [5001]}",
+    ]))
+    assert exchange(topo, [udp("a", 5000), udp("b", 5001)]) == {"a": N, "b": 0}
+
+    res = agent.cli("rule", "add", "cli-deny", "--action", "deny", "--proto", "udp",
+                    "--dport", "5000,5002")
+    names = [r["name"] for r in agent.cli("rule", "list")["rules"]]
+    assert names == ["allow-5000", "deny-5001", "cli-deny"] and res["index"] == 2
+    # shadowed by allow-5000 for 5000; decides 5002
+    assert exchange(topo, [udp("a", 5000), udp("c", 5002)]) == {"a": N, "c": 0}
+
+    res = agent.cli("rule", "add", "cli-first", "--action", "deny", "--src", topo.c4,
+                    "--proto", "udp", "--dport", "5000", "--before", "allow-5000")
+    assert res["index"] == 0
+    # before a CLI rule, and a list given by repeating the option
+    agent.cli("rule", "add", "cli-allow", "--action", "allow", "--proto", "udp",
+              "--dport", "5002", "--dport", "5003", "--before", "cli-deny")
+    rules = agent.cli("rule", "list")["rules"]
+    assert [(r["name"], r["origin"]) for r in rules] == [
+        ("cli-first", "cli"), ("allow-5000", rules[1]["origin"]),
+        ("deny-5001", rules[2]["origin"]), ("cli-allow", "cli"), ("cli-deny", "cli")]
+    assert rules[1]["origin"].endswith("10-fw.yaml:7")
+    assert rules[3]["dport"] == ["5002", "5003"]
+    got = exchange(topo, [udp("a", 5000), udp("c", 5002), udp("other-src", 5000,
+                                                               src="192.0.2.9")])
+    assert got == {"a": 0, "c": N, "other-src": N}
+    counts = agent.rules()
+    assert counts["cli-first"]["packets"] == N and counts["cli-allow"]["packets"] == N
+
+    agent.cli("rule", "del", "cli-first")
+    assert exchange(topo, [udp("a", 5000)]) == {"a": N}
+    assert "cli-first" not in edits_text(agent)
+    assert hashes(agent) == before
+
+    # the rules come back, in the same order, after a restart
+    agent.stop(signal.SIGTERM)
+    agent.start()
+    names = [r["name"] for r in agent.cli("rule", "list")["rules"]]
+    assert names == ["allow-5000", "deny-5001", "cli-allow", "cli-deny"]
+    assert exchange(topo, [udp("c", 5002), udp("d", 5001)]) == {"c": N, "d": 0}
+    # the files the agent reads are what `policy check` reads: valid together
+    p = run([agent.sluice, "policy", "check", agent.policy_dir], check=False)
+    assert p.returncode == 0 and "4 rules" in p.stdout, p.stdout + p.stderr
+    assert hashes(agent) == before
+
+
+def test_concurrent_edits_one_conflict(env):
+    """Two clients edit against the same generation at once: one wins, the
+    other gets a conflict naming both generations; nothing interleaves."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+    ]))
+    for round_ in range(3):
+        g = gen(agent)
+        base = ["--socket", agent.socket]
+        procs = [
+            subprocess.Popen(["nsenter", "--net=/run/netns/" + topo.fw, agent.sluice] + base +
+                             ["block", "add", "203.0.113.%d" % (10 + 2 * round_ + i),
+                              "--generation", str(g)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+        outs = [p.communicate(timeout=30) + (p.returncode,) for p in procs]
+        codes = sorted(o[2] for o in outs)
+        assert codes == [0, 1], outs
+        loser = [o for o in outs if o[2] == 1][0]
+        assert "conflict" in loser[1] and str(g) in loser[1] and str(g + 1) in loser[1], loser
+        assert gen(agent) == g + 1
+    listed = agent.cli("block", "list")["prefixes"]
+    assert len(listed) == 3
+    # the file holds exactly what is in force
+    assert all(p in edits_text(agent) for p in listed)
+
+    # without --generation, concurrent edits serialise: each one a whole generation
+    g = gen(agent)
+    procs = [subprocess.Popen(["nsenter", "--net=/run/netns/" + topo.fw, agent.sluice,
+                               "--socket", agent.socket, "rule", "add", "r%d" % i,
+                               "--action", "deny", "--proto", "udp", "--dport",
+                               str(6000 + i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    outs = [p.communicate(timeout=30) + (p.returncode,) for p in procs]
+    ok = sum(1 for o in outs if o[2] == 0)
+    assert all(o[2] in (0, 1) for o in outs), outs
+    assert all("conflict" in o[1] for o in outs if o[2] == 1), outs
+    assert gen(agent) == g + ok
+    names = [r["name"] for r in agent.cli("rule", "list")["rules"]]
+    assert len([n for n in names if n.startswith("r")]) == ok
+    assert hashes(agent) == before
+
+
+def test_invalid_edits(env):
+    """Invalid arguments: exit 2 naming the argument; refused edits: exit 1
+    naming what; either way nothing changes."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+    ]))
+    agent.cli("block", "add", "198.51.100.7")
+    g = gen(agent)
+    text = edits_text(agent)
+
+    def fails(code, words, *args):
+        p = agent.cli_raw(*args, json_out=False)
+        assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
+        assert p.stderr.count("\n") == 1, p.stderr
+        for w in words:
+            assert w in p.stderr, (args, p.stderr)
+        pj = agent.cli_raw(*args)
+        assert pj.returncode == code and '"error"' in pj.stdout, pj.stdout
+
+    fails(2, ["--dport", "99999"], "rule", "add", "x", "--action", "deny", "--proto", "udp",
+          "--dport", "99999")
+    fails(2, ["--dport", "needs proto"], "rule", "add", "x", "--action", "deny",
+          "--dport", "80")
+    fails(2, ["--src", "300.1.2.3"], "rule", "add", "x", "--action", "deny",
+          "--src", "192.0.2.0/24,300.1.2.3")
+    fails(2, ["--action", "drop"], "rule", "add", "x", "--action", "drop")
+    fails(2, ["rule name", "bad name"], "rule", "add", "bad name!", "--action", "deny")
+    fails(2, ["--src", "@nosuch"], "rule", "add", "x", "--action", "deny", "--src", "@nosuch")
+    fails(2, ["--before", "nosuch"], "rule", "add", "x", "--action", "deny",
+          "--before", "nosuch")
+    fails(2, ["--action"], "rule", "add", "x")
+    fails(2, ["reserved"], "rule", "add", "sluice.x", "--action", "deny")
+    fails(2, ["192.0.2.300"], "block", "add", "192.0.2.300")
+    fails(2, ["--generation"], "block", "add", "192.0.2.9", "--generation", "x")
+    fails(1, ["allow-5000", "exists"], "rule", "add", "allow-5000", "--action", "deny")
+    fails(1, ["10-fw.yaml:7"], "rule", "del", "allow-5000")
+    fails(1, ["nosuch"], "rule", "del", "nosuch")
+    fails(1, ["203.0.113.5/32", "not in the blocklist"], "block", "del", "198.51.100.7",
+          "203.0.113.5")
+    fails(1, ["conflict", str(g - 1), str(g)], "block", "add", "192.0.2.9",
+          "--generation", str(g - 1))
+    assert gen(agent) == g
+    assert edits_text(agent) == text
+    assert agent.cli("block", "list")["prefixes"] == ["198.51.100.7/32"]
+    assert hashes(agent) == before
+
+
+def test_policy_show_and_diff(env, tmp_path):
+    """show: what is in force with origins; diff: 0 for the same dir, 1 with
+    what would change, 2 for an invalid dir."""
+    topo = env.topo
+    text = policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+        "- {name: deny-bad, action: deny, src: [\"@bad\"]}",
+    ])
+    env.agent.write_file("05-sets.yaml", "sets:\n  bad:\n    prefixes: [203.0.113.0/25]\n")
+    agent, before = start(env, text)
+    agent.cli("block", "add", "198.51.100.7")
+    agent.cli("rule", "add", "cli-r", "--action", "deny", "--dport", "22", "--proto", "tcp",
+              "--before", "deny-bad")
+    show = agent.cli("policy", "show")
+    assert show["generation"] == gen(agent)
+    assert [(r["name"], r["origin"] == "cli") for r in show["sections"][0]["rules"]] == [
+        ("sluice.block", True), ("allow-5000", False), ("cli-r", True), ("deny-bad", False)]
+    assert show["blocklist"] == ["198.51.100.7/32"]
+    assert [(s["name"], s["count"]) for s in show["sets"]] == [("bad", 1)]
+    assert show["conntrack"]["timeouts"]["udp"] > 0
+    p = agent.cli_raw("policy", "show", json_out=False)
+    assert p.returncode == 0 and "cli-r" in p.stdout and "198.51.100.7/32" in p.stdout
+
+    # the policy dir itself: no difference
+    p = agent.cli_raw("policy", "diff", agent.policy_dir)
+    assert p.returncode == 0, p.stdout + p.stderr
+    # a changed copy (the agent's CLI edits apply to it too)
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "05-sets.yaml").write_text("sets:\n  bad:\n    prefixes: [203.0.113.0/25, "
+                                        "203.0.113.200]\n")
+    (stage / "10-fw.yaml").write_text(text.replace("dport: [5000]", "dport: [5000, 5001]")
+                                      .replace("default: allow", "default: deny") +
+                                      "    - {name: new-one, action: allow}\n")
+    p = agent.cli_raw("policy", "diff", str(stage))
+    assert p.returncode == 1, p.stdout + p.stderr
+    d = __import__("json").loads(p.stdout)
+    assert [r["name"] for r in d["rules"]["added"]] == ["new-one"]
+    assert d["rules"]["changed"] == [{"name": "allow-5000", "changes": {
+        "dport": {"from": ["5000"], "to": ["5000", "5001"]}}}]
+    assert d["sets"]["changed"][0]["added"] == ["203.0.113.200/32"]
+    assert d["settings"]["sections.fw0.default"] == {"from": "allow", "to": "deny"}
+    assert d["blocklist"] == {"added": [], "removed": []}
+    p = agent.cli_raw("policy", "diff", str(stage), json_out=False)
+    assert "+ rule new-one" in p.stdout and "~ rule allow-5000: dport 5000 -> 5000,5001" \
+        in p.stdout, p.stdout
+    (stage / "10-fw.yaml").write_text("firewall: [\n")
+    p = agent.cli_raw("policy", "diff", str(stage), json_out=False)
+    assert p.returncode == 2 and "10-fw.yaml:" in p.stderr, p.stderr
+    assert hashes(agent) == before
+
+
+def test_block_ipv6_and_hand_edited_file(env):
+    """An IPv6 block drops IPv6 only; a broken hand edit of the edits file is
+    refused with its location (check and agent alike) and the policy in force
+    stays."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+    ], default="deny"))
+    v6 = dict(src=topo.c6, dst=topo.f6)
+    assert exchange(topo, [udp("v4", 5000), udp("v6", 5000, **v6)]) == {"v4": N, "v6": N}
+    agent.cli("block", "add", "2001:db8:1::/64")
+    assert exchange(topo, [udp("v4", 5000), udp("v6", 5000, **v6)]) == {"v4": N, "v6": 0}
+    assert agent.rules()["sluice.block"]["packets"] == N
+    g = gen(agent)
+
+    # a hand edit with a bad prefix: `policy check` and a reload both refuse it
+    path = os.path.join(agent.policy_dir, EDITS)
+    good = edits_text(agent)
+    with open(path, "w") as f:
+        f.write(good.replace("2001:db8:1::/64", "2001:db8:1::/129"))
+    p = run([agent.sluice, "policy", "check", agent.policy_dir], check=False)
+    assert p.returncode == 2 and EDITS + ":" in p.stderr and "129" in p.stderr, p.stderr
+    agent.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while EDITS + ":" not in agent.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert EDITS + ":" in agent.log_text()
+    assert gen(agent) == g
+    assert exchange(topo, [udp("v6", 5000, **v6)]) == {"v6": 0}
+    # an edit cannot build on a file it cannot read: refused, file untouched
+    p = agent.cli_raw("block", "add", "198.51.100.1", json_out=False)
+    assert p.returncode == 1 and EDITS in p.stderr, p.stderr
+    assert "/129" in edits_text(agent)
+    with open(path, "w") as f:
+        f.write(good)
+    agent.proc.send_signal(signal.SIGHUP)
+    agent.wait_generation(g + 1)
+    agent.cli("block", "del", "2001:db8:1::/64")
+    assert exchange(topo, [udp("v6", 5000, **v6)]) == {"v6": N}
+    assert hashes(agent) == before
