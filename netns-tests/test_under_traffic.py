@@ -44,24 +44,39 @@ def _prog_array(state_dir):
     return out
 
 
+def _flow(agent):
+    """The conntrack entries of the allowed flow (client -> fw, udp 5000)."""
+    return [e for e in agent.cli("ct", "list", "--proto", "udp", "--dport", "5000")["entries"]
+            if e["src"] == "192.0.2.1"]
+
+
 def test_sigkill_under_traffic_5s_down(env):
     """SIGKILL under traffic, 5 s without an agent, restart: every allowed
-    packet arrives (counted at the receiver), no denied one; the programs,
-    links and prog array are the same objects before and after."""
+    packet arrives (counted at the receiver), no denied one; the allowed
+    flow's conntrack entry lives through it (not created again); the
+    programs, links and prog array are the same objects before and after."""
     count = 2000    # 8 s of traffic at 4 ms: covers 5 s down plus the restart
-    agent = env.start(default="allow", rules=[
-        dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])])
+    agent = env.start(default="deny", stateful=True, rules=[
+        dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
+        dict(name="allow-5000", action="allow", proto="udp", dport=["5000"])])
     before = agent.attached()[env.topo.fdev]
     progs = _prog_array(agent.state_dir)
     assert [len(v) for v in progs.values()] == [2], progs
     spec = [dict(s, count=count) for s in specs()]
     with Stream(env.topo, spec, inter=INTER) as s:
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while not _flow(agent):     # scapy builds every frame before the first goes out
+            assert time.monotonic() < deadline and s.running(), "the flow was never tracked"
+            time.sleep(0.1)
+        created = agent.cli("ct", "stats")["created"]
         agent.stop(signal.SIGKILL)
         time.sleep(5)
         assert _prog_array(agent.state_dir) == progs, "prog array changed with no agent"
         agent.start()
         assert s.running(), "the stream ended before the restart was over; slow it down"
+        flow = _flow(agent)
+        assert len(flow) == 1 and flow[0]["state"] == "udp", flow
+        assert agent.cli("ct", "stats")["created"] == created, "the entry was created again"
     after = agent.attached()[env.topo.fdev]
     assert s.counts == {"allowed": count, "denied": 0}
     assert (after["prog_id"], after["link_id"]) == (before["prog_id"], before["link_id"])

@@ -2,8 +2,8 @@
 """Policy files written by the tests."""
 
 
-def policy_yaml(topo, rules=(), default="allow", sets=None, interfaces=None):
-    """A stateless firewall policy for the fw interfaces of TOPO.
+def policy_yaml(topo, rules=(), default="allow", sets=None, interfaces=None, stateful=False):
+    """A firewall policy for the fw interfaces of TOPO (stateless unless STATEFUL).
 
     RULES are dicts in the YAML shape of SPEC.md; SETS maps name -> dict.
     """
@@ -20,7 +20,7 @@ def policy_yaml(topo, rules=(), default="allow", sets=None, interfaces=None):
     lines += ["firewall:",
               "  interfaces: [%s]" % ", ".join('"%s"' % i for i in ifs),
               "  default: %s" % default,
-              "  stateful: false"]
+              "  stateful: %s" % ("true" if stateful else "false")]
     if rules:
         lines.append("  rules:")
     for r in rules:
