@@ -36,6 +36,7 @@
 #include "log.h"
 #include "policy_edit.h"
 #include "policy_json.h"
+#include "sync.h"
 
 #define CTL_MAX_REQ	(1 << 20)	/* docs/control.md: larger requests are refused */
 #define CTL_TIMEOUT_MS	5000		/* a client gets this long to send its request */
@@ -215,13 +216,18 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	return 0;
 }
 
+/*
+ * Every section's rules in order, with their counters: rule i of section k
+ * is counted at fw_rule_cnt[sync_rule_base(k) + i] (rules past
+ * SLUICE_MAX_RULES over all sections are not counted: null). The default
+ * action's counters are shared by the sections.
+ */
 static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 			 size_t errlen)
 {
 	struct sl_counter cnt[SLUICE_MAX_RULES + 1];
 	struct json_object *d, *rules, *def;
-	/* the agent applies one section (sync_apply); its rule indexes are the counters' */
-	const struct sl_firewall *fw = policy_fw(&a->pol, 0);
+	size_t nsec = a->pol.nfws ? a->pol.nfws : 1;
 	int ret;
 
 	if (!a->have_policy) {
@@ -236,21 +242,32 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 		return ret;
 	}
 	rules = json_object_new_array();
-	for (size_t i = 0; i < fw->nrules; i++) {
-		const struct sl_rule *r = &fw->rules[i];
-		struct json_object *o = sl_json_rule(r);
+	for (size_t k = 0; k < nsec; k++) {
+		const struct sl_firewall *fw = policy_fw(&a->pol, (int)k);
+		uint32_t base = sync_rule_base(&a->pol, k);
 
-		json_object_object_add(o, "index", json_object_new_int64(i));
-		json_object_object_add(o, "section", json_object_new_string(fw->name));
-		json_object_object_add(o, "origin", sl_json_origin(&r->loc, sl_rule_from_edits(r)));
-		json_object_object_add(o, "packets", json_object_new_uint64(cnt[i].packets));
-		json_object_object_add(o, "bytes", json_object_new_uint64(cnt[i].bytes));
-		json_object_array_add(rules, o);
+		for (size_t i = 0; i < fw->nrules; i++) {
+			const struct sl_rule *r = &fw->rules[i];
+			struct json_object *o = sl_json_rule(r);
+			bool counted = base + i < SLUICE_MAX_RULES;
+
+			json_object_object_add(o, "index", json_object_new_int64(i));
+			json_object_object_add(o, "section", json_object_new_string(fw->name));
+			json_object_object_add(o, "origin",
+					       sl_json_origin(&r->loc, sl_rule_from_edits(r)));
+			json_object_object_add(o, "packets", counted ?
+					       json_object_new_uint64(cnt[base + i].packets) : NULL);
+			json_object_object_add(o, "bytes", counted ?
+					       json_object_new_uint64(cnt[base + i].bytes) : NULL);
+			json_object_array_add(rules, o);
+		}
 	}
 	def = json_counter(&cnt[SLUICE_RULE_DEFAULT]);
-	json_object_object_add(def, "section", json_object_new_string(fw->name));
-	json_object_object_add(def, "action", json_object_new_string(
-				       sl_action_name(fw->default_action)));
+	/* one section: its name; several: their default actions count together */
+	json_object_object_add(def, "section", nsec == 1 ?
+			       json_object_new_string(policy_fw(&a->pol, 0)->name) : NULL);
+	json_object_object_add(def, "action", nsec == 1 ? json_object_new_string(
+				       sl_action_name(policy_fw(&a->pol, 0)->default_action)) : NULL);
 	d = json_object_new_object();
 	json_object_object_add(d, "rules", rules);
 	json_object_object_add(d, "default", def);

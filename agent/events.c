@@ -97,8 +97,10 @@ static struct json_object *event_json(struct agent *a, const struct sl_event *e)
 		json_object_object_add(o, "rule", json_object_new_string("default"));
 	} else {
 		json_object_object_add(o, "rule_index", json_object_new_int64(e->rule));
-		/* the policy in force; an event queued across a reload names the new one */
-		const struct sl_firewall *fw = policy_fw(&a->pol, 0);
+		/* the policy in force, the section of the receiving interface; an
+		 * event queued across a reload names the new one */
+		const struct sl_firewall *fw =
+			policy_fw(&a->pol, ifname[0] ? policy_fw_for_iface(&a->pol, ifname) : 0);
 
 		json_object_object_add(o, "rule", a->have_policy && e->rule < fw->nrules ?
 				       json_object_new_string(fw->rules[e->rule].name) : NULL);

@@ -28,6 +28,7 @@
 #include "fw_maps.h"
 #include "log.h"
 #include "metrics.h"
+#include "sync.h"
 
 #define M_MAX_REQ	4096
 #define M_TIMEOUT_MS	5000
@@ -125,26 +126,40 @@ static void rule_metrics(struct agent *a, struct mbuf *b)
 {
 	static struct sl_counter cnt[SLUICE_MAX_RULES + 1];
 	const char *kind[2] = { "packets", "bytes" };
-	const struct sl_firewall *fw = policy_fw(&a->pol, 0);
-	size_t n = a->have_policy ? fw->nrules : 0;
+	size_t nsec = a->pol.nfws ? a->pol.nfws : 1;
+	const struct sl_firewall *fw0 = policy_fw(&a->pol, 0);
 
 	if (!a->have_policy || sl_counters_read(a->rule_cnt_fd, SLUICE_MAX_RULES + 1, cnt))
 		return;
 	for (int k = 0; k < 2; k++) {
 		mb_printf(b, "# HELP sluice_rule_%s_total %s matched per firewall rule "
-			  "(rule=\"default\": the default action).\n"
+			  "(rule=\"default\": the default action, shared by the sections).\n"
 			  "# TYPE sluice_rule_%s_total counter\n", kind[k],
 			  k ? "Bytes" : "Packets", kind[k]);
-		for (size_t i = 0; i <= n; i++) {
-			const struct sl_counter *c = &cnt[i == n ? SLUICE_RULE_DEFAULT : i];
+		for (size_t s = 0; s < nsec; s++) {
+			const struct sl_firewall *fw = policy_fw(&a->pol, (int)s);
+			uint32_t base = sync_rule_base(&a->pol, s);
 
-			mb_printf(b, "sluice_rule_%s_total{rule=\"", kind[k]);
-			mb_label(b, i == n ? "default" : fw->rules[i].name);
-			mb_printf(b, "\",index=\"%zu\",action=\"%s\"} %llu\n",
-				  i == n ? (size_t)SLUICE_RULE_DEFAULT : i,
-				  sl_action_name(i == n ? fw->default_action : fw->rules[i].action),
-				  (unsigned long long)(k ? c->bytes : c->packets));
+			/* rules past SLUICE_MAX_RULES over all sections are not counted */
+			for (size_t i = 0; i < fw->nrules && base + i < SLUICE_MAX_RULES; i++) {
+				const struct sl_counter *c = &cnt[base + i];
+
+				mb_printf(b, "sluice_rule_%s_total{section=\"", kind[k]);
+				mb_label(b, fw->name);
+				mb_printf(b, "\",rule=\"");
+				mb_label(b, fw->rules[i].name);
+				mb_printf(b, "\",index=\"%zu\",action=\"%s\"} %llu\n", i,
+					  sl_action_name(fw->rules[i].action),
+					  (unsigned long long)(k ? c->bytes : c->packets));
+			}
 		}
+		mb_printf(b, "sluice_rule_%s_total{section=\"", kind[k]);
+		mb_label(b, nsec == 1 ? fw0->name : "*");
+		mb_printf(b, "\",rule=\"default\",index=\"%d\",action=\"%s\"} %llu\n",
+			  SLUICE_RULE_DEFAULT,
+			  nsec == 1 ? sl_action_name(fw0->default_action) : "per-section",
+			  (unsigned long long)(k ? cnt[SLUICE_RULE_DEFAULT].bytes :
+					       cnt[SLUICE_RULE_DEFAULT].packets));
 	}
 }
 

@@ -209,12 +209,12 @@ def test_metrics(env):
     rules = agent.rules()
     stats = agent.stats()["hooks"]["xdp"]
     for i, r in enumerate(RULES):
-        key = (("action", "deny"), ("index", str(i)), ("rule", r["name"]))
+        key = (("action", "deny"), ("index", str(i)), ("rule", r["name"]), ("section", "fw0"))
         assert m[("sluice_rule_packets_total", key)] == rules[r["name"]]["packets"]
         assert m[("sluice_rule_bytes_total", key)] == rules[r["name"]]["bytes"]
     assert m[("sluice_rule_packets_total", (("action", "deny"), ("index", "0"),
-                                            ("rule", "deny-5001")))] == 7
-    dflt = (("action", "allow"), ("index", "512"), ("rule", "default"))
+                                            ("rule", "deny-5001"), ("section", "fw0")))] == 7
+    dflt = (("action", "allow"), ("index", "512"), ("rule", "default"), ("section", "fw0"))
     assert m[("sluice_rule_packets_total", dflt)] == rules["(default)"]["packets"]
     assert m[("sluice_drop_packets_total", (("reason", "bad-ipv4-ihl"),))] == 3
     assert m[("sluice_drop_packets_total", (("reason", "policy-rule"),))] == \

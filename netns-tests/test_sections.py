@@ -243,6 +243,9 @@ def test_agent_runs_each_section_on_its_interfaces(env):
         return one, two
 
     assert probe() == ({"5000": 3, "5001": 0}, {"5000": 0, "5001": 3})
+    # each section's rules have their own counters (fw_rule_cnt[rule_base + i])
+    counted = {(r["section"], r["name"]): r["packets"] for r in agent.cli("rule", "list")["rules"]}
+    assert counted == {("a", "a-deny-5001"): 3, ("b", "b-deny-5000"): 3}, counted
     att = agent.attached()
     assert set(att) == {t.fdev, fdev2}
     slots = _pinned(agent, "sl_ifslot")
