@@ -178,6 +178,43 @@ static int ensure_bpffs(const char *state_dir)
 	return -EINVAL;
 }
 
+/*
+ * STATE/slots/N/ held the firewall tables of the two program instances of
+ * a sluice before the policy slots in map-in-map (fwo_*). Nothing of this
+ * version reads them, and a map an attached program still uses lives on
+ * without its pin: unpin them, or they would hold ~164 MiB until teardown.
+ */
+static void drop_legacy_slots(struct agent *a)
+{
+	char dir[PATH_MAX], sub[PATH_MAX], path[PATH_MAX];
+	struct dirent *de, *fe;
+	unsigned int n = 0;
+	DIR *d, *sd;
+
+	if (path_join(dir, sizeof(dir), a->state_dir, "slots"))
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || path_join(sub, sizeof(sub), dir, de->d_name))
+			continue;
+		sd = opendir(sub);
+		while (sd && (fe = readdir(sd))) {
+			if (fe->d_name[0] != '.' && !path_join(path, sizeof(path), sub, fe->d_name) &&
+			    !unlink(path))
+				n++;
+		}
+		if (sd)
+			closedir(sd);
+		rmdir(sub);
+	}
+	closedir(d);
+	if (rmdir(dir))
+		pr_warn("cannot remove %s: %s", dir, strerror(errno));
+	pr_info("removed %u pins of a previous version's policy tables under %s", n, dir);
+}
+
 int loader_prepare_state(struct agent *a)
 {
 	const char *dirs[] = { a->state_dir, a->maps_dir, a->links_dir, a->progs_dir };
@@ -212,6 +249,7 @@ int loader_prepare_state(struct agent *a)
 		return err == -EWOULDBLOCK ? -EBUSY : err;
 	}
 	a->state_lock_fd = fd;
+	drop_legacy_slots(a);
 	return 0;
 }
 

@@ -278,3 +278,18 @@ def test_reload_right_after_an_interface_vanishes(env):
         want = {"ok": N, "denied": 0} if port == 5001 else {"ok": 0, "denied": N}
         assert probe(env) == want, i
         assert fdev not in agent.attached()
+
+
+def test_previous_version_slot_tables_unpinned(env):
+    """A state dir of a sluice from before the map-in-map policy slots has its
+    firewall tables pinned under STATE/slots/N/: the agent unpins them (they
+    would hold their memory until teardown) and runs its own."""
+    slots = os.path.join(env.agent.state_dir, "slots")
+    for n in ("0", "1"):
+        os.makedirs(os.path.join(slots, n), mode=0o700, exist_ok=True)
+        subprocess.run(["bpftool", "map", "create", os.path.join(slots, n, "fw_cfg"),
+                        "type", "array", "key", "4", "value", "8", "entries", "1",
+                        "name", "fw_cfg"], check=True)
+    agent = env.start(default="deny")
+    assert not os.path.exists(slots), os.listdir(slots)
+    assert "removed 2 pins of a previous version's policy tables" in agent.log_text()
