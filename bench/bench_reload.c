@@ -148,7 +148,11 @@ static int agent_start(const char *build)
 	}
 	close(p[1]);
 	agent_log = fdopen(p[0], "re");
-	return agent_log ? 0 : -1;
+	if (!agent_log)
+		return -1;
+	/* unbuffered: poll() must see every line stdio has not consumed yet */
+	setvbuf(agent_log, NULL, _IONBF, 0);
+	return 0;
 }
 
 /*
