@@ -434,6 +434,12 @@ int loader_load(struct agent *a)
 		err = -ENOENT;
 		goto fail;
 	}
+	/* a state dir of a build before sl_ifslot_a: the words before any link moves */
+	err = fw_ifslot_sync_array(&a->fds);
+	if (err) {
+		pr_err("cannot write %s: %s", SLUICE_MAP_IFSLOT_A, strerror(-err));
+		goto fail;
+	}
 	if (a->progs_adopted) {
 		pr_info("build %s: adopted the pinned program set under %s", a->build,
 			a->build_dir);
@@ -504,7 +510,7 @@ void loader_gc(struct agent *a)
 		for (size_t i = 0; i < a->nifaces && !attached; i++)
 			attached = (__u32)a->ifaces[i].ifindex == k;
 		if (!attached && k != SLUICE_IFSLOT_DEFAULT)
-			bpf_map_delete_elem(a->fds.ifslot, &k);
+			fw_ifslot_del(&a->fds, k);
 	}
 	/* policy slots no interface runs: leftovers of a crash or of the last apply */
 	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)

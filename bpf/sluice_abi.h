@@ -47,6 +47,12 @@
 #define SLUICE_POL_SLOTS	64	/* policy slots: compiled policies, see fwo_* maps */
 #define SLUICE_IFSLOT_MAX	4096	/* interfaces with a policy slot (sl_ifslot) */
 #define SLUICE_IFSLOT_DEFAULT	0	/* sl_ifslot key for interfaces without one */
+/*
+ * sl_ifslot_a[ifindex] = slot + 1 (0: none) for ifindex below this: the
+ * per-packet lookup, an inlined array read; sl_ifslot (a hash) holds every
+ * entry too and is the only one for larger ifindexes.
+ */
+#define SLUICE_IFSLOT_ARRAY	65536
 
 /* Class 0 is the empty bitmap: it matches no rule. */
 #define SLUICE_CLS_NONE		0
@@ -375,6 +381,7 @@ struct sl_ev_config {
 #define SLUICE_MAP_FWO_SPORT	"fwo_sport"
 #define SLUICE_MAP_FWO_DPORT	"fwo_dport"
 #define SLUICE_MAP_IFSLOT	"sl_ifslot"	/* ifindex -> policy slot */
+#define SLUICE_MAP_IFSLOT_A	"sl_ifslot_a"	/* ifindex -> policy slot + 1, ifindex < 64k */
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
 

@@ -474,13 +474,38 @@ int fw_slot_cfg(const struct fw_map_fds *fds, uint32_t slot, struct fw_config *c
 	return err;
 }
 
+/* The array word of IFINDEX (slot + 1, or 0: none); nothing above its range. */
+static int ifslot_a_write(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t v)
+{
+	if (fds->ifslot_a < 0 || ifindex >= SLUICE_IFSLOT_ARRAY)
+		return 0;
+	return bpf_map_update_elem(fds->ifslot_a, &ifindex, &v, BPF_ANY) ? -errno : 0;
+}
+
 int fw_ifslot_set(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t slot)
 {
 	int err = write_hook(SLUICE_MAP_IFSLOT);
 
 	if (err)
 		return err;
-	return bpf_map_update_elem(fds->ifslot, &ifindex, &slot, BPF_ANY) ? -errno : 0;
+	/* the hash first: the array word is the switch the datapath reads */
+	if (bpf_map_update_elem(fds->ifslot, &ifindex, &slot, BPF_ANY))
+		return -errno;
+	return ifslot_a_write(fds, ifindex, slot + 1);
+}
+
+int fw_ifslot_sync_array(const struct fw_map_fds *fds)
+{
+	__u32 k, next, v;
+	int err = 0;
+
+	for (int r = bpf_map_get_next_key(fds->ifslot, NULL, &next); !r && !err;
+	     r = bpf_map_get_next_key(fds->ifslot, &k, &next)) {
+		k = next;
+		if (!bpf_map_lookup_elem(fds->ifslot, &k, &v))
+			err = ifslot_a_write(fds, k, v + 1);
+	}
+	return err;
 }
 
 int fw_ifslot_get(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t *slot)
@@ -490,6 +515,10 @@ int fw_ifslot_get(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t *slot
 
 int fw_ifslot_del(const struct fw_map_fds *fds, uint32_t ifindex)
 {
+	int err = ifslot_a_write(fds, ifindex, 0);
+
+	if (err)
+		return err;
 	if (bpf_map_delete_elem(fds->ifslot, &ifindex) && errno != ENOENT)
 		return -errno;
 	return 0;
@@ -637,6 +666,7 @@ int fw_map_fds_from_obj(struct bpf_object *obj, struct fw_map_fds *fds)
 		{ SLUICE_MAP_FWO_SPORT, FD_OFF(sport) },
 		{ SLUICE_MAP_FWO_DPORT, FD_OFF(dport) },
 		{ SLUICE_MAP_IFSLOT, FD_OFF(ifslot) },
+		{ SLUICE_MAP_IFSLOT_A, FD_OFF(ifslot_a) },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {

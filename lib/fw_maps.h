@@ -70,6 +70,11 @@ void fw_slot_close(struct fw_map_fds *inner);
 int fw_ifslot_set(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t slot);
 int fw_ifslot_get(const struct fw_map_fds *fds, uint32_t ifindex, uint32_t *slot);
 int fw_ifslot_del(const struct fw_map_fds *fds, uint32_t ifindex);
+/*
+ * Write sl_ifslot_a from sl_ifslot (what the datapath reads from what a
+ * previous build without the array left): before links run the programs.
+ */
+int fw_ifslot_sync_array(const struct fw_map_fds *fds);
 /* Does any sl_ifslot entry name SLOT? */
 bool fw_ifslot_refers(const struct fw_map_fds *fds, uint32_t slot);
 

@@ -59,6 +59,7 @@ void fw_tables_dump(FILE *out, const struct fw_tables *t);
 struct fw_map_fds {
 	int cfg, cls, src4, dst4, src4_t8, dst4_t8, src6, dst6, sport, dport;
 	int ifslot;
+	int ifslot_a;		/* the array view of ifslot (SLUICE_IFSLOT_ARRAY) */
 };
 
 /*

@@ -334,7 +334,8 @@ static bool buf_add(char **buf, size_t *len, const void *p, size_t n)
 }
 
 /*
- * Everything a packet can reach, as bytes: sl_ifslot (key, value pairs),
+ * Everything a packet can reach, as bytes: sl_ifslot (key, value pairs) and
+ * the words of sl_ifslot_a,
  * which slots are used, and every inner map of every used slot (arrays in
  * full, tries entry by entry with their values).
  */
@@ -349,6 +350,13 @@ static char *state_dump(const struct fw_map_fds *fds, size_t *len)
 		k = next;
 		if (bpf_map_lookup_elem(fds->ifslot, &k, &v) || !buf_add(&buf, len, &k, 4) ||
 		    !buf_add(&buf, len, &v, 4))
+			goto fail;
+	}
+	/* the array view the datapath reads: its non-zero words */
+	for (k = 0; k < SLUICE_IFSLOT_ARRAY; k++) {
+		if (bpf_map_lookup_elem(fds->ifslot_a, &k, &v))
+			goto fail;
+		if (v && (!buf_add(&buf, len, &k, 4) || !buf_add(&buf, len, &v, 4)))
 			goto fail;
 	}
 	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++) {

@@ -46,7 +46,20 @@ static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config 
  */
 static __always_inline bool sl_fw_slot(__u32 ifindex, __u32 *slot)
 {
-	__u32 *s = bpf_map_lookup_elem(&sl_ifslot, &ifindex);
+	__u32 *s;
+
+	if (ifindex < SLUICE_IFSLOT_ARRAY) {
+		s = bpf_map_lookup_elem(&sl_ifslot_a, &ifindex);
+		if (!s || !*s) {
+			ifindex = SLUICE_IFSLOT_DEFAULT;
+			s = bpf_map_lookup_elem(&sl_ifslot_a, &ifindex);
+			if (!s || !*s)
+				return false;
+		}
+		*slot = *s - 1;
+		return true;
+	}
+	s = bpf_map_lookup_elem(&sl_ifslot, &ifindex);
 
 	if (!s) {
 		ifindex = SLUICE_IFSLOT_DEFAULT;

@@ -105,6 +105,15 @@ struct {
 	__type(value, __u32);
 } sl_ifslot SEC(".maps");
 
+/* The same words for ifindex < SLUICE_IFSLOT_ARRAY, as slot + 1 (0: none):
+ * what the entry program reads (an array lookup the verifier inlines). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_IFSLOT_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_ifslot_a SEC(".maps");
+
 /* Per-rule packets/bytes; SLUICE_RULE_DEFAULT counts the default action. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
