@@ -63,10 +63,10 @@
 /*
  * Start the sweepers, or move running ones to this agent's program: a
  * pending timer holds a reference on the program that set its callback, so
- * a previous agent's program goes once every sweeper runs ours. Run after
- * every ct_cfg write too: a new tick takes effect at once. bpf_timer_init
- * allocates without sleeping and fails (-ENOMEM) for a moment after a
- * burst: what could not start is retried every CT_RETRY_MS.
+ * a previous agent's program goes once every sweeper runs ours. Run at
+ * load and after every policy write to ct_cfg: a new tick takes effect at
+ * once. bpf_timer_init allocates without sleeping and fails (-ENOMEM) for a
+ * moment after a burst: what could not start is retried every CT_RETRY_MS.
  */
 static void ct_start(struct agent *a)
 {
@@ -137,7 +137,6 @@ static int ct_write_cfg(struct agent *a, struct sl_ct_config *cfg)
 		pr_err("cannot write %s: %s", SLUICE_MAP_CT_CFG, strerror(errno));
 		return -errno;
 	}
-	ct_start(a);
 	return 0;
 }
 
@@ -182,14 +181,11 @@ static int ct_shards_ensure(struct agent *a)
 	a->ct_max = info.capacity;
 	a->ct_syn_max = info.syn_capacity;
 	/* the datapath must see the shards before any packet is tracked */
-	if (ct_read_cfg(a, &cfg) || cfg.shards != a->ct_shards) {
-		if (ct_read_cfg(a, &cfg)) {
-			memset(&cfg, 0, sizeof(cfg));
-			cfg.stateful = 1;
-		}
-		return ct_write_cfg(a, &cfg);
+	if (ct_read_cfg(a, &cfg)) {
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.stateful = 1;
 	}
-	return 0;
+	return cfg.shards == a->ct_shards ? 0 : ct_write_cfg(a, &cfg);
 }
 
 /*
@@ -321,6 +317,8 @@ int ct_apply(struct agent *a, const struct sl_policy *pol)
 	err = ct_write_cfg(a, &cfg);
 	if (err)
 		return err;
+	/* a new tick takes effect at once */
+	ct_start(a);
 	if (max != a->ct_max && max != a->ct_max_want)
 		pr_warn("conntrack.max-entries %u: the table keeps its %u entries until it is "
 			"re-created ('sluice teardown', then start sluiced)", max, a->ct_max);
@@ -540,29 +538,24 @@ struct json_object *ct_status_hook(struct agent *a, const struct iface *it)
 	__u32 len = sizeof(info);
 	struct json_object *o;
 
+	if (!it->tc_clsact && it->tc_link_fd < 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(it->name));
+	json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
+	json_object_object_add(o, "hook", json_object_new_string("tc-egress"));
+	json_object_object_add(o, "mode", json_object_new_string(it->tc_clsact ? "clsact" : "tcx"));
+	json_object_object_add(o, "attach", json_object_new_string(it->tc_clsact ? "netlink" :
+								   "bpf_link"));
 	if (it->tc_clsact) {
 		struct bpf_prog_info pinfo = {};
 		__u32 plen = sizeof(pinfo);
 
 		bpf_obj_get_info_by_fd(tc_prog_fd(a), &pinfo, &plen);
-		o = json_object_new_object();
-		json_object_object_add(o, "name", json_object_new_string(it->name));
-		json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
-		json_object_object_add(o, "hook", json_object_new_string("tc-egress"));
-		json_object_object_add(o, "mode", json_object_new_string("clsact"));
-		json_object_object_add(o, "attach", json_object_new_string("netlink"));
 		json_object_object_add(o, "prog_id", json_object_new_int64(pinfo.id));
 		return o;
 	}
-	if (it->tc_link_fd < 0)
-		return NULL;
 	bpf_obj_get_info_by_fd(it->tc_link_fd, &info, &len);
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(it->name));
-	json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
-	json_object_object_add(o, "hook", json_object_new_string("tc-egress"));
-	json_object_object_add(o, "mode", json_object_new_string("tcx"));
-	json_object_object_add(o, "attach", json_object_new_string("bpf_link"));
 	json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
 	json_object_object_add(o, "link_id", json_object_new_int64(info.id));
 	return o;
@@ -721,34 +714,6 @@ int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **d
 	return 0;
 }
 
-struct keys_ctx {
-	struct keys_ctx_key {
-		struct sl_ct_key k;
-		bool syn;
-	} *v;
-	size_t n, cap;
-};
-
-static int collect_key(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
-		       bool syn)
-{
-	struct keys_ctx *kc = ctx;
-
-	(void)e;
-	if (kc->n == kc->cap) {
-		size_t cap = kc->cap ? kc->cap * 2 : 4096;
-		struct keys_ctx_key *nv = reallocarray(kc->v, cap, sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		kc->v = nv;
-		kc->cap = cap;
-	}
-	kc->v[kc->n].k = *k;
-	kc->v[kc->n++].syn = syn;
-	return 0;
-}
-
 /* Add N to ct_stats[IDX] (CPU 0's slot): userspace deletions the datapath cannot see. */
 static void ct_stat_add(struct agent *a, __u32 idx, __u64 n)
 {
@@ -772,22 +737,17 @@ static void ct_stat_add(struct agent *a, __u32 idx, __u64 n)
 int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **data,
 		 char *err, size_t errlen)
 {
-	struct keys_ctx kc = {};
 	struct json_object *d;
-	__u64 deleted = 0;
+	uint64_t deleted;
 	int ret;
 
 	(void)req;
-	ret = ct_shards_walk(a->ct_shards_fd, collect_key, &kc);
+	ret = ct_shards_flush(a->ct_shards_fd, &deleted);
 	if (ret) {
-		free(kc.v);
-		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT, strerror(-ret));
+		snprintf(err, errlen, "cannot flush %s: %s", SLUICE_MAP_CT, strerror(-ret));
+		ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
 		return ret;
 	}
-	for (size_t i = 0; i < kc.n; i++)
-		if (!ct_shards_delete(a->ct_shards_fd, a->ct_shards, &kc.v[i].k, kc.v[i].syn))
-			deleted++;
-	free(kc.v);
 	ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
 	pr_info("conntrack flushed: %llu entries deleted", (unsigned long long)deleted);
 	d = json_object_new_object();

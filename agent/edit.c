@@ -90,6 +90,14 @@ static int check_generation(struct agent *a, struct json_object *req, char *err,
 	return -ESTALE;
 }
 
+/* Every edit: a policy of the agent's own, and no change since the client looked. */
+static int edit_allowed(struct agent *a, struct json_object *req, char *err, size_t errlen)
+{
+	int ret = need_policy(a, err, errlen);
+
+	return ret ? ret : check_generation(a, req, err, errlen);
+}
+
 /* The strings of REQ[KEY]: a string or an array of strings; -EINVAL otherwise. */
 static int req_strings(struct json_object *req, const char *key, bool *present,
 		       struct json_object **arr, char *err, size_t errlen)
@@ -239,16 +247,6 @@ static const struct sl_rule *rule_in_force(const struct agent *a, const char *na
 	return NULL;
 }
 
-static void section_list(const struct sl_policy *pol, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t s = 0; s < pol->nfws && off < len; s++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s", s ? ", " : "",
-					pol->fws[s].name);
-}
-
 /* ---- rule-add / rule-del ---- */
 
 static int rule_from_req(struct json_object *req, struct sl_edit_rule *r, char *err,
@@ -288,9 +286,7 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 	size_t at, idx = 0, sec = 0;
 	int ret;
 
-	ret = need_policy(a, err, errlen);
-	if (!ret)
-		ret = check_generation(a, req, err, errlen);
+	ret = edit_allowed(a, req, err, errlen);
 	if (ret)
 		return ret;
 	ret = rule_from_req(req, &r, err, errlen);
@@ -300,7 +296,7 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 	if (r.has[SL_EF_SECTION] && policy_find_fw(&a->pol, r.v[SL_EF_SECTION][0]) < 0) {
 		char names[512];
 
-		section_list(&a->pol, names, sizeof(names));
+		policy_fw_names(&a->pol, names, sizeof(names));
 		snprintf(err, errlen, "--section: no firewall section \"%s\" (sections: %s)",
 			 r.v[SL_EF_SECTION][0], names[0] ? names : "none");
 		ret = -EINVAL;
@@ -309,7 +305,7 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 	if (!r.has[SL_EF_SECTION] && !r.has[SL_EF_BEFORE] && a->pol.nfws != 1) {
 		char names[512];
 
-		section_list(&a->pol, names, sizeof(names));
+		policy_fw_names(&a->pol, names, sizeof(names));
 		snprintf(err, errlen, a->pol.nfws ? "--section: the policy has several firewall "
 			 "sections (%s); say which" : "the policy has no firewall section%s to add "
 			 "a rule to", names);
@@ -425,9 +421,7 @@ int edit_cmd_rule_del(struct agent *a, struct json_object *req, struct json_obje
 	long k;
 	int ret;
 
-	ret = need_policy(a, err, errlen);
-	if (!ret)
-		ret = check_generation(a, req, err, errlen);
+	ret = edit_allowed(a, req, err, errlen);
 	if (ret)
 		return ret;
 	if (!json_object_object_get_ex(req, "name", &v) ||
@@ -526,6 +520,17 @@ static struct json_object *prefix_str(const struct sl_prefix *p)
 	return json_object_new_string(buf);
 }
 
+/* block add and del: the checks, the prefixes of REQ, the edits file. */
+static int block_begin(struct agent *a, struct json_object *req, struct sl_edits *e,
+		       struct sl_prefix **v, size_t *n, char *err, size_t errlen)
+{
+	int ret = edit_allowed(a, req, err, errlen);
+
+	if (!ret)
+		ret = req_prefixes(req, v, n, err, errlen);
+	return ret ? ret : edits_load(a, e, err, errlen);
+}
+
 int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_object **data,
 		       char *err, size_t errlen)
 {
@@ -536,14 +541,7 @@ int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_obj
 	size_t n, nadded = 0;
 	int ret;
 
-	ret = need_policy(a, err, errlen);
-	if (!ret)
-		ret = check_generation(a, req, err, errlen);
-	if (!ret)
-		ret = req_prefixes(req, &v, &n, err, errlen);
-	if (ret)
-		return ret;
-	ret = edits_load(a, &e, err, errlen);
+	ret = block_begin(a, req, &e, &v, &n, err, errlen);
 	if (ret)
 		goto out;
 	added = json_object_new_array();
@@ -599,14 +597,7 @@ int edit_cmd_block_del(struct agent *a, struct json_object *req, struct json_obj
 	size_t n, off;
 	int ret;
 
-	ret = need_policy(a, err, errlen);
-	if (!ret)
-		ret = check_generation(a, req, err, errlen);
-	if (!ret)
-		ret = req_prefixes(req, &v, &n, err, errlen);
-	if (ret)
-		return ret;
-	ret = edits_load(a, &e, err, errlen);
+	ret = block_begin(a, req, &e, &v, &n, err, errlen);
 	if (ret)
 		goto out;
 	/* all or nothing: name every prefix that is not there */

@@ -116,13 +116,6 @@ static double run(int prog, uint8_t *frame, uint32_t repeat, uint32_t *retval)
 	return opts.duration;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Median ns/packet of PROG (verdict WANT) and FLOOR, interleaved. With
  * repeat, BPF_PROG_TEST_RUN runs on one buffer and copies the result out
@@ -184,20 +177,11 @@ static uint32_t ct_count(struct ctb *b)
 	return map_count(b, false);
 }
 
-/* Empty every shard: a delete of each key, shard by shard. */
 static void ct_flush(struct ctb *b)
 {
-	for (int syn = 0; syn < 2; syn++) {
-		for (uint32_t i = 0; i < b->shards; i++) {
-			int fd = ct_shard_fd(b->outer_fd, i, syn);
-			struct sl_ct_key k;
+	uint64_t n;
 
-			while (fd >= 0 && !bpf_map_get_next_key(fd, NULL, &k))
-				bpf_map_delete_elem(fd, &k);
-			if (fd >= 0)
-				close(fd);
-		}
-	}
+	ct_shards_flush(b->outer_fd, &n);
 }
 
 /* (Re)start the sweepers, as the agent does after every ct_cfg write. */

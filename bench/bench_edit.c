@@ -32,30 +32,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define ROUNDS		15
 
 static char ns[32], state[64], work[64], pol[96], sock[96], logf[96];
 static char sluiced[600], sluice[600];
 static pid_t agent = -1;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* Run the CLI with ARGV (NULL-terminated, after the socket); stdout to OUT or /dev/null. */
 static int cli(char *out, size_t outlen, const char *const *argv)
@@ -129,16 +112,9 @@ static void on_signal(int sig)
 	exit(1);	/* cleanup() through atexit */
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void row(const char *what, double *v, int n)
 {
-	qsort(v, n, sizeof(*v), cmp_dbl);
+	qsort(v, n, sizeof(*v), cmp_double);
 	printf("  %-36s %8.2f %8.2f %8.2f\n", what, v[n / 2], v[n * 9 / 10], v[0]);
 }
 
@@ -178,9 +154,9 @@ static int write_policy(int nrules, bool big)
 
 static int wait_generation(long long want, double timeout_ms)
 {
-	double t0 = now_ms();
+	double t0 = now_s() * 1e3;
 
-	while (now_ms() - t0 < timeout_ms) {
+	while (now_s() * 1e3 - t0 < timeout_ms) {
 		if (generation() >= want)
 			return 0;
 		usleep(5000);
@@ -202,26 +178,26 @@ static int measure(const char *title)
 		double t0;
 
 		snprintf(pfx, sizeof(pfx), "198.51.100.%d", i + 1);
-		t0 = now_ms();
+		t0 = now_s() * 1e3;
 		if (cli(NULL, 0, st))
 			return -1;
-		s[i] = now_ms() - t0;
+		s[i] = now_s() * 1e3 - t0;
 
 		g = generation();
-		t0 = now_ms();
+		t0 = now_s() * 1e3;
 		kill(agent, SIGHUP);
 		if (wait_generation(g + 1, 30000))
 			return -1;
-		r[i] = now_ms() - t0;
+		r[i] = now_s() * 1e3 - t0;
 
-		t0 = now_ms();
+		t0 = now_s() * 1e3;
 		if (cli(NULL, 0, add))
 			return -1;
-		a[i] = now_ms() - t0;
-		t0 = now_ms();
+		a[i] = now_s() * 1e3 - t0;
+		t0 = now_s() * 1e3;
 		if (cli(NULL, 0, del))
 			return -1;
-		d[i] = now_ms() - t0;
+		d[i] = now_s() * 1e3 - t0;
 	}
 	printf("\n%s, ms over %d rounds            median      p90      min\n", title, ROUNDS);
 	row("sluice status (baseline)", s, ROUNDS);
@@ -298,14 +274,14 @@ int main(int argc, char **argv)
 	if (measure("100 rules"))
 		goto fail;
 
-	t0 = now_ms();
+	t0 = now_s() * 1e3;
 	{
 		long long g = generation();
 
 		if (write_policy(100, true) || kill(agent, SIGHUP) || wait_generation(g + 1, 60000))
 			goto fail;
 	}
-	printf("\n(100k-prefix set loaded in %.0f ms)\n", now_ms() - t0);
+	printf("\n(100k-prefix set loaded in %.0f ms)\n", now_s() * 1e3 - t0);
 	if (measure("100 rules + a 100,000-prefix set"))
 		goto fail;
 	return 0;

@@ -189,16 +189,9 @@ static double agent_wait(const char *want, const char *want2, double limit, doub
 	return -1;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-	qsort(v, n, sizeof(*v), cmp_d);
+	qsort(v, n, sizeof(*v), cmp_double);
 	return v[n / 2];
 }
 

@@ -67,6 +67,14 @@ static inline int enter_ns(const char *name)
 	return err;
 }
 
+/* qsort(3) order of doubles, for the medians. */
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static inline double now_s(void)
 {
 	struct timespec ts;

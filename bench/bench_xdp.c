@@ -118,13 +118,6 @@ static double run_once(int prog, const uint8_t *frame, uint32_t repeat, uint32_t
 	return opts.duration;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static uint32_t pick_repeat(int prog, const uint8_t *frame)
 {
 	double ns = run_once(prog, frame, 10000, NULL);
@@ -241,6 +234,27 @@ static int ifslot_for_lo(struct bench *b, bool set)
 static void row(const char *name, double ns, double floor_ns, uint32_t repeat)
 {
 	printf("  %-46s %9.1f %9.1f %8.2fx %10u\n", name, ns, floor_ns, ns / floor_ns, repeat);
+}
+
+/*
+ * The rows of pipe_vs_single for FRAME, with loopback given its own
+ * sl_ifslot entry while they are measured.
+ */
+static int pipe_rows(struct bench *b, int pipe, int single, int floor, const uint8_t *frame,
+		     uint32_t want)
+{
+	double ns, ns1, fl;
+	uint32_t rep;
+
+	if (ifslot_for_lo(b, true) ||
+	    pipe_vs_single(pipe, single, floor, frame, want, &ns, &ns1, &fl, &rep))
+		return -1;
+	ifslot_for_lo(b, false);
+	row("  one program (fw_single), own ifslot entry", ns1, fl, rep);
+	row("  tail-call pipeline (sluice_xdp), own entry", ns, fl, rep);
+	printf("  %-46s %+9.1f ns, %.2fx one program (%.2fx above the floor)\n",
+	       "  pipeline vs one program:", ns - ns1, ns / ns1, (ns - fl) / (ns1 - fl));
+	return 0;
 }
 
 /* Fill the LPM baseline map with the /24s [FROM, TO) and, if WITH32, the /32s. */
@@ -386,7 +400,7 @@ int main(void)
 {
 	struct bench b = { 0 };
 	uint8_t frame[FRAME_LEN];
-	double ns, ns1, fl, t0, small_ns = 0, big_ns = 0;
+	double ns, fl, t0, small_ns = 0, big_ns = 0;
 	uint32_t rep, fw, fwr, fws, fls, flr, lps, lpr;
 	int rc = 1;
 	char *yaml = NULL;
@@ -446,14 +460,8 @@ int main(void)
 	if (measure(fw, fls, frame, XDP_PASS, &ns, &fl, &rep))
 		goto out;
 	row("allow by rule 101 of 101 (same source)", ns, fl, rep);
-	if (ifslot_for_lo(&b, true) ||
-	    pipe_vs_single(fw, fws, fls, frame, XDP_PASS, &ns, &ns1, &fl, &rep))
+	if (pipe_rows(&b, fw, fws, fls, frame, XDP_PASS))
 		goto out;
-	ifslot_for_lo(&b, false);
-	row("  one program (fw_single), own ifslot entry", ns1, fl, rep);
-	row("  tail-call pipeline (sluice_xdp), own entry", ns, fl, rep);
-	printf("  %-46s %+9.1f ns, %.2fx one program (%.2fx above the floor)\n",
-	       "  pipeline vs one program:", ns - ns1, ns / ns1, (ns - fl) / (ns1 - fl));
 
 	/*
 	 * Deny by a 10-prefix set. The 10 prefixes together cover the whole
@@ -475,14 +483,8 @@ int main(void)
 	if (measure(fw, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("deny by 10-prefix set (same source)", ns, fl, rep);
-	if (ifslot_for_lo(&b, true) ||
-	    pipe_vs_single(fw, fws, fls, frame, XDP_DROP, &ns, &ns1, &fl, &rep))
+	if (pipe_rows(&b, fw, fws, fls, frame, XDP_DROP))
 		goto out;
-	ifslot_for_lo(&b, false);
-	row("  one program (fw_single), own ifslot entry", ns1, fl, rep);
-	row("  tail-call pipeline (sluice_xdp), own entry", ns, fl, rep);
-	printf("  %-46s %+9.1f ns, %.2fx one program (%.2fx above the floor)\n",
-	       "  pipeline vs one program:", ns - ns1, ns / ns1, (ns - fl) / (ns1 - fl));
 	if (verify_rule_counts_all(&b, fwr, frame, 0, 100000) ||
 	    measure(fwr, flr, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;

@@ -204,17 +204,7 @@ static int block_list_text(struct json_object *d)
 
 static int do_block_list(struct cli *c, int argc, char **argv)
 {
-	struct json_object *data;
-	int rc = cli_no_args(c, argc, argv);
-
-	if (rc)
-		return rc;
-	rc = ctl_call(c, "block-list", NULL, &data);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, block_list_text);
-	json_object_put(data);
-	return rc;
+	return cli_show(c, argc, argv, "block-list", block_list_text);
 }
 
 static const struct cli_verb block_verbs[] = {

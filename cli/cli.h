@@ -77,6 +77,13 @@ int cli_error(const struct cli *c, int status, const char *fmt, ...);
 int cli_output(const struct cli *c, struct json_object *data,
 	       int (*text)(struct json_object *data));
 
+/*
+ * A verb without arguments that asks the agent CMD and prints the answer
+ * (cli_output): status, stats, rule list, block list, policy show.
+ */
+int cli_show(struct cli *c, int argc, char **argv, const char *cmd,
+	     int (*text)(struct json_object *data));
+
 /* Refuse arguments a verb does not take (saying so when one is a global option). */
 int cli_no_args(struct cli *c, int argc, char **argv);
 bool cli_global_option(const char *arg);

@@ -69,6 +69,22 @@ int cli_output(const struct cli *c, struct json_object *data,
 	return EXIT_OK;
 }
 
+int cli_show(struct cli *c, int argc, char **argv, const char *cmd,
+	     int (*text)(struct json_object *data))
+{
+	struct json_object *data;
+	int rc = cli_no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = ctl_call(c, cmd, NULL, &data);
+	if (rc)
+		return rc;
+	rc = cli_output(c, data, text);
+	json_object_put(data);
+	return rc;
+}
+
 bool cli_global_option(const char *arg)
 {
 	static const char *const opts[] = {

@@ -326,17 +326,7 @@ static int show_text(struct json_object *d)
 
 static int do_show(struct cli *c, int argc, char **argv)
 {
-	struct json_object *data;
-	int rc = cli_no_args(c, argc, argv);
-
-	if (rc)
-		return rc;
-	rc = ctl_call(c, "policy-show", NULL, &data);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, show_text);
-	json_object_put(data);
-	return rc;
+	return cli_show(c, argc, argv, "policy-show", show_text);
 }
 
 /* ---- policy diff ---- */

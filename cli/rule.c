@@ -16,23 +16,8 @@
 #include "policy_edit.h"
 #include "print.h"
 
+/* The columns; SECTION (index SEC_COL) only with rules of several firewall sections. */
 static const struct pr_col rule_cols[] = {
-	{ "#",       "index",   PR_NUM },
-	{ "NAME",    "name",    0 },
-	{ "ACTION",  "action",  0 },
-	{ "SRC",     "src",     PR_ANY },
-	{ "DST",     "dst",     PR_ANY },
-	{ "PROTO",   "proto",   PR_ANY },
-	{ "SPORT",   "sport",   PR_ANY },
-	{ "DPORT",   "dport",   PR_ANY },
-	{ "PACKETS", "packets", PR_NUM },
-	{ "BYTES",   "bytes",   PR_NUM },
-};
-
-#define NCOLS (sizeof(rule_cols) / sizeof(rule_cols[0]))
-
-/* With rules of several firewall sections: which section each belongs to. */
-static const struct pr_col rule_sec_cols[NCOLS + 1] = {
 	{ "#",       "index",   PR_NUM },
 	{ "SECTION", "section", 0 },
 	{ "NAME",    "name",    0 },
@@ -45,6 +30,22 @@ static const struct pr_col rule_sec_cols[NCOLS + 1] = {
 	{ "PACKETS", "packets", PR_NUM },
 	{ "BYTES",   "bytes",   PR_NUM },
 };
+
+#define NCOLS	(sizeof(rule_cols) / sizeof(rule_cols[0]))
+#define SEC_COL	1
+
+/* DST = SRC (NCOLS entries) without the SECTION column, unless SEC. */
+static size_t pick_cols(void *dst, const void *src, size_t size, bool sec)
+{
+	if (sec) {
+		memcpy(dst, src, NCOLS * size);
+		return NCOLS;
+	}
+	memcpy(dst, src, SEC_COL * size);
+	memcpy((char *)dst + SEC_COL * size, (const char *)src + (SEC_COL + 1) * size,
+	       (NCOLS - SEC_COL - 1) * size);
+	return NCOLS - 1;
+}
 
 /* Do the rules (and the default) name more than one section? */
 static bool several_sections(struct json_object *rules, struct json_object *def)
@@ -72,8 +73,8 @@ static int rule_list_text(struct json_object *data)
 	struct json_object *def = pr_get(data, "default");
 	size_t n = json_object_is_type(rules, json_type_array) ? json_object_array_length(rules) : 0;
 	bool sec = several_sections(rules, def);
-	struct pr_table *t = sec ? pr_table_new(rule_sec_cols, NCOLS + 1, 0) :
-			     pr_table_new(rule_cols, NCOLS, 0);
+	struct pr_col cols[NCOLS];
+	struct pr_table *t = pr_table_new(cols, pick_cols(cols, rule_cols, sizeof(*cols), sec), 0);
 	char *section = NULL;
 	char *action = NULL, *packets = NULL, *bytes = NULL;
 	int err = 0;
@@ -89,15 +90,14 @@ static int rule_list_text(struct json_object *data)
 		bytes = pr_text(pr_get(def, "bytes"), 0);
 		section = pr_text(pr_get(def, "section"), 0);
 		if (action && packets && bytes && section) {
-			const char *cells[NCOLS + 1] = {
-				"*", "(default)", action, "-", "-", "-", "-", "-", packets, bytes,
-			};
-			const char *sec_cells[NCOLS + 1] = {
+			const char *all[NCOLS] = {
 				"*", section, "(default)", action, "-", "-", "-", "-", "-", packets,
 				bytes,
 			};
+			const char *cells[NCOLS];
 
-			err = pr_table_add_cells(t, sec ? sec_cells : cells);
+			pick_cols(cells, all, sizeof(*cells), sec);
+			err = pr_table_add_cells(t, cells);
 		} else {
 			err = -ENOMEM;
 		}
@@ -114,17 +114,7 @@ static int rule_list_text(struct json_object *data)
 
 static int do_rule_list(struct cli *c, int argc, char **argv)
 {
-	struct json_object *data;
-	int rc = cli_no_args(c, argc, argv);
-
-	if (rc)
-		return rc;
-	rc = ctl_call(c, "rule-list", NULL, &data);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, rule_list_text);
-	json_object_put(data);
-	return rc;
+	return cli_show(c, argc, argv, "rule-list", rule_list_text);
 }
 
 /* Options of `rule add`, by field; list fields may repeat. */

@@ -72,17 +72,7 @@ static int stats_text(struct json_object *data)
 
 static int do_stats(struct cli *c, int argc, char **argv)
 {
-	struct json_object *data;
-	int rc = cli_no_args(c, argc, argv);
-
-	if (rc)
-		return rc;
-	rc = ctl_call(c, "stats", NULL, &data);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, stats_text);
-	json_object_put(data);
-	return rc;
+	return cli_show(c, argc, argv, "stats", stats_text);
 }
 
 const struct cli_object cli_stats = {

@@ -88,17 +88,7 @@ static int status_text(struct json_object *data)
 
 static int do_status(struct cli *c, int argc, char **argv)
 {
-	struct json_object *data;
-	int rc = cli_no_args(c, argc, argv);
-
-	if (rc)
-		return rc;
-	rc = ctl_call(c, "status", NULL, &data);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, status_text);
-	json_object_put(data);
-	return rc;
+	return cli_show(c, argc, argv, "status", status_text);
 }
 
 const struct cli_object cli_status = {

@@ -53,6 +53,8 @@ int ct_shard_fd(int outer_fd, uint32_t i, bool syn);
 typedef int (*ct_entry_fn)(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
 			   bool syn);
 int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx);
+/* Delete every entry of every shard, counted in *DELETED: 0 or -errno. */
+int ct_shards_flush(int outer_fd, uint64_t *deleted);
 /* Connections and half-open entries in every shard now (a walk): 0 or -errno. */
 int ct_shards_count(int outer_fd, uint64_t *live, uint64_t *half);
 /* The entry of K (in its shard, SHARDS of them): 0, -ENOENT, or -errno; *SYN: half-open. */

@@ -211,6 +211,33 @@ int ct_shards_count(int outer_fd, uint64_t *live, uint64_t *half)
 	return err;
 }
 
+int ct_shards_flush(int outer_fd, uint64_t *deleted)
+{
+	*deleted = 0;
+	for (int syn = 0; syn < 2; syn++) {
+		for (uint32_t i = 0; i < SLUICE_CT_SHARDS_MAX; i++) {
+			struct bpf_map_info info = {};
+			__u32 len = sizeof(info);
+			struct sl_ct_key k;
+			int fd = ct_shard_fd(outer_fd, i, syn);
+
+			if (fd == -ENOENT)
+				break;
+			if (fd < 0)
+				return fd;
+			if (bpf_obj_get_info_by_fd(fd, &info, &len))
+				info.max_entries = 0;
+			/* at most a table's worth: live traffic keeps inserting */
+			for (__u32 n = 0; n < info.max_entries &&
+			     !bpf_map_get_next_key(fd, NULL, &k); n++)
+				if (!bpf_map_delete_elem(fd, &k))
+					++*deleted;
+			close(fd);
+		}
+	}
+	return 0;
+}
+
 int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
 		     struct sl_ct_entry *e, bool *syn)
 {

@@ -137,6 +137,8 @@ int policy_fw_for_name(const struct sl_policy *pol, const char *ifname);
 bool policy_iface_match(const struct sl_policy *pol, const char *ifname);
 /* The index of the section called NAME, or -1. */
 int policy_find_fw(const struct sl_policy *pol, const char *name);
+/* The sections' names, "a, b, c", into BUF (truncated to LEN; "" without any). */
+void policy_fw_names(const struct sl_policy *pol, char *buf, size_t len);
 
 /*
  * Section I of POL; for I out of range (-1 from the lookups above, or any

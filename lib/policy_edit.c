@@ -846,16 +846,6 @@ static int block_rule(struct sl_rule *rule, const struct sl_policy *pol, size_t 
 	return 0;
 }
 
-static void section_names(const struct sl_policy *pol, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t s = 0; s < pol->nfws && off < len; s++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s", s ? ", " : "",
-					pol->fws[s].name);
-}
-
 /*
  * The section each CLI rule goes to, in SEC: `section:` when given, else the
  * section of its `before:` rule, else the only section. Errors at the fields.
@@ -866,7 +856,7 @@ static int place_rules(const struct sl_policy *pol, const struct sl_edits *e,
 	char names[512];
 	int errs = 0;
 
-	section_names(pol, names, sizeof(names));
+	policy_fw_names(pol, names, sizeof(names));
 	for (size_t i = 0; i < e->nrules; i++) {
 		const struct sl_edit_rule *er = &e->rules[i];
 		const char *name = er->v[SL_EF_NAME][0];

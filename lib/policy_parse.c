@@ -1445,6 +1445,16 @@ int policy_find_fw(const struct sl_policy *pol, const char *name)
 	return -1;
 }
 
+void policy_fw_names(const struct sl_policy *pol, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t s = 0; s < pol->nfws && off < len; s++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", s ? ", " : "",
+					pol->fws[s].name);
+}
+
 const struct sl_firewall *policy_fw(const struct sl_policy *pol, int i)
 {
 	/* what an interface without a section gets: nothing attached, nothing denied */

@@ -14,10 +14,11 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
+
+from lib.peer import Peer, ok
 
 BUILD = os.path.abspath(os.environ.get("BUILD", "build"))
 SLUICE = os.path.join(BUILD, "san", "sluice")
@@ -319,48 +320,6 @@ def test_agent_socket_without_listener(tmp_path):
 
 
 # ---------------------------------------------------------------- protocol client
-
-class Peer:
-    """Answers each connection on a unix socket with the next scripted reply
-    (raw bytes, or None to close without answering) and records the requests."""
-
-    def __init__(self, path, replies):
-        self.path = path
-        self.replies = list(replies)
-        self.requests = []
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        self.sock.listen(4)
-        self.sock.settimeout(20)
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        for reply in self.replies:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(10)
-                buf = b""
-                while not buf.endswith(b"\n"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    buf += chunk
-                self.requests.append(json.loads(buf))
-                if reply is not None:
-                    conn.sendall(reply)
-
-    def close(self):
-        self.sock.close()
-        self.thread.join(timeout=10)
-
-
-def ok(data):
-    return (json.dumps({"ok": True, "data": data}) + "\n").encode()
-
 
 RULES = {
     "rules": [

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 
+from lib.peer import Peer
 from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
 from lib.policy import policy_yaml
 from lib.traffic import send
@@ -253,32 +254,10 @@ EVENT6 = dict(EVENT, family=6, proto="tcp", src="2001:db8::1", dst="2001:db8::2"
 
 
 def scripted(tmp_path, reply):
-    """A unix socket that answers one connection with REPLY, then closes it.
+    """A unix socket that answers one connection with REPLY.
     Returns (path, thread, requests)."""
-    import socket
-    import threading
-    path = str(tmp_path / "a.sock")
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(path)
-    s.listen(1)
-    s.settimeout(20)
-    requests = []
-
-    def serve():
-        conn, _ = s.accept()
-        with conn:
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
-            requests.append(json.loads(buf))
-            conn.sendall(reply)
-        s.close()
-    th = threading.Thread(target=serve, daemon=True)
-    th.start()
-    return path, th, requests
+    peer = Peer(str(tmp_path / "a.sock"), [reply])
+    return peer.path, peer.thread, peer.requests
 
 
 def sluice_bin():

@@ -10,10 +10,9 @@ carry their section's name, `status` lists the sections.
 import json
 import os
 import re
-import socket
-import threading
 
 from lib.agent import binaries
+from lib.peer import Peer, ok
 
 SLUICE = binaries()[1]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -112,40 +111,6 @@ def test_check_section_errors_point_at_the_pattern(tmp_path):
     assert out["valid"] is False and len(out["errors"]) == 2
 
 
-class Peer:
-    """A control socket that answers each connection with the next reply."""
-
-    def __init__(self, path, replies):
-        self.path = path
-        self.replies = list(replies)
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        self.sock.listen(4)
-        self.sock.settimeout(20)
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        for reply in self.replies:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(10)
-                buf = b""
-                while not buf.endswith(b"\n"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    buf += chunk
-                conn.sendall((json.dumps({"ok": True, "data": reply}) + "\n").encode())
-
-    def close(self):
-        self.sock.close()
-        self.thread.join(timeout=10)
-
-
 def rule(index, section, name, action, packets):
     return {"index": index, "section": section, "name": name, "action": action, "src": [],
             "dst": [], "proto": ["tcp"], "sport": [], "dport": ["22"], "packets": packets,
@@ -157,7 +122,7 @@ def test_rule_list_section_column(tmp_path):
            "default": {"section": "public", "action": "deny", "packets": 1, "bytes": 60}}
     one = {"rules": [rule(0, "fw0", "ssh", "allow", 5)],
            "default": {"section": "fw0", "action": "deny", "packets": 1, "bytes": 60}}
-    peer = Peer(str(tmp_path / "s.sock"), [two, one])
+    peer = Peer(str(tmp_path / "s.sock"), [ok(two), ok(one)])
     try:
         p = run("--socket", peer.path, "rule", "list")
         assert p.returncode == 0, p.stderr
@@ -223,7 +188,6 @@ def test_agent_runs_each_section_on_its_interfaces(env):
     """Two sections, two interfaces: each interface runs its own section's
     tables (its own policy slot in sl_ifslot); swapping the sections'
     interfaces by a reload swaps the verdicts, and the slots left are freed."""
-    from lib.policy import policy_yaml
     from lib.traffic import exchange
     t = env.topo
     cdev2, fdev2 = t.pfx + "c1", t.pfx + "f1"

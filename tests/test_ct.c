@@ -227,36 +227,11 @@ static uint32_t ct_count(struct ct_env *e)
 	return map_count(e, false) + map_count(e, true);
 }
 
-struct keys {
-	struct sl_ct_key k[4096];
-	bool syn[4096];
-	uint32_t n;
-};
-
-static int collect(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *v, bool syn)
-{
-	struct keys *ks = ctx;
-
-	(void)v;
-	if (ks->n == 4096)
-		return 1;
-	ks->syn[ks->n] = syn;
-	ks->k[ks->n++] = *k;
-	return 0;
-}
-
 static int ct_flush(struct ct_env *e)
 {
-	static struct keys ks;
-	int err;
+	uint64_t n;
 
-	do {
-		ks.n = 0;
-		err = ct_shards_walk(e->outer_fd, collect, &ks);
-		for (uint32_t i = 0; i < ks.n && !err; i++)
-			err = ct_shards_delete(e->outer_fd, e->shards, &ks.k[i], ks.syn[i]);
-	} while (!err && ks.n == 4096);
-	return err;
+	return ct_shards_flush(e->outer_fd, &n);
 }
 
 static int ct_stats_reset(struct ct_env *e)
@@ -1366,8 +1341,8 @@ TEST(ct_syn_flood_idle_flows_survive)
 }
 
 /*
- * A half-open connection lives in a half-open shard and moves to the connections, counters and
- * state kept, with a timer of its own, when the handshake completes; one
+ * A half-open connection lives in a half-open shard and moves to the
+ * connections, counters and state kept, when the handshake completes; one
  * that never completes stays half-open.
  */
 TEST(ct_handshake_moves_to_connections)
@@ -1381,7 +1356,7 @@ TEST(ct_handshake_moves_to_connections)
 	OPEN(e, 0);
 	ASSERT_EQ(in(&e, tcp(PEER4, 40100, LOCAL4, 22, SYN)), XDP_PASS, "SYN");
 	ASSERT_EQ(in(&e, tcp(PEER4, 40101, LOCAL4, 22, SYN)), XDP_PASS, "SYN, never completed");
-	ASSERT_OK(entry_in(&e, true, t, &v, &a), "half-open half-open");
+	ASSERT_OK(entry_in(&e, true, t, &v, &a), "half-open");
 	ASSERT_NEQ(entry_in(&e, false, t, &v, &a), 0, "not a connection yet");
 	out(&e, tcp(LOCAL4, 22, PEER4, 40100, SYN | ACK));
 	ASSERT_OK(entry_in(&e, true, t, &v, &a), "syn-recv still half-open");
