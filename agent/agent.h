@@ -4,6 +4,7 @@
  * every module takes the agent and owns its part of it:
  *   loader.c   bpffs, state dirs, skeleton open/pin/load, the pinned maps
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
+ *   rules.c    rule counter ids kept across reloads, rule names by generation
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
@@ -32,6 +33,7 @@ struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
+struct agent_rules;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -50,12 +52,15 @@ struct iface {
 	int tc_link_fd;		/* the TC egress (conntrack) tcx link; -1: none (conntrack.c) */
 	bool tc_clsact;		/* no tcx: TC egress is a clsact filter instead */
 	bool seen;		/* present in the current link dump */
+	bool move_pending;	/* adopted from the previous layout: moves after the apply */
 };
 
 /* What the last applied policy filled in, for `status` (cheap to know here). */
 struct map_use {
 	bool known;
-	uint32_t classes, src4_t8, dst4_t8, src6, dst6;
+	uint32_t classes, rules;
+	uint32_t t8[2], lh[2], v6[2];	/* chunks+groups, hash buckets, IPv6 prefixes: src, dst */
+	uint64_t bytes;			/* the slots' map memory (fw_tables_bytes) */
 };
 
 struct agent {
@@ -85,8 +90,11 @@ struct agent {
 	uint32_t *sec_slots;		/* the slot of each section of pol (sync.c) */
 	size_t nsec_slots;
 	bool in_force;			/* slot holds an applied policy */
+	bool legacy_state;		/* the previous layout's maps run the interfaces */
 	struct timespec last_switch;	/* when interfaces last changed slot */
 	int rule_cnt_fd, verdict_fd, drop_fd;
+	int cnt_key_fd;			/* fw_cnt_key: who owns each rule counter */
+	struct agent_rules *rules;	/* counter ids, rule names by generation (rules.c) */
 	int state_lock_fd;
 
 	/* policy in force (sync.c); have_policy is false when the agent adopted

@@ -169,7 +169,7 @@ static int measure(int prog, int floor, const uint8_t *frame, uint32_t want, dou
 static int verify_rule_counts_all(struct bench *b, int prog, const uint8_t *frame,
 				  uint32_t rule, uint32_t repeat)
 {
-	int fd = bpf_map__fd(b->fw->maps.fw_rule_cnt);
+	int fd = bpf_map__fd(b->fw->maps.fw_rule_cnt_v2);
 	struct sl_counter c0, c1;
 
 	if (sl_counter_read(fd, rule, &c0) || run_once(prog, frame, repeat, NULL) < 0 ||

@@ -115,29 +115,66 @@ static bool trie_holds(int fd, const char *what, const struct fw_lpm6_entry *v, 
 	return ok;
 }
 
-static bool maps_hold(const struct fw_map_fds *fds, const struct fw_tables *t)
+/* Table K of the slot INNER is absent (the policy does not need it). */
+static bool absent(const struct fw_map_fds *in, enum sluice_fw_table k)
 {
+	return tl_check(in->tbl[k] < 0, __FILE__, __LINE__, "%s: present, expected absent",
+			fw_table_name(k));
+}
+
+/* Array K holds SRC[0, N) then zeroes up to MAX, or is absent when SRC is NULL. */
+static bool arr_is(const struct fw_map_fds *in, enum sluice_fw_table k, const void *src,
+		   uint32_t n, uint32_t max, size_t vsize)
+{
+	if (!src)
+		return absent(in, k);
+	if (!tl_check(in->tbl[k] >= 0, __FILE__, __LINE__, "%s: absent", fw_table_name(k)))
+		return false;
+	return array_holds(in->tbl[k], fw_table_name(k), src, n, max, vsize);
+}
+
+/*
+ * The slot's inner maps INNER hold exactly the compiled tables T: every
+ * table the policy needs, nothing else.
+ */
+static bool maps_hold(const struct fw_map_fds *in, const struct fw_tables *t)
+{
+	static const enum sluice_fw_table t8[2] = { SLUICE_FWT_SRC4_T8, SLUICE_FWT_DST4_T8 };
+	static const enum sluice_fw_table lh[2] = { SLUICE_FWT_SRC4_LH, SLUICE_FWT_DST4_LH };
+	static const enum sluice_fw_table l1[2] = { SLUICE_FWT_SRC4, SLUICE_FWT_DST4 };
+	static const enum sluice_fw_table v6[2] = { SLUICE_FWT_SRC6, SLUICE_FWT_DST6 };
+	static const enum sluice_fw_table pt[2] = { SLUICE_FWT_SPORT, SLUICE_FWT_DPORT };
 	struct fw_config cfg;
 	uint32_t zero = 0;
 	bool ok = true;
 
-	ok &= array_holds(fds->cls, "fw_cls", t->cls, t->nclasses, SLUICE_MAX_CLASSES,
-			  sizeof(struct fw_bitmap));
-	ok &= array_holds(fds->src4, "fw_src4", t->src4, SLUICE_T24_BLOCKS, SLUICE_T24_BLOCKS,
-			  sizeof(struct fw_blk));
-	ok &= array_holds(fds->dst4, "fw_dst4", t->dst4, SLUICE_T24_BLOCKS, SLUICE_T24_BLOCKS,
-			  sizeof(struct fw_blk));
-	ok &= array_holds(fds->src4_t8, "fw_src4_t8", t->src4_t8, t->nsrc4_t8, t->nsrc4_t8 ?: 1,
-			  sizeof(struct fw_t8));
-	ok &= array_holds(fds->dst4_t8, "fw_dst4_t8", t->dst4_t8, t->ndst4_t8, t->ndst4_t8 ?: 1,
-			  sizeof(struct fw_t8));
-	ok &= array_holds(fds->sport, "fw_sport", t->sport, SLUICE_PORT_BLOCKS,
-			  SLUICE_PORT_BLOCKS, sizeof(struct fw_blk));
-	ok &= array_holds(fds->dport, "fw_dport", t->dport, SLUICE_PORT_BLOCKS,
-			  SLUICE_PORT_BLOCKS, sizeof(struct fw_blk));
-	ok &= trie_holds(fds->src6, "fw_src6", t->src6, t->nsrc6);
-	ok &= trie_holds(fds->dst6, "fw_dst6", t->dst6, t->ndst6);
-	if (ASSERT_OK(bpf_map_lookup_elem(fds->cfg, &zero, &cfg) ? -errno : 0, "fw_cfg"))
+	if (t->cfg.row) {
+		ok &= absent(in, SLUICE_FWT_CLS);
+		ok &= arr_is(in, SLUICE_FWT_CLSB, t->clsmap, t->nclsmap, t->nclsmap,
+			     sizeof(struct fw_bitmap));
+	} else {
+		ok &= arr_is(in, SLUICE_FWT_CLS, t->clsmap, t->nclsmap, SLUICE_SMALL_CLASSES,
+			     sizeof(struct fw_bitmap));
+		ok &= absent(in, SLUICE_FWT_CLSB);
+	}
+	for (int d = 0; d < 2; d++) {
+		ok &= arr_is(in, l1[d], t->v4[d].l1, SLUICE_L1_BLOCKS, SLUICE_L1_BLOCKS,
+			     sizeof(struct fw_l1blk));
+		ok &= arr_is(in, t8[d], t->v4[d].nt8 ? t->v4[d].t8 : NULL, t->v4[d].nt8,
+			     t->v4[d].nt8, sizeof(struct fw_t8));
+		ok &= arr_is(in, lh[d], t->v4[d].nlh ? t->v4[d].lh : NULL, t->v4[d].nlh,
+			     t->v4[d].nlh, sizeof(struct fw_lh_bkt));
+		ok &= arr_is(in, pt[d], t->port[d], SLUICE_PORT_BLOCKS, SLUICE_PORT_BLOCKS,
+			     sizeof(struct fw_blk));
+		if (t->v6[d])
+			ok &= trie_holds(in->tbl[v6[d]], fw_table_name(v6[d]), t->v6[d], t->n6[d]);
+		else
+			ok &= absent(in, v6[d]);
+	}
+	ok &= arr_is(in, SLUICE_FWT_RULE, t->rule, SLUICE_RULE_BLOCKS, SLUICE_RULE_BLOCKS,
+		     sizeof(struct fw_rule_blk));
+	if (ASSERT_OK(bpf_map_lookup_elem(in->tbl[SLUICE_FWT_CFG], &zero, &cfg) ? -errno : 0,
+		      "fw_cfg"))
 		ok &= ASSERT_TRUE(!memcmp(&cfg, &t->cfg, sizeof(cfg)), "fw_cfg equals tables");
 	return ok;
 }
@@ -213,30 +250,35 @@ TEST(fw_maps_write_new_slot)
 	ASSERT_EQ(used_slots(&env.fds), 0, "no slot before the first policy");
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &big), "compile big"))
 		goto out;
-	ASSERT_TRUE(big.nsrc4_t8 > 0 && big.ndst4_t8 > 0 && big.nsrc6 > 1,
-		    "big policy uses tbl8 groups and IPv6 prefixes");
+	ASSERT_TRUE(big.v4[0].nt8 > 0 && big.v4[1].nt8 > 0 && big.v4[0].nlh > 0 &&
+		    big.n6[0] > 1, "big policy uses chunks, the hash and IPv6 prefixes");
 	if (!ASSERT_OK(fw_maps_write(&env.fds, &big, &diags), "write big") ||
 	    !ASSERT_OK(default_slot(&env.fds, &s1, &in1), "default slot"))
 		goto out;
 	ASSERT_TRUE(maps_hold(&in1, &big), "the slot holds the big policy");
-	ASSERT_EQ(max_entries(in1.cls), SLUICE_MAX_CLASSES, "fw_cls keeps its size (inlined)");
-	ASSERT_EQ(max_entries(in1.src4_t8), big.nsrc4_t8, "fw_src4_t8 sized to its groups");
-	ASSERT_EQ(max_entries(in1.src6), big.nsrc6, "fw_src6 sized to its prefixes");
-	ASSERT_EQ(max_entries(in1.src4), SLUICE_T24_BLOCKS, "fw_src4 keeps its size");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_CLS]), SLUICE_SMALL_CLASSES,
+		  "fw_cls keeps its size (inlined)");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4_T8]), big.v4[0].nt8,
+		  "fw_src4_t8 sized to its chunks");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4_LH]), big.v4[0].nlh,
+		  "fw_src4_lh sized to its buckets");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC6]), big.n6[0], "fw_src6 sized to its prefixes");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4]), SLUICE_L1_BLOCKS, "fw_src4 keeps its size");
 	/* written once: userspace cannot change a slot in use */
-	ASSERT_EQ(bpf_map_update_elem(in1.cfg, &zero, &cfg, BPF_ANY) ? -errno : 0, -EPERM,
-		  "fw_cfg frozen");
+	ASSERT_EQ(bpf_map_update_elem(in1.tbl[SLUICE_FWT_CFG], &zero, &cfg, BPF_ANY) ? -errno : 0,
+		  -EPERM, "fw_cfg frozen");
 	ASSERT_EQ(used_slots(&env.fds), 1, "one slot");
 
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &small), "compile small"))
 		goto out;
-	ASSERT_TRUE(small.nclasses < big.nclasses && !small.nsrc4_t8, "small is smaller");
+	ASSERT_TRUE(small.ncls[SL_F_SRC] < big.ncls[SL_F_SRC] && !small.v4[0].l1 &&
+		    !small.v4[1].l1 && !small.v6[1] && !small.port[0], "small needs fewer tables");
 	if (!ASSERT_OK(fw_maps_write(&env.fds, &small, &diags), "write small") ||
 	    !ASSERT_OK(default_slot(&env.fds, &s2, &in2), "default slot"))
 		goto out;
 	ASSERT_NEQ(s2, s1, "a new slot");
 	ASSERT_TRUE(maps_hold(&in2, &small), "the new slot holds the small policy");
-	ASSERT_EQ(max_entries(in2.src4_t8), 1, "an unused table has one (zero) entry");
+	ASSERT_EQ(in2.tbl[SLUICE_FWT_SRC4], -1, "a table the policy does not need is absent");
 	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot is freed");
 	ASSERT_EQ(used_slots(&env.fds), 1, "one slot");
 	/* the old inner maps live on while someone holds them (a packet, or us) */
@@ -366,13 +408,17 @@ static char *state_dump(const struct fw_map_fds *fds, size_t *len)
 			continue;
 		if (!buf_add(&buf, len, &s, 4) || fw_slot_open(fds, s, &in))
 			goto fail;
-		for (int *fd = &in.cfg; fd <= &in.dport; fd++) {
+		for (int *fd = in.tbl; fd < in.tbl + SLUICE_FWT_MAX; fd++) {
 			struct bpf_map_info info = {};
 			__u32 ilen = sizeof(info);
 			struct fw_lpm6_key lk, ln;
 			struct fw_lpm6_val lv;
 			char *arr;
 
+			if (*fd < 0) {
+				buf_add(&buf, len, "none", 4);
+				continue;
+			}
 			if (bpf_obj_get_info_by_fd(*fd, &info, &ilen))
 				goto fail_in;
 			buf_add(&buf, len, &info.max_entries, 4);
@@ -447,7 +493,7 @@ TEST(fw_maps_injected_failure_leaves_policy)
 	    !ASSERT_OK(fw_slot_clear(&env.fds, spare), "free the spare slot"))
 		goto out;
 	n = fw_maps_writes() + 1;	/* and the flip */
-	ASSERT_TRUE(n >= 31, "10 maps created, filled, frozen, inserted, one flip");
+	ASSERT_TRUE(n >= 21, "5 maps created, filled, frozen, inserted, one flip");
 	before = state_dump(&env.fds, &blen);
 	if (!ASSERT_TRUE(before, "dump before"))
 		goto out;
@@ -499,9 +545,9 @@ static uint32_t inner_id(const struct fw_map_fds *fds, int outer, uint32_t slot)
 
 /*
  * Slots are never written again, so identical tables are shared: a policy
- * that changes only a port reuses the classes, both DIR-24-8 first levels
- * and the source-port table of the slot in force (same inner map ids); only
- * the destination-port table is new.
+ * that changes only a port reuses the classes, the source address tables
+ * and the rule table of the slot in force (same inner map ids); only the
+ * destination-port table and fw_cfg are new.
  */
 TEST(fw_maps_identical_tables_shared)
 {
@@ -515,7 +561,7 @@ TEST(fw_maps_identical_tables_shared)
 		" proto: tcp, dport: [23] }\n";
 	struct fw_tables a = { 0 }, b = { 0 };
 	struct sl_diags diags = { 0 };
-	uint32_t s1, s2, id1[10], id2[10];
+	uint32_t s1, s2, id1[SLUICE_FWT_MAX], id2[SLUICE_FWT_MAX];
 	struct xdp_env env;
 	unsigned int w1, w2;
 
@@ -528,23 +574,31 @@ TEST(fw_maps_identical_tables_shared)
 		goto out;
 	w1 = fw_maps_writes();
 	fw_ifslot_get(&env.fds, SLUICE_IFSLOT_DEFAULT, &s1);
-	for (int i = 0; i < 10; i++)
-		id1[i] = inner_id(&env.fds, (&env.fds.cfg)[i], s1);
+	for (int i = 0; i < SLUICE_FWT_MAX; i++)
+		id1[i] = inner_id(&env.fds, env.fds.tbl[i], s1);
 	fw_maps_fail_at(~0u, EIO);
 	if (!ASSERT_OK(fw_maps_write(&env.fds, &b, &diags), "write p2"))
 		goto out;
 	w2 = fw_maps_writes();
 	fw_ifslot_get(&env.fds, SLUICE_IFSLOT_DEFAULT, &s2);
-	for (int i = 0; i < 10; i++)
-		id2[i] = inner_id(&env.fds, (&env.fds.cfg)[i], s2);
+	for (int i = 0; i < SLUICE_FWT_MAX; i++)
+		id2[i] = inner_id(&env.fds, env.fds.tbl[i], s2);
 	ASSERT_NEQ(s1, s2, "a new slot");
-	ASSERT_EQ(id2[1], id1[1], "fw_cls shared");
-	ASSERT_EQ(id2[2], id1[2], "fw_src4 shared");
-	ASSERT_EQ(id2[3], id1[3], "fw_dst4 shared");
-	ASSERT_EQ(id2[8], id1[8], "fw_sport shared");
-	ASSERT_NEQ(id2[9], id1[9], "fw_dport new");
-	ASSERT_NEQ(id2[0], id1[0], "fw_cfg new (its generation)");
-	ASSERT_EQ(w1 - w2, 4 * 3, "4 tables neither created, filled nor frozen");
+	ASSERT_TRUE(id1[SLUICE_FWT_CLS] && id2[SLUICE_FWT_CLS] == id1[SLUICE_FWT_CLS],
+		    "fw_cls shared");
+	ASSERT_TRUE(id1[SLUICE_FWT_SRC4] && id2[SLUICE_FWT_SRC4] == id1[SLUICE_FWT_SRC4],
+		    "fw_src4 shared");
+	ASSERT_TRUE(id1[SLUICE_FWT_SRC4_T8] &&
+		    id2[SLUICE_FWT_SRC4_T8] == id1[SLUICE_FWT_SRC4_T8], "fw_src4_t8 shared");
+	ASSERT_TRUE(id1[SLUICE_FWT_SRC4_LH] &&
+		    id2[SLUICE_FWT_SRC4_LH] == id1[SLUICE_FWT_SRC4_LH], "fw_src4_lh shared");
+	ASSERT_TRUE(id1[SLUICE_FWT_RULE] && id2[SLUICE_FWT_RULE] == id1[SLUICE_FWT_RULE],
+		    "fw_rule shared");
+	ASSERT_TRUE(!id1[SLUICE_FWT_DST4] && !id1[SLUICE_FWT_SPORT] && !id1[SLUICE_FWT_SRC6],
+		    "no dst, sport or IPv6 table: no rule names one");
+	ASSERT_NEQ(id2[SLUICE_FWT_DPORT], id1[SLUICE_FWT_DPORT], "fw_dport new");
+	ASSERT_NEQ(id2[SLUICE_FWT_CFG], id1[SLUICE_FWT_CFG], "fw_cfg new (its generation)");
+	ASSERT_EQ(w1 - w2, 5 * 3, "5 tables neither created, filled nor frozen");
 	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot freed");
 	if (ASSERT_TRUE(fw_slot_used(&env.fds, s2), "the new slot")) {
 		struct fw_map_fds in;
@@ -601,10 +655,10 @@ TEST(fw_maps_failed_insert_names_its_prefix)
 			continue;
 		if (fail.key.prefixlen == 48) {
 			/* the set's prefixes: the set's location, line 2 */
-			ASSERT_STREQ(fail.map, SLUICE_MAP_FW_SRC6, "fw_src6");
+			ASSERT_STREQ(fail.map, "fw_src6", "fw_src6");
 			ASSERT_EQ(loc->line, 2, "set v6bad");
 		} else {
-			ASSERT_STREQ(fail.map, SLUICE_MAP_FW_DST6, "fw_dst6");
+			ASSERT_STREQ(fail.map, "fw_dst6", "fw_dst6");
 			ASSERT_EQ(fail.key.prefixlen, 128, "2001:db8:c::1");
 			ASSERT_EQ(loc->line, 9, "rule b's dst item");
 			ASSERT_TRUE(loc->col > 1, "its column");

@@ -442,7 +442,7 @@ TEST(xdp_random_matches_reference)
 			len = build_frame(frame, &pkt, nonfirst, &ip_end);
 			want_rule = policy_ref_classify(&env.pol, policy_fw(&env.pol, 0), &pkt);
 			want = policy_ref_verdict(&env.pol, policy_fw(&env.pol, 0), &pkt);
-			key = want_rule < 0 ? SLUICE_RULE_DEFAULT : (__u32)want_rule;
+			key = want_rule < 0 ? SLUICE_CNT_DEFAULT : (__u32)want_rule;
 
 			if (!ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_before), "rd") ||
 			    !ASSERT_OK(xdp_env_run(&env, frame, len, &retval, NULL, NULL), "run") ||
