@@ -211,7 +211,7 @@ int main(void)
 		goto fail_load;
 	gsame->rodata->tx_ifindex = ifindex_a;
 	grand->rodata->tx_ifindex = ifindex_a;
-	grand->rodata->src_mask = BIG_N - 1;
+	grand->rodata->src_n = BIG_N;
 	if (bench_gen__load(gsame) || bench_gen__load(grand))
 		goto fail_load;
 	if (fw_map_fds_from_obj(fw->obj, &fds))

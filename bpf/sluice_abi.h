@@ -32,7 +32,10 @@
  *                  entry of length 24 names a full chunk of fw_src4_t8 (a
  *                  "group", one u16 per address) for a /24 with many.
  *                  Memory follows the prefixes: 256 KiB, plus 512 B per /16
- *                  holding a boundary, plus ~13 B per prefix past /24.
+ *                  holding a boundary, plus ~13 B per prefix past /24. Sets
+ *                  splitting most /16s go flat (SL_MODE_FLAT): fw_src4_24
+ *                  holds every /16's chunk in order (DIR-24, 32 MiB) and the
+ *                  /16 level is skipped; fw_src4_t8 then holds the groups.
  *   src/dst IPv6 : LPM tries fw_src6/fw_dst6; ::/0 is always present.
  *   sport/dport  : fw_sport/fw_dport, 64 ports per array element.
  *   proto        : fw_config.proto_cls[256].
@@ -64,9 +67,23 @@
 #define SLUICE_L1_FLAG		0x80000000u		/* /16 entry names a chunk */
 #define SLUICE_T8_FLAG		0x8000u			/* /24 entry: longer prefixes in the hash */
 #define SLUICE_T8_MAX		(1u << 24)		/* chunks + groups per direction */
+#define SLUICE_FLAT_CHUNKS	65536	/* fw_src4_24: one chunk per /16, DIR-24 (32 MiB) */
+/*
+ * A direction whose IPv4 prefixes split more /16s than this goes flat
+ * (SL_MODE_FLAT): fw_src4_24 is at most twice what its chunks took, and a
+ * packet skips the /16 level, one dependent memory access fewer where it
+ * counts (a table far larger than the caches, random sources).
+ */
+#define SLUICE_FLAT_MIN		(SLUICE_FLAT_CHUNKS / 2)
 #define SLUICE_LH_SLOTS		8	/* entries per fw_lh_bkt: one cache line */
 #define SLUICE_LH_PROBE		8	/* buckets a /24's entries may span from its home */
 #define SLUICE_LH_GROUP		16	/* a /24 with more entries gets a group instead */
+/*
+ * Up to this many /24s split by longer prefixes, each gets a group, named by
+ * the /24's entry itself (fw_dir.lh_bkts 0: no hash): one access fewer for
+ * the few hosts of a small policy, 1 MiB at most.
+ */
+#define SLUICE_GROUPS_DIRECT	2048
 #define SLUICE_LH_MAX		(1u << 24)		/* hash buckets per direction */
 #define SLUICE_BLK		64			/* u16 entries per port table element */
 #define SLUICE_PORT_BLOCKS	(65536 / SLUICE_BLK)	/* 1024 */
@@ -98,6 +115,7 @@ enum sl_field { SL_F_SRC, SL_F_DST, SL_F_PROTO, SL_F_SPORT, SL_F_DPORT, SL_F_MAX
 enum sl_tbl_mode {
 	SL_MODE_CONST = 0,	/* no rule names a value of it: the class in fw_dir */
 	SL_MODE_MAP = 1,	/* its table (fw_src4/..., fw_src6, fw_sport) */
+	SL_MODE_FLAT = 2,	/* IPv4, large sets: every /16's chunk in fw_src4_24 */
 };
 
 /* One direction (fw_config.dir[0]: source, [1]: destination). */
@@ -107,7 +125,7 @@ struct fw_dir {
 	__u16 v4_cls, v6_cls;	/* the class of every address when SL_MODE_CONST */
 	__u16 port_cls;		/* the class of every port when SL_MODE_CONST */
 	__u16 noport_cls;	/* packets without ports: the rules naming no port here */
-	__u32 lh_bkts;		/* buckets of fw_*4_lh; 0: no prefix past /24 */
+	__u32 lh_bkts;		/* buckets of fw_*4_lh; 0: a flagged /24 entry names its group */
 };
 
 /* fw_cfg[0]: scalar settings of the compiled firewall policy. */
@@ -479,6 +497,10 @@ struct sl_ev_config {
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
 	X(DST4, fwp_dst4, "fw_dst4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
+	X(SRC4_24, fwp_src4_24, "fw_src4_24", BPF_MAP_TYPE_ARRAY,		\
+	  BPF_F_MMAPABLE, SLUICE_FLAT_CHUNKS, __u32, struct fw_t8)		\
+	X(DST4_24, fwp_dst4_24, "fw_dst4_24", BPF_MAP_TYPE_ARRAY,		\
+	  BPF_F_MMAPABLE, SLUICE_FLAT_CHUNKS, __u32, struct fw_t8)		\
 	X(SRC6, fwp_src6, "fw_src6", BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC,	\
 	  0, struct fw_lpm6_key, struct fw_lpm6_val)				\
 	X(DST6, fwp_dst6, "fw_dst6", BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC,	\

@@ -586,8 +586,7 @@ static int compile_block(struct cctx *c, const struct v4ent *v, size_t n, uint16
  * when a /24's entries would end more than SLUICE_LH_PROBE buckets from its
  * home (the lookup stops there): the caller tries a larger table.
  */
-static int lh_place(const struct lh_build *b, uint32_t goff, uint32_t nbkts,
-		    struct fw_lh_bkt *h)
+static int lh_place(const struct lh_build *b, uint32_t nbkts, struct fw_lh_bkt *h)
 {
 	size_t nslots = (size_t)nbkts * SLUICE_LH_SLOTS;
 	struct fw_lh_ent *s = &h->e[0];
@@ -609,18 +608,19 @@ static int lh_place(const struct lh_build *b, uint32_t goff, uint32_t nbkts,
 			/* the bucket of this slot, counted from home */
 			if ((pos / SLUICE_LH_SLOTS + nbkts - home) % nbkts >= SLUICE_LH_PROBE)
 				return -E2BIG;
-			if (SLUICE_LH_LEN(e.lv) == 24)
-				e.lv += goff;
 			s[pos] = e;
 		}
 	}
 	return 0;
 }
 
-/* Cut the DIR-24 table TBL into /16 entries and chunks (identical ones shared). */
+/*
+ * Cut the DIR-24 table TBL into /16 entries and chunks (identical ones
+ * shared), appended to V's t8 after the groups already there.
+ */
 static int compress24(struct cctx *c, const uint16_t *tbl, struct fw_pfx4 *v)
 {
-	uint32_t *hs = NULL, hmask = 4095, cap = 0;
+	uint32_t *hs = NULL, hmask = 4095, cap = v->nt8, first = v->nt8;
 	int rc = 0;
 
 	v->l1 = calloc(SLUICE_L1_BLOCKS, sizeof(*v->l1));
@@ -662,7 +662,7 @@ static int compress24(struct cctx *c, const uint16_t *tbl, struct fw_pfx4 *v)
 		memcpy(v->t8[v->nt8].e, e, sizeof(struct fw_t8));
 		hs[j] = ++v->nt8;
 		*l1 = SLUICE_L1_FLAG | (v->nt8 - 1);
-		if (2 * v->nt8 > hmask) {
+		if (2 * (v->nt8 - first) > hmask) {
 			/* grow: rehash every chunk */
 			uint32_t nmask = 2 * hmask + 1, *nh = calloc((size_t)nmask + 1, sizeof(*nh));
 
@@ -670,7 +670,7 @@ static int compress24(struct cctx *c, const uint16_t *tbl, struct fw_pfx4 *v)
 				rc = -ENOMEM;
 				goto out;
 			}
-			for (uint32_t k = 0; k < v->nt8; k++) {
+			for (uint32_t k = first; k < v->nt8; k++) {
 				uint32_t x = (uint32_t)bm_hash((const uint64_t *)v->t8[k].e, 64) &
 					     nmask;
 
@@ -689,23 +689,92 @@ out:
 	return rc;
 }
 
-/* Chunks, then groups, then the hash: the tables of one direction's IPv4 prefixes. */
-static int finish_v4(struct cctx *c, int d, const uint16_t *tbl, struct lh_build *b)
+/* How many /16s of TBL are not one class throughout (each needs a chunk). */
+static uint32_t split16(const uint16_t *tbl)
+{
+	uint32_t n = 0;
+
+	for (uint32_t h = 0; h < 65536; h++) {
+		const uint16_t *e = tbl + (size_t)h * 256;
+		int i = 1;
+
+		while (i < 256 && e[i] == e[0])
+			i++;
+		n += i < 256 || (e[0] & SLUICE_T8_FLAG);
+	}
+	return n;
+}
+
+/*
+ * Few /24s split by longer prefixes: each gets a group (its hash entries,
+ * longest first, painted in reverse over the /24's class), and its entry in
+ * TBL names the group, so no hash is needed.
+ */
+static int direct_groups(struct lh_build *b, uint16_t *tbl)
+{
+	struct fw_t8 *g = malloc((b->nblk + 1) * sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	for (size_t k = 0; k < b->nblk; k++) {
+		uint32_t net = b->blk_net[k];
+		size_t first = b->blk_start[k], end = k + 1 < b->nblk ? b->blk_start[k + 1] : b->n;
+
+		if (end - first == 1 && SLUICE_LH_LEN(b->e[first].lv) == 24) {
+			g[k] = b->grp[SLUICE_LH_VAL(b->e[first].lv)];
+		} else {
+			for (int x = 0; x < 256; x++)
+				g[k].e[x] = tbl[net] & ~SLUICE_T8_FLAG;
+			for (size_t i = end; i-- > first;) {
+				uint32_t len = SLUICE_LH_LEN(b->e[i].lv), lo = b->e[i].net & 0xff;
+
+				for (uint32_t x = lo; x < lo + (1u << (32 - len)); x++)
+					g[k].e[x] = (uint16_t)SLUICE_LH_VAL(b->e[i].lv);
+			}
+		}
+		tbl[net] = (uint16_t)(SLUICE_T8_FLAG | k);
+	}
+	free(b->grp);
+	b->grp = g;
+	b->ngrp = (uint32_t)b->nblk;
+	b->grp_cap = b->ngrp;
+	b->n = 0;
+	return 0;
+}
+
+/*
+ * Groups, then chunks, then the hash: the tables of one direction's IPv4
+ * prefixes. A set that splits most /16s goes flat: the DIR-24 table *TBL
+ * itself (taken over) is the chunk of every /16 in order, and fw_*4_t8
+ * holds the groups alone.
+ */
+static int finish_v4(struct cctx *c, int d, uint16_t **tbl, struct lh_build *b)
 {
 	struct fw_pfx4 *v = &c->t->v4[d];
 	uint32_t nbkts;
 	int rc;
 
-	rc = compress24(c, tbl, v);
-	if (rc)
-		return rc;
+	if (b->nblk && b->nblk <= SLUICE_GROUPS_DIRECT) {
+		rc = direct_groups(b, *tbl);
+		if (rc)
+			return rc;
+	}
+	/* groups first: their numbers are known before the chunks that name them */
 	if (b->ngrp) {
-		struct fw_t8 *nt = realloc(v->t8, ((size_t)v->nt8 + b->ngrp) * sizeof(*nt));
-
-		if (!nt)
+		v->t8 = malloc(b->ngrp * sizeof(*v->t8));
+		if (!v->t8)
 			return -ENOMEM;
-		v->t8 = nt;
-		memcpy(v->t8 + v->nt8, b->grp, b->ngrp * sizeof(*nt));
+		memcpy(v->t8, b->grp, b->ngrp * sizeof(*v->t8));
+		v->nt8 = b->ngrp;
+	}
+	if (split16(*tbl) > SLUICE_FLAT_MIN) {
+		v->flat = (struct fw_t8 *)*tbl;
+		*tbl = NULL;
+		c->t->cfg.dir[d].v4 = SL_MODE_FLAT;
+	} else {
+		rc = compress24(c, *tbl, v);
+		if (rc)
+			return rc;
 	}
 	if (b->n) {
 		nbkts = (uint32_t)((double)b->n / (SLUICE_LH_SLOTS * LH_LOAD)) + 1;
@@ -721,7 +790,7 @@ static int finish_v4(struct cctx *c, int d, const uint16_t *tbl, struct lh_build
 			if (!v->lh)
 				return -ENOMEM;
 			v->nlh = nbkts;
-			rc = lh_place(b, v->nt8, nbkts, v->lh);
+			rc = lh_place(b, nbkts, v->lh);
 			if (rc != -E2BIG)
 				break;
 			nbkts += nbkts / 4 + 1;
@@ -730,7 +799,6 @@ static int finish_v4(struct cctx *c, int d, const uint16_t *tbl, struct lh_build
 			return rc;
 		c->t->cfg.dir[d].lh_bkts = v->nlh;
 	}
-	v->nt8 += b->ngrp;
 	return 0;
 }
 
@@ -824,7 +892,7 @@ static int compile_v4(struct cctx *c, int d, uint16_t wild_cls)
 		}
 	}
 	if (!rc && !c->err)
-		rc = finish_v4(c, d, tbl, &b);
+		rc = finish_v4(c, d, &tbl, &b);
 out:
 	lh_build_free(&b);
 	free(kp);
@@ -1199,6 +1267,7 @@ void fw_tables_free(struct fw_tables *t)
 	free(t->clsmap);
 	for (int d = 0; d < 2; d++) {
 		free(t->v4[d].l1);
+		free(t->v4[d].flat);
 		free(t->v4[d].t8);
 		free(t->v4[d].lh);
 		free(t->v6[d]);
@@ -1217,12 +1286,18 @@ uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 
 	if (dir->v4 == SL_MODE_CONST)
 		return dir->v4_cls;
-	e = v->l1[a >> 22].e[(a >> 16) & (SLUICE_L1_BLK - 1)];
-	if (!(e & SLUICE_L1_FLAG))
-		return e;
-	e2 = v->t8[e & ~SLUICE_L1_FLAG].e[(a >> 8) & 0xff];
+	if (dir->v4 == SL_MODE_FLAT) {
+		e2 = v->flat[a >> 16].e[(a >> 8) & 0xff];
+	} else {
+		e = v->l1[a >> 22].e[(a >> 16) & (SLUICE_L1_BLK - 1)];
+		if (!(e & SLUICE_L1_FLAG))
+			return e;
+		e2 = v->t8[e & ~SLUICE_L1_FLAG].e[(a >> 8) & 0xff];
+	}
 	if (!(e2 & SLUICE_T8_FLAG))
 		return e2;
+	if (!v->nlh)
+		return v->t8[e2 & ~SLUICE_T8_FLAG].e[a & 0xff];
 	b = sl_lh_home(a >> 8, v->nlh);
 	for (int i = 0; i < SLUICE_LH_PROBE; i++) {
 		for (int j = 0; j < SLUICE_LH_SLOTS; j++) {
@@ -1327,9 +1402,11 @@ uint64_t fw_tables_bytes(const struct fw_tables *t)
 			sizeof(struct fw_bitmap));
 	for (int d = 0; d < 2; d++) {
 		if (t->v4[d].l1)
-			n += page_round(SLUICE_L1_BLOCKS * sizeof(struct fw_l1blk)) +
-			     page_round((uint64_t)t->v4[d].nt8 * sizeof(struct fw_t8)) +
-			     page_round((uint64_t)t->v4[d].nlh * sizeof(struct fw_lh_bkt));
+			n += page_round(SLUICE_L1_BLOCKS * sizeof(struct fw_l1blk));
+		if (t->v4[d].flat)
+			n += page_round((uint64_t)SLUICE_FLAT_CHUNKS * sizeof(struct fw_t8));
+		n += page_round((uint64_t)t->v4[d].nt8 * sizeof(struct fw_t8)) +
+		     page_round((uint64_t)t->v4[d].nlh * sizeof(struct fw_lh_bkt));
 		/* a trie node: the kernel's node header, key and value, slab rounded */
 		if (t->v6[d])
 			n += (uint64_t)t->n6[d] * 2 * 96;

@@ -138,6 +138,11 @@ static void tbl_src(enum sluice_fw_table k, const struct fw_tables *t, const voi
 		*src = t->v4[k == SLUICE_FWT_DST4].l1;
 		*n = *src ? SLUICE_L1_BLOCKS : 0;
 		break;
+	case SLUICE_FWT_SRC4_24:
+	case SLUICE_FWT_DST4_24:
+		*src = t->v4[k == SLUICE_FWT_DST4_24].flat;
+		*n = *src ? SLUICE_FLAT_CHUNKS : 0;
+		break;
 	case SLUICE_FWT_SRC6:
 	case SLUICE_FWT_DST6:
 		*src = t->v6[k == SLUICE_FWT_DST6];

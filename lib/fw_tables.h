@@ -18,9 +18,13 @@ struct fw_lpm6_entry {
 	struct fw_lpm6_val val;
 };
 
-/* The IPv4 tables of one direction; l1 NULL: no IPv4 prefix (SL_MODE_CONST). */
+/*
+ * The IPv4 tables of one direction: l1 and its chunks (SL_MODE_MAP), or
+ * flat (SL_MODE_FLAT), or neither (SL_MODE_CONST: no IPv4 prefix).
+ */
 struct fw_pfx4 {
 	struct fw_l1blk *l1;		/* SLUICE_L1_BLOCKS: one entry per /16 */
+	struct fw_t8 *flat;		/* SLUICE_FLAT_CHUNKS: every /16's chunk (DIR-24) */
 	uint32_t nt8;			/* chunks (/16s split by longer prefixes), then groups */
 	struct fw_t8 *t8;
 	uint32_t nlh;			/* hash buckets (fw_dir.lh_bkts) */

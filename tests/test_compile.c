@@ -886,12 +886,16 @@ TEST(covered_hosts_need_no_entry)
 			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
 			uint32_t n = 0;
 
-			/* 10.1.2.3 of rule b and 192.0.2.77 need hash entries, the rest do not */
+			/*
+			 * 10.1.2.3 of rule b and 192.0.2.77 need entries, the rest do
+			 * not: two /24s, a group each (few: no hash), and the chunks of
+			 * 10.1/16 and 192.0/16
+			 */
 			for (uint32_t b = 0; b < t.v4[0].nlh; b++)
 				for (int j = 0; j < SLUICE_LH_SLOTS; j++)
 					n += t.v4[0].lh[b].e[j].lv != 0;
-			ASSERT_EQ(n, 2, "two hash entries");
-			ASSERT_EQ(t.v4[0].nt8, 2, "the chunks of 10.1/16 and 192.0/16");
+			ASSERT_EQ(n, 0, "no hash");
+			ASSERT_EQ(t.v4[0].nt8, 4, "two groups, two chunks");
 			memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
 			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
 			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
@@ -936,9 +940,12 @@ TEST(halves_that_make_whole_24s_need_no_entry)
 				{ 10, 200, 0, 0, 0 }, { 192, 0, 2, 127, 1 }, { 192, 0, 2, 128, 0 },
 			};
 
-			/* uniform /16s need no chunk: 10.0-155 are whole, 10.156 half */
-			ASSERT_EQ(t.v4[0].nt8, 2, "the chunks of 10.156/16 and 192.0/16");
-			ASSERT_EQ(t.v4[0].nlh, 1, "one bucket: the lone half");
+			/*
+			 * uniform /16s need no chunk: 10.0-155 are whole, 10.156 half;
+			 * the lone half's /24 gets a group (few: no hash)
+			 */
+			ASSERT_EQ(t.v4[0].nt8, 3, "a group, the chunks of 10.156/16 and 192.0/16");
+			ASSERT_EQ(t.v4[0].nlh, 0, "no hash");
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);
 				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");

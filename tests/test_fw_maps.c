@@ -37,6 +37,36 @@ static const char *const POLICY_SMALL =
 	"  rules:\n"
 	"    - { name: a, action: deny, src: [2001:db8:9::/48], proto: udp, dport: [53] }\n";
 
+/*
+ * HOSTS single addresses 10.(i >> 8).(i & 255).1 in a set, denied for TCP
+ * (and the UDP rule of POLICY_SMALL): past SLUICE_GROUPS_DIRECT split /24s
+ * they go to the hash; past SLUICE_FLAT_MIN split /16s ((10 + (i >> 8)).(i &
+ * 255).0.1 then) the
+ * source table goes flat. Returns the YAML (free it).
+ */
+static char *hosts_policy(unsigned int hosts, bool per16)
+{
+	char *yaml = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&yaml, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "sets:\n  hosts:\n    prefixes: [");
+	for (unsigned int i = 0; i < hosts; i++) {
+		if (per16)
+			fprintf(f, "%s%u.%u.0.1", i ? ", " : "", 10 + (i >> 8), i & 255);
+		else
+			fprintf(f, "%s10.%u.%u.1", i ? ", " : "", i >> 8, i & 255);
+	}
+	fprintf(f, "]\nfirewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
+		"  rules:\n    - { name: h, action: deny, src: [\"@hosts\"], proto: tcp }\n"
+		"    - { name: a, action: deny, src: [2001:db8:9::/48], proto: udp, "
+		"dport: [53] }\n");
+	fclose(f);
+	return yaml;
+}
+
 /* Read keys [0, N) of array FD (VSIZE-byte values) into a new buffer. */
 static void *array_dump(int fd, uint32_t n, size_t vsize)
 {
@@ -142,6 +172,7 @@ static bool maps_hold(const struct fw_map_fds *in, const struct fw_tables *t)
 	static const enum sluice_fw_table t8[2] = { SLUICE_FWT_SRC4_T8, SLUICE_FWT_DST4_T8 };
 	static const enum sluice_fw_table lh[2] = { SLUICE_FWT_SRC4_LH, SLUICE_FWT_DST4_LH };
 	static const enum sluice_fw_table l1[2] = { SLUICE_FWT_SRC4, SLUICE_FWT_DST4 };
+	static const enum sluice_fw_table f24[2] = { SLUICE_FWT_SRC4_24, SLUICE_FWT_DST4_24 };
 	static const enum sluice_fw_table v6[2] = { SLUICE_FWT_SRC6, SLUICE_FWT_DST6 };
 	static const enum sluice_fw_table pt[2] = { SLUICE_FWT_SPORT, SLUICE_FWT_DPORT };
 	struct fw_config cfg;
@@ -160,6 +191,8 @@ static bool maps_hold(const struct fw_map_fds *in, const struct fw_tables *t)
 	for (int d = 0; d < 2; d++) {
 		ok &= arr_is(in, l1[d], t->v4[d].l1, SLUICE_L1_BLOCKS, SLUICE_L1_BLOCKS,
 			     sizeof(struct fw_l1blk));
+		ok &= arr_is(in, f24[d], t->v4[d].flat, SLUICE_FLAT_CHUNKS, SLUICE_FLAT_CHUNKS,
+			     sizeof(struct fw_t8));
 		ok &= arr_is(in, t8[d], t->v4[d].nt8 ? t->v4[d].t8 : NULL, t->v4[d].nt8,
 			     t->v4[d].nt8, sizeof(struct fw_t8));
 		ok &= arr_is(in, lh[d], t->v4[d].nlh ? t->v4[d].lh : NULL, t->v4[d].nlh,
@@ -250,8 +283,8 @@ TEST(fw_maps_write_new_slot)
 	ASSERT_EQ(used_slots(&env.fds), 0, "no slot before the first policy");
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &big), "compile big"))
 		goto out;
-	ASSERT_TRUE(big.v4[0].nt8 > 0 && big.v4[1].nt8 > 0 && big.v4[0].nlh > 0 &&
-		    big.n6[0] > 1, "big policy uses chunks, the hash and IPv6 prefixes");
+	ASSERT_TRUE(big.v4[0].nt8 > 0 && big.v4[1].nt8 > 0 && big.n6[0] > 1,
+		    "big policy uses chunks, groups and IPv6 prefixes");
 	if (!ASSERT_OK(fw_maps_write(&env.fds, &big, &diags), "write big") ||
 	    !ASSERT_OK(default_slot(&env.fds, &s1, &in1), "default slot"))
 		goto out;
@@ -260,8 +293,6 @@ TEST(fw_maps_write_new_slot)
 		  "fw_cls keeps its size (inlined)");
 	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4_T8]), big.v4[0].nt8,
 		  "fw_src4_t8 sized to its chunks");
-	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4_LH]), big.v4[0].nlh,
-		  "fw_src4_lh sized to its buckets");
 	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC6]), big.n6[0], "fw_src6 sized to its prefixes");
 	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4]), SLUICE_L1_BLOCKS, "fw_src4 keeps its size");
 	/* written once: userspace cannot change a slot in use */
@@ -472,17 +503,19 @@ TEST(fw_maps_injected_failure_leaves_policy)
 {
 	struct fw_tables a = { 0 }, b = { 0 };
 	struct sl_diags diags = { 0 };
+	char *before = NULL, *after, *hash = hosts_policy(SLUICE_GROUPS_DIRECT + 100, false);
 	struct xdp_env env;
-	char *before = NULL, *after;
 	size_t blen, alen;
 	unsigned int n = 0, bad = 0;
 	uint32_t spare;
 	__u32 retval;
 
-	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+	if (!ASSERT_OK(xdp_env_open(&env), "open") || !ASSERT_TRUE(hash, "policy text"))
 		goto out;
+	/* b: hosts in the hash, an IPv6 trie, ports, the classes, the rules */
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &a), "compile a") ||
-	    !ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &b), "compile b") ||
+	    !ASSERT_OK(compile_yaml(&env, hash, 2, &b), "compile b") ||
+	    !ASSERT_TRUE(b.v4[0].nlh && b.v6[0] && b.port[1], "b has a hash, a trie, ports") ||
 	    !ASSERT_OK(fw_maps_write(&env.fds, &a, &diags), "write a"))
 		goto out;
 	/* how many writes applying b takes here (failure armed, never reached):
@@ -493,7 +526,7 @@ TEST(fw_maps_injected_failure_leaves_policy)
 	    !ASSERT_OK(fw_slot_clear(&env.fds, spare), "free the spare slot"))
 		goto out;
 	n = fw_maps_writes() + 1;	/* and the flip */
-	ASSERT_TRUE(n >= 21, "5 maps created, filled, frozen, inserted, one flip");
+	ASSERT_TRUE(n >= 8 * 4 + 1, "8 maps created, filled, frozen, inserted, one flip");
 	before = state_dump(&env.fds, &blen);
 	if (!ASSERT_TRUE(before, "dump before"))
 		goto out;
@@ -527,6 +560,7 @@ TEST(fw_maps_injected_failure_leaves_policy)
 	ASSERT_EQ(retval, XDP_PASS, "policy b allows the probe");
 out:
 	fw_maps_fail_at(0, 0);
+	free(hash);
 	free(before);
 	sl_diags_free(&diags);
 	fw_tables_free(&a);
@@ -546,8 +580,9 @@ static uint32_t inner_id(const struct fw_map_fds *fds, int outer, uint32_t slot)
 /*
  * Slots are never written again, so identical tables are shared: a policy
  * that changes only a port reuses the classes, the source address tables
- * and the rule table of the slot in force (same inner map ids); only the
- * destination-port table and fw_cfg are new.
+ * (the /16 entries, and the chunk and the group of 192.0.2.7) and the rule
+ * table of the slot in force (same inner map ids); only the destination-port
+ * table and fw_cfg are new.
  */
 TEST(fw_maps_identical_tables_shared)
 {
@@ -590,15 +625,13 @@ TEST(fw_maps_identical_tables_shared)
 		    "fw_src4 shared");
 	ASSERT_TRUE(id1[SLUICE_FWT_SRC4_T8] &&
 		    id2[SLUICE_FWT_SRC4_T8] == id1[SLUICE_FWT_SRC4_T8], "fw_src4_t8 shared");
-	ASSERT_TRUE(id1[SLUICE_FWT_SRC4_LH] &&
-		    id2[SLUICE_FWT_SRC4_LH] == id1[SLUICE_FWT_SRC4_LH], "fw_src4_lh shared");
 	ASSERT_TRUE(id1[SLUICE_FWT_RULE] && id2[SLUICE_FWT_RULE] == id1[SLUICE_FWT_RULE],
 		    "fw_rule shared");
 	ASSERT_TRUE(!id1[SLUICE_FWT_DST4] && !id1[SLUICE_FWT_SPORT] && !id1[SLUICE_FWT_SRC6],
 		    "no dst, sport or IPv6 table: no rule names one");
 	ASSERT_NEQ(id2[SLUICE_FWT_DPORT], id1[SLUICE_FWT_DPORT], "fw_dport new");
 	ASSERT_NEQ(id2[SLUICE_FWT_CFG], id1[SLUICE_FWT_CFG], "fw_cfg new (its generation)");
-	ASSERT_EQ(w1 - w2, 5 * 3, "5 tables neither created, filled nor frozen");
+	ASSERT_EQ(w1 - w2, 4 * 3, "4 tables neither created, filled nor frozen");
 	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot freed");
 	if (ASSERT_TRUE(fw_slot_used(&env.fds, s2), "the new slot")) {
 		struct fw_map_fds in;
@@ -670,5 +703,92 @@ out:
 	fw_maps_fail_at(0, 0);
 	sl_diags_free(&diags);
 	fw_tables_free(&t);
+	xdp_env_close(&env);
+}
+
+/* A TCP frame from A.B.C.D (Ethernet, IPv4, TCP to port 80). */
+static void tcp_from(uint8_t *f, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	static const uint8_t tmpl[] = {
+		0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00,
+		0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 0, 192, 0, 2, 50,
+		0x9c, 0x40, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0,
+	};
+
+	memcpy(f, tmpl, sizeof(tmpl));
+	f[26] = a;
+	f[27] = b;
+	f[28] = c;
+	f[29] = d;
+}
+
+/*
+ * The layouts of large sets, in the kernel: hosts in more /24s than get a
+ * group each go to the hash (fw_src4_lh, sized to its buckets); hosts in
+ * most /16s make the source table flat (fw_src4_24, no /16 level). Each slot
+ * holds exactly its tables, and listed hosts are denied, their neighbours not.
+ */
+TEST(fw_maps_hash_and_flat_layouts)
+{
+	struct { unsigned int hosts; bool per16; int mode; } cases[] = {
+		{ SLUICE_GROUPS_DIRECT + 100, false, SL_MODE_MAP },
+		{ SLUICE_FLAT_MIN + 100, true, SL_MODE_FLAT },
+	};
+	struct sl_diags diags = { 0 };
+	uint8_t frame[54];
+	struct xdp_env env;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		return;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char *yaml = hosts_policy(cases[k].hosts, cases[k].per16);
+		struct fw_tables t = { 0 };
+		struct fw_map_fds in;
+		uint32_t slot;
+		int bad = 0;
+
+		if (!ASSERT_TRUE(yaml, "policy text") ||
+		    !ASSERT_OK(compile_yaml(&env, yaml, k + 1, &t), "compile") ||
+		    !ASSERT_EQ(t.cfg.dir[0].v4, cases[k].mode, "layout") ||
+		    !ASSERT_OK(fw_maps_write(&env.fds, &t, &diags), "write") ||
+		    !ASSERT_OK(default_slot(&env.fds, &slot, &in), "slot")) {
+			free(yaml);
+			fw_tables_free(&t);
+			break;
+		}
+		ASSERT_TRUE(maps_hold(&in, &t), "the slot holds the tables");
+		if (cases[k].mode == SL_MODE_MAP) {
+			ASSERT_TRUE(t.v4[0].nlh > 0, "a hash");
+			ASSERT_EQ(max_entries(in.tbl[SLUICE_FWT_SRC4_LH]), t.v4[0].nlh,
+				  "fw_src4_lh sized to its buckets");
+		} else {
+			ASSERT_EQ(in.tbl[SLUICE_FWT_SRC4], -1, "no /16 level");
+			ASSERT_EQ(max_entries(in.tbl[SLUICE_FWT_SRC4_24]), SLUICE_FLAT_CHUNKS,
+				  "every /16's chunk");
+		}
+		for (unsigned int i = 0; i < cases[k].hosts && bad < 3; i += 97) {
+			/* the host's /24: 10.(i >> 8).(i & 255), or (10 + (i >> 8)).(i & 255).0 */
+			uint8_t a = cases[k].per16 ? 10 + (i >> 8) : 10;
+			uint8_t b = cases[k].per16 ? i & 255 : i >> 8;
+			uint8_t c = cases[k].per16 ? 0 : i & 255;
+
+			for (int h = 0; h < 3; h++) {
+				__u32 rv = ~0u;
+
+				/* .0, .1 (the listed host), .2 */
+				tcp_from(frame, a, b, c, (uint8_t)h);
+				xdp_env_run(&env, frame, sizeof(frame), &rv, NULL, NULL);
+				if (!tl_check(rv == (h == 1 ? XDP_DROP : XDP_PASS), __FILE__, __LINE__,
+					      "host %u.%u.%u.%d: verdict %u", a, b, c, h, rv))
+					bad++;
+			}
+		}
+		ASSERT_EQ(bad, 0, "listed hosts denied, neighbours not");
+		fw_slot_close(&in);
+		fw_tables_free(&t);
+		free(yaml);
+	}
+	sl_diags_print(stdout, &diags);
+	sl_diags_free(&diags);
 	xdp_env_close(&env);
 }

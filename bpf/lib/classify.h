@@ -75,7 +75,7 @@ static __always_inline int sl_lh_scan(void *lh, void *t8, __u32 bkts, __u32 addr
 			if (len > 24)
 				return SLUICE_LH_VAL(lv);
 			key = SLUICE_LH_VAL(lv);
-			g = bpf_map_lookup_elem(t8, &key);
+			g = t8 ? bpf_map_lookup_elem(t8, &key) : NULL;
 			return g ? g->e[addr & 0xff] : SL_CLS_ERROR;
 		}
 		if (++b >= bkts)
@@ -91,57 +91,99 @@ static __always_inline int sl_lh_scan(void *lh, void *t8, __u32 bkts, __u32 addr
  */
 __noinline int sl_lh_src(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
 {
-	void *lh = sl_slot_tbl(&fwp_src4_lh, slot), *t8 = sl_slot_tbl(&fwp_src4_t8, slot);
+	void *lh = sl_slot_tbl(&fwp_src4_lh, slot);
 
-	return lh && t8 ? sl_lh_scan(lh, t8, bkts, addr, base) : SL_CLS_ERROR;
+	/* fw_src4_t8 (groups) may be absent: a flat table with no group */
+	return lh ? sl_lh_scan(lh, sl_slot_tbl(&fwp_src4_t8, slot), bkts, addr, base) :
+		    SL_CLS_ERROR;
 }
 
 __noinline int sl_lh_dst(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
 {
-	void *lh = sl_slot_tbl(&fwp_dst4_lh, slot), *t8 = sl_slot_tbl(&fwp_dst4_t8, slot);
+	void *lh = sl_slot_tbl(&fwp_dst4_lh, slot);
 
-	return lh && t8 ? sl_lh_scan(lh, t8, bkts, addr, base) : SL_CLS_ERROR;
+	return lh ? sl_lh_scan(lh, sl_slot_tbl(&fwp_dst4_t8, slot), bkts, addr, base) :
+		    SL_CLS_ERROR;
 }
 
 /*
  * The class of IPv4 address ADDR (host order) in direction DIR of SLOT:
- * the /16 entry of L1, its chunk in T8, the hash for a /24 with longer
- * prefixes. SL_CLS_ERROR when a table is missing.
+ * the /16 entry of L1, its chunk in T8 (flat: the /16's chunk in fw_*4_24),
+ * the hash for a /24 with longer prefixes. SL_CLS_ERROR when a table is
+ * missing.
+ */
+/*
+ * The /24's entry of CHUNK for ADDR: a class; or for longer prefixes, the
+ * /24's group in T8 (few such /24s) or the hash.
+ */
+static __always_inline __s32 sl_chunk_class(const struct fw_dir *dir, const struct fw_t8 *chunk,
+					    void *o_t8, bool is_dst, __u32 slot, __u32 addr)
+{
+	__u16 e = chunk->e[(addr >> 8) & 0xff];
+	struct fw_t8 *g;
+	__u32 key;
+	void *t8;
+
+	if (!(e & SLUICE_T8_FLAG))
+		return e;
+	if (!dir->lh_bkts) {
+		t8 = sl_slot_tbl(o_t8, slot);
+		if (!t8)
+			return SL_CLS_ERROR;
+		key = e & ~SLUICE_T8_FLAG;
+		g = bpf_map_lookup_elem(t8, &key);
+		return g ? g->e[addr & 0xff] : SL_CLS_ERROR;
+	}
+	if (is_dst)
+		return sl_lh_dst(slot, dir->lh_bkts, addr, e & ~SLUICE_T8_FLAG);
+	return sl_lh_src(slot, dir->lh_bkts, addr, e & ~SLUICE_T8_FLAG);
+}
+
+/*
+ * Each table is looked up from a call site of its own: the verifier inlines
+ * a fixed-size array's lookup, and calls a sized one's directly, only when
+ * one map (template) reaches the call; two would make it a generic helper
+ * call through a function pointer (a retpoline here: ~15 ns).
  */
 static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, void *o_l1, void *o_t8,
-					bool is_dst, __u32 slot, __u32 addr)
+					void *o_24, bool is_dst, __u32 slot, __u32 addr)
 {
 	struct fw_l1blk *blk;
 	struct fw_t8 *chunk;
-	void *l1, *t8;
+	void *tbl;
 	__u32 key, e;
-	__u16 e2;
 
 	if (dir->v4 == SL_MODE_CONST)
 		return dir->v4_cls;
-	l1 = sl_slot_tbl(o_l1, slot);
-	if (!l1)
+	if (dir->v4 == SL_MODE_FLAT) {
+		/* DIR-24: the /16's chunk at its own index, one access */
+		tbl = sl_slot_tbl(o_24, slot);
+		if (!tbl)
+			return SL_CLS_ERROR;
+		key = addr >> 16;
+		chunk = bpf_map_lookup_elem(tbl, &key);
+		if (!chunk)
+			return SL_CLS_ERROR;
+		return sl_chunk_class(dir, chunk, o_t8, is_dst, slot, addr);
+	}
+	tbl = sl_slot_tbl(o_l1, slot);
+	if (!tbl)
 		return SL_CLS_ERROR;
 	key = addr >> 22;
-	blk = bpf_map_lookup_elem(l1, &key);
+	blk = bpf_map_lookup_elem(tbl, &key);
 	if (!blk)
 		return SL_CLS_ERROR;
 	e = blk->e[(addr >> 16) & (SLUICE_L1_BLK - 1)];
 	if (!(e & SLUICE_L1_FLAG))
 		return e;
-	t8 = sl_slot_tbl(o_t8, slot);
-	if (!t8)
+	tbl = sl_slot_tbl(o_t8, slot);
+	if (!tbl)
 		return SL_CLS_ERROR;
 	key = e & ~SLUICE_L1_FLAG;
-	chunk = bpf_map_lookup_elem(t8, &key);
+	chunk = bpf_map_lookup_elem(tbl, &key);
 	if (!chunk)
 		return SL_CLS_ERROR;
-	e2 = chunk->e[(addr >> 8) & 0xff];
-	if (!(e2 & SLUICE_T8_FLAG))
-		return e2;
-	if (is_dst)
-		return sl_lh_dst(slot, dir->lh_bkts, addr, e2 & ~SLUICE_T8_FLAG);
-	return sl_lh_src(slot, dir->lh_bkts, addr, e2 & ~SLUICE_T8_FLAG);
+	return sl_chunk_class(dir, chunk, o_t8, is_dst, slot, addr);
 }
 
 static __always_inline __s32 sl_lookup6(const struct fw_dir *dir, void *o_trie, __u32 slot,
@@ -184,7 +226,8 @@ static __always_inline __s32 sl_class_src(const struct fw_config *cfg, const str
 					  __u32 slot)
 {
 	if (m->family == 4)
-		return sl_lookup4(&cfg->dir[0], &fwp_src4, &fwp_src4_t8, false, slot, m->src4);
+		return sl_lookup4(&cfg->dir[0], &fwp_src4, &fwp_src4_t8, &fwp_src4_24, false, slot,
+				  m->src4);
 	return sl_lookup6(&cfg->dir[0], &fwp_src6, slot, m->src6);
 }
 
@@ -255,8 +298,14 @@ static long sl_big_step(__u32 n, void *ctx)
 		w->rule = SL_CLS_ERROR;
 		return 1;
 	}
+	/*
+	 * The fields that usually tell rules apart first (source, destination
+	 * port, destination): once the AND is empty the rest is not read.
+	 */
 #pragma unroll
-	for (int f = 0; f < SL_F_MAX; f++) {
+	for (int i = 0; i < SL_F_MAX; i++) {
+		int f = i == 0 ? SL_F_SRC : i == 1 ? SL_F_DPORT : i == 2 ? SL_F_DST :
+			i == 3 ? SL_F_SPORT : SL_F_PROTO;
 		__u32 key = w->base[f] + 1 + word / SLUICE_BM_WORDS;
 		struct fw_bitmap *b = bpf_map_lookup_elem(clsb, &key);
 
@@ -265,9 +314,9 @@ static long sl_big_step(__u32 n, void *ctx)
 			return 1;
 		}
 		x &= b->w[word & (SLUICE_BM_WORDS - 1)];
+		if (!x)
+			return 0;
 	}
-	if (!x)
-		return 0;
 	word = word * 64 + sl_ctz64(x);
 	w->rule = word < w->nrules ? (int)word : SL_NO_MATCH;
 	return 1;
@@ -279,10 +328,12 @@ static long sl_big_step(__u32 n, void *ctx)
  * every field has a rule; those words are ANDed in ascending order until
  * one leaves a bit. A word set in the five summaries with an empty AND
  * costs five chunk reads; the policy decides how many there are. The walk
- * is a bpf_loop: the verifier checks one step, not 256.
+ * is a bpf_loop: the verifier checks one step, not 256. A call of its own,
+ * so that its state is not on the stack of the whole firewall (512 bytes
+ * for the calls in a chain, conntrack's included).
  */
-static __always_inline int sl_match_big(const struct fw_config *cfg, void *clsb,
-					const __u32 *idx, __u32 slot)
+static __noinline int sl_match_big(const struct fw_config *cfg, void *clsb, const __u32 *idx,
+				   __u32 slot)
 {
 	struct fw_bitmap *sum[SL_F_MAX];
 	struct sl_big_walk w = { .slot = slot, .nrules = cfg->nrules, .rule = SL_NO_MATCH };
@@ -317,10 +368,10 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 	void *tbl;
 
 	if (m->family == 4) {
-		cls[SL_F_SRC] = sl_lookup4(&cfg->dir[0], &fwp_src4, &fwp_src4_t8, false, slot,
-					   m->src4);
-		cls[SL_F_DST] = sl_lookup4(&cfg->dir[1], &fwp_dst4, &fwp_dst4_t8, true, slot,
-					   m->dst4);
+		cls[SL_F_SRC] = sl_lookup4(&cfg->dir[0], &fwp_src4, &fwp_src4_t8, &fwp_src4_24,
+					   false, slot, m->src4);
+		cls[SL_F_DST] = sl_lookup4(&cfg->dir[1], &fwp_dst4, &fwp_dst4_t8, &fwp_dst4_24,
+					   true, slot, m->dst4);
 	} else {
 		cls[SL_F_SRC] = sl_lookup6(&cfg->dir[0], &fwp_src6, slot, m->src6);
 		cls[SL_F_DST] = sl_lookup6(&cfg->dir[1], &fwp_dst6, slot, m->dst6);
@@ -369,16 +420,16 @@ static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct
 	if (cls <= SLUICE_CLS_NONE)
 		return false;
 	key = cfg->cls_base[SL_F_SRC] + cls;
+	/* one call site per table (see sl_lookup4) */
 	if (cfg->row) {
 		/* chunk 1 of the class row holds words 0..7 */
 		key = key * cfg->row + 1;
 		tbl = sl_slot_tbl(&fwp_clsb, slot);
+		bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
 	} else {
 		tbl = sl_slot_tbl(&fwp_cls, slot);
+		bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
 	}
-	if (!tbl)
-		return false;
-	bm = bpf_map_lookup_elem(tbl, &key);
 	return bm && (bm->w[0] & 1);
 }
 
