@@ -142,8 +142,64 @@ static void gen_port_list(struct gen *g, FILE *y, const char *key)
 	fputs("]\n", y);
 }
 
-/* A random policy as YAML text (caller frees); DFLT NULL: a random default. */
-static char *gen_policy(struct gen *g, int nrules, const char *dflt)
+/* A large set of the policy (gen_policy): none, or one laid out by hash or flat. */
+enum big_set { BIG_NONE, BIG_HASH, BIG_FLAT };
+
+#define BIG_HASH_N	(SLUICE_GROUPS_DIRECT + 1000)	/* split /24s past direct groups */
+#define BIG_FLAT_N	(SLUICE_FLAT_MIN + 2000)	/* split /16s past the flat threshold */
+
+/*
+ * Set "big": BIG_HASH, hosts and short runs past /24 in as many /24s of 10/8
+ * as it takes to need the hash, and one /24 dense enough for a group; or
+ * BIG_FLAT, prefixes of /20../32 each in its own /16 of 20/8.., enough /16s
+ * to go flat. Half of G's remembered prefixes are taken from it, to aim at.
+ */
+static void gen_big_set(struct gen *g, FILE *y, enum big_set kind)
+{
+	static const uint8_t flat_lens[] = { 20, 24, 24, 28, 30, 32, 32 };
+	static const uint8_t hash_lens[] = { 26, 28, 30, 31, 32, 32, 32 };
+	uint32_t n = kind == BIG_HASH ? BIG_HASH_N : BIG_FLAT_N;
+	int keep = 0;
+
+	fputs("  big:\n    prefixes: [", y);
+	for (uint32_t i = 0; i < n + 40; i++) {
+		uint32_t a, len;
+		struct in_addr ia;
+		char buf[INET_ADDRSTRLEN];
+
+		if (i >= n) {
+			/* 40 hosts of one /24: a group */
+			a = 0x0afffe00u | (i - n) * 6;
+			len = 32;
+		} else if (kind == BIG_HASH) {
+			len = hash_lens[rndn(sizeof(hash_lens))];
+			a = 0x0a000000u | i << 8 | rndn(256);
+		} else {
+			len = flat_lens[rndn(sizeof(flat_lens))];
+			a = (20u + (i >> 8)) << 24 | (i & 255) << 16 | rndn(65536);
+		}
+		a &= ~0u << (32 - len);
+		ia.s_addr = htonl(a);
+		inet_ntop(AF_INET, &ia, buf, sizeof(buf));
+		fprintf(y, "%s\"%s/%u\"", i ? ", " : "", buf, len);
+		if (keep < MAXPFX / 2 && chance(1)) {
+			struct sl_prefix *p = &g->v4[keep++];
+
+			p->family = AF_INET;
+			p->len = (uint8_t)len;
+			memcpy(p->addr, &ia, 4);
+		}
+	}
+	fputs("]\n", y);
+	g->nv4 = keep;
+}
+
+/*
+ * A random policy as YAML text (caller frees); DFLT NULL: a random default.
+ * With a big set, rule 0 denies its sources for TCP and the last rule but
+ * one allows it as destination: the other rules are random as always.
+ */
+static char *gen_policy_big(struct gen *g, int nrules, const char *dflt, enum big_set big)
 {
 	static const char *const protos[] = {
 		NULL, NULL, "tcp", "udp", "[tcp, udp]", "icmp", "icmpv6", "[icmp, icmpv6]",
@@ -157,10 +213,14 @@ static char *gen_policy(struct gen *g, int nrules, const char *dflt)
 	if (!y)
 		return NULL;
 	memset(g, 0, sizeof(*g));
+	if (big) {
+		fputs("sets:\n", y);
+		gen_big_set(g, y, big);
+	}
 	if (have_set) {
 		int n = 1 + rndn(6);
 
-		fputs("sets:\n  s:\n    prefixes: [", y);
+		fprintf(y, "%s  s:\n    prefixes: [", big ? "" : "sets:\n");
 		for (int i = 0; i < n; i++) {
 			if (i)
 				fputs(", ", y);
@@ -179,6 +239,14 @@ static char *gen_policy(struct gen *g, int nrules, const char *dflt)
 		bool ports = proto && (!strcmp(proto, "tcp") || !strcmp(proto, "udp") ||
 				       !strcmp(proto, "[tcp, udp]"));
 
+		if (big && r == 0) {
+			fputs("    - { name: big-src, action: deny, src: [\"@big\"], proto: tcp }\n", y);
+			continue;
+		}
+		if (big && r == nrules - 2) {
+			fputs("    - { name: big-dst, action: allow, dst: [\"@big\"] }\n", y);
+			continue;
+		}
 		fprintf(y, "    - name: r%d\n      action: %s\n", r, chance(50) ? "allow" : "deny");
 		if (chance(70))
 			gen_addr_list(g, y, "src", have_set);
@@ -193,6 +261,11 @@ static char *gen_policy(struct gen *g, int nrules, const char *dflt)
 	}
 	fclose(y);
 	return text;
+}
+
+static char *gen_policy(struct gen *g, int nrules, const char *dflt)
+{
+	return gen_policy_big(g, nrules, dflt, BIG_NONE);
 }
 
 /* An address inside one of the policy's prefixes, or a random one near them. */
@@ -384,121 +457,168 @@ static uint64_t seed_from_env(void)
 	return (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 }
 
-TEST(xdp_random_matches_reference)
+/*
+ * NPKT random frames through the policy YAML (number PI): verdict and rule
+ * counter as the reference says, and nothing else moved. Adds to *TOTAL
+ * and *MISMATCHES; false when the test cannot go on.
+ */
+static bool check_policy(struct xdp_env *env, struct gen *g, const char *yaml, int pi, int npkt,
+			 long *total, long *mismatches)
 {
 	static const uint8_t protos[] = { 6, 6, 6, 17, 17, 17, 1, 58, 47, 132, 50, 0 };
+	struct sl_counter rule_before, rule_after, verdict[SLUICE_VERDICT_MAX];
+	struct sl_counter drop[SLUICE_DROP_MAX];
+	long want_pass = 0, want_drop = 0, want_rule_drop = 0, want_def_drop = 0, bad0 = *mismatches;
+	struct fw_tables t = { 0 };
+	bool ok = true;
+
+	if (!ASSERT_OK(xdp_env_apply(env, yaml, pi + 1, &t), "apply random policy")) {
+		printf("# policy:\n%.4000s", yaml);
+		return false;
+	}
+	if (!ASSERT_OK(xdp_env_reset_counters(env), "reset")) {
+		fw_tables_free(&t);
+		return false;
+	}
+	for (int n = 0; n < npkt; n++) {
+		struct sl_pkt pkt = { 0 };
+		uint8_t frame[512];
+		bool nonfirst = chance(12);
+		__u32 retval = ~0u, key;
+		size_t len, ip_end;
+		int want_rule;
+		enum sluice_action want;
+
+		pkt.family = chance(60) ? AF_INET : AF_INET6;
+		pkt.proto = protos[rndn(sizeof(protos))];
+		if (pkt.family == AF_INET6 && pkt.proto == 0)
+			pkt.proto = 59;	/* 0 is hop-by-hop in IPv6 */
+		gen_addr(g, pkt.family, pkt.src);
+		gen_addr(g, pkt.family, pkt.dst);
+		pkt.has_ports = (pkt.proto == 6 || pkt.proto == 17) && !nonfirst;
+		if (pkt.has_ports) {
+			pkt.sport = gen_port(g);
+			pkt.dport = gen_port(g);
+		}
+		len = build_frame(frame, &pkt, nonfirst, &ip_end);
+		want_rule = policy_ref_classify(&env->pol, policy_fw(&env->pol, 0), &pkt);
+		want = policy_ref_verdict(&env->pol, policy_fw(&env->pol, 0), &pkt);
+		/* fw_maps_write gives rule i counter id i */
+		key = want_rule < 0 ? SLUICE_CNT_DEFAULT : (__u32)want_rule;
+
+		if (!ASSERT_OK(sl_counter_read(env->rule_fd, key, &rule_before), "rd") ||
+		    !ASSERT_OK(xdp_env_run(env, frame, len, &retval, NULL, NULL), "run") ||
+		    !ASSERT_OK(sl_counter_read(env->rule_fd, key, &rule_after), "rd")) {
+			ok = false;
+			break;
+		}
+		(*total)++;
+		if (retval != (want == SLUICE_ACT_ALLOW ? XDP_PASS : XDP_DROP) ||
+		    rule_after.packets != rule_before.packets + 1) {
+			char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+
+			inet_ntop(pkt.family, pkt.src, s, sizeof(s));
+			inet_ntop(pkt.family, pkt.dst, d, sizeof(d));
+			if ((*mismatches)++ < 10)
+				tl_check(false, __FILE__, __LINE__,
+					 "policy %d packet %d: %s -> %s proto %u ports %d %u->%u "
+					 "nonfirst %d len %zu: verdict %u want %s, rule %d "
+					 "counter moved by %lld (compiled tables say rule %d)",
+					 pi, n, s, d, pkt.proto, pkt.has_ports, pkt.sport,
+					 pkt.dport, nonfirst, len, retval, sl_action_name(want),
+					 want_rule,
+					 (long long)(rule_after.packets - rule_before.packets),
+					 fw_tables_classify(&t, &pkt));
+		}
+		if (want == SLUICE_ACT_ALLOW) {
+			want_pass++;
+		} else {
+			want_drop++;
+			if (want_rule < 0)
+				want_def_drop++;
+			else
+				want_rule_drop++;
+		}
+	}
+
+	/* Totals: nothing else moved, no parse drop on well-formed frames. */
+	if (ok && ASSERT_OK(sl_counters_read(env->verdict_fd, SLUICE_VERDICT_MAX, verdict), "rd") &&
+	    ASSERT_OK(sl_counters_read(env->drop_fd, SLUICE_DROP_MAX, drop), "rd")) {
+		ASSERT_EQ(verdict[SLUICE_VERDICT_PASS].packets, want_pass, "pass total");
+		ASSERT_EQ(verdict[SLUICE_VERDICT_DROP].packets, want_drop, "drop total");
+		ASSERT_EQ(drop[SLUICE_DROP_POLICY_RULE].packets, want_rule_drop,
+			  "policy-rule drops");
+		ASSERT_EQ(drop[SLUICE_DROP_POLICY_DEFAULT].packets, want_def_drop,
+			  "policy-default drops");
+	}
+	if (*mismatches > bad0)
+		printf("# policy %d (%u rules, layout %s, src v4 mode %u):\n%.4000s\n", pi,
+		       t.cfg.nrules, t.cfg.row ? "large" : "small", t.cfg.dir[0].v4, yaml);
+	fw_tables_free(&t);
+	return ok && *mismatches == bad0;
+}
+
+TEST(xdp_random_matches_reference)
+{
+	static const int nrules_by_policy[NPOLICIES] = { 1, 3, 8, 20, 40, 70, 130, 300 };
 	uint64_t seed = seed_from_env();
-	struct xdp_env env;
 	long total = 0, mismatches = 0;
+	struct xdp_env env;
 
 	printf("# seed %llu (SLUICE_SEED=%llu reproduces)\n", (unsigned long long)seed,
 	       (unsigned long long)seed);
 	rng_state = seed;
 	if (!ASSERT_OK(xdp_env_open(&env), "open"))
 		goto out;
-
 	for (int pi = 0; pi < NPOLICIES; pi++) {
-		static const int nrules_by_policy[NPOLICIES] = { 1, 3, 8, 20, 40, 70, 130, 300 };
-		struct sl_counter rule_before, rule_after, verdict[SLUICE_VERDICT_MAX];
-		struct sl_counter drop[SLUICE_DROP_MAX];
-		long want_pass = 0, want_drop = 0, want_rule_drop = 0, want_def_drop = 0;
-		struct fw_tables t = { 0 };
 		struct gen g;
 		char *yaml = gen_policy(&g, nrules_by_policy[pi], NULL);
+		bool ok = ASSERT_TRUE(yaml, "policy text") &&
+			  check_policy(&env, &g, yaml, pi, NPACKETS, &total, &mismatches);
 
-		if (!ASSERT_TRUE(yaml, "policy text"))
-			goto out;
-		if (!ASSERT_OK(xdp_env_apply(&env, yaml, pi + 1, &t), "apply random policy")) {
-			printf("# policy:\n%s", yaml);
-			free(yaml);
-			goto out;
-		}
-		if (!ASSERT_OK(xdp_env_reset_counters(&env), "reset")) {
-			fw_tables_free(&t);
-			free(yaml);
-			goto out;
-		}
-
-		for (int n = 0; n < NPACKETS; n++) {
-			struct sl_pkt pkt = { 0 };
-			uint8_t frame[512];
-			bool nonfirst = chance(12);
-			__u32 retval = ~0u, key;
-			size_t len, ip_end;
-			int want_rule;
-			enum sluice_action want;
-
-			pkt.family = chance(60) ? AF_INET : AF_INET6;
-			pkt.proto = protos[rndn(sizeof(protos))];
-			if (pkt.family == AF_INET6 && pkt.proto == 0)
-				pkt.proto = 59;	/* 0 is hop-by-hop in IPv6 */
-			gen_addr(&g, pkt.family, pkt.src);
-			gen_addr(&g, pkt.family, pkt.dst);
-			pkt.has_ports = (pkt.proto == 6 || pkt.proto == 17) && !nonfirst;
-			if (pkt.has_ports) {
-				pkt.sport = gen_port(&g);
-				pkt.dport = gen_port(&g);
-			}
-			len = build_frame(frame, &pkt, nonfirst, &ip_end);
-			want_rule = policy_ref_classify(&env.pol, policy_fw(&env.pol, 0), &pkt);
-			want = policy_ref_verdict(&env.pol, policy_fw(&env.pol, 0), &pkt);
-			key = want_rule < 0 ? SLUICE_CNT_DEFAULT : (__u32)want_rule;
-
-			if (!ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_before), "rd") ||
-			    !ASSERT_OK(xdp_env_run(&env, frame, len, &retval, NULL, NULL), "run") ||
-			    !ASSERT_OK(sl_counter_read(env.rule_fd, key, &rule_after), "rd")) {
-				fw_tables_free(&t);
-				free(yaml);
-				goto out;
-			}
-			total++;
-			if (retval != (want == SLUICE_ACT_ALLOW ? XDP_PASS : XDP_DROP) ||
-			    rule_after.packets != rule_before.packets + 1) {
-				char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
-
-				inet_ntop(pkt.family, pkt.src, s, sizeof(s));
-				inet_ntop(pkt.family, pkt.dst, d, sizeof(d));
-				if (mismatches++ < 10)
-					tl_check(false, __FILE__, __LINE__,
-						 "policy %d packet %d: %s -> %s proto %u ports %d %u->%u "
-						 "nonfirst %d len %zu: verdict %u want %s, rule %d "
-						 "counter moved by %lld (compiled tables say rule %d)",
-						 pi, n, s, d, pkt.proto, pkt.has_ports, pkt.sport,
-						 pkt.dport, nonfirst, len, retval, sl_action_name(want),
-						 want_rule,
-						 (long long)(rule_after.packets - rule_before.packets),
-						 fw_tables_classify(&t, &pkt));
-			}
-			if (want == SLUICE_ACT_ALLOW) {
-				want_pass++;
-			} else {
-				want_drop++;
-				if (want_rule < 0)
-					want_def_drop++;
-				else
-					want_rule_drop++;
-			}
-		}
-
-		/* Totals: nothing else moved, no parse drop on well-formed frames. */
-		if (ASSERT_OK(sl_counters_read(env.verdict_fd, SLUICE_VERDICT_MAX, verdict), "rd") &&
-		    ASSERT_OK(sl_counters_read(env.drop_fd, SLUICE_DROP_MAX, drop), "rd")) {
-			ASSERT_EQ(verdict[SLUICE_VERDICT_PASS].packets, want_pass, "pass total");
-			ASSERT_EQ(verdict[SLUICE_VERDICT_DROP].packets, want_drop, "drop total");
-			ASSERT_EQ(drop[SLUICE_DROP_POLICY_RULE].packets, want_rule_drop,
-				  "policy-rule drops");
-			ASSERT_EQ(drop[SLUICE_DROP_POLICY_DEFAULT].packets, want_def_drop,
-				  "policy-default drops");
-		}
-		if (mismatches)
-			printf("# policy %d:\n%s", pi, yaml);
-		fw_tables_free(&t);
 		free(yaml);
-		if (mismatches)
+		if (!ok)
 			break;
 	}
 	ASSERT_EQ(mismatches, 0, "packets where datapath and reference disagree");
 	ASSERT_TRUE(total >= 10000 || mismatches, "at least 10000 packets");
+	printf("# %ld packets checked\n", total);
+out:
+	xdp_env_close(&env);
+}
+
+/*
+ * The layouts of large policies against the reference: rules past 512 (the
+ * classes' summaries, up to the 16,384 a policy may hold) and large sets
+ * (the IPv4 hash with a group, the flat DIR-24 table), with random rules
+ * and frames as above.
+ */
+TEST(xdp_random_large_policies)
+{
+	static const struct { int nrules; enum big_set big; } pols[] = {
+		{ 600, BIG_NONE }, { SLUICE_MAX_RULES, BIG_NONE }, { 40, BIG_HASH },
+		{ 40, BIG_FLAT }, { 2000, BIG_HASH },
+	};
+	uint64_t seed = seed_from_env() ^ 0x6c61726765ull;
+	long total = 0, mismatches = 0;
+	struct xdp_env env;
+
+	printf("# seed %llu (SLUICE_SEED=%llu reproduces)\n", (unsigned long long)seed,
+	       (unsigned long long)(seed ^ 0x6c61726765ull));
+	rng_state = seed;
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		goto out;
+	for (size_t pi = 0; pi < sizeof(pols) / sizeof(pols[0]); pi++) {
+		struct gen g;
+		char *yaml = gen_policy_big(&g, pols[pi].nrules, NULL, pols[pi].big);
+		bool ok = ASSERT_TRUE(yaml, "policy text") &&
+			  check_policy(&env, &g, yaml, (int)pi, 1500, &total, &mismatches);
+
+		free(yaml);
+		if (!ok)
+			break;
+	}
+	ASSERT_EQ(mismatches, 0, "packets where datapath and reference disagree");
 	printf("# %ld packets checked\n", total);
 out:
 	xdp_env_close(&env);
