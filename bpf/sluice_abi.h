@@ -24,7 +24,8 @@
  *   src/dst IPv4 : DIR-16-8 plus a hash (sl_lh_home): fw_src4 has one u32
  *                  per /16 (SLUICE_L1_BLK per element): a class, or with
  *                  SLUICE_L1_FLAG a chunk of fw_src4_t8 (256 u16, one per
- *                  /24): a class, or with SLUICE_T8_FLAG the /24's class (low
+ *                  /24; packed in fw_src4_p1/_p2 when it holds 2 or 4
+ *                  values): a class, or with SLUICE_T8_FLAG the /24's class (low
  *                  bits) when it has longer prefixes. Those are in the hash
  *                  fw_src4_lh, clustered by /24 from its home bucket, longest
  *                  first, each with the class of every prefix covering it: the
@@ -65,6 +66,15 @@
 #define SLUICE_L1_BLK		64			/* u32 entries per fw_src4 element */
 #define SLUICE_L1_BLOCKS	(65536 / SLUICE_L1_BLK)	/* 1024: one entry per /16 */
 #define SLUICE_L1_FLAG		0x80000000u		/* /16 entry names a chunk */
+/*
+ * A chunk whose 256 /24 entries take at most 2 (4) values is packed: one
+ * (two) bits per /24 and the values, 64 (128) bytes in fw_src4_p1
+ * (fw_src4_p2) instead of 512 in fw_src4_t8; the /16 entry says which:
+ * SLUICE_L1_FLAG | kind << SLUICE_L1_KIND_SHIFT | index.
+ */
+#define SLUICE_L1_KIND_SHIFT	29
+#define SLUICE_L1_INDEX		0x1fffffffu
+enum sl_chunk_kind { SL_CHUNK_FULL = 0, SL_CHUNK_P1 = 1, SL_CHUNK_P2 = 2 };
 #define SLUICE_T8_FLAG		0x8000u			/* /24 entry: longer prefixes in the hash */
 #define SLUICE_T8_MAX		(1u << 24)		/* chunks + groups per direction */
 #define SLUICE_FLAT_CHUNKS	65536	/* fw_src4_24: one chunk per /16, DIR-24 (32 MiB) */
@@ -165,6 +175,20 @@ struct fw_blk {
  * addresses of a /24 (group). */
 struct fw_t8 {
 	__u16 e[256];
+};
+
+/* Element of fw_src4_p1: a chunk of two values, /24 k's is val[bit k]. */
+struct fw_p1 {
+	__u64 bits[4];
+	__u16 val[2];
+	__u16 pad[14];
+};
+
+/* Element of fw_src4_p2: a chunk of four values, /24 k's is val[2 bits at 2k]. */
+struct fw_p2 {
+	__u64 bits[8];
+	__u16 val[4];
+	__u16 pad[28];
 };
 
 /* Entry of the IPv4 long-prefix hash: NET/LEN -> class, or (LEN 24) group. */
@@ -489,6 +513,14 @@ struct sl_ev_config {
 	  SLUICE_F_SIZED, 0, __u32, struct fw_t8)				\
 	X(DST4_T8, fwp_dst4_t8, "fw_dst4_t8", BPF_MAP_TYPE_ARRAY,		\
 	  SLUICE_F_SIZED, 0, __u32, struct fw_t8)				\
+	X(SRC4_P1, fwp_src4_p1, "fw_src4_p1", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p1)				\
+	X(DST4_P1, fwp_dst4_p1, "fw_dst4_p1", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p1)				\
+	X(SRC4_P2, fwp_src4_p2, "fw_src4_p2", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p2)				\
+	X(DST4_P2, fwp_dst4_p2, "fw_dst4_p2", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p2)				\
 	X(SRC4_LH, fwp_src4_lh, "fw_src4_lh", BPF_MAP_TYPE_ARRAY,		\
 	  SLUICE_F_SIZED, 0, __u32, struct fw_lh_bkt)				\
 	X(DST4_LH, fwp_dst4_lh, "fw_dst4_lh", BPF_MAP_TYPE_ARRAY,		\
@@ -552,6 +584,8 @@ _Static_assert(sizeof(struct fw_bitmap) == 64, "fw_bitmap is one cache line");
 _Static_assert(sizeof(struct fw_l1blk) == 256, "fw_l1blk layout");
 _Static_assert(sizeof(struct fw_blk) == 128, "fw_blk layout");
 _Static_assert(sizeof(struct fw_t8) == 512, "fw_t8 layout");
+_Static_assert(sizeof(struct fw_p1) == 64, "fw_p1 is one cache line");
+_Static_assert(sizeof(struct fw_p2) == 128, "fw_p2 is two cache lines");
 _Static_assert(sizeof(struct fw_lh_bkt) == 64, "fw_lh_bkt is one cache line");
 _Static_assert(sizeof(struct fw_rule_blk) == 256, "fw_rule_blk layout");
 _Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");

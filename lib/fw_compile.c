@@ -384,6 +384,77 @@ static void fill16(uint16_t *e, size_t n, uint16_t v)
 	}
 }
 
+/*
+ * The DIR-24 table being painted, in two levels: one class per /16, and the
+ * 256 /24 entries of a /16 only once a prefix longer than /16 splits it.
+ * A prefix up to /16 costs one step per /16 (a whole-space one 65536, not
+ * 16M), and a /16 no longer prefix touches is never expanded.
+ */
+struct t24 {
+	uint16_t l16[65536];	/* the class of an unsplit /16 */
+	uint16_t *split[65536];	/* its /24 entries once split */
+	uint32_t nsplit;
+};
+
+static int t24_init(struct t24 **tp, uint16_t wild)
+{
+	struct t24 *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	fill16(t->l16, 65536, wild);
+	*tp = t;
+	return 0;
+}
+
+static void t24_free(struct t24 *t)
+{
+	for (uint32_t h = 0; t && h < 65536; h++)
+		free(t->split[h]);
+	free(t);
+}
+
+/* The /24 entries of /16 H, split from its class if needed; NULL: no memory. */
+static uint16_t *t24_split(struct t24 *t, uint32_t h)
+{
+	if (!t->split[h]) {
+		t->split[h] = malloc(256 * sizeof(uint16_t));
+		if (!t->split[h])
+			return NULL;
+		fill16(t->split[h], 256, t->l16[h]);
+		t->nsplit++;
+	}
+	return t->split[h];
+}
+
+/* Paint prefix A/LEN (host order, LEN <= 24) with source S. */
+static int t24_paint(struct cctx *c, struct t24 *t, uint32_t a, unsigned int len, uint32_t s)
+{
+	uint32_t h = a >> 16;
+
+	if (len > 16) {
+		uint16_t *e = t24_split(t, h);
+
+		if (!e)
+			return -ENOMEM;
+		paint(c, e + ((a >> 8) & 255), (size_t)1 << (24 - len), s);
+		return 0;
+	}
+	for (uint32_t n = 1u << (16 - len), last_old = 0, last_new = 0, have = 0; n--; h++) {
+		if (t->split[h]) {
+			paint(c, t->split[h], 256, s);
+			continue;
+		}
+		if (!have || t->l16[h] != last_old) {
+			last_old = t->l16[h];
+			last_new = unite(c, t->l16[h], s);
+			have = 1;
+		}
+		t->l16[h] = (uint16_t)last_new;
+	}
+	return 0;
+}
+
 static int cmp_v4(const void *a, const void *b)
 {
 	const struct v4ent *x = a, *y = b;
@@ -614,93 +685,166 @@ static int lh_place(const struct lh_build *b, uint32_t nbkts, struct fw_lh_bkt *
 	return 0;
 }
 
-/*
- * Cut the DIR-24 table TBL into /16 entries and chunks (identical ones
- * shared), appended to V's t8 after the groups already there.
- */
-static int compress24(struct cctx *c, const uint16_t *tbl, struct fw_pfx4 *v)
+/* A growing array of NMEMB-sized elements with a dedup hash over their contents. */
+struct dedup {
+	void **v;		/* the array (fw_pfx4's t8, p1 or p2) */
+	uint32_t *n;		/* its length */
+	uint32_t first;		/* elements before this are not chunks (groups) */
+	size_t size;
+	uint32_t cap;
+	uint32_t *hs, hmask;	/* index + 1 per slot */
+};
+
+static uint64_t mem_hash(const void *p, size_t len)
 {
-	uint32_t *hs = NULL, hmask = 4095, cap = v->nt8, first = v->nt8;
+	const unsigned char *c = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* The index of ELEM in D, appended if new; -ENOMEM. */
+static int64_t dedup_add(struct dedup *d, const void *elem)
+{
+	char *base = *d->v;
+	uint32_t j;
+
+	if (!d->hs || 2 * (*d->n - d->first + 1) > d->hmask) {
+		uint32_t nmask = d->hs ? 2 * d->hmask + 1 : 4095;
+		uint32_t *nh = calloc((size_t)nmask + 1, sizeof(*nh));
+
+		if (!nh)
+			return -ENOMEM;
+		for (uint32_t k = d->first; k < *d->n; k++) {
+			uint32_t x = (uint32_t)mem_hash(base + (size_t)k * d->size, d->size) & nmask;
+
+			while (nh[x])
+				x = (x + 1) & nmask;
+			nh[x] = k + 1;
+		}
+		free(d->hs);
+		d->hs = nh;
+		d->hmask = nmask;
+	}
+	for (j = (uint32_t)mem_hash(elem, d->size) & d->hmask; d->hs[j]; j = (j + 1) & d->hmask)
+		if (!memcmp(base + (size_t)(d->hs[j] - 1) * d->size, elem, d->size))
+			return d->hs[j] - 1;
+	if (*d->n == d->cap) {
+		uint32_t ncap = d->cap ? 2 * d->cap : 64;
+		char *nv = realloc(base, (size_t)ncap * d->size);
+
+		if (!nv)
+			return -ENOMEM;
+		*d->v = base = nv;
+		d->cap = ncap;
+	}
+	memcpy(base + (size_t)*d->n * d->size, elem, d->size);
+	d->hs[j] = ++*d->n;
+	return *d->n - 1;
+}
+
+/*
+ * Cut the DIR-24 table TBL into /16 entries and chunks, identical ones
+ * shared: a chunk of 2 (4) distinct values packed in one (two) bits per /24,
+ * others full, appended to V's t8 after the groups already there.
+ */
+static int compress24(const struct t24 *tbl, struct fw_pfx4 *v)
+{
+	struct dedup full = { (void **)&v->t8, &v->nt8, v->nt8, sizeof(struct fw_t8), v->nt8 };
+	struct dedup p1 = { (void **)&v->p1, &v->np1, 0, sizeof(struct fw_p1) };
+	struct dedup p2 = { (void **)&v->p2, &v->np2, 0, sizeof(struct fw_p2) };
 	int rc = 0;
 
 	v->l1 = calloc(SLUICE_L1_BLOCKS, sizeof(*v->l1));
-	hs = calloc((size_t)hmask + 1, sizeof(*hs));
-	if (!v->l1 || !hs) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (uint32_t h = 0; h < 65536; h++) {
-		const uint16_t *e = tbl + (size_t)h * 256;
+	if (!v->l1)
+		return -ENOMEM;
+	for (uint32_t h = 0; h < 65536 && !rc; h++) {
+		const uint16_t *e = tbl->split[h];
 		uint32_t *l1 = &v->l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
-		uint32_t i = 1, j;
+		uint16_t val[4];
+		int nval = 0;
+		int64_t idx;
+		uint32_t kind;
 
-		while (i < 256 && e[i] == e[0])
-			i++;
-		if (i == 256 && !(e[0] & SLUICE_T8_FLAG)) {
+		if (!e) {
+			*l1 = tbl->l16[h];
+			continue;
+		}
+		for (int i = 0; i < 256 && nval <= 4; i++) {
+			int k = 0;
+
+			while (k < nval && val[k] != e[i])
+				k++;
+			if (k == nval && nval++ < 4)
+				val[k] = e[i];
+		}
+		if (nval == 1 && !(e[0] & SLUICE_T8_FLAG)) {
 			*l1 = e[0];
 			continue;
 		}
-		for (j = (uint32_t)bm_hash((const uint64_t *)e, 64) & hmask; hs[j];
-		     j = (j + 1) & hmask)
-			if (!memcmp(v->t8[hs[j] - 1].e, e, sizeof(struct fw_t8)))
-				break;
-		if (hs[j]) {
-			*l1 = SLUICE_L1_FLAG | (hs[j] - 1);
-			continue;
-		}
-		if (v->nt8 == cap) {
-			uint32_t ncap = cap ? 2 * cap : 64;
-			struct fw_t8 *nt = realloc(v->t8, ncap * sizeof(*nt));
+		if (nval <= 2) {
+			struct fw_p1 c = { .val = { val[0], nval > 1 ? val[1] : val[0] } };
 
-			if (!nt) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			v->t8 = nt;
-			cap = ncap;
-		}
-		memcpy(v->t8[v->nt8].e, e, sizeof(struct fw_t8));
-		hs[j] = ++v->nt8;
-		*l1 = SLUICE_L1_FLAG | (v->nt8 - 1);
-		if (2 * (v->nt8 - first) > hmask) {
-			/* grow: rehash every chunk */
-			uint32_t nmask = 2 * hmask + 1, *nh = calloc((size_t)nmask + 1, sizeof(*nh));
+			for (int i = 0; i < 256; i++)
+				c.bits[i >> 6] |= (uint64_t)(e[i] != val[0]) << (i & 63);
+			kind = SL_CHUNK_P1;
+			idx = dedup_add(&p1, &c);
+		} else if (nval <= 4) {
+			struct fw_p2 c = { 0 };
 
-			if (!nh) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			for (uint32_t k = first; k < v->nt8; k++) {
-				uint32_t x = (uint32_t)bm_hash((const uint64_t *)v->t8[k].e, 64) &
-					     nmask;
+			memcpy(c.val, val, sizeof(val));
+			for (int i = 0; i < 256; i++) {
+				uint64_t k = 0;
 
-				while (nh[x])
-					x = (x + 1) & nmask;
-				nh[x] = k + 1;
+				while (val[k] != e[i])
+					k++;
+				c.bits[i >> 5] |= k << ((i & 31) * 2);
 			}
-			free(hs);
-			hs = nh;
-			hmask = nmask;
+			kind = SL_CHUNK_P2;
+			idx = dedup_add(&p2, &c);
+		} else {
+			kind = SL_CHUNK_FULL;
+			idx = dedup_add(&full, e);
 		}
+		if (idx < 0)
+			rc = (int)idx;
+		else
+			*l1 = SLUICE_L1_FLAG | kind << SLUICE_L1_KIND_SHIFT | (uint32_t)idx;
 	}
-out:
-	(void)c;
-	free(hs);
+	free(full.hs);
+	free(p1.hs);
+	free(p2.hs);
 	return rc;
 }
 
-/* How many /16s of TBL are not one class throughout (each needs a chunk). */
-static uint32_t split16(const uint16_t *tbl)
+/*
+ * How many /16s of TBL need a full chunk (more than 4 values among their
+ * /24s: fewer are packed in a cache line or two).
+ */
+static uint32_t full16(const struct t24 *tbl)
 {
 	uint32_t n = 0;
 
 	for (uint32_t h = 0; h < 65536; h++) {
-		const uint16_t *e = tbl + (size_t)h * 256;
-		int i = 1;
+		const uint16_t *e = tbl->split[h];
+		uint16_t val[4];
+		int nval = 0;
 
-		while (i < 256 && e[i] == e[0])
-			i++;
-		n += i < 256 || (e[0] & SLUICE_T8_FLAG);
+		if (!e)
+			continue;
+		for (int i = 0; i < 256 && nval <= 4; i++) {
+			int k = 0;
+
+			while (k < nval && val[k] != e[i])
+				k++;
+			if (k == nval && nval++ < 4)
+				val[k] = e[i];
+		}
+		n += nval > 4;
 	}
 	return n;
 }
@@ -710,7 +854,7 @@ static uint32_t split16(const uint16_t *tbl)
  * longest first, painted in reverse over the /24's class), and its entry in
  * TBL names the group, so no hash is needed.
  */
-static int direct_groups(struct lh_build *b, uint16_t *tbl)
+static int direct_groups(struct lh_build *b, struct t24 *tbl)
 {
 	struct fw_t8 *g = malloc((b->nblk + 1) * sizeof(*g));
 
@@ -724,7 +868,7 @@ static int direct_groups(struct lh_build *b, uint16_t *tbl)
 			g[k] = b->grp[SLUICE_LH_VAL(b->e[first].lv)];
 		} else {
 			for (int x = 0; x < 256; x++)
-				g[k].e[x] = tbl[net] & ~SLUICE_T8_FLAG;
+				g[k].e[x] = tbl->split[net >> 8][net & 255] & ~SLUICE_T8_FLAG;
 			for (size_t i = end; i-- > first;) {
 				uint32_t len = SLUICE_LH_LEN(b->e[i].lv), lo = b->e[i].net & 0xff;
 
@@ -732,7 +876,8 @@ static int direct_groups(struct lh_build *b, uint16_t *tbl)
 					g[k].e[x] = (uint16_t)SLUICE_LH_VAL(b->e[i].lv);
 			}
 		}
-		tbl[net] = (uint16_t)(SLUICE_T8_FLAG | k);
+		/* a flagged /24 is in a split /16 */
+		tbl->split[net >> 8][net & 255] = (uint16_t)(SLUICE_T8_FLAG | k);
 	}
 	free(b->grp);
 	b->grp = g;
@@ -744,18 +889,18 @@ static int direct_groups(struct lh_build *b, uint16_t *tbl)
 
 /*
  * Groups, then chunks, then the hash: the tables of one direction's IPv4
- * prefixes. A set that splits most /16s goes flat: the DIR-24 table *TBL
- * itself (taken over) is the chunk of every /16 in order, and fw_*4_t8
- * holds the groups alone.
+ * prefixes. A set whose /16s need full chunks for the most part goes flat:
+ * the DIR-24 table, every /16's chunk in order; fw_*4_t8 holds the groups
+ * alone.
  */
-static int finish_v4(struct cctx *c, int d, uint16_t **tbl, struct lh_build *b)
+static int finish_v4(struct cctx *c, int d, struct t24 *tbl, struct lh_build *b)
 {
 	struct fw_pfx4 *v = &c->t->v4[d];
 	uint32_t nbkts;
 	int rc;
 
 	if (b->nblk && b->nblk <= SLUICE_GROUPS_DIRECT) {
-		rc = direct_groups(b, *tbl);
+		rc = direct_groups(b, tbl);
 		if (rc)
 			return rc;
 	}
@@ -767,12 +912,19 @@ static int finish_v4(struct cctx *c, int d, uint16_t **tbl, struct lh_build *b)
 		memcpy(v->t8, b->grp, b->ngrp * sizeof(*v->t8));
 		v->nt8 = b->ngrp;
 	}
-	if (split16(*tbl) > SLUICE_FLAT_MIN) {
-		v->flat = (struct fw_t8 *)*tbl;
-		*tbl = NULL;
+	if (full16(tbl) > SLUICE_FLAT_MIN) {
+		v->flat = malloc((size_t)SLUICE_FLAT_CHUNKS * sizeof(*v->flat));
+		if (!v->flat)
+			return -ENOMEM;
+		for (uint32_t h = 0; h < 65536; h++) {
+			if (tbl->split[h])
+				memcpy(v->flat[h].e, tbl->split[h], sizeof(v->flat[h].e));
+			else
+				fill16(v->flat[h].e, 256, tbl->l16[h]);
+		}
 		c->t->cfg.dir[d].v4 = SL_MODE_FLAT;
 	} else {
-		rc = compress24(c, *tbl, v);
+		rc = compress24(tbl, v);
 		if (rc)
 			return rc;
 	}
@@ -808,7 +960,7 @@ static int compile_v4(struct cctx *c, int d, uint16_t wild_cls)
 	struct lh_build b = { 0 };
 	struct v4ent *ents = NULL;
 	struct lpfx *kp = NULL;
-	uint16_t *tbl = NULL;
+	struct t24 *tbl = NULL;
 	int at[512], rc = 0;
 
 	/* Count per length, then place: a counting sort by prefix length. */
@@ -824,13 +976,11 @@ static int compile_v4(struct cctx *c, int d, uint16_t wild_cls)
 		return 0;
 	}
 	c->t->cfg.dir[d].v4 = SL_MODE_MAP;
-	tbl = malloc((size_t)1 << 25);	/* 2^24 u16: one entry per /24 */
 	ents = malloc((total + 1) * sizeof(*ents));
-	if (!tbl || !ents) {
+	if (!ents || t24_init(&tbl, wild_cls)) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	fill16(tbl, (size_t)1 << 24, wild_cls);
 	for (int l = 0; l <= 32; l++)
 		off[l + 1] = off[l] + cnt[l];
 	{
@@ -861,7 +1011,9 @@ static int compile_v4(struct cctx *c, int d, uint16_t wild_cls)
 			if (i && v[i].addr == v[i - 1].addr && v[i].src == v[i - 1].src)
 				continue;
 			c->blame = c->srcs[v[i].src].loc;
-			paint(c, tbl + (v[i].addr >> 8), (size_t)1 << (24 - l), v[i].src);
+			rc = t24_paint(c, tbl, v[i].addr, (unsigned int)l, v[i].src);
+			if (rc)
+				goto out;
 		}
 	}
 
@@ -888,15 +1040,18 @@ static int compile_v4(struct cctx *c, int d, uint16_t wild_cls)
 		for (size_t i = 0, j; i < n && !c->err && !rc; i = j) {
 			for (j = i + 1; j < n && v[j].addr >> 8 == v[i].addr >> 8; j++)
 				;
-			rc = compile_block(c, v + i, j - i, &tbl[v[i].addr >> 8], kp, at, &b);
+			uint16_t *e = t24_split(tbl, v[i].addr >> 16);
+
+			rc = e ? compile_block(c, v + i, j - i, &e[(v[i].addr >> 8) & 255], kp, at,
+					       &b) : -ENOMEM;
 		}
 	}
 	if (!rc && !c->err)
-		rc = finish_v4(c, d, &tbl, &b);
+		rc = finish_v4(c, d, tbl, &b);
 out:
 	lh_build_free(&b);
 	free(kp);
-	free(tbl);
+	t24_free(tbl);
 	free(ents);
 	return rc;
 }
@@ -1269,12 +1424,28 @@ void fw_tables_free(struct fw_tables *t)
 		free(t->v4[d].l1);
 		free(t->v4[d].flat);
 		free(t->v4[d].t8);
+		free(t->v4[d].p1);
+		free(t->v4[d].p2);
 		free(t->v4[d].lh);
 		free(t->v6[d]);
 		free(t->port[d]);
 	}
 	free(t->rule);
 	memset(t, 0, sizeof(*t));
+}
+
+uint16_t fw_chunk_entry(const struct fw_pfx4 *v, uint32_t e, uint32_t k)
+{
+	uint32_t i = e & SLUICE_L1_INDEX;
+
+	switch (e >> SLUICE_L1_KIND_SHIFT & 3) {
+	case SL_CHUNK_P1:
+		return v->p1[i].val[(v->p1[i].bits[k >> 6] >> (k & 63)) & 1];
+	case SL_CHUNK_P2:
+		return v->p2[i].val[(v->p2[i].bits[k >> 5] >> ((k & 31) * 2)) & 3];
+	default:
+		return v->t8[i].e[k];
+	}
 }
 
 uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
@@ -1292,7 +1463,7 @@ uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 		e = v->l1[a >> 22].e[(a >> 16) & (SLUICE_L1_BLK - 1)];
 		if (!(e & SLUICE_L1_FLAG))
 			return e;
-		e2 = v->t8[e & ~SLUICE_L1_FLAG].e[(a >> 8) & 0xff];
+		e2 = fw_chunk_entry(v, e, (a >> 8) & 0xff);
 	}
 	if (!(e2 & SLUICE_T8_FLAG))
 		return e2;
@@ -1406,6 +1577,8 @@ uint64_t fw_tables_bytes(const struct fw_tables *t)
 		if (t->v4[d].flat)
 			n += page_round((uint64_t)SLUICE_FLAT_CHUNKS * sizeof(struct fw_t8));
 		n += page_round((uint64_t)t->v4[d].nt8 * sizeof(struct fw_t8)) +
+		     page_round((uint64_t)t->v4[d].np1 * sizeof(struct fw_p1)) +
+		     page_round((uint64_t)t->v4[d].np2 * sizeof(struct fw_p2)) +
 		     page_round((uint64_t)t->v4[d].nlh * sizeof(struct fw_lh_bkt));
 		/* a trie node: the kernel's node header, key and value, slab rounded */
 		if (t->v6[d])

@@ -74,20 +74,17 @@ static void dump_v4(FILE *out, const char *name, const struct fw_tables *t, int 
 			t->cfg.dir[d].v4_cls);
 		return;
 	}
-	fprintf(out, "%s tables: %s%u chunks+groups, %u hash buckets\n", name,
-		v->flat ? "flat, " : "", v->nt8, v->nlh);
+	fprintf(out, "%s tables: %s%u groups+chunks, %u+%u packed chunks, %u hash buckets\n",
+		name, v->flat ? "flat, " : "", v->nt8, v->np1, v->np2, v->nlh);
 	for (uint32_t h = 0; h < 65536; h++) {
-		uint32_t e = v->flat ? SLUICE_L1_FLAG : v->l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
-		const struct fw_t8 *chunk = v->flat ? &v->flat[h] : NULL;
+		uint32_t e = v->flat ? 0 : v->l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
 
-		if (!(e & SLUICE_L1_FLAG)) {
+		if (!v->flat && !(e & SLUICE_L1_FLAG)) {
 			run_add(&r, h << 16, h << 16 | 0xffff, e);
 			continue;
 		}
-		if (!chunk)
-			chunk = &v->t8[e & ~SLUICE_L1_FLAG];
 		for (uint32_t k = 0; k < 256; k++) {
-			uint16_t e2 = chunk->e[k];
+			uint16_t e2 = v->flat ? v->flat[h].e[k] : fw_chunk_entry(v, e, k);
 			uint32_t net = h << 16 | k << 8;
 
 			if (!(e2 & SLUICE_T8_FLAG)) {

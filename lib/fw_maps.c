@@ -125,6 +125,16 @@ static void tbl_src(enum sluice_fw_table k, const struct fw_tables *t, const voi
 		*n = v->nt8;
 		break;
 	}
+	case SLUICE_FWT_SRC4_P1:
+	case SLUICE_FWT_DST4_P1:
+		*src = t->v4[k == SLUICE_FWT_DST4_P1].p1;
+		*n = t->v4[k == SLUICE_FWT_DST4_P1].np1;
+		break;
+	case SLUICE_FWT_SRC4_P2:
+	case SLUICE_FWT_DST4_P2:
+		*src = t->v4[k == SLUICE_FWT_DST4_P2].p2;
+		*n = t->v4[k == SLUICE_FWT_DST4_P2].np2;
+		break;
 	case SLUICE_FWT_SRC4_LH:
 	case SLUICE_FWT_DST4_LH: {
 		const struct fw_pfx4 *v = &t->v4[k == SLUICE_FWT_DST4_LH];
@@ -385,7 +395,9 @@ int fw_slot_write(const struct fw_map_fds *fds, uint32_t slot, const struct fw_t
 	}
 	if (t->cfg.nrules > SLUICE_MAX_RULES || t->n6[0] > SLUICE_LPM6_MAX ||
 	    t->n6[1] > SLUICE_LPM6_MAX || t->v4[0].nt8 > SLUICE_T8_MAX ||
-	    t->v4[1].nt8 > SLUICE_T8_MAX || t->v4[0].nlh > SLUICE_LH_MAX ||
+	    t->v4[1].nt8 > SLUICE_T8_MAX || t->v4[0].np1 > SLUICE_T8_MAX ||
+	    t->v4[1].np1 > SLUICE_T8_MAX || t->v4[0].np2 > SLUICE_T8_MAX ||
+	    t->v4[1].np2 > SLUICE_T8_MAX || t->v4[0].nlh > SLUICE_LH_MAX ||
 	    t->v4[1].nlh > SLUICE_LH_MAX ||
 	    (!t->cfg.row && t->nclsmap > SLUICE_SMALL_CLASSES)) {
 		sl_diag_add(diags, NULL, "compiled tables exceed the map sizes");

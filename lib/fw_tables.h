@@ -25,8 +25,11 @@ struct fw_lpm6_entry {
 struct fw_pfx4 {
 	struct fw_l1blk *l1;		/* SLUICE_L1_BLOCKS: one entry per /16 */
 	struct fw_t8 *flat;		/* SLUICE_FLAT_CHUNKS: every /16's chunk (DIR-24) */
-	uint32_t nt8;			/* chunks (/16s split by longer prefixes), then groups */
+	uint32_t nt8;			/* groups (/24s split past /24), then full chunks */
 	struct fw_t8 *t8;
+	uint32_t np1, np2;		/* packed chunks: 2 and 4 values */
+	struct fw_p1 *p1;
+	struct fw_p2 *p2;
 	uint32_t nlh;			/* hash buckets (fw_dir.lh_bkts) */
 	struct fw_lh_bkt *lh;
 };
@@ -58,6 +61,9 @@ void fw_tables_free(struct fw_tables *t);
 
 /* Rule i counts at counter id IDS[i] (the agent's, kept across reloads); DEF the default. */
 void fw_tables_set_counters(struct fw_tables *t, const uint32_t *ids, uint32_t def);
+
+/* Entry K (a /24 of the /16) of the chunk /16 entry E of V names (full or packed). */
+uint16_t fw_chunk_entry(const struct fw_pfx4 *v, uint32_t e, uint32_t k);
 
 /* The class of IPv4 address ADDR (host order) in direction D, as the datapath finds it. */
 uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t addr);

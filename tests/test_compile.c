@@ -833,9 +833,11 @@ TEST(hosts_in_many_24s_load)
 
 			/*
 			 * 10.0-155/16 have every /24 flagged alike: one chunk for all;
-			 * 10.156/16, 10.255/16 and 192.0/16 one each; and the group
+			 * 10.156/16, 10.255/16 and 192.0/16 one each, all of two values
+			 * (packed); and the group
 			 */
-			ASSERT_EQ(t.v4[0].nt8, 5, "identical chunks shared");
+			ASSERT_EQ(t.v4[0].np1, 4, "packed chunks, identical ones shared");
+			ASSERT_EQ(t.v4[0].nt8, 1, "the group");
 			ASSERT_TRUE(t.v4[0].nlh * SLUICE_LH_SLOTS >= 40002, "room for every host");
 			for (uint32_t i = 0; i < 40000 && bad < 5; i += 7) {
 				for (int k = 0; k < 3; k++) {
@@ -895,7 +897,8 @@ TEST(covered_hosts_need_no_entry)
 				for (int j = 0; j < SLUICE_LH_SLOTS; j++)
 					n += t.v4[0].lh[b].e[j].lv != 0;
 			ASSERT_EQ(n, 0, "no hash");
-			ASSERT_EQ(t.v4[0].nt8, 4, "two groups, two chunks");
+			ASSERT_EQ(t.v4[0].nt8, 2, "two groups");
+			ASSERT_EQ(t.v4[0].np1, 2, "two chunks of two values (packed)");
 			memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
 			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
 			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
@@ -944,7 +947,8 @@ TEST(halves_that_make_whole_24s_need_no_entry)
 			 * uniform /16s need no chunk: 10.0-155 are whole, 10.156 half;
 			 * the lone half's /24 gets a group (few: no hash)
 			 */
-			ASSERT_EQ(t.v4[0].nt8, 3, "a group, the chunks of 10.156/16 and 192.0/16");
+			ASSERT_EQ(t.v4[0].nt8, 1, "a group");
+			ASSERT_EQ(t.v4[0].np1, 2, "the chunks of 10.156/16 and 192.0/16 (packed)");
 			ASSERT_EQ(t.v4[0].nlh, 0, "no hash");
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);

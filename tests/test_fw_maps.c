@@ -40,9 +40,9 @@ static const char *const POLICY_SMALL =
 /*
  * HOSTS single addresses 10.(i >> 8).(i & 255).1 in a set, denied for TCP
  * (and the UDP rule of POLICY_SMALL): past SLUICE_GROUPS_DIRECT split /24s
- * they go to the hash; past SLUICE_FLAT_MIN split /16s ((10 + (i >> 8)).(i &
- * 255).0.1 then) the
- * source table goes flat. Returns the YAML (free it).
+ * they go to the hash. PER16: prefixes in HOSTS /16s, each with 5 values
+ * (see below): past SLUICE_FLAT_MIN the source table goes flat. Returns the
+ * YAML (free it).
  */
 static char *hosts_policy(unsigned int hosts, bool per16)
 {
@@ -52,17 +52,29 @@ static char *hosts_policy(unsigned int hosts, bool per16)
 
 	if (!f)
 		return NULL;
+	/*
+	 * per16: /16 number i holds .0/24 and .2/24 (set hosts), .1/24 and
+	 * .2/24 (set other) and the host .3.1: five values among its /24s, a
+	 * full chunk, so that past SLUICE_FLAT_MIN of them the table goes flat
+	 */
 	fprintf(f, "sets:\n  hosts:\n    prefixes: [");
 	for (unsigned int i = 0; i < hosts; i++) {
 		if (per16)
-			fprintf(f, "%s%u.%u.0.1", i ? ", " : "", 10 + (i >> 8), i & 255);
+			fprintf(f, "%s%u.%u.0.0/24, %u.%u.2.0/24, %u.%u.3.1", i ? ", " : "",
+				10 + (i >> 8), i & 255, 10 + (i >> 8), i & 255, 10 + (i >> 8), i & 255);
 		else
 			fprintf(f, "%s10.%u.%u.1", i ? ", " : "", i >> 8, i & 255);
 	}
-	fprintf(f, "]\nfirewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
-		"  rules:\n    - { name: h, action: deny, src: [\"@hosts\"], proto: tcp }\n"
+	fprintf(f, "]\n  other:\n    prefixes: [");
+	for (unsigned int i = 0; per16 && i < hosts; i++)
+		fprintf(f, "%s%u.%u.1.0/24, %u.%u.2.0/24", i ? ", " : "", 10 + (i >> 8), i & 255,
+			10 + (i >> 8), i & 255);
+	fprintf(f, "%s192.0.2.0/24]\nfirewall:\n  interfaces: [slb0]\n  default: allow\n"
+		"  stateful: false\n  rules:\n"
+		"    - { name: h, action: deny, src: [\"@hosts\"], proto: tcp }\n"
+		"    - { name: o, action: deny, src: [\"@other\"], proto: udp }\n"
 		"    - { name: a, action: deny, src: [2001:db8:9::/48], proto: udp, "
-		"dport: [53] }\n");
+		"dport: [53] }\n", per16 ? ", " : "");
 	fclose(f);
 	return yaml;
 }
@@ -173,6 +185,8 @@ static bool maps_hold(const struct fw_map_fds *in, const struct fw_tables *t)
 	static const enum sluice_fw_table lh[2] = { SLUICE_FWT_SRC4_LH, SLUICE_FWT_DST4_LH };
 	static const enum sluice_fw_table l1[2] = { SLUICE_FWT_SRC4, SLUICE_FWT_DST4 };
 	static const enum sluice_fw_table f24[2] = { SLUICE_FWT_SRC4_24, SLUICE_FWT_DST4_24 };
+	static const enum sluice_fw_table p1[2] = { SLUICE_FWT_SRC4_P1, SLUICE_FWT_DST4_P1 };
+	static const enum sluice_fw_table p2[2] = { SLUICE_FWT_SRC4_P2, SLUICE_FWT_DST4_P2 };
 	static const enum sluice_fw_table v6[2] = { SLUICE_FWT_SRC6, SLUICE_FWT_DST6 };
 	static const enum sluice_fw_table pt[2] = { SLUICE_FWT_SPORT, SLUICE_FWT_DPORT };
 	struct fw_config cfg;
@@ -195,6 +209,10 @@ static bool maps_hold(const struct fw_map_fds *in, const struct fw_tables *t)
 			     sizeof(struct fw_t8));
 		ok &= arr_is(in, t8[d], t->v4[d].nt8 ? t->v4[d].t8 : NULL, t->v4[d].nt8,
 			     t->v4[d].nt8, sizeof(struct fw_t8));
+		ok &= arr_is(in, p1[d], t->v4[d].np1 ? t->v4[d].p1 : NULL, t->v4[d].np1,
+			     t->v4[d].np1, sizeof(struct fw_p1));
+		ok &= arr_is(in, p2[d], t->v4[d].np2 ? t->v4[d].p2 : NULL, t->v4[d].np2,
+			     t->v4[d].np2, sizeof(struct fw_p2));
 		ok &= arr_is(in, lh[d], t->v4[d].nlh ? t->v4[d].lh : NULL, t->v4[d].nlh,
 			     t->v4[d].nlh, sizeof(struct fw_lh_bkt));
 		ok &= arr_is(in, pt[d], t->port[d], SLUICE_PORT_BLOCKS, SLUICE_PORT_BLOCKS,
@@ -580,7 +598,7 @@ static uint32_t inner_id(const struct fw_map_fds *fds, int outer, uint32_t slot)
 /*
  * Slots are never written again, so identical tables are shared: a policy
  * that changes only a port reuses the classes, the source address tables
- * (the /16 entries, and the chunk and the group of 192.0.2.7) and the rule
+ * (the /16 entries, the packed chunk and the group of 192.0.2.7) and the rule
  * table of the slot in force (same inner map ids); only the destination-port
  * table and fw_cfg are new.
  */
@@ -631,7 +649,9 @@ TEST(fw_maps_identical_tables_shared)
 		    "no dst, sport or IPv6 table: no rule names one");
 	ASSERT_NEQ(id2[SLUICE_FWT_DPORT], id1[SLUICE_FWT_DPORT], "fw_dport new");
 	ASSERT_NEQ(id2[SLUICE_FWT_CFG], id1[SLUICE_FWT_CFG], "fw_cfg new (its generation)");
-	ASSERT_EQ(w1 - w2, 4 * 3, "4 tables neither created, filled nor frozen");
+	ASSERT_TRUE(id1[SLUICE_FWT_SRC4_P1] && id2[SLUICE_FWT_SRC4_P1] == id1[SLUICE_FWT_SRC4_P1],
+		    "fw_src4_p1 shared");
+	ASSERT_EQ(w1 - w2, 5 * 3, "5 tables neither created, filled nor frozen");
 	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot freed");
 	if (ASSERT_TRUE(fw_slot_used(&env.fds, s2), "the new slot")) {
 		struct fw_map_fds in;
@@ -733,6 +753,7 @@ TEST(fw_maps_hash_and_flat_layouts)
 	struct { unsigned int hosts; bool per16; int mode; } cases[] = {
 		{ SLUICE_GROUPS_DIRECT + 100, false, SL_MODE_MAP },
 		{ SLUICE_FLAT_MIN + 100, true, SL_MODE_FLAT },
+		{ 1000, true, SL_MODE_MAP },	/* full chunks, not enough to go flat */
 	};
 	struct sl_diags diags = { 0 };
 	uint8_t frame[54];
@@ -757,7 +778,9 @@ TEST(fw_maps_hash_and_flat_layouts)
 			break;
 		}
 		ASSERT_TRUE(maps_hold(&in, &t), "the slot holds the tables");
-		if (cases[k].mode == SL_MODE_MAP) {
+		if (cases[k].mode == SL_MODE_MAP && cases[k].per16) {
+			ASSERT_EQ(t.v4[0].nt8, 2 * cases[k].hosts, "per /16 a full chunk, a group");
+		} else if (cases[k].mode == SL_MODE_MAP) {
 			ASSERT_TRUE(t.v4[0].nlh > 0, "a hash");
 			ASSERT_EQ(max_entries(in.tbl[SLUICE_FWT_SRC4_LH]), t.v4[0].nlh,
 				  "fw_src4_lh sized to its buckets");
@@ -767,19 +790,25 @@ TEST(fw_maps_hash_and_flat_layouts)
 				  "every /16's chunk");
 		}
 		for (unsigned int i = 0; i < cases[k].hosts && bad < 3; i += 97) {
-			/* the host's /24: 10.(i >> 8).(i & 255), or (10 + (i >> 8)).(i & 255).0 */
+			/* the hosts' /24: 10.(i >> 8).(i & 255).1; per16, /16 (10 + (i >> 8)).(i & 255) */
 			uint8_t a = cases[k].per16 ? 10 + (i >> 8) : 10;
 			uint8_t b = cases[k].per16 ? i & 255 : i >> 8;
-			uint8_t c = cases[k].per16 ? 0 : i & 255;
+			static const struct { uint8_t c, d; bool drop; } per16[] = {
+				{ 0, 7, true }, { 1, 7, false }, { 2, 7, true }, { 3, 1, true },
+				{ 3, 2, false }, { 4, 1, false },
+			};
 
-			for (int h = 0; h < 3; h++) {
+			for (size_t h = 0; h < (cases[k].per16 ? 6 : 3); h++) {
+				uint8_t c = cases[k].per16 ? per16[h].c : i & 255;
+				uint8_t d = cases[k].per16 ? per16[h].d : (uint8_t)h;
+				bool drop = cases[k].per16 ? per16[h].drop : h == 1;
 				__u32 rv = ~0u;
 
-				/* .0, .1 (the listed host), .2 */
-				tcp_from(frame, a, b, c, (uint8_t)h);
+				/* per host: .0, .1 (listed), .2 */
+				tcp_from(frame, a, b, c, d);
 				xdp_env_run(&env, frame, sizeof(frame), &rv, NULL, NULL);
-				if (!tl_check(rv == (h == 1 ? XDP_DROP : XDP_PASS), __FILE__, __LINE__,
-					      "host %u.%u.%u.%d: verdict %u", a, b, c, h, rv))
+				if (!tl_check(rv == (drop ? XDP_DROP : XDP_PASS), __FILE__, __LINE__,
+					      "host %u.%u.%u.%u: verdict %u", a, b, c, d, rv))
 					bad++;
 			}
 		}

@@ -142,55 +142,80 @@ static void gen_port_list(struct gen *g, FILE *y, const char *key)
 	fputs("]\n", y);
 }
 
-/* A large set of the policy (gen_policy): none, or one laid out by hash or flat. */
-enum big_set { BIG_NONE, BIG_HASH, BIG_FLAT };
+/*
+ * A large set of the policy (gen_policy): none, or one whose source table
+ * takes the hash, packed chunks (2-4 values per /16), or goes flat.
+ */
+enum big_set { BIG_NONE, BIG_HASH, BIG_PACKED, BIG_FLAT };
 
 #define BIG_HASH_N	(SLUICE_GROUPS_DIRECT + 1000)	/* split /24s past direct groups */
 #define BIG_FLAT_N	(SLUICE_FLAT_MIN + 2000)	/* split /16s past the flat threshold */
 
 /*
  * Set "big": BIG_HASH, hosts and short runs past /24 in as many /24s of 10/8
- * as it takes to need the hash, and one /24 dense enough for a group; or
- * BIG_FLAT, prefixes of /20../32 each in its own /16 of 20/8.., enough /16s
+ * as it takes to need the hash, and one /24 dense enough for a group;
+ * BIG_PACKED, prefixes of /20../32 each in its own /16 of 20/8..; BIG_FLAT,
+ * per /16 .0/24 and .2/24 in "big", .1/24 and .2/24 in "big2" and a random
+ * prefix past /24 in .4: five values per /16, full chunks, enough of them
  * to go flat. Half of G's remembered prefixes are taken from it, to aim at.
  */
 static void gen_big_set(struct gen *g, FILE *y, enum big_set kind)
 {
-	static const uint8_t flat_lens[] = { 20, 24, 24, 28, 30, 32, 32 };
-	static const uint8_t hash_lens[] = { 26, 28, 30, 31, 32, 32, 32 };
+	static const uint8_t packed_lens[] = { 20, 24, 24, 28, 30, 32, 32 };
+	static const uint8_t long_lens[] = { 26, 28, 30, 31, 32, 32, 32 };
 	uint32_t n = kind == BIG_HASH ? BIG_HASH_N : BIG_FLAT_N;
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr ia;
 	int keep = 0;
 
 	fputs("  big:\n    prefixes: [", y);
 	for (uint32_t i = 0; i < n + 40; i++) {
 		uint32_t a, len;
-		struct in_addr ia;
-		char buf[INET_ADDRSTRLEN];
 
 		if (i >= n) {
 			/* 40 hosts of one /24: a group */
 			a = 0x0afffe00u | (i - n) * 6;
 			len = 32;
 		} else if (kind == BIG_HASH) {
-			len = hash_lens[rndn(sizeof(hash_lens))];
+			len = long_lens[rndn(sizeof(long_lens))];
 			a = 0x0a000000u | i << 8 | rndn(256);
-		} else {
-			len = flat_lens[rndn(sizeof(flat_lens))];
+		} else if (kind == BIG_PACKED) {
+			len = packed_lens[rndn(sizeof(packed_lens))];
 			a = (20u + (i >> 8)) << 24 | (i & 255) << 16 | rndn(65536);
+		} else {
+			len = long_lens[rndn(sizeof(long_lens))];
+			a = (20u + (i >> 8)) << 24 | (i & 255) << 16 | 4 << 8 | rndn(256);
+			fprintf(y, "%s\"%u.%u.0.0/24\", \"%u.%u.2.0/24\"", i ? ", " : "",
+				20 + (i >> 8), i & 255, 20 + (i >> 8), i & 255);
 		}
 		a &= ~0u << (32 - len);
 		ia.s_addr = htonl(a);
 		inet_ntop(AF_INET, &ia, buf, sizeof(buf));
-		fprintf(y, "%s\"%s/%u\"", i ? ", " : "", buf, len);
+		fprintf(y, "%s\"%s/%u\"", i || kind == BIG_FLAT ? ", " : "", buf, len);
 		if (keep < MAXPFX / 2 && chance(1)) {
 			struct sl_prefix *p = &g->v4[keep++];
 
 			p->family = AF_INET;
 			p->len = (uint8_t)len;
 			memcpy(p->addr, &ia, 4);
+			if (kind == BIG_FLAT && keep < MAXPFX / 2) {
+				/* and a /24 of the same /16 */
+				p = &g->v4[keep++];
+				*p = g->v4[keep - 2];
+				p->len = 24;
+				p->addr[2] = (uint8_t)rndn(4);
+				p->addr[3] = 0;
+			}
 		}
 	}
 	fputs("]\n", y);
+	if (kind == BIG_FLAT) {
+		fputs("  big2:\n    prefixes: [", y);
+		for (uint32_t i = 0; i < n; i++)
+			fprintf(y, "%s\"%u.%u.1.0/24\", \"%u.%u.2.0/24\"", i ? ", " : "",
+				20 + (i >> 8), i & 255, 20 + (i >> 8), i & 255);
+		fputs("]\n", y);
+	}
 	g->nv4 = keep;
 }
 
@@ -205,7 +230,7 @@ static char *gen_policy_big(struct gen *g, int nrules, const char *dflt, enum bi
 		NULL, NULL, "tcp", "udp", "[tcp, udp]", "icmp", "icmpv6", "[icmp, icmpv6]",
 		"[tcp, icmp]", "any",
 	};
-	bool have_set = chance(70);
+	bool have_set = chance(70), narrow = nrules > SLUICE_SMALL_RULES;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *y = open_memstream(&text, &len);
@@ -243,8 +268,30 @@ static char *gen_policy_big(struct gen *g, int nrules, const char *dflt, enum bi
 			fputs("    - { name: big-src, action: deny, src: [\"@big\"], proto: tcp }\n", y);
 			continue;
 		}
+		if (big == BIG_FLAT && r == 1) {
+			fputs("    - { name: big2-src, action: allow, src: [\"@big2\"], proto: udp }\n",
+			      y);
+			continue;
+		}
 		if (big && r == nrules - 2) {
 			fputs("    - { name: big-dst, action: allow, dst: [\"@big\"] }\n", y);
+			continue;
+		}
+		if (narrow) {
+			/*
+			 * Past 512 rules, narrow ones (an address of 10/8 or 2001:db8::/32,
+			 * a port or a few): packets aimed at a deep rule get there
+			 * instead of matching a broad early one.
+			 */
+			uint32_t a = 0x0a000000u | (uint32_t)rndn(1u << 24);
+			unsigned int len = 24 + rndn(9), lo = 1 + rndn(60000);
+
+			a &= ~0u << (32 - len);
+			fprintf(y, "    - { name: r%d, action: %s, src: [\"%u.%u.%u.%u/%u\"%s], "
+				"proto: %s, dport: [\"%u-%u\"] }\n", r, chance(50) ? "allow" : "deny",
+				a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, len,
+				chance(30) ? ", \"2001:db8:7::/48\"" : "", chance(50) ? "tcp" : "udp",
+				lo, lo + rndn(4));
 			continue;
 		}
 		fprintf(y, "    - name: r%d\n      action: %s\n", r, chance(50) ? "allow" : "deny");
@@ -457,6 +504,102 @@ static uint64_t seed_from_env(void)
 	return (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 }
 
+/* A random address of FAMILY inside one of the N items V (prefixes or sets); false: none. */
+static bool aim_addr(const struct sl_addr_item *v, size_t n, uint8_t family, uint8_t *out)
+{
+	const struct sl_prefix *cand[64];
+	int nc = 0;
+
+	for (size_t i = 0; i < n && nc < 64; i++) {
+		if (!v[i].is_set) {
+			if (v[i].pfx.family == family)
+				cand[nc++] = &v[i].pfx;
+			continue;
+		}
+		for (int k = 0; v[i].set && v[i].set->n && k < 8 && nc < 64; k++) {
+			const struct sl_prefix *p = &v[i].set->v[rndn((uint32_t)v[i].set->n)];
+
+			if (p->family == family)
+				cand[nc++] = p;
+		}
+	}
+	if (!nc)
+		return false;
+	{
+		const struct sl_prefix *p = cand[rndn(nc)];
+		int bytes = family == AF_INET ? 4 : 16;
+
+		for (int i = 0; i < bytes; i++) {
+			int keep = (int)p->len - i * 8;
+			uint8_t r = (uint8_t)rnd();
+
+			out[i] = keep >= 8 ? p->addr[i] : keep > 0 ?
+				 (uint8_t)((p->addr[i] & (0xff << (8 - keep))) | (r & (0xff >> keep))) :
+				 r;
+		}
+	}
+	return true;
+}
+
+/*
+ * A packet aimed at rule R: addresses, protocol and ports inside its fields
+ * (what else it matches first, the reference says). False when R's fields
+ * leave no family for both addresses.
+ */
+static bool aim_pkt(const struct sl_rule *r, struct sl_pkt *out)
+{
+	static const uint8_t any[] = { 6, 17, 1, 58, 47 };
+	uint8_t family = chance(60) ? AF_INET : AF_INET6;
+	struct sl_pkt p, *pkt = &p;
+
+	for (int tries = 0; tries < 2; tries++, family = family == AF_INET ? AF_INET6 : AF_INET) {
+		*pkt = *out;	/* what the rule leaves open stays as generated */
+		pkt->family = family;
+		if (r->nsrc && !aim_addr(r->src, r->nsrc, family, pkt->src))
+			continue;
+		if (r->ndst && !aim_addr(r->dst, r->ndst, family, pkt->dst))
+			continue;
+		if (family != out->family) {
+			/* the generated addresses are of the other family: fresh ones */
+			if (!r->nsrc)
+				for (int i = 0; i < 16; i++)
+					pkt->src[i] = (uint8_t)rnd();
+			if (!r->ndst)
+				for (int i = 0; i < 16; i++)
+					pkt->dst[i] = (uint8_t)rnd();
+		}
+		if (!r->protos) {
+			pkt->proto = any[rndn(sizeof(any))];
+		} else {
+			uint8_t c[4];
+			int nc = 0;
+
+			if (r->protos & SL_PROTO_TCP)
+				c[nc++] = 6;
+			if (r->protos & SL_PROTO_UDP)
+				c[nc++] = 17;
+			if (r->protos & SL_PROTO_ICMP)
+				c[nc++] = 1;
+			if (r->protos & SL_PROTO_ICMPV6)
+				c[nc++] = 58;
+			pkt->proto = c[rndn(nc)];
+		}
+		pkt->has_ports = pkt->proto == 6 || pkt->proto == 17;
+		if (pkt->has_ports) {
+			const struct sl_port_range *sp = r->nsport ? &r->sport[rndn(r->nsport)] : NULL;
+			const struct sl_port_range *dp = r->ndport ? &r->dport[rndn(r->ndport)] : NULL;
+
+			pkt->sport = sp ? (uint16_t)(sp->lo + rndn(sp->hi - sp->lo + 1u)) :
+				     (uint16_t)rnd();
+			pkt->dport = dp ? (uint16_t)(dp->lo + rndn(dp->hi - dp->lo + 1u)) :
+				     (uint16_t)rnd();
+		}
+		*out = *pkt;
+		return true;
+	}
+	return false;
+}
+
 /*
  * NPKT random frames through the policy YAML (number PI): verdict and rule
  * counter as the reference says, and nothing else moved. Adds to *TOTAL
@@ -469,9 +612,13 @@ static bool check_policy(struct xdp_env *env, struct gen *g, const char *yaml, i
 	struct sl_counter rule_before, rule_after, verdict[SLUICE_VERDICT_MAX];
 	struct sl_counter drop[SLUICE_DROP_MAX];
 	long want_pass = 0, want_drop = 0, want_rule_drop = 0, want_def_drop = 0, bad0 = *mismatches;
+	long deep = 0;	/* first matches past the first 512 rules */
 	struct fw_tables t = { 0 };
 	bool ok = true;
 
+	struct timespec t0, t1, t2;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!ASSERT_OK(xdp_env_apply(env, yaml, pi + 1, &t), "apply random policy")) {
 		printf("# policy:\n%.4000s", yaml);
 		return false;
@@ -480,6 +627,7 @@ static bool check_policy(struct xdp_env *env, struct gen *g, const char *yaml, i
 		fw_tables_free(&t);
 		return false;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (int n = 0; n < npkt; n++) {
 		struct sl_pkt pkt = { 0 };
 		uint8_t frame[512];
@@ -500,6 +648,13 @@ static bool check_policy(struct xdp_env *env, struct gen *g, const char *yaml, i
 			pkt.sport = gen_port(g);
 			pkt.dport = gen_port(g);
 		}
+		/* half of them aimed at a rule anywhere in the policy: deep ones too */
+		if (chance(50) && policy_fw(&env->pol, 0)->nrules) {
+			const struct sl_firewall *fw = policy_fw(&env->pol, 0);
+
+			if (aim_pkt(&fw->rules[rndn((uint32_t)fw->nrules)], &pkt))
+				pkt.has_ports = pkt.has_ports && !nonfirst;
+		}
 		len = build_frame(frame, &pkt, nonfirst, &ip_end);
 		want_rule = policy_ref_classify(&env->pol, policy_fw(&env->pol, 0), &pkt);
 		want = policy_ref_verdict(&env->pol, policy_fw(&env->pol, 0), &pkt);
@@ -513,6 +668,7 @@ static bool check_policy(struct xdp_env *env, struct gen *g, const char *yaml, i
 			break;
 		}
 		(*total)++;
+		deep += want_rule >= SLUICE_SMALL_RULES;
 		if (retval != (want == SLUICE_ACT_ALLOW ? XDP_PASS : XDP_DROP) ||
 		    rule_after.packets != rule_before.packets + 1) {
 			char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
@@ -541,6 +697,14 @@ static bool check_policy(struct xdp_env *env, struct gen *g, const char *yaml, i
 		}
 	}
 
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	if (getenv("SLUICE_VERBOSE"))
+		printf("# policy %d: apply %.2f s, packets %.2f s, %ld first matches past rule 512\n",
+		       pi, t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9,
+		       t2.tv_sec - t1.tv_sec + (t2.tv_nsec - t1.tv_nsec) / 1e9, deep);
+	/* a policy past 512 rules is checked where its words past the first are */
+	if (t.cfg.nrules > 2 * SLUICE_SMALL_RULES)
+		ok &= ASSERT_TRUE(deep >= npkt / 20, "first matches deep in a large policy");
 	/* Totals: nothing else moved, no parse drop on well-formed frames. */
 	if (ok && ASSERT_OK(sl_counters_read(env->verdict_fd, SLUICE_VERDICT_MAX, verdict), "rd") &&
 	    ASSERT_OK(sl_counters_read(env->drop_fd, SLUICE_DROP_MAX, drop), "rd")) {
@@ -551,9 +715,11 @@ static bool check_policy(struct xdp_env *env, struct gen *g, const char *yaml, i
 		ASSERT_EQ(drop[SLUICE_DROP_POLICY_DEFAULT].packets, want_def_drop,
 			  "policy-default drops");
 	}
-	if (*mismatches > bad0)
-		printf("# policy %d (%u rules, layout %s, src v4 mode %u):\n%.4000s\n", pi,
-		       t.cfg.nrules, t.cfg.row ? "large" : "small", t.cfg.dir[0].v4, yaml);
+	if (*mismatches > bad0 || getenv("SLUICE_VERBOSE"))
+		printf("# policy %d (%u rules, layout %s, src v4 mode %u, %u+%u packed, %u hash "
+		       "buckets):\n%.4000s\n", pi, t.cfg.nrules, t.cfg.row ? "large" : "small",
+		       t.cfg.dir[0].v4, t.v4[0].np1, t.v4[0].np2, t.v4[0].nlh,
+		       *mismatches > bad0 ? yaml : "");
 	fw_tables_free(&t);
 	return ok && *mismatches == bad0;
 }
@@ -597,7 +763,7 @@ TEST(xdp_random_large_policies)
 {
 	static const struct { int nrules; enum big_set big; } pols[] = {
 		{ 600, BIG_NONE }, { SLUICE_MAX_RULES, BIG_NONE }, { 40, BIG_HASH },
-		{ 40, BIG_FLAT }, { 2000, BIG_HASH },
+		{ 40, BIG_PACKED }, { 40, BIG_FLAT }, { 2000, BIG_HASH },
 	};
 	uint64_t seed = seed_from_env() ^ 0x6c61726765ull;
 	long total = 0, mismatches = 0;

@@ -113,13 +113,12 @@ __noinline int sl_lh_dst(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
  * missing.
  */
 /*
- * The /24's entry of CHUNK for ADDR: a class; or for longer prefixes, the
- * /24's group in T8 (few such /24s) or the hash.
+ * The /24's entry E for ADDR: a class; or for longer prefixes, the /24's
+ * group in T8 (few such /24s) or the hash.
  */
-static __always_inline __s32 sl_chunk_class(const struct fw_dir *dir, const struct fw_t8 *chunk,
-					    void *o_t8, bool is_dst, __u32 slot, __u32 addr)
+static __always_inline __s32 sl_entry24_class(const struct fw_dir *dir, __u16 e, void *o_t8,
+					      bool is_dst, __u32 slot, __u32 addr)
 {
-	__u16 e = chunk->e[(addr >> 8) & 0xff];
 	struct fw_t8 *g;
 	__u32 key;
 	void *t8;
@@ -139,34 +138,73 @@ static __always_inline __s32 sl_chunk_class(const struct fw_dir *dir, const stru
 	return sl_lh_src(slot, dir->lh_bkts, addr, e & ~SLUICE_T8_FLAG);
 }
 
+/* The outer arrays of one direction's IPv4 tables. */
+struct sl_v4maps {
+	void *l1, *t8, *p1, *p2, *flat;
+};
+
 /*
+ * The /24 entry of ADDR from its /16's chunk: full (fw_*4_t8), or packed in
+ * one or two bits per /24 (fw_*4_p1, _p2: a cache line or two where the
+ * full chunk takes eight, what keeps a large set's tables in the caches).
  * Each table is looked up from a call site of its own: the verifier inlines
  * a fixed-size array's lookup, and calls a sized one's directly, only when
  * one map (template) reaches the call; two would make it a generic helper
  * call through a function pointer (a retpoline here: ~15 ns).
  */
-static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, void *o_l1, void *o_t8,
-					void *o_24, bool is_dst, __u32 slot, __u32 addr)
+static __always_inline int sl_chunk_entry(const struct sl_v4maps *o, __u32 slot, __u32 e,
+					  __u32 addr)
+{
+	__u32 key = e & SLUICE_L1_INDEX, k = (addr >> 8) & 0xff;
+	struct fw_t8 *full;
+	struct fw_p1 *p1;
+	struct fw_p2 *p2;
+	void *tbl;
+
+	switch (e >> SLUICE_L1_KIND_SHIFT & 3) {
+	case SL_CHUNK_P1:
+		tbl = sl_slot_tbl(o->p1, slot);
+		p1 = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		if (!p1)
+			return SL_CLS_ERROR;
+		return p1->val[(p1->bits[k >> 6] >> (k & 63)) & 1];
+	case SL_CHUNK_P2:
+		tbl = sl_slot_tbl(o->p2, slot);
+		p2 = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		if (!p2)
+			return SL_CLS_ERROR;
+		return p2->val[(p2->bits[k >> 5] >> ((k & 31) * 2)) & 3];
+	default:
+		tbl = sl_slot_tbl(o->t8, slot);
+		full = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		return full ? full->e[k] : SL_CLS_ERROR;
+	}
+}
+
+static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct sl_v4maps *o,
+					bool is_dst, __u32 slot, __u32 addr)
 {
 	struct fw_l1blk *blk;
 	struct fw_t8 *chunk;
 	void *tbl;
 	__u32 key, e;
+	int e24;
 
 	if (dir->v4 == SL_MODE_CONST)
 		return dir->v4_cls;
 	if (dir->v4 == SL_MODE_FLAT) {
 		/* DIR-24: the /16's chunk at its own index, one access */
-		tbl = sl_slot_tbl(o_24, slot);
+		tbl = sl_slot_tbl(o->flat, slot);
 		if (!tbl)
 			return SL_CLS_ERROR;
 		key = addr >> 16;
 		chunk = bpf_map_lookup_elem(tbl, &key);
 		if (!chunk)
 			return SL_CLS_ERROR;
-		return sl_chunk_class(dir, chunk, o_t8, is_dst, slot, addr);
+		return sl_entry24_class(dir, chunk->e[(addr >> 8) & 0xff], o->t8, is_dst, slot,
+					addr);
 	}
-	tbl = sl_slot_tbl(o_l1, slot);
+	tbl = sl_slot_tbl(o->l1, slot);
 	if (!tbl)
 		return SL_CLS_ERROR;
 	key = addr >> 22;
@@ -176,14 +214,10 @@ static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, void *o_l1, vo
 	e = blk->e[(addr >> 16) & (SLUICE_L1_BLK - 1)];
 	if (!(e & SLUICE_L1_FLAG))
 		return e;
-	tbl = sl_slot_tbl(o_t8, slot);
-	if (!tbl)
+	e24 = sl_chunk_entry(o, slot, e & ~SLUICE_L1_FLAG, addr);
+	if (e24 < 0)
 		return SL_CLS_ERROR;
-	key = e & ~SLUICE_L1_FLAG;
-	chunk = bpf_map_lookup_elem(tbl, &key);
-	if (!chunk)
-		return SL_CLS_ERROR;
-	return sl_chunk_class(dir, chunk, o_t8, is_dst, slot, addr);
+	return sl_entry24_class(dir, e24, o->t8, is_dst, slot, addr);
 }
 
 static __always_inline __s32 sl_lookup6(const struct fw_dir *dir, void *o_trie, __u32 slot,
@@ -221,13 +255,16 @@ static __always_inline __s32 sl_lookup_port(const struct fw_dir *dir, void *o_tb
 	return blk ? blk->e[port & (SLUICE_BLK - 1)] : SL_CLS_ERROR;
 }
 
+/* The tables of direction D (src, dst); a constant the compiler folds into the lookups. */
+#define SL_V4MAPS(d) ((const struct sl_v4maps){ &fwp_##d##4, &fwp_##d##4_t8, &fwp_##d##4_p1, \
+						&fwp_##d##4_p2, &fwp_##d##4_24 })
+
 /* The class of the packet's source address (the CLI blocklist looks only at it). */
 static __always_inline __s32 sl_class_src(const struct fw_config *cfg, const struct sl_meta *m,
 					  __u32 slot)
 {
 	if (m->family == 4)
-		return sl_lookup4(&cfg->dir[0], &fwp_src4, &fwp_src4_t8, &fwp_src4_24, false, slot,
-				  m->src4);
+		return sl_lookup4(&cfg->dir[0], &SL_V4MAPS(src), false, slot, m->src4);
 	return sl_lookup6(&cfg->dir[0], &fwp_src6, slot, m->src6);
 }
 
@@ -368,10 +405,8 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 	void *tbl;
 
 	if (m->family == 4) {
-		cls[SL_F_SRC] = sl_lookup4(&cfg->dir[0], &fwp_src4, &fwp_src4_t8, &fwp_src4_24,
-					   false, slot, m->src4);
-		cls[SL_F_DST] = sl_lookup4(&cfg->dir[1], &fwp_dst4, &fwp_dst4_t8, &fwp_dst4_24,
-					   true, slot, m->dst4);
+		cls[SL_F_SRC] = sl_lookup4(&cfg->dir[0], &SL_V4MAPS(src), false, slot, m->src4);
+		cls[SL_F_DST] = sl_lookup4(&cfg->dir[1], &SL_V4MAPS(dst), true, slot, m->dst4);
 	} else {
 		cls[SL_F_SRC] = sl_lookup6(&cfg->dir[0], &fwp_src6, slot, m->src6);
 		cls[SL_F_DST] = sl_lookup6(&cfg->dir[1], &fwp_dst6, slot, m->dst6);

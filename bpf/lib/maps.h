@@ -55,6 +55,8 @@ struct sl_inner_types {
 	struct fw_blk blk;
 	struct fw_t8 t8;
 	struct fw_lh_bkt lh;
+	struct fw_p1 p1;
+	struct fw_p2 p2;
 	struct fw_rule_blk rule;
 	struct fw_lpm6_key k6;
 	struct fw_lpm6_val v6;
