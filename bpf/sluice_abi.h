@@ -74,7 +74,14 @@
  */
 #define SLUICE_L1_KIND_SHIFT	29
 #define SLUICE_L1_INDEX		0x1fffffffu
-enum sl_chunk_kind { SL_CHUNK_FULL = 0, SL_CHUNK_P1 = 1, SL_CHUNK_P2 = 2 };
+enum sl_chunk_kind { SL_CHUNK_FULL = 0, SL_CHUNK_P1 = 1, SL_CHUNK_P2 = 2, SL_CHUNK_SMALL = 3 };
+/*
+ * A direction whose chunks and groups are few (fw_dir.small) keeps them all
+ * full in fw_src4_s, of fixed size: its lookups are inlined where a sized
+ * table's cost a call (~10 ns here), what small policies would pay for
+ * their /24s and hosts.
+ */
+#define SLUICE_SMALL_CHUNKS	256
 #define SLUICE_T8_FLAG		0x8000u			/* /24 entry: longer prefixes in the hash */
 #define SLUICE_T8_MAX		(1u << 24)		/* chunks + groups per direction */
 #define SLUICE_FLAT_CHUNKS	65536	/* fw_src4_24: one chunk per /16, DIR-24 (32 MiB) */
@@ -131,7 +138,7 @@ enum sl_tbl_mode {
 /* One direction (fw_config.dir[0]: source, [1]: destination). */
 struct fw_dir {
 	__u8 v4, v6, port;	/* enum sl_tbl_mode */
-	__u8 pad;
+	__u8 small;		/* IPv4 chunks and groups in fw_*4_s (SLUICE_SMALL_CHUNKS) */
 	__u16 v4_cls, v6_cls;	/* the class of every address when SL_MODE_CONST */
 	__u16 port_cls;		/* the class of every port when SL_MODE_CONST */
 	__u16 noport_cls;	/* packets without ports: the rules naming no port here */
@@ -529,6 +536,10 @@ struct sl_ev_config {
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
 	X(DST4, fwp_dst4, "fw_dst4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
+	X(SRC4_S, fwp_src4_s, "fw_src4_s", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_SMALL_CHUNKS, __u32, struct fw_t8)				\
+	X(DST4_S, fwp_dst4_s, "fw_dst4_s", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_SMALL_CHUNKS, __u32, struct fw_t8)				\
 	X(SRC4_24, fwp_src4_24, "fw_src4_24", BPF_MAP_TYPE_ARRAY,		\
 	  BPF_F_MMAPABLE, SLUICE_FLAT_CHUNKS, __u32, struct fw_t8)		\
 	X(DST4_24, fwp_dst4_24, "fw_dst4_24", BPF_MAP_TYPE_ARRAY,		\

@@ -822,6 +822,67 @@ static int compress24(const struct t24 *tbl, struct fw_pfx4 *v)
 }
 
 /*
+ * Few groups and chunks: all of them full in the fixed table V->s (groups
+ * first, as in t8, which it replaces), so that every lookup is inlined.
+ * -E2BIG when they do not fit SLUICE_SMALL_CHUNKS (nothing kept).
+ */
+static int compress_small(const struct t24 *tbl, struct fw_pfx4 *v)
+{
+	struct dedup full = { (void **)&v->s, &v->ns, v->nt8, sizeof(struct fw_t8) };
+	int rc = 0;
+
+	if (v->nt8 > SLUICE_SMALL_CHUNKS)
+		return -E2BIG;
+	v->s = malloc(SLUICE_SMALL_CHUNKS * sizeof(*v->s));
+	v->l1 = calloc(SLUICE_L1_BLOCKS, sizeof(*v->l1));
+	if (!v->s || !v->l1) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (v->nt8)
+		memcpy(v->s, v->t8, v->nt8 * sizeof(*v->s));
+	v->ns = v->nt8;
+	full.cap = SLUICE_SMALL_CHUNKS;
+	for (uint32_t h = 0; h < 65536 && !rc; h++) {
+		const uint16_t *e = tbl->split[h];
+		uint32_t *l1 = &v->l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
+		int64_t idx;
+		int i = 1;
+
+		while (e && i < 256 && e[i] == e[0])
+			i++;
+		if (!e || (i == 256 && !(e[0] & SLUICE_T8_FLAG))) {
+			*l1 = e ? e[0] : tbl->l16[h];
+			continue;
+		}
+		if (v->ns == SLUICE_SMALL_CHUNKS) {
+			rc = -E2BIG;
+			break;
+		}
+		idx = dedup_add(&full, e);
+		if (idx < 0)
+			rc = (int)idx;
+		else
+			*l1 = SLUICE_L1_FLAG | SL_CHUNK_SMALL << SLUICE_L1_KIND_SHIFT | (uint32_t)idx;
+	}
+out:
+	free(full.hs);
+	if (rc) {
+		free(v->s);
+		free(v->l1);
+		v->s = NULL;
+		v->l1 = NULL;
+		v->ns = 0;
+		return rc;
+	}
+	/* the groups live in s now */
+	free(v->t8);
+	v->t8 = NULL;
+	v->nt8 = 0;
+	return 0;
+}
+
+/*
  * How many /16s of TBL need a full chunk (more than 4 values among their
  * /24s: fewer are packed in a cache line or two).
  */
@@ -911,6 +972,10 @@ static int finish_v4(struct cctx *c, int d, struct t24 *tbl, struct lh_build *b)
 			return -ENOMEM;
 		memcpy(v->t8, b->grp, b->ngrp * sizeof(*v->t8));
 		v->nt8 = b->ngrp;
+	}
+	if (!b->n && !compress_small(tbl, v)) {
+		c->t->cfg.dir[d].small = 1;
+		return 0;
 	}
 	if (full16(tbl) > SLUICE_FLAT_MIN) {
 		v->flat = malloc((size_t)SLUICE_FLAT_CHUNKS * sizeof(*v->flat));
@@ -1424,6 +1489,7 @@ void fw_tables_free(struct fw_tables *t)
 		free(t->v4[d].l1);
 		free(t->v4[d].flat);
 		free(t->v4[d].t8);
+		free(t->v4[d].s);
 		free(t->v4[d].p1);
 		free(t->v4[d].p2);
 		free(t->v4[d].lh);
@@ -1439,6 +1505,8 @@ uint16_t fw_chunk_entry(const struct fw_pfx4 *v, uint32_t e, uint32_t k)
 	uint32_t i = e & SLUICE_L1_INDEX;
 
 	switch (e >> SLUICE_L1_KIND_SHIFT & 3) {
+	case SL_CHUNK_SMALL:
+		return v->s[i].e[k];
 	case SL_CHUNK_P1:
 		return v->p1[i].val[(v->p1[i].bits[k >> 6] >> (k & 63)) & 1];
 	case SL_CHUNK_P2:
@@ -1468,7 +1536,7 @@ uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 	if (!(e2 & SLUICE_T8_FLAG))
 		return e2;
 	if (!v->nlh)
-		return v->t8[e2 & ~SLUICE_T8_FLAG].e[a & 0xff];
+		return (dir->small ? v->s : v->t8)[e2 & ~SLUICE_T8_FLAG].e[a & 0xff];
 	b = sl_lh_home(a >> 8, v->nlh);
 	for (int i = 0; i < SLUICE_LH_PROBE; i++) {
 		for (int j = 0; j < SLUICE_LH_SLOTS; j++) {
@@ -1576,6 +1644,8 @@ uint64_t fw_tables_bytes(const struct fw_tables *t)
 			n += page_round(SLUICE_L1_BLOCKS * sizeof(struct fw_l1blk));
 		if (t->v4[d].flat)
 			n += page_round((uint64_t)SLUICE_FLAT_CHUNKS * sizeof(struct fw_t8));
+		if (t->v4[d].s)
+			n += page_round((uint64_t)SLUICE_SMALL_CHUNKS * sizeof(struct fw_t8));
 		n += page_round((uint64_t)t->v4[d].nt8 * sizeof(struct fw_t8)) +
 		     page_round((uint64_t)t->v4[d].np1 * sizeof(struct fw_p1)) +
 		     page_round((uint64_t)t->v4[d].np2 * sizeof(struct fw_p2)) +

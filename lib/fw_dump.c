@@ -75,7 +75,8 @@ static void dump_v4(FILE *out, const char *name, const struct fw_tables *t, int 
 		return;
 	}
 	fprintf(out, "%s tables: %s%u groups+chunks, %u+%u packed chunks, %u hash buckets\n",
-		name, v->flat ? "flat, " : "", v->nt8, v->np1, v->np2, v->nlh);
+		name, v->flat ? "flat, " : v->s ? "small, " : "", v->s ? v->ns : v->nt8, v->np1,
+		v->np2, v->nlh);
 	for (uint32_t h = 0; h < 65536; h++) {
 		uint32_t e = v->flat ? 0 : v->l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
 

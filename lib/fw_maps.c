@@ -148,6 +148,11 @@ static void tbl_src(enum sluice_fw_table k, const struct fw_tables *t, const voi
 		*src = t->v4[k == SLUICE_FWT_DST4].l1;
 		*n = *src ? SLUICE_L1_BLOCKS : 0;
 		break;
+	case SLUICE_FWT_SRC4_S:
+	case SLUICE_FWT_DST4_S:
+		*src = t->v4[k == SLUICE_FWT_DST4_S].s;
+		*n = t->v4[k == SLUICE_FWT_DST4_S].ns;
+		break;
 	case SLUICE_FWT_SRC4_24:
 	case SLUICE_FWT_DST4_24:
 		*src = t->v4[k == SLUICE_FWT_DST4_24].flat;

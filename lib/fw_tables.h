@@ -27,6 +27,8 @@ struct fw_pfx4 {
 	struct fw_t8 *flat;		/* SLUICE_FLAT_CHUNKS: every /16's chunk (DIR-24) */
 	uint32_t nt8;			/* groups (/24s split past /24), then full chunks */
 	struct fw_t8 *t8;
+	uint32_t ns;			/* fw_dir.small: groups then full chunks, fixed table */
+	struct fw_t8 *s;
 	uint32_t np1, np2;		/* packed chunks: 2 and 4 values */
 	struct fw_p1 *p1;
 	struct fw_p2 *p2;

@@ -897,8 +897,8 @@ TEST(covered_hosts_need_no_entry)
 				for (int j = 0; j < SLUICE_LH_SLOTS; j++)
 					n += t.v4[0].lh[b].e[j].lv != 0;
 			ASSERT_EQ(n, 0, "no hash");
-			ASSERT_EQ(t.v4[0].nt8, 2, "two groups");
-			ASSERT_EQ(t.v4[0].np1, 2, "two chunks of two values (packed)");
+			ASSERT_EQ(t.cfg.dir[0].small, 1, "few: the fixed small table");
+			ASSERT_EQ(t.v4[0].ns, 4, "two groups, two chunks");
 			memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
 			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
 			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
@@ -947,8 +947,7 @@ TEST(halves_that_make_whole_24s_need_no_entry)
 			 * uniform /16s need no chunk: 10.0-155 are whole, 10.156 half;
 			 * the lone half's /24 gets a group (few: no hash)
 			 */
-			ASSERT_EQ(t.v4[0].nt8, 1, "a group");
-			ASSERT_EQ(t.v4[0].np1, 2, "the chunks of 10.156/16 and 192.0/16 (packed)");
+			ASSERT_EQ(t.v4[0].ns, 3, "a group, the chunks of 10.156/16 and 192.0/16");
 			ASSERT_EQ(t.v4[0].nlh, 0, "no hash");
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);

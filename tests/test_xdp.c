@@ -701,3 +701,66 @@ TEST(xdp_tail_call_missed_drops)
 out:
 	xdp_env_close(&env);
 }
+
+/* The address of kernel symbol NAME (a function), 0 when not found. */
+static unsigned long long ksym(const char *name)
+{
+	char line[256], sym[128], type;
+	unsigned long long addr, found = 0;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &addr, &type, sym) == 3 && !strcmp(sym, name))
+			found = addr;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Every map lookup of the datapath is inlined or a direct call: a lookup
+ * call site that two maps (templates) can reach becomes the generic helper,
+ * an indirect call through a retpoline (~15 ns a packet here), and the
+ * compiler merges look-alike lookups of two maps without a word
+ * (bpf/lib/classify.h). Checked in the programs as the verifier left them.
+ */
+TEST(xdp_no_generic_map_lookup)
+{
+	unsigned long long base = ksym("__bpf_call_base"), helper = ksym("bpf_map_lookup_elem");
+	struct bpf_program *prog;
+	struct xdp_env env;
+
+	if (!ASSERT_TRUE(base && helper, "kallsyms has the helper") ||
+	    !ASSERT_OK(xdp_env_open(&env), "open"))
+		return;
+	bpf_object__for_each_program(prog, env.skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info), n;
+		struct bpf_insn *insns;
+		int generic = 0, lookups = 0;
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		n = info.xlated_prog_len / sizeof(*insns);
+		insns = calloc(n, sizeof(*insns));
+		memset(&info, 0, sizeof(info));
+		info.xlated_prog_len = n * sizeof(*insns);
+		info.xlated_prog_insns = (__u64)(unsigned long)insns;
+		len = sizeof(info);
+		if (!insns || bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len)) {
+			free(insns);
+			continue;
+		}
+		for (__u32 i = 0; i < n; i++) {
+			if (insns[i].code != (BPF_JMP | BPF_CALL) || insns[i].src_reg)
+				continue;
+			lookups++;
+			generic += base + insns[i].imm == helper;
+		}
+		tl_check(generic == 0, __FILE__, __LINE__, "%s: %d generic map lookups",
+			 bpf_program__name(prog), generic);
+		ASSERT_TRUE(lookups > 0, "the program makes calls");
+		free(insns);
+	}
+	xdp_env_close(&env);
+}

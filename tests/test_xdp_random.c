@@ -146,14 +146,17 @@ static void gen_port_list(struct gen *g, FILE *y, const char *key)
  * A large set of the policy (gen_policy): none, or one whose source table
  * takes the hash, packed chunks (2-4 values per /16), or goes flat.
  */
-enum big_set { BIG_NONE, BIG_HASH, BIG_PACKED, BIG_FLAT };
+enum big_set { BIG_NONE, BIG_MID, BIG_HASH, BIG_PACKED, BIG_FLAT };
 
+#define BIG_MID_N	600	/* split /24s past the small table, a group each */
 #define BIG_HASH_N	(SLUICE_GROUPS_DIRECT + 1000)	/* split /24s past direct groups */
 #define BIG_FLAT_N	(SLUICE_FLAT_MIN + 2000)	/* split /16s past the flat threshold */
 
 /*
- * Set "big": BIG_HASH, hosts and short runs past /24 in as many /24s of 10/8
- * as it takes to need the hash, and one /24 dense enough for a group;
+ * Set "big": BIG_HASH (BIG_MID), hosts and short runs past /24 in as many
+ * /24s of 10/8 as it takes to need the hash (a group each, named by the /24
+ * entry, more than the small table holds), and one /24 dense enough for a
+ * group;
  * BIG_PACKED, prefixes of /20../32 each in its own /16 of 20/8..; BIG_FLAT,
  * per /16 .0/24 and .2/24 in "big", .1/24 and .2/24 in "big2" and a random
  * prefix past /24 in .4: five values per /16, full chunks, enough of them
@@ -163,7 +166,7 @@ static void gen_big_set(struct gen *g, FILE *y, enum big_set kind)
 {
 	static const uint8_t packed_lens[] = { 20, 24, 24, 28, 30, 32, 32 };
 	static const uint8_t long_lens[] = { 26, 28, 30, 31, 32, 32, 32 };
-	uint32_t n = kind == BIG_HASH ? BIG_HASH_N : BIG_FLAT_N;
+	uint32_t n = kind == BIG_HASH ? BIG_HASH_N : kind == BIG_MID ? BIG_MID_N : BIG_FLAT_N;
 	char buf[INET_ADDRSTRLEN];
 	struct in_addr ia;
 	int keep = 0;
@@ -176,7 +179,7 @@ static void gen_big_set(struct gen *g, FILE *y, enum big_set kind)
 			/* 40 hosts of one /24: a group */
 			a = 0x0afffe00u | (i - n) * 6;
 			len = 32;
-		} else if (kind == BIG_HASH) {
+		} else if (kind == BIG_HASH || kind == BIG_MID) {
 			len = long_lens[rndn(sizeof(long_lens))];
 			a = 0x0a000000u | i << 8 | rndn(256);
 		} else if (kind == BIG_PACKED) {
@@ -762,7 +765,7 @@ out:
 TEST(xdp_random_large_policies)
 {
 	static const struct { int nrules; enum big_set big; } pols[] = {
-		{ 600, BIG_NONE }, { SLUICE_MAX_RULES, BIG_NONE }, { 40, BIG_HASH },
+		{ 600, BIG_NONE }, { SLUICE_MAX_RULES, BIG_NONE }, { 40, BIG_MID }, { 40, BIG_HASH },
 		{ 40, BIG_PACKED }, { 40, BIG_FLAT }, { 2000, BIG_HASH },
 	};
 	uint64_t seed = seed_from_env() ^ 0x6c61726765ull;

@@ -56,6 +56,12 @@ static __always_inline int sl_lh_scan(void *lh, void *t8, __u32 bkts, __u32 addr
 {
 	__u32 b = sl_lh_home(addr >> 8, bkts);
 
+	if (!bkts) {
+		/* no hash: BASE names the /24's group */
+		struct fw_t8 *g = t8 ? bpf_map_lookup_elem(t8, &base) : NULL;
+
+		return g ? g->e[addr & 0xff] : SL_CLS_ERROR;
+	}
 	for (int i = 0; i < SLUICE_LH_PROBE; i++) {
 		struct fw_lh_bkt *k = bpf_map_lookup_elem(lh, &b);
 
@@ -85,25 +91,26 @@ static __always_inline int sl_lh_scan(void *lh, void *t8, __u32 bkts, __u32 addr
 }
 
 /*
- * The hash scan of each direction as a global function: the verifier checks
- * it once, and its caller sees one unknown result instead of one path per
- * slot it may stop at (inlined twice, the paths multiply past its limit).
+ * The hash scan of each direction (BKTS 0: no hash, BASE names the /24's
+ * group) as a global function: the verifier checks it once, and its caller
+ * sees one unknown result instead of one path per slot it may stop at
+ * (inlined twice, the paths multiply past its limit).
  */
 __noinline int sl_lh_src(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
 {
 	void *lh = sl_slot_tbl(&fwp_src4_lh, slot);
 
-	/* fw_src4_t8 (groups) may be absent: a flat table with no group */
-	return lh ? sl_lh_scan(lh, sl_slot_tbl(&fwp_src4_t8, slot), bkts, addr, base) :
-		    SL_CLS_ERROR;
+	/* fw_src4_t8 (groups) may be absent: a flat table with no group; no hash: none */
+	return lh || !bkts ? sl_lh_scan(lh, sl_slot_tbl(&fwp_src4_t8, slot), bkts, addr, base) :
+			     SL_CLS_ERROR;
 }
 
 __noinline int sl_lh_dst(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
 {
 	void *lh = sl_slot_tbl(&fwp_dst4_lh, slot);
 
-	return lh ? sl_lh_scan(lh, sl_slot_tbl(&fwp_dst4_t8, slot), bkts, addr, base) :
-		    SL_CLS_ERROR;
+	return lh || !bkts ? sl_lh_scan(lh, sl_slot_tbl(&fwp_dst4_t8, slot), bkts, addr, base) :
+			     SL_CLS_ERROR;
 }
 
 /*
@@ -112,12 +119,18 @@ __noinline int sl_lh_dst(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
  * the hash for a /24 with longer prefixes. SL_CLS_ERROR when a table is
  * missing.
  */
+/* The outer arrays of one direction's IPv4 tables. */
+struct sl_v4maps {
+	void *l1, *t8, *p1, *p2, *s, *flat;
+};
+
 /*
  * The /24's entry E for ADDR: a class; or for longer prefixes, the /24's
  * group in T8 (few such /24s) or the hash.
  */
-static __always_inline __s32 sl_entry24_class(const struct fw_dir *dir, __u16 e, void *o_t8,
-					      bool is_dst, __u32 slot, __u32 addr)
+static __always_inline __s32 sl_entry24_class(const struct fw_dir *dir, __u16 e,
+					      const struct sl_v4maps *o, bool is_dst, __u32 slot,
+					      __u32 addr)
 {
 	struct fw_t8 *g;
 	__u32 key;
@@ -125,23 +138,23 @@ static __always_inline __s32 sl_entry24_class(const struct fw_dir *dir, __u16 e,
 
 	if (!(e & SLUICE_T8_FLAG))
 		return e;
-	if (!dir->lh_bkts) {
-		t8 = sl_slot_tbl(o_t8, slot);
-		if (!t8)
-			return SL_CLS_ERROR;
+	if (dir->small) {
+		/* few: every group in the fixed table, the lookup inlined */
 		key = e & ~SLUICE_T8_FLAG;
-		g = bpf_map_lookup_elem(t8, &key);
+		t8 = sl_slot_tbl(o->s, slot);
+		g = t8 ? bpf_map_lookup_elem(t8, &key) : NULL;
 		return g ? g->e[addr & 0xff] : SL_CLS_ERROR;
 	}
+	/*
+	 * The groups of fw_*4_t8 (named by the entry, or through the hash) in
+	 * calls of their own: a lookup of fw_*4_s and one of fw_*4_t8 inlined
+	 * side by side are merged by the compiler into one call site that two
+	 * maps reach, a generic helper call (see sl_chunk_entry).
+	 */
 	if (is_dst)
 		return sl_lh_dst(slot, dir->lh_bkts, addr, e & ~SLUICE_T8_FLAG);
 	return sl_lh_src(slot, dir->lh_bkts, addr, e & ~SLUICE_T8_FLAG);
 }
-
-/* The outer arrays of one direction's IPv4 tables. */
-struct sl_v4maps {
-	void *l1, *t8, *p1, *p2, *flat;
-};
 
 /*
  * The /24 entry of ADDR from its /16's chunk: full (fw_*4_t8), or packed in
@@ -162,6 +175,10 @@ static __always_inline int sl_chunk_entry(const struct sl_v4maps *o, __u32 slot,
 	void *tbl;
 
 	switch (e >> SLUICE_L1_KIND_SHIFT & 3) {
+	case SL_CHUNK_SMALL:
+		tbl = sl_slot_tbl(o->s, slot);
+		full = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		return full ? full->e[k] : SL_CLS_ERROR;
 	case SL_CHUNK_P1:
 		tbl = sl_slot_tbl(o->p1, slot);
 		p1 = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
@@ -201,8 +218,7 @@ static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct s
 		chunk = bpf_map_lookup_elem(tbl, &key);
 		if (!chunk)
 			return SL_CLS_ERROR;
-		return sl_entry24_class(dir, chunk->e[(addr >> 8) & 0xff], o->t8, is_dst, slot,
-					addr);
+		return sl_entry24_class(dir, chunk->e[(addr >> 8) & 0xff], o, is_dst, slot, addr);
 	}
 	tbl = sl_slot_tbl(o->l1, slot);
 	if (!tbl)
@@ -217,7 +233,7 @@ static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct s
 	e24 = sl_chunk_entry(o, slot, e & ~SLUICE_L1_FLAG, addr);
 	if (e24 < 0)
 		return SL_CLS_ERROR;
-	return sl_entry24_class(dir, e24, o->t8, is_dst, slot, addr);
+	return sl_entry24_class(dir, e24, o, is_dst, slot, addr);
 }
 
 static __always_inline __s32 sl_lookup6(const struct fw_dir *dir, void *o_trie, __u32 slot,
@@ -257,7 +273,8 @@ static __always_inline __s32 sl_lookup_port(const struct fw_dir *dir, void *o_tb
 
 /* The tables of direction D (src, dst); a constant the compiler folds into the lookups. */
 #define SL_V4MAPS(d) ((const struct sl_v4maps){ &fwp_##d##4, &fwp_##d##4_t8, &fwp_##d##4_p1, \
-						&fwp_##d##4_p2, &fwp_##d##4_24 })
+						&fwp_##d##4_p2, &fwp_##d##4_s,	\
+						&fwp_##d##4_24 })
 
 /* The class of the packet's source address (the CLI blocklist looks only at it). */
 static __always_inline __s32 sl_class_src(const struct fw_config *cfg, const struct sl_meta *m,
@@ -437,6 +454,20 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 }
 
 /*
+ * Rule 0's bit in chunk KEY of fw_clsb (words 0..7 of a large class), in a
+ * call of its own: inlined beside sl_blocked's fw_cls lookup, the compiler
+ * merges the two into one call site that two maps reach, a generic helper
+ * call (see sl_chunk_entry).
+ */
+static __noinline bool sl_blocked_big(__u32 slot, __u32 key)
+{
+	void *tbl = sl_slot_tbl(&fwp_clsb, slot);
+	struct fw_bitmap *bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+
+	return bm && (bm->w[0] & 1);
+}
+
+/*
  * Is the packet's source in the CLI blocklist? Only when cfg->block says rule
  * 0 is that list: a rule that names nothing but source prefixes, so its bit in
  * the source class alone decides (every other field's classes have it set).
@@ -455,16 +486,10 @@ static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct
 	if (cls <= SLUICE_CLS_NONE)
 		return false;
 	key = cfg->cls_base[SL_F_SRC] + cls;
-	/* one call site per table (see sl_lookup4) */
-	if (cfg->row) {
-		/* chunk 1 of the class row holds words 0..7 */
-		key = key * cfg->row + 1;
-		tbl = sl_slot_tbl(&fwp_clsb, slot);
-		bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
-	} else {
-		tbl = sl_slot_tbl(&fwp_cls, slot);
-		bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
-	}
+	if (cfg->row)
+		return sl_blocked_big(slot, key * cfg->row + 1);
+	tbl = sl_slot_tbl(&fwp_cls, slot);
+	bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
 	return bm && (bm->w[0] & 1);
 }
 
