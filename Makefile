@@ -39,6 +39,8 @@ HDRS       := $(wildcard lib/*.h agent/*.h cli/*.h tests/*.h bpf/sluice_abi.h)
 AGENT_SRCS := $(wildcard agent/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TEST_SRCS  := $(wildcard tests/test_*.c)
+# The tests' own code (the reference classifier): linked into every test, shares nothing with lib/
+TEST_LIB_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard bench/*.c)
 
 obj  = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -114,7 +116,8 @@ $(BUILD)/san/sluice: $(call sobj,$(CLI_SRCS) $(LIB_SRCS))
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(LIB_SRCS))
+.SECONDARY: $(call sobj,$(TEST_LIB_SRCS))
+$(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(TEST_LIB_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
