@@ -50,7 +50,8 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
-	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest iproute2 \
+	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest python3-pytest-timeout \
+	    iproute2 \
 	    ethtool util-linux procps nftables
 
 .PHONY: all deps test demo bench clean test-bins bench-bins
