@@ -39,7 +39,8 @@ HDRS       := $(wildcard lib/*.h agent/*.h cli/*.h tests/*.h bpf/sluice_abi.h)
 AGENT_SRCS := $(wildcard agent/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TEST_SRCS  := $(wildcard tests/test_*.c)
-# The tests' own code (the reference classifier): linked into every test, shares nothing with lib/
+# The tests' own code, linked into every test: the oracle (ref_*.c, shares nothing with lib/)
+# and the golden files' format (golden.c)
 TEST_LIB_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard bench/*.c)
 

@@ -2,9 +2,11 @@
 /*
  * Policy -> compiled tables.
  *
- * Golden tests: tests/data/NAME/ compiled and dumped (fw_tables_dump) must
- * equal tests/golden/NAME.tables, which were checked by hand; UPDATE_GOLDEN=1
- * rewrites them. Randomized test: random policies with overlapping IPv4/IPv6
+ * Golden tests: tests/data/NAME/ compiled, each section printed as the rules
+ * each packet field matches (tests/golden.h: ranges of protocols, ports and
+ * addresses -> rule indexes, independent of the table layout), must equal
+ * tests/golden/NAME.golden, which were checked by hand. UPDATE_GOLDEN=1
+ * rewrites them and fails, until the diff is read and the tests run again. Randomized test: random policies with overlapping IPv4/IPv6
  * prefixes, sets, protocols and port ranges (the generator's own model,
  * tests/ref_policy.h, written as files), and random packets biased to
  * prefix and range edges: fw_tables_classify must equal the oracle's
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "fw_tables.h"
+#include "golden.h"
 #include "ref_bridge.h"
 #include "testlib.h"
 
@@ -110,34 +113,26 @@ static void print_diags(const struct sl_diags *d)
 		       d->v[i].col, d->v[i].msg);
 }
 
-/* What the datapath decides from the tables: the rule's action or the default. */
-static enum sluice_action tables_verdict(const struct fw_tables *t, int idx)
-{
-	if (idx < 0)
-		return (enum sluice_action)t->cfg.default_action;
-	return (t->cfg.allow[idx / 64] >> (idx % 64)) & 1 ? SLUICE_ACT_ALLOW : SLUICE_ACT_DENY;
-}
-
 /* ---- golden tests ---- */
 
 static void golden(const char *name)
 {
-	char dir[128], gpath[128], *text = NULL, *want = NULL;
+	char dir[128], gpath[128], *text = NULL;
 	struct sl_diags d = { 0 };
 	struct sl_policy pol;
 	struct fw_tables t;
-	size_t len = 0, wlen = 0;
-	FILE *mem, *g;
+	size_t len = 0;
+	FILE *mem;
 
 	snprintf(dir, sizeof(dir), "tests/data/%s", name);
-	snprintf(gpath, sizeof(gpath), "tests/golden/%s.tables", name);
+	snprintf(gpath, sizeof(gpath), "tests/golden/%s.golden", name);
 	if (!ASSERT_OK(policy_load_dir(dir, &pol, &d), dir)) {
 		print_diags(&d);
 		sl_diags_free(&d);
 		return;
 	}
-	/* one section dumps as before sections existed; several, each under its name */
 	mem = open_memstream(&text, &len);
+	fprintf(mem, "# %s compiled: the rules each packet field matches (tests/golden.h)\n", dir);
 	for (size_t s = 0; s < (pol.nfws ? pol.nfws : 1); s++) {
 		const struct sl_firewall *fw = policy_fw(&pol, (int)s);
 
@@ -146,48 +141,13 @@ static void golden(const char *name)
 			fclose(mem);
 			goto out;
 		}
-		if (pol.nfws > 1)
-			fprintf(mem, "== section %s\n", fw->name);
-		fw_tables_dump(mem, &t);
+		golden_dump(mem, &pol, fw, &t);
 		fw_tables_free(&t);
 	}
 	fclose(mem);
-	if (getenv("UPDATE_GOLDEN")) {
-		g = fopen(gpath, "w");
-		if (ASSERT_TRUE(g, "write golden")) {
-			fwrite(text, 1, len, g);
-			fclose(g);
-		}
-		printf("# rewrote %s\n", gpath);
-	}
-	g = fopen(gpath, "r");
-	if (!ASSERT_TRUE(g, gpath))
-		goto out;
-	fseek(g, 0, SEEK_END);
-	wlen = (size_t)ftell(g);
-	rewind(g);
-	want = calloc(1, wlen + 1);
-	if (fread(want, 1, wlen, g) != wlen)
-		wlen = 0;
-	fclose(g);
-	if (!ASSERT_TRUE(len == wlen && !memcmp(text, want, len), "dump equals golden file")) {
-		/* Show the first differing line. */
-		const char *a = text, *b = want;
-		int line = 1;
-
-		while (*a && *a == *b) {
-			if (*a == '\n')
-				line++;
-			a++;
-			b++;
-		}
-		printf("# %s: first difference at line %d\n", gpath, line);
-		printf("#   got : %.*s\n", (int)strcspn(a, "\n"), a);
-		printf("#   want: %.*s\n", (int)strcspn(b, "\n"), b);
-	}
+	ASSERT_TRUE(golden_compare(gpath, text, len), "the tables mean what the golden file says");
 out:
 	free(text);
-	free(want);
 	policy_free(&pol);
 	sl_diags_free(&d);
 }
@@ -283,7 +243,7 @@ static int check_sections(const struct ref_policy *model, const char *dir, int n
 			(*checked)++;
 			*matched += want >= 0;
 			if (want != got ||
-			    (tables_verdict(&t, got) == SLUICE_ACT_ALLOW) != ref_allows(model, s, &p)) {
+			    (fw_tables_action(&t, got) == SLUICE_ACT_ALLOW) != ref_allows(model, s, &p)) {
 				char buf[200];
 
 				ref_pkt_str(&p, buf, sizeof(buf));
@@ -597,7 +557,7 @@ TEST(limit_is_per_section)
 		}
 		ASSERT_EQ(t.cfg.nrules, 400, "400 rules");
 		ASSERT_EQ(fw_tables_classify(&t, &p), 399, "the last rule of the section");
-		ASSERT_EQ(tables_verdict(&t, 399), s ? SLUICE_ACT_DENY : SLUICE_ACT_ALLOW,
+		ASSERT_EQ(fw_tables_action(&t, 399), s ? SLUICE_ACT_DENY : SLUICE_ACT_ALLOW,
 			  "its own action");
 		fw_tables_free(&t);
 	}

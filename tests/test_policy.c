@@ -937,8 +937,7 @@ static int classify(const struct sl_policy *pol, size_t fw, const struct sl_pkt 
 	}
 	i = fw_tables_classify(&t, p);
 	if (allow)
-		*allow = i < 0 ? t.cfg.default_action == SLUICE_ACT_ALLOW :
-				 (t.cfg.allow[i / 64] >> (i % 64)) & 1;
+		*allow = fw_tables_action(&t, i) == SLUICE_ACT_ALLOW;
 	fw_tables_free(&t);
 	sl_diags_free(&d);
 	return i;
