@@ -4,6 +4,7 @@
 # make test     install what is missing, build, run every test; ends with "N passed, N failed"
 # make demo     namespaces + veths + sluiced on policies/, real traffic, then clean up
 # make bench    per-packet cost beside baselines measured in the same run
+# make fuzz     each libFuzzer target (fuzz/) for FUZZ_TIME seconds (default 60)
 # make deps     apt-get install the Debian packages that are missing (silent when none)
 #
 # V=1 shows the commands.
@@ -53,9 +54,9 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest python3-pytest-timeout \
 	    iproute2 \
-	    ethtool util-linux procps nftables
+	    ethtool util-linux procps nftables libfuzzer-14-dev libclang-rt-14-dev
 
-.PHONY: all deps test demo bench clean test-bins bench-bins
+.PHONY: all deps test demo bench clean test-bins bench-bins fuzz fuzz-bins
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/sluiced $(BUILD)/sluice $(BPF_OBJS)
@@ -129,7 +130,34 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(LIB_SRCS))
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice
+# libFuzzer targets (fuzz/fuzz_*.c), built with clang: the code under test with coverage,
+# ASan and UBSan; the agent's main() renamed so that libFuzzer's runs.
+FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_FLAGS := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	      -fno-omit-frame-pointer
+FUZZ_TIME  ?= 60
+fobj = $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(1))
+
+$(BUILD)/fuzzobj/%.o: %.c $(HDRS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(CFLAGS_COMMON) $(FUZZ_FLAGS) $(if $(filter agent/main.c,$<),-Dmain=sluiced_main) \
+		-c $< -o $@
+
+$(call fobj,$(AGENT_SRCS)): $(SKELS)
+
+$(BUILD)/fuzz/fuzz_policy: $(call fobj,fuzz/fuzz_policy.c $(LIB_SRCS))
+$(BUILD)/fuzz/fuzz_edits: $(call fobj,fuzz/fuzz_edits.c $(LIB_SRCS))
+$(BUILD)/fuzz/fuzz_control: $(call fobj,fuzz/fuzz_control.c $(AGENT_SRCS) $(LIB_SRCS))
+$(FUZZ_BINS):
+	$(call msg,LD-FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice $(FUZZ_BINS)
 
 bench-bins: all $(BENCH_BINS)
 
@@ -140,6 +168,10 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-bins
 	$(Q)BUILD=$(BUILD) bench/run.sh
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-bins
+	$(Q)BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) fuzz/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

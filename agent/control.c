@@ -363,19 +363,11 @@ static const struct {
 	{ "generation", NULL, edit_cmd_generation },
 };
 
-/*
- * *MONITOR is set to the request when it is an accepted "monitor": the
- * connection then stays open for the events (events.c) and the caller puts it.
- */
-static struct json_object *handle_request(struct agent *a, const char *req, size_t len,
-					  struct json_object **monitor)
+struct json_object *ctl_parse_request(const char *req, size_t len, char *err, size_t errlen)
 {
-	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
 	enum json_tokener_error jerr = json_tokener_success;
 	struct json_tokener *tok = json_tokener_new();
-	char err[2048] = "";
-	const char *cmd = "";
-	int ret = -EINVAL;
+	struct json_object *in, *cmdv;
 	size_t end = 0;
 
 	in = tok ? json_tokener_parse_ex(tok, req, (int)len) : NULL;
@@ -385,21 +377,46 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 		json_tokener_free(tok);
 	}
 	if (!in || jerr != json_tokener_success) {
-		snprintf(err, sizeof(err), "request is not JSON: %s",
+		snprintf(err, errlen, "request is not JSON: %s",
 			 jerr == json_tokener_continue ? "unexpected end of input" :
 			 json_tokener_error_desc(jerr));
-		goto out;
+		goto bad;
 	}
-	if (end > len || strspn(req + end, " \t\r") != len - end) {
-		snprintf(err, sizeof(err), "request has data after the JSON object");
-		goto out;
+	/* only blanks after it, within LEN: REQ need not end with a NUL */
+	while (end < len && (req[end] == ' ' || req[end] == '\t' || req[end] == '\r'))
+		end++;
+	if (end != len) {
+		snprintf(err, errlen, "request has data after the JSON object");
+		goto bad;
 	}
 	if (!json_object_is_type(in, json_type_object) ||
 	    !json_object_object_get_ex(in, "cmd", &cmdv) ||
 	    !json_object_is_type(cmdv, json_type_string)) {
-		snprintf(err, sizeof(err), "request has no \"cmd\" string");
-		goto out;
+		snprintf(err, errlen, "request has no \"cmd\" string");
+		goto bad;
 	}
+	return in;
+bad:
+	json_object_put(in);
+	return NULL;
+}
+
+/*
+ * *MONITOR is set to the request when it is an accepted "monitor": the
+ * connection then stays open for the events (events.c) and the caller puts it.
+ */
+static struct json_object *handle_request(struct agent *a, const char *req, size_t len,
+					  struct json_object **monitor)
+{
+	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
+	char err[2048] = "";
+	const char *cmd = "";
+	int ret = -EINVAL;
+
+	in = ctl_parse_request(req, len, err, sizeof(err));
+	if (!in)
+		goto out;
+	json_object_object_get_ex(in, "cmd", &cmdv);
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
 		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor, rule-add, rule-del, "

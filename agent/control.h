@@ -15,4 +15,13 @@ int ctl_open(struct agent *a);
 int ctl_expire(struct agent *a);
 void ctl_close(struct agent *a);
 
+struct json_object;
+/*
+ * A request of LEN bytes (without the '\n'): one JSON object with a "cmd"
+ * string and nothing after it but blanks. Returns it (the caller puts it),
+ * or NULL with the reason in ERR. The parser the fuzz target drives
+ * (fuzz/fuzz_control.c).
+ */
+struct json_object *ctl_parse_request(const char *req, size_t len, char *err, size_t errlen);
+
 #endif /* SLUICED_CONTROL_H */

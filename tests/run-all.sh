@@ -18,7 +18,10 @@
 #   (SLUICE_SUITE_TIMEOUT, default 1800 s per C binary and 3600 s for
 #   netns-tests). Timeouts are no speed limits: timings are make bench's.
 #
-# Usage: tests/run-all.sh [c|netns]   (default: both)
+# - the libFuzzer targets (fuzz/run.sh) replay their regression inputs and
+#   fuzz for SLUICE_FUZZ_TIME seconds each (default 5); one result each.
+#
+# Usage: tests/run-all.sh [c|netns|fuzz]   (default: all three)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -152,7 +155,29 @@ run_netns() {
 	skipped=$((skipped + s))
 }
 
-if [ "$what" != netns ]; then
+run_fuzz() {
+	local log=$logdir/fuzz.log f name want=()
+	for f in "$BUILD"/fuzz/fuzz_*; do
+		[ -x "$f" ] && want+=("$(basename "$f")")
+	done
+	if [ "${#want[@]}" -eq 0 ]; then
+		fail "fuzz (no targets under $BUILD/fuzz: make fuzz-bins)"
+		return
+	fi
+	BUILD=$BUILD FUZZ_TIME=${SLUICE_FUZZ_TIME:-5} fuzz/run.sh > "$log" 2>&1
+	cat "$log"
+	for name in "${want[@]}"; do
+		if grep -qx "ok - $name" "$log"; then
+			passed=$((passed + 1))
+		elif grep -qx "not ok - $name" "$log"; then
+			failed=$((failed + 1))
+		else
+			fail "$name (no result from fuzz/run.sh)"
+		fi
+	done
+}
+
+if [ "$what" = all ] || [ "$what" = c ]; then
 	found=0
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
@@ -161,7 +186,11 @@ if [ "$what" != netns ]; then
 	done
 	[ "$found" -eq 1 ] || fail "no test binaries under $BUILD/tests (make test-bins)"
 fi
-if [ "$what" != c ]; then
+
+if [ "$what" = all ] || [ "$what" = fuzz ]; then
+	run_fuzz
+fi
+if [ "$what" = all ] || [ "$what" = netns ]; then
 	if ls "$NETNS_DIR"/test_*.py >/dev/null 2>&1; then
 		run_netns
 	else
