@@ -96,6 +96,8 @@ struct agent {
 	uint64_t generation;
 	struct map_use use;
 	int inotify_fd, inotify_wd, debounce_fd;
+	int *sub_wds;			/* subdirs of the policy dir (set files in them) */
+	size_t nsub_wds;
 	struct timespec change_first;	/* first change of the current debounce */
 	struct ep_src inotify_src, debounce_src;
 

@@ -12,12 +12,14 @@
  * an entry (write, rename-over, Kubernetes' "..data" symlink swap) arms a
  * debounce timer, and the whole dir is read again when it fires.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +42,10 @@
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
 #define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
+#define SUBDIR_DEPTH	4	/* subdirs of the policy dir watched for set files, */
+#define SUBDIR_MAX	64	/* at most this deep and this many */
+#define WATCH_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
+			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 int sync_load(struct agent *a, struct sl_policy *pol)
 {
@@ -264,12 +270,16 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	return 0;
 }
 
+static void watch_subdirs(struct agent *a);
+
 int sync_reload(struct agent *a, const char *why)
 {
 	struct sl_policy pol;
 	int err;
 
 	pr_info("reloading %s (%s)", a->policy_dir, why);
+	/* before reading: a set file written from now on is seen */
+	watch_subdirs(a);
 	err = sync_load(a, &pol);
 	if (!err)
 		err = sync_apply(a, &pol);
@@ -303,11 +313,78 @@ static bool timer_armed(struct agent *a)
 static int watch_add(struct agent *a)
 {
 	/* IN_DONT_FOLLOW is not set: the dir itself may be a symlink */
-	a->inotify_wd = inotify_add_watch(a->inotify_fd, a->policy_dir,
-					  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-					  IN_CREATE | IN_DELETE | IN_DELETE_SELF |
-					  IN_MOVE_SELF | IN_ONLYDIR);
+	a->inotify_wd = inotify_add_watch(a->inotify_fd, a->policy_dir, WATCH_MASK);
 	return a->inotify_wd < 0 ? -errno : 0;
+}
+
+/* Watch DIR and, DEPTH levels down, its subdirs (not hidden, not symlinks) into V. */
+static void subdirs_add(struct agent *a, const char *dir, int depth, int *v, size_t *n)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > SUBDIR_DEPTH || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d)) && *n < SUBDIR_MAX) {
+		char path[PATH_MAX];
+		struct stat st;
+		int wd;
+
+		/* "..data" and its timestamped dirs change by a swap in the top dir */
+		if (de->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
+		    lstat(path, &st) || !S_ISDIR(st.st_mode))
+			continue;
+		wd = inotify_add_watch(a->inotify_fd, path, WATCH_MASK | IN_DONT_FOLLOW);
+		if (wd < 0) {
+			pr_warn("cannot watch %s: %s; changes of set files there need SIGHUP",
+				path, strerror(errno));
+			continue;
+		}
+		v[(*n)++] = wd;
+		subdirs_add(a, path, depth + 1, v, n);
+	}
+	if (*n >= SUBDIR_MAX)
+		pr_warn("%s: more than %d subdirs; set files in the others need SIGHUP",
+			a->policy_dir, SUBDIR_MAX);
+	closedir(d);
+}
+
+/*
+ * inotify is not recursive: set files may sit in subdirs of the policy dir
+ * (lists/drop.txt), so each subdir gets its own watch, renewed at every
+ * reload (a subdir made since is then seen: its creation was a change of
+ * its parent). Watches of subdirs gone are dropped.
+ */
+static void watch_subdirs(struct agent *a)
+{
+	int *v = calloc(SUBDIR_MAX, sizeof(*v));
+	size_t n = 0;
+
+	if (!v || a->inotify_fd < 0) {
+		free(v);
+		return;
+	}
+	subdirs_add(a, a->policy_dir, 1, v, &n);
+	for (size_t i = 0; i < a->nsub_wds; i++) {
+		bool kept = false;
+
+		for (size_t k = 0; k < n && !kept; k++)
+			kept = v[k] == a->sub_wds[i];
+		if (!kept && a->sub_wds[i] != a->inotify_wd)
+			inotify_rm_watch(a->inotify_fd, a->sub_wds[i]);
+	}
+	free(a->sub_wds);
+	a->sub_wds = v;
+	a->nsub_wds = n;
+}
+
+static bool is_sub_wd(const struct agent *a, int wd)
+{
+	for (size_t i = 0; i < a->nsub_wds; i++)
+		if (a->sub_wds[i] == wd)
+			return true;
+	return false;
 }
 
 /* Editors' swap and backup files are not policy. */
@@ -335,6 +412,14 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			p += sizeof(*ev) + ev->len;
+			if (ev->wd != a->inotify_wd && is_sub_wd(a, ev->wd)) {
+				/* a subdir: any change but editors' files; gone: re-listed */
+				changed |= (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+					   !ev->len || !name_ignored(ev->name);
+				continue;
+			}
+			if (ev->wd != a->inotify_wd)
+				continue;	/* a subdir no longer watched */
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
 				if (a->inotify_wd >= 0 && !(ev->mask & IN_IGNORED))
 					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
@@ -393,6 +478,7 @@ int sync_watch_open(struct agent *a)
 			strerror(errno), REWATCH_MS);
 		timer_arm(a, REWATCH_MS);
 	}
+	watch_subdirs(a);
 	a->inotify_src.fd = a->inotify_fd;
 	a->inotify_src.ready = inotify_ready;
 	a->debounce_src.fd = a->debounce_fd;
@@ -410,4 +496,7 @@ void sync_watch_close(struct agent *a)
 	if (a->debounce_fd >= 0)
 		close(a->debounce_fd);
 	a->inotify_fd = a->debounce_fd = -1;
+	free(a->sub_wds);
+	a->sub_wds = NULL;
+	a->nsub_wds = 0;
 }

@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Files in the policy dir that must not stall, fool or leak through a running
+agent (issue 8): YAML nested far too deep, a FIFO as a set file, set files
+that lead out of the dir; set files in subdirs reload like the rest.
+
+While a bad file sits in the dir, the control socket keeps answering (each
+`sluice status` must come back within STATUS_S, where the bad files used to
+hold the agent for 14 s or forever), the file is refused with its
+FILE:LINE:COL, the policy in force keeps filtering, and a good change
+afterwards is applied as usual.
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+
+from lib.policy import policy_yaml
+from lib.traffic import exchange
+
+N = 5
+STATUS_S = 10       # a status call normally takes well under a second
+
+
+def probe(env):
+    s = dict(src="192.0.2.1", dst="192.0.2.2", proto="udp", count=N)
+    return exchange(env.topo, [dict(s, tag="5000", dport=5000),
+                               dict(s, tag="5001", dport=5001)])
+
+
+def deny(port):
+    return [dict(name="deny-%d" % port, action="deny", proto="udp", dport=[str(port)])]
+
+
+def status_now(agent):
+    """`sluice status`, which must answer within STATUS_S."""
+    try:
+        p = agent.cli_raw("status", timeout=STATUS_S)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("sluice status did not answer within %d s: the agent's "
+                             "loop is stuck\n%s" % (STATUS_S, agent.log_text()))
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def wait_log(agent, pattern, timeout=20):
+    """Poll the agent's log for PATTERN, asking `status` meanwhile (each call
+    must answer in time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status_now(agent)
+        m = re.search(pattern, agent.log_text())
+        if m:
+            return m
+        assert time.monotonic() < deadline, "no %r in the log:\n%s" % (pattern,
+                                                                       agent.log_text())
+        time.sleep(0.2)
+
+
+def gen(agent):
+    return agent.status()["generation"]
+
+
+def wait_generation(agent, g, timeout=10):
+    deadline = time.monotonic() + timeout
+    while gen(agent) < g:
+        assert time.monotonic() < deadline, "generation %d not reached:\n%s" % (
+            g, agent.log_text())
+        time.sleep(0.1)
+
+
+def test_hostile_files_refused_and_agent_keeps_answering(env):
+    agent = env.start(default="allow", rules=deny(5001))
+    pdir = agent.policy_dir
+    assert probe(env) == {"5000": N, "5001": 0}
+    g = gen(agent)
+
+    # 80,000 nested '[' (18 s in libyaml) and 4M nested "- " (8 MB)
+    deep = os.path.join(pdir, "20-deep.yaml")
+    with open(deep, "w") as f:
+        f.write("firewall: " + "[" * 80000 + "]" * 80000 + "\n")
+    wait_log(agent, re.escape(deep) + r":1:74: mappings and lists nested more than 64")
+    os.unlink(deep)
+    deeper = os.path.join(pdir, "30-deeper.yaml")
+    with open(deeper, "w") as f:
+        f.write("- " * 4000000 + "x\n")
+    wait_log(agent, re.escape(deeper) + r":1:129: mappings and lists nested more than 64")
+    os.unlink(deeper)
+
+    # a FIFO as a set file: the open used to wait for a writer forever
+    os.mkfifo(os.path.join(pdir, "feed.txt"))
+    path = agent.write_policy("10-test.yaml", policy_yaml(
+        env.topo, deny(5001) + [dict(name="feed", action="deny", src=["@feed"])],
+        sets={"feed": {"file": "feed.txt"}}))
+    wait_log(agent, re.escape(path) + r":3:5: set file \"[^\"]*feed.txt\" is not a regular file")
+    assert gen(agent) == g, "a refused policy was applied"
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    # a good change is applied as usual
+    os.unlink(os.path.join(pdir, "feed.txt"))
+    agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5000) + deny(5001)))
+    wait_generation(agent, g + 1)
+    assert probe(env) == {"5000": 0, "5001": 0}
+    # and SIGTERM is heard (it was ignored while the agent hung on the FIFO)
+    assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+
+
+def test_set_files_beneath_the_dir_and_watched(env):
+    """A set file in a subdir reloads on change without SIGHUP; a set file
+    that leads out of the dir is refused, and nothing of its content reaches
+    the log or the CLI."""
+    agent = env.agent
+    pdir = agent.policy_dir
+    os.makedirs(os.path.join(pdir, "lists"))
+    with open(os.path.join(pdir, "lists", "drop.txt"), "w") as f:
+        f.write("203.0.113.5\n")
+    policy = lambda f: policy_yaml(env.topo, [dict(name="drop", action="deny", src=["@drop"])],
+                                   sets={"drop": {"file": f}})
+    agent.write_policy("10-test.yaml", policy("lists/drop.txt"))
+    agent.start()
+
+    def send():
+        s = dict(dst="192.0.2.2", proto="udp", dport=5000, count=N)
+        return exchange(env.topo, [dict(s, tag="a", src="203.0.113.5"),
+                                   dict(s, tag="b", src="203.0.113.6")])
+
+    assert send() == {"a": 0, "b": N}
+    g = gen(agent)
+    # a feed job rewrites the list (rename over): no SIGHUP
+    tmp = os.path.join(pdir, "lists", ".drop.txt.new")
+    with open(tmp, "w") as f:
+        f.write("# rewritten\n203.0.113.6\n")
+    os.rename(tmp, os.path.join(pdir, "lists", "drop.txt"))
+    wait_generation(agent, g + 1)
+    assert send() == {"a": N, "b": 0}
+
+    # out of the dir: by "..", by a symlink, by an absolute path
+    secret = os.path.join(agent.workdir, "secret.txt")
+    with open(secret, "w") as f:
+        f.write("TOPSECRET-LINE\n")
+    os.symlink(secret, os.path.join(pdir, "lists", "link.txt"))
+    for name, col in (("../secret.txt", 5), ("lists/link.txt", 5), (secret, 5)):
+        g = gen(agent)
+        path = agent.write_policy("10-test.yaml", policy(name))
+        wait_log(agent, re.escape(path) + r":3:%d: set file \"%s\" is (outside the policy "
+                 r"dir|an absolute path)" % (col, re.escape(name)))
+        assert gen(agent) == g
+    p = agent.cli_raw("policy", "check", pdir)
+    assert p.returncode == 2 and "is an absolute path" in p.stdout, p.stdout
+    assert "TOPSECRET" not in agent.log_text() + p.stdout + p.stderr
+    assert send() == {"a": N, "b": 0}, "the policy in force changed"
