@@ -7,7 +7,8 @@
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
- *   control.c  the control socket (docs/control.md)
+ *   ctl_conn.c the control socket and its connections (docs/control.md)
+ *   control.c  the control socket's commands
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
  */
@@ -126,6 +127,7 @@ struct agent {
 	struct ep_src ctl_src;
 	struct ctl_conn *conns;
 	size_t nconns;
+	size_t ctl_queued;		/* answer bytes its clients have not read yet */
 
 	/* drop events (events.c) */
 	uint32_t ev_rate;		/* --event-rate: events/s, 0: off */
