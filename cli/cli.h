@@ -105,9 +105,13 @@ void cli_list_free(struct cli_list *l);
  * connected fd or -errno and prints nothing, so that teardown can tell "no
  * agent" from other failures. ctl_call sends {"cmd": CMD, ...ARGS} and
  * stores the answer's data in *DATA (the caller puts it); every failure is
- * reported with cli_error and its exit status returned.
+ * reported with cli_error and its exit status returned. One exchange
+ * (connect, request, answer) takes at most 30 s, or SLUICE_CTL_TIMEOUT
+ * seconds.
  */
 int ctl_connect(const struct cli *c);
+/* Report a failed ctl_connect (ERR) as the CLI does; returns the exit status. */
+int ctl_connect_error(const struct cli *c, int err);
 int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object *args,
 		struct json_object **data);
 int ctl_call(const struct cli *c, const char *cmd, struct json_object *args,
