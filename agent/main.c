@@ -349,11 +349,11 @@ static void agent_run(struct agent *a)
 	int n, timeout;
 
 	while (!a->stop) {
+		int t2 = metrics_timeout(a);
+
 		timeout = ctl_expire(a);
-		if (timeout < 0)
-			timeout = metrics_expire(a);
-		else
-			metrics_expire(a);
+		if (timeout < 0 || (t2 >= 0 && t2 < timeout))
+			timeout = t2;
 		n = epoll_wait(a->epfd, evs, 16, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -367,6 +367,8 @@ static void agent_run(struct agent *a)
 
 			src->ready(a, src, evs[i].events);
 		}
+		/* libmicrohttpd wants to run after every wait, whatever woke it */
+		metrics_run(a);
 	}
 }
 

@@ -18,7 +18,7 @@ import subprocess
 import time
 
 from lib.agent import binaries, pins_under
-from lib.netns import run, xdp_prog_id
+from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
 from lib.policy import policy_yaml
 from lib.traffic import exchange
 
@@ -121,6 +121,48 @@ def test_control_socket_clients_cannot_hold_the_agent(env):
             s.close()
     assert probe(env) == {"5000": N, "5001": 0}
     assert agent.alive()
+
+
+SLOW_READERS = """
+import socket, sys
+conns = []
+for _ in range(%d):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.connect(("%s", %d))
+    s.sendall(b"GET /metrics HTTP/1.0\\r\\n\\r\\n")
+    conns.append(s)
+print("ready", flush=True)
+sys.stdin.read()        # hold them, unread, until the test closes stdin
+"""
+
+
+def test_metrics_readers_cannot_hold_the_agent(env):
+    """16 scrapers over the veth that send GET /metrics and never read a
+    body of ~150 KB (500 rules with long names): the agent keeps answering
+    the control socket, serves a real scrape, and keeps filtering."""
+    t = env.topo
+    port = 9464
+    rules = [dict(name="r%03d-%s" % (i, "x" * 58), action="deny", proto="udp",
+                  dport=[str(6000 + i)]) for i in range(500)]
+    rules.insert(0, dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]))
+    env.agent.write_policy("10-test.yaml", policy_yaml(t, rules))
+    agent = env.agent.start(extra=["--metrics", "%s:%d" % (t.f4, port)])
+    slow = subprocess.Popen(ns_cmd(t.client, [PYTHON, "-c", SLOW_READERS % (16, t.f4, port)]),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert slow.stdout.readline().strip() == "ready"
+        t0 = time.monotonic()
+        status_in_time(agent)
+        print("status with 16 scrapers that do not read: %.2f s" % (time.monotonic() - t0))
+        body = run([PYTHON, "-c", "import urllib.request; print(len(urllib.request.urlopen("
+                    "'http://%s:%d/metrics', timeout=%d).read()))" % (t.f4, port, STATUS_S)],
+                   ns=t.client, timeout=STATUS_S + 5)
+        assert int(body.stdout) > 140000, body.stdout
+        assert probe(env) == {"5000": N, "5001": 0}
+    finally:
+        slow.stdin.close()
+        slow.wait(timeout=30)
 
 
 def test_cli_connect_is_under_the_time_limit(tmp_path):
