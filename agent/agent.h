@@ -94,6 +94,14 @@ struct agent {
 	 * pinned state but could not load a valid policy of its own */
 	bool have_policy;
 	struct sl_policy pol;
+	/*
+	 * The CLI's edits file (sync.c): edits_error says why it does not load
+	 * (NULL: it does); edits_refused: the policy in force was applied
+	 * without it (the file was refused), so applying the hand-written files
+	 * alone again removes nothing in force.
+	 */
+	bool edits_refused;
+	char *edits_error;
 	uint64_t generation;
 	struct map_use use;
 	int inotify_fd, inotify_wd, debounce_fd;

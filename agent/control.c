@@ -119,6 +119,22 @@ static struct json_object *status_ifaces(struct agent *a)
 	return arr;
 }
 
+/* The CLI's edits file: its path, why it does not load (null: it does), and
+ * whether the policy in force was applied without it. */
+static struct json_object *status_edits(struct agent *a)
+{
+	struct json_object *o = json_object_new_object();
+	char *path = sl_edits_path(a->policy_dir);
+
+	json_object_object_add(o, "file", path ? json_object_new_string(path) : NULL);
+	json_object_object_add(o, "error", a->edits_error ?
+			       json_object_new_string(a->edits_error) : NULL);
+	json_object_object_add(o, "refused", json_object_new_boolean(a->edits_error &&
+								      a->edits_refused));
+	free(path);
+	return o;
+}
+
 static int cmd_status(struct agent *a, struct json_object **data, char *err, size_t errlen)
 {
 	struct json_object *d = json_object_new_object();
@@ -166,6 +182,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	}
 	/* null: the agent keeps a pinned policy it could not load itself */
 	json_object_object_add(d, "policy", pol);
+	json_object_object_add(d, "edits", status_edits(a));
 	json_object_object_add(d, "interfaces", status_ifaces(a));
 	json_object_object_add(d, "maps", status_maps(a));
 	*data = d;

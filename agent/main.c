@@ -256,7 +256,7 @@ static int setup_signals(struct agent *a)
 static int agent_start(struct agent *a, bool *fresh)
 {
 	struct sl_policy pol;
-	bool pol_ok;
+	bool pol_ok, no_edits;
 	int err;
 
 	err = loader_paths(a);
@@ -273,7 +273,9 @@ static int agent_start(struct agent *a, bool *fresh)
 		return err;
 
 	*fresh = !loader_state_in_force(a);
-	pol_ok = !sync_load(a, &pol);
+	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
+	a->edits_refused = *fresh;
+	pol_ok = !sync_load(a, &pol, &no_edits);
 	if (!pol_ok) {
 		if (*fresh) {
 			pr_err("%s: invalid policy and nothing in force: not starting",
@@ -315,6 +317,8 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = sync_apply(a, &pol);
 		if (err && *fresh)
 			return err;
+		if (!err)
+			a->edits_refused = no_edits;
 	}
 
 	err = nl_monitor_open(&a->nl);
@@ -437,6 +441,7 @@ int main(int argc, char **argv)
 	loader_unload(&a);
 	if (a.have_policy)
 		policy_free(&a.pol);
+	free(a.edits_error);
 	free(a.sec_slots);
 	if (a.state_lock_fd >= 0)
 		close(a.state_lock_fd);

@@ -227,6 +227,9 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 	mb_printf(b, "# HELP sluice_policy_generation Generation of the policy in force.\n"
 		  "# TYPE sluice_policy_generation gauge\nsluice_policy_generation %llu\n",
 		  (unsigned long long)a->generation);
+	mb_printf(b, "# HELP sluice_edits_invalid 1 while the CLI's edits file does not load "
+		  "(sluice status says why).\n# TYPE sluice_edits_invalid gauge\n"
+		  "sluice_edits_invalid %d\n", a->edits_error ? 1 : 0);
 	rule_metrics(a, b);
 	if (!sl_counters_read(a->verdict_fd, SLUICE_VERDICT_MAX, v))
 		counter_pair(b, "sluice_verdict", "verdict", verdict_names, v, SLUICE_VERDICT_MAX);

@@ -47,22 +47,73 @@
 #define WATCH_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
 			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-int sync_load(struct agent *a, struct sl_policy *pol)
+/* Remember why the edits file does not load (D's first error), or that it does (D NULL). */
+static void edits_error_set(struct agent *a, const struct sl_diags *d)
 {
-	struct sl_diags d = {};
-	int err;
+	const struct sl_diag *x = d && d->n ? &d->v[0] : NULL;
+	char *s = NULL;
 
-	memset(pol, 0, sizeof(*pol));
-	/* the hand-written files and the CLI's edits (lib/policy_edit.h) */
-	err = policy_load_dir_edits(a->policy_dir, pol, &d);
+	free(a->edits_error);
+	a->edits_error = NULL;
+	if (!d)
+		return;
+	if (!x || (x->file && x->line > 0 ?
+		   asprintf(&s, "%s:%d:%d: %s", x->file, x->line, x->col, x->msg) :
+		   asprintf(&s, "%s: %s", x->file ? x->file : a->policy_dir, x->msg)) < 0)
+		s = strdup("the CLI's edits file does not load");
+	a->edits_error = s;
+}
+
+int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits)
+{
+	struct sl_diags d = {}, de = {};
+	struct sl_edits e;
+	int err, eerr;
+
+	*no_edits = false;
+	err = policy_load_dir(a->policy_dir, pol, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
 		if (!d.n)
 			pr_err("%s: cannot load the policy: %s", a->policy_dir, strerror(-err));
-		policy_free(pol);
+		sl_diags_free(&d);
+		return err;
 	}
 	sl_diags_free(&d);
-	return err;
+	/* the CLI's edits (lib/policy_edit.h), merged into the hand-written files */
+	eerr = sl_edits_read(a->policy_dir, &e, &de);
+	if (!eerr)
+		eerr = sl_edits_merge(pol, &e, &de);
+	sl_edits_free(&e);
+	if (!eerr) {
+		edits_error_set(a, NULL);
+		sl_diags_free(&de);
+		return 0;
+	}
+	log_diags(LL_ERROR, &de);
+	edits_error_set(a, &de);
+	sl_diags_free(&de);
+	policy_free(pol);
+	/*
+	 * A broken edits file must not leave a machine without a firewall (a
+	 * boot with nothing in force), nor remove edits that are in force: the
+	 * hand-written files alone apply only when the policy in force does not
+	 * hold the edits either. The file stays as it is, for the operator.
+	 */
+	if (eerr == -ENOMEM || !a->edits_refused) {
+		pr_err("%s: the CLI's edits file does not load: not applied (fix it or remove "
+		       "it, then send SIGHUP)", a->policy_dir);
+		return eerr;
+	}
+	err = policy_load_dir(a->policy_dir, pol, &d);
+	sl_diags_free(&d);
+	if (err)
+		return err;
+	pr_err("%s: the CLI's edits file is refused and kept as it is; the hand-written "
+	       "policy applies without the CLI's rules and blocklist (fix or remove the file, "
+	       "then send SIGHUP)", a->policy_dir);
+	*no_edits = true;
+	return 0;
 }
 
 /* The rule name at each fw_rule_cnt index of POL (sections one after the other). */
@@ -275,14 +326,17 @@ static void watch_subdirs(struct agent *a);
 int sync_reload(struct agent *a, const char *why)
 {
 	struct sl_policy pol;
+	bool no_edits;
 	int err;
 
 	pr_info("reloading %s (%s)", a->policy_dir, why);
 	/* before reading: a set file written from now on is seen */
 	watch_subdirs(a);
-	err = sync_load(a, &pol);
+	err = sync_load(a, &pol, &no_edits);
 	if (!err)
 		err = sync_apply(a, &pol);
+	if (!err)
+		a->edits_refused = no_edits;
 	if (err) {
 		if (a->have_policy || a->generation)
 			pr_err("not applied; generation %llu stays in force",

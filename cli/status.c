@@ -66,11 +66,19 @@ static int status_text(struct json_object *data)
 {
 	struct json_object *hooks = pr_get(data, "interfaces");
 	struct json_object *maps = pr_get(data, "maps");
+	struct json_object *edits_err = pr_get(data, "edits.error");
 	int err;
 
 	err = pr_fields(stdout, status_fields, ARRAY_SIZE(status_fields), data, "");
 	if (err)
 		return err;
+	/* loud: the CLI's rules and blocklist may not be what the operator thinks */
+	if (json_object_is_type(edits_err, json_type_string))
+		printf("\nthe CLI's edits file does not load (%s; it is kept as it is): %s\n",
+		       json_object_get_boolean(pr_get(data, "edits.refused")) ?
+		       "the policy in force was applied without it" :
+		       "nothing changes until it is fixed; the policy in force stays",
+		       json_object_get_string(edits_err));
 	putchar('\n');
 	if (json_object_is_type(hooks, json_type_array) && json_object_array_length(hooks))
 		err = pr_rows(stdout, hook_cols, ARRAY_SIZE(hook_cols), hooks, "");

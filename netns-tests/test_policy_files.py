@@ -149,3 +149,92 @@ def test_set_files_beneath_the_dir_and_watched(env):
     assert p.returncode == 2 and "is an absolute path" in p.stdout, p.stdout
     assert "TOPSECRET" not in agent.log_text() + p.stdout + p.stderr
     assert send() == {"a": N, "b": 0}, "the policy in force changed"
+
+
+EDITS = ".sluice-cli.yaml"
+
+
+def spoofed(env, src="203.0.113.7"):
+    s = dict(dst="192.0.2.2", proto="udp", count=N)
+    return exchange(env.topo, [dict(s, tag="blocked", src=src, dport=5000),
+                               dict(s, tag="5000", src="192.0.2.1", dport=5000),
+                               dict(s, tag="5001", src="192.0.2.1", dport=5001)])
+
+
+def test_corrupt_edits_file_at_boot(env):
+    """A broken edits file never leaves the machine without a firewall and
+    never removes edits in force: a restart keeps the pinned policy (with its
+    blocklist); a boot with nothing in force applies the hand-written policy
+    without the edits. Either way it is loud (log, status, metrics) and the
+    file stays as it is."""
+    t = env.topo
+    run_lo = ["ip", "link", "set", "lo", "up"]
+    subprocess.run(["nsenter", "--net=/run/netns/" + t.fw] + run_lo, check=True)
+    agent = env.start(default="allow", rules=deny(5001))
+    agent.cli("block", "add", "203.0.113.7")
+    assert spoofed(env) == {"blocked": 0, "5000": N, "5001": 0}
+    assert agent.stop(signal.SIGKILL) is not None
+    path = os.path.join(agent.policy_dir, EDITS)
+    with open(path, "a") as f:
+        f.write("  - [not a prefix\n")     # invalid YAML
+    with open(path, "rb") as f:
+        broken = f.read()
+
+    # a restart: the pinned policy (with the blocklist) stays in force
+    agent.start()
+    st = agent.status()
+    assert st["policy"] is None and st["edits"]["refused"] is False, st
+    assert re.match(re.escape(path) + r":\d+:\d+: invalid YAML", st["edits"]["error"]), st
+    assert spoofed(env) == {"blocked": 0, "5000": N, "5001": 0}
+    assert agent.stop(signal.SIGTERM) == 0
+    assert agent.teardown().returncode == 0
+
+    # a boot with nothing in force: the hand-written policy, without the edits
+    agent.start(extra=["--metrics", "127.0.0.1:9464"])
+    st = agent.status()
+    assert st["generation"] == 1 and st["policy"]["rules"] == 1, st
+    assert st["edits"]["refused"] is True and EDITS in st["edits"]["error"], st
+    assert "edits file is refused and kept as it is" in agent.log_text()
+    assert spoofed(env) == {"blocked": N, "5000": N, "5001": 0}
+    text = agent.cli_raw("status", json_out=False).stdout
+    assert "the CLI's edits file does not load (the policy in force was applied " \
+        "without it" in text, text
+    code = "import urllib.request; print(urllib.request.urlopen(" \
+           "'http://127.0.0.1:9464/metrics', timeout=10).read().decode())"
+    p = subprocess.run(["nsenter", "--net=/run/netns/" + t.fw, "/usr/bin/python3", "-c", code],
+                       capture_output=True, text=True, timeout=30)
+    assert "\nsluice_edits_invalid 1\n" in p.stdout, p.stdout + p.stderr
+    # an edit cannot build on it: refused, the file untouched
+    p = agent.cli_raw("block", "add", "198.51.100.9", json_out=False)
+    assert p.returncode == 1 and EDITS in p.stderr, p.stderr
+    with open(path, "rb") as f:
+        assert f.read() == broken
+
+    # fixed by the operator: SIGHUP brings the edits back
+    with open(path, "w") as f:
+        f.write('block:\n  - "203.0.113.7/32"\n')
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_generation(agent, 2)
+    st = agent.status()
+    assert st["edits"]["error"] is None and st["edits"]["refused"] is False, st
+    assert spoofed(env) == {"blocked": 0, "5000": N, "5001": 0}
+
+
+def test_edit_survives_a_kill_between_save_and_apply(env):
+    """An agent killed in the middle of an edit (SLUICE_FAIL_EDIT=kill-after-save
+    stops it at the one point between saving the edits file and applying
+    the policy): the next agent applies the edit; it is never in force
+    without being saved, which a restart would silently revert."""
+    agent = env.start(default="allow", rules=deny(5001))
+    assert agent.stop(signal.SIGTERM) == 0
+    os.environ["SLUICE_FAIL_EDIT"] = "kill-after-save"
+    try:
+        agent.start()
+    finally:
+        del os.environ["SLUICE_FAIL_EDIT"]
+    p = agent.cli_raw("block", "add", "203.0.113.7", json_out=False)
+    assert p.returncode == 1 and "closed the connection" in p.stderr, p
+    assert agent.stop(signal.SIGTERM) == -signal.SIGKILL, agent.log_text()
+    agent.start()
+    assert agent.cli("block", "list")["prefixes"] == ["203.0.113.7/32"]
+    assert spoofed(env) == {"blocked": 0, "5000": N, "5001": 0}
