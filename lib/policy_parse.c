@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Policy files -> policy model. Reads every *.yaml of a dir in name order
- * (or the given files), refuses what cannot be YAML before libyaml sees it
- * (too large, binary, not UTF-8), walks libyaml's document tree keeping each
- * node's mark for FILE:LINE:COL, and checks every value where it is read.
+ * (or the given files), refuses what is too large or not a regular file
+ * before reading it, builds the document within limits (lib/yaml_doc.h:
+ * not UTF-8, too deep, too many nodes with aliases expanded, too slow),
+ * walks the document tree keeping each node's mark for FILE:LINE:COL, and
+ * checks every value where it is read.
  * Cross-file checks (duplicate names, @set references) are in policy_check.c.
  * Errors are collected, never fatal: the user sees all of them at once.
  */
@@ -25,8 +27,12 @@
 #include "prefix.h"
 #include "yaml_doc.h"
 
-/* Node visits per file: bounds the expansion of YAML aliases. */
-#define SL_VISITS_MAX	(4u << 20)
+/*
+ * Node visits per file. sl_yaml_load already refuses a document larger than
+ * this with its aliases expanded; the walk counts again so that it stays
+ * bounded whatever document it is given.
+ */
+#define SL_VISITS_MAX	SL_YAML_NODES_MAX
 
 struct pctx {
 	struct sl_policy *pol;
