@@ -19,21 +19,15 @@ import time
 
 from lib.agent import binaries, pins_under
 from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
-from lib.policy import policy_yaml
-from lib.traffic import exchange
+from lib.policy import deny_udp, policy_yaml
+from lib.traffic import probe_udp
 
 N = 5
 STATUS_S = 10       # a status call normally takes well under a second
 
 
 def status_in_time(agent):
-    try:
-        p = agent.cli_raw("status", timeout=STATUS_S)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("sluice status did not answer within %d s:\n%s" %
-                             (STATUS_S, agent.log_text()[-4000:]))
-    assert p.returncode == 0, p.stdout + p.stderr
-    return json.loads(p.stdout)
+    return agent.status_within(STATUS_S)
 
 
 def connect(agent):
@@ -61,9 +55,7 @@ def v6_prefixes(n):
 
 
 def probe(env):
-    s = dict(src="192.0.2.1", dst="192.0.2.2", proto="udp", count=N)
-    return exchange(env.topo, [dict(s, tag="5000", dport=5000),
-                               dict(s, tag="5001", dport=5001)])
+    return probe_udp(env.topo, count=N)
 
 
 def test_control_socket_clients_cannot_hold_the_agent(env):
@@ -145,7 +137,7 @@ def test_metrics_readers_cannot_hold_the_agent(env):
     port = 9464
     rules = [dict(name="r%03d-%s" % (i, "x" * 58), action="deny", proto="udp",
                   dport=[str(6000 + i)]) for i in range(500)]
-    rules.insert(0, dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]))
+    rules = deny_udp(5001) + rules
     env.agent.write_policy("10-test.yaml", policy_yaml(t, rules))
     agent = env.agent.start(extra=["--metrics", "%s:%d" % (t.f4, port)])
     slow = subprocess.Popen(ns_cmd(t.client, [PYTHON, "-c", SLOW_READERS % (16, t.f4, port)]),
@@ -201,8 +193,7 @@ def test_cli_connect_is_under_the_time_limit(tmp_path):
 def test_offline_teardown_refuses_a_held_state_dir(env):
     """`sluice teardown` with no agent on its socket but one holding the
     state dir: refused, naming the pid; --force removes it anyway."""
-    agent = env.start(default="allow", rules=[dict(name="deny-5001", action="deny",
-                                                   proto="udp", dport=["5001"])])
+    agent = env.start(default="allow", rules=deny_udp(5001))
     argv = [agent.sluice, "--socket", os.path.join(agent.workdir, "nobody.sock"),
             "--state-dir", agent.state_dir, "teardown"]
     p = run(argv, ns=env.topo.fw, check=False)

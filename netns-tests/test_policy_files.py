@@ -15,32 +15,19 @@ import signal
 import subprocess
 import time
 
-from lib.policy import policy_yaml
-from lib.traffic import exchange
+from lib.policy import deny_udp, policy_yaml
+from lib.traffic import exchange, probe_udp
 
 N = 5
 STATUS_S = 10       # a status call normally takes well under a second
 
 
 def probe(env):
-    s = dict(src="192.0.2.1", dst="192.0.2.2", proto="udp", count=N)
-    return exchange(env.topo, [dict(s, tag="5000", dport=5000),
-                               dict(s, tag="5001", dport=5001)])
-
-
-def deny(port):
-    return [dict(name="deny-%d" % port, action="deny", proto="udp", dport=[str(port)])]
+    return probe_udp(env.topo, count=N)
 
 
 def status_now(agent):
-    """`sluice status`, which must answer within STATUS_S."""
-    try:
-        p = agent.cli_raw("status", timeout=STATUS_S)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("sluice status did not answer within %d s: the agent's "
-                             "loop is stuck\n%s" % (STATUS_S, agent.log_text()))
-    assert p.returncode == 0, p.stderr
-    return p
+    return agent.status_within(STATUS_S)
 
 
 def wait_log(agent, pattern, timeout=20):
@@ -70,7 +57,7 @@ def wait_generation(agent, g, timeout=10):
 
 
 def test_hostile_files_refused_and_agent_keeps_answering(env):
-    agent = env.start(default="allow", rules=deny(5001))
+    agent = env.start(default="allow", rules=deny_udp(5001))
     pdir = agent.policy_dir
     assert probe(env) == {"5000": N, "5001": 0}
     g = gen(agent)
@@ -90,7 +77,7 @@ def test_hostile_files_refused_and_agent_keeps_answering(env):
     # a FIFO as a set file: the open used to wait for a writer forever
     os.mkfifo(os.path.join(pdir, "feed.txt"))
     path = agent.write_policy("10-test.yaml", policy_yaml(
-        env.topo, deny(5001) + [dict(name="feed", action="deny", src=["@feed"])],
+        env.topo, deny_udp(5001) + [dict(name="feed", action="deny", src=["@feed"])],
         sets={"feed": {"file": "feed.txt"}}))
     wait_log(agent, re.escape(path) + r":3:5: set file \"[^\"]*feed.txt\" is not a regular file")
     assert gen(agent) == g, "a refused policy was applied"
@@ -98,7 +85,7 @@ def test_hostile_files_refused_and_agent_keeps_answering(env):
 
     # a good change is applied as usual
     os.unlink(os.path.join(pdir, "feed.txt"))
-    agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5000) + deny(5001)))
+    agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny_udp(5000) + deny_udp(5001)))
     wait_generation(agent, g + 1)
     assert probe(env) == {"5000": 0, "5001": 0}
     # and SIGTERM is heard (it was ignored while the agent hung on the FIFO)
@@ -114,8 +101,11 @@ def test_set_files_beneath_the_dir_and_watched(env):
     os.makedirs(os.path.join(pdir, "lists"))
     with open(os.path.join(pdir, "lists", "drop.txt"), "w") as f:
         f.write("203.0.113.5\n")
-    policy = lambda f: policy_yaml(env.topo, [dict(name="drop", action="deny", src=["@drop"])],
-                                   sets={"drop": {"file": f}})
+
+    def policy(set_file):
+        return policy_yaml(env.topo, [dict(name="drop", action="deny", src=["@drop"])],
+                           sets={"drop": {"file": set_file}})
+
     agent.write_policy("10-test.yaml", policy("lists/drop.txt"))
     agent.start()
 
@@ -170,7 +160,7 @@ def test_corrupt_edits_file_at_boot(env):
     t = env.topo
     run_lo = ["ip", "link", "set", "lo", "up"]
     subprocess.run(["nsenter", "--net=/run/netns/" + t.fw] + run_lo, check=True)
-    agent = env.start(default="allow", rules=deny(5001))
+    agent = env.start(default="allow", rules=deny_udp(5001))
     agent.cli("block", "add", "203.0.113.7")
     assert spoofed(env) == {"blocked": 0, "5000": N, "5001": 0}
     assert agent.stop(signal.SIGKILL) is not None
@@ -225,7 +215,7 @@ def test_edit_survives_a_kill_between_save_and_apply(env):
     stops it at the one point between saving the edits file and applying
     the policy): the next agent applies the edit; it is never in force
     without being saved, which a restart would silently revert."""
-    agent = env.start(default="allow", rules=deny(5001))
+    agent = env.start(default="allow", rules=deny_udp(5001))
     assert agent.stop(signal.SIGTERM) == 0
     os.environ["SLUICE_FAIL_EDIT"] = "kill-after-save"
     try:

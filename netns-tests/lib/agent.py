@@ -171,6 +171,18 @@ class Agent:
     def status(self):
         return self.cli("status")
 
+    def status_within(self, seconds):
+        """`sluice status`, which must answer within SECONDS: the agent's one
+        event loop is not held by anything."""
+        try:
+            p = self.cli_raw("status", timeout=seconds)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("sluice status did not answer within %s s: the agent's "
+                                 "loop is held\n%s" % (seconds, self.log_text()[-4000:]))
+        if p.returncode != 0:
+            raise CliError(["sluice", "-j", "status"], p)
+        return json.loads(p.stdout)
+
     def rules(self):
         """{rule name: {"packets": n, "bytes": n}} plus "(default)"."""
         v = self.cli("rule", "list")
