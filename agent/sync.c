@@ -371,15 +371,19 @@ static int watch_add(struct agent *a)
 	return a->inotify_wd < 0 ? -errno : 0;
 }
 
-/* Watch DIR and, DEPTH levels down, its subdirs (not hidden, not symlinks) into V. */
-static void subdirs_add(struct agent *a, const char *dir, int depth, int *v, size_t *n)
+/*
+ * Watch the subdirs of DIR (not hidden, not symlinks) and theirs, DEPTH
+ * levels down, into V; *FULL when SUBDIR_MAX left some out.
+ */
+static void subdirs_add(struct agent *a, const char *dir, int depth, int *v, size_t *n,
+			bool *full)
 {
 	struct dirent *de;
 	DIR *d;
 
 	if (depth > SUBDIR_DEPTH || !(d = opendir(dir)))
 		return;
-	while ((de = readdir(d)) && *n < SUBDIR_MAX) {
+	while ((de = readdir(d))) {
 		char path[PATH_MAX];
 		struct stat st;
 		int wd;
@@ -389,6 +393,10 @@ static void subdirs_add(struct agent *a, const char *dir, int depth, int *v, siz
 		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
 		    lstat(path, &st) || !S_ISDIR(st.st_mode))
 			continue;
+		if (*n == SUBDIR_MAX) {
+			*full = true;
+			break;
+		}
 		wd = inotify_add_watch(a->inotify_fd, path, WATCH_MASK | IN_DONT_FOLLOW);
 		if (wd < 0) {
 			pr_warn("cannot watch %s: %s; changes of set files there need SIGHUP",
@@ -396,11 +404,8 @@ static void subdirs_add(struct agent *a, const char *dir, int depth, int *v, siz
 			continue;
 		}
 		v[(*n)++] = wd;
-		subdirs_add(a, path, depth + 1, v, n);
+		subdirs_add(a, path, depth + 1, v, n, full);
 	}
-	if (*n >= SUBDIR_MAX)
-		pr_warn("%s: more than %d subdirs; set files in the others need SIGHUP",
-			a->policy_dir, SUBDIR_MAX);
 	closedir(d);
 }
 
@@ -413,13 +418,17 @@ static void subdirs_add(struct agent *a, const char *dir, int depth, int *v, siz
 static void watch_subdirs(struct agent *a)
 {
 	int *v = calloc(SUBDIR_MAX, sizeof(*v));
+	bool full = false;
 	size_t n = 0;
 
 	if (!v || a->inotify_fd < 0) {
 		free(v);
 		return;
 	}
-	subdirs_add(a, a->policy_dir, 1, v, &n);
+	subdirs_add(a, a->policy_dir, 1, v, &n, &full);
+	if (full)
+		pr_warn("%s: more than %d subdirs; changes of set files in the others need "
+			"SIGHUP", a->policy_dir, SUBDIR_MAX);
 	for (size_t i = 0; i < a->nsub_wds; i++) {
 		bool kept = false;
 
