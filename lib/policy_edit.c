@@ -508,7 +508,16 @@ int sl_file_stage(const char *path, const char *text, char **tmpp, char *err, si
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/*
+	 * A new file, whatever was left at that name (a crash's temp file, or a
+	 * FIFO someone put there, which open() for writing would wait on)
+	 */
+	if (unlink(tmp) && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));

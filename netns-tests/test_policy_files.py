@@ -214,8 +214,12 @@ def test_edit_survives_a_kill_between_save_and_apply(env):
     """An agent killed in the middle of an edit (SLUICE_FAIL_EDIT=kill-after-save
     stops it at the one point between saving the edits file and applying
     the policy): the next agent applies the edit; it is never in force
-    without being saved, which a restart would silently revert."""
+    without being saved, which a restart would silently revert. (And a FIFO
+    where the agent writes its temp file does not hang it.)"""
     agent = env.start(default="allow", rules=deny_udp(5001))
+    os.mkfifo(os.path.join(agent.policy_dir, EDITS + ".tmp"))
+    agent.cli("block", "add", "198.51.100.1")
+    agent.cli("block", "del", "198.51.100.1")
     assert agent.stop(signal.SIGTERM) == 0
     os.environ["SLUICE_FAIL_EDIT"] = "kill-after-save"
     try:
