@@ -47,11 +47,24 @@ sobj = $(patsubst %.c,$(BUILD)/san/%.o,$(1))
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
+# The version both binaries print: `git describe` of the checkout (tags v*; without
+# a tag, VERSION-gHASH), or the VERSION file alone in a tree without .git (a
+# tarball, the .deb's build copy, which gets the describe written into VERSION).
+SL_VERSION_FILE := $(shell cat VERSION)
+ifneq ($(wildcard .git),)
+SL_DESCRIBE := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+ifeq ($(SL_DESCRIBE),)
+SL_DESCRIBE := $(shell h=$$(git describe --always --dirty 2>/dev/null) && \
+		 echo "$(SL_VERSION_FILE)-g$$h")
+endif
+endif
+SL_VERSION := $(or $(SL_DESCRIBE),$(SL_VERSION_FILE))
+
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest iproute2 \
 	    ethtool util-linux procps nftables
 
-.PHONY: all deps test demo bench clean test-bins bench-bins
+.PHONY: all deps test demo bench clean test-bins bench-bins FORCE
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/sluiced $(BUILD)/sluice $(BPF_OBJS)
@@ -66,6 +79,14 @@ deps:
 		apt-get update -qq >/dev/null && apt-get install -y -qq $$missing >/dev/null || \
 			{ echo "deps: apt-get install failed for:" $$missing >&2; exit 1; }; \
 	fi
+
+# Rewritten only when the version changes: a new commit rebuilds lib/version.o alone.
+$(BUILD)/build_version.h: FORCE
+	$(Q)mkdir -p $(BUILD)
+	$(Q)echo '#define SLUICE_BUILD_VERSION "$(SL_VERSION)"' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(call obj,lib/version.c) $(call sobj,lib/version.c): $(BUILD)/build_version.h
 
 $(BUILD)/vmlinux.h:
 	$(call msg,GEN,$@)

@@ -23,8 +23,6 @@
 #include "fw_tables.h"
 #include "policy.h"
 
-#define SLUICED_VERSION "0.1.0"
-
 struct agent;
 struct mnl_socket;
 struct sluice_xdp;

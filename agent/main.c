@@ -31,6 +31,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "sync.h"
+#include "version.h"
 
 #define DEFAULT_POLICY_DIR	"/etc/sluice/policies"
 #define DEFAULT_STATE_DIR	"/sys/fs/bpf/sluice"
@@ -197,7 +198,7 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 			fputs(usage_text, stdout);
 			exit(0);
 		case 'V':
-			printf("sluiced %s\n", SLUICED_VERSION);
+			printf("sluiced %s\n", sluice_version);
 			exit(0);
 		case ':':
 			usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -421,7 +422,7 @@ int main(int argc, char **argv)
 		}
 	} else {
 		pr_info("sluiced %s running: policy %s, state %s, socket %s, %zu interfaces",
-			SLUICED_VERSION, a.policy_dir, a.state_dir, a.sock_path, a.nifaces);
+			sluice_version, a.policy_dir, a.state_dir, a.sock_path, a.nifaces);
 		agent_run(&a);
 	}
 

@@ -272,8 +272,7 @@ static int do_teardown(struct cli *c, int argc, char **argv)
 
 const struct cli_object cli_teardown = {
 	.name = "teardown",
-	.fn = do_teardown,
-	.synopsis = "",
+	.cmd = &(const struct cli_verb){ NULL, do_teardown, "" },
 	.summary = "Detach every program and remove the pinned state. The agent does it when\n"
 		   "it answers (and exits); otherwise the pins under the state dir are removed\n"
 		   "here (--state-dir, default " SLUICE_DEFAULT_STATE ").",
