@@ -27,6 +27,7 @@ CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wno-missing-field-initiali
 CFLAGS   ?= -O2
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDLIBS   := -lbpf -lelf -lz -lyaml -lmnl -ljson-c
+AGENT_LDLIBS := -lsystemd
 
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(BUILD) -Ibpf
 
@@ -62,7 +63,7 @@ SL_VERSION := $(or $(SL_DESCRIBE),$(SL_VERSION_FILE))
 
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest iproute2 \
-	    ethtool util-linux procps nftables
+	    ethtool util-linux procps nftables libsystemd-dev
 
 .PHONY: all deps test demo bench clean test-bins bench-bins FORCE
 .DELETE_ON_ERROR:
@@ -117,7 +118,7 @@ $(call obj,$(AGENT_SRCS) $(BENCH_SRCS)) $(call sobj,$(AGENT_SRCS) $(TEST_SRCS)):
 $(BUILD)/sluiced: $(call obj,$(AGENT_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(AGENT_LDLIBS)
 
 $(BUILD)/sluice: $(call obj,$(CLI_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)
@@ -128,7 +129,7 @@ $(BUILD)/sluice: $(call obj,$(CLI_SRCS) $(LIB_SRCS))
 $(BUILD)/san/sluiced: $(call sobj,$(AGENT_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(AGENT_LDLIBS)
 
 $(BUILD)/san/sluice: $(call sobj,$(CLI_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)

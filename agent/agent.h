@@ -10,6 +10,7 @@
  *   control.c  the control socket (docs/control.md)
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
+ *   service.c  systemd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1
  */
 #ifndef SLUICED_AGENT_H
 #define SLUICED_AGENT_H
@@ -92,6 +93,7 @@ struct agent {
 	bool have_policy;
 	struct sl_policy pol;
 	uint64_t generation;
+	bool policy_failed;		/* the last load or reload was not applied */
 	struct map_use use;
 	int inotify_fd, inotify_wd, debounce_fd;
 	struct timespec change_first;	/* first change of the current debounce */
@@ -130,6 +132,15 @@ struct agent {
 	/* metrics (metrics.c) */
 	const char *metrics_addr;	/* --metrics ADDR:PORT; NULL: off */
 	struct agent_metrics *metrics;
+
+	/* systemd notifications (service.c): what the last STATUS= said */
+	struct {
+		int wd_fd;		/* watchdog timerfd; -1: no watchdog */
+		struct ep_src wd_src;
+		uint64_t generation;
+		size_t nifaces;
+		bool failed;
+	} svc;
 
 	/* event loop (main.c) */
 	int epfd;

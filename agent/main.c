@@ -2,8 +2,9 @@
 /*
  * sluiced: keeps the pinned XDP firewall of this network namespace in sync
  * with the policy dir. One thread, one epoll loop. It does not fork: run it
- * under a service manager (systemd Type=simple); without --foreground it
- * logs to syslog/the journal.
+ * under a service manager (systemd Type=notify: service.c tells it when the
+ * firewall is up); without --foreground it logs to the journal (syslog
+ * where no journal runs).
  *
  * Start-up order is what keeps the firewall closed: check the policy, load
  * (or adopt) the programs reusing the pinned maps, build the compiled policy
@@ -30,6 +31,7 @@
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
+#include "service.h"
 #include "sync.h"
 #include "version.h"
 
@@ -283,6 +285,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		}
 		pr_err("%s: invalid policy; the pinned policy under %s stays in force "
 		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
+		a->policy_failed = true;
 	}
 
 	/* the conntrack table is sized when created (a pinned one keeps its size) */
@@ -336,6 +339,8 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = agent_watch(a, &a->ctl_src, EPOLLIN);
 	if (!err)
 		err = metrics_open(a);
+	if (!err)
+		err = service_open(a);
 	return err;
 
 fail_pol:
@@ -368,6 +373,7 @@ static void agent_run(struct agent *a)
 
 			src->ready(a, src, evs[i].events);
 		}
+		service_update(a);
 	}
 }
 
@@ -393,6 +399,7 @@ int main(int argc, char **argv)
 		.epfd = -1,
 		.sig_fd = -1,
 		.ev_rate = SLUICE_EV_DEFAULT_RATE,
+		.svc.wd_fd = -1,
 	};
 	enum log_level level = LL_INFO;
 	bool foreground = false, verbose = false, fresh = false;
@@ -402,6 +409,7 @@ int main(int argc, char **argv)
 	parse_args(&a, argc, argv, &foreground, &level, &verbose);
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
+	pr_info("sluiced %s starting", sluice_version);
 
 	err = make_absolute(&a.policy_dir, &owned[0]);
 	if (!err)
@@ -423,12 +431,16 @@ int main(int argc, char **argv)
 	} else {
 		pr_info("sluiced %s running: policy %s, state %s, socket %s, %zu interfaces",
 			sluice_version, a.policy_dir, a.state_dir, a.sock_path, a.nifaces);
+		service_ready(&a);
 		agent_run(&a);
+		/* a teardown removed the state dir; a plain stop leaves the firewall pinned */
+		service_stopping(&a, access(a.state_dir, F_OK) != 0);
 	}
 
 	ctl_close(&a);
 	events_close(&a);
 	metrics_close(&a);
+	service_close(&a);
 	sync_watch_close(&a);
 	attach_release_all(&a);
 	if (a.nl)

@@ -273,6 +273,7 @@ int sync_reload(struct agent *a, const char *why)
 	err = sync_load(a, &pol);
 	if (!err)
 		err = sync_apply(a, &pol);
+	a->policy_failed = err != 0;
 	if (err) {
 		if (a->have_policy || a->generation)
 			pr_err("not applied; generation %llu stays in force",
