@@ -71,8 +71,9 @@ def line_start(line):
     """A line that would start a table, a comment or a roff request, made text."""
     if line[:1] in ("[", "|", ":", ";", "#"):
         return "\\" + line
-    if line[:1] in (".", "'"):
-        return "\\&" + line
+    if line[:1] == ".":
+        # scdoc 1.11 passes it to roff as a request: say so rather than lose the line
+        sys.exit("mkman: a line starts with '.', which roff takes for a request: %r" % line)
     return line
 
 
