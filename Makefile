@@ -264,9 +264,12 @@ deb:
 	else find . -path ./$(BUILD) -prune -o -type f -print0; fi | \
 		xargs -0 -I{} sh -c '[ ! -e "{}" ] || cp --parents -p "{}" $(DEB_SRC)/'
 	echo "$(SL_VERSION)" > $(DEB_SRC)/VERSION
-	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
+	@# nothing of this make's command line or environment reaches the package's
+	@# build (BUILD=/abs/path would make its `make clean` remove ours)
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u PREFIX -u DESTDIR \
+		-u V DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
 		dpkg-buildpackage -b -us -uc --no-sign $(if $(V),,>../build.log 2>&1) || \
-		{ tail -n 40 ../build.log >&2; exit 1; }
+		{ tail -n 40 $(BUILD)/deb/build.log >&2; exit 1; }
 	@ls $(BUILD)/deb/sluice_$(DEB_VERSION)_*.deb
 
 clean:
