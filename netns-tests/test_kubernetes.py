@@ -174,7 +174,10 @@ def test_agent_on_a_configmap_volume(env):
     agent.policy_dir = vol.path
     # the DaemonSet's args, with this test's paths and the node address
     metrics_addr = args["--metrics"].replace("$(NODE_IP)", t.f4)
-    agent.start(extra=["--metrics", metrics_addr])
+    # read-only, as kubelet mounts it
+    agent.start(extra=["--metrics", metrics_addr],
+                wrap=["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                      'mount --bind -o ro "$0" "$0" && exec "$@"', vol.path])
     st = agent.status()
     # the files through their per-key links, not the timestamped dir of the moment
     assert sorted(st["policy"]["files"]) == [os.path.join(vol.path, k) for k in sorted(data)]
@@ -185,6 +188,12 @@ def test_agent_on_a_configmap_volume(env):
     assert exchange(t, specs) == {"ok": N, "netbios": 0, "blocked": 0}
     text = metrics(t.fw, metrics_addr)
     assert "sluice_policy_generation %d" % st["generation"] in text
+    # CLI edits cannot be kept in a read-only policy dir: refused, nothing changes
+    p = agent.cli_raw("rule", "add", "cli-x", "--action", "deny", json_out=False)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "Read-only file system" in p.stderr, p.stderr
+    assert agent.status()["generation"] == st["generation"]
+    assert "cli-x" not in agent.rules()
 
     # kubelet's update: the blocklist emptied, NetBIOS allowed
     gen = st["generation"]
