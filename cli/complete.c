@@ -54,6 +54,58 @@ static void value_spec(FILE *out, bool list, enum cli_value value, const char *w
 		words ? " " : "", words ? words : "");
 }
 
+/* One command's row(s) in one of the script's arrays; KEY is command_key's. */
+typedef void (*row_fn)(FILE *out, const char *key, const struct cli_verb *v);
+
+static void opts_row(FILE *out, const char *key, const struct cli_verb *v)
+{
+	if (!v->opts || !v->opts[0].name)
+		return;
+	fprintf(out, "\t['%s']='", key);
+	for (const struct cli_opt *p = v->opts; p->name; p++)
+		fprintf(out, "%s%s", p == v->opts ? "" : " ", p->name);
+	fputs("'\n", out);
+}
+
+static void optval_rows(FILE *out, const char *key, const struct cli_verb *v)
+{
+	for (const struct cli_opt *p = v->opts; p && p->name; p++) {
+		if (!p->arg)
+			continue;
+		fprintf(out, "\t['%s %s']=", key, p->name);
+		value_spec(out, p->flags & CLI_OPT_LIST, p->value, p->words);
+		fputc('\n', out);
+	}
+}
+
+static void args_row(FILE *out, const char *key, const struct cli_verb *v)
+{
+	if (!v->max)
+		return;
+	fprintf(out, "\t['%s']=", key);
+	value_spec(out, v->max > 1, v->value, NULL);
+	fputc('\n', out);
+}
+
+/* An associative array, declared with HEAD, of ROW for every command. */
+static void command_array(FILE *out, const char *head, row_fn row)
+{
+	char key[96];
+
+	fputs(head, out);
+	for (size_t i = 0; cli_objects[i]; i++) {
+		const struct cli_object *o = cli_objects[i];
+
+		if (o->hidden)
+			continue;
+		for_each_command(o, v) {
+			command_key(key, sizeof(key), o, v);
+			row(out, key, v);
+		}
+	}
+	fputs(")\n\n", out);
+}
+
 static void script_tables(FILE *out)
 {
 	fputs("_sluice_objects='help", out);
@@ -72,60 +124,14 @@ static void script_tables(FILE *out)
 			fprintf(out, " %s", v->name);
 		fputs("'\n", out);
 	}
-	fputs(")\n\n# 'OBJECT VERB' -> its options\ndeclare -gA _sluice_opts=(\n", out);
-	for (size_t i = 0; cli_objects[i]; i++) {
-		const struct cli_object *o = cli_objects[i];
-		char key[96];
-
-		if (o->hidden)
-			continue;
-		for_each_command(o, v) {
-			if (!v->opts || !v->opts[0].name)
-				continue;
-			command_key(key, sizeof(key), o, v);
-			fprintf(out, "\t['%s']='", key);
-			for (const struct cli_opt *p = v->opts; p->name; p++)
-				fprintf(out, "%s%s", p == v->opts ? "" : " ", p->name);
-			fputs("'\n", out);
-		}
-	}
-	fputs(")\n\n# 'OBJECT VERB OPTION' -> its value: one|list KIND [WORDS]; none: a flag\n"
-	      "declare -gA _sluice_optval=(\n", out);
-	for (size_t i = 0; cli_objects[i]; i++) {
-		const struct cli_object *o = cli_objects[i];
-		char key[96];
-
-		if (o->hidden)
-			continue;
-		for_each_command(o, v) {
-			command_key(key, sizeof(key), o, v);
-			for (const struct cli_opt *p = v->opts; p && p->name; p++) {
-				if (!p->arg)
-					continue;
-				fprintf(out, "\t['%s %s']=", key, p->name);
-				value_spec(out, p->flags & CLI_OPT_LIST, p->value, p->words);
-				fputc('\n', out);
-			}
-		}
-	}
-	fputs(")\n\n# 'OBJECT VERB' -> its positional arguments\n"
-	      "declare -gA _sluice_args=(\n", out);
-	for (size_t i = 0; cli_objects[i]; i++) {
-		const struct cli_object *o = cli_objects[i];
-		char key[96];
-
-		if (o->hidden)
-			continue;
-		for_each_command(o, v) {
-			if (!v->max)
-				continue;
-			command_key(key, sizeof(key), o, v);
-			fprintf(out, "\t['%s']=", key);
-			value_spec(out, v->max > 1, v->value, NULL);
-			fputc('\n', out);
-		}
-	}
-	fputs(")\n\n# global options (before OBJECT) and their values\n_sluice_globals='", out);
+	fputs(")\n\n", out);
+	command_array(out, "# 'OBJECT VERB' -> its options\ndeclare -gA _sluice_opts=(\n",
+		      opts_row);
+	command_array(out, "# 'OBJECT VERB OPTION' -> its value: one|list KIND [WORDS]; none: "
+		      "a flag\ndeclare -gA _sluice_optval=(\n", optval_rows);
+	command_array(out, "# 'OBJECT VERB' -> its positional arguments\n"
+		      "declare -gA _sluice_args=(\n", args_row);
+	fputs("# global options (before OBJECT) and their values\n_sluice_globals='", out);
 	for (const struct cli_opt *p = cli_globals; p->name; p++)
 		fprintf(out, "%s%s%s%s", p == cli_globals ? "" : " ", p->alias ? p->alias : "",
 			p->alias ? " " : "", p->name);
