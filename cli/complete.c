@@ -246,15 +246,36 @@ static const char script_function[] =
 
 static int do_completion_bash(struct cli *c, int argc, char **argv)
 {
+	struct json_object *o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
 	int rc = cli_no_args(c, argc, argv);
 
 	if (rc)
 		return rc;
-	printf("# bash completion for sluice(8), written by `sluice completion bash` (sluice %s)\n"
-	       "# from the CLI's command tables: regenerate it rather than edit it.\n\n",
-	       sluice_version);
-	script_tables(stdout);
-	fputs(script_function, stdout);
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return cli_error(c, EXIT_FAIL, "out of memory");
+	fprintf(out, "# bash completion for sluice(8), written by `sluice completion bash` "
+		"(sluice %s)\n# from the CLI's command tables: regenerate it rather than edit "
+		"it.\n\n", sluice_version);
+	script_tables(out);
+	fputs(script_function, out);
+	if (fclose(out)) {
+		free(buf);
+		return cli_error(c, EXIT_FAIL, "out of memory");
+	}
+	/* -j: stdout stays JSON, {"script": "..."} */
+	if (!c->json) {
+		fputs(buf, stdout);
+	} else {
+		o = json_object_new_object();
+		json_object_object_add(o, "script", json_object_new_string(buf));
+		pr_json(stdout, o, c->pretty);
+		json_object_put(o);
+	}
+	free(buf);
 	return EXIT_OK;
 }
 

@@ -4,6 +4,7 @@ it: objects, verbs and options as the CLI's tables have them (read back with
 `sluice __grammar`, the tables that also parse), option values, lists,
 --opt=value, files; and names from the running agent: rules, rules the CLI
 added, sets, sections, blocked prefixes."""
+import json
 import os
 import subprocess
 
@@ -20,6 +21,10 @@ def script():
 
 def test_registered_for_sluice():
     assert complete_p(script()) == "complete -F _sluice sluice"
+    # -j keeps stdout JSON
+    j = subprocess.run([SLUICE, "-j", "completion", "bash"], capture_output=True, text=True,
+                       check=True).stdout
+    assert json.loads(j) == {"script": script()}
 
 
 def test_objects_verbs_options_are_the_tables():
