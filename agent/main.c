@@ -49,9 +49,10 @@ static const char usage_text[] =
 	"  --event-rate N     drop events per second for `sluice monitor`, default 1000,\n"
 	"                     0: off (drops are still counted)\n"
 	"  --metrics ADDR:PORT  Prometheus metrics on http://ADDR:PORT/metrics (default off)\n"
-	"  --foreground       log to stderr instead of syslog (the agent never forks)\n"
+	"  --foreground       log to stderr instead of the journal (the agent never forks)\n"
 	"  --log-level L      error, warn, info (default) or debug\n"
-	"  -v, --verbose      also log libbpf's own messages (verifier log)\n";
+	"  -v, --verbose      also log libbpf's own messages (verifier log)\n"
+	"  -V, --version      print the version (git describe of the build)\n";
 
 int agent_watch(struct agent *a, struct ep_src *src, uint32_t events)
 {
@@ -157,7 +158,7 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 	int c, lvl;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			a->policy_dir = optarg;
