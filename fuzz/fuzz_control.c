@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer target: the control socket's request parser (agent/control.c,
- * ctl_parse_request), on what a client may send: any bytes up to the
- * agent's request limit. A request it accepts is an object with a "cmd"
+ * ctl_parse_request: strict JSON, each key once, a "cmd" string), on what
+ * a client may send. A request it accepts is an object with a "cmd"
  * string; anything else is refused with a reason. Built with the whole
  * agent (its main() renamed), as the parser is part of it.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct json_object *req, *cmd;
 	char err[512] = "";
+	int rc;
 
-	req = ctl_parse_request((const char *)data, size, err, sizeof(err));
-	if (!req) {
-		if (!err[0]) {
-			fprintf(stderr, "refused without a reason\n");
+	rc = ctl_parse_request((const char *)data, size, &req, err, sizeof(err));
+	if (rc) {
+		if (!err[0] || req || (rc != -EINVAL && rc != -ENOMEM)) {
+			fprintf(stderr, "refused with %d, reason \"%s\", object %p\n", rc, err,
+				(void *)req);
 			abort();
 		}
 		return 0;
