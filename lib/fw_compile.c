@@ -1584,31 +1584,38 @@ static uint16_t lookup_port(const struct fw_tables *t, int d, uint16_t port)
 	return t->port[d][port / SLUICE_BLK].e[port % SLUICE_BLK];
 }
 
+/* The class field F of PKT gets from T's tables, as the datapath finds it. */
+static uint32_t field_class(const struct fw_tables *t, const struct sl_pkt *pkt, enum fw_field f)
+{
+	int d = f == FW_FIELD_DST || f == FW_FIELD_DPORT;
+	uint32_t a;
+
+	switch (f) {
+	case FW_FIELD_SRC:
+	case FW_FIELD_DST:
+		if (pkt->family != AF_INET)
+			return lookup6(t, d, d ? pkt->dst : pkt->src);
+		memcpy(&a, d ? pkt->dst : pkt->src, 4);
+		return fw_tables_class4(t, d, ntohl(a));
+	case FW_FIELD_PROTO:
+		return t->cfg.proto_cls[pkt->proto];
+	case FW_FIELD_SPORT:
+	case FW_FIELD_DPORT:
+		if (!pkt->has_ports)
+			return t->cfg.dir[d].noport_cls;
+		return lookup_port(t, d, d ? pkt->dport : pkt->sport);
+	}
+	return 0;
+}
+
 int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt)
 {
 	const struct fw_config *cfg = &t->cfg;
 	uint32_t cls[SL_F_MAX];
 	uint32_t row = cfg->row ? cfg->row : 1;
 
-	if (pkt->family == AF_INET) {
-		uint32_t s, d;
-
-		memcpy(&s, pkt->src, 4);
-		memcpy(&d, pkt->dst, 4);
-		cls[SL_F_SRC] = fw_tables_class4(t, 0, ntohl(s));
-		cls[SL_F_DST] = fw_tables_class4(t, 1, ntohl(d));
-	} else {
-		cls[SL_F_SRC] = lookup6(t, 0, pkt->src);
-		cls[SL_F_DST] = lookup6(t, 1, pkt->dst);
-	}
-	cls[SL_F_PROTO] = cfg->proto_cls[pkt->proto];
-	if (pkt->has_ports) {
-		cls[SL_F_SPORT] = lookup_port(t, 0, pkt->sport);
-		cls[SL_F_DPORT] = lookup_port(t, 1, pkt->dport);
-	} else {
-		cls[SL_F_SPORT] = cfg->dir[0].noport_cls;
-		cls[SL_F_DPORT] = cfg->dir[1].noport_cls;
-	}
+	for (int f = 0; f < SL_F_MAX; f++)
+		cls[f] = field_class(t, pkt, (enum fw_field)f);
 	/* the words as the class table holds them (small: chunk 0; large: chunks 1..) */
 	for (uint32_t i = 0; i < cfg->words; i++) {
 		uint64_t w = ~0ull;
@@ -1626,6 +1633,29 @@ int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt)
 		}
 	}
 	return -1;
+}
+
+size_t fw_tables_field_rules(const struct fw_tables *t, const struct sl_pkt *pkt,
+			     enum fw_field f, uint32_t *rules, size_t max)
+{
+	const uint64_t *b = t->bits[f] + (size_t)field_class(t, pkt, f) * t->cfg.words;
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < t->cfg.nrules; i++) {
+		if (!(b[i / 64] >> (i % 64) & 1))
+			continue;
+		if (n < max)
+			rules[n] = i;
+		n++;
+	}
+	return n;
+}
+
+enum sluice_action fw_tables_action(const struct fw_tables *t, int i)
+{
+	if (i < 0)
+		return (enum sluice_action)t->cfg.default_action;
+	return t->rule[i / 64].e[i % 64] & SLUICE_RULE_ALLOW ? SLUICE_ACT_ALLOW : SLUICE_ACT_DENY;
 }
 
 static uint64_t page_round(uint64_t n)

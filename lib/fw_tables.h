@@ -76,6 +76,26 @@ int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt);
 /* Bytes of kernel map memory the tables take (values of every inner map, page rounded). */
 uint64_t fw_tables_bytes(const struct fw_tables *t);
 
+/* The fields of a packet the tables look up, each in a table of its own (enum sl_field). */
+enum fw_field { FW_FIELD_SRC = SL_F_SRC, FW_FIELD_DST = SL_F_DST, FW_FIELD_PROTO = SL_F_PROTO,
+		FW_FIELD_SPORT = SL_F_SPORT, FW_FIELD_DPORT = SL_F_DPORT };
+#define FW_NFIELDS SL_F_MAX
+
+/*
+ * What T says about one field of PKT, whatever the layout of its tables:
+ * the rules whose field F matches PKT's (its address of PKT's family, its
+ * protocol, its port; a packet without ports matches on a port field only
+ * the rules that name no port), ascending, into RULES (up to MAX). Returns
+ * their number (past MAX, only MAX are written). The golden tests print
+ * the tables with it (tests/golden.c), so that they describe what a rule
+ * matches and survive a change of table layout.
+ */
+size_t fw_tables_field_rules(const struct fw_tables *t, const struct sl_pkt *pkt,
+			     enum fw_field f, uint32_t *rules, size_t max);
+
+/* The action of rule I in T; T's default for I < 0. */
+enum sluice_action fw_tables_action(const struct fw_tables *t, int i);
+
 /*
  * Canonical text form of T, for golden tests and debugging: cfg, each
  * field's classes as rule index lists, then every table as runs of equal
