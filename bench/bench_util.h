@@ -161,7 +161,7 @@ static inline int write_file(const char *dir, const char *name, const char *text
 
 static inline void remove_dir(const char *dir)
 {
-	static const char *const files[] = { "policy.yaml", "big.txt", "v6.txt" };
+	static const char *const files[] = { "policy.yaml", "big.txt", "v6.txt", "rules.nft" };
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -221,6 +221,53 @@ static inline int write_set(const char *dir, enum sl_bench_shape shape, uint32_t
 			a & 0xff, sl_bench_len(i, shape));
 	}
 	return fclose(f) ? -EIO : 0;
+}
+
+/*
+ * NRULES rules, the match at index MATCH, none before it: rule i < MATCH
+ * denies PROTO from 10.i/32 to port 1000 + i % 1000 (each rule its own
+ * address, many sharing ports), rule MATCH allows 198.51.100.1 port PORT,
+ * the ones after it deny the other protocol. As YAML for sluice (*YAML)
+ * and as an nft netdev ingress chain on IFNAME (*NFT); free both.
+ */
+static inline int rules_texts(int nrules, int match, const char *proto, int port,
+			      const char *ifname, char **yaml, char **nft)
+{
+	const char *other = strcmp(proto, "tcp") ? "tcp" : "udp";
+	size_t ylen = 0, nlen = 0;
+	FILE *y = open_memstream(yaml, &ylen), *n = open_memstream(nft, &nlen);
+
+	if (!y || !n) {
+		if (y)
+			fclose(y);
+		if (n)
+			fclose(n);
+		return -ENOMEM;
+	}
+	fputs("firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n  rules:\n", y);
+	fprintf(n, "table netdev slr {\n  chain in {\n    type filter hook ingress device %s "
+		"priority 0; policy drop;\n", ifname);
+	for (int i = 0; i < nrules; i++) {
+		if (i < match) {
+			fprintf(y, "    - { name: r%d, action: deny, src: [10.%d.%d.%d], proto: %s, "
+				"dport: [%d] }\n", i, i >> 16, (i >> 8) & 255, i & 255, proto,
+				1000 + i % 1000);
+			fprintf(n, "    ip saddr 10.%d.%d.%d %s dport %d drop\n", i >> 16,
+				(i >> 8) & 255, i & 255, proto, 1000 + i % 1000);
+		} else if (i == match) {
+			fprintf(y, "    - { name: web, action: allow, dst: [198.51.100.1], proto: %s, "
+				"dport: [%d] }\n", proto, port);
+			fprintf(n, "    ip daddr 198.51.100.1 %s dport %d accept\n", proto, port);
+		} else {
+			fprintf(y, "    - { name: u%d, action: deny, proto: %s, dport: [%d] }\n", i,
+				other, 2000 + i % 1000);
+			fprintf(n, "    %s dport %d drop\n", other, 2000 + i % 1000);
+		}
+	}
+	fputs("  }\n}\n", n);
+	fclose(y);
+	fclose(n);
+	return 0;
 }
 
 /* The 1M /24s scattered over the address space (bench_live, bench_reload). */
