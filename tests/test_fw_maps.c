@@ -823,3 +823,131 @@ TEST(fw_maps_hash_and_flat_layouts)
 	sl_diags_free(&diags);
 	xdp_env_close(&env);
 }
+
+/* Bytes the kernel holds for inner map FD, from its info: arrays by size, tries by entry. */
+static uint64_t map_bytes(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	if (info.type == BPF_MAP_TYPE_LPM_TRIE)
+		/* a node per prefix and about one inner node more, each a kmalloc-128 */
+		return (uint64_t)info.max_entries * 2 * 128;
+	return ((uint64_t)info.max_entries * ((info.value_size + 7) / 8 * 8) + 4095) / 4096 * 4096;
+}
+
+/* The sum of map_bytes over the inner maps of the default slot. */
+static uint64_t slot_bytes(const struct fw_map_fds *fds)
+{
+	struct fw_map_fds in;
+	uint32_t slot;
+	uint64_t n = 0;
+
+	if (default_slot(fds, &slot, &in))
+		return ~0ull;
+	for (int k = 0; k < SLUICE_FWT_MAX; k++)
+		n += map_bytes(in.tbl[k]);
+	fw_slot_close(&in);
+	return n;
+}
+
+/* lowbias32: a bijection, so that N generated addresses are distinct */
+static uint32_t mix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	x *= 0x846ca68bu;
+	x ^= x >> 16;
+	return x;
+}
+
+/*
+ * Memory follows the policy (issue 9), read from the maps' own sizes: a
+ * slot of 100 rules with 1,000 IPv4 and 1,000 IPv6 prefixes holds at most
+ * 4 MiB; one of 1M IPv4 prefixes at most 70 MiB whatever their mix (1M
+ * single addresses, and 40% /32, 20% /28, 40% /24); a 5-rule policy on
+ * ports well under 1 MiB.
+ */
+TEST(fw_maps_memory_follows_the_policy)
+{
+	static const struct { const char *what; uint32_t n; int shape; uint64_t max; } sets[] = {
+		{ "100 rules, 1,000 + 1,000 prefixes", 1000, 2, 4ull << 20 },
+		{ "1M single IPv4 addresses", 1000000, 1, 70ull << 20 },
+		{ "1M IPv4 prefixes, mixed", 1000000, 2, 70ull << 20 },
+	};
+	struct sl_diags diags = { 0 };
+	struct xdp_env env;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		return;
+	{
+		struct fw_tables t = { 0 };
+		uint64_t n;
+
+		if (ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 1, &t), "compile") &&
+		    ASSERT_OK(fw_maps_write(&env.fds, &t, &diags), "write")) {
+			n = slot_bytes(&env.fds);
+			printf("# 1 rule on ports and IPv6: %.2f MiB of maps\n", n / 1048576.0);
+			ASSERT_TRUE(n < 1ull << 20, "a small policy takes under 1 MiB");
+		}
+		fw_tables_free(&t);
+	}
+	for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+		char *yaml = NULL, path[128];
+		struct fw_tables t = { 0 };
+		size_t len = 0;
+		FILE *f, *y;
+		uint64_t n;
+
+		/* the IPv4 prefixes in a set file, the IPv6 ones (mid policy) inline */
+		snprintf(path, sizeof(path), "%s/big.txt", env.dir);
+		f = fopen(path, "we");
+		y = open_memstream(&yaml, &len);
+		if (!ASSERT_TRUE(f && y, "files"))
+			break;
+		for (uint32_t i = 0; i < sets[k].n; i++) {
+			uint32_t len4 = sets[k].shape == 1 ? 32 : i % 5 < 2 ? 32 : i % 5 == 2 ? 28 : 24;
+			uint32_t a = mix32(i) & ~0u << (32 - len4);
+
+			fprintf(f, "%u.%u.%u.%u/%u\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+				a & 255, len4);
+		}
+		fclose(f);
+		fprintf(y, "sets:\n  big:\n    file: big.txt\n");
+		if (sets[k].n == 1000) {
+			fprintf(y, "  v6:\n    prefixes: [");
+			for (uint32_t i = 0; i < 1000; i++)
+				fprintf(y, "%s\"2001:db8:%x:%x::/64\"", i ? ", " : "",
+					mix32(i) >> 16, mix32(i) & 0xffff);
+			fprintf(y, "]\n");
+		}
+		fprintf(y, "firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n"
+			"  rules:\n");
+		for (int r = 0; r < (sets[k].n == 1000 ? 100 : 1); r++) {
+			if (r % 10 == 0)
+				fprintf(y, "    - { name: r%d, action: deny, %s: [\"@big\"%s] }\n", r,
+					r % 20 ? "dst" : "src", sets[k].n == 1000 ? ", \"@v6\"" : "");
+			else
+				fprintf(y, "    - { name: r%d, action: allow, %s: [198.51.%d.0/24], "
+					"proto: tcp, dport: [%d] }\n", r, r % 2 ? "dst" : "src", r,
+					1000 + r);
+		}
+		fclose(y);
+		if (ASSERT_OK(compile_yaml(&env, yaml, k + 2, &t), "compile") &&
+		    ASSERT_OK(fw_maps_write(&env.fds, &t, &diags), "write")) {
+			n = slot_bytes(&env.fds);
+			printf("# %s: %.2f MiB of maps\n", sets[k].what, n / 1048576.0);
+			if (!tl_check(n <= sets[k].max, __FILE__, __LINE__, "%s: %.2f MiB > %.0f MiB",
+				      sets[k].what, n / 1048576.0, sets[k].max / 1048576.0))
+				sl_diags_print(stdout, &diags);
+		}
+		fw_tables_free(&t);
+		free(yaml);
+		unlink(path);
+	}
+	sl_diags_free(&diags);
+	xdp_env_close(&env);
+}
