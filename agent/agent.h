@@ -104,7 +104,7 @@ struct agent {
 	int ct_shards_fd, ct_sweep_fd, ct_cfg_fd, ct_stats_fd;
 	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
 	uint32_t ct_max;		/* the table's capacity (a pinned table keeps its own) */
-	uint32_t ct_syn_max;		/* half-open entries, all shards */
+	uint32_t ct_unassured_max;	/* unassured entries, all shards */
 	uint32_t ct_shards;		/* shards of the table */
 	int ct_retry_fd;		/* timerfd: sweepers that could not start */
 	struct ep_src ct_retry_src;

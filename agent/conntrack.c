@@ -168,9 +168,9 @@ static int ct_shards_ensure(struct agent *a)
 		err = ct_shards_info(a->ct_shards_fd, &info);
 		if (err)
 			return err;
-		pr_info("conntrack: %llu entries in %u shards, %llu half-open",
+		pr_info("conntrack: %llu entries in %u shards, %llu unassured",
 			(unsigned long long)info.capacity, info.shards,
-			(unsigned long long)info.syn_capacity);
+			(unsigned long long)info.unassured_capacity);
 	} else if (a->ct_max_want && a->ct_max_want != info.capacity) {
 		pr_warn("conntrack.max-entries is %u but the pinned table holds %llu entries "
 			"with live connections: it keeps its size until it is re-created "
@@ -179,7 +179,7 @@ static int ct_shards_ensure(struct agent *a)
 	}
 	a->ct_shards = info.shards;
 	a->ct_max = info.capacity;
-	a->ct_syn_max = info.syn_capacity;
+	a->ct_unassured_max = info.unassured_capacity;
 	/* the datapath must see the shards before any packet is tracked */
 	if (ct_read_cfg(a, &cfg)) {
 		memset(&cfg, 0, sizeof(cfg));
@@ -565,14 +565,15 @@ struct json_object *ct_status_hook(struct agent *a, const struct iface *it)
 
 void ct_status_map(struct agent *a, struct json_object *o)
 {
-	uint64_t live, half;
+	uint64_t assured, unassured;
 
-	if (!ct_entries(a, &live, &half)) {
-		json_object_object_add(o, "used", json_object_new_uint64(live));
-		json_object_object_add(o, "half_open_used", json_object_new_uint64(half));
+	if (!ct_entries(a, &assured, &unassured)) {
+		json_object_object_add(o, "used", json_object_new_uint64(assured));
+		json_object_object_add(o, "unassured_used", json_object_new_uint64(unassured));
 	}
 	json_object_object_add(o, "capacity", json_object_new_uint64(a->ct_max));
-	json_object_object_add(o, "half_open_capacity", json_object_new_uint64(a->ct_syn_max));
+	json_object_object_add(o, "unassured_capacity",
+			       json_object_new_uint64(a->ct_unassured_max));
 	json_object_object_add(o, "shards", json_object_new_uint64(a->ct_shards));
 }
 
@@ -586,18 +587,18 @@ struct list_ctx {
 };
 
 static int list_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
-		    bool syn)
+		    bool unassured)
 {
 	struct list_ctx *l = ctx;
 	struct json_object *o;
 	struct ct_view v;
 
-	(void)syn;
 	/* an entry the datapath already treats as gone is not a connection */
 	if (ct_view_from(k, e, &l->cfg, l->now, &v) || v.dead || !ct_filter_match(&l->f, &v))
 		return 0;
 	if (l->matched++ >= l->limit)
 		return 0;	/* keep counting */
+	v.assured = !unassured;
 	o = ct_view_json(&v);
 	if (!o || json_object_array_add(l->arr, o)) {
 		json_object_put(o);
@@ -756,9 +757,9 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 	return 0;
 }
 
-int ct_entries(struct agent *a, uint64_t *live, uint64_t *half)
+int ct_entries(struct agent *a, uint64_t *assured, uint64_t *unassured)
 {
-	return ct_shards_count(a->ct_shards_fd, live, half);
+	return ct_shards_count(a->ct_shards_fd, assured, unassured);
 }
 
 /* The sweepers' counters, summed over the shards. */
@@ -787,7 +788,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 {
 	int ncpus = libbpf_num_possible_cpus();
 	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v;
-	uint64_t live = 0, half = 0;
+	uint64_t assured = 0, unassured = 0;
 	struct json_object *d, *to;
 	struct sl_ct_sweeper sw;
 	struct sl_ct_config cfg;
@@ -813,7 +814,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 			sum[i] += v[c];
 	}
 	free(v);
-	ret = ct_entries(a, &live, &half);
+	ret = ct_entries(a, &assured, &unassured);
 	if (!ret)
 		ret = ct_sweep_sum(a, &sw);
 	if (!ret)
@@ -826,18 +827,19 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	 * Every entry created leaves by expiry (expired: its sweeper, or the
 	 * datapath meeting it past its timeout), by a deletion (deleted: ct
 	 * flush) or by LRU eviction, which the datapath does not see; or it is
-	 * still there, established or half-open (a completed handshake moves
-	 * it, uncounted). Counters and the tables
+	 * still there, assured or not (an entry that earns its place moves,
+	 * uncounted). Counters and the tables
 	 * are read at slightly different times: never below zero.
 	 */
 	evicted = (int64_t)(sum[SLUICE_CT_STAT_CREATED] - sum[SLUICE_CT_STAT_EXPIRED] -
-			    sum[SLUICE_CT_STAT_DELETED] - live - half);
+			    sum[SLUICE_CT_STAT_DELETED] - assured - unassured);
 	d = json_object_new_object();
 	json_object_object_add(d, "stateful", json_object_new_boolean(cfg.stateful));
-	json_object_object_add(d, "entries", json_object_new_uint64(live + half));
+	json_object_object_add(d, "entries", json_object_new_uint64(assured + unassured));
 	json_object_object_add(d, "capacity", json_object_new_uint64(a->ct_max));
-	json_object_object_add(d, "half_open", json_object_new_uint64(half));
-	json_object_object_add(d, "half_open_capacity", json_object_new_uint64(a->ct_syn_max));
+	json_object_object_add(d, "unassured", json_object_new_uint64(unassured));
+	json_object_object_add(d, "unassured_capacity",
+			       json_object_new_uint64(a->ct_unassured_max));
 	json_object_object_add(d, "shards", json_object_new_uint64(a->ct_shards));
 	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		char key[32];

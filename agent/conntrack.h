@@ -44,13 +44,13 @@ void ct_links_sync(struct agent *a);
 void ct_iface_forget(struct agent *a, struct iface *it);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void ct_release(struct agent *a);
-/* Connections and half-open ones in the table now (a walk): 0 or -errno. */
-int ct_entries(struct agent *a, uint64_t *live, uint64_t *half);
+/* Assured and unassured entries in the table now (a walk): 0 or -errno. */
+int ct_entries(struct agent *a, uint64_t *assured, uint64_t *unassured);
 /* The TC hook of IT for `status` (NULL when it has none). */
 struct json_object *ct_status_hook(struct agent *a, const struct iface *it);
 /*
  * The conntrack table's row of `status` maps, into O: used and capacity
- * of the connections, the same for half-open ones, and the shards.
+ * of the assured entries, the same for unassured ones, and the shards.
  */
 void ct_status_map(struct agent *a, struct json_object *o);
 

@@ -73,9 +73,9 @@ static void make_frame(uint8_t *f, uint16_t sport, uint8_t flags, uint32_t c, ui
 }
 
 /*
- * The same as a UDP datagram: UDP goes to the connections directly (a TCP
- * SYN is half-open until its handshake completes), so the fills that stand for
- * established connections use UDP.
+ * The same as a UDP datagram: a UDP flow answered (ct_answered) is an
+ * assured entry at once (a TCP SYN only once its handshake completes), so
+ * the fills that stand for established connections use UDP.
  */
 static void make_udp(uint8_t *f, uint16_t sport, uint32_t c, uint32_t m)
 {
@@ -162,16 +162,16 @@ static uint64_t stat_sum(struct ctb *b, uint32_t idx)
 	return s;
 }
 
-/* connections (HALF: half-open entries) in every shard */
-static uint32_t map_count(struct ctb *b, bool half)
+/* assured entries (UNASSURED: unassured ones) in every shard */
+static uint32_t map_count(struct ctb *b, bool unassured)
 {
 	uint64_t n[2] = { 0, 0 };
 
 	ct_shards_count(b->outer_fd, &n[0], &n[1]);
-	return (uint32_t)n[half];
+	return (uint32_t)n[unassured];
 }
 
-/* the connections (established, UDP, ...) */
+/* the assured connections (established, answered UDP, ...) */
 static uint32_t ct_count(struct ctb *b)
 {
 	return map_count(b, false);
@@ -347,22 +347,22 @@ static int per_packet(struct ctb *b)
 	if (measure(cnew, fnew, f, fl_f, rep_new, XDP_PASS, &ns, &fl))
 		return -1;
 	n = stat_sum(b, SLUICE_CT_STAT_CREATED) - c0;
-	row("new TCP connection (2 misses + rule + insert half-open)", ns, fl, rep_new);
+	row("new TCP connection (2 misses + rule + insert unassured)", ns, fl, rep_new);
 	if (n != ROUNDS * rep_new) {
 		fprintf(stderr, "bench: %u of %u new connections created\n", n, ROUNDS * rep_new);
 		return -1;
 	}
 
-	/* half-open shards full: every insert evicts */
+	/* unassured shards full: every insert evicts */
 	run(cnew, f, SLUICE_CT_DEFAULT_MAX, NULL);
 	if (measure(cnew, fnew, f, fl_f, rep_new, XDP_PASS, &ns, &fl))
 		return -1;
-	row("new TCP connection, half-open full (LRU eviction)", ns, fl, rep_new);
+	row("new TCP connection, unassured full (LRU eviction)", ns, fl, rep_new);
 
-	/* table half full of (UDP) flows 0 .. half-1, then random hits among them */
+	/* table half full of answered (UDP) flows 0 .. half-1, then random hits among them */
 	ct_flush(b);
 	make_udp(f, 0, ~0u, 0);
-	run(cnew, f, half, NULL);
+	run(bpf_program__fd(b->ct->progs.ct_answered), f, half, NULL);
 	n = ct_count(b);
 	make_udp(f, 0, 0x2545f491, half - 1);
 	make_udp(fl_f, 0, 0x2545f491, half - 1);
@@ -460,9 +460,9 @@ static int million(struct ctb *b)
 	printf("\n1M entries (max-entries %u: %u shards of %u, LRU headroom):\n", FILL_MAX,
 	       b->shards, FILL_MAX / b->shards);
 	meminfo(&m1);
-	for (int syn = 0; syn < 2; syn++) {
+	for (int una = 0; una < 2; una++) {
 		for (uint32_t i = 0; i < b->shards; i++) {
-			int fd = ct_shard_fd(b->outer_fd, i, syn);
+			int fd = ct_shard_fd(b->outer_fd, i, una);
 
 			if (fd >= 0 && !sl_map_memlock(fd, &v))
 				memlock += v;
@@ -479,19 +479,19 @@ static int million(struct ctb *b)
 	sib = (sib - si0) / 2;
 	bub = (bub - bu0) / 2;
 
-	/* 1M new flows (UDP: a TCP SYN would be half-open), in calls of 10k */
+	/* 1M new UDP flows, each answered (assured), in calls of 10k */
 	make_udp(f, 0, ~0u, 0);
 	t0 = now_s();
 	for (uint32_t done = 0; done < FILL_N; done += 10000)
-		if (run(bpf_program__fd(b->ct->progs.ct_new), f, FILL_N - done < 10000 ?
+		if (run(bpf_program__fd(b->ct->progs.ct_answered), f, FILL_N - done < 10000 ?
 			FILL_N - done : 10000, NULL) < 0)
 			return -1;
 	fill = now_s() - t0;
 	n = ct_count(b);
 	meminfo(&m2);
-	printf("  filled %u entries in %.2f s (%.0f ns per new connection, rules included)\n", n,
-	       fill, fill * 1e9 / FILL_N);
-	printf("  memlock (bpftool, all shards and half-open shards): %.1f MB = %.0f B per "
+	printf("  filled %u entries in %.2f s (%.0f ns per new flow and its answer, rules "
+	       "included)\n", n, fill, fill * 1e9 / FILL_N);
+	printf("  memlock (bpftool, assured and unassured shards): %.1f MB = %.0f B per "
 	       "entry of max-entries\n", memlock / 1048576.0, (double)memlock / FILL_MAX);
 	mem_row("maps created (empty, preallocated):", &m0, &m1);
 	mem_row("after 1M entries:", &m1, &m2);
@@ -564,7 +564,7 @@ static int flood_run(struct ctb *b, uint32_t max, uint32_t e_n, uint32_t f_n, ui
 {
 	int fw, cnew;
 	uint8_t f[FRAME_LEN], sf[FRAME_LEN];
-	uint32_t k = every ? every / e_n : 0, rv, lost = 0, surv = 0, next = 0, in_tbl, half;
+	uint32_t k = every ? every / e_n : 0, rv, lost = 0, surv = 0, next = 0, in_tbl, una;
 	uint64_t c0, x0, d0;
 	int64_t evicted;
 	double t0, secs;
@@ -631,16 +631,16 @@ static int flood_run(struct ctb *b, uint32_t max, uint32_t e_n, uint32_t f_n, ui
 		surv += alive && rv == XDP_PASS;
 	}
 	in_tbl = map_count(b, false);
-	half = map_count(b, true);
+	una = map_count(b, true);
 	evicted = (int64_t)(stat_sum(b, SLUICE_CT_STAT_CREATED) - c0 -
 			    (stat_sum(b, SLUICE_CT_STAT_EXPIRED) - x0) -
-			    (stat_sum(b, SLUICE_CT_STAT_DELETED) - d0) - in_tbl - half);
+			    (stat_sum(b, SLUICE_CT_STAT_DELETED) - d0) - in_tbl - una);
 	if (every)
 		snprintf(what, sizeof(what), "one packet per flow per %u SYNs", every);
 	else
 		snprintf(what, sizeof(what), "flows idle");
 	printf("  %7u %7u %6u %8u  %-34s %6u of %-6u %6u %8lld %5.1f\n", max,
-	       ct_syn_entries(max), e_n, f_n, what, surv, e_n,
+	       ct_unassured_entries(max), e_n, f_n, what, surv, e_n,
 	       lost, (long long)evicted, secs);
 	unload(b);
 	return 0;
@@ -652,7 +652,7 @@ static int flood(struct ctb *b, bool quick)
 
 	printf("\nestablished flows surviving a spoofed SYN flood (survivors: X of E; lost: the "
 	       "server's packets dropped during the flood):\n");
-	printf("  %7s %7s %6s %8s  %-34s %16s %6s %8s %5s\n", "table", "halfopen", "E", "SYNs",
+	printf("  %7s %7s %6s %8s  %-34s %16s %6s %8s %5s\n", "table", "unassrd", "E", "SYNs",
 	       "established flows", "survivors", "lost", "evicted", "s");
 	for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++)
 		if (flood_run(b, 4096, 500, 50000, every[i]))

@@ -204,22 +204,26 @@ enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX
 
 #define SLUICE_CT_DEFAULT_MAX	262144
 /*
- * Half-open TCP connections (syn-sent, syn-recv) live in the half-open
- * shards, smaller LRU tables of the same key and value, and move to the
- * connection shards when the handshake completes: a flood of SYNs from
- * spoofed sources churns the half-open shards and never evicts an
- * established connection (docs/datapath.md, "Table full"). Their total is
- * max-entries divided by SLUICE_CT_SYN_DIV, at least SLUICE_CT_SYN_MIN.
+ * Assured and unassured entries (netfilter's ASSURED bit and early_drop,
+ * as separate tables). An entry is assured once its connection has shown
+ * that both ends take part: a TCP handshake completed (the ACK of the
+ * SYN-ACK), a UDP flow answered. Until then it lives in the unassured
+ * shards, smaller LRU tables of the same key and value, with every ICMP
+ * echo exchange (the kernel answers every echo request, so a reply proves
+ * nothing). A flood from spoofed sources (SYN, UDP, echo) churns the
+ * unassured shards only and never evicts an assured connection
+ * (docs/datapath.md, "Table full"). Their total is max-entries divided by
+ * SLUICE_CT_UNASSURED_DIV, at least SLUICE_CT_UNASSURED_MIN.
  */
-#define SLUICE_CT_SYN_DIV	4
-#define SLUICE_CT_SYN_MIN	1024
+#define SLUICE_CT_UNASSURED_DIV	4
+#define SLUICE_CT_UNASSURED_MIN	1024
 
 /*
- * Shards: ct_shards[i] is connection shard i, ct_shards[SLUICE_CT_SHARDS_MAX
- * + i] the half-open shard i, for i < sl_ct_config.shards (a power of two,
- * chosen when the table is created: as many as keep every connection shard
+ * Shards: ct_shards[i] is assured shard i, ct_shards[SLUICE_CT_SHARDS_MAX
+ * + i] the unassured shard i, for i < sl_ct_config.shards (a power of two,
+ * chosen when the table is created: as many as keep every assured shard
  * at SLUICE_CT_SHARD_MIN entries or more, at most SLUICE_CT_SHARDS_MAX).
- * A sweep walks one connection shard and its half-open shard; big shards
+ * A sweep walks one assured shard and its unassured shard; big shards
  * keep the LRU's batch eviction (128 entries per CPU) a small fraction.
  */
 #define SLUICE_CT_SHARDS_MAX	64
@@ -260,8 +264,8 @@ struct sl_ct_entry {
 	__u8 orig_is_a;		/* the originator is endpoint a of the key */
 	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
 	__u8 pad;
-	__be32 syn_ack_seq;	/* half-open TCP: the SYN-ACK's sequence number; the
-				 * ACK that completes the handshake acknowledges it + 1 */
+	__be32 syn_ack_seq;	/* TCP handshake: the SYN-ACK's sequence number; the
+				 * ACK that completes it acknowledges it + 1 */
 };
 
 /* ct_cfg[0]: conntrack settings, read per packet. */

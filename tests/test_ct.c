@@ -211,17 +211,17 @@ static uint64_t ct_stat(struct ct_env *e, int idx)
 	return sum;
 }
 
-/* Entries of every connection shard (HALF: of every half-open shard). */
-static uint32_t map_count(struct ct_env *e, bool half)
+/* Entries of every assured shard (UNASSURED: of every unassured shard). */
+static uint32_t map_count(struct ct_env *e, bool unassured)
 {
 	uint64_t n[2];
 
 	if (ct_shards_count(e->outer_fd, &n[0], &n[1]))
 		return ~0u;
-	return (uint32_t)n[half];
+	return (uint32_t)n[unassured];
 }
 
-/* entries of both kinds: connections, and half-open ones */
+/* entries of both kinds: assured and unassured */
 static uint32_t ct_count(struct ct_env *e)
 {
 	return map_count(e, false) + map_count(e, true);
@@ -456,13 +456,13 @@ static struct sl_ct_key key_of(const struct tuple *t, bool *src_is_a)
 
 /*
  * The entry of T (looked up from either direction) among the connections
- * (HALF false) or the half-open ones: 0, or -ENOENT.
+ * (UNASSURED false) or the unassured ones: 0, or -ENOENT.
  */
-static int entry_in(struct ct_env *e, bool half, struct tuple t, struct sl_ct_entry *v,
+static int entry_in(struct ct_env *e, bool unassured, struct tuple t, struct sl_ct_entry *v,
 		    bool *src_is_a)
 {
 	struct sl_ct_key k = key_of(&t, src_is_a);
-	int fd = ct_shard_fd(e->outer_fd, sl_ct_shard_of(&k, e->shards), half), err;
+	int fd = ct_shard_fd(e->outer_fd, sl_ct_shard_of(&k, e->shards), unassured), err;
 
 	if (fd < 0)
 		return fd;
@@ -480,7 +480,7 @@ static void ct_delete(struct ct_env *e, struct tuple t)
 	ct_shards_delete(e->outer_fd, e->shards, &k, true);
 }
 
-/* The entry of T, a connection or half-open: 0, or -ENOENT. */
+/* The entry of T, assured or not: 0, or -ENOENT. */
 static int entry_of(struct ct_env *e, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
 {
 	if (!entry_in(e, false, t, v, src_is_a))
@@ -806,6 +806,51 @@ TEST(ct_related_icmp_v6)
 	related(LOCAL6, "2001:db8::2", "2001:db8:5::80", "2001:db8:5::fe", 1, 2);
 }
 
+/*
+ * Nothing past the IP packet's own length is read: an ICMP error whose
+ * total length (IPv6: payload length) ends inside the quote, the rest of
+ * the quote following as trailing bytes of the frame, is not related, even
+ * though those bytes name a tracked connection; the whole error is.
+ */
+static void related_bounded(const char *local, const char *remote, const char *router,
+			    uint8_t unreach)
+{
+	struct frame syn = tcp(local, 42100, remote, 443, SYN);
+	bool v4 = family_of(local) == 4;
+	size_t iphl = v4 ? 20 : 40;
+	/* the error's IP packet ends after the ICMP header, then after the quoted IP header */
+	size_t ends[] = { iphl + 8, iphl + 8 + iphl, iphl + 8 + iphl + 4 };
+	struct frame f;
+	struct ct_env e;
+
+	OPEN(e, 0);
+	out(&e, syn);
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		f = icmp_err(router, local, unreach, &syn);
+		if (v4)
+			put16(f.b + 14 + 2, ends[i]);
+		else
+			put16(f.b + 14 + 4, ends[i] - 40);
+		ASSERT_EQ(in(&e, f), XDP_DROP, "quote past the IP length: not related");
+	}
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_RELATED), 0, "none related");
+	f = icmp_err(router, local, unreach, &syn);
+	ASSERT_EQ(in(&e, f), XDP_PASS, "the whole quote within the IP length: related");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_RELATED), 1, "related");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_related_icmp_bounded_by_ip_length_v4)
+{
+	related_bounded(LOCAL4, "198.51.100.80", "198.51.100.254", 3);
+}
+
+TEST(ct_related_icmp_bounded_by_ip_length_v6)
+{
+	related_bounded(LOCAL6, "2001:db8:5::80", "2001:db8:5::fe", 1);
+}
+
 /* Stateless: ct_cfg.stateful == 0 neither tracks nor consults entries. */
 TEST(ct_stateless_ignores_table)
 {
@@ -915,7 +960,8 @@ TEST(ct_stale_entry_is_absent)
 		struct sl_ct_entry v;
 		bool a;
 		struct sl_ct_key key = key_of(&t, &a);
-		int fd = ct_shard_fd(e.outer_fd, sl_ct_shard_of(&key, e.shards), false);
+		/* unanswered: unassured */
+		int fd = ct_shard_fd(e.outer_fd, sl_ct_shard_of(&key, e.shards), true);
 
 		if (!ASSERT_TRUE(fd >= 0, "shard") ||
 		    !ASSERT_OK(bpf_map_lookup_elem(fd, &key, &v), "entry"))
@@ -1091,13 +1137,14 @@ static int run_start(int fd)
 
 /*
  * A full table: LRU evicts (no insert fails), the newest flow is kept, and
- * the sweeper expires every survivor.
+ * the sweeper expires every survivor. 1,000 answered UDP flows into 256
+ * assured entries, then 3,000 unanswered ones into the 1,024 unassured.
  */
 TEST(ct_full_table_evicts)
 {
 	struct ct_env e;
 	char dst[32];
-	uint32_t n;
+	uint32_t n, u;
 
 	if (!ASSERT_OK(ct_env_open(&e, 256), "open with 256 entries") ||
 	    !ASSERT_OK(ct_set_cfg(&e, 1, 1), "ct_cfg"))
@@ -1106,17 +1153,27 @@ TEST(ct_full_table_evicts)
 	for (int i = 0; i < 1000; i++) {
 		snprintf(dst, sizeof(dst), "198.51.100.%d", i % 250);
 		out(&e, udp(LOCAL4, 10000 + i, dst, 53));
+		in(&e, udp(dst, 53, LOCAL4, 10000 + i));
 	}
-	n = ct_count(&e);
-	printf("# 1000 flows into 256 entries: %u kept\n", n);
-	ASSERT_TRUE(n > 0 && n <= 256, "table never above max_entries");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 1000, "every flow created");
+	for (int i = 0; i < 3000; i++) {
+		snprintf(dst, sizeof(dst), "203.0.113.%d", i % 250);
+		out(&e, udp(LOCAL4, 20000 + i, dst, 53));
+	}
+	n = map_count(&e, false);
+	u = map_count(&e, true);
+	printf("# 1000 answered flows into 256 entries: %u kept; 3000 unanswered into %u: %u\n",
+	       n, SLUICE_CT_UNASSURED_MIN, u);
+	ASSERT_TRUE(n > 0 && n <= 256, "assured entries never above max_entries");
+	ASSERT_TRUE(u > 0 && u <= SLUICE_CT_UNASSURED_MIN, "unassured never above theirs");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4000, "every flow created");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_INSERT_FAIL), 0, "no insert failure");
 	ASSERT_TRUE(has_entry(&e, (struct tuple){ LOCAL4, "198.51.100.249", 10999, 53, 17 }),
-		    "newest entry kept");
+		    "newest answered entry kept");
+	ASSERT_TRUE(has_entry(&e, (struct tuple){ LOCAL4, "203.0.113.249", 22999, 53, 17 }),
+		    "newest unanswered entry kept");
 	sleep_s(1.8);
 	ASSERT_EQ(ct_count(&e), 0, "all expired by the sweeper");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), n, "expired = survivors");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), n + u, "expired = survivors");
 	ASSERT_EQ(in(&e, udp("198.51.100.249", 53, LOCAL4, 10999)), XDP_DROP,
 		  "reply after the timeout dropped");
 out:
@@ -1144,7 +1201,8 @@ TEST(ct_burst_entries_expire)
 	}
 	ASSERT_EQ(ct_count(&e), 2000, "every flow tracked");
 	for (uint32_t i = 0; i < e.shards; i++) {
-		int fd = ct_shard_fd(e.outer_fd, i, false);
+		/* unanswered: unassured */
+		int fd = ct_shard_fd(e.outer_fd, i, true);
 		struct sl_ct_key k;
 		uint32_t n = 0;
 		void *prev = NULL;
@@ -1173,28 +1231,34 @@ out:
 }
 
 /*
- * Table full under a SYN flood (docs/datapath.md, "Table full"). A 4,096
- * entry table (half-open shards a quarter of it, as the agent sizes it), default
- * deny, one rule allowing TCP to port 80 from anywhere. E established
- * flows: half inbound to the local web server (SYN in, SYN-ACK out by TC,
- * ACK in), half opened by the host to remote port 443 (SYN out, SYN-ACK in,
- * ACK out), whose replies pass only through conntrack. Then F SYNs to port
- * 80 from distinct spoofed sources, each allowed by the rule and so a new
- * entry; in the "busy" run, after every FLOOD_K of them one packet of the
- * next established flow arrives (round robin): each flow is seen once per
- * E * FLOOD_K = 2,000 flood SYNs. In the "idle" run the established flows
- * send nothing during the flood. Afterwards a flow survives when its entry
- * is still there, established, and its next packet passes.
+ * Table full under a flood from spoofed sources (docs/datapath.md, "Table
+ * full"). A table of MAX entries (the unassured shards a quarter of it, as
+ * the agent sizes them), default deny, rules allowing TCP to port 80, UDP
+ * to port 53 and ICMP echo from anywhere (as the example policies do). E
+ * established flows: half inbound to the local web server (SYN in,
+ * SYN-ACK out by TC, ACK in), half opened by the host to remote port 443
+ * (SYN out, SYN-ACK in, ACK out), whose replies pass only through
+ * conntrack. Then F packets from distinct spoofed sources, each allowed by
+ * a rule and so a new entry: TCP SYNs to port 80, UDP datagrams to port 53
+ * or ICMP echo requests. In the "busy" runs, after every K of them one
+ * packet of the next established flow arrives (round robin): each flow is
+ * seen once per E * K flood packets. In the "idle" runs the established
+ * flows send nothing during the flood. Afterwards a flow survives when its
+ * entry is still there, established, and its next packet passes.
  *
  * Measured with the single LRU table of before (SYNs inserted into it):
  * busy 500 of 500 survive at one packet per 2,000 SYNs, but 104 of 500 at
- * one per 4,000 and 0 of 500 at one per 8,000 or idle. With the half-open table all 500
- * survive either way: the floor asserted is all of them.
+ * one per 4,000 and 0 of 500 at one per 8,000 or idle. With the SYNs in
+ * their own shards but UDP and echo among the connections (before the
+ * unassured shards): a UDP or echo flood of 50,000 left 0 of 500 idle
+ * flows (tests/test_ct.c run against that code). The floor asserted is all
+ * of them, for every kind and size.
  */
-#define FLOOD_MAX	4096
-#define FLOOD_E		500
-#define FLOOD_F		50000
 #define FLOOD_K		4
+
+enum flood_kind { FLOOD_SYN, FLOOD_UDP, FLOOD_ECHO };
+
+static const char *const FLOOD_NAME[] = { "TCP SYN", "UDP", "ICMP echo" };
 
 static const char *const FLOOD_POLICY =
 	"firewall:\n"
@@ -1202,7 +1266,9 @@ static const char *const FLOOD_POLICY =
 	"  default: deny\n"
 	"  stateful: false\n"
 	"  rules:\n"
-	"    - { name: web, action: allow, proto: tcp, dport: [80] }\n";
+	"    - { name: web, action: allow, proto: tcp, dport: [80] }\n"
+	"    - { name: dns, action: allow, proto: udp, dport: [53] }\n"
+	"    - { name: ping, action: allow, proto: icmp }\n";
 
 /* Established flow I: inbound (even I) or outbound (odd I), its peer written to PEER. */
 static struct tuple flood_flow(int i, char *peer, size_t len)
@@ -1211,8 +1277,8 @@ static struct tuple flood_flow(int i, char *peer, size_t len)
 
 	snprintf(peer, len, "%s.%d", inbound ? "203.0.113" : "198.51.100", i / 2 % 250 + 1);
 	if (inbound)
-		return (struct tuple){ peer, LOCAL4, 30000 + i, 80, 6 };
-	return (struct tuple){ LOCAL4, peer, 30000 + i, 443, 6 };
+		return (struct tuple){ peer, LOCAL4, 30000 + i % 30000, 80, 6 };
+	return (struct tuple){ LOCAL4, peer, 30000 + i % 30000, 443, 6 };
 }
 
 /* The packet of flow T arriving from its remote end, with FLAGS. */
@@ -1224,71 +1290,86 @@ static struct frame flood_from_peer(const struct tuple *t, uint8_t flags)
 }
 
 /*
- * Flood SYN N (N < FLOOD_F): a distinct spoofed source for every N, spread
- * over 198.51.100.0/24 and 203.0.113.0/24 and ports 1024-29999 (below the
- * established flows' ports) by a multiplicative permutation.
+ * Flood packet N of KIND (N < 512 * 28976): a distinct spoofed source for
+ * every N, spread over 198.51.100.0/24 and 203.0.113.0/24 and ports (or
+ * echo identifiers) 1024-29999, below the established flows' ports, by a
+ * multiplicative permutation.
  */
-static struct frame flood_syn(uint32_t n)
+static struct frame flood_pkt(enum flood_kind kind, uint32_t n)
 {
 	const uint32_t space = 512 * 28976;	/* hosts x ports */
 	uint32_t v = (uint32_t)(((uint64_t)n * 2654435761u + 12345) % space);
+	uint16_t port = 1024 + v / 512;
 	char src[32];
 
 	snprintf(src, sizeof(src), "%s.%u", v & 256 ? "203.0.113" : "198.51.100", v & 255);
-	return tcp(src, 1024 + v / 512, LOCAL4, 80, SYN);
+	if (kind == FLOOD_UDP)
+		return udp(src, port, LOCAL4, 53);
+	if (kind == FLOOD_ECHO)
+		return echo(src, LOCAL4, true, port);
+	return tcp(src, port, LOCAL4, 80, SYN);
 }
 
-/* One flood run; K: a packet of an established flow after every K SYNs, 0: none. */
-static void syn_flood(uint32_t k)
+/* Open the E established flows T of the flood tests (PEER holds their peers). */
+static bool flood_establish(struct ct_env *e, struct tuple *t, char (*peer)[32], int n)
+{
+	for (int i = 0; i < n; i++) {
+		t[i] = flood_flow(i, peer[i], sizeof(peer[i]));
+		if (!(i & 1)) {
+			in(e, tcp(t[i].src, t[i].sport, LOCAL4, 80, SYN));
+			out(e, tcp(LOCAL4, 80, t[i].src, t[i].sport, SYN | ACK));
+			in(e, tcp(t[i].src, t[i].sport, LOCAL4, 80, ACK));
+		} else {
+			out(e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, SYN));
+			in(e, tcp(t[i].dst, 443, LOCAL4, t[i].sport, SYN | ACK));
+			out(e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, ACK));
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (!ASSERT_EQ(state_of(e, t[i]), SL_CT_ESTABLISHED, "established before"))
+			return false;
+	return true;
+}
+
+/*
+ * One flood run: a table of MAX entries, E_N established flows, F_N flood
+ * packets of KIND; K: a packet of an established flow after every K flood
+ * packets, 0: none.
+ */
+static void flood(enum flood_kind kind, uint32_t max, int e_n, uint32_t f_n, uint32_t k)
 {
 	uint32_t lost_during = 0, survive_in = 0, survive_out = 0, dropped_after = 0;
-	uint32_t live, in_tbl, half;
+	uint32_t live, in_tbl, una, una_max = ct_unassured_entries(max);
 	uint64_t created, expired, deleted;
 	int64_t evicted;
-	char peer[FLOOD_E][32];
-	struct tuple t[FLOOD_E];
+	char (*peer)[32] = calloc(e_n, sizeof(*peer));
+	struct tuple *t = calloc(e_n, sizeof(*t));
 	struct ct_env e;
 	double t0, secs;
 	int next = 0;
 
-	if (!ASSERT_OK(ct_env_open_policy(&e, FLOOD_MAX, FLOOD_POLICY), "open") ||
-	    !ASSERT_OK(ct_set_cfg(&e, 1, 0), "ct_cfg"))
+	if (!ASSERT_TRUE(peer && t, "memory") ||
+	    !ASSERT_OK(ct_env_open_policy(&e, max, FLOOD_POLICY), "open") ||
+	    !ASSERT_OK(ct_set_cfg(&e, 1, 0), "ct_cfg") ||
+	    !flood_establish(&e, t, peer, e_n))
 		goto out;
-	for (int i = 0; i < FLOOD_E; i++) {
-		t[i] = flood_flow(i, peer[i], sizeof(peer[i]));
-		if (!(i & 1)) {
-			ASSERT_EQ(in(&e, tcp(t[i].src, t[i].sport, LOCAL4, 80, SYN)), XDP_PASS,
-				  "inbound SYN");
-			out(&e, tcp(LOCAL4, 80, t[i].src, t[i].sport, SYN | ACK));
-			ASSERT_EQ(in(&e, tcp(t[i].src, t[i].sport, LOCAL4, 80, ACK)), XDP_PASS,
-				  "inbound ACK");
-		} else {
-			out(&e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, SYN));
-			ASSERT_EQ(in(&e, tcp(t[i].dst, 443, LOCAL4, t[i].sport, SYN | ACK)),
-				  XDP_PASS, "SYN-ACK of an outbound connection");
-			out(&e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, ACK));
-		}
-	}
-	for (int i = 0; i < FLOOD_E; i++)
-		if (!ASSERT_EQ(state_of(&e, t[i]), SL_CT_ESTABLISHED, "established before"))
-			goto out;
 
 	t0 = now_s();
-	for (uint32_t n = 0; n < FLOOD_F; n++) {
-		if (in(&e, flood_syn(n)) != XDP_PASS) {
-			ASSERT_TRUE(false, "flood SYN allowed by the rule");
+	for (uint32_t n = 0; n < f_n; n++) {
+		if (in(&e, flood_pkt(kind, n)) != XDP_PASS) {
+			ASSERT_TRUE(false, "flood packet allowed by a rule");
 			goto out;
 		}
 		if (k && n % k == k - 1) {
 			/* an outbound flow's reply passes only while tracked */
 			if (in(&e, flood_from_peer(&t[next], ACK | PSH)) != XDP_PASS)
 				lost_during++;
-			next = (next + 1) % FLOOD_E;
+			next = (next + 1) % e_n;
 		}
 	}
 	secs = now_s() - t0;
 
-	for (int i = 0; i < FLOOD_E; i++) {
+	for (int i = 0; i < e_n; i++) {
 		bool alive = state_of(&e, t[i]) == SL_CT_ESTABLISHED;
 		bool passes = in(&e, flood_from_peer(&t[i], ACK)) == XDP_PASS;
 
@@ -1300,48 +1381,74 @@ static void syn_flood(uint32_t k)
 		dropped_after += !alive && (i & 1) && !passes;
 	}
 	in_tbl = map_count(&e, false);
-	half = map_count(&e, true);
-	live = in_tbl + half;
+	una = map_count(&e, true);
+	live = in_tbl + una;
 	created = ct_stat(&e, SLUICE_CT_STAT_CREATED);
 	expired = ct_stat(&e, SLUICE_CT_STAT_EXPIRED);
 	deleted = ct_stat(&e, SLUICE_CT_STAT_DELETED);
 	evicted = (int64_t)(created - expired - deleted - live);
-	printf("# SYN flood: %d established flows (table %d, half-open %d), %d spoofed SYNs in "
-	       "%.1f s, established flows %s\n", FLOOD_E, FLOOD_MAX, FLOOD_MAX / SLUICE_CT_SYN_DIV,
-	       FLOOD_F, secs, k ? "seen once per 2000 SYNs" : "idle");
-	printf("# survivors: %u of %d (inbound %u of %d, outbound %u of %d); outbound replies "
-	       "dropped during the flood: %u; connections %u, half-open %u, created %llu, evicted %lld, "
-	       "timer-failed %llu\n", survive_in + survive_out, FLOOD_E, survive_in,
-	       FLOOD_E / 2, survive_out, FLOOD_E / 2, lost_during, in_tbl, half,
-	       (unsigned long long)created, (long long)evicted,
-	       (unsigned long long)ct_stat(&e, SLUICE_CT_STAT_TIMER_FAIL));
+	printf("# %s flood: %d established flows (table %u in %u shards, unassured %u), %u "
+	       "spoofed packets in %.1f s, established flows %s\n", FLOOD_NAME[kind], e_n, max,
+	       e.shards, una_max, f_n, secs, k ? "busy" : "idle");
+	printf("# survivors: %u of %d (inbound %u, outbound %u); outbound replies dropped "
+	       "during the flood: %u; assured %u, unassured %u, created %llu, evicted %lld\n",
+	       survive_in + survive_out, e_n, survive_in, survive_out, lost_during, in_tbl, una,
+	       (unsigned long long)created, (long long)evicted);
 
-	ASSERT_EQ(created, FLOOD_E + FLOOD_F, "every flood SYN created an entry");
+	ASSERT_EQ(created, e_n + f_n, "every flood packet created an entry");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_INSERT_FAIL), 0, "no insert failure");
-	ASSERT_EQ(in_tbl, FLOOD_E, "only the established flows among the connections");
-	ASSERT_TRUE(half <= FLOOD_MAX / SLUICE_CT_SYN_DIV, "half-open never above their max");
-	ASSERT_TRUE(evicted >= (int64_t)(created - FLOOD_MAX - FLOOD_MAX / SLUICE_CT_SYN_DIV),
-		    "evictions counted");
+	ASSERT_EQ(in_tbl, e_n, "only the established flows among the assured entries");
+	ASSERT_TRUE(una <= una_max, "unassured never above their max");
+	ASSERT_TRUE(evicted >= (int64_t)(created - max - una_max), "evictions counted");
 	ASSERT_EQ(lost_during, 0, "no reply of an established flow dropped during the flood");
-	ASSERT_EQ(survive_in + survive_out, FLOOD_E, "every established flow survives");
-	ASSERT_EQ(dropped_after, FLOOD_E / 2 - survive_out,
+	ASSERT_EQ(survive_in + survive_out, e_n, "every established flow survives");
+	ASSERT_EQ(dropped_after, e_n / 2 - survive_out,
 		  "an evicted outbound flow's reply is dropped");
 out:
 	ct_env_close(&e);
+	free(peer);
+	free(t);
 }
 
 TEST(ct_syn_flood_busy_flows_survive)
 {
-	syn_flood(FLOOD_K);
+	flood(FLOOD_SYN, 4096, 500, 50000, FLOOD_K);
 }
 
 TEST(ct_syn_flood_idle_flows_survive)
 {
-	syn_flood(0);
+	flood(FLOOD_SYN, 4096, 500, 50000, 0);
+}
+
+/* issue 8: a UDP flood to an allowed port evicted 640 of 700 established entries */
+TEST(ct_udp_flood_busy_flows_survive)
+{
+	flood(FLOOD_UDP, 4096, 500, 50000, FLOOD_K);
+}
+
+TEST(ct_udp_flood_idle_flows_survive)
+{
+	flood(FLOOD_UDP, 4096, 500, 50000, 0);
+}
+
+TEST(ct_echo_flood_idle_flows_survive)
+{
+	flood(FLOOD_ECHO, 4096, 500, 50000, 0);
+}
+
+/* four shards: the flood spreads over every unassured shard */
+TEST(ct_udp_flood_4_shards_idle_flows_survive)
+{
+	flood(FLOOD_UDP, 65536, 2000, 120000, 0);
+}
+
+TEST(ct_echo_flood_4_shards_busy_flows_survive)
+{
+	flood(FLOOD_ECHO, 65536, 2000, 120000, 16);
 }
 
 /*
- * A half-open connection lives in a half-open shard and moves to the
+ * A half-open connection lives in an unassured shard and moves to the
  * connections, counters and state kept, when the handshake completes; one
  * that never completes stays half-open.
  */
@@ -1397,6 +1504,55 @@ TEST(ct_handshake_moves_to_connections)
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4, "created counted once each");
 	ASSERT_EQ(in(&e, tcp(LOCAL4, 22, PEER4, 40100, ACK | PSH)), XDP_PASS,
 		  "a later packet of the established flow passes");
+out:
+	ct_env_close(&e);
+}
+
+/*
+ * UDP and echo entries start unassured. A UDP reply (through XDP or TC)
+ * makes the flow assured; ICMP echo never is, reply or not (the kernel
+ * answers every echo request); an unanswered flow stays where a flood can
+ * evict it.
+ */
+TEST(ct_udp_reply_assures_echo_never)
+{
+	struct tuple in_udp = { PEER4, LOCAL4, 3000, 53, 17 };
+	struct tuple out_udp = { LOCAL6, "2001:db8:5::7", 5353, 53, 17 };
+	struct tuple lonely = { PEER4, LOCAL4, 3001, 53, 17 };
+	struct tuple ping = { "203.0.113.9", LOCAL4, 9, 9, 1 };
+	struct sl_ct_entry v;
+	struct ct_env e;
+	bool a;
+
+	OPEN(e, 0);
+	ASSERT_EQ(in(&e, udp(PEER4, 3000, LOCAL4, 53)), XDP_PASS, "dns query by rule");
+	ASSERT_OK(entry_in(&e, true, in_udp, &v, &a), "unassured after the query");
+	ASSERT_EQ(in(&e, udp(PEER4, 3000, LOCAL4, 53)), XDP_PASS, "query again");
+	ASSERT_OK(entry_in(&e, true, in_udp, &v, &a), "still unassured: one direction only");
+	out(&e, udp(LOCAL4, 53, PEER4, 3000));
+	ASSERT_NEQ(entry_in(&e, true, in_udp, &v, &a), 0, "no longer unassured");
+	if (ASSERT_OK(entry_in(&e, false, in_udp, &v, &a), "the answer assures it")) {
+		ASSERT_EQ(v.packets[SL_CT_DIR_ORIG], 2, "orig packets kept");
+		ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 1, "reply packets kept");
+		ASSERT_TRUE(v.orig_is_a == a, "the peer is still the originator");
+	}
+	ASSERT_EQ(in(&e, udp(PEER4, 3001, LOCAL4, 53)), XDP_PASS, "another query");
+	ASSERT_OK(entry_in(&e, true, lonely, &v, &a), "unanswered: unassured");
+
+	/* opened by the host, answered through XDP */
+	out(&e, udp(LOCAL6, 5353, "2001:db8:5::7", 53));
+	ASSERT_OK(entry_in(&e, true, out_udp, &v, &a), "unassured until answered");
+	ASSERT_EQ(in(&e, udp("2001:db8:5::7", 53, LOCAL6, 5353)), XDP_PASS, "answer passes");
+	ASSERT_OK(entry_in(&e, false, out_udp, &v, &a), "assured by the answer");
+
+	ASSERT_EQ(in(&e, echo("203.0.113.9", LOCAL4, true, 9)), XDP_PASS, "ping by rule");
+	out(&e, echo(LOCAL4, "203.0.113.9", false, 9));
+	out(&e, echo(LOCAL4, "203.0.113.9", false, 9));
+	if (ASSERT_OK(entry_in(&e, true, ping, &v, &a), "echo: unassured after replies"))
+		ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 2, "the replies were seen");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4, "created counted once each");
+	ASSERT_EQ(map_count(&e, false), 2, "two assured");
+	ASSERT_EQ(map_count(&e, true), 2, "two unassured");
 out:
 	ct_env_close(&e);
 }

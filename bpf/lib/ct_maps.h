@@ -12,7 +12,8 @@
 
 /*
  * The connection table, in shards (sluice_abi.h): LRU hashes created by the
- * agent (lib/ct_shards.c) and reached through this array of maps. This
+ * agent (lib/ct_shards.c) and reached through this array of maps, the
+ * assured shards at [0, SHARDS_MAX), the unassured ones after them. This
  * definition is only the template every shard matches (sizes, not types:
  * clang emits the types of an inner map definition as forward declarations,
  * which libbpf cannot size).
@@ -54,5 +55,30 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } ct_stats SEC(".maps");
+
+static __always_inline void sl_ct_stat(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&ct_stats, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+/* The number of shards CFG says the table has (a power of two, 1 without CFG). */
+static __always_inline __u32 sl_ct_shards(const struct sl_ct_config *cfg)
+{
+	__u32 n = cfg ? cfg->shards : 1;
+
+	return n && n <= SLUICE_CT_SHARDS_MAX ? n : 1;
+}
+
+/* Assured shard SHARD (UNASSURED: its unassured shard), or NULL. */
+static __always_inline void *sl_ct_map(__u32 shard, bool unassured)
+{
+	__u32 i = (shard & (SLUICE_CT_SHARDS_MAX - 1)) +
+		  (unassured ? SLUICE_CT_SHARDS_MAX : 0);
+
+	return bpf_map_lookup_elem(&ct_shards, &i);
+}
 
 #endif /* SLUICE_BPF_CT_MAPS_H */

@@ -142,9 +142,12 @@ static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pip
 	return SL_NEXT;
 }
 
-/* The rules: classify, count, verdict; an allowed packet may open a connection. */
-static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config *cfg,
-				       struct sl_ct_config *ctc)
+/*
+ * The rules: classify, count, verdict; an allowed packet may open a
+ * connection (CTX: the packet, which conntrack may answer in place).
+ */
+static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
+				       const struct fw_config *cfg, struct sl_ct_config *ctc)
 {
 	__u64 bytes = p->bytes;
 	int rule;
@@ -176,8 +179,9 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
  * state on the stack. The benchmarks' single-program path; sluice_xdp runs
  * the same stages as tail calls (sluice_xdp.bpf.c).
  */
-static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifindex)
+static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
 {
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct fw_config *cfg = NULL;
 	struct sl_ct_config *ctc;
 	struct sl_pipe p;
@@ -192,12 +196,12 @@ static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifin
 		if (v != SL_NEXT)
 			return v;
 	}
-	return sl_fw_rules(&p, cfg, ctc);
+	return sl_fw_rules(ctx, &p, cfg, ctc);
 }
 
-static __always_inline int sl_firewall(void *data, void *data_end)
+static __always_inline int sl_firewall(struct xdp_md *ctx)
 {
-	return sl_firewall_if(data, data_end, 0);
+	return sl_firewall_if(ctx, 0);
 }
 
 #endif /* SLUICE_BPF_FIREWALL_H */
