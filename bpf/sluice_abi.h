@@ -116,7 +116,8 @@ struct sl_counter {
 #define SLUICE_VERDICTS(X)			\
 	X(VERDICT_PASS,		"pass")		\
 	X(VERDICT_DROP,		"drop")		\
-	X(VERDICT_PASS_NONIP,	"pass-non-ip")
+	X(VERDICT_PASS_NONIP,	"pass-non-ip")	\
+	X(VERDICT_TX,		"tx")	/* answered on the same interface (SYN cookie) */
 
 /* sl_drop[r] (per CPU): every drop has a named reason. */
 #define SLUICE_DROP_REASONS(X)					\
@@ -138,7 +139,8 @@ struct sl_counter {
 	X(DROP_TRUNC_UDP,	"truncated-udp")		\
 	X(DROP_TRUNC_ICMP,	"truncated-icmp")		\
 	X(DROP_INTERNAL,	"internal-error")		\
-	X(DROP_TAIL_MISSED,	"tail-call-missed")
+	X(DROP_TAIL_MISSED,	"tail-call-missed")		\
+	X(DROP_SYNCOOKIE_BAD,	"syncookie-bad")
 
 /*
  * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse) hands
@@ -305,11 +307,98 @@ struct sl_ct_sweeper {
 	X(CT_STAT_DELETED,	"deleted")		\
 	X(CT_STAT_INSERT_FAIL,	"insert-failed")	\
 	X(CT_STAT_TIMER_FAIL,	"timer-failed")		\
-	X(CT_STAT_RELATED,	"related")
+	X(CT_STAT_RELATED,	"related")		\
+	X(CT_STAT_CK_SENT,	"syncookie-sent")	\
+	X(CT_STAT_CK_VALID,	"syncookie-valid")	\
+	X(CT_STAT_CK_ACCEPTED,	"syncookie-accepted")	\
+	X(CT_STAT_CK_FAILED,	"syncookie-failed")	\
+	X(CT_STAT_CK_PRESSURE,	"syncookie-pressure")
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
 #undef SLUICE_ENUM_ENTRY
+
+/*
+ * SYN cookies (conntrack.syn-cookies, docs/datapath.md "SYN cookies"). An
+ * allowed SYN to a local listener is answered in XDP with a SYN-ACK whose
+ * sequence number is a cookie, and no state is kept: the ACK that returns
+ * the cookie + 1 proves the handshake, is tracked as established, and is
+ * handed (XDP metadata) to a TC ingress program that gives the listener its
+ * request socket (bpf_sk_assign_tcp_reqsk). The cookie, 32 bits:
+ *
+ *   31..8  SipHash-2-4 (ct_ck_cfg.key) of the 4-tuple, the client's ISN, the
+ *          time slot and bits 7..0
+ *   7      time slot parity (slots of 2^36 ns, ~69 s: a cookie lives 1-2 slots)
+ *   6..5   MSS index (SLUICE_CK_MSS4 / SLUICE_CK_MSS6)
+ *   4      SACK permitted
+ *   3..0   the client's window scale, 0xf: none
+ */
+#define SLUICE_CK_MODES(X)		\
+	X(CK_OFF,	"off")		\
+	X(CK_AUTO,	"auto")		\
+	X(CK_ALWAYS,	"always")
+
+#define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
+enum sluice_ck_mode { SLUICE_CK_MODES(SLUICE_ENUM_ENTRY) SLUICE_CK_MODE_MAX };
+#undef SLUICE_ENUM_ENTRY
+
+#define SLUICE_CK_OPT_TS	(1u << 0)	/* the host's TCP takes timestamps */
+#define SLUICE_CK_OPT_SACK	(1u << 1)	/* ... selective acknowledgments */
+#define SLUICE_CK_OPT_WSCALE	(1u << 2)	/* ... window scaling */
+#define SLUICE_CK_PORT_WORDS	(65536 / 64)
+#define SLUICE_CK_SLOT_SHIFT	36		/* time slot: coarse ns >> 36 */
+#define SLUICE_CK_WINDOW_NS	250000000ull	/* auto: pressure is judged per window */
+#define SLUICE_CK_HOLD_NS	10000000000ull	/* auto: cookies stay on this long after */
+/* MSS values a cookie can carry, by index (the kernel's syncookie tables) */
+#define SLUICE_CK_MSS4_0	536
+#define SLUICE_CK_MSS4_1	1300
+#define SLUICE_CK_MSS4_2	1440
+#define SLUICE_CK_MSS4_3	1460
+#define SLUICE_CK_MSS6_0	1220
+#define SLUICE_CK_MSS6_1	1420
+#define SLUICE_CK_MSS6_2	1440
+#define SLUICE_CK_MSS6_3	8940
+
+/* ct_ck_cfg[0]: written by the agent on every apply. */
+struct sl_ck_config {
+	__u32 mode;		/* enum sluice_ck_mode */
+	__u32 press_min;	/* auto: SYNs opened and not completed in one window, on
+				 * one CPU, that mean pressure (cookies on for HOLD_NS) */
+	__u8 opts;		/* SLUICE_CK_OPT_*: what the host's TCP accepts (its sysctls) */
+	__u8 rcv_wscale;	/* the window scale announced: what the host's TCP would */
+	__u8 pad[6];
+	__u64 key[2];		/* SipHash key, random, kept across restarts */
+	__u64 ports[SLUICE_CK_PORT_WORDS];	/* bit p: SYNs to port p always get cookies */
+};
+
+/*
+ * What XDP hands the TC ingress program with a cookie's ACK: the XDP
+ * metadata in front of the frame (20 bytes), the handshake's options for
+ * bpf_sk_assign_tcp_reqsk().
+ */
+#define SLUICE_CK_MAGIC		0x534c434bu	/* "SLCK" */
+#define SLUICE_CK_META_SACK	(1u << 0)
+#define SLUICE_CK_META_TS	(1u << 1)
+#define SLUICE_CK_META_WSCALE	(1u << 2)
+
+struct sl_ck_meta {
+	__u32 magic;		/* SLUICE_CK_MAGIC */
+	__u16 mss;		/* the client's, from the cookie */
+	__u8 snd_wscale;	/* the client's window scale (SLUICE_CK_META_WSCALE) */
+	__u8 rcv_wscale;	/* ours, as announced in the SYN-ACK */
+	__u8 flags;		/* SLUICE_CK_META_* */
+	__u8 pad[3];
+	__u32 tsval, tsecr;	/* the ACK's timestamps, host order (SLUICE_CK_META_TS) */
+};
+
+/* ct_ck_load (per CPU): auto mode's measure of pressure on this CPU. */
+struct sl_ck_load {
+	__u64 win_start;	/* ns (coarse) */
+	__u32 opened;		/* TCP handshakes opened in the window: half-open entries
+				 * created, cookies sent */
+	__u32 done;		/* ... completed: promoted to assured, cookies returned */
+	__u64 until;		/* cookies on (auto) until this time */
+};
 
 /*
  * Drop events (ring buffer sl_events, shared by both slots). One record per
@@ -371,6 +460,8 @@ struct sl_ev_config {
 #define SLUICE_MAP_CT_SWEEP	"ct_sweep"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
 #define SLUICE_MAP_CT_STATS	"ct_stats"
+#define SLUICE_MAP_CT_CK_CFG	"ct_ck_cfg"
+#define SLUICE_MAP_CT_CK_LOAD	"ct_ck_load"
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
 /* outer arrays of maps (index: policy slot) holding the fw_* tables above */
@@ -404,6 +495,9 @@ _Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");
 _Static_assert(sizeof(struct sl_ct_sweeper) == 72, "ct_sweeper layout");
 _Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
 _Static_assert(sizeof(struct sl_event) == 64, "sl_event layout");
+_Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * SLUICE_CK_PORT_WORDS, "ck_config layout");
+_Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
+_Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
 _Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");

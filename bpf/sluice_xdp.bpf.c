@@ -73,7 +73,7 @@ int sl_stage_ct(struct xdp_md *ctx)
 				  p->ifindex);
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(data, data_end, p, cfg, ctc);
+		v = sl_fw_track(ctx, p, cfg, ctc);
 		if (v != SL_NEXT)
 			return v;
 	}

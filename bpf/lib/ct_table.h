@@ -59,8 +59,11 @@ static __noinline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entry *e,
 		return;
 	}
 	bpf_map_delete_elem(una, &p->key);
-	if (!err)
-		sl_ct_deadline(p->shard, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
+	if (err)
+		return;
+	sl_ct_deadline(p->shard, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
+	if (p->key.proto == SL_IPPROTO_TCP)
+		sl_ck_count(false, v.last_seen);
 }
 
 /*
@@ -114,7 +117,8 @@ static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 	struct sl_ct_entry v;
 
 	sl_ct_entry_new(&v, p, p->start, bytes);
-	sl_ct_insert(p, cfg, &v, true);
+	if (!sl_ct_insert(p, cfg, &v, true) && p->start == SL_CT_SYN_SENT)
+		sl_ck_count(true, v.created);
 }
 
 #endif /* SLUICE_BPF_CT_TABLE_H */

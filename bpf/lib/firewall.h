@@ -6,15 +6,18 @@
  * single-program path), so what is measured is exactly what runs.
  *
  * Stateful (ct_cfg.stateful): a packet of a tracked connection, or an ICMP
- * error about one, passes before the rules; a packet a rule allows that can
- * open a connection (TCP SYN, UDP, ICMP echo request) starts tracking it.
- * Stateless: the only extra cost is reading ct_cfg.
+ * error about one, passes before the rules, and so does the ACK of a SYN
+ * cookie (ct_cookie.h); a packet a rule allows that can open a connection
+ * (TCP SYN, UDP, ICMP echo request) starts tracking it, or, a SYN under SYN
+ * cookies, is answered with one. Stateless: the only extra cost is reading
+ * ct_cfg.
  */
 #ifndef SLUICE_BPF_FIREWALL_H
 #define SLUICE_BPF_FIREWALL_H
 
 #include "classify.h"
 #include "conntrack.h"
+#include "ct_cookie.h"
 #include "events.h"
 #include "parse.h"
 #include "pipeline.h"
@@ -124,14 +127,17 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 }
 
 /*
- * Conntrack (CTC: stateful): a tracked or related packet passes; SL_NEXT
- * otherwise. The CLI blocklist (rule 0 when CFG->block) comes first: a
- * block cuts a tracked connection too. Without conntrack the rules see it
- * first anyway.
+ * Conntrack (CTC: stateful): a tracked or related packet passes, and so
+ * does the ACK of a valid SYN cookie (tracked from then on); a bad cookie
+ * to a port that always gets cookies is dropped; SL_NEXT otherwise. The
+ * CLI blocklist (rule 0 when CFG->block) comes first: a block cuts a
+ * tracked connection too. Without conntrack the rules see it first anyway.
  */
-static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pipe *p,
+static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
 				       const struct fw_config *cfg, struct sl_ct_config *ctc)
 {
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
 	if (sl_blocked(cfg, &p->m, p->slot)) {
 		if (cfg->rule_base < SLUICE_MAX_RULES)
 			sl_count(&fw_rule_cnt, cfg->rule_base, p->bytes);
@@ -139,6 +145,13 @@ static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pip
 	}
 	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
 		return sl_pass(p->bytes);
+	switch (sl_ck_ack(ctx, &p->m, &p->ctp, ctc)) {
+	case SL_CK_VALID:
+		return sl_pass(p->bytes);
+	case SL_CK_BAD:
+		return sl_drop_ev(SLUICE_DROP_SYNCOOKIE_BAD, p->bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
+	}
 	return SL_NEXT;
 }
 
@@ -167,8 +180,12 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 	if (cfg->rule_base + rule < SLUICE_MAX_RULES)
 		sl_count(&fw_rule_cnt, cfg->rule_base + rule, bytes);
 	if (sl_rule_allows(cfg, rule)) {
-		if (ctc && p->ctp.start)
+		if (ctc && p->ctp.start) {
+			/* a SYN under SYN cookies: answered, no state kept */
+			if (p->ctp.start == SL_CT_SYN_SENT && sl_ck_syn(ctx, &p->m))
+				return sl_tx(bytes);
 			sl_fw_ct_create(&p->ctp, ctc, bytes);
+		}
 		return sl_pass(bytes);
 	}
 	return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex);
@@ -192,7 +209,7 @@ static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
 		return v;
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(data, data_end, &p, cfg, ctc);
+		v = sl_fw_track(ctx, &p, cfg, ctc);
 		if (v != SL_NEXT)
 			return v;
 	}

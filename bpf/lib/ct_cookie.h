@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * SYN cookies in XDP (conntrack.syn-cookies; docs/datapath.md, "SYN
+ * cookies"). A SYN that a rule allows, to a port with a local listener, is
+ * answered here with a SYN-ACK whose sequence number is a cookie (layout in
+ * sluice_abi.h), written over the SYN and sent back with XDP_TX: no state,
+ * no skb. The ACK that returns the cookie + 1 is checked here too: a valid
+ * one is tracked as an established (assured) connection and passes with
+ * the handshake's options in the XDP metadata (struct sl_ck_meta), where
+ * the TC ingress program (sluice_tc.bpf.c) finds them and gives the
+ * listener its request socket with bpf_sk_assign_tcp_reqsk(). A bad one is
+ * dropped where the port always gets cookies, and left to the rules
+ * otherwise (it may be a packet of a connection whose entry was lost).
+ *
+ * Why a cookie of our own and not bpf_tcp_raw_gen/check_syncookie: the
+ * kernel's check says only "valid or not", and the request socket needs the
+ * MSS (and window scale, SACK) the SYN asked for; clients without TCP
+ * timestamps (Windows by default) leave no other place to carry them.
+ *
+ * What is answered: IPv4 without options or IPv6 without extension
+ * headers, a SYN without data or FIN/RST, a valid TCP checksum, and a
+ * listening socket for its destination in this namespace (so never
+ * forwarded traffic). Anything else takes the ordinary path.
+ */
+#ifndef SLUICE_BPF_CT_COOKIE_H
+#define SLUICE_BPF_CT_COOKIE_H
+
+#include "conntrack.h"
+#include "siphash.h"
+
+#define SL_CK_WS_NONE		0xf		/* cookie bits 3..0: no window scale */
+#define SL_CK_WS_MAX		14		/* RFC 7323 */
+#define SL_CK_BIT_SLOT		7
+#define SL_CK_BIT_MSS		5
+#define SL_CK_BIT_SACK		4
+#define SL_CK_LOW		0xffu		/* the cookie bits that are not hash */
+
+#define SL_TCPOPT_EOL		0
+#define SL_TCPOPT_NOP		1
+#define SL_TCPOPT_MSS		2
+#define SL_TCPOPT_WSCALE	3
+#define SL_TCPOPT_SACK_PERM	4
+#define SL_TCPOPT_TS		8
+#define SL_TCPOLEN_MSS		4
+#define SL_TCPOLEN_WSCALE	3
+#define SL_TCPOLEN_SACK_PERM	2
+#define SL_TCPOLEN_TS		10
+#define SL_TCP_OPT_MAX		40		/* option space of a TCP header */
+
+#define SL_IP_DF		0x4000
+#define SL_IP_MF		0x2000
+#define SL_CK_TTL		64
+#define SL_CK_MSS_MAX		65495		/* as the kernel's loopback */
+#define SL_CK_MTU_MIN		1280		/* IPv6's minimum; an unknown MTU is taken as this */
+#define SL_BPF_TCP_LISTEN	10
+
+/*
+ * A TCP header copied from the frame (bpf_xdp_load_bytes: any length up to
+ * 60) and its options as parsed; the SYN-ACK is then built in BUF.
+ */
+struct sl_tcpopt {
+	__u8 buf[64];
+	__u32 len, off;		/* header length; the option being parsed */
+	__u32 tsval, tsecr;	/* host order */
+	__u16 mss;		/* 0: none */
+	__u8 wscale;		/* SL_CK_WS_NONE: none */
+	__u8 sack, ts;
+};
+
+/* A handshake as the cookie covers it: the client's side is "s". */
+struct sl_ck_flow {
+	__u32 saddr[4], daddr[4];	/* network order; IPv4 in [0] */
+	__be16 sport, dport;
+	__u32 isn;			/* the client's initial sequence number */
+	__u8 family;
+};
+
+static __always_inline __u8 sl_ck_byte(const struct sl_tcpopt *o, __u32 i)
+{
+	return o->buf[i & 63];
+}
+
+static __always_inline __u32 sl_ck_be32(const struct sl_tcpopt *o, __u32 i)
+{
+	return (__u32)sl_ck_byte(o, i) << 24 | (__u32)sl_ck_byte(o, i + 1) << 16 |
+	       (__u32)sl_ck_byte(o, i + 2) << 8 | sl_ck_byte(o, i + 3);
+}
+
+/* One option (bpf_loop callback: verified once, whatever the option count). */
+static long sl_tcpopt_one(__u32 i, struct sl_tcpopt *o)
+{
+	__u32 off = o->off, len;
+	__u8 kind;
+
+	if (off >= o->len || off >= SL_TCP_HLEN + SL_TCP_OPT_MAX)
+		return 1;
+	kind = sl_ck_byte(o, off);
+	if (kind == SL_TCPOPT_EOL)
+		return 1;
+	if (kind == SL_TCPOPT_NOP) {
+		o->off = off + 1;
+		return 0;
+	}
+	if (off + 1 >= o->len)
+		return 1;
+	len = sl_ck_byte(o, off + 1);
+	if (len < 2 || off + len > o->len)
+		return 1;
+	if (kind == SL_TCPOPT_MSS && len == SL_TCPOLEN_MSS) {
+		o->mss = (__u16)(sl_ck_byte(o, off + 2) << 8 | sl_ck_byte(o, off + 3));
+	} else if (kind == SL_TCPOPT_WSCALE && len == SL_TCPOLEN_WSCALE) {
+		o->wscale = sl_ck_byte(o, off + 2);
+		if (o->wscale > SL_CK_WS_MAX)
+			o->wscale = SL_CK_WS_MAX;
+	} else if (kind == SL_TCPOPT_SACK_PERM && len == SL_TCPOLEN_SACK_PERM) {
+		o->sack = 1;
+	} else if (kind == SL_TCPOPT_TS && len == SL_TCPOLEN_TS) {
+		o->ts = 1;
+		o->tsval = sl_ck_be32(o, off + 2);
+		o->tsecr = sl_ck_be32(o, off + 6);
+	}
+	o->off = off + len;
+	return 0;
+}
+
+/* Copy the TCP header at L4OFF, LEN bytes (20..60) of it, into O and parse its options. */
+static __always_inline int sl_tcpopt_load(struct xdp_md *ctx, __u32 l4off, __u32 len,
+					  struct sl_tcpopt *o)
+{
+	__builtin_memset(o, 0, sizeof(*o));
+	o->wscale = SL_CK_WS_NONE;
+	if (len < SL_TCP_HLEN || len > SL_TCP_HLEN + SL_TCP_OPT_MAX)
+		return -1;
+	if (bpf_xdp_load_bytes(ctx, l4off, o->buf, len))
+		return -1;
+	o->len = len;
+	o->off = SL_TCP_HLEN;
+	if (len > SL_TCP_HLEN)
+		bpf_loop(SL_TCP_OPT_MAX, sl_tcpopt_one, o, 0);
+	return 0;
+}
+
+/*
+ * The cookie of F in time slot SLOT, with LOW (bits 7..0) as given: the
+ * SipHash of the bytes saddr, daddr (4 or 16 each), sport, dport, the ISN
+ * (network order), the slot (host order), LOW, the family, zero-padded to
+ * whole words; its low 32 bits with bits 7..0 replaced by LOW.
+ */
+static __always_inline __u32 sl_ck_cookie(const struct sl_ck_config *cfg,
+					  const struct sl_ck_flow *f, __u32 slot, __u8 low)
+{
+	__u64 w[SL_SIP_WORDS_MAX] = {};
+	__u8 *b = (__u8 *)w;
+	__be32 isn = bpf_htonl(f->isn);
+	__u64 h;
+
+	if (f->family == 4) {
+		__builtin_memcpy(b, &f->saddr[0], 4);
+		__builtin_memcpy(b + 4, &f->daddr[0], 4);
+		__builtin_memcpy(b + 8, &f->sport, 2);
+		__builtin_memcpy(b + 10, &f->dport, 2);
+		__builtin_memcpy(b + 12, &isn, 4);
+		__builtin_memcpy(b + 16, &slot, 4);
+		b[20] = low;
+		b[21] = 4;
+		h = sl_siphash(cfg->key, w, 3);
+	} else {
+		__builtin_memcpy(b, f->saddr, 16);
+		__builtin_memcpy(b + 16, f->daddr, 16);
+		__builtin_memcpy(b + 32, &f->sport, 2);
+		__builtin_memcpy(b + 34, &f->dport, 2);
+		__builtin_memcpy(b + 36, &isn, 4);
+		__builtin_memcpy(b + 40, &slot, 4);
+		b[44] = low;
+		b[45] = 6;
+		h = sl_siphash(cfg->key, w, 6);
+	}
+	return ((__u32)h & ~SL_CK_LOW) | low;
+}
+
+static __always_inline __u32 sl_ck_slot(__u64 now)
+{
+	return (__u32)(now >> SLUICE_CK_SLOT_SHIFT);
+}
+
+static __always_inline __u16 sl_ck_mss_of(__u8 family, __u32 idx)
+{
+	switch (idx & 3) {
+	case 0:
+		return family == 4 ? SLUICE_CK_MSS4_0 : SLUICE_CK_MSS6_0;
+	case 1:
+		return family == 4 ? SLUICE_CK_MSS4_1 : SLUICE_CK_MSS6_1;
+	case 2:
+		return family == 4 ? SLUICE_CK_MSS4_2 : SLUICE_CK_MSS6_2;
+	}
+	return family == 4 ? SLUICE_CK_MSS4_3 : SLUICE_CK_MSS6_3;
+}
+
+/* The largest MSS of the table not above the client's (none: the smallest). */
+static __always_inline __u32 sl_ck_mss_idx(__u8 family, __u16 mss)
+{
+	__u32 i = 3;
+
+	while (i && sl_ck_mss_of(family, i) > mss)
+		i--;
+	return i;
+}
+
+static __always_inline struct sl_ck_config *sl_ck_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ct_ck_cfg, &zero);
+}
+
+/* Port PORT (host order) always gets cookies. */
+static __always_inline bool sl_ck_port(const struct sl_ck_config *cfg, __u16 port)
+{
+	return cfg->mode == SLUICE_CK_ALWAYS ||
+	       (cfg->ports[(port >> 6) & (SLUICE_CK_PORT_WORDS - 1)] >> (port & 63)) & 1;
+}
+
+/* Answer a SYN to PORT with a cookie now? Auto: while this CPU sees pressure. */
+static __always_inline bool sl_ck_wanted(const struct sl_ck_config *cfg, __u16 port)
+{
+	__u32 zero = 0;
+	struct sl_ck_load *l;
+
+	if (!cfg || cfg->mode == SLUICE_CK_OFF)
+		return false;
+	if (sl_ck_port(cfg, port))
+		return true;
+	l = bpf_map_lookup_elem(&ct_ck_load, &zero);
+	return l && bpf_ktime_get_coarse_ns() < l->until;
+}
+
+/* A 64-bit one's complement sum folded to 16 bits, inverted: a checksum field. */
+static __always_inline __u16 sl_ck_fold(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/*
+ * The checksum of the TCP header TH of LEN bytes (its checksum field as it
+ * is) with the pseudo header SRC -> DST (IPv4 in [0], the rest zero, which
+ * adds nothing): 0 when the header's own checksum is right, else the value
+ * for a zeroed checksum field.
+ */
+static __always_inline __u16 sl_ck_tcp_csum(const __u32 *src, const __u32 *dst, void *th,
+					    __u32 len)
+{
+	__u64 s = bpf_htonl(len) + bpf_htonl(SL_IPPROTO_TCP);
+	__s64 c;
+
+	if (len > SL_TCP_HLEN + SL_TCP_OPT_MAX)
+		return 0xffff;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		s += (__u64)src[i] + dst[i];
+	c = bpf_csum_diff(NULL, 0, th, len, 0);
+	if (c < 0)
+		return 0xffff;
+	return sl_ck_fold(s + (__u32)c);
+}
+
+/* The flow of a parsed TCP packet M (its source is the client). */
+static __always_inline void sl_ck_flow_of(const struct sl_meta *m, struct sl_ck_flow *f,
+					  __u32 isn)
+{
+	__builtin_memset(f, 0, sizeof(*f));
+	if (m->family == 4) {
+		f->saddr[0] = bpf_htonl(m->src4);
+		f->daddr[0] = bpf_htonl(m->dst4);
+	} else {
+		__builtin_memcpy(f->saddr, m->src6, 16);
+		__builtin_memcpy(f->daddr, m->dst6, 16);
+	}
+	f->sport = bpf_htons(m->sport);
+	f->dport = bpf_htons(m->dport);
+	f->isn = isn;
+	f->family = m->family;
+}
+
+/* A socket listening for F's destination in this namespace? */
+static __always_inline bool sl_ck_listener(struct xdp_md *ctx, const struct sl_ck_flow *f)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 size;
+	bool listen;
+
+	if (f->family == 4) {
+		t.ipv4.saddr = f->saddr[0];
+		t.ipv4.daddr = f->daddr[0];
+		t.ipv4.sport = f->sport;
+		t.ipv4.dport = f->dport;
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, f->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, f->daddr, 16);
+		t.ipv6.sport = f->sport;
+		t.ipv6.dport = f->dport;
+		size = sizeof(t.ipv6);
+	}
+	sk = bpf_skc_lookup_tcp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	listen = sk->state == SL_BPF_TCP_LISTEN;
+	bpf_sk_release(sk);
+	return listen;
+}
+
+/* Bytes of our SYN-ACK's options: MSS; timestamps (with SACK-permitted) or SACK-permitted; window scale. */
+static __always_inline __u32 sl_ck_optlen(bool ts, bool sack, bool ws)
+{
+	__u32 n = SL_TCPOLEN_MSS;
+
+	if (ts)
+		n += 12;
+	else if (sack)
+		n += 4;
+	if (ws)
+		n += 4;
+	return n;
+}
+
+/*
+ * Turn the SYN M into the SYN-ACK of cookie COOKIE, options as the client
+ * asked (O) and the host allows; the frame already has the SYN-ACK's
+ * length, TCPLEN bytes of TCP header. 0, or -1 when the frame is not what
+ * was measured.
+ */
+static __always_inline int sl_ck_write(struct xdp_md *ctx, const struct sl_meta *m,
+				       const struct sl_ck_flow *f, struct sl_tcpopt *o,
+				       __u32 cookie, __u16 mss, bool ts, bool sack, __u8 ws,
+				       __u32 tcplen)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u32 l3 = m->l3_off, l4 = (__u32)m->l3_off + m->l4_off, win, i = 24;
+	__u8 mac[6], *b = o->buf;
+	__u16 c;
+
+	if (l3 > 64 || l4 > 128 || tcplen > SL_TCP_HLEN + 20 || tcplen < SL_TCP_HLEN)
+		return -1;
+	if (data + 12 > data_end)
+		return -1;
+	/* Ethernet: back where it came from; VLAN tags stay */
+	__builtin_memcpy(mac, data, 6);
+	__builtin_memcpy(data, data + 6, 6);
+	__builtin_memcpy(data + 6, mac, 6);
+	if (m->family == 4) {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > data_end)
+			return -1;
+		ip->saddr = f->daddr[0];
+		ip->daddr = f->saddr[0];
+		ip->tos = 0;
+		ip->tot_len = bpf_htons(sizeof(*ip) + tcplen);
+		ip->id = 0;
+		ip->frag_off = bpf_htons(SL_IP_DF);
+		ip->ttl = SL_CK_TTL;
+		ip->check = 0;
+		ip->check = sl_ck_fold((__u32)bpf_csum_diff(NULL, 0, (void *)ip, sizeof(*ip), 0));
+	} else {
+		struct ipv6hdr *ip6 = data + l3;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		*(__be32 *)ip6 = bpf_htonl(0x60000000);	/* version 6, no class, no flow */
+		ip6->payload_len = bpf_htons(tcplen);
+		ip6->hop_limit = SL_CK_TTL;
+		__builtin_memcpy(&ip6->saddr, f->daddr, 16);
+		__builtin_memcpy(&ip6->daddr, f->saddr, 16);
+	}
+	/* the SYN-ACK's TCP header, built over the SYN's copy, then stored */
+	__builtin_memset(b, 0, SL_TCP_HLEN + 20);
+	__builtin_memcpy(b, &f->dport, 2);
+	__builtin_memcpy(b + 2, &f->sport, 2);
+	*(__be32 *)(b + SL_TCP_OFF_SEQ) = bpf_htonl(cookie);
+	*(__be32 *)(b + SL_TCP_OFF_ACK) = bpf_htonl(f->isn + 1);
+	b[12] = (__u8)(tcplen / 4) << 4;
+	b[SL_TCP_OFF_FLAGS] = SL_TCP_SYN | SL_TCP_ACK;
+	win = 65535 / mss * mss;
+	b[14] = win >> 8;
+	b[15] = win & 0xff;
+	/* options, in the kernel's order */
+	b[20] = SL_TCPOPT_MSS;
+	b[21] = SL_TCPOLEN_MSS;
+	b[22] = mss >> 8;
+	b[23] = mss & 0xff;
+	if (ts) {
+		*(__be32 *)(b + 24) = bpf_htonl(sack ? (SL_TCPOPT_SACK_PERM << 24 |
+							SL_TCPOLEN_SACK_PERM << 16 |
+							SL_TCPOPT_TS << 8 | SL_TCPOLEN_TS) :
+					      (SL_TCPOPT_NOP << 24 | SL_TCPOPT_NOP << 16 |
+					       SL_TCPOPT_TS << 8 | SL_TCPOLEN_TS));
+		*(__be32 *)(b + 28) = bpf_htonl((__u32)(bpf_ktime_get_coarse_ns() /
+						       SL_NSEC_PER_MSEC));
+		*(__be32 *)(b + 32) = bpf_htonl(o->tsval);
+		i = 36;
+	} else if (sack) {
+		*(__be32 *)(b + 24) = bpf_htonl(SL_TCPOPT_NOP << 24 | SL_TCPOPT_NOP << 16 |
+						SL_TCPOPT_SACK_PERM << 8 | SL_TCPOLEN_SACK_PERM);
+		i = 28;
+	}
+	if (ws != SL_CK_WS_NONE && i <= SL_TCP_HLEN + 16)
+		*(__be32 *)(b + (i & 63)) = bpf_htonl(SL_TCPOPT_NOP << 24 | SL_TCPOPT_WSCALE << 16 |
+						      SL_TCPOLEN_WSCALE << 8 | ws);
+	if (tcplen < SL_TCP_HLEN || tcplen > SL_TCP_HLEN + 20)
+		return -1;
+	c = sl_ck_tcp_csum(f->daddr, f->saddr, b, tcplen);
+	__builtin_memcpy(b + 16, &c, 2);
+	return bpf_xdp_store_bytes(ctx, l4, b, tcplen) ? -1 : 0;
+}
+
+/*
+ * Answer the SYN M (its key P) with a cookie, in place: 0 when the frame is
+ * now the SYN-ACK to send back (XDP_TX), -1 when the SYN takes the ordinary
+ * path (left as it was).
+ */
+static __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
+				       const struct sl_ck_config *cfg)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u32 l3, l4, tcplen, newlen, isn, low, cookie, slot, mtu = 0;
+	struct sl_ck_flow f;
+	struct sl_tcpopt o;
+	bool ts, sack;
+	__u16 mss;
+	__u8 *th, ws;
+
+	if (!m || !cfg)
+		return -1;
+	/* no IPv4 options, no IPv6 extension headers: the reply is written in place */
+	if (m->l4_off != (m->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)))
+		return -1;
+	l3 = m->l3_off;
+	if (l3 > 64)
+		return -1;
+	l4 = l3 + (m->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
+	th = data + l4;
+	if ((void *)(th + SL_TCP_HLEN) > data_end)
+		return -1;
+	tcplen = (th[12] >> 4) * 4;
+	/* a SYN with data: the ordinary path */
+	if (m->ip_len != m->l4_off + tcplen || tcplen < SL_TCP_HLEN ||
+	    (void *)(th + tcplen) > data_end)
+		return -1;
+	if (m->family == 4) {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > data_end || (ip->frag_off & bpf_htons(SL_IP_MF)) ||
+		    sl_ck_fold((__u32)bpf_csum_diff(NULL, 0, (void *)ip, sizeof(*ip), 0)))
+			return -1;
+	}
+	isn = bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ));
+	sl_ck_flow_of(m, &f, isn);
+	if (sl_tcpopt_load(ctx, l4, tcplen, &o))
+		return -1;
+	/* a corrupt SYN is not answered (the stack would drop it) */
+	if (sl_ck_tcp_csum(f.saddr, f.daddr, o.buf, tcplen) != 0)
+		return -1;
+	if (!sl_ck_listener(ctx, &f))
+		return -1;
+	/* the ACK will need metadata for TC: refuse where the driver has none */
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct sl_ck_meta)))
+		return -1;
+	if (bpf_xdp_adjust_meta(ctx, (int)sizeof(struct sl_ck_meta)))
+		return -1;
+	ts = o.ts && (cfg->opts & SLUICE_CK_OPT_TS);
+	sack = o.sack && (cfg->opts & SLUICE_CK_OPT_SACK);
+	ws = (cfg->opts & SLUICE_CK_OPT_WSCALE) ? o.wscale : SL_CK_WS_NONE;
+	slot = sl_ck_slot(bpf_ktime_get_coarse_ns());
+	low = (slot & 1) << SL_CK_BIT_SLOT | sl_ck_mss_idx(m->family, o.mss) << SL_CK_BIT_MSS |
+	      (__u32)sack << SL_CK_BIT_SACK | ws;
+	cookie = sl_ck_cookie(cfg, &f, slot, (__u8)low);
+	/* the MSS we announce: the interface's MTU less the headers */
+	bpf_check_mtu(ctx, 0, &mtu, 0, 0);
+	if (mtu < SL_CK_MTU_MIN)
+		mtu = SL_CK_MTU_MIN;
+	mtu -= m->family == 4 ? 40 : 60;
+	mss = mtu > SL_CK_MSS_MAX ? SL_CK_MSS_MAX : (__u16)mtu;
+	/* the frame: headers up to TCP, then our options, nothing after */
+	tcplen = SL_TCP_HLEN + sl_ck_optlen(ts, sack, ws != SL_CK_WS_NONE);
+	newlen = l4 + tcplen;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (bpf_xdp_adjust_tail(ctx, (int)newlen - (int)(data_end - data)))
+		return -1;
+	return sl_ck_write(ctx, m, &f, &o, cookie, mss, ts, sack,
+			   ws == SL_CK_WS_NONE ? SL_CK_WS_NONE : cfg->rcv_wscale, tcplen);
+}
+
+/*
+ * An allowed SYN (M, the key in P): answer it with a cookie when the port
+ * always gets them, or auto mode sees pressure. True when the frame is now
+ * the SYN-ACK to send back.
+ */
+static __always_inline bool sl_ck_syn(struct xdp_md *ctx, struct sl_meta *m)
+{
+	struct sl_ck_config *cfg = sl_ck_cfg();
+
+	if (!sl_ck_wanted(cfg, m->dport) || sl_ck_syn_answer(ctx, m, cfg))
+		return false;
+	sl_ct_stat(SLUICE_CT_STAT_CK_SENT);
+	sl_ck_count(true, bpf_ktime_get_coarse_ns());
+	return true;
+}
+
+enum sl_ck_res {
+	SL_CK_NONE,		/* not a cookie ACK: conntrack and the rules go on */
+	SL_CK_VALID,		/* the handshake of a cookie: tracked, pass */
+	SL_CK_BAD,		/* a bad cookie to a port that always gets them: drop */
+};
+
+/*
+ * The ACK M (no entry: P has its key) returning a cookie? Valid: an
+ * established entry among the assured ones, and the handshake's options in
+ * the metadata for TC.
+ */
+static __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
+				      struct sl_ct_pkt *p, const struct sl_ck_config *cfg,
+				      const struct sl_ct_config *ctc)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	__u32 l4, tcplen, ack, cookie, slot, low;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct sl_ck_meta *meta;
+	struct sl_ct_entry v;
+	struct sl_ck_flow f;
+	struct sl_tcpopt o;
+	__u8 *th;
+
+	if (!m || !p || !cfg || m->l3_off > 64 || m->l4_off > SL_CT_L4_MAX)
+		return SL_CK_NONE;
+	l4 = (__u32)m->l3_off + m->l4_off;
+	th = data + l4;
+	if ((void *)(th + SL_TCP_HLEN) > data_end)
+		return SL_CK_NONE;
+	tcplen = (th[12] >> 4) * 4;
+	ack = bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_ACK));
+	cookie = ack - 1;
+	low = cookie & SL_CK_LOW;
+	sl_ck_flow_of(m, &f, bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ)) - 1);
+	slot = sl_ck_slot(now);
+	if ((slot & 1) != low >> SL_CK_BIT_SLOT)
+		slot--;
+	if (sl_ck_cookie(cfg, &f, slot, (__u8)low) != cookie)
+		return sl_ck_port(cfg, m->dport) ? SL_CK_BAD : SL_CK_NONE;
+	sl_ct_stat(SLUICE_CT_STAT_CK_VALID);
+	sl_ck_count(false, now);
+	if (sl_tcpopt_load(ctx, l4, tcplen, &o))
+		o.ts = 0;
+	/* tracked as established at once: the cookie is the proof of the handshake */
+	sl_ct_entry_new(&v, p, SL_CT_ESTABLISHED, bytes);
+	v.syn_ack_seq = bpf_htonl(cookie);
+	sl_ct_insert(p, ctc, &v, false);
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return SL_CK_VALID;	/* TC cannot take it over: counted there as missing */
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return SL_CK_VALID;
+	__builtin_memset(meta, 0, sizeof(*meta));
+	meta->magic = SLUICE_CK_MAGIC;
+	meta->mss = sl_ck_mss_of(m->family, (low >> SL_CK_BIT_MSS) & 3);
+	if ((low & SL_CK_WS_NONE) != SL_CK_WS_NONE) {
+		meta->flags |= SLUICE_CK_META_WSCALE;
+		meta->snd_wscale = low & SL_CK_WS_NONE;
+		meta->rcv_wscale = cfg->rcv_wscale;
+	}
+	if (low >> SL_CK_BIT_SACK & 1)
+		meta->flags |= SLUICE_CK_META_SACK;
+	if (o.ts && (cfg->opts & SLUICE_CK_OPT_TS)) {
+		meta->flags |= SLUICE_CK_META_TS;
+		meta->tsval = o.tsval;
+		meta->tsecr = o.tsecr;
+	}
+	return SL_CK_VALID;
+}
+
+/* An ACK (no SYN, no RST) without an entry: a cookie's? */
+static __always_inline int sl_ck_ack(struct xdp_md *ctx, struct sl_meta *m, struct sl_ct_pkt *p,
+				     const struct sl_ct_config *ctc)
+{
+	struct sl_ck_config *cfg;
+
+	if (m->proto != SL_IPPROTO_TCP || !m->has_ports ||
+	    (m->tcp_flags & (SL_TCP_SYN | SL_TCP_RST | SL_TCP_ACK)) != SL_TCP_ACK)
+		return SL_CK_NONE;
+	cfg = sl_ck_cfg();
+	if (!cfg || cfg->mode == SLUICE_CK_OFF)
+		return SL_CK_NONE;
+	return sl_ck_ack_check(ctx, m, p, cfg, ctc);
+}
+
+#endif /* SLUICE_BPF_CT_COOKIE_H */
