@@ -124,7 +124,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(LIB_SRCS))
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice
+# bench_synflood: the live-frames SYN flood of netns-tests/test_syncookie.py
+test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice $(BUILD)/bench/bench_synflood
 
 bench-bins: all $(BENCH_BINS)
 

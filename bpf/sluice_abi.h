@@ -346,6 +346,7 @@ enum sluice_ck_mode { SLUICE_CK_MODES(SLUICE_ENUM_ENTRY) SLUICE_CK_MODE_MAX };
 #define SLUICE_CK_OPT_SACK	(1u << 1)	/* ... selective acknowledgments */
 #define SLUICE_CK_OPT_WSCALE	(1u << 2)	/* ... window scaling */
 #define SLUICE_CK_PORT_WORDS	(65536 / 64)
+#define SLUICE_CK_IF_WORDS	(65536 / 64)	/* ifindexes below 65536 */
 #define SLUICE_CK_SLOT_SHIFT	36		/* time slot: coarse ns >> 36 */
 #define SLUICE_CK_WINDOW_NS	250000000ull	/* auto: pressure is judged per window */
 #define SLUICE_CK_HOLD_NS	10000000000ull	/* auto: cookies stay on this long after */
@@ -369,6 +370,13 @@ struct sl_ck_config {
 	__u8 pad[6];
 	__u64 key[2];		/* SipHash key, random, kept across restarts */
 	__u64 ports[SLUICE_CK_PORT_WORDS];	/* bit p: SYNs to port p always get cookies */
+	/*
+	 * bit i: interface i cannot be trusted with XDP_TX (a veth drops XDP_TX
+	 * frames unless its peer has GRO or an XDP program): its SYN-ACKs pass
+	 * to the TC ingress program, which sends them back out (an skb each).
+	 * Interfaces from 65536 up always go that way.
+	 */
+	__u64 tx_tc[SLUICE_CK_IF_WORDS];
 };
 
 /*
@@ -376,7 +384,8 @@ struct sl_ck_config {
  * metadata in front of the frame (20 bytes), the handshake's options for
  * bpf_sk_assign_tcp_reqsk().
  */
-#define SLUICE_CK_MAGIC		0x534c434bu	/* "SLCK" */
+#define SLUICE_CK_MAGIC		0x534c434bu	/* "SLCK": a cookie's ACK, for the listener */
+#define SLUICE_CK_MAGIC_TX	0x534c5458u	/* "SLTX": a SYN-ACK, to send back out */
 #define SLUICE_CK_META_SACK	(1u << 0)
 #define SLUICE_CK_META_TS	(1u << 1)
 #define SLUICE_CK_META_WSCALE	(1u << 2)
@@ -495,7 +504,8 @@ _Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");
 _Static_assert(sizeof(struct sl_ct_sweeper) == 72, "ct_sweeper layout");
 _Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
 _Static_assert(sizeof(struct sl_event) == 64, "sl_event layout");
-_Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * SLUICE_CK_PORT_WORDS, "ck_config layout");
+_Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + SLUICE_CK_IF_WORDS),
+	       "ck_config layout");
 _Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
 _Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");

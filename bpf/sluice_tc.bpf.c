@@ -13,7 +13,8 @@
  * `default: deny` firewall.
  *
  * sl_tc_ingress (TC ingress, beside it): the second half of a SYN cookie
- * handshake. XDP checked the cookie the ACK returns and left the
+ * handshake, and the way out for SYN-ACKs where XDP_TX cannot be trusted
+ * (a veth drops XDP_TX frames unless its peer has GRO or an XDP program). XDP checked the cookie the ACK returns and left the
  * handshake's options in the metadata (struct sl_ck_meta, ct_cookie.h);
  * here the listener gets the request socket it never made, with
  * bpf_sk_assign_tcp_reqsk(), and the kernel creates the connection from
@@ -163,7 +164,12 @@ int sl_tc_ingress(struct __sk_buff *skb)
 {
 	struct sl_ck_meta *meta = (void *)(long)skb->data_meta, ck;
 
-	if ((void *)(meta + 1) > (void *)(long)skb->data || meta->magic != SLUICE_CK_MAGIC)
+	if ((void *)(meta + 1) > (void *)(long)skb->data)
+		return SL_TC_ACT_OK;
+	/* a SYN-ACK XDP wrote where XDP_TX cannot be trusted: back out */
+	if (meta->magic == SLUICE_CK_MAGIC_TX)
+		return bpf_redirect(skb->ifindex, 0);
+	if (meta->magic != SLUICE_CK_MAGIC)
 		return SL_TC_ACT_OK;
 	ck = *meta;
 	sl_tc_ck_accept(skb, &ck);

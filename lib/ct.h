@@ -23,6 +23,11 @@
  */
 void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
 		       uint32_t *max_entries);
+/*
+ * ct_ck_cfg[0] for POL: the mode and the ports that always get cookies;
+ * the key and what the host's TCP accepts are the agent's to fill in.
+ */
+void ct_cookie_compile(const struct sl_policy *pol, struct sl_ck_config *ck);
 
 /* The number of shards for a table of MAX_ENTRIES connections (a power of two). */
 uint32_t ct_shards_for(uint32_t max_entries);

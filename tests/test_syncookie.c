@@ -240,8 +240,9 @@ struct ck_env {
 	int cfg_fd, load_fd;
 };
 
-/* Cookie settings: MODE, PORT always (0: none), PRESS_MIN for auto. */
-static int ck_set(struct ck_env *c, uint32_t mode, uint16_t port, uint32_t press_min)
+/* Cookie settings: MODE, PORT always (0: none), PRESS_MIN for auto, TX_TC: ifindex 1 bounces. */
+static int ck_set_tx(struct ck_env *c, uint32_t mode, uint16_t port, uint32_t press_min,
+		     bool tx_tc)
 {
 	static struct sl_ck_config cfg;
 	uint32_t k = 0;
@@ -256,11 +257,18 @@ static int ck_set(struct ck_env *c, uint32_t mode, uint16_t port, uint32_t press
 	memcpy(cfg.key, KEY, sizeof(cfg.key));
 	if (port)
 		cfg.ports[port / 64] |= 1ull << (port % 64);
+	if (tx_tc)
+		cfg.tx_tc[0] |= 1ull << 1;	/* this namespace's loopback, the test device */
 	memset(zero, 0, sizeof(zero));
 	if (bpf_map_update_elem(c->cfg_fd, &k, &cfg, BPF_ANY) ||
 	    bpf_map_update_elem(c->load_fd, &k, zero, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+static int ck_set(struct ck_env *c, uint32_t mode, uint16_t port, uint32_t press_min)
+{
+	return ck_set_tx(c, mode, port, press_min, false);
 }
 
 static int ck_open(struct ck_env *c, uint32_t mode, uint16_t port)
@@ -453,6 +461,34 @@ TEST(ck_synack_v6)
 {
 	/* IPv6: 1440 is index 2 of 1220, 1420, 1440, 8940 */
 	synack(PEER6, LOCAL6, 1440, 2);
+}
+
+/*
+ * Where XDP_TX cannot be trusted (a veth), the SYN-ACK is the same frame,
+ * passed up with SLUICE_CK_MAGIC_TX in the metadata for the TC ingress
+ * program to send back; counted tx all the same.
+ */
+TEST(ck_synack_through_tc)
+{
+	uint8_t opt[40], meta[32];
+	size_t n = linux_syn_opts(opt, 1460, 9);
+	struct frame syn = tcpo(PEER4, 40510, LOCAL4, SSH, SYN, 3, 0, opt, n), out;
+	uint32_t ml, magic;
+	struct ck_env c;
+
+	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
+	ASSERT_OK(ck_set_tx(&c, SLUICE_CK_ALWAYS, 0, 0, true), "ifindex 1 through TC");
+	ASSERT_EQ(run_out(&c, &syn, &out, meta, &ml), XDP_PASS, "passed up");
+	if (ASSERT_EQ(ml, sizeof(struct sl_ck_meta), "metadata")) {
+		memcpy(&magic, meta, 4);
+		ASSERT_EQ(magic, SLUICE_CK_MAGIC_TX, "send me back");
+	}
+	ASSERT_EQ(out.b[14 + 20 + 13], SYN | ACK, "the frame is the SYN-ACK");
+	ASSERT_TRUE(csums_ok(&out), "checksums");
+	ASSERT_EQ(verdict(&c, SLUICE_VERDICT_TX), 1, "counted tx");
+	ASSERT_EQ(verdict(&c, SLUICE_VERDICT_PASS), 0, "not pass");
+out:
+	ct_env_close(&c.e);
 }
 
 /*

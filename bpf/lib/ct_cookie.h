@@ -250,17 +250,24 @@ static __always_inline __u16 sl_ck_fold(__u64 s)
  * adds nothing): 0 when the header's own checksum is right, else the value
  * for a zeroed checksum field.
  */
+static __always_inline __u64 sl_ck_pseudo(const __u32 *src, const __u32 *dst, __u32 len)
+{
+	__u64 s = bpf_htonl(len) + bpf_htonl(SL_IPPROTO_TCP);
+
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		s += (__u64)src[i] + dst[i];
+	return s;
+}
+
 static __always_inline __u16 sl_ck_tcp_csum(const __u32 *src, const __u32 *dst, void *th,
 					    __u32 len)
 {
-	__u64 s = bpf_htonl(len) + bpf_htonl(SL_IPPROTO_TCP);
+	__u64 s = sl_ck_pseudo(src, dst, len);
 	__s64 c;
 
 	if (len > SL_TCP_HLEN + SL_TCP_OPT_MAX)
 		return 0xffff;
-#pragma unroll
-	for (int i = 0; i < 4; i++)
-		s += (__u64)src[i] + dst[i];
 	c = bpf_csum_diff(NULL, 0, th, len, 0);
 	if (c < 0)
 		return 0xffff;
@@ -462,8 +469,13 @@ static __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta 
 	sl_ck_flow_of(m, &f, isn);
 	if (sl_tcpopt_load(ctx, l4, tcplen, &o))
 		return -1;
-	/* a corrupt SYN is not answered (the stack would drop it) */
-	if (sl_ck_tcp_csum(f.saddr, f.daddr, o.buf, tcplen) != 0)
+	/*
+	 * A corrupt SYN is not answered (the stack would drop it). A checksum
+	 * left to offload is not corrupt: a veth hands XDP what a local
+	 * sender wrote, the pseudo header's sum, folded.
+	 */
+	if (sl_ck_tcp_csum(f.saddr, f.daddr, o.buf, tcplen) != 0 &&
+	    *(__u16 *)(o.buf + 16) != (__u16)~sl_ck_fold(sl_ck_pseudo(f.saddr, f.daddr, tcplen)))
 		return -1;
 	if (!sl_ck_listener(ctx, &f))
 		return -1;
@@ -497,19 +509,43 @@ static __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta 
 }
 
 /*
- * An allowed SYN (M, the key in P): answer it with a cookie when the port
- * always gets them, or auto mode sees pressure. True when the frame is now
- * the SYN-ACK to send back.
+ * Can the SYN-ACK in CTX leave with XDP_TX? Else (SLUICE_CK_MAGIC_TX in its
+ * metadata) it passes to the TC ingress program, which sends it back out.
  */
-static __always_inline bool sl_ck_syn(struct xdp_md *ctx, struct sl_meta *m)
+static __always_inline bool sl_ck_xdp_tx(struct xdp_md *ctx, const struct sl_ck_config *cfg)
+{
+	__u32 i = ctx->ingress_ifindex;
+	__u32 *meta;
+
+	if (i < 65536 && !(cfg->tx_tc[(i >> 6) & (SLUICE_CK_IF_WORDS - 1)] >> (i & 63) & 1))
+		return true;
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct sl_ck_meta)))
+		return true;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) <= (void *)(long)ctx->data)
+		*meta = SLUICE_CK_MAGIC_TX;
+	return false;
+}
+
+enum sl_ck_syn_res {
+	SL_CK_SYN_NONE,		/* the ordinary path: the frame is as it was */
+	SL_CK_SYN_TX,		/* the frame is the SYN-ACK: XDP_TX */
+	SL_CK_SYN_TC,		/* the frame is the SYN-ACK: XDP_PASS, TC sends it */
+};
+
+/*
+ * An allowed SYN (M): answer it with a cookie when the port always gets
+ * them, or auto mode sees pressure (enum sl_ck_syn_res).
+ */
+static __always_inline int sl_ck_syn(struct xdp_md *ctx, struct sl_meta *m)
 {
 	struct sl_ck_config *cfg = sl_ck_cfg();
 
-	if (!sl_ck_wanted(cfg, m->dport) || sl_ck_syn_answer(ctx, m, cfg))
-		return false;
+	if (!cfg || !sl_ck_wanted(cfg, m->dport) || sl_ck_syn_answer(ctx, m, cfg))
+		return SL_CK_SYN_NONE;
 	sl_ct_stat(SLUICE_CT_STAT_CK_SENT);
 	sl_ck_count(true, bpf_ktime_get_coarse_ns());
-	return true;
+	return sl_ck_xdp_tx(ctx, cfg) ? SL_CK_SYN_TX : SL_CK_SYN_TC;
 }
 
 enum sl_ck_res {

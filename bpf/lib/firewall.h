@@ -182,8 +182,16 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 	if (sl_rule_allows(cfg, rule)) {
 		if (ctc && p->ctp.start) {
 			/* a SYN under SYN cookies: answered, no state kept */
-			if (p->ctp.start == SL_CT_SYN_SENT && sl_ck_syn(ctx, &p->m))
-				return sl_tx(bytes);
+			if (p->ctp.start == SL_CT_SYN_SENT) {
+				switch (sl_ck_syn(ctx, &p->m)) {
+				case SL_CK_SYN_TX:
+					return sl_tx(bytes);
+				case SL_CK_SYN_TC:
+					/* TC ingress sends it back out */
+					sl_count(&sl_verdict, SLUICE_VERDICT_TX, bytes);
+					return XDP_PASS;
+				}
+			}
 			sl_fw_ct_create(&p->ctp, ctc, bytes);
 		}
 		return sl_pass(bytes);

@@ -9,9 +9,11 @@ hold ADDR PORT N: open N connections to ADDR:PORT one after the other,
     from stdin: send one byte on every open connection and print "alive K",
     K being the connections whose echo came back within --timeout seconds.
     Exits at stdin EOF or after --max-seconds.
-connect ADDR PORT N: N connect() calls one after the other, each given
-    --timeout seconds (the SYN retransmitted by the kernel meanwhile); every
-    connection exchanges one byte and is closed. Prints "connected K of N".
+connect ADDR PORT N: prints "ready", waits for a line "go", then makes N
+    connect() calls one after the other, each given --timeout seconds (the
+    SYN retransmitted by the kernel meanwhile); every connection exchanges
+    one byte and is closed. Prints "connected K of N T0 T1" (T0, T1: the
+    monotonic clock before the first and after the last).
 """
 import argparse
 import selectors
@@ -108,6 +110,10 @@ def hold(addr, port, n, timeout, max_seconds):
 
 def connect(addr, port, n, timeout):
     ok = 0
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return
+    t0 = time.monotonic()
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(timeout)
@@ -119,7 +125,7 @@ def connect(addr, port, n, timeout):
             pass
         finally:
             s.close()
-    print("connected %d of %d" % (ok, n), flush=True)
+    print("connected %d of %d %.6f %.6f" % (ok, n, t0, time.monotonic()), flush=True)
 
 
 def main():
