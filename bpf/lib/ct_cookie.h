@@ -21,6 +21,10 @@
  * headers, a SYN without data or FIN/RST, a valid TCP checksum, and a
  * listening socket for its destination in this namespace (so never
  * forwarded traffic). Anything else takes the ordinary path.
+ *
+ * sl_ck_syn_answer and sl_ck_ack_check are global functions: the verifier
+ * checks each once, not once per place the firewall is inlined (the
+ * benchmarks' one-program path runs it twice in a program).
  */
 #ifndef SLUICE_BPF_CT_COOKIE_H
 #define SLUICE_BPF_CT_COOKIE_H
@@ -67,6 +71,35 @@ struct sl_tcpopt {
 	__u8 sack, ts;
 };
 
+/*
+ * The big working buffers, per CPU rather than on the stack: the firewall
+ * in one program (the benchmarks' path) keeps its per-packet state there,
+ * and BPF stacks end at 512 bytes.
+ */
+struct sl_ck_tmp {
+	struct sl_tcpopt o;
+	__u64 w[SL_SIP_WORDS_MAX];	/* the SipHash message */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_ck_tmp);
+} ct_ck_tmp SEC(".maps");
+
+static __always_inline struct sl_ck_tmp *sl_ck_tmp(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ct_ck_tmp, &zero);
+}
+
+/* bpf_loop's context must be on the stack: it points at the options. */
+struct sl_tcpopt_loop {
+	struct sl_tcpopt *o;
+};
+
 /* A handshake as the cookie covers it: the client's side is "s". */
 struct sl_ck_flow {
 	__u32 saddr[4], daddr[4];	/* network order; IPv4 in [0] */
@@ -87,11 +120,15 @@ static __always_inline __u32 sl_ck_be32(const struct sl_tcpopt *o, __u32 i)
 }
 
 /* One option (bpf_loop callback: verified once, whatever the option count). */
-static long sl_tcpopt_one(__u32 i, struct sl_tcpopt *o)
+static long sl_tcpopt_one(__u32 i, struct sl_tcpopt_loop *l)
 {
-	__u32 off = o->off, len;
+	struct sl_tcpopt *o = l->o;
+	__u32 off, len;
 	__u8 kind;
 
+	if (!o)
+		return 1;
+	off = o->off;
 	if (off >= o->len || off >= SL_TCP_HLEN + SL_TCP_OPT_MAX)
 		return 1;
 	kind = sl_ck_byte(o, off);
@@ -135,8 +172,11 @@ static __always_inline int sl_tcpopt_load(struct xdp_md *ctx, __u32 l4off, __u32
 		return -1;
 	o->len = len;
 	o->off = SL_TCP_HLEN;
-	if (len > SL_TCP_HLEN)
-		bpf_loop(SL_TCP_OPT_MAX, sl_tcpopt_one, o, 0);
+	if (len > SL_TCP_HLEN) {
+		struct sl_tcpopt_loop l = { o };
+
+		bpf_loop(SL_TCP_OPT_MAX, sl_tcpopt_one, &l, 0);
+	}
 	return 0;
 }
 
@@ -147,13 +187,14 @@ static __always_inline int sl_tcpopt_load(struct xdp_md *ctx, __u32 l4off, __u32
  * whole words; its low 32 bits with bits 7..0 replaced by LOW.
  */
 static __always_inline __u32 sl_ck_cookie(const struct sl_ck_config *cfg,
-					  const struct sl_ck_flow *f, __u32 slot, __u8 low)
+					  const struct sl_ck_flow *f, __u32 slot, __u8 low,
+					  __u64 *w)
 {
-	__u64 w[SL_SIP_WORDS_MAX] = {};
 	__u8 *b = (__u8 *)w;
 	__be32 isn = bpf_htonl(f->isn);
 	__u64 h;
 
+	__builtin_memset(w, 0, SL_SIP_WORDS_MAX * sizeof(*w));
 	if (f->family == 4) {
 		__builtin_memcpy(b, &f->saddr[0], 4);
 		__builtin_memcpy(b + 4, &f->daddr[0], 4);
@@ -430,19 +471,21 @@ static __always_inline int sl_ck_write(struct xdp_md *ctx, const struct sl_meta 
  * now the SYN-ACK to send back (XDP_TX), -1 when the SYN takes the ordinary
  * path (left as it was).
  */
-static __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
-				       const struct sl_ck_config *cfg)
+__noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
+				const struct sl_ck_config *cfg)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u32 l3, l4, tcplen, newlen, isn, low, cookie, slot, mtu = 0;
+	struct sl_ck_tmp *t = sl_ck_tmp();
+	struct sl_tcpopt *o;
 	struct sl_ck_flow f;
-	struct sl_tcpopt o;
 	bool ts, sack;
 	__u16 mss;
 	__u8 *th, ws;
 
-	if (!m || !cfg)
+	if (!m || !cfg || !t)
 		return -1;
+	o = &t->o;
 	/* no IPv4 options, no IPv6 extension headers: the reply is written in place */
 	if (m->l4_off != (m->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)))
 		return -1;
@@ -467,15 +510,15 @@ static __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta 
 	}
 	isn = bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ));
 	sl_ck_flow_of(m, &f, isn);
-	if (sl_tcpopt_load(ctx, l4, tcplen, &o))
+	if (sl_tcpopt_load(ctx, l4, tcplen, o))
 		return -1;
 	/*
 	 * A corrupt SYN is not answered (the stack would drop it). A checksum
 	 * left to offload is not corrupt: a veth hands XDP what a local
 	 * sender wrote, the pseudo header's sum, folded.
 	 */
-	if (sl_ck_tcp_csum(f.saddr, f.daddr, o.buf, tcplen) != 0 &&
-	    *(__u16 *)(o.buf + 16) != (__u16)~sl_ck_fold(sl_ck_pseudo(f.saddr, f.daddr, tcplen)))
+	if (sl_ck_tcp_csum(f.saddr, f.daddr, o->buf, tcplen) != 0 &&
+	    *(__u16 *)(o->buf + 16) != (__u16)~sl_ck_fold(sl_ck_pseudo(f.saddr, f.daddr, tcplen)))
 		return -1;
 	if (!sl_ck_listener(ctx, &f))
 		return -1;
@@ -484,13 +527,13 @@ static __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta 
 		return -1;
 	if (bpf_xdp_adjust_meta(ctx, (int)sizeof(struct sl_ck_meta)))
 		return -1;
-	ts = o.ts && (cfg->opts & SLUICE_CK_OPT_TS);
-	sack = o.sack && (cfg->opts & SLUICE_CK_OPT_SACK);
-	ws = (cfg->opts & SLUICE_CK_OPT_WSCALE) ? o.wscale : SL_CK_WS_NONE;
+	ts = o->ts && (cfg->opts & SLUICE_CK_OPT_TS);
+	sack = o->sack && (cfg->opts & SLUICE_CK_OPT_SACK);
+	ws = (cfg->opts & SLUICE_CK_OPT_WSCALE) ? o->wscale : SL_CK_WS_NONE;
 	slot = sl_ck_slot(bpf_ktime_get_coarse_ns());
-	low = (slot & 1) << SL_CK_BIT_SLOT | sl_ck_mss_idx(m->family, o.mss) << SL_CK_BIT_MSS |
+	low = (slot & 1) << SL_CK_BIT_SLOT | sl_ck_mss_idx(m->family, o->mss) << SL_CK_BIT_MSS |
 	      (__u32)sack << SL_CK_BIT_SACK | ws;
-	cookie = sl_ck_cookie(cfg, &f, slot, (__u8)low);
+	cookie = sl_ck_cookie(cfg, &f, slot, (__u8)low, t->w);
 	/* the MSS we announce: the interface's MTU less the headers */
 	bpf_check_mtu(ctx, 0, &mtu, 0, 0);
 	if (mtu < SL_CK_MTU_MIN)
@@ -504,7 +547,7 @@ static __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta 
 	data_end = (void *)(long)ctx->data_end;
 	if (bpf_xdp_adjust_tail(ctx, (int)newlen - (int)(data_end - data)))
 		return -1;
-	return sl_ck_write(ctx, m, &f, &o, cookie, mss, ts, sack,
+	return sl_ck_write(ctx, m, &f, o, cookie, mss, ts, sack,
 			   ws == SL_CK_WS_NONE ? SL_CK_WS_NONE : cfg->rcv_wscale, tcplen);
 }
 
@@ -559,21 +602,21 @@ enum sl_ck_res {
  * established entry among the assured ones, and the handshake's options in
  * the metadata for TC.
  */
-static __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
-				      struct sl_ct_pkt *p, const struct sl_ck_config *cfg,
-				      const struct sl_ct_config *ctc)
+__noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
+			       struct sl_ct_pkt *p, const struct sl_ck_config *cfg,
+			       const struct sl_ct_config *ctc)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
 	__u32 l4, tcplen, ack, cookie, slot, low;
 	__u64 now = bpf_ktime_get_coarse_ns();
+	struct sl_ck_tmp *t = sl_ck_tmp();
 	struct sl_ck_meta *meta;
 	struct sl_ct_entry v;
 	struct sl_ck_flow f;
-	struct sl_tcpopt o;
 	__u8 *th;
 
-	if (!m || !p || !cfg || m->l3_off > 64 || m->l4_off > SL_CT_L4_MAX)
+	if (!m || !p || !cfg || !t || m->l3_off > 64 || m->l4_off > SL_CT_L4_MAX)
 		return SL_CK_NONE;
 	l4 = (__u32)m->l3_off + m->l4_off;
 	th = data + l4;
@@ -587,12 +630,12 @@ static __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *
 	slot = sl_ck_slot(now);
 	if ((slot & 1) != low >> SL_CK_BIT_SLOT)
 		slot--;
-	if (sl_ck_cookie(cfg, &f, slot, (__u8)low) != cookie)
+	if (sl_ck_cookie(cfg, &f, slot, (__u8)low, t->w) != cookie)
 		return sl_ck_port(cfg, m->dport) ? SL_CK_BAD : SL_CK_NONE;
 	sl_ct_stat(SLUICE_CT_STAT_CK_VALID);
 	sl_ck_count(false, now);
-	if (sl_tcpopt_load(ctx, l4, tcplen, &o))
-		o.ts = 0;
+	if (sl_tcpopt_load(ctx, l4, tcplen, &t->o))
+		t->o.ts = 0;
 	/* tracked as established at once: the cookie is the proof of the handshake */
 	sl_ct_entry_new(&v, p, SL_CT_ESTABLISHED, bytes);
 	v.syn_ack_seq = bpf_htonl(cookie);
@@ -612,10 +655,10 @@ static __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *
 	}
 	if (low >> SL_CK_BIT_SACK & 1)
 		meta->flags |= SLUICE_CK_META_SACK;
-	if (o.ts && (cfg->opts & SLUICE_CK_OPT_TS)) {
+	if (t->o.ts && (cfg->opts & SLUICE_CK_OPT_TS)) {
 		meta->flags |= SLUICE_CK_META_TS;
-		meta->tsval = o.tsval;
-		meta->tsecr = o.tsecr;
+		meta->tsval = t->o.tsval;
+		meta->tsecr = t->o.tsecr;
 	}
 	return SL_CK_VALID;
 }
