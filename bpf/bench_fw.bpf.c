@@ -12,6 +12,8 @@ SEC("xdp")
 int fw_rand(struct xdp_md *ctx)
 {
 	sl_bench_rand_src((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	/* else clang keeps &ctx->data_end in a register, which the verifier refuses */
+	barrier_var(ctx);
 	return sl_firewall(ctx);
 }
 

@@ -14,6 +14,10 @@
  *   ct_table.h   find, insert, promote unassured -> assured
  *   ct_sweep.h   expiry: one bpf_timer per shard
  *
+ * and, for the XDP firewall, SYN cookies: ct_cookie.h (the decisions, the
+ * cookie, the ACK), ct_synack.h (the SYN-ACK written over the SYN),
+ * ct_tcpopt.h (TCP options, checksums), siphash.h.
+ *
  * The per-packet path writes last_seen (a coarse clock) and the counters,
  * nothing else, and treats an entry past its state's timeout as absent
  * (deleting it).
