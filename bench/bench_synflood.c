@@ -10,11 +10,11 @@
  *
  * In namespace NS: attaches gen_sink to IF (the SYN-ACKs sent back to the
  * spoofed sources of A.B.C.0/24 end there; everything else passes), prints
- * "ready", waits for a line "go" on stdin, then sends SYNs to ADDR:PORT
- * from A.B.C.x and random ports out of IF, in chunks, until N are sent and
- * a line "stop" (or EOF) came, or M are sent. Prints "sent S T0 T1" (T0,
- * T1: CLOCK_MONOTONIC seconds of the first and last chunk), then waits for
- * EOF and detaches.
+ * "ready", waits for a line "go" on stdin, prints "flooding T0", then sends
+ * SYNs to ADDR:PORT from A.B.C.x and random ports out of IF, in chunks,
+ * until N are sent and a line "stop" (or EOF) came, or M are sent. Prints
+ * "sent S T0 T1" (T0, T1: CLOCK_MONOTONIC seconds of the first and last
+ * chunk), then waits for EOF and detaches.
  *
  * Without arguments (as `make bench` runs it) it says what it is for and
  * exits: the cost of a cookie SYN is in bench_ct.
@@ -114,6 +114,9 @@ static int flood(const struct flood_args *a)
 	if (!fgets(line, sizeof(line), stdin) || strncmp(line, "go", 2))
 		goto out;
 	t0 = now_s();
+	/* the test starts its connects once it has read this */
+	printf("flooding %.6f\n", t0);
+	fflush(stdout);
 	while (sent < a->max && !(sent >= a->count && stop)) {
 		LIBBPF_OPTS(bpf_test_run_opts, opts,
 			.data_in = frame,

@@ -119,86 +119,45 @@ int ctf_rand(struct xdp_md *ctx)
 }
 
 /*
- * SYN cookies. ckb_syn writes a whole SYN from the flow counter (bytes
- * 0..3): 198.18.0.0 + i / 60000, port 1024 + i % 60000, to 198.51.100.1:80, ISN i, an
- * MSS option, both checksums right; every byte, since the program before
- * turned the frame into its SYN-ACK. Frame: 58 bytes.
+ * SYN cookies. ckb_syn writes a whole SYN (sl_bench_syn) from the flow
+ * counter (bytes 0..3): 198.18.0.0 + i / 60000, port 1024 + i % 60000, to
+ * 198.51.100.1:80, ISN i; every byte, since the program before turned the
+ * frame into its SYN-ACK.
  */
-#define CKB_LEN		58
-
-static __always_inline __u16 ckb_fold(__u64 s)
-{
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
 static __always_inline int ckb_syn(struct xdp_md *ctx)
 {
 	__u8 *p, *end;
-	__u32 i, src, dst = bpf_htonl(0xC6336401), isn;
-	__u16 sport, dport = bpf_htons(80);
-	__u64 s;
+	__u32 i;
 
 	/* a new packet has no metadata: drop what the last repetition's ACK left */
 	bpf_xdp_adjust_meta(ctx, (int)(ctx->data - ctx->data_meta));
 	p = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-
-	if ((void *)(p + CKB_LEN) > (void *)end)
+	if ((void *)(p + SL_BENCH_SYN_LEN) > (void *)end)
 		return -1;
 	i = *(__u32 *)p + 1;
-	__builtin_memset(p, 0, CKB_LEN);
+	__builtin_memset(p, 0, SL_BENCH_SYN_LEN);
 	/* in both MACs: the SYN-ACK swaps them */
 	*(__u32 *)p = i;
 	*(__u32 *)(p + 6) = i;
-	src = bpf_htonl(0xC6120000u + ((i / 60000) & 0x1ffff));
-	sport = bpf_htons(1024 + i % 60000);
-	isn = bpf_htonl(i);
-	p[12] = 0x08;
-	p[14] = 0x45;
-	p[17] = CKB_LEN - 14;
-	p[20] = 0x40;
-	p[22] = 64;
-	p[23] = 6;
-	__builtin_memcpy(p + 26, &src, 4);
-	__builtin_memcpy(p + 30, &dst, 4);
-	__builtin_memcpy(p + 34, &sport, 2);
-	__builtin_memcpy(p + 36, &dport, 2);
-	__builtin_memcpy(p + 38, &isn, 4);
-	p[46] = 6 << 4;
-	p[47] = 0x02;
-	p[48] = 0xff;
-	p[49] = 0xff;
-	p[54] = 2;
-	p[55] = 4;
-	p[56] = 0x05;
-	p[57] = 0xb4;
-	*(__u16 *)(p + 24) = ckb_fold((__u32)bpf_csum_diff(NULL, 0, (void *)(p + 14), 20, 0));
-	s = (__u64)src + dst + bpf_htonl(24) + bpf_htonl(6);
-	s += (__u32)bpf_csum_diff(NULL, 0, (void *)(p + 34), 24, 0);
-	*(__u16 *)(p + 50) = ckb_fold(s);
+	sl_bench_syn(p, bpf_htonl(0xC6120000u + ((i / 60000) & 0x1ffff)), bpf_htonl(0xC6336401),
+		     bpf_htons(1024 + i % 60000), bpf_htons(80), bpf_htonl(i));
 	return 0;
 }
 
 /* The SYN-ACK in the frame turned into the client's ACK of its cookie. */
 static __always_inline int ckb_ack(struct xdp_md *ctx)
 {
-	__u8 *p = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	__u32 a, seq, ack;
-	__u16 port;
+	__u8 *p, *end;
+	__u32 seq, ack;
 
-	if ((void *)(p + CKB_LEN) > (void *)end)
+	if (ctb_turn(ctx))
 		return -1;
-	__builtin_memcpy(&a, p + 26, 4);
-	__builtin_memcpy(p + 26, p + 30, 4);
-	__builtin_memcpy(p + 30, &a, 4);
-	__builtin_memcpy(&port, p + 34, 2);
-	__builtin_memcpy(p + 34, p + 36, 2);
-	__builtin_memcpy(p + 36, &port, 2);
+	p = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if ((void *)(p + SL_BENCH_SYN_LEN) > (void *)end)
+		return -1;
 	__builtin_memcpy(&seq, p + 38, 4);
-	__builtin_memcpy(&ack, p + 42, 4);
 	ack = bpf_htonl(bpf_ntohl(seq) + 1);
 	__builtin_memcpy(p + 38, p + 42, 4);	/* our seq: their ack (ISN + 1) */
 	__builtin_memcpy(p + 42, &ack, 4);	/* our ack: the cookie + 1 */

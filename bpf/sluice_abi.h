@@ -384,7 +384,7 @@ struct sl_ck_config {
  * metadata in front of the frame (20 bytes), the handshake's options for
  * bpf_sk_assign_tcp_reqsk().
  */
-#define SLUICE_CK_MAGIC		0x534c434bu	/* "SLCK": a cookie's ACK, for the listener */
+#define SLUICE_CK_MAGIC		0x534c434bu	/* "SLCK": a cookie's ACK, for its listener */
 #define SLUICE_CK_MAGIC_TX	0x534c5458u	/* "SLTX": a SYN-ACK, to send back out */
 #define SLUICE_CK_META_SACK	(1u << 0)
 #define SLUICE_CK_META_TS	(1u << 1)

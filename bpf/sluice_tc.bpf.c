@@ -14,8 +14,9 @@
  *
  * sl_tc_ingress (TC ingress, beside it): the second half of a SYN cookie
  * handshake, and the way out for SYN-ACKs where XDP_TX cannot be trusted
- * (a veth drops XDP_TX frames unless its peer has GRO or an XDP program). XDP checked the cookie the ACK returns and left the
- * handshake's options in the metadata (struct sl_ck_meta, ct_cookie.h);
+ * (a veth drops XDP_TX frames unless its peer has GRO or an XDP program).
+ * XDP checked the cookie the ACK returns and left the handshake's options
+ * in the metadata (struct sl_ck_meta, ct_cookie.h);
  * here the listener gets the request socket it never made, with
  * bpf_sk_assign_tcp_reqsk(), and the kernel creates the connection from
  * the ACK as it would from its own SYN queue. (The kernel's own syncookie

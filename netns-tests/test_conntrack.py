@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from lib.netns import PYTHON, ns_cmd, run
+from lib.netns import PYTHON, LineProc, ns_cmd, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "lib", "ct_peer.py")
@@ -481,29 +481,10 @@ SPOOF = os.path.join(HERE, "lib", "flood.py")
 MANY_PORT = 5310
 
 
-class Many:
+def Many(ns, *args, max_seconds=120):
     """many_conns.py MODE ARGS inside NS, talking line by line."""
-
-    def __init__(self, ns, *args, max_seconds=120):
-        self.proc = subprocess.Popen(ns_cmd(ns, [PYTHON, MANY] + list(args) +
-                                            ["--max-seconds", str(max_seconds)]),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-
-    def line(self):
-        return self.proc.stdout.readline().strip()
-
-    def say(self, text):
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        return self.line()
-
-    def close(self):
-        try:
-            self.proc.communicate(input="", timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
+    return LineProc(ns, [PYTHON, MANY] + list(args) + ["--max-seconds", str(max_seconds)],
+                    timeout=30)
 
 
 def spoof(topo, kind, count, dport=53):

@@ -11,13 +11,10 @@ checked after it.
 """
 import json
 import os
-import subprocess
 import time
 
-import pytest
-
 from lib.agent import build_dir
-from lib.netns import PYTHON, ns_cmd, run
+from lib.netns import PYTHON, LineProc, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANY = os.path.join(HERE, "lib", "many_conns.py")
@@ -38,32 +35,8 @@ conntrack:
 %s""" % (topo.glob, PORT, cookies)
 
 
-class Proc:
-    """A helper process inside NS, talking line by line."""
-
-    def __init__(self, ns, argv):
-        self.proc = subprocess.Popen(ns_cmd(ns, argv), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-
-    def line(self):
-        return self.proc.stdout.readline().strip()
-
-    def say(self, text, answer=True):
-        self.proc.stdin.write(text + "\n")
-        self.proc.stdin.flush()
-        return self.line() if answer else None
-
-    def close(self):
-        try:
-            self.proc.communicate(input="", timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-
-
 def many(ns, *args):
-    return Proc(ns, [PYTHON, MANY] + list(args) + ["--max-seconds", "120"])
+    return LineProc(ns, [PYTHON, MANY] + list(args) + ["--max-seconds", "120"])
 
 
 def flood_and_connect(env, cookies, wait_active=False):
@@ -83,18 +56,17 @@ def flood_and_connect(env, cookies, wait_active=False):
         procs.append(holder)
         assert holder.line() == "open 50"
         assert holder.say("check") == "alive 50"
-        flood = Proc(t.client, [os.path.join(build_dir(), "bench", "bench_synflood"),
-                                "--ns", t.client, "--iface", t.cdev,
-                                "--dst-mac", t.mac(t.fw, t.fdev), "--dst", t.f4,
-                                "--dport", str(PORT), "--src-net", SPOOFED,
-                                "--count", str(FLOOD)])
+        flood = LineProc(t.client, [os.path.join(build_dir(), "bench", "bench_synflood"),
+                                    "--ns", t.client, "--iface", t.cdev,
+                                    "--dst-mac", t.mac(t.fw, t.fdev), "--dst", t.f4,
+                                    "--dport", str(PORT), "--src-net", SPOOFED,
+                                    "--count", str(FLOOD)])
         procs.append(flood)
-        # nsenter into the namespace the tool enters itself: harmless
         assert flood.line() == "ready", flood.proc.stderr.read()
         conn = many(t.client, "connect", t.f4, str(PORT), str(CONNECTS), "--timeout", "3")
         procs.append(conn)
         assert conn.line() == "ready"
-        flood.say("go", answer=False)
+        assert flood.say("go").startswith("flooding")
         deadline = time.monotonic() + 20
         while wait_active and not env.agent.cli("ct", "stats")["syncookies"]["active"]:
             assert time.monotonic() < deadline, "auto mode never turned cookies on"

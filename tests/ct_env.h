@@ -337,11 +337,66 @@ static inline struct frame eth_frame(const char *src, const char *dst, uint8_t p
 	return f;
 }
 
-/* A TCP segment with sequence number SEQ and acknowledgment number ACKN. */
-static inline struct frame tcp_sa(const char *src, uint16_t sport, const char *dst, uint16_t dport,
-			          uint8_t flags, uint32_t seq, uint32_t ackn)
+static inline uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
 {
-	uint8_t h[20] = { 0 };
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static inline uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* The TCP checksum of the segment at L4 (LEN bytes) of the IP packet at IP. */
+static inline uint16_t tcp_csum(const uint8_t *ip, const uint8_t *l4, size_t len)
+{
+	uint8_t ph[40] = { 0 };
+	bool v4 = (ip[0] >> 4) == 4;
+
+	if (v4) {
+		memcpy(ph, ip + 12, 8);
+		ph[9] = 6;
+		put16(ph + 10, len);
+		return fold(sum16(l4, len, sum16(ph, 12, 0)));
+	}
+	memcpy(ph, ip + 8, 32);
+	put16(ph + 34, len);
+	ph[39] = 6;
+	return fold(sum16(l4, len, sum16(ph, 40, 0)));
+}
+
+/* Fill in the IPv4 header and TCP checksums of frame F (TCP at 14 + IPHL). */
+static inline void set_csums(struct frame *f)
+{
+	uint8_t *ip = f->b + 14;
+	bool v4 = (ip[0] >> 4) == 4;
+	size_t iphl = v4 ? 20 : 40;
+	size_t tcplen = v4 ? (size_t)(ip[2] << 8 | ip[3]) - 20 : (size_t)(ip[4] << 8 | ip[5]);
+
+	if (v4) {
+		ip[10] = ip[11] = 0;
+		put16(ip + 10, fold(sum16(ip, 20, 0)));
+	}
+	ip[iphl + 16] = ip[iphl + 17] = 0;
+	put16(ip + iphl + 16, tcp_csum(ip, ip + iphl, tcplen));
+}
+
+/*
+ * A TCP segment with sequence number SEQ, acknowledgment number ACKN and
+ * options OPT (OPTLEN bytes, a multiple of 4), both checksums right.
+ */
+static inline struct frame tcp_opt(const char *src, uint16_t sport, const char *dst,
+				   uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ackn,
+				   const uint8_t *opt, size_t optlen)
+{
+	uint8_t h[60] = { 0 };
+	struct frame f;
 
 	put16(h, sport);
 	put16(h + 2, dport);
@@ -349,10 +404,21 @@ static inline struct frame tcp_sa(const char *src, uint16_t sport, const char *d
 	put16(h + 6, seq & 0xffff);
 	put16(h + 8, ackn >> 16);
 	put16(h + 10, ackn & 0xffff);
-	h[12] = 5 << 4;
+	h[12] = (uint8_t)((20 + optlen) / 4) << 4;
 	h[13] = flags;
 	put16(h + 14, 65535);
-	return eth_frame(src, dst, 6, h, sizeof(h));
+	if (optlen)
+		memcpy(h + 20, opt, optlen);
+	f = eth_frame(src, dst, 6, h, 20 + optlen);
+	set_csums(&f);
+	return f;
+}
+
+/* A TCP segment with sequence number SEQ and acknowledgment number ACKN. */
+static inline struct frame tcp_sa(const char *src, uint16_t sport, const char *dst,
+				  uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ackn)
+{
+	return tcp_opt(src, sport, dst, dport, flags, seq, ackn, NULL, 0);
 }
 
 /* Sequence numbers 0 both ways: an ACK acknowledges 1 (the peer's SYN or SYN-ACK). */

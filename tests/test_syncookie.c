@@ -103,57 +103,7 @@ static uint32_t coarse_slot(void)
 	return (uint32_t)(ct_now_ns() >> SLUICE_CK_SLOT_SHIFT);
 }
 
-/* ---- frames with real checksums ---------------------------------------- */
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-/* The TCP checksum of the segment at L4 (LEN bytes) of the IP packet at IP. */
-static uint16_t tcp_csum(const uint8_t *ip, const uint8_t *l4, size_t len)
-{
-	uint8_t ph[40] = { 0 };
-	bool v4 = (ip[0] >> 4) == 4;
-
-	if (v4) {
-		memcpy(ph, ip + 12, 8);
-		ph[9] = 6;
-		put16(ph + 10, len);
-		return fold(sum16(l4, len, sum16(ph, 12, 0)));
-	}
-	memcpy(ph, ip + 8, 32);
-	put16(ph + 34, len);
-	ph[39] = 6;
-	return fold(sum16(l4, len, sum16(ph, 40, 0)));
-}
-
-/* Fill in the IPv4 header and TCP checksums of frame F (TCP at 14 + IPHL). */
-static void set_csums(struct frame *f)
-{
-	uint8_t *ip = f->b + 14;
-	bool v4 = (ip[0] >> 4) == 4;
-	size_t iphl = v4 ? 20 : 40;
-	size_t tcplen = v4 ? (size_t)(ip[2] << 8 | ip[3]) - 20 : (size_t)(ip[4] << 8 | ip[5]);
-
-	if (v4) {
-		ip[10] = ip[11] = 0;
-		put16(ip + 10, fold(sum16(ip, 20, 0)));
-	}
-	ip[iphl + 16] = ip[iphl + 17] = 0;
-	put16(ip + iphl + 16, tcp_csum(ip, ip + iphl, tcplen));
-}
+/* ---- frames ------------------------------------------------------------ */
 
 /* Are the IPv4 header and TCP checksums of F right? */
 static bool csums_ok(const struct frame *f)
@@ -166,30 +116,6 @@ static bool csums_ok(const struct frame *f)
 	if (v4 && fold(sum16(ip, 20, 0)) != 0)
 		return false;
 	return tcp_csum(ip, ip + iphl, tcplen) == 0;
-}
-
-/* A TCP segment with options OPT (OPTLEN, a multiple of 4), checksums right. */
-static struct frame tcpo(const char *src, uint16_t sport, const char *dst, uint16_t dport,
-			 uint8_t flags, uint32_t seq, uint32_t ackn, const uint8_t *opt,
-			 size_t optlen)
-{
-	uint8_t h[60] = { 0 };
-	struct frame f;
-
-	put16(h, sport);
-	put16(h + 2, dport);
-	put16(h + 4, seq >> 16);
-	put16(h + 6, seq & 0xffff);
-	put16(h + 8, ackn >> 16);
-	put16(h + 10, ackn & 0xffff);
-	h[12] = (uint8_t)((20 + optlen) / 4) << 4;
-	h[13] = flags;
-	put16(h + 14, 64240);
-	if (optlen)
-		memcpy(h + 20, opt, optlen);
-	f = eth_frame(src, dst, 6, h, 20 + optlen);
-	set_csums(&f);
-	return f;
 }
 
 /* Linux's SYN options: MSS, SACK permitted, timestamps (TSVAL, 0), NOP, window scale 7. */
@@ -207,30 +133,41 @@ static size_t linux_syn_opts(uint8_t *o, uint16_t mss, uint32_t tsval)
 
 static int listeners[2] = { -1, -1 };
 
+/* A socket listening on port 22 of every address of FAMILY (IPv6: IPv6 only), or -1. */
+static int listen22(int family)
+{
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(SSH) };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(SSH),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	int fd = socket(family, SOCK_STREAM, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	if ((family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    (family == AF_INET ? bind(fd, (struct sockaddr *)&a4, sizeof(a4)) :
+				 bind(fd, (struct sockaddr *)&a6, sizeof(a6))) ||
+	    listen(fd, 16)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* This binary's own network namespace, with listeners on port 22 (v4, v6). */
 static bool ck_ns(void)
 {
 	static int done;
-	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(SSH) };
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(SSH),
-				   .sin6_addr = IN6ADDR_ANY_INIT };
-	int one = 1;
 
 	if (done)
 		return done > 0;
 	done = -1;
 	if (!ASSERT_OK(unshare(CLONE_NEWNET) ? -errno : 0, "own network namespace"))
 		return false;
-	listeners[0] = socket(AF_INET, SOCK_STREAM, 0);
-	listeners[1] = socket(AF_INET6, SOCK_STREAM, 0);
-	if (listeners[0] < 0 || listeners[1] < 0 ||
-	    setsockopt(listeners[1], IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ||
-	    bind(listeners[0], (struct sockaddr *)&a4, sizeof(a4)) ||
-	    bind(listeners[1], (struct sockaddr *)&a6, sizeof(a6)) ||
-	    listen(listeners[0], 16) || listen(listeners[1], 16)) {
-		ASSERT_TRUE(false, "listeners on port 22");
+	listeners[0] = listen22(AF_INET);
+	listeners[1] = listen22(AF_INET6);
+	if (!ASSERT_TRUE(listeners[0] >= 0 && listeners[1] >= 0, "listeners on port 22"))
 		return false;
-	}
 	done = 1;
 	return true;
 }
@@ -398,7 +335,7 @@ static void synack(const char *peer, const char *local, uint16_t mss_in, uint32_
 	uint8_t opt[40], exp_opt[20], meta[32];
 	uint32_t v, slot0, slot1, low, cookie, ts_ms0, ts_ms1, ml;
 	size_t n = linux_syn_opts(opt, mss_in, tsval);
-	struct frame syn = tcpo(peer, 40500, local, SSH, SYN, isn, 0, opt, n), out, exp;
+	struct frame syn = tcp_opt(peer, 40500, local, SSH, SYN, isn, 0, opt, n), out, exp;
 	bool v4 = family_of(local) == 4;
 	size_t iphl = v4 ? 20 : 40;
 	uint16_t mss = our_mss(v4);
@@ -432,7 +369,7 @@ static void synack(const char *peer, const char *local, uint16_t mss_in, uint32_
 	put16(exp_opt + 14, tsval & 0xffff);
 	memcpy(exp_opt + 16, (uint8_t[]){ 1, 3, 3, CK_RCV_WSCALE }, 4);
 	ASSERT_TRUE(get32(th + 28) - ts_ms0 <= ts_ms1 - ts_ms0, "tsval: the clock, in ms");
-	exp = tcpo(local, SSH, peer, 40500, SYN | ACK, cookie, isn + 1, exp_opt, 20);
+	exp = tcp_opt(local, SSH, peer, 40500, SYN | ACK, cookie, isn + 1, exp_opt, 20);
 	memcpy(exp.b, syn.b + 6, 6);		/* MACs swapped */
 	memcpy(exp.b + 6, syn.b, 6);
 	put16(exp.b + 14 + iphl + 14, 65535 / mss * mss);
@@ -472,7 +409,7 @@ TEST(ck_synack_through_tc)
 {
 	uint8_t opt[40], meta[32];
 	size_t n = linux_syn_opts(opt, 1460, 9);
-	struct frame syn = tcpo(PEER4, 40510, LOCAL4, SSH, SYN, 3, 0, opt, n), out;
+	struct frame syn = tcp_opt(PEER4, 40510, LOCAL4, SSH, SYN, 3, 0, opt, n), out;
 	uint32_t ml, magic;
 	struct ck_env c;
 
@@ -499,7 +436,7 @@ out:
 TEST(ck_synack_no_options)
 {
 	const uint32_t isn = 77;
-	struct frame syn = tcpo(PEER4, 40501, LOCAL4, SSH, SYN, isn, 0, NULL, 0), out;
+	struct frame syn = tcp_opt(PEER4, 40501, LOCAL4, SSH, SYN, isn, 0, NULL, 0), out;
 	uint32_t low, cookie, slot;
 	struct ck_env c;
 	uint8_t *th;
@@ -532,7 +469,7 @@ static struct frame cookie_ack(const char *peer, uint16_t sport, const char *loc
 	put16(o + 6, tsval & 0xffff);
 	put16(o + 8, tsecr >> 16);
 	put16(o + 10, tsecr & 0xffff);
-	return tcpo(peer, sport, local, SSH, ACK, isn + 1, cookie + 1, o, sizeof(o));
+	return tcp_opt(peer, sport, local, SSH, ACK, isn + 1, cookie + 1, o, sizeof(o));
 }
 
 /*
@@ -546,7 +483,7 @@ static void good_ack(const char *peer, const char *local, uint16_t mss_in, uint1
 	const uint32_t isn = 0x0a0b0c0d;
 	uint8_t opt[40], meta[32];
 	size_t n = linux_syn_opts(opt, mss_in, 5000);
-	struct frame syn = tcpo(peer, 40600, local, SSH, SYN, isn, 0, opt, n), out, ack;
+	struct frame syn = tcp_opt(peer, 40600, local, SSH, SYN, isn, 0, opt, n), out, ack;
 	struct tuple t = { peer, local, 40600, SSH, 6 };
 	bool v4 = family_of(local) == 4, a;
 	uint32_t ml, cookie, our_ts;
@@ -576,7 +513,7 @@ static void good_ack(const char *peer, const char *local, uint16_t mss_in, uint1
 		ASSERT_EQ(m.tsval, 5001, "the ACK's tsval");
 		ASSERT_EQ(m.tsecr, our_ts, "the ACK's tsecr: our tsval");
 	}
-	ack = tcpo(peer, 40600, local, SSH, ACK | PSH, isn + 1, cookie + 1, NULL, 0);
+	ack = tcp_opt(peer, 40600, local, SSH, ACK | PSH, isn + 1, cookie + 1, NULL, 0);
 	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "the next packet: a hit");
 	ASSERT_EQ(ml, 0, "no metadata for a tracked packet");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 1, "one cookie validated");
@@ -649,11 +586,11 @@ TEST(ck_rules_listener_checksum)
 	struct ck_env c;
 
 	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
-	f = tcpo(PEER4, 40800, LOCAL4, 23, SYN, 1, 0, opt, n);
+	f = tcp_opt(PEER4, 40800, LOCAL4, 23, SYN, 1, 0, opt, n);
 	ASSERT_EQ(in(&c.e, f), XDP_DROP, "denied by no-telnet: dropped");
-	f = tcpo(PEER4, 40800, LOCAL4, 80, SYN, 1, 0, opt, n);
+	f = tcp_opt(PEER4, 40800, LOCAL4, 80, SYN, 1, 0, opt, n);
 	ASSERT_EQ(in(&c.e, f), XDP_DROP, "no rule, default deny: dropped");
-	f = tcpo(PEER4, 40801, LOCAL4, SSH, SYN, 1, 0, opt, n);
+	f = tcp_opt(PEER4, 40801, LOCAL4, SSH, SYN, 1, 0, opt, n);
 	f.b[14 + 20 + 16] ^= 0x55;
 	ASSERT_EQ(in(&c.e, f), XDP_PASS, "bad checksum: the ordinary path");
 	ASSERT_EQ(state_of(&c.e, (struct tuple){ PEER4, LOCAL4, 40801, SSH, 6 }), SL_CT_SYN_SENT,
@@ -661,23 +598,14 @@ TEST(ck_rules_listener_checksum)
 	/* no listener: port 22 of a v6 address when only the v6 listener is gone */
 	close(listeners[1]);
 	listeners[1] = -1;
-	f = tcpo(PEER6, 40802, LOCAL6, SSH, SYN, 1, 0, opt, n);
+	f = tcp_opt(PEER6, 40802, LOCAL6, SSH, SYN, 1, 0, opt, n);
 	ASSERT_EQ(in(&c.e, f), XDP_PASS, "no listener: the ordinary path");
 	ASSERT_EQ(state_of(&c.e, (struct tuple){ PEER6, LOCAL6, 40802, SSH, 6 }), SL_CT_SYN_SENT,
 		  "tracked half-open");
 	ASSERT_EQ(verdict(&c, SLUICE_VERDICT_TX), 0, "nothing answered");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_SENT), 0, "no cookie sent");
-	{
-		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(SSH),
-					   .sin6_addr = IN6ADDR_ANY_INIT };
-		int one = 1;
-
-		listeners[1] = socket(AF_INET6, SOCK_STREAM, 0);
-		ASSERT_TRUE(listeners[1] >= 0 &&
-			    !setsockopt(listeners[1], IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) &&
-			    !bind(listeners[1], (struct sockaddr *)&a6, sizeof(a6)) &&
-			    !listen(listeners[1], 16), "v6 listener back");
-	}
+	listeners[1] = listen22(AF_INET6);
+	ASSERT_TRUE(listeners[1] >= 0, "v6 listener back");
 out:
 	ct_env_close(&c.e);
 }
@@ -710,33 +638,33 @@ TEST(ck_auto_pressure)
 	/* 100 handshakes that complete: no pressure */
 	for (int i = 0; i < 100; i++) {
 		snprintf((char *)ip, sizeof(ip), "198.51.100.%d", i + 1);
-		ASSERT_EQ(in(&c.e, tcpo((char *)ip, 41000, LOCAL4, SSH, SYN, 1, 0, opt, n)),
+		ASSERT_EQ(in(&c.e, tcp_opt((char *)ip, 41000, LOCAL4, SSH, SYN, 1, 0, opt, n)),
 			  XDP_PASS, "SYN, ordinary path");
 		out(&c.e, tcp(LOCAL4, SSH, (char *)ip, 41000, SYN | ACK));
 		in(&c.e, tcp((char *)ip, 41000, LOCAL4, SSH, ACK));
 	}
 	usleep(300000);
-	ASSERT_EQ(in(&c.e, tcpo(PEER4, 41001, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_PASS,
+	ASSERT_EQ(in(&c.e, tcp_opt(PEER4, 41001, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_PASS,
 		  "completed handshakes: no cookies");
-	ASSERT_EQ(in(&c.e, tcpo(PEER4, 41002, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_PASS,
+	ASSERT_EQ(in(&c.e, tcp_opt(PEER4, 41002, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_PASS,
 		  "still none");
 	/* 100 that never complete, in one window */
 	for (int i = 0; i < 100; i++) {
 		snprintf((char *)ip, sizeof(ip), "203.0.113.%d", i + 1);
-		in(&c.e, tcpo((char *)ip, 42000, LOCAL4, SSH, SYN, 1, 0, opt, n));
+		in(&c.e, tcp_opt((char *)ip, 42000, LOCAL4, SSH, SYN, 1, 0, opt, n));
 	}
 	usleep(300000);
-	v1 = in(&c.e, tcpo(PEER4, 41003, LOCAL4, SSH, SYN, 1, 0, opt, n));
-	v2 = in(&c.e, tcpo(PEER4, 41004, LOCAL4, SSH, SYN, 1, 0, opt, n));
+	v1 = in(&c.e, tcp_opt(PEER4, 41003, LOCAL4, SSH, SYN, 1, 0, opt, n));
+	v2 = in(&c.e, tcp_opt(PEER4, 41004, LOCAL4, SSH, SYN, 1, 0, opt, n));
 	ASSERT_EQ(v1, XDP_PASS, "the SYN that closes the window: ordinary");
 	ASSERT_EQ(v2, XDP_TX, "then cookies");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_PRESSURE), 1, "syncookie-pressure once");
 	/* a listed port gets cookies without pressure */
 	ASSERT_OK(ck_set(&c, SLUICE_CK_AUTO, SSH, 50), "port 22 listed");
-	ASSERT_EQ(in(&c.e, tcpo(PEER4, 41005, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_TX,
+	ASSERT_EQ(in(&c.e, tcp_opt(PEER4, 41005, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_TX,
 		  "listed port: a cookie");
 	ASSERT_OK(ck_set(&c, SLUICE_CK_OFF, SSH, 50), "off");
-	ASSERT_EQ(in(&c.e, tcpo(PEER4, 41006, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_PASS,
+	ASSERT_EQ(in(&c.e, tcp_opt(PEER4, 41006, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_PASS,
 		  "off: never");
 out:
 	ct_env_close(&c.e);

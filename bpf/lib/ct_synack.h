@@ -14,7 +14,7 @@
 #define SL_IP_MF		0x2000
 #define SL_CK_TTL		64
 #define SL_CK_MSS_MAX		65495		/* as the kernel's loopback */
-#define SL_CK_MTU_MIN		1280		/* IPv6's minimum; an unknown MTU is taken as this */
+#define SL_CK_MTU_MIN		1280		/* IPv6 minimum, taken for an unknown MTU */
 #define SL_BPF_TCP_LISTEN	10
 
 /* A handshake as the cookie covers it: the client's side is "s". */
@@ -72,7 +72,10 @@ static __always_inline bool sl_ck_listener(struct xdp_md *ctx, const struct sl_c
 	return listen;
 }
 
-/* Bytes of our SYN-ACK's options: MSS; timestamps (with SACK-permitted) or SACK-permitted; window scale. */
+/*
+ * Bytes of our SYN-ACK's options: MSS; timestamps (with SACK-permitted) or
+ * SACK-permitted; window scale.
+ */
 static __always_inline __u32 sl_ck_optlen(bool ts, bool sack, bool ws)
 {
 	__u32 n = SL_TCPOLEN_MSS;
