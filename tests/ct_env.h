@@ -605,6 +605,19 @@ static inline double wait_gone(struct ct_env *e, struct tuple t, double limit)
 	return -1;
 }
 
+/* Poll until the table is empty, at most LIMIT s. */
+static inline bool wait_empty(struct ct_env *e, double limit)
+{
+	double t0 = now_s();
+
+	while (ct_count(e)) {
+		if (now_s() - t0 > limit)
+			return false;
+		sleep_s(0.05);
+	}
+	return true;
+}
+
 static inline int run_start(int fd)
 {
 	struct frame f = udp(LOCAL4, 1, LOCAL4, 2);
