@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The BPF side of the agent: bpffs, the state dir layout
- *   STATE/maps/NAME            every map: the outer fwo_* maps that hold the
+ *   STATE/maps/NAME            every map: the outer fwp_* maps that hold the
  *                              policy slots, sl_ifslot, counters, conntrack,
  *                              events (0600)
  *   STATE/progs/BUILD/sl_tails the pipeline's prog array of one build (a

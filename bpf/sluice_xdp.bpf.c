@@ -73,7 +73,7 @@ int sl_stage_ct(struct xdp_md *ctx)
 				  p->ifindex);
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(data, data_end, p, cfg, ctc);
+		v = sl_fw_track(ctx, p, cfg, ctc);
 		if (v != SL_NEXT)
 			return v;
 	}
@@ -97,7 +97,7 @@ int sl_stage_fw(struct xdp_md *ctx)
 	if (!cfg)
 		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
-	return sl_fw_rules(p, cfg, sl_fw_ct_cfg());
+	return sl_fw_rules(ctx, p, cfg, sl_fw_ct_cfg());
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Builds policy slots from compiled firewall tables (fw_tables.h): one new
- * inner map per fw_* table, sized from the tables where the layout allows
- * (tbl8 groups, IPv6 prefixes), filled, frozen, and inserted into
- * the outer fwo_* maps at the slot, fw_cfg last. A slot is never written
- * again: a new policy is a new slot, so a failure at any step leaves the
- * policy in force exactly as it was. Also reads the per-CPU counters back.
+ * inner map per fw_* table the policy needs (SLUICE_FW_TABLES), sized from
+ * the tables where the layout allows (large classes, chunks and groups, the
+ * hash, IPv6 prefixes), filled, frozen, and inserted into the outer fwp_*
+ * maps at the slot, fw_cfg last. A slot is never written again: a new
+ * policy is a new slot, so a failure at any step leaves the policy in force
+ * exactly as it was. Also reads the per-CPU counters back.
  *
- * The big arrays are BPF_F_MMAPABLE: they are written with one memcpy each
- * (32 MB per DIR-24-8 first level) instead of hundreds of thousands of
+ * The arrays are BPF_F_MMAPABLE: they are written with one memcpy each
+ * (32 MiB for a flat fw_src4_24) instead of hundreds of thousands of
  * syscalls.
  */
 #include <errno.h>
