@@ -118,6 +118,7 @@ struct agent {
 	int *sub_wds;			/* subdirs of the policy dir (set files in them) */
 	size_t nsub_wds;
 	struct timespec change_first;	/* first change of the current debounce */
+	struct timespec change_last;	/* last complete step (sync.c: bursts) */
 	struct ep_src inotify_src, debounce_src;
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */

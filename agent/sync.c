@@ -8,9 +8,13 @@
  * one in force stays, the errors are logged as FILE:LINE:COL: message (a
  * map write that fails names the rule or set that caused it).
  *
- * Reloads come from SIGHUP and from inotify on the policy dir: any change of
- * an entry (write, rename-over, Kubernetes' "..data" symlink swap) arms a
- * debounce timer, and the whole dir is read again when it fires.
+ * Reloads come from SIGHUP and from inotify on the policy dir. A complete
+ * step (a file closed after writing, renamed into place or away: rename-over,
+ * Kubernetes' "..data" symlink swap; removed) is read at once (QUICK_MS, for
+ * the other events of the same step); a file just created (still being
+ * written) and a step within BURST_MS of the one before (a copy of many
+ * files) arm a debounce timer instead, and the whole dir is read again when
+ * it fires.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,7 +43,9 @@
 #include "rules.h"
 #include "sync.h"
 
-#define DEBOUNCE_MS	300	/* quiet time after the last change */
+#define QUICK_MS	5	/* after a complete write: the events of the same step */
+#define BURST_MS	50	/* events closer than this are a burst ... */
+#define DEBOUNCE_MS	100	/* ... read after this much quiet */
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
 #define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
@@ -438,10 +444,21 @@ static bool name_ignored(const char *name)
 	return (n > 4 && (!strcmp(name + n - 4, ".swp") || !strcmp(name + n - 4, ".swx")));
 }
 
+/*
+ * Does EV end a step (a file written and closed, moved in or out, removed)?
+ * A file just created is still being written: its IN_CLOSE_WRITE follows.
+ */
+static bool ev_complete(const struct inotify_event *ev)
+{
+	return ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+}
+
 static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool changed = false;
+	bool changed = false, complete = false;
+	struct timespec now;
+	long quiet;
 	ssize_t n;
 
 	(void)src;
@@ -453,8 +470,11 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			p += sizeof(*ev) + ev->len;
 			if (ev->wd != a->inotify_wd && is_sub_wd(a, ev->wd)) {
 				/* a subdir: any change but editors' files; gone: re-listed */
-				changed |= (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
-					   !ev->len || !name_ignored(ev->name);
+				if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+				    !ev->len || !name_ignored(ev->name)) {
+					changed = true;
+					complete = ev_complete(ev);
+				}
 				continue;
 			}
 			if (ev->wd != a->inotify_wd)
@@ -464,22 +484,31 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
 				a->inotify_wd = -1;
 				changed = true;
+				complete = false;
 				continue;
 			}
 			if (ev->len && name_ignored(ev->name))
 				continue;
 			changed = true;
+			complete = ev_complete(ev);
 		}
 	}
 	if (!changed)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	quiet = a->change_last.tv_sec ? agent_ms_since(&a->change_last) : BURST_MS;
+	if (complete)
+		a->change_last = now;
 	if (!timer_armed(a))
-		clock_gettime(CLOCK_MONOTONIC, &a->change_first);
-	/* debounce, but a dir that never stops changing is still read */
-	if (agent_ms_since(&a->change_first) < DEBOUNCE_MAX_MS - DEBOUNCE_MS)
-		timer_arm(a, DEBOUNCE_MS);
-	else if (!timer_armed(a))
-		timer_arm(a, 1);
+		a->change_first = now;
+	/* a dir that never stops changing is still read */
+	if (agent_ms_since(&a->change_first) >= DEBOUNCE_MAX_MS - DEBOUNCE_MS) {
+		if (!timer_armed(a))
+			timer_arm(a, 1);
+		return;
+	}
+	/* a step complete on its own: now; a file half there or a burst: after a quiet time */
+	timer_arm(a, complete && quiet >= BURST_MS ? QUICK_MS : DEBOUNCE_MS);
 }
 
 static void debounce_ready(struct agent *a, struct ep_src *src, uint32_t events)
