@@ -25,6 +25,7 @@
 
 #include "fw_tables.h"
 #include "policy.h"
+#include "policy_edit.h"
 
 struct agent;
 struct mnl_socket;
@@ -111,6 +112,16 @@ struct agent {
 	 */
 	bool edits_refused;
 	char *edits_error;
+	/*
+	 * The CLI's edits the policy in force holds (block.c, edit.c), read once
+	 * and kept: a block edit changes them, its journal and the tries in
+	 * place. edits_live: sl_block4/6 hold edits's blocklist; edits_ok: the
+	 * file loaded with the policy in force (else edits is empty).
+	 */
+	struct sl_edits edits;
+	bool edits_live, edits_ok;
+	struct sl_set *block_set;	/* pol's "sluice.block", as edits's blocklist */
+	size_t block_cap;		/* its room */
 	uint64_t generation;
 	bool policy_failed;		/* the last load or reload was not applied */
 	struct map_use use;

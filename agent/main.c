@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "block.h"
 #include "control.h"
 #include "events.h"
 #include "fw_maps.h"
@@ -262,6 +263,7 @@ static int setup_signals(struct agent *a)
 static int agent_start(struct agent *a, bool *fresh)
 {
 	struct sl_policy pol;
+	struct sl_edits e = {};
 	bool pol_ok, no_edits;
 	int err;
 
@@ -281,7 +283,7 @@ static int agent_start(struct agent *a, bool *fresh)
 	*fresh = !loader_state_in_force(a);
 	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
 	a->edits_refused = *fresh;
-	pol_ok = !sync_load(a, &pol, &no_edits);
+	pol_ok = !sync_load(a, &pol, &e, &no_edits);
 	if (!pol_ok) {
 		if (*fresh) {
 			pr_err("%s: invalid policy and nothing in force: not starting",
@@ -325,12 +327,23 @@ static int agent_start(struct agent *a, bool *fresh)
 	 * same build) or move to this build's entry program, and keep the
 	 * policy slot they run; the policy below goes to a new slot.
 	 */
+	/*
+	 * This build's programs check the CLI blocklist in sl_block4/6, and a
+	 * previous build's slots may have it in their own tables: fill the
+	 * tries before any link moves to this build's programs.
+	 */
+	if (pol_ok && !no_edits) {
+		struct block_plan bp;
+
+		if (!block_before(a, &e, &bp))
+			block_plan_free(&bp);
+	}
 	err = attach_adopt(a);
 	if (err)
 		goto fail_pol;
 	/* the policy is written before anything new is attached: never unfiltered */
 	if (pol_ok) {
-		err = sync_apply(a, &pol);
+		err = sync_apply(a, &pol, &e, !no_edits);
 		if (err && (*fresh || a->legacy_state))
 			return err;
 	}
@@ -370,6 +383,7 @@ static int agent_start(struct agent *a, bool *fresh)
 fail_pol:
 	if (pol_ok)
 		policy_free(&pol);
+	sl_edits_free(&e);
 	return err;
 }
 
@@ -479,6 +493,7 @@ int main(int argc, char **argv)
 	if (a.have_policy)
 		policy_free(&a.pol);
 	free(a.edits_error);
+	sl_edits_free(&a.edits);
 	free(a.sec_slots);
 	if (a.state_lock_fd >= 0)
 		close(a.state_lock_fd);

@@ -36,6 +36,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "block.h"
 #include "conntrack.h"
 #include "fw_maps.h"
 #include "log.h"
@@ -71,13 +72,13 @@ static void edits_error_set(struct agent *a, const struct sl_diags *d)
 	a->edits_error = s;
 }
 
-int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits)
+int sync_load(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool *no_edits)
 {
 	struct sl_diags d = {}, de = {};
-	struct sl_edits e;
 	int err, eerr;
 
 	*no_edits = false;
+	memset(e, 0, sizeof(*e));
 	err = policy_load_dir(a->policy_dir, pol, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
@@ -88,15 +89,15 @@ int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits)
 	}
 	sl_diags_free(&d);
 	/* the CLI's edits (lib/policy_edit.h), merged into the hand-written files */
-	eerr = sl_edits_read(a->policy_dir, &e, &de);
+	eerr = sl_edits_read(a->policy_dir, e, &de);
 	if (!eerr)
-		eerr = sl_edits_merge(pol, &e, &de);
-	sl_edits_free(&e);
+		eerr = sl_edits_merge(pol, e, &de);
 	if (!eerr) {
 		edits_error_set(a, NULL);
 		sl_diags_free(&de);
 		return 0;
 	}
+	sl_edits_free(e);
 	log_diags(LL_ERROR, &de);
 	edits_error_set(a, &de);
 	sl_diags_free(&de);
@@ -191,9 +192,10 @@ static void slots_gc(struct agent *a)
 	}
 }
 
-int sync_apply(struct agent *a, struct sl_policy *pol)
+int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool edits_ok)
 {
 	size_t nsec = nsections(pol), built = 0;
+	struct block_plan bp;
 	uint64_t gen = a->generation + 1;
 	struct rules_plan plan;
 	struct fw_write_fail fail;
@@ -205,6 +207,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	slots = calloc(nsec, sizeof(*slots));
 	if (!slots) {
 		policy_free(pol);
+		sl_edits_free(e);
 		return -ENOMEM;
 	}
 	/* counter ids first: a rule that stays the same keeps its counters */
@@ -212,6 +215,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	if (err) {
 		free(slots);
 		policy_free(pol);
+		sl_edits_free(e);
 		return err;
 	}
 	/* one new slot per section: nothing a packet can reach changes until the flip */
@@ -227,8 +231,6 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		}
 		fw_tables_set_counters(&t, plan.ids + sync_rule_base(pol, built),
 				       SLUICE_CNT_DEFAULT);
-		/* the CLI's blocklist is checked before conntrack (bpf/lib/classify.h) */
-		t.cfg.block = sl_fw_has_block(fw);
 		err = fw_slot_free(&a->fds, &slots[built]);
 		if (err)
 			pr_err("%s: no free policy slot (%d in use): not applied", a->policy_dir,
@@ -257,6 +259,12 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	/* shared by every slot: written just before the flip, restored if it fails */
 	if (!err)
 		err = ct_apply(a, pol);
+	/* the blocklist's new prefixes: in the tries before a slot blocks with them */
+	if (!err) {
+		err = block_before(a, e, &bp);
+		if (err && a->have_policy)
+			ct_apply(a, &a->pol);
+	}
 	/* the flip: one word per interface, to its section's new slot */
 	if (!err) {
 		err = attach_set_slots(a, pol, slots, nsec);
@@ -267,6 +275,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 			if (a->have_policy)
 				ct_apply(a, &a->pol);
 			sync_grace(a);
+			block_abort(a, &bp);
 			pr_err("%s: not applied: the interfaces stay on generation %llu",
 			       a->policy_dir, (unsigned long long)a->generation);
 		}
@@ -278,13 +287,22 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		rules_abort(a, &plan);
 		free(slots);
 		policy_free(pol);
+		sl_edits_free(e);
 		return err;
 	}
+	/* the prefixes no policy blocks with any more */
+	block_after(a, e, &bp);
+	sl_edits_free(&a->edits);
+	a->edits = *e;
+	memset(e, 0, sizeof(*e));
+	a->edits_live = true;
+	a->edits_ok = edits_ok;
 	a->use = use;
 	if (a->have_policy)
 		policy_free(&a->pol);
 	a->pol = *pol;
 	a->have_policy = true;
+	block_set_adopt(a);
 	a->generation = gen;
 	free(a->sec_slots);
 	a->sec_slots = slots;
@@ -307,15 +325,16 @@ static void watch_subdirs(struct agent *a);
 int sync_reload(struct agent *a, const char *why)
 {
 	struct sl_policy pol;
+	struct sl_edits e;
 	bool no_edits;
 	int err;
 
 	pr_info("reloading %s (%s)", a->policy_dir, why);
 	/* before reading: a set file written from now on is seen */
 	watch_subdirs(a);
-	err = sync_load(a, &pol, &no_edits);
+	err = sync_load(a, &pol, &e, &no_edits);
 	if (!err)
-		err = sync_apply(a, &pol);
+		err = sync_apply(a, &pol, &e, !no_edits);
 	if (!err)
 		a->edits_refused = no_edits;
 	a->policy_failed = err != 0;

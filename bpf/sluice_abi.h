@@ -151,8 +151,9 @@ struct fw_config {
 	__u32 nrules;			/* rules in use, bits [0, nrules) */
 	__u32 default_action;		/* enum sluice_action */
 	__u32 active;			/* 0: no policy applied, every packet passes */
-	__u16 block;			/* 1: rule 0 is the CLI blocklist (sources only), checked
-					 * before conntrack so a block cuts established flows */
+	__u16 block;			/* 1: rule 0 is the CLI blocklist: its prefixes are in
+					 * sl_block4/6, not in the tables; checked before
+					 * conntrack so a block cuts established flows */
 	__u16 section;			/* the firewall section compiled (drop events) */
 	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
 	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
@@ -228,6 +229,19 @@ static inline __u32 sl_lh_home(__u32 net24, __u32 nbkts)
 struct fw_lpm6_key {
 	__u32 prefixlen;
 	__u8 addr[16];
+};
+
+/*
+ * The CLI blocklist (`sluice block add`): one LPM trie per family, shared by
+ * every slot and edited in place, one prefix per update (atomic per packet).
+ * Checked before conntrack when fw_config.block says rule 0 is the
+ * blocklist; its drops count and are named as rule 0. The value is unused.
+ */
+#define SLUICE_BLOCK_MAX	(1u << 21)	/* prefixes per family */
+
+struct sl_block4_key {
+	__u32 prefixlen;
+	__u8 addr[4];		/* network order */
 };
 
 struct fw_lpm6_val {
@@ -685,6 +699,8 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_IFSLOT_A	"sl_ifslot_a_v2"	/* ifindex -> policy slot + 1, ifindex < 64k */
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
+#define SLUICE_MAP_BLOCK4	"sl_block4"	/* the CLI blocklist, IPv4 (sl_block4_key) */
+#define SLUICE_MAP_BLOCK6	"sl_block6"	/* ... and IPv6 (fw_lpm6_key) */
 /* pinned maps of the layout before (512 rules, DIR-24-8), unpinned at start */
 #define SLUICE_MAPS_LEGACY	"fwo_cfg", "fwo_cls", "fwo_src4", "fwo_dst4", "fwo_src4_t8", \
 				"fwo_dst4_t8", "fwo_src6", "fwo_dst6", "fwo_sport", "fwo_dport", \
@@ -705,6 +721,7 @@ _Static_assert(sizeof(struct fw_lh_bkt) == 64, "fw_lh_bkt is one cache line");
 _Static_assert(sizeof(struct fw_rule_blk) == 256, "fw_rule_blk layout");
 _Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");
 _Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
+_Static_assert(sizeof(struct sl_block4_key) == 8, "sl_block4_key layout");
 _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
 _Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
 _Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");
