@@ -412,8 +412,12 @@ struct lb_flow {
 	__u8 vip[16];		/* LB_REVERSE: the VIP */
 };
 
-/* lb_config.timeout[] (seconds a flow may idle); 0: the default. */
+/*
+ * lb_config.timeout[] (seconds a flow may idle); 0: the default, conntrack's
+ * (the agent writes the policy's conntrack timeouts here).
+ */
 enum { LB_TO_TCP, LB_TO_TCP_CLOSING, LB_TO_UDP, LB_TO_MAX };
+#define SLUICE_LB_TO_DEFAULT(i)	((i) == LB_TO_UDP ? 30u : (i) == LB_TO_TCP_CLOSING ? 120u : 432000u)
 
 /* lb_cfg[0]: written by the agent. */
 struct lb_config {

@@ -39,7 +39,7 @@ static __always_inline __u64 sl_lb_timeout_ns(const struct lb_config *cfg, __u8 
 	__u32 s = i < LB_TO_MAX ? cfg->timeout[i] : 0;
 
 	if (!s)
-		s = i == LB_TO_UDP ? 30 : i == LB_TO_TCP_CLOSING ? 120 : 432000;
+		s = SLUICE_LB_TO_DEFAULT(i);
 	return (__u64)s * 1000000000ull;
 }
 
