@@ -150,55 +150,114 @@ struct lb_env {
 	struct lb_state *st;
 };
 
-static int lb_env_open(struct lb_env *e, const char *yaml)
+/*
+ * One program load for the whole file (loading sluice_xdp and writing a
+ * policy slot is most of a test's time): each test gets it with its policy
+ * applied as a new generation, the flow tables emptied and the counters
+ * zeroed, so no test sees another's flows.
+ */
+static struct lb_env shared;
+static uint64_t shared_gen;
+static const char *shared_yaml;	/* the policy in force (the same text is not applied again) */
+
+static void flows_clear(struct lb_env *e)
+{
+	for (__u32 w = 0; w < 2; w++) {
+		struct lb_flow_key k, next;
+		__u32 id;
+		int fd;
+
+		if (bpf_map_lookup_elem(e->st->fds.flowtab, &w, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		while (fd >= 0 && !bpf_map_get_next_key(fd, NULL, &next)) {
+			k = next;
+			bpf_map_delete_elem(fd, &k);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static int counters_clear(struct lb_env *e)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_be_counter *z = calloc(ncpu, sizeof(*z));
+	int err = z ? xdp_env_reset_counters(&e->x) : -ENOMEM;
+
+	for (__u32 i = 0; !err && i < SLUICE_LB_BACKENDS_MAX; i++)
+		if (bpf_map_update_elem(e->st->fds.be_stats, &i, z, BPF_ANY))
+			err = -errno;
+	for (__u32 i = 0; !err && i < SLUICE_LB_STAT_MAX; i++)
+		if (bpf_map_update_elem(e->st->fds.stats, &i, z, BPF_ANY))
+			err = -errno;
+	free(z);
+	return err;
+}
+
+/* Apply YAML again (a policy change: same state, new generation); E is the shared one. */
+static int lb_env_reapply(struct lb_env *e, const char *yaml, uint64_t gen)
 {
 	struct sl_diags d = {};
-	struct lb_fds fds;
-	int err;
+	int err = xdp_env_apply(&shared.x, yaml, gen, NULL);
 
-	memset(e, 0, sizeof(*e));
-	if (netns_setup() || xdp_env_open(&e->x))
-		return -1;
-	e->st = calloc(1, sizeof(*e->st));
-	if (!e->st || lb_fds_from_obj(e->x.skel->obj, &fds) || lb_state_init(e->st, &fds))
-		return -1;
-	e->st->flow_entries = 4096;
-	if (xdp_env_apply(&e->x, yaml, 1, NULL))
-		return -1;
-	err = lb_apply(e->st, &e->x.pol, 1, &d);
+	if (!err)
+		err = lb_apply(shared.st, &shared.x.pol, gen, &d);
+	shared_yaml = err ? NULL : yaml;
+	*e = shared;
 	for (size_t i = 0; i < d.n; i++)
 		printf("# %s:%d:%d: %s\n", d.v[i].file ? d.v[i].file : "-", d.v[i].line,
 		       d.v[i].col, d.v[i].msg);
 	sl_diags_free(&d);
-	if (err)
-		return err;
-	/* both sides may be sent to; decapsulation on the backend side */
-	if (lb_devmap_set(e->st, if0, true) || lb_devmap_set(e->st, if1, true) ||
-	    lb_decap_if_set(e->st, if1, true))
-		return -1;
-	return 0;
-}
-
-/* Apply YAML again (a policy change: same state, new generation). */
-static int lb_env_reapply(struct lb_env *e, const char *yaml, uint64_t gen)
-{
-	struct sl_diags d = {};
-	int err = xdp_env_apply(&e->x, yaml, gen, NULL);
-
-	if (!err)
-		err = lb_apply(e->st, &e->x.pol, gen, &d);
-	for (size_t i = 0; i < d.n; i++)
-		printf("# %s\n", d.v[i].msg);
-	sl_diags_free(&d);
 	return err;
 }
 
+static int lb_env_open(struct lb_env *e, const char *yaml)
+{
+	struct lb_fds fds;
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	if (!shared.st) {
+		if (netns_setup() || xdp_env_open(&shared.x))
+			return -1;
+		shared.st = calloc(1, sizeof(*shared.st));
+		if (!shared.st || lb_fds_from_obj(shared.x.skel->obj, &fds) ||
+		    lb_state_init(shared.st, &fds))
+			return -1;
+		shared.st->flow_entries = 4096;
+		/* both sides may be sent to; decapsulation on the backend side */
+		if (lb_devmap_set(shared.st, if0, true) || lb_devmap_set(shared.st, if1, true) ||
+		    lb_decap_if_set(shared.st, if1, true))
+			return -1;
+	}
+	/* conntrack off unless the test turns it on */
+	if (bpf_map_update_elem(bpf_map__fd(shared.x.skel->maps.ct_cfg), &(__u32){ 0 },
+				&(struct sl_ct_config){ 0 }, BPF_ANY))
+		return -errno;
+	err = yaml == shared_yaml ? 0 : lb_env_reapply(&shared, yaml, ++shared_gen);
+	if (err)
+		return err;
+	flows_clear(&shared);
+	err = counters_clear(&shared);
+	if (!err)
+		*e = shared;
+	return err;
+}
+
+/* The shared environment stays for the next test; it goes at exit. */
 static void lb_env_close(struct lb_env *e)
 {
-	if (e->st)
-		lb_state_free(e->st);
-	free(e->st);
-	xdp_env_close(&e->x);
+	memset(e, 0, sizeof(*e));
+}
+
+__attribute__((destructor)) static void lb_env_free(void)
+{
+	if (shared.st)
+		lb_state_free(shared.st);
+	free(shared.st);
+	if (shared.x.skel)
+		xdp_env_close(&shared.x);
 }
 
 /* Run one frame received on IFINDEX; OUT gets the frame after. */
@@ -956,7 +1015,7 @@ TEST(lb_drain_then_remove)
 	}
 	if (!ASSERT_TRUE(on12 > 0 && on13 > 0, "flows on every backend"))
 		goto out;
-	if (!ASSERT_OK(lb_env_reapply(&e, drained, 2), "drain 198.51.100.12"))
+	if (!ASSERT_OK(lb_env_reapply(&e, drained, ++shared_gen), "drain 198.51.100.12"))
 		goto out;
 	for (int i = 0; i < NFLOWS; i++)
 		if (!ASSERT_EQ(flow_to(&e, i, 0x10), was[i], "established flow stays (drain)"))
@@ -965,7 +1024,7 @@ TEST(lb_drain_then_remove)
 		if (!ASSERT_NEQ(flow_to(&e, i, 0x02), 12, "a new flow avoids the drained backend"))
 			break;
 	lb_stats_read(e.st, st0);
-	if (!ASSERT_OK(lb_env_reapply(&e, removed, 3), "remove 198.51.100.13"))
+	if (!ASSERT_OK(lb_env_reapply(&e, removed, ++shared_gen), "remove 198.51.100.13"))
 		goto out;
 	for (int i = 0; i < NFLOWS; i++) {
 		int now = flow_to(&e, i, 0x10);
