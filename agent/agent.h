@@ -10,6 +10,7 @@
  *   control.c  the control socket (docs/control.md)
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
+ *   lb.c       the load balancer's services, interfaces and views; health.c its checks
  */
 #ifndef SLUICED_AGENT_H
 #define SLUICED_AGENT_H
@@ -32,6 +33,8 @@ struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
+struct agent_health;
+struct lb_state;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -109,6 +112,10 @@ struct agent {
 	int ct_retry_fd;		/* timerfd: sweepers that could not start */
 	struct ep_src ct_retry_src;
 	unsigned int ct_start_retries;
+
+	/* load balancer (lb.c, lib/lb_maps.c) and its health checks (health.c) */
+	struct lb_state *lb;
+	struct agent_health *hc;
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

@@ -32,6 +32,7 @@
 #include "edit.h"
 #include "events.h"
 #include "fw_maps.h"
+#include "lb.h"
 #include "loader.h"
 #include "log.h"
 #include "policy_edit.h"
@@ -307,6 +308,7 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	d = json_object_new_object();
 	json_object_object_add(d, "hooks", hooks);
 	json_object_object_add(d, "events", events_stats(a));
+	json_object_object_add(d, "lb", lb_stats_json(a));
 	*data = d;
 	return 0;
 }
@@ -361,6 +363,9 @@ static const struct {
 	{ "block-list", NULL, edit_cmd_block_list },
 	{ "policy-show", NULL, edit_cmd_policy_show },
 	{ "generation", NULL, edit_cmd_generation },
+	{ "lb-list", NULL, lb_cmd_list },
+	{ "lb-drain", NULL, edit_cmd_lb_drain },
+	{ "lb-undrain", NULL, edit_cmd_lb_undrain },
 };
 
 /*
@@ -403,7 +408,8 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
 		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor, rule-add, rule-del, "
-		 "block-add, block-del, block-list, policy-show, generation)", cmd);
+		 "block-add, block-del, block-list, policy-show, generation, lb-list, lb-drain, "
+		 "lb-undrain)", cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;

@@ -26,6 +26,8 @@
 #include "attach.h"
 #include "control.h"
 #include "events.h"
+#include "health.h"
+#include "lb.h"
 #include "metrics.h"
 #include "loader.h"
 #include "log.h"
@@ -290,6 +292,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	err = loader_prepare_state(a);
 	if (!err)
 		err = loader_load(a);
+	if (!err)
+		err = lb_open(a);
 	if (err)
 		goto fail_pol;
 	err = loader_pick_active(a);
@@ -432,6 +436,8 @@ int main(int argc, char **argv)
 	attach_release_all(&a);
 	if (a.nl)
 		mnl_socket_close(a.nl);
+	health_close(&a);
+	lb_close(&a);
 	loader_unload(&a);
 	if (a.have_policy)
 		policy_free(&a.pol);

@@ -338,7 +338,9 @@ static int prep_backends(struct lb_state *st, const struct sl_lb_service *s,
 		} else {
 			e = st->be[id];
 		}
-		flags = LB_BE_F_LIVE | (e.flags & LB_BE_F_DOWN) | (pb->drain ? LB_BE_F_DRAIN : 0);
+		/* a service without health checks has every backend up */
+		flags = LB_BE_F_LIVE | (pb->drain ? LB_BE_F_DRAIN : 0) |
+			(s->health.type != SL_HC_NONE ? e.flags & LB_BE_F_DOWN : 0);
 		n->be_ids[b] = (uint32_t)id;
 		if (e.flags != flags || !(st->be[id].flags & LB_BE_F_LIVE)) {
 			e.flags = flags;
@@ -352,7 +354,7 @@ static int prep_backends(struct lb_state *st, const struct sl_lb_service *s,
 			st->be[id] = e;
 		}
 		maglev_key(mb[b].key, s->family, pb->addr, pb->port);
-		mb[b].weight = pb->drain || (e.flags & LB_BE_F_DOWN) ? 0 : pb->weight;
+		mb[b].weight = pb->drain || (flags & LB_BE_F_DOWN) ? 0 : pb->weight;
 	}
 	return 0;
 }

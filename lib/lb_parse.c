@@ -116,6 +116,58 @@ void lb_endpoint_format(uint8_t family, const uint8_t *addr, uint16_t port, char
 		snprintf(buf, len, "[%s]:%u", a, port);
 }
 
+int lb_drain_parse(const char *s, struct lb_drain *d, char *err, size_t errlen)
+{
+	const char *sp = strchr(s, ' ');
+	char svc[80];
+
+	memset(d, 0, sizeof(*d));
+	if (!sp || (size_t)(sp - s) >= sizeof(svc) || strchr(sp + 1, ' ')) {
+		snprintf(err, errlen, "\"%.80s\": expected \"VIP:PORT BACKEND\"", s);
+		return -EINVAL;
+	}
+	memcpy(svc, s, (size_t)(sp - s));
+	svc[sp - s] = '\0';
+	if (lb_endpoint_parse(svc, true, &d->vfamily, d->vip, &d->vport, err, errlen) ||
+	    lb_endpoint_parse(sp + 1, false, &d->bfamily, d->baddr, &d->bport, err, errlen))
+		return -EINVAL;
+	return 0;
+}
+
+void lb_drain_format(const struct lb_drain *d, char *buf, size_t len)
+{
+	char v[80], b[80];
+
+	lb_endpoint_format(d->vfamily, d->vip, d->vport, v, sizeof(v));
+	lb_endpoint_format(d->bfamily, d->baddr, d->bport, b, sizeof(b));
+	snprintf(buf, len, "%s %s", v, b);
+}
+
+bool lb_drain_match(const struct lb_drain *d, const struct sl_lb_service *s,
+		    const struct sl_lb_backend *b)
+{
+	return d->vfamily == s->family && !memcmp(d->vip, s->vip, 16) && d->vport == s->port &&
+	       d->bfamily == s->family && !memcmp(d->baddr, b->addr, 16) &&
+	       (!d->bport || d->bport == b->port);
+}
+
+void lb_drains_apply(struct sl_policy *pol, char *const *drains, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct lb_drain d;
+		char err[256];
+
+		if (lb_drain_parse(drains[k], &d, err, sizeof(err)))
+			continue;
+		for (size_t i = 0; i < pol->nlbs; i++)
+			for (size_t b = 0; b < pol->lbs[i].nbackends; b++)
+				if (lb_drain_match(&d, &pol->lbs[i], &pol->lbs[i].backends[b])) {
+					pol->lbs[i].backends[b].drain = true;
+					pol->lbs[i].backends[b].drain_cli = true;
+				}
+	}
+}
+
 const char *lb_mode_name(enum sl_lb_mode m)
 {
 	return m == SL_LB_DSR ? "dsr" : "nat";

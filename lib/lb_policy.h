@@ -24,6 +24,24 @@ int lb_endpoint_parse(const char *s, bool need_port, uint8_t *family, uint8_t ad
 void lb_endpoint_format(uint8_t family, const uint8_t *addr, uint16_t port, char *buf,
 			size_t len);
 
+/* A drain of `sluice lb drain VIP:PORT BACKEND` (BACKEND: ADDRESS or ADDRESS:PORT). */
+struct lb_drain {
+	uint8_t vfamily, vip[16];
+	uint16_t vport;
+	uint8_t bfamily, baddr[16];
+	uint16_t bport;			/* 0: any port of that address */
+};
+
+/* "VIP:PORT BACKEND" (one space); -EINVAL with a message in ERR. */
+int lb_drain_parse(const char *s, struct lb_drain *d, char *err, size_t errlen);
+/* Its normal text form (what the edits file holds). */
+void lb_drain_format(const struct lb_drain *d, char *buf, size_t len);
+/* Does D name backend B of service S? */
+bool lb_drain_match(const struct lb_drain *d, const struct sl_lb_service *s,
+		    const struct sl_lb_backend *b);
+/* Mark draining (drain_cli) every backend of POL the N drains name. */
+void lb_drains_apply(struct sl_policy *pol, char *const *drains, size_t n);
+
 const char *lb_mode_name(enum sl_lb_mode m);
 const char *lb_proto_name(uint8_t proto);
 
