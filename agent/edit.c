@@ -736,17 +736,22 @@ static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *
 	return 0;
 }
 
-static long drain_find(const struct sl_edits *e, const char *text)
+/*
+ * The first CLI drain from FROM on that names a backend D names too (the
+ * same VIP:PORT and address; ports equal, or one of them any), or -1.
+ */
+static long drain_find(const struct sl_edits *e, const struct lb_drain *d, size_t from)
 {
-	for (size_t i = 0; i < e->ndrains; i++) {
-		struct lb_drain d;
-		char norm[200], err[256];
+	for (size_t i = from; i < e->ndrains; i++) {
+		struct lb_drain x;
+		char err[256];
 
-		if (!lb_drain_parse(e->drains[i], &d, err, sizeof(err))) {
-			lb_drain_format(&d, norm, sizeof(norm));
-			if (!strcmp(norm, text))
-				return (long)i;
-		}
+		if (lb_drain_parse(e->drains[i], &x, err, sizeof(err)) ||
+		    x.vfamily != d->vfamily || memcmp(x.vip, d->vip, 16) || x.vport != d->vport ||
+		    x.bfamily != d->bfamily || memcmp(x.baddr, d->baddr, 16))
+			continue;
+		if (!x.bport || !d->bport || x.bport == d->bport)
+			return (long)i;
 	}
 	return -1;
 }
@@ -770,7 +775,7 @@ static int drain_edit(struct agent *a, struct json_object *req, struct json_obje
 		ret = edits_load(a, &e, err, errlen);
 	if (ret)
 		goto out;
-	k = drain_find(&e, text);
+	k = drain_find(&e, &d, 0);
 	if (drain && k >= 0) {
 		changed = false;	/* draining already: nothing to apply */
 	} else if (drain) {
@@ -782,11 +787,15 @@ static int drain_edit(struct agent *a, struct json_object *req, struct json_obje
 			 "change it there" : "%s is not drained", text);
 		ret = -ENOENT;
 	} else {
-		free(e.drains[k]);
-		memmove(&e.drains[k], &e.drains[k + 1], (e.ndrains - k - 1) * sizeof(*e.drains));
-		memmove(&e.drain_loc[k], &e.drain_loc[k + 1],
-			(e.ndrains - k - 1) * sizeof(*e.drain_loc));
-		e.ndrains--;
+		/* every CLI drain of these backends goes */
+		for (; k >= 0; k = drain_find(&e, &d, (size_t)k)) {
+			free(e.drains[k]);
+			memmove(&e.drains[k], &e.drains[k + 1],
+				(e.ndrains - k - 1) * sizeof(*e.drains));
+			memmove(&e.drain_loc[k], &e.drain_loc[k + 1],
+				(e.ndrains - k - 1) * sizeof(*e.drain_loc));
+			e.ndrains--;
+		}
 	}
 	if (!ret && changed)
 		ret = edit_apply(a, &e, err, errlen);

@@ -282,10 +282,17 @@ static int check_pinned_map(struct bpf_map *map, const char *path)
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		err = -errno;
 		pr_err("%s: not a BPF map: %s", path, strerror(errno));
-	} else if (counter_map(bpf_map__name(map)) && info.type == bpf_map__type(map) &&
-		   info.key_size == bpf_map__key_size(map) &&
-		   info.value_size == bpf_map__value_size(map) &&
-		   info.max_entries != bpf_map__max_entries(map)) {
+		close(fd);
+		return err;
+	}
+	/* the kernel makes a devmap read-only for programs (a flag creation refuses) */
+	if ((info.type == BPF_MAP_TYPE_DEVMAP || info.type == BPF_MAP_TYPE_DEVMAP_HASH) &&
+	    info.map_flags == (bpf_map__map_flags(map) | BPF_F_RDONLY_PROG))
+		bpf_map__set_map_flags(map, info.map_flags);
+	if (counter_map(bpf_map__name(map)) && info.type == bpf_map__type(map) &&
+	    info.key_size == bpf_map__key_size(map) &&
+	    info.value_size == bpf_map__value_size(map) &&
+	    info.max_entries != bpf_map__max_entries(map)) {
 		pr_info("%s: counters of an older layout (%u entries, now %u): they start again",
 			path, info.max_entries, bpf_map__max_entries(map));
 		if (unlink(path))

@@ -909,7 +909,7 @@ static int count_one(void *ctx, const struct lb_flow_key *k, const struct lb_flo
 	e = &c->st->be[f->backend];
 	/* the datapath's own test (bpf/lib/lb.h sl_lb_stale and sl_lb_pick) */
 	if ((int64_t)(c->now - f->last_seen) > (int64_t)(to * 1000000000ull) ||
-	    !(e->flags & LB_BE_F_LIVE) || e->gen != f->be_gen)
+	    !(e->flags & LB_BE_F_LIVE) || e->gen != f->be_gen || f->state != LB_FLOW_OPEN)
 		return 0;
 	c->active[f->backend]++;
 	return 0;

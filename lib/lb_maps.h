@@ -104,8 +104,9 @@ int lb_stats_read(const struct lb_state *st, uint64_t out[SLUICE_LB_STAT_MAX]);
 
 /*
  * Active flows per backend id (ACTIVE[SLUICE_LB_BACKENDS_MAX]): the entries
- * of the flow table not past their timeout whose backend is still that id's
- * incarnation. Returns the number of entries walked, or -errno.
+ * of the flow table not past their timeout, not closing (a TCP FIN or RST
+ * seen), whose backend is still that id's incarnation. Returns the number
+ * of entries walked, or -errno.
  */
 long lb_flows_count(const struct lb_state *st, uint32_t *active);
 /* Call FN for every entry of lb_flowtab[WHICH] (LB_FLOWS, LB_REVERSE). */

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sluice lb ...: the load balancer's services and backends (lb-list), and
+ * draining a backend (lb-drain, lb-undrain: kept by the agent in its edits
+ * file in the policy dir, like `block add`). Arguments are checked here
+ * first, so that a typo exits 2 without asking the agent.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lb_policy.h"
+#include "print.h"
+
+static const struct pr_col be_cols[] = {
+	{ "BACKEND",  "backend",      0 },
+	{ "WEIGHT",   "weight",       PR_NUM },
+	{ "STATE",    "state",        0 },
+	{ "NEW",      "new_flows",    PR_NUM },
+	{ "ACTIVE",   "active_flows", PR_NUM },
+	{ "PACKETS",  "packets",      PR_NUM },
+	{ "BYTES",    "bytes",        PR_NUM },
+	{ "HEALTH",   "checks",       0 },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *str(struct json_object *o, const char *key)
+{
+	const char *s = json_object_get_string(pr_get(o, key));
+
+	return s ? s : "-";
+}
+
+/* "192.0.2.10:80", "[2001:db8::10]:80" from an object's ADDR and PORT keys. */
+static void endpoint(struct json_object *o, char *buf, size_t len)
+{
+	const char *a = str(o, "addr");
+	int port = json_object_get_int(pr_get(o, "port"));
+
+	if (!json_object_get_string(pr_get(o, "addr")))
+		a = str(o, "vip");
+	snprintf(buf, len, strchr(a, ':') ? "[%s]:%d" : "%s:%d", a, port);
+}
+
+static int lb_list_text(struct json_object *d)
+{
+	struct json_object *svcs = pr_get(d, "services");
+	size_t n = svcs ? json_object_array_length(svcs) : 0;
+	int err = 0;
+
+	if (!n) {
+		printf("no load balancers in the policy\n");
+		return 0;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		struct json_object *s = json_object_array_get_idx(svcs, i);
+		struct json_object *h = pr_get(s, "health"), *bes = pr_get(s, "backends");
+		struct json_object *rows = json_object_new_array();
+		char ep[96];
+
+		endpoint(s, ep, sizeof(ep));
+		printf("%s%s  %s/%s  %s", i ? "\n" : "", str(s, "name"), ep, str(s, "proto"),
+		       str(s, "mode"));
+		if (h)
+			printf("  health %s every %gs (timeout %gs, rise %d, fall %d)%s%s",
+			       str(h, "type"), json_object_get_double(pr_get(h, "interval")),
+			       json_object_get_double(pr_get(h, "timeout")),
+			       json_object_get_int(pr_get(h, "rise")),
+			       json_object_get_int(pr_get(h, "fall")),
+			       pr_get(h, "path") ? " GET " : "", pr_get(h, "path") ?
+			       str(h, "path") : "");
+		printf("\n");
+		for (size_t b = 0; bes && b < json_object_array_length(bes); b++) {
+			struct json_object *be = json_object_array_get_idx(bes, b);
+			struct json_object *row = json_object_new_object(), *hc = pr_get(be, "health");
+			char buf[160];
+
+			endpoint(be, buf, sizeof(buf));
+			json_object_object_add(row, "backend", json_object_new_string(buf));
+			for (size_t c = 1; c < ARRAY_SIZE(be_cols) - 1; c++)
+				json_object_object_add(row, be_cols[c].key,
+						       json_object_get(pr_get(be, be_cols[c].key)));
+			if (hc && pr_get(hc, "last_error"))
+				snprintf(buf, sizeof(buf), "%lld checks, %lld failed (last: %s)",
+					 (long long)json_object_get_int64(pr_get(hc, "checks")),
+					 (long long)json_object_get_int64(pr_get(hc, "failures")),
+					 str(hc, "last_error"));
+			else if (hc)
+				snprintf(buf, sizeof(buf), "%lld checks, %lld failed",
+					 (long long)json_object_get_int64(pr_get(hc, "checks")),
+					 (long long)json_object_get_int64(pr_get(hc, "failures")));
+			else
+				snprintf(buf, sizeof(buf), "-");
+			json_object_object_add(row, "checks", json_object_new_string(buf));
+			json_object_array_add(rows, row);
+		}
+		err = pr_rows(stdout, be_cols, ARRAY_SIZE(be_cols), rows, "  ");
+		json_object_put(rows);
+	}
+	return err;
+}
+
+static int do_lb_list(struct cli *c, int argc, char **argv)
+{
+	return cli_show(c, argc, argv, "lb-list", lb_list_text);
+}
+
+static int drain_text(struct json_object *d)
+{
+	struct json_object *bes = pr_get(d, "backends");
+	bool changed = json_object_get_boolean(pr_get(d, "changed"));
+
+	for (size_t i = 0; bes && i < json_object_array_length(bes); i++)
+		printf("%s\n", json_object_get_string(json_object_array_get_idx(bes, i)));
+	if (changed)
+		printf("(generation %lld)\n",
+		       (long long)json_object_get_int64(pr_get(d, "generation")));
+	else
+		printf("(already so: generation %lld stays)\n",
+		       (long long)json_object_get_int64(pr_get(d, "generation")));
+	if (pr_get(d, "note"))
+		printf("note: %s\n", str(d, "note"));
+	return 0;
+}
+
+static int drain_text_on(struct json_object *d)
+{
+	printf("draining (no new flows, established ones stay):\n");
+	return drain_text(d);
+}
+
+static int drain_text_off(struct json_object *d)
+{
+	printf("taking new flows again:\n");
+	return drain_text(d);
+}
+
+static int do_drain(struct cli *c, int argc, char **argv, const char *verb, const char *cmd,
+		    int (*text)(struct json_object *))
+{
+	struct json_object *args, *data;
+	const char *pos[2] = {};
+	struct lb_drain d;
+	char err[256], both[200];
+	long long gen = -1;
+	int npos = 0, rc;
+
+	for (int i = 0; i < argc; i++) {
+		rc = cli_opt_generation(c, argc, argv, &i, &gen);
+		if (rc < 0)
+			return -rc;
+		if (rc)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1])
+			return cli_global_option(argv[i]) ?
+			       cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: sluice %s "
+					 "lb %s ...", argv[i], argv[i], verb) :
+			       cli_error(c, EXIT_USAGE, "unknown option '%s' for 'lb %s'; try "
+					 "'sluice lb help'", argv[i], verb);
+		if (npos == 2)
+			return cli_error(c, EXIT_USAGE, "unexpected argument '%s'; try 'sluice lb "
+					 "help'", argv[i]);
+		pos[npos++] = argv[i];
+	}
+	if (npos < 2)
+		return cli_error(c, EXIT_USAGE, "usage: sluice lb %s VIP:PORT BACKEND", verb);
+	snprintf(both, sizeof(both), "%.90s %.90s", pos[0], pos[1]);
+	if (lb_drain_parse(both, &d, err, sizeof(err)))
+		return cli_error(c, EXIT_USAGE, "%s", err);
+	args = json_object_new_object();
+	json_object_object_add(args, "service", json_object_new_string(pos[0]));
+	json_object_object_add(args, "backend", json_object_new_string(pos[1]));
+	rc = cli_edit_call(c, cmd, args, gen, &data);
+	json_object_put(args);
+	if (rc)
+		return rc;
+	rc = cli_output(c, data, text);
+	json_object_put(data);
+	return rc;
+}
+
+static int do_lb_drain(struct cli *c, int argc, char **argv)
+{
+	return do_drain(c, argc, argv, "drain", "lb-drain", drain_text_on);
+}
+
+static int do_lb_undrain(struct cli *c, int argc, char **argv)
+{
+	return do_drain(c, argc, argv, "undrain", "lb-undrain", drain_text_off);
+}
+
+static const struct cli_verb lb_verbs[] = {
+	{ "list", do_lb_list, "" },
+	{ "drain", do_lb_drain, "VIP:PORT BACKEND [--generation N]" },
+	{ "undrain", do_lb_undrain, "VIP:PORT BACKEND [--generation N]" },
+	{ NULL },
+};
+
+const struct cli_object cli_lb = {
+	.name = "lb",
+	.verbs = lb_verbs,
+	.summary = "The load balancer: `list` shows every service (VIP:PORT/PROTO, mode, health\n"
+		   "checks) and its backends with weight, state (active, draining, down), new\n"
+		   "flows, active flows, packets and bytes. `drain` takes BACKEND (ADDRESS or\n"
+		   "ADDRESS:PORT; IPv6 as [ADDRESS]:PORT) out of new flows of the service on\n"
+		   "VIP:PORT (tcp and udp), established flows stay; `undrain` ends that. Drains are\n"
+		   "kept by the agent in the policy dir: they survive restarts. --generation N:\n"
+		   "refuse the edit (exit 1) if the policy in force is no longer generation N.",
+};
