@@ -629,9 +629,10 @@ int lb_check(struct sl_policy *pol, struct sl_diags *d)
 				if (!memcmp(s->backends[b].addr, s->backends[k].addr, 16) &&
 				    s->backends[b].port == s->backends[k].port)
 					errs += err_at(d, &s->backends[b].loc, "backend listed twice "
-						       "in \"%s\" (first at line %d)",
+						       "in \"%s\" (first at line %d, column %d)",
 						       s->name ? s->name : "?",
-						       s->backends[k].loc.line);
+						       s->backends[k].loc.line,
+						       s->backends[k].loc.col);
 	}
 	if (nbe > SL_LB_BACKENDS_MAX)
 		errs += err_at(d, &pol->lb_loc, "too many backends: %zu in all load balancers; at "

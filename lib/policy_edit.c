@@ -500,10 +500,9 @@ char *sl_edits_format(const struct sl_edits *e)
 
 	if (!f)
 		return NULL;
-	fputs("# Written by sluiced: the rules of `sluice rule add`, the prefixes of\n"
-	      "# `sluice block add` and the backends of `sluice lb drain`. Use the CLI to\n"
-	      "# change them; hand-written policy goes in *.yaml files beside this one\n"
-	      "# (see docs/cli.md).\n", f);
+	fputs("# Written by sluiced: `sluice rule add`, `sluice block add`, `sluice lb drain`.\n"
+	      "# Use the CLI to change them; hand-written policy goes in *.yaml files beside\n"
+	      "# this one (see docs/cli.md).\n", f);
 	fputs(e->nrules ? "rules:\n" : "rules: []\n", f);
 	for (size_t i = 0; i < e->nrules; i++) {
 		const struct sl_edit_rule *r = &e->rules[i];
