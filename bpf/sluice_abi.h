@@ -428,6 +428,38 @@ struct lb_config {
 	__u64 gen;		/* policy generation */
 };
 
+/*
+ * lb_nh[backend id] (per CPU): the next hop towards the backend as
+ * bpf_fib_lookup gave it, reused for SLUICE_LB_NH_TTL_S: route and
+ * neighbour changes show within that time; a cache miss or an entry of
+ * another incarnation looks the route up again.
+ */
+#define SLUICE_LB_NH_TTL_S	1
+
+struct lb_nexthop {
+	__u64 expires;		/* bpf_ktime_get_coarse_ns */
+	__u32 ifindex;		/* egress */
+	__u32 gen;		/* the backend's incarnation */
+	__u16 mtu;		/* the egress device's MTU */
+	__u8 smac[6], dmac[6];
+	__u8 pad[2];
+};
+
+/*
+ * lb_filter: one bit per address hash (sl_lb_addr_hash), words
+ * [LB_F_VIP * SLUICE_LB_FILTER_WORDS, ...) for the VIPs, then the backends.
+ * A clear bit says "no VIP (backend) has this address": the packet skips
+ * the service (reply) lookup with one inlined array read. The agent sets
+ * the bits of new addresses before they are in use, clears old ones after.
+ */
+#define SLUICE_LB_FILTER_WORDS	1024		/* 65536 bits per side */
+enum { LB_F_VIP, LB_F_BACKEND, LB_F_MAX };
+
+static inline __u32 sl_lb_addr_hash(const __u32 *a)
+{
+	return ((a[0] ^ a[1] ^ a[2] ^ a[3]) * 0x9e3779b1u) >> 16;
+}
+
 /* lb_be_stats[backend id] (per CPU). */
 struct lb_be_counter {
 	__u64 new_flows;	/* flows balanced to it */
@@ -438,7 +470,6 @@ struct lb_be_counter {
 /* lb_stats[i] (per CPU): what the load balancer did. */
 #define SLUICE_LB_STATS(X)					\
 	X(LB_STAT_NEW_FLOW,	"new-flows")			\
-	X(LB_STAT_FLOW_HIT,	"flow-hits")			\
 	X(LB_STAT_RESELECT,	"rebalanced")			\
 	X(LB_STAT_FLOW_FAIL,	"flow-insert-failed")		\
 	X(LB_STAT_REPLY,	"nat-replies")			\
@@ -560,6 +591,8 @@ struct sl_ev_config {
 #define SLUICE_MAP_LB_DEVMAP	"lb_devmap"	/* XDP_REDIRECT targets */
 #define SLUICE_MAP_LB_DECAP	"lb_decap"	/* decap VIPs */
 #define SLUICE_MAP_LB_DECAP_IF	"lb_decap_if"	/* decap interfaces */
+#define SLUICE_MAP_LB_NH	"lb_nh"		/* next hop per backend (per CPU) */
+#define SLUICE_MAP_LB_FILTER	"lb_filter"	/* VIP and backend address bits */
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS + 8,
@@ -586,6 +619,7 @@ _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
 _Static_assert(sizeof(struct lb_flow) == 40, "lb_flow layout");
 _Static_assert(sizeof(struct lb_config) == 32, "lb_config layout");
 _Static_assert(sizeof(struct lb_be_counter) == 24, "lb_be_counter layout");
+_Static_assert(sizeof(struct lb_nexthop) == 32, "lb_nexthop layout");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
 _Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");
 #endif

@@ -40,6 +40,7 @@ int lb_fds_from_obj(struct bpf_object *obj, struct lb_fds *fds)
 		LB_FD(be_stats, SLUICE_MAP_LB_BE_STATS), LB_FD(stats, SLUICE_MAP_LB_STATS),
 		LB_FD(cfg, SLUICE_MAP_LB_CFG), LB_FD(devmap, SLUICE_MAP_LB_DEVMAP),
 		LB_FD(decap, SLUICE_MAP_LB_DECAP), LB_FD(decap_if, SLUICE_MAP_LB_DECAP_IF),
+		LB_FD(nh, SLUICE_MAP_LB_NH), LB_FD(filter, SLUICE_MAP_LB_FILTER),
 #undef LB_FD
 	};
 
@@ -62,6 +63,9 @@ void lb_svc_key_of(const struct sl_lb_service *s, struct lb_svc_key *key)
 	key->proto = s->proto;
 	key->family = s->family;
 }
+
+static int filter_write(const struct lb_state *st, const struct lb_svc_rec *a, size_t na,
+			const struct lb_svc_rec *b, size_t nb);
 
 static struct lb_svc_rec *rec_find(struct lb_svc_rec *v, size_t n, const struct lb_svc_key *k)
 {
@@ -288,6 +292,7 @@ void lb_abort(struct lb_state *st)
 	st->decap_next = NULL;
 	st->ndecap_next = 0;
 	st->pending = st->committed = false;
+	filter_write(st, st->cur, st->ncur, NULL, 0);
 }
 
 /* The lowest service id free now and after the apply being prepared. */
@@ -431,6 +436,58 @@ static void encap_src(const struct sl_lb_service *s, struct lb_service *v)
 	}
 }
 
+int lb_flowtab_create(const char *name, uint32_t entries)
+{
+	/* as the template in bpf/lib/lb_maps.h: an LRU list per CPU */
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_COMMON_LRU);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct lb_flow_key),
+				sizeof(struct lb_flow), entries, &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * lb_filter from the services of A and B (and their backends): written
+ * with A the services in force and B those being prepared (their union:
+ * no address in use is ever without its bit), then with the new ones alone.
+ */
+static int filter_write(const struct lb_state *st, const struct lb_svc_rec *a, size_t na,
+			const struct lb_svc_rec *b, size_t nb)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t n = LB_F_MAX * SLUICE_LB_FILTER_WORDS, *keys;
+	uint64_t *w;
+	int err = 0;
+
+	keys = calloc(n, sizeof(*keys));
+	w = calloc(n, sizeof(*w));
+	if (!keys || !w) {
+		free(keys);
+		free(w);
+		return -ENOMEM;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		const struct lb_svc_rec *v = pass ? b : a;
+
+		for (size_t i = 0; i < (pass ? nb : na); i++) {
+			uint32_t h = sl_lb_addr_hash((const __u32 *)v[i].key.vip);
+
+			w[LB_F_VIP * SLUICE_LB_FILTER_WORDS + (h >> 6)] |= 1ull << (h & 63);
+			for (size_t j = 0; j < v[i].nbe; j++) {
+				h = sl_lb_addr_hash((const __u32 *)st->be[v[i].be_ids[j]].addr);
+				w[LB_F_BACKEND * SLUICE_LB_FILTER_WORDS + (h >> 6)] |= 1ull << (h & 63);
+			}
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(st->fds.filter, keys, w, &n, &opts))
+		err = -errno;
+	free(keys);
+	free(w);
+	return err;
+}
+
 /* The flow tables, created with the first service (a pinned pair stays as it is). */
 static int flowtab_ensure(struct lb_state *st, uint32_t entries, struct sl_diags *diags)
 {
@@ -442,8 +499,7 @@ static int flowtab_ensure(struct lb_state *st, uint32_t entries, struct sl_diags
 
 		if (!bpf_map_lookup_elem(st->fds.flowtab, &w, &id))
 			continue;
-		fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, names[w], sizeof(struct lb_flow_key),
-				    sizeof(struct lb_flow), entries, NULL);
+		fd = lb_flowtab_create(names[w], entries);
 		if (fd < 0 || bpf_map_update_elem(st->fds.flowtab, &w, &fd, BPF_ANY))
 			err = -errno;
 		if (fd >= 0)
@@ -496,6 +552,11 @@ int lb_prepare(struct lb_state *st, const struct sl_policy *pol, uint64_t gen,
 	if (!err && pol->nlbs)
 		err = flowtab_ensure(st, pol->ct.max_entries ? pol->ct.max_entries :
 				     st->flow_entries, diags);
+	/* the new addresses' bits, before any service names them */
+	if (!err)
+		err = filter_write(st, st->cur, st->ncur, st->next, st->nnext);
+	if (err && !diags->n)
+		sl_diag_add(diags, NULL, "map %s: %s", SLUICE_MAP_LB_FILTER, strerror(-err));
 	if (err) {
 		lb_abort(st);
 		return err;
@@ -725,6 +786,8 @@ void lb_gc(struct lb_state *st)
 	st->ncur = st->nnext;
 	st->next = NULL;
 	st->nnext = 0;
+	/* the bits of the addresses that left go (a failure leaves extra bits: harmless) */
+	filter_write(st, st->cur, st->ncur, NULL, 0);
 	free(st->decap_next);
 	st->decap_next = NULL;
 	st->ndecap_next = 0;

@@ -30,7 +30,8 @@
 struct bpf_object;
 
 struct lb_fds {
-	int svc, maglev, backends, flowtab, be_stats, stats, cfg, devmap, decap, decap_if;
+	int svc, maglev, backends, flowtab, be_stats, stats, cfg, devmap, decap, decap_if, nh;
+	int filter;
 };
 
 /* The fds of OBJ's lb_* maps (loaded); -ENOENT when one is missing. */
@@ -86,6 +87,8 @@ void lb_gc(struct lb_state *st);
 int lb_apply(struct lb_state *st, const struct sl_policy *pol, uint64_t gen,
 	     struct sl_diags *diags);
 
+/* A new flow table (lb_flowtab's inner map layout): its fd, or -errno. */
+int lb_flowtab_create(const char *name, uint32_t entries);
 /* The id of backend ADDR:PORT of service KEY in force; -ENOENT. */
 int lb_backend_id(const struct lb_state *st, const struct lb_svc_key *key,
 		  const uint8_t *addr, uint16_t port);

@@ -7,9 +7,7 @@
  * real way (YAML -> parser -> fw_compile + lb_apply).
  *
  * bpf_fib_lookup needs routes and neighbours: the test runs in a network
- * namespace of its own (unshare) with two veth pairs, the client side
- * (slt0, 203.0.113.0/24, 2001:db8:c::/64) and the backend side (slt1,
- * 198.51.100.0/24, 2001:db8:b::/64), and permanent neighbour entries.
+ * namespace of its own (tests/lb_testnet.h).
  */
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -19,6 +17,7 @@
 #include <linux/bpf.h>
 
 #include "ct.h"
+#include "lb_testnet.h"
 #include "lb_maps.h"
 #include "testlib.h"
 #include "xdp_env.h"
@@ -31,9 +30,9 @@
 #define CLIENT6		"2001:db8:c::50"
 #define OTHER4		"203.0.113.99"
 
-static const uint8_t MAC_IF0[6] = { 0x02, 0, 0, 0, 0, 0xa0 };	/* slt0: client side */
-static const uint8_t MAC_IF1[6] = { 0x02, 0, 0, 0, 0, 0xa1 };	/* slt1: backend side */
-static const uint8_t MAC_CLIENT[6] = { 0x02, 0xcc, 0, 0, 0, 0x50 };
+static const uint8_t MAC_IF0[6] = { LB_TESTNET_MAC_IF0 };
+static const uint8_t MAC_IF1[6] = { LB_TESTNET_MAC_IF1 };
+static const uint8_t MAC_CLIENT[6] = { LB_TESTNET_MAC_CLIENT };
 static const uint8_t MAC_PEER[6] = { 0x02, 0xee, 0, 0, 0, 0x01 };	/* a frame's source */
 
 /* Backend N (11..13, 21..22): its MAC as the neighbour table has it (02:bb:00:00:00:N). */
@@ -91,9 +90,9 @@ static const char *const POLICY =
 	"    backends:\n"
 	"      - { addr: \"2001:db8:b::11\", port: 443 }\n";
 
-/* ---- the namespace ---- */
+/* ---- environment: sluice_xdp with a policy and its load balancer ---- */
 
-static int if0, if1;
+static int if0, if1;	/* slt0, slt1 */
 
 static int sh(const char *cmd)
 {
@@ -103,47 +102,6 @@ static int sh(const char *cmd)
 		printf("# command failed (%d): %s\n", rc, cmd);
 	return rc;
 }
-
-static int netns_setup(void)
-{
-	static int done;
-	static const char *const cmds[] = {
-		"ip link set lo up",
-		"ip link add slt0 address 02:00:00:00:00:a0 type veth peer name slt0p",
-		"ip link add slt1 address 02:00:00:00:00:a1 type veth peer name slt1p",
-		"ip link set slt0 up && ip link set slt0p up && ip link set slt1 up && "
-		"ip link set slt1p up",
-		"ip addr add 203.0.113.1/24 dev slt0 && ip addr add 198.51.100.1/24 dev slt1",
-		"ip addr add 2001:db8:c::1/64 dev slt0 nodad && "
-		"ip addr add 2001:db8:b::1/64 dev slt1 nodad",
-		"sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1",
-		"ip neigh add 203.0.113.50 lladdr 02:cc:00:00:00:50 dev slt0 nud permanent",
-		"ip neigh add 2001:db8:c::50 lladdr 02:cc:00:00:00:50 dev slt0 nud permanent",
-		"for n in 11 12 13 21 22; do "
-		"ip neigh add 198.51.100.$n lladdr 02:bb:00:00:00:$n dev slt1 nud permanent && "
-		"ip neigh add 2001:db8:b::$n lladdr 02:bb:00:00:00:$n dev slt1 nud permanent || "
-		"exit 1; done",
-	};
-
-	if (done)
-		return done > 0 ? 0 : -1;
-	done = -1;
-	if (unshare(CLONE_NEWNET)) {
-		printf("# unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (sh(cmds[i]))
-			return -1;
-	if0 = if_nametoindex("slt0");
-	if1 = if_nametoindex("slt1");
-	if (!if0 || !if1)
-		return -1;
-	done = 1;
-	return 0;
-}
-
-/* ---- environment: sluice_xdp with a policy and its load balancer ---- */
 
 struct lb_env {
 	struct xdp_env x;
@@ -179,14 +137,16 @@ static void flows_clear(struct lb_env *e)
 	}
 }
 
+/* Counters, and the next hops kept per backend (a route changed: as after their TTL). */
 static int counters_clear(struct lb_env *e)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct lb_be_counter *z = calloc(ncpu, sizeof(*z));
+	struct lb_nexthop *z = calloc(ncpu, sizeof(*z));
 	int err = z ? xdp_env_reset_counters(&e->x) : -ENOMEM;
 
 	for (__u32 i = 0; !err && i < SLUICE_LB_BACKENDS_MAX; i++)
-		if (bpf_map_update_elem(e->st->fds.be_stats, &i, z, BPF_ANY))
+		if (bpf_map_update_elem(e->st->fds.be_stats, &i, z, BPF_ANY) ||
+		    bpf_map_update_elem(e->st->fds.nh, &i, z, BPF_ANY))
 			err = -errno;
 	for (__u32 i = 0; !err && i < SLUICE_LB_STAT_MAX; i++)
 		if (bpf_map_update_elem(e->st->fds.stats, &i, z, BPF_ANY))
@@ -219,7 +179,7 @@ static int lb_env_open(struct lb_env *e, const char *yaml)
 
 	memset(e, 0, sizeof(*e));
 	if (!shared.st) {
-		if (netns_setup() || xdp_env_open(&shared.x))
+		if (lb_testnet_setup(&if0, &if1) || xdp_env_open(&shared.x))
 			return -1;
 		shared.st = calloc(1, sizeof(*shared.st));
 		if (!shared.st || lb_fds_from_obj(shared.x.skel->obj, &fds) ||
@@ -777,7 +737,8 @@ static void too_big(int family)
 	__u32 ret;
 
 	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") ||
-	    !ASSERT_OK(sh("ip link set slt1 mtu 1410"), "mtu"))
+	    !ASSERT_OK(sh("ip link set slt1 mtu 1410"), "mtu") ||
+	    !ASSERT_OK(counters_clear(&e), "next hops"))
 		goto out;
 	n = build(in, &s);
 	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run"))

@@ -13,9 +13,11 @@
  *   ICMP error about a balanced flow -> that flow's backend (lb_icmp.h)
  *   anything else -> XDP_PASS
  *
- * Cost: one hash lookup for a packet that is not for a VIP; an established
- * flow adds the flow lookup, its backend (an inlined array lookup) and
- * bpf_fib_lookup; a new flow the Maglev table and one or two LRU inserts.
+ * Cost: one array read for a packet that is not for a VIP (lb_filter); a
+ * packet for a VIP the service lookup; an established flow the flow lookup,
+ * its backend and its cached next hop (inlined array lookups); a new flow
+ * the Maglev table and one (DSR) or two (NAT) LRU inserts. bpf_fib_lookup
+ * runs once a second per backend and CPU (lb_nh).
  */
 #ifndef SLUICE_BPF_LB_H
 #define SLUICE_BPF_LB_H
@@ -87,15 +89,16 @@ static __always_inline void sl_lb_be_count(__u32 id, __u64 bytes, bool new_flow)
 /*
  * The backend of flow K of service SVC: its flow's, if that backend is
  * still in the policy, else the Maglev table's (and the flow is recorded).
- * *BE_ID receives the id; NULL when the service has no backend up.
+ * *BE_ID receives the id, *HASH the flow hash if it was needed (else it is
+ * left as it is); NULL when the service has no backend up.
  */
 static __always_inline struct lb_backend *sl_lb_pick(const struct lb_config *cfg,
 						     const struct lb_service *svc,
 						     const struct lb_flow_key *k, __u8 tcp_flags,
-						     __u32 hash, __u32 *be_id, bool *created)
+						     __u32 *hash, __u64 now, __u32 *be_id,
+						     bool *created)
 {
 	void *flows = sl_lb_flowtab(LB_FLOWS), *tbl;
-	__u64 now = bpf_ktime_get_coarse_ns();
 	struct lb_backend *be;
 	struct lb_flow *f = NULL, nf;
 	__u32 idx, *slot;
@@ -110,7 +113,6 @@ static __always_inline struct lb_backend *sl_lb_pick(const struct lb_config *cfg
 			f->last_seen = now;
 			if ((tcp_flags & (SL_TCP_FIN | SL_TCP_RST)) && f->state == LB_FLOW_OPEN)
 				f->state = LB_FLOW_CLOSING;
-			sl_lb_stat(SLUICE_LB_STAT_FLOW_HIT);
 			*be_id = idx;
 			return be;
 		}
@@ -120,7 +122,8 @@ static __always_inline struct lb_backend *sl_lb_pick(const struct lb_config *cfg
 	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
 	if (!tbl || !svc->size)
 		return NULL;
-	idx = hash % svc->size;
+	*hash = sl_lb_flow_hash((const __u32 *)k);
+	idx = *hash % svc->size;
 	slot = bpf_map_lookup_elem(tbl, &idx);
 	if (!slot || *slot == SLUICE_LB_NO_BACKEND)
 		return NULL;
@@ -142,15 +145,18 @@ static __always_inline struct lb_backend *sl_lb_pick(const struct lb_config *cfg
 	return be;
 }
 
-/* NAT: remember how the backend's replies go back to VIP:port. */
-static __always_inline void sl_lb_reverse_add(const struct lb_flow_key *k,
-					      const struct lb_backend *be, __u32 be_id)
+/*
+ * NAT: remember how the backend's replies go back to VIP:port. (A call of
+ * its own: its 80 bytes of key and value stay off the caller's stack.)
+ */
+static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
+					 const struct lb_backend *be, __u32 be_id, __u64 now)
 {
 	void *rev = sl_lb_flowtab(LB_REVERSE);
 	struct lb_flow_key rk;
 	struct lb_flow v;
 
-	if (!rev)
+	if (!rev || !k || !be)
 		return;
 	__builtin_memset(&rk, 0, sizeof(rk));
 	__builtin_memcpy(rk.src, be->addr, 16);
@@ -160,7 +166,7 @@ static __always_inline void sl_lb_reverse_add(const struct lb_flow_key *k,
 	rk.proto = k->proto;
 	rk.family = k->family;
 	__builtin_memset(&v, 0, sizeof(v));
-	v.last_seen = bpf_ktime_get_coarse_ns();
+	v.last_seen = now;
 	v.backend = be_id;
 	v.be_gen = be->gen;
 	v.vport = k->dport;
@@ -175,38 +181,40 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 				    const struct lb_flow_key *k)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	__u32 hash = sl_lb_flow_hash((const __u32 *)k), be_id = 0, src[4], dst[4];
+	__u32 hash = 0, be_id = 0, src[4];
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct lb_backend *be;
 	struct sl_lb_hop hop;
 	bool created;
 
 	if (!p)
 		return XDP_ABORTED;
-	be = sl_lb_pick(cfg, svc, k, p->m.tcp_flags, hash, &be_id, &created);
+	be = sl_lb_pick(cfg, svc, k, p->m.tcp_flags, &hash, now, &be_id, &created);
 	if (!be)
 		return sl_drop_ev(SLUICE_DROP_LB_NO_BACKEND, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
 	sl_lb_be_count(be_id, p->bytes, created);
-	__builtin_memcpy(dst, be->addr, 16);
 	if (!(svc->flags & LB_SVC_F_DSR)) {
 		if (created)
-			sl_lb_reverse_add(k, be, be_id);
+			sl_lb_reverse_add(k, be, be_id, now);
 		/* the route first: a packet too big for it is answered as it came */
 		__builtin_memcpy(src, k->src, 16);
-		sl_lb_route(ctx, k->family, src, dst, k->proto, p->m.ip_len, &hop);
+		sl_lb_route_be(ctx, be_id, be, src, k->proto, p->m.ip_len, now, &hop);
 		if (hop.rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 			return sl_lb_too_big(ctx, p, hop.mtu);
 		if (sl_lb_rewrite(data, data_end, &p->m, true, be->addr, be->port))
 			return sl_drop_pkt(SLUICE_DROP_INTERNAL, p->bytes);
 		return sl_lb_send(ctx, p, &hop);
 	}
+	if (!created)
+		hash = sl_lb_flow_hash((const __u32 *)k);
 	sl_lb_encap_src(svc, k->family, hash, src);
-	sl_lb_route(ctx, k->family, src, dst, k->family == 4 ? SL_IPPROTO_IPIP : SL_IPPROTO_IPV6,
-		    p->m.ip_len + (k->family == 4 ? SL_IP4_HLEN : SL_IP6_HLEN), &hop);
+	sl_lb_route_be(ctx, be_id, be, src, k->family == 4 ? SL_IPPROTO_IPIP : SL_IPPROTO_IPV6,
+		       p->m.ip_len + (k->family == 4 ? SL_IP4_HLEN : SL_IP6_HLEN), now, &hop);
 	if (hop.rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return sl_lb_too_big(ctx, p, hop.mtu - (k->family == 4 ? SL_IP4_HLEN :
 							  SL_IP6_HLEN));
-	if (sl_lb_encap(ctx, k->family, src, dst, p->m.ip_len, hash))
+	if (sl_lb_encap(ctx, k->family, src, (const __u32 *)be->addr, p->m.ip_len, hash))
 		return sl_drop_ev(SLUICE_DROP_LB_ENCAP, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
 	return sl_lb_send(ctx, p, &hop);
@@ -260,6 +268,9 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 	if (p->lb.reply)
 		return sl_lb_reply(ctx, p);
 	sl_lb_key(&k, &p->m);
+	/* most traffic is for no VIP: one inlined array read says so */
+	if (!sl_lb_filtered(LB_F_VIP, k.dst))
+		return sl_pass(p->bytes);
 	if (p->m.has_ports) {
 		__builtin_memset(&sk, 0, sizeof(sk));
 		__builtin_memcpy(sk.vip, k.dst, 16);
@@ -295,6 +306,9 @@ static __always_inline void sl_lb_reply_meta(struct sl_pipe *p, const struct lb_
 	if (!rev || !p->m.has_ports)
 		return;
 	sl_lb_key(&k, &p->m);
+	/* from no backend's address: not a reply (one inlined array read) */
+	if (!sl_lb_filtered(LB_F_BACKEND, k.src))
+		return;
 	f = bpf_map_lookup_elem(rev, &k);
 	if (!f)
 		return;

@@ -51,6 +51,17 @@ struct sl_lb_hop {
 };
 
 /*
+ * bpf_fib_lookup's parameters, per CPU: 64 bytes the LB stage's calls
+ * cannot spare on their 512-byte stack.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} lb_fib SEC(".maps");
+
+/*
  * The next hop towards DST (IPv4 in dst[0]) for a packet of TOT_LEN bytes
  * (IP header included) received on CTX's interface.
  */
@@ -58,26 +69,74 @@ static __always_inline void sl_lb_route(struct xdp_md *ctx, __u8 family, const _
 					const __u32 *dst, __u8 l4proto, __u16 tot_len,
 					struct sl_lb_hop *hop)
 {
-	struct bpf_fib_lookup f;
+	__u32 zero = 0;
+	struct bpf_fib_lookup *f = bpf_map_lookup_elem(&lb_fib, &zero);
 
-	__builtin_memset(&f, 0, sizeof(f));
-	f.ifindex = ctx->ingress_ifindex;
-	f.l4_protocol = l4proto;
-	f.tot_len = tot_len;
+	hop->rc = -1;
+	if (!f)
+		return;
+	__builtin_memset(f, 0, sizeof(*f));
+	f->ifindex = ctx->ingress_ifindex;
+	f->l4_protocol = l4proto;
+	f->tot_len = tot_len;
 	if (family == 4) {
-		f.family = SL_AF_INET;
-		f.ipv4_src = src[0];
-		f.ipv4_dst = dst[0];
+		f->family = SL_AF_INET;
+		f->ipv4_src = src[0];
+		f->ipv4_dst = dst[0];
 	} else {
-		f.family = SL_AF_INET6;
-		__builtin_memcpy(f.ipv6_src, src, 16);
-		__builtin_memcpy(f.ipv6_dst, dst, 16);
+		f->family = SL_AF_INET6;
+		__builtin_memcpy(f->ipv6_src, src, 16);
+		__builtin_memcpy(f->ipv6_dst, dst, 16);
 	}
-	hop->rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
-	hop->ifindex = f.ifindex;
-	hop->mtu = f.mtu_result;
-	__builtin_memcpy(hop->smac, f.smac, 6);
-	__builtin_memcpy(hop->dmac, f.dmac, 6);
+	hop->rc = bpf_fib_lookup(ctx, f, sizeof(*f), 0);
+	hop->ifindex = f->ifindex;
+	hop->mtu = f->mtu_result;
+	__builtin_memcpy(hop->smac, f->smac, 6);
+	__builtin_memcpy(hop->dmac, f->dmac, 6);
+}
+
+/*
+ * The next hop towards backend BE (lb_backends id ID) for a packet of
+ * TOT_LEN bytes from SRC: from lb_nh while it is fresh (NOW, coarse ns) and
+ * for this incarnation of the backend, else from bpf_fib_lookup (and kept
+ * with the egress device's MTU). A packet over that MTU: FRAG_NEEDED.
+ */
+static __always_inline void sl_lb_route_be(struct xdp_md *ctx, __u32 id,
+					   const struct lb_backend *be, const __u32 *src,
+					   __u8 l4proto, __u16 tot_len, __u64 now,
+					   struct sl_lb_hop *hop)
+{
+	struct lb_nexthop *nh = bpf_map_lookup_elem(&lb_nh, &id);
+	__u32 dst[4], mtu = 0;
+
+	if (nh && nh->gen == be->gen && now < nh->expires) {
+		hop->rc = tot_len > nh->mtu ? BPF_FIB_LKUP_RET_FRAG_NEEDED : BPF_FIB_LKUP_RET_SUCCESS;
+		hop->ifindex = nh->ifindex;
+		hop->mtu = nh->mtu;
+		__builtin_memcpy(hop->smac, nh->smac, 6);
+		__builtin_memcpy(hop->dmac, nh->dmac, 6);
+		return;
+	}
+	__builtin_memcpy(dst, be->addr, 16);
+	sl_lb_route(ctx, be->family, src, dst, l4proto, tot_len, hop);
+	if (hop->rc != BPF_FIB_LKUP_RET_SUCCESS || !nh ||
+	    bpf_check_mtu(ctx, hop->ifindex, &mtu, 0, 0) < 0 || !mtu || mtu > 0xffff)
+		return;
+	nh->expires = now + SLUICE_LB_NH_TTL_S * 1000000000ull;
+	nh->ifindex = hop->ifindex;
+	nh->gen = be->gen;
+	nh->mtu = mtu;
+	__builtin_memcpy(nh->smac, hop->smac, 6);
+	__builtin_memcpy(nh->dmac, hop->dmac, 6);
+}
+
+/* Is the bit of ADDR set on SIDE of lb_filter (LB_F_VIP, LB_F_BACKEND)? */
+static __always_inline bool sl_lb_filtered(__u32 side, const void *addr)
+{
+	__u32 h = sl_lb_addr_hash(addr), k = side * SLUICE_LB_FILTER_WORDS + (h >> 6);
+	__u64 *w = bpf_map_lookup_elem(&lb_filter, &k);
+
+	return w && ((*w >> (h & 63)) & 1);
 }
 
 static __always_inline int sl_lb_verdict(__u32 v, __u64 bytes)
@@ -114,17 +173,17 @@ static __always_inline int sl_lb_send(struct xdp_md *ctx, struct sl_pipe *p,
 	}
 	if ((void *)(eth + 1) > data_end)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, bytes);
-	if (oif != ctx->ingress_ifindex && !bpf_map_lookup_elem(&lb_devmap, &oif)) {
-		/* not ours to transmit on: the stack forwards it */
+	if (oif != ctx->ingress_ifindex &&
+	    bpf_redirect_map(&lb_devmap, oif, XDP_PASS) != XDP_REDIRECT) {
+		/* not an interface of ours to send on: the stack forwards it */
 		sl_lb_stat(SLUICE_LB_STAT_STACK);
 		return sl_pass(bytes);
 	}
+	/* (the redirect happens after the program: the frame may still change) */
 	__builtin_memcpy(eth->h_dest, hop->dmac, 6);
 	__builtin_memcpy(eth->h_source, hop->smac, 6);
-	if (oif == ctx->ingress_ifindex)
-		return sl_lb_verdict(SLUICE_VERDICT_TX, bytes);
-	sl_count(&sl_verdict, SLUICE_VERDICT_REDIRECT, bytes);
-	return bpf_redirect_map(&lb_devmap, oif, XDP_PASS);
+	return sl_lb_verdict(oif == ctx->ingress_ifindex ? SLUICE_VERDICT_TX :
+			     SLUICE_VERDICT_REDIRECT, bytes);
 }
 
 /* The L4 header of the untagged frame at DATA (LEN bytes readable), or NULL. */

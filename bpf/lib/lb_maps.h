@@ -53,6 +53,8 @@ struct {
  */
 struct lb_flow_inner {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	/* an LRU list per CPU, as Katran's: no shared lock on a new flow */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct lb_flow_key));
 	__uint(value_size, sizeof(struct lb_flow));
@@ -64,6 +66,22 @@ struct {
 	__type(key, __u32);
 	__array(values, struct lb_flow_inner);
 } lb_flowtab SEC(".maps");
+
+/* Backend id -> its next hop, cached per CPU (struct lb_nexthop). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_LB_BACKENDS_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_nexthop);
+} lb_nh SEC(".maps");
+
+/* VIP and backend address bits (lb_filter in sluice_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_F_MAX * SLUICE_LB_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lb_filter SEC(".maps");
 
 /* Per-backend new flows, packets, bytes. */
 struct {
