@@ -81,10 +81,13 @@ static void on_signal(int sig)
 	exit(1);
 }
 
-/* TCP SYN (or UDP) 203.0.113.50:40000 -> DST:DPORT, full checksums not needed here. */
+/*
+ * TCP SYN (or UDP, checksum 0) 203.0.113.50:40000 -> DST:DPORT; the IPv4
+ * header checksum is right (the stack checks it; XDP does not).
+ */
 static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, bool udp)
 {
-	uint32_t v;
+	uint32_t v, sum = 0;
 
 	memset(f, 0, FRAME_LEN);
 	memcpy(f, "\x02\x00\x00\x00\x00\xa0\x02\xcc\x00\x00\x00\x50", 12);
@@ -103,6 +106,12 @@ static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, bool udp)
 	f[35] = 40000 & 0xff;
 	f[36] = dport >> 8;
 	f[37] = dport & 0xff;
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)f[i] << 8 | f[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	f[24] = (uint8_t)(~sum >> 8);
+	f[25] = (uint8_t)~sum;
 	if (udp) {
 		f[39] = FRAME_LEN - 34;
 	} else {
@@ -302,13 +311,13 @@ static long long veth_stat(const char *ns, const char *ifname, const char *key)
 	return v;
 }
 
-/* Frames per second (M) arriving at the backend's veth d, best of LIVE_ROUNDS. */
+/* Frames per second (M) arriving at the backend's veth vd, best of LIVE_ROUNDS. */
 static double live_rate(int home, int gen, const uint8_t *frame)
 {
 	double best = 0;
 
 	for (int r = 0; r < LIVE_ROUNDS; r++) {
-		long long rx0 = veth_stat(ns_d, "d", "rx_queue_0_xdp_packets"), rx1;
+		long long rx0 = veth_stat(ns_d, "vd", "rx_queue_0_xdp_packets"), rx1;
 		LIBBPF_OPTS(bpf_test_run_opts, opts,
 			.data_in = frame,
 			.data_size_in = FRAME_LEN,
@@ -327,9 +336,11 @@ static double live_rate(int home, int gen, const uint8_t *frame)
 		}
 		dt = now_s() - t0;
 		setns(home, CLONE_NEWNET);
-		rx1 = veth_stat(ns_d, "d", "rx_queue_0_xdp_packets");
+		rx1 = veth_stat(ns_d, "vd", "rx_queue_0_xdp_packets");
 		if (rx0 < 0 || rx1 < 0)
 			return -1;
+		if (getenv("SLUICE_BENCH_DEBUG"))
+			fprintf(stderr, "rx %lld in %.3f s\n", rx1 - rx0, dt);
 		if ((rx1 - rx0) / dt / 1e6 > best)
 			best = (rx1 - rx0) / dt / 1e6;
 	}
@@ -337,8 +348,8 @@ static double live_rate(int home, int gen, const uint8_t *frame)
 }
 
 /*
- *   ns g: veth a  ->  ns l: veth b (the load balancer), veth c  ->  ns d: veth d
- * b: sluice_xdp (NAT to 198.51.100.11..13) or nftables DNAT; d: XDP_DROP, counted.
+ *   ns g: veth vg  ->  ns l: veth vl (the load balancer), veth vc  ->  ns d: veth vd
+ * vl: sluice_xdp (NAT to 198.51.100.11..13) or nftables DNAT; vd: XDP_DROP, counted.
  */
 static int live(void)
 {
@@ -356,30 +367,30 @@ static int live(void)
 	snprintf(ns_d, sizeof(ns_d), "slbl-%d-d", pid);
 	/* the named namespaces live in the host's /run/netns; ip works from any netns */
 	if (home < 0 || sh("ip netns add %s && ip netns add %s && ip netns add %s", ns_g, ns_l, ns_d) ||
-	    sh("ip -n %s link add a type veth peer name b netns %s", ns_g, ns_l) ||
-	    sh("ip -n %s link add c address 02:00:00:00:00:c1 type veth peer name d netns %s "
+	    sh("ip -n %s link add vg type veth peer name vl netns %s", ns_g, ns_l) ||
+	    sh("ip -n %s link add vc address 02:00:00:00:00:c1 type veth peer name vd netns %s "
 	       "address 02:bb:00:00:00:11", ns_l, ns_d) ||
-	    sh("ip -n %s link set b address 02:00:00:00:00:b1", ns_l) ||
-	    sh("ip -n %s link set a up && ip -n %s link set b up && ip -n %s link set c up && "
-	       "ip -n %s link set d up", ns_g, ns_l, ns_l, ns_d) ||
-	    sh("ip -n %s addr add 203.0.113.1/24 dev b && ip -n %s addr add 198.51.100.1/24 dev c",
+	    sh("ip -n %s link set vl address 02:00:00:00:00:b1", ns_l) ||
+	    sh("ip -n %s link set vg up && ip -n %s link set vl up && ip -n %s link set vc up && "
+	       "ip -n %s link set vd up", ns_g, ns_l, ns_l, ns_d) ||
+	    sh("ip -n %s addr add 203.0.113.1/24 dev vl && ip -n %s addr add 198.51.100.1/24 dev vc",
 	       ns_l, ns_l) ||
-	    sh("ip -n %s neigh add 203.0.113.50 lladdr 02:cc:00:00:00:50 dev b nud permanent",
+	    sh("ip -n %s neigh add 203.0.113.50 lladdr 02:cc:00:00:00:50 dev vl nud permanent",
 	       ns_l) ||
 	    sh("for n in 11 12 13; do ip -n %s neigh add 198.51.100.$n lladdr 02:bb:00:00:00:11 "
-	       "dev c nud permanent || exit 1; done", ns_l) ||
+	       "dev vc nud permanent || exit 1; done", ns_l) ||
 	    sh("ip netns exec %s sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 "
-	       "net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.b.rp_filter=0", ns_l) ||
-	    sh("ip netns exec %s ethtool -K b gro on >/dev/null", ns_l))
+	       "net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.vl.rp_filter=0", ns_l) ||
+	    sh("ip netns exec %s ethtool -K vl gro on >/dev/null", ns_l))
 		goto out;
 	if (enter_ns(ns_g))
 		goto out;
-	ifa = if_nametoindex("a");
+	ifa = if_nametoindex("vg");
 	setns(home, CLONE_NEWNET);
 	if (enter_ns(ns_l))
 		goto out;
-	ifb = if_nametoindex("b");
-	ifc = if_nametoindex("c");
+	ifb = if_nametoindex("vl");
+	ifc = if_nametoindex("vc");
 	/* the devmap names interfaces of the namespace of the writer */
 	if (!ifb || !ifc || lb_devmap_set(st, ifb, true) || lb_devmap_set(st, ifc, true)) {
 		setns(home, CLONE_NEWNET);
@@ -388,13 +399,16 @@ static int live(void)
 	setns(home, CLONE_NEWNET);
 	if (enter_ns(ns_d))
 		goto out;
-	ifd = if_nametoindex("d");
+	ifd = if_nametoindex("vd");
 	setns(home, CLONE_NEWNET);
 	fl = bench_floor__open_and_load();
 	gen = bench_gen__open();
 	if (!ifa || !ifd || !fl || !gen)
 		goto out;
 	gen->rodata->tx_ifindex = ifa;
+	make_frame(frame, 0xc000020a, 53, true);	/* UDP to 192.0.2.10:53 */
+	memcpy(frame, "\x02\x00\x00\x00\x00\xb1", 6);	/* to vl */
+	memcpy((void *)gen->rodata->tmpl, frame, sizeof(gen->rodata->tmpl));
 	if (bench_gen__load(gen))
 		goto out;
 	if (enter_ns(ns_d))
@@ -404,9 +418,7 @@ static int live(void)
 	if (!d_link)
 		goto out;
 
-	make_frame(frame, 0xc000020a, 53, true);	/* UDP to 192.0.2.10:53 */
-	memcpy(frame, "\x02\x00\x00\x00\x00\xb1", 6);	/* to b */
-	printf("\nreal frames through veths (generator -> b: load balancer -> c -> d: counted), "
+	printf("\nreal frames through veths (generator -> vl: load balancer -> vc -> vd: counted), "
 	       "%u UDP frames of %d bytes, best of %d, one CPU\n", LIVE_FRAMES, FRAME_LEN,
 	       LIVE_ROUNDS);
 	if (enter_ns(ns_l))
@@ -415,7 +427,7 @@ static int live(void)
 	setns(home, CLONE_NEWNET);
 	if (!lb_link)
 		goto out;
-	sl = live_rate(home, bpf_program__fd(gen->progs.gen_same), frame);
+	sl = live_rate(home, bpf_program__fd(gen->progs.gen_tmpl), frame);
 	bpf_link__destroy(lb_link);
 	lb_link = NULL;
 	if (sh("ip netns exec %s nft -f - <<'EOF'\n"
@@ -427,7 +439,7 @@ static int live(void)
 	       "  }\n"
 	       "}\nEOF", ns_l))
 		goto out;
-	nft = live_rate(home, bpf_program__fd(gen->progs.gen_same), frame);
+	nft = live_rate(home, bpf_program__fd(gen->progs.gen_tmpl), frame);
 	if (sl <= 0 || nft <= 0)
 		goto out;
 	printf("  %-46s %8s\n", "", "Mpps");
