@@ -7,9 +7,11 @@
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
- *   control.c  the control socket (docs/control.md)
+ *   ctl_conn.c the control socket and its connections (docs/control.md)
+ *   control.c  the control socket's commands
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
+ *   service.c  systemd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1
  *   lb.c       the load balancer's services, interfaces and views; health.c its checks
  */
 #ifndef SLUICED_AGENT_H
@@ -23,8 +25,6 @@
 
 #include "fw_tables.h"
 #include "policy.h"
-
-#define SLUICED_VERSION "0.1.0"
 
 struct agent;
 struct mnl_socket;
@@ -96,9 +96,20 @@ struct agent {
 	 * pinned state but could not load a valid policy of its own */
 	bool have_policy;
 	struct sl_policy pol;
+	/*
+	 * The CLI's edits file (sync.c): edits_error says why it does not load
+	 * (NULL: it does); edits_refused: the policy in force was applied
+	 * without it (the file was refused), so applying the hand-written files
+	 * alone again removes nothing in force.
+	 */
+	bool edits_refused;
+	char *edits_error;
 	uint64_t generation;
+	bool policy_failed;		/* the last load or reload was not applied */
 	struct map_use use;
 	int inotify_fd, inotify_wd, debounce_fd;
+	int *sub_wds;			/* subdirs of the policy dir (set files in them) */
+	size_t nsub_wds;
 	struct timespec change_first;	/* first change of the current debounce */
 	struct ep_src inotify_src, debounce_src;
 
@@ -131,6 +142,7 @@ struct agent {
 	struct ep_src ctl_src;
 	struct ctl_conn *conns;
 	size_t nconns;
+	size_t ctl_queued;		/* answer bytes its clients have not read yet */
 
 	/* drop events (events.c) */
 	uint32_t ev_rate;		/* --event-rate: events/s, 0: off */
@@ -139,6 +151,15 @@ struct agent {
 	/* metrics (metrics.c) */
 	const char *metrics_addr;	/* --metrics ADDR:PORT; NULL: off */
 	struct agent_metrics *metrics;
+
+	/* systemd notifications (service.c): what the last STATUS= said */
+	struct {
+		int wd_fd;		/* watchdog timerfd; -1: no watchdog */
+		struct ep_src wd_src;
+		uint64_t generation;
+		size_t nifaces;
+		bool failed;
+	} svc;
 
 	/* event loop (main.c) */
 	int epfd;

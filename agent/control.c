@@ -1,22 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The control socket of docs/control.md: a unix stream socket, one request
- * per connection ({"cmd": ...} and '\n'), one answer ({"ok": ..., "data"
- * or "error"} and '\n'), then close. Connections are read without blocking
- * the loop: a slow or silent client never delays link events.
+ * The commands of the control socket (docs/control.md): one request
+ * ({"cmd": ...}), checked here (strict JSON, every key once), one answer
+ * ({"ok": ..., "data" or "error"}). The socket and its connections, which
+ * no client can hold, are in ctl_conn.c.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -38,43 +31,7 @@
 #include "policy_edit.h"
 #include "policy_json.h"
 #include "sync.h"
-
-#define CTL_MAX_REQ	(1 << 20)	/* docs/control.md: larger requests are refused */
-#define CTL_TIMEOUT_MS	5000		/* a client gets this long to send its request */
-#define CTL_MAX_CONNS	64
-
-struct ctl_conn {
-	struct ep_src src;	/* first: agent_conn_new */
-	struct ctl_conn *next;
-	struct timespec t0;
-	char *buf;
-	size_t len;
-};
-
-/* Forget C but leave its fd open. */
-static void conn_release(struct agent *a, struct ctl_conn *c)
-{
-	struct ctl_conn **pp;
-
-	for (pp = &a->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	agent_unwatch(a, &c->src);
-	free(c->buf);
-	free(c);
-	a->nconns--;
-}
-
-static void conn_close(struct agent *a, struct ctl_conn *c)
-{
-	int fd = c->src.fd;
-
-	conn_release(a, c);
-	close(fd);
-}
+#include "version.h"
 
 /* ---- answers ---- */
 
@@ -164,6 +121,22 @@ static struct json_object *status_ifaces(struct agent *a)
 	return arr;
 }
 
+/* The CLI's edits file: its path, why it does not load (null: it does), and
+ * whether the policy in force was applied without it. */
+static struct json_object *status_edits(struct agent *a)
+{
+	struct json_object *o = json_object_new_object();
+	char *path = sl_edits_path(a->policy_dir);
+
+	json_object_object_add(o, "file", path ? json_object_new_string(path) : NULL);
+	json_object_object_add(o, "error", a->edits_error ?
+			       json_object_new_string(a->edits_error) : NULL);
+	json_object_object_add(o, "refused", json_object_new_boolean(a->edits_error &&
+								      a->edits_refused));
+	free(path);
+	return o;
+}
+
 static int cmd_status(struct agent *a, struct json_object **data, char *err, size_t errlen)
 {
 	struct json_object *d = json_object_new_object();
@@ -173,7 +146,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	(void)err;
 	(void)errlen;
 	json_object_object_add(ag, "pid", json_object_new_int(getpid()));
-	json_object_object_add(ag, "version", json_object_new_string(SLUICED_VERSION));
+	json_object_object_add(ag, "version", json_object_new_string(sluice_version));
 	json_object_object_add(ag, "policy_dir", json_object_new_string(a->policy_dir));
 	json_object_object_add(ag, "state_dir", json_object_new_string(a->state_dir));
 	json_object_object_add(ag, "socket", json_object_new_string(a->sock_path));
@@ -211,6 +184,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	}
 	/* null: the agent keeps a pinned policy it could not load itself */
 	json_object_object_add(d, "policy", pol);
+	json_object_object_add(d, "edits", status_edits(a));
 	json_object_object_add(d, "interfaces", status_ifaces(a));
 	json_object_object_add(d, "maps", status_maps(a));
 	*data = d;
@@ -369,11 +343,100 @@ static const struct {
 };
 
 /*
- * *MONITOR is set to the request when it is an accepted "monitor": the
- * connection then stays open for the events (events.c) and the caller puts it.
+ * json-c keeps the last of two equal keys ({"cmd":"status","cmd":"teardown"}
+ * was a teardown): count the keys of each object in the text, in document
+ * order, and compare with what the parsed tree kept. The first object with
+ * a key given twice holds fewer keys than its text; every object before it
+ * in document order is the same in both, so the two orders stay aligned
+ * up to it. The text is strict JSON (parsed with JSON_TOKENER_STRICT), so a
+ * ':' outside a string separates a key from its value.
  */
-static struct json_object *handle_request(struct agent *a, const char *req, size_t len,
-					  struct json_object **monitor)
+struct key_counts {
+	size_t *v;		/* keys of object i, objects in order of their '{' */
+	size_t n, next;
+};
+
+static int count_keys(const char *s, size_t len, struct key_counts *kc)
+{
+	size_t *stack = NULL, depth = 0, cap = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_str = false;
+			continue;
+		}
+		if (s[i] == '"') {
+			in_str = true;
+		} else if (s[i] == '{') {
+			size_t *v;
+
+			if (depth == cap) {
+				cap = cap ? 2 * cap : 32;
+				v = realloc(stack, cap * sizeof(*v));
+				if (!v)
+					goto oom;
+				stack = v;
+			}
+			if (kc->n % 64 == 0) {
+				v = realloc(kc->v, (kc->n + 64) * sizeof(*v));
+				if (!v)
+					goto oom;
+				kc->v = v;
+			}
+			kc->v[kc->n] = 0;
+			stack[depth++] = kc->n++;
+		} else if (s[i] == '}' && depth) {
+			depth--;
+		} else if (s[i] == ':' && depth) {
+			kc->v[stack[depth - 1]]++;
+		}
+	}
+	free(stack);
+	return 0;
+oom:
+	free(stack);
+	return -ENOMEM;
+}
+
+/* Pre-order walk of O beside the counts: false at the first object that lost keys. */
+static bool keys_unique(struct json_object *o, struct key_counts *kc)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!keys_unique(json_object_array_get_idx(o, i), kc))
+				return false;
+		return true;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return true;
+	if (kc->next >= kc->n || kc->v[kc->next++] != (size_t)json_object_object_length(o))
+		return false;
+	json_object_object_foreach(o, key, val) {
+		(void)key;
+		if (!keys_unique(val, kc))
+			return false;
+	}
+	return true;
+}
+
+/* 0 when no object of the request REQ (LEN bytes, parsed as IN) has a key twice. */
+static int keys_once(const char *req, size_t len, struct json_object *in)
+{
+	struct key_counts kc = {};
+	int err = count_keys(req, len, &kc);
+
+	if (!err && !keys_unique(in, &kc))
+		err = -EINVAL;
+	free(kc.v);
+	return err;
+}
+
+struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
+			       struct json_object **monitor)
 {
 	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
 	enum json_tokener_error jerr = json_tokener_success;
@@ -383,6 +446,8 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 	int ret = -EINVAL;
 	size_t end = 0;
 
+	if (tok)
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	in = tok ? json_tokener_parse_ex(tok, req, (int)len) : NULL;
 	if (tok) {
 		jerr = json_tokener_get_error(tok);
@@ -399,6 +464,13 @@ static struct json_object *handle_request(struct agent *a, const char *req, size
 		snprintf(err, sizeof(err), "request has data after the JSON object");
 		goto out;
 	}
+	ret = keys_once(req, end, in);
+	if (ret) {
+		snprintf(err, sizeof(err), ret == -EINVAL ? "request has a key twice in one "
+			 "object; each key may appear once" : "out of memory");
+		goto out;
+	}
+	ret = -EINVAL;
 	if (!json_object_is_type(in, json_type_object) ||
 	    !json_object_object_get_ex(in, "cmd", &cmdv) ||
 	    !json_object_is_type(cmdv, json_type_string)) {
@@ -434,227 +506,4 @@ out:
 		json_object_object_add(ans, "data", data);
 	}
 	return ans;
-}
-
-static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, size_t len)
-{
-	struct json_object *monitor = NULL;
-	struct json_object *ans = handle_request(a, req, len, &monitor);
-	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE);
-	struct timeval tv = { .tv_sec = 2 };
-	size_t n = strlen(s), off = 0;
-	int fd = c->src.fd;
-	char *out;
-
-	out = malloc(n + 2);
-	if (!out)
-		goto done;
-	memcpy(out, s, n);
-	out[n++] = '\n';
-	/* answers are small next to a socket buffer; a stuck reader gets 2 s */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (off < n) {
-		ssize_t w = send(fd, out + off, n - off, MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_debug("control: cannot send the answer: %s", strerror(errno));
-			break;
-		}
-		off += (size_t)w;
-	}
-	free(out);
-	if (monitor && off == n) {
-		/* the connection now carries events: events.c owns the fd */
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		conn_release(a, c);
-		events_add_client(a, fd, monitor);
-		json_object_put(monitor);
-		json_object_put(ans);
-		return;
-	}
-	json_object_put(monitor);
-done:
-	json_object_put(ans);
-	conn_close(a, c);
-}
-
-static void conn_ready(struct agent *a, struct ep_src *src, uint32_t events)
-{
-	struct ctl_conn *c = (struct ctl_conn *)((char *)src - offsetof(struct ctl_conn, src));
-	char *nl;
-	ssize_t n;
-
-	(void)events;
-	for (;;) {
-		char *v = realloc(c->buf, c->len + 65536 + 1);
-
-		if (!v) {
-			conn_close(a, c);
-			return;
-		}
-		c->buf = v;
-		n = read(c->src.fd, c->buf + c->len, 65536);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			conn_close(a, c);
-			return;
-		}
-		c->buf[c->len + n] = '\0';
-		nl = memchr(c->buf + c->len, '\n', n);
-		c->len += n;
-		if (nl) {
-			conn_answer(a, c, c->buf, nl - c->buf);
-			return;
-		}
-		if (c->len > CTL_MAX_REQ) {
-			static const char msg[] = "{\"ok\":false,\"error\":\"request larger than 1 MiB\"}\n";
-
-			if (send(c->src.fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-				pr_debug("control: cannot send the answer: %s", strerror(errno));
-			conn_close(a, c);
-			return;
-		}
-		if (n == 0) {
-			/* end of input without '\n': take what came as the request */
-			if (c->len)
-				conn_answer(a, c, c->buf, c->len);
-			else
-				conn_close(a, c);
-			return;
-		}
-	}
-}
-
-static void listen_ready(struct agent *a, struct ep_src *src, uint32_t events)
-{
-	struct ctl_conn *c;
-	int fd;
-
-	(void)src;
-	(void)events;
-	while ((fd = accept4(a->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (a->nconns >= CTL_MAX_CONNS) {
-			pr_warn("control: too many open connections; refusing one");
-			close(fd);
-			continue;
-		}
-		c = agent_conn_new(a, fd, sizeof(*c), conn_ready);
-		if (!c)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &c->t0);
-		c->next = a->conns;
-		a->conns = c;
-		a->nconns++;
-	}
-}
-
-int ctl_expire(struct agent *a)
-{
-	struct ctl_conn *c = a->conns, *next;
-
-	for (; c; c = next) {
-		next = c->next;
-		if (agent_ms_since(&c->t0) > CTL_TIMEOUT_MS) {
-			pr_debug("control: closing a connection that sent no request");
-			conn_close(a, c);
-		}
-	}
-	return a->conns ? 1000 : -1;
-}
-
-/* Does a live agent answer on PATH? */
-static bool sock_alive(const struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool alive;
-
-	if (fd < 0)
-		return false;
-	alive = !connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	close(fd);
-	return alive;
-}
-
-int ctl_open(struct agent *a)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char buf[PATH_MAX], dir[PATH_MAX];
-	struct stat st;
-	mode_t old;
-	int fd, err;
-
-	if (strlen(a->sock_path) >= sizeof(sun.sun_path)) {
-		pr_err("socket path %s: longer than %zu bytes", a->sock_path,
-		       sizeof(sun.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sun.sun_path, a->sock_path);
-
-	snprintf(buf, sizeof(buf), "%s", a->sock_path);
-	snprintf(dir, sizeof(dir), "%s", dirname(buf));
-	if (stat(dir, &st)) {
-		/* a dir the agent creates is its own: 0700 */
-		err = mkdir_p(dir, 0700);
-		if (err) {
-			pr_err("cannot create %s: %s", dir, strerror(-err));
-			return err;
-		}
-	}
-
-	if (!lstat(a->sock_path, &st)) {
-		if (!S_ISSOCK(st.st_mode)) {
-			pr_err("%s exists and is not a socket", a->sock_path);
-			return -EEXIST;
-		}
-		if (sock_alive(&sun)) {
-			pr_err("another sluiced answers on %s", a->sock_path);
-			return -EADDRINUSE;
-		}
-		/* left by an agent that was killed */
-		unlink(a->sock_path);
-	}
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cannot create the control socket: %s", strerror(errno));
-		return err;
-	}
-	/* no window in which the socket exists with a wider mode */
-	old = umask(0177);
-	err = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
-	umask(old);
-	if (!err && chmod(a->sock_path, 0600))
-		err = -errno;
-	if (!err && listen(fd, 16))
-		err = -errno;
-	if (err) {
-		pr_err("cannot listen on %s: %s", a->sock_path, strerror(-err));
-		close(fd);
-		return err;
-	}
-	a->ctl_fd = fd;
-	a->ctl_bound = true;
-	a->ctl_src.fd = fd;
-	a->ctl_src.ready = listen_ready;
-	return 0;
-}
-
-void ctl_close(struct agent *a)
-{
-	while (a->conns)
-		conn_close(a, a->conns);
-	if (a->ctl_fd >= 0)
-		close(a->ctl_fd);
-	a->ctl_fd = -1;
-	if (a->ctl_bound)
-		unlink(a->sock_path);
-	a->ctl_bound = false;
 }

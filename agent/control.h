@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The control socket: one JSON request, one JSON answer (docs/control.md). */
+/*
+ * The control socket: one JSON request, one JSON answer (docs/control.md).
+ * ctl_conn.c: the socket and its connections; control.c: the commands.
+ */
 #ifndef SLUICED_CONTROL_H
 #define SLUICED_CONTROL_H
 
+#include <stddef.h>
+
 struct agent;
+struct json_object;
 
 /*
  * Bind the unix socket (0600, its dir 0700 when the agent creates it). A
@@ -14,5 +20,13 @@ int ctl_open(struct agent *a);
 /* Close timed-out connections; returns the epoll timeout in ms (-1: none). */
 int ctl_expire(struct agent *a);
 void ctl_close(struct agent *a);
+/*
+ * Run one request (LEN bytes of REQ, without the '\n'): the answer object,
+ * for the caller to put. *MONITOR is set to the request when it is an
+ * accepted "monitor": the connection then stays open for the events
+ * (events.c), and the caller puts it.
+ */
+struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
+			       struct json_object **monitor);
 
 #endif /* SLUICED_CONTROL_H */

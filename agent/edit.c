@@ -4,20 +4,24 @@
  * policy show. An edit is never applied on its own: the agent reads the policy
  * dir again, merges the edited list of CLI edits into it and applies the
  * whole policy as one new generation (sync_apply: new slot, one switch per
- * link), exactly as a reload would. Only when that succeeded is the edits
- * file renamed into place (it was written and fsynced beside it before), so
- * the policy in force and the file never disagree: an edit takes effect and
- * persists, or neither.
+ * link), exactly as a reload would. The edits file is saved first and the
+ * policy applied after (a failed apply puts the file back), so an edit in
+ * force is always saved: killed in between, the agent leaves an edit that
+ * the next one applies, never one in force that a restart would revert.
  *
  * The agent serves one request at a time, so two edits never interleave. An
  * edit that names the generation it was prepared against ("generation") is
  * refused with a conflict when another change came first.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "attach.h"
@@ -139,15 +143,83 @@ static size_t str_count(struct json_object *v)
 }
 
 /*
- * Apply the hand-written dir merged with E, then persist E. Returns 0 with
- * the new generation in force, or -errno with ERR set and nothing changed.
+ * The edits file as it is now (to put back if the edit does not apply):
+ * *OLD is NULL when there is none. 0 or -errno.
+ */
+static int edits_file_now(const char *path, char **old)
+{
+	struct stat st;
+	size_t len = 0;
+	int fd, err = 0;
+
+	*old = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* it just loaded, so it is a regular file of at most 8 MiB */
+	if (fstat(fd, &st) || !(*old = malloc((size_t)st.st_size + 1)))
+		err = -errno;
+	while (!err && len < (size_t)st.st_size) {
+		ssize_t r = read(fd, *old + len, (size_t)st.st_size - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			err = r ? -errno : -EIO;
+		else
+			len += (size_t)r;
+	}
+	close(fd);
+	if (err) {
+		free(*old);
+		*old = NULL;
+	} else {
+		(*old)[len] = '\0';
+	}
+	return err;
+}
+
+/* Write TEXT to PATH (NULL: remove PATH), atomically and durably. */
+static int edits_file_write(const char *path, const char *text, char *err, size_t errlen)
+{
+	char *tmp = NULL;
+	int ret;
+
+	if (!text) {
+		if (unlink(path) && errno != ENOENT) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+			return ret;
+		}
+		return 0;
+	}
+	ret = sl_file_stage(path, text, &tmp, err, errlen);
+	if (!ret)
+		ret = sl_file_commit(tmp, path, err, errlen);
+	if (ret)
+		sl_file_abort(tmp);
+	else
+		free(tmp);
+	return ret;
+}
+
+/*
+ * Save E, then apply the hand-written dir merged with it. Returns 0 with the
+ * new generation in force, or -errno with ERR set, nothing in force changed
+ * and the file as it was.
+ *
+ * Saved first (temp file, fsync, rename, fsync of the dir), applied after:
+ * an agent killed in between leaves the edit in the file, and the next agent
+ * applies it; there is no moment at which an edit is in force and not saved
+ * (a restart then silently reverted it). A failed apply puts the file back.
  */
 static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t errlen)
 {
 	struct sl_policy pol;
 	struct sl_diags d = {};
 	uint64_t was = a->generation;
-	char *text = NULL, *tmp = NULL;
+	char *text = NULL, *old = NULL, rerr[512];
+	const char *fail;
 	int ret;
 
 	ret = policy_load_dir(a->policy_dir, &pol, &d);
@@ -167,36 +239,40 @@ static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t err
 	}
 	sl_diags_free(&d);
 	text = sl_edits_format(e);
-	if (!text) {
+	ret = text ? edits_file_now(e->path, &old) : -ENOMEM;
+	if (ret) {
 		policy_free(&pol);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		free(text);
+		snprintf(err, errlen, "cannot read %s again: %s", e->path, strerror(-ret));
+		return ret;
 	}
-	ret = sl_file_stage(e->path, text, &tmp, err, errlen);
+	ret = edits_file_write(e->path, text, err, errlen);
 	free(text);
 	if (ret) {
 		policy_free(&pol);
+		free(old);
 		return ret;
 	}
+	/* tests: die where a crash would hurt most (netns-tests/test_policy_files.py) */
+	fail = getenv("SLUICE_FAIL_EDIT");
+	if (fail && !strcmp(fail, "kill-after-save"))
+		raise(SIGKILL);
 	ret = sync_apply(a, &pol);	/* takes POL */
 	if (ret) {
-		sl_file_abort(tmp);
 		snprintf(err, errlen, "not applied (%s; the agent's log has the details): "
 			 "generation %llu stays in force", strerror(-ret),
 			 (unsigned long long)a->generation);
+		if (edits_file_write(e->path, old, rerr, sizeof(rerr)))
+			pr_err("%s holds an edit that is not in force (a restart or reload will "
+			       "apply it), and cannot be put back: %s", e->path, rerr);
+		free(old);
 		return ret;
 	}
-	ret = sl_file_commit(tmp, e->path, err, errlen);
-	free(tmp);
-	if (ret) {
-		/* in force but not saved: back to what the files say */
-		pr_err("edit applied as generation %llu but not saved: %s; reloading",
-		       (unsigned long long)a->generation, err);
-		sync_reload(a, "an edit could not be saved");
-		return ret;
-	}
-	pr_info("edit applied: generation %llu -> %llu, saved in %s", (unsigned long long)was,
-		(unsigned long long)a->generation, e->path);
+	free(old);
+	/* the policy in force holds the edits now */
+	a->edits_refused = false;
+	pr_info("edit saved in %s and applied: generation %llu -> %llu", e->path,
+		(unsigned long long)was, (unsigned long long)a->generation);
 	attach_sync(a);
 	return 0;
 }

@@ -39,6 +39,7 @@
 #include "lb_maps.h"
 #include "lb_policy.h"
 #include "log.h"
+#include "version.h"
 
 #define HC_RESP_MAX	512	/* bytes of the answer read: the status line is in them */
 
@@ -182,9 +183,9 @@ static void hc_send(struct agent *a, struct hc_check *c)
 
 	lb_endpoint_format(c->family, c->addr, 0, host, sizeof(host));
 	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s%s%s:%u\r\n"
-		     "User-Agent: sluiced/" SLUICED_VERSION "\r\nConnection: close\r\n\r\n",
+		     "User-Agent: sluiced/%s\r\nConnection: close\r\n\r\n",
 		     c->cfg.path ? c->cfg.path : "/", c->family == 6 ? "[" : "", host,
-		     c->family == 6 ? "]" : "", c->port);
+		     c->family == 6 ? "]" : "", c->port, sluice_version);
 	/* a fresh socket's buffer takes a request this small at once */
 	w = send(c->src.fd, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (w != n) {

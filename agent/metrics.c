@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Prometheus metrics: `sluiced --metrics ADDR:PORT` (default off). One
- * request per connection, HTTP/1.0: the request is read without blocking
- * the loop, bounded to 4 KiB and 5 s; GET /metrics answers the counters in
- * the text exposition format, anything else 404/405/400; then close.
- * Metrics are read from the maps when asked, nothing is kept.
+ * Prometheus metrics: `sluiced --metrics ADDR:PORT` (default off), the
+ * counters in the text exposition format on GET /metrics, read from the
+ * maps when asked (nothing is kept).
+ *
+ * HTTP is libmicrohttpd's, driven by the agent's epoll loop (MHD_USE_EPOLL
+ * without a thread of its own: its epoll fd is one of the loop's sources,
+ * MHD_run after every wait, MHD_get_timeout bounds the wait). It reads and
+ * writes without blocking, so a scraper that stops reading holds nothing
+ * but its own connection: at most M_MAX_CONNS of them, each closed after
+ * M_IDLE_S without progress, and a body not read within M_SEND_MS is cut.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
+#include <microhttpd.h>
 
 #include "agent.h"
 #include "conntrack.h"
@@ -31,22 +37,16 @@
 #include "metrics.h"
 #include "sync.h"
 
-#define M_MAX_REQ	4096
-#define M_TIMEOUT_MS	5000
 #define M_MAX_CONNS	16
-
-struct m_conn {
-	struct ep_src src;	/* first: agent_conn_new */
-	struct m_conn *next;
-	struct timespec t0;
-	size_t len;
-	char buf[M_MAX_REQ + 1];
-};
+#define M_IDLE_S	5		/* a connection that makes no progress is closed */
+#define M_SEND_MS	10000		/* to read a whole answer */
+#define M_MEM		4096		/* per connection: request headers past ~4 KiB get 431 */
+#define M_BACKLOG	16
 
 struct agent_metrics {
-	struct ep_src listen_src;
-	struct m_conn *conns;
-	size_t nconns;
+	struct MHD_Daemon *d;
+	struct ep_src src;		/* MHD's epoll fd */
+	int listen_fd;
 };
 
 #define NAME_OF(id, name) name,
@@ -228,6 +228,9 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 	mb_printf(b, "# HELP sluice_policy_generation Generation of the policy in force.\n"
 		  "# TYPE sluice_policy_generation gauge\nsluice_policy_generation %llu\n",
 		  (unsigned long long)a->generation);
+	mb_printf(b, "# HELP sluice_edits_invalid 1 while the CLI's edits file does not load "
+		  "(sluice status says why).\n# TYPE sluice_edits_invalid gauge\n"
+		  "sluice_edits_invalid %d\n", a->edits_error ? 1 : 0);
 	rule_metrics(a, b);
 	if (!sl_counters_read(a->verdict_fd, SLUICE_VERDICT_MAX, v))
 		counter_pair(b, "sluice_verdict", "verdict", verdict_names, v, SLUICE_VERDICT_MAX);
@@ -244,139 +247,115 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 	}
 }
 
-static void conn_close(struct agent *a, struct m_conn *c)
-{
-	struct m_conn **pp;
+/* One answer on its way: the body, sent as the client reads, within M_SEND_MS. */
+struct answer {
+	struct mbuf body;
+	struct timespec t0;
+};
 
-	for (pp = &a->metrics->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
+static ssize_t answer_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct answer *an = cls;
+	size_t n;
+
+	if (agent_ms_since(&an->t0) > M_SEND_MS) {
+		pr_debug("metrics: a scraper did not read its answer within %d s; closing it",
+			 M_SEND_MS / 1000);
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
-	agent_unwatch(a, &c->src);
-	close(c->src.fd);
-	free(c);
-	a->metrics->nconns--;
+	if (pos >= an->body.len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = an->body.len - pos < max ? an->body.len - (size_t)pos : max;
+	memcpy(buf, an->body.p + pos, n);
+	return (ssize_t)n;
 }
 
-static void respond(struct agent *a, struct m_conn *c, const char *status, struct mbuf *body)
+static void answer_free(void *cls)
 {
-	struct timeval tv = { .tv_sec = 2 };
-	struct mbuf out = {};
-	size_t off = 0;
-	int fd = c->src.fd;
+	struct answer *an = cls;
 
-	mb_printf(&out, "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; "
-		  "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-		  status, body->len);
-	if (body->len)
-		mb_printf(&out, "%.*s", (int)body->len, body->p);
-	/* like control answers: a stuck reader gets 2 s, then it is dropped */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (!out.failed && off < out.len) {
-		ssize_t w = send(fd, out.p + off, out.len - off, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		off += w;
-	}
-	free(out.p);
-	/*
-	 * Unread request bytes would make close() send a RST that can destroy
-	 * the answer before the client reads it: read what already came.
-	 */
-	shutdown(fd, SHUT_WR);
-	for (int i = 0; i < 16; i++)
-		if (recv(fd, c->buf, M_MAX_REQ, MSG_DONTWAIT) <= 0)
-			break;
-	conn_close(a, c);
+	free(an->body.p);
+	free(an);
 }
 
-static void handle(struct agent *a, struct m_conn *c)
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned int status,
+			     struct answer *an, const char *allow)
 {
-	struct mbuf body = {};
-	char method[16], path[256];
-	const char *status = "200 OK";
+	struct MHD_Response *r;
+	enum MHD_Result ret;
 
-	if (sscanf(c->buf, "%15s %255s", method, path) != 2) {
-		status = "400 Bad Request";
-		mb_printf(&body, "bad request\n");
-	} else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-		status = "405 Method Not Allowed";
-		mb_printf(&body, "only GET\n");
-	} else if (strcmp(path, "/metrics")) {
-		status = "404 Not Found";
-		mb_printf(&body, "try /metrics\n");
+	clock_gettime(CLOCK_MONOTONIC, &an->t0);
+	r = MHD_create_response_from_callback(an->body.len, 16384, answer_read, an, answer_free);
+	if (!r) {
+		answer_free(an);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **state)
+{
+	static int headers_done;
+	struct agent *a = cls;
+	struct answer *an;
+	unsigned int status = MHD_HTTP_OK;
+	const char *allow = NULL;
+
+	(void)version;
+	(void)upload_data;
+	/* the first call comes with the headers; answer on the next, as MHD advises */
+	if (*state != &headers_done) {
+		*state = &headers_done;
+		return MHD_YES;
+	}
+	/* a request body is not used: drop it */
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	an = calloc(1, sizeof(*an));
+	if (!an)
+		return MHD_NO;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		allow = "GET, HEAD";
+		mb_printf(&an->body, "only GET\n");
+	} else if (strcmp(url, "/metrics")) {
+		status = MHD_HTTP_NOT_FOUND;
+		mb_printf(&an->body, "try /metrics\n");
 	} else {
-		metrics_text(a, &body);
-		if (body.failed) {
-			status = "500 Internal Server Error";
-			body.len = 0;
-		}
-		if (!strcmp(method, "HEAD"))
-			body.len = 0;
+		metrics_text(a, &an->body);
 	}
-	respond(a, c, status, &body);
-	free(body.p);
+	if (an->body.failed) {
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		an->body.len = 0;
+	}
+	return queue(conn, status, an, allow);
 }
 
-static void conn_ready(struct agent *a, struct ep_src *src, uint32_t events)
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	struct m_conn *c = (struct m_conn *)src;
-	ssize_t n;
+	char msg[512];
 
-	(void)events;
-	for (;;) {
-		n = recv(c->src.fd, c->buf + c->len, M_MAX_REQ - c->len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			conn_close(a, c);
-			return;
-		}
-		c->len += n;
-		c->buf[c->len] = '\0';
-		/* the request line is all we use: answer at the end of the headers */
-		if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n")) {
-			handle(a, c);
-			return;
-		}
-		if (c->len >= M_MAX_REQ) {
-			struct mbuf body = {};
-
-			mb_printf(&body, "request too large\n");
-			respond(a, c, "431 Request Header Fields Too Large", &body);
-			free(body.p);
-			return;
-		}
-	}
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	pr_debug("metrics: %s", msg);
 }
 
-static void listen_ready(struct agent *a, struct ep_src *src, uint32_t events)
+static void mhd_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
-	struct m_conn *c;
-	int fd;
-
+	(void)src;
 	(void)events;
-	while ((fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (a->metrics->nconns >= M_MAX_CONNS) {
-			close(fd);
-			continue;
-		}
-		c = agent_conn_new(a, fd, sizeof(*c), conn_ready);
-		if (!c)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &c->t0);
-		c->next = a->metrics->conns;
-		a->metrics->conns = c;
-		a->metrics->nconns++;
-	}
+	metrics_run(a);
 }
 
 /* ADDR:PORT, [V6ADDR]:PORT; numeric only. */
@@ -405,23 +384,26 @@ static int parse_addr(const char *arg, struct addrinfo **res)
 
 int metrics_open(struct agent *a)
 {
+	const union MHD_DaemonInfo *info;
 	struct addrinfo *ai = NULL;
+	struct agent_metrics *m;
 	int fd, err, one = 1;
 
 	if (!a->metrics_addr)
 		return 0;
-	a->metrics = calloc(1, sizeof(*a->metrics));
-	if (!a->metrics)
+	m = a->metrics = calloc(1, sizeof(*a->metrics));
+	if (!m)
 		return -ENOMEM;
-	a->metrics->listen_src.fd = -1;
+	m->listen_fd = -1;
 	err = parse_addr(a->metrics_addr, &ai);
 	if (err) {
 		pr_err("--metrics %s: not a numeric ADDR:PORT", a->metrics_addr);
 		return err;
 	}
+	/* our socket: a bind error is reported with its reason */
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, M_BACKLOG)) {
 		err = -errno;
 		pr_err("--metrics %s: cannot listen: %s", a->metrics_addr, strerror(errno));
 		if (fd >= 0)
@@ -429,37 +411,55 @@ int metrics_open(struct agent *a)
 		freeaddrinfo(ai);
 		return err;
 	}
+	m->listen_fd = fd;
+	m->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+				(ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				0, NULL, NULL, on_request, a,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_LISTEN_SOCKET, fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)M_MAX_CONNS,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)M_IDLE_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)M_MEM,
+				MHD_OPTION_END);
 	freeaddrinfo(ai);
-	a->metrics->listen_src.fd = fd;
-	a->metrics->listen_src.ready = listen_ready;
+	info = m->d ? MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+	if (!info) {
+		pr_err("--metrics %s: libmicrohttpd does not start", a->metrics_addr);
+		return -EIO;
+	}
+	m->src.fd = info->epoll_fd;
+	m->src.ready = mhd_ready;
 	pr_info("metrics on http://%s/metrics", a->metrics_addr);
-	return agent_watch(a, &a->metrics->listen_src, EPOLLIN);
+	return agent_watch(a, &m->src, EPOLLIN);
 }
 
-int metrics_expire(struct agent *a)
+int metrics_timeout(struct agent *a)
 {
-	struct m_conn *c, *next;
+	MHD_UNSIGNED_LONG_LONG ms;
 
-	if (!a->metrics)
+	if (!a->metrics || !a->metrics->d || MHD_get_timeout(a->metrics->d, &ms) != MHD_YES)
 		return -1;
-	for (c = a->metrics->conns; c; c = next) {
-		next = c->next;
-		if (agent_ms_since(&c->t0) > M_TIMEOUT_MS)
-			conn_close(a, c);
-	}
-	return a->metrics->conns ? 1000 : -1;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+void metrics_run(struct agent *a)
+{
+	if (a->metrics && a->metrics->d)
+		MHD_run(a->metrics->d);
 }
 
 void metrics_close(struct agent *a)
 {
-	if (!a->metrics)
+	struct agent_metrics *m = a->metrics;
+
+	if (!m)
 		return;
-	while (a->metrics->conns)
-		conn_close(a, a->metrics->conns);
-	if (a->metrics->listen_src.fd >= 0) {
-		agent_unwatch(a, &a->metrics->listen_src);
-		close(a->metrics->listen_src.fd);
+	if (m->d) {
+		agent_unwatch(a, &m->src);
+		MHD_stop_daemon(m->d);
 	}
-	free(a->metrics);
+	if (m->listen_fd >= 0)
+		close(m->listen_fd);
+	free(m);
 	a->metrics = NULL;
 }

@@ -12,12 +12,14 @@
  * an entry (write, rename-over, Kubernetes' "..data" symlink swap) arms a
  * debounce timer, and the whole dir is read again when it fires.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,23 +44,78 @@
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
 #define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
+#define SUBDIR_DEPTH	4	/* subdirs of the policy dir watched for set files, */
+#define SUBDIR_MAX	64	/* at most this deep and this many */
+#define WATCH_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
+			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-int sync_load(struct agent *a, struct sl_policy *pol)
+/* Remember why the edits file does not load (D's first error), or that it does (D NULL). */
+static void edits_error_set(struct agent *a, const struct sl_diags *d)
 {
-	struct sl_diags d = {};
-	int err;
+	const struct sl_diag *x = d && d->n ? &d->v[0] : NULL;
+	char *s = NULL;
 
-	memset(pol, 0, sizeof(*pol));
-	/* the hand-written files and the CLI's edits (lib/policy_edit.h) */
-	err = policy_load_dir_edits(a->policy_dir, pol, &d);
+	free(a->edits_error);
+	a->edits_error = NULL;
+	if (!d)
+		return;
+	if (!x || (x->file && x->line > 0 ?
+		   asprintf(&s, "%s:%d:%d: %s", x->file, x->line, x->col, x->msg) :
+		   asprintf(&s, "%s: %s", x->file ? x->file : a->policy_dir, x->msg)) < 0)
+		s = strdup("the CLI's edits file does not load");
+	a->edits_error = s;
+}
+
+int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits)
+{
+	struct sl_diags d = {}, de = {};
+	struct sl_edits e;
+	int err, eerr;
+
+	*no_edits = false;
+	err = policy_load_dir(a->policy_dir, pol, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
 		if (!d.n)
 			pr_err("%s: cannot load the policy: %s", a->policy_dir, strerror(-err));
-		policy_free(pol);
+		sl_diags_free(&d);
+		return err;
 	}
 	sl_diags_free(&d);
-	return err;
+	/* the CLI's edits (lib/policy_edit.h), merged into the hand-written files */
+	eerr = sl_edits_read(a->policy_dir, &e, &de);
+	if (!eerr)
+		eerr = sl_edits_merge(pol, &e, &de);
+	sl_edits_free(&e);
+	if (!eerr) {
+		edits_error_set(a, NULL);
+		sl_diags_free(&de);
+		return 0;
+	}
+	log_diags(LL_ERROR, &de);
+	edits_error_set(a, &de);
+	sl_diags_free(&de);
+	policy_free(pol);
+	/*
+	 * A broken edits file must not leave a machine without a firewall (a
+	 * boot with nothing in force), nor remove edits that are in force: the
+	 * hand-written files alone apply only when the policy in force does not
+	 * hold the edits either. The file stays as it is, for the operator.
+	 */
+	if (eerr == -ENOMEM || !a->edits_refused) {
+		pr_err("%s: the CLI's edits file does not load: not applied (fix it or remove "
+		       "it, then send SIGHUP)", a->policy_dir);
+		return eerr;
+	}
+	err = policy_load_dir(a->policy_dir, pol, &d);
+	sl_diags_free(&d);
+	if (err)
+		return err;
+	pr_err("%s: the CLI's edits file is refused and kept as it is; the hand-written "
+	       "policy applies without the CLI's rules and blocklist (fix or remove the file, "
+	       "then send SIGHUP)", a->policy_dir);
+	*no_edits = true;
+	return 0;
 }
 
 /* The rule name at each fw_rule_cnt index of POL (sections one after the other). */
@@ -276,15 +333,23 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	return 0;
 }
 
+static void watch_subdirs(struct agent *a);
+
 int sync_reload(struct agent *a, const char *why)
 {
 	struct sl_policy pol;
+	bool no_edits;
 	int err;
 
 	pr_info("reloading %s (%s)", a->policy_dir, why);
-	err = sync_load(a, &pol);
+	/* before reading: a set file written from now on is seen */
+	watch_subdirs(a);
+	err = sync_load(a, &pol, &no_edits);
 	if (!err)
 		err = sync_apply(a, &pol);
+	if (!err)
+		a->edits_refused = no_edits;
+	a->policy_failed = err != 0;
 	if (err) {
 		if (a->have_policy || a->generation)
 			pr_err("not applied; generation %llu stays in force",
@@ -315,11 +380,87 @@ static bool timer_armed(struct agent *a)
 static int watch_add(struct agent *a)
 {
 	/* IN_DONT_FOLLOW is not set: the dir itself may be a symlink */
-	a->inotify_wd = inotify_add_watch(a->inotify_fd, a->policy_dir,
-					  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-					  IN_CREATE | IN_DELETE | IN_DELETE_SELF |
-					  IN_MOVE_SELF | IN_ONLYDIR);
+	a->inotify_wd = inotify_add_watch(a->inotify_fd, a->policy_dir, WATCH_MASK);
 	return a->inotify_wd < 0 ? -errno : 0;
+}
+
+/*
+ * Watch the subdirs of DIR (not hidden, not symlinks) and theirs, DEPTH
+ * levels down, into V; *FULL when SUBDIR_MAX left some out.
+ */
+static void subdirs_add(struct agent *a, const char *dir, int depth, int *v, size_t *n,
+			bool *full)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > SUBDIR_DEPTH || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		struct stat st;
+		int wd;
+
+		/* "..data" and its timestamped dirs change by a swap in the top dir */
+		if (de->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
+		    lstat(path, &st) || !S_ISDIR(st.st_mode))
+			continue;
+		if (*n == SUBDIR_MAX) {
+			*full = true;
+			break;
+		}
+		wd = inotify_add_watch(a->inotify_fd, path, WATCH_MASK | IN_DONT_FOLLOW);
+		if (wd < 0) {
+			pr_warn("cannot watch %s: %s; changes of set files there need SIGHUP",
+				path, strerror(errno));
+			continue;
+		}
+		v[(*n)++] = wd;
+		subdirs_add(a, path, depth + 1, v, n, full);
+	}
+	closedir(d);
+}
+
+/*
+ * inotify is not recursive: set files may sit in subdirs of the policy dir
+ * (lists/drop.txt), so each subdir gets its own watch, renewed at every
+ * reload (a subdir made since is then seen: its creation was a change of
+ * its parent). Watches of subdirs gone are dropped.
+ */
+static void watch_subdirs(struct agent *a)
+{
+	int *v = calloc(SUBDIR_MAX, sizeof(*v));
+	bool full = false;
+	size_t n = 0;
+
+	if (!v || a->inotify_fd < 0) {
+		free(v);
+		return;
+	}
+	subdirs_add(a, a->policy_dir, 1, v, &n, &full);
+	if (full)
+		pr_warn("%s: more than %d subdirs; changes of set files in the others need "
+			"SIGHUP", a->policy_dir, SUBDIR_MAX);
+	for (size_t i = 0; i < a->nsub_wds; i++) {
+		bool kept = false;
+
+		for (size_t k = 0; k < n && !kept; k++)
+			kept = v[k] == a->sub_wds[i];
+		if (!kept && a->sub_wds[i] != a->inotify_wd)
+			inotify_rm_watch(a->inotify_fd, a->sub_wds[i]);
+	}
+	free(a->sub_wds);
+	a->sub_wds = v;
+	a->nsub_wds = n;
+}
+
+static bool is_sub_wd(const struct agent *a, int wd)
+{
+	for (size_t i = 0; i < a->nsub_wds; i++)
+		if (a->sub_wds[i] == wd)
+			return true;
+	return false;
 }
 
 /* Editors' swap and backup files are not policy. */
@@ -347,6 +488,14 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			p += sizeof(*ev) + ev->len;
+			if (ev->wd != a->inotify_wd && is_sub_wd(a, ev->wd)) {
+				/* a subdir: any change but editors' files; gone: re-listed */
+				changed |= (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+					   !ev->len || !name_ignored(ev->name);
+				continue;
+			}
+			if (ev->wd != a->inotify_wd)
+				continue;	/* a subdir no longer watched */
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
 				if (a->inotify_wd >= 0 && !(ev->mask & IN_IGNORED))
 					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
@@ -405,6 +554,7 @@ int sync_watch_open(struct agent *a)
 			strerror(errno), REWATCH_MS);
 		timer_arm(a, REWATCH_MS);
 	}
+	watch_subdirs(a);
 	a->inotify_src.fd = a->inotify_fd;
 	a->inotify_src.ready = inotify_ready;
 	a->debounce_src.fd = a->debounce_fd;
@@ -422,4 +572,7 @@ void sync_watch_close(struct agent *a)
 	if (a->debounce_fd >= 0)
 		close(a->debounce_fd);
 	a->inotify_fd = a->debounce_fd = -1;
+	free(a->sub_wds);
+	a->sub_wds = NULL;
+	a->nsub_wds = 0;
 }

@@ -3,14 +3,21 @@
 #ifndef SLUICED_SYNC_H
 #define SLUICED_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct agent;
 struct sl_policy;
 
-/* Load and check the policy dir into POL; diagnostics are logged. */
-int sync_load(struct agent *a, struct sl_policy *pol);
+/*
+ * Load and check the policy dir and the CLI's edits file into POL;
+ * diagnostics are logged. An edits file that does not load fails the load,
+ * unless the policy in force was applied without it (a->edits_refused, also
+ * at a start with nothing in force): then POL holds the hand-written files
+ * alone and *NO_EDITS is set. a->edits_error says why the file does not load.
+ */
+int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits);
 /*
  * Compile POL as generation a->generation + 1 into a new policy slot and
  * flip every interface to it; on success POL becomes the policy in force

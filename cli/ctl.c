@@ -20,24 +20,8 @@
 /* The largest answer we accept: far beyond 512 rules or a full status. */
 #define CTL_MAX_ANSWER	(64u << 20)
 
-int ctl_connect(const struct cli *c)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd, err;
-
-	if (strlen(c->socket) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, c->socket);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
+/* The deadline of the exchange the last ctl_connect began: connect, request, answer. */
+static long long exchange_deadline;
 
 static long long now_ms(void)
 {
@@ -45,6 +29,66 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* 30 s, or SLUICE_CTL_TIMEOUT seconds (1..3600; docs/cli.md). */
+static int ctl_timeout_ms(void)
+{
+	static bool warned;
+	const char *v = getenv("SLUICE_CTL_TIMEOUT");
+	unsigned long s;
+	char *end;
+
+	if (!v)
+		return CTL_TIMEOUT_MS;
+	errno = 0;
+	s = strtoul(v, &end, 10);
+	if (!*v || *end || errno || v[0] == '-' || s < 1 || s > 3600) {
+		if (!warned)
+			fprintf(stderr, "sluice: SLUICE_CTL_TIMEOUT=%s is not a number of seconds "
+				"1..3600; using %d\n", v, CTL_TIMEOUT_MS / 1000);
+		warned = true;
+		return CTL_TIMEOUT_MS;
+	}
+	return (int)s * 1000;
+}
+
+int ctl_connect(const struct cli *c)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, err, limit = ctl_timeout_ms();
+	struct timeval tv = { .tv_sec = limit / 1000, .tv_usec = limit % 1000 * 1000 };
+
+	exchange_deadline = now_ms() + limit;
+	if (strlen(c->socket) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, c->socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * connect() to a unix socket whose listen queue is full waits for
+	 * room, as long as the send timeout allows: the time limit covers it
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		err = errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int ctl_connect_error(const struct cli *c, int err)
+{
+	if (err == -ENAMETOOLONG)
+		return cli_error(c, EXIT_USAGE, "socket path %s is too long", c->socket);
+	if (err == -ETIMEDOUT)
+		return cli_error(c, EXIT_FAIL, "sluiced at %s did not accept the connection "
+				 "within %d s (its listen queue is full)", c->socket,
+				 ctl_timeout_ms() / 1000);
+	return cli_error(c, EXIT_FAIL, "cannot reach sluiced at %s: %s", c->socket,
+			 strerror(-err));
 }
 
 /* Wait until FD is ready for EVENTS or the deadline passes: 0 or -errno. */
@@ -143,7 +187,7 @@ fail:
 int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object *args,
 		struct json_object **data)
 {
-	long long deadline = now_ms() + CTL_TIMEOUT_MS;
+	long long deadline = exchange_deadline ? exchange_deadline : now_ms() + ctl_timeout_ms();
 	struct json_object *req, *ans = NULL, *ok, *v;
 	enum json_tokener_error jerr;
 	char *line = NULL, *wire = NULL;
@@ -177,7 +221,7 @@ int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object
 		err = recv_line(fd, &line, deadline);
 	if (err == -ETIMEDOUT)
 		return cli_error(c, EXIT_FAIL, "sluiced at %s did not answer '%s' within %d s",
-				 c->socket, cmd, CTL_TIMEOUT_MS / 1000);
+				 c->socket, cmd, ctl_timeout_ms() / 1000);
 	if (err == -ECONNRESET || err == -EPIPE)
 		return cli_error(c, EXIT_FAIL, "sluiced at %s closed the connection without "
 				 "answering '%s'", c->socket, cmd);
@@ -226,11 +270,8 @@ int ctl_call(const struct cli *c, const char *cmd, struct json_object *args,
 	int fd = ctl_connect(c), rc;
 
 	*data = NULL;
-	if (fd == -ENAMETOOLONG)
-		return cli_error(c, EXIT_USAGE, "socket path %s is too long", c->socket);
 	if (fd < 0)
-		return cli_error(c, EXIT_FAIL, "cannot reach sluiced at %s: %s", c->socket,
-				 strerror(-fd));
+		return ctl_connect_error(c, fd);
 	rc = ctl_call_fd(c, fd, cmd, args, data);
 	close(fd);
 	return rc;

@@ -138,41 +138,36 @@ static int drain_text_off(struct json_object *d)
 	return drain_text(d);
 }
 
-static int do_drain(struct cli *c, int argc, char **argv, const char *verb, const char *cmd,
+static const struct cli_opt drain_opts[] = {
+	CLI_OPT_GENERATION,
+	{ NULL },
+};
+
+static int do_drain(struct cli *c, int argc, char **argv, const char *cmd,
 		    int (*text)(struct json_object *))
 {
 	struct json_object *args, *data;
-	const char *pos[2] = {};
 	struct lb_drain d;
+	struct cli_args a;
 	char err[256], both[200];
-	long long gen = -1;
-	int npos = 0, rc;
+	long long gen;
+	int rc;
 
-	for (int i = 0; i < argc; i++) {
-		rc = cli_opt_generation(c, argc, argv, &i, &gen);
-		if (rc < 0)
-			return -rc;
-		if (rc)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1])
-			return cli_global_option(argv[i]) ?
-			       cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: sluice %s "
-					 "lb %s ...", argv[i], argv[i], verb) :
-			       cli_error(c, EXIT_USAGE, "unknown option '%s' for 'lb %s'; try "
-					 "'sluice lb help'", argv[i], verb);
-		if (npos == 2)
-			return cli_error(c, EXIT_USAGE, "unexpected argument '%s'; try 'sluice lb "
-					 "help'", argv[i]);
-		pos[npos++] = argv[i];
+	rc = cli_parse(c, argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = cli_generation(c, &a, &gen);
+	snprintf(both, sizeof(both), "%.90s %.90s", a.pos[0], a.pos[1]);
+	if (!rc && lb_drain_parse(both, &d, err, sizeof(err)))
+		rc = cli_error(c, EXIT_USAGE, "%s", err);
+	if (rc) {
+		cli_args_free(&a);
+		return rc;
 	}
-	if (npos < 2)
-		return cli_error(c, EXIT_USAGE, "usage: sluice lb %s VIP:PORT BACKEND", verb);
-	snprintf(both, sizeof(both), "%.90s %.90s", pos[0], pos[1]);
-	if (lb_drain_parse(both, &d, err, sizeof(err)))
-		return cli_error(c, EXIT_USAGE, "%s", err);
 	args = json_object_new_object();
-	json_object_object_add(args, "service", json_object_new_string(pos[0]));
-	json_object_object_add(args, "backend", json_object_new_string(pos[1]));
+	json_object_object_add(args, "service", json_object_new_string(a.pos[0]));
+	json_object_object_add(args, "backend", json_object_new_string(a.pos[1]));
+	cli_args_free(&a);
 	rc = cli_edit_call(c, cmd, args, gen, &data);
 	json_object_put(args);
 	if (rc)
@@ -184,18 +179,18 @@ static int do_drain(struct cli *c, int argc, char **argv, const char *verb, cons
 
 static int do_lb_drain(struct cli *c, int argc, char **argv)
 {
-	return do_drain(c, argc, argv, "drain", "lb-drain", drain_text_on);
+	return do_drain(c, argc, argv, "lb-drain", drain_text_on);
 }
 
 static int do_lb_undrain(struct cli *c, int argc, char **argv)
 {
-	return do_drain(c, argc, argv, "undrain", "lb-undrain", drain_text_off);
+	return do_drain(c, argc, argv, "lb-undrain", drain_text_off);
 }
 
 static const struct cli_verb lb_verbs[] = {
 	{ "list", do_lb_list, "" },
-	{ "drain", do_lb_drain, "VIP:PORT BACKEND [--generation N]" },
-	{ "undrain", do_lb_undrain, "VIP:PORT BACKEND [--generation N]" },
+	{ "drain", do_lb_drain, "VIP:PORT BACKEND", drain_opts, CV_TEXT, 2, 2 },
+	{ "undrain", do_lb_undrain, "VIP:PORT BACKEND", drain_opts, CV_TEXT, 2, 2 },
 	{ NULL },
 };
 
@@ -207,6 +202,5 @@ const struct cli_object cli_lb = {
 		   "flows, active flows, packets and bytes. `drain` takes BACKEND (ADDRESS or\n"
 		   "ADDRESS:PORT; IPv6 as [ADDRESS]:PORT) out of new flows of the service on\n"
 		   "VIP:PORT (tcp and udp), established flows stay; `undrain` ends that. Drains are\n"
-		   "kept by the agent in the policy dir: they survive restarts. --generation N:\n"
-		   "refuse the edit (exit 1) if the policy in force is no longer generation N.",
+		   "kept by the agent in the policy dir: they survive restarts.",
 };

@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * sluice status: the agent, the policy in force, the attached hooks and how
- * full the maps are, from the agent's "status" answer (docs/control.md).
+ * full the maps are, from the agent's "status" answer (docs/control.md),
+ * and in the text the CLI's own version.
  */
 #include <errno.h>
 #include <stdio.h>
 
 #include "cli.h"
 #include "print.h"
+#include "version.h"
 
 static const struct pr_col status_fields[] = {
 	{ "agent pid",    "agent.pid",        0 },
 	{ "version",      "agent.version",    0 },
+	{ "cli version",  "cli.version",      0 },
 	{ "started",      "agent.started",    PR_TIME },
 	{ "policy dir",   "agent.policy_dir", 0 },
 	{ "state dir",    "agent.state_dir",  0 },
@@ -66,11 +69,19 @@ static int status_text(struct json_object *data)
 {
 	struct json_object *hooks = pr_get(data, "interfaces");
 	struct json_object *maps = pr_get(data, "maps");
+	struct json_object *edits_err = pr_get(data, "edits.error");
 	int err;
 
 	err = pr_fields(stdout, status_fields, ARRAY_SIZE(status_fields), data, "");
 	if (err)
 		return err;
+	/* loud: the CLI's rules and blocklist may not be what the operator thinks */
+	if (json_object_is_type(edits_err, json_type_string))
+		printf("\nthe CLI's edits file does not load (%s; it is kept as it is): %s\n",
+		       json_object_get_boolean(pr_get(data, "edits.refused")) ?
+		       "the policy in force was applied without it" :
+		       "nothing changes until it is fixed; the policy in force stays",
+		       json_object_get_string(edits_err));
 	putchar('\n');
 	if (json_object_is_type(hooks, json_type_array) && json_object_array_length(hooks))
 		err = pr_rows(stdout, hook_cols, ARRAY_SIZE(hook_cols), hooks, "");
@@ -88,13 +99,32 @@ static int status_text(struct json_object *data)
 
 static int do_status(struct cli *c, int argc, char **argv)
 {
-	return cli_show(c, argc, argv, "status", status_text);
+	struct json_object *data, *cli;
+	int rc = cli_no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = ctl_call(c, "status", NULL, &data);
+	if (rc)
+		return rc;
+	/*
+	 * The text shows the CLI's own version beside the agent's (after an
+	 * upgrade they may differ); -j stays exactly the agent's data, and
+	 * `sluice -j version` has both.
+	 */
+	if (!c->json) {
+		cli = json_object_new_object();
+		json_object_object_add(cli, "version", json_object_new_string(sluice_version));
+		json_object_object_add(data, "cli", cli);
+	}
+	rc = cli_output(c, data, status_text);
+	json_object_put(data);
+	return rc;
 }
 
 const struct cli_object cli_status = {
 	.name = "status",
-	.fn = do_status,
-	.synopsis = "",
+	.cmd = &(const struct cli_verb){ NULL, do_status, "" },
 	.summary = "Show the agent, the policy generation in force, the hooks attached per\n"
 		   "interface and how full the maps are.",
 };

@@ -8,13 +8,16 @@
  * Links go first so that no hook is left attached to half-removed state.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -126,13 +129,69 @@ static bool is_mount_root(const char *dir, const struct stat *st)
 	return root;
 }
 
-static int teardown_offline(struct cli *c)
+/* The pid holding an flock on the file ST names (/proc/locks), or 0 when not found. */
+static long lock_holder(const struct stat *st)
+{
+	unsigned int maj, min;
+	unsigned long ino;
+	char line[256];
+	long pid = 0, p;
+	FILE *f = fopen("/proc/locks", "re");
+
+	while (f && !pid && fgets(line, sizeof(line), f)) {
+		/* "1: FLOCK  ADVISORY  WRITE 4242 00:1a:17 0 EOF" */
+		if (sscanf(line, "%*s FLOCK %*s %*s %ld %x:%x:%lu", &p, &maj, &min, &ino) == 4 &&
+		    ino == st->st_ino && maj == major(st->st_dev) && min == minor(st->st_dev))
+			pid = p;
+	}
+	if (f)
+		fclose(f);
+	return pid;
+}
+
+/*
+ * A running agent holds an flock on its state dir (agent/loader.c). Its
+ * pins removed from under it, a later SIGKILL of that agent would leave the
+ * interfaces without a firewall: refuse, unless FORCE. On success *LOCK_FD
+ * holds the lock for the time of the teardown (-1 when forced past it).
+ */
+static int state_unlocked(struct cli *c, const struct stat *st, bool force, int *lock_fd)
+{
+	int fd = open(c->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long pid;
+
+	*lock_fd = -1;
+	if (fd < 0)
+		return cli_error(c, EXIT_FAIL, "cannot open state dir %s: %s", c->state_dir,
+				 strerror(errno));
+	if (!flock(fd, LOCK_EX | LOCK_NB)) {
+		*lock_fd = fd;
+		return EXIT_OK;
+	}
+	close(fd);
+	if (errno != EWOULDBLOCK)
+		return cli_error(c, EXIT_FAIL, "cannot lock state dir %s: %s", c->state_dir,
+				 strerror(errno));
+	if (force)
+		return EXIT_OK;
+	pid = lock_holder(st);
+	if (pid)
+		return cli_error(c, EXIT_FAIL, "no agent answers at %s, but sluiced pid %ld holds "
+				 "the state dir %s: give its --socket, or stop it first "
+				 "(teardown --force removes the pins anyway)", c->socket, pid,
+				 c->state_dir);
+	return cli_error(c, EXIT_FAIL, "no agent answers at %s, but another process holds the "
+			 "state dir %s: give the agent's --socket, or stop it first (teardown "
+			 "--force removes the pins anyway)", c->socket, c->state_dir);
+}
+
+static int teardown_offline(struct cli *c, bool force)
 {
 	struct json_object *data = NULL, *removed = NULL, *pins = NULL;
 	struct pin_walk w = {};
 	struct statfs sfs;
 	struct stat st;
-	int rc = EXIT_OK, failed = 0;
+	int rc = EXIT_OK, failed = 0, lock_fd = -1;
 
 	if (lstat(c->state_dir, &st)) {
 		if (errno != ENOENT)
@@ -148,6 +207,9 @@ static int teardown_offline(struct cli *c)
 	if (is_mount_root(c->state_dir, &st))
 		return cli_error(c, EXIT_USAGE, "state dir %s is the root of a bpf filesystem; "
 				 "refusing to remove it", c->state_dir);
+	rc = state_unlocked(c, &st, force, &lock_fd);
+	if (rc)
+		return rc;
 	walk = &w;
 	if (nftw(c->state_dir, walk_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && !w.err)
 		w.err = -errno;
@@ -221,6 +283,8 @@ report:
 		free(ifs);
 	}
 out:
+	if (lock_fd >= 0)
+		close(lock_fd);
 	json_object_put(data);
 	cli_list_free(&w.links);
 	cli_list_free(&w.files);
@@ -245,22 +309,30 @@ static int teardown_text(struct json_object *data)
 	return 0;
 }
 
+static const struct cli_opt teardown_opts[] = {
+	{ "--force", NULL, 0, CV_TEXT, NULL,
+	  "remove the pins even while an agent holds the state dir" },
+	{ NULL },
+};
+
 static int do_teardown(struct cli *c, int argc, char **argv)
 {
 	struct json_object *data;
-	int rc = cli_no_args(c, argc, argv), fd;
+	struct cli_args a;
+	bool force;
+	int rc, fd;
 
+	rc = cli_parse(c, argc, argv, &a);
 	if (rc)
 		return rc;
+	force = cli_arg(c, &a, "--force") != NULL;
+	cli_args_free(&a);
 	fd = ctl_connect(c);
 	/* nobody listens: no agent to ask, do it ourselves */
 	if (fd == -ENOENT || fd == -ECONNREFUSED)
-		return teardown_offline(c);
-	if (fd == -ENAMETOOLONG)
-		return cli_error(c, EXIT_USAGE, "socket path %s is too long", c->socket);
+		return teardown_offline(c, force);
 	if (fd < 0)
-		return cli_error(c, EXIT_FAIL, "cannot reach sluiced at %s: %s", c->socket,
-				 strerror(-fd));
+		return ctl_connect_error(c, fd);
 	rc = ctl_call_fd(c, fd, "teardown", NULL, &data);
 	close(fd);
 	if (rc)
@@ -272,9 +344,9 @@ static int do_teardown(struct cli *c, int argc, char **argv)
 
 const struct cli_object cli_teardown = {
 	.name = "teardown",
-	.fn = do_teardown,
-	.synopsis = "",
+	.cmd = &(const struct cli_verb){ NULL, do_teardown, "", teardown_opts },
 	.summary = "Detach every program and remove the pinned state. The agent does it when\n"
 		   "it answers (and exits); otherwise the pins under the state dir are removed\n"
-		   "here (--state-dir, default " SLUICE_DEFAULT_STATE ").",
+		   "here (--state-dir, default " SLUICE_DEFAULT_STATE "), unless an agent holds\n"
+		   "that dir (--force: anyway).",
 };

@@ -25,6 +25,7 @@
 #include "policy_edit.h"
 #include "policy_int.h"
 #include "prefix.h"
+#include "yaml_doc.h"
 
 const char *const sl_edit_field_names[SL_EF_N] = {
 	"name", "action", "src", "dst", "proto", "sport", "dport", "before", "section",
@@ -329,29 +330,29 @@ static void read_drain(struct ectx *c, yaml_node_t *v)
 	}
 }
 
+/* What the agent writes has no anchors: an alias in the file is a hand edit, refused. */
+static const struct sl_yaml_limits edits_limits = {
+	.depth = SL_YAML_DEPTH_MAX,
+	.nodes = SL_YAML_NODES_MAX,
+	.time_ms = SL_YAML_TIME_MS,
+	.no_aliases = true,
+};
+
 int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edits *e,
 		   struct sl_diags *diags)
 {
 	struct ectx c = { .e = e, .diags = diags };
 	yaml_node_t *root;
-	yaml_parser_t p;
 	yaml_document_t doc;
+	int err;
 
 	memset(e, 0, sizeof(*e));
 	e->path = strdup(path);
 	if (!e->path)
 		return -ENOMEM;
-	if (!yaml_parser_initialize(&p))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&p, &doc)) {
-		struct sl_loc loc = { path, (int)p.problem_mark.line + 1,
-				      (int)p.problem_mark.column + 1 };
-
-		sl_diag_add(diags, &loc, "invalid YAML: %s", p.problem ? p.problem : "error");
-		yaml_parser_delete(&p);
-		return -EINVAL;
-	}
+	err = sl_yaml_load(path, buf, len, &edits_limits, &doc, diags);
+	if (err)
+		return err;
 	c.doc = &doc;
 	root = yaml_document_get_root_node(&doc);
 	if (root && !(root->type == YAML_SCALAR_NODE && !root->data.scalar.length)) {
@@ -382,7 +383,6 @@ int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edit
 		}
 	}
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&p);
 	if (c.oom)
 		return -ENOMEM;
 	return c.errs ? -EINVAL : 0;
@@ -392,17 +392,24 @@ int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
 {
 	char *path = sl_edits_path(dir), *buf = NULL;
 	struct sl_loc loc = { path, 0, 0 };
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	struct stat st;
 	int fd, err;
 
 	memset(e, 0, sizeof(*e));
 	if (!path)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* the agent's own file: never a symlink, a FIFO or a device (none is waited on) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT) {
 		e->path = path;
 		return 0;
+	}
+	if (fd < 0 && errno == ELOOP) {
+		err = -EINVAL;
+		sl_diag_add(diags, &loc, "the CLI's edits file is a symlink; the agent writes "
+			    "a regular file there");
+		goto out;
 	}
 	if (fd < 0 || fstat(fd, &st)) {
 		err = -errno;
@@ -414,27 +421,21 @@ int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
 		sl_diag_add(diags, &loc, "the CLI's edits file is not a regular file");
 		goto out;
 	}
+	if ((unsigned long long)st.st_size > SL_POLICY_FILE_MAX) {
+		err = -EINVAL;
+		sl_diag_add(diags, &loc, "the CLI's edits file is larger than %u MiB",
+			    SL_POLICY_FILE_MAX >> 20);
+		goto out;
+	}
+	/* one byte more than fstat said: a file that grew meanwhile is caught */
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (;;) {
-		ssize_t r;
+		ssize_t r = read(fd, buf + len, (size_t)st.st_size + 1 - len);
 
-		if (cap - len < 4096) {
-			char *nb;
-
-			if (cap > SL_POLICY_FILE_MAX) {
-				err = -EFBIG;
-				sl_diag_add(diags, &loc, "the CLI's edits file is larger than %u MiB",
-					    SL_POLICY_FILE_MAX >> 20);
-				goto out;
-			}
-			cap = cap ? cap * 2 : 65536;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -446,8 +447,13 @@ int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
 		if (r == 0)
 			break;
 		len += (size_t)r;
+		if (len > (size_t)st.st_size) {
+			err = -EAGAIN;
+			sl_diag_add(diags, &loc, "the CLI's edits file changed while being read");
+			goto out;
+		}
 	}
-	err = sl_edits_parse(path, buf ? buf : "", len, e, diags);
+	err = sl_edits_parse(path, buf, len, e, diags);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -556,7 +562,16 @@ int sl_file_stage(const char *path, const char *text, char **tmpp, char *err, si
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/*
+	 * A new file, whatever was left at that name (a crash's temp file, or a
+	 * FIFO someone put there, which open() for writing would wait on)
+	 */
+	if (unlink(tmp) && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));

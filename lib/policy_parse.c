@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Policy files -> policy model. Reads every *.yaml of a dir in name order
- * (or the given files), refuses what cannot be YAML before libyaml sees it
- * (too large, binary, not UTF-8), walks libyaml's document tree keeping each
- * node's mark for FILE:LINE:COL, and checks every value where it is read.
+ * (or the given files), refuses what is too large or not a regular file
+ * before reading it, builds the document within limits (lib/yaml_doc.h:
+ * not UTF-8, too deep, too many nodes with aliases expanded, too slow),
+ * walks the document tree keeping each node's mark for FILE:LINE:COL, and
+ * checks every value where it is read.
  * Cross-file checks (duplicate names, @set references) are in policy_check.c.
  * Errors are collected, never fatal: the user sees all of them at once.
  */
@@ -15,15 +17,22 @@
 #include <libgen.h>
 #include <stdarg.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "policy_int.h"
 #include "prefix.h"
+#include "yaml_doc.h"
 
-/* Node visits per file: bounds the expansion of YAML aliases. */
-#define SL_VISITS_MAX	(4u << 20)
+/*
+ * Node visits per file. sl_yaml_load already refuses a document larger than
+ * this with its aliases expanded; the walk counts again so that it stays
+ * bounded whatever document it is given.
+ */
+#define SL_VISITS_MAX	SL_YAML_NODES_MAX
 
 struct pctx {
 	struct sl_policy *pol;
@@ -258,12 +267,36 @@ static char *add_file(struct pctx *c, const char *path)
 }
 
 /*
- * Read a whole regular file of at most MAX bytes. The size is checked with
- * fstat before reading, so a huge file is refused at once. Errors go to DIAGS
- * at LOC (or at PATH when LOC is NULL).
+ * Open REL beneath the dir BENEATH (openat2 RESOLVE_BENEATH): no absolute
+ * path, no "..", no symlink leads out of it (-EXDEV when one would).
  */
-static int read_file(struct pctx *c, const char *path, size_t max, const struct sl_loc *loc,
-		     const char *what, char **bufp, size_t *lenp)
+static int open_beneath(const char *beneath, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int dfd, fd, err;
+
+	dfd = open(beneath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	err = fd < 0 ? -errno : fd;
+	close(dfd);
+	return err;
+}
+
+/*
+ * Read a whole regular file of at most MAX bytes: PATH, or when BENEATH is
+ * given, REL beneath that dir (PATH then only names it in messages). Opened
+ * without blocking, so a FIFO or a device is refused, never waited on; the
+ * size is checked with fstat before reading, so a huge file is refused at
+ * once. Errors go to DIAGS at LOC (or at PATH when LOC is NULL).
+ */
+static int read_file(struct pctx *c, const char *beneath, const char *rel, const char *path,
+		     size_t max, const struct sl_loc *loc, const char *what, char **bufp,
+		     size_t *lenp)
 {
 	struct sl_loc floc = { path, 0, 0 };
 	struct stat st;
@@ -273,9 +306,19 @@ static int read_file(struct pctx *c, const char *path, size_t max, const struct 
 
 	if (!loc)
 		loc = &floc;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (beneath)
+		fd = open_beneath(beneath, rel);
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		rc = -errno;
+		rc = beneath ? fd : -errno;
+		if (rc == -EXDEV) {
+			/* nothing of it is read: its content cannot leak into messages */
+			err_at(c, loc, "%s \"%s\" is outside the policy dir %s; %ss must be "
+			       "inside it", what, rel, beneath, what);
+			rc = -EINVAL;
+			goto out;
+		}
 		if (loc == &floc)
 			err_at(c, loc, "cannot read: %s", strerror(-rc));
 		else
@@ -464,10 +507,13 @@ static void set_file(struct pctx *c, struct sl_set *s, yaml_node_t *key, yaml_no
 	}
 	f = sval(v);
 	if (f[0] == '/') {
-		path = strdup(f);
-	} else if (asprintf(&path, "%s/%s", c->dir, f) < 0) {
-		path = NULL;
+		/* named, not read: an absolute name is outside the dir or redundant */
+		err_at(c, &kloc, "set file \"%s\" is an absolute path; name it relative to the "
+			 "policy dir %s (set files must be inside it)", f, c->dir);
+		return;
 	}
+	if (asprintf(&path, "%s/%s", c->dir, f) < 0)
+		path = NULL;
 	if (!path) {
 		oom(c);
 		return;
@@ -481,7 +527,7 @@ static void set_file(struct pctx *c, struct sl_set *s, yaml_node_t *key, yaml_no
 	 * failure of the policy dir: report it at `file:` and make it -EINVAL.
 	 */
 	ioerr = c->ioerr;
-	if (read_file(c, fp, SL_SET_FILE_MAX, &kloc, "set file", &buf, &len)) {
+	if (read_file(c, c->dir, f, fp, SL_SET_FILE_MAX, &kloc, "set file", &buf, &len)) {
 		if (c->ioerr != -ENOMEM)
 			c->ioerr = ioerr;
 		return;
@@ -1029,83 +1075,19 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 		lb_parse_decap(c, f[5].key, f[5].val);
 }
 
-/* libyaml would report binary input with a byte offset; say where, as LINE:COL. */
-static int check_text(struct pctx *c, const unsigned char *b, size_t len)
-{
-	int line = 1, col = 1;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char ch = b[i];
-		size_t n = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
-			   (ch & 0xf8) == 0xf0 ? 4 : 0;
-		struct sl_loc loc = { c->file, line, col };
-		uint32_t cp;
-
-		if (ch == 0) {
-			err_at(c, &loc, "NUL byte: this is a binary file, not YAML");
-			return -EINVAL;
-		}
-		if (n == 0 || i + n > len)
-			goto bad;
-		cp = n == 1 ? ch : ch & (0x7f >> n);
-		for (size_t k = 1; k < n; k++) {
-			if ((b[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (b[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			goto bad;
-		if (ch == '\n') {
-			line++;
-			col = 1;
-		} else {
-			col++;
-		}
-		i += n;
-		continue;
-bad:
-		err_at(c, &loc, "invalid UTF-8 (byte 0x%02x): a policy file must be UTF-8 text",
-		       ch);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void yaml_error(struct pctx *c, const yaml_parser_t *p, const char *buf, size_t len)
-{
-	struct sl_loc loc = { c->file, (int)p->problem_mark.line + 1,
-			      (int)p->problem_mark.column + 1 };
-	size_t at = p->problem_mark.index;
-	const char *hint = "";
-
-	/* libyaml cannot start a plain value with ':' inside [...]: "::/0", "::1". */
-	if (at < len && buf[at] == ':')
-		hint = "; quote IPv6 addresses that start with ':', e.g. \"::/0\"";
-	if (p->context)
-		err_at(c, &loc, "invalid YAML: %s (%s at line %d, column %d)%s",
-		       p->problem ? p->problem : "error", p->context,
-		       (int)p->context_mark.line + 1, (int)p->context_mark.column + 1, hint);
-	else
-		err_at(c, &loc, "invalid YAML: %s%s", p->problem ? p->problem : "error", hint);
-}
-
 static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
 		      int *errs, int *ioerr)
 {
 	struct pctx c = { .pol = pol, .diags = diags };
-	yaml_document_t doc, doc2;
-	yaml_parser_t p;
+	yaml_document_t doc;
 	char *buf = NULL, *dir = NULL, *tmp;
 	size_t len;
+	int rc;
 
 	c.file = add_file(&c, path);
 	if (!c.file)
 		goto out;
-	if (read_file(&c, c.file, SL_POLICY_FILE_MAX, NULL, "policy file", &buf, &len))
-		goto out;
-	if (check_text(&c, (unsigned char *)buf, len))
+	if (read_file(&c, NULL, NULL, c.file, SL_POLICY_FILE_MAX, NULL, "policy file", &buf, &len))
 		goto out;
 	tmp = strdup(path);
 	if (!tmp) {
@@ -1119,36 +1101,16 @@ static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char 
 		goto out;
 	}
 	c.dir = dir;
-	if (!yaml_parser_initialize(&p)) {
+	/* nesting, aliases and time are bounded while libyaml reads (yaml_doc.h) */
+	rc = sl_yaml_load(c.file, buf, len, &sl_yaml_policy_limits, &doc, diags);
+	if (rc == -ENOMEM)
 		oom(&c);
-		goto out;
-	}
-	yaml_parser_set_input_string(&p, (unsigned char *)buf, len);
-	if (!yaml_parser_load(&p, &doc)) {
-		yaml_error(&c, &p, buf, len);
-		yaml_parser_delete(&p);
-		goto out;
-	}
+	else if (rc)
+		c.errs++;
 	c.doc = &doc;
-	if (yaml_document_get_root_node(&doc)) {
-		if (!yaml_parser_load(&p, &doc2)) {
-			yaml_error(&c, &p, buf, len);
-		} else {
-			yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-
-			if (r2) {
-				struct sl_loc l = { c.file, (int)doc2.start_mark.line + 1,
-						    (int)doc2.start_mark.column + 1 };
-
-				err_at(&c, &l, "a second YAML document; a policy file holds one");
-			}
-			yaml_document_delete(&doc2);
-		}
-	}
 	if (!c.errs)
 		parse_root(&c, yaml_document_get_root_node(&doc));
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&p);
 out:
 	if (c.errs > SL_FILE_ERRS_MAX) {
 		struct sl_loc floc = { c.file, 0, 0 };

@@ -281,7 +281,7 @@ def test_help_is_the_synopsis():
     p = run("help")
     assert p.returncode == 0
     for synopsis in ["sluice policy check FILE|DIR...", "sluice rule list", "sluice status",
-                     "sluice stats", "sluice teardown"]:
+                     "sluice stats", "sluice teardown [--force]"]:
         assert "  " + synopsis + "\n" in p.stdout
     assert p.stderr == ""
     p = run("policy", "help")

@@ -129,17 +129,18 @@ def test_invalid_policy_at_start(env):
     assert agent.alive()
 
 
-def test_sighup_rereads_set_file_outside_the_dir(env):
-    """A set file outside the policy dir (a blocklist a cron job rewrites) is
-    read again on SIGHUP."""
+def test_sighup_rereads_set_file(env):
+    """A set file in a hidden subdir (not watched: a blocklist a cron job
+    rewrites, the operator decides when it is read) is read again on SIGHUP."""
     agent = env.agent
-    outside = os.path.join(agent.workdir, "feed.txt")
-    with open(outside, "w") as f:
+    os.makedirs(os.path.join(agent.policy_dir, ".feeds"))
+    feed_path = os.path.join(agent.policy_dir, ".feeds", "feed.txt")
+    with open(feed_path, "w") as f:
         f.write("203.0.113.5\n")
     agent.write_policy("10-test.yaml", """\
 sets:
   feed:
-    file: %s
+    file: .feeds/feed.txt
 firewall:
   interfaces: ["%s"]
   default: allow
@@ -148,7 +149,7 @@ firewall:
     - name: drop-feed
       action: deny
       src: ["@feed"]
-""" % (outside, env.topo.glob))
+""" % env.topo.glob)
     agent.start()
 
     def send():
@@ -157,9 +158,9 @@ firewall:
                                    dict(s, tag="b", src="203.0.113.6")])
 
     assert send() == {"a": 0, "b": N}
-    with open(outside + ".tmp", "w") as f:
+    with open(feed_path + ".tmp", "w") as f:
         f.write("# rewritten by the feed\n203.0.113.6\n")
-    os.rename(outside + ".tmp", outside)
+    os.rename(feed_path + ".tmp", feed_path)
     gen = agent.status()["generation"]
     agent.proc.send_signal(signal.SIGHUP)
     wait_new_generation(agent, gen)

@@ -596,7 +596,9 @@ TEST(set_file_missing_or_huge)
 
 	fx_init(&f);
 	fx_write(&f, "p.yaml", "sets:\n  a:\n    file: missing.txt\n  b:\n    prefixes: []\n"
-		 "    file: huge.txt\n  c:\n    file: /\n");
+		 "    file: huge.txt\n  c:\n    file: sub\n");
+	snprintf(path, sizeof(path), "%s/sub", f.dir);
+	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/huge.txt", f.dir);
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	if (!ASSERT_TRUE(fd >= 0 && !ftruncate(fd, 200 << 20), "sparse 200 MB set file"))
@@ -606,7 +608,7 @@ TEST(set_file_missing_or_huge)
 	ASSERT_DIAG(&f, "p.yaml", 3, 5, "cannot read set file", "missing.txt",
 		    "No such file or directory");
 	ASSERT_DIAG(&f, "p.yaml", 6, 5, "huge.txt", "too large (200.0 MiB, limit 128 MiB)");
-	ASSERT_DIAG(&f, "p.yaml", 8, 5, "\"/\" is not a regular file");
+	ASSERT_DIAG(&f, "p.yaml", 8, 5, "sub\" is not a regular file");
 out:
 	fx_done(&f);
 }

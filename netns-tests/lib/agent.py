@@ -88,14 +88,22 @@ class Agent:
 
     # --- process ----------------------------------------------------------
 
-    def start(self, wait=True, extra=()):
+    def start(self, wait=True, extra=(), foreground=True, wrap=(), env_add=None):
+        """Start the agent (with --foreground --log-level debug unless not
+        FOREGROUND). WRAP: a command the agent's argv is appended to, run
+        inside the namespace (it must exec the agent, so that the PID stays
+        the agent's). ENV_ADD: more environment variables."""
         argv = [self.sluiced, "--policy-dir", self.policy_dir, "--state-dir", self.state_dir,
-                "--socket", self.socket, "--foreground", "--log-level", "debug"] + list(extra)
+                "--socket", self.socket]
+        if foreground:
+            argv += ["--foreground", "--log-level", "debug"]
+        argv = list(wrap) + argv + list(extra)
         self.log = open(self.log_path, "a")
         self.log.write("==== start: %s\n" % " ".join(argv))
         self.log.flush()
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        env.update(env_add or {})
         self.proc = subprocess.Popen(ns_cmd(self.ns, argv), stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
@@ -170,6 +178,18 @@ class Agent:
 
     def status(self):
         return self.cli("status")
+
+    def status_within(self, seconds):
+        """`sluice status`, which must answer within SECONDS: the agent's one
+        event loop is not held by anything."""
+        try:
+            p = self.cli_raw("status", timeout=seconds)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("sluice status did not answer within %s s: the agent's "
+                                 "loop is held\n%s" % (seconds, self.log_text()[-4000:]))
+        if p.returncode != 0:
+            raise CliError(["sluice", "-j", "status"], p)
+        return json.loads(p.stdout)
 
     def rules(self):
         """{rule name: {"packets": n, "bytes": n}} plus "(default)"."""

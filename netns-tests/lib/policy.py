@@ -35,6 +35,11 @@ def policy_yaml(topo, rules=(), default="allow", sets=None, interfaces=None, sta
     return "\n".join(lines) + "\n"
 
 
+def deny_udp(port):
+    """A rule list: deny UDP to PORT, named deny-PORT."""
+    return [dict(name="deny-%d" % port, action="deny", proto="udp", dport=[str(port)])]
+
+
 SET_SIZE = 100_000
 
 

@@ -87,6 +87,12 @@ def exchange(topo, specs, settle=0.3, cdev=None, fdev=None, l2=False):
     return {s["tag"]: r.counts.get(s["tag"], 0) for s in specs}
 
 
+def probe_udp(topo, ports=(5000, 5001), count=5):
+    """COUNT UDP datagrams from the client to each of PORTS: {"PORT": received}."""
+    s = dict(src=topo.c4, dst=topo.f4, proto="udp", count=count)
+    return exchange(topo, [dict(s, tag=str(p), dport=p) for p in ports])
+
+
 CONNECT = """
 import socket, sys
 try:

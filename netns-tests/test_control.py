@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The control socket under clients that misbehave (issue 8): requests with a
+key given twice, clients that ask for a large answer and never read it,
+half-sent requests, more idle connections than the agent keeps. None of them
+may hold the agent's one event loop: `sluice status` keeps answering within
+STATUS_S (where 16 non-reading clients used to stall it for a minute) and
+the policy stays in force.
+
+The CLI side: connect() to a socket whose listen queue is full is covered by
+the CLI's time limit (SLUICE_CTL_TIMEOUT, seconds), and an offline teardown
+refuses a state dir an agent holds.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from lib.agent import binaries, pins_under
+from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
+from lib.policy import deny_udp, policy_yaml
+from lib.traffic import probe_udp
+
+N = 5
+STATUS_S = 10       # a status call normally takes well under a second
+
+
+def status_in_time(agent):
+    return agent.status_within(STATUS_S)
+
+
+def connect(agent):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(agent.socket)     # blocking: waits for room in the listen queue
+    s.settimeout(STATUS_S)
+    return s
+
+
+def ask(agent, raw):
+    """Send RAW (bytes) as one request; the answer line as a dict."""
+    with connect(agent) as s:
+        s.sendall(raw)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf)
+
+
+def v6_prefixes(n):
+    return ["2001:db8:%x:%x::/64" % (0xc000 + (i >> 16), i & 0xffff) for i in range(n)]
+
+
+def probe(env):
+    return probe_udp(env.topo, count=N)
+
+
+def test_control_socket_clients_cannot_hold_the_agent(env):
+    agent = env.agent
+    with open(os.path.join(agent.policy_dir, "big.txt"), "w") as f:
+        f.write("\n".join(v6_prefixes(30000)) + "\n")
+    agent.write_policy("10-test.yaml", policy_yaml(
+        env.topo, [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
+                   dict(name="big", action="deny", src=["@big"])],
+        sets={"big": {"file": "big.txt"}}))
+    agent.start()
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    # a key given twice: refused, whichever comes last
+    for raw in (b'{"cmd":"status","cmd":"teardown"}\n',
+                b'{"cmd":"teardown","cmd":"status"}\n',
+                b'{"cmd":"ct-list","proto":"tcp","x":{"a":1,"a":2}}\n'):
+        ans = ask(agent, raw)
+        assert ans["ok"] is False and "key twice" in ans["error"], (raw, ans)
+        assert ans.get("usage") is True
+    assert agent.alive() and pins_under(agent.state_dir)
+    assert ask(agent, b'{"cmd":"generation","x":{"a":1,"b":[{"a":1},{"a":2}]}}\n')["ok"]
+
+    # 16 clients ask for a large answer (every prefix of the set) and never read it
+    want = len(json.dumps(ask(agent, b'{"cmd":"policy-show","prefixes":true}\n')))
+    assert want > 500000, "the answer must be larger than what the socket buffers hold"
+    slow = []
+    try:
+        for _ in range(16):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(agent.socket)
+            s.sendall(b'{"cmd":"policy-show","prefixes":true}\n')
+            slow.append(s)
+        t0 = time.monotonic()
+        st = status_in_time(agent)
+        print("status with 16 readers that do not read: %.2f s" % (time.monotonic() - t0))
+        assert st["generation"] == 1
+    finally:
+        for s in slow:
+            s.close()
+
+    # half requests and idle connections, more than the agent keeps at once (64)
+    idle = []
+    try:
+        for i in range(100):
+            s = connect(agent)
+            if i % 2:
+                s.sendall(b'{"cmd": "sta')
+            idle.append(s)
+        status_in_time(agent)
+        assert ask(agent, b'{"cmd":"generation"}\n')["data"]["generation"] == 1
+    finally:
+        for s in idle:
+            s.close()
+    assert probe(env) == {"5000": N, "5001": 0}
+    assert agent.alive()
+
+
+SLOW_READERS = """
+import socket, sys
+conns = []
+for _ in range(%d):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.connect(("%s", %d))
+    s.sendall(b"GET /metrics HTTP/1.0\\r\\n\\r\\n")
+    conns.append(s)
+print("ready", flush=True)
+sys.stdin.read()        # hold them, unread, until the test closes stdin
+"""
+
+
+def test_metrics_readers_cannot_hold_the_agent(env):
+    """16 scrapers over the veth that send GET /metrics and never read a
+    body of ~150 KB (500 rules with long names): the agent keeps answering
+    the control socket, serves a real scrape, and keeps filtering."""
+    t = env.topo
+    port = 9464
+    rules = [dict(name="r%03d-%s" % (i, "x" * 58), action="deny", proto="udp",
+                  dport=[str(6000 + i)]) for i in range(500)]
+    rules = deny_udp(5001) + rules
+    env.agent.write_policy("10-test.yaml", policy_yaml(t, rules))
+    agent = env.agent.start(extra=["--metrics", "%s:%d" % (t.f4, port)])
+    slow = subprocess.Popen(ns_cmd(t.client, [PYTHON, "-c", SLOW_READERS % (16, t.f4, port)]),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert slow.stdout.readline().strip() == "ready"
+        t0 = time.monotonic()
+        status_in_time(agent)
+        print("status with 16 scrapers that do not read: %.2f s" % (time.monotonic() - t0))
+        body = run([PYTHON, "-c", "import urllib.request; print(len(urllib.request.urlopen("
+                    "'http://%s:%d/metrics', timeout=%d).read()))" % (t.f4, port, STATUS_S)],
+                   ns=t.client, timeout=STATUS_S + 5)
+        assert int(body.stdout) > 140000, body.stdout
+        assert probe(env) == {"5000": N, "5001": 0}
+    finally:
+        slow.stdin.close()
+        slow.wait(timeout=30)
+
+
+def test_cli_connect_is_under_the_time_limit(tmp_path):
+    """A socket whose listen queue is full: connect() waits; the CLI gives up
+    at its time limit (SLUICE_CTL_TIMEOUT) with a message, exit 1."""
+    path = str(tmp_path / "full.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(0)
+    queued = []
+    try:
+        while True:     # fill the queue: the next connect() would block
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                c.close()
+                break
+            queued.append(c)
+            assert len(queued) < 100
+        env = dict(os.environ, SLUICE_CTL_TIMEOUT="2")
+        t0 = time.monotonic()
+        p = subprocess.run([binaries()[1], "--socket", path, "status"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - t0
+        assert p.returncode == 1, p
+        assert "did not accept the connection within 2 s" in p.stderr, p.stderr
+        assert took >= 1.9, took
+    finally:
+        for c in queued:
+            c.close()
+        srv.close()
+
+
+def test_offline_teardown_refuses_a_held_state_dir(env):
+    """`sluice teardown` with no agent on its socket but one holding the
+    state dir: refused, naming the pid; --force removes it anyway."""
+    agent = env.start(default="allow", rules=deny_udp(5001))
+    argv = [agent.sluice, "--socket", os.path.join(agent.workdir, "nobody.sock"),
+            "--state-dir", agent.state_dir, "teardown"]
+    p = run(argv, ns=env.topo.fw, check=False)
+    assert p.returncode == 1, p
+    assert "pid %d holds the state dir %s" % (agent.proc.pid, agent.state_dir) in p.stderr, \
+        p.stderr
+    assert pins_under(agent.state_dir), "pins removed although refused"
+    assert probe(env) == {"5000": N, "5001": 0}
+    p = run(argv + ["--force"], ns=env.topo.fw, check=False)
+    assert p.returncode == 0, p
+    assert not pins_under(agent.state_dir)
+    assert agent.stop(signal.SIGTERM) == 0
+    assert xdp_prog_id(env.topo.fw, env.topo.fdev) is None
