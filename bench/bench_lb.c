@@ -291,26 +291,6 @@ static int setup(void)
 
 /* ---- live frames ---- */
 
-static long long veth_stat(const char *ns, const char *ifname, const char *key)
-{
-	char cmd[160], line[256];
-	long long v = -1;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "ip netns exec %s ethtool -S %s", ns, ifname);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p)) {
-		char *k = line + strspn(line, " ");
-
-		if (!strncmp(k, key, strlen(key)) && k[strlen(key)] == ':')
-			v = strtoll(k + strlen(key) + 1, NULL, 10);
-	}
-	pclose(p);
-	return v;
-}
-
 /* Frames per second (M) arriving at the backend's veth vd, best of LIVE_ROUNDS. */
 static double live_rate(int home, int gen, const uint8_t *frame)
 {

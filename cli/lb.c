@@ -146,7 +146,7 @@ static const struct cli_opt drain_opts[] = {
 static int do_drain(struct cli *c, int argc, char **argv, const char *cmd,
 		    int (*text)(struct json_object *))
 {
-	struct json_object *args, *data;
+	struct json_object *args;
 	struct lb_drain d;
 	struct cli_args a;
 	char err[256], both[200];
@@ -168,13 +168,7 @@ static int do_drain(struct cli *c, int argc, char **argv, const char *cmd,
 	json_object_object_add(args, "service", json_object_new_string(a.pos[0]));
 	json_object_object_add(args, "backend", json_object_new_string(a.pos[1]));
 	cli_args_free(&a);
-	rc = cli_edit_call(c, cmd, args, gen, &data);
-	json_object_put(args);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, text);
-	json_object_put(data);
-	return rc;
+	return cli_edit_run(c, cmd, args, gen, text);
 }
 
 static int do_lb_drain(struct cli *c, int argc, char **argv)

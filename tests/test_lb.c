@@ -333,6 +333,31 @@ static size_t ip_hdr(uint8_t *p, int family, uint8_t proto, const uint8_t *src,
 	return 40;
 }
 
+/*
+ * Ethernet (DMAC, SMAC) and an IP header as sluice writes its own (an outer
+ * header, an ICMP error) at W: IPv4 with id 0 and TTL 64; for IPv6 the first
+ * four bytes (version, class, flow label) are taken from OUT, the frame the
+ * datapath wrote, its version checked. Returns the offset after them.
+ */
+static size_t own_hdr(uint8_t *w, const uint8_t *out, const uint8_t *dmac, const uint8_t *smac,
+		      int family, uint8_t proto, const uint8_t *src, const uint8_t *dst,
+		      size_t plen)
+{
+	memcpy(w, dmac, 6);
+	memcpy(w + 6, smac, 6);
+	put16(w + 12, family == 4 ? 0x0800 : 0x86dd);
+	ip_hdr(w + 14, family, proto, src, dst, plen, false);
+	if (family == 4) {
+		put16(w + 14 + 4, 0);
+		put16(w + 14 + 10, 0);
+		put16(w + 14 + 10, fold(sum16(w + 14, 20, 0)));
+		return 14 + 20;
+	}
+	memcpy(w + 14, out + 14, 4);
+	tl_check(out[14] >> 4 == 6, __FILE__, __LINE__, "outer version %u", out[14] >> 4);
+	return 14 + 40;
+}
+
 /* An Ethernet frame from S into BUF; its length. */
 static size_t build(uint8_t *buf, const struct spec *s)
 {
@@ -404,6 +429,29 @@ static void be_addr(int family, int n, char *buf, size_t len)
 		snprintf(buf, len, "198.51.100.%d", n);
 	else
 		snprintf(buf, len, "2001:db8:b::%d", n);
+}
+
+/*
+ * Send the frame of S from the client side and return the backend N it went
+ * to (198.51.100.N / 2001:db8:b::N), with its address in BADDR and its MAC
+ * in BMAC; -1 when it was not forwarded to one.
+ */
+static int open_flow(struct lb_env *e, const struct spec *s, char *baddr, size_t len,
+		     uint8_t *bmac)
+{
+	uint8_t in[256], out[2048];
+	size_t n = build(in, s), olen;
+	__u32 ret;
+	int be;
+
+	if (run(e, if0, in, n, &ret, out, &olen))
+		return -1;
+	be = dst_backend(out, s->family);
+	if (be < 0)
+		return -1;
+	be_addr(s->family, be, baddr, len);
+	be_mac(bmac, be);
+	return be;
 }
 
 /* ---- NAT ---- */
@@ -564,16 +612,10 @@ static void nat_tcp_reply(int family)
 	struct lb_env e;
 	char baddr[64];
 	__u32 ret;
-	int be;
 
-	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") ||
+	    !ASSERT_TRUE(open_flow(&e, &s, baddr, sizeof(baddr), bmac) > 0, "SYN balanced"))
 		goto out;
-	n = build(in, &s);
-	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run SYN"))
-		goto out;
-	be = dst_backend(out, family);
-	be_addr(family, be, baddr, sizeof(baddr));
-	be_mac(bmac, be);
 	s = (struct spec){ .family = family, .proto = 6, .src = baddr, .dst = cl, .sport = 8080,
 			   .dport = 40100, .tcp_flags = 0x12, .payload = 200, .dmac = MAC_IF1,
 			   .smac = bmac };
@@ -685,20 +727,7 @@ static void dsr(int family)
 			ASSERT_TRUE(!memcmp(src, "\x20\x01\x0d\xb8\x00\x0b\0\0\0\0\0\0\0\0", 14),
 				    "outer source in 2001:db8:b::/112");
 		addr_of(family, baddr, dst);
-		memcpy(want, bmac, 6);
-		memcpy(want + 6, MAC_IF1, 6);
-		put16(want + 12, family == 4 ? 0x0800 : 0x86dd);
-		ip_hdr(want + 14, family, family == 4 ? 4 : 41, src, dst, n - 14, false);
-		if (family == 4) {
-			/* as sluice writes it: id 0, TTL 64 */
-			put16(want + 14 + 4, 0);
-			put16(want + 14 + 10, 0);
-			put16(want + 14 + 10, fold(sum16(want + 14, 20, 0)));
-		} else {
-			/* version, the inner class, a flow label of the flow's hash */
-			memcpy(want + 14, out + 14, 4);
-			ASSERT_EQ(out[14] >> 4, 6, "outer version");
-		}
+		own_hdr(want, out, bmac, MAC_IF1, family, family == 4 ? 4 : 41, src, dst, n - 14);
 		memcpy(want + 14 + hl, in + 14, n - 14);
 		same("DSR frame", out, olen, want, 14 + hl + n - 14);
 	}
@@ -746,15 +775,7 @@ static void too_big(int family)
 	ASSERT_EQ(ret, XDP_TX, "ICMP back out of the receiving interface");
 	addr_of(family, cl, a_cl);
 	addr_of(family, vip, a_vip);
-	memcpy(want, MAC_PEER, 6);
-	memcpy(want + 6, MAC_IF0, 6);
-	put16(want + 12, family == 4 ? 0x0800 : 0x86dd);
-	ip_hdr(want + 14, family, family == 4 ? 1 : 58, a_vip, a_cl, 8 + q, false);
-	if (family == 4) {
-		put16(want + 14 + 4, 0);
-		put16(want + 14 + 10, 0);
-		put16(want + 14 + 10, fold(sum16(want + 14, 20, 0)));
-	}
+	own_hdr(want, out, MAC_PEER, MAC_IF0, family, family == 4 ? 1 : 58, a_vip, a_cl, 8 + q);
 	{
 		uint8_t *icmp = want + 14 + hl;
 		uint16_t c;
@@ -822,15 +843,9 @@ static void icmp_error(int family, bool dsr_mode)
 	__u32 ret;
 	int be;
 
-	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+	be = lb_env_open(&e, POLICY) ? -1 : open_flow(&e, &s, baddr, sizeof(baddr), bmac);
+	if (!ASSERT_TRUE(be > 0, "the flow opened"))
 		goto out;
-	/* open the flow */
-	n = build(in, &s);
-	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run SYN"))
-		goto out;
-	be = dst_backend(out, family);
-	be_addr(family, be, baddr, sizeof(baddr));
-	be_mac(bmac, be);
 	/* what the backend's reply looked like on the client side: VIP:vport -> client */
 	s = (struct spec){ .family = family, .proto = 6, .src = vip, .dst = cl, .sport = vport,
 			   .dport = 43000, .tcp_flags = 0x12 };
@@ -863,14 +878,7 @@ static void icmp_error(int family, bool dsr_mode)
 		const uint8_t *osrc = out + 14 + (family == 4 ? 12 : 8);
 
 		ASSERT_EQ(dst_backend(out, family), be, "encapsulated to the flow's backend");
-		ip_hdr(want + 14, family, family == 4 ? 4 : 41, osrc, a_be, n - 14, false);
-		if (family == 4) {
-			put16(want + 14 + 4, 0);
-			put16(want + 14 + 10, 0);
-			put16(want + 14 + 10, fold(sum16(want + 14, 20, 0)));
-		} else {
-			memcpy(want + 14, out + 14, 4);
-		}
+		own_hdr(want, out, bmac, MAC_IF1, family, family == 4 ? 4 : 41, osrc, a_be, n - 14);
 		memcpy(want + 14 + hl, in + 14, n - 14);
 		wl = 14 + hl + n - 14;
 	} else {

@@ -241,24 +241,12 @@ static __noinline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
 	return sl_lb_send(ctx, p, &hop);
 }
 
-/* The VIP entry (port 0) of the packet's destination, or NULL. */
-static __always_inline struct lb_service *sl_lb_vip(const struct lb_flow_key *k)
-{
-	struct lb_svc_key sk;
-
-	__builtin_memset(&sk, 0, sizeof(sk));
-	__builtin_memcpy(sk.vip, k->dst, 16);
-	sk.family = k->family;
-	return bpf_map_lookup_elem(&lb_svc, &sk);
-}
-
 /* The LB stage for a packet the firewall allowed (P: its parsed headers). */
 static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 				 const struct lb_config *cfg)
 {
 	struct lb_service *svc;
 	struct lb_flow_key k;
-	struct lb_svc_key sk;
 
 	/* tagged frames keep their tags through the stack's forwarding */
 	if (p->m.l3_off != SL_ETH_HLEN) {
@@ -272,12 +260,7 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 	if (!sl_lb_filtered(LB_F_VIP, k.dst))
 		return sl_pass(p->bytes);
 	if (p->m.has_ports) {
-		__builtin_memset(&sk, 0, sizeof(sk));
-		__builtin_memcpy(sk.vip, k.dst, 16);
-		sk.port = k.dport;
-		sk.proto = k.proto;
-		sk.family = k.family;
-		svc = bpf_map_lookup_elem(&lb_svc, &sk);
+		svc = sl_lb_service_of(&k, false);
 		if (svc)
 			return sl_lb_service(ctx, p, cfg, svc, &k);
 		return sl_pass(p->bytes);
@@ -285,7 +268,7 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 	if (p->m.has_l4 && sl_ct_is_icmp(p->m.family, p->m.proto))
 		return sl_lb_icmp(ctx, p, cfg);
 	/* a fragment after the first: no ports, so no service to balance it by */
-	if (!p->m.has_l4 && sl_lb_vip(&k))
+	if (!p->m.has_l4 && sl_lb_service_of(&k, true))
 		return sl_drop_ev(SLUICE_DROP_LB_FRAGMENT, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
 	return sl_pass(p->bytes);

@@ -130,6 +130,22 @@ static __always_inline void sl_lb_route_be(struct xdp_md *ctx, __u32 id,
 	__builtin_memcpy(nh->dmac, hop->dmac, 6);
 }
 
+/* The service of flow K's destination and port (ANY_PORT: the VIP's own entry), or NULL. */
+static __always_inline struct lb_service *sl_lb_service_of(const struct lb_flow_key *k,
+							  bool any_port)
+{
+	struct lb_svc_key sk;
+
+	__builtin_memset(&sk, 0, sizeof(sk));
+	__builtin_memcpy(sk.vip, k->dst, 16);
+	if (!any_port) {
+		sk.port = k->dport;
+		sk.proto = k->proto;
+	}
+	sk.family = k->family;
+	return bpf_map_lookup_elem(&lb_svc, &sk);
+}
+
 /* Is the bit of ADDR set on SIDE of lb_filter (LB_F_VIP, LB_F_BACKEND)? */
 static __always_inline bool sl_lb_filtered(__u32 side, const void *addr)
 {

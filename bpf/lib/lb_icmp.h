@@ -68,7 +68,6 @@ static __noinline int sl_lb_icmp(struct xdp_md *ctx, struct sl_pipe *p,
 	struct lb_service *svc;
 	struct lb_backend *be;
 	struct lb_flow_key k;
-	struct lb_svc_key sk;
 	struct sl_lb_hop hop;
 	__u32 src[4], dst[4], hash;
 	__u64 acc;
@@ -112,12 +111,7 @@ static __noinline int sl_lb_icmp(struct xdp_md *ctx, struct sl_pipe *p,
 	__builtin_memcpy(&k.dport, ql4, 2);
 	__builtin_memcpy(&k.sport, ql4 + 2, 2);
 	k.family = p->m.family;
-	__builtin_memset(&sk, 0, sizeof(sk));
-	__builtin_memcpy(sk.vip, k.dst, 16);
-	sk.port = k.dport;
-	sk.proto = k.proto;
-	sk.family = k.family;
-	svc = bpf_map_lookup_elem(&lb_svc, &sk);
+	svc = sl_lb_service_of(&k, false);
 	be = svc ? sl_lb_flow_backend(cfg, &k) : NULL;
 	if (!svc || !be)
 		return sl_pass(p->bytes);
