@@ -255,7 +255,15 @@ def test_lb_dsr_with_backends_decapsulating(lbenv):
            "  - name: dsr6\n    vip: \"%s\"\n    port: 8080\n    mode: dsr\n"
            "    encap-source: \"2001:db8:1::/120\"\n    backends:\n%s\n" %
            (vip4, backends_yaml(4, weights=(1, 1, 1)), vip6, backends_yaml(6, weights=(1, 1, 1))))
-    a = lbenv.agent(net.lb, "lb", lb_policy(net, dsr))
+    # health checks that can only succeed encapsulated to the VIP: these
+    # servers listen on the VIP alone, not on the backends' own addresses
+    hc = ("  - name: dsrhc\n    vip: %s\n    port: 9090\n    mode: dsr\n"
+          "    encap-source: 198.51.100.0/28\n"
+          "    health: { type: tcp, interval: 0.2, timeout: 0.1, rise: 2, fall: 2 }\n"
+          "    backends:\n%s\n" % (vip4, backends_yaml(4, port=9090, weights=(1, 1, 1))))
+    for i in (1, 2, 3):
+        net.start_server(i, 9090, vip4)
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, dsr + hc))
     for vip in (vip4, vip6):
         got = spread(net.connect(vip, 8080, 90))
         assert set(got) == {"b1", "b2", "b3"}, (vip, got)
@@ -263,6 +271,18 @@ def test_lb_dsr_with_backends_decapsulating(lbenv):
     assert sum(b["packets"] for b in listed["dsr4"].values()) > 0
     decapped = sum(b.stats()["lb"]["decapsulated"] for b in lbenv.agents[:3])
     assert decapped >= 2 * 90, decapped
+
+    def checks(key):
+        return lb_list(a)["dsrhc"][key]
+
+    keys = ["%s:9090" % backend_addr(i) for i in (1, 2, 3)]
+    assert wait_for(lambda: all(checks(k)["health"]["checks"] >= 3 for k in keys), 5)
+    assert all(checks(k)["health"]["failures"] == 0 and checks(k)["state"] == "active"
+               for k in keys), lb_list(a)["dsrhc"]
+    net.stop_server(2, 9090, vip4)
+    assert wait_for(lambda: checks(keys[1])["state"] == "down", 5), a.log_text()
+    got = spread(net.connect(vip4, 9090, 60))
+    assert set(got) == {"b1", "b3"}, got
 
 
 def test_lb_two_agents_same_mapping(lbenv):
