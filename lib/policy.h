@@ -216,12 +216,7 @@ bool policy_stateful(const struct sl_policy *pol);
 /* All rules of every section (for counts and summaries). */
 size_t policy_nrules(const struct sl_policy *pol);
 
-/*
- * The reference classifier: a plain function of the policy that says what the
- * datapath must do with a packet that arrives on an interface of section FW.
- * Returns the index of the first matching rule of FW, or -1 when the default
- * applies.
- */
+/* A packet as the classifier sees it (fw_tables_classify). */
 struct sl_pkt {
 	uint8_t family;		/* AF_INET or AF_INET6 */
 	uint8_t proto;		/* IP protocol number */
@@ -229,11 +224,6 @@ struct sl_pkt {
 	uint16_t sport, dport;	/* host order */
 	uint8_t src[16], dst[16];
 };
-
-int policy_ref_classify(const struct sl_policy *pol, const struct sl_firewall *fw,
-			const struct sl_pkt *pkt);
-enum sluice_action policy_ref_verdict(const struct sl_policy *pol, const struct sl_firewall *fw,
-				      const struct sl_pkt *pkt);
 
 /* Text forms used by the printers: "198.51.100.0/24", "2001:db8::/32". */
 void sl_prefix_format(const struct sl_prefix *p, char *buf, size_t len);
