@@ -98,6 +98,7 @@ struct agent {
 	bool in_force;			/* slot holds an applied policy */
 	bool legacy_state;		/* the previous layout's maps run the interfaces */
 	struct timespec last_switch;	/* when interfaces last changed slot */
+	bool gc_pending;		/* slots left to free after the grace (sync.c) */
 	int rule_cnt_fd, verdict_fd, drop_fd;
 	int cnt_key_fd;			/* fw_cnt_key: who owns each rule counter */
 	struct agent_rules *rules;	/* counter ids, rule names by generation (rules.c) */

@@ -370,6 +370,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		return err;
 	/* every link runs this build now: free what none runs, after a grace period */
 	sync_grace(a);
+	sync_gc_run(a);
 	loader_gc(a);
 	if (a->legacy_state)
 		loader_drop_legacy_maps(a);
@@ -397,11 +398,13 @@ static void agent_run(struct agent *a)
 	int n, timeout;
 
 	while (!a->stop) {
-		int t2 = metrics_timeout(a);
+		int t2 = metrics_timeout(a), t3 = (int)sync_gc_timeout(a);
 
 		timeout = ctl_expire(a);
 		if (timeout < 0 || (t2 >= 0 && t2 < timeout))
 			timeout = t2;
+		if (timeout < 0 || (t3 >= 0 && t3 < timeout))
+			timeout = t3;
 		n = epoll_wait(a->epfd, evs, 16, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -418,7 +421,10 @@ static void agent_run(struct agent *a)
 		/* libmicrohttpd wants to run after every wait, whatever woke it */
 		metrics_run(a);
 		service_update(a);
+		if (!sync_gc_timeout(a))
+			sync_gc_run(a);
 	}
+	sync_gc_run(a);
 }
 
 int main(int argc, char **argv)

@@ -323,13 +323,34 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 		a->pol.nfiles, a->policy_dir);
 	/* events of the new generation name its rules from now on */
 	rules_commit(a, &a->pol, &plan, gen);
-	/* the slots just left: freed once no packet can be in them */
-	sync_grace(a);
-	slots_gc(a);
-	lb_sync_gc(a);
+	/*
+	 * The slots just left: freed once no packet can be in them, after the
+	 * answer (sync_gc_run from the event loop): the edit is in force now.
+	 */
+	a->gc_pending = true;
 	lb_ifaces_sync(a);
 	health_sync(a);
 	return 0;
+}
+
+long sync_gc_timeout(const struct agent *a)
+{
+	long ms;
+
+	if (!a->gc_pending)
+		return -1;
+	ms = SLOT_GRACE_MS - agent_ms_since(&a->last_switch);
+	return ms > 0 ? ms : 0;
+}
+
+void sync_gc_run(struct agent *a)
+{
+	if (!a->gc_pending)
+		return;
+	a->gc_pending = false;
+	sync_grace(a);
+	slots_gc(a);
+	lb_sync_gc(a);
 }
 
 static void watch_subdirs(struct agent *a);

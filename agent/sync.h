@@ -35,6 +35,13 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 uint32_t sync_rule_base(const struct sl_policy *pol, size_t section);
 /* Wait out the grace period since interfaces last changed slot or program. */
 void sync_grace(struct agent *a);
+/*
+ * What an apply leaves (the slots and load balancer tables just left) is
+ * freed after the grace period, from the event loop: sync_gc_timeout says
+ * in how many ms (0: now, -1: nothing pending), sync_gc_run frees it.
+ */
+long sync_gc_timeout(const struct agent *a);
+void sync_gc_run(struct agent *a);
 /* SIGHUP or a change of the policy dir: load, check, apply, re-match links. */
 int sync_reload(struct agent *a, const char *why);
 

@@ -234,6 +234,67 @@ static double nft_ms(const char *args)
 }
 
 /*
+ * `sluice rule add` / `rule del` of one rule with NRULES hand-written rules in
+ * force (a whole-policy apply: a new slot, the unchanged tables shared),
+ * beside `nft add rule` into a chain of the same NRULES rules.
+ */
+static int measure_rules(int nrules)
+{
+	double a[ROUNDS], d[ROUNDS], na[ROUNDS], t0;
+	char path[160], cmd[256];
+	long long g = generation();
+	FILE *f;
+
+	if (write_policy(nrules, false) || kill(agent, SIGHUP) || wait_generation(g + 1, 60000))
+		return -1;
+	for (int i = 0; i < ROUNDS; i++) {
+		char name[32], port[16];
+		const char *add[] = { "rule", "add", name, "--action", "deny", "--proto", "tcp",
+				      "--dport", port, NULL };
+		const char *del[] = { "rule", "del", name, NULL };
+
+		snprintf(name, sizeof(name), "cli-%d", i);
+		snprintf(port, sizeof(port), "%d", 30000 + i);
+		t0 = now_s() * 1e3;
+		if (cli(NULL, 0, add))
+			return -1;
+		a[i] = now_s() * 1e3 - t0;
+		t0 = now_s() * 1e3;
+		if (cli(NULL, 0, del))
+			return -1;
+		d[i] = now_s() * 1e3 - t0;
+	}
+	snprintf(path, sizeof(path), "%s/rules.nft", work);
+	f = fopen(path, "we");
+	if (!f)
+		return -1;
+	fputs("table inet sler {\n  chain in {\n    type filter hook input priority 0;\n", f);
+	for (int i = 0; i < nrules; i++)
+		fprintf(f, "    udp dport %d drop\n", 20000 + i);
+	fputs("  }\n}\n", f);
+	if (fclose(f))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "-f %s", path);
+	t0 = nft_ms(cmd);
+	for (int i = 0; t0 >= 0 && i < ROUNDS; i++) {
+		snprintf(cmd, sizeof(cmd), "add rule inet sler in tcp dport %d drop", 30000 + i);
+		na[i] = nft_ms(cmd);
+		if (na[i] < 0)
+			t0 = -1;
+	}
+	sh("ip netns exec %s nft delete table inet sler 2>/dev/null", ns);
+	printf("\n%d rules, ms over %d rounds              median      p90      min\n", nrules,
+	       ROUNDS);
+	row("sluice rule add NAME ...", a, ROUNDS);
+	row("sluice rule del NAME", d, ROUNDS);
+	if (t0 < 0)
+		printf("  nft: not measured (nft missing or the chain did not load)\n");
+	else
+		row("nft add rule (same 1,000-rule chain)", na, ROUNDS);
+	return 0;
+}
+
+/*
  * A CLI blocklist of 1,048,576 single IPv4 addresses in force (written as the
  * edits file and loaded by SIGHUP, as after a restart), then block add and
  * del of one more: a journal line and a trie update. Beside it, `nft add
@@ -467,7 +528,7 @@ int main(int argc, char **argv)
 	printf("\n(100k-prefix set loaded in %.0f ms)\n", now_s() * 1e3 - t0);
 	if (measure("100 rules + a 100,000-prefix set"))
 		goto fail;
-	if (measure_big_block())
+	if (measure_rules(1000) || measure_big_block())
 		goto fail;
 	return 0;
 fail:

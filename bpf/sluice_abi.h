@@ -827,10 +827,9 @@ struct sl_ev_config {
 };
 
 /*
- * The tables of a policy slot, in the order a slot is built and inserted
- * (what a packet reads through an entry is inserted before the entry:
- * second levels before first levels, fw_cfg last, since a slot whose fw_cfg
- * is present is complete). Each is an inner map of its own outer array of
+ * The tables of a policy slot, in the order a slot is built (inserted all at
+ * once: no packet reaches a slot before an interface's word names it, see
+ * lib/fw_maps.c fw_slot_write). Each is an inner map of its own outer array of
  * maps (index: policy slot); a slot leaves the tables its policy does not
  * need empty. ENTRIES 0: sized to the compiled policy (BPF_F_INNER_MAP:
  * its lookups are helper calls); the others keep a fixed size so that the
