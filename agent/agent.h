@@ -118,9 +118,10 @@ struct agent {
 	char *edits_error;
 	/*
 	 * The CLI's edits the policy in force holds (block.c, edit.c), read once
-	 * and kept: a block edit changes them, its journal and the tries in
-	 * place. edits_live: sl_block4/6 hold edits's blocklist; edits_ok: the
-	 * file loaded with the policy in force (else edits is empty).
+	 * and kept: a block edit changes them, its journal and the blocklist's
+	 * maps in place. edits_live: the sl_block* maps hold edits's blocklist;
+	 * edits_ok: the file loaded with the policy in force (else edits is
+	 * empty).
 	 */
 	struct sl_edits edits;
 	bool edits_live, edits_ok;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The CLI blocklist in the kernel: the pinned LPM tries sl_block4 and
+ * The CLI blocklist in the kernel: the pinned hashes of single addresses
+ * sl_block4h and sl_block6h and LPM tries of shorter prefixes sl_block4 and
  * sl_block6 (bpf/sluice_abi.h), shared by every policy slot and edited in
  * place. A slot whose fw_config.block is set (rule 0 is the blocklist)
  * looks the packet's source up there before conntrack; the rule's prefixes
@@ -30,63 +31,123 @@
 #include "prefix.h"
 #include "sluice_xdp.skel.h"
 
-static int trie_fd(struct agent *a, int family)
+/* The map of P: the hash of single addresses, or the trie of shorter prefixes. */
+static int map_fd(struct agent *a, int family, bool single)
 {
-	return bpf_object__find_map_fd_by_name(a->xdp->obj, family == AF_INET ?
-					       SLUICE_MAP_BLOCK4 : SLUICE_MAP_BLOCK6);
+	const char *name = family == AF_INET ?
+			   (single ? SLUICE_MAP_BLOCK4H : SLUICE_MAP_BLOCK4) :
+			   (single ? SLUICE_MAP_BLOCK6H : SLUICE_MAP_BLOCK6);
+
+	return bpf_object__find_map_fd_by_name(a->xdp->obj, name);
 }
 
-/* P as the key of its trie; the trie's fd, or -errno. */
-static int trie_key(struct agent *a, const struct sl_prefix *p, struct fw_lpm6_key *k)
+static bool single(const struct sl_prefix *p)
+{
+	return p->len == (p->family == AF_INET ? 32 : 128);
+}
+
+/* P as the key of its map (*K: the trie's key; the hash's is its address). */
+static int map_key(struct agent *a, const struct sl_prefix *p, struct fw_lpm6_key *k,
+		   const void **key)
 {
 	memset(k, 0, sizeof(*k));
 	k->prefixlen = p->len;
 	memcpy(k->addr, p->addr, p->family == AF_INET ? 4 : 16);
-	return trie_fd(a, p->family);
+	*key = single(p) ? (const void *)k->addr : (const void *)k;
+	return map_fd(a, p->family, single(p));
 }
 
 int block_put(struct agent *a, const struct sl_prefix *p)
 {
 	struct fw_lpm6_key k;
-	int fd = trie_key(a, p, &k);
+	const void *key;
+	int fd = map_key(a, p, &k, &key);
 	uint8_t one = 1;
 
 	if (fd < 0)
 		return fd;
-	return bpf_map_update_elem(fd, &k, &one, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(fd, key, &one, BPF_ANY) ? -errno : 0;
 }
 
 int block_drop(struct agent *a, const struct sl_prefix *p)
 {
 	struct fw_lpm6_key k;
-	int fd = trie_key(a, p, &k);
+	const void *key;
+	int fd = map_key(a, p, &k, &key);
 
 	if (fd < 0)
 		return fd;
-	return bpf_map_delete_elem(fd, &k) && errno != ENOENT ? -errno : 0;
+	return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
 }
 
-/* What the tries hold, read from the kernel into CUR's blocklist. */
+/* The single addresses of FAMILY in hash FD, in batches (1M: tens of ms, not seconds). */
+static int hash_read(int fd, int family, struct sl_edits *cur)
+{
+	enum { BATCH = 4096 };
+	size_t len = family == AF_INET ? 4 : 16;
+	uint8_t *keys = malloc(BATCH * len), vals[BATCH];
+	uint32_t batch, n;
+	void *in = NULL;
+	int err = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		int r;
+		bool done;
+
+		n = BATCH;
+		r = bpf_map_lookup_batch(fd, in, &batch, keys, vals, &n, &opts);
+		done = r && errno == ENOENT;	/* the last batch (N may hold keys) */
+		if (r && !done)
+			err = -errno;
+		for (uint32_t i = 0; i < n && !err; i++) {
+			struct sl_prefix p = { .family = (uint8_t)family, .len = (uint8_t)(len * 8) };
+
+			memcpy(p.addr, keys + i * len, len);
+			if (sl_edits_add_block(cur, &p))
+				err = -ENOMEM;
+		}
+		if (err || done || !n)
+			break;
+		in = &batch;
+	}
+	free(keys);
+	return err;
+}
+
+/* What the maps hold, read from the kernel into CUR's blocklist. */
 static int tries_read(struct agent *a, struct sl_edits *cur)
 {
 	static const int fams[2] = { AF_INET, AF_INET6 };
 
-	for (int f = 0; f < 2; f++) {
-		int fd = trie_fd(a, fams[f]);
+	for (int m = 0; m < 4; m++) {
+		int fam = fams[m / 2], len = fam == AF_INET ? 4 : 16;
+		bool hash = m % 2;
+		int fd = map_fd(a, fam, hash);
 		struct fw_lpm6_key k, next;
 		void *prev = NULL;
 
 		if (fd < 0)
 			return fd;
-		while (!bpf_map_get_next_key(fd, prev, &next)) {
-			struct sl_prefix p = { .family = (uint8_t)fams[f],
-					       .len = (uint8_t)next.prefixlen };
+		if (hash) {
+			int err = hash_read(fd, fam, cur);
 
-			memcpy(p.addr, next.addr, fams[f] == AF_INET ? 4 : 16);
+			if (err)
+				return err;
+			continue;
+		}
+		/* the hash's key is the address alone: read into next.addr */
+		while (!bpf_map_get_next_key(fd, prev, hash ? (void *)next.addr : (void *)&next)) {
+			struct sl_prefix p = { .family = (uint8_t)fam,
+					       .len = (uint8_t)(hash ? (__u32)len * 8 : next.prefixlen) };
+
+			memcpy(p.addr, next.addr, (size_t)len);
 			if (sl_edits_add_block(cur, &p))
 				return -ENOMEM;
 			k = next;
-			prev = &k;
+			prev = hash ? (void *)k.addr : (void *)&k;
 		}
 		if (errno != ENOENT)
 			return -errno;

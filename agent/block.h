@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The CLI blocklist's pinned tries sl_block4/6 (block.c). */
+/* The CLI blocklist's pinned maps sl_block4(h), sl_block6(h) (block.c). */
 #ifndef SLUICED_BLOCK_H
 #define SLUICED_BLOCK_H
 

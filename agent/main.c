@@ -332,11 +332,12 @@ static int agent_start(struct agent *a, bool *fresh)
 	 * policy slot they run; the policy below goes to a new slot.
 	 */
 	/*
-	 * This build's programs check the CLI blocklist in sl_block4/6, and a
+	 * This build's programs check the CLI blocklist in its maps, and a
 	 * previous build's slots may have it in their own tables: fill the
-	 * tries before any link moves to this build's programs.
+	 * maps before any link moves to this build's programs (a link that
+	 * keeps this build's pinned programs moves nowhere).
 	 */
-	if (pol_ok && !no_edits) {
+	if (pol_ok && !no_edits && !a->progs_adopted) {
 		struct block_plan bp;
 
 		if (!block_before(a, &e, &bp))

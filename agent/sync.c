@@ -303,6 +303,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 	sl_edits_free(&a->edits);
 	a->edits = *e;
 	memset(e, 0, sizeof(*e));
+	/* now, not at the first block edit (a 1M-prefix list: ~100 ms) */
+	sl_edits_index(&a->edits);
 	a->edits_live = true;
 	a->edits_ok = edits_ok;
 	a->use = use;

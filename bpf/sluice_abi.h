@@ -152,7 +152,7 @@ struct fw_config {
 	__u32 default_action;		/* enum sluice_action */
 	__u32 active;			/* 0: no policy applied, every packet passes */
 	__u16 block;			/* 1: rule 0 is the CLI blocklist: its prefixes are in
-					 * sl_block4/6, not in the tables; checked before
+					 * the sl_block* maps, not in the tables; checked before
 					 * conntrack so a block cuts established flows */
 	__u16 section;			/* the firewall section compiled (drop events) */
 	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
@@ -232,16 +232,22 @@ struct fw_lpm6_key {
 };
 
 /*
- * The CLI blocklist (`sluice block add`): one LPM trie per family, shared by
- * every slot and edited in place, one prefix per update (atomic per packet).
- * Checked before conntrack when fw_config.block says rule 0 is the
- * blocklist; its drops count and are named as rule 0. The value is unused.
+ * The CLI blocklist (`sluice block add`): per family a hash of single
+ * addresses (/32, /128: most of a reputation feed, one lookup whatever its
+ * size) and an LPM trie of the shorter prefixes, shared by every slot and
+ * edited in place, one prefix per update (atomic per packet). Checked before
+ * conntrack when fw_config.block says rule 0 is the blocklist; its drops
+ * count and are named as rule 0. The values are unused.
  */
-#define SLUICE_BLOCK_MAX	(1u << 21)	/* prefixes per family */
+#define SLUICE_BLOCK_MAX	(1u << 21)	/* prefixes per family and map */
 
 struct sl_block4_key {
 	__u32 prefixlen;
 	__u8 addr[4];		/* network order */
+};
+
+struct sl_block6h_key {
+	__u8 addr[16];		/* network order */
 };
 
 struct fw_lpm6_val {
@@ -912,6 +918,8 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
 #define SLUICE_MAP_BLOCK4	"sl_block4"	/* the CLI blocklist, IPv4 (sl_block4_key) */
 #define SLUICE_MAP_BLOCK6	"sl_block6"	/* ... and IPv6 (fw_lpm6_key) */
+#define SLUICE_MAP_BLOCK4H	"sl_block4h"	/* ... its /32s (__u32, network order) */
+#define SLUICE_MAP_BLOCK6H	"sl_block6h"	/* ... its /128s (sl_block6h_key) */
 #define SLUICE_MAP_LB_SVC	"lb_svc"	/* (VIP, port, proto) -> service */
 #define SLUICE_MAP_LB_MAGLEV	"lb_maglev"	/* Maglev tables (array of maps) */
 #define SLUICE_MAP_LB_BACKENDS	"lb_backends"	/* backend id -> address, port */

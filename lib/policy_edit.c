@@ -177,6 +177,11 @@ static int bidx_build(struct sl_edits *e, size_t n)
 	return 0;
 }
 
+int sl_edits_index(struct sl_edits *e)
+{
+	return e->bmask ? 0 : bidx_build(e, e->nblock);
+}
+
 long sl_edits_find_block(struct sl_edits *e, const struct sl_prefix *p)
 {
 	size_t i;

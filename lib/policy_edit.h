@@ -126,6 +126,8 @@ void sl_edit_rule_del(struct sl_edits *e, size_t i);
 int sl_edits_add_drain(struct sl_edits *e, const char *drain);
 /* Append P to the blocklist of E (not written yet: line 0); 0 or -ENOMEM. */
 int sl_edits_add_block(struct sl_edits *e, const struct sl_prefix *p);
+/* Build the index of E's blocklist now (else at the first lookup); 0 or -ENOMEM. */
+int sl_edits_index(struct sl_edits *e);
 /* The position of P in E's blocklist, or -1 (a hash lookup). */
 long sl_edits_find_block(struct sl_edits *e, const struct sl_prefix *p);
 /* Remove block[I]: the last prefix takes its place. */

@@ -617,15 +617,23 @@ static const char *const POLICY_BLOCK =
 	"  rules:\n"
 	"    - {name: deny-9, action: deny, proto: udp, dport: [9]}\n";
 
-/* Put (PUT) or take out prefix ADDR/LEN of FAMILY (4 or 6) in its trie. */
+/*
+ * Put (PUT) or take out prefix ADDR/LEN of FAMILY (4 or 6) where the agent
+ * puts it: a single address in its family's hash, a shorter prefix in the trie.
+ */
 static int block_set(struct xdp_env *env, int family, const uint8_t *addr, __u32 len, bool put)
 {
 	struct fw_lpm6_key k = { .prefixlen = len };
-	int fd = bpf_map__fd(family == 4 ? env->skel->maps.sl_block4 : env->skel->maps.sl_block6);
+	bool single = len == (family == 4 ? 32u : 128u);
+	const struct bpf_map *m = family == 4 ? (single ? env->skel->maps.sl_block4h :
+						 env->skel->maps.sl_block4) :
+				  (single ? env->skel->maps.sl_block6h : env->skel->maps.sl_block6);
+	const void *key = single ? (const void *)k.addr : (const void *)&k;
 	__u8 one = 1;
 
 	memcpy(k.addr, addr, family == 4 ? 4 : 16);
-	return put ? bpf_map_update_elem(fd, &k, &one, BPF_ANY) : bpf_map_delete_elem(fd, &k);
+	return put ? bpf_map_update_elem(bpf_map__fd(m), key, &one, BPF_ANY) :
+		     bpf_map_delete_elem(bpf_map__fd(m), key);
 }
 
 /* The verdict of PKT, and whether rule 0 (the blocklist) counted it. */
@@ -648,8 +656,9 @@ static bool block_run(struct xdp_env *env, uint8_t *pkt, size_t len, __u32 want,
 
 /*
  * A policy whose rule 0 is the CLI blocklist (the edits file's block list)
- * compiles without its prefixes: only the tries decide, in place, for IPv4
- * and IPv6, and a block counts under rule 0.
+ * compiles without its prefixes: only the blocklist's maps decide, in place
+ * (tries for prefixes, hashes for single addresses), for IPv4 and IPv6, and
+ * a block counts under rule 0.
  */
 TEST(xdp_blocklist_in_tries)
 {
@@ -699,6 +708,20 @@ TEST(xdp_blocklist_in_tries)
 	ASSERT_OK(block_set(&env, 4, net4, 24, false), "del v4");
 	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4 unblocked");
 	block_run(&env, p6, sizeof(p6), XDP_DROP, true, "v6 still blocked");
+	ASSERT_OK(block_set(&env, 6, net6, 48, false), "del v6");
+	block_run(&env, p6, sizeof(p6), XDP_PASS, false, "v6 unblocked");
+	/* single addresses: the hashes */
+	ASSERT_OK(block_set(&env, 4, p4 + 14 + 12, 32, true), "put v4 /32");
+	block_run(&env, p4, sizeof(p4), XDP_DROP, true, "v4 /32 blocked");
+	p4[14 + 12 + 3] = 78;	/* 192.0.2.78: the next address */
+	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4 next address");
+	p4[14 + 12 + 3] = 77;
+	ASSERT_OK(block_set(&env, 6, p6 + 14 + 8, 128, true), "put v6 /128");
+	block_run(&env, p6, sizeof(p6), XDP_DROP, true, "v6 /128 blocked");
+	ASSERT_OK(block_set(&env, 4, p4 + 14 + 12, 32, false), "del v4 /32");
+	ASSERT_OK(block_set(&env, 6, p6 + 14 + 8, 128, false), "del v6 /128");
+	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4 /32 gone");
+	block_run(&env, p6, sizeof(p6), XDP_PASS, false, "v6 /128 gone");
 out_unlink:
 	unlink(path);
 out:

@@ -456,9 +456,10 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 }
 
 /*
- * Is the packet's source in the CLI blocklist (sl_block4/6, edited in place
- * by the agent)? Only when cfg->block says rule 0 is that list: the rule's
- * own prefixes are not in the slot's tables, so this lookup alone decides.
+ * Is the packet's source in the CLI blocklist (edited in place by the
+ * agent)? Only when cfg->block says rule 0 is that list: the rule's own
+ * prefixes are not in the slot's tables, so these lookups alone decide: the
+ * hash of single addresses, then the trie of shorter prefixes.
  */
 static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct sl_meta *m)
 {
@@ -466,13 +467,18 @@ static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct
 		return false;
 	if (m->family == 4) {
 		struct sl_block4_key k = { .prefixlen = 32 };
+		__u32 a = bpf_htonl(m->src4);
 
-		*(__u32 *)k.addr = bpf_htonl(m->src4);
+		if (bpf_map_lookup_elem(&sl_block4h, &a))
+			return true;
+		*(__u32 *)k.addr = a;
 		return bpf_map_lookup_elem(&sl_block4, &k) != NULL;
 	}
 	{
 		struct fw_lpm6_key k6 = { .prefixlen = 128 };
 
+		if (bpf_map_lookup_elem(&sl_block6h, m->src6))
+			return true;
 		__builtin_memcpy(k6.addr, m->src6, sizeof(k6.addr));
 		return bpf_map_lookup_elem(&sl_block6, &k6) != NULL;
 	}
