@@ -11,6 +11,8 @@
  *   control.c  the control socket's commands
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
+ *   egress.c   container egress: cgroup hooks and their slots (+ cgwatch.c:
+ *              cgroup links and the cgroup watcher, egress_tc.c: TC backstop)
  */
 #ifndef SLUICED_AGENT_H
 #define SLUICED_AGENT_H
@@ -33,6 +35,7 @@ struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
+struct agent_egress;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -140,6 +143,9 @@ struct agent {
 	/* drop events (events.c) */
 	uint32_t ev_rate;		/* --event-rate: events/s, 0: off */
 	struct agent_events *ev;
+
+	/* container egress (egress.c, cgwatch.c, egress_tc.c) */
+	struct agent_egress *eg;
 
 	/* metrics (metrics.c) */
 	const char *metrics_addr;	/* --metrics ADDR:PORT; NULL: off */

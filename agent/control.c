@@ -23,6 +23,7 @@
 #include "conntrack.h"
 #include "control.h"
 #include "edit.h"
+#include "egress.h"
 #include "events.h"
 #include "fw_maps.h"
 #include "loader.h"
@@ -184,6 +185,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	json_object_object_add(d, "policy", pol);
 	json_object_object_add(d, "edits", status_edits(a));
 	json_object_object_add(d, "interfaces", status_ifaces(a));
+	json_object_object_add(d, "egress", egress_status(a));
 	json_object_object_add(d, "maps", status_maps(a));
 	*data = d;
 	return 0;
@@ -277,6 +279,7 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	json_object_object_add(xdp, "drops", dr);
 	hooks = json_object_new_object();
 	json_object_object_add(hooks, "xdp", xdp);
+	json_object_object_add(hooks, "egress", egress_stats(a));
 	d = json_object_new_object();
 	json_object_object_add(d, "hooks", hooks);
 	json_object_object_add(d, "events", events_stats(a));
@@ -295,6 +298,11 @@ static int cmd_teardown(struct agent *a, struct json_object **data, char *err,
 	ret = attach_detach_all(a, removed);
 	if (ret)
 		snprintf(err, errlen, "cannot detach every XDP link: %s", strerror(-ret));
+	ret2 = egress_detach_all(a, removed);
+	if (!ret && ret2) {
+		ret = ret2;
+		snprintf(err, errlen, "cannot detach every egress link: %s", strerror(-ret));
+	}
 	ret2 = loader_remove_state(a, ret ? NULL : err, ret ? 0 : errlen);
 	if (!ret)
 		ret = ret2;
@@ -334,6 +342,7 @@ static const struct {
 	{ "block-list", NULL, edit_cmd_block_list },
 	{ "policy-show", NULL, edit_cmd_policy_show },
 	{ "generation", NULL, edit_cmd_generation },
+	{ "egress-list", NULL, egress_cmd_list },
 };
 
 /*
@@ -474,7 +483,7 @@ struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
 		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor, rule-add, rule-del, "
-		 "block-add, block-del, block-list, policy-show, generation)", cmd);
+		 "block-add, block-del, block-list, policy-show, generation, egress-list)", cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;

@@ -39,6 +39,7 @@
 
 #include "agent.h"
 #include "conntrack.h"
+#include "egress.h"
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
@@ -514,7 +515,8 @@ void loader_gc(struct agent *a)
 	}
 	/* policy slots no interface runs: leftovers of a crash or of the last apply */
 	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)
-		if (fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+		if (fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s) &&
+		    !egress_holds_slot(a, s))
 			fw_slot_clear(&a->fds, s);
 	/* program sets of other builds: no link runs them any more */
 	d = opendir(a->progs_dir);

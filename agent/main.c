@@ -25,6 +25,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "control.h"
+#include "egress.h"
 #include "events.h"
 #include "metrics.h"
 #include "loader.h"
@@ -272,7 +273,7 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		return err;
 
-	*fresh = !loader_state_in_force(a);
+	*fresh = !loader_state_in_force(a) && !egress_state_in_force(a);
 	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
 	a->edits_refused = *fresh;
 	pol_ok = !sync_load(a, &pol, &no_edits);
@@ -292,6 +293,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	err = loader_prepare_state(a);
 	if (!err)
 		err = loader_load(a);
+	if (!err)
+		err = egress_load(a);
 	if (err)
 		goto fail_pol;
 	err = loader_pick_active(a);
@@ -310,6 +313,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	 * policy slot they run; the policy below goes to a new slot.
 	 */
 	err = attach_adopt(a);
+	if (!err)
+		err = egress_adopt(a);
 	if (err)
 		goto fail_pol;
 	/* the policy is written before anything new is attached: never unfiltered */
@@ -422,6 +427,7 @@ int main(int argc, char **argv)
 		/* a first start that failed leaves nothing behind */
 		if (fresh && a.xdp) {
 			attach_detach_all(&a, NULL);
+			egress_detach_all(&a, NULL);
 			if (loader_remove_state(&a, err_msg, sizeof(err_msg)))
 				pr_err("%s", err_msg);
 		}
@@ -436,8 +442,10 @@ int main(int argc, char **argv)
 	metrics_close(&a);
 	sync_watch_close(&a);
 	attach_release_all(&a);
+	egress_release(&a);
 	if (a.nl)
 		mnl_socket_close(a.nl);
+	egress_unload(&a);
 	loader_unload(&a);
 	if (a.have_policy)
 		policy_free(&a.pol);

@@ -33,6 +33,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "conntrack.h"
+#include "egress.h"
 #include "fw_maps.h"
 #include "log.h"
 #include "policy_edit.h"
@@ -219,7 +220,8 @@ static void slots_gc(struct agent *a)
 
 		for (size_t i = 0; i < a->nsec_slots && !held; i++)
 			held = a->sec_slots[i] == s;
-		if (!held && fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+		if (!held && fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s) &&
+		    !egress_holds_slot(a, s))
 			fw_slot_clear(&a->fds, s);
 	}
 }
@@ -275,12 +277,18 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		if (err)
 			break;
 	}
+	/* the egress entries' slots, built like the sections' */
+	if (!err)
+		err = egress_prepare(a, pol, gen);
 	/* shared by every slot: written just before the flip, restored if it fails */
 	if (!err)
 		err = ct_apply(a, pol);
 	/* the flip: one word per interface, to its section's new slot */
 	if (!err) {
 		err = attach_set_slots(a, pol, slots, nsec);
+		/* and every managed cgroup's word (put back by itself when it fails) */
+		if (!err)
+			err = egress_commit(a, pol);
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 		if (err) {
 			if (a->nsec_slots)
@@ -293,6 +301,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		}
 	}
 	if (err) {
+		egress_abort(a);
 		for (size_t i = 0; i < built; i++)
 			if (!fw_ifslot_refers(&a->fds, slots[i]))
 				fw_slot_clear(&a->fds, slots[i]);
@@ -312,6 +321,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	a->nsec_slots = nsec;
 	a->slot = slots[0];
 	a->in_force = true;
+	/* the cgroups that exist get their links, those no longer named lose them */
+	egress_applied(a);
 	pr_info("policy generation %llu applied (%zu section%s, slots %u..): %zu rules, "
 		"from %zu files in %s", (unsigned long long)gen, nsec, nsec > 1 ? "s" : "",
 		slots[0], policy_nrules(&a->pol), a->pol.nfiles, a->policy_dir);

@@ -138,7 +138,9 @@ struct sl_counter {
 	X(DROP_TRUNC_UDP,	"truncated-udp")		\
 	X(DROP_TRUNC_ICMP,	"truncated-icmp")		\
 	X(DROP_INTERNAL,	"internal-error")		\
-	X(DROP_TAIL_MISSED,	"tail-call-missed")
+	X(DROP_TAIL_MISSED,	"tail-call-missed")		\
+	X(DROP_EGRESS_RULE,	"egress-rule")			\
+	X(DROP_EGRESS_DEFAULT,	"egress-default")
 
 /*
  * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse) hands
@@ -326,6 +328,10 @@ struct sl_event {
 	__u16 sport, dport;	/* host order; 0 without ports */
 	__u8 pad[4];
 	__u8 src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
+	/* egress (reasons egress-*): the socket's cgroup (0: the TC backstop) */
+	__u64 cgroup;
+	__u32 egress;		/* index + 1 of the egress entry; 0: not an egress event */
+	__u32 hook;		/* enum sluice_eg_hook of an egress event */
 };
 
 /*
@@ -385,6 +391,58 @@ struct sl_ev_config {
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
 
+/*
+ * Container egress (docs/egress.md): cgroup sock_addr hooks (connect4/6,
+ * sendmsg4/6) and the TC backstop. Each `egress` entry of the policy is
+ * compiled like a firewall section into a policy slot of its own (the fwo_*
+ * tables; its rules name only dst, proto and dport, so any source and
+ * source port match). eg_cg maps a cgroup id to its entry; a socket whose
+ * cgroup has none takes its nearest ancestor that has one (at most
+ * SLUICE_EG_DEPTH levels deep). The TC backstop finds the entry by the
+ * packet's source address (eg_src4/eg_src6, from the entries' backstop.src).
+ * Each value is one word set: an entry moves to a new slot atomically.
+ */
+#define SLUICE_EG_MAX		256	/* egress entries per policy */
+#define SLUICE_EG_CNT_MAX	8192	/* eg_rule_cnt: every entry's rules and default */
+#define SLUICE_EG_DEPTH		32	/* cgroup levels walked up to a managed ancestor */
+#define SLUICE_EG_SRC_MAX	16384	/* backstop source prefixes per family */
+
+struct sl_eg_val {
+	__u32 slot;		/* policy slot of the entry's compiled rules */
+	__u32 cnt_base;		/* eg_rule_cnt index of rule 0; cnt_base + nrules: default */
+	__u32 entry;		/* index + 1 of the entry in the policy (events) */
+	__u32 pad;
+};
+
+/* Keys of eg_src4 / eg_src6 (LPM tries): the backstop's source prefixes. */
+struct sl_eg_src4 {
+	__u32 prefixlen;
+	__u8 addr[4];		/* network order */
+};
+
+struct sl_eg_src6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Where a call or packet was judged: eg_stats[hook * 2 + denied] (per CPU). */
+#define SLUICE_EG_HOOKS(X)				\
+	X(EG_CONNECT4,	"connect4")			\
+	X(EG_CONNECT6,	"connect6")			\
+	X(EG_SENDMSG4,	"sendmsg4")			\
+	X(EG_SENDMSG6,	"sendmsg6")			\
+	X(EG_BACKSTOP,	"tc-backstop")
+
+#define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
+enum sluice_eg_hook { SLUICE_EG_HOOKS(SLUICE_ENUM_ENTRY) SLUICE_EG_HOOK_MAX };
+#undef SLUICE_ENUM_ENTRY
+
+#define SLUICE_MAP_EG_CG	"eg_cg"		/* cgroup id -> struct sl_eg_val */
+#define SLUICE_MAP_EG_SRC4	"eg_src4"	/* backstop: IPv4 source -> struct sl_eg_val */
+#define SLUICE_MAP_EG_SRC6	"eg_src6"
+#define SLUICE_MAP_EG_CNT	"eg_rule_cnt"	/* per-CPU sl_counter per rule and default */
+#define SLUICE_MAP_EG_STATS	"eg_stats"	/* per-CPU sl_counter per hook and verdict */
+
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS + 8,
 	       "fw_config layout");
@@ -399,7 +457,10 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
 _Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");
 _Static_assert(sizeof(struct sl_ct_sweeper) == 72, "ct_sweeper layout");
 _Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
-_Static_assert(sizeof(struct sl_event) == 64, "sl_event layout");
+_Static_assert(sizeof(struct sl_event) == 80, "sl_event layout");
+_Static_assert(sizeof(struct sl_eg_val) == 16, "sl_eg_val layout");
+_Static_assert(sizeof(struct sl_eg_src4) == 8, "sl_eg_src4 layout");
+_Static_assert(sizeof(struct sl_eg_src6) == 20, "sl_eg_src6 layout");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
 _Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");

@@ -4,6 +4,7 @@
 #define SLUICE_POLICY_INT_H
 
 #include <stdlib.h>
+#include <yaml.h>
 
 #include "policy.h"
 
@@ -26,6 +27,60 @@ int policy_check(struct sl_policy *pol, struct sl_diags *diags);
  * -1: cannot tell (a character class, or too many states to walk).
  */
 int sl_glob_covers(const char *a, const char *b, char *witness);
+
+/*
+ * The YAML walk of policy_parse.c, for the parsers of the other top-level
+ * keys (egress_parse.c: egress). Errors are collected with the node's
+ * FILE:LINE:COL, as for every other key.
+ */
+struct pctx;
+
+/* A pair of a fixed-schema mapping (sl_y_fields). */
+struct kv {
+	yaml_node_t *key, *val;
+};
+
+typedef void (*item_fn)(struct pctx *c, yaml_node_t *n, void *arg);
+
+struct sl_policy *sl_y_policy(struct pctx *c);
+yaml_node_t *sl_y_node(struct pctx *c, int idx);	/* NULL past the alias budget */
+const char *sl_y_str(const yaml_node_t *n);		/* a scalar's text */
+bool sl_y_null(const yaml_node_t *n);
+const char *sl_y_kind(const yaml_node_t *n);		/* "a mapping", "a list", ... */
+struct sl_loc sl_y_loc(const struct pctx *c, const yaml_node_t *n);
+__attribute__((format(printf, 3, 4)))
+void sl_y_err(struct pctx *c, const yaml_node_t *n, const char *fmt, ...);
+void sl_y_oom(struct pctx *c);
+/* OUT[i] = the pair of key ALLOWED[i]; unknown and duplicate keys are reported. */
+void sl_y_fields(struct pctx *c, yaml_node_t *m, const char *what,
+		 const char *const *allowed, size_t nallowed, struct kv *out);
+/* FN for the value V or each item of the list V (an empty list: EMPTY_ERR, if set). */
+void sl_y_each(struct pctx *c, const char *what, const char *empty_err, yaml_node_t *v,
+	       item_fn fn, void *arg);
+int sl_y_bool(const yaml_node_t *n, bool *b);		/* 0 or -EINVAL */
+int sl_y_count(const yaml_node_t *n, uint32_t *v);	/* 0, -ERANGE (0 or < 0), -EINVAL */
+bool sl_name_ok(const char *s);				/* rule, set, service names */
+/* Interface names and globs of V, checked as `firewall: interfaces:` are. */
+void sl_y_ifaces(struct pctx *c, yaml_node_t *v, char ***ifaces, struct sl_loc **locs,
+		 size_t *n);
+/* Prefixes and @set references of V (a `src:`/`dst:` value) appended to *V, *N. */
+void sl_y_addrs(struct pctx *c, const char *what, yaml_node_t *v, struct sl_addr_item **items,
+		size_t *n);
+/* `allow` or `deny` into *A: 0 or -EINVAL. */
+int sl_y_action(const yaml_node_t *n, enum sluice_action *a);
+/*
+ * The rule list V into FW's rules. EGRESS: egress rules (no src, no sport:
+ * those are the socket's own; the name is optional, "ENTRY.INDEX" when
+ * omitted, ENTRY being FW's name).
+ */
+void sl_y_rules(struct pctx *c, struct sl_firewall *fw, yaml_node_t *v, bool egress);
+/* Free the rules of FW (not FW itself). */
+void sl_rules_free(struct sl_firewall *fw);
+
+/* egress_parse.c: the `egress` key, the checks across entries, freeing. */
+void egress_parse(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
+int egress_check(struct sl_policy *pol, struct sl_diags *diags);
+void egress_policy_free(struct sl_policy *pol);
 
 /*
  * Make room for element N of the array *V of SZ-byte elements, whose

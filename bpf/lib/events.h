@@ -45,8 +45,12 @@ static __always_inline bool sl_ev_allow(struct sl_ev_config *ec, __u64 now)
 	return true;
 }
 
-static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 bytes,
-					  const struct sl_meta *m, __u32 rule, __u32 ifindex)
+/*
+ * A reserved event record, or NULL when the limiter or a full ring buffer
+ * says no (*EC then counts why). The caller fills it and submits it with
+ * sl_event_done.
+ */
+static __always_inline struct sl_event *sl_event_new(struct sl_ev_config **ecp)
 {
 	struct sl_ev_config *ec;
 	struct sl_event *e;
@@ -55,20 +59,38 @@ static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 byt
 
 	ec = bpf_map_lookup_elem(&sl_ev_cfg, &key);
 	if (!ec || !ec->rate)
-		return;
+		return NULL;
 	/*
 	 * The limiter's window needs no better than the coarse clock (cheap);
 	 * bpf_ktime_get_ns (~23 ns here) is paid only for events really sent.
 	 */
 	if (!sl_ev_allow(ec, bpf_ktime_get_coarse_ns()))
-		return;
+		return NULL;
 	now = bpf_ktime_get_ns();
 	e = bpf_ringbuf_reserve(&sl_events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&ec->lost, 1);
-		return;
+		return NULL;
 	}
 	e->ts_ns = now;
+	e->cgroup = 0;
+	e->egress = 0;
+	e->hook = 0;
+	*ecp = ec;
+	return e;
+}
+
+static __always_inline void sl_event_done(struct sl_ev_config *ec, struct sl_event *e)
+{
+	bpf_ringbuf_submit(e, 0);
+	__sync_fetch_and_add(&ec->sent, 1);
+}
+
+/* The fields every drop event has, from the parsed headers M. */
+static __always_inline void sl_event_fill(struct sl_event *e, enum sluice_drop_reason why,
+					  __u64 bytes, const struct sl_meta *m, __u32 rule,
+					  __u32 ifindex)
+{
 	e->ifindex = ifindex;
 	e->rule = rule;
 	e->len = bytes;
@@ -89,8 +111,19 @@ static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 byt
 		__builtin_memcpy(e->src, m->src6, 16);
 		__builtin_memcpy(e->dst, m->dst6, 16);
 	}
-	bpf_ringbuf_submit(e, 0);
-	__sync_fetch_and_add(&ec->sent, 1);
+}
+
+static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 bytes,
+					  const struct sl_meta *m, __u32 rule, __u32 ifindex)
+{
+	struct sl_ev_config *ec = NULL;
+	struct sl_event *e;
+
+	e = sl_event_new(&ec);
+	if (!e || !ec)
+		return;
+	sl_event_fill(e, why, bytes, m, rule, ifindex);
+	sl_event_done(ec, e);
 }
 
 /* The one drop path: count, report, drop. */

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice container egress: cgroup sock_addr hooks and the TC backstop.
+ *
+ *   connect4/6 (TCP, connected UDP), sendmsg4/6 (UDP with an address):
+ *     socket's cgroup -> its egress entry (or its nearest managed ancestor's)
+ *     -> classify (dst, proto, dport) with the entry's policy slot
+ *     -> 1: the call goes on untouched | 0: the call fails with EPERM at once
+ *   sl_eg_backstop (tcx ingress on the host side of a container's veth):
+ *     parse -> source address -> egress entry -> classify -> pass | shot,
+ *     for what never meets a socket hook: raw sockets, ICMP.
+ *
+ * The agent attaches the hooks with one pinned bpf_link per cgroup and
+ * hook (agent/egress.c); the maps are the XDP object's pins, shared.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+
+#include "lib/egress.h"
+
+#define SL_TC_ACT_OK	0
+#define SL_TC_ACT_SHOT	2
+#define SL_TC_PULL	256	/* Ethernet, tags, IPv6 with extension headers, TCP */
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/*
+ * The egress entry of the socket's cgroup, else of its nearest ancestor
+ * that has one; NULL when none does (not ours to judge). *CG is the
+ * socket's own cgroup: the one that made the kernel run this program (a
+ * socket keeps the cgroup it was created in). sock_addr programs have no
+ * helper for it: the kernel's struct sock is read through a read-only cast
+ * (faults read as zero), CO-RE keeps the offsets right.
+ */
+static __always_inline const struct sl_eg_val *sl_eg_of_sock(struct bpf_sock_addr *ctx,
+							     __u64 *cg)
+{
+	const struct sl_eg_val *v;
+	struct cgroup *cgrp;
+	struct sock *sk;
+	__u64 id;
+
+	if (!ctx->sk)
+		return NULL;
+	sk = bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
+	cgrp = sk->sk_cgrp_data.cgroup;
+	if (!cgrp)
+		return NULL;
+	id = cgrp->kn->id;
+	*cg = id;
+	v = bpf_map_lookup_elem(&eg_cg, &id);
+	if (v)
+		return v;
+	/* nearest first: the parent of each cgroup is its `self` css's parent */
+	for (int i = 0; i < SLUICE_EG_DEPTH; i++) {
+		struct cgroup_subsys_state *up = cgrp->self.parent;
+
+		if (!up)
+			break;
+		cgrp = bpf_rdonly_cast(up, bpf_core_type_id_kernel(struct cgroup));
+		id = cgrp->kn->id;
+		v = bpf_map_lookup_elem(&eg_cg, &id);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *m)
+{
+	m->proto = ctx->protocol;
+	m->has_l4 = 1;
+	if (m->proto == SL_IPPROTO_TCP || m->proto == SL_IPPROTO_UDP) {
+		m->dport = bpf_ntohs((__u16)ctx->user_port);
+		m->has_ports = 1;
+	}
+}
+
+static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
+{
+	const struct sl_eg_val *v;
+	struct sl_meta m;
+	__u64 cg = 0;
+
+	v = sl_eg_of_sock(ctx, &cg);
+	if (!v)
+		return SL_EG_ALLOW;
+	__builtin_memset(&m, 0, sizeof(m));
+	m.family = 4;
+	m.dst4 = bpf_ntohl(ctx->user_ip4);
+	sl_eg_l4(ctx, &m);
+	return sl_eg_judge(v, &m, hook, cg, 0, 0);
+}
+
+/*
+ * IPv6 sockets reach IPv4 hosts through v4-mapped addresses (::ffff:a.b.c.d)
+ * without the IPv4 hooks ever running: those are judged as the IPv4
+ * addresses they are, by the IPv4 tables.
+ */
+static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
+{
+	const struct sl_eg_val *v;
+	struct sl_meta m;
+	__u32 w[4];
+	__u64 cg = 0;
+
+	v = sl_eg_of_sock(ctx, &cg);
+	if (!v)
+		return SL_EG_ALLOW;
+	__builtin_memset(&m, 0, sizeof(m));
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	if (!w[0] && !w[1] && w[2] == bpf_htonl(0xffff)) {
+		m.family = 4;
+		m.dst4 = bpf_ntohl(w[3]);
+	} else {
+		m.family = 6;
+		__builtin_memcpy(m.dst6, w, 16);
+	}
+	sl_eg_l4(ctx, &m);
+	return sl_eg_judge(v, &m, hook, cg, 0, 0);
+}
+
+SEC("cgroup/connect4")
+int sl_eg_connect4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock4(ctx, SLUICE_EG_CONNECT4);
+}
+
+SEC("cgroup/connect6")
+int sl_eg_connect6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock6(ctx, SLUICE_EG_CONNECT6);
+}
+
+SEC("cgroup/sendmsg4")
+int sl_eg_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock4(ctx, SLUICE_EG_SENDMSG4);
+}
+
+SEC("cgroup/sendmsg6")
+int sl_eg_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock6(ctx, SLUICE_EG_SENDMSG6);
+}
+
+/* ---- the TC backstop ---- */
+
+/* The egress entry of source address of M (the backstop's key); NULL: none. */
+static __always_inline const struct sl_eg_val *sl_eg_of_src(const struct sl_meta *m)
+{
+	if (m->family == 4) {
+		struct sl_eg_src4 k = { .prefixlen = 32 };
+		__u32 a = bpf_htonl(m->src4);
+
+		__builtin_memcpy(k.addr, &a, 4);
+		return bpf_map_lookup_elem(&eg_src4, &k);
+	}
+	struct sl_eg_src6 k6 = { .prefixlen = 128 };
+
+	__builtin_memcpy(k6.addr, m->src6, 16);
+	return bpf_map_lookup_elem(&eg_src6, &k6);
+}
+
+/*
+ * Does the packet start something a socket hook would have judged? TCP
+ * without a SYN (or a SYN-ACK: the answer of a server in the container)
+ * cannot open a connection, a non-first fragment carries no header of its
+ * own, ICMP errors answer a packet that came in, and IPv6 neighbour
+ * discovery and MLD keep the link working: all of those pass.
+ */
+static __always_inline bool sl_eg_opens(struct __sk_buff *skb, const struct sl_meta *m)
+{
+	__u8 type;
+
+	if (!m->has_l4)
+		return false;
+	switch (m->proto) {
+	case SL_IPPROTO_TCP:
+		/* SYN (0x02) without ACK (0x10) */
+		return (m->tcp_flags & 0x12) == 0x02;
+	case SL_IPPROTO_ICMP:
+		if (bpf_skb_load_bytes(skb, m->l3_off + m->l4_off, &type, 1))
+			return true;
+		/* 3 unreachable, 4 quench, 5 redirect, 11 time exceeded, 12 parameter */
+		return !(type == 3 || type == 4 || type == 5 || type == 11 || type == 12);
+	case SL_IPPROTO_ICMPV6:
+		if (bpf_skb_load_bytes(skb, m->l3_off + m->l4_off, &type, 1))
+			return true;
+		/* 1-4 errors; 130-132, 143 MLD; 133-137 neighbour discovery */
+		return !(type < 128 || (type >= 130 && type <= 137) || type == 143);
+	}
+	return true;
+}
+
+SEC("tc")
+int sl_eg_backstop(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	const struct sl_eg_val *v;
+	struct sl_meta m;
+	__u32 want;
+	int res;
+
+	__builtin_memset(&m, 0, sizeof(m));
+	res = sl_parse(data, data_end, &m);
+	/* headers past the linear part: pull them in once and parse again */
+	if (res == SL_PARSE_DROP && skb->len > (__u32)(data_end - data)) {
+		want = skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL;
+		if (bpf_skb_pull_data(skb, want))
+			return SL_TC_ACT_OK;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		__builtin_memset(&m, 0, sizeof(m));
+		res = sl_parse(data, data_end, &m);
+	}
+	/* malformed packets are the stack's to refuse; non-IP always passes */
+	if (res != SL_PARSE_IP)
+		return SL_TC_ACT_OK;
+	v = sl_eg_of_src(&m);
+	if (!v || !sl_eg_opens(skb, &m))
+		return SL_TC_ACT_OK;
+	if (sl_eg_judge(v, &m, SLUICE_EG_BACKSTOP, 0, skb->ifindex, skb->len) == SL_EG_ALLOW)
+		return SL_TC_ACT_OK;
+	return SL_TC_ACT_SHOT;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
