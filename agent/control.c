@@ -140,7 +140,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 {
 	struct json_object *d = json_object_new_object();
 	struct json_object *ag = json_object_new_object();
-	struct json_object *pol = NULL;
+	struct json_object *pol = NULL, *ifs;
 
 	(void)err;
 	(void)errlen;
@@ -184,7 +184,9 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	/* null: the agent keeps a pinned policy it could not load itself */
 	json_object_object_add(d, "policy", pol);
 	json_object_object_add(d, "edits", status_edits(a));
-	json_object_object_add(d, "interfaces", status_ifaces(a));
+	ifs = status_ifaces(a);
+	egress_status_ifaces(a, ifs);
+	json_object_object_add(d, "interfaces", ifs);
 	json_object_object_add(d, "egress", egress_status(a));
 	json_object_object_add(d, "maps", status_maps(a));
 	*data = d;
@@ -279,9 +281,10 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	json_object_object_add(xdp, "drops", dr);
 	hooks = json_object_new_object();
 	json_object_object_add(hooks, "xdp", xdp);
-	json_object_object_add(hooks, "egress", egress_stats(a));
 	d = json_object_new_object();
 	json_object_object_add(d, "hooks", hooks);
+	/* calls judged per egress hook (the backstop's drops are also under xdp's reasons) */
+	json_object_object_add(d, "egress", egress_stats(a));
 	json_object_object_add(d, "events", events_stats(a));
 	*data = d;
 	return 0;

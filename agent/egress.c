@@ -695,7 +695,7 @@ static struct json_object *entry_status(struct agent *a, size_t i)
 
 struct json_object *egress_status(struct agent *a)
 {
-	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	struct json_object *arr = json_object_new_array();
 
 	for (size_t i = 0; a->eg && a->have_policy && i < a->pol.negs; i++) {
 		struct json_object *e = entry_status(a, i);
@@ -703,9 +703,13 @@ struct json_object *egress_status(struct agent *a)
 		json_object_object_add(e, "rules", json_object_new_int64(a->pol.egs[i].fw.nrules));
 		json_object_array_add(arr, e);
 	}
-	json_object_object_add(o, "entries", arr);
-	json_object_object_add(o, "backstop", a->eg ? etc_status(a) : json_object_new_array());
-	return o;
+	return arr;
+}
+
+void egress_status_ifaces(struct agent *a, struct json_object *arr)
+{
+	if (a->eg)
+		etc_status(a, arr);
 }
 
 int egress_cmd_list(struct agent *a, struct json_object *req, struct json_object **data,
@@ -741,15 +745,9 @@ int egress_cmd_list(struct agent *a, struct json_object *req, struct json_object
 		struct json_object *def = json_object_new_object();
 
 		for (size_t r = 0; r < e->fw.nrules; r++) {
-			struct json_object *ro = sl_json_rule(&e->fw.rules[r]);
+			struct json_object *ro = sl_json_egress_rule(&e->fw.rules[r], r);
 			const struct sl_counter *c = &cnt[(base + r) % SLUICE_EG_CNT_MAX];
 
-			/* egress rules match neither src nor sport */
-			json_object_object_del(ro, "src");
-			json_object_object_del(ro, "sport");
-			json_object_object_add(ro, "index", json_object_new_int64(r));
-			json_object_object_add(ro, "origin", sl_json_origin(&e->fw.rules[r].loc,
-									    false));
 			json_object_object_add(ro, "packets", json_object_new_uint64(c->packets));
 			json_object_object_add(ro, "bytes", json_object_new_uint64(c->bytes));
 			json_object_array_add(rules, ro);

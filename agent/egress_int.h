@@ -125,6 +125,6 @@ void cgw_release(struct agent *a);
 int etc_adopt(struct agent *a);
 int etc_detach_all(struct agent *a, struct json_object *names);
 void etc_release(struct agent *a);
-struct json_object *etc_status(struct agent *a);
+void etc_status(struct agent *a, struct json_object *arr);
 
 #endif /* SLUICED_EGRESS_INT_H */

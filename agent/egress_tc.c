@@ -243,10 +243,8 @@ void etc_release(struct agent *a)
 	a->eg->nbs = 0;
 }
 
-struct json_object *etc_status(struct agent *a)
+void etc_status(struct agent *a, struct json_object *arr)
 {
-	struct json_object *arr = json_object_new_array();
-
 	for (size_t i = 0; i < a->eg->nbs; i++) {
 		const struct eg_bs_iface *b = &a->eg->bs[i];
 		struct json_object *o = json_object_new_object();
@@ -256,10 +254,11 @@ struct json_object *etc_status(struct agent *a)
 		bpf_obj_get_info_by_fd(b->link_fd, &info, &len);
 		json_object_object_add(o, "name", json_object_new_string(b->name));
 		json_object_object_add(o, "ifindex", json_object_new_int(b->ifindex));
-		json_object_object_add(o, "hook", json_object_new_string("tcx-ingress"));
-		json_object_object_add(o, "link_id", json_object_new_int64(info.id));
+		json_object_object_add(o, "hook", json_object_new_string("egress-backstop"));
+		json_object_object_add(o, "mode", json_object_new_string("tcx-ingress"));
+		json_object_object_add(o, "attach", json_object_new_string("bpf_link"));
 		json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
+		json_object_object_add(o, "link_id", json_object_new_int64(info.id));
 		json_object_array_add(arr, o);
 	}
-	return arr;
 }

@@ -51,7 +51,7 @@ struct cli_object {
 };
 
 extern const struct cli_object cli_policy, cli_rule, cli_status, cli_stats, cli_teardown;
-extern const struct cli_object cli_ct, cli_monitor, cli_block;
+extern const struct cli_object cli_ct, cli_monitor, cli_block, cli_egress;
 
 /*
  * Edits (block.c): --generation N is the generation the edit was decided

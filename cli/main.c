@@ -20,6 +20,7 @@ static const struct cli_object *const objects[] = {
 	&cli_rule,
 	&cli_block,
 	&cli_ct,
+	&cli_egress,
 	&cli_status,
 	&cli_stats,
 	&cli_monitor,

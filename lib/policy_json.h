@@ -26,11 +26,16 @@ struct json_object *sl_json_origin(const struct sl_loc *loc, bool cli);
 /* {"name", "action", "src", "dst", "proto", "sport", "dport"} */
 struct json_object *sl_json_rule(const struct sl_rule *r);
 
+/* An egress rule: {"name", "action", "dst", "proto", "dport", "index", "origin"} */
+struct json_object *sl_json_egress_rule(const struct sl_rule *r, size_t index);
+/* {"name", "cgroup", "default", "backstop": {"interfaces", "src"} | null, "origin", "rules"} */
+struct json_object *sl_json_egress(const struct sl_egress *e);
+
 /*
  * The whole policy: {"files", "sections": [{"name", "interfaces", "default",
  * "stateful", "rules": [rule + "index", "section", "origin"]}], "sets": [{"name",
  * "count", "origin"[, "prefixes"]}], "blocklist": [...], "conntrack":
- * {"max-entries", "timeouts": {...}}}. With PREFIXES, every set lists its
+ * {"max-entries", "timeouts": {...}}, "egress": [sl_json_egress]}. With PREFIXES, every set lists its
  * prefixes (for diff); the CLI blocklist is "blocklist", not a set.
  */
 struct json_object *sl_json_policy(const struct sl_policy *pol, bool prefixes);
