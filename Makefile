@@ -5,6 +5,9 @@
 # make demo     namespaces + veths + sluiced on policies/, real traffic, then clean up
 # make bench    per-packet cost beside baselines measured in the same run
 # make deps     apt-get install the Debian packages that are missing (silent when none)
+# make install  binaries, unit, man pages, completion, examples (PREFIX, DESTDIR)
+# make uninstall  removes what make install put there (the policies in /etc stay)
+# make deb      build/deb/sluice_VERSION_amd64.deb, with dpkg-buildpackage
 #
 # V=1 shows the commands.
 
@@ -22,12 +25,28 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+# FHS paths of make install; the agent's defaults (/etc/sluice/policies,
+# /run/sluice, /sys/fs/bpf/sluice) do not move with PREFIX.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+DOCDIR     ?= $(DATADIR)/doc/sluice
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ifeq ($(PREFIX),/usr)
+UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || \
+		echo /lib/systemd/system)
+else
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+endif
+
 CFLAGS_COMMON := -std=gnu11 -g -Wall -Wextra -Werror -Wno-missing-field-initializers \
 		 -D_GNU_SOURCE -I. -Ilib -I$(BUILD)
 CFLAGS   ?= -O2
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDLIBS   := -lbpf -lelf -lz -lyaml -lmnl -ljson-c
-AGENT_LDLIBS := -lmicrohttpd
+AGENT_LDLIBS := -lmicrohttpd -lsystemd
 
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(BUILD) -Ibpf
 
@@ -48,11 +67,26 @@ sobj = $(patsubst %.c,$(BUILD)/san/%.o,$(1))
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
+# The version both binaries print: `git describe` of the checkout (tags v*; without
+# a tag, VERSION-gHASH), or the VERSION file alone in a tree without .git (a
+# tarball, the .deb's build copy, which gets the describe written into VERSION).
+SL_VERSION_FILE := $(shell cat VERSION)
+ifneq ($(wildcard .git),)
+SL_DESCRIBE := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+ifeq ($(SL_DESCRIBE),)
+SL_DESCRIBE := $(shell h=$$(git describe --always --dirty 2>/dev/null) && \
+		 echo "$(SL_VERSION_FILE)-g$$h")
+endif
+endif
+SL_VERSION := $(or $(SL_DESCRIBE),$(SL_VERSION_FILE))
+
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest iproute2 \
-	    ethtool util-linux procps nftables libmicrohttpd-dev
+	    ethtool util-linux procps nftables libmicrohttpd-dev libsystemd-dev scdoc man-db \
+	    bash-completion python3-yaml systemd debhelper dpkg-dev fakeroot lintian
 
-.PHONY: all deps test demo bench clean test-bins bench-bins
+.PHONY: all deps test demo bench clean test-bins bench-bins FORCE man completion install \
+	uninstall deb
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/sluiced $(BUILD)/sluice $(BPF_OBJS)
@@ -67,6 +101,14 @@ deps:
 		apt-get update -qq >/dev/null && apt-get install -y -qq $$missing >/dev/null || \
 			{ echo "deps: apt-get install failed for:" $$missing >&2; exit 1; }; \
 	fi
+
+# Rewritten only when the version changes: a new commit rebuilds lib/version.o alone.
+$(BUILD)/build_version.h: FORCE
+	$(Q)mkdir -p $(BUILD)
+	$(Q)echo '#define SLUICE_BUILD_VERSION "$(SL_VERSION)"' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(call obj,lib/version.c) $(call sobj,lib/version.c): $(BUILD)/build_version.h
 
 $(BUILD)/vmlinux.h:
 	$(call msg,GEN,$@)
@@ -84,7 +126,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_COMMON) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/san/%.o: %.c $(HDRS)
 	$(call msg,CC-SAN,$@)
@@ -97,12 +139,12 @@ $(call obj,$(AGENT_SRCS) $(BENCH_SRCS)) $(call sobj,$(AGENT_SRCS) $(TEST_SRCS)):
 $(BUILD)/sluiced: $(call obj,$(AGENT_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(AGENT_LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(AGENT_LDLIBS)
 
 $(BUILD)/sluice: $(call obj,$(CLI_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Sanitizer builds of the agent and CLI, used by the netns tests.
 $(BUILD)/san/sluiced: $(call sobj,$(AGENT_SRCS) $(LIB_SRCS))
@@ -125,7 +167,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(LIB_SRCS))
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice
+test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion
 
 bench-bins: all $(BENCH_BINS)
 
@@ -140,6 +182,95 @@ bench: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) PYTHON=$(PYTHON) ./demo.sh
+
+# ---- man pages, completion, install ----
+
+# One source each in docs/ (man/mkman.py); sluice(8) adds the CLI's tables.
+MANS := $(BUILD)/man/sluice.8 $(BUILD)/man/sluiced.8 $(BUILD)/man/sluice-policy.5
+
+$(BUILD)/man/grammar.json: $(BUILD)/sluice
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(BUILD)/sluice __grammar > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/sluice.8.scd: docs/cli.md $(BUILD)/man/grammar.json
+$(BUILD)/man/sluiced.8.scd: docs/sluiced.md
+$(BUILD)/man/sluice-policy.5.scd: docs/policy.md
+$(BUILD)/man/%.scd: man/mkman.py $(BUILD)/build_version.h
+	$(call msg,MKMAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(PYTHON) man/mkman.py $* $@.tmp "$(SL_VERSION)" \
+		$(if $(filter sluice.8,$*),$(BUILD)/man/grammar.json) && mv $@.tmp $@
+
+$(BUILD)/man/%: $(BUILD)/man/%.scd
+	$(call msg,SCDOC,$@)
+	$(Q)scdoc < $< > $@.tmp && mv $@.tmp $@
+
+man: $(MANS)
+
+# The bash completion, written by the CLI from its command tables.
+$(BUILD)/sluice.bash: $(BUILD)/sluice
+	$(call msg,GEN,$@)
+	$(Q)$(BUILD)/sluice completion bash > $@.tmp && mv $@.tmp $@
+
+completion: $(BUILD)/sluice.bash
+
+EXAMPLES := $(wildcard policies/*.yaml policies/*.txt policies/examples/*.yaml)
+
+install: all man completion
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(DOCDIR)/examples/policies $(DESTDIR)$(SYSCONFDIR)/default
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/sluice/policies
+	install -m 0755 $(BUILD)/sluiced $(BUILD)/sluice $(DESTDIR)$(SBINDIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		deploy/systemd/sluiced.service.in > $(DESTDIR)$(UNITDIR)/sluiced.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sluiced.service
+	install -m 0644 $(BUILD)/man/sluice.8 $(BUILD)/man/sluiced.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(BUILD)/man/sluice-policy.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/sluice.bash $(DESTDIR)$(BASHCOMPDIR)/sluice
+	install -m 0644 $(filter-out policies/examples/%,$(EXAMPLES)) \
+		$(DESTDIR)$(DOCDIR)/examples/policies/
+	install -m 0644 $(filter policies/examples/%,$(EXAMPLES)) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	@# an operator's policy and options are never overwritten
+	[ -e $(DESTDIR)$(SYSCONFDIR)/sluice/policies/10-firewall.yaml ] || \
+		install -m 0644 deploy/systemd/10-firewall.yaml $(DESTDIR)$(SYSCONFDIR)/sluice/policies/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/sluiced ] || \
+		install -m 0644 deploy/systemd/sluiced.default $(DESTDIR)$(SYSCONFDIR)/default/sluiced
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/sluiced $(DESTDIR)$(SBINDIR)/sluice \
+		$(DESTDIR)$(UNITDIR)/sluiced.service $(DESTDIR)$(MANDIR)/man8/sluice.8 \
+		$(DESTDIR)$(MANDIR)/man8/sluiced.8 $(DESTDIR)$(MANDIR)/man5/sluice-policy.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/sluice
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/sluice and $(DESTDIR)$(SYSCONFDIR)/default/sluiced" \
+		"are left in place (your policy)"
+
+# ---- the Debian package ----
+
+# Built in a copy of the source (tracked and new files, no .git, no build/),
+# whose VERSION carries this checkout's describe; dpkg-buildpackage writes the
+# package beside the copy, in $(BUILD)/deb.
+DEB_VERSION := $(shell dpkg-parsechangelog -S Version 2>/dev/null)
+DEB_SRC     := $(BUILD)/deb/sluice-$(DEB_VERSION)
+
+deb:
+	@[ "$(DEB_VERSION)" = "$(SL_VERSION_FILE)" ] || { echo "deb: debian/changelog is at" \
+		"$(DEB_VERSION), VERSION at $(SL_VERSION_FILE)" >&2; exit 1; }
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_SRC)
+	if [ -e .git ]; then git ls-files -z --cached --others --exclude-standard; \
+	else find . -path ./$(BUILD) -prune -o -type f -print0; fi | \
+		xargs -0 -I{} sh -c '[ ! -e "{}" ] || cp --parents -p "{}" $(DEB_SRC)/'
+	echo "$(SL_VERSION)" > $(DEB_SRC)/VERSION
+	@# nothing of this make's command line or environment reaches the package's
+	@# build (BUILD=/abs/path would make its `make clean` remove ours)
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u PREFIX -u DESTDIR \
+		-u V DEB_BUILD_OPTIONS="nocheck $(DEB_BUILD_OPTIONS)" \
+		dpkg-buildpackage -b -us -uc --no-sign $(if $(V),,>../build.log 2>&1) || \
+		{ tail -n 40 $(BUILD)/deb/build.log >&2; exit 1; }
+	@ls $(BUILD)/deb/sluice_$(DEB_VERSION)_*.deb
 
 clean:
 	rm -rf $(BUILD)

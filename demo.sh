@@ -8,6 +8,8 @@
 # stopped (the firewall stays) and restarted (it adopts the pinned link);
 # then `sluice ct list`, `sluice rule list`, `sluice stats`, `sluice teardown`. Everything the demo
 # creates is named "sldemo..." and removed on exit, also on failure.
+# SLUICED, SLUICE and POLICIES point it at other binaries and policies (the
+# package test runs it on the installed ones).
 #
 #   client ns sldemoc                      fw ns sldemof
 #   sldemoc0 192.0.2.1/24     <-- veth --> sldemof0 192.0.2.2/24   (XDP here)
@@ -20,8 +22,9 @@ PFX=sldemo
 CNS=${PFX}c
 FNS=${PFX}f
 STATE=/sys/fs/bpf/$PFX
-SLUICED=$BUILD/sluiced
-SLUICE=$BUILD/sluice
+SLUICED=${SLUICED:-$BUILD/sluiced}
+SLUICE=${SLUICE:-$BUILD/sluice}
+POLICIES=$(realpath "${POLICIES:-policies}")
 AGENT_PID=
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root" >&2; exit 1; }
@@ -88,13 +91,13 @@ in_fw ip addr add 2001:db8:1::2/64 dev ${PFX}f0 nodad
 in_fw ip link set ${PFX}f0 up
 echo "  ${PFX}c0 192.0.2.1 2001:db8:1::1  <-->  ${PFX}f0 192.0.2.2 2001:db8:1::2"
 
-step "policy: $(ls policies | tr '\n' ' ')"
-"$SLUICE" policy check policies
-echo "  sluice policy check policies: ok"
+step "policy: $(ls "$POLICIES" | tr '\n' ' ')"
+"$SLUICE" policy check "$POLICIES"
+echo "  sluice policy check $POLICIES: ok"
 
 # nsenter execs sluiced in place: $! is the agent itself, not a wrapper
 start_agent() {
-	nsenter --net=/run/netns/$FNS "$SLUICED" --policy-dir "$PWD/policies" \
+	nsenter --net=/run/netns/$FNS "$SLUICED" --policy-dir "$POLICIES" \
 		--state-dir "$STATE" --socket "$TMP/sluiced.sock" --foreground \
 		>>"$TMP/sluiced.log" 2>&1 &
 	AGENT_PID=$!
@@ -107,7 +110,7 @@ start_agent() {
 	exit 1
 }
 
-step "sluiced --policy-dir policies (in $FNS)"
+step "sluiced --policy-dir $POLICIES (in $FNS)"
 start_agent
 sluice status
 echo

@@ -11,6 +11,7 @@
  *   control.c  the control socket's commands
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
+ *   service.c  systemd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1
  *   egress.c   container egress: cgroup hooks and their slots (+ cgwatch.c:
  *              cgroup links and the cgroup watcher, egress_tc.c: TC backstop)
  */
@@ -25,8 +26,6 @@
 
 #include "fw_tables.h"
 #include "policy.h"
-
-#define SLUICED_VERSION "0.1.0"
 
 struct agent;
 struct mnl_socket;
@@ -106,6 +105,7 @@ struct agent {
 	bool edits_refused;
 	char *edits_error;
 	uint64_t generation;
+	bool policy_failed;		/* the last load or reload was not applied */
 	struct map_use use;
 	int inotify_fd, inotify_wd, debounce_fd;
 	int *sub_wds;			/* subdirs of the policy dir (set files in them) */
@@ -150,6 +150,15 @@ struct agent {
 	/* metrics (metrics.c) */
 	const char *metrics_addr;	/* --metrics ADDR:PORT; NULL: off */
 	struct agent_metrics *metrics;
+
+	/* systemd notifications (service.c): what the last STATUS= said */
+	struct {
+		int wd_fd;		/* watchdog timerfd; -1: no watchdog */
+		struct ep_src wd_src;
+		uint64_t generation;
+		size_t nifaces;
+		bool failed;
+	} svc;
 
 	/* event loop (main.c) */
 	int epfd;

@@ -166,8 +166,12 @@ static int ct_shards_ensure(struct agent *a)
 			return err;
 		}
 		err = ct_shards_info(a->ct_shards_fd, &info);
-		if (err)
+		if (err) {
+			/* the shards are reached by id, which the kernel allows CAP_SYS_ADMIN only */
+			pr_err("cannot open the conntrack table's shards: %s%s", strerror(-err),
+			       err == -EPERM ? " (opening a map by id needs CAP_SYS_ADMIN)" : "");
 			return err;
+		}
 		pr_info("conntrack: %llu entries in %u shards, %llu half-open",
 			(unsigned long long)info.capacity, info.shards,
 			(unsigned long long)info.syn_capacity);

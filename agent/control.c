@@ -31,6 +31,7 @@
 #include "policy_edit.h"
 #include "policy_json.h"
 #include "sync.h"
+#include "version.h"
 
 /* ---- answers ---- */
 
@@ -145,7 +146,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	(void)err;
 	(void)errlen;
 	json_object_object_add(ag, "pid", json_object_new_int(getpid()));
-	json_object_object_add(ag, "version", json_object_new_string(SLUICED_VERSION));
+	json_object_object_add(ag, "version", json_object_new_string(sluice_version));
 	json_object_object_add(ag, "policy_dir", json_object_new_string(a->policy_dir));
 	json_object_object_add(ag, "state_dir", json_object_new_string(a->state_dir));
 	json_object_object_add(ag, "socket", json_object_new_string(a->sock_path));

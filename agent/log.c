@@ -1,16 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* sluiced logging: one place decides between stderr and syslog. */
+/*
+ * sluiced logging: one place decides where messages go. --foreground:
+ * stderr. Otherwise the journal, with each message's priority (libsystemd's
+ * sd_journal_print: `journalctl -u sluiced -p warning` shows the warnings and
+ * errors alone); syslog where no journald listens, or when a message cannot
+ * be sent to it.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 
+/* journald's native socket: sd_journal_print writes there */
+#define JOURNAL_SOCKET	"/run/systemd/journal/socket"
+
 static bool log_to_stderr = true;
+static bool log_to_journal;
 static enum log_level log_max = LL_INFO;
 
 static const char *const level_names[] = {
@@ -44,6 +56,14 @@ static void log_vmsg(enum log_level level, bool tag, const char *fmt, va_list ap
 			fprintf(stderr, "%s: ", level_names[level]);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
+	} else if (log_to_journal) {
+		va_list again;
+
+		va_copy(again, ap);
+		/* the function, not the macro: CODE_FILE would always say log.c */
+		if ((sd_journal_printv)(level_prio[level], fmt, again) < 0)
+			vsyslog(level_prio[level], fmt, ap);
+		va_end(again);
 	} else {
 		vsyslog(level_prio[level], fmt, ap);
 	}
@@ -98,6 +118,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 void log_setup(bool foreground, enum log_level level, bool libbpf_verbose)
 {
 	log_to_stderr = foreground;
+	log_to_journal = !foreground && !access(JOURNAL_SOCKET, W_OK);
 	/* -v asks for libbpf's chatter, which is only visible at debug level */
 	log_max = libbpf_verbose && level < LL_DEBUG ? LL_DEBUG : level;
 	if (!foreground)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * sluiced's log: stderr with --foreground, syslog (the journal) otherwise.
- * The agent does not fork: a service manager runs it (systemd Type=simple).
+ * sluiced's log: stderr with --foreground, else the journal with priorities
+ * (syslog where no journald runs). The agent does not fork: a service
+ * manager runs it (systemd Type=notify, service.c).
  */
 #ifndef SLUICED_LOG_H
 #define SLUICED_LOG_H

@@ -2,8 +2,9 @@
 /*
  * sluiced: keeps the pinned XDP firewall of this network namespace in sync
  * with the policy dir. One thread, one epoll loop. It does not fork: run it
- * under a service manager (systemd Type=simple); without --foreground it
- * logs to syslog/the journal.
+ * under a service manager (systemd Type=notify: service.c tells it when the
+ * firewall is up); without --foreground it logs to the journal (syslog
+ * where no journal runs).
  *
  * Start-up order is what keeps the firewall closed: check the policy, load
  * (or adopt) the programs reusing the pinned maps, build the compiled policy
@@ -31,7 +32,9 @@
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
+#include "service.h"
 #include "sync.h"
+#include "version.h"
 
 #define DEFAULT_POLICY_DIR	"/etc/sluice/policies"
 #define DEFAULT_STATE_DIR	"/sys/fs/bpf/sluice"
@@ -47,9 +50,10 @@ static const char usage_text[] =
 	"  --event-rate N     drop events per second for `sluice monitor`, default 1000,\n"
 	"                     0: off (drops are still counted)\n"
 	"  --metrics ADDR:PORT  Prometheus metrics on http://ADDR:PORT/metrics (default off)\n"
-	"  --foreground       log to stderr instead of syslog (the agent never forks)\n"
+	"  --foreground       log to stderr instead of the journal (the agent never forks)\n"
 	"  --log-level L      error, warn, info (default) or debug\n"
-	"  -v, --verbose      also log libbpf's own messages (verifier log)\n";
+	"  -v, --verbose      also log libbpf's own messages (verifier log)\n"
+	"  -V, --version      print the version (git describe of the build)\n";
 
 int agent_watch(struct agent *a, struct ep_src *src, uint32_t events)
 {
@@ -155,7 +159,7 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 	int c, lvl;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			a->policy_dir = optarg;
@@ -198,7 +202,7 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 			fputs(usage_text, stdout);
 			exit(0);
 		case 'V':
-			printf("sluiced %s\n", SLUICED_VERSION);
+			printf("sluiced %s\n", sluice_version);
 			exit(0);
 		case ':':
 			usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -285,6 +289,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		}
 		pr_err("%s: invalid policy; the pinned policy under %s stays in force "
 		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
+		a->policy_failed = true;
 	}
 
 	/* the conntrack table is sized when created (a pinned one keeps its size) */
@@ -344,6 +349,8 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = agent_watch(a, &a->ctl_src, EPOLLIN);
 	if (!err)
 		err = metrics_open(a);
+	if (!err)
+		err = service_open(a);
 	return err;
 
 fail_pol:
@@ -378,6 +385,7 @@ static void agent_run(struct agent *a)
 		}
 		/* libmicrohttpd wants to run after every wait, whatever woke it */
 		metrics_run(a);
+		service_update(a);
 	}
 }
 
@@ -403,6 +411,7 @@ int main(int argc, char **argv)
 		.epfd = -1,
 		.sig_fd = -1,
 		.ev_rate = SLUICE_EV_DEFAULT_RATE,
+		.svc.wd_fd = -1,
 	};
 	enum log_level level = LL_INFO;
 	bool foreground = false, verbose = false, fresh = false;
@@ -412,6 +421,7 @@ int main(int argc, char **argv)
 	parse_args(&a, argc, argv, &foreground, &level, &verbose);
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
+	pr_info("sluiced %s starting", sluice_version);
 
 	err = make_absolute(&a.policy_dir, &owned[0]);
 	if (!err)
@@ -433,13 +443,17 @@ int main(int argc, char **argv)
 		}
 	} else {
 		pr_info("sluiced %s running: policy %s, state %s, socket %s, %zu interfaces",
-			SLUICED_VERSION, a.policy_dir, a.state_dir, a.sock_path, a.nifaces);
+			sluice_version, a.policy_dir, a.state_dir, a.sock_path, a.nifaces);
+		service_ready(&a);
 		agent_run(&a);
+		/* a teardown removed the state dir; a plain stop leaves the firewall pinned */
+		service_stopping(&a, access(a.state_dir, F_OK) != 0);
 	}
 
 	ctl_close(&a);
 	events_close(&a);
 	metrics_close(&a);
+	service_close(&a);
 	sync_watch_close(&a);
 	attach_release_all(&a);
 	egress_release(&a);

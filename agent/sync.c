@@ -348,6 +348,7 @@ int sync_reload(struct agent *a, const char *why)
 		err = sync_apply(a, &pol);
 	if (!err)
 		a->edits_refused = no_edits;
+	a->policy_failed = err != 0;
 	if (err) {
 		if (a->have_policy || a->generation)
 			pr_err("not applied; generation %llu stays in force",

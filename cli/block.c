@@ -6,7 +6,7 @@
  * policy dir (docs/cli.md), so it survives restarts and reboots.
  *
  * Also the helpers every edit command shares: the --generation option and
- * the answer's text.
+ * the call that sends the edit.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,72 +46,50 @@ int cli_edit_call(struct cli *c, const char *cmd, struct json_object *args, long
 	return ctl_call(c, cmd, args, data);
 }
 
-/*
- * "--generation N" or "--generation=N" at argv[*i]: 1 when it was (and *I
- * is moved past it), 0 when argv[*i] is something else, -STATUS on error.
- */
-int cli_opt_generation(struct cli *c, int argc, char **argv, int *i, long long *gen)
+int cli_generation(struct cli *c, const struct cli_args *a, long long *gen)
 {
-	const char *arg = argv[*i], *v;
-	int rc;
-
-	if (!strcmp(arg, "--generation")) {
-		if (*i + 1 >= argc)
-			return -cli_error(c, EXIT_USAGE, "option '--generation' needs a value");
-		v = argv[++*i];
-	} else if (!strncmp(arg, "--generation=", 13)) {
-		v = arg + 13;
-	} else {
-		return 0;
-	}
-	if (*gen >= 0)
-		return -cli_error(c, EXIT_USAGE, "option '--generation' given twice");
-	rc = cli_parse_generation(c, v, gen);
-	return rc ? -rc : 1;
-}
-
-/* Prefixes and options of block add/del; the prefixes are checked here first. */
-static int block_args(struct cli *c, int argc, char **argv, const char *verb,
-		      struct json_object **args, long long *gen)
-{
-	struct json_object *pfx = json_object_new_array();
-	int rc;
+	const char *v = cli_arg(c, a, "--generation");
 
 	*gen = -1;
+	return v ? cli_parse_generation(c, v, gen) : EXIT_OK;
+}
+
+static const struct cli_opt block_opts[] = {
+	CLI_OPT_GENERATION,
+	{ NULL },
+};
+
+/* The prefixes and options of block add/del; the prefixes are checked here first. */
+static int block_args(struct cli *c, int argc, char **argv, struct json_object **args,
+		      long long *gen)
+{
+	struct json_object *pfx;
+	struct cli_args a;
+	int rc;
+
 	*args = NULL;
-	for (int i = 0; i < argc; i++) {
+	rc = cli_parse(c, argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = cli_generation(c, &a, gen);
+	pfx = json_object_new_array();
+	for (size_t i = 0; i < a.npos && !rc; i++) {
 		struct sl_prefix p;
 		char err[256];
 
-		rc = cli_opt_generation(c, argc, argv, &i, gen);
-		if (rc < 0)
-			goto fail;
-		if (rc)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1]) {
-			rc = cli_global_option(argv[i]) ?
-			     -cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: sluice %s "
-					"block %s ...", argv[i], argv[i], verb) :
-			     -cli_error(c, EXIT_USAGE, "unknown option '%s' for 'block %s'; try "
-					"'sluice block help'", argv[i], verb);
-			goto fail;
-		}
-		if (sl_prefix_parse(argv[i], strlen(argv[i]), &p, err, sizeof(err))) {
-			rc = -cli_error(c, EXIT_USAGE, "CIDR argument %d: %s", i + 1, err);
-			goto fail;
-		}
-		json_object_array_add(pfx, json_object_new_string(argv[i]));
+		if (sl_prefix_parse(a.pos[i], strlen(a.pos[i]), &p, err, sizeof(err)))
+			rc = cli_error(c, EXIT_USAGE, "CIDR argument %zu: %s", i + 1, err);
+		else
+			json_object_array_add(pfx, json_object_new_string(a.pos[i]));
 	}
-	if (!json_object_array_length(pfx)) {
-		rc = -cli_error(c, EXIT_USAGE, "missing CIDR; try 'sluice block help'");
-		goto fail;
+	cli_args_free(&a);
+	if (rc) {
+		json_object_put(pfx);
+		return rc;
 	}
 	*args = json_object_new_object();
 	json_object_object_add(*args, "prefixes", pfx);
 	return EXIT_OK;
-fail:
-	json_object_put(pfx);
-	return -rc;
 }
 
 static void print_list(const char *lead, struct json_object *arr, const char *gen_text)
@@ -148,12 +126,12 @@ static int block_del_text(struct json_object *d)
 	return 0;
 }
 
-static int do_block_edit(struct cli *c, int argc, char **argv, const char *verb,
-			 const char *cmd, int (*text)(struct json_object *))
+static int do_block_edit(struct cli *c, int argc, char **argv, const char *cmd,
+			 int (*text)(struct json_object *))
 {
 	struct json_object *args, *data;
 	long long gen;
-	int rc = block_args(c, argc, argv, verb, &args, &gen);
+	int rc = block_args(c, argc, argv, &args, &gen);
 
 	if (rc)
 		return rc;
@@ -168,12 +146,12 @@ static int do_block_edit(struct cli *c, int argc, char **argv, const char *verb,
 
 static int do_block_add(struct cli *c, int argc, char **argv)
 {
-	return do_block_edit(c, argc, argv, "add", "block-add", block_add_text);
+	return do_block_edit(c, argc, argv, "block-add", block_add_text);
 }
 
 static int do_block_del(struct cli *c, int argc, char **argv)
 {
-	return do_block_edit(c, argc, argv, "del", "block-del", block_del_text);
+	return do_block_edit(c, argc, argv, "block-del", block_del_text);
 }
 
 static const struct pr_col block_cols[] = {
@@ -208,8 +186,8 @@ static int do_block_list(struct cli *c, int argc, char **argv)
 }
 
 static const struct cli_verb block_verbs[] = {
-	{ "add", do_block_add, "CIDR... [--generation N]" },
-	{ "del", do_block_del, "CIDR... [--generation N]" },
+	{ "add", do_block_add, "CIDR...", block_opts, CV_TEXT, 1, CLI_MANY },
+	{ "del", do_block_del, "CIDR...", block_opts, CV_BLOCKED, 1, CLI_MANY },
 	{ "list", do_block_list, "" },
 	{ NULL },
 };
@@ -221,6 +199,5 @@ const struct cli_object cli_block = {
 		   "dropped before every rule and before conntrack, so a block also cuts\n"
 		   "established connections. Kept by the agent in the policy dir: it survives\n"
 		   "restarts. Adding a listed prefix is reported, not an error; deleting one that\n"
-		   "is not listed fails (exit 1) and changes nothing. --generation N: refuse the\n"
-		   "edit (exit 1) if the policy in force is no longer generation N.",
+		   "is not listed fails (exit 1) and changes nothing.",
 };

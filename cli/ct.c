@@ -74,81 +74,61 @@ static int port_arg(const char *s, int *port)
 	return 0;
 }
 
-/* "--name VALUE" or "--name=VALUE" at ARGV[*I]; 1 when it matched, -1 when its value is missing. */
-static int opt(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	size_t n = strlen(name);
+static const struct cli_opt ct_list_opts[] = {
+	{ "--proto", "P", 0, CV_WORDS, "tcp udp icmp icmpv6",
+	  "tcp, udp, icmp, icmpv6 or a protocol number" },
+	{ "--src", "A", 0, CV_ADDR, NULL, "the originator's address or prefix" },
+	{ "--dst", "A", 0, CV_ADDR, NULL, "the responder's address or prefix" },
+	{ "--sport", "N", 0, CV_TEXT, NULL, "the originator's port" },
+	{ "--dport", "N", 0, CV_TEXT, NULL, "the responder's port" },
+	{ "--port", "N", 0, CV_TEXT, NULL, "either port" },
+	{ NULL },
+};
 
-	if (strncmp(argv[*i], name, n))
-		return 0;
-	if (argv[*i][n] == '=') {
-		*val = argv[*i] + n + 1;
-		return 1;
+/* The filters of `ct list`, checked here so that a typo exits 2 without asking the agent. */
+static int ct_list_args(struct cli *c, const struct cli_args *a, struct json_object *args)
+{
+	static const char *const addr_opts[] = { "--src", "--dst" };
+	static const char *const port_opts[] = { "--sport", "--dport", "--port" };
+	const char *val = cli_arg(c, a, "--proto");
+	struct sl_prefix p;
+	char msg[256];
+	int x;
+
+	if (val && ct_proto_parse(val, &x))
+		return cli_error(c, EXIT_USAGE, "--proto needs tcp, udp, icmp, icmpv6 or a "
+				 "protocol number, got '%s'", val);
+	if (val)
+		json_object_object_add(args, "proto", json_object_new_string(val));
+	for (size_t k = 0; k < ARRAY_SIZE(addr_opts); k++) {
+		val = cli_arg(c, a, addr_opts[k]);
+		if (val && sl_prefix_parse(val, strlen(val), &p, msg, sizeof(msg)))
+			return cli_error(c, EXIT_USAGE, "%s: %s", addr_opts[k], msg);
+		if (val)
+			json_object_object_add(args, addr_opts[k] + 2, json_object_new_string(val));
 	}
-	if (argv[*i][n])
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*val = argv[++*i];
-	return 1;
+	for (size_t k = 0; k < ARRAY_SIZE(port_opts); k++) {
+		val = cli_arg(c, a, port_opts[k]);
+		if (val && port_arg(val, &x))
+			return cli_error(c, EXIT_USAGE, "%s needs a port number 0..65535, got '%s'",
+					 port_opts[k], val);
+		if (val)
+			json_object_object_add(args, port_opts[k] + 2, json_object_new_int(x));
+	}
+	return EXIT_OK;
 }
 
 static int do_ct_list(struct cli *c, int argc, char **argv)
 {
-	static const char *const port_opts[] = { "--sport", "--dport", "--port" };
-	struct json_object *args = json_object_new_object(), *data;
-	int rc = EXIT_OK;
+	struct json_object *args, *data;
+	struct cli_args a;
+	int rc = cli_parse(c, argc, argv, &a);
 
-	if (!args)
-		return cli_error(c, EXIT_FAIL, "out of memory");
-	for (int i = 0; i < argc && rc == EXIT_OK; i++) {
-		const char *val = NULL;
-		struct sl_prefix p;
-		char msg[256];
-		int r, x;
-
-		if ((r = opt(argc, argv, &i, "--proto", &val))) {
-			if (r < 0 || ct_proto_parse(val, &x))
-				rc = cli_error(c, EXIT_USAGE, "--proto needs tcp, udp, icmp, icmpv6 "
-					       "or a protocol number, got '%s'", r < 0 ? "" : val);
-			else
-				json_object_object_add(args, "proto", json_object_new_string(val));
-			continue;
-		}
-		for (int k = 0; k < 2 && !r; k++) {
-			const char *key = k ? "dst" : "src";
-
-			r = opt(argc, argv, &i, k ? "--dst" : "--src", &val);
-			if (!r)
-				continue;
-			if (r < 0)
-				rc = cli_error(c, EXIT_USAGE, "--%s needs an address or prefix", key);
-			else if (sl_prefix_parse(val, strlen(val), &p, msg, sizeof(msg)))
-				rc = cli_error(c, EXIT_USAGE, "--%s: %s", key, msg);
-			else
-				json_object_object_add(args, key, json_object_new_string(val));
-		}
-		if (r)
-			continue;
-		for (size_t k = 0; k < ARRAY_SIZE(port_opts) && !r; k++) {
-			r = opt(argc, argv, &i, port_opts[k], &val);
-			if (!r)
-				continue;
-			if (r < 0 || port_arg(val, &x))
-				rc = cli_error(c, EXIT_USAGE, "%s needs a port number 0..65535, got '%s'",
-					       port_opts[k], r < 0 ? "" : val);
-			else
-				json_object_object_add(args, port_opts[k] + 2, json_object_new_int(x));
-		}
-		if (r)
-			continue;
-		if (cli_global_option(argv[i]))
-			rc = cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: sluice %s ct list ...",
-				       argv[i], argv[i]);
-		else
-			rc = cli_error(c, EXIT_USAGE, "unexpected argument '%s'; try 'sluice ct help'",
-				       argv[i]);
-	}
+	if (rc)
+		return rc;
+	args = json_object_new_object();
+	rc = args ? ct_list_args(c, &a, args) : cli_error(c, EXIT_FAIL, "out of memory");
+	cli_args_free(&a);
 	if (rc == EXIT_OK)
 		rc = ctl_call(c, "ct-list", args, &data);
 	json_object_put(args);
@@ -170,34 +150,18 @@ static int ct_stats_text(struct json_object *data)
 	return pr_fields(stdout, stats_fields, ARRAY_SIZE(stats_fields), data, "");
 }
 
-static int simple(struct cli *c, int argc, char **argv, const char *cmd,
-		  int (*text)(struct json_object *data))
-{
-	struct json_object *data;
-	int rc = cli_no_args(c, argc, argv);
-
-	if (rc)
-		return rc;
-	rc = ctl_call(c, cmd, NULL, &data);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, text);
-	json_object_put(data);
-	return rc;
-}
-
 static int do_ct_flush(struct cli *c, int argc, char **argv)
 {
-	return simple(c, argc, argv, "ct-flush", flush_text);
+	return cli_show(c, argc, argv, "ct-flush", flush_text);
 }
 
 static int do_ct_stats(struct cli *c, int argc, char **argv)
 {
-	return simple(c, argc, argv, "ct-stats", ct_stats_text);
+	return cli_show(c, argc, argv, "ct-stats", ct_stats_text);
 }
 
 static const struct cli_verb ct_verbs[] = {
-	{ "list", do_ct_list, "[--proto P] [--src A] [--dst A] [--sport N] [--dport N] [--port N]" },
+	{ "list", do_ct_list, "", ct_list_opts },
 	{ "flush", do_ct_flush, "" },
 	{ "stats", do_ct_stats, "" },
 	{ NULL },

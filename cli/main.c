@@ -15,7 +15,7 @@
 #include "cli.h"
 #include "print.h"
 
-static const struct cli_object *const objects[] = {
+const struct cli_object *const cli_objects[] = {
 	&cli_policy,
 	&cli_rule,
 	&cli_block,
@@ -25,35 +25,12 @@ static const struct cli_object *const objects[] = {
 	&cli_stats,
 	&cli_monitor,
 	&cli_teardown,
+	&cli_version,
+	&cli_completion,
+	&cli_complete_names,
+	&cli_grammar,
+	NULL,
 };
-
-#define NOBJECTS (sizeof(objects) / sizeof(objects[0]))
-
-int cli_error(const struct cli *c, int status, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* one line, whatever the agent or the kernel put in the message */
-	for (char *p = msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	if (c->json) {
-		struct json_object *o = json_object_new_object();
-
-		if (o && !json_object_object_add(o, "error", json_object_new_string(msg))) {
-			pr_json(stdout, o, c->pretty);
-			json_object_put(o);
-			return status;
-		}
-		json_object_put(o);
-	}
-	fprintf(stderr, "sluice: %s\n", msg);
-	return status;
-}
 
 int cli_output(const struct cli *c, struct json_object *data,
 	       int (*text)(struct json_object *data))
@@ -86,43 +63,37 @@ int cli_show(struct cli *c, int argc, char **argv, const char *cmd,
 	return rc;
 }
 
-bool cli_global_option(const char *arg)
-{
-	static const char *const opts[] = {
-		"-j", "--json", "-p", "--pretty", "--socket", "--state-dir",
-	};
-
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		size_t n = strlen(opts[i]);
-
-		if (!strncmp(arg, opts[i], n) && (arg[n] == '\0' || arg[n] == '='))
-			return true;
-	}
-	return false;
-}
-
-int cli_no_args(struct cli *c, int argc, char **argv)
-{
-	if (argc > 0 && cli_global_option(argv[0]))
-		return cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: sluice %s %s ...",
-				 argv[0], argv[0], c->object);
-	if (argc > 0)
-		return cli_error(c, EXIT_USAGE, "unexpected argument '%s'; try 'sluice %s help'",
-				 argv[0], c->object);
-	return EXIT_OK;
-}
-
 /* The usage text is the synopsis, built from the same tables that dispatch. */
 static void object_synopsis(FILE *out, const struct cli_object *o, const char *lead)
 {
-	if (!o->verbs) {
-		fprintf(out, "%ssluice %s%s%s\n", lead, o->name, o->synopsis[0] ? " " : "",
-			o->synopsis);
-		return;
+	for_each_command(o, v)
+		cli_synopsis(out, o, v, lead, 80);
+}
+
+/* "--src CIDR|@SET,..." or "-j, --json": an option as the option lists show it. */
+static int opt_text(char *buf, size_t len, const struct cli_opt *p)
+{
+	return snprintf(buf, len, "%s%s%s%s%s%s", p->alias ? p->alias : "", p->alias ? ", " : "",
+			p->name, p->arg ? " " : "", p->arg ? p->arg : "",
+			p->flags & CLI_OPT_LIST ? ",..." : "");
+}
+
+/* The options of a table, one per line with its help, in aligned columns. */
+static void option_list(FILE *out, const struct cli_opt *opts)
+{
+	char buf[256];
+	int w = 0;
+
+	for (const struct cli_opt *p = opts; p->name; p++) {
+		int n = opt_text(buf, sizeof(buf), p);
+
+		if (n > w)
+			w = n;
 	}
-	for (const struct cli_verb *v = o->verbs; v->name; v++)
-		fprintf(out, "%ssluice %s %s%s%s\n", lead, o->name, v->name,
-			v->synopsis[0] ? " " : "", v->synopsis);
+	for (const struct cli_opt *p = opts; p->name; p++) {
+		opt_text(buf, sizeof(buf), p);
+		fprintf(out, "  %-*s  %s\n", w, buf, p->help);
+	}
 }
 
 static void usage_text(FILE *out)
@@ -132,20 +103,30 @@ static void usage_text(FILE *out)
 	      "       sluice OBJECT help\n"
 	      "\n"
 	      "Commands:\n", out);
-	for (size_t i = 0; i < NOBJECTS; i++)
-		object_synopsis(out, objects[i], "  ");
-	fputs("\n"
-	      "Options (before OBJECT):\n"
-	      "  -j, --json         print only JSON on stdout; errors as {\"error\": \"...\"}\n"
-	      "  -p, --pretty       indented JSON (implies --json)\n"
-	      "  --socket PATH      agent control socket (default " SLUICE_DEFAULT_SOCKET ")\n"
-	      "  --state-dir DIR    pinned state, for teardown without an agent\n"
-	      "                     (default " SLUICE_DEFAULT_STATE ")\n"
-	      "  -h, --help         this text\n"
-	      "  -V, --version      print the version\n"
-	      "\n"
-	      "Exit status: 0 success, 1 the operation failed, 2 bad usage or invalid input.\n",
+	for (size_t i = 0; cli_objects[i]; i++)
+		if (!cli_objects[i]->hidden)
+			object_synopsis(out, cli_objects[i], "  ");
+	fputs("\nOptions (before OBJECT):\n", out);
+	option_list(out, cli_globals);
+	fputs("\nExit status: 0 success, 1 the operation failed, 2 bad usage or invalid input.\n",
 	      out);
+}
+
+/* `sluice OBJECT help`: the synopsis, what the object does, every verb's options. */
+static void object_help(FILE *out, const struct cli_object *o)
+{
+	fputs("Usage:\n", out);
+	object_synopsis(out, o, "  ");
+	fprintf(out, "\n%s\n", o->summary);
+	for_each_command(o, v) {
+		if (!v->opts || !v->opts[0].name)
+			continue;
+		if (v->name)
+			fprintf(out, "\nOptions of '%s %s':\n", o->name, v->name);
+		else
+			fprintf(out, "\nOptions:\n");
+		option_list(out, v->opts);
+	}
 }
 
 /* Help goes to stdout; under -j as {"usage": "..."} so stdout stays JSON. */
@@ -159,9 +140,7 @@ static int print_help(const struct cli *c, const struct cli_object *o)
 	if (!mem)
 		return cli_error(c, EXIT_FAIL, "out of memory");
 	if (o) {
-		fputs("Usage:\n", mem);
-		object_synopsis(mem, o, "  ");
-		fprintf(mem, "\n%s\n", o->summary);
+		object_help(mem, o);
 	} else {
 		usage_text(mem);
 	}
@@ -184,9 +163,9 @@ static int print_help(const struct cli *c, const struct cli_object *o)
 
 static const struct cli_object *find_object(const char *name)
 {
-	for (size_t i = 0; i < NOBJECTS; i++)
-		if (!strcmp(objects[i]->name, name))
-			return objects[i];
+	for (size_t i = 0; cli_objects[i]; i++)
+		if (!strcmp(cli_objects[i]->name, name))
+			return cli_objects[i];
 	return NULL;
 }
 
@@ -219,39 +198,77 @@ static int dispatch(struct cli *c, int argc, char **argv)
 					 argv[2]);
 		return print_help(c, o);
 	}
-	if (!o->verbs)
-		return o->fn(c, argc - 1, argv + 1);
+	if (!o->verbs) {
+		c->verb = o->cmd;
+		return o->cmd->fn(c, argc - 1, argv + 1);
+	}
 	if (argc < 2)
 		return cli_error(c, EXIT_USAGE, "missing VERB after '%s'; try 'sluice %s help'",
 				 o->name, o->name);
 	for (v = o->verbs; v->name; v++)
-		if (!strcmp(v->name, argv[1]))
+		if (!strcmp(v->name, argv[1])) {
+			c->verb = v;
 			return v->fn(c, argc - 2, argv + 2);
+		}
 	return cli_error(c, EXIT_USAGE, "unknown command '%s %s'; try 'sluice %s help'",
 			 o->name, argv[1], o->name);
 }
 
-/* "--name VALUE" or "--name=VALUE"; *I is advanced past a separate VALUE. */
-static int option_value(struct cli *c, int argc, char **argv, int *i, const char *name,
-			const char **value)
+/* The global option at ARGV[I] (its long name or its alias); *VALUE after '=', if any. */
+static const struct cli_opt *global_opt(const char *arg, const char **value)
 {
-	size_t n = strlen(name);
-	const char *arg = argv[*i];
+	*value = NULL;
+	for (const struct cli_opt *o = cli_globals; o->name; o++) {
+		size_t n = strlen(o->name);
 
-	if (strncmp(arg, name, n))
-		return 0;
-	if (arg[n] == '=') {
-		*value = arg + n + 1;
-	} else if (arg[n] == '\0') {
-		if (*i + 1 >= argc)
-			return -cli_error(c, EXIT_USAGE, "option '%s' needs a value", name);
-		*value = argv[++*i];
-	} else {
-		return 0;
+		if (o->alias && !strcmp(arg, o->alias))
+			return o;
+		if (strncmp(arg, o->name, n))
+			continue;
+		if (arg[n] == '=')
+			*value = arg + n + 1;
+		if (arg[n] == '=' || !arg[n])
+			return o;
 	}
-	if (!**value)
-		return -cli_error(c, EXIT_USAGE, "option '%s' needs a non-empty value", name);
-	return 1;
+	return NULL;
+}
+
+/* Global options, from cli_globals: -1 to go on to OBJECT, else the exit status. */
+static int global_options(struct cli *c, int argc, char **argv, int *i)
+{
+	for (; *i < argc && argv[*i][0] == '-'; ++*i) {
+		const char *arg = argv[*i], *val;
+		const struct cli_opt *o;
+
+		if (!strcmp(arg, "--")) {
+			++*i;
+			break;
+		}
+		o = global_opt(arg, &val);
+		if (!o)
+			return cli_error(c, EXIT_USAGE, "unknown option '%s'; try 'sluice help'", arg);
+		if (!o->arg && val)
+			return cli_error(c, EXIT_USAGE, "option '%s' takes no value", o->name);
+		if (o->arg && !val) {
+			if (*i + 1 >= argc)
+				return cli_error(c, EXIT_USAGE, "option '%s' needs a value (%s)",
+						 o->name, o->arg);
+			val = argv[++*i];
+		}
+		if (o->arg && !*val)
+			return cli_error(c, EXIT_USAGE, "option '%s' needs a value (%s)", o->name,
+					 o->arg);
+		if (!strcmp(o->name, "--socket"))
+			c->socket = val;
+		else if (!strcmp(o->name, "--state-dir"))
+			c->state_dir = val;
+		else if (!strcmp(o->name, "--help"))
+			return print_help(c, NULL);
+		else if (!strcmp(o->name, "--version"))
+			return cli_version_only(c);
+		/* --json and --pretty: seen before anything could be reported */
+	}
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -265,50 +282,24 @@ int main(int argc, char **argv)
 
 	/* -j decides where errors go, so find it before reporting any error */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const struct cli_opt *o;
+		const char *val;
+
 		if (!strcmp(argv[i], "--"))
 			break;
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+		o = global_opt(argv[i], &val);
+		if (o && !strcmp(o->name, "--json"))
 			c.json = true;
-		if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty"))
+		if (o && !strcmp(o->name, "--pretty"))
 			c.json = c.pretty = true;
-		if (!strcmp(argv[i], "--socket") || !strcmp(argv[i], "--state-dir"))
+		if (o && o->arg && !val)
 			i++;
 	}
 
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *arg = argv[i];
-
-		if (!strcmp(arg, "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(arg, "-j") || !strcmp(arg, "--json") ||
-		    !strcmp(arg, "-p") || !strcmp(arg, "--pretty"))
-			continue;
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			rc = print_help(&c, NULL);
-			goto out;
-		}
-		if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
-			if (c.json)
-				printf("{\"version\":\"%s\"}\n", SLUICE_VERSION);
-			else
-				printf("sluice %s\n", SLUICE_VERSION);
-			rc = EXIT_OK;
-			goto out;
-		}
-		rc = option_value(&c, argc, argv, &i, "--socket", &c.socket);
-		if (rc == 0)
-			rc = option_value(&c, argc, argv, &i, "--state-dir", &c.state_dir);
-		if (rc < 0) {
-			rc = -rc;
-			goto out;
-		}
-		if (rc == 0) {
-			rc = cli_error(&c, EXIT_USAGE, "unknown option '%s'; try 'sluice help'", arg);
-			goto out;
-		}
-	}
+	i = 1;
+	rc = global_options(&c, argc, argv, &i);
+	if (rc >= 0)
+		goto out;
 	rc = dispatch(&c, argc - i, argv + i);
 out:
 	/* a full disk or a closed pipe is a failure too, not a silent success */

@@ -155,37 +155,38 @@ static int parse_num(const char *s, long long max, long long *out)
 	return !*s || *end || errno || *out < 0 || *out > max ? -EINVAL : 0;
 }
 
+/* Option NAME, a number 0..MAX, into *OUT (left as it is when not given). */
+static int monitor_num(struct cli *c, const struct cli_args *a, const char *name,
+		       long long max, long long *out)
+{
+	const char *v = cli_arg(c, a, name);
+
+	if (v && parse_num(v, max, out))
+		return cli_error(c, EXIT_USAGE, "%s needs a number 0..%lld, got '%s'", name, max, v);
+	return EXIT_OK;
+}
+
 static int do_monitor(struct cli *c, int argc, char **argv)
 {
 	long long count = 0, backlog = 0, shown = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct json_object *req, *ans;
 	struct mon_reader *r;
+	struct cli_args a;
 	size_t consumed = 0;
 	const char *wire;
 	char *line;
 	int fd, err, rc = EXIT_OK;
 
-	for (int i = 0; i < argc; i++) {
-		long long *dst = NULL, max = 0;
-
-		if (!strcmp(argv[i], "--count")) {
-			dst = &count;
-			max = 1LL << 62;
-		} else if (!strcmp(argv[i], "--backlog")) {
-			dst = &backlog;
-			max = 1024;
-		} else if (cli_global_option(argv[i])) {
-			return cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: "
-					 "sluice %s monitor", argv[i], argv[i]);
-		} else {
-			return cli_error(c, EXIT_USAGE, "unexpected argument '%s'; try "
-					 "'sluice help'", argv[i]);
-		}
-		if (i + 1 >= argc || parse_num(argv[i + 1], max, dst))
-			return cli_error(c, EXIT_USAGE, "%s needs a number 0..%lld", argv[i], max);
-		i++;
-	}
+	rc = cli_parse(c, argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = monitor_num(c, &a, "--count", 1LL << 62, &count);
+	if (!rc)
+		rc = monitor_num(c, &a, "--backlog", 1024, &backlog);
+	cli_args_free(&a);
+	if (rc)
+		return rc;
 
 	fd = ctl_connect(c);
 	if (fd < 0)
@@ -256,9 +257,14 @@ out:
 	return rc;
 }
 
+static const struct cli_opt monitor_opts[] = {
+	{ "--count", "N", 0, CV_TEXT, NULL, "stop after N events (default: until interrupted)" },
+	{ "--backlog", "N", 0, CV_TEXT, NULL, "first the last N events the agent kept (0..1024)" },
+	{ NULL },
+};
+
 const struct cli_object cli_monitor = {
 	.name = "monitor",
-	.fn = do_monitor,
-	.synopsis = "[--count N] [--backlog N]",
+	.cmd = &(const struct cli_verb){ NULL, do_monitor, "", monitor_opts },
 	.summary = "Stream drop events (rate limited by sluiced --event-rate), one per line.",
 };

@@ -175,9 +175,9 @@ static int do_check(struct cli *c, int argc, char **argv)
 {
 	struct check_result r = { .status = EXIT_OK };
 	struct json_object *out;
+	struct cli_args a;
 	const char **files;
 	size_t nfiles = 0;
-	bool opts = true;
 	int rc;
 
 	files = calloc((size_t)argc + 1, sizeof(*files));
@@ -190,26 +190,12 @@ static int do_check(struct cli *c, int argc, char **argv)
 	}
 
 	/* usage first: nothing is read when the command line is wrong */
-	for (int i = 0; i < argc; i++) {
-		if (opts && !strcmp(argv[i], "--")) {
-			opts = false;
-			continue;
-		}
-		if (opts && argv[i][0] == '-' && argv[i][1]) {
-			if (cli_global_option(argv[i]))
-				rc = cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: "
-					       "sluice %s policy check ...", argv[i], argv[i]);
-			else
-				rc = cli_error(c, EXIT_USAGE, "unknown option '%s' for 'policy "
-					       "check'; try 'sluice policy help'", argv[i]);
-			goto out;
-		}
-		files[nfiles++] = argv[i];
-	}
-	if (!nfiles) {
-		rc = cli_error(c, EXIT_USAGE, "missing FILE|DIR; try 'sluice policy help'");
+	rc = cli_parse(c, argc, argv, &a);
+	if (rc)
 		goto out;
-	}
+	for (size_t i = 0; i < a.npos; i++)
+		files[nfiles++] = a.pos[i];
+	cli_args_free(&a);
 
 	/* every dir is a policy of its own; the files that are not dirs make one more */
 	argc = (int)nfiles;
@@ -957,18 +943,20 @@ static int do_diff(struct cli *c, int argc, char **argv)
 {
 	struct json_object *args, *old = NULL, *new = NULL, *d = NULL;
 	struct sl_policy pol;
+	struct cli_args a;
+	const char *dir;
 	struct stat st;
 	int rc;
 
-	if (argc == 0)
-		return cli_error(c, EXIT_USAGE, "missing DIR; usage: sluice policy diff DIR");
-	if (argc > 1 || (argv[0][0] == '-' && argv[0][1]))
-		return cli_error(c, EXIT_USAGE, "unexpected argument '%s'; usage: sluice policy "
-				 "diff DIR", argv[argc > 1 ? 1 : 0]);
-	if (stat(argv[0], &st))
-		return cli_error(c, EXIT_USAGE, "%s: %s", argv[0], strerror(errno));
+	rc = cli_parse(c, argc, argv, &a);
+	if (rc)
+		return rc;
+	dir = a.pos[0];
+	cli_args_free(&a);
+	if (stat(dir, &st))
+		return cli_error(c, EXIT_USAGE, "%s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return cli_error(c, EXIT_USAGE, "%s: not a directory", argv[0]);
+		return cli_error(c, EXIT_USAGE, "%s: not a directory", dir);
 	args = json_object_new_object();
 	json_object_object_add(args, "prefixes", json_object_new_boolean(true));
 	rc = ctl_call(c, "policy-show", args, &old);
@@ -976,13 +964,13 @@ static int do_diff(struct cli *c, int argc, char **argv)
 	/* diff(1): 0 the same, 1 different, 2 trouble of any kind */
 	if (rc)
 		return EXIT_USAGE;
-	rc = load_for_diff(c, argv[0], json_object_get_string(pr_get(old, "policy_dir")), &pol);
+	rc = load_for_diff(c, dir, json_object_get_string(pr_get(old, "policy_dir")), &pol);
 	if (rc)
 		goto out;
 	new = sl_json_policy(&pol, true);
 	policy_free(&pol);
 	d = diff_policies(old, new);
-	json_object_object_add(d, "dir", json_object_new_string(argv[0]));
+	json_object_object_add(d, "dir", json_object_new_string(dir));
 	rc = cli_output(c, d, diff_text);
 	if (rc)
 		rc = EXIT_USAGE;
@@ -996,9 +984,9 @@ out:
 }
 
 static const struct cli_verb policy_verbs[] = {
-	{ "check", do_check, "FILE|DIR..." },
+	{ "check", do_check, "FILE|DIR...", NULL, CV_FILE, 1, CLI_MANY },
 	{ "show", do_show, "" },
-	{ "diff", do_diff, "DIR" },
+	{ "diff", do_diff, "DIR", NULL, CV_DIR, 1, 1 },
 	{ NULL },
 };
 

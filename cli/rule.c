@@ -117,10 +117,30 @@ static int do_rule_list(struct cli *c, int argc, char **argv)
 	return cli_show(c, argc, argv, "rule-list", rule_list_text);
 }
 
-/* Options of `rule add`, by field; list fields may repeat. */
-static const char *const add_opts[SL_EF_N] = {
-	NULL, "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--before",
-	"--section",
+/*
+ * The options of `rule add`, in the order of the rule's fields (SL_EF_ACTION
+ * on): option K sets field K + 1. The values are checked by the policy
+ * parser, as the same values in a file would be.
+ */
+static const struct cli_opt rule_add_opts[] = {
+	{ "--action", "allow|deny", CLI_OPT_REQUIRED, CV_WORDS, "allow deny",
+	  "what a matching packet gets" },
+	{ "--src", "CIDR|@SET", CLI_OPT_LIST, CV_ADDR, NULL,
+	  "source addresses, prefixes or sets (default any)" },
+	{ "--dst", "CIDR|@SET", CLI_OPT_LIST, CV_ADDR, NULL,
+	  "destination addresses, prefixes or sets (default any)" },
+	{ "--proto", "P", CLI_OPT_LIST, CV_WORDS, "tcp udp icmp icmpv6 any",
+	  "tcp, udp, icmp, icmpv6 or any (default any)" },
+	{ "--sport", "PORT|LO-HI", CLI_OPT_LIST, CV_TEXT, NULL,
+	  "source ports and ranges (needs --proto tcp or udp)" },
+	{ "--dport", "PORT|LO-HI", CLI_OPT_LIST, CV_TEXT, NULL,
+	  "destination ports and ranges (needs --proto tcp or udp)" },
+	{ "--before", "RULE", 0, CV_RULE, NULL,
+	  "insert right before RULE (default: after every hand-written rule)" },
+	{ "--section", "NAME", 0, CV_SECTION, NULL,
+	  "the firewall section (default: RULE's, else the first)" },
+	CLI_OPT_GENERATION,
+	{ NULL },
 };
 
 static const char *const add_locs[SL_EF_N] = {
@@ -164,6 +184,33 @@ static int rule_del_text(struct json_object *d)
 	return 0;
 }
 
+/* The fields of R from the parsed arguments A: values as given, lists element by element. */
+static int rule_fields(struct cli *c, const struct cli_args *a, struct sl_edit_rule *r)
+{
+	if (sl_edit_rule_add(r, SL_EF_NAME, a->pos[0]))
+		return cli_error(c, EXIT_FAIL, "out of memory");
+	r->floc[SL_EF_NAME] = (struct sl_loc){ add_locs[SL_EF_NAME], 0, 0 };
+	for (int f = SL_EF_ACTION; f < SL_EF_N; f++) {
+		const struct cli_opt *o = &rule_add_opts[f - 1];
+		const struct cli_list *l = cli_arg_list(c, a, o->name);
+		const char *val = cli_arg(c, a, o->name);
+
+		if (!val)
+			continue;
+		r->has[f] = true;
+		r->floc[f] = (struct sl_loc){ add_locs[f], 0, 0 };
+		if (!list_field(f)) {
+			if (sl_edit_rule_add(r, f, val))
+				return cli_error(c, EXIT_FAIL, "out of memory");
+			continue;
+		}
+		for (size_t k = 0; k < l->n; k++)
+			if (sl_edit_rule_add(r, f, l->v[k]))
+				return cli_error(c, EXIT_FAIL, "out of memory");
+	}
+	return EXIT_OK;
+}
+
 static int do_rule_add(struct cli *c, int argc, char **argv)
 {
 	struct sl_edits e = { .path = (char *)"" };
@@ -171,68 +218,17 @@ static int do_rule_add(struct cli *c, int argc, char **argv)
 	struct sl_diags d = {};
 	struct sl_policy pol;
 	struct sl_edit_rule r = {};
+	struct cli_args a;
 	long long gen = -1;
-	int rc = EXIT_OK, i, f;
+	int rc, f;
 
-	if (argc < 1 || argv[0][0] == '-')
-		return cli_error(c, EXIT_USAGE, "missing NAME; try 'sluice rule help'");
-	if (sl_edit_rule_add(&r, SL_EF_NAME, argv[0]))
-		return cli_error(c, EXIT_FAIL, "out of memory");
-	r.floc[SL_EF_NAME] = (struct sl_loc){ add_locs[SL_EF_NAME], 0, 0 };
-	for (i = 1; i < argc && !rc; i++) {
-		const char *arg = argv[i], *val = NULL;
-		size_t n;
-
-		rc = cli_opt_generation(c, argc, argv, &i, &gen);
-		if (rc) {
-			rc = rc < 0 ? -rc : EXIT_OK;
-			continue;
-		}
-		for (f = SL_EF_ACTION; f < SL_EF_N; f++) {
-			n = strlen(add_opts[f]);
-			if (!strncmp(arg, add_opts[f], n) && (arg[n] == '\0' || arg[n] == '='))
-				break;
-		}
-		if (f == SL_EF_N) {
-			rc = cli_global_option(arg) ?
-			     cli_error(c, EXIT_USAGE, "option '%s' goes before OBJECT: sluice %s "
-				       "rule add ...", arg, arg) :
-			     cli_error(c, EXIT_USAGE, "unexpected argument '%s' for 'rule add'; try "
-				       "'sluice rule help'", arg);
-			break;
-		}
-		if (arg[n] == '=')
-			val = arg + n + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
-		if (!val || !*val) {
-			rc = cli_error(c, EXIT_USAGE, "option '%s' needs a value", add_opts[f]);
-			break;
-		}
-		if (r.has[f] && !list_field(f)) {
-			rc = cli_error(c, EXIT_USAGE, "option '%s' given twice", add_opts[f]);
-			break;
-		}
-		r.has[f] = true;
-		r.floc[f] = (struct sl_loc){ add_locs[f], 0, 0 };
-		if (list_field(f)) {
-			struct cli_list l = {};
-
-			if (cli_list_add(&l, val)) {
-				rc = cli_error(c, EXIT_USAGE, "%s '%s': an empty element in the list",
-					       add_opts[f], val);
-				break;
-			}
-			for (size_t k = 0; k < l.n && !rc; k++)
-				if (sl_edit_rule_add(&r, f, l.v[k]))
-					rc = cli_error(c, EXIT_FAIL, "out of memory");
-			cli_list_free(&l);
-		} else if (sl_edit_rule_add(&r, f, val)) {
-			rc = cli_error(c, EXIT_FAIL, "out of memory");
-		}
-	}
-	if (!rc && !r.has[SL_EF_ACTION])
-		rc = cli_error(c, EXIT_USAGE, "missing --action allow|deny");
+	rc = cli_parse(c, argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = cli_generation(c, &a, &gen);
+	if (!rc)
+		rc = rule_fields(c, &a, &r);
+	cli_args_free(&a);
 	if (rc)
 		goto out;
 
@@ -273,28 +269,29 @@ out:
 	return rc;
 }
 
+static const struct cli_opt rule_del_opts[] = {
+	CLI_OPT_GENERATION,
+	{ NULL },
+};
+
 static int do_rule_del(struct cli *c, int argc, char **argv)
 {
 	struct json_object *args, *data;
-	const char *name = NULL;
+	struct cli_args a;
 	long long gen = -1;
 	int rc;
 
-	for (int i = 0; i < argc; i++) {
-		rc = cli_opt_generation(c, argc, argv, &i, &gen);
-		if (rc < 0)
-			return -rc;
-		if (rc)
-			continue;
-		if (argv[i][0] == '-' || name)
-			return cli_error(c, EXIT_USAGE, "unexpected argument '%s' for 'rule del'; "
-					 "try 'sluice rule help'", argv[i]);
-		name = argv[i];
+	rc = cli_parse(c, argc, argv, &a);
+	if (rc)
+		return rc;
+	rc = cli_generation(c, &a, &gen);
+	if (rc) {
+		cli_args_free(&a);
+		return rc;
 	}
-	if (!name)
-		return cli_error(c, EXIT_USAGE, "missing NAME; try 'sluice rule help'");
 	args = json_object_new_object();
-	json_object_object_add(args, "name", json_object_new_string(name));
+	json_object_object_add(args, "name", json_object_new_string(a.pos[0]));
+	cli_args_free(&a);
 	rc = cli_edit_call(c, "rule-del", args, gen, &data);
 	json_object_put(args);
 	if (rc)
@@ -306,10 +303,8 @@ static int do_rule_del(struct cli *c, int argc, char **argv)
 
 static const struct cli_verb rule_verbs[] = {
 	{ "list", do_rule_list, "" },
-	{ "add", do_rule_add, "NAME --action allow|deny [--src CIDR|@SET,...] [--dst CIDR|@SET,...]\n"
-	  "                      [--proto P,...] [--sport PORT|LO-HI,...] [--dport PORT|LO-HI,...]\n"
-	  "                      [--before RULE] [--section NAME] [--generation N]" },
-	{ "del", do_rule_del, "NAME [--generation N]" },
+	{ "add", do_rule_add, "NAME", rule_add_opts, CV_TEXT, 1, 1 },
+	{ "del", do_rule_del, "NAME", rule_del_opts, CV_CLI_RULE, 1, 1 },
 	{ NULL },
 };
 
@@ -324,7 +319,5 @@ const struct cli_object cli_rule = {
 		   "policy file; lists are comma-separated or repeated.\n"
 		   "With several firewall sections, --section NAME picks one (else the section\n"
 		   "of RULE).\n"
-		   "del: delete a rule added with `rule add` (hand-written rules live in files).\n"
-		   "--generation N: refuse the edit (exit 1) if the policy in force is no longer\n"
-		   "generation N.",
+		   "del: delete a rule added with `rule add` (hand-written rules live in files).",
 };

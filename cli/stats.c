@@ -88,7 +88,6 @@ static int do_stats(struct cli *c, int argc, char **argv)
 
 const struct cli_object cli_stats = {
 	.name = "stats",
-	.fn = do_stats,
-	.synopsis = "",
+	.cmd = &(const struct cli_verb){ NULL, do_stats, "" },
 	.summary = "Show packets and bytes per verdict and per drop reason, for every hook.",
 };

@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * sluice status: the agent, the policy in force, the attached hooks and how
- * full the maps are, from the agent's "status" answer (docs/control.md).
+ * full the maps are, from the agent's "status" answer (docs/control.md),
+ * and in the text the CLI's own version.
  */
 #include <errno.h>
 #include <stdio.h>
 
 #include "cli.h"
 #include "print.h"
+#include "version.h"
 
 static const struct pr_col status_fields[] = {
 	{ "agent pid",    "agent.pid",        0 },
 	{ "version",      "agent.version",    0 },
+	{ "cli version",  "cli.version",      0 },
 	{ "started",      "agent.started",    PR_TIME },
 	{ "policy dir",   "agent.policy_dir", 0 },
 	{ "state dir",    "agent.state_dir",  0 },
@@ -112,13 +115,32 @@ static int status_text(struct json_object *data)
 
 static int do_status(struct cli *c, int argc, char **argv)
 {
-	return cli_show(c, argc, argv, "status", status_text);
+	struct json_object *data, *cli;
+	int rc = cli_no_args(c, argc, argv);
+
+	if (rc)
+		return rc;
+	rc = ctl_call(c, "status", NULL, &data);
+	if (rc)
+		return rc;
+	/*
+	 * The text shows the CLI's own version beside the agent's (after an
+	 * upgrade they may differ); -j stays exactly the agent's data, and
+	 * `sluice -j version` has both.
+	 */
+	if (!c->json) {
+		cli = json_object_new_object();
+		json_object_object_add(cli, "version", json_object_new_string(sluice_version));
+		json_object_object_add(data, "cli", cli);
+	}
+	rc = cli_output(c, data, status_text);
+	json_object_put(data);
+	return rc;
 }
 
 const struct cli_object cli_status = {
 	.name = "status",
-	.fn = do_status,
-	.synopsis = "",
+	.cmd = &(const struct cli_verb){ NULL, do_status, "" },
 	.summary = "Show the agent, the policy generation in force, the hooks attached per\n"
 		   "interface and how full the maps are.",
 };

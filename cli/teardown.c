@@ -309,17 +309,24 @@ static int teardown_text(struct json_object *data)
 	return 0;
 }
 
+static const struct cli_opt teardown_opts[] = {
+	{ "--force", NULL, 0, CV_TEXT, NULL,
+	  "remove the pins even while an agent holds the state dir" },
+	{ NULL },
+};
+
 static int do_teardown(struct cli *c, int argc, char **argv)
 {
 	struct json_object *data;
-	bool force = false;
+	struct cli_args a;
+	bool force;
 	int rc, fd;
 
-	for (; argc > 0 && !strcmp(argv[0], "--force"); argc--, argv++)
-		force = true;
-	rc = cli_no_args(c, argc, argv);
+	rc = cli_parse(c, argc, argv, &a);
 	if (rc)
 		return rc;
+	force = cli_arg(c, &a, "--force") != NULL;
+	cli_args_free(&a);
 	fd = ctl_connect(c);
 	/* nobody listens: no agent to ask, do it ourselves */
 	if (fd == -ENOENT || fd == -ECONNREFUSED)
@@ -337,8 +344,7 @@ static int do_teardown(struct cli *c, int argc, char **argv)
 
 const struct cli_object cli_teardown = {
 	.name = "teardown",
-	.fn = do_teardown,
-	.synopsis = "[--force]",
+	.cmd = &(const struct cli_verb){ NULL, do_teardown, "", teardown_opts },
 	.summary = "Detach every program and remove the pinned state. The agent does it when\n"
 		   "it answers (and exits); otherwise the pins under the state dir are removed\n"
 		   "here (--state-dir, default " SLUICE_DEFAULT_STATE "), unless an agent holds\n"

@@ -88,14 +88,22 @@ class Agent:
 
     # --- process ----------------------------------------------------------
 
-    def start(self, wait=True, extra=()):
+    def start(self, wait=True, extra=(), foreground=True, wrap=(), env_add=None):
+        """Start the agent (with --foreground --log-level debug unless not
+        FOREGROUND). WRAP: a command the agent's argv is appended to, run
+        inside the namespace (it must exec the agent, so that the PID stays
+        the agent's). ENV_ADD: more environment variables."""
         argv = [self.sluiced, "--policy-dir", self.policy_dir, "--state-dir", self.state_dir,
-                "--socket", self.socket, "--foreground", "--log-level", "debug"] + list(extra)
+                "--socket", self.socket]
+        if foreground:
+            argv += ["--foreground", "--log-level", "debug"]
+        argv = list(wrap) + argv + list(extra)
         self.log = open(self.log_path, "a")
         self.log.write("==== start: %s\n" % " ".join(argv))
         self.log.flush()
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        env.update(env_add or {})
         self.proc = subprocess.Popen(ns_cmd(self.ns, argv), stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
