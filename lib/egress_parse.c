@@ -381,8 +381,7 @@ int egress_check(struct sl_policy *pol, struct sl_diags *d)
 			    "defaults in all; at most %d", counters, SLUICE_EG_CNT_MAX);
 		errs++;
 	}
-	if (!errs)
-		errs += check_backstop_srcs(pol, d, &srcs);
+	errs += check_backstop_srcs(pol, d, &srcs);
 	if (srcs > SLUICE_EG_SRC_MAX && pol->negs) {
 		sl_diag_add(d, &pol->egs[pol->negs - 1].loc, "backstop sources: %zu prefixes in "
 			    "all; at most %d", srcs, SLUICE_EG_SRC_MAX);
