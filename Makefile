@@ -4,6 +4,7 @@
 # make test     install what is missing, build, run every test; ends with "N passed, N failed"
 # make demo     namespaces + veths + sluiced on policies/, real traffic, then clean up
 # make bench    per-packet cost beside baselines measured in the same run
+# make fuzz     each libFuzzer target (fuzz/) for FUZZ_TIME seconds (default 60)
 # make deps     apt-get install the Debian packages that are missing (silent when none)
 # make install  binaries, unit, man pages, completion, examples (PREFIX, DESTDIR)
 # make uninstall  removes what make install put there (the policies in /etc stay)
@@ -59,6 +60,9 @@ HDRS       := $(wildcard lib/*.h agent/*.h cli/*.h tests/*.h bpf/sluice_abi.h)
 AGENT_SRCS := $(wildcard agent/*.c)
 CLI_SRCS   := $(wildcard cli/*.c)
 TEST_SRCS  := $(wildcard tests/test_*.c)
+# The tests' own code, linked into every test: the oracle (ref_*.c, shares nothing with lib/)
+# and the golden files' format (golden.c)
+TEST_LIB_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 BENCH_SRCS := $(wildcard bench/*.c)
 
 obj  = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -81,12 +85,13 @@ endif
 SL_VERSION := $(or $(SL_DESCRIBE),$(SL_VERSION_FILE))
 
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
-	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest iproute2 \
-	    ethtool util-linux procps nftables libmicrohttpd-dev libsystemd-dev scdoc man-db \
-	    bash-completion python3-yaml systemd debhelper dpkg-dev fakeroot lintian
+	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest python3-pytest-timeout \
+	    iproute2 ethtool util-linux procps nftables libmicrohttpd-dev libsystemd-dev scdoc \
+	    man-db bash-completion python3-yaml systemd debhelper dpkg-dev fakeroot lintian \
+	    libfuzzer-14-dev libclang-rt-14-dev
 
 .PHONY: all deps test demo bench clean test-bins bench-bins FORCE man completion install \
-	uninstall deb
+	uninstall deb fuzz fuzz-bins
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/sluiced $(BUILD)/sluice $(BPF_OBJS)
@@ -157,7 +162,8 @@ $(BUILD)/san/sluice: $(call sobj,$(CLI_SRCS) $(LIB_SRCS))
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(LIB_SRCS))
+.SECONDARY: $(call sobj,$(TEST_LIB_SRCS))
+$(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(TEST_LIB_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
@@ -167,7 +173,36 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(LIB_SRCS))
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion
+# libFuzzer targets (fuzz/fuzz_*.c), built with clang: the code under test with coverage,
+# ASan and UBSan; the agent's main() renamed so that libFuzzer's runs.
+FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_FLAGS := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	      -fno-omit-frame-pointer
+FUZZ_TIME  ?= 60
+fobj = $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(1))
+
+$(BUILD)/fuzzobj/%.o: %.c $(HDRS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(CFLAGS_COMMON) $(FUZZ_FLAGS) $(if $(filter agent/main.c,$<),-Dmain=sluiced_main) \
+		-c $< -o $@
+
+$(call fobj,$(AGENT_SRCS)): $(SKELS)
+$(call fobj,lib/version.c): $(BUILD)/build_version.h
+
+$(BUILD)/fuzz/fuzz_policy: $(call fobj,fuzz/fuzz_policy.c $(LIB_SRCS))
+$(BUILD)/fuzz/fuzz_edits: $(call fobj,fuzz/fuzz_edits.c $(LIB_SRCS))
+$(BUILD)/fuzz/fuzz_control: $(call fobj,fuzz/fuzz_control.c $(AGENT_SRCS) $(LIB_SRCS))
+$(FUZZ_BINS):
+	$(call msg,LD-FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS) \
+		$(if $(filter %/fuzz_control,$@),$(AGENT_LDLIBS))
+
+fuzz-bins: $(FUZZ_BINS)
+
+test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion $(FUZZ_BINS)
 
 bench-bins: all $(BENCH_BINS)
 
@@ -178,6 +213,10 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory bench-bins
 	$(Q)BUILD=$(BUILD) bench/run.sh
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-bins
+	$(Q)BUILD=$(BUILD) FUZZ_TIME=$(FUZZ_TIME) fuzz/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

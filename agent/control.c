@@ -442,17 +442,16 @@ static int keys_once(const char *req, size_t len, struct json_object *in)
 	return err;
 }
 
-struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
-			       struct json_object **monitor)
+int ctl_parse_request(const char *req, size_t len, struct json_object **out, char *err,
+		      size_t errlen)
 {
-	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
 	enum json_tokener_error jerr = json_tokener_success;
 	struct json_tokener *tok = json_tokener_new();
-	char err[2048] = "";
-	const char *cmd = "";
-	int ret = -EINVAL;
+	struct json_object *in, *cmdv;
 	size_t end = 0;
+	int ret;
 
+	*out = NULL;
 	if (tok)
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	in = tok ? json_tokener_parse_ex(tok, req, (int)len) : NULL;
@@ -462,28 +461,53 @@ struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
 		json_tokener_free(tok);
 	}
 	if (!in || jerr != json_tokener_success) {
-		snprintf(err, sizeof(err), "request is not JSON: %s",
+		snprintf(err, errlen, "request is not JSON: %s",
 			 jerr == json_tokener_continue ? "unexpected end of input" :
 			 json_tokener_error_desc(jerr));
-		goto out;
+		ret = -EINVAL;
+		goto bad;
 	}
-	if (end > len || strspn(req + end, " \t\r") != len - end) {
-		snprintf(err, sizeof(err), "request has data after the JSON object");
-		goto out;
+	/* only blanks after it, within LEN: REQ need not end with a NUL */
+	while (end < len && (req[end] == ' ' || req[end] == '\t' || req[end] == '\r'))
+		end++;
+	if (end != len) {
+		snprintf(err, errlen, "request has data after the JSON object");
+		ret = -EINVAL;
+		goto bad;
 	}
 	ret = keys_once(req, end, in);
 	if (ret) {
-		snprintf(err, sizeof(err), ret == -EINVAL ? "request has a key twice in one "
+		snprintf(err, errlen, ret == -EINVAL ? "request has a key twice in one "
 			 "object; each key may appear once" : "out of memory");
-		goto out;
+		goto bad;
 	}
-	ret = -EINVAL;
 	if (!json_object_is_type(in, json_type_object) ||
 	    !json_object_object_get_ex(in, "cmd", &cmdv) ||
 	    !json_object_is_type(cmdv, json_type_string)) {
-		snprintf(err, sizeof(err), "request has no \"cmd\" string");
-		goto out;
+		snprintf(err, errlen, "request has no \"cmd\" string");
+		ret = -EINVAL;
+		goto bad;
 	}
+	*out = in;
+	return 0;
+bad:
+	json_object_put(in);
+	return ret;
+}
+
+struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
+			       struct json_object **monitor)
+{
+	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
+	char err[2048] = "";
+	const char *cmd = "";
+	int ret;
+
+	ret = ctl_parse_request(req, len, &in, err, sizeof(err));
+	if (ret)
+		goto out;
+	ret = -EINVAL;
+	json_object_object_get_ex(in, "cmd", &cmdv);
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
 		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor, rule-add, rule-del, "

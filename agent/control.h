@@ -28,5 +28,14 @@ void ctl_close(struct agent *a);
  */
 struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
 			       struct json_object **monitor);
+/*
+ * The request parser of ctl_handle (and of fuzz/fuzz_control.c): LEN bytes
+ * of REQ must be one strict JSON object, each key once in every object,
+ * with a "cmd" string, followed by nothing but blanks. Returns 0 with the
+ * object in *OUT (the caller puts it), or -EINVAL (-ENOMEM) with the reason
+ * in ERR.
+ */
+int ctl_parse_request(const char *req, size_t len, struct json_object **out, char *err,
+		      size_t errlen);
 
 #endif /* SLUICED_CONTROL_H */

@@ -14,7 +14,9 @@
  *
  * for a 100-rule policy, then again with a 100,000-prefix set added: an edit
  * re-reads and re-applies the whole policy (that is what makes it atomic),
- * so its cost follows the policy's size.
+ * so its cost follows the policy's size. Also how soon a new or renamed
+ * link that matches the policy's pattern is attached (the netns tests check
+ * that it is, not how fast).
  *
  * The agent runs in a namespace of its own (sle-b<pid>) with one veth pair;
  * its state dir is /sys/fs/bpf/sle-b<pid>. Everything is removed on exit.
@@ -207,6 +209,77 @@ static int measure(const char *title)
 	return 0;
 }
 
+/* Does DEV in the namespace run an XDP program? (system(3): no message while it is not yet) */
+static bool has_xdp(const char *dev)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "ip -n %s link show dev %s 2>/dev/null | grep -q ' xdp'", ns,
+		 dev);
+	return system(cmd) == 0;
+}
+
+/* Milliseconds from T0 (ms) until DEV runs XDP; -1 past 10 s. */
+static double until_xdp(const char *dev, double t0)
+{
+	while (!has_xdp(dev)) {
+		if (now_s() * 1e3 - t0 > 10000)
+			return -1;
+		usleep(2000);
+	}
+	return now_s() * 1e3 - t0;
+}
+
+/*
+ * How soon a link that appears, or is renamed into the policy's pattern, is
+ * attached (docs/policy.md: "within a second"): from the `ip` command until
+ * `ip link show` sees the program. The baseline is the same commands and
+ * one `ip link show` on a link no pattern matches (the cost of the probe).
+ */
+static int measure_attach(void)
+{
+	double add[ROUNDS], ren[ROUNDS], base[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		char dev[48], rdev[48];	/* 15 characters: ns is "sle-bNNNNN" */
+		double t0;
+
+		snprintf(dev, sizeof(dev), "%sn%d", ns, i);
+		snprintf(rdev, sizeof(rdev), "%sr%d", ns, i);
+		t0 = now_s() * 1e3;
+		if (sh("ip -n %s link add zzb%d type veth peer name zzc%d && "
+		       "ip -n %s link set zzb%d up", ns, i, i, ns, i))
+			return -1;
+		has_xdp("zzb0");
+		base[i] = now_s() * 1e3 - t0;
+
+		t0 = now_s() * 1e3;
+		if (sh("ip -n %s link add %s type veth peer name zzp%d && ip -n %s link set %s up",
+		       ns, dev, i, ns, dev))
+			return -1;
+		add[i] = until_xdp(dev, t0);
+
+		if (sh("ip -n %s link add zzr%d type veth peer name zzq%d", ns, i, i))
+			return -1;
+		t0 = now_s() * 1e3;
+		if (sh("ip -n %s link set zzr%d name %s && ip -n %s link set %s up", ns, i, rdev, ns,
+		       rdev))
+			return -1;
+		ren[i] = until_xdp(rdev, t0);
+		sh("ip -n %s link del %s; ip -n %s link del %s; ip -n %s link del zzb%d", ns, dev,
+		   ns, rdev, ns, i);
+		if (add[i] < 0 || ren[i] < 0) {
+			fprintf(stderr, "bench_edit: no XDP on a new link after 10 s\n");
+			return -1;
+		}
+	}
+	printf("\nA link that appears, ms over %d rounds     median      p90      min\n", ROUNDS);
+	row("ip link add + show (baseline)", base, ROUNDS);
+	row("new link matching: XDP attached", add, ROUNDS);
+	row("renamed into the pattern: attached", ren, ROUNDS);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char self[512], *slash;
@@ -271,7 +344,7 @@ int main(int argc, char **argv)
 	}
 	printf("CLI edit end to end (CLI start to exit: the agent answers once the merged\n"
 	       "policy is in force on every link and the edits file is saved)\n");
-	if (measure("100 rules"))
+	if (measure("100 rules") || measure_attach())
 		goto fail;
 
 	t0 = now_s() * 1e3;

@@ -794,30 +794,65 @@ static uint16_t lookup6(const struct fw_lpm6_entry *v, uint32_t n, const uint8_t
 	return cl;
 }
 
+/* The class field F of PKT gets from T's tables. */
+static uint16_t field_class(const struct fw_tables *t, const struct sl_pkt *pkt, enum fw_field f)
+{
+	bool v4 = pkt->family == AF_INET;
+
+	switch (f) {
+	case FW_FIELD_SRC:
+		return v4 ? lookup4(t->src4, t->src4_t8, pkt->src) : lookup6(t->src6, t->nsrc6, pkt->src);
+	case FW_FIELD_DST:
+		return v4 ? lookup4(t->dst4, t->dst4_t8, pkt->dst) : lookup6(t->dst6, t->ndst6, pkt->dst);
+	case FW_FIELD_PROTO:
+		return t->cfg.proto_cls[pkt->proto];
+	case FW_FIELD_SPORT:
+		if (!pkt->has_ports)
+			return t->cfg.noport_cls;
+		return t->sport[pkt->sport / SLUICE_BLK].e[pkt->sport % SLUICE_BLK];
+	case FW_FIELD_DPORT:
+		if (!pkt->has_ports)
+			return t->cfg.noport_cls;
+		return t->dport[pkt->dport / SLUICE_BLK].e[pkt->dport % SLUICE_BLK];
+	}
+	return 0;
+}
+
 int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt)
 {
-	uint16_t cs, cd, cp, csp, cdp;
+	uint16_t c[FW_NFIELDS];
 	uint64_t w;
 
-	if (pkt->family == AF_INET) {
-		cs = lookup4(t->src4, t->src4_t8, pkt->src);
-		cd = lookup4(t->dst4, t->dst4_t8, pkt->dst);
-	} else {
-		cs = lookup6(t->src6, t->nsrc6, pkt->src);
-		cd = lookup6(t->dst6, t->ndst6, pkt->dst);
-	}
-	cp = t->cfg.proto_cls[pkt->proto];
-	if (pkt->has_ports) {
-		csp = t->sport[pkt->sport / SLUICE_BLK].e[pkt->sport % SLUICE_BLK];
-		cdp = t->dport[pkt->dport / SLUICE_BLK].e[pkt->dport % SLUICE_BLK];
-	} else {
-		csp = cdp = t->cfg.noport_cls;
-	}
+	for (int f = 0; f < FW_NFIELDS; f++)
+		c[f] = field_class(t, pkt, (enum fw_field)f);
 	for (int i = 0; i < SLUICE_BM_WORDS; i++) {
-		w = t->cls[cs].w[i] & t->cls[cd].w[i] & t->cls[cp].w[i] & t->cls[csp].w[i] &
-		    t->cls[cdp].w[i];
+		w = t->cls[c[0]].w[i] & t->cls[c[1]].w[i] & t->cls[c[2]].w[i] & t->cls[c[3]].w[i] &
+		    t->cls[c[4]].w[i];
 		if (w)
 			return i * 64 + __builtin_ctzll(w);
 	}
 	return -1;
+}
+
+size_t fw_tables_field_rules(const struct fw_tables *t, const struct sl_pkt *pkt,
+			     enum fw_field f, uint32_t *rules, size_t max)
+{
+	const struct fw_bitmap *b = &t->cls[field_class(t, pkt, f)];
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < t->cfg.nrules; i++) {
+		if (!(b->w[i / 64] >> (i % 64) & 1))
+			continue;
+		if (n < max)
+			rules[n] = i;
+		n++;
+	}
+	return n;
+}
+
+enum sluice_action fw_tables_action(const struct fw_tables *t, int i)
+{
+	if (i < 0)
+		return (enum sluice_action)t->cfg.default_action;
+	return t->cfg.allow[i / 64] >> (i % 64) & 1 ? SLUICE_ACT_ALLOW : SLUICE_ACT_DENY;
 }

@@ -40,8 +40,27 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 	       struct fw_tables *t, struct sl_diags *diags);
 void fw_tables_free(struct fw_tables *t);
 
-/* Classify with the compiled tables, as the datapath does (for golden tests). */
+/* Classify with the compiled tables, as the datapath does (for tests). */
 int fw_tables_classify(const struct fw_tables *t, const struct sl_pkt *pkt);
+
+/* The fields of a packet the tables look up, each in a table of its own. */
+enum fw_field { FW_FIELD_SRC, FW_FIELD_DST, FW_FIELD_PROTO, FW_FIELD_SPORT, FW_FIELD_DPORT };
+#define FW_NFIELDS 5
+
+/*
+ * What T says about one field of PKT, whatever the layout of its tables:
+ * the rules whose field F matches PKT's (its address of PKT's family, its
+ * protocol, its port; a packet without ports matches on a port field only
+ * the rules that name no port), ascending, into RULES (up to MAX). Returns
+ * their number (past MAX, only MAX are written). The golden tests print
+ * the tables with it (tests/golden.c), so that they describe what a rule
+ * matches and survive a change of table layout.
+ */
+size_t fw_tables_field_rules(const struct fw_tables *t, const struct sl_pkt *pkt,
+			     enum fw_field f, uint32_t *rules, size_t max);
+
+/* The action of rule I in T; T's default for I < 0. */
+enum sluice_action fw_tables_action(const struct fw_tables *t, int i);
 
 /*
  * Canonical text form of T, for golden tests and debugging: cfg, classes as

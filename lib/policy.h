@@ -187,12 +187,7 @@ int policy_find_egress(const struct sl_policy *pol, const char *name);
 /* Does any egress entry have a backstop interface pattern matching IFNAME? */
 bool policy_backstop_match(const struct sl_policy *pol, const char *ifname);
 
-/*
- * The reference classifier: a plain function of the policy that says what the
- * datapath must do with a packet that arrives on an interface of section FW.
- * Returns the index of the first matching rule of FW, or -1 when the default
- * applies.
- */
+/* A packet as the classifier sees it (fw_tables_classify). */
 struct sl_pkt {
 	uint8_t family;		/* AF_INET or AF_INET6 */
 	uint8_t proto;		/* IP protocol number */
@@ -200,11 +195,6 @@ struct sl_pkt {
 	uint16_t sport, dport;	/* host order */
 	uint8_t src[16], dst[16];
 };
-
-int policy_ref_classify(const struct sl_policy *pol, const struct sl_firewall *fw,
-			const struct sl_pkt *pkt);
-enum sluice_action policy_ref_verdict(const struct sl_policy *pol, const struct sl_firewall *fw,
-				      const struct sl_pkt *pkt);
 
 /* Text forms used by the printers: "198.51.100.0/24", "2001:db8::/32". */
 void sl_prefix_format(const struct sl_prefix *p, char *buf, size_t len);

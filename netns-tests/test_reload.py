@@ -7,6 +7,7 @@ import re
 import signal
 import time
 
+from lib.agent import CliError
 from lib.policy import policy_yaml
 from lib.traffic import exchange
 
@@ -23,8 +24,9 @@ def deny(port):
     return [dict(name="deny-%d" % port, action="deny", proto="udp", dport=[str(port)])]
 
 
-def wait_new_generation(agent, gen, timeout=2.0):
-    """Seconds until the generation in force passes GEN; fails past TIMEOUT."""
+def wait_new_generation(agent, gen, timeout=10.0):
+    """Seconds until the generation in force passes GEN; fails past TIMEOUT
+    (a backstop: the contract's 2 s is measured by make bench, bench_reload)."""
     t0 = time.monotonic()
     while True:
         cur = agent.status()["generation"]
@@ -36,6 +38,16 @@ def wait_new_generation(agent, gen, timeout=2.0):
         time.sleep(0.05)
 
 
+def wait_refused(agent, n, timeout=10.0):
+    """Wait until the agent has logged N refusals of a policy ("not applied;
+    generation G stays in force"): it read the change and kept the old one."""
+    deadline = time.monotonic() + timeout
+    while len(re.findall(r"not applied; generation \d+ stays in force", agent.log_text())) < n:
+        assert time.monotonic() < deadline, "no refusal logged:\n" + agent.log_text()
+        assert agent.alive(), agent.log_text()
+        time.sleep(0.05)
+
+
 def test_reload_and_invalid_policy_kept_out(env):
     agent = env.start(default="allow", rules=deny(5001))
     assert probe(env) == {"5000": N, "5001": 0}
@@ -43,8 +55,11 @@ def test_reload_and_invalid_policy_kept_out(env):
     gen = agent.status()["generation"]
     agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5000)))
     wait_new_generation(agent, gen)
+    assert "deny-5001" not in agent.rules()
+    # (a delta: the counter of rule 0 carries deny-5001's packets over the restart)
+    before = agent.rules()["deny-5000"]["packets"]
     assert probe(env) == {"5000": 0, "5001": N}
-    assert agent.rules()["deny-5000"]["packets"] == N
+    assert agent.rules()["deny-5000"]["packets"] - before == N
     assert "deny-5001" not in agent.rules()
 
     # a mistake (host bits set) in a new file: nothing of it is applied
@@ -54,7 +69,7 @@ def test_reload_and_invalid_policy_kept_out(env):
                                                     "      action: deny\n"
                                                     "      src: [192.0.2.1/24]\n", 1)
     agent.write_policy("10-test.yaml", bad)
-    time.sleep(2.5)
+    wait_refused(agent, 1)
     assert agent.status()["generation"] == gen
     assert probe(env) == {"5000": 0, "5001": N}
     assert "bad" not in agent.rules()
@@ -117,16 +132,29 @@ def test_invalid_policy_at_start(env):
     agent.start(wait=False)
     # it answers, keeps the pinned policy and stays up for a fixed file
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if agent.attached():
-                break
-        except Exception:
-            pass
+    while True:
         assert agent.alive(), agent.log_text()
+        try:
+            if os.path.exists(agent.socket) and agent.attached():
+                break
+            why = "not attached"
+        except CliError as e:   # not answering yet
+            why = e
+        assert time.monotonic() < deadline, "no answer with the pinned policy: %s\n%s" % (
+            why, agent.log_text())
         time.sleep(0.1)
+    gen = agent.status()["generation"]
+    assert gen >= 1
     assert probe(env) == {"5000": N, "5001": 0}
     assert agent.alive()
+    # the fixed file is picked up: its rules, a new generation
+    agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5000)))
+    wait_new_generation(agent, gen)
+    assert "deny-5001" not in agent.rules()
+    # (a delta: the counter of rule 0 carries deny-5001's packets over the restart)
+    before = agent.rules()["deny-5000"]["packets"]
+    assert probe(env) == {"5000": 0, "5001": N}
+    assert agent.rules()["deny-5000"]["packets"] - before == N
 
 
 def test_sighup_rereads_set_file(env):

@@ -20,15 +20,23 @@ def specs():
     return [dict(s, tag="allowed", dport=5000), dict(s, tag="denied", dport=5001)]
 
 
+def flowing_through(s, what):
+    """Wait until allowed packets arrive again after WHAT: the stream ran
+    across it (not before or after it only)."""
+    n = s.arrived("allowed")
+    s.wait_arrived("allowed", n + 10)
+    assert s.running(), "the stream ended right after the %s; slow it down" % what
+
+
 def test_restart_under_traffic(env):
     agent = env.start(default="allow", rules=[
         dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])])
     with Stream(env.topo, specs(), inter=INTER) as s:
-        time.sleep(0.5)
+        s.wait_arrived("allowed", 10)   # traffic flows before the agent stops
         assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
         time.sleep(0.3)
         agent.start()
-        assert s.running(), "the stream ended before the restart was over; slow it down"
+        flowing_through(s, "restart")
     assert s.counts == {"allowed": COUNT, "denied": 0}
 
 
@@ -85,28 +93,33 @@ def test_sigkill_under_traffic_5s_down(env):
 
 def test_reload_under_traffic(env):
     """Reloads that move the deny rule to another index and change every
-    table: a packet must see the old policy or the new one, never a mix."""
+    table: a packet must see the old policy or the new one, never a mix.
+    The "allowed" and "denied" flows get the same verdict from both policies
+    (by other rules), so they arrive exactly; "switched" is allowed by A and
+    denied by B, so that some but not all of it arrives: the reloads took
+    effect, in both directions, while the stream ran."""
     a = [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])]
     b = [dict(name="allow-6000", action="allow", proto="udp", dport=["6000-6100"]),
          dict(name="allow-net", action="allow", src=["198.51.100.0/24", "2001:db8:9::/48"],
               proto="udp", dport=["7000"]),
          dict(name="deny-5001", action="deny", src=["192.0.2.0/24"], proto="udp",
               dport=["5001"]),
-         dict(name="deny-tcp", action="deny", dst=["203.0.113.0/24"], proto="tcp")]
+         dict(name="deny-tcp", action="deny", dst=["203.0.113.0/24"], proto="tcp"),
+         dict(name="deny-5002", action="deny", proto="udp", dport=["5002"])]
+    flows = specs() + [dict(specs()[0], tag="switched", dport=5002)]
     agent = env.start(default="allow", rules=a)
     reloads = 0
-    with Stream(env.topo, specs(), inter=INTER) as s:
-        time.sleep(0.3)
+    with Stream(env.topo, flows, inter=INTER) as s:
+        s.wait_arrived("switched", 10)  # traffic flows under A before the first reload
         while s.running() and reloads < 12:
             gen = agent.status()["generation"]
             agent.write_policy("10-test.yaml",
                                policy_yaml(env.topo, b if reloads % 2 == 0 else a))
-            deadline = time.monotonic() + 3
-            while agent.status()["generation"] == gen and time.monotonic() < deadline:
-                time.sleep(0.02)
+            agent.wait_generation(gen + 1)
             reloads += 1
     assert reloads >= 4, "too few reloads during the stream (%d)" % reloads
-    assert s.counts == {"allowed": COUNT, "denied": 0}
+    assert {k: s.counts[k] for k in ("allowed", "denied")} == {"allowed": COUNT, "denied": 0}
+    assert 0 < s.counts["switched"] < COUNT, s.counts
 
 
 def test_upgrade_under_traffic(env):
@@ -122,11 +135,11 @@ def test_upgrade_under_traffic(env):
     (build,) = os.listdir(base)
     old = _prog_array(agent.state_dir)[build]
     with Stream(env.topo, specs(), inter=INTER) as s:
-        time.sleep(0.3)
+        s.wait_arrived("allowed", 10)
         assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
         os.rename(os.path.join(base, build), os.path.join(base, "0" * 16))
         agent.start()
-        assert s.running(), "the stream ended before the upgrade was over; slow it down"
+        flowing_through(s, "upgrade")
     assert s.counts == {"allowed": COUNT, "denied": 0}
     after = agent.attached()[env.topo.fdev]
     assert after["link_id"] == before["link_id"]

@@ -2,13 +2,17 @@
 /*
  * Policy -> compiled tables.
  *
- * Golden tests: tests/data/NAME/ compiled and dumped (fw_tables_dump) must
- * equal tests/golden/NAME.tables, which were checked by hand; UPDATE_GOLDEN=1
- * rewrites them. Randomized test: random policies with overlapping IPv4/IPv6
- * prefixes, sets, protocols and port ranges, and random packets biased to
- * prefix and range edges: fw_tables_classify must equal policy_ref_classify
- * on every packet (SLUICE_SEED=N reproduces a run). Scale: 100k and 1M
- * prefix sets compile fast; limits are refused at the right location.
+ * Golden tests: tests/data/NAME/ compiled, each section printed as the rules
+ * each packet field matches (tests/golden.h: ranges of protocols, ports and
+ * addresses -> rule indexes, independent of the table layout), must equal
+ * tests/golden/NAME.golden, which were checked by hand. UPDATE_GOLDEN=1
+ * rewrites them and fails, until the diff is read and the tests run again. Randomized test: random policies with overlapping IPv4/IPv6
+ * prefixes, sets, protocols and port ranges (the generator's own model,
+ * tests/ref_policy.h, written as files), and random packets biased to
+ * prefix and range edges: fw_tables_classify must equal the oracle's
+ * ref_classify on every packet (SLUICE_SEED=N reproduces a run). Scale: 100k
+ * and 1M prefix sets compile and classify as the oracle does; limits are
+ * refused at the right location.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,27 +23,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testlib.h"
 #include "fw_tables.h"
+#include "golden.h"
+#include "ref_bridge.h"
+#include "testlib.h"
 
 /* ---- helpers ---- */
 
-static uint64_t rng_state;
+static struct ref_rng rng;
 
 static uint64_t rnd(void)
 {
-	uint64_t x = rng_state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 0x2545f4914f6cdd1dull;
+	return ref_rnd(&rng);
 }
 
 static uint32_t rndn(uint32_t n)
 {
-	return n ? (uint32_t)(rnd() % n) : 0;
+	return ref_rndn(&rng, n);
 }
 
 static void seed_rng(void)
@@ -47,24 +47,17 @@ static void seed_rng(void)
 	const char *s = getenv("SLUICE_SEED");
 	uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
 
-	if (!seed)
-		seed = 1;
 	printf("# seed %llu (SLUICE_SEED=%llu reproduces)\n", (unsigned long long)seed,
 	       (unsigned long long)seed);
-	rng_state = seed;
-}
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	rng.s = seed;
 }
 
 static double now(void)
 {
-	return clock_s(CLOCK_MONOTONIC);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -120,34 +113,26 @@ static void print_diags(const struct sl_diags *d)
 		       d->v[i].col, d->v[i].msg);
 }
 
-/* What the datapath decides from the tables: the rule's action or the default. */
-static enum sluice_action tables_verdict(const struct fw_tables *t, int idx)
-{
-	if (idx < 0)
-		return (enum sluice_action)t->cfg.default_action;
-	return (t->cfg.allow[idx / 64] >> (idx % 64)) & 1 ? SLUICE_ACT_ALLOW : SLUICE_ACT_DENY;
-}
-
 /* ---- golden tests ---- */
 
 static void golden(const char *name)
 {
-	char dir[128], gpath[128], *text = NULL, *want = NULL;
+	char dir[128], gpath[128], *text = NULL;
 	struct sl_diags d = { 0 };
 	struct sl_policy pol;
 	struct fw_tables t;
-	size_t len = 0, wlen = 0;
-	FILE *mem, *g;
+	size_t len = 0;
+	FILE *mem;
 
 	snprintf(dir, sizeof(dir), "tests/data/%s", name);
-	snprintf(gpath, sizeof(gpath), "tests/golden/%s.tables", name);
+	snprintf(gpath, sizeof(gpath), "tests/golden/%s.golden", name);
 	if (!ASSERT_OK(policy_load_dir(dir, &pol, &d), dir)) {
 		print_diags(&d);
 		sl_diags_free(&d);
 		return;
 	}
-	/* one section dumps as before sections existed; several, each under its name */
 	mem = open_memstream(&text, &len);
+	fprintf(mem, "# %s compiled: the rules each packet field matches (tests/golden.h)\n", dir);
 	for (size_t s = 0; s < (pol.nfws ? pol.nfws : 1); s++) {
 		const struct sl_firewall *fw = policy_fw(&pol, (int)s);
 
@@ -156,48 +141,13 @@ static void golden(const char *name)
 			fclose(mem);
 			goto out;
 		}
-		if (pol.nfws > 1)
-			fprintf(mem, "== section %s\n", fw->name);
-		fw_tables_dump(mem, &t);
+		golden_dump(mem, &pol, fw, &t);
 		fw_tables_free(&t);
 	}
 	fclose(mem);
-	if (getenv("UPDATE_GOLDEN")) {
-		g = fopen(gpath, "w");
-		if (ASSERT_TRUE(g, "write golden")) {
-			fwrite(text, 1, len, g);
-			fclose(g);
-		}
-		printf("# rewrote %s\n", gpath);
-	}
-	g = fopen(gpath, "r");
-	if (!ASSERT_TRUE(g, gpath))
-		goto out;
-	fseek(g, 0, SEEK_END);
-	wlen = (size_t)ftell(g);
-	rewind(g);
-	want = calloc(1, wlen + 1);
-	if (fread(want, 1, wlen, g) != wlen)
-		wlen = 0;
-	fclose(g);
-	if (!ASSERT_TRUE(len == wlen && !memcmp(text, want, len), "dump equals golden file")) {
-		/* Show the first differing line. */
-		const char *a = text, *b = want;
-		int line = 1;
-
-		while (*a && *a == *b) {
-			if (*a == '\n')
-				line++;
-			a++;
-			b++;
-		}
-		printf("# %s: first difference at line %d\n", gpath, line);
-		printf("#   got : %.*s\n", (int)strcspn(a, "\n"), a);
-		printf("#   want: %.*s\n", (int)strcspn(b, "\n"), b);
-	}
+	ASSERT_TRUE(golden_compare(gpath, text, len), "the tables mean what the golden file says");
 out:
 	free(text);
-	free(want);
 	policy_free(&pol);
 	sl_diags_free(&d);
 }
@@ -235,7 +185,7 @@ TEST(golden_src_dst_apart)
 	if (!ASSERT_OK(policy_load_dir("tests/data/src-dst-apart", &pol, &d), "load"))
 		goto out;
 	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
-		ASSERT_EQ(policy_ref_classify(&pol, policy_fw(&pol, 0), &p), 2, "reference: r2");
+		/* r0 and r1 each match one address of the packet, neither both */
 		ASSERT_EQ(fw_tables_classify(&t, &p), 2, "tables: r2");
 		fw_tables_free(&t);
 	}
@@ -244,254 +194,77 @@ out:
 	sl_diags_free(&d);
 }
 
-/* ---- randomized agreement with the reference classifier ---- */
+/* ---- randomized agreement with the oracle ---- */
 
-/* Addresses near each other so that prefixes nest and overlap. */
-static uint8_t pool4[8][4], pool6[8][16];
-
-static void make_pools(void)
+/* Compile every section of the policy in DIR; each must agree with MODEL on NPKT packets. */
+static int check_sections(const struct ref_policy *model, const char *dir, int npkt,
+			  int *checked, int *matched)
 {
-	for (int i = 0; i < 8; i++) {
-		uint64_t a = rnd(), b = rnd();
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	int mismatches = 0;
 
-		memcpy(pool4[i], &a, 4);
-		if (i < 3) {	/* documentation ranges share leading bits */
-			static const uint8_t doc[3][3] = { { 192, 0, 2 }, { 198, 51, 100 },
-							   { 203, 0, 113 } };
-
-			memcpy(pool4[i], doc[i], 3);
-		}
-		memcpy(pool6[i], &a, 8);
-		memcpy(pool6[i] + 8, &b, 8);
-		if (i < 5) {
-			pool6[i][0] = 0x20;
-			pool6[i][1] = 0x01;
-			pool6[i][2] = 0x0d;
-			pool6[i][3] = 0xb8;
-		}
+	if (!ASSERT_OK(policy_load_dir(dir, &pol, &d), "random policy loads")) {
+		print_diags(&d);
+		sl_diags_free(&d);
+		return -1;
 	}
-}
+	if (!ASSERT_EQ(pol.nfws, model->nsecs, "sections"))
+		mismatches = -1;
+	for (size_t s = 0; s < pol.nfws && !mismatches; s++) {
+		const struct sl_firewall *fw = &pol.fws[s];
+		struct fw_tables t;
 
-static unsigned int rnd_len(unsigned int max)
-{
-	/*
-	 * Mostly long-ish prefixes, a few very short ones (incl. /0): each short
-	 * IPv4 prefix repaints millions of tbl24 entries, slow under ASan.
-	 */
-	switch (rndn(12)) {
-	case 0:
-		return rndn(max / 4 + 1);
-	case 1:
-	case 2:
-		return max;
-	default:
-		return max / 2 + rndn(max / 2 + 1);
-	}
-}
-
-static void rnd_prefix(char *buf, size_t len)
-{
-	uint8_t a[16];
-	unsigned int l;
-	char s[INET6_ADDRSTRLEN];
-	bool v6 = rndn(3) == 0;
-
-	memcpy(a, v6 ? pool6[rndn(8)] : pool4[rndn(8)], v6 ? 16 : 4);
-	/* Perturb some low bits so nearby prefixes differ. */
-	if (rndn(2))
-		a[v6 ? 15 - rndn(8) : 3 - rndn(2)] ^= (uint8_t)rnd();
-	l = rnd_len(v6 ? 128 : 32);
-	for (unsigned int i = 0; i < (v6 ? 128u : 32u); i++)
-		if (i >= l)
-			a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
-	inet_ntop(v6 ? AF_INET6 : AF_INET, a, s, sizeof(s));
-	snprintf(buf, len, "\"%s/%u\"", s, l);
-}
-
-static void rnd_port_list(FILE *f, const char *ind, const char *key)
-{
-	int n = 1 + (int)rndn(3);
-
-	fprintf(f, "%s      %s: [", ind, key);
-	for (int i = 0; i < n; i++) {
-		unsigned int lo = 1 + rndn(rndn(2) ? 1024 : 65535), hi = lo + rndn(rndn(2) ? 10 : 40000);
-
-		if (hi > 65535)
-			hi = 65535;
-		if (rndn(3) == 0)
-			fprintf(f, "%s%u", i ? ", " : "", lo);
-		else
-			fprintf(f, "%s\"%u-%u\"", i ? ", " : "", lo, hi);
-	}
-	fprintf(f, "]\n");
-}
-
-static void rnd_addr_list(FILE *f, const char *ind, const char *key, int nsets)
-{
-	int n = 1 + (int)rndn(4);
-	char p[80];
-
-	fprintf(f, "%s      %s: [", ind, key);
-	for (int i = 0; i < n; i++) {
-		if (nsets && rndn(3) == 0) {
-			fprintf(f, "%s\"@s%u\"", i ? ", " : "", rndn((uint32_t)nsets));
-		} else {
-			rnd_prefix(p, sizeof(p));
-			fprintf(f, "%s%s", i ? ", " : "", p);
+		if (!ASSERT_OK(fw_compile(&pol, fw, 1, &t, &d), "random policy compiles")) {
+			print_diags(&d);
+			mismatches = -1;
+			break;
 		}
-	}
-	fprintf(f, "]\n");
-}
-
-/*
- * SAME_SHAPE: every rule names both src and dst or neither, so the src and
- * dst tables start from the same class and share classes while painted.
- */
-static void gen_policy(struct tmpdir *d, int nrules, bool same_shape, int nsec)
-{
-	static const char *const protos[] = { NULL, "tcp", "udp", "[tcp, udp]", "icmp",
-					      "icmpv6", "[icmp, icmpv6]", "[tcp, icmp]", "any" };
-	int nsets = (int)rndn(4);
-	FILE *f = tmp_open(d, "policy.yaml");
-	char p[80];
-
-	if (nsets)
-		fprintf(f, "sets:\n");
-	for (int s = 0; s < nsets; s++) {
-		int n = 1 + (int)rndn(30);
-
-		fprintf(f, "  s%d:\n    prefixes: [", s);
-		for (int i = 0; i < n; i++) {
-			rnd_prefix(p, sizeof(p));
-			fprintf(f, "%s%s", i ? ", " : "", p);
+		if (!ASSERT_EQ(t.cfg.nrules, model->secs[s].nrules, "the section's rules only")) {
+			fw_tables_free(&t);
+			mismatches = -1;
+			break;
 		}
-		fprintf(f, "]\n");
-		if (rndn(2)) {
-			char name[32];
-			FILE *sf;
+		for (int k = 0; k < npkt; k++) {
+			struct ref_pkt p;
+			struct sl_pkt sp;
+			int want, got;
 
-			snprintf(name, sizeof(name), "s%d.txt", s);
-			fprintf(f, "    file: %s\n", name);
-			sf = tmp_open(d, name);
-			n = (int)rndn(200);
-			for (int i = 0; i < n; i++) {
-				rnd_prefix(p, sizeof(p));
-				/* strip the YAML quotes */
-				p[strlen(p) - 1] = '\0';
-				fprintf(sf, "%s\n", p + 1);
+			ref_gen_pkt(&rng, model, s, &p);
+			if (rndn(10) == 0)
+				p.proto = (uint8_t)rnd();	/* any protocol number */
+			/* TCP/UDP carry ports unless a non-first fragment */
+			p.has_ports = (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) && rndn(10);
+			if (!p.has_ports)
+				p.sport = p.dport = 0;
+			sp = sl_pkt_of(&p);
+			want = ref_classify(model, s, &p);
+			got = fw_tables_classify(&t, &sp);
+			(*checked)++;
+			*matched += want >= 0;
+			if (want != got ||
+			    (fw_tables_action(&t, got) == SLUICE_ACT_ALLOW) != ref_allows(model, s, &p)) {
+				char buf[200];
+
+				ref_pkt_str(&p, buf, sizeof(buf));
+				printf("# section %zu (%s) of %zu\n", s, fw->name, pol.nfws);
+				ASSERT_EQ(got, want, buf);
+				if (++mismatches > 5)
+					break;
 			}
-			fclose(sf);
 		}
+		fw_tables_free(&t);
 	}
-	/* NSEC > 1: the list form, rules dealt out in equal runs; names unique across sections */
-	fprintf(f, "firewall:\n");
-	if (nsec == 1)
-		fprintf(f, "  stateful: false\n  default: %s\n  rules:\n", rndn(2) ? "allow" : "deny");
-	for (int r = 0, sec = 0; r < nrules; r++) {
-		if (nsec > 1 && sec < nsec && r == sec * nrules / nsec)
-			fprintf(f, "  - interfaces: [\"if%d*\"]\n    stateful: false\n"
-				"    default: %s\n    rules:\n", sec++, rndn(2) ? "allow" : "deny");
-		const char *proto = protos[rndn(sizeof(protos) / sizeof(protos[0]))];
-		const char *ind = nsec > 1 ? "  " : "";
-		bool has_src = rndn(2);
-
-		fprintf(f, "%s    - name: r%d\n%s      action: %s\n", ind, r, ind,
-			rndn(2) ? "allow" : "deny");
-		if (has_src)
-			rnd_addr_list(f, ind, "src", nsets);
-		if (same_shape ? has_src : rndn(2))
-			rnd_addr_list(f, ind, "dst", nsets);
-		if (proto)
-			fprintf(f, "%s      proto: %s\n", ind, proto);
-		if (proto && (!strcmp(proto, "tcp") || !strcmp(proto, "udp") ||
-			      !strcmp(proto, "[tcp, udp]"))) {
-			if (rndn(2))
-				rnd_port_list(f, ind, "sport");
-			if (rndn(2))
-				rnd_port_list(f, ind, "dport");
-		}
-	}
-	fclose(f);
-}
-
-/* An address near a pool address (so inside or at the edge of prefixes) or random. */
-static void rnd_addr(uint8_t family, uint8_t *a)
-{
-	unsigned int bits = family == AF_INET ? 32 : 128;
-
-	if (rndn(5) == 0) {
-		for (unsigned int i = 0; i < bits / 8; i++)
-			a[i] = (uint8_t)rnd();
-		return;
-	}
-	memcpy(a, family == AF_INET ? pool4[rndn(8)] : pool6[rndn(8)], bits / 8);
-	/* Randomise everything after a random bit: lands in or just beside prefixes. */
-	for (unsigned int i = rnd_len(bits); i < bits; i++) {
-		if (rndn(2))
-			a[i / 8] ^= (uint8_t)(0x80 >> (i % 8));
-	}
-}
-
-static uint16_t rnd_port(const struct sl_firewall *fw)
-{
-	const struct sl_rule *r;
-	size_t n;
-
-	if (rndn(4) == 0 || !fw->nrules)
-		return (uint16_t)rnd();
-	r = &fw->rules[rndn((uint32_t)fw->nrules)];
-	n = r->nsport + r->ndport;
-	if (!n)
-		return (uint16_t)rndn(3);
-	{
-		size_t k = rndn((uint32_t)n);
-		const struct sl_port_range *pr = k < r->nsport ? &r->sport[k] : &r->dport[k - r->nsport];
-
-		switch (rndn(4)) {
-		case 0:
-			return (uint16_t)(pr->lo - 1);
-		case 1:
-			return pr->lo;
-		case 2:
-			return pr->hi;
-		default:
-			return (uint16_t)(pr->hi + 1);
-		}
-	}
-}
-
-static void rnd_pkt(const struct sl_firewall *fw, struct sl_pkt *p)
-{
-	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6,
-					  IPPROTO_GRE, IPPROTO_TCP, IPPROTO_UDP };
-
-	memset(p, 0, sizeof(*p));
-	p->family = rndn(5) < 3 ? AF_INET : AF_INET6;
-	rnd_addr(p->family, p->src);
-	rnd_addr(p->family, p->dst);
-	p->proto = rndn(10) ? protos[rndn(sizeof(protos))] : (uint8_t)rnd();
-	/* TCP/UDP carry ports unless a non-first fragment. */
-	p->has_ports = (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && rndn(10);
-	if (p->has_ports) {
-		p->sport = rnd_port(fw);
-		p->dport = rnd_port(fw);
-	}
-}
-
-static void fmt_pkt(const struct sl_pkt *p, char *buf, size_t len)
-{
-	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
-
-	inet_ntop(p->family, p->src, s, sizeof(s));
-	inet_ntop(p->family, p->dst, d, sizeof(d));
-	snprintf(buf, len, "%s -> %s proto %u ports %s %u -> %u", s, d, p->proto,
-		 p->has_ports ? "yes" : "no", p->sport, p->dport);
+	policy_free(&pol);
+	sl_diags_free(&d);
+	return mismatches;
 }
 
 /*
- * Every section of a policy compiles to its own tables; a packet classified
- * with section S's tables must get what the reference says for section S.
- * A third of the policies have 2 or 3 sections sharing the sets.
+ * Random policies (the generator's model, written as YAML and set files),
+ * random packets biased to prefix and range edges: every section's compiled
+ * tables must classify as the oracle does on the model. A third of the
+ * policies have 2 or 3 sections sharing the sets.
  */
 TEST(random_policies_agree_with_reference)
 {
@@ -499,72 +272,41 @@ TEST(random_policies_agree_with_reference)
 
 	seed_rng();
 	for (int i = 0; i < npol && !mismatches; i++) {
-		struct sl_diags d = { 0 };
-		struct sl_policy pol;
-		struct fw_tables t;
-		struct tmpdir dir;
 		/*
 		 * Many small policies: with few rules, src and dst tables often
-		 * share classes, where mix-ups between the directions show.
+		 * share classes, where mix-ups between the directions show. The
+		 * last policy fills one section's bitmap.
 		 */
-		int nrules = i == npol - 1 ? 512 :
-			     1 + (int)rndn(i < npol / 2 ? 4 : i < 3 * npol / 4 ? 12 : 120);
-		/* the 512-rule policy fills one section's bitmap */
-		int nsec = i % 3 == 2 && i != npol - 1 ? 2 + (int)rndn(2) : 1;
+		struct ref_gen_opts o = {
+			.nrules = i == npol - 1 ? SLUICE_MAX_RULES :
+				  1 + (int)rndn(i < npol / 2 ? 4 : i < 3 * npol / 4 ? 12 : 120),
+			.nsecs = i % 3 == 2 && i != npol - 1 ? 2 + (int)rndn(2) : 1,
+			.max_sets = 3, .max_set_pfx = 30, .max_file_pfx = 199, .v6_percent = 33,
+			/* every rule names both src and dst or neither: the src and dst
+			 * tables start from the same class and share classes while painted */
+			.same_shape = i % 2,
+		};
+		struct ref_policy model;
+		char dir[64];
 
-		if (nrules < nsec)
-			nrules = nsec;	/* every section gets a rule */
-
-		make_pools();
-		tmp_init(&dir);
-		gen_policy(&dir, nrules, i % 2, nsec);
-		if (!ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "random policy loads")) {
-			print_diags(&d);
-			sl_diags_free(&d);
-			tmp_done(&dir);
+		if (!ASSERT_OK(ref_gen_policy(&rng, &o, &model), "generate"))
+			return;
+		if (!ASSERT_OK(ref_dir_new(dir, sizeof(dir)), "dir")) {
+			ref_policy_free(&model);
 			return;
 		}
-		multi += pol.nfws > 1;
-		for (size_t s = 0; s < pol.nfws && !mismatches; s++) {
-			const struct sl_firewall *fw = &pol.fws[s];
-
-			if (!ASSERT_OK(fw_compile(&pol, fw, 1, &t, &d), "random policy compiles")) {
-				print_diags(&d);
-				break;
-			}
-			if (!ASSERT_EQ(t.cfg.nrules, fw->nrules, "the section's rules only") ||
-			    !ASSERT_EQ(t.cfg.default_action, fw->default_action, "its default")) {
-				fw_tables_free(&t);
-				break;
-			}
-			for (int k = 0; k < npkt; k++) {
-				struct sl_pkt p;
-				int want, got;
-
-				rnd_pkt(fw, &p);
-				want = policy_ref_classify(&pol, fw, &p);
-				got = fw_tables_classify(&t, &p);
-				checked++;
-				matched += want >= 0;
-				if (want != got ||
-				    tables_verdict(&t, got) != policy_ref_verdict(&pol, fw, &p)) {
-					char buf[200];
-
-					fmt_pkt(&p, buf, sizeof(buf));
-					printf("# section %s of %zu\n", fw->name, pol.nfws);
-					ASSERT_EQ(got, want, buf);
-					if (++mismatches > 5)
-						break;
-				}
-			}
-			fw_tables_free(&t);
-		}
-		policy_free(&pol);
-		sl_diags_free(&d);
-		tmp_done(&dir);
+		if (ASSERT_OK(ref_write(&model, dir, rnd()), "write"))
+			mismatches = check_sections(&model, dir, npkt, &checked, &matched);
+		multi += model.nsecs > 1;
+		if (mismatches)
+			printf("# policy %d kept in %s\n", i, dir);
+		else
+			ref_dir_remove(dir);
+		ref_policy_free(&model);
 	}
 	printf("# %d packets checked over %d policies (%d with sections), %d matched a rule\n",
 	       checked, npol, multi, matched);
+	ASSERT_EQ(mismatches, 0, "packets where tables and oracle disagree");
 	ASSERT_TRUE(checked >= 10000, "at least 10,000 packets");
 	ASSERT_TRUE(multi >= npol / 4, "policies with several sections were checked");
 	/* Packets are biased to hit rules; a test where nothing matches proves little. */
@@ -574,90 +316,122 @@ TEST(random_policies_agree_with_reference)
 /* ---- scale and limits ---- */
 
 /*
- * A set file of N IPv4 prefixes: 99% random /16../24, 1% hosts in 4096 /24s
- * of 240.0.0.0/12 that no other prefix covers (so they need tbl8 groups).
+ * The model of a policy with a set (a file) of N IPv4 prefixes: 99% random
+ * /16../24, 1% hosts in 4096 /24s of 240.0.0.0/12 that no other prefix
+ * covers (so they need tbl8 groups); rules on it as src and as dst.
  */
-static void big_policy(struct tmpdir *d, size_t n)
+static int big_model(struct ref_policy *m, size_t n)
 {
-	FILE *f = tmp_open(d, "big.txt"), *p;
+	struct ref_section *sec;
+	struct ref_set *s;
+	struct ref_rule *r;
 
-	for (size_t i = 0; i < n; i++) {
-		uint32_t a, l;
+	memset(m, 0, sizeof(*m));
+	m->sets = s = calloc(1, sizeof(*s));
+	m->secs = sec = calloc(1, sizeof(*sec));
+	if (!s || !sec)
+		return -ENOMEM;
+	m->nsets = m->nsecs = 1;
+	sec->rules = r = calloc(3, sizeof(*r));
+	s->file_pfx = calloc(n, sizeof(*s->file_pfx));
+	if (!r || !s->file_pfx)
+		return -ENOMEM;
+	sec->nrules = 3;
+	r[0].src.sets = calloc(1, sizeof(int));		/* blk: deny src @big */
+	r[1].src.pfx = calloc(1, sizeof(struct ref_prefix));	/* ssh: allow 192.0.2.0/24 tcp 22 */
+	r[1].dport = calloc(1, sizeof(struct ref_ports));
+	r[2].dst.sets = calloc(1, sizeof(int));		/* out: deny dst @big udp */
+	if (!r[0].src.sets || !r[1].src.pfx || !r[1].dport || !r[2].dst.sets)
+		return -ENOMEM;
+	snprintf(r[0].name, sizeof(r[0].name), "blk");
+	r[0].src.nsets = 1;
+	snprintf(r[1].name, sizeof(r[1].name), "ssh");
+	r[1].allow = true;
+	r[1].src.pfx[0] = (struct ref_prefix){ .len = 24, .addr = { 192, 0, 2 } };
+	r[1].src.npfx = 1;
+	r[1].protos = REF_TCP;
+	r[1].dport[0] = (struct ref_ports){ 22, 22 };
+	r[1].ndport = 1;
+	snprintf(r[2].name, sizeof(r[2].name), "out");
+	r[2].dst.nsets = 1;
+	r[2].protos = REF_UDP;
+	snprintf(sec->ifaces[sec->nifaces++], sizeof(sec->ifaces[0]), "eth0");
+	snprintf(s->name, sizeof(s->name), "big");
+	s->in_file = true;
+	for (s->nfile = 0; s->nfile < n; s->nfile++) {
+		struct ref_prefix *x = &s->file_pfx[s->nfile];
+		uint32_t a;
 
-		if (i % 100 == 0) {
-			l = 32;
+		if (s->nfile % 100 == 0) {
+			x->len = 32;
 			a = 0xf0000000u | rndn(4096) << 8 | rndn(256);
 		} else {
 			static const uint8_t lens[] = { 16, 18, 20, 22, 23, 24, 24, 24, 24 };
 
-			l = lens[rndn(sizeof(lens))];
-			a = (uint32_t)rnd() & (0xffffffffu << (32 - l));
+			x->len = lens[rndn(sizeof(lens))];
+			a = (uint32_t)rnd() & (0xffffffffu << (32 - x->len));
 			if (a >> 24 == 240)
 				a ^= 0x80000000u;
 		}
-		fprintf(f, "%u.%u.%u.%u/%u\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, l);
+		a = htonl(a);
+		memcpy(x->addr, &a, 4);
 	}
-	fclose(f);
-	p = tmp_open(d, "p.yaml");
-	fprintf(p, "sets:\n  big: { file: big.txt }\nfirewall:\n  stateful: false\n  rules:\n"
-		"    - { name: blk, action: deny, src: [\"@big\"] }\n"
-		"    - { name: ssh, action: allow, src: [192.0.2.0/24], proto: tcp, dport: 22 }\n"
-		"    - { name: out, action: deny, dst: [\"@big\"], proto: udp }\n");
-	fclose(p);
+	return ref_finish(m);
 }
 
-static void scale_test(size_t n, int npkt, double limit_s)
+/*
+ * Prefix sets of 100k and 1M entries load, compile and classify as the
+ * oracle does. How long that takes is bench_reload's business (make bench);
+ * the time is printed here only to see where a slow run went.
+ */
+static void scale_test(size_t n, int npkt)
 {
 	struct sl_diags d = { 0 };
+	struct ref_policy m;
 	struct sl_policy pol;
 	struct fw_tables t;
-	struct tmpdir dir;
-	double t0, t1, t2, c1, c2;
+	char dir[64] = "";
+	double t0, t1, t2;
 	int hits = 0;
 
 	seed_rng();
-	tmp_init(&dir);
-	big_policy(&dir, n);
+	if (!ASSERT_OK(big_model(&m, n), "model") || !ASSERT_OK(ref_dir_new(dir, sizeof(dir)), "dir") ||
+	    !ASSERT_OK(ref_write(&m, dir, rnd()), "write"))
+		goto out_m;
 	t0 = now();
-	if (!ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+	if (!ASSERT_OK(policy_load_dir(dir, &pol, &d), "load")) {
 		print_diags(&d);
 		goto out_d;
 	}
 	t1 = now();
-	c1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	if (!ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
 		print_diags(&d);
 		goto out;
 	}
 	t2 = now();
-	c2 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-	printf("# %zu prefixes (src and dst): parse %.3f s, compile %.3f s wall, %.3f s CPU (%s), "
-	       "%u tbl8 groups, %u classes\n", n, t1 - t0, t2 - t1, c2 - c1, BUILD_KIND,
+	printf("# %zu prefixes (src and dst): parse %.3f s, compile %.3f s (%s), "
+	       "%u tbl8 groups, %u classes\n", n, t1 - t0, t2 - t1, BUILD_KIND,
 	       t.nsrc4_t8, t.nclasses);
-	/* CPU time: the wall clock also counts the other jobs of a busy 2-core machine */
-	ASSERT_TRUE(c2 - c1 < limit_s, "compile CPU time within the limit");
 	for (int k = 0; k < npkt; k++) {
-		const struct sl_set *s = &pol.sets[0];
-		struct sl_pkt p = { .family = AF_INET, .proto = IPPROTO_UDP, .has_ports = true,
-				    .sport = 53, .dport = 53 };
+		const struct ref_set *s = &m.sets[0];
+		struct ref_pkt p = { .proto = IPPROTO_UDP, .has_ports = true,
+				     .sport = 53, .dport = 53 };
+		uint32_t a = (uint32_t)rnd(), b = (uint32_t)rnd();
+		struct sl_pkt sp;
 
-		rnd_addr(AF_INET, p.dst);
 		if (k % 2) {
 			/* an address inside a listed prefix */
-			const struct sl_prefix *x = &s->v[rndn((uint32_t)s->n)];
-			uint32_t a, host = x->len == 32 ? 0 : (uint32_t)rnd() & (0xffffffffu >> x->len);
+			const struct ref_prefix *x = &s->file_pfx[rndn((uint32_t)s->nfile)];
+			uint32_t host = x->len == 32 ? 0 : a & (0xffffffffu >> x->len);
 
 			memcpy(&a, x->addr, 4);
 			a = htonl(ntohl(a) | host);
-			memcpy(p.src, &a, 4);
-		} else {
-			uint32_t a = (uint32_t)rnd();
-
-			memcpy(p.src, &a, 4);
 		}
-		hits += fw_tables_classify(&t, &p) == 0;
-		if (!ASSERT_EQ(fw_tables_classify(&t, &p),
-			       policy_ref_classify(&pol, policy_fw(&pol, 0), &p), "agree"))
+		memcpy(p.src, &a, 4);
+		memcpy(p.dst, &b, 4);
+		sp = sl_pkt_of(&p);
+		hits += fw_tables_classify(&t, &sp) == 0;
+		if (!ASSERT_EQ(fw_tables_classify(&t, &sp), ref_classify(&m, 0, &p), "agree"))
 			break;
 	}
 	ASSERT_TRUE(hits >= npkt / 2, "addresses from the set hit the block rule");
@@ -666,17 +440,20 @@ out:
 	policy_free(&pol);
 out_d:
 	sl_diags_free(&d);
-	tmp_done(&dir);
+out_m:
+	if (dir[0])
+		ref_dir_remove(dir);
+	ref_policy_free(&m);
 }
 
 TEST(compile_100k_prefixes)
 {
-	scale_test(100000, 200, 3.0);
+	scale_test(100000, 200);
 }
 
 TEST(compile_1m_prefixes)
 {
-	scale_test(1000000, 40, 10.0);
+	scale_test(1000000, 40);
 }
 
 static bool diag_at(const struct sl_diags *d, const char *file_suffix, int line, int col,
@@ -780,7 +557,7 @@ TEST(limit_is_per_section)
 		}
 		ASSERT_EQ(t.cfg.nrules, 400, "400 rules");
 		ASSERT_EQ(fw_tables_classify(&t, &p), 399, "the last rule of the section");
-		ASSERT_EQ(tables_verdict(&t, 399), s ? SLUICE_ACT_DENY : SLUICE_ACT_ALLOW,
+		ASSERT_EQ(fw_tables_action(&t, 399), s ? SLUICE_ACT_DENY : SLUICE_ACT_ALLOW,
 			  "its own action");
 		fw_tables_free(&t);
 	}
@@ -899,9 +676,6 @@ TEST(uniform_tbl8_groups_are_folded)
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);
 				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
-				ASSERT_EQ(fw_tables_classify(&t, &p),
-					  policy_ref_classify(&pol, policy_fw(&pol, 0), &p),
-					  "agrees with the reference");
 			}
 			fw_tables_free(&t);
 		} else {

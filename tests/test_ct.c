@@ -533,6 +533,19 @@ static double wait_gone(struct ct_env *e, struct tuple t, double limit)
 	return -1;
 }
 
+/* Poll until the table is empty, at most LIMIT s. */
+static bool wait_empty(struct ct_env *e, double limit)
+{
+	double t0 = now_s();
+
+	while (ct_count(e)) {
+		if (now_s() - t0 > limit)
+			return false;
+		sleep_s(0.05);
+	}
+	return true;
+}
+
 #define OPEN(e, to)								\
 	if (!ASSERT_OK(ct_env_shared(&(e)), "open") ||			\
 	    !ASSERT_OK(ct_set_cfg(&(e), 1, (to)), "ct_cfg"))			\
@@ -846,22 +859,26 @@ TEST(ct_sweeper_expires_entry)
 {
 	struct tuple t = { LOCAL4, "198.51.100.9", 6000, 53, 17 };
 	struct tuple t6 = { LOCAL6, "2001:db8:5::9", 6000, 53, 17 };
-	double took;
+	double took, t0;
 	struct ct_env e;
 
 	OPEN(e, 0);
 	ASSERT_EQ(e.shards, 16, "the default size has 16 shards");
 	if (!ASSERT_OK(ct_set_timeout(&e, SLUICE_CT_TO_UDP, 1), "udp timeout 1 s"))
 		goto out;
+	t0 = now_s();
 	out(&e, udp(t.src, 6000, t.dst, 53));
 	out(&e, udp(t6.src, 6000, t6.dst, 53));
 	ASSERT_TRUE(has_entry(&e, t) && has_entry(&e, t6), "entries");
 	sleep_s(0.7);
-	ASSERT_TRUE(has_entry(&e, t), "still there after 0.7 s");
-	/* 1 s timeout, a sweep tick of 250 ms (an eighth of it, at least 250 ms) */
-	took = wait_gone(&e, t, 1.5);
-	ASSERT_TRUE(took >= 0, "deleted by 2.2 s");
-	ASSERT_TRUE(wait_gone(&e, t6, 0.5) >= 0, "v6 deleted too");
+	/* younger than its 1 s timeout when looked at: still there (a loaded
+	 * machine may look later; then there is nothing to say) */
+	if (!has_entry(&e, t))
+		ASSERT_TRUE(now_s() - t0 >= 1.0, "not gone before its 1 s timeout");
+	/* a sweep tick of 250 ms (an eighth of the timeout, at least 250 ms) */
+	took = wait_gone(&e, t, 10);
+	ASSERT_TRUE(took >= 0, "deleted by the sweeper");
+	ASSERT_TRUE(wait_gone(&e, t6, 10) >= 0, "v6 deleted too");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), 2, "expired by the sweeper");
 	ASSERT_EQ(in(&e, udp(t.dst, 53, t.src, 6000)), XDP_DROP, "reply after expiry dropped");
 out:
@@ -872,7 +889,7 @@ out:
 TEST(ct_sweeper_keeps_busy_entry)
 {
 	struct tuple t = { LOCAL4, "198.51.100.10", 6001, 53, 17 };
-	double t0;
+	double t0, t1;
 	struct ct_env e;
 
 	OPEN(e, 0);
@@ -881,14 +898,20 @@ TEST(ct_sweeper_keeps_busy_entry)
 	t0 = now_s();
 	out(&e, udp(t.src, 6001, t.dst, 53));
 	sleep_s(1.2);
+	/* Times are measured, not assumed: a loaded machine may run us late. */
+	t1 = now_s();
+	if (t1 - t0 > 1.8) {
+		tl_skip("held up past the entry's 2 s timeout before the reply");
+		goto out;
+	}
 	ASSERT_EQ(in(&e, udp(t.dst, 53, t.src, 6001)), XDP_PASS, "reply at 1.2 s");
 	/* the sweeps at ~2 s find it seen at 1.2 s: it lives until ~3.2 s */
 	while (now_s() - t0 < 2.7)
 		sleep_s(0.05);
-	ASSERT_TRUE(has_entry(&e, t), "still there at 2.7 s");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), 0, "not expired");
-	ASSERT_TRUE(wait_gone(&e, t, 2.0) >= 0, "gone by 4.7 s");
-	ASSERT_TRUE(now_s() - t0 >= 3.0, "not before 3 s");
+	if (!has_entry(&e, t) || ct_stat(&e, SLUICE_CT_STAT_EXPIRED))
+		ASSERT_TRUE(now_s() - t1 >= 2.0, "not gone before 2 s after the reply");
+	ASSERT_TRUE(wait_gone(&e, t, 10) >= 0, "gone after its timeout");
+	ASSERT_TRUE(now_s() - t1 >= 2.0, "not before 2 s after the reply");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), 1, "expired once");
 out:
 	ct_env_close(&e);
@@ -950,7 +973,7 @@ TEST(ct_fin_moves_to_closing_timeout)
 	in(&e, tcp(PEER4, 44000, LOCAL4, 22, FIN | ACK));
 	out(&e, tcp(LOCAL4, 22, PEER4, 44000, FIN | ACK));
 	ASSERT_EQ(state_of(&e, t), SL_CT_CLOSING, "closing");
-	ASSERT_TRUE(wait_gone(&e, t, 2.0) >= 0, "deleted within 2 s, not after 1 h");
+	ASSERT_TRUE(wait_gone(&e, t, 10) >= 0, "deleted after 1 s, not after 1 h");
 out:
 	ct_env_close(&e);
 }
@@ -986,7 +1009,7 @@ TEST(ct_sweeper_skips_walks)
 	ASSERT_EQ(ct_count(&e), 200, "all there");
 	/* a new entry with a short timeout wakes its shard's sweeper */
 	out(&e, echo(LOCAL4, "198.51.100.250", true, 77));
-	ASSERT_TRUE(wait_gone(&e, (struct tuple){ LOCAL4, "198.51.100.250", 77, 77, 1 }, 3.0) >= 0,
+	ASSERT_TRUE(wait_gone(&e, (struct tuple){ LOCAL4, "198.51.100.250", 77, 77, 1 }, 10) >= 0,
 		    "the 2 s icmp entry deleted");
 	s0 = sweep_sum(&e);
 	ASSERT_TRUE(s0.walks - s1.walks >= 1, "by a walk");
@@ -1114,8 +1137,7 @@ TEST(ct_full_table_evicts)
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_INSERT_FAIL), 0, "no insert failure");
 	ASSERT_TRUE(has_entry(&e, (struct tuple){ LOCAL4, "198.51.100.249", 10999, 53, 17 }),
 		    "newest entry kept");
-	sleep_s(1.8);
-	ASSERT_EQ(ct_count(&e), 0, "all expired by the sweeper");
+	ASSERT_TRUE(wait_empty(&e, 10), "all expired by the sweeper");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), n, "expired = survivors");
 	ASSERT_EQ(in(&e, udp("198.51.100.249", 53, LOCAL4, 10999)), XDP_DROP,
 		  "reply after the timeout dropped");
@@ -1160,8 +1182,7 @@ TEST(ct_burst_entries_expire)
 		ASSERT_TRUE(n > 300 && n < 700, "spread over the shards (~500 each)");
 	}
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_TIMER_FAIL), 0, "no timer failure");
-	sleep_s(1.8);
-	ASSERT_EQ(ct_count(&e), 0, "nothing left");
+	ASSERT_TRUE(wait_empty(&e, 10), "nothing left");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), 2000, "2000 expired");
 	for (int i = 0; i < 2000; i++) {
 		snprintf(dst, sizeof(dst), "198.51.100.%d", i % 200);

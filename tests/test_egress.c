@@ -3,10 +3,12 @@
  * Egress policy entries: the model a valid `egress` key gives (entries
  * merged across files, cgroup paths, defaults, rule names, backstop), every
  * mistake refused at its FILE:LINE:COL, SPEC.md's example accepted, and the
- * compiled tables of an entry agreeing with the reference classifier on
- * random calls, whatever their source address and port (a socket's own).
+ * compiled tables of an entry agreeing with the test oracle
+ * (tests/ref_policy.h) on random calls, whatever their source address and
+ * port (a socket's own).
  * The socket hooks themselves need real sockets: netns-tests/test_egress.py.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -16,6 +18,8 @@
 #include "testlib.h"
 #include "fw_tables.h"
 #include "policy_int.h"
+#include "ref_bridge.h"
+#include "ref_policy.h"
 
 /* The cgroup2 mount of this machine: the hybrid layout's, else /sys/fs/cgroup. */
 static const char *cg_root(void)
@@ -273,22 +277,89 @@ TEST(egress_spec_example)
 	done(&f);
 }
 
-/* A tiny deterministic generator (xorshift): the same calls on every run. */
-static uint32_t rnd(uint32_t *s)
+/* A prefix of the oracle's model, from text. */
+static struct ref_prefix rp(const char *addr, int len)
 {
-	*s ^= *s << 13;
-	*s ^= *s >> 17;
-	*s ^= *s << 5;
-	return *s;
+	struct ref_prefix x = { .v6 = strchr(addr, ':') != NULL, .len = (uint8_t)len };
+
+	inet_pton(x.v6 ? AF_INET6 : AF_INET, addr, x.addr);
+	return x;
 }
 
-TEST(egress_compiled_agrees_with_reference)
+static struct ref_prefix *rps(size_t n, const struct ref_prefix *v)
 {
-	static const uint16_t ports[] = { 22, 53, 443, 8000, 8080, 8081, 9999 };
-	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 };
+	struct ref_prefix *out = calloc(n, sizeof(*out));
+
+	if (out)
+		memcpy(out, v, n * sizeof(*out));
+	return out;
+}
+
+static struct ref_ports *ports(size_t n, const struct ref_ports *v)
+{
+	struct ref_ports *out = calloc(n, sizeof(*out));
+
+	if (out)
+		memcpy(out, v, n * sizeof(*out));
+	return out;
+}
+
+/*
+ * The oracle's model of the egress entry written in the test below: the
+ * same rules as a section of the oracle's own (tests/ref_policy.h), which
+ * shares no code with the parser or the compiler.
+ */
+static int oracle_model(struct ref_policy *m)
+{
+	struct ref_rule *r;
+
+	memset(m, 0, sizeof(*m));
+	m->sets = calloc(1, sizeof(*m->sets));
+	m->secs = calloc(1, sizeof(*m->secs));
+	if (!m->sets || !m->secs)
+		return -ENOMEM;
+	m->nsets = 1;
+	m->nsecs = 1;
+	snprintf(m->sets[0].name, sizeof(m->sets[0].name), "web");
+	m->sets[0].pfx = rps(2, (struct ref_prefix[]){ rp("198.51.100.0", 25),
+						       rp("2001:db8:77::", 48) });
+	m->sets[0].npfx = 2;
+	m->secs[0].rules = r = calloc(4, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	m->secs[0].nrules = 4;
+	m->secs[0].allow_default = false;
+	/* 0: deny dst 198.51.100.7 tcp */
+	r[0].dst.pfx = rps(1, (struct ref_prefix[]){ rp("198.51.100.7", 32) });
+	r[0].dst.npfx = 1;
+	r[0].protos = REF_TCP;
+	/* 1: allow dst @web tcp,udp dport 443, 8000-8080 */
+	r[1].allow = true;
+	r[1].dst.sets = calloc(1, sizeof(int));
+	r[1].dst.nsets = 1;
+	r[1].protos = REF_TCP | REF_UDP;
+	r[1].dport = ports(2, (struct ref_ports[]){ { 443, 443 }, { 8000, 8080 } });
+	r[1].ndport = 2;
+	/* 2: allow dst 192.0.2.0/24, 2001:db8:1::/64 udp dport 53 */
+	r[2].allow = true;
+	r[2].dst.pfx = rps(2, (struct ref_prefix[]){ rp("192.0.2.0", 24),
+						     rp("2001:db8:1::", 64) });
+	r[2].dst.npfx = 2;
+	r[2].protos = REF_UDP;
+	r[2].dport = ports(1, (struct ref_ports[]){ { 53, 53 } });
+	r[2].ndport = 1;
+	/* 3: allow icmp */
+	r[3].allow = true;
+	r[3].protos = REF_ICMP;
+	return ref_finish(m);
+}
+
+TEST(egress_compiled_agrees_with_oracle)
+{
+	struct ref_rng rng = { 0x5eed };
+	struct ref_policy m;
 	struct eg_fx f = {};
 	struct fw_tables t = {};
-	uint32_t seed = 0x5eed;
 	int mismatches = 0;
 
 	put(&f, "10.yaml",
@@ -304,49 +375,37 @@ TEST(egress_compiled_agrees_with_reference)
 	    "      - { action: allow, dst: [192.0.2.0/24, \"2001:db8:1::/64\"], proto: udp, "
 	    "dport: [53] }\n"
 	    "      - { action: allow, proto: icmp }\n", cg_root());
+	if (!ASSERT_OK(oracle_model(&m), "oracle model"))
+		goto out;
 	if (!ASSERT_OK(load(&f), "load"))
 		goto out;
 	if (!ASSERT_OK(fw_compile(&f.pol, &f.pol.egs[0].fw, 1, &t, &f.diags), "compile"))
 		goto out;
 	for (int i = 0; i < 20000; i++) {
-		struct sl_pkt p = {};
-		uint32_t r = rnd(&seed);
+		struct ref_pkt pkt;
+		struct sl_pkt p;
 		int want, got;
 
-		p.family = r & 1 ? AF_INET6 : AF_INET;
-		p.proto = protos[(r >> 1) % 4];
-		p.has_ports = p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP;
-		p.dport = ports[rnd(&seed) % 7];
-		/* the socket's own address and port: anything */
-		p.sport = (uint16_t)rnd(&seed);
-		for (int k = 0; k < 16; k += 4) {
-			uint32_t w = rnd(&seed);
-
-			memcpy(p.src + k, &w, 4);
-		}
-		if (p.family == AF_INET) {
-			static const uint8_t nets[][3] = { { 198, 51, 100 }, { 192, 0, 2 },
-							   { 203, 0, 113 } };
-			const uint8_t *n = nets[rnd(&seed) % 3];
-
-			p.dst[0] = n[0];
-			p.dst[1] = n[1];
-			p.dst[2] = n[2];
-			p.dst[3] = (uint8_t)(rnd(&seed) % 16);
-		} else {
-			static const uint8_t a[] = { 0x20, 0x01, 0x0d, 0xb8 };
-
-			memcpy(p.dst, a, 4);
-			p.dst[5] = rnd(&seed) % 2 ? 0x77 : 0x01;
-			p.dst[15] = (uint8_t)rnd(&seed);
-		}
-		want = policy_ref_classify(&f.pol, &f.pol.egs[0].fw, &p);
+		ref_gen_pkt(&rng, &m, 0, &pkt);
+		/* the socket's own address and port: anything, never matched */
+		for (int k = 0; k < 16; k++)
+			pkt.src[k] = (uint8_t)ref_rnd(&rng);
+		if (!pkt.v6)
+			memset(pkt.src + 4, 0, 12);
+		pkt.sport = (uint16_t)ref_rnd(&rng);
+		want = ref_classify(&m, 0, &pkt);
+		p = sl_pkt_of(&pkt);
 		got = fw_tables_classify(&t, &p);
-		if (want != got && mismatches++ < 5)
-			printf("# call %d: reference rule %d, tables rule %d\n", i, want, got);
+		if (want != got && mismatches++ < 5) {
+			char buf[256];
+
+			ref_pkt_str(&pkt, buf, sizeof(buf));
+			printf("# %s: oracle rule %d, tables rule %d\n", buf, want, got);
+		}
 	}
 	ASSERT_EQ(mismatches, 0, "mismatches");
 out:
+	ref_policy_free(&m);
 	fw_tables_free(&t);
 	done(&f);
 }

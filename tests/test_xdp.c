@@ -588,8 +588,6 @@ TEST(xdp_src_and_dst_prefixes_kept_apart)
 {
 	uint8_t pkt[] = { ETH(P_IP), IP4(1, A4(203, 0, 113, 197), A4(228, 59, 212, 3)),
 			  ICMP4_ECHO };
-	struct sl_pkt ref = { .family = AF_INET, .proto = 1,
-			      .src = { 203, 0, 113, 197 }, .dst = { 228, 59, 212, 3 } };
 	struct sl_counter rule[SLUICE_MAX_RULES + 1];
 	struct xdp_env env;
 	__u32 retval = ~0u;
@@ -599,8 +597,6 @@ TEST(xdp_src_and_dst_prefixes_kept_apart)
 		goto out;
 	if (!ASSERT_OK(xdp_env_apply(&env, POLICY_SRC_DST_SOURCES, 1, NULL), "apply"))
 		goto out;
-	ASSERT_EQ(policy_ref_classify(&env.pol, policy_fw(&env.pol, 0), &ref), 2,
-		  "reference: rule r2");
 	if (!ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &retval, NULL, NULL), "run"))
 		goto out;
 	ASSERT_EQ(retval, XDP_PASS, "verdict");

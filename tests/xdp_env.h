@@ -85,33 +85,23 @@ static inline void xdp_env_close(struct xdp_env *env)
 }
 
 /*
- * Load YAML as the policy in force: policy_load_paths -> fw_compile ->
- * fw_maps_write. TABLES, when not NULL, receives the compiled tables (the
- * caller frees them). Returns 0 or -errno, printing the diagnostics.
+ * Load the policy dir DIR as the policy in force: policy_load_dir ->
+ * fw_compile (section 0) -> fw_maps_write. TABLES, when not NULL, receives
+ * the compiled tables (the caller frees them). Returns 0 or -errno, printing
+ * the diagnostics.
  */
-static inline int xdp_env_apply(struct xdp_env *env, const char *yaml, uint64_t generation,
-				struct fw_tables *tables)
+static inline int xdp_env_apply_dir(struct xdp_env *env, const char *dir, uint64_t generation,
+				    struct fw_tables *tables)
 {
 	struct sl_diags diags = { 0 };
 	struct fw_tables t = { 0 };
-	char path[128];
-	const char *paths[1] = { path };
-	FILE *f;
 	int err;
-
-	snprintf(path, sizeof(path), "%s/policy.yaml", env->dir);
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	fputs(yaml, f);
-	if (fclose(f))
-		return -EIO;
 
 	if (env->have_pol) {
 		policy_free(&env->pol);
 		env->have_pol = false;
 	}
-	err = policy_load_paths(paths, 1, &env->pol, &diags);
+	err = policy_load_dir(dir, &env->pol, &diags);
 	env->have_pol = true;
 	if (!err)
 		err = fw_compile(&env->pol, policy_fw(&env->pol, 0), generation, &t, &diags);
@@ -129,6 +119,23 @@ static inline int xdp_env_apply(struct xdp_env *env, const char *yaml, uint64_t 
 	else
 		fw_tables_free(&t);
 	return err;
+}
+
+/* The same for a policy given as YAML text (written to ENV's own dir). */
+static inline int xdp_env_apply(struct xdp_env *env, const char *yaml, uint64_t generation,
+				struct fw_tables *tables)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/policy.yaml", env->dir);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fputs(yaml, f);
+	if (fclose(f))
+		return -EIO;
+	return xdp_env_apply_dir(env, env->dir, generation, tables);
 }
 
 static inline int xdp_env_reset_counters(struct xdp_env *env)

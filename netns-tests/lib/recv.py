@@ -10,7 +10,9 @@ kernel has no VLAN devices to deliver tagged frames to a socket. TCP: one listen
 --tcp port; every accepted connection is counted as "tcp:PORT".
 
 Prints "ready" once every socket is bound, then runs until stdin reaches EOF
-or --max-seconds pass, and prints the counts as one JSON object.
+or --max-seconds pass, and prints the counts as one JSON object. With
+--progress, it also prints "progress JSON" (the counts so far) whenever they
+changed, at most every 20 ms: a test can wait until traffic really arrives.
 """
 import argparse
 import json
@@ -49,6 +51,7 @@ def main():
     ap.add_argument("--tcp", type=int, action="append", default=[])
     ap.add_argument("--packet", action="append", default=[])
     ap.add_argument("--max-seconds", type=float, default=30.0)
+    ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
 
     udp = {dual_stack(socket.SOCK_DGRAM, p): p for p in args.udp}
@@ -82,10 +85,16 @@ def main():
 
     deadline = time.monotonic() + args.max_seconds
     done = False
+    shown = {}
     while not done:
         left = deadline - time.monotonic()
         if left <= 0:
             break
+        if args.progress:
+            if counts != shown:
+                shown = dict(counts)
+                print("progress " + json.dumps(shown), flush=True)
+            left = min(left, 0.02)
         rd, _, _ = select.select([sys.stdin] + list(udp) + list(tcp) + raw, [], [], left)
         for s in rd:
             if s is sys.stdin:

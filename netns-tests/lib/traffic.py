@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 
 from .netns import PYTHON, ns_cmd, run
@@ -20,10 +21,16 @@ RECV = os.path.join(HERE, "recv.py")
 
 
 class Receiver:
-    """recv.py running in namespace NS; use as a context manager, then .counts."""
+    """recv.py running in namespace NS; use as a context manager, then .counts.
+    With PROGRESS, .arrived(tag) says how many have arrived so far."""
 
-    def __init__(self, ns, udp=(), tcp=(), packet=(), max_seconds=30):
+    def __init__(self, ns, udp=(), tcp=(), packet=(), max_seconds=30, progress=False):
         argv = [PYTHON, RECV, "--max-seconds", str(max_seconds)]
+        if progress:
+            argv.append("--progress")
+        self.progress = progress
+        self.live = {}
+        self.lines = []
         for i in packet:
             argv += ["--packet", i]
         for p in udp:
@@ -42,11 +49,32 @@ class Receiver:
             self.proc.kill()
             _, err = self.proc.communicate(timeout=5)
             raise RuntimeError("receiver did not start: %s %s" % (line, err))
+        if self.progress:
+            self.reader = threading.Thread(target=self._read, daemon=True)
+            self.reader.start()
         return self
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith("progress "):
+                self.live = json.loads(line[len("progress "):])
+            else:
+                self.lines.append(line)
+
+    def arrived(self, tag):
+        """Packets of TAG received so far (needs PROGRESS)."""
+        assert self.progress, "Receiver(progress=True) counts as it goes"
+        return self.live.get(tag, 0)
 
     def __exit__(self, *exc):
         try:
-            out, err = self.proc.communicate(input="", timeout=40)
+            if self.progress:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=40)
+                self.reader.join(timeout=10)
+                out, err = "".join(self.lines), self.proc.stderr.read()
+            else:
+                out, err = self.proc.communicate(input="", timeout=40)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.communicate()
@@ -140,6 +168,7 @@ class Stream:
     else (restart, reload); .counts holds what arrived once the block ends.
 
         with Stream(topo, specs, inter=0.005) as s:
+            s.wait_arrived("allowed")     # traffic flows (scapy builds frames first)
             ...restart the agent...
         s.counts
     """
@@ -151,7 +180,8 @@ class Stream:
 
     def __enter__(self):
         ports = sorted({s["dport"] for s in self.specs})
-        self.recv = Receiver(self.topo.fw, udp=ports, max_seconds=self.max_seconds)
+        self.recv = Receiver(self.topo.fw, udp=ports, max_seconds=self.max_seconds,
+                             progress=True)
         self.recv.__enter__()
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(self.specs, f)
@@ -166,6 +196,22 @@ class Stream:
 
     def running(self):
         return self.proc.poll() is None
+
+    def arrived(self, tag):
+        """Packets of TAG that have arrived so far."""
+        return self.recv.arrived(tag)
+
+    def wait_arrived(self, tag, n=1, timeout=30):
+        """Wait until N packets of TAG have arrived (traffic really flows)
+        while the sender still runs; returns how many have."""
+        deadline = time.monotonic() + timeout
+        while self.arrived(tag) < n:
+            assert self.running(), "the stream ended with %d of %s arrived" % (
+                self.arrived(tag), tag)
+            assert time.monotonic() < deadline, "%d of %s arrived in %s s" % (
+                self.arrived(tag), tag, timeout)
+            time.sleep(0.02)
+        return self.arrived(tag)
 
     def __exit__(self, *exc):
         try:
