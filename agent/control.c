@@ -92,6 +92,7 @@ static struct json_object *status_maps(struct agent *a)
 				       json_object_new_int64(bpf_map__max_entries(map)));
 		json_object_array_add(arr, o);
 	}
+	egress_status_maps(a, arr);
 	return arr;
 }
 

@@ -706,6 +706,55 @@ struct json_object *egress_status(struct agent *a)
 	return arr;
 }
 
+static long map_count(int fd, size_t ksize)
+{
+	unsigned char k[32], next[32];
+	void *prev = NULL;
+	long n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(k, next, ksize);
+		prev = k;
+		n++;
+	}
+	return n;
+}
+
+void egress_status_maps(struct agent *a, struct json_object *arr)
+{
+	struct bpf_map *map;
+	size_t counters = 0;
+
+	if (!a->eg)
+		return;
+	for (size_t i = 0; a->have_policy && i < a->pol.negs; i++)
+		counters += a->pol.egs[i].fw.nrules + 1;
+	bpf_object__for_each_map(map, a->eg->skel->obj) {
+		const char *name = bpf_map__name(map);
+		struct json_object *o;
+		long used = -1;
+
+		/* the others are the XDP object's, listed already */
+		if (bpf_map__is_internal(map) || strncmp(name, "eg_", 3))
+			continue;
+		if (!strcmp(name, SLUICE_MAP_EG_CG))
+			used = map_count(bpf_map__fd(map), sizeof(__u64));
+		else if (!strcmp(name, SLUICE_MAP_EG_SRC4))
+			used = map_count(bpf_map__fd(map), sizeof(struct sl_eg_src4));
+		else if (!strcmp(name, SLUICE_MAP_EG_SRC6))
+			used = map_count(bpf_map__fd(map), sizeof(struct sl_eg_src6));
+		else if (!strcmp(name, SLUICE_MAP_EG_CNT))
+			used = (long)counters;
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(name));
+		if (used >= 0)
+			json_object_object_add(o, "used", json_object_new_int64(used));
+		json_object_object_add(o, "capacity",
+				       json_object_new_int64(bpf_map__max_entries(map)));
+		json_object_array_add(arr, o);
+	}
+}
+
 void egress_status_ifaces(struct agent *a, struct json_object *arr)
 {
 	if (a->eg)

@@ -61,6 +61,8 @@ void egress_release(struct agent *a);
 
 /* `status`: egress entries, their cgroups and hooks. */
 struct json_object *egress_status(struct agent *a);
+/* `status`: the egress maps (eg_*) with their fill, appended to the maps array ARR. */
+void egress_status_maps(struct agent *a, struct json_object *arr);
 /* `status`: the backstop's interfaces, appended to the hooks array ARR. */
 void egress_status_ifaces(struct agent *a, struct json_object *arr);
 /* `egress-list`: entries, cgroups, hooks, rules with counters. */
