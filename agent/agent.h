@@ -12,6 +12,7 @@
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
  *   service.c  systemd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1
+ *   lb.c       the load balancer's services, interfaces and views; health.c its checks
  *   egress.c   container egress: cgroup hooks and their slots (+ cgwatch.c:
  *              cgroup links and the cgroup watcher, egress_tc.c: TC backstop)
  */
@@ -35,6 +36,8 @@ struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
 struct agent_egress;
+struct agent_health;
+struct lb_state;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -123,6 +126,10 @@ struct agent {
 	int ct_retry_fd;		/* timerfd: sweepers that could not start */
 	struct ep_src ct_retry_src;
 	unsigned int ct_start_retries;
+
+	/* load balancer (lb.c, lib/lb_maps.c) and its health checks (health.c) */
+	struct lb_state *lb;
+	struct agent_health *hc;
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

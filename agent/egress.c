@@ -40,6 +40,7 @@
 #include "loader.h"
 #include "log.h"
 #include "policy_json.h"
+#include "sync.h"
 
 #define EG_NAME(id, name, type, prog) name,
 const char *const eg_hook_names[EGH_MAX] = { EG_HOOKS(EG_NAME) };
@@ -51,6 +52,8 @@ const enum bpf_attach_type eg_hook_types[EGH_MAX] = { EG_HOOKS(EG_TYPE) };
 #define STAT_NAME(id, name) name,
 static const char *const stat_hook_names[] = { SLUICE_EG_HOOKS(STAT_NAME) };
 #undef STAT_NAME
+
+static void eg_snap_drop(struct agent_egress *eg);
 
 /* ---- the object ---- */
 
@@ -118,6 +121,7 @@ void egress_unload(struct agent *a)
 	if (!eg)
 		return;
 	cgw_close(a);
+	eg_snap_drop(eg);
 	sluice_cgroup__destroy(eg->skel);
 	free(eg->slots);
 	free(eg->bases);
@@ -272,6 +276,29 @@ static void snap_free(struct map_snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The three maps' words before a commit: what egress_abort puts back. */
+struct eg_snap {
+	struct map_snap cg, s4, s6;
+};
+
+static void eg_snap_drop(struct agent_egress *eg)
+{
+	if (!eg->snap)
+		return;
+	snap_free(&eg->snap->cg);
+	snap_free(&eg->snap->s4);
+	snap_free(&eg->snap->s6);
+	free(eg->snap);
+	eg->snap = NULL;
+}
+
+static void eg_snap_restore(struct agent_egress *eg)
+{
+	snap_restore(&eg->snap->cg);
+	snap_restore(&eg->snap->s4);
+	snap_restore(&eg->snap->s6);
+}
+
 /*
  * Delete every key of SNAP's map that KEEP (N keys of KSIZE) does not hold.
  * 0 or -errno.
@@ -307,6 +334,12 @@ void egress_abort(struct agent *a)
 
 	if (!eg || !eg->prepared)
 		return;
+	/* committed, then something after it failed: the words go back first */
+	if (eg->snap) {
+		eg_snap_restore(eg);
+		eg_snap_drop(eg);
+		sync_grace(a);
+	}
 	for (size_t i = 0; i < eg->new_n; i++)
 		if (eg->new_slots[i] < SLUICE_POL_SLOTS)
 			fw_slot_clear(&a->fds, eg->new_slots[i]);
@@ -488,25 +521,33 @@ static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 int egress_commit(struct agent *a, const struct sl_policy *pol)
 {
 	struct agent_egress *eg = a->eg;
-	struct map_snap scg, s4, s6;
-	struct src_keys sk;
+	struct map_snap *scg, *s4, *s6;
+	struct src_keys sk = {};
 	uint64_t *ids;
 	size_t nids = 0;
 	int err;
 
 	if (!eg->prepared)
 		return -EINVAL;
+	eg_snap_drop(eg);
+	eg->snap = calloc(1, sizeof(*eg->snap));
 	ids = calloc(pol->negs + 1, sizeof(*ids));
-	err = ids ? src_keys_build(pol, &sk) : -ENOMEM;
+	err = ids && eg->snap ? src_keys_build(pol, &sk) : -ENOMEM;
+	if (!err) {
+		scg = &eg->snap->cg;
+		s4 = &eg->snap->s4;
+		s6 = &eg->snap->s6;
+		err = snap_take(scg, eg->cg_fd, sizeof(__u64), sizeof(struct sl_eg_val));
+	}
 	if (!err)
-		err = snap_take(&scg, eg->cg_fd, sizeof(__u64), sizeof(struct sl_eg_val));
-	if (!err)
-		err = snap_take(&s4, eg->src4_fd, sizeof(struct sl_eg_src4),
+		err = snap_take(s4, eg->src4_fd, sizeof(struct sl_eg_src4),
 				sizeof(struct sl_eg_val));
 	if (!err)
-		err = snap_take(&s6, eg->src6_fd, sizeof(struct sl_eg_src6),
+		err = snap_take(s6, eg->src6_fd, sizeof(struct sl_eg_src6),
 				sizeof(struct sl_eg_val));
 	if (err) {
+		eg_snap_drop(eg);
+		src_keys_free(&sk);
 		free(ids);
 		pr_err("egress: out of memory");
 		return err;
@@ -552,21 +593,17 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 	}
 	/* what the policy no longer names */
 	if (!err)
-		err = keep_only(&scg, (unsigned char *)ids, nids);
+		err = keep_only(scg, (unsigned char *)ids, nids);
 	if (!err)
-		err = keep_only(&s4, (unsigned char *)sk.k4, sk.n4);
+		err = keep_only(s4, (unsigned char *)sk.k4, sk.n4);
 	if (!err)
-		err = keep_only(&s6, (unsigned char *)sk.k6, sk.n6);
+		err = keep_only(s6, (unsigned char *)sk.k6, sk.n6);
 	if (err) {
-		snap_restore(&scg);
-		snap_restore(&s4);
-		snap_restore(&s6);
+		eg_snap_restore(eg);
+		eg_snap_drop(eg);
 	} else {
 		reset_moved_counters(a, pol);
 	}
-	snap_free(&scg);
-	snap_free(&s4);
-	snap_free(&s6);
 	src_keys_free(&sk);
 	free(ids);
 	return err;
@@ -586,6 +623,7 @@ void egress_applied(struct agent *a)
 	eg->new_slots = eg->new_bases = NULL;
 	eg->new_n = 0;
 	eg->prepared = false;
+	eg_snap_drop(eg);
 	cgw_sync_policy(a);
 	egress_backstop_sync(a);
 }

@@ -58,6 +58,7 @@ struct eg_watch {
 };
 
 struct sluice_cgroup;
+struct eg_snap;
 
 struct agent_egress {
 	struct sluice_cgroup *skel;
@@ -72,6 +73,8 @@ struct agent_egress {
 	uint32_t *new_slots, *new_bases;
 	size_t new_n;
 	bool prepared;
+	/* egress_commit's snapshot of eg_cg, eg_src4, eg_src6, for egress_abort */
+	struct eg_snap *snap;
 
 	/* per entry of a->pol, in its order (cgwatch.c) */
 	struct eg_cgroup *cgs;

@@ -254,9 +254,17 @@ int loader_prepare_state(struct agent *a)
 	return 0;
 }
 
+/* Counters that may start again from zero when their layout grows (a new verdict). */
+static bool counter_map(const char *name)
+{
+	return !strcmp(name, SLUICE_MAP_VERDICT) || !strcmp(name, SLUICE_MAP_DROP);
+}
+
 /*
  * libbpf refuses a pinned map whose layout differs, with a message only -v
- * shows; say here which map and what to do.
+ * shows; say here which map and what to do. A counter map of an older
+ * layout (fewer verdicts or drop reasons) is unpinned instead: its counts
+ * start again, nothing else is lost.
  */
 static int check_pinned_map(struct bpf_map *map, const char *path)
 {
@@ -275,6 +283,21 @@ static int check_pinned_map(struct bpf_map *map, const char *path)
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		err = -errno;
 		pr_err("%s: not a BPF map: %s", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	/* the kernel makes a devmap read-only for programs (a flag creation refuses) */
+	if ((info.type == BPF_MAP_TYPE_DEVMAP || info.type == BPF_MAP_TYPE_DEVMAP_HASH) &&
+	    info.map_flags == (bpf_map__map_flags(map) | BPF_F_RDONLY_PROG))
+		bpf_map__set_map_flags(map, info.map_flags);
+	if (counter_map(bpf_map__name(map)) && info.type == bpf_map__type(map) &&
+	    info.key_size == bpf_map__key_size(map) &&
+	    info.value_size == bpf_map__value_size(map) &&
+	    info.max_entries != bpf_map__max_entries(map)) {
+		pr_info("%s: counters of an older layout (%u entries, now %u): they start again",
+			path, info.max_entries, bpf_map__max_entries(map));
+		if (unlink(path))
+			err = -errno;
 	} else if (info.type != bpf_map__type(map) ||
 		   info.key_size != bpf_map__key_size(map) ||
 		   info.value_size != bpf_map__value_size(map) ||

@@ -28,6 +28,8 @@
 #include "control.h"
 #include "egress.h"
 #include "events.h"
+#include "health.h"
+#include "lb.h"
 #include "metrics.h"
 #include "loader.h"
 #include "log.h"
@@ -299,6 +301,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (!err)
 		err = loader_load(a);
 	if (!err)
+		err = lb_open(a);
+	if (!err)
 		err = egress_load(a);
 	if (err)
 		goto fail_pol;
@@ -459,6 +463,8 @@ int main(int argc, char **argv)
 	egress_release(&a);
 	if (a.nl)
 		mnl_socket_close(a.nl);
+	health_close(&a);
+	lb_close(&a);
 	egress_unload(&a);
 	loader_unload(&a);
 	if (a.have_policy)

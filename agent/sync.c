@@ -35,6 +35,8 @@
 #include "conntrack.h"
 #include "egress.h"
 #include "fw_maps.h"
+#include "health.h"
+#include "lb.h"
 #include "log.h"
 #include "policy_edit.h"
 #include "sync.h"
@@ -277,18 +279,23 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		if (err)
 			break;
 	}
+	/* the load balancer's new tables and backends, where no packet looks yet */
+	if (!err)
+		err = lb_sync_prepare(a, pol, gen);
 	/* the egress entries' slots, built like the sections' */
 	if (!err)
 		err = egress_prepare(a, pol, gen);
 	/* shared by every slot: written just before the flip, restored if it fails */
 	if (!err)
 		err = ct_apply(a, pol);
-	/* the flip: one word per interface, to its section's new slot */
+	/* the flip: one word per interface, to its section's new slot; the services */
 	if (!err) {
 		err = attach_set_slots(a, pol, slots, nsec);
-		/* and every managed cgroup's word (put back by itself when it fails) */
+		/* every managed cgroup's word (egress_abort puts them back) */
 		if (!err)
 			err = egress_commit(a, pol);
+		if (!err)
+			err = lb_sync_commit(a);
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 		if (err) {
 			if (a->nsec_slots)
@@ -302,6 +309,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	}
 	if (err) {
 		egress_abort(a);
+		lb_sync_abort(a);
 		for (size_t i = 0; i < built; i++)
 			if (!fw_ifslot_refers(&a->fds, slots[i]))
 				fw_slot_clear(&a->fds, slots[i]);
@@ -324,11 +332,15 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	/* the cgroups that exist get their links, those no longer named lose them */
 	egress_applied(a);
 	pr_info("policy generation %llu applied (%zu section%s, slots %u..): %zu rules, "
-		"from %zu files in %s", (unsigned long long)gen, nsec, nsec > 1 ? "s" : "",
-		slots[0], policy_nrules(&a->pol), a->pol.nfiles, a->policy_dir);
+		"%zu load balancers, from %zu files in %s", (unsigned long long)gen, nsec,
+		nsec > 1 ? "s" : "", slots[0], policy_nrules(&a->pol), a->pol.nlbs,
+		a->pol.nfiles, a->policy_dir);
 	/* the slots just left: freed once no packet can be in them */
 	sync_grace(a);
 	slots_gc(a);
+	lb_sync_gc(a);
+	lb_ifaces_sync(a);
+	health_sync(a);
 	return 0;
 }
 

@@ -25,7 +25,7 @@
 #include "print.h"
 
 struct check_result {
-	size_t rules, sets, prefixes, sections, egress;
+	size_t rules, sets, prefixes, sections, lbs, backends, egress;
 	bool several;			/* a policy with more than one section was checked */
 	struct json_object *secs;	/* [{"name", "interfaces", "default", ...}] */
 	struct json_object *files;	/* every file read */
@@ -143,6 +143,9 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 	}
 	if (!err) {
 		r->rules += policy_nrules(&pol);
+		r->lbs += pol.nlbs;
+		for (size_t i = 0; i < pol.nlbs; i++)
+			r->backends += pol.lbs[i].nbackends;
 		for (size_t e = 0; e < pol.negs; e++)
 			r->rules += pol.egs[e].fw.nrules;
 		r->egress += pol.negs;
@@ -225,12 +228,17 @@ static int do_check(struct cli *c, int argc, char **argv)
 
 	rc = r.status;
 	if (!c->json) {
+		char lbs[64] = "";
+
+		if (r.lbs)
+			snprintf(lbs, sizeof(lbs), ", %zu load balancers (%zu backends)", r.lbs,
+				 r.backends);
 		if (rc == EXIT_OK && r.several)
-			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes", r.rules,
-			       r.sections, r.sets, r.prefixes);
+			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes%s", r.rules,
+			       r.sections, r.sets, r.prefixes, lbs);
 		else if (rc == EXIT_OK)
-			printf("ok: %zu rules, %zu sets, %zu prefixes", r.rules, r.sets,
-			       r.prefixes);
+			printf("ok: %zu rules, %zu sets, %zu prefixes%s", r.rules, r.sets,
+			       r.prefixes, lbs);
 		if (rc == EXIT_OK && r.egress)
 			printf(", %zu egress entr%s", r.egress, r.egress > 1 ? "ies" : "y");
 		if (rc == EXIT_OK)
@@ -247,6 +255,8 @@ static int do_check(struct cli *c, int argc, char **argv)
 		json_object_object_add(out, "rules", json_object_new_uint64(r.rules));
 		json_object_object_add(out, "sets", json_object_new_uint64(r.sets));
 		json_object_object_add(out, "prefixes", json_object_new_uint64(r.prefixes));
+		json_object_object_add(out, "loadbalancers", json_object_new_uint64(r.lbs));
+		json_object_object_add(out, "backends", json_object_new_uint64(r.backends));
 		json_object_object_add(out, "sections", json_object_get(r.secs));
 		json_object_object_add(out, "egress", json_object_new_uint64(r.egress));
 		json_object_object_add(out, "files", json_object_get(r.files));

@@ -30,8 +30,8 @@ int sl_glob_covers(const char *a, const char *b, char *witness);
 
 /*
  * The YAML walk of policy_parse.c, for the parsers of the other top-level
- * keys (egress_parse.c: egress). Errors are collected with the node's
- * FILE:LINE:COL, as for every other key.
+ * keys (lb_parse.c: loadbalancers, decap; egress_parse.c: egress). Errors are
+ * collected with the node's FILE:LINE:COL, as for every other key.
  */
 struct pctx;
 
@@ -76,6 +76,12 @@ int sl_y_action(const yaml_node_t *n, enum sluice_action *a);
 void sl_y_rules(struct pctx *c, struct sl_firewall *fw, yaml_node_t *v, bool egress);
 /* Free the rules of FW (not FW itself). */
 void sl_rules_free(struct sl_firewall *fw);
+
+/* lb_parse.c: the `loadbalancers` and `decap` keys, the checks across files. */
+void lb_parse_services(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
+void lb_parse_decap(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
+int lb_check(struct sl_policy *pol, struct sl_diags *diags);
+void lb_policy_free(struct sl_policy *pol);
 
 /* egress_parse.c: the `egress` key, the checks across entries, freeing. */
 void egress_parse(struct pctx *c, yaml_node_t *key, yaml_node_t *v);

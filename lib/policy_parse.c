@@ -1081,9 +1081,9 @@ static void parse_conntrack(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 static void parse_root(struct pctx *c, yaml_node_t *root)
 {
 	static const char *const keys[] = { "sets", "firewall", "conntrack", "loadbalancers",
-					    "egress" };
+					    "egress", "decap" };
 	struct sl_loc floc = { c->file, 0, 0 };
-	struct kv f[5];
+	struct kv f[6];
 
 	if (!root || is_null(root) ||
 	    (root->type == YAML_MAPPING_NODE &&
@@ -1096,7 +1096,7 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 			 kind(root));
 		return;
 	}
-	map_fields(c, root, "the top level", keys, 5, f);
+	map_fields(c, root, "the top level", keys, 6, f);
 	if (f[0].key)
 		parse_sets(c, f[0].val);
 	if (f[1].key)
@@ -1104,9 +1104,11 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 	if (f[2].key)
 		parse_conntrack(c, f[2].key, f[2].val);
 	if (f[3].key)
-		err_node(c, f[3].key, "loadbalancers are not supported yet (this version has the stateless firewall only)");
+		lb_parse_services(c, f[3].key, f[3].val);
 	if (f[4].key)
 		egress_parse(c, f[4].key, f[4].val);
+	if (f[5].key)
+		lb_parse_decap(c, f[5].key, f[5].val);
 }
 
 static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
@@ -1366,6 +1368,7 @@ void policy_free(struct sl_policy *pol)
 		sl_rules_free(fw);
 	}
 	free(pol->fws);
+	lb_policy_free(pol);
 	egress_policy_free(pol);
 	for (size_t i = 0; i < pol->nfiles; i++)
 		free(pol->files[i]);
@@ -1487,7 +1490,7 @@ void sl_rules_free(struct sl_firewall *fw)
 	fw->nrules = 0;
 }
 
-/* ---- the YAML walk for egress_parse.c (policy_int.h) ---- */
+/* ---- the YAML walk for lb_parse.c and egress_parse.c (policy_int.h) ---- */
 
 struct sl_policy *sl_y_policy(struct pctx *c)
 {

@@ -39,6 +39,7 @@ static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config 
 }
 
 #define SL_NEXT		(-1)	/* a stage's "go on": not an XDP verdict */
+#define SL_ALLOW	(-2)	/* allowed: the caller passes it on (the LB, or XDP_PASS) */
 
 /*
  * The policy slot of interface IFINDEX (or the default one), read once per
@@ -124,8 +125,8 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 }
 
 /*
- * Conntrack (CTC: stateful): a tracked or related packet passes; SL_NEXT
- * otherwise. The CLI blocklist (rule 0 when CFG->block) comes first: a
+ * Conntrack (CTC: stateful): a tracked or related packet is allowed
+ * (SL_ALLOW); SL_NEXT otherwise. The CLI blocklist (rule 0 when CFG->block) comes first: a
  * block cuts a tracked connection too. Without conntrack the rules see it
  * first anyway.
  */
@@ -138,11 +139,14 @@ static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pip
 		return sl_drop_ev(SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, 0, p->ifindex);
 	}
 	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
-		return sl_pass(p->bytes);
+		return SL_ALLOW;
 	return SL_NEXT;
 }
 
-/* The rules: classify, count, verdict; an allowed packet may open a connection. */
+/*
+ * The rules: classify, count, verdict (SL_ALLOW or a drop); an allowed
+ * packet may open a connection.
+ */
 static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config *cfg,
 				       struct sl_ct_config *ctc)
 {
@@ -156,7 +160,7 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
 	if (rule == SL_NO_MATCH) {
 		sl_count(&fw_rule_cnt, SLUICE_RULE_DEFAULT, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
-			return sl_pass(bytes);
+			return SL_ALLOW;
 		return sl_drop_ev(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
 				  SLUICE_RULE_DEFAULT, p->ifindex);
 	}
@@ -166,7 +170,7 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
 	if (sl_rule_allows(cfg, rule)) {
 		if (ctc && p->ctp.start)
 			sl_fw_ct_create(&p->ctp, ctc, bytes);
-		return sl_pass(bytes);
+		return SL_ALLOW;
 	}
 	return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex);
 }
@@ -190,9 +194,10 @@ static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifin
 	if (ctc) {
 		v = sl_fw_track(data, data_end, &p, cfg, ctc);
 		if (v != SL_NEXT)
-			return v;
+			return v == SL_ALLOW ? sl_pass(p.bytes) : v;
 	}
-	return sl_fw_rules(&p, cfg, ctc);
+	v = sl_fw_rules(&p, cfg, ctc);
+	return v == SL_ALLOW ? sl_pass(p.bytes) : v;
 }
 
 static __always_inline int sl_firewall(void *data, void *data_end)
