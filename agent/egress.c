@@ -78,8 +78,17 @@ int egress_load(struct agent *a)
 	}
 	eg->skel = skel;
 	bpf_object__for_each_map(map, skel->obj) {
+		const char *name = bpf_map__name(map);
+
 		if (bpf_map__is_internal(map))
 			continue;
+		/* of the load balancer's maps, the socket LB reads these four only */
+		if (!strncmp(name, "lb_", 3) && strcmp(name, SLUICE_MAP_LB_SVC) &&
+		    strcmp(name, SLUICE_MAP_LB_MAGLEV) && strcmp(name, SLUICE_MAP_LB_BACKENDS) &&
+		    strcmp(name, SLUICE_MAP_LB_BE_STATS)) {
+			bpf_map__set_autocreate(map, false);
+			continue;
+		}
 		/* the XDP object's pins (slots, events, counters) and eg_* of its own */
 		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
 		if (!err)

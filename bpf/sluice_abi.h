@@ -646,11 +646,35 @@ struct sl_eg_src6 {
 enum sluice_eg_hook { SLUICE_EG_HOOKS(SLUICE_ENUM_ENTRY) SLUICE_EG_HOOK_MAX };
 #undef SLUICE_ENUM_ENTRY
 
+/*
+ * Socket-level load balancing: a managed socket that connects or sends to a
+ * VIP of `loadbalancers` is given a backend from the service's Maglev table
+ * at once (docs/egress.md). eg_lb_rev remembers, per socket (its cookie) and
+ * backend, the VIP it stands for: getpeername() and recvmsg() get the VIP.
+ */
+#define SLUICE_EG_REV_MAX	65536	/* eg_lb_rev entries (an LRU) */
+
+struct sl_eg_rev_key {
+	__u64 cookie;		/* bpf_get_socket_cookie */
+	__u8 addr[16];		/* the backend, network order; IPv4 in the first 4 bytes */
+	__be16 port;
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[5];
+};
+
+struct sl_eg_rev {
+	__u8 vip[16];		/* network order; IPv4 in the first 4 bytes */
+	__be16 port;
+	__u8 family;
+	__u8 pad[5];
+};
+
 #define SLUICE_MAP_EG_CG	"eg_cg"		/* cgroup id -> struct sl_eg_val */
 #define SLUICE_MAP_EG_SRC4	"eg_src4"	/* backstop: IPv4 source -> struct sl_eg_val */
 #define SLUICE_MAP_EG_SRC6	"eg_src6"
 #define SLUICE_MAP_EG_CNT	"eg_rule_cnt"	/* per-CPU sl_counter per rule and default */
 #define SLUICE_MAP_EG_STATS	"eg_stats"	/* per-CPU sl_counter per hook and verdict */
+#define SLUICE_MAP_EG_LB_REV	"eg_lb_rev"	/* (socket, backend) -> VIP: getpeername, recvmsg */
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS + 8,
@@ -670,6 +694,8 @@ _Static_assert(sizeof(struct sl_event) == 80, "sl_event layout");
 _Static_assert(sizeof(struct sl_eg_val) == 16, "sl_eg_val layout");
 _Static_assert(sizeof(struct sl_eg_src4) == 8, "sl_eg_src4 layout");
 _Static_assert(sizeof(struct sl_eg_src6) == 20, "sl_eg_src6 layout");
+_Static_assert(sizeof(struct sl_eg_rev_key) == 32, "sl_eg_rev_key layout");
+_Static_assert(sizeof(struct sl_eg_rev) == 24, "sl_eg_rev layout");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
 _Static_assert(SLUICE_VERDICT_MAX <= SLUICE_VERDICT_SLOTS, "sl_verdict has room");
 _Static_assert(SLUICE_DROP_MAX <= SLUICE_DROP_SLOTS, "sl_drop has room");

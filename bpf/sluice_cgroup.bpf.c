@@ -5,7 +5,10 @@
  *   connect4/6 (TCP, connected UDP), sendmsg4/6 (UDP with an address):
  *     socket's cgroup -> its egress entry (or its nearest managed ancestor's)
  *     -> classify (dst, proto, dport) with the entry's policy slot
- *     -> 1: the call goes on untouched | 0: the call fails with EPERM at once
+ *     -> 0: the call fails with EPERM at once
+ *     -> 1: the call goes on; to a VIP of `loadbalancers`, with a backend's
+ *        address and port instead (egress_lb.h)
+ *   getpeername4/6, recvmsg4/6: a backend given for a VIP reads as the VIP
  *   sl_eg_backstop (tcx ingress on the host side of a container's veth):
  *     parse -> source address -> egress entry -> classify -> pass | shot,
  *     for what never meets a socket hook: raw sockets, ICMP.
@@ -19,6 +22,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "lib/egress.h"
+#include "lib/egress_lb.h"
 
 #define SL_TC_ACT_OK	0
 #define SL_TC_ACT_SHOT	2
@@ -78,20 +82,42 @@ static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *
 	}
 }
 
+/* A service with no backend up: the call fails as a connect() to a closed port would. */
+static __always_inline int sl_eg_refused(void)
+{
+	bpf_set_retval(-SL_ECONNREFUSED);
+	return SL_EG_DENY;
+}
+
 static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
 {
+	const struct lb_backend *be;
 	const struct sl_eg_val *v;
 	struct sl_meta m;
+	__u32 vip, a;
 	__u64 cg = 0;
+	int res;
 
 	v = sl_eg_of_sock(ctx, &cg);
 	if (!v)
 		return SL_EG_ALLOW;
 	__builtin_memset(&m, 0, sizeof(m));
 	m.family = 4;
-	m.dst4 = bpf_ntohl(ctx->user_ip4);
+	vip = ctx->user_ip4;
+	m.dst4 = bpf_ntohl(vip);
 	sl_eg_l4(ctx, &m);
-	return sl_eg_judge(v, &m, hook, cg, 0, 0);
+	/* the policy judges what the process asked for: the VIP */
+	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
+		return SL_EG_DENY;
+	be = sl_eg_lb(ctx, (const __u8 *)&vip, 4, bpf_htons(m.dport), m.proto, &res);
+	if (res == SL_EG_LB_DOWN)
+		return sl_eg_refused();
+	if (be) {
+		__builtin_memcpy(&a, be->addr, 4);
+		ctx->user_ip4 = a;
+		ctx->user_port = be->port;
+	}
+	return SL_EG_ALLOW;
 }
 
 /*
@@ -99,12 +125,19 @@ static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg
  * without the IPv4 hooks ever running: those are judged as the IPv4
  * addresses they are, by the IPv4 tables.
  */
+static __always_inline bool sl_v4mapped(const __u32 *w)
+{
+	return !w[0] && !w[1] && w[2] == bpf_htonl(0xffff);
+}
+
 static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
 {
+	const struct lb_backend *be;
 	const struct sl_eg_val *v;
 	struct sl_meta m;
-	__u32 w[4];
+	__u32 w[4], b[4];
 	__u64 cg = 0;
+	int res;
 
 	v = sl_eg_of_sock(ctx, &cg);
 	if (!v)
@@ -114,7 +147,7 @@ static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg
 	w[1] = ctx->user_ip6[1];
 	w[2] = ctx->user_ip6[2];
 	w[3] = ctx->user_ip6[3];
-	if (!w[0] && !w[1] && w[2] == bpf_htonl(0xffff)) {
+	if (sl_v4mapped(w)) {
 		m.family = 4;
 		m.dst4 = bpf_ntohl(w[3]);
 	} else {
@@ -122,7 +155,71 @@ static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg
 		__builtin_memcpy(m.dst6, w, 16);
 	}
 	sl_eg_l4(ctx, &m);
-	return sl_eg_judge(v, &m, hook, cg, 0, 0);
+	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
+		return SL_EG_DENY;
+	be = sl_eg_lb(ctx, m.family == 4 ? (const __u8 *)&w[3] : (const __u8 *)w, m.family,
+		      bpf_htons(m.dport), m.proto, &res);
+	if (res == SL_EG_LB_DOWN)
+		return sl_eg_refused();
+	if (be) {
+		__builtin_memcpy(b, be->addr, 16);
+		/* an IPv4 backend of a v4-mapped VIP stays v4-mapped */
+		if (m.family == 4) {
+			ctx->user_ip6[3] = b[0];
+		} else {
+			ctx->user_ip6[0] = b[0];
+			ctx->user_ip6[1] = b[1];
+			ctx->user_ip6[2] = b[2];
+			ctx->user_ip6[3] = b[3];
+		}
+		ctx->user_port = be->port;
+	}
+	return SL_EG_ALLOW;
+}
+
+/* getpeername() and recvmsg(): a backend this socket was given for a VIP reads as the VIP. */
+static __always_inline int sl_eg_peer4(struct bpf_sock_addr *ctx)
+{
+	const struct sl_eg_rev *rv;
+	__u32 a = ctx->user_ip4;
+
+	rv = sl_eg_lb_rev(ctx, (const __u8 *)&a, 4, ctx->user_port);
+	if (rv) {
+		__builtin_memcpy(&a, rv->vip, 4);
+		ctx->user_ip4 = a;
+		ctx->user_port = rv->port;
+	}
+	return 1;
+}
+
+static __always_inline int sl_eg_peer6(struct bpf_sock_addr *ctx)
+{
+	const struct sl_eg_rev *rv;
+	__u32 w[4], vip[4];
+
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	if (sl_v4mapped(w)) {
+		rv = sl_eg_lb_rev(ctx, (const __u8 *)&w[3], 4, ctx->user_port);
+		if (rv) {
+			__builtin_memcpy(vip, rv->vip, 16);
+			ctx->user_ip6[3] = vip[0];
+			ctx->user_port = rv->port;
+		}
+		return 1;
+	}
+	rv = sl_eg_lb_rev(ctx, (const __u8 *)w, 6, ctx->user_port);
+	if (rv) {
+		__builtin_memcpy(vip, rv->vip, 16);
+		ctx->user_ip6[0] = vip[0];
+		ctx->user_ip6[1] = vip[1];
+		ctx->user_ip6[2] = vip[2];
+		ctx->user_ip6[3] = vip[3];
+		ctx->user_port = rv->port;
+	}
+	return 1;
 }
 
 SEC("cgroup/connect4")
@@ -147,6 +244,30 @@ SEC("cgroup/sendmsg6")
 int sl_eg_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return sl_eg_sock6(ctx, SLUICE_EG_SENDMSG6);
+}
+
+SEC("cgroup/getpeername4")
+int sl_eg_getpeer4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer4(ctx);
+}
+
+SEC("cgroup/getpeername6")
+int sl_eg_getpeer6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer6(ctx);
+}
+
+SEC("cgroup/recvmsg4")
+int sl_eg_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer4(ctx);
+}
+
+SEC("cgroup/recvmsg6")
+int sl_eg_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer6(ctx);
 }
 
 /* ---- the TC backstop ---- */

@@ -77,8 +77,10 @@ def test_connect_sendto_v4_v6_child_outside(env, cgroups):
         dict(name="own", cgroup=own, default="allow"),
     ]))
     agent.start()
-    assert bpftool_cgroup(app) == ["cgroup_inet4_connect", "cgroup_inet6_connect",
-                                   "cgroup_udp4_sendmsg", "cgroup_udp6_sendmsg"]
+    assert bpftool_cgroup(app) == [
+        "cgroup_inet4_connect", "cgroup_inet4_getpeername", "cgroup_inet6_connect",
+        "cgroup_inet6_getpeername", "cgroup_udp4_recvmsg", "cgroup_udp4_sendmsg",
+        "cgroup_udp6_recvmsg", "cgroup_udp6_sendmsg"]
     mon = start_monitor(agent, 3)
     calls = [
         dict(op="tcp", addr="192.0.2.2", port=8443),
@@ -163,7 +165,7 @@ def test_late_cgroup_sigkill_restart_removal(env, cgroups):
         while results(topo.client, late, deny) != ["EPERM"]:
             assert time.monotonic() - t0 < 2.0, "not enforced 2 s after the cgroup appeared"
         links = {h["hook"]: h["link_id"] for h in egress_entry(agent, "late")["hooks"]}
-        assert len(links) == 4
+        assert len(links) == 8
 
         agent.stop(signal.SIGKILL)
         assert results(topo.client, late, deny + [dict(op="tcp", addr="192.0.2.2",

@@ -6,8 +6,8 @@ and prints what each returned, as one JSON list.
 
 Calls (a JSON list on the command line), each a dict:
   {"op": "tcp", "addr": A, "port": P}        connect(); "ok" or the errno name;
-                                              "peer": getpeername(), "reply": what
-                                              the server wrote first (when "read")
+                                              "peer": getpeername(); with "ask": a
+                                              line sent, "reply" the line answered
   {"op": "udp", "addr": A, "port": P, "tag": T}     sendto() of "sl:T"
   {"op": "udpconn", "addr": A, "port": P, "tag": T} connect(), then send()
   {"op": "udpreq", "addr": A, "port": P, "tag": T}  sendto(), then recvfrom() the
@@ -45,8 +45,15 @@ def tcp(c):
         s.connect((c["addr"], c["port"]))
         out["result"] = "ok"
         out["peer"] = list(s.getpeername()[:2])
-        if c.get("read"):
-            out["reply"] = s.recv(256).decode(errors="replace")
+        if c.get("ask"):
+            s.sendall(b"hi\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                data += chunk
+            out["reply"] = data.decode(errors="replace").strip()
     except socket.timeout:
         out["result"] = "timeout"
     except OSError as e:
@@ -70,7 +77,7 @@ def udp(c, connected=False, answer=False):
         out["result"] = "ok"
         if answer:
             reply, frm = s.recvfrom(256)
-            out["reply"] = reply.decode(errors="replace")
+            out["reply"] = reply.decode(errors="replace").strip()
             out["from"] = list(frm[:2])
     except socket.timeout:
         out["result"] = "timeout"
