@@ -132,10 +132,12 @@ done
 step "policy: $(ls "$POLICIES" | tr '\n' ' ')"
 "$SLUICE" policy check "$POLICIES"
 echo "  sluice policy check $POLICIES: ok"
+# the agent keeps the CLI's edits (lb drain) in its policy dir: give it a copy
+cp -r "$POLICIES" "$TMP/policies"
 
 # nsenter execs sluiced in place: $! is the agent itself, not a wrapper
 start_agent() {
-	nsenter --net=/run/netns/$FNS "$SLUICED" --policy-dir "$POLICIES" \
+	nsenter --net=/run/netns/$FNS "$SLUICED" --policy-dir "$TMP/policies" \
 		--state-dir "$STATE" --socket "$TMP/sluiced.sock" --foreground \
 		>>"$TMP/sluiced.log" 2>&1 &
 	AGENT_PID=$!
@@ -148,7 +150,7 @@ start_agent() {
 	exit 1
 }
 
-step "sluiced --policy-dir $POLICIES (in $FNS)"
+step "sluiced --policy-dir $TMP/policies (a copy of $POLICIES, in $FNS)"
 start_agent
 sluice status
 echo

@@ -16,6 +16,12 @@
  * Maglev table without (or with) the backend (lb_resync). Flows already on
  * a backend that goes down stay there: new flows avoid it.
  *
+ * In DSR mode a check goes to the backend encapsulated to the VIP, as the
+ * clients' packets do (SO_MARK; the TC egress program of a stateful
+ * firewall rewrites it, bpf/lib/lb_hc.h): it proves the backend serves the
+ * VIP. Without conntrack (stateful: false) that program does not run and
+ * the check reaches the backend's own address.
+ *
  * A backend starts up (or as the pinned record says after a restart), so
  * that applying a policy or restarting the agent never empties a table
  * while the first checks run.
@@ -54,6 +60,7 @@ struct hc_check {
 	struct sl_lb_health cfg;	/* path points into path[] */
 	char path[256];
 	bool down, alive;
+	bool encap;			/* DSR: the check goes to the VIP as client traffic does */
 	uint32_t ok_run, fail_run;
 	uint64_t checks, failures, transitions;
 	char last_err[128];
@@ -283,6 +290,16 @@ static void hc_start(struct agent *a, struct hc_check *c, uint64_t now)
 	}
 	c->src.fd = fd;
 	c->phase = HC_CONNECTING;
+	if (c->encap) {
+		/* the TC egress program encapsulates it to the VIP (bpf/lib/lb_hc.h) */
+		int id = lb_backend_id(a->lb, &c->key, c->addr, c->port);
+		uint32_t mark = SLUICE_LB_HC_MARK | (uint32_t)id;
+
+		if (id < 0 || setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
+			hc_result(a, c, false, id < 0 ? "no backend id" : strerror(errno));
+			return;
+		}
+	}
 	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
 		hc_result(a, c, false, strerror(errno));
 		return;
@@ -395,6 +412,7 @@ int health_sync(struct agent *a)
 				c->next_ms = now + s->health.interval_ms * (nchk % 16) / 16;
 			}
 			snprintf(c->svc, sizeof(c->svc), "%s", s->name);
+			c->encap = s->mode == SL_LB_DSR;
 			c->cfg = s->health;
 			snprintf(c->path, sizeof(c->path), "%s", s->health.path ? s->health.path :
 				 "/");

@@ -415,6 +415,24 @@ struct lb_flow {
 };
 
 /*
+ * DSR health checks travel as client traffic does: the agent's check socket
+ * connects to the backend's address with SO_MARK = SLUICE_LB_HC_MARK | id
+ * (the backend's lb_backends id); the TC egress program rewrites the
+ * destination to the VIP of lb_hc[id] and puts the outer header on, and
+ * leaves a reverse entry that turns the answer (from the VIP) back into one
+ * from the backend's address for the socket.
+ */
+#define SLUICE_LB_HC_MARK	0x51c00000u	/* the low 16 bits: the backend id */
+#define SLUICE_LB_HC_MASK	0xffff0000u
+
+struct lb_hc {
+	__u8 vip[16];		/* network order; IPv4 in the first 4 bytes */
+	__be16 port;		/* the service's */
+	__u8 family;		/* 0: no encapsulated check for this id */
+	__u8 pad;
+};
+
+/*
  * lb_config.timeout[] (seconds a flow may idle); 0: the default, conntrack's
  * (the agent writes the policy's conntrack timeouts here).
  */
@@ -424,7 +442,7 @@ enum { LB_TO_TCP, LB_TO_TCP_CLOSING, LB_TO_UDP, LB_TO_MAX };
 /* lb_cfg[0]: written by the agent. */
 struct lb_config {
 	__u32 active;		/* services present: allowed packets go to the LB stage */
-	__u32 nat;		/* NAT services present: the entry program looks for replies */
+	__u32 nat;		/* NAT services (or DSR health checks): the entry program looks for replies */
 	__u32 decap;		/* decap VIPs present (backend side of DSR) */
 	__u32 timeout[LB_TO_MAX];
 	__u64 gen;		/* policy generation */
@@ -599,6 +617,7 @@ struct sl_ev_config {
 #define SLUICE_MAP_LB_DECAP_IF	"lb_decap_if"	/* decap interfaces */
 #define SLUICE_MAP_LB_NH	"lb_nh"		/* next hop per backend (per CPU) */
 #define SLUICE_MAP_LB_FILTER	"lb_filter"	/* VIP and backend address bits */
+#define SLUICE_MAP_LB_HC	"lb_hc"		/* DSR health checks: backend id -> VIP */
 
 /*
  * Container egress (docs/egress.md): cgroup sock_addr hooks (connect4/6,
@@ -707,6 +726,8 @@ _Static_assert(sizeof(struct lb_flow) == 40, "lb_flow layout");
 _Static_assert(sizeof(struct lb_config) == 32, "lb_config layout");
 _Static_assert(sizeof(struct lb_be_counter) == 24, "lb_be_counter layout");
 _Static_assert(sizeof(struct lb_nexthop) == 32, "lb_nexthop layout");
+_Static_assert(sizeof(struct lb_hc) == 20, "lb_hc layout");
+_Static_assert(SLUICE_LB_BACKENDS_MAX <= 0x10000, "a backend id fits the mark's low bits");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
 _Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");
 #endif

@@ -41,6 +41,7 @@ int lb_fds_from_obj(struct bpf_object *obj, struct lb_fds *fds)
 		LB_FD(cfg, SLUICE_MAP_LB_CFG), LB_FD(devmap, SLUICE_MAP_LB_DEVMAP),
 		LB_FD(decap, SLUICE_MAP_LB_DECAP), LB_FD(decap_if, SLUICE_MAP_LB_DECAP_IF),
 		LB_FD(nh, SLUICE_MAP_LB_NH), LB_FD(filter, SLUICE_MAP_LB_FILTER),
+		LB_FD(hc, SLUICE_MAP_LB_HC),
 #undef LB_FD
 	};
 
@@ -295,6 +296,26 @@ void lb_abort(struct lb_state *st)
 	filter_write(st, st->cur, st->ncur, NULL, 0);
 }
 
+/*
+ * lb_hc of N's backends: their VIP when N's health checks go encapsulated
+ * (DSR), else nothing. Written for ids in use too: the TC program reads
+ * one entry per check packet, and the entry only changes with the service.
+ */
+static int hc_write(struct lb_state *st, const struct lb_svc_rec *n)
+{
+	struct lb_hc hc = {};
+
+	if (n->hc_encap) {
+		memcpy(hc.vip, n->key.vip, 16);
+		hc.port = n->key.port;
+		hc.family = n->key.family;
+	}
+	for (size_t i = 0; i < n->nbe; i++)
+		if (bpf_map_update_elem(st->fds.hc, &n->be_ids[i], &hc, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 /* The lowest service id free now and after the apply being prepared. */
 static uint32_t svc_id_alloc(const struct lb_state *st)
 {
@@ -473,6 +494,10 @@ static int filter_write(const struct lb_state *st, const struct lb_svc_rec *a, s
 			uint32_t h = sl_lb_addr_hash((const __u32 *)v[i].key.vip);
 
 			w[LB_F_VIP * SLUICE_LB_FILTER_WORDS + (h >> 6)] |= 1ull << (h & 63);
+			/* a DSR health check's answer comes from the VIP */
+			if (v[i].hc_encap)
+				w[LB_F_BACKEND * SLUICE_LB_FILTER_WORDS + (h >> 6)] |=
+					1ull << (h & 63);
 			for (size_t j = 0; j < v[i].nbe; j++) {
 				h = sl_lb_addr_hash((const __u32 *)st->be[v[i].be_ids[j]].addr);
 				w[LB_F_BACKEND * SLUICE_LB_FILTER_WORDS + (h >> 6)] |= 1ull << (h & 63);
@@ -546,7 +571,10 @@ int lb_prepare(struct lb_state *st, const struct sl_policy *pol, uint64_t gen,
 		if (!err)
 			err = prep_table(st, s, old, n, mb, diags);
 		n->val.flags = s->mode == SL_LB_DSR ? LB_SVC_F_DSR : 0;
+		n->hc_encap = s->mode == SL_LB_DSR && s->health.type != SL_HC_NONE;
 		encap_src(s, &n->val);
+		if (!err)
+			err = hc_write(st, n);
 	}
 	free(mb);
 	if (!err && pol->nlbs)
@@ -574,8 +602,10 @@ int lb_prepare(struct lb_state *st, const struct sl_policy *pol, uint64_t gen,
 	}
 	memset(&st->cfg_next, 0, sizeof(st->cfg_next));
 	st->cfg_next.active = pol->nlbs > 0;
+	/* replies to rewrite: NAT's, and the answers of DSR health checks */
 	for (size_t i = 0; i < pol->nlbs; i++)
-		st->cfg_next.nat |= pol->lbs[i].mode == SL_LB_NAT;
+		st->cfg_next.nat |= pol->lbs[i].mode == SL_LB_NAT ||
+				    pol->lbs[i].health.type != SL_HC_NONE;
 	st->cfg_next.decap = pol->decap.nvips > 0;
 	st->cfg_next.timeout[LB_TO_TCP] = pol->ct.timeout[SLUICE_CT_TO_TCP_EST];
 	st->cfg_next.timeout[LB_TO_TCP_CLOSING] = pol->ct.timeout[SLUICE_CT_TO_TCP_CLOSING];

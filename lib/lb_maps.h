@@ -31,7 +31,7 @@ struct bpf_object;
 
 struct lb_fds {
 	int svc, maglev, backends, flowtab, be_stats, stats, cfg, devmap, decap, decap_if, nh;
-	int filter;
+	int filter, hc;
 };
 
 /* The fds of OBJ's lb_* maps (loaded); -ENOENT when one is missing. */
@@ -41,6 +41,7 @@ int lb_fds_from_obj(struct bpf_object *obj, struct lb_fds *fds);
 struct lb_svc_rec {
 	struct lb_svc_key key;
 	struct lb_service val;
+	bool hc_encap;			/* DSR with health checks: they go encapsulated */
 	uint64_t sig;			/* what its table was built from (reused when equal) */
 	uint32_t *be_ids;		/* the id of each backend, in the policy's order */
 	size_t nbe;

@@ -180,6 +180,9 @@ static __always_inline int sl_lb_send(struct xdp_md *ctx, struct sl_pipe *p,
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		sl_lb_stat(SLUICE_LB_STAT_STACK);
 		return sl_pass(bytes);
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+		/* for this host (a DSR health check's answer): the stack delivers it */
+		return sl_pass(bytes);
 	case BPF_FIB_LKUP_RET_FWD_DISABLED:
 		return sl_drop_ev(SLUICE_DROP_LB_FWD_OFF, bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);

@@ -9,6 +9,7 @@
 #define SLUICE_BPF_LB_MAPS_H
 
 #include "sluice_abi.h"
+#include "lb_flow_maps.h"	/* lb_backends, lb_flowtab, lb_hc: shared with TC */
 
 /* (VIP, port, proto) -> service; VIP entries (port 0) mark the VIP itself. */
 struct {
@@ -38,34 +39,6 @@ struct {
 	__type(key, __u32);
 	__array(values, struct lb_maglev_inner);
 } lb_maglev SEC(".maps");
-
-/* Backend id -> address, port, incarnation. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SLUICE_LB_BACKENDS_MAX);
-	__type(key, __u32);
-	__type(value, struct lb_backend);
-} lb_backends SEC(".maps");
-
-/*
- * lb_flowtab[LB_FLOWS]: established flows; lb_flowtab[LB_REVERSE]: NAT
- * replies. LRU hashes of the same layout (sizes, not types: see ct_maps.h).
- */
-struct lb_flow_inner {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	/* an LRU list per CPU, as Katran's: no shared lock on a new flow */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(struct lb_flow_key));
-	__uint(value_size, sizeof(struct lb_flow));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__array(values, struct lb_flow_inner);
-} lb_flowtab SEC(".maps");
 
 /* Backend id -> its next hop, cached per CPU (struct lb_nexthop). */
 struct {

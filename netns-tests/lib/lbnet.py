@@ -84,19 +84,20 @@ class LbNet:
 
     # --- backend servers ------------------------------------------------
 
-    def start_server(self, i, port=PORT):
-        """Start backend I's server (1-based) and wait until it listens."""
+    def start_server(self, i, port=PORT, addr=None):
+        """Start backend I's server (1-based; on ADDR alone if given) and wait until it listens."""
         p = subprocess.Popen(ns_cmd(self.backends[i - 1],
-                                    [PYTHON, PEER, "serve", "b%d" % i, str(port)]),
+                                    [PYTHON, PEER, "serve", "b%d" % i, str(port)] +
+                                    ([addr] if addr else [])),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)
         line = p.stdout.readline()
         assert line.strip() == "ready", "backend b%d did not start" % i
-        self.servers[i] = p
+        self.servers[(i, port, addr)] = p
 
-    def stop_server(self, i):
-        """Stop backend I's server (the PID this object started)."""
-        p = self.servers.pop(i, None)
+    def stop_server(self, i, port=PORT, addr=None):
+        """Stop that server of backend I (the PID this object started)."""
+        p = self.servers.pop((i, port, addr), None)
         if p and p.poll() is None:
             p.kill()
             p.wait(timeout=10)
@@ -123,8 +124,8 @@ class LbNet:
         return Holder(self, vip, port, n)
 
     def destroy(self):
-        for i in list(self.servers):
-            self.stop_server(i)
+        for key in list(self.servers):
+            self.stop_server(*key)
         for ns in reversed(self.created):
             run(["ip", "netns", "del", ns], check=False)
         self.created = []

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Both ends of the load balancer tests, run inside a namespace.
 
-    lbpeer.py serve NAME PORT          TCP and UDP on [::]:PORT (IPv4 too): every
-                                       line (TCP) or datagram (UDP) is answered
-                                       with NAME and a newline
+    lbpeer.py serve NAME PORT [ADDR]   TCP and UDP on [::]:PORT (IPv4 too), or on
+                                       ADDR alone: every line (TCP) or datagram
+                                       (UDP) is answered with NAME and a newline
     lbpeer.py connect VIP PORT N [SPORT0]
                                        N connections, one line each; prints
                                        {"SPORT": NAME or "error: ..."} (SPORT0:
@@ -29,16 +29,18 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
-def serve(name, port):
+def serve(name, port, addr="::"):
     answer = (name + "\n").encode()
-    tcp = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    fam = family(addr)
+    tcp = socket.socket(fam, socket.SOCK_STREAM)
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    tcp.bind(("::", port))
+    udp = socket.socket(fam, socket.SOCK_DGRAM)
+    if addr == "::":
+        tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    tcp.bind((addr, port))
     tcp.listen(1024)
-    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    udp.bind(("::", port))
+    udp.bind((addr, port))
     sel = selectors.DefaultSelector()
     sel.register(tcp, selectors.EVENT_READ)
     sel.register(udp, selectors.EVENT_READ)
@@ -133,7 +135,7 @@ def hold(vip, port, n):
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "serve":
-        serve(args[0], int(args[1]))
+        serve(args[0], int(args[1]), *args[2:3])
     elif mode == "connect":
         connect(args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) > 3 else 0)
     elif mode == "udp":
