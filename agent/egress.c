@@ -61,7 +61,6 @@ int egress_load(struct agent *a)
 {
 	struct agent_egress *eg;
 	struct sluice_cgroup *skel;
-	char path[PATH_MAX];
 	struct bpf_map *map;
 	int err;
 
@@ -80,22 +79,16 @@ int egress_load(struct agent *a)
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
 
-		if (bpf_map__is_internal(map))
-			continue;
 		/* of the load balancer's maps, the socket LB reads these four only */
-		if (!strncmp(name, "lb_", 3) && strcmp(name, SLUICE_MAP_LB_SVC) &&
-		    strcmp(name, SLUICE_MAP_LB_MAGLEV) && strcmp(name, SLUICE_MAP_LB_BACKENDS) &&
-		    strcmp(name, SLUICE_MAP_LB_BE_STATS)) {
+		if (!bpf_map__is_internal(map) && !strncmp(name, "lb_", 3) &&
+		    strcmp(name, SLUICE_MAP_LB_SVC) && strcmp(name, SLUICE_MAP_LB_MAGLEV) &&
+		    strcmp(name, SLUICE_MAP_LB_BACKENDS) && strcmp(name, SLUICE_MAP_LB_BE_STATS))
 			bpf_map__set_autocreate(map, false);
-			continue;
-		}
-		/* the XDP object's pins (slots, events, counters) and eg_* of its own */
-		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
-		if (!err)
-			err = bpf_map__set_pin_path(map, path);
-		if (err)
-			return err;
 	}
+	/* the XDP object's pins (slots, events, counters) and eg_* of its own */
+	err = loader_reuse_pins(a, skel->obj);
+	if (err)
+		return err;
 	err = sluice_cgroup__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program sluice_cgroup: %s (-v shows libbpf's log)",
@@ -725,18 +718,7 @@ static struct json_object *entry_status(struct agent *a, size_t i)
 				       sl_action_name(e->fw.default_action)));
 	json_object_object_add(o, "slot", i < a->eg->n ? json_object_new_int64(a->eg->slots[i]) :
 			       NULL);
-	if (e->bs_loc.file) {
-		struct json_object *bs = json_object_new_object();
-		struct json_object *ifs = json_object_new_array();
-
-		for (size_t k = 0; k < e->nbs_ifaces; k++)
-			json_object_array_add(ifs, json_object_new_string(e->bs_ifaces[k]));
-		json_object_object_add(bs, "interfaces", ifs);
-		json_object_object_add(bs, "src", sl_json_addrs(e->bs_src, e->nbs_src));
-		json_object_object_add(o, "backstop", bs);
-	} else {
-		json_object_object_add(o, "backstop", NULL);
-	}
+	json_object_object_add(o, "backstop", sl_json_backstop(e));
 	return o;
 }
 

@@ -488,6 +488,24 @@ fail:
 	return err;
 }
 
+int loader_reuse_pins(const struct agent *a, struct bpf_object *obj)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
+			continue;
+		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int loader_pick_active(struct agent *a)
 {
 	__u32 k, next, slot;

@@ -153,28 +153,8 @@ static int nft_load(void)
 
 static int agent_start(const char *build)
 {
-	char bin[256];
-	int p[2];
-
-	snprintf(bin, sizeof(bin), "%s/sluiced", build);
-	if (pipe2(p, O_CLOEXEC))
-		return -1;
-	agent = fork();
-	if (agent < 0)
-		return -1;
-	if (!agent) {
-		if (enter_ns(ns) || dup2(p[1], 2) < 0)
-			_exit(127);
-		execl(bin, bin, "--policy-dir", pol, "--state-dir", state, "--socket", sock,
-		      "--foreground", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	agent_log = fdopen(p[0], "re");
-	if (!agent_log)
-		return -1;
-	setvbuf(agent_log, NULL, _IONBF, 0);
-	return 0;
+	agent = bench_agent_start(build, ns, pol, state, sock, &agent_log);
+	return agent < 0 ? -1 : 0;
 }
 
 /* Read the agent's log until WANT, at most LIMIT s: 0, or -1. */
@@ -208,6 +188,9 @@ static int server_start(void)
 		return -1;
 	if (server)
 		return 0;
+	/* killed with SIGTERM by the parent: the parent's cleanup is not this child's */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	if (enter_ns(ns))
 		_exit(1);
 	for (int i = 0; i < 2; i++) {

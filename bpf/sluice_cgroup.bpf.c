@@ -23,10 +23,7 @@
 
 #include "lib/egress.h"
 #include "lib/egress_lb.h"
-
-#define SL_TC_ACT_OK	0
-#define SL_TC_ACT_SHOT	2
-#define SL_TC_PULL	256	/* Ethernet, tags, IPv6 with extension headers, TCP */
+#include "lib/skb_parse.h"
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
@@ -130,6 +127,15 @@ static __always_inline bool sl_v4mapped(const __u32 *w)
 	return !w[0] && !w[1] && w[2] == bpf_htonl(0xffff);
 }
 
+/* The call's IPv6 address := W (a program may write the words one by one only). */
+static __always_inline void sl_set_ip6(struct bpf_sock_addr *ctx, const __u32 *w)
+{
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+}
+
 static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
 {
 	const struct lb_backend *be;
@@ -164,14 +170,10 @@ static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg
 	if (be) {
 		__builtin_memcpy(b, be->addr, 16);
 		/* an IPv4 backend of a v4-mapped VIP stays v4-mapped */
-		if (m.family == 4) {
+		if (m.family == 4)
 			ctx->user_ip6[3] = b[0];
-		} else {
-			ctx->user_ip6[0] = b[0];
-			ctx->user_ip6[1] = b[1];
-			ctx->user_ip6[2] = b[2];
-			ctx->user_ip6[3] = b[3];
-		}
+		else
+			sl_set_ip6(ctx, b);
 		ctx->user_port = be->port;
 	}
 	return SL_EG_ALLOW;
@@ -213,10 +215,7 @@ static __always_inline int sl_eg_peer6(struct bpf_sock_addr *ctx)
 	rv = sl_eg_lb_rev(ctx, (const __u8 *)w, 6, ctx->user_port);
 	if (rv) {
 		__builtin_memcpy(vip, rv->vip, 16);
-		ctx->user_ip6[0] = vip[0];
-		ctx->user_ip6[1] = vip[1];
-		ctx->user_ip6[2] = vip[2];
-		ctx->user_ip6[3] = vip[3];
+		sl_set_ip6(ctx, vip);
 		ctx->user_port = rv->port;
 	}
 	return 1;
@@ -322,26 +321,11 @@ static __always_inline bool sl_eg_opens(struct __sk_buff *skb, const struct sl_m
 SEC("tc")
 int sl_eg_backstop(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	const struct sl_eg_val *v;
 	struct sl_meta m;
-	__u32 want;
-	int res;
 
-	__builtin_memset(&m, 0, sizeof(m));
-	res = sl_parse(data, data_end, &m);
-	/* headers past the linear part: pull them in once and parse again */
-	if (res == SL_PARSE_DROP && skb->len > (__u32)(data_end - data)) {
-		want = skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL;
-		if (bpf_skb_pull_data(skb, want))
-			return SL_TC_ACT_OK;
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-		__builtin_memset(&m, 0, sizeof(m));
-		res = sl_parse(data, data_end, &m);
-	}
 	/* malformed packets are the stack's to refuse; non-IP always passes */
-	if (res != SL_PARSE_IP)
+	if (sl_skb_parse(skb, &m) != SL_PARSE_IP)
 		return SL_TC_ACT_OK;
 	v = sl_eg_of_src(&m);
 	if (!v || !sl_eg_opens(skb, &m))

@@ -136,6 +136,21 @@ struct json_object *sl_json_egress_rule(const struct sl_rule *r, size_t index)
 	return o;
 }
 
+struct json_object *sl_json_backstop(const struct sl_egress *e)
+{
+	struct json_object *bs, *ifs;
+
+	if (!e->bs_loc.file)
+		return NULL;
+	bs = json_object_new_object();
+	ifs = json_object_new_array();
+	for (size_t k = 0; k < e->nbs_ifaces; k++)
+		json_object_array_add(ifs, json_object_new_string(e->bs_ifaces[k]));
+	json_object_object_add(bs, "interfaces", ifs);
+	json_object_object_add(bs, "src", sl_json_addrs(e->bs_src, e->nbs_src));
+	return bs;
+}
+
 struct json_object *sl_json_egress(const struct sl_egress *e)
 {
 	struct json_object *o = json_object_new_object(), *rules = json_object_new_array();
@@ -144,18 +159,7 @@ struct json_object *sl_json_egress(const struct sl_egress *e)
 	json_object_object_add(o, "cgroup", json_object_new_string(e->cgroup ? e->cgroup : ""));
 	json_object_object_add(o, "default", json_object_new_string(
 				       sl_action_name(e->fw.default_action)));
-	if (e->bs_loc.file) {
-		struct json_object *bs = json_object_new_object();
-		struct json_object *ifs = json_object_new_array();
-
-		for (size_t k = 0; k < e->nbs_ifaces; k++)
-			json_object_array_add(ifs, json_object_new_string(e->bs_ifaces[k]));
-		json_object_object_add(bs, "interfaces", ifs);
-		json_object_object_add(bs, "src", sl_json_addrs(e->bs_src, e->nbs_src));
-		json_object_object_add(o, "backstop", bs);
-	} else {
-		json_object_object_add(o, "backstop", NULL);
-	}
+	json_object_object_add(o, "backstop", sl_json_backstop(e));
 	json_object_object_add(o, "origin", sl_json_origin(&e->loc, false));
 	for (size_t i = 0; i < e->fw.nrules; i++)
 		json_object_array_add(rules, sl_json_egress_rule(&e->fw.rules[i], i));

@@ -28,6 +28,8 @@ struct json_object *sl_json_rule(const struct sl_rule *r);
 
 /* An egress rule: {"name", "action", "dst", "proto", "dport", "index", "origin"} */
 struct json_object *sl_json_egress_rule(const struct sl_rule *r, size_t index);
+/* An egress entry's {"interfaces", "src"} of its backstop; NULL (JSON null) without one. */
+struct json_object *sl_json_backstop(const struct sl_egress *e);
 /* {"name", "cgroup", "default", "backstop": {"interfaces", "src"} | null, "origin", "rules"} */
 struct json_object *sl_json_egress(const struct sl_egress *e);
 

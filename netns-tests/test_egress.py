@@ -9,15 +9,15 @@ runs (the cgroup hooks are not per namespace: a cgroup is the host's).
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
 from lib.agent import pins_under
 from lib.cgroups import Cgroups, egress_yaml, probe, results
-from lib.netns import ns_cmd, run
+from lib.netns import run
 from lib.traffic import Receiver
+from test_events import monitor
 
 ALLOW_TCP = {"action": "allow", "dst": ["192.0.2.2", "2001:db8:1::2"], "proto": "tcp",
              "dport": ["8443"]}
@@ -49,19 +49,6 @@ def egress_entry(agent, name):
     raise AssertionError("no egress entry %s" % name)
 
 
-def start_monitor(agent, count):
-    argv = [agent.sluice, "-j", "--socket", agent.socket, "monitor", "--count", str(count)]
-    before = agent.stats()["events"]["clients"]
-    p = subprocess.Popen(ns_cmd(agent.ns, argv), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 10
-    while agent.stats()["events"]["clients"] <= before:
-        assert p.poll() is None, p.stderr.read()
-        assert time.monotonic() < deadline, "monitor never connected"
-        time.sleep(0.05)
-    return p
-
-
 def test_connect_sendto_v4_v6_child_outside(env, cgroups):
     """Allowed calls go through, denied connect()/sendto() fail with EPERM (no
     timeout) and nothing arrives; IPv6 and v4-mapped likewise; connected UDP is
@@ -81,7 +68,7 @@ def test_connect_sendto_v4_v6_child_outside(env, cgroups):
         "cgroup_inet4_connect", "cgroup_inet4_getpeername", "cgroup_inet6_connect",
         "cgroup_inet6_getpeername", "cgroup_udp4_recvmsg", "cgroup_udp4_sendmsg",
         "cgroup_udp6_recvmsg", "cgroup_udp6_sendmsg"]
-    mon = start_monitor(agent, 3)
+    mon = monitor(agent, "--count", "3")
     calls = [
         dict(op="tcp", addr="192.0.2.2", port=8443),
         dict(op="tcp", addr="192.0.2.2", port=8444),

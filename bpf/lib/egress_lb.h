@@ -36,6 +36,15 @@ struct {
 
 #define SL_ECONNREFUSED	111
 
+/* DST := the address at SRC of FAMILY (4 or 16 bytes: the copy needs a constant size). */
+static __always_inline void sl_addr_copy(__u8 *dst, const __u8 *src, __u8 family)
+{
+	if (family == 4)
+		__builtin_memcpy(dst, src, 4);
+	else
+		__builtin_memcpy(dst, src, 16);
+}
+
 /*
  * The backend of service SVC for socket COOKIE going to K (the VIP): its id
  * in *ID, or NULL when the table has none up.
@@ -94,10 +103,7 @@ static __always_inline const struct lb_backend *sl_eg_lb(struct bpf_sock_addr *c
 	if (proto != SL_IPPROTO_TCP && proto != SL_IPPROTO_UDP)
 		return NULL;
 	__builtin_memset(&k, 0, sizeof(k));
-	if (family == 4)
-		__builtin_memcpy(k.vip, vip, 4);
-	else
-		__builtin_memcpy(k.vip, vip, 16);
+	sl_addr_copy(k.vip, vip, family);
 	k.port = port;
 	k.proto = proto;
 	k.family = family;
@@ -136,10 +142,7 @@ static __always_inline const struct sl_eg_rev *sl_eg_lb_rev(struct bpf_sock_addr
 
 	__builtin_memset(&rk, 0, sizeof(rk));
 	rk.cookie = bpf_get_socket_cookie(ctx);
-	if (family == 4)
-		__builtin_memcpy(rk.addr, addr, 4);
-	else
-		__builtin_memcpy(rk.addr, addr, 16);
+	sl_addr_copy(rk.addr, addr, family);
 	rk.port = port;
 	rk.family = family;
 	return bpf_map_lookup_elem(&eg_lb_rev, &rk);
