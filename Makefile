@@ -202,7 +202,9 @@ $(FUZZ_BINS):
 
 fuzz-bins: $(FUZZ_BINS)
 
-test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion $(FUZZ_BINS)
+# bench_synflood: the live-frames SYN flood of netns-tests/test_syncookie.py
+test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion $(FUZZ_BINS) \
+	   $(BUILD)/bench/bench_synflood
 
 bench-bins: all $(BENCH_BINS)
 

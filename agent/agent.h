@@ -53,8 +53,10 @@ struct iface {
 	int link_fd;
 	bool generic;		/* native (driver) mode failed: the kernel's generic XDP */
 	bool loopback;		/* attached by exact name only (IFF_LOOPBACK) */
-	int tc_link_fd;		/* the TC egress (conntrack) tcx link; -1: none (conntrack.c) */
-	bool tc_clsact;		/* no tcx: TC egress is a clsact filter instead */
+	/* TC links (conntrack.c), by enum ct_tc_dir: egress (conntrack), ingress
+	 * (SYN cookies); the tcx link, -1: none; or, without tcx, a clsact filter */
+	int tc_link_fd[2];
+	bool tc_clsact[2];
 	bool seen;		/* present in the current link dump */
 };
 
@@ -119,9 +121,11 @@ struct agent {
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */
 	struct sluice_tc *tc_skel;
 	int ct_shards_fd, ct_sweep_fd, ct_cfg_fd, ct_stats_fd;
+	int ct_ck_cfg_fd, ct_ck_load_fd;	/* SYN cookies: settings and key, auto's load */
+	struct sl_ck_config *ck_cfg;	/* what the policy asks of them (ct_apply), or NULL */
 	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
 	uint32_t ct_max;		/* the table's capacity (a pinned table keeps its own) */
-	uint32_t ct_syn_max;		/* half-open entries, all shards */
+	uint32_t ct_unassured_max;	/* unassured entries, all shards */
 	uint32_t ct_shards;		/* shards of the table */
 	int ct_retry_fd;		/* timerfd: sweepers that could not start */
 	struct ep_src ct_retry_src;

@@ -63,7 +63,7 @@ static struct iface *iface_add(struct agent *a, int ifindex, const char *name, i
 	it->ifindex = ifindex;
 	snprintf(it->name, sizeof(it->name), "%s", name);
 	it->link_fd = link_fd;
-	it->tc_link_fd = -1;
+	it->tc_link_fd[0] = it->tc_link_fd[1] = -1;
 	return it;
 }
 
@@ -318,7 +318,8 @@ int attach_adopt(struct agent *a)
 			continue;
 		if (path_join(path, sizeof(path), a->links_dir, de->d_name))
 			continue;
-		/* TC egress links are adopted by ct_links_sync, eg*: by egress_adopt */
+		/* TC links (tc_IFINDEX, tc_in_IFINDEX) are adopted by ct_links_sync, eg*: by
+		 * egress_adopt */
 		if (!strncmp(de->d_name, "tc_", 3) || !strncmp(de->d_name, "eg", 2))
 			continue;
 		if (sscanf(de->d_name, "xdp_%d%n", &ifindex, &n) != 1 ||

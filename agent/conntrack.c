@@ -25,7 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -45,7 +50,8 @@
 #include "prefix.h"
 
 /* uapi names of kernel 6.6+, missing from the 6.1 headers this builds with */
-#define SL_BPF_TCX_EGRESS	47	/* enum bpf_attach_type */
+#define SL_BPF_TCX_INGRESS	46	/* enum bpf_attach_type */
+#define SL_BPF_TCX_EGRESS	47
 #define SL_BPF_LINK_TYPE_TCX	11	/* enum bpf_link_type */
 
 #define SL_TC_HANDLE	0x5c1	/* clsact filter handle and priority of sluice */
@@ -172,9 +178,9 @@ static int ct_shards_ensure(struct agent *a)
 			       err == -EPERM ? " (opening a map by id needs CAP_SYS_ADMIN)" : "");
 			return err;
 		}
-		pr_info("conntrack: %llu entries in %u shards, %llu half-open",
+		pr_info("conntrack: %llu entries in %u shards, %llu unassured",
 			(unsigned long long)info.capacity, info.shards,
-			(unsigned long long)info.syn_capacity);
+			(unsigned long long)info.unassured_capacity);
 	} else if (a->ct_max_want && a->ct_max_want != info.capacity) {
 		pr_warn("conntrack.max-entries is %u but the pinned table holds %llu entries "
 			"with live connections: it keeps its size until it is re-created "
@@ -183,7 +189,7 @@ static int ct_shards_ensure(struct agent *a)
 	}
 	a->ct_shards = info.shards;
 	a->ct_max = info.capacity;
-	a->ct_syn_max = info.syn_capacity;
+	a->ct_unassured_max = info.unassured_capacity;
 	/* the datapath must see the shards before any packet is tracked */
 	if (ct_read_cfg(a, &cfg)) {
 		memset(&cfg, 0, sizeof(cfg));
@@ -254,6 +260,133 @@ static void ct_migrate_legacy(struct agent *a)
 	}
 }
 
+/* ---- SYN cookies ---- */
+
+_Static_assert(CT_TC_DIRS == 2, "struct iface has tc_link_fd[2]");
+
+/* Up to N integers of the sysctl file PATH into V: how many were read. */
+static int sysctl_ints(const char *path, long *v, int n)
+{
+	FILE *f = fopen(path, "r");
+	int got = 0;
+
+	if (!f)
+		return 0;
+	while (got < n && fscanf(f, "%ld", &v[got]) == 1)
+		got++;
+	fclose(f);
+	return got;
+}
+
+/* A TCP sysctl of this namespace that is on or off; DFLT when unreadable. */
+static bool sysctl_on(const char *name, bool dflt)
+{
+	char path[128];
+	long v;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/%s", name);
+	return sysctl_ints(path, &v, 1) == 1 ? v != 0 : dflt;
+}
+
+/*
+ * What the host's TCP accepts and announces, for the SYN-ACKs XDP writes in
+ * its name: the options its sysctls allow (bpf_sk_assign_tcp_reqsk refuses
+ * the others), and the window scale it would announce itself
+ * (tcp_select_initial_window: the largest receive buffer it may grow to,
+ * in 64 KiB units, as a power of two).
+ */
+static void ct_cookie_host(struct sl_ck_config *ck, uint32_t unassured_max)
+{
+	long rmem[3] = { 0, 0, 6291456 }, rmem_max = 0;
+	int ncpus = libbpf_num_possible_cpus(), ws = 0;
+	uint64_t space;
+
+	ck->opts = 0;
+	if (sysctl_on("tcp_timestamps", true))
+		ck->opts |= SLUICE_CK_OPT_TS;
+	if (sysctl_on("tcp_sack", true))
+		ck->opts |= SLUICE_CK_OPT_SACK;
+	if (sysctl_on("tcp_window_scaling", true))
+		ck->opts |= SLUICE_CK_OPT_WSCALE;
+	sysctl_ints("/proc/sys/net/ipv4/tcp_rmem", rmem, 3);
+	sysctl_ints("/proc/sys/net/core/rmem_max", &rmem_max, 1);
+	space = (uint64_t)(rmem[2] > rmem_max ? rmem[2] : rmem_max);
+	while (ws < 14 && (space >> (ws + 16)))
+		ws++;
+	ck->rcv_wscale = (uint8_t)ws;
+	/*
+	 * Auto: pressure when, on one CPU, a window (250 ms) opens more
+	 * handshakes than it completes by an eighth of the unassured shards
+	 * per second, shared by the CPUs (16 at least).
+	 */
+	if (ncpus < 1)
+		ncpus = 1;
+	ck->press_min = unassured_max / 32 / (uint32_t)ncpus;
+	if (ck->press_min < 16)
+		ck->press_min = 16;
+}
+
+/*
+ * Can XDP_TX be trusted on IT? Not on a veth in native mode: the kernel
+ * drops what XDP sends back unless the peer has GRO or an XDP program of
+ * its own, which the agent can neither see nor set (the peer is usually in
+ * a container's namespace). Generic (skb) mode transmits like the stack.
+ */
+static bool iface_xdp_tx_ok(const struct iface *it)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = { 0 };
+	int fd, rc;
+
+	if (it->generic)
+		return true;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", it->name);
+	ifr.ifr_data = (void *)&info;
+	rc = ioctl(fd, SIOCETHTOOL, &ifr);
+	close(fd);
+	return !rc && strcmp(info.driver, "veth");
+}
+
+/*
+ * Write ct_ck_cfg[0]: what the policy asked (a->ck_cfg), what the host's
+ * TCP accepts, the interfaces whose SYN-ACKs leave through TC, and the
+ * SipHash key of the pinned map, kept (cookies in flight stay valid).
+ */
+static int ct_cookie_write(struct agent *a)
+{
+	struct sl_ck_config *ck = calloc(2, sizeof(*ck)), *cur = ck + 1;
+	__u32 key = 0;
+	int err = 0;
+
+	if (!ck)
+		return -ENOMEM;
+	memcpy(ck, a->ck_cfg, sizeof(*ck));
+	ct_cookie_host(ck, a->ct_unassured_max);
+	memset(ck->tx_tc, 0, sizeof(ck->tx_tc));
+	for (size_t i = 0; i < a->nifaces; i++) {
+		const struct iface *it = &a->ifaces[i];
+
+		if (it->ifindex < 65536 && !iface_xdp_tx_ok(it))
+			ck->tx_tc[it->ifindex / 64] |= 1ull << (it->ifindex % 64);
+	}
+	if (!bpf_map_lookup_elem(a->ct_ck_cfg_fd, &key, cur) && (cur->key[0] | cur->key[1]))
+		memcpy(ck->key, cur->key, sizeof(ck->key));
+	else if (getrandom(ck->key, sizeof(ck->key), 0) != sizeof(ck->key))
+		err = -errno;
+	if (err)
+		pr_err("cannot make a SYN cookie key: %s", strerror(-err));
+	else if (bpf_map_update_elem(a->ct_ck_cfg_fd, &key, ck, BPF_ANY))
+		err = -errno;
+	if (err)
+		pr_err("cannot write %s: %s; SYN cookies keep their previous settings",
+		       SLUICE_MAP_CT_CK_CFG, strerror(-err));
+	free(ck);
+	return err;
+}
+
 int ct_load(struct agent *a)
 {
 	struct sluice_tc *skel;
@@ -280,6 +413,8 @@ int ct_load(struct agent *a)
 	a->ct_sweep_fd = bpf_map__fd(skel->maps.ct_sweep);
 	a->ct_cfg_fd = bpf_map__fd(skel->maps.ct_cfg);
 	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
+	a->ct_ck_cfg_fd = bpf_map__fd(skel->maps.ct_ck_cfg);
+	a->ct_ck_load_fd = bpf_map__fd(skel->maps.ct_ck_load);
 	err = ct_retry_open(a);
 	if (err)
 		return err;
@@ -300,7 +435,10 @@ void ct_unload(struct agent *a)
 	}
 	sluice_tc__destroy(a->tc_skel);
 	a->tc_skel = NULL;
+	free(a->ck_cfg);
+	a->ck_cfg = NULL;
 	a->ct_shards_fd = a->ct_sweep_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
+	a->ct_ck_cfg_fd = a->ct_ck_load_fd = -1;
 }
 
 int ct_apply(struct agent *a, const struct sl_policy *pol)
@@ -313,6 +451,13 @@ int ct_apply(struct agent *a, const struct sl_policy *pol)
 	err = ct_write_cfg(a, &cfg);
 	if (err)
 		return err;
+	/* a failure is logged; the cookies keep their settings, the rest applies */
+	if (!a->ck_cfg)
+		a->ck_cfg = calloc(1, sizeof(*a->ck_cfg));
+	if (a->ck_cfg) {
+		ct_cookie_compile(pol, a->ck_cfg);
+		ct_cookie_write(a);
+	}
 	/* a new tick takes effect at once */
 	ct_start(a);
 	if (max != a->ct_max && max != a->ct_max_want)
@@ -322,53 +467,73 @@ int ct_apply(struct agent *a, const struct sl_policy *pol)
 	return 0;
 }
 
-/* ---- TC egress links ---- */
+/* ---- TC links: egress (conntrack), ingress (SYN cookies' second half) ---- */
 
-static void tc_pin_path(const struct agent *a, int ifindex, char *buf, size_t len)
+static const struct tc_hook_def {
+	const char *pin;	/* pin name prefix, then the ifindex */
+	const char *what;	/* in messages and `status` */
+	int tcx_type;		/* enum bpf_attach_type */
+	int clsact;		/* enum bpf_tc_attach_point */
+} tc_hooks[CT_TC_DIRS] = {
+	[CT_TC_EGRESS] = { "tc_", "egress", SL_BPF_TCX_EGRESS, BPF_TC_EGRESS },
+	[CT_TC_INGRESS] = { "tc_in_", "ingress", SL_BPF_TCX_INGRESS, BPF_TC_INGRESS },
+};
+
+static void tc_pin_path(const struct agent *a, int dir, int ifindex, char *buf, size_t len)
 {
 	char name[32];
 
-	snprintf(name, sizeof(name), "tc_%d", ifindex);
+	snprintf(name, sizeof(name), "%s%d", tc_hooks[dir].pin, ifindex);
 	if (path_join(buf, len, a->links_dir, name))
 		buf[0] = '\0';
 }
 
-static int tc_prog_fd(const struct agent *a)
+static int tc_prog_fd(const struct agent *a, int dir)
 {
-	return a->tc_skel ? bpf_program__fd(a->tc_skel->progs.sluice_tc) : -1;
+	if (!a->tc_skel)
+		return -1;
+	return bpf_program__fd(dir == CT_TC_EGRESS ? a->tc_skel->progs.sluice_tc :
+				a->tc_skel->progs.sl_tc_ingress);
 }
 
-/* The pinned link of IT when it is a tcx link on IT's interface, else -1 (pin removed). */
-static int tc_adopt(struct agent *a, struct iface *it, const char *path)
+/*
+ * The pinned link of IT in direction DIR when it is a tcx link of that
+ * direction on IT's interface, else -1 (pin removed).
+ */
+static int tc_adopt(struct agent *a, struct iface *it, int dir, const char *path)
 {
 	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(info), type = 0;
 	int fd = bpf_obj_get(path);
 
 	if (fd < 0)
 		return -1;
-	/* tcx and xdp link info share the union's first member, ifindex */
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != SL_BPF_LINK_TYPE_TCX ||
-	    (int)info.xdp.ifindex != it->ifindex) {
+	/* tcx link info: ifindex (where xdp has it), then the attach type */
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		memcpy(&type, (char *)&info.xdp + sizeof(info.xdp.ifindex), sizeof(type));
+	if (info.type != SL_BPF_LINK_TYPE_TCX || (int)info.xdp.ifindex != it->ifindex ||
+	    (int)type != tc_hooks[dir].tcx_type) {
 		pr_info("unpinning the stale link %s", path);
 		unlink(path);
 		close(fd);
 		return -1;
 	}
-	if (bpf_link_update(fd, tc_prog_fd(a), NULL)) {
-		pr_err("%s: cannot update the adopted TC link to the new program: %s; "
-		       "the previous program stays attached", it->name, strerror(errno));
+	if (bpf_link_update(fd, tc_prog_fd(a, dir), NULL)) {
+		pr_err("%s: cannot update the adopted TC %s link to the new program: %s; "
+		       "the previous program stays attached", it->name, tc_hooks[dir].what,
+		       strerror(errno));
 	} else {
-		pr_info("%s (ifindex %d): adopted the pinned TC egress link (link id %u)",
-			it->name, it->ifindex, info.id);
+		pr_info("%s (ifindex %d): adopted the pinned TC %s link (link id %u)",
+			it->name, it->ifindex, tc_hooks[dir].what, info.id);
 	}
 	return fd;
 }
 
-static int tc_clsact_attach(struct agent *a, struct iface *it, int tcx_err)
+static int tc_clsact_attach(struct agent *a, struct iface *it, int dir, int tcx_err)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_prog_fd(a), .handle = SL_TC_HANDLE,
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
+		    .attach_point = tc_hooks[dir].clsact);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_prog_fd(a, dir), .handle = SL_TC_HANDLE,
 		    .priority = SL_TC_PRIO, .flags = BPF_TC_F_REPLACE);
 	int err;
 
@@ -379,26 +544,27 @@ static int tc_clsact_attach(struct agent *a, struct iface *it, int tcx_err)
 	}
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		pr_err("%s: cannot attach the TC egress program (clsact): %s", it->name,
-		       strerror(-err));
+		pr_err("%s: cannot attach the TC %s program (clsact): %s", it->name,
+		       tc_hooks[dir].what, strerror(-err));
 		return err;
 	}
-	it->tc_clsact = true;
-	pr_info("%s (ifindex %d): TC egress attached as a clsact filter (tcx: %s)", it->name,
-		it->ifindex, tcx_err ? strerror(tcx_err) : "not used");
+	it->tc_clsact[dir] = true;
+	pr_info("%s (ifindex %d): TC %s attached as a clsact filter (tcx: %s)", it->name,
+		it->ifindex, tc_hooks[dir].what, tcx_err ? strerror(tcx_err) : "not used");
 	return 0;
 }
 
-static void tc_clsact_detach(struct iface *it)
+static void tc_clsact_detach(struct iface *it, int dir)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = it->ifindex,
+		    .attach_point = tc_hooks[dir].clsact);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIO);
 	int err = bpf_tc_detach(&hook, &opts);
 
 	/* the qdisc stays: other tools may have filters on it */
 	if (err && err != -ENOENT && err != -ENODEV)
 		pr_warn("%s: cannot remove the clsact filter: %s", it->name, strerror(-err));
-	it->tc_clsact = false;
+	it->tc_clsact[dir] = false;
 }
 
 static bool tc_force_clsact(void)
@@ -408,31 +574,32 @@ static bool tc_force_clsact(void)
 	return v && !strcmp(v, "clsact");
 }
 
-static void tc_attach(struct agent *a, struct iface *it)
+static void tc_attach(struct agent *a, struct iface *it, int dir)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	tc_pin_path(a, it->ifindex, path, sizeof(path));
-	fd = tc_adopt(a, it, path);
+	tc_pin_path(a, dir, it->ifindex, path, sizeof(path));
+	fd = tc_adopt(a, it, dir, path);
 	if (fd >= 0) {
-		it->tc_link_fd = fd;
+		it->tc_link_fd[dir] = fd;
 		return;
 	}
 	if (!a->have_policy)
 		return;
 	if (tc_force_clsact()) {
-		tc_clsact_attach(a, it, 0);
+		tc_clsact_attach(a, it, dir, 0);
 		return;
 	}
-	fd = bpf_link_create(tc_prog_fd(a), it->ifindex, SL_BPF_TCX_EGRESS, NULL);
+	fd = bpf_link_create(tc_prog_fd(a, dir), it->ifindex, tc_hooks[dir].tcx_type, NULL);
 	if (fd < 0) {
 		int tcx_err = errno;
 
-		if (tc_clsact_attach(a, it, tcx_err))
-			pr_err("%s: no TC egress program (tcx: %s): connections this host opens "
-			       "through %s are not tracked", it->name, strerror(tcx_err),
-			       it->name);
+		if (tc_clsact_attach(a, it, dir, tcx_err))
+			pr_err("%s: no TC %s program (tcx: %s): %s", it->name,
+			       tc_hooks[dir].what, strerror(tcx_err),
+			       dir == CT_TC_EGRESS ? "connections this host opens are not tracked" :
+			       "SYN cookies cannot complete: SYNs take the ordinary path");
 		return;
 	}
 	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
@@ -442,53 +609,103 @@ static void tc_attach(struct agent *a, struct iface *it)
 		close(fd);
 		return;
 	}
-	it->tc_link_fd = fd;
-	pr_info("%s (ifindex %d): TC egress attached (tcx), pinned at %s", it->name,
-		it->ifindex, path);
+	it->tc_link_fd[dir] = fd;
+	pr_info("%s (ifindex %d): TC %s attached (tcx), pinned at %s", it->name, it->ifindex,
+		tc_hooks[dir].what, path);
+}
+
+static void tc_forget(struct agent *a, struct iface *it, int dir)
+{
+	char path[PATH_MAX];
+
+	if (it->tc_clsact[dir]) {
+		tc_clsact_detach(it, dir);
+		pr_info("%s (ifindex %d): TC %s detached", it->name, it->ifindex,
+			tc_hooks[dir].what);
+		return;
+	}
+	if (it->tc_link_fd[dir] < 0)
+		return;
+	tc_pin_path(a, dir, it->ifindex, path, sizeof(path));
+	if (bpf_link_detach(it->tc_link_fd[dir]) && errno != ENOLINK && errno != EINVAL &&
+	    errno != ENODEV)
+		pr_warn("%s: cannot detach the TC %s link: %s", it->name, tc_hooks[dir].what,
+			strerror(errno));
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	close(it->tc_link_fd[dir]);
+	it->tc_link_fd[dir] = -1;
+	pr_info("%s (ifindex %d): TC %s detached", it->name, it->ifindex, tc_hooks[dir].what);
 }
 
 /*
- * TC egress only serves conntrack: a stateless policy runs without it. An
- * agent without a valid policy of its own keeps what it adopted and attaches
+ * TC egress only serves conntrack, TC ingress only SYN cookies: a stateless
+ * policy runs without both, syn-cookies: off without ingress. An agent
+ * without a valid policy of its own keeps what it adopted and attaches
  * nothing new (it does not know whether the policy in force is stateful).
  */
-static bool tc_wanted(const struct agent *a)
+static bool tc_wanted(const struct agent *a, int dir)
 {
-	return !a->have_policy || policy_stateful(&a->pol);
+	if (!a->have_policy)
+		return true;
+	if (!policy_stateful(&a->pol))
+		return false;
+	return dir == CT_TC_EGRESS || a->pol.ct.syncookies != SLUICE_CK_OFF;
 }
 
-static bool tc_pin_wanted(const struct agent *a, int ifindex)
+static bool tc_pin_wanted(const struct agent *a, int dir, int ifindex)
 {
 	for (size_t i = 0; i < a->nifaces; i++)
-		if (a->ifaces[i].ifindex == ifindex && a->ifaces[i].tc_link_fd >= 0)
+		if (a->ifaces[i].ifindex == ifindex && a->ifaces[i].tc_link_fd[dir] >= 0)
 			return true;
 	return false;
+}
+
+/* The direction and interface of the TC link pin NAME, or -1. */
+static int tc_pin_parse(const char *name, int *ifindex)
+{
+	int n;
+
+	/* "tc_in_" first: "tc_" is its prefix */
+	for (int dir = CT_TC_DIRS - 1; dir >= 0; dir--) {
+		size_t plen = strlen(tc_hooks[dir].pin);
+
+		if (!strncmp(name, tc_hooks[dir].pin, plen) &&
+		    sscanf(name + plen, "%d%n", ifindex, &n) == 1 && !name[plen + n])
+			return dir;
+	}
+	return -1;
 }
 
 void ct_links_sync(struct agent *a)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
-	int ifindex, n;
+	int ifindex, dir;
 	DIR *d;
 
 	if (!a->tc_skel)
 		return;
+	/* the interfaces changed: which of them send SYN-ACKs through TC */
+	if (a->ck_cfg)
+		ct_cookie_write(a);
 	for (size_t i = 0; i < a->nifaces; i++) {
 		struct iface *it = &a->ifaces[i];
 
-		if (!tc_wanted(a))
-			ct_iface_forget(a, it);
-		else if (it->tc_link_fd < 0 && !it->tc_clsact)
-			tc_attach(a, it);
+		for (dir = 0; dir < CT_TC_DIRS; dir++) {
+			if (!tc_wanted(a, dir))
+				tc_forget(a, it, dir);
+			else if (it->tc_link_fd[dir] < 0 && !it->tc_clsact[dir])
+				tc_attach(a, it, dir);
+		}
 	}
 	/* pins of interfaces that lost their XDP link (or are gone) */
 	d = opendir(a->links_dir);
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (sscanf(de->d_name, "tc_%d%n", &ifindex, &n) != 1 || de->d_name[n] ||
-		    tc_pin_wanted(a, ifindex) ||
+		dir = tc_pin_parse(de->d_name, &ifindex);
+		if (dir < 0 || tc_pin_wanted(a, dir, ifindex) ||
 		    path_join(path, sizeof(path), a->links_dir, de->d_name))
 			continue;
 		pr_info("unpinning %s: its interface has no firewall", path);
@@ -499,76 +716,68 @@ void ct_links_sync(struct agent *a)
 
 void ct_iface_forget(struct agent *a, struct iface *it)
 {
-	char path[PATH_MAX];
-
-	if (it->tc_clsact) {
-		tc_clsact_detach(it);
-		pr_info("%s (ifindex %d): TC egress detached", it->name, it->ifindex);
-		return;
-	}
-	if (it->tc_link_fd < 0)
-		return;
-	tc_pin_path(a, it->ifindex, path, sizeof(path));
-	if (bpf_link_detach(it->tc_link_fd) && errno != ENOLINK && errno != EINVAL &&
-	    errno != ENODEV)
-		pr_warn("%s: cannot detach the TC link: %s", it->name, strerror(errno));
-	if (unlink(path) && errno != ENOENT)
-		pr_warn("cannot unpin %s: %s", path, strerror(errno));
-	close(it->tc_link_fd);
-	it->tc_link_fd = -1;
-	pr_info("%s (ifindex %d): TC egress detached", it->name, it->ifindex);
+	for (int dir = 0; dir < CT_TC_DIRS; dir++)
+		tc_forget(a, it, dir);
 }
 
 void ct_release(struct agent *a)
 {
 	for (size_t i = 0; i < a->nifaces; i++) {
-		if (a->ifaces[i].tc_link_fd >= 0)
-			close(a->ifaces[i].tc_link_fd);
-		a->ifaces[i].tc_link_fd = -1;
+		for (int dir = 0; dir < CT_TC_DIRS; dir++) {
+			if (a->ifaces[i].tc_link_fd[dir] >= 0)
+				close(a->ifaces[i].tc_link_fd[dir]);
+			a->ifaces[i].tc_link_fd[dir] = -1;
+		}
 	}
 }
 
-struct json_object *ct_status_hook(struct agent *a, const struct iface *it)
+void ct_status_hooks(struct agent *a, const struct iface *it, struct json_object *arr)
 {
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	struct json_object *o;
+	for (int dir = 0; dir < CT_TC_DIRS; dir++) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		struct json_object *o;
+		char hook[16];
 
-	if (!it->tc_clsact && it->tc_link_fd < 0)
-		return NULL;
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(it->name));
-	json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
-	json_object_object_add(o, "hook", json_object_new_string("tc-egress"));
-	json_object_object_add(o, "mode", json_object_new_string(it->tc_clsact ? "clsact" : "tcx"));
-	json_object_object_add(o, "attach", json_object_new_string(it->tc_clsact ? "netlink" :
-								   "bpf_link"));
-	if (it->tc_clsact) {
-		struct bpf_prog_info pinfo = {};
-		__u32 plen = sizeof(pinfo);
+		if (!it->tc_clsact[dir] && it->tc_link_fd[dir] < 0)
+			continue;
+		o = json_object_new_object();
+		snprintf(hook, sizeof(hook), "tc-%s", tc_hooks[dir].what);
+		json_object_object_add(o, "name", json_object_new_string(it->name));
+		json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
+		json_object_object_add(o, "hook", json_object_new_string(hook));
+		json_object_object_add(o, "mode", json_object_new_string(it->tc_clsact[dir] ?
+									 "clsact" : "tcx"));
+		json_object_object_add(o, "attach", json_object_new_string(it->tc_clsact[dir] ?
+									   "netlink" : "bpf_link"));
+		if (it->tc_clsact[dir]) {
+			struct bpf_prog_info pinfo = {};
+			__u32 plen = sizeof(pinfo);
 
-		bpf_obj_get_info_by_fd(tc_prog_fd(a), &pinfo, &plen);
-		json_object_object_add(o, "prog_id", json_object_new_int64(pinfo.id));
-		return o;
+			bpf_obj_get_info_by_fd(tc_prog_fd(a, dir), &pinfo, &plen);
+			json_object_object_add(o, "prog_id", json_object_new_int64(pinfo.id));
+		} else {
+			bpf_obj_get_info_by_fd(it->tc_link_fd[dir], &info, &len);
+			json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
+			json_object_object_add(o, "link_id", json_object_new_int64(info.id));
+		}
+		json_object_array_add(arr, o);
 	}
-	bpf_obj_get_info_by_fd(it->tc_link_fd, &info, &len);
-	json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
-	json_object_object_add(o, "link_id", json_object_new_int64(info.id));
-	return o;
 }
 
 /* ---- reading the table ---- */
 
 void ct_status_map(struct agent *a, struct json_object *o)
 {
-	uint64_t live, half;
+	uint64_t assured, unassured;
 
-	if (!ct_entries(a, &live, &half)) {
-		json_object_object_add(o, "used", json_object_new_uint64(live));
-		json_object_object_add(o, "half_open_used", json_object_new_uint64(half));
+	if (!ct_entries(a, &assured, &unassured)) {
+		json_object_object_add(o, "used", json_object_new_uint64(assured));
+		json_object_object_add(o, "unassured_used", json_object_new_uint64(unassured));
 	}
 	json_object_object_add(o, "capacity", json_object_new_uint64(a->ct_max));
-	json_object_object_add(o, "half_open_capacity", json_object_new_uint64(a->ct_syn_max));
+	json_object_object_add(o, "unassured_capacity",
+			       json_object_new_uint64(a->ct_unassured_max));
 	json_object_object_add(o, "shards", json_object_new_uint64(a->ct_shards));
 }
 
@@ -582,18 +791,18 @@ struct list_ctx {
 };
 
 static int list_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
-		    bool syn)
+		    bool unassured)
 {
 	struct list_ctx *l = ctx;
 	struct json_object *o;
 	struct ct_view v;
 
-	(void)syn;
 	/* an entry the datapath already treats as gone is not a connection */
 	if (ct_view_from(k, e, &l->cfg, l->now, &v) || v.dead || !ct_filter_match(&l->f, &v))
 		return 0;
 	if (l->matched++ >= l->limit)
 		return 0;	/* keep counting */
+	v.assured = !unassured;
 	o = ct_view_json(&v);
 	if (!o || json_object_array_add(l->arr, o)) {
 		json_object_put(o);
@@ -752,9 +961,9 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 	return 0;
 }
 
-int ct_entries(struct agent *a, uint64_t *live, uint64_t *half)
+int ct_entries(struct agent *a, uint64_t *assured, uint64_t *unassured)
 {
-	return ct_shards_count(a->ct_shards_fd, live, half);
+	return ct_shards_count(a->ct_shards_fd, assured, unassured);
 }
 
 /* The sweepers' counters, summed over the shards. */
@@ -774,6 +983,52 @@ static int ct_sweep_sum(struct agent *a, struct sl_ct_sweeper *sum)
 	return 0;
 }
 
+/*
+ * SYN cookies as they run: the mode, the ports that always get cookies (as
+ * ranges), and whether auto mode has them on now on some CPU (until when).
+ */
+static struct json_object *ct_cookie_json(struct agent *a)
+{
+	static const char *const modes[] = { "off", "auto", "always" };
+	int ncpus = libbpf_num_possible_cpus();
+	struct sl_ck_config *ck = calloc(1, sizeof(*ck));
+	struct sl_ck_load *ld = ncpus > 0 ? calloc(ncpus, sizeof(*ld)) : NULL;
+	struct json_object *o = json_object_new_object(), *ports = json_object_new_array();
+	uint64_t now = ct_now_ns(), until = 0;
+	__u32 key = 0;
+
+	if (ck && !bpf_map_lookup_elem(a->ct_ck_cfg_fd, &key, ck)) {
+		json_object_object_add(o, "mode", json_object_new_string(
+			ck->mode < SLUICE_CK_MODE_MAX ? modes[ck->mode] : "unknown"));
+		for (uint32_t p = 1; p < 65536; p++) {
+			uint32_t q = p;
+			char buf[16];
+
+			if (!(ck->ports[p / 64] >> (p % 64) & 1))
+				continue;
+			while (q + 1 < 65536 && (ck->ports[(q + 1) / 64] >> ((q + 1) % 64) & 1))
+				q++;
+			if (q == p)
+				snprintf(buf, sizeof(buf), "%u", p);
+			else
+				snprintf(buf, sizeof(buf), "%u-%u", p, q);
+			json_object_array_add(ports, json_object_new_string(buf));
+			p = q;
+		}
+	}
+	json_object_object_add(o, "ports", ports);
+	if (ld && !bpf_map_lookup_elem(a->ct_ck_load_fd, &key, ld))
+		for (int c = 0; c < ncpus; c++)
+			if (ld[c].until > until)
+				until = ld[c].until;
+	json_object_object_add(o, "active", json_object_new_boolean(until > now));
+	json_object_object_add(o, "active_for_ms", json_object_new_uint64(
+		until > now ? (until - now) / 1000000 : 0));
+	free(ck);
+	free(ld);
+	return o;
+}
+
 #define CT_STAT_KEY(id, name) name,
 static const char *const ct_stat_names[] = { SLUICE_CT_STATS(CT_STAT_KEY) };
 #undef CT_STAT_KEY
@@ -783,7 +1038,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 {
 	int ncpus = libbpf_num_possible_cpus();
 	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v;
-	uint64_t live = 0, half = 0;
+	uint64_t assured = 0, unassured = 0;
 	struct json_object *d, *to;
 	struct sl_ct_sweeper sw;
 	struct sl_ct_config cfg;
@@ -809,7 +1064,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 			sum[i] += v[c];
 	}
 	free(v);
-	ret = ct_entries(a, &live, &half);
+	ret = ct_entries(a, &assured, &unassured);
 	if (!ret)
 		ret = ct_sweep_sum(a, &sw);
 	if (!ret)
@@ -822,18 +1077,19 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	 * Every entry created leaves by expiry (expired: its sweeper, or the
 	 * datapath meeting it past its timeout), by a deletion (deleted: ct
 	 * flush) or by LRU eviction, which the datapath does not see; or it is
-	 * still there, established or half-open (a completed handshake moves
-	 * it, uncounted). Counters and the tables
+	 * still there, assured or not (an entry that earns its place moves,
+	 * uncounted). Counters and the tables
 	 * are read at slightly different times: never below zero.
 	 */
 	evicted = (int64_t)(sum[SLUICE_CT_STAT_CREATED] - sum[SLUICE_CT_STAT_EXPIRED] -
-			    sum[SLUICE_CT_STAT_DELETED] - live - half);
+			    sum[SLUICE_CT_STAT_DELETED] - assured - unassured);
 	d = json_object_new_object();
 	json_object_object_add(d, "stateful", json_object_new_boolean(cfg.stateful));
-	json_object_object_add(d, "entries", json_object_new_uint64(live + half));
+	json_object_object_add(d, "entries", json_object_new_uint64(assured + unassured));
 	json_object_object_add(d, "capacity", json_object_new_uint64(a->ct_max));
-	json_object_object_add(d, "half_open", json_object_new_uint64(half));
-	json_object_object_add(d, "half_open_capacity", json_object_new_uint64(a->ct_syn_max));
+	json_object_object_add(d, "unassured", json_object_new_uint64(unassured));
+	json_object_object_add(d, "unassured_capacity",
+			       json_object_new_uint64(a->ct_unassured_max));
 	json_object_object_add(d, "shards", json_object_new_uint64(a->ct_shards));
 	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		char key[32];
@@ -864,6 +1120,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)
 		json_object_object_add(to, ct_timeout_name(i), json_object_new_int64(cfg.timeout[i]));
 	json_object_object_add(d, "timeouts", to);
+	json_object_object_add(d, "syncookies", ct_cookie_json(a));
 	*data = d;
 	return 0;
 }

@@ -19,6 +19,13 @@ struct iface;
 struct json_object;
 struct sl_policy;
 
+/* The TC links beside each XDP link (struct iface's tc_link_fd[] index). */
+enum ct_tc_dir {
+	CT_TC_EGRESS,		/* sluice_tc: records the connections the host opens */
+	CT_TC_INGRESS,		/* sl_tc_ingress: completes SYN cookie handshakes */
+	CT_TC_DIRS,
+};
+
 /*
  * After the XDP slots are loaded (they create and pin the ct maps): load
  * the TC egress program on the same maps; adopt the table's shards, or
@@ -34,23 +41,24 @@ void ct_unload(struct agent *a);
 /* Write ct_cfg[0] for POL (stateful flag, timeouts; a new generation). */
 int ct_apply(struct agent *a, const struct sl_policy *pol);
 /*
- * Give every XDP interface its TC egress link when the policy is stateful:
- * adopt a pinned one (and point it at this agent's program), else attach
- * and pin; detach them all for a stateless policy; unpin links of
- * interfaces that have no XDP link any more.
+ * Give every XDP interface its TC egress link when the policy is stateful,
+ * and its TC ingress link when SYN cookies are not off too: adopt a pinned
+ * one (and point it at this agent's program), else attach and pin; detach
+ * them for a stateless policy; unpin links of interfaces that have no XDP
+ * link any more.
  */
 void ct_links_sync(struct agent *a);
-/* Detach and unpin the TC link of IT (interface gone, unmatched, teardown). */
+/* Detach and unpin the TC links of IT (interface gone, unmatched, teardown). */
 void ct_iface_forget(struct agent *a, struct iface *it);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void ct_release(struct agent *a);
-/* Connections and half-open ones in the table now (a walk): 0 or -errno. */
-int ct_entries(struct agent *a, uint64_t *live, uint64_t *half);
-/* The TC hook of IT for `status` (NULL when it has none). */
-struct json_object *ct_status_hook(struct agent *a, const struct iface *it);
+/* Assured and unassured entries in the table now (a walk): 0 or -errno. */
+int ct_entries(struct agent *a, uint64_t *assured, uint64_t *unassured);
+/* The TC hooks of IT (egress, ingress) for `status`, appended to ARR. */
+void ct_status_hooks(struct agent *a, const struct iface *it, struct json_object *arr);
 /*
  * The conntrack table's row of `status` maps, into O: used and capacity
- * of the connections, the same for half-open ones, and the shards.
+ * of the assured entries, the same for unassured ones, and the shards.
  */
 void ct_status_map(struct agent *a, struct json_object *o);
 

@@ -116,9 +116,7 @@ static struct json_object *status_ifaces(struct agent *a)
 		json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
 		json_object_object_add(o, "link_id", json_object_new_int64(info.id));
 		json_object_array_add(arr, o);
-		o = ct_status_hook(a, it);
-		if (o)
-			json_object_array_add(arr, o);
+		ct_status_hooks(a, it, arr);
 	}
 	return arr;
 }

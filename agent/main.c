@@ -408,6 +408,8 @@ int main(int argc, char **argv)
 		.ct_retry_fd = -1,
 		.ct_cfg_fd = -1,
 		.ct_stats_fd = -1,
+		.ct_ck_cfg_fd = -1,
+		.ct_ck_load_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
 		.debounce_fd = -1,

@@ -183,7 +183,7 @@ static void ct_metrics(struct agent *a, struct mbuf *b)
 		  "# TYPE sluice_ct_events_total counter\n");
 	json_object_object_foreach(d, key, val) {
 		static const char *const not_events[] = {
-			"entries", "capacity", "half_open", "half_open_capacity", "shards",
+			"entries", "capacity", "unassured", "unassured_capacity", "shards",
 			"sweeps", "sweep_ticks", "swept", "sweep_ns", "sweeper_prog_id",
 		};
 		bool skip = !json_object_is_type(val, json_type_int);

@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +75,9 @@ static void make_frame(uint8_t *f, uint16_t sport, uint8_t flags, uint32_t c, ui
 }
 
 /*
- * The same as a UDP datagram: UDP goes to the connections directly (a TCP
- * SYN is half-open until its handshake completes), so the fills that stand for
- * established connections use UDP.
+ * The same as a UDP datagram: a UDP flow answered (ct_answered) is an
+ * assured entry at once (a TCP SYN only once its handshake completes), so
+ * the fills that stand for established connections use UDP.
  */
 static void make_udp(uint8_t *f, uint16_t sport, uint32_t c, uint32_t m)
 {
@@ -117,6 +119,39 @@ static double run(int prog, uint8_t *frame, uint32_t repeat, uint32_t *retval)
 }
 
 /*
+ * As run(), where the program may leave XDP metadata in front of the frame
+ * (a cookie ACK): the frame is copied back without it.
+ */
+static double run_meta(int prog, uint8_t *frame, uint32_t repeat, uint32_t *retval)
+{
+	uint8_t out[FRAME_LEN + 64];
+	struct xdp_md cin = { .data = 0, .data_end = FRAME_LEN }, cout = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = frame,
+		.data_size_in = FRAME_LEN,
+		.data_out = out,
+		.data_size_out = sizeof(out),
+		.ctx_in = &cin,
+		.ctx_size_in = sizeof(cin),
+		.ctx_out = &cout,
+		.ctx_size_out = sizeof(cout),
+		.repeat = repeat,
+	);
+
+	if (bpf_prog_test_run_opts(prog, &opts)) {
+		fprintf(stderr, "bench: BPF_PROG_TEST_RUN: %s (out %u, meta %u)\n", strerror(errno),
+			opts.data_size_out, cout.data);
+		return -1;
+	}
+	if (cout.data <= opts.data_size_out)
+		memcpy(frame, out + cout.data, opts.data_size_out - cout.data < FRAME_LEN ?
+		       opts.data_size_out - cout.data : FRAME_LEN);
+	if (retval)
+		*retval = opts.retval;
+	return opts.duration;
+}
+
+/*
  * Median ns/packet of PROG (verdict WANT) and FLOOR, interleaved. With
  * repeat, BPF_PROG_TEST_RUN runs on one buffer and copies the result out
  * once: the counter in the frame steps REPEAT times per call, and the next
@@ -129,8 +164,8 @@ static int measure(int prog, int floor, uint8_t *frame, uint8_t *floor_frame, ui
 	uint32_t rv;
 
 	for (int i = 0; i < ROUNDS; i++) {
-		b[i] = run(floor, floor_frame, repeat, NULL);
-		a[i] = run(prog, frame, repeat, &rv);
+		b[i] = run_meta(floor, floor_frame, repeat, NULL);
+		a[i] = run_meta(prog, frame, repeat, &rv);
 		if (a[i] < 0 || b[i] < 0)
 			return -1;
 		if (rv != want) {
@@ -162,16 +197,16 @@ static uint64_t stat_sum(struct ctb *b, uint32_t idx)
 	return s;
 }
 
-/* connections (HALF: half-open entries) in every shard */
-static uint32_t map_count(struct ctb *b, bool half)
+/* assured entries (UNASSURED: unassured ones) in every shard */
+static uint32_t map_count(struct ctb *b, bool unassured)
 {
 	uint64_t n[2] = { 0, 0 };
 
 	ct_shards_count(b->outer_fd, &n[0], &n[1]);
-	return (uint32_t)n[half];
+	return (uint32_t)n[unassured];
 }
 
-/* the connections (established, UDP, ...) */
+/* the assured connections (established, answered UDP, ...) */
 static uint32_t ct_count(struct ctb *b)
 {
 	return map_count(b, false);
@@ -273,6 +308,66 @@ static int load(struct ctb *b, uint32_t max_entries)
 	return 0;
 }
 
+/*
+ * SYN cookies (syn-cookies: always), with a listener on port 80 in this
+ * namespace: a SYN answered with a cookie (XDP_TX), and the SYN + the ACK
+ * returning its cookie (tracked as established, XDP_PASS); the ACK's own
+ * cost is the difference. Each beside a floor that writes the same frames.
+ */
+static int cookies(struct ctb *b)
+{
+	int syn = bpf_program__fd(b->ct->progs.ck_syn);
+	int pair = bpf_program__fd(b->ct->progs.ck_pair);
+	int fsyn = bpf_program__fd(b->ct->progs.ckf_syn);
+	int fpair = bpf_program__fd(b->ct->progs.ckf_pair);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+	static struct sl_ck_config ck;
+	uint8_t f[FRAME_LEN] = { 0 }, fl_f[FRAME_LEN] = { 0 };
+	const uint32_t rep = 100000;
+	double ns_syn, fl_syn, ns_pair, fl_pair;
+	uint64_t c0, v0;
+	uint32_t k = 0;
+	int lfd, one = 1;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 16)) {
+		fprintf(stderr, "bench: a listener on port 80: %s\n", strerror(errno));
+		return -1;
+	}
+	memset(&ck, 0, sizeof(ck));
+	ck.mode = SLUICE_CK_ALWAYS;
+	ck.opts = SLUICE_CK_OPT_TS | SLUICE_CK_OPT_SACK | SLUICE_CK_OPT_WSCALE;
+	ck.rcv_wscale = 7;
+	ck.key[0] = 0x0123456789abcdefull;
+	ck.key[1] = 0xfedcba9876543210ull;
+	if (bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_ck_cfg), &k, &ck, BPF_ANY)) {
+		close(lfd);
+		return -1;
+	}
+	v0 = stat_sum(b, SLUICE_CT_STAT_CK_VALID);
+	if (measure(syn, fsyn, f, fl_f, rep, XDP_TX, &ns_syn, &fl_syn))
+		goto fail;
+	row("SYN answered with a cookie (SYN-ACK, XDP_TX)", ns_syn, fl_syn, rep);
+	c0 = stat_sum(b, SLUICE_CT_STAT_CREATED);
+	if (measure(pair, fpair, f, fl_f, rep, XDP_PASS, &ns_pair, &fl_pair))
+		goto fail;
+	row("cookie SYN + its ACK (validated, tracked)", ns_pair, fl_pair, rep);
+	printf("    the cookie-validated ACK alone: %.1f ns (%.2fx floor); %llu validated, "
+	       "%llu entries created (one per ACK)\n", (ns_pair - fl_pair) - (ns_syn - fl_syn) +
+	       fl_syn, ((ns_pair - fl_pair) - (ns_syn - fl_syn) + fl_syn) / fl_syn,
+	       (unsigned long long)(stat_sum(b, SLUICE_CT_STAT_CK_VALID) - v0),
+	       (unsigned long long)(stat_sum(b, SLUICE_CT_STAT_CREATED) - c0));
+	ck.mode = SLUICE_CK_OFF;
+	bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_ck_cfg), &k, &ck, BPF_ANY);
+	ct_flush(b);
+	close(lfd);
+	return 0;
+fail:
+	close(lfd);
+	return -1;
+}
+
 static int per_packet(struct ctb *b)
 {
 	int fw = bpf_program__fd(b->fw->progs.sluice_xdp);
@@ -347,22 +442,22 @@ static int per_packet(struct ctb *b)
 	if (measure(cnew, fnew, f, fl_f, rep_new, XDP_PASS, &ns, &fl))
 		return -1;
 	n = stat_sum(b, SLUICE_CT_STAT_CREATED) - c0;
-	row("new TCP connection (2 misses + rule + insert half-open)", ns, fl, rep_new);
+	row("new TCP connection (2 misses + rule + insert unassured)", ns, fl, rep_new);
 	if (n != ROUNDS * rep_new) {
 		fprintf(stderr, "bench: %u of %u new connections created\n", n, ROUNDS * rep_new);
 		return -1;
 	}
 
-	/* half-open shards full: every insert evicts */
+	/* unassured shards full: every insert evicts */
 	run(cnew, f, SLUICE_CT_DEFAULT_MAX, NULL);
 	if (measure(cnew, fnew, f, fl_f, rep_new, XDP_PASS, &ns, &fl))
 		return -1;
-	row("new TCP connection, half-open full (LRU eviction)", ns, fl, rep_new);
+	row("new TCP connection, unassured full (LRU eviction)", ns, fl, rep_new);
 
-	/* table half full of (UDP) flows 0 .. half-1, then random hits among them */
+	/* table half full of answered (UDP) flows 0 .. half-1, then random hits among them */
 	ct_flush(b);
 	make_udp(f, 0, ~0u, 0);
-	run(cnew, f, half, NULL);
+	run(bpf_program__fd(b->ct->progs.ct_answered), f, half, NULL);
 	n = ct_count(b);
 	make_udp(f, 0, 0x2545f491, half - 1);
 	make_udp(fl_f, 0, 0x2545f491, half - 1);
@@ -373,7 +468,7 @@ static int per_packet(struct ctb *b)
 	printf("    %u entries; %llu created while measuring (0: every packet was a hit)\n", n,
 	       (unsigned long long)(stat_sum(b, SLUICE_CT_STAT_CREATED) - c0));
 	ct_flush(b);
-	return 0;
+	return cookies(b);
 }
 
 struct meminfo {
@@ -460,9 +555,9 @@ static int million(struct ctb *b)
 	printf("\n1M entries (max-entries %u: %u shards of %u, LRU headroom):\n", FILL_MAX,
 	       b->shards, FILL_MAX / b->shards);
 	meminfo(&m1);
-	for (int syn = 0; syn < 2; syn++) {
+	for (int una = 0; una < 2; una++) {
 		for (uint32_t i = 0; i < b->shards; i++) {
-			int fd = ct_shard_fd(b->outer_fd, i, syn);
+			int fd = ct_shard_fd(b->outer_fd, i, una);
 
 			if (fd >= 0 && !sl_map_memlock(fd, &v))
 				memlock += v;
@@ -479,19 +574,19 @@ static int million(struct ctb *b)
 	sib = (sib - si0) / 2;
 	bub = (bub - bu0) / 2;
 
-	/* 1M new flows (UDP: a TCP SYN would be half-open), in calls of 10k */
+	/* 1M new UDP flows, each answered (assured), in calls of 10k */
 	make_udp(f, 0, ~0u, 0);
 	t0 = now_s();
 	for (uint32_t done = 0; done < FILL_N; done += 10000)
-		if (run(bpf_program__fd(b->ct->progs.ct_new), f, FILL_N - done < 10000 ?
+		if (run(bpf_program__fd(b->ct->progs.ct_answered), f, FILL_N - done < 10000 ?
 			FILL_N - done : 10000, NULL) < 0)
 			return -1;
 	fill = now_s() - t0;
 	n = ct_count(b);
 	meminfo(&m2);
-	printf("  filled %u entries in %.2f s (%.0f ns per new connection, rules included)\n", n,
-	       fill, fill * 1e9 / FILL_N);
-	printf("  memlock (bpftool, all shards and half-open shards): %.1f MB = %.0f B per "
+	printf("  filled %u entries in %.2f s (%.0f ns per new flow and its answer, rules "
+	       "included)\n", n, fill, fill * 1e9 / FILL_N);
+	printf("  memlock (bpftool, assured and unassured shards): %.1f MB = %.0f B per "
 	       "entry of max-entries\n", memlock / 1048576.0, (double)memlock / FILL_MAX);
 	mem_row("maps created (empty, preallocated):", &m0, &m1);
 	mem_row("after 1M entries:", &m1, &m2);
@@ -564,7 +659,7 @@ static int flood_run(struct ctb *b, uint32_t max, uint32_t e_n, uint32_t f_n, ui
 {
 	int fw, cnew;
 	uint8_t f[FRAME_LEN], sf[FRAME_LEN];
-	uint32_t k = every ? every / e_n : 0, rv, lost = 0, surv = 0, next = 0, in_tbl, half;
+	uint32_t k = every ? every / e_n : 0, rv, lost = 0, surv = 0, next = 0, in_tbl, una;
 	uint64_t c0, x0, d0;
 	int64_t evicted;
 	double t0, secs;
@@ -631,16 +726,16 @@ static int flood_run(struct ctb *b, uint32_t max, uint32_t e_n, uint32_t f_n, ui
 		surv += alive && rv == XDP_PASS;
 	}
 	in_tbl = map_count(b, false);
-	half = map_count(b, true);
+	una = map_count(b, true);
 	evicted = (int64_t)(stat_sum(b, SLUICE_CT_STAT_CREATED) - c0 -
 			    (stat_sum(b, SLUICE_CT_STAT_EXPIRED) - x0) -
-			    (stat_sum(b, SLUICE_CT_STAT_DELETED) - d0) - in_tbl - half);
+			    (stat_sum(b, SLUICE_CT_STAT_DELETED) - d0) - in_tbl - una);
 	if (every)
 		snprintf(what, sizeof(what), "one packet per flow per %u SYNs", every);
 	else
 		snprintf(what, sizeof(what), "flows idle");
 	printf("  %7u %7u %6u %8u  %-34s %6u of %-6u %6u %8lld %5.1f\n", max,
-	       ct_syn_entries(max), e_n, f_n, what, surv, e_n,
+	       ct_unassured_entries(max), e_n, f_n, what, surv, e_n,
 	       lost, (long long)evicted, secs);
 	unload(b);
 	return 0;
@@ -652,7 +747,7 @@ static int flood(struct ctb *b, bool quick)
 
 	printf("\nestablished flows surviving a spoofed SYN flood (survivors: X of E; lost: the "
 	       "server's packets dropped during the flood):\n");
-	printf("  %7s %7s %6s %8s  %-34s %16s %6s %8s %5s\n", "table", "halfopen", "E", "SYNs",
+	printf("  %7s %7s %6s %8s  %-34s %16s %6s %8s %5s\n", "table", "unassrd", "E", "SYNs",
 	       "established flows", "survivors", "lost", "evicted", "s");
 	for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++)
 		if (flood_run(b, 4096, 500, 50000, every[i]))
@@ -668,6 +763,11 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	libbpf_set_print(quiet);
+	/* a namespace of its own: the SYN cookie rows need a listener on port 80 */
+	if (unshare(CLONE_NEWNET)) {
+		perror("bench: unshare");
+		return 1;
+	}
 	snprintf(b.dir, sizeof(b.dir), "/tmp/slf-bench-ct-XXXXXX");
 	if (!mkdtemp(b.dir)) {
 		perror("bench: mkdtemp");
@@ -676,6 +776,11 @@ int main(int argc, char **argv)
 	/* --flood: only the SYN flood table, with the default-size row */
 	if (argc > 1 && !strcmp(argv[1], "--flood")) {
 		rc = flood(&b, false) ? 1 : 0;
+		goto out;
+	}
+	/* --cookies: only the SYN cookie rows */
+	if (argc > 1 && !strcmp(argv[1], "--cookies")) {
+		rc = load(&b, SLUICE_CT_DEFAULT_MAX) || set_cfg(&b, 1, 0) || cookies(&b) ? 1 : 0;
 		goto out;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--million")) {

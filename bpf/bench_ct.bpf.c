@@ -53,19 +53,55 @@ static __always_inline int ctb_rand(void *data, void *data_end)
 SEC("xdp")
 int ct_new(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	ctb_new((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	return sl_firewall(ctx);
+}
 
-	ctb_new(data, data_end);
-	return sl_firewall(data, data_end);
+/* Turn the frame around: swap the IPv4 addresses and the ports. */
+static __always_inline int ctb_turn(struct xdp_md *ctx)
+{
+	__u8 *p = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 a;
+	__u16 port;
+
+	if ((void *)(p + 38) > (void *)end)
+		return -1;
+	__builtin_memcpy(&a, p + 26, 4);
+	__builtin_memcpy(p + 26, p + 30, 4);
+	__builtin_memcpy(p + 30, &a, 4);
+	__builtin_memcpy(&port, p + 34, 2);
+	__builtin_memcpy(p + 34, p + 36, 2);
+	__builtin_memcpy(p + 36, &port, 2);
+	return 0;
+}
+
+/*
+ * A new flow and its answer, both through the firewall: the flow's first
+ * packet, then the same frame turned around. For UDP, an assured entry
+ * (the fills that stand for established connections); returns the
+ * answer's verdict, the frame turned back for the next repetition.
+ */
+SEC("xdp")
+int ct_answered(struct xdp_md *ctx)
+{
+	int v;
+
+	if (ctb_new((void *)(long)ctx->data, (void *)(long)ctx->data_end))
+		return XDP_ABORTED;
+	sl_firewall(ctx);
+	if (ctb_turn(ctx))
+		return XDP_ABORTED;
+	v = sl_firewall(ctx);
+	if (ctb_turn(ctx))
+		return XDP_ABORTED;
+	return v;
 }
 
 SEC("xdp")
 int ct_rand(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-
-	ctb_rand(data, data_end);
-	return sl_firewall(data, data_end);
+	ctb_rand((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+	return sl_firewall(ctx);
 }
 
 SEC("xdp")
@@ -80,6 +116,84 @@ int ctf_rand(struct xdp_md *ctx)
 {
 	ctb_rand((void *)(long)ctx->data, (void *)(long)ctx->data_end);
 	return XDP_DROP;
+}
+
+/*
+ * SYN cookies. ckb_syn writes a whole SYN (sl_bench_syn) from the flow
+ * counter (bytes 0..3): 198.18.0.0 + i / 60000, port 1024 + i % 60000, to
+ * 198.51.100.1:80, ISN i; every byte, since the program before turned the
+ * frame into its SYN-ACK.
+ */
+static __always_inline int ckb_syn(struct xdp_md *ctx)
+{
+	__u8 *p, *end;
+	__u32 i;
+
+	/* a new packet has no metadata: drop what the last repetition's ACK left */
+	bpf_xdp_adjust_meta(ctx, (int)(ctx->data - ctx->data_meta));
+	p = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if ((void *)(p + SL_BENCH_SYN_LEN) > (void *)end)
+		return -1;
+	i = *(__u32 *)p + 1;
+	__builtin_memset(p, 0, SL_BENCH_SYN_LEN);
+	/* in both MACs: the SYN-ACK swaps them */
+	*(__u32 *)p = i;
+	*(__u32 *)(p + 6) = i;
+	sl_bench_syn(p, bpf_htonl(0xC6120000u + ((i / 60000) & 0x1ffff)), bpf_htonl(0xC6336401),
+		     bpf_htons(1024 + i % 60000), bpf_htons(80), bpf_htonl(i));
+	return 0;
+}
+
+/* The SYN-ACK in the frame turned into the client's ACK of its cookie. */
+static __always_inline int ckb_ack(struct xdp_md *ctx)
+{
+	__u8 *p, *end;
+	__u32 seq, ack;
+
+	if (ctb_turn(ctx))
+		return -1;
+	p = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	if ((void *)(p + SL_BENCH_SYN_LEN) > (void *)end)
+		return -1;
+	__builtin_memcpy(&seq, p + 38, 4);
+	ack = bpf_htonl(bpf_ntohl(seq) + 1);
+	__builtin_memcpy(p + 38, p + 42, 4);	/* our seq: their ack (ISN + 1) */
+	__builtin_memcpy(p + 42, &ack, 4);	/* our ack: the cookie + 1 */
+	p[47] = 0x10;				/* ACK */
+	__builtin_memset(p + 54, 1, 4);		/* NOPs where the MSS was */
+	return 0;
+}
+
+/* A cookie SYN: the SYN written, then the firewall (XDP_TX). */
+SEC("xdp")
+int ck_syn(struct xdp_md *ctx)
+{
+	if (ckb_syn(ctx))
+		return XDP_ABORTED;
+	return sl_firewall(ctx);
+}
+
+/* The same SYN, then the ACK returning its cookie (XDP_PASS, tracked). */
+SEC("xdp")
+int ck_pair(struct xdp_md *ctx)
+{
+	if (ckb_syn(ctx) || sl_firewall(ctx) != XDP_TX || ckb_ack(ctx))
+		return XDP_ABORTED;
+	return sl_firewall(ctx);
+}
+
+SEC("xdp")
+int ckf_syn(struct xdp_md *ctx)
+{
+	return ckb_syn(ctx) ? XDP_ABORTED : XDP_DROP;
+}
+
+SEC("xdp")
+int ckf_pair(struct xdp_md *ctx)
+{
+	return ckb_syn(ctx) || ckb_ack(ctx) ? XDP_ABORTED : XDP_DROP;
 }
 
 /*

@@ -5,6 +5,12 @@
  * into a veth whose peer runs the program under test. gen_rand writes a
  * pseudo-random IPv4 source first (state per CPU: live frames come from a
  * page pool, so state kept in the frame would repeat page by page).
+ *
+ * gen_syn: a spoofed SYN flood (bench/sl_flood.c): every frame a TCP SYN
+ * from a pseudo-random source in syn_src_net/24 and port, with its own ISN
+ * and both checksums right (SYN cookies are only given to intact SYNs).
+ * gen_sink, on the flood's side of the veth: drops what comes back to the
+ * spoofed sources (the SYN-ACKs), passes the rest to the stack.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -13,6 +19,7 @@
 
 const volatile __u32 tx_ifindex;
 const volatile __u32 src_mask;
+const volatile __u32 syn_src_net;	/* host order, a /24 */
 
 /* xorshift32 state, one per CPU */
 struct {
@@ -59,6 +66,47 @@ int gen_tmpl(struct xdp_md *ctx)
 	for (int i = 0; i < 8; i++)
 		p[i] = tmpl[i];
 	return bpf_redirect(tx_ifindex, 0);
+}
+
+/* What gen_syn's frames are sent to (set by bench_synflood before load). */
+const volatile __u8 syn_dst_mac[6], syn_src_mac[6];
+const volatile __u32 syn_dst;		/* network order */
+const volatile __u16 syn_dport;	/* network order */
+
+/*
+ * Every byte of the frame is written each time: live frames come from a
+ * page pool whose pages keep what the receiver did to them (a SYN cookie's
+ * SYN-ACK is written over the SYN and sent back in the same page).
+ */
+SEC("xdp")
+int gen_syn(struct xdp_md *ctx)
+{
+	__u8 *p = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 key = 0, *x = bpf_map_lookup_elem(&gen_state, &key);
+
+	if (!x || (void *)(p + SL_BENCH_SYN_LEN) > (void *)end)
+		return XDP_ABORTED;
+	*x = sl_bench_xorshift(*x ? *x : 0x2545f491);
+	__builtin_memset(p, 0, SL_BENCH_SYN_LEN);
+	for (int i = 0; i < 6; i++) {
+		p[i] = syn_dst_mac[i];
+		p[6 + i] = syn_src_mac[i];
+	}
+	sl_bench_syn(p, bpf_htonl(syn_src_net | (*x & 0xff)), syn_dst,
+		     bpf_htons(1024 + (*x >> 8) % 60000), syn_dport, *x);
+	return bpf_redirect(tx_ifindex, 0);
+}
+
+SEC("xdp")
+int gen_sink(struct xdp_md *ctx)
+{
+	__u8 *p = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 dst;
+
+	if ((void *)(p + 34) > (void *)end || p[12] != 0x08 || p[13] != 0x00)
+		return XDP_PASS;
+	__builtin_memcpy(&dst, p + 30, 4);
+	return (bpf_ntohl(dst) & 0xffffff00) == syn_src_net ? XDP_DROP : XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

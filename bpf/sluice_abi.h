@@ -117,8 +117,8 @@ struct sl_counter {
 	X(VERDICT_PASS,		"pass")		\
 	X(VERDICT_DROP,		"drop")		\
 	X(VERDICT_PASS_NONIP,	"pass-non-ip")	\
-	X(VERDICT_TX,		"tx")		\
-	X(VERDICT_REDIRECT,	"redirect")
+	X(VERDICT_TX,		"tx")		/* sent back out the interface it came in on */ \
+	X(VERDICT_REDIRECT,	"redirect")	/* sent out another interface (load balancer) */
 
 /* sl_drop[r] (per CPU): every drop has a named reason. */
 #define SLUICE_DROP_REASONS(X)					\
@@ -141,6 +141,7 @@ struct sl_counter {
 	X(DROP_TRUNC_ICMP,	"truncated-icmp")		\
 	X(DROP_INTERNAL,	"internal-error")		\
 	X(DROP_TAIL_MISSED,	"tail-call-missed")		\
+	X(DROP_SYNCOOKIE_BAD,	"syncookie-bad")		\
 	X(DROP_LB_NO_BACKEND,	"lb-no-backend")		\
 	X(DROP_LB_NO_ROUTE,	"lb-no-route")			\
 	X(DROP_LB_FWD_OFF,	"lb-forwarding-disabled")	\
@@ -224,22 +225,26 @@ enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX
 
 #define SLUICE_CT_DEFAULT_MAX	262144
 /*
- * Half-open TCP connections (syn-sent, syn-recv) live in the half-open
- * shards, smaller LRU tables of the same key and value, and move to the
- * connection shards when the handshake completes: a flood of SYNs from
- * spoofed sources churns the half-open shards and never evicts an
- * established connection (docs/datapath.md, "Table full"). Their total is
- * max-entries divided by SLUICE_CT_SYN_DIV, at least SLUICE_CT_SYN_MIN.
+ * Assured and unassured entries (netfilter's ASSURED bit and early_drop,
+ * as separate tables). An entry is assured once its connection has shown
+ * that both ends take part: a TCP handshake completed (the ACK of the
+ * SYN-ACK), a UDP flow answered. Until then it lives in the unassured
+ * shards, smaller LRU tables of the same key and value, with every ICMP
+ * echo exchange (the kernel answers every echo request, so a reply proves
+ * nothing). A flood from spoofed sources (SYN, UDP, echo) churns the
+ * unassured shards only and never evicts an assured connection
+ * (docs/datapath.md, "Table full"). Their total is max-entries divided by
+ * SLUICE_CT_UNASSURED_DIV, at least SLUICE_CT_UNASSURED_MIN.
  */
-#define SLUICE_CT_SYN_DIV	4
-#define SLUICE_CT_SYN_MIN	1024
+#define SLUICE_CT_UNASSURED_DIV	4
+#define SLUICE_CT_UNASSURED_MIN	1024
 
 /*
- * Shards: ct_shards[i] is connection shard i, ct_shards[SLUICE_CT_SHARDS_MAX
- * + i] the half-open shard i, for i < sl_ct_config.shards (a power of two,
- * chosen when the table is created: as many as keep every connection shard
+ * Shards: ct_shards[i] is assured shard i, ct_shards[SLUICE_CT_SHARDS_MAX
+ * + i] the unassured shard i, for i < sl_ct_config.shards (a power of two,
+ * chosen when the table is created: as many as keep every assured shard
  * at SLUICE_CT_SHARD_MIN entries or more, at most SLUICE_CT_SHARDS_MAX).
- * A sweep walks one connection shard and its half-open shard; big shards
+ * A sweep walks one assured shard and its unassured shard; big shards
  * keep the LRU's batch eviction (128 entries per CPU) a small fraction.
  */
 #define SLUICE_CT_SHARDS_MAX	64
@@ -280,8 +285,8 @@ struct sl_ct_entry {
 	__u8 orig_is_a;		/* the originator is endpoint a of the key */
 	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
 	__u8 pad;
-	__be32 syn_ack_seq;	/* half-open TCP: the SYN-ACK's sequence number; the
-				 * ACK that completes the handshake acknowledges it + 1 */
+	__be32 syn_ack_seq;	/* TCP handshake: the SYN-ACK's sequence number; the
+				 * ACK that completes it acknowledges it + 1 */
 };
 
 /* ct_cfg[0]: conntrack settings, read per packet. */
@@ -321,11 +326,107 @@ struct sl_ct_sweeper {
 	X(CT_STAT_DELETED,	"deleted")		\
 	X(CT_STAT_INSERT_FAIL,	"insert-failed")	\
 	X(CT_STAT_TIMER_FAIL,	"timer-failed")		\
-	X(CT_STAT_RELATED,	"related")
+	X(CT_STAT_RELATED,	"related")		\
+	X(CT_STAT_CK_SENT,	"syncookie-sent")	\
+	X(CT_STAT_CK_VALID,	"syncookie-valid")	\
+	X(CT_STAT_CK_ACCEPTED,	"syncookie-accepted")	\
+	X(CT_STAT_CK_FAILED,	"syncookie-failed")	\
+	X(CT_STAT_CK_PRESSURE,	"syncookie-pressure")
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
 #undef SLUICE_ENUM_ENTRY
+
+/*
+ * SYN cookies (conntrack.syn-cookies, docs/datapath.md "SYN cookies"). An
+ * allowed SYN to a local listener is answered in XDP with a SYN-ACK whose
+ * sequence number is a cookie, and no state is kept: the ACK that returns
+ * the cookie + 1 proves the handshake, is tracked as established, and is
+ * handed (XDP metadata) to a TC ingress program that gives the listener its
+ * request socket (bpf_sk_assign_tcp_reqsk). The cookie, 32 bits:
+ *
+ *   31..8  SipHash-2-4 (ct_ck_cfg.key) of the 4-tuple, the client's ISN, the
+ *          time slot and bits 7..0
+ *   7      time slot parity (slots of 2^36 ns, ~69 s: a cookie lives 1-2 slots)
+ *   6..5   MSS index (SLUICE_CK_MSS4 / SLUICE_CK_MSS6)
+ *   4      SACK permitted
+ *   3..0   the client's window scale, 0xf: none
+ */
+#define SLUICE_CK_MODES(X)		\
+	X(CK_OFF,	"off")		\
+	X(CK_AUTO,	"auto")		\
+	X(CK_ALWAYS,	"always")
+
+#define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
+enum sluice_ck_mode { SLUICE_CK_MODES(SLUICE_ENUM_ENTRY) SLUICE_CK_MODE_MAX };
+#undef SLUICE_ENUM_ENTRY
+
+#define SLUICE_CK_OPT_TS	(1u << 0)	/* the host's TCP takes timestamps */
+#define SLUICE_CK_OPT_SACK	(1u << 1)	/* ... selective acknowledgments */
+#define SLUICE_CK_OPT_WSCALE	(1u << 2)	/* ... window scaling */
+#define SLUICE_CK_PORT_WORDS	(65536 / 64)
+#define SLUICE_CK_IF_WORDS	(65536 / 64)	/* ifindexes below 65536 */
+#define SLUICE_CK_SLOT_SHIFT	36		/* time slot: coarse ns >> 36 */
+#define SLUICE_CK_WINDOW_NS	250000000ull	/* auto: pressure is judged per window */
+#define SLUICE_CK_HOLD_NS	10000000000ull	/* auto: cookies stay on this long after */
+/* MSS values a cookie can carry, by index (the kernel's syncookie tables) */
+#define SLUICE_CK_MSS4_0	536
+#define SLUICE_CK_MSS4_1	1300
+#define SLUICE_CK_MSS4_2	1440
+#define SLUICE_CK_MSS4_3	1460
+#define SLUICE_CK_MSS6_0	1220
+#define SLUICE_CK_MSS6_1	1420
+#define SLUICE_CK_MSS6_2	1440
+#define SLUICE_CK_MSS6_3	8940
+
+/* ct_ck_cfg[0]: written by the agent on every apply. */
+struct sl_ck_config {
+	__u32 mode;		/* enum sluice_ck_mode */
+	__u32 press_min;	/* auto: SYNs opened and not completed in one window, on
+				 * one CPU, that mean pressure (cookies on for HOLD_NS) */
+	__u8 opts;		/* SLUICE_CK_OPT_*: what the host's TCP accepts (its sysctls) */
+	__u8 rcv_wscale;	/* the window scale announced: what the host's TCP would */
+	__u8 pad[6];
+	__u64 key[2];		/* SipHash key, random, kept across restarts */
+	__u64 ports[SLUICE_CK_PORT_WORDS];	/* bit p: SYNs to port p always get cookies */
+	/*
+	 * bit i: interface i cannot be trusted with XDP_TX (a veth drops XDP_TX
+	 * frames unless its peer has GRO or an XDP program): its SYN-ACKs pass
+	 * to the TC ingress program, which sends them back out (an skb each).
+	 * Interfaces from 65536 up always go that way.
+	 */
+	__u64 tx_tc[SLUICE_CK_IF_WORDS];
+};
+
+/*
+ * What XDP hands the TC ingress program with a cookie's ACK: the XDP
+ * metadata in front of the frame (20 bytes), the handshake's options for
+ * bpf_sk_assign_tcp_reqsk().
+ */
+#define SLUICE_CK_MAGIC		0x534c434bu	/* "SLCK": a cookie's ACK, for its listener */
+#define SLUICE_CK_MAGIC_TX	0x534c5458u	/* "SLTX": a SYN-ACK, to send back out */
+#define SLUICE_CK_META_SACK	(1u << 0)
+#define SLUICE_CK_META_TS	(1u << 1)
+#define SLUICE_CK_META_WSCALE	(1u << 2)
+
+struct sl_ck_meta {
+	__u32 magic;		/* SLUICE_CK_MAGIC */
+	__u16 mss;		/* the client's, from the cookie */
+	__u8 snd_wscale;	/* the client's window scale (SLUICE_CK_META_WSCALE) */
+	__u8 rcv_wscale;	/* ours, as announced in the SYN-ACK */
+	__u8 flags;		/* SLUICE_CK_META_* */
+	__u8 pad[3];
+	__u32 tsval, tsecr;	/* the ACK's timestamps, host order (SLUICE_CK_META_TS) */
+};
+
+/* ct_ck_load (per CPU): auto mode's measure of pressure on this CPU. */
+struct sl_ck_load {
+	__u64 win_start;	/* ns (coarse) */
+	__u32 opened;		/* TCP handshakes opened in the window: half-open entries
+				 * created, cookies sent */
+	__u32 done;		/* ... completed: promoted to assured, cookies returned */
+	__u64 until;		/* cookies on (auto) until this time */
+};
 
 /*
  * The L4 load balancer (docs/lb.md). A service is (VIP, port, proto): its
@@ -586,6 +687,8 @@ struct sl_ev_config {
 #define SLUICE_MAP_CT_SWEEP	"ct_sweep"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
 #define SLUICE_MAP_CT_STATS	"ct_stats"
+#define SLUICE_MAP_CT_CK_CFG	"ct_ck_cfg"
+#define SLUICE_MAP_CT_CK_LOAD	"ct_ck_load"
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
 /* outer arrays of maps (index: policy slot) holding the fw_* tables above */
@@ -715,6 +818,10 @@ _Static_assert(sizeof(struct sl_eg_src4) == 8, "sl_eg_src4 layout");
 _Static_assert(sizeof(struct sl_eg_src6) == 20, "sl_eg_src6 layout");
 _Static_assert(sizeof(struct sl_eg_rev_key) == 32, "sl_eg_rev_key layout");
 _Static_assert(sizeof(struct sl_eg_rev) == 24, "sl_eg_rev layout");
+_Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + SLUICE_CK_IF_WORDS),
+	       "ck_config layout");
+_Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
+_Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
 _Static_assert(SLUICE_VERDICT_MAX <= SLUICE_VERDICT_SLOTS, "sl_verdict has room");
 _Static_assert(SLUICE_DROP_MAX <= SLUICE_DROP_SLOTS, "sl_drop has room");

@@ -13,6 +13,17 @@
  * `default: deny` firewall. It also sends the agent's DSR health checks
  * encapsulated to the VIP (bpf/lib/lb_hc.h).
  *
+ * sl_tc_ingress (TC ingress, beside it): the second half of a SYN cookie
+ * handshake, and the way out for SYN-ACKs where XDP_TX cannot be trusted
+ * (a veth drops XDP_TX frames unless its peer has GRO or an XDP program).
+ * XDP checked the cookie the ACK returns and left the handshake's options
+ * in the metadata (struct sl_ck_meta, ct_cookie.h);
+ * here the listener gets the request socket it never made, with
+ * bpf_sk_assign_tcp_reqsk(), and the kernel creates the connection from
+ * the ACK as it would from its own SYN queue. (The kernel's own syncookie
+ * check would refuse the ACK: it only accepts cookies while its listener
+ * has overflowed.) Every other packet: one load and compare.
+ *
  * ct_start is run once with BPF_PROG_TEST_RUN by every agent that loads this
  * object: it starts the conntrack sweepers, or moves running ones to this
  * object's callback (bpf/lib/conntrack.h).
@@ -21,8 +32,18 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/conntrack.h"
+#include "lib/ct_cookie.h"
 #include "lib/lb_hc.h"
 #include "lib/skb_parse.h"
+
+extern int bpf_sk_assign_tcp_reqsk(struct __sk_buff *skb, struct sock *sk,
+				   struct bpf_tcp_req_attrs *attrs, int attrs__sz) __ksym;
+
+static __always_inline int sl_tc_parse(void *data, void *data_end, struct sl_meta *m)
+{
+	__builtin_memset(m, 0, sizeof(*m));
+	return sl_parse(data, data_end, m);
+}
 
 /*
  * Conntrack as BPF-to-BPF calls, as in the XDP firewall: inlined into the
@@ -63,6 +84,84 @@ int sluice_tc(struct __sk_buff *skb)
 	/* a DSR health check of the agent's: on its way as client traffic goes */
 	if ((skb->mark & SLUICE_LB_HC_MASK) == SLUICE_LB_HC_MARK)
 		sl_lb_hc_encap(skb, &m);
+	return SL_TC_ACT_OK;
+}
+
+/*
+ * Give the listener of the cookie ACK in SKB (options in CK) its request
+ * socket: counted syncookie-accepted, or syncookie-failed (no listener any
+ * more, or the kernel refused: the ACK then meets the listener alone and is
+ * answered with an RST, as without sluice).
+ */
+static __noinline int sl_tc_ck_accept(struct __sk_buff *skb, const struct sl_ck_meta *ck)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct bpf_tcp_req_attrs attrs = {};
+	struct bpf_sock_tuple t = {};
+	struct tcp_sock *tp;
+	struct bpf_sock *sk;
+	struct sl_meta m;
+	__u32 size;
+	int ret = -1;
+
+	if (!ck || sl_tc_parse(data, data_end, &m) != SL_PARSE_IP ||
+	    m.proto != SL_IPPROTO_TCP || !m.has_ports)
+		goto out;
+	if (m.family == 4) {
+		t.ipv4.saddr = bpf_htonl(m.src4);
+		t.ipv4.daddr = bpf_htonl(m.dst4);
+		t.ipv4.sport = bpf_htons(m.sport);
+		t.ipv4.dport = bpf_htons(m.dport);
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, m.src6, 16);
+		__builtin_memcpy(t.ipv6.daddr, m.dst6, 16);
+		t.ipv6.sport = bpf_htons(m.sport);
+		t.ipv6.dport = bpf_htons(m.dport);
+		size = sizeof(t.ipv6);
+	}
+	sk = bpf_skc_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		goto out;
+	if (sk->state != SL_BPF_TCP_LISTEN)
+		goto release;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		goto release;
+	attrs.mss = ck->mss;
+	if (ck->flags & SLUICE_CK_META_WSCALE) {
+		attrs.wscale_ok = 1;
+		attrs.snd_wscale = ck->snd_wscale;
+		attrs.rcv_wscale = ck->rcv_wscale;
+	}
+	attrs.sack_ok = !!(ck->flags & SLUICE_CK_META_SACK);
+	if (ck->flags & SLUICE_CK_META_TS) {
+		attrs.tstamp_ok = 1;
+		attrs.rcv_tsval = ck->tsval;
+		attrs.rcv_tsecr = ck->tsecr;
+	}
+	ret = bpf_sk_assign_tcp_reqsk(skb, (struct sock *)tp, &attrs, sizeof(attrs));
+release:
+	bpf_sk_release(sk);
+out:
+	sl_ct_stat(ret ? SLUICE_CT_STAT_CK_FAILED : SLUICE_CT_STAT_CK_ACCEPTED);
+	return ret;
+}
+
+SEC("tc")
+int sl_tc_ingress(struct __sk_buff *skb)
+{
+	struct sl_ck_meta *meta = (void *)(long)skb->data_meta, ck;
+
+	if ((void *)(meta + 1) > (void *)(long)skb->data)
+		return SL_TC_ACT_OK;
+	/* a SYN-ACK XDP wrote where XDP_TX cannot be trusted: back out */
+	if (meta->magic == SLUICE_CK_MAGIC_TX)
+		return bpf_redirect(skb->ifindex, 0);
+	if (meta->magic != SLUICE_CK_MAGIC)
+		return SL_TC_ACT_OK;
+	ck = *meta;
+	sl_tc_ck_accept(skb, &ck);
 	return SL_TC_ACT_OK;
 }
 

@@ -74,12 +74,13 @@ int sluice_xdp(struct xdp_md *ctx)
 	data_end = (void *)(long)ctx->data_end;
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
-	p->lb.reply = 0;
 	v = sl_fw_begin(data, data_end, ctx->ingress_ifindex, &cfg, p);
 	if (v != SL_NEXT)
 		return v;
 	if (lbc && lbc->nat)
 		sl_lb_reply_meta(p, lbc);
+	if (lbc && lbc->active)
+		sl_lb_syn_meta(p);
 	return sl_tail(ctx, sl_fw_ct_cfg() ? SLUICE_TAIL_CT : SLUICE_TAIL_FW, p);
 }
 
@@ -100,7 +101,7 @@ int sl_stage_ct(struct xdp_md *ctx)
 				  p->ifindex);
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(data, data_end, p, cfg, ctc);
+		v = sl_fw_track(ctx, p, cfg, ctc);
 		if (v == SL_ALLOW)
 			return sl_allowed(ctx, p);
 		if (v != SL_NEXT)
@@ -127,7 +128,7 @@ int sl_stage_fw(struct xdp_md *ctx)
 	if (!cfg)
 		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
-	v = sl_fw_rules(p, cfg, sl_fw_ct_cfg());
+	v = sl_fw_rules(ctx, p, cfg, sl_fw_ct_cfg());
 	return v == SL_ALLOW ? sl_allowed(ctx, p) : v;
 }
 

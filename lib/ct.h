@@ -23,11 +23,16 @@
  */
 void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
 		       uint32_t *max_entries);
+/*
+ * ct_ck_cfg[0] for POL: the mode and the ports that always get cookies;
+ * the key and what the host's TCP accepts are the agent's to fill in.
+ */
+void ct_cookie_compile(const struct sl_policy *pol, struct sl_ck_config *ck);
 
 /* The number of shards for a table of MAX_ENTRIES connections (a power of two). */
 uint32_t ct_shards_for(uint32_t max_entries);
-/* The half-open entries that go with MAX_ENTRIES connections (all shards). */
-uint32_t ct_syn_entries(uint32_t max_entries);
+/* The unassured entries that go with MAX_ENTRIES assured ones (all shards). */
+uint32_t ct_unassured_entries(uint32_t max_entries);
 /*
  * Create the shards of a table of MAX_ENTRIES connections into the empty
  * array of maps OUTER_FD (ct_shards); *SHARDS is set to their number. On
@@ -39,29 +44,30 @@ void ct_shards_clear(int outer_fd);
 /* What OUTER_FD holds: shards 0 when empty; -EPROTO for a layout not ours. */
 struct ct_shard_info {
 	uint32_t shards;
-	uint64_t capacity, syn_capacity;	/* connections, half-open: all shards */
+	uint64_t capacity, unassured_capacity;	/* assured, unassured: all shards */
 };
 int ct_shards_info(int outer_fd, struct ct_shard_info *info);
-/* A new fd of connection shard I (or its half-open one, SYN), or -errno. */
-int ct_shard_fd(int outer_fd, uint32_t i, bool syn);
+/* A new fd of assured shard I (or its unassured one, UNASSURED), or -errno. */
+int ct_shard_fd(int outer_fd, uint32_t i, bool unassured);
 /*
- * Call FN for every entry of every shard (connections first, then half-open
- * ones: SYN set), a batch at a time. The table changes while it is read: an
+ * Call FN for every entry of every shard (assured first, then unassured
+ * ones: UNASSURED set), a batch at a time. The table changes while it is read: an
  * entry may be missed or seen twice, as with `conntrack -L`. FN returning
  * > 0 stops the walk (0 returned), < 0 stops it with that error.
  */
 typedef int (*ct_entry_fn)(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
-			   bool syn);
+			   bool unassured);
 int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx);
 /* Delete every entry of every shard, counted in *DELETED: 0 or -errno. */
 int ct_shards_flush(int outer_fd, uint64_t *deleted);
-/* Connections and half-open entries in every shard now (a walk): 0 or -errno. */
-int ct_shards_count(int outer_fd, uint64_t *live, uint64_t *half);
-/* The entry of K (in its shard, SHARDS of them): 0, -ENOENT, or -errno; *SYN: half-open. */
+/* Assured and unassured entries in every shard now (a walk): 0 or -errno. */
+int ct_shards_count(int outer_fd, uint64_t *assured, uint64_t *unassured);
+/* The entry of K (in its shard, SHARDS of them): 0, -ENOENT, or -errno; *UNASSURED: where. */
 int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
-		     struct sl_ct_entry *e, bool *syn);
-/* Delete K from its connection shard (or half-open shard, SYN). */
-int ct_shards_delete(int outer_fd, uint32_t shards, const struct sl_ct_key *k, bool syn);
+		     struct sl_ct_entry *e, bool *unassured);
+/* Delete K from its assured shard (or its unassured shard, UNASSURED). */
+int ct_shards_delete(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
+		     bool unassured);
 
 /* "syn-sent", ... ("unknown" outside enum sl_ct_state). */
 const char *ct_state_name(unsigned int state);
@@ -84,6 +90,8 @@ struct ct_view {
 	bool dead;			/* past its timeout: the datapath treats it as gone,
 					 * its shard's sweeper deletes it on its next walk */
 	uint64_t age;			/* seconds since it was created */
+	bool assured;			/* among the assured entries (set by the walker:
+					 * which shard it was read from) */
 	uint64_t packets[2], bytes[2];	/* [SL_CT_DIR_ORIG], [SL_CT_DIR_REPLY] */
 };
 
@@ -113,8 +121,8 @@ const char *ct_proto_name(uint8_t proto, char *buf, size_t len);
 /*
  * The view as a JSON object with the keys of SPEC.md: proto, src, sport,
  * dst, dport, state, expires_in, packets, bytes (both directions), and
- * orig_packets, orig_bytes, reply_packets, reply_bytes, age. NULL when out
- * of memory.
+ * orig_packets, orig_bytes, reply_packets, reply_bytes, age, assured. NULL
+ * when out of memory.
  */
 struct json_object *ct_view_json(const struct ct_view *v);
 

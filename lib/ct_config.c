@@ -19,6 +19,16 @@ void ct_config_compile(const struct sl_policy *pol, struct sl_ct_config *cfg,
 	*max_entries = pol->ct.max_entries;
 }
 
+void ct_cookie_compile(const struct sl_policy *pol, struct sl_ck_config *ck)
+{
+	memset(ck, 0, sizeof(*ck));
+	ck->mode = pol->ct.syncookies;
+	for (uint32_t i = 0; i < pol->ct.nsyncookie_ports; i++)
+		for (uint32_t p = pol->ct.syncookie_ports[i].lo;
+		     p <= pol->ct.syncookie_ports[i].hi; p++)
+			ck->ports[p / 64] |= 1ull << (p % 64);
+}
+
 #define CT_STATE_NAME(id, name, to) [id] = name,
 static const char *const state_names[SL_CT_STATE_MAX] = { SLUICE_CT_STATES(CT_STATE_NAME) };
 #undef CT_STATE_NAME

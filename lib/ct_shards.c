@@ -26,20 +26,20 @@ uint32_t ct_shards_for(uint32_t max_entries)
 	return k;
 }
 
-uint32_t ct_syn_entries(uint32_t max_entries)
+uint32_t ct_unassured_entries(uint32_t max_entries)
 {
-	uint32_t n = max_entries / SLUICE_CT_SYN_DIV;
+	uint32_t n = max_entries / SLUICE_CT_UNASSURED_DIV;
 
-	return n < SLUICE_CT_SYN_MIN ? SLUICE_CT_SYN_MIN : n;
+	return n < SLUICE_CT_UNASSURED_MIN ? SLUICE_CT_UNASSURED_MIN : n;
 }
 
-static int shard_create(int outer_fd, uint32_t i, bool syn, uint32_t entries)
+static int shard_create(int outer_fd, uint32_t i, bool una, uint32_t entries)
 {
 	char name[16];
-	__u32 key = i + (syn ? SLUICE_CT_SHARDS_MAX : 0);
+	__u32 key = i + (una ? SLUICE_CT_SHARDS_MAX : 0);
 	int fd, err = 0;
 
-	snprintf(name, sizeof(name), "%s%02u", syn ? "ct_half" : "ct_conn", i);
+	snprintf(name, sizeof(name), "%s%02u", una ? "ct_unassured" : "ct_assured", i);
 	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct sl_ct_key),
 			    sizeof(struct sl_ct_entry), entries, NULL);
 	if (fd < 0)
@@ -54,13 +54,13 @@ int ct_shards_create(int outer_fd, uint32_t max_entries, uint32_t *shards)
 {
 	uint32_t k = ct_shards_for(max_entries);
 	uint32_t per = (max_entries + k - 1) / k;
-	uint32_t syn_per = (ct_syn_entries(max_entries) + k - 1) / k;
+	uint32_t una_per = (ct_unassured_entries(max_entries) + k - 1) / k;
 	int err = 0;
 
 	for (uint32_t i = 0; i < k && !err; i++) {
 		err = shard_create(outer_fd, i, false, per);
 		if (!err)
-			err = shard_create(outer_fd, i, true, syn_per);
+			err = shard_create(outer_fd, i, true, una_per);
 	}
 	if (err) {
 		ct_shards_clear(outer_fd);
@@ -76,9 +76,9 @@ void ct_shards_clear(int outer_fd)
 		bpf_map_delete_elem(outer_fd, &i);
 }
 
-int ct_shard_fd(int outer_fd, uint32_t i, bool syn)
+int ct_shard_fd(int outer_fd, uint32_t i, bool una)
 {
-	__u32 key = i + (syn ? SLUICE_CT_SHARDS_MAX : 0), id;
+	__u32 key = i + (una ? SLUICE_CT_SHARDS_MAX : 0), id;
 	int fd;
 
 	if (i >= SLUICE_CT_SHARDS_MAX)
@@ -89,11 +89,11 @@ int ct_shard_fd(int outer_fd, uint32_t i, bool syn)
 	return fd < 0 ? -errno : fd;
 }
 
-static int shard_capacity(int outer_fd, uint32_t i, bool syn, uint64_t *cap)
+static int shard_capacity(int outer_fd, uint32_t i, bool una, uint64_t *cap)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	int fd = ct_shard_fd(outer_fd, i, syn), err = 0;
+	int fd = ct_shard_fd(outer_fd, i, una), err = 0;
 
 	if (fd < 0)
 		return fd;
@@ -121,7 +121,7 @@ int ct_shards_info(int outer_fd, struct ct_shard_info *info)
 		if (err == -ENOENT)
 			break;
 		if (!err)
-			err = shard_capacity(outer_fd, k, true, &info->syn_capacity);
+			err = shard_capacity(outer_fd, k, true, &info->unassured_capacity);
 		if (err)
 			return err;
 		k++;
@@ -133,7 +133,7 @@ int ct_shards_info(int outer_fd, struct ct_shard_info *info)
 }
 
 /* FN for every entry of the shard FD, CT_BATCH at a time (BPF_MAP_LOOKUP_BATCH). */
-static int walk_one(int fd, bool syn, ct_entry_fn fn, void *ctx, struct sl_ct_key *keys,
+static int walk_one(int fd, bool una, ct_entry_fn fn, void *ctx, struct sl_ct_key *keys,
 		    struct sl_ct_entry *vals)
 {
 	__u32 in = 0, out = 0, count;
@@ -151,7 +151,7 @@ static int walk_one(int fd, bool syn, ct_entry_fn fn, void *ctx, struct sl_ct_ke
 		first = false;
 		in = out;
 		for (__u32 i = 0; i < count; i++) {
-			int ret = fn(ctx, &keys[i], &vals[i], syn);
+			int ret = fn(ctx, &keys[i], &vals[i], una);
 
 			if (ret)
 				return ret > 0 ? 1 : ret;
@@ -171,10 +171,10 @@ int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx)
 		err = -ENOMEM;
 		goto out;
 	}
-	/* every connection shard, then every half-open one */
-	for (int syn = 0; syn < 2 && !err; syn++) {
+	/* every assured shard, then every unassured one */
+	for (int una = 0; una < 2 && !err; una++) {
 		for (uint32_t i = 0; i < SLUICE_CT_SHARDS_MAX && !err; i++) {
-			int fd = ct_shard_fd(outer_fd, i, syn);
+			int fd = ct_shard_fd(outer_fd, i, una);
 
 			if (fd == -ENOENT)
 				break;
@@ -182,7 +182,7 @@ int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx)
 				err = fd;
 				break;
 			}
-			err = walk_one(fd, syn, fn, ctx, keys, vals);
+			err = walk_one(fd, una, fn, ctx, keys, vals);
 			close(fd);
 		}
 	}
@@ -193,33 +193,33 @@ out:
 }
 
 static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
-		     bool syn)
+		     bool una)
 {
 	(void)k;
 	(void)e;
-	((uint64_t *)ctx)[syn]++;
+	((uint64_t *)ctx)[una]++;
 	return 0;
 }
 
-int ct_shards_count(int outer_fd, uint64_t *live, uint64_t *half)
+int ct_shards_count(int outer_fd, uint64_t *assured, uint64_t *unassured)
 {
 	uint64_t n[2] = { 0, 0 };
 	int err = ct_shards_walk(outer_fd, count_one, n);
 
-	*live = n[0];
-	*half = n[1];
+	*assured = n[0];
+	*unassured = n[1];
 	return err;
 }
 
 int ct_shards_flush(int outer_fd, uint64_t *deleted)
 {
 	*deleted = 0;
-	for (int syn = 0; syn < 2; syn++) {
+	for (int una = 0; una < 2; una++) {
 		for (uint32_t i = 0; i < SLUICE_CT_SHARDS_MAX; i++) {
 			struct bpf_map_info info = {};
 			__u32 len = sizeof(info);
 			struct sl_ct_key k;
-			int fd = ct_shard_fd(outer_fd, i, syn);
+			int fd = ct_shard_fd(outer_fd, i, una);
 
 			if (fd == -ENOENT)
 				break;
@@ -239,27 +239,27 @@ int ct_shards_flush(int outer_fd, uint64_t *deleted)
 }
 
 int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
-		     struct sl_ct_entry *e, bool *syn)
+		     struct sl_ct_entry *e, bool *unassured)
 {
 	uint32_t i = sl_ct_shard_of(k, shards ? shards : 1);
 	int err = -ENOENT;
 
-	for (int half = 0; half < 2 && err == -ENOENT; half++) {
-		int fd = ct_shard_fd(outer_fd, i, half);
+	for (int una = 0; una < 2 && err == -ENOENT; una++) {
+		int fd = ct_shard_fd(outer_fd, i, una);
 
 		if (fd < 0)
 			return fd;
 		err = bpf_map_lookup_elem(fd, k, e) ? -errno : 0;
-		if (!err && syn)
-			*syn = half;
+		if (!err && unassured)
+			*unassured = una;
 		close(fd);
 	}
 	return err;
 }
 
-int ct_shards_delete(int outer_fd, uint32_t shards, const struct sl_ct_key *k, bool syn)
+int ct_shards_delete(int outer_fd, uint32_t shards, const struct sl_ct_key *k, bool una)
 {
-	int fd = ct_shard_fd(outer_fd, sl_ct_shard_of(k, shards ? shards : 1), syn);
+	int fd = ct_shard_fd(outer_fd, sl_ct_shard_of(k, shards ? shards : 1), una);
 	int err;
 
 	if (fd < 0)

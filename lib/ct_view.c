@@ -155,6 +155,7 @@ struct json_object *ct_view_json(const struct ct_view *v)
 	err |= add(o, "reply_packets", json_object_new_uint64(v->packets[SL_CT_DIR_REPLY]));
 	err |= add(o, "reply_bytes", json_object_new_uint64(v->bytes[SL_CT_DIR_REPLY]));
 	err |= add(o, "age", json_object_new_uint64(v->age));
+	err |= add(o, "assured", json_object_new_boolean(v->assured));
 	if (err) {
 		json_object_put(o);
 		return NULL;

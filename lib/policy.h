@@ -88,11 +88,16 @@ struct sl_firewall {
 #define SL_CT_MAX_ENTRIES_MAX	(1u << 24)
 #define SL_CT_TIMEOUT_MAX	(30u * 86400)	/* seconds: longer is a typo */
 
+#define SL_CK_PORT_RANGES	64	/* syn-cookie-ports: ports and ranges at most */
+
 struct sl_conntrack {
 	bool present;
 	struct sl_loc loc;
 	uint32_t max_entries;			/* the conntrack table's capacity */
 	uint32_t timeout[SLUICE_CT_TO_MAX];	/* seconds, by enum sluice_ct_timeout */
+	uint32_t syncookies;			/* syn-cookies: enum sluice_ck_mode (default auto) */
+	struct sl_port_range syncookie_ports[SL_CK_PORT_RANGES];	/* always get cookies */
+	uint32_t nsyncookie_ports;
 };
 
 /*

@@ -213,6 +213,21 @@ struct json_object *sl_json_policy(const struct sl_policy *pol, bool with_prefix
 		json_object_object_add(to, ct_timeout_names[i],
 				       json_object_new_uint64(pol->ct.timeout[i]));
 	json_object_object_add(ct, "timeouts", to);
+	json_object_object_add(ct, "syn-cookies", json_object_new_string(
+		pol->ct.syncookies == SLUICE_CK_OFF ? "off" :
+		pol->ct.syncookies == SLUICE_CK_ALWAYS ? "always" : "auto"));
+	to = json_object_new_array();
+	for (uint32_t i = 0; i < pol->ct.nsyncookie_ports; i++) {
+		const struct sl_port_range *r = &pol->ct.syncookie_ports[i];
+		char buf[16];
+
+		if (r->lo == r->hi)
+			snprintf(buf, sizeof(buf), "%u", r->lo);
+		else
+			snprintf(buf, sizeof(buf), "%u-%u", r->lo, r->hi);
+		json_object_array_add(to, json_object_new_string(buf));
+	}
+	json_object_object_add(ct, "syn-cookie-ports", to);
 	json_object_object_add(o, "conntrack", ct);
 	secs = json_object_new_array();
 	for (size_t i = 0; i < pol->negs; i++)

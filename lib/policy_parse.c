@@ -1040,11 +1040,55 @@ static void parse_ct_timeouts(struct pctx *c, yaml_node_t *v)
 	}
 }
 
+#define CK_MODE_NAME(id, name) name,
+static const char *const ck_mode_names[SLUICE_CK_MODE_MAX] = { SLUICE_CK_MODES(CK_MODE_NAME) };
+#undef CK_MODE_NAME
+
+/* syn-cookies (MODE) and syn-cookie-ports (PORTS, its key PKEY); either may be NULL. */
+static void parse_ct_syncookies(struct pctx *c, yaml_node_t *mode, yaml_node_t *pkey,
+				yaml_node_t *ports)
+{
+	struct sl_conntrack *ct = &c->pol->ct;
+	struct sl_port_range *v = NULL;
+	struct port_list pl = { &v, NULL };
+	size_t n = 0;
+	int i;
+
+	if (mode) {
+		const char *s = mode->type == YAML_SCALAR_NODE ? sval(mode) : kind(mode);
+
+		for (i = 0; i < SLUICE_CK_MODE_MAX; i++)
+			if (mode->type == YAML_SCALAR_NODE && !strcmp(s, ck_mode_names[i]))
+				break;
+		if (i == SLUICE_CK_MODE_MAX)
+			err_node(c, mode, "syn-cookies must be off, auto or always, got \"%.64s\"", s);
+		else
+			ct->syncookies = (uint32_t)i;
+	}
+	if (!ports)
+		return;
+	pl.n = &n;
+	each_scalar(c, "syn-cookie-ports", "names no port; omit the key for none", ports,
+		    port_item, &pl);
+	if (n > SL_CK_PORT_RANGES)
+		err_node(c, ports, "syn-cookie-ports: %zu ports and ranges, at most %d", n,
+			 SL_CK_PORT_RANGES);
+	else if (n)
+		memcpy(ct->syncookie_ports, v, n * sizeof(*v));
+	ct->nsyncookie_ports = n > SL_CK_PORT_RANGES ? 0 : (uint32_t)n;
+	free(v);
+	if (n && ct->syncookies != SLUICE_CK_AUTO)
+		err_node(c, pkey, "syn-cookie-ports needs syn-cookies: auto (with %s, %s)",
+			 ck_mode_names[ct->syncookies], ct->syncookies == SLUICE_CK_OFF ?
+			 "no SYN gets a cookie" : "every SYN gets one");
+}
+
 static void parse_conntrack(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 {
-	static const char *const keys[] = { "max-entries", "timeouts" };
+	static const char *const keys[] = { "max-entries", "timeouts", "syn-cookies",
+					    "syn-cookie-ports" };
 	struct sl_conntrack *ct = &c->pol->ct;
-	struct kv f[2];
+	struct kv f[4];
 
 	if (ct->present) {
 		err_node(c, key, "conntrack is defined again; it may appear in one file only (first at %s:%d:%d)",
@@ -1054,10 +1098,11 @@ static void parse_conntrack(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 	ct->present = true;
 	ct->loc = node_loc(c, key);
 	if (v->type != YAML_MAPPING_NODE) {
-		err_node(c, v, "conntrack must be a mapping (max-entries, timeouts), got %s", kind(v));
+		err_node(c, v, "conntrack must be a mapping (max-entries, timeouts, syn-cookies, "
+			 "syn-cookie-ports), got %s", kind(v));
 		return;
 	}
-	map_fields(c, v, "conntrack", keys, 2, f);
+	map_fields(c, v, "conntrack", keys, 4, f);
 	if (f[0].key) {
 		const char *s = f[0].val->type == YAML_SCALAR_NODE ? sval(f[0].val) :
 				kind(f[0].val);
@@ -1074,6 +1119,9 @@ static void parse_conntrack(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 	}
 	if (f[1].key)
 		parse_ct_timeouts(c, f[1].val);
+	if (f[2].key || f[3].key)
+		parse_ct_syncookies(c, f[2].key ? f[2].val : NULL, f[3].key,
+				    f[3].key ? f[3].val : NULL);
 }
 
 /* ---- files ---- */
@@ -1284,6 +1332,7 @@ void policy_defaults(struct sl_policy *pol)
 {
 	pol->ct.max_entries = SLUICE_CT_DEFAULT_MAX;
 	memcpy(pol->ct.timeout, ct_timeout_defaults, sizeof(pol->ct.timeout));
+	pol->ct.syncookies = SLUICE_CK_AUTO;
 }
 
 int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,

@@ -13,6 +13,7 @@ import pytest
 from conftest import RUN_PREFIX, _counter
 from lib.agent import Agent, BPFFS, pins_under
 from lib.lbnet import LbNet, backend_addr, wait_for
+from test_events import parse_metrics, scrape
 
 VIP4 = "203.0.113.10"
 VIP6 = "2001:db8:a::10"
@@ -25,7 +26,7 @@ class LbEnv:
         self.agents = []
         self.dirs = []
 
-    def agent(self, ns, name, policy, files=None):
+    def agent(self, ns, name, policy, files=None, extra=()):
         """Start sluiced in NS with POLICY (10-lb.yaml) and FILES; wait until applied."""
         work = tempfile.mkdtemp(prefix="%s-%s-" % (self.net.pfx, name))
         self.dirs.append(work)
@@ -34,7 +35,7 @@ class LbEnv:
             a.write_file(fname, text)
         a.write_policy("10-lb.yaml", policy)
         self.agents.append(a)
-        a.start()
+        a.start(extra=extra)
         return a
 
     def close(self):
@@ -119,7 +120,7 @@ def test_lb_spread_by_weight_then_removal(lbenv):
     """Hundreds of connections spread by weight 1:2:1; removing b3 from the
     policy moves none of the b1 and b2 connections held open."""
     net = lbenv.net
-    a = lbenv.agent(net.lb, "lb", lb_policy(net, web()), )
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web()), extra=["--metrics", "127.0.0.1:9464"])
     got = spread(net.connect(VIP4, 80, 400))
     # 100:200:100 expected; binomial spread at n = 400 is ~10 per backend
     assert set(got) == {"b1", "b2", "b3"}, got
@@ -127,6 +128,15 @@ def test_lb_spread_by_weight_then_removal(lbenv):
     listed = lb_list(a)["web4"]
     assert sum(b["new_flows"] for b in listed.values()) >= 400, listed
     assert listed[backend_addr(2) + ":8080"]["state"] == "active"
+    # the same figures in the Prometheus endpoint
+    status, body = scrape(net.lb, 9464)
+    metrics = parse_metrics(body)
+    for i, name in ((1, "b1"), (2, "b2"), (3, "b3")):
+        lbl = (("backend", "%s:8080" % backend_addr(i)), ("service", "web4"))
+        assert metrics[("sluice_lb_backend_new_flows_total", lbl)] == \
+            listed["%s:8080" % backend_addr(i)]["new_flows"], metrics
+        assert metrics[("sluice_lb_backend_state", lbl + (("state", "active"),))] == 1
+    assert status == 200 and metrics[("sluice_lb_events_total", (("event", "new-flows"),))] >= 400
 
     h = net.hold(VIP4, 80, 60)
     try:

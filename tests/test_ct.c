@@ -1,555 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Conntrack with BPF_PROG_TEST_RUN: the XDP firewall (ingress) and the TC
- * egress program share the ct maps, the table's shards created by
- * lib/ct_shards.c and the sweepers started by ct_start, as the agent does.
- * The firewall policy goes the real way (YAML -> compile -> maps); ct_cfg is
- * written directly. Frames are built here, the entries checked with keys
- * normalised here, independently of the BPF code.
- *
- * Addresses: the protected host is 192.0.2.1 / 2001:db8::1; remote peers
- * are in 203.0.113.0/24, 198.51.100.0/24, 2001:db8:5::/48.
+ * Conntrack with BPF_PROG_TEST_RUN (the environment: tests/ct_env.h): every
+ * TCP transition, UDP and echo pseudo-connections, related ICMP errors,
+ * expiry by the sweepers, assured and unassured entries under floods.
  */
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <time.h>
-
-#include <linux/bpf.h>
-#include <linux/pkt_cls.h>
-
-#include "testlib.h"
-#include "xdp_env.h"
-#include "ct.h"
-#include "sluice_tc.skel.h"
-
-static const char *const POLICY =
-	"firewall:\n"
-	"  interfaces: [slf0]\n"
-	"  default: deny\n"
-	"  stateful: false\n"	/* the test turns conntrack on through ct_cfg */
-	"  rules:\n"
-	"    - name: ssh\n"
-	"      action: allow\n"
-	"      dst: [192.0.2.1, 2001:db8::1]\n"
-	"      proto: tcp\n"
-	"      dport: [22]\n"
-	"    - name: dns\n"
-	"      action: allow\n"
-	"      dst: [192.0.2.1, 2001:db8::1]\n"
-	"      proto: udp\n"
-	"      dport: [53]\n"
-	"    - name: ping\n"
-	"      action: allow\n"
-	"      src: [203.0.113.9, 2001:db8:9::9]\n"
-	"      proto: [icmp, icmpv6]\n"
-	"    - name: no-telnet\n"
-	"      action: deny\n"
-	"      proto: tcp\n"
-	"      dport: [23]\n";
-
-#define LOCAL4	"192.0.2.1"
-#define LOCAL6	"2001:db8::1"
-#define PEER4	"203.0.113.5"
-#define PEER6	"2001:db8:5::5"
-
-#define FIN 0x01
-#define SYN 0x02
-#define RST 0x04
-#define PSH 0x08
-#define ACK 0x10
-
-struct ct_env {
-	struct xdp_env x;
-	struct sluice_tc *tc;
-	int outer_fd, sweep_fd, cfg_fd, stats_fd, tc_fd;
-	uint32_t shards;
-	bool shared;		/* a copy of the env most tests share: not closed */
-};
-
-static int ct_set_cfg(struct ct_env *e, uint32_t stateful, uint32_t to);
-
-static int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, const char *policy)
-{
-	struct bpf_map *m;
-	int err;
-
-	memset(e, 0, sizeof(*e));
-	libbpf_set_print(xdp_env_quiet);
-	e->x.skel = sluice_xdp__open();
-	if (!e->x.skel)
-		return -errno;
-	err = sluice_xdp__load(e->x.skel);
-	if (err) {
-		printf("# sluice_xdp load failed: %s\n", strerror(-err));
-		return err;
-	}
-	err = fw_map_fds_from_obj(e->x.skel->obj, &e->x.fds);
-	if (err)
-		return err;
-	e->x.prog_fd = bpf_program__fd(e->x.skel->progs.sluice_xdp);
-	e->x.verdict_fd = bpf_map__fd(e->x.skel->maps.sl_verdict);
-	e->x.drop_fd = bpf_map__fd(e->x.skel->maps.sl_drop);
-	e->x.rule_fd = bpf_map__fd(e->x.skel->maps.fw_rule_cnt);
-	snprintf(e->x.dir, sizeof(e->x.dir), "/tmp/slf-ct-XXXXXX");
-	if (!mkdtemp(e->x.dir))
-		return -errno;
-	e->outer_fd = bpf_map__fd(e->x.skel->maps.ct_shards);
-	e->sweep_fd = bpf_map__fd(e->x.skel->maps.ct_sweep);
-	e->cfg_fd = bpf_map__fd(e->x.skel->maps.ct_cfg);
-	e->stats_fd = bpf_map__fd(e->x.skel->maps.ct_stats);
-
-	/* The TC program on the same conntrack maps, as the agent pins them. */
-	e->tc = sluice_tc__open();
-	if (!e->tc)
-		return -errno;
-	bpf_object__for_each_map(m, e->tc->obj) {
-		struct bpf_map *src = bpf_object__find_map_by_name(e->x.skel->obj,
-								   bpf_map__name(m));
-
-		if (!src || bpf_map__is_internal(m))
-			continue;
-		err = bpf_map__reuse_fd(m, bpf_map__fd(src));
-		if (err)
-			return err;
-	}
-	err = sluice_tc__load(e->tc);
-	if (err) {
-		printf("# sluice_tc load failed: %s\n", strerror(-err));
-		return err;
-	}
-	e->tc_fd = bpf_program__fd(e->tc->progs.sluice_tc);
-	/* the shards, as the agent creates them (0: the default size) */
-	err = ct_shards_create(e->outer_fd, max_entries ?: SLUICE_CT_DEFAULT_MAX, &e->shards);
-	if (err) {
-		printf("# creating the shards failed: %s\n", strerror(-err));
-		return err;
-	}
-	err = ct_set_cfg(e, 0, 0);
-	if (err)
-		return err;
-	return xdp_env_apply(&e->x, policy, 1, NULL);
-}
-
-static int ct_env_open(struct ct_env *e, uint32_t max_entries)
-{
-	return ct_env_open_policy(e, max_entries, POLICY);
-}
-
-static void ct_env_close(struct ct_env *e)
-{
-	if (e->shared)
-		return;
-	sluice_tc__destroy(e->tc);
-	xdp_env_close(&e->x);
-}
-
-static int run_start(int fd);
-
-/*
- * Write C with the table's shards and a new generation, then restart the
- * sweepers, as the agent does after every ct_cfg write (a new tick takes
- * effect at once).
- */
-static int ct_write_cfg(struct ct_env *e, struct sl_ct_config *c)
-{
-	static uint32_t gen;
-	uint32_t k = 0;
-	int n;
-
-	c->shards = e->shards;
-	c->gen = ++gen;
-	if (bpf_map_update_elem(e->cfg_fd, &k, c, BPF_ANY))
-		return -errno;
-	/* bpf_timer_init allocates without sleeping and can fail (-ENOMEM)
-	 * for a moment after a burst: retry as the agent does */
-	for (int i = 0; i < 40; i++) {
-		n = run_start(bpf_program__fd(e->tc->progs.ct_start));
-		if (n < 0)
-			return n;
-		if ((uint32_t)n == e->shards) {
-			if (i)
-				printf("# sweepers started at attempt %d\n", i + 1);
-			return 0;
-		}
-		usleep(50000);
-	}
-	printf("# %d of %u sweepers started after 2 s\n", n, e->shards);
-	return -EAGAIN;
-}
-
-/* stateful on, every timeout TO seconds (0: the defaults) */
-static int ct_set_cfg(struct ct_env *e, uint32_t stateful, uint32_t to)
-{
-	struct sl_ct_config c = { .stateful = stateful };
-
-	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)
-		c.timeout[i] = to;
-	return ct_write_cfg(e, &c);
-}
-
-static int ct_set_timeout(struct ct_env *e, int idx, uint32_t secs)
-{
-	struct sl_ct_config c;
-	uint32_t k = 0;
-
-	if (bpf_map_lookup_elem(e->cfg_fd, &k, &c))
-		return -errno;
-	c.timeout[idx] = secs;
-	return ct_write_cfg(e, &c);
-}
-
-static uint64_t ct_stat(struct ct_env *e, int idx)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t v[ncpu > 0 ? ncpu : 1], sum = 0;
-	uint32_t k = idx;
-
-	if (ncpu <= 0 || bpf_map_lookup_elem(e->stats_fd, &k, v))
-		return ~0ull;
-	for (int i = 0; i < ncpu; i++)
-		sum += v[i];
-	return sum;
-}
-
-/* Entries of every connection shard (HALF: of every half-open shard). */
-static uint32_t map_count(struct ct_env *e, bool half)
-{
-	uint64_t n[2];
-
-	if (ct_shards_count(e->outer_fd, &n[0], &n[1]))
-		return ~0u;
-	return (uint32_t)n[half];
-}
-
-/* entries of both kinds: connections, and half-open ones */
-static uint32_t ct_count(struct ct_env *e)
-{
-	return map_count(e, false) + map_count(e, true);
-}
-
-static int ct_flush(struct ct_env *e)
-{
-	uint64_t n;
-
-	return ct_shards_flush(e->outer_fd, &n);
-}
-
-static int ct_stats_reset(struct ct_env *e)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t zero[ncpu > 0 ? ncpu : 1];
-
-	memset(zero, 0, sizeof(zero));
-	for (uint32_t k = 0; k < SLUICE_CT_STAT_MAX; k++)
-		if (bpf_map_update_elem(e->stats_fd, &k, zero, BPF_ANY))
-			return -errno;
-	return 0;
-}
-
-/*
- * Opening an env allocates the firewall's 80 MB of tables: most tests share
- * one, emptied (conntrack table, counters) before each.
- */
-static int ct_env_shared(struct ct_env *e)
-{
-	static struct ct_env shared;
-	static int err = 1;
-	int rc;
-
-	/* a failed open leaves nothing for ct_env_close to free */
-	memset(e, 0, sizeof(*e));
-	e->shared = true;
-	if (err == 1)
-		err = ct_env_open(&shared, 0);
-	if (err)
-		return err;
-	rc = ct_flush(&shared);
-	if (!rc)
-		rc = ct_stats_reset(&shared);
-	if (!rc)
-		rc = xdp_env_reset_counters(&shared.x);
-	*e = shared;
-	e->shared = true;
-	return rc;
-}
-
-/* ---- frames ------------------------------------------------------------- */
-
-struct frame {
-	uint8_t b[512];
-	size_t len;
-};
-
-static int family_of(const char *a)
-{
-	return strchr(a, ':') ? 6 : 4;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-/* An IP packet (no Ethernet) with payload L4 at OUT; returns its length. */
-static size_t ip_pkt(uint8_t *out, const char *src, const char *dst, uint8_t proto,
-		     const uint8_t *l4, size_t l4len)
-{
-	if (family_of(src) == 4) {
-		memset(out, 0, 20);
-		out[0] = 0x45;
-		put16(out + 2, 20 + l4len);
-		out[8] = 64;
-		out[9] = proto;
-		inet_pton(AF_INET, src, out + 12);
-		inet_pton(AF_INET, dst, out + 16);
-		memcpy(out + 20, l4, l4len);
-		return 20 + l4len;
-	}
-	memset(out, 0, 40);
-	out[0] = 0x60;
-	put16(out + 4, l4len);
-	out[6] = proto;
-	out[7] = 64;
-	inet_pton(AF_INET6, src, out + 8);
-	inet_pton(AF_INET6, dst, out + 24);
-	memcpy(out + 40, l4, l4len);
-	return 40 + l4len;
-}
-
-static struct frame eth_frame(const char *src, const char *dst, uint8_t proto,
-			      const uint8_t *l4, size_t l4len)
-{
-	struct frame f = { 0 };
-
-	f.b[0] = 0x02;
-	f.b[5] = 0x01;
-	f.b[6] = 0x02;
-	f.b[11] = 0x02;
-	put16(f.b + 12, family_of(src) == 4 ? 0x0800 : 0x86dd);
-	f.len = 14 + ip_pkt(f.b + 14, src, dst, proto, l4, l4len);
-	return f;
-}
-
-/* A TCP segment with sequence number SEQ and acknowledgment number ACKN. */
-static struct frame tcp_sa(const char *src, uint16_t sport, const char *dst, uint16_t dport,
-			   uint8_t flags, uint32_t seq, uint32_t ackn)
-{
-	uint8_t h[20] = { 0 };
-
-	put16(h, sport);
-	put16(h + 2, dport);
-	put16(h + 4, seq >> 16);
-	put16(h + 6, seq & 0xffff);
-	put16(h + 8, ackn >> 16);
-	put16(h + 10, ackn & 0xffff);
-	h[12] = 5 << 4;
-	h[13] = flags;
-	put16(h + 14, 65535);
-	return eth_frame(src, dst, 6, h, sizeof(h));
-}
-
-/* Sequence numbers 0 both ways: an ACK acknowledges 1 (the peer's SYN or SYN-ACK). */
-static struct frame tcp(const char *src, uint16_t sport, const char *dst, uint16_t dport,
-			uint8_t flags)
-{
-	return tcp_sa(src, sport, dst, dport, flags, 0, flags & ACK ? 1 : 0);
-}
-
-static struct frame udp(const char *src, uint16_t sport, const char *dst, uint16_t dport)
-{
-	uint8_t h[12] = { 0 };
-
-	put16(h, sport);
-	put16(h + 2, dport);
-	put16(h + 4, sizeof(h));
-	return eth_frame(src, dst, 17, h, sizeof(h));
-}
-
-static uint8_t icmp_proto(const char *a)
-{
-	return family_of(a) == 4 ? 1 : 58;
-}
-
-/* echo request (REQ) or reply with identifier ID */
-static struct frame echo(const char *src, const char *dst, bool req, uint16_t id)
-{
-	bool v4 = family_of(src) == 4;
-	uint8_t h[16] = { 0 };
-
-	h[0] = v4 ? (req ? 8 : 0) : (req ? 128 : 129);
-	put16(h + 4, id);
-	put16(h + 6, 1);
-	return eth_frame(src, dst, icmp_proto(src), h, sizeof(h));
-}
-
-/* ICMP error TYPE/CODE from SRC to DST quoting the IP packet in QUOTED (as
- * routers do: the IP header and the first 8 octets of its payload). */
-static struct frame icmp_err(const char *src, const char *dst, uint8_t type,
-			     const struct frame *quoted)
-{
-	uint8_t h[8 + 60 + 8] = { 0 };
-	size_t iphl = family_of(src) == 4 ? 20 : 40;
-
-	h[0] = type;
-	memcpy(h + 8, quoted->b + 14, iphl + 8);
-	return eth_frame(src, dst, icmp_proto(src), h, 8 + iphl + 8);
-}
-
-static uint32_t run_prog(int fd, const struct frame *f)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = f->b,
-		.data_size_in = (uint32_t)f->len,
-		.repeat = 1,
-	);
-
-	if (bpf_prog_test_run_opts(fd, &opts)) {
-		printf("# BPF_PROG_TEST_RUN: %s\n", strerror(errno));
-		return ~0u;
-	}
-	return opts.retval;
-}
-
-/* through the XDP firewall, ingress */
-static uint32_t in(struct ct_env *e, struct frame f)
-{
-	return run_prog(e->x.prog_fd, &f);
-}
-
-/* through TC egress: leaves the host, always TC_ACT_OK */
-static bool out(struct ct_env *e, struct frame f)
-{
-	return ASSERT_EQ(run_prog(e->tc_fd, &f), TC_ACT_OK, "tc egress verdict");
-}
-
-/* ---- entries, keyed here independently of the BPF code ------------------ */
-
-struct tuple {
-	const char *src, *dst;
-	uint16_t sport, dport;	/* ICMP echo: the identifier in both */
-	uint8_t proto;
-};
-
-/* The normalised key of T, and whether T's source is endpoint a. */
-static struct sl_ct_key key_of(const struct tuple *t, bool *src_is_a)
-{
-	struct sl_ct_key k;
-	uint8_t s[16] = { 0 }, d[16] = { 0 };
-	int fam = family_of(t->src), c;
-
-	inet_pton(fam == 4 ? AF_INET : AF_INET6, t->src, s);
-	inet_pton(fam == 4 ? AF_INET : AF_INET6, t->dst, d);
-	c = memcmp(s, d, 16);
-	if (!c)
-		c = t->sport < t->dport ? -1 : t->sport > t->dport;
-	memset(&k, 0, sizeof(k));
-	*src_is_a = c <= 0;
-	memcpy(k.addr_a, c <= 0 ? s : d, 16);
-	memcpy(k.addr_b, c <= 0 ? d : s, 16);
-	k.port_a = htons(c <= 0 ? t->sport : t->dport);
-	k.port_b = htons(c <= 0 ? t->dport : t->sport);
-	k.proto = t->proto;
-	k.family = fam;
-	return k;
-}
-
-/*
- * The entry of T (looked up from either direction) among the connections
- * (HALF false) or the half-open ones: 0, or -ENOENT.
- */
-static int entry_in(struct ct_env *e, bool half, struct tuple t, struct sl_ct_entry *v,
-		    bool *src_is_a)
-{
-	struct sl_ct_key k = key_of(&t, src_is_a);
-	int fd = ct_shard_fd(e->outer_fd, sl_ct_shard_of(&k, e->shards), half), err;
-
-	if (fd < 0)
-		return fd;
-	err = bpf_map_lookup_elem(fd, &k, v) ? -errno : 0;
-	close(fd);
-	return err;
-}
-
-static void ct_delete(struct ct_env *e, struct tuple t)
-{
-	bool a;
-	struct sl_ct_key k = key_of(&t, &a);
-
-	ct_shards_delete(e->outer_fd, e->shards, &k, false);
-	ct_shards_delete(e->outer_fd, e->shards, &k, true);
-}
-
-/* The entry of T, a connection or half-open: 0, or -ENOENT. */
-static int entry_of(struct ct_env *e, struct tuple t, struct sl_ct_entry *v, bool *src_is_a)
-{
-	if (!entry_in(e, false, t, v, src_is_a))
-		return 0;
-	return entry_in(e, true, t, v, src_is_a);
-}
-
-static bool has_entry(struct ct_env *e, struct tuple t)
-{
-	struct sl_ct_entry v;
-	bool a;
-
-	return entry_of(e, t, &v, &a) == 0;
-}
-
-/* State of T's entry, or -1 when there is none. */
-static int state_of(struct ct_env *e, struct tuple t)
-{
-	struct sl_ct_entry v;
-	bool a;
-
-	return entry_of(e, t, &v, &a) ? -1 : v.state;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Poll until T's entry is gone, at most LIMIT s; returns the time it took or -1. */
-static double wait_gone(struct ct_env *e, struct tuple t, double limit)
-{
-	double t0 = now_s();
-
-	while (now_s() - t0 < limit) {
-		if (!has_entry(e, t))
-			return now_s() - t0;
-		sleep_s(0.02);
-	}
-	return -1;
-}
-
-/* Poll until the table is empty, at most LIMIT s. */
-static bool wait_empty(struct ct_env *e, double limit)
-{
-	double t0 = now_s();
-
-	while (ct_count(e)) {
-		if (now_s() - t0 > limit)
-			return false;
-		sleep_s(0.05);
-	}
-	return true;
-}
-
-#define OPEN(e, to)								\
-	if (!ASSERT_OK(ct_env_shared(&(e)), "open") ||			\
-	    !ASSERT_OK(ct_set_cfg(&(e), 1, (to)), "ct_cfg"))			\
-		goto out
+#include "ct_env.h"
 
 /* ---- tests -------------------------------------------------------------- */
 
@@ -819,6 +274,51 @@ TEST(ct_related_icmp_v6)
 	related(LOCAL6, "2001:db8::2", "2001:db8:5::80", "2001:db8:5::fe", 1, 2);
 }
 
+/*
+ * Nothing past the IP packet's own length is read: an ICMP error whose
+ * total length (IPv6: payload length) ends inside the quote, the rest of
+ * the quote following as trailing bytes of the frame, is not related, even
+ * though those bytes name a tracked connection; the whole error is.
+ */
+static void related_bounded(const char *local, const char *remote, const char *router,
+			    uint8_t unreach)
+{
+	struct frame syn = tcp(local, 42100, remote, 443, SYN);
+	bool v4 = family_of(local) == 4;
+	size_t iphl = v4 ? 20 : 40;
+	/* the error's IP packet ends after the ICMP header, then after the quoted IP header */
+	size_t ends[] = { iphl + 8, iphl + 8 + iphl, iphl + 8 + iphl + 4 };
+	struct frame f;
+	struct ct_env e;
+
+	OPEN(e, 0);
+	out(&e, syn);
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		f = icmp_err(router, local, unreach, &syn);
+		if (v4)
+			put16(f.b + 14 + 2, ends[i]);
+		else
+			put16(f.b + 14 + 4, ends[i] - 40);
+		ASSERT_EQ(in(&e, f), XDP_DROP, "quote past the IP length: not related");
+	}
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_RELATED), 0, "none related");
+	f = icmp_err(router, local, unreach, &syn);
+	ASSERT_EQ(in(&e, f), XDP_PASS, "the whole quote within the IP length: related");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_RELATED), 1, "related");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_related_icmp_bounded_by_ip_length_v4)
+{
+	related_bounded(LOCAL4, "198.51.100.80", "198.51.100.254", 3);
+}
+
+TEST(ct_related_icmp_bounded_by_ip_length_v6)
+{
+	related_bounded(LOCAL6, "2001:db8:5::80", "2001:db8:5::fe", 1);
+}
+
 /* Stateless: ct_cfg.stateful == 0 neither tracks nor consults entries. */
 TEST(ct_stateless_ignores_table)
 {
@@ -938,7 +438,8 @@ TEST(ct_stale_entry_is_absent)
 		struct sl_ct_entry v;
 		bool a;
 		struct sl_ct_key key = key_of(&t, &a);
-		int fd = ct_shard_fd(e.outer_fd, sl_ct_shard_of(&key, e.shards), false);
+		/* unanswered: unassured */
+		int fd = ct_shard_fd(e.outer_fd, sl_ct_shard_of(&key, e.shards), true);
 
 		if (!ASSERT_TRUE(fd >= 0, "shard") ||
 		    !ASSERT_OK(bpf_map_lookup_elem(fd, &key, &v), "entry"))
@@ -1098,29 +599,17 @@ out:
 	ct_env_close(&e);
 }
 
-static int run_start(int fd)
-{
-	struct frame f = udp(LOCAL4, 1, LOCAL4, 2);
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = f.b,
-		.data_size_in = (uint32_t)f.len,
-		.repeat = 1,
-	);
-
-	if (bpf_prog_test_run_opts(fd, &opts))
-		return -errno;
-	return (int)opts.retval;
-}
 
 /*
  * A full table: LRU evicts (no insert fails), the newest flow is kept, and
- * the sweeper expires every survivor.
+ * the sweeper expires every survivor. 1,000 answered UDP flows into 256
+ * assured entries, then 3,000 unanswered ones into the 1,024 unassured.
  */
 TEST(ct_full_table_evicts)
 {
 	struct ct_env e;
 	char dst[32];
-	uint32_t n;
+	uint32_t n, u;
 
 	if (!ASSERT_OK(ct_env_open(&e, 256), "open with 256 entries") ||
 	    !ASSERT_OK(ct_set_cfg(&e, 1, 1), "ct_cfg"))
@@ -1129,16 +618,26 @@ TEST(ct_full_table_evicts)
 	for (int i = 0; i < 1000; i++) {
 		snprintf(dst, sizeof(dst), "198.51.100.%d", i % 250);
 		out(&e, udp(LOCAL4, 10000 + i, dst, 53));
+		in(&e, udp(dst, 53, LOCAL4, 10000 + i));
 	}
-	n = ct_count(&e);
-	printf("# 1000 flows into 256 entries: %u kept\n", n);
-	ASSERT_TRUE(n > 0 && n <= 256, "table never above max_entries");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 1000, "every flow created");
+	for (int i = 0; i < 3000; i++) {
+		snprintf(dst, sizeof(dst), "203.0.113.%d", i % 250);
+		out(&e, udp(LOCAL4, 20000 + i, dst, 53));
+	}
+	n = map_count(&e, false);
+	u = map_count(&e, true);
+	printf("# 1000 answered flows into 256 entries: %u kept; 3000 unanswered into %u: %u\n",
+	       n, SLUICE_CT_UNASSURED_MIN, u);
+	ASSERT_TRUE(n > 0 && n <= 256, "assured entries never above max_entries");
+	ASSERT_TRUE(u > 0 && u <= SLUICE_CT_UNASSURED_MIN, "unassured never above theirs");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4000, "every flow created");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_INSERT_FAIL), 0, "no insert failure");
 	ASSERT_TRUE(has_entry(&e, (struct tuple){ LOCAL4, "198.51.100.249", 10999, 53, 17 }),
-		    "newest entry kept");
+		    "newest answered entry kept");
+	ASSERT_TRUE(has_entry(&e, (struct tuple){ LOCAL4, "203.0.113.249", 22999, 53, 17 }),
+		    "newest unanswered entry kept");
 	ASSERT_TRUE(wait_empty(&e, 10), "all expired by the sweeper");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), n, "expired = survivors");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_EXPIRED), n + u, "expired = survivors");
 	ASSERT_EQ(in(&e, udp("198.51.100.249", 53, LOCAL4, 10999)), XDP_DROP,
 		  "reply after the timeout dropped");
 out:
@@ -1166,7 +665,8 @@ TEST(ct_burst_entries_expire)
 	}
 	ASSERT_EQ(ct_count(&e), 2000, "every flow tracked");
 	for (uint32_t i = 0; i < e.shards; i++) {
-		int fd = ct_shard_fd(e.outer_fd, i, false);
+		/* unanswered: unassured */
+		int fd = ct_shard_fd(e.outer_fd, i, true);
 		struct sl_ct_key k;
 		uint32_t n = 0;
 		void *prev = NULL;
@@ -1194,28 +694,34 @@ out:
 }
 
 /*
- * Table full under a SYN flood (docs/datapath.md, "Table full"). A 4,096
- * entry table (half-open shards a quarter of it, as the agent sizes it), default
- * deny, one rule allowing TCP to port 80 from anywhere. E established
- * flows: half inbound to the local web server (SYN in, SYN-ACK out by TC,
- * ACK in), half opened by the host to remote port 443 (SYN out, SYN-ACK in,
- * ACK out), whose replies pass only through conntrack. Then F SYNs to port
- * 80 from distinct spoofed sources, each allowed by the rule and so a new
- * entry; in the "busy" run, after every FLOOD_K of them one packet of the
- * next established flow arrives (round robin): each flow is seen once per
- * E * FLOOD_K = 2,000 flood SYNs. In the "idle" run the established flows
- * send nothing during the flood. Afterwards a flow survives when its entry
- * is still there, established, and its next packet passes.
+ * Table full under a flood from spoofed sources (docs/datapath.md, "Table
+ * full"). A table of MAX entries (the unassured shards a quarter of it, as
+ * the agent sizes them), default deny, rules allowing TCP to port 80, UDP
+ * to port 53 and ICMP echo from anywhere (as the example policies do). E
+ * established flows: half inbound to the local web server (SYN in,
+ * SYN-ACK out by TC, ACK in), half opened by the host to remote port 443
+ * (SYN out, SYN-ACK in, ACK out), whose replies pass only through
+ * conntrack. Then F packets from distinct spoofed sources, each allowed by
+ * a rule and so a new entry: TCP SYNs to port 80, UDP datagrams to port 53
+ * or ICMP echo requests. In the "busy" runs, after every K of them one
+ * packet of the next established flow arrives (round robin): each flow is
+ * seen once per E * K flood packets. In the "idle" runs the established
+ * flows send nothing during the flood. Afterwards a flow survives when its
+ * entry is still there, established, and its next packet passes.
  *
  * Measured with the single LRU table of before (SYNs inserted into it):
  * busy 500 of 500 survive at one packet per 2,000 SYNs, but 104 of 500 at
- * one per 4,000 and 0 of 500 at one per 8,000 or idle. With the half-open table all 500
- * survive either way: the floor asserted is all of them.
+ * one per 4,000 and 0 of 500 at one per 8,000 or idle. With the SYNs in
+ * their own shards but UDP and echo among the connections (before the
+ * unassured shards): a UDP or echo flood of 50,000 left 0 of 500 idle
+ * flows (tests/test_ct.c run against that code). The floor asserted is all
+ * of them, for every kind and size.
  */
-#define FLOOD_MAX	4096
-#define FLOOD_E		500
-#define FLOOD_F		50000
 #define FLOOD_K		4
+
+enum flood_kind { FLOOD_SYN, FLOOD_UDP, FLOOD_ECHO };
+
+static const char *const FLOOD_NAME[] = { "TCP SYN", "UDP", "ICMP echo" };
 
 static const char *const FLOOD_POLICY =
 	"firewall:\n"
@@ -1223,7 +729,9 @@ static const char *const FLOOD_POLICY =
 	"  default: deny\n"
 	"  stateful: false\n"
 	"  rules:\n"
-	"    - { name: web, action: allow, proto: tcp, dport: [80] }\n";
+	"    - { name: web, action: allow, proto: tcp, dport: [80] }\n"
+	"    - { name: dns, action: allow, proto: udp, dport: [53] }\n"
+	"    - { name: ping, action: allow, proto: icmp }\n";
 
 /* Established flow I: inbound (even I) or outbound (odd I), its peer written to PEER. */
 static struct tuple flood_flow(int i, char *peer, size_t len)
@@ -1232,8 +740,8 @@ static struct tuple flood_flow(int i, char *peer, size_t len)
 
 	snprintf(peer, len, "%s.%d", inbound ? "203.0.113" : "198.51.100", i / 2 % 250 + 1);
 	if (inbound)
-		return (struct tuple){ peer, LOCAL4, 30000 + i, 80, 6 };
-	return (struct tuple){ LOCAL4, peer, 30000 + i, 443, 6 };
+		return (struct tuple){ peer, LOCAL4, 30000 + i % 30000, 80, 6 };
+	return (struct tuple){ LOCAL4, peer, 30000 + i % 30000, 443, 6 };
 }
 
 /* The packet of flow T arriving from its remote end, with FLAGS. */
@@ -1245,71 +753,86 @@ static struct frame flood_from_peer(const struct tuple *t, uint8_t flags)
 }
 
 /*
- * Flood SYN N (N < FLOOD_F): a distinct spoofed source for every N, spread
- * over 198.51.100.0/24 and 203.0.113.0/24 and ports 1024-29999 (below the
- * established flows' ports) by a multiplicative permutation.
+ * Flood packet N of KIND (N < 512 * 28976): a distinct spoofed source for
+ * every N, spread over 198.51.100.0/24 and 203.0.113.0/24 and ports (or
+ * echo identifiers) 1024-29999, below the established flows' ports, by a
+ * multiplicative permutation.
  */
-static struct frame flood_syn(uint32_t n)
+static struct frame flood_pkt(enum flood_kind kind, uint32_t n)
 {
 	const uint32_t space = 512 * 28976;	/* hosts x ports */
 	uint32_t v = (uint32_t)(((uint64_t)n * 2654435761u + 12345) % space);
+	uint16_t port = 1024 + v / 512;
 	char src[32];
 
 	snprintf(src, sizeof(src), "%s.%u", v & 256 ? "203.0.113" : "198.51.100", v & 255);
-	return tcp(src, 1024 + v / 512, LOCAL4, 80, SYN);
+	if (kind == FLOOD_UDP)
+		return udp(src, port, LOCAL4, 53);
+	if (kind == FLOOD_ECHO)
+		return echo(src, LOCAL4, true, port);
+	return tcp(src, port, LOCAL4, 80, SYN);
 }
 
-/* One flood run; K: a packet of an established flow after every K SYNs, 0: none. */
-static void syn_flood(uint32_t k)
+/* Open the E established flows T of the flood tests (PEER holds their peers). */
+static bool flood_establish(struct ct_env *e, struct tuple *t, char (*peer)[32], int n)
+{
+	for (int i = 0; i < n; i++) {
+		t[i] = flood_flow(i, peer[i], sizeof(peer[i]));
+		if (!(i & 1)) {
+			in(e, tcp(t[i].src, t[i].sport, LOCAL4, 80, SYN));
+			out(e, tcp(LOCAL4, 80, t[i].src, t[i].sport, SYN | ACK));
+			in(e, tcp(t[i].src, t[i].sport, LOCAL4, 80, ACK));
+		} else {
+			out(e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, SYN));
+			in(e, tcp(t[i].dst, 443, LOCAL4, t[i].sport, SYN | ACK));
+			out(e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, ACK));
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (!ASSERT_EQ(state_of(e, t[i]), SL_CT_ESTABLISHED, "established before"))
+			return false;
+	return true;
+}
+
+/*
+ * One flood run: a table of MAX entries, E_N established flows, F_N flood
+ * packets of KIND; K: a packet of an established flow after every K flood
+ * packets, 0: none.
+ */
+static void flood(enum flood_kind kind, uint32_t max, int e_n, uint32_t f_n, uint32_t k)
 {
 	uint32_t lost_during = 0, survive_in = 0, survive_out = 0, dropped_after = 0;
-	uint32_t live, in_tbl, half;
+	uint32_t live, in_tbl, una, una_max = ct_unassured_entries(max);
 	uint64_t created, expired, deleted;
 	int64_t evicted;
-	char peer[FLOOD_E][32];
-	struct tuple t[FLOOD_E];
+	char (*peer)[32] = calloc(e_n, sizeof(*peer));
+	struct tuple *t = calloc(e_n, sizeof(*t));
 	struct ct_env e;
 	double t0, secs;
 	int next = 0;
 
-	if (!ASSERT_OK(ct_env_open_policy(&e, FLOOD_MAX, FLOOD_POLICY), "open") ||
-	    !ASSERT_OK(ct_set_cfg(&e, 1, 0), "ct_cfg"))
+	if (!ASSERT_TRUE(peer && t, "memory") ||
+	    !ASSERT_OK(ct_env_open_policy(&e, max, FLOOD_POLICY), "open") ||
+	    !ASSERT_OK(ct_set_cfg(&e, 1, 0), "ct_cfg") ||
+	    !flood_establish(&e, t, peer, e_n))
 		goto out;
-	for (int i = 0; i < FLOOD_E; i++) {
-		t[i] = flood_flow(i, peer[i], sizeof(peer[i]));
-		if (!(i & 1)) {
-			ASSERT_EQ(in(&e, tcp(t[i].src, t[i].sport, LOCAL4, 80, SYN)), XDP_PASS,
-				  "inbound SYN");
-			out(&e, tcp(LOCAL4, 80, t[i].src, t[i].sport, SYN | ACK));
-			ASSERT_EQ(in(&e, tcp(t[i].src, t[i].sport, LOCAL4, 80, ACK)), XDP_PASS,
-				  "inbound ACK");
-		} else {
-			out(&e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, SYN));
-			ASSERT_EQ(in(&e, tcp(t[i].dst, 443, LOCAL4, t[i].sport, SYN | ACK)),
-				  XDP_PASS, "SYN-ACK of an outbound connection");
-			out(&e, tcp(LOCAL4, t[i].sport, t[i].dst, 443, ACK));
-		}
-	}
-	for (int i = 0; i < FLOOD_E; i++)
-		if (!ASSERT_EQ(state_of(&e, t[i]), SL_CT_ESTABLISHED, "established before"))
-			goto out;
 
 	t0 = now_s();
-	for (uint32_t n = 0; n < FLOOD_F; n++) {
-		if (in(&e, flood_syn(n)) != XDP_PASS) {
-			ASSERT_TRUE(false, "flood SYN allowed by the rule");
+	for (uint32_t n = 0; n < f_n; n++) {
+		if (in(&e, flood_pkt(kind, n)) != XDP_PASS) {
+			ASSERT_TRUE(false, "flood packet allowed by a rule");
 			goto out;
 		}
 		if (k && n % k == k - 1) {
 			/* an outbound flow's reply passes only while tracked */
 			if (in(&e, flood_from_peer(&t[next], ACK | PSH)) != XDP_PASS)
 				lost_during++;
-			next = (next + 1) % FLOOD_E;
+			next = (next + 1) % e_n;
 		}
 	}
 	secs = now_s() - t0;
 
-	for (int i = 0; i < FLOOD_E; i++) {
+	for (int i = 0; i < e_n; i++) {
 		bool alive = state_of(&e, t[i]) == SL_CT_ESTABLISHED;
 		bool passes = in(&e, flood_from_peer(&t[i], ACK)) == XDP_PASS;
 
@@ -1321,48 +844,74 @@ static void syn_flood(uint32_t k)
 		dropped_after += !alive && (i & 1) && !passes;
 	}
 	in_tbl = map_count(&e, false);
-	half = map_count(&e, true);
-	live = in_tbl + half;
+	una = map_count(&e, true);
+	live = in_tbl + una;
 	created = ct_stat(&e, SLUICE_CT_STAT_CREATED);
 	expired = ct_stat(&e, SLUICE_CT_STAT_EXPIRED);
 	deleted = ct_stat(&e, SLUICE_CT_STAT_DELETED);
 	evicted = (int64_t)(created - expired - deleted - live);
-	printf("# SYN flood: %d established flows (table %d, half-open %d), %d spoofed SYNs in "
-	       "%.1f s, established flows %s\n", FLOOD_E, FLOOD_MAX, FLOOD_MAX / SLUICE_CT_SYN_DIV,
-	       FLOOD_F, secs, k ? "seen once per 2000 SYNs" : "idle");
-	printf("# survivors: %u of %d (inbound %u of %d, outbound %u of %d); outbound replies "
-	       "dropped during the flood: %u; connections %u, half-open %u, created %llu, evicted %lld, "
-	       "timer-failed %llu\n", survive_in + survive_out, FLOOD_E, survive_in,
-	       FLOOD_E / 2, survive_out, FLOOD_E / 2, lost_during, in_tbl, half,
-	       (unsigned long long)created, (long long)evicted,
-	       (unsigned long long)ct_stat(&e, SLUICE_CT_STAT_TIMER_FAIL));
+	printf("# %s flood: %d established flows (table %u in %u shards, unassured %u), %u "
+	       "spoofed packets in %.1f s, established flows %s\n", FLOOD_NAME[kind], e_n, max,
+	       e.shards, una_max, f_n, secs, k ? "busy" : "idle");
+	printf("# survivors: %u of %d (inbound %u, outbound %u); outbound replies dropped "
+	       "during the flood: %u; assured %u, unassured %u, created %llu, evicted %lld\n",
+	       survive_in + survive_out, e_n, survive_in, survive_out, lost_during, in_tbl, una,
+	       (unsigned long long)created, (long long)evicted);
 
-	ASSERT_EQ(created, FLOOD_E + FLOOD_F, "every flood SYN created an entry");
+	ASSERT_EQ(created, e_n + f_n, "every flood packet created an entry");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_INSERT_FAIL), 0, "no insert failure");
-	ASSERT_EQ(in_tbl, FLOOD_E, "only the established flows among the connections");
-	ASSERT_TRUE(half <= FLOOD_MAX / SLUICE_CT_SYN_DIV, "half-open never above their max");
-	ASSERT_TRUE(evicted >= (int64_t)(created - FLOOD_MAX - FLOOD_MAX / SLUICE_CT_SYN_DIV),
-		    "evictions counted");
+	ASSERT_EQ(in_tbl, e_n, "only the established flows among the assured entries");
+	ASSERT_TRUE(una <= una_max, "unassured never above their max");
+	ASSERT_TRUE(evicted >= (int64_t)(created - max - una_max), "evictions counted");
 	ASSERT_EQ(lost_during, 0, "no reply of an established flow dropped during the flood");
-	ASSERT_EQ(survive_in + survive_out, FLOOD_E, "every established flow survives");
-	ASSERT_EQ(dropped_after, FLOOD_E / 2 - survive_out,
+	ASSERT_EQ(survive_in + survive_out, e_n, "every established flow survives");
+	ASSERT_EQ(dropped_after, e_n / 2 - survive_out,
 		  "an evicted outbound flow's reply is dropped");
 out:
 	ct_env_close(&e);
+	free(peer);
+	free(t);
 }
 
 TEST(ct_syn_flood_busy_flows_survive)
 {
-	syn_flood(FLOOD_K);
+	flood(FLOOD_SYN, 4096, 500, 50000, FLOOD_K);
 }
 
 TEST(ct_syn_flood_idle_flows_survive)
 {
-	syn_flood(0);
+	flood(FLOOD_SYN, 4096, 500, 50000, 0);
+}
+
+/* issue 8: a UDP flood to an allowed port evicted 640 of 700 established entries */
+TEST(ct_udp_flood_busy_flows_survive)
+{
+	flood(FLOOD_UDP, 4096, 500, 50000, FLOOD_K);
+}
+
+TEST(ct_udp_flood_idle_flows_survive)
+{
+	flood(FLOOD_UDP, 4096, 500, 50000, 0);
+}
+
+TEST(ct_echo_flood_idle_flows_survive)
+{
+	flood(FLOOD_ECHO, 4096, 500, 50000, 0);
+}
+
+/* four shards: the flood spreads over every unassured shard */
+TEST(ct_udp_flood_4_shards_idle_flows_survive)
+{
+	flood(FLOOD_UDP, 65536, 2000, 120000, 0);
+}
+
+TEST(ct_echo_flood_4_shards_busy_flows_survive)
+{
+	flood(FLOOD_ECHO, 65536, 2000, 120000, 16);
 }
 
 /*
- * A half-open connection lives in a half-open shard and moves to the
+ * A half-open connection lives in an unassured shard and moves to the
  * connections, counters and state kept, when the handshake completes; one
  * that never completes stays half-open.
  */
@@ -1418,6 +967,55 @@ TEST(ct_handshake_moves_to_connections)
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4, "created counted once each");
 	ASSERT_EQ(in(&e, tcp(LOCAL4, 22, PEER4, 40100, ACK | PSH)), XDP_PASS,
 		  "a later packet of the established flow passes");
+out:
+	ct_env_close(&e);
+}
+
+/*
+ * UDP and echo entries start unassured. A UDP reply (through XDP or TC)
+ * makes the flow assured; ICMP echo never is, reply or not (the kernel
+ * answers every echo request); an unanswered flow stays where a flood can
+ * evict it.
+ */
+TEST(ct_udp_reply_assures_echo_never)
+{
+	struct tuple in_udp = { PEER4, LOCAL4, 3000, 53, 17 };
+	struct tuple out_udp = { LOCAL6, "2001:db8:5::7", 5353, 53, 17 };
+	struct tuple lonely = { PEER4, LOCAL4, 3001, 53, 17 };
+	struct tuple ping = { "203.0.113.9", LOCAL4, 9, 9, 1 };
+	struct sl_ct_entry v;
+	struct ct_env e;
+	bool a;
+
+	OPEN(e, 0);
+	ASSERT_EQ(in(&e, udp(PEER4, 3000, LOCAL4, 53)), XDP_PASS, "dns query by rule");
+	ASSERT_OK(entry_in(&e, true, in_udp, &v, &a), "unassured after the query");
+	ASSERT_EQ(in(&e, udp(PEER4, 3000, LOCAL4, 53)), XDP_PASS, "query again");
+	ASSERT_OK(entry_in(&e, true, in_udp, &v, &a), "still unassured: one direction only");
+	out(&e, udp(LOCAL4, 53, PEER4, 3000));
+	ASSERT_NEQ(entry_in(&e, true, in_udp, &v, &a), 0, "no longer unassured");
+	if (ASSERT_OK(entry_in(&e, false, in_udp, &v, &a), "the answer assures it")) {
+		ASSERT_EQ(v.packets[SL_CT_DIR_ORIG], 2, "orig packets kept");
+		ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 1, "reply packets kept");
+		ASSERT_TRUE(v.orig_is_a == a, "the peer is still the originator");
+	}
+	ASSERT_EQ(in(&e, udp(PEER4, 3001, LOCAL4, 53)), XDP_PASS, "another query");
+	ASSERT_OK(entry_in(&e, true, lonely, &v, &a), "unanswered: unassured");
+
+	/* opened by the host, answered through XDP */
+	out(&e, udp(LOCAL6, 5353, "2001:db8:5::7", 53));
+	ASSERT_OK(entry_in(&e, true, out_udp, &v, &a), "unassured until answered");
+	ASSERT_EQ(in(&e, udp("2001:db8:5::7", 53, LOCAL6, 5353)), XDP_PASS, "answer passes");
+	ASSERT_OK(entry_in(&e, false, out_udp, &v, &a), "assured by the answer");
+
+	ASSERT_EQ(in(&e, echo("203.0.113.9", LOCAL4, true, 9)), XDP_PASS, "ping by rule");
+	out(&e, echo(LOCAL4, "203.0.113.9", false, 9));
+	out(&e, echo(LOCAL4, "203.0.113.9", false, 9));
+	if (ASSERT_OK(entry_in(&e, true, ping, &v, &a), "echo: unassured after replies"))
+		ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 2, "the replies were seen");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 4, "created counted once each");
+	ASSERT_EQ(map_count(&e, false), 2, "two assured");
+	ASSERT_EQ(map_count(&e, true), 2, "two unassured");
 out:
 	ct_env_close(&e);
 }

@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <linux/bpf.h>
 
@@ -1228,6 +1229,23 @@ out:
 
 /* ---- with the stateful firewall in front ---- */
 
+/* Conntrack as the policy in force says (stateful), with fresh tables. */
+static int ct_on(struct lb_env *e)
+{
+	struct sl_ct_config ctc;
+	uint32_t max, zero = 0;
+	int err;
+
+	ct_config_compile(&e->x.pol, &ctc, &max);
+	if (!ctc.stateful)
+		return -EINVAL;
+	err = ct_shards_create(bpf_map__fd(e->x.skel->maps.ct_shards), 4096, &ctc.shards);
+	if (!err && bpf_map_update_elem(bpf_map__fd(e->x.skel->maps.ct_cfg), &zero, &ctc,
+					BPF_ANY))
+		err = -errno;
+	return err;
+}
+
 /*
  * default deny, one rule for the VIP: the SYN is balanced, the backend's
  * SYN-ACK comes back through conntrack as the reply of client <-> VIP (the
@@ -1251,20 +1269,11 @@ TEST(lb_stateful_reply_through_conntrack)
 	struct spec s = { .family = 4, .proto = 6, .src = CLIENT4, .dst = VIP4_NAT,
 			  .sport = 45000, .dport = 80, .tcp_flags = 0x02 };
 	uint8_t in[256], out[2048], want[256], bmac[6];
-	struct sl_ct_config ctc;
-	uint32_t max, zero = 0;
 	size_t n, olen, wlen;
 	struct lb_env e;
 	__u32 ret;
 
-	if (!ASSERT_OK(lb_env_open(&e, yaml), "open"))
-		goto out;
-	ct_config_compile(&e.x.pol, &ctc, &max);
-	if (!ASSERT_TRUE(ctc.stateful, "stateful") ||
-	    !ASSERT_OK(ct_shards_create(bpf_map__fd(e.x.skel->maps.ct_shards), 4096, &ctc.shards),
-		       "shards") ||
-	    !ASSERT_OK(bpf_map_update_elem(bpf_map__fd(e.x.skel->maps.ct_cfg), &zero, &ctc,
-					   BPF_ANY), "ct_cfg"))
+	if (!ASSERT_OK(lb_env_open(&e, yaml), "open") || !ASSERT_OK(ct_on(&e), "conntrack on"))
 		goto out;
 	n = build(in, &s);
 	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run SYN"))
@@ -1292,4 +1301,73 @@ TEST(lb_stateful_reply_through_conntrack)
 		ASSERT_EQ(ret, XDP_DROP, "no flow, no rule: denied");
 out:
 	lb_env_close(&e);
+}
+
+/* SYN cookies: MODE for every port (ct_ck_cfg; lb_env_open leaves conntrack off). */
+static int ck_mode(struct lb_env *e, uint32_t mode)
+{
+	static struct sl_ck_config cfg;
+	uint32_t zero = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mode = mode;
+	cfg.key[0] = 0x0123456789abcdefull;
+	cfg.key[1] = 0xfedcba9876543210ull;
+	if (bpf_map_update_elem(bpf_map__fd(e->x.skel->maps.ct_ck_cfg), &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/*
+ * SYN cookies on for every SYN a rule allows, a socket listening on *:80
+ * here: a SYN to another address's port 80 is answered with a cookie
+ * (XDP_TX), but a SYN for the service VIP:80 goes to its backend, which
+ * answers it.
+ */
+TEST(lb_syn_cookies_leave_the_vip_to_its_backend)
+{
+	static const char *const yaml =
+		"firewall:\n"
+		"  interfaces: [\"slt*\"]\n"
+		"  default: deny\n"
+		"  rules:\n"
+		"    - { name: web, action: allow, proto: tcp, dport: [80] }\n"
+		"loadbalancers:\n"
+		"  - name: web4\n"
+		"    vip: " VIP4_NAT "\n"
+		"    port: 80\n"
+		"    backends:\n"
+		"      - { addr: 198.51.100.11, port: 8080 }\n";
+	struct spec s = { .family = 4, .proto = 6, .src = CLIENT4, .dst = OTHER4,
+			  .sport = 46000, .dport = 80, .tcp_flags = 0x02 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
+	uint8_t in[256], out[2048];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct lb_env e = {};
+	size_t n, olen;
+	__u32 ret;
+
+	if (!ASSERT_TRUE(lfd >= 0, "socket") ||
+	    !ASSERT_OK(setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		       bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 16) ? -errno : 0,
+		       "listen on *:80") ||
+	    !ASSERT_OK(lb_env_open(&e, yaml), "open") || !ASSERT_OK(ct_on(&e), "conntrack on") ||
+	    !ASSERT_OK(ck_mode(&e, SLUICE_CK_ALWAYS), "cookies always"))
+		goto out;
+	n = build(in, &s);
+	if (ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run SYN to another address"))
+		ASSERT_EQ(ret, XDP_TX, "answered with a cookie: cookies are on");
+	s.dst = VIP4_NAT;
+	s.sport = 46001;
+	n = build(in, &s);
+	if (ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run SYN to the VIP")) {
+		ASSERT_EQ(ret, XDP_REDIRECT, "the SYN for the service is balanced");
+		ASSERT_EQ(dst_backend(out, 4), 11, "to its backend");
+	}
+out:
+	if (e.x.skel)
+		ck_mode(&e, SLUICE_CK_OFF);
+	lb_env_close(&e);
+	if (lfd >= 0)
+		close(lfd);
 }

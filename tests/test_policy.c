@@ -783,6 +783,52 @@ TEST(conntrack_in_two_files)
 	fx_done(&f);
 }
 
+/* conntrack.syn-cookies and syn-cookie-ports: the default, the values, the errors. */
+TEST(conntrack_syn_cookies)
+{
+	struct fixture f;
+
+	if (ASSERT_TRUE(load_ok(&f, "firewall:\n  default: deny\n"), "load"))
+		ASSERT_EQ(f.pol.ct.syncookies, SLUICE_CK_AUTO, "auto by default");
+	fx_done(&f);
+	if (ASSERT_TRUE(load_ok(&f, "conntrack:\n  syn-cookies: always\n"), "always"))
+		ASSERT_EQ(f.pol.ct.syncookies, SLUICE_CK_ALWAYS, "always");
+	fx_done(&f);
+	if (ASSERT_TRUE(load_ok(&f, "conntrack:\n  syn-cookies: off\n"), "off"))
+		ASSERT_EQ(f.pol.ct.syncookies, SLUICE_CK_OFF, "off");
+	fx_done(&f);
+	if (ASSERT_TRUE(load_ok(&f, "conntrack:\n  syn-cookie-ports: [22, \"8000-8080\"]\n"),
+			"ports")) {
+		ASSERT_EQ(f.pol.ct.syncookies, SLUICE_CK_AUTO, "ports go with auto");
+		ASSERT_EQ(f.pol.ct.nsyncookie_ports, 2, "two items");
+		ASSERT_EQ(f.pol.ct.syncookie_ports[1].lo, 8000, "range lo");
+		ASSERT_EQ(f.pol.ct.syncookie_ports[1].hi, 8080, "range hi");
+	}
+	fx_done(&f);
+	if (ASSERT_TRUE(load_ok(&f, "conntrack:\n  syn-cookie-ports: 443\n"), "one port"))
+		ASSERT_EQ(f.pol.ct.syncookie_ports[0].lo, 443, "a single value is a list of one");
+	fx_done(&f);
+
+	EXPECT_ONE("conntrack:\n  syn-cookies: yes\n", 2, 16,
+		   "syn-cookies must be off, auto or always, got \"yes\"");
+	EXPECT_ONE("conntrack:\n  syn-cookies: [auto]\n", 2, 16, "syn-cookies must be off");
+	EXPECT_ONE("conntrack:\n  syn-cookie-ports: [0]\n", 2, 22, "port \"0\" is out of range");
+	EXPECT_ONE("conntrack:\n  syn-cookie-ports: []\n", 2, 21, "syn-cookie-ports: empty list");
+	EXPECT_ONE("conntrack:\n  syn-cookies: off\n  syn-cookie-ports: [22]\n", 3, 3,
+		   "syn-cookie-ports needs syn-cookies: auto", "with off, no SYN gets a cookie");
+	EXPECT_ONE("conntrack:\n  syn-cookie-ports: [22]\n  syn-cookies: always\n", 2, 3,
+		   "syn-cookie-ports needs syn-cookies: auto", "every SYN gets one");
+	{
+		char text[1024] = "conntrack:\n  syn-cookie-ports: [";
+
+		for (int i = 1; i <= SL_CK_PORT_RANGES + 1; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%d",
+				 i > 1 ? ", " : "", i * 10);
+		strcat(text, "]\n");
+		EXPECT_ONE(text, 2, 21, "syn-cookie-ports: 65 ports and ranges, at most 64");
+	}
+}
+
 TEST(all_errors_collected)
 {
 	struct fixture f;

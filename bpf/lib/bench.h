@@ -51,4 +51,53 @@ static __always_inline int sl_bench_rand_src(void *data, void *data_end)
 	return 0;
 }
 
+/* A one's complement sum folded into a checksum field. */
+static __always_inline __u16 sl_bench_fold(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* A SYN frame's length: Ethernet, IPv4 (20), TCP (20) with an MSS option (4). */
+#define SL_BENCH_SYN_LEN	58
+
+/*
+ * Write a TCP SYN from SRC:SPORT to DST:DPORT (network order), ISN, with
+ * an MSS option of 1460 and both checksums right, at P (SL_BENCH_SYN_LEN
+ * bytes, zeroed by the caller; the MACs are the caller's). SYN cookies are
+ * only given to intact SYNs.
+ */
+static __always_inline void sl_bench_syn(__u8 *p, __u32 src, __u32 dst, __u16 sport,
+					 __u16 dport, __u32 isn)
+{
+	__u64 s;
+
+	p[12] = 0x08;
+	p[14] = 0x45;
+	p[17] = SL_BENCH_SYN_LEN - 14;	/* total length */
+	p[20] = 0x40;			/* DF */
+	p[22] = 64;
+	p[23] = 6;
+	__builtin_memcpy(p + 26, &src, 4);
+	__builtin_memcpy(p + 30, &dst, 4);
+	__builtin_memcpy(p + 34, &sport, 2);
+	__builtin_memcpy(p + 36, &dport, 2);
+	__builtin_memcpy(p + 38, &isn, 4);
+	p[46] = 6 << 4;			/* data offset: 24 bytes */
+	p[47] = 0x02;			/* SYN */
+	p[48] = 0xfa;			/* window 64240 */
+	p[49] = 0xf0;
+	p[54] = 2;			/* MSS 1460 */
+	p[55] = 4;
+	p[56] = 0x05;
+	p[57] = 0xb4;
+	*(__u16 *)(p + 24) = sl_bench_fold((__u32)bpf_csum_diff(NULL, 0, (void *)(p + 14),
+								 20, 0));
+	s = (__u64)src + dst + bpf_htonl(24) + bpf_htonl(6);
+	s += (__u32)bpf_csum_diff(NULL, 0, (void *)(p + 34), 24, 0);
+	*(__u16 *)(p + 50) = sl_bench_fold(s);
+}
+
 #endif /* SLUICE_BPF_BENCH_H */

@@ -12,7 +12,8 @@
 
 /*
  * The connection table, in shards (sluice_abi.h): LRU hashes created by the
- * agent (lib/ct_shards.c) and reached through this array of maps. This
+ * agent (lib/ct_shards.c) and reached through this array of maps, the
+ * assured shards at [0, SHARDS_MAX), the unassured ones after them. This
  * definition is only the template every shard matches (sizes, not types:
  * clang emits the types of an inner map definition as forward declarations,
  * which libbpf cannot size).
@@ -47,6 +48,21 @@ struct {
 	__type(value, struct sl_ct_config);
 } ct_cfg SEC(".maps");
 
+/* SYN cookies: ct_ck_cfg[0] the settings and key (agent), ct_ck_load auto's measure (per CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_ck_config);
+} ct_ck_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_ck_load);
+} ct_ck_load SEC(".maps");
+
 /* Conntrack events (enum sluice_ct_stat), per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -54,5 +70,61 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } ct_stats SEC(".maps");
+
+static __always_inline void sl_ct_stat(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&ct_stats, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+/* The number of shards CFG says the table has (a power of two, 1 without CFG). */
+static __always_inline __u32 sl_ct_shards(const struct sl_ct_config *cfg)
+{
+	__u32 n = cfg ? cfg->shards : 1;
+
+	return n && n <= SLUICE_CT_SHARDS_MAX ? n : 1;
+}
+
+/* Assured shard SHARD (UNASSURED: its unassured shard), or NULL. */
+static __always_inline void *sl_ct_map(__u32 shard, bool unassured)
+{
+	__u32 i = (shard & (SLUICE_CT_SHARDS_MAX - 1)) +
+		  (unassured ? SLUICE_CT_SHARDS_MAX : 0);
+
+	return bpf_map_lookup_elem(&ct_shards, &i);
+}
+
+/*
+ * SYN cookies, auto mode: count a TCP handshake opened (OPENED: a half-open
+ * entry created, a cookie sent) or completed on this CPU. At the end of a
+ * window of SLUICE_CK_WINDOW_NS, more opened than completed by
+ * press_min means the unassured shards are being filled by what never
+ * completes (a SYN flood): cookies on for SLUICE_CK_HOLD_NS on this CPU.
+ * Per CPU, no atomics: a flood spread over CPUs by RSS trips each.
+ */
+static __always_inline void sl_ck_count(bool opened, __u64 now)
+{
+	__u32 zero = 0;
+	struct sl_ck_load *l = bpf_map_lookup_elem(&ct_ck_load, &zero);
+	struct sl_ck_config *cfg;
+
+	if (!l)
+		return;
+	if (now - l->win_start >= SLUICE_CK_WINDOW_NS) {
+		cfg = bpf_map_lookup_elem(&ct_ck_cfg, &zero);
+		if (cfg && cfg->press_min && l->opened > l->done + cfg->press_min) {
+			l->until = now + SLUICE_CK_HOLD_NS;
+			sl_ct_stat(SLUICE_CT_STAT_CK_PRESSURE);
+		}
+		l->win_start = now;
+		l->opened = l->done = 0;
+	}
+	if (opened)
+		l->opened++;
+	else
+		l->done++;
+}
 
 #endif /* SLUICE_BPF_CT_MAPS_H */

@@ -6,15 +6,18 @@
  * single-program path), so what is measured is exactly what runs.
  *
  * Stateful (ct_cfg.stateful): a packet of a tracked connection, or an ICMP
- * error about one, passes before the rules; a packet a rule allows that can
- * open a connection (TCP SYN, UDP, ICMP echo request) starts tracking it.
- * Stateless: the only extra cost is reading ct_cfg.
+ * error about one, passes before the rules, and so does the ACK of a SYN
+ * cookie (ct_cookie.h); a packet a rule allows that can open a connection
+ * (TCP SYN, UDP, ICMP echo request) starts tracking it, or, a SYN under SYN
+ * cookies, is answered with one. Stateless: the only extra cost is reading
+ * ct_cfg.
  */
 #ifndef SLUICE_BPF_FIREWALL_H
 #define SLUICE_BPF_FIREWALL_H
 
 #include "classify.h"
 #include "conntrack.h"
+#include "ct_cookie.h"
 #include "events.h"
 #include "parse.h"
 #include "pipeline.h"
@@ -113,6 +116,8 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 
 	__builtin_memset(&p->m, 0, sizeof(p->m));
 	p->ctp.start = 0;
+	p->lb.reply = 0;
+	p->lb.to_vip = 0;
 	p->bytes = bytes;
 	p->ifindex = ifindex;
 	switch (sl_parse(data, data_end, &p->m)) {
@@ -126,13 +131,17 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 
 /*
  * Conntrack (CTC: stateful): a tracked or related packet is allowed
- * (SL_ALLOW); SL_NEXT otherwise. The CLI blocklist (rule 0 when CFG->block) comes first: a
- * block cuts a tracked connection too. Without conntrack the rules see it
- * first anyway.
+ * (SL_ALLOW), and so is the ACK of a valid SYN cookie (tracked from then
+ * on); a bad cookie
+ * to a port that always gets cookies is dropped; SL_NEXT otherwise. The
+ * CLI blocklist (rule 0 when CFG->block) comes first: a block cuts a
+ * tracked connection too. Without conntrack the rules see it first anyway.
  */
-static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pipe *p,
+static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
 				       const struct fw_config *cfg, struct sl_ct_config *ctc)
 {
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
 	if (sl_blocked(cfg, &p->m, p->slot)) {
 		if (cfg->rule_base < SLUICE_MAX_RULES)
 			sl_count(&fw_rule_cnt, cfg->rule_base, p->bytes);
@@ -140,15 +149,25 @@ static __always_inline int sl_fw_track(void *data, void *data_end, struct sl_pip
 	}
 	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
 		return SL_ALLOW;
+	switch (sl_ck_ack(ctx, &p->m, &p->ctp, ctc)) {
+	case SL_CK_VALID:
+		return SL_ALLOW;
+	case SL_CK_BAD:
+		return sl_drop_ev(SLUICE_DROP_SYNCOOKIE_BAD, p->bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
+	}
 	return SL_NEXT;
 }
 
 /*
- * The rules: classify, count, verdict (SL_ALLOW or a drop); an allowed
- * packet may open a connection.
+ * The rules: classify, count, verdict (SL_ALLOW, a drop, or a SYN cookie's
+ * SYN-ACK sent back); an allowed packet may open a connection (CTX: the
+ * packet, which conntrack may answer in place). A SYN for a load-balanced
+ * service (P->lb.to_vip) is the backend's to answer: no cookie, even where
+ * a local socket listens on the port.
  */
-static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config *cfg,
-				       struct sl_ct_config *ctc)
+static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
+				       const struct fw_config *cfg, struct sl_ct_config *ctc)
 {
 	__u64 bytes = p->bytes;
 	int rule;
@@ -168,8 +187,20 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
 	if (cfg->rule_base + rule < SLUICE_MAX_RULES)
 		sl_count(&fw_rule_cnt, cfg->rule_base + rule, bytes);
 	if (sl_rule_allows(cfg, rule)) {
-		if (ctc && p->ctp.start)
+		if (ctc && p->ctp.start) {
+			/* a SYN under SYN cookies: answered, no state kept */
+			if (p->ctp.start == SL_CT_SYN_SENT && !p->lb.to_vip) {
+				switch (sl_ck_syn(ctx, &p->m)) {
+				case SL_CK_SYN_TX:
+					return sl_tx(bytes);
+				case SL_CK_SYN_TC:
+					/* TC ingress sends it back out */
+					sl_count(&sl_verdict, SLUICE_VERDICT_TX, bytes);
+					return XDP_PASS;
+				}
+			}
 			sl_fw_ct_create(&p->ctp, ctc, bytes);
+		}
 		return SL_ALLOW;
 	}
 	return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex);
@@ -180,8 +211,9 @@ static __always_inline int sl_fw_rules(struct sl_pipe *p, const struct fw_config
  * state on the stack. The benchmarks' single-program path; sluice_xdp runs
  * the same stages as tail calls (sluice_xdp.bpf.c).
  */
-static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifindex)
+static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
 {
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct fw_config *cfg = NULL;
 	struct sl_ct_config *ctc;
 	struct sl_pipe p;
@@ -192,17 +224,17 @@ static __always_inline int sl_firewall_if(void *data, void *data_end, __u32 ifin
 		return v;
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(data, data_end, &p, cfg, ctc);
+		v = sl_fw_track(ctx, &p, cfg, ctc);
 		if (v != SL_NEXT)
 			return v == SL_ALLOW ? sl_pass(p.bytes) : v;
 	}
-	v = sl_fw_rules(&p, cfg, ctc);
+	v = sl_fw_rules(ctx, &p, cfg, ctc);
 	return v == SL_ALLOW ? sl_pass(p.bytes) : v;
 }
 
-static __always_inline int sl_firewall(void *data, void *data_end)
+static __always_inline int sl_firewall(struct xdp_md *ctx)
 {
-	return sl_firewall_if(data, data_end, 0);
+	return sl_firewall_if(ctx, 0);
 }
 
 #endif /* SLUICE_BPF_FIREWALL_H */

@@ -315,6 +315,24 @@ static __always_inline void sl_lb_reply_meta(struct sl_pipe *p, const struct lb_
 }
 
 /*
+ * Entry program, after parsing (CFG->active): a TCP SYN for a service sets
+ * P->lb.to_vip, so that the firewall leaves it to the backend to answer
+ * (no SYN cookie from here, even where a local socket listens on the
+ * port). A service lookup for the SYNs to a VIP only.
+ */
+static __always_inline void sl_lb_syn_meta(struct sl_pipe *p)
+{
+	struct lb_flow_key k;
+
+	if (p->m.proto != SL_IPPROTO_TCP || !p->m.has_ports ||
+	    (p->m.tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) != SL_TCP_SYN)
+		return;
+	sl_lb_key(&k, &p->m);
+	if (sl_lb_filtered(LB_F_VIP, k.dst) && sl_lb_service_of(&k, false))
+		p->lb.to_vip = 1;
+}
+
+/*
  * Entry program, first thing (CFG->decap; the backend side of DSR): an
  * IPv4-in-IPv4 or IPv6-in-IPv6 packet for a VIP of lb_decap arriving on a
  * decap interface loses its outer header, and the rest of the pipeline

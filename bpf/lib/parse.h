@@ -37,6 +37,9 @@
 #define SL_IPPROTO_EXP1		253
 #define SL_IPPROTO_EXP2		254
 
+#define SL_IP_FRAG_OFFSET	0x1fff	/* IPv4 frag_off: the offset, in 8-octet units */
+#define SL_TCP_OFF_FLAGS	13	/* TCP header byte of FIN, SYN, RST, PSH, ACK, ... */
+
 /* ICMP and ICMPv6 messages all have at least type, code, checksum and 4 more octets. */
 #define SL_ICMP_HLEN		8
 
@@ -109,7 +112,7 @@ static __always_inline int sl_parse_l4(void *l4, void *data_end, __u32 off, __u3
 		m->sport = bpf_ntohs(th->source);
 		m->dport = bpf_ntohs(th->dest);
 		m->has_ports = 1;
-		m->tcp_flags = ((__u8 *)th)[13];
+		m->tcp_flags = ((__u8 *)th)[SL_TCP_OFF_FLAGS];
 		break;
 	}
 	case SL_IPPROTO_UDP: {
@@ -161,7 +164,7 @@ static __always_inline int sl_parse_ip4(void *ip, void *data_end, struct sl_meta
 	m->dst4 = bpf_ntohl(iph->daddr);
 	/* A non-first fragment carries no L4 header: classify on addresses
 	 * and protocol only. */
-	if (bpf_ntohs(iph->frag_off) & 0x1fff)
+	if (bpf_ntohs(iph->frag_off) & SL_IP_FRAG_OFFSET)
 		return SL_PARSE_IP;
 	return sl_parse_l4(ip + hlen, data_end, hlen, totlen, m);
 }

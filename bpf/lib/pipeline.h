@@ -19,13 +19,14 @@
 
 /*
  * What the entry program found for the load balancer: this packet is a
- * backend's reply to a NAT flow. Its meta already reads as the client sees
- * it (source VIP:vport), so conntrack and the rules see one connection; the
- * LB stage rewrites the packet itself.
+ * backend's reply to a NAT flow (its meta already reads as the client sees
+ * it, source VIP:vport, so conntrack and the rules see one connection; the
+ * LB stage rewrites the packet itself), or a SYN for a service (no SYN
+ * cookie for it: the backend answers).
  */
 struct sl_lb_pkt {
 	__u8 reply;		/* a NAT reply: the source goes back to vip:vport */
-	__u8 pad;
+	__u8 to_vip;		/* a TCP SYN for a service (lb_svc) */
 	__be16 vport;
 	__u32 backend;		/* lb_backends id */
 	__u8 vip[16];

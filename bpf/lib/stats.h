@@ -24,6 +24,13 @@ static __always_inline int sl_pass(__u64 bytes)
 	return XDP_PASS;
 }
 
+/* Sent back out of the interface it came in on (a SYN cookie's SYN-ACK). */
+static __always_inline int sl_tx(__u64 bytes)
+{
+	sl_count(&sl_verdict, SLUICE_VERDICT_TX, bytes);
+	return XDP_TX;
+}
+
 static __always_inline int sl_pass_nonip(__u64 bytes)
 {
 	sl_count(&sl_verdict, SLUICE_VERDICT_PASS_NONIP, bytes);

@@ -28,6 +28,34 @@ def ns_cmd(ns, cmd):
     return ["nsenter", "--net=/run/netns/" + ns] + list(cmd)
 
 
+class LineProc:
+    """A helper process inside namespace NS, talking line by line on its
+    stdin and stdout; close() ends its stdin and waits for it (killed after
+    TIMEOUT s)."""
+
+    def __init__(self, ns, argv, timeout=60):
+        self.timeout = timeout
+        self.proc = subprocess.Popen(ns_cmd(ns, argv), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+
+    def line(self):
+        return self.proc.stdout.readline().strip()
+
+    def say(self, text, answer=True):
+        """Write the line TEXT; return the answer's line (ANSWER) or None."""
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        return self.line() if answer else None
+
+    def close(self):
+        try:
+            self.proc.communicate(input="", timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+
 def ns_exists(ns):
     return os.path.exists("/run/netns/" + ns)
 

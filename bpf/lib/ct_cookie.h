@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * SYN cookies in XDP (conntrack.syn-cookies; docs/datapath.md, "SYN
+ * cookies"). A SYN that a rule allows, to a port with a local listener, is
+ * answered here with a SYN-ACK whose sequence number is a cookie (layout in
+ * sluice_abi.h), written over the SYN and sent back with XDP_TX: no state,
+ * no skb. The ACK that returns the cookie + 1 is checked here too: a valid
+ * one is tracked as an established (assured) connection and passes with
+ * the handshake's options in the XDP metadata (struct sl_ck_meta), where
+ * the TC ingress program (sluice_tc.bpf.c) finds them and gives the
+ * listener its request socket with bpf_sk_assign_tcp_reqsk(). A bad one is
+ * dropped where the port always gets cookies, and left to the rules
+ * otherwise (it may be a packet of a connection whose entry was lost).
+ *
+ * Why a cookie of our own and not bpf_tcp_raw_gen/check_syncookie: the
+ * kernel's check says only "valid or not", and the request socket needs the
+ * MSS (and window scale, SACK) the SYN asked for; clients without TCP
+ * timestamps (Windows by default) leave no other place to carry them.
+ *
+ * What is answered: IPv4 without options or IPv6 without extension
+ * headers, a SYN without data or FIN/RST, a valid TCP checksum, and a
+ * listening socket for its destination in this namespace (so never
+ * forwarded traffic). Anything else takes the ordinary path.
+ *
+ * sl_ck_syn_answer and sl_ck_ack_check are global functions: the verifier
+ * checks each once, not once per place the firewall is inlined (the
+ * benchmarks' one-program path runs it twice in a program).
+ */
+#ifndef SLUICE_BPF_CT_COOKIE_H
+#define SLUICE_BPF_CT_COOKIE_H
+
+#include "conntrack.h"
+#include "ct_synack.h"
+#include "ct_tcpopt.h"
+#include "siphash.h"
+
+#define SL_CK_BIT_SLOT		7
+#define SL_CK_BIT_MSS		5
+#define SL_CK_BIT_SACK		4
+#define SL_CK_LOW		0xffu		/* the cookie bits that are not hash */
+
+/*
+ * The big working buffers, per CPU rather than on the stack: the firewall
+ * in one program (the benchmarks' path) keeps its per-packet state there,
+ * and BPF stacks end at 512 bytes.
+ */
+struct sl_ck_tmp {
+	struct sl_tcpopt o;
+	__u64 w[SL_SIP_WORDS_MAX];	/* the SipHash message */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_ck_tmp);
+} ct_ck_tmp SEC(".maps");
+
+static __always_inline struct sl_ck_tmp *sl_ck_tmp(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ct_ck_tmp, &zero);
+}
+
+/*
+ * The cookie of F in time slot SLOT, with LOW (bits 7..0) as given: the
+ * SipHash of the bytes saddr, daddr (4 or 16 each), sport, dport, the ISN
+ * (network order), the slot (host order), LOW, the family, zero-padded to
+ * whole words; its low 32 bits with bits 7..0 replaced by LOW.
+ */
+static __always_inline __u32 sl_ck_cookie(const struct sl_ck_config *cfg,
+					  const struct sl_ck_flow *f, __u32 slot, __u8 low,
+					  __u64 *w)
+{
+	__u8 *b = (__u8 *)w;
+	__be32 isn = bpf_htonl(f->isn);
+	__u64 h;
+
+	__builtin_memset(w, 0, SL_SIP_WORDS_MAX * sizeof(*w));
+	if (f->family == 4) {
+		__builtin_memcpy(b, &f->saddr[0], 4);
+		__builtin_memcpy(b + 4, &f->daddr[0], 4);
+		__builtin_memcpy(b + 8, &f->sport, 2);
+		__builtin_memcpy(b + 10, &f->dport, 2);
+		__builtin_memcpy(b + 12, &isn, 4);
+		__builtin_memcpy(b + 16, &slot, 4);
+		b[20] = low;
+		b[21] = 4;
+		h = sl_siphash(cfg->key, w, 3);
+	} else {
+		__builtin_memcpy(b, f->saddr, 16);
+		__builtin_memcpy(b + 16, f->daddr, 16);
+		__builtin_memcpy(b + 32, &f->sport, 2);
+		__builtin_memcpy(b + 34, &f->dport, 2);
+		__builtin_memcpy(b + 36, &isn, 4);
+		__builtin_memcpy(b + 40, &slot, 4);
+		b[44] = low;
+		b[45] = 6;
+		h = sl_siphash(cfg->key, w, 6);
+	}
+	return ((__u32)h & ~SL_CK_LOW) | low;
+}
+
+static __always_inline __u32 sl_ck_slot(__u64 now)
+{
+	return (__u32)(now >> SLUICE_CK_SLOT_SHIFT);
+}
+
+static __always_inline __u16 sl_ck_mss_of(__u8 family, __u32 idx)
+{
+	switch (idx & 3) {
+	case 0:
+		return family == 4 ? SLUICE_CK_MSS4_0 : SLUICE_CK_MSS6_0;
+	case 1:
+		return family == 4 ? SLUICE_CK_MSS4_1 : SLUICE_CK_MSS6_1;
+	case 2:
+		return family == 4 ? SLUICE_CK_MSS4_2 : SLUICE_CK_MSS6_2;
+	}
+	return family == 4 ? SLUICE_CK_MSS4_3 : SLUICE_CK_MSS6_3;
+}
+
+/* The largest MSS of the table not above the client's (none: the smallest). */
+static __always_inline __u32 sl_ck_mss_idx(__u8 family, __u16 mss)
+{
+	__u32 i = 3;
+
+	while (i && sl_ck_mss_of(family, i) > mss)
+		i--;
+	return i;
+}
+
+static __always_inline struct sl_ck_config *sl_ck_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ct_ck_cfg, &zero);
+}
+
+/* Port PORT (host order) always gets cookies. */
+static __always_inline bool sl_ck_port(const struct sl_ck_config *cfg, __u16 port)
+{
+	return cfg->mode == SLUICE_CK_ALWAYS ||
+	       (cfg->ports[(port >> 6) & (SLUICE_CK_PORT_WORDS - 1)] >> (port & 63)) & 1;
+}
+
+/* Answer a SYN to PORT with a cookie now? Auto: while this CPU sees pressure. */
+static __always_inline bool sl_ck_wanted(const struct sl_ck_config *cfg, __u16 port)
+{
+	__u32 zero = 0;
+	struct sl_ck_load *l;
+
+	if (!cfg || cfg->mode == SLUICE_CK_OFF)
+		return false;
+	if (sl_ck_port(cfg, port))
+		return true;
+	l = bpf_map_lookup_elem(&ct_ck_load, &zero);
+	return l && bpf_ktime_get_coarse_ns() < l->until;
+}
+
+/*
+ * Answer the SYN M (its key P) with a cookie, in place: 0 when the frame is
+ * now the SYN-ACK to send back (XDP_TX), -1 when the SYN takes the ordinary
+ * path (left as it was).
+ */
+__noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
+				const struct sl_ck_config *cfg)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u32 l3, l4, tcplen, newlen, isn, low, cookie, slot, mtu = 0;
+	struct sl_ck_tmp *t = sl_ck_tmp();
+	struct sl_tcpopt *o;
+	struct sl_ck_flow f;
+	bool ts, sack;
+	__u16 mss;
+	__u8 *th, ws;
+
+	if (!m || !cfg || !t)
+		return -1;
+	o = &t->o;
+	/* no IPv4 options, no IPv6 extension headers: the reply is written in place */
+	if (m->l4_off != (m->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr)))
+		return -1;
+	l3 = m->l3_off;
+	if (l3 > 64)
+		return -1;
+	l4 = l3 + (m->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr));
+	th = data + l4;
+	if ((void *)(th + SL_TCP_HLEN) > data_end)
+		return -1;
+	tcplen = (th[12] >> 4) * 4;
+	/* a SYN with data: the ordinary path */
+	if (m->ip_len != m->l4_off + tcplen || tcplen < SL_TCP_HLEN ||
+	    (void *)(th + tcplen) > data_end)
+		return -1;
+	if (m->family == 4) {
+		struct iphdr *ip = data + l3;
+
+		if ((void *)(ip + 1) > data_end || (ip->frag_off & bpf_htons(SL_IP_MF)) ||
+		    sl_ck_fold((__u32)bpf_csum_diff(NULL, 0, (void *)ip, sizeof(*ip), 0)))
+			return -1;
+	}
+	isn = bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ));
+	sl_ck_flow_of(m, &f, isn);
+	if (sl_tcpopt_load(ctx, l4, tcplen, o))
+		return -1;
+	/*
+	 * A corrupt SYN is not answered (the stack would drop it). A checksum
+	 * left to offload is not corrupt: a veth hands XDP what a local
+	 * sender wrote, the pseudo header's sum, folded.
+	 */
+	if (sl_ck_tcp_csum(f.saddr, f.daddr, o->buf, tcplen) != 0 &&
+	    *(__u16 *)(o->buf + 16) != (__u16)~sl_ck_fold(sl_ck_pseudo(f.saddr, f.daddr, tcplen)))
+		return -1;
+	if (!sl_ck_listener(ctx, &f))
+		return -1;
+	/* the ACK will need metadata for TC: refuse where the driver has none */
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct sl_ck_meta)))
+		return -1;
+	if (bpf_xdp_adjust_meta(ctx, (int)sizeof(struct sl_ck_meta)))
+		return -1;
+	ts = o->ts && (cfg->opts & SLUICE_CK_OPT_TS);
+	sack = o->sack && (cfg->opts & SLUICE_CK_OPT_SACK);
+	ws = (cfg->opts & SLUICE_CK_OPT_WSCALE) ? o->wscale : SL_CK_WS_NONE;
+	slot = sl_ck_slot(bpf_ktime_get_coarse_ns());
+	low = (slot & 1) << SL_CK_BIT_SLOT | sl_ck_mss_idx(m->family, o->mss) << SL_CK_BIT_MSS |
+	      (__u32)sack << SL_CK_BIT_SACK | ws;
+	cookie = sl_ck_cookie(cfg, &f, slot, (__u8)low, t->w);
+	/* the MSS we announce: the interface's MTU less the headers */
+	bpf_check_mtu(ctx, 0, &mtu, 0, 0);
+	if (mtu < SL_CK_MTU_MIN)
+		mtu = SL_CK_MTU_MIN;
+	mtu -= m->family == 4 ? 40 : 60;
+	mss = mtu > SL_CK_MSS_MAX ? SL_CK_MSS_MAX : (__u16)mtu;
+	/* the frame: headers up to TCP, then our options, nothing after */
+	tcplen = SL_TCP_HLEN + sl_ck_optlen(ts, sack, ws != SL_CK_WS_NONE);
+	newlen = l4 + tcplen;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (bpf_xdp_adjust_tail(ctx, (int)newlen - (int)(data_end - data)))
+		return -1;
+	return sl_ck_write(ctx, m, &f, o, cookie, mss, ts, sack,
+			   ws == SL_CK_WS_NONE ? SL_CK_WS_NONE : cfg->rcv_wscale, tcplen);
+}
+
+/*
+ * Can the SYN-ACK in CTX leave with XDP_TX? Else (SLUICE_CK_MAGIC_TX in its
+ * metadata) it passes to the TC ingress program, which sends it back out.
+ */
+static __always_inline bool sl_ck_xdp_tx(struct xdp_md *ctx, const struct sl_ck_config *cfg)
+{
+	__u32 i = ctx->ingress_ifindex;
+	__u32 *meta;
+
+	if (i < 65536 && !(cfg->tx_tc[(i >> 6) & (SLUICE_CK_IF_WORDS - 1)] >> (i & 63) & 1))
+		return true;
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct sl_ck_meta)))
+		return true;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) <= (void *)(long)ctx->data)
+		*meta = SLUICE_CK_MAGIC_TX;
+	return false;
+}
+
+enum sl_ck_syn_res {
+	SL_CK_SYN_NONE,		/* the ordinary path: the frame is as it was */
+	SL_CK_SYN_TX,		/* the frame is the SYN-ACK: XDP_TX */
+	SL_CK_SYN_TC,		/* the frame is the SYN-ACK: XDP_PASS, TC sends it */
+};
+
+/*
+ * An allowed SYN (M): answer it with a cookie when the port always gets
+ * them, or auto mode sees pressure (enum sl_ck_syn_res).
+ */
+static __always_inline int sl_ck_syn(struct xdp_md *ctx, struct sl_meta *m)
+{
+	struct sl_ck_config *cfg = sl_ck_cfg();
+
+	if (!cfg || !sl_ck_wanted(cfg, m->dport) || sl_ck_syn_answer(ctx, m, cfg))
+		return SL_CK_SYN_NONE;
+	sl_ct_stat(SLUICE_CT_STAT_CK_SENT);
+	sl_ck_count(true, bpf_ktime_get_coarse_ns());
+	return sl_ck_xdp_tx(ctx, cfg) ? SL_CK_SYN_TX : SL_CK_SYN_TC;
+}
+
+enum sl_ck_res {
+	SL_CK_NONE,		/* not a cookie ACK: conntrack and the rules go on */
+	SL_CK_VALID,		/* the handshake of a cookie: tracked, pass */
+	SL_CK_BAD,		/* a bad cookie to a port that always gets them: drop */
+};
+
+/*
+ * The ACK M (no entry: P has its key) returning a cookie? Valid: an
+ * established entry among the assured ones, and the handshake's options in
+ * the metadata for TC.
+ */
+__noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
+			       struct sl_ct_pkt *p, const struct sl_ck_config *cfg,
+			       const struct sl_ct_config *ctc)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	__u32 l4, tcplen, ack, cookie, slot, low;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct sl_ck_tmp *t = sl_ck_tmp();
+	struct sl_ck_meta *meta;
+	struct sl_ct_entry v;
+	struct sl_ck_flow f;
+	__u8 *th;
+
+	if (!m || !p || !cfg || !t || m->l3_off > 64 || m->l4_off > SL_CT_L4_MAX)
+		return SL_CK_NONE;
+	l4 = (__u32)m->l3_off + m->l4_off;
+	th = data + l4;
+	if ((void *)(th + SL_TCP_HLEN) > data_end)
+		return SL_CK_NONE;
+	tcplen = (th[12] >> 4) * 4;
+	ack = bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_ACK));
+	cookie = ack - 1;
+	low = cookie & SL_CK_LOW;
+	sl_ck_flow_of(m, &f, bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ)) - 1);
+	slot = sl_ck_slot(now);
+	if ((slot & 1) != low >> SL_CK_BIT_SLOT)
+		slot--;
+	if (sl_ck_cookie(cfg, &f, slot, (__u8)low, t->w) != cookie)
+		return sl_ck_port(cfg, m->dport) ? SL_CK_BAD : SL_CK_NONE;
+	sl_ct_stat(SLUICE_CT_STAT_CK_VALID);
+	sl_ck_count(false, now);
+	if (sl_tcpopt_load(ctx, l4, tcplen, &t->o))
+		t->o.ts = 0;
+	/* tracked as established at once: the cookie is the proof of the handshake */
+	sl_ct_entry_new(&v, p, SL_CT_ESTABLISHED, bytes);
+	v.syn_ack_seq = bpf_htonl(cookie);
+	sl_ct_insert(p, ctc, &v, false);
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return SL_CK_VALID;	/* TC cannot take it over: counted there as missing */
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return SL_CK_VALID;
+	__builtin_memset(meta, 0, sizeof(*meta));
+	meta->magic = SLUICE_CK_MAGIC;
+	meta->mss = sl_ck_mss_of(m->family, (low >> SL_CK_BIT_MSS) & 3);
+	if ((low & SL_CK_WS_NONE) != SL_CK_WS_NONE) {
+		meta->flags |= SLUICE_CK_META_WSCALE;
+		meta->snd_wscale = low & SL_CK_WS_NONE;
+		meta->rcv_wscale = cfg->rcv_wscale;
+	}
+	if (low >> SL_CK_BIT_SACK & 1)
+		meta->flags |= SLUICE_CK_META_SACK;
+	if (t->o.ts && (cfg->opts & SLUICE_CK_OPT_TS)) {
+		meta->flags |= SLUICE_CK_META_TS;
+		meta->tsval = t->o.tsval;
+		meta->tsecr = t->o.tsecr;
+	}
+	return SL_CK_VALID;
+}
+
+/* An ACK (no SYN, no RST) without an entry: a cookie's? */
+static __always_inline int sl_ck_ack(struct xdp_md *ctx, struct sl_meta *m, struct sl_ct_pkt *p,
+				     const struct sl_ct_config *ctc)
+{
+	struct sl_ck_config *cfg;
+
+	if (m->proto != SL_IPPROTO_TCP || !m->has_ports ||
+	    (m->tcp_flags & (SL_TCP_SYN | SL_TCP_RST | SL_TCP_ACK)) != SL_TCP_ACK)
+		return SL_CK_NONE;
+	cfg = sl_ck_cfg();
+	if (!cfg || cfg->mode == SLUICE_CK_OFF)
+		return SL_CK_NONE;
+	return sl_ck_ack_check(ctx, m, p, cfg, ctc);
+}
+
+#endif /* SLUICE_BPF_CT_COOKIE_H */

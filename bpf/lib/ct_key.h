@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What conntrack makes of a parsed packet: the normalised key of its
+ * connection (endpoint "a" is the lower (address, port) pair, so both
+ * directions build the same key), which endpoint sent it, and whether it
+ * may open a connection (TCP SYN, UDP, ICMP echo request).
+ */
+#ifndef SLUICE_BPF_CT_KEY_H
+#define SLUICE_BPF_CT_KEY_H
+
+#include <bpf/bpf_endian.h>
+
+#include "ct_state.h"
+#include "parse.h"
+
+/* ICMP and ICMPv6 types conntrack knows: echo, and the errors it relates. */
+#define SL_ICMP_ECHOREPLY	0
+#define SL_ICMP_UNREACH		3
+#define SL_ICMP_ECHO		8
+#define SL_ICMP_TIME_EXCEEDED	11
+#define SL_ICMP_PARAMPROB	12
+#define SL_ICMP6_UNREACH	1
+#define SL_ICMP6_PKT_TOOBIG	2
+#define SL_ICMP6_TIME_EXCEEDED	3
+#define SL_ICMP6_PARAMPROB	4
+#define SL_ICMP6_ECHO		128
+#define SL_ICMP6_ECHOREPLY	129
+#define SL_ICMP_OFF_ECHO_ID	4	/* echo: the identifier, used as both ports */
+
+/* Offsets past this are not real headers (and keep the verifier's ranges small). */
+#define SL_CT_L4_MAX		4096
+
+/* A 5-tuple before normalisation; addresses in network order, IPv4 in [0]. */
+struct sl_ct_tuple {
+	__u32 src[4], dst[4];
+	__be16 sport, dport;
+	__u8 proto, family;
+};
+
+/* What conntrack makes of one packet. */
+struct sl_ct_pkt {
+	struct sl_ct_key key;
+	__u32 shard;		/* of the key: ct_shards[shard], [SHARDS_MAX + shard] */
+	__u8 src_is_a;		/* the packet's source is endpoint a of the key */
+	__u8 start;		/* state of a new entry if the packet may open one, else 0 */
+};
+
+/* Endpoint a of the key is the lower (address, port) pair. */
+static __always_inline bool sl_ct_src_is_a(const struct sl_ct_tuple *t)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u32 s = bpf_ntohl(t->src[i]), d = bpf_ntohl(t->dst[i]);
+
+		if (s != d)
+			return s < d;
+	}
+	return bpf_ntohs(t->sport) <= bpf_ntohs(t->dport);
+}
+
+/* Fill K from T; returns whether T's source is endpoint a. */
+static __always_inline __u8 sl_ct_key_make(struct sl_ct_key *k, const struct sl_ct_tuple *t)
+{
+	bool src_a = sl_ct_src_is_a(t);
+
+	__builtin_memset(k, 0, sizeof(*k));
+	if (src_a) {
+		__builtin_memcpy(k->addr_a, t->src, 16);
+		__builtin_memcpy(k->addr_b, t->dst, 16);
+		k->port_a = t->sport;
+		k->port_b = t->dport;
+	} else {
+		__builtin_memcpy(k->addr_a, t->dst, 16);
+		__builtin_memcpy(k->addr_b, t->src, 16);
+		k->port_a = t->dport;
+		k->port_b = t->sport;
+	}
+	k->proto = t->proto;
+	k->family = t->family;
+	return src_a;
+}
+
+/*
+ * The L4 header of a parsed packet with LEN bytes of it readable, within
+ * the frame and within the IP packet's own length, or NULL.
+ */
+static __always_inline __u8 *sl_ct_l4(void *data, void *data_end, const struct sl_meta *m,
+				      __u32 len)
+{
+	__u32 off = (__u32)m->l3_off + m->l4_off;
+	__u8 *p;
+
+	if (!m->has_l4 || off > SL_CT_L4_MAX || m->l4_off + len > m->ip_len)
+		return NULL;
+	p = data + off;
+	if ((void *)(p + len) > data_end)
+		return NULL;
+	return p;
+}
+
+static __always_inline bool sl_ct_is_icmp(__u8 family, __u8 proto)
+{
+	return family == 4 ? proto == SL_IPPROTO_ICMP : proto == SL_IPPROTO_ICMPV6;
+}
+
+static __always_inline bool sl_ct_icmp_echo(__u8 family, __u8 type, bool *request)
+{
+	*request = type == (family == 4 ? SL_ICMP_ECHO : SL_ICMP6_ECHO);
+	return *request || type == (family == 4 ? SL_ICMP_ECHOREPLY : SL_ICMP6_ECHOREPLY);
+}
+
+static __always_inline bool sl_ct_icmp_error(__u8 family, __u8 type)
+{
+	if (family == 4)
+		return type == SL_ICMP_UNREACH || type == SL_ICMP_TIME_EXCEEDED ||
+		       type == SL_ICMP_PARAMPROB;
+	return type == SL_ICMP6_UNREACH || type == SL_ICMP6_PKT_TOOBIG ||
+	       type == SL_ICMP6_TIME_EXCEEDED || type == SL_ICMP6_PARAMPROB;
+}
+
+static __always_inline void sl_ct_tuple_addrs(struct sl_ct_tuple *t, const struct sl_meta *m)
+{
+	if (m->family == 4) {
+		__builtin_memset(t, 0, sizeof(*t));
+		t->src[0] = bpf_htonl(m->src4);
+		t->dst[0] = bpf_htonl(m->dst4);
+	} else {
+		__builtin_memcpy(t->src, m->src6, 16);
+		__builtin_memcpy(t->dst, m->dst6, 16);
+	}
+	t->family = m->family;
+	t->proto = m->proto;
+}
+
+/* What sl_ct_pkt_make found. */
+enum sl_ct_kind {
+	SL_CT_KEYED,		/* TCP, UDP, ICMP echo: P's key is filled */
+	SL_CT_ICMP_ERR,		/* an ICMP error: look up what it quotes instead */
+	SL_CT_IGNORED,		/* other protocols, non-first fragments, other ICMP
+				 * types such as neighbour discovery: the rules decide */
+};
+
+/* Build P for a parsed packet (enum sl_ct_kind). */
+static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const struct sl_meta *m,
+					  struct sl_ct_pkt *p)
+{
+	struct sl_ct_tuple t;
+	__u8 *icmp;
+	bool req;
+
+	p->start = 0;
+	if (!m->has_l4)
+		return SL_CT_IGNORED;
+	sl_ct_tuple_addrs(&t, m);
+	if (m->has_ports) {
+		t.sport = bpf_htons(m->sport);
+		t.dport = bpf_htons(m->dport);
+		if (m->proto == SL_IPPROTO_UDP)
+			p->start = SL_CT_UDP;
+		else if ((m->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) ==
+			 SL_TCP_SYN)
+			p->start = SL_CT_SYN_SENT;
+	} else if (sl_ct_is_icmp(m->family, m->proto)) {
+		icmp = sl_ct_l4(data, data_end, m, SL_ICMP_HLEN);
+		if (!icmp)
+			return SL_CT_IGNORED;
+		if (sl_ct_icmp_error(m->family, icmp[0]))
+			return SL_CT_ICMP_ERR;
+		if (!sl_ct_icmp_echo(m->family, icmp[0], &req))
+			return SL_CT_IGNORED;
+		__builtin_memcpy(&t.sport, icmp + SL_ICMP_OFF_ECHO_ID, 2);
+		t.dport = t.sport;
+		if (req)
+			p->start = SL_CT_ICMP;
+	} else {
+		return SL_CT_IGNORED;
+	}
+	p->src_is_a = sl_ct_key_make(&p->key, &t);
+	return SL_CT_KEYED;
+}
+
+#endif /* SLUICE_BPF_CT_KEY_H */

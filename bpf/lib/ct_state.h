@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Conntrack states and their timeouts: the TCP state machine (netfilter's,
+ * without window tracking), when an entry has earned its place among the
+ * assured connections, and when it is past its time.
+ *
+ * An entry's deadline is last_seen + the timeout of its state. The
+ * datapath treats an entry past it as absent; each shard's sweeper deletes
+ * it (ct_sweep.h) and only walks when the earliest deadline it knows has
+ * passed, so a move to a *shorter* timeout tells the sweeper
+ * (sl_ct_deadline); a longer one needs nothing.
+ */
+#ifndef SLUICE_BPF_CT_STATE_H
+#define SLUICE_BPF_CT_STATE_H
+
+#include <bpf/bpf_endian.h>
+
+#include "ct_maps.h"
+#include "parse.h"
+
+#define SL_NSEC_PER_SEC		1000000000ull
+#define SL_NSEC_PER_MSEC	1000000ull
+
+/* TCP header flags (byte 13 of the header, struct sl_meta.tcp_flags). */
+#define SL_TCP_FIN		0x01
+#define SL_TCP_SYN		0x02
+#define SL_TCP_RST		0x04
+#define SL_TCP_PSH		0x08
+#define SL_TCP_ACK		0x10
+#define SL_TCP_ECE		0x40
+#define SL_TCP_CWR		0x80
+#define SL_TCP_HLEN		20	/* without options */
+#define SL_TCP_OFF_SEQ		4	/* sequence number */
+#define SL_TCP_OFF_ACK		8	/* acknowledgment number */
+
+/* sl_ct_entry.fin_seen: one bit per direction (SL_CT_DIR_*). */
+#define SL_CT_FIN_ORIG		(1 << SL_CT_DIR_ORIG)
+#define SL_CT_FIN_REPLY		(1 << SL_CT_DIR_REPLY)
+#define SL_CT_FIN_BOTH		(SL_CT_FIN_ORIG | SL_CT_FIN_REPLY)
+
+/* The sweeper's tick: an eighth of the shortest timeout, within these bounds. */
+#define SL_CT_TICK_DIV		8
+#define SL_CT_TICK_MIN_NS	(250 * SL_NSEC_PER_MSEC)
+#define SL_CT_TICK_MAX_NS	(5000 * SL_NSEC_PER_MSEC)
+
+static __always_inline __u32 sl_ct_timeout_idx(__u8 state)
+{
+#define SL_CT_TO_CASE(st, name, to) case st: return to;
+	switch (state) {
+	SLUICE_CT_STATES(SL_CT_TO_CASE)
+	}
+#undef SL_CT_TO_CASE
+	return SLUICE_CT_TO_ICMP;
+}
+
+/* The timeout of STATE in ns; a timeout of 0 in ct_cfg means "the default". */
+static __always_inline __u64 sl_ct_timeout_ns(const struct sl_ct_config *cfg, __u8 state)
+{
+	__u32 i = sl_ct_timeout_idx(state), s = 0;
+
+	if (cfg && i < SLUICE_CT_TO_MAX)
+		s = cfg->timeout[i];
+	if (!s) {
+		switch (i) {
+#define SL_CT_TO_DEFAULT(id, name, dflt) case SLUICE_##id: s = dflt; break;
+		SLUICE_CT_TIMEOUTS(SL_CT_TO_DEFAULT)
+#undef SL_CT_TO_DEFAULT
+		}
+	}
+	return (__u64)s * SL_NSEC_PER_SEC;
+}
+
+/* Past its timeout: the datapath, the sweeper and `sluice ct list` agree. */
+static __always_inline bool sl_ct_stale(const struct sl_ct_entry *e,
+					const struct sl_ct_config *cfg, __u64 now)
+{
+	return (__s64)(now - e->last_seen) > (__s64)sl_ct_timeout_ns(cfg, e->state);
+}
+
+/*
+ * An entry of SHARD may expire at END: wake its sweeper by then. Written
+ * only when earlier than what the sweeper knows, so a steady stream of new
+ * connections (each expiring later than the last) rarely writes.
+ */
+static __always_inline void sl_ct_deadline(__u32 shard, __u64 end)
+{
+	struct sl_ct_sweeper *s = bpf_map_lookup_elem(&ct_sweep, &shard);
+
+	if (s && end < s->next)
+		s->next = end;
+}
+
+/* The sweeper's tick: an eighth of the shortest timeout, 250 ms .. 5 s. */
+static __always_inline __u64 sl_ct_tick_ns(const struct sl_ct_config *cfg)
+{
+	__u64 t, min = ~0ull;
+
+	for (__u8 st = SL_CT_SYN_SENT; st < SL_CT_STATE_MAX; st++) {
+		t = sl_ct_timeout_ns(cfg, st);
+		if (t < min)
+			min = t;
+	}
+	t = min / SL_CT_TICK_DIV;
+	if (t < SL_CT_TICK_MIN_NS)
+		t = SL_CT_TICK_MIN_NS;
+	if (t > SL_CT_TICK_MAX_NS)
+		t = SL_CT_TICK_MAX_NS;
+	return t;
+}
+
+/*
+ * TCP: SYN (orig) -> syn-sent, SYN-ACK (reply) -> syn-recv, ACK (orig) ->
+ * established; FIN in one direction -> fin-wait, in both -> closing; RST ->
+ * closing. A SYN from the originator in closing starts over (port reuse).
+ * TH is the TCP header (SL_TCP_HLEN readable) or NULL.
+ */
+static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
+				      __u32 shard, __u32 dir, __u8 flags, const __u8 *th)
+{
+	__u8 old = e->state, new = old;
+	__be32 ack;
+
+	if (flags & SL_TCP_RST) {
+		new = SL_CT_CLOSING;
+	} else if (flags & SL_TCP_SYN) {
+		if (!(flags & SL_TCP_ACK)) {
+			if (dir == SL_CT_DIR_ORIG && old == SL_CT_CLOSING) {
+				new = SL_CT_SYN_SENT;
+				e->fin_seen = 0;
+			}
+		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT) {
+			new = SL_CT_SYN_RECV;
+			if (th)
+				__builtin_memcpy(&e->syn_ack_seq, th + SL_TCP_OFF_SEQ, 4);
+		}
+	} else if (flags & SL_TCP_FIN) {
+		e->fin_seen |= 1 << dir;
+		if (old == SL_CT_SYN_RECV || old == SL_CT_ESTABLISHED || old == SL_CT_FIN_WAIT)
+			new = e->fin_seen == SL_CT_FIN_BOTH ? SL_CT_CLOSING : SL_CT_FIN_WAIT;
+	} else if ((flags & SL_TCP_ACK) && dir == SL_CT_DIR_ORIG && old == SL_CT_SYN_RECV) {
+		/*
+		 * Only the ACK of the responder's SYN-ACK completes the
+		 * handshake: a blind spoofer does not know its sequence
+		 * number, so a flood of SYN + guessed ACK stays unassured.
+		 */
+		if (!th)
+			return;
+		__builtin_memcpy(&ack, th + SL_TCP_OFF_ACK, 4);
+		if (bpf_ntohl(ack) != bpf_ntohl(e->syn_ack_seq) + 1)
+			return;
+		new = SL_CT_ESTABLISHED;
+	}
+	if (new == old)
+		return;
+	e->state = new;
+	if (sl_ct_timeout_ns(cfg, new) < sl_ct_timeout_ns(cfg, old))
+		sl_ct_deadline(shard, e->last_seen + sl_ct_timeout_ns(cfg, new));
+}
+
+/*
+ * Has an unassured entry just earned its place among the assured ones
+ * (netfilter's ASSURED)? TCP: its handshake completed (an RST or FIN of a
+ * half-open connection does not count: a flood of SYN + RST pairs must not
+ * move over). UDP: a datagram came back (DIR: the packet just seen). ICMP
+ * echo: never, as in netfilter; the kernel answers every echo request, so
+ * a reply to a spoofed one proves nothing.
+ */
+static __always_inline bool sl_ct_assured(const struct sl_ct_entry *e, __u8 proto, __u32 dir)
+{
+	if (proto == SL_IPPROTO_TCP)
+		return e->state == SL_CT_ESTABLISHED;
+	if (proto == SL_IPPROTO_UDP)
+		return dir == SL_CT_DIR_REPLY;
+	return false;
+}
+
+#endif /* SLUICE_BPF_CT_STATE_H */

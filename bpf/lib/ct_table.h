@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Where entries live. Every new entry starts in the unassured shard of its
+ * key's shard number and moves to the assured shard when its connection
+ * earns it (sl_ct_assured: a completed TCP handshake, a UDP reply). A
+ * flood from spoofed sources never completes anything, so it churns the
+ * unassured shards and cannot evict an assured connection (netfilter's
+ * ASSURED + early_drop; docs/datapath.md, "Table full").
+ */
+#ifndef SLUICE_BPF_CT_TABLE_H
+#define SLUICE_BPF_CT_TABLE_H
+
+#include "ct_key.h"
+
+#define SL_EEXIST		17
+
+/* The entry of P's key, assured or (*UNASSURED) not, or NULL. */
+static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool *unassured)
+{
+	struct sl_ct_entry *e = NULL;
+	void *m = sl_ct_map(p->shard, false);
+
+	*unassured = false;
+	if (m)
+		e = bpf_map_lookup_elem(m, &p->key);
+	if (e)
+		return e;
+	m = sl_ct_map(p->shard, true);
+	if (!m)
+		return NULL;
+	*unassured = true;
+	return bpf_map_lookup_elem(m, &p->key);
+}
+
+/*
+ * Move the unassured entry E of P's key to its assured shard. If that
+ * shard cannot take it (counted insert-failed), it stays where it is and
+ * keeps working from there until LRU pressure or its timeout ends it.
+ * -EEXIST: another CPU moved it first. Not a creation: `created` counts
+ * each connection once.
+ */
+static __noinline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entry *e,
+				     struct sl_ct_config *cfg)
+{
+	struct sl_ct_entry v;
+	void *tbl, *una;
+	long err;
+
+	if (!p || !e)
+		return;
+	tbl = sl_ct_map(p->shard, false);
+	una = sl_ct_map(p->shard, true);
+	if (!tbl || !una)
+		return;
+	v = *e;
+	err = bpf_map_update_elem(tbl, &p->key, &v, BPF_NOEXIST);
+	if (err && err != -SL_EEXIST) {
+		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
+		return;
+	}
+	bpf_map_delete_elem(una, &p->key);
+	if (err)
+		return;
+	sl_ct_deadline(p->shard, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
+	if (p->key.proto == SL_IPPROTO_TCP)
+		sl_ck_count(false, v.last_seen);
+}
+
+/*
+ * Insert V under P's key, among the unassured entries or (UNASSURED false)
+ * the assured ones. A failure is counted and never stops the packet.
+ * Returns 0 when this call created the entry.
+ */
+static __always_inline int sl_ct_insert(const struct sl_ct_pkt *p,
+					const struct sl_ct_config *cfg,
+					struct sl_ct_entry *v, bool unassured)
+{
+	void *map = sl_ct_map(p->shard, unassured);
+	long err;
+
+	if (!map) {
+		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
+		return -1;
+	}
+	err = bpf_map_update_elem(map, &p->key, v, BPF_NOEXIST);
+	if (err) {
+		/* -EEXIST: another CPU tracked it first; that entry stands */
+		if (err != -SL_EEXIST)
+			sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
+		return -1;
+	}
+	sl_ct_deadline(p->shard, v->last_seen + sl_ct_timeout_ns(cfg, v->state));
+	sl_ct_stat(SLUICE_CT_STAT_CREATED);
+	return 0;
+}
+
+/* A new entry for P in STATE, its source the originator, one packet of BYTES seen. */
+static __always_inline void sl_ct_entry_new(struct sl_ct_entry *v, const struct sl_ct_pkt *p,
+					    __u8 state, __u64 bytes)
+{
+	__builtin_memset(v, 0, sizeof(*v));
+	v->created = bpf_ktime_get_coarse_ns();
+	v->last_seen = v->created;
+	v->state = state;
+	v->orig_is_a = p->src_is_a;
+	v->packets[SL_CT_DIR_ORIG] = 1;
+	v->bytes[SL_CT_DIR_ORIG] = bytes;
+}
+
+/*
+ * Track the connection P opens (P->start != 0), its source the originator:
+ * an unassured entry until the connection earns its place.
+ */
+static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
+					 const struct sl_ct_config *cfg, __u64 bytes)
+{
+	struct sl_ct_entry v;
+
+	sl_ct_entry_new(&v, p, p->start, bytes);
+	if (!sl_ct_insert(p, cfg, &v, true) && p->start == SL_CT_SYN_SENT)
+		sl_ck_count(true, v.created);
+}
+
+#endif /* SLUICE_BPF_CT_TABLE_H */
