@@ -4,6 +4,7 @@
  * every module takes the agent and owns its part of it:
  *   loader.c   bpffs, state dirs, skeleton open/pin/load, the pinned maps
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
+ *   rules.c    rule counter ids kept across reloads, rule names by generation
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
@@ -38,6 +39,7 @@ struct agent_metrics;
 struct agent_egress;
 struct agent_health;
 struct lb_state;
+struct agent_rules;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -58,12 +60,15 @@ struct iface {
 	int tc_link_fd[2];
 	bool tc_clsact[2];
 	bool seen;		/* present in the current link dump */
+	bool move_pending;	/* adopted from the previous layout: moves after the apply */
 };
 
 /* What the last applied policy filled in, for `status` (cheap to know here). */
 struct map_use {
 	bool known;
-	uint32_t classes, src4_t8, dst4_t8, src6, dst6;
+	uint32_t classes, rules;
+	uint32_t t8[2], lh[2], v6[2];	/* chunks+groups, hash buckets, IPv6 prefixes: src, dst */
+	uint64_t bytes;			/* the slots' map memory (fw_tables_bytes) */
 };
 
 struct agent {
@@ -88,13 +93,16 @@ struct agent {
 	bool entry_owned;		/* entry_fd is ours to close (adopted pin) */
 	bool progs_adopted;		/* the pinned program set of this build runs on */
 	int tails_fd;			/* its prog array sl_tails */
-	struct fw_map_fds fds;		/* outer fwo_* maps and sl_ifslot */
+	struct fw_map_fds fds;		/* outer fwp_* maps and sl_ifslot */
 	uint32_t slot;			/* the policy slot in force (section 0's) */
 	uint32_t *sec_slots;		/* the slot of each section of pol (sync.c) */
 	size_t nsec_slots;
 	bool in_force;			/* slot holds an applied policy */
+	bool legacy_state;		/* the previous layout's maps run the interfaces */
 	struct timespec last_switch;	/* when interfaces last changed slot */
 	int rule_cnt_fd, verdict_fd, drop_fd;
+	int cnt_key_fd;			/* fw_cnt_key: who owns each rule counter */
+	struct agent_rules *rules;	/* counter ids, rule names by generation (rules.c) */
 	int state_lock_fd;
 
 	/* policy in force (sync.c); have_policy is false when the agent adopted

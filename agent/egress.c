@@ -40,6 +40,7 @@
 #include "loader.h"
 #include "log.h"
 #include "policy_json.h"
+#include "rules.h"
 #include "sync.h"
 
 #define EG_NAME(id, name, type, prog) name,
@@ -348,6 +349,24 @@ void egress_abort(struct agent *a)
 	free_new(eg);
 }
 
+/*
+ * The slot's counter ids: rule r counts into eg_rule_cnt[BASE + r], the
+ * default into BASE + nrules (the parser keeps every entry's within
+ * SLUICE_EG_CNT_MAX).
+ */
+static int eg_set_counters(struct fw_tables *t, uint32_t base)
+{
+	uint32_t n = t->cfg.nrules, *ids = calloc(n + 1, sizeof(*ids));
+
+	if (!ids)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < n; r++)
+		ids[r] = base + r;
+	fw_tables_set_counters(t, ids, base + n);
+	free(ids);
+	return 0;
+}
+
 int egress_prepare(struct agent *a, const struct sl_policy *pol, uint64_t gen)
 {
 	struct agent_egress *eg = a->eg;
@@ -372,6 +391,9 @@ int egress_prepare(struct agent *a, const struct sl_policy *pol, uint64_t gen)
 		struct fw_tables t = {};
 
 		err = fw_compile(pol, &e->fw, gen, &t, &d);
+		/* counter ids into eg_rule_cnt, the entry's own (sluice_abi.h) */
+		if (!err)
+			err = eg_set_counters(&t, base);
 		if (!err) {
 			err = fw_slot_free(&a->fds, &eg->new_slots[i]);
 			if (err)
@@ -868,14 +890,26 @@ struct json_object *egress_stats(struct agent *a)
 void egress_event_json(struct agent *a, const struct sl_event *e, struct json_object *o)
 {
 	const struct sl_egress *eg = NULL;
-	const char *cgpath = NULL;
+	const char *cgpath = NULL, *name, *rule = NULL;
 
 	if (a->have_policy && e->egress && e->egress <= a->pol.negs)
 		eg = &a->pol.egs[e->egress - 1];
+	/*
+	 * An event naming a rule carries the generation of the slot that judged
+	 * it: the entry and rule of that generation, even after a reload
+	 * (rules.c); one without (a slot gone under the call) is of the policy
+	 * in force.
+	 */
+	if (e->gen) {
+		name = rules_eg_entry(a, e->gen, e->egress - 1);
+		rule = rules_eg_name(a, e->gen, e->egress - 1, e->rule);
+	} else {
+		name = eg ? eg->name : NULL;
+	}
 	for (size_t i = 0; e->cgroup && a->eg && i < a->eg->ncgs; i++)
 		if (a->eg->cgs[i].id == e->cgroup)
 			cgpath = a->eg->cgs[i].path;
-	json_object_object_add(o, "egress", eg ? json_object_new_string(eg->name) : NULL);
+	json_object_object_add(o, "egress", name ? json_object_new_string(name) : NULL);
 	json_object_object_add(o, "hook", json_object_new_string(
 				       e->hook < SLUICE_EG_HOOK_MAX ? stat_hook_names[e->hook] :
 				       "unknown"));
@@ -890,7 +924,6 @@ void egress_event_json(struct agent *a, const struct sl_event *e, struct json_ob
 		json_object_object_add(o, "rule", json_object_new_string("default"));
 	} else if (e->rule != SLUICE_EV_NO_RULE) {
 		json_object_object_add(o, "rule_index", json_object_new_int64(e->rule));
-		json_object_object_add(o, "rule", eg && e->rule < eg->fw.nrules ?
-				       json_object_new_string(eg->fw.rules[e->rule].name) : NULL);
+		json_object_object_add(o, "rule", rule ? json_object_new_string(rule) : NULL);
 	}
 }

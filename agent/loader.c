@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The BPF side of the agent: bpffs, the state dir layout
- *   STATE/maps/NAME            every map: the outer fwo_* maps that hold the
+ *   STATE/maps/NAME            every map: the outer fwp_* maps that hold the
  *                              policy slots, sl_ifslot, counters, conntrack,
  *                              events (0600)
  *   STATE/progs/BUILD/sl_tails the pipeline's prog array of one build (a
@@ -69,7 +69,24 @@ int path_join(char *buf, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-bool loader_state_in_force(const struct agent *a)
+/* Is the pinned map NAME under the maps dir a hash with at least one entry? */
+static bool pinned_nonempty(const struct agent *a, const char *name)
+{
+	char path[PATH_MAX];
+	__u32 key;
+	int fd = -1;
+	bool any;
+
+	if (!path_join(path, sizeof(path), a->maps_dir, name))
+		fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	any = !bpf_map_get_next_key(fd, NULL, &key);
+	close(fd);
+	return any;
+}
+
+bool loader_state_in_force(struct agent *a)
 {
 	struct fw_map_fds fds;
 	char path[PATH_MAX];
@@ -77,14 +94,14 @@ bool loader_state_in_force(const struct agent *a)
 	bool active = false;
 	int r;
 
-	fds.ifslot = -1;
-	fds.cfg = -1;
+	fw_map_fds_init(&fds);
 	if (!path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_IFSLOT))
 		fds.ifslot = bpf_obj_get(path);
-	if (!path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_FWO_CFG))
-		fds.cfg = bpf_obj_get(path);
+	if (!path_join(path, sizeof(path), a->maps_dir, "fwp_cfg"))
+		fds.tbl[SLUICE_FWT_CFG] = bpf_obj_get(path);
 	/* a slot some interface runs, whose fw_cfg is active, is a policy in force */
-	r = fds.ifslot < 0 || fds.cfg < 0 ? -1 : bpf_map_get_next_key(fds.ifslot, NULL, &next);
+	r = fds.ifslot < 0 || fds.tbl[SLUICE_FWT_CFG] < 0 ? -1 :
+	    bpf_map_get_next_key(fds.ifslot, NULL, &next);
 	for (; !r && !active; r = bpf_map_get_next_key(fds.ifslot, &k, &next)) {
 		struct fw_config cfg;
 
@@ -95,9 +112,30 @@ bool loader_state_in_force(const struct agent *a)
 	}
 	if (fds.ifslot >= 0)
 		close(fds.ifslot);
-	if (fds.cfg >= 0)
-		close(fds.cfg);
-	return active;
+	if (fds.tbl[SLUICE_FWT_CFG] >= 0)
+		close(fds.tbl[SLUICE_FWT_CFG]);
+	/*
+	 * The maps of the layout before (512 rules, DIR-24-8) with interfaces
+	 * on them: the previous version's firewall is in force, in maps this
+	 * build does not read (loader_drop_legacy_maps).
+	 */
+	a->legacy_state = !active && pinned_nonempty(a, "sl_ifslot");
+	return active || a->legacy_state;
+}
+
+void loader_drop_legacy_maps(struct agent *a)
+{
+	static const char *const names[] = { SLUICE_MAPS_LEGACY };
+	char path[PATH_MAX];
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!path_join(path, sizeof(path), a->maps_dir, names[i]) && !unlink(path))
+			n++;
+	if (n)
+		pr_info("removed %u pins of the previous version's maps under %s", n,
+			a->maps_dir);
+	a->legacy_state = false;
 }
 
 int mkdir_p(const char *path, unsigned int mode)
@@ -476,7 +514,8 @@ int loader_load(struct agent *a)
 		pr_info("build %s: loaded a new program set, pinned under %s", a->build,
 			a->build_dir);
 	}
-	a->rule_cnt_fd = bpf_map__fd(skel->maps.fw_rule_cnt);
+	a->rule_cnt_fd = bpf_map__fd(skel->maps.fw_rule_cnt_v2);
+	a->cnt_key_fd = bpf_map__fd(skel->maps.fw_cnt_key);
 	a->verdict_fd = bpf_map__fd(skel->maps.sl_verdict);
 	a->drop_fd = bpf_map__fd(skel->maps.sl_drop);
 	err = ct_load(a);

@@ -11,8 +11,14 @@ struct agent;
 
 /* Derive the maps/, links/ and progs/ paths from the state dir. */
 int loader_paths(struct agent *a);
-/* Does an interface of a previous agent run a policy slot with an applied policy? */
-bool loader_state_in_force(const struct agent *a);
+/*
+ * Does an interface of a previous agent run a policy slot with an applied
+ * policy? Also true for the maps of the previous layout (a->legacy_state):
+ * that version's firewall runs until this build's links take over.
+ */
+bool loader_state_in_force(struct agent *a);
+/* Every link runs this build: unpin the previous layout's maps (SLUICE_MAPS_LEGACY). */
+void loader_drop_legacy_maps(struct agent *a);
 /*
  * Mount bpffs at /sys/fs/bpf when the state dir is not on one and nothing is
  * mounted there; create the state dir, maps/ and links/ (0700); take the

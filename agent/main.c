@@ -28,12 +28,14 @@
 #include "control.h"
 #include "egress.h"
 #include "events.h"
+#include "fw_maps.h"
 #include "health.h"
 #include "lb.h"
 #include "metrics.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
+#include "rules.h"
 #include "service.h"
 #include "sync.h"
 #include "version.h"
@@ -289,6 +291,12 @@ static int agent_start(struct agent *a, bool *fresh)
 			       a->policy_dir);
 			return -EINVAL;
 		}
+		if (a->legacy_state) {
+			/* its tables are not ours to keep: leave that version running */
+			pr_err("%s: invalid policy; the previous version's firewall under %s "
+			       "stays in force: not starting", a->policy_dir, a->state_dir);
+			return -EINVAL;
+		}
 		pr_err("%s: invalid policy; the pinned policy under %s stays in force "
 		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
 		a->policy_failed = true;
@@ -307,6 +315,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		goto fail_pol;
 	err = loader_pick_active(a);
+	if (err)
+		goto fail_pol;
+	err = rules_open(a);
 	if (err)
 		goto fail_pol;
 	err = events_open(a);
@@ -329,7 +340,13 @@ static int agent_start(struct agent *a, bool *fresh)
 	/* the policy is written before anything new is attached: never unfiltered */
 	if (pol_ok) {
 		err = sync_apply(a, &pol);
-		if (err && *fresh)
+		if (err && (*fresh || a->legacy_state))
+			return err;
+	}
+	/* links of the previous layout: now that this build's maps hold the policy */
+	if (a->legacy_state) {
+		err = attach_move_pending(a);
+		if (err)
 			return err;
 		if (!err)
 			a->edits_refused = no_edits;
@@ -346,6 +363,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	/* every link runs this build now: free what none runs, after a grace period */
 	sync_grace(a);
 	loader_gc(a);
+	if (a->legacy_state)
+		loader_drop_legacy_maps(a);
 	err = sync_watch_open(a);
 	if (!err)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);
@@ -401,7 +420,6 @@ int main(int argc, char **argv)
 		.sock_path = DEFAULT_SOCKET,
 		.entry_fd = -1,
 		.tails_fd = -1,
-		.fds = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 },
 		.state_lock_fd = -1,
 		.ct_shards_fd = -1,
 		.ct_sweep_fd = -1,
@@ -424,6 +442,8 @@ int main(int argc, char **argv)
 	char err_msg[256], *owned[3] = {};
 	int err;
 
+	fw_map_fds_init(&a.fds);
+	a.cnt_key_fd = -1;
 	parse_args(&a, argc, argv, &foreground, &level, &verbose);
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
@@ -468,6 +488,7 @@ int main(int argc, char **argv)
 	health_close(&a);
 	lb_close(&a);
 	egress_unload(&a);
+	rules_close(&a);
 	loader_unload(&a);
 	if (a.have_policy)
 		policy_free(&a.pol);

@@ -64,10 +64,10 @@ static __always_inline struct lbb_frame *lbb_restore(struct xdp_md *ctx, int how
 		return f;
 	if (how == LBB_RAND) {
 		f->x = sl_bench_xorshift(f->x ? f->x : 0x2545f491);
-		src = sl_bench_src(f->x, 0xffffff);
+		src = sl_bench_src(f->x, 1u << 24, SL_BENCH_24);
 	} else {
 		f->x = f->x + 1 < f->rr ? f->x + 1 : 0;
-		src = sl_bench_src(f->x, 0xffffff);
+		src = sl_bench_src(f->x, 1u << 24, SL_BENCH_24);
 	}
 	*(__u32 *)(data + 26) = bpf_htonl(src);
 	return f;

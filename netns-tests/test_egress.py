@@ -204,3 +204,42 @@ def test_backstop_raw_icmp(env, cgroups):
     st = agent.stats()
     assert st["egress"]["tc-backstop"]["denied"] >= 1
     assert st["hooks"]["xdp"]["drops"]["egress-default"]["packets"] >= 1
+
+
+def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):
+    """A denial's drop event names the entry and rule of the policy generation
+    whose slot judged the call, also when it is read after a reload put
+    another entry and another rule at those indexes."""
+    topo, agent = env.topo, env.agent
+    app, other = cgroups.make("gen"), cgroups.make("gen2")
+
+    def deny(name, port):
+        return dict(name=name, action="deny", dst=["192.0.2.2"], proto="tcp", dport=[str(port)])
+
+    def last_event():
+        p = agent.cli_raw("monitor", "--backlog", "1", "--count", "1", timeout=10)
+        assert p.returncode == 0, p.stderr
+        [ev] = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        return ev["egress"], ev["rule"], ev["rule_index"], ev["generation"]
+
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="app", cgroup=app, default="allow", rules=[deny("old", 8444)])]))
+    agent.start()
+    gen = agent.status()["generation"]
+    call = [dict(op="tcp", addr="192.0.2.2", port=8444)]
+    with Receiver(topo.fw, tcp=(8444, 8445)) as rx:
+        assert results(topo.client, app, call) == ["EPERM"]
+        # entry 0 and rule 0 are others now; the event was queued under the old policy
+        agent.write_policy("20-egress.yaml", egress_yaml([
+            dict(name="first", cgroup=other, default="allow", rules=[deny("x", 8445)]),
+            dict(name="app", cgroup=app, default="allow",
+                 rules=[deny("new", 8445), deny("old", 8444)])]))
+        agent.wait_generation(gen + 1)
+        assert last_event() == ("app", "old", 0, gen)
+        assert results(topo.client, app, call) == ["EPERM"]
+        assert last_event() == ("app", "old", 1, gen + 1)
+    assert not rx.counts.get("tcp:8444"), rx.counts
+    # the entry's own counter ids (eg_rule_cnt): the call after the reload is
+    # counted by "old"; an index given to another rule starts from zero
+    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    assert rules == {"new": 0, "old": 1}, rules

@@ -11,12 +11,16 @@
  *           depth of the cgroup, never the number of entries). The backstop
  *           finds the entry by source address instead (eg_src4/eg_src6).
  *   rules : the entry's policy slot, classified by the firewall's own
- *           tables (classify.h): one lookup per field whatever the number
- *           of prefixes. The source and source port of a socket are its
- *           own: egress rules never constrain them, so any value matches.
- *   count : eg_rule_cnt[cnt_base + rule] (the default at cnt_base + nrules)
- *           and eg_stats[hook * 2 + denied]; a denial is a drop event naming
- *           the entry, the hook and the socket's cgroup.
+ *           tables and code (classify.h, the fwp_* slot maps): one lookup
+ *           per field whatever the number of prefixes. The source and source
+ *           port of a socket are its own: egress rules never constrain them,
+ *           so any value matches. Each rule's action and counter id come
+ *           from the slot's fw_rule, as for a firewall section.
+ *   count : eg_rule_cnt[id] with the ids the agent wrote into fw_rule
+ *           (entry base + rule; fw_config.cnt_default for the default) and
+ *           eg_stats[hook * 2 + denied]; a denial is a drop event naming
+ *           the entry, the hook, the socket's cgroup and the generation of
+ *           the slot that judged it.
  */
 #ifndef SLUICE_BPF_EGRESS_H
 #define SLUICE_BPF_EGRESS_H
@@ -83,50 +87,50 @@ static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct s
 				       enum sluice_eg_hook hook, __u64 cg, __u32 ifindex,
 				       __u64 bytes)
 {
-	enum sluice_drop_reason why = SLUICE_DROP_EGRESS_DEFAULT;
+	enum sluice_drop_reason why = SLUICE_DROP_INTERNAL;
 	struct sl_ev_config *ec = NULL;
-	__u32 slot = v->slot, key = 0, cnt;
+	__u32 slot = v->slot, key = 0, ev_rule = SLUICE_EV_NO_RULE, e;
 	struct fw_config *cfg;
-	struct sl_event *e;
+	struct sl_event *ev;
 	void *inner;
 	int rule;
 
-	inner = bpf_map_lookup_elem(&fwo_cfg, &slot);
+	inner = bpf_map_lookup_elem(&fwp_cfg, &slot);
 	cfg = inner ? bpf_map_lookup_elem(inner, &key) : NULL;
-	if (!cfg || !cfg->active) {
-		rule = SL_CLS_ERROR;
-	} else {
-		rule = sl_classify(cfg, m, slot);
-	}
-	if (rule == SL_CLS_ERROR) {
-		why = SLUICE_DROP_INTERNAL;
+	if (!cfg || !cfg->active)
 		goto deny;
-	}
+	rule = sl_classify(cfg, m, slot);
 	if (rule == SL_NO_MATCH) {
-		cnt = v->cnt_base + cfg->nrules;
-		sl_count(&eg_rule_cnt, cnt, bytes);
+		sl_count(&eg_rule_cnt, cfg->cnt_default, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
 			goto allow;
+		why = SLUICE_DROP_EGRESS_DEFAULT;
+		ev_rule = SLUICE_RULE_DEFAULT;
 		goto deny;
 	}
-	sl_count(&eg_rule_cnt, v->cnt_base + rule, bytes);
-	if (sl_rule_allows(cfg, rule))
+	/* the rule's action and eg_rule_cnt id, from the slot's fw_rule */
+	e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(slot, rule);
+	if (e == SL_RULE_MISSING)
+		goto deny;
+	sl_count(&eg_rule_cnt, SLUICE_RULE_CNT(e), bytes);
+	if (e & SLUICE_RULE_ALLOW)
 		goto allow;
 	why = SLUICE_DROP_EGRESS_RULE;
+	ev_rule = rule;
 deny:
 	sl_count(&eg_stats, hook * 2 + 1, bytes);
 	/* the backstop drops a packet: a drop like the firewall's, by reason */
 	if (hook == SLUICE_EG_BACKSTOP)
 		sl_count(&sl_drop, why, bytes);
-	e = sl_event_new(&ec);
-	if (e && ec) {
-		sl_event_fill(e, why, bytes, m, rule >= 0 ? (__u32)rule :
-			      rule == SL_NO_MATCH ? SLUICE_RULE_DEFAULT : SLUICE_EV_NO_RULE,
-			      ifindex);
-		e->cgroup = cg;
-		e->egress = v->entry;
-		e->hook = hook;
-		sl_event_done(ec, e);
+	ev = sl_event_new(&ec);
+	if (ev && ec) {
+		/* the rule is named by its slot's generation, like the firewall's */
+		sl_event_fill(ev, why, bytes, m, ev_rule, ifindex,
+			      ev_rule == SLUICE_EV_NO_RULE ? NULL : cfg);
+		ev->cgroup = cg;
+		ev->egress = v->entry;
+		ev->hook = hook;
+		sl_event_done(ec, ev);
 	}
 	return SL_EG_DENY;
 allow:
