@@ -515,21 +515,20 @@ static char **counter_owners(const struct sl_policy *pol)
 /* A counter belongs to a rule: moved to another, it starts from zero. */
 static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 {
-	int ncpus = libbpf_num_possible_cpus();
 	char **was, **now;
-	struct sl_counter *zero;
+	int err;
 
 	/* a restart knows no previous owners: the pinned counters go on */
-	if (ncpus <= 0 || !a->have_policy)
+	if (!a->have_policy)
 		return;
-	zero = calloc(ncpus, sizeof(*zero));
 	was = counter_owners(&a->pol);
 	now = counter_owners(pol);
-	for (__u32 i = 0; zero && was && now && i < SLUICE_EG_CNT_MAX; i++) {
+	for (__u32 i = 0; was && now && i < SLUICE_EG_CNT_MAX; i++) {
 		if ((!was[i] && !now[i]) || (was[i] && now[i] && !strcmp(was[i], now[i])))
 			continue;
-		if (bpf_map_update_elem(a->eg->cnt_fd, &i, zero, BPF_ANY))
-			pr_warn("egress: cannot reset counter %u: %s", i, strerror(errno));
+		err = sl_percpu_zero(a->eg->cnt_fd, i, sizeof(struct sl_counter));
+		if (err)
+			pr_warn("egress: cannot reset counter %u: %s", i, strerror(-err));
 	}
 	for (size_t i = 0; i < SLUICE_EG_CNT_MAX; i++) {
 		if (was)
@@ -539,7 +538,6 @@ static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
 	}
 	free(was);
 	free(now);
-	free(zero);
 }
 
 int egress_commit(struct agent *a, const struct sl_policy *pol)

@@ -107,24 +107,6 @@ static int key_set(struct agent *a, uint32_t id, uint64_t key)
 	return 0;
 }
 
-/* Zero counter ID on every CPU. */
-static int counter_zero(struct agent *a, uint32_t id)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct sl_counter *z;
-	int err = 0;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	z = calloc(ncpu, sizeof(*z));
-	if (!z)
-		return -ENOMEM;
-	if (bpf_map_update_elem(a->rule_cnt_fd, &id, z, BPF_ANY))
-		err = -errno;
-	free(z);
-	return err;
-}
-
 static int cmp_u64(const void *x, const void *y)
 {
 	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
@@ -176,7 +158,7 @@ int rules_plan(struct agent *a, const struct sl_policy *pol, struct rules_plan *
 				break;
 			}
 			/* zeroed before any slot counts into it: it starts from 0 */
-			err = counter_zero(a, next_free);
+			err = sl_percpu_zero(a->rule_cnt_fd, next_free, sizeof(struct sl_counter));
 			if (!err)
 				err = key_set(a, next_free, key);
 			if (err) {

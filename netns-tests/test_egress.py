@@ -243,3 +243,31 @@ def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):
     # counted by "old"; an index given to another rule starts from zero
     rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
     assert rules == {"new": 0, "old": 1}, rules
+
+
+def test_entry_past_the_summary_level(env, cgroups):
+    """An entry of 1,000 rules (past 512: the classifier's summary level and
+    its bpf_loop, in the socket hooks): the last rule allows, the one before
+    it denies by name, the rest of the traffic takes the default."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("big")
+    rules = [dict(name="r%d" % i, action="deny", dst=["192.0.2.2"], proto="tcp",
+                  dport=[str(20000 + i)]) for i in range(999)]
+    rules.append(dict(name="web", action="allow", dst=["192.0.2.2"], proto="tcp",
+                      dport=["8443"]))
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="big", cgroup=app, default="deny", rules=rules)]))
+    agent.start()
+    mon = monitor(agent, "--count", "2")
+    with Receiver(topo.fw, tcp=(8443, 8444, 20998)) as rx:
+        r = results(topo.client, app, [dict(op="tcp", addr="192.0.2.2", port=p)
+                                       for p in (8443, 20998, 8444)])
+    assert r == ["ok", "EPERM", "EPERM"], r
+    assert rx.counts.get("tcp:8443") == 1 and not rx.counts.get("tcp:20998"), rx.counts
+    out, err = mon.communicate(timeout=20)
+    assert mon.returncode == 0, err
+    ev = [json.loads(line) for line in out.splitlines()]
+    assert [(e["rule"], e["rule_index"]) for e in ev] == [("r998", 998), ("default", None)], ev
+    e = egress_entry(agent, "big")
+    counts = {x["name"]: x["packets"] for x in e["rules"] if x["packets"]}
+    assert counts == {"web": 1, "r998": 1} and e["default"]["packets"] == 1, e
