@@ -27,6 +27,7 @@
 #include "attach.h"
 #include "block.h"
 #include "control.h"
+#include "egress.h"
 #include "events.h"
 #include "fw_maps.h"
 #include "health.h"
@@ -282,7 +283,7 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		return err;
 
-	*fresh = !loader_state_in_force(a);
+	*fresh = !loader_state_in_force(a) && !egress_state_in_force(a);
 	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
 	a->edits_refused = *fresh;
 	pol_ok = !sync_load(a, &pol, &e, &no_edits);
@@ -311,6 +312,8 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = loader_load(a);
 	if (!err)
 		err = lb_open(a);
+	if (!err)
+		err = egress_load(a);
 	if (err)
 		goto fail_pol;
 	err = loader_pick_active(a);
@@ -344,6 +347,8 @@ static int agent_start(struct agent *a, bool *fresh)
 			block_plan_free(&bp);
 	}
 	err = attach_adopt(a);
+	if (!err)
+		err = egress_adopt(a);
 	if (err)
 		goto fail_pol;
 	/* the policy is written before anything new is attached: never unfiltered */
@@ -479,6 +484,7 @@ int main(int argc, char **argv)
 		/* a first start that failed leaves nothing behind */
 		if (fresh && a.xdp) {
 			attach_detach_all(&a, NULL);
+			egress_detach_all(&a, NULL);
 			if (loader_remove_state(&a, err_msg, sizeof(err_msg)))
 				pr_err("%s", err_msg);
 		}
@@ -497,10 +503,12 @@ int main(int argc, char **argv)
 	service_close(&a);
 	sync_watch_close(&a);
 	attach_release_all(&a);
+	egress_release(&a);
 	if (a.nl)
 		mnl_socket_close(a.nl);
 	health_close(&a);
 	lb_close(&a);
+	egress_unload(&a);
 	rules_close(&a);
 	loader_unload(&a);
 	if (a.have_policy)

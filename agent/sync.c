@@ -38,6 +38,7 @@
 #include "attach.h"
 #include "block.h"
 #include "conntrack.h"
+#include "egress.h"
 #include "fw_maps.h"
 #include "health.h"
 #include "lb.h"
@@ -189,7 +190,8 @@ static void slots_gc(struct agent *a)
 
 		for (size_t i = 0; i < a->nsec_slots && !held; i++)
 			held = a->sec_slots[i] == s;
-		if (!held && fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+		if (!held && fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s) &&
+		    !egress_holds_slot(a, s))
 			fw_slot_clear(&a->fds, s);
 	}
 }
@@ -261,6 +263,9 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 	/* the load balancer's new tables and backends, where no packet looks yet */
 	if (!err)
 		err = lb_sync_prepare(a, pol, gen);
+	/* the egress entries' slots, built like the sections' */
+	if (!err)
+		err = egress_prepare(a, pol, gen);
 	/* shared by every slot: written just before the flip, restored if it fails */
 	if (!err)
 		err = ct_apply(a, pol);
@@ -273,6 +278,9 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 	/* the flip: one word per interface, to its section's new slot; the services */
 	if (!err) {
 		err = attach_set_slots(a, pol, slots, nsec);
+		/* every managed cgroup's word (egress_abort puts them back) */
+		if (!err)
+			err = egress_commit(a, pol);
 		if (!err)
 			err = lb_sync_commit(a);
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
@@ -288,6 +296,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 		}
 	}
 	if (err) {
+		egress_abort(a);
 		lb_sync_abort(a);
 		for (size_t i = 0; i < built; i++)
 			if (!fw_ifslot_refers(&a->fds, slots[i]))
@@ -319,6 +328,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 	a->nsec_slots = nsec;
 	a->slot = slots[0];
 	a->in_force = true;
+	/* the cgroups that exist get their links, those no longer named lose them */
+	egress_applied(a);
 	pr_info("policy generation %llu applied (%zu section%s, slots %u..): %zu rules, "
 		"%zu load balancers, from %zu files in %s", (unsigned long long)gen, nsec,
 		nsec > 1 ? "s" : "", slots[0], policy_nrules(&a->pol), a->pol.nlbs,
