@@ -214,6 +214,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 		sl_edits_free(e);
 		return -ENOMEM;
 	}
+	/* what the last apply left, first: applies back to back never run out of slots */
+	sync_gc_run(a);
 	/* counter ids first: a rule that stays the same keeps its counters */
 	err = rules_plan(a, pol, &plan);
 	if (err) {
