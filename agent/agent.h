@@ -3,6 +3,7 @@
  * The state of one sluiced process. One thread, one epoll loop (main.c);
  * every module takes the agent and owns its part of it:
  *   loader.c   bpffs, state dirs, skeleton open/pin/load, the pinned maps
+ *   migrate.c  upgrades across map layout changes: a policy per map
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
@@ -32,6 +33,7 @@ struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
+struct migrate;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -52,6 +54,7 @@ struct iface {
 	int tc_link_fd[2];
 	bool tc_clsact[2];
 	bool seen;		/* present in the current link dump */
+	bool move_pending;	/* adopted from the previous layout: moves after the apply */
 };
 
 /* What the last applied policy filled in, for `status` (cheap to know here). */
@@ -69,6 +72,7 @@ struct agent {
 	char links_dir[PATH_MAX];
 	char progs_dir[PATH_MAX];	/* STATE/progs: one program set per build */
 	char build_dir[PATH_MAX];	/* STATE/progs/BUILD: this build's set */
+	char upgrade_dir[PATH_MAX];	/* STATE/upgrade: the previous pins during an upgrade */
 	time_t started;
 
 	/*
@@ -87,6 +91,13 @@ struct agent {
 	uint32_t *sec_slots;		/* the slot of each section of pol (sync.c) */
 	size_t nsec_slots;
 	bool in_force;			/* slot holds an applied policy */
+	/*
+	 * The upgrade of this start (migrate.c), until every link runs this
+	 * build; legacy_state: it replaces maps, so the previous programs keep
+	 * the interfaces until the policy is in this build's maps.
+	 */
+	struct migrate *mig;
+	bool legacy_state;
 	struct timespec last_switch;	/* when interfaces last changed slot */
 	int rule_cnt_fd, verdict_fd, drop_fd;
 	int state_lock_fd;

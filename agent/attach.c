@@ -261,6 +261,25 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 	/* a link from before per-interface slots: give it the policy in force first */
 	if (a->in_force && fw_ifslot_get(&a->fds, ifindex, &slot))
 		fw_ifslot_set(&a->fds, ifindex, a->slot);
+	if (a->legacy_state) {
+		/*
+		 * The previous layout's program reads maps this build does not
+		 * write: it keeps the interface until the policy is in this
+		 * build's maps (attach_move_pending), never unfiltered.
+		 */
+		it = iface_add(a, ifindex, name, fd);
+		if (!it) {
+			pr_err("%s: out of memory", name);
+			close(fd);
+			return;
+		}
+		it->move_pending = true;
+		it->generic = xdp_generic(ifindex);
+		pr_info("%s (ifindex %d): adopted the pinned XDP link of the previous version "
+			"(link id %u); it moves to build %s once the policy is applied", name,
+			ifindex, info.id, a->build);
+		return;
+	}
 	if (info.prog_id == prog_id(agent_prog_fd(a))) {
 		/* the same build: the link keeps its program (and ids) as they are */
 	} else if (bpf_link_update(fd, agent_prog_fd(a), NULL)) {
@@ -281,6 +300,29 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 	it->generic = xdp_generic(ifindex);
 	pr_info("%s (ifindex %d): adopted the pinned XDP link (%s mode, link id %u)",
 		name, ifindex, attach_mode_name(it), info.id);
+}
+
+int attach_move_pending(struct agent *a)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < a->nifaces; i++) {
+		struct iface *it = &a->ifaces[i];
+
+		if (!it->move_pending)
+			continue;
+		/* atomic program swap: the interface never runs without a firewall */
+		if (bpf_link_update(it->link_fd, agent_prog_fd(a), NULL)) {
+			ret = -errno;
+			pr_err("%s: cannot update the adopted XDP link to the new program: %s; "
+			       "the previous program stays attached", it->name, strerror(errno));
+			continue;
+		}
+		it->move_pending = false;
+		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
+		pr_info("%s: the XDP link now runs build %s", it->name, a->build);
+	}
+	return ret;
 }
 
 int attach_adopt(struct agent *a)

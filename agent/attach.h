@@ -16,9 +16,12 @@ struct nl_link;
  * this build's entry program stays as it is; one that runs another build's
  * is moved with bpf_link_update (atomic, the interface is never without a
  * program); unpin those whose interface is gone or, when a policy is
- * loaded, no longer matches.
+ * loaded, no longer matches. Links of the previous map layout are only
+ * recorded (move_pending): attach_move_pending moves them after the apply.
  */
 int attach_adopt(struct agent *a);
+/* Move the links adopted from the previous layout to this build's program. */
+int attach_move_pending(struct agent *a);
 /* Attach to every matching link of the netns and detach from those that no
  * longer match (after start-up or a reload). */
 int attach_sync(struct agent *a);

@@ -17,6 +17,8 @@
  * ids. A new build loads a complete new set, fills its prog array, pins
  * it, and only then do the links switch to it (attach.c), one
  * bpf_link_update each; older sets are unpinned after a grace period.
+ * A pinned map of another layout is replaced as migrate.c declares for it
+ * (STATE/upgrade/ holds the previous pins meanwhile).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +37,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "sluice_tc.skel.h"
 #include "sluice_xdp.skel.h"
 
 #include "agent.h"
@@ -42,6 +45,7 @@
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
+#include "migrate.h"
 
 #define BPFFS_DIR "/sys/fs/bpf"
 
@@ -54,7 +58,9 @@ int loader_paths(struct agent *a)
 	    snprintf(a->links_dir, sizeof(a->links_dir), "%s/links", a->state_dir) >=
 		    (int)sizeof(a->links_dir) ||
 	    snprintf(a->progs_dir, sizeof(a->progs_dir), "%s/progs", a->state_dir) >=
-		    (int)sizeof(a->progs_dir)) {
+		    (int)sizeof(a->progs_dir) ||
+	    snprintf(a->upgrade_dir, sizeof(a->upgrade_dir), "%s/upgrade", a->state_dir) >=
+		    (int)sizeof(a->upgrade_dir)) {
 		pr_err("state dir %s: path too long", a->state_dir);
 		return -ENAMETOOLONG;
 	}
@@ -66,6 +72,30 @@ int path_join(char *buf, size_t len, const char *dir, const char *name)
 	int n = snprintf(buf, len, "%s/%s", dir, name);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Are the fw_cfg tables the pinned fwo_cfg (CFG_FD) holds of this build's
+ * layout? Those of another would be read past their end (an upgrade).
+ */
+static bool pinned_cfg_ours(int cfg_fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), id;
+	bool ours = true;
+	int fd;
+
+	for (__u32 s = 0; s < SLUICE_POL_SLOTS && ours; s++) {
+		if (bpf_map_lookup_elem(cfg_fd, &s, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		ours = fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		       info.value_size == sizeof(struct fw_config);
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
+	return ours;
 }
 
 bool loader_state_in_force(const struct agent *a)
@@ -82,6 +112,14 @@ bool loader_state_in_force(const struct agent *a)
 		fds.ifslot = bpf_obj_get(path);
 	if (!path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_FWO_CFG))
 		fds.cfg = bpf_obj_get(path);
+	/*
+	 * Slots of another layout (an upgrade): an interface with a slot is
+	 * taken as a firewall in force (this build cannot read their fw_cfg).
+	 */
+	if (fds.ifslot >= 0 && fds.cfg >= 0 && !pinned_cfg_ours(fds.cfg)) {
+		active = !bpf_map_get_next_key(fds.ifslot, NULL, &next);
+		fds.cfg = (close(fds.cfg), -1);
+	}
 	/* a slot some interface runs, whose fw_cfg is active, is a policy in force */
 	r = fds.ifslot < 0 || fds.cfg < 0 ? -1 : bpf_map_get_next_key(fds.ifslot, NULL, &next);
 	for (; !r && !active; r = bpf_map_get_next_key(fds.ifslot, &k, &next)) {
@@ -250,44 +288,11 @@ int loader_prepare_state(struct agent *a)
 	}
 	a->state_lock_fd = fd;
 	drop_legacy_slots(a);
-	return 0;
-}
-
-/*
- * libbpf refuses a pinned map whose layout differs, with a message only -v
- * shows; say here which map and what to do.
- */
-static int check_pinned_map(struct bpf_map *map, const char *path)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err = 0;
-
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		err = -errno;
-		pr_err("cannot open the pinned map %s: %s", path, strerror(errno));
-		return err;
-	}
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		err = -errno;
-		pr_err("%s: not a BPF map: %s", path, strerror(errno));
-	} else if (info.type != bpf_map__type(map) ||
-		   info.key_size != bpf_map__key_size(map) ||
-		   info.value_size != bpf_map__value_size(map) ||
-		   info.max_entries != bpf_map__max_entries(map) ||
-		   info.map_flags != bpf_map__map_flags(map)) {
-		pr_err("%s: the pinned map has another layout than this sluiced expects "
-		       "(type %u key %u value %u entries %u flags %#x, expected %u/%u/%u/%u/%#x); "
-		       "remove the old state with 'sluice teardown'", path, info.type,
-		       info.key_size, info.value_size, info.max_entries, info.map_flags,
-		       bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
-		       bpf_map__max_entries(map), bpf_map__map_flags(map));
-		err = -EEXIST;
-	}
-	close(fd);
+	/* an agent that stopped in the middle of an upgrade: start from what was in force */
+	err = migrate_recover(a->maps_dir, a->upgrade_dir);
+	if (err)
+		pr_err("%s: cannot undo an interrupted upgrade: %s", a->upgrade_dir,
+		       strerror(-err));
 	return err;
 }
 
@@ -361,6 +366,38 @@ static int progs_pin(struct agent *a)
 	return err;
 }
 
+/*
+ * Compare every pinned map with this build's (migrate_plan, both objects);
+ * an upgrade that replaces maps needs a valid policy to rebuild the slots.
+ */
+static int loader_plan(struct agent *a, struct sluice_xdp *skel)
+{
+	struct sluice_tc *tc = sluice_tc__open();
+	struct bpf_object *objs[2] = { skel->obj, tc ? tc->obj : NULL };
+	int err;
+
+	if (!tc) {
+		err = -errno;
+		pr_err("cannot open the BPF object sluice_tc: %s", strerror(errno));
+		return err;
+	}
+	err = migrate_plan(a->maps_dir, a->upgrade_dir, objs, 2, &a->mig);
+	sluice_tc__destroy(tc);
+	if (err)
+		return err;
+	a->legacy_state = migrate_count(a->mig, NULL) > 0;
+	if (a->legacy_state && a->policy_failed) {
+		pr_err("%s: invalid policy, and the pinned maps under %s have another layout: "
+		       "not starting; the firewall of the previous version stays in force as it "
+		       "is (fix the policy files)", a->policy_dir, a->maps_dir);
+		migrate_free(a->mig);
+		a->mig = NULL;
+		a->legacy_state = false;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int loader_load(struct agent *a)
 {
 	struct sluice_xdp *skel;
@@ -373,13 +410,6 @@ int loader_load(struct agent *a)
 	err = path_join(a->build_dir, sizeof(a->build_dir), a->progs_dir, a->build);
 	if (err)
 		return err;
-	a->progs_adopted = progs_pinned(a, &entry, &tails);
-	if (a->progs_adopted) {
-		a->entry_fd = entry;
-		a->tails_fd = tails;
-		a->entry_owned = true;
-	}
-
 	skel = sluice_xdp__open();
 	if (!skel) {
 		err = -errno;
@@ -387,29 +417,40 @@ int loader_load(struct agent *a)
 		goto fail;
 	}
 	a->xdp = skel;
+	err = loader_plan(a, skel);
+	if (err)
+		goto fail;
+	/* a pinned set of this build runs on the maps it was loaded with: not those of an upgrade */
+	a->progs_adopted = !a->legacy_state && progs_pinned(a, &entry, &tails);
+	if (a->progs_adopted) {
+		a->entry_fd = entry;
+		a->tails_fd = tails;
+		a->entry_owned = true;
+	}
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
+		const struct mig_map *m = mig_find(name);
 
 		/* .rodata/.bss belong to one program load, never to the state */
 		if (bpf_map__is_internal(map))
 			continue;
-		/* the per-packet scratch lives and dies with its programs */
-		if (!strcmp(name, SLUICE_MAP_SCRATCH))
-			continue;
-		if (!strcmp(name, SLUICE_MAP_TAILS)) {
+		/* a program set's own: the per-packet scratch, the prog array */
+		if (m->kind == MIG_PROGRAM) {
 			/* adopted: the pinned set keeps its own prog array */
-			if (a->progs_adopted)
+			if (!strcmp(name, SLUICE_MAP_TAILS) && a->progs_adopted)
 				bpf_map__set_autocreate(map, false);
 			continue;
 		}
 		err = path_join(path, sizeof(path), a->maps_dir, name);
 		if (!err)
-			err = check_pinned_map(map, path);
-		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err)
 			goto fail;
 	}
+	/* the previous pins aside: the load creates this build's maps in their place */
+	err = migrate_begin(a->mig);
+	if (err)
+		goto fail;
 	if (a->progs_adopted)
 		bpf_object__for_each_program(prog, skel->obj)
 			bpf_program__set_autoload(prog, false);
@@ -428,6 +469,8 @@ int loader_load(struct agent *a)
 			goto fail;
 		}
 	}
+	/* before any program of this build runs: counters are written whole */
+	migrate_carry(a->mig, false);
 	/* also fills sl_tails when this load brought programs */
 	if (fw_map_fds_from_obj(skel->obj, &a->fds)) {
 		pr_err("the BPF object sluice_xdp lacks a map or program of bpf/sluice_abi.h");
@@ -456,6 +499,8 @@ int loader_load(struct agent *a)
 	a->verdict_fd = bpf_map__fd(skel->maps.sl_verdict);
 	a->drop_fd = bpf_map__fd(skel->maps.sl_drop);
 	err = ct_load(a);
+	if (!err)
+		err = migrate_carry(a->mig, true);
 	if (err)
 		goto fail;
 	return 0;
@@ -489,6 +534,9 @@ int loader_pick_active(struct agent *a)
 	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)
 		if (!fw_slot_cfg(&a->fds, s, &cfg) && cfg.generation > a->generation)
 			a->generation = cfg.generation;
+	/* slots of the previous layout, rebuilt: generations go on from theirs */
+	if (migrate_generation(a->mig) > a->generation)
+		a->generation = migrate_generation(a->mig);
 	return 0;
 }
 
@@ -533,8 +581,19 @@ void loader_gc(struct agent *a)
 	closedir(d);
 }
 
+void loader_commit(struct agent *a)
+{
+	migrate_commit(a->mig);
+	a->mig = NULL;
+	a->legacy_state = false;
+}
+
 void loader_unload(struct agent *a)
 {
+	/* a start that failed before every link ran this build: the previous maps again */
+	migrate_rollback(a->mig);
+	a->mig = NULL;
+	a->legacy_state = false;
 	ct_unload(a);
 	sluice_xdp__destroy(a->xdp);
 	a->xdp = NULL;
@@ -590,6 +649,8 @@ int loader_remove_state(struct agent *a, char *err, size_t errlen)
 	ret = remove_pin_dir(a->links_dir, err, errlen);
 	if (!ret)
 		ret = remove_pin_dir(a->maps_dir, err, errlen);
+	if (!ret)
+		ret = remove_pin_dir(a->upgrade_dir, err, errlen);
 	d = ret ? NULL : opendir(a->progs_dir);
 	while (d && !ret && (de = readdir(d))) {
 		if (de->d_name[0] == '.' ||

@@ -16,14 +16,16 @@ bool loader_state_in_force(const struct agent *a);
 /*
  * Mount bpffs at /sys/fs/bpf when the state dir is not on one and nothing is
  * mounted there; create the state dir, maps/ and links/ (0700); take the
- * state dir lock so that two agents never share one state dir.
+ * state dir lock so that two agents never share one state dir; undo an
+ * upgrade a previous agent left half done (migrate_recover).
  */
 int loader_prepare_state(struct agent *a);
 /*
  * Open the skeleton with every map pinned under maps/ (reusing pins left by
- * a previous agent, so its state survives). When this build's program set
- * is pinned under progs/BUILD, adopt it and load no program; otherwise load
- * a new set, fill its prog array and pin it. Find the map fds.
+ * a previous agent, so its state survives; a pin of another layout is
+ * replaced as migrate.c says, and a->legacy_state set). When this build's
+ * program set is pinned under progs/BUILD, adopt it and load no program;
+ * otherwise load a new set, fill its prog array and pin it. Find the map fds.
  */
 int loader_load(struct agent *a);
 /*
@@ -37,7 +39,12 @@ int loader_pick_active(struct agent *a);
  * sets of other builds.
  */
 void loader_gc(struct agent *a);
-/* Free the BPF objects (pins stay). */
+/*
+ * Every link runs this build (and the grace period is over): finish the
+ * upgrade of this start, if any (migrate_commit).
+ */
+void loader_commit(struct agent *a);
+/* Free the BPF objects (pins stay); an upgrade not committed is undone. */
 void loader_unload(struct agent *a);
 /*
  * Unpin every pin under the state dir and remove it. ERR receives

@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "conntrack.h"
 #include "control.h"
 #include "events.h"
 #include "metrics.h"
@@ -320,10 +321,19 @@ static int agent_start(struct agent *a, bool *fresh)
 	/* the policy is written before anything new is attached: never unfiltered */
 	if (pol_ok) {
 		err = sync_apply(a, &pol);
-		if (err && *fresh)
+		/* an upgrade without the policy in its maps: the previous version stays */
+		if (err && (*fresh || a->legacy_state))
 			return err;
 		if (!err)
 			a->edits_refused = no_edits;
+	}
+	/* links of the previous layout, now that this build's maps hold the policy */
+	if (a->legacy_state) {
+		err = attach_move_pending(a);
+		if (err)
+			return err;
+		/* the TC links next, at once: both hooks on one conntrack table */
+		ct_links_sync(a);
 	}
 
 	err = nl_monitor_open(&a->nl);
@@ -337,6 +347,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	/* every link runs this build now: free what none runs, after a grace period */
 	sync_grace(a);
 	loader_gc(a);
+	/* what the previous programs counted meanwhile; their maps unpinned */
+	loader_commit(a);
 	err = sync_watch_open(a);
 	if (!err)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);
