@@ -224,7 +224,8 @@ static int outer_fits(int outer, const struct bpf_map_info *oi, const struct bpf
 							   .map_flags = bpf_map__map_flags(def) });
 	if (fd < 0)
 		return -errno;
-	ok = !bpf_map_update_elem(outer, &key, &fd, BPF_NOEXIST);
+	/* arrays of maps take BPF_ANY alone; the outer map is empty */
+	ok = !bpf_map_update_elem(outer, &key, &fd, BPF_ANY);
 	if (ok)
 		bpf_map_delete_elem(outer, &key);
 	else

@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Upgrades across map layout changes (agent/migrate.c), on real maps: every
+ * map of the build has a policy; counters are carried over by name; the
+ * conntrack table is copied with its entries' leading bytes; the plan
+ * replaces what differs (a group as a whole) and nothing else; pins move
+ * aside and back. Pins go under /sys/fs/bpf/h8m-PID, removed by each test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+
+#include "sluice_tc.skel.h"
+#include "sluice_xdp.skel.h"
+
+#include "../agent/migrate.h"
+#include "ct.h"
+#include "testlib.h"
+
+/* ---- helpers ---- */
+
+static char base[64], maps_dir[96], up_dir[96];
+
+static void rm_dir(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("# %s failed\n", cmd);
+}
+
+/* A fresh state dir on bpffs (mounted when it is not). */
+static bool state_setup(void)
+{
+	struct statfs st;
+
+	if ((statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+		return false;
+	snprintf(base, sizeof(base), "/sys/fs/bpf/h8m-%d", (int)getpid());
+	snprintf(maps_dir, sizeof(maps_dir), "%s/maps", base);
+	snprintf(up_dir, sizeof(up_dir), "%s/upgrade", base);
+	rm_dir(base);
+	return !mkdir(base, 0700) && !mkdir(maps_dir, 0700);
+}
+
+static int pin(int fd, const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", maps_dir, name);
+	return fd < 0 ? -EBADF : bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+static int pinned(const char *dir, const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return bpf_obj_get(path);
+}
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static int percpu_array(__u32 entries, __u32 value_size)
+{
+	return bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_cnt", 4, value_size, entries, NULL);
+}
+
+/* Per-CPU entry I of FD (sl_counter values): CPU c holds (base + c, 10 * (base + c)). */
+static int counters_set(int fd, __u32 i, __u64 base_v)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sl_counter *v = calloc(ncpu, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (int c = 0; c < ncpu; c++)
+		v[c] = (struct sl_counter){ base_v + c, 10 * (base_v + c) };
+	if (bpf_map_update_elem(fd, &i, v, BPF_ANY))
+		err = -errno;
+	free(v);
+	return err;
+}
+
+/* The sum over CPUs of entry I's packets and bytes. */
+static struct sl_counter counters_sum(int fd, __u32 i)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sl_counter *v = calloc(ncpu, sizeof(*v)), s = {};
+
+	if (v && !bpf_map_lookup_elem(fd, &i, v))
+		for (int c = 0; c < ncpu; c++) {
+			s.packets += v[c].packets;
+			s.bytes += v[c].bytes;
+		}
+	free(v);
+	return s;
+}
+
+/* sum over c < ncpu of (base + c) */
+static __u64 expect(__u64 base_v)
+{
+	__u64 n = libbpf_num_possible_cpus();
+
+	return n * base_v + n * (n - 1) / 2;
+}
+
+/* ---- the table ---- */
+
+/* Every map of both objects has a policy, and every policy names a map of them. */
+TEST(every_map_has_an_upgrade_policy)
+{
+	struct sluice_xdp *x = sluice_xdp__open();
+	struct sluice_tc *t = sluice_tc__open();
+	struct bpf_object *objs[2] = { x ? x->obj : NULL, t ? t->obj : NULL };
+	const struct mig_map *tab;
+	struct bpf_map *map;
+	size_t n, maps = 0;
+
+	if (!ASSERT_TRUE(x && t, "open the skeletons"))
+		goto out;
+	for (int o = 0; o < 2; o++)
+		bpf_object__for_each_map(map, objs[o]) {
+			if (bpf_map__is_internal(map))
+				continue;
+			maps++;
+			tl_check(mig_find(bpf_map__name(map)) != NULL, __FILE__, __LINE__,
+				 "map %s has no upgrade policy in agent/migrate.c",
+				 bpf_map__name(map));
+		}
+	ASSERT_TRUE(maps > 20, "maps seen");
+	tab = mig_table(&n);
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+
+		for (int o = 0; o < 2; o++)
+			found |= bpf_object__find_map_by_name(objs[o], tab[i].name) != NULL;
+		tl_check(found, __FILE__, __LINE__, "policy of %s: no such map in this build",
+			 tab[i].name);
+		tl_check(tab[i].kind != MIG_COUNTERS || !tab[i].names ||
+			 tab[i].nnames == bpf_map__max_entries(
+				 bpf_object__find_map_by_name(objs[0], tab[i].name)),
+			 __FILE__, __LINE__, "%s: its names are not its entries", tab[i].name);
+	}
+out:
+	sluice_xdp__destroy(x);
+	sluice_tc__destroy(t);
+}
+
+/* ---- counters ---- */
+
+/* An enum that grew in the middle: every count goes to the entry of its name. */
+TEST(counters_carried_by_name)
+{
+	static const char *const was[] = { "pass", "drop", "pass-non-ip" };
+	static const char *const now[] = { "pass", "tx", "drop", "redirect", "pass-non-ip" };
+	struct mig_names on = { was, 3 }, nn = { now, 5 };
+	int o = percpu_array(3, 16), n = percpu_array(5, 16);
+	void *snap = NULL;
+
+	if (!ASSERT_TRUE(o >= 0 && n >= 0, "create"))
+		goto out;
+	for (__u32 i = 0; i < 3; i++)
+		ASSERT_OK(counters_set(o, i, 100 * (i + 1)), "set");
+	if (!ASSERT_OK(mig_counters_copy(o, &on, n, &nn, &snap), "copy"))
+		goto out;
+	ASSERT_EQ(counters_sum(n, 0).packets, expect(100), "pass");
+	ASSERT_EQ(counters_sum(n, 1).packets, 0, "tx: new");
+	ASSERT_EQ(counters_sum(n, 2).packets, expect(200), "drop");
+	ASSERT_EQ(counters_sum(n, 2).bytes, 10 * expect(200), "drop bytes");
+	ASSERT_EQ(counters_sum(n, 3).packets, 0, "redirect: new");
+	ASSERT_EQ(counters_sum(n, 4).packets, expect(300), "pass-non-ip");
+
+	/* the previous programs count on; this build's count too */
+	ASSERT_OK(counters_set(o, 1, 250), "old counts on");
+	ASSERT_OK(counters_set(n, 1, 7), "new counts");
+	ASSERT_OK(counters_set(n, 0, 1000), "new counts");
+	ASSERT_OK(mig_counters_delta(o, &on, n, &nn, snap), "delta");
+	ASSERT_EQ(counters_sum(n, 2).packets, expect(250), "drop: copy + what came after");
+	ASSERT_EQ(counters_sum(n, 1).packets, expect(7), "tx: untouched");
+	ASSERT_EQ(counters_sum(n, 0).packets, expect(1000), "pass: no delta, not written");
+	ASSERT_EQ(counters_sum(n, 4).packets, expect(300), "pass-non-ip");
+out:
+	free(snap);
+	if (o >= 0)
+		close(o);
+	if (n >= 0)
+		close(n);
+}
+
+/* Rule counters: by index; the default action (the last entry) to the last. */
+TEST(rule_counters_keep_the_default)
+{
+	struct mig_names on = { NULL, 5 }, nn = { NULL, 9 };
+	int o = percpu_array(5, 16), n = percpu_array(9, 16);
+	void *snap = NULL;
+
+	if (!ASSERT_TRUE(o >= 0 && n >= 0, "create"))
+		goto out;
+	for (__u32 i = 0; i < 5; i++)
+		ASSERT_OK(counters_set(o, i, i + 1), "set");
+	if (ASSERT_OK(mig_counters_copy(o, &on, n, &nn, &snap), "copy")) {
+		for (__u32 i = 0; i < 4; i++)
+			ASSERT_EQ(counters_sum(n, i).packets, expect(i + 1), "rule i");
+		for (__u32 i = 4; i < 8; i++)
+			ASSERT_EQ(counters_sum(n, i).packets, 0, "rules past the old ones");
+		ASSERT_EQ(counters_sum(n, 8).packets, expect(5), "the default");
+	}
+out:
+	free(snap);
+	if (o >= 0)
+		close(o);
+	if (n >= 0)
+		close(n);
+}
+
+/* A value that grew keeps its leading words (u64 counters into sl_counter). */
+TEST(counters_values_keep_leading_words)
+{
+	static const char *const names[] = { "created", "expired" };
+	struct mig_names on = { names, 2 }, nn = { names, 2 };
+	int ncpu = libbpf_num_possible_cpus();
+	int o = percpu_array(2, 8), n = percpu_array(2, 16);
+	__u64 *v = calloc(ncpu, sizeof(*v));
+	void *snap = NULL;
+	__u32 k = 1;
+
+	if (!ASSERT_TRUE(o >= 0 && n >= 0 && v, "create"))
+		goto out;
+	for (int c = 0; c < ncpu; c++)
+		v[c] = 5;
+	ASSERT_OK(bpf_map_update_elem(o, &k, v, BPF_ANY) ? -errno : 0, "set");
+	if (ASSERT_OK(mig_counters_copy(o, &on, n, &nn, &snap), "copy")) {
+		ASSERT_EQ(counters_sum(n, 1).packets, 5ull * ncpu, "first word");
+		ASSERT_EQ(counters_sum(n, 1).bytes, 0, "new word zero");
+	}
+out:
+	free(v);
+	free(snap);
+	if (o >= 0)
+		close(o);
+	if (n >= 0)
+		close(n);
+}
+
+/* ---- conntrack ---- */
+
+static struct sl_ct_key ct_key(int i)
+{
+	struct sl_ct_key k = { .proto = 6, .family = 4 };
+
+	k.addr_a[0] = 192;
+	k.addr_a[3] = (__u8)i;
+	k.addr_b[0] = 198;
+	k.addr_b[3] = (__u8)(i >> 8);
+	k.port_a = (__be16)(1000 + i);
+	k.port_b = 80;
+	return k;
+}
+
+/*
+ * A table of another layout: an outer array of 4 (2 assured shards, 2
+ * unassured) holding LRU hashes of KEY_SIZE keys and OLD_VAL-byte values
+ * (struct sl_ct_entry before syn_ack_seq).
+ */
+#define OLD_VAL 52
+_Static_assert(offsetof(struct sl_ct_entry, syn_ack_seq) == OLD_VAL, "the old entry's end");
+static int old_table(__u32 key_size, int inner[4])
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int tmpl, outer;
+
+	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_in", key_size, OLD_VAL, 64, NULL);
+	if (tmpl < 0)
+		return -errno;
+	opts.inner_map_fd = tmpl;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "t_old_ct", 4, 4, 4, &opts);
+	close(tmpl);
+	for (__u32 i = 0; outer >= 0 && i < 4; i++) {
+		inner[i] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_sh", key_size, OLD_VAL, 64, NULL);
+		if (inner[i] < 0 || bpf_map_update_elem(outer, &i, &inner[i], BPF_ANY))
+			return -errno;
+	}
+	return outer < 0 ? -errno : outer;
+}
+
+TEST(ct_entries_copied_zero_extended)
+{
+	int inner[4] = { -1, -1, -1, -1 }, o, n = -1;
+	unsigned char val[OLD_VAL];
+	uint64_t moved, failed;
+	struct sl_ct_entry e;
+	struct sl_ct_key k;
+	uint32_t shards;
+	bool una;
+
+	o = old_table(sizeof(struct sl_ct_key), inner);
+	if (!ASSERT_TRUE(o >= 0, "old table"))
+		goto out;
+	/* 20 connections in assured shards (0, 1), 6 unassured (2, 3) */
+	for (int i = 0; i < 26; i++) {
+		k = ct_key(i);
+		memset(val, 0, sizeof(val));
+		memset(val, i + 1, 48);
+		val[48] = i < 20 ? SL_CT_ESTABLISHED : SL_CT_SYN_SENT;	/* state */
+		ASSERT_OK(bpf_map_update_elem(inner[i < 20 ? i % 2 : 2 + i % 2], &k, val,
+					      BPF_ANY) ? -errno : 0, "old entry");
+	}
+	n = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "t_new_ct", 4, 4,
+			   2 * SLUICE_CT_SHARDS_MAX,
+			   &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
+				   .inner_map_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl",
+					   sizeof(struct sl_ct_key), sizeof(struct sl_ct_entry),
+					   16, NULL) });
+	if (!ASSERT_TRUE(n >= 0, "new outer") ||
+	    !ASSERT_OK(ct_shards_create(n, 2 * SLUICE_CT_SHARD_MIN, &shards), "new shards"))
+		goto out;
+	ASSERT_EQ(shards, 2, "shards");
+	/* one connection this build's programs already keep: it stays as it is */
+	k = ct_key(3);
+	memset(&e, 0, sizeof(e));
+	e.state = SL_CT_FIN_WAIT;
+	e.last_seen = 77;
+	ASSERT_OK(bpf_map_update_elem(ct_shard_fd(n, sl_ct_shard_of(&k, shards), false), &k, &e,
+				      BPF_ANY) ? -errno : 0, "present");
+	if (!ASSERT_OK(mig_ct_copy(o, n, &moved, &failed), "copy"))
+		goto out;
+	ASSERT_EQ(moved, 25, "moved (one was there)");
+	ASSERT_EQ(failed, 0, "failed");
+	for (int i = 0; i < 26; i++) {
+		k = ct_key(i);
+		if (!ASSERT_OK(ct_shards_lookup(n, shards, &k, &e, &una), "found"))
+			continue;
+		ASSERT_EQ(una, i >= 20, "assured or not, as it was");
+		if (i == 3) {
+			ASSERT_EQ(e.state, SL_CT_FIN_WAIT, "kept this build's");
+			ASSERT_EQ(e.last_seen, 77, "kept this build's");
+			continue;
+		}
+		ASSERT_EQ(e.created & 0xff, i + 1, "leading bytes");
+		ASSERT_EQ(e.state, i < 20 ? SL_CT_ESTABLISHED : SL_CT_SYN_SENT, "state");
+		ASSERT_EQ(e.syn_ack_seq, 0, "a field past the old value: zero");
+	}
+out:
+	for (int i = 0; i < 4; i++)
+		if (inner[i] >= 0)
+			close(inner[i]);
+	if (o >= 0)
+		close(o);
+	if (n >= 0)
+		close(n);
+}
+
+/* Keys of another layout name other connections: refused, nothing copied. */
+TEST(ct_other_keys_refused)
+{
+	int inner[4] = { -1, -1, -1, -1 }, o, n = -1;
+	uint64_t moved = 0, failed = 0;
+	uint32_t shards;
+
+	o = old_table(36, inner);
+	n = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "t_new_ct", 4, 4,
+			   2 * SLUICE_CT_SHARDS_MAX,
+			   &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
+				   .inner_map_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl",
+					   sizeof(struct sl_ct_key), sizeof(struct sl_ct_entry),
+					   16, NULL) });
+	if (ASSERT_TRUE(o >= 0 && n >= 0, "tables") &&
+	    ASSERT_OK(ct_shards_create(n, SLUICE_CT_SHARD_MIN, &shards), "new shards"))
+		ASSERT_EQ(mig_ct_copy(o, n, &moved, &failed), -EPROTO, "refused");
+	ASSERT_EQ(moved, 0, "nothing copied");
+	for (int i = 0; i < 4; i++)
+		if (inner[i] >= 0)
+			close(inner[i]);
+	if (o >= 0)
+		close(o);
+	if (n >= 0)
+		close(n);
+}
+
+/* ---- the plan ---- */
+
+struct objs {
+	struct sluice_xdp *x;
+	struct sluice_tc *t;
+	struct bpf_object *v[2];
+};
+
+static bool objs_open(struct objs *o)
+{
+	o->x = sluice_xdp__open();
+	o->t = sluice_tc__open();
+	o->v[0] = o->x ? o->x->obj : NULL;
+	o->v[1] = o->t ? o->t->obj : NULL;
+	return o->x && o->t;
+}
+
+static void objs_close(struct objs *o)
+{
+	sluice_xdp__destroy(o->x);
+	sluice_tc__destroy(o->t);
+}
+
+/* The layout of map NAME of this build. */
+static int create_like(struct objs *o, const char *name, int delta_entries)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(o->v[0], name);
+
+	return m ? bpf_map_create(bpf_map__type(m), name, bpf_map__key_size(m),
+				  bpf_map__value_size(m),
+				  bpf_map__max_entries(m) + delta_entries,
+				  &(struct bpf_map_create_opts){
+					  .sz = sizeof(struct bpf_map_create_opts),
+					  .map_flags = bpf_map__map_flags(m) }) : -ENOENT;
+}
+
+/* Nothing pinned: nothing to replace; the commit records the counter names. */
+TEST(plan_fresh_state_replaces_nothing)
+{
+	struct migrate *mg = NULL;
+	struct objs o;
+	bool slots;
+	int fd;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, &slots), 0, "replaced");
+	migrate_commit(mg);
+	fd = pinned(maps_dir, "sl_cnt_names");
+	ASSERT_TRUE(fd >= 0, "sl_cnt_names pinned");
+	if (fd >= 0)
+		close(fd);
+	/* the same layout again, with its names recorded: nothing */
+	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin sl_verdict");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan again"))
+		ASSERT_EQ(migrate_count(mg, NULL), 0, "replaced");
+	migrate_free(mg);
+	if (fd >= 0)
+		close(fd);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * Counters of the previous release (fewer entries, no names recorded) are
+ * replaced; begin moves the pin aside, rollback puts it back.
+ */
+TEST(plan_counters_begin_rollback)
+{
+	struct migrate *mg = NULL;
+	struct objs o;
+	int fd, got;
+	bool slots;
+	__u32 id;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	fd = create_like(&o, SLUICE_MAP_DROP, -1);
+	id = map_id(fd);
+	ASSERT_OK(pin(fd, SLUICE_MAP_DROP), "pin");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, &slots), 1, "replaced");
+	ASSERT_FALSE(slots, "the slots stay");
+	if (ASSERT_OK(migrate_begin(mg), "begin")) {
+		got = pinned(up_dir, SLUICE_MAP_DROP);
+		ASSERT_EQ(map_id(got), id, "moved aside");
+		close(got);
+		ASSERT_TRUE(pinned(maps_dir, SLUICE_MAP_DROP) < 0, "free for the new map");
+	}
+	migrate_rollback(mg);
+	got = pinned(maps_dir, SLUICE_MAP_DROP);
+	ASSERT_EQ(map_id(got), id, "back in place");
+	if (got >= 0)
+		close(got);
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+out_fd:
+	if (fd >= 0)
+		close(fd);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/* The same layout but names recorded in another order: replaced. */
+TEST(plan_names_moved_replace)
+{
+	struct { char map[16]; __u32 index; } k = { SLUICE_MAP_VERDICT };
+	static const char *const order[] = { "drop", "pass", "pass-non-ip", "tx" };
+	struct migrate *mg = NULL;
+	char name[32];
+	struct objs o;
+	int fd = -1, names = -1;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	if (!ASSERT_EQ(SLUICE_VERDICT_MAX, 4, "this test knows 4 verdicts"))
+		goto out;
+	names = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_cnt_names", sizeof(k), 32, 4096, NULL);
+	ASSERT_OK(pin(names, "sl_cnt_names"), "pin names");
+	for (k.index = 0; k.index < 4; k.index++) {
+		memset(name, 0, sizeof(name));
+		strcpy(name, order[k.index]);
+		bpf_map_update_elem(names, &k, name, BPF_ANY);
+	}
+	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced");
+	migrate_free(mg);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (names >= 0)
+		close(names);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * The policy slots go as a group: one of another layout replaces them all.
+ * An outer map with no inner map is asked the kernel's way (the probe), and
+ * fits when its template does.
+ */
+TEST(plan_slots_group)
+{
+	struct bpf_map *cfg_def;
+	struct migrate *mg = NULL;
+	int ifslot = -1, ifa = -1, cfg = -1, tmpl = -1;
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	cfg_def = bpf_map__inner_map(bpf_object__find_map_by_name(o.v[0], SLUICE_MAP_FWO_CFG));
+	if (!ASSERT_TRUE(cfg_def, "fwo_cfg's template"))
+		goto out;
+	tmpl = bpf_map_create(bpf_map__type(cfg_def), "t_tmpl", bpf_map__key_size(cfg_def),
+			      bpf_map__value_size(cfg_def), bpf_map__max_entries(cfg_def),
+			      &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
+				      .map_flags = bpf_map__map_flags(cfg_def) });
+	cfg = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, SLUICE_MAP_FWO_CFG, 4, 4,
+			     SLUICE_POL_SLOTS,
+			     &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
+				     .inner_map_fd = tmpl });
+	ifslot = create_like(&o, SLUICE_MAP_IFSLOT, 0);
+	ASSERT_OK(pin(cfg, SLUICE_MAP_FWO_CFG), "pin fwo_cfg");
+	ASSERT_OK(pin(ifslot, SLUICE_MAP_IFSLOT), "pin sl_ifslot");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan of this layout"))
+		ASSERT_EQ(migrate_count(mg, &slots), 0, "an empty outer map of this layout fits");
+	migrate_free(mg);
+	mg = NULL;
+
+	ifa = create_like(&o, SLUICE_MAP_IFSLOT_A, -1024);
+	ASSERT_OK(pin(ifa, SLUICE_MAP_IFSLOT_A), "pin sl_ifslot_a");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan")) {
+		ASSERT_EQ(migrate_count(mg, &slots), 3, "the group");
+		ASSERT_TRUE(slots, "slots rebuilt");
+	}
+	migrate_free(mg);
+out:
+	if (tmpl >= 0)
+		close(tmpl);
+	if (cfg >= 0)
+		close(cfg);
+	if (ifslot >= 0)
+		close(ifslot);
+	if (ifa >= 0)
+		close(ifa);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/* An outer map whose maps have another layout than the template: replaced. */
+TEST(plan_inner_layout_differs)
+{
+	struct migrate *mg = NULL;
+	int tmpl, outer = -1;
+	struct objs o;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	/* a conntrack table of entries 8 bytes longer */
+	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl", sizeof(struct sl_ct_key),
+			      sizeof(struct sl_ct_entry) + 8, 16, NULL);
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, SLUICE_MAP_CT, 4, 4,
+			       2 * SLUICE_CT_SHARDS_MAX,
+			       &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
+				       .inner_map_fd = tmpl });
+	ASSERT_OK(bpf_map_update_elem(outer, &(__u32){ 0 }, &tmpl, BPF_ANY) ? -errno : 0, "shard");
+	ASSERT_OK(pin(outer, SLUICE_MAP_CT), "pin");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced, to be carried over");
+	migrate_free(mg);
+	if (tmpl >= 0)
+		close(tmpl);
+out:
+	if (outer >= 0)
+		close(outer);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/* An upgrade left half done: its pins go back in place of the new ones. */
+TEST(recover_puts_the_previous_pins_back)
+{
+	int prev = percpu_array(3, 16), cur = percpu_array(4, 16), got;
+	char path[160];
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(prev >= 0 && cur >= 0, "maps"))
+		goto out;
+	ASSERT_OK(mkdir(up_dir, 0700) ? -errno : 0, "upgrade dir");
+	snprintf(path, sizeof(path), "%s/%s", up_dir, SLUICE_MAP_VERDICT);
+	ASSERT_OK(bpf_obj_pin(prev, path) ? -errno : 0, "previous pin");
+	ASSERT_OK(pin(cur, SLUICE_MAP_VERDICT), "the new one");
+	ASSERT_OK(migrate_recover(maps_dir, up_dir), "recover");
+	got = pinned(maps_dir, SLUICE_MAP_VERDICT);
+	ASSERT_EQ(map_id(got), map_id(prev), "the previous map is back");
+	if (got >= 0)
+		close(got);
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+	ASSERT_OK(migrate_recover(maps_dir, up_dir), "nothing to recover");
+out:
+	if (prev >= 0)
+		close(prev);
+	if (cur >= 0)
+		close(cur);
+	rm_dir(base);
+}
