@@ -85,6 +85,8 @@ struct agent {
 	int entry_fd;			/* the entry program every link runs */
 	bool entry_owned;		/* entry_fd is ours to close (adopted pin) */
 	bool progs_adopted;		/* the pinned program set of this build runs on */
+	bool progs_new;			/* this start loaded and pinned its program set */
+	char progs_aside[PATH_MAX];	/* the set pinned as this build's before, moved aside */
 	int tails_fd;			/* its prog array sl_tails */
 	struct fw_map_fds fds;		/* outer fwo_* maps and sl_ifslot */
 	uint32_t slot;			/* the policy slot in force (section 0's) */

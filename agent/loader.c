@@ -336,6 +336,32 @@ static bool progs_pinned(struct agent *a, int *entry, int *tails)
 	return false;
 }
 
+/*
+ * A pinned set of this build that is not adopted (incomplete, or on the
+ * maps before an upgrade) may still run on links, and its prog array
+ * empties itself when its pin goes: move it aside (STATE/progs/BUILD-PID)
+ * until the links run the new set; loader_gc unpins it then. (No dots:
+ * bpffs keeps them out of names.)
+ */
+static int progs_set_aside(struct agent *a)
+{
+	char path[PATH_MAX];
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s-%d", a->build_dir, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (rename(a->build_dir, path)) {
+		if (errno == ENOENT)
+			return 0;
+		n = -errno;
+		pr_err("cannot move %s aside: %s", a->build_dir, strerror(errno));
+		return n;
+	}
+	snprintf(a->progs_aside, sizeof(a->progs_aside), "%s", path);
+	return 0;
+}
+
 static int pin_0600(int fd, const char *path)
 {
 	unlink(path);
@@ -426,6 +452,10 @@ int loader_load(struct agent *a)
 		a->entry_fd = entry;
 		a->tails_fd = tails;
 		a->entry_owned = true;
+	} else {
+		err = progs_set_aside(a);
+		if (err)
+			goto fail;
 	}
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
@@ -492,6 +522,7 @@ int loader_load(struct agent *a)
 		err = progs_pin(a);
 		if (err)
 			goto fail;
+		a->progs_new = true;
 		pr_info("build %s: loaded a new program set, pinned under %s", a->build,
 			a->build_dir);
 	}
@@ -590,7 +621,15 @@ void loader_commit(struct agent *a)
 
 void loader_unload(struct agent *a)
 {
-	/* a start that failed before every link ran this build: the previous maps again */
+	/*
+	 * A start that failed before every link ran this build: the previous
+	 * maps again, and no program set of this build on maps no pin holds.
+	 */
+	if (migrate_count(a->mig, NULL) && a->progs_new && remove_pin_dir(a->build_dir, NULL, 0))
+		pr_warn("cannot unpin %s", a->build_dir);
+	if (migrate_count(a->mig, NULL) && a->progs_aside[0] && rename(a->progs_aside, a->build_dir))
+		pr_warn("cannot put %s back: %s", a->progs_aside, strerror(errno));
+	a->progs_aside[0] = '\0';
 	migrate_rollback(a->mig);
 	a->mig = NULL;
 	a->legacy_state = false;

@@ -19,9 +19,9 @@ import time
 
 import pytest
 
-from lib.agent import binaries, build_dir
-from lib.netns import PYTHON, LineProc, ns_cmd
-from lib.traffic import Stream
+from lib.agent import build_dir, pins_under
+from lib.netns import PYTHON, LineProc, xdp_prog_id
+from lib.traffic import Stream, probe_udp
 
 PREV_REV = "eafd583"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -189,3 +189,108 @@ def test_upgrade_from_previous_release(env, server):
         os.listdir(agent.state_dir)
     wait_gone("prog", old_progs, "a program of the previous release")
     wait_gone("map", [old_drop["id"]], "the previous release's sl_drop")
+
+
+def swap_pin(state_dir, name, *spec):
+    """Replace the pin of map NAME by a new map of another layout (bpftool map
+    create SPEC) while no agent runs: what a new build with another layout
+    finds. The attached programs keep the map they were loaded with."""
+    path = os.path.join(state_dir, "maps", name)
+    os.unlink(path)
+    subprocess.run(["bpftool", "map", "create", path] + list(spec) + ["name", name],
+                   check=True, capture_output=True)
+    return bpftool("map", "show", "pinned", path)["id"]
+
+
+def rules_5000_5001():
+    return [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
+            dict(name="allow-5000", action="allow", proto="udp", dport=["5000"])]
+
+
+def test_upgrade_rebuilds_slots_and_copies_conntrack(env, server):
+    """Layout changes of the policy slots (sl_ifslot_a) and of the conntrack
+    group (ct_cfg), made by replacing their pins while no agent runs: the
+    agent builds the policy into new slot maps and moves the link only then,
+    copies every connection into a new table, and frees the previous maps.
+    Under traffic: no denied packet passes, every allowed one arrives, the
+    connection that passes only through conntrack keeps passing."""
+    t, agent = env.topo, env.agent
+    env.start(default="deny", stateful=True, rules=rules_5000_5001())
+    old = agent.attached()[t.fdev]
+    gen = agent.status()["generation"]
+    maps = os.path.join(agent.state_dir, "maps")
+    real = {n: bpftool("map", "show", "pinned", os.path.join(maps, n))["id"]
+            for n in ("sl_ifslot_a", "ct_cfg", "ct_shards", "fwo_cfg")}
+    echo = LineProc(t.fw, [PYTHON, "-c", ECHO, t.c4, str(TCP_PORT), "60"])
+    spec = dict(src=t.c4, dst=t.f4, proto="udp", count=COUNT)
+    try:
+        assert echo.line() == "open"
+        with Stream(t, [dict(spec, tag="allowed", dport=5000),
+                        dict(spec, tag="denied", dport=5001)], inter=INTER) as s:
+            s.wait_arrived("allowed", 10)
+            ct_before = conn_entry(agent)
+            t0 = time.monotonic()
+            assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+            swap_pin(agent.state_dir, "sl_ifslot_a", "type", "array", "key", "4", "value", "4",
+                     "entries", "1024")
+            swap_pin(agent.state_dir, "ct_cfg", "type", "array", "key", "4", "value", "40",
+                     "entries", "1")
+            agent.start()
+            n = s.arrived("allowed")
+            s.wait_arrived("allowed", n + 10)
+            assert s.running(), "the stream ended right after the upgrade; slow it down"
+            r = json.loads(echo.say("report"))
+            deadline = time.monotonic() + 10
+            while json.loads(echo.say("report"))["echoed"] < r["echoed"] + 10:
+                assert time.monotonic() < deadline, "the connection stalled after the upgrade"
+                time.sleep(0.05)
+            ct_after = conn_entry(agent)
+            elapsed = time.monotonic() - t0
+    finally:
+        echo.close()
+    log = agent.log_text()
+    assert s.counts == {"allowed": COUNT, "denied": 0}, s.counts
+    assert "rebuilt from the policy" in log and "connections carried over" in log, log
+    # the entry was copied, not created anew: its age goes on
+    assert ct_after["age"] >= ct_before["age"] + int(elapsed) - 1, (ct_before, ct_after)
+    assert ct_after["packets"] > ct_before["packets"], (ct_before, ct_after)
+    assert agent.status()["generation"] > gen
+    new = agent.attached()[t.fdev]
+    assert new["link_id"] == old["link_id"] and new["prog_id"] != old["prog_id"], (old, new)
+    now = {n: bpftool("map", "show", "pinned", os.path.join(maps, n))["id"] for n in real}
+    assert not set(now.values()) & set(real.values()), (real, now)
+    assert not os.path.exists(os.path.join(agent.state_dir, "upgrade"))
+    wait_gone("prog", [old["prog_id"]], "the previous entry program")
+    wait_gone("map", list(real.values()), "a map of the previous layout")
+
+
+def test_upgrade_refused_keeps_the_firewall(env):
+    """A conntrack table whose keys have another layout cannot be carried
+    over: the agent does not start, and the state is the one in force
+    before, pins included; its firewall keeps filtering."""
+    t, agent = env.topo, env.agent
+    env.start(default="allow", stateful=True, rules=rules_5000_5001())
+    old = agent.attached()[t.fdev]
+    assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+    state = agent.state_dir
+    inner = os.path.join(state, "h8-inner")
+    subprocess.run(["bpftool", "map", "create", inner, "type", "lru_hash", "key", "36",
+                    "value", "56", "entries", "64", "name", "h8_inner"], check=True)
+    inner_id = bpftool("map", "show", "pinned", inner)["id"]
+    outer = swap_pin(state, "ct_shards", "type", "array_of_maps", "key", "4", "value", "4",
+                     "entries", "128", "inner_map", "id", str(inner_id))
+    subprocess.run(["bpftool", "map", "update", "pinned", os.path.join(state, "maps", "ct_shards"),
+                    "key", "0", "0", "0", "0", "value", "id", str(inner_id)], check=True)
+    os.unlink(inner)
+    pins = sorted(pins_under(state))
+    agent.start(wait=False)
+    rc = agent.proc.wait(timeout=60)
+    log = agent.log_text()
+    agent.stop()
+    assert rc == 1, log
+    assert "keys have another layout" in log and "upgrade undone" in log, log
+    assert sorted(pins_under(state)) == pins, log
+    assert bpftool("map", "show", "pinned", os.path.join(state, "maps", "ct_shards"))["id"] \
+        == outer
+    assert xdp_prog_id(t.fw, t.fdev) == old["prog_id"]
+    assert probe_udp(t) == {"5000": 5, "5001": 0}
