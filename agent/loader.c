@@ -446,7 +446,7 @@ int loader_load(struct agent *a)
 	err = loader_plan(a, skel);
 	if (err)
 		goto fail;
-	/* a pinned set of this build runs on the maps it was loaded with: not those of an upgrade */
+	/* a pinned set of this build runs on the maps it was loaded with, not an upgrade's */
 	a->progs_adopted = !a->legacy_state && progs_pinned(a, &entry, &tails);
 	if (a->progs_adopted) {
 		a->entry_fd = entry;
@@ -625,10 +625,12 @@ void loader_unload(struct agent *a)
 	 * A start that failed before every link ran this build: the previous
 	 * maps again, and no program set of this build on maps no pin holds.
 	 */
-	if (migrate_count(a->mig, NULL) && a->progs_new && remove_pin_dir(a->build_dir, NULL, 0))
-		pr_warn("cannot unpin %s", a->build_dir);
-	if (migrate_count(a->mig, NULL) && a->progs_aside[0] && rename(a->progs_aside, a->build_dir))
-		pr_warn("cannot put %s back: %s", a->progs_aside, strerror(errno));
+	if (migrate_count(a->mig, NULL)) {
+		if (a->progs_new && remove_pin_dir(a->build_dir, NULL, 0))
+			pr_warn("cannot unpin %s", a->build_dir);
+		if (a->progs_aside[0] && rename(a->progs_aside, a->build_dir))
+			pr_warn("cannot put %s back: %s", a->progs_aside, strerror(errno));
+	}
 	a->progs_aside[0] = '\0';
 	migrate_rollback(a->mig);
 	a->mig = NULL;

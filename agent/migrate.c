@@ -759,8 +759,8 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 				continue;
 			m = mig_find(bpf_map__name(map));
 			if (!m) {
-				pr_err("map %s of this build has no upgrade policy in agent/migrate.c",
-				       bpf_map__name(map));
+				pr_err("map %s of this build has no upgrade policy in "
+				       "agent/migrate.c", bpf_map__name(map));
 				err = -ENOENT;
 				break;
 			}

@@ -80,6 +80,21 @@ static __u32 map_id(int fd)
 	return fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/* An array of ENTRIES maps shaped like the map INNER. */
+static int outer_create(const char *name, __u32 entries, int inner)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = inner);
+
+	return bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, name, 4, 4, entries, &opts);
+}
+
+/* A conntrack shard of this build's layout (a template). */
+static int shard_create(void)
+{
+	return bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl", sizeof(struct sl_ct_key),
+			      sizeof(struct sl_ct_entry), 16, NULL);
+}
+
 static int percpu_array(__u32 entries, __u32 value_size)
 {
 	return bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_cnt", 4, value_size, entries, NULL);
@@ -287,17 +302,16 @@ static struct sl_ct_key ct_key(int i)
 _Static_assert(offsetof(struct sl_ct_entry, syn_ack_seq) == OLD_VAL, "the old entry's end");
 static int old_table(__u32 key_size, int inner[4])
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	int tmpl, outer;
 
 	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_in", key_size, OLD_VAL, 64, NULL);
 	if (tmpl < 0)
 		return -errno;
-	opts.inner_map_fd = tmpl;
-	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "t_old_ct", 4, 4, 4, &opts);
+	outer = outer_create("t_old_ct", 4, tmpl);
 	close(tmpl);
 	for (__u32 i = 0; outer >= 0 && i < 4; i++) {
-		inner[i] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_sh", key_size, OLD_VAL, 64, NULL);
+		inner[i] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_sh", key_size, OLD_VAL, 64,
+					  NULL);
 		if (inner[i] < 0 || bpf_map_update_elem(outer, &i, &inner[i], BPF_ANY))
 			return -errno;
 	}
@@ -306,7 +320,7 @@ static int old_table(__u32 key_size, int inner[4])
 
 TEST(ct_entries_copied_zero_extended)
 {
-	int inner[4] = { -1, -1, -1, -1 }, o, n = -1;
+	int inner[4] = { -1, -1, -1, -1 }, o, n = -1, tmpl = -1;
 	unsigned char val[OLD_VAL];
 	uint64_t moved, failed;
 	struct sl_ct_entry e;
@@ -326,12 +340,8 @@ TEST(ct_entries_copied_zero_extended)
 		ASSERT_OK(bpf_map_update_elem(inner[i < 20 ? i % 2 : 2 + i % 2], &k, val,
 					      BPF_ANY) ? -errno : 0, "old entry");
 	}
-	n = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "t_new_ct", 4, 4,
-			   2 * SLUICE_CT_SHARDS_MAX,
-			   &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
-				   .inner_map_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl",
-					   sizeof(struct sl_ct_key), sizeof(struct sl_ct_entry),
-					   16, NULL) });
+	tmpl = shard_create();
+	n = outer_create("t_new_ct", 2 * SLUICE_CT_SHARDS_MAX, tmpl);
 	if (!ASSERT_TRUE(n >= 0, "new outer") ||
 	    !ASSERT_OK(ct_shards_create(n, 2 * SLUICE_CT_SHARD_MIN, &shards), "new shards"))
 		goto out;
@@ -365,6 +375,8 @@ out:
 	for (int i = 0; i < 4; i++)
 		if (inner[i] >= 0)
 			close(inner[i]);
+	if (tmpl >= 0)
+		close(tmpl);
 	if (o >= 0)
 		close(o);
 	if (n >= 0)
@@ -374,21 +386,19 @@ out:
 /* Keys of another layout name other connections: refused, nothing copied. */
 TEST(ct_other_keys_refused)
 {
-	int inner[4] = { -1, -1, -1, -1 }, o, n = -1;
+	int inner[4] = { -1, -1, -1, -1 }, o, n = -1, tmpl;
 	uint64_t moved = 0, failed = 0;
 	uint32_t shards;
 
 	o = old_table(36, inner);
-	n = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "t_new_ct", 4, 4,
-			   2 * SLUICE_CT_SHARDS_MAX,
-			   &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
-				   .inner_map_fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl",
-					   sizeof(struct sl_ct_key), sizeof(struct sl_ct_entry),
-					   16, NULL) });
+	tmpl = shard_create();
+	n = outer_create("t_new_ct", 2 * SLUICE_CT_SHARDS_MAX, tmpl);
 	if (ASSERT_TRUE(o >= 0 && n >= 0, "tables") &&
 	    ASSERT_OK(ct_shards_create(n, SLUICE_CT_SHARD_MIN, &shards), "new shards"))
 		ASSERT_EQ(mig_ct_copy(o, n, &moved, &failed), -EPROTO, "refused");
 	ASSERT_EQ(moved, 0, "nothing copied");
+	if (tmpl >= 0)
+		close(tmpl);
 	for (int i = 0; i < 4; i++)
 		if (inner[i] >= 0)
 			close(inner[i]);
@@ -421,17 +431,22 @@ static void objs_close(struct objs *o)
 	sluice_tc__destroy(o->t);
 }
 
+/* A map of DEF's layout, with DELTA_ENTRIES more entries. */
+static int def_create(const struct bpf_map *def, int delta_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(def));
+
+	return bpf_map_create(bpf_map__type(def), bpf_map__name(def), bpf_map__key_size(def),
+			      bpf_map__value_size(def), bpf_map__max_entries(def) + delta_entries,
+			      &opts);
+}
+
 /* The layout of map NAME of this build. */
 static int create_like(struct objs *o, const char *name, int delta_entries)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(o->v[0], name);
 
-	return m ? bpf_map_create(bpf_map__type(m), name, bpf_map__key_size(m),
-				  bpf_map__value_size(m),
-				  bpf_map__max_entries(m) + delta_entries,
-				  &(struct bpf_map_create_opts){
-					  .sz = sizeof(struct bpf_map_create_opts),
-					  .map_flags = bpf_map__map_flags(m) }) : -ENOENT;
+	return m ? def_create(m, delta_entries) : -ENOENT;
 }
 
 /* Nothing pinned: nothing to replace; the commit records the counter names. */
@@ -558,14 +573,8 @@ TEST(plan_slots_group)
 	cfg_def = bpf_map__inner_map(bpf_object__find_map_by_name(o.v[0], SLUICE_MAP_FWO_CFG));
 	if (!ASSERT_TRUE(cfg_def, "fwo_cfg's template"))
 		goto out;
-	tmpl = bpf_map_create(bpf_map__type(cfg_def), "t_tmpl", bpf_map__key_size(cfg_def),
-			      bpf_map__value_size(cfg_def), bpf_map__max_entries(cfg_def),
-			      &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
-				      .map_flags = bpf_map__map_flags(cfg_def) });
-	cfg = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, SLUICE_MAP_FWO_CFG, 4, 4,
-			     SLUICE_POL_SLOTS,
-			     &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
-				     .inner_map_fd = tmpl });
+	tmpl = def_create(cfg_def, 0);
+	cfg = outer_create(SLUICE_MAP_FWO_CFG, SLUICE_POL_SLOTS, tmpl);
 	ifslot = create_like(&o, SLUICE_MAP_IFSLOT, 0);
 	ASSERT_OK(pin(cfg, SLUICE_MAP_FWO_CFG), "pin fwo_cfg");
 	ASSERT_OK(pin(ifslot, SLUICE_MAP_IFSLOT), "pin sl_ifslot");
@@ -606,10 +615,7 @@ TEST(plan_inner_layout_differs)
 	/* a conntrack table of entries 8 bytes longer */
 	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl", sizeof(struct sl_ct_key),
 			      sizeof(struct sl_ct_entry) + 8, 16, NULL);
-	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, SLUICE_MAP_CT, 4, 4,
-			       2 * SLUICE_CT_SHARDS_MAX,
-			       &(struct bpf_map_create_opts){ .sz = sizeof(struct bpf_map_create_opts),
-				       .inner_map_fd = tmpl });
+	outer = outer_create(SLUICE_MAP_CT, 2 * SLUICE_CT_SHARDS_MAX, tmpl);
 	ASSERT_OK(bpf_map_update_elem(outer, &(__u32){ 0 }, &tmpl, BPF_ANY) ? -errno : 0, "shard");
 	ASSERT_OK(pin(outer, SLUICE_MAP_CT), "pin");
 	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
