@@ -115,13 +115,56 @@ def counters(agent):
             "created": agent.cli("ct", "stats")["created"]}
 
 
+def rules_5000_5001():
+    return [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
+            dict(name="allow-5000", action="allow", proto="udp", dport=["5000"])]
+
+
+def upgrade_under_traffic(env, between):
+    """Traffic through the running agent: a stream of allowed (udp 5000) and
+    denied (udp 5001) datagrams, and fw's TCP connection to the client that
+    passes only through conntrack. Stop the agent, call BETWEEN(), start
+    the agent again; check that traffic flows and the connection passes
+    after it. Returns (stream counts, counters and conntrack entry before,
+    the entry after, seconds between them)."""
+    t, agent = env.topo, env.agent
+    echo = LineProc(t.fw, [PYTHON, "-c", ECHO, t.c4, str(TCP_PORT), "60"])
+    spec = dict(src=t.c4, dst=t.f4, proto="udp", count=COUNT)
+    try:
+        assert echo.line() == "open"
+        with Stream(t, [dict(spec, tag="allowed", dport=5000),
+                        dict(spec, tag="denied", dport=5001)], inter=INTER) as s:
+            s.wait_arrived("allowed", 10)
+            before = counters(agent)
+            ct_before = conn_entry(agent)
+            t0 = time.monotonic()
+            assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+            between()
+            agent.start()
+            n = s.arrived("allowed")
+            s.wait_arrived("allowed", n + 10)
+            assert s.running(), "the stream ended right after the upgrade; slow it down"
+            r = json.loads(echo.say("report"))
+            deadline = time.monotonic() + 10
+            while json.loads(echo.say("report"))["echoed"] < r["echoed"] + 10:
+                assert time.monotonic() < deadline, "the connection stalled after the upgrade"
+                time.sleep(0.05)
+            ct_after = conn_entry(agent)
+            elapsed = time.monotonic() - t0
+    finally:
+        echo.close()
+    # the entry lived through it (not created anew: its age goes on)
+    assert ct_after["state"] == "established", ct_after
+    assert ct_after["age"] >= ct_before["age"] + int(elapsed) - 1, (ct_before, ct_after)
+    assert ct_after["packets"] > ct_before["packets"], (ct_before, ct_after)
+    return s.counts, before
+
+
 def test_upgrade_from_previous_release(env, server):
     t, agent = env.topo, env.agent
     current = (agent.sluiced, agent.sluice)
     agent.sluiced, agent.sluice = prev_binaries()
-    env.start(default="deny", stateful=True, rules=[
-        dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
-        dict(name="allow-5000", action="allow", proto="udp", dport=["5000"])])
+    env.start(default="deny", stateful=True, rules=rules_5000_5001())
     old = agent.attached()[t.fdev]
     progs = os.path.join(agent.state_dir, "progs")
     old_progs = [old["prog_id"]] + [e["formatted"]["value"] for b in os.listdir(progs)
@@ -136,37 +179,11 @@ def test_upgrade_from_previous_release(env, server):
     old_drop = bpftool("map", "show", "pinned", os.path.join(maps, "sl_drop"))
     assert old_drop["max_entries"] == 19, old_drop
 
-    echo = LineProc(t.fw, [PYTHON, "-c", ECHO, t.c4, str(TCP_PORT), "60"])
-    spec = dict(src=t.c4, dst=t.f4, proto="udp", count=COUNT)
-    try:
-        assert echo.line() == "open"
-        with Stream(t, [dict(spec, tag="allowed", dport=5000),
-                        dict(spec, tag="denied", dport=5001)], inter=INTER) as s:
-            s.wait_arrived("allowed", 10)
-            before = counters(agent)
-            ct_before = conn_entry(agent)
-            t0 = time.monotonic()
-            assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
-            agent.sluiced, agent.sluice = current
-            agent.start()
-            n = s.arrived("allowed")
-            s.wait_arrived("allowed", n + 10)
-            assert s.running(), "the stream ended right after the upgrade; slow it down"
-            # the connection passes again through the adopted conntrack entry
-            r = json.loads(echo.say("report"))
-            deadline = time.monotonic() + 10
-            while json.loads(echo.say("report"))["echoed"] < r["echoed"] + 10:
-                assert time.monotonic() < deadline, "the connection stalled after the upgrade"
-                time.sleep(0.05)
-            ct_after = conn_entry(agent)
-            elapsed = time.monotonic() - t0
-    finally:
-        echo.close()
-    log = agent.log_text()
-    assert s.counts == {"allowed": COUNT, "denied": 0}, s.counts
-    assert ct_after["state"] == "established", ct_after
-    assert ct_after["age"] >= ct_before["age"] + int(elapsed) - 1, (ct_before, ct_after)
-    assert ct_after["packets"] > ct_before["packets"], (ct_before, ct_after)
+    def current_build():
+        agent.sluiced, agent.sluice = current
+
+    counts, before = upgrade_under_traffic(env, current_build)
+    assert counts == {"allowed": COUNT, "denied": 0}, counts
 
     # the counters went on from where the previous release left them: every
     # denied packet counted once, by the old program or the new one (a
@@ -175,7 +192,7 @@ def test_upgrade_from_previous_release(env, server):
     after = counters(agent)
     print("counters before the upgrade %s, after the stream %s" % (before, after))
     for k in ("rule", "policy-rule"):
-        assert COUNT - 1 <= after[k] <= COUNT, (k, before, after, log)
+        assert COUNT - 1 <= after[k] <= COUNT, (k, before, after, agent.log_text())
     for k in ("drop", "pass", "created"):
         assert after[k] >= before[k], (k, before, after)
     st = agent.cli("stats")["hooks"]["xdp"]
@@ -202,11 +219,6 @@ def swap_pin(state_dir, name, *spec):
     return bpftool("map", "show", "pinned", path)["id"]
 
 
-def rules_5000_5001():
-    return [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
-            dict(name="allow-5000", action="allow", proto="udp", dport=["5000"])]
-
-
 def test_upgrade_rebuilds_slots_and_copies_conntrack(env, server):
     """Layout changes of the policy slots (sl_ifslot_a) and of the conntrack
     group (ct_cfg), made by replacing their pins while no agent runs: the
@@ -221,39 +233,17 @@ def test_upgrade_rebuilds_slots_and_copies_conntrack(env, server):
     maps = os.path.join(agent.state_dir, "maps")
     real = {n: bpftool("map", "show", "pinned", os.path.join(maps, n))["id"]
             for n in ("sl_ifslot_a", "ct_cfg", "ct_shards", "fwo_cfg")}
-    echo = LineProc(t.fw, [PYTHON, "-c", ECHO, t.c4, str(TCP_PORT), "60"])
-    spec = dict(src=t.c4, dst=t.f4, proto="udp", count=COUNT)
-    try:
-        assert echo.line() == "open"
-        with Stream(t, [dict(spec, tag="allowed", dport=5000),
-                        dict(spec, tag="denied", dport=5001)], inter=INTER) as s:
-            s.wait_arrived("allowed", 10)
-            ct_before = conn_entry(agent)
-            t0 = time.monotonic()
-            assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
-            swap_pin(agent.state_dir, "sl_ifslot_a", "type", "array", "key", "4", "value", "4",
-                     "entries", "1024")
-            swap_pin(agent.state_dir, "ct_cfg", "type", "array", "key", "4", "value", "40",
-                     "entries", "1")
-            agent.start()
-            n = s.arrived("allowed")
-            s.wait_arrived("allowed", n + 10)
-            assert s.running(), "the stream ended right after the upgrade; slow it down"
-            r = json.loads(echo.say("report"))
-            deadline = time.monotonic() + 10
-            while json.loads(echo.say("report"))["echoed"] < r["echoed"] + 10:
-                assert time.monotonic() < deadline, "the connection stalled after the upgrade"
-                time.sleep(0.05)
-            ct_after = conn_entry(agent)
-            elapsed = time.monotonic() - t0
-    finally:
-        echo.close()
+
+    def other_layouts():
+        swap_pin(agent.state_dir, "sl_ifslot_a", "type", "array", "key", "4", "value", "4",
+                 "entries", "1024")
+        swap_pin(agent.state_dir, "ct_cfg", "type", "array", "key", "4", "value", "40",
+                 "entries", "1")
+
+    counts, _ = upgrade_under_traffic(env, other_layouts)
     log = agent.log_text()
-    assert s.counts == {"allowed": COUNT, "denied": 0}, s.counts
+    assert counts == {"allowed": COUNT, "denied": 0}, counts
     assert "rebuilt from the policy" in log and "connections carried over" in log, log
-    # the entry was copied, not created anew: its age goes on
-    assert ct_after["age"] >= ct_before["age"] + int(elapsed) - 1, (ct_before, ct_after)
-    assert ct_after["packets"] > ct_before["packets"], (ct_before, ct_after)
     assert agent.status()["generation"] > gen
     new = agent.attached()[t.fdev]
     assert new["link_id"] == old["link_id"] and new["prog_id"] != old["prog_id"], (old, new)
