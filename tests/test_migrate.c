@@ -56,6 +56,12 @@ static bool state_setup(void)
 	return !mkdir(base, 0700) && !mkdir(maps_dir, 0700);
 }
 
+static void fd_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 static int pin(int fd, const char *name)
 {
 	char path[160];
@@ -217,10 +223,8 @@ TEST(counters_carried_by_name)
 	ASSERT_EQ(counters_sum(n, 4).packets, expect(300), "pass-non-ip");
 out:
 	free(snap);
-	if (o >= 0)
-		close(o);
-	if (n >= 0)
-		close(n);
+	fd_close(o);
+	fd_close(n);
 }
 
 /* Rule counters: by index; the default action (the last entry) to the last. */
@@ -243,10 +247,8 @@ TEST(rule_counters_keep_the_default)
 	}
 out:
 	free(snap);
-	if (o >= 0)
-		close(o);
-	if (n >= 0)
-		close(n);
+	fd_close(o);
+	fd_close(n);
 }
 
 /* A value that grew keeps its leading words (u64 counters into sl_counter). */
@@ -272,10 +274,8 @@ TEST(counters_values_keep_leading_words)
 out:
 	free(v);
 	free(snap);
-	if (o >= 0)
-		close(o);
-	if (n >= 0)
-		close(n);
+	fd_close(o);
+	fd_close(n);
 }
 
 /* ---- conntrack ---- */
@@ -373,14 +373,10 @@ TEST(ct_entries_copied_zero_extended)
 	}
 out:
 	for (int i = 0; i < 4; i++)
-		if (inner[i] >= 0)
-			close(inner[i]);
-	if (tmpl >= 0)
-		close(tmpl);
-	if (o >= 0)
-		close(o);
-	if (n >= 0)
-		close(n);
+		fd_close(inner[i]);
+	fd_close(tmpl);
+	fd_close(o);
+	fd_close(n);
 }
 
 /* Keys of another layout name other connections: refused, nothing copied. */
@@ -397,15 +393,11 @@ TEST(ct_other_keys_refused)
 	    ASSERT_OK(ct_shards_create(n, SLUICE_CT_SHARD_MIN, &shards), "new shards"))
 		ASSERT_EQ(mig_ct_copy(o, n, &moved, &failed), -EPROTO, "refused");
 	ASSERT_EQ(moved, 0, "nothing copied");
-	if (tmpl >= 0)
-		close(tmpl);
+	fd_close(tmpl);
 	for (int i = 0; i < 4; i++)
-		if (inner[i] >= 0)
-			close(inner[i]);
-	if (o >= 0)
-		close(o);
-	if (n >= 0)
-		close(n);
+		fd_close(inner[i]);
+	fd_close(o);
+	fd_close(n);
 }
 
 /* ---- the plan ---- */
@@ -464,16 +456,14 @@ TEST(plan_fresh_state_replaces_nothing)
 	migrate_commit(mg);
 	fd = pinned(maps_dir, "sl_cnt_names");
 	ASSERT_TRUE(fd >= 0, "sl_cnt_names pinned");
-	if (fd >= 0)
-		close(fd);
+	fd_close(fd);
 	/* the same layout again, with its names recorded: nothing */
 	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
 	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin sl_verdict");
 	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan again"))
 		ASSERT_EQ(migrate_count(mg, NULL), 0, "replaced");
 	migrate_free(mg);
-	if (fd >= 0)
-		close(fd);
+	fd_close(fd);
 out:
 	objs_close(&o);
 	rm_dir(base);
@@ -509,12 +499,10 @@ TEST(plan_counters_begin_rollback)
 	migrate_rollback(mg);
 	got = pinned(maps_dir, SLUICE_MAP_DROP);
 	ASSERT_EQ(map_id(got), id, "back in place");
-	if (got >= 0)
-		close(got);
+	fd_close(got);
 	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
 out_fd:
-	if (fd >= 0)
-		close(fd);
+	fd_close(fd);
 out:
 	objs_close(&o);
 	rm_dir(base);
@@ -547,10 +535,8 @@ TEST(plan_names_moved_replace)
 		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced");
 	migrate_free(mg);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (names >= 0)
-		close(names);
+	fd_close(fd);
+	fd_close(names);
 	objs_close(&o);
 	rm_dir(base);
 }
@@ -591,14 +577,10 @@ TEST(plan_slots_group)
 	}
 	migrate_free(mg);
 out:
-	if (tmpl >= 0)
-		close(tmpl);
-	if (cfg >= 0)
-		close(cfg);
-	if (ifslot >= 0)
-		close(ifslot);
-	if (ifa >= 0)
-		close(ifa);
+	fd_close(tmpl);
+	fd_close(cfg);
+	fd_close(ifslot);
+	fd_close(ifa);
 	objs_close(&o);
 	rm_dir(base);
 }
@@ -621,11 +603,9 @@ TEST(plan_inner_layout_differs)
 	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
 		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced, to be carried over");
 	migrate_free(mg);
-	if (tmpl >= 0)
-		close(tmpl);
+	fd_close(tmpl);
 out:
-	if (outer >= 0)
-		close(outer);
+	fd_close(outer);
 	objs_close(&o);
 	rm_dir(base);
 }
@@ -645,14 +625,11 @@ TEST(recover_puts_the_previous_pins_back)
 	ASSERT_OK(migrate_recover(maps_dir, up_dir), "recover");
 	got = pinned(maps_dir, SLUICE_MAP_VERDICT);
 	ASSERT_EQ(map_id(got), map_id(prev), "the previous map is back");
-	if (got >= 0)
-		close(got);
+	fd_close(got);
 	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
 	ASSERT_OK(migrate_recover(maps_dir, up_dir), "nothing to recover");
 out:
-	if (prev >= 0)
-		close(prev);
-	if (cur >= 0)
-		close(cur);
+	fd_close(prev);
+	fd_close(cur);
 	rm_dir(base);
 }
