@@ -21,17 +21,18 @@
 #include "migrate.h"
 
 /*
- * sl_cnt_names: the entry names of every counter map of the build that
- * wrote the state, so that a later build can match its counters by name
- * whatever changed in between. Written by the agent (no program reads it).
- * Its layout is read by every later build: it never changes (a new layout
- * would take a new name).
+ * sl_cnt_names: the entry names of every pinned counter map, by the map's
+ * id, so that a later build can match its counters by name whatever changed
+ * in between, and names always describe the map they were written for (an
+ * upgrade undone puts maps back whose names are still there). Written by
+ * the agent (no program reads it). Its layout is read by every later
+ * build: it never changes (a new layout would take a new name).
  */
 #define MIG_NAMES_MAP	"sl_cnt_names"
 #define MIG_NAMES_MAX	4096
 
 struct mig_name_key {
-	char map[16];
+	__u32 map_id;
 	__u32 index;
 };
 
@@ -269,12 +270,16 @@ static void names_free(struct mig_pin *p)
 }
 
 /*
- * The names of the previous map's N entries: from sl_cnt_names when the
- * state has it, else the release before it (prev lists, then this build's).
+ * The names of the previous map's N entries: from sl_cnt_names when it has
+ * them for this map, else it comes from the release before the names were
+ * recorded (its lists, then this build's).
  */
 static int prev_names(struct migrate *mg, struct mig_pin *p, size_t n)
 {
 	const struct mig_map *m = p->m;
+	struct mig_name_key k = { .map_id = p->old.id };
+	struct mig_name_val v;
+	bool recorded;
 
 	p->on.n = n;
 	p->on.v = NULL;
@@ -284,13 +289,12 @@ static int prev_names(struct migrate *mg, struct mig_pin *p, size_t n)
 	if (!p->own)
 		return -ENOMEM;
 	p->on.v = (const char *const *)p->own;
+	recorded = mg->names_fd >= 0 && !bpf_map_lookup_elem(mg->names_fd, &k, &v);
 	for (size_t i = 0; i < n; i++) {
-		struct mig_name_key k = { .index = (__u32)i };
-		struct mig_name_val v;
 		const char *s = NULL;
 
-		snprintf(k.map, sizeof(k.map), "%s", m->name);
-		if (mg->names_fd >= 0) {
+		k.index = (__u32)i;
+		if (recorded) {
 			if (!bpf_map_lookup_elem(mg->names_fd, &k, &v)) {
 				v.name[sizeof(v.name) - 1] = '\0';
 				s = v.name;
@@ -933,7 +937,24 @@ int migrate_carry(struct migrate *mg, bool state)
 	return err;
 }
 
-/* Write the entry names of this build's counter maps into sl_cnt_names. */
+/* The id of the map pinned as NAME under the maps dir; 0: none. */
+static __u32 pinned_id(const struct migrate *mg, const char *name)
+{
+	struct bpf_map_info info;
+	char path[PATH_MAX];
+	int fd = -1;
+
+	if (!join(path, sizeof(path), mg->maps_dir, name))
+		fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (map_info(fd, &info))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+/* Write the entry names of this build's counter maps (pinned) into sl_cnt_names. */
 static void names_record(struct migrate *mg)
 {
 	char path[PATH_MAX];
@@ -942,8 +963,10 @@ static void names_record(struct migrate *mg)
 	if (join(path, sizeof(path), mg->maps_dir, MIG_NAMES_MAP))
 		return;
 	if (fd < 0) {
+		LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+
 		fd = bpf_map_create(BPF_MAP_TYPE_HASH, MIG_NAMES_MAP, sizeof(struct mig_name_key),
-				    sizeof(struct mig_name_val), MIG_NAMES_MAX, NULL);
+				    sizeof(struct mig_name_val), MIG_NAMES_MAX, &opts);
 		if (fd < 0 || bpf_obj_pin(fd, path) || chmod(path, 0600)) {
 			pr_warn("cannot create %s: %s; a later upgrade matches counters by "
 				"this build's lists", path, strerror(errno));
@@ -955,22 +978,53 @@ static void names_record(struct migrate *mg)
 	}
 	for (size_t t = 0; t < sizeof(mig_maps) / sizeof(mig_maps[0]); t++) {
 		const struct mig_map *m = &mig_maps[t];
-		struct mig_name_key k = {};
+		struct mig_name_key k = { .map_id = 0 };
 		struct mig_name_val v;
 
 		if (m->kind != MIG_COUNTERS || !m->names)
 			continue;
-		snprintf(k.map, sizeof(k.map), "%s", m->name);
-		for (k.index = 0; k.index < m->nnames; k.index++) {
+		k.map_id = pinned_id(mg, m->name);
+		for (k.index = 0; k.map_id && k.index < m->nnames; k.index++) {
 			memset(&v, 0, sizeof(v));
 			snprintf(v.name, sizeof(v.name), "%s", m->names[k.index]);
 			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
 				pr_warn("%s: cannot record %s: %s", path, m->name, strerror(errno));
 		}
-		/* names of a longer list before: the entries are dense */
-		while (!bpf_map_delete_elem(fd, &k))
-			k.index++;
 	}
+}
+
+/* Forget the names of maps that are no longer pinned (freed, or replaced). */
+static void names_prune(struct migrate *mg)
+{
+	__u32 ids[sizeof(mig_maps) / sizeof(mig_maps[0])];
+	struct mig_name_key k, next, *gone = NULL;
+	size_t n = 0, ngone = 0;
+	bool first = true;
+
+	if (mg->names_fd < 0)
+		return;
+	for (size_t t = 0; t < sizeof(mig_maps) / sizeof(mig_maps[0]); t++)
+		if (mig_maps[t].kind == MIG_COUNTERS && mig_maps[t].names)
+			ids[n++] = pinned_id(mg, mig_maps[t].name);
+	while (!bpf_map_get_next_key(mg->names_fd, first ? NULL : &k, &next)) {
+		bool keep = false;
+		struct mig_name_key *v;
+
+		first = false;
+		k = next;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = ids[i] == k.map_id;
+		if (keep)
+			continue;
+		v = realloc(gone, (ngone + 1) * sizeof(*gone));
+		if (!v)
+			break;
+		gone = v;
+		gone[ngone++] = k;
+	}
+	for (size_t i = 0; i < ngone; i++)
+		bpf_map_delete_elem(mg->names_fd, &gone[i]);
+	free(gone);
 }
 
 void migrate_commit(struct migrate *mg)
@@ -981,6 +1035,11 @@ void migrate_commit(struct migrate *mg)
 
 	if (!mg)
 		return;
+	/*
+	 * The names of this build's maps first: a crash before the previous
+	 * pins go leaves both maps named (recovery puts the previous back).
+	 */
+	names_record(mg);
 	for (size_t i = 0; i < mg->npins; i++) {
 		struct mig_pin *p = &mg->pins[i];
 
@@ -1003,7 +1062,7 @@ void migrate_commit(struct migrate *mg)
 		pr_warn("cannot remove %s: %s", mg->upgrade_dir, strerror(errno));
 	if (n)
 		pr_info("upgrade done: %zu maps of the previous layout unpinned", n);
-	names_record(mg);
+	names_prune(mg);
 	migrate_free(mg);
 }
 

@@ -441,29 +441,54 @@ static int create_like(struct objs *o, const char *name, int delta_entries)
 	return m ? def_create(m, delta_entries) : -ENOENT;
 }
 
-/* Nothing pinned: nothing to replace; the commit records the counter names. */
-TEST(plan_fresh_state_replaces_nothing)
+/* Names recorded for a map, by its id (NAME of entry INDEX; "" when none). */
+static const char *name_of(int names, __u32 id, __u32 index, char buf[32])
+{
+	struct { __u32 map_id, index; } k = { id, index };
+
+	buf[0] = '\0';
+	if (names >= 0 && bpf_map_lookup_elem(names, &k, buf))
+		buf[0] = '\0';
+	return buf;
+}
+
+/*
+ * This build's layout: nothing to replace. The commit records the counter
+ * names of the pinned maps by their id, and forgets those of maps gone.
+ */
+TEST(plan_same_layout_records_names)
 {
 	struct migrate *mg = NULL;
+	int fd, fd2 = -1, names = -1;
+	char buf[32], path[160];
 	struct objs o;
 	bool slots;
-	int fd;
 
 	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
 		goto out;
+	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin sl_verdict");
 	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
 		ASSERT_EQ(migrate_count(mg, &slots), 0, "replaced");
 	migrate_commit(mg);
-	fd = pinned(maps_dir, "sl_cnt_names");
-	ASSERT_TRUE(fd >= 0, "sl_cnt_names pinned");
-	fd_close(fd);
-	/* the same layout again, with its names recorded: nothing */
-	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
-	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin sl_verdict");
+	names = pinned(maps_dir, "sl_cnt_names");
+	ASSERT_TRUE(names >= 0, "sl_cnt_names pinned");
+	ASSERT_STREQ(name_of(names, map_id(fd), 1, buf), "drop", "entry 1");
+	ASSERT_STREQ(name_of(names, map_id(fd), SLUICE_VERDICT_MAX - 1, buf), "tx", "last");
+	ASSERT_STREQ(name_of(names, map_id(fd), SLUICE_VERDICT_MAX, buf), "", "past the end");
+	/* another map in its place: the names of the first one go */
+	fd2 = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	snprintf(path, sizeof(path), "%s/%s", maps_dir, SLUICE_MAP_VERDICT);
+	unlink(path);
+	ASSERT_OK(pin(fd2, SLUICE_MAP_VERDICT), "pin another");
 	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan again"))
 		ASSERT_EQ(migrate_count(mg, NULL), 0, "replaced");
-	migrate_free(mg);
+	migrate_commit(mg);
+	ASSERT_STREQ(name_of(names, map_id(fd), 0, buf), "", "forgotten");
+	ASSERT_STREQ(name_of(names, map_id(fd2), 0, buf), "pass", "recorded");
 	fd_close(fd);
+	fd_close(fd2);
+	fd_close(names);
 out:
 	objs_close(&o);
 	rm_dir(base);
@@ -511,7 +536,7 @@ out:
 /* The same layout but names recorded in another order: replaced. */
 TEST(plan_names_moved_replace)
 {
-	struct { char map[16]; __u32 index; } k = { SLUICE_MAP_VERDICT };
+	struct { __u32 map_id, index; } k = {};
 	static const char *const order[] = { "drop", "pass", "pass-non-ip", "tx" };
 	struct migrate *mg = NULL;
 	char name[32];
@@ -524,12 +549,13 @@ TEST(plan_names_moved_replace)
 		goto out;
 	names = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_cnt_names", sizeof(k), 32, 4096, NULL);
 	ASSERT_OK(pin(names, "sl_cnt_names"), "pin names");
+	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	k.map_id = map_id(fd);
 	for (k.index = 0; k.index < 4; k.index++) {
 		memset(name, 0, sizeof(name));
 		strcpy(name, order[k.index]);
 		bpf_map_update_elem(names, &k, name, BPF_ANY);
 	}
-	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
 	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin");
 	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
 		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced");
