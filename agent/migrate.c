@@ -685,7 +685,7 @@ static uint64_t slots_generation(int fd, const struct bpf_map_info *oi)
 }
 
 /* Look at the pinned map of DEF: add it to the plan with what differs (or not). */
-static int plan_map(struct migrate *mg, const struct mig_map *m, const struct bpf_map *def)
+static int plan_map(struct migrate *mg, const struct mig_map *m, struct bpf_map *def)
 {
 	char path[PATH_MAX], why[160] = "";
 	struct bpf_map_info info;
@@ -709,6 +709,13 @@ static int plan_map(struct migrate *mg, const struct mig_map *m, const struct bp
 		close(fd);
 		return err;
 	}
+	/*
+	 * The kernel makes a devmap read-only for programs, a flag map creation
+	 * refuses: the pinned map reports it, this build's definition cannot.
+	 */
+	if ((info.type == BPF_MAP_TYPE_DEVMAP || info.type == BPF_MAP_TYPE_DEVMAP_HASH) &&
+	    info.map_flags == (bpf_map__map_flags(def) | BPF_F_RDONLY_PROG))
+		bpf_map__set_map_flags(def, info.map_flags);
 	err = pin_add(mg, m, fd, &info);
 	if (err) {
 		close(fd);
