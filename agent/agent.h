@@ -5,6 +5,7 @@
  *   loader.c   bpffs, state dirs, skeleton open/pin/load, the pinned maps
  *   migrate.c  upgrades across map layout changes: a policy per map
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
+ *   rules.c    rule counter ids kept across reloads, rule names by generation
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
@@ -33,6 +34,7 @@ struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
+struct agent_rules;
 struct migrate;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
@@ -60,7 +62,9 @@ struct iface {
 /* What the last applied policy filled in, for `status` (cheap to know here). */
 struct map_use {
 	bool known;
-	uint32_t classes, src4_t8, dst4_t8, src6, dst6;
+	uint32_t classes, rules;
+	uint32_t t8[2], lh[2], v6[2];	/* chunks+groups, hash buckets, IPv6 prefixes: src, dst */
+	uint64_t bytes;			/* the slots' map memory (fw_tables_bytes) */
 };
 
 struct agent {
@@ -88,20 +92,22 @@ struct agent {
 	bool progs_new;			/* this start loaded and pinned its program set */
 	char progs_aside[PATH_MAX];	/* the set pinned as this build's before, moved aside */
 	int tails_fd;			/* its prog array sl_tails */
-	struct fw_map_fds fds;		/* outer fwo_* maps and sl_ifslot */
+	struct fw_map_fds fds;		/* outer fwp_* maps and sl_ifslot */
 	uint32_t slot;			/* the policy slot in force (section 0's) */
 	uint32_t *sec_slots;		/* the slot of each section of pol (sync.c) */
 	size_t nsec_slots;
 	bool in_force;			/* slot holds an applied policy */
 	/*
 	 * The upgrade of this start (migrate.c), until every link runs this
-	 * build; legacy_state: it replaces maps, so the previous programs keep
-	 * the interfaces until the policy is in this build's maps.
+	 * build; legacy_state: it replaces or retires maps, so the previous
+	 * programs keep the interfaces until the policy is in this build's maps.
 	 */
 	struct migrate *mig;
 	bool legacy_state;
 	struct timespec last_switch;	/* when interfaces last changed slot */
 	int rule_cnt_fd, verdict_fd, drop_fd;
+	int cnt_key_fd;			/* fw_cnt_key: who owns each rule counter */
+	struct agent_rules *rules;	/* counter ids, rule names by generation (rules.c) */
 	int state_lock_fd;
 
 	/* policy in force (sync.c); have_policy is false when the agent adopted

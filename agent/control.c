@@ -29,6 +29,7 @@
 #include "log.h"
 #include "policy_edit.h"
 #include "policy_json.h"
+#include "rules.h"
 #include "sync.h"
 #include "version.h"
 
@@ -64,19 +65,28 @@ static struct json_object *status_maps(struct agent *a)
 
 		if (bpf_map__is_internal(map))
 			continue;
+		long cap = bpf_map__max_entries(map);
+
+		/* the outer arrays of the slots: what the policy in force fills of each table */
 		if (a->use.known) {
-			if (!strcmp(name, SLUICE_MAP_FW_CLS))
+			if (!strcmp(name, "fwp_cls") || !strcmp(name, "fwp_clsb")) {
 				used = a->use.classes;
-			else if (!strcmp(name, SLUICE_MAP_FW_SRC4_T8))
-				used = a->use.src4_t8;
-			else if (!strcmp(name, SLUICE_MAP_FW_DST4_T8))
-				used = a->use.dst4_t8;
-			else if (!strcmp(name, SLUICE_MAP_FW_SRC6))
-				used = a->use.src6;
-			else if (!strcmp(name, SLUICE_MAP_FW_DST6))
-				used = a->use.dst6;
-			else if (!strcmp(name, SLUICE_MAP_RULE_CNT))
-				used = policy_fw(&a->pol, 0)->nrules + 1;
+				cap = (long)SLUICE_MAX_CLASSES * SL_F_MAX;
+			} else if (!strcmp(name, "fwp_src4_t8") || !strcmp(name, "fwp_dst4_t8")) {
+				used = a->use.t8[name[4] == 'd'];
+				cap = SLUICE_T8_MAX;
+			} else if (!strcmp(name, "fwp_src4_lh") || !strcmp(name, "fwp_dst4_lh")) {
+				used = a->use.lh[name[4] == 'd'];
+				cap = SLUICE_LH_MAX;
+			} else if (!strcmp(name, "fwp_src6") || !strcmp(name, "fwp_dst6")) {
+				used = a->use.v6[name[4] == 'd'];
+				cap = SLUICE_LPM6_MAX;
+			} else if (!strcmp(name, "fwp_rule")) {
+				used = a->use.rules;
+				cap = SLUICE_MAX_RULES;
+			} else if (!strcmp(name, SLUICE_MAP_RULE_CNT)) {
+				used = a->use.rules + 1;
+			}
 		}
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
@@ -87,8 +97,7 @@ static struct json_object *status_maps(struct agent *a)
 		}
 		if (used >= 0)
 			json_object_object_add(o, "used", json_object_new_int64(used));
-		json_object_object_add(o, "capacity",
-				       json_object_new_int64(bpf_map__max_entries(map)));
+		json_object_object_add(o, "capacity", json_object_new_int64(cap));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -189,17 +198,16 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 }
 
 /*
- * Every section's rules in order, with their counters: rule i of section k
- * is counted at fw_rule_cnt[sync_rule_base(k) + i] (rules past
- * SLUICE_MAX_RULES over all sections are not counted: null). The default
- * action's counters are shared by the sections.
+ * Every section's rules in order, with their counters (rules_counter: the
+ * counter id each rule keeps across reloads while its name and content stay
+ * the same). The default action's counters are shared by the sections.
  */
 static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 			 size_t errlen)
 {
-	struct sl_counter cnt[SLUICE_MAX_RULES + 1];
 	struct json_object *d, *rules, *def;
 	size_t nsec = a->pol.nfws ? a->pol.nfws : 1;
+	struct sl_counter *cnt;
 	int ret;
 
 	if (!a->have_policy) {
@@ -207,34 +215,38 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 			 "generation %llu stays in force", (unsigned long long)a->generation);
 		return -ENOENT;
 	}
-	ret = sl_counters_read(a->rule_cnt_fd, SLUICE_MAX_RULES + 1, cnt);
+	cnt = calloc(SLUICE_CNT_MAX, sizeof(*cnt));
+	if (!cnt)
+		return -ENOMEM;
+	ret = sl_counters_read(a->rule_cnt_fd, SLUICE_CNT_MAX, cnt);
 	if (ret) {
 		snprintf(err, errlen, "cannot read the rule counters (%s): %s",
 			 SLUICE_MAP_RULE_CNT, strerror(-ret));
+		free(cnt);
 		return ret;
 	}
 	rules = json_object_new_array();
 	for (size_t k = 0; k < nsec; k++) {
 		const struct sl_firewall *fw = policy_fw(&a->pol, (int)k);
-		uint32_t base = sync_rule_base(&a->pol, k);
 
 		for (size_t i = 0; i < fw->nrules; i++) {
 			const struct sl_rule *r = &fw->rules[i];
 			struct json_object *o = sl_json_rule(r);
-			bool counted = base + i < SLUICE_MAX_RULES;
+			uint32_t id = rules_counter(a, k, i);
 
 			json_object_object_add(o, "index", json_object_new_int64(i));
 			json_object_object_add(o, "section", json_object_new_string(fw->name));
 			json_object_object_add(o, "origin",
 					       sl_json_origin(&r->loc, sl_rule_from_edits(r)));
-			json_object_object_add(o, "packets", counted ?
-					       json_object_new_uint64(cnt[base + i].packets) : NULL);
-			json_object_object_add(o, "bytes", counted ?
-					       json_object_new_uint64(cnt[base + i].bytes) : NULL);
+			json_object_object_add(o, "packets", id < SLUICE_CNT_MAX ?
+					       json_object_new_uint64(cnt[id].packets) : NULL);
+			json_object_object_add(o, "bytes", id < SLUICE_CNT_MAX ?
+					       json_object_new_uint64(cnt[id].bytes) : NULL);
 			json_object_array_add(rules, o);
 		}
 	}
-	def = json_counter(&cnt[SLUICE_RULE_DEFAULT]);
+	def = json_counter(&cnt[SLUICE_CNT_DEFAULT]);
+	free(cnt);
 	/* one section: its name; several: their default actions count together */
 	json_object_object_add(def, "section", nsec == 1 ?
 			       json_object_new_string(policy_fw(&a->pol, 0)->name) : NULL);

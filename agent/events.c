@@ -27,6 +27,7 @@
 #include "ct.h"
 #include "events.h"
 #include "log.h"
+#include "rules.h"
 
 #define EV_RECENT	1024		/* events kept for "backlog" */
 #define EV_CLIENT_BUF	(256 * 1024)	/* unsent bytes per client before it loses events */
@@ -96,15 +97,13 @@ static struct json_object *event_json(struct agent *a, const struct sl_event *e)
 		json_object_object_add(o, "rule_index", NULL);
 		json_object_object_add(o, "rule", json_object_new_string("default"));
 	} else {
-		json_object_object_add(o, "rule_index", json_object_new_int64(e->rule));
-		/* the policy in force, the section of the receiving interface; an
-		 * event queued across a reload names the new one */
-		const struct sl_firewall *fw =
-			policy_fw(&a->pol, ifname[0] ? policy_fw_for_iface(&a->pol, ifname) : 0);
+		/* the rule of the generation that dropped it, even after a reload */
+		const char *name = rules_name(a, e->gen, e->section, e->rule);
 
-		json_object_object_add(o, "rule", a->have_policy && e->rule < fw->nrules ?
-				       json_object_new_string(fw->rules[e->rule].name) : NULL);
+		json_object_object_add(o, "rule_index", json_object_new_int64(e->rule));
+		json_object_object_add(o, "rule", name ? json_object_new_string(name) : NULL);
 	}
+	json_object_object_add(o, "generation", e->gen ? json_object_new_int64(e->gen) : NULL);
 	if (e->family == 4) {
 		inet_ntop(AF_INET, e->src, src, sizeof(src));
 		inet_ntop(AF_INET, e->dst, dst, sizeof(dst));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The BPF side of the agent: bpffs, the state dir layout
- *   STATE/maps/NAME            every map: the outer fwo_* maps that hold the
+ *   STATE/maps/NAME            every map: the outer fwp_* maps that hold the
  *                              policy slots, sl_ifslot, counters, conntrack,
  *                              events (0600)
  *   STATE/progs/BUILD/sl_tails the pipeline's prog array of one build (a
@@ -17,7 +17,8 @@
  * ids. A new build loads a complete new set, fills its prog array, pins
  * it, and only then do the links switch to it (attach.c), one
  * bpf_link_update each; older sets are unpinned after a grace period.
- * A pinned map of another layout is replaced as migrate.c declares for it
+ * A pinned map of another layout, or under a name this build retired, is
+ * replaced or kept for the previous programs as migrate.c declares for it
  * (STATE/upgrade/ holds the previous pins meanwhile).
  */
 #include <dirent.h>
@@ -46,6 +47,8 @@
 #include "loader.h"
 #include "log.h"
 #include "migrate.h"
+#include "policy.h"
+#include "rules.h"
 
 #define BPFFS_DIR "/sys/fs/bpf"
 
@@ -75,7 +78,7 @@ int path_join(char *buf, size_t len, const char *dir, const char *name)
 }
 
 /*
- * Are the fw_cfg tables the pinned fwo_cfg (CFG_FD) holds of this build's
+ * Are the fw_cfg tables the pinned fwp_cfg (CFG_FD) holds of this build's
  * layout? Those of another would be read past their end (an upgrade).
  */
 static bool pinned_cfg_ours(int cfg_fd)
@@ -106,22 +109,23 @@ bool loader_state_in_force(const struct agent *a)
 	bool active = false;
 	int r;
 
-	fds.ifslot = -1;
-	fds.cfg = -1;
+	fw_map_fds_init(&fds);
 	if (!path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_IFSLOT))
 		fds.ifslot = bpf_obj_get(path);
-	if (!path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_FWO_CFG))
-		fds.cfg = bpf_obj_get(path);
+	if (!path_join(path, sizeof(path), a->maps_dir, "fwp_cfg"))
+		fds.tbl[SLUICE_FWT_CFG] = bpf_obj_get(path);
 	/*
 	 * Slots of another layout (an upgrade): an interface with a slot is
 	 * taken as a firewall in force (this build cannot read their fw_cfg).
 	 */
-	if (fds.ifslot >= 0 && fds.cfg >= 0 && !pinned_cfg_ours(fds.cfg)) {
+	if (fds.ifslot >= 0 && fds.tbl[SLUICE_FWT_CFG] >= 0 &&
+	    !pinned_cfg_ours(fds.tbl[SLUICE_FWT_CFG])) {
 		active = !bpf_map_get_next_key(fds.ifslot, NULL, &next);
-		fds.cfg = (close(fds.cfg), -1);
+		fds.tbl[SLUICE_FWT_CFG] = (close(fds.tbl[SLUICE_FWT_CFG]), -1);
 	}
 	/* a slot some interface runs, whose fw_cfg is active, is a policy in force */
-	r = fds.ifslot < 0 || fds.cfg < 0 ? -1 : bpf_map_get_next_key(fds.ifslot, NULL, &next);
+	r = fds.ifslot < 0 || fds.tbl[SLUICE_FWT_CFG] < 0 ? -1 :
+	    bpf_map_get_next_key(fds.ifslot, NULL, &next);
 	for (; !r && !active; r = bpf_map_get_next_key(fds.ifslot, &k, &next)) {
 		struct fw_config cfg;
 
@@ -132,9 +136,14 @@ bool loader_state_in_force(const struct agent *a)
 	}
 	if (fds.ifslot >= 0)
 		close(fds.ifslot);
-	if (fds.cfg >= 0)
-		close(fds.cfg);
-	return active;
+	if (fds.tbl[SLUICE_FWT_CFG] >= 0)
+		close(fds.tbl[SLUICE_FWT_CFG]);
+	/*
+	 * The interfaces' slots under a name of an earlier layout (migrate.c
+	 * retires it): that version's firewall is in force in maps this build
+	 * does not read; its links move once the policy is in this build's.
+	 */
+	return active || migrate_slots_retired(a->maps_dir);
 }
 
 int mkdir_p(const char *path, unsigned int mode)
@@ -526,7 +535,8 @@ int loader_load(struct agent *a)
 		pr_info("build %s: loaded a new program set, pinned under %s", a->build,
 			a->build_dir);
 	}
-	a->rule_cnt_fd = bpf_map__fd(skel->maps.fw_rule_cnt);
+	a->rule_cnt_fd = bpf_map__fd(skel->maps.fw_rule_cnt_v2);
+	a->cnt_key_fd = bpf_map__fd(skel->maps.fw_cnt_key);
 	a->verdict_fd = bpf_map__fd(skel->maps.sl_verdict);
 	a->drop_fd = bpf_map__fd(skel->maps.sl_drop);
 	err = ct_load(a);
@@ -610,6 +620,23 @@ void loader_gc(struct agent *a)
 			pr_info("unpinned the program set of build %s", de->d_name);
 	}
 	closedir(d);
+}
+
+int loader_carry_rules(struct agent *a)
+{
+	size_t n = a->have_policy ? policy_nrules(&a->pol) : 0, k = 0;
+	uint32_t *ids = calloc(n + 1, sizeof(*ids));
+	int err;
+
+	if (!ids)
+		return -ENOMEM;
+	/* the order of the release before counter ids: the sections one after the other */
+	for (size_t s = 0; a->have_policy && s < a->pol.nfws; s++)
+		for (size_t i = 0; i < a->pol.fws[s].nrules; i++)
+			ids[k++] = rules_counter(a, s, i);
+	err = migrate_carry_rules(a->mig, ids, k);
+	free(ids);
+	return err;
 }
 
 void loader_commit(struct agent *a)

@@ -11,7 +11,12 @@ struct agent;
 
 /* Derive the maps/, links/ and progs/ paths from the state dir. */
 int loader_paths(struct agent *a);
-/* Does an interface of a previous agent run a policy slot with an applied policy? */
+/*
+ * Does an interface of a previous agent run a policy slot with an applied
+ * policy? Also true for slots of an earlier layout (under this build's
+ * names or names it retired, migrate.c): that version's firewall runs until
+ * this build's links take over.
+ */
 bool loader_state_in_force(const struct agent *a);
 /*
  * Mount bpffs at /sys/fs/bpf when the state dir is not on one and nothing is
@@ -39,6 +44,11 @@ int loader_pick_active(struct agent *a);
  * sets of other builds.
  */
 void loader_gc(struct agent *a);
+/*
+ * An upgrade, the policy applied, the links not moved yet: carry the rule
+ * counters of a retired layout over by rule order (migrate_carry_rules).
+ */
+int loader_carry_rules(struct agent *a);
 /*
  * Every link runs this build (and the grace period is over): finish the
  * upgrade of this start, if any (migrate_commit).

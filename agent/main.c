@@ -28,10 +28,12 @@
 #include "conntrack.h"
 #include "control.h"
 #include "events.h"
+#include "fw_maps.h"
 #include "metrics.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
+#include "rules.h"
 #include "service.h"
 #include "sync.h"
 #include "version.h"
@@ -303,6 +305,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	err = loader_pick_active(a);
 	if (err)
 		goto fail_pol;
+	err = rules_open(a);
+	if (err)
+		goto fail_pol;
 	err = events_open(a);
 	if (err)
 		goto fail_pol;
@@ -329,7 +334,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	}
 	/* links of the previous layout, now that this build's maps hold the policy */
 	if (a->legacy_state) {
-		err = attach_move_pending(a);
+		err = loader_carry_rules(a);
+		if (!err)
+			err = attach_move_pending(a);
 		if (err)
 			return err;
 		/* the TC links next, at once: both hooks on one conntrack table */
@@ -404,7 +411,6 @@ int main(int argc, char **argv)
 		.sock_path = DEFAULT_SOCKET,
 		.entry_fd = -1,
 		.tails_fd = -1,
-		.fds = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 },
 		.state_lock_fd = -1,
 		.ct_shards_fd = -1,
 		.ct_sweep_fd = -1,
@@ -427,6 +433,8 @@ int main(int argc, char **argv)
 	char err_msg[256], *owned[3] = {};
 	int err;
 
+	fw_map_fds_init(&a.fds);
+	a.cnt_key_fd = -1;
 	parse_args(&a, argc, argv, &foreground, &level, &verbose);
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
@@ -466,6 +474,7 @@ int main(int argc, char **argv)
 	attach_release_all(&a);
 	if (a.nl)
 		mnl_socket_close(a.nl);
+	rules_close(&a);
 	loader_unload(&a);
 	if (a.have_policy)
 		policy_free(&a.pol);

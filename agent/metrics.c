@@ -34,6 +34,7 @@
 #include "fw_maps.h"
 #include "log.h"
 #include "metrics.h"
+#include "rules.h"
 #include "sync.h"
 
 #define M_MAX_CONNS	16
@@ -124,13 +125,18 @@ static void counter_pair(struct mbuf *b, const char *metric, const char *label,
 
 static void rule_metrics(struct agent *a, struct mbuf *b)
 {
-	static struct sl_counter cnt[SLUICE_MAX_RULES + 1];
 	const char *kind[2] = { "packets", "bytes" };
 	size_t nsec = a->pol.nfws ? a->pol.nfws : 1;
 	const struct sl_firewall *fw0 = policy_fw(&a->pol, 0);
+	struct sl_counter *cnt;
 
-	if (!a->have_policy || sl_counters_read(a->rule_cnt_fd, SLUICE_MAX_RULES + 1, cnt))
+	if (!a->have_policy)
 		return;
+	cnt = calloc(SLUICE_CNT_MAX, sizeof(*cnt));
+	if (!cnt || sl_counters_read(a->rule_cnt_fd, SLUICE_CNT_MAX, cnt)) {
+		free(cnt);
+		return;
+	}
 	for (int k = 0; k < 2; k++) {
 		mb_printf(b, "# HELP sluice_rule_%s_total %s matched per firewall rule "
 			  "(rule=\"default\": the default action, shared by the sections).\n"
@@ -138,12 +144,14 @@ static void rule_metrics(struct agent *a, struct mbuf *b)
 			  k ? "Bytes" : "Packets", kind[k]);
 		for (size_t s = 0; s < nsec; s++) {
 			const struct sl_firewall *fw = policy_fw(&a->pol, (int)s);
-			uint32_t base = sync_rule_base(&a->pol, s);
 
-			/* rules past SLUICE_MAX_RULES over all sections are not counted */
-			for (size_t i = 0; i < fw->nrules && base + i < SLUICE_MAX_RULES; i++) {
-				const struct sl_counter *c = &cnt[base + i];
+			for (size_t i = 0; i < fw->nrules; i++) {
+				uint32_t id = rules_counter(a, s, i);
+				const struct sl_counter *c;
 
+				if (id >= SLUICE_CNT_MAX)
+					continue;
+				c = &cnt[id];
 				mb_printf(b, "sluice_rule_%s_total{section=\"", kind[k]);
 				mb_label(b, fw->name);
 				mb_printf(b, "\",rule=\"");
@@ -158,9 +166,10 @@ static void rule_metrics(struct agent *a, struct mbuf *b)
 		mb_printf(b, "\",rule=\"default\",index=\"%d\",action=\"%s\"} %llu\n",
 			  SLUICE_RULE_DEFAULT,
 			  nsec == 1 ? sl_action_name(fw0->default_action) : "per-section",
-			  (unsigned long long)(k ? cnt[SLUICE_RULE_DEFAULT].bytes :
-					       cnt[SLUICE_RULE_DEFAULT].packets));
+			  (unsigned long long)(k ? cnt[SLUICE_CNT_DEFAULT].bytes :
+					       cnt[SLUICE_CNT_DEFAULT].packets));
 	}
+	free(cnt);
 }
 
 static void ct_metrics(struct agent *a, struct mbuf *b)

@@ -65,34 +65,35 @@ static const char *const prev_ct_stats[] = {
 };
 
 static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final);
+static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final);
 
 #define LIST(v) v, sizeof(v) / sizeof(v[0])
-#define POLICY(map, what)	{ map, MIG_POLICY, MIG_G_SLOTS, what }
+#define POLICY(map, what, f)	{ map, MIG_POLICY, MIG_G_SLOTS, what, .flags = f }
 #define RECREATE(map, what)	{ map, MIG_RECREATE, MIG_G_NONE, what }
 #define COUNTERS(map, what, cur, prev) \
 	{ map, MIG_COUNTERS, MIG_G_NONE, what, LIST(cur), LIST(prev), NULL }
+#define SLOT_TABLE(id, outer, name, type, flags, entries, k, v) \
+	POLICY(#outer, "the policy slots' " name " tables", \
+	       SLUICE_FWT_##id == SLUICE_FWT_CFG ? MIG_F_GEN : 0),
+/* a name of the layout of 512 rules and DIR-24-8 (eafd583), retired with its successor */
+#define RETIRED(map, succ, f)	{ map, MIG_RETIRED, MIG_G_SLOTS, \
+				  "the previous layout's policy slots", .successor = succ, .flags = f }
 
 /*
  * Every map of sluice_xdp and sluice_tc (tests/test_migrate.c checks it,
- * and migrate_plan refuses to start without it).
+ * and migrate_plan refuses to start without it), then the names earlier
+ * layouts pinned that this build retired.
  */
 static const struct mig_map mig_maps[] = {
-	POLICY(SLUICE_MAP_FWO_CFG, "the policy slots' settings"),
-	POLICY(SLUICE_MAP_FWO_CLS, "the policy slots' classes"),
-	POLICY(SLUICE_MAP_FWO_SRC4, "the policy slots' IPv4 source tables"),
-	POLICY(SLUICE_MAP_FWO_DST4, "the policy slots' IPv4 destination tables"),
-	POLICY(SLUICE_MAP_FWO_SRC4_T8, "the policy slots' IPv4 source groups"),
-	POLICY(SLUICE_MAP_FWO_DST4_T8, "the policy slots' IPv4 destination groups"),
-	POLICY(SLUICE_MAP_FWO_SRC6, "the policy slots' IPv6 source tries"),
-	POLICY(SLUICE_MAP_FWO_DST6, "the policy slots' IPv6 destination tries"),
-	POLICY(SLUICE_MAP_FWO_SPORT, "the policy slots' source ports"),
-	POLICY(SLUICE_MAP_FWO_DPORT, "the policy slots' destination ports"),
-	POLICY(SLUICE_MAP_IFSLOT, "the interfaces' policy slots"),
-	POLICY(SLUICE_MAP_IFSLOT_A, "the interfaces' policy slots (array)"),
+	SLUICE_FW_TABLES(SLOT_TABLE)
+	POLICY(SLUICE_MAP_IFSLOT, "the interfaces' policy slots", MIG_F_IFACES),
+	POLICY(SLUICE_MAP_IFSLOT_A, "the interfaces' policy slots (array)", MIG_F_IFACES),
 	{ SLUICE_MAP_CT, MIG_STATE, MIG_G_CT, "the conntrack table", .carry = mig_ct_carry },
 	{ SLUICE_MAP_CT_CFG, MIG_RECREATE, MIG_G_CT, "the conntrack settings" },
 	{ SLUICE_MAP_CT_SWEEP, MIG_RECREATE, MIG_G_CT, "the conntrack sweepers" },
-	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_NONE, "the rule counters" },
+	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_RULES, "the rule counters" },
+	{ SLUICE_MAP_CNT_KEY, MIG_STATE, MIG_G_RULES, "the rule counters' owners",
+	  .carry = mig_keys_carry },
 	COUNTERS(SLUICE_MAP_VERDICT, "the verdict counters", verdict_names, prev_verdicts),
 	COUNTERS(SLUICE_MAP_DROP, "the drop counters", drop_names, prev_drops),
 	COUNTERS(SLUICE_MAP_CT_STATS, "the conntrack counters", ct_stat_names, prev_ct_stats),
@@ -103,6 +104,21 @@ static const struct mig_map mig_maps[] = {
 	RECREATE(SLUICE_MAP_EV_CFG, "the drop event limiter"),
 	{ SLUICE_MAP_TAILS, MIG_PROGRAM, MIG_G_NONE, "a program set's stages" },
 	{ SLUICE_MAP_SCRATCH, MIG_PROGRAM, MIG_G_NONE, "the per-packet state" },
+
+	RETIRED("fwo_cfg", "fwp_cfg", MIG_F_GEN),
+	RETIRED("fwo_cls", "fwp_cls", 0),
+	RETIRED("fwo_src4", "fwp_src4", 0),
+	RETIRED("fwo_dst4", "fwp_dst4", 0),
+	RETIRED("fwo_src4_t8", "fwp_src4_t8", 0),
+	RETIRED("fwo_dst4_t8", "fwp_dst4_t8", 0),
+	RETIRED("fwo_src6", "fwp_src6", 0),
+	RETIRED("fwo_dst6", "fwp_dst6", 0),
+	RETIRED("fwo_sport", "fwp_sport", 0),
+	RETIRED("fwo_dport", "fwp_dport", 0),
+	RETIRED("sl_ifslot", SLUICE_MAP_IFSLOT, MIG_F_IFACES),
+	RETIRED("sl_ifslot_a", SLUICE_MAP_IFSLOT_A, MIG_F_IFACES),
+	{ "fw_rule_cnt", MIG_RETIRED, MIG_G_NONE, "the previous layout's rule counters",
+	  .successor = SLUICE_MAP_RULE_CNT, .flags = MIG_F_RULES },
 };
 
 /* One pinned map this upgrade replaces. */
@@ -116,6 +132,7 @@ struct mig_pin {
 	bool carried;
 	struct mig_names on, nn;	/* counters: previous and this build's names */
 	char **own;		/* names read from sl_cnt_names (on.v points here) */
+	char **nown;		/* MIG_F_RULES: the successor's names (nn.v points here) */
 	void *snap;		/* counters: the previous values at the copy */
 };
 
@@ -267,6 +284,10 @@ static void names_free(struct mig_pin *p)
 		free(p->own[i]);
 	free(p->own);
 	p->own = NULL;
+	for (size_t i = 0; p->nown && i < p->nn.n; i++)
+		free(p->nown[i]);
+	free(p->nown);
+	p->nown = NULL;
 }
 
 /*
@@ -601,6 +622,38 @@ static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final)
 	return 0;
 }
 
+/*
+ * The rule counters' owners (an agent's map, no program writes it): copied
+ * by counter id, so that every rule finds its counters again. Owners of
+ * another size cannot be compared with this build's keys: forgotten, and
+ * every rule takes a fresh counter. Once only: at the end this build's
+ * agent has written its own.
+ */
+static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final)
+{
+	struct bpf_map_info ni;
+	unsigned char v[8];
+	int err;
+
+	(void)mg;
+	if (final)
+		return 0;
+	err = map_info(p->new_fd, &ni);
+	if (err)
+		return err;
+	if (p->old.key_size != sizeof(__u32) || ni.key_size != sizeof(__u32) ||
+	    p->old.value_size != ni.value_size || ni.value_size > sizeof(v)) {
+		pr_warn("%s: the previous owners have another layout: the rule counters start "
+			"from zero", p->m->name);
+		return 0;
+	}
+	for (__u32 k = 0; k < p->old.max_entries && k < ni.max_entries; k++)
+		if (!bpf_map_lookup_elem(p->old_fd, &k, v) &&
+		    bpf_map_update_elem(p->new_fd, &k, v, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 /* ---- the plan ---- */
 
 static int pin_add(struct migrate *mg, const struct mig_map *m, int fd,
@@ -743,6 +796,69 @@ static int plan_map(struct migrate *mg, const struct mig_map *m, struct bpf_map 
 	return 0;
 }
 
+/*
+ * A retired name M: pinned, it joins the plan (the previous programs read it
+ * until their links move). This build using the name would be a bug.
+ */
+static int plan_retired(struct migrate *mg, const struct mig_map *m,
+			struct bpf_object *const *objs, size_t nobjs)
+{
+	struct bpf_map_info info;
+	char path[PATH_MAX];
+	struct mig_pin *p;
+	int fd, err;
+
+	for (size_t o = 0; o < nobjs; o++)
+		if (bpf_object__find_map_by_name(objs[o], m->name)) {
+			pr_err("map %s of this build is retired in agent/migrate.c", m->name);
+			return -EEXIST;
+		}
+	err = join(path, sizeof(path), mg->maps_dir, m->name);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = map_info(fd, &info);
+	if (!err)
+		err = pin_add(mg, m, fd, &info);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	p = &mg->pins[mg->npins - 1];
+	p->differs = true;
+	snprintf(p->why, sizeof(p->why), "retired");
+	/* rule counters: entry K is rule K, the last one the default action */
+	p->on.n = info.max_entries;
+	return 0;
+}
+
+bool migrate_slots_retired(const char *maps_dir)
+{
+	struct bpf_map_info info;
+	char path[PATH_MAX];
+	bool used = false;
+	__u32 key;
+	int fd;
+
+	for (size_t t = 0; !used && t < sizeof(mig_maps) / sizeof(mig_maps[0]); t++) {
+		const struct mig_map *m = &mig_maps[t];
+
+		if (m->kind != MIG_RETIRED || !(m->flags & MIG_F_IFACES) ||
+		    join(path, sizeof(path), maps_dir, m->name))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		/* the hash: an interface is a key (the array mirrors it) */
+		used = !map_info(fd, &info) && info.type == BPF_MAP_TYPE_HASH &&
+		       !bpf_map_get_next_key(fd, NULL, &key);
+		close(fd);
+	}
+	return used;
+}
+
 int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_object *const *objs,
 		 size_t nobjs, struct migrate **out)
 {
@@ -782,6 +898,10 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 				break;
 		}
 	}
+	/* names an earlier layout pinned: this build has its own map in their place */
+	for (size_t t = 0; !err && t < sizeof(mig_maps) / sizeof(mig_maps[0]); t++)
+		if (mig_maps[t].kind == MIG_RETIRED)
+			err = plan_retired(mg, &mig_maps[t], objs, nobjs);
 	if (err)
 		goto fail;
 	/* a group goes as a whole: the previous programs keep a consistent set */
@@ -810,13 +930,24 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 			err = -EEXIST;
 			goto fail;
 		}
-		if (p->m->kind == MIG_POLICY && !strcmp(p->m->name, SLUICE_MAP_FWO_CFG))
-			mg->generation = slots_generation(p->old_fd, &p->old);
-		pr_info("upgrade: %s/%s (%s) has another layout: %s; %s", maps_dir, p->m->name,
-			p->m->holds, p->why,
-			p->m->kind == MIG_COUNTERS ? "its counters are carried over by name" :
-			p->m->kind == MIG_STATE ? "carried over" :
-			p->m->kind == MIG_POLICY ? "rebuilt from the policy" : "made anew");
+		if (p->m->flags & MIG_F_GEN) {
+			uint64_t gen = slots_generation(p->old_fd, &p->old);
+
+			if (gen > mg->generation)
+				mg->generation = gen;
+		}
+		if (p->m->kind == MIG_RETIRED)
+			pr_info("upgrade: %s/%s (%s) is a name this build retired (%s in its "
+				"place): %s", maps_dir, p->m->name, p->m->holds, p->m->successor,
+				p->m->flags & MIG_F_RULES ?
+				"its counters are carried over by rule order after the apply" :
+				"the previous programs keep it until their links move");
+		else
+			pr_info("upgrade: %s/%s (%s) has another layout: %s; %s", maps_dir,
+				p->m->name, p->m->holds, p->why,
+				p->m->kind == MIG_COUNTERS ? "its counters are carried over by name" :
+				p->m->kind == MIG_STATE ? "carried over" :
+				p->m->kind == MIG_POLICY ? "rebuilt from the policy" : "made anew");
 		mg->pins[keep++] = *p;
 	}
 	mg->npins = keep;
@@ -918,7 +1049,8 @@ int migrate_carry(struct migrate *mg, bool state)
 	for (size_t i = 0; mg && i < mg->npins && !err; i++) {
 		struct mig_pin *p = &mg->pins[i];
 
-		if (p->carried || (p->m->kind == MIG_STATE && !state))
+		if (p->carried || (p->m->kind == MIG_STATE && !state) ||
+		    p->m->kind == MIG_RETIRED)
 			continue;
 		if (p->new_fd < 0 && !join(path, sizeof(path), mg->maps_dir, p->m->name))
 			p->new_fd = bpf_obj_get(path);
@@ -939,6 +1071,59 @@ int migrate_carry(struct migrate *mg, bool state)
 					"zero", p->m->name, strerror(-e));
 		} else if (p->m->kind == MIG_STATE) {
 			err = p->m->carry(mg, p, false);
+		}
+	}
+	return err;
+}
+
+int migrate_carry_rules(struct migrate *mg, const uint32_t *ids, size_t n)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; mg && i < mg->npins && !err; i++) {
+		struct mig_pin *p = &mg->pins[i];
+		struct bpf_map_info info;
+		size_t last;
+
+		if (p->carried || !(p->m->flags & MIG_F_RULES))
+			continue;
+		err = join(path, sizeof(path), mg->maps_dir, p->m->successor);
+		if (!err) {
+			p->new_fd = bpf_obj_get(path);
+			err = p->new_fd < 0 ? -errno : map_info(p->new_fd, &info);
+		}
+		if (!err && info.max_entries == 0)
+			err = -EINVAL;
+		if (!err && !(p->nown = calloc(info.max_entries, sizeof(*p->nown))))
+			err = -ENOMEM;
+		if (err)
+			break;
+		/* this build's ids by the old indexes: rule K of the policy, the default last */
+		last = info.max_entries - 1;
+		p->nn.v = (const char *const *)p->nown;
+		p->nn.n = info.max_entries;
+		for (size_t k = 0; k < n && !err; k++) {
+			char b[24];
+
+			snprintf(b, sizeof(b), "%zu", k);
+			if (ids[k] < last && !p->nown[ids[k]] && !(p->nown[ids[k]] = strdup(b)))
+				err = -ENOMEM;
+		}
+		if (!err && !(p->nown[last] = strdup("default")))
+			err = -ENOMEM;
+		if (err)
+			break;
+		p->carried = true;
+		err = mig_counters_copy(p->old_fd, &p->on, p->new_fd, &p->nn, &p->snap);
+		if (err) {
+			pr_warn("%s: cannot carry the rule counters over into %s: %s; they start "
+				"from zero", p->m->name, p->m->successor, strerror(-err));
+			err = 0;
+		} else {
+			pr_info("%s: the counters of %zu rules and the default action carried "
+				"over into %s by rule order", p->m->name,
+				n < p->on.n - 1 ? n : p->on.n - 1, p->m->successor);
 		}
 	}
 	return err;
@@ -1050,7 +1235,8 @@ void migrate_commit(struct migrate *mg)
 	for (size_t i = 0; i < mg->npins; i++) {
 		struct mig_pin *p = &mg->pins[i];
 
-		if (p->carried && p->m->kind == MIG_COUNTERS && p->snap) {
+		if (p->carried && p->snap &&
+		    (p->m->kind == MIG_COUNTERS || p->m->flags & MIG_F_RULES)) {
 			err = mig_counters_delta(p->old_fd, &p->on, p->new_fd, &p->nn, p->snap);
 			if (err)
 				pr_warn("%s: what the previous programs counted during the "

@@ -15,6 +15,11 @@
  *                 name (an enum that grew in the middle keeps every count)
  *   MIG_RECREATE  written by the agent at every start: a new map
  *   MIG_PROGRAM   belongs to one program set, never pinned under maps/
+ *   MIG_RETIRED   a name an earlier layout pinned and this build does not
+ *                 use (the layout change took a new name, SUCCESSOR): the
+ *                 previous programs keep reading it until their links move,
+ *                 then it is unpinned; rule counters (MIG_F_RULES) are
+ *                 carried into the successor by rule order after the apply
  *
  * Maps of one group (the policy slots; the conntrack table, its settings
  * and its sweepers) are replaced together, so that the previous programs
@@ -44,14 +49,21 @@ enum mig_kind {
 	MIG_COUNTERS,
 	MIG_RECREATE,
 	MIG_PROGRAM,
+	MIG_RETIRED,
 };
 
 /* Maps replaced together when one of them is. */
 enum mig_group {
 	MIG_G_NONE,
-	MIG_G_SLOTS,	/* fwo_*, sl_ifslot, sl_ifslot_a */
+	MIG_G_SLOTS,	/* fwp_*, sl_ifslot_v2, sl_ifslot_a_v2 (and the names they retired) */
 	MIG_G_CT,	/* ct_shards, ct_cfg, ct_sweep */
+	MIG_G_RULES,	/* fw_rule_cnt_v2 and its owners fw_cnt_key */
 };
+
+/* What else a map is (mig_map.flags). */
+#define MIG_F_IFACES	0x1	/* the interfaces' slots: entries mean a firewall in force */
+#define MIG_F_GEN	0x2	/* the slots' fw_config: fw_config.generation first */
+#define MIG_F_RULES	0x4	/* rule counters by rule index (the release before ids) */
 
 struct mig_pin;
 struct migrate;
@@ -76,6 +88,8 @@ struct mig_map {
 	 * meanwhile). NULL: there is no migration.
 	 */
 	int (*carry)(struct migrate *mg, struct mig_pin *p, bool final);
+	const char *successor;		/* MIG_RETIRED: this build's map in its place */
+	unsigned int flags;		/* MIG_F_* */
 };
 
 /* The policy of map NAME, NULL when it has none. */
@@ -96,6 +110,11 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 		 size_t nobjs, struct migrate **mg);
 /* How many pins the plan replaces; with SLOTS, whether the policy slots are among them. */
 size_t migrate_count(const struct migrate *mg, bool *slots);
+/*
+ * Does a map of the interfaces' slots under a name this build retired hold
+ * an interface (a firewall of an earlier layout in force)?
+ */
+bool migrate_slots_retired(const char *maps_dir);
 /* The newest policy generation the replaced policy slots held (0: none). */
 uint64_t migrate_generation(const struct migrate *mg);
 /* Move the replaced pins to the upgrade dir: the objects create new maps there. */
@@ -106,6 +125,13 @@ int migrate_begin(struct migrate *mg);
  * conntrack table has its shards). A pin done before is skipped.
  */
 int migrate_carry(struct migrate *mg, bool state);
+/*
+ * The policy is in this build's maps, the links have not moved: carry the
+ * retired rule counters (one per rule index, the last the default action)
+ * into their successor, rule K to counter id IDS[K] of the N rules of the
+ * policy just applied (the same files give the same order).
+ */
+int migrate_carry_rules(struct migrate *mg, const uint32_t *ids, size_t n);
 /*
  * Every link runs this build: add what the previous programs counted since
  * migrate_carry, carry state once more, unpin the previous maps, record the

@@ -36,6 +36,7 @@
 #include "fw_maps.h"
 #include "log.h"
 #include "policy_edit.h"
+#include "rules.h"
 #include "sync.h"
 
 #define DEBOUNCE_MS	300	/* quiet time after the last change */
@@ -116,46 +117,6 @@ int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits)
 	return 0;
 }
 
-/* The rule name at each fw_rule_cnt index of POL (sections one after the other). */
-static const char **counter_names(const struct sl_policy *pol)
-{
-	const char **v = calloc(SLUICE_MAX_RULES, sizeof(*v));
-	size_t n = 0;
-
-	for (size_t f = 0; v && f < pol->nfws; f++)
-		for (size_t r = 0; r < pol->fws[f].nrules && n < SLUICE_MAX_RULES; r++)
-			v[n++] = pol->fws[f].rules[r].name;
-	return v;
-}
-
-/*
- * Counters belong to a rule: when a reload puts another rule at an index,
- * its counter starts from zero (nftables does the same for new rules).
- */
-static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	const char **was = NULL, **now = NULL;
-	struct sl_counter *zero;
-
-	if (!a->have_policy || ncpus <= 0)
-		return;
-	zero = calloc(ncpus, sizeof(*zero));
-	was = counter_names(&a->pol);
-	now = counter_names(pol);
-	for (__u32 i = 0; zero && was && now && i < SLUICE_MAX_RULES; i++) {
-		if (!was[i] && !now[i])
-			continue;
-		if (was[i] && now[i] && !strcmp(was[i], now[i]))
-			continue;
-		if (bpf_map_update_elem(a->rule_cnt_fd, &i, zero, BPF_ANY))
-			pr_warn("cannot reset the counter of rule %u: %s", i, strerror(errno));
-	}
-	free(was);
-	free(now);
-	free(zero);
-}
-
 /*
  * A packet that read the slot the interfaces just left may still be using
  * it (a NAPI poll runs one program for a batch), and one that entered an
@@ -228,6 +189,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 {
 	size_t nsec = nsections(pol), built = 0;
 	uint64_t gen = a->generation + 1;
+	struct rules_plan plan;
 	struct fw_write_fail fail;
 	struct sl_diags d = {};
 	struct map_use use = { .known = true };
@@ -238,6 +200,13 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	if (!slots) {
 		policy_free(pol);
 		return -ENOMEM;
+	}
+	/* counter ids first: a rule that stays the same keeps its counters */
+	err = rules_plan(a, pol, &plan);
+	if (err) {
+		free(slots);
+		policy_free(pol);
+		return err;
 	}
 	/* one new slot per section: nothing a packet can reach changes until the flip */
 	for (; built < nsec && !err; built++) {
@@ -250,8 +219,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 			pr_err("%s: the policy does not compile: not applied", a->policy_dir);
 			break;
 		}
-		/* counters: the sections' rules one after the other in fw_rule_cnt */
-		t.cfg.rule_base = sync_rule_base(pol, built);
+		fw_tables_set_counters(&t, plan.ids + sync_rule_base(pol, built),
+				       SLUICE_CNT_DEFAULT);
 		/* the CLI's blocklist is checked before conntrack (bpf/lib/classify.h) */
 		t.cfg.block = sl_fw_has_block(fw);
 		err = fw_slot_free(&a->fds, &slots[built]);
@@ -265,11 +234,15 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 				map_fail_report(pol, fw, &fail, err);
 			}
 		}
-		use.classes += t.nclasses;
-		use.src4_t8 += t.nsrc4_t8;
-		use.dst4_t8 += t.ndst4_t8;
-		use.src6 += t.nsrc6;
-		use.dst6 += t.ndst6;
+		for (int f = 0; f < SL_F_MAX; f++)
+			use.classes += t.ncls[f];
+		use.rules += fw->nrules;
+		for (int k = 0; k < 2; k++) {
+			use.t8[k] += t.v4[k].nt8;
+			use.lh[k] += t.v4[k].nlh;
+			use.v6[k] += t.n6[k];
+		}
+		use.bytes += fw_tables_bytes(&t);
 		fw_tables_free(&t);
 		sl_diags_free(&d);
 		if (err)
@@ -296,11 +269,11 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		for (size_t i = 0; i < built; i++)
 			if (!fw_ifslot_refers(&a->fds, slots[i]))
 				fw_slot_clear(&a->fds, slots[i]);
+		rules_abort(a, &plan);
 		free(slots);
 		policy_free(pol);
 		return err;
 	}
-	reset_moved_counters(a, pol);
 	a->use = use;
 	if (a->have_policy)
 		policy_free(&a->pol);
@@ -315,6 +288,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	pr_info("policy generation %llu applied (%zu section%s, slots %u..): %zu rules, "
 		"from %zu files in %s", (unsigned long long)gen, nsec, nsec > 1 ? "s" : "",
 		slots[0], policy_nrules(&a->pol), a->pol.nfiles, a->policy_dir);
+	/* events of the new generation name its rules from now on */
+	rules_commit(a, &a->pol, &plan, gen);
 	/* the slots just left: freed once no packet can be in them */
 	sync_grace(a);
 	slots_gc(a);

@@ -26,9 +26,8 @@ int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits);
  */
 int sync_apply(struct agent *a, struct sl_policy *pol);
 /*
- * The fw_rule_cnt index of rule 0 of section SECTION: the sections' rules
- * are counted one after the other (rules past SLUICE_MAX_RULES in all are
- * not counted). Rule i of that section is at sync_rule_base() + i.
+ * The index of rule 0 of section SECTION when the sections' rules are put
+ * one after the other (rules.c keeps the counter ids that way).
  */
 uint32_t sync_rule_base(const struct sl_policy *pol, size_t section);
 /* Wait out the grace period since interfaces last changed slot or program. */

@@ -102,11 +102,12 @@ static void make_frame(uint8_t *f, uint32_t src)
 }
 
 /*
- * Attach PROG to veth B (in namespace B) with a bpf_link, send FRAMES
+ * Attach PROG to veth B (in namespace B) with a bpf_link, send NFRAMES
  * frames from GEN in namespace A, and return the receive rate in Mpps.
  * The link is destroyed before returning.
  */
-static double run_live(int home, struct bpf_program *prog, int gen, const uint8_t *frame)
+static double run_live_n(int home, struct bpf_program *prog, int gen, const uint8_t *frame,
+			 uint32_t nframes)
 {
 	double best = 0;
 	struct bpf_link *link;
@@ -126,7 +127,7 @@ static double run_live(int home, struct bpf_program *prog, int gen, const uint8_
 		LIBBPF_OPTS(bpf_test_run_opts, opts,
 			.data_in = frame,
 			.data_size_in = FRAME_LEN,
-			.repeat = FRAMES,
+			.repeat = nframes,
 			.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
 		);
 		double t0, dt;
@@ -158,9 +159,71 @@ static double run_live(int home, struct bpf_program *prog, int gen, const uint8_
 	return best;
 }
 
+static void row(const char *name, double mpps, double floor);
+
+static double run_live(int home, struct bpf_program *prog, int gen, const uint8_t *frame)
+{
+	return run_live_n(home, prog, gen, frame, FRAMES);
+}
+
+/* `nft -f` of TEXT in namespace B: 0 or -1. */
+static int nft_b(const char *text)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/rules.nft", dir);
+	if (write_file(dir, "rules.nft", text))
+		return -1;
+	return sh("nsenter --net=/run/netns/%s nft -f %s", ns_b, path);
+}
+
+/*
+ * First match at rule MATCH of NRULES (the same rules, rules_texts): sluice
+ * allows the frame, and an nft netdev ingress chain on veth B accepts it
+ * behind XDP_PASS (both hand it to the stack); NFT_FRAMES for nft, whose
+ * chain is walked rule by rule. Prints the rows; 0 or -1.
+ */
+static int rules_rows(int home, struct sluice_xdp *fw, struct bench_floor *fl, int gen,
+		      const struct fw_map_fds *fds, const uint8_t *frame, int nrules, int match,
+		      uint32_t nft_frames, double pass_floor)
+{
+	char *yaml = NULL, *nft = NULL, name[96];
+	double v;
+	int rc = -1;
+
+	if (rules_texts(nrules, match, "udp", 53, if_b, &yaml, &nft) ||
+	    write_file(dir, "policy.yaml", yaml) || apply(dir, fds, 10 + nrules, false))
+		goto out;
+	v = run_live(home, fw->progs.sluice_xdp, gen, frame);
+	if (v <= 0)
+		goto out;
+	snprintf(name, sizeof(name), "sluice: allowed by rule %d of %d", match + 1, nrules);
+	row(name, v, pass_floor);
+	if (system("nft --version >/dev/null 2>&1")) {
+		printf("  (nft not installed: no nftables rows)\n");
+		rc = 0;
+		goto out;
+	}
+	if (nft_b(nft))
+		goto out;
+	v = run_live_n(home, fl->progs.floor_pass, gen, frame, nft_frames);
+	sh("nsenter --net=/run/netns/%s nft delete table netdev slr", ns_b);
+	if (v <= 0)
+		goto out;
+	snprintf(name, sizeof(name), "nft netdev ingress: accepted by rule %d of %d", match + 1,
+		 nrules);
+	row(name, v, pass_floor);
+	rc = 0;
+out:
+	free(yaml);
+	free(nft);
+	return rc;
+}
+
 static void row(const char *name, double mpps, double floor)
 {
-	printf("  %-50s %8.2f %8.2f %7.0f%%\n", name, mpps, floor, 100 * mpps / floor);
+	printf("  %-50s %8.*f %8.2f %7.*f%%\n", name, mpps < 0.1 ? 4 : 2, mpps, floor,
+	       mpps < 0.1 ? 2 : 0, 100 * mpps / floor);
 }
 
 int main(void)
@@ -211,7 +274,7 @@ int main(void)
 		goto fail_load;
 	gsame->rodata->tx_ifindex = ifindex_a;
 	grand->rodata->tx_ifindex = ifindex_a;
-	grand->rodata->src_mask = BIG_N - 1;
+	grand->rodata->src_n = BIG_N;
 	if (bench_gen__load(gsame) || bench_gen__load(grand))
 		goto fail_load;
 	if (fw_map_fds_from_obj(fw->obj, &fds))
@@ -248,6 +311,21 @@ int main(void)
 	if (v <= 0)
 		goto out;
 	row("deny by 1M-prefix set (random sources)", v, floor_rand);
+
+	/*
+	 * Rules: the first match deep in a long policy. Both sides hand the
+	 * frame to the stack, so the floor is XDP_PASS alone (same frame).
+	 */
+	v = run_live(home, fl->progs.floor_pass, bpf_program__fd(gsame->progs.gen_same), frame);
+	if (v <= 0)
+		goto out;
+	printf("\n  rules, same frame, to the stack (floor: XDP_PASS, no rule):\n");
+	row("floor: XDP_PASS", v, v);
+	if (rules_rows(home, fw, fl, bpf_program__fd(gsame->progs.gen_same), &fds, frame, 101,
+		       100, FRAMES, v) ||
+	    rules_rows(home, fw, fl, bpf_program__fd(gsame->progs.gen_same), &fds, frame,
+		       SLUICE_MAX_RULES, 16000, 20000, v))
+		goto out;
 	rc = 0;
 	goto out;
 fail_load:

@@ -396,7 +396,7 @@ int main(int argc, char **argv)
 		if (write_set_tmp(i + 1) || one(&rset, i, change_set, i + 1))
 			goto out;
 	}
-	print_row("set of 1,048,576 /24 + 8,193 /32 (file replaced)", &rset);
+	print_row("set of 1,048,576 /24 + 1 /32 (file replaced)", &rset);
 	rc = 0;
 out:
 	if (agent > 0) {

@@ -21,13 +21,14 @@
 
 #include <bpf/libbpf.h>
 
+#include <linux/types.h>
+
 #include "fw_maps.h"
 #include "fw_tables.h"
 #include "policy.h"
+#include "bpf/lib/bench_gen.h"
 
-#define SL_BENCH_MUL	0x9E3779u	/* as in bpf/lib/bench.h */
-#define BIG_N		(1u << 20)	/* /24 prefixes of the big set */
-#define BIG_N32		8192u		/* extra /32s inside them (tbl8 groups) */
+#define BIG_N		(1u << 20)	/* prefixes of the big sets */
 
 static inline int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -83,10 +84,66 @@ static inline double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The i-th /24 of the generated sets, host order (see bpf/lib/bench.h). */
+/* The i-th /24 of the generated /24 sets, host order (see bpf/lib/bench_gen.h). */
 static inline uint32_t net24(uint32_t i)
 {
-	return ((i * SL_BENCH_MUL) & 0xffffff) << 8;
+	return sl_bench_base(i, SL_BENCH_24);
+}
+
+/*
+ * Kernel memory charged to this process's memory cgroup now, in bytes
+ * (cgroup v1 memory.kmem.usage_in_bytes, v2 memory.stat "kernel"): what
+ * map creation really costs, slab and vmalloc, not only what memlock says.
+ * *SRC names where it came from; -1 when no memory cgroup is readable.
+ */
+static inline long long kernel_mem(const char **src)
+{
+	char line[512], cg[400] = "", path[600];
+	long long v = -1;
+	bool v2 = false;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d:memory:%399[^\n]", cg) == 1)
+			break;
+		if (sscanf(line, "0::%399[^\n]", cg) == 1)
+			v2 = true;
+	}
+	if (f)
+		fclose(f);
+	if (!v2) {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.kmem.usage_in_bytes",
+			 cg);
+		f = fopen(path, "re");
+		if (f && fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		*src = "memory cgroup kmem";
+	} else {
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.stat", cg);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "kernel %lld", &v) == 1)
+				break;
+		*src = "memory cgroup memory.stat kernel";
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* KERNEL_MEM once its value stops moving (maps freed by RCU and workqueues settle). */
+static inline long long kernel_mem_settled(const char **src)
+{
+	long long a = kernel_mem(src), b;
+
+	for (int i = 0; i < 50; i++) {
+		usleep(20000);
+		b = kernel_mem(src);
+		if (llabs(b - a) < 64 * 1024)
+			return b;
+		a = b;
+	}
+	return a;
 }
 
 static inline int write_file(const char *dir, const char *name, const char *text)
@@ -104,7 +161,7 @@ static inline int write_file(const char *dir, const char *name, const char *text
 
 static inline void remove_dir(const char *dir)
 {
-	static const char *const files[] = { "policy.yaml", "big.txt" };
+	static const char *const files[] = { "policy.yaml", "big.txt", "v6.txt", "rules.nft" };
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -132,9 +189,9 @@ static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t 
 			err = fw_maps_write(fds, &t, &diags);
 		t3 = now_s();
 		if (!err && verbose)
-			printf("  policy load %.2f s, compile %.2f s (%u classes, %u+%u tbl8 groups), "
-			       "map write %.3f s\n", t1 - t0, t2 - t1, t.nclasses, t.nsrc4_t8,
-			       t.ndst4_t8, t3 - t2);
+			printf("  policy load %.2f s, compile %.2f s (%u src classes, %u chunks, "
+			       "%u hash buckets), map write %.3f s\n", t1 - t0, t2 - t1,
+			       t.ncls[SL_F_SRC], t.v4[0].nt8, t.v4[0].nlh, t3 - t2);
 		fw_tables_free(&t);
 		policy_free(&pol);
 	}
@@ -146,7 +203,8 @@ static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t 
 	return err;
 }
 
-static inline int write_big_set(const char *dir)
+/* DIR/big.txt: prefixes [0, N) of SHAPE (bpf/lib/bench_gen.h), one per line. */
+static inline int write_set(const char *dir, enum sl_bench_shape shape, uint32_t n)
 {
 	char path[256];
 	FILE *f;
@@ -155,20 +213,67 @@ static inline int write_big_set(const char *dir)
 	f = fopen(path, "we");
 	if (!f)
 		return -errno;
-	fprintf(f, "# %u /24s scattered over the address space, %u /32s inside them\n",
-		BIG_N, BIG_N32);
-	for (uint32_t i = 0; i < BIG_N; i++) {
-		uint32_t a = net24(i);
+	fprintf(f, "# %u generated prefixes, shape %d\n", n, shape);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t a = sl_bench_base(i, shape);
 
-		fprintf(f, "%u.%u.%u.0/24\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff);
-	}
-	for (uint32_t i = 0; i < BIG_N32; i++) {
-		uint32_t a = net24(i) | (i & 0xff);
-
-		fprintf(f, "%u.%u.%u.%u/32\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
-			a & 0xff);
+		fprintf(f, "%u.%u.%u.%u/%u\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
+			a & 0xff, sl_bench_len(i, shape));
 	}
 	return fclose(f) ? -EIO : 0;
+}
+
+/*
+ * NRULES rules, the match at index MATCH, none before it: rule i < MATCH
+ * denies PROTO from 10.i/32 to port 1000 + i % 1000 (each rule its own
+ * address, many sharing ports), rule MATCH allows 198.51.100.1 port PORT,
+ * the ones after it deny the other protocol. As YAML for sluice (*YAML)
+ * and as an nft netdev ingress chain on IFNAME (*NFT); free both.
+ */
+static inline int rules_texts(int nrules, int match, const char *proto, int port,
+			      const char *ifname, char **yaml, char **nft)
+{
+	const char *other = strcmp(proto, "tcp") ? "tcp" : "udp";
+	size_t ylen = 0, nlen = 0;
+	FILE *y = open_memstream(yaml, &ylen), *n = open_memstream(nft, &nlen);
+
+	if (!y || !n) {
+		if (y)
+			fclose(y);
+		if (n)
+			fclose(n);
+		return -ENOMEM;
+	}
+	fputs("firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n  rules:\n", y);
+	fprintf(n, "table netdev slr {\n  chain in {\n    type filter hook ingress device %s "
+		"priority 0; policy drop;\n", ifname);
+	for (int i = 0; i < nrules; i++) {
+		if (i < match) {
+			fprintf(y, "    - { name: r%d, action: deny, src: [10.%d.%d.%d], proto: %s, "
+				"dport: [%d] }\n", i, i >> 16, (i >> 8) & 255, i & 255, proto,
+				1000 + i % 1000);
+			fprintf(n, "    ip saddr 10.%d.%d.%d %s dport %d drop\n", i >> 16,
+				(i >> 8) & 255, i & 255, proto, 1000 + i % 1000);
+		} else if (i == match) {
+			fprintf(y, "    - { name: web, action: allow, dst: [198.51.100.1], proto: %s, "
+				"dport: [%d] }\n", proto, port);
+			fprintf(n, "    ip daddr 198.51.100.1 %s dport %d accept\n", proto, port);
+		} else {
+			fprintf(y, "    - { name: u%d, action: deny, proto: %s, dport: [%d] }\n", i,
+				other, 2000 + i % 1000);
+			fprintf(n, "    %s dport %d drop\n", other, 2000 + i % 1000);
+		}
+	}
+	fputs("  }\n}\n", n);
+	fclose(y);
+	fclose(n);
+	return 0;
+}
+
+/* The 1M /24s scattered over the address space (bench_live, bench_reload). */
+static inline int write_big_set(const char *dir)
+{
+	return write_set(dir, SL_BENCH_24, BIG_N);
 }
 
 #endif /* SLUICE_BENCH_UTIL_H */

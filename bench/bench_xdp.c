@@ -49,16 +49,21 @@ struct bench {
 	double floor_same_ns, floor_rand_ns;
 };
 
-/* Untagged Ethernet + IPv4 + TCP from SRC (host order), PRNG mask MASK. */
-static void make_frame(uint8_t *f, uint32_t src, uint32_t mask)
+/*
+ * Untagged Ethernet + IPv4 + TCP from SRC (host order) to 198.51.100.1:80;
+ * the random-source programs draw from the set of N prefixes of SHAPE
+ * (bpf/lib/bench.h).
+ */
+static void make_frame(uint8_t *f, uint32_t src, uint32_t n, enum sl_bench_shape shape)
 {
 	uint32_t v;
 
 	memset(f, 0, FRAME_LEN);
 	v = htonl(0x2545f491);		/* PRNG seed, never 0 */
 	memcpy(f, &v, 4);
-	v = htonl(mask);
+	v = htonl(n);
 	memcpy(f + 6, &v, 4);
+	f[10] = (uint8_t)shape;
 	f[12] = 0x08;
 	f[14] = 0x45;
 	f[16] = 0;
@@ -169,7 +174,7 @@ static int measure(int prog, int floor, const uint8_t *frame, uint32_t want, dou
 static int verify_rule_counts_all(struct bench *b, int prog, const uint8_t *frame,
 				  uint32_t rule, uint32_t repeat)
 {
-	int fd = bpf_map__fd(b->fw->maps.fw_rule_cnt);
+	int fd = bpf_map__fd(b->fw->maps.fw_rule_cnt_v2);
 	struct sl_counter c0, c1;
 
 	if (sl_counter_read(fd, rule, &c0) || run_once(prog, frame, repeat, NULL) < 0 ||
@@ -257,28 +262,24 @@ static int pipe_rows(struct bench *b, int pipe, int single, int floor, const uin
 	return 0;
 }
 
-/* Fill the LPM baseline map with the /24s [FROM, TO) and, if WITH32, the /32s. */
-static int lpm_fill(struct bench *b, uint32_t from, uint32_t to, bool with32)
+/* Fill the (empty) LPM baseline map with prefixes [0, N) of SHAPE. */
+static int lpm_fill(struct bench *b, enum sl_bench_shape shape, uint32_t n)
 {
 	int fd = bpf_map__fd(b->lpm->maps.bench_lpm4);
 	struct { uint32_t len, addr; } *keys;
-	uint32_t *vals, n = 0, cnt;
+	uint32_t *vals, cnt;
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	int err = 0;
 
-	keys = calloc(to - from + BIG_N32, sizeof(*keys));
-	vals = calloc(to - from + BIG_N32, sizeof(*vals));
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
 	if (!keys || !vals) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = from; i < to; i++) {
-		keys[n].len = 24;
-		keys[n++].addr = htonl(net24(i));
-	}
-	for (uint32_t i = 0; with32 && i < BIG_N32; i++) {
-		keys[n].len = 32;
-		keys[n++].addr = htonl(net24(i) | (i & 0xff));
+	for (uint32_t i = 0; i < n; i++) {
+		keys[i].len = sl_bench_len(i, shape);
+		keys[i].addr = htonl(sl_bench_base(i, shape));
 	}
 	for (uint32_t done = 0; done < n; done += cnt) {
 		cnt = n - done < 65536 ? n - done : 65536;
@@ -294,6 +295,18 @@ out:
 	return err;
 }
 
+/* A fresh, empty kernel LPM trie for the baseline (freeing 1M entries one by one is slow). */
+static int lpm_reset(struct bench *b)
+{
+	bench_lpm__destroy(b->lpm);
+	b->lpm = bench_lpm__open_and_load();
+	if (!b->lpm) {
+		fprintf(stderr, "bench: loading bench_lpm failed\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* The 10 prefixes of the small set (they cover 0.0.0.0/0). */
 static const struct { uint32_t addr; uint32_t len; } small_set[10] = {
 	{ 0x80000000, 1 }, { 0x40000000, 2 }, { 0x20000000, 3 }, { 0x10000000, 4 },
@@ -301,7 +314,7 @@ static const struct { uint32_t addr; uint32_t len; } small_set[10] = {
 	{ 0x00000000, 9 }, { 0x00800000, 9 },
 };
 
-static int lpm_small_op(struct bench *b, bool add)
+static int lpm_fill_small(struct bench *b)
 {
 	int fd = bpf_map__fd(b->lpm->maps.bench_lpm4);
 	uint32_t val = 0;
@@ -309,8 +322,7 @@ static int lpm_small_op(struct bench *b, bool add)
 	for (int i = 0; i < 10; i++) {
 		struct { uint32_t len, addr; } key = { small_set[i].len, htonl(small_set[i].addr) };
 
-		if (add ? bpf_map_update_elem(fd, &key, &val, BPF_ANY) :
-			  bpf_map_delete_elem(fd, &key)) {
+		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
 			fprintf(stderr, "bench: LPM update: %s\n", strerror(errno));
 			return -errno;
 		}
@@ -318,49 +330,193 @@ static int lpm_small_op(struct bench *b, bool add)
 	return 0;
 }
 
-static int lpm_fill_small(struct bench *b)
+/* One line of the memory table, kept to print them together. */
+struct mem_line {
+	char name[64];
+	long long kmem;		/* kernel memory charged while the slot was built; -1: n/a */
+	uint64_t tbytes;	/* the tables' own size (fw_tables_bytes) */
+	double write_s;
+};
+
+static struct mem_line mem_lines[16];
+static int nmem;
+static const char *mem_src = "memory cgroup";
+
+/*
+ * Make the policy in DIR the one in force, alone: every slot cleared first,
+ * so that the kernel memory charged while its slot is built is all of it
+ * (nothing shared with another slot). Recorded under NAME for the memory
+ * table.
+ */
+static int apply_measured(struct bench *b, uint64_t gen, const char *name)
 {
-	return lpm_small_op(b, true);
+	struct mem_line *ml = &mem_lines[nmem < 16 ? nmem : 15];
+	struct sl_diags diags = { 0 };
+	struct fw_tables t = { 0 };
+	struct sl_policy pol;
+	long long m0, m1;
+	double t0;
+	int err;
+
+	fw_ifslot_del(&b->fds, SLUICE_IFSLOT_DEFAULT);
+	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++)
+		fw_slot_clear(&b->fds, s);
+	err = policy_load_dir(b->dir, &pol, &diags);
+	if (!err) {
+		err = fw_compile(&pol, policy_fw(&pol, 0), gen, &t, &diags);
+		policy_free(&pol);
+	}
+	if (!err) {
+		m0 = kernel_mem_settled(&mem_src);
+		t0 = now_s();
+		err = fw_slot_write(&b->fds, 0, &t, NULL, &diags);
+		ml->write_s = now_s() - t0;
+		m1 = kernel_mem(&mem_src);
+		ml->kmem = m0 < 0 || m1 < 0 ? -1 : m1 - m0;
+		ml->tbytes = fw_tables_bytes(&t);
+		snprintf(ml->name, sizeof(ml->name), "%s", name);
+		fw_tables_free(&t);
+	}
+	if (!err)
+		err = fw_ifslot_set(&b->fds, SLUICE_IFSLOT_DEFAULT, 0);
+	if (err) {
+		fprintf(stderr, "bench: applying the policy failed:\n");
+		sl_diags_print(stderr, &diags);
+	} else if (nmem < 16) {
+		nmem++;
+	}
+	sl_diags_free(&diags);
+	return err;
 }
 
-static void print_memory(struct bench *b)
+/* YAML for a policy of one deny rule on the set file big.txt. */
+static int write_set_policy(struct bench *b)
 {
-	struct bpf_map *m;
-	uint64_t total = 0, v;
+	return write_file(b->dir, "policy.yaml",
+			  "sets:\n  big:\n    file: big.txt\n"
+			  "firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
+			  "  rules:\n    - { name: big, action: deny, src: [\"@big\"] }\n");
+}
 
-	struct fw_map_fds in;
-	uint32_t slot;
+/*
+ * NRULES rules, the packet of make_frame (192.0.2.10 -> 198.51.100.1, TCP
+ * port 80) allowed by rule MATCH, none before it (rules_texts). With HARD,
+ * rules before MATCH alternate between naming the packet's source and its
+ * port, so that every word of every field has a rule and only the AND of
+ * the words rules them out (the summaries' worst case).
+ */
+static int write_rules_policy(struct bench *b, int nrules, int match, bool hard)
+{
+	char *yaml = NULL, *nft = NULL;
+	size_t len = 0;
+	FILE *y;
+	int err;
 
-	printf("\nMemory of the firewall maps (memlock, as bpftool shows it):\n");
-	bpf_object__for_each_map(m, b->fw->obj) {
-		if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && !strcmp(bpf_map__name(m), ".rodata"))
-			continue;
-		if (sl_map_memlock(bpf_map__fd(m), &v))
-			continue;
-		total += v;
-		printf("  %-14s %10.1f MB\n", bpf_map__name(m), v / 1048576.0);
+	if (!hard) {
+		err = rules_texts(nrules, match, "tcp", 80, "none", &yaml, &nft);
+		if (!err)
+			err = write_file(b->dir, "policy.yaml", yaml);
+		free(yaml);
+		free(nft);
+		return err;
 	}
-	/* the policy's tables: the inner maps of the slot in force */
-	if (!fw_ifslot_get(&b->fds, SLUICE_IFSLOT_DEFAULT, &slot) &&
-	    !fw_slot_open(&b->fds, slot, &in)) {
-		for (int *fd = &in.cfg; fd <= &in.dport; fd++) {
-			struct bpf_map_info info = {};
-			__u32 len = sizeof(info);
-
-			if (bpf_obj_get_info_by_fd(*fd, &info, &len) || sl_map_memlock(*fd, &v))
-				continue;
-			total += v;
-			printf("  %-14s %10.1f MB  (slot %u, %u entries)\n", info.name,
-			       v / 1048576.0, slot, info.max_entries);
-		}
-		fw_slot_close(&in);
+	y = open_memstream(&yaml, &len);
+	if (!y)
+		return -ENOMEM;
+	fputs("firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n  rules:\n", y);
+	for (int i = 0; i < match; i++) {
+		if (i % 2)
+			fprintf(y, "    - { name: r%d, action: deny, proto: tcp, dport: [80],"
+				" src: [203.0.113.%d] }\n", i, i % 256);
+		else
+			fprintf(y, "    - { name: r%d, action: deny, src: [192.0.2.0/24], proto: tcp,"
+				" dport: [%d] }\n", i, 1000 + i % 1000);
 	}
-	printf("  %-14s %10.1f MB\n", "total", total / 1048576.0);
-	if (!sl_map_memlock(bpf_map__fd(b->lpm->maps.bench_lpm4), &v))
-		printf("  (kernel LPM trie with the same %u prefixes: memlock %.1f MB; its nodes\n"
-		       "   are allocated per prefix and cost more than memlock says, while the\n"
-		       "   DIR-24-8 arrays above are allocated whole, whatever the policy)\n",
-		       BIG_N + BIG_N32, v / 1048576.0);
+	fprintf(y, "    - { name: web, action: allow, dst: [198.51.100.1], proto: tcp, "
+		"dport: [80] }\n");
+	for (int i = match + 1; i < nrules; i++)
+		fprintf(y, "    - { name: u%d, action: deny, proto: udp, dport: [%d] }\n", i,
+			2000 + i % 1000);
+	fclose(y);
+	err = write_file(b->dir, "policy.yaml", yaml);
+	free(yaml);
+	return err;
+}
+
+/* The policy of the ~4 MiB target: 100 rules, 1,000 IPv4 and 1,000 IPv6 prefixes. */
+static int write_mid_policy(struct bench *b)
+{
+	char *yaml = NULL;
+	size_t len = 0;
+	FILE *y = open_memstream(&yaml, &len);
+	int err;
+
+	if (!y)
+		return -ENOMEM;
+	fputs("sets:\n  v4:\n    prefixes: [", y);
+	for (uint32_t i = 0; i < 1000; i++) {
+		uint32_t a = sl_bench_base(i, SL_BENCH_MIX);
+
+		fprintf(y, "%s%u.%u.%u.%u/%u", i ? ", " : "", a >> 24, (a >> 16) & 0xff,
+			(a >> 8) & 0xff, a & 0xff, sl_bench_len(i, SL_BENCH_MIX));
+	}
+	fputs("]\n  v6:\n    prefixes: [", y);
+	for (uint32_t i = 0; i < 1000; i++)
+		fprintf(y, "%s\"2001:db8:%x:%x::/64\"", i ? ", " : "", sl_bench_mix32(i) >> 16,
+			sl_bench_mix32(i) & 0xffff);
+	fputs("]\nfirewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n"
+	      "  rules:\n", y);
+	for (int i = 0; i < 100; i++) {
+		const char *field = i % 3 == 0 ? "src" : i % 3 == 1 ? "dst" : "src";
+
+		if (i % 10 == 0)
+			fprintf(y, "    - { name: r%d, action: deny, %s: [\"@v4\", \"@v6\"] }\n", i,
+				field);
+		else
+			fprintf(y, "    - { name: r%d, action: allow, %s: [198.51.%d.0/24], "
+				"proto: tcp, dport: [%d] }\n", i, field, i, 1000 + i);
+	}
+	fclose(y);
+	err = write_file(b->dir, "policy.yaml", yaml);
+	free(yaml);
+	return err;
+}
+
+/*
+ * One generated set: its memory, then deny by it with random sources from
+ * it, beside the kernel LPM trie alone with the same prefixes. The 1M cases
+ * must be at least 8x cheaper than the trie (issue 9).
+ */
+static int set_rows(struct bench *b, int fwr, int flr, const char *name,
+		    enum sl_bench_shape shape, uint32_t n, uint64_t gen)
+{
+	uint8_t frame[FRAME_LEN];
+	double ns, fl, ns2, fl2, t0;
+	uint32_t rep;
+	char buf[96];
+
+	if (write_set(b->dir, shape, n) || write_set_policy(b) ||
+	    apply_measured(b, gen, name))
+		return -1;
+	make_frame(frame, sl_bench_addr(7, shape, 77), n, shape);
+	if (verify_rule_counts_all(b, fwr, frame, 0, 100000) ||
+	    measure(fwr, flr, frame, XDP_DROP, &ns, &fl, &rep))
+		return -1;
+	snprintf(buf, sizeof(buf), "deny by %s (random sources)", name);
+	row(buf, ns, fl, rep);
+	if (lpm_reset(b))
+		return -1;
+	t0 = now_s();
+	if (lpm_fill(b, shape, n))
+		return -1;
+	if (measure(bpf_program__fd(b->lpm->progs.lpm_rand), flr, frame, XDP_DROP, &ns2, &fl2,
+		    &rep))
+		return -1;
+	snprintf(buf, sizeof(buf), "  kernel LPM trie alone, same prefixes (%.1f s to fill)",
+		 now_s() - t0);
+	row(buf, ns2, fl2, rep);
+	printf("  %-46s %9.2fx cheaper than the trie\n", "", ns2 / ns);
+	return lpm_reset(b);
 }
 
 static int load(struct bench *b)
@@ -400,12 +556,9 @@ int main(void)
 {
 	struct bench b = { 0 };
 	uint8_t frame[FRAME_LEN];
-	double ns, fl, t0, small_ns = 0, big_ns = 0;
+	double ns, fl, t0, small_ns = 0, rule101_ns = 0, rule16k_ns = 0;
 	uint32_t rep, fw, fwr, fws, fls, flr, lps, lpr;
 	int rc = 1;
-	char *yaml = NULL;
-	size_t yaml_len = 0;
-	FILE *y;
 
 	libbpf_set_print(quiet);
 	snprintf(b.dir, sizeof(b.dir), "/tmp/slb-bench-XXXXXX");
@@ -420,19 +573,16 @@ int main(void)
 	fws = bpf_program__fd(b.fwr->progs.fw_single);
 	fls = bpf_program__fd(b.floor->progs.floor_same);
 	flr = bpf_program__fd(b.floor->progs.floor_rand);
-	lps = bpf_program__fd(b.lpm->progs.lpm_same);
-	lpr = bpf_program__fd(b.lpm->progs.lpm_rand);
 
 	printf("sluice XDP firewall, BPF_PROG_TEST_RUN, ns per packet (median of %d runs, "
 	       "each interleaved with its floor)\n", ROUNDS);
 	printf("  %-46s %9s %9s %9s %10s\n", "case", "ns/pkt", "floor", "x floor", "repeat");
 
 	/* floor */
-	make_frame(frame, 0xc000020a, 0);
+	make_frame(frame, 0xc000020a, 1u << 24, SL_BENCH_24);
 	if (measure(fls, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("floor: XDP_DROP", ns, fl, rep);
-	make_frame(frame, 0, 0xfffff);
 	if (measure(flr, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("floor + random-source step (vs plain floor)", ns, fl, rep);
@@ -443,43 +593,32 @@ int main(void)
 	printf("  (one BPF_PROG_TEST_RUN call costs %.0f us outside the kernel's per-run timer)\n",
 	       (now_s() - t0) / 200 * 1e6);
 
-	/* 100 rules, the packet allowed by the last */
-	y = open_memstream(&yaml, &yaml_len);
-	if (!y)
+	/* 101 rules, the packet allowed by the last */
+	if (write_rules_policy(&b, 101, 100, false) || apply(b.dir, &b.fds, 1, false))
 		goto out;
-	fputs("firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n  rules:\n", y);
-	for (int i = 0; i < 100; i++)
-		fprintf(y, "    - { name: r%d, action: deny, src: [203.0.113.%d/32], proto: tcp, "
-			"dport: [%d] }\n", i, i, 1000 + i);
-	fputs("    - { name: web, action: allow, dst: [198.51.100.1], proto: tcp, dport: [80] }\n",
-	      y);
-	fclose(y);
-	if (write_file(b.dir, "policy.yaml", yaml) || apply(b.dir, &b.fds, 1, false))
-		goto out;
-	make_frame(frame, 0xc000020a, 0);	/* 192.0.2.10 */
+	make_frame(frame, 0xc000020a, 0, SL_BENCH_24);	/* 192.0.2.10 */
 	if (measure(fw, fls, frame, XDP_PASS, &ns, &fl, &rep))
 		goto out;
+	rule101_ns = ns;
 	row("allow by rule 101 of 101 (same source)", ns, fl, rep);
 	if (pipe_rows(&b, fw, fws, fls, frame, XDP_PASS))
 		goto out;
 
 	/*
 	 * Deny by a 10-prefix set. The 10 prefixes together cover the whole
-	 * IPv4 space, so that the same uniformly random sources the PRNG makes
-	 * with mask 0xffffff are all denied: the 10-prefix and 1M-prefix cases
-	 * then see equally scattered traffic and differ in the set alone.
+	 * IPv4 space, so that the uniformly random sources the PRNG makes with
+	 * N = 2^24 /24s are all denied by it, and the kernel LPM trie alone
+	 * gets the same 10 prefixes and the same sources.
 	 */
-	free(yaml);
-	yaml = NULL;
 	if (write_file(b.dir, "policy.yaml",
 		       "sets:\n  small:\n    prefixes: [128.0.0.0/1, 64.0.0.0/2, 32.0.0.0/3, "
 		       "16.0.0.0/4, 8.0.0.0/5, 4.0.0.0/6, 2.0.0.0/7, 1.0.0.0/8, 0.0.0.0/9, "
 		       "0.128.0.0/9]\n"
 		       "firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
 		       "  rules:\n    - { name: small, action: deny, src: [\"@small\"] }\n") ||
-	    apply(b.dir, &b.fds, 2, false))
+	    apply_measured(&b, 2, "10 prefixes (/1../9)"))
 		goto out;
-	make_frame(frame, net24(3) | 5, 0xffffff);
+	make_frame(frame, net24(3) | 5, 1u << 24, SL_BENCH_24);
 	if (measure(fw, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("deny by 10-prefix set (same source)", ns, fl, rep);
@@ -488,8 +627,20 @@ int main(void)
 	if (verify_rule_counts_all(&b, fwr, frame, 0, 100000) ||
 	    measure(fwr, flr, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
-	small_ns = ns - fl;
+	small_ns = ns;
 	row("deny by 10-prefix set (random sources)", ns, fl, rep);
+	if (lpm_fill_small(&b))
+		goto out;
+	lps = bpf_program__fd(b.lpm->progs.lpm_same);
+	lpr = bpf_program__fd(b.lpm->progs.lpm_rand);
+	if (measure(lps, fls, frame, XDP_DROP, &ns, &fl, &rep))
+		goto out;
+	row("kernel LPM trie alone, 10 prefixes (same)", ns, fl, rep);
+	if (measure(lpr, flr, frame, XDP_DROP, &ns, &fl, &rep))
+		goto out;
+	row("kernel LPM trie alone, 10 prefixes (random)", ns, fl, rep);
+	printf("  %-46s %9.2fx the trie (target <= 1.5x)\n", "10-prefix deny, random sources:",
+	       small_ns / ns);
 
 	/* IPv6: the source through the fw_src6 trie */
 	if (write_file(b.dir, "policy.yaml",
@@ -504,66 +655,52 @@ int main(void)
 	if (measure(fw, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("IPv6: deny by 10-prefix set (same source)", ns, fl, rep);
-	make_frame(frame, net24(3) | 5, 0xffffff);
 
-	/* the kernel LPM trie with the same 10 prefixes */
-	if (lpm_fill_small(&b))
+	/* rules: the first match deep in a large policy, beside rule 101 of 101 above */
+	printf("\n  rules (a class per field and rule word; past 512 rules the words set in all\n"
+	       "  five summaries only):\n");
+	if (write_rules_policy(&b, SLUICE_MAX_RULES, 16000, false) ||
+	    apply_measured(&b, 4, "16,384 rules"))
 		goto out;
-	if (measure(lps, fls, frame, XDP_DROP, &ns, &fl, &rep))
-		goto out;
-	row("kernel LPM trie alone, 10 prefixes (same)", ns, fl, rep);
-	if (measure(lpr, flr, frame, XDP_DROP, &ns, &fl, &rep))
-		goto out;
-	row("kernel LPM trie alone, 10 prefixes (random)", ns, fl, rep);
-
-	/* deny by a 1M-prefix set */
-	if (write_big_set(b.dir) ||
-	    write_file(b.dir, "policy.yaml",
-		       "sets:\n  big:\n    file: big.txt\n"
-		       "firewall:\n  interfaces: [slb0]\n  default: allow\n  stateful: false\n"
-		       "  rules:\n    - { name: big, action: deny, src: [\"@big\"] }\n"))
-		goto out;
-	printf("\n  1M-prefix policy (%u prefixes):\n", BIG_N + BIG_N32);
-	if (apply(b.dir, &b.fds, 4, true))
-		goto out;
-	printf("\n");
-	make_frame(frame, net24(12345) | 77, BIG_N - 1);
-	if (measure(fw, fls, frame, XDP_DROP, &ns, &fl, &rep))
-		goto out;
-	row("deny by 1M-prefix set (same source)", ns, fl, rep);
-	if (verify_rule_counts_all(&b, fwr, frame, 0, 100000) ||
-	    measure(fwr, flr, frame, XDP_DROP, &ns, &fl, &rep))
-		goto out;
-	big_ns = ns - fl;
-	row("deny by 1M-prefix set (random sources)", ns, fl, rep);
-	make_frame(frame, net24(BIG_N + 5) | 9, 0);
+	make_frame(frame, 0xc000020a, 0, SL_BENCH_24);
 	if (measure(fw, fls, frame, XDP_PASS, &ns, &fl, &rep))
 		goto out;
-	row("pass, unmatched (1M-prefix policy, same source)", ns, fl, rep);
+	rule16k_ns = ns;
+	row("allow by rule 16,001 of 16,384 (same source)", ns, fl, rep);
+	printf("  %-46s %9.2fx rule 101 of 101 (target <= 3x)\n", "", rule16k_ns / rule101_ns);
+	if (write_rules_policy(&b, SLUICE_MAX_RULES, 16000, true) ||
+	    apply(b.dir, &b.fds, 5, false))
+		goto out;
+	if (measure(fw, fls, frame, XDP_PASS, &ns, &fl, &rep))
+		goto out;
+	row("  same, every word a candidate (worst case)", ns, fl, rep);
 
-	/* the kernel LPM trie with the same 1M prefixes (and not the small set) */
-	if (lpm_small_op(&b, false))
+	/* generated sets: memory and random sources beside the trie */
+	printf("\n  generated sets (random sources from the set):\n");
+	if (write_mid_policy(&b) || apply_measured(&b, 6, "100 rules, 1,000 IPv4 + 1,000 IPv6"))
 		goto out;
-	t0 = now_s();
-	if (lpm_fill(&b, 0, BIG_N, true))
+	if (set_rows(&b, fwr, flr, "10k prefixes mixed", SL_BENCH_MIX, 10000, 7) ||
+	    set_rows(&b, fwr, flr, "100k prefixes mixed", SL_BENCH_MIX, 100000, 8) ||
+	    set_rows(&b, fwr, flr, "1M /24s", SL_BENCH_24, 1000000, 9) ||
+	    set_rows(&b, fwr, flr, "1M /32s", SL_BENCH_32, 1000000, 10) ||
+	    set_rows(&b, fwr, flr, "1M prefixes mixed", SL_BENCH_MIX, 1000000, 11))
 		goto out;
-	printf("  (kernel LPM trie: %u prefixes inserted in %.2f s)\n", BIG_N + BIG_N32,
-	       now_s() - t0);
-	make_frame(frame, net24(12345) | 77, BIG_N - 1);
-	if (measure(lps, fls, frame, XDP_DROP, &ns, &fl, &rep))
+	make_frame(frame, 0xc000020a, 0, SL_BENCH_24);
+	if (measure(fw, fls, frame, XDP_PASS, &ns, &fl, &rep))
 		goto out;
-	row("kernel LPM trie alone, 1M prefixes (same)", ns, fl, rep);
-	if (measure(lpr, flr, frame, XDP_DROP, &ns, &fl, &rep))
-		goto out;
-	row("kernel LPM trie alone, 1M prefixes (random)", ns, fl, rep);
+	row("pass, unmatched (1M mixed policy, same source)", ns, fl, rep);
 
-	printf("\n  1M-prefix deny vs 10-prefix deny, random sources, above the floor: "
-	       "%.1f ns vs %.1f ns = %.2fx (target <= 2x)\n", big_ns, small_ns,
-	       small_ns > 0 ? big_ns / small_ns : 0);
-	print_memory(&b);
+	printf("\nKernel memory of a policy slot: %s charged while it is built, and the\n"
+	       "tables' own size (mixed: 40%% /32, 20%% /28, 40%% /24)\n", mem_src);
+	printf("  %-52s %13s %13s %10s\n", "policy", "kernel", "tables", "map write");
+	for (int i = 0; i < nmem; i++)
+		printf("  %-52s %9.2f MiB %9.2f MiB %8.3f s\n", mem_lines[i].name,
+		       mem_lines[i].kmem >= 0 ? mem_lines[i].kmem / 1048576.0 : -1.0,
+		       mem_lines[i].tbytes / 1048576.0, mem_lines[i].write_s);
+	printf("  (targets: <= 4 MiB for 100 rules + 1,000 + 1,000 prefixes, <= 70 MiB for "
+	       "1M IPv4 prefixes)\n");
 	rc = 0;
 out:
-	free(yaml);
 	remove_dir(b.dir);
 	bench_fw__destroy(b.fwr);
 	bench_lpm__destroy(b.lpm);

@@ -18,7 +18,8 @@
 #include "lib/bench.h"
 
 const volatile __u32 tx_ifindex;
-const volatile __u32 src_mask;
+const volatile __u32 src_n;	/* prefixes in the set */
+const volatile __u32 src_shape;	/* enum sl_bench_shape */
 const volatile __u32 syn_src_net;	/* host order, a /24 */
 
 /* xorshift32 state, one per CPU */
@@ -44,7 +45,7 @@ int gen_rand(struct xdp_md *ctx)
 	if (!x || (void *)(p + 34) > (void *)end)
 		return XDP_ABORTED;
 	*x = sl_bench_xorshift(*x ? *x : 0x2545f491);
-	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(*x, src_mask));
+	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(*x, src_n, src_shape));
 	return bpf_redirect(tx_ifindex, 0);
 }
 

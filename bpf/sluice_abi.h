@@ -6,23 +6,45 @@
  * marked __be; everything else is host order.
  *
  * Firewall classification (Linear Bit Vector Search, see docs/architecture.md):
- * every rule is one bit in a SLUICE_BM_WORDS-word bitmap. Each packet field is
- * looked up in its own table, which yields a "class": an index into fw_cls,
- * the array of distinct bitmaps. The bitmaps of all fields are ANDed and the
- * lowest set bit is the first matching rule.
+ * every rule is one bit. Each packet field (source, destination, protocol,
+ * source port, destination port) is looked up in its own table, which yields
+ * a "class" of that field: the set of rules that match the value, as a bitmap
+ * of fw_config.words 64-rule words. The bitmaps of the five fields are ANDed
+ * and the lowest set bit is the first matching rule. Class ids are per field
+ * (each field numbers its classes from 0, the empty class); the class table
+ * holds the fields one after the other from fw_config.cls_base[field].
  *
- *   src/dst IPv4 : DIR-24-8. fw_src4/fw_dst4 hold one u16 entry per /24,
- *                  64 entries per array element (index = addr >> 14, slot =
- *                  (addr >> 8) & 63). An entry with SLUICE_T8_FLAG set names a
- *                  256-entry group in fw_src4_t8/fw_dst4_t8, indexed by the
- *                  last byte. One or two array lookups, whatever the number
- *                  of prefixes.
+ *   classes      : small policies (fw_config.row == 0: at most
+ *                  SLUICE_SMALL_RULES rules and SLUICE_SMALL_CLASSES classes)
+ *                  fw_cls[base + id], one 64-byte fw_bitmap per class. Large
+ *                  ones: fw_clsb, `row` 64-byte chunks per class; chunk 0 is
+ *                  the summary (bit j of word i: word 64 * i + j of the class
+ *                  has a bit set), chunks 1.. the words. The summaries are
+ *                  ANDed first and only the words they leave are read.
+ *   src/dst IPv4 : DIR-16-8 plus a hash (sl_lh_home): fw_src4 has one u32
+ *                  per /16 (SLUICE_L1_BLK per element): a class, or with
+ *                  SLUICE_L1_FLAG a chunk of fw_src4_t8 (256 u16, one per
+ *                  /24; packed in fw_src4_p1/_p2 when it holds 2 or 4
+ *                  values): a class, or with SLUICE_T8_FLAG the /24's class (low
+ *                  bits) when it has longer prefixes. Those are in the hash
+ *                  fw_src4_lh, clustered by /24 from its home bucket, longest
+ *                  first, each with the class of every prefix covering it: the
+ *                  first entry that covers the address is the answer; an
+ *                  entry of length 24 names a full chunk of fw_src4_t8 (a
+ *                  "group", one u16 per address) for a /24 with many.
+ *                  Memory follows the prefixes: 256 KiB, plus 512 B per /16
+ *                  holding a boundary, plus ~13 B per prefix past /24. Sets
+ *                  splitting most /16s go flat (SL_MODE_FLAT): fw_src4_24
+ *                  holds every /16's chunk in order (DIR-24, 32 MiB) and the
+ *                  /16 level is skipped; fw_src4_t8 then holds the groups.
  *   src/dst IPv6 : LPM tries fw_src6/fw_dst6; ::/0 is always present.
  *   sport/dport  : fw_sport/fw_dport, 64 ports per array element.
  *   proto        : fw_config.proto_cls[256].
  *   no ports     : packets without ports (ICMP, other protocols, non-first
- *                  fragments) use fw_config.noport_cls instead of the two
- *                  port classes: the rules that have no port match.
+ *                  fragments) use fw_dir.noport_cls for each port field: the
+ *                  rules that name no port of that field.
+ * A table whose field no rule of the policy names (e.g. no IPv6 prefix in
+ * dst) is not built: fw_dir says SL_MODE_CONST and gives the one class.
  */
 #ifndef SLUICE_ABI_H
 #define SLUICE_ABI_H
@@ -34,17 +56,58 @@
 #include <linux/bpf.h>	/* struct bpf_timer */
 #endif
 
-#define SLUICE_MAX_RULES	512
-#define SLUICE_BM_WORDS		(SLUICE_MAX_RULES / 64)
-#define SLUICE_MAX_CLASSES	32768
-#define SLUICE_BLK		64			/* u16 entries per block */
-#define SLUICE_T24_BLOCKS	((1u << 24) / SLUICE_BLK)	/* 262144 */
-#define SLUICE_T8_FLAG		0x8000u			/* entry names a tbl8 group */
-#define SLUICE_T8_GROUPS	16384			/* per direction */
+#define SLUICE_MAX_RULES	16384	/* per policy, all firewall sections together */
+#define SLUICE_BM_WORDS		8	/* words of a fw_bitmap: one cache line */
+#define SLUICE_SMALL_RULES	(SLUICE_BM_WORDS * 64)	/* 512: one fw_bitmap per class */
+#define SLUICE_SMALL_CLASSES	4096	/* fw_cls entries (all fields), fixed: inlined lookups */
+#define SLUICE_WORDS_MAX	(SLUICE_MAX_RULES / 64)		/* 256 */
+#define SLUICE_SUM_WORDS	(SLUICE_WORDS_MAX / 64)		/* 4: summary of a large class */
+#define SLUICE_MAX_CLASSES	32768	/* distinct classes per field (ids below SLUICE_T8_FLAG) */
+#define SLUICE_L1_BLK		64			/* u32 entries per fw_src4 element */
+#define SLUICE_L1_BLOCKS	(65536 / SLUICE_L1_BLK)	/* 1024: one entry per /16 */
+#define SLUICE_L1_FLAG		0x80000000u		/* /16 entry names a chunk */
+/*
+ * A chunk whose 256 /24 entries take at most 2 (4) values is packed: one
+ * (two) bits per /24 and the values, 64 (128) bytes in fw_src4_p1
+ * (fw_src4_p2) instead of 512 in fw_src4_t8; the /16 entry says which:
+ * SLUICE_L1_FLAG | kind << SLUICE_L1_KIND_SHIFT | index.
+ */
+#define SLUICE_L1_KIND_SHIFT	29
+#define SLUICE_L1_INDEX		0x1fffffffu
+enum sl_chunk_kind { SL_CHUNK_FULL = 0, SL_CHUNK_P1 = 1, SL_CHUNK_P2 = 2, SL_CHUNK_SMALL = 3 };
+/*
+ * A direction whose chunks and groups are few (fw_dir.small) keeps them all
+ * full in fw_src4_s, of fixed size: its lookups are inlined where a sized
+ * table's cost a call (~10 ns here), what small policies would pay for
+ * their /24s and hosts.
+ */
+#define SLUICE_SMALL_CHUNKS	256
+#define SLUICE_T8_FLAG		0x8000u			/* /24 entry: longer prefixes in the hash */
+#define SLUICE_T8_MAX		(1u << 24)		/* chunks + groups per direction */
+#define SLUICE_FLAT_CHUNKS	65536	/* fw_src4_24: one chunk per /16, DIR-24 (32 MiB) */
+/*
+ * A direction whose IPv4 prefixes split more /16s than this goes flat
+ * (SL_MODE_FLAT): fw_src4_24 is at most twice what its chunks took, and a
+ * packet skips the /16 level, one dependent memory access fewer where it
+ * counts (a table far larger than the caches, random sources).
+ */
+#define SLUICE_FLAT_MIN		(SLUICE_FLAT_CHUNKS / 2)
+#define SLUICE_LH_SLOTS		8	/* entries per fw_lh_bkt: one cache line */
+#define SLUICE_LH_PROBE		8	/* buckets a /24's entries may span from its home */
+#define SLUICE_LH_GROUP		16	/* a /24 with more entries gets a group instead */
+/*
+ * Up to this many /24s split by longer prefixes, each gets a group, named by
+ * the /24's entry itself (fw_dir.lh_bkts 0: no hash): one access fewer for
+ * the few hosts of a small policy, 1 MiB at most.
+ */
+#define SLUICE_GROUPS_DIRECT	2048
+#define SLUICE_LH_MAX		(1u << 24)		/* hash buckets per direction */
+#define SLUICE_BLK		64			/* u16 entries per port table element */
 #define SLUICE_PORT_BLOCKS	(65536 / SLUICE_BLK)	/* 1024 */
 #define SLUICE_LPM6_MAX		(1u << 20)
+#define SLUICE_RULE_BLOCKS	(SLUICE_MAX_RULES / 64)	/* fw_rule elements */
 #define SLUICE_IPV6_EXT_MAX	8	/* extension headers walked before giving up */
-#define SLUICE_POL_SLOTS	64	/* policy slots: compiled policies, see fwo_* maps */
+#define SLUICE_POL_SLOTS	64	/* policy slots: compiled policies, see fwp_* maps */
 #define SLUICE_IFSLOT_MAX	4096	/* interfaces with a policy slot (sl_ifslot) */
 #define SLUICE_IFSLOT_DEFAULT	0	/* sl_ifslot key for interfaces without one */
 /*
@@ -54,12 +117,32 @@
  */
 #define SLUICE_IFSLOT_ARRAY	65536
 
-/* Class 0 is the empty bitmap: it matches no rule. */
+/* Class 0 of every field is the empty bitmap: it matches no rule. */
 #define SLUICE_CLS_NONE		0
 
 enum sluice_action {
 	SLUICE_ACT_ALLOW = 0,
 	SLUICE_ACT_DENY = 1,
+};
+
+/* The five fields, in the order of fw_config.cls_base. */
+enum sl_field { SL_F_SRC, SL_F_DST, SL_F_PROTO, SL_F_SPORT, SL_F_DPORT, SL_F_MAX };
+
+/* fw_dir.v4/.v6/.port: how a field of that direction is looked up. */
+enum sl_tbl_mode {
+	SL_MODE_CONST = 0,	/* no rule names a value of it: the class in fw_dir */
+	SL_MODE_MAP = 1,	/* its table (fw_src4/..., fw_src6, fw_sport) */
+	SL_MODE_FLAT = 2,	/* IPv4, large sets: every /16's chunk in fw_src4_24 */
+};
+
+/* One direction (fw_config.dir[0]: source, [1]: destination). */
+struct fw_dir {
+	__u8 v4, v6, port;	/* enum sl_tbl_mode */
+	__u8 small;		/* IPv4 chunks and groups in fw_*4_s (SLUICE_SMALL_CHUNKS) */
+	__u16 v4_cls, v6_cls;	/* the class of every address when SL_MODE_CONST */
+	__u16 port_cls;		/* the class of every port when SL_MODE_CONST */
+	__u16 noport_cls;	/* packets without ports: the rules naming no port here */
+	__u32 lh_bkts;		/* buckets of fw_*4_lh; 0: a flagged /24 entry names its group */
 };
 
 /* fw_cfg[0]: scalar settings of the compiled firewall policy. */
@@ -68,29 +151,78 @@ struct fw_config {
 	__u32 nrules;			/* rules in use, bits [0, nrules) */
 	__u32 default_action;		/* enum sluice_action */
 	__u32 active;			/* 0: no policy applied, every packet passes */
-	__u16 noport_cls;		/* class used for both ports when a packet has none */
 	__u16 block;			/* 1: rule 0 is the CLI blocklist (sources only), checked
 					 * before conntrack so a block cuts established flows */
+	__u16 section;			/* the firewall section compiled (drop events) */
+	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
+	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
+	__u16 row;			/* 0: classes in fw_cls; else chunks per class in fw_clsb */
+	__u32 cls_base[SL_F_MAX];	/* class table index of each field's class 0 */
+	__u32 pad;
+	struct fw_dir dir[2];		/* source, destination */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
-	__u64 allow[SLUICE_BM_WORDS];	/* bit i set: rule i allows, else denies */
-	__u16 rule_base;		/* fw_rule_cnt index of rule 0 (firewall sections) */
-	__u16 pad1[3];
 };
 
-/* fw_cls[class]: the rules that match one value of one field. */
+/* fw_cls[class], fw_clsb[chunk]: 512 rules, or a chunk of a large class. */
 struct fw_bitmap {
 	__u64 w[SLUICE_BM_WORDS];
 };
 
-/* Element of fw_src4, fw_dst4, fw_sport, fw_dport: SLUICE_BLK consecutive entries. */
+/* Element of fw_src4, fw_dst4: the /16s of an IPv4 /10. */
+struct fw_l1blk {
+	__u32 e[SLUICE_L1_BLK];
+};
+
+/* Element of fw_sport, fw_dport: SLUICE_BLK consecutive ports. */
 struct fw_blk {
 	__u16 e[SLUICE_BLK];
 };
 
-/* Element of fw_src4_t8, fw_dst4_t8: the last byte of an IPv4 address. */
+/* Element of fw_src4_t8, fw_dst4_t8: the /24s of a /16 (chunk) or the
+ * addresses of a /24 (group). */
 struct fw_t8 {
 	__u16 e[256];
 };
+
+/* Element of fw_src4_p1: a chunk of two values, /24 k's is val[bit k]. */
+struct fw_p1 {
+	__u64 bits[4];
+	__u16 val[2];
+	__u16 pad[14];
+};
+
+/* Element of fw_src4_p2: a chunk of four values, /24 k's is val[2 bits at 2k]. */
+struct fw_p2 {
+	__u64 bits[8];
+	__u16 val[4];
+	__u16 pad[28];
+};
+
+/* Entry of the IPv4 long-prefix hash: NET/LEN -> class, or (LEN 24) group. */
+struct fw_lh_ent {
+	__u32 net;		/* host order, host bits zero */
+	__u32 lv;		/* len << 24 | value; 0: empty */
+};
+
+/* Element of fw_src4_lh, fw_dst4_lh: one cache line of entries. */
+struct fw_lh_bkt {
+	struct fw_lh_ent e[SLUICE_LH_SLOTS];
+};
+
+#define SLUICE_LH_LEN(lv)	((lv) >> 24)
+#define SLUICE_LH_VAL(lv)	((lv) & 0xffffffu)
+
+/*
+ * The home bucket of /24 NET24 (the address >> 8) among NBKTS: a multiply
+ * hash scaled to the table without a division. Both sides compute it.
+ */
+static inline __u32 sl_lh_home(__u32 net24, __u32 nbkts)
+{
+	__u32 h = net24 * 0x9e3779b1u;
+
+	h ^= h >> 16;
+	return (__u32)(((__u64)h * nbkts) >> 32);
+}
 
 /* Key of fw_src6 and fw_dst6 (BPF_MAP_TYPE_LPM_TRIE). */
 struct fw_lpm6_key {
@@ -103,8 +235,30 @@ struct fw_lpm6_val {
 	__u16 pad;
 };
 
-/* fw_rule_cnt[i] (per CPU): packets and bytes of rule i; index SLUICE_MAX_RULES
- * counts packets that took the default action. */
+/*
+ * fw_rule[rule / 64].e[rule % 64]: what rule RULE of the slot does. The
+ * counter id is the rule's entry in fw_rule_cnt: the agent keeps it across
+ * reloads for a rule whose name and content did not change.
+ */
+#define SLUICE_RULE_ALLOW	0x80000000u	/* the rule allows; else it denies */
+#define SLUICE_RULE_CNT(e)	((e) & ~SLUICE_RULE_ALLOW)
+
+struct fw_rule_blk {
+	__u32 e[64];
+};
+
+/*
+ * fw_rule_cnt[id] (per CPU): packets and bytes of the rule whose counter id
+ * is ID (fw_rule), SLUICE_CNT_DEFAULT for the default action. Ids are the
+ * agent's to give: a reload keeps a rule's id when its name and content did
+ * not change, so its counters go on; there are ids for the rules of the
+ * policy in force and of one replacing it. fw_cnt_key[id] (userspace only)
+ * holds the key of the rule owning ID (0: free), so that a restarted agent
+ * finds them again.
+ */
+#define SLUICE_CNT_MAX		(2 * SLUICE_MAX_RULES + 1)
+#define SLUICE_CNT_DEFAULT	(SLUICE_CNT_MAX - 1)
+/* The default action where a rule index is expected (drop events, metrics). */
 #define SLUICE_RULE_DEFAULT	SLUICE_MAX_RULES
 
 struct sl_counter {
@@ -422,11 +576,12 @@ struct sl_event {
 	__u32 ifindex;		/* the receiving interface */
 	__u32 rule;		/* rule index, SLUICE_RULE_DEFAULT or SLUICE_EV_NO_RULE */
 	__u32 len;		/* frame length */
-	__u16 reason;		/* enum sluice_drop_reason */
+	__u32 gen;		/* policy generation (low 32 bits) whose rule it is; 0: none */
+	__u8 reason;		/* enum sluice_drop_reason */
+	__u8 section;		/* the firewall section of that generation (fw_config.section) */
 	__u8 family;		/* 4, 6, or 0 when the IP header was not parsed */
 	__u8 proto;		/* IP protocol number (0 when not parsed) */
 	__u16 sport, dport;	/* host order; 0 without ports */
-	__u8 pad[4];
 	__u8 src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
 };
 
@@ -446,23 +601,77 @@ struct sl_ev_config {
 };
 
 /*
- * Map names, as the kernel and the pins see them (at most 15 characters).
- * Pins: the fw_* tables (fw_cfg .. fw_dport) once per slot under
- * STATE_DIR/slots/{0,1}/NAME (the agent writes the idle slot and switches the
- * links to its program instance); the counters, shared by both slots, under
- * STATE_DIR/maps/NAME; XDP links under STATE_DIR/links/xdp_IFINDEX.
+ * The tables of a policy slot, in the order a slot is built and inserted
+ * (what a packet reads through an entry is inserted before the entry:
+ * second levels before first levels, fw_cfg last, since a slot whose fw_cfg
+ * is present is complete). Each is an inner map of its own outer array of
+ * maps (index: policy slot); a slot leaves the tables its policy does not
+ * need empty. ENTRIES 0: sized to the compiled policy (BPF_F_INNER_MAP:
+ * its lookups are helper calls); the others keep a fixed size so that the
+ * verifier inlines their lookups. bpf/lib/maps.h declares the outer arrays
+ * and lib/fw_maps.c creates the inner maps from this one list.
+ *   X(ID, outer array, inner name, map type, flags, entries, key, value)
  */
-#define SLUICE_MAP_FW_CFG	"fw_cfg"
-#define SLUICE_MAP_FW_CLS	"fw_cls"
-#define SLUICE_MAP_FW_SRC4	"fw_src4"
-#define SLUICE_MAP_FW_DST4	"fw_dst4"
-#define SLUICE_MAP_FW_SRC4_T8	"fw_src4_t8"
-#define SLUICE_MAP_FW_DST4_T8	"fw_dst4_t8"
-#define SLUICE_MAP_FW_SRC6	"fw_src6"
-#define SLUICE_MAP_FW_DST6	"fw_dst6"
-#define SLUICE_MAP_FW_SPORT	"fw_sport"
-#define SLUICE_MAP_FW_DPORT	"fw_dport"
-#define SLUICE_MAP_RULE_CNT	"fw_rule_cnt"
+#define SLUICE_F_SIZED		(BPF_F_MMAPABLE | BPF_F_INNER_MAP)
+#define SLUICE_FW_TABLES(X)							\
+	X(CLS, fwp_cls, "fw_cls", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,		\
+	  SLUICE_SMALL_CLASSES, __u32, struct fw_bitmap)			\
+	X(CLSB, fwp_clsb, "fw_clsb", BPF_MAP_TYPE_ARRAY, SLUICE_F_SIZED, 0,	\
+	  __u32, struct fw_bitmap)						\
+	X(SRC4_T8, fwp_src4_t8, "fw_src4_t8", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_t8)				\
+	X(DST4_T8, fwp_dst4_t8, "fw_dst4_t8", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_t8)				\
+	X(SRC4_P1, fwp_src4_p1, "fw_src4_p1", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p1)				\
+	X(DST4_P1, fwp_dst4_p1, "fw_dst4_p1", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p1)				\
+	X(SRC4_P2, fwp_src4_p2, "fw_src4_p2", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p2)				\
+	X(DST4_P2, fwp_dst4_p2, "fw_dst4_p2", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_p2)				\
+	X(SRC4_LH, fwp_src4_lh, "fw_src4_lh", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_lh_bkt)				\
+	X(DST4_LH, fwp_dst4_lh, "fw_dst4_lh", BPF_MAP_TYPE_ARRAY,		\
+	  SLUICE_F_SIZED, 0, __u32, struct fw_lh_bkt)				\
+	X(SRC4, fwp_src4, "fw_src4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
+	X(DST4, fwp_dst4, "fw_dst4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
+	X(SRC4_S, fwp_src4_s, "fw_src4_s", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_SMALL_CHUNKS, __u32, struct fw_t8)				\
+	X(DST4_S, fwp_dst4_s, "fw_dst4_s", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_SMALL_CHUNKS, __u32, struct fw_t8)				\
+	X(SRC4_24, fwp_src4_24, "fw_src4_24", BPF_MAP_TYPE_ARRAY,		\
+	  BPF_F_MMAPABLE, SLUICE_FLAT_CHUNKS, __u32, struct fw_t8)		\
+	X(DST4_24, fwp_dst4_24, "fw_dst4_24", BPF_MAP_TYPE_ARRAY,		\
+	  BPF_F_MMAPABLE, SLUICE_FLAT_CHUNKS, __u32, struct fw_t8)		\
+	X(SRC6, fwp_src6, "fw_src6", BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC,	\
+	  0, struct fw_lpm6_key, struct fw_lpm6_val)				\
+	X(DST6, fwp_dst6, "fw_dst6", BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC,	\
+	  0, struct fw_lpm6_key, struct fw_lpm6_val)				\
+	X(SPORT, fwp_sport, "fw_sport", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_PORT_BLOCKS, __u32, struct fw_blk)				\
+	X(DPORT, fwp_dport, "fw_dport", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_PORT_BLOCKS, __u32, struct fw_blk)				\
+	X(RULE, fwp_rule, "fw_rule", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	  SLUICE_RULE_BLOCKS, __u32, struct fw_rule_blk)			\
+	X(CFG, fwp_cfg, "fw_cfg", BPF_MAP_TYPE_ARRAY, 0, 1, __u32, struct fw_config)
+
+#define SLUICE_FWT_ENUM(id, outer, name, type, flags, entries, k, v) SLUICE_FWT_##id,
+enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
+#undef SLUICE_FWT_ENUM
+
+/*
+ * Map names, as the kernel and the pins see them (at most 15 characters;
+ * the slot tables above: fw_* inner maps, not pinned, in fwp_* outer
+ * arrays). Everything else is pinned under STATE_DIR/maps/NAME. Every map
+ * has an upgrade policy in agent/migrate.c (what happens when a pinned one
+ * has another layout); a layout change that takes a new name lists the
+ * name it retires there too.
+ */
+#define SLUICE_MAP_RULE_CNT	"fw_rule_cnt_v2"	/* per counter id, not per rule index */
+#define SLUICE_MAP_CNT_KEY	"fw_cnt_key"
 #define SLUICE_MAP_VERDICT	"sl_verdict"
 #define SLUICE_MAP_DROP		"sl_drop"
 #define SLUICE_MAP_CT		"ct_shards"
@@ -473,29 +682,24 @@ struct sl_ev_config {
 #define SLUICE_MAP_CT_CK_LOAD	"ct_ck_load"
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
-/* outer arrays of maps (index: policy slot) holding the fw_* tables above */
-#define SLUICE_MAP_FWO_CFG	"fwo_cfg"
-#define SLUICE_MAP_FWO_CLS	"fwo_cls"
-#define SLUICE_MAP_FWO_SRC4	"fwo_src4"
-#define SLUICE_MAP_FWO_DST4	"fwo_dst4"
-#define SLUICE_MAP_FWO_SRC4_T8	"fwo_src4_t8"
-#define SLUICE_MAP_FWO_DST4_T8	"fwo_dst4_t8"
-#define SLUICE_MAP_FWO_SRC6	"fwo_src6"
-#define SLUICE_MAP_FWO_DST6	"fwo_dst6"
-#define SLUICE_MAP_FWO_SPORT	"fwo_sport"
-#define SLUICE_MAP_FWO_DPORT	"fwo_dport"
-#define SLUICE_MAP_IFSLOT	"sl_ifslot"	/* ifindex -> policy slot */
-#define SLUICE_MAP_IFSLOT_A	"sl_ifslot_a"	/* ifindex -> policy slot + 1, ifindex < 64k */
+#define SLUICE_MAP_IFSLOT	"sl_ifslot_v2"	/* ifindex -> policy slot */
+#define SLUICE_MAP_IFSLOT_A	"sl_ifslot_a_v2"	/* ifindex -> policy slot + 1, ifindex < 64k */
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
 
 #ifndef __BPF__
-_Static_assert(sizeof(struct fw_config) == 8 + 4 * 3 + 2 * 2 + 2 * 256 + 8 * SLUICE_BM_WORDS + 8,
+_Static_assert(sizeof(struct fw_dir) == 16, "fw_dir layout");
+_Static_assert(sizeof(struct fw_config) == 32 + 4 * SL_F_MAX + 4 + 2 * 16 + 2 * 256,
 	       "fw_config layout");
 _Static_assert(sizeof(struct fw_config) % 8 == 0, "fw_config padding");
 _Static_assert(sizeof(struct fw_bitmap) == 64, "fw_bitmap is one cache line");
+_Static_assert(sizeof(struct fw_l1blk) == 256, "fw_l1blk layout");
 _Static_assert(sizeof(struct fw_blk) == 128, "fw_blk layout");
 _Static_assert(sizeof(struct fw_t8) == 512, "fw_t8 layout");
+_Static_assert(sizeof(struct fw_p1) == 64, "fw_p1 is one cache line");
+_Static_assert(sizeof(struct fw_p2) == 128, "fw_p2 is two cache lines");
+_Static_assert(sizeof(struct fw_lh_bkt) == 64, "fw_lh_bkt is one cache line");
+_Static_assert(sizeof(struct fw_rule_blk) == 256, "fw_rule_blk layout");
 _Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");
 _Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
 _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
@@ -509,8 +713,10 @@ _Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + S
 _Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
 _Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
-_Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the tbl8 flag");
-_Static_assert(SLUICE_T8_GROUPS <= SLUICE_T8_FLAG, "tbl8 group ids fit below the flag");
+_Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the chunk flag");
+_Static_assert(SLUICE_DROP_MAX <= 256, "drop reasons fit in sl_event.reason");
+_Static_assert(SLUICE_POL_SLOTS <= 256, "sections fit in sl_event.section");
+_Static_assert(SLUICE_CNT_MAX < SLUICE_RULE_ALLOW, "counter ids fit in fw_rule entries");
 #endif
 
 #endif /* SLUICE_ABI_H */

@@ -18,13 +18,13 @@ static void ip4(uint32_t a, char *buf, size_t len)
 	inet_ntop(AF_INET, &n, buf, (socklen_t)len);
 }
 
-static void dump_bitmap(FILE *out, const struct fw_bitmap *b)
+static void dump_bits(FILE *out, const uint64_t *b, uint32_t words)
 {
 	bool any = false;
 
-	for (int i = 0; i < SLUICE_MAX_RULES; i++) {
-		if (b->w[i / 64] & (1ull << (i % 64))) {
-			fprintf(out, " %d", i);
+	for (uint32_t i = 0; i < words * 64; i++) {
+		if (b[i / 64] & (1ull << (i % 64))) {
+			fprintf(out, " %u", i);
 			any = true;
 		}
 	}
@@ -33,32 +33,70 @@ static void dump_bitmap(FILE *out, const struct fw_bitmap *b)
 	fprintf(out, "\n");
 }
 
-static void entry_name(uint16_t e, char *buf, size_t len)
+/* A run of addresses [A, B] of direction NAME with class C, printed when it ends. */
+struct run4 {
+	FILE *out;
+	const char *name;
+	bool open;
+	uint32_t start, end, cls;
+};
+
+static void run_flush(struct run4 *r)
 {
-	if (e & SLUICE_T8_FLAG)
-		snprintf(buf, len, "t8#%u", e & ~SLUICE_T8_FLAG);
-	else
-		snprintf(buf, len, "c%u", e);
+	char a[16], b[16];
+
+	if (!r->open)
+		return;
+	ip4(r->start, a, sizeof(a));
+	ip4(r->end, b, sizeof(b));
+	fprintf(r->out, "%s %s-%s -> c%u\n", r->name, a, b, r->cls);
+	r->open = false;
 }
 
-/* Runs of a u16 table of N entries, each entry standing for 2^SHIFT addresses from BASE. */
-static void dump_runs4(FILE *out, const char *name, const uint16_t *e, size_t n, uint32_t base,
-		       unsigned int shift)
+static void run_add(struct run4 *r, uint32_t lo, uint32_t hi, uint32_t cls)
 {
-	size_t i = 0;
-
-	while (i < n) {
-		size_t j = i;
-		char a[16], b[16], c[16];
-
-		while (j + 1 < n && e[j + 1] == e[i])
-			j++;
-		ip4(base + ((uint32_t)i << shift), a, sizeof(a));
-		ip4(base + ((uint32_t)j << shift) + ((1u << shift) - 1), b, sizeof(b));
-		entry_name(e[i], c, sizeof(c));
-		fprintf(out, "%s %s-%s -> %s\n", name, a, b, c);
-		i = j + 1;
+	if (r->open && r->cls == cls && r->end + 1 == lo) {
+		r->end = hi;
+		return;
 	}
+	run_flush(r);
+	*r = (struct run4){ r->out, r->name, true, lo, hi, cls };
+}
+
+/* Every IPv4 address's class in direction D, as runs, whatever the layout found it. */
+static void dump_v4(FILE *out, const char *name, const struct fw_tables *t, int d)
+{
+	const struct fw_pfx4 *v = &t->v4[d];
+	struct run4 r = { .out = out, .name = name };
+
+	if (t->cfg.dir[d].v4 == SL_MODE_CONST) {
+		fprintf(out, "%s 0.0.0.0-255.255.255.255 -> c%u (no table)\n", name,
+			t->cfg.dir[d].v4_cls);
+		return;
+	}
+	fprintf(out, "%s tables: %s%u groups+chunks, %u+%u packed chunks, %u hash buckets\n",
+		name, v->flat ? "flat, " : v->s ? "small, " : "", v->s ? v->ns : v->nt8, v->np1,
+		v->np2, v->nlh);
+	for (uint32_t h = 0; h < 65536; h++) {
+		uint32_t e = v->flat ? 0 : v->l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
+
+		if (!v->flat && !(e & SLUICE_L1_FLAG)) {
+			run_add(&r, h << 16, h << 16 | 0xffff, e);
+			continue;
+		}
+		for (uint32_t k = 0; k < 256; k++) {
+			uint16_t e2 = v->flat ? v->flat[h].e[k] : fw_chunk_entry(v, e, k);
+			uint32_t net = h << 16 | k << 8;
+
+			if (!(e2 & SLUICE_T8_FLAG)) {
+				run_add(&r, net, net | 0xff, e2);
+				continue;
+			}
+			for (uint32_t x = 0; x < 256; x++)
+				run_add(&r, net | x, net | x, fw_tables_class4(t, d, net | x));
+		}
+	}
+	run_flush(&r);
 }
 
 static void dump_runs(FILE *out, const char *name, const uint16_t *e, size_t n)
@@ -78,27 +116,6 @@ static void dump_runs(FILE *out, const char *name, const uint16_t *e, size_t n)
 	}
 }
 
-static void dump_v4(FILE *out, const char *name, const struct fw_blk *tbl,
-		    const struct fw_t8 *t8, uint32_t nt8)
-{
-	const uint16_t *e = tbl->e;
-	uint32_t *owner;
-	char gname[32];
-
-	dump_runs4(out, name, e, (size_t)SLUICE_T24_BLOCKS * SLUICE_BLK, 0, 8);
-	owner = calloc(nt8 + 1, sizeof(*owner));
-	if (!owner)
-		return;
-	for (uint32_t i = 0; i < (uint32_t)SLUICE_T24_BLOCKS * SLUICE_BLK; i++)
-		if ((e[i] & SLUICE_T8_FLAG) && (e[i] & ~SLUICE_T8_FLAG) < nt8)
-			owner[e[i] & ~SLUICE_T8_FLAG] = i;
-	for (uint32_t g = 0; g < nt8; g++) {
-		snprintf(gname, sizeof(gname), "%s_t8#%u", name, g);
-		dump_runs4(out, gname, t8[g].e, 256, owner[g] << 8, 0);
-	}
-	free(owner);
-}
-
 static int cmp_lpm6(const void *a, const void *b)
 {
 	const struct fw_lpm6_entry *x = a, *y = b;
@@ -109,11 +126,18 @@ static int cmp_lpm6(const void *a, const void *b)
 	return x->key.prefixlen < y->key.prefixlen ? -1 : x->key.prefixlen > y->key.prefixlen;
 }
 
-static void dump_v6(FILE *out, const char *name, const struct fw_lpm6_entry *v, uint32_t n)
+static void dump_v6(FILE *out, const char *name, const struct fw_tables *t, int d)
 {
-	struct fw_lpm6_entry *s = malloc((n + 1) * sizeof(*s));
+	const struct fw_lpm6_entry *v = t->v6[d];
+	uint32_t n = t->n6[d];
+	struct fw_lpm6_entry *s;
 	char a[INET6_ADDRSTRLEN];
 
+	if (t->cfg.dir[d].v6 == SL_MODE_CONST) {
+		fprintf(out, "%s ::/0 -> c%u (no table)\n", name, t->cfg.dir[d].v6_cls);
+		return;
+	}
+	s = malloc((n + 1) * sizeof(*s));
 	if (!s)
 		return;
 	memcpy(s, v, n * sizeof(*s));
@@ -125,26 +149,43 @@ static void dump_v6(FILE *out, const char *name, const struct fw_lpm6_entry *v, 
 	free(s);
 }
 
+static void dump_ports(FILE *out, const char *name, const struct fw_tables *t, int d)
+{
+	const struct fw_dir *dir = &t->cfg.dir[d];
+
+	if (dir->port == SL_MODE_CONST)
+		fprintf(out, "%s 0-65535 -> c%u (no table)\n", name, dir->port_cls);
+	else
+		dump_runs(out, name, t->port[d]->e, 65536);
+	fprintf(out, "%s none -> c%u\n", name, dir->noport_cls);
+}
+
 void fw_tables_dump(FILE *out, const struct fw_tables *t)
 {
+	static const char *const fname[SL_F_MAX] = { "src", "dst", "proto", "sport", "dport" };
 	const struct fw_config *cfg = &t->cfg;
 
-	fprintf(out, "cfg generation %" PRIu64 " nrules %u default %s active %u noport c%u\n",
-		(uint64_t)cfg->generation, cfg->nrules,
-		sl_action_name((enum sluice_action)cfg->default_action), cfg->active,
-		cfg->noport_cls);
+	fprintf(out, "cfg generation %" PRIu64 " nrules %u default %s active %u words %u "
+		"layout %s\n", (uint64_t)cfg->generation, cfg->nrules,
+		sl_action_name((enum sluice_action)cfg->default_action), cfg->active, cfg->words,
+		cfg->row ? "large" : "small");
 	fprintf(out, "allow");
-	dump_bitmap(out, (const struct fw_bitmap *)cfg->allow);
-	fprintf(out, "classes %u\n", t->nclasses);
-	for (uint32_t i = 0; i < t->nclasses; i++) {
-		fprintf(out, "c%u", i);
-		dump_bitmap(out, &t->cls[i]);
+	for (uint32_t r = 0; r < cfg->nrules; r++)
+		if (t->rule[r / 64].e[r % 64] & SLUICE_RULE_ALLOW)
+			fprintf(out, " %u", r);
+	fprintf(out, "\n");
+	for (int f = 0; f < SL_F_MAX; f++) {
+		fprintf(out, "%s classes %u\n", fname[f], t->ncls[f]);
+		for (uint32_t i = 0; i < t->ncls[f]; i++) {
+			fprintf(out, "%s c%u", fname[f], i);
+			dump_bits(out, t->bits[f] + (size_t)i * cfg->words, cfg->words);
+		}
 	}
 	dump_runs(out, "proto", cfg->proto_cls, 256);
-	dump_runs(out, "sport", t->sport->e, 65536);
-	dump_runs(out, "dport", t->dport->e, 65536);
-	dump_v4(out, "src4", t->src4, t->src4_t8, t->nsrc4_t8);
-	dump_v6(out, "src6", t->src6, t->nsrc6);
-	dump_v4(out, "dst4", t->dst4, t->dst4_t8, t->ndst4_t8);
-	dump_v6(out, "dst6", t->dst6, t->ndst6);
+	dump_ports(out, "sport", t, 0);
+	dump_ports(out, "dport", t, 1);
+	dump_v4(out, "src4", t, 0);
+	dump_v6(out, "src6", t, 0);
+	dump_v4(out, "dst4", t, 1);
+	dump_v6(out, "dst6", t, 1);
 }

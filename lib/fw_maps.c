@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Builds policy slots from compiled firewall tables (fw_tables.h): one new
- * inner map per fw_* table, sized from the tables where the layout allows
- * (tbl8 groups, IPv6 prefixes), filled, frozen, and inserted into
- * the outer fwo_* maps at the slot, fw_cfg last. A slot is never written
- * again: a new policy is a new slot, so a failure at any step leaves the
- * policy in force exactly as it was. Also reads the per-CPU counters back.
+ * inner map per fw_* table the policy needs (SLUICE_FW_TABLES), sized from
+ * the tables where the layout allows (large classes, chunks and groups, the
+ * hash, IPv6 prefixes), filled, frozen, and inserted into the outer fwp_*
+ * maps at the slot, fw_cfg last. A slot is never written again: a new
+ * policy is a new slot, so a failure at any step leaves the policy in force
+ * exactly as it was. Also reads the per-CPU counters back.
  *
- * The big arrays are BPF_F_MMAPABLE: they are written with one memcpy each
- * (32 MB per DIR-24-8 first level) instead of hundreds of thousands of
+ * The arrays are BPF_F_MMAPABLE: they are written with one memcpy each
+ * (32 MiB for a flat fw_src4_24) instead of hundreds of thousands of
  * syscalls.
  */
 #include <errno.h>
@@ -77,74 +78,109 @@ static int write_hook(const char *map)
 
 /* ---- one policy slot ------------------------------------------------------ */
 
-/*
- * The inner maps of a slot, in build and insert order: the second level of
- * DIR-24-8 before the first level that points into it, fw_cfg last, since
- * the entry program takes a slot whose fw_cfg is present as complete.
- */
-enum fw_tbl_kind { TK_ARRAY, TK_LPM, TK_CFG };
-
+/* The inner maps of a slot (SLUICE_FW_TABLES), in build and insert order. */
 struct tbl_desc {
 	const char *name;	/* inner map name */
 	const char *outer;	/* outer map name */
-	size_t off;		/* its fd in struct fw_map_fds */
-	enum fw_tbl_kind kind;
+	enum bpf_map_type type;
 	__u32 flags;
-	size_t vsize;
+	uint32_t entries;	/* 0: sized to the policy */
+	size_t ksize, vsize;
 };
 
-#define FD_OFF(f) offsetof(struct fw_map_fds, f)
-#define SIZED (BPF_F_MMAPABLE | BPF_F_INNER_MAP)
-
-static const struct tbl_desc tbls[] = {
-	{ SLUICE_MAP_FW_CLS, SLUICE_MAP_FWO_CLS, FD_OFF(cls), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_bitmap) },
-	{ SLUICE_MAP_FW_SRC4_T8, SLUICE_MAP_FWO_SRC4_T8, FD_OFF(src4_t8), TK_ARRAY, SIZED,
-	  sizeof(struct fw_t8) },
-	{ SLUICE_MAP_FW_DST4_T8, SLUICE_MAP_FWO_DST4_T8, FD_OFF(dst4_t8), TK_ARRAY, SIZED,
-	  sizeof(struct fw_t8) },
-	{ SLUICE_MAP_FW_SRC4, SLUICE_MAP_FWO_SRC4, FD_OFF(src4), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk) },
-	{ SLUICE_MAP_FW_DST4, SLUICE_MAP_FWO_DST4, FD_OFF(dst4), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk) },
-	{ SLUICE_MAP_FW_SRC6, SLUICE_MAP_FWO_SRC6, FD_OFF(src6), TK_LPM, BPF_F_NO_PREALLOC,
-	  sizeof(struct fw_lpm6_val) },
-	{ SLUICE_MAP_FW_DST6, SLUICE_MAP_FWO_DST6, FD_OFF(dst6), TK_LPM, BPF_F_NO_PREALLOC,
-	  sizeof(struct fw_lpm6_val) },
-	{ SLUICE_MAP_FW_SPORT, SLUICE_MAP_FWO_SPORT, FD_OFF(sport), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk) },
-	{ SLUICE_MAP_FW_DPORT, SLUICE_MAP_FWO_DPORT, FD_OFF(dport), TK_ARRAY, BPF_F_MMAPABLE,
-	  sizeof(struct fw_blk) },
-	{ SLUICE_MAP_FW_CFG, SLUICE_MAP_FWO_CFG, FD_OFF(cfg), TK_CFG, 0,
-	  sizeof(struct fw_config) },
+static const struct tbl_desc tbls[SLUICE_FWT_MAX] = {
+#define SL_TBL_DESC(id, outer, name, mtype, flags, entries, ktype, vtype) \
+	[SLUICE_FWT_##id] = { name, #outer, mtype, flags, entries, sizeof(ktype), sizeof(vtype) },
+	SLUICE_FW_TABLES(SL_TBL_DESC)
+#undef SL_TBL_DESC
 };
-#define NTBLS (sizeof(tbls) / sizeof(tbls[0]))
 
-static int fd_at(const struct fw_map_fds *fds, size_t off)
-{
-	return *(const int *)((const char *)fds + off);
-}
-
-/* What table D gets from T: its source and its number of entries. */
-static void tbl_src(const struct tbl_desc *d, const struct fw_tables *t, const void **src,
+/*
+ * What table K gets from T: its contents and number of entries (*N), and
+ * the map's size (*MAX). *MAX 0: the slot leaves the table empty (the
+ * policy does not need it: e.g. no IPv6 prefix, or a small class layout).
+ */
+static void tbl_src(enum sluice_fw_table k, const struct fw_tables *t, const void **src,
 		    uint32_t *n, uint32_t *max)
 {
-	switch (d->off) {
-	case FD_OFF(cls):	*src = t->cls;		*n = t->nclasses;
-		*max = SLUICE_MAX_CLASSES;
-		return;
-	case FD_OFF(src4_t8):	*src = t->src4_t8;	*n = t->nsrc4_t8;	break;
-	case FD_OFF(dst4_t8):	*src = t->dst4_t8;	*n = t->ndst4_t8;	break;
-	case FD_OFF(src4):	*src = t->src4;		*n = SLUICE_T24_BLOCKS;	break;
-	case FD_OFF(dst4):	*src = t->dst4;		*n = SLUICE_T24_BLOCKS;	break;
-	case FD_OFF(src6):	*src = t->src6;		*n = t->nsrc6;		break;
-	case FD_OFF(dst6):	*src = t->dst6;		*n = t->ndst6;		break;
-	case FD_OFF(sport):	*src = t->sport;	*n = SLUICE_PORT_BLOCKS; break;
-	case FD_OFF(dport):	*src = t->dport;	*n = SLUICE_PORT_BLOCKS; break;
-	default:		*src = &t->cfg;		*n = 1;			break;
+	*src = NULL;
+	*n = 0;
+	switch (k) {
+	case SLUICE_FWT_CLS:
+		if (!t->cfg.row) {
+			*src = t->clsmap;
+			*n = t->nclsmap;
+		}
+		break;
+	case SLUICE_FWT_CLSB:
+		if (t->cfg.row) {
+			*src = t->clsmap;
+			*n = t->nclsmap;
+		}
+		break;
+	case SLUICE_FWT_SRC4_T8:
+	case SLUICE_FWT_DST4_T8: {
+		const struct fw_pfx4 *v = &t->v4[k == SLUICE_FWT_DST4_T8];
+
+		*src = v->t8;
+		*n = v->nt8;
+		break;
 	}
-	/* an inner map has at least one entry; an unused one stays zero */
-	*max = *n ? *n : 1;
+	case SLUICE_FWT_SRC4_P1:
+	case SLUICE_FWT_DST4_P1:
+		*src = t->v4[k == SLUICE_FWT_DST4_P1].p1;
+		*n = t->v4[k == SLUICE_FWT_DST4_P1].np1;
+		break;
+	case SLUICE_FWT_SRC4_P2:
+	case SLUICE_FWT_DST4_P2:
+		*src = t->v4[k == SLUICE_FWT_DST4_P2].p2;
+		*n = t->v4[k == SLUICE_FWT_DST4_P2].np2;
+		break;
+	case SLUICE_FWT_SRC4_LH:
+	case SLUICE_FWT_DST4_LH: {
+		const struct fw_pfx4 *v = &t->v4[k == SLUICE_FWT_DST4_LH];
+
+		*src = v->lh;
+		*n = v->nlh;
+		break;
+	}
+	case SLUICE_FWT_SRC4:
+	case SLUICE_FWT_DST4:
+		*src = t->v4[k == SLUICE_FWT_DST4].l1;
+		*n = *src ? SLUICE_L1_BLOCKS : 0;
+		break;
+	case SLUICE_FWT_SRC4_S:
+	case SLUICE_FWT_DST4_S:
+		*src = t->v4[k == SLUICE_FWT_DST4_S].s;
+		*n = t->v4[k == SLUICE_FWT_DST4_S].ns;
+		break;
+	case SLUICE_FWT_SRC4_24:
+	case SLUICE_FWT_DST4_24:
+		*src = t->v4[k == SLUICE_FWT_DST4_24].flat;
+		*n = *src ? SLUICE_FLAT_CHUNKS : 0;
+		break;
+	case SLUICE_FWT_SRC6:
+	case SLUICE_FWT_DST6:
+		*src = t->v6[k == SLUICE_FWT_DST6];
+		*n = t->n6[k == SLUICE_FWT_DST6];
+		break;
+	case SLUICE_FWT_SPORT:
+	case SLUICE_FWT_DPORT:
+		*src = t->port[k == SLUICE_FWT_DPORT];
+		*n = *src ? SLUICE_PORT_BLOCKS : 0;
+		break;
+	case SLUICE_FWT_RULE:
+		*src = t->rule;
+		*n = SLUICE_RULE_BLOCKS;
+		break;
+	case SLUICE_FWT_CFG:
+	case SLUICE_FWT_MAX:
+		*src = &t->cfg;
+		*n = 1;
+		break;
+	}
+	/* fixed tables keep their size; a table with nothing is not created */
+	*max = !*n ? 0 : tbls[k].entries ? tbls[k].entries : *n;
 }
 
 static int arr_fill(int fd, const void *src, uint32_t n, uint32_t max, size_t vsize)
@@ -229,31 +265,37 @@ static bool mem_zero(const char *p, size_t len)
 }
 
 /*
- * A slot in use whose inner map for D holds exactly SRC[0, N) and zeroes
- * (fixed-size arrays only): its fd, or -1. Slots are never written again,
- * so one inner map can serve several slots: sections with the same source
- * table, or a reload that changed only ports, share the 32 MiB first levels
- * instead of building them again.
+ * A slot in use whose inner map for table K has MAX entries and holds
+ * exactly SRC[0, N) then zeroes (arrays only): its fd, or -1. Slots are
+ * never written again, so one inner map can serve several slots: sections
+ * with the same source tables, or a reload that changed only ports, share
+ * them instead of building them again.
  */
-static int tbl_find_same(const struct fw_map_fds *fds, const struct tbl_desc *d,
+static int tbl_find_same(const struct fw_map_fds *fds, enum sluice_fw_table k,
 			 const void *src, uint32_t n, uint32_t max)
 {
+	const struct tbl_desc *d = &tbls[k];
 	long page = sysconf(_SC_PAGESIZE);
 	size_t len = ((size_t)max * d->vsize + page - 1) / page * page;
 
-	if (d->kind != TK_ARRAY || (d->flags & BPF_F_INNER_MAP))
+	if (d->type != BPF_MAP_TYPE_ARRAY || !(d->flags & BPF_F_MMAPABLE))
 		return -1;
 	for (uint32_t s = 0; s < SLUICE_POL_SLOTS; s++) {
-		__u32 id;
+		struct bpf_map_info info = {};
+		__u32 id, ilen = sizeof(info);
 		void *mem;
 		bool same;
 		int fd;
 
-		if (bpf_map_lookup_elem(fd_at(fds, d->off), &s, &id))
+		if (bpf_map_lookup_elem(fds->tbl[k], &s, &id))
 			continue;
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
 			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &ilen) || info.max_entries != max) {
+			close(fd);
+			continue;
+		}
 		mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 		if (mem == MAP_FAILED) {
 			close(fd);
@@ -269,52 +311,51 @@ static int tbl_find_same(const struct fw_map_fds *fds, const struct tbl_desc *d,
 	return -1;
 }
 
-/* Create and fill the inner map of D from T (or share an identical one); its fd or -errno. */
-static int tbl_build(const struct fw_map_fds *fds, const struct tbl_desc *d,
+/*
+ * Create and fill the inner map of table K from T (or share an identical
+ * one): its fd, -ENOENT when the slot does not need it, or -errno.
+ */
+static int tbl_build(const struct fw_map_fds *fds, enum sluice_fw_table k,
 		     const struct fw_tables *t, struct fw_write_fail *fail,
 		     struct sl_diags *diags)
 {
+	const struct tbl_desc *d = &tbls[k];
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = d->flags);
-	enum bpf_map_type type = d->kind == TK_LPM ? BPF_MAP_TYPE_LPM_TRIE : BPF_MAP_TYPE_ARRAY;
-	size_t ksize = d->kind == TK_LPM ? sizeof(struct fw_lpm6_key) : sizeof(__u32);
 	const char *what = "create";
 	uint32_t n, max, bad = 0;
 	const void *src;
 	int fd, err;
 
-	tbl_src(d, t, &src, &n, &max);
-	fd = tbl_find_same(fds, d, src, n, max);
+	tbl_src(k, t, &src, &n, &max);
+	if (!max)
+		return -ENOENT;
+	fd = tbl_find_same(fds, k, src, n, max);
 	if (fd >= 0)
 		return fd;
 	err = write_hook(d->name);
 	if (!err) {
-		fd = bpf_map_create(type, d->name, ksize, d->vsize, max, &opts);
+		fd = bpf_map_create(d->type, d->name, d->ksize, d->vsize, max, &opts);
 		err = fd < 0 ? -errno : 0;
 	}
 	if (err)
 		goto fail;
 	what = "fill";
-	switch (d->kind) {
-	case TK_ARRAY:
-		err = write_hook(d->name);
-		if (!err)
-			err = arr_fill(fd, src, n, max, d->vsize);
-		break;
-	case TK_LPM:
+	if (d->type == BPF_MAP_TYPE_LPM_TRIE) {
 		err = lpm_fill(fd, d->name, src, n, &bad);
 		if (err && bad < n) {
 			fail->has_key = true;
 			fail->key = ((const struct fw_lpm6_entry *)src)[bad].key;
 		}
-		break;
-	case TK_CFG: {
+	} else if (d->flags & BPF_F_MMAPABLE) {
+		err = write_hook(d->name);
+		if (!err)
+			err = arr_fill(fd, src, n, max, d->vsize);
+	} else {
 		__u32 zero = 0;
 
 		err = write_hook(d->name);
 		if (!err && bpf_map_update_elem(fd, &zero, src, BPF_ANY))
 			err = -errno;
-		break;
-	}
 	}
 	/* written once: from now on the kernel refuses writes from userspace */
 	if (!err) {
@@ -338,9 +379,8 @@ int fw_slot_clear(const struct fw_map_fds *fds, uint32_t slot)
 	int ret = 0;
 
 	/* fw_cfg first: without it the slot is not taken as a policy */
-	for (size_t i = NTBLS; i-- > 0;)
-		if (bpf_map_delete_elem(fd_at(fds, tbls[i].off), &slot) && errno != ENOENT &&
-		    !ret)
+	for (int k = SLUICE_FWT_MAX; k-- > 0;)
+		if (bpf_map_delete_elem(fds->tbl[k], &slot) && errno != ENOENT && !ret)
 			ret = -errno;
 	return ret;
 }
@@ -349,9 +389,8 @@ int fw_slot_write(const struct fw_map_fds *fds, uint32_t slot, const struct fw_t
 		  struct fw_write_fail *fail, struct sl_diags *diags)
 {
 	struct fw_write_fail nofail;
-	int inner[NTBLS];
-	size_t built = 0;
-	int err = 0;
+	int inner[SLUICE_FWT_MAX];
+	int built = 0, err = 0;
 
 	if (!fail)
 		fail = &nofail;
@@ -360,13 +399,17 @@ int fw_slot_write(const struct fw_map_fds *fds, uint32_t slot, const struct fw_t
 		sl_diag_add(diags, NULL, "policy slot %u out of range", slot);
 		return -EINVAL;
 	}
-	if (t->nclasses > SLUICE_MAX_CLASSES || t->nsrc4_t8 > SLUICE_T8_GROUPS ||
-	    t->ndst4_t8 > SLUICE_T8_GROUPS || t->nsrc6 > SLUICE_LPM6_MAX ||
-	    t->ndst6 > SLUICE_LPM6_MAX || t->cfg.nrules > SLUICE_MAX_RULES) {
+	if (t->cfg.nrules > SLUICE_MAX_RULES || t->n6[0] > SLUICE_LPM6_MAX ||
+	    t->n6[1] > SLUICE_LPM6_MAX || t->v4[0].nt8 > SLUICE_T8_MAX ||
+	    t->v4[1].nt8 > SLUICE_T8_MAX || t->v4[0].np1 > SLUICE_T8_MAX ||
+	    t->v4[1].np1 > SLUICE_T8_MAX || t->v4[0].np2 > SLUICE_T8_MAX ||
+	    t->v4[1].np2 > SLUICE_T8_MAX || t->v4[0].nlh > SLUICE_LH_MAX ||
+	    t->v4[1].nlh > SLUICE_LH_MAX ||
+	    (!t->cfg.row && t->nclsmap > SLUICE_SMALL_CLASSES)) {
 		sl_diag_add(diags, NULL, "compiled tables exceed the map sizes");
 		return -E2BIG;
 	}
-	if (!t->cls || !t->src4 || !t->dst4 || !t->sport || !t->dport) {
+	if (!t->clsmap || !t->rule) {
 		sl_diag_add(diags, NULL, "compiled tables are incomplete");
 		return -EINVAL;
 	}
@@ -377,30 +420,34 @@ int fw_slot_write(const struct fw_map_fds *fds, uint32_t slot, const struct fw_t
 	/* leftovers of a write that failed half way (a crash) */
 	fw_slot_clear(fds, slot);
 
-	for (; built < NTBLS; built++) {
-		inner[built] = tbl_build(fds, &tbls[built], t, fail, diags);
+	for (; built < SLUICE_FWT_MAX; built++) {
+		inner[built] = tbl_build(fds, built, t, fail, diags);
+		if (inner[built] == -ENOENT)
+			continue;
 		if (inner[built] < 0) {
 			err = inner[built];
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < NTBLS && !err; i++) {
-		err = write_hook(tbls[i].name);
-		if (!err && bpf_map_update_elem(fd_at(fds, tbls[i].off), &slot, &inner[i],
-						BPF_ANY))
+	for (int k = 0; k < SLUICE_FWT_MAX && !err; k++) {
+		if (inner[k] < 0)
+			continue;
+		err = write_hook(tbls[k].name);
+		if (!err && bpf_map_update_elem(fds->tbl[k], &slot, &inner[k], BPF_ANY))
 			err = -errno;
 		if (err) {
-			fail->map = tbls[i].name;
+			fail->map = tbls[k].name;
 			sl_diag_add(diags, NULL, "map %s: cannot insert %s into policy slot %u: %s",
-				    tbls[i].outer, tbls[i].name, slot, strerror(-err));
+				    tbls[k].outer, tbls[k].name, slot, strerror(-err));
 		}
 	}
 	if (err)
 		fw_slot_clear(fds, slot);
 out:
 	/* the outer maps hold the inner maps now (or nothing does) */
-	for (size_t i = 0; i < built; i++)
-		close(inner[i]);
+	for (int k = 0; k < built; k++)
+		if (inner[k] >= 0)
+			close(inner[k]);
 	return err;
 }
 
@@ -408,8 +455,8 @@ bool fw_slot_used(const struct fw_map_fds *fds, uint32_t slot)
 {
 	__u32 id;
 
-	for (size_t i = 0; i < NTBLS; i++)
-		if (!bpf_map_lookup_elem(fd_at(fds, tbls[i].off), &slot, &id))
+	for (int k = 0; k < SLUICE_FWT_MAX; k++)
+		if (!bpf_map_lookup_elem(fds->tbl[k], &slot, &id))
 			return true;
 	return false;
 }
@@ -430,16 +477,16 @@ int fw_slot_open(const struct fw_map_fds *fds, uint32_t slot, struct fw_map_fds 
 	int err = 0;
 
 	memset(inner, -1, sizeof(*inner));
-	for (size_t i = 0; i < NTBLS; i++) {
-		int *fd = (int *)((char *)inner + tbls[i].off);
+	if (bpf_map_lookup_elem(fds->tbl[SLUICE_FWT_CFG], &slot, &(__u32){ 0 }))
+		return -errno;
+	for (int k = 0; k < SLUICE_FWT_MAX; k++) {
 		__u32 id;
 
-		if (bpf_map_lookup_elem(fd_at(fds, tbls[i].off), &slot, &id)) {
-			err = -errno;
-			break;
-		}
-		*fd = bpf_map_get_fd_by_id(id);
-		if (*fd < 0) {
+		/* a table the slot does not need stays -1 */
+		if (bpf_map_lookup_elem(fds->tbl[k], &slot, &id))
+			continue;
+		inner->tbl[k] = bpf_map_get_fd_by_id(id);
+		if (inner->tbl[k] < 0) {
 			err = -errno;
 			break;
 		}
@@ -451,10 +498,10 @@ int fw_slot_open(const struct fw_map_fds *fds, uint32_t slot, struct fw_map_fds 
 
 void fw_slot_close(struct fw_map_fds *inner)
 {
-	for (int *p = &inner->cfg; p <= &inner->dport; p++) {
-		if (*p >= 0)
-			close(*p);
-		*p = -1;
+	for (int k = 0; k < SLUICE_FWT_MAX; k++) {
+		if (inner->tbl[k] >= 0)
+			close(inner->tbl[k]);
+		inner->tbl[k] = -1;
 	}
 }
 
@@ -463,7 +510,7 @@ int fw_slot_cfg(const struct fw_map_fds *fds, uint32_t slot, struct fw_config *c
 	__u32 id, zero = 0;
 	int fd, err = 0;
 
-	if (bpf_map_lookup_elem(fds->cfg, &slot, &id))
+	if (bpf_map_lookup_elem(fds->tbl[SLUICE_FWT_CFG], &slot, &id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(id);
 	if (fd < 0)
@@ -642,6 +689,7 @@ const struct sl_loc *fw_prefix_loc(const struct sl_policy *pol, const struct fw_
 int fw_map_fds_from_obj(struct bpf_object *obj, struct fw_map_fds *fds)
 {
 	struct bpf_map *tails = bpf_object__find_map_by_name(obj, SLUICE_MAP_TAILS);
+	struct bpf_map *m;
 	int err;
 
 	/* an object whose programs were loaded: make its pipeline complete */
@@ -650,34 +698,63 @@ int fw_map_fds_from_obj(struct bpf_object *obj, struct fw_map_fds *fds)
 		if (err)
 			return err;
 	}
-
-	static const struct {
-		const char *name;
-		size_t off;
-	} maps[] = {
-		{ SLUICE_MAP_FWO_CFG, FD_OFF(cfg) },
-		{ SLUICE_MAP_FWO_CLS, FD_OFF(cls) },
-		{ SLUICE_MAP_FWO_SRC4, FD_OFF(src4) },
-		{ SLUICE_MAP_FWO_DST4, FD_OFF(dst4) },
-		{ SLUICE_MAP_FWO_SRC4_T8, FD_OFF(src4_t8) },
-		{ SLUICE_MAP_FWO_DST4_T8, FD_OFF(dst4_t8) },
-		{ SLUICE_MAP_FWO_SRC6, FD_OFF(src6) },
-		{ SLUICE_MAP_FWO_DST6, FD_OFF(dst6) },
-		{ SLUICE_MAP_FWO_SPORT, FD_OFF(sport) },
-		{ SLUICE_MAP_FWO_DPORT, FD_OFF(dport) },
-		{ SLUICE_MAP_IFSLOT, FD_OFF(ifslot) },
-		{ SLUICE_MAP_IFSLOT_A, FD_OFF(ifslot_a) },
-	};
-
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(obj, maps[i].name);
-		int fd = m ? bpf_map__fd(m) : -1;
-
-		if (fd < 0)
+	for (int k = 0; k < SLUICE_FWT_MAX; k++) {
+		m = bpf_object__find_map_by_name(obj, tbls[k].outer);
+		fds->tbl[k] = m ? bpf_map__fd(m) : -1;
+		if (fds->tbl[k] < 0)
 			return -ENOENT;
-		*(int *)((char *)fds + maps[i].off) = fd;
 	}
-	return 0;
+	m = bpf_object__find_map_by_name(obj, SLUICE_MAP_IFSLOT);
+	fds->ifslot = m ? bpf_map__fd(m) : -1;
+	m = bpf_object__find_map_by_name(obj, SLUICE_MAP_IFSLOT_A);
+	fds->ifslot_a = m ? bpf_map__fd(m) : -1;
+	return fds->ifslot < 0 || fds->ifslot_a < 0 ? -ENOENT : 0;
+}
+
+void fw_map_fds_init(struct fw_map_fds *fds)
+{
+	memset(fds, -1, sizeof(*fds));
+}
+
+const char *fw_table_name(enum sluice_fw_table k)
+{
+	return k < SLUICE_FWT_MAX ? tbls[k].name : "?";
+}
+
+int sl_array_read(int fd, uint32_t n, size_t vsize, void *out)
+{
+	uint32_t *keys = malloc((n ? n : 1) * sizeof(*keys));
+	uint32_t done = 0, batch = 0;
+	bool first = true;
+	int err = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	/* batches of the whole array: one syscall where the kernel allows it */
+	while (done < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t cnt = n - done;
+
+		if (bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys,
+					 (char *)out + (size_t)done * vsize, &cnt, &opts)) {
+			err = -errno;
+			done += cnt;
+			if (err == -ENOENT && done == n)
+				err = 0;
+			break;
+		}
+		first = false;
+		done += cnt;
+	}
+	/* no batch operations (or cut short): one key at a time */
+	for (uint32_t k = done; err != 0 && k < n; k++) {
+		if (bpf_map_lookup_elem(fd, &k, (char *)out + (size_t)k * vsize))
+			break;
+		if (k + 1 == n)
+			err = 0;
+	}
+	free(keys);
+	return err;
 }
 
 /* Read keys [FIRST, FIRST + N) into OUT. */
@@ -689,6 +766,22 @@ static int counters_read(int fd, uint32_t first, uint32_t n, struct sl_counter *
 
 	if (ncpu < 0)
 		return ncpu;
+	if (!first && n > 1) {
+		/* the whole array at once: thousands of rule counters */
+		percpu = calloc((size_t)n * ncpu, sizeof(*percpu));
+		if (!percpu)
+			return -ENOMEM;
+		err = sl_array_read(fd, n, ncpu * sizeof(*percpu), percpu);
+		for (uint32_t i = 0; !err && i < n; i++) {
+			out[i] = (struct sl_counter){ 0 };
+			for (int c = 0; c < ncpu; c++) {
+				out[i].packets += percpu[(size_t)i * ncpu + c].packets;
+				out[i].bytes += percpu[(size_t)i * ncpu + c].bytes;
+			}
+		}
+		free(percpu);
+		return err;
+	}
 	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
@@ -722,21 +815,39 @@ int sl_counter_read(int fd, uint32_t key, struct sl_counter *out)
 int sl_counters_reset(int fd, uint32_t n)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	struct sl_counter *percpu;
+	struct sl_counter *zero;
+	uint32_t *keys, done = 0;
 	int err = 0;
 
 	if (ncpu < 0)
 		return ncpu;
-	percpu = calloc(ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	for (uint32_t k = 0; k < n; k++) {
-		if (bpf_map_update_elem(fd, &k, percpu, BPF_ANY)) {
+	zero = calloc((size_t)n * ncpu, sizeof(*zero));
+	keys = malloc((n ? n : 1) * sizeof(*keys));
+	if (!zero || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t k = 0; k < n; k++)
+		keys[k] = k;
+	/* one batch: a rule counter array has tens of thousands of entries */
+	while (done < n) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t cnt = n - done;
+
+		if (bpf_map_update_batch(fd, keys + done, zero + (size_t)done * ncpu, &cnt,
+					 &opts))
+			break;
+		done += cnt;
+	}
+	for (uint32_t k = done; k < n; k++) {
+		if (bpf_map_update_elem(fd, &k, zero, BPF_ANY)) {
 			err = -errno;
 			break;
 		}
 	}
-	free(percpu);
+out:
+	free(zero);
+	free(keys);
 	return err;
 }
 

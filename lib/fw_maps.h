@@ -16,22 +16,27 @@
 struct bpf_object;
 
 /*
- * Fill FDS with the fds of the outer fwo_* maps and sl_ifslot of OBJ
+ * Fill FDS with the fds of the outer fwp_* maps and sl_ifslot of OBJ
  * (loaded). When OBJ's programs were loaded, its prog array sl_tails is
  * filled first (fw_pipeline_fill). Returns -ENOENT when one is missing;
  * FDS is then unspecified.
  */
 int fw_map_fds_from_obj(struct bpf_object *obj, struct fw_map_fds *fds);
+/* Every fd -1. */
+void fw_map_fds_init(struct fw_map_fds *fds);
+/* The inner map name of table K ("fw_src4", ...). */
+const char *fw_table_name(enum sluice_fw_table k);
 /* Put OBJ's stage programs (SLUICE_TAILS) into its sl_tails. 0 or -errno. */
 int fw_pipeline_fill(struct bpf_object *obj);
 /* Does the prog array TAILS_FD hold a program at every stage? 1, 0 or -errno. */
 int fw_pipeline_full(int tails_fd);
 
 /*
- * Policy slots. A slot is one compiled policy: one inner map per fw_* table,
- * created by fw_slot_write sized from the compiled tables, filled, frozen
- * (never written again) and inserted into the outer maps, fw_cfg last. A
- * packet uses the slot its interface names in sl_ifslot, read once.
+ * Policy slots. A slot is one compiled policy: one inner map per fw_* table
+ * the policy needs, created by fw_slot_write (sized from the compiled tables
+ * where SLUICE_FW_TABLES says so), filled, frozen (never written again) and
+ * inserted into the outer maps, fw_cfg last. A packet uses the slot its
+ * interface names in sl_ifslot, read once.
  */
 
 /* Which write failed (fw_slot_write): the table, and for a trie the prefix. */
@@ -62,7 +67,10 @@ bool fw_slot_used(const struct fw_map_fds *fds, uint32_t slot);
 int fw_slot_free(const struct fw_map_fds *fds, uint32_t *slot);
 /* Read SLOT's fw_cfg; -ENOENT when the slot is empty. */
 int fw_slot_cfg(const struct fw_map_fds *fds, uint32_t slot, struct fw_config *cfg);
-/* Open SLOT's inner maps into INNER (ifslot -1); close with fw_slot_close. */
+/*
+ * Open SLOT's inner maps into INNER (ifslot -1, and -1 for a table the slot
+ * leaves empty); -ENOENT when the slot has no fw_cfg. Close with fw_slot_close.
+ */
 int fw_slot_open(const struct fw_map_fds *fds, uint32_t slot, struct fw_map_fds *inner);
 void fw_slot_close(struct fw_map_fds *inner);
 
@@ -95,6 +103,9 @@ unsigned int fw_maps_writes(void);
  * Returns 0 or -errno.
  */
 int sl_counters_read(int fd, uint32_t n, struct sl_counter *out);
+
+/* Read entries [0, N) of array FD (VSIZE bytes each as userspace sees them) into OUT. */
+int sl_array_read(int fd, uint32_t n, size_t vsize, void *out);
 
 /* Read entry KEY of such an array, summed across CPUs. */
 int sl_counter_read(int fd, uint32_t key, struct sl_counter *out);

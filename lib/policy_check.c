@@ -416,16 +416,24 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 	errs += check_dups(fws, k, "section", d);
 	errs += check_ifaces(pol, d);
 	errs += check_dead_globs(pol, d);
+	/*
+	 * The rules of all sections together: the counter ids (two policies'
+	 * worth in fw_rule_cnt) and the classifier's bit-vector width; the
+	 * error is at the first rule past the limit.
+	 */
+	if (policy_nrules(pol) > SLUICE_MAX_RULES) {
+		size_t before = 0, s = 0;
+
+		while (before + pol->fws[s].nrules <= SLUICE_MAX_RULES)
+			before += pol->fws[s++].nrules;
+		sl_diag_add(d, &pol->fws[s].rules[SLUICE_MAX_RULES - before].loc,
+			    "too many rules: %zu in the policy (all sections); a policy holds at "
+			    "most %d", policy_nrules(pol), SLUICE_MAX_RULES);
+		errs++;
+	}
 	for (size_t s = 0; s < nf; s++) {
 		struct sl_firewall *fw = &pol->fws[s];
 
-		if (fw->nrules > SLUICE_MAX_RULES) {
-			/* the bit-vector width of the classifier; fw_compile refuses it too */
-			sl_diag_add(d, &fw->rules[SLUICE_MAX_RULES].loc,
-				    "too many rules: %zu in section \"%s\"; a section holds at most %d",
-				    fw->nrules, fw->name ? fw->name : "?", SLUICE_MAX_RULES);
-			errs++;
-		}
 		for (size_t i = 0; i < fw->nrules; i++) {
 			struct sl_rule *r = &fw->rules[i];
 

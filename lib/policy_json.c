@@ -79,6 +79,20 @@ struct json_object *sl_json_rule(const struct sl_rule *r)
 	return o;
 }
 
+uint64_t sl_rule_key(const struct sl_rule *r)
+{
+	struct json_object *o = sl_json_rule(r);
+	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a 64 */
+
+	for (const unsigned char *p = (const unsigned char *)txt; p && *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ull;
+	}
+	json_object_put(o);
+	return h ? h : 1;
+}
+
 static struct json_object *prefixes(const struct sl_prefix *v, size_t n)
 {
 	struct json_object *arr = json_object_new_array_ext((int)n);

@@ -27,6 +27,13 @@ struct json_object *sl_json_origin(const struct sl_loc *loc, bool cli);
 struct json_object *sl_json_rule(const struct sl_rule *r);
 
 /*
+ * A rule's identity for its counters: a 64-bit hash of its name and content
+ * (the JSON above), never 0. A reload keeps a rule's counters while it is the
+ * same (nft keeps a named counter the same way).
+ */
+uint64_t sl_rule_key(const struct sl_rule *r);
+
+/*
  * The whole policy: {"files", "sections": [{"name", "interfaces", "default",
  * "stateful", "rules": [rule + "index", "section", "origin"]}], "sets": [{"name",
  * "count", "origin"[, "prefixes"]}], "blocklist": [...], "conntrack":

@@ -112,6 +112,34 @@ def test_check_bad_value_points_at_it(tmp_path):
     assert int(m["col"]) == col_of(text, line, "maybe")
 
 
+def test_check_rule_limit_counts_all_sections(tmp_path):
+    """16,384 rules in the policy pass, one more is refused at its place:
+    the limit counts the rules of every section together."""
+    def sections(n2):
+        out = ["firewall:"]
+        for s, n in enumerate((8000, n2)):
+            out += ["  - interfaces: [eth%d]" % s, "    stateful: false", "    rules:"]
+            out += ["      - { name: s%dr%d, action: deny, dst: [192.0.2.%d] }" % (s, i, i % 256)
+                    for i in range(n)]
+        return "\n".join(out) + "\n"
+
+    ok_file = write(tmp_path / "ok.yaml", sections(16384 - 8000))
+    p = run("policy", "check", ok_file)
+    assert p.returncode == 0, p.stderr
+    text = sections(16385 - 8000)
+    f = write(tmp_path / "big.yaml", text)
+    p = run("policy", "check", f)
+    assert p.returncode == 2
+    m = ERR_RE.match(one_error_line(p))
+    assert m, p.stderr
+    last = "      - { name: s1r%d," % (16385 - 8000 - 1)
+    line = text.splitlines().index(
+        [x for x in text.splitlines() if x.startswith(last)][0]) + 1
+    assert (m["file"], int(m["line"])) == (f, line), p.stderr
+    assert int(m["col"]) == col_of(text, line, "s1r%d" % (16385 - 8000 - 1))
+    assert "too many rules: 16385 in the policy" in m["msg"], m["msg"]
+
+
 def test_check_every_error_reported(tmp_path):
     text = VALID.replace('src: ["@blocklist"]', "src: []").replace(
         "dst: [192.0.2.1]", "dst: [192.0.2.1/33]")

@@ -243,7 +243,7 @@ def test_metrics(env):
         assert m[("sluice_rule_bytes_total", key)] == rules[r["name"]]["bytes"]
     assert m[("sluice_rule_packets_total", (("action", "deny"), ("index", "0"),
                                             ("rule", "deny-5001"), ("section", "fw0")))] == 7
-    dflt = (("action", "allow"), ("index", "512"), ("rule", "default"), ("section", "fw0"))
+    dflt = (("action", "allow"), ("index", "16384"), ("rule", "default"), ("section", "fw0"))
     # the default also counts what the veth carries by itself (IPv6 neighbour
     # discovery, ...): between the reads before and after the scrape
     assert before["(default)"]["packets"] <= m[("sluice_rule_packets_total", dflt)] <= \

@@ -207,18 +207,18 @@ def test_agent_runs_each_section_on_its_interfaces(env):
         return one, two
 
     assert probe() == ({"5000": 3, "5001": 0}, {"5000": 0, "5001": 3})
-    # each section's rules have their own counters (fw_rule_cnt[rule_base + i])
+    # each section's rules have their own counters (fw_rule_cnt_v2, by counter id)
     counted = {(r["section"], r["name"]): r["packets"] for r in agent.cli("rule", "list")["rules"]}
     assert counted == {("a", "a-deny-5001"): 3, ("b", "b-deny-5000"): 3}, counted
     att = agent.attached()
     assert set(att) == {t.fdev, fdev2}
-    slots = _pinned(agent, "sl_ifslot")
+    slots = _pinned(agent, "sl_ifslot_v2")
     assert slots[att[t.fdev]["ifindex"]] != slots[att[fdev2]["ifindex"]], slots
-    assert len(_pinned(agent, "fwo_cfg")) == 2, "one slot per section"
+    assert len(_pinned(agent, "fwp_cfg")) == 2, "one slot per section"
 
     agent.write_policy("10-test.yaml", _sections_yaml(fdev2, t.fdev))
     agent.wait_generation(gen + 2)
     assert probe() == ({"5000": 0, "5001": 3}, {"5000": 3, "5001": 0})
     # the two slots of the previous generation are freed, the new two in use
-    assert len(_pinned(agent, "fwo_cfg")) == 2
-    assert set(_pinned(agent, "sl_ifslot").values()) == set(_pinned(agent, "fwo_cfg"))
+    assert len(_pinned(agent, "fwp_cfg")) == 2
+    assert set(_pinned(agent, "sl_ifslot_v2").values()) == set(_pinned(agent, "fwp_cfg"))

@@ -3,13 +3,16 @@
 
 The previous release (PREV_REV, built from git by `make test-bins` into
 BUILD/prev-REV) runs a stateful firewall; then the current agent starts on
-the same state dir while traffic flows. Its maps differ (sl_verdict and
-sl_drop have more entries, ct_stats more counters), so the current agent
-replaces them and carries their counters over by name; the policy slots and
-the conntrack table keep their layout and are adopted. Checked: no denied
-packet passes, every allowed one arrives, a connection that passes only
-through conntrack keeps passing (its entry survives), the counters are
-carried over, and the previous program set and maps are freed.
+the same state dir while traffic flows. Its maps differ: sl_verdict and
+sl_drop have more entries and ct_stats more counters (replaced, their
+counters carried over by name), and the policy slots of 512 rules
+(fwo_*, sl_ifslot, fw_rule_cnt) are retired names (the slots are rebuilt in
+fwp_*, sl_ifslot_v2; the rule counters carried over by rule order into
+fw_rule_cnt_v2). Checked: no denied packet passes, every allowed one
+arrives, a connection that passes only through conntrack keeps passing (its
+entry survives), the counters are carried over, and the previous program
+set and maps are freed. A restart on the state of this build replaces
+nothing.
 """
 import json
 import os
@@ -178,6 +181,8 @@ def test_upgrade_from_previous_release(env, server):
     maps = os.path.join(agent.state_dir, "maps")
     old_drop = bpftool("map", "show", "pinned", os.path.join(maps, "sl_drop"))
     assert old_drop["max_entries"] == 19, old_drop
+    retired = {n: bpftool("map", "show", "pinned", os.path.join(maps, n))["id"]
+               for n in ("fwo_cfg", "sl_ifslot", "fw_rule_cnt")}
 
     def current_build():
         agent.sluiced, agent.sluice = current
@@ -204,8 +209,13 @@ def test_upgrade_from_previous_release(env, server):
     assert bpftool("map", "show", "pinned", os.path.join(maps, "sl_drop"))["max_entries"] == 20
     assert not os.path.exists(os.path.join(agent.state_dir, "upgrade")), \
         os.listdir(agent.state_dir)
+    log = agent.log_text()
+    assert "is a name this build retired" in log and "by rule order" in log, log
+    pins = os.listdir(maps)
+    assert not [n for n in pins if n.startswith("fwo_") or n in retired], pins
+    assert "sl_ifslot_v2" in pins and "fwp_cfg" in pins, pins
     wait_gone("prog", old_progs, "a program of the previous release")
-    wait_gone("map", [old_drop["id"]], "the previous release's sl_drop")
+    wait_gone("map", [old_drop["id"]] + list(retired.values()), "a map of the previous release")
 
 
 def swap_pin(state_dir, name, *spec):
@@ -232,10 +242,10 @@ def test_upgrade_rebuilds_slots_and_copies_conntrack(env, server):
     gen = agent.status()["generation"]
     maps = os.path.join(agent.state_dir, "maps")
     real = {n: bpftool("map", "show", "pinned", os.path.join(maps, n))["id"]
-            for n in ("sl_ifslot_a", "ct_cfg", "ct_shards", "fwo_cfg")}
+            for n in ("sl_ifslot_a_v2", "ct_cfg", "ct_shards", "fwp_cfg")}
 
     def other_layouts():
-        swap_pin(agent.state_dir, "sl_ifslot_a", "type", "array", "key", "4", "value", "4",
+        swap_pin(agent.state_dir, "sl_ifslot_a_v2", "type", "array", "key", "4", "value", "4",
                  "entries", "1024")
         swap_pin(agent.state_dir, "ct_cfg", "type", "array", "key", "4", "value", "40",
                  "entries", "1")
@@ -283,4 +293,26 @@ def test_upgrade_refused_keeps_the_firewall(env):
     assert bpftool("map", "show", "pinned", os.path.join(state, "maps", "ct_shards"))["id"] \
         == outer
     assert xdp_prog_id(t.fw, t.fdev) == old["prog_id"]
+    assert probe_udp(t) == {"5000": 5, "5001": 0}
+
+
+def test_restart_same_layout_replaces_nothing(env):
+    """This build on its own state: every pinned map and the program set are
+    adopted as they are (no upgrade step), the link keeps its program."""
+    t, agent = env.topo, env.agent
+    env.start(default="deny", rules=rules_5000_5001())
+    maps = os.path.join(agent.state_dir, "maps")
+    ids = {n: bpftool("map", "show", "pinned", os.path.join(maps, n))["id"]
+           for n in os.listdir(maps)}
+    old = agent.attached()[t.fdev]
+    assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+    mark = len(agent.log_text())
+    agent.start()
+    log = agent.log_text()[mark:]
+    assert "adopted the pinned program set" in log, log
+    assert "upgrade:" not in log and "upgrade done" not in log, log
+    assert {n: bpftool("map", "show", "pinned", os.path.join(maps, n))["id"]
+            for n in os.listdir(maps)} == ids
+    new = agent.attached()[t.fdev]
+    assert (new["link_id"], new["prog_id"]) == (old["link_id"], old["prog_id"]), (old, new)
     assert probe_udp(t) == {"5000": 5, "5001": 0}

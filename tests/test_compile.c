@@ -410,8 +410,9 @@ static void scale_test(size_t n, int npkt)
 	}
 	t2 = now();
 	printf("# %zu prefixes (src and dst): parse %.3f s, compile %.3f s (%s), "
-	       "%u tbl8 groups, %u classes\n", n, t1 - t0, t2 - t1, BUILD_KIND,
-	       t.nsrc4_t8, t.nclasses);
+	       "%u groups+chunks, %u+%u packed chunks, %u hash buckets, %u src classes\n", n,
+	       t1 - t0, t2 - t1, BUILD_KIND, t.v4[0].nt8, t.v4[0].np1, t.v4[0].np2, t.v4[0].nlh,
+	       t.ncls[SL_F_SRC]);
 	for (int k = 0; k < npkt; k++) {
 		const struct ref_set *s = &m.sets[0];
 		struct ref_pkt p = { .proto = IPPROTO_UDP, .has_ports = true,
@@ -483,24 +484,26 @@ TEST(limit_too_many_rules)
 	tmp_init(&dir);
 	f = tmp_open(&dir, "p.yaml");
 	fprintf(f, "firewall:\n  stateful: false\n  rules:\n");
-	for (int i = 0; i < 513; i++)
-		fprintf(f, "    - { name: r%d, action: deny, dst: [192.0.2.%d] }\n", i, i % 256);
+	for (int i = 0; i < SLUICE_MAX_RULES + 1; i++)
+		fprintf(f, "    - { name: r%d, action: deny, dst: [192.0.%d.%d] }\n", i,
+			i / 256 % 256, i % 256);
 	fclose(f);
 	/* the checker refuses it (policy check sees it offline) ... */
 	ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), -EINVAL, "checker refuses");
-	ASSERT_TRUE(diag_at(&d, "/p.yaml", 4 + 512, 15, "too many rules: 513"),
-		    "at the 513th rule");
+	ASSERT_TRUE(diag_at(&d, "/p.yaml", 4 + SLUICE_MAX_RULES, 15, "too many rules: 16385"),
+		    "at the 16385th rule");
 	sl_diags_free(&d);
-	/* ... and so does the compiler, given 513 rules anyway */
+	/* ... and so does the compiler, given 16385 rules anyway */
 	memset(&pol, 0, sizeof(pol));
-	fw.nrules = 513;
-	fw.rules = calloc(513, sizeof(*fw.rules));
-	fw.rules[512].loc = (struct sl_loc){ "x.yaml", 9, 3 };
+	fw.nrules = SLUICE_MAX_RULES + 1;
+	fw.rules = calloc(fw.nrules, sizeof(*fw.rules));
+	fw.rules[SLUICE_MAX_RULES].loc = (struct sl_loc){ "x.yaml", 9, 3 };
 	pol.fws = &fw;
 	pol.nfws = 1;
 	ASSERT_EQ(fw_compile(&pol, &fw, 1, &t, &d), -E2BIG, "compiler refuses");
-	ASSERT_TRUE(diag_at(&d, "x.yaml", 9, 3, "too many rules: 513"), "at the 513th rule");
-	ASSERT_TRUE(t.cls == NULL && t.src4 == NULL, "tables empty after failure");
+	ASSERT_TRUE(diag_at(&d, "x.yaml", 9, 3, "too many rules: 16385"), "at the 16385th rule");
+	ASSERT_TRUE(t.clsmap == NULL && t.v4[0].l1 == NULL && t.rule == NULL,
+		    "tables empty after failure");
 	free(fw.rules);
 	sl_diags_free(&d);
 	tmp_done(&dir);
@@ -518,9 +521,14 @@ static void two_sections_of_400(FILE *f)
 	}
 }
 
-/* 512 rules is a limit per section: two sections of 400 compile, each on its own. */
-TEST(limit_is_per_section)
+/*
+ * 16384 rules is a limit of the policy, all sections together: two sections
+ * of 400 compile, each on its own; a third that brings the total past the
+ * limit is refused at the first rule past it.
+ */
+TEST(limit_is_per_policy)
 {
+	int third = SLUICE_MAX_RULES + 1 - 800, line0 = 3 + 2 * 3 + 800 + 2;
 	struct sl_diags d = { 0 };
 	struct sl_policy pol;
 	struct fw_tables t;
@@ -531,13 +539,14 @@ TEST(limit_is_per_section)
 	f = tmp_open(&dir, "p.yaml");
 	two_sections_of_400(f);
 	fprintf(f, "  - interfaces: [eth9]\n    rules:\n");
-	for (int i = 0; i < 513; i++)
+	for (int i = 0; i < third; i++)
 		fprintf(f, "      - { name: big%d, action: deny }\n", i);
 	fclose(f);
 	ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), -EINVAL, "the third section is too big");
-	ASSERT_TRUE(diag_at(&d, "/p.yaml", 810 + 512, 17, "too many rules: 513 in section \"fw2\""),
-		    "at its 513th rule");
-	ASSERT_EQ(d.n, 1, "the two sections of 400 are fine");
+	/* lines: "firewall:", 3 per section header, the rules */
+	ASSERT_TRUE(diag_at(&d, "/p.yaml", line0 - 2 + third, 17,
+			    "too many rules: 16385 in the policy"), "at the 16385th rule");
+	ASSERT_EQ(d.n, 1, "one message");
 	sl_diags_free(&d);
 	/* without the third section */
 	f = tmp_open(&dir, "p.yaml");
@@ -556,6 +565,7 @@ TEST(limit_is_per_section)
 			break;
 		}
 		ASSERT_EQ(t.cfg.nrules, 400, "400 rules");
+		ASSERT_EQ(t.cfg.section, s, "its section");
 		ASSERT_EQ(fw_tables_classify(&t, &p), 399, "the last rule of the section");
 		ASSERT_EQ(fw_tables_action(&t, 399), s ? SLUICE_ACT_DENY : SLUICE_ACT_ALLOW,
 			  "its own action");
@@ -567,7 +577,12 @@ out:
 	tmp_done(&dir);
 }
 
-TEST(limit_tbl8_groups)
+/*
+ * Host addresses in as many different /24s: the hash takes them (the
+ * DIR-24-8 tables before refused more than 16384 such /24s); dense /24s get
+ * a group. Every one of them and its neighbours classify as the reference says.
+ */
+TEST(hosts_in_many_24s_load)
 {
 	struct sl_diags d = { 0 };
 	struct sl_policy pol;
@@ -577,9 +592,11 @@ TEST(limit_tbl8_groups)
 
 	tmp_init(&dir);
 	f = tmp_open(&dir, "hosts.txt");
-	/* 16385 host addresses in as many different /24s */
-	for (uint32_t i = 0; i < 16385; i++)
+	/* 40000 hosts in as many /24s, and 10.255.0.0/24 with 64 of them (a group) */
+	for (uint32_t i = 0; i < 40000; i++)
 		fprintf(f, "10.%u.%u.1\n", i >> 8, i & 255);
+	for (uint32_t i = 0; i < 64; i++)
+		fprintf(f, "10.255.0.%u\n", 4 * i + 2);
 	fclose(f);
 	f = tmp_open(&dir, "p.yaml");
 	fprintf(f, "sets:\n  few: { prefixes: [192.0.2.1] }\n  hosts:\n    file: hosts.txt\n"
@@ -587,17 +604,42 @@ TEST(limit_tbl8_groups)
 		"    - { name: a, action: deny, src: [\"@few\", \"@hosts\"] }\n");
 	fclose(f);
 	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		ASSERT_EQ(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), -E2BIG, "refused");
-		ASSERT_TRUE(diag_at(&d, "/p.yaml", 3, 3, "set \"hosts\": prefixes longer than /24"),
-			    "at the set");
-		ASSERT_TRUE(diag_at(&d, "/p.yaml", 3, 3, "more than 16384"), "says the limit");
+		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "loads")) {
+			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
+			int bad = 0;
+
+			/*
+			 * 10.0-155/16 have every /24 flagged alike: one chunk for all;
+			 * 10.156/16, 10.255/16 and 192.0/16 one each, all of two values
+			 * (packed); and the group
+			 */
+			ASSERT_EQ(t.v4[0].np1, 4, "packed chunks, identical ones shared");
+			ASSERT_EQ(t.v4[0].nt8, 1, "the group");
+			ASSERT_TRUE(t.v4[0].nlh * SLUICE_LH_SLOTS >= 40002, "room for every host");
+			for (uint32_t i = 0; i < 40000 && bad < 5; i += 7) {
+				for (int k = 0; k < 3; k++) {
+					memcpy(p.src, (uint8_t[]){ 10, (uint8_t)(i >> 8),
+							   (uint8_t)i, (uint8_t)k }, 4);
+					bad += !ASSERT_EQ(fw_tables_classify(&t, &p), k == 1 ? 0 : -1,
+							  "host and neighbours");
+				}
+			}
+			for (uint32_t k = 0; k < 256 && bad < 5; k++) {
+				memcpy(p.src, (uint8_t[]){ 10, 255, 0, (uint8_t)k }, 4);
+				bad += !ASSERT_EQ(fw_tables_classify(&t, &p), k % 4 == 2 ? 0 : -1,
+						  "the dense /24");
+			}
+			fw_tables_free(&t);
+		} else {
+			print_diags(&d);
+		}
 		policy_free(&pol);
 	}
 	sl_diags_free(&d);
 	tmp_done(&dir);
 }
 
-TEST(covered_hosts_need_no_tbl8_group)
+TEST(covered_hosts_need_no_entry)
 {
 	struct sl_diags d = { 0 };
 	struct sl_policy pol;
@@ -607,7 +649,7 @@ TEST(covered_hosts_need_no_tbl8_group)
 
 	tmp_init(&dir);
 	f = tmp_open(&dir, "hosts.txt");
-	/* 20000 hosts, more than the tbl8 limit, all inside 10.0.0.0/8 of the same set */
+	/* 20000 hosts, all inside 10.0.0.0/8 of the same set: nothing to add for them */
 	fprintf(f, "10.0.0.0/8\n");
 	for (uint32_t i = 0; i < 20000; i++)
 		fprintf(f, "10.%u.%u.%u\n", i >> 8, i & 255, i % 200);
@@ -621,9 +663,19 @@ TEST(covered_hosts_need_no_tbl8_group)
 	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
 		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
 			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
+			uint32_t n = 0;
 
-			/* 10.1.2.3 of rule b and 192.0.2.77 need groups, the rest do not */
-			ASSERT_EQ(t.nsrc4_t8, 2, "two tbl8 groups");
+			/*
+			 * 10.1.2.3 of rule b and 192.0.2.77 need entries, the rest do
+			 * not: two /24s, a group each (few: no hash), and the chunks of
+			 * 10.1/16 and 192.0/16
+			 */
+			for (uint32_t b = 0; b < t.v4[0].nlh; b++)
+				for (int j = 0; j < SLUICE_LH_SLOTS; j++)
+					n += t.v4[0].lh[b].e[j].lv != 0;
+			ASSERT_EQ(n, 0, "no hash");
+			ASSERT_EQ(t.cfg.dir[0].small, 1, "few: the fixed small table");
+			ASSERT_EQ(t.v4[0].ns, 4, "two groups, two chunks");
 			memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
 			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
 			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
@@ -640,7 +692,7 @@ TEST(covered_hosts_need_no_tbl8_group)
 	tmp_done(&dir);
 }
 
-TEST(uniform_tbl8_groups_are_folded)
+TEST(halves_that_make_whole_24s_need_no_entry)
 {
 	struct sl_diags d = { 0 };
 	struct sl_policy pol;
@@ -648,16 +700,12 @@ TEST(uniform_tbl8_groups_are_folded)
 	struct tmpdir dir;
 	FILE *f;
 
-	/*
-	 * 80000 /25s pairing up into 40000 whole /24s: every group ends up
-	 * uniform. More than the 32768 groups that may exist while painting, so
-	 * groups are folded mid-way too.
-	 */
+	/* 80000 /25s pairing up into 40000 whole /24s: none of them needs an entry */
 	tmp_init(&dir);
 	f = tmp_open(&dir, "halves.txt");
 	for (uint32_t i = 0; i < 40000; i++)
 		fprintf(f, "10.%u.%u.0/25\n10.%u.%u.128/25\n", i >> 8, i & 255, i >> 8, i & 255);
-	fprintf(f, "192.0.2.0/25\n");	/* a lone half keeps its group */
+	fprintf(f, "192.0.2.0/25\n");	/* a lone half keeps its entry */
 	fclose(f);
 	f = tmp_open(&dir, "p.yaml");
 	fprintf(f, "sets:\n  halves: { file: halves.txt }\nfirewall:\n  stateful: false\n"
@@ -672,7 +720,12 @@ TEST(uniform_tbl8_groups_are_folded)
 				{ 10, 200, 0, 0, 0 }, { 192, 0, 2, 127, 1 }, { 192, 0, 2, 128, 0 },
 			};
 
-			ASSERT_EQ(t.nsrc4_t8, 1, "only the lone half's group is left");
+			/*
+			 * uniform /16s need no chunk: 10.0-155 are whole, 10.156 half;
+			 * the lone half's /24 gets a group (few: no hash)
+			 */
+			ASSERT_EQ(t.v4[0].ns, 3, "a group, the chunks of 10.156/16 and 192.0/16");
+			ASSERT_EQ(t.v4[0].nlh, 0, "no hash");
 			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 				memcpy(p.src, probes[k], 4);
 				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
@@ -722,9 +775,12 @@ TEST(limit_classes)
 	fclose(p);
 	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
 		ASSERT_EQ(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), -E2BIG, "refused");
-		/* Sets are painted in ascending length: b14 brings the 32769th class. */
-		ASSERT_TRUE(diag_at(&d, "/p.yaml", 16, 3, "too many distinct rule combinations"),
-			    "at set b14");
+		/*
+		 * Sets are painted in ascending length: b15 brings the 32769th class
+		 * of the source field (each field numbers its own classes).
+		 */
+		ASSERT_TRUE(diag_at(&d, "/p.yaml", 17, 3, "too many distinct rule combinations "
+				    "for src"), "at set b15");
 		policy_free(&pol);
 	}
 	sl_diags_free(&d);
@@ -769,7 +825,7 @@ TEST(limit_lpm6_entries)
 	/* one fewer fits */
 	set.n--;
 	if (ASSERT_OK(fw_compile(&pol, &fw, 1, &t, &d), "2^20 - 1 prefixes and ::/0 fit")) {
-		ASSERT_EQ(t.nsrc6, SLUICE_LPM6_MAX, "trie full");
+		ASSERT_EQ(t.n6[0], SLUICE_LPM6_MAX, "trie full");
 		fw_tables_free(&t);
 	}
 	sl_diags_free(&d);
@@ -791,7 +847,7 @@ TEST(no_rules_default_deny)
 		ASSERT_EQ(t.cfg.active, 1, "active");
 		ASSERT_EQ(t.cfg.generation, 3, "generation");
 		ASSERT_EQ(t.cfg.default_action, SLUICE_ACT_DENY, "default");
-		ASSERT_EQ(t.nsrc6, 1, "::/0 present");
+		ASSERT_EQ(t.cfg.dir[0].v6, SL_MODE_CONST, "no IPv6 table: no prefix");
 		ASSERT_EQ(fw_tables_classify(&t, &p), -1, "default applies");
 		fw_tables_free(&t);
 	}

@@ -37,6 +37,48 @@ static const char *const POLICY_SMALL =
 	"  rules:\n"
 	"    - { name: a, action: deny, src: [2001:db8:9::/48], proto: udp, dport: [53] }\n";
 
+/*
+ * HOSTS single addresses 10.(i >> 8).(i & 255).1 in a set, denied for TCP
+ * (and the UDP rule of POLICY_SMALL): past SLUICE_GROUPS_DIRECT split /24s
+ * they go to the hash. PER16: prefixes in HOSTS /16s, each with 5 values
+ * (see below): past SLUICE_FLAT_MIN the source table goes flat. Returns the
+ * YAML (free it).
+ */
+static char *hosts_policy(unsigned int hosts, bool per16)
+{
+	char *yaml = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&yaml, &len);
+
+	if (!f)
+		return NULL;
+	/*
+	 * per16: /16 number i holds .0/24 and .2/24 (set hosts), .1/24 and
+	 * .2/24 (set other) and the host .3.1: five values among its /24s, a
+	 * full chunk, so that past SLUICE_FLAT_MIN of them the table goes flat
+	 */
+	fprintf(f, "sets:\n  hosts:\n    prefixes: [");
+	for (unsigned int i = 0; i < hosts; i++) {
+		if (per16)
+			fprintf(f, "%s%u.%u.0.0/24, %u.%u.2.0/24, %u.%u.3.1", i ? ", " : "",
+				10 + (i >> 8), i & 255, 10 + (i >> 8), i & 255, 10 + (i >> 8), i & 255);
+		else
+			fprintf(f, "%s10.%u.%u.1", i ? ", " : "", i >> 8, i & 255);
+	}
+	fprintf(f, "]\n  other:\n    prefixes: [");
+	for (unsigned int i = 0; per16 && i < hosts; i++)
+		fprintf(f, "%s%u.%u.1.0/24, %u.%u.2.0/24", i ? ", " : "", 10 + (i >> 8), i & 255,
+			10 + (i >> 8), i & 255);
+	fprintf(f, "%s192.0.2.0/24]\nfirewall:\n  interfaces: [slb0]\n  default: allow\n"
+		"  stateful: false\n  rules:\n"
+		"    - { name: h, action: deny, src: [\"@hosts\"], proto: tcp }\n"
+		"    - { name: o, action: deny, src: [\"@other\"], proto: udp }\n"
+		"    - { name: a, action: deny, src: [2001:db8:9::/48], proto: udp, "
+		"dport: [53] }\n", per16 ? ", " : "");
+	fclose(f);
+	return yaml;
+}
+
 /* Read keys [0, N) of array FD (VSIZE-byte values) into a new buffer. */
 static void *array_dump(int fd, uint32_t n, size_t vsize)
 {
@@ -115,29 +157,78 @@ static bool trie_holds(int fd, const char *what, const struct fw_lpm6_entry *v, 
 	return ok;
 }
 
-static bool maps_hold(const struct fw_map_fds *fds, const struct fw_tables *t)
+/* Table K of the slot INNER is absent (the policy does not need it). */
+static bool absent(const struct fw_map_fds *in, enum sluice_fw_table k)
 {
+	return tl_check(in->tbl[k] < 0, __FILE__, __LINE__, "%s: present, expected absent",
+			fw_table_name(k));
+}
+
+/* Array K holds SRC[0, N) then zeroes up to MAX, or is absent when SRC is NULL. */
+static bool arr_is(const struct fw_map_fds *in, enum sluice_fw_table k, const void *src,
+		   uint32_t n, uint32_t max, size_t vsize)
+{
+	if (!src)
+		return absent(in, k);
+	if (!tl_check(in->tbl[k] >= 0, __FILE__, __LINE__, "%s: absent", fw_table_name(k)))
+		return false;
+	return array_holds(in->tbl[k], fw_table_name(k), src, n, max, vsize);
+}
+
+/*
+ * The slot's inner maps INNER hold exactly the compiled tables T: every
+ * table the policy needs, nothing else.
+ */
+static bool maps_hold(const struct fw_map_fds *in, const struct fw_tables *t)
+{
+	static const enum sluice_fw_table t8[2] = { SLUICE_FWT_SRC4_T8, SLUICE_FWT_DST4_T8 };
+	static const enum sluice_fw_table lh[2] = { SLUICE_FWT_SRC4_LH, SLUICE_FWT_DST4_LH };
+	static const enum sluice_fw_table l1[2] = { SLUICE_FWT_SRC4, SLUICE_FWT_DST4 };
+	static const enum sluice_fw_table f24[2] = { SLUICE_FWT_SRC4_24, SLUICE_FWT_DST4_24 };
+	static const enum sluice_fw_table p1[2] = { SLUICE_FWT_SRC4_P1, SLUICE_FWT_DST4_P1 };
+	static const enum sluice_fw_table p2[2] = { SLUICE_FWT_SRC4_P2, SLUICE_FWT_DST4_P2 };
+	static const enum sluice_fw_table sm[2] = { SLUICE_FWT_SRC4_S, SLUICE_FWT_DST4_S };
+	static const enum sluice_fw_table v6[2] = { SLUICE_FWT_SRC6, SLUICE_FWT_DST6 };
+	static const enum sluice_fw_table pt[2] = { SLUICE_FWT_SPORT, SLUICE_FWT_DPORT };
 	struct fw_config cfg;
 	uint32_t zero = 0;
 	bool ok = true;
 
-	ok &= array_holds(fds->cls, "fw_cls", t->cls, t->nclasses, SLUICE_MAX_CLASSES,
-			  sizeof(struct fw_bitmap));
-	ok &= array_holds(fds->src4, "fw_src4", t->src4, SLUICE_T24_BLOCKS, SLUICE_T24_BLOCKS,
-			  sizeof(struct fw_blk));
-	ok &= array_holds(fds->dst4, "fw_dst4", t->dst4, SLUICE_T24_BLOCKS, SLUICE_T24_BLOCKS,
-			  sizeof(struct fw_blk));
-	ok &= array_holds(fds->src4_t8, "fw_src4_t8", t->src4_t8, t->nsrc4_t8, t->nsrc4_t8 ?: 1,
-			  sizeof(struct fw_t8));
-	ok &= array_holds(fds->dst4_t8, "fw_dst4_t8", t->dst4_t8, t->ndst4_t8, t->ndst4_t8 ?: 1,
-			  sizeof(struct fw_t8));
-	ok &= array_holds(fds->sport, "fw_sport", t->sport, SLUICE_PORT_BLOCKS,
-			  SLUICE_PORT_BLOCKS, sizeof(struct fw_blk));
-	ok &= array_holds(fds->dport, "fw_dport", t->dport, SLUICE_PORT_BLOCKS,
-			  SLUICE_PORT_BLOCKS, sizeof(struct fw_blk));
-	ok &= trie_holds(fds->src6, "fw_src6", t->src6, t->nsrc6);
-	ok &= trie_holds(fds->dst6, "fw_dst6", t->dst6, t->ndst6);
-	if (ASSERT_OK(bpf_map_lookup_elem(fds->cfg, &zero, &cfg) ? -errno : 0, "fw_cfg"))
+	if (t->cfg.row) {
+		ok &= absent(in, SLUICE_FWT_CLS);
+		ok &= arr_is(in, SLUICE_FWT_CLSB, t->clsmap, t->nclsmap, t->nclsmap,
+			     sizeof(struct fw_bitmap));
+	} else {
+		ok &= arr_is(in, SLUICE_FWT_CLS, t->clsmap, t->nclsmap, SLUICE_SMALL_CLASSES,
+			     sizeof(struct fw_bitmap));
+		ok &= absent(in, SLUICE_FWT_CLSB);
+	}
+	for (int d = 0; d < 2; d++) {
+		ok &= arr_is(in, l1[d], t->v4[d].l1, SLUICE_L1_BLOCKS, SLUICE_L1_BLOCKS,
+			     sizeof(struct fw_l1blk));
+		ok &= arr_is(in, f24[d], t->v4[d].flat, SLUICE_FLAT_CHUNKS, SLUICE_FLAT_CHUNKS,
+			     sizeof(struct fw_t8));
+		ok &= arr_is(in, t8[d], t->v4[d].nt8 ? t->v4[d].t8 : NULL, t->v4[d].nt8,
+			     t->v4[d].nt8, sizeof(struct fw_t8));
+		ok &= arr_is(in, sm[d], t->v4[d].s, t->v4[d].ns, SLUICE_SMALL_CHUNKS,
+			     sizeof(struct fw_t8));
+		ok &= arr_is(in, p1[d], t->v4[d].np1 ? t->v4[d].p1 : NULL, t->v4[d].np1,
+			     t->v4[d].np1, sizeof(struct fw_p1));
+		ok &= arr_is(in, p2[d], t->v4[d].np2 ? t->v4[d].p2 : NULL, t->v4[d].np2,
+			     t->v4[d].np2, sizeof(struct fw_p2));
+		ok &= arr_is(in, lh[d], t->v4[d].nlh ? t->v4[d].lh : NULL, t->v4[d].nlh,
+			     t->v4[d].nlh, sizeof(struct fw_lh_bkt));
+		ok &= arr_is(in, pt[d], t->port[d], SLUICE_PORT_BLOCKS, SLUICE_PORT_BLOCKS,
+			     sizeof(struct fw_blk));
+		if (t->v6[d])
+			ok &= trie_holds(in->tbl[v6[d]], fw_table_name(v6[d]), t->v6[d], t->n6[d]);
+		else
+			ok &= absent(in, v6[d]);
+	}
+	ok &= arr_is(in, SLUICE_FWT_RULE, t->rule, SLUICE_RULE_BLOCKS, SLUICE_RULE_BLOCKS,
+		     sizeof(struct fw_rule_blk));
+	if (ASSERT_OK(bpf_map_lookup_elem(in->tbl[SLUICE_FWT_CFG], &zero, &cfg) ? -errno : 0,
+		      "fw_cfg"))
 		ok &= ASSERT_TRUE(!memcmp(&cfg, &t->cfg, sizeof(cfg)), "fw_cfg equals tables");
 	return ok;
 }
@@ -213,30 +304,33 @@ TEST(fw_maps_write_new_slot)
 	ASSERT_EQ(used_slots(&env.fds), 0, "no slot before the first policy");
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &big), "compile big"))
 		goto out;
-	ASSERT_TRUE(big.nsrc4_t8 > 0 && big.ndst4_t8 > 0 && big.nsrc6 > 1,
-		    "big policy uses tbl8 groups and IPv6 prefixes");
+	ASSERT_TRUE(big.v4[0].ns > 0 && big.v4[1].ns > 0 && big.n6[0] > 1,
+		    "big policy uses chunks, groups and IPv6 prefixes");
 	if (!ASSERT_OK(fw_maps_write(&env.fds, &big, &diags), "write big") ||
 	    !ASSERT_OK(default_slot(&env.fds, &s1, &in1), "default slot"))
 		goto out;
 	ASSERT_TRUE(maps_hold(&in1, &big), "the slot holds the big policy");
-	ASSERT_EQ(max_entries(in1.cls), SLUICE_MAX_CLASSES, "fw_cls keeps its size (inlined)");
-	ASSERT_EQ(max_entries(in1.src4_t8), big.nsrc4_t8, "fw_src4_t8 sized to its groups");
-	ASSERT_EQ(max_entries(in1.src6), big.nsrc6, "fw_src6 sized to its prefixes");
-	ASSERT_EQ(max_entries(in1.src4), SLUICE_T24_BLOCKS, "fw_src4 keeps its size");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_CLS]), SLUICE_SMALL_CLASSES,
+		  "fw_cls keeps its size (inlined)");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4_T8]), big.v4[0].nt8,
+		  "fw_src4_t8 sized to its chunks");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC6]), big.n6[0], "fw_src6 sized to its prefixes");
+	ASSERT_EQ(max_entries(in1.tbl[SLUICE_FWT_SRC4]), SLUICE_L1_BLOCKS, "fw_src4 keeps its size");
 	/* written once: userspace cannot change a slot in use */
-	ASSERT_EQ(bpf_map_update_elem(in1.cfg, &zero, &cfg, BPF_ANY) ? -errno : 0, -EPERM,
-		  "fw_cfg frozen");
+	ASSERT_EQ(bpf_map_update_elem(in1.tbl[SLUICE_FWT_CFG], &zero, &cfg, BPF_ANY) ? -errno : 0,
+		  -EPERM, "fw_cfg frozen");
 	ASSERT_EQ(used_slots(&env.fds), 1, "one slot");
 
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &small), "compile small"))
 		goto out;
-	ASSERT_TRUE(small.nclasses < big.nclasses && !small.nsrc4_t8, "small is smaller");
+	ASSERT_TRUE(small.ncls[SL_F_SRC] < big.ncls[SL_F_SRC] && !small.v4[0].l1 &&
+		    !small.v4[1].l1 && !small.v6[1] && !small.port[0], "small needs fewer tables");
 	if (!ASSERT_OK(fw_maps_write(&env.fds, &small, &diags), "write small") ||
 	    !ASSERT_OK(default_slot(&env.fds, &s2, &in2), "default slot"))
 		goto out;
 	ASSERT_NEQ(s2, s1, "a new slot");
 	ASSERT_TRUE(maps_hold(&in2, &small), "the new slot holds the small policy");
-	ASSERT_EQ(max_entries(in2.src4_t8), 1, "an unused table has one (zero) entry");
+	ASSERT_EQ(in2.tbl[SLUICE_FWT_SRC4], -1, "a table the policy does not need is absent");
 	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot is freed");
 	ASSERT_EQ(used_slots(&env.fds), 1, "one slot");
 	/* the old inner maps live on while someone holds them (a packet, or us) */
@@ -366,13 +460,17 @@ static char *state_dump(const struct fw_map_fds *fds, size_t *len)
 			continue;
 		if (!buf_add(&buf, len, &s, 4) || fw_slot_open(fds, s, &in))
 			goto fail;
-		for (int *fd = &in.cfg; fd <= &in.dport; fd++) {
+		for (int *fd = in.tbl; fd < in.tbl + SLUICE_FWT_MAX; fd++) {
 			struct bpf_map_info info = {};
 			__u32 ilen = sizeof(info);
 			struct fw_lpm6_key lk, ln;
 			struct fw_lpm6_val lv;
 			char *arr;
 
+			if (*fd < 0) {
+				buf_add(&buf, len, "none", 4);
+				continue;
+			}
 			if (bpf_obj_get_info_by_fd(*fd, &info, &ilen))
 				goto fail_in;
 			buf_add(&buf, len, &info.max_entries, 4);
@@ -426,17 +524,19 @@ TEST(fw_maps_injected_failure_leaves_policy)
 {
 	struct fw_tables a = { 0 }, b = { 0 };
 	struct sl_diags diags = { 0 };
+	char *before = NULL, *after, *hash = hosts_policy(SLUICE_GROUPS_DIRECT + 100, false);
 	struct xdp_env env;
-	char *before = NULL, *after;
 	size_t blen, alen;
 	unsigned int n = 0, bad = 0;
 	uint32_t spare;
 	__u32 retval;
 
-	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+	if (!ASSERT_OK(xdp_env_open(&env), "open") || !ASSERT_TRUE(hash, "policy text"))
 		goto out;
+	/* b: hosts in the hash, an IPv6 trie, ports, the classes, the rules */
 	if (!ASSERT_OK(compile_yaml(&env, POLICY_BIG, 1, &a), "compile a") ||
-	    !ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 2, &b), "compile b") ||
+	    !ASSERT_OK(compile_yaml(&env, hash, 2, &b), "compile b") ||
+	    !ASSERT_TRUE(b.v4[0].nlh && b.v6[0] && b.port[1], "b has a hash, a trie, ports") ||
 	    !ASSERT_OK(fw_maps_write(&env.fds, &a, &diags), "write a"))
 		goto out;
 	/* how many writes applying b takes here (failure armed, never reached):
@@ -447,7 +547,7 @@ TEST(fw_maps_injected_failure_leaves_policy)
 	    !ASSERT_OK(fw_slot_clear(&env.fds, spare), "free the spare slot"))
 		goto out;
 	n = fw_maps_writes() + 1;	/* and the flip */
-	ASSERT_TRUE(n >= 31, "10 maps created, filled, frozen, inserted, one flip");
+	ASSERT_TRUE(n >= 8 * 4 + 1, "8 maps created, filled, frozen, inserted, one flip");
 	before = state_dump(&env.fds, &blen);
 	if (!ASSERT_TRUE(before, "dump before"))
 		goto out;
@@ -481,6 +581,7 @@ TEST(fw_maps_injected_failure_leaves_policy)
 	ASSERT_EQ(retval, XDP_PASS, "policy b allows the probe");
 out:
 	fw_maps_fail_at(0, 0);
+	free(hash);
 	free(before);
 	sl_diags_free(&diags);
 	fw_tables_free(&a);
@@ -499,9 +600,11 @@ static uint32_t inner_id(const struct fw_map_fds *fds, int outer, uint32_t slot)
 
 /*
  * Slots are never written again, so identical tables are shared: a policy
- * that changes only a port reuses the classes, both DIR-24-8 first levels
- * and the source-port table of the slot in force (same inner map ids); only
- * the destination-port table is new.
+ * that changes only a port reuses the classes, the source address tables
+ * (the /16 entries, and the small table: the chunk and the group of
+ * 192.0.2.7) and the rule
+ * table of the slot in force (same inner map ids); only the destination-port
+ * table and fw_cfg are new.
  */
 TEST(fw_maps_identical_tables_shared)
 {
@@ -515,7 +618,7 @@ TEST(fw_maps_identical_tables_shared)
 		" proto: tcp, dport: [23] }\n";
 	struct fw_tables a = { 0 }, b = { 0 };
 	struct sl_diags diags = { 0 };
-	uint32_t s1, s2, id1[10], id2[10];
+	uint32_t s1, s2, id1[SLUICE_FWT_MAX], id2[SLUICE_FWT_MAX];
 	struct xdp_env env;
 	unsigned int w1, w2;
 
@@ -528,22 +631,28 @@ TEST(fw_maps_identical_tables_shared)
 		goto out;
 	w1 = fw_maps_writes();
 	fw_ifslot_get(&env.fds, SLUICE_IFSLOT_DEFAULT, &s1);
-	for (int i = 0; i < 10; i++)
-		id1[i] = inner_id(&env.fds, (&env.fds.cfg)[i], s1);
+	for (int i = 0; i < SLUICE_FWT_MAX; i++)
+		id1[i] = inner_id(&env.fds, env.fds.tbl[i], s1);
 	fw_maps_fail_at(~0u, EIO);
 	if (!ASSERT_OK(fw_maps_write(&env.fds, &b, &diags), "write p2"))
 		goto out;
 	w2 = fw_maps_writes();
 	fw_ifslot_get(&env.fds, SLUICE_IFSLOT_DEFAULT, &s2);
-	for (int i = 0; i < 10; i++)
-		id2[i] = inner_id(&env.fds, (&env.fds.cfg)[i], s2);
+	for (int i = 0; i < SLUICE_FWT_MAX; i++)
+		id2[i] = inner_id(&env.fds, env.fds.tbl[i], s2);
 	ASSERT_NEQ(s1, s2, "a new slot");
-	ASSERT_EQ(id2[1], id1[1], "fw_cls shared");
-	ASSERT_EQ(id2[2], id1[2], "fw_src4 shared");
-	ASSERT_EQ(id2[3], id1[3], "fw_dst4 shared");
-	ASSERT_EQ(id2[8], id1[8], "fw_sport shared");
-	ASSERT_NEQ(id2[9], id1[9], "fw_dport new");
-	ASSERT_NEQ(id2[0], id1[0], "fw_cfg new (its generation)");
+	ASSERT_TRUE(id1[SLUICE_FWT_CLS] && id2[SLUICE_FWT_CLS] == id1[SLUICE_FWT_CLS],
+		    "fw_cls shared");
+	ASSERT_TRUE(id1[SLUICE_FWT_SRC4] && id2[SLUICE_FWT_SRC4] == id1[SLUICE_FWT_SRC4],
+		    "fw_src4 shared");
+	ASSERT_TRUE(id1[SLUICE_FWT_SRC4_S] &&
+		    id2[SLUICE_FWT_SRC4_S] == id1[SLUICE_FWT_SRC4_S], "fw_src4_s shared");
+	ASSERT_TRUE(id1[SLUICE_FWT_RULE] && id2[SLUICE_FWT_RULE] == id1[SLUICE_FWT_RULE],
+		    "fw_rule shared");
+	ASSERT_TRUE(!id1[SLUICE_FWT_DST4] && !id1[SLUICE_FWT_SPORT] && !id1[SLUICE_FWT_SRC6],
+		    "no dst, sport or IPv6 table: no rule names one");
+	ASSERT_NEQ(id2[SLUICE_FWT_DPORT], id1[SLUICE_FWT_DPORT], "fw_dport new");
+	ASSERT_NEQ(id2[SLUICE_FWT_CFG], id1[SLUICE_FWT_CFG], "fw_cfg new (its generation)");
 	ASSERT_EQ(w1 - w2, 4 * 3, "4 tables neither created, filled nor frozen");
 	ASSERT_FALSE(fw_slot_used(&env.fds, s1), "the old slot freed");
 	if (ASSERT_TRUE(fw_slot_used(&env.fds, s2), "the new slot")) {
@@ -601,10 +710,10 @@ TEST(fw_maps_failed_insert_names_its_prefix)
 			continue;
 		if (fail.key.prefixlen == 48) {
 			/* the set's prefixes: the set's location, line 2 */
-			ASSERT_STREQ(fail.map, SLUICE_MAP_FW_SRC6, "fw_src6");
+			ASSERT_STREQ(fail.map, "fw_src6", "fw_src6");
 			ASSERT_EQ(loc->line, 2, "set v6bad");
 		} else {
-			ASSERT_STREQ(fail.map, SLUICE_MAP_FW_DST6, "fw_dst6");
+			ASSERT_STREQ(fail.map, "fw_dst6", "fw_dst6");
 			ASSERT_EQ(fail.key.prefixlen, 128, "2001:db8:c::1");
 			ASSERT_EQ(loc->line, 9, "rule b's dst item");
 			ASSERT_TRUE(loc->col > 1, "its column");
@@ -616,5 +725,229 @@ out:
 	fw_maps_fail_at(0, 0);
 	sl_diags_free(&diags);
 	fw_tables_free(&t);
+	xdp_env_close(&env);
+}
+
+/* A TCP frame from A.B.C.D (Ethernet, IPv4, TCP to port 80). */
+static void tcp_from(uint8_t *f, uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	static const uint8_t tmpl[] = {
+		0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00,
+		0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 0, 192, 0, 2, 50,
+		0x9c, 0x40, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0,
+	};
+
+	memcpy(f, tmpl, sizeof(tmpl));
+	f[26] = a;
+	f[27] = b;
+	f[28] = c;
+	f[29] = d;
+}
+
+/*
+ * The layouts of large sets, in the kernel: hosts in more /24s than get a
+ * group each go to the hash (fw_src4_lh, sized to its buckets); hosts in
+ * most /16s make the source table flat (fw_src4_24, no /16 level). Each slot
+ * holds exactly its tables, and listed hosts are denied, their neighbours not.
+ */
+TEST(fw_maps_hash_and_flat_layouts)
+{
+	struct { unsigned int hosts; bool per16; int mode; } cases[] = {
+		{ SLUICE_GROUPS_DIRECT + 100, false, SL_MODE_MAP },
+		{ SLUICE_FLAT_MIN + 100, true, SL_MODE_FLAT },
+		{ 1000, true, SL_MODE_MAP },	/* full chunks, not enough to go flat */
+	};
+	struct sl_diags diags = { 0 };
+	uint8_t frame[54];
+	struct xdp_env env;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		return;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char *yaml = hosts_policy(cases[k].hosts, cases[k].per16);
+		struct fw_tables t = { 0 };
+		struct fw_map_fds in;
+		uint32_t slot;
+		int bad = 0;
+
+		if (!ASSERT_TRUE(yaml, "policy text") ||
+		    !ASSERT_OK(compile_yaml(&env, yaml, k + 1, &t), "compile") ||
+		    !ASSERT_EQ(t.cfg.dir[0].v4, cases[k].mode, "layout") ||
+		    !ASSERT_OK(fw_maps_write(&env.fds, &t, &diags), "write") ||
+		    !ASSERT_OK(default_slot(&env.fds, &slot, &in), "slot")) {
+			free(yaml);
+			fw_tables_free(&t);
+			break;
+		}
+		ASSERT_TRUE(maps_hold(&in, &t), "the slot holds the tables");
+		if (cases[k].mode == SL_MODE_MAP && cases[k].per16) {
+			ASSERT_EQ(t.v4[0].nt8, 2 * cases[k].hosts, "per /16 a full chunk, a group");
+		} else if (cases[k].mode == SL_MODE_MAP) {
+			ASSERT_TRUE(t.v4[0].nlh > 0, "a hash");
+			ASSERT_EQ(max_entries(in.tbl[SLUICE_FWT_SRC4_LH]), t.v4[0].nlh,
+				  "fw_src4_lh sized to its buckets");
+		} else {
+			ASSERT_EQ(in.tbl[SLUICE_FWT_SRC4], -1, "no /16 level");
+			ASSERT_EQ(max_entries(in.tbl[SLUICE_FWT_SRC4_24]), SLUICE_FLAT_CHUNKS,
+				  "every /16's chunk");
+		}
+		for (unsigned int i = 0; i < cases[k].hosts && bad < 3; i += 97) {
+			/* the hosts' /24: 10.(i >> 8).(i & 255).1; per16, /16 (10 + (i >> 8)).(i & 255) */
+			uint8_t a = cases[k].per16 ? 10 + (i >> 8) : 10;
+			uint8_t b = cases[k].per16 ? i & 255 : i >> 8;
+			static const struct { uint8_t c, d; bool drop; } per16[] = {
+				{ 0, 7, true }, { 1, 7, false }, { 2, 7, true }, { 3, 1, true },
+				{ 3, 2, false }, { 4, 1, false },
+			};
+
+			for (size_t h = 0; h < (cases[k].per16 ? 6 : 3); h++) {
+				uint8_t c = cases[k].per16 ? per16[h].c : i & 255;
+				uint8_t d = cases[k].per16 ? per16[h].d : (uint8_t)h;
+				bool drop = cases[k].per16 ? per16[h].drop : h == 1;
+				__u32 rv = ~0u;
+
+				/* per host: .0, .1 (listed), .2 */
+				tcp_from(frame, a, b, c, d);
+				xdp_env_run(&env, frame, sizeof(frame), &rv, NULL, NULL);
+				if (!tl_check(rv == (drop ? XDP_DROP : XDP_PASS), __FILE__, __LINE__,
+					      "host %u.%u.%u.%u: verdict %u", a, b, c, d, rv))
+					bad++;
+			}
+		}
+		ASSERT_EQ(bad, 0, "listed hosts denied, neighbours not");
+		fw_slot_close(&in);
+		fw_tables_free(&t);
+		free(yaml);
+	}
+	sl_diags_print(stdout, &diags);
+	sl_diags_free(&diags);
+	xdp_env_close(&env);
+}
+
+/* Bytes the kernel holds for inner map FD, from its info: arrays by size, tries by entry. */
+static uint64_t map_bytes(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	if (info.type == BPF_MAP_TYPE_LPM_TRIE)
+		/* a node per prefix and about one inner node more, each a kmalloc-128 */
+		return (uint64_t)info.max_entries * 2 * 128;
+	return ((uint64_t)info.max_entries * ((info.value_size + 7) / 8 * 8) + 4095) / 4096 * 4096;
+}
+
+/* The sum of map_bytes over the inner maps of the default slot. */
+static uint64_t slot_bytes(const struct fw_map_fds *fds)
+{
+	struct fw_map_fds in;
+	uint32_t slot;
+	uint64_t n = 0;
+
+	if (default_slot(fds, &slot, &in))
+		return ~0ull;
+	for (int k = 0; k < SLUICE_FWT_MAX; k++)
+		n += map_bytes(in.tbl[k]);
+	fw_slot_close(&in);
+	return n;
+}
+
+/* lowbias32: a bijection, so that N generated addresses are distinct */
+static uint32_t mix32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352du;
+	x ^= x >> 15;
+	x *= 0x846ca68bu;
+	x ^= x >> 16;
+	return x;
+}
+
+/*
+ * Memory follows the policy (issue 9), read from the maps' own sizes: a
+ * slot of 100 rules with 1,000 IPv4 and 1,000 IPv6 prefixes holds at most
+ * 4 MiB; one of 1M IPv4 prefixes at most 70 MiB whatever their mix (1M
+ * single addresses, and 40% /32, 20% /28, 40% /24); a 5-rule policy on
+ * ports well under 1 MiB.
+ */
+TEST(fw_maps_memory_follows_the_policy)
+{
+	static const struct { const char *what; uint32_t n; int shape; uint64_t max; } sets[] = {
+		{ "100 rules, 1,000 + 1,000 prefixes", 1000, 2, 4ull << 20 },
+		{ "1M single IPv4 addresses", 1000000, 1, 70ull << 20 },
+		{ "1M IPv4 prefixes, mixed", 1000000, 2, 70ull << 20 },
+	};
+	struct sl_diags diags = { 0 };
+	struct xdp_env env;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		return;
+	{
+		struct fw_tables t = { 0 };
+		uint64_t n;
+
+		if (ASSERT_OK(compile_yaml(&env, POLICY_SMALL, 1, &t), "compile") &&
+		    ASSERT_OK(fw_maps_write(&env.fds, &t, &diags), "write")) {
+			n = slot_bytes(&env.fds);
+			printf("# 1 rule on ports and IPv6: %.2f MiB of maps\n", n / 1048576.0);
+			ASSERT_TRUE(n < 1ull << 20, "a small policy takes under 1 MiB");
+		}
+		fw_tables_free(&t);
+	}
+	for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+		char *yaml = NULL, path[128];
+		struct fw_tables t = { 0 };
+		size_t len = 0;
+		FILE *f, *y;
+		uint64_t n;
+
+		/* the IPv4 prefixes in a set file, the IPv6 ones (mid policy) inline */
+		snprintf(path, sizeof(path), "%s/big.txt", env.dir);
+		f = fopen(path, "we");
+		y = open_memstream(&yaml, &len);
+		if (!ASSERT_TRUE(f && y, "files"))
+			break;
+		for (uint32_t i = 0; i < sets[k].n; i++) {
+			uint32_t len4 = sets[k].shape == 1 ? 32 : i % 5 < 2 ? 32 : i % 5 == 2 ? 28 : 24;
+			uint32_t a = mix32(i) & ~0u << (32 - len4);
+
+			fprintf(f, "%u.%u.%u.%u/%u\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+				a & 255, len4);
+		}
+		fclose(f);
+		fprintf(y, "sets:\n  big:\n    file: big.txt\n");
+		if (sets[k].n == 1000) {
+			fprintf(y, "  v6:\n    prefixes: [");
+			for (uint32_t i = 0; i < 1000; i++)
+				fprintf(y, "%s\"2001:db8:%x:%x::/64\"", i ? ", " : "",
+					mix32(i) >> 16, mix32(i) & 0xffff);
+			fprintf(y, "]\n");
+		}
+		fprintf(y, "firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n"
+			"  rules:\n");
+		for (int r = 0; r < (sets[k].n == 1000 ? 100 : 1); r++) {
+			if (r % 10 == 0)
+				fprintf(y, "    - { name: r%d, action: deny, %s: [\"@big\"%s] }\n", r,
+					r % 20 ? "dst" : "src", sets[k].n == 1000 ? ", \"@v6\"" : "");
+			else
+				fprintf(y, "    - { name: r%d, action: allow, %s: [198.51.%d.0/24], "
+					"proto: tcp, dport: [%d] }\n", r, r % 2 ? "dst" : "src", r,
+					1000 + r);
+		}
+		fclose(y);
+		if (ASSERT_OK(compile_yaml(&env, yaml, k + 2, &t), "compile") &&
+		    ASSERT_OK(fw_maps_write(&env.fds, &t, &diags), "write")) {
+			n = slot_bytes(&env.fds);
+			printf("# %s: %.2f MiB of maps\n", sets[k].what, n / 1048576.0);
+			if (!tl_check(n <= sets[k].max, __FILE__, __LINE__, "%s: %.2f MiB > %.0f MiB",
+				      sets[k].what, n / 1048576.0, sets[k].max / 1048576.0))
+				sl_diags_print(stdout, &diags);
+		}
+		fw_tables_free(&t);
+		free(yaml);
+		unlink(path);
+	}
+	sl_diags_free(&diags);
 	xdp_env_close(&env);
 }

@@ -172,10 +172,20 @@ TEST(every_map_has_an_upgrade_policy)
 	ASSERT_TRUE(maps > 20, "maps seen");
 	tab = mig_table(&n);
 	for (size_t i = 0; i < n; i++) {
-		bool found = false;
+		bool found = false, succ = false;
 
-		for (int o = 0; o < 2; o++)
+		for (int o = 0; o < 2; o++) {
 			found |= bpf_object__find_map_by_name(objs[o], tab[i].name) != NULL;
+			succ |= tab[i].successor &&
+				bpf_object__find_map_by_name(objs[o], tab[i].successor) != NULL;
+		}
+		if (tab[i].kind == MIG_RETIRED) {
+			/* a name this build no longer uses, and the map in its place */
+			tl_check(!found && succ, __FILE__, __LINE__, "retired %s: in use (%d), or "
+				 "its successor %s is no map of this build", tab[i].name, found,
+				 tab[i].successor);
+			continue;
+		}
 		tl_check(found, __FILE__, __LINE__, "policy of %s: no such map in this build",
 			 tab[i].name);
 		tl_check(tab[i].kind != MIG_COUNTERS || !tab[i].names ||
@@ -582,13 +592,13 @@ TEST(plan_slots_group)
 
 	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
 		goto out;
-	cfg_def = bpf_map__inner_map(bpf_object__find_map_by_name(o.v[0], SLUICE_MAP_FWO_CFG));
-	if (!ASSERT_TRUE(cfg_def, "fwo_cfg's template"))
+	cfg_def = bpf_map__inner_map(bpf_object__find_map_by_name(o.v[0], "fwp_cfg"));
+	if (!ASSERT_TRUE(cfg_def, "fwp_cfg's template"))
 		goto out;
 	tmpl = def_create(cfg_def, 0);
-	cfg = outer_create(SLUICE_MAP_FWO_CFG, SLUICE_POL_SLOTS, tmpl);
+	cfg = outer_create("fwp_cfg", SLUICE_POL_SLOTS, tmpl);
 	ifslot = create_like(&o, SLUICE_MAP_IFSLOT, 0);
-	ASSERT_OK(pin(cfg, SLUICE_MAP_FWO_CFG), "pin fwo_cfg");
+	ASSERT_OK(pin(cfg, "fwp_cfg"), "pin fwp_cfg");
 	ASSERT_OK(pin(ifslot, SLUICE_MAP_IFSLOT), "pin sl_ifslot");
 	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan of this layout"))
 		ASSERT_EQ(migrate_count(mg, &slots), 0, "an empty outer map of this layout fits");
@@ -607,6 +617,73 @@ out:
 	fd_close(cfg);
 	fd_close(ifslot);
 	fd_close(ifa);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * Names of the layout before (eafd583): the interfaces' slots under
+ * sl_ifslot say a firewall is in force; every retired pin joins the plan,
+ * moves aside and back, or goes at the commit; its rule counters (by rule
+ * index, the default last) go to the counter ids of the policy applied,
+ * with what the previous programs counted meanwhile.
+ */
+TEST(retired_names)
+{
+	static const __u32 ids[] = { 7, 3 };	/* rule 0 -> id 7, rule 1 -> id 3 */
+	int ifslot, rcnt, succ = -1, got;
+	struct migrate *mg = NULL;
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	ifslot = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_ifslot", 4, 4, 64, NULL);
+	rcnt = percpu_array(SLUICE_MAX_RULES + 1, sizeof(struct sl_counter));
+	ASSERT_OK(pin(ifslot, "sl_ifslot"), "pin sl_ifslot");
+	ASSERT_OK(pin(rcnt, "fw_rule_cnt"), "pin fw_rule_cnt");
+	ASSERT_FALSE(migrate_slots_retired(maps_dir), "no interface: nothing in force");
+	ASSERT_OK(bpf_map_update_elem(ifslot, &(__u32){ 5 }, &(__u32){ 1 }, BPF_ANY) ? -errno : 0,
+		  "an interface");
+	ASSERT_TRUE(migrate_slots_retired(maps_dir), "a firewall of the previous layout");
+	counters_set(rcnt, 0, 100);
+	counters_set(rcnt, 1, 200);
+	counters_set(rcnt, SLUICE_MAX_RULES, 300);
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, &slots), 2, "both retired pins");
+	ASSERT_FALSE(slots, "no slot of this build's names to rebuild");
+	/* undone: both back */
+	ASSERT_OK(migrate_begin(mg), "begin");
+	ASSERT_TRUE(pinned(maps_dir, "sl_ifslot") < 0, "moved aside");
+	migrate_rollback(mg);
+	got = pinned(maps_dir, "sl_ifslot");
+	ASSERT_EQ(map_id(got), map_id(ifslot), "back in place");
+	fd_close(got);
+
+	/* done: the counters by rule order, then unpinned */
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan again"))
+		goto out_fd;
+	ASSERT_OK(migrate_begin(mg), "begin again");
+	succ = percpu_array(SLUICE_CNT_MAX, sizeof(struct sl_counter));
+	ASSERT_OK(pin(succ, SLUICE_MAP_RULE_CNT), "the successor");
+	ASSERT_OK(migrate_carry(mg, true), "carry (nothing yet)");
+	ASSERT_EQ(counters_sum(succ, 7).packets, 0, "not before the apply");
+	ASSERT_OK(migrate_carry_rules(mg, ids, 2), "carry the rules");
+	counters_set(rcnt, 1, 210);	/* the previous program counted on */
+	migrate_commit(mg);
+	ASSERT_EQ(counters_sum(succ, 7).packets, expect(100), "rule 0");
+	ASSERT_EQ(counters_sum(succ, 3).packets, expect(210), "rule 1, with the delta");
+	ASSERT_EQ(counters_sum(succ, SLUICE_CNT_DEFAULT).packets, expect(300), "the default");
+	ASSERT_EQ(counters_sum(succ, 0).packets, 0, "id 0 is no rule's");
+	ASSERT_TRUE(pinned(maps_dir, "sl_ifslot") < 0 && pinned(maps_dir, "fw_rule_cnt") < 0,
+		    "unpinned");
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+out_fd:
+	fd_close(ifslot);
+	fd_close(rcnt);
+	fd_close(succ);
+out:
 	objs_close(&o);
 	rm_dir(base);
 }

@@ -59,7 +59,7 @@ static inline int xdp_env_open(struct xdp_env *env)
 	env->prog_fd = bpf_program__fd(env->skel->progs.sluice_xdp);
 	env->verdict_fd = bpf_map__fd(env->skel->maps.sl_verdict);
 	env->drop_fd = bpf_map__fd(env->skel->maps.sl_drop);
-	env->rule_fd = bpf_map__fd(env->skel->maps.fw_rule_cnt);
+	env->rule_fd = bpf_map__fd(env->skel->maps.fw_rule_cnt_v2);
 	snprintf(env->dir, sizeof(env->dir), "/tmp/slb-xdp-XXXXXX");
 	if (!mkdtemp(env->dir)) {
 		err = -errno;
@@ -145,7 +145,7 @@ static inline int xdp_env_reset_counters(struct xdp_env *env)
 	if (!err)
 		err = sl_counters_reset(env->drop_fd, SLUICE_DROP_MAX);
 	if (!err)
-		err = sl_counters_reset(env->rule_fd, SLUICE_MAX_RULES + 1);
+		err = sl_counters_reset(env->rule_fd, SLUICE_CNT_MAX);
 	return err;
 }
 

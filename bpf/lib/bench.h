@@ -10,11 +10,12 @@
  *
  * Frame layout the bench uses: untagged Ethernet + IPv4 without options.
  *   bytes 0..3   (destination MAC) xorshift32 state
- *   bytes 6..9   (source MAC)      index mask, network order
- *   bytes 26..29 (IPv4 source)    written: ((i * SL_BENCH_MUL) mod 2^24) << 8 | host,
- *                                  i = state & mask, host = state >> 24
- * With an odd multiplier, i -> /24 is a bijection, so the prefix set
- * { ((i * SL_BENCH_MUL) mod 2^24) << 8 / 24 : i <= mask } holds every source
+ *   bytes 6..9   (source MAC)      N, the set's size, network order
+ *   byte  10     (source MAC)      the set's shape (enum sl_bench_shape)
+ *   bytes 26..29 (IPv4 source)    written: an address inside prefix
+ *                                  i = state % N of the set (bench_gen.h),
+ *                                  host bits from state >> 24
+ * The prefix set { prefix i of the shape : i < N } holds every source
  * generated, scattered over the address space (bench/bench_xdp.c builds it).
  */
 #ifndef SLUICE_BPF_BENCH_H
@@ -22,7 +23,7 @@
 
 #include <bpf/bpf_endian.h>
 
-#define SL_BENCH_MUL	0x9E3779u	/* odd */
+#include "bench_gen.h"
 
 static __always_inline __u32 sl_bench_xorshift(__u32 x)
 {
@@ -32,10 +33,10 @@ static __always_inline __u32 sl_bench_xorshift(__u32 x)
 	return x;
 }
 
-/* The source address (host order) for PRNG value X and index mask MASK. */
-static __always_inline __u32 sl_bench_src(__u32 x, __u32 mask)
+/* The source address (host order) for PRNG value X in the set of N prefixes of SHAPE. */
+static __always_inline __u32 sl_bench_src(__u32 x, __u32 n, __u32 shape)
 {
-	return (((x & mask) * SL_BENCH_MUL) & 0xffffff) << 8 | x >> 24;
+	return sl_bench_addr(n ? x % n : 0, shape, x >> 24);
 }
 
 static __always_inline int sl_bench_rand_src(void *data, void *data_end)
@@ -47,7 +48,7 @@ static __always_inline int sl_bench_rand_src(void *data, void *data_end)
 		return -1;
 	x = sl_bench_xorshift(*(__u32 *)p);
 	*(__u32 *)p = x;
-	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(x, bpf_ntohl(*(__u32 *)(p + 6))));
+	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(x, bpf_ntohl(*(__u32 *)(p + 6)), p[10]));
 	return 0;
 }
 

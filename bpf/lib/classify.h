@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Linear Bit Vector Search over the fw_* tables of one policy slot (inner
- * maps of the fwo_* outer arrays, see maps.h and sluice_abi.h): one
- * lookup per field gives a class, each class a bitmap of rules; the AND of
- * the five bitmaps' lowest set bit is the first matching rule. The cost is
- * five table lookups and an 8-word AND, whatever the number of prefixes.
+ * maps of the fwp_* outer arrays, see maps.h and sluice_abi.h): one lookup
+ * per field gives a class, each class a bitmap of rules; the lowest bit set
+ * in all five is the first matching rule.
+ *
+ * Cost, whatever the number of prefixes: IPv4 one array read per address
+ * (a /16 entry), a second for a /16 split by longer prefixes (its chunk), a
+ * hash bucket (one cache line, rarely two) for a /24 split by prefixes past
+ * /24, and a group for the few /24s with many of them; IPv6 one LPM trie
+ * lookup. A field no rule names costs nothing (its class is in fw_config).
+ * Then the bitmaps: up to 512 rules, one 64-byte bitmap per field and an
+ * AND of fw_config.words words; more rules, a 256-bit summary per field
+ * first (one bit per 64-rule word), and only the words set in all five
+ * summaries are read: sub-linear in the number of rules.
  */
 #ifndef SLUICE_BPF_CLASSIFY_H
 #define SLUICE_BPF_CLASSIFY_H
@@ -16,138 +25,281 @@
 #define SL_CLS_ERROR	(-2)
 
 /*
- * DIR-24-8: one access for prefixes up to /24, two for longer ones. The
- * second level (OUTER8's inner map of SLOT) is looked up only when needed.
+ * Index of the lowest set bit of a non-zero word (clang 14 has no BPF ctz):
+ * the population count of the bits below it, without a branch, so that the
+ * verifier follows one path, not one per outcome.
  */
-static __always_inline __u32 sl_lookup4(void *tbl24, void *outer8, __u32 slot, __u32 addr)
+static __always_inline __u32 sl_ctz64(__u64 w)
 {
-	__u32 key = addr >> 14;
-	struct fw_blk *blk;
-	struct fw_t8 *grp;
-	void *tbl8;
-	__u16 e;
+	__u64 v = (w & -w) - 1;
 
-	blk = bpf_map_lookup_elem(tbl24, &key);
-	if (!blk)
-		return SLUICE_CLS_NONE;
-	e = blk->e[(addr >> 8) & (SLUICE_BLK - 1)];
-	if (!(e & SLUICE_T8_FLAG))
-		return e;
-	tbl8 = bpf_map_lookup_elem(outer8, &slot);
-	if (!tbl8)
-		return SLUICE_CLS_NONE;
-	key = e & ~SLUICE_T8_FLAG;
-	grp = bpf_map_lookup_elem(tbl8, &key);
-	if (!grp)
-		return SLUICE_CLS_NONE;
-	return grp->e[addr & 0xff];
+	v = v - ((v >> 1) & 0x5555555555555555ull);
+	v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (__u32)((v * 0x0101010101010101ull) >> 56) & 63;
 }
 
-static __always_inline __u32 sl_lookup6(void *trie, const __u8 *addr)
+/* The inner map of table OUTER for SLOT (NULL: the slot went away under the packet). */
+static __always_inline void *sl_slot_tbl(void *outer, __u32 slot)
+{
+	return bpf_map_lookup_elem(outer, &slot);
+}
+
+/*
+ * A /24 whose entry is flagged: its entries in the hash LH (BKTS buckets)
+ * are clustered from its home bucket, longest first, each carrying the
+ * class of every prefix that covers it, so the first one that covers ADDR
+ * is the answer; an empty slot ends the cluster. BASE is the /24's own
+ * class. An entry of length 24 names the /24's group in T8.
+ */
+static __always_inline int sl_lh_scan(void *lh, void *t8, __u32 bkts, __u32 addr, __u32 base)
+{
+	__u32 b = sl_lh_home(addr >> 8, bkts);
+
+	if (!bkts) {
+		/* no hash: BASE names the /24's group */
+		struct fw_t8 *g = t8 ? bpf_map_lookup_elem(t8, &base) : NULL;
+
+		return g ? g->e[addr & 0xff] : SL_CLS_ERROR;
+	}
+	for (int i = 0; i < SLUICE_LH_PROBE; i++) {
+		struct fw_lh_bkt *k = bpf_map_lookup_elem(lh, &b);
+
+		if (!k)
+			return SL_CLS_ERROR;
+#pragma unroll
+		for (int j = 0; j < SLUICE_LH_SLOTS; j++) {
+			__u32 lv = k->e[j].lv, len = SLUICE_LH_LEN(lv);
+			struct fw_t8 *g;
+			__u32 key;
+
+			if (!len)
+				return base;
+			/* lengths are 24..32: the shift is 0..8 */
+			if ((addr ^ k->e[j].net) >> ((32 - len) & 31))
+				continue;
+			if (len > 24)
+				return SLUICE_LH_VAL(lv);
+			key = SLUICE_LH_VAL(lv);
+			g = t8 ? bpf_map_lookup_elem(t8, &key) : NULL;
+			return g ? g->e[addr & 0xff] : SL_CLS_ERROR;
+		}
+		if (++b >= bkts)
+			b = 0;
+	}
+	return base;
+}
+
+/*
+ * The hash scan of each direction (BKTS 0: no hash, BASE names the /24's
+ * group) as a global function: the verifier checks it once, and its caller
+ * sees one unknown result instead of one path per slot it may stop at
+ * (inlined twice, the paths multiply past its limit).
+ */
+__noinline int sl_lh_src(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
+{
+	void *lh = sl_slot_tbl(&fwp_src4_lh, slot);
+
+	/* fw_src4_t8 (groups) may be absent: a flat table with no group; no hash: none */
+	return lh || !bkts ? sl_lh_scan(lh, sl_slot_tbl(&fwp_src4_t8, slot), bkts, addr, base) :
+			     SL_CLS_ERROR;
+}
+
+__noinline int sl_lh_dst(__u32 slot, __u32 bkts, __u32 addr, __u32 base)
+{
+	void *lh = sl_slot_tbl(&fwp_dst4_lh, slot);
+
+	return lh || !bkts ? sl_lh_scan(lh, sl_slot_tbl(&fwp_dst4_t8, slot), bkts, addr, base) :
+			     SL_CLS_ERROR;
+}
+
+/*
+ * The class of IPv4 address ADDR (host order) in direction DIR of SLOT:
+ * the /16 entry of L1, its chunk in T8 (flat: the /16's chunk in fw_*4_24),
+ * the hash for a /24 with longer prefixes. SL_CLS_ERROR when a table is
+ * missing.
+ */
+/* The outer arrays of one direction's IPv4 tables. */
+struct sl_v4maps {
+	void *l1, *t8, *p1, *p2, *s, *flat;
+};
+
+/*
+ * The /24's entry E for ADDR: a class; or for longer prefixes, the /24's
+ * group in T8 (few such /24s) or the hash.
+ */
+static __always_inline __s32 sl_entry24_class(const struct fw_dir *dir, __u16 e,
+					      const struct sl_v4maps *o, bool is_dst, __u32 slot,
+					      __u32 addr)
+{
+	struct fw_t8 *g;
+	__u32 key;
+	void *t8;
+
+	if (!(e & SLUICE_T8_FLAG))
+		return e;
+	if (dir->small) {
+		/* few: every group in the fixed table, the lookup inlined */
+		key = e & ~SLUICE_T8_FLAG;
+		t8 = sl_slot_tbl(o->s, slot);
+		g = t8 ? bpf_map_lookup_elem(t8, &key) : NULL;
+		return g ? g->e[addr & 0xff] : SL_CLS_ERROR;
+	}
+	/*
+	 * The groups of fw_*4_t8 (named by the entry, or through the hash) in
+	 * calls of their own: a lookup of fw_*4_s and one of fw_*4_t8 inlined
+	 * side by side are merged by the compiler into one call site that two
+	 * maps reach, a generic helper call (see sl_chunk_entry).
+	 */
+	if (is_dst)
+		return sl_lh_dst(slot, dir->lh_bkts, addr, e & ~SLUICE_T8_FLAG);
+	return sl_lh_src(slot, dir->lh_bkts, addr, e & ~SLUICE_T8_FLAG);
+}
+
+/*
+ * The /24 entry of ADDR from its /16's chunk: full (fw_*4_t8), or packed in
+ * one or two bits per /24 (fw_*4_p1, _p2: a cache line or two where the
+ * full chunk takes eight, what keeps a large set's tables in the caches).
+ * Each table is looked up from a call site of its own: the verifier inlines
+ * a fixed-size array's lookup, and calls a sized one's directly, only when
+ * one map (template) reaches the call; two would make it a generic helper
+ * call through a function pointer (a retpoline here: ~15 ns).
+ */
+static __always_inline int sl_chunk_entry(const struct sl_v4maps *o, __u32 slot, __u32 e,
+					  __u32 addr)
+{
+	__u32 key = e & SLUICE_L1_INDEX, k = (addr >> 8) & 0xff;
+	struct fw_t8 *full;
+	struct fw_p1 *p1;
+	struct fw_p2 *p2;
+	void *tbl;
+
+	switch (e >> SLUICE_L1_KIND_SHIFT & 3) {
+	case SL_CHUNK_SMALL:
+		tbl = sl_slot_tbl(o->s, slot);
+		full = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		return full ? full->e[k] : SL_CLS_ERROR;
+	case SL_CHUNK_P1:
+		tbl = sl_slot_tbl(o->p1, slot);
+		p1 = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		if (!p1)
+			return SL_CLS_ERROR;
+		return p1->val[(p1->bits[k >> 6] >> (k & 63)) & 1];
+	case SL_CHUNK_P2:
+		tbl = sl_slot_tbl(o->p2, slot);
+		p2 = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		if (!p2)
+			return SL_CLS_ERROR;
+		return p2->val[(p2->bits[k >> 5] >> ((k & 31) * 2)) & 3];
+	default:
+		tbl = sl_slot_tbl(o->t8, slot);
+		full = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+		return full ? full->e[k] : SL_CLS_ERROR;
+	}
+}
+
+static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct sl_v4maps *o,
+					bool is_dst, __u32 slot, __u32 addr)
+{
+	struct fw_l1blk *blk;
+	struct fw_t8 *chunk;
+	void *tbl;
+	__u32 key, e;
+	int e24;
+
+	if (dir->v4 == SL_MODE_CONST)
+		return dir->v4_cls;
+	if (dir->v4 == SL_MODE_FLAT) {
+		/* DIR-24: the /16's chunk at its own index, one access */
+		tbl = sl_slot_tbl(o->flat, slot);
+		if (!tbl)
+			return SL_CLS_ERROR;
+		key = addr >> 16;
+		chunk = bpf_map_lookup_elem(tbl, &key);
+		if (!chunk)
+			return SL_CLS_ERROR;
+		return sl_entry24_class(dir, chunk->e[(addr >> 8) & 0xff], o, is_dst, slot, addr);
+	}
+	tbl = sl_slot_tbl(o->l1, slot);
+	if (!tbl)
+		return SL_CLS_ERROR;
+	key = addr >> 22;
+	blk = bpf_map_lookup_elem(tbl, &key);
+	if (!blk)
+		return SL_CLS_ERROR;
+	e = blk->e[(addr >> 16) & (SLUICE_L1_BLK - 1)];
+	if (!(e & SLUICE_L1_FLAG))
+		return e;
+	e24 = sl_chunk_entry(o, slot, e & ~SLUICE_L1_FLAG, addr);
+	if (e24 < 0)
+		return SL_CLS_ERROR;
+	return sl_entry24_class(dir, e24, o, is_dst, slot, addr);
+}
+
+static __always_inline __s32 sl_lookup6(const struct fw_dir *dir, void *o_trie, __u32 slot,
+					const __u8 *addr)
 {
 	struct fw_lpm6_key key = { .prefixlen = 128 };
 	struct fw_lpm6_val *v;
+	void *trie;
 
+	if (dir->v6 == SL_MODE_CONST)
+		return dir->v6_cls;
+	trie = sl_slot_tbl(o_trie, slot);
+	if (!trie)
+		return SL_CLS_ERROR;
 	__builtin_memcpy(key.addr, addr, 16);
 	v = bpf_map_lookup_elem(trie, &key);
 	/* ::/0 is always in the trie; a miss means no prefix matches. */
 	return v ? v->cls : SLUICE_CLS_NONE;
 }
 
-static __always_inline __u32 sl_lookup_port(void *tbl, __u16 port)
+static __always_inline __s32 sl_lookup_port(const struct fw_dir *dir, void *o_tbl, __u32 slot,
+					    __u16 port)
 {
-	__u32 key = port / SLUICE_BLK;
-	struct fw_blk *blk = bpf_map_lookup_elem(tbl, &key);
+	struct fw_blk *blk;
+	void *tbl;
+	__u32 key;
 
-	return blk ? blk->e[port & (SLUICE_BLK - 1)] : SLUICE_CLS_NONE;
-}
-
-/* Index of the lowest set bit of a non-zero word (clang 14 has no BPF ctz). */
-static __always_inline __u32 sl_ctz64(__u64 w)
-{
-	__u32 n = 0;
-
-	if (!(w & 0xffffffffull)) {
-		n += 32;
-		w >>= 32;
-	}
-	if (!(w & 0xffff)) {
-		n += 16;
-		w >>= 16;
-	}
-	if (!(w & 0xff)) {
-		n += 8;
-		w >>= 8;
-	}
-	if (!(w & 0xf)) {
-		n += 4;
-		w >>= 4;
-	}
-	if (!(w & 0x3)) {
-		n += 2;
-		w >>= 2;
-	}
-	if (!(w & 0x1))
-		n += 1;
-	return n;
-}
-
-/*
- * The first rule of CFG that matches M, with the tables of policy slot
- * SLOT: its index, SL_NO_MATCH when none does, SL_CLS_ERROR when a table is
- * missing (a slot is complete before any interface points at it, so this
- * means a slot freed under a packet: the packet is dropped, not passed).
- */
-static __always_inline int sl_classify(const struct fw_config *cfg, const struct sl_meta *m,
-				       __u32 slot)
-{
-	__u32 cls[5], key;
-	struct fw_bitmap *bm[5];
-	__u32 nrules = cfg->nrules;
-	void *t, *t2, *clsmap;
-
-	if (m->family == 4) {
-		t = bpf_map_lookup_elem(&fwo_src4, &slot);
-		t2 = bpf_map_lookup_elem(&fwo_dst4, &slot);
-		if (!t || !t2)
-			return SL_CLS_ERROR;
-		cls[0] = sl_lookup4(t, &fwo_src4_t8, slot, m->src4);
-		cls[1] = sl_lookup4(t2, &fwo_dst4_t8, slot, m->dst4);
-	} else {
-		t = bpf_map_lookup_elem(&fwo_src6, &slot);
-		t2 = bpf_map_lookup_elem(&fwo_dst6, &slot);
-		if (!t || !t2)
-			return SL_CLS_ERROR;
-		cls[0] = sl_lookup6(t, m->src6);
-		cls[1] = sl_lookup6(t2, m->dst6);
-	}
-	cls[2] = cfg->proto_cls[m->proto];
-	if (m->has_ports) {
-		t = bpf_map_lookup_elem(&fwo_sport, &slot);
-		t2 = bpf_map_lookup_elem(&fwo_dport, &slot);
-		if (!t || !t2)
-			return SL_CLS_ERROR;
-		cls[3] = sl_lookup_port(t, m->sport);
-		cls[4] = sl_lookup_port(t2, m->dport);
-	} else {
-		cls[3] = cfg->noport_cls;
-		cls[4] = cfg->noport_cls;
-	}
-	clsmap = bpf_map_lookup_elem(&fwo_cls, &slot);
-	if (!clsmap)
+	if (dir->port == SL_MODE_CONST)
+		return dir->port_cls;
+	tbl = sl_slot_tbl(o_tbl, slot);
+	if (!tbl)
 		return SL_CLS_ERROR;
+	key = port / SLUICE_BLK;
+	blk = bpf_map_lookup_elem(tbl, &key);
+	return blk ? blk->e[port & (SLUICE_BLK - 1)] : SL_CLS_ERROR;
+}
+
+/* The tables of direction D (src, dst); a constant the compiler folds into the lookups. */
+#define SL_V4MAPS(d) ((const struct sl_v4maps){ &fwp_##d##4, &fwp_##d##4_t8, &fwp_##d##4_p1, \
+						&fwp_##d##4_p2, &fwp_##d##4_s,	\
+						&fwp_##d##4_24 })
+
+/* The class of the packet's source address (the CLI blocklist looks only at it). */
+static __always_inline __s32 sl_class_src(const struct fw_config *cfg, const struct sl_meta *m,
+					  __u32 slot)
+{
+	if (m->family == 4)
+		return sl_lookup4(&cfg->dir[0], &SL_V4MAPS(src), false, slot, m->src4);
+	return sl_lookup6(&cfg->dir[0], &fwp_src6, slot, m->src6);
+}
+
+/* First rule set in all five 512-bit bitmaps of fw_cls at IDX (small policies). */
+static __always_inline int sl_match_small(const struct fw_config *cfg, void *cls,
+					  const __u32 *idx)
+{
+	struct fw_bitmap *bm[SL_F_MAX];
+	__u32 nrules = cfg->nrules;
 
 #pragma unroll
-	for (int f = 0; f < 5; f++) {
-		/* Class 0 matches no rule: skip the bitmaps altogether. */
-		if (cls[f] == SLUICE_CLS_NONE)
-			return SL_NO_MATCH;
-		key = cls[f];
-		bm[f] = bpf_map_lookup_elem(clsmap, &key);
+	for (int f = 0; f < SL_F_MAX; f++) {
+		__u32 key = idx[f];
+
+		bm[f] = bpf_map_lookup_elem(cls, &key);
 		if (!bm[f])
 			return SL_CLS_ERROR;
 	}
-
 #pragma unroll
 	for (int i = 0; i < SLUICE_BM_WORDS; i++) {
 		__u64 w;
@@ -164,6 +316,157 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 	return SL_NO_MATCH;
 }
 
+/* The state of sl_match_big's walk over candidate words (bpf_loop callback). */
+struct sl_big_walk {
+	__u64 cand[SLUICE_SUM_WORDS];	/* words set in all five summaries, not yet read */
+	__u32 base[SL_F_MAX];		/* each class's first chunk in fw_clsb */
+	__u32 slot;
+	__u32 nrules;
+	int rule;			/* the answer */
+};
+
+/*
+ * One candidate word: the lowest one left; AND it across the five classes.
+ * 1 (stop) when the walk has its answer in W->rule.
+ */
+static long sl_big_step(__u32 n, void *ctx)
+{
+	struct sl_big_walk *w = ctx;
+	__u64 x = ~0ull;
+	__u32 word = 0;
+	void *clsb;
+	int i;
+
+	(void)n;
+	for (i = 0; i < SLUICE_SUM_WORDS; i++)
+		if (w->cand[i])
+			break;
+	if (i >= SLUICE_SUM_WORDS) {
+		w->rule = SL_NO_MATCH;
+		return 1;
+	}
+	word = i * 64 + sl_ctz64(w->cand[i]);
+	w->cand[i] &= w->cand[i] - 1;
+	clsb = sl_slot_tbl(&fwp_clsb, w->slot);
+	if (!clsb) {
+		w->rule = SL_CLS_ERROR;
+		return 1;
+	}
+	/*
+	 * The fields that usually tell rules apart first (source, destination
+	 * port, destination): once the AND is empty the rest is not read.
+	 */
+#pragma unroll
+	for (int i = 0; i < SL_F_MAX; i++) {
+		int f = i == 0 ? SL_F_SRC : i == 1 ? SL_F_DPORT : i == 2 ? SL_F_DST :
+			i == 3 ? SL_F_SPORT : SL_F_PROTO;
+		__u32 key = w->base[f] + 1 + word / SLUICE_BM_WORDS;
+		struct fw_bitmap *b = bpf_map_lookup_elem(clsb, &key);
+
+		if (!b) {
+			w->rule = SL_CLS_ERROR;
+			return 1;
+		}
+		x &= b->w[word & (SLUICE_BM_WORDS - 1)];
+		if (!x)
+			return 0;
+	}
+	word = word * 64 + sl_ctz64(x);
+	w->rule = word < w->nrules ? (int)word : SL_NO_MATCH;
+	return 1;
+}
+
+/*
+ * First rule set in all five classes of fw_clsb at IDX (large policies):
+ * the summaries (chunk 0 of each class row) ANDed give the words where
+ * every field has a rule; those words are ANDed in ascending order until
+ * one leaves a bit. A word set in the five summaries with an empty AND
+ * costs five chunk reads; the policy decides how many there are. The walk
+ * is a bpf_loop: the verifier checks one step, not 256. A call of its own,
+ * so that its state is not on the stack of the whole firewall (512 bytes
+ * for the calls in a chain, conntrack's included).
+ */
+static __noinline int sl_match_big(const struct fw_config *cfg, void *clsb, const __u32 *idx,
+				   __u32 slot)
+{
+	struct fw_bitmap *sum[SL_F_MAX];
+	struct sl_big_walk w = { .slot = slot, .nrules = cfg->nrules, .rule = SL_NO_MATCH };
+	__u32 row = cfg->row;
+
+#pragma unroll
+	for (int f = 0; f < SL_F_MAX; f++) {
+		w.base[f] = idx[f] * row;
+		sum[f] = bpf_map_lookup_elem(clsb, &w.base[f]);
+		if (!sum[f])
+			return SL_CLS_ERROR;
+	}
+#pragma unroll
+	for (int i = 0; i < SLUICE_SUM_WORDS; i++)
+		w.cand[i] = sum[0]->w[i] & sum[1]->w[i] & sum[2]->w[i] & sum[3]->w[i] &
+			    sum[4]->w[i];
+	bpf_loop(SLUICE_WORDS_MAX, sl_big_step, &w, 0);
+	return w.rule;
+}
+
+/*
+ * The first rule of CFG that matches M, with the tables of policy slot
+ * SLOT: its index, SL_NO_MATCH when none does, SL_CLS_ERROR when a table is
+ * missing (a slot is complete before any interface points at it, so this
+ * means a slot freed under a packet: the packet is dropped, not passed).
+ */
+static __always_inline int sl_classify(const struct fw_config *cfg, const struct sl_meta *m,
+				       __u32 slot)
+{
+	__s32 cls[SL_F_MAX];
+	__u32 idx[SL_F_MAX];
+	void *tbl;
+
+	if (m->family == 4) {
+		cls[SL_F_SRC] = sl_lookup4(&cfg->dir[0], &SL_V4MAPS(src), false, slot, m->src4);
+		cls[SL_F_DST] = sl_lookup4(&cfg->dir[1], &SL_V4MAPS(dst), true, slot, m->dst4);
+	} else {
+		cls[SL_F_SRC] = sl_lookup6(&cfg->dir[0], &fwp_src6, slot, m->src6);
+		cls[SL_F_DST] = sl_lookup6(&cfg->dir[1], &fwp_dst6, slot, m->dst6);
+	}
+	cls[SL_F_PROTO] = cfg->proto_cls[m->proto];
+	if (m->has_ports) {
+		cls[SL_F_SPORT] = sl_lookup_port(&cfg->dir[0], &fwp_sport, slot, m->sport);
+		cls[SL_F_DPORT] = sl_lookup_port(&cfg->dir[1], &fwp_dport, slot, m->dport);
+	} else {
+		cls[SL_F_SPORT] = cfg->dir[0].noport_cls;
+		cls[SL_F_DPORT] = cfg->dir[1].noport_cls;
+	}
+#pragma unroll
+	for (int f = 0; f < SL_F_MAX; f++) {
+		if (cls[f] < 0)
+			return SL_CLS_ERROR;
+		/* class 0 matches no rule: the bitmaps need not be read */
+		if (cls[f] == SLUICE_CLS_NONE)
+			return SL_NO_MATCH;
+		idx[f] = cfg->cls_base[f] + cls[f];
+	}
+	if (!cfg->row) {
+		tbl = sl_slot_tbl(&fwp_cls, slot);
+		return tbl ? sl_match_small(cfg, tbl, idx) : SL_CLS_ERROR;
+	}
+	tbl = sl_slot_tbl(&fwp_clsb, slot);
+	return tbl ? sl_match_big(cfg, tbl, idx, slot) : SL_CLS_ERROR;
+}
+
+/*
+ * Rule 0's bit in chunk KEY of fw_clsb (words 0..7 of a large class), in a
+ * call of its own: inlined beside sl_blocked's fw_cls lookup, the compiler
+ * merges the two into one call site that two maps reach, a generic helper
+ * call (see sl_chunk_entry).
+ */
+static __noinline bool sl_blocked_big(__u32 slot, __u32 key)
+{
+	void *tbl = sl_slot_tbl(&fwp_clsb, slot);
+	struct fw_bitmap *bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+
+	return bm && (bm->w[0] & 1);
+}
+
 /*
  * Is the packet's source in the CLI blocklist? Only when cfg->block says rule
  * 0 is that list: a rule that names nothing but source prefixes, so its bit in
@@ -173,30 +476,37 @@ static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct
 				       __u32 slot)
 {
 	struct fw_bitmap *bm;
-	void *t, *clsmap;
-	__u32 cls;
+	__s32 cls;
+	__u32 key;
+	void *tbl;
 
 	if (!cfg->block)
 		return false;
-	if (m->family == 4) {
-		t = bpf_map_lookup_elem(&fwo_src4, &slot);
-		cls = t ? sl_lookup4(t, &fwo_src4_t8, slot, m->src4) : SLUICE_CLS_NONE;
-	} else {
-		t = bpf_map_lookup_elem(&fwo_src6, &slot);
-		cls = t ? sl_lookup6(t, m->src6) : SLUICE_CLS_NONE;
-	}
-	if (cls == SLUICE_CLS_NONE)
+	cls = sl_class_src(cfg, m, slot);
+	if (cls <= SLUICE_CLS_NONE)
 		return false;
-	clsmap = bpf_map_lookup_elem(&fwo_cls, &slot);
-	if (!clsmap)
-		return false;
-	bm = bpf_map_lookup_elem(clsmap, &cls);
+	key = cfg->cls_base[SL_F_SRC] + cls;
+	if (cfg->row)
+		return sl_blocked_big(slot, key * cfg->row + 1);
+	tbl = sl_slot_tbl(&fwp_cls, slot);
+	bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
 	return bm && (bm->w[0] & 1);
 }
 
-static __always_inline bool sl_rule_allows(const struct fw_config *cfg, __u32 rule)
+#define SL_RULE_MISSING	0xffffffffu	/* no fw_rule: the slot went away under the packet */
+
+/* What rule RULE of SLOT does: its fw_rule entry (action bit, counter id). */
+static __always_inline __u32 sl_rule_entry(__u32 slot, __u32 rule)
 {
-	return (cfg->allow[(rule / 64) & (SLUICE_BM_WORDS - 1)] >> (rule % 64)) & 1;
+	struct fw_rule_blk *b;
+	__u32 key = rule / 64;
+	void *tbl;
+
+	tbl = sl_slot_tbl(&fwp_rule, slot);
+	if (!tbl)
+		return SL_RULE_MISSING;
+	b = bpf_map_lookup_elem(tbl, &key);
+	return b ? b->e[rule % 64] : SL_RULE_MISSING;
 }
 
 #endif /* SLUICE_BPF_CLASSIFY_H */

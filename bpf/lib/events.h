@@ -46,7 +46,8 @@ static __always_inline bool sl_ev_allow(struct sl_ev_config *ec, __u64 now)
 }
 
 static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 bytes,
-					  const struct sl_meta *m, __u32 rule, __u32 ifindex)
+					  const struct sl_meta *m, __u32 rule, __u32 ifindex,
+					  const struct fw_config *cfg)
 {
 	struct sl_ev_config *ec;
 	struct sl_event *e;
@@ -73,11 +74,13 @@ static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 byt
 	e->rule = rule;
 	e->len = bytes;
 	e->reason = why;
+	/* the rule index means something only with its generation and section */
+	e->gen = cfg ? (__u32)cfg->generation : 0;
+	e->section = cfg ? cfg->section : 0;
 	e->family = m->family;
 	e->proto = m->proto;
 	e->sport = m->has_ports ? m->sport : 0;
 	e->dport = m->has_ports ? m->dport : 0;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	__builtin_memset(e->src, 0, sizeof(e->src));
 	__builtin_memset(e->dst, 0, sizeof(e->dst));
 	if (m->family == 4) {
@@ -97,7 +100,16 @@ static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 byt
 static __always_inline int sl_drop_ev(enum sluice_drop_reason why, __u64 bytes,
 				      const struct sl_meta *m, __u32 rule, __u32 ifindex)
 {
-	sl_event_emit(why, bytes, m, rule, ifindex);
+	sl_event_emit(why, bytes, m, rule, ifindex, NULL);
+	return sl_drop_pkt(why, bytes);
+}
+
+/* A drop by RULE (or SLUICE_RULE_DEFAULT) of the policy CFG: the event names both. */
+static __always_inline int sl_drop_rule(enum sluice_drop_reason why, __u64 bytes,
+					const struct sl_meta *m, __u32 rule, __u32 ifindex,
+					const struct fw_config *cfg)
+{
+	sl_event_emit(why, bytes, m, rule, ifindex, cfg);
 	return sl_drop_pkt(why, bytes);
 }
 

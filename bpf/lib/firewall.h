@@ -52,21 +52,21 @@ static __always_inline bool sl_fw_slot(__u32 ifindex, __u32 *slot)
 	__u32 *s;
 
 	if (ifindex < SLUICE_IFSLOT_ARRAY) {
-		s = bpf_map_lookup_elem(&sl_ifslot_a, &ifindex);
+		s = bpf_map_lookup_elem(&sl_ifslot_a_v2, &ifindex);
 		if (!s || !*s) {
 			ifindex = SLUICE_IFSLOT_DEFAULT;
-			s = bpf_map_lookup_elem(&sl_ifslot_a, &ifindex);
+			s = bpf_map_lookup_elem(&sl_ifslot_a_v2, &ifindex);
 			if (!s || !*s)
 				return false;
 		}
 		*slot = *s - 1;
 		return true;
 	}
-	s = bpf_map_lookup_elem(&sl_ifslot, &ifindex);
+	s = bpf_map_lookup_elem(&sl_ifslot_v2, &ifindex);
 
 	if (!s) {
 		ifindex = SLUICE_IFSLOT_DEFAULT;
-		s = bpf_map_lookup_elem(&sl_ifslot, &ifindex);
+		s = bpf_map_lookup_elem(&sl_ifslot_v2, &ifindex);
 		if (!s)
 			return false;
 	}
@@ -80,7 +80,7 @@ static __always_inline struct fw_config *sl_fw_cfg(__u32 slot)
 	__u32 key = 0;
 	void *inner;
 
-	inner = bpf_map_lookup_elem(&fwo_cfg, &slot);
+	inner = bpf_map_lookup_elem(&fwp_cfg, &slot);
 	return inner ? bpf_map_lookup_elem(inner, &key) : NULL;
 }
 
@@ -139,9 +139,11 @@ static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 
 	if (sl_blocked(cfg, &p->m, p->slot)) {
-		if (cfg->rule_base < SLUICE_MAX_RULES)
-			sl_count(&fw_rule_cnt, cfg->rule_base, p->bytes);
-		return sl_drop_ev(SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, 0, p->ifindex);
+		__u32 e = sl_rule_entry(p->slot, 0);
+
+		if (e != SL_RULE_MISSING)
+			sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), p->bytes);
+		return sl_drop_rule(SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, 0, p->ifindex, cfg);
 	}
 	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
 		return sl_pass(p->bytes);
@@ -164,22 +166,22 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 {
 	__u64 bytes = p->bytes;
 	int rule;
+	__u32 e;
 
 	rule = sl_classify(cfg, &p->m, p->slot);
-	if (rule == SL_CLS_ERROR)
-		return sl_drop_ev(SLUICE_DROP_INTERNAL, bytes, &p->m, SLUICE_EV_NO_RULE,
-				  p->ifindex);
 	if (rule == SL_NO_MATCH) {
-		sl_count(&fw_rule_cnt, SLUICE_RULE_DEFAULT, bytes);
+		sl_count(&fw_rule_cnt_v2, cfg->cnt_default, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
 			return sl_pass(bytes);
-		return sl_drop_ev(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
-				  SLUICE_RULE_DEFAULT, p->ifindex);
+		return sl_drop_rule(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
+				    SLUICE_RULE_DEFAULT, p->ifindex, cfg);
 	}
-	/* rules past SLUICE_MAX_RULES over all sections have no counter */
-	if (cfg->rule_base + rule < SLUICE_MAX_RULES)
-		sl_count(&fw_rule_cnt, cfg->rule_base + rule, bytes);
-	if (sl_rule_allows(cfg, rule)) {
+	e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(p->slot, rule);
+	if (e == SL_RULE_MISSING)
+		return sl_drop_ev(SLUICE_DROP_INTERNAL, bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
+	sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), bytes);
+	if (e & SLUICE_RULE_ALLOW) {
 		if (ctc && p->ctp.start) {
 			/* a SYN under SYN cookies: answered, no state kept */
 			if (p->ctp.start == SL_CT_SYN_SENT) {
@@ -196,7 +198,7 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 		}
 		return sl_pass(bytes);
 	}
-	return sl_drop_ev(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex);
+	return sl_drop_rule(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex, cfg);
 }
 
 /*

@@ -5,8 +5,8 @@
  * here: the agent chooses pin paths with bpf_map__set_pin_path, and tests
  * must not pin anything.
  *
- * The big tables are BPF_F_MMAPABLE so that fw_maps_write can fill them with
- * one memcpy each instead of ~300k syscalls (fw_src4 alone is 32 MB).
+ * The array tables are BPF_F_MMAPABLE so that fw_slot_write fills each with
+ * one memcpy instead of one syscall per element.
  * They are inner maps of map-in-map outer arrays (one slot per compiled
  * policy); the counters are shared by every slot.
  */
@@ -24,27 +24,24 @@
  * sl_ifslot, one word. A packet reads its slot once (the entry program) and
  * uses it throughout, so it sees one policy from start to end.
  *
- * The inner templates below fix type, key, value and flags. Arrays marked
- * BPF_F_INNER_MAP may be sized to what the compiled policy uses (tbl8
- * groups); the tables read for every packet (classes, DIR-24-8 first
- * levels, ports) keep their fixed size so that the verifier still inlines
- * their lookups (measured: sizing fw_cls cost ~15 ns per packet).
+ * The inner templates come from SLUICE_FW_TABLES (sluice_abi.h): type,
+ * key, value and flags, and the size of the tables that keep a fixed one
+ * (their lookups are inlined; sized ones, BPF_F_INNER_MAP, are helper
+ * calls: measured ~3 ns each, paid only where memory must follow the policy).
  */
-#define SL_OUTER(name, inner_type, flags, entries, vtype)		\
+#define SL_OUTER(id, outer, name, mtype, flags, entries, ktype, vtype)	\
 struct {								\
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);			\
 	__uint(max_entries, SLUICE_POL_SLOTS);				\
 	__type(key, __u32);						\
 	__array(values, struct {					\
-		__uint(type, inner_type);				\
+		__uint(type, mtype);					\
 		__uint(map_flags, flags);				\
-		__uint(max_entries, entries);				\
-		__type(key, __u32);					\
+		__uint(max_entries, (entries) ? (entries) : 1);		\
+		__type(key, ktype);					\
 		__type(value, vtype);					\
 	});								\
-} name SEC(".maps")
-
-#define SL_INNER_SIZED	(BPF_F_MMAPABLE | BPF_F_INNER_MAP)
+} outer SEC(".maps");
 
 /*
  * clang emits only a forward declaration for a value type named nowhere but
@@ -54,44 +51,19 @@ struct {								\
 struct sl_inner_types {
 	struct fw_config cfg;
 	struct fw_bitmap bm;
+	struct fw_l1blk l1;
 	struct fw_blk blk;
 	struct fw_t8 t8;
+	struct fw_lh_bkt lh;
+	struct fw_p1 p1;
+	struct fw_p2 p2;
+	struct fw_rule_blk rule;
 	struct fw_lpm6_key k6;
 	struct fw_lpm6_val v6;
 };
 struct sl_inner_types *sl_inner_types_btf __attribute__((unused));
 
-/* fw_cfg: the scalar settings of the compiled policy (one entry). */
-SL_OUTER(fwo_cfg, BPF_MAP_TYPE_ARRAY, 0, 1, struct fw_config);
-/* fw_cls: class -> bitmap of the rules that match one value of one field. */
-SL_OUTER(fwo_cls, BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, SLUICE_MAX_CLASSES, struct fw_bitmap);
-/* fw_src4/fw_dst4: DIR-24-8 first level, one class (or tbl8 group) per /24. */
-SL_OUTER(fwo_src4, BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, SLUICE_T24_BLOCKS, struct fw_blk);
-SL_OUTER(fwo_dst4, BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, SLUICE_T24_BLOCKS, struct fw_blk);
-/* fw_src4_t8/fw_dst4_t8: DIR-24-8 second level, /24s split by longer prefixes. */
-SL_OUTER(fwo_src4_t8, BPF_MAP_TYPE_ARRAY, SL_INNER_SIZED, 1, struct fw_t8);
-SL_OUTER(fwo_dst4_t8, BPF_MAP_TYPE_ARRAY, SL_INNER_SIZED, 1, struct fw_t8);
-/* fw_sport/fw_dport: TCP/UDP port -> class, 64 ports per element. */
-SL_OUTER(fwo_sport, BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, SLUICE_PORT_BLOCKS, struct fw_blk);
-SL_OUTER(fwo_dport, BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, SLUICE_PORT_BLOCKS, struct fw_blk);
-
-/* fw_src6/fw_dst6: IPv6 prefix -> class, ::/0 always present; sized to the policy. */
-#define SL_OUTER_LPM6(name)						\
-struct {								\
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);			\
-	__uint(max_entries, SLUICE_POL_SLOTS);				\
-	__type(key, __u32);						\
-	__array(values, struct {					\
-		__uint(type, BPF_MAP_TYPE_LPM_TRIE);			\
-		__uint(map_flags, BPF_F_NO_PREALLOC);			\
-		__uint(max_entries, 1);					\
-		__type(key, struct fw_lpm6_key);			\
-		__type(value, struct fw_lpm6_val);			\
-	});								\
-} name SEC(".maps")
-
-SL_OUTER_LPM6(fwo_src6);
-SL_OUTER_LPM6(fwo_dst6);
+SLUICE_FW_TABLES(SL_OUTER)
 
 /*
  * Interface -> policy slot, the word a policy change flips. Key 0 is the
@@ -103,7 +75,7 @@ struct {
 	__uint(max_entries, SLUICE_IFSLOT_MAX);
 	__type(key, __u32);
 	__type(value, __u32);
-} sl_ifslot SEC(".maps");
+} sl_ifslot_v2 SEC(".maps");
 
 /* The same words for ifindex < SLUICE_IFSLOT_ARRAY, as slot + 1 (0: none):
  * what the entry program reads (an array lookup the verifier inlines). */
@@ -112,15 +84,23 @@ struct {
 	__uint(max_entries, SLUICE_IFSLOT_ARRAY);
 	__type(key, __u32);
 	__type(value, __u32);
-} sl_ifslot_a SEC(".maps");
+} sl_ifslot_a_v2 SEC(".maps");
 
-/* Per-rule packets/bytes; SLUICE_RULE_DEFAULT counts the default action. */
+/* Packets/bytes per rule counter id (fw_rule); SLUICE_CNT_DEFAULT: the default action. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_MAX_RULES + 1);
+	__uint(max_entries, SLUICE_CNT_MAX);
 	__type(key, __u32);
 	__type(value, struct sl_counter);
-} fw_rule_cnt SEC(".maps");
+} fw_rule_cnt_v2 SEC(".maps");
+
+/* Counter id -> key of the rule that owns it, 0: free (the agent's, never read here). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} fw_cnt_key SEC(".maps");
 
 /* Packets/bytes per XDP verdict (enum sluice_verdict). */
 struct {
