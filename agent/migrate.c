@@ -77,7 +77,8 @@ static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final);
 	       SLUICE_FWT_##id == SLUICE_FWT_CFG ? MIG_F_GEN : 0),
 /* a name of the layout of 512 rules and DIR-24-8 (eafd583), retired with its successor */
 #define RETIRED(map, succ, f)	{ map, MIG_RETIRED, MIG_G_SLOTS, \
-				  "the previous layout's policy slots", .successor = succ, .flags = f }
+				  "the previous layout's policy slots", \
+				  .successor = succ, .flags = f }
 
 /*
  * Every map of sluice_xdp and sluice_tc (tests/test_migrate.c checks it,
@@ -945,7 +946,8 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 		else
 			pr_info("upgrade: %s/%s (%s) has another layout: %s; %s", maps_dir,
 				p->m->name, p->m->holds, p->why,
-				p->m->kind == MIG_COUNTERS ? "its counters are carried over by name" :
+				p->m->kind == MIG_COUNTERS ?
+				"its counters are carried over by name" :
 				p->m->kind == MIG_STATE ? "carried over" :
 				p->m->kind == MIG_POLICY ? "rebuilt from the policy" : "made anew");
 		mg->pins[keep++] = *p;
