@@ -14,6 +14,7 @@
  *   events.c   drop events: the sl_events ring buffer, monitor clients
  *   metrics.c  --metrics: Prometheus text on GET /metrics
  *   service.c  systemd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1
+ *   lb.c       the load balancer's services, interfaces and views; health.c its checks
  */
 #ifndef SLUICED_AGENT_H
 #define SLUICED_AGENT_H
@@ -34,6 +35,8 @@ struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
+struct agent_health;
+struct lb_state;
 struct agent_rules;
 struct migrate;
 
@@ -143,6 +146,10 @@ struct agent {
 	int ct_retry_fd;		/* timerfd: sweepers that could not start */
 	struct ep_src ct_retry_src;
 	unsigned int ct_start_retries;
+
+	/* load balancer (lb.c, lib/lb_maps.c) and its health checks (health.c) */
+	struct lb_state *lb;
+	struct agent_health *hc;
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

@@ -26,6 +26,7 @@
 #include "attach.h"
 #include "conntrack.h"
 #include "fw_maps.h"
+#include "lb.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
@@ -65,12 +66,21 @@ static struct iface *iface_add(struct agent *a, int ifindex, const char *name, i
 	return it;
 }
 
+/* Interfaces go to the load balancer (lb.c) once their fields are final. */
+static struct iface *iface_added(struct agent *a, struct iface *it)
+{
+	if (it)
+		lb_iface_added(a, it);
+	return it;
+}
+
 /* Remove IT from the list; DETACH also takes the program off the interface. */
 static void iface_forget(struct agent *a, struct iface *it, bool detach)
 {
 	char path[PATH_MAX];
 
 	ct_iface_forget(a, it);
+	lb_iface_gone(a, it);
 	link_pin_path(a, it->ifindex, path, sizeof(path));
 	/* detach first: someone else (bpftool) may hold the link open */
 	if (detach && bpf_link_detach(it->link_fd) && errno != ENOLINK && errno != EINVAL)
@@ -90,6 +100,9 @@ static bool iface_wanted(const struct agent *a, const char *name, unsigned int f
 {
 	if (!a->have_policy)
 		return false;
+	/* decap interfaces are firewall interfaces too, unless there is no firewall */
+	if (!a->pol.nfws && lb_decap_wants(&a->pol, name, flags & IFF_LOOPBACK))
+		return true;
 	if (flags & IFF_LOOPBACK)
 		return policy_fw_for_name(&a->pol, name) >= 0;
 	return policy_iface_match(&a->pol, name);
@@ -195,6 +208,7 @@ static int iface_attach(struct agent *a, int ifindex, const char *name, bool loo
 	}
 	it->generic = generic;
 	it->loopback = loopback;
+	iface_added(a, it);
 	pr_info("%s (ifindex %d): XDP attached in %s mode, pinned at %s", name, ifindex,
 		attach_mode_name(it), path);
 	return 0;
@@ -298,6 +312,7 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 		return;
 	}
 	it->generic = xdp_generic(ifindex);
+	iface_added(a, it);
 	pr_info("%s (ifindex %d): adopted the pinned XDP link (%s mode, link id %u)",
 		name, ifindex, attach_mode_name(it), info.id);
 }

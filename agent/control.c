@@ -25,6 +25,7 @@
 #include "edit.h"
 #include "events.h"
 #include "fw_maps.h"
+#include "lb.h"
 #include "loader.h"
 #include "log.h"
 #include "policy_edit.h"
@@ -291,6 +292,7 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	d = json_object_new_object();
 	json_object_object_add(d, "hooks", hooks);
 	json_object_object_add(d, "events", events_stats(a));
+	json_object_object_add(d, "lb", lb_stats_json(a));
 	*data = d;
 	return 0;
 }
@@ -345,6 +347,9 @@ static const struct {
 	{ "block-list", NULL, edit_cmd_block_list },
 	{ "policy-show", NULL, edit_cmd_policy_show },
 	{ "generation", NULL, edit_cmd_generation },
+	{ "lb-list", NULL, lb_cmd_list },
+	{ "lb-drain", NULL, edit_cmd_lb_drain },
+	{ "lb-undrain", NULL, edit_cmd_lb_undrain },
 };
 
 /*
@@ -509,7 +514,8 @@ struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
 		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor, rule-add, rule-del, "
-		 "block-add, block-del, block-list, policy-show, generation)", cmd);
+		 "block-add, block-del, block-list, policy-show, generation, lb-list, lb-drain, "
+		 "lb-undrain)", cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;

@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "lb_policy.h"
 #include "edit.h"
 #include "log.h"
 #include "policy_edit.h"
@@ -760,4 +761,143 @@ int edit_cmd_generation(struct agent *a, struct json_object *req, struct json_ob
 	*data = json_object_new_object();
 	json_object_object_add(*data, "generation", json_object_new_uint64(a->generation));
 	return 0;
+}
+
+/* ---- lb-drain / lb-undrain ---- */
+
+/*
+ * The drain REQ names ({"service": "VIP:PORT", "backend": "ADDR[:PORT]"}),
+ * in its normal text form (TEXT), with the backends of the policy in force
+ * it names in MATCHED ("name ADDR:PORT"). A drain naming no backend is an
+ * error: nothing would change.
+ */
+static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *d, char *text,
+		     size_t tlen, struct json_object *matched, bool *by_file, char *err,
+		     size_t errlen)
+{
+	struct json_object *sv, *bv;
+	char buf[200], ep[80];
+
+	if (!json_object_object_get_ex(req, "service", &sv) ||
+	    !json_object_object_get_ex(req, "backend", &bv) ||
+	    !json_object_is_type(sv, json_type_string) || !json_object_is_type(bv, json_type_string)) {
+		snprintf(err, errlen, "\"service\" (VIP:PORT) and \"backend\" (ADDRESS[:PORT]) "
+			 "must be strings");
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%.80s %.80s", json_object_get_string(sv),
+		 json_object_get_string(bv));
+	if (lb_drain_parse(buf, d, err, errlen))
+		return -EINVAL;
+	lb_drain_format(d, text, tlen);
+	*by_file = false;
+	for (size_t i = 0; i < a->pol.nlbs; i++) {
+		const struct sl_lb_service *s = &a->pol.lbs[i];
+
+		for (size_t b = 0; b < s->nbackends; b++) {
+			if (!lb_drain_match(d, s, &s->backends[b]))
+				continue;
+			lb_endpoint_format(s->family, s->backends[b].addr, s->backends[b].port, ep,
+					   sizeof(ep));
+			snprintf(buf, sizeof(buf), "%s %s", s->name, ep);
+			json_object_array_add(matched, json_object_new_string(buf));
+			*by_file |= s->backends[b].drain && !s->backends[b].drain_cli;
+		}
+	}
+	if (!json_object_array_length(matched)) {
+		snprintf(err, errlen, "no backend %s in a load balancer on %s",
+			 json_object_get_string(bv), json_object_get_string(sv));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * The first CLI drain from FROM on that names a backend D names too (the
+ * same VIP:PORT and address; ports equal, or one of them any), or -1.
+ */
+static long drain_find(const struct sl_edits *e, const struct lb_drain *d, size_t from)
+{
+	for (size_t i = from; i < e->ndrains; i++) {
+		struct lb_drain x;
+		char err[256];
+
+		if (lb_drain_parse(e->drains[i], &x, err, sizeof(err)) ||
+		    x.vfamily != d->vfamily || memcmp(x.vip, d->vip, 16) || x.vport != d->vport ||
+		    x.bfamily != d->bfamily || memcmp(x.baddr, d->baddr, 16))
+			continue;
+		if (!x.bport || !d->bport || x.bport == d->bport)
+			return (long)i;
+	}
+	return -1;
+}
+
+static int drain_edit(struct agent *a, struct json_object *req, struct json_object **data,
+		      char *err, size_t errlen, bool drain)
+{
+	struct json_object *matched = json_object_new_array();
+	uint64_t was = a->generation;
+	struct sl_edits e = {};
+	struct lb_drain d;
+	char text[200];
+	bool by_file = false, changed = true;
+	long k;
+	int ret;
+
+	ret = edit_allowed(a, req, err, errlen);
+	if (!ret)
+		ret = drain_req(a, req, &d, text, sizeof(text), matched, &by_file, err, errlen);
+	if (!ret)
+		ret = edits_load(a, &e, err, errlen);
+	if (ret)
+		goto out;
+	k = drain_find(&e, &d, 0);
+	if (drain && k >= 0) {
+		changed = false;	/* draining already: nothing to apply */
+	} else if (drain) {
+		ret = sl_edits_add_drain(&e, text);
+		if (ret)
+			snprintf(err, errlen, "out of memory");
+	} else if (k < 0) {
+		snprintf(err, errlen, by_file ? "%s is drained by a policy file (drain: true): "
+			 "change it there" : "%s is not drained", text);
+		ret = -ENOENT;
+	} else {
+		/* every CLI drain of these backends goes */
+		for (; k >= 0; k = drain_find(&e, &d, (size_t)k)) {
+			free(e.drains[k]);
+			memmove(&e.drains[k], &e.drains[k + 1],
+				(e.ndrains - k - 1) * sizeof(*e.drains));
+			memmove(&e.drain_loc[k], &e.drain_loc[k + 1],
+				(e.ndrains - k - 1) * sizeof(*e.drain_loc));
+			e.ndrains--;
+		}
+	}
+	if (!ret && changed)
+		ret = edit_apply(a, &e, err, errlen);
+	if (!ret) {
+		*data = answer(a, was);
+		json_object_object_add(*data, "drain", json_object_new_string(text));
+		json_object_object_add(*data, "backends", json_object_get(matched));
+		json_object_object_add(*data, "changed", json_object_new_boolean(changed));
+		if (!drain && by_file)
+			json_object_object_add(*data, "note", json_object_new_string(
+						       "a policy file drains it too"));
+	}
+out:
+	json_object_put(matched);
+	sl_edits_free(&e);
+	return ret;
+}
+
+int edit_cmd_lb_drain(struct agent *a, struct json_object *req, struct json_object **data,
+		      char *err, size_t errlen)
+{
+	return drain_edit(a, req, data, err, errlen, true);
+}
+
+int edit_cmd_lb_undrain(struct agent *a, struct json_object *req, struct json_object **data,
+			char *err, size_t errlen)
+{
+	return drain_edit(a, req, data, err, errlen, false);
 }

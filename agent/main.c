@@ -29,6 +29,8 @@
 #include "control.h"
 #include "events.h"
 #include "fw_maps.h"
+#include "health.h"
+#include "lb.h"
 #include "metrics.h"
 #include "loader.h"
 #include "log.h"
@@ -300,6 +302,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	err = loader_prepare_state(a);
 	if (!err)
 		err = loader_load(a);
+	if (!err)
+		err = lb_open(a);
 	if (err)
 		goto fail_pol;
 	err = loader_pick_active(a);
@@ -474,6 +478,8 @@ int main(int argc, char **argv)
 	attach_release_all(&a);
 	if (a.nl)
 		mnl_socket_close(a.nl);
+	health_close(&a);
+	lb_close(&a);
 	rules_close(&a);
 	loader_unload(&a);
 	if (a.have_policy)

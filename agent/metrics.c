@@ -32,6 +32,7 @@
 #include "conntrack.h"
 #include "events.h"
 #include "fw_maps.h"
+#include "lb.h"
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
@@ -246,6 +247,13 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 		counter_pair(b, "sluice_drop", "reason", drop_names, d, SLUICE_DROP_MAX);
 	ct_metrics(a, b);
 	event_metrics(a, b);
+	{
+		char *lb = lb_metrics_text(a);
+
+		if (lb)
+			mb_printf(b, "%s", lb);
+		free(lb);
+	}
 }
 
 /* One answer on its way: the body, sent as the client reads, within M_SEND_MS. */

@@ -44,6 +44,7 @@ struct mig_name_val {
 static const char *const verdict_names[] = { SLUICE_VERDICTS(NAME_OF) };
 static const char *const drop_names[] = { SLUICE_DROP_REASONS(NAME_OF) };
 static const char *const ct_stat_names[] = { SLUICE_CT_STATS(NAME_OF) };
+static const char *const lb_stat_names[] = { SLUICE_LB_STATS(NAME_OF) };
 #undef NAME_OF
 
 /*
@@ -72,6 +73,7 @@ static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final);
 #define RECREATE(map, what)	{ map, MIG_RECREATE, MIG_G_NONE, what }
 #define COUNTERS(map, what, cur, prev) \
 	{ map, MIG_COUNTERS, MIG_G_NONE, what, LIST(cur), LIST(prev), NULL }
+#define LB(map, kind, what)	{ map, kind, MIG_G_LB, what }
 #define SLOT_TABLE(id, outer, name, type, flags, entries, k, v) \
 	POLICY(#outer, "the policy slots' " name " tables", \
 	       SLUICE_FWT_##id == SLUICE_FWT_CFG ? MIG_F_GEN : 0),
@@ -103,6 +105,28 @@ static const struct mig_map mig_maps[] = {
 	RECREATE("ct_ck_tmp", "the SYN cookie code's buffers"),
 	RECREATE(SLUICE_MAP_EVENTS, "the drop events"),
 	RECREATE(SLUICE_MAP_EV_CFG, "the drop event limiter"),
+	/*
+	 * The load balancer: written from the policy at every apply, flows and
+	 * per-backend figures by backend id, so replaced as a group; the
+	 * previous programs keep balancing on theirs until the links move.
+	 * The flows are not copied: Maglev gives a flow the same backend again
+	 * while the backend set is the one it was recorded with.
+	 */
+	LB(SLUICE_MAP_LB_SVC, MIG_POLICY, "the load balancer's services"),
+	LB(SLUICE_MAP_LB_MAGLEV, MIG_POLICY, "the load balancer's Maglev tables"),
+	LB(SLUICE_MAP_LB_BACKENDS, MIG_POLICY, "the load balancer's backends"),
+	LB(SLUICE_MAP_LB_FLOWTAB, MIG_POLICY, "the load balancer's flows"),
+	LB(SLUICE_MAP_LB_CFG, MIG_POLICY, "the load balancer's settings"),
+	LB(SLUICE_MAP_LB_FILTER, MIG_POLICY, "the load balancer's address filter"),
+	LB(SLUICE_MAP_LB_DECAP, MIG_POLICY, "the decapsulated VIPs"),
+	LB(SLUICE_MAP_LB_DECAP_IF, MIG_POLICY, "the decapsulating interfaces"),
+	LB(SLUICE_MAP_LB_HC, MIG_POLICY, "the DSR health checks' VIPs"),
+	LB(SLUICE_MAP_LB_DEVMAP, MIG_POLICY, "the load balancer's redirect targets"),
+	LB(SLUICE_MAP_LB_NH, MIG_RECREATE, "the next hops per backend (a cache)"),
+	LB(SLUICE_MAP_LB_BE_STATS, MIG_RECREATE, "the per-backend counters"),
+	{ SLUICE_MAP_LB_STATS, MIG_COUNTERS, MIG_G_NONE, "the load balancer's counters",
+	  LIST(lb_stat_names), NULL, 0, NULL },
+	RECREATE("lb_fib", "the load balancer's fib_lookup buffer"),
 	{ SLUICE_MAP_TAILS, MIG_PROGRAM, MIG_G_NONE, "a program set's stages" },
 	{ SLUICE_MAP_SCRATCH, MIG_PROGRAM, MIG_G_NONE, "the per-packet state" },
 
@@ -336,7 +360,7 @@ static int prev_names(struct migrate *mg, struct mig_pin *p, size_t n)
 static const char *entry_name(const struct mig_names *v, size_t i, char *buf, size_t len)
 {
 	if (v->v)
-		return v->v[i];
+		return v->named && i >= v->named ? NULL : v->v[i];
 	if (i + 1 == v->n)
 		return "default";
 	snprintf(buf, len, "%zu", i);
@@ -372,7 +396,8 @@ static bool names_equal(const struct mig_names *a, const struct mig_names *b)
 		const char *x = entry_name(a, i, b1, sizeof(b1));
 		const char *y = entry_name(b, i, b2, sizeof(b2));
 
-		if (!x || !y || strcmp(x, y))
+		/* spare entries, unnamed on both sides, are alike */
+		if ((x || y) && (!x || !y || strcmp(x, y)))
 			return false;
 	}
 	return true;
@@ -783,8 +808,10 @@ static int plan_map(struct migrate *mg, const struct mig_map *m, struct bpf_map 
 	}
 	p->differs = err;
 	if (m->kind == MIG_COUNTERS) {
+		/* names for the first entries; a map may keep spare ones for later names */
 		p->nn.v = m->names;
-		p->nn.n = m->names ? m->nnames : bpf_map__max_entries(def);
+		p->nn.n = bpf_map__max_entries(def);
+		p->nn.named = m->names ? m->nnames : 0;
 		err = prev_names(mg, p, info.max_entries);
 		if (err)
 			return err;

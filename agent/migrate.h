@@ -58,6 +58,7 @@ enum mig_group {
 	MIG_G_SLOTS,	/* fwp_*, sl_ifslot_v2, sl_ifslot_a_v2 (and the names they retired) */
 	MIG_G_CT,	/* ct_shards, ct_cfg, ct_sweep */
 	MIG_G_RULES,	/* fw_rule_cnt_v2 and its owners fw_cnt_key */
+	MIG_G_LB,	/* the load balancer's services, backends, flows (by backend id) */
 };
 
 /* What else a map is (mig_map.flags). */
@@ -153,6 +154,7 @@ int migrate_recover(const char *maps_dir, const char *upgrade_dir);
 struct mig_names {
 	const char *const *v;	/* entry i's name; NULL: a rule counter list, by index */
 	size_t n;		/* entries */
+	size_t named;		/* entries V names (0: all N); the rest are spare, unnamed */
 };
 /*
  * Copy OLD_FD's counters into NEW_FD (empty, no program running it) where

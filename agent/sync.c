@@ -34,6 +34,8 @@
 #include "attach.h"
 #include "conntrack.h"
 #include "fw_maps.h"
+#include "health.h"
+#include "lb.h"
 #include "log.h"
 #include "policy_edit.h"
 #include "rules.h"
@@ -248,12 +250,17 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		if (err)
 			break;
 	}
+	/* the load balancer's new tables and backends, where no packet looks yet */
+	if (!err)
+		err = lb_sync_prepare(a, pol, gen);
 	/* shared by every slot: written just before the flip, restored if it fails */
 	if (!err)
 		err = ct_apply(a, pol);
-	/* the flip: one word per interface, to its section's new slot */
+	/* the flip: one word per interface, to its section's new slot; the services */
 	if (!err) {
 		err = attach_set_slots(a, pol, slots, nsec);
+		if (!err)
+			err = lb_sync_commit(a);
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 		if (err) {
 			if (a->nsec_slots)
@@ -266,6 +273,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		}
 	}
 	if (err) {
+		lb_sync_abort(a);
 		for (size_t i = 0; i < built; i++)
 			if (!fw_ifslot_refers(&a->fds, slots[i]))
 				fw_slot_clear(&a->fds, slots[i]);
@@ -286,13 +294,17 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	a->slot = slots[0];
 	a->in_force = true;
 	pr_info("policy generation %llu applied (%zu section%s, slots %u..): %zu rules, "
-		"from %zu files in %s", (unsigned long long)gen, nsec, nsec > 1 ? "s" : "",
-		slots[0], policy_nrules(&a->pol), a->pol.nfiles, a->policy_dir);
+		"%zu load balancers, from %zu files in %s", (unsigned long long)gen, nsec,
+		nsec > 1 ? "s" : "", slots[0], policy_nrules(&a->pol), a->pol.nlbs,
+		a->pol.nfiles, a->policy_dir);
 	/* events of the new generation name its rules from now on */
 	rules_commit(a, &a->pol, &plan, gen);
 	/* the slots just left: freed once no packet can be in them */
 	sync_grace(a);
 	slots_gc(a);
+	lb_sync_gc(a);
+	lb_ifaces_sync(a);
+	health_sync(a);
 	return 0;
 }
 

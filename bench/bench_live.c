@@ -59,27 +59,6 @@ static void on_signal(int sig)
 	exit(1);	/* runs cleanup() through atexit */
 }
 
-/* A counter of veth IF in namespace NS from `ethtool -S`. */
-static long long veth_stat(const char *ns, const char *ifname, const char *key)
-{
-	char cmd[160], line[256];
-	long long v = -1;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "ip netns exec %s ethtool -S %s", ns, ifname);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p)) {
-		char *k = line + strspn(line, " ");
-
-		if (!strncmp(k, key, strlen(key)) && k[strlen(key)] == ':')
-			v = strtoll(k + strlen(key) + 1, NULL, 10);
-	}
-	pclose(p);
-	return v;
-}
-
 static void make_frame(uint8_t *f, uint32_t src)
 {
 	uint32_t v;

@@ -68,6 +68,27 @@ static inline int enter_ns(const char *name)
 	return err;
 }
 
+/* A counter of veth IF in namespace NS from `ethtool -S`. */
+static inline long long veth_stat(const char *ns, const char *ifname, const char *key)
+{
+	char cmd[160], line[256];
+	long long v = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s ethtool -S %s", ns, ifname);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		char *k = line + strspn(line, " ");
+
+		if (!strncmp(k, key, strlen(key)) && k[strlen(key)] == ':')
+			v = strtoll(k + strlen(key) + 1, NULL, 10);
+	}
+	pclose(p);
+	return v;
+}
+
 /* qsort(3) order of doubles, for the medians. */
 static inline int cmp_double(const void *a, const void *b)
 {
@@ -171,8 +192,12 @@ static inline void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* Apply the policy in DIR to the maps FDS; prints the time each step took when VERBOSE. */
-static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t gen, bool verbose)
+/*
+ * Apply the policy in DIR to the maps FDS; prints the time each step took
+ * when VERBOSE. KEEP (may be NULL) receives the policy (the caller frees it).
+ */
+static inline int apply_pol(const char *dir, const struct fw_map_fds *fds, uint64_t gen,
+			    bool verbose, struct sl_policy *keep)
 {
 	struct sl_diags diags = { 0 };
 	struct fw_tables t = { 0 };
@@ -193,7 +218,10 @@ static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t 
 			       "%u hash buckets), map write %.3f s\n", t1 - t0, t2 - t1,
 			       t.ncls[SL_F_SRC], t.v4[0].nt8, t.v4[0].nlh, t3 - t2);
 		fw_tables_free(&t);
-		policy_free(&pol);
+		if (keep && !err)
+			*keep = pol;
+		else
+			policy_free(&pol);
 	}
 	if (err) {
 		fprintf(stderr, "bench: applying the policy failed:\n");
@@ -201,6 +229,11 @@ static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t 
 	}
 	sl_diags_free(&diags);
 	return err;
+}
+
+static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t gen, bool verbose)
+{
+	return apply_pol(dir, fds, gen, verbose, NULL);
 }
 
 /* DIR/big.txt: prefixes [0, N) of SHAPE (bpf/lib/bench_gen.h), one per line. */

@@ -49,6 +49,26 @@ int gen_rand(struct xdp_md *ctx)
 	return bpf_redirect(tx_ifindex, 0);
 }
 
+/*
+ * gen_tmpl: the first 64 bytes written from tmpl every time. Live frames
+ * come from a page pool whose pages return with what the receiver made of
+ * them: a load balancer rewrites addresses (and the stack's NAT does too),
+ * so the frame is put back as it was before each send.
+ */
+const volatile __u64 tmpl[8];
+
+SEC("xdp")
+int gen_tmpl(struct xdp_md *ctx)
+{
+	__u64 *p = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+
+	if ((void *)(p + 8) > (void *)end)
+		return XDP_ABORTED;
+	for (int i = 0; i < 8; i++)
+		p[i] = tmpl[i];
+	return bpf_redirect(tx_ifindex, 0);
+}
+
 /* What gen_syn's frames are sent to (set by bench_synflood before load). */
 const volatile __u8 syn_dst_mac[6], syn_src_mac[6];
 const volatile __u32 syn_dst;		/* network order */

@@ -271,7 +271,8 @@ struct sl_counter {
 	X(VERDICT_PASS,		"pass")		\
 	X(VERDICT_DROP,		"drop")		\
 	X(VERDICT_PASS_NONIP,	"pass-non-ip")	\
-	X(VERDICT_TX,		"tx")	/* answered on the same interface (SYN cookie) */
+	X(VERDICT_TX,		"tx")		/* sent back out the interface it came in on */ \
+	X(VERDICT_REDIRECT,	"redirect")	/* sent out another interface (load balancer) */
 
 /* sl_drop[r] (per CPU): every drop has a named reason. */
 #define SLUICE_DROP_REASONS(X)					\
@@ -294,7 +295,21 @@ struct sl_counter {
 	X(DROP_TRUNC_ICMP,	"truncated-icmp")		\
 	X(DROP_INTERNAL,	"internal-error")		\
 	X(DROP_TAIL_MISSED,	"tail-call-missed")		\
-	X(DROP_SYNCOOKIE_BAD,	"syncookie-bad")
+	X(DROP_SYNCOOKIE_BAD,	"syncookie-bad")		\
+	X(DROP_LB_NO_BACKEND,	"lb-no-backend")		\
+	X(DROP_LB_NO_ROUTE,	"lb-no-route")			\
+	X(DROP_LB_FWD_OFF,	"lb-forwarding-disabled")	\
+	X(DROP_LB_TOO_BIG,	"lb-too-big")			\
+	X(DROP_LB_FRAGMENT,	"lb-fragment")			\
+	X(DROP_LB_ENCAP,	"lb-encap-failed")
+
+/*
+ * sl_verdict and sl_drop have room for more entries than there are names,
+ * so that a new verdict or drop reason does not change a pinned map's
+ * layout (a restart then keeps the counters).
+ */
+#define SLUICE_VERDICT_SLOTS	8
+#define SLUICE_DROP_SLOTS	64
 
 /*
  * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse) hands
@@ -302,11 +317,13 @@ struct sl_counter {
  * the per-packet state (parsed headers, conntrack key, policy slot) travels
  * in the per-CPU map sl_scratch. A tail call into an empty index is the drop
  * "tail-call-missed". The names are the stage programs' names; the loader
- * fills sl_tails with them. The load balancer will be the next stage.
+ * fills sl_tails with them. A packet the firewall allows goes on to the load
+ * balancer when services are configured (lb_config.active).
  */
 #define SLUICE_TAILS(X)					\
 	X(TAIL_CT,	"sl_stage_ct")	/* conntrack */		\
-	X(TAIL_FW,	"sl_stage_fw")	/* firewall rules */
+	X(TAIL_FW,	"sl_stage_fw")	/* firewall rules */	\
+	X(TAIL_LB,	"sl_stage_lb")	/* load balancer */
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_verdict { SLUICE_VERDICTS(SLUICE_ENUM_ENTRY) SLUICE_VERDICT_MAX };
@@ -564,6 +581,201 @@ struct sl_ck_load {
 };
 
 /*
+ * The L4 load balancer (docs/lb.md). A service is (VIP, port, proto): its
+ * key in lb_svc gives a struct lb_service, whose `table` names its Maglev
+ * lookup table in the array of maps lb_maglev: an inner array of `size`
+ * (a prime) backend ids, indexes of lb_backends. The flow hash of a packet
+ * (sl_lb_flow_hash, below) modulo `size` picks the table entry. A changed
+ * service gets a new table and a new lb_service value, one write each, so a
+ * packet sees the old service or the new one. An lb_backends entry is never
+ * rewritten while a table names it: a new backend takes a free id with a
+ * new incarnation (`gen`). Established flows live in the LRU hash
+ * lb_flowtab[LB_FLOWS] (client 5-tuple -> backend id and gen); a flow whose
+ * backend left the policy (not LB_BE_F_LIVE, or another gen) is balanced
+ * again. NAT replies are found in lb_flowtab[LB_REVERSE], keyed by the
+ * backend side's 5-tuple. The cgroup connect hooks can use lb_svc,
+ * lb_maglev and lb_backends as they are.
+ */
+#define SLUICE_LB_SVC_MAX	256		/* services (and VIP markers) */
+#define SLUICE_LB_TABLES	(2 * SLUICE_LB_SVC_MAX)	/* Maglev tables, new ones included */
+#define SLUICE_LB_BACKENDS_MAX	4096		/* backends of all services */
+#define SLUICE_LB_RING_DEFAULT	65537		/* Maglev table size (a prime) */
+#define SLUICE_LB_RING_MIN	101
+#define SLUICE_LB_RING_MAX	1048573
+#define SLUICE_LB_NO_BACKEND	0xffffffffu	/* table entry: no backend up */
+#define SLUICE_LB_DECAP_MAX	256		/* decap VIPs, decap interfaces */
+#define SLUICE_LB_DEVMAP_MAX	1024		/* interfaces XDP_REDIRECT may use */
+#define SLUICE_LB_FLOW_SEED	0x736c6231u	/* "slb1": flow hash seed, fixed */
+
+#define LB_SVC_F_DSR	(1u << 0)	/* mode dsr: IP-in-IP to the backend; else NAT */
+#define LB_SVC_F_VIP	(1u << 1)	/* the VIP's own entry (port 0, proto 0): ICMP errors, fragments */
+
+struct lb_svc_key {
+	__u8 vip[16];		/* network order; IPv4 in the first 4 bytes, rest zero */
+	__be16 port;		/* 0 with proto 0: the VIP entry */
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;		/* 4 or 6 */
+};
+
+struct lb_service {
+	__u32 id;		/* stable service index (names, counters) */
+	__u32 table;		/* lb_maglev index of the lookup table */
+	__u32 size;		/* entries of that table (a prime) */
+	__u16 flags;		/* LB_SVC_F_* */
+	__u8 encap_bits;	/* DSR: low bits of the outer source that vary per flow (<= 32) */
+	__u8 pad;
+	__u8 encap_src[16];	/* DSR: outer source prefix, network order */
+};
+
+#define LB_BE_F_LIVE	(1u << 0)	/* in the policy: its flows stay */
+#define LB_BE_F_DOWN	(1u << 1)	/* health checks failed (agent's record) */
+#define LB_BE_F_DRAIN	(1u << 2)	/* draining (agent's record) */
+
+struct lb_backend {
+	__u8 addr[16];		/* network order; IPv4 in the first 4 bytes */
+	__be16 port;
+	__u8 family;		/* 4 or 6 */
+	__u8 flags;		/* LB_BE_F_*; the datapath reads LIVE only */
+	__u32 gen;		/* incarnation of this id */
+	__u32 svc;		/* lb_service.id it belongs to */
+	__u32 pad;
+};
+
+/* lb_flowtab indexes: inner LRU hashes created by the agent (lib/lb_maps.c). */
+#define LB_FLOWS	0	/* client -> VIP 5-tuple: the flow's backend */
+#define LB_REVERSE	1	/* backend -> client 5-tuple: NAT reply, back to VIP:port */
+
+struct lb_flow_key {
+	__u8 src[16];		/* network order; IPv4 in the first 4 bytes */
+	__u8 dst[16];
+	__be16 sport, dport;
+	__u8 proto, family;
+	__u8 pad[2];
+};
+
+#define LB_FLOW_OPEN	0
+#define LB_FLOW_CLOSING	1	/* TCP FIN or RST seen: the closing timeout applies */
+
+struct lb_flow {
+	__u64 last_seen;	/* bpf_ktime_get_coarse_ns */
+	__u32 backend;		/* lb_backends id */
+	__u32 be_gen;		/* its gen when chosen */
+	__u8 state;		/* LB_FLOW_* */
+	__u8 pad;
+	__be16 vport;		/* LB_REVERSE: the service port */
+	__u32 pad2;
+	__u8 vip[16];		/* LB_REVERSE: the VIP */
+};
+
+/*
+ * DSR health checks travel as client traffic does: the agent's check socket
+ * connects to the backend's address with SO_MARK = SLUICE_LB_HC_MARK | id
+ * (the backend's lb_backends id); the TC egress program rewrites the
+ * destination to the VIP of lb_hc[id] and puts the outer header on, and
+ * leaves a reverse entry that turns the answer (from the VIP) back into one
+ * from the backend's address for the socket.
+ */
+#define SLUICE_LB_HC_MARK	0x51c00000u	/* the low 16 bits: the backend id */
+#define SLUICE_LB_HC_MASK	0xffff0000u
+
+struct lb_hc {
+	__u8 vip[16];		/* network order; IPv4 in the first 4 bytes */
+	__be16 port;		/* the service's */
+	__u8 family;		/* 0: no encapsulated check for this id */
+	__u8 pad;
+};
+
+/*
+ * lb_config.timeout[] (seconds a flow may idle); 0: the default, conntrack's
+ * (the agent writes the policy's conntrack timeouts here).
+ */
+enum { LB_TO_TCP, LB_TO_TCP_CLOSING, LB_TO_UDP, LB_TO_MAX };
+#define SLUICE_LB_TO_DEFAULT(i)	((i) == LB_TO_UDP ? 30u : (i) == LB_TO_TCP_CLOSING ? 120u : 432000u)
+
+/* lb_cfg[0]: written by the agent. */
+struct lb_config {
+	__u32 active;		/* services present: allowed packets go to the LB stage */
+	__u32 nat;		/* NAT services (or DSR health checks): the entry program looks for replies */
+	__u32 decap;		/* decap VIPs present (backend side of DSR) */
+	__u32 timeout[LB_TO_MAX];
+	__u64 gen;		/* policy generation */
+};
+
+/*
+ * lb_nh[backend id] (per CPU): the next hop towards the backend as
+ * bpf_fib_lookup gave it, reused for SLUICE_LB_NH_TTL_S: route and
+ * neighbour changes show within that time; a cache miss or an entry of
+ * another incarnation looks the route up again.
+ */
+#define SLUICE_LB_NH_TTL_S	1
+
+struct lb_nexthop {
+	__u64 expires;		/* bpf_ktime_get_coarse_ns */
+	__u32 ifindex;		/* egress */
+	__u32 gen;		/* the backend's incarnation */
+	__u16 mtu;		/* the egress device's MTU */
+	__u8 smac[6], dmac[6];
+	__u8 pad[2];
+};
+
+/*
+ * lb_filter: one bit per address hash (sl_lb_addr_hash), words
+ * [LB_F_VIP * SLUICE_LB_FILTER_WORDS, ...) for the VIPs, then the backends.
+ * A clear bit says "no VIP (backend) has this address": the packet skips
+ * the service (reply) lookup with one inlined array read. The agent sets
+ * the bits of new addresses before they are in use, clears old ones after.
+ */
+#define SLUICE_LB_FILTER_WORDS	1024		/* 65536 bits per side */
+enum { LB_F_VIP, LB_F_BACKEND, LB_F_MAX };
+
+static inline __u32 sl_lb_addr_hash(const __u32 *a)
+{
+	return ((a[0] ^ a[1] ^ a[2] ^ a[3]) * 0x9e3779b1u) >> 16;
+}
+
+/* lb_be_stats[backend id] (per CPU). */
+struct lb_be_counter {
+	__u64 new_flows;	/* flows balanced to it */
+	__u64 packets;		/* client -> backend */
+	__u64 bytes;
+};
+
+/* lb_stats[i] (per CPU): what the load balancer did. */
+#define SLUICE_LB_STATS(X)					\
+	X(LB_STAT_NEW_FLOW,	"new-flows")			\
+	X(LB_STAT_RESELECT,	"rebalanced")			\
+	X(LB_STAT_FLOW_FAIL,	"flow-insert-failed")		\
+	X(LB_STAT_REPLY,	"nat-replies")			\
+	X(LB_STAT_ICMP,		"icmp-to-backend")		\
+	X(LB_STAT_TOO_BIG,	"icmp-too-big-sent")		\
+	X(LB_STAT_STACK,	"to-stack-no-neighbour")	\
+	X(LB_STAT_VLAN,		"to-stack-vlan")		\
+	X(LB_STAT_DECAP,	"decapsulated")
+
+#define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
+enum sluice_lb_stat { SLUICE_LB_STATS(SLUICE_ENUM_ENTRY) SLUICE_LB_STAT_MAX };
+#undef SLUICE_ENUM_ENTRY
+
+/*
+ * The flow hash: the same on every node for the same packet (no random
+ * seed), so that nodes with byte-identical policies pick the same backend.
+ * W: the 10 words of a struct lb_flow_key as they are in memory.
+ */
+static inline __u32 sl_lb_flow_hash(const __u32 *w)
+{
+	__u32 h = SLUICE_LB_FLOW_SEED;
+
+	for (int i = 0; i < 10; i++)
+		h = (h ^ w[i]) * 0x9e3779b1u;
+	/* murmur3's finaliser: every input bit reaches every output bit */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+/*
  * Drop events (ring buffer sl_events, shared by both slots). One record per
  * drop, up to sl_ev_cfg.rate per second; the rest are only counted.
  */
@@ -686,6 +898,21 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_IFSLOT_A	"sl_ifslot_a_v2"	/* ifindex -> policy slot + 1, ifindex < 64k */
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
+#define SLUICE_MAP_LB_SVC	"lb_svc"	/* (VIP, port, proto) -> service */
+#define SLUICE_MAP_LB_MAGLEV	"lb_maglev"	/* Maglev tables (array of maps) */
+#define SLUICE_MAP_LB_BACKENDS	"lb_backends"	/* backend id -> address, port */
+#define SLUICE_MAP_LB_FLOWTAB	"lb_flowtab"	/* flows and NAT replies (array of maps) */
+#define SLUICE_MAP_LB_FLOWS	"lb_flows"	/* its inner maps */
+#define SLUICE_MAP_LB_REVERSE	"lb_reverse"
+#define SLUICE_MAP_LB_BE_STATS	"lb_be_stats"	/* per-backend counters */
+#define SLUICE_MAP_LB_STATS	"lb_stats"	/* load balancer events */
+#define SLUICE_MAP_LB_CFG	"lb_cfg"
+#define SLUICE_MAP_LB_DEVMAP	"lb_devmap"	/* XDP_REDIRECT targets */
+#define SLUICE_MAP_LB_DECAP	"lb_decap"	/* decap VIPs */
+#define SLUICE_MAP_LB_DECAP_IF	"lb_decap_if"	/* decap interfaces */
+#define SLUICE_MAP_LB_NH	"lb_nh"		/* next hop per backend (per CPU) */
+#define SLUICE_MAP_LB_FILTER	"lb_filter"	/* VIP and backend address bits */
+#define SLUICE_MAP_LB_HC	"lb_hc"		/* DSR health checks: backend id -> VIP */
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_dir) == 16, "fw_dir layout");
@@ -713,6 +940,18 @@ _Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + S
 _Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
 _Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
+_Static_assert(SLUICE_VERDICT_MAX <= SLUICE_VERDICT_SLOTS, "sl_verdict has room");
+_Static_assert(SLUICE_DROP_MAX <= SLUICE_DROP_SLOTS, "sl_drop has room");
+_Static_assert(sizeof(struct lb_svc_key) == 20, "lb_svc_key layout");
+_Static_assert(sizeof(struct lb_service) == 32, "lb_service layout");
+_Static_assert(sizeof(struct lb_backend) == 32, "lb_backend layout");
+_Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
+_Static_assert(sizeof(struct lb_flow) == 40, "lb_flow layout");
+_Static_assert(sizeof(struct lb_config) == 32, "lb_config layout");
+_Static_assert(sizeof(struct lb_be_counter) == 24, "lb_be_counter layout");
+_Static_assert(sizeof(struct lb_nexthop) == 32, "lb_nexthop layout");
+_Static_assert(sizeof(struct lb_hc) == 20, "lb_hc layout");
+_Static_assert(SLUICE_LB_BACKENDS_MAX <= 0x10000, "a backend id fits the mark's low bits");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the chunk flag");
 _Static_assert(SLUICE_DROP_MAX <= 256, "drop reasons fit in sl_event.reason");
 _Static_assert(SLUICE_POL_SLOTS <= 256, "sections fit in sl_event.section");

@@ -10,7 +10,8 @@
  *
  * Egress is not filtered: the rules apply to XDP ingress only. This program
  * is what lets the replies of locally opened connections through a
- * `default: deny` firewall.
+ * `default: deny` firewall. It also sends the agent's DSR health checks
+ * encapsulated to the VIP (bpf/lib/lb_hc.h).
  *
  * sl_tc_ingress (TC ingress, beside it): the second half of a SYN cookie
  * handshake, and the way out for SYN-ACKs where XDP_TX cannot be trusted
@@ -32,6 +33,7 @@
 
 #include "lib/conntrack.h"
 #include "lib/ct_cookie.h"
+#include "lib/lb_hc.h"
 
 #define SL_TC_ACT_OK	0
 
@@ -96,6 +98,9 @@ int sluice_tc(struct __sk_buff *skb)
 
 	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && ctp.start)
 		sl_tc_ct_create(&ctp, ctc, skb->len);
+	/* a DSR health check of the agent's: on its way as client traffic goes */
+	if ((skb->mark & SLUICE_LB_HC_MASK) == SLUICE_LB_HC_MARK)
+		sl_lb_hc_encap(skb, &m);
 	return SL_TC_ACT_OK;
 }
 

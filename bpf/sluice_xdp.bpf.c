@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluice XDP ingress: the firewall as a pipeline of tail-called programs.
+ * sluice XDP ingress: the firewall and the load balancer as a pipeline of
+ * tail-called programs.
  *
- *   sluice_xdp   (entry, attached)  policy present? parse (Ethernet, VLAN x2,
- *                                   IPv4/IPv6 + extension headers, L4) into
- *                                   the per-CPU sl_scratch
- *     -> sl_tails[SLUICE_TAIL_CT]   sl_stage_ct: a tracked connection passes
- *                                   (only when stateful)
+ *   sluice_xdp   (entry, attached)  [DSR backend: IP-in-IP for a decap VIP
+ *                                   loses its outer header] policy present?
+ *                                   parse (Ethernet, VLAN x2, IPv4/IPv6 +
+ *                                   extension headers, L4) into the per-CPU
+ *                                   sl_scratch; [a backend's reply to a NAT
+ *                                   flow reads as from VIP:port from here on]
+ *     -> sl_tails[SLUICE_TAIL_CT]   sl_stage_ct: a tracked connection is
+ *                                   allowed (only when stateful)
  *     -> sl_tails[SLUICE_TAIL_FW]   sl_stage_fw: classify (DIR-24-8 / LPM6 /
  *                                   port / proto classes, bitmap AND), count,
- *                                   XDP_PASS or XDP_DROP; an allowed packet
- *                                   may open a connection
+ *                                   allow or XDP_DROP; an allowed packet may
+ *                                   open a connection
+ *     -> sl_tails[SLUICE_TAIL_LB]   sl_stage_lb (services configured): an
+ *                                   allowed packet for a VIP goes to its
+ *                                   backend (XDP_TX / XDP_REDIRECT), a NAT
+ *                                   reply back to its client; others XDP_PASS
  *
  * A drop also sends a rate-limited event to sl_events. A tail call that finds
  * its index empty drops the packet as "tail-call-missed": never a pass.
@@ -23,6 +31,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/firewall.h"
+#include "lib/lb.h"
 
 /* Filled by userspace with this object's stage programs (fw_pipeline_fill). */
 struct {
@@ -40,19 +49,38 @@ static __always_inline int sl_tail(struct xdp_md *ctx, __u32 idx, struct sl_pipe
 			  p->ifindex);
 }
 
+/* An allowed packet: to the load balancer when it has services, else XDP_PASS. */
+static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p)
+{
+	struct lb_config *lbc = sl_lb_cfg();
+
+	if (lbc && lbc->active)
+		return sl_tail(ctx, SLUICE_TAIL_LB, p);
+	return sl_pass(p->bytes);
+}
+
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct lb_config *lbc = sl_lb_cfg();
 	struct sl_pipe *p = sl_pipe_get();
 	struct fw_config *cfg;
+	void *data, *data_end;
 	int v;
 
+	if (lbc && lbc->decap)
+		sl_lb_decap(ctx);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
 	v = sl_fw_begin(data, data_end, ctx->ingress_ifindex, &cfg, p);
 	if (v != SL_NEXT)
 		return v;
+	if (lbc && lbc->nat)
+		sl_lb_reply_meta(p, lbc);
+	if (lbc && lbc->active)
+		sl_lb_syn_meta(p);
 	return sl_tail(ctx, sl_fw_ct_cfg() ? SLUICE_TAIL_CT : SLUICE_TAIL_FW, p);
 }
 
@@ -74,6 +102,8 @@ int sl_stage_ct(struct xdp_md *ctx)
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
 		v = sl_fw_track(ctx, p, cfg, ctc);
+		if (v == SL_ALLOW)
+			return sl_allowed(ctx, p);
 		if (v != SL_NEXT)
 			return v;
 	}
@@ -85,6 +115,7 @@ int sl_stage_fw(struct xdp_md *ctx)
 {
 	struct sl_pipe *p = sl_pipe_get();
 	struct fw_config *cfg;
+	int v;
 
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL,
@@ -97,7 +128,20 @@ int sl_stage_fw(struct xdp_md *ctx)
 	if (!cfg)
 		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
-	return sl_fw_rules(ctx, p, cfg, sl_fw_ct_cfg());
+	v = sl_fw_rules(ctx, p, cfg, sl_fw_ct_cfg());
+	return v == SL_ALLOW ? sl_allowed(ctx, p) : v;
+}
+
+SEC("xdp")
+int sl_stage_lb(struct xdp_md *ctx)
+{
+	struct sl_pipe *p = sl_pipe_get();
+	struct lb_config *lbc = sl_lb_cfg();
+
+	if (!p || !lbc)
+		return sl_drop_pkt(SLUICE_DROP_INTERNAL,
+				   (long)ctx->data_end - (long)ctx->data);
+	return sl_lb(ctx, p, lbc);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -46,6 +46,20 @@ int cli_edit_call(struct cli *c, const char *cmd, struct json_object *args, long
 	return ctl_call(c, cmd, args, data);
 }
 
+int cli_edit_run(struct cli *c, const char *cmd, struct json_object *args, long long gen,
+		 int (*text)(struct json_object *data))
+{
+	struct json_object *data;
+	int rc = cli_edit_call(c, cmd, args, gen, &data);
+
+	json_object_put(args);
+	if (rc)
+		return rc;
+	rc = cli_output(c, data, text);
+	json_object_put(data);
+	return rc;
+}
+
 int cli_generation(struct cli *c, const struct cli_args *a, long long *gen)
 {
 	const char *v = cli_arg(c, a, "--generation");
@@ -129,19 +143,11 @@ static int block_del_text(struct json_object *d)
 static int do_block_edit(struct cli *c, int argc, char **argv, const char *cmd,
 			 int (*text)(struct json_object *))
 {
-	struct json_object *args, *data;
+	struct json_object *args;
 	long long gen;
 	int rc = block_args(c, argc, argv, &args, &gen);
 
-	if (rc)
-		return rc;
-	rc = cli_edit_call(c, cmd, args, gen, &data);
-	json_object_put(args);
-	if (rc)
-		return rc;
-	rc = cli_output(c, data, text);
-	json_object_put(data);
-	return rc;
+	return rc ? rc : cli_edit_run(c, cmd, args, gen, text);
 }
 
 static int do_block_add(struct cli *c, int argc, char **argv)

@@ -106,6 +106,7 @@ struct cli_object {
 
 extern const struct cli_object cli_policy, cli_rule, cli_status, cli_stats, cli_teardown;
 extern const struct cli_object cli_ct, cli_monitor, cli_block, cli_version, cli_completion;
+extern const struct cli_object cli_lb;
 extern const struct cli_object cli_complete_names, cli_grammar;
 
 /* Every object, in the order of the help; NULL-terminated (main.c). */
@@ -164,6 +165,9 @@ void cli_synopsis(FILE *out, const struct cli_object *o, const struct cli_verb *
 int cli_generation(struct cli *c, const struct cli_args *a, long long *gen);
 int cli_edit_call(struct cli *c, const char *cmd, struct json_object *args, long long gen,
 		  struct json_object **data);
+/* cli_edit_call, then ARGS put and the answer printed through TEXT: an exit status. */
+int cli_edit_run(struct cli *c, const char *cmd, struct json_object *args, long long gen,
+		 int (*text)(struct json_object *data));
 
 /*
  * Report an error once, where the context is: one line on stderr, or

@@ -25,7 +25,7 @@
 #include "print.h"
 
 struct check_result {
-	size_t rules, sets, prefixes, sections;
+	size_t rules, sets, prefixes, sections, lbs, backends;
 	bool several;			/* a policy with more than one section was checked */
 	struct json_object *secs;	/* [{"name", "interfaces", "default", ...}] */
 	struct json_object *files;	/* every file read */
@@ -134,6 +134,9 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 	}
 	if (!err) {
 		r->rules += policy_nrules(&pol);
+		r->lbs += pol.nlbs;
+		for (size_t i = 0; i < pol.nlbs; i++)
+			r->backends += pol.lbs[i].nbackends;
 		r->sets += pol.nsets;
 		r->prefixes += count_prefixes(&pol);
 		show_sections(c, r, &pol);
@@ -213,12 +216,17 @@ static int do_check(struct cli *c, int argc, char **argv)
 
 	rc = r.status;
 	if (!c->json) {
+		char lbs[64] = "";
+
+		if (r.lbs)
+			snprintf(lbs, sizeof(lbs), ", %zu load balancers (%zu backends)", r.lbs,
+				 r.backends);
 		if (rc == EXIT_OK && r.several)
-			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes\n", r.rules,
-			       r.sections, r.sets, r.prefixes);
+			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes%s\n", r.rules,
+			       r.sections, r.sets, r.prefixes, lbs);
 		else if (rc == EXIT_OK)
-			printf("ok: %zu rules, %zu sets, %zu prefixes\n", r.rules, r.sets,
-			       r.prefixes);
+			printf("ok: %zu rules, %zu sets, %zu prefixes%s\n", r.rules, r.sets,
+			       r.prefixes, lbs);
 		goto out;
 	}
 	out = json_object_new_object();
@@ -231,6 +239,8 @@ static int do_check(struct cli *c, int argc, char **argv)
 		json_object_object_add(out, "rules", json_object_new_uint64(r.rules));
 		json_object_object_add(out, "sets", json_object_new_uint64(r.sets));
 		json_object_object_add(out, "prefixes", json_object_new_uint64(r.prefixes));
+		json_object_object_add(out, "loadbalancers", json_object_new_uint64(r.lbs));
+		json_object_object_add(out, "backends", json_object_new_uint64(r.backends));
 		json_object_object_add(out, "sections", json_object_get(r.secs));
 		json_object_object_add(out, "files", json_object_get(r.files));
 	} else {

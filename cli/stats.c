@@ -67,6 +67,18 @@ static int stats_text(struct json_object *data)
 		       (unsigned long long)json_object_get_uint64(pr_get(ev, "sent")),
 		       (unsigned long long)json_object_get_uint64(pr_get(ev, "suppressed")),
 		       (unsigned long long)json_object_get_uint64(pr_get(ev, "lost")));
+	ev = pr_get(data, "lb");
+	if (!err && json_object_is_type(ev, json_type_object)) {
+		struct json_object *rows = pr_members(ev, "event");
+		static const struct pr_col lb_cols[] = {
+			{ "LOAD BALANCER", "event", 0 },
+			{ "COUNT", "value", PR_NUM },
+		};
+
+		putchar('\n');
+		err = rows ? pr_rows(stdout, lb_cols, 2, rows, "") : -ENOMEM;
+		json_object_put(rows);
+	}
 	return err;
 }
 

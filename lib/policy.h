@@ -100,6 +100,62 @@ struct sl_conntrack {
 	uint32_t nsyncookie_ports;
 };
 
+/*
+ * loadbalancers: services (VIP, port, proto) -> backends (docs/lb.md),
+ * parsed and checked by lb_parse.c, compiled by lb_compile.c.
+ */
+enum sl_lb_mode { SL_LB_NAT, SL_LB_DSR };
+enum sl_lb_check { SL_HC_NONE, SL_HC_TCP, SL_HC_HTTP };
+
+#define SL_LB_WEIGHT_MAX	65535u
+#define SL_LB_SERVICES_MAX	SLUICE_LB_SVC_MAX
+#define SL_LB_BACKENDS_MAX	(SLUICE_LB_BACKENDS_MAX / 2)	/* room for a change's new ids */
+
+struct sl_lb_backend {
+	struct sl_loc loc;		/* its mapping in the backends list */
+	uint8_t addr[16];		/* network order; IPv4 in the first 4 bytes */
+	uint16_t port;			/* host order */
+	uint32_t weight;		/* 1 .. SL_LB_WEIGHT_MAX */
+	bool drain;			/* no new flows: `drain: true` or `sluice lb drain` */
+	bool drain_cli;			/* the drain comes from `sluice lb drain` */
+};
+
+struct sl_lb_health {
+	enum sl_lb_check type;		/* SL_HC_NONE: every backend counts as up */
+	struct sl_loc loc;
+	uint32_t interval_ms, timeout_ms;
+	uint32_t rise, fall;		/* consecutive results to come back / to leave */
+	char *path;			/* http: the GET path */
+	uint32_t expect;		/* http: the status that means up */
+};
+
+struct sl_lb_service {
+	char *name;
+	struct sl_loc loc;		/* its name */
+	uint8_t family;			/* 4 or 6 */
+	uint8_t vip[16];		/* network order */
+	uint16_t port;			/* host order */
+	uint8_t proto;			/* IPPROTO_TCP or IPPROTO_UDP */
+	enum sl_lb_mode mode;
+	uint32_t table_size;		/* Maglev table entries (a prime) */
+	struct sl_prefix encap;		/* dsr: outer source prefix */
+	struct sl_lb_health health;
+	struct sl_lb_backend *backends;
+	size_t nbackends;
+};
+
+/* decap: the backend side of DSR (interfaces and VIPs decapsulated in XDP). */
+struct sl_decap {
+	bool present;
+	struct sl_loc loc;		/* the `decap` key */
+	char **ifaces;
+	struct sl_loc *iface_locs;
+	size_t nifaces;
+	struct sl_prefix *vips;		/* single addresses (/32, /128) */
+	struct sl_loc *vip_locs;
+	size_t nvips;
+};
+
 struct sl_policy {
 	struct sl_set *sets;
 	size_t nsets;
@@ -107,6 +163,10 @@ struct sl_policy {
 	size_t nfws;
 	struct sl_loc fw_loc;		/* the `firewall` key (file NULL: none) */
 	struct sl_conntrack ct;
+	struct sl_lb_service *lbs;	/* loadbalancers, in file order */
+	size_t nlbs;
+	struct sl_loc lb_loc;		/* the first `loadbalancers` key (file NULL: none) */
+	struct sl_decap decap;
 	char **files;			/* the files read, in order; sl_loc.file points here */
 	size_t nfiles;
 };

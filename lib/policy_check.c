@@ -441,6 +441,7 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 			errs += resolve(pol, r->dst, r->ndst, sets, ns, d);
 		}
 	}
+	errs += lb_check(pol, d);
 	free(sets);
 	free(rules);
 	free(fws);

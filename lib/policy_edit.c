@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "lb_policy.h"
 #include "policy_edit.h"
 #include "policy_int.h"
 #include "prefix.h"
@@ -131,6 +132,20 @@ int sl_edits_add_block(struct sl_edits *e, const struct sl_prefix *p)
 	return 0;
 }
 
+int sl_edits_add_drain(struct sl_edits *e, const char *drain)
+{
+	char *s = strdup(drain);
+
+	if (!s || sl_vec_reserve((void **)&e->drains, e->ndrains, sizeof(*e->drains)) ||
+	    sl_vec_reserve((void **)&e->drain_loc, e->ndrains, sizeof(*e->drain_loc))) {
+		free(s);
+		return -ENOMEM;
+	}
+	e->drains[e->ndrains] = s;
+	e->drain_loc[e->ndrains++] = (struct sl_loc){ e->path, 0, 0 };
+	return 0;
+}
+
 void sl_edits_free(struct sl_edits *e)
 {
 	for (size_t i = 0; i < e->nrules; i++)
@@ -138,6 +153,10 @@ void sl_edits_free(struct sl_edits *e)
 	free(e->rules);
 	free(e->block);
 	free(e->block_loc);
+	for (size_t i = 0; i < e->ndrains; i++)
+		free(e->drains[i]);
+	free(e->drains);
+	free(e->drain_loc);
 	free(e->path);
 	memset(e, 0, sizeof(*e));
 }
@@ -285,6 +304,32 @@ static void read_block(struct ectx *c, yaml_node_t *v)
 	}
 }
 
+static void read_drain(struct ectx *c, yaml_node_t *v)
+{
+	struct sl_edits *e = c->e;
+	yaml_node_item_t *it;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		eerr(c, v, "drain must be a list of \"VIP:PORT BACKEND\"");
+		return;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(c->doc, *it);
+		struct lb_drain d;
+		char err[256];
+
+		if (!scalar(n) || lb_drain_parse(scalar(n), &d, err, sizeof(err))) {
+			eerr(c, n ? n : v, "drain: %s", scalar(n) ? err : "expected \"VIP:PORT BACKEND\"");
+			continue;
+		}
+		if (sl_edits_add_drain(e, scalar(n))) {
+			c->oom = true;
+			return;
+		}
+		e->drain_loc[e->ndrains - 1] = mark_loc(c, n);
+	}
+}
+
 /* What the agent writes has no anchors: an alias in the file is a hand edit, refused. */
 static const struct sl_yaml_limits edits_limits = {
 	.depth = SL_YAML_DEPTH_MAX,
@@ -328,9 +373,11 @@ int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edit
 					eerr(&c, v, "rules must be a list of rules");
 				} else if (!strcmp(ks, "block")) {
 					read_block(&c, v);
+				} else if (!strcmp(ks, "drain")) {
+					read_drain(&c, v);
 				} else {
 					eerr(&c, k, "unknown key \"%.64s\"; allowed keys: "
-					     "rules, block", ks);
+					     "rules, block, drain", ks);
 				}
 			}
 		}
@@ -459,9 +506,9 @@ char *sl_edits_format(const struct sl_edits *e)
 
 	if (!f)
 		return NULL;
-	fputs("# Written by sluiced: the rules of `sluice rule add` and the prefixes of\n"
-	      "# `sluice block add`. Use the CLI to change them; hand-written policy goes\n"
-	      "# in *.yaml files beside this one (see docs/cli.md).\n", f);
+	fputs("# Written by sluiced: `sluice rule add`, `sluice block add`, `sluice lb drain`.\n"
+	      "# Use the CLI to change them; hand-written policy goes in *.yaml files beside\n"
+	      "# this one (see docs/cli.md).\n", f);
 	fputs(e->nrules ? "rules:\n" : "rules: []\n", f);
 	for (size_t i = 0; i < e->nrules; i++) {
 		const struct sl_edit_rule *r = &e->rules[i];
@@ -484,6 +531,13 @@ char *sl_edits_format(const struct sl_edits *e)
 		sl_prefix_format(&e->block[i], p, sizeof(p));
 		fputs("  - ", f);
 		put_quoted(f, p);
+		fputc('\n', f);
+	}
+	if (e->ndrains)
+		fputs("drain:\n", f);
+	for (size_t i = 0; i < e->ndrains; i++) {
+		fputs("  - ", f);
+		put_quoted(f, e->drains[i]);
 		fputc('\n', f);
 	}
 	if (fclose(f)) {
@@ -950,6 +1004,8 @@ int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_di
 			errs++;
 		}
 	}
+	/* `sluice lb drain`: drains naming no backend of the policy do nothing */
+	lb_drains_apply(pol, e->drains, e->ndrains);
 	if (!e->nrules && !e->nblock)
 		return errs ? -EINVAL : 0;
 	if (!pol->nfws) {

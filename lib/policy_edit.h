@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The CLI's edits: rules added with `sluice rule add` and the quick blocklist
- * of `sluice block add`. The agent keeps them in one file of its own inside
+ * The CLI's edits: rules added with `sluice rule add`, the quick blocklist
+ * of `sluice block add` and the load balancer's `sluice lb drain`. The agent keeps them in one file of its own inside
  * the policy dir (SL_EDITS_FILE, a dot-file: the loader and the dir watch
  * skip it, so hand-written files are never rewritten and the agent's own
  * rename-over never triggers a reload) and merges them into the policy read
@@ -62,6 +62,9 @@ struct sl_edits {
 	struct sl_prefix *block;	/* the quick blocklist, in the order added */
 	struct sl_loc *block_loc;
 	size_t nblock;
+	char **drains;			/* `sluice lb drain`: "VIP:PORT BACKEND" (lb_policy.h) */
+	struct sl_loc *drain_loc;
+	size_t ndrains;
 };
 
 /* The path of the edits file of DIR (malloc'd), NULL when out of memory. */
@@ -92,6 +95,8 @@ void sl_file_abort(char *tmp);
 /* Append a copy of R to E (which takes ownership of nothing in R). */
 int sl_edits_add_rule(struct sl_edits *e, const struct sl_edit_rule *r, size_t at);
 void sl_edit_rule_del(struct sl_edits *e, size_t i);
+/* Append the drain "VIP:PORT BACKEND" to E (not written yet); 0 or -ENOMEM. */
+int sl_edits_add_drain(struct sl_edits *e, const char *drain);
 /* Append P to the blocklist of E (not written yet: line 0); 0 or -ENOMEM. */
 int sl_edits_add_block(struct sl_edits *e, const struct sl_prefix *p);
 /* The index of the rule named NAME in E, or -1. */

@@ -4,6 +4,7 @@
 #define SLUICE_POLICY_INT_H
 
 #include <stdlib.h>
+#include <yaml.h>
 
 #include "policy.h"
 
@@ -26,6 +27,48 @@ int policy_check(struct sl_policy *pol, struct sl_diags *diags);
  * -1: cannot tell (a character class, or too many states to walk).
  */
 int sl_glob_covers(const char *a, const char *b, char *witness);
+
+/*
+ * The YAML walk of policy_parse.c, for the parsers of the other top-level
+ * keys (lb_parse.c: loadbalancers, decap). Errors are collected with the
+ * node's FILE:LINE:COL, as for every other key.
+ */
+struct pctx;
+
+/* A pair of a fixed-schema mapping (sl_y_fields). */
+struct kv {
+	yaml_node_t *key, *val;
+};
+
+typedef void (*item_fn)(struct pctx *c, yaml_node_t *n, void *arg);
+
+struct sl_policy *sl_y_policy(struct pctx *c);
+yaml_node_t *sl_y_node(struct pctx *c, int idx);	/* NULL past the alias budget */
+const char *sl_y_str(const yaml_node_t *n);		/* a scalar's text */
+bool sl_y_null(const yaml_node_t *n);
+const char *sl_y_kind(const yaml_node_t *n);		/* "a mapping", "a list", ... */
+struct sl_loc sl_y_loc(const struct pctx *c, const yaml_node_t *n);
+__attribute__((format(printf, 3, 4)))
+void sl_y_err(struct pctx *c, const yaml_node_t *n, const char *fmt, ...);
+void sl_y_oom(struct pctx *c);
+/* OUT[i] = the pair of key ALLOWED[i]; unknown and duplicate keys are reported. */
+void sl_y_fields(struct pctx *c, yaml_node_t *m, const char *what,
+		 const char *const *allowed, size_t nallowed, struct kv *out);
+/* FN for the value V or each item of the list V (an empty list: EMPTY_ERR, if set). */
+void sl_y_each(struct pctx *c, const char *what, const char *empty_err, yaml_node_t *v,
+	       item_fn fn, void *arg);
+int sl_y_bool(const yaml_node_t *n, bool *b);		/* 0 or -EINVAL */
+int sl_y_count(const yaml_node_t *n, uint32_t *v);	/* 0, -ERANGE (0 or < 0), -EINVAL */
+bool sl_name_ok(const char *s);				/* rule, set, service names */
+/* Interface names and globs of V, checked as `firewall: interfaces:` are. */
+void sl_y_ifaces(struct pctx *c, yaml_node_t *v, char ***ifaces, struct sl_loc **locs,
+		 size_t *n);
+
+/* lb_parse.c: the `loadbalancers` and `decap` keys, the checks across files. */
+void lb_parse_services(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
+void lb_parse_decap(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
+int lb_check(struct sl_policy *pol, struct sl_diags *diags);
+void lb_policy_free(struct sl_policy *pol);
 
 /*
  * Make room for element N of the array *V of SZ-byte elements, whose

@@ -125,11 +125,7 @@ static const char *kind(const yaml_node_t *n)
 	}
 }
 
-/* Pairs of a fixed-schema mapping, looked up by key; unknown and duplicate keys reported. */
-struct kv {
-	yaml_node_t *key, *val;
-};
-
+/* Pairs of a fixed-schema mapping (struct kv), looked up by key; unknown and duplicate keys reported. */
 static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
 		       const char *const *allowed, size_t nallowed, struct kv *out)
 {
@@ -176,7 +172,6 @@ static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
  * empty list is an error (it would match nothing: EMPTY_ERR says so); where
  * EMPTY_ERR is NULL it is allowed. Anything nested is an error.
  */
-typedef void (*item_fn)(struct pctx *c, yaml_node_t *n, void *arg);
 
 static void each_scalar(struct pctx *c, const char *what, const char *empty_err,
 			yaml_node_t *v, item_fn fn, void *arg)
@@ -1098,9 +1093,9 @@ static void parse_conntrack(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 static void parse_root(struct pctx *c, yaml_node_t *root)
 {
 	static const char *const keys[] = { "sets", "firewall", "conntrack", "loadbalancers",
-					    "egress" };
+					    "egress", "decap" };
 	struct sl_loc floc = { c->file, 0, 0 };
-	struct kv f[5];
+	struct kv f[6];
 
 	if (!root || is_null(root) ||
 	    (root->type == YAML_MAPPING_NODE &&
@@ -1113,7 +1108,7 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 			 kind(root));
 		return;
 	}
-	map_fields(c, root, "the top level", keys, 5, f);
+	map_fields(c, root, "the top level", keys, 6, f);
 	if (f[0].key)
 		parse_sets(c, f[0].val);
 	if (f[1].key)
@@ -1121,9 +1116,11 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 	if (f[2].key)
 		parse_conntrack(c, f[2].key, f[2].val);
 	if (f[3].key)
-		err_node(c, f[3].key, "loadbalancers are not supported yet (this version has the stateless firewall only)");
+		lb_parse_services(c, f[3].key, f[3].val);
 	if (f[4].key)
 		err_node(c, f[4].key, "egress is not supported yet (this version has the stateless firewall only)");
+	if (f[5].key)
+		lb_parse_decap(c, f[5].key, f[5].val);
 }
 
 static void load_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
@@ -1397,6 +1394,7 @@ void policy_free(struct sl_policy *pol)
 		free(fw->rules);
 	}
 	free(pol->fws);
+	lb_policy_free(pol);
 	for (size_t i = 0; i < pol->nfiles; i++)
 		free(pol->files[i]);
 	free(pol->files);
@@ -1495,4 +1493,93 @@ size_t policy_nrules(const struct sl_policy *pol)
 	for (size_t s = 0; s < pol->nfws; s++)
 		n += pol->fws[s].nrules;
 	return n;
+}
+
+/* ---- the YAML walk for lb_parse.c (policy_int.h) ---- */
+
+struct sl_policy *sl_y_policy(struct pctx *c)
+{
+	return c->pol;
+}
+
+yaml_node_t *sl_y_node(struct pctx *c, int idx)
+{
+	return node(c, idx);
+}
+
+const char *sl_y_str(const yaml_node_t *n)
+{
+	return sval(n);
+}
+
+bool sl_y_null(const yaml_node_t *n)
+{
+	return is_null(n);
+}
+
+const char *sl_y_kind(const yaml_node_t *n)
+{
+	return kind(n);
+}
+
+struct sl_loc sl_y_loc(const struct pctx *c, const yaml_node_t *n)
+{
+	return node_loc(c, n);
+}
+
+void sl_y_err(struct pctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	struct sl_loc loc = node_loc(c, n);
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	err_at(c, &loc, "%s", msg ? msg : "out of memory");
+	free(msg);
+}
+
+void sl_y_oom(struct pctx *c)
+{
+	oom(c);
+}
+
+void sl_y_fields(struct pctx *c, yaml_node_t *m, const char *what,
+		 const char *const *allowed, size_t nallowed, struct kv *out)
+{
+	map_fields(c, m, what, allowed, nallowed, out);
+}
+
+void sl_y_each(struct pctx *c, const char *what, const char *empty_err, yaml_node_t *v,
+	       item_fn fn, void *arg)
+{
+	each_scalar(c, what, empty_err, v, fn, arg);
+}
+
+int sl_y_bool(const yaml_node_t *n, bool *b)
+{
+	return parse_bool(n, b);
+}
+
+int sl_y_count(const yaml_node_t *n, uint32_t *v)
+{
+	return parse_count(n, v);
+}
+
+bool sl_name_ok(const char *s)
+{
+	return name_ok(s);
+}
+
+void sl_y_ifaces(struct pctx *c, yaml_node_t *v, char ***ifaces, struct sl_loc **locs,
+		 size_t *n)
+{
+	struct sl_firewall fw = { .ifaces = *ifaces, .iface_locs = *locs, .nifaces = *n };
+
+	each_scalar(c, "interfaces", EMPTY_MATCH, v, iface_item, &fw);
+	*ifaces = fw.ifaces;
+	*locs = fw.iface_locs;
+	*n = fw.nifaces;
 }

@@ -218,12 +218,15 @@ TEST(format_round_trips)
 	sl_edit_rule_add(&r, SL_EF_BEFORE, "b");
 	sl_edits_add_rule(&e, &r, 0);
 	sl_edits_add_block(&e, &p);
+	sl_edits_add_drain(&e, "[2001:db8::10]:443 2001:db8::12");
 	text = sl_edits_format(&e);
 	if (!ASSERT_TRUE(text != NULL, "format"))
 		goto out;
 	ASSERT_EQ(sl_edits_parse("/x/" SL_EDITS_FILE, text, strlen(text), &back, &d), 0, "parse");
 	ASSERT_EQ(back.nrules, 1, "rules");
 	ASSERT_EQ(back.nblock, 1, "block");
+	if (ASSERT_EQ(back.ndrains, 1, "drain"))
+		ASSERT_STREQ(back.drains[0], "[2001:db8::10]:443 2001:db8::12", "drain text");
 	if (back.nrules) {
 		ASSERT_STREQ(back.rules[0].v[SL_EF_NAME][0], "q\"uote", "name");
 		ASSERT_EQ(back.rules[0].n[SL_EF_SRC], 2, "src");

@@ -666,12 +666,10 @@ TEST(unsupported_sections)
 	struct fixture f;
 
 	fx_init(&f);
-	fx_write(&f, "b.yaml", "loadbalancers:\n  - name: web\n");
 	fx_write(&f, "c.yaml", "egress: []\n");
 	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
-	ASSERT_DIAG(&f, "b.yaml", 1, 1, "loadbalancers are not supported yet");
 	ASSERT_DIAG(&f, "c.yaml", 1, 1, "egress is not supported yet");
-	ASSERT_EQ(f.diags.n, 2, "two refusals");
+	ASSERT_EQ(f.diags.n, 1, "one refusal");
 	fx_done(&f);
 }
 
@@ -1416,4 +1414,149 @@ TEST(mutated_policies_are_refused_cleanly)
 	printf("# 600 mutations: %d refused, %d still valid\n", refused, accepted);
 	ASSERT_EQ(bad, 0, "refusals without a located message");
 	ASSERT_TRUE(refused > 300, "most mutations are refused");
+}
+
+/* ---- loadbalancers and decap (lib/lb_parse.c) ---- */
+
+/* SPEC.md's example, plus an IPv6 DSR service: the model and its defaults. */
+TEST(lb_valid_model)
+{
+	struct fixture f;
+	const struct sl_lb_service *w, *d;
+
+	if (!ASSERT_TRUE(load_ok(&f,
+		"firewall:\n  interfaces: [eth0]\n"
+		"loadbalancers:\n"
+		"  - name: web\n"
+		"    vip: 192.0.2.10\n"
+		"    port: 80\n"
+		"    proto: tcp\n"
+		"    mode: nat\n"
+		"    health:\n"
+		"      type: tcp\n"
+		"      interval: 1\n"
+		"      timeout: 0.5\n"
+		"      rise: 2\n"
+		"      fall: 2\n"
+		"    backends:\n"
+		"      - { addr: 198.51.100.11, port: 8080, weight: 1 }\n"
+		"      - { addr: 198.51.100.12, port: 8080, weight: 2, drain: true }\n"
+		"  - name: d6\n"
+		"    vip: \"2001:db8::10\"\n"
+		"    port: 443\n"
+		"    mode: dsr\n"
+		"    table-size: 16381\n"
+		"    encap-source: \"2001:db8:e::/96\"\n"
+		"    health: { type: http, interval: 2, path: /healthz, expect: 204 }\n"
+		"    backends:\n"
+		"      - { addr: \"2001:db8::11\" }\n"
+		"decap:\n  interfaces: [eth0]\n  vips: [192.0.2.10, \"2001:db8::10\"]\n"), "loads"))
+		return;
+	if (!ASSERT_EQ(f.pol.nlbs, 2, "services"))
+		goto out;
+	w = &f.pol.lbs[0];
+	d = &f.pol.lbs[1];
+	ASSERT_STREQ(w->name, "web", "name");
+	ASSERT_EQ(w->family, 4, "family");
+	ASSERT_EQ(w->port, 80, "port");
+	ASSERT_EQ(w->proto, IPPROTO_TCP, "proto");
+	ASSERT_EQ(w->mode, SL_LB_NAT, "mode");
+	ASSERT_EQ(w->table_size, 65537, "default table size");
+	ASSERT_EQ(w->health.type, SL_HC_TCP, "health");
+	ASSERT_EQ(w->health.interval_ms, 1000, "interval");
+	ASSERT_EQ(w->health.timeout_ms, 500, "timeout");
+	ASSERT_EQ(w->nbackends, 2, "backends");
+	ASSERT_EQ(w->backends[1].weight, 2, "weight");
+	ASSERT_TRUE(w->backends[1].drain && !w->backends[0].drain, "drain");
+	ASSERT_EQ(d->family, 6, "v6");
+	ASSERT_EQ(d->mode, SL_LB_DSR, "dsr");
+	ASSERT_EQ(d->table_size, 16381, "table size");
+	ASSERT_EQ(d->encap.len, 96, "encap-source");
+	ASSERT_EQ(d->backends[0].port, 443, "backend port: the service's");
+	ASSERT_EQ(d->backends[0].weight, 1, "default weight");
+	ASSERT_EQ(d->health.type, SL_HC_HTTP, "http");
+	ASSERT_STREQ(d->health.path, "/healthz", "path");
+	ASSERT_EQ(d->health.expect, 204, "expect");
+	ASSERT_EQ(d->health.timeout_ms, 500, "default timeout");
+	ASSERT_EQ(f.pol.decap.nvips, 2, "decap vips");
+	ASSERT_EQ(f.pol.decap.nifaces, 1, "decap interfaces");
+out:
+	fx_done(&f);
+}
+
+/* Every mistake of a service, each at its own line and column. */
+TEST(lb_errors_located)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml",
+		"firewall:\n  interfaces: [eth0]\n"			/* 1-2 */
+		"loadbalancers:\n"					/* 3 */
+		"  - name: web\n"					/* 4 */
+		"    vip: 192.0.2.10\n"					/* 5 */
+		"    port: 80\n"					/* 6 */
+		"    backends:\n"					/* 7 */
+		"      - { addr: \"2001:db8::1\", weight: 0 }\n"	/* 8 */
+		"      - { addr: 198.51.100.1, weight: 70000 }\n"	/* 9 */
+		"  - name: dup\n"					/* 10 */
+		"    vip: 192.0.2.10\n"					/* 11 */
+		"    port: 80\n"					/* 12 */
+		"    mode: dsrx\n"					/* 13 */
+		"    backends: []\n"					/* 14 */
+		"  - name: d\n"						/* 15 */
+		"    vip: 192.0.2.0/24\n"				/* 16 */
+		"    port: 53\n"					/* 17 */
+		"    proto: icmp\n"					/* 18 */
+		"    mode: dsr\n"					/* 19 */
+		"    table-size: 65535\n"				/* 20 */
+		"    health: { type: tcp, path: /x, interval: 0.2, timeout: 1 }\n"	/* 21 */
+		"    backends:\n"					/* 22 */
+		"      - { addr: 198.51.100.2, port: 5353 }\n"		/* 23 */
+		"  - name: n\n"						/* 24 */
+		"    vip: 192.0.2.12\n"					/* 25 */
+		"    port: 80\n"					/* 26 */
+		"    encap-source: 198.51.100.0/24\n"			/* 27 */
+		"    backends: [{ addr: 198.51.100.3 }, { addr: 198.51.100.3 }]\n"	/* 28 */
+		"decap:\n  interfaces: [eth1]\n  vips: [192.0.2.10]\n");	/* 29-31 */
+	fx_write(&f, "b.yaml",
+		"loadbalancers:\n"
+		"  - name: web\n    vip: 192.0.2.99\n    port: 1\n"
+		"    backends: [{ addr: 198.51.100.1 }]\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "a.yaml", 8, 17, "backend 2001:db8::1 is IPv6", "IPv4");
+	ASSERT_DIAG(&f, "a.yaml", 8, 40, "weight 0 is out of range 1..65535");
+	ASSERT_DIAG(&f, "a.yaml", 9, 39, "weight 70000 is out of range");
+	ASSERT_DIAG(&f, "a.yaml", 10, 11, "\"dup\" has the same vip, port and proto as \"web\"");
+	ASSERT_DIAG(&f, "a.yaml", 13, 11, "unknown mode \"dsrx\"");
+	ASSERT_DIAG(&f, "a.yaml", 14, 15, "backends must be a list of at least one backend");
+	ASSERT_DIAG(&f, "a.yaml", 16, 10, "is a prefix; an address is expected");
+	ASSERT_DIAG(&f, "a.yaml", 18, 12, "proto \"icmp\": a load balancer is tcp or udp");
+	ASSERT_DIAG(&f, "a.yaml", 20, 17, "table-size 65535 must be a prime");
+	ASSERT_DIAG(&f, "a.yaml", 21, 26, "path needs health type http");
+	ASSERT_DIAG(&f, "a.yaml", 21, 60, "timeout 1 s is longer than the interval 0.2 s");
+	ASSERT_DIAG(&f, "a.yaml", 23, 37, "port 5353: in mode dsr", "port 53");
+	ASSERT_DIAG(&f, "a.yaml", 27, 5, "encap-source needs mode dsr");
+	ASSERT_DIAG(&f, "a.yaml", 28, 48, "backend listed twice", "line 28, column 24");
+	ASSERT_DIAG(&f, "a.yaml", 30, 16, "decap interface \"eth1\" is in no firewall section");
+	ASSERT_DIAG(&f, "b.yaml", 2, 11, "duplicate load balancer name \"web\"", "a.yaml:4:11");
+	fx_done(&f);
+}
+
+TEST(lb_needs_a_firewall)
+{
+	EXPECT_ONE("loadbalancers:\n  - { name: w, vip: 192.0.2.1, port: 80, "
+		   "backends: [{ addr: 198.51.100.1 }] }\n", 1, 1,
+		   "loadbalancers run on the firewall interfaces");
+}
+
+/* decap alone (a DSR backend without a firewall) is a valid policy. */
+TEST(lb_decap_alone)
+{
+	struct fixture f;
+
+	if (ASSERT_TRUE(load_ok(&f, "decap:\n  interfaces: [eth0]\n  vips: [192.0.2.10]\n"),
+			"loads"))
+		ASSERT_EQ(f.pol.decap.nvips, 1, "vips");
+	fx_done(&f);
 }

@@ -627,6 +627,7 @@ TEST(xdp_pipeline_full_after_load)
 	fd = bpf_map__fd(env.skel->maps.sl_tails);
 	want[SLUICE_TAIL_CT] = bpf_program__fd(env.skel->progs.sl_stage_ct);
 	want[SLUICE_TAIL_FW] = bpf_program__fd(env.skel->progs.sl_stage_fw);
+	want[SLUICE_TAIL_LB] = bpf_program__fd(env.skel->progs.sl_stage_lb);
 	ASSERT_EQ(bpf_map__max_entries(env.skel->maps.sl_tails), SLUICE_TAIL_MAX, "slots");
 	for (__u32 i = 0; i < SLUICE_TAIL_MAX; i++) {
 		__u32 id = 0;

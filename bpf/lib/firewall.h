@@ -42,6 +42,7 @@ static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config 
 }
 
 #define SL_NEXT		(-1)	/* a stage's "go on": not an XDP verdict */
+#define SL_ALLOW	(-2)	/* allowed: the caller passes it on (the LB, or XDP_PASS) */
 
 /*
  * The policy slot of interface IFINDEX (or the default one), read once per
@@ -115,6 +116,8 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 
 	__builtin_memset(&p->m, 0, sizeof(p->m));
 	p->ctp.start = 0;
+	p->lb.reply = 0;
+	p->lb.to_vip = 0;
 	p->bytes = bytes;
 	p->ifindex = ifindex;
 	switch (sl_parse(data, data_end, &p->m)) {
@@ -127,8 +130,9 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 }
 
 /*
- * Conntrack (CTC: stateful): a tracked or related packet passes, and so
- * does the ACK of a valid SYN cookie (tracked from then on); a bad cookie
+ * Conntrack (CTC: stateful): a tracked or related packet is allowed
+ * (SL_ALLOW), and so is the ACK of a valid SYN cookie (tracked from then
+ * on); a bad cookie
  * to a port that always gets cookies is dropped; SL_NEXT otherwise. The
  * CLI blocklist (rule 0 when CFG->block) comes first: a block cuts a
  * tracked connection too. Without conntrack the rules see it first anyway.
@@ -146,10 +150,10 @@ static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
 		return sl_drop_rule(SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, 0, p->ifindex, cfg);
 	}
 	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
-		return sl_pass(p->bytes);
+		return SL_ALLOW;
 	switch (sl_ck_ack(ctx, &p->m, &p->ctp, ctc)) {
 	case SL_CK_VALID:
-		return sl_pass(p->bytes);
+		return SL_ALLOW;
 	case SL_CK_BAD:
 		return sl_drop_ev(SLUICE_DROP_SYNCOOKIE_BAD, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
@@ -158,8 +162,11 @@ static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
 }
 
 /*
- * The rules: classify, count, verdict; an allowed packet may open a
- * connection (CTX: the packet, which conntrack may answer in place).
+ * The rules: classify, count, verdict (SL_ALLOW, a drop, or a SYN cookie's
+ * SYN-ACK sent back); an allowed packet may open a connection (CTX: the
+ * packet, which conntrack may answer in place). A SYN for a load-balanced
+ * service (P->lb.to_vip) is the backend's to answer: no cookie, even where
+ * a local socket listens on the port.
  */
 static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 				       const struct fw_config *cfg, struct sl_ct_config *ctc)
@@ -172,7 +179,7 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 	if (rule == SL_NO_MATCH) {
 		sl_count(&fw_rule_cnt_v2, cfg->cnt_default, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
-			return sl_pass(bytes);
+			return SL_ALLOW;
 		return sl_drop_rule(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
 				    SLUICE_RULE_DEFAULT, p->ifindex, cfg);
 	}
@@ -184,7 +191,7 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 	if (e & SLUICE_RULE_ALLOW) {
 		if (ctc && p->ctp.start) {
 			/* a SYN under SYN cookies: answered, no state kept */
-			if (p->ctp.start == SL_CT_SYN_SENT) {
+			if (p->ctp.start == SL_CT_SYN_SENT && !p->lb.to_vip) {
 				switch (sl_ck_syn(ctx, &p->m)) {
 				case SL_CK_SYN_TX:
 					return sl_tx(bytes);
@@ -196,7 +203,7 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 			}
 			sl_fw_ct_create(&p->ctp, ctc, bytes);
 		}
-		return sl_pass(bytes);
+		return SL_ALLOW;
 	}
 	return sl_drop_rule(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex, cfg);
 }
@@ -221,9 +228,10 @@ static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
 	if (ctc) {
 		v = sl_fw_track(ctx, &p, cfg, ctc);
 		if (v != SL_NEXT)
-			return v;
+			return v == SL_ALLOW ? sl_pass(p.bytes) : v;
 	}
-	return sl_fw_rules(ctx, &p, cfg, ctc);
+	v = sl_fw_rules(ctx, &p, cfg, ctc);
+	return v == SL_ALLOW ? sl_pass(p.bytes) : v;
 }
 
 static __always_inline int sl_firewall(struct xdp_md *ctx)

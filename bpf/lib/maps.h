@@ -105,7 +105,7 @@ struct {
 /* Packets/bytes per XDP verdict (enum sluice_verdict). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_VERDICT_MAX);
+	__uint(max_entries, SLUICE_VERDICT_SLOTS);
 	__type(key, __u32);
 	__type(value, struct sl_counter);
 } sl_verdict SEC(".maps");
@@ -113,7 +113,7 @@ struct {
 /* Packets/bytes per drop reason (enum sluice_drop_reason). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_DROP_MAX);
+	__uint(max_entries, SLUICE_DROP_SLOTS);
 	__type(key, __u32);
 	__type(value, struct sl_counter);
 } sl_drop SEC(".maps");

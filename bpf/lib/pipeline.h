@@ -17,12 +17,28 @@
 #include "conntrack.h"
 #include "parse.h"
 
+/*
+ * What the entry program found for the load balancer: this packet is a
+ * backend's reply to a NAT flow (its meta already reads as the client sees
+ * it, source VIP:vport, so conntrack and the rules see one connection; the
+ * LB stage rewrites the packet itself), or a SYN for a service (no SYN
+ * cookie for it: the backend answers).
+ */
+struct sl_lb_pkt {
+	__u8 reply;		/* a NAT reply: the source goes back to vip:vport */
+	__u8 to_vip;		/* a TCP SYN for a service (lb_svc) */
+	__be16 vport;
+	__u32 backend;		/* lb_backends id */
+	__u8 vip[16];
+};
+
 struct sl_pipe {
 	struct sl_meta m;	/* what sl_parse found */
 	struct sl_ct_pkt ctp;	/* conntrack stage: key and whether it may open one */
 	__u32 ifindex;		/* receiving interface, for drop events */
 	__u32 slot;		/* policy slot the packet uses from start to end */
 	__u64 bytes;		/* frame length */
+	struct sl_lb_pkt lb;	/* load balancer: a NAT reply (entry program) */
 };
 
 /* One sl_pipe per CPU, overwritten by every packet's entry program. */

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The L4 load balancer (docs/lb.md), the pipeline stage after the firewall:
+ * a packet the firewall allowed comes here (lb_config.active).
+ *
+ *   NAT reply (the entry program found it, sl_lb_reply_meta)
+ *        -> source back to VIP:port, next hop to the client
+ *   (VIP, dport, proto) in lb_svc
+ *        -> flow in lb_flowtab[LB_FLOWS] and its backend still in the policy?
+ *             yes: that backend      no: Maglev: table[hash % size]
+ *        -> NAT: destination := backend (and a reverse entry for replies)
+ *           DSR: IP-in-IP to the backend
+ *   ICMP error about a balanced flow -> that flow's backend (lb_icmp.h)
+ *   anything else -> XDP_PASS
+ *
+ * Cost: one array read for a packet that is not for a VIP (lb_filter); a
+ * packet for a VIP the service lookup; an established flow the flow lookup,
+ * its backend and its cached next hop (inlined array lookups); a new flow
+ * the Maglev table and one (DSR) or two (NAT) LRU inserts. bpf_fib_lookup
+ * runs once a second per backend and CPU (lb_nh).
+ */
+#ifndef SLUICE_BPF_LB_H
+#define SLUICE_BPF_LB_H
+
+#include "lb_fwd.h"
+#include "lb_icmp.h"
+
+static __always_inline struct lb_config *sl_lb_cfg(void)
+{
+	__u32 key = 0;
+
+	return bpf_map_lookup_elem(&lb_cfg, &key);
+}
+
+/* Seconds a flow in STATE of PROTO may idle, from lb_config (0: the default). */
+static __always_inline __u64 sl_lb_timeout_ns(const struct lb_config *cfg, __u8 proto,
+					      __u8 state)
+{
+	__u32 i = proto == SL_IPPROTO_UDP ? LB_TO_UDP :
+		  state == LB_FLOW_CLOSING ? LB_TO_TCP_CLOSING : LB_TO_TCP;
+	__u32 s = i < LB_TO_MAX ? cfg->timeout[i] : 0;
+
+	if (!s)
+		s = SLUICE_LB_TO_DEFAULT(i);
+	return (__u64)s * 1000000000ull;
+}
+
+static __always_inline bool sl_lb_stale(const struct lb_config *cfg, const struct lb_flow *f,
+					__u8 proto, __u64 now)
+{
+	return (__s64)(now - f->last_seen) > (__s64)sl_lb_timeout_ns(cfg, proto, f->state);
+}
+
+static __always_inline void *sl_lb_flowtab(__u32 which)
+{
+	return bpf_map_lookup_elem(&lb_flowtab, &which);
+}
+
+/* The flow key of a parsed packet: its source, destination and ports. */
+static __always_inline void sl_lb_key(struct lb_flow_key *k, const struct sl_meta *m)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	if (m->family == 4) {
+		__u32 s = bpf_htonl(m->src4), d = bpf_htonl(m->dst4);
+
+		__builtin_memcpy(k->src, &s, 4);
+		__builtin_memcpy(k->dst, &d, 4);
+	} else {
+		__builtin_memcpy(k->src, m->src6, 16);
+		__builtin_memcpy(k->dst, m->dst6, 16);
+	}
+	k->sport = bpf_htons(m->sport);
+	k->dport = bpf_htons(m->dport);
+	k->proto = m->proto;
+	k->family = m->family;
+}
+
+static __always_inline void sl_lb_be_count(__u32 id, __u64 bytes, bool new_flow)
+{
+	struct lb_be_counter *c = bpf_map_lookup_elem(&lb_be_stats, &id);
+
+	if (c) {
+		c->new_flows += new_flow;
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+/*
+ * The backend of flow K of service SVC: its flow's, if that backend is
+ * still in the policy, else the Maglev table's (and the flow is recorded).
+ * *BE_ID receives the id, *HASH the flow hash if it was needed (else it is
+ * left as it is); NULL when the service has no backend up.
+ */
+static __always_inline struct lb_backend *sl_lb_pick(const struct lb_config *cfg,
+						     const struct lb_service *svc,
+						     const struct lb_flow_key *k, __u8 tcp_flags,
+						     __u32 *hash, __u64 now, __u32 *be_id,
+						     bool *created)
+{
+	void *flows = sl_lb_flowtab(LB_FLOWS), *tbl;
+	struct lb_backend *be;
+	struct lb_flow *f = NULL, nf;
+	__u32 idx, *slot;
+
+	*created = false;
+	if (flows)
+		f = bpf_map_lookup_elem(flows, k);
+	if (f && !sl_lb_stale(cfg, f, k->proto, now)) {
+		idx = f->backend;
+		be = bpf_map_lookup_elem(&lb_backends, &idx);
+		if (be && (be->flags & LB_BE_F_LIVE) && be->gen == f->be_gen) {
+			f->last_seen = now;
+			if ((tcp_flags & (SL_TCP_FIN | SL_TCP_RST)) && f->state == LB_FLOW_OPEN)
+				f->state = LB_FLOW_CLOSING;
+			*be_id = idx;
+			return be;
+		}
+		/* its backend left the policy: this flow is balanced again */
+		sl_lb_stat(SLUICE_LB_STAT_RESELECT);
+	}
+	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
+	if (!tbl || !svc->size)
+		return NULL;
+	*hash = sl_lb_flow_hash((const __u32 *)k);
+	idx = *hash % svc->size;
+	slot = bpf_map_lookup_elem(tbl, &idx);
+	if (!slot || *slot == SLUICE_LB_NO_BACKEND)
+		return NULL;
+	idx = *slot;
+	be = bpf_map_lookup_elem(&lb_backends, &idx);
+	if (!be || !(be->flags & LB_BE_F_LIVE))
+		return NULL;
+	__builtin_memset(&nf, 0, sizeof(nf));
+	nf.last_seen = now;
+	nf.backend = idx;
+	nf.be_gen = be->gen;
+	nf.state = tcp_flags & (SL_TCP_FIN | SL_TCP_RST) ? LB_FLOW_CLOSING : LB_FLOW_OPEN;
+	/* no table, or full of busy entries: still balanced, by the table alone */
+	if (!flows || bpf_map_update_elem(flows, k, &nf, BPF_ANY))
+		sl_lb_stat(SLUICE_LB_STAT_FLOW_FAIL);
+	sl_lb_stat(SLUICE_LB_STAT_NEW_FLOW);
+	*created = true;
+	*be_id = idx;
+	return be;
+}
+
+/*
+ * NAT: remember how the backend's replies go back to VIP:port. (A call of
+ * its own: its 80 bytes of key and value stay off the caller's stack.)
+ */
+static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
+					 const struct lb_backend *be, __u32 be_id, __u64 now)
+{
+	void *rev = sl_lb_flowtab(LB_REVERSE);
+	struct lb_flow_key rk;
+	struct lb_flow v;
+
+	if (!rev || !k || !be)
+		return;
+	__builtin_memset(&rk, 0, sizeof(rk));
+	__builtin_memcpy(rk.src, be->addr, 16);
+	__builtin_memcpy(rk.dst, k->src, 16);
+	rk.sport = be->port;
+	rk.dport = k->sport;
+	rk.proto = k->proto;
+	rk.family = k->family;
+	__builtin_memset(&v, 0, sizeof(v));
+	v.last_seen = now;
+	v.backend = be_id;
+	v.be_gen = be->gen;
+	v.vport = k->dport;
+	__builtin_memcpy(v.vip, k->dst, 16);
+	if (bpf_map_update_elem(rev, &rk, &v, BPF_ANY))
+		sl_lb_stat(SLUICE_LB_STAT_FLOW_FAIL);
+}
+
+/* Forward a packet of service SVC (K: its flow key) to its backend. */
+static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
+				    const struct lb_config *cfg, const struct lb_service *svc,
+				    const struct lb_flow_key *k)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u32 hash = 0, be_id = 0, src[4];
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct lb_backend *be;
+	struct sl_lb_hop hop;
+	bool created;
+
+	if (!p)
+		return XDP_ABORTED;
+	be = sl_lb_pick(cfg, svc, k, p->m.tcp_flags, &hash, now, &be_id, &created);
+	if (!be)
+		return sl_drop_ev(SLUICE_DROP_LB_NO_BACKEND, p->bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
+	sl_lb_be_count(be_id, p->bytes, created);
+	if (!(svc->flags & LB_SVC_F_DSR)) {
+		if (created)
+			sl_lb_reverse_add(k, be, be_id, now);
+		/* the route first: a packet too big for it is answered as it came */
+		__builtin_memcpy(src, k->src, 16);
+		sl_lb_route_be(ctx, be_id, be, src, k->proto, p->m.ip_len, now, &hop);
+		if (hop.rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+			return sl_lb_too_big(ctx, p, hop.mtu);
+		if (sl_lb_rewrite(data, data_end, &p->m, true, be->addr, be->port))
+			return sl_drop_pkt(SLUICE_DROP_INTERNAL, p->bytes);
+		return sl_lb_send(ctx, p, &hop);
+	}
+	if (!created)
+		hash = sl_lb_flow_hash((const __u32 *)k);
+	sl_lb_encap_src(svc, k->family, hash, src);
+	sl_lb_route_be(ctx, be_id, be, src, k->family == 4 ? SL_IPPROTO_IPIP : SL_IPPROTO_IPV6,
+		       p->m.ip_len + (k->family == 4 ? SL_IP4_HLEN : SL_IP6_HLEN), now, &hop);
+	if (hop.rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return sl_lb_too_big(ctx, p, hop.mtu - (k->family == 4 ? SL_IP4_HLEN :
+							  SL_IP6_HLEN));
+	if (sl_lb_encap(ctx, k->family, src, (const __u32 *)be->addr, p->m.ip_len, hash))
+		return sl_drop_ev(SLUICE_DROP_LB_ENCAP, p->bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
+	return sl_lb_send(ctx, p, &hop);
+}
+
+/* A backend's reply to a NAT flow: the source back to VIP:port, then to the client. */
+static __noinline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct sl_lb_hop hop;
+	__u32 src[4], dst[4];
+	struct lb_flow_key k;
+
+	if (!p)
+		return XDP_ABORTED;
+	if (sl_lb_rewrite(data, data_end, &p->m, false, p->lb.vip, p->lb.vport))
+		return sl_drop_pkt(SLUICE_DROP_INTERNAL, p->bytes);
+	sl_lb_stat(SLUICE_LB_STAT_REPLY);
+	/* the meta reads as the client sees it already: VIP -> client */
+	sl_lb_key(&k, &p->m);
+	__builtin_memcpy(src, k.src, 16);
+	__builtin_memcpy(dst, k.dst, 16);
+	sl_lb_route(ctx, k.family, src, dst, k.proto, p->m.ip_len, &hop);
+	return sl_lb_send(ctx, p, &hop);
+}
+
+/* The LB stage for a packet the firewall allowed (P: its parsed headers). */
+static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
+				 const struct lb_config *cfg)
+{
+	struct lb_service *svc;
+	struct lb_flow_key k;
+
+	/* tagged frames keep their tags through the stack's forwarding */
+	if (p->m.l3_off != SL_ETH_HLEN) {
+		sl_lb_stat(SLUICE_LB_STAT_VLAN);
+		return sl_pass(p->bytes);
+	}
+	if (p->lb.reply)
+		return sl_lb_reply(ctx, p);
+	sl_lb_key(&k, &p->m);
+	/* most traffic is for no VIP: one inlined array read says so */
+	if (!sl_lb_filtered(LB_F_VIP, k.dst))
+		return sl_pass(p->bytes);
+	if (p->m.has_ports) {
+		svc = sl_lb_service_of(&k, false);
+		if (svc)
+			return sl_lb_service(ctx, p, cfg, svc, &k);
+		return sl_pass(p->bytes);
+	}
+	if (p->m.has_l4 && sl_ct_is_icmp(p->m.family, p->m.proto))
+		return sl_lb_icmp(ctx, p, cfg);
+	/* a fragment after the first: no ports, so no service to balance it by */
+	if (!p->m.has_l4 && sl_lb_service_of(&k, true))
+		return sl_drop_ev(SLUICE_DROP_LB_FRAGMENT, p->bytes, &p->m, SLUICE_EV_NO_RULE,
+				  p->ifindex);
+	return sl_pass(p->bytes);
+}
+
+/*
+ * Entry program, after parsing (CFG->nat): is this a backend's reply to a
+ * NAT flow? Then P's meta is rewritten to read as the client sees it
+ * (source VIP:vport) and P->lb says how to rewrite the packet.
+ */
+static __always_inline void sl_lb_reply_meta(struct sl_pipe *p, const struct lb_config *cfg)
+{
+	void *rev = sl_lb_flowtab(LB_REVERSE);
+	struct lb_flow_key k;
+	struct lb_flow *f;
+	__u64 now;
+
+	if (!rev || !p->m.has_ports)
+		return;
+	sl_lb_key(&k, &p->m);
+	/* from no backend's address: not a reply (one inlined array read) */
+	if (!sl_lb_filtered(LB_F_BACKEND, k.src))
+		return;
+	f = bpf_map_lookup_elem(rev, &k);
+	if (!f)
+		return;
+	now = bpf_ktime_get_coarse_ns();
+	if (sl_lb_stale(cfg, f, k.proto, now))
+		return;
+	f->last_seen = now;
+	p->lb.reply = 1;
+	p->lb.vport = f->vport;
+	p->lb.backend = f->backend;
+	__builtin_memcpy(p->lb.vip, f->vip, 16);
+	p->m.sport = bpf_ntohs(f->vport);
+	if (p->m.family == 4) {
+		__u32 v;
+
+		__builtin_memcpy(&v, f->vip, 4);
+		p->m.src4 = bpf_ntohl(v);
+	} else {
+		__builtin_memcpy(p->m.src6, f->vip, 16);
+	}
+}
+
+/*
+ * Entry program, after parsing (CFG->active): a TCP SYN for a service sets
+ * P->lb.to_vip, so that the firewall leaves it to the backend to answer
+ * (no SYN cookie from here, even where a local socket listens on the
+ * port). A service lookup for the SYNs to a VIP only.
+ */
+static __always_inline void sl_lb_syn_meta(struct sl_pipe *p)
+{
+	struct lb_flow_key k;
+
+	if (p->m.proto != SL_IPPROTO_TCP || !p->m.has_ports ||
+	    (p->m.tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) != SL_TCP_SYN)
+		return;
+	sl_lb_key(&k, &p->m);
+	if (sl_lb_filtered(LB_F_VIP, k.dst) && sl_lb_service_of(&k, false))
+		p->lb.to_vip = 1;
+}
+
+/*
+ * Entry program, first thing (CFG->decap; the backend side of DSR): an
+ * IPv4-in-IPv4 or IPv6-in-IPv6 packet for a VIP of lb_decap arriving on a
+ * decap interface loses its outer header, and the rest of the pipeline
+ * (firewall included) sees the inner packet. Returns whether it did.
+ */
+static __always_inline bool sl_lb_decap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data, *neth;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct lb_svc_key sk;
+	int room;
+
+	if ((void *)(eth + 1) > data_end)
+		return false;
+	__builtin_memset(&sk, 0, sizeof(sk));
+	if (eth->h_proto == bpf_htons(SL_ETH_P_IP)) {
+		struct iphdr *o = (void *)(eth + 1), *in = (void *)(o + 1);
+
+		if ((void *)(in + 1) > data_end || o->protocol != SL_IPPROTO_IPIP ||
+		    o->ihl != 5 || (o->frag_off & bpf_htons(0x3fff)) || in->version != 4)
+			return false;
+		__builtin_memcpy(sk.vip, &in->daddr, 4);
+		sk.family = 4;
+		room = SL_IP4_HLEN;
+	} else if (eth->h_proto == bpf_htons(SL_ETH_P_IPV6)) {
+		struct ipv6hdr *o = (void *)(eth + 1), *in = (void *)(o + 1);
+
+		if ((void *)(in + 1) > data_end || o->nexthdr != SL_IPPROTO_IPV6 ||
+		    in->version != 6)
+			return false;
+		__builtin_memcpy(sk.vip, &in->daddr, 16);
+		sk.family = 6;
+		room = SL_IP6_HLEN;
+	} else {
+		return false;
+	}
+	if (!bpf_map_lookup_elem(&lb_decap, &sk) || !bpf_map_lookup_elem(&lb_decap_if, &ifindex))
+		return false;
+	/* the Ethernet header moves up over the outer IP header */
+	neth = data + room;
+	if ((void *)(neth + 1) > data_end)
+		return false;
+	__builtin_memcpy(neth->h_dest, eth->h_dest, 6);
+	__builtin_memcpy(neth->h_source, eth->h_source, 6);
+	neth->h_proto = eth->h_proto;
+	if (bpf_xdp_adjust_head(ctx, room))
+		return false;
+	sl_lb_stat(SLUICE_LB_STAT_DECAP);
+	return true;
+}
+
+#endif /* SLUICE_BPF_LB_H */

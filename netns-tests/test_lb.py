@@ -1,0 +1,311 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The load balancer with real traffic: a client namespace, the load balancer
+(sluiced on its veths), three backend namespaces whose servers answer their
+own name (lib/lbnet.py). Connections are counted by the name that answers.
+"""
+import os
+import shutil
+import signal
+import tempfile
+
+import pytest
+
+from conftest import RUN_PREFIX, _counter
+from lib.agent import Agent, BPFFS, pins_under
+from lib.lbnet import LbNet, backend_addr, wait_for
+from test_events import parse_metrics, scrape
+
+VIP4 = "203.0.113.10"
+VIP6 = "2001:db8:a::10"
+
+
+class LbEnv:
+    def __init__(self, net):
+        self.net = net
+        self.nets = [net]		# destroyed after the agents in them stopped
+        self.agents = []
+        self.dirs = []
+
+    def agent(self, ns, name, policy, files=None, extra=()):
+        """Start sluiced in NS with POLICY (10-lb.yaml) and FILES; wait until applied."""
+        work = tempfile.mkdtemp(prefix="%s-%s-" % (self.net.pfx, name))
+        self.dirs.append(work)
+        a = Agent(ns, work, os.path.join(BPFFS, "%s-%s" % (self.net.pfx, name)))
+        for fname, text in (files or {}).items():
+            a.write_file(fname, text)
+        a.write_policy("10-lb.yaml", policy)
+        self.agents.append(a)
+        a.start(extra=extra)
+        return a
+
+    def close(self):
+        problems = []
+        for a in self.agents:
+            try:
+                if a.alive() and a.stop(signal.SIGTERM) != 0:
+                    problems.append("sluiced in %s did not exit cleanly" % a.ns)
+                p = a.teardown()
+                if p.returncode:
+                    problems.append("teardown: %s%s" % (p.stdout, p.stderr))
+                if pins_under(a.state_dir):
+                    problems.append("pins left under %s" % a.state_dir)
+            finally:
+                a.force_cleanup()
+                print("---- sluiced log (%s)\n%s" % (a.ns, a.log_text()))
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        return problems
+
+
+@pytest.fixture
+def lbenv():
+    net = LbNet("%s%x" % (RUN_PREFIX, next(_counter)))
+    env = LbEnv(net)
+    problems = []
+    try:
+        net.setup()
+        net.start_servers()
+        yield env
+    finally:
+        try:
+            problems = env.close()
+        finally:
+            for n in env.nets:
+                n.destroy()
+    if problems:
+        pytest.fail("; ".join(problems))
+
+
+def backends_yaml(family=4, port=8080, weights=(1, 2, 1), drain=(), skip=()):
+    out = []
+    for i, w in enumerate(weights, 1):
+        if i in skip:
+            continue
+        a = backend_addr(i, family)
+        out.append('      - { addr: "%s", port: %d, weight: %d%s }' %
+                   (a, port, w, ", drain: true" if i in drain else ""))
+    return "\n".join(out)
+
+
+def lb_policy(net, services, default="allow", glob=None):
+    """A stateful firewall on the LB's veths and SERVICES (YAML text)."""
+    return ("firewall:\n  interfaces: [\"%s\"]\n  default: %s\n  rules:\n"
+            "    - { name: lb-vips, action: allow, dst: [\"203.0.113.0/24\", "
+            "\"2001:db8:a::/64\"] }\n"
+            "    - { name: icmp, action: allow, proto: [icmp, icmpv6] }\n"
+            "loadbalancers:\n%s" % (glob or net.glob, default, services))
+
+
+def web(family=4, health="", **kw):
+    vip = VIP4 if family == 4 else '"%s"' % VIP6
+    return ("  - name: web%d\n    vip: %s\n    port: 80\n%s    backends:\n%s\n" %
+            (family, vip, health, backends_yaml(family, **kw)))
+
+
+def spread(answers):
+    """{backend name: connections} of a connect() result; errors fail the test."""
+    out = {}
+    for sport, name in answers.items():
+        assert not name.startswith("error"), "connection from port %s: %s" % (sport, name)
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
+def lb_list(agent):
+    return {s["name"]: {"%s:%d" % (b["addr"], b["port"]): b for b in s["backends"]}
+            for s in agent.cli("lb", "list")["services"]}
+
+
+def test_lb_spread_by_weight_then_removal(lbenv):
+    """Hundreds of connections spread by weight 1:2:1; removing b3 from the
+    policy moves none of the b1 and b2 connections held open."""
+    net = lbenv.net
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web()), extra=["--metrics", "127.0.0.1:9464"])
+    got = spread(net.connect(VIP4, 80, 400))
+    # 100:200:100 expected; binomial spread at n = 400 is ~10 per backend
+    assert set(got) == {"b1", "b2", "b3"}, got
+    assert 60 <= got["b1"] <= 140 and 60 <= got["b3"] <= 140 and got["b2"] >= 150, got
+    listed = lb_list(a)["web4"]
+    assert sum(b["new_flows"] for b in listed.values()) >= 400, listed
+    assert listed[backend_addr(2) + ":8080"]["state"] == "active"
+    # the same figures in the Prometheus endpoint
+    status, body = scrape(net.lb, 9464)
+    metrics = parse_metrics(body)
+    for i, name in ((1, "b1"), (2, "b2"), (3, "b3")):
+        lbl = (("backend", "%s:8080" % backend_addr(i)), ("service", "web4"))
+        assert metrics[("sluice_lb_backend_new_flows_total", lbl)] == \
+            listed["%s:8080" % backend_addr(i)]["new_flows"], metrics
+        assert metrics[("sluice_lb_backend_state", lbl + (("state", "active"),))] == 1
+    assert status == 200 and metrics[("sluice_lb_events_total", (("event", "new-flows"),))] >= 400
+
+    h = net.hold(VIP4, 80, 60)
+    try:
+        assert set(h.names) == {"b1", "b2", "b3"}, h.names
+        gen = a.status()["generation"]
+        a.write_policy("10-lb.yaml", lb_policy(net, web(skip=(3,))))
+        a.wait_generation(gen + 1)
+        now = h.ask()
+        for before, after in zip(h.names, now):
+            if before != "b3":
+                assert after == before, (h.names, now)
+        got = spread(net.connect(VIP4, 80, 100))
+        assert "b3" not in got, got
+    finally:
+        h.close()
+
+
+def test_lb_drain_keeps_live_connection(lbenv):
+    """`sluice lb drain`: a live connection on b2 keeps answering from b2,
+    new connections avoid it; the drain persists across a restart; undrain
+    brings new flows back."""
+    net = lbenv.net
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web()))
+    h = net.hold(VIP4, 80, 30)
+    try:
+        assert "b2" in h.names, h.names
+        out = a.cli("lb", "drain", "%s:80" % VIP4, backend_addr(2))
+        assert out["backends"] == ["web4 %s:8080" % backend_addr(2)], out
+        assert h.ask() == h.names
+        got = spread(net.connect(VIP4, 80, 150))
+        assert "b2" not in got and set(got) == {"b1", "b3"}, got
+        assert lb_list(a)["web4"][backend_addr(2) + ":8080"]["state"] == "draining"
+        with open(os.path.join(a.policy_dir, ".sluice-cli.yaml")) as f:
+            assert backend_addr(2) in f.read()
+        assert a.stop(signal.SIGTERM) == 0
+        a.start()
+        assert lb_list(a)["web4"][backend_addr(2) + ":8080"]["state"] == "draining"
+        assert h.ask() == h.names
+        a.cli("lb", "undrain", "%s:80" % VIP4, backend_addr(2) + ":8080")
+        assert "b2" in spread(net.connect(VIP4, 80, 100))
+    finally:
+        h.close()
+
+
+def test_lb_health_checks(lbenv):
+    """b3's server killed: health checks take it out and new connections
+    avoid it; restarted: it is back; both changes logged and counted."""
+    net = lbenv.net
+    hc = "    health: { type: tcp, interval: 0.2, timeout: 0.1, rise: 2, fall: 2 }\n"
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web(health=hc)))
+    key = backend_addr(3) + ":8080"
+    assert wait_for(lambda: lb_list(a)["web4"][key]["health"]["checks"] >= 2, 5)
+    net.stop_server(3)
+    # (how soon: interval x fall + one interval by construction; no clock here)
+    assert wait_for(lambda: lb_list(a)["web4"][key]["state"] == "down", 10), a.log_text()
+    got = spread(net.connect(VIP4, 80, 120))
+    assert "b3" not in got, got
+    net.start_server(3)
+    assert wait_for(lambda: lb_list(a)["web4"][key]["state"] == "active", 5), a.log_text()
+    be = lb_list(a)["web4"][key]
+    assert be["health"]["transitions"] == 2 and be["health"]["failures"] >= 2, be
+    assert "b3" in spread(net.connect(VIP4, 80, 120))
+    log = a.log_text()
+    assert "%s is down" % key in log and "%s is up again" % key in log
+
+
+def test_lb_ipv6_vip_and_udp(lbenv):
+    """An IPv6 VIP (NAT) spreads connections; a UDP service answers from
+    VIP:53 (the reply's source rewritten back), IPv4 and IPv6."""
+    net = lbenv.net
+    udp = ("  - name: dns4\n    vip: %s\n    port: 53\n    proto: udp\n    backends:\n%s\n"
+           "  - name: dns6\n    vip: \"%s\"\n    port: 53\n    proto: udp\n    backends:\n%s\n" %
+           (VIP4, backends_yaml(4, weights=(1, 1)), VIP6, backends_yaml(6, weights=(1, 1))))
+    lbenv.agent(net.lb, "lb", lb_policy(net, web(6, weights=(1, 1, 1)) + udp))
+    got = spread(net.connect(VIP6, 80, 120))
+    assert set(got) == {"b1", "b2", "b3"}, got
+    for vip, src in ((VIP4, "%s:53" % VIP4), (VIP6, "%s:53" % VIP6)):
+        answers = net.peer("udp", vip, 53, 40)
+        names = {name for name, _ in answers}
+        assert names == {"b1", "b2"}, answers
+        assert {peer for _, peer in answers} == {src}, answers
+
+
+def test_lb_sigkill_under_traffic(lbenv):
+    """SIGKILL of the agent with connections open: each keeps its backend
+    while no agent runs, and after a new agent adopted the pinned flows and
+    backend ids and applied a policy whose weights changed meanwhile (a new
+    table that would send many of them elsewhere)."""
+    net = lbenv.net
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web()))
+    h = net.hold(VIP4, 80, 50)
+    try:
+        assert a.stop(signal.SIGKILL) == -signal.SIGKILL
+        assert h.ask() == h.names
+        a.write_policy("10-lb.yaml", lb_policy(net, web(weights=(5, 1, 1))))
+        new = spread(net.connect(VIP4, 80, 40))
+        assert set(new) <= {"b1", "b2", "b3"}
+        assert h.ask() == h.names
+        a.start()
+        assert a.status()["generation"] >= 2
+        assert h.ask() == h.names
+        # the new weights are in force for new flows
+        got = spread(net.connect(VIP4, 80, 140))
+        assert got.get("b1", 0) > got.get("b2", 0) + got.get("b3", 0), got
+    finally:
+        h.close()
+
+
+def test_lb_dsr_with_backends_decapsulating(lbenv):
+    """DSR: IP-in-IP (and IPv6-in-IPv6) to backends whose sluiced
+    decapsulates in XDP (no ipip device on this kernel); the VIPs sit on the
+    backends' lo and they answer the client directly."""
+    net = lbenv.net
+    vip4, vip6 = "203.0.113.20", "2001:db8:a::20"
+    for i, ns in enumerate(net.backends, 1):
+        from lib.netns import run
+        run(["ip", "addr", "add", vip4 + "/32", "dev", "lo"], ns=ns)
+        run(["ip", "addr", "add", vip6 + "/128", "dev", "lo"], ns=ns)
+        lbenv.agent(ns, "b%d" % i, "decap:\n  interfaces: [\"%sb%d\"]\n  vips: [%s, \"%s\"]\n" %
+                    (net.pfx, i, vip4, vip6))
+    dsr = ("  - name: dsr4\n    vip: %s\n    port: 8080\n    mode: dsr\n"
+           "    encap-source: 198.51.100.0/28\n    backends:\n%s\n"
+           "  - name: dsr6\n    vip: \"%s\"\n    port: 8080\n    mode: dsr\n"
+           "    encap-source: \"2001:db8:1::/120\"\n    backends:\n%s\n" %
+           (vip4, backends_yaml(4, weights=(1, 1, 1)), vip6, backends_yaml(6, weights=(1, 1, 1))))
+    # health checks that can only succeed encapsulated to the VIP: these
+    # servers listen on the VIP alone, not on the backends' own addresses
+    hc = ("  - name: dsrhc\n    vip: %s\n    port: 9090\n    mode: dsr\n"
+          "    encap-source: 198.51.100.0/28\n"
+          "    health: { type: tcp, interval: 0.2, timeout: 0.1, rise: 2, fall: 2 }\n"
+          "    backends:\n%s\n" % (vip4, backends_yaml(4, port=9090, weights=(1, 1, 1))))
+    for i in (1, 2, 3):
+        net.start_server(i, 9090, vip4)
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, dsr + hc))
+    for vip in (vip4, vip6):
+        got = spread(net.connect(vip, 8080, 90))
+        assert set(got) == {"b1", "b2", "b3"}, (vip, got)
+    listed = lb_list(a)
+    assert sum(b["packets"] for b in listed["dsr4"].values()) > 0
+    decapped = sum(b.stats()["lb"]["decapsulated"] for b in lbenv.agents[:3])
+    assert decapped >= 2 * 90, decapped
+
+    def checks(key):
+        return lb_list(a)["dsrhc"][key]
+
+    keys = ["%s:9090" % backend_addr(i) for i in (1, 2, 3)]
+    assert wait_for(lambda: all(checks(k)["health"]["checks"] >= 3 for k in keys), 5)
+    assert all(checks(k)["health"]["failures"] == 0 and checks(k)["state"] == "active"
+               for k in keys), lb_list(a)["dsrhc"]
+    net.stop_server(2, 9090, vip4)
+    assert wait_for(lambda: checks(keys[1])["state"] == "down", 5), a.log_text()
+    got = spread(net.connect(vip4, 9090, 60))
+    assert set(got) == {"b1", "b3"}, got
+
+
+def test_lb_two_agents_same_mapping(lbenv):
+    """Two load balancers in two namespaces, byte-identical policies: the
+    same 5-tuples (same client address and ports) go to the same backends."""
+    net = lbenv.net
+    other = LbNet(net.pfx + "x")
+    lbenv.nets.append(other)
+    other.setup()
+    other.start_servers()
+    # one glob for the load balancer veths of both networks: the same text
+    pol = lb_policy(net, web(weights=(1, 1, 1)), glob=net.pfx + "*l[0-9]")
+    lbenv.agent(net.lb, "lb1", pol)
+    lbenv.agent(other.lb, "lb2", pol)
+    one = net.connect(VIP4, 80, 80, 41000)
+    two = other.connect(VIP4, 80, 80, 41000)
+    spread(one)
+    assert set(one.values()) == {"b1", "b2", "b3"}
+    assert one == two, {k: (one[k], two.get(k)) for k in one if one[k] != two.get(k)}
