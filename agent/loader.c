@@ -38,11 +38,13 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "sluice_cgroup.skel.h"
 #include "sluice_tc.skel.h"
 #include "sluice_xdp.skel.h"
 
 #include "agent.h"
 #include "conntrack.h"
+#include "egress.h"
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
@@ -402,21 +404,26 @@ static int progs_pin(struct agent *a)
 }
 
 /*
- * Compare every pinned map with this build's (migrate_plan, both objects);
- * an upgrade that replaces maps needs a valid policy to rebuild the slots.
+ * Compare every pinned map with this build's (migrate_plan, the three
+ * objects); an upgrade that replaces maps needs a valid policy to rebuild
+ * the slots.
  */
 static int loader_plan(struct agent *a, struct sluice_xdp *skel)
 {
 	struct sluice_tc *tc = sluice_tc__open();
-	struct bpf_object *objs[2] = { skel->obj, tc ? tc->obj : NULL };
+	struct sluice_cgroup *cg = tc ? sluice_cgroup__open() : NULL;
+	struct bpf_object *objs[3] = { skel->obj, tc ? tc->obj : NULL, cg ? cg->obj : NULL };
 	int err;
 
-	if (!tc) {
+	if (!tc || !cg) {
 		err = -errno;
-		pr_err("cannot open the BPF object sluice_tc: %s", strerror(errno));
+		pr_err("cannot open the BPF object %s: %s", tc ? "sluice_cgroup" : "sluice_tc",
+		       strerror(errno));
+		sluice_tc__destroy(tc);
 		return err;
 	}
-	err = migrate_plan(a->maps_dir, a->upgrade_dir, objs, 2, &a->mig);
+	err = migrate_plan(a->maps_dir, a->upgrade_dir, objs, 3, &a->mig);
+	sluice_cgroup__destroy(cg);
 	sluice_tc__destroy(tc);
 	if (err)
 		return err;
@@ -509,7 +516,7 @@ int loader_load(struct agent *a)
 		}
 	}
 	/* before any program of this build runs: counters are written whole */
-	migrate_carry(a->mig, false);
+	migrate_carry(a->mig, skel->obj, false);
 	/* also fills sl_tails when this load brought programs */
 	if (fw_map_fds_from_obj(skel->obj, &a->fds)) {
 		pr_err("the BPF object sluice_xdp lacks a map or program of bpf/sluice_abi.h");
@@ -541,13 +548,33 @@ int loader_load(struct agent *a)
 	a->drop_fd = bpf_map__fd(skel->maps.sl_drop);
 	err = ct_load(a);
 	if (!err)
-		err = migrate_carry(a->mig, true);
+		err = migrate_carry(a->mig, skel->obj, true);
+	if (!err && a->tc_skel)
+		err = migrate_carry(a->mig, a->tc_skel->obj, true);
 	if (err)
 		goto fail;
 	return 0;
 fail:
 	loader_unload(a);
 	return err;
+}
+
+int loader_reuse_pins(const struct agent *a, struct bpf_object *obj)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
+			continue;
+		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 int loader_pick_active(struct agent *a)
@@ -603,7 +630,8 @@ void loader_gc(struct agent *a)
 	}
 	/* policy slots no interface runs: leftovers of a crash or of the last apply */
 	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)
-		if (fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+		if (fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s) &&
+		    !egress_holds_slot(a, s))
 			fw_slot_clear(&a->fds, s);
 	/* program sets of other builds: no link runs them any more */
 	d = opendir(a->progs_dir);

@@ -54,6 +54,14 @@ int loader_carry_rules(struct agent *a);
  * upgrade of this start, if any (migrate_commit).
  */
 void loader_commit(struct agent *a);
+/*
+ * Give every map of OBJ (another object of this agent: TC, cgroup hooks)
+ * the pin path of the map of that name under maps/, so that it uses the
+ * map the XDP object pinned, or pins its own there. Maps that will not be
+ * created (bpf_map__set_autocreate false) are left alone. 0 or -errno.
+ */
+struct bpf_object;
+int loader_reuse_pins(const struct agent *a, struct bpf_object *obj);
 /* Free the BPF objects (pins stay); an upgrade not committed is undone. */
 void loader_unload(struct agent *a);
 /*

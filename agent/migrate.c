@@ -46,6 +46,10 @@ static const char *const drop_names[] = { SLUICE_DROP_REASONS(NAME_OF) };
 static const char *const ct_stat_names[] = { SLUICE_CT_STATS(NAME_OF) };
 static const char *const lb_stat_names[] = { SLUICE_LB_STATS(NAME_OF) };
 #undef NAME_OF
+/* eg_stats[hook * 2 + denied] */
+#define EG_NAMES(id, name) name "-allowed", name "-denied",
+static const char *const eg_stat_names[] = { SLUICE_EG_HOOKS(EG_NAMES) };
+#undef EG_NAMES
 
 /*
  * The lists of the last release before the names were recorded (eafd583).
@@ -67,6 +71,7 @@ static const char *const prev_ct_stats[] = {
 
 static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final);
 static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final);
+static int mig_rev_carry(struct migrate *mg, struct mig_pin *p, bool final);
 
 #define LIST(v) v, sizeof(v) / sizeof(v[0])
 #define POLICY(map, what, f)	{ map, MIG_POLICY, MIG_G_SLOTS, what, .flags = f }
@@ -83,7 +88,7 @@ static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final);
 				  .successor = succ, .flags = f }
 
 /*
- * Every map of sluice_xdp and sluice_tc (tests/test_migrate.c checks it,
+ * Every map of sluice_xdp, sluice_tc and sluice_cgroup (tests/test_migrate.c checks it,
  * and migrate_plan refuses to start without it), then the names earlier
  * layouts pinned that this build retired.
  */
@@ -127,6 +132,21 @@ static const struct mig_map mig_maps[] = {
 	{ SLUICE_MAP_LB_STATS, MIG_COUNTERS, MIG_G_NONE, "the load balancer's counters",
 	  LIST(lb_stat_names), NULL, 0, NULL },
 	RECREATE("lb_fib", "the load balancer's fib_lookup buffer"),
+	/*
+	 * Container egress: which slot judges a cgroup's (or a backstop
+	 * source's) sockets names a slot of fwp_*, so these go with the slots
+	 * and are rebuilt from the policy; the previous hooks keep the
+	 * previous set until their links move.
+	 */
+	POLICY(SLUICE_MAP_EG_CG, "the managed cgroups' egress entries", 0),
+	POLICY(SLUICE_MAP_EG_SRC4, "the egress backstop's IPv4 sources", 0),
+	POLICY(SLUICE_MAP_EG_SRC6, "the egress backstop's IPv6 sources", 0),
+	/* by counter id: entry base + rule, the same policy gives the same ids */
+	{ SLUICE_MAP_EG_CNT, MIG_COUNTERS, MIG_G_NONE, "the egress rule counters" },
+	{ SLUICE_MAP_EG_STATS, MIG_COUNTERS, MIG_G_NONE, "the egress counters per hook",
+	  LIST(eg_stat_names), NULL, 0, NULL },
+	{ SLUICE_MAP_EG_LB_REV, MIG_STATE, MIG_G_NONE,
+	  "the socket load balancer's backend -> VIP of each socket", .carry = mig_rev_carry },
 	{ SLUICE_MAP_TAILS, MIG_PROGRAM, MIG_G_NONE, "a program set's stages" },
 	{ SLUICE_MAP_SCRATCH, MIG_PROGRAM, MIG_G_NONE, "the per-packet state" },
 
@@ -680,6 +700,62 @@ static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final)
 	return 0;
 }
 
+/*
+ * eg_lb_rev, (socket cookie, backend) -> VIP: what getpeername() and
+ * recvmsg() give back for a socket the socket load balancer connected. The
+ * same key layout: copied, values keep their leading bytes; at the end once
+ * more for what the previous hooks added (an entry already there stays).
+ * Another key layout names sockets otherwise: the entries are lost (sockets
+ * connected before the upgrade then see their backend's address), never a
+ * refusal: no verdict depends on them.
+ */
+static int mig_rev_carry(struct migrate *mg, struct mig_pin *p, bool final)
+{
+	unsigned char *key = NULL, *next = NULL, *val = NULL;
+	struct bpf_map_info ni;
+	size_t n = 0;
+	bool first = true;
+	int err;
+
+	(void)mg;
+	err = map_info(p->new_fd, &ni);
+	if (err)
+		return err;
+	if (p->old.key_size != ni.key_size || !ni.value_size) {
+		if (!final)
+			pr_warn("%s: the previous entries have another key layout: sockets "
+				"connected through the socket load balancer before the upgrade "
+				"now see their backend's address in getpeername()/recvmsg()",
+				p->m->name);
+		return 0;
+	}
+	key = malloc(ni.key_size);
+	next = malloc(ni.key_size);
+	val = calloc(1, p->old.value_size > ni.value_size ? p->old.value_size : ni.value_size);
+	if (!key || !next || !val) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!bpf_map_get_next_key(p->old_fd, first ? NULL : key, next)) {
+		first = false;
+		memcpy(key, next, ni.key_size);
+		memset(val, 0, p->old.value_size > ni.value_size ? p->old.value_size :
+							      ni.value_size);
+		if (bpf_map_lookup_elem(p->old_fd, key, val))
+			continue;
+		if (!bpf_map_update_elem(p->new_fd, key, val, BPF_NOEXIST))
+			n++;
+	}
+	if (n)
+		pr_info("%s: %zu sockets' VIPs carried over%s", p->m->name, n,
+			final ? " (connected during the upgrade)" : "");
+out:
+	free(key);
+	free(next);
+	free(val);
+	return err;
+}
+
 /* ---- the plan ---- */
 
 static int pin_add(struct migrate *mg, const struct mig_map *m, int fd,
@@ -1070,22 +1146,25 @@ int migrate_begin(struct migrate *mg)
 	return err;
 }
 
-int migrate_carry(struct migrate *mg, bool state)
+int migrate_carry(struct migrate *mg, struct bpf_object *obj, bool state)
 {
 	char path[PATH_MAX];
 	int err = 0;
 
 	for (size_t i = 0; mg && i < mg->npins && !err; i++) {
 		struct mig_pin *p = &mg->pins[i];
+		struct bpf_map *def;
 
 		if (p->carried || (p->m->kind == MIG_STATE && !state) ||
 		    p->m->kind == MIG_RETIRED)
 			continue;
+		/* a map of another object: carried when that one is loaded */
+		def = bpf_object__find_map_by_name(obj, p->m->name);
+		if (!def || !bpf_map__autocreate(def))
+			continue;
 		if (p->new_fd < 0 && !join(path, sizeof(path), mg->maps_dir, p->m->name))
 			p->new_fd = bpf_obj_get(path);
 		if (p->new_fd < 0) {
-			if (!state)
-				continue;	/* a map of the TC object alone: not loaded yet */
 			err = -errno;
 			pr_err("%s: this build's map is not pinned: %s", p->m->name,
 			       strerror(errno));

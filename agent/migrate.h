@@ -121,11 +121,12 @@ uint64_t migrate_generation(const struct migrate *mg);
 /* Move the replaced pins to the upgrade dir: the objects create new maps there. */
 int migrate_begin(struct migrate *mg);
 /*
- * Carry the replaced maps over into this build's (pinned under the maps dir
- * by now): counters, and with STATE the state maps too (once the new
- * conntrack table has its shards). A pin done before is skipped.
+ * Carry the replaced maps of OBJ (loaded: its maps pinned under the maps
+ * dir) over into this build's: counters, and with STATE the state maps too
+ * (once the new conntrack table has its shards). Before any program of OBJ
+ * runs. A pin done before is skipped, and so are maps of other objects.
  */
-int migrate_carry(struct migrate *mg, bool state);
+int migrate_carry(struct migrate *mg, struct bpf_object *obj, bool state);
 /*
  * The policy is in this build's maps, the links have not moved: carry the
  * retired rule counters (one per rule index, the last the default action)

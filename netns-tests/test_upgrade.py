@@ -23,6 +23,7 @@ import time
 import pytest
 
 from lib.agent import build_dir, pins_under
+from lib.cgroups import Cgroups, egress_yaml
 from lib.netns import PYTHON, LineProc, xdp_prog_id
 from lib.traffic import Stream, probe_udp
 
@@ -262,6 +263,105 @@ def test_upgrade_rebuilds_slots_and_copies_conntrack(env, server):
     assert not os.path.exists(os.path.join(agent.state_dir, "upgrade"))
     wait_gone("prog", [old["prog_id"]], "the previous entry program")
     wait_gone("map", list(real.values()), "a map of the previous layout")
+
+
+# A process of a managed cgroup: connect() to PORT_OK and PORT_NO of ADDR in
+# turn until told to stop; counts what the hooks said. EPERM is the hook's
+# denial; anything else (refused: nothing listens) passed the hook.
+CONNECTS = r"""
+import errno, json, os, select, socket, sys, time
+with open(os.path.join(sys.argv[1], "cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+addr, ok_port, no_port = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+deadline = time.monotonic() + float(sys.argv[5])
+n = {"ok_passed": 0, "ok_denied": 0, "no_denied": 0, "no_passed": 0}
+print("ready", flush=True)
+while time.monotonic() < deadline:
+    for port, what in ((ok_port, "ok"), (no_port, "no")):
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.connect((addr, port))
+            denied = False
+        except OSError as e:
+            denied = e.errno == errno.EPERM
+        s.close()
+        n[what + ("_denied" if denied else "_passed")] += 1
+    if select.select([sys.stdin], [], [], 0)[0]:
+        break
+print(json.dumps(n), flush=True)
+"""
+
+
+@pytest.fixture
+def cgroups(topo):
+    cg = Cgroups(topo.pfx)
+    try:
+        yield cg
+    finally:
+        cg.cleanup()
+
+
+def test_upgrade_moves_cgroup_hooks_after_the_apply(env, cgroups):
+    """Container egress across a layout change of the slots group (sl_ifslot_a)
+    and of eg_stats, while a managed cgroup connect()s: its pinned cgroup
+    links stay (same link ids) and move to the new hooks only once the new
+    maps hold the policy (eg_cg is rebuilt with the slots), so no connect()
+    the entry denies passes and none it allows is denied at any time; the
+    hook counters are carried over by name; the previous hooks are freed."""
+    t, agent = env.topo, env.agent
+    app = cgroups.make("app")
+    agent.write_policy("20-egress.yaml", egress_yaml([dict(
+        name="app", cgroup=app, default="deny",
+        rules=[dict(action="allow", dst=[t.f4], proto="tcp", dport=["8443"])])]))
+    env.start(default="allow")
+    links = os.path.join(agent.state_dir, "links")
+    old = {name: bpftool("link", "show", "pinned", os.path.join(links, name))
+           for name in os.listdir(links) if name.startswith("eg_")}
+    assert len(old) == 8, old
+    maps = os.path.join(agent.state_dir, "maps")
+    eg_cg = bpftool("map", "show", "pinned", os.path.join(maps, "eg_cg"))["id"]
+    ncpu = len(bpftool("map", "lookup", "pinned", os.path.join(maps, "eg_stats"),
+                       "key", "0", "0", "0", "0")["values"])
+
+    def other_layouts():
+        swap_pin(agent.state_dir, "sl_ifslot_a_v2", "type", "array", "key", "4",
+                 "value", "4", "entries", "1024")
+        # eg_stats of a build with 9 entries: connect4-denied (1) counted 1000 per CPU
+        path = os.path.join(maps, "eg_stats")
+        swap_pin(agent.state_dir, "eg_stats", "type", "percpu_array", "key", "4",
+                 "value", "16", "entries", "9")
+        subprocess.run(["bpftool", "map", "update", "pinned", path, "key", "1", "0", "0",
+                        "0", "value", "0xe8", "3"] + ["0"] * 14, check=True)
+
+    loop = LineProc(t.client, [PYTHON, "-c", CONNECTS, app, t.f4, "8443", "8444", "60"])
+    try:
+        assert loop.line() == "ready"
+        assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+        other_layouts()
+        agent.start()
+        n = json.loads(loop.say("stop"))
+    finally:
+        loop.close()
+    log = agent.log_text()
+    print("connects during the upgrade: %s" % n)
+    assert n["no_passed"] == 0 and n["ok_denied"] == 0, (n, log)
+    assert n["no_denied"] > 10 and n["ok_passed"] > 10, n
+    assert "cgroup links moved to this build's hooks" in log, log
+    assert log.index("cgroup links moved") > log.index("rebuilt from the policy"), log
+    new = {name: bpftool("link", "show", "pinned", os.path.join(links, name))
+           for name in os.listdir(links) if name.startswith("eg_")}
+    assert sorted(new) == sorted(old)
+    for name, link in new.items():
+        assert link["id"] == old[name]["id"] and link["prog_id"] != old[name]["prog_id"], \
+            (name, old[name], link)
+    assert bpftool("map", "show", "pinned", os.path.join(maps, "eg_cg"))["id"] != eg_cg
+    hooks = agent.cli("egress", "list")["hooks"]
+    # the fake's 1000 per CPU (what the real previous map counted stays with it)
+    assert hooks["connect4"]["denied"] >= 1000 * ncpu, hooks
+    assert not os.path.exists(os.path.join(agent.state_dir, "upgrade"))
+    wait_gone("prog", [link["prog_id"] for link in old.values()], "a previous hook")
+    wait_gone("map", [eg_cg], "the previous eg_cg")
 
 
 def test_upgrade_refused_keeps_the_firewall(env):

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "sluice_cgroup.skel.h"
 #include "sluice_tc.skel.h"
 #include "sluice_xdp.skel.h"
 
@@ -148,54 +149,60 @@ static __u64 expect(__u64 base_v)
 
 /* ---- the table ---- */
 
-/* Every map of both objects has a policy, and every policy names a map of them. */
+/* Every map of the three objects has a policy, and every policy names a map of them. */
 TEST(every_map_has_an_upgrade_policy)
 {
 	struct sluice_xdp *x = sluice_xdp__open();
 	struct sluice_tc *t = sluice_tc__open();
-	struct bpf_object *objs[2] = { x ? x->obj : NULL, t ? t->obj : NULL };
+	struct sluice_cgroup *c = sluice_cgroup__open();
+	struct bpf_object *objs[3] = { x ? x->obj : NULL, t ? t->obj : NULL, c ? c->obj : NULL };
 	const struct mig_map *tab;
 	struct bpf_map *map;
 	size_t n, maps = 0;
+	bool eg_seen = false;
 
-	if (!ASSERT_TRUE(x && t, "open the skeletons"))
+	if (!ASSERT_TRUE(x && t && c, "open the skeletons"))
 		goto out;
-	for (int o = 0; o < 2; o++)
+	for (int o = 0; o < 3; o++)
 		bpf_object__for_each_map(map, objs[o]) {
 			if (bpf_map__is_internal(map))
 				continue;
 			maps++;
+			eg_seen |= o == 2 && !strcmp(bpf_map__name(map), SLUICE_MAP_EG_LB_REV);
 			tl_check(mig_find(bpf_map__name(map)) != NULL, __FILE__, __LINE__,
 				 "map %s has no upgrade policy in agent/migrate.c",
 				 bpf_map__name(map));
 		}
 	ASSERT_TRUE(maps > 20, "maps seen");
+	ASSERT_TRUE(eg_seen, "the cgroup object's own maps seen");
 	tab = mig_table(&n);
 	for (size_t i = 0; i < n; i++) {
-		bool found = false, succ = false;
+		struct bpf_map *def = NULL;
+		bool succ = false;
 
-		for (int o = 0; o < 2; o++) {
-			found |= bpf_object__find_map_by_name(objs[o], tab[i].name) != NULL;
+		for (int o = 0; o < 3; o++) {
+			if (!def)
+				def = bpf_object__find_map_by_name(objs[o], tab[i].name);
 			succ |= tab[i].successor &&
 				bpf_object__find_map_by_name(objs[o], tab[i].successor) != NULL;
 		}
 		if (tab[i].kind == MIG_RETIRED) {
 			/* a name this build no longer uses, and the map in its place */
-			tl_check(!found && succ, __FILE__, __LINE__, "retired %s: in use (%d), or "
-				 "its successor %s is no map of this build", tab[i].name, found,
+			tl_check(!def && succ, __FILE__, __LINE__, "retired %s: in use (%d), or "
+				 "its successor %s is no map of this build", tab[i].name, !!def,
 				 tab[i].successor);
 			continue;
 		}
-		tl_check(found, __FILE__, __LINE__, "policy of %s: no such map in this build",
+		tl_check(def != NULL, __FILE__, __LINE__, "policy of %s: no such map in this build",
 			 tab[i].name);
-		tl_check(tab[i].kind != MIG_COUNTERS || !tab[i].names ||
-			 tab[i].nnames <= bpf_map__max_entries(
-				 bpf_object__find_map_by_name(objs[0], tab[i].name)),
+		tl_check(!def || tab[i].kind != MIG_COUNTERS || !tab[i].names ||
+			 tab[i].nnames <= bpf_map__max_entries(def),
 			 __FILE__, __LINE__, "%s: more names than entries", tab[i].name);
 	}
 out:
 	sluice_xdp__destroy(x);
 	sluice_tc__destroy(t);
+	sluice_cgroup__destroy(c);
 }
 
 /* ---- counters ---- */
@@ -412,25 +419,30 @@ TEST(ct_other_keys_refused)
 
 /* ---- the plan ---- */
 
+/* The three objects, as loader_plan gives them to migrate_plan. */
 struct objs {
 	struct sluice_xdp *x;
 	struct sluice_tc *t;
-	struct bpf_object *v[2];
+	struct sluice_cgroup *c;
+	struct bpf_object *v[3];
 };
 
 static bool objs_open(struct objs *o)
 {
 	o->x = sluice_xdp__open();
 	o->t = sluice_tc__open();
+	o->c = sluice_cgroup__open();
 	o->v[0] = o->x ? o->x->obj : NULL;
 	o->v[1] = o->t ? o->t->obj : NULL;
-	return o->x && o->t;
+	o->v[2] = o->c ? o->c->obj : NULL;
+	return o->x && o->t && o->c;
 }
 
 static void objs_close(struct objs *o)
 {
 	sluice_xdp__destroy(o->x);
 	sluice_tc__destroy(o->t);
+	sluice_cgroup__destroy(o->c);
 }
 
 /* A map of DEF's layout, with DELTA_ENTRIES more entries. */
@@ -443,11 +455,13 @@ static int def_create(const struct bpf_map *def, int delta_entries)
 			      &opts);
 }
 
-/* The layout of map NAME of this build. */
+/* The layout of map NAME of this build (of whichever object has it). */
 static int create_like(struct objs *o, const char *name, int delta_entries)
 {
-	struct bpf_map *m = bpf_object__find_map_by_name(o->v[0], name);
+	struct bpf_map *m = NULL;
 
+	for (int i = 0; i < 3 && !m; i++)
+		m = bpf_object__find_map_by_name(o->v[i], name);
 	return m ? def_create(m, delta_entries) : -ENOENT;
 }
 
@@ -478,7 +492,7 @@ TEST(plan_same_layout_records_names)
 		goto out;
 	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
 	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin sl_verdict");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		ASSERT_EQ(migrate_count(mg, &slots), 0, "replaced");
 	migrate_commit(mg);
 	names = pinned(maps_dir, "sl_cnt_names");
@@ -492,7 +506,7 @@ TEST(plan_same_layout_records_names)
 	snprintf(path, sizeof(path), "%s/%s", maps_dir, SLUICE_MAP_VERDICT);
 	unlink(path);
 	ASSERT_OK(pin(fd2, SLUICE_MAP_VERDICT), "pin another");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan again"))
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan again"))
 		ASSERT_EQ(migrate_count(mg, NULL), 0, "replaced");
 	migrate_commit(mg);
 	ASSERT_STREQ(name_of(names, map_id(fd), 0, buf), "", "forgotten");
@@ -522,7 +536,7 @@ TEST(plan_counters_begin_rollback)
 	fd = create_like(&o, SLUICE_MAP_DROP, -1);
 	id = map_id(fd);
 	ASSERT_OK(pin(fd, SLUICE_MAP_DROP), "pin");
-	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		goto out_fd;
 	ASSERT_EQ(migrate_count(mg, &slots), 1, "replaced");
 	ASSERT_FALSE(slots, "the slots stay");
@@ -569,7 +583,7 @@ TEST(plan_names_moved_replace)
 		bpf_map_update_elem(names, &k, name, BPF_ANY);
 	}
 	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced");
 	migrate_free(mg);
 out:
@@ -602,14 +616,14 @@ TEST(plan_slots_group)
 	ifslot = create_like(&o, SLUICE_MAP_IFSLOT, 0);
 	ASSERT_OK(pin(cfg, "fwp_cfg"), "pin fwp_cfg");
 	ASSERT_OK(pin(ifslot, SLUICE_MAP_IFSLOT), "pin sl_ifslot");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan of this layout"))
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan of this layout"))
 		ASSERT_EQ(migrate_count(mg, &slots), 0, "an empty outer map of this layout fits");
 	migrate_free(mg);
 	mg = NULL;
 
 	ifa = create_like(&o, SLUICE_MAP_IFSLOT_A, -1024);
 	ASSERT_OK(pin(ifa, SLUICE_MAP_IFSLOT_A), "pin sl_ifslot_a");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan")) {
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan")) {
 		ASSERT_EQ(migrate_count(mg, &slots), 3, "the group");
 		ASSERT_TRUE(slots, "slots rebuilt");
 	}
@@ -651,7 +665,7 @@ TEST(retired_names)
 	counters_set(rcnt, 0, 100);
 	counters_set(rcnt, 1, 200);
 	counters_set(rcnt, SLUICE_MAX_RULES, 300);
-	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		goto out_fd;
 	ASSERT_EQ(migrate_count(mg, &slots), 2, "both retired pins");
 	ASSERT_FALSE(slots, "no slot of this build's names to rebuild");
@@ -664,12 +678,12 @@ TEST(retired_names)
 	fd_close(got);
 
 	/* done: the counters by rule order, then unpinned */
-	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan again"))
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan again"))
 		goto out_fd;
 	ASSERT_OK(migrate_begin(mg), "begin again");
 	succ = percpu_array(SLUICE_CNT_MAX, sizeof(struct sl_counter));
 	ASSERT_OK(pin(succ, SLUICE_MAP_RULE_CNT), "the successor");
-	ASSERT_OK(migrate_carry(mg, true), "carry (nothing yet)");
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry (nothing yet)");
 	ASSERT_EQ(counters_sum(succ, 7).packets, 0, "not before the apply");
 	ASSERT_OK(migrate_carry_rules(mg, ids, 2), "carry the rules");
 	counters_set(rcnt, 1, 210);	/* the previous program counted on */
@@ -710,12 +724,12 @@ TEST(plan_lb_group)
 	ASSERT_OK(pin(svc, SLUICE_MAP_LB_SVC), "pin lb_svc");
 	ASSERT_OK(pin(cfg, SLUICE_MAP_LB_CFG), "pin lb_cfg");
 	ASSERT_OK(pin(verdict, SLUICE_MAP_VERDICT), "pin sl_verdict");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan of this layout"))
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan of this layout"))
 		ASSERT_EQ(migrate_count(mg, NULL), 0, "nothing to replace");
 	migrate_free(mg);
 	mg = NULL;
 	ASSERT_OK(pin(be, SLUICE_MAP_LB_BACKENDS), "pin lb_backends");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		ASSERT_EQ(migrate_count(mg, NULL), 3, "the group, not sl_verdict");
 	migrate_free(mg);
 	fd_close(svc);
@@ -742,7 +756,7 @@ TEST(plan_inner_layout_differs)
 	outer = outer_create(SLUICE_MAP_CT, 2 * SLUICE_CT_SHARDS_MAX, tmpl);
 	ASSERT_OK(bpf_map_update_elem(outer, &(__u32){ 0 }, &tmpl, BPF_ANY) ? -errno : 0, "shard");
 	ASSERT_OK(pin(outer, SLUICE_MAP_CT), "pin");
-	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 2, &mg), "plan"))
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced, to be carried over");
 	migrate_free(mg);
 	fd_close(tmpl);
@@ -773,5 +787,114 @@ TEST(recover_puts_the_previous_pins_back)
 out:
 	fd_close(prev);
 	fd_close(cur);
+	rm_dir(base);
+}
+
+/*
+ * Container egress (sluice_cgroup's maps): eg_cg goes with the policy slots
+ * (its words name slots); eg_stats is carried by name and eg_lb_rev entry
+ * by entry, when the cgroup object is loaded, not the XDP one; the VIPs the
+ * previous hooks add meanwhile follow at the commit. A key of another
+ * layout loses them, never refuses the upgrade.
+ */
+TEST(plan_egress)
+{
+	struct sl_eg_rev_key k1 = { .cookie = 1 }, k2 = { .cookie = 2 };
+	unsigned char v[sizeof(struct sl_eg_rev)], want[sizeof(struct sl_eg_rev)];
+	int cg = -1, ifa = -1, st = -1, rev = -1, nst = -1, nrev = -1;
+	struct migrate *mg = NULL;
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	cg = create_like(&o, SLUICE_MAP_EG_CG, 0);
+	ASSERT_OK(pin(cg, SLUICE_MAP_EG_CG), "pin eg_cg");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan of this layout"))
+		ASSERT_EQ(migrate_count(mg, NULL), 0, "nothing to replace");
+	migrate_free(mg);
+	mg = NULL;
+	ifa = create_like(&o, SLUICE_MAP_IFSLOT_A, -1024);
+	ASSERT_OK(pin(ifa, SLUICE_MAP_IFSLOT_A), "pin sl_ifslot_a");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan")) {
+		ASSERT_EQ(migrate_count(mg, &slots), 2, "sl_ifslot_a and eg_cg");
+		ASSERT_TRUE(slots, "slots rebuilt");
+	}
+	migrate_free(mg);
+	mg = NULL;
+	rm_dir(base);
+
+	/* eg_stats one entry short (no names recorded: this build's), eg_lb_rev's values 16 B */
+	if (!ASSERT_TRUE(state_setup(), "state dir again"))
+		goto out;
+	st = create_like(&o, SLUICE_MAP_EG_STATS, -1);
+	rev = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_rev", sizeof(k1), 16, 64, NULL);
+	memset(v, 0, sizeof(v));
+	memset(v, 0xab, 16);
+	memcpy(want, v, sizeof(v));
+	ASSERT_OK(bpf_map_update_elem(rev, &k1, v, BPF_ANY) ? -errno : 0, "a VIP");
+	counters_set(st, 3, 40);
+	ASSERT_OK(pin(st, SLUICE_MAP_EG_STATS), "pin eg_stats");
+	ASSERT_OK(pin(rev, SLUICE_MAP_EG_LB_REV), "pin eg_lb_rev");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, &slots), 2, "eg_stats and eg_lb_rev");
+	ASSERT_FALSE(slots, "the slots stay");
+	ASSERT_OK(migrate_begin(mg), "begin");
+	nst = create_like(&o, SLUICE_MAP_EG_STATS, 0);
+	nrev = create_like(&o, SLUICE_MAP_EG_LB_REV, 0);
+	ASSERT_OK(pin(nst, SLUICE_MAP_EG_STATS), "the new eg_stats");
+	ASSERT_OK(pin(nrev, SLUICE_MAP_EG_LB_REV), "the new eg_lb_rev");
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry the XDP object's");
+	ASSERT_EQ(counters_sum(nst, 3).packets, 0, "not the XDP object's map");
+	ASSERT_OK(migrate_carry(mg, o.v[2], true), "carry the cgroup object's");
+	ASSERT_EQ(counters_sum(nst, 3).packets, expect(40), "connect6-denied by name");
+	memset(v, 0x55, sizeof(v));
+	ASSERT_OK(bpf_map_lookup_elem(nrev, &k1, v) ? -errno : 0, "the VIP carried");
+	ASSERT_OK(memcmp(v, want, sizeof(v)), "its leading bytes, the rest zero");
+	/* the previous hooks go on until their links move */
+	memset(want, 0xcd, 16);
+	ASSERT_OK(bpf_map_update_elem(rev, &k2, want, BPF_ANY) ? -errno : 0, "a VIP meanwhile");
+	counters_set(st, 3, 41);
+	migrate_commit(mg);
+	mg = NULL;
+	ASSERT_EQ(counters_sum(nst, 3).packets, expect(41), "with the delta");
+	ASSERT_OK(bpf_map_lookup_elem(nrev, &k2, v) ? -errno : 0, "the VIP added meanwhile");
+	ASSERT_OK(memcmp(v, want, 16), "its value");
+	ASSERT_TRUE(pinned(maps_dir, SLUICE_MAP_EG_STATS) >= 0, "this build's pinned");
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+	fd_close(rev);
+	fd_close(nrev);
+	rev = nrev = -1;
+
+	/* keys of another layout: nothing carried, the upgrade goes on */
+	rev = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_rev", 16, 16, 64, NULL);
+	ASSERT_OK(bpf_map_update_elem(rev, &k1, v, BPF_ANY) ? -errno : 0, "an entry");
+	{
+		char path[160];
+
+		snprintf(path, sizeof(path), "%s/%s", maps_dir, SLUICE_MAP_EG_LB_REV);
+		unlink(path);
+	}
+	ASSERT_OK(pin(rev, SLUICE_MAP_EG_LB_REV), "pin eg_lb_rev of other keys");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan, other keys"))
+		goto out_fd;
+	ASSERT_OK(migrate_begin(mg), "begin");
+	nrev = create_like(&o, SLUICE_MAP_EG_LB_REV, 0);
+	ASSERT_OK(pin(nrev, SLUICE_MAP_EG_LB_REV), "the new eg_lb_rev");
+	ASSERT_OK(migrate_carry(mg, o.v[2], true), "carry: lost, not refused");
+	ASSERT_TRUE(bpf_map_get_next_key(nrev, NULL, &k2) && errno == ENOENT, "empty");
+	migrate_commit(mg);
+	mg = NULL;
+out_fd:
+	migrate_free(mg);
+	fd_close(cg);
+	fd_close(ifa);
+	fd_close(st);
+	fd_close(rev);
+	fd_close(nst);
+	fd_close(nrev);
+out:
+	objs_close(&o);
 	rm_dir(base);
 }
