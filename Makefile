@@ -163,6 +163,9 @@ $(BUILD)/san/sluice: $(call sobj,$(CLI_SRCS) $(LIB_SRCS))
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 .SECONDARY: $(call sobj,$(TEST_LIB_SRCS))
+# test_migrate: the agent's upgrade table and carry-overs, on real maps
+$(BUILD)/tests/test_migrate: $(call sobj,agent/migrate.c agent/log.c)
+$(BUILD)/tests/test_migrate: LDLIBS += -lsystemd
 $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(TEST_LIB_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(dir $@)
@@ -202,9 +205,31 @@ $(FUZZ_BINS):
 
 fuzz-bins: $(FUZZ_BINS)
 
+# The release an upgrade starts from (netns-tests/test_upgrade.py): its sluiced and
+# sluice built from git at PREV_REV (git archive, -O1, no sanitizers), kept under
+# $(BUILD)/prev-REV until `make clean`. Without a git checkout there is none to build
+# and the test says so (skip).
+PREV_REV := eafd583
+PREV_DIR := $(BUILD)/prev-$(PREV_REV)
+ifneq ($(wildcard .git),)
+PREV_BINS := $(PREV_DIR)/sluiced
+endif
+
+$(PREV_DIR)/sluiced:
+	$(call msg,PREV,$@ (git $(PREV_REV)))
+	$(Q)rm -rf $(PREV_DIR) && mkdir -p $(PREV_DIR)/src
+	$(Q)git archive $(PREV_REV) | tar -x -C $(PREV_DIR)/src
+	$(Q)env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -s -C $(PREV_DIR)/src \
+		BUILD=build CFLAGS=-O1 build/sluiced build/sluice > $(PREV_DIR)/build.log 2>&1 || \
+		{ tail -n 20 $(PREV_DIR)/build.log >&2; exit 1; }
+	$(Q)cp $(PREV_DIR)/src/build/sluice $(PREV_DIR)/
+	$(Q)cp $(PREV_DIR)/src/build/sluiced $(PREV_DIR)/sluiced.tmp
+	$(Q)rm -rf $(PREV_DIR)/src
+	$(Q)mv $(PREV_DIR)/sluiced.tmp $@
+
 # bench_synflood: the live-frames SYN flood of netns-tests/test_syncookie.py
 test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion $(FUZZ_BINS) \
-	   $(BUILD)/bench/bench_synflood
+	   $(BUILD)/bench/bench_synflood $(PREV_BINS)
 
 bench-bins: all $(BENCH_BINS)
 

@@ -3,6 +3,7 @@
  * The state of one sluiced process. One thread, one epoll loop (main.c);
  * every module takes the agent and owns its part of it:
  *   loader.c   bpffs, state dirs, skeleton open/pin/load, the pinned maps
+ *   migrate.c  upgrades across map layout changes: a policy per map
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
  *   rules.c    rule counter ids kept across reloads, rule names by generation
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
@@ -41,6 +42,7 @@ struct agent_egress;
 struct agent_health;
 struct lb_state;
 struct agent_rules;
+struct migrate;
 
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
@@ -81,6 +83,7 @@ struct agent {
 	char links_dir[PATH_MAX];
 	char progs_dir[PATH_MAX];	/* STATE/progs: one program set per build */
 	char build_dir[PATH_MAX];	/* STATE/progs/BUILD: this build's set */
+	char upgrade_dir[PATH_MAX];	/* STATE/upgrade: the previous pins during an upgrade */
 	time_t started;
 
 	/*
@@ -93,13 +96,21 @@ struct agent {
 	int entry_fd;			/* the entry program every link runs */
 	bool entry_owned;		/* entry_fd is ours to close (adopted pin) */
 	bool progs_adopted;		/* the pinned program set of this build runs on */
+	bool progs_new;			/* this start loaded and pinned its program set */
+	char progs_aside[PATH_MAX];	/* the set pinned as this build's before, moved aside */
 	int tails_fd;			/* its prog array sl_tails */
 	struct fw_map_fds fds;		/* outer fwp_* maps and sl_ifslot */
 	uint32_t slot;			/* the policy slot in force (section 0's) */
 	uint32_t *sec_slots;		/* the slot of each section of pol (sync.c) */
 	size_t nsec_slots;
 	bool in_force;			/* slot holds an applied policy */
-	bool legacy_state;		/* the previous layout's maps run the interfaces */
+	/*
+	 * The upgrade of this start (migrate.c), until every link runs this
+	 * build; legacy_state: it replaces or retires maps, so the previous
+	 * programs keep the interfaces until the policy is in this build's maps.
+	 */
+	struct migrate *mig;
+	bool legacy_state;
 	struct timespec last_switch;	/* when interfaces last changed slot */
 	bool gc_pending;		/* slots left to free after the grace (sync.c) */
 	int rule_cnt_fd, verdict_fd, drop_fd;

@@ -133,7 +133,13 @@ static void adopt_one(struct agent *a, const char *path, uint64_t id, enum eg_ho
 		close(fd);
 		return;
 	}
-	link_move(a, fd, h);
+	/*
+	 * An upgrade: the previous hooks keep the maps they were loaded with
+	 * (STATE/upgrade/) until this build's hold the policy
+	 * (egress_move_pending); a hook never runs on maps not written yet.
+	 */
+	if (!a->legacy_state)
+		link_move(a, fd, h);
 	v = realloc(eg->adopted, (eg->nadopted + 1) * sizeof(*v));
 	if (!v) {
 		close(fd);
@@ -141,6 +147,27 @@ static void adopt_one(struct agent *a, const char *path, uint64_t id, enum eg_ho
 	}
 	eg->adopted = v;
 	v[eg->nadopted++] = (struct eg_adopted){ .id = id, .hook = h, .fd = fd };
+}
+
+int cgw_move_pending(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+	size_t n = 0, failed = 0;
+
+	for (size_t i = 0; i < eg->ncgs; i++)
+		for (int h = 0; h < EGH_MAX; h++)
+			if (eg->cgs[i].links[h] >= 0) {
+				failed += !link_move(a, eg->cgs[i].links[h], h);
+				n++;
+			}
+	for (size_t i = 0; i < eg->nadopted; i++) {
+		failed += !link_move(a, eg->adopted[i].fd, eg->adopted[i].hook);
+		n++;
+	}
+	if (n)
+		pr_info("egress: %zu cgroup links moved to this build's hooks%s", n - failed,
+			failed ? "; some keep the previous hooks and policy" : "");
+	return failed ? -EIO : 0;
 }
 
 int cgw_adopt(struct agent *a)

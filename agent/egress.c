@@ -39,6 +39,7 @@
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
+#include "migrate.h"
 #include "policy_json.h"
 #include "rules.h"
 #include "sync.h"
@@ -105,6 +106,10 @@ int egress_load(struct agent *a)
 			return err;
 		}
 	}
+	/* an upgrade: eg_rule_cnt, eg_stats, eg_lb_rev before any hook of this build runs */
+	err = migrate_carry(a->mig, skel->obj, true);
+	if (err)
+		return err;
 	eg->cg_fd = bpf_map__fd(skel->maps.eg_cg);
 	eg->src4_fd = bpf_map__fd(skel->maps.eg_src4);
 	eg->src6_fd = bpf_map__fd(skel->maps.eg_src6);
@@ -156,6 +161,13 @@ int egress_adopt(struct agent *a)
 	int err = cgw_adopt(a);
 
 	return err ? err : etc_adopt(a);
+}
+
+int egress_move_pending(struct agent *a)
+{
+	int err = cgw_move_pending(a), e2 = etc_move_pending(a);
+
+	return err ? err : e2;
 }
 
 int eg_pin_path(const struct agent *a, char *buf, size_t len, const char *fmt, ...)

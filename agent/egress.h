@@ -29,8 +29,17 @@ bool egress_state_in_force(const struct agent *a);
  * Adopt the cgroup and backstop links a previous agent pinned: each moves
  * to this agent's program with bpf_link_update (the hook never runs
  * without one); stale pins (their cgroup or interface gone) are removed.
+ * An upgrade that replaces maps (a->legacy_state) moves them later, with
+ * egress_move_pending, once this build's maps hold the policy.
  */
 int egress_adopt(struct agent *a);
+/*
+ * An upgrade, the policy applied: move every adopted cgroup and backstop
+ * link to this build's programs (one bpf_link_update each). A link that
+ * cannot move keeps the previous program, maps and policy (logged); 0 or
+ * the first -errno.
+ */
+int egress_move_pending(struct agent *a);
 
 /*
  * Applying a policy, around the firewall's flip (sync.c):

@@ -118,6 +118,8 @@ void cgw_close(struct agent *a);
 uint64_t cgw_id_of(const char *path);
 /* Adopt the cgroup link pins "eg_ID_HOOK" of a previous agent. */
 int cgw_adopt(struct agent *a);
+/* An upgrade: every cgroup link to this build's hooks. 0, or -EIO if one could not. */
+int cgw_move_pending(struct agent *a);
 /*
  * After a policy is in force: one record per entry of a->pol (records of
  * paths kept are reused with their links), the others forgotten; then
@@ -132,6 +134,8 @@ void cgw_release(struct agent *a);
 /* ---- egress_tc.c ---- */
 
 int etc_adopt(struct agent *a);
+/* An upgrade: every backstop link to this build's program. 0 or -errno. */
+int etc_move_pending(struct agent *a);
 int etc_detach_all(struct agent *a, struct json_object *names);
 void etc_release(struct agent *a);
 void etc_status(struct agent *a, struct json_object *arr);

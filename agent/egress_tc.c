@@ -208,7 +208,8 @@ int etc_adopt(struct agent *a)
 			close(fd);
 			continue;
 		}
-		if (bpf_link_update(fd, a->eg->backstop_fd, NULL))
+		/* an upgrade: once this build's maps hold the policy (egress_move_pending) */
+		if (!a->legacy_state && bpf_link_update(fd, a->eg->backstop_fd, NULL))
 			pr_err("%s: cannot move the egress backstop to the new program: %s; the "
 			       "previous program stays attached", name, strerror(errno));
 		if (!bs_add(a->eg, ifindex, name, fd)) {
@@ -220,6 +221,23 @@ int etc_adopt(struct agent *a)
 	}
 	closedir(d);
 	return 0;
+}
+
+int etc_move_pending(struct agent *a)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < a->eg->nbs; i++) {
+		struct eg_bs_iface *b = &a->eg->bs[i];
+
+		if (bpf_link_update(b->link_fd, a->eg->backstop_fd, NULL)) {
+			ret = -errno;
+			pr_err("%s: cannot move the egress backstop to the new program: %s; the "
+			       "previous program and policy stay attached", b->name,
+			       strerror(errno));
+		}
+	}
+	return ret;
 }
 
 int etc_detach_all(struct agent *a, struct json_object *names)

@@ -17,6 +17,9 @@
  * ids. A new build loads a complete new set, fills its prog array, pins
  * it, and only then do the links switch to it (attach.c), one
  * bpf_link_update each; older sets are unpinned after a grace period.
+ * A pinned map of another layout, or under a name this build retired, is
+ * replaced or kept for the previous programs as migrate.c declares for it
+ * (STATE/upgrade/ holds the previous pins meanwhile).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +38,8 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "sluice_cgroup.skel.h"
+#include "sluice_tc.skel.h"
 #include "sluice_xdp.skel.h"
 
 #include "agent.h"
@@ -43,6 +48,9 @@
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
+#include "migrate.h"
+#include "policy.h"
+#include "rules.h"
 
 #define BPFFS_DIR "/sys/fs/bpf"
 
@@ -55,7 +63,9 @@ int loader_paths(struct agent *a)
 	    snprintf(a->links_dir, sizeof(a->links_dir), "%s/links", a->state_dir) >=
 		    (int)sizeof(a->links_dir) ||
 	    snprintf(a->progs_dir, sizeof(a->progs_dir), "%s/progs", a->state_dir) >=
-		    (int)sizeof(a->progs_dir)) {
+		    (int)sizeof(a->progs_dir) ||
+	    snprintf(a->upgrade_dir, sizeof(a->upgrade_dir), "%s/upgrade", a->state_dir) >=
+		    (int)sizeof(a->upgrade_dir)) {
 		pr_err("state dir %s: path too long", a->state_dir);
 		return -ENAMETOOLONG;
 	}
@@ -69,24 +79,31 @@ int path_join(char *buf, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Is the pinned map NAME under the maps dir a hash with at least one entry? */
-static bool pinned_nonempty(const struct agent *a, const char *name)
+/*
+ * Are the fw_cfg tables the pinned fwp_cfg (CFG_FD) holds of this build's
+ * layout? Those of another would be read past their end (an upgrade).
+ */
+static bool pinned_cfg_ours(int cfg_fd)
 {
-	char path[PATH_MAX];
-	__u32 key;
-	int fd = -1;
-	bool any;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), id;
+	bool ours = true;
+	int fd;
 
-	if (!path_join(path, sizeof(path), a->maps_dir, name))
-		fd = bpf_obj_get(path);
-	if (fd < 0)
-		return false;
-	any = !bpf_map_get_next_key(fd, NULL, &key);
-	close(fd);
-	return any;
+	for (__u32 s = 0; s < SLUICE_POL_SLOTS && ours; s++) {
+		if (bpf_map_lookup_elem(cfg_fd, &s, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		ours = fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		       info.value_size == sizeof(struct fw_config);
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
+	return ours;
 }
 
-bool loader_state_in_force(struct agent *a)
+bool loader_state_in_force(const struct agent *a)
 {
 	struct fw_map_fds fds;
 	char path[PATH_MAX];
@@ -99,6 +116,15 @@ bool loader_state_in_force(struct agent *a)
 		fds.ifslot = bpf_obj_get(path);
 	if (!path_join(path, sizeof(path), a->maps_dir, "fwp_cfg"))
 		fds.tbl[SLUICE_FWT_CFG] = bpf_obj_get(path);
+	/*
+	 * Slots of another layout (an upgrade): an interface with a slot is
+	 * taken as a firewall in force (this build cannot read their fw_cfg).
+	 */
+	if (fds.ifslot >= 0 && fds.tbl[SLUICE_FWT_CFG] >= 0 &&
+	    !pinned_cfg_ours(fds.tbl[SLUICE_FWT_CFG])) {
+		active = !bpf_map_get_next_key(fds.ifslot, NULL, &next);
+		fds.tbl[SLUICE_FWT_CFG] = (close(fds.tbl[SLUICE_FWT_CFG]), -1);
+	}
 	/* a slot some interface runs, whose fw_cfg is active, is a policy in force */
 	r = fds.ifslot < 0 || fds.tbl[SLUICE_FWT_CFG] < 0 ? -1 :
 	    bpf_map_get_next_key(fds.ifslot, NULL, &next);
@@ -115,27 +141,11 @@ bool loader_state_in_force(struct agent *a)
 	if (fds.tbl[SLUICE_FWT_CFG] >= 0)
 		close(fds.tbl[SLUICE_FWT_CFG]);
 	/*
-	 * The maps of the layout before (512 rules, DIR-24-8) with interfaces
-	 * on them: the previous version's firewall is in force, in maps this
-	 * build does not read (loader_drop_legacy_maps).
+	 * The interfaces' slots under a name of an earlier layout (migrate.c
+	 * retires it): that version's firewall is in force in maps this build
+	 * does not read; its links move once the policy is in this build's.
 	 */
-	a->legacy_state = !active && pinned_nonempty(a, "sl_ifslot");
-	return active || a->legacy_state;
-}
-
-void loader_drop_legacy_maps(struct agent *a)
-{
-	static const char *const names[] = { SLUICE_MAPS_LEGACY };
-	char path[PATH_MAX];
-	unsigned int n = 0;
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!path_join(path, sizeof(path), a->maps_dir, names[i]) && !unlink(path))
-			n++;
-	if (n)
-		pr_info("removed %u pins of the previous version's maps under %s", n,
-			a->maps_dir);
-	a->legacy_state = false;
+	return active || migrate_slots_retired(a->maps_dir);
 }
 
 int mkdir_p(const char *path, unsigned int mode)
@@ -289,67 +299,11 @@ int loader_prepare_state(struct agent *a)
 	}
 	a->state_lock_fd = fd;
 	drop_legacy_slots(a);
-	return 0;
-}
-
-/* Counters that may start again from zero when their layout grows (a new verdict). */
-static bool counter_map(const char *name)
-{
-	return !strcmp(name, SLUICE_MAP_VERDICT) || !strcmp(name, SLUICE_MAP_DROP);
-}
-
-/*
- * libbpf refuses a pinned map whose layout differs, with a message only -v
- * shows; say here which map and what to do. A counter map of an older
- * layout (fewer verdicts or drop reasons) is unpinned instead: its counts
- * start again, nothing else is lost.
- */
-static int check_pinned_map(struct bpf_map *map, const char *path)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	int fd, err = 0;
-
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		err = -errno;
-		pr_err("cannot open the pinned map %s: %s", path, strerror(errno));
-		return err;
-	}
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		err = -errno;
-		pr_err("%s: not a BPF map: %s", path, strerror(errno));
-		close(fd);
-		return err;
-	}
-	/* the kernel makes a devmap read-only for programs (a flag creation refuses) */
-	if ((info.type == BPF_MAP_TYPE_DEVMAP || info.type == BPF_MAP_TYPE_DEVMAP_HASH) &&
-	    info.map_flags == (bpf_map__map_flags(map) | BPF_F_RDONLY_PROG))
-		bpf_map__set_map_flags(map, info.map_flags);
-	if (counter_map(bpf_map__name(map)) && info.type == bpf_map__type(map) &&
-	    info.key_size == bpf_map__key_size(map) &&
-	    info.value_size == bpf_map__value_size(map) &&
-	    info.max_entries != bpf_map__max_entries(map)) {
-		pr_info("%s: counters of an older layout (%u entries, now %u): they start again",
-			path, info.max_entries, bpf_map__max_entries(map));
-		if (unlink(path))
-			err = -errno;
-	} else if (info.type != bpf_map__type(map) ||
-		   info.key_size != bpf_map__key_size(map) ||
-		   info.value_size != bpf_map__value_size(map) ||
-		   info.max_entries != bpf_map__max_entries(map) ||
-		   info.map_flags != bpf_map__map_flags(map)) {
-		pr_err("%s: the pinned map has another layout than this sluiced expects "
-		       "(type %u key %u value %u entries %u flags %#x, expected %u/%u/%u/%u/%#x); "
-		       "remove the old state with 'sluice teardown'", path, info.type,
-		       info.key_size, info.value_size, info.max_entries, info.map_flags,
-		       bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
-		       bpf_map__max_entries(map), bpf_map__map_flags(map));
-		err = -EEXIST;
-	}
-	close(fd);
+	/* an agent that stopped in the middle of an upgrade: start from what was in force */
+	err = migrate_recover(a->maps_dir, a->upgrade_dir);
+	if (err)
+		pr_err("%s: cannot undo an interrupted upgrade: %s", a->upgrade_dir,
+		       strerror(-err));
 	return err;
 }
 
@@ -393,6 +347,32 @@ static bool progs_pinned(struct agent *a, int *entry, int *tails)
 	return false;
 }
 
+/*
+ * A pinned set of this build that is not adopted (incomplete, or on the
+ * maps before an upgrade) may still run on links, and its prog array
+ * empties itself when its pin goes: move it aside (STATE/progs/BUILD-PID)
+ * until the links run the new set; loader_gc unpins it then. (No dots:
+ * bpffs keeps them out of names.)
+ */
+static int progs_set_aside(struct agent *a)
+{
+	char path[PATH_MAX];
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s-%d", a->build_dir, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (rename(a->build_dir, path)) {
+		if (errno == ENOENT)
+			return 0;
+		n = -errno;
+		pr_err("cannot move %s aside: %s", a->build_dir, strerror(errno));
+		return n;
+	}
+	snprintf(a->progs_aside, sizeof(a->progs_aside), "%s", path);
+	return 0;
+}
+
 static int pin_0600(int fd, const char *path)
 {
 	unlink(path);
@@ -423,6 +403,43 @@ static int progs_pin(struct agent *a)
 	return err;
 }
 
+/*
+ * Compare every pinned map with this build's (migrate_plan, the three
+ * objects); an upgrade that replaces maps needs a valid policy to rebuild
+ * the slots.
+ */
+static int loader_plan(struct agent *a, struct sluice_xdp *skel)
+{
+	struct sluice_tc *tc = sluice_tc__open();
+	struct sluice_cgroup *cg = tc ? sluice_cgroup__open() : NULL;
+	struct bpf_object *objs[3] = { skel->obj, tc ? tc->obj : NULL, cg ? cg->obj : NULL };
+	int err;
+
+	if (!tc || !cg) {
+		err = -errno;
+		pr_err("cannot open the BPF object %s: %s", tc ? "sluice_cgroup" : "sluice_tc",
+		       strerror(errno));
+		sluice_tc__destroy(tc);
+		return err;
+	}
+	err = migrate_plan(a->maps_dir, a->upgrade_dir, objs, 3, &a->mig);
+	sluice_cgroup__destroy(cg);
+	sluice_tc__destroy(tc);
+	if (err)
+		return err;
+	a->legacy_state = migrate_count(a->mig, NULL) > 0;
+	if (a->legacy_state && a->policy_failed) {
+		pr_err("%s: invalid policy, and the pinned maps under %s have another layout: "
+		       "not starting; the firewall of the previous version stays in force as it "
+		       "is (fix the policy files)", a->policy_dir, a->maps_dir);
+		migrate_free(a->mig);
+		a->mig = NULL;
+		a->legacy_state = false;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int loader_load(struct agent *a)
 {
 	struct sluice_xdp *skel;
@@ -435,13 +452,6 @@ int loader_load(struct agent *a)
 	err = path_join(a->build_dir, sizeof(a->build_dir), a->progs_dir, a->build);
 	if (err)
 		return err;
-	a->progs_adopted = progs_pinned(a, &entry, &tails);
-	if (a->progs_adopted) {
-		a->entry_fd = entry;
-		a->tails_fd = tails;
-		a->entry_owned = true;
-	}
-
 	skel = sluice_xdp__open();
 	if (!skel) {
 		err = -errno;
@@ -449,29 +459,44 @@ int loader_load(struct agent *a)
 		goto fail;
 	}
 	a->xdp = skel;
+	err = loader_plan(a, skel);
+	if (err)
+		goto fail;
+	/* a pinned set of this build runs on the maps it was loaded with, not an upgrade's */
+	a->progs_adopted = !a->legacy_state && progs_pinned(a, &entry, &tails);
+	if (a->progs_adopted) {
+		a->entry_fd = entry;
+		a->tails_fd = tails;
+		a->entry_owned = true;
+	} else {
+		err = progs_set_aside(a);
+		if (err)
+			goto fail;
+	}
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
+		const struct mig_map *m = mig_find(name);
 
 		/* .rodata/.bss belong to one program load, never to the state */
 		if (bpf_map__is_internal(map))
 			continue;
-		/* the per-packet scratch lives and dies with its programs */
-		if (!strcmp(name, SLUICE_MAP_SCRATCH))
-			continue;
-		if (!strcmp(name, SLUICE_MAP_TAILS)) {
+		/* a program set's own: the per-packet scratch, the prog array */
+		if (m->kind == MIG_PROGRAM) {
 			/* adopted: the pinned set keeps its own prog array */
-			if (a->progs_adopted)
+			if (!strcmp(name, SLUICE_MAP_TAILS) && a->progs_adopted)
 				bpf_map__set_autocreate(map, false);
 			continue;
 		}
 		err = path_join(path, sizeof(path), a->maps_dir, name);
 		if (!err)
-			err = check_pinned_map(map, path);
-		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err)
 			goto fail;
 	}
+	/* the previous pins aside: the load creates this build's maps in their place */
+	err = migrate_begin(a->mig);
+	if (err)
+		goto fail;
 	if (a->progs_adopted)
 		bpf_object__for_each_program(prog, skel->obj)
 			bpf_program__set_autoload(prog, false);
@@ -490,6 +515,8 @@ int loader_load(struct agent *a)
 			goto fail;
 		}
 	}
+	/* before any program of this build runs: counters are written whole */
+	migrate_carry(a->mig, skel->obj, false);
 	/* also fills sl_tails when this load brought programs */
 	if (fw_map_fds_from_obj(skel->obj, &a->fds)) {
 		pr_err("the BPF object sluice_xdp lacks a map or program of bpf/sluice_abi.h");
@@ -511,6 +538,7 @@ int loader_load(struct agent *a)
 		err = progs_pin(a);
 		if (err)
 			goto fail;
+		a->progs_new = true;
 		pr_info("build %s: loaded a new program set, pinned under %s", a->build,
 			a->build_dir);
 	}
@@ -519,6 +547,10 @@ int loader_load(struct agent *a)
 	a->verdict_fd = bpf_map__fd(skel->maps.sl_verdict);
 	a->drop_fd = bpf_map__fd(skel->maps.sl_drop);
 	err = ct_load(a);
+	if (!err)
+		err = migrate_carry(a->mig, skel->obj, true);
+	if (!err && a->tc_skel)
+		err = migrate_carry(a->mig, a->tc_skel->obj, true);
 	if (err)
 		goto fail;
 	return 0;
@@ -570,6 +602,9 @@ int loader_pick_active(struct agent *a)
 	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)
 		if (!fw_slot_cfg(&a->fds, s, &cfg) && cfg.generation > a->generation)
 			a->generation = cfg.generation;
+	/* slots of the previous layout, rebuilt: generations go on from theirs */
+	if (migrate_generation(a->mig) > a->generation)
+		a->generation = migrate_generation(a->mig);
 	return 0;
 }
 
@@ -615,8 +650,46 @@ void loader_gc(struct agent *a)
 	closedir(d);
 }
 
+int loader_carry_rules(struct agent *a)
+{
+	size_t n = a->have_policy ? policy_nrules(&a->pol) : 0, k = 0;
+	uint32_t *ids = calloc(n + 1, sizeof(*ids));
+	int err;
+
+	if (!ids)
+		return -ENOMEM;
+	/* the order of the release before counter ids: the sections one after the other */
+	for (size_t s = 0; a->have_policy && s < a->pol.nfws; s++)
+		for (size_t i = 0; i < a->pol.fws[s].nrules; i++)
+			ids[k++] = rules_counter(a, s, i);
+	err = migrate_carry_rules(a->mig, ids, k);
+	free(ids);
+	return err;
+}
+
+void loader_commit(struct agent *a)
+{
+	migrate_commit(a->mig);
+	a->mig = NULL;
+	a->legacy_state = false;
+}
+
 void loader_unload(struct agent *a)
 {
+	/*
+	 * A start that failed before every link ran this build: the previous
+	 * maps again, and no program set of this build on maps no pin holds.
+	 */
+	if (migrate_count(a->mig, NULL)) {
+		if (a->progs_new && remove_pin_dir(a->build_dir, NULL, 0))
+			pr_warn("cannot unpin %s", a->build_dir);
+		if (a->progs_aside[0] && rename(a->progs_aside, a->build_dir))
+			pr_warn("cannot put %s back: %s", a->progs_aside, strerror(errno));
+	}
+	a->progs_aside[0] = '\0';
+	migrate_rollback(a->mig);
+	a->mig = NULL;
+	a->legacy_state = false;
 	ct_unload(a);
 	sluice_xdp__destroy(a->xdp);
 	a->xdp = NULL;
@@ -672,6 +745,8 @@ int loader_remove_state(struct agent *a, char *err, size_t errlen)
 	ret = remove_pin_dir(a->links_dir, err, errlen);
 	if (!ret)
 		ret = remove_pin_dir(a->maps_dir, err, errlen);
+	if (!ret)
+		ret = remove_pin_dir(a->upgrade_dir, err, errlen);
 	d = ret ? NULL : opendir(a->progs_dir);
 	while (d && !ret && (de = readdir(d))) {
 		if (de->d_name[0] == '.' ||

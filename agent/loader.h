@@ -13,23 +13,24 @@ struct agent;
 int loader_paths(struct agent *a);
 /*
  * Does an interface of a previous agent run a policy slot with an applied
- * policy? Also true for the maps of the previous layout (a->legacy_state):
- * that version's firewall runs until this build's links take over.
+ * policy? Also true for slots of an earlier layout (under this build's
+ * names or names it retired, migrate.c): that version's firewall runs until
+ * this build's links take over.
  */
-bool loader_state_in_force(struct agent *a);
-/* Every link runs this build: unpin the previous layout's maps (SLUICE_MAPS_LEGACY). */
-void loader_drop_legacy_maps(struct agent *a);
+bool loader_state_in_force(const struct agent *a);
 /*
  * Mount bpffs at /sys/fs/bpf when the state dir is not on one and nothing is
  * mounted there; create the state dir, maps/ and links/ (0700); take the
- * state dir lock so that two agents never share one state dir.
+ * state dir lock so that two agents never share one state dir; undo an
+ * upgrade a previous agent left half done (migrate_recover).
  */
 int loader_prepare_state(struct agent *a);
 /*
  * Open the skeleton with every map pinned under maps/ (reusing pins left by
- * a previous agent, so its state survives). When this build's program set
- * is pinned under progs/BUILD, adopt it and load no program; otherwise load
- * a new set, fill its prog array and pin it. Find the map fds.
+ * a previous agent, so its state survives; a pin of another layout is
+ * replaced as migrate.c says, and a->legacy_state set). When this build's
+ * program set is pinned under progs/BUILD, adopt it and load no program;
+ * otherwise load a new set, fill its prog array and pin it. Find the map fds.
  */
 int loader_load(struct agent *a);
 /*
@@ -44,6 +45,16 @@ int loader_pick_active(struct agent *a);
  */
 void loader_gc(struct agent *a);
 /*
+ * An upgrade, the policy applied, the links not moved yet: carry the rule
+ * counters of a retired layout over by rule order (migrate_carry_rules).
+ */
+int loader_carry_rules(struct agent *a);
+/*
+ * Every link runs this build (and the grace period is over): finish the
+ * upgrade of this start, if any (migrate_commit).
+ */
+void loader_commit(struct agent *a);
+/*
  * Give every map of OBJ (another object of this agent: TC, cgroup hooks)
  * the pin path of the map of that name under maps/, so that it uses the
  * map the XDP object pinned, or pins its own there. Maps that will not be
@@ -51,7 +62,7 @@ void loader_gc(struct agent *a);
  */
 struct bpf_object;
 int loader_reuse_pins(const struct agent *a, struct bpf_object *obj);
-/* Free the BPF objects (pins stay). */
+/* Free the BPF objects (pins stay); an upgrade not committed is undone. */
 void loader_unload(struct agent *a);
 /*
  * Unpin every pin under the state dir and remove it. ERR receives

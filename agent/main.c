@@ -26,6 +26,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "block.h"
+#include "conntrack.h"
 #include "control.h"
 #include "egress.h"
 #include "events.h"
@@ -293,12 +294,6 @@ static int agent_start(struct agent *a, bool *fresh)
 			       a->policy_dir);
 			return -EINVAL;
 		}
-		if (a->legacy_state) {
-			/* its tables are not ours to keep: leave that version running */
-			pr_err("%s: invalid policy; the previous version's firewall under %s "
-			       "stays in force: not starting", a->policy_dir, a->state_dir);
-			return -EINVAL;
-		}
 		pr_err("%s: invalid policy; the pinned policy under %s stays in force "
 		       "(fix the files or send SIGHUP to retry)", a->policy_dir, a->state_dir);
 		a->policy_failed = true;
@@ -354,16 +349,23 @@ static int agent_start(struct agent *a, bool *fresh)
 	/* the policy is written before anything new is attached: never unfiltered */
 	if (pol_ok) {
 		err = sync_apply(a, &pol, &e, !no_edits);
+		/* an upgrade without the policy in its maps: the previous version stays */
 		if (err && (*fresh || a->legacy_state))
-			return err;
-	}
-	/* links of the previous layout: now that this build's maps hold the policy */
-	if (a->legacy_state) {
-		err = attach_move_pending(a);
-		if (err)
 			return err;
 		if (!err)
 			a->edits_refused = no_edits;
+	}
+	/* links of the previous layout, now that this build's maps hold the policy */
+	if (a->legacy_state) {
+		err = loader_carry_rules(a);
+		if (!err)
+			err = attach_move_pending(a);
+		if (err)
+			return err;
+		/* the cgroup hooks and backstops: a link that cannot move keeps the old policy */
+		egress_move_pending(a);
+		/* the TC links next, at once: both hooks on one conntrack table */
+		ct_links_sync(a);
 	}
 
 	err = nl_monitor_open(&a->nl);
@@ -378,8 +380,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	sync_grace(a);
 	sync_gc_run(a);
 	loader_gc(a);
-	if (a->legacy_state)
-		loader_drop_legacy_maps(a);
+	/* what the previous programs counted meanwhile; their maps unpinned */
+	loader_commit(a);
 	err = sync_watch_open(a);
 	if (!err)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);

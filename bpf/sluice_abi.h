@@ -902,9 +902,10 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 /*
  * Map names, as the kernel and the pins see them (at most 15 characters;
  * the slot tables above: fw_* inner maps, not pinned, in fwp_* outer
- * arrays). Everything else is pinned under STATE_DIR/maps/NAME. A layout
- * change takes new names; the previous ones are in SLUICE_MAPS_LEGACY for
- * the agent to unpin once nothing runs on them.
+ * arrays). Everything else is pinned under STATE_DIR/maps/NAME. Every map
+ * has an upgrade policy in agent/migrate.c (what happens when a pinned one
+ * has another layout); a layout change that takes a new name lists the
+ * name it retires there too.
  */
 #define SLUICE_MAP_RULE_CNT	"fw_rule_cnt_v2"	/* per counter id, not per rule index */
 #define SLUICE_MAP_CNT_KEY	"fw_cnt_key"
@@ -941,10 +942,6 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_LB_NH	"lb_nh"		/* next hop per backend (per CPU) */
 #define SLUICE_MAP_LB_FILTER	"lb_filter"	/* VIP and backend address bits */
 #define SLUICE_MAP_LB_HC	"lb_hc"		/* DSR health checks: backend id -> VIP */
-/* pinned maps of the layout before (512 rules, DIR-24-8), unpinned at start */
-#define SLUICE_MAPS_LEGACY	"fwo_cfg", "fwo_cls", "fwo_src4", "fwo_dst4", "fwo_src4_t8", \
-				"fwo_dst4_t8", "fwo_src6", "fwo_dst6", "fwo_sport", "fwo_dport", \
-				"sl_ifslot", "sl_ifslot_a", "fw_rule_cnt"
 
 /*
  * Container egress (docs/egress.md): cgroup sock_addr hooks (connect4/6,

@@ -1,0 +1,900 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Upgrades across map layout changes (agent/migrate.c), on real maps: every
+ * map of the build has a policy; counters are carried over by name; the
+ * conntrack table is copied with its entries' leading bytes; the plan
+ * replaces what differs (a group as a whole) and nothing else; pins move
+ * aside and back. Pins go under /sys/fs/bpf/h8m-PID, removed by each test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+
+#include "sluice_cgroup.skel.h"
+#include "sluice_tc.skel.h"
+#include "sluice_xdp.skel.h"
+
+#include "../agent/migrate.h"
+#include "ct.h"
+#include "testlib.h"
+
+/* ---- helpers ---- */
+
+static char base[64], maps_dir[96], up_dir[96];
+
+static void rm_dir(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("# %s failed\n", cmd);
+}
+
+/* A fresh state dir on bpffs (mounted when it is not). */
+static bool state_setup(void)
+{
+	struct statfs st;
+
+	if ((statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+		return false;
+	snprintf(base, sizeof(base), "/sys/fs/bpf/h8m-%d", (int)getpid());
+	snprintf(maps_dir, sizeof(maps_dir), "%s/maps", base);
+	snprintf(up_dir, sizeof(up_dir), "%s/upgrade", base);
+	rm_dir(base);
+	return !mkdir(base, 0700) && !mkdir(maps_dir, 0700);
+}
+
+static void fd_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static int pin(int fd, const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", maps_dir, name);
+	return fd < 0 ? -EBADF : bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+static int pinned(const char *dir, const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return bpf_obj_get(path);
+}
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* An array of ENTRIES maps shaped like the map INNER. */
+static int outer_create(const char *name, __u32 entries, int inner)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .inner_map_fd = inner);
+
+	return bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, name, 4, 4, entries, &opts);
+}
+
+/* A conntrack shard of this build's layout (a template). */
+static int shard_create(void)
+{
+	return bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl", sizeof(struct sl_ct_key),
+			      sizeof(struct sl_ct_entry), 16, NULL);
+}
+
+static int percpu_array(__u32 entries, __u32 value_size)
+{
+	return bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_cnt", 4, value_size, entries, NULL);
+}
+
+/* Per-CPU entry I of FD (sl_counter values): CPU c holds (base + c, 10 * (base + c)). */
+static int counters_set(int fd, __u32 i, __u64 base_v)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sl_counter *v = calloc(ncpu, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (int c = 0; c < ncpu; c++)
+		v[c] = (struct sl_counter){ base_v + c, 10 * (base_v + c) };
+	if (bpf_map_update_elem(fd, &i, v, BPF_ANY))
+		err = -errno;
+	free(v);
+	return err;
+}
+
+/* The sum over CPUs of entry I's packets and bytes. */
+static struct sl_counter counters_sum(int fd, __u32 i)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sl_counter *v = calloc(ncpu, sizeof(*v)), s = {};
+
+	if (v && !bpf_map_lookup_elem(fd, &i, v))
+		for (int c = 0; c < ncpu; c++) {
+			s.packets += v[c].packets;
+			s.bytes += v[c].bytes;
+		}
+	free(v);
+	return s;
+}
+
+/* sum over c < ncpu of (base + c) */
+static __u64 expect(__u64 base_v)
+{
+	__u64 n = libbpf_num_possible_cpus();
+
+	return n * base_v + n * (n - 1) / 2;
+}
+
+/* ---- the table ---- */
+
+/* Every map of the three objects has a policy, and every policy names a map of them. */
+TEST(every_map_has_an_upgrade_policy)
+{
+	struct sluice_xdp *x = sluice_xdp__open();
+	struct sluice_tc *t = sluice_tc__open();
+	struct sluice_cgroup *c = sluice_cgroup__open();
+	struct bpf_object *objs[3] = { x ? x->obj : NULL, t ? t->obj : NULL, c ? c->obj : NULL };
+	const struct mig_map *tab;
+	struct bpf_map *map;
+	size_t n, maps = 0;
+	bool eg_seen = false;
+
+	if (!ASSERT_TRUE(x && t && c, "open the skeletons"))
+		goto out;
+	for (int o = 0; o < 3; o++)
+		bpf_object__for_each_map(map, objs[o]) {
+			if (bpf_map__is_internal(map))
+				continue;
+			maps++;
+			eg_seen |= o == 2 && !strcmp(bpf_map__name(map), SLUICE_MAP_EG_LB_REV);
+			tl_check(mig_find(bpf_map__name(map)) != NULL, __FILE__, __LINE__,
+				 "map %s has no upgrade policy in agent/migrate.c",
+				 bpf_map__name(map));
+		}
+	ASSERT_TRUE(maps > 20, "maps seen");
+	ASSERT_TRUE(eg_seen, "the cgroup object's own maps seen");
+	tab = mig_table(&n);
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_map *def = NULL;
+		bool succ = false;
+
+		for (int o = 0; o < 3; o++) {
+			if (!def)
+				def = bpf_object__find_map_by_name(objs[o], tab[i].name);
+			succ |= tab[i].successor &&
+				bpf_object__find_map_by_name(objs[o], tab[i].successor) != NULL;
+		}
+		if (tab[i].kind == MIG_RETIRED) {
+			/* a name this build no longer uses, and the map in its place */
+			tl_check(!def && succ, __FILE__, __LINE__, "retired %s: in use (%d), or "
+				 "its successor %s is no map of this build", tab[i].name, !!def,
+				 tab[i].successor);
+			continue;
+		}
+		tl_check(def != NULL, __FILE__, __LINE__, "policy of %s: no such map in this build",
+			 tab[i].name);
+		tl_check(!def || tab[i].kind != MIG_COUNTERS || !tab[i].names ||
+			 tab[i].nnames <= bpf_map__max_entries(def),
+			 __FILE__, __LINE__, "%s: more names than entries", tab[i].name);
+	}
+out:
+	sluice_xdp__destroy(x);
+	sluice_tc__destroy(t);
+	sluice_cgroup__destroy(c);
+}
+
+/* ---- counters ---- */
+
+/* An enum that grew in the middle: every count goes to the entry of its name. */
+TEST(counters_carried_by_name)
+{
+	static const char *const was[] = { "pass", "drop", "pass-non-ip" };
+	static const char *const now[] = { "pass", "tx", "drop", "redirect", "pass-non-ip" };
+	struct mig_names on = { was, 3 }, nn = { now, 5 };
+	int o = percpu_array(3, 16), n = percpu_array(5, 16);
+	void *snap = NULL;
+
+	if (!ASSERT_TRUE(o >= 0 && n >= 0, "create"))
+		goto out;
+	for (__u32 i = 0; i < 3; i++)
+		ASSERT_OK(counters_set(o, i, 100 * (i + 1)), "set");
+	if (!ASSERT_OK(mig_counters_copy(o, &on, n, &nn, &snap), "copy"))
+		goto out;
+	ASSERT_EQ(counters_sum(n, 0).packets, expect(100), "pass");
+	ASSERT_EQ(counters_sum(n, 1).packets, 0, "tx: new");
+	ASSERT_EQ(counters_sum(n, 2).packets, expect(200), "drop");
+	ASSERT_EQ(counters_sum(n, 2).bytes, 10 * expect(200), "drop bytes");
+	ASSERT_EQ(counters_sum(n, 3).packets, 0, "redirect: new");
+	ASSERT_EQ(counters_sum(n, 4).packets, expect(300), "pass-non-ip");
+
+	/* the previous programs count on; this build's count too */
+	ASSERT_OK(counters_set(o, 1, 250), "old counts on");
+	ASSERT_OK(counters_set(n, 1, 7), "new counts");
+	ASSERT_OK(counters_set(n, 0, 1000), "new counts");
+	ASSERT_OK(mig_counters_delta(o, &on, n, &nn, snap), "delta");
+	ASSERT_EQ(counters_sum(n, 2).packets, expect(250), "drop: copy + what came after");
+	ASSERT_EQ(counters_sum(n, 1).packets, expect(7), "tx: untouched");
+	ASSERT_EQ(counters_sum(n, 0).packets, expect(1000), "pass: no delta, not written");
+	ASSERT_EQ(counters_sum(n, 4).packets, expect(300), "pass-non-ip");
+out:
+	free(snap);
+	fd_close(o);
+	fd_close(n);
+}
+
+/* Rule counters: by index; the default action (the last entry) to the last. */
+TEST(rule_counters_keep_the_default)
+{
+	struct mig_names on = { NULL, 5 }, nn = { NULL, 9 };
+	int o = percpu_array(5, 16), n = percpu_array(9, 16);
+	void *snap = NULL;
+
+	if (!ASSERT_TRUE(o >= 0 && n >= 0, "create"))
+		goto out;
+	for (__u32 i = 0; i < 5; i++)
+		ASSERT_OK(counters_set(o, i, i + 1), "set");
+	if (ASSERT_OK(mig_counters_copy(o, &on, n, &nn, &snap), "copy")) {
+		for (__u32 i = 0; i < 4; i++)
+			ASSERT_EQ(counters_sum(n, i).packets, expect(i + 1), "rule i");
+		for (__u32 i = 4; i < 8; i++)
+			ASSERT_EQ(counters_sum(n, i).packets, 0, "rules past the old ones");
+		ASSERT_EQ(counters_sum(n, 8).packets, expect(5), "the default");
+	}
+out:
+	free(snap);
+	fd_close(o);
+	fd_close(n);
+}
+
+/* A value that grew keeps its leading words (u64 counters into sl_counter). */
+TEST(counters_values_keep_leading_words)
+{
+	static const char *const names[] = { "created", "expired" };
+	struct mig_names on = { names, 2 }, nn = { names, 2 };
+	int ncpu = libbpf_num_possible_cpus();
+	int o = percpu_array(2, 8), n = percpu_array(2, 16);
+	__u64 *v = calloc(ncpu, sizeof(*v));
+	void *snap = NULL;
+	__u32 k = 1;
+
+	if (!ASSERT_TRUE(o >= 0 && n >= 0 && v, "create"))
+		goto out;
+	for (int c = 0; c < ncpu; c++)
+		v[c] = 5;
+	ASSERT_OK(bpf_map_update_elem(o, &k, v, BPF_ANY) ? -errno : 0, "set");
+	if (ASSERT_OK(mig_counters_copy(o, &on, n, &nn, &snap), "copy")) {
+		ASSERT_EQ(counters_sum(n, 1).packets, 5ull * ncpu, "first word");
+		ASSERT_EQ(counters_sum(n, 1).bytes, 0, "new word zero");
+	}
+out:
+	free(v);
+	free(snap);
+	fd_close(o);
+	fd_close(n);
+}
+
+/* ---- conntrack ---- */
+
+static struct sl_ct_key ct_key(int i)
+{
+	struct sl_ct_key k = { .proto = 6, .family = 4 };
+
+	k.addr_a[0] = 192;
+	k.addr_a[3] = (__u8)i;
+	k.addr_b[0] = 198;
+	k.addr_b[3] = (__u8)(i >> 8);
+	k.port_a = (__be16)(1000 + i);
+	k.port_b = 80;
+	return k;
+}
+
+/*
+ * A table of another layout: an outer array of 4 (2 assured shards, 2
+ * unassured) holding LRU hashes of KEY_SIZE keys and OLD_VAL-byte values
+ * (struct sl_ct_entry before syn_ack_seq).
+ */
+#define OLD_VAL 52
+_Static_assert(offsetof(struct sl_ct_entry, syn_ack_seq) == OLD_VAL, "the old entry's end");
+static int old_table(__u32 key_size, int inner[4])
+{
+	int tmpl, outer;
+
+	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_in", key_size, OLD_VAL, 64, NULL);
+	if (tmpl < 0)
+		return -errno;
+	outer = outer_create("t_old_ct", 4, tmpl);
+	close(tmpl);
+	for (__u32 i = 0; outer >= 0 && i < 4; i++) {
+		inner[i] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_sh", key_size, OLD_VAL, 64,
+					  NULL);
+		if (inner[i] < 0 || bpf_map_update_elem(outer, &i, &inner[i], BPF_ANY))
+			return -errno;
+	}
+	return outer < 0 ? -errno : outer;
+}
+
+TEST(ct_entries_copied_zero_extended)
+{
+	int inner[4] = { -1, -1, -1, -1 }, o, n = -1, tmpl = -1;
+	unsigned char val[OLD_VAL];
+	uint64_t moved, failed;
+	struct sl_ct_entry e;
+	struct sl_ct_key k;
+	uint32_t shards;
+	bool una;
+
+	o = old_table(sizeof(struct sl_ct_key), inner);
+	if (!ASSERT_TRUE(o >= 0, "old table"))
+		goto out;
+	/* 20 connections in assured shards (0, 1), 6 unassured (2, 3) */
+	for (int i = 0; i < 26; i++) {
+		k = ct_key(i);
+		memset(val, 0, sizeof(val));
+		memset(val, i + 1, 48);
+		val[48] = i < 20 ? SL_CT_ESTABLISHED : SL_CT_SYN_SENT;	/* state */
+		ASSERT_OK(bpf_map_update_elem(inner[i < 20 ? i % 2 : 2 + i % 2], &k, val,
+					      BPF_ANY) ? -errno : 0, "old entry");
+	}
+	tmpl = shard_create();
+	n = outer_create("t_new_ct", 2 * SLUICE_CT_SHARDS_MAX, tmpl);
+	if (!ASSERT_TRUE(n >= 0, "new outer") ||
+	    !ASSERT_OK(ct_shards_create(n, 2 * SLUICE_CT_SHARD_MIN, &shards), "new shards"))
+		goto out;
+	ASSERT_EQ(shards, 2, "shards");
+	/* one connection this build's programs already keep: it stays as it is */
+	k = ct_key(3);
+	memset(&e, 0, sizeof(e));
+	e.state = SL_CT_FIN_WAIT;
+	e.last_seen = 77;
+	ASSERT_OK(bpf_map_update_elem(ct_shard_fd(n, sl_ct_shard_of(&k, shards), false), &k, &e,
+				      BPF_ANY) ? -errno : 0, "present");
+	if (!ASSERT_OK(mig_ct_copy(o, n, &moved, &failed), "copy"))
+		goto out;
+	ASSERT_EQ(moved, 25, "moved (one was there)");
+	ASSERT_EQ(failed, 0, "failed");
+	for (int i = 0; i < 26; i++) {
+		k = ct_key(i);
+		if (!ASSERT_OK(ct_shards_lookup(n, shards, &k, &e, &una), "found"))
+			continue;
+		ASSERT_EQ(una, i >= 20, "assured or not, as it was");
+		if (i == 3) {
+			ASSERT_EQ(e.state, SL_CT_FIN_WAIT, "kept this build's");
+			ASSERT_EQ(e.last_seen, 77, "kept this build's");
+			continue;
+		}
+		ASSERT_EQ(e.created & 0xff, i + 1, "leading bytes");
+		ASSERT_EQ(e.state, i < 20 ? SL_CT_ESTABLISHED : SL_CT_SYN_SENT, "state");
+		ASSERT_EQ(e.syn_ack_seq, 0, "a field past the old value: zero");
+	}
+out:
+	for (int i = 0; i < 4; i++)
+		fd_close(inner[i]);
+	fd_close(tmpl);
+	fd_close(o);
+	fd_close(n);
+}
+
+/* Keys of another layout name other connections: refused, nothing copied. */
+TEST(ct_other_keys_refused)
+{
+	int inner[4] = { -1, -1, -1, -1 }, o, n = -1, tmpl;
+	uint64_t moved = 0, failed = 0;
+	uint32_t shards;
+
+	o = old_table(36, inner);
+	tmpl = shard_create();
+	n = outer_create("t_new_ct", 2 * SLUICE_CT_SHARDS_MAX, tmpl);
+	if (ASSERT_TRUE(o >= 0 && n >= 0, "tables") &&
+	    ASSERT_OK(ct_shards_create(n, SLUICE_CT_SHARD_MIN, &shards), "new shards"))
+		ASSERT_EQ(mig_ct_copy(o, n, &moved, &failed), -EPROTO, "refused");
+	ASSERT_EQ(moved, 0, "nothing copied");
+	fd_close(tmpl);
+	for (int i = 0; i < 4; i++)
+		fd_close(inner[i]);
+	fd_close(o);
+	fd_close(n);
+}
+
+/* ---- the plan ---- */
+
+/* The three objects, as loader_plan gives them to migrate_plan. */
+struct objs {
+	struct sluice_xdp *x;
+	struct sluice_tc *t;
+	struct sluice_cgroup *c;
+	struct bpf_object *v[3];
+};
+
+static bool objs_open(struct objs *o)
+{
+	o->x = sluice_xdp__open();
+	o->t = sluice_tc__open();
+	o->c = sluice_cgroup__open();
+	o->v[0] = o->x ? o->x->obj : NULL;
+	o->v[1] = o->t ? o->t->obj : NULL;
+	o->v[2] = o->c ? o->c->obj : NULL;
+	return o->x && o->t && o->c;
+}
+
+static void objs_close(struct objs *o)
+{
+	sluice_xdp__destroy(o->x);
+	sluice_tc__destroy(o->t);
+	sluice_cgroup__destroy(o->c);
+}
+
+/* A map of DEF's layout, with DELTA_ENTRIES more entries. */
+static int def_create(const struct bpf_map *def, int delta_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(def));
+
+	return bpf_map_create(bpf_map__type(def), bpf_map__name(def), bpf_map__key_size(def),
+			      bpf_map__value_size(def), bpf_map__max_entries(def) + delta_entries,
+			      &opts);
+}
+
+/* The layout of map NAME of this build (of whichever object has it). */
+static int create_like(struct objs *o, const char *name, int delta_entries)
+{
+	struct bpf_map *m = NULL;
+
+	for (int i = 0; i < 3 && !m; i++)
+		m = bpf_object__find_map_by_name(o->v[i], name);
+	return m ? def_create(m, delta_entries) : -ENOENT;
+}
+
+/* Names recorded for a map, by its id (NAME of entry INDEX; "" when none). */
+static const char *name_of(int names, __u32 id, __u32 index, char buf[32])
+{
+	struct { __u32 map_id, index; } k = { id, index };
+
+	buf[0] = '\0';
+	if (names >= 0 && bpf_map_lookup_elem(names, &k, buf))
+		buf[0] = '\0';
+	return buf;
+}
+
+/*
+ * This build's layout: nothing to replace. The commit records the counter
+ * names of the pinned maps by their id, and forgets those of maps gone.
+ */
+TEST(plan_same_layout_records_names)
+{
+	struct migrate *mg = NULL;
+	int fd, fd2 = -1, names = -1;
+	char buf[32], path[160];
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin sl_verdict");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, &slots), 0, "replaced");
+	migrate_commit(mg);
+	names = pinned(maps_dir, "sl_cnt_names");
+	ASSERT_TRUE(names >= 0, "sl_cnt_names pinned");
+	ASSERT_STREQ(name_of(names, map_id(fd), 1, buf), "drop", "entry 1");
+	ASSERT_STREQ(name_of(names, map_id(fd), SLUICE_VERDICT_MAX - 1, buf),
+		     mig_find(SLUICE_MAP_VERDICT)->names[SLUICE_VERDICT_MAX - 1], "last");
+	ASSERT_STREQ(name_of(names, map_id(fd), SLUICE_VERDICT_MAX, buf), "", "spare: unnamed");
+	/* another map in its place: the names of the first one go */
+	fd2 = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	snprintf(path, sizeof(path), "%s/%s", maps_dir, SLUICE_MAP_VERDICT);
+	unlink(path);
+	ASSERT_OK(pin(fd2, SLUICE_MAP_VERDICT), "pin another");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan again"))
+		ASSERT_EQ(migrate_count(mg, NULL), 0, "replaced");
+	migrate_commit(mg);
+	ASSERT_STREQ(name_of(names, map_id(fd), 0, buf), "", "forgotten");
+	ASSERT_STREQ(name_of(names, map_id(fd2), 0, buf), "pass", "recorded");
+	fd_close(fd);
+	fd_close(fd2);
+	fd_close(names);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * Counters of the previous release (fewer entries, no names recorded) are
+ * replaced; begin moves the pin aside, rollback puts it back.
+ */
+TEST(plan_counters_begin_rollback)
+{
+	struct migrate *mg = NULL;
+	struct objs o;
+	int fd, got;
+	bool slots;
+	__u32 id;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	fd = create_like(&o, SLUICE_MAP_DROP, -1);
+	id = map_id(fd);
+	ASSERT_OK(pin(fd, SLUICE_MAP_DROP), "pin");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, &slots), 1, "replaced");
+	ASSERT_FALSE(slots, "the slots stay");
+	if (ASSERT_OK(migrate_begin(mg), "begin")) {
+		got = pinned(up_dir, SLUICE_MAP_DROP);
+		ASSERT_EQ(map_id(got), id, "moved aside");
+		close(got);
+		ASSERT_TRUE(pinned(maps_dir, SLUICE_MAP_DROP) < 0, "free for the new map");
+	}
+	migrate_rollback(mg);
+	got = pinned(maps_dir, SLUICE_MAP_DROP);
+	ASSERT_EQ(map_id(got), id, "back in place");
+	fd_close(got);
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+out_fd:
+	fd_close(fd);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/* The same layout but names recorded in another order: replaced. */
+TEST(plan_names_moved_replace)
+{
+	struct { __u32 map_id, index; } k = {};
+	const struct mig_map *m = mig_find(SLUICE_MAP_VERDICT);
+	struct migrate *mg = NULL;
+	char name[32];
+	struct objs o;
+	int fd = -1, names = -1;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	if (!ASSERT_TRUE(m && m->nnames >= 2, "sl_verdict's names"))
+		goto out;
+	names = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_cnt_names", sizeof(k), 32, 4096, NULL);
+	ASSERT_OK(pin(names, "sl_cnt_names"), "pin names");
+	fd = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	k.map_id = map_id(fd);
+	/* this build's names, the first two swapped */
+	for (k.index = 0; k.index < m->nnames; k.index++) {
+		memset(name, 0, sizeof(name));
+		strcpy(name, m->names[k.index < 2 ? 1 - k.index : k.index]);
+		bpf_map_update_elem(names, &k, name, BPF_ANY);
+	}
+	ASSERT_OK(pin(fd, SLUICE_MAP_VERDICT), "pin");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced");
+	migrate_free(mg);
+out:
+	fd_close(fd);
+	fd_close(names);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * The policy slots go as a group: one of another layout replaces them all.
+ * An outer map with no inner map is asked the kernel's way (the probe), and
+ * fits when its template does.
+ */
+TEST(plan_slots_group)
+{
+	struct bpf_map *cfg_def;
+	struct migrate *mg = NULL;
+	int ifslot = -1, ifa = -1, cfg = -1, tmpl = -1;
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	cfg_def = bpf_map__inner_map(bpf_object__find_map_by_name(o.v[0], "fwp_cfg"));
+	if (!ASSERT_TRUE(cfg_def, "fwp_cfg's template"))
+		goto out;
+	tmpl = def_create(cfg_def, 0);
+	cfg = outer_create("fwp_cfg", SLUICE_POL_SLOTS, tmpl);
+	ifslot = create_like(&o, SLUICE_MAP_IFSLOT, 0);
+	ASSERT_OK(pin(cfg, "fwp_cfg"), "pin fwp_cfg");
+	ASSERT_OK(pin(ifslot, SLUICE_MAP_IFSLOT), "pin sl_ifslot");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan of this layout"))
+		ASSERT_EQ(migrate_count(mg, &slots), 0, "an empty outer map of this layout fits");
+	migrate_free(mg);
+	mg = NULL;
+
+	ifa = create_like(&o, SLUICE_MAP_IFSLOT_A, -1024);
+	ASSERT_OK(pin(ifa, SLUICE_MAP_IFSLOT_A), "pin sl_ifslot_a");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan")) {
+		ASSERT_EQ(migrate_count(mg, &slots), 3, "the group");
+		ASSERT_TRUE(slots, "slots rebuilt");
+	}
+	migrate_free(mg);
+out:
+	fd_close(tmpl);
+	fd_close(cfg);
+	fd_close(ifslot);
+	fd_close(ifa);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * Names of the layout before (eafd583): the interfaces' slots under
+ * sl_ifslot say a firewall is in force; every retired pin joins the plan,
+ * moves aside and back, or goes at the commit; its rule counters (by rule
+ * index, the default last) go to the counter ids of the policy applied,
+ * with what the previous programs counted meanwhile.
+ */
+TEST(retired_names)
+{
+	static const __u32 ids[] = { 7, 3 };	/* rule 0 -> id 7, rule 1 -> id 3 */
+	int ifslot, rcnt, succ = -1, got;
+	struct migrate *mg = NULL;
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	ifslot = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_ifslot", 4, 4, 64, NULL);
+	rcnt = percpu_array(SLUICE_MAX_RULES + 1, sizeof(struct sl_counter));
+	ASSERT_OK(pin(ifslot, "sl_ifslot"), "pin sl_ifslot");
+	ASSERT_OK(pin(rcnt, "fw_rule_cnt"), "pin fw_rule_cnt");
+	ASSERT_FALSE(migrate_slots_retired(maps_dir), "no interface: nothing in force");
+	ASSERT_OK(bpf_map_update_elem(ifslot, &(__u32){ 5 }, &(__u32){ 1 }, BPF_ANY) ? -errno : 0,
+		  "an interface");
+	ASSERT_TRUE(migrate_slots_retired(maps_dir), "a firewall of the previous layout");
+	counters_set(rcnt, 0, 100);
+	counters_set(rcnt, 1, 200);
+	counters_set(rcnt, SLUICE_MAX_RULES, 300);
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, &slots), 2, "both retired pins");
+	ASSERT_FALSE(slots, "no slot of this build's names to rebuild");
+	/* undone: both back */
+	ASSERT_OK(migrate_begin(mg), "begin");
+	ASSERT_TRUE(pinned(maps_dir, "sl_ifslot") < 0, "moved aside");
+	migrate_rollback(mg);
+	got = pinned(maps_dir, "sl_ifslot");
+	ASSERT_EQ(map_id(got), map_id(ifslot), "back in place");
+	fd_close(got);
+
+	/* done: the counters by rule order, then unpinned */
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan again"))
+		goto out_fd;
+	ASSERT_OK(migrate_begin(mg), "begin again");
+	succ = percpu_array(SLUICE_CNT_MAX, sizeof(struct sl_counter));
+	ASSERT_OK(pin(succ, SLUICE_MAP_RULE_CNT), "the successor");
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry (nothing yet)");
+	ASSERT_EQ(counters_sum(succ, 7).packets, 0, "not before the apply");
+	ASSERT_OK(migrate_carry_rules(mg, ids, 2), "carry the rules");
+	counters_set(rcnt, 1, 210);	/* the previous program counted on */
+	migrate_commit(mg);
+	ASSERT_EQ(counters_sum(succ, 7).packets, expect(100), "rule 0");
+	ASSERT_EQ(counters_sum(succ, 3).packets, expect(210), "rule 1, with the delta");
+	ASSERT_EQ(counters_sum(succ, SLUICE_CNT_DEFAULT).packets, expect(300), "the default");
+	ASSERT_EQ(counters_sum(succ, 0).packets, 0, "id 0 is no rule's");
+	ASSERT_TRUE(pinned(maps_dir, "sl_ifslot") < 0 && pinned(maps_dir, "fw_rule_cnt") < 0,
+		    "unpinned");
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+out_fd:
+	fd_close(ifslot);
+	fd_close(rcnt);
+	fd_close(succ);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * The load balancer's maps go as a group (flows and per-backend figures are
+ * by backend id): one of another layout replaces those pinned with it, and
+ * nothing else.
+ */
+TEST(plan_lb_group)
+{
+	int svc, cfg, be, verdict;
+	struct migrate *mg = NULL;
+	struct objs o;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	svc = create_like(&o, SLUICE_MAP_LB_SVC, 0);
+	cfg = create_like(&o, SLUICE_MAP_LB_CFG, 0);
+	verdict = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	be = create_like(&o, SLUICE_MAP_LB_BACKENDS, -1);
+	ASSERT_OK(pin(svc, SLUICE_MAP_LB_SVC), "pin lb_svc");
+	ASSERT_OK(pin(cfg, SLUICE_MAP_LB_CFG), "pin lb_cfg");
+	ASSERT_OK(pin(verdict, SLUICE_MAP_VERDICT), "pin sl_verdict");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan of this layout"))
+		ASSERT_EQ(migrate_count(mg, NULL), 0, "nothing to replace");
+	migrate_free(mg);
+	mg = NULL;
+	ASSERT_OK(pin(be, SLUICE_MAP_LB_BACKENDS), "pin lb_backends");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, NULL), 3, "the group, not sl_verdict");
+	migrate_free(mg);
+	fd_close(svc);
+	fd_close(cfg);
+	fd_close(be);
+	fd_close(verdict);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/* An outer map whose maps have another layout than the template: replaced. */
+TEST(plan_inner_layout_differs)
+{
+	struct migrate *mg = NULL;
+	int tmpl, outer = -1;
+	struct objs o;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	/* a conntrack table of entries 8 bytes longer */
+	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl", sizeof(struct sl_ct_key),
+			      sizeof(struct sl_ct_entry) + 8, 16, NULL);
+	outer = outer_create(SLUICE_MAP_CT, 2 * SLUICE_CT_SHARDS_MAX, tmpl);
+	ASSERT_OK(bpf_map_update_elem(outer, &(__u32){ 0 }, &tmpl, BPF_ANY) ? -errno : 0, "shard");
+	ASSERT_OK(pin(outer, SLUICE_MAP_CT), "pin");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, NULL), 1, "replaced, to be carried over");
+	migrate_free(mg);
+	fd_close(tmpl);
+out:
+	fd_close(outer);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/* An upgrade left half done: its pins go back in place of the new ones. */
+TEST(recover_puts_the_previous_pins_back)
+{
+	int prev = percpu_array(3, 16), cur = percpu_array(4, 16), got;
+	char path[160];
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(prev >= 0 && cur >= 0, "maps"))
+		goto out;
+	ASSERT_OK(mkdir(up_dir, 0700) ? -errno : 0, "upgrade dir");
+	snprintf(path, sizeof(path), "%s/%s", up_dir, SLUICE_MAP_VERDICT);
+	ASSERT_OK(bpf_obj_pin(prev, path) ? -errno : 0, "previous pin");
+	ASSERT_OK(pin(cur, SLUICE_MAP_VERDICT), "the new one");
+	ASSERT_OK(migrate_recover(maps_dir, up_dir), "recover");
+	got = pinned(maps_dir, SLUICE_MAP_VERDICT);
+	ASSERT_EQ(map_id(got), map_id(prev), "the previous map is back");
+	fd_close(got);
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+	ASSERT_OK(migrate_recover(maps_dir, up_dir), "nothing to recover");
+out:
+	fd_close(prev);
+	fd_close(cur);
+	rm_dir(base);
+}
+
+/*
+ * Container egress (sluice_cgroup's maps): eg_cg goes with the policy slots
+ * (its words name slots); eg_stats is carried by name and eg_lb_rev entry
+ * by entry, when the cgroup object is loaded, not the XDP one; the VIPs the
+ * previous hooks add meanwhile follow at the commit. A key of another
+ * layout loses them, never refuses the upgrade.
+ */
+TEST(plan_egress)
+{
+	struct sl_eg_rev_key k1 = { .cookie = 1 }, k2 = { .cookie = 2 };
+	unsigned char v[sizeof(struct sl_eg_rev)], want[sizeof(struct sl_eg_rev)];
+	int cg = -1, ifa = -1, st = -1, rev = -1, nst = -1, nrev = -1;
+	struct migrate *mg = NULL;
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	cg = create_like(&o, SLUICE_MAP_EG_CG, 0);
+	ASSERT_OK(pin(cg, SLUICE_MAP_EG_CG), "pin eg_cg");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan of this layout"))
+		ASSERT_EQ(migrate_count(mg, NULL), 0, "nothing to replace");
+	migrate_free(mg);
+	mg = NULL;
+	ifa = create_like(&o, SLUICE_MAP_IFSLOT_A, -1024);
+	ASSERT_OK(pin(ifa, SLUICE_MAP_IFSLOT_A), "pin sl_ifslot_a");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan")) {
+		ASSERT_EQ(migrate_count(mg, &slots), 2, "sl_ifslot_a and eg_cg");
+		ASSERT_TRUE(slots, "slots rebuilt");
+	}
+	migrate_free(mg);
+	mg = NULL;
+	rm_dir(base);
+
+	/* eg_stats one entry short (no names recorded: this build's), eg_lb_rev's values 16 B */
+	if (!ASSERT_TRUE(state_setup(), "state dir again"))
+		goto out;
+	st = create_like(&o, SLUICE_MAP_EG_STATS, -1);
+	rev = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_rev", sizeof(k1), 16, 64, NULL);
+	memset(v, 0, sizeof(v));
+	memset(v, 0xab, 16);
+	memcpy(want, v, sizeof(v));
+	ASSERT_OK(bpf_map_update_elem(rev, &k1, v, BPF_ANY) ? -errno : 0, "a VIP");
+	counters_set(st, 3, 40);
+	ASSERT_OK(pin(st, SLUICE_MAP_EG_STATS), "pin eg_stats");
+	ASSERT_OK(pin(rev, SLUICE_MAP_EG_LB_REV), "pin eg_lb_rev");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, &slots), 2, "eg_stats and eg_lb_rev");
+	ASSERT_FALSE(slots, "the slots stay");
+	ASSERT_OK(migrate_begin(mg), "begin");
+	nst = create_like(&o, SLUICE_MAP_EG_STATS, 0);
+	nrev = create_like(&o, SLUICE_MAP_EG_LB_REV, 0);
+	ASSERT_OK(pin(nst, SLUICE_MAP_EG_STATS), "the new eg_stats");
+	ASSERT_OK(pin(nrev, SLUICE_MAP_EG_LB_REV), "the new eg_lb_rev");
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry the XDP object's");
+	ASSERT_EQ(counters_sum(nst, 3).packets, 0, "not the XDP object's map");
+	ASSERT_OK(migrate_carry(mg, o.v[2], true), "carry the cgroup object's");
+	ASSERT_EQ(counters_sum(nst, 3).packets, expect(40), "connect6-denied by name");
+	memset(v, 0x55, sizeof(v));
+	ASSERT_OK(bpf_map_lookup_elem(nrev, &k1, v) ? -errno : 0, "the VIP carried");
+	ASSERT_OK(memcmp(v, want, sizeof(v)), "its leading bytes, the rest zero");
+	/* the previous hooks go on until their links move */
+	memset(want, 0xcd, 16);
+	ASSERT_OK(bpf_map_update_elem(rev, &k2, want, BPF_ANY) ? -errno : 0, "a VIP meanwhile");
+	counters_set(st, 3, 41);
+	migrate_commit(mg);
+	mg = NULL;
+	ASSERT_EQ(counters_sum(nst, 3).packets, expect(41), "with the delta");
+	ASSERT_OK(bpf_map_lookup_elem(nrev, &k2, v) ? -errno : 0, "the VIP added meanwhile");
+	ASSERT_OK(memcmp(v, want, 16), "its value");
+	ASSERT_TRUE(pinned(maps_dir, SLUICE_MAP_EG_STATS) >= 0, "this build's pinned");
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+	fd_close(rev);
+	fd_close(nrev);
+	rev = nrev = -1;
+
+	/* keys of another layout: nothing carried, the upgrade goes on */
+	rev = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_rev", 16, 16, 64, NULL);
+	ASSERT_OK(bpf_map_update_elem(rev, &k1, v, BPF_ANY) ? -errno : 0, "an entry");
+	{
+		char path[160];
+
+		snprintf(path, sizeof(path), "%s/%s", maps_dir, SLUICE_MAP_EG_LB_REV);
+		unlink(path);
+	}
+	ASSERT_OK(pin(rev, SLUICE_MAP_EG_LB_REV), "pin eg_lb_rev of other keys");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan, other keys"))
+		goto out_fd;
+	ASSERT_OK(migrate_begin(mg), "begin");
+	nrev = create_like(&o, SLUICE_MAP_EG_LB_REV, 0);
+	ASSERT_OK(pin(nrev, SLUICE_MAP_EG_LB_REV), "the new eg_lb_rev");
+	ASSERT_OK(migrate_carry(mg, o.v[2], true), "carry: lost, not refused");
+	ASSERT_TRUE(bpf_map_get_next_key(nrev, NULL, &k2) && errno == ENOENT, "empty");
+	migrate_commit(mg);
+	mg = NULL;
+out_fd:
+	migrate_free(mg);
+	fd_close(cg);
+	fd_close(ifa);
+	fd_close(st);
+	fd_close(rev);
+	fd_close(nst);
+	fd_close(nrev);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
