@@ -85,6 +85,20 @@ static void on_signal(int sig)
 #define F_ACK	0x10
 #define F_UDP	0
 
+/* The IPv4 header checksum of frame F, written. */
+static void ip4_csum_set(uint8_t *f)
+{
+	uint32_t sum = 0;
+
+	f[24] = f[25] = 0;
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)f[i] << 8 | f[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	f[24] = (uint8_t)(~sum >> 8);
+	f[25] = (uint8_t)~sum;
+}
+
 /*
  * TCP with FLAGS (a SYN opens a flow, an ACK is one established), or UDP
  * (F_UDP, checksum 0), 203.0.113.50:40000 -> DST:DPORT; the IPv4 header
@@ -92,7 +106,7 @@ static void on_signal(int sig)
  */
 static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, uint8_t flags)
 {
-	uint32_t v, sum = 0;
+	uint32_t v;
 
 	memset(f, 0, FRAME_LEN);
 	memcpy(f, "\x02\x00\x00\x00\x00\xa0\x02\xcc\x00\x00\x00\x50", 12);
@@ -111,12 +125,7 @@ static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, uint8_t flags)
 	f[35] = 40000 & 0xff;
 	f[36] = dport >> 8;
 	f[37] = dport & 0xff;
-	for (int i = 14; i < 34; i += 2)
-		sum += (uint32_t)f[i] << 8 | f[i + 1];
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	f[24] = (uint8_t)(~sum >> 8);
-	f[25] = (uint8_t)~sum;
+	ip4_csum_set(f);
 	if (flags == F_UDP) {
 		f[39] = FRAME_LEN - 34;
 	} else {
@@ -149,7 +158,6 @@ static int find_flow(void *ctx, const struct lb_flow_key *k, const struct lb_flo
 static int make_reply(uint8_t *f, uint32_t vip)
 {
 	struct flow_find ff = { .vip = vip, .id = -1 };
-	uint32_t sum = 0;
 
 	if (lb_flows_walk(st, LB_FLOWS, find_flow, &ff) || ff.id < 0 ||
 	    ff.id >= SLUICE_LB_BACKENDS_MAX)
@@ -157,13 +165,7 @@ static int make_reply(uint8_t *f, uint32_t vip)
 	make_frame(f, 0xcb007132, 40000, F_ACK);
 	memcpy(f + 26, st->be[ff.id].addr, 4);
 	memcpy(f + 34, &st->be[ff.id].port, 2);
-	f[24] = f[25] = 0;
-	for (int i = 14; i < 34; i += 2)
-		sum += (uint32_t)f[i] << 8 | f[i + 1];
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	f[24] = (uint8_t)(~sum >> 8);
-	f[25] = (uint8_t)~sum;
+	ip4_csum_set(f);
 	return 0;
 }
 

@@ -773,8 +773,10 @@ static bool nat_wanted(const struct lb_state *st, const struct lb_svc_rec *const
 			for (size_t j = 0; j < r->nbe; j++) {
 				struct lb_svc_key rk;
 
+				if (r->be_ids[j] != v->backend)
+					continue;
 				nat_key(st, r, r->be_ids[j], &rk);
-				if (r->be_ids[j] == v->backend && !memcmp(&rk, k, sizeof(rk)))
+				if (!memcmp(&rk, k, sizeof(rk)))
 					return true;
 			}
 		}
