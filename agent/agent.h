@@ -14,6 +14,8 @@
  *   metrics.c  --metrics: Prometheus text on GET /metrics
  *   service.c  systemd: READY=1, STATUS=, WATCHDOG=1, STOPPING=1
  *   lb.c       the load balancer's services, interfaces and views; health.c its checks
+ *   egress.c   container egress: cgroup hooks and their slots (+ cgwatch.c:
+ *              cgroup links and the cgroup watcher, egress_tc.c: TC backstop)
  */
 #ifndef SLUICED_AGENT_H
 #define SLUICED_AGENT_H
@@ -34,6 +36,7 @@ struct sluice_tc;
 struct ctl_conn;
 struct agent_events;
 struct agent_metrics;
+struct agent_egress;
 struct agent_health;
 struct lb_state;
 struct agent_rules;
@@ -159,6 +162,9 @@ struct agent {
 	/* drop events (events.c) */
 	uint32_t ev_rate;		/* --event-rate: events/s, 0: off */
 	struct agent_events *ev;
+
+	/* container egress (egress.c, cgwatch.c, egress_tc.c) */
+	struct agent_egress *eg;
 
 	/* metrics (metrics.c) */
 	const char *metrics_addr;	/* --metrics ADDR:PORT; NULL: off */

@@ -25,6 +25,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "conntrack.h"
+#include "egress.h"
 #include "fw_maps.h"
 #include "lb.h"
 #include "loader.h"
@@ -359,8 +360,9 @@ int attach_adopt(struct agent *a)
 			continue;
 		if (path_join(path, sizeof(path), a->links_dir, de->d_name))
 			continue;
-		/* TC links (tc_IFINDEX, tc_in_IFINDEX) are adopted by ct_links_sync */
-		if (!strncmp(de->d_name, "tc_", 3))
+		/* TC links (tc_IFINDEX, tc_in_IFINDEX) are adopted by ct_links_sync, eg*: by
+		 * egress_adopt */
+		if (!strncmp(de->d_name, "tc_", 3) || !strncmp(de->d_name, "eg", 2))
 			continue;
 		if (sscanf(de->d_name, "xdp_%d%n", &ifindex, &n) != 1 ||
 		    de->d_name[n] != '\0' || ifindex <= 0) {
@@ -379,6 +381,7 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 	struct iface *it = iface_find(a, l->ifindex);
 	bool wanted;
 
+	egress_link_event(a, l);
 	if (l->deleted) {
 		if (it) {
 			pr_info("%s (ifindex %d) is gone: unpinning its XDP link", it->name,
@@ -432,6 +435,7 @@ int attach_sync(struct agent *a)
 		iface_forget(a, it, true);
 	}
 	ct_links_sync(a);
+	egress_backstop_sync(a);
 	return 0;
 }
 

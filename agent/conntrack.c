@@ -390,8 +390,6 @@ static int ct_cookie_write(struct agent *a)
 int ct_load(struct agent *a)
 {
 	struct sluice_tc *skel;
-	char path[PATH_MAX];
-	struct bpf_map *map;
 	int err;
 
 	skel = sluice_tc__open();
@@ -401,16 +399,10 @@ int ct_load(struct agent *a)
 		return err;
 	}
 	a->tc_skel = skel;
-	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		/* the XDP slots created and pinned these: reuse them */
-		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
-		if (!err)
-			err = bpf_map__set_pin_path(map, path);
-		if (err)
-			return err;
-	}
+	/* the XDP slots created and pinned these: reuse them */
+	err = loader_reuse_pins(a, skel->obj);
+	if (err)
+		return err;
 	err = sluice_tc__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program sluice_tc: %s (-v shows libbpf's log)",

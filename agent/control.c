@@ -23,6 +23,7 @@
 #include "conntrack.h"
 #include "control.h"
 #include "edit.h"
+#include "egress.h"
 #include "events.h"
 #include "fw_maps.h"
 #include "lb.h"
@@ -101,6 +102,7 @@ static struct json_object *status_maps(struct agent *a)
 		json_object_object_add(o, "capacity", json_object_new_int64(cap));
 		json_object_array_add(arr, o);
 	}
+	egress_status_maps(a, arr);
 	return arr;
 }
 
@@ -148,7 +150,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 {
 	struct json_object *d = json_object_new_object();
 	struct json_object *ag = json_object_new_object();
-	struct json_object *pol = NULL;
+	struct json_object *pol = NULL, *ifs;
 
 	(void)err;
 	(void)errlen;
@@ -192,7 +194,10 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	/* null: the agent keeps a pinned policy it could not load itself */
 	json_object_object_add(d, "policy", pol);
 	json_object_object_add(d, "edits", status_edits(a));
-	json_object_object_add(d, "interfaces", status_ifaces(a));
+	ifs = status_ifaces(a);
+	egress_status_ifaces(a, ifs);
+	json_object_object_add(d, "interfaces", ifs);
+	json_object_object_add(d, "egress", egress_status(a));
 	json_object_object_add(d, "maps", status_maps(a));
 	*data = d;
 	return 0;
@@ -291,6 +296,8 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	json_object_object_add(hooks, "xdp", xdp);
 	d = json_object_new_object();
 	json_object_object_add(d, "hooks", hooks);
+	/* calls judged per egress hook (the backstop's drops are also under xdp's reasons) */
+	json_object_object_add(d, "egress", egress_stats(a));
 	json_object_object_add(d, "events", events_stats(a));
 	json_object_object_add(d, "lb", lb_stats_json(a));
 	*data = d;
@@ -308,6 +315,11 @@ static int cmd_teardown(struct agent *a, struct json_object **data, char *err,
 	ret = attach_detach_all(a, removed);
 	if (ret)
 		snprintf(err, errlen, "cannot detach every XDP link: %s", strerror(-ret));
+	ret2 = egress_detach_all(a, removed);
+	if (!ret && ret2) {
+		ret = ret2;
+		snprintf(err, errlen, "cannot detach every egress link: %s", strerror(-ret));
+	}
 	ret2 = loader_remove_state(a, ret ? NULL : err, ret ? 0 : errlen);
 	if (!ret)
 		ret = ret2;
@@ -347,6 +359,7 @@ static const struct {
 	{ "block-list", NULL, edit_cmd_block_list },
 	{ "policy-show", NULL, edit_cmd_policy_show },
 	{ "generation", NULL, edit_cmd_generation },
+	{ "egress-list", NULL, egress_cmd_list },
 	{ "lb-list", NULL, lb_cmd_list },
 	{ "lb-drain", NULL, edit_cmd_lb_drain },
 	{ "lb-undrain", NULL, edit_cmd_lb_undrain },
@@ -514,8 +527,8 @@ struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
 		 "stats, teardown, ct-list, ct-flush, ct-stats, monitor, rule-add, rule-del, "
-		 "block-add, block-del, block-list, policy-show, generation, lb-list, lb-drain, "
-		 "lb-undrain)", cmd);
+		 "block-add, block-del, block-list, policy-show, generation, egress-list, lb-list, "
+		 "lb-drain, lb-undrain)", cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #include "agent.h"
 #include "ct.h"
+#include "egress.h"
 #include "events.h"
 #include "log.h"
 #include "rules.h"
@@ -119,6 +121,8 @@ static struct json_object *event_json(struct agent *a, const struct sl_event *e)
 	json_object_object_add(o, "dst", dst[0] ? json_object_new_string(dst) : NULL);
 	json_object_object_add(o, "dport", json_object_new_int(e->dport));
 	json_object_object_add(o, "len", json_object_new_int64(e->len));
+	if (e->egress)
+		egress_event_json(a, e, o);
 	return o;
 }
 
@@ -230,13 +234,16 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct agent *a = ctx;
 	struct agent_events *ev = a->ev;
-	const struct sl_event *e = data;
+	struct sl_event ev_buf = {};
+	const struct sl_event *e = &ev_buf;
 	struct ev_client *c, *next;
 	char *line;
 	size_t n;
 
-	if (size < sizeof(*e))
+	/* a program of an older build writes the shorter record of its time */
+	if (size < offsetof(struct sl_event, cgroup))
 		return 0;
+	memcpy(&ev_buf, data, size < sizeof(ev_buf) ? size : sizeof(ev_buf));
 	ev->recent[ev->head] = *e;
 	ev->head = (ev->head + 1) % EV_RECENT;
 	if (ev->count < EV_RECENT)

@@ -39,6 +39,7 @@
 
 #include "agent.h"
 #include "conntrack.h"
+#include "egress.h"
 #include "fw_maps.h"
 #include "loader.h"
 #include "log.h"
@@ -526,6 +527,24 @@ fail:
 	return err;
 }
 
+int loader_reuse_pins(const struct agent *a, struct bpf_object *obj)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
+			continue;
+		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int loader_pick_active(struct agent *a)
 {
 	__u32 k, next, slot;
@@ -576,7 +595,8 @@ void loader_gc(struct agent *a)
 	}
 	/* policy slots no interface runs: leftovers of a crash or of the last apply */
 	for (__u32 s = 0; s < SLUICE_POL_SLOTS; s++)
-		if (fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+		if (fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s) &&
+		    !egress_holds_slot(a, s))
 			fw_slot_clear(&a->fds, s);
 	/* program sets of other builds: no link runs them any more */
 	d = opendir(a->progs_dir);

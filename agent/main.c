@@ -26,6 +26,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "control.h"
+#include "egress.h"
 #include "events.h"
 #include "fw_maps.h"
 #include "health.h"
@@ -280,7 +281,7 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		return err;
 
-	*fresh = !loader_state_in_force(a);
+	*fresh = !loader_state_in_force(a) && !egress_state_in_force(a);
 	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
 	a->edits_refused = *fresh;
 	pol_ok = !sync_load(a, &pol, &no_edits);
@@ -309,6 +310,8 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = loader_load(a);
 	if (!err)
 		err = lb_open(a);
+	if (!err)
+		err = egress_load(a);
 	if (err)
 		goto fail_pol;
 	err = loader_pick_active(a);
@@ -330,6 +333,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	 * policy slot they run; the policy below goes to a new slot.
 	 */
 	err = attach_adopt(a);
+	if (!err)
+		err = egress_adopt(a);
 	if (err)
 		goto fail_pol;
 	/* the policy is written before anything new is attached: never unfiltered */
@@ -458,6 +463,7 @@ int main(int argc, char **argv)
 		/* a first start that failed leaves nothing behind */
 		if (fresh && a.xdp) {
 			attach_detach_all(&a, NULL);
+			egress_detach_all(&a, NULL);
 			if (loader_remove_state(&a, err_msg, sizeof(err_msg)))
 				pr_err("%s", err_msg);
 		}
@@ -476,10 +482,12 @@ int main(int argc, char **argv)
 	service_close(&a);
 	sync_watch_close(&a);
 	attach_release_all(&a);
+	egress_release(&a);
 	if (a.nl)
 		mnl_socket_close(a.nl);
 	health_close(&a);
 	lb_close(&a);
+	egress_unload(&a);
 	rules_close(&a);
 	loader_unload(&a);
 	if (a.have_policy)

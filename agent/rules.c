@@ -16,7 +16,8 @@
  * the slot that dropped the packet and the rule's index there. The last
  * RULES_HIST generations' rule names are kept, so an event read after a
  * reload still names the rule that dropped it, not whatever holds that index
- * now.
+ * now. The egress entries' names and rules are kept with them: an egress
+ * event carries the generation of the entry's slot too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,12 +35,17 @@
 
 #define RULES_HIST	16	/* generations whose rule names are kept for events */
 
-/* What one generation called its rules. */
+/*
+ * What one generation called its rules: the firewall sections', then the
+ * egress entries' (as "sections" NFW.., each with its entry's name).
+ */
 struct rules_gen {
 	uint32_t gen;		/* low 32 bits, as the events carry it; 0: empty */
-	size_t nsec;
+	size_t nsec;		/* sections and egress entries */
+	size_t nfw;		/* of which firewall sections */
 	size_t *nrules;		/* per section */
 	char ***names;		/* per section, per rule */
+	char **egname;		/* per egress entry */
 };
 
 struct agent_rules {
@@ -56,9 +62,12 @@ static void gen_free(struct rules_gen *g)
 		for (size_t i = 0; i < g->nrules[s]; i++)
 			free(g->names[s][i]);
 		free(g->names[s]);
+		if (s >= g->nfw)
+			free(g->egname[s - g->nfw]);
 	}
 	free(g->names);
 	free(g->nrules);
+	free(g->egname);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -96,24 +105,6 @@ static int key_set(struct agent *a, uint32_t id, uint64_t key)
 		return -errno;
 	a->rules->key[id] = key;
 	return 0;
-}
-
-/* Zero counter ID on every CPU. */
-static int counter_zero(struct agent *a, uint32_t id)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct sl_counter *z;
-	int err = 0;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	z = calloc(ncpu, sizeof(*z));
-	if (!z)
-		return -ENOMEM;
-	if (bpf_map_update_elem(a->rule_cnt_fd, &id, z, BPF_ANY))
-		err = -errno;
-	free(z);
-	return err;
 }
 
 static int cmp_u64(const void *x, const void *y)
@@ -167,7 +158,7 @@ int rules_plan(struct agent *a, const struct sl_policy *pol, struct rules_plan *
 				break;
 			}
 			/* zeroed before any slot counts into it: it starts from 0 */
-			err = counter_zero(a, next_free);
+			err = sl_percpu_zero(a->rule_cnt_fd, next_free, sizeof(struct sl_counter));
 			if (!err)
 				err = key_set(a, next_free, key);
 			if (err) {
@@ -197,19 +188,24 @@ void rules_abort(struct agent *a, struct rules_plan *p)
 static void hist_push(struct agent_rules *r, const struct sl_policy *pol, uint64_t gen)
 {
 	struct rules_gen *g = &r->hist[r->hist_next];
-	size_t nsec = pol->nfws;
+	size_t nsec = pol->nfws + pol->negs;
 
 	gen_free(g);
 	g->names = calloc(nsec + 1, sizeof(*g->names));
 	g->nrules = calloc(nsec + 1, sizeof(*g->nrules));
-	if (!g->names || !g->nrules) {
+	g->egname = calloc(pol->negs + 1, sizeof(*g->egname));
+	if (!g->names || !g->nrules || !g->egname) {
 		gen_free(g);
 		return;
 	}
 	g->nsec = nsec;
+	g->nfw = pol->nfws;
 	for (size_t s = 0; s < nsec; s++) {
-		const struct sl_firewall *fw = &pol->fws[s];
+		const struct sl_firewall *fw = s < pol->nfws ? &pol->fws[s] :
+					       &pol->egs[s - pol->nfws].fw;
 
+		if (s >= pol->nfws)
+			g->egname[s - pol->nfws] = strdup(pol->egs[s - pol->nfws].name);
 		g->names[s] = calloc(fw->nrules + 1, sizeof(**g->names));
 		if (!g->names[s])
 			break;
@@ -255,18 +251,42 @@ uint32_t rules_counter(const struct agent *a, size_t section, size_t i)
 	return k < r->nids ? r->ids[k] : UINT32_MAX;
 }
 
-const char *rules_name(const struct agent *a, uint32_t gen, uint32_t section, uint32_t rule)
+/* The names generation GEN kept; NULL when it is too old to be known. */
+static const struct rules_gen *gen_find(const struct agent *a, uint32_t gen)
 {
 	const struct agent_rules *r = a->rules;
 
-	for (size_t i = 0; r && gen && i < RULES_HIST; i++) {
-		const struct rules_gen *g = &r->hist[i];
-
-		if (g->gen != gen)
-			continue;
-		if (section >= g->nsec || rule >= g->nrules[section] || !g->names[section])
-			return NULL;
-		return g->names[section][rule];
-	}
+	for (size_t i = 0; r && gen && i < RULES_HIST; i++)
+		if (r->hist[i].gen == gen)
+			return &r->hist[i];
 	return NULL;
+}
+
+/* Rule RULE of "section" S of G (firewall sections, then egress entries). */
+static const char *gen_rule(const struct rules_gen *g, size_t s, uint32_t rule)
+{
+	if (!g || s >= g->nsec || rule >= g->nrules[s] || !g->names[s])
+		return NULL;
+	return g->names[s][rule];
+}
+
+const char *rules_name(const struct agent *a, uint32_t gen, uint32_t section, uint32_t rule)
+{
+	const struct rules_gen *g = gen_find(a, gen);
+
+	return g && section < g->nfw ? gen_rule(g, section, rule) : NULL;
+}
+
+const char *rules_eg_name(const struct agent *a, uint32_t gen, uint32_t entry, uint32_t rule)
+{
+	const struct rules_gen *g = gen_find(a, gen);
+
+	return g ? gen_rule(g, g->nfw + entry, rule) : NULL;
+}
+
+const char *rules_eg_entry(const struct agent *a, uint32_t gen, uint32_t entry)
+{
+	const struct rules_gen *g = gen_find(a, gen);
+
+	return g && entry < g->nsec - g->nfw ? g->egname[entry] : NULL;
 }

@@ -48,5 +48,11 @@ uint32_t rules_counter(const struct agent *a, size_t section, size_t i);
  * drop events carry it); NULL when that generation is too old to be known.
  */
 const char *rules_name(const struct agent *a, uint32_t gen, uint32_t section, uint32_t rule);
+/*
+ * The same for egress entries (their events carry the generation of the
+ * entry's slot): rule RULE of entry ENTRY (index), and the entry's name.
+ */
+const char *rules_eg_name(const struct agent *a, uint32_t gen, uint32_t entry, uint32_t rule);
+const char *rules_eg_entry(const struct agent *a, uint32_t gen, uint32_t entry);
 
 #endif /* SLUICED_RULES_H */

@@ -33,6 +33,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "conntrack.h"
+#include "egress.h"
 #include "fw_maps.h"
 #include "health.h"
 #include "lb.h"
@@ -182,7 +183,8 @@ static void slots_gc(struct agent *a)
 
 		for (size_t i = 0; i < a->nsec_slots && !held; i++)
 			held = a->sec_slots[i] == s;
-		if (!held && fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s))
+		if (!held && fw_slot_used(&a->fds, s) && !fw_ifslot_refers(&a->fds, s) &&
+		    !egress_holds_slot(a, s))
 			fw_slot_clear(&a->fds, s);
 	}
 }
@@ -253,12 +255,18 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	/* the load balancer's new tables and backends, where no packet looks yet */
 	if (!err)
 		err = lb_sync_prepare(a, pol, gen);
+	/* the egress entries' slots, built like the sections' */
+	if (!err)
+		err = egress_prepare(a, pol, gen);
 	/* shared by every slot: written just before the flip, restored if it fails */
 	if (!err)
 		err = ct_apply(a, pol);
 	/* the flip: one word per interface, to its section's new slot; the services */
 	if (!err) {
 		err = attach_set_slots(a, pol, slots, nsec);
+		/* every managed cgroup's word (egress_abort puts them back) */
+		if (!err)
+			err = egress_commit(a, pol);
 		if (!err)
 			err = lb_sync_commit(a);
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
@@ -273,6 +281,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		}
 	}
 	if (err) {
+		egress_abort(a);
 		lb_sync_abort(a);
 		for (size_t i = 0; i < built; i++)
 			if (!fw_ifslot_refers(&a->fds, slots[i]))
@@ -293,6 +302,8 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	a->nsec_slots = nsec;
 	a->slot = slots[0];
 	a->in_force = true;
+	/* the cgroups that exist get their links, those no longer named lose them */
+	egress_applied(a);
 	pr_info("policy generation %llu applied (%zu section%s, slots %u..): %zu rules, "
 		"%zu load balancers, from %zu files in %s", (unsigned long long)gen, nsec,
 		nsec > 1 ? "s" : "", slots[0], policy_nrules(&a->pol), a->pol.nlbs,

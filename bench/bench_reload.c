@@ -130,29 +130,8 @@ static int write_set_tmp(int variant)
 /* Start sluiced in the namespace, its log (stderr) on a pipe. */
 static int agent_start(const char *build)
 {
-	char bin[256];
-	int p[2];
-
-	snprintf(bin, sizeof(bin), "%s/sluiced", build);
-	if (pipe2(p, O_CLOEXEC))
-		return -1;
-	agent = fork();
-	if (agent < 0)
-		return -1;
-	if (!agent) {
-		if (enter_ns(ns) || dup2(p[1], 2) < 0)
-			_exit(127);
-		execl(bin, bin, "--policy-dir", pol, "--state-dir", state, "--socket", sock,
-		      "--foreground", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	agent_log = fdopen(p[0], "re");
-	if (!agent_log)
-		return -1;
-	/* unbuffered: poll() must see every line stdio has not consumed yet */
-	setvbuf(agent_log, NULL, _IONBF, 0);
-	return 0;
+	agent = bench_agent_start(build, ns, pol, state, sock, &agent_log);
+	return agent < 0 ? -1 : 0;
 }
 
 /*

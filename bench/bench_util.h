@@ -89,6 +89,39 @@ static inline long long veth_stat(const char *ns, const char *ifname, const char
 	return v;
 }
 
+/*
+ * Start BUILD/sluiced in namespace NS on the policy dir POL, state dir STATE
+ * and socket SOCK, its log (stderr) on a pipe read as *LOG (unbuffered:
+ * poll() must see every line stdio has not consumed yet). Its pid, or -1.
+ */
+static inline pid_t bench_agent_start(const char *build, const char *ns, const char *pol,
+				      const char *state, const char *sock, FILE **log)
+{
+	char bin[256];
+	pid_t pid;
+	int p[2];
+
+	snprintf(bin, sizeof(bin), "%s/sluiced", build);
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (enter_ns(ns) || dup2(p[1], 2) < 0)
+			_exit(127);
+		execl(bin, bin, "--policy-dir", pol, "--state-dir", state, "--socket", sock,
+		      "--foreground", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	*log = fdopen(p[0], "re");
+	if (!*log)
+		return -1;
+	setvbuf(*log, NULL, _IONBF, 0);
+	return pid;
+}
+
 /* qsort(3) order of doubles, for the medians. */
 static inline int cmp_double(const void *a, const void *b)
 {

@@ -301,7 +301,9 @@ struct sl_counter {
 	X(DROP_LB_FWD_OFF,	"lb-forwarding-disabled")	\
 	X(DROP_LB_TOO_BIG,	"lb-too-big")			\
 	X(DROP_LB_FRAGMENT,	"lb-fragment")			\
-	X(DROP_LB_ENCAP,	"lb-encap-failed")
+	X(DROP_LB_ENCAP,	"lb-encap-failed")		\
+	X(DROP_EGRESS_RULE,	"egress-rule")			\
+	X(DROP_EGRESS_DEFAULT,	"egress-default")
 
 /*
  * sl_verdict and sl_drop have room for more entries than there are names,
@@ -835,6 +837,10 @@ struct sl_event {
 	__u8 proto;		/* IP protocol number (0 when not parsed) */
 	__u16 sport, dport;	/* host order; 0 without ports */
 	__u8 src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
+	/* egress (reasons egress-*): the socket's cgroup (0: the TC backstop) */
+	__u64 cgroup;
+	__u32 egress;		/* index + 1 of the egress entry; 0: not an egress event */
+	__u32 hook;		/* enum sluice_eg_hook of an egress event */
 };
 
 /*
@@ -958,6 +964,85 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 				"fwo_dst4_t8", "fwo_src6", "fwo_dst6", "fwo_sport", "fwo_dport", \
 				"sl_ifslot", "sl_ifslot_a", "fw_rule_cnt"
 
+/*
+ * Container egress (docs/egress.md): cgroup sock_addr hooks (connect4/6,
+ * sendmsg4/6) and the TC backstop. Each `egress` entry of the policy is
+ * compiled like a firewall section into a policy slot of its own (the fwp_*
+ * tables, fw_rule included; its rules name only dst, proto and dport, so
+ * any source and source port match). Its counter ids, in its slot's fw_rule
+ * and fw_config.cnt_default, index eg_rule_cnt, not fw_rule_cnt_v2: an
+ * egress rule counts for its entry, apart from any firewall rule or rule of
+ * another entry with the same name and content. eg_cg maps a cgroup id to its entry; a socket whose
+ * cgroup has none takes its nearest ancestor that has one (at most
+ * SLUICE_EG_DEPTH levels deep). The TC backstop finds the entry by the
+ * packet's source address (eg_src4/eg_src6, from the entries' backstop.src).
+ * Each value is one word set: an entry moves to a new slot atomically.
+ */
+#define SLUICE_EG_MAX		256	/* egress entries per policy */
+#define SLUICE_EG_CNT_MAX	8192	/* eg_rule_cnt: every entry's rules and default */
+#define SLUICE_EG_DEPTH		32	/* cgroup levels walked up to a managed ancestor */
+#define SLUICE_EG_SRC_MAX	16384	/* backstop source prefixes per family */
+
+struct sl_eg_val {
+	__u32 slot;		/* policy slot of the entry's compiled rules */
+	__u32 cnt_base;		/* eg_rule_cnt id of rule 0 (+ nrules: the default), as in fw_rule */
+	__u32 entry;		/* index + 1 of the entry in the policy (events) */
+	__u32 pad;
+};
+
+/* Keys of eg_src4 / eg_src6 (LPM tries): the backstop's source prefixes. */
+struct sl_eg_src4 {
+	__u32 prefixlen;
+	__u8 addr[4];		/* network order */
+};
+
+struct sl_eg_src6 {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Where a call or packet was judged: eg_stats[hook * 2 + denied] (per CPU). */
+#define SLUICE_EG_HOOKS(X)				\
+	X(EG_CONNECT4,	"connect4")			\
+	X(EG_CONNECT6,	"connect6")			\
+	X(EG_SENDMSG4,	"sendmsg4")			\
+	X(EG_SENDMSG6,	"sendmsg6")			\
+	X(EG_BACKSTOP,	"tc-backstop")
+
+#define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
+enum sluice_eg_hook { SLUICE_EG_HOOKS(SLUICE_ENUM_ENTRY) SLUICE_EG_HOOK_MAX };
+#undef SLUICE_ENUM_ENTRY
+
+/*
+ * Socket-level load balancing: a managed socket that connects or sends to a
+ * VIP of `loadbalancers` is given a backend from the service's Maglev table
+ * at once (docs/egress.md). eg_lb_rev remembers, per socket (its cookie) and
+ * backend, the VIP it stands for: getpeername() and recvmsg() get the VIP.
+ */
+#define SLUICE_EG_REV_MAX	65536	/* eg_lb_rev entries (an LRU) */
+
+struct sl_eg_rev_key {
+	__u64 cookie;		/* bpf_get_socket_cookie */
+	__u8 addr[16];		/* the backend, network order; IPv4 in the first 4 bytes */
+	__be16 port;
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[5];
+};
+
+struct sl_eg_rev {
+	__u8 vip[16];		/* network order; IPv4 in the first 4 bytes */
+	__be16 port;
+	__u8 family;
+	__u8 pad[5];
+};
+
+#define SLUICE_MAP_EG_CG	"eg_cg"		/* cgroup id -> struct sl_eg_val */
+#define SLUICE_MAP_EG_SRC4	"eg_src4"	/* backstop: IPv4 source -> struct sl_eg_val */
+#define SLUICE_MAP_EG_SRC6	"eg_src6"
+#define SLUICE_MAP_EG_CNT	"eg_rule_cnt"	/* per-CPU sl_counter per rule and default */
+#define SLUICE_MAP_EG_STATS	"eg_stats"	/* per-CPU sl_counter per hook and verdict */
+#define SLUICE_MAP_EG_LB_REV	"eg_lb_rev"	/* (socket, backend) -> VIP: getpeername, recvmsg */
+
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_dir) == 16, "fw_dir layout");
 _Static_assert(sizeof(struct fw_config) == 32 + 4 * SL_F_MAX + 4 + 2 * 16 + 2 * 256,
@@ -978,7 +1063,12 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
 _Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");
 _Static_assert(sizeof(struct sl_ct_sweeper) == 72, "ct_sweeper layout");
 _Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");
-_Static_assert(sizeof(struct sl_event) == 64, "sl_event layout");
+_Static_assert(sizeof(struct sl_event) == 80, "sl_event layout");
+_Static_assert(sizeof(struct sl_eg_val) == 16, "sl_eg_val layout");
+_Static_assert(sizeof(struct sl_eg_src4) == 8, "sl_eg_src4 layout");
+_Static_assert(sizeof(struct sl_eg_src6) == 20, "sl_eg_src6 layout");
+_Static_assert(sizeof(struct sl_eg_rev_key) == 32, "sl_eg_rev_key layout");
+_Static_assert(sizeof(struct sl_eg_rev) == 24, "sl_eg_rev layout");
 _Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + SLUICE_CK_IF_WORDS),
 	       "ck_config layout");
 _Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");

@@ -34,13 +34,10 @@
 #include "lib/conntrack.h"
 #include "lib/ct_cookie.h"
 #include "lib/lb_hc.h"
-
-#define SL_TC_ACT_OK	0
+#include "lib/skb_parse.h"
 
 extern int bpf_sk_assign_tcp_reqsk(struct __sk_buff *skb, struct sock *sk,
 				   struct bpf_tcp_req_attrs *attrs, int attrs__sz) __ksym;
-/* Enough for Ethernet, two tags, IPv6 with a few extension headers, TCP with options. */
-#define SL_TC_PULL	256
 
 static __always_inline int sl_tc_parse(void *data, void *data_end, struct sl_meta *m)
 {
@@ -73,27 +70,13 @@ int sluice_tc(struct __sk_buff *skb)
 	struct sl_ct_config *ctc;
 	struct sl_ct_pkt ctp;
 	struct sl_meta m;
-	__u32 key = 0, want;
-	void *data, *data_end;
-	int res;
+	__u32 key = 0;
 
 	ctc = bpf_map_lookup_elem(&ct_cfg, &key);
 	if (!ctc || !ctc->stateful)
 		return SL_TC_ACT_OK;
 
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	res = sl_tc_parse(data, data_end, &m);
-	/* Headers past the linear part: pull them in once and parse again. */
-	if (res == SL_PARSE_DROP && skb->len > (__u32)(data_end - data)) {
-		want = skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL;
-		if (bpf_skb_pull_data(skb, want))
-			return SL_TC_ACT_OK;
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-		res = sl_tc_parse(data, data_end, &m);
-	}
-	if (res != SL_PARSE_IP)
+	if (sl_skb_parse(skb, &m) != SL_PARSE_IP)
 		return SL_TC_ACT_OK;
 
 	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && ctp.start)

@@ -106,6 +106,7 @@ struct cli_object {
 
 extern const struct cli_object cli_policy, cli_rule, cli_status, cli_stats, cli_teardown;
 extern const struct cli_object cli_ct, cli_monitor, cli_block, cli_version, cli_completion;
+extern const struct cli_object cli_egress;
 extern const struct cli_object cli_lb;
 extern const struct cli_object cli_complete_names, cli_grammar;
 

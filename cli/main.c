@@ -20,6 +20,7 @@ const struct cli_object *const cli_objects[] = {
 	&cli_rule,
 	&cli_block,
 	&cli_ct,
+	&cli_egress,
 	&cli_lb,
 	&cli_status,
 	&cli_stats,

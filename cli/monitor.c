@@ -93,6 +93,31 @@ static void endpoint(char *buf, size_t len, const char *addr, int port, bool por
 		snprintf(buf, len, "%s:%d", addr, port);
 }
 
+/* TIME egress NAME HOOK CGROUP REASON RULE PROTO -> DST:DPORT: a refused connect()/sendmsg() */
+static void egress_text(struct json_object *e, const char *proto, bool ports, int family)
+{
+	char dst[64], cg[64];
+	const char *cgroup = str_or(e, "cgroup", NULL);
+
+	if (!json_object_get_boolean(pr_get(e, "cgroup_exact")) && pr_get(e, "cgroup_id")) {
+		/* a descendant of the managed cgroup: its id, under the managed path */
+		snprintf(cg, sizeof(cg), "id %llu",
+			 (unsigned long long)json_object_get_uint64(pr_get(e, "cgroup_id")));
+		printf("%s egress %s %s %s%s%s %s %s %s", str_or(e, "time", "-"),
+		       str_or(e, "egress", "-"), str_or(e, "hook", "-"), cg,
+		       cgroup ? " under " : "", cgroup ? cgroup : "", str_or(e, "reason", "-"),
+		       str_or(e, "rule", "-"), proto);
+	} else {
+		printf("%s egress %s %s %s %s %s %s", str_or(e, "time", "-"),
+		       str_or(e, "egress", "-"), str_or(e, "hook", "-"),
+		       cgroup ? cgroup : str_or(e, "iface", "-"), str_or(e, "reason", "-"),
+		       str_or(e, "rule", "-"), proto);
+	}
+	endpoint(dst, sizeof(dst), str_or(e, "dst", "-"),
+		 json_object_get_int(pr_get(e, "dport")), ports, family);
+	printf(" -> %s\n", dst);
+}
+
 /* TIME IFACE REASON RULE PROTO SRC:SPORT -> DST:DPORT LEN */
 static void event_text(struct json_object *e)
 {
@@ -102,6 +127,11 @@ static void event_text(struct json_object *e)
 	char src[64], dst[64], ifbuf[24];
 	const char *iface = str_or(e, "iface", NULL);
 
+	/* a call refused by a cgroup hook has no interface, no source, no length */
+	if (str_or(e, "egress", NULL) && strcmp(str_or(e, "hook", ""), "tc-backstop")) {
+		egress_text(e, proto, ports, family);
+		return;
+	}
 	if (!iface) {
 		snprintf(ifbuf, sizeof(ifbuf), "ifindex %lld",
 			 (long long)json_object_get_int64(pr_get(e, "ifindex")));

@@ -25,7 +25,7 @@
 #include "print.h"
 
 struct check_result {
-	size_t rules, sets, prefixes, sections, lbs, backends;
+	size_t rules, sets, prefixes, sections, lbs, backends, egress;
 	bool several;			/* a policy with more than one section was checked */
 	struct json_object *secs;	/* [{"name", "interfaces", "default", ...}] */
 	struct json_object *files;	/* every file read */
@@ -68,6 +68,10 @@ static size_t count_prefixes(const struct sl_policy *pol)
 				n += !rule->dst[k].is_set;
 		}
 	}
+	for (size_t e = 0; e < pol->negs; e++)
+		for (size_t i = 0; i < pol->egs[e].fw.nrules; i++)
+			for (size_t k = 0; k < pol->egs[e].fw.rules[i].ndst; k++)
+				n += !pol->egs[e].fw.rules[i].dst[k].is_set;
 	return n;
 }
 
@@ -123,6 +127,11 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 		err = fw_compile(&pol, &pol.fws[s], 0, &t, &diags);
 		fw_tables_free(&t);
 	}
+	/* each egress entry is compiled like a section */
+	for (size_t e = 0; !err && e < pol.negs; e++) {
+		err = fw_compile(&pol, &pol.egs[e].fw, 0, &t, &diags);
+		fw_tables_free(&t);
+	}
 
 	if (!c->json)
 		sl_diags_print(stderr, &diags);
@@ -137,6 +146,9 @@ static int check_policy(const struct cli *c, struct check_result *r, const char 
 		r->lbs += pol.nlbs;
 		for (size_t i = 0; i < pol.nlbs; i++)
 			r->backends += pol.lbs[i].nbackends;
+		for (size_t e = 0; e < pol.negs; e++)
+			r->rules += pol.egs[e].fw.nrules;
+		r->egress += pol.negs;
 		r->sets += pol.nsets;
 		r->prefixes += count_prefixes(&pol);
 		show_sections(c, r, &pol);
@@ -222,11 +234,15 @@ static int do_check(struct cli *c, int argc, char **argv)
 			snprintf(lbs, sizeof(lbs), ", %zu load balancers (%zu backends)", r.lbs,
 				 r.backends);
 		if (rc == EXIT_OK && r.several)
-			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes%s\n", r.rules,
+			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes%s", r.rules,
 			       r.sections, r.sets, r.prefixes, lbs);
 		else if (rc == EXIT_OK)
-			printf("ok: %zu rules, %zu sets, %zu prefixes%s\n", r.rules, r.sets,
+			printf("ok: %zu rules, %zu sets, %zu prefixes%s", r.rules, r.sets,
 			       r.prefixes, lbs);
+		if (rc == EXIT_OK && r.egress)
+			printf(", %zu egress entr%s", r.egress, r.egress > 1 ? "ies" : "y");
+		if (rc == EXIT_OK)
+			printf("\n");
 		goto out;
 	}
 	out = json_object_new_object();
@@ -242,6 +258,7 @@ static int do_check(struct cli *c, int argc, char **argv)
 		json_object_object_add(out, "loadbalancers", json_object_new_uint64(r.lbs));
 		json_object_object_add(out, "backends", json_object_new_uint64(r.backends));
 		json_object_object_add(out, "sections", json_object_get(r.secs));
+		json_object_object_add(out, "egress", json_object_new_uint64(r.egress));
 		json_object_object_add(out, "files", json_object_get(r.files));
 	} else {
 		json_object_object_add(out, "errors", json_object_get(r.errors));
@@ -270,6 +287,16 @@ static const struct pr_col show_rule_cols[] = {
 	{ "ORIGIN",  "origin", 0 },
 };
 
+static const struct pr_col show_egress_cols[] = {
+	{ "#",       "index",  PR_NUM },
+	{ "NAME",    "name",   0 },
+	{ "ACTION",  "action", 0 },
+	{ "DST",     "dst",    PR_ANY },
+	{ "PROTO",   "proto",  PR_ANY },
+	{ "DPORT",   "dport",  PR_ANY },
+	{ "ORIGIN",  "origin", 0 },
+};
+
 static const struct pr_col show_set_cols[] = {
 	{ "SET",      "name",   0 },
 	{ "PREFIXES", "count",  PR_NUM },
@@ -282,6 +309,7 @@ static int show_text(struct json_object *d)
 {
 	struct json_object *secs = pr_get(d, "sections"), *sets = pr_get(d, "sets");
 	struct json_object *block = pr_get(d, "blocklist"), *to = pr_get(d, "conntrack.timeouts");
+	struct json_object *egress = pr_get(d, "egress");
 	char *bl = pr_text(block, 0);
 	size_t nsec = json_object_is_type(secs, json_type_array) ? json_object_array_length(secs) : 0;
 	int err = 0;
@@ -303,6 +331,27 @@ static int show_text(struct json_object *d)
 		if (json_object_array_length(pr_get(fw, "rules")))
 			err = pr_rows(stdout, show_rule_cols, NELEM(show_rule_cols),
 				      pr_get(fw, "rules"), "  ");
+		else
+			printf("  no rules\n");
+	}
+	for (size_t i = 0; i < json_object_array_length(egress) && !err; i++) {
+		struct json_object *e = json_object_array_get_idx(egress, i);
+		struct json_object *bs = pr_get(e, "backstop");
+
+		printf("\negress %s  cgroup %s, default %s\n", json_object_get_string(pr_get(e, "name")),
+		       json_object_get_string(pr_get(e, "cgroup")),
+		       json_object_get_string(pr_get(e, "default")));
+		if (json_object_is_type(bs, json_type_object)) {
+			char *ifs = pr_text(pr_get(bs, "interfaces"), 0);
+			char *src = pr_text(pr_get(bs, "src"), 0);
+
+			printf("  backstop on %s for src %s\n", ifs ? ifs : "?", src ? src : "?");
+			free(ifs);
+			free(src);
+		}
+		if (json_object_array_length(pr_get(e, "rules")))
+			err = pr_rows(stdout, show_egress_cols, NELEM(show_egress_cols),
+				      pr_get(e, "rules"), "  ");
 		else
 			printf("  no rules\n");
 	}
@@ -603,10 +652,72 @@ static struct json_object *diff_settings(struct json_object *old, struct json_ob
 	return d;
 }
 
+static struct json_object *egress_brief(struct json_object *e)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_get(pr_get(e, "name")));
+	json_object_object_add(o, "cgroup", json_object_get(pr_get(e, "cgroup")));
+	return o;
+}
+
+static bool rules_same(struct json_object *r)
+{
+	return diff_empty(r) && !json_object_array_length(pr_get(r, "changed")) &&
+	       !json_object_array_length(pr_get(r, "moved"));
+}
+
+/*
+ * Egress entries by name: added, removed, and for each one kept what
+ * changed in it: its settings (cgroup, default, backstop) and its rules.
+ */
+static struct json_object *diff_egress(struct json_object *old, struct json_object *new)
+{
+	static const char *const keys[] = { "cgroup", "default", "backstop" };
+	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
+	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
+	struct json_object *chg = json_object_new_array();
+
+	for (size_t i = 0; i < json_object_array_length(new); i++) {
+		struct json_object *e = json_object_array_get_idx(new, i), *o, *c, *r;
+
+		if (!json_object_object_get_ex(bo, json_object_get_string(pr_get(e, "name")), &o)) {
+			json_object_array_add(add, egress_brief(e));
+			continue;
+		}
+		c = json_object_new_object();
+		for (size_t k = 0; k < NELEM(keys); k++)
+			add_change(c, keys[k], pr_get(o, keys[k]), pr_get(e, keys[k]));
+		r = diff_rules(pr_get(o, "rules"), pr_get(e, "rules"));
+		if (!json_object_object_length(c) && rules_same(r)) {
+			json_object_put(c);
+			json_object_put(r);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_get(pr_get(e, "name")));
+		json_object_object_add(o, "changes", c);
+		json_object_object_add(o, "rules", r);
+		json_object_array_add(chg, o);
+	}
+	for (size_t i = 0; i < json_object_array_length(old); i++) {
+		struct json_object *e = json_object_array_get_idx(old, i);
+
+		if (!json_object_object_get_ex(bn, json_object_get_string(pr_get(e, "name")), NULL))
+			json_object_array_add(del, egress_brief(e));
+	}
+	json_object_object_add(d, "added", add);
+	json_object_object_add(d, "removed", del);
+	json_object_object_add(d, "changed", chg);
+	json_object_put(bo);
+	json_object_put(bn);
+	return d;
+}
+
 /* What applying NEW would change against OLD (the policy in force). */
 static struct json_object *diff_policies(struct json_object *old, struct json_object *new)
 {
-	struct json_object *d = json_object_new_object(), *r, *s, *b, *st;
+	struct json_object *d = json_object_new_object(), *r, *s, *b, *st, *eg;
 	bool same;
 
 	{
@@ -619,16 +730,18 @@ static struct json_object *diff_policies(struct json_object *old, struct json_ob
 	s = diff_sets(pr_get(old, "sets"), pr_get(new, "sets"));
 	b = diff_strs(pr_get(old, "blocklist"), pr_get(new, "blocklist"));
 	st = diff_settings(old, new);
-	same = diff_empty(r) && !json_object_array_length(pr_get(r, "changed")) &&
-	       !json_object_array_length(pr_get(r, "moved")) && diff_empty(s) &&
+	eg = diff_egress(pr_get(old, "egress"), pr_get(new, "egress"));
+	same = rules_same(r) && diff_empty(s) &&
 	       !json_object_array_length(pr_get(s, "changed")) && diff_empty(b) &&
-	       !json_object_object_length(st);
+	       !json_object_object_length(st) && diff_empty(eg) &&
+	       !json_object_array_length(pr_get(eg, "changed"));
 	json_object_object_add(d, "same", json_object_new_boolean(same));
 	json_object_object_add(d, "generation", json_object_get(pr_get(old, "generation")));
 	json_object_object_add(d, "rules", r);
 	json_object_object_add(d, "sets", s);
 	json_object_object_add(d, "blocklist", b);
 	json_object_object_add(d, "settings", st);
+	json_object_object_add(d, "egress", eg);
 	return d;
 }
 
@@ -666,9 +779,9 @@ static void print_entries(char sign, struct json_object *arr)
 		printf(" (%zu more)", n - 10);
 }
 
-static int diff_text(struct json_object *d)
+/* The rule lines of the rule diff R; WHAT names whose rules ("", "egress app1 "). */
+static void rules_diff_text(struct json_object *r, const char *what)
 {
-	struct json_object *r = pr_get(d, "rules"), *s = pr_get(d, "sets");
 	struct json_object *v;
 	size_t i;
 
@@ -676,21 +789,23 @@ static int diff_text(struct json_object *d)
 		v = json_object_array_get_idx(pr_get(r, "added"), i);
 		char *t = rule_summary(v);
 
-		printf("+ rule %s at %lld: %s (%s)\n", json_object_get_string(pr_get(v, "name")),
+		printf("+ %srule %s at %lld: %s (%s)\n", what,
+		       json_object_get_string(pr_get(v, "name")),
 		       (long long)json_object_get_int64(pr_get(v, "index")), t ? t : "?",
 		       json_object_get_string(pr_get(v, "origin")));
 		free(t);
 	}
 	for (i = 0; i < json_object_array_length(pr_get(r, "removed")); i++) {
 		v = json_object_array_get_idx(pr_get(r, "removed"), i);
-		printf("- rule %s (was at %lld)\n", json_object_get_string(pr_get(v, "name")),
+		printf("- %srule %s (was at %lld)\n", what,
+		       json_object_get_string(pr_get(v, "name")),
 		       (long long)json_object_get_int64(pr_get(v, "index")));
 	}
 	for (i = 0; i < json_object_array_length(pr_get(r, "changed")); i++) {
 		bool first = true;
 
 		v = json_object_array_get_idx(pr_get(r, "changed"), i);
-		printf("~ rule %s:", json_object_get_string(pr_get(v, "name")));
+		printf("~ %srule %s:", what, json_object_get_string(pr_get(v, "name")));
 		json_object_object_foreach(pr_get(v, "changes"), k, c) {
 			char *from = pr_text(pr_get(c, "from"), PR_ANY);
 			char *to = pr_text(pr_get(c, "to"), PR_ANY);
@@ -705,11 +820,51 @@ static int diff_text(struct json_object *d)
 	}
 	for (i = 0; i < json_object_array_length(pr_get(r, "moved")); i++) {
 		v = json_object_array_get_idx(pr_get(r, "moved"), i);
-		printf("> rule %s moved from %lld to %lld\n",
+		printf("> %srule %s moved from %lld to %lld\n", what,
 		       json_object_get_string(pr_get(v, "name")),
 		       (long long)json_object_get_int64(pr_get(v, "from")),
 		       (long long)json_object_get_int64(pr_get(v, "to")));
 	}
+}
+
+static void egress_diff_text(struct json_object *eg)
+{
+	struct json_object *v;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(pr_get(eg, "added")); i++) {
+		v = json_object_array_get_idx(pr_get(eg, "added"), i);
+		printf("+ egress %s (cgroup %s)\n", json_object_get_string(pr_get(v, "name")),
+		       json_object_get_string(pr_get(v, "cgroup")));
+	}
+	for (i = 0; i < json_object_array_length(pr_get(eg, "removed")); i++) {
+		v = json_object_array_get_idx(pr_get(eg, "removed"), i);
+		printf("- egress %s (cgroup %s)\n", json_object_get_string(pr_get(v, "name")),
+		       json_object_get_string(pr_get(v, "cgroup")));
+	}
+	for (i = 0; i < json_object_array_length(pr_get(eg, "changed")); i++) {
+		char what[128];
+
+		v = json_object_array_get_idx(pr_get(eg, "changed"), i);
+		snprintf(what, sizeof(what), "egress %s ", json_object_get_string(pr_get(v, "name")));
+		json_object_object_foreach(pr_get(v, "changes"), k, c) {
+			char *from = pr_text(pr_get(c, "from"), 0), *to = pr_text(pr_get(c, "to"), 0);
+
+			printf("~ %s%s: %s -> %s\n", what, k, from ? from : "-", to ? to : "-");
+			free(from);
+			free(to);
+		}
+		rules_diff_text(pr_get(v, "rules"), what);
+	}
+}
+
+static int diff_text(struct json_object *d)
+{
+	struct json_object *s = pr_get(d, "sets");
+	struct json_object *v;
+	size_t i;
+
+	rules_diff_text(pr_get(d, "rules"), "");
 	for (i = 0; i < json_object_array_length(pr_get(s, "added")); i++) {
 		v = json_object_array_get_idx(pr_get(s, "added"), i);
 		printf("+ set %s (%lld prefixes)\n", json_object_get_string(pr_get(v, "name")),
@@ -743,6 +898,7 @@ static int diff_text(struct json_object *d)
 		free(from);
 		free(to);
 	}
+	egress_diff_text(pr_get(d, "egress"));
 	return 0;
 }
 

@@ -16,6 +16,12 @@ static const struct pr_col verdict_cols[] = {
 	{ "BYTES",   "bytes",   PR_NUM },
 };
 
+static const struct pr_col egress_cols[] = {
+	{ "EGRESS HOOK", "name",    0 },
+	{ "ALLOWED",     "allowed", PR_NUM },
+	{ "DENIED",      "denied",  PR_NUM },
+};
+
 static const struct pr_col drop_cols[] = {
 	{ "DROP REASON", "name",    0 },
 	{ "PACKETS",     "packets", PR_NUM },
@@ -59,6 +65,11 @@ static int stats_text(struct json_object *data)
 			break;
 		putchar('\n');
 		err = counter_table(drop_cols, ARRAY_SIZE(drop_cols), pr_get(h, "drops"));
+	}
+	if (!err && json_object_is_type(pr_get(data, "egress"), json_type_object) &&
+	    json_object_object_length(pr_get(data, "egress"))) {
+		puts("\negress (connect/sendmsg calls; backstop packets)");
+		err = counter_table(egress_cols, ARRAY_SIZE(egress_cols), pr_get(data, "egress"));
 	}
 	ev = pr_get(data, "events");
 	if (!err && json_object_is_type(ev, json_type_object))

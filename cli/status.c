@@ -36,6 +36,15 @@ static const struct pr_col hook_cols[] = {
 	{ "PROG",      "prog_id", PR_NUM },
 };
 
+static const struct pr_col egress_cols[] = {
+	{ "EGRESS",    "name",      0 },
+	{ "CGROUP",    "cgroup",    0 },
+	{ "ID",        "cgroup_id", PR_NUM },
+	{ "STATE",     "state",     0 },
+	{ "DEFAULT",   "default",   0 },
+	{ "RULES",     "rules",     PR_NUM },
+};
+
 static const struct pr_col map_cols[] = {
 	{ "MAP",      "name",     0 },
 	{ "USED",     "used",     PR_NUM },
@@ -69,6 +78,7 @@ static int status_text(struct json_object *data)
 {
 	struct json_object *hooks = pr_get(data, "interfaces");
 	struct json_object *maps = pr_get(data, "maps");
+	struct json_object *egress = pr_get(data, "egress");
 	struct json_object *edits_err = pr_get(data, "edits.error");
 	int err;
 
@@ -89,6 +99,12 @@ static int status_text(struct json_object *data)
 		puts("no hooks attached");
 	if (err)
 		return err;
+	if (json_object_is_type(egress, json_type_array) && json_object_array_length(egress)) {
+		putchar('\n');
+		err = pr_rows(stdout, egress_cols, ARRAY_SIZE(egress_cols), egress, "");
+		if (err)
+			return err;
+	}
 	if (json_object_is_type(maps, json_type_array) && json_object_array_length(maps)) {
 		putchar('\n');
 		add_fill(maps);

@@ -851,6 +851,24 @@ out:
 	return err;
 }
 
+int sl_percpu_zero(int fd, uint32_t key, size_t vsize)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *z;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	/* libbpf rounds a per-CPU value up to 8 bytes */
+	z = calloc(ncpu, (vsize + 7) & ~(size_t)7);
+	if (!z)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &key, z, BPF_ANY))
+		err = -errno;
+	free(z);
+	return err;
+}
+
 int sl_map_memlock(int fd, uint64_t *bytes)
 {
 	char path[64], line[256];

@@ -113,6 +113,9 @@ int sl_counter_read(int fd, uint32_t key, struct sl_counter *out);
 /* Set every entry of such a per-CPU counter array back to zero. */
 int sl_counters_reset(int fd, uint32_t n);
 
+/* Zero entry KEY of per-CPU array FD (VSIZE bytes a CPU) on every CPU. */
+int sl_percpu_zero(int fd, uint32_t key, size_t vsize);
+
 /*
  * What the kernel charges for the map FD ("memlock" of /proc/self/fdinfo,
  * what bpftool shows), in bytes. Returns 0 or -errno.

@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "fw_maps.h"
 #include "lb_maps.h"
 #include "lb_policy.h"
 #include "maglev.h"
@@ -233,23 +234,6 @@ static long be_alloc(const struct lb_state *st)
 	return -ENOSPC;
 }
 
-static int be_stats_zero(const struct lb_state *st, uint32_t id)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct lb_be_counter *z;
-	int err = 0;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	z = calloc(ncpu, sizeof(*z));
-	if (!z)
-		return -ENOMEM;
-	if (bpf_map_update_elem(st->fds.be_stats, &id, z, BPF_ANY))
-		err = -errno;
-	free(z);
-	return err;
-}
-
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -380,7 +364,8 @@ static int prep_backends(struct lb_state *st, const struct sl_lb_service *s,
 			e.family = s->family;
 			e.gen = st->be[id].gen + 1;
 			e.svc = n->val.id;
-			err = be_stats_zero(st, (uint32_t)id);
+			err = sl_percpu_zero(st->fds.be_stats, (uint32_t)id,
+					     sizeof(struct lb_be_counter));
 			if (err) {
 				sl_diag_add(diags, &pb->loc, "map %s: %s", SLUICE_MAP_LB_BE_STATS,
 					    strerror(-err));

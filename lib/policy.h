@@ -156,6 +156,30 @@ struct sl_decap {
 	size_t nvips;
 };
 
+/*
+ * egress: the policy of one cgroup v2 (and its descendants) for what its
+ * sockets connect and send to (docs/egress.md). Its rules are firewall
+ * rules naming only dst, proto and dport, kept in FW, the section form that
+ * fw_compile compiles (no interfaces, stateless); FW's name is the entry's.
+ * The backstop (optional) applies the same rules in TC on the interfaces
+ * it names, to packets from the entry's source addresses.
+ */
+#define SL_EG_PATH_MAX	4000	/* bytes of a cgroup path */
+
+struct sl_egress {
+	char *name;			/* == fw.name */
+	struct sl_loc loc;		/* its name (or its list item) */
+	char *cgroup;			/* absolute path, no "." / ".." / "//" */
+	struct sl_loc cgroup_loc;
+	struct sl_firewall fw;		/* default (allow when omitted) and rules */
+	struct sl_loc bs_loc;		/* `backstop:` (file NULL: no backstop) */
+	char **bs_ifaces;		/* names or fnmatch(3) globs */
+	struct sl_loc *bs_iface_locs;
+	size_t nbs_ifaces;
+	struct sl_addr_item *bs_src;	/* the container's addresses (prefixes, @sets) */
+	size_t nbs_src;
+};
+
 struct sl_policy {
 	struct sl_set *sets;
 	size_t nsets;
@@ -167,6 +191,8 @@ struct sl_policy {
 	size_t nlbs;
 	struct sl_loc lb_loc;		/* the first `loadbalancers` key (file NULL: none) */
 	struct sl_decap decap;
+	struct sl_egress *egs;		/* egress entries, in file order */
+	size_t negs;
 	char **files;			/* the files read, in order; sl_loc.file points here */
 	size_t nfiles;
 };
@@ -220,6 +246,11 @@ bool policy_stateful(const struct sl_policy *pol);
 
 /* All rules of every section (for counts and summaries). */
 size_t policy_nrules(const struct sl_policy *pol);
+
+/* The egress entry called NAME, or -1. */
+int policy_find_egress(const struct sl_policy *pol, const char *name);
+/* Does any egress entry have a backstop interface pattern matching IFNAME? */
+bool policy_backstop_match(const struct sl_policy *pol, const char *ifname);
 
 /* A packet as the classifier sees it (fw_tables_classify). */
 struct sl_pkt {

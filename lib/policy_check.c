@@ -442,6 +442,7 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 		}
 	}
 	errs += lb_check(pol, d);
+	errs += egress_check(pol, d);
 	free(sets);
 	free(rules);
 	free(fws);

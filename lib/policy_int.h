@@ -30,8 +30,8 @@ int sl_glob_covers(const char *a, const char *b, char *witness);
 
 /*
  * The YAML walk of policy_parse.c, for the parsers of the other top-level
- * keys (lb_parse.c: loadbalancers, decap). Errors are collected with the
- * node's FILE:LINE:COL, as for every other key.
+ * keys (lb_parse.c: loadbalancers, decap; egress_parse.c: egress). Errors are
+ * collected with the node's FILE:LINE:COL, as for every other key.
  */
 struct pctx;
 
@@ -63,12 +63,30 @@ bool sl_name_ok(const char *s);				/* rule, set, service names */
 /* Interface names and globs of V, checked as `firewall: interfaces:` are. */
 void sl_y_ifaces(struct pctx *c, yaml_node_t *v, char ***ifaces, struct sl_loc **locs,
 		 size_t *n);
+/* Prefixes and @set references of V (a `src:`/`dst:` value) appended to *V, *N. */
+void sl_y_addrs(struct pctx *c, const char *what, yaml_node_t *v, struct sl_addr_item **items,
+		size_t *n);
+/* `allow` or `deny` into *A: 0 or -EINVAL. */
+int sl_y_action(const yaml_node_t *n, enum sluice_action *a);
+/*
+ * The rule list V into FW's rules. EGRESS: egress rules (no src, no sport:
+ * those are the socket's own; the name is optional, "ENTRY.INDEX" when
+ * omitted, ENTRY being FW's name).
+ */
+void sl_y_rules(struct pctx *c, struct sl_firewall *fw, yaml_node_t *v, bool egress);
+/* Free the rules of FW (not FW itself). */
+void sl_rules_free(struct sl_firewall *fw);
 
 /* lb_parse.c: the `loadbalancers` and `decap` keys, the checks across files. */
 void lb_parse_services(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
 void lb_parse_decap(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
 int lb_check(struct sl_policy *pol, struct sl_diags *diags);
 void lb_policy_free(struct sl_policy *pol);
+
+/* egress_parse.c: the `egress` key, the checks across entries, freeing. */
+void egress_parse(struct pctx *c, yaml_node_t *key, yaml_node_t *v);
+int egress_check(struct sl_policy *pol, struct sl_diags *diags);
+void egress_policy_free(struct sl_policy *pol);
 
 /*
  * Make room for element N of the array *V of SZ-byte elements, whose

@@ -138,6 +138,49 @@ static struct json_object *json_section(const struct sl_firewall *fw)
 	return o;
 }
 
+struct json_object *sl_json_egress_rule(const struct sl_rule *r, size_t index)
+{
+	struct json_object *o = sl_json_rule(r);
+
+	/* what a socket sends from is its own: never matched */
+	json_object_object_del(o, "src");
+	json_object_object_del(o, "sport");
+	json_object_object_add(o, "index", json_object_new_int64((int64_t)index));
+	json_object_object_add(o, "origin", sl_json_origin(&r->loc, false));
+	return o;
+}
+
+struct json_object *sl_json_backstop(const struct sl_egress *e)
+{
+	struct json_object *bs, *ifs;
+
+	if (!e->bs_loc.file)
+		return NULL;
+	bs = json_object_new_object();
+	ifs = json_object_new_array();
+	for (size_t k = 0; k < e->nbs_ifaces; k++)
+		json_object_array_add(ifs, json_object_new_string(e->bs_ifaces[k]));
+	json_object_object_add(bs, "interfaces", ifs);
+	json_object_object_add(bs, "src", sl_json_addrs(e->bs_src, e->nbs_src));
+	return bs;
+}
+
+struct json_object *sl_json_egress(const struct sl_egress *e)
+{
+	struct json_object *o = json_object_new_object(), *rules = json_object_new_array();
+
+	json_object_object_add(o, "name", json_object_new_string(e->name ? e->name : ""));
+	json_object_object_add(o, "cgroup", json_object_new_string(e->cgroup ? e->cgroup : ""));
+	json_object_object_add(o, "default", json_object_new_string(
+				       sl_action_name(e->fw.default_action)));
+	json_object_object_add(o, "backstop", sl_json_backstop(e));
+	json_object_object_add(o, "origin", sl_json_origin(&e->loc, false));
+	for (size_t i = 0; i < e->fw.nrules; i++)
+		json_object_array_add(rules, sl_json_egress_rule(&e->fw.rules[i], i));
+	json_object_object_add(o, "rules", rules);
+	return o;
+}
+
 struct json_object *sl_json_policy(const struct sl_policy *pol, bool with_prefixes)
 {
 	struct json_object *o = json_object_new_object(), *secs, *sets, *ct, *to;
@@ -200,5 +243,9 @@ struct json_object *sl_json_policy(const struct sl_policy *pol, bool with_prefix
 	}
 	json_object_object_add(ct, "syn-cookie-ports", to);
 	json_object_object_add(o, "conntrack", ct);
+	secs = json_object_new_array();
+	for (size_t i = 0; i < pol->negs; i++)
+		json_object_array_add(secs, sl_json_egress(&pol->egs[i]));
+	json_object_object_add(o, "egress", secs);
 	return o;
 }

@@ -26,6 +26,13 @@ struct json_object *sl_json_origin(const struct sl_loc *loc, bool cli);
 /* {"name", "action", "src", "dst", "proto", "sport", "dport"} */
 struct json_object *sl_json_rule(const struct sl_rule *r);
 
+/* An egress rule: {"name", "action", "dst", "proto", "dport", "index", "origin"} */
+struct json_object *sl_json_egress_rule(const struct sl_rule *r, size_t index);
+/* An egress entry's {"interfaces", "src"} of its backstop; NULL (JSON null) without one. */
+struct json_object *sl_json_backstop(const struct sl_egress *e);
+/* {"name", "cgroup", "default", "backstop": {"interfaces", "src"} | null, "origin", "rules"} */
+struct json_object *sl_json_egress(const struct sl_egress *e);
+
 /*
  * A rule's identity for its counters: a 64-bit hash of its name and content
  * (the JSON above), never 0. A reload keeps a rule's counters while it is the
@@ -37,7 +44,7 @@ uint64_t sl_rule_key(const struct sl_rule *r);
  * The whole policy: {"files", "sections": [{"name", "interfaces", "default",
  * "stateful", "rules": [rule + "index", "section", "origin"]}], "sets": [{"name",
  * "count", "origin"[, "prefixes"]}], "blocklist": [...], "conntrack":
- * {"max-entries", "timeouts": {...}}}. With PREFIXES, every set lists its
+ * {"max-entries", "timeouts": {...}}, "egress": [sl_json_egress]}. With PREFIXES, every set lists its
  * prefixes (for diff); the CLI blocklist is "blocklist", not a set.
  */
 struct json_object *sl_json_policy(const struct sl_policy *pol, bool prefixes);

@@ -126,8 +126,10 @@ static const char *kind(const yaml_node_t *n)
 }
 
 /* Pairs of a fixed-schema mapping (struct kv), looked up by key; unknown and duplicate keys reported. */
-static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
-		       const char *const *allowed, size_t nallowed, struct kv *out)
+/* The keys past the first NSHOWN are known but not offered in messages (errors of their own). */
+static void map_fields_n(struct pctx *c, yaml_node_t *m, const char *what,
+			 const char *const *allowed, size_t nallowed, size_t nshown,
+			 struct kv *out)
 {
 	yaml_node_pair_t *pr;
 
@@ -148,9 +150,9 @@ static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
 		if (i == nallowed) {
 			char list[256] = "";
 
-			for (size_t j = 0; j < nallowed; j++) {
+			for (size_t j = 0; j < nshown; j++) {
 				strncat(list, allowed[j], sizeof(list) - strlen(list) - 1);
-				if (j + 1 < nallowed)
+				if (j + 1 < nshown)
 					strncat(list, ", ", sizeof(list) - strlen(list) - 1);
 			}
 			err_node(c, k, "unknown key \"%.64s\" in %s; allowed keys: %s",
@@ -166,13 +168,18 @@ static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
 	}
 }
 
+static void map_fields(struct pctx *c, yaml_node_t *m, const char *what,
+		       const char *const *allowed, size_t nallowed, struct kv *out)
+{
+	map_fields_n(c, m, what, allowed, nallowed, nallowed, out);
+}
+
 /*
  * Items of a value that may be one scalar or a list of scalars: calls FN
  * for each scalar. WHAT names the field in messages. In a match field an
  * empty list is an error (it would match nothing: EMPTY_ERR says so); where
  * EMPTY_ERR is NULL it is allowed. Anything nested is an error.
  */
-
 static void each_scalar(struct pctx *c, const char *what, const char *empty_err,
 			yaml_node_t *v, item_fn fn, void *arg)
 {
@@ -735,17 +742,24 @@ static const char *protos_text(uint32_t p)
 
 enum { R_NAME, R_ACTION, R_SRC, R_DST, R_PROTO, R_SPORT, R_DPORT, R_NKEYS };
 
-static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m)
+/*
+ * One rule of FW. EGRESS: a rule of an egress entry: the keys of a firewall
+ * rule but src and sport (what a socket sends from is its own), the name
+ * optional.
+ */
+static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m, bool egress)
 {
 	static const char *const keys[R_NKEYS] = { "name", "action", "src", "dst", "proto",
 						   "sport", "dport" };
-	struct kv f[R_NKEYS];
+	static const char *const eg_keys[] = { "name", "action", "dst", "proto", "dport",
+					       "src", "sport" };
+	struct kv f[R_NKEYS] = {}, ef[7];
 	struct sl_rule *r;
 	int proto_errs = 0;
 
 	if (m->type != YAML_MAPPING_NODE) {
-		err_node(c, m, "a rule must be a mapping (name, action, src, ...), got %s",
-			 kind(m));
+		err_node(c, m, "a rule must be a mapping (%s), got %s",
+			 egress ? "action, dst, proto, dport" : "name, action, src, ...", kind(m));
 		return;
 	}
 	if (sl_vec_reserve((void **)&fw->rules, fw->nrules, sizeof(*fw->rules))) {
@@ -755,9 +769,31 @@ static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m)
 	r = &fw->rules[fw->nrules++];
 	memset(r, 0, sizeof(*r));
 	r->loc = node_loc(c, m);
-	map_fields(c, m, "a rule", keys, R_NKEYS, f);
+	if (egress) {
+		map_fields_n(c, m, "an egress rule", eg_keys, 7, 5, ef);
+		/* src/sport get a message of their own: they are not typos */
+		for (int k = 5; k < 7; k++)
+			if (ef[k].key)
+				err_node(c, ef[k].key, "egress rules have no %s: a socket's own "
+					 "address and port are not policy (match dst, proto and "
+					 "dport)", eg_keys[k]);
+		f[R_NAME] = ef[0];
+		f[R_ACTION] = ef[1];
+		f[R_DST] = ef[2];
+		f[R_PROTO] = ef[3];
+		f[R_DPORT] = ef[4];
+	} else {
+		map_fields(c, m, "a rule", keys, R_NKEYS, f);
+	}
 
-	if (!f[R_NAME].key) {
+	if (!f[R_NAME].key && egress) {
+		/* a name for counters and events: ENTRY.INDEX */
+		if (asprintf(&r->name, "%s.%zu", fw->name ? fw->name : "egress",
+			     fw->nrules - 1) < 0) {
+			r->name = NULL;
+			oom(c);
+		}
+	} else if (!f[R_NAME].key) {
 		err_node(c, m, "rule has no name");
 	} else if (f[R_NAME].val->type != YAML_SCALAR_NODE || !name_ok(sval(f[R_NAME].val))) {
 		err_node(c, f[R_NAME].val,
@@ -875,7 +911,7 @@ static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, ya
 
 			if (!n)
 				break;
-			parse_rule(c, fw, n);
+			parse_rule(c, fw, n, false);
 		}
 	}
 name:
@@ -1118,7 +1154,7 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 	if (f[3].key)
 		lb_parse_services(c, f[3].key, f[3].val);
 	if (f[4].key)
-		err_node(c, f[4].key, "egress is not supported yet (this version has the stateless firewall only)");
+		egress_parse(c, f[4].key, f[4].val);
 	if (f[5].key)
 		lb_parse_decap(c, f[5].key, f[5].val);
 }
@@ -1378,23 +1414,11 @@ void policy_free(struct sl_policy *pol)
 			free(fw->ifaces[i]);
 		free(fw->ifaces);
 		free(fw->iface_locs);
-		for (size_t i = 0; i < fw->nrules; i++) {
-			struct sl_rule *r = &fw->rules[i];
-
-			free(r->name);
-			for (size_t k = 0; k < r->nsrc; k++)
-				free(r->src[k].set_name);
-			for (size_t k = 0; k < r->ndst; k++)
-				free(r->dst[k].set_name);
-			free(r->src);
-			free(r->dst);
-			free(r->sport);
-			free(r->dport);
-		}
-		free(fw->rules);
+		sl_rules_free(fw);
 	}
 	free(pol->fws);
 	lb_policy_free(pol);
+	egress_policy_free(pol);
 	for (size_t i = 0; i < pol->nfiles; i++)
 		free(pol->files[i]);
 	free(pol->files);
@@ -1495,7 +1519,27 @@ size_t policy_nrules(const struct sl_policy *pol)
 	return n;
 }
 
-/* ---- the YAML walk for lb_parse.c (policy_int.h) ---- */
+void sl_rules_free(struct sl_firewall *fw)
+{
+	for (size_t i = 0; i < fw->nrules; i++) {
+		struct sl_rule *r = &fw->rules[i];
+
+		free(r->name);
+		for (size_t k = 0; k < r->nsrc; k++)
+			free(r->src[k].set_name);
+		for (size_t k = 0; k < r->ndst; k++)
+			free(r->dst[k].set_name);
+		free(r->src);
+		free(r->dst);
+		free(r->sport);
+		free(r->dport);
+	}
+	free(fw->rules);
+	fw->rules = NULL;
+	fw->nrules = 0;
+}
+
+/* ---- the YAML walk for lb_parse.c and egress_parse.c (policy_int.h) ---- */
 
 struct sl_policy *sl_y_policy(struct pctx *c)
 {
@@ -1582,4 +1626,34 @@ void sl_y_ifaces(struct pctx *c, yaml_node_t *v, char ***ifaces, struct sl_loc *
 	*ifaces = fw.ifaces;
 	*locs = fw.iface_locs;
 	*n = fw.nifaces;
+}
+
+void sl_y_addrs(struct pctx *c, const char *what, yaml_node_t *v, struct sl_addr_item **items,
+		size_t *n)
+{
+	struct addr_list al = { items, n };
+
+	each_scalar(c, what, EMPTY_MATCH, v, addr_item, &al);
+}
+
+int sl_y_action(const yaml_node_t *n, enum sluice_action *a)
+{
+	return n->type == YAML_SCALAR_NODE ? parse_action(sval(n), a) : -EINVAL;
+}
+
+void sl_y_rules(struct pctx *c, struct sl_firewall *fw, yaml_node_t *v, bool egress)
+{
+	yaml_node_item_t *it;
+
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err_node(c, v, "rules must be a list of rules, got %s", kind(v));
+		return;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = node(c, *it);
+
+		if (!n)
+			break;
+		parse_rule(c, fw, n, egress);
+	}
 }

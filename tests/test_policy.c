@@ -661,18 +661,6 @@ TEST(bad_interface_patterns)
 	fx_done(&f);
 }
 
-TEST(unsupported_sections)
-{
-	struct fixture f;
-
-	fx_init(&f);
-	fx_write(&f, "c.yaml", "egress: []\n");
-	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
-	ASSERT_DIAG(&f, "c.yaml", 1, 1, "egress is not supported yet");
-	ASSERT_EQ(f.diags.n, 1, "one refusal");
-	fx_done(&f);
-}
-
 /* A policy in P.yaml that must load; the model is checked by the caller. */
 static bool load_ok(struct fixture *f, const char *text)
 {

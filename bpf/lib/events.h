@@ -45,9 +45,12 @@ static __always_inline bool sl_ev_allow(struct sl_ev_config *ec, __u64 now)
 	return true;
 }
 
-static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 bytes,
-					  const struct sl_meta *m, __u32 rule, __u32 ifindex,
-					  const struct fw_config *cfg)
+/*
+ * A reserved event record, or NULL when the limiter or a full ring buffer
+ * says no (*EC then counts why). The caller fills it and submits it with
+ * sl_event_done.
+ */
+static __always_inline struct sl_event *sl_event_new(struct sl_ev_config **ecp)
 {
 	struct sl_ev_config *ec;
 	struct sl_event *e;
@@ -56,20 +59,41 @@ static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 byt
 
 	ec = bpf_map_lookup_elem(&sl_ev_cfg, &key);
 	if (!ec || !ec->rate)
-		return;
+		return NULL;
 	/*
 	 * The limiter's window needs no better than the coarse clock (cheap);
 	 * bpf_ktime_get_ns (~23 ns here) is paid only for events really sent.
 	 */
 	if (!sl_ev_allow(ec, bpf_ktime_get_coarse_ns()))
-		return;
+		return NULL;
 	now = bpf_ktime_get_ns();
 	e = bpf_ringbuf_reserve(&sl_events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&ec->lost, 1);
-		return;
+		return NULL;
 	}
 	e->ts_ns = now;
+	e->cgroup = 0;
+	e->egress = 0;
+	e->hook = 0;
+	*ecp = ec;
+	return e;
+}
+
+static __always_inline void sl_event_done(struct sl_ev_config *ec, struct sl_event *e)
+{
+	bpf_ringbuf_submit(e, 0);
+	__sync_fetch_and_add(&ec->sent, 1);
+}
+
+/*
+ * The fields every drop event has, from the parsed headers M; RULE is an
+ * index into the policy CFG (NULL: no rule), named by its generation.
+ */
+static __always_inline void sl_event_fill(struct sl_event *e, enum sluice_drop_reason why,
+					  __u64 bytes, const struct sl_meta *m, __u32 rule,
+					  __u32 ifindex, const struct fw_config *cfg)
+{
 	e->ifindex = ifindex;
 	e->rule = rule;
 	e->len = bytes;
@@ -92,8 +116,20 @@ static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 byt
 		__builtin_memcpy(e->src, m->src6, 16);
 		__builtin_memcpy(e->dst, m->dst6, 16);
 	}
-	bpf_ringbuf_submit(e, 0);
-	__sync_fetch_and_add(&ec->sent, 1);
+}
+
+static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 bytes,
+					  const struct sl_meta *m, __u32 rule, __u32 ifindex,
+					  const struct fw_config *cfg)
+{
+	struct sl_ev_config *ec = NULL;
+	struct sl_event *e;
+
+	e = sl_event_new(&ec);
+	if (!e || !ec)
+		return;
+	sl_event_fill(e, why, bytes, m, rule, ifindex, cfg);
+	sl_event_done(ec, e);
 }
 
 /* The one drop path: count, report, drop. */

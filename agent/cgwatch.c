@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The managed cgroups: one pinned bpf_link per cgroup and hook, and the
+ * watcher that follows cgroups appearing and going.
+ *
+ * A cgroup's links are pinned at STATE/links/eg_ID_HOOK (ID: the cgroup
+ * id), so they outlive the agent (SIGKILL included) and keep every socket
+ * of the cgroup and its descendants judged; the next agent adopts them and
+ * moves them to its own programs with bpf_link_update, never detaching.
+ *
+ * A cgroup that does not exist yet, or that goes, is followed with inotify
+ * on the parent of the cgroup dir, or on its nearest existing ancestor
+ * (cgroupfs reports mkdir and rmdir like any filesystem), from the agent's
+ * epoll loop: on any change every entry is resolved again. A cgroup that
+ * appears gets its eg_cg word (its entry's slot) and then its links, within
+ * milliseconds; one that goes loses both (its links are already defunct:
+ * the kernel detaches a removed cgroup's programs) and is waited for again.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "egress_int.h"
+#include "loader.h"
+#include "log.h"
+
+#define CGW_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
+			 IN_MOVE_SELF | IN_ONLYDIR)
+#define CGW_ROUNDS	8	/* re-resolve after setting watches, for what changed meanwhile */
+
+/* The cgroup id (the kernfs node id, what bpf sees) of the dir open at FD; 0: none. */
+static uint64_t id_of_fd(int fd)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char id[8];
+	} h = { .fh.handle_bytes = 8 };
+	struct statfs sf;
+	uint64_t id;
+	int mount_id;
+
+	if (fstatfs(fd, &sf) || sf.f_type != CGROUP2_SUPER_MAGIC)
+		return 0;
+	if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) ||
+	    h.fh.handle_bytes != 8)
+		return 0;
+	memcpy(&id, h.fh.f_handle, 8);
+	return id;
+}
+
+uint64_t cgw_id_of(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint64_t id;
+
+	if (fd < 0)
+		return 0;
+	id = id_of_fd(fd);
+	close(fd);
+	return id;
+}
+
+static void link_pin(const struct agent *a, uint64_t id, enum eg_hook h, char *buf, size_t len)
+{
+	if (eg_pin_path(a, buf, len, "eg_%llu_%s", (unsigned long long)id, eg_hook_names[h]))
+		buf[0] = '\0';
+}
+
+static __u32 prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Move link FD of hook H to this agent's program (atomic); false when it cannot. */
+static bool link_move(struct agent *a, int fd, enum eg_hook h)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    info.prog_id == prog_id(a->eg->prog_fds[h]))
+		return true;
+	if (bpf_link_update(fd, a->eg->prog_fds[h], NULL)) {
+		pr_err("egress: cannot move a pinned %s link to the new program: %s; the "
+		       "previous program stays attached", eg_hook_names[h], strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* ---- adoption ---- */
+
+static void adopt_one(struct agent *a, const char *path, uint64_t id, enum eg_hook h)
+{
+	struct agent_egress *eg = a->eg;
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	const char *why = NULL;
+	struct eg_adopted *v;
+	int fd;
+
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		pr_warn("cannot open the pinned link %s: %s; unpinning it", path, strerror(errno));
+		unlink(path);
+		return;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_CGROUP)
+		why = "not a cgroup link";
+	else if (!info.cgroup.cgroup_id)
+		why = "its cgroup is gone";
+	else if (info.cgroup.cgroup_id != id || info.cgroup.attach_type != eg_hook_types[h])
+		why = "it is not the link its name says";
+	if (why) {
+		pr_info("unpinning the stale link %s: %s", path, why);
+		unlink(path);
+		close(fd);
+		return;
+	}
+	link_move(a, fd, h);
+	v = realloc(eg->adopted, (eg->nadopted + 1) * sizeof(*v));
+	if (!v) {
+		close(fd);
+		return;
+	}
+	eg->adopted = v;
+	v[eg->nadopted++] = (struct eg_adopted){ .id = id, .hook = h, .fd = fd };
+}
+
+int cgw_adopt(struct agent *a)
+{
+	char path[PATH_MAX], hook[16];
+	unsigned long long id;
+	struct dirent *de;
+	DIR *d;
+	int n;
+
+	d = opendir(a->links_dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		int h;
+
+		if (strncmp(de->d_name, "eg_", 3) ||
+		    path_join(path, sizeof(path), a->links_dir, de->d_name))
+			continue;
+		if (sscanf(de->d_name, "eg_%llu_%15[a-z0-9]%n", &id, hook, &n) != 2 ||
+		    de->d_name[n]) {
+			pr_warn("%s: not a pin of sluiced; leaving it", path);
+			continue;
+		}
+		for (h = 0; h < EGH_MAX && strcmp(hook, eg_hook_names[h]); h++)
+			;
+		if (h == EGH_MAX) {
+			pr_warn("%s: unknown hook \"%s\"; leaving it", path, hook);
+			continue;
+		}
+		adopt_one(a, path, id, h);
+	}
+	closedir(d);
+	if (a->eg->nadopted)
+		pr_info("egress: adopted %zu pinned cgroup links", a->eg->nadopted);
+	return 0;
+}
+
+/* Take the adopted link of (ID, H), if a previous agent left one: its fd or -1. */
+static int adopted_take(struct agent_egress *eg, uint64_t id, enum eg_hook h)
+{
+	for (size_t i = 0; i < eg->nadopted; i++) {
+		if (eg->adopted[i].id != id || eg->adopted[i].hook != h)
+			continue;
+		int fd = eg->adopted[i].fd;
+
+		eg->adopted[i] = eg->adopted[--eg->nadopted];
+		return fd;
+	}
+	return -1;
+}
+
+/* ---- one cgroup ---- */
+
+/* Give CG (it exists: CG->id) a link per hook, adopted or new. */
+static void cg_attach(struct agent *a, struct eg_cgroup *cg)
+{
+	char path[PATH_MAX];
+	int dfd = -1, n = 0;
+
+	for (int h = 0; h < EGH_MAX; h++) {
+		int fd;
+
+		if (cg->links[h] >= 0)
+			continue;
+		fd = adopted_take(a->eg, cg->id, h);
+		if (fd >= 0) {
+			cg->links[h] = fd;
+			continue;
+		}
+		if (dfd < 0) {
+			dfd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			/* gone or another cgroup by now: the watcher sees it next */
+			if (dfd < 0 || id_of_fd(dfd) != cg->id)
+				break;
+		}
+		fd = bpf_link_create(a->eg->prog_fds[h], dfd, eg_hook_types[h], NULL);
+		if (fd < 0) {
+			pr_err("egress: %s: cannot attach %s: %s", cg->path, eg_hook_names[h],
+			       strerror(errno));
+			continue;
+		}
+		link_pin(a, cg->id, h, path, sizeof(path));
+		if (!path[0] || eg_pin(fd, path)) {
+			pr_err("egress: %s: cannot pin the %s link at %s: %s", cg->path,
+			       eg_hook_names[h], path, strerror(errno));
+			/* an unpinned link would vanish with the agent: do not keep it */
+			bpf_link_detach(fd);
+			close(fd);
+			continue;
+		}
+		cg->links[h] = fd;
+		n++;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (n)
+		pr_info("egress: %s (cgroup id %llu): %d hooks attached, pinned as eg_%llu_*",
+			cg->path, (unsigned long long)cg->id, n, (unsigned long long)cg->id);
+}
+
+/* Close (DETACH: and detach) CG's links, unpin them, drop its eg_cg word. */
+static void cg_forget(struct agent *a, struct eg_cgroup *cg, bool detach)
+{
+	char path[PATH_MAX];
+
+	for (int h = 0; h < EGH_MAX; h++) {
+		if (cg->links[h] < 0)
+			continue;
+		if (detach && bpf_link_detach(cg->links[h]) && errno != ENOLINK &&
+		    errno != EINVAL)
+			pr_warn("egress: %s: cannot detach %s: %s", cg->path, eg_hook_names[h],
+				strerror(errno));
+		close(cg->links[h]);
+		cg->links[h] = -1;
+		link_pin(a, cg->id, h, path, sizeof(path));
+		if (path[0] && unlink(path) && errno != ENOENT)
+			pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	}
+	if (cg->id)
+		eg_cg_delete(a, cg->id);
+	cg->id = 0;
+}
+
+bool cgw_attached(const struct agent *a, size_t i)
+{
+	const struct eg_cgroup *cg = &a->eg->cgs[i];
+
+	for (int h = 0; h < EGH_MAX; h++)
+		if (cg->links[h] < 0)
+			return false;
+	return cg->id != 0;
+}
+
+/* ---- the watcher ---- */
+
+/* The dir to watch for CG: its parent when it exists, else its nearest existing ancestor. */
+static void watch_dir(const struct eg_cgroup *cg, char *buf, size_t len)
+{
+	struct stat st;
+	char *s;
+
+	snprintf(buf, len, "%s", cg->path);
+	if (cg->id && (s = strrchr(buf, '/')))
+		*s = '\0';
+	while (buf[0] && stat(buf, &st)) {
+		s = strrchr(buf, '/');
+		if (!s)
+			break;
+		*s = '\0';
+	}
+	if (!buf[0])
+		snprintf(buf, len, "/");
+}
+
+static bool in_list(char *const *v, size_t n, const char *s)
+{
+	for (size_t k = 0; k < n; k++)
+		if (v[k] && !strcmp(v[k], s))
+			return true;
+	return false;
+}
+
+/* Watch exactly the dirs the records need (new ones first, then drop the rest). */
+static void watches_set(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+	char **want = calloc(eg->ncgs + 1, sizeof(*want));
+	size_t nwant = 0;
+
+	if (!want)
+		return;
+	for (size_t i = 0; i < eg->ncgs; i++) {
+		char dir[PATH_MAX];
+
+		watch_dir(&eg->cgs[i], dir, sizeof(dir));
+		if (!in_list(want, nwant, dir))
+			want[nwant++] = strdup(dir);
+	}
+	for (size_t k = 0; k < nwant; k++) {
+		struct eg_watch *v;
+		bool have = false;
+		char *path;
+		int wd;
+
+		for (size_t w = 0; w < eg->nwatches && !have; w++)
+			have = want[k] && !strcmp(eg->watches[w].path, want[k]);
+		if (have || !want[k])
+			continue;
+		wd = inotify_add_watch(eg->ino_fd, want[k], CGW_MASK);
+		if (wd < 0) {
+			pr_warn("egress: cannot watch %s: %s; cgroups appearing there need SIGHUP",
+				want[k], strerror(errno));
+			continue;
+		}
+		path = strdup(want[k]);
+		v = path ? realloc(eg->watches, (eg->nwatches + 1) * sizeof(*v)) : NULL;
+		if (!v) {
+			free(path);
+			continue;
+		}
+		eg->watches = v;
+		v[eg->nwatches++] = (struct eg_watch){ .wd = wd, .path = path };
+	}
+	for (size_t w = 0; w < eg->nwatches;) {
+		if (in_list(want, nwant, eg->watches[w].path)) {
+			w++;
+			continue;
+		}
+		inotify_rm_watch(eg->ino_fd, eg->watches[w].wd);
+		free(eg->watches[w].path);
+		eg->watches[w] = eg->watches[--eg->nwatches];
+	}
+	for (size_t k = 0; k < nwant; k++)
+		free(want[k]);
+	free(want);
+}
+
+/*
+ * Resolve every record again: a cgroup that appeared gets its word and its
+ * links, one that went (or was made again: another id) is forgotten first.
+ * Returns whether anything changed.
+ */
+static bool refresh_once(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+	bool changed = false;
+
+	for (size_t i = 0; i < eg->ncgs; i++) {
+		struct eg_cgroup *cg = &eg->cgs[i];
+		uint64_t id = cgw_id_of(cg->path);
+		int err;
+
+		if (id == cg->id) {
+			if (id && !cgw_attached(a, i))
+				cg_attach(a, cg);
+			continue;
+		}
+		changed = true;
+		if (cg->id) {
+			pr_info("egress \"%s\": cgroup %s (id %llu) is gone: forgotten, waiting for "
+				"it to appear again", a->pol.egs[i].name, cg->path,
+				(unsigned long long)cg->id);
+			cg_forget(a, cg, true);
+		}
+		if (!id)
+			continue;
+		cg->id = id;
+		/* its word before its links: the hooks never run without a policy */
+		err = eg_cg_write(a, id, i);
+		if (err) {
+			pr_err("egress \"%s\": cgroup %s: cannot write %s: %s", a->pol.egs[i].name,
+			       cg->path, SLUICE_MAP_EG_CG, strerror(-err));
+			cg->id = 0;
+			continue;
+		}
+		cg_attach(a, cg);
+	}
+	return changed;
+}
+
+static void refresh(struct agent *a)
+{
+	/* a cgroup made while the watches moved is seen by the next round */
+	for (int r = 0; r < CGW_ROUNDS; r++) {
+		refresh_once(a);
+		watches_set(a);
+		if (!refresh_once(a))
+			break;
+	}
+}
+
+/* A watch the kernel dropped (its dir was removed): forget it, or it is never set again. */
+static void watch_gone(struct agent_egress *eg, int wd)
+{
+	for (size_t w = 0; w < eg->nwatches; w++) {
+		if (eg->watches[w].wd != wd)
+			continue;
+		free(eg->watches[w].path);
+		eg->watches[w] = eg->watches[--eg->nwatches];
+		return;
+	}
+}
+
+static void ino_ready(struct agent *a, struct ep_src *src, uint32_t events)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	(void)src;
+	(void)events;
+	while ((n = read(a->eg->ino_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_IGNORED)
+				watch_gone(a->eg, ev->wd);
+		}
+	}
+	if (a->have_policy)
+		refresh(a);
+}
+
+int cgw_open(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+
+	eg->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (eg->ino_fd < 0) {
+		int err = -errno;
+
+		pr_err("egress: inotify: %s", strerror(errno));
+		return err;
+	}
+	eg->ino_src.fd = eg->ino_fd;
+	eg->ino_src.ready = ino_ready;
+	return agent_watch(a, &eg->ino_src, EPOLLIN);
+}
+
+void cgw_close(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+
+	if (eg->ino_fd >= 0) {
+		agent_unwatch(a, &eg->ino_src);
+		close(eg->ino_fd);
+	}
+	eg->ino_fd = -1;
+	for (size_t w = 0; w < eg->nwatches; w++)
+		free(eg->watches[w].path);
+	free(eg->watches);
+	eg->watches = NULL;
+	eg->nwatches = 0;
+}
+
+void cgw_sync_policy(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+	struct eg_cgroup *v;
+	size_t n = a->pol.negs;
+
+	v = calloc(n + 1, sizeof(*v));
+	if (!v) {
+		pr_err("egress: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *path = a->pol.egs[i].cgroup;
+
+		for (size_t k = 0; k < eg->ncgs && !v[i].path; k++) {
+			if (!eg->cgs[k].path || strcmp(eg->cgs[k].path, path))
+				continue;
+			v[i] = eg->cgs[k];
+			eg->cgs[k].path = NULL;
+		}
+		if (v[i].path)
+			continue;
+		v[i].path = strdup(path);
+		for (int h = 0; h < EGH_MAX; h++)
+			v[i].links[h] = -1;
+	}
+	/* cgroups the policy no longer names: their words went with the commit */
+	for (size_t k = 0; k < eg->ncgs; k++) {
+		if (!eg->cgs[k].path)
+			continue;
+		pr_info("egress: %s is no longer managed: detaching its hooks", eg->cgs[k].path);
+		cg_forget(a, &eg->cgs[k], true);
+		free(eg->cgs[k].path);
+	}
+	free(eg->cgs);
+	eg->cgs = v;
+	eg->ncgs = n;
+	refresh(a);
+	/* pins of a previous agent that no entry claimed */
+	while (eg->nadopted) {
+		struct eg_adopted *ad = &eg->adopted[--eg->nadopted];
+		char path[PATH_MAX];
+
+		link_pin(a, ad->id, ad->hook, path, sizeof(path));
+		pr_info("egress: cgroup id %llu is no longer managed: detaching its %s link",
+			(unsigned long long)ad->id, eg_hook_names[ad->hook]);
+		bpf_link_detach(ad->fd);
+		close(ad->fd);
+		if (path[0])
+			unlink(path);
+	}
+}
+
+int cgw_detach_all(struct agent *a, struct json_object *names)
+{
+	struct agent_egress *eg = a->eg;
+
+	for (size_t i = 0; i < eg->ncgs; i++) {
+		if (names && eg->cgs[i].id)
+			json_object_array_add(names, json_object_new_string(eg->cgs[i].path));
+		cg_forget(a, &eg->cgs[i], true);
+	}
+	while (eg->nadopted) {
+		struct eg_adopted *ad = &eg->adopted[--eg->nadopted];
+
+		bpf_link_detach(ad->fd);
+		close(ad->fd);
+	}
+	return 0;
+}
+
+void cgw_release(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+
+	for (size_t i = 0; i < eg->ncgs; i++) {
+		for (int h = 0; h < EGH_MAX; h++)
+			if (eg->cgs[i].links[h] >= 0)
+				close(eg->cgs[i].links[h]);
+		free(eg->cgs[i].path);
+	}
+	free(eg->cgs);
+	eg->cgs = NULL;
+	eg->ncgs = 0;
+	for (size_t i = 0; i < eg->nadopted; i++)
+		close(eg->adopted[i].fd);
+	free(eg->adopted);
+	eg->adopted = NULL;
+	eg->nadopted = 0;
+}

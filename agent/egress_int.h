@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Internal to the agent's egress modules: egress.c, cgwatch.c, egress_tc.c. */
+#ifndef SLUICED_EGRESS_INT_H
+#define SLUICED_EGRESS_INT_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bpf/bpf.h>
+
+#include "agent.h"
+#include "egress.h"
+
+/*
+ * The hooks attached to every managed cgroup: name (pins, status), attach
+ * type, program of sluice_cgroup.bpf.c. The policy is judged in connect
+ * and sendmsg; getpeername and recvmsg give back the VIP of a backend the
+ * socket-level load balancer chose.
+ */
+#define EG_HOOKS(X)								\
+	X(EGH_CONNECT4,	"connect4",	BPF_CGROUP_INET4_CONNECT,	sl_eg_connect4)	\
+	X(EGH_CONNECT6,	"connect6",	BPF_CGROUP_INET6_CONNECT,	sl_eg_connect6)	\
+	X(EGH_SENDMSG4,	"sendmsg4",	BPF_CGROUP_UDP4_SENDMSG,	sl_eg_sendmsg4)	\
+	X(EGH_SENDMSG6,	"sendmsg6",	BPF_CGROUP_UDP6_SENDMSG,	sl_eg_sendmsg6)	\
+	X(EGH_GETPEER4,	"getpeername4",	BPF_CGROUP_INET4_GETPEERNAME,	sl_eg_getpeer4)	\
+	X(EGH_GETPEER6,	"getpeername6",	BPF_CGROUP_INET6_GETPEERNAME,	sl_eg_getpeer6)	\
+	X(EGH_RECVMSG4,	"recvmsg4",	BPF_CGROUP_UDP4_RECVMSG,	sl_eg_recvmsg4)	\
+	X(EGH_RECVMSG6,	"recvmsg6",	BPF_CGROUP_UDP6_RECVMSG,	sl_eg_recvmsg6)
+
+#define EG_HOOK_ENUM(id, name, type, prog) id,
+enum eg_hook { EG_HOOKS(EG_HOOK_ENUM) EGH_MAX };
+#undef EG_HOOK_ENUM
+
+extern const char *const eg_hook_names[EGH_MAX];
+extern const enum bpf_attach_type eg_hook_types[EGH_MAX];
+
+/* The cgroup of one egress entry of the policy in force, as it is now. */
+struct eg_cgroup {
+	char *path;			/* the entry's cgroup path */
+	uint64_t id;			/* its cgroup id while it exists; 0: not (yet) there */
+	int links[EGH_MAX];		/* pinned cgroup bpf_links; -1: none */
+};
+
+/* A cgroup link a previous agent pinned, not claimed by an entry yet. */
+struct eg_adopted {
+	uint64_t id;
+	enum eg_hook hook;
+	int fd;
+};
+
+/* An interface running the TC backstop (tcx ingress link, pinned). */
+struct eg_bs_iface {
+	int ifindex;
+	char name[IF_NAMESIZE];
+	int link_fd;
+	bool seen;
+};
+
+/* One inotify watch of the cgroup watcher: a dir and what is awaited there. */
+struct eg_watch {
+	int wd;
+	char *path;
+};
+
+struct sluice_cgroup;
+struct eg_snap;
+
+struct agent_egress {
+	struct sluice_cgroup *skel;
+	int cg_fd, src4_fd, src6_fd, cnt_fd, stats_fd;
+	int prog_fds[EGH_MAX];
+	int backstop_fd;
+
+	/* the policy in force: slot and counter base of each entry of a->pol */
+	uint32_t *slots, *bases;
+	size_t n;
+	/* egress_prepare's, until egress_applied takes them or egress_abort frees them */
+	uint32_t *new_slots, *new_bases;
+	size_t new_n;
+	bool prepared;
+	/* egress_commit's snapshot of eg_cg, eg_src4, eg_src6, for egress_abort */
+	struct eg_snap *snap;
+
+	/* per entry of a->pol, in its order (cgwatch.c) */
+	struct eg_cgroup *cgs;
+	size_t ncgs;
+	struct eg_adopted *adopted;
+	size_t nadopted;
+
+	/* the cgroup watcher: inotify in the agent's loop */
+	int ino_fd;
+	struct ep_src ino_src;
+	struct eg_watch *watches;
+	size_t nwatches;
+
+	/* the TC backstop (egress_tc.c) */
+	struct eg_bs_iface *bs;
+	size_t nbs;
+};
+
+/* ---- egress.c ---- */
+
+/* eg_cg[ID] = entry I of a->pol in force (its slot and counter base). */
+int eg_cg_write(struct agent *a, uint64_t id, size_t entry);
+int eg_cg_delete(struct agent *a, uint64_t id);
+/* BUF = links/NAME; -ENAMETOOLONG when it does not fit. */
+int eg_pin_path(const struct agent *a, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Pin link FD at PATH (0600), replacing a stale pin there. 0 or -errno. */
+int eg_pin(int fd, const char *path);
+
+/* ---- cgwatch.c ---- */
+
+int cgw_open(struct agent *a);
+void cgw_close(struct agent *a);
+/* The cgroup id of PATH (a cgroup v2 dir): 0 when it does not exist. */
+uint64_t cgw_id_of(const char *path);
+/* Adopt the cgroup link pins "eg_ID_HOOK" of a previous agent. */
+int cgw_adopt(struct agent *a);
+/*
+ * After a policy is in force: one record per entry of a->pol (records of
+ * paths kept are reused with their links), the others forgotten; then
+ * every cgroup that exists is attached and the watches set.
+ */
+void cgw_sync_policy(struct agent *a);
+/* Is the cgroup of entry I attached (all hooks)? */
+bool cgw_attached(const struct agent *a, size_t i);
+int cgw_detach_all(struct agent *a, struct json_object *names);
+void cgw_release(struct agent *a);
+
+/* ---- egress_tc.c ---- */
+
+int etc_adopt(struct agent *a);
+int etc_detach_all(struct agent *a, struct json_object *names);
+void etc_release(struct agent *a);
+void etc_status(struct agent *a, struct json_object *arr);
+
+#endif /* SLUICED_EGRESS_INT_H */

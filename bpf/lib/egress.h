@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Container egress: the verdict of one connect()/sendmsg() (cgroup
+ * sock_addr hooks) or one packet (the TC backstop) under an `egress` entry
+ * of the policy.
+ *
+ *   entry : eg_cg[cgroup id of the socket] (one hash lookup); a cgroup
+ *           without an entry takes its nearest ancestor that has one, found
+ *           by walking up at most SLUICE_EG_DEPTH levels (one O(1) helper
+ *           call and at most one lookup per level: the cost follows the
+ *           depth of the cgroup, never the number of entries). The backstop
+ *           finds the entry by source address instead (eg_src4/eg_src6).
+ *   rules : the entry's policy slot, classified by the firewall's own
+ *           tables and code (classify.h, the fwp_* slot maps): one lookup
+ *           per field whatever the number of prefixes. The source and source
+ *           port of a socket are its own: egress rules never constrain them,
+ *           so any value matches. Each rule's action and counter id come
+ *           from the slot's fw_rule, as for a firewall section.
+ *   count : eg_rule_cnt[id] with the ids the agent wrote into fw_rule
+ *           (entry base + rule; fw_config.cnt_default for the default) and
+ *           eg_stats[hook * 2 + denied]; a denial is a drop event naming
+ *           the entry, the hook, the socket's cgroup and the generation of
+ *           the slot that judged it.
+ */
+#ifndef SLUICE_BPF_EGRESS_H
+#define SLUICE_BPF_EGRESS_H
+
+#include "classify.h"
+#include "events.h"
+
+/*
+ * cgroup id -> its entry. Not preallocated: an update allocates a new
+ * element and swaps it in under RCU, so a reader sees the old value or the
+ * new one whole, never a mix.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_EG_MAX);
+	__type(key, __u64);
+	__type(value, struct sl_eg_val);
+} eg_cg SEC(".maps");
+
+/* The backstop: source prefix -> entry, per family. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_EG_SRC_MAX);
+	__type(key, struct sl_eg_src4);
+	__type(value, struct sl_eg_val);
+} eg_src4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_EG_SRC_MAX);
+	__type(key, struct sl_eg_src6);
+	__type(value, struct sl_eg_val);
+} eg_src6 SEC(".maps");
+
+/* Calls (or backstop packets) per rule of every entry, and per entry's default. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_EG_CNT_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_counter);
+} eg_rule_cnt SEC(".maps");
+
+/* Allowed and denied per hook: index hook * 2 + denied. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_EG_HOOK_MAX * 2);
+	__type(key, __u32);
+	__type(value, struct sl_counter);
+} eg_stats SEC(".maps");
+
+#define SL_EG_ALLOW	1	/* sock_addr hooks: 1 lets the call go on, 0 is EPERM */
+#define SL_EG_DENY	0
+
+/*
+ * The verdict of entry V for the call or packet M, counted under HOOK;
+ * BYTES are counted too (0 for a call). CG (the socket's cgroup, 0 for the
+ * backstop) and IFINDEX go into the drop event. A slot that is gone or
+ * incomplete denies: a managed cgroup never passes unjudged.
+ */
+static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct sl_meta *m,
+				       enum sluice_eg_hook hook, __u64 cg, __u32 ifindex,
+				       __u64 bytes)
+{
+	enum sluice_drop_reason why = SLUICE_DROP_INTERNAL;
+	struct sl_ev_config *ec = NULL;
+	__u32 slot = v->slot, key = 0, ev_rule = SLUICE_EV_NO_RULE, e;
+	struct fw_config *cfg;
+	struct sl_event *ev;
+	void *inner;
+	int rule;
+
+	inner = bpf_map_lookup_elem(&fwp_cfg, &slot);
+	cfg = inner ? bpf_map_lookup_elem(inner, &key) : NULL;
+	if (!cfg || !cfg->active)
+		goto deny;
+	rule = sl_classify(cfg, m, slot);
+	if (rule == SL_NO_MATCH) {
+		sl_count(&eg_rule_cnt, cfg->cnt_default, bytes);
+		if (cfg->default_action == SLUICE_ACT_ALLOW)
+			goto allow;
+		why = SLUICE_DROP_EGRESS_DEFAULT;
+		ev_rule = SLUICE_RULE_DEFAULT;
+		goto deny;
+	}
+	/* the rule's action and eg_rule_cnt id, from the slot's fw_rule */
+	e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(slot, rule);
+	if (e == SL_RULE_MISSING)
+		goto deny;
+	sl_count(&eg_rule_cnt, SLUICE_RULE_CNT(e), bytes);
+	if (e & SLUICE_RULE_ALLOW)
+		goto allow;
+	why = SLUICE_DROP_EGRESS_RULE;
+	ev_rule = rule;
+deny:
+	sl_count(&eg_stats, hook * 2 + 1, bytes);
+	/* the backstop drops a packet: a drop like the firewall's, by reason */
+	if (hook == SLUICE_EG_BACKSTOP)
+		sl_count(&sl_drop, why, bytes);
+	ev = sl_event_new(&ec);
+	if (ev && ec) {
+		/* the rule is named by its slot's generation, like the firewall's */
+		sl_event_fill(ev, why, bytes, m, ev_rule, ifindex,
+			      ev_rule == SLUICE_EV_NO_RULE ? NULL : cfg);
+		ev->cgroup = cg;
+		ev->egress = v->entry;
+		ev->hook = hook;
+		sl_event_done(ec, ev);
+	}
+	return SL_EG_DENY;
+allow:
+	sl_count(&eg_stats, hook * 2, bytes);
+	return SL_EG_ALLOW;
+}
+
+#endif /* SLUICE_BPF_EGRESS_H */

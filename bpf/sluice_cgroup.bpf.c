@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice container egress: cgroup sock_addr hooks and the TC backstop.
+ *
+ *   connect4/6 (TCP, connected UDP), sendmsg4/6 (UDP with an address):
+ *     socket's cgroup -> its egress entry (or its nearest managed ancestor's)
+ *     -> classify (dst, proto, dport) with the entry's policy slot
+ *     -> 0: the call fails with EPERM at once
+ *     -> 1: the call goes on; to a VIP of `loadbalancers`, with a backend's
+ *        address and port instead (egress_lb.h)
+ *   getpeername4/6, recvmsg4/6: a backend given for a VIP reads as the VIP
+ *   sl_eg_backstop (tcx ingress on the host side of a container's veth):
+ *     parse -> source address -> egress entry -> classify -> pass | shot,
+ *     for what never meets a socket hook: raw sockets, ICMP.
+ *
+ * The agent attaches the hooks with one pinned bpf_link per cgroup and
+ * hook (agent/egress.c); the maps are the XDP object's pins, shared.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+
+#include "lib/egress.h"
+#include "lib/egress_lb.h"
+#include "lib/skb_parse.h"
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/*
+ * The egress entry of the socket's cgroup, else of its nearest ancestor
+ * that has one; NULL when none does (not ours to judge). *CG is the
+ * socket's own cgroup: the one that made the kernel run this program (a
+ * socket keeps the cgroup it was created in). sock_addr programs have no
+ * helper for it: the kernel's struct sock is read through a read-only cast
+ * (faults read as zero), CO-RE keeps the offsets right.
+ */
+static __always_inline const struct sl_eg_val *sl_eg_of_sock(struct bpf_sock_addr *ctx,
+							     __u64 *cg)
+{
+	const struct sl_eg_val *v;
+	struct cgroup *cgrp;
+	struct sock *sk;
+	__u64 id;
+
+	if (!ctx->sk)
+		return NULL;
+	sk = bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
+	cgrp = sk->sk_cgrp_data.cgroup;
+	if (!cgrp)
+		return NULL;
+	id = cgrp->kn->id;
+	*cg = id;
+	v = bpf_map_lookup_elem(&eg_cg, &id);
+	if (v)
+		return v;
+	/* nearest first: the parent of each cgroup is its `self` css's parent */
+	for (int i = 0; i < SLUICE_EG_DEPTH; i++) {
+		struct cgroup_subsys_state *up = cgrp->self.parent;
+
+		if (!up)
+			break;
+		cgrp = bpf_rdonly_cast(up, bpf_core_type_id_kernel(struct cgroup));
+		id = cgrp->kn->id;
+		v = bpf_map_lookup_elem(&eg_cg, &id);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *m)
+{
+	m->proto = ctx->protocol;
+	m->has_l4 = 1;
+	if (m->proto == SL_IPPROTO_TCP || m->proto == SL_IPPROTO_UDP) {
+		m->dport = bpf_ntohs((__u16)ctx->user_port);
+		m->has_ports = 1;
+	}
+}
+
+/* A service with no backend up: the call fails as a connect() to a closed port would. */
+static __always_inline int sl_eg_refused(void)
+{
+	bpf_set_retval(-SL_ECONNREFUSED);
+	return SL_EG_DENY;
+}
+
+static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
+{
+	const struct lb_backend *be;
+	const struct sl_eg_val *v;
+	struct sl_meta m;
+	__u32 vip, a;
+	__u64 cg = 0;
+	int res;
+
+	v = sl_eg_of_sock(ctx, &cg);
+	if (!v)
+		return SL_EG_ALLOW;
+	__builtin_memset(&m, 0, sizeof(m));
+	m.family = 4;
+	vip = ctx->user_ip4;
+	m.dst4 = bpf_ntohl(vip);
+	sl_eg_l4(ctx, &m);
+	/* the policy judges what the process asked for: the VIP */
+	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
+		return SL_EG_DENY;
+	be = sl_eg_lb(ctx, (const __u8 *)&vip, 4, bpf_htons(m.dport), m.proto, &res);
+	if (res == SL_EG_LB_DOWN)
+		return sl_eg_refused();
+	if (be) {
+		__builtin_memcpy(&a, be->addr, 4);
+		ctx->user_ip4 = a;
+		ctx->user_port = be->port;
+	}
+	return SL_EG_ALLOW;
+}
+
+/*
+ * IPv6 sockets reach IPv4 hosts through v4-mapped addresses (::ffff:a.b.c.d)
+ * without the IPv4 hooks ever running: those are judged as the IPv4
+ * addresses they are, by the IPv4 tables.
+ */
+static __always_inline bool sl_v4mapped(const __u32 *w)
+{
+	return !w[0] && !w[1] && w[2] == bpf_htonl(0xffff);
+}
+
+/* The call's IPv6 address := W (a program may write the words one by one only). */
+static __always_inline void sl_set_ip6(struct bpf_sock_addr *ctx, const __u32 *w)
+{
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+}
+
+static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
+{
+	const struct lb_backend *be;
+	const struct sl_eg_val *v;
+	struct sl_meta m;
+	__u32 w[4], b[4];
+	__u64 cg = 0;
+	int res;
+
+	v = sl_eg_of_sock(ctx, &cg);
+	if (!v)
+		return SL_EG_ALLOW;
+	__builtin_memset(&m, 0, sizeof(m));
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	if (sl_v4mapped(w)) {
+		m.family = 4;
+		m.dst4 = bpf_ntohl(w[3]);
+	} else {
+		m.family = 6;
+		__builtin_memcpy(m.dst6, w, 16);
+	}
+	sl_eg_l4(ctx, &m);
+	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
+		return SL_EG_DENY;
+	be = sl_eg_lb(ctx, m.family == 4 ? (const __u8 *)&w[3] : (const __u8 *)w, m.family,
+		      bpf_htons(m.dport), m.proto, &res);
+	if (res == SL_EG_LB_DOWN)
+		return sl_eg_refused();
+	if (be) {
+		__builtin_memcpy(b, be->addr, 16);
+		/* an IPv4 backend of a v4-mapped VIP stays v4-mapped */
+		if (m.family == 4)
+			ctx->user_ip6[3] = b[0];
+		else
+			sl_set_ip6(ctx, b);
+		ctx->user_port = be->port;
+	}
+	return SL_EG_ALLOW;
+}
+
+/* getpeername() and recvmsg(): a backend this socket was given for a VIP reads as the VIP. */
+static __always_inline int sl_eg_peer4(struct bpf_sock_addr *ctx)
+{
+	const struct sl_eg_rev *rv;
+	__u32 a = ctx->user_ip4;
+
+	rv = sl_eg_lb_rev(ctx, (const __u8 *)&a, 4, ctx->user_port);
+	if (rv) {
+		__builtin_memcpy(&a, rv->vip, 4);
+		ctx->user_ip4 = a;
+		ctx->user_port = rv->port;
+	}
+	return 1;
+}
+
+static __always_inline int sl_eg_peer6(struct bpf_sock_addr *ctx)
+{
+	const struct sl_eg_rev *rv;
+	__u32 w[4], vip[4];
+
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	if (sl_v4mapped(w)) {
+		rv = sl_eg_lb_rev(ctx, (const __u8 *)&w[3], 4, ctx->user_port);
+		if (rv) {
+			__builtin_memcpy(vip, rv->vip, 16);
+			ctx->user_ip6[3] = vip[0];
+			ctx->user_port = rv->port;
+		}
+		return 1;
+	}
+	rv = sl_eg_lb_rev(ctx, (const __u8 *)w, 6, ctx->user_port);
+	if (rv) {
+		__builtin_memcpy(vip, rv->vip, 16);
+		sl_set_ip6(ctx, vip);
+		ctx->user_port = rv->port;
+	}
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int sl_eg_connect4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock4(ctx, SLUICE_EG_CONNECT4);
+}
+
+SEC("cgroup/connect6")
+int sl_eg_connect6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock6(ctx, SLUICE_EG_CONNECT6);
+}
+
+SEC("cgroup/sendmsg4")
+int sl_eg_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock4(ctx, SLUICE_EG_SENDMSG4);
+}
+
+SEC("cgroup/sendmsg6")
+int sl_eg_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_sock6(ctx, SLUICE_EG_SENDMSG6);
+}
+
+SEC("cgroup/getpeername4")
+int sl_eg_getpeer4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer4(ctx);
+}
+
+SEC("cgroup/getpeername6")
+int sl_eg_getpeer6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer6(ctx);
+}
+
+SEC("cgroup/recvmsg4")
+int sl_eg_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer4(ctx);
+}
+
+SEC("cgroup/recvmsg6")
+int sl_eg_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return sl_eg_peer6(ctx);
+}
+
+/* ---- the TC backstop ---- */
+
+/* The egress entry of source address of M (the backstop's key); NULL: none. */
+static __always_inline const struct sl_eg_val *sl_eg_of_src(const struct sl_meta *m)
+{
+	if (m->family == 4) {
+		struct sl_eg_src4 k = { .prefixlen = 32 };
+		__u32 a = bpf_htonl(m->src4);
+
+		__builtin_memcpy(k.addr, &a, 4);
+		return bpf_map_lookup_elem(&eg_src4, &k);
+	}
+	struct sl_eg_src6 k6 = { .prefixlen = 128 };
+
+	__builtin_memcpy(k6.addr, m->src6, 16);
+	return bpf_map_lookup_elem(&eg_src6, &k6);
+}
+
+/*
+ * Does the packet start something a socket hook would have judged? TCP
+ * without a SYN (or a SYN-ACK: the answer of a server in the container)
+ * cannot open a connection, a non-first fragment carries no header of its
+ * own, ICMP errors answer a packet that came in, and IPv6 neighbour
+ * discovery and MLD keep the link working: all of those pass.
+ */
+static __always_inline bool sl_eg_opens(struct __sk_buff *skb, const struct sl_meta *m)
+{
+	__u8 type;
+
+	if (!m->has_l4)
+		return false;
+	switch (m->proto) {
+	case SL_IPPROTO_TCP:
+		/* SYN (0x02) without ACK (0x10) */
+		return (m->tcp_flags & 0x12) == 0x02;
+	case SL_IPPROTO_ICMP:
+		if (bpf_skb_load_bytes(skb, m->l3_off + m->l4_off, &type, 1))
+			return true;
+		/* 3 unreachable, 4 quench, 5 redirect, 11 time exceeded, 12 parameter */
+		return !(type == 3 || type == 4 || type == 5 || type == 11 || type == 12);
+	case SL_IPPROTO_ICMPV6:
+		if (bpf_skb_load_bytes(skb, m->l3_off + m->l4_off, &type, 1))
+			return true;
+		/* 1-4 errors; 130-132, 143 MLD; 133-137 neighbour discovery */
+		return !(type < 128 || (type >= 130 && type <= 137) || type == 143);
+	}
+	return true;
+}
+
+SEC("tc")
+int sl_eg_backstop(struct __sk_buff *skb)
+{
+	const struct sl_eg_val *v;
+	struct sl_meta m;
+
+	/* malformed packets are the stack's to refuse; non-IP always passes */
+	if (sl_skb_parse(skb, &m) != SL_PARSE_IP)
+		return SL_TC_ACT_OK;
+	v = sl_eg_of_src(&m);
+	if (!v || !sl_eg_opens(skb, &m))
+		return SL_TC_ACT_OK;
+	if (sl_eg_judge(v, &m, SLUICE_EG_BACKSTOP, 0, skb->ifindex, skb->len) == SL_EG_ALLOW)
+		return SL_TC_ACT_OK;
+	return SL_TC_ACT_SHOT;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""A process of a container: moves itself into a cgroup v2 (through its
+cgroup.procs, as a container runtime does), then makes the calls it is given
+and prints what each returned, as one JSON list.
+
+Calls (a JSON list on the command line), each a dict:
+  {"op": "tcp", "addr": A, "port": P}        connect(); "ok" or the errno name;
+                                              "peer": getpeername(); with "ask": a
+                                              line sent, "reply" the line answered
+  {"op": "udp", "addr": A, "port": P, "tag": T}     sendto() of "sl:T"
+  {"op": "udpconn", "addr": A, "port": P, "tag": T} connect(), then send()
+  {"op": "udpreq", "addr": A, "port": P, "tag": T}  sendto(), then recvfrom() the
+                                              answer: "from" is the address it came from
+  {"op": "ping", "addr": A}                  an ICMP echo request from a raw socket
+                                              (no connect, no sendmsg hook): "ok"
+                                              when the reply came back, else "noreply"
+Every call is bounded: TIMEOUT seconds at most.
+"""
+import errno
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+TIMEOUT = 2.0
+
+
+def err_name(e):
+    return errno.errorcode.get(e.errno, str(e)) if e.errno else type(e).__name__
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def tcp(c):
+    s = socket.socket(family(c["addr"]), socket.SOCK_STREAM)
+    s.settimeout(c.get("timeout", TIMEOUT))
+    out = {}
+    try:
+        s.connect((c["addr"], c["port"]))
+        out["result"] = "ok"
+        out["peer"] = list(s.getpeername()[:2])
+        if c.get("ask"):
+            s.sendall(b"hi\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = s.recv(256)
+                if not chunk:
+                    break
+                data += chunk
+            out["reply"] = data.decode(errors="replace").strip()
+    except socket.timeout:
+        out["result"] = "timeout"
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
+    return out
+
+
+def udp(c, connected=False, answer=False):
+    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM)
+    s.settimeout(c.get("timeout", TIMEOUT))
+    data = b"sl:" + c.get("tag", "x").encode()
+    out = {}
+    try:
+        if connected:
+            s.connect((c["addr"], c["port"]))
+            s.send(data)
+        else:
+            s.sendto(data, (c["addr"], c["port"]))
+        out["result"] = "ok"
+        if answer:
+            reply, frm = s.recvfrom(256)
+            out["reply"] = reply.decode(errors="replace").strip()
+            out["from"] = list(frm[:2])
+    except socket.timeout:
+        out["result"] = "timeout"
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
+    return out
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def ping(c):
+    """One ICMP echo request built by hand on a raw socket: what no socket hook sees."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ident = os.getpid() & 0xFFFF
+    body = b"sl:" + c.get("tag", "ping").encode()
+    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
+    pkt = struct.pack("!BBHHH", 8, 0, csum(hdr + body), ident, 1) + body
+    out = {}
+    try:
+        if c.get("src"):
+            s.bind((c["src"], 0))
+        s.sendto(pkt, (c["addr"], 0))
+        out["result"] = "noreply"
+        deadline = time.monotonic() + c.get("timeout", 1.0)
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([s], [], [], deadline - time.monotonic())
+            if not r:
+                break
+            data, frm = s.recvfrom(2048)
+            ihl = (data[0] & 0xF) * 4
+            t, _, _, rid, _ = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if t == 0 and rid == ident and frm[0] == c["addr"]:
+                out["result"] = "ok"
+                break
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
+    return out
+
+
+OPS = {
+    "tcp": tcp,
+    "udp": udp,
+    "udpconn": lambda c: udp(c, connected=True),
+    "udpreq": lambda c: udp(c, answer=True),
+    "ping": ping,
+}
+
+
+def main():
+    cgroup, calls = sys.argv[1], json.loads(sys.argv[2])
+    if cgroup != "-":
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    out = []
+    for c in calls:
+        r = OPS[c["op"]](c)
+        r["op"] = c["op"]
+        out.append(r)
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

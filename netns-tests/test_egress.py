@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Container egress: real cgroups v2, processes moved into them through
+cgroup.procs, servers in another namespace.
+
+The "container" is the client namespace of the topology; its processes run in
+a managed cgroup; the servers listen in the fw namespace, where the agent
+runs (the cgroup hooks are not per namespace: a cgroup is the host's).
+"""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from lib.agent import pins_under
+from lib.cgroups import Cgroups, egress_yaml, probe, results
+from lib.netns import run
+from lib.traffic import Receiver
+from test_events import monitor
+
+ALLOW_TCP = {"action": "allow", "dst": ["192.0.2.2", "2001:db8:1::2"], "proto": "tcp",
+             "dport": ["8443"]}
+ALLOW_UDP = {"name": "dns", "action": "allow", "dst": ["192.0.2.0/24"], "proto": "udp",
+             "dport": ["5300"]}
+
+
+@pytest.fixture
+def cgroups(topo):
+    cg = Cgroups(topo.pfx)
+    try:
+        yield cg
+    finally:
+        cg.cleanup()
+
+
+def bpftool_cgroup(path):
+    """The attach types of the programs attached to cgroup PATH itself."""
+    p = run(["bpftool", "-j", "cgroup", "show", path], check=False)
+    if p.returncode != 0 or not p.stdout.strip():
+        return []
+    return sorted(x["attach_type"] for x in json.loads(p.stdout))
+
+
+def egress_entry(agent, name):
+    for e in agent.cli("egress", "list")["egress"]:
+        if e["name"] == name:
+            return e
+    raise AssertionError("no egress entry %s" % name)
+
+
+def test_connect_sendto_v4_v6_child_outside(env, cgroups):
+    """Allowed calls go through, denied connect()/sendto() fail with EPERM (no
+    timeout) and nothing arrives; IPv6 and v4-mapped likewise; connected UDP is
+    judged at connect(); a child cgroup inherits; a cgroup with an entry of its
+    own under a managed one follows its own; a process outside is untouched;
+    counters, events, status, policy show and diff name the entry."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("app")
+    child = cgroups.make("app/child")
+    own = cgroups.make("app/own")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="app", cgroup=app, default="deny", rules=[ALLOW_TCP, ALLOW_UDP]),
+        dict(name="own", cgroup=own, default="allow"),
+    ]))
+    agent.start()
+    assert bpftool_cgroup(app) == [
+        "cgroup_inet4_connect", "cgroup_inet4_getpeername", "cgroup_inet6_connect",
+        "cgroup_inet6_getpeername", "cgroup_udp4_recvmsg", "cgroup_udp4_sendmsg",
+        "cgroup_udp6_recvmsg", "cgroup_udp6_sendmsg"]
+    mon = monitor(agent, "--count", "3")
+    calls = [
+        dict(op="tcp", addr="192.0.2.2", port=8443),
+        dict(op="tcp", addr="192.0.2.2", port=8444),
+        dict(op="udp", addr="192.0.2.2", port=5300, tag="ok4"),
+        dict(op="udp", addr="192.0.2.2", port=5301, tag="no4"),
+        dict(op="udpconn", addr="192.0.2.2", port=5301, tag="noc"),
+        dict(op="tcp", addr="2001:db8:1::2", port=8443),
+        dict(op="tcp", addr="2001:db8:1::2", port=8444),
+        dict(op="udp", addr="2001:db8:1::2", port=5300, tag="no6"),
+        dict(op="tcp", addr="::ffff:192.0.2.2", port=8444),
+    ]
+    with Receiver(topo.fw, udp=(5300, 5301), tcp=(8443, 8444)) as rx:
+        inside = results(topo.client, app, calls)
+        in_child = results(topo.client, child, calls[:2])
+        in_own = results(topo.client, own, calls[:2])
+        outside = results(topo.client, None, calls[:4])
+    assert inside == ["ok", "EPERM", "ok", "EPERM", "EPERM", "ok", "EPERM", "EPERM", "EPERM"]
+    assert in_child == ["ok", "EPERM"]
+    assert in_own == ["ok", "ok"]
+    assert outside == ["ok", "ok", "ok", "ok"]
+    c = rx.counts
+    # 8443: inside v4 + v6, child, own, outside; 8444: own and outside only
+    assert c.get("tcp:8443") == 5 and c.get("tcp:8444") == 2, c
+    assert c.get("ok4") == 2 and c.get("no4") == 1 and not c.get("noc") and not c.get("no6"), c
+
+    out, err = mon.communicate(timeout=20)
+    assert mon.returncode == 0, err
+    ev = [json.loads(line) for line in out.splitlines()]
+    assert [e["egress"] for e in ev] == ["app"] * 3
+    assert ev[0]["hook"] == "connect4" and ev[0]["dst"] == "192.0.2.2" and \
+        ev[0]["dport"] == 8444 and ev[0]["reason"] == "egress-default"
+    assert ev[0]["cgroup"] == app and ev[0]["rule"] == "default"
+    assert ev[1]["hook"] == "sendmsg4" and ev[1]["dport"] == 5301
+    assert ev[2]["hook"] == "connect4" and ev[2]["proto"] == "udp"
+
+    e = egress_entry(agent, "app")
+    assert e["state"] == "attached" and e["cgroup"] == app
+    rules = {r["name"]: r["packets"] for r in e["rules"]}
+    # app.0: tcp v4 + v6 + child; dns: one sendto
+    assert rules == {"app.0": 3, "dns": 1}, e
+    # denied: 8444 (v4, v6, mapped, child), 5301 sendto + connect, udp6
+    assert e["default"]["packets"] == 7, e
+    hooks = agent.cli("egress", "list")["hooks"]
+    assert hooks["connect4"]["denied"] == 3 and hooks["sendmsg6"]["denied"] == 1, hooks
+
+    st = agent.status()
+    assert [x["name"] for x in st["egress"]] == ["app", "own"]
+    shown = agent.cli("policy", "show")["egress"]
+    assert shown[0]["cgroup"] == app and shown[0]["rules"][1]["name"] == "dns"
+    # policy diff: a staged copy with the entry's default changed
+    staged = os.path.join(agent.workdir, "staged")
+    os.makedirs(staged)
+    with open(os.path.join(staged, "20-egress.yaml"), "w") as f:
+        f.write(egress_yaml([
+            dict(name="app", cgroup=app, default="allow", rules=[ALLOW_TCP]),
+            dict(name="own", cgroup=own, default="allow"),
+        ]))
+    p = agent.cli_raw("policy", "diff", staged)
+    assert p.returncode == 1, p.stderr
+    d = json.loads(p.stdout)["egress"]["changed"]
+    assert d[0]["name"] == "app" and d[0]["changes"]["default"] == \
+        {"from": "deny", "to": "allow"}
+    assert [r["name"] for r in d[0]["rules"]["removed"]] == ["dns"]
+
+
+def test_late_cgroup_sigkill_restart_removal(env, cgroups):
+    """A cgroup made after the agent started is enforced within 2 s; SIGKILL of
+    the agent keeps the hooks and the policy; the next agent adopts the same
+    links; a removed cgroup is forgotten (no word, no pins) and enforced again
+    when it comes back; an entry removed from the policy detaches its hooks."""
+    topo, agent = env.topo, env.agent
+    late = cgroups.path("late")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="late", cgroup=late, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    assert egress_entry(agent, "late")["state"] == "waiting"
+    deny = [dict(op="tcp", addr="192.0.2.2", port=8444)]
+    with Receiver(topo.fw, tcp=(8443, 8444)):
+        t0 = time.monotonic()
+        cgroups.make("late")
+        while results(topo.client, late, deny) != ["EPERM"]:
+            assert time.monotonic() - t0 < 2.0, "not enforced 2 s after the cgroup appeared"
+        links = {h["hook"]: h["link_id"] for h in egress_entry(agent, "late")["hooks"]}
+        assert len(links) == 8
+
+        agent.stop(signal.SIGKILL)
+        assert results(topo.client, late, deny + [dict(op="tcp", addr="192.0.2.2",
+                                                       port=8443)]) == ["EPERM", "ok"]
+        agent.start()
+        e = egress_entry(agent, "late")
+        assert {h["hook"]: h["link_id"] for h in e["hooks"]} == links
+        assert results(topo.client, late, deny) == ["EPERM"]
+
+        cgroups.remove(late)
+        deadline = time.monotonic() + 5
+        while egress_entry(agent, "late")["state"] != "waiting":
+            assert time.monotonic() < deadline, agent.log_text()
+            time.sleep(0.05)
+        assert not [p for p in pins_under(agent.state_dir) if "/links/eg_" in p]
+        cgroups.make("late")
+        deadline = time.monotonic() + 2
+        while results(topo.client, late, deny) != ["EPERM"]:
+            assert time.monotonic() < deadline, "not enforced again"
+
+        agent.write_policy("20-egress.yaml", "sets: {x: {prefixes: [192.0.2.9]}}\n")
+        deadline = time.monotonic() + 5
+        while bpftool_cgroup(late):
+            assert time.monotonic() < deadline, agent.log_text()
+            time.sleep(0.1)
+        assert results(topo.client, late, deny) == ["ok"]
+
+
+def test_backstop_raw_icmp(env, cgroups):
+    """A raw-socket ICMP echo from the container namespace never meets a socket
+    hook: the TC backstop on the host side of its veth stops it, by source
+    address; a source it does not manage still gets its reply."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("bs")
+    run(["ip", "addr", "add", "192.0.2.3/24", "dev", topo.cdev], ns=topo.client)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="bs", cgroup=app, default="deny", rules=[ALLOW_TCP],
+             backstop={"interfaces": [topo.fdev], "src": ["192.0.2.1"]})]))
+    agent.start()
+    assert [i for i in agent.status()["interfaces"] if i["hook"] == "egress-backstop"]
+    with Receiver(topo.fw, tcp=(8443,)) as rx:
+        r = results(topo.client, app, [
+            dict(op="ping", addr="192.0.2.2", src="192.0.2.1"),
+            dict(op="ping", addr="192.0.2.2", src="192.0.2.3"),
+            dict(op="tcp", addr="192.0.2.2", port=8443),
+        ])
+    assert r == ["noreply", "ok", "ok"]
+    assert rx.counts.get("tcp:8443") == 1
+    st = agent.stats()
+    assert st["egress"]["tc-backstop"]["denied"] >= 1
+    assert st["hooks"]["xdp"]["drops"]["egress-default"]["packets"] >= 1
+
+
+def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):
+    """A denial's drop event names the entry and rule of the policy generation
+    whose slot judged the call, also when it is read after a reload put
+    another entry and another rule at those indexes."""
+    topo, agent = env.topo, env.agent
+    app, other = cgroups.make("gen"), cgroups.make("gen2")
+
+    def deny(name, port):
+        return dict(name=name, action="deny", dst=["192.0.2.2"], proto="tcp", dport=[str(port)])
+
+    def last_event():
+        p = agent.cli_raw("monitor", "--backlog", "1", "--count", "1", timeout=10)
+        assert p.returncode == 0, p.stderr
+        [ev] = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        return ev["egress"], ev["rule"], ev["rule_index"], ev["generation"]
+
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="app", cgroup=app, default="allow", rules=[deny("old", 8444)])]))
+    agent.start()
+    gen = agent.status()["generation"]
+    call = [dict(op="tcp", addr="192.0.2.2", port=8444)]
+    with Receiver(topo.fw, tcp=(8444, 8445)) as rx:
+        assert results(topo.client, app, call) == ["EPERM"]
+        # entry 0 and rule 0 are others now; the event was queued under the old policy
+        agent.write_policy("20-egress.yaml", egress_yaml([
+            dict(name="first", cgroup=other, default="allow", rules=[deny("x", 8445)]),
+            dict(name="app", cgroup=app, default="allow",
+                 rules=[deny("new", 8445), deny("old", 8444)])]))
+        agent.wait_generation(gen + 1)
+        assert last_event() == ("app", "old", 0, gen)
+        assert results(topo.client, app, call) == ["EPERM"]
+        assert last_event() == ("app", "old", 1, gen + 1)
+    assert not rx.counts.get("tcp:8444"), rx.counts
+    # the entry's own counter ids (eg_rule_cnt): the call after the reload is
+    # counted by "old"; an index given to another rule starts from zero
+    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    assert rules == {"new": 0, "old": 1}, rules
+
+
+def test_entry_past_the_summary_level(env, cgroups):
+    """An entry of 1,000 rules (past 512: the classifier's summary level and
+    its bpf_loop, in the socket hooks): the last rule allows, the one before
+    it denies by name, the rest of the traffic takes the default."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("big")
+    rules = [dict(name="r%d" % i, action="deny", dst=["192.0.2.2"], proto="tcp",
+                  dport=[str(20000 + i)]) for i in range(999)]
+    rules.append(dict(name="web", action="allow", dst=["192.0.2.2"], proto="tcp",
+                      dport=["8443"]))
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="big", cgroup=app, default="deny", rules=rules)]))
+    agent.start()
+    mon = monitor(agent, "--count", "2")
+    with Receiver(topo.fw, tcp=(8443, 8444, 20998)) as rx:
+        r = results(topo.client, app, [dict(op="tcp", addr="192.0.2.2", port=p)
+                                       for p in (8443, 20998, 8444)])
+    assert r == ["ok", "EPERM", "EPERM"], r
+    assert rx.counts.get("tcp:8443") == 1 and not rx.counts.get("tcp:20998"), rx.counts
+    out, err = mon.communicate(timeout=20)
+    assert mon.returncode == 0, err
+    ev = [json.loads(line) for line in out.splitlines()]
+    assert [(e["rule"], e["rule_index"]) for e in ev] == [("r998", 998), ("default", None)], ev
+    e = egress_entry(agent, "big")
+    counts = {x["name"]: x["packets"] for x in e["rules"] if x["packets"]}
+    assert counts == {"web": 1, "r998": 1} and e["default"]["packets"] == 1, e
