@@ -97,8 +97,8 @@ static __always_inline struct sl_ct_config *sl_fw_ct_cfg(void)
 
 /*
  * First stage: the policy slot of IFINDEX (the receiving interface; 0 for
- * the default slot) and its fw_cfg (*CFG), then parse into P. SL_NEXT, or
- * the verdict of a packet that needs no rule.
+ * the default slot) and its fw_cfg (*CFG), then parse into P and check the
+ * CLI blocklist. SL_NEXT, or the verdict of a packet that needs no other rule.
  */
 static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex,
 				       struct fw_config **cfg, struct sl_pipe *p)
@@ -126,6 +126,14 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 	case SL_PARSE_DROP:
 		return sl_drop_ev(p->m.reason, bytes, &p->m, SLUICE_EV_NO_RULE, ifindex);
 	}
+	/* the CLI blocklist (rule 0 when block is set): before conntrack, so it cuts flows */
+	if (sl_blocked(*cfg, &p->m)) {
+		__u32 e = sl_rule_entry(slot, 0);
+
+		if (e != SL_RULE_MISSING)
+			sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), bytes);
+		return sl_drop_rule(SLUICE_DROP_POLICY_RULE, bytes, &p->m, 0, ifindex, *cfg);
+	}
 	return SL_NEXT;
 }
 
@@ -142,13 +150,6 @@ static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 
-	if (sl_blocked(cfg, &p->m, p->slot)) {
-		__u32 e = sl_rule_entry(p->slot, 0);
-
-		if (e != SL_RULE_MISSING)
-			sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), p->bytes);
-		return sl_drop_rule(SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, 0, p->ifindex, cfg);
-	}
 	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
 		return SL_ALLOW;
 	switch (sl_ck_ack(ctx, &p->m, &p->ctp, ctc)) {
