@@ -132,6 +132,7 @@ static const struct mig_map mig_maps[] = {
 	LB(SLUICE_MAP_LB_DECAP_IF, MIG_POLICY, "the decapsulating interfaces"),
 	LB(SLUICE_MAP_LB_HC, MIG_POLICY, "the DSR health checks' VIPs"),
 	LB(SLUICE_MAP_LB_DEVMAP, MIG_POLICY, "the load balancer's redirect targets"),
+	LB(SLUICE_MAP_LB_NAT_BE, MIG_POLICY, "the NAT backends' services (replies)"),
 	LB(SLUICE_MAP_LB_NH, MIG_RECREATE, "the next hops per backend (a cache)"),
 	LB(SLUICE_MAP_LB_BE_STATS, MIG_RECREATE, "the per-backend counters"),
 	{ SLUICE_MAP_LB_STATS, MIG_COUNTERS, MIG_G_NONE, "the load balancer's counters",

@@ -81,13 +81,32 @@ static void on_signal(int sig)
 	exit(1);
 }
 
-/*
- * TCP SYN (or UDP, checksum 0) 203.0.113.50:40000 -> DST:DPORT; the IPv4
- * header checksum is right (the stack checks it; XDP does not).
- */
-static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, bool udp)
+#define F_SYN	0x02
+#define F_ACK	0x10
+#define F_UDP	0
+
+/* The IPv4 header checksum of frame F, written. */
+static void ip4_csum_set(uint8_t *f)
 {
-	uint32_t v, sum = 0;
+	uint32_t sum = 0;
+
+	f[24] = f[25] = 0;
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)f[i] << 8 | f[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	f[24] = (uint8_t)(~sum >> 8);
+	f[25] = (uint8_t)~sum;
+}
+
+/*
+ * TCP with FLAGS (a SYN opens a flow, an ACK is one established), or UDP
+ * (F_UDP, checksum 0), 203.0.113.50:40000 -> DST:DPORT; the IPv4 header
+ * checksum is right (the stack checks it; XDP does not).
+ */
+static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, uint8_t flags)
+{
+	uint32_t v;
 
 	memset(f, 0, FRAME_LEN);
 	memcpy(f, "\x02\x00\x00\x00\x00\xa0\x02\xcc\x00\x00\x00\x50", 12);
@@ -97,7 +116,7 @@ static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, bool udp)
 	f[17] = FRAME_LEN - 14;
 	f[20] = 0x40;			/* DF */
 	f[22] = 64;
-	f[23] = udp ? 17 : 6;
+	f[23] = flags == F_UDP ? 17 : 6;
 	v = htonl(0xcb007132);		/* 203.0.113.50 */
 	memcpy(f + 26, &v, 4);
 	v = htonl(dst);
@@ -106,18 +125,48 @@ static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, bool udp)
 	f[35] = 40000 & 0xff;
 	f[36] = dport >> 8;
 	f[37] = dport & 0xff;
-	for (int i = 14; i < 34; i += 2)
-		sum += (uint32_t)f[i] << 8 | f[i + 1];
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	f[24] = (uint8_t)(~sum >> 8);
-	f[25] = (uint8_t)~sum;
-	if (udp) {
+	ip4_csum_set(f);
+	if (flags == F_UDP) {
 		f[39] = FRAME_LEN - 34;
 	} else {
 		f[46] = 0x50;
-		f[47] = 0x02;
+		f[47] = flags;
 	}
+}
+
+/* The flow 203.0.113.50:40000 -> VIP:80's backend, looked for in lb_flowtab[LB_FLOWS]. */
+struct flow_find {
+	uint32_t vip;
+	long id;
+};
+
+static int find_flow(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	struct flow_find *ff = ctx;
+	uint32_t src = htonl(0xcb007132), vip = htonl(ff->vip);
+
+	if (!memcmp(k->src, &src, 4) && !memcmp(k->dst, &vip, 4) && k->sport == htons(40000) &&
+	    k->dport == htons(80))
+		ff->id = f->backend;
+	return 0;
+}
+
+/*
+ * The reply of NAT flow 203.0.113.50:40000 -> VIP:80 from its backend
+ * (an ACK from backend:port to the client); -1 when the flow is not there.
+ */
+static int make_reply(uint8_t *f, uint32_t vip)
+{
+	struct flow_find ff = { .vip = vip, .id = -1 };
+
+	if (lb_flows_walk(st, LB_FLOWS, find_flow, &ff) || ff.id < 0 ||
+	    ff.id >= SLUICE_LB_BACKENDS_MAX)
+		return -1;
+	make_frame(f, 0xcb007132, 40000, F_ACK);
+	memcpy(f + 26, st->be[ff.id].addr, 4);
+	memcpy(f + 34, &st->be[ff.id].port, 2);
+	ip4_csum_set(f);
+	return 0;
 }
 
 /* The frame every CPU's runs start from; RR sources for lbb_rr. */
@@ -386,7 +435,7 @@ static int live(void)
 	if (!ifa || !ifd || !fl || !gen)
 		goto out;
 	gen->rodata->tx_ifindex = ifa;
-	make_frame(frame, 0xc000020a, 53, true);	/* UDP to 192.0.2.10:53 */
+	make_frame(frame, 0xc000020a, 53, F_UDP);	/* UDP to 192.0.2.10:53 */
 	memcpy(frame, "\x02\x00\x00\x00\x00\xb1", 6);	/* to vl */
 	memcpy((void *)gen->rodata->tmpl, frame, sizeof(gen->rodata->tmpl));
 	if (bench_gen__load(gen))
@@ -462,30 +511,42 @@ int main(void)
 		const char *m = mode ? "dsr" : "nat";
 		char name[64];
 
-		make_frame(frame, 0xcb007163, 80, false);	/* not a VIP: 203.0.113.99 */
+		make_frame(frame, 0xcb007163, 80, F_ACK);	/* not a VIP: 203.0.113.99 */
 		if (set_frame(frame, RR_FLOWS))
 			goto out;
 		snprintf(name, sizeof(name), "%s: not for a VIP (pass)", m);
 		if (row(name, p->lbb_same, p->lbb_floor, P_NONE, REPEAT, XDP_PASS, 27))
 			goto out;
-		make_frame(frame, vip, 80, false);
+		/* established: ACKs of a flow (the first one opened it) */
+		make_frame(frame, vip, 80, F_ACK);
 		if (set_frame(frame, RR_FLOWS))
 			goto out;
 		snprintf(name, sizeof(name), "%s: established flow", m);
 		if (row(name, p->lbb_same, p->lbb_floor, P_NONE, REPEAT, XDP_REDIRECT, 66))
 			goto out;
-		snprintf(name, sizeof(name), "%s: new flow (SYN)", m);
-		if (row(name, p->lbb_rand, p->lbb_floor, P_EMPTY, NEW_REPEAT, XDP_REDIRECT, 315))
+		/* its backend's replies, back to the client as from VIP:80 (out where they came) */
+		if (!mode && (make_reply(frame, vip) || set_frame(frame, RR_FLOWS) ||
+			      row("nat: reply of an established flow", p->lbb_same, p->lbb_floor,
+				  P_NONE, REPEAT, XDP_TX, 0)))
+			goto out;
+		make_frame(frame, vip, 80, F_ACK);
+		if (set_frame(frame, RR_FLOWS))
 			goto out;
 		snprintf(name, sizeof(name), "%s: established, %uk flows round robin", m,
 			 RR_FLOWS / 1000);
 		if (row(name, p->lbb_rr, p->lbb_floor, P_RR, REPEAT, XDP_REDIRECT, 0))
 			goto out;
+		make_frame(frame, vip, 80, F_SYN);
+		if (set_frame(frame, RR_FLOWS))
+			goto out;
+		snprintf(name, sizeof(name), "%s: new flow (SYN)", m);
+		if (row(name, p->lbb_rand, p->lbb_floor, P_EMPTY, NEW_REPEAT, XDP_REDIRECT, 315))
+			goto out;
 		snprintf(name, sizeof(name), "%s: new flow, full flow table", m);
 		if (row(name, p->lbb_rand, p->lbb_floor, P_FULL, NEW_REPEAT, XDP_REDIRECT, 650))
 			goto out;
 	}
-	make_frame(frame, 0xc000020a, 80, false);
+	make_frame(frame, 0xc000020a, 80, F_ACK);
 	if (set_frame(frame, RR_FLOWS) ||
 	    row("pipeline (firewall + LB): nat, established", p->lbb_pipe, p->lbb_floor, P_NONE,
 		REPEAT, XDP_REDIRECT, 0))

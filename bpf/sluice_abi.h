@@ -631,6 +631,7 @@ struct sl_ck_load {
 
 #define LB_SVC_F_DSR	(1u << 0)	/* mode dsr: IP-in-IP to the backend; else NAT */
 #define LB_SVC_F_VIP	(1u << 1)	/* the VIP's own entry (port 0, proto 0): ICMP errors, fragments */
+#define LB_SVC_F_REV	(1u << 2)	/* NAT: a new flow leaves a reverse entry (not in lb_nat_be) */
 
 struct lb_svc_key {
 	__u8 vip[16];		/* network order; IPv4 in the first 4 bytes, rest zero */
@@ -663,7 +664,14 @@ struct lb_backend {
 	__u32 pad;
 };
 
-/* lb_flowtab indexes: inner LRU hashes created by the agent (lib/lb_maps.c). */
+/*
+ * lb_flowtab indexes: inner LRU hashes created by the agent (lib/lb_maps.c).
+ * A NAT reply is found through its forward flow: lb_nat_be gives the
+ * (VIP, port) its backend serves, hence the client's 5-tuple. LB_REVERSE
+ * holds what that cannot find: the answers of DSR health checks, flows of
+ * services past LB_NAT_VIPS on one backend (LB_SVC_F_REV), and the reverse
+ * entries a build before this one left (their flows go on).
+ */
 #define LB_FLOWS	0	/* client -> VIP 5-tuple: the flow's backend */
 #define LB_REVERSE	1	/* backend -> client 5-tuple: NAT reply, back to VIP:port */
 
@@ -678,15 +686,47 @@ struct lb_flow_key {
 #define LB_FLOW_OPEN	0
 #define LB_FLOW_CLOSING	1	/* TCP FIN or RST seen: the closing timeout applies */
 
+#define LB_FLOW_F_DSR	(1u << 0)	/* LB_FLOWS, cached with `epoch`: the service is DSR */
+
+/*
+ * An LB_FLOWS entry caches what its packets need of the service (mode, DSR
+ * outer source) under `epoch`, the low 32 bits of lb_config.gen when it was
+ * written: while the agent has committed nothing since, an established
+ * flow's packets skip the service lookup. 0: nothing cached (an entry of a
+ * build before this one).
+ */
 struct lb_flow {
 	__u64 last_seen;	/* bpf_ktime_get_coarse_ns */
 	__u32 backend;		/* lb_backends id */
 	__u32 be_gen;		/* its gen when chosen */
 	__u8 state;		/* LB_FLOW_* */
-	__u8 pad;
+	__u8 flags;		/* LB_FLOWS: LB_FLOW_F_* (cached) */
 	__be16 vport;		/* LB_REVERSE: the service port */
-	__u32 pad2;
-	__u8 vip[16];		/* LB_REVERSE: the VIP */
+	__u32 epoch;		/* LB_FLOWS: lb_config.gen the cache is of; 0: none */
+	union {
+		__u8 vip[16];		/* LB_REVERSE: the VIP */
+		__u8 encap_src[16];	/* LB_FLOWS, DSR: the outer source (cached) */
+	};
+};
+
+/*
+ * lb_nat_be: a NAT backend (address, port, proto, family: the layout of
+ * lb_svc_key) -> the (VIP, port) of up to LB_NAT_VIPS services it serves,
+ * with its id in each: a reply from it to client C:P belongs to the flow
+ * C:P -> VIP:port whose backend is that id. Written by the agent before a
+ * service uses it; a service's entry stays in place while it stays.
+ */
+#define LB_NAT_VIPS	4
+
+struct lb_nat_vip {
+	__u8 vip[16];		/* network order */
+	__be16 vport;
+	__u16 backend;		/* lb_backends id */
+};
+
+struct lb_nat_be {
+	__u32 n;		/* entries of vips[] in use */
+	struct lb_nat_vip vips[LB_NAT_VIPS];
 };
 
 /*
@@ -720,7 +760,7 @@ struct lb_config {
 	__u32 nat;		/* NAT services (or DSR health checks): the entry program looks for replies */
 	__u32 decap;		/* decap VIPs present (backend side of DSR) */
 	__u32 timeout[LB_TO_MAX];
-	__u64 gen;		/* policy generation */
+	__u64 gen;		/* bumped by every commit of the agent (the flows' cache epoch) */
 };
 
 /*
@@ -942,6 +982,7 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_LB_NH	"lb_nh"		/* next hop per backend (per CPU) */
 #define SLUICE_MAP_LB_FILTER	"lb_filter"	/* VIP and backend address bits */
 #define SLUICE_MAP_LB_HC	"lb_hc"		/* DSR health checks: backend id -> VIP */
+#define SLUICE_MAP_LB_NAT_BE	"lb_nat_be"	/* NAT backend -> its (VIP, port)s */
 
 /*
  * Container egress (docs/egress.md): cgroup sock_addr hooks (connect4/6,
@@ -1061,6 +1102,7 @@ _Static_assert(sizeof(struct lb_service) == 32, "lb_service layout");
 _Static_assert(sizeof(struct lb_backend) == 32, "lb_backend layout");
 _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
 _Static_assert(sizeof(struct lb_flow) == 40, "lb_flow layout");
+_Static_assert(sizeof(struct lb_nat_be) == 84, "lb_nat_be layout");
 _Static_assert(sizeof(struct lb_config) == 32, "lb_config layout");
 _Static_assert(sizeof(struct lb_be_counter) == 24, "lb_be_counter layout");
 _Static_assert(sizeof(struct lb_nexthop) == 32, "lb_nexthop layout");

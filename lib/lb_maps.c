@@ -42,7 +42,7 @@ int lb_fds_from_obj(struct bpf_object *obj, struct lb_fds *fds)
 		LB_FD(cfg, SLUICE_MAP_LB_CFG), LB_FD(devmap, SLUICE_MAP_LB_DEVMAP),
 		LB_FD(decap, SLUICE_MAP_LB_DECAP), LB_FD(decap_if, SLUICE_MAP_LB_DECAP_IF),
 		LB_FD(nh, SLUICE_MAP_LB_NH), LB_FD(filter, SLUICE_MAP_LB_FILTER),
-		LB_FD(hc, SLUICE_MAP_LB_HC),
+		LB_FD(hc, SLUICE_MAP_LB_HC), LB_FD(nat_be, SLUICE_MAP_LB_NAT_BE),
 #undef LB_FD
 	};
 
@@ -68,6 +68,8 @@ void lb_svc_key_of(const struct sl_lb_service *s, struct lb_svc_key *key)
 
 static int filter_write(const struct lb_state *st, const struct lb_svc_rec *a, size_t na,
 			const struct lb_svc_rec *b, size_t nb);
+static int nat_be_write(struct lb_state *st, const struct lb_svc_rec *a, size_t na,
+			struct lb_svc_rec *b, size_t nb);
 
 static struct lb_svc_rec *rec_find(struct lb_svc_rec *v, size_t n, const struct lb_svc_key *k)
 {
@@ -85,6 +87,28 @@ static void recs_free(struct lb_svc_rec *v, size_t n)
 }
 
 /* ---- adoption ---- */
+
+/*
+ * lb_nat_be for the services in force, and LB_SVC_F_REV where they need
+ * it (written to lb_svc when it changes: a flag that only says whether new
+ * flows leave a reverse entry). At adoption: a build before lb_nat_be left
+ * neither. After a change: room the services that left made goes to those
+ * that found none, whose new flows then need no reverse entry either.
+ */
+static int nat_be_adopt(struct lb_state *st)
+{
+	int err = nat_be_write(st, NULL, 0, st->cur, st->ncur);
+
+	for (size_t i = 0; !err && i < st->ncur; i++) {
+		struct lb_service v;
+
+		if (!bpf_map_lookup_elem(st->fds.svc, &st->cur[i].key, &v) &&
+		    v.flags != st->cur[i].val.flags &&
+		    bpf_map_update_elem(st->fds.svc, &st->cur[i].key, &st->cur[i].val, BPF_ANY))
+			err = -errno;
+	}
+	return err;
+}
 
 int lb_state_init(struct lb_state *st, const struct lb_fds *fds)
 {
@@ -154,7 +178,7 @@ int lb_state_init(struct lb_state *st, const struct lb_fds *fds)
 	r = 0;
 	if (bpf_map_lookup_elem(fds->cfg, &r, &st->cfg_cur))
 		memset(&st->cfg_cur, 0, sizeof(st->cfg_cur));
-	return 0;
+	return nat_be_adopt(st);
 }
 
 void lb_state_free(struct lb_state *st)
@@ -278,6 +302,7 @@ void lb_abort(struct lb_state *st)
 	st->ndecap_next = 0;
 	st->pending = st->committed = false;
 	filter_write(st, st->cur, st->ncur, NULL, 0);
+	nat_be_adopt(st);
 }
 
 /*
@@ -565,6 +590,13 @@ int lb_prepare(struct lb_state *st, const struct sl_policy *pol, uint64_t gen,
 	if (!err && pol->nlbs)
 		err = flowtab_ensure(st, pol->ct.max_entries ? pol->ct.max_entries :
 				     st->flow_entries, diags);
+	/* where the new NAT backends' replies go, before any flow goes to them */
+	if (!err) {
+		err = nat_be_write(st, st->cur, st->ncur, st->next, st->nnext);
+		if (err)
+			sl_diag_add(diags, NULL, "map %s: %s", SLUICE_MAP_LB_NAT_BE,
+				    strerror(-err));
+	}
 	/* the new addresses' bits, before any service names them */
 	if (!err)
 		err = filter_write(st, st->cur, st->ncur, st->next, st->nnext);
@@ -595,7 +627,10 @@ int lb_prepare(struct lb_state *st, const struct sl_policy *pol, uint64_t gen,
 	st->cfg_next.timeout[LB_TO_TCP] = pol->ct.timeout[SLUICE_CT_TO_TCP_EST];
 	st->cfg_next.timeout[LB_TO_TCP_CLOSING] = pol->ct.timeout[SLUICE_CT_TO_TCP_CLOSING];
 	st->cfg_next.timeout[LB_TO_UDP] = pol->ct.timeout[SLUICE_CT_TO_UDP];
-	st->cfg_next.gen = gen;
+	/* a new epoch for every commit: flows cache services under it */
+	st->cfg_next.gen = gen > st->cfg_cur.gen ? gen : st->cfg_cur.gen + 1;
+	if (!(uint32_t)st->cfg_next.gen)
+		st->cfg_next.gen++;
 	return 0;
 }
 
@@ -691,6 +726,116 @@ static int keys_of(int fd, size_t klen, uint8_t **out, size_t *n)
 	return 0;
 }
 
+/* ---- NAT replies: lb_nat_be ---- */
+
+/* The lb_nat_be key of backend ID of service R. */
+static void nat_key(const struct lb_state *st, const struct lb_svc_rec *r, uint32_t id,
+		    struct lb_svc_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->vip, st->be[id].addr, 16);
+	k->port = st->be[id].port;
+	k->proto = r->key.proto;
+	k->family = r->key.family;
+}
+
+static bool nat_vip_eq(const struct lb_nat_vip *a, const struct lb_nat_vip *b)
+{
+	return !memcmp(a->vip, b->vip, 16) && a->vport == b->vport && a->backend == b->backend;
+}
+
+/* Is (VIP, port, backend) V one that a NAT service of SETS holds? */
+static bool nat_wanted(const struct lb_state *st, const struct lb_svc_rec *const *sets,
+		       const size_t *ns, const struct lb_svc_key *k, const struct lb_nat_vip *v)
+{
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < ns[s]; i++) {
+			const struct lb_svc_rec *r = &sets[s][i];
+
+			if ((r->val.flags & LB_SVC_F_DSR) || memcmp(r->key.vip, v->vip, 16) ||
+			    r->key.port != v->vport)
+				continue;
+			for (size_t j = 0; j < r->nbe; j++) {
+				struct lb_svc_key rk;
+
+				if (r->be_ids[j] != v->backend)
+					continue;
+				nat_key(st, r, r->be_ids[j], &rk);
+				if (!memcmp(&rk, k, sizeof(rk)))
+					return true;
+			}
+		}
+	return false;
+}
+
+/*
+ * lb_nat_be for the NAT services of A and B: each backend's list keeps its
+ * entries of services still there, in place (their flows' replies are
+ * found through them), and gains the new ones while there is room. A
+ * service of B with a backend where it found no room gets LB_SVC_F_REV:
+ * its flows leave reverse entries. Keys no service wants any more go.
+ */
+static int nat_be_write(struct lb_state *st, const struct lb_svc_rec *a, size_t na,
+			struct lb_svc_rec *b, size_t nb)
+{
+	const struct lb_svc_rec *sets[2] = { a, b };
+	size_t ns[2] = { na, nb }, nk = 0;
+	struct lb_svc_key *keys = NULL;
+	int err;
+
+	for (size_t i = 0; i < nb; i++)
+		b[i].val.flags &= ~LB_SVC_F_REV;
+	for (int s = 0; s < 2; s++)
+		for (size_t i = 0; i < ns[s]; i++) {
+			const struct lb_svc_rec *r = &sets[s][i];
+
+			if (r->val.flags & LB_SVC_F_DSR)
+				continue;
+			for (size_t j = 0; j < r->nbe; j++) {
+				struct lb_nat_vip v = { .vport = r->key.port,
+							.backend = (uint16_t)r->be_ids[j] };
+				struct lb_nat_be cur = {}, nv = {};
+				struct lb_svc_key k;
+				bool have = false;
+
+				nat_key(st, r, r->be_ids[j], &k);
+				memcpy(v.vip, r->key.vip, 16);
+				if (bpf_map_lookup_elem(st->fds.nat_be, &k, &cur) || cur.n > LB_NAT_VIPS)
+					cur.n = 0;
+				for (uint32_t c = 0; c < cur.n; c++) {
+					if (!nat_wanted(st, sets, ns, &k, &cur.vips[c]))
+						continue;
+					have |= nat_vip_eq(&cur.vips[c], &v);
+					nv.vips[nv.n++] = cur.vips[c];
+				}
+				if (!have && nv.n < LB_NAT_VIPS) {
+					nv.vips[nv.n++] = v;
+					have = true;
+				}
+				if (!have && s == 1)
+					b[i].val.flags |= LB_SVC_F_REV;
+				if ((nv.n != cur.n || memcmp(&nv, &cur, sizeof(nv))) &&
+				    bpf_map_update_elem(st->fds.nat_be, &k, &nv, BPF_ANY))
+					return -errno;
+			}
+		}
+	/* backends no NAT service names any more */
+	err = keys_of(st->fds.nat_be, sizeof(*keys), (uint8_t **)&keys, &nk);
+	for (size_t i = 0; !err && i < nk; i++) {
+		struct lb_nat_be cur;
+		bool any = false;
+
+		if (bpf_map_lookup_elem(st->fds.nat_be, &keys[i], &cur))
+			continue;
+		for (uint32_t c = 0; c < cur.n && c < LB_NAT_VIPS && !any; c++)
+			any = nat_wanted(st, sets, ns, &keys[i], &cur.vips[c]);
+		if (!any && bpf_map_delete_elem(st->fds.nat_be, &keys[i]) && errno != ENOENT)
+			err = -errno;
+	}
+	free(keys);
+	return err;
+}
+
 static int commit_writes(struct lb_state *st, struct undo_log *u)
 {
 	struct lb_svc_key *keys = NULL;
@@ -753,8 +898,14 @@ int lb_commit(struct lb_state *st)
 	if (!st->pending)
 		return 0;
 	err = commit_writes(st, &u);
-	if (err)
+	if (err) {
+		uint32_t zero = 0;
+
 		undo_all(&u);
+		/* flows may have cached a service written and taken back: a new epoch */
+		st->cfg_cur.gen = st->cfg_next.gen + 1;
+		bpf_map_update_elem(st->fds.cfg, &zero, &st->cfg_cur, BPF_ANY);
+	}
 	free(u.v);
 	if (err)
 		return err;
@@ -803,6 +954,7 @@ void lb_gc(struct lb_state *st)
 	st->nnext = 0;
 	/* the bits of the addresses that left go (a failure leaves extra bits: harmless) */
 	filter_write(st, st->cur, st->ncur, NULL, 0);
+	nat_be_adopt(st);
 	free(st->decap_next);
 	st->decap_next = NULL;
 	st->ndecap_next = 0;

@@ -10,9 +10,11 @@
  *               tables in free lb_maglev slots, lb_backends entries for new
  *               backends (a free id, its incarnation bumped); the flow
  *               tables when the first service appears
+ *               and lb_nat_be entries for new NAT backends
  *   lb_commit   one lb_svc write per new or changed service (its table,
- *               mode...), removed services' keys deleted, lb_cfg: a packet
- *               sees one service as it was or as it is now
+ *               mode...), removed services' keys deleted, lb_cfg with a
+ *               new epoch (flows cache services under it): a packet sees
+ *               one service as it was or as it is now
  *   lb_gc       after the grace period: old tables out of lb_maglev, the
  *               backends that left the policy lose LB_BE_F_LIVE (their
  *               flows are balanced again) and their ids become free
@@ -31,7 +33,7 @@ struct bpf_object;
 
 struct lb_fds {
 	int svc, maglev, backends, flowtab, be_stats, stats, cfg, devmap, decap, decap_if, nh;
-	int filter, hc;
+	int filter, hc, nat_be;
 };
 
 /* The fds of OBJ's lb_* maps (loaded); -ENOENT when one is missing. */

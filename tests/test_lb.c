@@ -1371,3 +1371,274 @@ out:
 	if (lfd >= 0)
 		close(lfd);
 }
+
+/* ---- NAT replies through the forward flow; services cached in flows ---- */
+
+static int count_entry(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f)
+{
+	(void)k;
+	(void)f;
+	++*(long *)ctx;
+	return 0;
+}
+
+/* Entries of lb_flowtab[WHICH], or -1. */
+static long flowtab_count(struct lb_env *e, __u32 which)
+{
+	long n = 0;
+
+	return lb_flows_walk(e->st, which, count_entry, &n) ? -1 : n;
+}
+
+/*
+ * A reply from BADDR:BPORT (MAC BMAC) to CL:CPORT over TCP, received on the
+ * backend side: the (VIP) source port it leaves with, 0 when it went to
+ * the stack untouched, -1 otherwise.
+ */
+static int reply_from(struct lb_env *e, int family, const char *baddr, const uint8_t *bmac,
+		      uint16_t bport, const char *cl, uint16_t cport, uint8_t *vip_out)
+{
+	struct spec s = { .family = family, .proto = 6, .src = baddr, .dst = cl, .sport = bport,
+			  .dport = cport, .tcp_flags = 0x10, .payload = 10, .dmac = MAC_IF1,
+			  .smac = bmac };
+	uint8_t in[256], out[2048];
+	size_t n = build(in, &s), olen, hl = family == 4 ? 12 : 8;
+	__u32 ret;
+
+	if (run(e, if1, in, n, &ret, out, &olen))
+		return -1;
+	if (ret == XDP_PASS && olen == n && !memcmp(in, out, n))
+		return 0;
+	if (ret != XDP_REDIRECT)
+		return -1;
+	if (vip_out)
+		memcpy(vip_out, out + 14 + hl, family == 4 ? 4 : 16);
+	return out[14 + (family == 4 ? 20 : 40)] << 8 | out[14 + (family == 4 ? 21 : 41)];
+}
+
+/*
+ * A new NAT flow leaves one entry (no reverse entry): its backend's replies
+ * are found through lb_nat_be and the forward flow, and leave as from
+ * VIP:80. The same ports from another backend of the service: not that
+ * flow's, untouched.
+ */
+TEST(lb_nat_reply_found_through_its_forward_flow)
+{
+	struct spec s = { .family = 4, .proto = 6, .src = CLIENT4, .dst = VIP4_NAT,
+			  .sport = 41000, .dport = 80, .tcp_flags = 0x02 };
+	struct lb_svc_key bk = { .port = htons(8080), .proto = 6, .family = 4 };
+	uint8_t bmac[6], omac[6], vip[16], want[16];
+	char baddr[64], other[64];
+	struct lb_nat_be nb;
+	struct lb_env e;
+	int be;
+
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+		goto out;
+	be = open_flow(&e, &s, baddr, sizeof(baddr), bmac);
+	if (!ASSERT_TRUE(be >= 11 && be <= 13, "balanced"))
+		goto out;
+	ASSERT_EQ(flowtab_count(&e, LB_FLOWS), 1, "one flow entry");
+	ASSERT_EQ(flowtab_count(&e, LB_REVERSE), 0, "no reverse entry");
+	addr_of(4, baddr, bk.vip);
+	if (ASSERT_OK(bpf_map_lookup_elem(e.st->fds.nat_be, &bk, &nb), "lb_nat_be entry"))
+		ASSERT_EQ(nb.n, 1, "the backend serves one NAT service");
+	memset(vip, 0, sizeof(vip));
+	ASSERT_EQ(reply_from(&e, 4, baddr, bmac, 8080, CLIENT4, 41000, vip), 80,
+		  "the reply leaves from the service port");
+	addr_of(4, VIP4_NAT, want);
+	ASSERT_TRUE(!memcmp(vip, want, 4), "the reply leaves from the VIP");
+	be_addr(4, be == 11 ? 12 : 11, other, sizeof(other));
+	be_mac(omac, be == 11 ? 12 : 11);
+	ASSERT_EQ(reply_from(&e, 4, other, omac, 8080, CLIENT4, 41000, NULL), 0,
+		  "another backend's packet: not the flow's reply");
+out:
+	lb_env_close(&e);
+}
+
+/*
+ * One backend in more NAT services than an lb_nat_be entry holds: the
+ * services past LB_NAT_VIPS leave reverse entries (LB_SVC_F_REV), and the
+ * replies of every service's flow leave from its own VIP:port.
+ */
+TEST(lb_nat_backend_in_more_services_than_lb_nat_be_holds)
+{
+	char *yaml = NULL, *p;
+	int nsvc = LB_NAT_VIPS + 2, rev = 0;
+	struct lb_env e;
+	size_t len;
+	FILE *f = open_memstream(&yaml, &len);
+
+	if (!ASSERT_TRUE(f != NULL, "policy"))
+		return;
+	fputs("firewall:\n  interfaces: [\"slt*\"]\n  default: allow\n  stateful: false\n"
+	      "loadbalancers:\n", f);
+	for (int i = 0; i < nsvc; i++)
+		fprintf(f, "  - name: s%d\n    vip: " VIP4_NAT "\n    port: %d\n    backends:\n"
+			"      - { addr: 198.51.100.11, port: 8080 }\n", i, 81 + i);
+	fclose(f);
+	/* from a policy without services: no entry left of an earlier test's */
+	if (!ASSERT_OK(lb_env_open(&e, DECAP), "no services") ||
+	    !ASSERT_OK(lb_env_open(&e, yaml), "open"))
+		goto out;
+	for (size_t i = 0; i < e.st->ncur; i++)
+		rev += !!(e.st->cur[i].val.flags & LB_SVC_F_REV);
+	ASSERT_EQ(rev, nsvc - LB_NAT_VIPS, "services past the entry's room leave reverse entries");
+	for (int i = 0; i < nsvc; i++) {
+		struct spec s = { .family = 4, .proto = 6, .src = CLIENT4, .dst = VIP4_NAT,
+				  .sport = (uint16_t)(42000 + i), .dport = (uint16_t)(81 + i),
+				  .tcp_flags = 0x02 };
+		uint8_t bmac[6];
+		char baddr[64];
+
+		if (!ASSERT_EQ(open_flow(&e, &s, baddr, sizeof(baddr), bmac), 11, "balanced") ||
+		    !ASSERT_EQ(reply_from(&e, 4, baddr, bmac, 8080, CLIENT4, (uint16_t)(42000 + i),
+					  NULL), 81 + i, "reply from its own service port"))
+			break;
+	}
+	ASSERT_EQ(flowtab_count(&e, LB_REVERSE), nsvc - LB_NAT_VIPS, "reverse entries");
+out:
+	p = yaml;
+	free(p);
+	lb_env_close(&e);
+}
+
+/*
+ * An upgrade from a build before lb_nat_be: its flows (no service cached,
+ * epoch 0) and reverse entries are in the pinned tables, lb_nat_be is new
+ * and empty. A flow of it stays on its backend (here not the one Maglev
+ * picks now) and its replies are turned back to the VIP; the new agent's
+ * adoption (lb_state_init) fills lb_nat_be, and new flows need no reverse
+ * entry.
+ */
+TEST(lb_flows_of_the_previous_build_go_on)
+{
+	struct spec s = { .family = 4, .proto = 6, .src = CLIENT4, .dst = VIP4_NAT,
+			  .sport = 43000, .dport = 80, .tcp_flags = 0x02 };
+	struct lb_svc_key sk = { .port = htons(80), .proto = 6, .family = 4 };
+	struct lb_flow_key fk = { .sport = htons(43000), .dport = htons(80), .proto = 6,
+				  .family = 4 };
+	struct lb_flow_key rk = { .sport = htons(8080), .dport = htons(43000), .proto = 6,
+				  .family = 4 };
+	struct lb_state *st2 = NULL;
+	struct lb_flow fv, rv;
+	uint8_t bmac[6], omac[6], a[16];
+	char baddr[64], other[64];
+	int be, o, oid, fd[2] = { -1, -1 };
+	struct lb_env e;
+
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+		goto out;
+	be = open_flow(&e, &s, baddr, sizeof(baddr), bmac);
+	if (!ASSERT_TRUE(be >= 11 && be <= 13, "balanced"))
+		goto out;
+	for (__u32 w = 0; w < 2; w++) {
+		__u32 id;
+
+		if (!ASSERT_OK(bpf_map_lookup_elem(e.st->fds.flowtab, &w, &id), "flow table"))
+			goto out;
+		fd[w] = bpf_map_get_fd_by_id(id);
+	}
+	/* the flow as the previous build left it: on backend O, with a reverse entry */
+	o = be == 11 ? 12 : 11;
+	be_addr(4, o, other, sizeof(other));
+	be_mac(omac, o);
+	addr_of(4, VIP4_NAT, sk.vip);
+	addr_of(4, other, a);
+	oid = lb_backend_id(e.st, &sk, a, 8080);
+	addr_of(4, CLIENT4, fk.src);
+	memcpy(fk.dst, sk.vip, 16);
+	if (!ASSERT_TRUE(oid >= 0, "backend id") ||
+	    !ASSERT_OK(bpf_map_lookup_elem(fd[LB_FLOWS], &fk, &fv), "the flow"))
+		goto out;
+	fv.backend = (uint32_t)oid;
+	fv.be_gen = e.st->be[oid].gen;
+	fv.flags = 0;
+	fv.epoch = 0;
+	memset(fv.encap_src, 0, sizeof(fv.encap_src));
+	rv = fv;
+	rv.vport = htons(80);
+	memcpy(rv.vip, sk.vip, 16);
+	memcpy(rk.src, a, 16);
+	memcpy(rk.dst, fk.src, 16);
+	if (!ASSERT_OK(bpf_map_update_elem(fd[LB_FLOWS], &fk, &fv, BPF_EXIST), "old flow") ||
+	    !ASSERT_OK(bpf_map_update_elem(fd[LB_REVERSE], &rk, &rv, BPF_NOEXIST), "old reverse"))
+		goto out;
+	for (struct lb_svc_key k, next; !bpf_map_get_next_key(e.st->fds.nat_be, NULL, &next);) {
+		k = next;
+		bpf_map_delete_elem(e.st->fds.nat_be, &k);
+	}
+	ASSERT_EQ(flow_to(&e, 43000 - 30000, 0x10), o, "the old flow stays on its backend");
+	ASSERT_EQ(reply_from(&e, 4, other, omac, 8080, CLIENT4, 43000, NULL), 80,
+		  "its reply: through the old reverse entry");
+	/* the new agent adopts the state */
+	st2 = calloc(1, sizeof(*st2));
+	if (!ASSERT_TRUE(st2 != NULL, "state") || !ASSERT_OK(lb_state_init(st2, &e.st->fds),
+							     "adopt"))
+		goto out;
+	s.sport = 43001;
+	be = open_flow(&e, &s, baddr, sizeof(baddr), bmac);
+	if (ASSERT_TRUE(be >= 11 && be <= 13, "a new flow balanced"))
+		ASSERT_EQ(reply_from(&e, 4, baddr, bmac, 8080, CLIENT4, 43001, NULL), 80,
+			  "its reply: through its forward flow");
+	ASSERT_EQ(flowtab_count(&e, LB_REVERSE), 1, "no new reverse entry");
+	ASSERT_EQ(flow_to(&e, 43000 - 30000, 0x10), o, "the old flow still on its backend");
+out:
+	for (int w = 0; w < 2; w++)
+		if (fd[w] >= 0)
+			close(fd[w]);
+	if (st2)
+		lb_state_free(st2);
+	free(st2);
+	lb_env_close(&e);
+}
+
+/*
+ * Established flows cache their service; every commit is a new epoch, so
+ * a change shows at once: a removed service's flow is not forwarded any
+ * more, a DSR flow takes its service's new outer source. A commit of the
+ * same generation is a new epoch too (health checks apply that way).
+ */
+TEST(lb_established_flows_see_service_changes)
+{
+	char *moved = subst(POLICY, "    port: 80\n    backends:\n      - { addr: 198.51.100.11",
+			    "    port: 81\n    backends:\n      - { addr: 198.51.100.11");
+	char *encap = subst(POLICY, "encap-source: 198.51.100.0/24", "encap-source: 203.0.113.0/24");
+	struct spec s = { .family = 4, .proto = 6, .src = CLIENT4, .dst = VIP4_DSR, .sport = 44000,
+			  .dport = 80, .tcp_flags = 0x10, .payload = 10 };
+	uint8_t in[256], out[2048], pfx[16];
+	struct lb_config c0, c1;
+	struct sl_diags d = {};
+	size_t n, olen;
+	struct lb_env e;
+	__u32 ret, zero = 0;
+
+	if (!ASSERT_TRUE(moved && encap, "policies") || !ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+		goto out;
+	ASSERT_TRUE(flow_to(&e, 44000 - 30000, 0x02) > 0, "NAT flow");
+	ASSERT_TRUE(flow_to(&e, 44000 - 30000, 0x10) > 0, "NAT flow established");
+	n = build(in, &s);
+	ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "DSR flow");
+	ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "DSR flow established");
+	addr_of(4, "198.51.100.0", pfx);
+	ASSERT_TRUE(ret == XDP_REDIRECT && !memcmp(out + 14 + 12, pfx, 3), "outer source");
+	if (!ASSERT_OK(lb_env_reapply(&e, encap, ++shared_gen), "new encap-source"))
+		goto out;
+	ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "DSR flow after");
+	addr_of(4, "203.0.113.0", pfx);
+	ASSERT_TRUE(ret == XDP_REDIRECT && !memcmp(out + 14 + 12, pfx, 3),
+		    "the established flow takes the new outer source");
+	if (!ASSERT_OK(lb_env_reapply(&e, moved, ++shared_gen), "VIP:80 gone"))
+		goto out;
+	ASSERT_EQ(flow_to(&e, 44000 - 30000, 0x10), -1, "a removed service's flow: not forwarded");
+	/* the same generation again */
+	if (ASSERT_OK(bpf_map_lookup_elem(e.st->fds.cfg, &zero, &c0), "cfg") &&
+	    ASSERT_OK(lb_apply(e.st, &e.x.pol, shared_gen, &d), "apply again") &&
+	    ASSERT_OK(bpf_map_lookup_elem(e.st->fds.cfg, &zero, &c1), "cfg"))
+		ASSERT_TRUE(c1.gen > c0.gen, "a new epoch");
+	sl_diags_free(&d);
+out:
+	free(moved);
+	free(encap);
+	lb_env_close(&e);
+}

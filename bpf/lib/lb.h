@@ -86,39 +86,65 @@ static __always_inline void sl_lb_be_count(__u32 id, __u64 bytes, bool new_flow)
 	}
 }
 
+/* The LB_FLOWS entry of K, fresh or not, or NULL. */
+static __always_inline struct lb_flow *sl_lb_flow_find(const struct lb_flow_key *k)
+{
+	void *flows = sl_lb_flowtab(LB_FLOWS);
+
+	return flows ? bpf_map_lookup_elem(flows, k) : NULL;
+}
+
+/* Is what F caches of its service still what the agent's last commit (CFG) left? */
+static __always_inline bool sl_lb_flow_cached(const struct lb_config *cfg, const struct lb_flow *f)
+{
+	return f->epoch && f->epoch == (__u32)cfg->gen;
+}
+
 /*
- * The backend of flow K of service SVC: its flow's, if that backend is
- * still in the policy, else the Maglev table's (and the flow is recorded).
- * *BE_ID receives the id, *HASH the flow hash if it was needed (else it is
- * left as it is); NULL when the service has no backend up.
+ * The backend of the flow F (of proto PROTO), if F is fresh and its backend
+ * still the one it chose (in the policy, same incarnation): F is touched
+ * (last seen, closing after a FIN or RST) and *BE_ID set. Else NULL.
  */
-static __always_inline struct lb_backend *sl_lb_pick(const struct lb_config *cfg,
-						     const struct lb_service *svc,
-						     const struct lb_flow_key *k, __u8 tcp_flags,
-						     __u32 *hash, __u64 now, __u32 *be_id,
-						     bool *created)
+static __always_inline struct lb_backend *sl_lb_flow_be(const struct lb_config *cfg,
+							struct lb_flow *f, __u8 proto,
+							__u8 tcp_flags, __u64 now, __u32 *be_id)
+{
+	struct lb_backend *be;
+	__u32 idx;
+
+	if (sl_lb_stale(cfg, f, proto, now))
+		return NULL;
+	idx = f->backend;
+	be = bpf_map_lookup_elem(&lb_backends, &idx);
+	if (!be || !(be->flags & LB_BE_F_LIVE) || be->gen != f->be_gen) {
+		/* its backend left the policy: this flow is balanced again */
+		sl_lb_stat(SLUICE_LB_STAT_RESELECT);
+		return NULL;
+	}
+	f->last_seen = now;
+	if ((tcp_flags & (SL_TCP_FIN | SL_TCP_RST)) && f->state == LB_FLOW_OPEN)
+		f->state = LB_FLOW_CLOSING;
+	*be_id = idx;
+	return be;
+}
+
+/*
+ * A new flow K of service SVC: the Maglev table's backend, the flow
+ * recorded with the service cached (for DSR the outer source, computed
+ * into SRC here). *HASH receives the flow hash, *BE_ID the id; NULL when
+ * the service has no backend up.
+ */
+static __always_inline struct lb_backend *sl_lb_new_flow(const struct lb_config *cfg,
+							 const struct lb_service *svc,
+							 const struct lb_flow_key *k, __u8 tcp_flags,
+							 __u64 now, __u32 *hash, __u32 *be_id,
+							 __u32 *src)
 {
 	void *flows = sl_lb_flowtab(LB_FLOWS), *tbl;
 	struct lb_backend *be;
-	struct lb_flow *f = NULL, nf;
+	struct lb_flow nf;
 	__u32 idx, *slot;
 
-	*created = false;
-	if (flows)
-		f = bpf_map_lookup_elem(flows, k);
-	if (f && !sl_lb_stale(cfg, f, k->proto, now)) {
-		idx = f->backend;
-		be = bpf_map_lookup_elem(&lb_backends, &idx);
-		if (be && (be->flags & LB_BE_F_LIVE) && be->gen == f->be_gen) {
-			f->last_seen = now;
-			if ((tcp_flags & (SL_TCP_FIN | SL_TCP_RST)) && f->state == LB_FLOW_OPEN)
-				f->state = LB_FLOW_CLOSING;
-			*be_id = idx;
-			return be;
-		}
-		/* its backend left the policy: this flow is balanced again */
-		sl_lb_stat(SLUICE_LB_STAT_RESELECT);
-	}
 	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
 	if (!tbl || !svc->size)
 		return NULL;
@@ -136,18 +162,42 @@ static __always_inline struct lb_backend *sl_lb_pick(const struct lb_config *cfg
 	nf.backend = idx;
 	nf.be_gen = be->gen;
 	nf.state = tcp_flags & (SL_TCP_FIN | SL_TCP_RST) ? LB_FLOW_CLOSING : LB_FLOW_OPEN;
+	nf.epoch = (__u32)cfg->gen;
+	if (svc->flags & LB_SVC_F_DSR) {
+		nf.flags = LB_FLOW_F_DSR;
+		sl_lb_encap_src(svc, k->family, *hash, src);
+		__builtin_memcpy(nf.encap_src, src, 16);
+	}
 	/* no table, or full of busy entries: still balanced, by the table alone */
 	if (!flows || bpf_map_update_elem(flows, k, &nf, BPF_ANY))
 		sl_lb_stat(SLUICE_LB_STAT_FLOW_FAIL);
 	sl_lb_stat(SLUICE_LB_STAT_NEW_FLOW);
-	*created = true;
 	*be_id = idx;
 	return be;
 }
 
 /*
- * NAT: remember how the backend's replies go back to VIP:port. (A call of
- * its own: its 80 bytes of key and value stay off the caller's stack.)
+ * Write what established packets of F need of its service into F: NAT (SRC
+ * NULL) or DSR with outer source SRC, under the epoch of CFG; the data
+ * first, so that a reader on another CPU that sees the epoch sees them too.
+ */
+static __always_inline void sl_lb_flow_cache(const struct lb_config *cfg, struct lb_flow *f,
+					     const __u32 *src)
+{
+	if (src) {
+		__builtin_memcpy(f->encap_src, src, 16);
+		f->flags = LB_FLOW_F_DSR;
+	} else {
+		f->flags = 0;
+	}
+	asm volatile("" ::: "memory");
+	f->epoch = (__u32)cfg->gen;
+}
+
+/*
+ * NAT, a service past LB_NAT_VIPS on one backend (LB_SVC_F_REV): remember
+ * how the backend's replies go back to VIP:port. (A call of its own: its
+ * 80 bytes of key and value stay off the caller's stack.)
  */
 static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
 					 const struct lb_backend *be, __u32 be_id, __u64 now)
@@ -175,28 +225,46 @@ static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
 		sl_lb_stat(SLUICE_LB_STAT_FLOW_FAIL);
 }
 
-/* Forward a packet of service SVC (K: its flow key) to its backend. */
+/*
+ * Forward a packet of flow K to its backend. F: its LB_FLOWS entry (or
+ * NULL); SVC: its service, or NULL when F caches it (sl_lb_flow_cached):
+ * then an F that cannot be used any more (stale, backend gone) looks the
+ * service up after all.
+ */
 static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
-				    const struct lb_config *cfg, const struct lb_service *svc,
-				    const struct lb_flow_key *k)
+				    const struct lb_service *svc, const struct lb_flow_key *k,
+				    struct lb_flow *f)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct lb_config *cfg = sl_lb_cfg();
 	__u32 hash = 0, be_id = 0, src[4];
 	__u64 now = bpf_ktime_get_coarse_ns();
-	struct lb_backend *be;
+	struct lb_backend *be = NULL;
+	bool created = false, dsr;
 	struct sl_lb_hop hop;
-	bool created;
 
-	if (!p)
+	if (!p || !cfg || !k)
 		return XDP_ABORTED;
-	be = sl_lb_pick(cfg, svc, k, p->m.tcp_flags, &hash, now, &be_id, &created);
-	if (!be)
-		return sl_drop_ev(SLUICE_DROP_LB_NO_BACKEND, p->bytes, &p->m, SLUICE_EV_NO_RULE,
-				  p->ifindex);
+	if (f)
+		be = sl_lb_flow_be(cfg, f, k->proto, p->m.tcp_flags, now, &be_id);
+	if (!be) {
+		if (!svc)
+			svc = sl_lb_service_of(k, false);
+		if (!svc)
+			return sl_pass(p->bytes);
+		be = sl_lb_new_flow(cfg, svc, k, p->m.tcp_flags, now, &hash, &be_id, src);
+		if (!be)
+			return sl_drop_ev(SLUICE_DROP_LB_NO_BACKEND, p->bytes, &p->m,
+					  SLUICE_EV_NO_RULE, p->ifindex);
+		created = true;
+	}
 	sl_lb_be_count(be_id, p->bytes, created);
-	if (!(svc->flags & LB_SVC_F_DSR)) {
-		if (created)
+	dsr = svc ? svc->flags & LB_SVC_F_DSR : f && (f->flags & LB_FLOW_F_DSR);
+	if (!dsr) {
+		if (created && svc && (svc->flags & LB_SVC_F_REV))
 			sl_lb_reverse_add(k, be, be_id, now);
+		else if (!created && svc && f)
+			sl_lb_flow_cache(cfg, f, NULL);
 		/* the route first: a packet too big for it is answered as it came */
 		__builtin_memcpy(src, k->src, 16);
 		sl_lb_route_be(ctx, be_id, be, src, k->proto, p->m.ip_len, now, &hop);
@@ -206,9 +274,20 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 			return sl_drop_pkt(SLUICE_DROP_INTERNAL, p->bytes);
 		return sl_lb_send(ctx, p, &hop);
 	}
-	if (!created)
+	/* the outer source: computed for a new flow, cached in an established one */
+	if (!created && svc) {
 		hash = sl_lb_flow_hash((const __u32 *)k);
-	sl_lb_encap_src(svc, k->family, hash, src);
+		sl_lb_encap_src(svc, k->family, hash, src);
+		if (f)
+			sl_lb_flow_cache(cfg, f, src);
+	} else if (!created) {
+		if (!f)
+			return XDP_ABORTED;
+		__builtin_memcpy(src, f->encap_src, 16);
+		/* the IPv6 outer flow label */
+		if (k->family == 6)
+			hash = sl_lb_flow_hash((const __u32 *)k);
+	}
 	sl_lb_route_be(ctx, be_id, be, src, k->family == 4 ? SL_IPPROTO_IPIP : SL_IPPROTO_IPV6,
 		       p->m.ip_len + (k->family == 4 ? SL_IP4_HLEN : SL_IP6_HLEN), now, &hop);
 	if (hop.rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
@@ -247,6 +326,7 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 {
 	struct lb_service *svc;
 	struct lb_flow_key k;
+	struct lb_flow *f;
 
 	/* tagged frames keep their tags through the stack's forwarding */
 	if (p->m.l3_off != SL_ETH_HLEN) {
@@ -260,9 +340,13 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 	if (!sl_lb_filtered(LB_F_VIP, k.dst))
 		return sl_pass(p->bytes);
 	if (p->m.has_ports) {
+		/* an established flow whose service is as it cached it: no service lookup */
+		f = sl_lb_flow_find(&k);
+		if (f && sl_lb_flow_cached(cfg, f))
+			return sl_lb_service(ctx, p, NULL, &k, f);
 		svc = sl_lb_service_of(&k, false);
 		if (svc)
-			return sl_lb_service(ctx, p, cfg, svc, &k);
+			return sl_lb_service(ctx, p, svc, &k, f);
 		return sl_pass(p->bytes);
 	}
 	if (p->m.has_l4 && sl_ct_is_icmp(p->m.family, p->m.proto))
@@ -274,10 +358,79 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 	return sl_pass(p->bytes);
 }
 
+/* A reply of the flow F to VIP:VPORT: P's meta reads as the client sees it from here on. */
+static __always_inline void sl_lb_reply_set(struct sl_pipe *p, struct lb_flow *f, const __u8 *vip,
+					    __be16 vport, __u64 now)
+{
+	f->last_seen = now;
+	p->lb.reply = 1;
+	p->lb.vport = vport;
+	p->lb.backend = f->backend;
+	__builtin_memcpy(p->lb.vip, vip, 16);
+	p->m.sport = bpf_ntohs(vport);
+	if (p->m.family == 4) {
+		__u32 a;
+
+		__builtin_memcpy(&a, vip, 4);
+		p->m.src4 = bpf_ntohl(a);
+	} else {
+		__builtin_memcpy(p->m.src6, vip, 16);
+	}
+}
+
+/*
+ * Is K, a packet from a NAT backend to a client, a reply of a flow in
+ * LB_FLOWS? Through lb_nat_be: the client's 5-tuple towards each (VIP,
+ * port) the backend serves, whose flow chose that backend. Then P is set
+ * as a reply (sl_lb_reply_set). (A call of its own: its 60 bytes of keys
+ * stay off the stack of the calls after it.)
+ */
+static __noinline bool sl_lb_reply_fwd(struct sl_pipe *p, const struct lb_config *cfg,
+				       const struct lb_flow_key *k, __u64 now)
+{
+	void *flows = sl_lb_flowtab(LB_FLOWS);
+	struct lb_flow_key fk;
+	struct lb_svc_key bk;
+	struct lb_nat_be *nb;
+	struct lb_flow *f;
+
+	if (!p || !cfg || !k || !flows)
+		return false;
+	__builtin_memset(&bk, 0, sizeof(bk));
+	__builtin_memcpy(bk.vip, k->src, 16);
+	bk.port = k->sport;
+	bk.proto = k->proto;
+	bk.family = k->family;
+	nb = bpf_map_lookup_elem(&lb_nat_be, &bk);
+	if (!nb)
+		return false;
+	__builtin_memset(&fk, 0, sizeof(fk));
+	__builtin_memcpy(fk.src, k->dst, 16);
+	fk.sport = k->dport;
+	fk.proto = k->proto;
+	fk.family = k->family;
+#pragma unroll
+	for (int i = 0; i < LB_NAT_VIPS; i++) {
+		struct lb_nat_vip *v = &nb->vips[i];
+
+		if (i >= nb->n)
+			break;
+		__builtin_memcpy(fk.dst, v->vip, 16);
+		fk.dport = v->vport;
+		f = bpf_map_lookup_elem(flows, &fk);
+		if (f && f->backend == v->backend && !sl_lb_stale(cfg, f, k->proto, now)) {
+			sl_lb_reply_set(p, f, v->vip, v->vport, now);
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * Entry program, after parsing (CFG->nat): is this a backend's reply to a
  * NAT flow? Then P's meta is rewritten to read as the client sees it
- * (source VIP:vport) and P->lb says how to rewrite the packet.
+ * (source VIP:vport) and P->lb says how to rewrite the packet. Its forward
+ * flow says (sl_lb_reply_fwd); else a reverse entry (LB_REVERSE).
  */
 static __always_inline void sl_lb_reply_meta(struct sl_pipe *p, const struct lb_config *cfg)
 {
@@ -286,32 +439,19 @@ static __always_inline void sl_lb_reply_meta(struct sl_pipe *p, const struct lb_
 	struct lb_flow *f;
 	__u64 now;
 
-	if (!rev || !p->m.has_ports)
+	if (!p->m.has_ports)
 		return;
 	sl_lb_key(&k, &p->m);
 	/* from no backend's address: not a reply (one inlined array read) */
 	if (!sl_lb_filtered(LB_F_BACKEND, k.src))
 		return;
-	f = bpf_map_lookup_elem(rev, &k);
-	if (!f)
-		return;
 	now = bpf_ktime_get_coarse_ns();
-	if (sl_lb_stale(cfg, f, k.proto, now))
+	if (sl_lb_reply_fwd(p, cfg, &k, now))
 		return;
-	f->last_seen = now;
-	p->lb.reply = 1;
-	p->lb.vport = f->vport;
-	p->lb.backend = f->backend;
-	__builtin_memcpy(p->lb.vip, f->vip, 16);
-	p->m.sport = bpf_ntohs(f->vport);
-	if (p->m.family == 4) {
-		__u32 v;
-
-		__builtin_memcpy(&v, f->vip, 4);
-		p->m.src4 = bpf_ntohl(v);
-	} else {
-		__builtin_memcpy(p->m.src6, f->vip, 16);
-	}
+	f = rev ? bpf_map_lookup_elem(rev, &k) : NULL;
+	if (!f || sl_lb_stale(cfg, f, k.proto, now))
+		return;
+	sl_lb_reply_set(p, f, f->vip, f->vport, now);
 }
 
 /*

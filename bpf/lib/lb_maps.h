@@ -40,6 +40,16 @@ struct {
 	__array(values, struct lb_maglev_inner);
 } lb_maglev SEC(".maps");
 
+/* NAT backend -> the (VIP, port)s it serves: replies found through the forward flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	/* values are replaced whole: no prealloc, so a reader never sees half of one */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_LB_BACKENDS_MAX);
+	__type(key, struct lb_svc_key);
+	__type(value, struct lb_nat_be);
+} lb_nat_be SEC(".maps");
+
 /* Backend id -> its next hop, cached per CPU (struct lb_nexthop). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
