@@ -26,6 +26,10 @@
  * stages before anything runs the entry program (lib/fw_maps.c
  * fw_pipeline_fill): one complete, consistent set of programs. An upgrade
  * loads a new set and switches the links' entry program in one step.
+ *
+ *   sluice_tcx   (tcx ingress, a section's `hook: tc`) the same stages
+ *                inline, on the skb (bpf/lib/hook.h): no load balancer,
+ *                no SYN cookies; same maps, same verdicts.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
