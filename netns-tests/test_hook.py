@@ -54,6 +54,32 @@ def tcx_ingress(env):
             if t == "tcx" and a.split()[0] in ("46", "tcx_ingress")]
 
 
+# One TCP connection to the echo server: 1 MiB written at once (the kernel sends
+# it as GSO packets: on a veth they arrive as skbs far longer than their linear
+# part) and read back; prints "ok" or what it got.
+BULK = """
+import socket, sys, threading
+n = 1 << 20
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+threading.Thread(target=s.sendall, args=(b"x" * n,), daemon=True).start()
+got = 0
+try:
+    while got < n:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += len(d)
+except socket.timeout:
+    pass
+print("ok" if got == n else "got %d of %d" % (got, n), flush=True)
+"""
+
+
+def bulk(topo):
+    return run([PYTHON, "-c", BULK, topo.f4, str(TCP_PORT)], ns=topo.client,
+               timeout=60).stdout.strip()
+
+
 def denied_udp(topo):
     """UDP from the client to fw's UDP echo: no rule allows it."""
     return udp_from(topo.client, topo.f4, port=UDP_PORT, timeout=1)
@@ -86,6 +112,8 @@ def test_tc_hook_filters_tracks_and_survives_restart(env, server):
         # allowed by the rule: TCP to fw's echo server
         conn = TcpConn(t.client, t.f4)
         assert conn.first == "open", conn.first
+        # packets longer than their skb's linear part are judged by their whole length
+        assert bulk(t) == "ok"
         # denied: no rule for UDP, and it is counted as the default's drop
         before = env.agent.stats()["hooks"]["xdp"]["drops"]["policy-default"]["packets"]
         assert denied_udp(t) == "timeout"
@@ -95,7 +123,10 @@ def test_tc_hook_filters_tracks_and_survives_restart(env, server):
         assert udp_from(t.fw, t.c4) == "reply"
         held = TcpConn(t.fw, t.c4)
         assert held.first == "open", held.first
-        assert len(find(ct_list(env, "--proto", "tcp"), "tcp", TCP_PORT)) == 2
+        tcp = find(ct_list(env, "--proto", "tcp"), "tcp", TCP_PORT)
+        assert len(tcp) == 3, tcp
+        # the bulk connection's entry counted whole packets (skb->len), both ways
+        assert max(e["bytes"] for e in tcp) >= 2 << 20, tcp
 
         # a restart: the pinned tcx link goes on filtering, and is adopted as it is
         assert env.agent.stop() == 0

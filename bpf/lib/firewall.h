@@ -121,7 +121,7 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, 
 	p->lb.to_vip = 0;
 	p->bytes = bytes;
 	p->ifindex = ifindex;
-	switch (sl_parse(data, data_end, &p->m)) {
+	switch (sl_parse_len(data, data_end, bytes, &p->m)) {
 	case SL_PARSE_NONIP:
 		return sl_pass_nonip(bytes);
 	case SL_PARSE_DROP:
