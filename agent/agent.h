@@ -28,6 +28,7 @@
 
 #include "fw_tables.h"
 #include "policy.h"
+#include "policy_edit.h"
 
 struct agent;
 struct mnl_socket;
@@ -102,6 +103,7 @@ struct agent {
 	bool in_force;			/* slot holds an applied policy */
 	bool legacy_state;		/* the previous layout's maps run the interfaces */
 	struct timespec last_switch;	/* when interfaces last changed slot */
+	bool gc_pending;		/* slots left to free after the grace (sync.c) */
 	int rule_cnt_fd, verdict_fd, drop_fd;
 	int cnt_key_fd;			/* fw_cnt_key: who owns each rule counter */
 	struct agent_rules *rules;	/* counter ids, rule names by generation (rules.c) */
@@ -119,6 +121,17 @@ struct agent {
 	 */
 	bool edits_refused;
 	char *edits_error;
+	/*
+	 * The CLI's edits the policy in force holds (block.c, edit.c), read once
+	 * and kept: a block edit changes them, its journal and the blocklist's
+	 * maps in place. edits_live: the sl_block* maps hold edits's blocklist;
+	 * edits_ok: the file loaded with the policy in force (else edits is
+	 * empty).
+	 */
+	struct sl_edits edits;
+	bool edits_live, edits_ok;
+	struct sl_set *block_set;	/* pol's "sluice.block", as edits's blocklist */
+	size_t block_cap;		/* its room */
 	uint64_t generation;
 	bool policy_failed;		/* the last load or reload was not applied */
 	struct map_use use;
@@ -126,6 +139,7 @@ struct agent {
 	int *sub_wds;			/* subdirs of the policy dir (set files in them) */
 	size_t nsub_wds;
 	struct timespec change_first;	/* first change of the current debounce */
+	struct timespec change_last;	/* last complete step (sync.c: bursts) */
 	struct ep_src inotify_src, debounce_src;
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */

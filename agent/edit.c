@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "block.h"
 #include "lb_policy.h"
 #include "edit.h"
 #include "log.h"
@@ -218,7 +219,7 @@ static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t err
 	struct sl_policy pol;
 	struct sl_diags d = {};
 	uint64_t was = a->generation;
-	char *text = NULL, *old = NULL, rerr[512];
+	char *text = NULL, *old = NULL, *path = NULL, rerr[512];
 	const char *fail;
 	int ret;
 
@@ -238,11 +239,14 @@ static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t err
 		return ret;
 	}
 	sl_diags_free(&d);
+	/* the file holds every journal line (e->seq) from now on */
 	text = sl_edits_format(e);
-	ret = text ? edits_file_now(e->path, &old) : -ENOMEM;
+	path = strdup(e->path);
+	ret = text && path ? edits_file_now(e->path, &old) : -ENOMEM;
 	if (ret) {
 		policy_free(&pol);
 		free(text);
+		free(path);
 		snprintf(err, errlen, "cannot read %s again: %s", e->path, strerror(-ret));
 		return ret;
 	}
@@ -251,28 +255,33 @@ static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t err
 	if (ret) {
 		policy_free(&pol);
 		free(old);
+		free(path);
 		return ret;
 	}
 	/* tests: die where a crash would hurt most (netns-tests/test_policy_files.py) */
 	fail = getenv("SLUICE_FAIL_EDIT");
 	if (fail && !strcmp(fail, "kill-after-save"))
 		raise(SIGKILL);
-	ret = sync_apply(a, &pol);	/* takes POL */
+	ret = sync_apply(a, &pol, e, true);	/* takes POL and E */
 	if (ret) {
 		snprintf(err, errlen, "not applied (%s; the agent's log has the details): "
 			 "generation %llu stays in force", strerror(-ret),
 			 (unsigned long long)a->generation);
-		if (edits_file_write(e->path, old, rerr, sizeof(rerr)))
+		if (edits_file_write(path, old, rerr, sizeof(rerr)))
 			pr_err("%s holds an edit that is not in force (a restart or reload will "
-			       "apply it), and cannot be put back: %s", e->path, rerr);
+			       "apply it), and cannot be put back: %s", path, rerr);
 		free(old);
+		free(path);
 		return ret;
 	}
 	free(old);
-	/* the policy in force holds the edits now */
+	/* the policy in force holds the edits now; the journal's lines are in the file */
 	a->edits_refused = false;
-	pr_info("edit saved in %s and applied: generation %llu -> %llu", e->path,
+	if (sl_edits_journal_reset(&a->edits))
+		pr_warn("cannot empty %s (its lines are in %s, and skipped)", a->edits.jpath, path);
+	pr_info("edit saved in %s and applied: generation %llu -> %llu", path,
 		(unsigned long long)was, (unsigned long long)a->generation);
+	free(path);
 	attach_sync(a);
 	return 0;
 }
@@ -541,20 +550,6 @@ out:
 
 /* ---- block-add / block-del / block-list ---- */
 
-static bool prefix_eq(const struct sl_prefix *x, const struct sl_prefix *y)
-{
-	return x->family == y->family && x->len == y->len &&
-	       !memcmp(x->addr, y->addr, sizeof(x->addr));
-}
-
-static long block_find(const struct sl_edits *e, const struct sl_prefix *p)
-{
-	for (size_t i = 0; i < e->nblock; i++)
-		if (prefix_eq(&e->block[i], p))
-			return (long)i;
-	return -1;
-}
-
 /* The prefixes of REQ["prefixes"], parsed; an invalid one is named. */
 static int req_prefixes(struct json_object *req, struct sl_prefix **out, size_t *n,
 			char *err, size_t errlen)
@@ -597,15 +592,196 @@ static struct json_object *prefix_str(const struct sl_prefix *p)
 	return json_object_new_string(buf);
 }
 
-/* block add and del: the checks, the prefixes of REQ, the edits file. */
-static int block_begin(struct agent *a, struct json_object *req, struct sl_edits *e,
-		       struct sl_prefix **v, size_t *n, char *err, size_t errlen)
+/*
+ * Can a block edit leaving AFTER prefixes go straight to the journal and the
+ * tries (block.c)? When the policy in force holds a->edits (its file loaded,
+ * and did at the last reload too: an edit never builds on a file the agent
+ * refused) and every section's rule 0 is the blocklist, which stays: the list
+ * is not empty before the edit nor after it (else rule 0 comes or goes: a
+ * new slot).
+ */
+static bool block_fast(const struct agent *a, size_t after)
+{
+	if (!a->have_policy || !a->edits_live || !a->edits_ok || a->edits_error ||
+	    !a->edits.nblock || !after || !a->pol.nfws)
+		return false;
+	for (size_t s = 0; s < a->pol.nfws; s++)
+		if (!sl_fw_has_block(&a->pol.fws[s]))
+			return false;
+	return true;
+}
+
+/*
+ * A long journal goes into the file (the whole blocklist, the last line's
+ * SEQ), then is emptied: reading stays about as fast as the list is long.
+ * Failing here loses nothing (the journal still holds every line).
+ */
+static void journal_compact(struct agent *a)
+{
+	struct sl_edits *e = &a->edits;
+	char err[512];
+	char *text;
+
+	if (e->jlines < SL_JOURNAL_COMPACT || e->jlines < e->nblock)
+		return;
+	text = sl_edits_format(e);
+	if (!text || edits_file_write(e->path, text, err, sizeof(err))) {
+		pr_warn("cannot compact %s into %s: %s", e->jpath, e->path,
+			text ? err : "out of memory");
+		free(text);
+		return;
+	}
+	free(text);
+	if (sl_edits_journal_reset(e))
+		pr_warn("cannot empty %s (its lines are in %s, and skipped)", e->jpath, e->path);
+}
+
+/* tests: die where a crash would hurt most (netns-tests/test_policy_files.py) */
+static void fail_point(void)
+{
+	const char *fail = getenv("SLUICE_FAIL_EDIT");
+
+	if (fail && !strcmp(fail, "kill-after-save"))
+		raise(SIGKILL);
+}
+
+/*
+ * block add on the fast path: one journal line per new prefix (synced), then
+ * one trie insert per prefix; the policy's blocklist set follows. A failed
+ * insert takes out what went in and cuts the journal back.
+ */
+static int block_add_fast(struct agent *a, const struct sl_prefix *v, size_t n,
+			  struct json_object *added, struct json_object *present, char *err,
+			  size_t errlen)
+{
+	struct sl_edits *e = &a->edits;
+	size_t nb0 = e->nblock, jlen0 = e->jlen, jl0 = e->jlines, len = 0, put = 0;
+	uint64_t seq0 = e->seq;
+	char *text = malloc(n * SL_JOURNAL_LINE), cerr[512];
+	int ret = 0;
+
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		long k = sl_edits_find_block(e, &v[i]);
+
+		if (k >= 0) {
+			/* a prefix given twice in one request counts once */
+			if ((size_t)k < nb0)
+				json_object_array_add(present, prefix_str(&v[i]));
+			continue;
+		}
+		if (e->nblock >= SL_EDITS_MAX_BLOCK) {
+			snprintf(err, errlen, "the blocklist is full (%u prefixes); use a set file "
+				 "for long lists", SL_EDITS_MAX_BLOCK);
+			ret = -ENOSPC;
+		} else if (sl_edits_add_block(e, &v[i]) || block_set_add(a, &v[i])) {
+			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
+		} else {
+			len += sl_edits_journal_line(text + len, seq0 + e->nblock - nb0, true,
+						     &v[i]);
+			json_object_array_add(added, prefix_str(&v[i]));
+		}
+	}
+	if (!ret && e->nblock > nb0)
+		ret = sl_edits_journal_append(e, text, len, e->nblock - nb0,
+					      seq0 + e->nblock - nb0, err, errlen);
+	free(text);
+	if (!ret && e->nblock > nb0)
+		fail_point();
+	for (size_t i = nb0; !ret && i < e->nblock; i++, put++)
+		ret = block_put(a, &e->block[i]);
+	if (ret && put) {
+		snprintf(err, errlen, "cannot add to the blocklist maps: %s; nothing changed",
+			 strerror(-ret));
+		for (size_t i = nb0; i < nb0 + put; i++)
+			block_drop(a, &e->block[i]);
+		if (sl_edits_journal_cut(e, jlen0, jl0, seq0, cerr, sizeof(cerr)))
+			pr_err("%s (the next start adds what this edit did not)", cerr);
+	}
+	if (ret) {
+		while (e->nblock > nb0) {
+			sl_edits_del_block(e, e->nblock - 1);
+			block_set_del(a, e->nblock);
+		}
+		return ret;
+	}
+	if (e->nblock > nb0) {
+		/* a new generation, in the same slots: one that blocks more */
+		a->generation++;
+		pr_info("blocklist: %zu added (%zu in all), journal %s: generation %llu",
+			e->nblock - nb0, e->nblock, e->jpath, (unsigned long long)a->generation);
+		journal_compact(a);
+	}
+	return 0;
+}
+
+/* block del on the fast path: the journal, then the tries (all are there). */
+static int block_del_fast(struct agent *a, const struct sl_prefix *v, size_t n,
+			  struct json_object *removed, char *err, size_t errlen)
+{
+	struct sl_edits *e = &a->edits;
+	size_t len = 0, lines = 0, jlen0 = e->jlen, jl0 = e->jlines, gone = 0;
+	uint64_t seq0 = e->seq;
+	char *text = malloc(n * SL_JOURNAL_LINE), cerr[512];
+	int ret = 0;
+
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = !memcmp(&v[k], &v[i], sizeof(v[i]));
+		if (dup)
+			continue;
+		lines++;
+		len += sl_edits_journal_line(text + len, seq0 + lines, false, &v[i]);
+	}
+	ret = sl_edits_journal_append(e, text, len, lines, seq0 + lines, err, errlen);
+	free(text);
+	if (ret)
+		return ret;
+	fail_point();
+	for (size_t i = 0; i < n && !ret; i++, gone++)
+		ret = block_drop(a, &v[i]);
+	if (ret) {
+		snprintf(err, errlen, "cannot remove from the blocklist maps: %s; nothing changed",
+			 strerror(-ret));
+		for (size_t i = 0; i < gone; i++)
+			block_put(a, &v[i]);
+		if (sl_edits_journal_cut(e, jlen0, jl0, seq0, cerr, sizeof(cerr)))
+			pr_err("%s (the next start removes what this edit did not)", cerr);
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		long k = sl_edits_find_block(e, &v[i]);
+
+		if (k < 0)
+			continue;	/* given twice */
+		sl_edits_del_block(e, (size_t)k);
+		block_set_del(a, (size_t)k);
+		json_object_array_add(removed, prefix_str(&v[i]));
+	}
+	a->generation++;
+	pr_info("blocklist: %zu removed (%zu left), journal %s: generation %llu", lines,
+		e->nblock, e->jpath, (unsigned long long)a->generation);
+	journal_compact(a);
+	return 0;
+}
+
+/* block add and del: the checks, the prefixes of REQ. */
+static int block_begin(struct agent *a, struct json_object *req, struct sl_prefix **v,
+		       size_t *n, char *err, size_t errlen)
 {
 	int ret = edit_allowed(a, req, err, errlen);
 
-	if (!ret)
-		ret = req_prefixes(req, v, n, err, errlen);
-	return ret ? ret : edits_load(a, e, err, errlen);
+	return ret ? ret : req_prefixes(req, v, n, err, errlen);
 }
 
 int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_object **data,
@@ -618,19 +794,24 @@ int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_obj
 	size_t n, nadded = 0;
 	int ret;
 
-	ret = block_begin(a, req, &e, &v, &n, err, errlen);
+	ret = block_begin(a, req, &v, &n, err, errlen);
 	if (ret)
 		goto out;
 	added = json_object_new_array();
 	present = json_object_new_array();
+	if (block_fast(a, a->edits.nblock)) {
+		ret = block_add_fast(a, v, n, added, present, err, errlen);
+		goto answer;
+	}
+	ret = edits_load(a, &e, err, errlen);
+	if (ret)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
-		/* a prefix given twice in one request counts once */
-		if (block_find(&e, &v[i]) >= 0) {
-			bool dup = false;
+		long k = sl_edits_find_block(&e, &v[i]);
 
-			for (size_t k = 0; k < i; k++)
-				dup |= prefix_eq(&v[k], &v[i]);
-			if (!dup)
+		if (k >= 0) {
+			/* a prefix given twice in one request counts once */
+			if ((size_t)k < e.nblock - nadded)
 				json_object_array_add(present, prefix_str(&v[i]));
 			continue;
 		}
@@ -651,6 +832,7 @@ int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_obj
 	/* nothing new: nothing to apply, the generation stays */
 	if (nadded)
 		ret = edit_apply(a, &e, err, errlen);
+answer:
 	if (!ret) {
 		*data = answer(a, was);
 		json_object_object_add(*data, "added", json_object_get(added));
@@ -667,23 +849,35 @@ out:
 int edit_cmd_block_del(struct agent *a, struct json_object *req, struct json_object **data,
 		       char *err, size_t errlen)
 {
-	struct sl_edits e = {};
+	struct sl_edits e = {}, *cur = &a->edits;
 	struct sl_prefix *v = NULL;
 	struct json_object *removed;
 	uint64_t was = a->generation;
-	size_t n, off;
+	size_t n, off, ngone = 0;
+	bool fast;
 	int ret;
 
-	ret = block_begin(a, req, &e, &v, &n, err, errlen);
+	ret = block_begin(a, req, &v, &n, err, errlen);
 	if (ret)
 		goto out;
+	if (!a->edits_live || !a->edits_ok || a->edits_error) {
+		ret = edits_load(a, &e, err, errlen);
+		if (ret)
+			goto out;
+		cur = &e;
+	}
 	/* all or nothing: name every prefix that is not there */
 	off = (size_t)snprintf(err, errlen, "not in the blocklist:");
 	for (size_t i = 0; i < n; i++) {
 		char buf[64];
+		bool dup = false;
 
-		if (block_find(&e, &v[i]) >= 0)
+		for (size_t k = 0; k < i && !dup; k++)
+			dup = !memcmp(&v[k], &v[i], sizeof(v[i]));
+		if (sl_edits_find_block(cur, &v[i]) >= 0) {
+			ngone += !dup;
 			continue;
+		}
 		sl_prefix_format(&v[i], buf, sizeof(buf));
 		if (off < errlen)
 			off += (size_t)snprintf(err + off, errlen - off, " %s", buf);
@@ -693,18 +887,25 @@ int edit_cmd_block_del(struct agent *a, struct json_object *req, struct json_obj
 		goto out;
 	err[0] = '\0';
 	removed = json_object_new_array();
-	for (size_t i = 0; i < n; i++) {
-		long k = block_find(&e, &v[i]);
+	fast = cur == &a->edits && block_fast(a, cur->nblock - ngone);
+	if (fast) {
+		ret = block_del_fast(a, v, n, removed, err, errlen);
+	} else {
+		if (cur == &a->edits) {
+			ret = edits_load(a, &e, err, errlen);
+			cur = &e;
+		}
+		for (size_t i = 0; !ret && i < n; i++) {
+			long k = sl_edits_find_block(&e, &v[i]);
 
-		if (k < 0)
-			continue;	/* given twice */
-		memmove(&e.block[k], &e.block[k + 1], (e.nblock - k - 1) * sizeof(*e.block));
-		memmove(&e.block_loc[k], &e.block_loc[k + 1],
-			(e.nblock - k - 1) * sizeof(*e.block_loc));
-		e.nblock--;
-		json_object_array_add(removed, prefix_str(&v[i]));
+			if (k < 0)
+				continue;	/* given twice */
+			sl_edits_del_block(&e, (size_t)k);
+			json_object_array_add(removed, prefix_str(&v[i]));
+		}
+		if (!ret)
+			ret = edit_apply(a, &e, err, errlen);
 	}
-	ret = edit_apply(a, &e, err, errlen);
 	if (!ret) {
 		*data = answer(a, was);
 		json_object_object_add(*data, "removed", json_object_get(removed));

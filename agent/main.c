@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "block.h"
 #include "control.h"
 #include "egress.h"
 #include "events.h"
@@ -265,6 +266,7 @@ static int setup_signals(struct agent *a)
 static int agent_start(struct agent *a, bool *fresh)
 {
 	struct sl_policy pol;
+	struct sl_edits e = {};
 	bool pol_ok, no_edits;
 	int err;
 
@@ -284,7 +286,7 @@ static int agent_start(struct agent *a, bool *fresh)
 	*fresh = !loader_state_in_force(a) && !egress_state_in_force(a);
 	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
 	a->edits_refused = *fresh;
-	pol_ok = !sync_load(a, &pol, &no_edits);
+	pol_ok = !sync_load(a, &pol, &e, &no_edits);
 	if (!pol_ok) {
 		if (*fresh) {
 			pr_err("%s: invalid policy and nothing in force: not starting",
@@ -332,6 +334,18 @@ static int agent_start(struct agent *a, bool *fresh)
 	 * same build) or move to this build's entry program, and keep the
 	 * policy slot they run; the policy below goes to a new slot.
 	 */
+	/*
+	 * This build's programs check the CLI blocklist in its maps, and a
+	 * previous build's slots may have it in their own tables: fill the
+	 * maps before any link moves to this build's programs (a link that
+	 * keeps this build's pinned programs moves nowhere).
+	 */
+	if (pol_ok && !no_edits && !a->progs_adopted) {
+		struct block_plan bp;
+
+		if (!block_before(a, &e, &bp))
+			block_plan_free(&bp);
+	}
 	err = attach_adopt(a);
 	if (!err)
 		err = egress_adopt(a);
@@ -339,7 +353,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		goto fail_pol;
 	/* the policy is written before anything new is attached: never unfiltered */
 	if (pol_ok) {
-		err = sync_apply(a, &pol);
+		err = sync_apply(a, &pol, &e, !no_edits);
 		if (err && (*fresh || a->legacy_state))
 			return err;
 	}
@@ -362,6 +376,7 @@ static int agent_start(struct agent *a, bool *fresh)
 		return err;
 	/* every link runs this build now: free what none runs, after a grace period */
 	sync_grace(a);
+	sync_gc_run(a);
 	loader_gc(a);
 	if (a->legacy_state)
 		loader_drop_legacy_maps(a);
@@ -379,6 +394,7 @@ static int agent_start(struct agent *a, bool *fresh)
 fail_pol:
 	if (pol_ok)
 		policy_free(&pol);
+	sl_edits_free(&e);
 	return err;
 }
 
@@ -388,11 +404,13 @@ static void agent_run(struct agent *a)
 	int n, timeout;
 
 	while (!a->stop) {
-		int t2 = metrics_timeout(a);
+		int t2 = metrics_timeout(a), t3 = (int)sync_gc_timeout(a);
 
 		timeout = ctl_expire(a);
 		if (timeout < 0 || (t2 >= 0 && t2 < timeout))
 			timeout = t2;
+		if (timeout < 0 || (t3 >= 0 && t3 < timeout))
+			timeout = t3;
 		n = epoll_wait(a->epfd, evs, 16, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -409,7 +427,10 @@ static void agent_run(struct agent *a)
 		/* libmicrohttpd wants to run after every wait, whatever woke it */
 		metrics_run(a);
 		service_update(a);
+		if (!sync_gc_timeout(a))
+			sync_gc_run(a);
 	}
+	sync_gc_run(a);
 }
 
 int main(int argc, char **argv)
@@ -494,6 +515,7 @@ int main(int argc, char **argv)
 	if (a.have_policy)
 		policy_free(&a.pol);
 	free(a.edits_error);
+	sl_edits_free(&a.edits);
 	free(a.sec_slots);
 	if (a.state_lock_fd >= 0)
 		close(a.state_lock_fd);

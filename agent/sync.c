@@ -8,9 +8,13 @@
  * one in force stays, the errors are logged as FILE:LINE:COL: message (a
  * map write that fails names the rule or set that caused it).
  *
- * Reloads come from SIGHUP and from inotify on the policy dir: any change of
- * an entry (write, rename-over, Kubernetes' "..data" symlink swap) arms a
- * debounce timer, and the whole dir is read again when it fires.
+ * Reloads come from SIGHUP and from inotify on the policy dir. A complete
+ * step (a file closed after writing, renamed into place or away: rename-over,
+ * Kubernetes' "..data" symlink swap; removed) is read at once (QUICK_MS, for
+ * the other events of the same step); a file just created (still being
+ * written) and a step within BURST_MS of the one before (a copy of many
+ * files) arm a debounce timer instead, and the whole dir is read again when
+ * it fires.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +36,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "block.h"
 #include "conntrack.h"
 #include "egress.h"
 #include "fw_maps.h"
@@ -42,7 +47,9 @@
 #include "rules.h"
 #include "sync.h"
 
-#define DEBOUNCE_MS	300	/* quiet time after the last change */
+#define QUICK_MS	5	/* after a complete write: the events of the same step */
+#define BURST_MS	50	/* events closer than this are a burst ... */
+#define DEBOUNCE_MS	100	/* ... read after this much quiet */
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
 #define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
@@ -68,13 +75,13 @@ static void edits_error_set(struct agent *a, const struct sl_diags *d)
 	a->edits_error = s;
 }
 
-int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits)
+int sync_load(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool *no_edits)
 {
 	struct sl_diags d = {}, de = {};
-	struct sl_edits e;
 	int err, eerr;
 
 	*no_edits = false;
+	memset(e, 0, sizeof(*e));
 	err = policy_load_dir(a->policy_dir, pol, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
@@ -85,15 +92,15 @@ int sync_load(struct agent *a, struct sl_policy *pol, bool *no_edits)
 	}
 	sl_diags_free(&d);
 	/* the CLI's edits (lib/policy_edit.h), merged into the hand-written files */
-	eerr = sl_edits_read(a->policy_dir, &e, &de);
+	eerr = sl_edits_read(a->policy_dir, e, &de);
 	if (!eerr)
-		eerr = sl_edits_merge(pol, &e, &de);
-	sl_edits_free(&e);
+		eerr = sl_edits_merge(pol, e, &de);
 	if (!eerr) {
 		edits_error_set(a, NULL);
 		sl_diags_free(&de);
 		return 0;
 	}
+	sl_edits_free(e);
 	log_diags(LL_ERROR, &de);
 	edits_error_set(a, &de);
 	sl_diags_free(&de);
@@ -189,9 +196,10 @@ static void slots_gc(struct agent *a)
 	}
 }
 
-int sync_apply(struct agent *a, struct sl_policy *pol)
+int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool edits_ok)
 {
 	size_t nsec = nsections(pol), built = 0;
+	struct block_plan bp;
 	uint64_t gen = a->generation + 1;
 	struct rules_plan plan;
 	struct fw_write_fail fail;
@@ -203,13 +211,17 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	slots = calloc(nsec, sizeof(*slots));
 	if (!slots) {
 		policy_free(pol);
+		sl_edits_free(e);
 		return -ENOMEM;
 	}
+	/* what the last apply left, first: applies back to back never run out of slots */
+	sync_gc_run(a);
 	/* counter ids first: a rule that stays the same keeps its counters */
 	err = rules_plan(a, pol, &plan);
 	if (err) {
 		free(slots);
 		policy_free(pol);
+		sl_edits_free(e);
 		return err;
 	}
 	/* one new slot per section: nothing a packet can reach changes until the flip */
@@ -225,8 +237,6 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		}
 		fw_tables_set_counters(&t, plan.ids + sync_rule_base(pol, built),
 				       SLUICE_CNT_DEFAULT);
-		/* the CLI's blocklist is checked before conntrack (bpf/lib/classify.h) */
-		t.cfg.block = sl_fw_has_block(fw);
 		err = fw_slot_free(&a->fds, &slots[built]);
 		if (err)
 			pr_err("%s: no free policy slot (%d in use): not applied", a->policy_dir,
@@ -261,6 +271,12 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 	/* shared by every slot: written just before the flip, restored if it fails */
 	if (!err)
 		err = ct_apply(a, pol);
+	/* the blocklist's new prefixes: in the tries before a slot blocks with them */
+	if (!err) {
+		err = block_before(a, e, &bp);
+		if (err && a->have_policy)
+			ct_apply(a, &a->pol);
+	}
 	/* the flip: one word per interface, to its section's new slot; the services */
 	if (!err) {
 		err = attach_set_slots(a, pol, slots, nsec);
@@ -276,6 +292,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 			if (a->have_policy)
 				ct_apply(a, &a->pol);
 			sync_grace(a);
+			block_abort(a, &bp);
 			pr_err("%s: not applied: the interfaces stay on generation %llu",
 			       a->policy_dir, (unsigned long long)a->generation);
 		}
@@ -289,13 +306,24 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		rules_abort(a, &plan);
 		free(slots);
 		policy_free(pol);
+		sl_edits_free(e);
 		return err;
 	}
+	/* the prefixes no policy blocks with any more */
+	block_after(a, e, &bp);
+	sl_edits_free(&a->edits);
+	a->edits = *e;
+	memset(e, 0, sizeof(*e));
+	/* now, not at the first block edit (a 1M-prefix list: ~100 ms) */
+	sl_edits_index(&a->edits);
+	a->edits_live = true;
+	a->edits_ok = edits_ok;
 	a->use = use;
 	if (a->have_policy)
 		policy_free(&a->pol);
 	a->pol = *pol;
 	a->have_policy = true;
+	block_set_adopt(a);
 	a->generation = gen;
 	free(a->sec_slots);
 	a->sec_slots = slots;
@@ -310,13 +338,34 @@ int sync_apply(struct agent *a, struct sl_policy *pol)
 		a->pol.nfiles, a->policy_dir);
 	/* events of the new generation name its rules from now on */
 	rules_commit(a, &a->pol, &plan, gen);
-	/* the slots just left: freed once no packet can be in them */
-	sync_grace(a);
-	slots_gc(a);
-	lb_sync_gc(a);
+	/*
+	 * The slots just left: freed once no packet can be in them, after the
+	 * answer (sync_gc_run from the event loop): the edit is in force now.
+	 */
+	a->gc_pending = true;
 	lb_ifaces_sync(a);
 	health_sync(a);
 	return 0;
+}
+
+long sync_gc_timeout(const struct agent *a)
+{
+	long ms;
+
+	if (!a->gc_pending)
+		return -1;
+	ms = SLOT_GRACE_MS - agent_ms_since(&a->last_switch);
+	return ms > 0 ? ms : 0;
+}
+
+void sync_gc_run(struct agent *a)
+{
+	if (!a->gc_pending)
+		return;
+	a->gc_pending = false;
+	sync_grace(a);
+	slots_gc(a);
+	lb_sync_gc(a);
 }
 
 static void watch_subdirs(struct agent *a);
@@ -324,15 +373,16 @@ static void watch_subdirs(struct agent *a);
 int sync_reload(struct agent *a, const char *why)
 {
 	struct sl_policy pol;
+	struct sl_edits e;
 	bool no_edits;
 	int err;
 
 	pr_info("reloading %s (%s)", a->policy_dir, why);
 	/* before reading: a set file written from now on is seen */
 	watch_subdirs(a);
-	err = sync_load(a, &pol, &no_edits);
+	err = sync_load(a, &pol, &e, &no_edits);
 	if (!err)
-		err = sync_apply(a, &pol);
+		err = sync_apply(a, &pol, &e, !no_edits);
 	if (!err)
 		a->edits_refused = no_edits;
 	a->policy_failed = err != 0;
@@ -461,10 +511,21 @@ static bool name_ignored(const char *name)
 	return (n > 4 && (!strcmp(name + n - 4, ".swp") || !strcmp(name + n - 4, ".swx")));
 }
 
+/*
+ * Does EV end a step (a file written and closed, moved in or out, removed)?
+ * A file just created is still being written: its IN_CLOSE_WRITE follows.
+ */
+static bool ev_complete(const struct inotify_event *ev)
+{
+	return ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+}
+
 static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool changed = false;
+	bool changed = false, complete = false;
+	struct timespec now;
+	long quiet;
 	ssize_t n;
 
 	(void)src;
@@ -476,8 +537,11 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			p += sizeof(*ev) + ev->len;
 			if (ev->wd != a->inotify_wd && is_sub_wd(a, ev->wd)) {
 				/* a subdir: any change but editors' files; gone: re-listed */
-				changed |= (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
-					   !ev->len || !name_ignored(ev->name);
+				if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+				    !ev->len || !name_ignored(ev->name)) {
+					changed = true;
+					complete = ev_complete(ev);
+				}
 				continue;
 			}
 			if (ev->wd != a->inotify_wd)
@@ -487,22 +551,31 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
 				a->inotify_wd = -1;
 				changed = true;
+				complete = false;
 				continue;
 			}
 			if (ev->len && name_ignored(ev->name))
 				continue;
 			changed = true;
+			complete = ev_complete(ev);
 		}
 	}
 	if (!changed)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	quiet = a->change_last.tv_sec ? agent_ms_since(&a->change_last) : BURST_MS;
+	if (complete)
+		a->change_last = now;
 	if (!timer_armed(a))
-		clock_gettime(CLOCK_MONOTONIC, &a->change_first);
-	/* debounce, but a dir that never stops changing is still read */
-	if (agent_ms_since(&a->change_first) < DEBOUNCE_MAX_MS - DEBOUNCE_MS)
-		timer_arm(a, DEBOUNCE_MS);
-	else if (!timer_armed(a))
-		timer_arm(a, 1);
+		a->change_first = now;
+	/* a dir that never stops changing is still read */
+	if (agent_ms_since(&a->change_first) >= DEBOUNCE_MAX_MS - DEBOUNCE_MS) {
+		if (!timer_armed(a))
+			timer_arm(a, 1);
+		return;
+	}
+	/* a step complete on its own: now; a file half there or a burst: after a quiet time */
+	timer_arm(a, complete && quiet >= BURST_MS ? QUICK_MS : DEBOUNCE_MS);
 }
 
 static void debounce_ready(struct agent *a, struct ep_src *src, uint32_t events)

@@ -1,22 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * CLI edits end to end: `sluice block add PREFIX` from the CLI's start to
- * its exit, which is after the agent answered, which is after the merged
- * policy was compiled, written to the idle slot, every link switched to it
- * (the block is in force) and the edits file saved (fsync, rename, fsync of
- * the dir). Beside it, measured in the same run against the same agent:
+ * its exit, which is after the agent answered, which is after the edit is
+ * in force and saved. Beside it, measured in the same run against the same
+ * agent:
  *
  *   sluice status        the CLI's start and one control round trip with an
  *                        answer that reads maps (the floor of any command)
- *   SIGHUP reload        the agent re-reading and applying the same dir
- *                        (what every edit costs inside the agent, minus the
- *                        file save), timed until the new generation answers
+ *   SIGHUP reload        the agent re-reading and applying the same dir,
+ *                        timed until the new generation answers
  *
- * for a 100-rule policy, then again with a 100,000-prefix set added: an edit
- * re-reads and re-applies the whole policy (that is what makes it atomic),
- * so its cost follows the policy's size. Also how soon a new or renamed
- * link that matches the policy's pattern is attached (the netns tests check
- * that it is, not how fast).
+ * for a 100-rule policy whose blocklist is empty before each add and after
+ * each del (rule 0 comes and goes: a whole-policy apply, which is what a
+ * rule edit costs too), then again with a 100,000-prefix set added; then
+ * with a 1,048,576-address blocklist in force, where an add or del is a
+ * journal line and a trie update, beside `nft add|delete element` on a set
+ * of the same addresses. Also how soon a new or renamed link that matches
+ * the policy's pattern is attached (the netns tests check that it is, not
+ * how fast).
  *
  * The agent runs in a namespace of its own (sle-b<pid>) with one veth pair;
  * its state dir is /sys/fs/bpf/sle-b<pid>. Everything is removed on exit.
@@ -209,6 +210,176 @@ static int measure(const char *title)
 	return 0;
 }
 
+#define BLOCK_N		(1u << 20)
+
+/* The I-th of BLOCK_N distinct IPv4 addresses, scattered (an odd multiplier is a bijection). */
+static uint32_t block_addr(uint32_t i)
+{
+	return (i + 1) * 2654435761u;
+}
+
+static void put_addr(FILE *f, uint32_t a)
+{
+	fprintf(f, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+}
+
+/* `nft ARGS` in the namespace, ms; -1 when it fails. */
+static double nft_ms(const char *args)
+{
+	double t0 = now_s() * 1e3;
+
+	if (sh("ip netns exec %s nft %s", ns, args))
+		return -1;
+	return now_s() * 1e3 - t0;
+}
+
+/*
+ * `sluice rule add` / `rule del` of one rule with NRULES hand-written rules in
+ * force (a whole-policy apply: a new slot, the unchanged tables shared),
+ * beside `nft add rule` into a chain of the same NRULES rules.
+ */
+static int measure_rules(int nrules)
+{
+	double a[ROUNDS], d[ROUNDS], na[ROUNDS], t0;
+	char path[160], cmd[256];
+	long long g = generation();
+	FILE *f;
+
+	if (write_policy(nrules, false) || kill(agent, SIGHUP) || wait_generation(g + 1, 60000))
+		return -1;
+	for (int i = 0; i < ROUNDS; i++) {
+		char name[32], port[16];
+		const char *add[] = { "rule", "add", name, "--action", "deny", "--proto", "tcp",
+				      "--dport", port, NULL };
+		const char *del[] = { "rule", "del", name, NULL };
+
+		snprintf(name, sizeof(name), "cli-%d", i);
+		snprintf(port, sizeof(port), "%d", 30000 + i);
+		t0 = now_s() * 1e3;
+		if (cli(NULL, 0, add))
+			return -1;
+		a[i] = now_s() * 1e3 - t0;
+		t0 = now_s() * 1e3;
+		if (cli(NULL, 0, del))
+			return -1;
+		d[i] = now_s() * 1e3 - t0;
+	}
+	snprintf(path, sizeof(path), "%s/rules.nft", work);
+	f = fopen(path, "we");
+	if (!f)
+		return -1;
+	fputs("table inet sler {\n  chain in {\n    type filter hook input priority 0;\n", f);
+	for (int i = 0; i < nrules; i++)
+		fprintf(f, "    udp dport %d drop\n", 20000 + i);
+	fputs("  }\n}\n", f);
+	if (fclose(f))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "-f %s", path);
+	t0 = nft_ms(cmd);
+	for (int i = 0; t0 >= 0 && i < ROUNDS; i++) {
+		snprintf(cmd, sizeof(cmd), "add rule inet sler in tcp dport %d drop", 30000 + i);
+		na[i] = nft_ms(cmd);
+		if (na[i] < 0)
+			t0 = -1;
+	}
+	sh("ip netns exec %s nft delete table inet sler 2>/dev/null", ns);
+	printf("\n%d rules, ms over %d rounds              median      p90      min\n", nrules,
+	       ROUNDS);
+	row("sluice rule add NAME ...", a, ROUNDS);
+	row("sluice rule del NAME", d, ROUNDS);
+	if (t0 < 0)
+		printf("  nft: not measured (nft missing or the chain did not load)\n");
+	else
+		row("nft add rule (same 1,000-rule chain)", na, ROUNDS);
+	return 0;
+}
+
+/*
+ * A CLI blocklist of 1,048,576 single IPv4 addresses in force (written as the
+ * edits file and loaded by SIGHUP, as after a restart), then block add and
+ * del of one more: a journal line and a trie update. Beside it, `nft add
+ * element` / `delete element` of one address into a set of the same
+ * 1,048,576 addresses, in the same namespace and run.
+ */
+static int measure_big_block(void)
+{
+	double a[ROUNDS], d[ROUNDS], na[ROUNDS], nd[ROUNDS], t0;
+	char path[160], cmd[256];
+	long long g = generation();
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/.sluice-cli.yaml", pol);
+	f = fopen(path, "we");
+	if (!f)
+		return -1;
+	fputs("rules: []\nblock: |\n", f);
+	for (uint32_t i = 0; i < BLOCK_N; i++) {
+		fputs("  ", f);
+		put_addr(f, block_addr(i));
+		fputs("/32\n", f);
+	}
+	if (fclose(f))
+		return -1;
+	t0 = now_s() * 1e3;
+	if (write_policy(100, false) || kill(agent, SIGHUP) || wait_generation(g + 1, 120000))
+		return -1;
+	printf("\n(1,048,576-prefix CLI blocklist loaded in %.0f ms, by SIGHUP)\n",
+	       now_s() * 1e3 - t0);
+	for (int i = 0; i < ROUNDS; i++) {
+		char pfx[32];
+		const char *add[] = { "block", "add", pfx, NULL };
+		const char *del[] = { "block", "del", pfx, NULL };
+
+		snprintf(pfx, sizeof(pfx), "192.0.2.%d", i + 1);
+		t0 = now_s() * 1e3;
+		if (cli(NULL, 0, add))
+			return -1;
+		a[i] = now_s() * 1e3 - t0;
+		t0 = now_s() * 1e3;
+		if (cli(NULL, 0, del))
+			return -1;
+		d[i] = now_s() * 1e3 - t0;
+	}
+
+	/* nft: the same addresses in a set of its own table, same namespace */
+	snprintf(path, sizeof(path), "%s/block.nft", work);
+	f = fopen(path, "we");
+	if (!f)
+		return -1;
+	fputs("table inet sleb {\n  set s { type ipv4_addr; }\n  chain in {\n"
+	      "    type filter hook input priority 0; ip saddr @s drop\n  }\n}\n", f);
+	for (uint32_t i = 0; i < BLOCK_N; i++) {
+		fputs(i % 4096 ? ", " : "add element inet sleb s { ", f);
+		put_addr(f, block_addr(i));
+		if (i % 4096 == 4095 || i == BLOCK_N - 1)
+			fputs(" }\n", f);
+	}
+	if (fclose(f))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "-f %s", path);
+	t0 = nft_ms(cmd);
+	for (int i = 0; t0 >= 0 && i < ROUNDS; i++) {
+		snprintf(cmd, sizeof(cmd), "add element inet sleb s '{ 192.0.2.%d }'", i + 1);
+		na[i] = nft_ms(cmd);
+		snprintf(cmd, sizeof(cmd), "delete element inet sleb s '{ 192.0.2.%d }'", i + 1);
+		nd[i] = nft_ms(cmd);
+		if (na[i] < 0 || nd[i] < 0)
+			t0 = -1;
+	}
+	sh("ip netns exec %s nft delete table inet sleb 2>/dev/null", ns);
+	printf("\n100 rules + a 1,048,576-prefix blocklist, ms over %d rounds  median      p90"
+	       "      min\n", ROUNDS);
+	row("sluice block add PREFIX", a, ROUNDS);
+	row("sluice block del PREFIX", d, ROUNDS);
+	if (t0 < 0) {
+		printf("  nft: not measured (nft missing or the set did not load)\n");
+		return 0;
+	}
+	row("nft add element (same 1M set)", na, ROUNDS);
+	row("nft delete element", nd, ROUNDS);
+	return 0;
+}
+
 /* Does DEV in the namespace run an XDP program? (system(3): no message while it is not yet) */
 static bool has_xdp(const char *dev)
 {
@@ -356,6 +527,8 @@ int main(int argc, char **argv)
 	}
 	printf("\n(100k-prefix set loaded in %.0f ms)\n", now_s() * 1e3 - t0);
 	if (measure("100 rules + a 100,000-prefix set"))
+		goto fail;
+	if (measure_rules(1000) || measure_big_block())
 		goto fail;
 	return 0;
 fail:

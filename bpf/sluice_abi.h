@@ -151,8 +151,9 @@ struct fw_config {
 	__u32 nrules;			/* rules in use, bits [0, nrules) */
 	__u32 default_action;		/* enum sluice_action */
 	__u32 active;			/* 0: no policy applied, every packet passes */
-	__u16 block;			/* 1: rule 0 is the CLI blocklist (sources only), checked
-					 * before conntrack so a block cuts established flows */
+	__u16 block;			/* 1: rule 0 is the CLI blocklist: its prefixes are in
+					 * the sl_block* maps, not in the tables; checked before
+					 * conntrack so a block cuts established flows */
 	__u16 section;			/* the firewall section compiled (drop events) */
 	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
 	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
@@ -228,6 +229,25 @@ static inline __u32 sl_lh_home(__u32 net24, __u32 nbkts)
 struct fw_lpm6_key {
 	__u32 prefixlen;
 	__u8 addr[16];
+};
+
+/*
+ * The CLI blocklist (`sluice block add`): per family a hash of single
+ * addresses (/32, /128: most of a reputation feed, one lookup whatever its
+ * size) and an LPM trie of the shorter prefixes, shared by every slot and
+ * edited in place, one prefix per update (atomic per packet). Checked before
+ * conntrack when fw_config.block says rule 0 is the blocklist; its drops
+ * count and are named as rule 0. The values are unused.
+ */
+#define SLUICE_BLOCK_MAX	(1u << 21)	/* prefixes per family and map */
+
+struct sl_block4_key {
+	__u32 prefixlen;
+	__u8 addr[4];		/* network order */
+};
+
+struct sl_block6h_key {
+	__u8 addr[16];		/* network order */
 };
 
 struct fw_lpm6_val {
@@ -819,10 +839,9 @@ struct sl_ev_config {
 };
 
 /*
- * The tables of a policy slot, in the order a slot is built and inserted
- * (what a packet reads through an entry is inserted before the entry:
- * second levels before first levels, fw_cfg last, since a slot whose fw_cfg
- * is present is complete). Each is an inner map of its own outer array of
+ * The tables of a policy slot, in the order a slot is built (inserted all at
+ * once: no packet reaches a slot before an interface's word names it, see
+ * lib/fw_maps.c fw_slot_write). Each is an inner map of its own outer array of
  * maps (index: policy slot); a slot leaves the tables its policy does not
  * need empty. ENTRIES 0: sized to the compiled policy (BPF_F_INNER_MAP:
  * its lookups are helper calls); the others keep a fixed size so that the
@@ -903,6 +922,10 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_IFSLOT_A	"sl_ifslot_a_v2"	/* ifindex -> policy slot + 1, ifindex < 64k */
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */
 #define SLUICE_MAP_SCRATCH	"sl_scratch"	/* per-CPU per-packet state */
+#define SLUICE_MAP_BLOCK4	"sl_block4"	/* the CLI blocklist, IPv4 (sl_block4_key) */
+#define SLUICE_MAP_BLOCK6	"sl_block6"	/* ... and IPv6 (fw_lpm6_key) */
+#define SLUICE_MAP_BLOCK4H	"sl_block4h"	/* ... its /32s (__u32, network order) */
+#define SLUICE_MAP_BLOCK6H	"sl_block6h"	/* ... its /128s (sl_block6h_key) */
 #define SLUICE_MAP_LB_SVC	"lb_svc"	/* (VIP, port, proto) -> service */
 #define SLUICE_MAP_LB_MAGLEV	"lb_maglev"	/* Maglev tables (array of maps) */
 #define SLUICE_MAP_LB_BACKENDS	"lb_backends"	/* backend id -> address, port */
@@ -1017,6 +1040,7 @@ _Static_assert(sizeof(struct fw_lh_bkt) == 64, "fw_lh_bkt is one cache line");
 _Static_assert(sizeof(struct fw_rule_blk) == 256, "fw_rule_blk layout");
 _Static_assert(sizeof(struct fw_lpm6_key) == 20, "fw_lpm6_key layout");
 _Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
+_Static_assert(sizeof(struct sl_block4_key) == 8, "sl_block4_key layout");
 _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
 _Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
 _Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");

@@ -194,7 +194,8 @@ int cli_parse(struct cli *c, int argc, char **argv, struct cli_args *a)
 			     unknown_option(c, arg);
 			continue;
 		}
-		if (a->npos >= v->max)
+		/* CLI_MANY: as many as given (pos holds argc) */
+		if (v->max != CLI_MANY && a->npos >= v->max)
 			rc = cli_error(c, EXIT_USAGE, "unexpected argument '%s'; try 'sluice %s help'",
 				       arg, c->object);
 		else

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "fw_tables.h"
+#include "policy_edit.h"
 #include "policy_int.h"
 #include "prefix.h"
 
@@ -82,6 +83,7 @@ struct space {
 struct cctx {
 	const struct sl_policy *pol;
 	const struct sl_firewall *fw;	/* the section compiled */
+	bool block;			/* rule 0 is the CLI blocklist: not in the tables */
 	struct fw_tables *t;
 	struct sl_diags *diags;
 	uint32_t W;			/* 64-bit words per bitmap */
@@ -318,7 +320,8 @@ static int collect_sources(struct cctx *c, bool dst, uint64_t *wild)
 		return -ENOMEM;
 	for (size_t i = 0; i < pol->nsets; i++)
 		set_src[i] = NO_SOURCE;
-	for (size_t r = 0; r < c->fw->nrules; r++) {
+	/* the blocklist's prefixes live in sl_block4/6: rule 0 matches nothing here */
+	for (size_t r = c->block ? 1 : 0; r < c->fw->nrules; r++) {
 		const struct sl_rule *rl = &c->fw->rules[r];
 		const struct sl_addr_item *v = dst ? rl->dst : rl->src;
 		size_t n = dst ? rl->ndst : rl->nsrc;
@@ -1402,7 +1405,8 @@ out:
 int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64_t generation,
 	       struct fw_tables *t, struct sl_diags *diags)
 {
-	struct cctx c = { .pol = pol, .fw = fw, .t = t, .diags = diags };
+	struct cctx c = { .pol = pol, .fw = fw, .t = t, .diags = diags,
+			  .block = sl_fw_has_block(fw) };
 	int rc = 0;
 
 	memset(t, 0, sizeof(*t));
@@ -1435,6 +1439,7 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 	t->cfg.nrules = (uint32_t)fw->nrules;
 	t->cfg.default_action = fw->default_action;
 	t->cfg.active = 1;
+	t->cfg.block = c.block;
 	t->cfg.words = (uint16_t)c.W;
 	if (fw >= pol->fws && fw < pol->fws + pol->nfws)
 		t->cfg.section = (uint16_t)(fw - pol->fws);

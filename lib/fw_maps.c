@@ -4,7 +4,7 @@
  * inner map per fw_* table the policy needs (SLUICE_FW_TABLES), sized from
  * the tables where the layout allows (large classes, chunks and groups, the
  * hash, IPv6 prefixes), filled, frozen, and inserted into the outer fwp_*
- * maps at the slot, fw_cfg last. A slot is never written again: a new
+ * maps at the slot, all at once. A slot is never written again: a new
  * policy is a new slot, so a failure at any step leaves the policy in force
  * exactly as it was. Also reads the per-CPU counters back.
  *
@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,14 +375,56 @@ fail:
 	return err;
 }
 
+/*
+ * One update (INNER >= 0) or delete of slot SLOT in an outer map. The kernel
+ * makes every update or delete of an array of maps from userspace wait for
+ * an RCU grace period (so that no program still uses what was there): ~10 ms
+ * each on a loaded machine, the bulk of a policy apply done one after the
+ * other. outer_ops runs them in threads of their own, which wait for about
+ * one grace period together.
+ */
+struct outer_op {
+	int outer, inner;
+	uint32_t slot;
+	int err;
+};
+
+static void *outer_op_run(void *arg)
+{
+	struct outer_op *o = arg;
+	int r = o->inner >= 0 ? bpf_map_update_elem(o->outer, &o->slot, &o->inner, BPF_ANY) :
+			       bpf_map_delete_elem(o->outer, &o->slot);
+
+	o->err = r && !(o->inner < 0 && errno == ENOENT) ? -errno : 0;
+	return NULL;
+}
+
+static void outer_ops(struct outer_op *ops, int n)
+{
+	pthread_t th[SLUICE_FWT_MAX];
+	bool started[SLUICE_FWT_MAX] = { false };
+
+	for (int i = 0; i < n; i++)
+		started[i] = n > 1 && !pthread_create(&th[i], NULL, outer_op_run, &ops[i]);
+	for (int i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			outer_op_run(&ops[i]);	/* no thread: here and now */
+	}
+}
+
 int fw_slot_clear(const struct fw_map_fds *fds, uint32_t slot)
 {
+	struct outer_op ops[SLUICE_FWT_MAX];
 	int ret = 0;
 
-	/* fw_cfg first: without it the slot is not taken as a policy */
-	for (int k = SLUICE_FWT_MAX; k-- > 0;)
-		if (bpf_map_delete_elem(fds->tbl[k], &slot) && errno != ENOENT && !ret)
-			ret = -errno;
+	/* a slot is cleared once no interface names it: all at once */
+	for (int k = 0; k < SLUICE_FWT_MAX; k++)
+		ops[k] = (struct outer_op){ fds->tbl[k], -1, slot, 0 };
+	outer_ops(ops, SLUICE_FWT_MAX);
+	for (int k = 0; k < SLUICE_FWT_MAX && !ret; k++)
+		ret = ops[k].err;
 	return ret;
 }
 
@@ -429,16 +472,34 @@ int fw_slot_write(const struct fw_map_fds *fds, uint32_t slot, const struct fw_t
 			goto out;
 		}
 	}
-	for (int k = 0; k < SLUICE_FWT_MAX && !err; k++) {
-		if (inner[k] < 0)
-			continue;
-		err = write_hook(tbls[k].name);
-		if (!err && bpf_map_update_elem(fds->tbl[k], &slot, &inner[k], BPF_ANY))
-			err = -errno;
-		if (err) {
-			fail->map = tbls[k].name;
+	/*
+	 * Every table at once: no packet reaches the slot before the flip (the
+	 * interfaces' words name it only then; a slot is reused only after its
+	 * grace period), so their order does not matter, and a crash half way
+	 * leaves a slot no interface names, cleared at the next write. A write
+	 * the tests fail (write_hook) is decided here, in table order.
+	 */
+	{
+		struct outer_op ops[SLUICE_FWT_MAX];
+		int kk[SLUICE_FWT_MAX], n = 0;
+
+		for (int k = 0; k < SLUICE_FWT_MAX && !err; k++) {
+			if (inner[k] < 0)
+				continue;
+			err = write_hook(tbls[k].name);
+			kk[n] = k;
+			ops[n++] = (struct outer_op){ fds->tbl[k], inner[k], slot, err };
+		}
+		if (!err)
+			outer_ops(ops, n);
+		for (int i = 0; i < n; i++) {
+			if (!ops[i].err)
+				continue;
+			err = ops[i].err;
+			fail->map = tbls[kk[i]].name;
 			sl_diag_add(diags, NULL, "map %s: cannot insert %s into policy slot %u: %s",
-				    tbls[k].outer, tbls[k].name, slot, strerror(-err));
+				    tbls[kk[i]].outer, tbls[kk[i]].name, slot, strerror(-err));
+			break;
 		}
 	}
 	if (err)

@@ -35,7 +35,7 @@ int fw_pipeline_full(int tails_fd);
  * Policy slots. A slot is one compiled policy: one inner map per fw_* table
  * the policy needs, created by fw_slot_write (sized from the compiled tables
  * where SLUICE_FW_TABLES says so), filled, frozen (never written again) and
- * inserted into the outer maps, fw_cfg last. A packet uses the slot its
+ * inserted into the outer maps. A packet uses the slot its
  * interface names in sl_ifslot, read once.
  */
 

@@ -122,14 +122,125 @@ long sl_edits_find_rule(const struct sl_edits *e, const char *name)
 	return -1;
 }
 
+/*
+ * The blocklist's index: open addressing with linear probing, each slot the
+ * position + 1 of a prefix in e->block (0: empty), at most half full. Built
+ * at the first lookup, kept up to date from then on: a lookup in a 1M-prefix
+ * list is one hash, not a scan.
+ */
+static size_t pfx_hash(const struct sl_prefix *p)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)p->family << 8 | p->len);
+
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p->addr + i, sizeof(w));
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
+	}
+	return (size_t)h;
+}
+
+static bool pfx_eq(const struct sl_prefix *x, const struct sl_prefix *y)
+{
+	return x->family == y->family && x->len == y->len &&
+	       !memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* The slot of P: where it is, or the empty slot where it would go. */
+static size_t bidx_slot(const struct sl_edits *e, const struct sl_prefix *p)
+{
+	size_t i = pfx_hash(p) & e->bmask;
+
+	while (e->bidx[i] && !pfx_eq(&e->block[e->bidx[i] - 1], p))
+		i = (i + 1) & e->bmask;
+	return i;
+}
+
+/* (Re)build the index for at least N prefixes. */
+static int bidx_build(struct sl_edits *e, size_t n)
+{
+	size_t cap = 1024;
+	uint32_t *v;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	free(e->bidx);
+	e->bidx = v;
+	e->bmask = cap - 1;
+	for (size_t k = 0; k < e->nblock; k++)
+		e->bidx[bidx_slot(e, &e->block[k])] = (uint32_t)k + 1;
+	return 0;
+}
+
+int sl_edits_index(struct sl_edits *e)
+{
+	return e->bmask ? 0 : bidx_build(e, e->nblock);
+}
+
+long sl_edits_find_block(struct sl_edits *e, const struct sl_prefix *p)
+{
+	size_t i;
+
+	if (!e->bmask && bidx_build(e, e->nblock)) {
+		/* no memory for the index: a scan */
+		for (size_t k = 0; k < e->nblock; k++)
+			if (pfx_eq(&e->block[k], p))
+				return (long)k;
+		return -1;
+	}
+	i = bidx_slot(e, p);
+	return e->bidx[i] ? (long)e->bidx[i] - 1 : -1;
+}
+
 int sl_edits_add_block(struct sl_edits *e, const struct sl_prefix *p)
 {
 	if (sl_vec_reserve((void **)&e->block, e->nblock, sizeof(*e->block)) ||
 	    sl_vec_reserve((void **)&e->block_loc, e->nblock, sizeof(*e->block_loc)))
 		return -ENOMEM;
+	if (e->bmask && 2 * (e->nblock + 1) > e->bmask + 1 && bidx_build(e, e->nblock + 1)) {
+		free(e->bidx);
+		e->bidx = NULL;
+		e->bmask = 0;	/* rebuilt at the next lookup */
+	}
 	e->block[e->nblock] = *p;
 	e->block_loc[e->nblock++] = (struct sl_loc){ e->path, 0, 0 };
+	if (e->bmask)
+		e->bidx[bidx_slot(e, p)] = (uint32_t)e->nblock;
 	return 0;
+}
+
+/* Empty slot I of the index: move back the entries after it that may live there. */
+static void bidx_clear(struct sl_edits *e, size_t i)
+{
+	for (size_t j = (i + 1) & e->bmask; e->bidx[j]; j = (j + 1) & e->bmask) {
+		size_t k = pfx_hash(&e->block[e->bidx[j] - 1]) & e->bmask;
+
+		/* its home K is cyclically in (I, J]: it stays */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		e->bidx[i] = e->bidx[j];
+		i = j;
+	}
+	e->bidx[i] = 0;
+}
+
+void sl_edits_del_block(struct sl_edits *e, size_t i)
+{
+	size_t last = e->nblock - 1;
+
+	if (e->bmask) {
+		bidx_clear(e, bidx_slot(e, &e->block[i]));
+		if (i != last)
+			e->bidx[bidx_slot(e, &e->block[last])] = (uint32_t)i + 1;
+	}
+	e->block[i] = e->block[last];
+	e->block_loc[i] = e->block_loc[last];
+	e->nblock--;
 }
 
 int sl_edits_add_drain(struct sl_edits *e, const char *drain)
@@ -153,11 +264,13 @@ void sl_edits_free(struct sl_edits *e)
 	free(e->rules);
 	free(e->block);
 	free(e->block_loc);
+	free(e->bidx);
 	for (size_t i = 0; i < e->ndrains; i++)
 		free(e->drains[i]);
 	free(e->drains);
 	free(e->drain_loc);
 	free(e->path);
+	free(e->jpath);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -272,36 +385,83 @@ static void read_rule(struct ectx *c, yaml_node_t *m)
 		eerr(c, m, "rule has no name");
 }
 
-static void read_block(struct ectx *c, yaml_node_t *v)
+/* Prefix S (N bytes) at LOC into the blocklist. */
+static void block_one(struct ectx *c, const char *s, size_t n, struct sl_loc loc)
 {
 	struct sl_edits *e = c->e;
+	struct sl_prefix pfx;
+	char err[256];
+
+	if (sl_prefix_parse(s, n, &pfx, err, sizeof(err))) {
+		c->errs++;
+		sl_diag_add(c->diags, &loc, "%s", err);
+		return;
+	}
+	if (sl_vec_reserve((void **)&e->block, e->nblock, sizeof(*e->block)) ||
+	    sl_vec_reserve((void **)&e->block_loc, e->nblock, sizeof(*e->block_loc))) {
+		c->oom = true;
+		return;
+	}
+	e->block[e->nblock] = pfx;
+	e->block_loc[e->nblock++] = loc;
+}
+
+/*
+ * block: a list of prefixes, or (what the agent writes) a literal block of
+ * one prefix per line: one YAML node, not one per prefix, for 1M of them.
+ * Its lines are on the lines after the "|", written from column 3.
+ */
+static void read_block(struct ectx *c, yaml_node_t *v)
+{
 	yaml_node_item_t *it;
 
+	if (v->type == YAML_SCALAR_NODE) {
+		const char *s = scalar(v), *end = s + v->data.scalar.length;
+		int line = (int)v->start_mark.line + 2;
+
+		for (; s < end && !c->oom && c->errs < SL_FILE_ERRS_MAX; line++) {
+			const char *nl = memchr(s, '\n', (size_t)(end - s));
+			size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+
+			if (n)
+				block_one(c, s, n, (struct sl_loc){ c->e->path, line, 3 });
+			s += n + 1;
+		}
+		return;
+	}
 	if (v->type != YAML_SEQUENCE_NODE) {
 		eerr(c, v, "block must be a list of prefixes");
 		return;
 	}
 	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 		yaml_node_t *n = yaml_document_get_node(c->doc, *it);
-		struct sl_prefix pfx;
-		char err[256];
 
 		if (!scalar(n)) {
 			eerr(c, n ? n : v, "block: list items must be prefixes");
 			continue;
 		}
-		if (sl_prefix_parse(scalar(n), n->data.scalar.length, &pfx, err, sizeof(err))) {
-			eerr(c, n, "%s", err);
-			continue;
-		}
-		if (sl_vec_reserve((void **)&e->block, e->nblock, sizeof(*e->block)) ||
-		    sl_vec_reserve((void **)&e->block_loc, e->nblock, sizeof(*e->block_loc))) {
-			c->oom = true;
+		block_one(c, scalar(n), n->data.scalar.length, mark_loc(c, n));
+		if (c->oom)
+			return;
+	}
+}
+
+/* journal: the last journal line the file holds. */
+static void read_journal_seq(struct ectx *c, yaml_node_t *v)
+{
+	const char *s = scalar(v);
+	char *end;
+
+	errno = 0;
+	if (s && *s >= '0' && *s <= '9') {
+		c->e->seq = strtoull(s, &end, 10);
+		if (!errno && !*end) {
+			c->e->file_seq = c->e->seq;
 			return;
 		}
-		e->block[e->nblock] = pfx;
-		e->block_loc[e->nblock++] = mark_loc(c, n);
 	}
+	c->e->seq = 0;
+	eerr(c, v, "journal: must be a number (the last journal line this file holds)");
 }
 
 static void read_drain(struct ectx *c, yaml_node_t *v)
@@ -338,6 +498,18 @@ static const struct sl_yaml_limits edits_limits = {
 	.no_aliases = true,
 };
 
+/* DIR/SL_EDITS_JOURNAL beside PATH (the edits file). */
+static char *journal_path(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *p;
+
+	if (asprintf(&p, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path,
+		     SL_EDITS_JOURNAL) < 0)
+		return NULL;
+	return p;
+}
+
 int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edits *e,
 		   struct sl_diags *diags)
 {
@@ -348,7 +520,8 @@ int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edit
 
 	memset(e, 0, sizeof(*e));
 	e->path = strdup(path);
-	if (!e->path)
+	e->jpath = journal_path(path);
+	if (!e->path || !e->jpath)
 		return -ENOMEM;
 	err = sl_yaml_load(path, buf, len, &edits_limits, &doc, diags);
 	if (err)
@@ -373,11 +546,13 @@ int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edit
 					eerr(&c, v, "rules must be a list of rules");
 				} else if (!strcmp(ks, "block")) {
 					read_block(&c, v);
+				} else if (!strcmp(ks, "journal")) {
+					read_journal_seq(&c, v);
 				} else if (!strcmp(ks, "drain")) {
 					read_drain(&c, v);
 				} else {
 					eerr(&c, k, "unknown key \"%.64s\"; allowed keys: "
-					     "rules, block, drain", ks);
+					     "rules, block, drain, journal", ks);
 				}
 			}
 		}
@@ -388,47 +563,47 @@ int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edit
 	return c.errs ? -EINVAL : 0;
 }
 
-int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
+/*
+ * Read the regular file PATH (never a symlink, FIFO or device: none is waited
+ * on) of at most SL_EDITS_FILE_MAX bytes into *BUF (NUL-terminated), WHAT
+ * naming it in errors. -ENOENT when it does not exist (nothing reported).
+ */
+static int read_own(const char *path, const char *what, char **bufp, size_t *lenp,
+		    struct sl_diags *diags)
 {
-	char *path = sl_edits_path(dir), *buf = NULL;
 	struct sl_loc loc = { path, 0, 0 };
+	char *buf = NULL;
 	size_t len = 0;
 	struct stat st;
-	int fd, err;
+	int fd, err = 0;
 
-	memset(e, 0, sizeof(*e));
-	if (!path)
-		return -ENOMEM;
-	/* the agent's own file: never a symlink, a FIFO or a device (none is waited on) */
+	*bufp = NULL;
+	*lenp = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT) {
-		e->path = path;
-		return 0;
-	}
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
 	if (fd < 0 && errno == ELOOP) {
-		err = -EINVAL;
-		sl_diag_add(diags, &loc, "the CLI's edits file is a symlink; the agent writes "
-			    "a regular file there");
-		goto out;
+		sl_diag_add(diags, &loc, "%s is a symlink; the agent writes a regular file there",
+			    what);
+		return -EINVAL;
 	}
 	if (fd < 0 || fstat(fd, &st)) {
 		err = -errno;
-		sl_diag_add(diags, &loc, "cannot read the CLI's edits file: %s", strerror(-err));
+		sl_diag_add(diags, &loc, "cannot read %s: %s", what, strerror(-err));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		err = -EINVAL;
-		sl_diag_add(diags, &loc, "the CLI's edits file is not a regular file");
+		sl_diag_add(diags, &loc, "%s is not a regular file", what);
 		goto out;
 	}
-	if ((unsigned long long)st.st_size > SL_POLICY_FILE_MAX) {
+	if ((unsigned long long)st.st_size > SL_EDITS_FILE_MAX) {
 		err = -EINVAL;
-		sl_diag_add(diags, &loc, "the CLI's edits file is larger than %u MiB",
-			    SL_POLICY_FILE_MAX >> 20);
+		sl_diag_add(diags, &loc, "%s is larger than %u MiB", what, SL_EDITS_FILE_MAX >> 20);
 		goto out;
 	}
 	/* one byte more than fstat said: a file that grew meanwhile is caught */
-	buf = malloc((size_t)st.st_size + 1);
+	buf = malloc((size_t)st.st_size + 2);
 	if (!buf) {
 		err = -ENOMEM;
 		goto out;
@@ -440,8 +615,7 @@ int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
 			continue;
 		if (r < 0) {
 			err = -errno;
-			sl_diag_add(diags, &loc, "cannot read the CLI's edits file: %s",
-				    strerror(errno));
+			sl_diag_add(diags, &loc, "cannot read %s: %s", what, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -449,14 +623,137 @@ int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
 		len += (size_t)r;
 		if (len > (size_t)st.st_size) {
 			err = -EAGAIN;
-			sl_diag_add(diags, &loc, "the CLI's edits file changed while being read");
+			sl_diag_add(diags, &loc, "%s changed while being read", what);
 			goto out;
 		}
 	}
-	err = sl_edits_parse(path, buf, len, e, diags);
+	buf[len] = '\0';
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	if (err)
+		free(buf);
+	else
+		*bufp = buf, *lenp = len;
+	return err;
+}
+
+/* One journal line (without its newline) of LEN bytes at line LINE: applied to E. */
+static int journal_one(struct sl_edits *e, const char *s, size_t len, int line,
+		       struct sl_diags *diags)
+{
+	struct sl_loc loc = { e->jpath, line, 1 };
+	const char *p = s, *end = s + len, *w[4];
+	size_t wl[4], nw = 0;
+	struct sl_prefix pfx;
+	unsigned long long seq;
+	char perr[256], *q;
+	long k;
+
+	while (p < end && nw < 4) {
+		while (p < end && *p == ' ')
+			p++;
+		if (p == end)
+			break;
+		w[nw] = p;
+		while (p < end && *p != ' ')
+			p++;
+		wl[nw] = (size_t)(p - w[nw]);
+		nw++;
+	}
+	while (p < end && *p == ' ')
+		p++;
+	errno = 0;
+	seq = nw ? strtoull(w[0], &q, 10) : 0;
+	if (!nw || errno || q != w[0] + wl[0] || w[0][0] < '0' || w[0][0] > '9') {
+		sl_diag_add(diags, &loc, "a journal line starts with its sequence number");
+		return -EINVAL;
+	}
+	if (seq <= e->seq && e->seq > e->file_seq) {
+		sl_diag_add(diags, &loc, "sequence number %llu after %llu: the journal is out of "
+			    "order", seq, (unsigned long long)e->seq);
+		return -EINVAL;
+	}
+	if (seq <= e->file_seq)
+		return 0;	/* the file holds it already */
+	if (nw != 4 || p != end || wl[1] != 5 || memcmp(w[1], "block", 5) || wl[2] != 3 ||
+	    (memcmp(w[2], "add", 3) && memcmp(w[2], "del", 3))) {
+		loc.col = nw > 1 ? (int)(w[1] - s) + 1 : 1;
+		sl_diag_add(diags, &loc, "unknown journal line \"%.*s\" (a newer agent's?); "
+			    "this agent knows \"SEQ block add|del PREFIX\"",
+			    (int)(len > 80 ? 80 : len), s);
+		return -EINVAL;
+	}
+	if (sl_prefix_parse(w[3], wl[3], &pfx, perr, sizeof(perr))) {
+		loc.col = (int)(w[3] - s) + 1;
+		sl_diag_add(diags, &loc, "%s", perr);
+		return -EINVAL;
+	}
+	e->seq = seq;
+	e->jlines++;
+	k = sl_edits_find_block(e, &pfx);
+	if (w[2][0] == 'a' && k < 0) {
+		if (sl_edits_add_block(e, &pfx))
+			return -ENOMEM;
+		e->block_loc[e->nblock - 1] = loc;
+	} else if (w[2][0] == 'd' && k >= 0) {
+		sl_edits_del_block(e, (size_t)k);
+	}
+	return 0;
+}
+
+/* E's journal, replayed onto E. */
+static int journal_read(struct sl_edits *e, struct sl_diags *diags)
+{
+	char *buf;
+	size_t len, off = 0;
+	int line = 1, err;
+
+	err = read_own(e->jpath, "the CLI's edits journal", &buf, &len, diags);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	/* a last line without its newline was never acknowledged: not there */
+	while (off < len) {
+		char *nl = memchr(buf + off, '\n', len - off);
+		size_t n;
+
+		if (!nl)
+			break;
+		n = (size_t)(nl - (buf + off));
+		if (n && buf[off] != '#') {
+			err = journal_one(e, buf + off, n, line, diags);
+			if (err)
+				break;
+		}
+		off += n + 1;
+		line++;
+	}
+	e->jlen = off;
+	free(buf);
+	return err;
+}
+
+int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
+{
+	char *path = sl_edits_path(dir), *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	if (!path)
+		return -ENOMEM;
+	err = read_own(path, "the CLI's edits file", &buf, &len, diags);
+	if (err == -ENOENT) {
+		e->path = path;
+		path = NULL;
+		e->jpath = journal_path(e->path);
+		err = e->jpath ? 0 : -ENOMEM;
+	} else if (!err) {
+		err = sl_edits_parse(path, buf, len, e, diags);
+	}
+	if (!err)
+		err = journal_read(e, diags);
 	free(buf);
 	free(path);
 	if (err && err != -EINVAL)
@@ -524,14 +821,13 @@ char *sl_edits_format(const struct sl_edits *e)
 		}
 		fputs("}\n", f);
 	}
-	fputs(e->nblock ? "block:\n" : "block: []\n", f);
+	/* a literal block: one YAML node for the whole list */
+	fputs(e->nblock ? "block: |\n" : "block: []\n", f);
 	for (size_t i = 0; i < e->nblock; i++) {
 		char p[64];
 
 		sl_prefix_format(&e->block[i], p, sizeof(p));
-		fputs("  - ", f);
-		put_quoted(f, p);
-		fputc('\n', f);
+		fprintf(f, "  %s\n", p);
 	}
 	if (e->ndrains)
 		fputs("drain:\n", f);
@@ -540,11 +836,144 @@ char *sl_edits_format(const struct sl_edits *e)
 		put_quoted(f, e->drains[i]);
 		fputc('\n', f);
 	}
+	if (e->seq)
+		fprintf(f, "journal: %llu\n", (unsigned long long)e->seq);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;
 	}
 	return buf;
+}
+
+/* ---- the journal ---- */
+
+size_t sl_edits_journal_line(char *buf, uint64_t seq, bool add, const struct sl_prefix *p)
+{
+	char pfx[64];
+	int n;
+
+	sl_prefix_format(p, pfx, sizeof(pfx));
+	n = snprintf(buf, SL_JOURNAL_LINE, "%llu block %s %s\n", (unsigned long long)seq,
+		     add ? "add" : "del", pfx);
+	return n > 0 && n < SL_JOURNAL_LINE ? (size_t)n : 0;
+}
+
+/* fsync the dir holding PATH (a new entry in it is durable then). */
+static int sync_dir_of(const char *path)
+{
+	char *d = strdup(path);
+	int fd, err = 0;
+
+	if (!d)
+		return -ENOMEM;
+	fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(d);
+	return err;
+}
+
+static const char journal_head[] =
+	"# sluiced: `sluice block add|del` since " SL_EDITS_FILE " (its \"journal:\" line);\n"
+	"# appended and read by the agent only (docs/cli.md)\n";
+
+int sl_edits_journal_append(struct sl_edits *e, const char *text, size_t len, size_t lines,
+			    uint64_t last, char *err, size_t errlen)
+{
+	size_t at = e->jlen, off = 0;
+	bool created = false;
+	struct stat st;
+	int fd, ret = 0;
+
+	fd = open(e->jpath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(e->jpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		created = fd >= 0;
+	}
+	if (fd < 0 || fstat(fd, &st)) {
+		ret = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* a line cut short by a crash, or a journal emptied meanwhile: from the last whole line */
+	if ((size_t)st.st_size != at && ftruncate(fd, (off_t)at)) {
+		ret = -errno;
+		goto out;
+	}
+	if (!at) {
+		ssize_t w = pwrite(fd, journal_head, sizeof(journal_head) - 1, 0);
+
+		if (w != (ssize_t)sizeof(journal_head) - 1) {
+			ret = w < 0 ? -errno : -EIO;
+			goto out;
+		}
+		at = (size_t)w;
+	}
+	while (off < len) {
+		ssize_t w = pwrite(fd, text + off, len - off, (off_t)(at + off));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			ret = w ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (!ret && fdatasync(fd))
+		ret = -errno;
+	if (!ret && created)
+		ret = sync_dir_of(e->jpath);
+	if (ret && ftruncate(fd, (off_t)e->jlen)) {
+		/* the lines past jlen are not acknowledged; the next append cuts them */
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret) {
+		snprintf(err, errlen, "cannot write %s: %s", e->jpath, strerror(-ret));
+		return ret;
+	}
+	e->jlen = at + len;
+	e->jlines += lines;
+	e->seq = last;
+	return 0;
+}
+
+int sl_edits_journal_cut(struct sl_edits *e, size_t len, size_t lines, uint64_t seq,
+			 char *err, size_t errlen)
+{
+	int fd = open(e->jpath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	int ret = 0;
+
+	if (fd < 0 || ftruncate(fd, (off_t)len) || fdatasync(fd))
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (ret) {
+		snprintf(err, errlen, "cannot cut %s back: %s", e->jpath, strerror(-ret));
+		return ret;
+	}
+	e->jlen = len;
+	e->jlines = lines;
+	e->seq = seq;
+	return 0;
+}
+
+int sl_edits_journal_reset(struct sl_edits *e)
+{
+	e->file_seq = e->seq;
+	e->jlines = 0;
+	/* lines the file holds are skipped anyway: no sync needed */
+	if (truncate(e->jpath, 0) && errno != ENOENT)
+		return -errno;
+	e->jlen = 0;
+	return 0;
 }
 
 int sl_file_stage(const char *path, const char *text, char **tmpp, char *err, size_t errlen)

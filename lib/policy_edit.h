@@ -14,6 +14,23 @@
  *
  * Every rule of the file goes through the policy parser and checker (the same
  * ones as hand-written rules): see sl_edit_rules_build.
+ *
+ * A blocklist edit does not rewrite the file: the agent appends one line per
+ * prefix to the journal beside it (SL_EDITS_JOURNAL, also a dot-file),
+ *
+ *   SEQ block add PREFIX
+ *   SEQ block del PREFIX
+ *
+ * with SEQ counting up across the journal's whole life. The file says which
+ * lines it already holds ("journal: SEQ", absent: 0); reading replays the
+ * later ones in order. Writing the file (a rule edit, or compacting a long
+ * journal) writes the whole blocklist and the last SEQ, then empties the
+ * journal: a crash in between leaves lines the file already holds, skipped.
+ * A last line without its newline was never acknowledged (the agent syncs
+ * before answering): ignored, and cut off by the next append. Other verbs
+ * are errors (FILE:LINE:COL), so a newer agent's journal is never half read.
+ * The blocklist is written as a YAML literal block, one prefix per line (a
+ * list of strings, as earlier agents wrote it, is read too).
  */
 #ifndef SLUICE_POLICY_EDIT_H
 #define SLUICE_POLICY_EDIT_H
@@ -25,9 +42,11 @@
 #include "policy.h"
 
 #define SL_EDITS_FILE		".sluice-cli.yaml"
+#define SL_EDITS_JOURNAL	".sluice-cli.journal"	/* edits since the file (see below) */
 #define SL_BLOCK_NAME		"sluice.block"	/* the set and rule 0 */
 #define SL_RESERVED_PREFIX	"sluice."	/* names the CLI's own objects use */
-#define SL_EDITS_MAX_BLOCK	65536		/* prefixes in the quick blocklist */
+#define SL_EDITS_MAX_BLOCK	(2u << 20)	/* prefixes in the quick blocklist */
+#define SL_EDITS_FILE_MAX	(128u << 20)	/* bytes of the edits file, and of the journal */
 
 /* The fields of a rule as the operator wrote them (CLI arguments or YAML). */
 enum sl_edit_field {
@@ -59,9 +78,17 @@ struct sl_edits {
 	char *path;			/* DIR/SL_EDITS_FILE */
 	struct sl_edit_rule *rules;
 	size_t nrules;
-	struct sl_prefix *block;	/* the quick blocklist, in the order added */
+	struct sl_prefix *block;	/* the quick blocklist, in the order added (a
+					 * removed prefix's place goes to the last one) */
 	struct sl_loc *block_loc;
 	size_t nblock;
+	uint32_t *bidx;			/* index of block: its position + 1, 0 empty */
+	size_t bmask;			/* slots - 1, a power of two minus one; 0: none */
+	char *jpath;			/* DIR/SL_EDITS_JOURNAL */
+	uint64_t seq;			/* the last journal line held (file or journal) */
+	uint64_t file_seq;		/* ... held by the file itself */
+	size_t jlen;			/* journal bytes up to its last complete line */
+	size_t jlines;			/* journal lines past file_seq */
 	char **drains;			/* `sluice lb drain`: "VIP:PORT BACKEND" (lb_policy.h) */
 	struct sl_loc *drain_loc;
 	size_t ndrains;
@@ -99,6 +126,31 @@ void sl_edit_rule_del(struct sl_edits *e, size_t i);
 int sl_edits_add_drain(struct sl_edits *e, const char *drain);
 /* Append P to the blocklist of E (not written yet: line 0); 0 or -ENOMEM. */
 int sl_edits_add_block(struct sl_edits *e, const struct sl_prefix *p);
+/* Build the index of E's blocklist now (else at the first lookup); 0 or -ENOMEM. */
+int sl_edits_index(struct sl_edits *e);
+/* The position of P in E's blocklist, or -1 (a hash lookup). */
+long sl_edits_find_block(struct sl_edits *e, const struct sl_prefix *p);
+/* Remove block[I]: the last prefix takes its place. */
+void sl_edits_del_block(struct sl_edits *e, size_t i);
+
+/*
+ * Journal (see above). sl_edits_journal_line formats one line of SEQ into
+ * BUF (at least SL_JOURNAL_LINE bytes) and returns its length.
+ * sl_edits_journal_append writes TEXT (whole lines) after the last complete
+ * line and syncs it (creating the journal: and its dir entry); on success
+ * E's jlen, jlines and seq (to LAST) follow. sl_edits_journal_cut puts the
+ * journal back to LEN bytes (an edit that did not apply). 0 or -errno with
+ * ERR set.
+ */
+#define SL_JOURNAL_LINE	96
+#define SL_JOURNAL_COMPACT	4096	/* lines, and at least the blocklist's length */
+size_t sl_edits_journal_line(char *buf, uint64_t seq, bool add, const struct sl_prefix *p);
+int sl_edits_journal_append(struct sl_edits *e, const char *text, size_t len, size_t lines,
+			    uint64_t last, char *err, size_t errlen);
+int sl_edits_journal_cut(struct sl_edits *e, size_t len, size_t lines, uint64_t seq,
+			 char *err, size_t errlen);
+/* After the file was written with E: empty the journal. 0 or -errno. */
+int sl_edits_journal_reset(struct sl_edits *e);
 /* The index of the rule named NAME in E, or -1. */
 long sl_edits_find_rule(const struct sl_edits *e, const char *name);
 /* Add one value to field F of R; 0 or -ENOMEM. */

@@ -24,6 +24,7 @@ N = 5
 PREFIX = "sle%04x" % (os.getpid() & 0xFFFF)
 _counter = itertools.count()
 EDITS = ".sluice-cli.yaml"
+JOURNAL = ".sluice-cli.journal"
 
 
 @pytest.fixture
@@ -65,8 +66,15 @@ def hashes(agent):
 
 
 def edits_text(agent):
-    with open(os.path.join(agent.policy_dir, EDITS)) as f:
-        return f.read()
+    """The edits file and its journal (block edits append there)."""
+    text = ""
+    for name in (EDITS, JOURNAL):
+        try:
+            with open(os.path.join(agent.policy_dir, name)) as f:
+                text += f.read()
+        except FileNotFoundError:
+            pass
+    return text
 
 
 def gen(agent):
@@ -388,4 +396,74 @@ def test_block_ipv6_and_hand_edited_file(env):
     agent.wait_generation(g + 1)
     agent.cli("block", "del", "2001:db8:1::/64")
     assert exchange(topo, [udp("v6", 5000, **v6)]) == {"v6": N}
+    assert hashes(agent) == before
+
+
+def read_in(agent, name):
+    try:
+        with open(os.path.join(agent.policy_dir, name)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def test_block_journal_and_a_kill_between_journal_and_maps(env):
+    """Once the blocklist is in force, a block edit is a journal line and a map
+    update: no new policy slot, the edits file untouched. An agent killed
+    between the line and the map update leaves the edit to the next one, which
+    brings the maps to the journal (here: takes a prefix out). A long journal
+    is folded into the edits file."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+    ], default="deny", stateful=True))
+    agent.cli("block", "add", "203.0.113.7")    # rule 0 comes: a new slot
+    base = read_in(agent, EDITS)
+    applies = agent.log_text().count(" applied (")
+    assert exchange(topo, [udp("a", 5000)]) == {"a": N}
+
+    res = agent.cli("block", "add", topo.c4)
+    assert res["added"] == [topo.c4 + "/32"] and res["generation"] == res["previous"] + 1
+    assert agent.log_text().count(" applied (") == applies      # no new slot
+    assert read_in(agent, EDITS) == base
+    assert " block add %s/32\n" % topo.c4 in read_in(agent, JOURNAL)
+    assert exchange(topo, [udp("b", 5000)]) == {"b": 0}
+    assert agent.rules()["sluice.block"]["packets"] >= N
+    assert agent.cli("block", "list")["prefixes"] == ["203.0.113.7/32", topo.c4 + "/32"]
+    res = agent.cli("block", "del", topo.c4)
+    assert res["removed"] == [topo.c4 + "/32"]
+    assert exchange(topo, [udp("c", 5000)]) == {"c": N}
+    assert agent.log_text().count(" applied (") == applies
+    assert " block del %s/32\n" % topo.c4 in read_in(agent, JOURNAL)
+
+    # killed once the journal has the line, before the maps change
+    agent.cli("block", "add", topo.c4)
+    assert agent.stop(signal.SIGTERM) == 0
+    os.environ["SLUICE_FAIL_EDIT"] = "kill-after-save"
+    try:
+        agent.start()
+    finally:
+        del os.environ["SLUICE_FAIL_EDIT"]
+    p = agent.cli_raw("block", "del", topo.c4, json_out=False)
+    assert p.returncode == 1 and "closed the connection" in p.stderr, p
+    assert agent.stop(signal.SIGTERM) == -signal.SIGKILL, agent.log_text()
+    assert exchange(topo, [udp("down", 5000)]) == {"down": 0}   # not applied yet
+    agent.start()
+    assert agent.cli("block", "list")["prefixes"] == ["203.0.113.7/32"]
+    assert exchange(topo, [udp("restarted", 5000)]) == {"restarted": N}
+
+    # 3,000 lines in, 3,000 out (4,096 at least): folded into the file, emptied
+    many = ["198.51.100.%d/32" % i for i in range(250)]
+    many += ["2001:db8:77::%x/128" % i for i in range(2750)]
+    lines = read_in(agent, JOURNAL).count(" block add ")
+    agent.cli("block", "add", *many)
+    assert read_in(agent, JOURNAL).count(" block add ") == lines + len(many)
+    agent.cli("block", "del", *many)
+    assert " block " not in read_in(agent, JOURNAL)
+    assert "journal: " in read_in(agent, EDITS)
+    assert agent.cli("block", "list")["prefixes"] == ["203.0.113.7/32"]
+    assert agent.stop(signal.SIGTERM) == 0
+    agent.start()
+    assert agent.cli("block", "list")["prefixes"] == ["203.0.113.7/32"]
+    assert exchange(topo, [udp("end", 5000)]) == {"end": N}
     assert hashes(agent) == before

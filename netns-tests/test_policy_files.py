@@ -166,7 +166,7 @@ def test_corrupt_edits_file_at_boot(env):
     assert agent.stop(signal.SIGKILL) is not None
     path = os.path.join(agent.policy_dir, EDITS)
     with open(path, "a") as f:
-        f.write("  - [not a prefix\n")     # invalid YAML
+        f.write("x: [not closed\n")     # invalid YAML
     with open(path, "rb") as f:
         broken = f.read()
 

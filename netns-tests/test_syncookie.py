@@ -46,8 +46,17 @@ def many(ns, *args, pin=False):
                     [PYTHON, MANY] + list(args) + ["--max-seconds", "120"])
 
 
+def xdp_seen(agent):
+    """Frames the XDP program has seen (every verdict)."""
+    return sum(v["packets"] for v in agent.stats()["hooks"]["xdp"]["verdicts"].values())
+
+
 def flood_and_connect(env, cookies, wait_active=False):
-    """The scenario; returns (connected, flood frames sent, ct stats, alive of 50).
+    """The scenario; returns (connected, flood frames that reached XDP, ct stats,
+    alive of 50). The frames the generator sent that the veth's ring dropped
+    (a loaded machine drops more) never met the firewall: the figures are of
+    those that did, the sent ones bound them (the connects' few hundred
+    frames are within the margins of the checks).
     WAIT_ACTIVE: the connects start once auto mode has turned cookies on."""
     t = env.topo
     env.agent.write_policy("10-test.yaml", policy(t, cookies))
@@ -74,6 +83,7 @@ def flood_and_connect(env, cookies, wait_active=False):
                     pin=True)
         procs.append(conn)
         assert conn.line() == "ready"
+        seen0 = xdp_seen(env.agent)
         assert flood.say("go").startswith("flooding")
         deadline = time.monotonic() + 20
         while wait_active and not env.agent.cli("ct", "stats")["syncookies"]["active"]:
@@ -89,10 +99,13 @@ def flood_and_connect(env, cookies, wait_active=False):
                frames / (f1 - f0) / 1e6))
         # every connect() happened while the flood ran
         assert f0 <= c0 and c1 <= f1, (f0, c0, c1, f1)
+        seen = xdp_seen(env.agent) - seen0
+        print("%d frames reached XDP" % seen)
+        assert frames >= FLOOD and seen >= FLOOD // 2, (frames, seen)
         alive = int(holder.say("check").split()[1])
         st = env.agent.cli("ct", "stats")
         print("ct stats: %s" % json.dumps(st))
-        return connected, frames, st, alive
+        return connected, min(frames, seen), st, alive
     finally:
         for p in reversed(procs):
             p.close()
@@ -105,7 +118,6 @@ def test_syn_flood_auto_cookies(env):
     or the ordinary way on a CPU without pressure); the connections opened
     before it survive."""
     connected, frames, st, alive = flood_and_connect(env, "", wait_active=True)
-    assert frames >= FLOOD
     assert connected >= CONNECTS * 99 // 100, connected
     assert alive == 50
     assert st["syncookie_pressure"] >= 1, st
@@ -127,8 +139,8 @@ def test_syn_flood_listed_port(env):
         env, "  syn-cookie-ports: [%d]\n" % PORT)
     assert connected >= CONNECTS * 99 // 100, connected
     assert alive == 50
-    # every SYN that reached XDP (a few are lost at the veth's ring) got a cookie
-    assert st["syncookie_sent"] >= frames * 0.9, st
+    # every SYN that reached XDP got a cookie
+    assert st["syncookie_sent"] >= frames * 0.99, st
     assert st["syncookie_valid"] == st["syncookie_accepted"] == 50 + connected, st
     assert st["created"] == 50 + connected and st["unassured"] == 0, st
     assert st["syncookie_failed"] == 0, st

@@ -359,3 +359,142 @@ out:
 	sl_diags_free(&d);
 	teardown();
 }
+
+/* The blocklist's prefixes of E as text, one per line, sorted (an order-free comparison). */
+static int cmp_line(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static char *block_text(const struct sl_edits *e)
+{
+	char **v = calloc(e->nblock + 1, sizeof(*v)), *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	for (size_t i = 0; i < e->nblock; i++) {
+		v[i] = malloc(64);
+		sl_prefix_format(&e->block[i], v[i], 64);
+	}
+	qsort(v, e->nblock, sizeof(*v), cmp_line);
+	for (size_t i = 0; i < e->nblock; i++) {
+		fprintf(f, "%s\n", v[i]);
+		free(v[i]);
+	}
+	fclose(f);
+	free(v);
+	return out;
+}
+
+/*
+ * The journal after the edits file: lines past its "journal:" SEQ replay in
+ * order, earlier ones are skipped, a last line without its newline was
+ * never acknowledged; an unknown line and an order backwards are errors at
+ * their place. The file's literal block and its old list form both load.
+ */
+TEST(journal_replays_after_the_file)
+{
+	struct sl_edits e = {};
+	struct sl_diags d = {};
+	char *t;
+
+	setup();
+	put(SL_EDITS_FILE, "rules: []\nblock: |\n  192.0.2.1/32\n  2001:db8::/48\njournal: 2\n");
+	put(SL_EDITS_JOURNAL, "# head\n"
+	    "1 block add 198.51.100.1/32\n"		/* held by the file: skipped */
+	    "2 block del 192.0.2.1/32\n"		/* skipped too */
+	    "3 block add 198.51.100.2\n"
+	    "4 block del 2001:db8::/48\n"
+	    "5 block add 203.0.113.0/24\n"
+	    "6 block add 203.0.113.9/32");		/* torn: never acknowledged */
+	ASSERT_EQ(sl_edits_read(dir, &e, &d), 0, "read");
+	t = block_text(&e);
+	ASSERT_STREQ(t, "192.0.2.1/32\n198.51.100.2/32\n203.0.113.0/24\n", "replayed");
+	free(t);
+	ASSERT_EQ(e.seq, 5, "last line");
+	ASSERT_EQ(e.file_seq, 2, "the file's");
+	ASSERT_EQ(e.jlines, 3, "lines past the file");
+	ASSERT_EQ(e.jlen, strlen("# head\n1 block add 198.51.100.1/32\n2 block del 192.0.2.1/32\n"
+				 "3 block add 198.51.100.2\n4 block del 2001:db8::/48\n"
+				 "5 block add 203.0.113.0/24\n"), "up to the last whole line");
+	/* a new line goes after the last whole one, the torn one cut off */
+	{
+		char line[SL_JOURNAL_LINE], err[256];
+		struct sl_prefix p = { .family = 2, .len = 32, .addr = { 192, 0, 2, 99 } };
+		size_t n = sl_edits_journal_line(line, 6, true, &p);
+		struct sl_edits back = {};
+
+		ASSERT_STREQ(line, "6 block add 192.0.2.99/32\n", "line");
+		ASSERT_OK(sl_edits_journal_append(&e, line, n, 1, 6, err, sizeof(err)), "append");
+		ASSERT_EQ(sl_edits_read(dir, &back, &d), 0, "read again");
+		ASSERT_EQ(back.nblock, 4, "the new line, not the torn one");
+		ASSERT_TRUE(sl_edits_find_block(&back, &p) >= 0, "192.0.2.99 there");
+		/* the file written with everything: the journal's lines are skipped */
+		t = sl_edits_format(&back);
+		put(SL_EDITS_FILE, t);
+		free(t);
+		sl_edits_free(&back);
+		ASSERT_EQ(sl_edits_read(dir, &back, &d), 0, "read the written file");
+		ASSERT_EQ(back.nblock, 4, "nothing replayed twice");
+		ASSERT_EQ(back.jlines, 0, "no line past the file");
+		sl_edits_free(&back);
+	}
+	sl_edits_free(&e);
+
+	/* the old list form, no journal: key */
+	put(SL_EDITS_FILE, "rules: []\nblock:\n  - \"192.0.2.1/32\"\n");
+	put(SL_EDITS_JOURNAL, "1 block del 192.0.2.1/32\n2 block add 192.0.2.2/32\n");
+	ASSERT_EQ(sl_edits_read(dir, &e, &d), 0, "read old form");
+	t = block_text(&e);
+	ASSERT_STREQ(t, "192.0.2.2/32\n", "old form and journal");
+	free(t);
+	sl_edits_free(&e);
+
+	put(SL_EDITS_FILE, "block: |\n  192.0.2.1/32\n  192.0.2.300\n");
+	ASSERT_EQ(sl_edits_read(dir, &e, &d), -EINVAL, "bad literal line");
+	ASSERT_TRUE(has_diag(&d, SL_EDITS_FILE, 3, "192.0.2.300"), "at its line");
+	sl_diags_free(&d);
+	sl_edits_free(&e);
+
+	put(SL_EDITS_FILE, "block: []\n");
+	put(SL_EDITS_JOURNAL, "1 block add 192.0.2.1/32\n2 lb drain x\n");
+	ASSERT_EQ(sl_edits_read(dir, &e, &d), -EINVAL, "unknown verb");
+	ASSERT_TRUE(has_diag(&d, SL_EDITS_JOURNAL, 2, "unknown journal line"), "at its line");
+	sl_diags_free(&d);
+	sl_edits_free(&e);
+
+	put(SL_EDITS_JOURNAL, "2 block add 192.0.2.1/32\n1 block add 192.0.2.2/32\n");
+	ASSERT_EQ(sl_edits_read(dir, &e, &d), -EINVAL, "backwards");
+	ASSERT_TRUE(has_diag(&d, SL_EDITS_JOURNAL, 2, "out of order"), "at its line");
+	sl_diags_free(&d);
+	sl_edits_free(&e);
+	teardown();
+}
+
+/* The blocklist's index against a plain scan, over random adds and deletes. */
+TEST(block_index_agrees_with_a_scan)
+{
+	struct sl_edits e = {};
+	unsigned int seed = 7;
+	int bad = 0;
+
+	for (int op = 0; op < 40000; op++) {
+		struct sl_prefix p = { .family = 2, .len = 32 };
+		long k, scan = -1;
+
+		p.addr[3] = (uint8_t)(rand_r(&seed) % 256);
+		p.addr[2] = (uint8_t)(rand_r(&seed) % 12);
+		for (size_t i = 0; i < e.nblock; i++)
+			if (!memcmp(&e.block[i], &p, sizeof(p)))
+				scan = (long)i;
+		k = sl_edits_find_block(&e, &p);
+		bad += k != scan;
+		if (k < 0)
+			sl_edits_add_block(&e, &p);
+		else if (rand_r(&seed) % 2)
+			sl_edits_del_block(&e, (size_t)k);
+	}
+	ASSERT_EQ(bad, 0, "lookups that disagree");
+	ASSERT_TRUE(e.nblock > 1000, "a list long enough to grow the index");
+	sl_edits_free(&e);
+}

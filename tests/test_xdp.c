@@ -10,6 +10,7 @@
 
 #include <linux/bpf.h>
 
+#include "policy_edit.h"
 #include "testlib.h"
 #include "xdp_env.h"
 
@@ -636,6 +637,127 @@ TEST(xdp_src_and_dst_prefixes_kept_apart)
 	ASSERT_EQ(retval, XDP_PASS, "verdict");
 	if (ASSERT_OK(sl_counters_read(env.rule_fd, SLUICE_CNT_MAX, rule), "read"))
 		ASSERT_EQ(rule[2].packets, 1, "counted under r2");
+out:
+	xdp_env_close(&env);
+}
+
+/* ---- the CLI blocklist: sl_block4/6, not the slot's tables ---------------- */
+
+static const char *const POLICY_BLOCK =
+	"firewall:\n"
+	"  interfaces: [slb0]\n"
+	"  default: allow\n"
+	"  stateful: false\n"
+	"  rules:\n"
+	"    - {name: deny-9, action: deny, proto: udp, dport: [9]}\n";
+
+/*
+ * Put (PUT) or take out prefix ADDR/LEN of FAMILY (4 or 6) where the agent
+ * puts it: a single address in its family's hash, a shorter prefix in the trie.
+ */
+static int block_set(struct xdp_env *env, int family, const uint8_t *addr, __u32 len, bool put)
+{
+	struct fw_lpm6_key k = { .prefixlen = len };
+	bool single = len == (family == 4 ? 32u : 128u);
+	const struct bpf_map *m = family == 4 ? (single ? env->skel->maps.sl_block4h :
+						 env->skel->maps.sl_block4) :
+				  (single ? env->skel->maps.sl_block6h : env->skel->maps.sl_block6);
+	const void *key = single ? (const void *)k.addr : (const void *)&k;
+	__u8 one = 1;
+
+	memcpy(k.addr, addr, family == 4 ? 4 : 16);
+	return put ? bpf_map_update_elem(bpf_map__fd(m), key, &one, BPF_ANY) :
+		     bpf_map_delete_elem(bpf_map__fd(m), key);
+}
+
+/* The verdict of PKT, and whether rule 0 (the blocklist) counted it. */
+static bool block_run(struct xdp_env *env, uint8_t *pkt, size_t len, __u32 want, bool counted,
+		      const char *what)
+{
+	static struct sl_counter rule[SLUICE_CNT_MAX];
+	__u32 retval = ~0u;
+	bool ok;
+
+	fix_lengths(pkt, len);
+	if (!ASSERT_OK(xdp_env_reset_counters(env), "reset") ||
+	    !ASSERT_OK(xdp_env_run(env, pkt, len, &retval, NULL, NULL), what))
+		return false;
+	ok = ASSERT_EQ(retval, want, what);
+	if (ASSERT_OK(sl_counters_read(env->rule_fd, SLUICE_CNT_MAX, rule), "read"))
+		ok &= ASSERT_EQ(rule[0].packets, counted ? 1 : 0, what);
+	return ok;
+}
+
+/*
+ * A policy whose rule 0 is the CLI blocklist (the edits file's block list)
+ * compiles without its prefixes: only the blocklist's maps decide, in place
+ * (tries for prefixes, hashes for single addresses), for IPv4 and IPv6, and
+ * a block counts under rule 0.
+ */
+TEST(xdp_blocklist_in_tries)
+{
+	uint8_t p4[] = { ETH(P_IP), IP4(17, A4(192, 0, 2, 77), A4(198, 51, 100, 1)), UDP(1, 53) };
+	uint8_t p6[] = { ETH(P_IP6), IP6(17, A6(0xbad, 1), A6(1, 1)), UDP(1, 53) };
+	const uint8_t net4[4] = { 192, 0, 2, 0 };
+	uint8_t net6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad };
+	char path[128];
+	struct sl_policy pol;
+	struct sl_diags d = {};
+	struct fw_tables t = {};
+	struct xdp_env env;
+	FILE *f;
+
+	if (!ASSERT_OK(xdp_env_open(&env), "open"))
+		goto out;
+	snprintf(path, sizeof(path), "%s/policy.yaml", env.dir);
+	f = fopen(path, "we");
+	fputs(POLICY_BLOCK, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/.sluice-cli.yaml", env.dir);
+	f = fopen(path, "we");
+	fputs("block: |\n  192.0.2.0/24\n  2001:db8:bad::/48\n", f);
+	fclose(f);
+	if (!ASSERT_OK(policy_load_dir_edits(env.dir, &pol, &d), "load with edits"))
+		goto out_unlink;
+	ASSERT_TRUE(sl_fw_has_block(policy_fw(&pol, 0)), "rule 0 is the blocklist");
+	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
+		ASSERT_EQ(t.cfg.block, 1, "fw_config.block");
+		ASSERT_OK(fw_maps_write(&env.fds, &t, &d), "write");
+	}
+	fw_tables_free(&t);
+	policy_free(&pol);
+	sl_diags_free(&d);
+
+	/* empty tries: the slot's tables do not hold the list */
+	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4, tries empty");
+	block_run(&env, p6, sizeof(p6), XDP_PASS, false, "v6, tries empty");
+	ASSERT_OK(block_set(&env, 4, net4, 24, true), "put v4");
+	block_run(&env, p4, sizeof(p4), XDP_DROP, true, "v4 blocked");
+	block_run(&env, p6, sizeof(p6), XDP_PASS, false, "v6 not yet");
+	ASSERT_OK(block_set(&env, 6, net6, 48, true), "put v6");
+	block_run(&env, p6, sizeof(p6), XDP_DROP, true, "v6 blocked");
+	p4[14 + 12 + 2] = 3;	/* 192.0.3.77: outside the /24 */
+	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4 outside");
+	p4[14 + 12 + 2] = 2;
+	ASSERT_OK(block_set(&env, 4, net4, 24, false), "del v4");
+	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4 unblocked");
+	block_run(&env, p6, sizeof(p6), XDP_DROP, true, "v6 still blocked");
+	ASSERT_OK(block_set(&env, 6, net6, 48, false), "del v6");
+	block_run(&env, p6, sizeof(p6), XDP_PASS, false, "v6 unblocked");
+	/* single addresses: the hashes */
+	ASSERT_OK(block_set(&env, 4, p4 + 14 + 12, 32, true), "put v4 /32");
+	block_run(&env, p4, sizeof(p4), XDP_DROP, true, "v4 /32 blocked");
+	p4[14 + 12 + 3] = 78;	/* 192.0.2.78: the next address */
+	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4 next address");
+	p4[14 + 12 + 3] = 77;
+	ASSERT_OK(block_set(&env, 6, p6 + 14 + 8, 128, true), "put v6 /128");
+	block_run(&env, p6, sizeof(p6), XDP_DROP, true, "v6 /128 blocked");
+	ASSERT_OK(block_set(&env, 4, p4 + 14 + 12, 32, false), "del v4 /32");
+	ASSERT_OK(block_set(&env, 6, p6 + 14 + 8, 128, false), "del v6 /128");
+	block_run(&env, p4, sizeof(p4), XDP_PASS, false, "v4 /32 gone");
+	block_run(&env, p6, sizeof(p6), XDP_PASS, false, "v6 /128 gone");
+out_unlink:
+	unlink(path);
 out:
 	xdp_env_close(&env);
 }

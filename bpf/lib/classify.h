@@ -18,6 +18,8 @@
 #ifndef SLUICE_BPF_CLASSIFY_H
 #define SLUICE_BPF_CLASSIFY_H
 
+#include <bpf/bpf_endian.h>
+
 #include "maps.h"
 #include "parse.h"
 
@@ -454,43 +456,32 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 }
 
 /*
- * Rule 0's bit in chunk KEY of fw_clsb (words 0..7 of a large class), in a
- * call of its own: inlined beside sl_blocked's fw_cls lookup, the compiler
- * merges the two into one call site that two maps reach, a generic helper
- * call (see sl_chunk_entry).
+ * Is the packet's source in the CLI blocklist (edited in place by the
+ * agent)? Only when cfg->block says rule 0 is that list: the rule's own
+ * prefixes are not in the slot's tables, so these lookups alone decide: the
+ * hash of single addresses, then the trie of shorter prefixes.
  */
-static __noinline bool sl_blocked_big(__u32 slot, __u32 key)
+static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct sl_meta *m)
 {
-	void *tbl = sl_slot_tbl(&fwp_clsb, slot);
-	struct fw_bitmap *bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
-
-	return bm && (bm->w[0] & 1);
-}
-
-/*
- * Is the packet's source in the CLI blocklist? Only when cfg->block says rule
- * 0 is that list: a rule that names nothing but source prefixes, so its bit in
- * the source class alone decides (every other field's classes have it set).
- */
-static __always_inline bool sl_blocked(const struct fw_config *cfg, const struct sl_meta *m,
-				       __u32 slot)
-{
-	struct fw_bitmap *bm;
-	__s32 cls;
-	__u32 key;
-	void *tbl;
-
 	if (!cfg->block)
 		return false;
-	cls = sl_class_src(cfg, m, slot);
-	if (cls <= SLUICE_CLS_NONE)
-		return false;
-	key = cfg->cls_base[SL_F_SRC] + cls;
-	if (cfg->row)
-		return sl_blocked_big(slot, key * cfg->row + 1);
-	tbl = sl_slot_tbl(&fwp_cls, slot);
-	bm = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
-	return bm && (bm->w[0] & 1);
+	if (m->family == 4) {
+		struct sl_block4_key k = { .prefixlen = 32 };
+		__u32 a = bpf_htonl(m->src4);
+
+		if (bpf_map_lookup_elem(&sl_block4h, &a))
+			return true;
+		*(__u32 *)k.addr = a;
+		return bpf_map_lookup_elem(&sl_block4, &k) != NULL;
+	}
+	{
+		struct fw_lpm6_key k6 = { .prefixlen = 128 };
+
+		if (bpf_map_lookup_elem(&sl_block6h, m->src6))
+			return true;
+		__builtin_memcpy(k6.addr, m->src6, sizeof(k6.addr));
+		return bpf_map_lookup_elem(&sl_block6, &k6) != NULL;
+	}
 }
 
 #define SL_RULE_MISSING	0xffffffffu	/* no fw_rule: the slot went away under the packet */

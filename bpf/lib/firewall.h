@@ -98,9 +98,10 @@ static __always_inline struct sl_ct_config *sl_fw_ct_cfg(void)
 
 /*
  * First stage: the policy slot of IFINDEX (the receiving interface; 0 for
- * the default slot) and its fw_cfg (*CFG), then parse into P. SL_NEXT, or
- * the verdict of a packet that needs no rule. BYTES: the packet's length
- * (on tc, skb->len: a GRO packet is longer than its linear part).
+ * the default slot) and its fw_cfg (*CFG), then parse into P and check the
+ * CLI blocklist. SL_NEXT, or the verdict of a packet that needs no other rule.
+ * BYTES: the packet's length (on tc, skb->len: a GRO packet is longer than
+ * its linear part).
  */
 static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, __u32 ifindex,
 				       struct fw_config **cfg, struct sl_pipe *p)
@@ -127,6 +128,14 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, 
 	case SL_PARSE_DROP:
 		return sl_drop_ev(p->m.reason, bytes, &p->m, SLUICE_EV_NO_RULE, ifindex);
 	}
+	/* the CLI blocklist (rule 0 when block is set): before conntrack, so it cuts flows */
+	if (sl_blocked(*cfg, &p->m)) {
+		__u32 e = sl_rule_entry(slot, 0);
+
+		if (e != SL_RULE_MISSING)
+			sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), bytes);
+		return sl_drop_rule(SLUICE_DROP_POLICY_RULE, bytes, &p->m, 0, ifindex, *cfg);
+	}
 	return SL_NEXT;
 }
 
@@ -143,13 +152,6 @@ static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe
 {
 	void *data = sl_hook_data(ctx, h), *data_end = sl_hook_data_end(ctx, h);
 
-	if (sl_blocked(cfg, &p->m, p->slot)) {
-		__u32 e = sl_rule_entry(p->slot, 0);
-
-		if (e != SL_RULE_MISSING)
-			sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), p->bytes);
-		return sl_drop_rule(SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, 0, p->ifindex, cfg);
-	}
 	if (sl_fw_ct(data, data_end, p, ctc) != SL_CT_MISS)
 		return SL_ALLOW;
 	/* tc: sluice sends no cookie there (sl_fw_rules), so none comes back */

@@ -102,6 +102,39 @@ struct {
 	__type(value, __u64);
 } fw_cnt_key SEC(".maps");
 
+/* The CLI blocklist (sluice_abi.h SLUICE_MAP_BLOCK*): edited in place by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_BLOCK_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} sl_block4h SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_BLOCK_MAX);
+	__type(key, struct sl_block6h_key);
+	__type(value, __u8);
+} sl_block6h SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_BLOCK_MAX);
+	__type(key, struct sl_block4_key);
+	__type(value, __u8);
+} sl_block4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SLUICE_BLOCK_MAX);
+	__type(key, struct fw_lpm6_key);
+	__type(value, __u8);
+} sl_block6 SEC(".maps");
+
 /* Packets/bytes per XDP verdict (enum sluice_verdict). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
