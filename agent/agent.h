@@ -56,6 +56,7 @@ struct iface {
 	int ifindex;
 	char name[IF_NAMESIZE];
 	int link_fd;
+	bool tc;		/* the firewall on tcx ingress (hook: tc), not XDP */
 	bool generic;		/* native (driver) mode failed: the kernel's generic XDP */
 	bool loopback;		/* attached by exact name only (IFF_LOOPBACK) */
 	/* TC links (conntrack.c), by enum ct_tc_dir: egress (conntrack), ingress
@@ -93,7 +94,8 @@ struct agent {
 	 */
 	struct sluice_xdp *xdp;
 	char build[17];			/* this build: hash of the XDP object, hex */
-	int entry_fd;			/* the entry program every link runs */
+	int entry_fd;			/* the entry program every XDP link runs */
+	int tcx_fd;			/* the firewall's tcx ingress program (hook: tc) */
 	bool entry_owned;		/* entry_fd is ours to close (adopted pin) */
 	bool progs_adopted;		/* the pinned program set of this build runs on */
 	bool progs_new;			/* this start loaded and pinned its program set */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * XDP attachment through bpf_link (libxdp's dispatcher does not load on this
- * kernel). A link is pinned at STATE/links/xdp_IFINDEX, so it outlives the
+ * The firewall's attachment through bpf_link, XDP (libxdp's dispatcher does
+ * not load on this kernel) or tcx ingress (a section's `hook: tc`: the same
+ * stages and maps, bpf/lib/hook.h). A link is pinned at
+ * STATE/links/xdp_IFINDEX or fwtc_IFINDEX, so it outlives the
  * agent: SIGTERM or a crash leaves the firewall in force, and the next agent
  * adopts the link as it is (same build) or swaps the new build's entry
  * program in with bpf_link_update, never detaching in between. Unpinning
@@ -32,11 +34,15 @@
 #include "log.h"
 #include "netlink.h"
 
-static void link_pin_path(const struct agent *a, int ifindex, char *buf, size_t len)
+/* uapi names of kernel 6.6+, missing from the 6.1 headers this builds with */
+#define SL_BPF_TCX_INGRESS	46	/* enum bpf_attach_type */
+#define SL_BPF_LINK_TYPE_TCX	11	/* enum bpf_link_type */
+
+static void link_pin_path(const struct agent *a, int ifindex, bool tc, char *buf, size_t len)
 {
 	char name[32];
 
-	snprintf(name, sizeof(name), "xdp_%d", ifindex);
+	snprintf(name, sizeof(name), tc ? "fwtc_%d" : "xdp_%d", ifindex);
 	/* links_dir is short: loader_paths checked it */
 	if (path_join(buf, len, a->links_dir, name))
 		buf[0] = '\0';
@@ -82,10 +88,11 @@ static void iface_forget(struct agent *a, struct iface *it, bool detach)
 
 	ct_iface_forget(a, it);
 	lb_iface_gone(a, it);
-	link_pin_path(a, it->ifindex, path, sizeof(path));
+	link_pin_path(a, it->ifindex, it->tc, path, sizeof(path));
 	/* detach first: someone else (bpftool) may hold the link open */
 	if (detach && bpf_link_detach(it->link_fd) && errno != ENOLINK && errno != EINVAL)
-		pr_warn("%s: cannot detach the XDP link: %s", it->name, strerror(errno));
+		pr_warn("%s: cannot detach the %s link: %s", it->name, attach_hook_name(it),
+			strerror(errno));
 	if (unlink(path) && errno != ENOENT)
 		pr_warn("cannot unpin %s: %s", path, strerror(errno));
 	fw_ifslot_del(&a->fds, it->ifindex);
@@ -113,6 +120,20 @@ static bool iface_wanted(const struct agent *a, const char *name, unsigned int f
 static int iface_section(const struct sl_policy *pol, const char *name, bool loopback)
 {
 	return loopback ? policy_fw_for_name(pol, name) : policy_fw_for_iface(pol, name);
+}
+
+/*
+ * Does interface NAME run the firewall on tcx ingress? Its section's `hook:`;
+ * auto is XDP (docs/policy.md).
+ */
+static bool iface_hook_tc(const struct agent *a, const char *name, bool loopback)
+{
+	int sec;
+
+	if (!a->have_policy || !a->pol.nfws)
+		return false;
+	sec = iface_section(&a->pol, name, loopback);
+	return sec >= 0 && a->pol.fws[sec].hook == SL_FW_HOOK_TC;
 }
 
 /* The slot of the section NAME runs in the policy in force (a->slot: none known). */
@@ -150,24 +171,38 @@ int attach_set_slots(struct agent *a, const struct sl_policy *pol, const uint32_
 
 const char *attach_mode_name(const struct iface *it)
 {
+	if (it->tc)
+		return "tcx";
 	return it->generic ? "generic" : "native";
 }
 
-static int iface_attach(struct agent *a, int ifindex, const char *name, bool loopback)
+const char *attach_hook_name(const struct iface *it)
+{
+	return it->tc ? "tc" : "xdp";
+}
+
+/*
+ * A new firewall link on IFINDEX, XDP or (TC) tcx ingress, pinned; its fd,
+ * or -errno. *GENERIC: XDP fell back to generic mode.
+ */
+static int link_new(struct agent *a, int ifindex, const char *name, bool tc, bool *generic)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
 	char path[PATH_MAX];
-	struct iface *it;
 	int fd, err;
-	bool generic = false;
 
-	/* its policy first: the program passes what has no slot */
-	err = fw_ifslot_set(&a->fds, ifindex, iface_slot(a, name, loopback));
-	if (err) {
-		pr_err("%s: cannot set its policy slot: %s", name, strerror(-err));
-		return err;
+	*generic = false;
+	if (tc) {
+		fd = bpf_link_create(a->tcx_fd, ifindex, SL_BPF_TCX_INGRESS, NULL);
+		if (fd < 0) {
+			err = -errno;
+			pr_err("%s: cannot attach the firewall to tcx ingress: %s", name,
+			       strerror(errno));
+			return err;
+		}
+	} else {
+		fd = bpf_link_create(agent_prog_fd(a), ifindex, BPF_XDP, &opts);
 	}
-	fd = bpf_link_create(agent_prog_fd(a), ifindex, BPF_XDP, &opts);
 	if (fd < 0) {
 		int drv_err = errno;
 
@@ -177,27 +212,48 @@ static int iface_attach(struct agent *a, int ifindex, const char *name, bool loo
 			err = -errno;
 			pr_err("%s: cannot attach XDP: %s (native mode: %s)", name,
 			       strerror(errno), strerror(drv_err));
-			fw_ifslot_del(&a->fds, ifindex);
 			return err;
 		}
-		generic = true;
+		*generic = true;
 		pr_info("%s: native XDP failed (%s), using generic mode", name,
 			strerror(drv_err));
 	}
-	link_pin_path(a, ifindex, path, sizeof(path));
+	link_pin_path(a, ifindex, tc, path, sizeof(path));
 	/* a pin for this ifindex that was not adopted belongs to a dead link */
 	if (unlink(path) && errno != ENOENT)
 		pr_warn("cannot unpin %s: %s", path, strerror(errno));
 	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
 		err = -errno;
-		pr_err("%s: cannot pin the XDP link at %s: %s", name, path, strerror(errno));
+		pr_err("%s: cannot pin the %s link at %s: %s", name, tc ? "tcx" : "XDP", path,
+		       strerror(errno));
 		unlink(path);
 		/* an unpinned link would vanish with the agent: do not keep it */
 		bpf_link_detach(fd);
 		close(fd);
-		fw_ifslot_del(&a->fds, ifindex);
 		return err;
 	}
+	return fd;
+}
+
+static int iface_attach(struct agent *a, int ifindex, const char *name, bool loopback)
+{
+	bool tc = iface_hook_tc(a, name, loopback), generic;
+	char path[PATH_MAX];
+	struct iface *it;
+	int fd, err;
+
+	/* its policy first: the program passes what has no slot */
+	err = fw_ifslot_set(&a->fds, ifindex, iface_slot(a, name, loopback));
+	if (err) {
+		pr_err("%s: cannot set its policy slot: %s", name, strerror(-err));
+		return err;
+	}
+	fd = link_new(a, ifindex, name, tc, &generic);
+	if (fd < 0) {
+		fw_ifslot_del(&a->fds, ifindex);
+		return fd;
+	}
+	link_pin_path(a, ifindex, tc, path, sizeof(path));
 	it = iface_add(a, ifindex, name, fd);
 	if (!it) {
 		pr_err("%s: out of memory", name);
@@ -207,12 +263,51 @@ static int iface_attach(struct agent *a, int ifindex, const char *name, bool loo
 		fw_ifslot_del(&a->fds, ifindex);
 		return -ENOMEM;
 	}
+	it->tc = tc;
 	it->generic = generic;
 	it->loopback = loopback;
 	iface_added(a, it);
-	pr_info("%s (ifindex %d): XDP attached in %s mode, pinned at %s", name, ifindex,
-		attach_mode_name(it), path);
+	pr_info("%s (ifindex %d): the firewall attached on %s (%s), pinned at %s", name,
+		ifindex, tc ? "tcx ingress" : "XDP", attach_mode_name(it), path);
 	return 0;
+}
+
+/*
+ * IT's section changed its hook: the new link first, then the old one goes,
+ * so the interface is never without its firewall (both run for a moment, on
+ * the same maps). The SYN cookie helper leaves a tc interface before its
+ * firewall link comes (ct_links_sync): it would end the tcx chain first.
+ */
+static void iface_switch_hook(struct agent *a, struct iface *it)
+{
+	bool tc = !it->tc, generic;
+	char path[PATH_MAX];
+	int fd;
+
+	if (tc) {
+		it->tc = true;
+		ct_links_sync(a);
+		it->tc = false;
+	}
+	fd = link_new(a, it->ifindex, it->name, tc, &generic);
+	if (fd < 0) {
+		pr_err("%s: the firewall stays on %s", it->name, attach_hook_name(it));
+		ct_links_sync(a);
+		return;
+	}
+	link_pin_path(a, it->ifindex, it->tc, path, sizeof(path));
+	if (bpf_link_detach(it->link_fd) && errno != ENOLINK && errno != EINVAL)
+		pr_warn("%s: cannot detach the %s link: %s", it->name, attach_hook_name(it),
+			strerror(errno));
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	close(it->link_fd);
+	it->link_fd = fd;
+	it->tc = tc;
+	it->generic = generic;
+	pr_info("%s (ifindex %d): the firewall moved to %s (%s)", it->name, it->ifindex,
+		tc ? "tcx ingress" : "XDP", attach_mode_name(it));
+	ct_links_sync(a);
 }
 
 static __u32 prog_id(int fd)
@@ -232,9 +327,11 @@ static bool xdp_generic(int ifindex)
 	return q.attach_mode == XDP_ATTACHED_SKB;
 }
 
-/* Adopt the pinned link at PATH for IFINDEX, or unpin it when it is stale. */
-static void adopt_one(struct agent *a, const char *path, int ifindex)
+/* Adopt the pinned link at PATH for IFINDEX (TC: tcx), or unpin it when it is stale. */
+static void adopt_one(struct agent *a, const char *path, int ifindex, bool tc)
 {
+	__u32 type = tc ? SL_BPF_LINK_TYPE_TCX : BPF_LINK_TYPE_XDP;
+	int prog = tc ? a->tcx_fd : agent_prog_fd(a);
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
 	char name[IF_NAMESIZE];
@@ -250,8 +347,9 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 		unlink(path);
 		return;
 	}
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_LINK_TYPE_XDP)
-		why = "not an XDP link";
+	/* tcx and xdp link info share the union's first member, ifindex */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != type)
+		why = tc ? "not a tcx link" : "not an XDP link";
 	else if (info.xdp.ifindex == 0)
 		why = "its interface is gone";
 	else if ((int)info.xdp.ifindex != ifindex)
@@ -262,7 +360,7 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 		why = "the interface no longer matches the policy";
 	if (why) {
 		pr_info("unpinning the stale link %s: %s", path, why);
-		if (info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex)
+		if (info.type == type && info.xdp.ifindex)
 			bpf_link_detach(fd);
 		unlink(path);
 		close(fd);
@@ -289,22 +387,24 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 			return;
 		}
 		it->move_pending = true;
-		it->generic = xdp_generic(ifindex);
-		pr_info("%s (ifindex %d): adopted the pinned XDP link of the previous version "
+		it->tc = tc;
+		it->generic = !tc && xdp_generic(ifindex);
+		pr_info("%s (ifindex %d): adopted the pinned %s link of the previous version "
 			"(link id %u); it moves to build %s once the policy is applied", name,
-			ifindex, info.id, a->build);
+			ifindex, tc ? "tcx" : "XDP", info.id, a->build);
 		return;
 	}
-	if (info.prog_id == prog_id(agent_prog_fd(a))) {
+	if (info.prog_id == prog_id(prog)) {
 		/* the same build: the link keeps its program (and ids) as they are */
-	} else if (bpf_link_update(fd, agent_prog_fd(a), NULL)) {
+	} else if (bpf_link_update(fd, prog, NULL)) {
 		/* atomic program swap: the interface never runs without a firewall */
-		pr_err("%s: cannot update the adopted XDP link to the new program: %s; "
-		       "the previous program stays attached", name, strerror(errno));
+		pr_err("%s: cannot update the adopted %s link to the new program: %s; "
+		       "the previous program stays attached", name, tc ? "tcx" : "XDP",
+		       strerror(errno));
 	} else {
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
-		pr_info("%s: the XDP link now runs build %s (program id %u -> %u)", name,
-			a->build, info.prog_id, prog_id(agent_prog_fd(a)));
+		pr_info("%s: the %s link now runs build %s (program id %u -> %u)", name,
+			tc ? "tcx" : "XDP", a->build, info.prog_id, prog_id(prog));
 	}
 	it = iface_add(a, ifindex, name, fd);
 	if (!it) {
@@ -312,10 +412,11 @@ static void adopt_one(struct agent *a, const char *path, int ifindex)
 		close(fd);
 		return;
 	}
-	it->generic = xdp_generic(ifindex);
+	it->tc = tc;
+	it->generic = !tc && xdp_generic(ifindex);
 	iface_added(a, it);
-	pr_info("%s (ifindex %d): adopted the pinned XDP link (%s mode, link id %u)",
-		name, ifindex, attach_mode_name(it), info.id);
+	pr_info("%s (ifindex %d): adopted the pinned %s link (%s, link id %u)",
+		name, ifindex, tc ? "tcx" : "XDP", attach_mode_name(it), info.id);
 }
 
 int attach_move_pending(struct agent *a)
@@ -328,15 +429,17 @@ int attach_move_pending(struct agent *a)
 		if (!it->move_pending)
 			continue;
 		/* atomic program swap: the interface never runs without a firewall */
-		if (bpf_link_update(it->link_fd, agent_prog_fd(a), NULL)) {
+		if (bpf_link_update(it->link_fd, it->tc ? a->tcx_fd : agent_prog_fd(a), NULL)) {
 			ret = -errno;
-			pr_err("%s: cannot update the adopted XDP link to the new program: %s; "
-			       "the previous program stays attached", it->name, strerror(errno));
+			pr_err("%s: cannot update the adopted %s link to the new program: %s; "
+			       "the previous program stays attached", it->name,
+			       it->tc ? "tcx" : "XDP", strerror(errno));
 			continue;
 		}
 		it->move_pending = false;
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
-		pr_info("%s: the XDP link now runs build %s", it->name, a->build);
+		pr_info("%s: the %s link now runs build %s", it->name, it->tc ? "tcx" : "XDP",
+			a->build);
 	}
 	return ret;
 }
@@ -346,6 +449,7 @@ int attach_adopt(struct agent *a)
 	char path[PATH_MAX];
 	struct dirent *de;
 	int ifindex, n;
+	bool tc;
 	DIR *d;
 
 	d = opendir(a->links_dir);
@@ -364,12 +468,13 @@ int attach_adopt(struct agent *a)
 		 * egress_adopt */
 		if (!strncmp(de->d_name, "tc_", 3) || !strncmp(de->d_name, "eg", 2))
 			continue;
-		if (sscanf(de->d_name, "xdp_%d%n", &ifindex, &n) != 1 ||
+		tc = !strncmp(de->d_name, "fwtc_", 5);
+		if (sscanf(de->d_name, tc ? "fwtc_%d%n" : "xdp_%d%n", &ifindex, &n) != 1 ||
 		    de->d_name[n] != '\0' || ifindex <= 0) {
 			pr_warn("%s: not a pin of sluiced; leaving it", path);
 			continue;
 		}
-		adopt_one(a, path, ifindex);
+		adopt_one(a, path, ifindex, tc);
 	}
 	closedir(d);
 	return 0;
@@ -384,8 +489,8 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 	egress_link_event(a, l);
 	if (l->deleted) {
 		if (it) {
-			pr_info("%s (ifindex %d) is gone: unpinning its XDP link", it->name,
-				it->ifindex);
+			pr_info("%s (ifindex %d) is gone: unpinning its %s link", it->name,
+				it->ifindex, attach_hook_name(it));
 			iface_forget(a, it, true);
 		}
 		return;
@@ -400,9 +505,12 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 	}
 	wanted = iface_wanted(a, l->name, l->flags);
 	if (it && !wanted && a->have_policy) {
-		pr_info("%s (ifindex %d) no longer matches the policy: detaching XDP",
-			it->name, it->ifindex);
+		pr_info("%s (ifindex %d) no longer matches the policy: detaching %s",
+			it->name, it->ifindex, attach_hook_name(it));
 		iface_forget(a, it, true);
+	} else if (it && wanted && a->have_policy && !it->move_pending &&
+		   it->tc != iface_hook_tc(a, l->name, it->loopback)) {
+		iface_switch_hook(a, it);
 	} else if (!it && wanted) {
 		if (!iface_attach(a, l->ifindex, l->name, l->flags & IFF_LOOPBACK)) {
 			it = iface_find(a, l->ifindex);
@@ -430,8 +538,8 @@ int attach_sync(struct agent *a)
 			i++;
 			continue;
 		}
-		pr_info("%s (ifindex %d) is gone: unpinning its XDP link", it->name,
-			it->ifindex);
+		pr_info("%s (ifindex %d) is gone: unpinning its %s link", it->name,
+			it->ifindex, attach_hook_name(it));
 		iface_forget(a, it, true);
 	}
 	ct_links_sync(a);
@@ -448,11 +556,13 @@ int attach_detach_all(struct agent *a, struct json_object *names)
 
 		if (bpf_link_detach(it->link_fd) && errno != ENOLINK && !ret) {
 			ret = -errno;
-			pr_err("%s: cannot detach XDP: %s", it->name, strerror(errno));
+			pr_err("%s: cannot detach %s: %s", it->name, attach_hook_name(it),
+			       strerror(errno));
 		}
 		if (names)
 			json_object_array_add(names, json_object_new_string(it->name));
-		pr_info("%s (ifindex %d): XDP detached", it->name, it->ifindex);
+		pr_info("%s (ifindex %d): %s detached", it->name, it->ifindex,
+			attach_hook_name(it));
 		iface_forget(a, it, false);
 	}
 	return ret;

@@ -41,5 +41,7 @@ int attach_detach_all(struct agent *a, struct json_object *names);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void attach_release_all(struct agent *a);
 const char *attach_mode_name(const struct iface *it);
+/* "xdp" or "tc": where IT runs the firewall (policy `hook:`) */
+const char *attach_hook_name(const struct iface *it);
 
 #endif /* SLUICED_ATTACH_H */

@@ -693,7 +693,11 @@ void ct_links_sync(struct agent *a)
 		struct iface *it = &a->ifaces[i];
 
 		for (dir = 0; dir < CT_TC_DIRS; dir++) {
-			if (!tc_wanted(a, dir))
+			/*
+			 * the firewall on tcx ingress sends no SYN cookie, and the
+			 * helper's TC_ACT_OK would end the tcx chain before it
+			 */
+			if (!tc_wanted(a, dir) || (dir == CT_TC_INGRESS && it->tc))
 				tc_forget(a, it, dir);
 			else if (it->tc_link_fd[dir] < 0 && !it->tc_clsact[dir])
 				tc_attach(a, it, dir);

@@ -119,7 +119,7 @@ static struct json_object *status_ifaces(struct agent *a)
 		bpf_obj_get_info_by_fd(it->link_fd, &info, &len);
 		json_object_object_add(o, "name", json_object_new_string(it->name));
 		json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
-		json_object_object_add(o, "hook", json_object_new_string("xdp"));
+		json_object_object_add(o, "hook", json_object_new_string(attach_hook_name(it)));
 		json_object_object_add(o, "mode", json_object_new_string(attach_mode_name(it)));
 		json_object_object_add(o, "attach", json_object_new_string("bpf_link"));
 		json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));

@@ -7,8 +7,10 @@
  *   STATE/progs/BUILD/sl_tails the pipeline's prog array of one build (a
  *   STATE/progs/BUILD/sluice_xdp  prog array empties itself when its last
  *                              user reference goes: pinned) and its entry
- *                              program, the one the links run
- *   STATE/links/xdp_IFINDEX    one bpf_link per attached interface (0600)
+ *                              program, the one the XDP links run
+ *   STATE/progs/BUILD/sluice_tcx  the same firewall on tcx ingress (hook: tc)
+ *   STATE/links/xdp_IFINDEX    one bpf_link per attached interface (0600),
+ *   STATE/links/fwtc_IFINDEX   XDP or tcx ingress
  * BUILD is a hash of the XDP object. Maps get their pin path before load,
  * so libbpf reuses the maps a previous agent pinned: a restart keeps the
  * policies in force and the counters, and never opens the firewall. When
@@ -323,27 +325,31 @@ static void build_id(struct agent *a)
 
 /*
  * Is this build's program set pinned, complete and usable? Then *ENTRY is
- * its entry program and *TAILS its prog array.
+ * its entry program, *TCX its tcx ingress program and *TAILS its prog array.
  */
-static bool progs_pinned(struct agent *a, int *entry, int *tails)
+static bool progs_pinned(struct agent *a, int *entry, int *tcx, int *tails)
 {
 	char path[PATH_MAX];
 
-	*entry = *tails = -1;
+	*entry = *tcx = *tails = -1;
 	if (!path_join(path, sizeof(path), a->build_dir, SLUICE_MAP_TAILS))
 		*tails = bpf_obj_get(path);
 	if (!path_join(path, sizeof(path), a->build_dir, "sluice_xdp"))
 		*entry = bpf_obj_get(path);
-	if (*tails >= 0 && *entry >= 0 && fw_pipeline_full(*tails) == 1)
+	if (!path_join(path, sizeof(path), a->build_dir, "sluice_tcx"))
+		*tcx = bpf_obj_get(path);
+	if (*tails >= 0 && *entry >= 0 && *tcx >= 0 && fw_pipeline_full(*tails) == 1)
 		return true;
-	if (*tails >= 0 || *entry >= 0)
+	if (*tails >= 0 || *entry >= 0 || *tcx >= 0)
 		pr_warn("%s: the pinned program set is incomplete: loading it again",
 			a->build_dir);
 	if (*tails >= 0)
 		close(*tails);
 	if (*entry >= 0)
 		close(*entry);
-	*entry = *tails = -1;
+	if (*tcx >= 0)
+		close(*tcx);
+	*entry = *tcx = *tails = -1;
 	return false;
 }
 
@@ -398,6 +404,10 @@ static int progs_pin(struct agent *a)
 		err = path_join(path, sizeof(path), a->build_dir, "sluice_xdp");
 	if (!err)
 		err = pin_0600(a->entry_fd, path);
+	if (!err)
+		err = path_join(path, sizeof(path), a->build_dir, "sluice_tcx");
+	if (!err)
+		err = pin_0600(a->tcx_fd, path);
 	if (err)
 		pr_err("cannot pin the program set under %s: %s", a->build_dir, strerror(-err));
 	return err;
@@ -446,7 +456,7 @@ int loader_load(struct agent *a)
 	struct bpf_program *prog;
 	char path[PATH_MAX];
 	struct bpf_map *map;
-	int err, entry, tails;
+	int err, entry, tcx, tails;
 
 	build_id(a);
 	err = path_join(a->build_dir, sizeof(a->build_dir), a->progs_dir, a->build);
@@ -463,9 +473,10 @@ int loader_load(struct agent *a)
 	if (err)
 		goto fail;
 	/* a pinned set of this build runs on the maps it was loaded with, not an upgrade's */
-	a->progs_adopted = !a->legacy_state && progs_pinned(a, &entry, &tails);
+	a->progs_adopted = !a->legacy_state && progs_pinned(a, &entry, &tcx, &tails);
 	if (a->progs_adopted) {
 		a->entry_fd = entry;
+		a->tcx_fd = tcx;
 		a->tails_fd = tails;
 		a->entry_owned = true;
 	} else {
@@ -534,6 +545,7 @@ int loader_load(struct agent *a)
 			a->build_dir);
 	} else {
 		a->entry_fd = bpf_program__fd(skel->progs.sluice_xdp);
+		a->tcx_fd = bpf_program__fd(skel->progs.sluice_tcx);
 		a->tails_fd = bpf_map__fd(skel->maps.sl_tails);
 		err = progs_pin(a);
 		if (err)
@@ -695,9 +707,10 @@ void loader_unload(struct agent *a)
 	a->xdp = NULL;
 	if (a->entry_owned) {
 		close(a->entry_fd);
+		close(a->tcx_fd);
 		close(a->tails_fd);
 	}
-	a->entry_fd = a->tails_fd = -1;
+	a->entry_fd = a->tcx_fd = a->tails_fd = -1;
 	a->entry_owned = false;
 }
 

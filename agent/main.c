@@ -442,6 +442,7 @@ int main(int argc, char **argv)
 		.state_dir = DEFAULT_STATE_DIR,
 		.sock_path = DEFAULT_SOCKET,
 		.entry_fd = -1,
+		.tcx_fd = -1,
 		.tails_fd = -1,
 		.state_lock_fd = -1,
 		.ct_shards_fd = -1,

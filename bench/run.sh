@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# `make bench`: runs every benchmark binary under $BUILD/bench. Each prints
-# its own table with the baselines measured in the same run.
+# `make bench`: runs every benchmark binary under $BUILD/bench, then the
+# TCP-through-a-veth run (tcp_veth.sh). Each prints its own table with the
+# baselines measured in the same run.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,4 +18,6 @@ for b in "$BUILD"/bench/*; do
 	echo "== $(basename "$b")"
 	"$b" || rc=1
 done
+echo "== tcp_veth"
+bench/tcp_veth.sh || rc=1
 exit $rc

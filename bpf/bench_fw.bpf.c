@@ -19,8 +19,8 @@ int fw_rand(struct xdp_md *ctx)
 
 /*
  * The single-program path: the same stages as sluice_xdp's tail-called
- * programs, inlined into one program, the state on the stack. Against
- * sluice_xdp it gives the cost of the tail calls and the scratch map.
+ * programs, inlined into one program, the state in sl_scratch as theirs.
+ * Against sluice_xdp it gives the cost of the tail calls.
  */
 SEC("xdp")
 int fw_single(struct xdp_md *ctx)

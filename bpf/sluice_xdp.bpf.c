@@ -26,12 +26,17 @@
  * stages before anything runs the entry program (lib/fw_maps.c
  * fw_pipeline_fill): one complete, consistent set of programs. An upgrade
  * loads a new set and switches the links' entry program in one step.
+ *
+ *   sluice_tcx   (tcx ingress, a section's `hook: tc`) the same stages
+ *                inline, on the skb (bpf/lib/hook.h): no load balancer,
+ *                no SYN cookies; same maps, same verdicts.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 #include "lib/firewall.h"
 #include "lib/lb.h"
+#include "lib/skb_parse.h"
 
 /* Filled by userspace with this object's stage programs (fw_pipeline_fill). */
 struct {
@@ -74,7 +79,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	data_end = (void *)(long)ctx->data_end;
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
-	v = sl_fw_begin(data, data_end, ctx->ingress_ifindex, &cfg, p);
+	v = sl_fw_begin(data, data_end, data_end - data, ctx->ingress_ifindex, &cfg, p);
 	if (v != SL_NEXT)
 		return v;
 	if (lbc && lbc->nat)
@@ -101,7 +106,7 @@ int sl_stage_ct(struct xdp_md *ctx)
 				  p->ifindex);
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(ctx, p, cfg, ctc);
+		v = sl_fw_track(ctx, SL_HOOK_XDP, p, cfg, ctc);
 		if (v == SL_ALLOW)
 			return sl_allowed(ctx, p);
 		if (v != SL_NEXT)
@@ -128,7 +133,7 @@ int sl_stage_fw(struct xdp_md *ctx)
 	if (!cfg)
 		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
-	v = sl_fw_rules(ctx, p, cfg, sl_fw_ct_cfg());
+	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, sl_fw_ct_cfg());
 	return v == SL_ALLOW ? sl_allowed(ctx, p) : v;
 }
 
@@ -142,6 +147,28 @@ int sl_stage_lb(struct xdp_md *ctx)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL,
 				   (long)ctx->data_end - (long)ctx->data);
 	return sl_lb(ctx, p, lbc);
+}
+
+/*
+ * The firewall on tcx ingress (policy `hook: tc`): the stages above, inlined
+ * into one program (a prog array serves one program type, and tc has no load
+ * balancer stage to reach), verdicts mapped to tcx's (bpf/lib/hook.h). Same
+ * object, so the same maps: a policy, a block or a tracked connection is the
+ * same on either hook. Headers past the linear part are pulled in first, as
+ * the egress program does.
+ */
+SEC("tc")
+int sluice_tcx(struct __sk_buff *skb)
+{
+	__u32 want = skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL;
+	struct sl_pipe *p = sl_pipe_get();
+
+	if (!p)
+		return sl_hook_tc_verdict(sl_drop_pkt(SLUICE_DROP_INTERNAL, skb->len));
+	if ((long)skb->data_end - (long)skb->data < want)
+		bpf_skb_pull_data(skb, want);
+	return sl_hook_tc_verdict(sl_firewall_hook(skb, SL_HOOK_TC, skb->ingress_ifindex,
+						   skb->len, p));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

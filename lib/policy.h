@@ -67,6 +67,16 @@ struct sl_rule {
  * one section (a mapping) or a list of them; each interface runs the section
  * policy_fw_for_iface picks (docs/policy.md, "Sections").
  */
+/*
+ * `hook:` of a firewall section: where its interfaces run the firewall
+ * (docs/policy.md). auto resolves per interface in the agent (attach.c).
+ */
+enum sl_fw_hook {
+	SL_FW_HOOK_AUTO,
+	SL_FW_HOOK_XDP,
+	SL_FW_HOOK_TC,
+};
+
 struct sl_firewall {
 	bool present;			/* false only in the built-in empty section */
 	char *name;			/* `name:`, or "fw<index>" */
@@ -76,6 +86,8 @@ struct sl_firewall {
 	size_t nifaces;
 	enum sluice_action default_action;	/* default: allow */
 	bool stateful;			/* tracked connections pass before the rules (default: true) */
+	enum sl_fw_hook hook;		/* default: auto */
+	struct sl_loc hook_loc;		/* the `hook` value (file NULL: not written) */
 	struct sl_rule *rules;		/* rule names are unique across all sections */
 	size_t nrules;
 };
@@ -264,5 +276,6 @@ struct sl_pkt {
 /* Text forms used by the printers: "198.51.100.0/24", "2001:db8::/32". */
 void sl_prefix_format(const struct sl_prefix *p, char *buf, size_t len);
 const char *sl_action_name(enum sluice_action a);
+const char *sl_fw_hook_name(enum sl_fw_hook h);
 
 #endif /* SLUICE_POLICY_H */

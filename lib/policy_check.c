@@ -378,6 +378,45 @@ static int check_ifaces(const struct sl_policy *pol, struct sl_diags *d)
 	return errs;
 }
 
+/*
+ * What a section on the tc hook cannot run is refused at its `hook: tc`,
+ * never skipped: the load balancer and decap (XDP_TX, devmap redirects,
+ * headers moved in place) and SYN cookies sent by sluice (XDP_TX). SYN
+ * cookies in auto mode are the kernel's there (docs/policy.md).
+ */
+static int check_hooks(const struct sl_policy *pol, struct sl_diags *d)
+{
+	int errs = 0;
+
+	for (size_t s = 0; s < pol->nfws; s++) {
+		const struct sl_firewall *fw = &pol->fws[s];
+
+		if (fw->hook != SL_FW_HOOK_TC)
+			continue;
+		if (pol->nlbs) {
+			sl_diag_add(d, &fw->hook_loc, "hook: tc cannot run the load balancer "
+				    "(loadbalancers at %s:%d:%d): it sends packets on with XDP_TX and "
+				    "redirects; use hook: xdp or auto in a policy with load balancers",
+				    pol->lb_loc.file, pol->lb_loc.line, pol->lb_loc.col);
+			errs++;
+		}
+		if (pol->decap.present) {
+			sl_diag_add(d, &fw->hook_loc, "hook: tc cannot decapsulate (decap at "
+				    "%s:%d:%d): that runs in XDP; use hook: xdp or auto",
+				    pol->decap.loc.file, pol->decap.loc.line, pol->decap.loc.col);
+			errs++;
+		}
+		if (pol->ct.syncookies == SLUICE_CK_ALWAYS || pol->ct.nsyncookie_ports) {
+			sl_diag_add(d, &fw->hook_loc, "hook: tc cannot send SYN cookies (they leave "
+				    "with XDP_TX), and the conntrack section asks for them always or "
+				    "on some ports; use hook: xdp, or syn-cookies: auto (on tc: the "
+				    "kernel's own SYN cookies)");
+			errs++;
+		}
+	}
+	return errs;
+}
+
 int policy_check(struct sl_policy *pol, struct sl_diags *d)
 {
 	size_t nr = policy_nrules(pol), ns = pol->nsets, nf = pol->nfws, k = 0;
@@ -416,6 +455,7 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 	errs += check_dups(fws, k, "section", d);
 	errs += check_ifaces(pol, d);
 	errs += check_dead_globs(pol, d);
+	errs += check_hooks(pol, d);
 	/*
 	 * The rules of all sections together: the counter ids (two policies'
 	 * worth in fw_rule_cnt) and the classifier's bit-vector width; the

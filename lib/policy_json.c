@@ -123,6 +123,7 @@ static struct json_object *json_section(const struct sl_firewall *fw)
 	json_object_object_add(o, "default", json_object_new_string(
 				       sl_action_name(fw->default_action)));
 	json_object_object_add(o, "stateful", json_object_new_boolean(fw->stateful));
+	json_object_object_add(o, "hook", json_object_new_string(sl_fw_hook_name(fw->hook)));
 	for (size_t i = 0; i < fw->nrules; i++) {
 		const struct sl_rule *r = &fw->rules[i];
 		struct json_object *j = sl_json_rule(r);

@@ -846,7 +846,22 @@ static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m, b
 	}
 }
 
-enum { F_NAME, F_IFACES, F_DEFAULT, F_STATEFUL, F_RULES, F_NKEYS };
+enum { F_NAME, F_IFACES, F_DEFAULT, F_STATEFUL, F_HOOK, F_RULES, F_NKEYS };
+
+/* `hook:` auto | xdp | tc */
+static void parse_hook(struct pctx *c, struct sl_firewall *fw, yaml_node_t *n)
+{
+	static const enum sl_fw_hook hooks[] = { SL_FW_HOOK_AUTO, SL_FW_HOOK_XDP, SL_FW_HOOK_TC };
+	const char *s = n->type == YAML_SCALAR_NODE ? sval(n) : NULL;
+
+	fw->hook_loc = node_loc(c, n);
+	for (size_t i = 0; s && i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (!strcmp(s, sl_fw_hook_name(hooks[i]))) {
+			fw->hook = hooks[i];
+			return;
+		}
+	err_node(c, n, "unknown hook \"%.64s\"; use auto, xdp or tc", s ? s : kind(n));
+}
 
 /*
  * One section: the mapping V, at position IDX of the list (0 for the mapping
@@ -858,7 +873,7 @@ static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, ya
 			  const char *what, struct sl_loc loc)
 {
 	static const char *const keys[F_NKEYS] = { "name", "interfaces", "default", "stateful",
-						   "rules" };
+						   "hook", "rules" };
 	struct kv f[F_NKEYS];
 	yaml_node_item_t *it;
 	bool stateful = true;
@@ -871,7 +886,7 @@ static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, ya
 	snprintf(dflt, sizeof(dflt), "fw%zu", idx);
 	if (v->type != YAML_MAPPING_NODE) {
 		err_node(c, v, "a firewall section must be a mapping (name, interfaces, default, "
-			 "stateful, rules), got %s", kind(v));
+			 "stateful, hook, rules), got %s", kind(v));
 		goto name;
 	}
 	map_fields(c, v, what, keys, F_NKEYS, f);
@@ -901,6 +916,8 @@ static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, ya
 			 f[F_STATEFUL].val->type == YAML_SCALAR_NODE ? sval(f[F_STATEFUL].val) :
 			 kind(f[F_STATEFUL].val));
 	fw->stateful = stateful;
+	if (f[F_HOOK].key)
+		parse_hook(c, fw, f[F_HOOK].val);
 	if (f[F_RULES].key && f[F_RULES].val->type != YAML_SEQUENCE_NODE) {
 		err_node(c, f[F_RULES].val, "rules must be a list of rules, got %s",
 			 kind(f[F_RULES].val));

@@ -103,6 +103,19 @@ void sl_prefix_format(const struct sl_prefix *p, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u", a, p->len);
 }
 
+const char *sl_fw_hook_name(enum sl_fw_hook h)
+{
+	switch (h) {
+	case SL_FW_HOOK_AUTO:
+		return "auto";
+	case SL_FW_HOOK_XDP:
+		return "xdp";
+	case SL_FW_HOOK_TC:
+		return "tc";
+	}
+	return "?";
+}
+
 const char *sl_action_name(enum sluice_action a)
 {
 	switch (a) {

@@ -112,6 +112,42 @@ def test_check_bad_value_points_at_it(tmp_path):
     assert int(m["col"]) == col_of(text, line, "maybe")
 
 
+HOOK_FW = """firewall:
+  interfaces: [eth0]
+  hook: %s
+"""
+
+
+def test_check_hook(tmp_path):
+    """`hook:` auto | xdp | tc; what tc cannot run is refused at the hook."""
+    for hook in ("auto", "xdp", "tc"):
+        p = run("policy", "check", write(tmp_path / "fw.yaml", HOOK_FW % hook))
+        assert p.returncode == 0, (hook, p.stderr)
+    f = write(tmp_path / "fw.yaml", HOOK_FW % "ebpf")
+    m = ERR_RE.match(one_error_line(run("policy", "check", f)))
+    assert m and (m["file"], m["line"], m["col"]) == (f, "3", "9"), m
+    assert m["msg"] == 'unknown hook "ebpf"; use auto, xdp or tc', m["msg"]
+    lb = """loadbalancers:
+  - name: web
+    vip: 203.0.113.10
+    port: 80
+    backends:
+      - { addr: 198.51.100.11, port: 8080 }
+"""
+    cookies = """conntrack:
+  syn-cookies: always
+"""
+    for extra, what in ((lb, "cannot run the load balancer"),
+                        (cookies, "cannot send SYN cookies")):
+        f = write(tmp_path / "fw.yaml", HOOK_FW % "tc" + extra)
+        m = ERR_RE.match(one_error_line(run("policy", "check", f)))
+        assert m and (m["file"], m["line"], m["col"]) == (f, "3", "9"), m
+        assert m["msg"].startswith("hook: tc " + what), m["msg"]
+        # the same policy on XDP (or auto) is fine
+        p = run("policy", "check", write(tmp_path / "fw.yaml", HOOK_FW % "auto" + extra))
+        assert p.returncode == 0, p.stderr
+
+
 def test_check_rule_limit_counts_all_sections(tmp_path):
     """16,384 rules in the policy pass, one more is refused at its place:
     the limit counts the rules of every section together."""

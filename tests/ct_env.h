@@ -483,10 +483,10 @@ static inline uint32_t run_prog(int fd, const struct frame *f)
 	return opts.retval;
 }
 
-/* through the XDP firewall, ingress */
+/* through the firewall, ingress: XDP, or tcx after OPEN_HOOK(..., true) */
 static inline uint32_t in(struct ct_env *e, struct frame f)
 {
-	return run_prog(e->x.prog_fd, &f);
+	return xdp_env_verdict(&e->x, run_prog(e->x.prog_fd, &f));
 }
 
 /* through TC egress: leaves the host, always TC_ACT_OK */
@@ -636,5 +636,10 @@ static inline int run_start(int fd)
 	if (!ASSERT_OK(ct_env_shared(&(e)), "open") ||			\
 	    !ASSERT_OK(ct_set_cfg(&(e), 1, (to)), "ct_cfg"))			\
 		goto out
+
+/* The same, the firewall on the tc hook (TC) or XDP: the env is a copy. */
+#define OPEN_HOOK(e, to, tc)							\
+	OPEN(e, to);								\
+	xdp_env_hook(&(e).x, (tc))
 
 #endif /* SLUICE_TESTS_CT_ENV_H */

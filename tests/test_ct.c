@@ -9,14 +9,14 @@
 /* ---- tests -------------------------------------------------------------- */
 
 /* Inbound connection to a local server: every TCP state, both directions. */
-static void tcp_states(const char *local, const char *peer)
+static void tcp_states(const char *local, const char *peer, bool tc)
 {
 	struct tuple t = { peer, local, 40000, 22, 6 };
 	struct sl_ct_entry v;
 	struct ct_env e;
 	bool src_a;
 
-	OPEN(e, 0);
+	OPEN_HOOK(e, 0, tc);
 	ASSERT_EQ(in(&e, tcp(peer, 40000, local, 22, SYN)), XDP_PASS, "SYN allowed by rule");
 	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "after SYN");
 	if (ASSERT_OK(entry_of(&e, t, &v, &src_a), "entry")) {
@@ -64,12 +64,22 @@ out:
 
 TEST(ct_tcp_states_v4)
 {
-	tcp_states(LOCAL4, PEER4);
+	tcp_states(LOCAL4, PEER4, false);
+}
+
+TEST(ct_tcp_states_v4_tc)
+{
+	tcp_states(LOCAL4, PEER4, true);
 }
 
 TEST(ct_tcp_states_v6)
 {
-	tcp_states(LOCAL6, PEER6);
+	tcp_states(LOCAL6, PEER6, false);
+}
+
+TEST(ct_tcp_states_v6_tc)
+{
+	tcp_states(LOCAL6, PEER6, true);
 }
 
 static void tcp_rst(const char *local, const char *peer)
@@ -104,11 +114,11 @@ TEST(ct_tcp_rst_v6)
 }
 
 /* A mid-stream packet with no entry is not established. */
-static void midstream(const char *local, const char *peer)
+static void midstream(const char *local, const char *peer, bool tc)
 {
 	struct ct_env e;
 
-	OPEN(e, 0);
+	OPEN_HOOK(e, 0, tc);
 	/* port 80: no rule, default deny */
 	ASSERT_EQ(in(&e, tcp(peer, 40000, local, 80, ACK)), XDP_DROP, "ACK to 80 dropped");
 	ASSERT_EQ(in(&e, tcp(peer, 40000, local, 80, SYN | ACK)), XDP_DROP, "SYN-ACK dropped");
@@ -131,23 +141,33 @@ out:
 
 TEST(ct_midstream_v4)
 {
-	midstream(LOCAL4, PEER4);
+	midstream(LOCAL4, PEER4, false);
+}
+
+TEST(ct_midstream_v4_tc)
+{
+	midstream(LOCAL4, PEER4, true);
 }
 
 TEST(ct_midstream_v6)
 {
-	midstream(LOCAL6, PEER6);
+	midstream(LOCAL6, PEER6, false);
+}
+
+TEST(ct_midstream_v6_tc)
+{
+	midstream(LOCAL6, PEER6, true);
 }
 
 /* TC egress opens connections whose replies XDP then lets in under default deny. */
-static void outbound(const char *local, const char *remote)
+static void outbound(const char *local, const char *remote, bool tc)
 {
 	struct tuple t = { local, remote, 41000, 443, 6 };
 	struct sl_ct_entry v;
 	struct ct_env e;
 	bool src_a;
 
-	OPEN(e, 0);
+	OPEN_HOOK(e, 0, tc);
 	ASSERT_EQ(in(&e, tcp(remote, 443, local, 41000, SYN | ACK)), XDP_DROP,
 		  "unsolicited SYN-ACK dropped");
 	out(&e, tcp(local, 41000, remote, 443, SYN));
@@ -190,20 +210,30 @@ out:
 
 TEST(ct_outbound_v4)
 {
-	outbound(LOCAL4, "198.51.100.7");
+	outbound(LOCAL4, "198.51.100.7", false);
+}
+
+TEST(ct_outbound_v4_tc)
+{
+	outbound(LOCAL4, "198.51.100.7", true);
 }
 
 TEST(ct_outbound_v6)
 {
-	outbound(LOCAL6, "2001:db8:5::7");
+	outbound(LOCAL6, "2001:db8:5::7", false);
+}
+
+TEST(ct_outbound_v6_tc)
+{
+	outbound(LOCAL6, "2001:db8:5::7", true);
 }
 
 /* Inbound UDP and ICMP echo allowed by rules open pseudo-connections. */
-static void inbound_pseudo(const char *local, const char *pinger, const char *other)
+static void inbound_pseudo(const char *local, const char *pinger, const char *other, bool tc)
 {
 	struct ct_env e;
 
-	OPEN(e, 0);
+	OPEN_HOOK(e, 0, tc);
 	ASSERT_EQ(in(&e, udp(other, 3000, local, 53)), XDP_PASS, "dns by rule");
 	ASSERT_EQ(state_of(&e, (struct tuple){ other, local, 3000, 53, 17 }), SL_CT_UDP, "udp");
 	ASSERT_EQ(in(&e, udp(local, 53, other, 3000)), XDP_PASS, "reply via XDP finds it");
@@ -222,17 +252,27 @@ out:
 
 TEST(ct_inbound_udp_icmp_v4)
 {
-	inbound_pseudo(LOCAL4, "203.0.113.9", PEER4);
+	inbound_pseudo(LOCAL4, "203.0.113.9", PEER4, false);
+}
+
+TEST(ct_inbound_udp_icmp_v4_tc)
+{
+	inbound_pseudo(LOCAL4, "203.0.113.9", PEER4, true);
 }
 
 TEST(ct_inbound_udp_icmp_v6)
 {
-	inbound_pseudo(LOCAL6, "2001:db8:9::9", PEER6);
+	inbound_pseudo(LOCAL6, "2001:db8:9::9", PEER6, false);
+}
+
+TEST(ct_inbound_udp_icmp_v6_tc)
+{
+	inbound_pseudo(LOCAL6, "2001:db8:9::9", PEER6, true);
 }
 
 /* ICMP errors quoting a tracked connection are related; others go to the rules. */
 static void related(const char *local, const char *local2, const char *remote,
-		    const char *router, uint8_t unreach, uint8_t other_err)
+		    const char *router, uint8_t unreach, uint8_t other_err, bool tc)
 {
 	struct frame syn = tcp(local, 42000, remote, 443, SYN);
 	struct frame syn2 = tcp(local, 42001, remote, 443, SYN);
@@ -240,7 +280,7 @@ static void related(const char *local, const char *local2, const char *remote,
 	struct frame ping = echo(local, remote, true, 31);
 	struct ct_env e;
 
-	OPEN(e, 0);
+	OPEN_HOOK(e, 0, tc);
 	out(&e, syn);
 	out(&e, dns);
 	out(&e, ping);
@@ -265,13 +305,24 @@ out:
 
 TEST(ct_related_icmp_v4)
 {
-	related(LOCAL4, "192.0.2.2", "198.51.100.80", "198.51.100.254", 3, 11);
+	related(LOCAL4, "192.0.2.2", "198.51.100.80", "198.51.100.254", 3, 11, false);
+}
+
+TEST(ct_related_icmp_v4_tc)
+{
+	related(LOCAL4, "192.0.2.2", "198.51.100.80", "198.51.100.254", 3, 11, true);
 }
 
 TEST(ct_related_icmp_v6)
 {
 	/* destination unreachable, packet too big */
-	related(LOCAL6, "2001:db8::2", "2001:db8:5::80", "2001:db8:5::fe", 1, 2);
+	related(LOCAL6, "2001:db8::2", "2001:db8:5::80", "2001:db8:5::fe", 1, 2, false);
+}
+
+TEST(ct_related_icmp_v6_tc)
+{
+	/* destination unreachable, packet too big */
+	related(LOCAL6, "2001:db8::2", "2001:db8:5::80", "2001:db8:5::fe", 1, 2, true);
 }
 
 /*

@@ -261,7 +261,7 @@ TEST(unknown_firewall_and_set_keys)
 		    "allowed keys: prefixes, file");
 	ASSERT_DIAG(&f, "p.yaml", 2, 3, "set \"s\" has neither prefixes nor file");
 	ASSERT_DIAG(&f, "p.yaml", 6, 3, "unknown key \"iface\" in firewall",
-		    "interfaces, default, stateful, rules");
+		    "interfaces, default, stateful, hook, rules");
 	fx_done(&f);
 }
 

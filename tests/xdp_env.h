@@ -28,6 +28,7 @@ struct xdp_env {
 	int prog_fd, verdict_fd, drop_fd, rule_fd;
 	struct sl_policy pol;
 	bool have_pol;
+	bool tc;		/* prog_fd is sluice_tcx (tcx ingress), not sluice_xdp */
 	char dir[64];
 };
 
@@ -149,6 +150,34 @@ static inline int xdp_env_reset_counters(struct xdp_env *env)
 	return err;
 }
 
+/*
+ * The hook the frames go through: the firewall's tcx ingress program (TC) or
+ * its XDP entry, on the same maps.
+ */
+static inline void xdp_env_hook(struct xdp_env *env, bool tc)
+{
+	env->tc = tc;
+	env->prog_fd = bpf_program__fd(tc ? env->skel->progs.sluice_tcx :
+					    env->skel->progs.sluice_xdp);
+}
+
+/*
+ * RAW, what the program returned, as the XDP verdict the tables expect. The
+ * tcx contract written here on its own (docs/datapath.md): TCX_NEXT (-1)
+ * passes the packet on, TC_ACT_SHOT (2) drops it; anything else from tc is
+ * no verdict at all (0xbad, which no table expects).
+ */
+static inline __u32 xdp_env_verdict(const struct xdp_env *env, __u32 raw)
+{
+	if (!env->tc)
+		return raw;
+	if (raw == (__u32)-1)
+		return XDP_PASS;
+	if (raw == 2)
+		return XDP_DROP;
+	return 0xbad;
+}
+
 /* Run one frame once; *RETVAL gets the XDP verdict, OUT (if any) the frame after. */
 static inline int xdp_env_run(struct xdp_env *env, const void *pkt, size_t len, __u32 *retval,
 			      void *out, __u32 *out_len)
@@ -165,7 +194,7 @@ static inline int xdp_env_run(struct xdp_env *env, const void *pkt, size_t len, 
 	err = bpf_prog_test_run_opts(env->prog_fd, &opts);
 	if (err)
 		return -errno;
-	*retval = opts.retval;
+	*retval = xdp_env_verdict(env, opts.retval);
 	if (out_len)
 		*out_len = opts.data_size_out;
 	return 0;

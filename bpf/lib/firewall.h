@@ -19,6 +19,7 @@
 #include "conntrack.h"
 #include "ct_cookie.h"
 #include "events.h"
+#include "hook.h"
 #include "parse.h"
 #include "pipeline.h"
 #include "stats.h"
@@ -29,10 +30,10 @@
  * stateless cost within noise; the stateful hit the same as inlined).
  * SL_CT_MISS when the rules must decide.
  */
-static __noinline int sl_fw_ct(void *data, void *data_end, struct sl_meta *m,
-			       struct sl_ct_config *ctc, struct sl_ct_pkt *p)
+static __noinline int sl_fw_ct(void *data, void *data_end, struct sl_pipe *p,
+			       struct sl_ct_config *ctc)
 {
-	return sl_ct_track(data, data_end, m, ctc, p, data_end - data);
+	return sl_ct_track(data, data_end, &p->m, ctc, &p->ctp, p->bytes);
 }
 
 static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config *ctc,
@@ -99,11 +100,12 @@ static __always_inline struct sl_ct_config *sl_fw_ct_cfg(void)
  * First stage: the policy slot of IFINDEX (the receiving interface; 0 for
  * the default slot) and its fw_cfg (*CFG), then parse into P and check the
  * CLI blocklist. SL_NEXT, or the verdict of a packet that needs no other rule.
+ * BYTES: the packet's length (on tc, skb->len: a GRO packet is longer than
+ * its linear part).
  */
-static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex,
+static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, __u32 ifindex,
 				       struct fw_config **cfg, struct sl_pipe *p)
 {
-	__u64 bytes = data_end - data;
 	__u32 slot;
 
 	/* No policy applied yet: the firewall is open. */
@@ -120,7 +122,7 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
 	p->lb.to_vip = 0;
 	p->bytes = bytes;
 	p->ifindex = ifindex;
-	switch (sl_parse(data, data_end, &p->m)) {
+	switch (sl_parse_len(data, data_end, bytes, &p->m)) {
 	case SL_PARSE_NONIP:
 		return sl_pass_nonip(bytes);
 	case SL_PARSE_DROP:
@@ -145,14 +147,17 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u32 ifindex
  * CLI blocklist (rule 0 when CFG->block) comes first: a block cuts a
  * tracked connection too. Without conntrack the rules see it first anyway.
  */
-static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
+static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe *p,
 				       const struct fw_config *cfg, struct sl_ct_config *ctc)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	void *data = sl_hook_data(ctx, h), *data_end = sl_hook_data_end(ctx, h);
 
-	if (sl_fw_ct(data, data_end, &p->m, ctc, &p->ctp) != SL_CT_MISS)
+	if (sl_fw_ct(data, data_end, p, ctc) != SL_CT_MISS)
 		return SL_ALLOW;
-	switch (sl_ck_ack(ctx, &p->m, &p->ctp, ctc)) {
+	/* tc: sluice sends no cookie there (sl_fw_rules), so none comes back */
+	if (h != SL_HOOK_XDP)
+		return SL_NEXT;
+	switch (sl_ck_ack((struct xdp_md *)ctx, &p->m, &p->ctp, ctc)) {
 	case SL_CK_VALID:
 		return SL_ALLOW;
 	case SL_CK_BAD:
@@ -167,9 +172,10 @@ static __always_inline int sl_fw_track(struct xdp_md *ctx, struct sl_pipe *p,
  * SYN-ACK sent back); an allowed packet may open a connection (CTX: the
  * packet, which conntrack may answer in place). A SYN for a load-balanced
  * service (P->lb.to_vip) is the backend's to answer: no cookie, even where
- * a local socket listens on the port.
+ * a local socket listens on the port. On tc (H) the SYN opens an entry and
+ * goes on to the stack, where the kernel's own SYN cookies take a flood.
  */
-static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
+static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe *p,
 				       const struct fw_config *cfg, struct sl_ct_config *ctc)
 {
 	__u64 bytes = p->bytes;
@@ -192,8 +198,8 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 	if (e & SLUICE_RULE_ALLOW) {
 		if (ctc && p->ctp.start) {
 			/* a SYN under SYN cookies: answered, no state kept */
-			if (p->ctp.start == SL_CT_SYN_SENT && !p->lb.to_vip) {
-				switch (sl_ck_syn(ctx, &p->m)) {
+			if (h == SL_HOOK_XDP && p->ctp.start == SL_CT_SYN_SENT && !p->lb.to_vip) {
+				switch (sl_ck_syn((struct xdp_md *)ctx, &p->m)) {
 				case SL_CK_SYN_TX:
 					return sl_tx(bytes);
 				case SL_CK_SYN_TC:
@@ -211,28 +217,45 @@ static __always_inline int sl_fw_rules(struct xdp_md *ctx, struct sl_pipe *p,
 
 /*
  * The whole firewall in one program: the stages above as inline calls, the
- * state on the stack. The benchmarks' single-program path; sluice_xdp runs
- * the same stages as tail calls (sluice_xdp.bpf.c).
+ * state in P. The tcx ingress program (sluice_tcx: P is the per-CPU
+ * sl_scratch, the stack is too small beside the classifier's) and the
+ * benchmarks' single-program path (P on the stack); sluice_xdp runs the same
+ * stages as tail calls (sluice_xdp.bpf.c). XDP verdicts, whatever the hook H.
  */
-static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
+static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifindex,
+					    __u64 bytes, struct sl_pipe *p)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct fw_config *cfg = NULL;
 	struct sl_ct_config *ctc;
-	struct sl_pipe p;
 	int v;
 
-	v = sl_fw_begin(data, data_end, ifindex, &cfg, &p);
+	v = sl_fw_begin(sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, &cfg,
+			p);
 	if (v != SL_NEXT || !cfg)
 		return v;
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(ctx, &p, cfg, ctc);
+		v = sl_fw_track(ctx, h, p, cfg, ctc);
 		if (v != SL_NEXT)
-			return v == SL_ALLOW ? sl_pass(p.bytes) : v;
+			return v == SL_ALLOW ? sl_pass(p->bytes) : v;
 	}
-	v = sl_fw_rules(ctx, &p, cfg, ctc);
-	return v == SL_ALLOW ? sl_pass(p.bytes) : v;
+	v = sl_fw_rules(ctx, h, p, cfg, ctc);
+	return v == SL_ALLOW ? sl_pass(p->bytes) : v;
+}
+
+/*
+ * The per-packet state in sl_scratch, as the tail-called stages and the
+ * tcx program keep it: on the stack it takes the deepest call chain past
+ * the verifier's 512 bytes.
+ */
+static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
+{
+	struct sl_pipe *p = sl_pipe_get();
+
+	if (!p)
+		return sl_drop_pkt(SLUICE_DROP_INTERNAL, (long)ctx->data_end - (long)ctx->data);
+	return sl_firewall_hook(ctx, SL_HOOK_XDP, ifindex,
+				(long)ctx->data_end - (long)ctx->data, p);
 }
 
 static __always_inline int sl_firewall(struct xdp_md *ctx)

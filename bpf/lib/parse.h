@@ -137,10 +137,11 @@ static __always_inline int sl_parse_l4(void *l4, void *data_end, __u32 off, __u3
 	return SL_PARSE_IP;
 }
 
-static __always_inline int sl_parse_ip4(void *ip, void *data_end, struct sl_meta *m)
+/* AVAIL: the frame's bytes from IP, where headers may lie past data_end (a tc skb's pages) */
+static __always_inline int sl_parse_ip4(void *ip, void *data_end, __u32 avail, struct sl_meta *m)
 {
 	struct iphdr *iph = ip;
-	__u32 hlen, totlen, avail;
+	__u32 hlen, totlen;
 
 	if ((void *)(iph + 1) > data_end)
 		return sl_parse_drop(m, SLUICE_DROP_TRUNC_IP4);
@@ -154,7 +155,6 @@ static __always_inline int sl_parse_ip4(void *ip, void *data_end, struct sl_meta
 	/* Ethernet may pad a short frame, so only a total length beyond the
 	 * frame is wrong; headers are read within the total length. */
 	totlen = bpf_ntohs(iph->tot_len);
-	avail = data_end - ip;
 	if (totlen < hlen || totlen > avail)
 		return sl_parse_drop(m, SLUICE_DROP_BAD_IP4_LEN);
 
@@ -169,17 +169,16 @@ static __always_inline int sl_parse_ip4(void *ip, void *data_end, struct sl_meta
 	return sl_parse_l4(ip + hlen, data_end, hlen, totlen, m);
 }
 
-static __always_inline int sl_parse_ip6(void *ip, void *data_end, struct sl_meta *m)
+static __always_inline int sl_parse_ip6(void *ip, void *data_end, __u32 avail, struct sl_meta *m)
 {
 	struct ipv6hdr *ip6 = ip;
-	__u32 off = sizeof(*ip6), iplen, avail, plen;
+	__u32 off = sizeof(*ip6), iplen, plen;
 	__u8 nh;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return sl_parse_drop(m, SLUICE_DROP_TRUNC_IP6);
 	if (ip6->version != 6)
 		return sl_parse_drop(m, SLUICE_DROP_BAD_IP6_VER);
-	avail = data_end - ip;
 	plen = bpf_ntohs(ip6->payload_len);
 	/* Payload length 0 is a jumbogram (or nonsense): the frame decides. */
 	iplen = plen ? plen + sizeof(*ip6) : avail;
@@ -228,11 +227,17 @@ static __always_inline int sl_parse_ip6(void *ip, void *data_end, struct sl_meta
 	return sl_parse_l4(ip + off, data_end, off, iplen, m);
 }
 
-/* Parse one frame starting at its Ethernet header. */
-static __always_inline int sl_parse(void *data, void *data_end, struct sl_meta *m)
+/*
+ * Parse one frame of LEN bytes starting at its Ethernet header. Headers are
+ * read up to DATA_END; the IP lengths are checked against LEN: more than
+ * DATA_END - DATA on a tc skb whose payload is in pages (a GRO packet), the
+ * same in XDP (sl_parse).
+ */
+static __always_inline int sl_parse_len(void *data, void *data_end, __u64 len, struct sl_meta *m)
 {
 	struct ethhdr *eth = data;
 	void *pos = eth + 1;
+	__u32 avail;
 	__u16 type;
 
 	if (pos > data_end)
@@ -254,11 +259,20 @@ static __always_inline int sl_parse(void *data, void *data_end, struct sl_meta *
 	}
 
 	m->l3_off = pos - data;
+	if (len < data_end - data)
+		len = data_end - data;
+	avail = len - (pos - data);
 	if (type == SL_ETH_P_IP)
-		return sl_parse_ip4(pos, data_end, m);
+		return sl_parse_ip4(pos, data_end, avail, m);
 	if (type == SL_ETH_P_IPV6)
-		return sl_parse_ip6(pos, data_end, m);
+		return sl_parse_ip6(pos, data_end, avail, m);
 	return SL_PARSE_NONIP;
+}
+
+/* Parse one frame that is all between DATA and DATA_END (XDP). */
+static __always_inline int sl_parse(void *data, void *data_end, struct sl_meta *m)
+{
+	return sl_parse_len(data, data_end, data_end - data, m);
 }
 
 #endif /* SLUICE_BPF_PARSE_H */

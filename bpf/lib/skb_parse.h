@@ -21,8 +21,9 @@ static __always_inline int sl_skb_parse(struct __sk_buff *skb, struct sl_meta *m
 	__u32 want;
 	int res;
 
+	/* lengths against skb->len: a GSO packet's payload is in pages */
 	__builtin_memset(m, 0, sizeof(*m));
-	res = sl_parse(data, data_end, m);
+	res = sl_parse_len(data, data_end, skb->len, m);
 	if (res != SL_PARSE_DROP || skb->len <= (__u32)(data_end - data))
 		return res;
 	want = skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL;
@@ -31,7 +32,7 @@ static __always_inline int sl_skb_parse(struct __sk_buff *skb, struct sl_meta *m
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	__builtin_memset(m, 0, sizeof(*m));
-	return sl_parse(data, data_end, m);
+	return sl_parse_len(data, data_end, skb->len, m);
 }
 
 #endif /* SLUICE_BPF_SKB_PARSE_H */
