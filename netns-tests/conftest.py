@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from lib.cgroups import Cgroups
 from lib.agent import Agent, BPFFS, binaries, ensure_bpffs, pins_under
 from lib.netns import Topology, ns_exists, run, xdp_prog_id
 from lib.policy import policy_yaml
@@ -122,3 +123,13 @@ def _wait_no_xdp(ns, dev, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.fixture
+def cgroups(topo):
+    """Cgroups under the unified hierarchy with the test's prefix, removed after it."""
+    cg = Cgroups(topo.pfx)
+    try:
+        yield cg
+    finally:
+        cg.cleanup()

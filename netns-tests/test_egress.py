@@ -11,10 +11,9 @@ import os
 import signal
 import time
 
-import pytest
 
 from lib.agent import pins_under
-from lib.cgroups import Cgroups, egress_yaml, probe, results
+from lib.cgroups import egress_yaml, results
 from lib.netns import run
 from lib.traffic import Receiver
 from test_events import monitor
@@ -23,15 +22,6 @@ ALLOW_TCP = {"action": "allow", "dst": ["192.0.2.2", "2001:db8:1::2"], "proto": 
              "dport": ["8443"]}
 ALLOW_UDP = {"name": "dns", "action": "allow", "dst": ["192.0.2.0/24"], "proto": "udp",
              "dport": ["5300"]}
-
-
-@pytest.fixture
-def cgroups(topo):
-    cg = Cgroups(topo.pfx)
-    try:
-        yield cg
-    finally:
-        cg.cleanup()
 
 
 def bpftool_cgroup(path):

@@ -23,7 +23,7 @@ import time
 import pytest
 
 from lib.agent import build_dir, pins_under
-from lib.cgroups import Cgroups, egress_yaml
+from lib.cgroups import egress_yaml
 from lib.netns import PYTHON, LineProc, xdp_prog_id
 from lib.traffic import Stream, probe_udp
 
@@ -291,15 +291,6 @@ while time.monotonic() < deadline:
         break
 print(json.dumps(n), flush=True)
 """
-
-
-@pytest.fixture
-def cgroups(topo):
-    cg = Cgroups(topo.pfx)
-    try:
-        yield cg
-    finally:
-        cg.cleanup()
 
 
 def test_upgrade_moves_cgroup_hooks_after_the_apply(env, cgroups):
