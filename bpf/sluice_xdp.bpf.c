@@ -46,13 +46,32 @@ struct {
 	__type(value, __u32);
 } sl_tails SEC(".maps");
 
-/* Hand the packet to stage IDX; returns only when its slot is empty. */
-static __always_inline int sl_tail(struct xdp_md *ctx, __u32 idx, struct sl_pipe *p)
+/*
+ * bpf_tail_call(CTX, &sl_tails, IDX) with IDX written into the call's own
+ * instructions. A call site whose key the verifier knows as one constant is
+ * JITed as a direct jump, patched whenever sl_tails changes; any other is an
+ * indirect jump, a retpoline on this kernel (measured: docs/datapath.md).
+ * Through bpf_tail_call() clang may merge two call sites into one with the
+ * key in a register, and did: the entry program's "CT or FW" was one
+ * indirect call. The inputs are kept out of r1-r5 by the clobbers.
+ */
+#define sl_tail_call(ctx, idx)							\
+	asm volatile("r1 = %[c]\n\t"						\
+		     "r2 = %[m]\n\t"						\
+		     "r3 = %[k]\n\t"						\
+		     "call 12"							\
+		     : : [c] "r"(ctx), [m] "r"(&sl_tails), [k] "i"(idx)		\
+		     : "r0", "r1", "r2", "r3", "r4", "r5", "memory")
+
+/* What follows a tail call: its slot was empty. Dropped, never passed. */
+static __always_inline int sl_tail_missed(struct sl_pipe *p)
 {
-	bpf_tail_call(ctx, &sl_tails, idx);
 	return sl_drop_ev(SLUICE_DROP_TAIL_MISSED, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 			  p->ifindex);
 }
+
+/* Hand the packet to stage IDX (a constant); returns only when its slot is empty. */
+#define sl_tail(ctx, idx, p) ({ sl_tail_call(ctx, idx); sl_tail_missed(p); })
 
 /* An allowed packet: to the load balancer when it has services, else XDP_PASS. */
 static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p)
@@ -86,7 +105,9 @@ int sluice_xdp(struct xdp_md *ctx)
 		sl_lb_reply_meta(p, lbc);
 	if (lbc && lbc->active)
 		sl_lb_syn_meta(p);
-	return sl_tail(ctx, sl_fw_ct_cfg() ? SLUICE_TAIL_CT : SLUICE_TAIL_FW, p);
+	if (sl_fw_ct_cfg())
+		return sl_tail(ctx, SLUICE_TAIL_CT, p);
+	return sl_tail(ctx, SLUICE_TAIL_FW, p);
 }
 
 SEC("xdp")
