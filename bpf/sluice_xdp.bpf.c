@@ -73,11 +73,13 @@ static __always_inline int sl_tail_missed(struct sl_pipe *p)
 /* Hand the packet to stage IDX (a constant); returns only when its slot is empty. */
 #define sl_tail(ctx, idx, p) ({ sl_tail_call(ctx, idx); sl_tail_missed(p); })
 
-/* An allowed packet: to the load balancer when it has services, else XDP_PASS. */
-static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p)
+/*
+ * An allowed packet: to the load balancer when it has services (LBC, the
+ * lb_cfg entry), else XDP_PASS.
+ */
+static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p,
+				      const struct lb_config *lbc)
 {
-	struct lb_config *lbc = sl_lb_cfg();
-
 	if (lbc && lbc->active)
 		return sl_tail(ctx, SLUICE_TAIL_LB, p);
 	return sl_pass(p->bytes);
@@ -107,7 +109,13 @@ int sluice_xdp(struct xdp_md *ctx)
 		sl_lb_syn_meta(p);
 	if (sl_fw_ct_cfg())
 		return sl_tail(ctx, SLUICE_TAIL_CT, p);
-	return sl_tail(ctx, SLUICE_TAIL_FW, p);
+	/*
+	 * Stateless: the rules here, not in sl_stage_fw. A tail call and the
+	 * stage's reads of its state (scratch, policy slot, settings) cost
+	 * more than the classifier itself grows this program (docs/datapath.md).
+	 */
+	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, NULL);
+	return v == SL_ALLOW ? sl_allowed(ctx, p, lbc) : v;
 }
 
 SEC("xdp")
@@ -129,7 +137,7 @@ int sl_stage_ct(struct xdp_md *ctx)
 	if (ctc) {
 		v = sl_fw_track(ctx, SL_HOOK_XDP, p, cfg, ctc);
 		if (v == SL_ALLOW)
-			return sl_allowed(ctx, p);
+			return sl_allowed(ctx, p, sl_lb_cfg());
 		if (v != SL_NEXT)
 			return v;
 	}
@@ -155,7 +163,7 @@ int sl_stage_fw(struct xdp_md *ctx)
 		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
 	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, sl_fw_ct_cfg());
-	return v == SL_ALLOW ? sl_allowed(ctx, p) : v;
+	return v == SL_ALLOW ? sl_allowed(ctx, p, sl_lb_cfg()) : v;
 }
 
 SEC("xdp")
