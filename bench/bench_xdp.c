@@ -344,6 +344,40 @@ static int verify_ct_hits(struct bench *b, int prog, const uint8_t *frame)
 	return 0;
 }
 
+/*
+ * What one tail call costs, against the floor in the same rounds: a chain of
+ * four, constant keys (direct jumps) and keys the verifier cannot know
+ * (indirect: a retpoline where that mitigation is on).
+ */
+static int tail_rows(struct bench *b, int floor, const uint8_t *frame)
+{
+	struct bench_floor *f = b->floor;
+	int fd = bpf_map__fd(f->maps.floor_tails);
+	int progs[8] = {
+		bpf_program__fd(f->progs.floor_tdir1), bpf_program__fd(f->progs.floor_tdir2),
+		bpf_program__fd(f->progs.floor_tdir3), bpf_program__fd(f->progs.floor_same),
+		bpf_program__fd(f->progs.floor_tind1), bpf_program__fd(f->progs.floor_tind2),
+		bpf_program__fd(f->progs.floor_tind3), bpf_program__fd(f->progs.floor_same),
+	};
+	double dir, ind, fl;
+	uint32_t rep;
+
+	for (uint32_t i = 0; i < 8; i++)
+		if (bpf_map_update_elem(fd, &i, &progs[i], BPF_ANY)) {
+			fprintf(stderr, "bench: floor_tails: %s\n", strerror(errno));
+			return -1;
+		}
+	if (pipe_vs_single(bpf_program__fd(f->progs.floor_tind0),
+			   bpf_program__fd(f->progs.floor_tdir0), floor, frame, XDP_DROP, &ind,
+			   &dir, &fl, &rep))
+		return -1;
+	row("floor + 4 tail calls, constant keys (direct)", dir, fl, rep);
+	row("floor + 4 tail calls, keys in a register", ind, fl, rep);
+	printf("  %-46s %9.1f ns direct, %.1f ns indirect\n", "  one tail call:", (dir - fl) / 4,
+	       (ind - fl) / 4);
+	return 0;
+}
+
 /* Fill the (empty) LPM baseline map with prefixes [0, N) of SHAPE. */
 static int lpm_fill(struct bench *b, enum sl_bench_shape shape, uint32_t n)
 {
@@ -668,6 +702,8 @@ int main(void)
 	if (measure(flr, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("floor + random-source step (vs plain floor)", ns, fl, rep);
+	if (tail_rows(&b, fls, frame))
+		goto out;
 	t0 = now_s();
 	for (int i = 0; i < 200; i++)
 		if (run_once(fls, frame, 1, NULL) < 0)

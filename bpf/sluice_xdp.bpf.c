@@ -37,6 +37,7 @@
 #include "lib/firewall.h"
 #include "lib/lb.h"
 #include "lib/skb_parse.h"
+#include "lib/tail.h"
 
 /* Filled by userspace with this object's stage programs (fw_pipeline_fill). */
 struct {
@@ -46,23 +47,6 @@ struct {
 	__type(value, __u32);
 } sl_tails SEC(".maps");
 
-/*
- * bpf_tail_call(CTX, &sl_tails, IDX) with IDX written into the call's own
- * instructions. A call site whose key the verifier knows as one constant is
- * JITed as a direct jump, patched whenever sl_tails changes; any other is an
- * indirect jump, a retpoline on this kernel (measured: docs/datapath.md).
- * Through bpf_tail_call() clang may merge two call sites into one with the
- * key in a register, and did: the entry program's "CT or FW" was one
- * indirect call. The inputs are kept out of r1-r5 by the clobbers.
- */
-#define sl_tail_call(ctx, idx)							\
-	asm volatile("r1 = %[c]\n\t"						\
-		     "r2 = %[m]\n\t"						\
-		     "r3 = %[k]\n\t"						\
-		     "call 12"							\
-		     : : [c] "r"(ctx), [m] "r"(&sl_tails), [k] "i"(idx)		\
-		     : "r0", "r1", "r2", "r3", "r4", "r5", "memory")
-
 /* What follows a tail call: its slot was empty. Dropped, never passed. */
 static __always_inline int sl_tail_missed(struct sl_pipe *p)
 {
@@ -70,8 +54,11 @@ static __always_inline int sl_tail_missed(struct sl_pipe *p)
 			  p->ifindex);
 }
 
-/* Hand the packet to stage IDX (a constant); returns only when its slot is empty. */
-#define sl_tail(ctx, idx, p) ({ sl_tail_call(ctx, idx); sl_tail_missed(p); })
+/*
+ * Hand the packet to stage IDX (a constant: a direct jump, lib/tail.h);
+ * returns only when its slot is empty.
+ */
+#define sl_tail(ctx, idx, p) ({ sl_tail_call(ctx, &sl_tails, idx); sl_tail_missed(p); })
 
 /*
  * An allowed packet: to the load balancer when it has services (LBC, the
