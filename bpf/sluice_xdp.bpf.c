@@ -111,18 +111,14 @@ int sl_stage_ct(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct sl_pipe *p = sl_pipe_get();
 	struct sl_ct_config *ctc;
-	struct fw_config *cfg;
 	int v;
 
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
-	cfg = sl_fw_cfg(p->slot);
-	if (!cfg)
-		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
-				  p->ifindex);
+	/* conntrack needs no policy: the slot is read again by sl_stage_fw on a miss */
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(ctx, SL_HOOK_XDP, p, cfg, ctc);
+		v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
 		if (v == SL_ALLOW)
 			return sl_allowed(ctx, p, sl_lb_cfg());
 		if (v != SL_NEXT)

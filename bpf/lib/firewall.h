@@ -148,7 +148,7 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, 
  * tracked connection too. Without conntrack the rules see it first anyway.
  */
 static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe *p,
-				       const struct fw_config *cfg, struct sl_ct_config *ctc)
+				       struct sl_ct_config *ctc)
 {
 	void *data = sl_hook_data(ctx, h), *data_end = sl_hook_data_end(ctx, h);
 
@@ -235,7 +235,7 @@ static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifi
 		return v;
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(ctx, h, p, cfg, ctc);
+		v = sl_fw_track(ctx, h, p, ctc);
 		if (v != SL_NEXT)
 			return v == SL_ALLOW ? sl_pass(p->bytes) : v;
 	}
