@@ -334,8 +334,9 @@ struct sl_counter {
 #define SLUICE_DROP_SLOTS	64
 
 /*
- * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse) hands
- * each packet on through the prog array sl_tails, index = the stage below;
+ * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse, and
+ * the rules when stateless) hands a packet on through the prog array
+ * sl_tails, index = the stage below;
  * the per-packet state (parsed headers, conntrack key, policy slot) travels
  * in the per-CPU map sl_scratch. A tail call into an empty index is the drop
  * "tail-call-missed". The names are the stage programs' names; the loader

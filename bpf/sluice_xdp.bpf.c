@@ -9,17 +9,22 @@
  *                                   extension headers, L4) into the per-CPU
  *                                   sl_scratch; [a backend's reply to a NAT
  *                                   flow reads as from VIP:port from here on]
- *     -> sl_tails[SLUICE_TAIL_CT]   sl_stage_ct: a tracked connection is
- *                                   allowed (only when stateful)
- *     -> sl_tails[SLUICE_TAIL_FW]   sl_stage_fw: classify (DIR-24-8 / LPM6 /
+ *                                   Stateless: classify (DIR-24-8 / LPM6 /
  *                                   port / proto classes, bitmap AND), count,
- *                                   allow or XDP_DROP; an allowed packet may
+ *                                   allow or XDP_DROP, here: no tail call.
+ *     -> sl_tails[SLUICE_TAIL_CT]   (stateful) sl_stage_ct: a tracked
+ *                                   connection is allowed
+ *     -> sl_tails[SLUICE_TAIL_FW]   sl_stage_fw (conntrack's misses): the
+ *                                   rules as above; an allowed packet may
  *                                   open a connection
  *     -> sl_tails[SLUICE_TAIL_LB]   sl_stage_lb (services configured): an
  *                                   allowed packet for a VIP goes to its
  *                                   backend (XDP_TX / XDP_REDIRECT), a NAT
  *                                   reply back to its client; others XDP_PASS
  *
+ * Every tail call has a constant key (lib/tail.h): a direct jump, ~1 ns;
+ * what a stage costs beyond it is what it reads again (docs/datapath.md,
+ * "What the pipeline costs").
  * A drop also sends a rate-limited event to sl_events. A tail call that finds
  * its index empty drops the packet as "tail-call-missed": never a pass.
  * sl_tails belongs to one load of this object and is filled with that load's

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The firewall stages: parse (sl_fw_begin), [conntrack] (sl_fw_track),
- * classify, count, verdict (sl_fw_rules). sluice_xdp runs them as tail-called
- * programs; sl_firewall_if runs them inline in one program (the benchmarks'
+ * classify, count, verdict (sl_fw_rules). sluice_xdp runs them in its entry
+ * program (stateless) or across tail calls (conntrack, then the rules on a
+ * miss); sl_firewall_if runs them inline in one program (the benchmarks'
  * single-program path), so what is measured is exactly what runs.
  *
  * Stateful (ct_cfg.stateful): a packet of a tracked connection, or an ICMP
