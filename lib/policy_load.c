@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The policy loader: every *.yaml of a directory in name order (or the given
- * files), each parsed by policy_parse.c, then the checks across files
- * (policy_check.c), the errors sorted as a compiler shows them.
+ * files), each parsed by policy_parse.c, the CLI's edits merged in
+ * (policy_edit.c), then the checks across files (policy_check.c) once, over
+ * what will be in force; the errors sorted as a compiler shows them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "policy_edit.h"
 #include "policy_int.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -127,11 +129,15 @@ static void sort_diags(const struct sl_policy *pol, struct sl_diags *d, size_t f
 	free(k);
 }
 
-int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
-		      struct sl_diags *diags)
+/*
+ * Parse PATHS, merge E into them (when given and the files parse), then the
+ * checks across files, once, over the merged policy.
+ */
+static int load(const char *const *paths, size_t npaths, const struct sl_edits *e,
+		struct sl_policy *pol, struct sl_diags *diags)
 {
 	size_t first_diag = diags->n;
-	int errs = 0, ioerr = 0;
+	int errs = 0, ioerr = 0, rc;
 
 	memset(pol, 0, sizeof(*pol));
 	policy_defaults(pol);
@@ -142,7 +148,6 @@ int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy 
 			struct sl_loc loc = { paths[i], 0, 0 };
 			char **names = NULL;
 			size_t n = 0;
-			int rc;
 
 			rc = list_dir(paths[i], &names, &n, diags);
 			if (rc) {
@@ -167,7 +172,14 @@ int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy 
 		sl_diag_add(diags, NULL, "no policy files given");
 		errs++;
 	}
-	errs += policy_check(pol, diags);
+	/* the edits land in a policy that parsed: their errors are then their own */
+	rc = e && !errs && !ioerr ? sl_edits_merge(pol, e, diags) : 0;
+	if (rc == -ENOMEM)
+		ioerr = rc;
+	else if (rc)
+		errs++;
+	else
+		errs += policy_check(pol, diags);
 	sort_diags(pol, diags, first_diag);
 	if (errs || ioerr) {
 		policy_free(pol);
@@ -176,7 +188,13 @@ int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy 
 	return 0;
 }
 
-int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
+int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
+		      struct sl_diags *diags)
+{
+	return load(paths, npaths, NULL, pol, diags);
+}
+
+static int dir_ok(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
 {
 	struct sl_loc loc = { dir, 0, 0 };
 	struct stat st;
@@ -188,5 +206,30 @@ int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *dia
 		sl_diag_add(diags, &loc, "cannot read policy directory: %s", strerror(-rc));
 		return rc;
 	}
-	return policy_load_paths(&dir, 1, pol, diags);
+	return 0;
+}
+
+int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
+{
+	return dir_ok(dir, pol, diags) ?: load(&dir, 1, NULL, pol, diags);
+}
+
+int policy_load_with_edits(const char *dir, const struct sl_edits *e, struct sl_policy *pol,
+			   struct sl_diags *diags)
+{
+	return dir_ok(dir, pol, diags) ?: load(&dir, 1, e, pol, diags);
+}
+
+int policy_load_dir_edits(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
+{
+	struct sl_edits e;
+	int err, err2;
+
+	/* a broken edits file: the files' own errors are shown too */
+	err = sl_edits_read(dir, &e, diags);
+	err2 = err ? policy_load_dir(dir, pol, diags) : policy_load_with_edits(dir, &e, pol, diags);
+	if (err && !err2)
+		policy_free(pol);
+	sl_edits_free(&e);
+	return err ?: err2;
 }
