@@ -16,8 +16,8 @@
  * Cost: one array read for a packet that is not for a VIP (lb_filter); a
  * packet for a VIP the service lookup; an established flow the flow lookup,
  * its backend and its cached next hop (inlined array lookups); a new flow
- * the Maglev table and one (DSR) or two (NAT) LRU inserts. bpf_fib_lookup
- * runs once a second per backend and CPU (lb_nh).
+ * the Maglev table and one LRU insert. bpf_fib_lookup runs once a second
+ * per backend and CPU (lb_nh), for NAT replies per client slot and CPU (lb_cnh).
  */
 #ifndef SLUICE_BPF_LB_H
 #define SLUICE_BPF_LB_H
@@ -316,7 +316,8 @@ static __noinline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
 	sl_lb_key(&k, &p->m);
 	__builtin_memcpy(src, k.src, 16);
 	__builtin_memcpy(dst, k.dst, 16);
-	sl_lb_route(ctx, k.family, src, dst, k.proto, p->m.ip_len, &hop);
+	sl_lb_route_client(ctx, k.family, src, dst, k.proto, p->m.ip_len,
+			   bpf_ktime_get_coarse_ns(), &hop);
 	return sl_lb_send(ctx, p, &hop);
 }
 
