@@ -158,7 +158,8 @@ static __always_inline void sl_lb_route_be(struct xdp_md *ctx, __u32 id,
  * otherwise pay a bpf_fib_lookup (~120 ns) each. (BPF only: no agent
  * reads it, it starts empty with every program set.)
  */
-#define SL_LB_CNH_SLOTS		4096
+#define SL_LB_CNH_BITS		12
+#define SL_LB_CNH_SLOTS		(1u << SL_LB_CNH_BITS)
 
 struct sl_lb_cnh {
 	struct lb_nexthop nh;	/* nh.gen: the interface the replies came in on */
@@ -181,7 +182,9 @@ static __always_inline void sl_lb_route_client(struct xdp_md *ctx, __u8 family, 
 					       const __u32 *dst, __u8 l4proto, __u16 tot_len,
 					       __u64 now, struct sl_lb_hop *hop)
 {
-	__u32 slot = sl_lb_addr_hash(dst) & (SL_LB_CNH_SLOTS - 1), iif = ctx->ingress_ifindex;
+	/* the product's top bits: every bit of an IPv4 client's last byte reaches them */
+	__u32 slot = ((dst[0] ^ dst[1] ^ dst[2] ^ dst[3]) * 0x9e3779b1u) >> (32 - SL_LB_CNH_BITS);
+	__u32 iif = ctx->ingress_ifindex;
 	struct sl_lb_cnh *c = bpf_map_lookup_elem(&lb_cnh, &slot);
 
 	/* an IPv4 client has zero in the other words, never an IPv6 one (:: is no client) */
