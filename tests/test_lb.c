@@ -1750,3 +1750,83 @@ TEST(lb_nat_reply_next_hop_per_client_v6)
 {
 	reply_next_hop(6);
 }
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t ns_apart(uint64_t a, uint64_t b)
+{
+	return a > b ? (int64_t)(a - b) : (int64_t)(b - a);
+}
+
+/*
+ * A flow's last-seen time is the coarse monotonic clock (lb_clock keeps it
+ * per CPU, read again every jiffy) and moves with it; a flow idle past its
+ * UDP timeout is balanced again (a new flow), one just inside it is not.
+ */
+TEST(lb_flow_clock_and_idle_timeout)
+{
+	struct spec s = { .family = 4, .proto = 17, .src = CLIENT4, .dst = VIP4_NAT,
+			  .sport = 5002, .dport = 53, .payload = 12 };
+	struct lb_flow_key k = { .sport = htons(5002), .dport = htons(53), .proto = 17,
+				 .family = 4 };
+	uint64_t st[SLUICE_LB_STAT_MAX], to, t;
+	uint8_t in[256], out[2048];
+	struct lb_flow f0, f;
+	struct lb_config c;
+	__u32 ret, zero = 0, w = LB_FLOWS, id;
+	struct lb_env e;
+	size_t n, olen;
+	int fd = -1;
+
+	addr_of(4, CLIENT4, k.src);
+	addr_of(4, VIP4_NAT, k.dst);
+	n = build(in, &s);
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") ||
+	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.cfg, &zero, &c), "cfg") ||
+	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.flowtab, &w, &id), "flow table"))
+		goto out;
+	to = (c.timeout[LB_TO_UDP] ? c.timeout[LB_TO_UDP] : 30) * 1000000000ull;
+	fd = bpf_map_get_fd_by_id(id);
+	if (!ASSERT_TRUE(fd >= 0, "flow table fd") ||
+	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "first packet") ||
+	    !ASSERT_EQ(ret, XDP_REDIRECT, "balanced"))
+		goto out;
+	t = coarse_ns();
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f0), "its flow"))
+		goto out;
+	ASSERT_TRUE(ns_apart(f0.last_seen, t) < 50000000, "last seen: the coarse clock's now");
+	usleep(300000);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet later"))
+		goto out;
+	t = coarse_ns();
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f), "its flow"))
+		goto out;
+	ASSERT_TRUE(f.last_seen >= f0.last_seen + 250000000 && ns_apart(f.last_seen, t) < 50000000,
+		    "last seen moved with the clock");
+	/* idle for 2 s less than the timeout: the same flow */
+	f.last_seen = coarse_ns() - to + 2000000000ull;
+	if (!ASSERT_OK(bpf_map_update_elem(fd, &k, &f, BPF_EXIST), "idle: timeout - 2 s") ||
+	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet then") ||
+	    !ASSERT_OK(lb_stats_read(e.st, st), "stats"))
+		goto out;
+	ASSERT_EQ(st[SLUICE_LB_STAT_NEW_FLOW], 1, "inside the timeout: still its flow");
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f), "its flow"))
+		goto out;
+	f.last_seen = coarse_ns() - to - 1000000000ull;
+	if (!ASSERT_OK(bpf_map_update_elem(fd, &k, &f, BPF_EXIST), "idle: timeout + 1 s") ||
+	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet then") ||
+	    !ASSERT_OK(lb_stats_read(e.st, st), "stats"))
+		goto out;
+	ASSERT_EQ(ret, XDP_REDIRECT, "balanced again");
+	ASSERT_EQ(st[SLUICE_LB_STAT_NEW_FLOW], 2, "past the timeout: a new flow");
+out:
+	if (fd >= 0)
+		close(fd);
+	lb_env_close(&e);
+}
