@@ -197,6 +197,8 @@ static __always_inline void sl_lb_route_be(struct xdp_md *ctx, __u32 id,
 struct sl_lb_cnh {
 	struct lb_nexthop nh;	/* nh.gen: the interface the replies came in on */
 	__u32 addr[4];		/* the client, network order; IPv4 in addr[0] */
+	__u32 family;		/* 4 or 6 (an IPv6 address may end in 12 zero bytes too) */
+	__u32 pad;
 };
 
 struct {
@@ -220,15 +222,17 @@ static __always_inline void sl_lb_route_client(struct xdp_md *ctx, __u8 family, 
 	__u32 iif = ctx->ingress_ifindex;
 	struct sl_lb_cnh *c = bpf_map_lookup_elem(&lb_cnh, &slot);
 
-	/* an IPv4 client has zero in the other words, never an IPv6 one (:: is no client) */
-	if (c && c->nh.gen == iif && now < c->nh.expires && c->addr[0] == dst[0] &&
-	    c->addr[1] == dst[1] && c->addr[2] == dst[2] && c->addr[3] == dst[3]) {
+	if (c && c->nh.gen == iif && now < c->nh.expires && c->family == family &&
+	    c->addr[0] == dst[0] && c->addr[1] == dst[1] && c->addr[2] == dst[2] &&
+	    c->addr[3] == dst[3]) {
 		sl_lb_nh_use(&c->nh, tot_len, hop);
 		return;
 	}
 	sl_lb_route(ctx, family, src, dst, l4proto, tot_len, hop);
-	if (c && sl_lb_nh_keep(ctx, &c->nh, hop, iif, now))
+	if (c && sl_lb_nh_keep(ctx, &c->nh, hop, iif, now)) {
 		__builtin_memcpy(c->addr, dst, 16);
+		c->family = family;
+	}
 }
 
 /* The service of flow K's destination and port (ANY_PORT: the VIP's own entry), or NULL. */
