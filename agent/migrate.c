@@ -133,6 +133,8 @@ static const struct mig_map mig_maps[] = {
 	{ SLUICE_MAP_LB_STATS, MIG_COUNTERS, MIG_G_NONE, "the load balancer's counters",
 	  LIST(sl_lb_stat_names), NULL, 0, NULL },
 	RECREATE("lb_fib", "the load balancer's fib_lookup buffer"),
+	RECREATE("lb_cnh", "the next hops of NAT replies (a cache)"),
+	RECREATE("lb_clock", "the load balancer's clock (a cache)"),
 	/*
 	 * Container egress: which slot judges a cgroup's (or a backstop
 	 * source's) sockets names a slot of fwp_*, so these go with the slots
