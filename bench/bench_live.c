@@ -69,7 +69,7 @@ static void row(const char *name, double mpps, double floor);
 static double run_live_n(struct bpf_program *prog, int gen, const uint8_t *frame,
 			 uint32_t nframes)
 {
-	return veth_rig_prog_mpps(&rig, prog, gen, frame, FRAME_LEN, nframes, ROUNDS);
+	return veth_rig_prog_mpps(&rig, prog, gen, frame, FRAME_LEN, nframes, ROUNDS, NULL);
 }
 
 static double run_live(struct bpf_program *prog, int gen, const uint8_t *frame)
