@@ -25,7 +25,7 @@
 
 #define FRAMES		4000000u	/* per measurement */
 #define ROUNDS		3
-#define FRAME_LEN	64
+#define FRAME_LEN	VETH_RIG_FRAME_LEN
 
 static struct veth_rig rig;
 static char dir[64];
@@ -41,27 +41,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	exit(1);	/* runs cleanup() through atexit */
-}
-
-static void make_frame(uint8_t *f, uint32_t src)
-{
-	uint32_t v;
-
-	memset(f, 0, FRAME_LEN);
-	memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
-	f[12] = 0x08;
-	f[14] = 0x45;
-	f[17] = FRAME_LEN - 14;
-	f[22] = 64;
-	f[23] = 17;
-	v = htonl(src);
-	memcpy(f + 26, &v, 4);
-	v = htonl(0xc6336401);		/* 198.51.100.1 */
-	memcpy(f + 30, &v, 4);
-	f[34] = 0x9c;
-	f[35] = 0x40;
-	f[37] = 53;
-	f[39] = FRAME_LEN - 34;
 }
 
 static void row(const char *name, double mpps, double floor);
@@ -188,7 +167,7 @@ int main(void)
 	       ROUNDS);
 	printf("  %-50s %8s %8s %8s\n", "case", "Mpps", "floor", "of floor");
 
-	make_frame(frame, net24(12345) | 77);
+	veth_rig_frame(frame, net24(12345) | 77);
 	floor_same = run_live(fl->progs.floor_same, bpf_program__fd(gsame->progs.gen_same),
 			      frame);
 	floor_rand = run_live(fl->progs.floor_same, bpf_program__fd(grand->progs.gen_rand),

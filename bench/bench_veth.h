@@ -25,6 +25,33 @@ struct veth_rig {
 	int home;	/* this process's own network namespace */
 };
 
+#define VETH_RIG_FRAME_LEN	64
+
+/*
+ * The rig's frame: VETH_RIG_FRAME_LEN bytes of UDP from SRC (host order),
+ * port 40000, to 198.51.100.1:53, between the MACs the veths ignore.
+ */
+static inline void veth_rig_frame(uint8_t *f, uint32_t src)
+{
+	uint32_t v;
+
+	memset(f, 0, VETH_RIG_FRAME_LEN);
+	memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[17] = VETH_RIG_FRAME_LEN - 14;
+	f[22] = 64;
+	f[23] = 17;
+	v = htonl(src);
+	memcpy(f + 26, &v, 4);
+	v = htonl(0xc6336401);		/* 198.51.100.1 */
+	memcpy(f + 30, &v, 4);
+	f[34] = 40000 >> 8;
+	f[35] = 40000 & 0xff;
+	f[37] = 53;
+	f[39] = VETH_RIG_FRAME_LEN - 34;
+}
+
 /* Namespaces PREFIX-PID-a/-b joined by veths PREFIXPIDa/b, both up: 0 or -1. */
 static inline int veth_rig_make(struct veth_rig *v, const char *prefix)
 {
