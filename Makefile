@@ -88,7 +88,7 @@ DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest python3-pytest-timeout \
 	    iproute2 ethtool util-linux procps nftables libmicrohttpd-dev libsystemd-dev scdoc \
 	    man-db bash-completion python3-yaml systemd debhelper dpkg-dev fakeroot lintian \
-	    libfuzzer-14-dev libclang-rt-14-dev iperf3
+	    libfuzzer-14-dev libclang-rt-14-dev iperf3 xdp-tools
 
 .PHONY: all deps test demo bench clean test-bins bench-bins FORCE man completion install \
 	uninstall deb fuzz fuzz-bins
