@@ -3,7 +3,7 @@
  * The load balancer's cost per packet and throughput, beside baselines
  * measured in the same run.
  *
- * 1. BPF_PROG_TEST_RUN, ns/packet, the LB stage alone (bpf/bench_lb.bpf.c:
+ * 1. BPF_PROG_TEST_RUN, ns/packet, the LB stage alone (bench/bpf/bench_lb.bpf.c:
  *    parse + LB, as a Katran-like program runs) beside its floor (the same
  *    frame restore and source step, then XDP_DROP), NAT and DSR: non-VIP
  *    pass, established flow, new flow (a SYN from a new source every run),
@@ -48,7 +48,7 @@
 #define LIVE_FRAMES	2000000u
 #define LIVE_ROUNDS	3
 
-struct lbb_frame {			/* as bpf/bench_lb.bpf.c */
+struct lbb_frame {			/* as bench/bpf/bench_lb.bpf.c */
 	uint32_t len, rr, x, pad;
 	uint8_t b[FRAME_LEN];
 };

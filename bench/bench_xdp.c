@@ -53,7 +53,7 @@ struct bench {
 /*
  * Untagged Ethernet + IPv4 + TCP from SRC (host order) to 198.51.100.1:80;
  * the random-source programs draw from the set of N prefixes of SHAPE
- * (bpf/lib/bench.h).
+ * (bench/bpf/bench.h).
  */
 static void make_frame(uint8_t *f, uint32_t src, uint32_t n, enum sl_bench_shape shape)
 {

@@ -3,8 +3,9 @@
  * The firewall stages: parse (sl_fw_begin), [conntrack] (sl_fw_track),
  * classify, count, verdict (sl_fw_rules). sluice_xdp runs them in its entry
  * program (stateless) or across tail calls (conntrack, then the rules on a
- * miss); sl_firewall_if runs them inline in one program (the benchmarks'
- * single-program path), so what is measured is exactly what runs.
+ * miss); sl_firewall_hook runs them inline in one program (the tcx program,
+ * and the benchmarks' single-program path in bench/bpf/bench_fw.h, so what
+ * is measured is exactly what runs).
  *
  * Stateful (ct_cfg.stateful): a packet of a tracked connection, or an ICMP
  * error about one, passes before the rules, and so does the ACK of a SYN
@@ -242,26 +243,6 @@ static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifi
 	}
 	v = sl_fw_rules(ctx, h, p, cfg, ctc);
 	return v == SL_ALLOW ? sl_pass(p->bytes) : v;
-}
-
-/*
- * The per-packet state in sl_scratch, as the tail-called stages and the
- * tcx program keep it: on the stack it takes the deepest call chain past
- * the verifier's 512 bytes.
- */
-static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
-{
-	struct sl_pipe *p = sl_pipe_get();
-
-	if (!p)
-		return sl_drop_pkt(SLUICE_DROP_INTERNAL, (long)ctx->data_end - (long)ctx->data);
-	return sl_firewall_hook(ctx, SL_HOOK_XDP, ifindex,
-				(long)ctx->data_end - (long)ctx->data, p);
-}
-
-static __always_inline int sl_firewall(struct xdp_md *ctx)
-{
-	return sl_firewall_if(ctx, 0);
 }
 
 #endif /* SLUICE_BPF_FIREWALL_H */

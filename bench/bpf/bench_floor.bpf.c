@@ -5,7 +5,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "lib/bench.h"
+#include "bench.h"
 #include "lib/tail.h"
 
 SEC("xdp")

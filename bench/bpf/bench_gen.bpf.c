@@ -17,7 +17,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "lib/bench.h"
+#include "bench.h"
 
 const volatile __u32 tx_ifindex;
 const volatile __u32 src_n;	/* prefixes in the set */

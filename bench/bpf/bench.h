@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Benchmark-only helpers (bpf/bench_*.bpf.c). BPF_PROG_TEST_RUN with
+ * Benchmark-only helpers (bench/bpf/bench_*.bpf.c). BPF_PROG_TEST_RUN with
  * `repeat` runs a program over and over on one packet buffer, so one call is
  * one source address: warm caches, nothing like real traffic. The programs
  * that measure "random sources" first step a PRNG whose state lives in the
