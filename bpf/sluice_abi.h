@@ -31,7 +31,10 @@
  *                  first, each with the class of every prefix covering it: the
  *                  first entry that covers the address is the answer; an
  *                  entry of length 24 names a full chunk of fw_src4_t8 (a
- *                  "group", one u16 per address) for a /24 with many.
+ *                  "group", one u16 per address) for a /24 with many. Once
+ *                  a direction has the hash, a /16 of two classes with
+ *                  longer prefixes is one element instead (SL_CHUNK_HOSTS,
+ *                  _IV1 in fw_src4_p1, _IV in fw_src4_p2).
  *                  Memory follows the prefixes: 256 KiB, plus 512 B per /16
  *                  holding a boundary, plus ~13 B per prefix past /24. Sets
  *                  splitting most /16s go flat (SL_MODE_FLAT): fw_src4_24

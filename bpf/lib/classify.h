@@ -6,9 +6,10 @@
  * in all five is the first matching rule.
  *
  * Cost, whatever the number of prefixes: IPv4 one array read per address
- * (a /16 entry), a second for a /16 split by longer prefixes (its chunk), a
- * hash bucket (one cache line, rarely two) for a /24 split by prefixes past
- * /24, and a group for the few /24s with many of them; IPv6 one LPM trie
+ * (a /16 entry), a second for a /16 split by longer prefixes (its chunk, or
+ * its hosts or intervals: the answer), a hash bucket (one cache line, rarely
+ * two) for a /24 split by prefixes past /24 in a /16 of more than two
+ * classes, and a group for the few /24s with many of them; IPv6 one LPM trie
  * lookup. A field no rule names costs nothing (its class is in fw_config).
  * Then the bitmaps: up to 512 rules, one 64-byte bitmap per field and an
  * AND of fw_config.words words; more rules, a 256-bit summary per field
