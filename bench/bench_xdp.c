@@ -141,7 +141,7 @@ static uint32_t pick_repeat(int prog, const uint8_t *frame)
 
 #define SL_ANY_VERDICT	(~0u)	/* sources that hit and miss: the verdict varies */
 
-/* Of every 256 random sources, this many uniform over the address space (bpf/lib/bench.h). */
+/* Of every 256 random sources, this many uniform over the address space (bench/bpf/bench.h). */
 #define MISS_SHARE	230
 
 /*
