@@ -42,6 +42,7 @@
 #include "sluice_tc.skel.h"
 #include "sluice_xdp.skel.h"
 
+#include "abi_names.h"
 #include "agent.h"
 #include "conntrack.h"
 #include "ct.h"
@@ -1033,10 +1034,6 @@ static struct json_object *ct_cookie_json(struct agent *a)
 	return o;
 }
 
-#define CT_STAT_KEY(id, name) name,
-static const char *const ct_stat_names[] = { SLUICE_CT_STATS(CT_STAT_KEY) };
-#undef CT_STAT_KEY
-
 int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **data,
 		 char *err, size_t errlen)
 {
@@ -1098,7 +1095,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		char key[32];
 
-		snprintf(key, sizeof(key), "%s", ct_stat_names[i]);
+		snprintf(key, sizeof(key), "%s", sl_ct_stat_names[i]);
 		for (char *p = key; *p; p++)
 			if (*p == '-')
 				*p = '_';

@@ -18,6 +18,7 @@
 
 #include "sluice_xdp.skel.h"
 
+#include "abi_names.h"
 #include "agent.h"
 #include "attach.h"
 #include "conntrack.h"
@@ -268,11 +269,6 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 	return 0;
 }
 
-#define STAT_NAME(id, name) name,
-static const char *const verdict_names[] = { SLUICE_VERDICTS(STAT_NAME) };
-static const char *const drop_names[] = { SLUICE_DROP_REASONS(STAT_NAME) };
-#undef STAT_NAME
-
 static int cmd_stats(struct agent *a, struct json_object **data, char *err, size_t errlen)
 {
 	struct sl_counter verdicts[SLUICE_VERDICT_MAX], drops[SLUICE_DROP_MAX];
@@ -288,10 +284,10 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	}
 	v = json_object_new_object();
 	for (int i = 0; i < SLUICE_VERDICT_MAX; i++)
-		json_object_object_add(v, verdict_names[i], json_counter(&verdicts[i]));
+		json_object_object_add(v, sl_verdict_names[i], json_counter(&verdicts[i]));
 	dr = json_object_new_object();
 	for (int i = 0; i < SLUICE_DROP_MAX; i++)
-		json_object_object_add(dr, drop_names[i], json_counter(&drops[i]));
+		json_object_object_add(dr, sl_drop_names[i], json_counter(&drops[i]));
 	xdp = json_object_new_object();
 	json_object_object_add(xdp, "verdicts", v);
 	json_object_object_add(xdp, "drops", dr);

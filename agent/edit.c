@@ -223,18 +223,23 @@ static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t err
 	const char *fail;
 	int ret;
 
-	ret = policy_load_dir(a->policy_dir, &pol, &d);
+	ret = policy_load_with_edits(a->policy_dir, e, &pol, &d);
 	if (ret) {
-		snprintf(err, errlen, "the policy dir does not load, so no edit can be applied: ");
-		diags_line(&d, err, errlen);
-		sl_diags_free(&d);
-		return ret == -EINVAL ? -EIO : ret;
-	}
-	ret = sl_edits_merge(&pol, e, &d);
-	if (ret) {
-		err[0] = '\0';
-		diags_line(&d, err, errlen);
-		policy_free(&pol);
+		struct sl_diags dd = {};
+		/* the edit's fault, or the hand-written files' own? */
+		int dret = ret == -ENOMEM ? 0 : policy_load_dir(a->policy_dir, &pol, &dd);
+
+		if (dret) {
+			snprintf(err, errlen, "the policy dir does not load, so no edit can be "
+				 "applied: ");
+			diags_line(&dd, err, errlen);
+			ret = dret == -EINVAL ? -EIO : dret;
+		} else {
+			policy_free(&pol);
+			err[0] = '\0';
+			diags_line(&d, err, errlen);
+		}
+		sl_diags_free(&dd);
 		sl_diags_free(&d);
 		return ret;
 	}

@@ -33,6 +33,7 @@
 
 #include "sluice_cgroup.skel.h"
 
+#include "abi_names.h"
 #include "agent.h"
 #include "egress.h"
 #include "egress_int.h"
@@ -50,10 +51,6 @@ const char *const eg_hook_names[EGH_MAX] = { EG_HOOKS(EG_NAME) };
 #define EG_TYPE(id, name, type, prog) type,
 const enum bpf_attach_type eg_hook_types[EGH_MAX] = { EG_HOOKS(EG_TYPE) };
 #undef EG_TYPE
-
-#define STAT_NAME(id, name) name,
-static const char *const stat_hook_names[] = { SLUICE_EG_HOOKS(STAT_NAME) };
-#undef STAT_NAME
 
 static void eg_snap_drop(struct agent_egress *eg);
 
@@ -892,7 +889,7 @@ struct json_object *egress_stats(struct agent *a)
 
 		json_object_object_add(ho, "allowed", json_object_new_uint64(c[2 * h].packets));
 		json_object_object_add(ho, "denied", json_object_new_uint64(c[2 * h + 1].packets));
-		json_object_object_add(o, stat_hook_names[h], ho);
+		json_object_object_add(o, sl_eg_hook_names[h], ho);
 	}
 	return o;
 }
@@ -921,7 +918,7 @@ void egress_event_json(struct agent *a, const struct sl_event *e, struct json_ob
 			cgpath = a->eg->cgs[i].path;
 	json_object_object_add(o, "egress", name ? json_object_new_string(name) : NULL);
 	json_object_object_add(o, "hook", json_object_new_string(
-				       e->hook < SLUICE_EG_HOOK_MAX ? stat_hook_names[e->hook] :
+				       e->hook < SLUICE_EG_HOOK_MAX ? sl_eg_hook_names[e->hook] :
 				       "unknown"));
 	json_object_object_add(o, "cgroup_id", e->cgroup ? json_object_new_uint64(e->cgroup) :
 			       NULL);

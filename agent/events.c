@@ -24,6 +24,7 @@
 
 #include "sluice_xdp.skel.h"
 
+#include "abi_names.h"
 #include "agent.h"
 #include "ct.h"
 #include "egress.h"
@@ -53,10 +54,6 @@ struct agent_events {
 	struct ev_client *clients;
 	size_t nclients;
 };
-
-#define REASON_NAME(id, name) name,
-static const char *const reason_names[] = { SLUICE_DROP_REASONS(REASON_NAME) };
-#undef REASON_NAME
 
 static struct json_object *event_json(struct agent *a, const struct sl_event *e)
 {
@@ -90,7 +87,7 @@ static struct json_object *event_json(struct agent *a, const struct sl_event *e)
 	json_object_object_add(o, "ifindex", json_object_new_int64(e->ifindex));
 	json_object_object_add(o, "iface", ifname[0] ? json_object_new_string(ifname) : NULL);
 	json_object_object_add(o, "reason", json_object_new_string(
-				       e->reason < SLUICE_DROP_MAX ? reason_names[e->reason] :
+				       e->reason < SLUICE_DROP_MAX ? sl_drop_names[e->reason] :
 				       "unknown"));
 	if (e->rule == SLUICE_EV_NO_RULE) {
 		json_object_object_add(o, "rule_index", NULL);

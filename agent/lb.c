@@ -16,6 +16,7 @@
 
 #include "sluice_xdp.skel.h"
 
+#include "abi_names.h"
 #include "agent.h"
 #include "health.h"
 #include "lb.h"
@@ -293,10 +294,6 @@ int lb_cmd_list(struct agent *a, struct json_object *req, struct json_object **d
 	return 0;
 }
 
-#define LB_STAT_NAME(id, name) name,
-static const char *const lb_stat_names[] = { SLUICE_LB_STATS(LB_STAT_NAME) };
-#undef LB_STAT_NAME
-
 struct json_object *lb_stats_json(struct agent *a)
 {
 	uint64_t v[SLUICE_LB_STAT_MAX];
@@ -306,7 +303,7 @@ struct json_object *lb_stats_json(struct agent *a)
 		return NULL;
 	o = json_object_new_object();
 	for (int i = 0; i < SLUICE_LB_STAT_MAX; i++)
-		json_object_object_add(o, lb_stat_names[i], json_object_new_uint64(v[i]));
+		json_object_object_add(o, sl_lb_stat_names[i], json_object_new_uint64(v[i]));
 	return o;
 }
 
@@ -388,7 +385,7 @@ char *lb_metrics_text(struct agent *a)
 		fputs("# HELP sluice_lb_events_total What the load balancer did.\n"
 		      "# TYPE sluice_lb_events_total counter\n", f);
 		for (int i = 0; i < SLUICE_LB_STAT_MAX; i++)
-			fprintf(f, "sluice_lb_events_total{event=\"%s\"} %llu\n", lb_stat_names[i],
+			fprintf(f, "sluice_lb_events_total{event=\"%s\"} %llu\n", sl_lb_stat_names[i],
 				(unsigned long long)ev[i]);
 	}
 	free(active);

@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "abi_names.h"
 #include "agent.h"
 #include "conntrack.h"
 #include "events.h"
@@ -49,11 +50,6 @@ struct agent_metrics {
 	struct ep_src src;		/* MHD's epoll fd */
 	int listen_fd;
 };
-
-#define NAME_OF(id, name) name,
-static const char *const verdict_names[] = { SLUICE_VERDICTS(NAME_OF) };
-static const char *const drop_names[] = { SLUICE_DROP_REASONS(NAME_OF) };
-#undef NAME_OF
 
 /* A growing text buffer; on allocation failure it stays marked failed. */
 struct mbuf {
@@ -242,9 +238,9 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 		  "sluice_edits_invalid %d\n", a->edits_error ? 1 : 0);
 	rule_metrics(a, b);
 	if (!sl_counters_read(a->verdict_fd, SLUICE_VERDICT_MAX, v))
-		counter_pair(b, "sluice_verdict", "verdict", verdict_names, v, SLUICE_VERDICT_MAX);
+		counter_pair(b, "sluice_verdict", "verdict", sl_verdict_names, v, SLUICE_VERDICT_MAX);
 	if (!sl_counters_read(a->drop_fd, SLUICE_DROP_MAX, d))
-		counter_pair(b, "sluice_drop", "reason", drop_names, d, SLUICE_DROP_MAX);
+		counter_pair(b, "sluice_drop", "reason", sl_drop_names, d, SLUICE_DROP_MAX);
 	ct_metrics(a, b);
 	event_metrics(a, b);
 	{

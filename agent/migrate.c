@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "abi_names.h"
 #include "ct.h"
 #include "log.h"
 #include "migrate.h"
@@ -40,12 +41,6 @@ struct mig_name_val {
 	char name[32];
 };
 
-#define NAME_OF(id, name) name,
-static const char *const verdict_names[] = { SLUICE_VERDICTS(NAME_OF) };
-static const char *const drop_names[] = { SLUICE_DROP_REASONS(NAME_OF) };
-static const char *const ct_stat_names[] = { SLUICE_CT_STATS(NAME_OF) };
-static const char *const lb_stat_names[] = { SLUICE_LB_STATS(NAME_OF) };
-#undef NAME_OF
 /* eg_stats[hook * 2 + denied] */
 #define EG_NAMES(id, name) name "-allowed", name "-denied",
 static const char *const eg_stat_names[] = { SLUICE_EG_HOOKS(EG_NAMES) };
@@ -102,9 +97,9 @@ static const struct mig_map mig_maps[] = {
 	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_RULES, "the rule counters" },
 	{ SLUICE_MAP_CNT_KEY, MIG_STATE, MIG_G_RULES, "the rule counters' owners",
 	  .carry = mig_keys_carry },
-	COUNTERS(SLUICE_MAP_VERDICT, "the verdict counters", verdict_names, prev_verdicts),
-	COUNTERS(SLUICE_MAP_DROP, "the drop counters", drop_names, prev_drops),
-	COUNTERS(SLUICE_MAP_CT_STATS, "the conntrack counters", ct_stat_names, prev_ct_stats),
+	COUNTERS(SLUICE_MAP_VERDICT, "the verdict counters", sl_verdict_names, prev_verdicts),
+	COUNTERS(SLUICE_MAP_DROP, "the drop counters", sl_drop_names, prev_drops),
+	COUNTERS(SLUICE_MAP_CT_STATS, "the conntrack counters", sl_ct_stat_names, prev_ct_stats),
 	RECREATE(SLUICE_MAP_CT_CK_CFG, "the SYN cookie settings"),
 	RECREATE(SLUICE_MAP_CT_CK_LOAD, "the SYN cookie load"),
 	RECREATE("ct_ck_tmp", "the SYN cookie code's buffers"),
@@ -136,7 +131,7 @@ static const struct mig_map mig_maps[] = {
 	LB(SLUICE_MAP_LB_NH, MIG_RECREATE, "the next hops per backend (a cache)"),
 	LB(SLUICE_MAP_LB_BE_STATS, MIG_RECREATE, "the per-backend counters"),
 	{ SLUICE_MAP_LB_STATS, MIG_COUNTERS, MIG_G_NONE, "the load balancer's counters",
-	  LIST(lb_stat_names), NULL, 0, NULL },
+	  LIST(sl_lb_stat_names), NULL, 0, NULL },
 	RECREATE("lb_fib", "the load balancer's fib_lookup buffer"),
 	/*
 	 * Container egress: which slot judges a cgroup's (or a backstop

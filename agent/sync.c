@@ -82,29 +82,31 @@ int sync_load(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool *
 
 	*no_edits = false;
 	memset(e, 0, sizeof(*e));
+	/* the CLI's edits (lib/policy_edit.h), merged into the hand-written files */
+	eerr = sl_edits_read(a->policy_dir, e, &de);
+	if (!eerr) {
+		eerr = policy_load_with_edits(a->policy_dir, e, pol, &de);
+		if (!eerr) {
+			edits_error_set(a, NULL);
+			sl_diags_free(&de);
+			return 0;
+		}
+	}
+	sl_edits_free(e);
+	/* which is at fault: the hand-written files alone, or the edits? */
 	err = policy_load_dir(a->policy_dir, pol, &d);
 	if (err) {
 		log_diags(LL_ERROR, &d);
 		if (!d.n)
 			pr_err("%s: cannot load the policy: %s", a->policy_dir, strerror(-err));
 		sl_diags_free(&d);
+		sl_diags_free(&de);
 		return err;
 	}
 	sl_diags_free(&d);
-	/* the CLI's edits (lib/policy_edit.h), merged into the hand-written files */
-	eerr = sl_edits_read(a->policy_dir, e, &de);
-	if (!eerr)
-		eerr = sl_edits_merge(pol, e, &de);
-	if (!eerr) {
-		edits_error_set(a, NULL);
-		sl_diags_free(&de);
-		return 0;
-	}
-	sl_edits_free(e);
 	log_diags(LL_ERROR, &de);
 	edits_error_set(a, &de);
 	sl_diags_free(&de);
-	policy_free(pol);
 	/*
 	 * A broken edits file must not leave a machine without a firewall (a
 	 * boot with nothing in force), nor remove edits that are in force: the
@@ -112,14 +114,11 @@ int sync_load(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool *
 	 * hold the edits either. The file stays as it is, for the operator.
 	 */
 	if (eerr == -ENOMEM || !a->edits_refused) {
+		policy_free(pol);
 		pr_err("%s: the CLI's edits file does not load: not applied (fix it or remove "
 		       "it, then send SIGHUP)", a->policy_dir);
 		return eerr;
 	}
-	err = policy_load_dir(a->policy_dir, pol, &d);
-	sl_diags_free(&d);
-	if (err)
-		return err;
 	pr_err("%s: the CLI's edits file is refused and kept as it is; the hand-written "
 	       "policy applies without the CLI's rules and blocklist (fix or remove the file, "
 	       "then send SIGHUP)", a->policy_dir);

@@ -916,11 +916,10 @@ static int load_for_diff(struct cli *c, const char *dir, const char *agent_dir,
 	char *own = sl_edits_path(dir);
 	int err;
 
-	err = own ? policy_load_dir(dir, pol, &d) : -ENOMEM;
+	memset(pol, 0, sizeof(*pol));
+	err = own ? sl_edits_read(!access(own, F_OK) ? dir : agent_dir, &e, &d) : -ENOMEM;
 	if (!err)
-		err = sl_edits_read(own && !access(own, F_OK) ? dir : agent_dir, &e, &d);
-	if (!err)
-		err = sl_edits_merge(pol, &e, &d);
+		err = policy_load_with_edits(dir, &e, pol, &d);
 	for (size_t k = 0; !err && k < pol->nfws; k++) {
 		err = fw_compile(pol, &pol->fws[k], 0, &t, &d);
 		fw_tables_free(&t);

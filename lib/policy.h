@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The policy model: what the YAML policy dir says, after parsing and checking.
- * Parse (policy_parse.c) -> check (policy_check.c) -> compile (fw_compile.c).
+ * Load (policy_load.c: which files) -> parse (policy_parse.c, lb_parse.c,
+ * egress_parse.c) -> check (policy_check.c, glob.c) -> compile (fw_compile.c);
+ * the model's lookups and release are policy_model.c.
  * Shared by the agent, the CLI (policy check, offline) and the tests.
  */
 #ifndef SLUICE_POLICY_H

@@ -1535,9 +1535,6 @@ int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_di
 		cli.fws[0].nrules = 0;
 	}
 
-	/* names, @sets (against the real sets now) and the rule count, merged */
-	if (policy_check(pol, diags))
-		err = -EINVAL;
 out:
 	for (size_t s = 0; v && s < pol->nfws; s++) {
 		/* only on a failure half way: a block rule made, nothing moved yet */
@@ -1554,22 +1551,5 @@ out:
 	free(sec);
 	free(placed);
 	policy_free(&cli);
-	return err;
-}
-
-int policy_load_dir_edits(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
-{
-	struct sl_edits e;
-	int err, err2;
-
-	err = policy_load_dir(dir, pol, diags);
-	err2 = sl_edits_read(dir, &e, diags);
-	if (!err && !err2)
-		err = sl_edits_merge(pol, &e, diags);
-	else if (!err)
-		err = err2;
-	if (err)
-		policy_free(pol);
-	sl_edits_free(&e);
 	return err;
 }

@@ -167,14 +167,23 @@ int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
 			struct sl_diags *diags);
 
 /*
- * Merge E into POL (read from the hand-written files): the blocklist as set
- * and rule 0, the rules at their places, then the cross checks again
- * (duplicate names, @set references, rule count). Returns 0 or -EINVAL with
- * errors in DIAGS; POL is then to be freed as it is.
+ * Merge E into POL (parsed from the hand-written files, not yet checked): the
+ * blocklist as set and rule 0, the rules at their places. The checks across
+ * files (duplicate names, @set references against the real sets, rule count)
+ * are the caller's, once, on the merged policy: policy_load_with_edits.
+ * Returns 0, -EINVAL with errors in DIAGS or -ENOMEM; POL is then to be
+ * freed as it is.
  */
 int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_diags *diags);
 
-/* policy_load_dir and the merge of the dir's edits file: what the agent applies. */
+/*
+ * What the agent applies (policy_load.c): the files of DIR parsed, E merged
+ * in, the merged policy checked once. 0, or -errno with errors in DIAGS and
+ * POL freed.
+ */
+int policy_load_with_edits(const char *dir, const struct sl_edits *e, struct sl_policy *pol,
+			   struct sl_diags *diags);
+/* The same with DIR's own edits file (sl_edits_read). */
 int policy_load_dir_edits(const char *dir, struct sl_policy *pol, struct sl_diags *diags);
 
 /* Did the CLI add R (it comes from the edits file)? */

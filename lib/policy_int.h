@@ -21,6 +21,13 @@
 int policy_check(struct sl_policy *pol, struct sl_diags *diags);
 
 /*
+ * Parse the policy file PATH into POL (policy_parse.c): errors into DIAGS and
+ * counted in *ERRS, the first -errno of an unreadable input in *IOERR.
+ */
+void sl_policy_parse_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
+			  int *errs, int *ioerr);
+
+/*
  * Does glob A match every interface name (1 to 15 bytes, no '/', ':' or
  * whitespace) that glob B matches, as fnmatch(3) without flags? 1: yes;
  * 0: no, and WITNESS (16 bytes) holds a name B matches and A does not;
