@@ -51,10 +51,14 @@ AGENT_LDLIBS := -lmicrohttpd -lsystemd
 
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(BUILD) -Ibpf
 
+# The product's BPF programs (bpf/) and the benchmarks' own (bench/bpf/, with
+# the product's bpf/lib on their include path).
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
-BPF_HDRS   := $(wildcard bpf/*.h bpf/lib/*.h)
+BPF_HDRS   := $(wildcard bpf/*.h bpf/lib/*.h bench/bpf/*.h)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BENCH_BPF_SRCS := $(wildcard bench/bpf/*.bpf.c)
+BENCH_SKELS    := $(patsubst bench/bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BENCH_BPF_SRCS))
 LIB_SRCS   := $(wildcard lib/*.c)
 HDRS       := $(wildcard lib/*.h agent/*.h cli/*.h tests/*.h bpf/sluice_abi.h)
 AGENT_SRCS := $(wildcard agent/*.c)
@@ -88,7 +92,7 @@ DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest python3-pytest-timeout \
 	    iproute2 ethtool util-linux procps nftables libmicrohttpd-dev libsystemd-dev scdoc \
 	    man-db bash-completion python3-yaml systemd debhelper dpkg-dev fakeroot lintian \
-	    libfuzzer-14-dev libclang-rt-14-dev iperf3
+	    libfuzzer-14-dev libclang-rt-14-dev iperf3 xdp-tools
 
 .PHONY: all deps test demo bench clean test-bins bench-bins FORCE man completion install \
 	uninstall deb fuzz fuzz-bins
@@ -124,6 +128,10 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+$(BUILD)/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
@@ -139,7 +147,8 @@ $(BUILD)/san/%.o: %.c $(HDRS)
 	$(Q)$(CC) $(CFLAGS_COMMON) $(SANFLAGS) -c $< -o $@
 
 # Only code that includes a skeleton waits for the BPF build.
-$(call obj,$(AGENT_SRCS) $(BENCH_SRCS)) $(call sobj,$(AGENT_SRCS) $(TEST_SRCS)): $(SKELS)
+$(call obj,$(AGENT_SRCS)) $(call sobj,$(AGENT_SRCS) $(TEST_SRCS)): $(SKELS)
+$(call obj,$(BENCH_SRCS)): $(SKELS) $(BENCH_SKELS)
 
 $(BUILD)/sluiced: $(call obj,$(AGENT_SRCS) $(LIB_SRCS))
 	$(call msg,LD,$@)

@@ -3,7 +3,7 @@
  * The load balancer's cost per packet and throughput, beside baselines
  * measured in the same run.
  *
- * 1. BPF_PROG_TEST_RUN, ns/packet, the LB stage alone (bpf/bench_lb.bpf.c:
+ * 1. BPF_PROG_TEST_RUN, ns/packet, the LB stage alone (bench/bpf/bench_lb.bpf.c:
  *    parse + LB, as a Katran-like program runs) beside its floor (the same
  *    frame restore and source step, then XDP_DROP), NAT and DSR: non-VIP
  *    pass, established flow, new flow (a SYN from a new source every run),
@@ -48,7 +48,7 @@
 #define LIVE_FRAMES	2000000u
 #define LIVE_ROUNDS	3
 
-struct lbb_frame {			/* as bpf/bench_lb.bpf.c */
+struct lbb_frame {			/* as bench/bpf/bench_lb.bpf.c */
 	uint32_t len, rr, x, pad;
 	uint8_t b[FRAME_LEN];
 };
@@ -231,6 +231,14 @@ static int flows_reset(void)
 
 enum prep { P_NONE, P_EMPTY, P_FULL, P_RR };
 
+/* A development aid: SLUICE_BENCH_LB_ONLY=TEXT runs the rows whose names contain TEXT. */
+static bool wanted(const char *name)
+{
+	const char *only = getenv("SLUICE_BENCH_LB_ONLY");
+
+	return !only || strstr(name, only);
+}
+
 /*
  * Median ns of PROG and of FLOOR over ROUNDS interleaved rounds; before each
  * round the flow tables are prepared as PREP says. Prints one row.
@@ -240,6 +248,9 @@ static int row(const char *name, struct bpf_program *prog, struct bpf_program *f
 {
 	double t[ROUNDS], f[ROUNDS], tm, fm;
 	uint32_t ret = 0;
+
+	if (!wanted(name))
+		return 0;
 
 	for (int r = 0; r < ROUNDS; r++) {
 		if ((prep == P_EMPTY || prep == P_FULL || (prep == P_RR && !r)) && flows_reset())
@@ -491,6 +502,7 @@ out:
 int main(void)
 {
 	__typeof__(lbb->progs) *p;
+	const char *name_reply;
 	uint8_t frame[FRAME_LEN];
 	int rc = 1;
 
@@ -525,9 +537,10 @@ int main(void)
 		if (row(name, p->lbb_same, p->lbb_floor, P_NONE, REPEAT, XDP_REDIRECT, 66))
 			goto out;
 		/* its backend's replies, back to the client as from VIP:80 (out where they came) */
-		if (!mode && (make_reply(frame, vip) || set_frame(frame, RR_FLOWS) ||
-			      row("nat: reply of an established flow", p->lbb_same, p->lbb_floor,
-				  P_NONE, REPEAT, XDP_TX, 0)))
+		name_reply = "nat: reply of an established flow";
+		if (!mode && wanted(name_reply) &&
+		    (make_reply(frame, vip) || set_frame(frame, RR_FLOWS) ||
+		     row(name_reply, p->lbb_same, p->lbb_floor, P_NONE, REPEAT, XDP_TX, 0)))
 			goto out;
 		make_frame(frame, vip, 80, F_ACK);
 		if (set_frame(frame, RR_FLOWS))
@@ -551,7 +564,7 @@ int main(void)
 	    row("pipeline (firewall + LB): nat, established", p->lbb_pipe, p->lbb_floor, P_NONE,
 		REPEAT, XDP_REDIRECT, 0))
 		goto out;
-	rc = live() ? 1 : 0;
+	rc = getenv("SLUICE_BENCH_LB_ONLY") ? 0 : live() ? 1 : 0;
 out:
 	if (st)
 		lb_state_free(st);

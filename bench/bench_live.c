@@ -1,12 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Throughput with real frames through a veth pair: a generator program run
- * with BPF_PROG_TEST_RUN + BPF_F_TEST_XDP_LIVE_FRAMES in namespace A
- * redirects every frame into veth A; its peer in namespace B runs the
- * program under test in native veth XDP mode. Frames per second are counted
- * at the receiver (veth's rx_queue_0_xdp_packets), over the generator's
- * run time. Sender and receiver share one CPU (veth processes redirected
- * frames in the sender's softirq), as a NIC queue and its XDP program would.
+ * Throughput with real frames through a veth pair (bench_veth.h): the
+ * 1M-prefix set with one and with random sources, and the first match deep
+ * in a long policy beside an nftables chain of the same rules.
  *
  * Namespaces and veths are named slb-<pid>-*, and removed on every exit.
  */
@@ -22,33 +18,21 @@
 #include <net/if.h>
 
 #include "bench_util.h"
+#include "bench_veth.h"
 #include "bench_floor.skel.h"
 #include "bench_gen.skel.h"
 #include "sluice_xdp.skel.h"
 
 #define FRAMES		4000000u	/* per measurement */
 #define ROUNDS		3
-#define FRAME_LEN	64
+#define FRAME_LEN	VETH_RIG_FRAME_LEN
 
-static char ns_a[32], ns_b[32], if_a[IFNAMSIZ], if_b[IFNAMSIZ];
+static struct veth_rig rig;
 static char dir[64];
 
 static void cleanup(void)
 {
-	char cmd[128];
-
-	if (ns_a[0]) {
-		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_a);
-		if (system(cmd)) {
-			/* already gone */
-		}
-	}
-	if (ns_b[0]) {
-		snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", ns_b);
-		if (system(cmd)) {
-			/* already gone */
-		}
-	}
+	veth_rig_del(&rig);
 	if (dir[0])
 		remove_dir(dir);
 }
@@ -59,90 +43,17 @@ static void on_signal(int sig)
 	exit(1);	/* runs cleanup() through atexit */
 }
 
-static void make_frame(uint8_t *f, uint32_t src)
-{
-	uint32_t v;
-
-	memset(f, 0, FRAME_LEN);
-	memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
-	f[12] = 0x08;
-	f[14] = 0x45;
-	f[17] = FRAME_LEN - 14;
-	f[22] = 64;
-	f[23] = 17;
-	v = htonl(src);
-	memcpy(f + 26, &v, 4);
-	v = htonl(0xc6336401);		/* 198.51.100.1 */
-	memcpy(f + 30, &v, 4);
-	f[34] = 0x9c;
-	f[35] = 0x40;
-	f[37] = 53;
-	f[39] = FRAME_LEN - 34;
-}
-
-/*
- * Attach PROG to veth B (in namespace B) with a bpf_link, send NFRAMES
- * frames from GEN in namespace A, and return the receive rate in Mpps.
- * The link is destroyed before returning.
- */
-static double run_live_n(int home, struct bpf_program *prog, int gen, const uint8_t *frame,
-			 uint32_t nframes)
-{
-	double best = 0;
-	struct bpf_link *link;
-	int ifindex;
-
-	if (enter_ns(ns_b))
-		return -1;
-	ifindex = if_nametoindex(if_b);
-	link = ifindex ? bpf_program__attach_xdp(prog, ifindex) : NULL;
-	setns(home, CLONE_NEWNET);
-	if (!link) {
-		fprintf(stderr, "bench_live: attaching XDP to %s failed\n", if_b);
-		return -1;
-	}
-	for (int r = 0; r < ROUNDS; r++) {
-		long long rx0 = veth_stat(ns_b, if_b, "rx_queue_0_xdp_packets"), rx1;
-		LIBBPF_OPTS(bpf_test_run_opts, opts,
-			.data_in = frame,
-			.data_size_in = FRAME_LEN,
-			.repeat = nframes,
-			.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-		);
-		double t0, dt;
-
-		if (enter_ns(ns_a))
-			break;
-		t0 = now_s();
-		if (bpf_prog_test_run_opts(gen, &opts)) {
-			fprintf(stderr, "bench_live: live-frames run failed: %s\n", strerror(errno));
-			setns(home, CLONE_NEWNET);
-			best = -1;
-			break;
-		}
-		dt = now_s() - t0;
-		setns(home, CLONE_NEWNET);
-		rx1 = veth_stat(ns_b, if_b, "rx_queue_0_xdp_packets");
-		if (rx0 < 0 || rx1 < 0) {
-			fprintf(stderr, "bench_live: cannot read veth counters\n");
-			best = -1;
-			break;
-		}
-		if (getenv("SLUICE_BENCH_DEBUG"))
-			fprintf(stderr, "rx %lld in %.3f s, drops %lld\n", rx1 - rx0, dt,
-				veth_stat(ns_b, if_b, "rx_queue_0_drops"));
-		if ((rx1 - rx0) / dt / 1e6 > best)
-			best = (rx1 - rx0) / dt / 1e6;
-	}
-	bpf_link__destroy(link);
-	return best;
-}
-
 static void row(const char *name, double mpps, double floor);
 
-static double run_live(int home, struct bpf_program *prog, int gen, const uint8_t *frame)
+static double run_live_n(struct bpf_program *prog, int gen, const uint8_t *frame,
+			 uint32_t nframes)
 {
-	return run_live_n(home, prog, gen, frame, FRAMES);
+	return veth_rig_prog_mpps(&rig, prog, gen, frame, FRAME_LEN, nframes, ROUNDS, NULL);
+}
+
+static double run_live(struct bpf_program *prog, int gen, const uint8_t *frame)
+{
+	return run_live_n(prog, gen, frame, FRAMES);
 }
 
 /* `nft -f` of TEXT in namespace B: 0 or -1. */
@@ -153,7 +64,7 @@ static int nft_b(const char *text)
 	snprintf(path, sizeof(path), "%s/rules.nft", dir);
 	if (write_file(dir, "rules.nft", text))
 		return -1;
-	return sh("nsenter --net=/run/netns/%s nft -f %s", ns_b, path);
+	return sh("nsenter --net=/run/netns/%s nft -f %s", rig.ns_b, path);
 }
 
 /*
@@ -162,7 +73,7 @@ static int nft_b(const char *text)
  * behind XDP_PASS (both hand it to the stack); NFT_FRAMES for nft, whose
  * chain is walked rule by rule. Prints the rows; 0 or -1.
  */
-static int rules_rows(int home, struct sluice_xdp *fw, struct bench_floor *fl, int gen,
+static int rules_rows(struct sluice_xdp *fw, struct bench_floor *fl, int gen,
 		      const struct fw_map_fds *fds, const uint8_t *frame, int nrules, int match,
 		      uint32_t nft_frames, double pass_floor)
 {
@@ -170,10 +81,10 @@ static int rules_rows(int home, struct sluice_xdp *fw, struct bench_floor *fl, i
 	double v;
 	int rc = -1;
 
-	if (rules_texts(nrules, match, "udp", 53, if_b, &yaml, &nft) ||
+	if (rules_texts(nrules, match, "udp", 53, rig.if_b, &yaml, &nft) ||
 	    write_file(dir, "policy.yaml", yaml) || apply(dir, fds, 10 + nrules, false))
 		goto out;
-	v = run_live(home, fw->progs.sluice_xdp, gen, frame);
+	v = run_live(fw->progs.sluice_xdp, gen, frame);
 	if (v <= 0)
 		goto out;
 	snprintf(name, sizeof(name), "sluice: allowed by rule %d of %d", match + 1, nrules);
@@ -185,8 +96,8 @@ static int rules_rows(int home, struct sluice_xdp *fw, struct bench_floor *fl, i
 	}
 	if (nft_b(nft))
 		goto out;
-	v = run_live_n(home, fl->progs.floor_pass, gen, frame, nft_frames);
-	sh("nsenter --net=/run/netns/%s nft delete table netdev slr", ns_b);
+	v = run_live_n(fl->progs.floor_pass, gen, frame, nft_frames);
+	sh("nsenter --net=/run/netns/%s nft delete table netdev slr", rig.ns_b);
 	if (v <= 0)
 		goto out;
 	snprintf(name, sizeof(name), "nft netdev ingress: accepted by rule %d of %d", match + 1,
@@ -213,14 +124,9 @@ int main(void)
 	struct fw_map_fds fds;
 	uint8_t frame[FRAME_LEN];
 	double floor_same, floor_rand, v;
-	int home = -1, rc = 1, ifindex_a;
-	pid_t pid = getpid();
+	int rc = 1;
 
 	libbpf_set_print(quiet);
-	snprintf(ns_a, sizeof(ns_a), "slb-%d-a", pid);
-	snprintf(ns_b, sizeof(ns_b), "slb-%d-b", pid);
-	snprintf(if_a, sizeof(if_a), "slb%da", pid);
-	snprintf(if_b, sizeof(if_b), "slb%db", pid);
 	atexit(cleanup);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -230,19 +136,7 @@ int main(void)
 		perror("bench_live: mkdtemp");
 		return 1;
 	}
-	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (home < 0)
-		return 1;
-
-	if (sh("ip netns add %s", ns_a) || sh("ip netns add %s", ns_b) ||
-	    sh("ip -n %s link add %s type veth peer name %s netns %s", ns_a, if_a, if_b, ns_b) ||
-	    sh("ip -n %s link set %s up", ns_a, if_a) || sh("ip -n %s link set %s up", ns_b, if_b))
-		goto out;
-	if (enter_ns(ns_a))
-		goto out;
-	ifindex_a = if_nametoindex(if_a);
-	setns(home, CLONE_NEWNET);
-	if (!ifindex_a)
+	if (veth_rig_make(&rig, "slb"))
 		goto out;
 
 	fw = sluice_xdp__open_and_load();
@@ -251,8 +145,8 @@ int main(void)
 	grand = bench_gen__open();
 	if (!fw || !fl || !gsame || !grand)
 		goto fail_load;
-	gsame->rodata->tx_ifindex = ifindex_a;
-	grand->rodata->tx_ifindex = ifindex_a;
+	gsame->rodata->tx_ifindex = rig.ifindex_a;
+	grand->rodata->tx_ifindex = rig.ifindex_a;
 	grand->rodata->src_n = BIG_N;
 	if (bench_gen__load(gsame) || bench_gen__load(grand))
 		goto fail_load;
@@ -273,20 +167,20 @@ int main(void)
 	       ROUNDS);
 	printf("  %-50s %8s %8s %8s\n", "case", "Mpps", "floor", "of floor");
 
-	make_frame(frame, net24(12345) | 77);
-	floor_same = run_live(home, fl->progs.floor_same, bpf_program__fd(gsame->progs.gen_same),
+	veth_rig_frame(frame, net24(12345) | 77);
+	floor_same = run_live(fl->progs.floor_same, bpf_program__fd(gsame->progs.gen_same),
 			      frame);
-	floor_rand = run_live(home, fl->progs.floor_same, bpf_program__fd(grand->progs.gen_rand),
+	floor_rand = run_live(fl->progs.floor_same, bpf_program__fd(grand->progs.gen_rand),
 			      frame);
 	if (floor_same <= 0 || floor_rand <= 0)
 		goto out;
 	row("floor: XDP_DROP (same source)", floor_same, floor_same);
 	row("floor: XDP_DROP (generator writes random sources)", floor_rand, floor_same);
-	v = run_live(home, fw->progs.sluice_xdp, bpf_program__fd(gsame->progs.gen_same), frame);
+	v = run_live(fw->progs.sluice_xdp, bpf_program__fd(gsame->progs.gen_same), frame);
 	if (v <= 0)
 		goto out;
 	row("deny by 1M-prefix set (same source)", v, floor_same);
-	v = run_live(home, fw->progs.sluice_xdp, bpf_program__fd(grand->progs.gen_rand), frame);
+	v = run_live(fw->progs.sluice_xdp, bpf_program__fd(grand->progs.gen_rand), frame);
 	if (v <= 0)
 		goto out;
 	row("deny by 1M-prefix set (random sources)", v, floor_rand);
@@ -295,14 +189,14 @@ int main(void)
 	 * Rules: the first match deep in a long policy. Both sides hand the
 	 * frame to the stack, so the floor is XDP_PASS alone (same frame).
 	 */
-	v = run_live(home, fl->progs.floor_pass, bpf_program__fd(gsame->progs.gen_same), frame);
+	v = run_live(fl->progs.floor_pass, bpf_program__fd(gsame->progs.gen_same), frame);
 	if (v <= 0)
 		goto out;
 	printf("\n  rules, same frame, to the stack (floor: XDP_PASS, no rule):\n");
 	row("floor: XDP_PASS", v, v);
-	if (rules_rows(home, fw, fl, bpf_program__fd(gsame->progs.gen_same), &fds, frame, 101,
+	if (rules_rows(fw, fl, bpf_program__fd(gsame->progs.gen_same), &fds, frame, 101,
 		       100, FRAMES, v) ||
-	    rules_rows(home, fw, fl, bpf_program__fd(gsame->progs.gen_same), &fds, frame,
+	    rules_rows(fw, fl, bpf_program__fd(gsame->progs.gen_same), &fds, frame,
 		       SLUICE_MAX_RULES, 16000, 20000, v))
 		goto out;
 	rc = 0;
@@ -314,7 +208,5 @@ out:
 	bench_gen__destroy(gsame);
 	bench_floor__destroy(fl);
 	sluice_xdp__destroy(fw);
-	if (home >= 0)
-		close(home);
 	return rc;
 }

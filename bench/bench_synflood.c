@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * A spoofed SYN flood of real frames, made with the live-frames generator
- * (bpf/bench_gen.bpf.c gen_syn: BPF_PROG_RUN + BPF_F_TEST_XDP_LIVE_FRAMES
+ * (bench/bpf/bench_gen.bpf.c gen_syn: BPF_PROG_RUN + BPF_F_TEST_XDP_LIVE_FRAMES
  * redirecting every frame into a veth), for netns-tests/test_syncookie.py.
  * Bounded: at most --max frames, sent in chunks.
  *

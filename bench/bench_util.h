@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Shared by the bench programs: the generated prefix sets (see
- * bpf/lib/bench.h) and applying a policy dir the real way.
+ * bench/bpf/bench.h) and applying a policy dir the real way.
  */
 #ifndef SLUICE_BENCH_UTIL_H
 #define SLUICE_BENCH_UTIL_H
@@ -26,7 +26,7 @@
 #include "fw_maps.h"
 #include "fw_tables.h"
 #include "policy.h"
-#include "bpf/lib/bench_gen.h"
+#include "bench/bpf/bench_gen.h"
 
 #define BIG_N		(1u << 20)	/* prefixes of the big sets */
 
@@ -138,7 +138,7 @@ static inline double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The i-th /24 of the generated /24 sets, host order (see bpf/lib/bench_gen.h). */
+/* The i-th /24 of the generated /24 sets, host order (see bench/bpf/bench_gen.h). */
 static inline uint32_t net24(uint32_t i)
 {
 	return sl_bench_base(i, SL_BENCH_24);
@@ -269,7 +269,7 @@ static inline int apply(const char *dir, const struct fw_map_fds *fds, uint64_t 
 	return apply_pol(dir, fds, gen, verbose, NULL);
 }
 
-/* DIR/big.txt: prefixes [0, N) of SHAPE (bpf/lib/bench_gen.h), one per line. */
+/* DIR/big.txt: prefixes [0, N) of SHAPE (bench/bpf/bench_gen.h), one per line. */
 static inline int write_set(const char *dir, enum sl_bench_shape shape, uint32_t n)
 {
 	char path[256];

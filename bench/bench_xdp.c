@@ -26,6 +26,7 @@
 #include <linux/bpf.h>
 
 #include "bench_util.h"
+#include "ct.h"
 #include "fw_maps.h"
 #include "fw_tables.h"
 #include "policy.h"
@@ -52,7 +53,7 @@ struct bench {
 /*
  * Untagged Ethernet + IPv4 + TCP from SRC (host order) to 198.51.100.1:80;
  * the random-source programs draw from the set of N prefixes of SHAPE
- * (bpf/lib/bench.h).
+ * (bench/bpf/bench.h).
  */
 static void make_frame(uint8_t *f, uint32_t src, uint32_t n, enum sl_bench_shape shape)
 {
@@ -138,9 +139,15 @@ static uint32_t pick_repeat(int prog, const uint8_t *frame)
 	return (uint32_t)r;
 }
 
+#define SL_ANY_VERDICT	(~0u)	/* sources that hit and miss: the verdict varies */
+
+/* Of every 256 random sources, this many uniform over the address space (bpf/lib/bench.h). */
+#define MISS_SHARE	230
+
 /*
  * Median ns/packet of PROG and of FLOOR over ROUNDS interleaved runs.
- * Checks the verdict against WANT (XDP_PASS/XDP_DROP). Returns 0 or -1.
+ * Checks the verdict against WANT (XDP_PASS/XDP_DROP, or SL_ANY_VERDICT).
+ * Returns 0 or -1.
  */
 static int measure(int prog, int floor, const uint8_t *frame, uint32_t want, double *ns,
 		   double *floor_ns, uint32_t *repeat_out)
@@ -153,7 +160,7 @@ static int measure(int prog, int floor, const uint8_t *frame, uint32_t want, dou
 		a[i] = run_once(prog, frame, repeat, &rv);
 		if (a[i] < 0 || b[i] < 0)
 			return -1;
-		if (rv != want) {
+		if (want != SL_ANY_VERDICT && rv != want) {
 			fprintf(stderr, "bench: verdict %u, expected %u: the case is not what it "
 				"claims to measure\n", rv, want);
 			return -1;
@@ -259,6 +266,121 @@ static int pipe_rows(struct bench *b, int pipe, int single, int floor, const uin
 	row("  tail-call pipeline (sluice_xdp), own entry", ns, fl, rep);
 	printf("  %-46s %+9.1f ns, %.2fx one program (%.2fx above the floor)\n",
 	       "  pipeline vs one program:", ns - ns1, ns / ns1, (ns - fl) / (ns1 - fl));
+	return 0;
+}
+
+/*
+ * Conntrack on (ct_cfg, the shards as the agent creates them) or off again.
+ * The flows stay in the shards until the object is destroyed.
+ */
+static int ct_set(struct bench *b, bool on)
+{
+	struct sl_ct_config c = { .stateful = on, .gen = on ? 1 : 2 };
+	uint32_t k = 0;
+
+	if (on && ct_shards_create(bpf_map__fd(b->fw->maps.ct_shards), SLUICE_CT_DEFAULT_MAX,
+				   &c.shards)) {
+		fprintf(stderr, "bench: creating the conntrack shards failed\n");
+		return -1;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_cfg), &k, &c, BPF_ANY)) {
+		fprintf(stderr, "bench: ct_cfg: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * FRAME (a SYN the policy allows, 192.0.2.10:40000 -> 198.51.100.1:80)
+ * made an established connection through PROG: the SYN, the server's
+ * SYN-ACK, then FRAME becomes the client's ACK, the packet measured.
+ */
+static int ct_establish(int prog, uint8_t *frame)
+{
+	uint8_t r[FRAME_LEN];
+	uint32_t rv1 = ~0u, rv2 = ~0u, rv3 = ~0u;
+
+	memcpy(r, frame, FRAME_LEN);
+	memcpy(r + 26, frame + 30, 4);
+	memcpy(r + 30, frame + 26, 4);
+	memcpy(r + 34, frame + 36, 2);
+	memcpy(r + 36, frame + 34, 2);
+	r[47] = 0x12;				/* SYN-ACK, acknowledging 1 */
+	r[45] = 1;
+	if (run_once(prog, frame, 1, &rv1) < 0 || run_once(prog, r, 1, &rv2) < 0)
+		return -1;
+	frame[47] = 0x10;			/* ACK */
+	frame[45] = 1;
+	if (run_once(prog, frame, 1, &rv3) < 0)
+		return -1;
+	if (rv1 != XDP_PASS || rv2 != XDP_PASS || rv3 != XDP_PASS) {
+		fprintf(stderr, "bench: handshake verdicts %u %u %u\n", rv1, rv2, rv3);
+		return -1;
+	}
+	return 0;
+}
+
+static int ct_sum_packets(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
+			  bool unassured)
+{
+	(void)k;
+	(void)unassured;
+	*(uint64_t *)ctx += e->packets[0] + e->packets[1];
+	return 0;
+}
+
+/*
+ * The case claims conntrack allows FRAME: run PROG REPEAT times and check
+ * that the connection's entry counted every one of them.
+ */
+static int verify_ct_hits(struct bench *b, int prog, const uint8_t *frame)
+{
+	int fd = bpf_map__fd(b->fw->maps.ct_shards);
+	uint64_t n0 = 0, n1 = 0;
+	const uint32_t repeat = 100000;
+
+	if (ct_shards_walk(fd, ct_sum_packets, &n0) || run_once(prog, frame, repeat, NULL) < 0 ||
+	    ct_shards_walk(fd, ct_sum_packets, &n1))
+		return -1;
+	if (n1 - n0 != repeat) {
+		fprintf(stderr, "bench: conntrack counted %llu of %u packets\n",
+			(unsigned long long)(n1 - n0), repeat);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * What one tail call costs, against the floor in the same rounds: a chain of
+ * four, constant keys (direct jumps) and keys the verifier cannot know
+ * (indirect: a retpoline where that mitigation is on).
+ */
+static int tail_rows(struct bench *b, int floor, const uint8_t *frame)
+{
+	struct bench_floor *f = b->floor;
+	int fd = bpf_map__fd(f->maps.floor_tails);
+	int progs[8] = {
+		bpf_program__fd(f->progs.floor_tdir1), bpf_program__fd(f->progs.floor_tdir2),
+		bpf_program__fd(f->progs.floor_tdir3), bpf_program__fd(f->progs.floor_same),
+		bpf_program__fd(f->progs.floor_tind1), bpf_program__fd(f->progs.floor_tind2),
+		bpf_program__fd(f->progs.floor_tind3), bpf_program__fd(f->progs.floor_same),
+	};
+	double dir, ind, fl;
+	uint32_t rep;
+
+	for (uint32_t i = 0; i < 8; i++)
+		if (bpf_map_update_elem(fd, &i, &progs[i], BPF_ANY)) {
+			fprintf(stderr, "bench: floor_tails: %s\n", strerror(errno));
+			return -1;
+		}
+	if (pipe_vs_single(bpf_program__fd(f->progs.floor_tind0),
+			   bpf_program__fd(f->progs.floor_tdir0), floor, frame, XDP_DROP, &ind,
+			   &dir, &fl, &rep))
+		return -1;
+	row("floor + 4 tail calls, constant keys (direct)", dir, fl, rep);
+	row("floor + 4 tail calls, keys in a register", ind, fl, rep);
+	printf("  %-46s %9.1f ns direct, %.1f ns indirect\n", "  one tail call:", (dir - fl) / 4,
+	       (ind - fl) / 4);
 	return 0;
 }
 
@@ -482,17 +604,32 @@ static int write_mid_policy(struct bench *b)
 	return err;
 }
 
+/* The share of FRAME's random sources that PROG denies by rule 0 (the set). */
+static int hit_share(struct bench *b, int prog, const uint8_t *frame, double *share)
+{
+	int fd = bpf_map__fd(b->fw->maps.fw_rule_cnt_v2);
+	struct sl_counter c0, c1;
+	const uint32_t runs = 1000000;
+
+	if (sl_counter_read(fd, 0, &c0) || run_once(prog, frame, runs, NULL) < 0 ||
+	    sl_counter_read(fd, 0, &c1))
+		return -1;
+	*share = (double)(c1.packets - c0.packets) / runs;
+	return 0;
+}
+
 /*
  * One generated set: its memory, then deny by it with random sources from
- * it, beside the kernel LPM trie alone with the same prefixes. The 1M cases
+ * it, beside the kernel LPM trie alone with the same prefixes; then traffic
+ * that mostly misses it (MISS_SHARE of 256 sources from anywhere). The 1M cases
  * must be at least 8x cheaper than the trie (issue 9).
  */
 static int set_rows(struct bench *b, int fwr, int flr, const char *name,
 		    enum sl_bench_shape shape, uint32_t n, uint64_t gen)
 {
-	uint8_t frame[FRAME_LEN];
-	double ns, fl, ns2, fl2, t0;
-	uint32_t rep;
+	uint8_t frame[FRAME_LEN], mframe[FRAME_LEN];
+	double ns, fl, ns2, fl2, t0, mns, mfl, hits;
+	uint32_t rep, mrep;
 	char buf[96];
 
 	if (write_set(b->dir, shape, n) || write_set_policy(b) ||
@@ -504,6 +641,12 @@ static int set_rows(struct bench *b, int fwr, int flr, const char *name,
 		return -1;
 	snprintf(buf, sizeof(buf), "deny by %s (random sources)", name);
 	row(buf, ns, fl, rep);
+	/* traffic the set mostly misses: the same sources, most drawn from everywhere */
+	memcpy(mframe, frame, sizeof(mframe));
+	mframe[11] = MISS_SHARE;
+	if (hit_share(b, fwr, mframe, &hits) ||
+	    measure(fwr, flr, mframe, SL_ANY_VERDICT, &mns, &mfl, &mrep))
+		return -1;
 	if (lpm_reset(b))
 		return -1;
 	t0 = now_s();
@@ -516,6 +659,13 @@ static int set_rows(struct bench *b, int fwr, int flr, const char *name,
 		 now_s() - t0);
 	row(buf, ns2, fl2, rep);
 	printf("  %-46s %9.2fx cheaper than the trie\n", "", ns2 / ns);
+	snprintf(buf, sizeof(buf), "  mostly misses (%.1f%% of sources in the set)", hits * 100);
+	row(buf, mns, mfl, mrep);
+	if (measure(bpf_program__fd(b->lpm->progs.lpm_rand), flr, mframe, SL_ANY_VERDICT, &ns2,
+		    &fl2, &rep))
+		return -1;
+	row("    kernel LPM trie alone, same sources", ns2, fl2, rep);
+	printf("  %-46s %9.2fx cheaper than the trie\n", "", ns2 / mns);
 	return lpm_reset(b);
 }
 
@@ -586,6 +736,8 @@ int main(void)
 	if (measure(flr, fls, frame, XDP_DROP, &ns, &fl, &rep))
 		goto out;
 	row("floor + random-source step (vs plain floor)", ns, fl, rep);
+	if (tail_rows(&b, fls, frame))
+		goto out;
 	t0 = now_s();
 	for (int i = 0; i < 200; i++)
 		if (run_once(fls, frame, 1, NULL) < 0)
@@ -602,6 +754,19 @@ int main(void)
 	rule101_ns = ns;
 	row("allow by rule 101 of 101 (same source)", ns, fl, rep);
 	if (pipe_rows(&b, fw, fws, fls, frame, XDP_PASS))
+		goto out;
+
+	/*
+	 * The same policy stateful, a packet of an established connection:
+	 * conntrack allows it before the rules. Katran's established path (its
+	 * flow found in its LRU) costs 66 ns above this floor.
+	 */
+	if (ct_set(&b, true) || ct_establish(fw, frame))
+		goto out;
+	if (verify_ct_hits(&b, fw, frame))
+		goto out;
+	printf("  established connection, conntrack hit (same flow)\n");
+	if (pipe_rows(&b, fw, fws, fls, frame, XDP_PASS) || ct_set(&b, false))
 		goto out;
 
 	/*
@@ -676,7 +841,8 @@ int main(void)
 	row("  same, every word a candidate (worst case)", ns, fl, rep);
 
 	/* generated sets: memory and random sources beside the trie */
-	printf("\n  generated sets (random sources from the set):\n");
+	printf("\n  generated sets (random sources from the set; then %d of 256 from anywhere):\n",
+	       MISS_SHARE);
 	if (write_mid_policy(&b) || apply_measured(&b, 6, "100 rules, 1,000 IPv4 + 1,000 IPv6"))
 		goto out;
 	if (set_rows(&b, fwr, flr, "10k prefixes mixed", SL_BENCH_MIX, 10000, 7) ||

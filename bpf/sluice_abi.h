@@ -31,7 +31,10 @@
  *                  first, each with the class of every prefix covering it: the
  *                  first entry that covers the address is the answer; an
  *                  entry of length 24 names a full chunk of fw_src4_t8 (a
- *                  "group", one u16 per address) for a /24 with many.
+ *                  "group", one u16 per address) for a /24 with many. Once
+ *                  a direction has the hash, a /16 of two classes with
+ *                  longer prefixes is one element instead (SL_CHUNK_HOSTS,
+ *                  _IV1 in fw_src4_p1, _IV in fw_src4_p2).
  *                  Memory follows the prefixes: 256 KiB, plus 512 B per /16
  *                  holding a boundary, plus ~13 B per prefix past /24. Sets
  *                  splitting most /16s go flat (SL_MODE_FLAT): fw_src4_24
@@ -72,9 +75,20 @@
  * (fw_src4_p2) instead of 512 in fw_src4_t8; the /16 entry says which:
  * SLUICE_L1_FLAG | kind << SLUICE_L1_KIND_SHIFT | index.
  */
-#define SLUICE_L1_KIND_SHIFT	29
-#define SLUICE_L1_INDEX		0x1fffffffu
-enum sl_chunk_kind { SL_CHUNK_FULL = 0, SL_CHUNK_P1 = 1, SL_CHUNK_P2 = 2, SL_CHUNK_SMALL = 3 };
+#define SLUICE_L1_KIND_SHIFT	28
+#define SLUICE_L1_KIND_MASK	7u
+#define SLUICE_L1_INDEX		0x0fffffffu
+/*
+ * SL_CHUNK_IV: no chunk; the index names a struct fw_iv in fw_*4_p2 (the
+ * same 128 bytes): the /16's addresses as intervals of two classes;
+ * SL_CHUNK_IV1 a struct fw_iv1 (up to 29 boundaries) and SL_CHUNK_HOSTS a
+ * struct fw_hosts in fw_*4_p1 (64 bytes: one cache line). A /16
+ * whose longer prefixes would take the hash answers from one element, one
+ * dependent access into a large table where chunk and hash took two, and a
+ * source the set misses costs what a hit does.
+ */
+enum sl_chunk_kind { SL_CHUNK_FULL = 0, SL_CHUNK_P1 = 1, SL_CHUNK_P2 = 2, SL_CHUNK_SMALL = 3,
+		     SL_CHUNK_IV = 4, SL_CHUNK_HOSTS = 5, SL_CHUNK_IV1 = 6 };
 /*
  * A direction whose chunks and groups are few (fw_dir.small) keeps them all
  * full in fw_src4_s, of fixed size: its lookups are inlined where a sized
@@ -197,6 +211,39 @@ struct fw_p2 {
 	__u64 bits[8];
 	__u16 val[4];
 	__u16 pad[28];
+};
+
+/*
+ * Element of fw_src4_p2 named by an SL_CHUNK_IV /16 entry: the class of low
+ * address bits X (the address & 0xffff) is cls[number of b[j] <= X, j < n,
+ * taken mod 2]: b holds, ascending, where the class changes. Boundaries
+ * first, so that a search reads them as a 64-entry u16 array (past n: the
+ * header, never counted).
+ */
+#define SLUICE_IV_MAX		61
+struct fw_iv {
+	__u16 b[SLUICE_IV_MAX];
+	__u16 n;
+	__u16 cls[2];
+};
+
+/* Element of fw_src4_p1 named by an SL_CHUNK_IV1 /16 entry: struct fw_iv in a cache line. */
+#define SLUICE_IV1_MAX		29
+struct fw_iv1 {
+	__u16 b[SLUICE_IV1_MAX];
+	__u16 n;
+	__u16 cls[2];
+};
+
+/*
+ * Element of fw_src4_p1 named by an SL_CHUNK_HOSTS /16 entry: single
+ * addresses of class cls[1] (low 16 bits, ascending, the last repeated to
+ * the end) over class cls[0]: an IP reputation feed's /16 in one cache line.
+ */
+#define SLUICE_HOSTS_MAX	30
+struct fw_hosts {
+	__u16 h[SLUICE_HOSTS_MAX];
+	__u16 cls[2];
 };
 
 /* Entry of the IPv4 long-prefix hash: NET/LEN -> class, or (LEN 24) group. */
@@ -334,8 +381,9 @@ struct sl_counter {
 #define SLUICE_DROP_SLOTS	64
 
 /*
- * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse) hands
- * each packet on through the prog array sl_tails, index = the stage below;
+ * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse, and
+ * the rules when stateless) hands a packet on through the prog array
+ * sl_tails, index = the stage below;
  * the per-packet state (parsed headers, conntrack key, policy slot) travels
  * in the per-CPU map sl_scratch. A tail call into an empty index is the drop
  * "tail-call-missed". The names are the stage programs' names; the loader
@@ -911,9 +959,9 @@ struct sl_ev_config {
 	  SLUICE_F_SIZED, 0, __u32, struct fw_lh_bkt)				\
 	X(DST4_LH, fwp_dst4_lh, "fw_dst4_lh", BPF_MAP_TYPE_ARRAY,		\
 	  SLUICE_F_SIZED, 0, __u32, struct fw_lh_bkt)				\
-	X(SRC4, fwp_src4, "fw_src4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	X(SRC4, fwp_src4_v2, "fw_src4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
-	X(DST4, fwp_dst4, "fw_dst4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	X(DST4, fwp_dst4_v2, "fw_dst4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
 	X(SRC4_S, fwp_src4_s, "fw_src4_s", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_SMALL_CHUNKS, __u32, struct fw_t8)				\
@@ -1109,6 +1157,10 @@ _Static_assert(sizeof(struct lb_nexthop) == 32, "lb_nexthop layout");
 _Static_assert(sizeof(struct lb_hc) == 20, "lb_hc layout");
 _Static_assert(SLUICE_LB_BACKENDS_MAX <= 0x10000, "a backend id fits the mark's low bits");
 _Static_assert(SLUICE_MAX_CLASSES <= SLUICE_T8_FLAG, "class ids fit below the chunk flag");
+_Static_assert(SLUICE_T8_MAX <= SLUICE_L1_INDEX + 1, "chunk indexes fit in a /16 entry");
+_Static_assert(sizeof(struct fw_iv) == sizeof(struct fw_p2), "fw_iv shares fw_*4_p2");
+_Static_assert(sizeof(struct fw_hosts) == sizeof(struct fw_p1), "fw_hosts shares fw_*4_p1");
+_Static_assert(sizeof(struct fw_iv1) == sizeof(struct fw_p1), "fw_iv1 shares fw_*4_p1");
 _Static_assert(SLUICE_DROP_MAX <= 256, "drop reasons fit in sl_event.reason");
 _Static_assert(SLUICE_POL_SLOTS <= 256, "sections fit in sl_event.section");
 _Static_assert(SLUICE_CNT_MAX < SLUICE_RULE_ALLOW, "counter ids fit in fw_rule entries");

@@ -9,17 +9,22 @@
  *                                   extension headers, L4) into the per-CPU
  *                                   sl_scratch; [a backend's reply to a NAT
  *                                   flow reads as from VIP:port from here on]
- *     -> sl_tails[SLUICE_TAIL_CT]   sl_stage_ct: a tracked connection is
- *                                   allowed (only when stateful)
- *     -> sl_tails[SLUICE_TAIL_FW]   sl_stage_fw: classify (DIR-24-8 / LPM6 /
+ *                                   Stateless: classify (DIR-24-8 / LPM6 /
  *                                   port / proto classes, bitmap AND), count,
- *                                   allow or XDP_DROP; an allowed packet may
+ *                                   allow or XDP_DROP, here: no tail call.
+ *     -> sl_tails[SLUICE_TAIL_CT]   (stateful) sl_stage_ct: a tracked
+ *                                   connection is allowed
+ *     -> sl_tails[SLUICE_TAIL_FW]   sl_stage_fw (conntrack's misses): the
+ *                                   rules as above; an allowed packet may
  *                                   open a connection
  *     -> sl_tails[SLUICE_TAIL_LB]   sl_stage_lb (services configured): an
  *                                   allowed packet for a VIP goes to its
  *                                   backend (XDP_TX / XDP_REDIRECT), a NAT
  *                                   reply back to its client; others XDP_PASS
  *
+ * Every tail call has a constant key (lib/tail.h): a direct jump, ~1 ns;
+ * what a stage costs beyond it is what it reads again (docs/datapath.md,
+ * "What the pipeline costs").
  * A drop also sends a rate-limited event to sl_events. A tail call that finds
  * its index empty drops the packet as "tail-call-missed": never a pass.
  * sl_tails belongs to one load of this object and is filled with that load's
@@ -37,6 +42,7 @@
 #include "lib/firewall.h"
 #include "lib/lb.h"
 #include "lib/skb_parse.h"
+#include "lib/tail.h"
 
 /* Filled by userspace with this object's stage programs (fw_pipeline_fill). */
 struct {
@@ -46,19 +52,26 @@ struct {
 	__type(value, __u32);
 } sl_tails SEC(".maps");
 
-/* Hand the packet to stage IDX; returns only when its slot is empty. */
-static __always_inline int sl_tail(struct xdp_md *ctx, __u32 idx, struct sl_pipe *p)
+/* What follows a tail call: its slot was empty. Dropped, never passed. */
+static __always_inline int sl_tail_missed(struct sl_pipe *p)
 {
-	bpf_tail_call(ctx, &sl_tails, idx);
 	return sl_drop_ev(SLUICE_DROP_TAIL_MISSED, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 			  p->ifindex);
 }
 
-/* An allowed packet: to the load balancer when it has services, else XDP_PASS. */
-static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p)
-{
-	struct lb_config *lbc = sl_lb_cfg();
+/*
+ * Hand the packet to stage IDX (a constant: a direct jump, lib/tail.h);
+ * returns only when its slot is empty.
+ */
+#define sl_tail(ctx, idx, p) ({ sl_tail_call(ctx, &sl_tails, idx); sl_tail_missed(p); })
 
+/*
+ * An allowed packet: to the load balancer when it has services (LBC, the
+ * lb_cfg entry), else XDP_PASS.
+ */
+static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p,
+				      const struct lb_config *lbc)
+{
 	if (lbc && lbc->active)
 		return sl_tail(ctx, SLUICE_TAIL_LB, p);
 	return sl_pass(p->bytes);
@@ -86,7 +99,15 @@ int sluice_xdp(struct xdp_md *ctx)
 		sl_lb_reply_meta(p, lbc);
 	if (lbc && lbc->active)
 		sl_lb_syn_meta(p);
-	return sl_tail(ctx, sl_fw_ct_cfg() ? SLUICE_TAIL_CT : SLUICE_TAIL_FW, p);
+	if (sl_fw_ct_cfg())
+		return sl_tail(ctx, SLUICE_TAIL_CT, p);
+	/*
+	 * Stateless: the rules here, not in sl_stage_fw. A tail call and the
+	 * stage's reads of its state (scratch, policy slot, settings) cost
+	 * more than the classifier itself grows this program (docs/datapath.md).
+	 */
+	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, NULL);
+	return v == SL_ALLOW ? sl_allowed(ctx, p, lbc) : v;
 }
 
 SEC("xdp")
@@ -95,20 +116,16 @@ int sl_stage_ct(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct sl_pipe *p = sl_pipe_get();
 	struct sl_ct_config *ctc;
-	struct fw_config *cfg;
 	int v;
 
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
-	cfg = sl_fw_cfg(p->slot);
-	if (!cfg)
-		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
-				  p->ifindex);
+	/* conntrack needs no policy: the slot is read again by sl_stage_fw on a miss */
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(ctx, SL_HOOK_XDP, p, cfg, ctc);
+		v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
 		if (v == SL_ALLOW)
-			return sl_allowed(ctx, p);
+			return sl_allowed(ctx, p, sl_lb_cfg());
 		if (v != SL_NEXT)
 			return v;
 	}
@@ -134,7 +151,7 @@ int sl_stage_fw(struct xdp_md *ctx)
 		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
 				  p->ifindex);
 	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, sl_fw_ct_cfg());
-	return v == SL_ALLOW ? sl_allowed(ctx, p) : v;
+	return v == SL_ALLOW ? sl_allowed(ctx, p, sl_lb_cfg()) : v;
 }
 
 SEC("xdp")

@@ -750,21 +750,157 @@ static int64_t dedup_add(struct dedup *d, const void *elem)
 	return *d->n - 1;
 }
 
+/* The intervals of one /16 as they are found, address by address (iv16). */
+struct iv_build {
+	struct fw_iv iv;
+	uint16_t cur;
+	int ncls;
+};
+
+/* Class CLS from address AT (low 16 bits) on. false: past two classes or SLUICE_IV_MAX. */
+static bool iv_emit(struct iv_build *w, uint32_t at, uint16_t cls)
+{
+	if (!w->ncls) {
+		w->iv.cls[0] = w->iv.cls[1] = w->cur = cls;
+		w->ncls = 1;
+		return true;
+	}
+	if (cls == w->cur)
+		return true;
+	if (w->ncls == 1) {
+		w->iv.cls[1] = cls;
+		w->ncls = 2;
+	} else if (cls != w->iv.cls[0] && cls != w->iv.cls[1]) {
+		return false;
+	}
+	if (w->iv.n == SLUICE_IV_MAX)
+		return false;
+	w->iv.b[w->iv.n++] = (uint16_t)at;
+	w->cur = cls;
+	return true;
+}
+
+/*
+ * /16 H of a direction whose longer prefixes take the hash B (chunk E, its
+ * blocks in B from *KB on): its addresses as the intervals of two classes
+ * (SL_CHUNK_IV) into *IV when they fit, and its blocks marked in DROP (the
+ * element holds them). Moves *KB past the /16's blocks either way.
+ */
+static bool iv16(const uint16_t *e, const struct lh_build *b, uint32_t h, size_t *kb,
+		 bool *drop, struct fw_iv *iv)
+{
+	struct iv_build w = { 0 };
+	size_t k = *kb, first;
+	uint16_t x[256];
+	bool ok = true;
+
+	while (k < b->nblk && b->blk_net[k] >> 8 < h)
+		k++;
+	first = k;
+	for (uint32_t i = 0; i < 256 && ok; i++) {
+		size_t s, end;
+
+		if (!(e[i] & SLUICE_T8_FLAG)) {
+			ok = iv_emit(&w, i << 8, e[i]);
+			continue;
+		}
+		while (k < b->nblk && b->blk_net[k] < (h << 8 | i))
+			k++;
+		if (k == b->nblk || b->blk_net[k] != (h << 8 | i))
+			return false;	/* a flagged /24 has its block */
+		s = b->blk_start[k];
+		end = k + 1 < b->nblk ? b->blk_start[k + 1] : b->n;
+		if (end - s == 1 && SLUICE_LH_LEN(b->e[s].lv) == 24) {
+			memcpy(x, b->grp[SLUICE_LH_VAL(b->e[s].lv)].e, sizeof(x));
+		} else {
+			/* the /24's class, then its prefixes shortest first (the longest wins) */
+			fill16(x, 256, e[i] & ~SLUICE_T8_FLAG);
+			for (size_t j = end; j-- > s;) {
+				uint32_t len = SLUICE_LH_LEN(b->e[j].lv), lo = b->e[j].net & 0xff;
+
+				fill16(x + lo, 1u << (32 - len), (uint16_t)SLUICE_LH_VAL(b->e[j].lv));
+			}
+		}
+		for (uint32_t a = 0; a < 256 && ok; a++)
+			ok = iv_emit(&w, i << 8 | a, x[a]);
+	}
+	while (k < b->nblk && b->blk_net[k] >> 8 == h)
+		k++;
+	*kb = k;
+	if (!ok)
+		return false;
+	for (size_t j = first; j < k; j++)
+		drop[j] = true;
+	*iv = w.iv;
+	return true;
+}
+
+/*
+ * IV as single addresses of class cls[1] over cls[0] (every interval of
+ * cls[1] one address wide, at most SLUICE_HOSTS_MAX) into *HS: true.
+ */
+static bool iv_hosts(const struct fw_iv *iv, struct fw_hosts *hs)
+{
+	uint32_t nh = (iv->n + 1u) / 2;
+
+	if (!iv->n || nh > SLUICE_HOSTS_MAX)
+		return false;
+	for (uint32_t j = 0; j < nh; j++) {
+		uint32_t end = 2 * j + 1 < iv->n ? iv->b[2 * j + 1] : 0x10000;
+
+		if (end - iv->b[2 * j] != 1)
+			return false;
+		hs->h[j] = iv->b[2 * j];
+	}
+	for (uint32_t j = nh; j < SLUICE_HOSTS_MAX; j++)
+		hs->h[j] = hs->h[nh - 1];
+	hs->cls[0] = iv->cls[0];
+	hs->cls[1] = iv->cls[1];
+	return true;
+}
+
+/* Take the blocks DROP marks out of B (their /16s are intervals now). */
+static void lh_drop(struct lh_build *b, const bool *drop)
+{
+	size_t nb = 0, n = 0;
+
+	for (size_t k = 0; k < b->nblk; k++) {
+		size_t s = b->blk_start[k], end = k + 1 < b->nblk ? b->blk_start[k + 1] : b->n;
+
+		if (drop[k])
+			continue;
+		memmove(&b->e[n], &b->e[s], (end - s) * sizeof(*b->e));
+		b->blk_start[nb] = (uint32_t)n;
+		b->blk_net[nb++] = b->blk_net[k];
+		n += end - s;
+	}
+	b->nblk = nb;
+	b->n = n;
+}
+
 /*
  * Cut the DIR-24 table TBL into /16 entries and chunks, identical ones
  * shared: a chunk of 2 (4) distinct values packed in one (two) bits per /24,
- * others full, appended to V's t8 after the groups already there.
+ * others full, appended to V's t8 after the groups already there. With a
+ * hash (B->n), a /16 with longer prefixes is intervals when it can be
+ * (iv16), and B keeps only the other /16s' blocks.
  */
-static int compress24(const struct t24 *tbl, struct fw_pfx4 *v)
+static int compress24(const struct t24 *tbl, struct fw_pfx4 *v, struct lh_build *b)
 {
 	struct dedup full = { (void **)&v->t8, &v->nt8, v->nt8, sizeof(struct fw_t8), v->nt8 };
 	struct dedup p1 = { (void **)&v->p1, &v->np1, 0, sizeof(struct fw_p1) };
 	struct dedup p2 = { (void **)&v->p2, &v->np2, 0, sizeof(struct fw_p2) };
+	bool *drop = NULL, dropped = false;
+	size_t kb = 0;
 	int rc = 0;
 
 	v->l1 = calloc(SLUICE_L1_BLOCKS, sizeof(*v->l1));
-	if (!v->l1)
+	if (b->n)
+		drop = calloc(b->nblk, sizeof(*drop));
+	if (!v->l1 || (b->n && !drop)) {
+		free(drop);
 		return -ENOMEM;
+	}
 	for (uint32_t h = 0; h < 65536 && !rc; h++) {
 		const uint16_t *e = tbl->split[h];
 		uint32_t *l1 = &v->l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
@@ -788,6 +924,41 @@ static int compress24(const struct t24 *tbl, struct fw_pfx4 *v)
 		if (nval == 1 && !(e[0] & SLUICE_T8_FLAG)) {
 			*l1 = e[0];
 			continue;
+		}
+		if (drop) {
+			union { struct fw_iv iv; struct fw_p2 p2; } u = { 0 };
+			bool split = false;
+
+			for (int i = 0; i < 256 && !split; i++)
+				split = e[i] & SLUICE_T8_FLAG;
+			if (split && iv16(e, b, h, &kb, drop, &u.iv)) {
+				union {
+					struct fw_hosts hs;
+					struct fw_iv1 iv1;
+					struct fw_p1 p1;
+				} w = { 0 };
+
+				dropped = true;
+				if (iv_hosts(&u.iv, &w.hs)) {
+					kind = SL_CHUNK_HOSTS;
+					idx = dedup_add(&p1, &w.p1);
+				} else if (u.iv.n <= SLUICE_IV1_MAX) {
+					memcpy(w.iv1.b, u.iv.b, sizeof(w.iv1.b));
+					w.iv1.n = u.iv.n;
+					memcpy(w.iv1.cls, u.iv.cls, sizeof(w.iv1.cls));
+					kind = SL_CHUNK_IV1;
+					idx = dedup_add(&p1, &w.p1);
+				} else {
+					kind = SL_CHUNK_IV;
+					idx = dedup_add(&p2, &u.p2);
+				}
+				if (idx < 0)
+					rc = (int)idx;
+				else
+					*l1 = SLUICE_L1_FLAG | kind << SLUICE_L1_KIND_SHIFT |
+					      (uint32_t)idx;
+				continue;
+			}
 		}
 		if (nval <= 2) {
 			struct fw_p1 c = { .val = { val[0], nval > 1 ? val[1] : val[0] } };
@@ -821,6 +992,9 @@ static int compress24(const struct t24 *tbl, struct fw_pfx4 *v)
 	free(full.hs);
 	free(p1.hs);
 	free(p2.hs);
+	if (!rc && dropped)
+		lh_drop(b, drop);
+	free(drop);
 	return rc;
 }
 
@@ -992,7 +1166,7 @@ static int finish_v4(struct cctx *c, int d, struct t24 *tbl, struct lh_build *b)
 		}
 		c->t->cfg.dir[d].v4 = SL_MODE_FLAT;
 	} else {
-		rc = compress24(tbl, v);
+		rc = compress24(tbl, v, b);
 		if (rc)
 			return rc;
 	}
@@ -1507,9 +1681,32 @@ void fw_tables_free(struct fw_tables *t)
 
 uint16_t fw_chunk_entry(const struct fw_pfx4 *v, uint32_t e, uint32_t k)
 {
-	uint32_t i = e & SLUICE_L1_INDEX;
+	uint32_t i = e & SLUICE_L1_INDEX, kind = e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK;
 
-	switch (e >> SLUICE_L1_KIND_SHIFT & 3) {
+	switch (kind) {
+	case SL_CHUNK_IV:
+	case SL_CHUNK_IV1: {
+		/* no /24 entries: the class of the /24's first address, flagged when it splits */
+		const struct fw_iv1 *iv1 = (const struct fw_iv1 *)&v->p1[i];
+		const struct fw_iv *iv = (const struct fw_iv *)&v->p2[i];
+		const uint16_t *b = kind == SL_CHUNK_IV ? iv->b : iv1->b;
+		const uint16_t *cls = kind == SL_CHUNK_IV ? iv->cls : iv1->cls;
+		uint32_t n = kind == SL_CHUNK_IV ? iv->n : iv1->n, c = 0, split = 0;
+
+		for (uint32_t j = 0; j < n; j++) {
+			c += b[j] >> 8 <= k && !(b[j] >> 8 == k && b[j] & 0xff);
+			split |= b[j] >> 8 == k && (b[j] & 0xff);
+		}
+		return (uint16_t)(cls[c & 1] | (split ? SLUICE_T8_FLAG : 0));
+	}
+	case SL_CHUNK_HOSTS: {
+		const struct fw_hosts *hs = (const struct fw_hosts *)&v->p1[i];
+		bool split = false;
+
+		for (uint32_t j = 0; j < SLUICE_HOSTS_MAX; j++)
+			split |= hs->h[j] >> 8 == k;
+		return (uint16_t)(hs->cls[0] | (split ? SLUICE_T8_FLAG : 0));
+	}
 	case SL_CHUNK_SMALL:
 		return v->s[i].e[k];
 	case SL_CHUNK_P1:
@@ -1536,6 +1733,31 @@ uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 		e = v->l1[a >> 22].e[(a >> 16) & (SLUICE_L1_BLK - 1)];
 		if (!(e & SLUICE_L1_FLAG))
 			return e;
+		if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) == SL_CHUNK_IV) {
+			const struct fw_iv *iv = (const struct fw_iv *)&v->p2[e & SLUICE_L1_INDEX];
+			uint32_t c = 0;
+
+			for (uint32_t j = 0; j < iv->n; j++)
+				c += iv->b[j] <= (a & 0xffff);
+			return iv->cls[c & 1];
+		}
+		if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) == SL_CHUNK_IV1) {
+			const struct fw_iv1 *iv = (const struct fw_iv1 *)&v->p1[e & SLUICE_L1_INDEX];
+			uint32_t c = 0;
+
+			for (uint32_t j = 0; j < iv->n; j++)
+				c += iv->b[j] <= (a & 0xffff);
+			return iv->cls[c & 1];
+		}
+		if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) == SL_CHUNK_HOSTS) {
+			const struct fw_hosts *hs =
+				(const struct fw_hosts *)&v->p1[e & SLUICE_L1_INDEX];
+
+			for (uint32_t j = 0; j < SLUICE_HOSTS_MAX; j++)
+				if (hs->h[j] == (a & 0xffff))
+					return hs->cls[1];
+			return hs->cls[0];
+		}
 		e2 = fw_chunk_entry(v, e, (a >> 8) & 0xff);
 	}
 	if (!(e2 & SLUICE_T8_FLAG))

@@ -138,6 +138,21 @@ static void flows_clear(struct lb_env *e)
 	}
 }
 
+/* The next hops kept per client for NAT replies (lb_cnh): none. */
+static int cnh_clear(struct lb_env *e)
+{
+	const struct bpf_map *m = e->x.skel->maps.lb_cnh;
+	size_t vs = (bpf_map__value_size(m) + 7) / 8 * 8;
+	void *z = calloc(libbpf_num_possible_cpus(), vs);
+	int err = z ? 0 : -ENOMEM;
+
+	for (__u32 i = 0; !err && i < bpf_map__max_entries(m); i++)
+		if (bpf_map_update_elem(bpf_map__fd(m), &i, z, BPF_ANY))
+			err = -errno;
+	free(z);
+	return err;
+}
+
 /* Counters, and the next hops kept per backend (a route changed: as after their TTL). */
 static int counters_clear(struct lb_env *e)
 {
@@ -153,7 +168,7 @@ static int counters_clear(struct lb_env *e)
 		if (bpf_map_update_elem(e->st->fds.stats, &i, z, BPF_ANY))
 			err = -errno;
 	free(z);
-	return err;
+	return err ? err : cnh_clear(e);
 }
 
 /* Apply YAML again (a policy change: same state, new generation); E is the shared one. */
@@ -1640,5 +1655,178 @@ TEST(lb_established_flows_see_service_changes)
 out:
 	free(moved);
 	free(encap);
+	lb_env_close(&e);
+}
+
+/*
+ * NAT replies keep their client's next hop per CPU (lb_cnh): two clients
+ * behind different MACs, replies alternating, each to its own MAC (on one
+ * CPU, so that each reply finds the other's entry); the IPv6 pair shares
+ * the cache's slot. A changed neighbour shows within the cache's second.
+ */
+static void reply_next_hop(int family)
+{
+	static const uint8_t mac2[6] = { 0x02, 0xcc, 0, 0, 0, 0x51 };
+	static const uint8_t mac3[6] = { 0x02, 0xcc, 0, 0, 0, 0x52 };
+	/* 2001:db8:c::dce: the slot of 2001:db8:c::50 (SL_LB_CNH_BITS 12) */
+	const char *cl[2] = { family == 4 ? CLIENT4 : CLIENT6,
+			      family == 4 ? "203.0.113.51" : "2001:db8:c::dce" };
+	const uint8_t *mac[2] = { MAC_CLIENT, mac2 };
+	char baddr[64], cmd[160];
+	uint8_t in[256], out[2048], bmac[6];
+	cpu_set_t one, was;
+	bool moved = false;
+	size_t n, olen;
+	struct lb_env e;
+	double deadline;
+	__u32 ret;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (!ASSERT_OK(sched_getaffinity(0, sizeof(was), &was), "affinity") ||
+	    !ASSERT_OK(sched_setaffinity(0, sizeof(one), &one), "one CPU"))
+		return;
+	be_mac(bmac, 21);
+	be_addr(family, 21, baddr, sizeof(baddr));
+	snprintf(cmd, sizeof(cmd), "ip neigh replace %s lladdr 02:cc:00:00:00:51 dev slt0 "
+		 "nud permanent", cl[1]);
+	/* (the open makes the test network first) */
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") || !ASSERT_OK(sh(cmd), "second client"))
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		struct spec s = { .family = family, .proto = 17, .src = cl[i],
+				  .dst = family == 4 ? VIP4_NAT : VIP6_NAT, .sport = 5000,
+				  .dport = 53, .payload = 20 };
+
+		n = build(in, &s);
+		if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "flow") ||
+		    !ASSERT_EQ(ret, XDP_REDIRECT, "flow to its backend"))
+			goto out;
+	}
+	for (int r = 0; r < 6; r++) {
+		int i = r & 1;
+		struct spec s = { .family = family, .proto = 17, .src = baddr, .dst = cl[i],
+				  .sport = 5353, .dport = 5000, .payload = 20, .dmac = MAC_IF1,
+				  .smac = bmac };
+
+		n = build(in, &s);
+		if (!ASSERT_OK(run(&e, if1, in, n, &ret, out, &olen), "reply") ||
+		    !ASSERT_EQ(ret, XDP_REDIRECT, "reply to the client side") ||
+		    !ASSERT_TRUE(!memcmp(out, mac[i], 6), "the reply goes to its own client's MAC") ||
+		    !ASSERT_TRUE(!memcmp(out + 6, MAC_IF0, 6), "from the client side's MAC"))
+			goto out;
+	}
+	snprintf(cmd, sizeof(cmd), "ip neigh replace %s lladdr 02:cc:00:00:00:52 dev slt0 "
+		 "nud permanent", cl[1]);
+	if (family == 6 || !ASSERT_OK(sh(cmd), "the second client moves"))
+		goto out;
+	deadline = tl_now() + 10;
+	while (!moved && tl_now() < deadline) {
+		struct spec s = { .family = 4, .proto = 17, .src = baddr, .dst = cl[1],
+				  .sport = 5353, .dport = 5000, .payload = 20, .dmac = MAC_IF1,
+				  .smac = bmac };
+
+		n = build(in, &s);
+		if (!ASSERT_OK(run(&e, if1, in, n, &ret, out, &olen), "reply"))
+			goto out;
+		moved = ret == XDP_REDIRECT && !memcmp(out, mac3, 6);
+		if (!moved)
+			usleep(50000);
+	}
+	ASSERT_TRUE(moved, "the new neighbour is used within the cache's second");
+out:
+	snprintf(cmd, sizeof(cmd), "ip neigh del %s dev slt0", cl[1]);
+	sh(cmd);
+	sched_setaffinity(0, sizeof(was), &was);
+	lb_env_close(&e);
+}
+
+TEST(lb_nat_reply_next_hop_per_client_v4)
+{
+	reply_next_hop(4);
+}
+
+TEST(lb_nat_reply_next_hop_per_client_v6)
+{
+	reply_next_hop(6);
+}
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t ns_apart(uint64_t a, uint64_t b)
+{
+	return a > b ? (int64_t)(a - b) : (int64_t)(b - a);
+}
+
+/*
+ * A flow's last-seen time is the coarse monotonic clock (lb_clock keeps it
+ * per CPU, read again every jiffy) and moves with it; a flow idle past its
+ * UDP timeout is balanced again (a new flow), one just inside it is not.
+ */
+TEST(lb_flow_clock_and_idle_timeout)
+{
+	struct spec s = { .family = 4, .proto = 17, .src = CLIENT4, .dst = VIP4_NAT,
+			  .sport = 5002, .dport = 53, .payload = 12 };
+	struct lb_flow_key k = { .sport = htons(5002), .dport = htons(53), .proto = 17,
+				 .family = 4 };
+	uint64_t st[SLUICE_LB_STAT_MAX], to, t;
+	uint8_t in[256], out[2048];
+	struct lb_flow f0, f;
+	struct lb_config c;
+	__u32 ret, zero = 0, w = LB_FLOWS, id;
+	struct lb_env e;
+	size_t n, olen;
+	int fd = -1;
+
+	addr_of(4, CLIENT4, k.src);
+	addr_of(4, VIP4_NAT, k.dst);
+	n = build(in, &s);
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") ||
+	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.cfg, &zero, &c), "cfg") ||
+	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.flowtab, &w, &id), "flow table"))
+		goto out;
+	to = (c.timeout[LB_TO_UDP] ? c.timeout[LB_TO_UDP] : 30) * 1000000000ull;
+	fd = bpf_map_get_fd_by_id(id);
+	if (!ASSERT_TRUE(fd >= 0, "flow table fd") ||
+	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "first packet") ||
+	    !ASSERT_EQ(ret, XDP_REDIRECT, "balanced"))
+		goto out;
+	t = coarse_ns();
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f0), "its flow"))
+		goto out;
+	ASSERT_TRUE(ns_apart(f0.last_seen, t) < 50000000, "last seen: the coarse clock's now");
+	usleep(300000);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet later"))
+		goto out;
+	t = coarse_ns();
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f), "its flow"))
+		goto out;
+	ASSERT_TRUE(f.last_seen >= f0.last_seen + 250000000 && ns_apart(f.last_seen, t) < 50000000,
+		    "last seen moved with the clock");
+	/* idle for 2 s less than the timeout: the same flow */
+	f.last_seen = coarse_ns() - to + 2000000000ull;
+	if (!ASSERT_OK(bpf_map_update_elem(fd, &k, &f, BPF_EXIST), "idle: timeout - 2 s") ||
+	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet then") ||
+	    !ASSERT_OK(lb_stats_read(e.st, st), "stats"))
+		goto out;
+	ASSERT_EQ(st[SLUICE_LB_STAT_NEW_FLOW], 1, "inside the timeout: still its flow");
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f), "its flow"))
+		goto out;
+	f.last_seen = coarse_ns() - to - 1000000000ull;
+	if (!ASSERT_OK(bpf_map_update_elem(fd, &k, &f, BPF_EXIST), "idle: timeout + 1 s") ||
+	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet then") ||
+	    !ASSERT_OK(lb_stats_read(e.st, st), "stats"))
+		goto out;
+	ASSERT_EQ(ret, XDP_REDIRECT, "balanced again");
+	ASSERT_EQ(st[SLUICE_LB_STAT_NEW_FLOW], 2, "past the timeout: a new flow");
+out:
+	if (fd >= 0)
+		close(fd);
 	lb_env_close(&e);
 }

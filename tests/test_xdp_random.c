@@ -322,7 +322,7 @@ out:
 /*
  * The large set of a model (set_model): split /24s past the small table, a
  * group each (MID), or the hash (HASH); prefixes of /20../32 each in a /16
- * of its own, packed chunks (PACKED); five values per /16, full chunks,
+ * of its own, packed chunks, hosts and intervals (PACKED); five values per /16, full chunks,
  * enough of them to go flat (FLAT).
  */
 enum big_set { BIG_MID, BIG_HASH, BIG_PACKED, BIG_FLAT };
@@ -447,6 +447,16 @@ static int set_model(struct ref_policy *m, enum big_set kind)
 			      set_add(big2, pfx4(h16 | 2 << 8, 24));
 			break;
 		}
+	}
+	/*
+	 * PACKED: and 300 /16s of 12 to 30 prefixes each (up to 61 places where
+	 * the class changes: the intervals of a /16 in two cache lines)
+	 */
+	for (uint32_t i = 0; kind == BIG_PACKED && i < 300 && !err; i++) {
+		uint32_t h16 = (160u + i / 256) << 24 | (i & 255) << 16, np = 12 + rndn(19);
+
+		for (uint32_t j = 0; j < np && !err; j++)
+			err = set_add(big, pfx4(h16 | rndn(65536), packed_lens[1 + rndn(6)]));
 	}
 	/* 40 hosts of one /24: a group */
 	for (uint32_t i = 0; i < 40 && !err; i++)
@@ -611,11 +621,23 @@ static long check_model(struct xdp_env *env, const struct ref_policy *m, const c
 			bad++;
 		}
 	}
-	if (getenv("SLUICE_VERBOSE"))
+	if (getenv("SLUICE_VERBOSE")) {
+		uint32_t kinds[SLUICE_L1_KIND_MASK + 1] = { 0 };
+
+		for (uint32_t h = 0; t.v4[0].l1 && h < 65536; h++) {
+			uint32_t e = t.v4[0].l1[h / SLUICE_L1_BLK].e[h % SLUICE_L1_BLK];
+
+			if (e & SLUICE_L1_FLAG)
+				kinds[e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK]++;
+		}
 		printf("# %u rules, classes %s, src IPv4 mode %u (%u groups+chunks, %u+%u packed, "
-		       "%u hash buckets, small %u)\n", t.cfg.nrules, t.cfg.row ? "large" : "small",
-		       t.cfg.dir[0].v4, t.v4[0].nt8, t.v4[0].np1, t.v4[0].np2, t.v4[0].nlh,
-		       t.cfg.dir[0].small);
+		       "%u hash buckets, small %u; /16s by kind: full %u, p1 %u, p2 %u, small %u, "
+		       "intervals %u, hosts %u, intervals in a line %u)\n", t.cfg.nrules,
+		       t.cfg.row ? "large" : "small", t.cfg.dir[0].v4, t.v4[0].nt8, t.v4[0].np1,
+		       t.v4[0].np2, t.v4[0].nlh, t.cfg.dir[0].small, kinds[SL_CHUNK_FULL],
+		       kinds[SL_CHUNK_P1], kinds[SL_CHUNK_P2], kinds[SL_CHUNK_SMALL],
+		       kinds[SL_CHUNK_IV], kinds[SL_CHUNK_HOSTS], kinds[SL_CHUNK_IV1]);
+	}
 	fw_tables_free(&t);
 	return bad;
 }

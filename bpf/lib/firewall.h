@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The firewall stages: parse (sl_fw_begin), [conntrack] (sl_fw_track),
- * classify, count, verdict (sl_fw_rules). sluice_xdp runs them as tail-called
- * programs; sl_firewall_if runs them inline in one program (the benchmarks'
- * single-program path), so what is measured is exactly what runs.
+ * classify, count, verdict (sl_fw_rules). sluice_xdp runs them in its entry
+ * program (stateless) or across tail calls (conntrack, then the rules on a
+ * miss); sl_firewall_hook runs them inline in one program (the tcx program,
+ * and the benchmarks' single-program path in bench/bpf/bench_fw.h, so what
+ * is measured is exactly what runs).
  *
  * Stateful (ct_cfg.stateful): a packet of a tracked connection, or an ICMP
  * error about one, passes before the rules, and so does the ACK of a SYN
@@ -148,7 +150,7 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, 
  * tracked connection too. Without conntrack the rules see it first anyway.
  */
 static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe *p,
-				       const struct fw_config *cfg, struct sl_ct_config *ctc)
+				       struct sl_ct_config *ctc)
 {
 	void *data = sl_hook_data(ctx, h), *data_end = sl_hook_data_end(ctx, h);
 
@@ -235,32 +237,12 @@ static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifi
 		return v;
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
-		v = sl_fw_track(ctx, h, p, cfg, ctc);
+		v = sl_fw_track(ctx, h, p, ctc);
 		if (v != SL_NEXT)
 			return v == SL_ALLOW ? sl_pass(p->bytes) : v;
 	}
 	v = sl_fw_rules(ctx, h, p, cfg, ctc);
 	return v == SL_ALLOW ? sl_pass(p->bytes) : v;
-}
-
-/*
- * The per-packet state in sl_scratch, as the tail-called stages and the
- * tcx program keep it: on the stack it takes the deepest call chain past
- * the verifier's 512 bytes.
- */
-static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
-{
-	struct sl_pipe *p = sl_pipe_get();
-
-	if (!p)
-		return sl_drop_pkt(SLUICE_DROP_INTERNAL, (long)ctx->data_end - (long)ctx->data);
-	return sl_firewall_hook(ctx, SL_HOOK_XDP, ifindex,
-				(long)ctx->data_end - (long)ctx->data, p);
-}
-
-static __always_inline int sl_firewall(struct xdp_md *ctx)
-{
-	return sl_firewall_if(ctx, 0);
 }
 
 #endif /* SLUICE_BPF_FIREWALL_H */

@@ -62,6 +62,39 @@ struct {
 } lb_fib SEC(".maps");
 
 /*
+ * The coarse clock (bpf_ktime_get_coarse_ns) kept per CPU and read again
+ * once a jiffy: bpf_jiffies64 is inlined (one load) where the helper call
+ * costs ~14 ns here. Both move on the timer tick, so the value is the
+ * helper's within a tick (flow timeouts are seconds).
+ */
+struct sl_lb_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_lb_clock);
+} lb_clock SEC(".maps");
+
+static __always_inline __u64 sl_lb_now(void)
+{
+	__u32 zero = 0;
+	struct sl_lb_clock *c = bpf_map_lookup_elem(&lb_clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	if (c->jiffies != j) {
+		c->ns = bpf_ktime_get_coarse_ns();
+		c->jiffies = j;
+	}
+	return c->ns;
+}
+
+/*
  * The next hop towards DST (IPv4 in dst[0]) for a packet of TOT_LEN bytes
  * (IP header included) received on CTX's interface.
  */
@@ -95,6 +128,39 @@ static __always_inline void sl_lb_route(struct xdp_md *ctx, __u8 family, const _
 	__builtin_memcpy(hop->dmac, f->dmac, 6);
 }
 
+/* HOP from the cached next hop NH for a packet of TOT_LEN bytes: over its MTU, FRAG_NEEDED. */
+static __always_inline void sl_lb_nh_use(const struct lb_nexthop *nh, __u16 tot_len,
+					 struct sl_lb_hop *hop)
+{
+	hop->rc = tot_len > nh->mtu ? BPF_FIB_LKUP_RET_FRAG_NEEDED : BPF_FIB_LKUP_RET_SUCCESS;
+	hop->ifindex = nh->ifindex;
+	hop->mtu = nh->mtu;
+	__builtin_memcpy(hop->smac, nh->smac, 6);
+	__builtin_memcpy(hop->dmac, nh->dmac, 6);
+}
+
+/*
+ * Keep the successful lookup HOP in NH until NOW + SLUICE_LB_NH_TTL_S, with
+ * the egress device's MTU (bpf_fib_lookup gives the MTU only to a packet
+ * over it). Returns whether it did; GEN: what else NH must match.
+ */
+static __always_inline bool sl_lb_nh_keep(struct xdp_md *ctx, struct lb_nexthop *nh,
+					  const struct sl_lb_hop *hop, __u32 gen, __u64 now)
+{
+	__u32 mtu = 0;
+
+	if (hop->rc != BPF_FIB_LKUP_RET_SUCCESS || !nh ||
+	    bpf_check_mtu(ctx, hop->ifindex, &mtu, 0, 0) < 0 || !mtu || mtu > 0xffff)
+		return false;
+	nh->expires = now + SLUICE_LB_NH_TTL_S * 1000000000ull;
+	nh->ifindex = hop->ifindex;
+	nh->gen = gen;
+	nh->mtu = mtu;
+	__builtin_memcpy(nh->smac, hop->smac, 6);
+	__builtin_memcpy(nh->dmac, hop->dmac, 6);
+	return true;
+}
+
 /*
  * The next hop towards backend BE (lb_backends id ID) for a packet of
  * TOT_LEN bytes from SRC: from lb_nh while it is fresh (NOW, coarse ns) and
@@ -107,27 +173,66 @@ static __always_inline void sl_lb_route_be(struct xdp_md *ctx, __u32 id,
 					   struct sl_lb_hop *hop)
 {
 	struct lb_nexthop *nh = bpf_map_lookup_elem(&lb_nh, &id);
-	__u32 dst[4], mtu = 0;
+	__u32 dst[4];
 
 	if (nh && nh->gen == be->gen && now < nh->expires) {
-		hop->rc = tot_len > nh->mtu ? BPF_FIB_LKUP_RET_FRAG_NEEDED : BPF_FIB_LKUP_RET_SUCCESS;
-		hop->ifindex = nh->ifindex;
-		hop->mtu = nh->mtu;
-		__builtin_memcpy(hop->smac, nh->smac, 6);
-		__builtin_memcpy(hop->dmac, nh->dmac, 6);
+		sl_lb_nh_use(nh, tot_len, hop);
 		return;
 	}
 	__builtin_memcpy(dst, be->addr, 16);
 	sl_lb_route(ctx, be->family, src, dst, l4proto, tot_len, hop);
-	if (hop->rc != BPF_FIB_LKUP_RET_SUCCESS || !nh ||
-	    bpf_check_mtu(ctx, hop->ifindex, &mtu, 0, 0) < 0 || !mtu || mtu > 0xffff)
+	sl_lb_nh_keep(ctx, nh, hop, be->gen, now);
+}
+
+/*
+ * The next hop of NAT replies towards a client, per CPU (lb_cnh): a slot
+ * per client address hash, the slot's client and the interface the replies
+ * came in on checked, kept SLUICE_LB_NH_TTL_S as lb_nh. A reply would
+ * otherwise pay a bpf_fib_lookup (~120 ns) each. (BPF only: no agent
+ * reads it, it starts empty with every program set.)
+ */
+#define SL_LB_CNH_BITS		12
+#define SL_LB_CNH_SLOTS		(1u << SL_LB_CNH_BITS)
+
+struct sl_lb_cnh {
+	struct lb_nexthop nh;	/* nh.gen: the interface the replies came in on */
+	__u32 addr[4];		/* the client, network order; IPv4 in addr[0] */
+	__u32 family;		/* 4 or 6 (an IPv6 address may end in 12 zero bytes too) */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_LB_CNH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_lb_cnh);
+} lb_cnh SEC(".maps");
+
+/*
+ * The next hop from SRC towards the client DST (family FAMILY) for a reply
+ * of TOT_LEN bytes received on CTX's interface: from lb_cnh while fresh,
+ * else bpf_fib_lookup, kept there.
+ */
+static __always_inline void sl_lb_route_client(struct xdp_md *ctx, __u8 family, const __u32 *src,
+					       const __u32 *dst, __u8 l4proto, __u16 tot_len,
+					       __u64 now, struct sl_lb_hop *hop)
+{
+	/* the product's top bits: every bit of an IPv4 client's last byte reaches them */
+	__u32 slot = ((dst[0] ^ dst[1] ^ dst[2] ^ dst[3]) * 0x9e3779b1u) >> (32 - SL_LB_CNH_BITS);
+	__u32 iif = ctx->ingress_ifindex;
+	struct sl_lb_cnh *c = bpf_map_lookup_elem(&lb_cnh, &slot);
+
+	if (c && c->nh.gen == iif && now < c->nh.expires && c->family == family &&
+	    c->addr[0] == dst[0] && c->addr[1] == dst[1] && c->addr[2] == dst[2] &&
+	    c->addr[3] == dst[3]) {
+		sl_lb_nh_use(&c->nh, tot_len, hop);
 		return;
-	nh->expires = now + SLUICE_LB_NH_TTL_S * 1000000000ull;
-	nh->ifindex = hop->ifindex;
-	nh->gen = be->gen;
-	nh->mtu = mtu;
-	__builtin_memcpy(nh->smac, hop->smac, 6);
-	__builtin_memcpy(nh->dmac, hop->dmac, 6);
+	}
+	sl_lb_route(ctx, family, src, dst, l4proto, tot_len, hop);
+	if (c && sl_lb_nh_keep(ctx, &c->nh, hop, iif, now)) {
+		__builtin_memcpy(c->addr, dst, 16);
+		c->family = family;
+	}
 }
 
 /* The service of flow K's destination and port (ANY_PORT: the VIP's own entry), or NULL. */

@@ -14,8 +14,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "lib/bench.h"
-#include "lib/firewall.h"
+#include "bench.h"
+#include "bench_fw.h"
 
 static __always_inline void *ctb_flow(void *data, void *data_end, __u32 i)
 {

@@ -17,7 +17,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "lib/bench.h"
+#include "bench.h"
 #include "lib/firewall.h"
 #include "lib/lb.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Benchmark-only helpers (bpf/bench_*.bpf.c). BPF_PROG_TEST_RUN with
+ * Benchmark-only helpers (bench/bpf/bench_*.bpf.c). BPF_PROG_TEST_RUN with
  * `repeat` runs a program over and over on one packet buffer, so one call is
  * one source address: warm caches, nothing like real traffic. The programs
  * that measure "random sources" first step a PRNG whose state lives in the
@@ -12,11 +12,15 @@
  *   bytes 0..3   (destination MAC) xorshift32 state
  *   bytes 6..9   (source MAC)      N, the set's size, network order
  *   byte  10     (source MAC)      the set's shape (enum sl_bench_shape)
+ *   byte  11     (source MAC)      M: of every 256 sources, M are drawn from
+ *                                  the whole address space instead (traffic
+ *                                  the set mostly misses); 0: none
  *   bytes 26..29 (IPv4 source)    written: an address inside prefix
  *                                  i = state % N of the set (bench_gen.h),
  *                                  host bits from state >> 24
  * The prefix set { prefix i of the shape : i < N } holds every source
- * generated, scattered over the address space (bench/bench_xdp.c builds it).
+ * generated (M = 0), scattered over the address space (bench/bench_xdp.c
+ * builds it).
  */
 #ifndef SLUICE_BPF_BENCH_H
 #define SLUICE_BPF_BENCH_H
@@ -48,7 +52,12 @@ static __always_inline int sl_bench_rand_src(void *data, void *data_end)
 		return -1;
 	x = sl_bench_xorshift(*(__u32 *)p);
 	*(__u32 *)p = x;
-	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(x, bpf_ntohl(*(__u32 *)(p + 6)), p[10]));
+	/* the low byte picks uniform or from the set; the rest of X picks the address */
+	if ((x & 0xff) < p[11])
+		*(__u32 *)(p + 26) = bpf_htonl(sl_bench_mix32(x));
+	else
+		*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(x, bpf_ntohl(*(__u32 *)(p + 6)),
+							     p[10]));
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The benchmarks' generated IPv4 prefix sets, shared by the BPF programs
- * (bpf/lib/bench.h: random sources drawn from a set) and the bench programs
+ * (bench/bpf/bench.h: random sources drawn from a set) and the bench programs
  * (bench/bench_util.h: the same set written as a policy and into the kernel
  * LPM trie). Pure arithmetic, no BPF helpers: both sides include it.
  *

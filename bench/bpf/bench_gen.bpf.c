@@ -6,6 +6,8 @@
  * pseudo-random IPv4 source first (state per CPU: live frames come from a
  * page pool, so state kept in the frame would repeat page by page).
  *
+ * gen_doc: the same with sources from the documentation ranges (bench_peers).
+ *
  * gen_syn: a spoofed SYN flood (bench/sl_flood.c): every frame a TCP SYN
  * from a pseudo-random source in syn_src_net/24 and port, with its own ISN
  * and both checksums right (SYN cookies are only given to intact SYNs).
@@ -15,7 +17,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "lib/bench.h"
+#include "bench.h"
 
 const volatile __u32 tx_ifindex;
 const volatile __u32 src_n;	/* prefixes in the set */
@@ -46,6 +48,34 @@ int gen_rand(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	*x = sl_bench_xorshift(*x ? *x : 0x2545f491);
 	*(__u32 *)(p + 26) = bpf_htonl(sl_bench_src(*x, src_n, src_shape));
+	return bpf_redirect(tx_ifindex, 0);
+}
+
+/*
+ * gen_doc (bench_peers): sources from the documentation ranges only, a share
+ * hit_256 / 256 of them in the bench's blocklist. Listed: 203.0.113.x (a /24
+ * of the list) or 192.0.2.0..127 (a /28 and single addresses of the list,
+ * in a /24 it splits); not listed: 198.51.100.x, or 192.0.2.128..255 (the
+ * split /24's other half).
+ */
+const volatile __u32 hit_256;
+
+SEC("xdp")
+int gen_doc(struct xdp_md *ctx)
+{
+	__u8 *p = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 key = 0, *x = bpf_map_lookup_elem(&gen_state, &key);
+	__u32 host, src;
+
+	if (!x || (void *)(p + 34) > (void *)end)
+		return XDP_ABORTED;
+	*x = sl_bench_xorshift(*x ? *x : 0x2545f491);
+	host = *x >> 24;
+	if ((*x & 0xff) < hit_256)
+		src = *x & 0x100 ? 0xcb007100 | host : 0xc0000200 | (host & 0x7f);
+	else
+		src = *x & 0x100 ? 0xc6336400 | host : 0xc0000280 | (host & 0x7f);
+	*(__u32 *)(p + 26) = bpf_htonl(src);
 	return bpf_redirect(tx_ifindex, 0);
 }
 

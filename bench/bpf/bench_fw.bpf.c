@@ -5,8 +5,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "lib/bench.h"
-#include "lib/firewall.h"
+#include "bench.h"
+#include "bench_fw.h"
 
 SEC("xdp")
 int fw_rand(struct xdp_md *ctx)

@@ -4,7 +4,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "lib/bench.h"
+#include "bench.h"
 
 struct lpm4_key {
 	__u32 prefixlen;

@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sluice beside its peers in one run, on the same traffic through the same
+ * veth pair (bench_veth.h), one CPU:
+ *   - XDP_DROP (the floor) and XDP_PASS (every frame to the stack);
+ *   - xdp-filter (Debian's xdp-tools), loaded and filled by its own CLI with
+ *     1,000 address and 1,000 port rules;
+ *   - an nftables netdev ingress chain dropping by a set of 100k prefixes
+ *     (behind XDP_PASS: veth takes redirected frames only with a program);
+ *   - sluice denying by the same 100k prefixes, stateless and stateful.
+ * The set is mixed as threat feeds are (40% /32, 20% /28, 40% /24, bench_gen.h)
+ * plus the listed documentation prefixes the traffic hits. Traffic
+ * (gen_doc): sources from the documentation ranges only, HIT_256 / 256 of
+ * them listed (dropped by every filter), the rest passed to the stack.
+ * Then BPF_PROG_TEST_RUN ns/packet of xdp-filter's program (found on the
+ * veth where its CLI attached it) beside sluice's on the same packets, each
+ * verdict checked against the list.
+ *
+ * Namespaces and veths are named pe-<pid>-*; xdp-filter runs in a mount
+ * namespace of its own with a private bpffs at /sys/fs/bpf (its CLI pins
+ * there, at a fixed path), so nothing of it outlives the run.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+
+#include "bench_util.h"
+#include "bench_veth.h"
+#include "ct.h"
+#include "bench_floor.skel.h"
+#include "bench_gen.skel.h"
+#include "sluice_xdp.skel.h"
+
+#define SET_N		100000u		/* generated prefixes of the set */
+#define HIT_256		224		/* listed sources: 7 of 8 frames (a blocklist under attack) */
+#define HIT_ALL		256		/* the other mix: every frame listed (the filters alone) */
+#define FRAMES		1000000u	/* per live measurement */
+#define ROUNDS		3
+#define FRAME_LEN	VETH_RIG_FRAME_LEN
+#define NPKT		64		/* distinct packets of the test runs */
+#define REPEAT		20000u		/* test runs of each */
+#define TR_ROUNDS	5
+#define XF_ADDRS	1000
+#define XF_PORTS	1000
+
+static struct veth_rig rig;
+static char dir[64];
+
+static void cleanup(void)
+{
+	char path[128];
+
+	veth_rig_del(&rig);
+	if (!dir[0])
+		return;
+	for (int i = 0; i < 6; i++) {
+		static const char *const files[] = { "blk.nft", "chain.nft", "unchain.nft",
+			"xdp-filter.sh", "xdp-filter.args", "xdp-filter.sh.status" };
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	remove_dir(dir);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(1);	/* runs cleanup() through atexit */
+}
+
+/* The listed documentation prefixes, as gen_doc's comment says. */
+static bool listed(uint32_t a)
+{
+	return (a & 0xffffff00) == 0xcb007100 || (a & 0xffffff80) == 0xc0000200;
+}
+
+static void put_addr(FILE *f, uint32_t a, uint32_t len, const char *sep)
+{
+	fprintf(f, "%u.%u.%u.%u/%u%s", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff, len,
+		sep);
+}
+
+/*
+ * The documentation prefixes listed beside the generated ones: 203.0.113.0/24,
+ * 192.0.2.0/28 and 192.0.2.16 .. 127 one by one (so the split /24 also holds
+ * single addresses and a /28).
+ */
+static void put_doc(FILE *f, const char *sep)
+{
+	put_addr(f, 0xcb007100, 24, sep);
+	put_addr(f, 0xc0000200, 28, sep);
+	for (uint32_t h = 16; h < 128; h++)
+		put_addr(f, 0xc0000200 | h, 32, sep);
+}
+
+/*
+ * DIR/big.txt (sluice's set file) and DIR/blk.nft (an nft table with the
+ * set): the same prefixes; DIR/chain.nft and unchain.nft add and remove the
+ * ingress chain on IFNAME that drops by the set. Fails when a generated
+ * prefix covers a source meant to pass (the traffic mix would be wrong).
+ */
+static int write_sets(const char *ifname)
+{
+	char path[256];
+	FILE *b, *n;
+
+	snprintf(path, sizeof(path), "%s/big.txt", dir);
+	b = fopen(path, "we");
+	snprintf(path, sizeof(path), "%s/blk.nft", dir);
+	n = fopen(path, "we");
+	if (!b || !n) {
+		if (b)
+			fclose(b);
+		if (n)
+			fclose(n);
+		return -errno;
+	}
+	fprintf(n, "table netdev pe {\n  set blk {\n    type ipv4_addr\n    flags interval\n"
+		"    auto-merge\n    elements = {\n");
+	for (uint32_t i = 0; i < SET_N; i++) {
+		uint32_t a = sl_bench_base(i, SL_BENCH_MIX), len = sl_bench_len(i, SL_BENCH_MIX);
+		uint32_t mask = 0xffffffffu << (32 - len);
+
+		if ((0xc6336400 & mask) == a || (0xc0000280 & mask) == a) {
+			fprintf(stderr, "bench_peers: generated prefix %u covers passed sources\n", i);
+			fclose(b);
+			fclose(n);
+			return -EINVAL;
+		}
+		put_addr(b, a, len, "\n");
+		put_addr(n, a, len, ",\n");
+	}
+	put_doc(b, "\n");
+	put_doc(n, ",\n");
+	fprintf(n, "    }\n  }\n}\n");
+	if (fclose(n) | fclose(b))
+		return -EIO;
+	snprintf(path, sizeof(path), "add chain netdev pe in { type filter hook ingress device %s "
+		 "priority 0; policy accept; }\nadd rule netdev pe in ip saddr @blk drop\n", ifname);
+	if (write_file(dir, "chain.nft", path) ||
+	    write_file(dir, "unchain.nft", "flush chain netdev pe in\ndelete chain netdev pe in\n"))
+		return -EIO;
+	return 0;
+}
+
+struct peers {
+	struct sluice_xdp *fw;
+	struct bench_floor *fl;
+	struct fw_map_fds fds;
+	struct sl_ct_config ct[2];	/* ct_cfg of the stateless and the stateful policy */
+	int gen_fd, xf_fd;
+	int hit;		/* of 256 frames, listed */
+	uint8_t frame[FRAME_LEN];
+};
+
+static int write_policy(bool stateful)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "sets:\n  blk:\n    file: big.txt\n"
+		 "firewall:\n  interfaces: [pe0]\n  default: deny\n  stateful: %s\n  rules:\n"
+		 "    - { name: blk, action: deny, src: [\"@blk\"] }\n"
+		 "    - { name: dns, action: allow, proto: udp, dport: [53] }\n",
+		 stateful ? "true" : "false");
+	return write_file(dir, "policy.yaml", text);
+}
+
+/* ct_cfg of the stateless or the stateful policy, as the agent writes it: 0 or -1. */
+static int sluice_ct(struct peers *p, bool stateful)
+{
+	static uint32_t gen;
+	uint32_t k = 0;
+
+	p->ct[stateful].gen = ++gen;
+	if (bpf_map_update_elem(bpf_map__fd(p->fw->maps.ct_cfg), &k, &p->ct[stateful], BPF_ANY)) {
+		fprintf(stderr, "bench_peers: writing ct_cfg: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Apply the policy (stateless or stateful) the real way; keep its ct_cfg
+ * for sluice_ct (both compile to the same tables: only ct_cfg differs).
+ * The conntrack shards are created the first time, as the agent does.
+ */
+static int sluice_policy(struct peers *p, bool stateful)
+{
+	static uint32_t shards;
+	struct sl_policy pol;
+	double t0 = now_s();
+	uint32_t max;
+
+	if (write_policy(stateful) || apply_pol(dir, &p->fds, 1 + stateful, false, &pol))
+		return -1;
+	ct_config_compile(&pol, &p->ct[stateful], &max);
+	policy_free(&pol);
+	if (!shards && ct_shards_create(bpf_map__fd(p->fw->maps.ct_shards), max, &shards)) {
+		fprintf(stderr, "bench_peers: creating the conntrack shards failed\n");
+		return -1;
+	}
+	p->ct[stateful].shards = shards;
+	if (sluice_ct(p, stateful))
+		return -1;
+	printf("  sluice: the policy (%s) compiled and written in %.2f s\n",
+	       stateful ? "stateful" : "stateless", now_s() - t0);
+	return 0;
+}
+
+/*
+ * xdp-filter on veth B, by its CLI in B's namespace and a private mount
+ * namespace: 1,000 source addresses (the listed documentation ones, then
+ * generated /32s of the set) and 1,000 destination ports (1000-1999, which
+ * the traffic never uses: looked up, never hit), one CLI call each (it
+ * takes a lock: calls at once fail); its
+ * status must list them all. Its program fd (it stays attached), or -1.
+ */
+static int xdp_filter_load(void)
+{
+	char path[128], args[128];
+	__u32 id = 0;
+	double t0;
+	int nip = 0, fd = -1;
+	FILE *f;
+
+	snprintf(args, sizeof(args), "%s/xdp-filter.args", dir);
+	f = fopen(args, "we");
+	if (!f)
+		return -1;
+	for (uint32_t h = 0; h < 256; h++, nip++)
+		fprintf(f, "ip -m src 203.0.113.%u\n", h);
+	for (uint32_t h = 0; h < 128; h++, nip++)
+		fprintf(f, "ip -m src 192.0.2.%u\n", h);
+	for (uint32_t i = 0; nip < XF_ADDRS; i++) {
+		uint32_t a = sl_bench_base(i, SL_BENCH_MIX);
+
+		if (sl_bench_len(i, SL_BENCH_MIX) != 32 || listed(a))
+			continue;
+		fprintf(f, "ip -m src %u.%u.%u.%u\n", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
+			a & 0xff);
+		nip++;
+	}
+	for (int p = 0; p < XF_PORTS; p++)
+		fprintf(f, "port -m dst %d\n", 1000 + p);
+	if (fclose(f))
+		return -1;
+	snprintf(path, sizeof(path), "%s/xdp-filter.sh", dir);
+	f = fopen(path, "we");
+	if (!f)
+		return -1;
+	fprintf(f, "set -e\nmount -t bpf bpf /sys/fs/bpf\nxdp-filter load -p allow %s\n"
+		"xargs -L 1 xdp-filter < %s\nxdp-filter status > %s.status\n"
+		"test $(grep -cE '^ +[0-9.]+ +src ' %s.status) = %d\n"
+		"test $(grep -cE '^ +[0-9]+ +dst' %s.status) = %d\n",
+		rig.if_b, args, path, path, XF_ADDRS, path, XF_PORTS);
+	if (fclose(f))
+		return -1;
+	t0 = now_s();
+	if (sh("nsenter --net=/run/netns/%s unshare --mount --propagation private sh %s",
+	       rig.ns_b, path))
+		return -1;
+	printf("  xdp-filter: loaded with %d address and %d port rules by its CLI in %.1f s\n",
+	       nip, XF_PORTS, now_s() - t0);
+	if (enter_ns(rig.ns_b))
+		return -1;
+	if (!bpf_xdp_query_id(rig.ifindex_b, XDP_FLAGS_DRV_MODE, &id) && id)
+		fd = bpf_prog_get_fd_by_id(id);
+	setns(rig.home, CLONE_NEWNET);
+	if (fd < 0)
+		fprintf(stderr, "bench_peers: xdp-filter's program not found on %s\n", rig.if_b);
+	return fd;
+}
+
+enum { L_DROP, L_PASS, L_XF, L_NFT, L_SL, L_SLCT, L_N };
+static const char *const live_name[L_N] = {
+	"floor: XDP_DROP", "XDP_PASS, no filter", "xdp-filter, 1,000 address + 1,000 port rules",
+	"nft netdev ingress, 100k-prefix set", "sluice, 100k-prefix set, stateless",
+	"sluice, 100k-prefix set, stateful",
+};
+
+/* xdp-filter's program attached (legacy netlink, as its CLI does) or detached: 0 or -1. */
+static int xdp_filter_attach(int fd)
+{
+	int err;
+
+	if (enter_ns(rig.ns_b))
+		return -1;
+	if (fd >= 0)
+		err = bpf_xdp_attach(rig.ifindex_b, fd, XDP_FLAGS_DRV_MODE, NULL);
+	else
+		err = bpf_xdp_detach(rig.ifindex_b, XDP_FLAGS_DRV_MODE, NULL);
+	setns(rig.home, CLONE_NEWNET);
+	if (err)
+		fprintf(stderr, "bench_peers: xdp-filter's program on %s: %s\n", rig.if_b,
+			strerror(-err));
+	return err ? -1 : 0;
+}
+
+/* nft's ingress chain (the set stays loaded): `nft -f` of DIR/NAME in namespace B. */
+static int nft_file(const char *name)
+{
+	return sh("nsenter --net=/run/netns/%s nft -f %s/%s", rig.ns_b, dir, name);
+}
+
+/*
+ * One round of case C: set it up, send the frames, take it down. Mpps, or
+ * -1 also when the share of frames dropped in XDP is not what the case
+ * must drop (all for the floor, none for XDP_PASS and nft's XDP_PASS, the
+ * listed ones for the filters): every peer must do the same work.
+ */
+static double live_case(struct peers *p, int c)
+{
+	struct bpf_program *prog = c == L_DROP ? p->fl->progs.floor_same :
+				   c == L_PASS || c == L_NFT ? p->fl->progs.floor_pass :
+				   p->fw->progs.sluice_xdp;
+	double v, dropped = -1, want = c == L_DROP ? 1 : c == L_PASS || c == L_NFT ? 0 :
+				      p->hit / 256.0;
+
+	switch (c) {
+	case L_XF:
+		if (xdp_filter_attach(p->xf_fd))
+			return -1;
+		v = veth_rig_mpps(&rig, p->gen_fd, p->frame, FRAME_LEN, FRAMES, 1, &dropped);
+		if (xdp_filter_attach(-1))
+			return -1;
+		break;
+	case L_NFT:
+		if (nft_file("chain.nft"))
+			return -1;
+		/* a quarter of the frames: nft is the slowest by far */
+		v = veth_rig_prog_mpps(&rig, prog, p->gen_fd, p->frame, FRAME_LEN, FRAMES / 4, 1,
+				       &dropped);
+		if (nft_file("unchain.nft"))
+			return -1;
+		break;
+	default:
+		if ((c == L_SL || c == L_SLCT) && sluice_ct(p, c == L_SLCT))
+			return -1;
+		v = veth_rig_prog_mpps(&rig, prog, p->gen_fd, p->frame, FRAME_LEN, FRAMES, 1,
+				       &dropped);
+	}
+	if (v > 0 && (dropped < want - 0.02 || dropped > want + 0.02)) {
+		fprintf(stderr, "bench_peers: %s dropped %.1f%% of the frames in XDP, not %.1f%%\n",
+			live_name[c], 100 * dropped, 100 * want);
+		return -1;
+	}
+	return v;
+}
+
+/*
+ * Every case once a round, ROUNDS rounds (the other jobs' load moves
+ * between rounds, not within one), best of each; traffic from GEN_FD, HIT
+ * of 256 frames listed. Prints the table and the ratios.
+ */
+static int live_rows(struct peers *p, int gen_fd, int hit)
+{
+	double best[L_N];
+
+	p->gen_fd = gen_fd;
+	p->hit = hit;
+	for (int c = 0; c < L_N; c++)
+		best[c] = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int c = 0; c < L_N; c++) {
+			double v = live_case(p, c);
+
+			if (v <= 0)
+				return -1;
+			if (v > best[c])
+				best[c] = v;
+		}
+	}
+	printf("\n  %d of 256 sources listed%s\n  %-46s %8s %11s %13s\n", hit,
+	       hit < 256 ? " (dropped), the rest to the stack" : ": every frame dropped", "case",
+	       "Mpps", "of XDP_DROP", "ns/frame more");
+	for (int c = 0; c < L_N; c++)
+		printf("  %-46s %8.2f %10.0f%% %13.0f\n", live_name[c], best[c],
+		       100 * best[c] / best[L_DROP], 1e3 / best[c] - 1e3 / best[L_DROP]);
+	printf("  sluice / xdp-filter: stateless %.2f, stateful %.2f (target >= 1.0)\n",
+	       best[L_SL] / best[L_XF], best[L_SLCT] / best[L_XF]);
+	printf("  sluice / nft:        stateless %.2f, stateful %.2f (target >= 5.0)\n",
+	       best[L_SL] / best[L_NFT], best[L_SLCT] / best[L_NFT]);
+	return 0;
+}
+
+/* The source gen_doc writes for PRNG value X (host order). */
+static uint32_t doc_src(uint32_t x)
+{
+	uint32_t host = x >> 24;
+
+	if ((x & 0xff) < HIT_256)
+		return x & 0x100 ? 0xcb007100 | host : 0xc0000200 | (host & 0x7f);
+	return x & 0x100 ? 0xc6336400 | host : 0xc0000280 | (host & 0x7f);
+}
+
+enum { TR_FLOOR, TR_XF, TR_SL, TR_SLCT, TR_N };
+static const char *const tr_name[TR_N] = {
+	"floor: XDP_DROP", "xdp-filter", "sluice stateless", "sluice stateful",
+};
+
+/*
+ * The test packets: NPKT sources drawn as gen_doc draws them. Each program
+ * runs each packet REPEAT times; mean ns per packet over all of them, and
+ * (*DROP, *PASS) over the dropped and the passed ones.
+ * A verdict other than the list's (drop listed, pass the rest; the floor
+ * drops all) fails the bench: the peers must do the same work.
+ */
+static double tr_run(int prog, int which, uint8_t pkts[][FRAME_LEN], double *drop, double *pass)
+{
+	double sum = 0, sd = 0;
+	int nd = 0;
+
+	for (int i = 0; i < NPKT; i++) {
+		uint8_t buf[FRAME_LEN];
+		uint32_t src, want;
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = buf,
+			.data_size_in = FRAME_LEN,
+			.repeat = REPEAT,
+		);
+
+		memcpy(buf, pkts[i], FRAME_LEN);
+		memcpy(&src, pkts[i] + 26, 4);
+		want = which == TR_FLOOR || listed(ntohl(src)) ? XDP_DROP : XDP_PASS;
+		if (bpf_prog_test_run_opts(prog, &opts)) {
+			fprintf(stderr, "bench_peers: BPF_PROG_TEST_RUN failed: %s\n",
+				strerror(errno));
+			return -1;
+		}
+		if (opts.retval != want) {
+			fprintf(stderr, "bench_peers: %s returned %u for source %08x, not %u\n",
+				tr_name[which], opts.retval, ntohl(src), want);
+			return -1;
+		}
+		sum += opts.duration;
+		if (want == XDP_DROP) {
+			sd += opts.duration;
+			nd++;
+		}
+	}
+	*drop = nd ? sd / nd : 0;
+	*pass = nd < NPKT ? (sum - sd) / (NPKT - nd) : 0;
+	return sum / NPKT;
+}
+
+int main(void)
+{
+	static uint8_t pkts[NPKT][FRAME_LEN];
+	struct peers p = { .xf_fd = -1 };
+	struct bench_gen *gen = NULL, *gen_all = NULL;
+	double ns[TR_N][TR_ROUNDS], nd[TR_N][TR_ROUNDS], np[TR_N][TR_ROUNDS], med[TR_N], t0;
+	int progs[TR_N], rc = 1;
+
+	libbpf_set_print(quiet);
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (system("command -v xdp-filter >/dev/null") || system("nft --version >/dev/null 2>&1")) {
+		fprintf(stderr, "bench_peers: needs xdp-filter (xdp-tools) and nft (`make deps`)\n");
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/pe-peers-XXXXXX");
+	if (!mkdtemp(dir)) {
+		dir[0] = 0;
+		perror("bench_peers: mkdtemp");
+		return 1;
+	}
+	if (veth_rig_make(&rig, "pe"))
+		goto out;
+
+	p.fw = sluice_xdp__open_and_load();
+	p.fl = bench_floor__open_and_load();
+	gen = bench_gen__open();
+	gen_all = bench_gen__open();
+	if (!p.fw || !p.fl || !gen || !gen_all)
+		goto fail_load;
+	gen->rodata->tx_ifindex = gen_all->rodata->tx_ifindex = rig.ifindex_a;
+	gen->rodata->hit_256 = HIT_256;
+	gen_all->rodata->hit_256 = HIT_ALL;
+	if (bench_gen__load(gen) || bench_gen__load(gen_all) ||
+	    fw_map_fds_from_obj(p.fw->obj, &p.fds))
+		goto fail_load;
+	veth_rig_frame(p.frame, 0xc6336402);
+
+	printf("peers, live frames through a veth pair (native XDP on the receiver), %u UDP "
+	       "frames of %d bytes, every case once a round, best of %d rounds, one CPU;\n"
+	       "sources from the documentation ranges; set: %u generated prefixes (40%% /32, "
+	       "20%% /28, 40%% /24) + 114 listed documentation ones\n", FRAMES, FRAME_LEN, ROUNDS,
+	       SET_N);
+	if (write_sets(rig.if_b))
+		goto out;
+	p.xf_fd = xdp_filter_load();
+	if (p.xf_fd < 0 || xdp_filter_attach(-1))
+		goto out;
+	t0 = now_s();
+	if (nft_file("blk.nft"))
+		goto out;
+	printf("  nft: the set loaded in %.1f s\n", now_s() - t0);
+	if (sluice_policy(&p, false) || sluice_policy(&p, true) ||
+	    live_rows(&p, bpf_program__fd(gen->progs.gen_doc), HIT_256) ||
+	    live_rows(&p, bpf_program__fd(gen_all->progs.gen_doc), HIT_ALL))
+		goto out;
+
+	/* BPF_PROG_TEST_RUN on the same packets; sluice stateless, then stateful */
+	for (uint32_t i = 0; i < NPKT; i++)
+		veth_rig_frame(pkts[i], doc_src(sl_bench_mix32(i + 1)));
+	progs[TR_FLOOR] = bpf_program__fd(p.fl->progs.floor_same);
+	progs[TR_XF] = p.xf_fd;
+	progs[TR_SL] = progs[TR_SLCT] = bpf_program__fd(p.fw->progs.sluice_xdp);
+	for (int w = 0; w < TR_N; w++) {
+		if ((w == TR_SL || w == TR_SLCT) && sluice_ct(&p, w == TR_SLCT))
+			goto out;
+		for (int r = 0; r < TR_ROUNDS; r++) {
+			ns[w][r] = tr_run(progs[w], w, pkts, &nd[w][r], &np[w][r]);
+			if (ns[w][r] < 0)
+				goto out;
+		}
+		qsort(ns[w], TR_ROUNDS, sizeof(double), cmp_double);
+		qsort(nd[w], TR_ROUNDS, sizeof(double), cmp_double);
+		qsort(np[w], TR_ROUNDS, sizeof(double), cmp_double);
+		med[w] = ns[w][TR_ROUNDS / 2];
+	}
+	printf("\n  BPF_PROG_TEST_RUN, the same %d packets (%d of 256 listed), %u runs each, "
+	       "median of %d\n  %-30s %8s %10s %8s %8s\n", NPKT, HIT_256, REPEAT, TR_ROUNDS, "program",
+	       "ns/pkt", "over floor", "dropped", "passed");
+	for (int w = 0; w < TR_N; w++)
+		printf("  %-30s %8.1f %10.1f %8.1f %8.1f\n", tr_name[w], med[w],
+		       med[w] - med[TR_FLOOR], nd[w][TR_ROUNDS / 2], np[w][TR_ROUNDS / 2]);
+	rc = 0;
+	goto out;
+fail_load:
+	fprintf(stderr, "bench_peers: loading the BPF objects failed\n");
+out:
+	if (p.xf_fd >= 0)
+		close(p.xf_fd);
+	bench_gen__destroy(gen_all);
+	bench_gen__destroy(gen);
+	bench_floor__destroy(p.fl);
+	sluice_xdp__destroy(p.fw);
+	return rc;
+}
