@@ -57,6 +57,7 @@ struct iface {
 	char name[IF_NAMESIZE];
 	int link_fd;
 	bool tc;		/* the firewall on tcx ingress (hook: tc), not XDP */
+	bool hook_auto;		/* tc chosen by `hook: auto`, not written (status) */
 	bool generic;		/* native (driver) mode failed: the kernel's generic XDP */
 	bool loopback;		/* attached by exact name only (IFF_LOOPBACK) */
 	/* TC links (conntrack.c), by enum ct_tc_dir: egress (conntrack), ingress
@@ -65,6 +66,12 @@ struct iface {
 	bool tc_clsact[2];
 	bool seen;		/* present in the current link dump */
 	bool move_pending;	/* adopted from the previous layout: moves after the apply */
+	/*
+	 * The other hook's link, found pinned beside link_fd at adoption (an
+	 * agent died switching hooks): -1, none. attach_sync keeps the one the
+	 * policy wants and detaches the other, both filtering until then.
+	 */
+	int dup_fd;
 };
 
 /* What the last applied policy filled in, for `status` (cheap to know here). */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "conntrack.h"
 #include "egress.h"
 #include "fw_maps.h"
+#include "hook.h"
 #include "lb.h"
 #include "loader.h"
 #include "log.h"
@@ -47,6 +49,8 @@ static void link_pin_path(const struct agent *a, int ifindex, bool tc, char *buf
 	if (path_join(buf, len, a->links_dir, name))
 		buf[0] = '\0';
 }
+
+static bool xdp_generic(int ifindex);
 
 static struct iface *iface_find(struct agent *a, int ifindex)
 {
@@ -69,6 +73,7 @@ static struct iface *iface_add(struct agent *a, int ifindex, const char *name, i
 	it->ifindex = ifindex;
 	snprintf(it->name, sizeof(it->name), "%s", name);
 	it->link_fd = link_fd;
+	it->dup_fd = -1;
 	it->tc_link_fd[0] = it->tc_link_fd[1] = -1;
 	return it;
 }
@@ -79,6 +84,44 @@ static struct iface *iface_added(struct agent *a, struct iface *it)
 	if (it)
 		lb_iface_added(a, it);
 	return it;
+}
+
+/* Unpin IT's other hook's link (DETACH: take it off the interface too). */
+static void dup_drop(struct agent *a, struct iface *it, bool detach)
+{
+	const char *hook = it->tc ? "XDP" : "tcx";
+	char path[PATH_MAX];
+
+	link_pin_path(a, it->ifindex, !it->tc, path, sizeof(path));
+	if (detach && bpf_link_detach(it->dup_fd) && errno != ENOLINK && errno != EINVAL)
+		pr_warn("%s: cannot detach the stale %s link: %s", it->name, hook,
+			strerror(errno));
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	close(it->dup_fd);
+	it->dup_fd = -1;
+}
+
+/*
+ * IT has both hooks' links (adopted after a crash in the middle of a switch):
+ * keep the one on hook TC, detach the other. Both filter until then, so the
+ * interface is never without its firewall.
+ */
+static void dup_resolve(struct agent *a, struct iface *it, bool tc)
+{
+	if (it->tc != tc) {
+		int fd = it->link_fd;
+
+		it->link_fd = it->dup_fd;
+		it->dup_fd = fd;
+		it->tc = tc;
+		it->generic = !tc && xdp_generic(it->ifindex);
+	}
+	pr_info("%s (ifindex %d): had both an XDP and a tcx link (a hook switch was cut short); "
+		"keeping %s, detaching the other", it->name, it->ifindex,
+		tc ? "tcx ingress" : "XDP");
+	dup_drop(a, it, true);
+	ct_links_sync(a);
 }
 
 /* Remove IT from the list; DETACH also takes the program off the interface. */
@@ -95,6 +138,8 @@ static void iface_forget(struct agent *a, struct iface *it, bool detach)
 			strerror(errno));
 	if (unlink(path) && errno != ENOENT)
 		pr_warn("cannot unpin %s: %s", path, strerror(errno));
+	if (it->dup_fd >= 0)
+		dup_drop(a, it, detach);
 	fw_ifslot_del(&a->fds, it->ifindex);
 	close(it->link_fd);
 	*it = a->ifaces[--a->nifaces];
@@ -123,17 +168,25 @@ static int iface_section(const struct sl_policy *pol, const char *name, bool loo
 }
 
 /*
- * Does interface NAME run the firewall on tcx ingress? Its section's `hook:`;
- * auto is XDP (docs/policy.md).
+ * Does interface L run the firewall on tcx ingress? Its section's `hook:`;
+ * auto is tc on a virtual device, XDP on a NIC or where the policy has what
+ * only XDP runs (lib/hook.c). *AUTO: the hook came from auto.
  */
-static bool iface_hook_tc(const struct agent *a, const char *name, bool loopback)
+static bool iface_hook_tc(const struct agent *a, const struct nl_link *l, bool loopback,
+			  bool *from_auto)
 {
+	enum sl_fw_hook want;
 	int sec;
 
+	*from_auto = false;
 	if (!a->have_policy || !a->pol.nfws)
 		return false;
-	sec = iface_section(&a->pol, name, loopback);
-	return sec >= 0 && a->pol.fws[sec].hook == SL_FW_HOOK_TC;
+	sec = iface_section(&a->pol, l->name, loopback);
+	if (sec < 0)
+		return false;
+	want = a->pol.fws[sec].hook;
+	*from_auto = want == SL_FW_HOOK_AUTO;
+	return sl_hook_resolve(&a->pol, want, l->kind, l->has_parent) == SL_FW_HOOK_TC;
 }
 
 /* The slot of the section NAME runs in the policy in force (a->slot: none known). */
@@ -235,9 +288,12 @@ static int link_new(struct agent *a, int ifindex, const char *name, bool tc, boo
 	return fd;
 }
 
-static int iface_attach(struct agent *a, int ifindex, const char *name, bool loopback)
+static int iface_attach(struct agent *a, const struct nl_link *l)
 {
-	bool tc = iface_hook_tc(a, name, loopback), generic;
+	bool loopback = l->flags & IFF_LOOPBACK, from_auto, generic;
+	bool tc = iface_hook_tc(a, l, loopback, &from_auto);
+	int ifindex = l->ifindex;
+	const char *name = l->name;
 	char path[PATH_MAX];
 	struct iface *it;
 	int fd, err;
@@ -249,6 +305,12 @@ static int iface_attach(struct agent *a, int ifindex, const char *name, bool loo
 		return err;
 	}
 	fd = link_new(a, ifindex, name, tc, &generic);
+	if (fd < 0 && tc && from_auto) {
+		/* auto asked for tcx, which this kernel may lack (6.6+): XDP serves */
+		pr_info("%s: hook auto: tcx ingress failed, attaching XDP", name);
+		tc = false;
+		fd = link_new(a, ifindex, name, tc, &generic);
+	}
 	if (fd < 0) {
 		fw_ifslot_del(&a->fds, ifindex);
 		return fd;
@@ -264,11 +326,13 @@ static int iface_attach(struct agent *a, int ifindex, const char *name, bool loo
 		return -ENOMEM;
 	}
 	it->tc = tc;
+	it->hook_auto = from_auto;
 	it->generic = generic;
 	it->loopback = loopback;
 	iface_added(a, it);
-	pr_info("%s (ifindex %d): the firewall attached on %s (%s), pinned at %s", name,
-		ifindex, tc ? "tcx ingress" : "XDP", attach_mode_name(it), path);
+	pr_info("%s (ifindex %d): the firewall attached on %s (%s%s), pinned at %s", name,
+		ifindex, tc ? "tcx ingress" : "XDP", attach_mode_name(it),
+		from_auto ? ", hook auto" : "", path);
 	return 0;
 }
 
@@ -278,10 +342,11 @@ static int iface_attach(struct agent *a, int ifindex, const char *name, bool loo
  * the same maps). The SYN cookie helper leaves a tc interface before its
  * firewall link comes (ct_links_sync): it would end the tcx chain first.
  */
-static void iface_switch_hook(struct agent *a, struct iface *it)
+static void iface_switch_hook(struct agent *a, struct iface *it, bool from_auto)
 {
 	bool tc = !it->tc, generic;
 	char path[PATH_MAX];
+	const char *fail;
 	int fd;
 
 	if (tc) {
@@ -295,6 +360,10 @@ static void iface_switch_hook(struct agent *a, struct iface *it)
 		ct_links_sync(a);
 		return;
 	}
+	/* tests: die with both links pinned (netns-tests/test_hook_auto.py) */
+	fail = getenv("SLUICE_FAIL_SWITCH");
+	if (fail && !strcmp(fail, "kill-with-both-links"))
+		raise(SIGKILL);
 	link_pin_path(a, it->ifindex, it->tc, path, sizeof(path));
 	if (bpf_link_detach(it->link_fd) && errno != ENOLINK && errno != EINVAL)
 		pr_warn("%s: cannot detach the %s link: %s", it->name, attach_hook_name(it),
@@ -304,9 +373,10 @@ static void iface_switch_hook(struct agent *a, struct iface *it)
 	close(it->link_fd);
 	it->link_fd = fd;
 	it->tc = tc;
+	it->hook_auto = from_auto;
 	it->generic = generic;
-	pr_info("%s (ifindex %d): the firewall moved to %s (%s)", it->name, it->ifindex,
-		tc ? "tcx ingress" : "XDP", attach_mode_name(it));
+	pr_info("%s (ifindex %d): the firewall moved to %s (%s%s)", it->name, it->ifindex,
+		tc ? "tcx ingress" : "XDP", attach_mode_name(it), from_auto ? ", hook auto" : "");
 	ct_links_sync(a);
 }
 
@@ -367,13 +437,26 @@ static void adopt_one(struct agent *a, const char *path, int ifindex, bool tc)
 		fw_ifslot_del(&a->fds, ifindex);
 		return;
 	}
-	if (iface_find(a, ifindex)) {
+	it = iface_find(a, ifindex);
+	if (it && (it->tc == tc || it->dup_fd >= 0)) {
 		close(fd);
 		return;
 	}
 	/* a link from before per-interface slots: give it the policy in force first */
 	if (a->in_force && fw_ifslot_get(&a->fds, ifindex, &slot))
 		fw_ifslot_set(&a->fds, ifindex, a->slot);
+	if (it) {
+		/* the other hook's link beside it: a switch cut short; attach_sync picks */
+		if (!a->legacy_state && info.prog_id != prog_id(prog) &&
+		    bpf_link_update(fd, prog, NULL))
+			pr_err("%s: cannot update the adopted %s link to the new program: %s",
+			       name, tc ? "tcx" : "XDP", strerror(errno));
+		it->dup_fd = fd;
+		pr_info("%s (ifindex %d): adopted a second pinned link, %s (link id %u), "
+			"beside the %s one: a hook switch was cut short", name, ifindex,
+			tc ? "tcx" : "XDP", info.id, attach_hook_name(it));
+		return;
+	}
 	if (a->legacy_state) {
 		/*
 		 * The previous layout's program reads maps this build does not
@@ -436,6 +519,13 @@ int attach_move_pending(struct agent *a)
 			       it->tc ? "tcx" : "XDP", strerror(errno));
 			continue;
 		}
+		/* a second link (a switch cut short) moves too: it may be the one kept */
+		if (it->dup_fd >= 0 &&
+		    bpf_link_update(it->dup_fd, it->tc ? agent_prog_fd(a) : a->tcx_fd, NULL)) {
+			pr_warn("%s: cannot update the second adopted link: %s; detaching it",
+				it->name, strerror(errno));
+			dup_drop(a, it, true);
+		}
 		it->move_pending = false;
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 		pr_info("%s: the %s link now runs build %s", it->name, it->tc ? "tcx" : "XDP",
@@ -484,7 +574,7 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 {
 	struct agent *a = ctx;
 	struct iface *it = iface_find(a, l->ifindex);
-	bool wanted;
+	bool wanted, tc = false, from_auto = false;
 
 	egress_link_event(a, l);
 	if (l->deleted) {
@@ -504,15 +594,21 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 		}
 	}
 	wanted = iface_wanted(a, l->name, l->flags);
+	if (it && wanted)
+		tc = iface_hook_tc(a, l, it->loopback, &from_auto);
 	if (it && !wanted && a->have_policy) {
 		pr_info("%s (ifindex %d) no longer matches the policy: detaching %s",
 			it->name, it->ifindex, attach_hook_name(it));
 		iface_forget(a, it, true);
-	} else if (it && wanted && a->have_policy && !it->move_pending &&
-		   it->tc != iface_hook_tc(a, l->name, it->loopback)) {
-		iface_switch_hook(a, it);
+	} else if (it && wanted && a->have_policy && !it->move_pending && it->dup_fd >= 0) {
+		dup_resolve(a, it, tc);
+		it->hook_auto = from_auto;
+	} else if (it && wanted && a->have_policy && !it->move_pending && it->tc != tc) {
+		iface_switch_hook(a, it, from_auto);
+	} else if (it && wanted && a->have_policy) {
+		it->hook_auto = from_auto;
 	} else if (!it && wanted) {
-		if (!iface_attach(a, l->ifindex, l->name, l->flags & IFF_LOOPBACK)) {
+		if (!iface_attach(a, l)) {
 			it = iface_find(a, l->ifindex);
 			if (it)
 				it->seen = true;
@@ -559,6 +655,8 @@ int attach_detach_all(struct agent *a, struct json_object *names)
 			pr_err("%s: cannot detach %s: %s", it->name, attach_hook_name(it),
 			       strerror(errno));
 		}
+		if (it->dup_fd >= 0)
+			dup_drop(a, it, true);
 		if (names)
 			json_object_array_add(names, json_object_new_string(it->name));
 		pr_info("%s (ifindex %d): %s detached", it->name, it->ifindex,
@@ -571,8 +669,11 @@ int attach_detach_all(struct agent *a, struct json_object *names)
 void attach_release_all(struct agent *a)
 {
 	ct_release(a);
-	for (size_t i = 0; i < a->nifaces; i++)
+	for (size_t i = 0; i < a->nifaces; i++) {
 		close(a->ifaces[i].link_fd);
+		if (a->ifaces[i].dup_fd >= 0)
+			close(a->ifaces[i].dup_fd);
+	}
 	free(a->ifaces);
 	a->ifaces = NULL;
 	a->nifaces = 0;

@@ -122,6 +122,9 @@ static struct json_object *status_ifaces(struct agent *a)
 		json_object_object_add(o, "ifindex", json_object_new_int(it->ifindex));
 		json_object_object_add(o, "hook", json_object_new_string(attach_hook_name(it)));
 		json_object_object_add(o, "mode", json_object_new_string(attach_mode_name(it)));
+		/* the section's `hook:` chose it, or auto did (by the device's class) */
+		json_object_object_add(o, "hook_from",
+				       json_object_new_string(it->hook_auto ? "auto" : "policy"));
 		json_object_object_add(o, "attach", json_object_new_string("bpf_link"));
 		json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
 		json_object_object_add(o, "link_id", json_object_new_int64(info.id));

@@ -39,6 +39,17 @@ static int link_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* IFLA_INFO_KIND out of IFLA_LINKINFO: the device's rtnetlink kind, or NULL. */
+static int linkinfo_attr_cb(const struct nlattr *attr, void *data)
+{
+	const char **kind = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+		*kind = mnl_attr_get_str(attr);
+	return MNL_CB_OK;
+}
+
 static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[IFLA_MAX + 1] = {};
@@ -55,6 +66,10 @@ static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 	l.ifindex = ifm->ifi_index;
 	l.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
 	l.flags = ifm->ifi_flags;
+	l.kind = NULL;
+	if (tb[IFLA_LINKINFO])
+		mnl_attr_parse_nested(tb[IFLA_LINKINFO], linkinfo_attr_cb, &l.kind);
+	l.has_parent = tb[IFLA_PARENT_DEV_NAME] != NULL;
 	l.deleted = nlh->nlmsg_type == RTM_DELLINK;
 	c->fn(c->ctx, &l);
 	return MNL_CB_OK;

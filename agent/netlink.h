@@ -11,6 +11,8 @@ struct nl_link {
 	int ifindex;
 	const char *name;
 	unsigned int flags;	/* IFF_* */
+	const char *kind;	/* IFLA_INFO_KIND ("veth", "bridge"...), NULL: none (a NIC, lo) */
+	bool has_parent;	/* on a bus device (IFLA_PARENT_DEV_NAME): a NIC */
 	bool deleted;		/* RTM_DELLINK */
 };
 

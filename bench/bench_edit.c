@@ -130,8 +130,9 @@ static int write_policy(int nrules, bool big)
 	f = fopen(path, "we");
 	if (!f)
 		return -errno;
+	/* hook: xdp: the attach timings below wait for XDP on the new veths (auto: tcx) */
 	fprintf(f, "firewall:\n  interfaces: [\"%s*\"]\n  default: allow\n  stateful: false\n"
-		"  rules:\n", ns);
+		"  hook: xdp\n  rules:\n", ns);
 	if (big)
 		fprintf(f, "    - {name: big, action: deny, src: [\"@big\"]}\n");
 	for (int i = 0; i < nrules; i++)

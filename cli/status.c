@@ -31,6 +31,7 @@ static const struct pr_col hook_cols[] = {
 	{ "INTERFACE", "name",    0 },
 	{ "IFINDEX",   "ifindex", PR_NUM },
 	{ "HOOK",      "hook",    0 },
+	{ "FROM",      "hook_from", 0 },
 	{ "MODE",      "mode",    0 },
 	{ "ATTACH",    "attach",  0 },
 	{ "PROG",      "prog_id", PR_NUM },

@@ -34,13 +34,15 @@ class Env:
         self.topo = topo
         self.agent = agent
 
-    def start(self, rules=(), default="allow", sets=None, files=None, stateful=False):
-        """Write the policy (10-test.yaml + extra FILES) and start the agent."""
+    def start(self, rules=(), default="allow", sets=None, files=None, stateful=False,
+              hook="xdp"):
+        """Write the policy (10-test.yaml + extra FILES) and start the agent
+        (HOOK: lib/policy.py's policy_yaml; XDP unless told)."""
         for name, text in (files or {}).items():
             self.agent.write_file(name, text)
         self.agent.write_policy("10-test.yaml",
                                 policy_yaml(self.topo, rules, default, sets,
-                                            stateful=stateful))
+                                            stateful=stateful, hook=hook))
         self.agent.start()
         # the agent answers once the policy is applied; XDP must be on the veth by then
         assert xdp_prog_id(self.topo.fw, self.topo.fdev) is not None, \

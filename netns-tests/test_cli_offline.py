@@ -404,8 +404,8 @@ STATUS = {
     "generation": 3,
     "policy": {"files": ["/etc/sluice/policies/10-fw.yaml"], "rules": 2, "default": "deny",
                "interfaces": ["veth*"]},
-    "interfaces": [{"name": "veth0", "ifindex": 5, "hook": "xdp", "mode": "native",
-                    "attach": "bpf_link", "prog_id": 42}],
+    "interfaces": [{"name": "veth0", "ifindex": 5, "hook": "xdp", "hook_from": "auto",
+                    "mode": "native", "attach": "bpf_link", "prog_id": 42}],
     "maps": [{"name": "fw_cls", "used": 12, "capacity": 32768}],
 }
 
@@ -468,7 +468,7 @@ def test_status_text(peer):
     assert p.returncode == 0, p.stderr
     assert re.search(r"^generation +3$", p.stdout, re.M)
     assert re.search(r"^started +1970-01-01 00:00:00 UTC$", p.stdout, re.M)
-    assert re.search(r"^veth0 +5 +xdp +native +bpf_link +42$", p.stdout, re.M)
+    assert re.search(r"^veth0 +5 +xdp +auto +native +bpf_link +42$", p.stdout, re.M)
     assert re.search(r"^fw_cls +12 +32768 +0\.0%$", p.stdout, re.M)
 
 
@@ -615,9 +615,9 @@ def test_text_views_show_what_json_says(env):
     assert p.returncode == 0, p.stderr
     assert re.search(r"^generation +%d$" % st["generation"], p.stdout, re.M)
     for i in st["interfaces"]:
-        assert re.search(r"^%s +%d +%s +%s +bpf_link +%d$" %
-                         (re.escape(i["name"]), i["ifindex"], i["hook"], i["mode"],
-                          i["prog_id"]),
+        assert re.search(r"^%s +%d +%s +%s +%s +bpf_link +%d$" %
+                         (re.escape(i["name"]), i["ifindex"], i["hook"],
+                          i.get("hook_from", "-"), i["mode"], i["prog_id"]),
                          p.stdout, re.M), p.stdout
 
     stats = agent.stats()["hooks"]["xdp"]

@@ -38,7 +38,9 @@ def agent_links(env):
     links = {}
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
-            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:bpf_link":
+            # a link the agent made is "bpf_link", one it opened from its pin "bpf-link"
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) not in ("anon_inode:bpf_link",
+                                                                 "anon_inode:bpf-link"):
                 continue
             with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
                 lines = f.read().splitlines()

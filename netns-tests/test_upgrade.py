@@ -5,7 +5,8 @@ The previous release (PREV_REV, built from git by `make test-bins` into
 BUILD/prev-REV) runs a stateful firewall; then the current agent starts on
 the same state dir while traffic flows. Its maps differ: sl_verdict and
 sl_drop have more entries and ct_stats more counters (replaced, their
-counters carried over by name), and the policy slots of 512 rules
+counters carried over by name), `hook: auto` puts a veth on tcx ingress
+(the release had it on XDP: the link moves, live), and the policy slots of 512 rules
 (fwo_*, sl_ifslot, fw_rule_cnt) are retired names (the slots are rebuilt in
 fwp_*, sl_ifslot_v2; the rule counters carried over by rule order into
 fw_rule_cnt_v2). Checked: no denied packet passes, every allowed one
@@ -168,7 +169,9 @@ def test_upgrade_from_previous_release(env, server):
     t, agent = env.topo, env.agent
     current = (agent.sluiced, agent.sluice)
     agent.sluiced, agent.sluice = prev_binaries()
-    env.start(default="deny", stateful=True, rules=rules_5000_5001())
+    # no hook key (the release has none): auto, which was XDP everywhere and
+    # is tcx ingress on a veth now, so the upgrade also moves the veth to tc
+    env.start(default="deny", stateful=True, rules=rules_5000_5001(), hook=None)
     old = agent.attached()[t.fdev]
     progs = os.path.join(agent.state_dir, "progs")
     old_progs = [old["prog_id"]] + [e["formatted"]["value"] for b in os.listdir(progs)
@@ -204,9 +207,14 @@ def test_upgrade_from_previous_release(env, server):
     st = agent.cli("stats")["hooks"]["xdp"]
     assert "syncookie-bad" in st["drops"] and "tx" in st["verdicts"], st
 
-    # the link stayed and runs the new program set; the previous one is freed
-    new = agent.attached()[t.fdev]
-    assert new["link_id"] == old["link_id"] and new["prog_id"] != old["prog_id"], (old, new)
+    # the veth moved from XDP to tcx ingress (auto), the new link attached
+    # before the old one went (the stream above lost nothing and let nothing
+    # through); the previous program set is freed
+    new = [i for i in agent.status()["interfaces"] if i["name"] == t.fdev and i["hook"] == "tc"]
+    assert len(new) == 1 and new[0]["hook_from"] == "auto", agent.status()["interfaces"]
+    assert new[0]["link_id"] != old["link_id"] and new[0]["prog_id"] != old["prog_id"], (old, new)
+    assert t.fdev not in agent.attached() and xdp_prog_id(t.fw, t.fdev) is None
+    assert "the firewall moved to tcx ingress" in agent.log_text()
     assert bpftool("map", "show", "pinned", os.path.join(maps, "sl_drop"))["max_entries"] > 19
     assert not os.path.exists(os.path.join(agent.state_dir, "upgrade")), \
         os.listdir(agent.state_dir)

@@ -19,6 +19,7 @@
 #include "testlib.h"
 #include "fw_tables.h"
 #include "policy_int.h"
+#include "hook.h"
 #include <fnmatch.h>
 
 struct fixture {
@@ -671,6 +672,69 @@ static bool load_ok(struct fixture *f, const char *text)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * `hook: auto` by the device's class, as rtnetlink describes it (kind,
+ * parent bus device): the devices of netns tests are all virtual, so the
+ * NIC side of the choice is checked here, on the attributes alone. The
+ * expected classes are what `ip -d link` shows for such devices.
+ */
+TEST(hook_auto_by_device_class)
+{
+	static const struct {
+		const char *what, *kind;
+		bool parent, is_virtual;
+	} devs[] = {
+		{ "PCI NIC (ixgbe, mlx5)",	NULL,		true,	false },
+		{ "virtio_net in a VM",		NULL,		true,	false },
+		{ "SR-IOV VF",			"",		true,	false },
+		{ "veth",			"veth",		false,	true },
+		{ "bridge",			"bridge",	false,	true },
+		{ "vxlan",			"vxlan",	false,	true },
+		{ "macvlan on a NIC",		"macvlan",	false,	true },
+		{ "tap (tun driver)",		"tun",		false,	true },
+		{ "dummy",			"dummy",	false,	true },
+		{ "bond of NICs",		"bond",		false,	true },
+		{ "vlan on a NIC",		"vlan",		false,	true },
+		{ "loopback",			NULL,		false,	true },
+	};
+	struct fixture f;
+
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+		ASSERT_EQ(sl_dev_virtual(devs[i].kind, devs[i].parent), devs[i].is_virtual,
+			  devs[i].what);
+
+	if (ASSERT_TRUE(load_ok(&f, "firewall:\n  interfaces: [eth0]\n"), "auto")) {
+		ASSERT_EQ(f.pol.fws[0].hook, SL_FW_HOOK_AUTO, "auto is the default");
+		ASSERT_TRUE(sl_policy_xdp_only(&f.pol) == NULL, "nothing only XDP runs");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, "veth", false),
+			  SL_FW_HOOK_TC, "auto on a veth");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, NULL, true),
+			  SL_FW_HOOK_XDP, "auto on a NIC");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, "veth", false),
+			  SL_FW_HOOK_XDP, "xdp written, on a veth");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_TC, NULL, true),
+			  SL_FW_HOOK_TC, "tc written, on a NIC");
+	}
+	fx_done(&f);
+
+	static const char *const xdp_only[] = {
+		"firewall:\n  interfaces: [eth0]\nconntrack:\n  syn-cookies: always\n",
+		"firewall:\n  interfaces: [eth0]\nconntrack:\n  syn-cookie-ports: [22]\n",
+		"firewall:\n  interfaces: [eth0]\nloadbalancers:\n"
+		"  - { name: w, vip: 192.0.2.1, port: 80, backends: [{ addr: 198.51.100.1 }] }\n",
+		"firewall:\n  interfaces: [eth0]\ndecap:\n  interfaces: [eth0]\n"
+		"  vips: [192.0.2.10]\n",
+	};
+	for (size_t i = 0; i < sizeof(xdp_only) / sizeof(xdp_only[0]); i++) {
+		if (ASSERT_TRUE(load_ok(&f, xdp_only[i]), xdp_only[i])) {
+			ASSERT_TRUE(sl_policy_xdp_only(&f.pol) != NULL, xdp_only[i]);
+			ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, "veth", false),
+				  SL_FW_HOOK_XDP, xdp_only[i]);
+		}
+		fx_done(&f);
+	}
 }
 
 TEST(stateful_default_and_explicit)

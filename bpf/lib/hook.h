@@ -8,8 +8,8 @@
  *
  * What tc cannot do is left out of its program, never silently skipped: the
  * load balancer (XDP_TX, devmap redirects) and SYN cookies answered in place
- * (XDP_TX) are refused or resolved to XDP at policy check
- * (lib/policy_check.c, docs/policy.md `hook:`).
+ * (XDP_TX) are refused at `hook: tc` (lib/policy_check.c), and make `auto`
+ * XDP (lib/hook.c; docs/policy.md `hook:`).
  */
 #ifndef SLUICE_BPF_HOOK_H
 #define SLUICE_BPF_HOOK_H

@@ -2,10 +2,15 @@
 """Policy files written by the tests."""
 
 
-def policy_yaml(topo, rules=(), default="allow", sets=None, interfaces=None, stateful=False):
+def policy_yaml(topo, rules=(), default="allow", sets=None, interfaces=None, stateful=False,
+                hook="xdp"):
     """A firewall policy for the fw interfaces of TOPO (stateless unless STATEFUL).
 
     RULES are dicts in the YAML shape of SPEC.md; SETS maps name -> dict.
+    HOOK: `hook: xdp` unless told; `auto` would put the veths on tcx ingress,
+    and these suites check XDP (its program on the veth, XDP_TX, generic
+    mode); test_hook.py and test_hook_auto.py run the tc hook. None: no
+    `hook:` key (auto, and what a release before the key reads).
     """
     lines = []
     if sets:
@@ -21,6 +26,8 @@ def policy_yaml(topo, rules=(), default="allow", sets=None, interfaces=None, sta
               "  interfaces: [%s]" % ", ".join('"%s"' % i for i in ifs),
               "  default: %s" % default,
               "  stateful: %s" % ("true" if stateful else "false")]
+    if hook:
+        lines.append("  hook: %s" % hook)
     if rules:
         lines.append("  rules:")
     for r in rules:
