@@ -215,6 +215,13 @@ struct agent {
 
 	/* event loop (main.c) */
 	int epfd;
+	/*
+	 * The events epoll_wait returned and not yet handled: a handler may
+	 * close another source (the ring buffer's drops a monitor client that
+	 * cannot keep up), and agent_unwatch takes that source out of them.
+	 */
+	struct epoll_event *batch;
+	int batch_n;
 	int sig_fd;
 	struct ep_src sig_src;
 	bool stop;
@@ -235,6 +242,7 @@ void *agent_conn_new(struct agent *a, int fd, size_t size,
 		     void (*ready)(struct agent *a, struct ep_src *src, uint32_t events));
 /* Milliseconds of CLOCK_MONOTONIC since T0. */
 long agent_ms_since(const struct timespec *t0);
+/* Stop watching SRC, also for the rest of the batch being handled: SRC may be freed next. */
 void agent_unwatch(struct agent *a, struct ep_src *src);
 
 #endif /* SLUICED_AGENT_H */

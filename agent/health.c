@@ -121,7 +121,7 @@ static void hc_close(struct agent *a, struct hc_check *c)
 {
 	if (c->phase == HC_IDLE)
 		return;
-	epoll_ctl(a->epfd, EPOLL_CTL_DEL, c->src.fd, NULL);
+	agent_unwatch(a, &c->src);
 	close(c->src.fd);
 	c->src.fd = -1;
 	c->phase = HC_IDLE;

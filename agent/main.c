@@ -104,6 +104,9 @@ long agent_ms_since(const struct timespec *t0)
 void agent_unwatch(struct agent *a, struct ep_src *src)
 {
 	epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+	for (int i = 0; i < a->batch_n; i++)
+		if (a->batch[i].data.ptr == src)
+			a->batch[i].data.ptr = NULL;
 }
 
 static void signal_ready(struct agent *a, struct ep_src *src, uint32_t events)
@@ -421,11 +424,15 @@ static void agent_run(struct agent *a)
 			a->exit_code = 1;
 			break;
 		}
+		a->batch = evs;
+		a->batch_n = n;
 		for (int i = 0; i < n && !a->stop; i++) {
 			struct ep_src *src = evs[i].data.ptr;
 
-			src->ready(a, src, evs[i].events);
+			if (src)	/* NULL: closed by an earlier handler of this batch */
+				src->ready(a, src, evs[i].events);
 		}
+		a->batch_n = 0;
 		/* libmicrohttpd wants to run after every wait, whatever woke it */
 		metrics_run(a);
 		service_update(a);
