@@ -134,7 +134,7 @@ static const struct mig_map mig_maps[] = {
 	  LIST(sl_lb_stat_names), NULL, 0, NULL },
 	RECREATE("lb_fib", "the load balancer's fib_lookup buffer"),
 	RECREATE("lb_cnh", "the next hops of NAT replies (a cache)"),
-	RECREATE("lb_clock", "the load balancer's clock (a cache)"),
+	RECREATE("sl_clock", "the per-CPU coarse clock (a cache)"),
 	/*
 	 * Container egress: which slot judges a cgroup's (or a backstop
 	 * source's) sockets names a slot of fwp_*, so these go with the slots

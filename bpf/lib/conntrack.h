@@ -25,6 +25,7 @@
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
 
+#include "clock.h"
 #include "ct_icmp.h"
 #include "ct_key.h"
 #include "ct_maps.h"
@@ -63,7 +64,7 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		e = sl_ct_find(p, &unassured);
 		if (!e)
 			return SL_CT_MISS;
-		now = bpf_ktime_get_coarse_ns();
+		now = sl_now();
 		/* past its timeout it is gone, whether or not its sweeper came by */
 		if (sl_ct_stale(e, cfg, now)) {
 			map = sl_ct_map(p->shard, unassured);
@@ -86,7 +87,7 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		sl_ct_key_make(&p->key, &t);
 		p->shard = sl_ct_shard_of(&p->key, sl_ct_shards(cfg));
 		e = sl_ct_find(p, &unassured);
-		if (e && !sl_ct_stale(e, cfg, bpf_ktime_get_coarse_ns())) {
+		if (e && !sl_ct_stale(e, cfg, sl_now())) {
 			sl_ct_stat(SLUICE_CT_STAT_RELATED);
 			return SL_CT_RELATED;
 		}

@@ -238,7 +238,7 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct lb_config *cfg = sl_lb_cfg();
 	__u32 hash = 0, be_id = 0, src[4];
-	__u64 now = sl_lb_now();
+	__u64 now = sl_now();
 	struct lb_backend *be = NULL;
 	bool created = false, dsr;
 	struct sl_lb_hop hop;
@@ -317,7 +317,7 @@ static __noinline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
 	__builtin_memcpy(src, k.src, 16);
 	__builtin_memcpy(dst, k.dst, 16);
 	sl_lb_route_client(ctx, k.family, src, dst, k.proto, p->m.ip_len,
-			   sl_lb_now(), &hop);
+			   sl_now(), &hop);
 	return sl_lb_send(ctx, p, &hop);
 }
 
@@ -446,7 +446,7 @@ static __always_inline void sl_lb_reply_meta(struct sl_pipe *p, const struct lb_
 	/* from no backend's address: not a reply (one inlined array read) */
 	if (!sl_lb_filtered(LB_F_BACKEND, k.src))
 		return;
-	now = sl_lb_now();
+	now = sl_now();
 	if (sl_lb_reply_fwd(p, cfg, &k, now))
 		return;
 	f = rev ? bpf_map_lookup_elem(rev, &k) : NULL;

@@ -18,6 +18,7 @@
 
 #include <bpf/bpf_endian.h>
 
+#include "clock.h"
 #include "csum.h"
 #include "events.h"
 #include "lb_maps.h"
@@ -60,39 +61,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct bpf_fib_lookup);
 } lb_fib SEC(".maps");
-
-/*
- * The coarse clock (bpf_ktime_get_coarse_ns) kept per CPU and read again
- * once a jiffy: bpf_jiffies64 is inlined (one load) where the helper call
- * costs ~14 ns here. Both move on the timer tick, so the value is the
- * helper's within a tick (flow timeouts are seconds).
- */
-struct sl_lb_clock {
-	__u64 jiffies;
-	__u64 ns;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sl_lb_clock);
-} lb_clock SEC(".maps");
-
-static __always_inline __u64 sl_lb_now(void)
-{
-	__u32 zero = 0;
-	struct sl_lb_clock *c = bpf_map_lookup_elem(&lb_clock, &zero);
-	__u64 j = bpf_jiffies64();
-
-	if (!c)
-		return bpf_ktime_get_coarse_ns();
-	if (c->jiffies != j) {
-		c->ns = bpf_ktime_get_coarse_ns();
-		c->jiffies = j;
-	}
-	return c->ns;
-}
 
 /*
  * The next hop towards DST (IPv4 in dst[0]) for a packet of TOT_LEN bytes
