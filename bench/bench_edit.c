@@ -80,6 +80,16 @@ static int cli(char *out, size_t outlen, const char *const *argv)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* `sluice ARGV...`, ms from start to exit; -1 when it fails. */
+static double cli_ms(const char *const *argv)
+{
+	double t0 = now_s() * 1e3;
+
+	if (cli(NULL, 0, argv))
+		return -1;
+	return now_s() * 1e3 - t0;
+}
+
 static long long generation(void)
 {
 	static const char *const av[] = { "-j", "status", NULL };
@@ -182,10 +192,9 @@ static int measure(const char *title)
 		double t0;
 
 		snprintf(pfx, sizeof(pfx), "198.51.100.%d", i + 1);
-		t0 = now_s() * 1e3;
-		if (cli(NULL, 0, st))
+		s[i] = cli_ms(st);
+		if (s[i] < 0)
 			return -1;
-		s[i] = now_s() * 1e3 - t0;
 
 		g = generation();
 		t0 = now_s() * 1e3;
@@ -194,14 +203,12 @@ static int measure(const char *title)
 			return -1;
 		r[i] = now_s() * 1e3 - t0;
 
-		t0 = now_s() * 1e3;
-		if (cli(NULL, 0, add))
+		a[i] = cli_ms(add);
+		if (a[i] < 0)
 			return -1;
-		a[i] = now_s() * 1e3 - t0;
-		t0 = now_s() * 1e3;
-		if (cli(NULL, 0, del))
+		d[i] = cli_ms(del);
+		if (d[i] < 0)
 			return -1;
-		d[i] = now_s() * 1e3 - t0;
 	}
 	printf("\n%s, ms over %d rounds            median      p90      min\n", title, ROUNDS);
 	row("sluice status (baseline)", s, ROUNDS);
@@ -256,14 +263,12 @@ static int measure_rules(int nrules)
 
 		snprintf(name, sizeof(name), "cli-%d", i);
 		snprintf(port, sizeof(port), "%d", 30000 + i);
-		t0 = now_s() * 1e3;
-		if (cli(NULL, 0, add))
+		a[i] = cli_ms(add);
+		if (a[i] < 0)
 			return -1;
-		a[i] = now_s() * 1e3 - t0;
-		t0 = now_s() * 1e3;
-		if (cli(NULL, 0, del))
+		d[i] = cli_ms(del);
+		if (d[i] < 0)
 			return -1;
-		d[i] = now_s() * 1e3 - t0;
 	}
 	snprintf(path, sizeof(path), "%s/rules.nft", work);
 	f = fopen(path, "we");
@@ -332,14 +337,12 @@ static int measure_big_block(void)
 		const char *del[] = { "block", "del", pfx, NULL };
 
 		snprintf(pfx, sizeof(pfx), "192.0.2.%d", i + 1);
-		t0 = now_s() * 1e3;
-		if (cli(NULL, 0, add))
+		a[i] = cli_ms(add);
+		if (a[i] < 0)
 			return -1;
-		a[i] = now_s() * 1e3 - t0;
-		t0 = now_s() * 1e3;
-		if (cli(NULL, 0, del))
+		d[i] = cli_ms(del);
+		if (d[i] < 0)
 			return -1;
-		d[i] = now_s() * 1e3 - t0;
 	}
 
 	/* nft: the same addresses in a set of its own table, same namespace */
