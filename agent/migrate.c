@@ -218,6 +218,18 @@ static int join(char *buf, size_t len, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* The map pinned as NAME under DIR: its fd, or -errno (-ENOENT: none pinned). */
+static int pin_open(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd, err = join(path, sizeof(path), dir, name);
+
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 static int map_info(int fd, struct bpf_map_info *info)
 {
 	__u32 len = sizeof(*info);
@@ -914,7 +926,6 @@ static int plan_retired(struct migrate *mg, const struct mig_map *m,
 			struct bpf_object *const *objs, size_t nobjs)
 {
 	struct bpf_map_info info;
-	char path[PATH_MAX];
 	struct mig_pin *p;
 	int fd, err;
 
@@ -923,12 +934,9 @@ static int plan_retired(struct migrate *mg, const struct mig_map *m,
 			pr_err("map %s of this build is retired in agent/migrate.c", m->name);
 			return -EEXIST;
 		}
-	err = join(path, sizeof(path), mg->maps_dir, m->name);
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
+	fd = pin_open(mg->maps_dir, m->name);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return fd == -ENOENT ? 0 : fd;
 	err = map_info(fd, &info);
 	if (!err)
 		err = pin_add(mg, m, fd, &info);
@@ -947,7 +955,6 @@ static int plan_retired(struct migrate *mg, const struct mig_map *m,
 bool migrate_slots_retired(const char *maps_dir)
 {
 	struct bpf_map_info info;
-	char path[PATH_MAX];
 	bool used = false;
 	__u32 key;
 	int fd;
@@ -955,10 +962,9 @@ bool migrate_slots_retired(const char *maps_dir)
 	for (size_t t = 0; !used && t < sizeof(mig_maps) / sizeof(mig_maps[0]); t++) {
 		const struct mig_map *m = &mig_maps[t];
 
-		if (m->kind != MIG_RETIRED || !(m->flags & MIG_F_IFACES) ||
-		    join(path, sizeof(path), maps_dir, m->name))
+		if (m->kind != MIG_RETIRED || !(m->flags & MIG_F_IFACES))
 			continue;
-		fd = bpf_obj_get(path);
+		fd = pin_open(maps_dir, m->name);
 		if (fd < 0)
 			continue;
 		/* the hash: an interface is a key (the array mirrors it) */
@@ -972,7 +978,6 @@ bool migrate_slots_retired(const char *maps_dir)
 int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_object *const *objs,
 		 size_t nobjs, struct migrate **out)
 {
-	char path[PATH_MAX];
 	struct migrate *mg;
 	struct bpf_map *map;
 	size_t keep = 0;
@@ -985,8 +990,9 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 	mg->names_fd = -1;
 	snprintf(mg->maps_dir, sizeof(mg->maps_dir), "%s", maps_dir);
 	snprintf(mg->upgrade_dir, sizeof(mg->upgrade_dir), "%s", upgrade_dir);
-	if (!join(path, sizeof(path), maps_dir, MIG_NAMES_MAP))
-		mg->names_fd = bpf_obj_get(path);
+	mg->names_fd = pin_open(maps_dir, MIG_NAMES_MAP);
+	if (mg->names_fd < 0)
+		mg->names_fd = -1;
 
 	for (size_t o = 0; o < nobjs && !err; o++) {
 		bpf_object__for_each_map(map, objs[o]) {
@@ -1154,7 +1160,6 @@ int migrate_begin(struct migrate *mg)
 
 int migrate_carry(struct migrate *mg, struct bpf_object *obj, bool state)
 {
-	char path[PATH_MAX];
 	int err = 0;
 
 	for (size_t i = 0; mg && i < mg->npins && !err; i++) {
@@ -1168,12 +1173,12 @@ int migrate_carry(struct migrate *mg, struct bpf_object *obj, bool state)
 		def = bpf_object__find_map_by_name(obj, p->m->name);
 		if (!def || !bpf_map__autocreate(def))
 			continue;
-		if (p->new_fd < 0 && !join(path, sizeof(path), mg->maps_dir, p->m->name))
-			p->new_fd = bpf_obj_get(path);
+		if (p->new_fd < 0)
+			p->new_fd = pin_open(mg->maps_dir, p->m->name);
 		if (p->new_fd < 0) {
-			err = -errno;
+			err = p->new_fd;
 			pr_err("%s: this build's map is not pinned: %s", p->m->name,
-			       strerror(errno));
+			       strerror(-err));
 			break;
 		}
 		p->carried = true;
@@ -1192,7 +1197,6 @@ int migrate_carry(struct migrate *mg, struct bpf_object *obj, bool state)
 
 int migrate_carry_rules(struct migrate *mg, const uint32_t *ids, size_t n)
 {
-	char path[PATH_MAX];
 	int err = 0;
 
 	for (size_t i = 0; mg && i < mg->npins && !err; i++) {
@@ -1202,11 +1206,8 @@ int migrate_carry_rules(struct migrate *mg, const uint32_t *ids, size_t n)
 
 		if (p->carried || !(p->m->flags & MIG_F_RULES))
 			continue;
-		err = join(path, sizeof(path), mg->maps_dir, p->m->successor);
-		if (!err) {
-			p->new_fd = bpf_obj_get(path);
-			err = p->new_fd < 0 ? -errno : map_info(p->new_fd, &info);
-		}
+		p->new_fd = pin_open(mg->maps_dir, p->m->successor);
+		err = p->new_fd < 0 ? p->new_fd : map_info(p->new_fd, &info);
 		if (!err && info.max_entries == 0)
 			err = -EINVAL;
 		if (!err && !(p->nown = calloc(info.max_entries, sizeof(*p->nown))))
@@ -1247,11 +1248,8 @@ int migrate_carry_rules(struct migrate *mg, const uint32_t *ids, size_t n)
 static __u32 pinned_id(const struct migrate *mg, const char *name)
 {
 	struct bpf_map_info info;
-	char path[PATH_MAX];
-	int fd = -1;
+	int fd = pin_open(mg->maps_dir, name);
 
-	if (!join(path, sizeof(path), mg->maps_dir, name))
-		fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
 	if (map_info(fd, &info))
