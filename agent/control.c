@@ -269,33 +269,58 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 	return 0;
 }
 
+/* {"verdicts": {NAME: counter}, "drops": {...}} of hook block H of V and D (H -1: all summed). */
+static struct json_object *hook_counters(const struct sl_counter *v, const struct sl_counter *d,
+					 int h)
+{
+	struct json_object *vo = json_object_new_object(), *dro = json_object_new_object();
+	struct json_object *o = json_object_new_object();
+	int h0 = h < 0 ? 0 : h, h1 = h < 0 ? SLUICE_HOOK_MAX : h + 1;
+
+	for (int i = 0; i < SLUICE_VERDICT_MAX; i++) {
+		struct sl_counter c = { 0, 0 };
+
+		for (int k = h0; k < h1; k++) {
+			c.packets += v[SLUICE_VERDICT_IDX(k, i)].packets;
+			c.bytes += v[SLUICE_VERDICT_IDX(k, i)].bytes;
+		}
+		json_object_object_add(vo, sl_verdict_names[i], json_counter(&c));
+	}
+	for (int i = 0; i < SLUICE_DROP_MAX; i++) {
+		struct sl_counter c = { 0, 0 };
+
+		for (int k = h0; k < h1; k++) {
+			c.packets += d[SLUICE_DROP_IDX(k, i)].packets;
+			c.bytes += d[SLUICE_DROP_IDX(k, i)].bytes;
+		}
+		json_object_object_add(dro, sl_drop_names[i], json_counter(&c));
+	}
+	json_object_object_add(o, "verdicts", vo);
+	json_object_object_add(o, "drops", dro);
+	return o;
+}
+
 static int cmd_stats(struct agent *a, struct json_object **data, char *err, size_t errlen)
 {
-	struct sl_counter verdicts[SLUICE_VERDICT_MAX], drops[SLUICE_DROP_MAX];
-	struct json_object *v, *dr, *xdp, *hooks, *d;
+	struct sl_counter v[SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS];
+	struct sl_counter dr[SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS];
+	struct json_object *hooks, *d;
 	int ret;
 
-	ret = sl_counters_read(a->verdict_fd, SLUICE_VERDICT_MAX, verdicts);
+	ret = sl_counters_read(a->verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, v);
 	if (!ret)
-		ret = sl_counters_read(a->drop_fd, SLUICE_DROP_MAX, drops);
+		ret = sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, dr);
 	if (ret) {
 		snprintf(err, errlen, "cannot read the counters: %s", strerror(-ret));
 		return ret;
 	}
-	v = json_object_new_object();
-	for (int i = 0; i < SLUICE_VERDICT_MAX; i++)
-		json_object_object_add(v, sl_verdict_names[i], json_counter(&verdicts[i]));
-	dr = json_object_new_object();
-	for (int i = 0; i < SLUICE_DROP_MAX; i++)
-		json_object_object_add(dr, sl_drop_names[i], json_counter(&drops[i]));
-	xdp = json_object_new_object();
-	json_object_object_add(xdp, "verdicts", v);
-	json_object_object_add(xdp, "drops", dr);
+	/* each hook's own; tc also holds the egress backstop's drops (it runs on tcx ingress) */
 	hooks = json_object_new_object();
-	json_object_object_add(hooks, "xdp", xdp);
+	for (int h = 0; h < SLUICE_HOOK_MAX; h++)
+		json_object_object_add(hooks, sl_hook_names[h], hook_counters(v, dr, h));
 	d = json_object_new_object();
 	json_object_object_add(d, "hooks", hooks);
-	/* calls judged per egress hook (the backstop's drops are also under xdp's reasons) */
+	json_object_object_add(d, "total", hook_counters(v, dr, -1));
 	json_object_object_add(d, "egress", egress_stats(a));
 	json_object_object_add(d, "events", events_stats(a));
 	json_object_object_add(d, "lb", lb_stats_json(a));

@@ -556,8 +556,8 @@ int loader_load(struct agent *a)
 	}
 	a->rule_cnt_fd = bpf_map__fd(skel->maps.fw_rule_cnt_v2);
 	a->cnt_key_fd = bpf_map__fd(skel->maps.fw_cnt_key);
-	a->verdict_fd = bpf_map__fd(skel->maps.sl_verdict);
-	a->drop_fd = bpf_map__fd(skel->maps.sl_drop);
+	a->verdict_fd = bpf_map__fd(skel->maps.sl_verdict_v2);
+	a->drop_fd = bpf_map__fd(skel->maps.sl_drop_v2);
 	err = ct_load(a);
 	if (!err)
 		err = migrate_carry(a->mig, skel->obj, true);

@@ -105,19 +105,24 @@ static void mb_label(struct mbuf *b, const char *s)
 	}
 }
 
+/*
+ * METRIC_packets_total and _bytes_total per hook and LABEL: the N names of
+ * NAMES, in C, one block of SLOTS entries per hook (sl_verdict_v2, sl_drop_v2).
+ */
 static void counter_pair(struct mbuf *b, const char *metric, const char *label,
-			 const char *const *names, const struct sl_counter *c, int n)
+			 const char *const *names, const struct sl_counter *c, int n, int slots)
 {
-	mb_printf(b, "# HELP %s_packets_total Packets per %s.\n# TYPE %s_packets_total counter\n",
-		  metric, label, metric);
-	for (int i = 0; i < n; i++)
-		mb_printf(b, "%s_packets_total{%s=\"%s\"} %llu\n", metric, label, names[i],
-			  (unsigned long long)c[i].packets);
-	mb_printf(b, "# HELP %s_bytes_total Bytes per %s.\n# TYPE %s_bytes_total counter\n",
-		  metric, label, metric);
-	for (int i = 0; i < n; i++)
-		mb_printf(b, "%s_bytes_total{%s=\"%s\"} %llu\n", metric, label, names[i],
-			  (unsigned long long)c[i].bytes);
+	for (int k = 0; k < 2; k++) {
+		mb_printf(b, "# HELP %s_%s_total %s per hook and %s.\n"
+			  "# TYPE %s_%s_total counter\n", metric, k ? "bytes" : "packets",
+			  k ? "Bytes" : "Packets", label, metric, k ? "bytes" : "packets");
+		for (int h = 0; h < SLUICE_HOOK_MAX; h++)
+			for (int i = 0; i < n; i++)
+				mb_printf(b, "%s_%s_total{hook=\"%s\",%s=\"%s\"} %llu\n", metric,
+					  k ? "bytes" : "packets", sl_hook_names[h], label,
+					  names[i], (unsigned long long)(k ? c[h * slots + i].bytes :
+									  c[h * slots + i].packets));
+	}
 }
 
 static void rule_metrics(struct agent *a, struct mbuf *b)
@@ -228,7 +233,8 @@ static void event_metrics(struct agent *a, struct mbuf *b)
 
 static void metrics_text(struct agent *a, struct mbuf *b)
 {
-	struct sl_counter v[SLUICE_VERDICT_MAX], d[SLUICE_DROP_MAX];
+	struct sl_counter v[SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS];
+	struct sl_counter d[SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS];
 
 	mb_printf(b, "# HELP sluice_policy_generation Generation of the policy in force.\n"
 		  "# TYPE sluice_policy_generation gauge\nsluice_policy_generation %llu\n",
@@ -237,10 +243,12 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 		  "(sluice status says why).\n# TYPE sluice_edits_invalid gauge\n"
 		  "sluice_edits_invalid %d\n", a->edits_error ? 1 : 0);
 	rule_metrics(a, b);
-	if (!sl_counters_read(a->verdict_fd, SLUICE_VERDICT_MAX, v))
-		counter_pair(b, "sluice_verdict", "verdict", sl_verdict_names, v, SLUICE_VERDICT_MAX);
-	if (!sl_counters_read(a->drop_fd, SLUICE_DROP_MAX, d))
-		counter_pair(b, "sluice_drop", "reason", sl_drop_names, d, SLUICE_DROP_MAX);
+	if (!sl_counters_read(a->verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, v))
+		counter_pair(b, "sluice_verdict", "verdict", sl_verdict_names, v, SLUICE_VERDICT_MAX,
+			     SLUICE_VERDICT_SLOTS);
+	if (!sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, d))
+		counter_pair(b, "sluice_drop", "reason", sl_drop_names, d, SLUICE_DROP_MAX,
+			     SLUICE_DROP_SLOTS);
 	ct_metrics(a, b);
 	event_metrics(a, b);
 	{

@@ -47,6 +47,26 @@ static const char *const eg_stat_names[] = { SLUICE_EG_HOOKS(EG_NAMES) };
 #undef EG_NAMES
 
 /*
+ * sl_verdict_v2, sl_drop_v2: a block per hook (SLUICE_VERDICT_IDX,
+ * SLUICE_DROP_IDX), entries named HOOK/NAME, the spare ones unnamed.
+ */
+_Static_assert(SLUICE_HOOK_MAX == 2, "one name list per hook below");
+#define XDP_V(id, name)	[SLUICE_VERDICT_IDX(SLUICE_HOOK_XDP, SLUICE_##id)] = "xdp/" name,
+#define TC_V(id, name)	[SLUICE_VERDICT_IDX(SLUICE_HOOK_TC, SLUICE_##id)] = "tc/" name,
+#define XDP_D(id, name)	[SLUICE_DROP_IDX(SLUICE_HOOK_XDP, SLUICE_##id)] = "xdp/" name,
+#define TC_D(id, name)	[SLUICE_DROP_IDX(SLUICE_HOOK_TC, SLUICE_##id)] = "tc/" name,
+static const char *const hook_verdicts[SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS] = {
+	SLUICE_VERDICTS(XDP_V) SLUICE_VERDICTS(TC_V)
+};
+static const char *const hook_drops[SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS] = {
+	SLUICE_DROP_REASONS(XDP_D) SLUICE_DROP_REASONS(TC_D)
+};
+#undef XDP_V
+#undef TC_V
+#undef XDP_D
+#undef TC_D
+
+/*
  * The lists of the last release before the names were recorded (eafd583).
  * A state it left has no sl_cnt_names; entries past these lists (a build
  * between it and the recording) are named by this build's lists: until
@@ -97,8 +117,10 @@ static const struct mig_map mig_maps[] = {
 	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_RULES, "the rule counters" },
 	{ SLUICE_MAP_CNT_KEY, MIG_STATE, MIG_G_RULES, "the rule counters' owners",
 	  .carry = mig_keys_carry },
-	COUNTERS(SLUICE_MAP_VERDICT, "the verdict counters", sl_verdict_names, prev_verdicts),
-	COUNTERS(SLUICE_MAP_DROP, "the drop counters", sl_drop_names, prev_drops),
+	{ SLUICE_MAP_VERDICT, MIG_COUNTERS, MIG_G_NONE, "the verdict counters per hook",
+	  LIST(hook_verdicts), NULL, 0, NULL },
+	{ SLUICE_MAP_DROP, MIG_COUNTERS, MIG_G_NONE, "the drop counters per hook",
+	  LIST(hook_drops), NULL, 0, NULL },
 	COUNTERS(SLUICE_MAP_CT_STATS, "the conntrack counters", sl_ct_stat_names, prev_ct_stats),
 	RECREATE(SLUICE_MAP_CT_CK_CFG, "the SYN cookie settings"),
 	RECREATE(SLUICE_MAP_CT_CK_LOAD, "the SYN cookie load"),
@@ -170,6 +192,11 @@ static const struct mig_map mig_maps[] = {
 	RETIRED("sl_ifslot_a", SLUICE_MAP_IFSLOT_A, MIG_F_IFACES),
 	{ "fw_rule_cnt", MIG_RETIRED, MIG_G_NONE, "the previous layout's rule counters",
 	  .successor = SLUICE_MAP_RULE_CNT, .flags = MIG_F_RULES },
+	/* before the hooks were told apart: every packet counted as XDP's */
+	{ "sl_verdict", MIG_RETIRED, MIG_G_NONE, "the verdict counters of one hook",
+	  LIST(sl_verdict_names), LIST(prev_verdicts), NULL, SLUICE_MAP_VERDICT, MIG_F_XDP },
+	{ "sl_drop", MIG_RETIRED, MIG_G_NONE, "the drop counters of one hook",
+	  LIST(sl_drop_names), LIST(prev_drops), NULL, SLUICE_MAP_DROP, MIG_F_XDP },
 };
 
 /* One pinned map this upgrade replaces. */
@@ -919,6 +946,29 @@ static int plan_map(struct migrate *mg, const struct mig_map *m, struct bpf_map 
 }
 
 /*
+ * The names of a retired map of one hook's counters (MIG_F_XDP) as this
+ * build's XDP entries: "xdp/" + the name it was recorded with (or its
+ * release's list).
+ */
+static int xdp_names(struct migrate *mg, struct mig_pin *p)
+{
+	const char *hook = sl_hook_names[SLUICE_HOOK_XDP];
+	int err = prev_names(mg, p, p->on.n);
+
+	for (size_t i = 0; !err && i < p->on.n; i++) {
+		char *s;
+
+		if (!p->own[i])
+			continue;
+		if (asprintf(&s, "%s/%s", hook, p->own[i]) < 0)
+			return -ENOMEM;
+		free(p->own[i]);
+		p->own[i] = s;
+	}
+	return err;
+}
+
+/*
  * A retired name M: pinned, it joins the plan (the previous programs read it
  * until their links move). This build using the name would be a bug.
  */
@@ -949,7 +999,7 @@ static int plan_retired(struct migrate *mg, const struct mig_map *m,
 	snprintf(p->why, sizeof(p->why), "retired");
 	/* rule counters: entry K is rule K, the last one the default action */
 	p->on.n = info.max_entries;
-	return 0;
+	return m->flags & MIG_F_XDP ? xdp_names(mg, p) : 0;
 }
 
 bool migrate_slots_retired(const char *maps_dir)
@@ -1057,6 +1107,8 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 				"place): %s", maps_dir, p->m->name, p->m->holds, p->m->successor,
 				p->m->flags & MIG_F_RULES ?
 				"its counters are carried over by rule order after the apply" :
+				p->m->flags & MIG_F_XDP ?
+				"its counters are carried over by name as the xdp hook's" :
 				"the previous programs keep it until their links move");
 		else
 			pr_info("upgrade: %s/%s (%s) has another layout: %s; %s", maps_dir,
@@ -1158,6 +1210,39 @@ int migrate_begin(struct migrate *mg)
 	return err;
 }
 
+/*
+ * A retired map of one hook's counters (MIG_F_XDP) into the XDP entries of
+ * its successor, when OBJ has it (loaded, pinned), by name: what the
+ * previous programs counted was all XDP's.
+ */
+static int carry_xdp(struct migrate *mg, struct mig_pin *p, struct bpf_object *obj)
+{
+	const struct bpf_map *def = bpf_object__find_map_by_name(obj, p->m->successor);
+	const struct mig_map *succ = mig_find(p->m->successor);
+	int err;
+
+	if (p->carried || !def || !bpf_map__autocreate(def) || !succ)
+		return 0;
+	p->new_fd = pin_open(mg->maps_dir, p->m->successor);
+	if (p->new_fd < 0) {
+		pr_err("%s: this build's map is not pinned: %s", p->m->successor,
+		       strerror(-p->new_fd));
+		return p->new_fd;
+	}
+	p->carried = true;
+	p->nn.v = succ->names;
+	p->nn.n = bpf_map__max_entries(def);
+	p->nn.named = succ->nnames;
+	err = mig_counters_copy(p->old_fd, &p->on, p->new_fd, &p->nn, &p->snap);
+	if (err)
+		pr_warn("%s: cannot carry the counters over into %s: %s; they start from zero",
+			p->m->name, p->m->successor, strerror(-err));
+	else
+		pr_info("%s: the counters carried over into %s as the xdp hook's", p->m->name,
+			p->m->successor);
+	return 0;
+}
+
 int migrate_carry(struct migrate *mg, struct bpf_object *obj, bool state)
 {
 	int err = 0;
@@ -1166,6 +1251,10 @@ int migrate_carry(struct migrate *mg, struct bpf_object *obj, bool state)
 		struct mig_pin *p = &mg->pins[i];
 		struct bpf_map *def;
 
+		if (p->m->kind == MIG_RETIRED && p->m->flags & MIG_F_XDP) {
+			err = carry_xdp(mg, p, obj);
+			continue;
+		}
 		if (p->carried || (p->m->kind == MIG_STATE && !state) ||
 		    p->m->kind == MIG_RETIRED)
 			continue;
@@ -1289,6 +1378,8 @@ static void names_record(struct migrate *mg)
 			continue;
 		k.map_id = pinned_id(mg, m->name);
 		for (k.index = 0; k.map_id && k.index < m->nnames; k.index++) {
+			if (!m->names[k.index])		/* a spare entry */
+				continue;
 			memset(&v, 0, sizeof(v));
 			snprintf(v.name, sizeof(v.name), "%s", m->names[k.index]);
 			if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
@@ -1348,7 +1439,7 @@ void migrate_commit(struct migrate *mg)
 		struct mig_pin *p = &mg->pins[i];
 
 		if (p->carried && p->snap &&
-		    (p->m->kind == MIG_COUNTERS || p->m->flags & MIG_F_RULES)) {
+		    (p->m->kind == MIG_COUNTERS || p->m->flags & (MIG_F_RULES | MIG_F_XDP))) {
 			err = mig_counters_delta(p->old_fd, &p->on, p->new_fd, &p->nn, p->snap);
 			if (err)
 				pr_warn("%s: what the previous programs counted during the "

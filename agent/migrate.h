@@ -65,6 +65,8 @@ enum mig_group {
 #define MIG_F_IFACES	0x1	/* the interfaces' slots: entries mean a firewall in force */
 #define MIG_F_GEN	0x2	/* the slots' fw_config: fw_config.generation first */
 #define MIG_F_RULES	0x4	/* rule counters by rule index (the release before ids) */
+#define MIG_F_XDP	0x8	/* counters by name, all XDP's: carried into the successor's
+				 * "xdp/NAME" entries (verdicts and drops before hooks) */
 
 struct mig_pin;
 struct migrate;

@@ -333,7 +333,18 @@ struct sl_counter {
 	__u64 bytes;
 };
 
-/* sl_verdict[v] (per CPU): what the XDP program returned. */
+/*
+ * The hooks the firewall runs on (a section's `hook:`): sl_verdict_v2 and
+ * sl_drop_v2 hold one block of entries per hook, so that `sluice stats`
+ * says which hook saw a packet. The hook is a constant in each program
+ * (bpf/lib/hook.h): the entry is as cheap to find as one counter per map.
+ * The egress backstop (tcx ingress) counts its drops under tc.
+ */
+#define SLUICE_HOOKS(X)			\
+	X(HOOK_XDP,	"xdp")		\
+	X(HOOK_TC,	"tc")
+
+/* sl_verdict_v2[hook * SLUICE_VERDICT_SLOTS + v] (per CPU): what the hook's program returned. */
 #define SLUICE_VERDICTS(X)			\
 	X(VERDICT_PASS,		"pass")		\
 	X(VERDICT_DROP,		"drop")		\
@@ -341,7 +352,7 @@ struct sl_counter {
 	X(VERDICT_TX,		"tx")		/* sent back out the interface it came in on */ \
 	X(VERDICT_REDIRECT,	"redirect")	/* sent out another interface (load balancer) */
 
-/* sl_drop[r] (per CPU): every drop has a named reason. */
+/* sl_drop_v2[hook * SLUICE_DROP_SLOTS + r] (per CPU): every drop has a named reason. */
 #define SLUICE_DROP_REASONS(X)					\
 	X(DROP_POLICY_RULE,	"policy-rule")			\
 	X(DROP_POLICY_DEFAULT,	"policy-default")		\
@@ -373,12 +384,14 @@ struct sl_counter {
 	X(DROP_EGRESS_DEFAULT,	"egress-default")
 
 /*
- * sl_verdict and sl_drop have room for more entries than there are names,
- * so that a new verdict or drop reason does not change a pinned map's
- * layout (a restart then keeps the counters).
+ * sl_verdict_v2 and sl_drop_v2 have room for more entries than there are
+ * names, in every hook's block, so that a new verdict or drop reason does
+ * not change a pinned map's layout (a restart then keeps the counters).
  */
 #define SLUICE_VERDICT_SLOTS	8
 #define SLUICE_DROP_SLOTS	64
+#define SLUICE_VERDICT_IDX(hook, v)	((hook) * SLUICE_VERDICT_SLOTS + (v))
+#define SLUICE_DROP_IDX(hook, r)	((hook) * SLUICE_DROP_SLOTS + (r))
 
 /*
  * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse, and
@@ -399,6 +412,7 @@ struct sl_counter {
 enum sluice_verdict { SLUICE_VERDICTS(SLUICE_ENUM_ENTRY) SLUICE_VERDICT_MAX };
 enum sluice_drop_reason { SLUICE_DROP_REASONS(SLUICE_ENUM_ENTRY) SLUICE_DROP_MAX };
 enum sluice_tail { SLUICE_TAILS(SLUICE_ENUM_ENTRY) SLUICE_TAIL_MAX };
+enum sluice_hook { SLUICE_HOOKS(SLUICE_ENUM_ENTRY) SLUICE_HOOK_MAX };
 #undef SLUICE_ENUM_ENTRY
 
 /*
@@ -997,8 +1011,8 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
  */
 #define SLUICE_MAP_RULE_CNT	"fw_rule_cnt_v2"	/* per counter id, not per rule index */
 #define SLUICE_MAP_CNT_KEY	"fw_cnt_key"
-#define SLUICE_MAP_VERDICT	"sl_verdict"
-#define SLUICE_MAP_DROP		"sl_drop"
+#define SLUICE_MAP_VERDICT	"sl_verdict_v2"	/* per hook and verdict */
+#define SLUICE_MAP_DROP		"sl_drop_v2"	/* per hook and drop reason */
 #define SLUICE_MAP_CT		"ct_shards"
 #define SLUICE_MAP_CT_SWEEP	"ct_sweep"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
@@ -1143,8 +1157,8 @@ _Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + S
 _Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
 _Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
-_Static_assert(SLUICE_VERDICT_MAX <= SLUICE_VERDICT_SLOTS, "sl_verdict has room");
-_Static_assert(SLUICE_DROP_MAX <= SLUICE_DROP_SLOTS, "sl_drop has room");
+_Static_assert(SLUICE_VERDICT_MAX <= SLUICE_VERDICT_SLOTS, "sl_verdict_v2 has room");
+_Static_assert(SLUICE_DROP_MAX <= SLUICE_DROP_SLOTS, "sl_drop_v2 has room");
 _Static_assert(sizeof(struct lb_svc_key) == 20, "lb_svc_key layout");
 _Static_assert(sizeof(struct lb_service) == 32, "lb_service layout");
 _Static_assert(sizeof(struct lb_backend) == 32, "lb_backend layout");

@@ -92,7 +92,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	data_end = (void *)(long)ctx->data_end;
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
-	v = sl_fw_begin(data, data_end, data_end - data, ctx->ingress_ifindex, &cfg, p);
+	v = sl_fw_begin(SL_HOOK_XDP, data, data_end, data_end - data, ctx->ingress_ifindex, &cfg,
+			p);
 	if (v != SL_NEXT)
 		return v;
 	if (lbc && lbc->nat)
@@ -181,7 +182,8 @@ int sluice_tcx(struct __sk_buff *skb)
 	struct sl_pipe *p = sl_pipe_get();
 
 	if (!p)
-		return sl_hook_tc_verdict(sl_drop_pkt(SLUICE_DROP_INTERNAL, skb->len));
+		return sl_hook_tc_verdict(sl_drop_pkt_h(SL_HOOK_TC, SLUICE_DROP_INTERNAL,
+							  skb->len));
 	if ((long)skb->data_end - (long)skb->data < want)
 		bpf_skb_pull_data(skb, want);
 	return sl_hook_tc_verdict(sl_firewall_hook(skb, SL_HOOK_TC, skb->ingress_ifindex,

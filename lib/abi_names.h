@@ -15,5 +15,6 @@ extern const char *const sl_drop_names[SLUICE_DROP_MAX];
 extern const char *const sl_ct_stat_names[SLUICE_CT_STAT_MAX];
 extern const char *const sl_lb_stat_names[SLUICE_LB_STAT_MAX];
 extern const char *const sl_eg_hook_names[SLUICE_EG_HOOK_MAX];
+extern const char *const sl_hook_names[SLUICE_HOOK_MAX];
 
 #endif /* SLUICE_ABI_NAMES_H */

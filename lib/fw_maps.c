@@ -868,6 +868,11 @@ int sl_counters_read(int fd, uint32_t n, struct sl_counter *out)
 	return counters_read(fd, 0, n, out);
 }
 
+int sl_counters_read_at(int fd, uint32_t first, uint32_t n, struct sl_counter *out)
+{
+	return counters_read(fd, first, n, out);
+}
+
 int sl_counter_read(int fd, uint32_t key, struct sl_counter *out)
 {
 	return counters_read(fd, key, 1, out);

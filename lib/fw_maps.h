@@ -98,11 +98,13 @@ void fw_maps_fail_at(unsigned int k, int err);
 unsigned int fw_maps_writes(void);
 
 /*
- * Read entries [0, N) of a per-CPU array of struct sl_counter (fw_rule_cnt,
- * sl_verdict, sl_drop), each summed across the possible CPUs, into OUT.
+ * Read entries [0, N) of a per-CPU array of struct sl_counter (fw_rule_cnt_v2,
+ * sl_verdict_v2, sl_drop_v2), each summed across the possible CPUs, into OUT.
  * Returns 0 or -errno.
  */
 int sl_counters_read(int fd, uint32_t n, struct sl_counter *out);
+/* The same for entries [FIRST, FIRST + N): one hook's block of sl_verdict_v2, sl_drop_v2. */
+int sl_counters_read_at(int fd, uint32_t first, uint32_t n, struct sl_counter *out);
 
 /* Read entries [0, N) of array FD (VSIZE bytes each as userspace sees them) into OUT. */
 int sl_array_read(int fd, uint32_t n, size_t vsize, void *out);

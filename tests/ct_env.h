@@ -91,8 +91,8 @@ static inline int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, con
 	if (err)
 		return err;
 	e->x.prog_fd = bpf_program__fd(e->x.skel->progs.sluice_xdp);
-	e->x.verdict_fd = bpf_map__fd(e->x.skel->maps.sl_verdict);
-	e->x.drop_fd = bpf_map__fd(e->x.skel->maps.sl_drop);
+	e->x.verdict_fd = bpf_map__fd(e->x.skel->maps.sl_verdict_v2);
+	e->x.drop_fd = bpf_map__fd(e->x.skel->maps.sl_drop_v2);
 	e->x.rule_fd = bpf_map__fd(e->x.skel->maps.fw_rule_cnt_v2);
 	snprintf(e->x.dir, sizeof(e->x.dir), "/tmp/slf-ct-XXXXXX");
 	if (!mkdtemp(e->x.dir))

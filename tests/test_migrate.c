@@ -26,6 +26,7 @@
 #include "sluice_xdp.skel.h"
 
 #include "../agent/migrate.h"
+#include "abi_names.h"
 #include "ct.h"
 #include "testlib.h"
 
@@ -497,10 +498,12 @@ TEST(plan_same_layout_records_names)
 	migrate_commit(mg);
 	names = pinned(maps_dir, "sl_cnt_names");
 	ASSERT_TRUE(names >= 0, "sl_cnt_names pinned");
-	ASSERT_STREQ(name_of(names, map_id(fd), 1, buf), "drop", "entry 1");
+	ASSERT_STREQ(name_of(names, map_id(fd), 1, buf), "xdp/drop", "entry 1");
 	ASSERT_STREQ(name_of(names, map_id(fd), SLUICE_VERDICT_MAX - 1, buf),
 		     mig_find(SLUICE_MAP_VERDICT)->names[SLUICE_VERDICT_MAX - 1], "last");
 	ASSERT_STREQ(name_of(names, map_id(fd), SLUICE_VERDICT_MAX, buf), "", "spare: unnamed");
+	ASSERT_STREQ(name_of(names, map_id(fd), SLUICE_VERDICT_SLOTS + 1, buf), "tc/drop",
+		     "the tc hook's block");
 	/* another map in its place: the names of the first one go */
 	fd2 = create_like(&o, SLUICE_MAP_VERDICT, 0);
 	snprintf(path, sizeof(path), "%s/%s", maps_dir, SLUICE_MAP_VERDICT);
@@ -510,7 +513,7 @@ TEST(plan_same_layout_records_names)
 		ASSERT_EQ(migrate_count(mg, NULL), 0, "replaced");
 	migrate_commit(mg);
 	ASSERT_STREQ(name_of(names, map_id(fd), 0, buf), "", "forgotten");
-	ASSERT_STREQ(name_of(names, map_id(fd2), 0, buf), "pass", "recorded");
+	ASSERT_STREQ(name_of(names, map_id(fd2), 0, buf), "xdp/pass", "recorded");
 	fd_close(fd);
 	fd_close(fd2);
 	fd_close(names);
@@ -578,6 +581,8 @@ TEST(plan_names_moved_replace)
 	k.map_id = map_id(fd);
 	/* this build's names, the first two swapped */
 	for (k.index = 0; k.index < m->nnames; k.index++) {
+		if (!m->names[k.index])		/* a spare entry */
+			continue;
 		memset(name, 0, sizeof(name));
 		strcpy(name, m->names[k.index < 2 ? 1 - k.index : k.index]);
 		bpf_map_update_elem(names, &k, name, BPF_ANY);
@@ -699,6 +704,123 @@ out_fd:
 	fd_close(ifslot);
 	fd_close(rcnt);
 	fd_close(succ);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * sl_verdict_v2 and sl_drop_v2: a block per hook, entries named HOOK/NAME
+ * (the names the carry matches; the spare entries of each block unnamed).
+ */
+TEST(hook_counter_names)
+{
+	const struct mig_map *v = mig_find(SLUICE_MAP_VERDICT), *d = mig_find(SLUICE_MAP_DROP);
+	char want[64];
+
+	if (!ASSERT_TRUE(v && d, "both have a policy"))
+		return;
+	ASSERT_EQ(v->nnames, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, "verdict names");
+	ASSERT_EQ(d->nnames, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, "drop names");
+	for (int h = 0; h < SLUICE_HOOK_MAX; h++) {
+		for (int i = 0; i < SLUICE_VERDICT_SLOTS; i++) {
+			const char *got = v->names[h * SLUICE_VERDICT_SLOTS + i];
+
+			snprintf(want, sizeof(want), "%s/%s", sl_hook_names[h],
+				 i < SLUICE_VERDICT_MAX ? sl_verdict_names[i] : "");
+			tl_check(i < SLUICE_VERDICT_MAX ? got && !strcmp(got, want) : !got,
+				 __FILE__, __LINE__, "verdict %d of hook %d: %s", i, h,
+				 got ? got : "(none)");
+		}
+		for (int i = 0; i < SLUICE_DROP_SLOTS; i++) {
+			const char *got = d->names[h * SLUICE_DROP_SLOTS + i];
+
+			snprintf(want, sizeof(want), "%s/%s", sl_hook_names[h],
+				 i < SLUICE_DROP_MAX ? sl_drop_names[i] : "");
+			tl_check(i < SLUICE_DROP_MAX ? got && !strcmp(got, want) : !got,
+				 __FILE__, __LINE__, "drop %d of hook %d: %s", i, h,
+				 got ? got : "(none)");
+		}
+	}
+}
+
+/*
+ * sl_verdict and sl_drop (one hook's counters: before the hooks were told
+ * apart) are retired; what they counted is XDP's in their successors, by
+ * name: sl_verdict's as recorded in sl_cnt_names (here in another order
+ * than this build's), sl_drop's of the release before the names (eafd583,
+ * 19 entries). The tc block starts at zero; what the previous programs
+ * count until the links move is added at the commit.
+ */
+TEST(retired_counters_become_the_xdp_hooks)
+{
+	static const char *const rec[] = { "drop", "pass", "pass-non-ip", "tx", "redirect" };
+	struct { __u32 map_id, index; } k = {};
+	int ov = -1, od = -1, nv = -1, nd = -1, names = -1;
+	struct migrate *mg = NULL;
+	char name[32];
+	struct objs o;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	ov = percpu_array(SLUICE_VERDICT_SLOTS, sizeof(struct sl_counter));
+	od = percpu_array(19, sizeof(struct sl_counter));
+	names = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_cnt_names", sizeof(k), 32, 4096, NULL);
+	if (!ASSERT_TRUE(ov >= 0 && od >= 0 && names >= 0, "create"))
+		goto out_fd;
+	k.map_id = map_id(ov);
+	for (k.index = 0; k.index < 5; k.index++) {
+		memset(name, 0, sizeof(name));
+		strcpy(name, rec[k.index]);
+		bpf_map_update_elem(names, &k, name, BPF_ANY);
+	}
+	ASSERT_OK(pin(names, "sl_cnt_names"), "pin names");
+	ASSERT_OK(pin(ov, "sl_verdict"), "pin sl_verdict");
+	ASSERT_OK(pin(od, "sl_drop"), "pin sl_drop");
+	counters_set(ov, 0, 100);	/* drop */
+	counters_set(ov, 1, 200);	/* pass */
+	counters_set(ov, 3, 300);	/* tx */
+	counters_set(od, SLUICE_DROP_POLICY_RULE, 40);
+	counters_set(od, SLUICE_DROP_TAIL_MISSED, 50);
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, NULL), 2, "both retired pins");
+	ASSERT_OK(migrate_begin(mg), "begin");
+	nv = create_like(&o, SLUICE_MAP_VERDICT, 0);
+	nd = create_like(&o, SLUICE_MAP_DROP, 0);
+	ASSERT_OK(pin(nv, SLUICE_MAP_VERDICT), "the new sl_verdict_v2");
+	ASSERT_OK(pin(nd, SLUICE_MAP_DROP), "the new sl_drop_v2");
+	ASSERT_OK(migrate_carry(mg, o.v[1], true), "carry the TC object's");
+	ASSERT_EQ(counters_sum(nv, SLUICE_VERDICT_PASS).packets, 0, "not the TC object's maps");
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry the XDP object's");
+	ASSERT_EQ(counters_sum(nv, SLUICE_VERDICT_PASS).packets, expect(200), "xdp/pass by name");
+	ASSERT_EQ(counters_sum(nv, SLUICE_VERDICT_DROP).packets, expect(100), "xdp/drop by name");
+	ASSERT_EQ(counters_sum(nv, SLUICE_VERDICT_TX).packets, expect(300), "xdp/tx");
+	ASSERT_EQ(counters_sum(nd, SLUICE_DROP_POLICY_RULE).packets, expect(40),
+		  "xdp/policy-rule");
+	ASSERT_EQ(counters_sum(nd, SLUICE_DROP_TAIL_MISSED).packets, expect(50),
+		  "xdp/tail-call-missed");
+	for (__u32 i = 0; i < SLUICE_VERDICT_SLOTS; i++)
+		ASSERT_EQ(counters_sum(nv, SLUICE_VERDICT_SLOTS + i).packets, 0, "tc's verdicts");
+	for (__u32 i = 0; i < SLUICE_DROP_SLOTS; i++)
+		ASSERT_EQ(counters_sum(nd, SLUICE_DROP_SLOTS + i).packets, 0, "tc's drops");
+	/* the previous programs count on until their links move */
+	counters_set(od, SLUICE_DROP_POLICY_RULE, 45);
+	migrate_commit(mg);
+	mg = NULL;
+	ASSERT_EQ(counters_sum(nd, SLUICE_DROP_POLICY_RULE).packets, expect(45), "with the delta");
+	ASSERT_EQ(counters_sum(nd, SLUICE_DROP_SLOTS + SLUICE_DROP_POLICY_RULE).packets, 0,
+		  "tc's policy-rule");
+	ASSERT_TRUE(pinned(maps_dir, "sl_verdict") < 0 && pinned(maps_dir, "sl_drop") < 0,
+		    "unpinned");
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+out_fd:
+	migrate_free(mg);
+	fd_close(ov);
+	fd_close(od);
+	fd_close(nv);
+	fd_close(nd);
+	fd_close(names);
 out:
 	objs_close(&o);
 	rm_dir(base);

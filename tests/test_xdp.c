@@ -335,16 +335,23 @@ static void fix_lengths(uint8_t *p, size_t len)
 static bool check_counters(struct xdp_env *env, const struct xcase *c)
 {
 	struct sl_counter verdict[SLUICE_VERDICT_MAX], drop[SLUICE_DROP_MAX];
+	struct sl_counter other_v[SLUICE_VERDICT_MAX], other_d[SLUICE_DROP_MAX];
 	static struct sl_counter rule[SLUICE_CNT_MAX];
 	int want_verdict = -1, want_drop = -1, want_rule = -1;
 	bool ok = true;
 
-	if (!ASSERT_OK(sl_counters_read(env->verdict_fd, SLUICE_VERDICT_MAX, verdict),
-		       "read sl_verdict") ||
-	    !ASSERT_OK(sl_counters_read(env->drop_fd, SLUICE_DROP_MAX, drop), "read sl_drop") ||
+	/* the hook the frame went through counts it; the other hook nothing */
+	if (!ASSERT_OK(xdp_env_verdicts(env, env->tc, verdict), "read sl_verdict_v2") ||
+	    !ASSERT_OK(xdp_env_drops(env, env->tc, drop), "read sl_drop_v2") ||
+	    !ASSERT_OK(xdp_env_verdicts(env, !env->tc, other_v), "read the other hook's") ||
+	    !ASSERT_OK(xdp_env_drops(env, !env->tc, other_d), "read the other hook's") ||
 	    !ASSERT_OK(sl_counters_read(env->rule_fd, SLUICE_CNT_MAX, rule),
 		       "read fw_rule_cnt"))
 		return false;
+	for (int i = 0; i < SLUICE_VERDICT_MAX; i++)
+		ok &= ASSERT_EQ(other_v[i].packets, 0, "the other hook's verdicts");
+	for (int i = 0; i < SLUICE_DROP_MAX; i++)
+		ok &= ASSERT_EQ(other_d[i].packets, 0, "the other hook's drops");
 
 	switch (c->kind) {
 	case K_RULE:

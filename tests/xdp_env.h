@@ -58,8 +58,8 @@ static inline int xdp_env_open(struct xdp_env *env)
 		return err;
 	}
 	env->prog_fd = bpf_program__fd(env->skel->progs.sluice_xdp);
-	env->verdict_fd = bpf_map__fd(env->skel->maps.sl_verdict);
-	env->drop_fd = bpf_map__fd(env->skel->maps.sl_drop);
+	env->verdict_fd = bpf_map__fd(env->skel->maps.sl_verdict_v2);
+	env->drop_fd = bpf_map__fd(env->skel->maps.sl_drop_v2);
 	env->rule_fd = bpf_map__fd(env->skel->maps.fw_rule_cnt_v2);
 	snprintf(env->dir, sizeof(env->dir), "/tmp/slb-xdp-XXXXXX");
 	if (!mkdtemp(env->dir)) {
@@ -141,10 +141,10 @@ static inline int xdp_env_apply(struct xdp_env *env, const char *yaml, uint64_t 
 
 static inline int xdp_env_reset_counters(struct xdp_env *env)
 {
-	int err = sl_counters_reset(env->verdict_fd, SLUICE_VERDICT_MAX);
+	int err = sl_counters_reset(env->verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS);
 
 	if (!err)
-		err = sl_counters_reset(env->drop_fd, SLUICE_DROP_MAX);
+		err = sl_counters_reset(env->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS);
 	if (!err)
 		err = sl_counters_reset(env->rule_fd, SLUICE_CNT_MAX);
 	return err;
@@ -159,6 +159,23 @@ static inline void xdp_env_hook(struct xdp_env *env, bool tc)
 	env->tc = tc;
 	env->prog_fd = bpf_program__fd(tc ? env->skel->progs.sluice_tcx :
 					    env->skel->progs.sluice_xdp);
+}
+
+/*
+ * The verdict (drop) counters of hook TC (tcx ingress) or XDP: the maps'
+ * block of that hook, its first entry the hook's index times the block's
+ * size (written here, not with the programs' SLUICE_VERDICT_IDX).
+ */
+static inline int xdp_env_verdicts(const struct xdp_env *env, bool tc, struct sl_counter *out)
+{
+	return sl_counters_read_at(env->verdict_fd, tc ? SLUICE_VERDICT_SLOTS : 0,
+				   SLUICE_VERDICT_MAX, out);
+}
+
+static inline int xdp_env_drops(const struct xdp_env *env, bool tc, struct sl_counter *out)
+{
+	return sl_counters_read_at(env->drop_fd, tc ? SLUICE_DROP_SLOTS : 0, SLUICE_DROP_MAX,
+				   out);
 }
 
 /*

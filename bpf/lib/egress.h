@@ -119,9 +119,9 @@ static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct s
 	ev_rule = rule;
 deny:
 	sl_count(&eg_stats, hook * 2 + 1, bytes);
-	/* the backstop drops a packet: a drop like the firewall's, by reason */
+	/* the backstop drops a packet on tcx ingress: a drop like the firewall's there */
 	if (hook == SLUICE_EG_BACKSTOP)
-		sl_count(&sl_drop, why, bytes);
+		sl_count(&sl_drop_v2, SLUICE_DROP_IDX(SLUICE_HOOK_TC, why), bytes);
 	ev = sl_event_new(&ec);
 	if (ev && ec) {
 		/* the rule is named by its slot's generation, like the firewall's */

@@ -132,21 +132,29 @@ static __always_inline void sl_event_emit(enum sluice_drop_reason why, __u64 byt
 	sl_event_done(ec, e);
 }
 
-/* The one drop path: count, report, drop. */
+/* The one drop path: count (under hook H), report, drop. */
+static __always_inline int sl_drop_ev_h(enum sl_hook h, enum sluice_drop_reason why,
+					__u64 bytes, const struct sl_meta *m, __u32 rule,
+					__u32 ifindex)
+{
+	sl_event_emit(why, bytes, m, rule, ifindex, NULL);
+	return sl_drop_pkt_h(h, why, bytes);
+}
+
+/* The same on XDP (the load balancer, the pipeline's own checks). */
 static __always_inline int sl_drop_ev(enum sluice_drop_reason why, __u64 bytes,
 				      const struct sl_meta *m, __u32 rule, __u32 ifindex)
 {
-	sl_event_emit(why, bytes, m, rule, ifindex, NULL);
-	return sl_drop_pkt(why, bytes);
+	return sl_drop_ev_h(SL_HOOK_XDP, why, bytes, m, rule, ifindex);
 }
 
-/* A drop by RULE (or SLUICE_RULE_DEFAULT) of the policy CFG: the event names both. */
-static __always_inline int sl_drop_rule(enum sluice_drop_reason why, __u64 bytes,
-					const struct sl_meta *m, __u32 rule, __u32 ifindex,
-					const struct fw_config *cfg)
+/* A drop by RULE (or SLUICE_RULE_DEFAULT) of the policy CFG on hook H: the event names both. */
+static __always_inline int sl_drop_rule(enum sl_hook h, enum sluice_drop_reason why,
+					__u64 bytes, const struct sl_meta *m, __u32 rule,
+					__u32 ifindex, const struct fw_config *cfg)
 {
 	sl_event_emit(why, bytes, m, rule, ifindex, cfg);
-	return sl_drop_pkt(why, bytes);
+	return sl_drop_pkt_h(h, why, bytes);
 }
 
 #endif /* SLUICE_BPF_EVENTS_H */

@@ -99,23 +99,23 @@ static __always_inline struct sl_ct_config *sl_fw_ct_cfg(void)
 }
 
 /*
- * First stage: the policy slot of IFINDEX (the receiving interface; 0 for
- * the default slot) and its fw_cfg (*CFG), then parse into P and check the
- * CLI blocklist. SL_NEXT, or the verdict of a packet that needs no other rule.
+ * First stage on hook H: the policy slot of IFINDEX (the receiving
+ * interface; 0 for the default slot) and its fw_cfg (*CFG), then parse into
+ * P and check the CLI blocklist. SL_NEXT, or the verdict of a packet that needs no other rule.
  * BYTES: the packet's length (on tc, skb->len: a GRO packet is longer than
  * its linear part).
  */
-static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, __u32 ifindex,
-				       struct fw_config **cfg, struct sl_pipe *p)
+static __always_inline int sl_fw_begin(enum sl_hook h, void *data, void *data_end, __u64 bytes,
+				       __u32 ifindex, struct fw_config **cfg, struct sl_pipe *p)
 {
 	__u32 slot;
 
 	/* No policy applied yet: the firewall is open. */
 	if (!sl_fw_slot(ifindex, &slot))
-		return sl_pass(bytes);
+		return sl_pass_h(h, bytes);
 	*cfg = sl_fw_cfg(slot);
 	if (!*cfg || !(*cfg)->active)
-		return sl_pass(bytes);
+		return sl_pass_h(h, bytes);
 	p->slot = slot;
 
 	__builtin_memset(&p->m, 0, sizeof(p->m));
@@ -126,9 +126,9 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, 
 	p->ifindex = ifindex;
 	switch (sl_parse_len(data, data_end, bytes, &p->m)) {
 	case SL_PARSE_NONIP:
-		return sl_pass_nonip(bytes);
+		return sl_pass_nonip_h(h, bytes);
 	case SL_PARSE_DROP:
-		return sl_drop_ev(p->m.reason, bytes, &p->m, SLUICE_EV_NO_RULE, ifindex);
+		return sl_drop_ev_h(h, p->m.reason, bytes, &p->m, SLUICE_EV_NO_RULE, ifindex);
 	}
 	/* the CLI blocklist (rule 0 when block is set): before conntrack, so it cuts flows */
 	if (sl_blocked(*cfg, &p->m)) {
@@ -136,7 +136,7 @@ static __always_inline int sl_fw_begin(void *data, void *data_end, __u64 bytes, 
 
 		if (e != SL_RULE_MISSING)
 			sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), bytes);
-		return sl_drop_rule(SLUICE_DROP_POLICY_RULE, bytes, &p->m, 0, ifindex, *cfg);
+		return sl_drop_rule(h, SLUICE_DROP_POLICY_RULE, bytes, &p->m, 0, ifindex, *cfg);
 	}
 	return SL_NEXT;
 }
@@ -163,8 +163,8 @@ static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe
 	case SL_CK_VALID:
 		return SL_ALLOW;
 	case SL_CK_BAD:
-		return sl_drop_ev(SLUICE_DROP_SYNCOOKIE_BAD, p->bytes, &p->m, SLUICE_EV_NO_RULE,
-				  p->ifindex);
+		return sl_drop_ev_h(h, SLUICE_DROP_SYNCOOKIE_BAD, p->bytes, &p->m,
+				    SLUICE_EV_NO_RULE, p->ifindex);
 	}
 	return SL_NEXT;
 }
@@ -189,13 +189,13 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 		sl_count(&fw_rule_cnt_v2, cfg->cnt_default, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
 			return SL_ALLOW;
-		return sl_drop_rule(SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
+		return sl_drop_rule(h, SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
 				    SLUICE_RULE_DEFAULT, p->ifindex, cfg);
 	}
 	e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(p->slot, rule);
 	if (e == SL_RULE_MISSING)
-		return sl_drop_ev(SLUICE_DROP_INTERNAL, bytes, &p->m, SLUICE_EV_NO_RULE,
-				  p->ifindex);
+		return sl_drop_ev_h(h, SLUICE_DROP_INTERNAL, bytes, &p->m, SLUICE_EV_NO_RULE,
+				    p->ifindex);
 	sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), bytes);
 	if (e & SLUICE_RULE_ALLOW) {
 		if (ctc && p->ctp.start) {
@@ -206,7 +206,7 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 					return sl_tx(bytes);
 				case SL_CK_SYN_TC:
 					/* TC ingress sends it back out */
-					sl_count(&sl_verdict, SLUICE_VERDICT_TX, bytes);
+					sl_count_verdict(h, SLUICE_VERDICT_TX, bytes);
 					return XDP_PASS;
 				}
 			}
@@ -214,7 +214,7 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 		}
 		return SL_ALLOW;
 	}
-	return sl_drop_rule(SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex, cfg);
+	return sl_drop_rule(h, SLUICE_DROP_POLICY_RULE, bytes, &p->m, rule, p->ifindex, cfg);
 }
 
 /*
@@ -231,7 +231,7 @@ static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifi
 	struct sl_ct_config *ctc;
 	int v;
 
-	v = sl_fw_begin(sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, &cfg,
+	v = sl_fw_begin(h, sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, &cfg,
 			p);
 	if (v != SL_NEXT || !cfg)
 		return v;
@@ -239,10 +239,10 @@ static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifi
 	if (ctc) {
 		v = sl_fw_track(ctx, h, p, ctc);
 		if (v != SL_NEXT)
-			return v == SL_ALLOW ? sl_pass(p->bytes) : v;
+			return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
 	}
 	v = sl_fw_rules(ctx, h, p, cfg, ctc);
-	return v == SL_ALLOW ? sl_pass(p->bytes) : v;
+	return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
 }
 
 #endif /* SLUICE_BPF_FIREWALL_H */

@@ -15,10 +15,12 @@
 #define SLUICE_BPF_HOOK_H
 
 #include "vmlinux.h"
+#include "sluice_abi.h"
 
+/* The hook a stage runs on: also the block of sl_verdict_v2 / sl_drop_v2 it counts in. */
 enum sl_hook {
-	SL_HOOK_XDP,
-	SL_HOOK_TC,
+	SL_HOOK_XDP = SLUICE_HOOK_XDP,
+	SL_HOOK_TC = SLUICE_HOOK_TC,
 };
 
 /* tcx verdicts (uapi TCX_NEXT, TCX_DROP; the 6.1 headers lack them) */

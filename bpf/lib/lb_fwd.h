@@ -230,7 +230,7 @@ static __always_inline bool sl_lb_filtered(__u32 side, const void *addr)
 
 static __always_inline int sl_lb_verdict(__u32 v, __u64 bytes)
 {
-	sl_count(&sl_verdict, v, bytes);
+	sl_count_verdict(SL_HOOK_XDP, v, bytes);
 	return v == SLUICE_VERDICT_TX ? XDP_TX : XDP_REDIRECT;
 }
 

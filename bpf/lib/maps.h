@@ -135,20 +135,20 @@ struct {
 	__type(value, __u8);
 } sl_block6 SEC(".maps");
 
-/* Packets/bytes per XDP verdict (enum sluice_verdict). */
+/* Packets/bytes per hook and verdict (SLUICE_VERDICT_IDX: enum sluice_hook, sluice_verdict). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_VERDICT_SLOTS);
+	__uint(max_entries, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS);
 	__type(key, __u32);
 	__type(value, struct sl_counter);
-} sl_verdict SEC(".maps");
+} sl_verdict_v2 SEC(".maps");
 
-/* Packets/bytes per drop reason (enum sluice_drop_reason). */
+/* Packets/bytes per hook and drop reason (SLUICE_DROP_IDX: enum sluice_hook, sluice_drop_reason). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_DROP_SLOTS);
+	__uint(max_entries, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS);
 	__type(key, __u32);
 	__type(value, struct sl_counter);
-} sl_drop SEC(".maps");
+} sl_drop_v2 SEC(".maps");
 
 #endif /* SLUICE_BPF_MAPS_H */
