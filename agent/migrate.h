@@ -19,7 +19,9 @@
  *                 use (the layout change took a new name, SUCCESSOR): the
  *                 previous programs keep reading it until their links move,
  *                 then it is unpinned; rule counters (MIG_F_RULES) are
- *                 carried into the successor by rule order after the apply
+ *                 carried into the successor by rule order after the apply,
+ *                 one hook's counters (MIG_F_XDP) into the successor's
+ *                 "xdp/NAME" entries by name as its object loads
  *
  * Maps of one group (the policy slots; the conntrack table, its settings
  * and its sweepers) are replaced together, so that the previous programs

@@ -117,9 +117,9 @@ def test_tc_hook_filters_tracks_and_survives_restart(env, server):
         # packets longer than their skb's linear part are judged by their whole length
         assert bulk(t) == "ok"
         # denied: no rule for UDP, and it is counted as the default's drop
-        before = env.agent.stats()["hooks"]["xdp"]["drops"]["policy-default"]["packets"]
+        before = env.agent.stats()["hooks"]["tc"]["drops"]["policy-default"]["packets"]
         assert denied_udp(t) == "timeout"
-        after = env.agent.stats()["hooks"]["xdp"]["drops"]["policy-default"]["packets"]
+        after = env.agent.stats()["hooks"]["tc"]["drops"]["policy-default"]["packets"]
         assert after > before, (before, after)
         # stateful: the replies to what fw opens pass default deny
         assert udp_from(t.fw, t.c4) == "reply"
