@@ -227,6 +227,7 @@ def test_upgrade_from_previous_release(env, server):
         os.listdir(agent.state_dir)
     log = agent.log_text()
     assert "is a name this build retired" in log and "by rule order" in log, log
+    assert "sl_drop: the counters carried over into sl_drop_v2 as the xdp hook's" in log, log
     pins = os.listdir(maps)
     assert not [n for n in pins if n.startswith("fwo_") or n in retired], pins
     assert "sl_ifslot_v2" in pins and "fwp_cfg" in pins, pins
