@@ -6,6 +6,7 @@
  *   migrate.c  upgrades across map layout changes: a policy per map
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
  *   rules.c    rule counter ids kept across reloads, rule names by generation
+ *   cnt_ids.c  counter ids owned by rules (firewall's and egress entries')
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
