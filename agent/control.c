@@ -269,34 +269,37 @@ static int cmd_rule_list(struct agent *a, struct json_object **data, char *err,
 	return 0;
 }
 
-/* {"verdicts": {NAME: counter}, "drops": {...}} of hook block H of V and D (H -1: all summed). */
+/*
+ * {NAME: counter} of the N NAMES of C (a block of SLOTS entries per hook):
+ * hook H's block, or with H -1 every hook's summed.
+ */
+static struct json_object *hook_json(const char *const *names, int n,
+				     const struct sl_counter *c, int slots, int h)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int i = 0; i < n; i++) {
+		struct sl_counter sum = { 0, 0 };
+
+		for (int k = h < 0 ? 0 : h; k < (h < 0 ? SLUICE_HOOK_MAX : h + 1); k++) {
+			sum.packets += c[k * slots + i].packets;
+			sum.bytes += c[k * slots + i].bytes;
+		}
+		json_object_object_add(o, names[i], json_counter(&sum));
+	}
+	return o;
+}
+
+/* {"verdicts": {...}, "drops": {...}} of hook H of V and D (H -1: all summed). */
 static struct json_object *hook_counters(const struct sl_counter *v, const struct sl_counter *d,
 					 int h)
 {
-	struct json_object *vo = json_object_new_object(), *dro = json_object_new_object();
 	struct json_object *o = json_object_new_object();
-	int h0 = h < 0 ? 0 : h, h1 = h < 0 ? SLUICE_HOOK_MAX : h + 1;
 
-	for (int i = 0; i < SLUICE_VERDICT_MAX; i++) {
-		struct sl_counter c = { 0, 0 };
-
-		for (int k = h0; k < h1; k++) {
-			c.packets += v[SLUICE_VERDICT_IDX(k, i)].packets;
-			c.bytes += v[SLUICE_VERDICT_IDX(k, i)].bytes;
-		}
-		json_object_object_add(vo, sl_verdict_names[i], json_counter(&c));
-	}
-	for (int i = 0; i < SLUICE_DROP_MAX; i++) {
-		struct sl_counter c = { 0, 0 };
-
-		for (int k = h0; k < h1; k++) {
-			c.packets += d[SLUICE_DROP_IDX(k, i)].packets;
-			c.bytes += d[SLUICE_DROP_IDX(k, i)].bytes;
-		}
-		json_object_object_add(dro, sl_drop_names[i], json_counter(&c));
-	}
-	json_object_object_add(o, "verdicts", vo);
-	json_object_object_add(o, "drops", dro);
+	json_object_object_add(o, "verdicts", hook_json(sl_verdict_names, SLUICE_VERDICT_MAX, v,
+							SLUICE_VERDICT_SLOTS, h));
+	json_object_object_add(o, "drops", hook_json(sl_drop_names, SLUICE_DROP_MAX, d,
+						     SLUICE_DROP_SLOTS, h));
 	return o;
 }
 

@@ -156,12 +156,12 @@ def test_unsolicited_inbound_dropped(env, server):
     start(env)
     # the servers live in client; fw has none, so probe fw's ports from client:
     # with nothing tracked, default deny drops the SYN (no RST comes back)
-    before = env.agent.stats()["hooks"]["xdp"]["drops"]["policy-default"]["packets"]
+    before = env.agent.stats()["total"]["drops"]["policy-default"]["packets"]
     res = run([PYTHON, PEER, "tcp", t.f4, "22", "--timeout", "1"], ns=t.client,
               timeout=15).stdout.strip()
     assert res == "timeout", res
     assert udp_from(t.client, t.f4, port=5399, timeout=1) == "timeout"
-    after = env.agent.stats()["hooks"]["xdp"]["drops"]["policy-default"]["packets"]
+    after = env.agent.stats()["total"]["drops"]["policy-default"]["packets"]
     assert after > before
     # and nothing was tracked for them
     assert ct_list(env, "--src", t.c4) == []

@@ -119,7 +119,7 @@ def test_block_cuts_tracked_flow_and_survives_restart(env):
     g0 = gen(agent)
 
     def passed():
-        return agent.stats()["hooks"]["xdp"]["verdicts"]["pass"]["packets"]
+        return agent.stats()["total"]["verdicts"]["pass"]["packets"]
 
     # block once the stream flows (scapy takes about a second to start)
     with Stream(topo, [udp("s", 5000, count=400)], inter=0.005) as s:

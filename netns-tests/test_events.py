@@ -248,10 +248,12 @@ def test_metrics(env):
     # discovery, ...): between the reads before and after the scrape
     assert before["(default)"]["packets"] <= m[("sluice_rule_packets_total", dflt)] <= \
         rules["(default)"]["packets"]
-    assert m[("sluice_drop_packets_total", (("reason", "bad-ipv4-ihl"),))] == 3
-    assert m[("sluice_drop_packets_total", (("reason", "policy-rule"),))] == \
+    # per hook: the veth is on XDP, tc saw nothing
+    assert m[("sluice_drop_packets_total", (("hook", "xdp"), ("reason", "bad-ipv4-ihl")))] == 3
+    assert m[("sluice_drop_packets_total", (("hook", "tc"), ("reason", "bad-ipv4-ihl")))] == 0
+    assert m[("sluice_drop_packets_total", (("hook", "xdp"), ("reason", "policy-rule")))] == \
         stats["drops"]["policy-rule"]["packets"]
-    assert m[("sluice_verdict_packets_total", (("verdict", "drop"),))] == \
+    assert m[("sluice_verdict_packets_total", (("hook", "xdp"), ("verdict", "drop")))] == \
         stats["verdicts"]["drop"]["packets"]
     assert ("sluice_ct_entries", ()) in m
     assert m[("sluice_ct_events_total", (("event", "created"),))] == 0

@@ -709,6 +709,23 @@ out:
 	rm_dir(base);
 }
 
+/* Entry h * SLOTS + i of M's names is HOOK/NAMES[i] for i < N, none past N. */
+static void check_hook_names(const struct mig_map *m, const char *const *names, int n,
+			     int slots)
+{
+	char want[64];
+
+	ASSERT_EQ(m->nnames, SLUICE_HOOK_MAX * slots, "a name per entry of every hook");
+	for (int h = 0; h < SLUICE_HOOK_MAX; h++)
+		for (int i = 0; i < slots; i++) {
+			const char *got = m->names[h * slots + i];
+
+			snprintf(want, sizeof(want), "%s/%s", sl_hook_names[h], i < n ? names[i] : "");
+			tl_check(i < n ? got && !strcmp(got, want) : !got, __FILE__, __LINE__,
+				 "%s: entry %d of hook %d: %s", m->name, i, h, got ? got : "(none)");
+		}
+}
+
 /*
  * sl_verdict_v2 and sl_drop_v2: a block per hook, entries named HOOK/NAME
  * (the names the carry matches; the spare entries of each block unnamed).
@@ -716,32 +733,11 @@ out:
 TEST(hook_counter_names)
 {
 	const struct mig_map *v = mig_find(SLUICE_MAP_VERDICT), *d = mig_find(SLUICE_MAP_DROP);
-	char want[64];
 
 	if (!ASSERT_TRUE(v && d, "both have a policy"))
 		return;
-	ASSERT_EQ(v->nnames, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, "verdict names");
-	ASSERT_EQ(d->nnames, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, "drop names");
-	for (int h = 0; h < SLUICE_HOOK_MAX; h++) {
-		for (int i = 0; i < SLUICE_VERDICT_SLOTS; i++) {
-			const char *got = v->names[h * SLUICE_VERDICT_SLOTS + i];
-
-			snprintf(want, sizeof(want), "%s/%s", sl_hook_names[h],
-				 i < SLUICE_VERDICT_MAX ? sl_verdict_names[i] : "");
-			tl_check(i < SLUICE_VERDICT_MAX ? got && !strcmp(got, want) : !got,
-				 __FILE__, __LINE__, "verdict %d of hook %d: %s", i, h,
-				 got ? got : "(none)");
-		}
-		for (int i = 0; i < SLUICE_DROP_SLOTS; i++) {
-			const char *got = d->names[h * SLUICE_DROP_SLOTS + i];
-
-			snprintf(want, sizeof(want), "%s/%s", sl_hook_names[h],
-				 i < SLUICE_DROP_MAX ? sl_drop_names[i] : "");
-			tl_check(i < SLUICE_DROP_MAX ? got && !strcmp(got, want) : !got,
-				 __FILE__, __LINE__, "drop %d of hook %d: %s", i, h,
-				 got ? got : "(none)");
-		}
-	}
+	check_hook_names(v, sl_verdict_names, SLUICE_VERDICT_MAX, SLUICE_VERDICT_SLOTS);
+	check_hook_names(d, sl_drop_names, SLUICE_DROP_MAX, SLUICE_DROP_SLOTS);
 }
 
 /*
