@@ -1003,7 +1003,8 @@ TEST(lb_drain_then_remove)
 	if (!ASSERT_OK(lb_env_reapply(&e, drained, ++shared_gen), "drain 198.51.100.12"))
 		goto out;
 	for (int i = 0; i < NFLOWS; i++)
-		if (!ASSERT_EQ(flow_to(&e, i, 0x10), was[i], "established flow stays (drain)"))
+		if (!ASSERT_EQ(flow_to(&e, i, 0x10), was[i], "established flow stays (drain)") ||
+		    !ASSERT_EQ(flow_to(&e, i, 0x02), was[i], "its SYN again: the same backend"))
 			break;
 	for (int i = NFLOWS; i < 3 * NFLOWS; i++)
 		if (!ASSERT_NEQ(flow_to(&e, i, 0x02), 12, "a new flow avoids the drained backend"))
@@ -1012,7 +1013,8 @@ TEST(lb_drain_then_remove)
 	if (!ASSERT_OK(lb_env_reapply(&e, removed, ++shared_gen), "remove 198.51.100.13"))
 		goto out;
 	for (int i = 0; i < NFLOWS; i++) {
-		int now = flow_to(&e, i, 0x10);
+		/* a retransmitted SYN of a removed backend's flow is balanced again too */
+		int now = flow_to(&e, i, i % 2 ? 0x02 : 0x10);
 
 		if (was[i] == 13)
 			ASSERT_EQ(now, 11, "the removed backend's flow moves (12 drains)");
@@ -1038,11 +1040,17 @@ TEST(lb_no_backend_dropped)
 			    "{ addr: 198.51.100.13, port: 8080, drain: true }") : NULL;
 	struct sl_counter drop[SLUICE_DROP_MAX];
 	struct lb_env e;
+	int be;
 
-	if (!ASSERT_TRUE(c != NULL, "policy") || !ASSERT_OK(lb_env_open(&e, c), "open"))
+	if (!ASSERT_TRUE(c != NULL, "policy") || !ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+		goto out;
+	be = flow_to(&e, 2, 0x02);
+	if (!ASSERT_TRUE(be >= 11, "a flow before") ||
+	    !ASSERT_OK(lb_env_reapply(&e, c, ++shared_gen), "every backend drained"))
 		goto out;
 	xdp_env_reset_counters(&e.x);
 	ASSERT_EQ(flow_to(&e, 1, 0x02), -1, "not forwarded");
+	ASSERT_EQ(flow_to(&e, 2, 0x02), be, "a SYN of the flow before: to its backend");
 	if (ASSERT_OK(sl_counters_read(e.x.drop_fd, SLUICE_DROP_MAX, drop), "drops"))
 		ASSERT_EQ(drop[SLUICE_DROP_LB_NO_BACKEND].packets, 1, "lb-no-backend");
 out:
