@@ -173,7 +173,11 @@ struct fw_config {
 	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
 	__u16 row;			/* 0: classes in fw_cls; else chunks per class in fw_clsb */
 	__u32 cls_base[SL_F_MAX];	/* class table index of each field's class 0 */
-	__u32 pad;
+	__u32 src_only;			/* bit r: rule r (< 32) names a source and nothing
+					 * else, so when it is the first rule of the packet's
+					 * source class it is the first match: the other
+					 * fields need not be looked up (0 in slots written
+					 * before it: the full lookup, as then) */
 	struct fw_dir dir[2];		/* source, destination */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
 };

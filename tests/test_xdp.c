@@ -722,6 +722,8 @@ TEST(xdp_blocklist_in_tries)
 	ASSERT_TRUE(sl_fw_has_block(policy_fw(&pol, 0)), "rule 0 is the blocklist");
 	if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
 		ASSERT_EQ(t.cfg.block, 1, "fw_config.block");
+		/* its prefixes are not in the tables: the source classes never name it */
+		ASSERT_EQ(t.cfg.src_only & 1, 0, "the blocklist's rule is no src_only rule");
 		ASSERT_OK(fw_maps_write(&env.fds, &t, &d), "write");
 	}
 	fw_tables_free(&t);
