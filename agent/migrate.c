@@ -144,8 +144,13 @@ static const struct mig_map mig_maps[] = {
 	POLICY(SLUICE_MAP_EG_CG, "the managed cgroups' egress entries", 0),
 	POLICY(SLUICE_MAP_EG_SRC4, "the egress backstop's IPv4 sources", 0),
 	POLICY(SLUICE_MAP_EG_SRC6, "the egress backstop's IPv6 sources", 0),
-	/* by counter id: entry base + rule, the same policy gives the same ids */
+	/*
+	 * By counter id. Before eg_cnt_key, entry base + rule: the first apply
+	 * of a build with owners keeps those ids (egress.c, seed).
+	 */
 	{ SLUICE_MAP_EG_CNT, MIG_COUNTERS, MIG_G_NONE, "the egress rule counters" },
+	{ SLUICE_MAP_EG_CNT_KEY, MIG_STATE, MIG_G_NONE, "the egress rule counters' owners",
+	  .carry = mig_keys_carry },
 	{ SLUICE_MAP_EG_STATS, MIG_COUNTERS, MIG_G_NONE, "the egress counters per hook",
 	  LIST(eg_stat_names), NULL, 0, NULL },
 	{ SLUICE_MAP_EG_LB_REV, MIG_STATE, MIG_G_NONE,
