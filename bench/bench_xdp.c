@@ -199,8 +199,9 @@ static int verify_rule_counts_all(struct bench *b, int prog, const uint8_t *fram
 }
 
 /*
- * The tail-call pipeline (sluice_xdp: entry -> sl_stage_fw through sl_tails,
- * state in sl_scratch) against the same stages in one program (fw_single),
+ * The pipeline (sluice_xdp: the firewall in the entry program, the load
+ * balancer tail-called through sl_tails, state in sl_scratch) against the
+ * same stages in one program (fw_single),
  * interleaved with the floor in the same rounds: medians and their ratio.
  */
 static int pipe_vs_single(int pipe, int single, int floor, const uint8_t *frame,

@@ -381,18 +381,15 @@ struct sl_counter {
 #define SLUICE_DROP_SLOTS	64
 
 /*
- * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse, and
- * the rules when stateless) hands a packet on through the prog array
- * sl_tails, index = the stage below;
- * the per-packet state (parsed headers, conntrack key, policy slot) travels
- * in the per-CPU map sl_scratch. A tail call into an empty index is the drop
- * "tail-call-missed". The names are the stage programs' names; the loader
- * fills sl_tails with them. A packet the firewall allows goes on to the load
- * balancer when services are configured (lb_config.active).
+ * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse,
+ * conntrack when stateful, the rules) hands a packet it allows on through
+ * the prog array sl_tails, index = the stage below, when services are
+ * configured (lb_config.active); the per-packet state (parsed headers,
+ * conntrack key, policy slot) travels in the per-CPU map sl_scratch. A tail
+ * call into an empty index is the drop "tail-call-missed". The names are
+ * the stage programs' names; the loader fills sl_tails with them.
  */
 #define SLUICE_TAILS(X)					\
-	X(TAIL_CT,	"sl_stage_ct")	/* conntrack */		\
-	X(TAIL_FW,	"sl_stage_fw")	/* firewall rules */	\
 	X(TAIL_LB,	"sl_stage_lb")	/* load balancer */
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
