@@ -81,14 +81,14 @@ static __always_inline __u8 sl_ct_key_make(struct sl_ct_key *k, const struct sl_
 }
 
 /*
- * sl_ct_key_make for an IPv4 packet of M with ports (or echo identifier)
- * SPORT, DPORT in host order: every word written once, no tuple between
- * (the per-packet path of nearly all traffic). Returns whether the source
- * is endpoint a.
+ * sl_ct_key_make for an IPv4 packet M with ports:
+ * every word written once, no tuple in between (the per-packet path of
+ * nearly all traffic); the same key. Returns whether the source is
+ * endpoint a.
  */
-static __always_inline __u8 sl_ct_key_make4(struct sl_ct_key *k, const struct sl_meta *m,
-					    __u16 sport, __u16 dport)
+static __always_inline __u8 sl_ct_key_make4(struct sl_ct_key *k, const struct sl_meta *m)
 {
+	__u16 sport = m->sport, dport = m->dport;
 	bool src_a = m->src4 != m->dst4 ? m->src4 < m->dst4 : sport <= dport;
 	__u32 *w = (__u32 *)k;
 
@@ -104,7 +104,7 @@ static __always_inline __u8 sl_ct_key_make4(struct sl_ct_key *k, const struct sl
 	return src_a;
 }
 
-/* The shard of P's key, of SHARDS (sl_ct_shard_of; its IPv4 form when it is one). */
+/* The shard of K among SHARDS: sl_ct_shard_of, in its IPv4 form for an IPv4 key. */
 static __always_inline __u32 sl_ct_key_shard(const struct sl_ct_key *k, __u32 shards)
 {
 	return k->family == 4 ? sl_ct_shard_of4(k, shards) : sl_ct_shard_of(k, shards);
@@ -188,7 +188,7 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 			 SL_TCP_SYN)
 			p->start = SL_CT_SYN_SENT;
 		if (m->family == 4) {
-			p->src_is_a = sl_ct_key_make4(&p->key, m, m->sport, m->dport);
+			p->src_is_a = sl_ct_key_make4(&p->key, m);
 			return SL_CT_KEYED;
 		}
 		sl_ct_tuple_addrs(&t, m);
