@@ -175,6 +175,9 @@ $(BUILD)/san/sluice: $(call sobj,$(CLI_SRCS) $(LIB_SRCS))
 # test_migrate: the agent's upgrade table and carry-overs, on real maps
 $(BUILD)/tests/test_migrate: $(call sobj,agent/migrate.c agent/log.c)
 $(BUILD)/tests/test_migrate: LDLIBS += -lsystemd
+# test_loop: the agent's event loop, on a real epoll fd
+$(BUILD)/tests/test_loop: $(call sobj,agent/loop.c agent/log.c)
+$(BUILD)/tests/test_loop: LDLIBS += -lsystemd
 $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(TEST_LIB_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(dir $@)

@@ -6,9 +6,11 @@
  *   migrate.c  upgrades across map layout changes: a policy per map
  *   sync.c     policy dir -> check -> compile -> write maps; inotify reloads
  *   rules.c    rule counter ids kept across reloads, rule names by generation
+ *   cnt_ids.c  counter ids owned by rules (firewall's and egress entries')
  *   attach.c   XDP bpf_links per interface, pinned, adopted on restart
  *   conntrack.c conntrack: TC egress tcx links, ct_cfg, ct-list/flush/stats
  *   netlink.c  rtnetlink link dump and RTMGRP_LINK events (libmnl)
+ *   loop.c     the event loop: watched sources, one round of epoll_wait and handlers
  *   ctl_conn.c the control socket and its connections (docs/control.md)
  *   control.c  the control socket's commands
  *   events.c   drop events: the sl_events ring buffer, monitor clients
@@ -213,7 +215,7 @@ struct agent {
 		bool failed;
 	} svc;
 
-	/* event loop (main.c) */
+	/* event loop (loop.c, run by main.c) */
 	int epfd;
 	/*
 	 * The events epoll_wait returned and not yet handled: a handler may
@@ -244,5 +246,11 @@ void *agent_conn_new(struct agent *a, int fd, size_t size,
 long agent_ms_since(const struct timespec *t0);
 /* Stop watching SRC, also for the rest of the batch being handled: SRC may be freed next. */
 void agent_unwatch(struct agent *a, struct ep_src *src);
+/*
+ * One round of the event loop (loop.c): wait up to TIMEOUT_MS (-1: no limit)
+ * and run the handler of every ready source, unless a handler stops the
+ * agent. The number of events, or -errno of epoll_wait (-EINTR: a signal).
+ */
+int agent_dispatch(struct agent *a, int timeout_ms);
 
 #endif /* SLUICED_AGENT_H */

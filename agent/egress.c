@@ -5,13 +5,15 @@
  * Each `egress` entry is compiled by the firewall's compiler into a policy
  * slot of its own (lib/fw_compile.c, lib/fw_maps.c: the same tables, the
  * same classifier). Which slot a socket uses is one word per managed
- * cgroup, eg_cg[cgroup id] = {slot, counter base, entry}, and one per
+ * cgroup, eg_cg[cgroup id] = {slot, default's counter, entry}, and one per
  * backstop source prefix, eg_src4/eg_src6[prefix]. Applying a policy
  * builds every new slot first (egress_prepare), then rewrites those words
  * (egress_commit: each an atomic replace, every one put back if any write
  * fails), and only then are new cgroups attached (cgwatch.c) and new
  * backstop interfaces (egress_tc.c). The slots left are freed by the
  * firewall's collector after the grace period (egress_holds_slot).
+ * Counter ids belong to rules (cnt_ids.c, eg_cnt_key): a rule keeps its
+ * counts while its entry, name and content stay, wherever it moves.
  *
  * The hook programs (bpf/sluice_cgroup.bpf.c) are loaded by every agent,
  * with the XDP object's pinned maps; the links a previous agent pinned are
@@ -58,6 +60,7 @@ static void eg_snap_drop(struct agent_egress *eg);
 
 int egress_load(struct agent *a)
 {
+	char path[PATH_MAX];
 	struct agent_egress *eg;
 	struct sluice_cgroup *skel;
 	struct bpf_map *map;
@@ -68,6 +71,12 @@ int egress_load(struct agent *a)
 		return -ENOMEM;
 	eg->ino_fd = -1;
 	a->eg = eg;
+	/*
+	 * No owners pinned yet (a new install, or an upgrade from a build that
+	 * gave entry i's rule r the id base + r): the first apply keeps those ids.
+	 */
+	eg->seed = !path_join(path, sizeof(path), a->maps_dir, SLUICE_MAP_EG_CNT_KEY) &&
+		   access(path, F_OK);
 	skel = sluice_cgroup__open();
 	if (!skel) {
 		err = -errno;
@@ -112,6 +121,10 @@ int egress_load(struct agent *a)
 	eg->src6_fd = bpf_map__fd(skel->maps.eg_src6);
 	eg->cnt_fd = bpf_map__fd(skel->maps.eg_rule_cnt);
 	eg->stats_fd = bpf_map__fd(skel->maps.eg_stats);
+	err = cnt_ids_open(&eg->cnt, "egress rule", eg->cnt_fd,
+			   bpf_map__fd(skel->maps.eg_cnt_key), SLUICE_EG_CNT_IDS);
+	if (err)
+		return err;
 #define EG_PROG(id, name, type, prog) eg->prog_fds[id] = bpf_program__fd(skel->progs.prog);
 	EG_HOOKS(EG_PROG)
 #undef EG_PROG
@@ -128,10 +141,14 @@ void egress_unload(struct agent *a)
 	cgw_close(a);
 	eg_snap_drop(eg);
 	sluice_cgroup__destroy(eg->skel);
+	cnt_ids_close(&eg->cnt);
 	free(eg->slots);
 	free(eg->bases);
+	free(eg->ids);
 	free(eg->new_slots);
 	free(eg->new_bases);
+	free(eg->new_ids);
+	free(eg->fresh);
 	free(eg);
 	a->eg = NULL;
 }
@@ -192,11 +209,12 @@ int eg_pin(int fd, const char *path)
 
 /* ---- map words ---- */
 
-static struct sl_eg_val eg_val(const struct agent_egress *eg, const uint32_t *slots,
-			       const uint32_t *bases, size_t entry)
+/* Entry ENTRY's word: its slot and default's counter in SLOTS, BASES and IDS of POL. */
+static struct sl_eg_val eg_val(const uint32_t *slots, const uint32_t *bases, const uint32_t *ids,
+			       const struct sl_policy *pol, size_t entry)
 {
-	(void)eg;
-	return (struct sl_eg_val){ .slot = slots[entry], .cnt_base = bases[entry],
+	return (struct sl_eg_val){ .slot = slots[entry],
+				   .cnt_base = ids[bases[entry] + pol->egs[entry].fw.nrules],
 				   .entry = (uint32_t)entry + 1 };
 }
 
@@ -207,7 +225,7 @@ int eg_cg_write(struct agent *a, uint64_t id, size_t entry)
 
 	if (entry >= eg->n)
 		return -ENOENT;
-	v = eg_val(eg, eg->slots, eg->bases, entry);
+	v = eg_val(eg->slots, eg->bases, eg->ids, &a->pol, entry);
 	return bpf_map_update_elem(eg->cg_fd, &id, &v, BPF_ANY) ? -errno : 0;
 }
 
@@ -335,8 +353,10 @@ static void free_new(struct agent_egress *eg)
 {
 	free(eg->new_slots);
 	free(eg->new_bases);
-	eg->new_slots = eg->new_bases = NULL;
-	eg->new_n = 0;
+	free(eg->new_ids);
+	free(eg->fresh);
+	eg->new_slots = eg->new_bases = eg->new_ids = eg->fresh = NULL;
+	eg->new_n = eg->nfresh = 0;
 	eg->prepared = false;
 }
 
@@ -355,32 +375,77 @@ void egress_abort(struct agent *a)
 	for (size_t i = 0; i < eg->new_n; i++)
 		if (eg->new_slots[i] < SLUICE_POL_SLOTS)
 			fw_slot_clear(&a->fds, eg->new_slots[i]);
+	cnt_ids_abort(&eg->cnt, eg->fresh, eg->nfresh);
 	free_new(eg);
 }
 
-/*
- * The slot's counter ids: rule r counts into eg_rule_cnt[BASE + r], the
- * default into BASE + nrules (the parser keeps every entry's within
- * SLUICE_EG_CNT_MAX).
- */
-static int eg_set_counters(struct fw_tables *t, uint32_t base)
+/* The owner key of entry E's rule R (R == nrules: its default). */
+static uint64_t eg_cnt_owner(const struct sl_egress *e, size_t r)
 {
-	uint32_t n = t->cfg.nrules, *ids = calloc(n + 1, sizeof(*ids));
+	uint64_t h = 0xcbf29ce484222325ull, rk = 0;	/* FNV-1a 64 */
+	unsigned char tail[17];
+	size_t nt = 0;
 
-	if (!ids)
+	/* an egress rule counts for its entry, apart from the same rule elsewhere */
+	for (const unsigned char *p = (const unsigned char *)e->name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	tail[nt++] = r < e->fw.nrules ? 'r' : 'd';
+	if (r < e->fw.nrules)
+		rk = sl_rule_key(&e->fw.rules[r]);
+	/* an unnamed rule is ENTRY.INDEX: its index is its name */
+	if (r < e->fw.nrules && !e->fw.rules[r].name)
+		rk ^= (uint64_t)(r + 1) * 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 8; i++)
+		tail[nt++] = (unsigned char)(rk >> (8 * i));
+	for (size_t i = 0; i < nt; i++)
+		h = (h ^ tail[i]) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/*
+ * The counter ids of every entry of POL, its rules' then its default's, in
+ * new_ids from new_bases[entry]: a rule keeps the id it owns (eg_cnt_key),
+ * a new or changed one takes a free id, zeroed. 0 or -errno (logged).
+ */
+static int eg_plan_counters(struct agent_egress *eg, const struct sl_policy *pol)
+{
+	size_t n = 0, k = 0;
+	uint64_t *keys;
+	int err = 0;
+
+	for (size_t i = 0; i < pol->negs; i++)
+		n += pol->egs[i].fw.nrules + 1;
+	keys = calloc(n + 1, sizeof(*keys));
+	eg->new_ids = calloc(n + 1, sizeof(*eg->new_ids));
+	eg->fresh = calloc(n + 1, sizeof(*eg->fresh));
+	if (!keys || !eg->new_ids || !eg->fresh) {
+		free(keys);
 		return -ENOMEM;
-	for (uint32_t r = 0; r < n; r++)
-		ids[r] = base + r;
-	fw_tables_set_counters(t, ids, base + n);
-	free(ids);
-	return 0;
+	}
+	for (size_t i = 0; i < pol->negs; i++) {
+		eg->new_bases[i] = (uint32_t)k;
+		for (size_t r = 0; r <= pol->egs[i].fw.nrules; r++)
+			keys[k++] = eg_cnt_owner(&pol->egs[i], r);
+	}
+	eg->new_nids = n;
+	if (eg->seed) {
+		/* ids entry base + rule, as the previous layout counted: their counts go on */
+		for (size_t i = 0; i < n; i++)
+			eg->new_ids[i] = (uint32_t)i;
+		err = cnt_ids_seed(&eg->cnt, keys, eg->new_ids, n);
+		if (!err)
+			eg->seed = false;
+	} else {
+		err = cnt_ids_plan(&eg->cnt, keys, n, eg->new_ids, eg->fresh, &eg->nfresh);
+	}
+	free(keys);
+	return err;
 }
 
 int egress_prepare(struct agent *a, const struct sl_policy *pol, uint64_t gen)
 {
 	struct agent_egress *eg = a->eg;
-	uint32_t base = 0;
-	int err = 0;
+	int err;
 
 	free_new(eg);
 	eg->prepared = true;
@@ -393,17 +458,19 @@ int egress_prepare(struct agent *a, const struct sl_policy *pol, uint64_t gen)
 	}
 	for (size_t i = 0; i < pol->negs; i++)
 		eg->new_slots[i] = UINT32_MAX;
+	/* counter ids first: a rule that stays the same keeps its counters */
+	err = eg_plan_counters(eg, pol);
 	for (size_t i = 0; i < pol->negs && !err; i++) {
 		const struct sl_egress *e = &pol->egs[i];
+		const uint32_t *ids = eg->new_ids + eg->new_bases[i];
 		struct fw_write_fail fail;
 		struct sl_diags d = {};
 		struct fw_tables t = {};
 
 		err = fw_compile(pol, &e->fw, gen, &t, &d);
 		/* counter ids into eg_rule_cnt, the entry's own (sluice_abi.h) */
-		if (!err)
-			err = eg_set_counters(&t, base);
 		if (!err) {
+			fw_tables_set_counters(&t, ids, ids[e->fw.nrules]);
 			err = fw_slot_free(&a->fds, &eg->new_slots[i]);
 			if (err)
 				sl_diag_add(&d, &e->loc, "egress \"%s\": no free policy slot (%d in "
@@ -417,8 +484,6 @@ int egress_prepare(struct agent *a, const struct sl_policy *pol, uint64_t gen)
 					    fail.map ? fail.map : "?", strerror(-err));
 			}
 		}
-		eg->new_bases[i] = base;
-		base += (uint32_t)e->fw.nrules + 1;
 		if (err) {
 			log_diags(LL_ERROR, &d);
 			pr_err("%s: egress \"%s\" does not compile: not applied", a->policy_dir,
@@ -504,51 +569,6 @@ static void src_keys_free(struct src_keys *s)
 	free(s->e6);
 }
 
-/* The owner of each eg_rule_cnt index under POL: "ENTRY/RULE", "ENTRY/" the default. */
-static char **counter_owners(const struct sl_policy *pol)
-{
-	char **v = calloc(SLUICE_EG_CNT_MAX, sizeof(*v));
-	size_t n = 0;
-
-	for (size_t i = 0; v && i < pol->negs; i++) {
-		const struct sl_egress *e = &pol->egs[i];
-
-		for (size_t r = 0; r <= e->fw.nrules && n < SLUICE_EG_CNT_MAX; r++, n++)
-			if (asprintf(&v[n], "%s/%s", e->name,
-				     r < e->fw.nrules ? e->fw.rules[r].name : "") < 0)
-				v[n] = NULL;
-	}
-	return v;
-}
-
-/* A counter belongs to a rule: moved to another, it starts from zero. */
-static void reset_moved_counters(struct agent *a, const struct sl_policy *pol)
-{
-	char **was, **now;
-	int err;
-
-	/* a restart knows no previous owners: the pinned counters go on */
-	if (!a->have_policy)
-		return;
-	was = counter_owners(&a->pol);
-	now = counter_owners(pol);
-	for (__u32 i = 0; was && now && i < SLUICE_EG_CNT_MAX; i++) {
-		if ((!was[i] && !now[i]) || (was[i] && now[i] && !strcmp(was[i], now[i])))
-			continue;
-		err = sl_percpu_zero(a->eg->cnt_fd, i, sizeof(struct sl_counter));
-		if (err)
-			pr_warn("egress: cannot reset counter %u: %s", i, strerror(-err));
-	}
-	for (size_t i = 0; i < SLUICE_EG_CNT_MAX; i++) {
-		if (was)
-			free(was[i]);
-		if (now)
-			free(now[i]);
-	}
-	free(was);
-	free(now);
-}
-
 int egress_commit(struct agent *a, const struct sl_policy *pol)
 {
 	struct agent_egress *eg = a->eg;
@@ -586,7 +606,7 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 	/* every managed cgroup that exists, and every backstop source: the new slot */
 	for (size_t i = 0; i < pol->negs && !err; i++) {
 		uint64_t id = entry_cg_id(a, &pol->egs[i]);
-		struct sl_eg_val v = eg_val(eg, eg->new_slots, eg->new_bases, i);
+		struct sl_eg_val v = eg_val(eg->new_slots, eg->new_bases, eg->new_ids, pol, i);
 		bool dup = false;
 
 		if (!id)
@@ -607,7 +627,8 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 		}
 	}
 	for (size_t i = 0; i < sk.n4 && !err; i++) {
-		struct sl_eg_val v = eg_val(eg, eg->new_slots, eg->new_bases, sk.e4[i]);
+		struct sl_eg_val v = eg_val(eg->new_slots, eg->new_bases, eg->new_ids, pol,
+					    sk.e4[i]);
 
 		if (bpf_map_update_elem(eg->src4_fd, &sk.k4[i], &v, BPF_ANY)) {
 			err = -errno;
@@ -615,7 +636,8 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 		}
 	}
 	for (size_t i = 0; i < sk.n6 && !err; i++) {
-		struct sl_eg_val v = eg_val(eg, eg->new_slots, eg->new_bases, sk.e6[i]);
+		struct sl_eg_val v = eg_val(eg->new_slots, eg->new_bases, eg->new_ids, pol,
+					    sk.e6[i]);
 
 		if (bpf_map_update_elem(eg->src6_fd, &sk.k6[i], &v, BPF_ANY)) {
 			err = -errno;
@@ -632,8 +654,6 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 	if (err) {
 		eg_snap_restore(eg);
 		eg_snap_drop(eg);
-	} else {
-		reset_moved_counters(a, pol);
 	}
 	src_keys_free(&sk);
 	free(ids);
@@ -646,13 +666,18 @@ void egress_applied(struct agent *a)
 
 	if (!eg->prepared)
 		return;
+	/* the ids only the policy left behind owned are free again */
+	cnt_ids_commit(&eg->cnt, eg->new_ids, eg->new_nids);
 	free(eg->slots);
 	free(eg->bases);
+	free(eg->ids);
+	free(eg->fresh);
 	eg->slots = eg->new_slots;
 	eg->bases = eg->new_bases;
+	eg->ids = eg->new_ids;
 	eg->n = eg->new_n;
-	eg->new_slots = eg->new_bases = NULL;
-	eg->new_n = 0;
+	eg->new_slots = eg->new_bases = eg->new_ids = eg->fresh = NULL;
+	eg->new_n = eg->new_nids = eg->nfresh = 0;
 	eg->prepared = false;
 	eg_snap_drop(eg);
 	cgw_sync_policy(a);
@@ -832,12 +857,12 @@ int egress_cmd_list(struct agent *a, struct json_object *req, struct json_object
 			 "generation %llu stays in force", (unsigned long long)a->generation);
 		return -ENOENT;
 	}
-	cnt = calloc(SLUICE_EG_CNT_MAX, sizeof(*cnt));
+	cnt = calloc(SLUICE_EG_CNT_IDS, sizeof(*cnt));
 	if (!cnt) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	ret = sl_counters_read(a->eg->cnt_fd, SLUICE_EG_CNT_MAX, cnt);
+	ret = sl_counters_read(a->eg->cnt_fd, SLUICE_EG_CNT_IDS, cnt);
 	if (ret) {
 		free(cnt);
 		snprintf(err, errlen, "cannot read the egress counters (%s): %s",
@@ -848,12 +873,14 @@ int egress_cmd_list(struct agent *a, struct json_object *req, struct json_object
 	for (size_t i = 0; i < a->pol.negs; i++) {
 		const struct sl_egress *e = &a->pol.egs[i];
 		struct json_object *o = entry_status(a, i), *rules = json_object_new_array();
-		uint32_t base = i < a->eg->n ? a->eg->bases[i] : 0;
+		const uint32_t *ids = i < a->eg->n ? a->eg->ids + a->eg->bases[i] : NULL;
 		struct json_object *def = json_object_new_object();
+		const struct sl_counter none = {}, *c;
 
 		for (size_t r = 0; r < e->fw.nrules; r++) {
 			struct json_object *ro = sl_json_egress_rule(&e->fw.rules[r], r);
-			const struct sl_counter *c = &cnt[(base + r) % SLUICE_EG_CNT_MAX];
+
+			c = ids ? &cnt[ids[r] % SLUICE_EG_CNT_IDS] : &none;
 
 			json_object_object_add(ro, "packets", json_object_new_uint64(c->packets));
 			json_object_object_add(ro, "bytes", json_object_new_uint64(c->bytes));
@@ -862,10 +889,9 @@ int egress_cmd_list(struct agent *a, struct json_object *req, struct json_object
 		json_object_object_add(o, "rules", rules);
 		json_object_object_add(def, "action", json_object_new_string(
 					       sl_action_name(e->fw.default_action)));
-		json_object_object_add(def, "packets", json_object_new_uint64(
-					       cnt[(base + e->fw.nrules) % SLUICE_EG_CNT_MAX].packets));
-		json_object_object_add(def, "bytes", json_object_new_uint64(
-					       cnt[(base + e->fw.nrules) % SLUICE_EG_CNT_MAX].bytes));
+		c = ids ? &cnt[ids[e->fw.nrules] % SLUICE_EG_CNT_IDS] : &none;
+		json_object_object_add(def, "packets", json_object_new_uint64(c->packets));
+		json_object_object_add(def, "bytes", json_object_new_uint64(c->bytes));
 		json_object_object_add(o, "default", def);
 		json_object_array_add(arr, o);
 	}

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "agent.h"
+#include "cnt_ids.h"
 #include "egress.h"
 
 /*
@@ -72,13 +73,20 @@ struct agent_egress {
 	int prog_fds[EGH_MAX];
 	int backstop_fd;
 
-	/* the policy in force: slot and counter base of each entry of a->pol */
-	uint32_t *slots, *bases;
+	/*
+	 * The policy in force: each entry's slot, and where its counter ids
+	 * start in IDS (its rules', then its default's: eg_rule_cnt ids).
+	 */
+	uint32_t *slots, *bases, *ids;
 	size_t n;
 	/* egress_prepare's, until egress_applied takes them or egress_abort frees them */
-	uint32_t *new_slots, *new_bases;
-	size_t new_n;
+	uint32_t *new_slots, *new_bases, *new_ids, *fresh;
+	size_t new_n, new_nids, nfresh;
 	bool prepared;
+	/* counter ids and their owners (eg_cnt_key) */
+	struct cnt_ids cnt;
+	/* eg_cnt_key was created by this start: the first apply keeps the ids entry base + rule */
+	bool seed;
 	/* egress_commit's snapshot of eg_cg, eg_src4, eg_src6, for egress_abort */
 	struct eg_snap *snap;
 

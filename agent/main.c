@@ -61,54 +61,6 @@ static const char usage_text[] =
 	"  -v, --verbose      also log libbpf's own messages (verifier log)\n"
 	"  -V, --version      print the version (git describe of the build)\n";
 
-int agent_watch(struct agent *a, struct ep_src *src, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = src };
-
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, src->fd, &ev)) {
-		int err = -errno;
-
-		pr_err("epoll: %s", strerror(errno));
-		return err;
-	}
-	return 0;
-}
-
-void *agent_conn_new(struct agent *a, int fd, size_t size,
-		     void (*ready)(struct agent *a, struct ep_src *src, uint32_t events))
-{
-	struct ep_src *src = calloc(1, size);
-
-	if (!src) {
-		close(fd);
-		return NULL;
-	}
-	src->fd = fd;
-	src->ready = ready;
-	if (agent_watch(a, src, EPOLLIN)) {
-		close(fd);
-		free(src);
-		return NULL;
-	}
-	return src;
-}
-
-long agent_ms_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-void agent_unwatch(struct agent *a, struct ep_src *src)
-{
-	epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);
-	for (int i = 0; i < a->batch_n; i++)
-		if (a->batch[i].data.ptr == src)
-			a->batch[i].data.ptr = NULL;
-}
-
 static void signal_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
 	struct signalfd_siginfo si;
@@ -405,7 +357,6 @@ fail_pol:
 
 static void agent_run(struct agent *a)
 {
-	struct epoll_event evs[16];
 	int n, timeout;
 
 	while (!a->stop) {
@@ -416,23 +367,14 @@ static void agent_run(struct agent *a)
 			timeout = t2;
 		if (timeout < 0 || (t3 >= 0 && t3 < timeout))
 			timeout = t3;
-		n = epoll_wait(a->epfd, evs, 16, timeout);
+		n = agent_dispatch(a, timeout);
+		if (n == -EINTR)
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("epoll_wait: %s", strerror(errno));
+			pr_err("epoll_wait: %s", strerror(-n));
 			a->exit_code = 1;
 			break;
 		}
-		a->batch = evs;
-		a->batch_n = n;
-		for (int i = 0; i < n && !a->stop; i++) {
-			struct ep_src *src = evs[i].data.ptr;
-
-			if (src)	/* NULL: closed by an earlier handler of this batch */
-				src->ready(a, src, evs[i].events);
-		}
-		a->batch_n = 0;
 		/* libmicrohttpd wants to run after every wait, whatever woke it */
 		metrics_run(a);
 		service_update(a);

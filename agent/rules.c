@@ -10,7 +10,8 @@
  * counts into it exists. Once the interfaces run the new policy and the
  * grace period is over, the ids only the old policy used are free again
  * (rules_commit). fw_cnt_key (pinned) mirrors who owns what, so that a
- * restarted agent finds the counters of the policy in force again.
+ * restarted agent finds the counters of the policy in force again. The
+ * bookkeeping is cnt_ids.c's, which serves the egress entries' counters too.
  *
  * Names by generation: a drop event carries the generation and section of
  * the slot that dropped the packet and the rule's index there. The last
@@ -27,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "cnt_ids.h"
 #include "fw_maps.h"
 #include "log.h"
 #include "policy_json.h"
@@ -49,7 +51,7 @@ struct rules_gen {
 };
 
 struct agent_rules {
-	uint64_t key[SLUICE_CNT_MAX];	/* owner of each counter id, 0: free */
+	struct cnt_ids cnt;		/* counter ids and their owners (fw_cnt_key) */
 	uint32_t *ids;			/* of the policy in force, sections one after the other */
 	size_t nids;
 	struct rules_gen hist[RULES_HIST];
@@ -74,15 +76,12 @@ static void gen_free(struct rules_gen *g)
 int rules_open(struct agent *a)
 {
 	struct agent_rules *r = calloc(1, sizeof(*r));
-	int err;
 
 	if (!r)
 		return -ENOMEM;
 	a->rules = r;
-	err = sl_array_read(a->cnt_key_fd, SLUICE_CNT_MAX, sizeof(r->key[0]), r->key);
-	if (err)
-		pr_err("cannot read %s: %s", SLUICE_MAP_CNT_KEY, strerror(-err));
-	return err;
+	/* the default's id is fixed (SLUICE_CNT_DEFAULT): the rules' are below it */
+	return cnt_ids_open(&r->cnt, "rule", a->rule_cnt_fd, a->cnt_key_fd, SLUICE_CNT_DEFAULT);
 }
 
 void rules_close(struct agent *a)
@@ -93,93 +92,40 @@ void rules_close(struct agent *a)
 		return;
 	for (size_t i = 0; i < RULES_HIST; i++)
 		gen_free(&r->hist[i]);
+	cnt_ids_close(&r->cnt);
 	free(r->ids);
 	free(r);
 	a->rules = NULL;
 }
 
-/* Own (KEY != 0) or free (KEY 0) counter id ID, here and in fw_cnt_key. */
-static int key_set(struct agent *a, uint32_t id, uint64_t key)
-{
-	if (bpf_map_update_elem(a->cnt_key_fd, &id, &key, BPF_ANY))
-		return -errno;
-	a->rules->key[id] = key;
-	return 0;
-}
-
-static int cmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-/* An owned id and its key, sorted by key to find a rule's id. */
-struct key_id {
-	uint64_t key;
-	uint64_t id;
-};
-
 int rules_plan(struct agent *a, const struct sl_policy *pol, struct rules_plan *p)
 {
-	struct agent_rules *r = a->rules;
-	size_t n = policy_nrules(pol), k = 0, nk = 0;
-	struct key_id *owned = NULL;
-	uint32_t next_free = 0;
-	int err = 0;
+	size_t n = policy_nrules(pol), k = 0;
+	uint64_t *keys = calloc(n + 1, sizeof(*keys));
+	int err = -ENOMEM;
 
 	memset(p, 0, sizeof(*p));
 	p->ids = calloc(n + 1, sizeof(*p->ids));
 	p->fresh = calloc(n + 1, sizeof(*p->fresh));
-	owned = calloc(SLUICE_CNT_MAX, sizeof(*owned));
-	if (!p->ids || !p->fresh || !owned) {
-		err = -ENOMEM;
-		goto out;
+	if (keys && p->ids && p->fresh) {
+		for (size_t s = 0; s < pol->nfws; s++)
+			for (size_t i = 0; i < pol->fws[s].nrules; i++)
+				keys[k++] = sl_rule_key(&pol->fws[s].rules[i]);
+		p->n = n;
+		err = cnt_ids_plan(&a->rules->cnt, keys, n, p->ids, p->fresh, &p->nfresh);
 	}
-	p->n = n;
-	for (uint32_t id = 0; id < SLUICE_CNT_DEFAULT; id++)
-		if (r->key[id])
-			owned[nk++] = (struct key_id){ r->key[id], id };
-	qsort(owned, nk, sizeof(*owned), cmp_u64);
-	for (size_t s = 0; s < pol->nfws && !err; s++) {
-		for (size_t i = 0; i < pol->fws[s].nrules && !err; i++, k++) {
-			uint64_t key = sl_rule_key(&pol->fws[s].rules[i]);
-			struct key_id *hit = bsearch(&key, owned, nk, sizeof(*owned), cmp_u64);
-
-			if (hit) {
-				p->ids[k] = (uint32_t)hit->id;
-				continue;
-			}
-			while (next_free < SLUICE_CNT_DEFAULT && r->key[next_free])
-				next_free++;
-			if (next_free >= SLUICE_CNT_DEFAULT) {
-				pr_err("no free rule counter (%d in use)", SLUICE_CNT_DEFAULT);
-				err = -ENOSPC;
-				break;
-			}
-			/* zeroed before any slot counts into it: it starts from 0 */
-			err = sl_percpu_zero(a->rule_cnt_fd, next_free, sizeof(struct sl_counter));
-			if (!err)
-				err = key_set(a, next_free, key);
-			if (err) {
-				pr_err("cannot take rule counter %u: %s", next_free, strerror(-err));
-				break;
-			}
-			p->ids[k] = next_free;
-			p->fresh[p->nfresh++] = next_free;
-		}
+	free(keys);
+	if (err) {
+		free(p->ids);
+		free(p->fresh);
+		memset(p, 0, sizeof(*p));
 	}
-out:
-	free(owned);
-	if (err)
-		rules_abort(a, p);
 	return err;
 }
 
 void rules_abort(struct agent *a, struct rules_plan *p)
 {
-	for (size_t i = 0; i < p->nfresh; i++)
-		key_set(a, p->fresh[i], 0);
+	cnt_ids_abort(&a->rules->cnt, p->fresh, p->nfresh);
 	free(p->ids);
 	free(p->fresh);
 	memset(p, 0, sizeof(*p));
@@ -221,17 +167,8 @@ void rules_commit(struct agent *a, const struct sl_policy *pol, struct rules_pla
 		  uint64_t gen)
 {
 	struct agent_rules *r = a->rules;
-	uint8_t *used = calloc(SLUICE_CNT_MAX, 1);
 
-	if (used) {
-		for (size_t i = 0; i < p->n; i++)
-			used[p->ids[i]] = 1;
-		/* whatever else is owned belonged to the policy left behind */
-		for (uint32_t id = 0; id < SLUICE_CNT_DEFAULT; id++)
-			if (r->key[id] && !used[id] && key_set(a, id, 0))
-				pr_warn("cannot free rule counter %u: %s", id, strerror(errno));
-		free(used);
-	}
+	cnt_ids_commit(&r->cnt, p->ids, p->n);
 	free(r->ids);
 	r->ids = p->ids;
 	r->nids = p->n;

@@ -1061,13 +1061,15 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
  * Each value is one word set: an entry moves to a new slot atomically.
  */
 #define SLUICE_EG_MAX		256	/* egress entries per policy */
-#define SLUICE_EG_CNT_MAX	8192	/* eg_rule_cnt: every entry's rules and default */
+#define SLUICE_EG_CNT_MAX	8192	/* counters of a policy: every entry's rules and default */
+/* eg_rule_cnt, eg_cnt_key: room for the policy in force and one replacing it */
+#define SLUICE_EG_CNT_IDS	(2 * SLUICE_EG_CNT_MAX)
 #define SLUICE_EG_DEPTH		32	/* cgroup levels walked up to a managed ancestor */
 #define SLUICE_EG_SRC_MAX	16384	/* backstop source prefixes per family */
 
 struct sl_eg_val {
 	__u32 slot;		/* policy slot of the entry's compiled rules */
-	__u32 cnt_base;		/* eg_rule_cnt id of rule 0 (+ nrules: the default), as in fw_rule */
+	__u32 cnt_base;		/* eg_rule_cnt id of the entry's default (its rules': fw_rule) */
 	__u32 entry;		/* index + 1 of the entry in the policy (events) */
 	__u32 pad;
 };
@@ -1122,6 +1124,7 @@ struct sl_eg_rev {
 #define SLUICE_MAP_EG_SRC4	"eg_src4"	/* backstop: IPv4 source -> struct sl_eg_val */
 #define SLUICE_MAP_EG_SRC6	"eg_src6"
 #define SLUICE_MAP_EG_CNT	"eg_rule_cnt"	/* per-CPU sl_counter per rule and default */
+#define SLUICE_MAP_EG_CNT_KEY	"eg_cnt_key"	/* eg_rule_cnt id -> owner's key (agent only) */
 #define SLUICE_MAP_EG_STATS	"eg_stats"	/* per-CPU sl_counter per hook and verdict */
 #define SLUICE_MAP_EG_LB_REV	"eg_lb_rev"	/* (socket, backend) -> VIP: getpeername, recvmsg */
 

@@ -229,10 +229,34 @@ def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):
         assert results(topo.client, app, call) == ["EPERM"]
         assert last_event() == ("app", "old", 1, gen + 1)
     assert not rx.counts.get("tcp:8444"), rx.counts
-    # the entry's own counter ids (eg_rule_cnt): the call after the reload is
-    # counted by "old"; an index given to another rule starts from zero
+    # counters belong to rules (eg_cnt_key): "old" moved from index 0 to 1 and
+    # kept its first call; "new", at old's index now, starts from zero
     rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
-    assert rules == {"new": 0, "old": 1}, rules
+    assert rules == {"new": 0, "old": 2}, rules
+    # a restart keeps them; a rule whose content changes starts from zero
+    agent.stop(sig=signal.SIGKILL)
+    agent.start()
+    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    assert rules == {"new": 0, "old": 2}, rules
+    gen = agent.status()["generation"]
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="first", cgroup=other, default="allow", rules=[deny("x", 8445)]),
+        dict(name="app", cgroup=app, default="allow",
+             rules=[deny("old", 8444), deny("new", 8446)])]))
+    agent.wait_generation(gen + 1)
+    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    assert rules == {"new": 0, "old": 2}, rules
+    with Receiver(topo.fw, tcp=(8444, 8446)):
+        assert results(topo.client, app, [dict(op="tcp", addr="192.0.2.2", port=8446)]) == \
+            ["EPERM"]
+    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    assert rules == {"new": 1, "old": 2}, rules
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="app", cgroup=app, default="allow",
+             rules=[deny("old", 8447), deny("new", 8446)])]))
+    agent.wait_generation(gen + 2)
+    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    assert rules == {"new": 1, "old": 0}, rules
 
 
 def test_entry_past_the_summary_level(env, cgroups):

@@ -307,7 +307,8 @@ def test_upgrade_moves_cgroup_hooks_after_the_apply(env, cgroups):
     links stay (same link ids) and move to the new hooks only once the new
     maps hold the policy (eg_cg is rebuilt with the slots), so no connect()
     the entry denies passes and none it allows is denied at any time; the
-    hook counters are carried over by name; the previous hooks are freed."""
+    hook counters are carried over by name, the rule counters of a build
+    without eg_cnt_key by id; the previous hooks are freed."""
     t, agent = env.topo, env.agent
     app = cgroups.make("app")
     agent.write_policy("20-egress.yaml", egress_yaml([dict(
@@ -332,6 +333,14 @@ def test_upgrade_moves_cgroup_hooks_after_the_apply(env, cgroups):
                  "value", "16", "entries", "9")
         subprocess.run(["bpftool", "map", "update", "pinned", path, "key", "1", "0", "0",
                         "0", "value", "0xe8", "3"] + ["0"] * 14, check=True)
+        # eg_rule_cnt of a build without eg_cnt_key, whose ids were entry base +
+        # rule (8192 of them): app's allow rule (id 0) counted 1,000,000 per CPU
+        path = os.path.join(maps, "eg_rule_cnt")
+        swap_pin(agent.state_dir, "eg_rule_cnt", "type", "percpu_array", "key", "4",
+                 "value", "16", "entries", "8192")
+        subprocess.run(["bpftool", "map", "update", "pinned", path, "key", "0", "0", "0",
+                        "0", "value", "0x40", "0x42", "0x0f"] + ["0"] * 13, check=True)
+        os.unlink(os.path.join(maps, "eg_cnt_key"))
 
     loop = LineProc(t.client, [PYTHON, "-c", CONNECTS, app, t.f4, "8443", "8444", "60"])
     try:
@@ -358,6 +367,10 @@ def test_upgrade_moves_cgroup_hooks_after_the_apply(env, cgroups):
     hooks = agent.cli("egress", "list")["hooks"]
     # the fake's 1000 per CPU (what the real previous map counted stays with it)
     assert hooks["connect4"]["denied"] >= 1000 * ncpu, hooks
+    # the rule counter at its previous id (entry base + rule), then owned by the rule
+    [entry] = agent.cli("egress", "list")["egress"]
+    assert entry["rules"][0]["packets"] >= 1000000 * ncpu, entry
+    assert entry["rules"][0]["packets"] < 1500000 * ncpu, entry   # carried once
     assert not os.path.exists(os.path.join(agent.state_dir, "upgrade"))
     wait_gone("prog", [link["prog_id"] for link in old.values()], "a previous hook")
     wait_gone("map", [eg_cg], "the previous eg_cg")

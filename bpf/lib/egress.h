@@ -58,13 +58,25 @@ struct {
 	__type(value, struct sl_eg_val);
 } eg_src6 SEC(".maps");
 
-/* Calls (or backstop packets) per rule of every entry, and per entry's default. */
+/*
+ * Calls (or backstop packets) per rule of every entry, and per entry's
+ * default, by the counter ids the agent wrote into the slots (a rule keeps
+ * its id while its entry, name and content stay: agent/cnt_ids.c).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_EG_CNT_MAX);
+	__uint(max_entries, SLUICE_EG_CNT_IDS);
 	__type(key, __u32);
 	__type(value, struct sl_counter);
 } eg_rule_cnt SEC(".maps");
+
+/* Counter id -> key of the rule that owns it, 0: free (the agent's, never read here). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_EG_CNT_IDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} eg_cnt_key SEC(".maps");
 
 /* Allowed and denied per hook: index hook * 2 + denied. */
 struct {
