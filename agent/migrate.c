@@ -18,6 +18,7 @@
 
 #include "abi_names.h"
 #include "ct.h"
+#include "lb_maps.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -67,6 +68,7 @@ static const char *const prev_ct_stats[] = {
 static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final);
 static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final);
 static int mig_rev_carry(struct migrate *mg, struct mig_pin *p, bool final);
+static int mig_flows_carry(struct migrate *mg, struct mig_pin *p, bool final);
 
 #define LIST(v) v, sizeof(v) / sizeof(v[0])
 #define POLICY(map, what, f)	{ map, MIG_POLICY, MIG_G_SLOTS, what, .flags = f }
@@ -114,13 +116,16 @@ static const struct mig_map mig_maps[] = {
 	 * The load balancer: written from the policy at every apply, flows and
 	 * per-backend figures by backend id, so replaced as a group; the
 	 * previous programs keep balancing on theirs until the links move.
-	 * The flows are not copied: Maglev gives a flow the same backend again
-	 * while the backend set is the one it was recorded with.
+	 * The flows alone of another layout are carried over (the backends and
+	 * their ids stay); with the group, they are not: Maglev gives a flow
+	 * the same backend again while the backend set is the one it was
+	 * recorded with.
 	 */
 	LB(SLUICE_MAP_LB_SVC, MIG_POLICY, "the load balancer's services"),
 	LB(SLUICE_MAP_LB_MAGLEV, MIG_POLICY, "the load balancer's Maglev tables"),
 	LB(SLUICE_MAP_LB_BACKENDS, MIG_POLICY, "the load balancer's backends"),
-	LB(SLUICE_MAP_LB_FLOWTAB, MIG_POLICY, "the load balancer's flows"),
+	{ SLUICE_MAP_LB_FLOWTAB, MIG_STATE, MIG_G_LB, "the load balancer's flows",
+	  .carry = mig_flows_carry, .flags = MIG_F_ALONE },
 	LB(SLUICE_MAP_LB_CFG, MIG_POLICY, "the load balancer's settings"),
 	LB(SLUICE_MAP_LB_FILTER, MIG_POLICY, "the load balancer's address filter"),
 	LB(SLUICE_MAP_LB_DECAP, MIG_POLICY, "the decapsulated VIPs"),
@@ -691,6 +696,99 @@ static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final)
 	return 0;
 }
 
+/* ---- the load balancer's flows ---- */
+
+int mig_flows_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
+{
+	static const char *const names[2] = { SLUICE_MAP_LB_FLOWS, SLUICE_MAP_LB_REVERSE };
+	struct lb_flow_key key, next;
+	struct lb_flow val;
+	int err = 0;
+
+	*moved = *failed = 0;
+	for (__u32 w = 0; w < 2 && !err; w++) {
+		struct bpf_map_info oi;
+		int ofd, nfd = -1;
+		bool first = true;
+		__u32 id;
+
+		if (bpf_map_lookup_elem(old_fd, &w, &id))
+			continue;
+		ofd = bpf_map_get_fd_by_id(id);
+		if (ofd < 0)
+			return -errno;
+		err = map_info(ofd, &oi);
+		if (!err && (oi.key_size != sizeof(key) || oi.value_size != sizeof(val)))
+			err = -EPROTO;	/* other keys name other flows */
+		/* this build's table of the previous one's size, unless already there */
+		if (!err && !bpf_map_lookup_elem(new_fd, &w, &id)) {
+			nfd = bpf_map_get_fd_by_id(id);
+		} else if (!err) {
+			nfd = lb_flowtab_create(names[w], oi.max_entries);
+			if (nfd >= 0 && bpf_map_update_elem(new_fd, &w, &nfd, BPF_ANY)) {
+				err = -errno;
+				close(nfd);
+				nfd = -1;
+			}
+		}
+		if (!err && nfd < 0)
+			err = nfd;
+		while (!err && !bpf_map_get_next_key(ofd, first ? NULL : &key, &next)) {
+			first = false;
+			key = next;
+			if (bpf_map_lookup_elem(ofd, &key, &val))
+				continue;	/* gone meanwhile */
+			/* one this build's programs keep already stays as it is */
+			if (!bpf_map_update_elem(nfd, &key, &val, BPF_NOEXIST))
+				++*moved;
+			else if (errno != EEXIST)
+				++*failed;
+		}
+		close(ofd);
+		if (nfd >= 0)
+			close(nfd);
+	}
+	return err;
+}
+
+/*
+ * lb_flowtab of another layout (its own, not its group's: MIG_F_ALONE):
+ * every flow and NAT reverse entry copied into this build's tables, made
+ * of the previous ones' sizes, so that established flows stay on their
+ * backends (lb_backends, with their ids, is kept); at the end once more
+ * for the flows the previous programs opened meanwhile. Replaced with its
+ * group (the backends' ids went with it): nothing to copy, the flows are
+ * balanced again by the new tables (Maglev gives each the same backend
+ * while the backend set is the one it was recorded with).
+ */
+static int mig_flows_carry(struct migrate *mg, struct mig_pin *p, bool final)
+{
+	uint64_t moved, failed;
+	int err;
+
+	(void)mg;
+	if (!p->differs) {
+		if (!final)
+			pr_info("%s: replaced with the load balancer's other maps (%s): its "
+				"flows are balanced again", p->m->name, p->why);
+		return 0;
+	}
+	err = mig_flows_copy(p->old_fd, p->new_fd, &moved, &failed);
+	if (err == -EPROTO) {
+		pr_warn("%s: the previous flows have another key or value layout: they are "
+			"balanced again", p->m->name);
+		return 0;
+	}
+	if (err) {
+		pr_err("cannot carry the load balancer's flows over: %s", strerror(-err));
+		return err;
+	}
+	pr_info("load balancer: %llu flows carried over from the previous layout%s%s",
+		(unsigned long long)moved, final ? " (opened during the upgrade)" : "",
+		failed ? "; some could not be (table full)" : "");
+	return 0;
+}
+
 /*
  * The rule counters' owners (an agent's map, no program writes it): copied
  * by counter id, so that every rule finds its counters again. Owners of
@@ -1030,7 +1128,8 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 		struct mig_pin *p = &mg->pins[i];
 
 		for (size_t j = 0; !p->differs && p->m->group != MIG_G_NONE && j < mg->npins; j++)
-			if (mg->pins[j].differs && mg->pins[j].m->group == p->m->group)
+			if (mg->pins[j].differs && mg->pins[j].m->group == p->m->group &&
+			    !(mg->pins[j].m->flags & MIG_F_ALONE))
 				snprintf(p->why, sizeof(p->why), "replaced with %s",
 					 mg->pins[j].m->name);
 	}

@@ -65,6 +65,7 @@ enum mig_group {
 #define MIG_F_IFACES	0x1	/* the interfaces' slots: entries mean a firewall in force */
 #define MIG_F_GEN	0x2	/* the slots' fw_config: fw_config.generation first */
 #define MIG_F_RULES	0x4	/* rule counters by rule index (the release before ids) */
+#define MIG_F_ALONE	0x8	/* its own layout change replaces it alone, not its group */
 
 struct mig_pin;
 struct migrate;
@@ -174,5 +175,12 @@ int mig_counters_delta(int old_fd, const struct mig_names *on, int new_fd,
  * their own kind of shard; an entry already there stays. *MOVED, *FAILED.
  */
 int mig_ct_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed);
+/*
+ * Copy the load balancer's flows and NAT reverse entries of lb_flowtab
+ * OLD_FD (inner maps of another layout, the same keys and values) into
+ * lb_flowtab NEW_FD, creating its tables of the previous sizes where it has
+ * none; an entry already there stays. -EPROTO: other keys or values.
+ */
+int mig_flows_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed);
 
 #endif /* SLUICED_MIGRATE_H */

@@ -469,10 +469,9 @@ static void encap_src(const struct sl_lb_service *s, struct lb_service *v)
 
 int lb_flowtab_create(const char *name, uint32_t entries)
 {
-	/* as the template in bpf/lib/lb_maps.h: an LRU list per CPU */
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_COMMON_LRU);
+	/* as the template in bpf/lib/lb_flow_maps.h: one LRU list for all CPUs */
 	int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct lb_flow_key),
-				sizeof(struct lb_flow), entries, &opts);
+				sizeof(struct lb_flow), entries, NULL);
 
 	return fd < 0 ? -errno : fd;
 }

@@ -1003,7 +1003,8 @@ TEST(lb_drain_then_remove)
 	if (!ASSERT_OK(lb_env_reapply(&e, drained, ++shared_gen), "drain 198.51.100.12"))
 		goto out;
 	for (int i = 0; i < NFLOWS; i++)
-		if (!ASSERT_EQ(flow_to(&e, i, 0x10), was[i], "established flow stays (drain)"))
+		if (!ASSERT_EQ(flow_to(&e, i, 0x10), was[i], "established flow stays (drain)") ||
+		    !ASSERT_EQ(flow_to(&e, i, 0x02), was[i], "its SYN again: the same backend"))
 			break;
 	for (int i = NFLOWS; i < 3 * NFLOWS; i++)
 		if (!ASSERT_NEQ(flow_to(&e, i, 0x02), 12, "a new flow avoids the drained backend"))
@@ -1012,7 +1013,8 @@ TEST(lb_drain_then_remove)
 	if (!ASSERT_OK(lb_env_reapply(&e, removed, ++shared_gen), "remove 198.51.100.13"))
 		goto out;
 	for (int i = 0; i < NFLOWS; i++) {
-		int now = flow_to(&e, i, 0x10);
+		/* a retransmitted SYN of a removed backend's flow is balanced again too */
+		int now = flow_to(&e, i, i % 2 ? 0x02 : 0x10);
 
 		if (was[i] == 13)
 			ASSERT_EQ(now, 11, "the removed backend's flow moves (12 drains)");
@@ -1038,11 +1040,17 @@ TEST(lb_no_backend_dropped)
 			    "{ addr: 198.51.100.13, port: 8080, drain: true }") : NULL;
 	struct sl_counter drop[SLUICE_DROP_MAX];
 	struct lb_env e;
+	int be;
 
-	if (!ASSERT_TRUE(c != NULL, "policy") || !ASSERT_OK(lb_env_open(&e, c), "open"))
+	if (!ASSERT_TRUE(c != NULL, "policy") || !ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+		goto out;
+	be = flow_to(&e, 2, 0x02);
+	if (!ASSERT_TRUE(be >= 11, "a flow before") ||
+	    !ASSERT_OK(lb_env_reapply(&e, c, ++shared_gen), "every backend drained"))
 		goto out;
 	xdp_env_reset_counters(&e.x);
 	ASSERT_EQ(flow_to(&e, 1, 0x02), -1, "not forwarded");
+	ASSERT_EQ(flow_to(&e, 2, 0x02), be, "a SYN of the flow before: to its backend");
 	if (ASSERT_OK(sl_counters_read(e.x.drop_fd, SLUICE_DROP_MAX, drop), "drops"))
 		ASSERT_EQ(drop[SLUICE_DROP_LB_NO_BACKEND].packets, 1, "lb-no-backend");
 out:
@@ -1828,5 +1836,56 @@ TEST(lb_flow_clock_and_idle_timeout)
 out:
 	if (fd >= 0)
 		close(fd);
+	lb_env_close(&e);
+}
+
+/*
+ * A flow table holds its size in flows however they spread over CPUs: here
+ * all of them open on one CPU (one receive queue, a veth). An LRU list per
+ * CPU (BPF_F_NO_COMMON_LRU) gives each possible CPU its share of the
+ * entries alone: one CPU's flows were evicted at 1/CPUs of the size.
+ */
+#define SMALL_TABLE 4096
+
+TEST(lb_flow_table_full_size_from_one_cpu)
+{
+	int fd = -1, prev = -1, cpu;
+	__u32 w = LB_FLOWS, id;
+	cpu_set_t was, one;
+	struct lb_env e;
+	long n;
+
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") ||
+	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.flowtab, &w, &id), "flow table") ||
+	    !ASSERT_OK(sched_getaffinity(0, sizeof(was), &was) ? -errno : 0, "affinity"))
+		goto out;
+	/* a table as the agent makes them, of a size this test fills quickly */
+	prev = bpf_map_get_fd_by_id(id);
+	fd = lb_flowtab_create(SLUICE_MAP_LB_FLOWS, SMALL_TABLE);
+	if (!ASSERT_TRUE(prev >= 0 && fd >= 0, "tables") ||
+	    !ASSERT_OK(bpf_map_update_elem(e.st->fds.flowtab, &w, &fd, BPF_ANY) ? -errno : 0,
+		       "the small table in place"))
+		goto out;
+	for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &was); cpu++)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (ASSERT_OK(sched_setaffinity(0, sizeof(one), &one) ? -errno : 0, "one CPU")) {
+		for (int i = 0; i < SMALL_TABLE; i++)
+			if (!ASSERT_TRUE(flow_to(&e, i, 0x02) >= 11, "balanced"))
+				break;
+		sched_setaffinity(0, sizeof(was), &was);
+	}
+	n = flowtab_count(&e, LB_FLOWS);
+	printf("# %ld of %d flows opened on CPU %d are in the table\n", n, SMALL_TABLE, cpu);
+	/* the kernel may keep up to 128 entries per CPU free for the next inserts */
+	ASSERT_TRUE(n >= SMALL_TABLE - 128 * libbpf_num_possible_cpus(), "every flow kept");
+out:
+	if (prev >= 0)
+		bpf_map_update_elem(e.st->fds.flowtab, &w, &prev, BPF_ANY);
+	if (fd >= 0)
+		close(fd);
+	if (prev >= 0)
+		close(prev);
 	lb_env_close(&e);
 }

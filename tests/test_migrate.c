@@ -6,6 +6,7 @@
  * replaces what differs (a group as a whole) and nothing else; pins move
  * aside and back. Pins go under /sys/fs/bpf/h8m-PID, removed by each test.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 
 #include "../agent/migrate.h"
 #include "ct.h"
+#include "lb_maps.h"
 #include "testlib.h"
 
 /* ---- helpers ---- */
@@ -762,6 +764,121 @@ TEST(plan_inner_layout_differs)
 	fd_close(tmpl);
 out:
 	fd_close(outer);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/* Flow I of the previous build's tables (client port 1000 + I), its backend I. */
+static struct lb_flow_key flow_key(int i)
+{
+	struct lb_flow_key k = { .sport = htons((uint16_t)(1000 + i)), .dport = htons(80),
+				 .proto = 6, .family = 4 };
+
+	k.src[0] = 203;
+	k.src[3] = (__u8)i;
+	k.dst[0] = 192;
+	k.dst[3] = 10;
+	return k;
+}
+
+static int flow_put(int fd, int i, __u32 backend)
+{
+	struct lb_flow_key k = flow_key(i);
+	struct lb_flow f = { .last_seen = 1000 + (__u64)i, .backend = backend, .be_gen = 1 };
+
+	return bpf_map_update_elem(fd, &k, &f, BPF_ANY) ? -errno : 0;
+}
+
+/* Backend of flow I in the inner map W of lb_flowtab OUTER; -1: none. */
+static long flow_backend(int outer, __u32 w, int i)
+{
+	struct lb_flow_key k = flow_key(i);
+	struct lb_flow f;
+	__u32 id;
+	int fd;
+	long be = -1;
+
+	if (bpf_map_lookup_elem(outer, &w, &id))
+		return -1;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &k, &f))
+		be = f.backend;
+	fd_close(fd);
+	return be;
+}
+
+/*
+ * lb_flowtab of the previous layout (an LRU list per CPU, BPF_F_NO_COMMON_LRU)
+ * beside lb_backends of this one: replaced alone, not with the group (the
+ * backends keep their ids), and its flows and reverse entries carried into
+ * tables of the previous sizes; those the previous programs open before
+ * their links move follow at the commit; a flow already carried stays.
+ */
+TEST(plan_lb_flows_carried_alone)
+{
+	int be = -1, tmpl = -1, old = -1, in[2] = { -1, -1 }, ntmpl = -1, nft = -1;
+	LIBBPF_OPTS(bpf_map_create_opts, pcpu, .map_flags = BPF_F_NO_COMMON_LRU);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), id;
+	struct migrate *mg = NULL;
+	struct objs o;
+	int fd;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	be = create_like(&o, SLUICE_MAP_LB_BACKENDS, 0);
+	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_in", sizeof(struct lb_flow_key),
+			      sizeof(struct lb_flow), 64, &pcpu);
+	old = outer_create(SLUICE_MAP_LB_FLOWTAB, 2, tmpl);
+	for (__u32 w = 0; w < 2 && old >= 0; w++) {
+		in[w] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_ft", sizeof(struct lb_flow_key),
+				       sizeof(struct lb_flow), 64, &pcpu);
+		ASSERT_OK(in[w] < 0 || bpf_map_update_elem(old, &w, &in[w], BPF_ANY) ? -errno : 0,
+			  "old table");
+	}
+	for (int i = 0; i < 3 && in[LB_FLOWS] >= 0; i++)
+		ASSERT_OK(flow_put(in[LB_FLOWS], i, 10 + i), "old flow");
+	if (in[LB_REVERSE] >= 0)
+		ASSERT_OK(flow_put(in[LB_REVERSE], 7, 17), "old reverse entry");
+	ASSERT_OK(pin(be, SLUICE_MAP_LB_BACKENDS), "pin lb_backends");
+	ASSERT_OK(pin(old, SLUICE_MAP_LB_FLOWTAB), "pin lb_flowtab");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, NULL), 1, "lb_flowtab alone, lb_backends kept");
+	ASSERT_OK(migrate_begin(mg), "begin");
+	/* this build's lb_flowtab, empty, as the object creates it */
+	ntmpl = lb_flowtab_create("t_new_in", 1);
+	nft = outer_create(SLUICE_MAP_LB_FLOWTAB, 2, ntmpl);
+	ASSERT_OK(pin(nft, SLUICE_MAP_LB_FLOWTAB), "the new lb_flowtab");
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry");
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(flow_backend(nft, LB_FLOWS, i), 10 + i, "a flow on its backend");
+	ASSERT_EQ(flow_backend(nft, LB_REVERSE, 7), 17, "the reverse entry");
+	if (ASSERT_OK(bpf_map_lookup_elem(nft, &(__u32){ LB_FLOWS }, &id) ? -errno : 0,
+		      "a table")) {
+		fd = bpf_map_get_fd_by_id(id);
+		ASSERT_OK(bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0, "its info");
+		ASSERT_EQ(info.max_entries, 64, "the previous size");
+		ASSERT_EQ(info.map_flags, 0, "one LRU list");
+		fd_close(fd);
+	}
+	/* the previous programs: a new flow, and flow 0 seen again (changed here) */
+	ASSERT_OK(flow_put(in[LB_FLOWS], 3, 13), "a flow meanwhile");
+	ASSERT_OK(flow_put(in[LB_FLOWS], 0, 99), "flow 0 meanwhile");
+	migrate_commit(mg);
+	mg = NULL;
+	ASSERT_EQ(flow_backend(nft, LB_FLOWS, 3), 13, "the flow opened meanwhile");
+	ASSERT_EQ(flow_backend(nft, LB_FLOWS, 0), 10, "a flow carried stays as it is");
+out_fd:
+	migrate_free(mg);
+	for (int w = 0; w < 2; w++)
+		fd_close(in[w]);
+	fd_close(be);
+	fd_close(tmpl);
+	fd_close(old);
+	fd_close(ntmpl);
+	fd_close(nft);
+out:
 	objs_close(&o);
 	rm_dir(base);
 }

@@ -128,22 +128,30 @@ static __always_inline struct lb_backend *sl_lb_flow_be(const struct lb_config *
 	return be;
 }
 
+/* A TCP SYN (no ACK): the packet that opens a connection. */
+static __always_inline bool sl_lb_opening(__u8 proto, __u8 tcp_flags)
+{
+	return proto == SL_IPPROTO_TCP && (tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+}
+
 /*
  * A new flow K of service SVC: the Maglev table's backend, the flow
  * recorded with the service cached (for DSR the outer source, computed
  * into SRC here). *HASH receives the flow hash, *BE_ID the id; NULL when
- * the service has no backend up.
+ * the service has no backend up. With ONLY_NEW (a SYN not looked up), the
+ * flow is recorded only if K has none: NULL and *EXISTS when it has.
  */
 static __always_inline struct lb_backend *sl_lb_new_flow(const struct lb_config *cfg,
 							 const struct lb_service *svc,
 							 const struct lb_flow_key *k, __u8 tcp_flags,
 							 __u64 now, __u32 *hash, __u32 *be_id,
-							 __u32 *src)
+							 __u32 *src, bool only_new, bool *exists)
 {
 	void *flows = sl_lb_flowtab(LB_FLOWS), *tbl;
 	struct lb_backend *be;
 	struct lb_flow nf;
 	__u32 idx, *slot;
+	long err;
 
 	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
 	if (!tbl || !svc->size)
@@ -169,7 +177,12 @@ static __always_inline struct lb_backend *sl_lb_new_flow(const struct lb_config 
 		__builtin_memcpy(nf.encap_src, src, 16);
 	}
 	/* no table, or full of busy entries: still balanced, by the table alone */
-	if (!flows || bpf_map_update_elem(flows, k, &nf, BPF_ANY))
+	err = flows ? bpf_map_update_elem(flows, k, &nf, only_new ? BPF_NOEXIST : BPF_ANY) : -1;
+	if (err == -SL_EEXIST && only_new) {
+		*exists = true;
+		return NULL;
+	}
+	if (err)
 		sl_lb_stat(SLUICE_LB_STAT_FLOW_FAIL);
 	sl_lb_stat(SLUICE_LB_STAT_NEW_FLOW);
 	*be_id = idx;
@@ -227,9 +240,9 @@ static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
 
 /*
  * Forward a packet of flow K to its backend. F: its LB_FLOWS entry (or
- * NULL); SVC: its service, or NULL when F caches it (sl_lb_flow_cached):
- * then an F that cannot be used any more (stale, backend gone) looks the
- * service up after all.
+ * NULL; a TCP SYN is not looked up: see sl_lb); SVC: its service, or NULL
+ * when F caches it (sl_lb_flow_cached): then an F that cannot be used any
+ * more (stale, backend gone) looks the service up after all.
  */
 static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 				    const struct lb_service *svc, const struct lb_flow_key *k,
@@ -240,7 +253,7 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 	__u32 hash = 0, be_id = 0, src[4];
 	__u64 now = sl_now();
 	struct lb_backend *be = NULL;
-	bool created = false, dsr;
+	bool created = false, exists = false, only_new, dsr;
 	struct sl_lb_hop hop;
 
 	if (!p || !cfg || !k)
@@ -252,11 +265,28 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 			svc = sl_lb_service_of(k, false);
 		if (!svc)
 			return sl_pass(p->bytes);
-		be = sl_lb_new_flow(cfg, svc, k, p->m.tcp_flags, now, &hash, &be_id, src);
+		only_new = !f && sl_lb_opening(k->proto, p->m.tcp_flags);
+		be = sl_lb_new_flow(cfg, svc, k, p->m.tcp_flags, now, &hash, &be_id, src,
+				    only_new, &exists);
+		created = be != NULL;
+		/*
+		 * A SYN not looked up, of a flow recorded already (retransmitted),
+		 * or with no backend in the table (all drained): its flow's backend
+		 */
+		if (!be && only_new) {
+			f = sl_lb_flow_find(k);
+			if (f)
+				be = sl_lb_flow_be(cfg, f, k->proto, p->m.tcp_flags, now, &be_id);
+			/* stale, or its backend gone: balanced again, in its place */
+			if (!be && exists) {
+				be = sl_lb_new_flow(cfg, svc, k, p->m.tcp_flags, now, &hash,
+						    &be_id, src, false, &exists);
+				created = be != NULL;
+			}
+		}
 		if (!be)
 			return sl_drop_ev(SLUICE_DROP_LB_NO_BACKEND, p->bytes, &p->m,
 					  SLUICE_EV_NO_RULE, p->ifindex);
-		created = true;
 	}
 	sl_lb_be_count(be_id, p->bytes, created);
 	dsr = svc ? svc->flags & LB_SVC_F_DSR : f && (f->flags & LB_FLOW_F_DSR);
@@ -341,8 +371,13 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 	if (!sl_lb_filtered(LB_F_VIP, k.dst))
 		return sl_pass(p->bytes);
 	if (p->m.has_ports) {
-		/* an established flow whose service is as it cached it: no service lookup */
-		f = sl_lb_flow_find(&k);
+		/*
+		 * An established flow whose service is as it cached it: no service
+		 * lookup. A TCP SYN opens a flow: it is recorded if it has none
+		 * (BPF_NOEXIST) and looked up only if it has one (retransmitted),
+		 * so a new connection pays no lookup that misses (a cold bucket).
+		 */
+		f = sl_lb_opening(k.proto, p->m.tcp_flags) ? NULL : sl_lb_flow_find(&k);
 		if (f && sl_lb_flow_cached(cfg, f))
 			return sl_lb_service(ctx, p, NULL, &k, f);
 		svc = sl_lb_service_of(&k, false);

@@ -22,9 +22,13 @@ struct {
  * replies. LRU hashes of the same layout (sizes, not types: see ct_maps.h).
  */
 struct lb_flow_inner {
+	/*
+	 * One LRU list for all CPUs, not one per CPU (BPF_F_NO_COMMON_LRU):
+	 * the kernel gives each possible CPU's list 1/CPUs of the entries
+	 * alone, so flows arriving on one CPU (one receive queue) were evicted
+	 * at that share of conntrack.max-entries. A new flow costs the same.
+	 */
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	/* an LRU list per CPU, as Katran's: no shared lock on a new flow */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct lb_flow_key));
 	__uint(value_size, sizeof(struct lb_flow));
