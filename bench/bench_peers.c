@@ -7,7 +7,8 @@
  *     1,000 address and 1,000 port rules;
  *   - an nftables netdev ingress chain dropping by a set of 100k prefixes
  *     (behind XDP_PASS: veth takes redirected frames only with a program);
- *   - sluice denying by the same 100k prefixes, stateless and stateful.
+ *   - sluice denying by the same 100k prefixes, stateless and stateful, drop
+ *     events on at the agent's default rate.
  * The set is mixed as threat feeds are (40% /32, 20% /28, 40% /24, bench_gen.h)
  * plus the listed documentation prefixes the traffic hits. Traffic
  * (gen_doc): sources from the documentation ranges only, HIT_256 / 256 of
@@ -187,6 +188,23 @@ static int sluice_ct(struct peers *p, bool stateful)
 }
 
 /*
+ * Drop events on, at the agent's default rate (sluiced --event-rate): a
+ * flood's drops pay the limiter as they do in production (nothing reads
+ * the ring buffer; the events over the rate are counted, not sent).
+ */
+static int sluice_events(struct peers *p)
+{
+	struct sl_ev_config ec = { .rate = 1000 };
+	uint32_t k = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(p->fw->maps.sl_ev_cfg), &k, &ec, BPF_ANY)) {
+		fprintf(stderr, "bench_peers: writing sl_ev_cfg: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Apply the policy (stateless or stateful) the real way; keep its ct_cfg
  * for sluice_ct (both compile to the same tables: only ct_cfg differs).
  * The conntrack shards are created the first time, as the agent does.
@@ -207,7 +225,7 @@ static int sluice_policy(struct peers *p, bool stateful)
 		return -1;
 	}
 	p->ct[stateful].shards = shards;
-	if (sluice_ct(p, stateful))
+	if (sluice_ct(p, stateful) || sluice_events(p))
 		return -1;
 	printf("  sluice: the policy (%s) compiled and written in %.2f s\n",
 	       stateful ? "stateful" : "stateless", now_s() - t0);

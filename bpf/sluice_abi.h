@@ -173,7 +173,11 @@ struct fw_config {
 	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
 	__u16 row;			/* 0: classes in fw_cls; else chunks per class in fw_clsb */
 	__u32 cls_base[SL_F_MAX];	/* class table index of each field's class 0 */
-	__u32 pad;
+	__u32 src_only;			/* bit r: rule r (< 32) names a source and nothing
+					 * else, so when it is the first rule of the packet's
+					 * source class it is the first match: the other
+					 * fields need not be looked up (0 in slots written
+					 * before it: the full lookup, as then) */
 	struct fw_dir dir[2];		/* source, destination */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
 };
@@ -394,18 +398,15 @@ struct sl_counter {
 #define SLUICE_DROP_IDX(hook, r)	((hook) * SLUICE_DROP_SLOTS + (r))
 
 /*
- * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse, and
- * the rules when stateless) hands a packet on through the prog array
- * sl_tails, index = the stage below;
- * the per-packet state (parsed headers, conntrack key, policy slot) travels
- * in the per-CPU map sl_scratch. A tail call into an empty index is the drop
- * "tail-call-missed". The names are the stage programs' names; the loader
- * fills sl_tails with them. A packet the firewall allows goes on to the load
- * balancer when services are configured (lb_config.active).
+ * The XDP pipeline: the entry program (sluice_xdp: policy slot, parse,
+ * conntrack when stateful, the rules) hands a packet it allows on through
+ * the prog array sl_tails, index = the stage below, when services are
+ * configured (lb_config.active); the per-packet state (parsed headers,
+ * conntrack key, policy slot) travels in the per-CPU map sl_scratch. A tail
+ * call into an empty index is the drop "tail-call-missed". The names are
+ * the stage programs' names; the loader fills sl_tails with them.
  */
 #define SLUICE_TAILS(X)					\
-	X(TAIL_CT,	"sl_stage_ct")	/* conntrack */		\
-	X(TAIL_FW,	"sl_stage_fw")	/* firewall rules */	\
 	X(TAIL_LB,	"sl_stage_lb")	/* load balancer */
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
@@ -505,6 +506,23 @@ static inline __u32 sl_ct_shard_of(const struct sl_ct_key *k, __u32 shards)
 
 	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
 		h = (h ^ w[i]) * 0x9e3779b1u;
+	return (h ^ h >> 16) & (shards - 1);
+}
+
+/*
+ * sl_ct_shard_of for an IPv4 key, whose words 1-3 and 5-7 are zero: the
+ * same value in 4 multiplies instead of 10 (a zero word only multiplies the
+ * chain by K, so three in a row are one multiply by K^4 = 0x1f76bcc1). The
+ * datapath's hash; tests/test_ct.c checks that the two agree.
+ */
+static inline __u32 sl_ct_shard_of4(const struct sl_ct_key *k, __u32 shards)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = w[0] * 0x1f76bcc1u;
+
+	h = (h ^ w[4]) * 0x1f76bcc1u;
+	h = (h ^ w[8]) * 0x9e3779b1u;
+	h = (h ^ w[9]) * 0x9e3779b1u;
 	return (h ^ h >> 16) & (shards - 1);
 }
 

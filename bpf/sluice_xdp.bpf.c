@@ -9,19 +9,22 @@
  *                                   extension headers, L4) into the per-CPU
  *                                   sl_scratch; [a backend's reply to a NAT
  *                                   flow reads as from VIP:port from here on]
- *                                   Stateless: classify (DIR-24-8 / LPM6 /
- *                                   port / proto classes, bitmap AND), count,
- *                                   allow or XDP_DROP, here: no tail call.
- *     -> sl_tails[SLUICE_TAIL_CT]   (stateful) sl_stage_ct: a tracked
- *                                   connection is allowed
- *     -> sl_tails[SLUICE_TAIL_FW]   sl_stage_fw (conntrack's misses): the
- *                                   rules as above; an allowed packet may
- *                                   open a connection
+ *                                   [stateful: conntrack; a tracked
+ *                                   connection is allowed] then, for what
+ *                                   conntrack did not know: classify
+ *                                   (DIR-24-8 / LPM6 / port / proto classes,
+ *                                   bitmap AND), count, allow or XDP_DROP;
+ *                                   an allowed packet may open a connection
  *     -> sl_tails[SLUICE_TAIL_LB]   sl_stage_lb (services configured): an
  *                                   allowed packet for a VIP goes to its
  *                                   backend (XDP_TX / XDP_REDIRECT), a NAT
  *                                   reply back to its client; others XDP_PASS
  *
+ * The firewall is one program, stateless or stateful: conntrack and the
+ * rules were tail-called stages once, and each tail call cost its jump and
+ * the stage's reads of what the entry program already held (scratch,
+ * policy slot, settings): ~5 ns on a tracked packet, ~10-15 on a miss
+ * (docs/datapath.md, "What the pipeline costs").
  * Every tail call has a constant key (lib/tail.h): a direct jump, ~1 ns;
  * what a stage costs beyond it is what it reads again (docs/datapath.md,
  * "What the pipeline costs").
@@ -82,6 +85,7 @@ int sluice_xdp(struct xdp_md *ctx)
 {
 	struct lb_config *lbc = sl_lb_cfg();
 	struct sl_pipe *p = sl_pipe_get();
+	struct sl_ct_config *ctc;
 	struct fw_config *cfg;
 	void *data, *data_end;
 	int v;
@@ -100,59 +104,16 @@ int sluice_xdp(struct xdp_md *ctx)
 		sl_lb_reply_meta(p, lbc);
 	if (lbc && lbc->active)
 		sl_lb_syn_meta(p);
-	if (sl_fw_ct_cfg())
-		return sl_tail(ctx, SLUICE_TAIL_CT, p);
-	/*
-	 * Stateless: the rules here, not in sl_stage_fw. A tail call and the
-	 * stage's reads of its state (scratch, policy slot, settings) cost
-	 * more than the classifier itself grows this program (docs/datapath.md).
-	 */
-	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, NULL);
-	return v == SL_ALLOW ? sl_allowed(ctx, p, lbc) : v;
-}
-
-SEC("xdp")
-int sl_stage_ct(struct xdp_md *ctx)
-{
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct sl_pipe *p = sl_pipe_get();
-	struct sl_ct_config *ctc;
-	int v;
-
-	if (!p)
-		return sl_drop_pkt(SLUICE_DROP_INTERNAL, data_end - data);
-	/* conntrack needs no policy: the slot is read again by sl_stage_fw on a miss */
 	ctc = sl_fw_ct_cfg();
 	if (ctc) {
 		v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
 		if (v == SL_ALLOW)
-			return sl_allowed(ctx, p, sl_lb_cfg());
+			return sl_allowed(ctx, p, lbc);
 		if (v != SL_NEXT)
 			return v;
 	}
-	return sl_tail(ctx, SLUICE_TAIL_FW, p);
-}
-
-SEC("xdp")
-int sl_stage_fw(struct xdp_md *ctx)
-{
-	struct sl_pipe *p = sl_pipe_get();
-	struct fw_config *cfg;
-	int v;
-
-	if (!p)
-		return sl_drop_pkt(SLUICE_DROP_INTERNAL,
-				   (long)ctx->data_end - (long)ctx->data);
-	/*
-	 * The slot the entry program read: written once and freed only after
-	 * a grace period, so it is still there. If not, drop, never pass.
-	 */
-	cfg = sl_fw_cfg(p->slot);
-	if (!cfg)
-		return sl_drop_ev(SLUICE_DROP_INTERNAL, p->bytes, &p->m, SLUICE_EV_NO_RULE,
-				  p->ifindex);
-	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, sl_fw_ct_cfg());
-	return v == SL_ALLOW ? sl_allowed(ctx, p, sl_lb_cfg()) : v;
+	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, ctc);
+	return v == SL_ALLOW ? sl_allowed(ctx, p, lbc) : v;
 }
 
 SEC("xdp")
@@ -168,9 +129,9 @@ int sl_stage_lb(struct xdp_md *ctx)
 }
 
 /*
- * The firewall on tcx ingress (policy `hook: tc`): the stages above, inlined
- * into one program (a prog array serves one program type, and tc has no load
- * balancer stage to reach), verdicts mapped to tcx's (bpf/lib/hook.h). Same
+ * The firewall on tcx ingress (policy `hook: tc`): the same stages as
+ * sluice_xdp's on the skb (no load balancer, which is XDP's), verdicts
+ * mapped to tcx's (bpf/lib/hook.h). Same
  * object, so the same maps: a policy, a block or a tracked connection is the
  * same on either hook. Headers past the linear part are pulled in first, as
  * the egress program does.

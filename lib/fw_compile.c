@@ -1576,6 +1576,37 @@ out:
 	return rc;
 }
 
+/*
+ * fw_config.src_only: the rules below 32 that name a source and nothing
+ * else (the stateless drop path of a blocklist). Such a rule is in every
+ * class of the other four fields, checked on the classes themselves too,
+ * so when it is the lowest rule of the packet's source class no other
+ * field can make an earlier rule match: it is the first match, and the
+ * datapath skips the other lookups. Rule 0 of the CLI blocklist has its
+ * prefixes outside the tables: never.
+ */
+static uint32_t src_only_rules(const struct cctx *c)
+{
+	uint32_t m = 0;
+
+	for (size_t r = c->block ? 1 : 0; r < c->fw->nrules && r < 32; r++) {
+		const struct sl_rule *ru = &c->fw->rules[r];
+		bool all = ru->nsrc && !ru->ndst && !ru->protos && !ru->nsport && !ru->ndport;
+
+		for (int f = 0; f < SL_F_MAX && all; f++) {
+			if (f == SL_F_SRC)
+				continue;
+			/* class 0 is the empty one: a field of no other class matches nothing */
+			all = c->sp[f].n > 1;
+			for (uint32_t k = 1; k < c->sp[f].n && all; k++)
+				all = c->sp[f].bits[(size_t)k * c->W + r / 64] >> (r % 64) & 1;
+		}
+		if (all)
+			m |= 1u << r;
+	}
+	return m;
+}
+
 int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64_t generation,
 	       struct fw_tables *t, struct sl_diags *diags)
 {
@@ -1615,6 +1646,7 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 	t->cfg.active = 1;
 	t->cfg.block = c.block;
 	t->cfg.words = (uint16_t)c.W;
+	t->cfg.src_only = src_only_rules(&c);
 	if (fw >= pol->fws && fw < pol->fws + pol->nfws)
 		t->cfg.section = (uint16_t)(fw - pol->fws);
 	for (int f = 0; f < SL_F_MAX; f++) {

@@ -69,7 +69,7 @@ def test_sigkill_under_traffic_5s_down(env):
         dict(name="allow-5000", action="allow", proto="udp", dport=["5000"])])
     before = agent.attached()[env.topo.fdev]
     progs = _prog_array(agent.state_dir)
-    assert [len(v) for v in progs.values()] == [3], progs
+    assert [len(v) for v in progs.values()] == [1], progs     # the load balancer stage
     spec = [dict(s, count=count) for s in specs()]
     with Stream(env.topo, spec, inter=INTER) as s:
         deadline = time.monotonic() + 30
@@ -148,7 +148,7 @@ def test_upgrade_under_traffic(env):
     assert after["prog_id"] != before["prog_id"]
     progs = _prog_array(agent.state_dir)
     assert list(progs) == [build], "the old program set is still pinned: %s" % progs
-    assert len(progs[build]) == 3 and not set(progs[build]) & set(old)
+    assert len(progs[build]) == 1 and not set(progs[build]) & set(old)
     for pid in [before["prog_id"]] + old:
         deadline = time.monotonic() + 3
         while subprocess.run(["bpftool", "prog", "show", "id", str(pid)],

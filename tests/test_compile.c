@@ -692,6 +692,47 @@ TEST(covered_hosts_need_no_entry)
 	tmp_done(&dir);
 }
 
+/*
+ * fw_config.src_only (the datapath's shortcut when the source decides the
+ * first match): exactly the rules below 32 that name a source and nothing
+ * else; a rule with a destination, a protocol or a port is not one, nor a
+ * rule past 31, nor a rule without a source.
+ */
+TEST(src_only_rules)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct fw_tables t;
+	struct tmpdir dir;
+	FILE *f;
+
+	tmp_init(&dir);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "firewall:\n  stateful: false\n  rules:\n"
+		"    - { name: a, action: deny, src: [192.0.2.0/24] }\n"
+		"    - { name: b, action: allow, src: [198.51.100.0/24], proto: udp, dport: [53] }\n"
+		"    - { name: c, action: deny, src: [203.0.113.0/24], dst: [198.51.100.1] }\n"
+		"    - { name: d, action: allow, src: [\"2001:db8::/32\"] }\n"
+		"    - { name: e, action: deny, proto: tcp, dport: [22] }\n"
+		"    - { name: f, action: deny, src: [203.0.113.0/24], proto: icmp }\n"
+		"    - { name: g, action: deny, src: [203.0.113.0/24], proto: tcp, sport: [7] }\n");
+	for (int i = 7; i < 34; i++)
+		fprintf(f, "    - { name: r%d, action: deny, src: [192.0.2.%d] }\n", i, i);
+	fclose(f);
+	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
+		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
+			ASSERT_EQ(t.cfg.src_only, 0xffffff89u,
+				  "a, d and r7..r31: a source and nothing else, below 32");
+			fw_tables_free(&t);
+		} else {
+			print_diags(&d);
+		}
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
 TEST(halves_that_make_whole_24s_need_no_entry)
 {
 	struct sl_diags d = { 0 };

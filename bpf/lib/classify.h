@@ -11,6 +11,9 @@
  * two) for a /24 split by prefixes past /24 in a /16 of more than two
  * classes, and a group for the few /24s with many of them; IPv6 one LPM trie
  * lookup. A field no rule names costs nothing (its class is in fw_config).
+ * When the first rule of the source's class names a source and nothing
+ * else (fw_config.src_only: a blocklist's deny), it is the answer: the
+ * other fields are not looked up (sl_src_decides).
  * Then the bitmaps: up to 512 rules, one 64-byte bitmap per field and an
  * AND of fw_config.words words; more rules, a 256-bit summary per field
  * first (one bit per 64-rule word), and only the words set in all five
@@ -514,6 +517,33 @@ static __noinline int sl_match_big(const struct fw_config *cfg, void *clsb, cons
 }
 
 /*
+ * The first rule when the source alone decides it: the lowest rule of
+ * source class index IDX (small policies: fw_cls) when it is one of
+ * cfg->src_only (names a source and nothing else, so every other field
+ * matches it); else SL_NO_MATCH, and the other fields decide. A blocklist
+ * rule's drop then costs one bitmap word, not four more lookups and five
+ * bitmaps.
+ */
+static __always_inline int sl_src_decides(const struct fw_config *cfg, __u32 idx, __u32 slot)
+{
+	struct fw_bitmap *bm;
+	__u64 low;
+	void *tbl;
+
+	if (!cfg->src_only || cfg->row)
+		return SL_NO_MATCH;
+	tbl = sl_slot_tbl(&fwp_cls, slot);
+	bm = tbl ? bpf_map_lookup_elem(tbl, &idx) : NULL;
+	if (!bm)
+		return SL_NO_MATCH;
+	/* the class's lowest rule is in word 0 when word 0 has one */
+	low = bm->w[0] & -bm->w[0];
+	if (!(low & cfg->src_only))
+		return SL_NO_MATCH;
+	return sl_ctz64(low);
+}
+
+/*
  * The first rule of CFG that matches M, with the tables of policy slot
  * SLOT: its index, SL_NO_MATCH when none does, SL_CLS_ERROR when a table is
  * missing (a slot is complete before any interface points at it, so this
@@ -526,13 +556,20 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 	__u32 idx[SL_F_MAX];
 	void *tbl;
 
-	if (m->family == 4) {
-		cls[SL_F_SRC] = sl_lookup4(&cfg->dir[0], &SL_V4MAPS(src), false, slot, m->src4);
+	int rule;
+
+	cls[SL_F_SRC] = sl_class_src(cfg, m, slot);
+	if (cls[SL_F_SRC] < 0)
+		return SL_CLS_ERROR;
+	if (cls[SL_F_SRC] == SLUICE_CLS_NONE)
+		return SL_NO_MATCH;
+	rule = sl_src_decides(cfg, cfg->cls_base[SL_F_SRC] + cls[SL_F_SRC], slot);
+	if (rule >= 0)
+		return rule;
+	if (m->family == 4)
 		cls[SL_F_DST] = sl_lookup4(&cfg->dir[1], &SL_V4MAPS(dst), true, slot, m->dst4);
-	} else {
-		cls[SL_F_SRC] = sl_lookup6(&cfg->dir[0], &fwp_src6, slot, m->src6);
+	else
 		cls[SL_F_DST] = sl_lookup6(&cfg->dir[1], &fwp_dst6, slot, m->dst6);
-	}
 	cls[SL_F_PROTO] = cfg->proto_cls[m->proto];
 	if (m->has_ports) {
 		cls[SL_F_SPORT] = sl_lookup_port(&cfg->dir[0], &fwp_sport, slot, m->sport);

@@ -60,7 +60,7 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 
 	kind = sl_ct_pkt_make(data, data_end, m, p);
 	if (kind == SL_CT_KEYED) {
-		p->shard = sl_ct_shard_of(&p->key, sl_ct_shards(cfg));
+		p->shard = sl_ct_key_shard(&p->key, sl_ct_shards(cfg));
 		e = sl_ct_find(p, &unassured);
 		if (!e)
 			return SL_CT_MISS;
@@ -85,7 +85,7 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 	}
 	if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 		sl_ct_key_make(&p->key, &t);
-		p->shard = sl_ct_shard_of(&p->key, sl_ct_shards(cfg));
+		p->shard = sl_ct_key_shard(&p->key, sl_ct_shards(cfg));
 		e = sl_ct_find(p, &unassured);
 		if (e && !sl_ct_stale(e, cfg, sl_now())) {
 			sl_ct_stat(SLUICE_CT_STAT_RELATED);

@@ -81,6 +81,36 @@ static __always_inline __u8 sl_ct_key_make(struct sl_ct_key *k, const struct sl_
 }
 
 /*
+ * sl_ct_key_make for an IPv4 packet M with ports:
+ * every word written once, no tuple in between (the per-packet path of
+ * nearly all traffic); the same key. Returns whether the source is
+ * endpoint a.
+ */
+static __always_inline __u8 sl_ct_key_make4(struct sl_ct_key *k, const struct sl_meta *m)
+{
+	__u16 sport = m->sport, dport = m->dport;
+	bool src_a = m->src4 != m->dst4 ? m->src4 < m->dst4 : sport <= dport;
+	__u32 *w = (__u32 *)k;
+
+	w[0] = bpf_htonl(src_a ? m->src4 : m->dst4);
+	w[1] = w[2] = w[3] = 0;
+	w[4] = bpf_htonl(src_a ? m->dst4 : m->src4);
+	w[5] = w[6] = w[7] = 0;
+	k->port_a = bpf_htons(src_a ? sport : dport);
+	k->port_b = bpf_htons(src_a ? dport : sport);
+	w[9] = 0;
+	k->proto = m->proto;
+	k->family = 4;
+	return src_a;
+}
+
+/* The shard of K among SHARDS: sl_ct_shard_of, in its IPv4 form for an IPv4 key. */
+static __always_inline __u32 sl_ct_key_shard(const struct sl_ct_key *k, __u32 shards)
+{
+	return k->family == 4 ? sl_ct_shard_of4(k, shards) : sl_ct_shard_of(k, shards);
+}
+
+/*
  * The L4 header of a parsed packet with LEN bytes of it readable, within
  * the frame and within the IP packet's own length, or NULL.
  */
@@ -151,15 +181,19 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 	p->start = 0;
 	if (!m->has_l4)
 		return SL_CT_IGNORED;
-	sl_ct_tuple_addrs(&t, m);
 	if (m->has_ports) {
-		t.sport = bpf_htons(m->sport);
-		t.dport = bpf_htons(m->dport);
 		if (m->proto == SL_IPPROTO_UDP)
 			p->start = SL_CT_UDP;
 		else if ((m->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) ==
 			 SL_TCP_SYN)
 			p->start = SL_CT_SYN_SENT;
+		if (m->family == 4) {
+			p->src_is_a = sl_ct_key_make4(&p->key, m);
+			return SL_CT_KEYED;
+		}
+		sl_ct_tuple_addrs(&t, m);
+		t.sport = bpf_htons(m->sport);
+		t.dport = bpf_htons(m->dport);
 	} else if (sl_ct_is_icmp(m->family, m->proto)) {
 		icmp = sl_ct_l4(data, data_end, m, SL_ICMP_HLEN);
 		if (!icmp)
@@ -168,6 +202,7 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 			return SL_CT_ICMP_ERR;
 		if (!sl_ct_icmp_echo(m->family, icmp[0], &req))
 			return SL_CT_IGNORED;
+		sl_ct_tuple_addrs(&t, m);
 		__builtin_memcpy(&t.sport, icmp + SL_ICMP_OFF_ECHO_ID, 2);
 		t.dport = t.sport;
 		if (req)

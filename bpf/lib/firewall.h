@@ -2,8 +2,8 @@
 /*
  * The firewall stages: parse (sl_fw_begin), [conntrack] (sl_fw_track),
  * classify, count, verdict (sl_fw_rules). sluice_xdp runs them in its entry
- * program (stateless) or across tail calls (conntrack, then the rules on a
- * miss); sl_firewall_hook runs them inline in one program (the tcx program,
+ * program, then tail-calls the load balancer for what it allows;
+ * sl_firewall_hook runs them the same way in one program (the tcx program,
  * and the benchmarks' single-program path in bench/bpf/bench_fw.h, so what
  * is measured is exactly what runs).
  *
