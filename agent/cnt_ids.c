@@ -34,14 +34,6 @@ void cnt_ids_close(struct cnt_ids *c)
 	c->key = NULL;
 }
 
-bool cnt_ids_empty(const struct cnt_ids *c)
-{
-	for (uint32_t id = 0; id < c->n; id++)
-		if (c->key[id])
-			return false;
-	return true;
-}
-
 /* Own (KEY != 0) or free (KEY 0) id ID, here and in the pinned owners. */
 static int key_set(struct cnt_ids *c, uint32_t id, uint64_t key)
 {

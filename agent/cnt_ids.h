@@ -12,7 +12,6 @@
 #ifndef SLUICED_CNT_IDS_H
 #define SLUICED_CNT_IDS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,8 +26,6 @@ struct cnt_ids {
 /* Ids and owners read from KEY_FD; N ids. 0 or -errno (logged). */
 int cnt_ids_open(struct cnt_ids *c, const char *what, int cnt_fd, int key_fd, uint32_t n);
 void cnt_ids_close(struct cnt_ids *c);
-/* No id is owned (a new owner map, or nothing was ever counted). */
-bool cnt_ids_empty(const struct cnt_ids *c);
 /*
  * An id for each of the N keys of KEYS (nonzero) into IDS: the one its key
  * owns, else a free one, zeroed and owned from now on, also listed in

@@ -33,6 +33,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
+#include "fnv.h"
 #include "sluice_cgroup.skel.h"
 
 #include "abi_names.h"
@@ -382,13 +383,11 @@ void egress_abort(struct agent *a)
 /* The owner key of entry E's rule R (R == nrules: its default). */
 static uint64_t eg_cnt_owner(const struct sl_egress *e, size_t r)
 {
-	uint64_t h = 0xcbf29ce484222325ull, rk = 0;	/* FNV-1a 64 */
-	unsigned char tail[17];
+	/* an egress rule counts for its entry, apart from the same rule elsewhere */
+	uint64_t h = sl_fnv1a(SL_FNV_INIT, e->name, strlen(e->name)), rk = 0;
+	unsigned char tail[9];
 	size_t nt = 0;
 
-	/* an egress rule counts for its entry, apart from the same rule elsewhere */
-	for (const unsigned char *p = (const unsigned char *)e->name; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ull;
 	tail[nt++] = r < e->fw.nrules ? 'r' : 'd';
 	if (r < e->fw.nrules)
 		rk = sl_rule_key(&e->fw.rules[r]);
@@ -397,8 +396,7 @@ static uint64_t eg_cnt_owner(const struct sl_egress *e, size_t r)
 		rk ^= (uint64_t)(r + 1) * 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < 8; i++)
 		tail[nt++] = (unsigned char)(rk >> (8 * i));
-	for (size_t i = 0; i < nt; i++)
-		h = (h ^ tail[i]) * 0x100000001b3ull;
+	h = sl_fnv1a(h, tail, nt);
 	return h ? h : 1;
 }
 

@@ -40,6 +40,7 @@
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
 
+#include "fnv.h"
 #include "sluice_cgroup.skel.h"
 #include "sluice_tc.skel.h"
 #include "sluice_xdp.skel.h"
@@ -316,10 +317,8 @@ static void build_id(struct agent *a)
 {
 	size_t len = 0;
 	const unsigned char *p = sluice_xdp__elf_bytes(&len);
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = sl_fnv1a(SL_FNV_INIT, p, len);
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
 	snprintf(a->build, sizeof(a->build), "%016llx", (unsigned long long)h);
 }
 

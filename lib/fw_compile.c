@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "fw_tables.h"
 #include "policy_edit.h"
 #include "policy_int.h"
@@ -700,14 +701,7 @@ struct dedup {
 
 static uint64_t mem_hash(const void *p, size_t len)
 {
-	const unsigned char *c = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= c[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return sl_fnv1a(SL_FNV_INIT, p, len);
 }
 
 /* The index of ELEM in D, appended if new; -ENOMEM. */
@@ -1750,6 +1744,16 @@ uint16_t fw_chunk_entry(const struct fw_pfx4 *v, uint32_t e, uint32_t k)
 	}
 }
 
+/* How many of the N bounds B of an interval element are at or below A's low 16 bits. */
+static uint32_t iv_bounds_below(const uint16_t *b, uint32_t n, uint32_t a)
+{
+	uint32_t c = 0;
+
+	for (uint32_t j = 0; j < n; j++)
+		c += b[j] <= (a & 0xffff);
+	return c;
+}
+
 uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 {
 	const struct fw_pfx4 *v = &t->v4[d];
@@ -1767,19 +1771,13 @@ uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 			return e;
 		if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) == SL_CHUNK_IV) {
 			const struct fw_iv *iv = (const struct fw_iv *)&v->p2[e & SLUICE_L1_INDEX];
-			uint32_t c = 0;
 
-			for (uint32_t j = 0; j < iv->n; j++)
-				c += iv->b[j] <= (a & 0xffff);
-			return iv->cls[c & 1];
+			return iv->cls[iv_bounds_below(iv->b, iv->n, a) & 1];
 		}
 		if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) == SL_CHUNK_IV1) {
 			const struct fw_iv1 *iv = (const struct fw_iv1 *)&v->p1[e & SLUICE_L1_INDEX];
-			uint32_t c = 0;
 
-			for (uint32_t j = 0; j < iv->n; j++)
-				c += iv->b[j] <= (a & 0xffff);
-			return iv->cls[c & 1];
+			return iv->cls[iv_bounds_below(iv->b, iv->n, a) & 1];
 		}
 		if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) == SL_CHUNK_HOSTS) {
 			const struct fw_hosts *hs =

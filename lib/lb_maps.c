@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "fnv.h"
 #include "fw_maps.h"
 #include "lb_maps.h"
 #include "lb_policy.h"
@@ -234,15 +235,6 @@ static long be_alloc(const struct lb_state *st)
 	return -ENOSPC;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* A Maglev table of SIZE backend ids as a new inner map; its fd or -errno. */
 static int table_create(uint32_t svc_id, uint32_t size, const uint32_t *ids)
 {
@@ -403,11 +395,11 @@ static int prep_table(struct lb_state *st, const struct sl_lb_service *s,
 	uint32_t *idx = NULL, t;
 	int fd = -1, err;
 
-	n->sig = fnv(0xcbf29ce484222325ull, &s->table_size, sizeof(s->table_size));
+	n->sig = sl_fnv1a(SL_FNV_INIT, &s->table_size, sizeof(s->table_size));
 	for (size_t b = 0; b < s->nbackends; b++) {
-		n->sig = fnv(n->sig, mb[b].key, sizeof(mb[b].key));
-		n->sig = fnv(n->sig, &mb[b].weight, sizeof(mb[b].weight));
-		n->sig = fnv(n->sig, &n->be_ids[b], sizeof(n->be_ids[b]));
+		n->sig = sl_fnv1a(n->sig, mb[b].key, sizeof(mb[b].key));
+		n->sig = sl_fnv1a(n->sig, &mb[b].weight, sizeof(mb[b].weight));
+		n->sig = sl_fnv1a(n->sig, &n->be_ids[b], sizeof(n->be_ids[b]));
 	}
 	if (old && old->sig == n->sig && old->val.size == s->table_size) {
 		n->val.table = old->val.table;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "maglev.h"
 
 void maglev_key(uint8_t key[MAGLEV_KEY_LEN], uint8_t family, const uint8_t addr[16],
@@ -23,11 +24,8 @@ void maglev_key(uint8_t key[MAGLEV_KEY_LEN], uint8_t family, const uint8_t addr[
 
 uint64_t maglev_hash(uint64_t seed, const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+	uint64_t h = sl_fnv1a(SL_FNV_INIT ^ seed, data, len);
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
 	h ^= h >> 30;
 	h *= 0xbf58476d1ce4e5b9ull;
 	h ^= h >> 27;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "policy_edit.h"
 #include "policy_json.h"
 
@@ -83,12 +84,8 @@ uint64_t sl_rule_key(const struct sl_rule *r)
 {
 	struct json_object *o = sl_json_rule(r);
 	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a 64 */
+	uint64_t h = txt ? sl_fnv1a(SL_FNV_INIT, txt, strlen(txt)) : SL_FNV_INIT;
 
-	for (const unsigned char *p = (const unsigned char *)txt; p && *p; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ull;
-	}
 	json_object_put(o);
 	return h ? h : 1;
 }

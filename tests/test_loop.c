@@ -61,26 +61,31 @@ static struct peer_src *peer_new(struct agent *a, int *ran)
 	return p;
 }
 
+/* Two watched pipes on A's epoll fd, each with a byte to read: false on failure. */
+static bool two_ready(struct agent *a, int *ran, struct peer_src **x, struct peer_src **y)
+{
+	if (!ASSERT_TRUE(a->epfd >= 0, "epoll_create1"))
+		return false;
+	*x = peer_new(a, ran);
+	*y = peer_new(a, ran);
+	return ASSERT_TRUE(*x && *y, "two watched pipes") &&
+	       ASSERT_EQ(write((*x)->wr, "x", 1), 1, "write x") &&
+	       ASSERT_EQ(write((*y)->wr, "y", 1), 1, "write y");
+}
+
 TEST(loop_handler_frees_other_source_of_same_batch)
 {
 	struct agent a = { .epfd = epoll_create1(EPOLL_CLOEXEC) };
 	struct peer_src *x, *y, *xo, *yo;
 	int ran = 0, n;
 
-	if (!ASSERT_TRUE(a.epfd >= 0, "epoll_create1"))
-		return;
-	x = peer_new(&a, &ran);
-	y = peer_new(&a, &ran);
-	if (!ASSERT_TRUE(x && y, "two watched pipes"))
+	if (!two_ready(&a, &ran, &x, &y))
 		return;
 	/* whichever handler runs first closes and frees the other */
 	xo = y;
 	yo = x;
 	x->other = &xo;
 	y->other = &yo;
-	if (!ASSERT_EQ(write(x->wr, "x", 1), 1, "write x") ||
-	    !ASSERT_EQ(write(y->wr, "y", 1), 1, "write y"))
-		return;
 	n = agent_dispatch(&a, 1000);
 	ASSERT_EQ(n, 2, "both sources in one batch");
 	ASSERT_EQ(ran, 1, "handlers run: the closed source's did not");
@@ -100,17 +105,10 @@ TEST(loop_handler_closes_itself_and_round_goes_on)
 	struct peer_src *x, *y, *none = NULL;
 	int ran = 0;
 
-	if (!ASSERT_TRUE(a.epfd >= 0, "epoll_create1"))
-		return;
-	x = peer_new(&a, &ran);
-	y = peer_new(&a, &ran);
-	if (!ASSERT_TRUE(x && y, "two watched pipes"))
+	if (!two_ready(&a, &ran, &x, &y))
 		return;
 	x->other = &none;
 	y->other = &none;
-	if (!ASSERT_EQ(write(x->wr, "x", 1), 1, "write x") ||
-	    !ASSERT_EQ(write(y->wr, "y", 1), 1, "write y"))
-		return;
 	ASSERT_EQ(agent_dispatch(&a, 1000), 2, "both ready");
 	ASSERT_EQ(ran, 2, "both handlers ran");
 	/* level-triggered: unread input is there next round; an unwatched source is not */
