@@ -16,6 +16,9 @@
  *    veth) and by nftables DNAT (a jhash map over the same backends), frames
  *    counted arriving at the backend's veth: Mpps of each and the ratio.
  *
+ * SLUICE_BENCH_LB_LRU=1 adds bare LRU hash inserts and lookups (bench/bpf/
+ * bench_lru.bpf.c): key sizes, LRU flavours, sizes, array of maps or not.
+ *
  * The BPF runs happen in a network namespace of the process's own
  * (tests/lb_testnet.h); the live run in namespaces slbl-PID-{g,l,d},
  * removed on every exit.
@@ -35,6 +38,7 @@
 #include "bench_floor.skel.h"
 #include "bench_gen.skel.h"
 #include "bench_lb.skel.h"
+#include "bench_lru.skel.h"
 #include "lb_maps.h"
 #include "sluice_xdp.skel.h"
 #include "tests/lb_testnet.h"
@@ -280,6 +284,85 @@ static int row(const char *name, struct bpf_program *prog, struct bpf_program *f
 	return 0;
 }
 
+/*
+ * A development aid (SLUICE_BENCH_LB_LRU=1): a bare LRU hash insert (a new
+ * key every run, BPF_NOEXIST) into a fresh map of ENTRIES keys of KSZ bytes,
+ * one LRU list or one per CPU, into the map itself or through an array of
+ * maps (as lb_flowtab); into a map filled with 3 x ENTRIES first; or a
+ * lookup that hits. Median ns net of the key's floor, or < 0.
+ */
+enum lru_how { LRU_INS, LRU_INS_IN, LRU_FULL_IN, LRU_LOOK, LRU_LOOK_IN, LRU_HOW_MAX };
+
+static double lru_case(uint32_t entries, uint32_t ksz, bool percpu, enum lru_how how)
+{
+	double t[ROUNDS], f[ROUNDS];
+	uint32_t ret = 0;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		struct bench_lru *o = bench_lru__open();
+		uint32_t flags = percpu ? BPF_F_NO_COMMON_LRU : 0, zero = 0;
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = flags);
+		int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "lbb_lru", ksz, 40, entries, &mo);
+		struct bpf_program *prog, *floor;
+
+		if (!o || fd < 0) {
+			bench_lru__destroy(o);
+			return -1;
+		}
+		o->rodata->key_size = ksz;
+		if (bpf_map__set_key_size(o->maps.lru, ksz) ||
+		    bpf_map__set_max_entries(o->maps.lru, entries) ||
+		    bpf_map__set_map_flags(o->maps.lru, flags) ||
+		    bpf_map__set_inner_map_fd(o->maps.lru_outer, fd) || bench_lru__load(o) ||
+		    bpf_map_update_elem(bpf_map__fd(o->maps.lru_outer), &zero, &fd, BPF_ANY)) {
+			bench_lru__destroy(o);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		prog = how == LRU_INS ? o->progs.lru_ins : how == LRU_LOOK ? o->progs.lru_look :
+		       how == LRU_LOOK_IN ? o->progs.lru_look_in : o->progs.lru_in;
+		floor = how >= LRU_LOOK ? o->progs.lru_floor_same : o->progs.lru_floor;
+		/* full: filled first; a lookup: of the key inserted by one run */
+		t[r] = how == LRU_FULL_IN ? run(o->progs.lru_ins, 3 * entries, NULL) :
+		       how == LRU_LOOK ? run(o->progs.lru_ins, 1, NULL) :
+		       how == LRU_LOOK_IN ? run(o->progs.lru_in, 1, NULL) : 0;
+		t[r] = t[r] < 0 ? -1 : run(prog, how >= LRU_LOOK ? REPEAT : NEW_REPEAT, &ret);
+		f[r] = run(floor, how >= LRU_LOOK ? REPEAT : NEW_REPEAT, NULL);
+		bench_lru__destroy(o);
+		if (t[r] < 0 || f[r] < 0 || (how >= LRU_LOOK && ret != XDP_DROP))
+			return -1;
+	}
+	qsort(t, ROUNDS, sizeof(*t), cmp_double);
+	qsort(f, ROUNDS, sizeof(*f), cmp_double);
+	return t[ROUNDS / 2] - f[ROUNDS / 2];
+}
+
+static int lru_table(void)
+{
+	static const uint32_t sizes[] = { 8192, FLOW_TABLE };
+
+	printf("\nbare LRU hash, ns net of the key's floor, medians of %d: insert (BPF_NOEXIST, "
+	       "a new key every run) into the map, through an array of maps, into a full one; "
+	       "a lookup that hits\n", ROUNDS);
+	printf("  %-8s %-4s %-8s %8s %8s %8s %8s %8s\n", "entries", "key", "LRU", "insert",
+	       "inner", "full in", "lookup", "inner");
+	for (int s = 0; s < 2; s++)
+		for (uint32_t ksz = 16; ksz <= 40; ksz += 24)
+			for (int pc = 0; pc < 2; pc++) {
+				double v[LRU_HOW_MAX];
+
+				for (int h = 0; h < LRU_HOW_MAX; h++) {
+					v[h] = lru_case(sizes[s], ksz, pc, h);
+					if (v[h] < 0)
+						return -1;
+				}
+				printf("  %-8u %-4u %-8s %8.0f %8.0f %8.0f %8.0f %8.0f\n", sizes[s],
+				       ksz, pc ? "per-CPU" : "common", v[0], v[1], v[2], v[3], v[4]);
+			}
+	return 0;
+}
+
 static const char *const POLICY =
 	"firewall:\n  interfaces: [\"slt*\"]\n  default: allow\n  stateful: false\n"
 	"loadbalancers:\n"
@@ -506,7 +589,8 @@ int main(void)
 	uint8_t frame[FRAME_LEN];
 	int rc = 1;
 
-	libbpf_set_print(quiet);
+	if (!getenv("SLUICE_BENCH_DEBUG"))
+		libbpf_set_print(quiet);
 	atexit(cleanup);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -563,6 +647,8 @@ int main(void)
 	if (set_frame(frame, RR_FLOWS) ||
 	    row("pipeline (firewall + LB): nat, established", p->lbb_pipe, p->lbb_floor, P_NONE,
 		REPEAT, XDP_REDIRECT, 0))
+		goto out;
+	if (getenv("SLUICE_BENCH_LB_LRU") && lru_table())
 		goto out;
 	rc = getenv("SLUICE_BENCH_LB_ONLY") ? 0 : live() ? 1 : 0;
 out:
