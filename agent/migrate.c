@@ -89,6 +89,7 @@ static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final);
 static int mig_keys_carry(struct migrate *mg, struct mig_pin *p, bool final);
 static int mig_rev_carry(struct migrate *mg, struct mig_pin *p, bool final);
 static int mig_flows_carry(struct migrate *mg, struct mig_pin *p, bool final);
+static int mig_flows4_carry(struct migrate *mg, struct mig_pin *p, bool final);
 
 #define LIST(v) v, sizeof(v) / sizeof(v[0])
 #define POLICY(map, what, f)	{ map, MIG_POLICY, MIG_G_SLOTS, what, .flags = f }
@@ -148,6 +149,9 @@ static const struct mig_map mig_maps[] = {
 	LB(SLUICE_MAP_LB_BACKENDS, MIG_POLICY, "the load balancer's backends"),
 	{ SLUICE_MAP_LB_FLOWTAB, MIG_STATE, MIG_G_LB, "the load balancer's flows",
 	  .carry = mig_flows_carry, .flags = MIG_F_ALONE },
+	/* IPv4 flows: 16-byte keys since this build, lb_flowtab[LB_FLOWS]'s before */
+	{ SLUICE_MAP_LB_FLOWTAB4, MIG_STATE, MIG_G_LB, "the load balancer's IPv4 flows",
+	  .carry = mig_flows4_carry, .flags = MIG_F_ALONE, .from = SLUICE_MAP_LB_FLOWTAB },
 	LB(SLUICE_MAP_LB_CFG, MIG_POLICY, "the load balancer's settings"),
 	LB(SLUICE_MAP_LB_FILTER, MIG_POLICY, "the load balancer's address filter"),
 	LB(SLUICE_MAP_LB_DECAP, MIG_POLICY, "the decapsulated VIPs"),
@@ -218,6 +222,7 @@ struct mig_pin {
 	bool differs;		/* its own layout (not only its group's) */
 	bool moved;		/* its pin is under the upgrade dir */
 	bool carried;
+	bool from;		/* old_fd is m->from's pin (kept in place), m's was missing */
 	struct mig_names on, nn;	/* counters: previous and this build's names */
 	char **own;		/* names read from sl_cnt_names (on.v points here) */
 	char **nown;		/* MIG_F_RULES: the successor's names (nn.v points here) */
@@ -763,7 +768,9 @@ int mig_flows_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
 		while (!err && !bpf_map_get_next_key(ofd, first ? NULL : &key, &next)) {
 			first = false;
 			key = next;
-			if (bpf_map_lookup_elem(ofd, &key, &val))
+			/* IPv4 flows live in lb_flowtab4 (mig_flows4_copy) */
+			if ((w == LB_FLOWS && key.family == 4) ||
+			    bpf_map_lookup_elem(ofd, &key, &val))
 				continue;	/* gone meanwhile */
 			/* one this build's programs keep already stays as it is */
 			if (!bpf_map_update_elem(nfd, &key, &val, BPF_NOEXIST))
@@ -812,6 +819,115 @@ static int mig_flows_carry(struct migrate *mg, struct mig_pin *p, bool final)
 	}
 	pr_info("load balancer: %llu flows carried over from the previous layout%s%s",
 		(unsigned long long)moved, final ? " (opened during the upgrade)" : "",
+		failed ? "; some could not be (table full)" : "");
+	return 0;
+}
+
+int mig_flows4_copy(int from_fd, int new_fd, bool purge, uint64_t *moved, uint64_t *failed)
+{
+	struct lb_flow_key key, next, *del = NULL;
+	struct bpf_map_info oi;
+	size_t ndel = 0, cap = 0;
+	__u32 w = LB_FLOWS, zero = 0, id;
+	struct lb_flow4_key k4;
+	int ofd, nfd = -1, err;
+	struct lb_flow val;
+	bool first = true;
+
+	*moved = *failed = 0;
+	if (bpf_map_lookup_elem(from_fd, &w, &id))
+		return 0;	/* no flows: no service yet */
+	ofd = bpf_map_get_fd_by_id(id);
+	if (ofd < 0)
+		return -errno;
+	err = map_info(ofd, &oi);
+	if (!err && (oi.key_size != sizeof(key) || oi.value_size != sizeof(val)))
+		err = -EPROTO;	/* other keys name other flows */
+	/* this build's table of the previous one's size, unless already there */
+	if (!err && !bpf_map_lookup_elem(new_fd, &zero, &id)) {
+		nfd = bpf_map_get_fd_by_id(id);
+		if (nfd < 0)
+			err = -errno;
+	} else if (!err) {
+		nfd = lb_flowtab4_create(SLUICE_MAP_LB_FLOWS4, oi.max_entries);
+		if (nfd < 0)
+			err = nfd;
+		else if (bpf_map_update_elem(new_fd, &zero, &nfd, BPF_ANY))
+			err = -errno;
+	}
+	while (!err && !bpf_map_get_next_key(ofd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (key.family != 4 || bpf_map_lookup_elem(ofd, &key, &val))
+			continue;	/* IPv6 (stays), or gone meanwhile */
+		sl_lb_flow4_key(&k4, &key);
+		/* one this build's programs keep already stays as it is */
+		if (!bpf_map_update_elem(nfd, &k4, &val, BPF_NOEXIST))
+			++*moved;
+		else if (errno != EEXIST)
+			++*failed;
+		if (!purge)
+			continue;
+		/* deleted after the walk: a deleted key would restart it */
+		if (ndel == cap) {
+			struct lb_flow_key *v = realloc(del, (cap = cap ? 2 * cap : 256) *
+							sizeof(*v));
+
+			if (!v) {
+				err = -ENOMEM;
+				break;
+			}
+			del = v;
+		}
+		del[ndel++] = key;
+	}
+	for (size_t i = 0; !err && i < ndel; i++)
+		bpf_map_delete_elem(ofd, &del[i]);
+	free(del);
+	close(ofd);
+	if (nfd >= 0)
+		close(nfd);
+	return err;
+}
+
+/* Is the load balancer's group replaced (its backend ids gone)? */
+static bool lb_group_replaced(const struct migrate *mg)
+{
+	for (size_t i = 0; i < mg->npins; i++)
+		if (mg->pins[i].m->group == MIG_G_LB && mg->pins[i].differs &&
+		    !(mg->pins[i].m->flags & MIG_F_ALONE))
+			return true;
+	return false;
+}
+
+/*
+ * lb_flowtab4, new in this build (p->from: old_fd is lb_flowtab, kept in
+ * place, or moved aside when it has another layout itself): the IPv4 flows
+ * of lb_flowtab[LB_FLOWS] copied into it, so that established IPv4 flows
+ * stay on their backends; at the end once more for the flows the previous
+ * programs opened meanwhile, and those left in lb_flowtab deleted. With
+ * the group replaced (the backends' ids went with it), nothing to copy.
+ */
+static int mig_flows4_carry(struct migrate *mg, struct mig_pin *p, bool final)
+{
+	uint64_t moved, failed;
+	int err;
+
+	if (lb_group_replaced(mg))
+		return 0;
+	err = mig_flows4_copy(p->old_fd, p->new_fd, final, &moved, &failed);
+	if (err == -EPROTO) {
+		pr_warn("%s: the previous flows have another key or value layout: the IPv4 ones "
+			"are balanced again", p->m->from);
+		return 0;
+	}
+	if (err) {
+		pr_err("cannot carry the load balancer's IPv4 flows over: %s", strerror(-err));
+		return err;
+	}
+	pr_info("load balancer: %llu IPv4 flows carried over into %s%s%s",
+		(unsigned long long)moved, p->m->name,
+		final ? " (opened during the upgrade)" : "",
 		failed ? "; some could not be (table full)" : "");
 	return 0;
 }
@@ -988,6 +1104,38 @@ static uint64_t slots_generation(int fd, const struct bpf_map_info *oi)
 }
 
 /* Look at the pinned map of DEF: add it to the plan with what differs (or not). */
+/*
+ * M, a map of this build that is not pinned, whose contents were in M->from
+ * before: carried from M->from's pin, if there is one (it stays in place).
+ */
+static int plan_from(struct migrate *mg, const struct mig_map *m)
+{
+	struct bpf_map_info info;
+	struct mig_pin *p;
+	int fd, err;
+
+	fd = pin_open(mg->maps_dir, m->from);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0) {
+		pr_err("cannot open the pinned map %s/%s: %s", mg->maps_dir, m->from,
+		       strerror(-fd));
+		return fd;
+	}
+	err = map_info(fd, &info);
+	if (!err)
+		err = pin_add(mg, m, fd, &info);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	p = &mg->pins[mg->npins - 1];
+	p->differs = true;
+	p->from = true;
+	snprintf(p->why, sizeof(p->why), "new in this build, its entries were in %s", m->from);
+	return 0;
+}
+
 static int plan_map(struct migrate *mg, const struct mig_map *m, struct bpf_map *def)
 {
 	char path[PATH_MAX], why[160] = "";
@@ -999,6 +1147,8 @@ static int plan_map(struct migrate *mg, const struct mig_map *m, struct bpf_map 
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
+	if (fd < 0 && errno == ENOENT && m->from)
+		return plan_from(mg, m);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -1214,6 +1364,9 @@ int migrate_plan(const char *maps_dir, const char *upgrade_dir, struct bpf_objec
 				p->m->flags & MIG_F_XDP ?
 				"its counters are carried over by name as the xdp hook's" :
 				"the previous programs keep it until their links move");
+		else if (p->from)
+			pr_info("upgrade: %s/%s (%s) is %s: carried over", maps_dir, p->m->name,
+				p->m->holds, p->why);
 		else
 			pr_info("upgrade: %s/%s (%s) has another layout: %s; %s", maps_dir,
 				p->m->name, p->m->holds, p->why,
@@ -1274,7 +1427,12 @@ void migrate_rollback(struct migrate *mg)
 		return;
 	for (size_t i = 0; mg->begun && i < mg->npins; i++) {
 		struct mig_pin *p = &mg->pins[i];
+		char path[PATH_MAX];
 
+		/* a map new in this build: the next attempt carries it from its source again */
+		if (p->from && !join(path, sizeof(path), mg->maps_dir, p->m->name) &&
+		    unlink(path) && errno != ENOENT)
+			pr_warn("cannot unpin %s: %s", path, strerror(errno));
 		if (!p->moved)
 			continue;
 		err = pin_move(mg, p->m->name, false);
@@ -1304,6 +1462,9 @@ int migrate_begin(struct migrate *mg)
 	}
 	mg->begun = true;
 	for (size_t i = 0; i < mg->npins && !err; i++) {
+		/* not pinned under its name: its source stays where it is */
+		if (mg->pins[i].from)
+			continue;
 		err = pin_move(mg, mg->pins[i].m->name, true);
 		if (err)
 			pr_err("cannot move %s/%s aside: %s", mg->maps_dir, mg->pins[i].m->name,

@@ -96,6 +96,12 @@ struct mig_map {
 	int (*carry)(struct migrate *mg, struct mig_pin *p, bool final);
 	const char *successor;		/* MIG_RETIRED: this build's map in its place */
 	unsigned int flags;		/* MIG_F_* */
+	/*
+	 * MIG_STATE, a map earlier builds did not pin: where its pin is missing
+	 * and this one's is there, carried from it (which stays pinned: the
+	 * old_fd of its pin is this map, never moved aside).
+	 */
+	const char *from;
 };
 
 /* The policy of map NAME, NULL when it has none. */
@@ -183,8 +189,17 @@ int mig_ct_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed);
  * Copy the load balancer's flows and NAT reverse entries of lb_flowtab
  * OLD_FD (inner maps of another layout, the same keys and values) into
  * lb_flowtab NEW_FD, creating its tables of the previous sizes where it has
- * none; an entry already there stays. -EPROTO: other keys or values.
+ * none; an entry already there stays. IPv4 flows are not copied: they go to
+ * lb_flowtab4 (mig_flows4_copy). -EPROTO: other keys or values.
  */
 int mig_flows_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed);
+/*
+ * Copy the IPv4 flows of lb_flowtab FROM_FD's LB_FLOWS (40-byte keys) into
+ * lb_flowtab4 NEW_FD (16-byte keys), creating its table of the same size
+ * where it has none; an entry already there stays. PURGE: then delete them
+ * from FROM_FD's table (this build's programs never look there). -EPROTO:
+ * other keys or values.
+ */
+int mig_flows4_copy(int from_fd, int new_fd, bool purge, uint64_t *moved, uint64_t *failed);
 
 #endif /* SLUICED_MIGRATE_H */

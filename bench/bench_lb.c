@@ -6,9 +6,11 @@
  * 1. BPF_PROG_TEST_RUN, ns/packet, the LB stage alone (bench/bpf/bench_lb.bpf.c:
  *    parse + LB, as a Katran-like program runs) beside its floor (the same
  *    frame restore and source step, then XDP_DROP), NAT and DSR: non-VIP
- *    pass, established flow, new flow (a SYN from a new source every run),
- *    established over 100k flows round robin, new flow into a full flow
- *    table; and the whole pipeline (firewall + LB) for an established flow.
+ *    pass, established flow (its backend out of another interface: XDP_REDIRECT;
+ *    or out of the one it came in on: XDP_TX, as Katran's figure), new flow
+ *    (a SYN from a new source every run), established over 100k flows round
+ *    robin, new flow into a full flow table; and the whole pipeline
+ *    (firewall + LB) for an established flow.
  *    Katran's own figures measured here the same way (net of a 5 ns floor)
  *    are printed beside. Medians of 7, each case interleaved with its floor.
  * 2. Real frames through veths (bench_live's generator): a UDP service with
@@ -138,7 +140,7 @@ static void make_frame(uint8_t *f, uint32_t dst, uint16_t dport, uint8_t flags)
 	}
 }
 
-/* The flow 203.0.113.50:40000 -> VIP:80's backend, looked for in lb_flowtab[LB_FLOWS]. */
+/* The flow 203.0.113.50:40000 -> VIP:80's backend, looked for in the flow tables. */
 struct flow_find {
 	uint32_t vip;
 	long id;
@@ -220,9 +222,13 @@ static double run(struct bpf_program *prog, uint32_t repeat, uint32_t *retval)
 /* Empty flow tables: new inner maps in lb_flowtab (the old ones go with their last user). */
 static int flows_reset(void)
 {
-	for (uint32_t w = 0; w < 2; w++) {
-		int fd = lb_flowtab_create("lbb_flows", FLOW_TABLE);
-		int err = fd < 0 ? fd : bpf_map_update_elem(st->fds.flowtab, &w, &fd, BPF_ANY) ?
+	/* lb_flowtab[LB_FLOWS], [LB_REVERSE], lb_flowtab4[0] */
+	for (uint32_t w = 0; w < 3; w++) {
+		uint32_t slot = w < 2 ? w : 0;
+		int fd = w < 2 ? lb_flowtab_create("lbb_flows", FLOW_TABLE) :
+			 lb_flowtab4_create("lbb_flows4", FLOW_TABLE);
+		int outer = w < 2 ? st->fds.flowtab : st->fds.flowtab4;
+		int err = fd < 0 ? fd : bpf_map_update_elem(outer, &slot, &fd, BPF_ANY) ?
 			  -errno : 0;
 
 		if (fd >= 0)
@@ -378,7 +384,17 @@ static const char *const POLICY =
 	"  - name: dns\n    vip: 192.0.2.10\n    port: 53\n    proto: udp\n    backends:\n"
 	"      - { addr: 198.51.100.11, port: 5353 }\n"
 	"      - { addr: 198.51.100.12, port: 5353 }\n"
-	"      - { addr: 198.51.100.13, port: 5353 }\n";
+	"      - { addr: 198.51.100.13, port: 5353 }\n"
+	/* backends out of the interface the clients come in on: XDP_TX (Katran's case) */
+	"  - name: nat-tx\n    vip: 192.0.2.30\n    port: 80\n    backends:\n"
+	"      - { addr: 203.0.113.11, port: 8080 }\n"
+	"      - { addr: 203.0.113.12, port: 8080 }\n"
+	"      - { addr: 203.0.113.13, port: 8080 }\n"
+	"  - name: dsr-tx\n    vip: 192.0.2.40\n    port: 80\n    mode: dsr\n"
+	"    encap-source: 198.51.100.0/24\n    backends:\n"
+	"      - { addr: 203.0.113.11, port: 80 }\n"
+	"      - { addr: 203.0.113.12, port: 80 }\n"
+	"      - { addr: 203.0.113.13, port: 80 }\n";
 
 static int setup(void)
 {
@@ -390,7 +406,9 @@ static int setup(void)
 	int if1, err;
 	uint32_t k = 0;
 
-	if (lb_testnet_setup(&if0, &if1))
+	if (lb_testnet_setup(&if0, &if1) ||
+	    sh("for n in 11 12 13; do ip neigh add 203.0.113.$n lladdr 02:cc:00:00:00:$n dev slt0 "
+	       "nud permanent || exit 1; done"))
 		return -1;
 	fw = sluice_xdp__open_and_load();
 	lbb = bench_lb__open();
@@ -619,6 +637,13 @@ int main(void)
 			goto out;
 		snprintf(name, sizeof(name), "%s: established flow", m);
 		if (row(name, p->lbb_same, p->lbb_floor, P_NONE, REPEAT, XDP_REDIRECT, 66))
+			goto out;
+		/* the same, its backend out of the interface it came in on */
+		make_frame(frame, vip + 0x14, 80, F_ACK);	/* 192.0.2.30 nat, .40 dsr */
+		if (set_frame(frame, RR_FLOWS))
+			goto out;
+		snprintf(name, sizeof(name), "%s: established flow, out where it came (TX)", m);
+		if (row(name, p->lbb_same, p->lbb_floor, P_NONE, REPEAT, XDP_TX, 66))
 			goto out;
 		/* its backend's replies, back to the client as from VIP:80 (out where they came) */
 		name_reply = "nat: reply of an established flow";

@@ -44,6 +44,7 @@ int lb_fds_from_obj(struct bpf_object *obj, struct lb_fds *fds)
 		LB_FD(decap, SLUICE_MAP_LB_DECAP), LB_FD(decap_if, SLUICE_MAP_LB_DECAP_IF),
 		LB_FD(nh, SLUICE_MAP_LB_NH), LB_FD(filter, SLUICE_MAP_LB_FILTER),
 		LB_FD(hc, SLUICE_MAP_LB_HC), LB_FD(nat_be, SLUICE_MAP_LB_NAT_BE),
+		LB_FD(flowtab4, SLUICE_MAP_LB_FLOWTAB4),
 #undef LB_FD
 	};
 
@@ -468,6 +469,15 @@ int lb_flowtab_create(const char *name, uint32_t entries)
 	return fd < 0 ? -errno : fd;
 }
 
+int lb_flowtab4_create(const char *name, uint32_t entries)
+{
+	/* as the template in bpf/lib/lb_maps.h, of lb_flowtab's flavour */
+	int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct lb_flow4_key),
+				sizeof(struct lb_flow), entries, NULL);
+
+	return fd < 0 ? -errno : fd;
+}
+
 /*
  * lb_filter from the services of A and B (and their backends): written
  * with A the services in force and B those being prepared (their union:
@@ -514,20 +524,26 @@ static int filter_write(const struct lb_state *st, const struct lb_svc_rec *a, s
 	return err;
 }
 
-/* The flow tables, created with the first service (a pinned pair stays as it is). */
+/*
+ * The flow tables, created with the first service (pinned ones stay as they
+ * are): lb_flowtab[LB_FLOWS], [LB_REVERSE], then lb_flowtab4[0].
+ */
 static int flowtab_ensure(struct lb_state *st, uint32_t entries, struct sl_diags *diags)
 {
-	static const char *const names[2] = { SLUICE_MAP_LB_FLOWS, SLUICE_MAP_LB_REVERSE };
+	static const char *const names[3] = { SLUICE_MAP_LB_FLOWS, SLUICE_MAP_LB_REVERSE,
+					       SLUICE_MAP_LB_FLOWS4 };
 
-	for (__u32 w = 0; w < 2; w++) {
-		__u32 id;
+	for (__u32 w = 0; w < 3; w++) {
+		int outer = w < 2 ? st->fds.flowtab : st->fds.flowtab4;
+		__u32 id, slot = w < 2 ? w : 0;
 		int fd, err = 0;
 
-		if (!bpf_map_lookup_elem(st->fds.flowtab, &w, &id))
+		if (!bpf_map_lookup_elem(outer, &slot, &id))
 			continue;
-		fd = lb_flowtab_create(names[w], entries);
-		if (fd < 0 || bpf_map_update_elem(st->fds.flowtab, &w, &fd, BPF_ANY))
-			err = -errno;
+		fd = w < 2 ? lb_flowtab_create(names[w], entries) :
+		     lb_flowtab4_create(names[w], entries);
+		if (fd < 0 || bpf_map_update_elem(outer, &slot, &fd, BPF_ANY))
+			err = fd < 0 ? fd : -errno;
 		if (fd >= 0)
 			close(fd);
 		if (err) {
@@ -1067,23 +1083,37 @@ int lb_stats_read(const struct lb_state *st, uint64_t out[SLUICE_LB_STAT_MAX])
 	return err;
 }
 
-int lb_flows_walk(const struct lb_state *st, uint32_t which,
-		  int (*fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f),
-		  void *ctx)
+/* The 40-byte key of the IPv4 flow K4 (the layout FN callers read). */
+static void flow_key_of4(struct lb_flow_key *k, const struct lb_flow4_key *k4)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, &k4->src, 4);
+	memcpy(k->dst, &k4->dst, 4);
+	k->sport = k4->sport;
+	k->dport = k4->dport;
+	k->proto = k4->proto;
+	k->family = 4;
+}
+
+/* FN for every entry of the inner map SLOT of OUTER (keys of KSZ bytes: 40 or 16). */
+typedef int (*lb_flow_fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f);
+
+static int flows_walk_one(int outer, uint32_t slot, size_t ksz, lb_flow_fn fn, void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct lb_flow_key *keys;
+	struct lb_flow_key k40;
 	struct lb_flow *vals;
 	__u32 id, batch, n;
 	bool first = true;
 	int fd, err = 0;
+	char *keys;
 
-	if (bpf_map_lookup_elem(st->fds.flowtab, &which, &id))
+	if (bpf_map_lookup_elem(outer, &slot, &id))
 		return errno == ENOENT ? 0 : -errno;
 	fd = bpf_map_get_fd_by_id(id);
 	if (fd < 0)
 		return -errno;
-	keys = calloc(LB_BATCH, sizeof(*keys));
+	keys = calloc(LB_BATCH, ksz);
 	vals = calloc(LB_BATCH, sizeof(*vals));
 	if (!keys || !vals)
 		err = -ENOMEM;
@@ -1097,14 +1127,35 @@ int lb_flows_walk(const struct lb_state *st, uint32_t which,
 			break;
 		}
 		first = false;
-		for (__u32 i = 0; i < n && !err; i++)
-			err = fn(ctx, &keys[i], &vals[i]);
+		for (__u32 i = 0; i < n && !err; i++) {
+			const void *k = keys + i * ksz;
+
+			if (ksz == sizeof(struct lb_flow4_key)) {
+				struct lb_flow4_key k4;
+
+				memcpy(&k4, k, sizeof(k4));
+				flow_key_of4(&k40, &k4);
+				k = &k40;
+			}
+			err = fn(ctx, k, &vals[i]);
+		}
 		if (r)
 			break;	/* ENOENT: that was the last batch */
 	}
 	free(keys);
 	free(vals);
 	close(fd);
+	return err;
+}
+
+int lb_flows_walk(const struct lb_state *st, uint32_t which,
+		  int (*fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f),
+		  void *ctx)
+{
+	int err = flows_walk_one(st->fds.flowtab, which, sizeof(struct lb_flow_key), fn, ctx);
+
+	if (!err && which == LB_FLOWS)
+		err = flows_walk_one(st->fds.flowtab4, 0, sizeof(struct lb_flow4_key), fn, ctx);
 	return err;
 }
 

@@ -33,7 +33,7 @@ struct bpf_object;
 
 struct lb_fds {
 	int svc, maglev, backends, flowtab, be_stats, stats, cfg, devmap, decap, decap_if, nh;
-	int filter, hc, nat_be;
+	int filter, hc, nat_be, flowtab4;
 };
 
 /* The fds of OBJ's lb_* maps (loaded); -ENOENT when one is missing. */
@@ -92,6 +92,8 @@ int lb_apply(struct lb_state *st, const struct sl_policy *pol, uint64_t gen,
 
 /* A new flow table (lb_flowtab's inner map layout): its fd, or -errno. */
 int lb_flowtab_create(const char *name, uint32_t entries);
+/* A new IPv4 flow table (lb_flowtab4's inner map layout): its fd, or -errno. */
+int lb_flowtab4_create(const char *name, uint32_t entries);
 /* The id of backend ADDR:PORT of service KEY in force; -ENOENT. */
 int lb_backend_id(const struct lb_state *st, const struct lb_svc_key *key,
 		  const uint8_t *addr, uint16_t port);
@@ -115,7 +117,10 @@ int lb_stats_read(const struct lb_state *st, uint64_t out[SLUICE_LB_STAT_MAX]);
  * of entries walked, or -errno.
  */
 long lb_flows_count(const struct lb_state *st, uint32_t *active);
-/* Call FN for every entry of lb_flowtab[WHICH] (LB_FLOWS, LB_REVERSE). */
+/*
+ * Call FN for every entry of lb_flowtab[WHICH] (LB_FLOWS, LB_REVERSE); for
+ * LB_FLOWS, the IPv4 flows of lb_flowtab4 too (given FN as 40-byte keys).
+ */
 int lb_flows_walk(const struct lb_state *st, uint32_t which,
 		  int (*fn)(void *ctx, const struct lb_flow_key *k, const struct lb_flow *f),
 		  void *ctx);

@@ -119,16 +119,24 @@ static struct lb_env shared;
 static uint64_t shared_gen;
 static const char *shared_yaml;	/* the policy in force (the same text is not applied again) */
 
+/* The fd of flow table W: lb_flowtab[LB_FLOWS], [LB_REVERSE], 2: lb_flowtab4[0]; or -1. */
+static int flowtab_fd(struct lb_env *e, __u32 w)
+{
+	__u32 id, slot = w < 2 ? w : 0;
+
+	if (bpf_map_lookup_elem(w < 2 ? e->st->fds.flowtab : e->st->fds.flowtab4, &slot, &id))
+		return -1;
+	return bpf_map_get_fd_by_id(id);
+}
+
+#define FLOWS4	2	/* flowtab_fd: the IPv4 flows */
+
 static void flows_clear(struct lb_env *e)
 {
-	for (__u32 w = 0; w < 2; w++) {
-		struct lb_flow_key k, next;
-		__u32 id;
-		int fd;
+	for (__u32 w = 0; w < 3; w++) {
+		struct lb_flow_key k, next;	/* room for either key size */
+		int fd = flowtab_fd(e, w);
 
-		if (bpf_map_lookup_elem(e->st->fds.flowtab, &w, &id))
-			continue;
-		fd = bpf_map_get_fd_by_id(id);
 		while (fd >= 0 && !bpf_map_get_next_key(fd, NULL, &next)) {
 			k = next;
 			bpf_map_delete_elem(fd, &k);
@@ -1544,6 +1552,7 @@ TEST(lb_flows_of_the_previous_build_go_on)
 	struct lb_flow_key rk = { .sport = htons(8080), .dport = htons(43000), .proto = 6,
 				  .family = 4 };
 	struct lb_state *st2 = NULL;
+	struct lb_flow4_key fk4;
 	struct lb_flow fv, rv;
 	uint8_t bmac[6], omac[6], a[16];
 	char baddr[64], other[64];
@@ -1555,13 +1564,11 @@ TEST(lb_flows_of_the_previous_build_go_on)
 	be = open_flow(&e, &s, baddr, sizeof(baddr), bmac);
 	if (!ASSERT_TRUE(be >= 11 && be <= 13, "balanced"))
 		goto out;
-	for (__u32 w = 0; w < 2; w++) {
-		__u32 id;
-
-		if (!ASSERT_OK(bpf_map_lookup_elem(e.st->fds.flowtab, &w, &id), "flow table"))
-			goto out;
-		fd[w] = bpf_map_get_fd_by_id(id);
-	}
+	/* IPv4 flows in lb_flowtab4, reverse entries in lb_flowtab[LB_REVERSE] */
+	fd[LB_FLOWS] = flowtab_fd(&e, FLOWS4);
+	fd[LB_REVERSE] = flowtab_fd(&e, LB_REVERSE);
+	if (!ASSERT_TRUE(fd[LB_FLOWS] >= 0 && fd[LB_REVERSE] >= 0, "flow tables"))
+		goto out;
 	/* the flow as the previous build left it: on backend O, with a reverse entry */
 	o = be == 11 ? 12 : 11;
 	be_addr(4, o, other, sizeof(other));
@@ -1571,8 +1578,9 @@ TEST(lb_flows_of_the_previous_build_go_on)
 	oid = lb_backend_id(e.st, &sk, a, 8080);
 	addr_of(4, CLIENT4, fk.src);
 	memcpy(fk.dst, sk.vip, 16);
+	sl_lb_flow4_key(&fk4, &fk);
 	if (!ASSERT_TRUE(oid >= 0, "backend id") ||
-	    !ASSERT_OK(bpf_map_lookup_elem(fd[LB_FLOWS], &fk, &fv), "the flow"))
+	    !ASSERT_OK(bpf_map_lookup_elem(fd[LB_FLOWS], &fk4, &fv), "the flow"))
 		goto out;
 	fv.backend = (uint32_t)oid;
 	fv.be_gen = e.st->be[oid].gen;
@@ -1584,7 +1592,7 @@ TEST(lb_flows_of_the_previous_build_go_on)
 	memcpy(rv.vip, sk.vip, 16);
 	memcpy(rk.src, a, 16);
 	memcpy(rk.dst, fk.src, 16);
-	if (!ASSERT_OK(bpf_map_update_elem(fd[LB_FLOWS], &fk, &fv, BPF_EXIST), "old flow") ||
+	if (!ASSERT_OK(bpf_map_update_elem(fd[LB_FLOWS], &fk4, &fv, BPF_EXIST), "old flow") ||
 	    !ASSERT_OK(bpf_map_update_elem(fd[LB_REVERSE], &rk, &rv, BPF_NOEXIST), "old reverse"))
 		goto out;
 	for (struct lb_svc_key k, next; !bpf_map_get_next_key(e.st->fds.nat_be, NULL, &next);) {
@@ -1787,47 +1795,48 @@ TEST(lb_flow_clock_and_idle_timeout)
 	uint8_t in[256], out[2048];
 	struct lb_flow f0, f;
 	struct lb_config c;
-	__u32 ret, zero = 0, w = LB_FLOWS, id;
+	struct lb_flow4_key k4;
+	__u32 ret, zero = 0;
 	struct lb_env e;
 	size_t n, olen;
 	int fd = -1;
 
 	addr_of(4, CLIENT4, k.src);
 	addr_of(4, VIP4_NAT, k.dst);
+	sl_lb_flow4_key(&k4, &k);
 	n = build(in, &s);
 	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") ||
-	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.cfg, &zero, &c), "cfg") ||
-	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.flowtab, &w, &id), "flow table"))
+	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.cfg, &zero, &c), "cfg"))
 		goto out;
 	to = (c.timeout[LB_TO_UDP] ? c.timeout[LB_TO_UDP] : 30) * 1000000000ull;
-	fd = bpf_map_get_fd_by_id(id);
+	fd = flowtab_fd(&e, FLOWS4);
 	if (!ASSERT_TRUE(fd >= 0, "flow table fd") ||
 	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "first packet") ||
 	    !ASSERT_EQ(ret, XDP_REDIRECT, "balanced"))
 		goto out;
 	t = coarse_ns();
-	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f0), "its flow"))
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k4, &f0), "its flow"))
 		goto out;
 	ASSERT_TRUE(ns_apart(f0.last_seen, t) < 50000000, "last seen: the coarse clock's now");
 	usleep(300000);
 	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet later"))
 		goto out;
 	t = coarse_ns();
-	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f), "its flow"))
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k4, &f), "its flow"))
 		goto out;
 	ASSERT_TRUE(f.last_seen >= f0.last_seen + 250000000 && ns_apart(f.last_seen, t) < 50000000,
 		    "last seen moved with the clock");
 	/* idle for 2 s less than the timeout: the same flow */
 	f.last_seen = coarse_ns() - to + 2000000000ull;
-	if (!ASSERT_OK(bpf_map_update_elem(fd, &k, &f, BPF_EXIST), "idle: timeout - 2 s") ||
+	if (!ASSERT_OK(bpf_map_update_elem(fd, &k4, &f, BPF_EXIST), "idle: timeout - 2 s") ||
 	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet then") ||
 	    !ASSERT_OK(lb_stats_read(e.st, st), "stats"))
 		goto out;
 	ASSERT_EQ(st[SLUICE_LB_STAT_NEW_FLOW], 1, "inside the timeout: still its flow");
-	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k, &f), "its flow"))
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd, &k4, &f), "its flow"))
 		goto out;
 	f.last_seen = coarse_ns() - to - 1000000000ull;
-	if (!ASSERT_OK(bpf_map_update_elem(fd, &k, &f, BPF_EXIST), "idle: timeout + 1 s") ||
+	if (!ASSERT_OK(bpf_map_update_elem(fd, &k4, &f, BPF_EXIST), "idle: timeout + 1 s") ||
 	    !ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "a packet then") ||
 	    !ASSERT_OK(lb_stats_read(e.st, st), "stats"))
 		goto out;
@@ -1850,20 +1859,19 @@ out:
 TEST(lb_flow_table_full_size_from_one_cpu)
 {
 	int fd = -1, prev = -1, cpu;
-	__u32 w = LB_FLOWS, id;
 	cpu_set_t was, one;
 	struct lb_env e;
+	__u32 w = 0;
 	long n;
 
 	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open") ||
-	    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.flowtab, &w, &id), "flow table") ||
 	    !ASSERT_OK(sched_getaffinity(0, sizeof(was), &was) ? -errno : 0, "affinity"))
 		goto out;
-	/* a table as the agent makes them, of a size this test fills quickly */
-	prev = bpf_map_get_fd_by_id(id);
-	fd = lb_flowtab_create(SLUICE_MAP_LB_FLOWS, SMALL_TABLE);
+	/* an IPv4 flow table as the agent makes them, of a size this test fills quickly */
+	prev = flowtab_fd(&e, FLOWS4);
+	fd = lb_flowtab4_create(SLUICE_MAP_LB_FLOWS4, SMALL_TABLE);
 	if (!ASSERT_TRUE(prev >= 0 && fd >= 0, "tables") ||
-	    !ASSERT_OK(bpf_map_update_elem(e.st->fds.flowtab, &w, &fd, BPF_ANY) ? -errno : 0,
+	    !ASSERT_OK(bpf_map_update_elem(e.st->fds.flowtab4, &w, &fd, BPF_ANY) ? -errno : 0,
 		       "the small table in place"))
 		goto out;
 	for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &was); cpu++)
@@ -1882,7 +1890,7 @@ TEST(lb_flow_table_full_size_from_one_cpu)
 	ASSERT_TRUE(n >= SMALL_TABLE - 128 * libbpf_num_possible_cpus(), "every flow kept");
 out:
 	if (prev >= 0)
-		bpf_map_update_elem(e.st->fds.flowtab, &w, &prev, BPF_ANY);
+		bpf_map_update_elem(e.st->fds.flowtab4, &w, &prev, BPF_ANY);
 	if (fd >= 0)
 		close(fd);
 	if (prev >= 0)

@@ -886,16 +886,30 @@ out:
 	rm_dir(base);
 }
 
-/* Flow I of the previous build's tables (client port 1000 + I), its backend I. */
+/*
+ * Flow I of the previous build's tables (client port 1000 + I), its backend
+ * I: IPv4, or IPv6 for I >= FLOW6 (2001:db8::I -> 2001:db8::10).
+ */
+#define FLOW6	5
+
 static struct lb_flow_key flow_key(int i)
 {
 	struct lb_flow_key k = { .sport = htons((uint16_t)(1000 + i)), .dport = htons(80),
-				 .proto = 6, .family = 4 };
+				 .proto = 6, .family = i < FLOW6 ? 4 : 6 };
 
-	k.src[0] = 203;
-	k.src[3] = (__u8)i;
-	k.dst[0] = 192;
-	k.dst[3] = 10;
+	if (i < FLOW6) {
+		k.src[0] = 203;
+		k.src[3] = (__u8)i;
+		k.dst[0] = 192;
+		k.dst[3] = 10;
+	} else {
+		k.src[0] = k.dst[0] = 0x20;
+		k.src[1] = k.dst[1] = 0x01;
+		k.src[2] = k.dst[2] = 0x0d;
+		k.src[3] = k.dst[3] = 0xb8;
+		k.src[15] = (__u8)i;
+		k.dst[15] = 0x10;
+	}
 	return k;
 }
 
@@ -907,34 +921,63 @@ static int flow_put(int fd, int i, __u32 backend)
 	return bpf_map_update_elem(fd, &k, &f, BPF_ANY) ? -errno : 0;
 }
 
-/* Backend of flow I in the inner map W of lb_flowtab OUTER; -1: none. */
+/*
+ * Backend of flow I in the inner map W of lb_flowtab OUTER (40-byte keys),
+ * or in lb_flowtab4 OUTER's with W = FLOWS4 (16-byte keys); -1: none.
+ */
+#define FLOWS4	2
+
 static long flow_backend(int outer, __u32 w, int i)
 {
 	struct lb_flow_key k = flow_key(i);
+	struct lb_flow4_key k4;
+	__u32 id, slot = w == FLOWS4 ? 0 : w;
 	struct lb_flow f;
-	__u32 id;
 	int fd;
 	long be = -1;
 
-	if (bpf_map_lookup_elem(outer, &w, &id))
+	sl_lb_flow4_key(&k4, &k);
+	if (bpf_map_lookup_elem(outer, &slot, &id))
 		return -1;
 	fd = bpf_map_get_fd_by_id(id);
-	if (fd >= 0 && !bpf_map_lookup_elem(fd, &k, &f))
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, w == FLOWS4 ? (void *)&k4 : (void *)&k, &f))
 		be = f.backend;
 	fd_close(fd);
 	return be;
+}
+
+/* Is NAME pinned under the maps dir? 1 or 0 */
+static int is_pinned(const char *name)
+{
+	int fd = pinned(maps_dir, name);
+
+	fd_close(fd);
+	return fd >= 0;
+}
+
+/* This build's lb_flowtab4, empty, as the object creates it, pinned: its fd. */
+static int flowtab4_pinned(int *tmpl)
+{
+	int fd;
+
+	*tmpl = lb_flowtab4_create("t_new4_in", 1);
+	fd = outer_create(SLUICE_MAP_LB_FLOWTAB4, 1, *tmpl);
+	ASSERT_OK(pin(fd, SLUICE_MAP_LB_FLOWTAB4), "the new lb_flowtab4");
+	return fd;
 }
 
 /*
  * lb_flowtab of the previous layout (an LRU list per CPU, BPF_F_NO_COMMON_LRU)
  * beside lb_backends of this one: replaced alone, not with the group (the
  * backends keep their ids), and its flows and reverse entries carried into
- * tables of the previous sizes; those the previous programs open before
- * their links move follow at the commit; a flow already carried stays.
+ * tables of the previous sizes, the IPv4 flows into lb_flowtab4 (new: planned
+ * from lb_flowtab); those the previous programs open before their links
+ * move follow at the commit; a flow already carried stays.
  */
 TEST(plan_lb_flows_carried_alone)
 {
 	int be = -1, tmpl = -1, old = -1, in[2] = { -1, -1 }, ntmpl = -1, nft = -1;
+	int tmpl4 = -1, nft4 = -1;
 	LIBBPF_OPTS(bpf_map_create_opts, pcpu, .map_flags = BPF_F_NO_COMMON_LRU);
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), id;
@@ -956,24 +999,33 @@ TEST(plan_lb_flows_carried_alone)
 	}
 	for (int i = 0; i < 3 && in[LB_FLOWS] >= 0; i++)
 		ASSERT_OK(flow_put(in[LB_FLOWS], i, 10 + i), "old flow");
+	if (in[LB_FLOWS] >= 0)
+		ASSERT_OK(flow_put(in[LB_FLOWS], FLOW6, 15), "old IPv6 flow");
 	if (in[LB_REVERSE] >= 0)
 		ASSERT_OK(flow_put(in[LB_REVERSE], 7, 17), "old reverse entry");
 	ASSERT_OK(pin(be, SLUICE_MAP_LB_BACKENDS), "pin lb_backends");
 	ASSERT_OK(pin(old, SLUICE_MAP_LB_FLOWTAB), "pin lb_flowtab");
 	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		goto out_fd;
-	ASSERT_EQ(migrate_count(mg, NULL), 1, "lb_flowtab alone, lb_backends kept");
+	ASSERT_EQ(migrate_count(mg, NULL), 2, "lb_flowtab alone (and lb_flowtab4 from it), "
+		  "lb_backends kept");
 	ASSERT_OK(migrate_begin(mg), "begin");
-	/* this build's lb_flowtab, empty, as the object creates it */
+	/* this build's lb_flowtab and lb_flowtab4, empty, as the object creates them */
 	ntmpl = lb_flowtab_create("t_new_in", 1);
 	nft = outer_create(SLUICE_MAP_LB_FLOWTAB, 2, ntmpl);
 	ASSERT_OK(pin(nft, SLUICE_MAP_LB_FLOWTAB), "the new lb_flowtab");
+	nft4 = flowtab4_pinned(&tmpl4);
 	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry");
-	for (int i = 0; i < 3; i++)
-		ASSERT_EQ(flow_backend(nft, LB_FLOWS, i), 10 + i, "a flow on its backend");
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(flow_backend(nft4, FLOWS4, i), 10 + i, "an IPv4 flow on its backend");
+		ASSERT_EQ(flow_backend(nft, LB_FLOWS, i), -1, "not in lb_flowtab");
+	}
+	ASSERT_EQ(flow_backend(nft, LB_FLOWS, FLOW6), 15, "the IPv6 flow in lb_flowtab");
 	ASSERT_EQ(flow_backend(nft, LB_REVERSE, 7), 17, "the reverse entry");
-	if (ASSERT_OK(bpf_map_lookup_elem(nft, &(__u32){ LB_FLOWS }, &id) ? -errno : 0,
-		      "a table")) {
+	for (__u32 w = 0; w < 2; w++) {
+		if (!ASSERT_OK(bpf_map_lookup_elem(w ? nft4 : nft, &(__u32){ 0 }, &id) ? -errno :
+			       0, "a table"))
+			continue;
 		fd = bpf_map_get_fd_by_id(id);
 		ASSERT_OK(bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0, "its info");
 		ASSERT_EQ(info.max_entries, 64, "the previous size");
@@ -985,8 +1037,8 @@ TEST(plan_lb_flows_carried_alone)
 	ASSERT_OK(flow_put(in[LB_FLOWS], 0, 99), "flow 0 meanwhile");
 	migrate_commit(mg);
 	mg = NULL;
-	ASSERT_EQ(flow_backend(nft, LB_FLOWS, 3), 13, "the flow opened meanwhile");
-	ASSERT_EQ(flow_backend(nft, LB_FLOWS, 0), 10, "a flow carried stays as it is");
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, 3), 13, "the flow opened meanwhile");
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, 0), 10, "a flow carried stays as it is");
 out_fd:
 	migrate_free(mg);
 	for (int w = 0; w < 2; w++)
@@ -996,6 +1048,91 @@ out_fd:
 	fd_close(old);
 	fd_close(ntmpl);
 	fd_close(nft);
+	fd_close(tmpl4);
+	fd_close(nft4);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * From the build before lb_flowtab4: lb_flowtab of this layout stays in
+ * place (its IPv6 flows and reverse entries used as they are), its IPv4
+ * flows are carried into lb_flowtab4 (a table of the same size); those the
+ * previous programs open before their links move follow at the commit,
+ * which then deletes them from lb_flowtab. An undone upgrade unpins
+ * lb_flowtab4, so that the next attempt carries them again.
+ */
+TEST(plan_lb_ipv4_flows_move_to_flowtab4)
+{
+	int be = -1, tmpl = -1, ft = -1, in[2] = { -1, -1 }, tmpl4 = -1, nft4 = -1;
+	struct migrate *mg = NULL;
+	struct objs o;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	be = create_like(&o, SLUICE_MAP_LB_BACKENDS, 0);
+	tmpl = lb_flowtab_create("t_in", 1);
+	ft = outer_create(SLUICE_MAP_LB_FLOWTAB, 2, tmpl);
+	for (__u32 w = 0; w < 2 && ft >= 0; w++) {
+		in[w] = lb_flowtab_create(w ? SLUICE_MAP_LB_REVERSE : SLUICE_MAP_LB_FLOWS, 64);
+		ASSERT_OK(in[w] < 0 || bpf_map_update_elem(ft, &w, &in[w], BPF_ANY) ? -errno : 0,
+			  "table");
+	}
+	for (int i = 0; i < 3 && in[LB_FLOWS] >= 0; i++)
+		ASSERT_OK(flow_put(in[LB_FLOWS], i, 10 + i), "IPv4 flow");
+	if (in[LB_FLOWS] >= 0)
+		ASSERT_OK(flow_put(in[LB_FLOWS], FLOW6, 15), "IPv6 flow");
+	if (in[LB_REVERSE] >= 0)
+		ASSERT_OK(flow_put(in[LB_REVERSE], 7, 17), "reverse entry");
+	ASSERT_OK(pin(be, SLUICE_MAP_LB_BACKENDS), "pin lb_backends");
+	ASSERT_OK(pin(ft, SLUICE_MAP_LB_FLOWTAB), "pin lb_flowtab");
+	/* an attempt undone: lb_flowtab4 unpinned, lb_flowtab as it was */
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, NULL), 1, "lb_flowtab4, from lb_flowtab");
+	ASSERT_OK(migrate_begin(mg), "begin");
+	nft4 = flowtab4_pinned(&tmpl4);
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry");
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, 1), 11, "carried");
+	migrate_rollback(mg);
+	mg = NULL;
+	ASSERT_EQ(is_pinned(SLUICE_MAP_LB_FLOWTAB4), 0, "lb_flowtab4 unpinned");
+	ASSERT_EQ(is_pinned(SLUICE_MAP_LB_FLOWTAB), 1, "lb_flowtab in place");
+	ASSERT_EQ(flow_backend(ft, LB_FLOWS, 1), 11, "its IPv4 flows still there");
+	fd_close(nft4);
+	fd_close(tmpl4);
+	/* again, to the end */
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan again"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, NULL), 1, "lb_flowtab4 again");
+	ASSERT_OK(migrate_begin(mg), "begin");
+	ASSERT_EQ(is_pinned(SLUICE_MAP_LB_FLOWTAB), 1, "lb_flowtab not moved aside");
+	nft4 = flowtab4_pinned(&tmpl4);
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry");
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(flow_backend(nft4, FLOWS4, i), 10 + i, "an IPv4 flow carried");
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, FLOW6), -1, "no IPv6 flow there");
+	ASSERT_OK(flow_put(in[LB_FLOWS], 3, 13), "a flow meanwhile");
+	ASSERT_OK(flow_put(in[LB_FLOWS], 0, 99), "flow 0 meanwhile");
+	migrate_commit(mg);
+	mg = NULL;
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, 3), 13, "the flow opened meanwhile");
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, 0), 10, "a flow carried stays as it is");
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(flow_backend(ft, LB_FLOWS, i), -1, "IPv4 flows gone from lb_flowtab");
+	ASSERT_EQ(flow_backend(ft, LB_FLOWS, FLOW6), 15, "the IPv6 flow stays");
+	ASSERT_EQ(flow_backend(ft, LB_REVERSE, 7), 17, "the reverse entry stays");
+	ASSERT_EQ(is_pinned(SLUICE_MAP_LB_FLOWTAB), 1, "lb_flowtab still pinned");
+out_fd:
+	migrate_free(mg);
+	for (int w = 0; w < 2; w++)
+		fd_close(in[w]);
+	fd_close(be);
+	fd_close(tmpl);
+	fd_close(ft);
+	fd_close(tmpl4);
+	fd_close(nft4);
 out:
 	objs_close(&o);
 	rm_dir(base);

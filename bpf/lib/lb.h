@@ -6,7 +6,8 @@
  *   NAT reply (the entry program found it, sl_lb_reply_meta)
  *        -> source back to VIP:port, next hop to the client
  *   (VIP, dport, proto) in lb_svc
- *        -> flow in lb_flowtab[LB_FLOWS] and its backend still in the policy?
+ *        -> flow in lb_flowtab4 (IPv4) or lb_flowtab[LB_FLOWS] and its backend
+ *           still in the policy?
  *             yes: that backend      no: Maglev: table[hash % size]
  *        -> NAT: destination := backend (and a reverse entry for replies)
  *           DSR: IP-in-IP to the backend
@@ -86,14 +87,6 @@ static __always_inline void sl_lb_be_count(__u32 id, __u64 bytes, bool new_flow)
 	}
 }
 
-/* The LB_FLOWS entry of K, fresh or not, or NULL. */
-static __always_inline struct lb_flow *sl_lb_flow_find(const struct lb_flow_key *k)
-{
-	void *flows = sl_lb_flowtab(LB_FLOWS);
-
-	return flows ? bpf_map_lookup_elem(flows, k) : NULL;
-}
-
 /* Is what F caches of its service still what the agent's last commit (CFG) left? */
 static __always_inline bool sl_lb_flow_cached(const struct lb_config *cfg, const struct lb_flow *f)
 {
@@ -147,10 +140,10 @@ static __always_inline struct lb_backend *sl_lb_new_flow(const struct lb_config 
 							 __u64 now, __u32 *hash, __u32 *be_id,
 							 __u32 *src, bool only_new, bool *exists)
 {
-	void *flows = sl_lb_flowtab(LB_FLOWS), *tbl;
 	struct lb_backend *be;
 	struct lb_flow nf;
 	__u32 idx, *slot;
+	void *tbl;
 	long err;
 
 	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
@@ -177,7 +170,7 @@ static __always_inline struct lb_backend *sl_lb_new_flow(const struct lb_config 
 		__builtin_memcpy(nf.encap_src, src, 16);
 	}
 	/* no table, or full of busy entries: still balanced, by the table alone */
-	err = flows ? bpf_map_update_elem(flows, k, &nf, only_new ? BPF_NOEXIST : BPF_ANY) : -1;
+	err = sl_lb_flow_put(k, &nf, only_new ? BPF_NOEXIST : BPF_ANY);
 	if (err == -SL_EEXIST && only_new) {
 		*exists = true;
 		return NULL;
@@ -250,7 +243,7 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct lb_config *cfg = sl_lb_cfg();
-	__u32 hash = 0, be_id = 0, src[4];
+	__u32 hash = 0, be_id = 0, src[4] = {};
 	__u64 now = sl_now();
 	struct lb_backend *be = NULL;
 	bool created = false, exists = false, only_new, dsr;
@@ -424,13 +417,12 @@ static __always_inline void sl_lb_reply_set(struct sl_pipe *p, struct lb_flow *f
 static __noinline bool sl_lb_reply_fwd(struct sl_pipe *p, const struct lb_config *cfg,
 				       const struct lb_flow_key *k, __u64 now)
 {
-	void *flows = sl_lb_flowtab(LB_FLOWS);
 	struct lb_flow_key fk;
 	struct lb_svc_key bk;
 	struct lb_nat_be *nb;
 	struct lb_flow *f;
 
-	if (!p || !cfg || !k || !flows)
+	if (!p || !cfg || !k)
 		return false;
 	__builtin_memset(&bk, 0, sizeof(bk));
 	__builtin_memcpy(bk.vip, k->src, 16);
@@ -453,7 +445,7 @@ static __noinline bool sl_lb_reply_fwd(struct sl_pipe *p, const struct lb_config
 			break;
 		__builtin_memcpy(fk.dst, v->vip, 16);
 		fk.dport = v->vport;
-		f = bpf_map_lookup_elem(flows, &fk);
+		f = sl_lb_flow_find(&fk);
 		if (f && f->backend == v->backend && !sl_lb_stale(cfg, f, k->proto, now)) {
 			sl_lb_reply_set(p, f, v->vip, v->vport, now);
 			return true;

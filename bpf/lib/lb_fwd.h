@@ -278,6 +278,43 @@ static __always_inline int sl_lb_send(struct xdp_md *ctx, struct sl_pipe *p,
 			     SLUICE_VERDICT_REDIRECT, bytes);
 }
 
+/*
+ * The flow tables: an IPv4 flow's entry is in lb_flowtab4, under its 16-byte
+ * key; other flows' in lb_flowtab[LB_FLOWS]. (Two plain paths, not a table
+ * and a key pointer chosen: clang 14 then spills a register it never set.)
+ */
+static __always_inline struct lb_flow *sl_lb_flow_find(const struct lb_flow_key *k)
+{
+	struct lb_flow4_key k4;
+	__u32 zero = 0, w = LB_FLOWS;
+	void *flows;
+
+	if (k->family == 4) {
+		sl_lb_flow4_key(&k4, k);
+		flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
+		return flows ? bpf_map_lookup_elem(flows, &k4) : NULL;
+	}
+	flows = bpf_map_lookup_elem(&lb_flowtab, &w);
+	return flows ? bpf_map_lookup_elem(flows, k) : NULL;
+}
+
+/* Write V as the flow entry of K (bpf_map_update_elem's FLAGS); -1: no table. */
+static __always_inline long sl_lb_flow_put(const struct lb_flow_key *k, const struct lb_flow *v,
+					   __u64 flags)
+{
+	struct lb_flow4_key k4;
+	__u32 zero = 0, w = LB_FLOWS;
+	void *flows;
+
+	if (k->family == 4) {
+		sl_lb_flow4_key(&k4, k);
+		flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
+		return flows ? bpf_map_update_elem(flows, &k4, v, flags) : -1;
+	}
+	flows = bpf_map_lookup_elem(&lb_flowtab, &w);
+	return flows ? bpf_map_update_elem(flows, k, v, flags) : -1;
+}
+
 /* The L4 header of the untagged frame at DATA (LEN bytes readable), or NULL. */
 static __always_inline void *sl_lb_l4(void *data, void *data_end, const struct sl_meta *m,
 				      __u32 len)

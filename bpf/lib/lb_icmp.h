@@ -44,12 +44,10 @@ static __always_inline bool sl_lb_addr6_eq(const void *a, const void *b)
 static __always_inline struct lb_backend *sl_lb_flow_backend(const struct lb_config *cfg,
 							     const struct lb_flow_key *k)
 {
-	__u32 which = LB_FLOWS, id;
-	void *flows = bpf_map_lookup_elem(&lb_flowtab, &which);
+	struct lb_flow *f = sl_lb_flow_find(k);
 	struct lb_backend *be;
-	struct lb_flow *f;
+	__u32 id;
 
-	f = flows ? bpf_map_lookup_elem(flows, k) : NULL;
 	if (!f)
 		return NULL;
 	(void)cfg;

@@ -11,6 +11,24 @@
 #include "sluice_abi.h"
 #include "lb_flow_maps.h"	/* lb_backends, lb_flowtab, lb_hc: shared with TC */
 
+/*
+ * lb_flowtab4[0]: the IPv4 flows (struct lb_flow4_key -> struct lb_flow), an
+ * LRU hash of lb_flowtab's size and flavour, created with it by the agent.
+ */
+struct lb_flow4_inner {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct lb_flow4_key));
+	__uint(value_size, sizeof(struct lb_flow));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct lb_flow4_inner);
+} lb_flowtab4 SEC(".maps");
+
 /* (VIP, port, proto) -> service; VIP entries (port 0) mark the VIP itself. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
