@@ -243,6 +243,7 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct lb_config *cfg = sl_lb_cfg();
+	/* src zeroed: else clang 14 spills unset words on the NAT path (refused) */
 	__u32 hash = 0, be_id = 0, src[4] = {};
 	__u64 now = sl_now();
 	struct lb_backend *be = NULL;

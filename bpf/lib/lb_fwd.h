@@ -280,22 +280,40 @@ static __always_inline int sl_lb_send(struct xdp_md *ctx, struct sl_pipe *p,
 
 /*
  * The flow tables: an IPv4 flow's entry is in lb_flowtab4, under its 16-byte
- * key; other flows' in lb_flowtab[LB_FLOWS]. (Two plain paths, not a table
- * and a key pointer chosen: clang 14 then spills a register it never set.)
+ * key (a cheaper hash and compare than 40 bytes, a smaller element); other
+ * flows' in lb_flowtab[LB_FLOWS], looked up in calls of their own: the
+ * compiler merges two look-alike lookups of two maps inlined side by side
+ * into one call site that both reach, a generic helper call (an indirect
+ * call through a retpoline, ~15 ns; see sl_chunk_entry in classify.h).
  */
+static __noinline struct lb_flow *sl_lb_flow6_find(const struct lb_flow_key *k)
+{
+	__u32 w = LB_FLOWS;
+	void *flows = bpf_map_lookup_elem(&lb_flowtab, &w);
+
+	return flows && k ? bpf_map_lookup_elem(flows, k) : NULL;
+}
+
+static __noinline long sl_lb_flow6_put(const struct lb_flow_key *k, const struct lb_flow *v,
+				       __u64 flags)
+{
+	__u32 w = LB_FLOWS;
+	void *flows = bpf_map_lookup_elem(&lb_flowtab, &w);
+
+	return flows && k && v ? bpf_map_update_elem(flows, k, v, flags) : -1;
+}
+
 static __always_inline struct lb_flow *sl_lb_flow_find(const struct lb_flow_key *k)
 {
 	struct lb_flow4_key k4;
-	__u32 zero = 0, w = LB_FLOWS;
+	__u32 zero = 0;
 	void *flows;
 
-	if (k->family == 4) {
-		sl_lb_flow4_key(&k4, k);
-		flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
-		return flows ? bpf_map_lookup_elem(flows, &k4) : NULL;
-	}
-	flows = bpf_map_lookup_elem(&lb_flowtab, &w);
-	return flows ? bpf_map_lookup_elem(flows, k) : NULL;
+	if (k->family != 4)
+		return sl_lb_flow6_find(k);
+	sl_lb_flow4_key(&k4, k);
+	flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
+	return flows ? bpf_map_lookup_elem(flows, &k4) : NULL;
 }
 
 /* Write V as the flow entry of K (bpf_map_update_elem's FLAGS); -1: no table. */
@@ -303,16 +321,14 @@ static __always_inline long sl_lb_flow_put(const struct lb_flow_key *k, const st
 					   __u64 flags)
 {
 	struct lb_flow4_key k4;
-	__u32 zero = 0, w = LB_FLOWS;
+	__u32 zero = 0;
 	void *flows;
 
-	if (k->family == 4) {
-		sl_lb_flow4_key(&k4, k);
-		flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
-		return flows ? bpf_map_update_elem(flows, &k4, v, flags) : -1;
-	}
-	flows = bpf_map_lookup_elem(&lb_flowtab, &w);
-	return flows ? bpf_map_update_elem(flows, k, v, flags) : -1;
+	if (k->family != 4)
+		return sl_lb_flow6_put(k, v, flags);
+	sl_lb_flow4_key(&k4, k);
+	flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
+	return flows ? bpf_map_update_elem(flows, &k4, v, flags) : -1;
 }
 
 /* The L4 header of the untagged frame at DATA (LEN bytes readable), or NULL. */
