@@ -330,7 +330,7 @@ static double lru_case(uint32_t entries, uint32_t ksz, bool percpu, enum lru_how
 		       how == LRU_LOOK_IN ? o->progs.lru_look_in : o->progs.lru_in;
 		floor = how >= LRU_LOOK ? o->progs.lru_floor_same : o->progs.lru_floor;
 		/* full: filled first; a lookup: of the key inserted by one run */
-		t[r] = how == LRU_FULL_IN ? run(o->progs.lru_ins, 3 * entries, NULL) :
+		t[r] = how == LRU_FULL_IN ? run(o->progs.lru_in, 3 * entries, NULL) :
 		       how == LRU_LOOK ? run(o->progs.lru_ins, 1, NULL) :
 		       how == LRU_LOOK_IN ? run(o->progs.lru_in, 1, NULL) : 0;
 		t[r] = t[r] < 0 ? -1 : run(prog, how >= LRU_LOOK ? REPEAT : NEW_REPEAT, &ret);
