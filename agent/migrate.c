@@ -730,6 +730,49 @@ static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final)
 
 /* ---- the load balancer's flows ---- */
 
+/*
+ * The previous flow table W of lb_flowtab OLD_FD (*OFD; 40-byte keys and
+ * values, else -EPROTO) and this build's in slot SLOT of NEW_FD (*NFD),
+ * made by CREATE as NAME of the previous one's size where there is none.
+ * 0 (both open), 1 (OLD_FD has no table W: nothing open) or -errno.
+ */
+static int flows_tables(int old_fd, __u32 w, int new_fd, __u32 slot,
+			int (*create)(const char *name, uint32_t entries), const char *name,
+			int *ofd, int *nfd)
+{
+	struct bpf_map_info oi;
+	__u32 id;
+	int err;
+
+	*nfd = -1;
+	if (bpf_map_lookup_elem(old_fd, &w, &id))
+		return 1;	/* no flows: no service yet */
+	*ofd = bpf_map_get_fd_by_id(id);
+	if (*ofd < 0)
+		return -errno;
+	err = map_info(*ofd, &oi);
+	if (!err && (oi.key_size != sizeof(struct lb_flow_key) ||
+		     oi.value_size != sizeof(struct lb_flow)))
+		err = -EPROTO;	/* other keys name other flows */
+	if (!err && !bpf_map_lookup_elem(new_fd, &slot, &id)) {
+		*nfd = bpf_map_get_fd_by_id(id);
+		if (*nfd < 0)
+			err = -errno;
+	} else if (!err) {
+		*nfd = create(name, oi.max_entries);
+		if (*nfd < 0)
+			err = *nfd;
+		else if (bpf_map_update_elem(new_fd, &slot, nfd, BPF_ANY))
+			err = -errno;
+	}
+	if (err) {
+		close(*ofd);
+		if (*nfd >= 0)
+			close(*nfd);
+	}
+	return err;
+}
+
 int mig_flows_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
 {
 	static const char *const names[2] = { SLUICE_MAP_LB_FLOWS, SLUICE_MAP_LB_REVERSE };
@@ -739,33 +782,15 @@ int mig_flows_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
 
 	*moved = *failed = 0;
 	for (__u32 w = 0; w < 2 && !err; w++) {
-		struct bpf_map_info oi;
-		int ofd, nfd = -1;
 		bool first = true;
-		__u32 id;
+		int ofd, nfd;
 
-		if (bpf_map_lookup_elem(old_fd, &w, &id))
+		err = flows_tables(old_fd, w, new_fd, w, lb_flowtab_create, names[w], &ofd, &nfd);
+		if (err) {
+			err = err > 0 ? 0 : err;
 			continue;
-		ofd = bpf_map_get_fd_by_id(id);
-		if (ofd < 0)
-			return -errno;
-		err = map_info(ofd, &oi);
-		if (!err && (oi.key_size != sizeof(key) || oi.value_size != sizeof(val)))
-			err = -EPROTO;	/* other keys name other flows */
-		/* this build's table of the previous one's size, unless already there */
-		if (!err && !bpf_map_lookup_elem(new_fd, &w, &id)) {
-			nfd = bpf_map_get_fd_by_id(id);
-		} else if (!err) {
-			nfd = lb_flowtab_create(names[w], oi.max_entries);
-			if (nfd >= 0 && bpf_map_update_elem(new_fd, &w, &nfd, BPF_ANY)) {
-				err = -errno;
-				close(nfd);
-				nfd = -1;
-			}
 		}
-		if (!err && nfd < 0)
-			err = nfd;
-		while (!err && !bpf_map_get_next_key(ofd, first ? NULL : &key, &next)) {
+		while (!bpf_map_get_next_key(ofd, first ? NULL : &key, &next)) {
 			first = false;
 			key = next;
 			/* IPv4 flows live in lb_flowtab4 (mig_flows4_copy) */
@@ -779,10 +804,33 @@ int mig_flows_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
 				++*failed;
 		}
 		close(ofd);
-		if (nfd >= 0)
-			close(nfd);
+		close(nfd);
 	}
 	return err;
+}
+
+/*
+ * What a copy of the load balancer's flows from map NAME did (ERR, MOVED,
+ * FAILED; FINAL: the second one), said: WHAT ("flows", "IPv4 flows")
+ * carried over HOW. Flows of another layout are balanced again: 0, as for
+ * a copy done; other errors returned.
+ */
+static int flows_said(const char *name, const char *what, const char *how, int err,
+		      uint64_t moved, uint64_t failed, bool final)
+{
+	if (err == -EPROTO) {
+		pr_warn("%s: the previous flows have another key or value layout: its %s are "
+			"balanced again", name, what);
+		return 0;
+	}
+	if (err) {
+		pr_err("cannot carry the load balancer's %s over: %s", what, strerror(-err));
+		return err;
+	}
+	pr_info("load balancer: %llu %s carried over %s%s%s", (unsigned long long)moved, what,
+		how, final ? " (opened during the upgrade)" : "",
+		failed ? "; some could not be (table full)" : "");
+	return 0;
 }
 
 /*
@@ -808,53 +856,24 @@ static int mig_flows_carry(struct migrate *mg, struct mig_pin *p, bool final)
 		return 0;
 	}
 	err = mig_flows_copy(p->old_fd, p->new_fd, &moved, &failed);
-	if (err == -EPROTO) {
-		pr_warn("%s: the previous flows have another key or value layout: they are "
-			"balanced again", p->m->name);
-		return 0;
-	}
-	if (err) {
-		pr_err("cannot carry the load balancer's flows over: %s", strerror(-err));
-		return err;
-	}
-	pr_info("load balancer: %llu flows carried over from the previous layout%s%s",
-		(unsigned long long)moved, final ? " (opened during the upgrade)" : "",
-		failed ? "; some could not be (table full)" : "");
-	return 0;
+	return flows_said(p->m->name, "flows", "from the previous layout", err, moved, failed,
+			  final);
 }
 
 int mig_flows4_copy(int from_fd, int new_fd, bool purge, uint64_t *moved, uint64_t *failed)
 {
 	struct lb_flow_key key, next, *del = NULL;
-	struct bpf_map_info oi;
 	size_t ndel = 0, cap = 0;
-	__u32 w = LB_FLOWS, zero = 0, id;
 	struct lb_flow4_key k4;
-	int ofd, nfd = -1, err;
 	struct lb_flow val;
 	bool first = true;
+	int ofd, nfd, err;
 
 	*moved = *failed = 0;
-	if (bpf_map_lookup_elem(from_fd, &w, &id))
-		return 0;	/* no flows: no service yet */
-	ofd = bpf_map_get_fd_by_id(id);
-	if (ofd < 0)
-		return -errno;
-	err = map_info(ofd, &oi);
-	if (!err && (oi.key_size != sizeof(key) || oi.value_size != sizeof(val)))
-		err = -EPROTO;	/* other keys name other flows */
-	/* this build's table of the previous one's size, unless already there */
-	if (!err && !bpf_map_lookup_elem(new_fd, &zero, &id)) {
-		nfd = bpf_map_get_fd_by_id(id);
-		if (nfd < 0)
-			err = -errno;
-	} else if (!err) {
-		nfd = lb_flowtab4_create(SLUICE_MAP_LB_FLOWS4, oi.max_entries);
-		if (nfd < 0)
-			err = nfd;
-		else if (bpf_map_update_elem(new_fd, &zero, &nfd, BPF_ANY))
-			err = -errno;
-	}
+	err = flows_tables(from_fd, LB_FLOWS, new_fd, 0, lb_flowtab4_create, SLUICE_MAP_LB_FLOWS4,
+			   &ofd, &nfd);
+	if (err)
+		return err > 0 ? 0 : err;
 	while (!err && !bpf_map_get_next_key(ofd, first ? NULL : &key, &next)) {
 		first = false;
 		key = next;
@@ -916,20 +935,8 @@ static int mig_flows4_carry(struct migrate *mg, struct mig_pin *p, bool final)
 	if (lb_group_replaced(mg))
 		return 0;
 	err = mig_flows4_copy(p->old_fd, p->new_fd, final, &moved, &failed);
-	if (err == -EPROTO) {
-		pr_warn("%s: the previous flows have another key or value layout: the IPv4 ones "
-			"are balanced again", p->m->from);
-		return 0;
-	}
-	if (err) {
-		pr_err("cannot carry the load balancer's IPv4 flows over: %s", strerror(-err));
-		return err;
-	}
-	pr_info("load balancer: %llu IPv4 flows carried over into %s%s%s",
-		(unsigned long long)moved, p->m->name,
-		final ? " (opened during the upgrade)" : "",
-		failed ? "; some could not be (table full)" : "");
-	return 0;
+	return flows_said(p->m->from, "IPv4 flows", "into " SLUICE_MAP_LB_FLOWTAB4, err, moved,
+			  failed, final);
 }
 
 /*
@@ -1039,6 +1046,24 @@ static int pin_add(struct migrate *mg, const struct mig_map *m, int fd,
 	return 0;
 }
 
+/* The pinned map FD (closed on failure) added as one M replaces: *P. 0 or -errno. */
+static int pin_add_replaced(struct migrate *mg, const struct mig_map *m, int fd,
+			    struct mig_pin **p)
+{
+	struct bpf_map_info info;
+	int err = map_info(fd, &info);
+
+	if (!err)
+		err = pin_add(mg, m, fd, &info);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	*p = &mg->pins[mg->npins - 1];
+	(*p)->differs = true;
+	return 0;
+}
+
 static void pins_free(struct migrate *mg)
 {
 	for (size_t i = 0; i < mg->npins; i++) {
@@ -1110,7 +1135,6 @@ static uint64_t slots_generation(int fd, const struct bpf_map_info *oi)
  */
 static int plan_from(struct migrate *mg, const struct mig_map *m)
 {
-	struct bpf_map_info info;
 	struct mig_pin *p;
 	int fd, err;
 
@@ -1122,15 +1146,9 @@ static int plan_from(struct migrate *mg, const struct mig_map *m)
 		       strerror(-fd));
 		return fd;
 	}
-	err = map_info(fd, &info);
-	if (!err)
-		err = pin_add(mg, m, fd, &info);
-	if (err) {
-		close(fd);
+	err = pin_add_replaced(mg, m, fd, &p);
+	if (err)
 		return err;
-	}
-	p = &mg->pins[mg->npins - 1];
-	p->differs = true;
 	p->from = true;
 	snprintf(p->why, sizeof(p->why), "new in this build, its entries were in %s", m->from);
 	return 0;
@@ -1228,7 +1246,6 @@ static int xdp_names(struct migrate *mg, struct mig_pin *p)
 static int plan_retired(struct migrate *mg, const struct mig_map *m,
 			struct bpf_object *const *objs, size_t nobjs)
 {
-	struct bpf_map_info info;
 	struct mig_pin *p;
 	int fd, err;
 
@@ -1240,18 +1257,12 @@ static int plan_retired(struct migrate *mg, const struct mig_map *m,
 	fd = pin_open(mg->maps_dir, m->name);
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	err = map_info(fd, &info);
-	if (!err)
-		err = pin_add(mg, m, fd, &info);
-	if (err) {
-		close(fd);
+	err = pin_add_replaced(mg, m, fd, &p);
+	if (err)
 		return err;
-	}
-	p = &mg->pins[mg->npins - 1];
-	p->differs = true;
 	snprintf(p->why, sizeof(p->why), "retired");
 	/* rule counters: entry K is rule K, the last one the default action */
-	p->on.n = info.max_entries;
+	p->on.n = p->old.max_entries;
 	return m->flags & MIG_F_XDP ? xdp_names(mg, p) : 0;
 }
 

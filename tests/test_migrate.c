@@ -946,6 +946,36 @@ static long flow_backend(int outer, __u32 w, int i)
 	return be;
 }
 
+/*
+ * A previous build's lb_flowtab, pinned (its maps' FLAGS: 0, or an LRU list
+ * per CPU), its tables of 64 entries in IN[LB_FLOWS], IN[LB_REVERSE] and its
+ * template in *TMPL: IPv4 flows 0, 1, 2 on backends 10-12, IPv6 flow FLOW6
+ * on 15, reverse entry 7 on 17. Its fd.
+ */
+static int flowtab_prev(__u32 flags, int *tmpl, int in[2])
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+	int outer;
+
+	*tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_in", sizeof(struct lb_flow_key),
+			       sizeof(struct lb_flow), 64, &opts);
+	outer = outer_create(SLUICE_MAP_LB_FLOWTAB, 2, *tmpl);
+	for (__u32 w = 0; w < 2 && outer >= 0; w++) {
+		in[w] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_ft", sizeof(struct lb_flow_key),
+				       sizeof(struct lb_flow), 64, &opts);
+		ASSERT_OK(in[w] < 0 || bpf_map_update_elem(outer, &w, &in[w], BPF_ANY) ? -errno : 0,
+			  "old table");
+	}
+	for (int i = 0; i < 3 && in[LB_FLOWS] >= 0; i++)
+		ASSERT_OK(flow_put(in[LB_FLOWS], i, 10 + i), "old flow");
+	if (in[LB_FLOWS] >= 0)
+		ASSERT_OK(flow_put(in[LB_FLOWS], FLOW6, 15), "old IPv6 flow");
+	if (in[LB_REVERSE] >= 0)
+		ASSERT_OK(flow_put(in[LB_REVERSE], 7, 17), "old reverse entry");
+	ASSERT_OK(pin(outer, SLUICE_MAP_LB_FLOWTAB), "pin lb_flowtab");
+	return outer;
+}
+
 /* Is NAME pinned under the maps dir? 1 or 0 */
 static int is_pinned(const char *name)
 {
@@ -978,7 +1008,6 @@ TEST(plan_lb_flows_carried_alone)
 {
 	int be = -1, tmpl = -1, old = -1, in[2] = { -1, -1 }, ntmpl = -1, nft = -1;
 	int tmpl4 = -1, nft4 = -1;
-	LIBBPF_OPTS(bpf_map_create_opts, pcpu, .map_flags = BPF_F_NO_COMMON_LRU);
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), id;
 	struct migrate *mg = NULL;
@@ -988,23 +1017,8 @@ TEST(plan_lb_flows_carried_alone)
 	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
 		goto out;
 	be = create_like(&o, SLUICE_MAP_LB_BACKENDS, 0);
-	tmpl = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_in", sizeof(struct lb_flow_key),
-			      sizeof(struct lb_flow), 64, &pcpu);
-	old = outer_create(SLUICE_MAP_LB_FLOWTAB, 2, tmpl);
-	for (__u32 w = 0; w < 2 && old >= 0; w++) {
-		in[w] = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_old_ft", sizeof(struct lb_flow_key),
-				       sizeof(struct lb_flow), 64, &pcpu);
-		ASSERT_OK(in[w] < 0 || bpf_map_update_elem(old, &w, &in[w], BPF_ANY) ? -errno : 0,
-			  "old table");
-	}
-	for (int i = 0; i < 3 && in[LB_FLOWS] >= 0; i++)
-		ASSERT_OK(flow_put(in[LB_FLOWS], i, 10 + i), "old flow");
-	if (in[LB_FLOWS] >= 0)
-		ASSERT_OK(flow_put(in[LB_FLOWS], FLOW6, 15), "old IPv6 flow");
-	if (in[LB_REVERSE] >= 0)
-		ASSERT_OK(flow_put(in[LB_REVERSE], 7, 17), "old reverse entry");
+	old = flowtab_prev(BPF_F_NO_COMMON_LRU, &tmpl, in);
 	ASSERT_OK(pin(be, SLUICE_MAP_LB_BACKENDS), "pin lb_backends");
-	ASSERT_OK(pin(old, SLUICE_MAP_LB_FLOWTAB), "pin lb_flowtab");
 	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		goto out_fd;
 	ASSERT_EQ(migrate_count(mg, NULL), 2, "lb_flowtab alone (and lb_flowtab4 from it), "
@@ -1072,21 +1086,8 @@ TEST(plan_lb_ipv4_flows_move_to_flowtab4)
 	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
 		goto out;
 	be = create_like(&o, SLUICE_MAP_LB_BACKENDS, 0);
-	tmpl = lb_flowtab_create("t_in", 1);
-	ft = outer_create(SLUICE_MAP_LB_FLOWTAB, 2, tmpl);
-	for (__u32 w = 0; w < 2 && ft >= 0; w++) {
-		in[w] = lb_flowtab_create(w ? SLUICE_MAP_LB_REVERSE : SLUICE_MAP_LB_FLOWS, 64);
-		ASSERT_OK(in[w] < 0 || bpf_map_update_elem(ft, &w, &in[w], BPF_ANY) ? -errno : 0,
-			  "table");
-	}
-	for (int i = 0; i < 3 && in[LB_FLOWS] >= 0; i++)
-		ASSERT_OK(flow_put(in[LB_FLOWS], i, 10 + i), "IPv4 flow");
-	if (in[LB_FLOWS] >= 0)
-		ASSERT_OK(flow_put(in[LB_FLOWS], FLOW6, 15), "IPv6 flow");
-	if (in[LB_REVERSE] >= 0)
-		ASSERT_OK(flow_put(in[LB_REVERSE], 7, 17), "reverse entry");
+	ft = flowtab_prev(0, &tmpl, in);
 	ASSERT_OK(pin(be, SLUICE_MAP_LB_BACKENDS), "pin lb_backends");
-	ASSERT_OK(pin(ft, SLUICE_MAP_LB_FLOWTAB), "pin lb_flowtab");
 	/* an attempt undone: lb_flowtab4 unpinned, lb_flowtab as it was */
 	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
 		goto out_fd;
