@@ -853,6 +853,12 @@ static bool iv_hosts(const struct fw_iv *iv, struct fw_hosts *hs)
 	return true;
 }
 
+/* The host bits of prefix J of PX. */
+static uint32_t pfx_hb(const struct fw_pfx16 *px, uint32_t j)
+{
+	return px->hb[j / 8] >> (j % 8 * 4) & 15;
+}
+
 /*
  * The intervals of class cls[SIDE] of IV cut into aligned prefixes into PX
  * (fw_pfx16: class cls[SIDE] inside them, the other outside): false past
@@ -885,14 +891,14 @@ static bool iv_pfx_side(const struct fw_iv *iv, int side, struct fw_pfx16 *px)
 		return false;
 	for (uint32_t j = np; j < SLUICE_PFX_MAX; j++) {
 		px->base[j] = px->base[np - 1];
-		px->hb[j / 8] |= (px->hb[(np - 1) / 8] >> ((np - 1) % 8 * 4) & 15) << (j % 8 * 4);
+		px->hb[j / 8] |= pfx_hb(px, np - 1) << (j % 8 * 4);
 	}
 	px->cls[1] = iv->cls[side];
 	px->cls[0] = iv->cls[!side];
 	return true;
 }
 
-/* IV as the prefixes of either class over the other (fewer than SLUICE_PFX_MAX): true. */
+/* IV as the prefixes of either class over the other (at most SLUICE_PFX_MAX): true. */
 static bool iv_pfx(const struct fw_iv *iv, struct fw_pfx16 *px)
 {
 	return iv->n && (iv_pfx_side(iv, 1, px) || iv_pfx_side(iv, 0, px));
@@ -1754,12 +1760,6 @@ void fw_tables_free(struct fw_tables *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* The host bits of prefix J of PX. */
-static uint32_t pfx_hb(const struct fw_pfx16 *px, uint32_t j)
-{
-	return px->hb[j / 8] >> (j % 8 * 4) & 15;
-}
-
 uint16_t fw_chunk_entry(const struct fw_pfx4 *v, uint32_t e, uint32_t k)
 {
 	uint32_t i = e & SLUICE_L1_INDEX, kind = e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK;
@@ -1860,9 +1860,12 @@ uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 			const struct fw_pfx16 *px =
 				(const struct fw_pfx16 *)&v->p1[e & SLUICE_L1_INDEX];
 
-			for (uint32_t j = 0; j < SLUICE_PFX_MAX; j++)
-				if ((uint32_t)px->base[j] >> pfx_hb(px, j) == (a & 0xffff) >> pfx_hb(px, j))
+			for (uint32_t j = 0; j < SLUICE_PFX_MAX; j++) {
+				uint32_t hb = pfx_hb(px, j);
+
+				if ((uint32_t)px->base[j] >> hb == (a & 0xffff) >> hb)
 					return px->cls[1];
+			}
 			return px->cls[0];
 		}
 		e2 = fw_chunk_entry(v, e, (a >> 8) & 0xff);

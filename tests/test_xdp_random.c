@@ -701,7 +701,8 @@ static long check_model(struct xdp_env *env, const struct ref_policy *m, const c
 		}
 		printf("# %u rules, classes %s, src IPv4 mode %u (%u groups+chunks, %u+%u packed, "
 		       "%u hash buckets, small %u; /16s by kind: full %u, p1 %u, p2 %u, small %u, "
-		       "intervals %u, hosts %u, intervals in a line %u, prefixes %u)\n", t.cfg.nrules,
+		       "intervals %u, hosts %u, intervals in a line %u, prefixes %u)\n",
+		       t.cfg.nrules,
 		       t.cfg.row ? "large" : "small", t.cfg.dir[0].v4, t.v4[0].nt8, t.v4[0].np1,
 		       t.v4[0].np2, t.v4[0].nlh, t.cfg.dir[0].small, kinds[SL_CHUNK_FULL],
 		       kinds[SL_CHUNK_P1], kinds[SL_CHUNK_P2], kinds[SL_CHUNK_SMALL],
@@ -715,8 +716,9 @@ static long check_model(struct xdp_env *env, const struct ref_policy *m, const c
 /*
  * The layouts of large policies against the oracle: rules past 512 (the
  * classes' summaries, up to the 16,384 a policy may hold) and large sets
- * (groups named by the /24 entry, the hash, packed chunks, the flat DIR-24
- * table).
+ * (groups named by the /24 entry, the hash, packed chunks, hosts, prefixes
+ * and intervals, the flat DIR-24 table), random packets and the edges of the
+ * set's prefixes.
  */
 TEST(xdp_random_large_policies)
 {

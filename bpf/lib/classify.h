@@ -11,9 +11,9 @@
  * cache line, rarely two) for a /24 split by prefixes past /24 in a /16 of
  * more than two classes, and a group for the few /24s with many of them;
  * IPv6 one LPM trie lookup. A field no rule names costs nothing (its class
- * is in fw_config). When the first rule of the source's class names a source and nothing
- * else (fw_config.src_only: a blocklist's deny), it is the answer: the
- * other fields are not looked up (sl_src_decides).
+ * is in fw_config). When the first rule of the source's class names a
+ * source and nothing else (fw_config.src_only: a blocklist's deny), it is
+ * the answer: the other fields are not looked up (sl_src_decides).
  * Then the bitmaps: up to 512 rules, one 64-byte bitmap per field and an
  * AND of fw_config.words words; more rules, a 256-bit summary per field
  * first (one bit per 64-rule word), and only the words set in all five
@@ -308,8 +308,8 @@ static __always_inline __s32 sl_pfx_class(const struct sl_v4maps *o, __u32 slot,
 /*
  * The class of ADDR from the element of its /16 (/16 entry E: hosts,
  * prefixes or intervals) in one direction, as a global function: the
- * verifier checks the searches once (a program load ~0.2 s shorter than with them inlined
- * in both directions), and its caller sees one result.
+ * verifier checks the searches once (a program load ~0.2 s shorter than
+ * with them inlined in both directions), and its caller sees one result.
  */
 static __always_inline __s32 sl_elem_class(const struct sl_v4maps *o, __u32 slot, __u32 e,
 					   __u32 addr)
