@@ -194,8 +194,8 @@ static const struct mig_map mig_maps[] = {
 
 	RETIRED("fwo_cfg", "fwp_cfg", MIG_F_GEN),
 	RETIRED("fwo_cls", "fwp_cls", 0),
-	RETIRED("fwo_src4", "fwp_src4_v2", 0),
-	RETIRED("fwo_dst4", "fwp_dst4_v2", 0),
+	RETIRED("fwo_src4", "fwp_src4_v3", 0),
+	RETIRED("fwo_dst4", "fwp_dst4_v3", 0),
 	RETIRED("fwo_src4_t8", "fwp_src4_t8", 0),
 	RETIRED("fwo_dst4_t8", "fwp_dst4_t8", 0),
 	RETIRED("fwo_src6", "fwp_src6", 0),
@@ -203,8 +203,11 @@ static const struct mig_map mig_maps[] = {
 	RETIRED("fwo_sport", "fwp_sport", 0),
 	RETIRED("fwo_dport", "fwp_dport", 0),
 	/* the /16 entries before SL_CHUNK_HASH (2 kind bits): read by the previous programs only */
-	RETIRED("fwp_src4", "fwp_src4_v2", 0),
-	RETIRED("fwp_dst4", "fwp_dst4_v2", 0),
+	RETIRED("fwp_src4", "fwp_src4_v3", 0),
+	RETIRED("fwp_dst4", "fwp_dst4_v3", 0),
+	/* before SL_CHUNK_PFX (kind 7, which they would read as intervals) */
+	RETIRED("fwp_src4_v2", "fwp_src4_v3", 0),
+	RETIRED("fwp_dst4_v2", "fwp_dst4_v3", 0),
 	RETIRED("sl_ifslot", SLUICE_MAP_IFSLOT, MIG_F_IFACES),
 	RETIRED("sl_ifslot_a", SLUICE_MAP_IFSLOT_A, MIG_F_IFACES),
 	{ "fw_rule_cnt", MIG_RETIRED, MIG_G_NONE, "the previous layout's rule counters",

@@ -34,7 +34,7 @@
  *                  "group", one u16 per address) for a /24 with many. Once
  *                  a direction has the hash, a /16 of two classes with
  *                  longer prefixes is one element instead (SL_CHUNK_HOSTS,
- *                  _IV1 in fw_src4_p1, _IV in fw_src4_p2).
+ *                  _PFX, _IV1 in fw_src4_p1, _IV in fw_src4_p2).
  *                  Memory follows the prefixes: 256 KiB, plus 512 B per /16
  *                  holding a boundary, plus ~13 B per prefix past /24. Sets
  *                  splitting most /16s go flat (SL_MODE_FLAT): fw_src4_24
@@ -82,13 +82,14 @@
  * SL_CHUNK_IV: no chunk; the index names a struct fw_iv in fw_*4_p2 (the
  * same 128 bytes): the /16's addresses as intervals of two classes;
  * SL_CHUNK_IV1 a struct fw_iv1 (up to 29 boundaries) and SL_CHUNK_HOSTS a
- * struct fw_hosts in fw_*4_p1 (64 bytes: one cache line). A /16
+ * struct fw_hosts in fw_*4_p1 (64 bytes: one cache line), SL_CHUNK_PFX
+ * a struct fw_pfx16 there (up to 24 prefixes of one class). A /16
  * whose longer prefixes would take the hash answers from one element, one
  * dependent access into a large table where chunk and hash took two, and a
  * source the set misses costs what a hit does.
  */
 enum sl_chunk_kind { SL_CHUNK_FULL = 0, SL_CHUNK_P1 = 1, SL_CHUNK_P2 = 2, SL_CHUNK_SMALL = 3,
-		     SL_CHUNK_IV = 4, SL_CHUNK_HOSTS = 5, SL_CHUNK_IV1 = 6 };
+		     SL_CHUNK_IV = 4, SL_CHUNK_HOSTS = 5, SL_CHUNK_IV1 = 6, SL_CHUNK_PFX = 7 };
 /*
  * A direction whose chunks and groups are few (fw_dir.small) keeps them all
  * full in fw_src4_s, of fixed size: its lookups are inlined where a sized
@@ -247,6 +248,22 @@ struct fw_iv1 {
 #define SLUICE_HOSTS_MAX	30
 struct fw_hosts {
 	__u16 h[SLUICE_HOSTS_MAX];
+	__u16 cls[2];
+};
+
+/*
+ * Element of fw_src4_p1 named by an SL_CHUNK_PFX /16 entry: the addresses
+ * of class cls[1] as aligned prefixes (low 16 bits of the base, host bits
+ * zero; prefix j has nibble j of hb host bits, 0 for a single address,
+ * at most 15), over class cls[0]; unused entries repeat the last. A threat
+ * feed's /16 (its /24s, /28s and /32s, ~15 of them) in one cache line,
+ * where its boundaries take two as intervals; every entry is compared at
+ * once, no search.
+ */
+#define SLUICE_PFX_MAX		24
+struct fw_pfx16 {
+	__u16 base[SLUICE_PFX_MAX];
+	__u32 hb[SLUICE_PFX_MAX / 8];
 	__u16 cls[2];
 };
 
@@ -1012,9 +1029,9 @@ struct sl_ev_config {
 	  SLUICE_F_SIZED, 0, __u32, struct fw_lh_bkt)				\
 	X(DST4_LH, fwp_dst4_lh, "fw_dst4_lh", BPF_MAP_TYPE_ARRAY,		\
 	  SLUICE_F_SIZED, 0, __u32, struct fw_lh_bkt)				\
-	X(SRC4, fwp_src4_v2, "fw_src4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	X(SRC4, fwp_src4_v3, "fw_src4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
-	X(DST4, fwp_dst4_v2, "fw_dst4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
+	X(DST4, fwp_dst4_v3, "fw_dst4", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_L1_BLOCKS, __u32, struct fw_l1blk)				\
 	X(SRC4_S, fwp_src4_s, "fw_src4_s", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_SMALL_CHUNKS, __u32, struct fw_t8)				\
@@ -1219,6 +1236,7 @@ _Static_assert(SLUICE_T8_MAX <= SLUICE_L1_INDEX + 1, "chunk indexes fit in a /16
 _Static_assert(sizeof(struct fw_iv) == sizeof(struct fw_p2), "fw_iv shares fw_*4_p2");
 _Static_assert(sizeof(struct fw_hosts) == sizeof(struct fw_p1), "fw_hosts shares fw_*4_p1");
 _Static_assert(sizeof(struct fw_iv1) == sizeof(struct fw_p1), "fw_iv1 shares fw_*4_p1");
+_Static_assert(sizeof(struct fw_pfx16) == sizeof(struct fw_p1), "fw_pfx16 shares fw_*4_p1");
 _Static_assert(SLUICE_DROP_MAX <= 256, "drop reasons fit in sl_event.reason");
 _Static_assert(SLUICE_POL_SLOTS <= 256, "sections fit in sl_event.section");
 _Static_assert(SLUICE_CNT_MAX < SLUICE_RULE_ALLOW, "counter ids fit in fw_rule entries");

@@ -853,6 +853,57 @@ static bool iv_hosts(const struct fw_iv *iv, struct fw_hosts *hs)
 	return true;
 }
 
+/* The host bits of prefix J of PX. */
+static uint32_t pfx_hb(const struct fw_pfx16 *px, uint32_t j)
+{
+	return px->hb[j / 8] >> (j % 8 * 4) & 15;
+}
+
+/*
+ * The intervals of class cls[SIDE] of IV cut into aligned prefixes into PX
+ * (fw_pfx16: class cls[SIDE] inside them, the other outside): false past
+ * SLUICE_PFX_MAX.
+ */
+static bool iv_pfx_side(const struct fw_iv *iv, int side, struct fw_pfx16 *px)
+{
+	uint32_t np = 0;
+
+	memset(px, 0, sizeof(*px));
+	/* the addresses from b[r - 1] (0) to b[r] (the /16's end) take cls[r & 1] */
+	for (uint32_t r = (uint32_t)side; r <= iv->n; r += 2) {
+		uint32_t a = r ? iv->b[r - 1] : 0, end = r < iv->n ? iv->b[r] : 0x10000;
+
+		while (a < end) {
+			/* the largest prefix from A that A's alignment and END allow */
+			uint32_t hb = a ? (uint32_t)__builtin_ctz(a) : 16;
+
+			while (1u << hb > end - a)
+				hb--;
+			if (hb > 15 || np == SLUICE_PFX_MAX)
+				return false;
+			px->base[np] = (uint16_t)a;
+			px->hb[np / 8] |= hb << (np % 8 * 4);
+			np++;
+			a += 1u << hb;
+		}
+	}
+	if (!np)
+		return false;
+	for (uint32_t j = np; j < SLUICE_PFX_MAX; j++) {
+		px->base[j] = px->base[np - 1];
+		px->hb[j / 8] |= pfx_hb(px, np - 1) << (j % 8 * 4);
+	}
+	px->cls[1] = iv->cls[side];
+	px->cls[0] = iv->cls[!side];
+	return true;
+}
+
+/* IV as the prefixes of either class over the other (at most SLUICE_PFX_MAX): true. */
+static bool iv_pfx(const struct fw_iv *iv, struct fw_pfx16 *px)
+{
+	return iv->n && (iv_pfx_side(iv, 1, px) || iv_pfx_side(iv, 0, px));
+}
+
 /* Take the blocks DROP marks out of B (their /16s are intervals now). */
 static void lh_drop(struct lh_build *b, const bool *drop)
 {
@@ -928,6 +979,7 @@ static int compress24(const struct t24 *tbl, struct fw_pfx4 *v, struct lh_build 
 			if (split && iv16(e, b, h, &kb, drop, &u.iv)) {
 				union {
 					struct fw_hosts hs;
+					struct fw_pfx16 px;
 					struct fw_iv1 iv1;
 					struct fw_p1 p1;
 				} w = { 0 };
@@ -935,6 +987,9 @@ static int compress24(const struct t24 *tbl, struct fw_pfx4 *v, struct lh_build 
 				dropped = true;
 				if (iv_hosts(&u.iv, &w.hs)) {
 					kind = SL_CHUNK_HOSTS;
+					idx = dedup_add(&p1, &w.p1);
+				} else if (iv_pfx(&u.iv, &w.px)) {
+					kind = SL_CHUNK_PFX;
 					idx = dedup_add(&p1, &w.p1);
 				} else if (u.iv.n <= SLUICE_IV1_MAX) {
 					memcpy(w.iv1.b, u.iv.b, sizeof(w.iv1.b));
@@ -1733,6 +1788,19 @@ uint16_t fw_chunk_entry(const struct fw_pfx4 *v, uint32_t e, uint32_t k)
 			split |= hs->h[j] >> 8 == k;
 		return (uint16_t)(hs->cls[0] | (split ? SLUICE_T8_FLAG : 0));
 	}
+	case SL_CHUNK_PFX: {
+		const struct fw_pfx16 *px = (const struct fw_pfx16 *)&v->p1[i];
+		uint32_t in = 0, split = 0;
+
+		for (uint32_t j = 0; j < SLUICE_PFX_MAX; j++) {
+			uint32_t hb = pfx_hb(px, j);
+
+			/* the class of the /24's first address; a prefix past /24 splits it */
+			in |= (uint32_t)px->base[j] >> hb == (k << 8) >> hb;
+			split |= hb < 8 && px->base[j] >> 8 == k;
+		}
+		return (uint16_t)(px->cls[in] | (split ? SLUICE_T8_FLAG : 0));
+	}
 	case SL_CHUNK_SMALL:
 		return v->s[i].e[k];
 	case SL_CHUNK_P1:
@@ -1787,6 +1855,18 @@ uint32_t fw_tables_class4(const struct fw_tables *t, int d, uint32_t a)
 				if (hs->h[j] == (a & 0xffff))
 					return hs->cls[1];
 			return hs->cls[0];
+		}
+		if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) == SL_CHUNK_PFX) {
+			const struct fw_pfx16 *px =
+				(const struct fw_pfx16 *)&v->p1[e & SLUICE_L1_INDEX];
+
+			for (uint32_t j = 0; j < SLUICE_PFX_MAX; j++) {
+				uint32_t hb = pfx_hb(px, j);
+
+				if ((uint32_t)px->base[j] >> hb == (a & 0xffff) >> hb)
+					return px->cls[1];
+			}
+			return px->cls[0];
 		}
 		e2 = fw_chunk_entry(v, e, (a >> 8) & 0xff);
 	}

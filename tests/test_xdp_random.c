@@ -458,6 +458,22 @@ static int set_model(struct ref_policy *m, enum big_set kind)
 		for (uint32_t j = 0; j < np && !err; j++)
 			err = set_add(big, pfx4(h16 | rndn(65536), packed_lens[1 + rndn(6)]));
 	}
+	/*
+	 * PACKED: 20 /16s of 6 runs of adjacent prefixes (/32 /31 /30 /29 /28
+	 * from an odd address: 30 prefixes, 12 places where the class changes,
+	 * intervals in a line), and 20 /16s whole but for two addresses (30
+	 * prefixes of the set, 2 of the rest: prefixes of the class outside)
+	 */
+	for (uint32_t i = 0; kind == BIG_PACKED && i < 40 && !err; i++) {
+		uint32_t h16 = (170u + i / 20) << 24 | (i % 20) << 16;
+
+		for (uint32_t r = 0; r < 6 && i < 20 && !err; r++)
+			for (uint32_t l = 0; l < 5 && !err; l++)
+				err = set_add(big, pfx4(h16 | r << 12 | 1u << l, 32 - l));
+		for (uint32_t l = 0; l < 15 && i >= 20 && !err; l++)
+			err = set_add(big, pfx4(h16 | 1u << l, 32 - l)) ?:
+			      set_add(big, pfx4(h16 | 0x8000 | 1u << l, 32 - l));
+	}
 	/* 40 hosts of one /24: a group */
 	for (uint32_t i = 0; i < 40 && !err; i++)
 		err = set_add(big, pfx4(0x0afffe00u | i * 6, 32));
@@ -569,23 +585,76 @@ static void aim_rule(const struct ref_policy *m, const struct ref_rule *r, struc
  * from ref_gen_pkt, half aimed at a random rule; verdict and rule counter as
  * the oracle says. *DEEP: first matches past rule 512.
  */
+/*
+ * PKT through the datapath of ENV against the oracle (model M, compiled as
+ * T): the verdict, and the counter of the rule the oracle names. Counts in
+ * *DEEP the first matches past the first rule words. 0: agreed, 1: not,
+ * -1: the run failed.
+ */
+static int check_pkt(struct xdp_env *env, const struct ref_policy *m, const struct fw_tables *t,
+		     const struct ref_pkt *pkt, bool nonfirst, int n, long *deep)
+{
+	struct sl_counter before, after;
+	uint8_t frame[512];
+	__u32 retval = ~0u, key;
+	size_t len, ip_end;
+	bool allow;
+	int want;
+
+	len = build_frame(frame, pkt, nonfirst, &ip_end);
+	want = ref_classify(m, 0, pkt);
+	allow = ref_allows(m, 0, pkt);
+	*deep += want >= SLUICE_SMALL_RULES;
+	key = want < 0 ? SLUICE_CNT_DEFAULT : (__u32)want;
+	if (sl_counter_read(env->rule_fd, key, &before) ||
+	    xdp_env_run(env, frame, len, &retval, NULL, NULL) ||
+	    sl_counter_read(env->rule_fd, key, &after))
+		return -1;
+	if (retval != (allow ? XDP_PASS : XDP_DROP) || after.packets != before.packets + 1) {
+		struct sl_pkt sp = sl_pkt_of(pkt);
+		char buf[160];
+
+		ref_pkt_str(pkt, buf, sizeof(buf));
+		tl_check(false, __FILE__, __LINE__, "packet %d: %s nonfirst %d: verdict %u "
+			 "want %s, rule %d counter moved by %lld (compiled tables say rule %d)",
+			 n, buf, nonfirst, retval, allow ? "allow" : "deny", want,
+			 (long long)(after.packets - before.packets), fw_tables_classify(t, &sp));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A TCP packet from IPv4 address SRC (host order) to 198.51.100.1, ports
+ * random: the edges of a set's prefixes, where a layout that cuts a /16
+ * into elements (hosts, prefixes, intervals) would go wrong first.
+ */
+static void edge_pkt(uint32_t src, struct ref_pkt *pkt)
+{
+	uint32_t a = htonl(src), d = htonl(0xc6336401);
+
+	memset(pkt, 0, sizeof(*pkt));
+	pkt->proto = 6;
+	pkt->has_ports = true;
+	pkt->sport = (uint16_t)(1 + rndn(65535));
+	pkt->dport = (uint16_t)(1 + rndn(65535));
+	memcpy(pkt->src, &a, 4);
+	memcpy(pkt->dst, &d, 4);
+}
+
 static long check_model(struct xdp_env *env, const struct ref_policy *m, const char *dir,
 			uint64_t gen, int npkt, long *deep)
 {
 	const struct ref_section *sec = &m->secs[0];
 	struct fw_tables t = { 0 };
 	long bad = 0;
+	int r;
 
 	if (!ASSERT_OK(xdp_env_apply_dir(env, dir, gen, &t), "apply"))
 		return -1;
 	for (int n = 0; n < npkt && bad < 10; n++) {
-		struct sl_counter before, after;
 		struct ref_pkt pkt;
-		uint8_t frame[512];
-		bool nonfirst = chance(12), allow;
-		__u32 retval = ~0u, key;
-		size_t len, ip_end;
-		int want;
+		bool nonfirst = chance(12);
 
 		ref_gen_pkt(&rng, m, 0, &pkt);
 		if (n % 4 == 0 && sec->nrules > SLUICE_SMALL_RULES)
@@ -599,27 +668,27 @@ static long check_model(struct xdp_env *env, const struct ref_policy *m, const c
 			pkt.has_ports = false;
 			pkt.sport = pkt.dport = 0;
 		}
-		len = build_frame(frame, &pkt, nonfirst, &ip_end);
-		want = ref_classify(m, 0, &pkt);
-		allow = ref_allows(m, 0, &pkt);
-		*deep += want >= SLUICE_SMALL_RULES;
-		key = want < 0 ? SLUICE_CNT_DEFAULT : (__u32)want;
-		if (sl_counter_read(env->rule_fd, key, &before) ||
-		    xdp_env_run(env, frame, len, &retval, NULL, NULL) ||
-		    sl_counter_read(env->rule_fd, key, &after))
+		r = check_pkt(env, m, &t, &pkt, nonfirst, n, deep);
+		if (r < 0)
 			return -1;
-		if (retval != (allow ? XDP_PASS : XDP_DROP) || after.packets != before.packets + 1) {
-			struct sl_pkt sp = sl_pkt_of(&pkt);
-			char buf[160];
+		bad += r;
+	}
+	/* the first and last address of prefixes of the first set, and either side */
+	for (int n = 0; m->nsets && m->sets[0].nfile && n < npkt && bad < 10; n++) {
+		const struct ref_prefix *x = &m->sets[0].file_pfx[rndn((uint32_t)m->sets[0].nfile)];
+		uint32_t a, last;
+		struct ref_pkt pkt;
 
-			ref_pkt_str(&pkt, buf, sizeof(buf));
-			tl_check(false, __FILE__, __LINE__, "packet %d: %s nonfirst %d: verdict %u "
-				 "want %s, rule %d counter moved by %lld (compiled tables say rule %d)",
-				 n, buf, nonfirst, retval, allow ? "allow" : "deny", want,
-				 (long long)(after.packets - before.packets),
-				 fw_tables_classify(&t, &sp));
-			bad++;
-		}
+		if (x->v6 || !x->len)
+			continue;
+		memcpy(&a, x->addr, 4);
+		a = ntohl(a);
+		last = a + (uint32_t)((1ull << (32 - x->len)) - 1);
+		edge_pkt(n % 4 == 0 ? a - 1 : n % 4 == 1 ? a : n % 4 == 2 ? last : last + 1, &pkt);
+		r = check_pkt(env, m, &t, &pkt, false, n, deep);
+		if (r < 0)
+			return -1;
+		bad += r;
 	}
 	if (getenv("SLUICE_VERBOSE")) {
 		uint32_t kinds[SLUICE_L1_KIND_MASK + 1] = { 0 };
@@ -632,11 +701,13 @@ static long check_model(struct xdp_env *env, const struct ref_policy *m, const c
 		}
 		printf("# %u rules, classes %s, src IPv4 mode %u (%u groups+chunks, %u+%u packed, "
 		       "%u hash buckets, small %u; /16s by kind: full %u, p1 %u, p2 %u, small %u, "
-		       "intervals %u, hosts %u, intervals in a line %u)\n", t.cfg.nrules,
+		       "intervals %u, hosts %u, intervals in a line %u, prefixes %u)\n",
+		       t.cfg.nrules,
 		       t.cfg.row ? "large" : "small", t.cfg.dir[0].v4, t.v4[0].nt8, t.v4[0].np1,
 		       t.v4[0].np2, t.v4[0].nlh, t.cfg.dir[0].small, kinds[SL_CHUNK_FULL],
 		       kinds[SL_CHUNK_P1], kinds[SL_CHUNK_P2], kinds[SL_CHUNK_SMALL],
-		       kinds[SL_CHUNK_IV], kinds[SL_CHUNK_HOSTS], kinds[SL_CHUNK_IV1]);
+		       kinds[SL_CHUNK_IV], kinds[SL_CHUNK_HOSTS], kinds[SL_CHUNK_IV1],
+		       kinds[SL_CHUNK_PFX]);
 	}
 	fw_tables_free(&t);
 	return bad;
@@ -645,8 +716,9 @@ static long check_model(struct xdp_env *env, const struct ref_policy *m, const c
 /*
  * The layouts of large policies against the oracle: rules past 512 (the
  * classes' summaries, up to the 16,384 a policy may hold) and large sets
- * (groups named by the /24 entry, the hash, packed chunks, the flat DIR-24
- * table).
+ * (groups named by the /24 entry, the hash, packed chunks, hosts, prefixes
+ * and intervals, the flat DIR-24 table), random packets and the edges of the
+ * set's prefixes.
  */
 TEST(xdp_random_large_policies)
 {

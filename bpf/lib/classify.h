@@ -6,14 +6,14 @@
  * in all five is the first matching rule.
  *
  * Cost, whatever the number of prefixes: IPv4 one array read per address
- * (a /16 entry), a second for a /16 split by longer prefixes (its chunk, or
- * its hosts or intervals: the answer), a hash bucket (one cache line, rarely
- * two) for a /24 split by prefixes past /24 in a /16 of more than two
- * classes, and a group for the few /24s with many of them; IPv6 one LPM trie
- * lookup. A field no rule names costs nothing (its class is in fw_config).
- * When the first rule of the source's class names a source and nothing
- * else (fw_config.src_only: a blocklist's deny), it is the answer: the
- * other fields are not looked up (sl_src_decides).
+ * (a /16 entry), a second for a /16 split by longer prefixes (its chunk,
+ * or its hosts, prefixes or intervals: the answer), a hash bucket (one
+ * cache line, rarely two) for a /24 split by prefixes past /24 in a /16 of
+ * more than two classes, and a group for the few /24s with many of them;
+ * IPv6 one LPM trie lookup. A field no rule names costs nothing (its class
+ * is in fw_config). When the first rule of the source's class names a
+ * source and nothing else (fw_config.src_only: a blocklist's deny), it is
+ * the answer: the other fields are not looked up (sl_src_decides).
  * Then the bitmaps: up to 512 rules, one 64-byte bitmap per field and an
  * AND of fw_config.words words; more rules, a 256-bit summary per field
  * first (one bit per 64-rule word), and only the words set in all five
@@ -274,16 +274,42 @@ static __always_inline __s32 sl_hosts_class(const struct sl_v4maps *o, __u32 slo
 	return w->cls[hit & 1];
 }
 
+/*
+ * The class of ADDR in the prefixes of its /16 (SL_CHUNK_PFX, element KEY
+ * of fw_*4_p1): one cache line, every prefix compared at once (no chain of
+ * dependent reads as in a search).
+ */
+static __always_inline __s32 sl_pfx_class(const struct sl_v4maps *o, __u32 slot, __u32 key,
+					  __u32 addr)
+{
+	__u32 lo = addr & 0xffff, hit = 0;
+	struct fw_pfx16 *w;
+	void *tbl;
+
+	tbl = sl_slot_tbl(o->p1, slot);
+	w = tbl ? bpf_map_lookup_elem(tbl, &key) : NULL;
+	if (!w)
+		return SL_CLS_ERROR;
+#pragma unroll
+	for (int j = 0; j < SLUICE_PFX_MAX; j++) {
+		__u32 hb = (w->hb[j / 8] >> (j % 8 * 4)) & 15;
+
+		/* lo in prefix j: no bit above its host bits differs */
+		hit |= ((((__u32)w->base[j] ^ lo) >> hb) - 1) >> 31;
+	}
+	return w->cls[hit & 1];
+}
+
 /* The tables of direction D (src, dst); a constant the compiler folds into the lookups. */
-#define SL_V4MAPS(d) ((const struct sl_v4maps){ &fwp_##d##4_v2, &fwp_##d##4_t8, &fwp_##d##4_p1, \
+#define SL_V4MAPS(d) ((const struct sl_v4maps){ &fwp_##d##4_v3, &fwp_##d##4_t8, &fwp_##d##4_p1, \
 						&fwp_##d##4_p2, &fwp_##d##4_s,	\
 						&fwp_##d##4_24 })
 
 /*
- * The class of ADDR from the element of its /16 (/16 entry E: hosts or
- * intervals) in one direction, as a global function: the verifier checks
- * the searches once (a program load ~0.2 s shorter than with them inlined
- * in both directions), and its caller sees one result.
+ * The class of ADDR from the element of its /16 (/16 entry E: hosts,
+ * prefixes or intervals) in one direction, as a global function: the
+ * verifier checks the searches once (a program load ~0.2 s shorter than
+ * with them inlined in both directions), and its caller sees one result.
  */
 static __always_inline __s32 sl_elem_class(const struct sl_v4maps *o, __u32 slot, __u32 e,
 					   __u32 addr)
@@ -293,6 +319,8 @@ static __always_inline __s32 sl_elem_class(const struct sl_v4maps *o, __u32 slot
 		return sl_iv_class(o, slot, e & SLUICE_L1_INDEX, addr);
 	case SL_CHUNK_HOSTS:
 		return sl_hosts_class(o, slot, e & SLUICE_L1_INDEX, addr);
+	case SL_CHUNK_PFX:
+		return sl_pfx_class(o, slot, e & SLUICE_L1_INDEX, addr);
 	default:
 		return sl_iv1_class(o, slot, e & SLUICE_L1_INDEX, addr);
 	}
