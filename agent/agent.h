@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ct.h"
 #include "fw_tables.h"
 #include "policy.h"
 #include "policy_edit.h"
@@ -164,12 +165,14 @@ struct agent {
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */
 	struct sluice_tc *tc_skel;
-	int ct_shards_fd, ct_sweep_fd, ct_cfg_fd, ct_stats_fd;
+	struct ct_tables ct_tbl;	/* ct4_shards, ct_shards */
+	int ct_sweep_fd, ct_cfg_fd, ct_stats_fd;
 	int ct_ck_cfg_fd, ct_ck_load_fd;	/* SYN cookies: settings and key, auto's load */
 	struct sl_ck_config *ck_cfg;	/* what the policy asks of them (ct_apply), or NULL */
 	uint32_t ct_max_want;		/* conntrack.max-entries of the policy */
-	uint32_t ct_max;		/* the table's capacity (a pinned table keeps its own) */
-	uint32_t ct_unassured_max;	/* unassured entries, all shards */
+	uint32_t ct_max;		/* the table's capacity, per family (a pinned table
+					 * keeps its own) */
+	uint32_t ct_unassured_max;	/* unassured entries, all shards, per family */
 	uint32_t ct_shards;		/* shards of the table */
 	int ct_retry_fd;		/* timerfd: sweepers that could not start */
 	struct ep_src ct_retry_src;

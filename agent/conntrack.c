@@ -4,7 +4,8 @@
  * slots and the TC egress program: the loader pins them once under
  * STATE/maps/ and every object reuses the pins, so a restart keeps every
  * tracked connection. The table's shards are created here, once, into the
- * pinned array of maps ct_shards, which keeps them. Entries expire in the
+ * pinned arrays of maps ct4_shards (IPv4) and ct_shards (IPv6), which keep
+ * them. Entries expire in the
  * kernel (one bpf_timer per shard): nothing here sweeps, and expiry goes on
  * while the agent is down.
  *
@@ -157,29 +158,30 @@ static int ct_shards_ensure(struct agent *a)
 	struct sl_ct_config cfg;
 	int err;
 
-	err = ct_shards_info(a->ct_shards_fd, &info);
+	err = ct_shards_info(&a->ct_tbl, &info);
 	if (err) {
-		pr_err("%s/%s: not a conntrack table of this version (%s): remove it with "
-		       "'sluice teardown'", a->maps_dir, SLUICE_MAP_CT, strerror(-err));
+		pr_err("%s/%s, %s: not a conntrack table of this version (%s): remove it with "
+		       "'sluice teardown'", a->maps_dir, SLUICE_MAP_CT4, SLUICE_MAP_CT,
+		       strerror(-err));
 		return err;
 	}
 	if (!info.shards) {
 		if (!a->ct_max_want)
 			a->ct_max_want = SLUICE_CT_DEFAULT_MAX;
-		err = ct_shards_create(a->ct_shards_fd, a->ct_max_want, &a->ct_shards);
+		err = ct_shards_create(&a->ct_tbl, a->ct_max_want, &a->ct_shards);
 		if (err) {
 			pr_err("cannot create the conntrack table (%u entries): %s",
 			       a->ct_max_want, strerror(-err));
 			return err;
 		}
-		err = ct_shards_info(a->ct_shards_fd, &info);
+		err = ct_shards_info(&a->ct_tbl, &info);
 		if (err) {
 			/* the shards are reached by id, which the kernel allows CAP_SYS_ADMIN only */
 			pr_err("cannot open the conntrack table's shards: %s%s", strerror(-err),
 			       err == -EPERM ? " (opening a map by id needs CAP_SYS_ADMIN)" : "");
 			return err;
 		}
-		pr_info("conntrack: %llu entries in %u shards, %llu unassured",
+		pr_info("conntrack: %llu entries per family in %u shards, %llu unassured",
 			(unsigned long long)info.capacity, info.shards,
 			(unsigned long long)info.unassured_capacity);
 	} else if (a->ct_max_want && a->ct_max_want != info.capacity) {
@@ -221,7 +223,7 @@ static void ct_migrate_legacy(struct agent *a)
 		char path[PATH_MAX];
 		uint64_t moved = 0, failed = 0;
 		bool first = true;
-		int fd, shard_fd;
+		int fd;
 
 		if (path_join(path, sizeof(path), a->maps_dir, names[t]))
 			continue;
@@ -241,16 +243,12 @@ static void ct_migrate_legacy(struct agent *a)
 			if (bpf_map_lookup_elem(fd, &k, &old))
 				continue;
 			old.e.pad = 0;
-			shard_fd = ct_shard_fd(a->ct_shards_fd,
-					       sl_ct_shard_of(&k, a->ct_shards),
-					       old.e.state == SL_CT_SYN_SENT ||
-					       old.e.state == SL_CT_SYN_RECV);
-			if (shard_fd >= 0 && !bpf_map_update_elem(shard_fd, &k, &old.e, BPF_NOEXIST))
+			if (!ct_shards_insert(&a->ct_tbl, a->ct_shards, &k, &old.e,
+					      old.e.state == SL_CT_SYN_SENT ||
+					      old.e.state == SL_CT_SYN_RECV))
 				moved++;
 			else
 				failed++;
-			if (shard_fd >= 0)
-				close(shard_fd);
 		}
 		close(fd);
 		if (unlink(path))
@@ -410,7 +408,8 @@ int ct_load(struct agent *a)
 		       strerror(-err));
 		return err;
 	}
-	a->ct_shards_fd = bpf_map__fd(skel->maps.ct_shards);
+	a->ct_tbl.fd4 = bpf_map__fd(skel->maps.ct4_shards);
+	a->ct_tbl.fd6 = bpf_map__fd(skel->maps.ct_shards);
 	a->ct_sweep_fd = bpf_map__fd(skel->maps.ct_sweep);
 	a->ct_cfg_fd = bpf_map__fd(skel->maps.ct_cfg);
 	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
@@ -438,7 +437,8 @@ void ct_unload(struct agent *a)
 	a->tc_skel = NULL;
 	free(a->ck_cfg);
 	a->ck_cfg = NULL;
-	a->ct_shards_fd = a->ct_sweep_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
+	a->ct_tbl.fd4 = a->ct_tbl.fd6 = -1;
+	a->ct_sweep_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
 	a->ct_ck_cfg_fd = a->ct_ck_load_fd = -1;
 }
 
@@ -772,13 +772,13 @@ void ct_status_hooks(struct agent *a, const struct iface *it, struct json_object
 
 /* ---- reading the table ---- */
 
-void ct_status_map(struct agent *a, struct json_object *o)
+void ct_status_map(struct agent *a, struct json_object *o, bool v4)
 {
-	uint64_t assured, unassured;
+	uint64_t n[2][2];
 
-	if (!ct_entries(a, &assured, &unassured)) {
-		json_object_object_add(o, "used", json_object_new_uint64(assured));
-		json_object_object_add(o, "unassured_used", json_object_new_uint64(unassured));
+	if (!ct_entries_family(a, n)) {
+		json_object_object_add(o, "used", json_object_new_uint64(n[v4][0]));
+		json_object_object_add(o, "unassured_used", json_object_new_uint64(n[v4][1]));
 	}
 	json_object_object_add(o, "capacity", json_object_new_uint64(a->ct_max));
 	json_object_object_add(o, "unassured_capacity",
@@ -908,12 +908,13 @@ int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **d
 	}
 	l.now = ct_now_ns();
 	l.arr = json_object_new_array();
-	ret = ct_shards_walk(a->ct_shards_fd, list_one, &l);
+	ret = ct_shards_walk(&a->ct_tbl, list_one, &l);
 	if (!ret)
 		ret = l.err;
 	if (ret) {
 		json_object_put(l.arr);
-		snprintf(err, errlen, "cannot read %s: %s", SLUICE_MAP_CT, strerror(-ret));
+		snprintf(err, errlen, "cannot read %s, %s: %s", SLUICE_MAP_CT4, SLUICE_MAP_CT,
+			 strerror(-ret));
 		return ret;
 	}
 	d = json_object_new_object();
@@ -952,9 +953,10 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 	int ret;
 
 	(void)req;
-	ret = ct_shards_flush(a->ct_shards_fd, &deleted);
+	ret = ct_shards_flush(&a->ct_tbl, &deleted);
 	if (ret) {
-		snprintf(err, errlen, "cannot flush %s: %s", SLUICE_MAP_CT, strerror(-ret));
+		snprintf(err, errlen, "cannot flush %s, %s: %s", SLUICE_MAP_CT4, SLUICE_MAP_CT,
+			 strerror(-ret));
 		ct_stat_add(a, SLUICE_CT_STAT_DELETED, deleted);
 		return ret;
 	}
@@ -968,7 +970,23 @@ int ct_cmd_flush(struct agent *a, struct json_object *req, struct json_object **
 
 int ct_entries(struct agent *a, uint64_t *assured, uint64_t *unassured)
 {
-	return ct_shards_count(a->ct_shards_fd, assured, unassured);
+	return ct_shards_count(&a->ct_tbl, assured, unassured);
+}
+
+static int count_family(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
+			bool unassured)
+{
+	uint64_t (*n)[2] = ctx;
+
+	(void)e;
+	n[k->family == 4][unassured]++;
+	return 0;
+}
+
+int ct_entries_family(struct agent *a, uint64_t n[2][2])
+{
+	memset(n, 0, 4 * sizeof(n[0][0]));
+	return ct_shards_walk(&a->ct_tbl, count_family, n);
 }
 
 /* The sweepers' counters, summed over the shards. */
@@ -1039,7 +1057,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 {
 	int ncpus = libbpf_num_possible_cpus();
 	__u64 sum[SLUICE_CT_STAT_MAX] = {}, *v;
-	uint64_t assured = 0, unassured = 0;
+	uint64_t assured = 0, unassured = 0, fam[2][2];
 	struct json_object *d, *to;
 	struct sl_ct_sweeper sw;
 	struct sl_ct_config cfg;
@@ -1065,7 +1083,9 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 			sum[i] += v[c];
 	}
 	free(v);
-	ret = ct_entries(a, &assured, &unassured);
+	ret = ct_entries_family(a, fam);
+	assured = fam[0][0] + fam[1][0];
+	unassured = fam[0][1] + fam[1][1];
 	if (!ret)
 		ret = ct_sweep_sum(a, &sw);
 	if (!ret)
@@ -1087,6 +1107,8 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	d = json_object_new_object();
 	json_object_object_add(d, "stateful", json_object_new_boolean(cfg.stateful));
 	json_object_object_add(d, "entries", json_object_new_uint64(assured + unassured));
+	json_object_object_add(d, "entries_ipv4", json_object_new_uint64(fam[1][0] + fam[1][1]));
+	json_object_object_add(d, "entries_ipv6", json_object_new_uint64(fam[0][0] + fam[0][1]));
 	json_object_object_add(d, "capacity", json_object_new_uint64(a->ct_max));
 	json_object_object_add(d, "unassured", json_object_new_uint64(unassured));
 	json_object_object_add(d, "unassured_capacity",

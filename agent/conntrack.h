@@ -54,13 +54,16 @@ void ct_iface_forget(struct agent *a, struct iface *it);
 void ct_release(struct agent *a);
 /* Assured and unassured entries in the table now (a walk): 0 or -errno. */
 int ct_entries(struct agent *a, uint64_t *assured, uint64_t *unassured);
+/* The same by family: N[0] IPv6, N[1] IPv4, each [assured, unassured]. */
+int ct_entries_family(struct agent *a, uint64_t n[2][2]);
 /* The TC hooks of IT (egress, ingress) for `status`, appended to ARR. */
 void ct_status_hooks(struct agent *a, const struct iface *it, struct json_object *arr);
 /*
- * The conntrack table's row of `status` maps, into O: used and capacity
- * of the assured entries, the same for unassured ones, and the shards.
+ * The row of `status` maps of one family's conntrack table (V4: ct4_shards,
+ * else ct_shards), into O: used and capacity of the assured entries, the
+ * same for unassured ones, and the shards.
  */
-void ct_status_map(struct agent *a, struct json_object *o);
+void ct_status_map(struct agent *a, struct json_object *o, bool v4);
 
 /* Control commands (docs/control.md). */
 int ct_cmd_list(struct agent *a, struct json_object *req, struct json_object **data,

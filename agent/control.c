@@ -93,8 +93,8 @@ static struct json_object *status_maps(struct agent *a)
 		}
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
-		if (!strcmp(name, SLUICE_MAP_CT)) {
-			ct_status_map(a, o);
+		if (!strcmp(name, SLUICE_MAP_CT) || !strcmp(name, SLUICE_MAP_CT4)) {
+			ct_status_map(a, o, !strcmp(name, SLUICE_MAP_CT4));
 			json_object_array_add(arr, o);
 			continue;
 		}

@@ -394,7 +394,7 @@ int main(int argc, char **argv)
 		.tcx_fd = -1,
 		.tails_fd = -1,
 		.state_lock_fd = -1,
-		.ct_shards_fd = -1,
+		.ct_tbl = { .fd4 = -1, .fd6 = -1 },
 		.ct_sweep_fd = -1,
 		.ct_retry_fd = -1,
 		.ct_cfg_fd = -1,

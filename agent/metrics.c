@@ -185,7 +185,7 @@ static void ct_metrics(struct agent *a, struct mbuf *b)
 		  "# TYPE sluice_ct_entries gauge\n");
 	mb_printf(b, "sluice_ct_entries %lld\n",
 		  (long long)json_object_get_int64(json_object_object_get(d, "entries")));
-	mb_printf(b, "# HELP sluice_ct_capacity Size of the conntrack table.\n"
+	mb_printf(b, "# HELP sluice_ct_capacity Size of the conntrack table, per family.\n"
 		  "# TYPE sluice_ct_capacity gauge\n");
 	mb_printf(b, "sluice_ct_capacity %lld\n",
 		  (long long)json_object_get_int64(json_object_object_get(d, "capacity")));
@@ -193,7 +193,8 @@ static void ct_metrics(struct agent *a, struct mbuf *b)
 		  "# TYPE sluice_ct_events_total counter\n");
 	json_object_object_foreach(d, key, val) {
 		static const char *const not_events[] = {
-			"entries", "capacity", "unassured", "unassured_capacity", "shards",
+			"entries", "entries_ipv4", "entries_ipv6", "capacity", "unassured",
+			"unassured_capacity", "shards",
 			"sweeps", "sweep_ticks", "swept", "sweep_ns", "sweeper_prog_id",
 		};
 		bool skip = !json_object_is_type(val, json_type_int);

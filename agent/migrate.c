@@ -114,7 +114,14 @@ static const struct mig_map mig_maps[] = {
 	SLUICE_FW_TABLES(SLOT_TABLE)
 	POLICY(SLUICE_MAP_IFSLOT, "the interfaces' policy slots", MIG_F_IFACES),
 	POLICY(SLUICE_MAP_IFSLOT_A, "the interfaces' policy slots (array)", MIG_F_IFACES),
-	{ SLUICE_MAP_CT, MIG_STATE, MIG_G_CT, "the conntrack table", .carry = mig_ct_carry },
+	/*
+	 * Until ct4_shards, ct_shards held every connection: pinned without it,
+	 * it is of that layout, and its IPv4 connections move to ct4_shards.
+	 */
+	{ SLUICE_MAP_CT, MIG_STATE, MIG_G_CT, "the conntrack table (IPv6)", .carry = mig_ct_carry,
+	  .split = SLUICE_MAP_CT4 },
+	{ SLUICE_MAP_CT4, MIG_STATE, MIG_G_CT, "the conntrack table (IPv4)",
+	  .carry = mig_ct_carry },
 	{ SLUICE_MAP_CT_CFG, MIG_RECREATE, MIG_G_CT, "the conntrack settings" },
 	{ SLUICE_MAP_CT_SWEEP, MIG_RECREATE, MIG_G_CT, "the conntrack sweepers" },
 	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_RULES, "the rule counters" },
@@ -622,28 +629,20 @@ out:
 
 /* ---- conntrack ---- */
 
-int mig_ct_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
+int mig_ct_copy(int old_fd, const struct ct_tables *nt, uint64_t *moved, uint64_t *failed)
 {
 	struct ct_shard_info ni;
 	struct bpf_map_info oi, si;
-	int shard_fds[2 * SLUICE_CT_SHARDS_MAX];
-	unsigned char *key = NULL, *next = NULL, *val = NULL;
+	unsigned char key[sizeof(struct sl_ct_key)], next[sizeof(struct sl_ct_key)];
+	unsigned char *val = NULL;
 	int err;
 
 	*moved = *failed = 0;
-	for (int i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++)
-		shard_fds[i] = -1;
 	err = map_info(old_fd, &oi);
 	if (!err)
-		err = ct_shards_info(new_fd, &ni);
+		err = ct_shards_info(nt, &ni);
 	if (!err && !ni.shards)
 		err = -ENOENT;
-	for (__u32 i = 0; !err && i < ni.shards; i++) {
-		shard_fds[i] = ct_shard_fd(new_fd, i, false);
-		shard_fds[SLUICE_CT_SHARDS_MAX + i] = ct_shard_fd(new_fd, i, true);
-		if (shard_fds[i] < 0 || shard_fds[SLUICE_CT_SHARDS_MAX + i] < 0)
-			err = -ENOENT;
-	}
 	/* the previous table: its first half assured shards, its second half unassured */
 	for (__u32 o = 0; !err && o < oi.max_entries; o++) {
 		bool una = o >= oi.max_entries / 2, first = true;
@@ -659,7 +658,8 @@ int mig_ct_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
 				close(fd);
 			break;
 		}
-		if (si.key_size != sizeof(struct sl_ct_key)) {
+		if (si.key_size != sizeof(struct sl_ct_key) &&
+		    si.key_size != sizeof(struct sl_ct_key4)) {
 			/* a key of another layout names another connection: nothing to copy */
 			close(fd);
 			err = -EPROTO;
@@ -668,9 +668,7 @@ int mig_ct_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
 		free(val);
 		val = calloc(1, si.value_size > sizeof(struct sl_ct_entry) ?
 			     si.value_size : sizeof(struct sl_ct_entry));
-		key = key ? key : malloc(sizeof(struct sl_ct_key));
-		next = next ? next : malloc(sizeof(struct sl_ct_key));
-		if (!val || !key || !next) {
+		if (!val) {
 			close(fd);
 			err = -ENOMEM;
 			break;
@@ -678,44 +676,54 @@ int mig_ct_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed)
 		while (!bpf_map_get_next_key(fd, first ? NULL : key, next)) {
 			struct sl_ct_key k;
 			struct sl_ct_entry e = {};
-			int s;
 
 			first = false;
-			memcpy(key, next, sizeof(k));
+			memcpy(key, next, si.key_size);
 			if (bpf_map_lookup_elem(fd, key, val))
 				continue;
-			memcpy(&k, key, sizeof(k));
+			if (si.key_size == sizeof(struct sl_ct_key4))
+				ct_key_of4((const struct sl_ct_key4 *)key, &k);
+			else
+				memcpy(&k, key, sizeof(k));
 			memcpy(&e, val, si.value_size < sizeof(e) ? si.value_size : sizeof(e));
-			s = (int)sl_ct_shard_of(&k, ni.shards) + (una ? SLUICE_CT_SHARDS_MAX : 0);
-			if (!bpf_map_update_elem(shard_fds[s], &k, &e, BPF_NOEXIST))
+			/* each family to its own table (until ct4_shards, both were here) */
+			err = ct_shards_insert(nt, ni.shards, &k, &e, una);
+			if (!err)
 				(*moved)++;
-			else if (errno != EEXIST)
+			else if (err != -EEXIST)
 				(*failed)++;
+			err = 0;
 		}
 		close(fd);
 	}
-	for (int i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++)
-		if (shard_fds[i] >= 0)
-			close(shard_fds[i]);
-	free(key);
-	free(next);
 	free(val);
 	return err;
 }
 
 /*
- * The conntrack table: every connection copied into this build's table; at
- * the end once more, for the connections the previous programs opened
- * until their links moved (an entry already copied stays as this build's
- * programs keep it).
+ * The conntrack table (P: ct_shards or ct4_shards): every connection
+ * copied into this build's tables, each to its family's (ct_shards of the
+ * layout before ct4_shards held both); at the end once more, for the
+ * connections the previous programs opened until their links moved (an
+ * entry already copied stays as this build's programs keep it).
  */
 static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final)
 {
+	bool v4 = !strcmp(p->m->name, SLUICE_MAP_CT4);
+	struct ct_tables nt;
 	uint64_t moved, failed;
-	int err;
+	int other, err;
 
-	(void)mg;
-	err = mig_ct_copy(p->old_fd, p->new_fd, &moved, &failed);
+	other = pin_open(mg->maps_dir, v4 ? SLUICE_MAP_CT : SLUICE_MAP_CT4);
+	if (other < 0) {
+		pr_err("%s: this build's map is not pinned: %s", v4 ? SLUICE_MAP_CT : SLUICE_MAP_CT4,
+		       strerror(-other));
+		return other;
+	}
+	nt.fd4 = v4 ? p->new_fd : other;
+	nt.fd6 = v4 ? other : p->new_fd;
+	err = mig_ct_copy(p->old_fd, &nt, &moved, &failed);
+	close(other);
 	if (err == -EPROTO) {
 		pr_err("%s: the previous conntrack table's keys have another layout: its "
 		       "connections cannot be carried over", p->m->name);
@@ -725,8 +733,9 @@ static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final)
 		pr_err("cannot carry the conntrack table over: %s", strerror(-err));
 		return err;
 	}
-	pr_info("conntrack: %llu connections carried over from the previous layout%s%s",
-		(unsigned long long)moved, final ? " (opened during the upgrade)" : "",
+	pr_info("conntrack: %llu connections carried over from the previous layout of %s%s%s",
+		(unsigned long long)moved, p->m->name,
+		final ? " (opened during the upgrade)" : "",
 		failed ? "; some could not be (table full)" : "");
 	return 0;
 }
@@ -1202,6 +1211,20 @@ static int plan_map(struct migrate *mg, const struct mig_map *m, struct bpf_map 
 		return err;
 	}
 	p->differs = err;
+	if (!p->differs && m->split) {
+		int other = pin_open(mg->maps_dir, m->split);
+
+		if (other >= 0) {
+			close(other);
+		} else if (other == -ENOENT) {
+			p->differs = true;
+			snprintf(why, sizeof(why), "the one before %s took over part of what "
+				 "it holds", m->split);
+		} else {
+			pr_err("%s/%s: %s", mg->maps_dir, m->split, strerror(-other));
+			return other;
+		}
+	}
 	if (m->kind == MIG_COUNTERS) {
 		/* names for the first entries; a map may keep spare ones for later names */
 		p->nn.v = m->names;

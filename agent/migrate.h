@@ -58,7 +58,7 @@ enum mig_kind {
 enum mig_group {
 	MIG_G_NONE,
 	MIG_G_SLOTS,	/* fwp_*, sl_ifslot_v2, sl_ifslot_a_v2 (and the names they retired) */
-	MIG_G_CT,	/* ct_shards, ct_cfg, ct_sweep */
+	MIG_G_CT,	/* ct_shards, ct4_shards, ct_cfg, ct_sweep */
 	MIG_G_RULES,	/* fw_rule_cnt_v2 and its owners fw_cnt_key */
 	MIG_G_LB,	/* the load balancer's services, backends, flows (by backend id) */
 };
@@ -102,6 +102,12 @@ struct mig_map {
 	 * old_fd of its pin is this map, never moved aside).
 	 */
 	const char *from;
+	/*
+	 * MIG_STATE: a map of this build that took over part of what this one
+	 * held: this one pinned without it is of the layout before, and is
+	 * carried over (into both) even when its own layout is the same.
+	 */
+	const char *split;
 };
 
 /* The policy of map NAME, NULL when it has none. */
@@ -179,12 +185,15 @@ int mig_counters_copy(int old_fd, const struct mig_names *on, int new_fd,
 int mig_counters_delta(int old_fd, const struct mig_names *on, int new_fd,
 		       const struct mig_names *nn, const void *snap);
 /*
- * Copy every connection of the conntrack table OLD_FD (ct_shards of another
- * layout: entries keep their leading bytes, new fields are zero) into the
- * table NEW_FD (its shards created), assured and unassured entries each to
- * their own kind of shard; an entry already there stays. *MOVED, *FAILED.
+ * Copy every connection of the conntrack table OLD_FD (ct_shards or
+ * ct4_shards of another layout, or ct_shards from before ct4_shards, with
+ * both families: entries keep their leading bytes, new fields are zero)
+ * into the tables NT (their shards created), each to its family's, assured
+ * and unassured entries each to their own kind of shard; an entry already
+ * there stays. *MOVED, *FAILED.
  */
-int mig_ct_copy(int old_fd, int new_fd, uint64_t *moved, uint64_t *failed);
+struct ct_tables;
+int mig_ct_copy(int old_fd, const struct ct_tables *nt, uint64_t *moved, uint64_t *failed);
 /*
  * Copy the load balancer's flows and NAT reverse entries of lb_flowtab
  * OLD_FD (inner maps of another layout, the same keys and values) into

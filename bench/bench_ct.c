@@ -39,7 +39,8 @@ struct ctb {
 	struct bench_floor *floor;
 	struct sluice_tc *tc;
 	struct fw_map_fds fds;
-	int outer_fd, sweep_fd, cfg_fd, stats_fd;
+	struct ct_tables tbl;	/* ct4_shards, ct_shards */
+	int sweep_fd, cfg_fd, stats_fd;
 	uint32_t shards;
 	char dir[64];
 };
@@ -202,7 +203,7 @@ static uint32_t map_count(struct ctb *b, bool unassured)
 {
 	uint64_t n[2] = { 0, 0 };
 
-	ct_shards_count(b->outer_fd, &n[0], &n[1]);
+	ct_shards_count(&b->tbl, &n[0], &n[1]);
 	return (uint32_t)n[unassured];
 }
 
@@ -216,7 +217,7 @@ static void ct_flush(struct ctb *b)
 {
 	uint64_t n;
 
-	ct_shards_flush(b->outer_fd, &n);
+	ct_shards_flush(&b->tbl, &n);
 }
 
 /* (Re)start the sweepers, as the agent does after every ct_cfg write. */
@@ -293,11 +294,12 @@ static int load(struct ctb *b, uint32_t max_entries)
 		fprintf(stderr, "bench: loading bench_ct/sluice_tc failed\n");
 		return -1;
 	}
-	b->outer_fd = bpf_map__fd(b->fw->maps.ct_shards);
+	b->tbl.fd4 = bpf_map__fd(b->fw->maps.ct4_shards);
+	b->tbl.fd6 = bpf_map__fd(b->fw->maps.ct_shards);
 	b->sweep_fd = bpf_map__fd(b->fw->maps.ct_sweep);
 	b->cfg_fd = bpf_map__fd(b->fw->maps.ct_cfg);
 	/* the shards, as the agent creates them */
-	if (ct_shards_create(b->outer_fd, max_entries, &b->shards)) {
+	if (ct_shards_create(&b->tbl, max_entries, &b->shards)) {
 		fprintf(stderr, "bench: creating the shards failed\n");
 		return -1;
 	}
@@ -424,7 +426,7 @@ static int per_packet(struct ctb *b)
 				       .family = 4 };
 		struct sl_ct_entry v;
 
-		if (rv != XDP_PASS || ct_shards_lookup(b->outer_fd, b->shards, &k, &v, NULL) ||
+		if (rv != XDP_PASS || ct_shards_lookup(&b->tbl, b->shards, &k, &v, NULL) ||
 		    v.state != SL_CT_ESTABLISHED) {
 			fprintf(stderr, "bench: the handshake did not establish the flow\n");
 			return -1;
@@ -555,9 +557,9 @@ static int million(struct ctb *b)
 	printf("\n1M entries (max-entries %u: %u shards of %u, LRU headroom):\n", FILL_MAX,
 	       b->shards, FILL_MAX / b->shards);
 	meminfo(&m1);
-	for (int una = 0; una < 2; una++) {
+	for (int una = 0; una < 4; una++) {
 		for (uint32_t i = 0; i < b->shards; i++) {
-			int fd = ct_shard_fd(b->outer_fd, i, una);
+			int fd = ct_shard_fd(una < 2 ? b->tbl.fd4 : b->tbl.fd6, i, una & 1);
 
 			if (fd >= 0 && !sl_map_memlock(fd, &v))
 				memlock += v;
@@ -718,7 +720,7 @@ static int flood_run(struct ctb *b, uint32_t max, uint32_t e_n, uint32_t f_n, ui
 					 .port_a = htons(1000 + i), .port_b = htons(80),
 					 .proto = 6, .family = 4 };
 		struct sl_ct_entry v;
-		bool alive = !ct_shards_lookup(b->outer_fd, b->shards, &key, &v, NULL) &&
+		bool alive = !ct_shards_lookup(&b->tbl, b->shards, &key, &v, NULL) &&
 			     v.state == SL_CT_ESTABLISHED;
 
 		make_reply(f, 1000 + i, 0x10);

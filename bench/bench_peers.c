@@ -222,7 +222,10 @@ static int sluice_policy(struct peers *p, bool stateful)
 		return -1;
 	ct_config_compile(&pol, &p->ct[stateful], &max);
 	policy_free(&pol);
-	if (!shards && ct_shards_create(bpf_map__fd(p->fw->maps.ct_shards), max, &shards)) {
+	struct ct_tables t = { bpf_map__fd(p->fw->maps.ct4_shards),
+			       bpf_map__fd(p->fw->maps.ct_shards) };
+
+	if (!shards && ct_shards_create(&t, max, &shards)) {
 		fprintf(stderr, "bench_peers: creating the conntrack shards failed\n");
 		return -1;
 	}

@@ -282,8 +282,10 @@ static int ct_set(struct bench *b, bool on)
 	struct sl_ct_config c = { .stateful = on, .gen = on ? 1 : 2 };
 	uint32_t k = 0;
 
-	if (on && ct_shards_create(bpf_map__fd(b->fw->maps.ct_shards), SLUICE_CT_DEFAULT_MAX,
-				   &c.shards)) {
+	struct ct_tables t = { bpf_map__fd(b->fw->maps.ct4_shards),
+			       bpf_map__fd(b->fw->maps.ct_shards) };
+
+	if (on && ct_shards_create(&t, SLUICE_CT_DEFAULT_MAX, &c.shards)) {
 		fprintf(stderr, "bench: creating the conntrack shards failed\n");
 		return -1;
 	}
@@ -339,7 +341,8 @@ static int ct_sum_packets(void *ctx, const struct sl_ct_key *k, const struct sl_
  */
 static int verify_ct_hits(struct bench *b, int prog, const uint8_t *frame)
 {
-	int fd = bpf_map__fd(b->fw->maps.ct_shards);
+	struct ct_tables fd[1] = { { bpf_map__fd(b->fw->maps.ct4_shards),
+				     bpf_map__fd(b->fw->maps.ct_shards) } };
 	uint64_t n0 = 0, n1 = 0;
 	const uint32_t repeat = 100000;
 
@@ -357,7 +360,8 @@ static int verify_ct_hits(struct bench *b, int prog, const uint8_t *frame)
 /* The case claims FRAME misses conntrack and opens nothing: no entry counts it or appears. */
 static int verify_ct_miss(struct bench *b, int prog, const uint8_t *frame)
 {
-	int fd = bpf_map__fd(b->fw->maps.ct_shards);
+	struct ct_tables fd[1] = { { bpf_map__fd(b->fw->maps.ct4_shards),
+				     bpf_map__fd(b->fw->maps.ct_shards) } };
 	uint64_t p0 = 0, p1 = 0, a0, a1, u0, u1;
 
 	if (ct_shards_walk(fd, ct_sum_packets, &p0) || ct_shards_count(fd, &a0, &u0) ||

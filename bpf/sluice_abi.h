@@ -438,8 +438,8 @@ enum sluice_hook { SLUICE_HOOKS(SLUICE_ENUM_ENTRY) SLUICE_HOOK_MAX };
  * normalised 5-tuple: endpoint "a" is the lower of the two (address, port)
  * pairs, so both directions find the same entry. ICMP echo uses its
  * identifier as both ports. The table is split into shards (LRU hashes
- * reached through the array of maps ct_shards), each swept by a bpf_timer
- * of its own (ct_sweep); the per-packet path only writes last_seen, and
+ * reached through the arrays of maps ct4_shards and ct_shards), each
+ * swept by a bpf_timer of its own (ct_sweep); the per-packet path only writes last_seen, and
  * treats an entry past its timeout as absent (docs/datapath.md, "Expiry").
  */
 enum sl_ct_state {
@@ -494,11 +494,16 @@ enum sluice_ct_timeout { SLUICE_CT_TIMEOUTS(SLUICE_CT_TO_ENTRY) SLUICE_CT_TO_MAX
 #define SLUICE_CT_UNASSURED_MIN	1024
 
 /*
- * Shards: ct_shards[i] is assured shard i, ct_shards[SLUICE_CT_SHARDS_MAX
- * + i] the unassured shard i, for i < sl_ct_config.shards (a power of two,
+ * Two tables of the same shape, one per family: IPv4 connections in
+ * ct4_shards (struct sl_ct_key4, 16 bytes: hashing and comparing it costs
+ * less than half of the 40-byte key), IPv6 ones in ct_shards (struct
+ * sl_ct_key). conntrack.max-entries applies to each (as Cilium sizes its
+ * ct4 and ct6 maps). Shards: ct_shards[i] (ct4_shards[i]) is assured
+ * shard i, [SLUICE_CT_SHARDS_MAX + i] the unassured shard i, for i <
+ * sl_ct_config.shards, the same number in both tables (a power of two,
  * chosen when the table is created: as many as keep every assured shard
  * at SLUICE_CT_SHARD_MIN entries or more, at most SLUICE_CT_SHARDS_MAX).
- * A sweep walks one assured shard and its unassured shard; big shards
+ * A sweep walks shard i's assured and unassured shards of both tables; big shards
  * keep the LRU's batch eviction (128 entries per CPU) a small fraction.
  */
 #define SLUICE_CT_SHARDS_MAX	64
@@ -527,19 +532,35 @@ static inline __u32 sl_ct_shard_of(const struct sl_ct_key *k, __u32 shards)
 }
 
 /*
- * sl_ct_shard_of for an IPv4 key, whose words 1-3 and 5-7 are zero: the
- * same value in 4 multiplies instead of 10 (a zero word only multiplies the
- * chain by K, so three in a row are one multiply by K^4 = 0x1f76bcc1). The
- * datapath's hash; tests/test_ct.c checks that the two agree.
+ * An IPv4 connection's key in ct4_shards: the words of struct sl_ct_key
+ * that are not zero for IPv4 (addresses, ports, proto and family), in
+ * their order.
  */
-static inline __u32 sl_ct_shard_of4(const struct sl_ct_key *k, __u32 shards)
+struct sl_ct_key4 {
+	__be32 addr_a;		/* network order */
+	__be32 addr_b;
+	__be16 port_a;		/* ICMP echo: the identifier, in both ports */
+	__be16 port_b;
+	__u8 proto;
+	__u8 family;		/* 4 */
+	__u8 pad[2];
+} __attribute__((aligned(4)));
+
+/*
+ * The shard of an IPv4 key: sl_ct_shard_of of the same connection's
+ * struct sl_ct_key, whose words 1-3 and 5-7 are zero, in 4 multiplies
+ * instead of 10 (a zero word only multiplies the chain by K, so three in a
+ * row are one multiply by K^4 = 0x1f76bcc1). A connection keeps its shard
+ * number across the two layouts; tests/test_ct.c checks that they agree.
+ */
+static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
 {
 	const __u32 *w = (const __u32 *)k;
 	__u32 h = w[0] * 0x1f76bcc1u;
 
-	h = (h ^ w[4]) * 0x1f76bcc1u;
-	h = (h ^ w[8]) * 0x9e3779b1u;
-	h = (h ^ w[9]) * 0x9e3779b1u;
+	h = (h ^ w[1]) * 0x1f76bcc1u;
+	h = (h ^ w[2]) * 0x9e3779b1u;
+	h = (h ^ w[3]) * 0x9e3779b1u;
 	return (h ^ h >> 16) & (shards - 1);
 }
 
@@ -1072,7 +1093,8 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_CNT_KEY	"fw_cnt_key"
 #define SLUICE_MAP_VERDICT	"sl_verdict_v2"	/* per hook and verdict */
 #define SLUICE_MAP_DROP		"sl_drop_v2"	/* per hook and drop reason */
-#define SLUICE_MAP_CT		"ct_shards"
+#define SLUICE_MAP_CT		"ct_shards"	/* IPv6 connections */
+#define SLUICE_MAP_CT4		"ct4_shards"	/* IPv4 connections */
 #define SLUICE_MAP_CT_SWEEP	"ct_sweep"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
 #define SLUICE_MAP_CT_STATS	"ct_stats"
@@ -1207,6 +1229,7 @@ _Static_assert(sizeof(struct fw_lpm6_val) == 4, "fw_lpm6_val layout");
 _Static_assert(sizeof(struct sl_block4_key) == 8, "sl_block4_key layout");
 _Static_assert(sizeof(struct sl_counter) == 16, "sl_counter layout");
 _Static_assert(sizeof(struct sl_ct_key) == 40, "ct_key layout");
+_Static_assert(sizeof(struct sl_ct_key4) == 16, "ct_key4 layout");
 _Static_assert(sizeof(struct sl_ct_entry) == 56, "ct_entry layout");
 _Static_assert(sizeof(struct sl_ct_sweeper) == 72, "ct_sweeper layout");
 _Static_assert(sizeof(struct sl_ct_config) % 8 == 0, "ct_config padding");

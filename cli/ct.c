@@ -30,6 +30,8 @@ static const struct pr_col ct_cols[] = {
 static const struct pr_col stats_fields[] = {
 	{ "stateful",      "stateful",      0 },
 	{ "entries",       "entries",       0 },
+	{ "  ipv4",        "entries_ipv4",  0 },
+	{ "  ipv6",        "entries_ipv6",  0 },
 	{ "capacity",      "capacity",      0 },
 	{ "unassured",     "unassured",     0 },
 	{ "unassured capacity", "unassured_capacity", 0 },

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Conntrack in userspace: the policy's conntrack settings compiled to
- * ct_cfg (ct_config.c), the table's shards created, found and walked
+ * ct_cfg (ct_config.c), the tables' shards created, found and walked
  * (ct_shards.c), and entries read back as the connections an operator sees
  * (ct_view.c): originator -> responder, state, seconds left. Shared by the
  * agent (ct-list, ct-stats), the CLI, the tests and the bench.
@@ -33,40 +33,66 @@ void ct_cookie_compile(const struct sl_policy *pol, struct sl_ck_config *ck);
 uint32_t ct_shards_for(uint32_t max_entries);
 /* The unassured entries that go with MAX_ENTRIES assured ones (all shards). */
 uint32_t ct_unassured_entries(uint32_t max_entries);
+
 /*
- * Create the shards of a table of MAX_ENTRIES connections into the empty
- * array of maps OUTER_FD (ct_shards); *SHARDS is set to their number. On
- * failure nothing is left in OUTER_FD.
+ * The connection table: two arrays of maps of the same shape, IPv4
+ * connections in ct4_shards (16-byte keys), IPv6 ones in ct_shards
+ * (sluice_abi.h). Userspace sees every entry with a struct sl_ct_key
+ * (an IPv4 key in its first words, the rest zero): the functions below
+ * take and give that form and pick the table by its family.
  */
-int ct_shards_create(int outer_fd, uint32_t max_entries, uint32_t *shards);
-/* Empty OUTER_FD (the shards go with the last reference). */
-void ct_shards_clear(int outer_fd);
-/* What OUTER_FD holds: shards 0 when empty; -EPROTO for a layout not ours. */
+struct ct_tables {
+	int fd4;	/* ct4_shards */
+	int fd6;	/* ct_shards */
+};
+
+/* The IPv4 key of K (family 4), and back. */
+void ct_key4_of(const struct sl_ct_key *k, struct sl_ct_key4 *k4);
+void ct_key_of4(const struct sl_ct_key4 *k4, struct sl_ct_key *k);
+/* The shard of K (either family) among SHARDS: the datapath's. */
+uint32_t ct_key_shard(const struct sl_ct_key *k, uint32_t shards);
+
+/*
+ * Create the shards of a table of MAX_ENTRIES connections of each family
+ * into the empty arrays of maps T; *SHARDS is set to their number (the
+ * same in both). On failure nothing is left in T.
+ */
+int ct_shards_create(const struct ct_tables *t, uint32_t max_entries, uint32_t *shards);
+/* Empty T (the shards go with the last reference). */
+void ct_shards_clear(const struct ct_tables *t);
+/*
+ * What T holds: shards 0 when empty; -EPROTO for a layout not ours, or
+ * tables of different shapes. Capacities are each family's.
+ */
 struct ct_shard_info {
 	uint32_t shards;
 	uint64_t capacity, unassured_capacity;	/* assured, unassured: all shards */
 };
-int ct_shards_info(int outer_fd, struct ct_shard_info *info);
-/* A new fd of assured shard I (or its unassured one, UNASSURED), or -errno. */
+int ct_shards_info(const struct ct_tables *t, struct ct_shard_info *info);
+/* A new fd of assured shard I of the array of maps OUTER_FD (UNASSURED: its unassured one). */
 int ct_shard_fd(int outer_fd, uint32_t i, bool unassured);
 /*
- * Call FN for every entry of every shard (assured first, then unassured
- * ones: UNASSURED set), a batch at a time. The table changes while it is read: an
- * entry may be missed or seen twice, as with `conntrack -L`. FN returning
- * > 0 stops the walk (0 returned), < 0 stops it with that error.
+ * Call FN for every entry of every shard (IPv4 first, then IPv6; in each,
+ * assured ones, then unassured ones: UNASSURED set), a batch at a time. The
+ * table changes while it is read: an entry may be missed or seen twice, as
+ * with `conntrack -L`. FN returning > 0 stops the walk (0 returned), < 0
+ * stops it with that error.
  */
 typedef int (*ct_entry_fn)(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e,
 			   bool unassured);
-int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx);
+int ct_shards_walk(const struct ct_tables *t, ct_entry_fn fn, void *ctx);
 /* Delete every entry of every shard, counted in *DELETED: 0 or -errno. */
-int ct_shards_flush(int outer_fd, uint64_t *deleted);
+int ct_shards_flush(const struct ct_tables *t, uint64_t *deleted);
 /* Assured and unassured entries in every shard now (a walk): 0 or -errno. */
-int ct_shards_count(int outer_fd, uint64_t *assured, uint64_t *unassured);
+int ct_shards_count(const struct ct_tables *t, uint64_t *assured, uint64_t *unassured);
 /* The entry of K (in its shard, SHARDS of them): 0, -ENOENT, or -errno; *UNASSURED: where. */
-int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
+int ct_shards_lookup(const struct ct_tables *t, uint32_t shards, const struct sl_ct_key *k,
 		     struct sl_ct_entry *e, bool *unassured);
+/* Add E under K to its assured shard (UNASSURED: its unassured one) unless there: 0 or -errno. */
+int ct_shards_insert(const struct ct_tables *t, uint32_t shards, const struct sl_ct_key *k,
+		     const struct sl_ct_entry *e, bool unassured);
 /* Delete K from its assured shard (or its unassured shard, UNASSURED). */
-int ct_shards_delete(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
+int ct_shards_delete(const struct ct_tables *t, uint32_t shards, const struct sl_ct_key *k,
 		     bool unassured);
 
 /* "syn-sent", ... ("unknown" outside enum sl_ct_state). */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The conntrack table's shards (sluice_abi.h): LRU hashes created here and
- * put in the array of maps ct_shards, which holds them from then on (no pin
- * of their own: the pinned ct_shards keeps them, and every connection,
- * across agent restarts). Shared by the agent, the tests and the bench.
+ * The conntrack tables' shards (sluice_abi.h): LRU hashes created here and
+ * put in the arrays of maps ct4_shards (IPv4, 16-byte keys) and ct_shards
+ * (IPv6, 40-byte keys), which hold them from then on (no pin of their own:
+ * the pinned arrays keep them, and every connection, across agent
+ * restarts). Userspace sees both kinds of entry with the 40-byte key.
+ * Shared by the agent, the tests and the bench.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,14 +35,64 @@ uint32_t ct_unassured_entries(uint32_t max_entries)
 	return n < SLUICE_CT_UNASSURED_MIN ? SLUICE_CT_UNASSURED_MIN : n;
 }
 
-static int shard_create(int outer_fd, uint32_t i, bool una, uint32_t entries)
+void ct_key4_of(const struct sl_ct_key *k, struct sl_ct_key4 *k4)
+{
+	memset(k4, 0, sizeof(*k4));
+	memcpy(&k4->addr_a, k->addr_a, 4);
+	memcpy(&k4->addr_b, k->addr_b, 4);
+	k4->port_a = k->port_a;
+	k4->port_b = k->port_b;
+	k4->proto = k->proto;
+	k4->family = k->family;
+}
+
+void ct_key_of4(const struct sl_ct_key4 *k4, struct sl_ct_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr_a, &k4->addr_a, 4);
+	memcpy(k->addr_b, &k4->addr_b, 4);
+	k->port_a = k4->port_a;
+	k->port_b = k4->port_b;
+	k->proto = k4->proto;
+	k->family = k4->family;
+}
+
+uint32_t ct_key_shard(const struct sl_ct_key *k, uint32_t shards)
+{
+	struct sl_ct_key4 k4;
+
+	if (!shards)
+		shards = 1;
+	if (k->family != 4)
+		return sl_ct_shard_of(k, shards);
+	ct_key4_of(k, &k4);
+	return sl_ct_shard_of4(&k4, shards);
+}
+
+/* The table (its array of maps) and the key bytes of K in it, in *BUF. */
+static int key_in(const struct ct_tables *t, const struct sl_ct_key *k, struct sl_ct_key4 *buf,
+		  const void **key)
+{
+	if (k->family == 4) {
+		ct_key4_of(k, buf);
+		*key = buf;
+		return t->fd4;
+	}
+	*key = k;
+	return t->fd6;
+}
+
+static int shard_create(int outer_fd, bool v4, uint32_t i, bool una, uint32_t entries)
 {
 	char name[16];
 	__u32 key = i + (una ? SLUICE_CT_SHARDS_MAX : 0);
 	int fd, err = 0;
 
-	snprintf(name, sizeof(name), "%s%02u", una ? "ct_unassured" : "ct_assured", i);
-	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct sl_ct_key),
+	/* ct4_assured00, ct_unassured00: <= 15 characters */
+	snprintf(name, sizeof(name), "%s%s%02u", v4 ? "ct4_" : "ct_",
+		 una ? "unassured" : "assured", i % SLUICE_CT_SHARDS_MAX);
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name,
+			    v4 ? sizeof(struct sl_ct_key4) : sizeof(struct sl_ct_key),
 			    sizeof(struct sl_ct_entry), entries, NULL);
 	if (fd < 0)
 		return -errno;
@@ -50,7 +102,7 @@ static int shard_create(int outer_fd, uint32_t i, bool una, uint32_t entries)
 	return err;
 }
 
-int ct_shards_create(int outer_fd, uint32_t max_entries, uint32_t *shards)
+int ct_shards_create(const struct ct_tables *t, uint32_t max_entries, uint32_t *shards)
 {
 	uint32_t k = ct_shards_for(max_entries);
 	uint32_t per = (max_entries + k - 1) / k;
@@ -58,22 +110,28 @@ int ct_shards_create(int outer_fd, uint32_t max_entries, uint32_t *shards)
 	int err = 0;
 
 	for (uint32_t i = 0; i < k && !err; i++) {
-		err = shard_create(outer_fd, i, false, per);
-		if (!err)
-			err = shard_create(outer_fd, i, true, una_per);
+		for (int v4 = 1; v4 >= 0 && !err; v4--) {
+			int fd = v4 ? t->fd4 : t->fd6;
+
+			err = shard_create(fd, v4, i, false, per);
+			if (!err)
+				err = shard_create(fd, v4, i, true, una_per);
+		}
 	}
 	if (err) {
-		ct_shards_clear(outer_fd);
+		ct_shards_clear(t);
 		return err;
 	}
 	*shards = k;
 	return 0;
 }
 
-void ct_shards_clear(int outer_fd)
+void ct_shards_clear(const struct ct_tables *t)
 {
-	for (__u32 i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++)
-		bpf_map_delete_elem(outer_fd, &i);
+	for (__u32 i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++) {
+		bpf_map_delete_elem(t->fd4, &i);
+		bpf_map_delete_elem(t->fd6, &i);
+	}
 }
 
 int ct_shard_fd(int outer_fd, uint32_t i, bool una)
@@ -89,7 +147,7 @@ int ct_shard_fd(int outer_fd, uint32_t i, bool una)
 	return fd < 0 ? -errno : fd;
 }
 
-static int shard_capacity(int outer_fd, uint32_t i, bool una, uint64_t *cap)
+static int shard_capacity(int outer_fd, bool v4, uint32_t i, bool una, uint64_t *cap)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -100,7 +158,7 @@ static int shard_capacity(int outer_fd, uint32_t i, bool una, uint64_t *cap)
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		err = -errno;
 	else if (info.type != BPF_MAP_TYPE_LRU_HASH ||
-		 info.key_size != sizeof(struct sl_ct_key) ||
+		 info.key_size != (v4 ? sizeof(struct sl_ct_key4) : sizeof(struct sl_ct_key)) ||
 		 info.value_size != sizeof(struct sl_ct_entry))
 		err = -EPROTO;
 	else
@@ -109,7 +167,7 @@ static int shard_capacity(int outer_fd, uint32_t i, bool una, uint64_t *cap)
 	return err;
 }
 
-int ct_shards_info(int outer_fd, struct ct_shard_info *info)
+static int table_info(int outer_fd, bool v4, struct ct_shard_info *info)
 {
 	uint32_t k = 0;
 	int err;
@@ -117,11 +175,11 @@ int ct_shards_info(int outer_fd, struct ct_shard_info *info)
 	memset(info, 0, sizeof(*info));
 	/* shards 0 .. k-1, k a power of two; the first empty slot ends them */
 	while (k < SLUICE_CT_SHARDS_MAX) {
-		err = shard_capacity(outer_fd, k, false, &info->capacity);
+		err = shard_capacity(outer_fd, v4, k, false, &info->capacity);
 		if (err == -ENOENT)
 			break;
 		if (!err)
-			err = shard_capacity(outer_fd, k, true, &info->unassured_capacity);
+			err = shard_capacity(outer_fd, v4, k, true, &info->unassured_capacity);
 		if (err)
 			return err;
 		k++;
@@ -132,8 +190,24 @@ int ct_shards_info(int outer_fd, struct ct_shard_info *info)
 	return 0;
 }
 
+int ct_shards_info(const struct ct_tables *t, struct ct_shard_info *info)
+{
+	struct ct_shard_info i6;
+	int err = table_info(t->fd4, true, info);
+
+	if (!err)
+		err = table_info(t->fd6, false, &i6);
+	if (err)
+		return err;
+	/* made together by ct_shards_create: one without the other is not ours */
+	if (info->shards != i6.shards || info->capacity != i6.capacity ||
+	    info->unassured_capacity != i6.unassured_capacity)
+		return -EPROTO;
+	return 0;
+}
+
 /* FN for every entry of the shard FD, CT_BATCH at a time (BPF_MAP_LOOKUP_BATCH). */
-static int walk_one(int fd, bool una, ct_entry_fn fn, void *ctx, struct sl_ct_key *keys,
+static int walk_one(int fd, bool v4, bool una, ct_entry_fn fn, void *ctx, void *keys,
 		    struct sl_ct_entry *vals)
 {
 	__u32 in = 0, out = 0, count;
@@ -151,8 +225,14 @@ static int walk_one(int fd, bool una, ct_entry_fn fn, void *ctx, struct sl_ct_ke
 		first = false;
 		in = out;
 		for (__u32 i = 0; i < count; i++) {
-			int ret = fn(ctx, &keys[i], &vals[i], una);
+			struct sl_ct_key wide;
+			int ret;
 
+			if (v4)
+				ct_key_of4((struct sl_ct_key4 *)keys + i, &wide);
+			else
+				wide = ((struct sl_ct_key *)keys)[i];
+			ret = fn(ctx, &wide, &vals[i], una);
 			if (ret)
 				return ret > 0 ? 1 : ret;
 		}
@@ -161,7 +241,7 @@ static int walk_one(int fd, bool una, ct_entry_fn fn, void *ctx, struct sl_ct_ke
 	}
 }
 
-int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx)
+int ct_shards_walk(const struct ct_tables *t, ct_entry_fn fn, void *ctx)
 {
 	struct sl_ct_key *keys = calloc(CT_BATCH, sizeof(*keys));
 	struct sl_ct_entry *vals = calloc(CT_BATCH, sizeof(*vals));
@@ -171,19 +251,21 @@ int ct_shards_walk(int outer_fd, ct_entry_fn fn, void *ctx)
 		err = -ENOMEM;
 		goto out;
 	}
-	/* every assured shard, then every unassured one */
-	for (int una = 0; una < 2 && !err; una++) {
-		for (uint32_t i = 0; i < SLUICE_CT_SHARDS_MAX && !err; i++) {
-			int fd = ct_shard_fd(outer_fd, i, una);
+	/* IPv4, then IPv6; in each, every assured shard, then every unassured one */
+	for (int v4 = 1; v4 >= 0 && !err; v4--) {
+		for (int una = 0; una < 2 && !err; una++) {
+			for (uint32_t i = 0; i < SLUICE_CT_SHARDS_MAX && !err; i++) {
+				int fd = ct_shard_fd(v4 ? t->fd4 : t->fd6, i, una);
 
-			if (fd == -ENOENT)
-				break;
-			if (fd < 0) {
-				err = fd;
-				break;
+				if (fd == -ENOENT)
+					break;
+				if (fd < 0) {
+					err = fd;
+					break;
+				}
+				err = walk_one(fd, v4, una, fn, ctx, keys, vals);
+				close(fd);
 			}
-			err = walk_one(fd, una, fn, ctx, keys, vals);
-			close(fd);
 		}
 	}
 out:
@@ -201,55 +283,59 @@ static int count_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_en
 	return 0;
 }
 
-int ct_shards_count(int outer_fd, uint64_t *assured, uint64_t *unassured)
+int ct_shards_count(const struct ct_tables *t, uint64_t *assured, uint64_t *unassured)
 {
 	uint64_t n[2] = { 0, 0 };
-	int err = ct_shards_walk(outer_fd, count_one, n);
+	int err = ct_shards_walk(t, count_one, n);
 
 	*assured = n[0];
 	*unassured = n[1];
 	return err;
 }
 
-int ct_shards_flush(int outer_fd, uint64_t *deleted)
+int ct_shards_flush(const struct ct_tables *t, uint64_t *deleted)
 {
 	*deleted = 0;
-	for (int una = 0; una < 2; una++) {
-		for (uint32_t i = 0; i < SLUICE_CT_SHARDS_MAX; i++) {
-			struct bpf_map_info info = {};
-			__u32 len = sizeof(info);
-			struct sl_ct_key k;
-			int fd = ct_shard_fd(outer_fd, i, una);
+	for (int v4 = 1; v4 >= 0; v4--) {
+		for (int una = 0; una < 2; una++) {
+			for (uint32_t i = 0; i < SLUICE_CT_SHARDS_MAX; i++) {
+				struct bpf_map_info info = {};
+				__u32 len = sizeof(info);
+				struct sl_ct_key k;	/* either kind of key fits */
+				int fd = ct_shard_fd(v4 ? t->fd4 : t->fd6, i, una);
 
-			if (fd == -ENOENT)
-				break;
-			if (fd < 0)
-				return fd;
-			if (bpf_obj_get_info_by_fd(fd, &info, &len))
-				info.max_entries = 0;
-			/* at most a table's worth: live traffic keeps inserting */
-			for (__u32 n = 0; n < info.max_entries &&
-			     !bpf_map_get_next_key(fd, NULL, &k); n++)
-				if (!bpf_map_delete_elem(fd, &k))
-					++*deleted;
-			close(fd);
+				if (fd == -ENOENT)
+					break;
+				if (fd < 0)
+					return fd;
+				if (bpf_obj_get_info_by_fd(fd, &info, &len))
+					info.max_entries = 0;
+				/* at most a table's worth: live traffic keeps inserting */
+				for (__u32 n = 0; n < info.max_entries &&
+				     !bpf_map_get_next_key(fd, NULL, &k); n++)
+					if (!bpf_map_delete_elem(fd, &k))
+						++*deleted;
+				close(fd);
+			}
 		}
 	}
 	return 0;
 }
 
-int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
+int ct_shards_lookup(const struct ct_tables *t, uint32_t shards, const struct sl_ct_key *k,
 		     struct sl_ct_entry *e, bool *unassured)
 {
-	uint32_t i = sl_ct_shard_of(k, shards ? shards : 1);
-	int err = -ENOENT;
+	uint32_t i = ct_key_shard(k, shards);
+	struct sl_ct_key4 buf;
+	const void *key;
+	int outer = key_in(t, k, &buf, &key), err = -ENOENT;
 
 	for (int una = 0; una < 2 && err == -ENOENT; una++) {
-		int fd = ct_shard_fd(outer_fd, i, una);
+		int fd = ct_shard_fd(outer, i, una);
 
 		if (fd < 0)
 			return fd;
-		err = bpf_map_lookup_elem(fd, k, e) ? -errno : 0;
+		err = bpf_map_lookup_elem(fd, key, e) ? -errno : 0;
 		if (!err && unassured)
 			*unassured = una;
 		close(fd);
@@ -257,14 +343,33 @@ int ct_shards_lookup(int outer_fd, uint32_t shards, const struct sl_ct_key *k,
 	return err;
 }
 
-int ct_shards_delete(int outer_fd, uint32_t shards, const struct sl_ct_key *k, bool una)
+int ct_shards_insert(const struct ct_tables *t, uint32_t shards, const struct sl_ct_key *k,
+		     const struct sl_ct_entry *e, bool una)
 {
-	int fd = ct_shard_fd(outer_fd, sl_ct_shard_of(k, shards ? shards : 1), una);
+	struct sl_ct_key4 buf;
+	const void *key;
+	int outer = key_in(t, k, &buf, &key);
+	int fd = ct_shard_fd(outer, ct_key_shard(k, shards), una), err;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_update_elem(fd, key, e, BPF_NOEXIST) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+int ct_shards_delete(const struct ct_tables *t, uint32_t shards, const struct sl_ct_key *k,
+		     bool una)
+{
+	struct sl_ct_key4 buf;
+	const void *key;
+	int outer = key_in(t, k, &buf, &key);
+	int fd = ct_shard_fd(outer, ct_key_shard(k, shards), una);
 	int err;
 
 	if (fd < 0)
 		return fd;
-	err = bpf_map_delete_elem(fd, k) ? -errno : 0;
+	err = bpf_map_delete_elem(fd, key) ? -errno : 0;
 	close(fd);
 	return err;
 }

@@ -133,9 +133,13 @@ def test_outbound_connections_get_replies(env, server):
         assert st["stateful"] is True and st["capacity"] == 4096, st
         assert st["created"] >= 2 and st["entries"] >= 2, st
         maps = {m["name"]: m for m in env.agent.status()["maps"]}
-        ct = maps["ct_shards"]
+        # IPv4 connections: all in ct4_shards; max-entries applies to each family
+        ct, ct6 = maps["ct4_shards"], maps["ct_shards"]
         assert ct["capacity"] == 4096 and ct["shards"] == 1, ct
+        assert ct6["capacity"] == 4096 and ct6["shards"] == 1, ct6
         assert ct["used"] == st["entries"] - st["unassured"], ct
+        assert ct6["used"] == 0 and ct6["unassured_used"] == 0, ct6
+        assert st["entries_ipv4"] == st["entries"] and st["entries_ipv6"] == 0, st
         # unassured entries: a quarter of the table's size (at least 1024)
         assert ct["unassured_capacity"] == 1024, ct
         assert st["unassured_capacity"] == 1024 and st["unassured"] == ct["unassured_used"], st
@@ -224,12 +228,15 @@ def test_tcp_fin_moves_to_closing(env, server):
 
 
 def pinned_ct_entries(env):
-    """The entries of every shard, read with bpftool through the pinned
-    array of maps (no agent needed)."""
-    path = os.path.join(env.agent.state_dir, "maps", "ct_shards")
-    p = run(["bpftool", "-j", "map", "dump", "pinned", path], ns=env.topo.fw)
+    """The entries of every shard of both tables (IPv4, IPv6), read with
+    bpftool through the pinned arrays of maps (no agent needed)."""
+    slots = []
+    for name in ("ct4_shards", "ct_shards"):
+        path = os.path.join(env.agent.state_dir, "maps", name)
+        p = run(["bpftool", "-j", "map", "dump", "pinned", path], ns=env.topo.fw)
+        slots += json.loads(p.stdout or "[]")
     entries = []
-    for slot in json.loads(p.stdout or "[]"):
+    for slot in slots:
         inner = slot.get("value")
         if inner is None:
             continue
@@ -372,6 +379,12 @@ def test_ipv6_outbound_and_icmp_echo(env, server):
             if x["proto"] in ("udp", "tcp"):
                 assert x["src"] == t.f6 and x["dst"] == t.c6, x
         assert [x["state"] for x in e if x["proto"] == "tcp"] == ["established"], e
+        # in the IPv6 table (ct_shards), none in the IPv4 one
+        st = env.agent.cli("ct", "stats")
+        assert st["entries_ipv6"] >= 2 and st["entries_ipv4"] == 0, st
+        maps = {m["name"]: m for m in env.agent.status()["maps"]}
+        assert maps["ct_shards"]["used"] + maps["ct_shards"]["unassured_used"] >= 2, maps
+        assert maps["ct4_shards"]["used"] + maps["ct4_shards"]["unassured_used"] == 0, maps
     finally:
         conn.end()
     # ping from fw: the echo request leaves through TC egress, the reply comes back

@@ -5,7 +5,8 @@ The previous release (PREV_REV, built from git by `make test-bins` into
 BUILD/prev-REV) runs a stateful firewall; then the current agent starts on
 the same state dir while traffic flows. Its maps differ: sl_verdict and
 sl_drop have more entries and ct_stats more counters (replaced, their
-counters carried over by name), `hook: auto` puts a veth on tcx ingress
+counters carried over by name), IPv4 connections have a table of their own
+(ct4_shards: the release's ct_shards is carried over into both), `hook: auto` puts a veth on tcx ingress
 (the release had it on XDP: the link moves, live), and the policy slots of 512 rules
 (fwo_*, sl_ifslot, fw_rule_cnt) are retired names (the slots are rebuilt in
 fwp_*, sl_ifslot_v2; the rule counters carried over by rule order into
@@ -227,6 +228,12 @@ def test_upgrade_from_previous_release(env, server):
         os.listdir(agent.state_dir)
     log = agent.log_text()
     assert "is a name this build retired" in log and "by rule order" in log, log
+    # the release kept IPv4 connections in ct_shards (40-byte keys): carried
+    # into ct4_shards, where the connection above went on passing
+    assert "the one before ct4_shards took over part of what it holds" in log, log
+    assert "connections carried over from the previous layout of ct_shards" in log, log
+    st = agent.cli("ct", "stats")
+    assert st["entries_ipv4"] >= 1 and st["entries_ipv6"] == 0, st
     assert "sl_drop: the counters carried over into sl_drop_v2 as the xdp hook's" in log, log
     pins = os.listdir(maps)
     assert not [n for n in pins if n.startswith("fwo_") or n in retired], pins

@@ -65,7 +65,8 @@ static const char *const POLICY =
 struct ct_env {
 	struct xdp_env x;
 	struct sluice_tc *tc;
-	int outer_fd, sweep_fd, cfg_fd, stats_fd, tc_fd;
+	struct ct_tables tbl;	/* ct4_shards, ct_shards */
+	int sweep_fd, cfg_fd, stats_fd, tc_fd;
 	uint32_t shards;
 	bool shared;		/* a copy of the env most tests share: not closed */
 };
@@ -97,7 +98,8 @@ static inline int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, con
 	snprintf(e->x.dir, sizeof(e->x.dir), "/tmp/slf-ct-XXXXXX");
 	if (!mkdtemp(e->x.dir))
 		return -errno;
-	e->outer_fd = bpf_map__fd(e->x.skel->maps.ct_shards);
+	e->tbl.fd4 = bpf_map__fd(e->x.skel->maps.ct4_shards);
+	e->tbl.fd6 = bpf_map__fd(e->x.skel->maps.ct_shards);
 	e->sweep_fd = bpf_map__fd(e->x.skel->maps.ct_sweep);
 	e->cfg_fd = bpf_map__fd(e->x.skel->maps.ct_cfg);
 	e->stats_fd = bpf_map__fd(e->x.skel->maps.ct_stats);
@@ -123,7 +125,7 @@ static inline int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, con
 	}
 	e->tc_fd = bpf_program__fd(e->tc->progs.sluice_tc);
 	/* the shards, as the agent creates them (0: the default size) */
-	err = ct_shards_create(e->outer_fd, max_entries ?: SLUICE_CT_DEFAULT_MAX, &e->shards);
+	err = ct_shards_create(&e->tbl, max_entries ?: SLUICE_CT_DEFAULT_MAX, &e->shards);
 	if (err) {
 		printf("# creating the shards failed: %s\n", strerror(-err));
 		return err;
@@ -222,7 +224,7 @@ static inline uint32_t map_count(struct ct_env *e, bool unassured)
 {
 	uint64_t n[2];
 
-	if (ct_shards_count(e->outer_fd, &n[0], &n[1]))
+	if (ct_shards_count(&e->tbl, &n[0], &n[1]))
 		return ~0u;
 	return (uint32_t)n[unassured];
 }
@@ -237,7 +239,7 @@ static inline int ct_flush(struct ct_env *e)
 {
 	uint64_t n;
 
-	return ct_shards_flush(e->outer_fd, &n);
+	return ct_shards_flush(&e->tbl, &n);
 }
 
 static inline int ct_stats_reset(struct ct_env *e)
@@ -534,11 +536,15 @@ static inline int entry_in(struct ct_env *e, bool unassured, struct tuple t, str
 		           bool *src_is_a)
 {
 	struct sl_ct_key k = key_of(&t, src_is_a);
-	int fd = ct_shard_fd(e->outer_fd, sl_ct_shard_of(&k, e->shards), unassured), err;
+	struct sl_ct_key4 k4;
+	bool v4 = k.family == 4;
+	int fd = ct_shard_fd(v4 ? e->tbl.fd4 : e->tbl.fd6, ct_key_shard(&k, e->shards), unassured);
+	int err;
 
 	if (fd < 0)
 		return fd;
-	err = bpf_map_lookup_elem(fd, &k, v) ? -errno : 0;
+	ct_key4_of(&k, &k4);
+	err = bpf_map_lookup_elem(fd, v4 ? (void *)&k4 : (void *)&k, v) ? -errno : 0;
 	close(fd);
 	return err;
 }
@@ -548,8 +554,8 @@ static inline void ct_delete(struct ct_env *e, struct tuple t)
 	bool a;
 	struct sl_ct_key k = key_of(&t, &a);
 
-	ct_shards_delete(e->outer_fd, e->shards, &k, false);
-	ct_shards_delete(e->outer_fd, e->shards, &k, true);
+	ct_shards_delete(&e->tbl, e->shards, &k, false);
+	ct_shards_delete(&e->tbl, e->shards, &k, true);
 }
 
 /* The entry of T, assured or not: 0, or -ENOENT. */

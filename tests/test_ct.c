@@ -504,14 +504,16 @@ TEST(ct_stale_entry_is_absent)
 		struct sl_ct_entry v;
 		bool a;
 		struct sl_ct_key key = key_of(&t, &a);
-		/* unanswered: unassured */
-		int fd = ct_shard_fd(e.outer_fd, sl_ct_shard_of(&key, e.shards), true);
+		struct sl_ct_key4 k4;
+		/* unanswered: unassured; an IPv4 flow, in ct4_shards */
+		int fd = ct_shard_fd(e.tbl.fd4, ct_key_shard(&key, e.shards), true);
 
+		ct_key4_of(&key, &k4);
 		if (!ASSERT_TRUE(fd >= 0, "shard") ||
-		    !ASSERT_OK(bpf_map_lookup_elem(fd, &key, &v), "entry"))
+		    !ASSERT_OK(bpf_map_lookup_elem(fd, &k4, &v), "entry"))
 			goto out;
 		v.last_seen -= 1500000000ull;
-		ASSERT_OK(bpf_map_update_elem(fd, &key, &v, BPF_EXIST), "aged");
+		ASSERT_OK(bpf_map_update_elem(fd, &k4, &v, BPF_EXIST), "aged");
 		close(fd);
 	}
 	ASSERT_EQ(in(&e, udp(t.dst, 53, t.src, 6002)), XDP_DROP, "reply past the timeout dropped");
@@ -732,11 +734,11 @@ TEST(ct_burst_entries_expire)
 	ASSERT_EQ(ct_count(&e), 2000, "every flow tracked");
 	for (uint32_t i = 0; i < e.shards; i++) {
 		/* unanswered: unassured */
-		int fd = ct_shard_fd(e.outer_fd, i, true);
-		struct sl_ct_key k;
+		int fd = ct_shard_fd(e.tbl.fd4, i, true);
+		struct sl_ct_key4 k;
 		uint32_t n = 0;
 		void *prev = NULL;
-		struct sl_ct_key cur;
+		struct sl_ct_key4 cur;
 
 		while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &k)) {
 			cur = k;
@@ -1136,9 +1138,10 @@ out:
 }
 
 /*
- * The datapath shards IPv4 keys with sl_ct_shard_of4, userspace (ct list,
- * flush, delete, the upgrade's carry) with sl_ct_shard_of: they must agree
- * on every IPv4 key, or a tracked connection is in a shard nobody looks in.
+ * An IPv4 connection is sharded by sl_ct_shard_of4 on its 16-byte key
+ * (the datapath, ct4_shards); the same connection's 40-byte key by
+ * sl_ct_shard_of: they must agree, so that a connection keeps its shard
+ * number whichever key names it (the upgrade's carry from ct_shards).
  * Keys from a fixed xorshift sequence, all 31 bits of the hash compared.
  */
 TEST(ct_shard_of4_agrees)
@@ -1147,6 +1150,7 @@ TEST(ct_shard_of4_agrees)
 
 	for (int i = 0; i < 200000; i++) {
 		struct sl_ct_key k = { .family = 4 };
+		struct sl_ct_key4 k4 = { .family = 4 };
 		uint32_t w[3];
 
 		for (int j = 0; j < 3; j++) {
@@ -1160,7 +1164,12 @@ TEST(ct_shard_of4_agrees)
 		memcpy(&k.port_a, &w[2], 2);
 		memcpy(&k.port_b, (uint8_t *)&w[2] + 2, 2);
 		k.proto = (uint8_t[]){ 1, 6, 17, 58 }[i & 3];
-		if (sl_ct_shard_of4(&k, 1u << 31) != sl_ct_shard_of(&k, 1u << 31))
+		memcpy(&k4.addr_a, &w[0], 4);
+		memcpy(&k4.addr_b, &w[1], 4);
+		memcpy(&k4.port_a, &w[2], 2);
+		memcpy(&k4.port_b, (uint8_t *)&w[2] + 2, 2);
+		k4.proto = k.proto;
+		if (sl_ct_shard_of4(&k4, 1u << 31) != sl_ct_shard_of(&k, 1u << 31))
 			bad++;
 	}
 	ASSERT_EQ(bad, 0, "IPv4 keys sharded differently by the two hashes");

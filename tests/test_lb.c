@@ -1263,6 +1263,8 @@ out:
 /* Conntrack as the policy in force says (stateful), with fresh tables. */
 static int ct_on(struct lb_env *e)
 {
+	struct ct_tables tbl = { bpf_map__fd(e->x.skel->maps.ct4_shards),
+				 bpf_map__fd(e->x.skel->maps.ct_shards) };
 	struct sl_ct_config ctc;
 	uint32_t max, zero = 0;
 	int err;
@@ -1270,7 +1272,7 @@ static int ct_on(struct lb_env *e)
 	ct_config_compile(&e->x.pol, &ctc, &max);
 	if (!ctc.stateful)
 		return -EINVAL;
-	err = ct_shards_create(bpf_map__fd(e->x.skel->maps.ct_shards), 4096, &ctc.shards);
+	err = ct_shards_create(&tbl, 4096, &ctc.shards);
 	if (!err && bpf_map_update_elem(bpf_map__fd(e->x.skel->maps.ct_cfg), &zero, &ctc,
 					BPF_ANY))
 		err = -errno;

@@ -105,6 +105,12 @@ static int shard_create(void)
 			      sizeof(struct sl_ct_entry), 16, NULL);
 }
 
+static int shard4_create(void)
+{
+	return bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "t_tmpl4", sizeof(struct sl_ct_key4),
+			      sizeof(struct sl_ct_entry), 16, NULL);
+}
+
 static int percpu_array(__u32 entries, __u32 value_size)
 {
 	return bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_cnt", 4, value_size, entries, NULL);
@@ -300,17 +306,85 @@ out:
 
 /* ---- conntrack ---- */
 
+/* Connection I: IPv6 when I % 5 == 4, else IPv4. */
 static struct sl_ct_key ct_key(int i)
 {
-	struct sl_ct_key k = { .proto = 6, .family = 4 };
+	struct sl_ct_key k = { .proto = 6, .family = i % 5 == 4 ? 6 : 4 };
 
 	k.addr_a[0] = 192;
 	k.addr_a[3] = (__u8)i;
 	k.addr_b[0] = 198;
 	k.addr_b[3] = (__u8)(i >> 8);
+	if (k.family == 6)
+		k.addr_a[15] = k.addr_b[15] = 1;
 	k.port_a = (__be16)(1000 + i);
 	k.port_b = 80;
 	return k;
+}
+
+/*
+ * Connection I's entry read straight from the shard of the table of its
+ * family (its key built here, field by field): 0, or -errno.
+ */
+static int ct_read(const struct ct_tables *t, uint32_t shards, int i, bool una,
+		   struct sl_ct_entry *e)
+{
+	struct sl_ct_key k = ct_key(i);
+	struct sl_ct_key4 k4 = { .proto = 6, .family = 4 };
+	int fd, err;
+
+	k4.addr_a = htonl(192u << 24 | (__u8)i);
+	k4.addr_b = htonl(198u << 24 | (__u8)(i >> 8));
+	k4.port_a = (__be16)(1000 + i);
+	k4.port_b = 80;
+	fd = ct_shard_fd(k.family == 4 ? t->fd4 : t->fd6,
+			 k.family == 4 ? sl_ct_shard_of4(&k4, shards) : sl_ct_shard_of(&k, shards),
+			 una);
+	if (fd < 0)
+		return fd;
+	err = bpf_map_lookup_elem(fd, k.family == 4 ? (void *)&k4 : (void *)&k, e) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/* Entries in every inner map of the array of maps OUTER. */
+static int outer_entries(int outer)
+{
+	unsigned char k[sizeof(struct sl_ct_key)], next[sizeof(struct sl_ct_key)];
+	int n = 0;
+
+	for (__u32 i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++) {
+		__u32 id;
+		int fd;
+
+		if (bpf_map_lookup_elem(outer, &i, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		for (void *prev = NULL; fd >= 0 && !bpf_map_get_next_key(fd, prev, next); n++) {
+			memcpy(k, next, sizeof(k));
+			prev = k;
+		}
+		fd_close(fd);
+	}
+	return n;
+}
+
+/* This build's two tables, empty (TMPL[2]: their templates). */
+static int new_tables(struct ct_tables *t, int tmpl[2])
+{
+	tmpl[0] = shard4_create();
+	tmpl[1] = shard_create();
+	t->fd4 = outer_create("t_new_ct4", 2 * SLUICE_CT_SHARDS_MAX, tmpl[0]);
+	t->fd6 = outer_create("t_new_ct", 2 * SLUICE_CT_SHARDS_MAX, tmpl[1]);
+	return t->fd4 < 0 || t->fd6 < 0 ? -EINVAL : 0;
+}
+
+static void tables_close(struct ct_tables *t, int tmpl[2])
+{
+	fd_close(t->fd4);
+	fd_close(t->fd6);
+	fd_close(tmpl[0]);
+	fd_close(tmpl[1]);
 }
 
 /*
@@ -338,9 +412,14 @@ static int old_table(__u32 key_size, int inner[4])
 	return outer < 0 ? -errno : outer;
 }
 
+/*
+ * ct_shards before ct4_shards, connections of both families in it, entries
+ * shorter: each goes to its family's table, assured or not as it was.
+ */
 TEST(ct_entries_copied_zero_extended)
 {
-	int inner[4] = { -1, -1, -1, -1 }, o, n = -1, tmpl = -1;
+	int inner[4] = { -1, -1, -1, -1 }, o, tmpl[2] = { -1, -1 };
+	struct ct_tables n = { -1, -1 };
 	unsigned char val[OLD_VAL];
 	uint64_t moved, failed;
 	struct sl_ct_entry e;
@@ -360,10 +439,8 @@ TEST(ct_entries_copied_zero_extended)
 		ASSERT_OK(bpf_map_update_elem(inner[i < 20 ? i % 2 : 2 + i % 2], &k, val,
 					      BPF_ANY) ? -errno : 0, "old entry");
 	}
-	tmpl = shard_create();
-	n = outer_create("t_new_ct", 2 * SLUICE_CT_SHARDS_MAX, tmpl);
-	if (!ASSERT_TRUE(n >= 0, "new outer") ||
-	    !ASSERT_OK(ct_shards_create(n, 2 * SLUICE_CT_SHARD_MIN, &shards), "new shards"))
+	if (!ASSERT_OK(new_tables(&n, tmpl), "new outer") ||
+	    !ASSERT_OK(ct_shards_create(&n, 2 * SLUICE_CT_SHARD_MIN, &shards), "new shards"))
 		goto out;
 	ASSERT_EQ(shards, 2, "shards");
 	/* one connection this build's programs already keep: it stays as it is */
@@ -371,17 +448,17 @@ TEST(ct_entries_copied_zero_extended)
 	memset(&e, 0, sizeof(e));
 	e.state = SL_CT_FIN_WAIT;
 	e.last_seen = 77;
-	ASSERT_OK(bpf_map_update_elem(ct_shard_fd(n, sl_ct_shard_of(&k, shards), false), &k, &e,
-				      BPF_ANY) ? -errno : 0, "present");
-	if (!ASSERT_OK(mig_ct_copy(o, n, &moved, &failed), "copy"))
+	ASSERT_OK(ct_shards_insert(&n, shards, &k, &e, false), "present");
+	if (!ASSERT_OK(mig_ct_copy(o, &n, &moved, &failed), "copy"))
 		goto out;
 	ASSERT_EQ(moved, 25, "moved (one was there)");
 	ASSERT_EQ(failed, 0, "failed");
 	for (int i = 0; i < 26; i++) {
-		k = ct_key(i);
-		if (!ASSERT_OK(ct_shards_lookup(n, shards, &k, &e, &una), "found"))
+		una = i >= 20;
+		if (!ASSERT_OK(ct_read(&n, shards, i, una, &e), "found in its family's table") ||
+		    !ASSERT_EQ(ct_read(&n, shards, i, !una, &e), -ENOENT, "once"))
 			continue;
-		ASSERT_EQ(una, i >= 20, "assured or not, as it was");
+		ASSERT_OK(ct_read(&n, shards, i, una, &e), "again");
 		if (i == 3) {
 			ASSERT_EQ(e.state, SL_CT_FIN_WAIT, "kept this build's");
 			ASSERT_EQ(e.last_seen, 77, "kept this build's");
@@ -391,33 +468,80 @@ TEST(ct_entries_copied_zero_extended)
 		ASSERT_EQ(e.state, i < 20 ? SL_CT_ESTABLISHED : SL_CT_SYN_SENT, "state");
 		ASSERT_EQ(e.syn_ack_seq, 0, "a field past the old value: zero");
 	}
+	/* i % 5 == 4: 5 IPv6 connections, and nothing else in their table */
+	ASSERT_EQ(outer_entries(n.fd6), 5, "IPv6 table");
+	ASSERT_EQ(outer_entries(n.fd4), 21, "IPv4 table");
 out:
 	for (int i = 0; i < 4; i++)
 		fd_close(inner[i]);
-	fd_close(tmpl);
 	fd_close(o);
-	fd_close(n);
+	tables_close(&n, tmpl);
+}
+
+/* ct4_shards of another layout (16-byte keys, shorter entries): into this build's ct4_shards. */
+TEST(ct4_entries_copied)
+{
+	int inner[4] = { -1, -1, -1, -1 }, o, tmpl[2] = { -1, -1 };
+	struct ct_tables n = { -1, -1 };
+	unsigned char val[OLD_VAL];
+	uint64_t moved, failed;
+	struct sl_ct_entry e;
+	uint32_t shards;
+	int copied = 0;
+
+	o = old_table(sizeof(struct sl_ct_key4), inner);
+	if (!ASSERT_TRUE(o >= 0, "old table"))
+		goto out;
+	for (int i = 0; i < 10; i++) {
+		struct sl_ct_key k = ct_key(i);
+		struct sl_ct_key4 k4;
+
+		if (k.family != 4)
+			continue;
+		ct_key4_of(&k, &k4);
+		memset(val, 0, sizeof(val));
+		memset(val, i + 1, 48);
+		val[48] = SL_CT_ESTABLISHED;
+		ASSERT_OK(bpf_map_update_elem(inner[i % 2], &k4, val, BPF_ANY) ? -errno : 0,
+			  "old entry");
+	}
+	if (!ASSERT_OK(new_tables(&n, tmpl), "new outer") ||
+	    !ASSERT_OK(ct_shards_create(&n, SLUICE_CT_SHARD_MIN, &shards), "new shards") ||
+	    !ASSERT_OK(mig_ct_copy(o, &n, &moved, &failed), "copy"))
+		goto out;
+	ASSERT_EQ(moved, 8, "moved");
+	for (int i = 0; i < 10; i++) {
+		if (ct_key(i).family != 4)
+			continue;
+		if (ASSERT_OK(ct_read(&n, shards, i, false, &e), "found") &&
+		    ASSERT_EQ(e.created & 0xff, i + 1, "leading bytes"))
+			copied++;
+	}
+	ASSERT_EQ(copied, 8, "every one");
+out:
+	for (int i = 0; i < 4; i++)
+		fd_close(inner[i]);
+	fd_close(o);
+	tables_close(&n, tmpl);
 }
 
 /* Keys of another layout name other connections: refused, nothing copied. */
 TEST(ct_other_keys_refused)
 {
-	int inner[4] = { -1, -1, -1, -1 }, o, n = -1, tmpl;
+	int inner[4] = { -1, -1, -1, -1 }, o, tmpl[2] = { -1, -1 };
+	struct ct_tables n = { -1, -1 };
 	uint64_t moved = 0, failed = 0;
 	uint32_t shards;
 
 	o = old_table(36, inner);
-	tmpl = shard_create();
-	n = outer_create("t_new_ct", 2 * SLUICE_CT_SHARDS_MAX, tmpl);
-	if (ASSERT_TRUE(o >= 0 && n >= 0, "tables") &&
-	    ASSERT_OK(ct_shards_create(n, SLUICE_CT_SHARD_MIN, &shards), "new shards"))
-		ASSERT_EQ(mig_ct_copy(o, n, &moved, &failed), -EPROTO, "refused");
+	if (ASSERT_TRUE(o >= 0 && !new_tables(&n, tmpl), "tables") &&
+	    ASSERT_OK(ct_shards_create(&n, SLUICE_CT_SHARD_MIN, &shards), "new shards"))
+		ASSERT_EQ(mig_ct_copy(o, &n, &moved, &failed), -EPROTO, "refused");
 	ASSERT_EQ(moved, 0, "nothing copied");
-	fd_close(tmpl);
 	for (int i = 0; i < 4; i++)
 		fd_close(inner[i]);
 	fd_close(o);
-	fd_close(n);
+	tables_close(&n, tmpl);
 }
 
 /* ---- the plan ---- */
@@ -882,6 +1006,46 @@ TEST(plan_inner_layout_differs)
 	fd_close(tmpl);
 out:
 	fd_close(outer);
+	objs_close(&o);
+	rm_dir(base);
+}
+
+/*
+ * ct_shards of this build's layout without ct4_shards: the table from
+ * before ct4_shards, with every connection in it: replaced, to be carried
+ * over (split). With ct4_shards beside it: this build's, nothing replaced.
+ */
+TEST(plan_ct_split)
+{
+	int tmpl[2] = { -1, -1 }, outer = -1, outer4 = -1;
+	struct migrate *mg = NULL;
+	struct objs o;
+	bool slots;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	tmpl[0] = shard4_create();
+	tmpl[1] = shard_create();
+	outer = outer_create(SLUICE_MAP_CT, 2 * SLUICE_CT_SHARDS_MAX, tmpl[1]);
+	ASSERT_OK(bpf_map_update_elem(outer, &(__u32){ 0 }, &tmpl[1], BPF_ANY) ? -errno : 0,
+		  "shard");
+	ASSERT_OK(pin(outer, SLUICE_MAP_CT), "pin");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, &slots), 1, "replaced, to be carried over");
+	migrate_free(mg);
+	mg = NULL;
+	outer4 = outer_create(SLUICE_MAP_CT4, 2 * SLUICE_CT_SHARDS_MAX, tmpl[0]);
+	ASSERT_OK(bpf_map_update_elem(outer4, &(__u32){ 0 }, &tmpl[0], BPF_ANY) ? -errno : 0,
+		  "shard4");
+	ASSERT_OK(pin(outer4, SLUICE_MAP_CT4), "pin ct4");
+	if (ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		ASSERT_EQ(migrate_count(mg, NULL), 0, "this build's tables");
+	migrate_free(mg);
+out:
+	fd_close(tmpl[0]);
+	fd_close(tmpl[1]);
+	fd_close(outer);
+	fd_close(outer4);
 	objs_close(&o);
 	rm_dir(base);
 }

@@ -211,8 +211,9 @@ int ct_walk(struct xdp_md *ctx)
 
 	for (__u8 st = SL_CT_SYN_SENT; st < SL_CT_STATE_MAX; st++)
 		w.to_ns[st] = sl_ct_timeout_ns(cfg, st);
-	for (__u32 i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++) {
-		m = sl_ct_map(i % SLUICE_CT_SHARDS_MAX, i >= SLUICE_CT_SHARDS_MAX);
+	for (__u32 i = 0; i < 4 * SLUICE_CT_SHARDS_MAX; i++) {
+		m = sl_ct_map(i < 2 * SLUICE_CT_SHARDS_MAX, i % SLUICE_CT_SHARDS_MAX,
+			      i / SLUICE_CT_SHARDS_MAX & 1);
 		if (m)
 			bpf_for_each_map_elem(m, sl_ct_sweep_one, &w, 0);
 	}

@@ -39,10 +39,14 @@ struct sl_ct_tuple {
 
 /* What conntrack makes of one packet. */
 struct sl_ct_pkt {
-	struct sl_ct_key key;
-	__u32 shard;		/* of the key: ct_shards[shard], [SHARDS_MAX + shard] */
+	union {
+		struct sl_ct_key key;	/* IPv6: in ct_shards */
+		struct sl_ct_key4 key4;	/* IPv4 (v4): in ct4_shards */
+	};
+	__u32 shard;		/* of the key: [shard], [SHARDS_MAX + shard] of its table */
 	__u8 src_is_a;		/* the packet's source is endpoint a of the key */
 	__u8 start;		/* state of a new entry if the packet may open one, else 0 */
+	__u8 v4;		/* key4, in ct4_shards */
 };
 
 /* Endpoint a of the key is the lower (address, port) pair. */
@@ -81,33 +85,40 @@ static __always_inline __u8 sl_ct_key_make(struct sl_ct_key *k, const struct sl_
 }
 
 /*
- * sl_ct_key_make for an IPv4 packet M with ports:
- * every word written once, no tuple in between (the per-packet path of
- * nearly all traffic); the same key. Returns whether the source is
- * endpoint a.
+ * The IPv4 key of addresses SRC, DST (host order), ports and PROTO, into K:
+ * every word written once. Returns whether the source is endpoint a.
  */
-static __always_inline __u8 sl_ct_key_make4(struct sl_ct_key *k, const struct sl_meta *m)
+static __always_inline __u8 sl_ct_key4_fill(struct sl_ct_key4 *k, __u32 src, __u32 dst,
+					    __u16 sport, __u16 dport, __u8 proto)
 {
-	__u16 sport = m->sport, dport = m->dport;
-	bool src_a = m->src4 != m->dst4 ? m->src4 < m->dst4 : sport <= dport;
-	__u32 *w = (__u32 *)k;
+	bool src_a = src != dst ? src < dst : sport <= dport;
 
-	w[0] = bpf_htonl(src_a ? m->src4 : m->dst4);
-	w[1] = w[2] = w[3] = 0;
-	w[4] = bpf_htonl(src_a ? m->dst4 : m->src4);
-	w[5] = w[6] = w[7] = 0;
+	k->addr_a = bpf_htonl(src_a ? src : dst);
+	k->addr_b = bpf_htonl(src_a ? dst : src);
 	k->port_a = bpf_htons(src_a ? sport : dport);
 	k->port_b = bpf_htons(src_a ? dport : sport);
-	w[9] = 0;
-	k->proto = m->proto;
+	k->proto = proto;
 	k->family = 4;
+	k->pad[0] = k->pad[1] = 0;
 	return src_a;
 }
 
-/* The shard of K among SHARDS: sl_ct_shard_of, in its IPv4 form for an IPv4 key. */
-static __always_inline __u32 sl_ct_key_shard(const struct sl_ct_key *k, __u32 shards)
+/* P's key (and table) for the tuple T. */
+static __always_inline void sl_ct_pkt_key(struct sl_ct_pkt *p, const struct sl_ct_tuple *t)
 {
-	return k->family == 4 ? sl_ct_shard_of4(k, shards) : sl_ct_shard_of(k, shards);
+	p->v4 = t->family == 4;
+	if (p->v4)
+		p->src_is_a = sl_ct_key4_fill(&p->key4, bpf_ntohl(t->src[0]),
+					      bpf_ntohl(t->dst[0]), bpf_ntohs(t->sport),
+					      bpf_ntohs(t->dport), t->proto);
+	else
+		p->src_is_a = sl_ct_key_make(&p->key, t);
+}
+
+/* The shard of P's key among SHARDS. */
+static __always_inline __u32 sl_ct_pkt_shard(const struct sl_ct_pkt *p, __u32 shards)
+{
+	return p->v4 ? sl_ct_shard_of4(&p->key4, shards) : sl_ct_shard_of(&p->key, shards);
 }
 
 /*
@@ -188,7 +199,10 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 			 SL_TCP_SYN)
 			p->start = SL_CT_SYN_SENT;
 		if (m->family == 4) {
-			p->src_is_a = sl_ct_key_make4(&p->key, m);
+			/* nearly all traffic: no tuple in between */
+			p->v4 = 1;
+			p->src_is_a = sl_ct_key4_fill(&p->key4, m->src4, m->dst4, m->sport,
+						      m->dport, m->proto);
 			return SL_CT_KEYED;
 		}
 		sl_ct_tuple_addrs(&t, m);
@@ -210,7 +224,7 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 	} else {
 		return SL_CT_IGNORED;
 	}
-	p->src_is_a = sl_ct_key_make(&p->key, &t);
+	sl_ct_pkt_key(p, &t);
 	return SL_CT_KEYED;
 }
 

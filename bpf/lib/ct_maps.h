@@ -12,11 +12,12 @@
 
 /*
  * The connection table, in shards (sluice_abi.h): LRU hashes created by the
- * agent (lib/ct_shards.c) and reached through this array of maps, the
- * assured shards at [0, SHARDS_MAX), the unassured ones after them. This
- * definition is only the template every shard matches (sizes, not types:
- * clang emits the types of an inner map definition as forward declarations,
- * which libbpf cannot size).
+ * agent (lib/ct_shards.c) and reached through these arrays of maps, IPv4
+ * connections' in ct4_shards, IPv6 ones' in ct_shards, the assured shards
+ * at [0, SHARDS_MAX), the unassured ones after them. These definitions are
+ * only the templates every shard matches (sizes, not types: clang emits
+ * the types of an inner map definition as forward declarations, which
+ * libbpf cannot size).
  */
 struct sl_ct_shard {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -31,6 +32,20 @@ struct {
 	__type(key, __u32);
 	__array(values, struct sl_ct_shard);
 } ct_shards SEC(".maps");
+
+struct sl_ct_shard4 {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct sl_ct_key4));
+	__uint(value_size, sizeof(struct sl_ct_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2 * SLUICE_CT_SHARDS_MAX);
+	__type(key, __u32);
+	__array(values, struct sl_ct_shard4);
+} ct4_shards SEC(".maps");
 
 /* ct_sweep[i]: the timer that expires the entries of shard i. */
 struct {
@@ -87,12 +102,14 @@ static __always_inline __u32 sl_ct_shards(const struct sl_ct_config *cfg)
 	return n && n <= SLUICE_CT_SHARDS_MAX ? n : 1;
 }
 
-/* Assured shard SHARD (UNASSURED: its unassured shard), or NULL. */
-static __always_inline void *sl_ct_map(__u32 shard, bool unassured)
+/* Assured shard SHARD of the IPv4 (V4) or IPv6 table (UNASSURED: its unassured shard), or NULL. */
+static __always_inline void *sl_ct_map(bool v4, __u32 shard, bool unassured)
 {
 	__u32 i = (shard & (SLUICE_CT_SHARDS_MAX - 1)) +
 		  (unassured ? SLUICE_CT_SHARDS_MAX : 0);
 
+	if (v4)
+		return bpf_map_lookup_elem(&ct4_shards, &i);
 	return bpf_map_lookup_elem(&ct_shards, &i);
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Expiry: one bpf_timer per shard (ct_sweep), not per entry. The sweeper
- * walks its assured and unassured shards with bpf_for_each_map_elem and
- * deletes what is past its timeout; it skips the walk until the shard's
+ * walks its assured and unassured shards, IPv4's and IPv6's, with
+ * bpf_for_each_map_elem and deletes what is past its timeout; it skips the
+ * walk until the shard's
  * earliest deadline, which the datapath lowers when it inserts an entry or
  * moves one to a shorter timeout (docs/datapath.md, "Expiry").
  */
@@ -22,8 +23,8 @@ struct sl_ct_walk {
 	__u64 seen, deleted;
 };
 
-static long sl_ct_sweep_one(void *map, struct sl_ct_key *key, struct sl_ct_entry *e,
-			    struct sl_ct_walk *w)
+/* For either table: the key only goes back to the map it came from. */
+static long sl_ct_sweep_one(void *map, void *key, struct sl_ct_entry *e, struct sl_ct_walk *w)
 {
 	__u64 end = e->last_seen + w->to_ns[e->state & (SL_CT_STATE_MAX - 1)];
 
@@ -52,7 +53,7 @@ static int sl_ct_sweep_cb(void *map, __u32 *idx, struct sl_ct_sweeper *s)
 	void *tbl, *una;
 	__u64 t0, *c;
 
-	tbl = sl_ct_map(i, false);
+	tbl = sl_ct_map(true, i, false);
 	if (!tbl)
 		return 0;
 	w.now = bpf_ktime_get_coarse_ns();
@@ -69,7 +70,13 @@ static int sl_ct_sweep_cb(void *map, __u32 *idx, struct sl_ct_sweeper *s)
 		/* what the datapath inserts during the walk lowers it again */
 		s->next = ~0ull;
 		bpf_for_each_map_elem(tbl, sl_ct_sweep_one, &w, 0);
-		una = sl_ct_map(i, true);
+		una = sl_ct_map(true, i, true);
+		if (una)
+			bpf_for_each_map_elem(una, sl_ct_sweep_one, &w, 0);
+		tbl = sl_ct_map(false, i, false);
+		if (tbl)
+			bpf_for_each_map_elem(tbl, sl_ct_sweep_one, &w, 0);
+		una = sl_ct_map(false, i, true);
 		if (una)
 			bpf_for_each_map_elem(una, sl_ct_sweep_one, &w, 0);
 		if (w.next < s->next)
@@ -112,7 +119,7 @@ static long sl_ct_start_one(__u32 i, struct sl_ct_start *st)
 	if (i >= st->shards)
 		return 1;
 	s = bpf_map_lookup_elem(&ct_sweep, &k);
-	if (!s || !sl_ct_map(i, false))
+	if (!s || !sl_ct_map(true, i, false))
 		return 0;
 	err = bpf_timer_init(&s->timer, &ct_sweep, SL_CLOCK_MONOTONIC);
 	/* -EBUSY: set up by an earlier run (this agent's or a previous one's) */

@@ -6,6 +6,14 @@
  * flood from spoofed sources never completes anything, so it churns the
  * unassured shards and cannot evict an assured connection (netfilter's
  * ASSURED + early_drop; docs/datapath.md, "Table full").
+ *
+ * Each family has its own table (ct4_shards, ct_shards). The verifier
+ * inlines a map lookup (array of maps, LRU hash) only when one call site
+ * sees one kind of map: the functions here take the family V4 as a
+ * constant, and each table's calls are made from code of its own (an
+ * inlined body per family, or a BPF-to-BPF call per family where clang
+ * could otherwise merge the two into one call site; tests/test_xdp.c,
+ * xdp_no_generic_map_lookup).
  */
 #ifndef SLUICE_BPF_CT_TABLE_H
 #define SLUICE_BPF_CT_TABLE_H
@@ -14,33 +22,45 @@
 
 #define SL_EEXIST		17
 
-/* The entry of P's key, assured or (*UNASSURED) not, or NULL. */
-static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool *unassured)
+/* The entry of P's key in table V4, assured or (*UNASSURED) not, or NULL. */
+static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool *unassured,
+						      const bool v4)
 {
 	struct sl_ct_entry *e = NULL;
-	void *m = sl_ct_map(p->shard, false);
+	void *m = sl_ct_map(v4, p->shard, false);
 
 	*unassured = false;
 	if (m)
 		e = bpf_map_lookup_elem(m, &p->key);
 	if (e)
 		return e;
-	m = sl_ct_map(p->shard, true);
+	m = sl_ct_map(v4, p->shard, true);
 	if (!m)
 		return NULL;
 	*unassured = true;
 	return bpf_map_lookup_elem(m, &p->key);
 }
 
+/* sl_ct_find in each table, as calls: for paths clang would merge (the ICMP errors' lookup). */
+static __noinline struct sl_ct_entry *sl_ct_find4(struct sl_ct_pkt *p, bool *unassured)
+{
+	return p && unassured ? sl_ct_find(p, unassured, true) : NULL;
+}
+
+static __noinline struct sl_ct_entry *sl_ct_find6(struct sl_ct_pkt *p, bool *unassured)
+{
+	return p && unassured ? sl_ct_find(p, unassured, false) : NULL;
+}
+
 /*
- * Move the unassured entry E of P's key to its assured shard. If that
- * shard cannot take it (counted insert-failed), it stays where it is and
- * keeps working from there until LRU pressure or its timeout ends it.
- * -EEXIST: another CPU moved it first. Not a creation: `created` counts
+ * Move the unassured entry E of P's key to its assured shard (table V4).
+ * If that shard cannot take it (counted insert-failed), it stays where it
+ * is and keeps working from there until LRU pressure or its timeout ends
+ * it. -EEXIST: another CPU moved it first. Not a creation: `created` counts
  * each connection once.
  */
-static __noinline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entry *e,
-				     struct sl_ct_config *cfg)
+static __always_inline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entry *e,
+					  struct sl_ct_config *cfg, const bool v4)
 {
 	struct sl_ct_entry v;
 	void *tbl, *una;
@@ -48,8 +68,8 @@ static __noinline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entry *e,
 
 	if (!p || !e)
 		return;
-	tbl = sl_ct_map(p->shard, false);
-	una = sl_ct_map(p->shard, true);
+	tbl = sl_ct_map(v4, p->shard, false);
+	una = sl_ct_map(v4, p->shard, true);
 	if (!tbl || !una)
 		return;
 	v = *e;
@@ -62,20 +82,33 @@ static __noinline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entry *e,
 	if (err)
 		return;
 	sl_ct_deadline(p->shard, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
-	if (p->key.proto == SL_IPPROTO_TCP)
+	if ((v4 ? p->key4.proto : p->key.proto) == SL_IPPROTO_TCP)
 		sl_ck_count(false, v.last_seen);
 }
 
-/*
- * Insert V under P's key, among the unassured entries or (UNASSURED false)
- * the assured ones. A failure is counted and never stops the packet.
- * Returns 0 when this call created the entry.
- */
-static __always_inline int sl_ct_insert(const struct sl_ct_pkt *p,
-					const struct sl_ct_config *cfg,
-					struct sl_ct_entry *v, bool unassured)
+/* Once per connection, off the hit path: calls. */
+static __noinline void sl_ct_promote4(struct sl_ct_pkt *p, struct sl_ct_entry *e,
+				      struct sl_ct_config *cfg)
 {
-	void *map = sl_ct_map(p->shard, unassured);
+	sl_ct_promote(p, e, cfg, true);
+}
+
+static __noinline void sl_ct_promote6(struct sl_ct_pkt *p, struct sl_ct_entry *e,
+				      struct sl_ct_config *cfg)
+{
+	sl_ct_promote(p, e, cfg, false);
+}
+
+/*
+ * Insert V under P's key in table V4, among the unassured entries or
+ * (UNASSURED false) the assured ones. A failure is counted and never stops
+ * the packet. Returns 0 when this call created the entry.
+ */
+static __always_inline int sl_ct_insert_in(const struct sl_ct_pkt *p,
+					   const struct sl_ct_config *cfg,
+					   struct sl_ct_entry *v, bool unassured, const bool v4)
+{
+	void *map = sl_ct_map(v4, p->shard, unassured);
 	long err;
 
 	if (!map) {
@@ -92,6 +125,26 @@ static __always_inline int sl_ct_insert(const struct sl_ct_pkt *p,
 	sl_ct_deadline(p->shard, v->last_seen + sl_ct_timeout_ns(cfg, v->state));
 	sl_ct_stat(SLUICE_CT_STAT_CREATED);
 	return 0;
+}
+
+static __noinline int sl_ct_insert4(const struct sl_ct_pkt *p, const struct sl_ct_config *cfg,
+				    struct sl_ct_entry *v, bool unassured)
+{
+	return p && v ? sl_ct_insert_in(p, cfg, v, unassured, true) : -1;
+}
+
+static __noinline int sl_ct_insert6(const struct sl_ct_pkt *p, const struct sl_ct_config *cfg,
+				    struct sl_ct_entry *v, bool unassured)
+{
+	return p && v ? sl_ct_insert_in(p, cfg, v, unassured, false) : -1;
+}
+
+/* sl_ct_insert_in, in P's table. */
+static __always_inline int sl_ct_insert(const struct sl_ct_pkt *p,
+					const struct sl_ct_config *cfg,
+					struct sl_ct_entry *v, bool unassured)
+{
+	return p->v4 ? sl_ct_insert4(p, cfg, v, unassured) : sl_ct_insert6(p, cfg, v, unassured);
 }
 
 /* A new entry for P in STATE, its source the originator, one packet of BYTES seen. */
