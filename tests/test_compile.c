@@ -113,6 +113,28 @@ static void print_diags(const struct sl_diags *d)
 		       d->v[i].col, d->v[i].msg);
 }
 
+/*
+ * The policy files written in DIR loaded and its first section compiled
+ * into T: true, or false with POL already freed and D printed.
+ */
+static bool compile_dir(const struct tmpdir *dir, struct sl_policy *pol, struct fw_tables *t,
+			struct sl_diags *d)
+{
+	if (!ASSERT_OK(policy_load_dir(dir->path, pol, d), "load"))
+		return false;
+	if (ASSERT_OK(fw_compile(pol, policy_fw(pol, 0), 1, t, d), "compile"))
+		return true;
+	print_diags(d);
+	policy_free(pol);
+	return false;
+}
+
+static void compiled_free(struct sl_policy *pol, struct fw_tables *t)
+{
+	fw_tables_free(t);
+	policy_free(pol);
+}
+
 /* ---- golden tests ---- */
 
 static void golden(const char *name)
@@ -603,37 +625,32 @@ TEST(hosts_in_many_24s_load)
 		"firewall:\n  stateful: false\n  rules:\n"
 		"    - { name: a, action: deny, src: [\"@few\", \"@hosts\"] }\n");
 	fclose(f);
-	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "loads")) {
-			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
-			int bad = 0;
+	if (compile_dir(&dir, &pol, &t, &d)) {
+		struct sl_pkt p = { .family = AF_INET, .proto = 6 };
+		int bad = 0;
 
-			/*
-			 * 10.0-155/16 have every /24 flagged alike: one chunk for all;
-			 * 10.156/16, 10.255/16 and 192.0/16 one each, all of two values
-			 * (packed); and the group
-			 */
-			ASSERT_EQ(t.v4[0].np1, 4, "packed chunks, identical ones shared");
-			ASSERT_EQ(t.v4[0].nt8, 1, "the group");
-			ASSERT_TRUE(t.v4[0].nlh * SLUICE_LH_SLOTS >= 40002, "room for every host");
-			for (uint32_t i = 0; i < 40000 && bad < 5; i += 7) {
-				for (int k = 0; k < 3; k++) {
-					memcpy(p.src, (uint8_t[]){ 10, (uint8_t)(i >> 8),
-							   (uint8_t)i, (uint8_t)k }, 4);
-					bad += !ASSERT_EQ(fw_tables_classify(&t, &p), k == 1 ? 0 : -1,
-							  "host and neighbours");
-				}
+		/*
+		 * 10.0-155/16 have every /24 flagged alike: one chunk for all;
+		 * 10.156/16, 10.255/16 and 192.0/16 one each, all of two values
+		 * (packed); and the group
+		 */
+		ASSERT_EQ(t.v4[0].np1, 4, "packed chunks, identical ones shared");
+		ASSERT_EQ(t.v4[0].nt8, 1, "the group");
+		ASSERT_TRUE(t.v4[0].nlh * SLUICE_LH_SLOTS >= 40002, "room for every host");
+		for (uint32_t i = 0; i < 40000 && bad < 5; i += 7) {
+			for (int k = 0; k < 3; k++) {
+				memcpy(p.src, (uint8_t[]){ 10, (uint8_t)(i >> 8),
+						   (uint8_t)i, (uint8_t)k }, 4);
+				bad += !ASSERT_EQ(fw_tables_classify(&t, &p), k == 1 ? 0 : -1,
+						  "host and neighbours");
 			}
-			for (uint32_t k = 0; k < 256 && bad < 5; k++) {
-				memcpy(p.src, (uint8_t[]){ 10, 255, 0, (uint8_t)k }, 4);
-				bad += !ASSERT_EQ(fw_tables_classify(&t, &p), k % 4 == 2 ? 0 : -1,
-						  "the dense /24");
-			}
-			fw_tables_free(&t);
-		} else {
-			print_diags(&d);
 		}
-		policy_free(&pol);
+		for (uint32_t k = 0; k < 256 && bad < 5; k++) {
+			memcpy(p.src, (uint8_t[]){ 10, 255, 0, (uint8_t)k }, 4);
+			bad += !ASSERT_EQ(fw_tables_classify(&t, &p), k % 4 == 2 ? 0 : -1,
+					  "the dense /24");
+		}
+		compiled_free(&pol, &t);
 	}
 	sl_diags_free(&d);
 	tmp_done(&dir);
@@ -660,33 +677,28 @@ TEST(covered_hosts_need_no_entry)
 		"    - { name: a, action: deny, src: [\"@hosts\"] }\n"
 		"    - { name: b, action: allow, src: [10.1.2.3] }\n");
 	fclose(f);
-	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
-			struct sl_pkt p = { .family = AF_INET, .proto = 6 };
-			uint32_t n = 0;
+	if (compile_dir(&dir, &pol, &t, &d)) {
+		struct sl_pkt p = { .family = AF_INET, .proto = 6 };
+		uint32_t n = 0;
 
-			/*
-			 * 10.1.2.3 of rule b and 192.0.2.77 need entries, the rest do
-			 * not: two /24s, a group each (few: no hash), and the chunks of
-			 * 10.1/16 and 192.0/16
-			 */
-			for (uint32_t b = 0; b < t.v4[0].nlh; b++)
-				for (int j = 0; j < SLUICE_LH_SLOTS; j++)
-					n += t.v4[0].lh[b].e[j].lv != 0;
-			ASSERT_EQ(n, 0, "no hash");
-			ASSERT_EQ(t.cfg.dir[0].small, 1, "few: the fixed small table");
-			ASSERT_EQ(t.v4[0].ns, 4, "two groups, two chunks");
-			memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
-			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
-			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
-			ASSERT_EQ(fw_tables_classify(&t, &p), 0, "host outside the /8");
-			memcpy(p.src, (uint8_t[]){ 192, 0, 2, 78 }, 4);
-			ASSERT_EQ(fw_tables_classify(&t, &p), -1, "its neighbour");
-			fw_tables_free(&t);
-		} else {
-			print_diags(&d);
-		}
-		policy_free(&pol);
+		/*
+		 * 10.1.2.3 of rule b and 192.0.2.77 need entries, the rest do
+		 * not: two /24s, a group each (few: no hash), and the chunks of
+		 * 10.1/16 and 192.0/16
+		 */
+		for (uint32_t b = 0; b < t.v4[0].nlh; b++)
+			for (int j = 0; j < SLUICE_LH_SLOTS; j++)
+				n += t.v4[0].lh[b].e[j].lv != 0;
+		ASSERT_EQ(n, 0, "no hash");
+		ASSERT_EQ(t.cfg.dir[0].small, 1, "few: the fixed small table");
+		ASSERT_EQ(t.v4[0].ns, 4, "two groups, two chunks");
+		memcpy(p.src, (uint8_t[]){ 10, 1, 2, 3 }, 4);
+		ASSERT_EQ(fw_tables_classify(&t, &p), 0, "first match is the set");
+		memcpy(p.src, (uint8_t[]){ 192, 0, 2, 77 }, 4);
+		ASSERT_EQ(fw_tables_classify(&t, &p), 0, "host outside the /8");
+		memcpy(p.src, (uint8_t[]){ 192, 0, 2, 78 }, 4);
+		ASSERT_EQ(fw_tables_classify(&t, &p), -1, "its neighbour");
+		compiled_free(&pol, &t);
 	}
 	sl_diags_free(&d);
 	tmp_done(&dir);
@@ -719,15 +731,10 @@ TEST(src_only_rules)
 	for (int i = 7; i < 34; i++)
 		fprintf(f, "    - { name: r%d, action: deny, src: [192.0.2.%d] }\n", i, i);
 	fclose(f);
-	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
-			ASSERT_EQ(t.cfg.src_only, 0xffffff89u,
-				  "a, d and r7..r31: a source and nothing else, below 32");
-			fw_tables_free(&t);
-		} else {
-			print_diags(&d);
-		}
-		policy_free(&pol);
+	if (compile_dir(&dir, &pol, &t, &d)) {
+		ASSERT_EQ(t.cfg.src_only, 0xffffff89u,
+			  "a, d and r7..r31: a source and nothing else, below 32");
+		compiled_free(&pol, &t);
 	}
 	sl_diags_free(&d);
 	tmp_done(&dir);
@@ -752,30 +759,25 @@ TEST(halves_that_make_whole_24s_need_no_entry)
 	fprintf(f, "sets:\n  halves: { file: halves.txt }\nfirewall:\n  stateful: false\n"
 		"  rules:\n    - { name: a, action: deny, src: [\"@halves\"] }\n");
 	fclose(f);
-	if (ASSERT_OK(policy_load_dir(dir.path, &pol, &d), "load")) {
-		if (ASSERT_OK(fw_compile(&pol, policy_fw(&pol, 0), 1, &t, &d), "compile")) {
-			struct sl_pkt p = { .family = AF_INET, .proto = 17 };
-			static const uint8_t probes[][5] = {
-				/* address, expected rule + 1 */
-				{ 10, 0, 0, 0, 1 }, { 10, 0, 0, 255, 1 }, { 10, 78, 31, 200, 1 },
-				{ 10, 200, 0, 0, 0 }, { 192, 0, 2, 127, 1 }, { 192, 0, 2, 128, 0 },
-			};
+	if (compile_dir(&dir, &pol, &t, &d)) {
+		struct sl_pkt p = { .family = AF_INET, .proto = 17 };
+		static const uint8_t probes[][5] = {
+			/* address, expected rule + 1 */
+			{ 10, 0, 0, 0, 1 }, { 10, 0, 0, 255, 1 }, { 10, 78, 31, 200, 1 },
+			{ 10, 200, 0, 0, 0 }, { 192, 0, 2, 127, 1 }, { 192, 0, 2, 128, 0 },
+		};
 
-			/*
-			 * uniform /16s need no chunk: 10.0-155 are whole, 10.156 half;
-			 * the lone half's /24 gets a group (few: no hash)
-			 */
-			ASSERT_EQ(t.v4[0].ns, 3, "a group, the chunks of 10.156/16 and 192.0/16");
-			ASSERT_EQ(t.v4[0].nlh, 0, "no hash");
-			for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
-				memcpy(p.src, probes[k], 4);
-				ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
-			}
-			fw_tables_free(&t);
-		} else {
-			print_diags(&d);
+		/*
+		 * uniform /16s need no chunk: 10.0-155 are whole, 10.156 half;
+		 * the lone half's /24 gets a group (few: no hash)
+		 */
+		ASSERT_EQ(t.v4[0].ns, 3, "a group, the chunks of 10.156/16 and 192.0/16");
+		ASSERT_EQ(t.v4[0].nlh, 0, "no hash");
+		for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+			memcpy(p.src, probes[k], 4);
+			ASSERT_EQ(fw_tables_classify(&t, &p), probes[k][4] - 1, "probe");
 		}
-		policy_free(&pol);
+		compiled_free(&pol, &t);
 	}
 	sl_diags_free(&d);
 	tmp_done(&dir);

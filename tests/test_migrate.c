@@ -1161,6 +1161,20 @@ static int flowtab4_pinned(int *tmpl)
 }
 
 /*
+ * The previous programs before their links move: a new flow (3) and flow
+ * 0 seen again, changed, in PREV_FLOWS; then MG committed: the new flow
+ * follows into NFT4 (lb_flowtab4), flow 0 stays as it was carried.
+ */
+static void commit_flows_meanwhile(struct migrate *mg, int prev_flows, int nft4)
+{
+	ASSERT_OK(flow_put(prev_flows, 3, 13), "a flow meanwhile");
+	ASSERT_OK(flow_put(prev_flows, 0, 99), "flow 0 meanwhile");
+	migrate_commit(mg);
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, 3), 13, "the flow opened meanwhile");
+	ASSERT_EQ(flow_backend(nft4, FLOWS4, 0), 10, "a flow carried stays as it is");
+}
+
+/*
  * lb_flowtab of the previous layout (an LRU list per CPU, BPF_F_NO_COMMON_LRU)
  * beside lb_backends of this one: replaced alone, not with the group (the
  * backends keep their ids), and its flows and reverse entries carried into
@@ -1210,13 +1224,8 @@ TEST(plan_lb_flows_carried_alone)
 		ASSERT_EQ(info.map_flags, 0, "one LRU list");
 		fd_close(fd);
 	}
-	/* the previous programs: a new flow, and flow 0 seen again (changed here) */
-	ASSERT_OK(flow_put(in[LB_FLOWS], 3, 13), "a flow meanwhile");
-	ASSERT_OK(flow_put(in[LB_FLOWS], 0, 99), "flow 0 meanwhile");
-	migrate_commit(mg);
+	commit_flows_meanwhile(mg, in[LB_FLOWS], nft4);
 	mg = NULL;
-	ASSERT_EQ(flow_backend(nft4, FLOWS4, 3), 13, "the flow opened meanwhile");
-	ASSERT_EQ(flow_backend(nft4, FLOWS4, 0), 10, "a flow carried stays as it is");
 out_fd:
 	migrate_free(mg);
 	for (int w = 0; w < 2; w++)
@@ -1278,12 +1287,8 @@ TEST(plan_lb_ipv4_flows_move_to_flowtab4)
 	for (int i = 0; i < 3; i++)
 		ASSERT_EQ(flow_backend(nft4, FLOWS4, i), 10 + i, "an IPv4 flow carried");
 	ASSERT_EQ(flow_backend(nft4, FLOWS4, FLOW6), -1, "no IPv6 flow there");
-	ASSERT_OK(flow_put(in[LB_FLOWS], 3, 13), "a flow meanwhile");
-	ASSERT_OK(flow_put(in[LB_FLOWS], 0, 99), "flow 0 meanwhile");
-	migrate_commit(mg);
+	commit_flows_meanwhile(mg, in[LB_FLOWS], nft4);
 	mg = NULL;
-	ASSERT_EQ(flow_backend(nft4, FLOWS4, 3), 13, "the flow opened meanwhile");
-	ASSERT_EQ(flow_backend(nft4, FLOWS4, 0), 10, "a flow carried stays as it is");
 	for (int i = 0; i < 4; i++)
 		ASSERT_EQ(flow_backend(ft, LB_FLOWS, i), -1, "IPv4 flows gone from lb_flowtab");
 	ASSERT_EQ(flow_backend(ft, LB_FLOWS, FLOW6), 15, "the IPv6 flow stays");
