@@ -237,12 +237,12 @@ static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
  * when F caches it (sl_lb_flow_cached): then an F that cannot be used any
  * more (stale, backend gone) looks the service up after all.
  */
-static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
-				    const struct lb_service *svc, const struct lb_flow_key *k,
-				    struct lb_flow *f)
+static __always_inline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
+					 const struct lb_config *cfg,
+					 const struct lb_service *svc,
+					 const struct lb_flow_key *k, struct lb_flow *f)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct lb_config *cfg = sl_lb_cfg();
 	/* src zeroed: else clang 14 spills unset words on the NAT path (refused) */
 	__u32 hash = 0, be_id = 0, src[4] = {};
 	__u64 now = sl_now();
@@ -250,8 +250,6 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 	bool created = false, exists = false, only_new, dsr;
 	struct sl_lb_hop hop;
 
-	if (!p || !cfg || !k)
-		return XDP_ABORTED;
 	if (f)
 		be = sl_lb_flow_be(cfg, f, k->proto, p->m.tcp_flags, now, &be_id);
 	if (!be) {
@@ -324,15 +322,13 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 }
 
 /* A backend's reply to a NAT flow: the source back to VIP:port, then to the client. */
-static __noinline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
+static __always_inline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct sl_lb_hop hop;
 	__u32 src[4], dst[4];
 	struct lb_flow_key k;
 
-	if (!p)
-		return XDP_ABORTED;
 	if (sl_lb_rewrite(data, data_end, &p->m, false, p->lb.vip, p->lb.vport))
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, p->bytes);
 	sl_lb_stat(SLUICE_LB_STAT_REPLY);
@@ -372,12 +368,13 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 		 * so a new connection pays no lookup that misses (a cold bucket).
 		 */
 		f = sl_lb_opening(k.proto, p->m.tcp_flags) ? NULL : sl_lb_flow_find(&k);
-		if (f && sl_lb_flow_cached(cfg, f))
-			return sl_lb_service(ctx, p, NULL, &k, f);
-		svc = sl_lb_service_of(&k, false);
-		if (svc)
-			return sl_lb_service(ctx, p, svc, &k, f);
-		return sl_pass(p->bytes);
+		svc = NULL;
+		if (!f || !sl_lb_flow_cached(cfg, f)) {
+			svc = sl_lb_service_of(&k, false);
+			if (!svc)
+				return sl_pass(p->bytes);
+		}
+		return sl_lb_service(ctx, p, cfg, svc, &k, f);
 	}
 	if (p->m.has_l4 && sl_ct_is_icmp(p->m.family, p->m.proto))
 		return sl_lb_icmp(ctx, p, cfg);
