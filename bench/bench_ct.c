@@ -785,6 +785,11 @@ int main(int argc, char **argv)
 		rc = load(&b, SLUICE_CT_DEFAULT_MAX) || set_cfg(&b, 1, 0) || cookies(&b) ? 1 : 0;
 		goto out;
 	}
+	/* --packet: only the per-packet rows (A/B runs of conntrack changes) */
+	if (argc > 1 && !strcmp(argv[1], "--packet")) {
+		rc = load(&b, SLUICE_CT_DEFAULT_MAX) || per_packet(&b) ? 1 : 0;
+		goto out;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--million")) {
 		rc = million(&b) ? 1 : 0;
 		goto out;

@@ -46,9 +46,10 @@ static __always_inline int sl_tc_parse(void *data, void *data_end, struct sl_met
 }
 
 /*
- * Conntrack as BPF-to-BPF calls, as in the XDP firewall: inlined into the
- * parser's paths, the two table lookups took the verifier past its
- * 1M-instruction budget.
+ * Conntrack as BPF-to-BPF calls (the XDP firewall inlines it): inlined
+ * into the parser's paths, the two table lookups once took the verifier
+ * past its 1M-instruction budget; inlined now, clang reads skb->data
+ * through a context pointer it has moved, which the verifier refuses.
  */
 static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
 			       struct sl_ct_config *ctc, struct sl_ct_pkt *p)

@@ -84,33 +84,13 @@ static __always_inline int sl_ct_hit(const struct sl_meta *m, const struct sl_ct
 }
 
 /*
- * sl_ct_hit in each table, as calls of their own. Inlined, the IPv4 one
- * measured slower (bench_xdp, same run: established hit 110 ns against
- * 99-104 as a call, miss 174-197 against 131-134; why was not analysed
- * further: no perf counters on the machine measured).
- */
-static __noinline int sl_ct_hit4(const struct sl_meta *m, const struct sl_ct_config *cfg,
-				 struct sl_ct_pkt *p, __u64 bytes, const __u8 *th)
-{
-	if (!m || !p)
-		return SL_CT_MISS;
-	return sl_ct_hit(m, cfg, p, bytes, th, true);
-}
-
-static __noinline int sl_ct_hit6(const struct sl_meta *m, const struct sl_ct_config *cfg,
-				 struct sl_ct_pkt *p, __u64 bytes, const __u8 *th)
-{
-	if (!m || !p)
-		return SL_CT_MISS;
-	return sl_ct_hit(m, cfg, p, bytes, th, false);
-}
-
-/*
  * Conntrack for one parsed packet, XDP ingress or TC egress: a hit updates
  * the entry and moves it to the assured shard when it has earned it
  * (sl_ct_hit); an ICMP error quoting a tracked connection is related. On
  * SL_CT_MISS, P says whether and how the packet may open a connection
- * (sl_ct_create).
+ * (sl_ct_create). A hit and a miss make no BPF-to-BPF call: sl_ct_hit is
+ * inlined once per family (ct_table.h), the table's LRU lookups its only
+ * calls.
  */
 static __always_inline int sl_ct_track(void *data, void *data_end, const struct sl_meta *m,
 				       const struct sl_ct_config *cfg, struct sl_ct_pkt *p,
@@ -128,8 +108,8 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		if (m->proto == SL_IPPROTO_TCP)
 			th = sl_ct_l4(data, data_end, m, SL_TCP_HLEN);
 		if (p->v4)
-			return sl_ct_hit4(m, cfg, p, bytes, th);
-		return sl_ct_hit6(m, cfg, p, bytes, th);
+			return sl_ct_hit(m, cfg, p, bytes, th, true);
+		return sl_ct_hit(m, cfg, p, bytes, th, false);
 	}
 	if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 		sl_ct_pkt_key(p, &t);

@@ -155,7 +155,7 @@ static __always_inline bool sl_ck_wanted(const struct sl_ck_config *cfg, __u16 p
 	if (sl_ck_port(cfg, port))
 		return true;
 	l = bpf_map_lookup_elem(&ct_ck_load, &zero);
-	return l && bpf_ktime_get_coarse_ns() < l->until;
+	return l && sl_now() < l->until;
 }
 
 /*

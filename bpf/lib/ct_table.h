@@ -8,16 +8,21 @@
  * ASSURED + early_drop; docs/datapath.md, "Table full").
  *
  * Each family has its own table (ct4_shards, ct_shards). The verifier
- * inlines a map lookup (array of maps, LRU hash) only when one call site
- * sees one kind of map: the functions here take the family V4 as a
- * constant, and each table's calls are made from code of its own (an
- * inlined body per family, or a BPF-to-BPF call per family where clang
- * could otherwise merge the two into one call site; tests/test_xdp.c,
- * xdp_no_generic_map_lookup).
+ * inlines a map lookup (array of maps, LRU hash), and calls an update or a
+ * delete directly, only when one call site sees one kind of map: the
+ * functions here take the family V4 as a constant, and each table's calls
+ * are made from code of its own. On the per-packet paths (a hit, a miss, a
+ * new entry) that is an inlined body per family, chosen by an if on the
+ * family, so that no BPF-to-BPF call is made (each call and its return cost
+ * ~7 ns on this machine: docs/datapath.md, "What the pipeline costs");
+ * what runs once per connection or on rare packets (a promotion, an ICMP
+ * error's lookup) stays a call per family. tests/test_xdp.c,
+ * xdp_no_generic_map_lookup, sees any call site clang merged.
  */
 #ifndef SLUICE_BPF_CT_TABLE_H
 #define SLUICE_BPF_CT_TABLE_H
 
+#include "clock.h"
 #include "ct_key.h"
 
 #define SL_EEXIST		17
@@ -41,7 +46,7 @@ static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool 
 	return bpf_map_lookup_elem(m, &p->key);
 }
 
-/* sl_ct_find in each table, as calls: for paths clang would merge (the ICMP errors' lookup). */
+/* sl_ct_find in each table, as calls: the ICMP errors' lookup, off the per-packet paths. */
 static __noinline struct sl_ct_entry *sl_ct_find4(struct sl_ct_pkt *p, bool *unassured)
 {
 	return p && unassured ? sl_ct_find(p, unassured, true) : NULL;
@@ -127,24 +132,14 @@ static __always_inline int sl_ct_insert_in(const struct sl_ct_pkt *p,
 	return 0;
 }
 
-static __noinline int sl_ct_insert4(const struct sl_ct_pkt *p, const struct sl_ct_config *cfg,
-				    struct sl_ct_entry *v, bool unassured)
-{
-	return p && v ? sl_ct_insert_in(p, cfg, v, unassured, true) : -1;
-}
-
-static __noinline int sl_ct_insert6(const struct sl_ct_pkt *p, const struct sl_ct_config *cfg,
-				    struct sl_ct_entry *v, bool unassured)
-{
-	return p && v ? sl_ct_insert_in(p, cfg, v, unassured, false) : -1;
-}
-
-/* sl_ct_insert_in, in P's table. */
+/* sl_ct_insert_in, in P's table: one call site per table (see the top). */
 static __always_inline int sl_ct_insert(const struct sl_ct_pkt *p,
 					const struct sl_ct_config *cfg,
 					struct sl_ct_entry *v, bool unassured)
 {
-	return p->v4 ? sl_ct_insert4(p, cfg, v, unassured) : sl_ct_insert6(p, cfg, v, unassured);
+	if (p->v4)
+		return sl_ct_insert_in(p, cfg, v, unassured, true);
+	return sl_ct_insert_in(p, cfg, v, unassured, false);
 }
 
 /* A new entry for P in STATE, its source the originator, one packet of BYTES seen. */
@@ -152,7 +147,7 @@ static __always_inline void sl_ct_entry_new(struct sl_ct_entry *v, const struct 
 					    __u8 state, __u64 bytes)
 {
 	__builtin_memset(v, 0, sizeof(*v));
-	v->created = bpf_ktime_get_coarse_ns();
+	v->created = sl_now();
 	v->last_seen = v->created;
 	v->state = state;
 	v->orig_is_a = p->src_is_a;

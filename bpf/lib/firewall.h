@@ -26,24 +26,6 @@
 #include "pipeline.h"
 #include "stats.h"
 
-/*
- * The stateful part, BPF-to-BPF calls rather than inlined: the stateless
- * path's code and register use stay as they were (measured: the same
- * stateless cost within noise; the stateful hit the same as inlined).
- * SL_CT_MISS when the rules must decide.
- */
-static __noinline int sl_fw_ct(void *data, void *data_end, struct sl_pipe *p,
-			       struct sl_ct_config *ctc)
-{
-	return sl_ct_track(data, data_end, &p->m, ctc, &p->ctp, p->bytes);
-}
-
-static __noinline void sl_fw_ct_create(struct sl_ct_pkt *p, struct sl_ct_config *ctc,
-				       __u64 bytes)
-{
-	sl_ct_create(p, ctc, bytes);
-}
-
 #define SL_NEXT		(-1)	/* a stage's "go on": not an XDP verdict */
 #define SL_ALLOW	(-2)	/* allowed: the caller passes it on (the LB, or XDP_PASS) */
 
@@ -154,7 +136,7 @@ static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe
 {
 	void *data = sl_hook_data(ctx, h), *data_end = sl_hook_data_end(ctx, h);
 
-	if (sl_fw_ct(data, data_end, p, ctc) != SL_CT_MISS)
+	if (sl_ct_track(data, data_end, &p->m, ctc, &p->ctp, p->bytes) != SL_CT_MISS)
 		return SL_ALLOW;
 	/* tc: sluice sends no cookie there (sl_fw_rules), so none comes back */
 	if (h != SL_HOOK_XDP)
@@ -210,7 +192,7 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 					return XDP_PASS;
 				}
 			}
-			sl_fw_ct_create(&p->ctp, ctc, bytes);
+			sl_ct_create(&p->ctp, ctc, bytes);
 		}
 		return SL_ALLOW;
 	}
