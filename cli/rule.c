@@ -135,6 +135,8 @@ static const struct cli_opt rule_add_opts[] = {
 	  "source ports and ranges (needs --proto tcp or udp)" },
 	{ "--dport", "PORT|LO-HI", CLI_OPT_LIST, CV_TEXT, NULL,
 	  "destination ports and ranges (needs --proto tcp or udp)" },
+	{ "--early", NULL, 0, CV_TEXT, NULL,
+	  "a deny checked before conntrack: cuts tracked connections too" },
 	{ "--before", "RULE", 0, CV_RULE, NULL,
 	  "insert right before RULE (default: after every hand-written rule)" },
 	{ "--section", "NAME", 0, CV_SECTION, NULL,
@@ -144,8 +146,8 @@ static const struct cli_opt rule_add_opts[] = {
 };
 
 static const char *const add_locs[SL_EF_N] = {
-	"rule name", "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--before",
-	"--section",
+	"rule name", "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--early",
+	"--before", "--section",
 };
 
 static bool list_field(int f)
@@ -197,6 +199,9 @@ static int rule_fields(struct cli *c, const struct cli_args *a, struct sl_edit_r
 
 		if (!val)
 			continue;
+		/* a flag: the policy's `early: true` */
+		if (f == SL_EF_EARLY)
+			val = "true";
 		r->has[f] = true;
 		r->floc[f] = (struct sl_loc){ add_locs[f], 0, 0 };
 		if (!list_field(f)) {
