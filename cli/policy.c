@@ -328,6 +328,7 @@ static int show_text(struct json_object *d)
 		       json_object_get_string(pr_get(fw, "default")),
 		       json_object_get_boolean(pr_get(fw, "stateful")) ? "yes" : "no");
 		free(ifs);
+		cli_mark_early(pr_get(fw, "rules"));
 		if (json_object_array_length(pr_get(fw, "rules")))
 			err = pr_rows(stdout, show_rule_cols, NELEM(show_rule_cols),
 				      pr_get(fw, "rules"), "  ");
@@ -448,7 +449,7 @@ static void add_change(struct json_object *into, const char *key, struct json_ob
 static struct json_object *diff_rules(struct json_object *old, struct json_object *new)
 {
 	static const char *const fields[] = { "section", "action", "src", "dst", "proto", "sport",
-					      "dport" };
+					      "dport", "early" };
 	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
 	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
 	struct json_object *chg = json_object_new_array(), *mov = json_object_new_array();
@@ -754,7 +755,8 @@ static char *rule_summary(struct json_object *r)
 
 	if (!m)
 		return NULL;
-	fprintf(m, "%s", json_object_get_string(pr_get(r, "action")));
+	fprintf(m, "%s%s", json_object_get_string(pr_get(r, "action")),
+		json_object_get_boolean(pr_get(r, "early")) ? " early" : "");
 	for (size_t i = 0; i < NELEM(f); i++) {
 		char *t;
 

@@ -67,6 +67,18 @@ static bool several_sections(struct json_object *rules, struct json_object *def)
 	return false;
 }
 
+void cli_mark_early(struct json_object *rules)
+{
+	size_t n = json_object_is_type(rules, json_type_array) ? json_object_array_length(rules) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(rules, i);
+
+		if (json_object_get_boolean(pr_get(r, "early")))
+			json_object_object_add(r, "action", json_object_new_string("deny-early"));
+	}
+}
+
 static int rule_list_text(struct json_object *data)
 {
 	struct json_object *rules = pr_get(data, "rules");
@@ -81,6 +93,7 @@ static int rule_list_text(struct json_object *data)
 
 	if (!t)
 		return -ENOMEM;
+	cli_mark_early(rules);
 	for (size_t i = 0; i < n && !err; i++)
 		err = pr_table_add(t, json_object_array_get_idx(rules, i));
 	if (!err && def) {
