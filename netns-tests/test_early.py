@@ -65,3 +65,27 @@ def test_reload_early_cuts_live_connection(env, server, hook, early):
             assert env.agent.rules()["cut"]["packets"] == 0, env.agent.rules()
     finally:
         conn.end()
+
+
+def test_rule_add_early(env, server):
+    """`sluice rule add --early` cuts a live connection as the policy key
+    does; listed as early (-j) and deny-early (text); an allow refused."""
+    t = env.topo
+    env.agent.write_policy("10-test.yaml", early_policy(t, "xdp", True, ["198.51.100.99/32"]))
+    env.agent.start()
+    p = env.agent.cli_raw("rule", "add", "x", "--action", "allow", "--early", json_out=False)
+    assert p.returncode == 2 and "--early" in p.stderr and "deny rules only" in p.stderr, \
+        (p.returncode, p.stderr)
+    conn = TcpConn(t.fw, t.c4, TCP_PORT, timeout=2)
+    try:
+        assert conn.first == "open", conn.first
+        env.agent.cli("rule", "add", "cli-cut", "--action", "deny", "--early", "--src", t.c4)
+        rules = env.agent.rules()
+        assert rules["cli-cut"]["early"] is True and rules["cut"]["early"] is True, rules
+        assert echo(conn) == "timeout", "rule add --early did not cut the connection"
+        assert env.agent.rules()["cli-cut"]["packets"] >= 1, env.agent.rules()
+        text = env.agent.cli_raw("rule", "list", json_out=False).stdout
+        assert [ln.split()[2] for ln in text.splitlines() if "cli-cut" in ln] == \
+            ["deny-early"], text
+    finally:
+        conn.end()
