@@ -19,6 +19,7 @@
 #include "testlib.h"
 #include "fw_tables.h"
 #include "policy_int.h"
+#include "policy_json.h"
 #include "hook.h"
 #include <fnmatch.h>
 
@@ -1617,6 +1618,8 @@ TEST(lb_decap_alone)
 TEST(early_rule)
 {
 	struct fixture f;
+	uint64_t k_early;
+	struct sl_rule r;
 
 	fx_init(&f);
 	/* a stateless section accepts it too: it changes nothing there */
@@ -1633,6 +1636,13 @@ TEST(early_rule)
 		ASSERT_EQ(fw->rules[0].early_loc.col, 14, "early's column");
 		ASSERT_TRUE(!fw->rules[1].early, "early: no");
 		ASSERT_TRUE(!fw->rules[2].early, "not written: not early");
+		/* counters follow the key: turning early on or off is a change */
+		r = fw->rules[0];
+		k_early = sl_rule_key(&r);
+		r.early = false;
+		ASSERT_TRUE(sl_rule_key(&r) != k_early, "early changes the rule's key");
+		r.early = true;
+		ASSERT_EQ(sl_rule_key(&r), k_early, "the same rule, the same key");
 	}
 	fx_done(&f);
 
