@@ -1712,7 +1712,7 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 	for (size_t r = 0; r < fw->nrules; r++) {
 		if (fw->rules[r].action == SLUICE_ACT_ALLOW)
 			t->rule[r / 64].e[r % 64] |= SLUICE_RULE_ALLOW;
-		/* policy_check refuses early on an allow rule */
+		/* the parser refuses early on an allow rule */
 		else if (fw->rules[r].early)
 			t->rule[r / 64].e[r % 64] |= SLUICE_RULE_EARLY;
 		if (fw->rules[r].early)
