@@ -296,6 +296,12 @@ static __always_inline __s32 sl_pfx_class(const struct sl_v4maps *o, __u32 slot,
 
 		/* lo in prefix j: no bit above its host bits differs */
 		hit |= ((((__u32)w->base[j] ^ lo) >> hb) - 1) >> 31;
+		/*
+		 * one prefix at a time: left alone, clang computes all 24
+		 * shifts first and spills them, 112 bytes of stack in the
+		 * frame this is inlined into
+		 */
+		asm volatile("" : "+r"(hit));
 	}
 	return w->cls[hit & 1];
 }
@@ -307,9 +313,11 @@ static __always_inline __s32 sl_pfx_class(const struct sl_v4maps *o, __u32 slot,
 
 /*
  * The class of ADDR from the element of its /16 (/16 entry E: hosts,
- * prefixes or intervals) in one direction, as a global function: the
- * verifier checks the searches once (a program load ~0.2 s shorter than
- * with them inlined in both directions), and its caller sees one result.
+ * prefixes or intervals) in one direction. Inlined: as a global function
+ * (one per direction) it cost a call and return on every packet whose
+ * address falls in such a /16 (~7 ns here, docs/datapath.md "Calls per
+ * path"), for a load ~0.4 s shorter; its stack is kept small (sl_pfx_class)
+ * so that the firewall's frame stays within the chain's 512 bytes.
  */
 static __always_inline __s32 sl_elem_class(const struct sl_v4maps *o, __u32 slot, __u32 e,
 					   __u32 addr)
@@ -324,16 +332,6 @@ static __always_inline __s32 sl_elem_class(const struct sl_v4maps *o, __u32 slot
 	default:
 		return sl_iv1_class(o, slot, e & SLUICE_L1_INDEX, addr);
 	}
-}
-
-__noinline int sl_elem_src(__u32 slot, __u32 e, __u32 addr)
-{
-	return sl_elem_class(&SL_V4MAPS(src), slot, e, addr);
-}
-
-__noinline int sl_elem_dst(__u32 slot, __u32 e, __u32 addr)
-{
-	return sl_elem_class(&SL_V4MAPS(dst), slot, e, addr);
 }
 
 static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct sl_v4maps *o,
@@ -369,7 +367,7 @@ static __always_inline __s32 sl_lookup4(const struct fw_dir *dir, const struct s
 	if (!(e & SLUICE_L1_FLAG))
 		return e;
 	if ((e >> SLUICE_L1_KIND_SHIFT & SLUICE_L1_KIND_MASK) >= SL_CHUNK_IV)
-		return is_dst ? sl_elem_dst(slot, e, addr) : sl_elem_src(slot, e, addr);
+		return sl_elem_class(o, slot, e, addr);
 	e24 = sl_chunk_entry(o, slot, e & ~SLUICE_L1_FLAG, addr);
 	if (e24 < 0)
 		return SL_CLS_ERROR;
@@ -463,9 +461,10 @@ struct sl_big_walk {
 
 /*
  * One candidate word: the lowest one left; AND it across the five classes.
- * 1 (stop) when the walk has its answer in W->rule.
+ * 1 (stop) when the walk has its answer in W->rule. Inlined for the first
+ * word (sl_match_big), the bpf_loop callback for the others.
  */
-static long sl_big_step(__u32 n, void *ctx)
+static __always_inline long sl_big_step(__u32 n, void *ctx)
 {
 	struct sl_big_walk *w = ctx;
 	__u64 x = ~0ull;
@@ -540,7 +539,14 @@ static __noinline int sl_match_big(const struct fw_config *cfg, void *clsb, cons
 	for (int i = 0; i < SLUICE_SUM_WORDS; i++)
 		w.cand[i] = sum[0]->w[i] & sum[1]->w[i] & sum[2]->w[i] & sum[3]->w[i] &
 			    sum[4]->w[i];
-	bpf_loop(SLUICE_WORDS_MAX, sl_big_step, &w, 0);
+	/*
+	 * The first candidate word here: most packets' answer is in it (their
+	 * rule, or no candidate at all), and a bpf_loop step is a call (~7 ns
+	 * a call and return on this machine, docs/datapath.md)
+	 */
+	if (sl_big_step(0, &w))
+		return w.rule;
+	bpf_loop(SLUICE_WORDS_MAX - 1, sl_big_step, &w, 0);
 	return w.rule;
 }
 
@@ -552,7 +558,7 @@ static __noinline int sl_match_big(const struct fw_config *cfg, void *clsb, cons
  * rule's drop then costs one bitmap word, not four more lookups and five
  * bitmaps.
  */
-static __always_inline int sl_src_decides(const struct fw_config *cfg, __u32 idx, __u32 slot)
+static __always_inline int sl_src_decides(const struct fw_config *cfg, __u32 *idx, __u32 slot)
 {
 	struct fw_bitmap *bm;
 	__u64 low;
@@ -561,7 +567,7 @@ static __always_inline int sl_src_decides(const struct fw_config *cfg, __u32 idx
 	if (!cfg->src_only || cfg->row)
 		return SL_NO_MATCH;
 	tbl = sl_slot_tbl(&fwp_cls, slot);
-	bm = tbl ? bpf_map_lookup_elem(tbl, &idx) : NULL;
+	bm = tbl ? bpf_map_lookup_elem(tbl, idx) : NULL;
 	if (!bm)
 		return SL_NO_MATCH;
 	/* the class's lowest rule is in word 0 when word 0 has one */
@@ -591,7 +597,9 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 		return SL_CLS_ERROR;
 	if (cls[SL_F_SRC] == SLUICE_CLS_NONE)
 		return SL_NO_MATCH;
-	rule = sl_src_decides(cfg, cfg->cls_base[SL_F_SRC] + cls[SL_F_SRC], slot);
+	/* kept where the bitmaps' lookups read it: not one more spill across the others */
+	idx[SL_F_SRC] = cfg->cls_base[SL_F_SRC] + cls[SL_F_SRC];
+	rule = sl_src_decides(cfg, &idx[SL_F_SRC], slot);
 	if (rule >= 0)
 		return rule;
 	if (m->family == 4)
@@ -607,7 +615,7 @@ static __always_inline int sl_classify(const struct fw_config *cfg, const struct
 		cls[SL_F_DPORT] = cfg->dir[1].noport_cls;
 	}
 #pragma unroll
-	for (int f = 0; f < SL_F_MAX; f++) {
+	for (int f = SL_F_SRC + 1; f < SL_F_MAX; f++) {
 		if (cls[f] < 0)
 			return SL_CLS_ERROR;
 		/* class 0 matches no rule: the bitmaps need not be read */
