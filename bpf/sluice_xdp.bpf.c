@@ -91,6 +91,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct fw_config *cfg;
 	void *data, *data_end;
 	int v, rule;
+	bool early;
 
 	if (lbc && lbc->decap)
 		sl_lb_decap(ctx);
@@ -107,9 +108,18 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (lbc && lbc->active)
 		sl_lb_syn_meta(p);
 	ctc = sl_fw_ct_cfg();
-	if (ctc && cfg->early) {
-		/* early deny rules: classified once, before conntrack (firewall.h) */
-		rule = sl_classify(cfg, &p->m, p->slot);
+	/* early deny rules: classified once, before conntrack (firewall.h) */
+	early = ctc && cfg->early;
+	if (ctc && !early) {
+		v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
+		if (v == SL_ALLOW)
+			return sl_allowed(ctx, p, lbc);
+		if (v != SL_NEXT)
+			return v;
+	}
+	/* one call site: sl_classify is inlined once per program */
+	rule = sl_classify(cfg, &p->m, p->slot);
+	if (early) {
 		v = sl_fw_early(SL_HOOK_XDP, p, cfg, rule);
 		if (v == SL_NEXT)
 			v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
@@ -117,15 +127,6 @@ int sluice_xdp(struct xdp_md *ctx)
 			return sl_allowed(ctx, p, lbc);
 		if (v != SL_NEXT)
 			return v;
-	} else {
-		if (ctc) {
-			v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
-			if (v == SL_ALLOW)
-				return sl_allowed(ctx, p, lbc);
-			if (v != SL_NEXT)
-				return v;
-		}
-		rule = sl_classify(cfg, &p->m, p->slot);
 	}
 	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, ctc, rule);
 	return v == SL_ALLOW ? sl_allowed(ctx, p, lbc) : v;

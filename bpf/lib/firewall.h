@@ -255,26 +255,27 @@ static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifi
 	struct fw_config *cfg = NULL;
 	struct sl_ct_config *ctc;
 	int v, rule;
+	bool early;
 
 	v = sl_fw_begin(h, sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, &cfg,
 			p);
 	if (v != SL_NEXT || !cfg)
 		return v;
 	ctc = sl_fw_ct_cfg();
-	if (ctc && cfg->early) {
-		rule = sl_classify(cfg, &p->m, p->slot);
+	early = ctc && cfg->early;
+	if (ctc && !early) {
+		v = sl_fw_track(ctx, h, p, ctc);
+		if (v != SL_NEXT)
+			return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
+	}
+	/* one call site: sl_classify is inlined once per program */
+	rule = sl_classify(cfg, &p->m, p->slot);
+	if (early) {
 		v = sl_fw_early(h, p, cfg, rule);
 		if (v == SL_NEXT)
 			v = sl_fw_track(ctx, h, p, ctc);
 		if (v != SL_NEXT)
 			return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
-	} else {
-		if (ctc) {
-			v = sl_fw_track(ctx, h, p, ctc);
-			if (v != SL_NEXT)
-				return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
-		}
-		rule = sl_classify(cfg, &p->m, p->slot);
 	}
 	v = sl_fw_rules(ctx, h, p, cfg, ctc, rule);
 	return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
