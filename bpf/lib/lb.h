@@ -19,6 +19,11 @@
  * its backend and its cached next hop (inlined array lookups); a new flow
  * the Maglev table and one LRU insert. bpf_fib_lookup runs once a second
  * per backend and CPU (lb_nh), for NAT replies per client slot and CPU (lb_cnh).
+ * Every call and return costs ~7 ns here (a BPF-to-BPF call; ~15 a helper:
+ * docs/lb.md, "Cost"), so the IPv4 paths of the stage make none of their
+ * own (sl_lb_service, sl_lb_reply inlined): what is out of line runs only
+ * on IPv6 flows (the map template, lb_fwd.h) and on rare paths (ICMP,
+ * too big, reverse entries).
  */
 #ifndef SLUICE_BPF_LB_H
 #define SLUICE_BPF_LB_H
@@ -235,14 +240,15 @@ static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
  * Forward a packet of flow K to its backend. F: its LB_FLOWS entry (or
  * NULL; a TCP SYN is not looked up: see sl_lb); SVC: its service, or NULL
  * when F caches it (sl_lb_flow_cached): then an F that cannot be used any
- * more (stale, backend gone) looks the service up after all.
+ * more (stale, backend gone) looks the service up after all. CFG: lb_cfg.
+ * (Inlined at its one call site in sl_lb: a call would cost ~7 ns a packet.)
  */
-static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
-				    const struct lb_service *svc, const struct lb_flow_key *k,
-				    struct lb_flow *f)
+static __always_inline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
+					 const struct lb_config *cfg,
+					 const struct lb_service *svc,
+					 const struct lb_flow_key *k, struct lb_flow *f)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	struct lb_config *cfg = sl_lb_cfg();
 	/* src zeroed: else clang 14 spills unset words on the NAT path (refused) */
 	__u32 hash = 0, be_id = 0, src[4] = {};
 	__u64 now = sl_now();
@@ -250,8 +256,6 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 	bool created = false, exists = false, only_new, dsr;
 	struct sl_lb_hop hop;
 
-	if (!p || !cfg || !k)
-		return XDP_ABORTED;
 	if (f)
 		be = sl_lb_flow_be(cfg, f, k->proto, p->m.tcp_flags, now, &be_id);
 	if (!be) {
@@ -324,15 +328,13 @@ static __noinline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 }
 
 /* A backend's reply to a NAT flow: the source back to VIP:port, then to the client. */
-static __noinline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
+static __always_inline int sl_lb_reply(struct xdp_md *ctx, struct sl_pipe *p)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct sl_lb_hop hop;
 	__u32 src[4], dst[4];
 	struct lb_flow_key k;
 
-	if (!p)
-		return XDP_ABORTED;
 	if (sl_lb_rewrite(data, data_end, &p->m, false, p->lb.vip, p->lb.vport))
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, p->bytes);
 	sl_lb_stat(SLUICE_LB_STAT_REPLY);
@@ -372,12 +374,13 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 		 * so a new connection pays no lookup that misses (a cold bucket).
 		 */
 		f = sl_lb_opening(k.proto, p->m.tcp_flags) ? NULL : sl_lb_flow_find(&k);
-		if (f && sl_lb_flow_cached(cfg, f))
-			return sl_lb_service(ctx, p, NULL, &k, f);
-		svc = sl_lb_service_of(&k, false);
-		if (svc)
-			return sl_lb_service(ctx, p, svc, &k, f);
-		return sl_pass(p->bytes);
+		svc = NULL;
+		if (!f || !sl_lb_flow_cached(cfg, f)) {
+			svc = sl_lb_service_of(&k, false);
+			if (!svc)
+				return sl_pass(p->bytes);
+		}
+		return sl_lb_service(ctx, p, cfg, svc, &k, f);
 	}
 	if (p->m.has_l4 && sl_ct_is_icmp(p->m.family, p->m.proto))
 		return sl_lb_icmp(ctx, p, cfg);
@@ -412,8 +415,9 @@ static __always_inline void sl_lb_reply_set(struct sl_pipe *p, struct lb_flow *f
  * Is K, a packet from a NAT backend to a client, a reply of a flow in
  * LB_FLOWS? Through lb_nat_be: the client's 5-tuple towards each (VIP,
  * port) the backend serves, whose flow chose that backend. Then P is set
- * as a reply (sl_lb_reply_set). (A call of its own: its 60 bytes of keys
- * stay off the stack of the calls after it.)
+ * as a reply (sl_lb_reply_set). (A call of its own, ~7 ns per reply: inlined,
+ * its keys would take the entry program's frame from 160 to 224 bytes, and
+ * the deepest chain of the firewall's calls under it past the 512 allowed.)
  */
 static __noinline bool sl_lb_reply_fwd(struct sl_pipe *p, const struct lb_config *cfg,
 				       const struct lb_flow_key *k, __u64 now)
