@@ -36,8 +36,8 @@
 
 /* Static "file names" of the locations of a rule given as CLI arguments. */
 static const char *const arg_names[SL_EF_N] = {
-	"NAME", "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--before",
-	"--section",
+	"NAME", "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--early",
+	"--before", "--section",
 };
 
 /* DIAGS as one line: "FILE:LINE:COL: message; ..." */

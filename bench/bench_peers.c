@@ -10,7 +10,11 @@
  *   - an nftables netdev ingress chain dropping by a set of 100k prefixes
  *     (behind XDP_PASS: veth takes redirected frames only with a program);
  *   - sluice denying by the same 100k prefixes, stateless and stateful, drop
- *     events on at the agent's default rate.
+ *     events on at the agent's default rate; and stateful with the rule
+ *     `early: true` (checked before conntrack: a listed source costs no
+ *     conntrack lookup). The early policy sits in a slot of its own beside
+ *     the other, each case switching the interface to its slot as a reload
+ *     does (one word).
  * The set is mixed as threat feeds are (40% /32, 20% /28, 40% /24, bench_gen.h)
  * plus the listed documentation prefixes the traffic hits. Traffic
  * (gen_doc): sources from the documentation ranges only, HIT_256 / 256 of
@@ -157,21 +161,22 @@ struct peers {
 	struct bench_floor *fl;
 	struct fw_map_fds fds;
 	struct sl_ct_config ct[2];	/* ct_cfg of the stateless and the stateful policy */
+	uint32_t slot[2];		/* policy slots: the rule as written, and early */
 	int gen_fd, xf_fd;
 	int hit;		/* of 256 frames, listed */
 	uint8_t frame[FRAME_LEN];
 };
 
-static int write_policy(bool stateful)
+static int write_policy(bool stateful, bool early)
 {
 	char text[512];
 
 	snprintf(text, sizeof(text),
 		 "sets:\n  blk:\n    file: big.txt\n"
 		 "firewall:\n  interfaces: [pe0]\n  default: deny\n  stateful: %s\n  rules:\n"
-		 "    - { name: blk, action: deny, src: [\"@blk\"] }\n"
+		 "    - { name: blk, action: deny, early: %s, src: [\"@blk\"] }\n"
 		 "    - { name: dns, action: allow, proto: udp, dport: [53] }\n",
-		 stateful ? "true" : "false");
+		 stateful ? "true" : "false", early ? "true" : "false");
 	return write_file(dir, "policy.yaml", text);
 }
 
@@ -218,7 +223,7 @@ static int sluice_policy(struct peers *p, bool stateful)
 	double t0 = now_s();
 	uint32_t max;
 
-	if (write_policy(stateful) || apply_pol(dir, &p->fds, 1 + stateful, false, &pol))
+	if (write_policy(stateful, false) || apply_pol(dir, &p->fds, 1 + stateful, false, &pol))
 		return -1;
 	ct_config_compile(&pol, &p->ct[stateful], &max);
 	policy_free(&pol);
@@ -234,6 +239,49 @@ static int sluice_policy(struct peers *p, bool stateful)
 		return -1;
 	printf("  sluice: the policy (%s) compiled and written in %.2f s\n",
 	       stateful ? "stateful" : "stateless", now_s() - t0);
+	return 0;
+}
+
+/*
+ * The stateful policy with rule blk early, compiled the real way into a
+ * policy slot of its own (P->slot[1]); the one in force is P->slot[0].
+ */
+static int sluice_early_slot(struct peers *p)
+{
+	struct sl_diags diags = { 0 };
+	struct fw_tables t = { 0 };
+	struct sl_policy pol;
+	int err;
+
+	if (fw_ifslot_get(&p->fds, SLUICE_IFSLOT_DEFAULT, &p->slot[0]) || write_policy(true, true))
+		return -1;
+	err = policy_load_dir(dir, &pol, &diags);
+	if (!err) {
+		err = fw_compile(&pol, policy_fw(&pol, 0), 3, &t, &diags);
+		policy_free(&pol);
+	}
+	if (!err)
+		err = fw_slot_free(&p->fds, &p->slot[1]);
+	if (!err)
+		err = fw_slot_write(&p->fds, p->slot[1], &t, NULL, &diags);
+	if (!err && !t.cfg.early)
+		err = -EINVAL;
+	fw_tables_free(&t);
+	if (err) {
+		fprintf(stderr, "bench_peers: the early policy: %s\n", strerror(-err));
+		sl_diags_print(stderr, &diags);
+	}
+	sl_diags_free(&diags);
+	return err ? -1 : 0;
+}
+
+/* The interfaces on policy slot EARLY (the early one) or the other, as a reload switches. */
+static int sluice_slot(struct peers *p, bool early)
+{
+	if (fw_ifslot_set(&p->fds, SLUICE_IFSLOT_DEFAULT, p->slot[early])) {
+		fprintf(stderr, "bench_peers: switching the policy slot failed\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -301,12 +349,12 @@ static int xdp_filter_load(void)
 	return fd;
 }
 
-enum { L_DROP, L_PASS, L_CEIL, L_XF, L_NFT, L_SL, L_SLCT, L_N };
+enum { L_DROP, L_PASS, L_CEIL, L_XF, L_NFT, L_SL, L_SLCT, L_SLEA, L_N };
 static const char *const live_name[L_N] = {
 	"floor: XDP_DROP", "XDP_PASS, no filter", "ceiling: constant test of the list",
 	"xdp-filter, 1,000 address + 1,000 port rules",
 	"nft netdev ingress, 100k-prefix set", "sluice, 100k-prefix set, stateless",
-	"sluice, 100k-prefix set, stateful",
+	"sluice, 100k-prefix set, stateful", "sluice stateful, blk rule early",
 };
 
 /* xdp-filter's program attached (legacy netlink, as its CLI does) or detached: 0 or -1. */
@@ -365,7 +413,8 @@ static double live_case(struct peers *p, int c)
 			return -1;
 		break;
 	default:
-		if ((c == L_SL || c == L_SLCT) && sluice_ct(p, c == L_SLCT))
+		if ((c == L_SL || c == L_SLCT || c == L_SLEA) &&
+		    (sluice_slot(p, c == L_SLEA) || sluice_ct(p, c != L_SL)))
 			return -1;
 		v = veth_rig_prog_mpps(&rig, prog, p->gen_fd, p->frame, FRAME_LEN, FRAMES, 1,
 				       &dropped);
@@ -407,10 +456,12 @@ static int live_rows(struct peers *p, int gen_fd, int hit)
 	for (int c = 0; c < L_N; c++)
 		printf("  %-46s %8.2f %10.0f%% %13.0f\n", live_name[c], best[c],
 		       100 * best[c] / best[L_DROP], 1e3 / best[c] - 1e3 / best[L_DROP]);
-	printf("  sluice / xdp-filter: stateless %.2f, stateful %.2f (target >= 1.0)\n",
-	       best[L_SL] / best[L_XF], best[L_SLCT] / best[L_XF]);
-	printf("  sluice / nft:        stateless %.2f, stateful %.2f (target >= 5.0)\n",
-	       best[L_SL] / best[L_NFT], best[L_SLCT] / best[L_NFT]);
+	printf("  sluice / xdp-filter: stateless %.2f, stateful %.2f, stateful early %.2f "
+	       "(target >= 1.0)\n", best[L_SL] / best[L_XF], best[L_SLCT] / best[L_XF],
+	       best[L_SLEA] / best[L_XF]);
+	printf("  sluice / nft:        stateless %.2f, stateful %.2f, stateful early %.2f "
+	       "(target >= 5.0)\n", best[L_SL] / best[L_NFT], best[L_SLCT] / best[L_NFT],
+	       best[L_SLEA] / best[L_NFT]);
 	printf("  ceiling / nft %.2f: sluice reaches %.0f%% of it stateless, %.0f%% stateful\n",
 	       best[L_CEIL] / best[L_NFT], 100 * best[L_SL] / best[L_CEIL],
 	       100 * best[L_SLCT] / best[L_CEIL]);
@@ -427,9 +478,10 @@ static uint32_t doc_src(uint32_t x)
 	return x & 0x100 ? 0xc6336400 | host : 0xc0000280 | (host & 0x7f);
 }
 
-enum { TR_FLOOR, TR_XF, TR_SL, TR_SLCT, TR_N };
+enum { TR_FLOOR, TR_XF, TR_SL, TR_SLCT, TR_SLEA, TR_N };
 static const char *const tr_name[TR_N] = {
 	"floor: XDP_DROP", "xdp-filter", "sluice stateless", "sluice stateful",
+	"sluice stateful, blk early",
 };
 
 /*
@@ -530,19 +582,20 @@ int main(void)
 	if (nft_file("blk.nft"))
 		goto out;
 	printf("  nft: the set loaded in %.1f s\n", now_s() - t0);
-	if (sluice_policy(&p, false) || sluice_policy(&p, true) ||
+	if (sluice_policy(&p, false) || sluice_policy(&p, true) || sluice_early_slot(&p) ||
 	    live_rows(&p, bpf_program__fd(gen->progs.gen_doc), HIT_256) ||
 	    live_rows(&p, bpf_program__fd(gen_all->progs.gen_doc), HIT_ALL))
 		goto out;
 
-	/* BPF_PROG_TEST_RUN on the same packets; sluice stateless, then stateful */
+	/* BPF_PROG_TEST_RUN on the same packets; sluice stateless, stateful, stateful early */
 	for (uint32_t i = 0; i < NPKT; i++)
 		veth_rig_frame(pkts[i], doc_src(sl_bench_mix32(i + 1)));
 	progs[TR_FLOOR] = bpf_program__fd(p.fl->progs.floor_same);
 	progs[TR_XF] = p.xf_fd;
-	progs[TR_SL] = progs[TR_SLCT] = bpf_program__fd(p.fw->progs.sluice_xdp);
+	progs[TR_SL] = progs[TR_SLCT] = progs[TR_SLEA] = bpf_program__fd(p.fw->progs.sluice_xdp);
 	for (int w = 0; w < TR_N; w++) {
-		if ((w == TR_SL || w == TR_SLCT) && sluice_ct(&p, w == TR_SLCT))
+		if ((w == TR_SL || w == TR_SLCT || w == TR_SLEA) &&
+		    (sluice_slot(&p, w == TR_SLEA) || sluice_ct(&p, w != TR_SL)))
 			goto out;
 		for (int r = 0; r < TR_ROUNDS; r++) {
 			ns[w][r] = tr_run(progs[w], w, pkts, &nd[w][r], &np[w][r]);

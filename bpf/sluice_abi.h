@@ -165,7 +165,11 @@ struct fw_config {
 	__u64 generation;		/* policy generation that wrote this */
 	__u32 nrules;			/* rules in use, bits [0, nrules) */
 	__u32 default_action;		/* enum sluice_action */
-	__u32 active;			/* 0: no policy applied, every packet passes */
+	__u16 active;			/* 0: no policy applied, every packet passes */
+	__u16 early;			/* 1: a rule is early (SLUICE_RULE_EARLY): when
+					 * stateful, the packet is classified before
+					 * conntrack (once), so an early deny drops it
+					 * before any conntrack lookup */
 	__u16 block;			/* 1: rule 0 is the CLI blocklist: its prefixes are in
 					 * the sl_block* maps, not in the tables; checked before
 					 * conntrack so a block cuts established flows */
@@ -329,7 +333,8 @@ struct fw_lpm6_val {
  * reloads for a rule whose name and content did not change.
  */
 #define SLUICE_RULE_ALLOW	0x80000000u	/* the rule allows; else it denies */
-#define SLUICE_RULE_CNT(e)	((e) & ~SLUICE_RULE_ALLOW)
+#define SLUICE_RULE_EARLY	0x40000000u	/* a deny checked before conntrack (`early`) */
+#define SLUICE_RULE_CNT(e)	((e) & ~(SLUICE_RULE_ALLOW | SLUICE_RULE_EARLY))
 
 struct fw_rule_blk {
 	__u32 e[64];
@@ -1266,7 +1271,7 @@ _Static_assert(sizeof(struct fw_iv1) == sizeof(struct fw_p1), "fw_iv1 shares fw_
 _Static_assert(sizeof(struct fw_pfx16) == sizeof(struct fw_p1), "fw_pfx16 shares fw_*4_p1");
 _Static_assert(SLUICE_DROP_MAX <= 256, "drop reasons fit in sl_event.reason");
 _Static_assert(SLUICE_POL_SLOTS <= 256, "sections fit in sl_event.section");
-_Static_assert(SLUICE_CNT_MAX < SLUICE_RULE_ALLOW, "counter ids fit in fw_rule entries");
+_Static_assert(SLUICE_CNT_MAX < SLUICE_RULE_EARLY, "counter ids fit in fw_rule entries");
 #endif
 
 #endif /* SLUICE_ABI_H */

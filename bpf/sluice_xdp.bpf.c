@@ -9,6 +9,8 @@
  *                                   extension headers, L4) into the per-CPU
  *                                   sl_scratch; [a backend's reply to a NAT
  *                                   flow reads as from VIP:port from here on]
+ *                                   [stateful, early rules: classify
+ *                                   first, an early deny drops here]
  *                                   [stateful: conntrack; a tracked
  *                                   connection is allowed] then, for what
  *                                   conntrack did not know: classify
@@ -88,7 +90,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sl_ct_config *ctc;
 	struct fw_config *cfg;
 	void *data, *data_end;
-	int v;
+	int v, rule;
+	bool early;
 
 	if (lbc && lbc->decap)
 		sl_lb_decap(ctx);
@@ -105,14 +108,27 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (lbc && lbc->active)
 		sl_lb_syn_meta(p);
 	ctc = sl_fw_ct_cfg();
-	if (ctc) {
+	/* early deny rules: classified once, before conntrack (firewall.h) */
+	early = ctc && cfg->early;
+	if (ctc && !early) {
 		v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
 		if (v == SL_ALLOW)
 			return sl_allowed(ctx, p, lbc);
 		if (v != SL_NEXT)
 			return v;
 	}
-	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, ctc);
+	/* one call site: sl_classify is inlined once per program */
+	rule = sl_classify(cfg, &p->m, p->slot);
+	if (early) {
+		v = sl_fw_early(SL_HOOK_XDP, p, cfg, rule);
+		if (v == SL_NEXT)
+			v = sl_fw_track(ctx, SL_HOOK_XDP, p, ctc);
+		if (v == SL_ALLOW)
+			return sl_allowed(ctx, p, lbc);
+		if (v != SL_NEXT)
+			return v;
+	}
+	v = sl_fw_rules(ctx, SL_HOOK_XDP, p, cfg, ctc, rule);
 	return v == SL_ALLOW ? sl_allowed(ctx, p, lbc) : v;
 }
 

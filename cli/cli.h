@@ -146,6 +146,13 @@ const char *cli_arg(const struct cli *c, const struct cli_args *a, const char *n
 const struct cli_list *cli_arg_list(const struct cli *c, const struct cli_args *a,
 				    const char *name);
 
+/*
+ * Text views of rules (rule list, policy show): an early deny's action
+ * reads "deny-early" (-j keeps "action": "deny", "early": true). RULES: an
+ * array of rule objects, changed in place.
+ */
+void cli_mark_early(struct json_object *rules);
+
 /* `sluice --version`: the CLI's version alone (cli/version.c). */
 int cli_version_only(const struct cli *c);
 

@@ -26,6 +26,7 @@
 
 struct check_result {
 	size_t rules, sets, prefixes, sections, lbs, backends, egress;
+	size_t early;			/* early deny rules (of firewall sections) */
 	bool several;			/* a policy with more than one section was checked */
 	struct json_object *secs;	/* [{"name", "interfaces", "default", ...}] */
 	struct json_object *files;	/* every file read */
@@ -85,7 +86,11 @@ static void show_sections(const struct cli *c, struct check_result *r,
 	for (size_t s = 0; s < pol->nfws; s++) {
 		const struct sl_firewall *fw = &pol->fws[s];
 		struct json_object *o = json_object_new_object(), *ifs = json_object_new_array();
+		size_t early = 0;
 
+		for (size_t i = 0; i < fw->nrules; i++)
+			early += fw->rules[i].early;
+		r->early += early;
 		for (size_t i = 0; i < fw->nifaces; i++)
 			json_object_array_add(ifs, json_object_new_string(fw->ifaces[i]));
 		json_object_object_add(o, "name", json_object_new_string(fw->name));
@@ -94,14 +99,17 @@ static void show_sections(const struct cli *c, struct check_result *r,
 					       sl_action_name(fw->default_action)));
 		json_object_object_add(o, "stateful", json_object_new_boolean(fw->stateful));
 		json_object_object_add(o, "rules", json_object_new_uint64(fw->nrules));
+		json_object_object_add(o, "early", json_object_new_uint64(early));
 		json_object_array_add(r->secs, o);
 		if (c->json || pol->nfws < 2)
 			continue;
 		printf("section %s (", fw->name);
 		for (size_t i = 0; i < fw->nifaces; i++)
 			printf("%s%s", i ? ", " : "", fw->ifaces[i]);
-		printf("%s): %zu rules, default %s, %s\n", fw->nifaces ? "" : "no interfaces",
-		       fw->nrules, sl_action_name(fw->default_action),
+		printf("%s): %zu rules", fw->nifaces ? "" : "no interfaces", fw->nrules);
+		if (early)
+			printf(" (%zu early)", early);
+		printf(", default %s, %s\n", sl_action_name(fw->default_action),
 		       fw->stateful ? "stateful" : "stateless");
 	}
 	r->sections += pol->nfws;
@@ -228,16 +236,18 @@ static int do_check(struct cli *c, int argc, char **argv)
 
 	rc = r.status;
 	if (!c->json) {
-		char lbs[64] = "";
+		char lbs[64] = "", early[32] = "";
 
 		if (r.lbs)
 			snprintf(lbs, sizeof(lbs), ", %zu load balancers (%zu backends)", r.lbs,
 				 r.backends);
+		if (r.early)
+			snprintf(early, sizeof(early), " (%zu early)", r.early);
 		if (rc == EXIT_OK && r.several)
-			printf("ok: %zu rules in %zu sections, %zu sets, %zu prefixes%s", r.rules,
-			       r.sections, r.sets, r.prefixes, lbs);
+			printf("ok: %zu rules%s in %zu sections, %zu sets, %zu prefixes%s", r.rules,
+			       early, r.sections, r.sets, r.prefixes, lbs);
 		else if (rc == EXIT_OK)
-			printf("ok: %zu rules, %zu sets, %zu prefixes%s", r.rules, r.sets,
+			printf("ok: %zu rules%s, %zu sets, %zu prefixes%s", r.rules, early, r.sets,
 			       r.prefixes, lbs);
 		if (rc == EXIT_OK && r.egress)
 			printf(", %zu egress entr%s", r.egress, r.egress > 1 ? "ies" : "y");
@@ -253,6 +263,7 @@ static int do_check(struct cli *c, int argc, char **argv)
 	json_object_object_add(out, "valid", json_object_new_boolean(rc == EXIT_OK));
 	if (rc == EXIT_OK) {
 		json_object_object_add(out, "rules", json_object_new_uint64(r.rules));
+		json_object_object_add(out, "early", json_object_new_uint64(r.early));
 		json_object_object_add(out, "sets", json_object_new_uint64(r.sets));
 		json_object_object_add(out, "prefixes", json_object_new_uint64(r.prefixes));
 		json_object_object_add(out, "loadbalancers", json_object_new_uint64(r.lbs));
@@ -328,6 +339,7 @@ static int show_text(struct json_object *d)
 		       json_object_get_string(pr_get(fw, "default")),
 		       json_object_get_boolean(pr_get(fw, "stateful")) ? "yes" : "no");
 		free(ifs);
+		cli_mark_early(pr_get(fw, "rules"));
 		if (json_object_array_length(pr_get(fw, "rules")))
 			err = pr_rows(stdout, show_rule_cols, NELEM(show_rule_cols),
 				      pr_get(fw, "rules"), "  ");
@@ -448,7 +460,7 @@ static void add_change(struct json_object *into, const char *key, struct json_ob
 static struct json_object *diff_rules(struct json_object *old, struct json_object *new)
 {
 	static const char *const fields[] = { "section", "action", "src", "dst", "proto", "sport",
-					      "dport" };
+					      "dport", "early" };
 	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
 	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
 	struct json_object *chg = json_object_new_array(), *mov = json_object_new_array();
@@ -754,7 +766,8 @@ static char *rule_summary(struct json_object *r)
 
 	if (!m)
 		return NULL;
-	fprintf(m, "%s", json_object_get_string(pr_get(r, "action")));
+	fprintf(m, "%s%s", json_object_get_string(pr_get(r, "action")),
+		json_object_get_boolean(pr_get(r, "early")) ? " early" : "");
 	for (size_t i = 0; i < NELEM(f); i++) {
 		char *t;
 

@@ -67,6 +67,18 @@ static bool several_sections(struct json_object *rules, struct json_object *def)
 	return false;
 }
 
+void cli_mark_early(struct json_object *rules)
+{
+	size_t n = json_object_is_type(rules, json_type_array) ? json_object_array_length(rules) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(rules, i);
+
+		if (json_object_get_boolean(pr_get(r, "early")))
+			json_object_object_add(r, "action", json_object_new_string("deny-early"));
+	}
+}
+
 static int rule_list_text(struct json_object *data)
 {
 	struct json_object *rules = pr_get(data, "rules");
@@ -81,6 +93,7 @@ static int rule_list_text(struct json_object *data)
 
 	if (!t)
 		return -ENOMEM;
+	cli_mark_early(rules);
 	for (size_t i = 0; i < n && !err; i++)
 		err = pr_table_add(t, json_object_array_get_idx(rules, i));
 	if (!err && def) {
@@ -135,6 +148,8 @@ static const struct cli_opt rule_add_opts[] = {
 	  "source ports and ranges (needs --proto tcp or udp)" },
 	{ "--dport", "PORT|LO-HI", CLI_OPT_LIST, CV_TEXT, NULL,
 	  "destination ports and ranges (needs --proto tcp or udp)" },
+	{ "--early", NULL, 0, CV_TEXT, NULL,
+	  "a deny checked before conntrack: cuts tracked connections too" },
 	{ "--before", "RULE", 0, CV_RULE, NULL,
 	  "insert right before RULE (default: after every hand-written rule)" },
 	{ "--section", "NAME", 0, CV_SECTION, NULL,
@@ -144,8 +159,8 @@ static const struct cli_opt rule_add_opts[] = {
 };
 
 static const char *const add_locs[SL_EF_N] = {
-	"rule name", "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--before",
-	"--section",
+	"rule name", "--action", "--src", "--dst", "--proto", "--sport", "--dport", "--early",
+	"--before", "--section",
 };
 
 static bool list_field(int f)
@@ -197,6 +212,9 @@ static int rule_fields(struct cli *c, const struct cli_args *a, struct sl_edit_r
 
 		if (!val)
 			continue;
+		/* a flag: the policy's `early: true` */
+		if (f == SL_EF_EARLY)
+			val = "true";
 		r->has[f] = true;
 		r->floc[f] = (struct sl_loc){ add_locs[f], 0, 0 };
 		if (!list_field(f)) {

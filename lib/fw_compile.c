@@ -1709,9 +1709,15 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 		goto out;
 	}
 	fw_tables_set_counters(t, NULL, SLUICE_CNT_DEFAULT);
-	for (size_t r = 0; r < fw->nrules; r++)
+	for (size_t r = 0; r < fw->nrules; r++) {
 		if (fw->rules[r].action == SLUICE_ACT_ALLOW)
 			t->rule[r / 64].e[r % 64] |= SLUICE_RULE_ALLOW;
+		/* the parser refuses early on an allow rule */
+		else if (fw->rules[r].early)
+			t->rule[r / 64].e[r % 64] |= SLUICE_RULE_EARLY;
+		if (fw->rules[r].early)
+			t->cfg.early = 1;
+	}
 out:
 	if (rc == -ENOMEM)
 		oom(&c);
@@ -1735,7 +1741,7 @@ void fw_tables_set_counters(struct fw_tables *t, const uint32_t *ids, uint32_t d
 	for (uint32_t r = 0; r < t->cfg.nrules; r++) {
 		uint32_t *e = &t->rule[r / 64].e[r % 64];
 
-		*e = (*e & SLUICE_RULE_ALLOW) | (ids ? ids[r] : r);
+		*e = (*e & (SLUICE_RULE_ALLOW | SLUICE_RULE_EARLY)) | (ids ? ids[r] : r);
 	}
 	t->cfg.cnt_default = def;
 }

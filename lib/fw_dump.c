@@ -174,6 +174,14 @@ void fw_tables_dump(FILE *out, const struct fw_tables *t)
 		if (t->rule[r / 64].e[r % 64] & SLUICE_RULE_ALLOW)
 			fprintf(out, " %u", r);
 	fprintf(out, "\n");
+	/* only policies with early rules: the goldens of the others stay as they were */
+	if (cfg->early) {
+		fprintf(out, "early");
+		for (uint32_t r = 0; r < cfg->nrules; r++)
+			if (t->rule[r / 64].e[r % 64] & SLUICE_RULE_EARLY)
+				fprintf(out, " %u", r);
+		fprintf(out, "\n");
+	}
 	for (int f = 0; f < SL_F_MAX; f++) {
 		fprintf(out, "%s classes %u\n", fname[f], t->ncls[f]);
 		for (uint32_t i = 0; i < t->ncls[f]; i++) {

@@ -53,6 +53,8 @@ struct sl_rule {
 	char *name;
 	struct sl_loc loc;
 	enum sluice_action action;
+	bool early;			/* `early: true`: a deny checked before conntrack */
+	struct sl_loc early_loc;	/* the `early` value (file NULL: not written) */
 	struct sl_addr_item *src;	/* nsrc == 0: any */
 	size_t nsrc;
 	struct sl_addr_item *dst;

@@ -28,13 +28,14 @@
 #include "yaml_doc.h"
 
 const char *const sl_edit_field_names[SL_EF_N] = {
-	"name", "action", "src", "dst", "proto", "sport", "dport", "before", "section",
+	"name", "action", "src", "dst", "proto", "sport", "dport", "early", "before", "section",
 };
 
 /* Fields holding one value, not a list. */
 static bool field_single(enum sl_edit_field f)
 {
-	return f == SL_EF_NAME || f == SL_EF_ACTION || f == SL_EF_BEFORE || f == SL_EF_SECTION;
+	return f == SL_EF_NAME || f == SL_EF_ACTION || f == SL_EF_EARLY || f == SL_EF_BEFORE ||
+	       f == SL_EF_SECTION;
 }
 
 char *sl_edits_path(const char *dir)
@@ -375,7 +376,7 @@ static void read_rule(struct ectx *c, yaml_node_t *m)
 				break;
 		if (f == SL_EF_N) {
 			eerr(c, k, "unknown key \"%.64s\" in a rule; allowed keys: name, action, "
-			     "src, dst, proto, sport, dport, before, section",
+			     "src, dst, proto, sport, dport, early, before, section",
 			     scalar(k) ? scalar(k) : "");
 			continue;
 		}
@@ -1141,7 +1142,7 @@ static void gen_policy(struct gen *g, const struct sl_edits *e)
 		const struct sl_edit_rule *r = &e->rules[i];
 		bool first = true;
 
-		for (int k = SL_EF_NAME; k <= SL_EF_DPORT; k++) {
+		for (int k = SL_EF_NAME; k <= SL_EF_EARLY; k++) {
 			if (!r->has[k])
 				continue;
 			fprintf(g->f, "    %s %s: ", first ? "-" : " ", sl_edit_field_names[k]);

@@ -57,6 +57,7 @@ enum sl_edit_field {
 	SL_EF_PROTO,
 	SL_EF_SPORT,
 	SL_EF_DPORT,
+	SL_EF_EARLY,
 	SL_EF_BEFORE,
 	SL_EF_SECTION,
 	SL_EF_N,
@@ -68,7 +69,8 @@ extern const char *const sl_edit_field_names[SL_EF_N];
 struct sl_edit_rule {
 	struct sl_loc loc;		/* the rule in the edits file (line 0: not written yet) */
 	bool has[SL_EF_N];		/* the field was given */
-	char **v[SL_EF_N];		/* its values (name, action, before, section: one) */
+	char **v[SL_EF_N];		/* its values (name, action, early, before,
+					 * section: one) */
 	size_t n[SL_EF_N];
 	struct sl_loc floc[SL_EF_N];	/* where each field was written; the CLI uses
 					 * {"--src", 0, 0} so errors name the argument */

@@ -77,14 +77,21 @@ struct json_object *sl_json_rule(const struct sl_rule *r)
 	json_object_object_add(o, "proto", sl_json_protos(r->protos));
 	json_object_object_add(o, "sport", sl_json_ports(r->sport, r->nsport));
 	json_object_object_add(o, "dport", sl_json_ports(r->dport, r->ndport));
+	json_object_object_add(o, "early", json_object_new_boolean(r->early));
 	return o;
 }
 
 uint64_t sl_rule_key(const struct sl_rule *r)
 {
 	struct json_object *o = sl_json_rule(r);
-	const char *txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	uint64_t h = txt ? sl_fnv1a(SL_FNV_INIT, txt, strlen(txt)) : SL_FNV_INIT;
+	const char *txt;
+	uint64_t h;
+
+	/* a rule that is not early keeps the key it had before `early` existed */
+	if (!r->early)
+		json_object_object_del(o, "early");
+	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	h = txt ? sl_fnv1a(SL_FNV_INIT, txt, strlen(txt)) : SL_FNV_INIT;
 
 	json_object_put(o);
 	return h ? h : 1;

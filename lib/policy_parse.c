@@ -739,7 +739,28 @@ static const char *protos_text(uint32_t p)
 	return "icmpv6";
 }
 
-enum { R_NAME, R_ACTION, R_SRC, R_DST, R_PROTO, R_SPORT, R_DPORT, R_NKEYS };
+enum { R_NAME, R_ACTION, R_SRC, R_DST, R_PROTO, R_SPORT, R_DPORT, R_EARLY, R_NKEYS };
+
+/*
+ * `early: true|false`: a deny rule checked before conntrack (docs/policy.md).
+ * On an allow rule it is an error: what passes before conntrack is only
+ * what conntrack would not know anyway, so it could mean nothing.
+ */
+static void parse_early(struct pctx *c, struct sl_rule *r, yaml_node_t *v, bool have_action)
+{
+	if (parse_bool(v, &r->early)) {
+		if (v->type == YAML_SCALAR_NODE)
+			err_node(c, v, "early must be true or false, got \"%.64s\"", sval(v));
+		else
+			err_node(c, v, "early must be true or false, got %s", kind(v));
+		return;
+	}
+	r->early_loc = node_loc(c, v);
+	if (r->early && have_action && r->action == SLUICE_ACT_ALLOW)
+		err_node(c, v, "early applies to deny rules only; rule \"%s\" allows (an early "
+			 "rule drops before conntrack, an allow has nothing to do there)",
+			 r->name ? r->name : "");
+}
 
 /*
  * One rule of FW. EGRESS: a rule of an egress entry: the keys of a firewall
@@ -749,12 +770,12 @@ enum { R_NAME, R_ACTION, R_SRC, R_DST, R_PROTO, R_SPORT, R_DPORT, R_NKEYS };
 static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m, bool egress)
 {
 	static const char *const keys[R_NKEYS] = { "name", "action", "src", "dst", "proto",
-						   "sport", "dport" };
+						   "sport", "dport", "early" };
 	static const char *const eg_keys[] = { "name", "action", "dst", "proto", "dport",
 					       "src", "sport" };
 	struct kv f[R_NKEYS] = {}, ef[7];
 	struct sl_rule *r;
-	int proto_errs = 0;
+	int proto_errs = 0, action_errs;
 
 	if (m->type != YAML_MAPPING_NODE) {
 		err_node(c, m, "a rule must be a mapping (%s), got %s",
@@ -805,6 +826,7 @@ static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m, b
 			oom(c);
 		r->loc = node_loc(c, f[R_NAME].val);
 	}
+	action_errs = c->errs;
 	if (!f[R_ACTION].key) {
 		err_node(c, m, "rule%s%s%s has no action (allow or deny)", r->name ? " \"" : "",
 			 r->name ? r->name : "", r->name ? "\"" : "");
@@ -813,6 +835,8 @@ static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m, b
 		err_node(c, f[R_ACTION].val, "unknown action \"%.64s\"; use allow or deny",
 			 f[R_ACTION].val->type == YAML_SCALAR_NODE ? sval(f[R_ACTION].val) : "");
 	}
+	if (f[R_EARLY].key)
+		parse_early(c, r, f[R_EARLY].val, c->errs == action_errs);
 	if (f[R_SRC].key) {
 		struct addr_list al = { &r->src, &r->nsrc };
 

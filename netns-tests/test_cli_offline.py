@@ -112,6 +112,21 @@ def test_check_bad_value_points_at_it(tmp_path):
     assert int(m["col"]) == col_of(text, line, "maybe")
 
 
+def test_check_early(tmp_path):
+    """`early: true` counted by policy check; on an allow rule, refused at its value."""
+    text = VALID.replace("      src: [\"@blocklist\"]", "      early: true\n      src: [\"@blocklist\"]")
+    p = run("policy", "check", write(tmp_path / "fw.yaml", text))
+    assert (p.returncode, p.stdout) == (0, "ok: 2 rules (1 early), 1 sets, 4 prefixes\n"), p
+    out = json_only(run("-j", "policy", "check", str(tmp_path / "fw.yaml")))
+    assert out["early"] == 1 and out["sections"][0]["early"] == 1, out
+    text = VALID.replace("      action: allow", "      action: allow\n      early: yes")
+    f = write(tmp_path / "fw.yaml", text)
+    line = text.splitlines().index("      early: yes") + 1
+    m = ERR_RE.match(one_error_line(run("policy", "check", f)))
+    assert m and (m["file"], int(m["line"]), int(m["col"])) == (f, line, 14), m
+    assert m["msg"].startswith('early applies to deny rules only; rule "ssh" allows'), m["msg"]
+
+
 HOOK_FW = """firewall:
   interfaces: [eth0]
   hook: %s

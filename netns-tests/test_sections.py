@@ -64,9 +64,9 @@ def test_check_shows_each_section(tmp_path):
     assert out["valid"] is True and out["rules"] == 3
     assert out["sections"] == [
         {"name": "public", "interfaces": ["eth0"], "default": "deny", "stateful": True,
-         "rules": 2},
+         "rules": 2, "early": 0},
         {"name": "fw1", "interfaces": ["eth*", "veth*"], "default": "allow",
-         "stateful": False, "rules": 1},
+         "stateful": False, "rules": 1, "early": 0},
     ]
 
 

@@ -19,6 +19,7 @@
 #include "testlib.h"
 #include "fw_tables.h"
 #include "policy_int.h"
+#include "policy_json.h"
 #include "hook.h"
 #include <fnmatch.h>
 
@@ -1611,4 +1612,54 @@ TEST(lb_decap_alone)
 			"loads"))
 		ASSERT_EQ(f.pol.decap.nvips, 1, "vips");
 	fx_done(&f);
+}
+
+/* `early: true`: a deny checked before conntrack (docs/policy.md). */
+TEST(early_rule)
+{
+	struct fixture f;
+	uint64_t k_early;
+	struct sl_rule r;
+
+	fx_init(&f);
+	/* a stateless section accepts it too: it changes nothing there */
+	fx_write(&f, "p.yaml", "firewall:\n  stateful: false\n  rules:\n"
+		 "    - name: cut\n      action: deny\n      early: true\n"
+		 "      src: [198.51.100.0/24]\n"
+		 "    - name: plain\n      action: deny\n      early: no\n"
+		 "    - name: web\n      action: allow\n");
+	if (ASSERT_OK(fx_load(&f), "loads")) {
+		const struct sl_firewall *fw = policy_fw(&f.pol, 0);
+
+		ASSERT_TRUE(fw->rules[0].early, "cut is early");
+		ASSERT_EQ(fw->rules[0].early_loc.line, 6, "early's line");
+		ASSERT_EQ(fw->rules[0].early_loc.col, 14, "early's column");
+		ASSERT_TRUE(!fw->rules[1].early, "early: no");
+		ASSERT_TRUE(!fw->rules[2].early, "not written: not early");
+		/* counters follow the key: turning early on or off is a change */
+		r = fw->rules[0];
+		k_early = sl_rule_key(&r);
+		r.early = false;
+		ASSERT_TRUE(sl_rule_key(&r) != k_early, "early changes the rule's key");
+		r.early = true;
+		ASSERT_EQ(sl_rule_key(&r), k_early, "the same rule, the same key");
+	}
+	fx_done(&f);
+
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: allow\n      early: true\n", 6, 14,
+		   "early applies to deny rules only; rule \"r\" allows");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      early: maybe\n", 6, 14,
+		   "early must be true or false, got \"maybe\"");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      early: [true]\n", 6, 14,
+		   "early must be true or false, got a list");
+	/* allow with early false is fine; the order of the keys does not matter */
+	fx_init(&f);
+	fx_write(&f, "p.yaml", FW_HEAD "    - name: r\n      early: false\n      action: allow\n");
+	ASSERT_OK(fx_load(&f), "early: false on an allow rule");
+	fx_done(&f);
+	EXPECT_ONE(FW_HEAD "    - name: r\n      early: true\n      action: allow\n", 5, 14,
+		   "early applies to deny rules only");
+	/* egress rules have no conntrack to come before */
+	EXPECT_ONE("egress:\n  - name: e\n    cgroup: /x\n    rules:\n"
+		   "      - action: deny\n        early: true\n", 6, 9, "unknown key \"early\"");
 }

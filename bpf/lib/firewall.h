@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The firewall stages: parse (sl_fw_begin), [conntrack] (sl_fw_track),
- * classify, count, verdict (sl_fw_rules). sluice_xdp runs them in its entry
+ * classify (sl_classify), count, verdict (sl_fw_rules); a stateful policy
+ * with early deny rules classifies before conntrack instead and drops an
+ * early deny's packets there (sl_fw_early). sluice_xdp runs them in its entry
  * program, then tail-calls the load balancer for what it allows;
  * sl_firewall_hook runs them the same way in one program (the tcx program,
  * and the benchmarks' single-program path in bench/bpf/bench_fw.h, so what
@@ -152,21 +154,44 @@ static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe
 }
 
 /*
- * The rules: classify, count, verdict (SL_ALLOW, a drop, or a SYN cookie's
- * SYN-ACK sent back); an allowed packet may open a connection (CTX: the
+ * Early deny rules (CFG->early, stateful only: without conntrack every deny
+ * is checked before anything passes anyway). RULE: the packet's
+ * classification, made before conntrack; when its first match is an early
+ * deny it is dropped here, counted on the rule, and conntrack is never
+ * looked up (a blocked source cannot keep a tracked connection alive).
+ * SL_NEXT otherwise: conntrack, then sl_fw_rules on the same RULE.
+ */
+static __always_inline int sl_fw_early(enum sl_hook h, struct sl_pipe *p,
+				       const struct fw_config *cfg, int rule)
+{
+	__u32 e;
+
+	if (rule < 0)
+		return SL_NEXT;
+	e = sl_rule_entry(p->slot, rule);
+	if (e == SL_RULE_MISSING || !(e & SLUICE_RULE_EARLY))
+		return SL_NEXT;
+	sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), p->bytes);
+	return sl_drop_rule(h, SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, rule, p->ifindex, cfg);
+}
+
+/*
+ * The rules: count and verdict for RULE, the packet's classification
+ * (sl_classify: made right before, or before conntrack when the policy has
+ * early rules, never twice); SL_ALLOW, a drop, or a SYN cookie's
+ * SYN-ACK sent back; an allowed packet may open a connection (CTX: the
  * packet, which conntrack may answer in place). A SYN for a load-balanced
  * service (P->lb.to_vip) is the backend's to answer: no cookie, even where
  * a local socket listens on the port. On tc (H) the SYN opens an entry and
  * goes on to the stack, where the kernel's own SYN cookies take a flood.
  */
 static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe *p,
-				       const struct fw_config *cfg, struct sl_ct_config *ctc)
+				       const struct fw_config *cfg, struct sl_ct_config *ctc,
+				       int rule)
 {
 	__u64 bytes = p->bytes;
-	int rule;
 	__u32 e;
 
-	rule = sl_classify(cfg, &p->m, p->slot);
 	if (rule == SL_NO_MATCH) {
 		sl_count(&fw_rule_cnt_v2, cfg->cnt_default, bytes);
 		if (cfg->default_action == SLUICE_ACT_ALLOW)
@@ -211,19 +236,30 @@ static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifi
 {
 	struct fw_config *cfg = NULL;
 	struct sl_ct_config *ctc;
-	int v;
+	int v, rule;
+	bool early;
 
 	v = sl_fw_begin(h, sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, &cfg,
 			p);
 	if (v != SL_NEXT || !cfg)
 		return v;
 	ctc = sl_fw_ct_cfg();
-	if (ctc) {
+	early = ctc && cfg->early;
+	if (ctc && !early) {
 		v = sl_fw_track(ctx, h, p, ctc);
 		if (v != SL_NEXT)
 			return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
 	}
-	v = sl_fw_rules(ctx, h, p, cfg, ctc);
+	/* one call site: sl_classify is inlined once per program */
+	rule = sl_classify(cfg, &p->m, p->slot);
+	if (early) {
+		v = sl_fw_early(h, p, cfg, rule);
+		if (v == SL_NEXT)
+			v = sl_fw_track(ctx, h, p, ctc);
+		if (v != SL_NEXT)
+			return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
+	}
+	v = sl_fw_rules(ctx, h, p, cfg, ctc, rule);
 	return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
 }
 

@@ -7,8 +7,9 @@ serve PORT: (client namespace) a dual-stack TCP echo server on PORT and a UDP ec
     Prints "ready", runs until stdin reaches EOF or --max-seconds pass.
 udp ADDR PORT: send one datagram, print "reply" or "timeout".
 ping ADDR: two IPv4 ICMP echo requests, print "reply" or "timeout".
-tcp ADDR PORT: connect, exchange one message, print "open"; on a line from
-    stdin close it (FIN) and wait for the peer's FIN, print "closed"; exit at
+tcp ADDR PORT: connect, exchange one message, print "open"; on each line
+    "echo" from stdin exchange one more, print "echo" or "timeout"; on another
+    line close it (FIN) and wait for the peer's FIN, print "closed"; exit at
     stdin EOF. Prints "refused" or "timeout" when connect fails.
 """
 import argparse
@@ -86,8 +87,19 @@ def tcp(addr, port, timeout):
         print("timeout", flush=True)
         return
     print("open" if data == b"ct-tcp" else "wrong", flush=True)
-    if not sys.stdin.readline():
-        return
+    # "echo": once more over the same connection, "echo" or "timeout"
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return
+        if line.strip() != "echo":
+            break
+        try:
+            s.sendall(b"ct-again")
+            data = s.recv(2048)
+        except (socket.timeout, OSError):
+            data = None
+        print("echo" if data == b"ct-again" else "timeout", flush=True)
     s.shutdown(socket.SHUT_WR)
     try:
         rest = s.recv(2048)
