@@ -22,7 +22,9 @@
  *
  * The per-packet path writes last_seen (a coarse clock) and the counters,
  * nothing else, and treats an entry past its state's timeout as absent
- * (deleting it).
+ * (deleting it). Before the lookups, the lookup filter (ct_stamp,
+ * ct_table.h) says when the key's bucket holds no live entry: a miss
+ * without them.
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
@@ -49,18 +51,16 @@ enum sl_ct_res {
  */
 static __always_inline int sl_ct_hit(const struct sl_meta *m, const struct sl_ct_config *cfg,
 				     struct sl_ct_pkt *p, __u64 bytes, const __u8 *th,
-				     const bool v4)
+				     __u64 now, __u64 *stamp, const bool v4)
 {
 	struct sl_ct_entry *e;
 	bool unassured;
-	__u64 now;
 	__u32 dir;
 	void *map;
 
 	e = sl_ct_find(p, &unassured, v4);
 	if (!e)
 		return SL_CT_MISS;
-	now = sl_now();
 	/* past its timeout it is gone, whether or not its sweeper came by */
 	if (sl_ct_stale(e, cfg, now)) {
 		map = sl_ct_map(v4, p->shard, unassured);
@@ -74,6 +74,8 @@ static __always_inline int sl_ct_hit(const struct sl_meta *m, const struct sl_ct
 	e->bytes[dir] += bytes;
 	if (m->proto == SL_IPPROTO_TCP)
 		sl_ct_tcp(e, cfg, p->shard, dir, m->tcp_flags, th);
+	/* its bucket's stamp covers it until its (new) deadline: one compare, mostly */
+	sl_ct_stamp(stamp, p->hash, now + sl_ct_timeout_ns(cfg, e->state));
 	if (unassured && sl_ct_assured(e, m->proto, dir)) {
 		if (v4)
 			sl_ct_promote4(p, e, (struct sl_ct_config *)cfg);
@@ -100,20 +102,28 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 	struct sl_ct_entry *e;
 	const __u8 *th = NULL;
 	bool unassured;
+	__u64 now, *stamp;
 	int kind;
 
 	kind = sl_ct_pkt_make(data, data_end, m, p);
 	if (kind == SL_CT_KEYED) {
-		p->shard = sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+		sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+		now = sl_now();
+		stamp = sl_ct_stamp_word(p->hash);
+		/* no live entry in the key's bucket: a miss without the LRU lookups */
+		if (sl_ct_filtered(cfg, stamp, p->hash, now)) {
+			sl_ct_stat(SLUICE_CT_STAT_FILTERED);
+			return SL_CT_MISS;
+		}
 		if (m->proto == SL_IPPROTO_TCP)
 			th = sl_ct_l4(data, data_end, m, SL_TCP_HLEN);
 		if (p->v4)
-			return sl_ct_hit(m, cfg, p, bytes, th, true);
-		return sl_ct_hit(m, cfg, p, bytes, th, false);
+			return sl_ct_hit(m, cfg, p, bytes, th, now, stamp, true);
+		return sl_ct_hit(m, cfg, p, bytes, th, now, stamp, false);
 	}
 	if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 		sl_ct_pkt_key(p, &t);
-		p->shard = sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+		sl_ct_pkt_shard(p, sl_ct_shards(cfg));
 		e = p->v4 ? sl_ct_find4(p, &unassured) : sl_ct_find6(p, &unassured);
 		if (e && !sl_ct_stale(e, cfg, sl_now())) {
 			sl_ct_stat(SLUICE_CT_STAT_RELATED);

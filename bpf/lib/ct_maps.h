@@ -55,6 +55,19 @@ struct {
 	__type(value, struct sl_ct_sweeper);
 } ct_sweep SEC(".maps");
 
+/*
+ * The lookup filter's stamps (sluice_abi.h, SLUICE_CT_STAMPS): an array,
+ * whose lookup the verifier inlines (no call); mmapable, so that the agent
+ * stamps the entries it inserts with the datapath's atomic max.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_CT_STAMP_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} ct_stamp SEC(".maps");
+
 /* ct_cfg[0]: stateful flag and timeouts, written by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
