@@ -712,7 +712,7 @@ int mig_ct_copy(int old_fd, const struct ct_tables *nt, uint64_t *moved, uint64_
 static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final)
 {
 	bool v4 = !strcmp(p->m->name, SLUICE_MAP_CT4);
-	struct ct_tables nt;
+	struct ct_tables nt = { .fd4 = -1, .fd6 = -1 };
 	uint64_t moved, failed;
 	int other, err;
 
