@@ -1169,6 +1169,8 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	json_object_object_add(d, "unassured_capacity",
 			       json_object_new_uint64(a->ct_unassured_max));
 	json_object_object_add(d, "shards", json_object_new_uint64(a->ct_shards));
+	/* the lookup filter: on once the agent stamped the table (filter_skipped: its work) */
+	json_object_object_add(d, "lookup_filter", json_object_new_boolean(cfg.filter));
 	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		char key[32];
 
