@@ -107,6 +107,15 @@ static __always_inline void sl_ct_stat(__u32 idx)
 		(*c)++;
 }
 
+/* Add N (no branch on it: the verifier follows one path) to counter IDX. */
+static __always_inline void sl_ct_stat_add(__u32 idx, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&ct_stats, &idx);
+
+	if (c)
+		*c += n;
+}
+
 /* The number of shards CFG says the table has (a power of two, 1 without CFG). */
 static __always_inline __u32 sl_ct_shards(const struct sl_ct_config *cfg)
 {

@@ -62,21 +62,23 @@ static __always_inline void sl_ct_stamp(__u64 *w, __u32 hash, __u64 end)
 
 /*
  * May the lookup of a key of HASH's bucket (its word W) be skipped at NOW?
- * Only when the filter is on (CFG) and the bucket's stamp (plus the slack
- * of a raised timeout, until its end) has passed: then every entry of the
+ * 1 when the filter is on (CFG) and the bucket's stamp (plus the slack of
+ * a raised timeout, until its end) has passed: then every entry of the
  * bucket is past its timeout, which the lookup would treat as absent.
+ * Without a branch (BPF has no set-on-compare: the signs of differences of
+ * 32-bit values in 64 bits): every branch here would be a path the
+ * verifier follows through the rest of the program.
  */
-static __always_inline bool sl_ct_filtered(const struct sl_ct_config *cfg, const __u64 *w,
-					   __u32 hash, __u64 now)
+static __always_inline __u64 sl_ct_filtered(const struct sl_ct_config *cfg, const __u64 *w,
+					    __u32 hash, __u64 now)
 {
-	__u32 t = now >> SLUICE_CT_STAMP_SHIFT, end;
+	__u64 t = (__u32)(now >> SLUICE_CT_STAMP_SHIFT), end;
 
-	if (!cfg->filter || !w)
-		return false;
 	end = sl_ct_stamp_get(*w, sl_ct_stamp_idx(hash));
-	if (t < cfg->filter_until)
-		end += cfg->filter_slack;
-	return t > end;
+	/* t < filter_until: the slack applies */
+	end += cfg->filter_slack & -((t - cfg->filter_until) >> 63);
+	/* end < t: passed */
+	return cfg->filter & 1 & ((end - t) >> 63);
 }
 
 /* The entry of P's key in table V4, assured or (*UNASSURED) not, or NULL. */
