@@ -592,10 +592,13 @@ static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
  * a timeout) holds no live entry: its packets skip the LRU lookups.
  * Written only upwards (an atomic max), by every insert and by a hit whose
  * entry outlives the stamp; a stale stamp costs only the lookups it does
- * not skip. 2^20 buckets (4 MiB): 4 per entry of the default table's
- * family (SLUICE_CT_DEFAULT_MAX).
+ * not skip. 2^16 buckets (256 KiB): small enough to stay in a core's L2
+ * cache (a 4 MiB array, 4 per entry of the default table, cost new flows
+ * more in cache and TLB misses than the lookups it saved them); a table
+ * with many more live entries than buckets stamps most of them, and the
+ * filter then skips less (docs/datapath.md, "Lookup filter").
  */
-#define SLUICE_CT_STAMPS	(1u << 20)
+#define SLUICE_CT_STAMPS	(1u << 16)
 #define SLUICE_CT_STAMP_SHIFT	30
 #define SLUICE_CT_STAMP_IDX_SHIFT 6	/* above the shard's bits (SLUICE_CT_SHARDS_MAX) */
 #define SLUICE_CT_STAMP_WORDS	(SLUICE_CT_STAMPS / 2)	/* ct_stamp's entries */
