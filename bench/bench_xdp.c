@@ -215,11 +215,11 @@ static double median(double *v, int n)
  * balancer tail-called through sl_tails, state in sl_scratch) against the
  * same stages in one program (fw_single), each round after the floor:
  * medians. Which of the two runs first alternates round by round (ABBA:
- * pipe first in rounds 0 and 3 of every 4): run always in the same order,
- * the one run second measured a few ns cheaper than the same program run
- * first (an A/A row below checks that the order no longer shows;
- * docs/datapath.md, "What the pipeline costs"). SLB_FIXED_ORDER=1 keeps
- * the old order (floor, single, pipe) to see that bias again.
+ * pipe first in rounds 0 and 3 of every 4): run always in the same order
+ * (floor, single, pipe), the pipeline measured ~2-3 ns dearer against one
+ * program than alternated (docs/datapath.md, "What the pipeline costs");
+ * aa_rows measures two identical programs this way. SLB_FIXED_ORDER=1
+ * keeps the old order, to see that bias again.
  */
 static int pipe_vs_single(int pipe, int single, int floor, const uint8_t *frame,
 			  uint32_t want, double *pipe_ns, double *single_ns, double *floor_ns,
