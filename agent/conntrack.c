@@ -386,6 +386,30 @@ static int ct_cookie_write(struct agent *a)
 	return err;
 }
 
+/*
+ * Mark the slots around this start as ones SYN cookies were sent in
+ * (ct_ck_sent): the previous slot, this one, the next (cookies the previous
+ * programs answer until the links move to ours), and the one before the
+ * previous (each word holds its residue's slot). The programs of a build
+ * before ct_ck_sent sent cookies without marking it, and the map may be
+ * new: their ACKs are checked for the next two or three slots (~2-3 min),
+ * then only those after a cookie is sent again.
+ */
+static void ct_cookie_sent_mark(int fd)
+{
+	uint32_t s = (uint32_t)(ct_now_ns() >> SLUICE_CK_SLOT_SHIFT), key = 0;
+	struct sl_ck_sent sent;
+
+	for (uint32_t d = 0; d < SLUICE_CK_SENT_SLOTS; d++) {
+		uint32_t slot = s + 1 - d;
+
+		sent.slot[slot % SLUICE_CK_SENT_SLOTS] = slot;
+	}
+	if (bpf_map_update_elem(fd, &key, &sent, BPF_ANY))
+		pr_warn("cannot write %s: %s; ACKs of SYN cookies sent before this start may be "
+			"refused", SLUICE_MAP_CT_CK_SENT, strerror(errno));
+}
+
 int ct_load(struct agent *a)
 {
 	struct sluice_tc *skel;
@@ -415,6 +439,7 @@ int ct_load(struct agent *a)
 	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
 	a->ct_ck_cfg_fd = bpf_map__fd(skel->maps.ct_ck_cfg);
 	a->ct_ck_load_fd = bpf_map__fd(skel->maps.ct_ck_load);
+	ct_cookie_sent_mark(bpf_map__fd(skel->maps.ct_ck_sent));
 	err = ct_retry_open(a);
 	if (err)
 		return err;

@@ -134,6 +134,7 @@ static const struct mig_map mig_maps[] = {
 	COUNTERS(SLUICE_MAP_CT_STATS, "the conntrack counters", sl_ct_stat_names, prev_ct_stats),
 	RECREATE(SLUICE_MAP_CT_CK_CFG, "the SYN cookie settings"),
 	RECREATE(SLUICE_MAP_CT_CK_LOAD, "the SYN cookie load"),
+	RECREATE(SLUICE_MAP_CT_CK_SENT, "the slots SYN cookies were sent in"),
 	RECREATE("ct_ck_tmp", "the SYN cookie code's buffers"),
 	RECREATE(SLUICE_MAP_EVENTS, "the drop events"),
 	/* the CLI blocklist: filled from the edits file before any link moves */

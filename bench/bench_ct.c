@@ -310,6 +310,96 @@ static int load(struct ctb *b, uint32_t max_entries)
 	return 0;
 }
 
+/* SYN cookies: MODE (the bench's key, no port listed, auto never under pressure). */
+static int ck_mode(struct ctb *b, uint32_t mode)
+{
+	static struct sl_ck_config ck;
+	int ncpu = libbpf_num_possible_cpus();
+	struct sl_ck_load zero[ncpu > 0 ? ncpu : 1];
+	uint32_t k = 0;
+
+	memset(&ck, 0, sizeof(ck));
+	memset(zero, 0, sizeof(zero));
+	ck.mode = mode;
+	ck.press_min = ~0u;
+	ck.key[0] = 0x0123456789abcdefull;
+	ck.key[1] = 0xfedcba9876543210ull;
+	if (bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_ck_cfg), &k, &ck, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_ck_load), &k, zero, BPF_ANY))
+		return -1;
+	return 0;
+}
+
+/*
+ * Mark the slots a cookie was sent in (ct_ck_sent): the current one and the
+ * one before (SENT), or none. False when this build has no such map (every
+ * ACK without an entry is checked there).
+ */
+static bool ck_sent_set(struct ctb *b, bool sent)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(b->fw->obj, "ct_ck_sent");
+	uint32_t k = 0, s = (uint32_t)(ct_now_ns() >> SLUICE_CK_SLOT_SHIFT), v[4] = { 0 };
+
+	if (!m || bpf_map__value_size(m) != sizeof(v))
+		return false;
+	if (sent) {
+		v[s % 4] = s;
+		v[(s - 1) % 4] = s - 1;
+		v[(s + 1) % 4] = s + 1;
+	}
+	return !bpf_map_update_elem(bpf_map__fd(m), &k, v, BPF_ANY);
+}
+
+/*
+ * An ACK flood: every packet an ACK from a new (spoofed) source, no entry,
+ * to port 80 (allowed), beside the same step's floor: with cookies off,
+ * auto without pressure (no cookie sent lately), auto checking it as a
+ * cookie's (one was sent this slot: what every ACK cost before ct_ck_sent),
+ * and always (a bad cookie: dropped).
+ */
+static int ack_flood(struct ctb *b)
+{
+	int cnew = bpf_program__fd(b->ct->progs.ct_new);
+	int fnew = bpf_program__fd(b->ct->progs.ctf_new);
+	static const struct {
+		const char *name;
+		uint32_t mode;
+		bool sent;
+		uint32_t want;
+	} rows[] = {
+		{ "ACK flood, new sources: cookies off", SLUICE_CK_OFF, false, XDP_PASS },
+		{ "ACK flood: cookies auto, none sent lately", SLUICE_CK_AUTO, false, XDP_PASS },
+		{ "ACK flood: cookies auto, one sent (checked)", SLUICE_CK_AUTO, true, XDP_PASS },
+		{ "ACK flood: cookies always, none sent (dropped)", SLUICE_CK_ALWAYS, false,
+		  XDP_DROP },
+	};
+	uint8_t f[FRAME_LEN], fl_f[FRAME_LEN];
+	const uint32_t rep = 200000;
+	uint64_t c0 = stat_sum(b, SLUICE_CT_STAT_CREATED);
+	double ns, fl;
+
+	if (!ck_sent_set(b, false))
+		printf("  (a build without ct_ck_sent: auto and always check every such ACK)\n");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		ck_sent_set(b, rows[i].sent);
+		if (ck_mode(b, rows[i].mode))
+			return -1;
+		make_frame(f, 0, 0x10, 0, 0);
+		make_frame(fl_f, 0, 0x10, 0, 0);
+		if (measure(cnew, fnew, f, fl_f, rep, rows[i].want, &ns, &fl))
+			return -1;
+		row(rows[i].name, ns, fl, rep);
+	}
+	ck_sent_set(b, false);
+	if (ck_mode(b, SLUICE_CK_OFF))
+		return -1;
+	if (stat_sum(b, SLUICE_CT_STAT_CREATED) != c0 || stat_sum(b, SLUICE_CT_STAT_CK_VALID)) {
+		fprintf(stderr, "bench: the ACK flood created entries or validated cookies\n");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * SYN cookies (syn-cookies: always), with a listener on port 80 in this
  * namespace: a SYN answered with a cookie (XDP_TX), and the SYN + the ACK
@@ -412,6 +502,8 @@ static int per_packet(struct ctb *b)
 		fprintf(stderr, "bench: a mid-stream ACK created an entry\n");
 		return -1;
 	}
+	if (ack_flood(b))
+		return -1;
 
 	/* established: handshake through the firewall, then the ACK again */
 	make_frame(f, 1000, 0x02, 0, 0);

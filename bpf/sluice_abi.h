@@ -726,6 +726,23 @@ struct sl_ck_load {
 };
 
 /*
+ * ct_ck_sent[0] (shared by every CPU): which time slots a cookie was sent
+ * in. slot[s % SLUICE_CK_SENT_SLOTS] == s once any cookie of slot s left
+ * (written once per slot, by the first); an ACK without an entry is checked
+ * as a cookie's only when one was sent in its slot or the one before (the
+ * slots a cookie is good for), so an ACK flood under auto mode without
+ * pressure costs no SipHash. A word only ever holds slots of its residue,
+ * so CPUs at a slot boundary never write different values into one. The
+ * agent marks the slots around its start as sent (cookies of a build
+ * before this map, answered before the links moved, still validate).
+ */
+#define SLUICE_CK_SENT_SLOTS	4
+
+struct sl_ck_sent {
+	__u32 slot[SLUICE_CK_SENT_SLOTS];
+};
+
+/*
  * The L4 load balancer (docs/lb.md). A service is (VIP, port, proto): its
  * key in lb_svc gives a struct lb_service, whose `table` names its Maglev
  * lookup table in the array of maps lb_maglev: an inner array of `size`
@@ -1105,6 +1122,7 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_CT_STATS	"ct_stats"
 #define SLUICE_MAP_CT_CK_CFG	"ct_ck_cfg"
 #define SLUICE_MAP_CT_CK_LOAD	"ct_ck_load"
+#define SLUICE_MAP_CT_CK_SENT	"ct_ck_sent"
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
 #define SLUICE_MAP_IFSLOT	"sl_ifslot_v2"	/* ifindex -> policy slot */
@@ -1247,6 +1265,7 @@ _Static_assert(sizeof(struct sl_eg_rev) == 24, "sl_eg_rev layout");
 _Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + SLUICE_CK_IF_WORDS),
 	       "ck_config layout");
 _Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
+_Static_assert(sizeof(struct sl_ck_sent) == 16, "ck_sent layout");
 _Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
 _Static_assert(SLUICE_VERDICT_MAX <= SLUICE_VERDICT_SLOTS, "sl_verdict_v2 has room");

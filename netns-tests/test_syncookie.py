@@ -11,6 +11,7 @@ checked after it.
 """
 import json
 import os
+import shutil
 import time
 
 from lib.agent import build_dir
@@ -161,3 +162,45 @@ def test_syn_flood_without_cookies(env):
     assert st["syncookie_sent"] == 0, st
     assert st["created"] >= frames * 0.9 and st["evicted"] >= frames * 0.8, st
     print("without cookies: %d of %d connected" % (connected, CONNECTS))
+
+
+def test_cookie_ack_across_restart(env):
+    """A cookie answered before the agent restarts is still good after it:
+    the SYN-ACK caught by a raw client (a source no namespace has), the
+    agent stopped and started, then the ACK: validated and its connection
+    handed to the listener. Twice: a restart that adopts the programs, and
+    one that loads a new program set with ct_ck_sent made anew (an upgrade
+    from a build without it: the cookie's slot is known only because the
+    agent marks the slots around its start as sent)."""
+    t = env.topo
+    env.agent.write_policy("10-test.yaml", policy(t, "  syn-cookie-ports: [%d]\n" % PORT))
+    env.agent.start()
+    server = many(t.fw, "serve", str(PORT))
+    half = LineProc(t.client, [PYTHON, os.path.join(HERE, "lib", "ck_half.py"), t.cdev,
+                               t.mac(t.fw, t.fdev), "203.0.113.77", t.f4, str(PORT)])
+    try:
+        assert server.line() == "ready"
+        for sport, upgrade in ((40001, False), (40002, True)):
+            ans = half.say("syn %d" % sport)
+            assert ans.startswith("cookie"), (ans, half.proc.stderr.read())
+            st0 = env.agent.cli("ct", "stats")
+            assert env.agent.stop() == 0, env.agent.log_text()
+            if upgrade:
+                sd = env.agent.state_dir
+                os.unlink(os.path.join(sd, "maps", "ct_ck_sent"))
+                # no program set pinned: the start loads a new one, as a new build does
+                shutil.rmtree(os.path.join(sd, "progs"))
+            env.agent.start()
+            assert half.say("ack") == "sent"
+            deadline = time.monotonic() + 10
+            while True:
+                st = env.agent.cli("ct", "stats")
+                if st["syncookie_accepted"] > st0["syncookie_accepted"]:
+                    break
+                assert time.monotonic() < deadline, (upgrade, st0, st)
+                time.sleep(0.05)
+            assert st["syncookie_valid"] == st0["syncookie_valid"] + 1, (upgrade, st0, st)
+            assert st["syncookie_failed"] == st0["syncookie_failed"], (upgrade, st0, st)
+    finally:
+        half.close()
+        server.close()

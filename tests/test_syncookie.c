@@ -174,8 +174,29 @@ static bool ck_ns(void)
 
 struct ck_env {
 	struct ct_env e;
-	int cfg_fd, load_fd;
+	int cfg_fd, load_fd, sent_fd;
 };
+
+/* ct_ck_sent: the slots a cookie was sent in, as the datapath left them. */
+static struct sl_ck_sent ck_sent(struct ck_env *c)
+{
+	struct sl_ck_sent s;
+	uint32_t k = 0;
+
+	memset(&s, 0xff, sizeof(s));
+	bpf_map_lookup_elem(c->sent_fd, &k, &s);
+	return s;
+}
+
+/* Mark SLOT as one a cookie was sent in, as a SYN answered then would have. */
+static int ck_mark(struct ck_env *c, uint32_t slot)
+{
+	struct sl_ck_sent s = ck_sent(c);
+	uint32_t k = 0;
+
+	s.slot[slot % SLUICE_CK_SENT_SLOTS] = slot;
+	return bpf_map_update_elem(c->sent_fd, &k, &s, BPF_ANY) ? -errno : 0;
+}
 
 /* Cookie settings: MODE, PORT always (0: none), PRESS_MIN for auto, TX_TC: ifindex 1 bounces. */
 static int ck_set_tx(struct ck_env *c, uint32_t mode, uint16_t port, uint32_t press_min,
@@ -185,6 +206,7 @@ static int ck_set_tx(struct ck_env *c, uint32_t mode, uint16_t port, uint32_t pr
 	uint32_t k = 0;
 	int ncpu = libbpf_num_possible_cpus();
 	struct sl_ck_load zero[ncpu > 0 ? ncpu : 1];
+	struct sl_ck_sent none = { { 0 } };
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mode = mode;
@@ -197,8 +219,10 @@ static int ck_set_tx(struct ck_env *c, uint32_t mode, uint16_t port, uint32_t pr
 	if (tx_tc)
 		cfg.tx_tc[0] |= 1ull << 1;	/* this namespace's loopback, the test device */
 	memset(zero, 0, sizeof(zero));
+	/* and no cookie sent lately (slot 0 is the first ~69 s after boot) */
 	if (bpf_map_update_elem(c->cfg_fd, &k, &cfg, BPF_ANY) ||
-	    bpf_map_update_elem(c->load_fd, &k, zero, BPF_ANY))
+	    bpf_map_update_elem(c->load_fd, &k, zero, BPF_ANY) ||
+	    bpf_map_update_elem(c->sent_fd, &k, &none, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -221,6 +245,7 @@ static int ck_open(struct ck_env *c, uint32_t mode, uint16_t port)
 		return err;
 	c->cfg_fd = bpf_map__fd(c->e.x.skel->maps.ct_ck_cfg);
 	c->load_fd = bpf_map__fd(c->e.x.skel->maps.ct_ck_load);
+	c->sent_fd = bpf_map__fd(c->e.x.skel->maps.ct_ck_sent);
 	return ck_set(c, mode, port, 0);
 }
 
@@ -546,6 +571,8 @@ TEST(ck_bad_ack_dropped)
 	struct ck_env c;
 
 	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
+	/* cookies were sent in both slots, as the good ones below would have been */
+	ASSERT_OK(ck_mark(&c, slot - 1) || ck_mark(&c, slot), "slots marked sent");
 	low = (slot & 1) << 7 | 3 << 5 | 0xf;
 	ck = ref_cookie(PEER4, 40700, LOCAL4, SSH, isn, slot, low);
 	ASSERT_EQ(in(&c.e, cookie_ack(PEER4, 40700, LOCAL4, isn, ck + 1, 1, 1)), XDP_DROP,
@@ -565,10 +592,58 @@ TEST(ck_bad_ack_dropped)
 	ASSERT_EQ(ct_count(&c.e), 1, "and tracked");
 
 	ASSERT_OK(ck_set(&c, SLUICE_CK_AUTO, 0, 0), "auto");
+	ASSERT_OK(ck_mark(&c, slot), "slot marked sent");
 	ASSERT_EQ(in(&c.e, cookie_ack(PEER4, 40700, LOCAL4, isn, ck + 1, 1, 1)), XDP_PASS,
 		  "auto: a bad cookie goes to the rules (ssh allowed)");
 	ASSERT_EQ(dropped(&c, SLUICE_DROP_SYNCOOKIE_BAD), 3, "not counted bad");
 	ASSERT_EQ(ct_count(&c.e), 1, "and not tracked");
+out:
+	ct_env_close(&c.e);
+}
+
+/*
+ * An ACK is checked as a cookie's only when a cookie was sent (by any CPU)
+ * in its time slot or the one before: the cookie of the current slot,
+ * computed here, is not validated while ct_ck_sent says none was sent
+ * lately (auto: left to the rules, untracked; a port that always gets
+ * cookies, or always mode: dropped as a bad cookie, as before), and is once
+ * a SYN-ACK of the slot went out (a real one: the datapath marks the slot).
+ */
+TEST(ck_ack_without_cookie_sent)
+{
+	const uint32_t isn = 77;
+	uint32_t slot = coarse_slot(), low = (slot & 1) << 7 | 3 << 5 | 0xf;
+	uint32_t ck = ref_cookie(PEER4, 40900, LOCAL4, SSH, isn, slot, low);
+	struct frame ack = cookie_ack(PEER4, 40900, LOCAL4, isn, ck, 1, 1), out;
+	uint8_t opt[40], meta[32];
+	size_t n = linux_syn_opts(opt, 1460, 1);
+	struct sl_ck_sent s;
+	uint32_t ml;
+	struct ck_env c;
+
+	CK_OPEN(c, SLUICE_CK_AUTO, 0);
+	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "auto: to the rules (ssh allowed)");
+	ASSERT_EQ(ml, 0, "no metadata for TC");
+	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 0, "not validated");
+	ASSERT_EQ(ct_count(&c.e), 0, "not tracked");
+
+	ASSERT_OK(ck_set(&c, SLUICE_CK_AUTO, SSH, 0), "port 22 listed");
+	ASSERT_EQ(in(&c.e, ack), XDP_DROP, "listed port: dropped");
+	ASSERT_OK(ck_set(&c, SLUICE_CK_ALWAYS, 0, 0), "always");
+	ASSERT_EQ(in(&c.e, ack), XDP_DROP, "always: dropped");
+	ASSERT_EQ(dropped(&c, SLUICE_DROP_SYNCOOKIE_BAD), 2, "counted syncookie-bad");
+	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 0, "none validated");
+	ASSERT_EQ(ct_count(&c.e), 0, "nothing tracked");
+
+	/* a SYN answered: its slot is marked, and the cookie above now validates */
+	ASSERT_EQ(in(&c.e, tcp_opt(PEER4, 40901, LOCAL4, SSH, SYN, 1, 0, opt, n)), XDP_TX,
+		  "a SYN answered");
+	s = ck_sent(&c);
+	ASSERT_TRUE(s.slot[slot % SLUICE_CK_SENT_SLOTS] == slot ||
+		    s.slot[(slot + 1) % SLUICE_CK_SENT_SLOTS] == slot + 1, "its slot marked sent");
+	ASSERT_EQ(in(&c.e, ack), XDP_PASS, "the cookie of the slot: validated");
+	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 1, "syncookie-valid");
+	ASSERT_EQ(ct_count(&c.e), 1, "tracked");
 out:
 	ct_env_close(&c.e);
 }

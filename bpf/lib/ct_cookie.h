@@ -11,6 +11,9 @@
  * listener its request socket with bpf_sk_assign_tcp_reqsk(). A bad one is
  * dropped where the port always gets cookies, and left to the rules
  * otherwise (it may be a packet of a connection whose entry was lost).
+ * Only an ACK in the slots after a cookie was sent (ct_ck_sent) is checked:
+ * with none sent lately (auto mode without pressure, the usual case) an
+ * ACK flood costs two inlined loads, not a call and a SipHash.
  *
  * Why a cookie of our own and not bpf_tcp_raw_gen/check_syncookie: the
  * kernel's check says only "valid or not", and the request socket needs the
@@ -29,6 +32,7 @@
 #ifndef SLUICE_BPF_CT_COOKIE_H
 #define SLUICE_BPF_CT_COOKIE_H
 
+#include "clock.h"
 #include "conntrack.h"
 #include "ct_synack.h"
 #include "ct_tcpopt.h"
@@ -62,6 +66,25 @@ static __always_inline struct sl_ck_tmp *sl_ck_tmp(void)
 
 	return bpf_map_lookup_elem(&ct_ck_tmp, &zero);
 }
+
+/* The slots cookies were sent in (struct sl_ck_sent): an array, shared, read inline. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_ck_sent);
+} ct_ck_sent SEC(".maps");
+
+/*
+ * The clocks of the cookies: sl_now(), the per-CPU copy of the coarse clock
+ * (clock.h), which lags the helper's by at most a tick (a CPU that reads it
+ * as jiffies move, before the timekeeper does). A SYN's lag only makes its
+ * cookie look a tick older. An ACK's clock must never be behind its SYN's
+ * (a cookie of the slot just begun would be read as two slots old), so the
+ * ACK reads it SL_CK_AHEAD_NS ahead, more than a tick at any HZ (100 and
+ * up): a cookie lives that much less than its 1-2 slots (~69-138 s).
+ */
+#define SL_CK_AHEAD_NS		(20 * 1000 * 1000ull)
 
 /*
  * The cookie of F in time slot SLOT, with LOW (bits 7..0) as given: the
@@ -105,6 +128,33 @@ static __always_inline __u32 sl_ck_cookie(const struct sl_ck_config *cfg,
 static __always_inline __u32 sl_ck_slot(__u64 now)
 {
 	return (__u32)(now >> SLUICE_CK_SLOT_SHIFT);
+}
+
+/* A cookie of SLOT was sent: mark it, once per slot (the first sender writes). */
+static __always_inline void sl_ck_sent_mark(__u32 slot)
+{
+	__u32 zero = 0;
+	struct sl_ck_sent *s = bpf_map_lookup_elem(&ct_ck_sent, &zero);
+	__u32 *w;
+
+	if (!s)
+		return;
+	w = &s->slot[slot & (SLUICE_CK_SENT_SLOTS - 1)];
+	if (*w != slot)
+		*w = slot;
+}
+
+/*
+ * Can an ACK at slot SLOT return a cookie? Only if one was sent in SLOT or
+ * the slot before (a cookie's life). Without the map: yes (check it).
+ */
+static __always_inline bool sl_ck_sent_recently(__u32 slot)
+{
+	__u32 zero = 0;
+	struct sl_ck_sent *s = bpf_map_lookup_elem(&ct_ck_sent, &zero);
+
+	return !s || s->slot[slot & (SLUICE_CK_SENT_SLOTS - 1)] == slot ||
+	       s->slot[(slot - 1) & (SLUICE_CK_SENT_SLOTS - 1)] == slot - 1;
 }
 
 static __always_inline __u16 sl_ck_mss_of(__u8 family, __u32 idx)
@@ -159,12 +209,12 @@ static __always_inline bool sl_ck_wanted(const struct sl_ck_config *cfg, __u16 p
 }
 
 /*
- * Answer the SYN M (its key P) with a cookie, in place: 0 when the frame is
- * now the SYN-ACK to send back (XDP_TX), -1 when the SYN takes the ordinary
- * path (left as it was).
+ * Answer the SYN M (its key P) with a cookie of the slot of NOW, in place: 0
+ * when the frame is now the SYN-ACK to send back (XDP_TX), -1 when the SYN
+ * takes the ordinary path (left as it was).
  */
 __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
-				const struct sl_ck_config *cfg)
+				const struct sl_ck_config *cfg, __u64 now)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u32 l3, l4, tcplen, newlen, isn, low, cookie, slot, mtu = 0;
@@ -222,7 +272,7 @@ __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
 	ts = o->ts && (cfg->opts & SLUICE_CK_OPT_TS);
 	sack = o->sack && (cfg->opts & SLUICE_CK_OPT_SACK);
 	ws = (cfg->opts & SLUICE_CK_OPT_WSCALE) ? o->wscale : SL_CK_WS_NONE;
-	slot = sl_ck_slot(bpf_ktime_get_coarse_ns());
+	slot = sl_ck_slot(now);
 	low = (slot & 1) << SL_CK_BIT_SLOT | sl_ck_mss_idx(m->family, o->mss) << SL_CK_BIT_MSS |
 	      (__u32)sack << SL_CK_BIT_SACK | ws;
 	cookie = sl_ck_cookie(cfg, &f, slot, (__u8)low, t->w);
@@ -275,11 +325,16 @@ enum sl_ck_syn_res {
 static __always_inline int sl_ck_syn(struct xdp_md *ctx, struct sl_meta *m)
 {
 	struct sl_ck_config *cfg = sl_ck_cfg();
+	__u64 now;
 
-	if (!cfg || !sl_ck_wanted(cfg, m->dport) || sl_ck_syn_answer(ctx, m, cfg))
+	if (!cfg || !sl_ck_wanted(cfg, m->dport))
 		return SL_CK_SYN_NONE;
+	now = sl_now();
+	if (sl_ck_syn_answer(ctx, m, cfg, now))
+		return SL_CK_SYN_NONE;
+	sl_ck_sent_mark(sl_ck_slot(now));
 	sl_ct_stat(SLUICE_CT_STAT_CK_SENT);
-	sl_ck_count(true, bpf_ktime_get_coarse_ns());
+	sl_ck_count(true, now);
 	return sl_ck_xdp_tx(ctx, cfg) ? SL_CK_SYN_TX : SL_CK_SYN_TC;
 }
 
@@ -290,18 +345,17 @@ enum sl_ck_res {
 };
 
 /*
- * The ACK M (no entry: P has its key) returning a cookie? Valid: an
+ * The ACK M (no entry: P has its key) at NOW returning a cookie? Valid: an
  * established entry among the assured ones, and the handshake's options in
  * the metadata for TC.
  */
 __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
-			       struct sl_ct_pkt *p, const struct sl_ck_config *cfg,
-			       const struct sl_ct_config *ctc)
+			       struct sl_ct_pkt *p, const struct sl_ct_config *ctc, __u64 now)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
 	__u32 l4, tcplen, ack, cookie, slot, low;
-	__u64 now = bpf_ktime_get_coarse_ns();
+	struct sl_ck_config *cfg = sl_ck_cfg();
 	struct sl_ck_tmp *t = sl_ck_tmp();
 	struct sl_ck_meta *meta;
 	struct sl_ct_entry v;
@@ -319,7 +373,7 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 	cookie = ack - 1;
 	low = cookie & SL_CK_LOW;
 	sl_ck_flow_of(m, &f, bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ)) - 1);
-	slot = sl_ck_slot(now);
+	slot = sl_ck_slot(now + SL_CK_AHEAD_NS);
 	if ((slot & 1) != low >> SL_CK_BIT_SLOT)
 		slot--;
 	if (sl_ck_cookie(cfg, &f, slot, (__u8)low, t->w) != cookie)
@@ -355,11 +409,17 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 	return SL_CK_VALID;
 }
 
-/* An ACK (no SYN, no RST) without an entry: a cookie's? */
+/*
+ * An ACK (no SYN, no RST) without an entry: a cookie's? Checked (a call, a
+ * SipHash) only when a cookie was sent in the slots it could be of; else
+ * none is valid: dropped where the port always gets cookies, as a bad one
+ * is, left to the rules otherwise.
+ */
 static __always_inline int sl_ck_ack(struct xdp_md *ctx, struct sl_meta *m, struct sl_ct_pkt *p,
 				     const struct sl_ct_config *ctc)
 {
 	struct sl_ck_config *cfg;
+	__u64 now;
 
 	if (m->proto != SL_IPPROTO_TCP || !m->has_ports ||
 	    (m->tcp_flags & (SL_TCP_SYN | SL_TCP_RST | SL_TCP_ACK)) != SL_TCP_ACK)
@@ -367,7 +427,10 @@ static __always_inline int sl_ck_ack(struct xdp_md *ctx, struct sl_meta *m, stru
 	cfg = sl_ck_cfg();
 	if (!cfg || cfg->mode == SLUICE_CK_OFF)
 		return SL_CK_NONE;
-	return sl_ck_ack_check(ctx, m, p, cfg, ctc);
+	now = sl_now();
+	if (!sl_ck_sent_recently(sl_ck_slot(now + SL_CK_AHEAD_NS)))
+		return sl_ck_port(cfg, m->dport) ? SL_CK_BAD : SL_CK_NONE;
+	return sl_ck_ack_check(ctx, m, p, ctc, now);
 }
 
 #endif /* SLUICE_BPF_CT_COOKIE_H */
