@@ -199,22 +199,45 @@ static int verify_rule_counts_all(struct bench *b, int prog, const uint8_t *fram
 }
 
 /*
+ * Rounds of pipe_vs_single: a multiple of 4, for its ABBA order. Its median
+ * is the mean of the middle two.
+ */
+#define AB_ROUNDS	8
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
  * The pipeline (sluice_xdp: the firewall in the entry program, the load
  * balancer tail-called through sl_tails, state in sl_scratch) against the
- * same stages in one program (fw_single),
- * interleaved with the floor in the same rounds: medians and their ratio.
+ * same stages in one program (fw_single), each round after the floor:
+ * medians. Which of the two runs first alternates round by round (ABBA:
+ * pipe first in rounds 0 and 3 of every 4): run always in the same order
+ * (floor, single, pipe), the pipeline measured ~2-3 ns dearer against one
+ * program than alternated (docs/datapath.md, "What the pipeline costs");
+ * aa_rows measures two identical programs this way. SLB_FIXED_ORDER=1
+ * keeps the old order, to see that bias again.
  */
 static int pipe_vs_single(int pipe, int single, int floor, const uint8_t *frame,
 			  uint32_t want, double *pipe_ns, double *single_ns, double *floor_ns,
 			  uint32_t *repeat_out)
 {
-	double a[ROUNDS], s[ROUNDS], f[ROUNDS];
+	double a[AB_ROUNDS], s[AB_ROUNDS], f[AB_ROUNDS];
 	uint32_t repeat = pick_repeat(pipe, frame), rv1 = ~0u, rv2 = ~0u;
+	bool fixed = getenv("SLB_FIXED_ORDER");
 
-	for (int i = 0; i < ROUNDS; i++) {
+	for (int i = 0; i < AB_ROUNDS; i++) {
+		bool pipe_first = !fixed && (i % 4 == 0 || i % 4 == 3);
+
 		f[i] = run_once(floor, frame, repeat, NULL);
+		if (pipe_first)
+			a[i] = run_once(pipe, frame, repeat, &rv2);
 		s[i] = run_once(single, frame, repeat, &rv1);
-		a[i] = run_once(pipe, frame, repeat, &rv2);
+		if (!pipe_first)
+			a[i] = run_once(pipe, frame, repeat, &rv2);
 		if (a[i] < 0 || s[i] < 0 || f[i] < 0)
 			return -1;
 		if (rv1 != want || rv2 != want) {
@@ -222,12 +245,9 @@ static int pipe_vs_single(int pipe, int single, int floor, const uint8_t *frame,
 			return -1;
 		}
 	}
-	qsort(a, ROUNDS, sizeof(double), cmp_double);
-	qsort(s, ROUNDS, sizeof(double), cmp_double);
-	qsort(f, ROUNDS, sizeof(double), cmp_double);
-	*pipe_ns = a[ROUNDS / 2];
-	*single_ns = s[ROUNDS / 2];
-	*floor_ns = f[ROUNDS / 2];
+	*pipe_ns = median(a, AB_ROUNDS);
+	*single_ns = median(s, AB_ROUNDS);
+	*floor_ns = median(f, AB_ROUNDS);
 	*repeat_out = repeat;
 	return 0;
 }
@@ -270,6 +290,31 @@ static int pipe_rows(struct bench *b, int pipe, int single, int floor, const uin
 	row("  tail-call pipeline (sluice_xdp), own entry", ns, fl, rep);
 	printf("  %-46s %+9.1f ns, %.2fx one program (%.2fx above the floor)\n",
 	       "  pipeline vs one program:", ns - ns1, ns / ns1, (ns - fl) / (ns1 - fl));
+	return 0;
+}
+
+/*
+ * The A/A check of pipe_vs_single: fw_single against its copy fw_single_b
+ * (the same instructions, another JIT image) and against itself, measured
+ * as the pipeline is. Both differences should be ~0: what they show is the
+ * instrument's, not a program's.
+ */
+static int aa_rows(struct bench *b, int single, int floor, const uint8_t *frame, uint32_t want)
+{
+	int copy = bpf_program__fd(b->fwr->progs.fw_single_b);
+	double x, y, fl;
+	uint32_t rep;
+
+	if (ifslot_for_lo(b, true) ||
+	    pipe_vs_single(copy, single, floor, frame, want, &x, &y, &fl, &rep))
+		return -1;
+	printf("  %-46s %+9.1f ns (%.1f / %.1f, floor %.1f)\n", "  A/A: copy vs fw_single", x - y,
+	       x, y, fl);
+	if (pipe_vs_single(single, single, floor, frame, want, &x, &y, &fl, &rep))
+		return -1;
+	ifslot_for_lo(b, false);
+	printf("  %-46s %+9.1f ns (%.1f / %.1f, floor %.1f)\n", "  A/A: fw_single vs itself", x - y,
+	       x, y, fl);
 	return 0;
 }
 
@@ -793,7 +838,8 @@ int main(void)
 	if (verify_ct_hits(&b, fw, frame))
 		goto out;
 	printf("  established connection, conntrack hit (same flow)\n");
-	if (pipe_rows(&b, fw, fws, fls, frame, XDP_PASS))
+	if (pipe_rows(&b, fw, fws, fls, frame, XDP_PASS) ||
+	    aa_rows(&b, fws, fls, frame, XDP_PASS))
 		goto out;
 	/*
 	 * A conntrack miss: an ACK of no tracked connection (it opens none),

@@ -159,26 +159,24 @@ static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe
  * classification, made before conntrack; when its first match is an early
  * deny it is dropped here, counted on the rule, and conntrack is never
  * looked up (a blocked source cannot keep a tracked connection alive).
- * SL_NEXT otherwise: conntrack, then sl_fw_rules on the same RULE.
+ * SL_NEXT otherwise: conntrack, then sl_fw_rules on the same RULE and its
+ * entry, read here into *E (not read again).
  */
 static __always_inline int sl_fw_early(enum sl_hook h, struct sl_pipe *p,
-				       const struct fw_config *cfg, int rule)
+				       const struct fw_config *cfg, int rule, __u32 *e)
 {
-	__u32 e;
-
-	if (rule < 0)
+	*e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(p->slot, rule);
+	if (*e == SL_RULE_MISSING || !(*e & SLUICE_RULE_EARLY))
 		return SL_NEXT;
-	e = sl_rule_entry(p->slot, rule);
-	if (e == SL_RULE_MISSING || !(e & SLUICE_RULE_EARLY))
-		return SL_NEXT;
-	sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), p->bytes);
+	sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(*e), p->bytes);
 	return sl_drop_rule(h, SLUICE_DROP_POLICY_RULE, p->bytes, &p->m, rule, p->ifindex, cfg);
 }
 
 /*
  * The rules: count and verdict for RULE, the packet's classification
  * (sl_classify: made right before, or before conntrack when the policy has
- * early rules, never twice); SL_ALLOW, a drop, or a SYN cookie's
+ * early rules, never twice), and E, its entry (sl_rule_entry; SL_RULE_MISSING
+ * when RULE < 0); SL_ALLOW, a drop, or a SYN cookie's
  * SYN-ACK sent back; an allowed packet may open a connection (CTX: the
  * packet, which conntrack may answer in place). A SYN for a load-balanced
  * service (P->lb.to_vip) is the backend's to answer: no cookie, even where
@@ -187,10 +185,9 @@ static __always_inline int sl_fw_early(enum sl_hook h, struct sl_pipe *p,
  */
 static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe *p,
 				       const struct fw_config *cfg, struct sl_ct_config *ctc,
-				       int rule)
+				       int rule, __u32 e)
 {
 	__u64 bytes = p->bytes;
-	__u32 e;
 
 	if (rule == SL_NO_MATCH) {
 		sl_count(&fw_rule_cnt_v2, cfg->cnt_default, bytes);
@@ -199,7 +196,6 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 		return sl_drop_rule(h, SLUICE_DROP_POLICY_DEFAULT, bytes, &p->m,
 				    SLUICE_RULE_DEFAULT, p->ifindex, cfg);
 	}
-	e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(p->slot, rule);
 	if (e == SL_RULE_MISSING)
 		return sl_drop_ev_h(h, SLUICE_DROP_INTERNAL, bytes, &p->m, SLUICE_EV_NO_RULE,
 				    p->ifindex);
@@ -225,41 +221,61 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 }
 
 /*
+ * The firewall's order after sl_fw_begin, one for every program (sluice_xdp,
+ * and sl_firewall_hook below): conntrack (CFG stateful), then the rules for
+ * what it did not know; with early deny rules (stateful only) the
+ * classification first, an early deny dropped before conntrack. SL_ALLOW
+ * (the caller passes it on) or a verdict. sl_classify has one call site
+ * (inlined once per program); sl_fw_track two, one per order: written with
+ * one (a jump back from the early check to it) the verifier refuses
+ * sluice_xdp (E2BIG, too many instructions processed).
+ */
+static __always_inline int sl_fw_order(void *ctx, enum sl_hook h, struct sl_pipe *p,
+				       const struct fw_config *cfg)
+{
+	struct sl_ct_config *ctc = sl_fw_ct_cfg();
+	bool early = ctc && cfg->early;
+	__u32 e = SL_RULE_MISSING;
+	int v, rule;
+
+	if (ctc && !early) {
+		v = sl_fw_track(ctx, h, p, ctc);
+		if (v != SL_NEXT)
+			return v;
+	}
+	/* one call site: sl_classify is inlined once per program */
+	rule = sl_classify(cfg, &p->m, p->slot);
+	if (early) {
+		v = sl_fw_early(h, p, cfg, rule, &e);
+		if (v == SL_NEXT)
+			v = sl_fw_track(ctx, h, p, ctc);
+		if (v != SL_NEXT)
+			return v;
+	} else if (rule >= 0) {
+		e = sl_rule_entry(p->slot, rule);
+	}
+	return sl_fw_rules(ctx, h, p, cfg, ctc, rule, e);
+}
+
+/*
  * The whole firewall in one program: the stages above as inline calls, the
  * state in P. The tcx ingress program (sluice_tcx: P is the per-CPU
  * sl_scratch, the stack is too small beside the classifier's) and the
- * benchmarks' single-program path (P on the stack); sluice_xdp runs the same
- * stages as tail calls (sluice_xdp.bpf.c). XDP verdicts, whatever the hook H.
+ * benchmarks' single-program path; sluice_xdp runs the same stages, then
+ * tail-calls the load balancer for what they allow (sluice_xdp.bpf.c). XDP
+ * verdicts, whatever the hook H.
  */
 static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifindex,
 					    __u64 bytes, struct sl_pipe *p)
 {
 	struct fw_config *cfg = NULL;
-	struct sl_ct_config *ctc;
-	int v, rule;
-	bool early;
+	int v;
 
 	v = sl_fw_begin(h, sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, &cfg,
 			p);
 	if (v != SL_NEXT || !cfg)
 		return v;
-	ctc = sl_fw_ct_cfg();
-	early = ctc && cfg->early;
-	if (ctc && !early) {
-		v = sl_fw_track(ctx, h, p, ctc);
-		if (v != SL_NEXT)
-			return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
-	}
-	/* one call site: sl_classify is inlined once per program */
-	rule = sl_classify(cfg, &p->m, p->slot);
-	if (early) {
-		v = sl_fw_early(h, p, cfg, rule);
-		if (v == SL_NEXT)
-			v = sl_fw_track(ctx, h, p, ctc);
-		if (v != SL_NEXT)
-			return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
-	}
-	v = sl_fw_rules(ctx, h, p, cfg, ctc, rule);
+	v = sl_fw_order(ctx, h, p, cfg);
 	return v == SL_ALLOW ? sl_pass_h(h, p->bytes) : v;
 }
 
