@@ -133,19 +133,64 @@ static int ct_read_cfg(struct agent *a, struct sl_ct_config *cfg)
 	return bpf_map_lookup_elem(a->ct_cfg_fd, &key, cfg) ? -errno : 0;
 }
 
-/* Write CFG to ct_cfg[0] with this table's shards and a new generation. */
+/*
+ * Write CFG to ct_cfg[0] with this table's shards, a new generation, and
+ * the lookup filter as it is (ct_filter_next): a raised timeout adds its
+ * raise to the filter's slack, written first with the timeouts in force,
+ * so that a packet reading the map while it changes (the write is a copy,
+ * not atomic for readers) sees the new slack before any longer timeout.
+ */
 static int ct_write_cfg(struct agent *a, struct sl_ct_config *cfg)
 {
-	struct sl_ct_config cur;
+	struct sl_ct_config cur, first;
+	bool have = !ct_read_cfg(a, &cur);
 	__u32 key = 0;
 
 	cfg->shards = a->ct_shards;
-	cfg->gen = ct_read_cfg(a, &cur) ? 1 : cur.gen + 1;
+	cfg->gen = have ? cur.gen + 1 : 1;
+	if (ct_filter_next(have ? &cur : NULL, cfg, ct_now_ns())) {
+		first = cur;
+		first.filter_slack = cfg->filter_slack;
+		first.filter_until = cfg->filter_until;
+		if (bpf_map_update_elem(a->ct_cfg_fd, &key, &first, BPF_ANY)) {
+			pr_err("cannot write %s: %s", SLUICE_MAP_CT_CFG, strerror(errno));
+			return -errno;
+		}
+	}
+	/* without the stamps this agent's own inserts would not be covered */
+	if (!a->ct_tbl.stamps)
+		cfg->filter = 0;
 	if (bpf_map_update_elem(a->ct_cfg_fd, &key, cfg, BPF_ANY)) {
 		pr_err("cannot write %s: %s", SLUICE_MAP_CT_CFG, strerror(errno));
 		return -errno;
 	}
+	a->ct_tbl.stamp_ns = ct_cfg_horizon_ns(cfg, ct_now_ns());
 	return 0;
+}
+
+void ct_filter_start(struct agent *a)
+{
+	struct sl_ct_config cfg;
+	uint64_t n = 0;
+	__u32 key = 0;
+	int err;
+
+	if (!a->ct_tbl.stamps || ct_read_cfg(a, &cfg) || cfg.filter)
+		return;
+	/* the entries of earlier programs, which did not stamp them */
+	err = ct_stamps_fill(&a->ct_tbl, ct_cfg_horizon_ns(&cfg, ct_now_ns()), &n);
+	if (err) {
+		pr_warn("conntrack: the lookup filter stays off: reading the table: %s",
+			strerror(-err));
+		return;
+	}
+	cfg.filter = 1;
+	if (bpf_map_update_elem(a->ct_cfg_fd, &key, &cfg, BPF_ANY)) {
+		pr_warn("conntrack: the lookup filter stays off: writing %s: %s",
+			SLUICE_MAP_CT_CFG, strerror(errno));
+		return;
+	}
+	pr_info("conntrack: lookup filter on (%llu entries stamped)", (unsigned long long)n);
 }
 
 /*
@@ -198,7 +243,11 @@ static int ct_shards_ensure(struct agent *a)
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.stateful = 1;
 	}
-	return cfg.shards == a->ct_shards ? 0 : ct_write_cfg(a, &cfg);
+	if (cfg.shards != a->ct_shards)
+		return ct_write_cfg(a, &cfg);
+	/* what this agent inserts (ct_shards_insert) is stamped for the timeouts in force */
+	a->ct_tbl.stamp_ns = ct_cfg_horizon_ns(&cfg, ct_now_ns());
+	return 0;
 }
 
 /*
@@ -439,6 +488,10 @@ int ct_load(struct agent *a)
 	a->ct_stats_fd = bpf_map__fd(skel->maps.ct_stats);
 	a->ct_ck_cfg_fd = bpf_map__fd(skel->maps.ct_ck_cfg);
 	a->ct_ck_load_fd = bpf_map__fd(skel->maps.ct_ck_load);
+	a->ct_tbl.stamps = ct_stamps_map(bpf_map__fd(skel->maps.ct_stamp));
+	if (!a->ct_tbl.stamps)
+		pr_warn("conntrack: cannot map %s (%s): the lookup filter stays off",
+			SLUICE_MAP_CT_STAMP, strerror(errno));
 	ct_cookie_sent_mark(bpf_map__fd(skel->maps.ct_ck_sent));
 	err = ct_retry_open(a);
 	if (err)
@@ -462,6 +515,8 @@ void ct_unload(struct agent *a)
 	a->tc_skel = NULL;
 	free(a->ck_cfg);
 	a->ck_cfg = NULL;
+	ct_stamps_unmap(a->ct_tbl.stamps);
+	a->ct_tbl.stamps = NULL;
 	a->ct_tbl.fd4 = a->ct_tbl.fd6 = -1;
 	a->ct_sweep_fd = a->ct_cfg_fd = a->ct_stats_fd = -1;
 	a->ct_ck_cfg_fd = a->ct_ck_load_fd = -1;
@@ -1139,6 +1194,8 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	json_object_object_add(d, "unassured_capacity",
 			       json_object_new_uint64(a->ct_unassured_max));
 	json_object_object_add(d, "shards", json_object_new_uint64(a->ct_shards));
+	/* the lookup filter: on once the agent stamped the table (filter_skipped: its work) */
+	json_object_object_add(d, "lookup_filter", json_object_new_boolean(cfg.filter));
 	for (int i = 0; i < SLUICE_CT_STAT_MAX; i++) {
 		char key[32];
 

@@ -38,6 +38,14 @@ enum ct_tc_dir {
  */
 int ct_load(struct agent *a);
 void ct_unload(struct agent *a);
+/*
+ * Turn the conntrack lookup filter on (docs/datapath.md, "Lookup filter")
+ * unless it is: every entry of the table stamped first. Only once every
+ * program that tracks connections is of this build (earlier builds did
+ * not stamp what they inserted). Failures are logged; the filter stays off.
+ */
+void ct_filter_start(struct agent *a);
+
 /* Write ct_cfg[0] for POL (stateful flag, timeouts; a new generation). */
 int ct_apply(struct agent *a, const struct sl_policy *pol);
 /*

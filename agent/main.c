@@ -337,6 +337,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	loader_gc(a);
 	/* what the previous programs counted meanwhile; their maps unpinned */
 	loader_commit(a);
+	/* no program of an earlier build tracks connections any more */
+	ct_filter_start(a);
 	err = sync_watch_open(a);
 	if (!err)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);

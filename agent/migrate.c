@@ -124,6 +124,8 @@ static const struct mig_map mig_maps[] = {
 	  .carry = mig_ct_carry },
 	{ SLUICE_MAP_CT_CFG, MIG_RECREATE, MIG_G_CT, "the conntrack settings" },
 	{ SLUICE_MAP_CT_SWEEP, MIG_RECREATE, MIG_G_CT, "the conntrack sweepers" },
+	/* new with ct_cfg's filter field (off until the agent has stamped every entry) */
+	{ SLUICE_MAP_CT_STAMP, MIG_RECREATE, MIG_G_CT, "the conntrack lookup filter" },
 	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_RULES, "the rule counters" },
 	{ SLUICE_MAP_CNT_KEY, MIG_STATE, MIG_G_RULES, "the rule counters' owners",
 	  .carry = mig_keys_carry },
@@ -711,7 +713,7 @@ int mig_ct_copy(int old_fd, const struct ct_tables *nt, uint64_t *moved, uint64_
 static int mig_ct_carry(struct migrate *mg, struct mig_pin *p, bool final)
 {
 	bool v4 = !strcmp(p->m->name, SLUICE_MAP_CT4);
-	struct ct_tables nt;
+	struct ct_tables nt = { .fd4 = -1, .fd6 = -1 };
 	uint64_t moved, failed;
 	int other, err;
 

@@ -58,7 +58,7 @@ enum mig_kind {
 enum mig_group {
 	MIG_G_NONE,
 	MIG_G_SLOTS,	/* fwp_*, sl_ifslot_v2, sl_ifslot_a_v2 (and the names they retired) */
-	MIG_G_CT,	/* ct_shards, ct4_shards, ct_cfg, ct_sweep */
+	MIG_G_CT,	/* ct_shards, ct4_shards, ct_cfg, ct_sweep, ct_stamp */
 	MIG_G_RULES,	/* fw_rule_cnt_v2 and its owners fw_cnt_key */
 	MIG_G_LB,	/* the load balancer's services, backends, flows (by backend id) */
 };

@@ -241,7 +241,9 @@ static int start_sweepers(struct ctb *b)
 static int set_cfg(struct ctb *b, uint32_t stateful, uint32_t syn_to)
 {
 	static uint32_t gen;
-	struct sl_ct_config c = { .stateful = stateful, .shards = b->shards, .gen = ++gen };
+	/* the lookup filter on, as the agent turns it on (the table was empty when created) */
+	struct sl_ct_config c = { .stateful = stateful, .shards = b->shards, .gen = ++gen,
+				  .filter = stateful };
 	uint32_t k = 0;
 
 	c.timeout[SLUICE_CT_TO_TCP_SYN] = syn_to;

@@ -235,6 +235,8 @@ static int sluice_policy(struct peers *p, bool stateful)
 		return -1;
 	}
 	p->ct[stateful].shards = shards;
+	/* the lookup filter, as the agent turns it on once the table is stamped (empty here) */
+	p->ct[stateful].filter = stateful;
 	if (sluice_ct(p, stateful) || sluice_events(p))
 		return -1;
 	printf("  sluice: the policy (%s) compiled and written in %.2f s\n",

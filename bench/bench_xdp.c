@@ -324,7 +324,8 @@ static int aa_rows(struct bench *b, int single, int floor, const uint8_t *frame,
  */
 static int ct_set(struct bench *b, bool on)
 {
-	struct sl_ct_config c = { .stateful = on, .gen = on ? 1 : 2 };
+	/* the lookup filter on, as the agent turns it on (the table is empty) */
+	struct sl_ct_config c = { .stateful = on, .gen = on ? 1 : 2, .filter = on };
 	uint32_t k = 0;
 
 	struct ct_tables t = { bpf_map__fd(b->fw->maps.ct4_shards),

@@ -526,14 +526,19 @@ struct sl_ct_key {
 
 /* The shard of K among SHARDS (a power of two): both directions agree, as
  * the key is normalised. Userspace computes the same to find an entry. */
-static inline __u32 sl_ct_shard_of(const struct sl_ct_key *k, __u32 shards)
+static inline __u32 sl_ct_hash_of(const struct sl_ct_key *k)
 {
 	const __u32 *w = (const __u32 *)k;
 	__u32 h = 0;
 
 	for (int i = 0; i < (int)(sizeof(*k) / 4); i++)
 		h = (h ^ w[i]) * 0x9e3779b1u;
-	return (h ^ h >> 16) & (shards - 1);
+	return h ^ h >> 16;
+}
+
+static inline __u32 sl_ct_shard_of(const struct sl_ct_key *k, __u32 shards)
+{
+	return sl_ct_hash_of(k) & (shards - 1);
 }
 
 /*
@@ -558,7 +563,7 @@ struct sl_ct_key4 {
  * row are one multiply by K^4 = 0x1f76bcc1). A connection keeps its shard
  * number across the two layouts; tests/test_ct.c checks that they agree.
  */
-static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
+static inline __u32 sl_ct_hash_of4(const struct sl_ct_key4 *k)
 {
 	const __u32 *w = (const __u32 *)k;
 	__u32 h = w[0] * 0x1f76bcc1u;
@@ -566,7 +571,61 @@ static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
 	h = (h ^ w[1]) * 0x1f76bcc1u;
 	h = (h ^ w[2]) * 0x9e3779b1u;
 	h = (h ^ w[3]) * 0x9e3779b1u;
-	return (h ^ h >> 16) & (shards - 1);
+	return h ^ h >> 16;
+}
+
+static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
+{
+	return sl_ct_hash_of4(k) & (shards - 1);
+}
+
+/*
+ * The lookup filter (docs/datapath.md, "Lookup filter"): a __u32 stamp per
+ * bucket, two in each __u64 of ct_stamp (bucket i in bits 32 * (i & 1) of
+ * ct_stamp[i / 2]: BPF's compare-and-swap is 64-bit only without alu32),
+ * bucket sl_ct_stamp_idx of the key's hash (the bits above the shard's),
+ * holds a time in units of 2^SLUICE_CT_STAMP_SHIFT ns
+ * (~1.07 s) of the coarse clock, rounded up, by which every entry of the
+ * bucket, in any shard of either table, is past its timeout (last_seen +
+ * the timeout of its state). A bucket whose stamp has passed (plus
+ * sl_ct_config.filter_slack until filter_until, after a reload that raised
+ * a timeout) holds no live entry: its packets skip the LRU lookups.
+ * Written only upwards (an atomic max), by every insert and by a hit whose
+ * entry outlives the stamp; a stale stamp costs only the lookups it does
+ * not skip. 2^16 buckets (256 KiB): small enough to stay in a core's L2
+ * cache (a 4 MiB array, 4 per entry of the default table, cost new flows
+ * more in cache and TLB misses than the lookups it saved them); a table
+ * with many more live entries than buckets stamps most of them, and the
+ * filter then skips less (docs/datapath.md, "Lookup filter").
+ */
+#define SLUICE_CT_STAMPS	(1u << 16)
+#define SLUICE_CT_STAMP_SHIFT	30
+#define SLUICE_CT_STAMP_IDX_SHIFT 6	/* above the shard's bits (SLUICE_CT_SHARDS_MAX) */
+#define SLUICE_CT_STAMP_WORDS	(SLUICE_CT_STAMPS / 2)	/* ct_stamp's entries */
+
+static inline __u32 sl_ct_stamp_idx(__u32 hash)
+{
+	return (hash >> SLUICE_CT_STAMP_IDX_SHIFT) & (SLUICE_CT_STAMPS - 1);
+}
+
+/* The stamp of bucket I in its word W (ct_stamp[I / 2]). */
+static inline __u32 sl_ct_stamp_get(__u64 w, __u32 i)
+{
+	return (__u32)(w >> ((i & 1) * 32));
+}
+
+/* W with the stamp of bucket I set to V. */
+static inline __u64 sl_ct_stamp_set(__u64 w, __u32 i, __u32 v)
+{
+	__u32 sh = (i & 1) * 32;
+
+	return (w & ~(0xffffffffull << sh)) | (__u64)v << sh;
+}
+
+/* The stamp of a deadline END (coarse ns): its unit, rounded up by a whole unit. */
+static inline __u32 sl_ct_stamp_of(__u64 end)
+{
+	return (__u32)(end >> SLUICE_CT_STAMP_SHIFT) + 1;
 }
 
 /* Direction of a packet relative to the connection's originator. */
@@ -592,6 +651,17 @@ struct sl_ct_config {
 	__u32 timeout[SLUICE_CT_TO_MAX];	/* seconds; 0: the default */
 	__u32 shards;			/* shards in ct_shards (a power of two; 0 = 1) */
 	__u32 gen;			/* bumped on every write: sweepers re-walk */
+	/*
+	 * The lookup filter (ct_stamp): 0 off, every packet is looked up (the
+	 * agent turns it on once every entry of the table has its stamp).
+	 * A reload that raises a timeout adds the raise to filter_slack (stamp
+	 * units), added to every stamp until filter_until (stamp units), when
+	 * no entry stamped under the shorter timeout can still be live.
+	 */
+	__u32 filter;
+	__u32 filter_slack;
+	__u32 filter_until;
+	__u32 pad;
 };
 
 /*
@@ -628,7 +698,8 @@ struct sl_ct_sweeper {
 	X(CT_STAT_CK_VALID,	"syncookie-valid")	\
 	X(CT_STAT_CK_ACCEPTED,	"syncookie-accepted")	\
 	X(CT_STAT_CK_FAILED,	"syncookie-failed")	\
-	X(CT_STAT_CK_PRESSURE,	"syncookie-pressure")
+	X(CT_STAT_CK_PRESSURE,	"syncookie-pressure")	\
+	X(CT_STAT_FILTERED,	"filter-skipped")	/* lookups the filter skipped */
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
@@ -1120,6 +1191,7 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_CT_SWEEP	"ct_sweep"
 #define SLUICE_MAP_CT_CFG	"ct_cfg"
 #define SLUICE_MAP_CT_STATS	"ct_stats"
+#define SLUICE_MAP_CT_STAMP	"ct_stamp"	/* the lookup filter's stamps */
 #define SLUICE_MAP_CT_CK_CFG	"ct_ck_cfg"
 #define SLUICE_MAP_CT_CK_LOAD	"ct_ck_load"
 #define SLUICE_MAP_CT_CK_SENT	"ct_ck_sent"

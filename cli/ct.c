@@ -43,6 +43,8 @@ static const struct pr_col stats_fields[] = {
 	{ "insert failed", "insert_failed", 0 },
 	{ "timer failed",  "timer_failed",  0 },
 	{ "related",       "related",       0 },
+	{ "lookup filter", "lookup_filter", 0 },
+	{ "  skipped",     "filter_skipped", 0 },
 	{ "syn cookies",   "syncookies.mode", 0 },
 	{ "  ports",       "syncookies.ports", 0 },
 	{ "  active now",  "syncookies.active", 0 },

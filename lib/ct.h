@@ -44,6 +44,13 @@ uint32_t ct_unassured_entries(uint32_t max_entries);
 struct ct_tables {
 	int fd4;	/* ct4_shards */
 	int fd6;	/* ct_shards */
+	/*
+	 * The lookup filter's stamps (ct_stamp, mmapped: ct_stamps_map), NULL
+	 * when not used; then ct_shards_insert stamps what it inserts, as live
+	 * for STAMP_NS (the longest timeout in force, ct_cfg_horizon_ns).
+	 */
+	uint64_t *stamps;
+	uint64_t stamp_ns;
 };
 
 /* The IPv4 key of K (family 4), and back. */
@@ -94,6 +101,37 @@ int ct_shards_insert(const struct ct_tables *t, uint32_t shards, const struct sl
 /* Delete K from its assured shard (or its unassured shard, UNASSURED). */
 int ct_shards_delete(const struct ct_tables *t, uint32_t shards, const struct sl_ct_key *k,
 		     bool unassured);
+
+/*
+ * The lookup filter (sluice_abi.h, ct_stamp). The stamps of ct_stamp (its
+ * fd), mmapped shared: NULL and errno on failure.
+ */
+uint64_t *ct_stamps_map(int fd);
+void ct_stamps_unmap(uint64_t *stamps);
+/* The stamp of K's bucket (either family), and raise it to cover END (coarse ns): atomic. */
+uint32_t ct_stamp_get(const uint64_t *stamps, const struct sl_ct_key *k);
+void ct_stamp_raise(uint64_t *stamps, const struct sl_ct_key *k, uint64_t end);
+/* The timeout of index IDX (enum sluice_ct_timeout) in CFG, in ns: 0 means the default. */
+uint64_t ct_cfg_timeout_ns(const struct sl_ct_config *cfg, unsigned int idx);
+/*
+ * How long an entry seen at NOW may live under CFG (the longest timeout),
+ * plus the filter's slack while it runs: a stamp covering that covers it.
+ */
+uint64_t ct_cfg_horizon_ns(const struct sl_ct_config *cfg, uint64_t now);
+/*
+ * CFG's filter fields for a write that replaces CUR (the settings in
+ * force) at NOW: the filter as CUR has it, and when CFG raises a timeout
+ * of CUR's, the raise added to the slack (until no entry stamped under
+ * CUR can be live any more). Returns true when a datapath could meet CFG's
+ * longer timeouts with CUR's slack in a write that is not atomic for it:
+ * CUR with CFG's filter fields must be written first.
+ */
+bool ct_filter_next(const struct sl_ct_config *cur, struct sl_ct_config *cfg, uint64_t now);
+/*
+ * Stamp every entry of T (t->stamps) as live until its last_seen + HORIZON
+ * ns, before the filter is turned on: *N the entries stamped. 0 or -errno.
+ */
+int ct_stamps_fill(const struct ct_tables *t, uint64_t horizon, uint64_t *n);
 
 /* "syn-sent", ... ("unknown" outside enum sl_ct_state). */
 const char *ct_state_name(unsigned int state);

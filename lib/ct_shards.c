@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -67,6 +68,49 @@ uint32_t ct_key_shard(const struct sl_ct_key *k, uint32_t shards)
 		return sl_ct_shard_of(k, shards);
 	ct_key4_of(k, &k4);
 	return sl_ct_shard_of4(&k4, shards);
+}
+
+uint64_t *ct_stamps_map(int fd)
+{
+	void *p = mmap(NULL, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void ct_stamps_unmap(uint64_t *stamps)
+{
+	if (stamps)
+		munmap(stamps, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t));
+}
+
+static uint32_t key_hash(const struct sl_ct_key *k)
+{
+	struct sl_ct_key4 k4;
+
+	if (k->family != 4)
+		return sl_ct_hash_of(k);
+	ct_key4_of(k, &k4);
+	return sl_ct_hash_of4(&k4);
+}
+
+uint32_t ct_stamp_get(const uint64_t *stamps, const struct sl_ct_key *k)
+{
+	uint32_t i = sl_ct_stamp_idx(key_hash(k));
+
+	return sl_ct_stamp_get(__atomic_load_n(&stamps[i / 2], __ATOMIC_RELAXED), i);
+}
+
+/* The datapath's sl_ct_stamp: an atomic max of one half of the word. */
+void ct_stamp_raise(uint64_t *stamps, const struct sl_ct_key *k, uint64_t end)
+{
+	uint32_t i = sl_ct_stamp_idx(key_hash(k)), v = sl_ct_stamp_of(end);
+	uint64_t *w = &stamps[i / 2], old = __atomic_load_n(w, __ATOMIC_RELAXED);
+
+	while (sl_ct_stamp_get(old, i) < v &&
+	       !__atomic_compare_exchange_n(w, &old, sl_ct_stamp_set(old, i, v), false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		;
 }
 
 /* The table (its array of maps) and the key bytes of K in it, in *BUF. */
@@ -353,8 +397,38 @@ int ct_shards_insert(const struct ct_tables *t, uint32_t shards, const struct sl
 
 	if (fd < 0)
 		return fd;
+	/* stamped first, as the datapath does: never skipped once in the table */
+	if (t->stamps)
+		ct_stamp_raise(t->stamps, k, e->last_seen + (t->stamp_ns ?: ct_cfg_horizon_ns(NULL, 0)));
 	err = bpf_map_update_elem(fd, key, e, BPF_NOEXIST) ? -errno : 0;
 	close(fd);
+	return err;
+}
+
+struct fill {
+	uint64_t *stamps;
+	uint64_t horizon, n;
+};
+
+static int fill_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_entry *e, bool una)
+{
+	struct fill *f = ctx;
+
+	(void)una;
+	ct_stamp_raise(f->stamps, k, e->last_seen + f->horizon);
+	f->n++;
+	return 0;
+}
+
+int ct_stamps_fill(const struct ct_tables *t, uint64_t horizon, uint64_t *n)
+{
+	struct fill f = { t->stamps, horizon, 0 };
+	int err;
+
+	if (!t->stamps)
+		return -EINVAL;
+	err = ct_shards_walk(t, fill_one, &f);
+	*n = f.n;
 	return err;
 }
 

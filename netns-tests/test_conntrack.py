@@ -292,6 +292,32 @@ def test_restart_keeps_connections(env, server):
         conn.end()
 
 
+def test_idle_connection_outlives_its_first_stamp(env, server):
+    """The lookup filter (docs/datapath.md): the SYN stamps the connection's
+    bucket for tcp-syn (1 s here); idle for longer than that and two stamp
+    units, the established connection is still found, and packets of no
+    connection skip the table's lookups (counted)."""
+    t = env.topo
+    env.agent.write_policy("10-test.yaml", stateful_policy(t) + "    tcp-syn: 1\n")
+    env.agent.start()
+    st = env.agent.cli("ct", "stats")
+    assert st["lookup_filter"] is True, st
+    conn = TcpConn(t.fw, t.c4, timeout=3)
+    try:
+        assert conn.first == "open", conn.first
+        # 1 s + two units of ~1.07 s: the SYN's stamp has passed
+        time.sleep(3.5)
+        conn.proc.stdin.write("echo\n")
+        conn.proc.stdin.flush()
+        assert conn.proc.stdout.readline().strip() == "echo"
+        before = env.agent.cli("ct", "stats")["filter_skipped"]
+        assert udp_from(t.client, t.f4, port=5399, timeout=1) == "timeout"
+        assert env.agent.cli("ct", "stats")["filter_skipped"] > before
+        assert conn.close() == "closed"
+    finally:
+        conn.end()
+
+
 def test_flush_and_text_output(env, server):
     t = env.topo
     start(env, udp=30)

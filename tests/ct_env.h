@@ -69,6 +69,7 @@ struct ct_env {
 	int sweep_fd, cfg_fd, stats_fd, tc_fd;
 	uint32_t shards;
 	bool shared;		/* a copy of the env most tests share: not closed */
+	bool filter;		/* the lookup filter on (ct_cfg.filter): the default */
 };
 
 static inline int ct_set_cfg(struct ct_env *e, uint32_t stateful, uint32_t to);
@@ -103,6 +104,11 @@ static inline int ct_env_open_policy(struct ct_env *e, uint32_t max_entries, con
 	e->sweep_fd = bpf_map__fd(e->x.skel->maps.ct_sweep);
 	e->cfg_fd = bpf_map__fd(e->x.skel->maps.ct_cfg);
 	e->stats_fd = bpf_map__fd(e->x.skel->maps.ct_stats);
+	/* the lookup filter's stamps: what the tests insert is stamped, as the agent does */
+	e->tbl.stamps = ct_stamps_map(bpf_map__fd(e->x.skel->maps.ct_stamp));
+	if (!e->tbl.stamps)
+		return -errno;
+	e->filter = true;
 
 	/* The TC program on the same conntrack maps, as the agent pins them. */
 	e->tc = sluice_tc__open();
@@ -146,6 +152,7 @@ static inline void ct_env_close(struct ct_env *e)
 	if (e->shared)
 		return;
 	sluice_tc__destroy(e->tc);
+	ct_stamps_unmap(e->tbl.stamps);
 	xdp_env_close(&e->x);
 }
 
@@ -161,11 +168,25 @@ static inline int run_start(int fd);
 static inline int ct_write_cfg(struct ct_env *e, struct sl_ct_config *c)
 {
 	static uint32_t gen;
+	struct sl_ct_config cur, first;
 	uint32_t k = 0;
 	int n;
 
 	c->shards = e->shards;
 	c->gen = ++gen;
+	/* the lookup filter, as the agent writes it (agent/conntrack.c) */
+	if (bpf_map_lookup_elem(e->cfg_fd, &k, &cur))
+		return -errno;
+	cur.filter = e->filter;
+	if (ct_filter_next(&cur, c, ct_now_ns())) {
+		first = cur;
+		first.filter_slack = c->filter_slack;
+		first.filter_until = c->filter_until;
+		if (bpf_map_update_elem(e->cfg_fd, &k, &first, BPF_ANY))
+			return -errno;
+	}
+	c->filter = e->filter;
+	e->tbl.stamp_ns = ct_cfg_horizon_ns(c, ct_now_ns());
 	if (bpf_map_update_elem(e->cfg_fd, &k, c, BPF_ANY))
 		return -errno;
 	/* bpf_timer_init allocates without sleeping and can fail (-ENOMEM)
@@ -272,6 +293,9 @@ static inline int ct_env_shared(struct ct_env *e)
 	if (err)
 		return err;
 	rc = ct_flush(&shared);
+	/* no entry left: no stamp needed (and a test sees only its own) */
+	memset(shared.tbl.stamps, 0, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t));
+	shared.filter = true;
 	if (!rc)
 		rc = ct_stats_reset(&shared);
 	if (!rc)

@@ -22,7 +22,9 @@
  *
  * The per-packet path writes last_seen (a coarse clock) and the counters,
  * nothing else, and treats an entry past its state's timeout as absent
- * (deleting it).
+ * (deleting it). Before the lookups, the lookup filter (ct_stamp,
+ * ct_table.h) says when the key's bucket holds no live entry: a miss
+ * without them.
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
@@ -49,20 +51,22 @@ enum sl_ct_res {
  */
 static __always_inline int sl_ct_hit(const struct sl_meta *m, const struct sl_ct_config *cfg,
 				     struct sl_ct_pkt *p, __u64 bytes, const __u8 *th,
-				     const bool v4)
+				     __u64 now, __u64 *stamp, __u64 skip, const bool v4)
 {
 	struct sl_ct_entry *e;
 	bool unassured;
-	__u64 now;
 	__u32 dir;
+	__u64 to;
+	__u8 st;
 	void *map;
 
-	e = sl_ct_find(p, &unassured, v4);
+	e = skip ? NULL : sl_ct_find(p, &unassured, v4);
 	if (!e)
 		return SL_CT_MISS;
-	now = sl_now();
-	/* past its timeout it is gone, whether or not its sweeper came by */
-	if (sl_ct_stale(e, cfg, now)) {
+	/* past its timeout it is gone, whether or not its sweeper came by (sl_ct_stale) */
+	st = e->state;
+	to = sl_ct_timeout_ns(cfg, st);
+	if ((__s64)(now - e->last_seen) > (__s64)to) {
 		map = sl_ct_map(v4, p->shard, unassured);
 		if (map && !bpf_map_delete_elem(map, &p->key))
 			sl_ct_stat(SLUICE_CT_STAT_EXPIRED);
@@ -72,8 +76,13 @@ static __always_inline int sl_ct_hit(const struct sl_meta *m, const struct sl_ct
 	e->last_seen = now;
 	e->packets[dir]++;
 	e->bytes[dir] += bytes;
-	if (m->proto == SL_IPPROTO_TCP)
+	if (m->proto == SL_IPPROTO_TCP) {
 		sl_ct_tcp(e, cfg, p->shard, dir, m->tcp_flags, th);
+		if (e->state != st)
+			to = sl_ct_timeout_ns(cfg, e->state);
+	}
+	/* its bucket's stamp covers it until its (new) deadline: one compare, mostly */
+	sl_ct_stamp(stamp, p->hash, now + to);
 	if (unassured && sl_ct_assured(e, m->proto, dir)) {
 		if (v4)
 			sl_ct_promote4(p, e, (struct sl_ct_config *)cfg);
@@ -100,20 +109,30 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 	struct sl_ct_entry *e;
 	const __u8 *th = NULL;
 	bool unassured;
+	__u64 now, *stamp;
+	__u64 skip;
 	int kind;
 
 	kind = sl_ct_pkt_make(data, data_end, m, p);
 	if (kind == SL_CT_KEYED) {
-		p->shard = sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+		sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+		now = sl_now();
+		stamp = sl_ct_stamp_word(p->hash);
+		/* cannot happen (the index is within the array): the verifier asks */
+		if (!stamp)
+			return SL_CT_MISS;
+		/* no live entry in the key's bucket: a miss without the LRU lookups */
+		skip = sl_ct_filtered(cfg, stamp, p->hash, now);
+		sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, skip);
 		if (m->proto == SL_IPPROTO_TCP)
 			th = sl_ct_l4(data, data_end, m, SL_TCP_HLEN);
 		if (p->v4)
-			return sl_ct_hit(m, cfg, p, bytes, th, true);
-		return sl_ct_hit(m, cfg, p, bytes, th, false);
+			return sl_ct_hit(m, cfg, p, bytes, th, now, stamp, skip, true);
+		return sl_ct_hit(m, cfg, p, bytes, th, now, stamp, skip, false);
 	}
 	if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 		sl_ct_pkt_key(p, &t);
-		p->shard = sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+		sl_ct_pkt_shard(p, sl_ct_shards(cfg));
 		e = p->v4 ? sl_ct_find4(p, &unassured) : sl_ct_find6(p, &unassured);
 		if (e && !sl_ct_stale(e, cfg, sl_now())) {
 			sl_ct_stat(SLUICE_CT_STAT_RELATED);

@@ -43,6 +43,7 @@ struct sl_ct_pkt {
 		struct sl_ct_key key;	/* IPv6: in ct_shards */
 		struct sl_ct_key4 key4;	/* IPv4 (v4): in ct4_shards */
 	};
+	__u32 hash;		/* of the key (sl_ct_hash_of): its shard, its stamp */
 	__u32 shard;		/* of the key: [shard], [SHARDS_MAX + shard] of its table */
 	__u8 src_is_a;		/* the packet's source is endpoint a of the key */
 	__u8 start;		/* state of a new entry if the packet may open one, else 0 */
@@ -115,10 +116,11 @@ static __always_inline void sl_ct_pkt_key(struct sl_ct_pkt *p, const struct sl_c
 		p->src_is_a = sl_ct_key_make(&p->key, t);
 }
 
-/* The shard of P's key among SHARDS. */
-static __always_inline __u32 sl_ct_pkt_shard(const struct sl_ct_pkt *p, __u32 shards)
+/* P's hash and, from it, its shard among SHARDS. */
+static __always_inline void sl_ct_pkt_shard(struct sl_ct_pkt *p, __u32 shards)
 {
-	return p->v4 ? sl_ct_shard_of4(&p->key4, shards) : sl_ct_shard_of(&p->key, shards);
+	p->hash = p->v4 ? sl_ct_hash_of4(&p->key4) : sl_ct_hash_of(&p->key);
+	p->shard = p->hash & (shards - 1);
 }
 
 /*

@@ -55,6 +55,19 @@ struct {
 	__type(value, struct sl_ct_sweeper);
 } ct_sweep SEC(".maps");
 
+/*
+ * The lookup filter's stamps (sluice_abi.h, SLUICE_CT_STAMPS): an array,
+ * whose lookup the verifier inlines (no call); mmapable, so that the agent
+ * stamps the entries it inserts with the datapath's atomic max.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_CT_STAMP_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} ct_stamp SEC(".maps");
+
 /* ct_cfg[0]: stateful flag and timeouts, written by the agent. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -92,6 +105,15 @@ static __always_inline void sl_ct_stat(__u32 idx)
 
 	if (c)
 		(*c)++;
+}
+
+/* Add N (no branch on it: the verifier follows one path) to counter IDX. */
+static __always_inline void sl_ct_stat_add(__u32 idx, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&ct_stats, &idx);
+
+	if (c)
+		*c += n;
 }
 
 /* The number of shards CFG says the table has (a power of two, 1 without CFG). */

@@ -26,6 +26,60 @@
 #include "ct_key.h"
 
 #define SL_EEXIST		17
+#define SL_CT_STAMP_TRIES	4	/* compare-and-swaps before giving up (see sl_ct_stamp) */
+
+/* The word of ct_stamp holding the stamp of HASH's bucket (an inlined array lookup), or NULL. */
+static __always_inline __u64 *sl_ct_stamp_word(__u32 hash)
+{
+	__u32 i = sl_ct_stamp_idx(hash) / 2;
+
+	return bpf_map_lookup_elem(&ct_stamp, &i);
+}
+
+/*
+ * An entry of HASH's bucket (its word W) is live until END (coarse ns):
+ * raise the bucket's stamp to it, never lower it (an atomic max:
+ * compare-and-swap of the word). A bucket is written once per stamp unit
+ * at most by its hits, so tries fail only when other CPUs wrote the word
+ * meanwhile; what they wrote covers their entries, and an entry whose
+ * raise was lost gets it on its next packet.
+ */
+static __always_inline void sl_ct_stamp(__u64 *w, __u32 hash, __u64 end)
+{
+	__u32 i = sl_ct_stamp_idx(hash), v = sl_ct_stamp_of(end);
+	__u64 old;
+
+	if (!w)
+		return;
+#pragma unroll
+	for (int n = 0; n < SL_CT_STAMP_TRIES; n++) {
+		old = *(volatile __u64 *)w;
+		if (sl_ct_stamp_get(old, i) >= v ||
+		    __sync_val_compare_and_swap(w, old, sl_ct_stamp_set(old, i, v)) == old)
+			return;
+	}
+}
+
+/*
+ * May the lookup of a key of HASH's bucket (its word W) be skipped at NOW?
+ * 1 when the filter is on (CFG) and the bucket's stamp (plus the slack of
+ * a raised timeout, until its end) has passed: then every entry of the
+ * bucket is past its timeout, which the lookup would treat as absent.
+ * Without a branch (BPF has no set-on-compare: the signs of differences of
+ * 32-bit values in 64 bits): every branch here would be a path the
+ * verifier follows through the rest of the program.
+ */
+static __always_inline __u64 sl_ct_filtered(const struct sl_ct_config *cfg, const __u64 *w,
+					    __u32 hash, __u64 now)
+{
+	__u64 t = (__u32)(now >> SLUICE_CT_STAMP_SHIFT), end;
+
+	end = sl_ct_stamp_get(*w, sl_ct_stamp_idx(hash));
+	/* t < filter_until: the slack applies */
+	end += cfg->filter_slack & -((t - cfg->filter_until) >> 63);
+	/* end < t: passed */
+	return cfg->filter & 1 & ((end - t) >> 63);
+}
 
 /* The entry of P's key in table V4, assured or (*UNASSURED) not, or NULL. */
 static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool *unassured,
@@ -120,6 +174,9 @@ static __always_inline int sl_ct_insert_in(const struct sl_ct_pkt *p,
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
 		return -1;
 	}
+	/* stamped first: from the moment it is in the table, it is never skipped */
+	sl_ct_stamp(sl_ct_stamp_word(p->hash), p->hash,
+		    v->last_seen + sl_ct_timeout_ns(cfg, v->state));
 	err = bpf_map_update_elem(map, &p->key, v, BPF_NOEXIST);
 	if (err) {
 		/* -EEXIST: another CPU tracked it first; that entry stands */
