@@ -32,17 +32,13 @@ void ct_cookie_compile(const struct sl_policy *pol, struct sl_ck_config *ck)
 #define NSEC_PER_SEC	1000000000ull
 #define STAMP_NS	(1ull << SLUICE_CT_STAMP_SHIFT)
 
-#define CT_TO_DEFAULT(id, name, dflt) dflt,
-static const uint32_t timeout_default[SLUICE_CT_TO_MAX] = { SLUICE_CT_TIMEOUTS(CT_TO_DEFAULT) };
-#undef CT_TO_DEFAULT
-
 uint64_t ct_cfg_timeout_ns(const struct sl_ct_config *cfg, unsigned int idx)
 {
 	uint32_t s;
 
 	if (idx >= SLUICE_CT_TO_MAX)
 		return 0;
-	s = cfg && cfg->timeout[idx] ? cfg->timeout[idx] : timeout_default[idx];
+	s = cfg && cfg->timeout[idx] ? cfg->timeout[idx] : ct_timeout_defaults[idx];
 	return (uint64_t)s * NSEC_PER_SEC;
 }
 

@@ -58,16 +58,20 @@ void ct_key_of4(const struct sl_ct_key4 *k4, struct sl_ct_key *k)
 	k->family = k4->family;
 }
 
-uint32_t ct_key_shard(const struct sl_ct_key *k, uint32_t shards)
+/* K's hash, as the datapath's (its shard's and its lookup filter bucket's), either family. */
+static uint32_t key_hash(const struct sl_ct_key *k)
 {
 	struct sl_ct_key4 k4;
 
-	if (!shards)
-		shards = 1;
 	if (k->family != 4)
-		return sl_ct_shard_of(k, shards);
+		return sl_ct_hash_of(k);
 	ct_key4_of(k, &k4);
-	return sl_ct_shard_of4(&k4, shards);
+	return sl_ct_hash_of4(&k4);
+}
+
+uint32_t ct_key_shard(const struct sl_ct_key *k, uint32_t shards)
+{
+	return key_hash(k) & (shards ? shards - 1 : 0);
 }
 
 uint64_t *ct_stamps_map(int fd)
@@ -82,16 +86,6 @@ void ct_stamps_unmap(uint64_t *stamps)
 {
 	if (stamps)
 		munmap(stamps, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t));
-}
-
-static uint32_t key_hash(const struct sl_ct_key *k)
-{
-	struct sl_ct_key4 k4;
-
-	if (k->family != 4)
-		return sl_ct_hash_of(k);
-	ct_key4_of(k, &k4);
-	return sl_ct_hash_of4(&k4);
 }
 
 uint32_t ct_stamp_get(const uint64_t *stamps, const struct sl_ct_key *k)

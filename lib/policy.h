@@ -225,6 +225,8 @@ int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy 
 void policy_free(struct sl_policy *pol);
 /* The defaults of an empty policy: no firewall section, conntrack of sluice_abi.h. */
 void policy_defaults(struct sl_policy *pol);
+/* Conntrack's default timeouts (s), by enum sluice_ct_timeout: sluice_abi.h's. */
+extern const uint32_t ct_timeout_defaults[SLUICE_CT_TO_MAX];
 
 /* Look up a set by name; NULL when absent. */
 const struct sl_set *policy_find_set(const struct sl_policy *pol, const char *name);

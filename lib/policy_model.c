@@ -7,7 +7,7 @@
 #include "policy_int.h"
 
 #define CT_TO_DEFAULT(id, name, dflt) dflt,
-static const uint32_t ct_timeout_defaults[SLUICE_CT_TO_MAX] = {
+const uint32_t ct_timeout_defaults[SLUICE_CT_TO_MAX] = {
 	SLUICE_CT_TIMEOUTS(CT_TO_DEFAULT)
 };
 #undef CT_TO_DEFAULT
