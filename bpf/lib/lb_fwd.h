@@ -303,32 +303,54 @@ static __noinline long sl_lb_flow6_put(const struct lb_flow_key *k, const struct
 	return flows && k && v ? bpf_map_update_elem(flows, k, v, flags) : -1;
 }
 
+/*
+ * sl_lb_flow4_key's 16 bytes for the datapath, in two 64-bit words built in
+ * registers: the hash and compare of the lookup read the key in words, and
+ * a word read across the field-by-field writes of the struct stalls on
+ * store forwarding. W must be 8-aligned (stack slots are).
+ */
+static __always_inline void sl_lb_flow4_words(__u64 *w, const struct lb_flow_key *k)
+{
+	__u32 s, d;
+
+	__builtin_memcpy(&s, k->src, 4);
+	__builtin_memcpy(&d, k->dst, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w[0] = (__u64)d << 32 | s;
+	w[1] = (__u64)k->proto << 32 | (__u32)k->dport << 16 | k->sport;
+#else
+	w[0] = (__u64)s << 32 | d;
+	w[1] = (__u64)k->sport << 48 | (__u64)k->dport << 32 | (__u64)k->proto << 24;
+#endif
+}
+
 static __always_inline struct lb_flow *sl_lb_flow_find(const struct lb_flow_key *k)
 {
-	struct lb_flow4_key k4;
+	__u64 k4[2];
 	__u32 zero = 0;
 	void *flows;
 
+	_Static_assert(sizeof(k4) == sizeof(struct lb_flow4_key), "lb_flow4_key: 16 bytes");
 	if (k->family != 4)
 		return sl_lb_flow6_find(k);
-	sl_lb_flow4_key(&k4, k);
+	sl_lb_flow4_words(k4, k);
 	flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
-	return flows ? bpf_map_lookup_elem(flows, &k4) : NULL;
+	return flows ? bpf_map_lookup_elem(flows, k4) : NULL;
 }
 
 /* Write V as the flow entry of K (bpf_map_update_elem's FLAGS); -1: no table. */
 static __always_inline long sl_lb_flow_put(const struct lb_flow_key *k, const struct lb_flow *v,
 					   __u64 flags)
 {
-	struct lb_flow4_key k4;
+	__u64 k4[2];
 	__u32 zero = 0;
 	void *flows;
 
 	if (k->family != 4)
 		return sl_lb_flow6_put(k, v, flags);
-	sl_lb_flow4_key(&k4, k);
+	sl_lb_flow4_words(k4, k);
 	flows = bpf_map_lookup_elem(&lb_flowtab4, &zero);
-	return flows ? bpf_map_update_elem(flows, &k4, v, flags) : -1;
+	return flows ? bpf_map_update_elem(flows, k4, v, flags) : -1;
 }
 
 /* The L4 header of the untagged frame at DATA (LEN bytes readable), or NULL. */
