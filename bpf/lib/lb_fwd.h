@@ -228,6 +228,21 @@ static __always_inline bool sl_lb_filtered(__u32 side, const void *addr)
 	return w && ((*w >> (h & 63)) & 1);
 }
 
+/*
+ * sl_lb_filtered for M's destination (DST) or source address, read from the
+ * meta: a packet the filter rejects builds no flow key.
+ */
+static __always_inline bool sl_lb_meta_filtered(__u32 side, const struct sl_meta *m, bool dst)
+{
+	__u32 a[4] = {};
+
+	if (m->family == 4)
+		a[0] = bpf_htonl(dst ? m->dst4 : m->src4);
+	else
+		__builtin_memcpy(a, dst ? m->dst6 : m->src6, 16);
+	return sl_lb_filtered(side, a);
+}
+
 static __always_inline int sl_lb_verdict(__u32 v, __u64 bytes)
 {
 	sl_count_verdict(SL_HOOK_XDP, v, bytes);
