@@ -734,6 +734,12 @@ static void dsr(int family)
 		int be;
 
 		n = build(in, &s);
+		/* the second flow's IPv4 packets carry a TOS (DSCP EF): the outer header's too */
+		if (family == 4 && k) {
+			in[15] = 0xb8;
+			put16(in + 14 + 10, 0);
+			put16(in + 14 + 10, fold(sum16(in + 14, 20, 0)));
+		}
 		if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run"))
 			goto out;
 		ASSERT_EQ(ret, XDP_REDIRECT, "encapsulated to the backend side");
@@ -752,6 +758,11 @@ static void dsr(int family)
 				    "outer source in 2001:db8:b::/112");
 		addr_of(family, baddr, dst);
 		own_hdr(want, out, bmac, MAC_IF1, family, family == 4 ? 4 : 41, src, dst, n - 14);
+		if (family == 4) {
+			want[15] = in[15];
+			put16(want + 14 + 10, 0);
+			put16(want + 14 + 10, fold(sum16(want + 14, 20, 0)));
+		}
 		memcpy(want + 14 + hl, in + 14, n - 14);
 		same("DSR frame", out, olen, want, 14 + hl + n - 14);
 	}

@@ -362,10 +362,10 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 	}
 	if (p->lb.reply)
 		return sl_lb_reply(ctx, p);
-	sl_lb_key(&k, &p->m);
 	/* most traffic is for no VIP: one inlined array read says so */
-	if (!sl_lb_filtered(LB_F_VIP, k.dst))
+	if (!sl_lb_meta_filtered(LB_F_VIP, &p->m, true))
 		return sl_pass(p->bytes);
+	sl_lb_key(&k, &p->m);
 	if (p->m.has_ports) {
 		/*
 		 * An established flow whose service is as it cached it: no service
@@ -472,12 +472,10 @@ static __always_inline void sl_lb_reply_meta(struct sl_pipe *p, const struct lb_
 	struct lb_flow *f;
 	__u64 now;
 
-	if (!p->m.has_ports)
+	/* from no backend's address: not a reply (one inlined array read) */
+	if (!p->m.has_ports || !sl_lb_meta_filtered(LB_F_BACKEND, &p->m, false))
 		return;
 	sl_lb_key(&k, &p->m);
-	/* from no backend's address: not a reply (one inlined array read) */
-	if (!sl_lb_filtered(LB_F_BACKEND, k.src))
-		return;
 	now = sl_now();
 	if (sl_lb_reply_fwd(p, cfg, &k, now))
 		return;
