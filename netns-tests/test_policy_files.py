@@ -128,7 +128,11 @@ def test_set_files_beneath_the_dir_and_watched(env):
     secret = os.path.join(agent.workdir, "secret.txt")
     with open(secret, "w") as f:
         f.write("TOPSECRET-LINE\n")
+    # a new name in a watched subdir is a change: one reload (of the same
+    # policy) follows; wait for it, or it may land in a check below
+    g = gen(agent)
     os.symlink(secret, os.path.join(pdir, "lists", "link.txt"))
+    wait_generation(agent, g + 1)
     for name, col in (("../secret.txt", 5), ("lists/link.txt", 5), (secret, 5)):
         g = gen(agent)
         path = agent.write_policy("10-test.yaml", policy(name))
