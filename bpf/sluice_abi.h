@@ -816,8 +816,9 @@ struct sl_ck_sent {
 /*
  * The L4 load balancer (docs/lb.md). A service is (VIP, port, proto): its
  * key in lb_svc gives a struct lb_service, whose `table` names its Maglev
- * lookup table in the array of maps lb_maglev: an inner array of `size`
- * (a prime) backend ids, indexes of lb_backends. The flow hash of a packet
+ * lookup table in the array of maps lb_maglev: `size` (a prime) backend
+ * ids, indexes of lb_backends, 32 to an inner-array element (struct
+ * lb_maglev_line). The flow hash of a packet
  * (sl_lb_flow_hash, below) modulo `size` picks the table entry. A changed
  * service gets a new table and a new lb_service value, one write each, so a
  * packet sees the old service or the new one. An lb_backends entry is never
@@ -837,6 +838,8 @@ struct sl_ck_sent {
 #define SLUICE_LB_RING_MIN	101
 #define SLUICE_LB_RING_MAX	1048573
 #define SLUICE_LB_NO_BACKEND	0xffffffffu	/* table entry: no backend up */
+#define SLUICE_LB_LINE_IDS	32		/* table entries per inner-array element */
+#define SLUICE_LB_LINE_NONE	0xffffu		/* a table entry of a line: no backend up */
 #define SLUICE_LB_DECAP_MAX	256		/* decap VIPs, decap interfaces */
 #define SLUICE_LB_DEVMAP_MAX	1024		/* interfaces XDP_REDIRECT may use */
 #define SLUICE_LB_FLOW_SEED	0x736c6231u	/* "slb1": flow hash seed, fixed */
@@ -844,6 +847,19 @@ struct sl_ck_sent {
 #define LB_SVC_F_DSR	(1u << 0)	/* mode dsr: IP-in-IP to the backend; else NAT */
 #define LB_SVC_F_VIP	(1u << 1)	/* the VIP's own entry (port 0, proto 0): ICMP errors, fragments */
 #define LB_SVC_F_REV	(1u << 2)	/* NAT: a new flow leaves a reverse entry (not in lb_nat_be) */
+
+/*
+ * A Maglev table of `size` entries is an inner array of ceil(size / 32)
+ * elements of 32 16-bit backend ids each, a cache line: entry i is
+ * id[i % 32] of element i / 32 (the entries past `size` in the last one:
+ * SLUICE_LB_LINE_NONE). One 4-byte id per element, as before, took four
+ * times the memory (an array spaces its values 8 bytes apart), and a new
+ * flow's entry is most often a line no cache holds: the smaller the table,
+ * the more often it stays cached (docs/lb.md, "Cost").
+ */
+struct lb_maglev_line {
+	__u16 id[SLUICE_LB_LINE_IDS];	/* lb_backends ids, or SLUICE_LB_LINE_NONE */
+};
 
 struct lb_svc_key {
 	__u8 vip[16];		/* network order; IPv4 in the first 4 bytes, rest zero */
@@ -1346,6 +1362,8 @@ _Static_assert(sizeof(struct lb_svc_key) == 20, "lb_svc_key layout");
 _Static_assert(sizeof(struct lb_service) == 32, "lb_service layout");
 _Static_assert(sizeof(struct lb_backend) == 32, "lb_backend layout");
 _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
+_Static_assert(sizeof(struct lb_maglev_line) == 64, "lb_maglev_line layout");
+_Static_assert(SLUICE_LB_BACKENDS_MAX <= SLUICE_LB_LINE_NONE, "backend ids fit a table line");
 _Static_assert(sizeof(struct lb_flow) == 40, "lb_flow layout");
 _Static_assert(sizeof(struct lb_flow4_key) == 16, "lb_flow4_key layout");
 _Static_assert(sizeof(struct lb_nat_be) == 84, "lb_nat_be layout");

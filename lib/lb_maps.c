@@ -236,29 +236,45 @@ static long be_alloc(const struct lb_state *st)
 	return -ENOSPC;
 }
 
-/* A Maglev table of SIZE backend ids as a new inner map; its fd or -errno. */
+/*
+ * A Maglev table of SIZE backend ids (SLUICE_LB_NO_BACKEND: none up) as a
+ * new inner map, 32 ids to an element (struct lb_maglev_line); its fd or
+ * -errno.
+ */
 static int table_create(uint32_t svc_id, uint32_t size, const uint32_t *ids)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-	uint32_t *keys, n = size;
+	uint32_t n = (size + SLUICE_LB_LINE_IDS - 1) / SLUICE_LB_LINE_IDS, *keys;
+	struct lb_maglev_line *lines;
 	char name[16];
 	int fd, err = 0;
 
 	snprintf(name, sizeof(name), "lb_mg%u", svc_id);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, 4, size, &opts);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, sizeof(*lines), n, &opts);
 	if (fd < 0)
 		return -errno;
-	keys = malloc(size * sizeof(*keys));
-	if (!keys) {
+	keys = malloc(n * sizeof(*keys));
+	lines = malloc(n * sizeof(*lines));
+	if (!keys || !lines) {
+		free(keys);
+		free(lines);
 		close(fd);
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < size; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, ids, &n, &bopts))
+		for (uint32_t j = 0; j < SLUICE_LB_LINE_IDS; j++) {
+			uint32_t e = i * SLUICE_LB_LINE_IDS + j;
+
+			lines[i].id[j] = e < size && ids[e] < SLUICE_LB_BACKENDS_MAX ? ids[e] :
+					 SLUICE_LB_LINE_NONE;
+		}
+	}
+	if (bpf_map_update_batch(fd, keys, lines, &n, &bopts))
 		err = -errno;
 	free(keys);
+	free(lines);
 	if (err) {
 		close(fd);
 		return err;

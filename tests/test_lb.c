@@ -1178,7 +1178,8 @@ TEST(lb_flow_hash_as_documented)
 	struct lb_service svc;
 	struct lb_backend be;
 	struct lb_env e;
-	__u32 inner_id, slot, id;
+	__u32 inner_id, slot, el, id;
+	struct lb_maglev_line line;
 	int tfd = -1;
 
 	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open"))
@@ -1194,8 +1195,12 @@ TEST(lb_flow_hash_as_documented)
 		goto out;
 	for (int i = 0; i < 200; i++) {
 		slot = doc_hash(cl, vip, (uint16_t)(20000 + i), 80, 6, 4) % svc.size;
-		if (!ASSERT_OK(bpf_map_lookup_elem(tfd, &slot, &id), "slot") ||
-		    !ASSERT_OK(bpf_map_lookup_elem(e.st->fds.backends, &id, &be), "backend"))
+		/* entry SLOT: id[SLOT % 32] of the table's element SLOT / 32 */
+		el = slot / SLUICE_LB_LINE_IDS;
+		if (!ASSERT_OK(bpf_map_lookup_elem(tfd, &el, &line), "slot"))
+			break;
+		id = line.id[slot % SLUICE_LB_LINE_IDS];
+		if (!ASSERT_OK(bpf_map_lookup_elem(e.st->fds.backends, &id, &be), "backend"))
 			break;
 		if (!ASSERT_EQ(flow_to(&e, 20000 + i - 30000, 0x02), be.addr[3],
 			       "the table's backend at the documented hash"))

@@ -55,12 +55,8 @@ static __always_inline const struct lb_backend *sl_eg_lb_pick(const struct lb_se
 {
 	const struct lb_backend *be;
 	struct lb_flow_key fk;
-	__u32 idx, *slot;
-	void *tbl;
+	__u32 idx;
 
-	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
-	if (!tbl || !svc->size)
-		return NULL;
 	/* the flow hash of XDP, with the socket's cookie where a source would be */
 	__builtin_memset(&fk, 0, sizeof(fk));
 	__builtin_memcpy(fk.src, &cookie, sizeof(cookie));
@@ -68,11 +64,9 @@ static __always_inline const struct lb_backend *sl_eg_lb_pick(const struct lb_se
 	fk.dport = k->port;
 	fk.proto = k->proto;
 	fk.family = k->family;
-	idx = sl_lb_flow_hash((const __u32 *)&fk) % svc->size;
-	slot = bpf_map_lookup_elem(tbl, &idx);
-	if (!slot || *slot == SLUICE_LB_NO_BACKEND)
+	idx = sl_lb_maglev_id(svc, sl_lb_flow_hash((const __u32 *)&fk));
+	if (idx == SLUICE_LB_NO_BACKEND)
 		return NULL;
-	idx = *slot;
 	be = bpf_map_lookup_elem(&lb_backends, &idx);
 	if (!be || !(be->flags & LB_BE_F_LIVE) || be->family != k->family)
 		return NULL;

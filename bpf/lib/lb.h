@@ -147,19 +147,13 @@ static __always_inline struct lb_backend *sl_lb_new_flow(const struct lb_config 
 {
 	struct lb_backend *be;
 	struct lb_flow nf;
-	__u32 idx, *slot;
-	void *tbl;
 	long err;
+	__u32 idx;
 
-	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
-	if (!tbl || !svc->size)
-		return NULL;
 	*hash = sl_lb_flow_hash((const __u32 *)k);
-	idx = *hash % svc->size;
-	slot = bpf_map_lookup_elem(tbl, &idx);
-	if (!slot || *slot == SLUICE_LB_NO_BACKEND)
+	idx = sl_lb_maglev_id(svc, *hash);
+	if (idx == SLUICE_LB_NO_BACKEND)
 		return NULL;
-	idx = *slot;
 	be = bpf_map_lookup_elem(&lb_backends, &idx);
 	if (!be || !(be->flags & LB_BE_F_LIVE))
 		return NULL;

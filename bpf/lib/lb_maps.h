@@ -41,14 +41,16 @@ struct {
 
 /*
  * Maglev lookup tables, one per service (lb_service.table): arrays of
- * backend ids of the service's prime size (BPF_F_INNER_MAP: sizes differ).
+ * lines of 32 backend ids (struct lb_maglev_line), ceil(size / 32) of them
+ * for the service's prime size (BPF_F_INNER_MAP: sizes differ).
  */
 struct lb_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_INNER_MAP);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
+	__uint(key_size, sizeof(__u32));
+	/* a size, not a type: an object that reads no line has no BTF of it */
+	__uint(value_size, sizeof(struct lb_maglev_line));
 };
 
 struct {
@@ -57,6 +59,30 @@ struct {
 	__type(key, __u32);
 	__array(values, struct lb_maglev_inner);
 } lb_maglev SEC(".maps");
+
+/*
+ * The backend id at entry HASH % size of service SVC's Maglev table, or
+ * SLUICE_LB_NO_BACKEND (none up, or no table).
+ */
+static __always_inline __u32 sl_lb_maglev_id(const struct lb_service *svc, __u32 hash)
+{
+	struct lb_maglev_line *line;
+	__u32 i, e;
+	void *tbl;
+
+	if (!svc->size)
+		return SLUICE_LB_NO_BACKEND;
+	tbl = bpf_map_lookup_elem(&lb_maglev, &svc->table);
+	if (!tbl)
+		return SLUICE_LB_NO_BACKEND;
+	i = hash % svc->size;
+	e = i / SLUICE_LB_LINE_IDS;
+	line = bpf_map_lookup_elem(tbl, &e);
+	if (!line)
+		return SLUICE_LB_NO_BACKEND;
+	i = line->id[i % SLUICE_LB_LINE_IDS];
+	return i == SLUICE_LB_LINE_NONE ? SLUICE_LB_NO_BACKEND : i;
+}
 
 /* NAT backend -> the (VIP, port)s it serves: replies found through the forward flow. */
 struct {
