@@ -48,6 +48,7 @@ struct ev_client {
 struct agent_events {
 	struct ring_buffer *rb;
 	int cfg_fd;
+	int mute_fd;		/* sl_ev_mute: the drops suppressed on muted CPUs */
 	struct ep_src rb_src;
 	struct sl_event recent[EV_RECENT];
 	size_t head, count;
@@ -278,6 +279,30 @@ static int read_cfg(struct agent *a, struct sl_ev_config *c)
 	return bpf_map_lookup_elem(a->ev->cfg_fd, &key, c) ? -errno : 0;
 }
 
+/*
+ * The limiter's counters as the agent reports them: suppressed is
+ * sl_ev_cfg's (the drops that found the window full) plus every CPU's
+ * count of the drops it suppressed while muted (sl_ev_mute, events.h).
+ */
+static int read_stats(struct agent *a, struct sl_ev_config *c)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	struct sl_ev_mute *mu;
+	__u32 key = 0;
+
+	err = read_cfg(a, c);
+	if (err || ncpu <= 0)
+		return err ? err : ncpu;
+	mu = calloc(ncpu, sizeof(*mu));
+	if (!mu)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(a->ev->mute_fd, &key, mu) ? -errno : 0;
+	for (int i = 0; !err && i < ncpu; i++)
+		c->suppressed += mu[i].suppressed;
+	free(mu);
+	return err;
+}
+
 int events_open(struct agent *a)
 {
 	struct sluice_xdp *skel = a->xdp;
@@ -292,6 +317,7 @@ int events_open(struct agent *a)
 	a->ev = ev;
 	/* both slots share the pinned ring buffer and limiter (maps/) */
 	ev->cfg_fd = bpf_map__fd(skel->maps.sl_ev_cfg);
+	ev->mute_fd = bpf_map__fd(skel->maps.sl_ev_mute);
 	err = read_cfg(a, &cfg);
 	if (!err) {
 		/* the counters of a previous agent carry on; only the rate is ours */
@@ -335,7 +361,7 @@ struct json_object *events_stats(struct agent *a)
 	struct sl_ev_config cfg;
 	struct json_object *o;
 
-	if (!a->ev || read_cfg(a, &cfg))
+	if (!a->ev || read_stats(a, &cfg))
 		return NULL;
 	o = json_object_new_object();
 	json_object_object_add(o, "rate", json_object_new_int64(cfg.rate));

@@ -145,6 +145,7 @@ static const struct mig_map mig_maps[] = {
 	RECREATE(SLUICE_MAP_BLOCK6, "the CLI blocklist's IPv6 prefixes"),
 	RECREATE(SLUICE_MAP_BLOCK6H, "the CLI blocklist's IPv6 addresses"),
 	RECREATE(SLUICE_MAP_EV_CFG, "the drop event limiter"),
+	RECREATE(SLUICE_MAP_EV_MUTE, "the drop event limiter's muted CPUs"),
 	/*
 	 * The load balancer: written from the policy at every apply, flows and
 	 * per-backend figures by backend id, so replaced as a group; the

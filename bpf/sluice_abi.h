@@ -1130,6 +1130,16 @@ struct sl_ev_config {
 };
 
 /*
+ * sl_ev_mute[0], per CPU: the jiffy this CPU last found the window full;
+ * its drops in that jiffy only count here (suppressed, the rest of the
+ * limiter's count: the agent reports sl_ev_cfg's plus every CPU's).
+ */
+struct sl_ev_mute {
+	__u64 jiffies;
+	__u64 suppressed;
+};
+
+/*
  * The tables of a policy slot, in the order a slot is built (inserted all at
  * once: no packet reaches a slot before an interface's word names it, see
  * lib/fw_maps.c fw_slot_write). Each is an inner map of its own outer array of
@@ -1213,6 +1223,7 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_CT_CK_SENT	"ct_ck_sent"
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
+#define SLUICE_MAP_EV_MUTE	"sl_ev_mute"
 #define SLUICE_MAP_IFSLOT	"sl_ifslot_v2"	/* ifindex -> policy slot */
 #define SLUICE_MAP_IFSLOT_A	"sl_ifslot_a_v2"	/* ifindex -> policy slot + 1, ifindex < 64k */
 #define SLUICE_MAP_TAILS	"sl_tails"	/* prog array of the pipeline stages */

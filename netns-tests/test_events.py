@@ -87,7 +87,7 @@ def test_monitor_reports_drops(env):
     agent = start(env)
     t = env.topo
     # one ring buffer and limiter for both slots, pinned with the counters
-    for name in ("sl_events", "sl_ev_cfg"):
+    for name in ("sl_events", "sl_ev_cfg", "sl_ev_mute"):
         assert os.path.exists(os.path.join(agent.state_dir, "maps", name)), name
         for slot in ("0", "1"):
             assert not os.path.exists(os.path.join(agent.state_dir, "slots", slot, name))
