@@ -290,6 +290,13 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = v & 0xff;
 }
 
+/* The IPv4 header at IP, its checksum computed again after a change. */
+static void ip4_recsum(uint8_t *ip)
+{
+	put16(ip + 10, 0);
+	put16(ip + 10, fold(sum16(ip, 20, 0)));
+}
+
 struct spec {
 	int family;			/* 4 or 6 */
 	uint8_t proto;			/* 6, 17, 1, 58 */
@@ -373,8 +380,7 @@ static size_t own_hdr(uint8_t *w, const uint8_t *out, const uint8_t *dmac, const
 	ip_hdr(w + 14, family, proto, src, dst, plen, false);
 	if (family == 4) {
 		put16(w + 14 + 4, 0);
-		put16(w + 14 + 10, 0);
-		put16(w + 14 + 10, fold(sum16(w + 14, 20, 0)));
+		ip4_recsum(w + 14);
 		return 14 + 20;
 	}
 	memcpy(w + 14, out + 14, 4);
@@ -737,8 +743,7 @@ static void dsr(int family)
 		/* the second flow's IPv4 packets carry a TOS (DSCP EF): the outer header's too */
 		if (family == 4 && k) {
 			in[15] = 0xb8;
-			put16(in + 14 + 10, 0);
-			put16(in + 14 + 10, fold(sum16(in + 14, 20, 0)));
+			ip4_recsum(in + 14);
 		}
 		if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run"))
 			goto out;
@@ -760,8 +765,7 @@ static void dsr(int family)
 		own_hdr(want, out, bmac, MAC_IF1, family, family == 4 ? 4 : 41, src, dst, n - 14);
 		if (family == 4) {
 			want[15] = in[15];
-			put16(want + 14 + 10, 0);
-			put16(want + 14 + 10, fold(sum16(want + 14, 20, 0)));
+			ip4_recsum(want + 14);
 		}
 		memcpy(want + 14 + hl, in + 14, n - 14);
 		same("DSR frame", out, olen, want, 14 + hl + n - 14);
@@ -929,8 +933,7 @@ static void icmp_error(int family, bool dsr_mode)
 		/* the quoted packet as the backend sent it: from backend:8080 */
 		if (family == 4) {
 			memcpy(q + 12, a_be, 4);
-			put16(q + 10, 0);
-			put16(q + 10, fold(sum16(q, 20, 0)));
+			ip4_recsum(q);
 		} else {
 			memcpy(q + 8, a_be, 16);
 		}
@@ -1262,8 +1265,7 @@ TEST(lb_fragment_dropped)
 		goto out;
 	n = build(in, &s);
 	put16(in + 14 + 6, 0x0010);	/* fragment offset 16 */
-	put16(in + 14 + 10, 0);
-	put16(in + 14 + 10, fold(sum16(in + 14, 20, 0)));
+	ip4_recsum(in + 14);
 	xdp_env_reset_counters(&e.x);
 	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run"))
 		goto out;
