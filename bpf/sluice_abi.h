@@ -557,21 +557,29 @@ struct sl_ct_key4 {
 } __attribute__((aligned(4)));
 
 /*
- * The shard of an IPv4 key: sl_ct_shard_of of the same connection's
+ * The hash of an IPv4 key, given as its four 32-bit words W0-W3 (struct
+ * sl_ct_key4 read as words): sl_ct_hash_of of the same connection's
  * struct sl_ct_key, whose words 1-3 and 5-7 are zero, in 4 multiplies
  * instead of 10 (a zero word only multiplies the chain by K, so three in a
  * row are one multiply by K^4 = 0x1f76bcc1). A connection keeps its shard
  * number across the two layouts; tests/test_ct.c checks that they agree.
  */
+static inline __u32 sl_ct_hash4_words(__u32 w0, __u32 w1, __u32 w2, __u32 w3)
+{
+	__u32 h = w0 * 0x1f76bcc1u;
+
+	h = (h ^ w1) * 0x1f76bcc1u;
+	h = (h ^ w2) * 0x9e3779b1u;
+	h = (h ^ w3) * 0x9e3779b1u;
+	return h ^ h >> 16;
+}
+
+/* sl_ct_hash4_words of K's four words (the datapath hashes them from registers). */
 static inline __u32 sl_ct_hash_of4(const struct sl_ct_key4 *k)
 {
 	const __u32 *w = (const __u32 *)k;
-	__u32 h = w[0] * 0x1f76bcc1u;
 
-	h = (h ^ w[1]) * 0x1f76bcc1u;
-	h = (h ^ w[2]) * 0x9e3779b1u;
-	h = (h ^ w[3]) * 0x9e3779b1u;
-	return h ^ h >> 16;
+	return sl_ct_hash4_words(w[0], w[1], w[2], w[3]);
 }
 
 static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)

@@ -44,15 +44,17 @@ enum sl_ct_res {
 };
 
 /*
- * A packet of P's key (shard set) in table V4: a hit updates the entry
- * (last_seen, counters, TCP state; TH: the TCP header, SL_TCP_HLEN
- * readable, or NULL) and moves it to the assured shard when it has earned
- * it; an entry past its timeout is deleted, a miss.
+ * A packet of P's key (shard set) in table V4, the frame DATA..DATA_END: a
+ * hit updates the entry (last_seen, counters, TCP state, read from the TCP
+ * header then: a miss never reads it) and moves it to the assured shard
+ * when it has earned it; an entry past its timeout is deleted, a miss.
  */
-static __always_inline int sl_ct_hit(const struct sl_meta *m, const struct sl_ct_config *cfg,
-				     struct sl_ct_pkt *p, __u64 bytes, const __u8 *th,
-				     __u64 now, __u64 *stamp, __u64 skip, const bool v4)
+static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl_meta *m,
+				     const struct sl_ct_config *cfg, struct sl_ct_pkt *p,
+				     __u64 bytes, __u64 now, __u64 *stamp, __u64 skip,
+				     const bool v4)
 {
+	const __u8 *th;
 	struct sl_ct_entry *e;
 	bool unassured;
 	__u32 dir;
@@ -77,6 +79,7 @@ static __always_inline int sl_ct_hit(const struct sl_meta *m, const struct sl_ct
 	e->packets[dir]++;
 	e->bytes[dir] += bytes;
 	if (m->proto == SL_IPPROTO_TCP) {
+		th = sl_ct_l4(data, data_end, m, SL_TCP_HLEN);
 		sl_ct_tcp(e, cfg, p->shard, dir, m->tcp_flags, th);
 		if (e->state != st)
 			to = sl_ct_timeout_ns(cfg, e->state);
@@ -107,7 +110,6 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 {
 	struct sl_ct_tuple t;
 	struct sl_ct_entry *e;
-	const __u8 *th = NULL;
 	bool unassured;
 	__u64 now, *stamp;
 	__u64 skip;
@@ -124,11 +126,9 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		/* no live entry in the key's bucket: a miss without the LRU lookups */
 		skip = sl_ct_filtered(cfg, stamp, p->hash, now);
 		sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, skip);
-		if (m->proto == SL_IPPROTO_TCP)
-			th = sl_ct_l4(data, data_end, m, SL_TCP_HLEN);
 		if (p->v4)
-			return sl_ct_hit(m, cfg, p, bytes, th, now, stamp, skip, true);
-		return sl_ct_hit(m, cfg, p, bytes, th, now, stamp, skip, false);
+			return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, true);
+		return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, false);
 	}
 	if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 		sl_ct_pkt_key(p, &t);

@@ -43,7 +43,7 @@ struct sl_ct_pkt {
 		struct sl_ct_key key;	/* IPv6: in ct_shards */
 		struct sl_ct_key4 key4;	/* IPv4 (v4): in ct4_shards */
 	};
-	__u32 hash;		/* of the key (sl_ct_hash_of): its shard, its stamp */
+	__u32 hash;		/* of the key (sl_ct_hash_of, sl_ct_hash4_words): its shard, its stamp */
 	__u32 shard;		/* of the key: [shard], [SHARDS_MAX + shard] of its table */
 	__u8 src_is_a;		/* the packet's source is endpoint a of the key */
 	__u8 start;		/* state of a new entry if the packet may open one, else 0 */
@@ -86,40 +86,53 @@ static __always_inline __u8 sl_ct_key_make(struct sl_ct_key *k, const struct sl_
 }
 
 /*
- * The IPv4 key of addresses SRC, DST (host order), ports and PROTO, into K:
- * every word written once. Returns whether the source is endpoint a.
+ * P's IPv4 key of addresses SRC, DST (host order), ports and PROTO, and its
+ * hash: the four words built in registers, each written once, and hashed
+ * from the registers. Read back from P, a word written as narrower fields
+ * (ports; proto and family) would stall on store forwarding, on every
+ * packet conntrack sees, before its lookup filter can say it is a miss.
  */
-static __always_inline __u8 sl_ct_key4_fill(struct sl_ct_key4 *k, __u32 src, __u32 dst,
+static __always_inline void sl_ct_pkt4_fill(struct sl_ct_pkt *p, __u32 src, __u32 dst,
 					    __u16 sport, __u16 dport, __u8 proto)
 {
 	bool src_a = src != dst ? src < dst : sport <= dport;
+	__u32 *w = (__u32 *)&p->key4, w0, w1, w2, w3;
 
-	k->addr_a = bpf_htonl(src_a ? src : dst);
-	k->addr_b = bpf_htonl(src_a ? dst : src);
-	k->port_a = bpf_htons(src_a ? sport : dport);
-	k->port_b = bpf_htons(src_a ? dport : sport);
-	k->proto = proto;
-	k->family = 4;
-	k->pad[0] = k->pad[1] = 0;
-	return src_a;
+	_Static_assert(sizeof(struct sl_ct_key4) == 16, "sl_ct_key4: four words");
+	w0 = bpf_htonl(src_a ? src : dst);
+	w1 = bpf_htonl(src_a ? dst : src);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w2 = (__u32)bpf_htons(src_a ? dport : sport) << 16 | bpf_htons(src_a ? sport : dport);
+	w3 = 4u << 8 | proto;
+#else
+	w2 = (__u32)bpf_htons(src_a ? sport : dport) << 16 | bpf_htons(src_a ? dport : sport);
+	w3 = (__u32)proto << 24 | 4u << 16;
+#endif
+	w[0] = w0;
+	w[1] = w1;
+	w[2] = w2;
+	w[3] = w3;
+	p->hash = sl_ct_hash4_words(w0, w1, w2, w3);
+	p->src_is_a = src_a;
+	p->v4 = 1;
 }
 
-/* P's key (and table) for the tuple T. */
+/* P's key (and table) for the tuple T, and its hash. */
 static __always_inline void sl_ct_pkt_key(struct sl_ct_pkt *p, const struct sl_ct_tuple *t)
 {
-	p->v4 = t->family == 4;
-	if (p->v4)
-		p->src_is_a = sl_ct_key4_fill(&p->key4, bpf_ntohl(t->src[0]),
-					      bpf_ntohl(t->dst[0]), bpf_ntohs(t->sport),
-					      bpf_ntohs(t->dport), t->proto);
-	else
-		p->src_is_a = sl_ct_key_make(&p->key, t);
+	if (t->family == 4) {
+		sl_ct_pkt4_fill(p, bpf_ntohl(t->src[0]), bpf_ntohl(t->dst[0]), bpf_ntohs(t->sport),
+				bpf_ntohs(t->dport), t->proto);
+		return;
+	}
+	p->v4 = 0;
+	p->src_is_a = sl_ct_key_make(&p->key, t);
+	p->hash = sl_ct_hash_of(&p->key);
 }
 
-/* P's hash and, from it, its shard among SHARDS. */
+/* P's shard among SHARDS, from its hash (sl_ct_pkt_key). */
 static __always_inline void sl_ct_pkt_shard(struct sl_ct_pkt *p, __u32 shards)
 {
-	p->hash = p->v4 ? sl_ct_hash_of4(&p->key4) : sl_ct_hash_of(&p->key);
 	p->shard = p->hash & (shards - 1);
 }
 
@@ -183,7 +196,7 @@ enum sl_ct_kind {
 				 * types such as neighbour discovery: the rules decide */
 };
 
-/* Build P for a parsed packet (enum sl_ct_kind). */
+/* Build P for a parsed packet (enum sl_ct_kind): SL_CT_KEYED, its key and hash. */
 static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const struct sl_meta *m,
 					  struct sl_ct_pkt *p)
 {
@@ -202,9 +215,7 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 			p->start = SL_CT_SYN_SENT;
 		if (m->family == 4) {
 			/* nearly all traffic: no tuple in between */
-			p->v4 = 1;
-			p->src_is_a = sl_ct_key4_fill(&p->key4, m->src4, m->dst4, m->sport,
-						      m->dport, m->proto);
+			sl_ct_pkt4_fill(p, m->src4, m->dst4, m->sport, m->dport, m->proto);
 			return SL_CT_KEYED;
 		}
 		sl_ct_tuple_addrs(&t, m);
