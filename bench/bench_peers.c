@@ -19,9 +19,15 @@
  * plus the listed documentation prefixes the traffic hits. Traffic
  * (gen_doc): sources from the documentation ranges only, HIT_256 / 256 of
  * them listed (dropped by every filter), the rest passed to the stack.
+ * Each live row also gives the attached program's own ns/frame (bpf_stats,
+ * in a pass of its own after the Mpps rounds): what the program costs live
+ * apart from the rest of the frame's path.
  * Then BPF_PROG_TEST_RUN ns/packet of xdp-filter's program (found on the
  * veth where its CLI attached it) beside sluice's on the same packets, each
- * verdict checked against the list.
+ * verdict checked against the list. SLUICE_BENCH_PEERS_TRSTATS=1: those
+ * figures by bpf_stats instead (each run timed alone: the test run's own
+ * figure is the loop's, in which a program's latency can hide behind the
+ * loop's work, so a longer program may read as no slower).
  *
  * Namespaces and veths are named pe-<pid>-*; xdp-filter runs in a mount
  * namespace of its own with a private bpffs at /sys/fs/bpf (its CLI pins
@@ -48,6 +54,7 @@
 #define HIT_ALL		256		/* the other mix: every frame listed (the filters alone) */
 #define FRAMES		1000000u	/* per live measurement */
 #define ROUNDS		3
+#define STATS_ROUNDS	3
 #define FRAME_LEN	VETH_RIG_FRAME_LEN
 #define NPKT		64		/* distinct packets of the test runs */
 #define REPEAT		20000u		/* test runs of each */
@@ -57,6 +64,14 @@
 
 static struct veth_rig rig;
 static char dir[64];
+/*
+ * The program's own ns/frame live (kernel.bpf_stats run_time_ns / run_cnt
+ * of the attached program, tail calls included), measured in a pass of its
+ * own after the Mpps rounds: stats on cost every program the same two clock
+ * reads a run, so the Mpps rows are measured with them off.
+ */
+static bool stats_pass;
+static bool tr_stats;	/* SLUICE_BENCH_PEERS_TRSTATS: the test runs' ns by bpf_stats too */
 
 static void cleanup(void)
 {
@@ -383,19 +398,39 @@ static int nft_file(const char *name)
 	return sh("nsenter --net=/run/netns/%s nft -f %s/%s", rig.ns_b, dir, name);
 }
 
+/* run_time_ns and run_cnt of program FD so far (bpf_stats): 0 or -1. */
+static int prog_stats(int fd, __u64 *ns, __u64 *cnt)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -1;
+	*ns = info.run_time_ns;
+	*cnt = info.run_cnt;
+	return 0;
+}
+
 /*
  * One round of case C: set it up, send the frames, take it down. Mpps, or
  * -1 also when the share of frames dropped in XDP is not what the case
  * must drop (all for the floor, none for XDP_PASS and nft's XDP_PASS, the
- * listed ones for the filters): every peer must do the same work.
+ * listed ones for the filters): every peer must do the same work. In the
+ * stats pass, *PROG_NS: the attached program's ns per run.
  */
-static double live_case(struct peers *p, int c)
+
+static double live_case(struct peers *p, int c, double *prog_ns)
 {
 	struct bpf_program *prog = c == L_DROP ? p->fl->progs.floor_same :
 				   c == L_PASS || c == L_NFT ? p->fl->progs.floor_pass :
 				   c == L_CEIL ? p->fl->progs.floor_list : p->fw->progs.sluice_xdp;
 	double v, dropped = -1, want = c == L_DROP ? 1 : c == L_PASS || c == L_NFT ? 0 :
 				      p->hit / 256.0;
+	int fd = c == L_XF ? p->xf_fd : bpf_program__fd(prog);
+	__u64 ns0 = 0, cnt0 = 0, ns1, cnt1;
+
+	if (stats_pass && prog_stats(fd, &ns0, &cnt0))
+		return -1;
 
 	switch (c) {
 	case L_XF:
@@ -426,6 +461,11 @@ static double live_case(struct peers *p, int c)
 			live_name[c], 100 * dropped, 100 * want);
 		return -1;
 	}
+	if (stats_pass) {
+		if (prog_stats(fd, &ns1, &cnt1) || cnt1 <= cnt0)
+			return -1;
+		*prog_ns = (double)(ns1 - ns0) / (cnt1 - cnt0);
+	}
 	return v;
 }
 
@@ -436,7 +476,8 @@ static double live_case(struct peers *p, int c)
  */
 static int live_rows(struct peers *p, int gen_fd, int hit)
 {
-	double best[L_N];
+	double best[L_N], pns[L_N][STATS_ROUNDS], med[L_N];
+	int stats_fd;
 
 	p->gen_fd = gen_fd;
 	p->hit = hit;
@@ -444,7 +485,7 @@ static int live_rows(struct peers *p, int gen_fd, int hit)
 		best[c] = 0;
 	for (int r = 0; r < ROUNDS; r++) {
 		for (int c = 0; c < L_N; c++) {
-			double v = live_case(p, c);
+			double v = live_case(p, c, NULL);
 
 			if (v <= 0)
 				return -1;
@@ -452,12 +493,37 @@ static int live_rows(struct peers *p, int gen_fd, int hit)
 				best[c] = v;
 		}
 	}
-	printf("\n  %d of 256 sources listed%s\n  %-46s %8s %11s %13s\n", hit,
+	/* the stats pass: on while STATS_FD is open */
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0) {
+		fprintf(stderr, "bench_peers: BPF_ENABLE_STATS: %s\n", strerror(errno));
+		return -1;
+	}
+	stats_pass = true;
+	for (int r = 0; r < STATS_ROUNDS; r++) {
+		for (int c = 0; c < L_N; c++) {
+			if (live_case(p, c, &pns[c][r]) <= 0) {
+				stats_pass = false;
+				close(stats_fd);
+				return -1;
+			}
+		}
+	}
+	stats_pass = false;
+	close(stats_fd);
+	for (int c = 0; c < L_N; c++) {
+		qsort(pns[c], STATS_ROUNDS, sizeof(double), cmp_double);
+		med[c] = pns[c][STATS_ROUNDS / 2];
+	}
+	printf("\n  %d of 256 sources listed%s\n  %-46s %8s %11s %13s %11s\n", hit,
 	       hit < 256 ? " (dropped), the rest to the stack" : ": every frame dropped", "case",
-	       "Mpps", "of XDP_DROP", "ns/frame more");
+	       "Mpps", "of XDP_DROP", "ns/frame more", "program ns");
 	for (int c = 0; c < L_N; c++)
-		printf("  %-46s %8.2f %10.0f%% %13.0f\n", live_name[c], best[c],
-		       100 * best[c] / best[L_DROP], 1e3 / best[c] - 1e3 / best[L_DROP]);
+		printf("  %-46s %8.2f %10.0f%% %13.0f %11.1f\n", live_name[c], best[c],
+		       100 * best[c] / best[L_DROP], 1e3 / best[c] - 1e3 / best[L_DROP], med[c]);
+	printf("  program ns: the attached program's own ns/frame live (bpf_stats, tail calls\n"
+	       "  included; median of %d rounds of a pass of their own, stats on; XDP_DROP's is\n"
+	       "  the stats' own clock reads, in every row)\n", STATS_ROUNDS);
 	printf("  sluice / xdp-filter: stateless %.2f, stateful %.2f, stateful early %.2f "
 	       "(target >= 1.0)\n", best[L_SL] / best[L_XF], best[L_SLCT] / best[L_XF],
 	       best[L_SLEA] / best[L_XF]);
@@ -507,9 +573,13 @@ static double tr_run(int prog, int which, uint8_t pkts[][FRAME_LEN], double *dro
 			.repeat = REPEAT,
 		);
 
+		__u64 ns0 = 0, cnt0 = 0, ns1 = 0, cnt1 = 0;
+
 		memcpy(buf, pkts[i], FRAME_LEN);
 		memcpy(&src, pkts[i] + 26, 4);
 		want = which == TR_FLOOR || listed(ntohl(src)) ? XDP_DROP : XDP_PASS;
+		if (tr_stats && prog_stats(prog, &ns0, &cnt0))
+			return -1;
 		if (bpf_prog_test_run_opts(prog, &opts)) {
 			fprintf(stderr, "bench_peers: BPF_PROG_TEST_RUN failed: %s\n",
 				strerror(errno));
@@ -519,6 +589,11 @@ static double tr_run(int prog, int which, uint8_t pkts[][FRAME_LEN], double *dro
 			fprintf(stderr, "bench_peers: %s returned %u for source %08x, not %u\n",
 				tr_name[which], opts.retval, ntohl(src), want);
 			return -1;
+		}
+		if (tr_stats) {
+			if (prog_stats(prog, &ns1, &cnt1) || cnt1 <= cnt0)
+				return -1;
+			opts.duration = (ns1 - ns0) / (cnt1 - cnt0);
 		}
 		sum += opts.duration;
 		if (want == XDP_DROP) {
@@ -594,6 +669,7 @@ int main(void)
 	/* BPF_PROG_TEST_RUN on the same packets; sluice stateless, stateful, stateful early */
 	for (uint32_t i = 0; i < NPKT; i++)
 		veth_rig_frame(pkts[i], doc_src(sl_bench_mix32(i + 1)));
+	tr_stats = getenv("SLUICE_BENCH_PEERS_TRSTATS") && bpf_enable_stats(BPF_STATS_RUN_TIME) >= 0;
 	progs[TR_FLOOR] = bpf_program__fd(p.fl->progs.floor_same);
 	progs[TR_XF] = p.xf_fd;
 	progs[TR_SL] = progs[TR_SLCT] = progs[TR_SLEA] = bpf_program__fd(p.fw->progs.sluice_xdp);

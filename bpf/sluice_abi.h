@@ -261,8 +261,8 @@ struct fw_hosts {
  * zero; prefix j has nibble j of hb host bits, 0 for a single address,
  * at most 15), over class cls[0]; unused entries repeat the last. A threat
  * feed's /16 (its /24s, /28s and /32s, ~15 of them) in one cache line,
- * where its boundaries take two as intervals; every entry is compared at
- * once, no search.
+ * where its boundaries take two as intervals; no search: read four at a
+ * time, the next four only while there are more (a repeat ends them).
  */
 #define SLUICE_PFX_MAX		24
 struct fw_pfx16 {

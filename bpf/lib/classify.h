@@ -254,8 +254,25 @@ static __always_inline __s32 sl_iv1_class(const struct sl_v4maps *o, __u32 slot,
 }
 
 /*
+ * Hosts and prefixes of a /16 element are read SL_GRP at a time without a
+ * branch; the next SL_GRP only when none of these held the address and the
+ * element has more (its entries past the last repeat it: a repeat ends it).
+ * A feed's /16 holds a few: one group and one branch, always the same way
+ * (a walk that stopped at the address paid a mispredicted branch a packet
+ * live), where comparing all 24 or 30 at once was ~260 instructions, most
+ * of a listed source's classification (docs/datapath.md, "Where the live
+ * time goes").
+ */
+#define SL_GRP	4
+
+/* Stop after entry J of X[N]: a hit, or entry J + 1 repeats entry J. */
+#define SL_GRP_END(x, j, n, hit)						\
+	((j) % SL_GRP == SL_GRP - 1 && (j) + 1 < (n) &&				\
+	 ((hit) | ((((__u32)((x)[(j) + 1] ^ (x)[j])) - 1) >> 31)))
+
+/*
  * The class of ADDR in the single addresses of its /16 (SL_CHUNK_HOSTS,
- * element KEY of fw_*4_p1): one cache line, compared whole without a branch.
+ * element KEY of fw_*4_p1): one cache line, read SL_GRP at a time.
  */
 static __always_inline __s32 sl_hosts_class(const struct sl_v4maps *o, __u32 slot, __u32 key,
 					    __u32 addr)
@@ -269,14 +286,18 @@ static __always_inline __s32 sl_hosts_class(const struct sl_v4maps *o, __u32 slo
 	if (!w)
 		return SL_CLS_ERROR;
 #pragma unroll
-	for (int j = 0; j < SLUICE_HOSTS_MAX; j++)
+	for (int j = 0; j < SLUICE_HOSTS_MAX; j++) {
 		hit |= ((__u32)(w->h[j] ^ lo) - 1) >> 31;
+		asm volatile("" : "+r"(hit));
+		if (SL_GRP_END(w->h, j, SLUICE_HOSTS_MAX, hit))
+			break;
+	}
 	return w->cls[hit & 1];
 }
 
 /*
  * The class of ADDR in the prefixes of its /16 (SL_CHUNK_PFX, element KEY
- * of fw_*4_p1): one cache line, every prefix compared at once (no chain of
+ * of fw_*4_p1): one cache line, read SL_GRP at a time (no chain of
  * dependent reads as in a search).
  */
 static __always_inline __s32 sl_pfx_class(const struct sl_v4maps *o, __u32 slot, __u32 key,
@@ -302,6 +323,8 @@ static __always_inline __s32 sl_pfx_class(const struct sl_v4maps *o, __u32 slot,
 		 * frame this is inlined into
 		 */
 		asm volatile("" : "+r"(hit));
+		if (SL_GRP_END(w->base, j, SLUICE_PFX_MAX, hit))
+			break;
 	}
 	return w->cls[hit & 1];
 }
