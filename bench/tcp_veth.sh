@@ -17,7 +17,7 @@
 # one netns with one agent (a section per hook; the no-program pair is in
 # none, so nothing is attached to it), the nftables pair in a netns of its
 # own (its input chain sees all of its netns's traffic). The veth offloads
-# are the defaults on every pair; XDP on the xdp pair's end turns off GSO
+# are the defaults on every pair; XDP on the xdp pair's end turns off TSO
 # on its peer (the kernel does), which touches no other pair. All three
 # namespaces and everything in them are removed on exit, also on failure.
 set -u
