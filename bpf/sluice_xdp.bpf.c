@@ -129,19 +129,25 @@ int sl_stage_lb(struct xdp_md *ctx)
  * sluice_xdp's on the skb (no load balancer, which is XDP's), verdicts
  * mapped to tcx's (bpf/lib/hook.h). Same
  * object, so the same maps: a policy, a block or a tracked connection is the
- * same on either hook. Headers past the linear part are pulled in first, as
- * the egress program does.
+ * same on either hook. Headers past the linear part are pulled in first
+ * where the firewall would read them: not for a TCP or UDP packet whose
+ * headers are all linear (sl_skb_hdrs_linear), such as the bulk TCP of a
+ * veth, where the pull cost ~200 ns a packet (docs/datapath.md, "The tcx
+ * ingress hook").
  */
 SEC("tc")
 int sluice_tcx(struct __sk_buff *skb)
 {
 	__u32 want = skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL;
 	struct sl_pipe *p = sl_pipe_get();
+	void *data, *data_end;
 
 	if (!p)
 		return sl_hook_tc_verdict(sl_drop_pkt_h(SL_HOOK_TC, SLUICE_DROP_INTERNAL,
 							  skb->len));
-	if ((long)skb->data_end - (long)skb->data < want)
+	data = SL_SKB_FIELD(skb, data);
+	data_end = SL_SKB_FIELD(skb, data_end);
+	if (data_end - data < want && !sl_skb_hdrs_linear(data, data_end))
 		bpf_skb_pull_data(skb, want);
 	return sl_hook_tc_verdict(sl_firewall_hook(skb, SL_HOOK_TC, skb->ingress_ifindex,
 						   skb->len, p));

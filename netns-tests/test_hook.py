@@ -11,7 +11,7 @@ a moment unfiltered.
 import os
 import time
 
-from lib.netns import PYTHON, run, xdp_prog_id
+from lib.netns import PYTHON, LineProc, run, xdp_prog_id
 from test_conntrack import PEER, TCP_PORT, UDP_PORT, Server, TcpConn, ct_list, find, udp_from
 from test_conntrack import server  # noqa: F401 (fixture)
 
@@ -188,3 +188,122 @@ def test_hook_change_moves_the_interface(env, server):
             held.end()
         local.close()
 
+
+
+# Frames sent from a packet socket with a virtio-net header (PACKET_VNET_HDR)
+# whose hdr_len says how many of their bytes are linear: the rest of a frame
+# longer than a page is in pages, and arrives so at the veth's tcx ingress.
+# argv: dev, dst MAC, src MAC, src, dst, then "udp PORT LINEAR" (5000 bytes of payload
+# from port 40000), or "unreach UDPPORT LINEAR": waits for one datagram on
+# UDPPORT (printing "ready" first) and answers it with an ICMP port
+# unreachable padded to 5000 bytes. Prints "sent".
+RAW = r"""
+import socket, struct, sys
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+def ip4(src, dst, proto, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+
+dev, dmac, smac, src, dst, kind, port, linear = sys.argv[1:9]
+port, linear = int(port), int(linear)
+if kind == "udp":
+    data = b"u" * 5000
+    pkt = ip4(src, dst, 17, struct.pack("!HHHH", 40000, port, 8 + len(data), 0) + data)
+else:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((src, port))
+    print("ready", flush=True)
+    d, (peer, sport) = u.recvfrom(100)
+    quoted = ip4(peer, src, 17, struct.pack("!HHHH", sport, port, 8 + len(d), 0) + d)
+    body = quoted + b"q" * (5000 - len(quoted))
+    icmp = struct.pack("!BBHI", 3, 3, 0, 0) + body
+    pkt = ip4(src, dst, 1, icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:])
+eth = bytes.fromhex(dmac.replace(":", "")) + bytes.fromhex(smac.replace(":", "")) + b"\x08\x00"
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+s.setsockopt(263, 15, 1)  # SOL_PACKET, PACKET_VNET_HDR
+s.bind((dev, 0))
+s.send(struct.pack("=BBHHHH", 0, 0, linear, 0, 0, 0) + eth + pkt)
+print("sent", flush=True)
+"""
+
+# fw's side: "recv PORT": the size of the one datagram to f4:PORT, or
+# "timeout"; "refused ADDR PORT": a connected UDP socket sends one datagram
+# and says whether an ICMP error came back ("refused") or not ("timeout").
+FW_UDP = r"""
+import socket, sys
+kind = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+try:
+    if kind == "recv":
+        s.bind((sys.argv[2], int(sys.argv[3])))
+        print(len(s.recv(65536)), flush=True)
+    else:
+        s.connect((sys.argv[2], int(sys.argv[3])))
+        s.send(b"hello")
+        s.recv(100)
+        print("answered", flush=True)
+except ConnectionRefusedError:
+    print("refused", flush=True)
+except socket.timeout:
+    print("timeout", flush=True)
+"""
+
+RAW_UDP_PORT = TCP_PORT + 7
+
+
+def test_tc_hook_frames_past_the_linear_part(env):
+    """Headers in the skb's pages, not its linear part, are pulled in where
+    the firewall reads them (bpf_skb_pull_data), and only there: a UDP
+    datagram with only its Ethernet header linear gets in (without the pull
+    it would be dropped as a truncated IPv4 header), one with its headers
+    linear and its payload in pages too (no pull), and an ICMP error whose
+    headers are linear but whose quote of a tracked connection is not comes
+    back to the socket that opened it (related; without the pull the quote
+    is not found and default deny drops it)."""
+    t = env.topo
+    for ns, dev in ((t.client, t.cdev), (t.fw, t.fdev)):
+        run(["ip", "link", "set", dev, "mtu", "9000"], ns=ns)
+    env.agent.write_policy("10-test.yaml", """firewall:
+  interfaces: ["%s"]
+  default: deny
+  hook: tc
+  rules:
+    - { name: raw-udp, action: allow, proto: udp, dport: [%d] }
+""" % (t.glob, RAW_UDP_PORT))
+    env.agent.start()
+    wait_hook(env, "tc")
+    fmac, cmac = t.mac(t.fw, t.fdev), t.mac(t.client, t.cdev)
+
+    for linear in (14, 14 + 20 + 8):
+        rx = LineProc(t.fw, [PYTHON, "-c", FW_UDP, "recv", t.f4, str(RAW_UDP_PORT)])
+        try:
+            time.sleep(0.3)
+            out = run([PYTHON, "-c", RAW, t.cdev, fmac, cmac, t.c4, t.f4, "udp",
+                       str(RAW_UDP_PORT), str(linear)], ns=t.client).stdout.strip()
+            assert out == "sent", out
+            assert rx.line() == "5000", (linear, env.agent.stats()["hooks"]["tc"])
+        finally:
+            rx.close()
+
+    # fw opens a UDP flow to the client; the client answers with an error
+    peer = LineProc(t.client, [PYTHON, "-c", RAW, t.cdev, fmac, cmac, t.c4, t.f4,
+                               "unreach",
+                               str(UDP_PORT), str(14 + 20 + 8)])
+    try:
+        assert peer.line() == "ready"
+        got = run([PYTHON, "-c", FW_UDP, "refused", t.c4, str(UDP_PORT)], ns=t.fw,
+                  timeout=15).stdout.strip()
+        assert peer.line() == "sent"
+        assert got == "refused", (got, env.agent.stats()["hooks"]["tc"])
+    finally:
+        peer.close()

@@ -14,6 +14,52 @@
 /* Enough for Ethernet, two tags, IPv6 with a few extension headers, TCP with options. */
 #define SL_TC_PULL	256
 
+/*
+ * Are all the bytes the firewall reads of a TCP or UDP packet in the linear
+ * part DATA..DATA_END of its skb? Untagged IPv4 (with its options) or IPv6
+ * without extension headers, and the TCP header with its options (UDP: its
+ * 8 bytes) all before DATA_END. Then the parser reads nothing past them
+ * (whatever it decides, a bad IHL or data offset too: each of its bounds is
+ * checked against bytes that are there), and conntrack reads 20 bytes of
+ * the TCP header, so a pull (bpf_skb_pull_data) would change nothing the
+ * firewall sees: a bulk TCP packet through a veth (a GSO packet of up to
+ * 64 KiB, headers linear, payload in pages) needs none. Any other frame
+ * answers false: a tag, an extension header, ICMP (an error's quoted
+ * headers are read past what the parser checks), other protocols.
+ */
+static __always_inline bool sl_skb_hdrs_linear(void *data, void *data_end)
+{
+	struct ethhdr *eth = data;
+	struct tcphdr *th;
+	__u8 *l4, proto;
+
+	if ((void *)(eth + 1) > data_end)
+		return false;
+	if (eth->h_proto == bpf_htons(SL_ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end)
+			return false;
+		l4 = (__u8 *)ip + ip->ihl * 4;
+		proto = ip->protocol;
+	} else if (eth->h_proto == bpf_htons(SL_ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return false;
+		l4 = (__u8 *)(ip6 + 1);
+		proto = ip6->nexthdr;
+	} else {
+		return false;
+	}
+	if (proto == SL_IPPROTO_UDP)
+		return (void *)(l4 + sizeof(struct udphdr)) <= data_end;
+	if (proto != SL_IPPROTO_TCP)
+		return false;
+	th = (struct tcphdr *)l4;
+	return (void *)(th + 1) <= data_end && (void *)(l4 + th->doff * 4) <= data_end;
+}
+
 /* Parse SKB's frame into M: SL_PARSE_IP, _NONIP or _DROP (M->reason says why). */
 static __always_inline int sl_skb_parse(struct __sk_buff *skb, struct sl_meta *m)
 {
