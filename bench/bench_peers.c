@@ -418,7 +418,6 @@ static int prog_stats(int fd, __u64 *ns, __u64 *cnt)
  * listed ones for the filters): every peer must do the same work. In the
  * stats pass, *PROG_NS: the attached program's ns per run.
  */
-
 static double live_case(struct peers *p, int c, double *prog_ns)
 {
 	struct bpf_program *prog = c == L_DROP ? p->fl->progs.floor_same :

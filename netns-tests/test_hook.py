@@ -189,7 +189,6 @@ def test_hook_change_moves_the_interface(env, server):
         local.close()
 
 
-
 # Frames sent from a packet socket with a virtio-net header (PACKET_VNET_HDR)
 # whose hdr_len says how many of their bytes are linear: the rest of a frame
 # longer than a page is in pages, and arrives so at the veth's tcx ingress.
