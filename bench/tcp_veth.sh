@@ -107,24 +107,22 @@ table inet $P {
 }
 EOF
 
+# one section per hook, on its case's pair (CASE:HOOK)
 mkdir -p "$TMP/pol"
-cat >"$TMP/pol/10-bench.yaml" <<EOF
-firewall:
-  - name: tc
-    interfaces: [${P}t]
+{
+	echo "firewall:"
+	for ch in t:tc x:xdp; do
+		cat <<EOF
+  - name: ${ch#*:}
+    interfaces: [${P}${ch%%:*}]
     default: deny
     stateful: true
-    hook: tc
+    hook: ${ch#*:}
     rules:
-      - { name: iperf-t, action: allow, proto: tcp, dport: [5201] }
-  - name: xdp
-    interfaces: [${P}x]
-    default: deny
-    stateful: true
-    hook: xdp
-    rules:
-      - { name: iperf-x, action: allow, proto: tcp, dport: [5201] }
+      - { name: iperf-${ch%%:*}, action: allow, proto: tcp, dport: [5201] }
 EOF
+	done
+} >"$TMP/pol/10-bench.yaml"
 nsenter --net=/run/netns/"$S" "$BUILD/sluiced" --policy-dir "$TMP/pol" \
 	--state-dir "$STATE" --socket "$TMP/s.sock" --foreground \
 	>>"$TMP/agent.log" 2>&1 &
