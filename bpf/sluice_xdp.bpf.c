@@ -71,12 +71,15 @@ static __always_inline int sl_tail_missed(struct sl_pipe *p)
 #define sl_tail(ctx, idx, p) ({ sl_tail_call(ctx, &sl_tails, idx); sl_tail_missed(p); })
 
 /*
- * An allowed packet: to the load balancer when it has services (LBC, the
- * lb_cfg entry), else XDP_PASS.
+ * An allowed packet: to the load balancer when it has services (the lb_cfg
+ * entry, looked up again here: the entry program's pointer to it, held
+ * through the firewall, took a stack slot the program had no room for, 512
+ * bytes with sl_ck_syn_answer's frame), else XDP_PASS.
  */
-static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p,
-				      const struct lb_config *lbc)
+static __always_inline int sl_allowed(struct xdp_md *ctx, struct sl_pipe *p)
 {
+	struct lb_config *lbc = sl_lb_cfg();
+
 	if (lbc && lbc->active)
 		return sl_tail(ctx, SLUICE_TAIL_LB, p);
 	return sl_pass(p->bytes);
@@ -109,7 +112,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	 * stages in one program (docs/datapath.md, "What the pipeline costs").
 	 */
 	v = sl_fw_order(ctx, SL_HOOK_XDP, p, cfg);
-	return v == SL_ALLOW ? sl_allowed(ctx, p, lbc) : v;
+	return v == SL_ALLOW ? sl_allowed(ctx, p) : v;
 }
 
 SEC("xdp")

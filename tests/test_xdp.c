@@ -101,6 +101,7 @@ enum { R_BLOCK, R_SSH, R_WEB, R_PING, R_FRAG, R_DNS, R_DENY_LOWSPORT };
 #define P_LLDP	0x88CC
 #define P_8021Q	0x8100
 #define P_8021AD 0x88A8
+#define P_LOCAL	0x88B5	/* local experimental ethertype */
 
 /* ---- expectations ------------------------------------------------------- */
 
@@ -202,6 +203,10 @@ static const struct xcase cases[] = {
 	{ "v4 tcp doff 4", PKT(ETH(P_IP), IP4(6, SSH_SRC4, WEB_DST4), TCPX(40000, 22, 4)),
 	  PARSE_DROP(DROP_BAD_TCP_DOFF) },
 	{ "v4 truncated udp", PKT(ETH(P_IP), IP4(17, OTHER4, WEB_DST4), B16(5000), B16(80)),
+	  PARSE_DROP(DROP_TRUNC_UDP) },
+	/* the UDP header is in the frame, not within the total length (parse.h sl_parse_fast4) */
+	{ "v4 udp header beyond total length",
+	  PKT(ETH(P_IP), IP4L(24, 17, OTHER4, WEB_DST4), UDP(5000, 8080)), .raw_len = true,
 	  PARSE_DROP(DROP_TRUNC_UDP) },
 	{ "v4 truncated icmp", PKT(ETH(P_IP), IP4(1, OTHER4, WEB_DST4), 8, 0, 0, 0),
 	  PARSE_DROP(DROP_TRUNC_ICMP) },
@@ -310,6 +315,10 @@ static const struct xcase cases[] = {
 		     0, 0, 0, 0, 0, 0, A4(192, 0, 2, 1)),
 	  NONIP },
 	{ "lldp", PKT(ETH(P_LLDP), 2, 7, 4, 2, 0, 0, 0, 0, 1, 4, 3, 1, 2, 3, 0, 0), NONIP },
+	/* an IPv4 UDP packet under another ethertype is not IP (sl_parse_fast4) */
+	{ "local ethertype carrying ip udp",
+	  PKT(ETH(P_LOCAL), IP4L(28, 17, OTHER4, WEB_DST4), UDP(5000, 8080)), .raw_len = true,
+	  NONIP },
 };
 
 /* Set the IPv4 total length / IPv6 payload length from the frame length. */
