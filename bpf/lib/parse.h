@@ -7,7 +7,9 @@
  * TCP/UDP/ICMP/ICMPv6 header, and fills struct sl_meta with what the
  * classifier needs. Anything that does not hold together is a named drop:
  * a header past the end of the packet, or past the length the IP header
- * itself claims, is never read.
+ * itself claims, is never read. sl_parse_fast4() takes the common frame
+ * (untagged IPv4 TCP/UDP without options) with fewer tests, and leaves
+ * every other frame, malformed ones included, to sl_parse_len().
  */
 #ifndef SLUICE_BPF_PARSE_H
 #define SLUICE_BPF_PARSE_H
