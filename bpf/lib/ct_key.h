@@ -98,7 +98,7 @@ static __always_inline __u8 sl_ct_key_make(struct sl_ct_key *k, const struct sl_
  * traffic's, not the code's: as branches (clang turns the compare and the
  * selects into them, BPF having no conditional move), a mix of sources
  * above and below the destination mispredicted on every other packet,
- * ~7 ns a conntrack miss live (docs/datapath.md, "What a miss that ends
+ * ~6-7 ns a conntrack miss live (docs/datapath.md, "What a miss that ends
  * in a deny costs"). barrier_var keeps clang from turning the sign back
  * into a compare.
  */
