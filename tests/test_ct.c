@@ -270,6 +270,60 @@ TEST(ct_inbound_udp_icmp_v6_tc)
 	inbound_pseudo(LOCAL6, "2001:db8:9::9", PEER6, true);
 }
 
+/*
+ * Which end of a connection is a (the normalised key, the packet's
+ * direction): the datapath's against key_of, here, for sources above,
+ * below and equal to the destination, an equal address ordered by the
+ * ports (lower, higher, equal). Each connection opened by a rule is found
+ * under the reference key with its source the originator, and its reply
+ * through the same hook finds it and counts as a reply.
+ */
+static void key_order(const char *local, const char *above, const char *below, bool tc)
+{
+	static const uint16_t sport[] = { 40000, 40000, 40000, 7, 53 };
+	const char *src[] = { above, below, local, local, local };
+	struct sl_ct_entry v;
+	struct ct_env e;
+	bool src_a;
+	int n = 0;
+
+	OPEN_HOOK(e, 0, tc);
+	for (int i = 0; i < 5; i++) {
+		struct tuple t = { src[i], local, sport[i], 53, 17 };
+		bool same = !strcmp(src[i], local) && sport[i] == 53;
+
+		ASSERT_EQ(in(&e, udp(src[i], sport[i], local, 53)), XDP_PASS, "allowed by rule");
+		if (!ASSERT_OK(entry_of(&e, t, &v, &src_a), "entry under the reference key"))
+			continue;
+		n++;
+		ASSERT_EQ(v.orig_is_a, src_a, "its source the originator");
+		ASSERT_EQ(in(&e, udp(local, 53, src[i], sport[i])), XDP_PASS, "the reply finds it");
+		if (ASSERT_OK(entry_of(&e, t, &v, &src_a), "entry")) {
+			ASSERT_EQ(v.packets[SL_CT_DIR_ORIG], same ? 2 : 1, "orig packets");
+			ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], same ? 0 : 1, "reply packets");
+		}
+	}
+	ASSERT_EQ(ct_count(&e), n, "one entry each");
+	ASSERT_EQ(n, 5, "every connection found");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_key_order_v4)
+{
+	key_order(LOCAL4, PEER4, "192.0.2.0", false);
+}
+
+TEST(ct_key_order_v4_tc)
+{
+	key_order(LOCAL4, PEER4, "192.0.2.0", true);
+}
+
+TEST(ct_key_order_v6)
+{
+	key_order(LOCAL6, PEER6, "2001:db8::", false);
+}
+
 /* ICMP errors quoting a tracked connection are related; others go to the rules. */
 static void related(const char *local, const char *local2, const char *remote,
 		    const char *router, uint8_t unreach, uint8_t other_err, bool tc)

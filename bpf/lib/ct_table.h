@@ -66,19 +66,25 @@ static __always_inline void sl_ct_stamp(__u64 *w, __u32 hash, __u64 end)
  * a raised timeout, until its end) has passed: then every entry of the
  * bucket is past its timeout, which the lookup would treat as absent.
  * Without a branch (BPF has no set-on-compare: the signs of differences of
- * 32-bit values in 64 bits): every branch here would be a path the
- * verifier follows through the rest of the program.
+ * 32-bit values in 64 bits, behind barrier_var, or clang makes compares
+ * and branches of them again): every branch here would be a path the
+ * verifier follows through the rest of the program, and the decision a
+ * branch mispredicted where skipped and looked-up packets mix.
  */
 static __always_inline __u64 sl_ct_filtered(const struct sl_ct_config *cfg, const __u64 *w,
 					    __u32 hash, __u64 now)
 {
-	__u64 t = (__u32)(now >> SLUICE_CT_STAMP_SHIFT), end;
+	__u64 t = (__u32)(now >> SLUICE_CT_STAMP_SHIFT), end, d;
 
 	end = sl_ct_stamp_get(*w, sl_ct_stamp_idx(hash));
 	/* t < filter_until: the slack applies */
-	end += cfg->filter_slack & -((t - cfg->filter_until) >> 63);
+	d = t - cfg->filter_until;
+	barrier_var(d);
+	end += cfg->filter_slack & ((__s64)d >> 63);
 	/* end < t: passed */
-	return cfg->filter & 1 & ((end - t) >> 63);
+	d = end - t;
+	barrier_var(d);
+	return cfg->filter & 1 & (d >> 63);
 }
 
 /* The entry of P's key in table V4, assured or (*UNASSURED) not, or NULL. */
