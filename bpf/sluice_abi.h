@@ -160,16 +160,11 @@ struct fw_dir {
 	__u32 lh_bkts;		/* buckets of fw_*4_lh; 0: a flagged /24 entry names its group */
 };
 
-/*
- * fw_cfg[0]: scalar settings of the compiled firewall policy. What every
- * packet reads comes first (flags, class bases, src_only, both directions:
- * 64 bytes after generation), then the first rules' entries, read by every
- * packet a rule decides; the default action's and the events' fields after.
- */
-#define SLUICE_CFG_RULES	8	/* fw_config.first_rules */
-
+/* fw_cfg[0]: scalar settings of the compiled firewall policy. */
 struct fw_config {
 	__u64 generation;		/* policy generation that wrote this */
+	__u32 nrules;			/* rules in use, bits [0, nrules) */
+	__u32 default_action;		/* enum sluice_action */
 	__u16 active;			/* 0: no policy applied, every packet passes */
 	__u16 early;			/* 1: a rule is early (SLUICE_RULE_EARLY): when
 					 * stateful, the packet is classified before
@@ -178,6 +173,9 @@ struct fw_config {
 	__u16 block;			/* 1: rule 0 is the CLI blocklist: its prefixes are in
 					 * the sl_block* maps, not in the tables; checked before
 					 * conntrack so a block cuts established flows */
+	__u16 section;			/* the firewall section compiled (drop events) */
+	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
+	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
 	__u16 row;			/* 0: classes in fw_cls; else chunks per class in fw_clsb */
 	__u32 cls_base[SL_F_MAX];	/* class table index of each field's class 0 */
 	__u32 src_only;			/* bit r: rule r (< 32) names a source and nothing
@@ -186,14 +184,6 @@ struct fw_config {
 					 * fields need not be looked up (0 in slots written
 					 * before it: the full lookup, as then) */
 	struct fw_dir dir[2];		/* source, destination */
-	__u32 first_rules[SLUICE_CFG_RULES];	/* fw_rule's entries of rules 0..7 (the
-						 * same words): their packets read no
-						 * rule table (sl_rule_entry) */
-	__u32 nrules;			/* rules in use, bits [0, nrules) */
-	__u32 default_action;		/* enum sluice_action */
-	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
-	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
-	__u16 section;			/* the firewall section compiled (drop events) */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
 };
 
@@ -1353,10 +1343,8 @@ struct sl_eg_rev {
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_dir) == 16, "fw_dir layout");
-_Static_assert(sizeof(struct fw_config) == 32 + 4 * SL_F_MAX + 4 + 2 * 16 +
-	       4 * SLUICE_CFG_RULES + 2 * 256, "fw_config layout");
-_Static_assert(__builtin_offsetof(struct fw_config, first_rules) == 72,
-	       "fw_config: what every packet reads in the 64 bytes after generation");
+_Static_assert(sizeof(struct fw_config) == 32 + 4 * SL_F_MAX + 4 + 2 * 16 + 2 * 256,
+	       "fw_config layout");
 _Static_assert(sizeof(struct fw_config) % 8 == 0, "fw_config padding");
 _Static_assert(sizeof(struct fw_bitmap) == 64, "fw_bitmap is one cache line");
 _Static_assert(sizeof(struct fw_l1blk) == 256, "fw_l1blk layout");
