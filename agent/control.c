@@ -310,7 +310,7 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	struct json_object *hooks, *d;
 	int ret;
 
-	ret = sl_counters_read(a->verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, v);
+	ret = sl_verdicts_read(a->verdict_fd, a->drop_fd, v);
 	if (!ret)
 		ret = sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, dr);
 	if (ret) {

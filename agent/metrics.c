@@ -244,7 +244,7 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 		  "(sluice status says why).\n# TYPE sluice_edits_invalid gauge\n"
 		  "sluice_edits_invalid %d\n", a->edits_error ? 1 : 0);
 	rule_metrics(a, b);
-	if (!sl_counters_read(a->verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, v))
+	if (!sl_verdicts_read(a->verdict_fd, a->drop_fd, v))
 		counter_pair(b, "sluice_verdict", "verdict", sl_verdict_names, v, SLUICE_VERDICT_MAX,
 			     SLUICE_VERDICT_SLOTS);
 	if (!sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, d))

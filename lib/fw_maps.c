@@ -873,6 +873,30 @@ int sl_counters_read_at(int fd, uint32_t first, uint32_t n, struct sl_counter *o
 	return counters_read(fd, first, n, out);
 }
 
+int sl_verdicts_read(int verdict_fd, int drop_fd, struct sl_counter *out)
+{
+	struct sl_counter *v = &out[SLUICE_VERDICT_IDX(SLUICE_HOOK_XDP, SLUICE_VERDICT_DROP)];
+	struct sl_counter d[SLUICE_DROP_SLOTS];
+	int err;
+
+	err = sl_counters_read(verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, out);
+	if (!err)
+		err = sl_counters_read_at(drop_fd, SLUICE_DROP_IDX(SLUICE_HOOK_XDP, 0),
+					  SLUICE_DROP_SLOTS, d);
+	if (err)
+		return err;
+	/*
+	 * the entry itself is not counted by the programs; a build before this
+	 * one counted it beside the reasons, so its counts are in the sum too
+	 */
+	*v = (struct sl_counter){ 0 };
+	for (int r = 0; r < SLUICE_DROP_SLOTS; r++) {
+		v->packets += d[r].packets;
+		v->bytes += d[r].bytes;
+	}
+	return 0;
+}
+
 int sl_counter_read(int fd, uint32_t key, struct sl_counter *out)
 {
 	return counters_read(fd, key, 1, out);

@@ -106,6 +106,15 @@ int sl_counters_read(int fd, uint32_t n, struct sl_counter *out);
 /* The same for entries [FIRST, FIRST + N): one hook's block of sl_verdict_v2, sl_drop_v2. */
 int sl_counters_read_at(int fd, uint32_t first, uint32_t n, struct sl_counter *out);
 
+/*
+ * sl_verdict_v2 (VERDICT_FD) as the programs returned them, every hook's
+ * block, into OUT (SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS entries): XDP's
+ * drops are the sum of XDP's block of sl_drop_v2 (DROP_FD), every XDP drop
+ * having one reason there and no verdict counter of its own (bpf/lib/stats.h).
+ * Returns 0 or -errno.
+ */
+int sl_verdicts_read(int verdict_fd, int drop_fd, struct sl_counter *out);
+
 /* Read entries [0, N) of array FD (VSIZE bytes each as userspace sees them) into OUT. */
 int sl_array_read(int fd, uint32_t n, size_t vsize, void *out);
 

@@ -412,6 +412,76 @@ out:
 		close(fd);
 }
 
+/* Write C (on every CPU: packets C, bytes 10 * C each) into entry KEY of per-CPU array FD. */
+static int put_all_cpus(int fd, uint32_t key, uint64_t c)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	struct sl_counter *v;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < ncpu; i++)
+		v[i] = (struct sl_counter){ .packets = c, .bytes = 10 * c };
+	err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
+	free(v);
+	return err;
+}
+
+/*
+ * sl_verdicts_read: XDP's drop verdict is the sum of XDP's drop reasons
+ * (the programs count no verdict of their own for it), whatever the entry
+ * holds (a build before counted it too); tc's and every other verdict are
+ * their own entries.
+ */
+TEST(sl_verdicts_xdp_drops_are_the_reasons)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sl_counter out[SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS];
+	uint32_t xdrop = SLUICE_VERDICT_IDX(SLUICE_HOOK_XDP, SLUICE_VERDICT_DROP);
+	uint32_t tdrop = SLUICE_VERDICT_IDX(SLUICE_HOOK_TC, SLUICE_VERDICT_DROP);
+	uint32_t xpass = SLUICE_VERDICT_IDX(SLUICE_HOOK_XDP, SLUICE_VERDICT_PASS);
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int vfd, dfd;
+
+	vfd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_verdict", 4, sizeof(struct sl_counter),
+			     SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, &opts);
+	dfd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_drop", 4, sizeof(struct sl_counter),
+			     SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, &opts);
+	if (!ASSERT_TRUE(vfd >= 0 && dfd >= 0, "create per-CPU arrays") ||
+	    !ASSERT_TRUE(ncpu > 0, "cpus"))
+		goto out;
+	/* XDP: 3 + 4 + 5 drops by reason (the last slot too), a stale entry of 1000 */
+	if (!ASSERT_OK(put_all_cpus(dfd, SLUICE_DROP_IDX(SLUICE_HOOK_XDP, SLUICE_DROP_POLICY_RULE),
+				    3), "xdp rule drops") ||
+	    !ASSERT_OK(put_all_cpus(dfd, SLUICE_DROP_IDX(SLUICE_HOOK_XDP, SLUICE_DROP_BAD_IP4_IHL),
+				    4), "xdp parse drops") ||
+	    !ASSERT_OK(put_all_cpus(dfd, SLUICE_DROP_IDX(SLUICE_HOOK_XDP, SLUICE_DROP_SLOTS - 1),
+				    5), "xdp drops of the last slot") ||
+	    !ASSERT_OK(put_all_cpus(vfd, xdrop, 1000), "stale xdp drop verdict") ||
+	    !ASSERT_OK(put_all_cpus(vfd, xpass, 7), "xdp passes") ||
+	    /* tc: its own verdict, and reasons that are not all verdicts (the backstop's) */
+	    !ASSERT_OK(put_all_cpus(dfd, SLUICE_DROP_IDX(SLUICE_HOOK_TC, SLUICE_DROP_POLICY_RULE),
+				    9), "tc drops") ||
+	    !ASSERT_OK(put_all_cpus(vfd, tdrop, 2), "tc drop verdict"))
+		goto out;
+	if (!ASSERT_OK(sl_verdicts_read(vfd, dfd, out), "read"))
+		goto out;
+	ASSERT_EQ(out[xdrop].packets, 12 * ncpu, "xdp drops: the reasons' sum");
+	ASSERT_EQ(out[xdrop].bytes, 120 * ncpu, "xdp drop bytes: the reasons' sum");
+	ASSERT_EQ(out[xpass].packets, 7 * ncpu, "xdp passes as counted");
+	ASSERT_EQ(out[tdrop].packets, 2 * ncpu, "tc drops as counted");
+	ASSERT_EQ(out[tdrop].bytes, 20 * ncpu, "tc drop bytes as counted");
+	ASSERT_EQ(out[SLUICE_VERDICT_IDX(SLUICE_HOOK_TC, SLUICE_VERDICT_PASS)].packets, 0,
+		  "tc passes: none");
+out:
+	if (vfd >= 0)
+		close(vfd);
+	if (dfd >= 0)
+		close(dfd);
+}
 
 /* ---- injected failures ----------------------------------------------------- */
 

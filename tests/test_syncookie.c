@@ -295,9 +295,9 @@ static uint32_t run_out(struct ck_env *c, const struct frame *in, struct frame *
 
 static uint64_t verdict(struct ck_env *c, int v)
 {
-	struct sl_counter cnt[SLUICE_VERDICT_MAX];
+	struct sl_counter cnt[SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS];
 
-	if (sl_counters_read(c->e.x.verdict_fd, SLUICE_VERDICT_MAX, cnt))
+	if (sl_verdicts_read(c->e.x.verdict_fd, c->e.x.drop_fd, cnt))
 		return ~0ull;
 	return cnt[v].packets;
 }

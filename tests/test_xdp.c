@@ -346,6 +346,8 @@ static bool check_counters(struct xdp_env *env, const struct xcase *c)
 	struct sl_counter verdict[SLUICE_VERDICT_MAX], drop[SLUICE_DROP_MAX];
 	struct sl_counter other_v[SLUICE_VERDICT_MAX], other_d[SLUICE_DROP_MAX];
 	static struct sl_counter rule[SLUICE_CNT_MAX];
+	uint32_t xdp_drop = SLUICE_VERDICT_IDX(SLUICE_HOOK_XDP, SLUICE_VERDICT_DROP);
+	struct sl_counter raw;
 	int want_verdict = -1, want_drop = -1, want_rule = -1;
 	bool ok = true;
 
@@ -359,6 +361,10 @@ static bool check_counters(struct xdp_env *env, const struct xcase *c)
 		return false;
 	for (int i = 0; i < SLUICE_VERDICT_MAX; i++)
 		ok &= ASSERT_EQ(other_v[i].packets, 0, "the other hook's verdicts");
+	/* an XDP drop is counted once, by its reason: the verdict is their sum */
+	if (!ASSERT_OK(sl_counter_read(env->verdict_fd, xdp_drop, &raw), "read the XDP drop entry"))
+		return false;
+	ok &= ASSERT_EQ(raw.packets, 0, "no XDP drop verdict counted apart");
 	for (int i = 0; i < SLUICE_DROP_MAX; i++)
 		ok &= ASSERT_EQ(other_d[i].packets, 0, "the other hook's drops");
 

@@ -224,7 +224,8 @@ TEST(xdp_random_matches_reference)
 
 	for (int pi = 0; pi < NPOLICIES && !mismatches; pi++) {
 		static const int nrules_by_policy[NPOLICIES] = { 1, 3, 8, 20, 40, 70, 130, 300 };
-		struct sl_counter rule_before, rule_after, verdict[SLUICE_VERDICT_MAX];
+		struct sl_counter verdict[SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS];
+		struct sl_counter rule_before, rule_after;
 		struct sl_counter drop[SLUICE_DROP_MAX];
 		long want_pass = 0, want_drop = 0, want_rule_drop = 0, want_def_drop = 0;
 		struct fw_tables t = { 0 };
@@ -294,7 +295,7 @@ TEST(xdp_random_matches_reference)
 
 		/* Totals: nothing else moved, no parse drop on well-formed frames. */
 		if (!err && mismatches >= 0 &&
-		    ASSERT_OK(sl_counters_read(env.verdict_fd, SLUICE_VERDICT_MAX, verdict), "rd") &&
+		    ASSERT_OK(sl_verdicts_read(env.verdict_fd, env.drop_fd, verdict), "rd") &&
 		    ASSERT_OK(sl_counters_read(env.drop_fd, SLUICE_DROP_MAX, drop), "rd")) {
 			ASSERT_EQ(verdict[SLUICE_VERDICT_PASS].packets, want_pass, "pass total");
 			ASSERT_EQ(verdict[SLUICE_VERDICT_DROP].packets, want_drop, "drop total");

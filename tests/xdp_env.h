@@ -164,12 +164,18 @@ static inline void xdp_env_hook(struct xdp_env *env, bool tc)
 /*
  * The verdict (drop) counters of hook TC (tcx ingress) or XDP: the maps'
  * block of that hook, its first entry the hook's index times the block's
- * size (written here, not with the programs' SLUICE_VERDICT_IDX).
+ * size (written here, not with the programs' SLUICE_VERDICT_IDX). Verdicts
+ * as every reader sees them (sl_verdicts_read: XDP's drops are the sum of
+ * its drop reasons).
  */
 static inline int xdp_env_verdicts(const struct xdp_env *env, bool tc, struct sl_counter *out)
 {
-	return sl_counters_read_at(env->verdict_fd, tc ? SLUICE_VERDICT_SLOTS : 0,
-				   SLUICE_VERDICT_MAX, out);
+	struct sl_counter all[SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS];
+	int err = sl_verdicts_read(env->verdict_fd, env->drop_fd, all);
+
+	if (!err)
+		memcpy(out, &all[tc ? SLUICE_VERDICT_SLOTS : 0], SLUICE_VERDICT_MAX * sizeof(*out));
+	return err;
 }
 
 static inline int xdp_env_drops(const struct xdp_env *env, bool tc, struct sl_counter *out)

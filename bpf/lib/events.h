@@ -31,8 +31,9 @@ struct {
  * drops it suppressed without asking the window again (the agent adds them
  * to sl_ev_cfg's suppressed). Within one jiffy the answer stands: the
  * window moves on the coarse clock, which moves with the jiffy (clock.h),
- * so no new window can open in it; a rate the agent writes applies from
- * the next jiffy on a muted CPU.
+ * so no new window can open in it; a rate the agent writes (0, events
+ * off, too) applies from the next jiffy on a muted CPU, which reads its
+ * mute before anything else (sl_event_new).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -84,16 +85,20 @@ static __always_inline struct sl_event *sl_event_new(struct sl_ev_config **ecp)
 	__u64 now, j;
 	__u32 key = 0;
 
-	ec = bpf_map_lookup_elem(&sl_ev_cfg, &key);
-	if (!ec || !ec->rate)
-		return NULL;
-	/* muted in this jiffy: over the rate, counted here (no atomic add, ~5 ns a drop) */
+	/*
+	 * muted in this jiffy: over the rate, counted here and nothing else
+	 * read (no atomic add, ~5 ns a drop; not even sl_ev_cfg: its line is
+	 * shared, written by every CPU that asks the window)
+	 */
 	mu = bpf_map_lookup_elem(&sl_ev_mute, &key);
 	j = bpf_jiffies64();
 	if (mu && mu->jiffies == j) {
 		mu->suppressed++;
 		return NULL;
 	}
+	ec = bpf_map_lookup_elem(&sl_ev_cfg, &key);
+	if (!ec || !ec->rate)
+		return NULL;
 	/*
 	 * The limiter's window needs no better than the coarse clock, and the
 	 * per-CPU copy of it (clock.h: one load a packet, where the helper call

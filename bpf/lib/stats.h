@@ -44,12 +44,20 @@ static __always_inline int sl_pass_nonip_h(enum sl_hook h, __u64 bytes)
 	return XDP_PASS;
 }
 
-/* Every drop goes through here, so every drop has a reason and a counter. */
+/*
+ * Every drop goes through here, so every drop has a reason and a counter.
+ * On XDP the drop verdict is not counted apart: it is the sum of the
+ * hook's drop reasons (every XDP drop has exactly one), which userspace
+ * adds up (sl_verdicts_read, lib/fw_maps.c): one per-CPU lookup and two
+ * adds less a drop. tc keeps its own: its block of drop reasons also holds
+ * the egress backstop's drops, which are no verdict of sluice_tcx.
+ */
 static __always_inline int sl_drop_pkt_h(enum sl_hook h, enum sluice_drop_reason why,
 					 __u64 bytes)
 {
 	sl_count(&sl_drop_v2, SLUICE_DROP_IDX(h, why), bytes);
-	sl_count_verdict(h, SLUICE_VERDICT_DROP, bytes);
+	if (h != SL_HOOK_XDP)
+		sl_count_verdict(h, SLUICE_VERDICT_DROP, bytes);
 	return XDP_DROP;
 }
 
