@@ -310,9 +310,11 @@ static int cmd_stats(struct agent *a, struct json_object **data, char *err, size
 	struct json_object *hooks, *d;
 	int ret;
 
-	ret = sl_verdicts_read(a->verdict_fd, a->drop_fd, v);
+	ret = sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, dr);
 	if (!ret)
-		ret = sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, dr);
+		ret = sl_counters_read(a->verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, v);
+	if (!ret)
+		sl_verdicts_fold(v, &dr[SLUICE_DROP_IDX(SLUICE_HOOK_XDP, 0)]);
 	if (ret) {
 		snprintf(err, errlen, "cannot read the counters: %s", strerror(-ret));
 		return ret;

@@ -244,12 +244,16 @@ static void metrics_text(struct agent *a, struct mbuf *b)
 		  "(sluice status says why).\n# TYPE sluice_edits_invalid gauge\n"
 		  "sluice_edits_invalid %d\n", a->edits_error ? 1 : 0);
 	rule_metrics(a, b);
-	if (!sl_verdicts_read(a->verdict_fd, a->drop_fd, v))
-		counter_pair(b, "sluice_verdict", "verdict", sl_verdict_names, v, SLUICE_VERDICT_MAX,
-			     SLUICE_VERDICT_SLOTS);
-	if (!sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, d))
+	/* the drops read once: XDP's drop verdict is the sum of its reasons (sl_verdicts_fold) */
+	if (!sl_counters_read(a->drop_fd, SLUICE_HOOK_MAX * SLUICE_DROP_SLOTS, d)) {
+		if (!sl_counters_read(a->verdict_fd, SLUICE_HOOK_MAX * SLUICE_VERDICT_SLOTS, v)) {
+			sl_verdicts_fold(v, &d[SLUICE_DROP_IDX(SLUICE_HOOK_XDP, 0)]);
+			counter_pair(b, "sluice_verdict", "verdict", sl_verdict_names, v,
+				     SLUICE_VERDICT_MAX, SLUICE_VERDICT_SLOTS);
+		}
 		counter_pair(b, "sluice_drop", "reason", sl_drop_names, d, SLUICE_DROP_MAX,
 			     SLUICE_DROP_SLOTS);
+	}
 	ct_metrics(a, b);
 	event_metrics(a, b);
 	{

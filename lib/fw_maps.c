@@ -873,9 +873,23 @@ int sl_counters_read_at(int fd, uint32_t first, uint32_t n, struct sl_counter *o
 	return counters_read(fd, first, n, out);
 }
 
+void sl_verdicts_fold(struct sl_counter *verdicts, const struct sl_counter *xdp_drops)
+{
+	struct sl_counter *v = &verdicts[SLUICE_VERDICT_IDX(SLUICE_HOOK_XDP, SLUICE_VERDICT_DROP)];
+
+	/*
+	 * the entry itself is not counted by the programs; a build before this
+	 * one counted it beside the reasons, so its counts are in the sum too
+	 */
+	*v = (struct sl_counter){ 0 };
+	for (int r = 0; r < SLUICE_DROP_SLOTS; r++) {
+		v->packets += xdp_drops[r].packets;
+		v->bytes += xdp_drops[r].bytes;
+	}
+}
+
 int sl_verdicts_read(int verdict_fd, int drop_fd, struct sl_counter *out)
 {
-	struct sl_counter *v = &out[SLUICE_VERDICT_IDX(SLUICE_HOOK_XDP, SLUICE_VERDICT_DROP)];
 	struct sl_counter d[SLUICE_DROP_SLOTS];
 	int err;
 
@@ -885,15 +899,7 @@ int sl_verdicts_read(int verdict_fd, int drop_fd, struct sl_counter *out)
 					  SLUICE_DROP_SLOTS, d);
 	if (err)
 		return err;
-	/*
-	 * the entry itself is not counted by the programs; a build before this
-	 * one counted it beside the reasons, so its counts are in the sum too
-	 */
-	*v = (struct sl_counter){ 0 };
-	for (int r = 0; r < SLUICE_DROP_SLOTS; r++) {
-		v->packets += d[r].packets;
-		v->bytes += d[r].bytes;
-	}
+	sl_verdicts_fold(out, d);
 	return 0;
 }
 

@@ -115,6 +115,13 @@ int sl_counters_read_at(int fd, uint32_t first, uint32_t n, struct sl_counter *o
  */
 int sl_verdicts_read(int verdict_fd, int drop_fd, struct sl_counter *out);
 
+/*
+ * The same for a reader that has read both maps already: VERDICTS (every
+ * hook's block of sl_verdict_v2) gets XDP's drops as the sum of XDP_DROPS
+ * (XDP's block of sl_drop_v2, SLUICE_DROP_SLOTS entries).
+ */
+void sl_verdicts_fold(struct sl_counter *verdicts, const struct sl_counter *xdp_drops);
+
 /* Read entries [0, N) of array FD (VSIZE bytes each as userspace sees them) into OUT. */
 int sl_array_read(int fd, uint32_t n, size_t vsize, void *out);
 
