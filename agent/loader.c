@@ -577,7 +577,11 @@ int loader_reuse_pins(const struct agent *a, struct bpf_object *obj)
 	int err;
 
 	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
+		const struct mig_map *m = mig_find(bpf_map__name(map));
+
+		/* a program set's own (sl_scratch: each object has its own) is never pinned */
+		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map) ||
+		    (m && m->kind == MIG_PROGRAM))
 			continue;
 		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
 		if (!err)

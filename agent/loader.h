@@ -58,7 +58,8 @@ void loader_commit(struct agent *a);
  * Give every map of OBJ (another object of this agent: TC, cgroup hooks)
  * the pin path of the map of that name under maps/, so that it uses the
  * map the XDP object pinned, or pins its own there. Maps that will not be
- * created (bpf_map__set_autocreate false) are left alone. 0 or -errno.
+ * created (bpf_map__set_autocreate false), and a program set's own
+ * (MIG_PROGRAM: sl_scratch), are left alone. 0 or -errno.
  */
 struct bpf_object;
 int loader_reuse_pins(const struct agent *a, struct bpf_object *obj);

@@ -176,7 +176,6 @@ static const struct mig_map mig_maps[] = {
 	  LIST(sl_lb_stat_names), NULL, 0, NULL },
 	RECREATE("lb_fib", "the load balancer's fib_lookup buffer"),
 	RECREATE("lb_cnh", "the next hops of NAT replies (a cache)"),
-	RECREATE("sl_clock", "the per-CPU coarse clock (a cache)"),
 	/*
 	 * Container egress: which slot judges a cgroup's (or a backstop
 	 * source's) sockets names a slot of fwp_*, so these go with the slots
@@ -225,6 +224,9 @@ static const struct mig_map mig_maps[] = {
 	  LIST(sl_verdict_names), LIST(prev_verdicts), NULL, SLUICE_MAP_VERDICT, MIG_F_XDP },
 	{ "sl_drop", MIG_RETIRED, MIG_G_NONE, "the drop counters of one hook",
 	  LIST(sl_drop_names), LIST(prev_drops), NULL, SLUICE_MAP_DROP, MIG_F_XDP },
+	/* the coarse clock per CPU, now in each object's sl_scratch (bpf/lib/clock.h) */
+	{ "sl_clock", MIG_RETIRED, MIG_G_NONE, "the per-CPU coarse clock (a cache)",
+	  .successor = SLUICE_MAP_SCRATCH },
 };
 
 /* One pinned map this upgrade replaces. */

@@ -160,11 +160,20 @@ struct fw_dir {
 	__u32 lh_bkts;		/* buckets of fw_*4_lh; 0: a flagged /24 entry names its group */
 };
 
-/* fw_cfg[0]: scalar settings of the compiled firewall policy. */
+/*
+ * fw_cfg[0]: scalar settings of the compiled firewall policy, laid out by
+ * cache line (fw_cfg is BPF_F_MMAPABLE: its value starts a page). Line 0:
+ * what every packet reads (flags, class bases, src_only, the source
+ * direction) and the first rules' entries, so that a packet the source
+ * decides (a blocklist's drop) reads this one line of it and no rule
+ * table; line 1: what a packet classified on every field reads too (the
+ * destination direction, nrules, the classes of the usual protocols);
+ * the default action's and the events' fields after the protocol classes.
+ */
+#define SLUICE_CFG_RULES	2	/* fw_config.first_rules: a power of 2 */
+
 struct fw_config {
 	__u64 generation;		/* policy generation that wrote this */
-	__u32 nrules;			/* rules in use, bits [0, nrules) */
-	__u32 default_action;		/* enum sluice_action */
 	__u16 active;			/* 0: no policy applied, every packet passes */
 	__u16 early;			/* 1: a rule is early (SLUICE_RULE_EARLY): when
 					 * stateful, the packet is classified before
@@ -173,9 +182,6 @@ struct fw_config {
 	__u16 block;			/* 1: rule 0 is the CLI blocklist: its prefixes are in
 					 * the sl_block* maps, not in the tables; checked before
 					 * conntrack so a block cuts established flows */
-	__u16 section;			/* the firewall section compiled (drop events) */
-	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
-	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
 	__u16 row;			/* 0: classes in fw_cls; else chunks per class in fw_clsb */
 	__u32 cls_base[SL_F_MAX];	/* class table index of each field's class 0 */
 	__u32 src_only;			/* bit r: rule r (< 32) names a source and nothing
@@ -183,8 +189,16 @@ struct fw_config {
 					 * source class it is the first match: the other
 					 * fields need not be looked up (0 in slots written
 					 * before it: the full lookup, as then) */
+	__u32 first_rules[SLUICE_CFG_RULES];	/* fw_rule's entries of rules 0 and 1
+						 * (the same words): their packets read
+						 * no rule table (sl_rule_entry) */
 	struct fw_dir dir[2];		/* source, destination */
+	__u32 nrules;			/* rules in use, bits [0, nrules) */
 	__u16 proto_cls[256];		/* IP protocol number -> class */
+	__u32 default_action;		/* enum sluice_action */
+	__u32 cnt_default;		/* fw_rule_cnt id of the default action */
+	__u16 words;			/* 64-rule words per class: ceil(nrules / 64), >= 1 */
+	__u16 section;			/* the firewall section compiled (drop events) */
 };
 
 /* fw_cls[class], fw_clsb[chunk]: 512 rules, or a chunk of a large class. */
@@ -1202,7 +1216,8 @@ struct sl_ev_mute {
 	  SLUICE_PORT_BLOCKS, __u32, struct fw_blk)				\
 	X(RULE, fwp_rule, "fw_rule", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE,	\
 	  SLUICE_RULE_BLOCKS, __u32, struct fw_rule_blk)			\
-	X(CFG, fwp_cfg, "fw_cfg", BPF_MAP_TYPE_ARRAY, 0, 1, __u32, struct fw_config)
+	X(CFG, fwp_cfg, "fw_cfg", BPF_MAP_TYPE_ARRAY, BPF_F_MMAPABLE, 1, __u32,	\
+	  struct fw_config)
 
 #define SLUICE_FWT_ENUM(id, outer, name, type, flags, entries, k, v) SLUICE_FWT_##id,
 enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
@@ -1343,8 +1358,15 @@ struct sl_eg_rev {
 
 #ifndef __BPF__
 _Static_assert(sizeof(struct fw_dir) == 16, "fw_dir layout");
-_Static_assert(sizeof(struct fw_config) == 32 + 4 * SL_F_MAX + 4 + 2 * 16 + 2 * 256,
-	       "fw_config layout");
+_Static_assert(sizeof(struct fw_config) == 32 + 4 * SL_F_MAX + 4 + 2 * 16 +
+	       4 * SLUICE_CFG_RULES + 2 * 256, "fw_config layout");
+/* line 0 (fw_config's comment): a drop the source decides reads no other */
+_Static_assert(__builtin_offsetof(struct fw_config, dir[1]) == 64,
+	       "fw_config: the flags, class bases, src_only, first rules, source direction in line 0");
+/* line 1: the destination, nrules and the classes of ICMP, TCP, UDP */
+_Static_assert(__builtin_offsetof(struct fw_config, proto_cls[17]) + 2 <= 128,
+	       "fw_config: what a fully classified packet reads in line 1");
+_Static_assert((SLUICE_CFG_RULES & (SLUICE_CFG_RULES - 1)) == 0, "first_rules' mask");
 _Static_assert(sizeof(struct fw_config) % 8 == 0, "fw_config padding");
 _Static_assert(sizeof(struct fw_bitmap) == 64, "fw_bitmap is one cache line");
 _Static_assert(sizeof(struct fw_l1blk) == 256, "fw_l1blk layout");

@@ -1708,7 +1708,6 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 		rc = -ENOMEM;
 		goto out;
 	}
-	fw_tables_set_counters(t, NULL, SLUICE_CNT_DEFAULT);
 	for (size_t r = 0; r < fw->nrules; r++) {
 		if (fw->rules[r].action == SLUICE_ACT_ALLOW)
 			t->rule[r / 64].e[r % 64] |= SLUICE_RULE_ALLOW;
@@ -1718,6 +1717,8 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 		if (fw->rules[r].early)
 			t->cfg.early = 1;
 	}
+	/* after the action bits: it copies the first entries into cfg */
+	fw_tables_set_counters(t, NULL, SLUICE_CNT_DEFAULT);
 out:
 	if (rc == -ENOMEM)
 		oom(&c);
@@ -1743,6 +1744,9 @@ void fw_tables_set_counters(struct fw_tables *t, const uint32_t *ids, uint32_t d
 
 		*e = (*e & (SLUICE_RULE_ALLOW | SLUICE_RULE_EARLY)) | (ids ? ids[r] : r);
 	}
+	/* the first rules' entries, as fw_rule holds them, where the datapath reads them */
+	for (uint32_t r = 0; r < SLUICE_CFG_RULES; r++)
+		t->cfg.first_rules[r] = r < t->cfg.nrules ? t->rule[0].e[r] : 0;
 	t->cfg.cnt_default = def;
 }
 

@@ -61,7 +61,10 @@ int fw_compile(const struct sl_policy *pol, const struct sl_firewall *fw, uint64
 	       struct fw_tables *t, struct sl_diags *diags);
 void fw_tables_free(struct fw_tables *t);
 
-/* Rule i counts at counter id IDS[i] (the agent's, kept across reloads); DEF the default. */
+/*
+ * Rule i counts at counter id IDS[i] (the agent's, kept across reloads); DEF
+ * the default. The first rules' entries go into cfg.first_rules too.
+ */
 void fw_tables_set_counters(struct fw_tables *t, const uint32_t *ids, uint32_t def);
 
 /* Entry K (a /24 of the /16) of the chunk /16 entry E of V names (full or packed). */

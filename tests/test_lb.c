@@ -1801,7 +1801,7 @@ static int64_t ns_apart(uint64_t a, uint64_t b)
 }
 
 /*
- * A flow's last-seen time is the coarse monotonic clock (sl_clock keeps it
+ * A flow's last-seen time is the coarse monotonic clock (sl_scratch keeps it
  * per CPU, read again every jiffy) and moves with it; a flow idle past its
  * UDP timeout is balanced again (a new flow), one just inside it is not.
  */

@@ -835,6 +835,37 @@ out:
 	rm_dir(base);
 }
 
+/*
+ * The per-CPU clock of the builds before it moved into each object's
+ * sl_scratch (bpf/lib/clock.h): a pinned sl_clock joins the plan as a
+ * retired name, moves aside, and goes at the commit.
+ */
+TEST(retired_clock)
+{
+	struct migrate *mg = NULL;
+	struct objs o;
+	int clk = -1;
+
+	if (!ASSERT_TRUE(state_setup(), "state dir") || !ASSERT_TRUE(objs_open(&o), "open"))
+		goto out;
+	clk = percpu_array(1, 16);
+	ASSERT_OK(pin(clk, "sl_clock"), "pin sl_clock");
+	if (!ASSERT_OK(migrate_plan(maps_dir, up_dir, o.v, 3, &mg), "plan"))
+		goto out_fd;
+	ASSERT_EQ(migrate_count(mg, NULL), 1, "the retired pin");
+	ASSERT_OK(migrate_begin(mg), "begin");
+	ASSERT_TRUE(pinned(maps_dir, "sl_clock") < 0, "moved aside");
+	ASSERT_OK(migrate_carry(mg, o.v[0], true), "carry");
+	migrate_commit(mg);
+	ASSERT_TRUE(pinned(maps_dir, "sl_clock") < 0, "unpinned");
+	ASSERT_TRUE(access(up_dir, F_OK) && errno == ENOENT, "upgrade dir removed");
+out_fd:
+	fd_close(clk);
+out:
+	objs_close(&o);
+	rm_dir(base);
+}
+
 /* Entry h * SLOTS + i of M's names is HOOK/NAMES[i] for i < N, none past N. */
 static void check_hook_names(const struct mig_map *m, const char *const *names, int n,
 			     int slots)

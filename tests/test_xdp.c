@@ -881,6 +881,68 @@ out:
 }
 
 /*
+ * The first SLUICE_CFG_RULES (2) rules' entries (action, counter id) are
+ * read from fw_config.first_rules, not from the slot's fw_rule: with
+ * fw_rule gone from the slot, rules 0 and 1 still drop and allow, each
+ * counted on its own counter (the ids the agent gives,
+ * fw_tables_set_counters), where rule 2's packet finds no entry
+ * (SL_RULE_MISSING: dropped as internal).
+ */
+TEST(xdp_first_rules_from_fw_config)
+{
+	static const char *const policy =
+		"firewall:\n  interfaces: [slb0]\n  default: deny\n  stateful: false\n"
+		"  rules:\n"
+		"    - { name: r0, action: deny, proto: tcp, dport: [1000] }\n"
+		"    - { name: r1, action: allow, proto: tcp, dport: [1001] }\n"
+		"    - { name: r2, action: allow, proto: tcp, dport: [1002] }\n";
+	uint8_t pkt[] = { ETH(P_IP), IP4(6, SSH_SRC4, WEB_DST4), TCP(40000, 1000) };
+	uint32_t ids[3] = { 700, 701, 702 };
+	struct sl_counter drop[SLUICE_DROP_MAX], c;
+	struct fw_tables t = { 0 };
+	struct sl_diags diags = { 0 };
+	struct xdp_env env;
+	uint32_t slot;
+	__u32 ret;
+
+	fix_lengths(pkt, sizeof(pkt));
+	if (!ASSERT_OK(xdp_env_open(&env), "open") ||
+	    !ASSERT_OK(xdp_env_apply(&env, policy, 1, &t), "apply"))
+		goto out;
+	/* the agent's counter ids, written as the agent writes a policy */
+	fw_tables_set_counters(&t, ids, SLUICE_CNT_DEFAULT);
+	for (int r = 0; r < SLUICE_CFG_RULES; r++)
+		ASSERT_EQ(t.cfg.first_rules[r], t.rule[0].e[r], "fw_config holds fw_rule's entry");
+	if (!ASSERT_OK(fw_maps_write(&env.fds, &t, &diags), "write with the agent's ids") ||
+	    !ASSERT_OK(fw_ifslot_get(&env.fds, SLUICE_IFSLOT_DEFAULT, &slot), "slot") ||
+	    !ASSERT_OK(bpf_map_delete_elem(env.fds.tbl[SLUICE_FWT_RULE], &slot) ? -errno : 0,
+		       "fw_rule gone from the slot") ||
+	    !ASSERT_OK(xdp_env_reset_counters(&env), "reset"))
+		goto out;
+	for (int port = 1000; port <= 1001; port++) {
+		pkt[14 + 20 + 2] = port >> 8;
+		pkt[14 + 20 + 3] = port & 0xff;
+		ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &ret, NULL, NULL), "run");
+		ASSERT_EQ(ret, port == 1000 ? XDP_DROP : XDP_PASS, "rule 0 drops, rule 1 allows");
+		if (ASSERT_OK(sl_counter_read(env.rule_fd, ids[port - 1000], &c), "rule counter"))
+			ASSERT_EQ(c.packets, 1, "counted on the rule's id");
+	}
+	pkt[14 + 20 + 3] = 1002 & 0xff;
+	ASSERT_OK(xdp_env_run(&env, pkt, sizeof(pkt), &ret, NULL, NULL), "run rule 2");
+	ASSERT_EQ(ret, XDP_DROP, "rule 2 has no entry without fw_rule");
+	if (ASSERT_OK(sl_counters_read(env.drop_fd, SLUICE_DROP_MAX, drop), "drops")) {
+		ASSERT_EQ(drop[SLUICE_DROP_POLICY_RULE].packets, 1, "rule 0's drop");
+		ASSERT_EQ(drop[SLUICE_DROP_INTERNAL].packets, 1, "rule 2's: internal");
+	}
+	if (ASSERT_OK(sl_counter_read(env.rule_fd, ids[2], &c), "rule 2's counter"))
+		ASSERT_EQ(c.packets, 0, "rule 2 not counted");
+out:
+	sl_diags_free(&diags);
+	fw_tables_free(&t);
+	xdp_env_close(&env);
+}
+
+/*
  * Every tail call of the XDP programs has its key in the instruction before
  * the call (bpf/lib/tail.h): a key the verifier knows as one constant is a
  * direct jump, any other an indirect one (a retpoline here: 1.2 vs 9 ns in

@@ -121,7 +121,7 @@ static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct s
 		goto deny;
 	}
 	/* the rule's action and eg_rule_cnt id, from the slot's fw_rule */
-	e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(slot, rule);
+	e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(cfg, slot, rule);
 	if (e == SL_RULE_MISSING)
 		goto deny;
 	sl_count(&eg_rule_cnt, SLUICE_RULE_CNT(e), bytes);

@@ -120,7 +120,7 @@ static __always_inline int sl_fw_begin(enum sl_hook h, void *data, void *data_en
 	}
 	/* the CLI blocklist (rule 0 when block is set): before conntrack, so it cuts flows */
 	if (sl_blocked(*cfg, &p->m)) {
-		__u32 e = sl_rule_entry(slot, 0);
+		__u32 e = sl_rule_entry(*cfg, slot, 0);
 
 		if (e != SL_RULE_MISSING)
 			sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(e), bytes);
@@ -169,7 +169,7 @@ static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe
 static __always_inline int sl_fw_early(enum sl_hook h, struct sl_pipe *p,
 				       const struct fw_config *cfg, int rule, __u32 *e)
 {
-	*e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(p->slot, rule);
+	*e = rule < 0 ? SL_RULE_MISSING : sl_rule_entry(cfg, p->slot, rule);
 	if (*e == SL_RULE_MISSING || !(*e & SLUICE_RULE_EARLY))
 		return SL_NEXT;
 	sl_count(&fw_rule_cnt_v2, SLUICE_RULE_CNT(*e), p->bytes);
@@ -256,7 +256,7 @@ static __always_inline int sl_fw_order(void *ctx, enum sl_hook h, struct sl_pipe
 		if (v != SL_NEXT)
 			return v;
 	} else if (rule >= 0) {
-		e = sl_rule_entry(p->slot, rule);
+		e = sl_rule_entry(cfg, p->slot, rule);
 	}
 	return sl_fw_rules(ctx, h, p, cfg, ctc, rule, e);
 }

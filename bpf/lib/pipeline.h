@@ -14,6 +14,7 @@
 #ifndef SLUICE_BPF_PIPELINE_H
 #define SLUICE_BPF_PIPELINE_H
 
+#include "clock.h"
 #include "conntrack.h"
 #include "parse.h"
 
@@ -41,19 +42,18 @@ struct sl_pipe {
 	struct sl_lb_pkt lb;	/* load balancer: a NAT reply (entry program) */
 };
 
-/* One sl_pipe per CPU, overwritten by every packet's entry program. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sl_pipe);
-} sl_scratch SEC(".maps");
+_Static_assert(sizeof(struct sl_pipe) <= SL_PIPE_BYTES, "sl_pipe fits in sl_cpu.pipe");
 
+/*
+ * One sl_pipe per CPU, overwritten by every packet's entry program: in
+ * sl_scratch (clock.h), after the clock, which it shares the per-CPU value
+ * with.
+ */
 static __always_inline struct sl_pipe *sl_pipe_get(void)
 {
-	__u32 key = 0;
+	struct sl_cpu *c = sl_cpu_get();
 
-	return bpf_map_lookup_elem(&sl_scratch, &key);
+	return c ? (struct sl_pipe *)c->pipe : NULL;
 }
 
 #endif /* SLUICE_BPF_PIPELINE_H */
