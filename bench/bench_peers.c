@@ -28,6 +28,11 @@
  * figures by bpf_stats instead (each run timed alone: the test run's own
  * figure is the loop's, in which a program's latency can hide behind the
  * loop's work, so a longer program may read as no slower).
+ * SLUICE_BENCH_PEERS_HIT=N: the first mix lists N of 256 sources instead of
+ * 224 (0: every frame passed to the stack). SLUICE_BENCH_PEERS_PAIRS=R:
+ * instead of the two tables, R rounds in each of which every filter runs
+ * both mixes back to back (live_pairs): what one filter's passed frames
+ * cost more than another's, without the load moving between the tables.
  *
  * Namespaces and veths are named pe-<pid>-*; xdp-filter runs in a mount
  * namespace of its own with a private bpffs at /sys/fs/bpf (its CLI pins
@@ -51,6 +56,7 @@
 
 #define SET_N		100000u		/* generated prefixes of the set */
 #define HIT_256		224		/* listed sources: 7 of 8 frames (a blocklist under attack) */
+#define PAIRS_MAX	201		/* SLUICE_BENCH_PEERS_PAIRS rounds at most */
 #define HIT_ALL		256		/* the other mix: every frame listed (the filters alone) */
 #define FRAMES		1000000u	/* per live measurement */
 #define ROUNDS		3
@@ -537,12 +543,81 @@ static int live_rows(struct peers *p, int gen_fd, int hit)
 	return 0;
 }
 
-/* The source gen_doc writes for PRNG value X (host order). */
-static uint32_t doc_src(uint32_t x)
+/* The filters live_pairs compares; xdp-filter's index in it. */
+static const int pair_case[] = { L_CEIL, L_XF, L_SL, L_SLCT, L_SLEA };
+#define PAIR_N	(int)(sizeof(pair_case) / sizeof(pair_case[0]))
+#define PAIR_XF	1
+
+/* The median of the N values of V (sorted in place). */
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return v[n / 2];
+}
+
+/*
+ * SLUICE_BENCH_PEERS_PAIRS: ROUNDS rounds, in each every filter of
+ * pair_case on mix 0 then mix 1 (traffic GEN_FD[m], HIT[m] of 256 sources
+ * listed), one measurement each. The tables of live_rows measure the two
+ * mixes ~20 s apart, each best of 3: a load that moves in between moves
+ * every ratio of one table against the other's. Here each pair is seconds
+ * apart and the figures are medians over the rounds: per filter, ns/frame
+ * on each mix; the median of its per-round difference to xdp-filter on
+ * each mix; and of (its mix 0 - mix 1) - (xdp-filter's mix 0 - mix 1), what
+ * the passed frames of mix 0 cost with it more than with xdp-filter, per
+ * frame of the mix (times 256 / (256 - HIT[0]): per passed frame).
+ */
+static int live_pairs(struct peers *p, const int gen_fd[2], const int hit[2], int rounds)
+{
+	static double t[PAIR_N][2][PAIRS_MAX];
+	double d[PAIRS_MAX];
+
+	for (int r = 0; r < rounds; r++) {
+		for (int i = 0; i < PAIR_N; i++) {
+			for (int m = 0; m < 2; m++) {
+				double v;
+
+				p->gen_fd = gen_fd[m];
+				p->hit = hit[m];
+				v = live_case(p, pair_case[i], NULL);
+				if (v <= 0)
+					return -1;
+				t[i][m][r] = 1e3 / v;
+			}
+		}
+	}
+	printf("\n  paired: %d rounds, each filter on both mixes back to back; medians of ns/frame\n"
+	       "  %-46s %7s %7s %15s %12s\n", rounds, "case", "hit", "hit", "- xdp-filter",
+	       "interaction");
+	printf("  %-46s %7d %7d %7d %7d\n", "", hit[0], hit[1], hit[0], hit[1]);
+	for (int i = 0; i < PAIR_N; i++) {
+		double med[2], dxf[2], dd;
+
+		for (int m = 0; m < 2; m++) {
+			memcpy(d, t[i][m], rounds * sizeof(double));
+			med[m] = median(d, rounds);
+			for (int r = 0; r < rounds; r++)
+				d[r] = t[i][m][r] - t[PAIR_XF][m][r];
+			dxf[m] = median(d, rounds);
+		}
+		for (int r = 0; r < rounds; r++)
+			d[r] = t[i][0][r] - t[i][1][r] - (t[PAIR_XF][0][r] - t[PAIR_XF][1][r]);
+		dd = median(d, rounds);
+		printf("  %-46s %7.1f %7.1f %7.1f %7.1f %12.1f\n", live_name[pair_case[i]], med[0],
+		       med[1], dxf[0], dxf[1], dd);
+	}
+	printf("  interaction: (mix %d - mix %d) - xdp-filter's, per round: what the first mix's\n"
+	       "  passed frames cost more than with xdp-filter, per frame of that mix\n", hit[0],
+	       hit[1]);
+	return 0;
+}
+
+/* The source gen_doc writes for PRNG value X (host order), HIT of 256 listed. */
+static uint32_t doc_src(uint32_t x, uint32_t hit)
 {
 	uint32_t host = x >> 24;
 
-	if ((x & 0xff) < HIT_256)
+	if ((x & 0xff) < hit)
 		return x & 0x100 ? 0xcb007100 | host : 0xc0000200 | (host & 0x7f);
 	return x & 0x100 ? 0xc6336400 | host : 0xc0000280 | (host & 0x7f);
 }
@@ -613,7 +688,7 @@ int main(void)
 	struct peers p = { .xf_fd = -1 };
 	struct bench_gen *gen = NULL, *gen_all = NULL;
 	double ns[TR_N][TR_ROUNDS], nd[TR_N][TR_ROUNDS], np[TR_N][TR_ROUNDS], med[TR_N], t0;
-	int progs[TR_N], rc = 1;
+	int progs[TR_N], rc = 1, hit, pairs;
 
 	libbpf_set_print(quiet);
 	atexit(cleanup);
@@ -639,7 +714,14 @@ int main(void)
 	if (!p.fw || !p.fl || !gen || !gen_all)
 		goto fail_load;
 	gen->rodata->tx_ifindex = gen_all->rodata->tx_ifindex = rig.ifindex_a;
-	gen->rodata->hit_256 = HIT_256;
+	hit = getenv("SLUICE_BENCH_PEERS_HIT") ? atoi(getenv("SLUICE_BENCH_PEERS_HIT")) : HIT_256;
+	pairs = getenv("SLUICE_BENCH_PEERS_PAIRS") ? atoi(getenv("SLUICE_BENCH_PEERS_PAIRS")) : 0;
+	if (hit < 0 || hit > 256 || pairs < 0 || pairs > PAIRS_MAX) {
+		fprintf(stderr, "bench_peers: SLUICE_BENCH_PEERS_HIT is 0..256, "
+			"SLUICE_BENCH_PEERS_PAIRS 0..%d\n", PAIRS_MAX);
+		goto out;
+	}
+	gen->rodata->hit_256 = hit;
 	gen_all->rodata->hit_256 = HIT_ALL;
 	if (bench_gen__load(gen) || bench_gen__load(gen_all) ||
 	    fw_map_fds_from_obj(p.fw->obj, &p.fds))
@@ -660,16 +742,25 @@ int main(void)
 	if (nft_file("blk.nft"))
 		goto out;
 	printf("  nft: the set loaded in %.1f s\n", now_s() - t0);
+	if (sluice_policy(&p, false) || sluice_policy(&p, true) || sluice_early_slot(&p))
+		goto out;
+	if (pairs) {
+		int fds[2] = { bpf_program__fd(gen->progs.gen_doc),
+			       bpf_program__fd(gen_all->progs.gen_doc) };
+		int hits[2] = { hit, HIT_ALL };
+
+		rc = live_pairs(&p, fds, hits, pairs) ? 1 : 0;
+		goto out;
+	}
 	/* SLUICE_BENCH_PEERS_TR: the test runs alone (no live rows), to iterate */
-	if (sluice_policy(&p, false) || sluice_policy(&p, true) || sluice_early_slot(&p) ||
-	    (!getenv("SLUICE_BENCH_PEERS_TR") &&
-	     (live_rows(&p, bpf_program__fd(gen->progs.gen_doc), HIT_256) ||
-	      live_rows(&p, bpf_program__fd(gen_all->progs.gen_doc), HIT_ALL))))
+	if (!getenv("SLUICE_BENCH_PEERS_TR") &&
+	    (live_rows(&p, bpf_program__fd(gen->progs.gen_doc), hit) ||
+	     live_rows(&p, bpf_program__fd(gen_all->progs.gen_doc), HIT_ALL)))
 		goto out;
 
 	/* BPF_PROG_TEST_RUN on the same packets; sluice stateless, stateful, stateful early */
 	for (uint32_t i = 0; i < NPKT; i++)
-		veth_rig_frame(pkts[i], doc_src(sl_bench_mix32(i + 1)));
+		veth_rig_frame(pkts[i], doc_src(sl_bench_mix32(i + 1), hit));
 	tr_stats = getenv("SLUICE_BENCH_PEERS_TRSTATS") && bpf_enable_stats(BPF_STATS_RUN_TIME) >= 0;
 	progs[TR_FLOOR] = bpf_program__fd(p.fl->progs.floor_same);
 	progs[TR_XF] = p.xf_fd;
@@ -689,7 +780,7 @@ int main(void)
 		med[w] = ns[w][TR_ROUNDS / 2];
 	}
 	printf("\n  BPF_PROG_TEST_RUN, the same %d packets (%d of 256 listed), %u runs each, "
-	       "median of %d\n  %-30s %8s %10s %8s %8s\n", NPKT, HIT_256, REPEAT, TR_ROUNDS, "program",
+	       "median of %d\n  %-30s %8s %10s %8s %8s\n", NPKT, hit, REPEAT, TR_ROUNDS, "program",
 	       "ns/pkt", "over floor", "dropped", "passed");
 	for (int w = 0; w < TR_N; w++)
 		printf("  %-30s %8.1f %10.1f %8.1f %8.1f\n", tr_name[w], med[w],
