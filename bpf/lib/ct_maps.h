@@ -57,6 +57,7 @@ struct {
 
 /*
  * The lookup filter's stamps (sluice_abi.h, SLUICE_CT_STAMPS): an array,
+ * a word per bucket (its assured entries' stamp, its unassured ones'),
  * whose lookup the verifier inlines (no call); mmapable, so that the agent
  * stamps the entries it inserts with the datapath's atomic max.
  */
