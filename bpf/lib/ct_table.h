@@ -63,7 +63,6 @@ static __always_inline void sl_ct_stamp(__u64 *w, bool una, __u64 end)
 /* sl_ct_filtered's bits: the lookup of that kind of shard may be skipped */
 #define SL_CT_SKIP_ASSURED	1
 #define SL_CT_SKIP_UNASSURED	2
-#define SL_CT_SKIP_BOTH		(SL_CT_SKIP_ASSURED | SL_CT_SKIP_UNASSURED)
 
 /*
  * Which lookups of a key of a bucket (its word W) may be skipped at NOW?
