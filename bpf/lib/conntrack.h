@@ -62,9 +62,16 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 	__u8 st;
 	void *map;
 
-	e = sl_ct_find(p, &unassured, &skip, v4);
-	/* the LRU lookups the filter spared: 0, 1 or 2 */
-	sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, (skip & 1) + (skip >> 1));
+	/*
+	 * The LRU lookups the filter spares, counted before them where known:
+	 * both (a miss at once, the path of a flood or a blocklist's sources:
+	 * one add and one branch), or the assured one; the unassured one alone
+	 * is spared only if the assured lookup misses (sl_ct_find counts it)
+	 */
+	sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, (skip & 1) + (skip >> 1 & skip & 1));
+	if (skip == SL_CT_SKIP_BOTH)
+		return SL_CT_MISS;
+	e = sl_ct_find(p, &unassured, skip, v4);
 	if (!e)
 		return SL_CT_MISS;
 	/* past its timeout it is gone, whether or not its sweeper came by (sl_ct_stale) */

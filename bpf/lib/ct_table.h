@@ -63,6 +63,7 @@ static __always_inline void sl_ct_stamp(__u64 *w, bool una, __u64 end)
 /* sl_ct_filtered's bits: the lookup of that kind of shard may be skipped */
 #define SL_CT_SKIP_ASSURED	1
 #define SL_CT_SKIP_UNASSURED	2
+#define SL_CT_SKIP_BOTH		(SL_CT_SKIP_ASSURED | SL_CT_SKIP_UNASSURED)
 
 /*
  * Which lookups of a key of a bucket (its word W) may be skipped at NOW?
@@ -96,28 +97,29 @@ static __always_inline __u64 sl_ct_filtered(const struct sl_ct_config *cfg, cons
 
 /*
  * The entry of P's key in table V4, assured or (*UNASSURED) not, or NULL;
- * the lookups *SKIP (sl_ct_filtered) says are useless are not made. An
- * entry found among the assured ones clears *SKIP: its unassured lookup
- * was not due (what is left of *SKIP is the lookups skipped).
+ * the lookup SKIP (sl_ct_filtered, never both) says is useless is not
+ * made. The assured lookup skipped is counted by the caller; the
+ * unassured one here, where it would have been made (the assured lookup
+ * missed).
  */
 static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool *unassured,
-						      __u64 *skip, const bool v4)
+						      __u64 skip, const bool v4)
 {
 	struct sl_ct_entry *e = NULL;
 	void *m;
 
 	*unassured = false;
-	if (!(*skip & SL_CT_SKIP_ASSURED)) {
+	if (!(skip & SL_CT_SKIP_ASSURED)) {
 		m = sl_ct_map(v4, p->shard, false);
 		if (m)
 			e = bpf_map_lookup_elem(m, &p->key);
-		if (e) {
-			*skip = 0;
+		if (e)
 			return e;
-		}
 	}
-	if (*skip & SL_CT_SKIP_UNASSURED)
+	if (skip & SL_CT_SKIP_UNASSURED) {
+		sl_ct_stat(SLUICE_CT_STAT_FILTERED);
 		return NULL;
+	}
 	m = sl_ct_map(v4, p->shard, true);
 	if (!m)
 		return NULL;
@@ -128,16 +130,12 @@ static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool 
 /* sl_ct_find in each table, as calls: the ICMP errors' lookup, off the per-packet paths. */
 static __noinline struct sl_ct_entry *sl_ct_find4(struct sl_ct_pkt *p, bool *unassured)
 {
-	__u64 skip = 0;
-
-	return p && unassured ? sl_ct_find(p, unassured, &skip, true) : NULL;
+	return p && unassured ? sl_ct_find(p, unassured, 0, true) : NULL;
 }
 
 static __noinline struct sl_ct_entry *sl_ct_find6(struct sl_ct_pkt *p, bool *unassured)
 {
-	__u64 skip = 0;
-
-	return p && unassured ? sl_ct_find(p, unassured, &skip, false) : NULL;
+	return p && unassured ? sl_ct_find(p, unassured, 0, false) : NULL;
 }
 
 /*
