@@ -126,8 +126,8 @@ static const struct mig_map mig_maps[] = {
 	{ SLUICE_MAP_CT_SWEEP, MIG_RECREATE, MIG_G_CT, "the conntrack sweepers" },
 	/*
 	 * new with ct_cfg's filter field (off until the agent has stamped every
-	 * entry); 32,768 words (one stamp per bucket) up to 374538b, then a word
-	 * per bucket (a stamp per kind of entry): another size, the group anew
+	 * entry); 8-byte values (two buckets' one stamp each) up to 374538b,
+	 * then 16 (two buckets' two stamps each): another layout, the group anew
 	 */
 	{ SLUICE_MAP_CT_STAMP, MIG_RECREATE, MIG_G_CT, "the conntrack lookup filter" },
 	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_RULES, "the rule counters" },

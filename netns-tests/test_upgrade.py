@@ -32,7 +32,8 @@ from lib.traffic import Stream, probe_udp
 
 PREV_REV = "eafd583"
 # the lookup filter's one stamp per bucket for every entry (ct_stamp of 2^15
-# words, two buckets to a word); this build keeps two per bucket in 2^16
+# words, two buckets to a word); this build keeps two per bucket, a word
+# each, two words to an entry
 STAMP_REV = "374538b"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "lib", "ct_peer.py")
@@ -252,8 +253,9 @@ def test_upgrade_from_one_stamp_per_bucket(env, server):
     runs a stateful firewall with the filter on; this build reads a word per
     bucket, its assured entries' stamp in one half, the unassured ones' in
     the other, so the pinned words would mean something else: ct_stamp's
-    size differs, the conntrack group is replaced (ct_cfg anew: the filter
-    off until this agent has stamped every carried entry). Under traffic:
+    values differ in size (two words each), the conntrack group is
+    replaced (ct_cfg anew: the filter off until this agent has stamped
+    every carried entry). Under traffic:
     the connection that passes only through conntrack, live across the
     change, keeps passing (never skipped), a UDP flow idle through it is
     still found, and the filter is on again afterwards, skipping lookups."""
@@ -263,7 +265,7 @@ def test_upgrade_from_one_stamp_per_bucket(env, server):
     env.start(default="deny", stateful=True, rules=rules_5000_5001())
     maps = os.path.join(agent.state_dir, "maps")
     old_stamp = bpftool("map", "show", "pinned", os.path.join(maps, "ct_stamp"))
-    assert old_stamp["max_entries"] == 1 << 15, old_stamp
+    assert (old_stamp["bytes_value"], old_stamp["max_entries"]) == (8, 1 << 15), old_stamp
     st = agent.cli("ct", "stats")
     assert st["lookup_filter"], st
     # fw:5302 -> client:5303 udp, answered once: conntrack lets the answers in, and
@@ -291,7 +293,8 @@ def test_upgrade_from_one_stamp_per_bucket(env, server):
     assert "connections carried over" in log, log
     assert "conntrack: lookup filter on" in log, log
     new_stamp = bpftool("map", "show", "pinned", os.path.join(maps, "ct_stamp"))
-    assert new_stamp["max_entries"] == 1 << 16 and new_stamp["id"] != old_stamp["id"], new_stamp
+    assert (new_stamp["bytes_value"], new_stamp["max_entries"]) == (16, 1 << 14), new_stamp
+    assert new_stamp["id"] != old_stamp["id"], (old_stamp, new_stamp)
     st = agent.cli("ct", "stats")
     assert st["lookup_filter"], st
     # the denied stream's frames (rule deny-5001) are misses of buckets with

@@ -11,7 +11,7 @@
 #include "ct_env.h"
 
 #define UNIT_NS		(1ull << 30)		/* a stamp unit, as docs/datapath.md says */
-#define BUCKETS		(1u << 16)
+#define BUCKETS		(1u << 15)
 
 /* The bucket of K: the shard hash's multiply chain over the key's words, folded, bits 6..21. */
 static uint32_t bucket_of(const struct sl_ct_key *k)

@@ -31,9 +31,10 @@
 /* The word of ct_stamp holding the stamps of HASH's bucket (an inlined array lookup), or NULL. */
 static __always_inline __u64 *sl_ct_stamp_word(__u32 hash)
 {
-	__u32 i = sl_ct_stamp_idx(hash);
+	__u32 i = sl_ct_stamp_idx(hash), k = i / 2;
+	struct sl_ct_stamps *s = bpf_map_lookup_elem(&ct_stamp, &k);
 
-	return bpf_map_lookup_elem(&ct_stamp, &i);
+	return s ? &s->w[i & 1] : NULL;
 }
 
 /*
