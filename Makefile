@@ -217,27 +217,27 @@ $(FUZZ_BINS):
 
 fuzz-bins: $(FUZZ_BINS)
 
-# The release an upgrade starts from (netns-tests/test_upgrade.py): its sluiced and
-# sluice built from git at PREV_REV (git archive, -O1, no sanitizers), kept under
-# $(BUILD)/prev-REV until `make clean`. Without a git checkout there is none to build
-# and the test says so (skip).
-PREV_REV := eafd583
-PREV_DIR := $(BUILD)/prev-$(PREV_REV)
+# The releases an upgrade starts from (netns-tests/test_upgrade.py): their sluiced and
+# sluice built from git at each rev of PREV_REVS (git archive, -O1, no sanitizers), kept
+# under $(BUILD)/prev-REV until `make clean`. Without a git checkout there is none to
+# build and the tests say so (skip). eafd583: the layout before ct4_shards, the v2 slots
+# and counters; 374538b: the lookup filter's one stamp per bucket (ct_stamp of 2^15 words).
+PREV_REVS := eafd583 374538b
 ifneq ($(wildcard .git),)
-PREV_BINS := $(PREV_DIR)/sluiced
+PREV_BINS := $(foreach r,$(PREV_REVS),$(BUILD)/prev-$(r)/sluiced)
 endif
 
-$(PREV_DIR)/sluiced:
-	$(call msg,PREV,$@ (git $(PREV_REV)))
-	$(Q)rm -rf $(PREV_DIR) && mkdir -p $(PREV_DIR)/src
-	$(Q)git archive $(PREV_REV) | tar -x -C $(PREV_DIR)/src
-	$(Q)env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -s -C $(PREV_DIR)/src \
-		BUILD=build CFLAGS=-O1 build/sluiced build/sluice > $(PREV_DIR)/build.log 2>&1 || \
-		{ tail -n 20 $(PREV_DIR)/build.log >&2; exit 1; }
-	$(Q)cp $(PREV_DIR)/src/build/sluice $(PREV_DIR)/
-	$(Q)cp $(PREV_DIR)/src/build/sluiced $(PREV_DIR)/sluiced.tmp
-	$(Q)rm -rf $(PREV_DIR)/src
-	$(Q)mv $(PREV_DIR)/sluiced.tmp $@
+$(BUILD)/prev-%/sluiced:
+	$(call msg,PREV,$@ (git $*))
+	$(Q)rm -rf $(@D) && mkdir -p $(@D)/src
+	$(Q)git archive $* | tar -x -C $(@D)/src
+	$(Q)env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -s -C $(@D)/src \
+		BUILD=build CFLAGS=-O1 build/sluiced build/sluice > $(@D)/build.log 2>&1 || \
+		{ tail -n 20 $(@D)/build.log >&2; exit 1; }
+	$(Q)cp $(@D)/src/build/sluice $(@D)/
+	$(Q)cp $(@D)/src/build/sluiced $(@D)/sluiced.tmp
+	$(Q)rm -rf $(@D)/src
+	$(Q)mv $(@D)/sluiced.tmp $@
 
 # bench_synflood: the live-frames SYN flood of netns-tests/test_syncookie.py
 test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion $(FUZZ_BINS) \

@@ -124,7 +124,11 @@ static const struct mig_map mig_maps[] = {
 	  .carry = mig_ct_carry },
 	{ SLUICE_MAP_CT_CFG, MIG_RECREATE, MIG_G_CT, "the conntrack settings" },
 	{ SLUICE_MAP_CT_SWEEP, MIG_RECREATE, MIG_G_CT, "the conntrack sweepers" },
-	/* new with ct_cfg's filter field (off until the agent has stamped every entry) */
+	/*
+	 * new with ct_cfg's filter field (off until the agent has stamped every
+	 * entry); 8-byte values (two buckets' one stamp each) up to 374538b,
+	 * then 16 (two buckets' two stamps each): another layout, the group anew
+	 */
 	{ SLUICE_MAP_CT_STAMP, MIG_RECREATE, MIG_G_CT, "the conntrack lookup filter" },
 	{ SLUICE_MAP_RULE_CNT, MIG_COUNTERS, MIG_G_RULES, "the rule counters" },
 	{ SLUICE_MAP_CNT_KEY, MIG_STATE, MIG_G_RULES, "the rule counters' owners",

@@ -602,44 +602,58 @@ static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
 }
 
 /*
- * The lookup filter (docs/datapath.md, "Lookup filter"): a __u32 stamp per
- * bucket, two in each __u64 of ct_stamp (bucket i in bits 32 * (i & 1) of
- * ct_stamp[i / 2]: BPF's compare-and-swap is 64-bit only without alu32),
- * bucket sl_ct_stamp_idx of the key's hash (the bits above the shard's),
- * holds a time in units of 2^SLUICE_CT_STAMP_SHIFT ns
- * (~1.07 s) of the coarse clock, rounded up, by which every entry of the
- * bucket, in any shard of either table, is past its timeout (last_seen +
- * the timeout of its state). A bucket whose stamp has passed (plus
- * sl_ct_config.filter_slack until filter_until, after a reload that raised
- * a timeout) holds no live entry: its packets skip the LRU lookups.
- * Written only upwards (an atomic max), by every insert and by a hit whose
- * entry outlives the stamp; a stale stamp costs only the lookups it does
- * not skip. 2^16 buckets (256 KiB): small enough to stay in a core's L2
- * cache (a 4 MiB array, 4 per entry of the default table, cost new flows
- * more in cache and TLB misses than the lookups it saved them); a table
+ * The lookup filter (docs/datapath.md, "Lookup filter"): per bucket, two
+ * __u32 stamps in one __u64 word (BPF's compare-and-swap is 64-bit only
+ * without alu32), the assured entries' in bits 0-31 and the unassured
+ * entries' in bits 32-63 (SL_CT_STAMP_UNA), bucket sl_ct_stamp_idx of the
+ * key's hash (the bits above the shard's); ct_stamp[i / 2].w[i & 1] is
+ * bucket i's word (mmapped: word i of the array).
+ * A stamp holds a time in units of 2^SLUICE_CT_STAMP_SHIFT ns (~1.07 s)
+ * of the coarse clock, rounded up, by which every entry of the bucket of
+ * its kind (assured or unassured), in any shard of either table, is past
+ * its timeout (last_seen + the timeout of its state). A kind whose stamp
+ * has passed (plus sl_ct_config.filter_slack until filter_until, after a
+ * reload that raised a timeout) holds no live entry in the bucket: its
+ * shard's LRU lookup is skipped. Written only upwards (an atomic max), by
+ * every insert (the kind it inserts in) and by a hit whose entry outlives
+ * the stamp (the kind it was found in); a stale stamp costs only the
+ * lookups it does not skip. 2^15 buckets (256 KiB): small enough to stay
+ * in a core's L2 cache and TLB (a 4 MiB array cost new flows more in cache
+ * and TLB misses than the lookups it saved them, and 512 KiB, 2^16 buckets
+ * of two stamps, cost a flood of new sources ~2-5 ns a packet); a table
  * with many more live entries than buckets stamps most of them, and the
- * filter then skips less (docs/datapath.md, "Lookup filter").
+ * filter then skips less (docs/datapath.md, "Lookup filter"). The layout
+ * before (32,768 8-byte values, buckets 2i and 2i + 1 one stamp each)
+ * differs in its value size: an upgrade replaces the conntrack group
+ * (agent/migrate.c), never reading those words as these.
  */
-#define SLUICE_CT_STAMPS	(1u << 16)
+#define SLUICE_CT_STAMPS	(1u << 15)
 #define SLUICE_CT_STAMP_SHIFT	30
 #define SLUICE_CT_STAMP_IDX_SHIFT 6	/* above the shard's bits (SLUICE_CT_SHARDS_MAX) */
-#define SLUICE_CT_STAMP_WORDS	(SLUICE_CT_STAMPS / 2)	/* ct_stamp's entries */
+#define SLUICE_CT_STAMP_WORDS	SLUICE_CT_STAMPS	/* a word per bucket, mmapped */
+#define SLUICE_CT_STAMP_ENTRIES	(SLUICE_CT_STAMPS / 2)	/* ct_stamp's entries */
+
+/* ct_stamp[i]: the words of buckets 2i and 2i + 1 */
+struct sl_ct_stamps {
+	__u64 w[2];
+};
+#define SL_CT_STAMP_UNA		1	/* the unassured entries' stamp: the high half */
 
 static inline __u32 sl_ct_stamp_idx(__u32 hash)
 {
 	return (hash >> SLUICE_CT_STAMP_IDX_SHIFT) & (SLUICE_CT_STAMPS - 1);
 }
 
-/* The stamp of bucket I in its word W (ct_stamp[I / 2]). */
-static inline __u32 sl_ct_stamp_get(__u64 w, __u32 i)
+/* The stamp of a bucket's assured (UNA 0) or unassured (UNA 1) entries in its word W. */
+static inline __u32 sl_ct_stamp_get(__u64 w, __u32 una)
 {
-	return (__u32)(w >> ((i & 1) * 32));
+	return (__u32)(w >> ((una & 1) * 32));
 }
 
-/* W with the stamp of bucket I set to V. */
-static inline __u64 sl_ct_stamp_set(__u64 w, __u32 i, __u32 v)
+/* W with the stamp of its bucket's assured (UNA 0) or unassured (UNA 1) entries set to V. */
+static inline __u64 sl_ct_stamp_set(__u64 w, __u32 una, __u32 v)
 {
-	__u32 sh = (i & 1) * 32;
+	__u32 sh = (una & 1) * 32;
 
 	return (w & ~(0xffffffffull << sh)) | (__u64)v << sh;
 }
@@ -721,7 +735,7 @@ struct sl_ct_sweeper {
 	X(CT_STAT_CK_ACCEPTED,	"syncookie-accepted")	\
 	X(CT_STAT_CK_FAILED,	"syncookie-failed")	\
 	X(CT_STAT_CK_PRESSURE,	"syncookie-pressure")	\
-	X(CT_STAT_FILTERED,	"filter-skipped")	/* lookups the filter skipped */
+	X(CT_STAT_FILTERED,	"filter-skipped")	/* LRU lookups the filter skipped */
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };

@@ -88,21 +88,21 @@ void ct_stamps_unmap(uint64_t *stamps)
 		munmap(stamps, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t));
 }
 
-uint32_t ct_stamp_get(const uint64_t *stamps, const struct sl_ct_key *k)
+uint32_t ct_stamp_get(const uint64_t *stamps, const struct sl_ct_key *k, bool una)
 {
 	uint32_t i = sl_ct_stamp_idx(key_hash(k));
 
-	return sl_ct_stamp_get(__atomic_load_n(&stamps[i / 2], __ATOMIC_RELAXED), i);
+	return sl_ct_stamp_get(__atomic_load_n(&stamps[i], __ATOMIC_RELAXED), una);
 }
 
 /* The datapath's sl_ct_stamp: an atomic max of one half of the word. */
-void ct_stamp_raise(uint64_t *stamps, const struct sl_ct_key *k, uint64_t end)
+void ct_stamp_raise(uint64_t *stamps, const struct sl_ct_key *k, bool una, uint64_t end)
 {
 	uint32_t i = sl_ct_stamp_idx(key_hash(k)), v = sl_ct_stamp_of(end);
-	uint64_t *w = &stamps[i / 2], old = __atomic_load_n(w, __ATOMIC_RELAXED);
+	uint64_t *w = &stamps[i], old = __atomic_load_n(w, __ATOMIC_RELAXED);
 
-	while (sl_ct_stamp_get(old, i) < v &&
-	       !__atomic_compare_exchange_n(w, &old, sl_ct_stamp_set(old, i, v), false,
+	while (sl_ct_stamp_get(old, una) < v &&
+	       !__atomic_compare_exchange_n(w, &old, sl_ct_stamp_set(old, una, v), false,
 					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
 		;
 }
@@ -393,7 +393,8 @@ int ct_shards_insert(const struct ct_tables *t, uint32_t shards, const struct sl
 		return fd;
 	/* stamped first, as the datapath does: never skipped once in the table */
 	if (t->stamps)
-		ct_stamp_raise(t->stamps, k, e->last_seen + (t->stamp_ns ?: ct_cfg_horizon_ns(NULL, 0)));
+		ct_stamp_raise(t->stamps, k, una,
+			       e->last_seen + (t->stamp_ns ?: ct_cfg_horizon_ns(NULL, 0)));
 	err = bpf_map_update_elem(fd, key, e, BPF_NOEXIST) ? -errno : 0;
 	close(fd);
 	return err;
@@ -408,8 +409,7 @@ static int fill_one(void *ctx, const struct sl_ct_key *k, const struct sl_ct_ent
 {
 	struct fill *f = ctx;
 
-	(void)una;
-	ct_stamp_raise(f->stamps, k, e->last_seen + f->horizon);
+	ct_stamp_raise(f->stamps, k, una, e->last_seen + f->horizon);
 	f->n++;
 	return 0;
 }

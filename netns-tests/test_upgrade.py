@@ -2,7 +2,8 @@
 """Upgrades across map layout changes, under traffic.
 
 The previous release (PREV_REV, built from git by `make test-bins` into
-BUILD/prev-REV) runs a stateful firewall; then the current agent starts on
+BUILD/prev-REV; STAMP_REV likewise, for the lookup filter's layout) runs a
+stateful firewall; then the current agent starts on
 the same state dir while traffic flows. Its maps differ: sl_verdict and
 sl_drop have more entries and ct_stats more counters (replaced, their
 counters carried over by name), IPv4 connections have a table of their own
@@ -30,6 +31,10 @@ from lib.netns import PYTHON, LineProc, xdp_prog_id
 from lib.traffic import Stream, probe_udp
 
 PREV_REV = "eafd583"
+# the lookup filter's one stamp per bucket for every entry (ct_stamp of 2^15
+# words, two buckets to a word); this build keeps two per bucket, a word
+# each, two words to an entry
+STAMP_REV = "374538b"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "lib", "ct_peer.py")
 TCP_PORT = 5301
@@ -69,14 +74,14 @@ while time.monotonic() < deadline:
 """
 
 
-def prev_binaries():
-    d = os.path.join(build_dir(), "prev-" + PREV_REV)
+def prev_binaries(rev=PREV_REV):
+    d = os.path.join(build_dir(), "prev-" + rev)
     found = (os.path.join(d, "sluiced"), os.path.join(d, "sluice"))
     if all(os.access(p, os.X_OK) for p in found):
         return found
     repo = os.path.join(HERE, "..")
     if not os.path.exists(os.path.join(repo, ".git")):
-        pytest.skip("no git checkout: the release %s cannot be built here" % PREV_REV)
+        pytest.skip("no git checkout: the release %s cannot be built here" % rev)
     pytest.fail("%s is missing: make test-bins builds it" % found[0])
 
 
@@ -240,6 +245,93 @@ def test_upgrade_from_previous_release(env, server):
     assert "sl_ifslot_v2" in pins and "fwp_cfg" in pins, pins
     wait_gone("prog", old_progs, "a program of the previous release")
     wait_gone("map", [old_drop["id"]] + list(retired.values()), "a map of the previous release")
+
+
+def test_upgrade_from_one_stamp_per_bucket(env, server):
+    """The release before the lookup filter's stamps per kind of entry
+    (STAMP_REV: one stamp per bucket, two buckets to a word of ct_stamp)
+    runs a stateful firewall with the filter on; this build reads a word per
+    bucket, its assured entries' stamp in one half, the unassured ones' in
+    the other, so the pinned words would mean something else: ct_stamp's
+    values differ in size (two words each), the conntrack group is
+    replaced (ct_cfg anew: the filter off until this agent has stamped
+    every carried entry). Under traffic:
+    the connection that passes only through conntrack, live across the
+    change, keeps passing (never skipped), a UDP flow idle through it is
+    still found, and the filter is on again afterwards, skipping lookups."""
+    t, agent = env.topo, env.agent
+    current = (agent.sluiced, agent.sluice)
+    agent.sluiced, agent.sluice = prev_binaries(STAMP_REV)
+    env.start(default="deny", stateful=True, rules=rules_5000_5001())
+    maps = os.path.join(agent.state_dir, "maps")
+    old_stamp = bpftool("map", "show", "pinned", os.path.join(maps, "ct_stamp"))
+    assert (old_stamp["bytes_value"], old_stamp["max_entries"]) == (8, 1 << 15), old_stamp
+    st = agent.cli("ct", "stats")
+    assert st["lookup_filter"], st
+    # fw:5302 -> client:5303 udp, answered once: conntrack lets the answers in, and
+    # only it (the policy allows nothing to fw port 5302); idle
+    # from then until after the upgrade
+    idle = LineProc(t.fw, [PYTHON, "-c", IDLE_UDP, t.c4, "5303", "5302"])
+    try:
+        assert idle.line() == "ready"
+        echo = LineProc(t.client, [PYTHON, "-c", UDP_ECHO, t.c4, "5303"])
+        try:
+            assert echo.line() == "ready"
+            assert idle.say("send") == "answered", "no answer before the upgrade"
+
+            def current_build():
+                agent.sluiced, agent.sluice = current
+
+            counts, _ = upgrade_under_traffic(env, current_build)
+            assert counts == {"allowed": COUNT, "denied": 0}, counts
+            assert idle.say("send") == "answered", "the idle flow was not found after it"
+        finally:
+            echo.close()
+    finally:
+        idle.close()
+    log = agent.log_text()
+    assert "connections carried over" in log, log
+    assert "conntrack: lookup filter on" in log, log
+    new_stamp = bpftool("map", "show", "pinned", os.path.join(maps, "ct_stamp"))
+    assert (new_stamp["bytes_value"], new_stamp["max_entries"]) == (16, 1 << 14), new_stamp
+    assert new_stamp["id"] != old_stamp["id"], (old_stamp, new_stamp)
+    st = agent.cli("ct", "stats")
+    assert st["lookup_filter"], st
+    # the denied stream's frames (rule deny-5001) are misses of buckets with
+    # no live entry: skipped
+    before = st["filter_skipped"]
+    assert probe_udp(t) == {"5000": 5, "5001": 0}
+    assert agent.cli("ct", "stats")["filter_skipped"] > before
+    wait_gone("map", [old_stamp["id"]], "the previous ct_stamp")
+
+
+# fw's end of a UDP flow to ADDR:PORT from SPORT: on "send" sends one datagram and
+# says "answered" when the answer comes within 2 s, else "silent".
+IDLE_UDP = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[3])))
+s.settimeout(2)
+print("ready", flush=True)
+for line in sys.stdin:
+    s.sendto(b"q", (sys.argv[1], int(sys.argv[2])))
+    try:
+        s.recvfrom(64)
+        print("answered", flush=True)
+    except socket.timeout:
+        print("silent", flush=True)
+"""
+
+# The client's UDP echo on PORT (bound to ADDR): every datagram back to its sender.
+UDP_ECHO = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+while True:
+    d, a = s.recvfrom(64)
+    s.sendto(d, a)
+"""
 
 
 def swap_pin(state_dir, name, *spec):

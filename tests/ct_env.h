@@ -296,6 +296,17 @@ static inline int ct_env_shared(struct ct_env *e)
 	/* no entry left: no stamp needed (and a test sees only its own) */
 	memset(shared.tbl.stamps, 0, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t));
 	shared.filter = true;
+	/*
+	 * nor the slack of an earlier test's raised timeouts (which would
+	 * keep every stamp live for days): the settings as new, the test
+	 * writes its own
+	 */
+	if (!rc) {
+		struct sl_ct_config c = { .shards = shared.shards };
+		uint32_t k = 0;
+
+		rc = bpf_map_update_elem(shared.cfg_fd, &k, &c, BPF_ANY) ? -errno : 0;
+	}
 	if (!rc)
 		rc = ct_stats_reset(&shared);
 	if (!rc)

@@ -11,7 +11,7 @@
 #include "ct_env.h"
 
 #define UNIT_NS		(1ull << 30)		/* a stamp unit, as docs/datapath.md says */
-#define BUCKETS		(1u << 16)
+#define BUCKETS		(1u << 15)
 
 /* The bucket of K: the shard hash's multiply chain over the key's words, folded, bits 6..21. */
 static uint32_t bucket_of(const struct sl_ct_key *k)
@@ -35,25 +35,27 @@ static uint32_t bucket_of(const struct sl_ct_key *k)
 	return (h >> 6) % BUCKETS;
 }
 
-/* The stamp of T's bucket, read from the mapped array: two buckets per 64-bit word. */
-static uint32_t stamp_of(struct ct_env *e, struct tuple t)
+/*
+ * The stamp of the assured (UNA false) or unassured entries of T's bucket,
+ * read from the mapped array: a 64-bit word per bucket, the assured
+ * entries' stamp in its low half, the unassured ones' in its high half.
+ */
+static uint32_t stamp_of(struct ct_env *e, struct tuple t, bool una)
 {
 	bool a;
 	struct sl_ct_key k = key_of(&t, &a);
-	uint32_t b = bucket_of(&k);
-	uint64_t w = __atomic_load_n(&e->tbl.stamps[b / 2], __ATOMIC_RELAXED);
+	uint64_t w = __atomic_load_n(&e->tbl.stamps[bucket_of(&k)], __ATOMIC_RELAXED);
 
-	return (uint32_t)(b & 1 ? w >> 32 : w);
+	return (uint32_t)(una ? w >> 32 : w);
 }
 
-static void stamp_put(struct ct_env *e, struct tuple t, uint32_t v)
+static void stamp_put(struct ct_env *e, struct tuple t, bool una, uint32_t v)
 {
 	bool a;
 	struct sl_ct_key k = key_of(&t, &a);
-	uint32_t b = bucket_of(&k);
-	uint64_t *w = &e->tbl.stamps[b / 2];
+	uint64_t *w = &e->tbl.stamps[bucket_of(&k)];
 
-	if (b & 1)
+	if (una)
 		*w = (*w & 0xffffffffull) | (uint64_t)v << 32;
 	else
 		*w = (*w & ~0xffffffffull) | v;
@@ -73,19 +75,22 @@ static uint64_t coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* T's entry is covered by its bucket's stamp for TO_S seconds after its last packet. */
+/*
+ * T's entry is covered by the stamp of its kind (the shard it is in) for
+ * TO_S seconds after its last packet.
+ */
 static void covered(struct ct_env *e, struct tuple t, uint64_t to_s, const char *what)
 {
 	struct sl_ct_entry v;
 	char msg[128];
-	bool a;
+	bool a, una = entry_in(e, false, t, &v, &a) != 0;
 
 	snprintf(msg, sizeof(msg), "%s: entry", what);
-	if (!ASSERT_OK(entry_of(e, t, &v, &a), msg))
+	if (una && !ASSERT_OK(entry_in(e, true, t, &v, &a), msg))
 		return;
-	snprintf(msg, sizeof(msg), "%s: stamp %u covers last_seen + %llu s", what, stamp_of(e, t),
-		 (unsigned long long)to_s);
-	ASSERT_TRUE(stamp_of(e, t) >= needed(v.last_seen + to_s * 1000000000ull), msg);
+	snprintf(msg, sizeof(msg), "%s: %s stamp %u covers last_seen + %llu s", what,
+		 una ? "unassured" : "assured", stamp_of(e, t, una), (unsigned long long)to_s);
+	ASSERT_TRUE(stamp_of(e, t, una) >= needed(v.last_seen + to_s * 1000000000ull), msg);
 }
 
 /* An entry put in the table behind the datapath's back is only found once its bucket is stamped. */
@@ -111,26 +116,33 @@ TEST(ct_filter_consulted)
 	    !ASSERT_OK(bpf_map_update_elem(fd, &k4, &v, BPF_NOEXIST) ? -errno : 0, "raw insert"))
 		goto out;
 	close(fd);
-	ASSERT_EQ(stamp_of(&e, t), 0, "its bucket never stamped");
+	ASSERT_EQ(stamp_of(&e, t, false), 0, "its bucket never stamped");
+	ASSERT_EQ(stamp_of(&e, t, true), 0, "its bucket never stamped (unassured)");
 	f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
 	/* udp 5000 is not allowed: only the entry lets it in */
 	ASSERT_EQ(in(&e, udp(PEER4, 7000, LOCAL4, 5000)), XDP_DROP, "not found: the filter skipped it");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, "counted filter-skipped");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 2, "both lookups counted filter-skipped");
 	ASSERT_TRUE(has_entry(&e, t), "a skip deletes nothing");
-	stamp_put(&e, t, needed(coarse_ns() + 30 * 1000000000ull));
+	/* the other kind's stamp does not cover it */
+	stamp_put(&e, t, true, needed(coarse_ns() + 30 * 1000000000ull));
+	ASSERT_EQ(in(&e, udp(PEER4, 7000, LOCAL4, 5000)), XDP_DROP,
+		  "not found: the unassured entries' stamp is not the assured ones'");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 3, "the assured lookup skipped");
+	stamp_put(&e, t, true, 0);
+	stamp_put(&e, t, false, needed(coarse_ns() + 30 * 1000000000ull));
 	ASSERT_EQ(in(&e, udp(PEER4, 7000, LOCAL4, 5000)), XDP_PASS, "found once its bucket is stamped");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, "not skipped");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 3, "not skipped");
 	/* the agent's inserts (migration, the legacy table) stamp what they insert */
 	ku = key_of(&u, &a);
 	v.orig_is_a = a;
 	ASSERT_OK(ct_shards_insert(&e.tbl, e.shards, &ku, &v, false), "ct_shards_insert");
 	ASSERT_EQ(in(&e, udp(PEER4, 7001, LOCAL4, 5000)), XDP_PASS, "found: stamped by userspace");
 	/* filter 0: every packet looked up, whatever the stamps */
-	stamp_put(&e, t, 0);
+	stamp_put(&e, t, false, 0);
 	e.filter = false;
 	if (ASSERT_OK(ct_set_cfg(&e, 1, 0), "filter off")) {
 		ASSERT_EQ(in(&e, udp(PEER4, 7000, LOCAL4, 5000)), XDP_PASS, "off: looked up, found");
-		ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, "off: nothing skipped");
+		ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 3, "off: nothing skipped");
 	}
 out:
 	ct_env_close(&e);
@@ -206,7 +218,7 @@ TEST(ct_filter_time_and_reload)
 		  "established, idle 3.5 s: found");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0, "not skipped");
 	ASSERT_EQ(in(&e, echo(srv, LOCAL4, false, 91)), XDP_DROP, "echo past its 1 s: dropped");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, "without a lookup");
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 2, "without a lookup");
 
 	out(&e, udp(LOCAL4, 5301, srv, 53));
 	/* udp 1 s -> 10 s: the entry's stamp was for 1 s */
@@ -215,7 +227,161 @@ TEST(ct_filter_time_and_reload)
 	sleep_s(3.5);
 	f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
 	ASSERT_EQ(in(&e, udp(srv, 53, LOCAL4, 5301)), XDP_PASS, "udp raised to 10 s: found");
-	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0, "not skipped");
+	/* never answered before: unassured, its bucket has no assured entry to look up */
+	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, "only the assured lookup skipped");
+out:
+	ct_env_close(&e);
+}
+
+/* Put V under T's key in its assured (UNA false) or unassured shard, behind the filter's back. */
+static int raw_put(struct ct_env *e, struct tuple t, bool una, struct sl_ct_entry *v)
+{
+	bool a;
+	struct sl_ct_key k = key_of(&t, &a);
+	struct sl_ct_key4 k4;
+	bool v4 = k.family == 4;
+	int fd = ct_shard_fd(v4 ? e->tbl.fd4 : e->tbl.fd6, ct_key_shard(&k, e->shards), una), err;
+
+	if (fd < 0)
+		return fd;
+	v->orig_is_a = a;
+	ct_key4_of(&k, &k4);
+	err = bpf_map_update_elem(fd, v4 ? (void *)&k4 : (void *)&k, v, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static int raw_del(struct ct_env *e, struct tuple t, bool una)
+{
+	bool a;
+	struct sl_ct_key k = key_of(&t, &a);
+
+	return ct_shards_delete(&e->tbl, e->shards, &k, una);
+}
+
+/* The packets T's entry in its assured (UNA false) or unassured shard saw in the ORIG direction. */
+static int64_t orig_packets(struct ct_env *e, struct tuple t, bool una)
+{
+	struct sl_ct_entry v;
+	bool a;
+
+	return entry_in(e, una, t, &v, &a) ? -1 : (int64_t)v.packets[SL_CT_DIR_ORIG];
+}
+
+/*
+ * Each kind of entry has its own stamp in the bucket (docs/datapath.md,
+ * "Lookup filter"), each family: a flow never answered (unassured) stamps
+ * only the unassured entries' stamp, and its packets skip the assured
+ * shard's lookup (proved: an entry planted there under the flow's own key,
+ * without a stamp, is not found); its promotion stamps the assured
+ * entries' stamp and it is found there from then on; a bucket whose
+ * unassured entries are all past (stamp passed) skips the unassured lookup
+ * (an entry planted there is not found) but still looks up its assured one.
+ */
+TEST(ct_filter_per_kind)
+{
+	static const char *const fam[][2] = { { LOCAL4, "198.51.100.40" },
+					       { LOCAL6, "2001:db8:7::40" } };
+	struct ct_env e;
+
+	OPEN(e, 0);
+	for (int i = 0; i < 2; i++) {
+		const char *loc = fam[i][0], *srv = fam[i][1];
+		struct tuple t = { loc, srv, (uint16_t)(5400 + i), 53, 17 };
+		struct sl_ct_entry v = { .state = SL_CT_UDP };
+		char msg[96];
+		uint64_t f0;
+
+#define M(what) (snprintf(msg, sizeof(msg), "IPv%d: %s", i ? 6 : 4, what), msg)
+		/* opened outwards, never answered: an unassured entry, its stamp alone */
+		if (!ASSERT_TRUE(out(&e, udp(loc, t.sport, srv, 53)), M("out")))
+			continue;
+		ASSERT_OK(entry_in(&e, true, t, &v, &(bool){ 0 }), M("unassured entry"));
+		covered(&e, t, 30, M("new UDP flow"));
+		ASSERT_EQ(stamp_of(&e, t, false), 0, M("the assured entries' stamp untouched"));
+		/* an assured entry under its key, unstamped: the filter says there is none */
+		memset(&v, 0, sizeof(v));
+		v.state = SL_CT_UDP;
+		v.created = v.last_seen = coarse_ns();
+		v.packets[SL_CT_DIR_ORIG] = 1000;
+		if (!ASSERT_OK(raw_put(&e, t, false, &v), M("planted assured")))
+			continue;
+		f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
+		ASSERT_TRUE(out(&e, udp(loc, t.sport, srv, 53)), M("out again"));
+		ASSERT_EQ(orig_packets(&e, t, false), 1000, M("assured lookup skipped: planted untouched"));
+		ASSERT_EQ(orig_packets(&e, t, true), 2, M("found among the unassured entries"));
+		ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, M("one lookup skipped"));
+		/* the reply promotes it: stamped among the assured entries, found there */
+		ASSERT_OK(raw_del(&e, t, false), M("planted removed"));
+		ASSERT_EQ(in(&e, udp(srv, 53, loc, t.sport)), XDP_PASS, M("reply: found (unassured)"));
+		ASSERT_EQ(orig_packets(&e, t, true), -1, M("promoted: not unassured"));
+		ASSERT_EQ(orig_packets(&e, t, false), 2, M("promoted: assured"));
+		covered(&e, t, 30, M("promoted"));
+		f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
+		/* udp 5400 from port 53 is not allowed: only the entry lets it in */
+		ASSERT_EQ(in(&e, udp(srv, 53, loc, t.sport)), XDP_PASS, M("after the promotion: found"));
+		ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0, M("assured hit: nothing skipped"));
+		/*
+		 * No live unassured entry in the bucket (its stamp passed): an
+		 * entry planted there is not looked up, the assured one is.
+		 */
+		stamp_put(&e, t, true, 0);
+		if (!ASSERT_OK(raw_del(&e, t, false), M("assured removed")))
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.state = SL_CT_UDP;
+		v.created = v.last_seen = coarse_ns();
+		if (!ASSERT_OK(raw_put(&e, t, true, &v), M("planted unassured")))
+			continue;
+		f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
+		ASSERT_EQ(in(&e, udp(srv, 53, loc, t.sport)), XDP_DROP,
+			  M("unassured lookup skipped: the planted entry not found"));
+		ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, M("one lookup skipped"));
+		ASSERT_EQ(orig_packets(&e, t, true), 0, M("planted unassured untouched"));
+		v.packets[SL_CT_DIR_ORIG] = 7;
+		if (!ASSERT_OK(raw_put(&e, t, false, &v), M("planted assured again")))
+			continue;
+		ASSERT_EQ(in(&e, udp(srv, 53, loc, t.sport)), XDP_PASS,
+			  M("the assured lookup is made: found"));
+		ct_delete(&e, t);
+#undef M
+	}
+out:
+	ct_env_close(&e);
+}
+
+/*
+ * A hit keeps the stamp of its own kind ahead: a flow never answered
+ * (unassured) and an answered one (assured), udp 1 s, each sending every
+ * 0.4 s for 4.4 s (past their first stamps, 1 s + at most two units), are
+ * found by every packet, each in its own shard.
+ */
+TEST(ct_filter_hits_stamp_their_kind)
+{
+	const char *srv = "198.51.100.41";
+	struct tuple tu = { LOCAL4, srv, 5501, 53, 17 }, ta = { LOCAL6, "2001:db8:7::41", 5502, 53, 17 };
+	struct sl_ct_config c = { .stateful = 1 };
+	struct ct_env e;
+
+	OPEN(e, 0);
+	c.timeout[SLUICE_CT_TO_UDP] = 1;
+	if (!ASSERT_OK(ct_write_cfg(&e, &c), "udp 1 s"))
+		goto out;
+	out(&e, udp(LOCAL4, 5501, srv, 53));
+	out(&e, udp(LOCAL6, 5502, ta.dst, 53));
+	ASSERT_EQ(in(&e, udp(ta.dst, 53, LOCAL6, 5502)), XDP_PASS, "answered");
+	ASSERT_EQ(orig_packets(&e, ta, false), 1, "answered: assured");
+	ASSERT_EQ(orig_packets(&e, tu, true), 1, "never answered: unassured");
+	for (int n = 0; n < 11; n++) {
+		sleep_s(0.4);
+		out(&e, udp(LOCAL4, 5501, srv, 53));
+		out(&e, udp(LOCAL6, 5502, ta.dst, 53));
+	}
+	ASSERT_EQ(orig_packets(&e, tu, true), 12, "unassured: every packet found it");
+	ASSERT_EQ(orig_packets(&e, ta, false), 12, "assured: every packet found it");
+	ASSERT_EQ(orig_packets(&e, ta, true), -1, "assured: no second entry");
+	covered(&e, tu, 1, "unassured, after 4.4 s");
+	covered(&e, ta, 1, "assured, after 4.4 s");
 out:
 	ct_env_close(&e);
 }

@@ -23,8 +23,8 @@
  * The per-packet path writes last_seen (a coarse clock) and the counters,
  * nothing else, and treats an entry past its state's timeout as absent
  * (deleting it). Before the lookups, the lookup filter (ct_stamp,
- * ct_table.h) says when the key's bucket holds no live entry: a miss
- * without them.
+ * ct_table.h) says when the key's bucket holds no live assured entry, no
+ * live unassured one: the LRU lookup of that kind of shard is skipped.
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
@@ -62,7 +62,16 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 	__u8 st;
 	void *map;
 
-	e = skip ? NULL : sl_ct_find(p, &unassured, v4);
+	/*
+	 * The LRU lookups the filter spares, counted before them where known:
+	 * both (a miss at once, the path of a flood or a blocklist's sources:
+	 * one add and one branch), or the assured one; the unassured one alone
+	 * is spared only if the assured lookup misses (sl_ct_find counts it)
+	 */
+	sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, (skip & 1) + (skip >> 1 & skip & 1));
+	if (skip == SL_CT_SKIP_BOTH)
+		return SL_CT_MISS;
+	e = sl_ct_find(p, &unassured, skip, v4);
 	if (!e)
 		return SL_CT_MISS;
 	/* past its timeout it is gone, whether or not its sweeper came by (sl_ct_stale) */
@@ -84,8 +93,9 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 		if (e->state != st)
 			to = sl_ct_timeout_ns(cfg, e->state);
 	}
-	/* its bucket's stamp covers it until its (new) deadline: one compare, mostly */
-	sl_ct_stamp(stamp, p->hash, now + to);
+	/* its kind's stamp (the shard it was found in) covers it until its (new)
+	 * deadline: one compare, mostly; a promotion stamps the assured kind */
+	sl_ct_stamp(stamp, unassured, now + to);
 	if (unassured && sl_ct_assured(e, m->proto, dir)) {
 		if (v4)
 			sl_ct_promote4(p, e, (struct sl_ct_config *)cfg);
@@ -123,9 +133,8 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		/* cannot happen (the index is within the array): the verifier asks */
 		if (!stamp)
 			return SL_CT_MISS;
-		/* no live entry in the key's bucket: a miss without the LRU lookups */
-		skip = sl_ct_filtered(cfg, stamp, p->hash, now);
-		sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, skip);
+		/* no live entry of a kind in the key's bucket: no LRU lookup of that kind */
+		skip = sl_ct_filtered(cfg, stamp, now);
 		if (p->v4)
 			return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, true);
 		return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, false);

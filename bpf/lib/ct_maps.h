@@ -57,15 +57,17 @@ struct {
 
 /*
  * The lookup filter's stamps (sluice_abi.h, SLUICE_CT_STAMPS): an array,
+ * a word per bucket (its assured entries' stamp, its unassured ones'), two
+ * buckets an entry,
  * whose lookup the verifier inlines (no call); mmapable, so that the agent
  * stamps the entries it inserts with the datapath's atomic max.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SLUICE_CT_STAMP_WORDS);
+	__uint(max_entries, SLUICE_CT_STAMP_ENTRIES);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct sl_ct_stamps);
 } ct_stamp SEC(".maps");
 
 /* ct_cfg[0]: stateful flag and timeouts, written by the agent. */

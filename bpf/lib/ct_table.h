@@ -28,25 +28,26 @@
 #define SL_EEXIST		17
 #define SL_CT_STAMP_TRIES	4	/* compare-and-swaps before giving up (see sl_ct_stamp) */
 
-/* The word of ct_stamp holding the stamp of HASH's bucket (an inlined array lookup), or NULL. */
+/* The word of ct_stamp holding the stamps of HASH's bucket (an inlined array lookup), or NULL. */
 static __always_inline __u64 *sl_ct_stamp_word(__u32 hash)
 {
-	__u32 i = sl_ct_stamp_idx(hash) / 2;
+	__u32 i = sl_ct_stamp_idx(hash), k = i / 2;
+	struct sl_ct_stamps *s = bpf_map_lookup_elem(&ct_stamp, &k);
 
-	return bpf_map_lookup_elem(&ct_stamp, &i);
+	return s ? &s->w[i & 1] : NULL;
 }
 
 /*
- * An entry of HASH's bucket (its word W) is live until END (coarse ns):
- * raise the bucket's stamp to it, never lower it (an atomic max:
- * compare-and-swap of the word). A bucket is written once per stamp unit
- * at most by its hits, so tries fail only when other CPUs wrote the word
- * meanwhile; what they wrote covers their entries, and an entry whose
- * raise was lost gets it on its next packet.
+ * An entry of a bucket (its word W), assured or (UNA) not, is live until
+ * END (coarse ns): raise the stamp of its kind to it, never lower it (an
+ * atomic max: compare-and-swap of the word). A bucket is written once per
+ * stamp unit at most by its hits, so tries fail only when other CPUs wrote
+ * the word meanwhile; what they wrote covers their entries, and an entry
+ * whose raise was lost gets it on its next packet.
  */
-static __always_inline void sl_ct_stamp(__u64 *w, __u32 hash, __u64 end)
+static __always_inline void sl_ct_stamp(__u64 *w, bool una, __u64 end)
 {
-	__u32 i = sl_ct_stamp_idx(hash), v = sl_ct_stamp_of(end);
+	__u32 v = sl_ct_stamp_of(end);
 	__u64 old;
 
 	if (!w)
@@ -54,51 +55,72 @@ static __always_inline void sl_ct_stamp(__u64 *w, __u32 hash, __u64 end)
 #pragma unroll
 	for (int n = 0; n < SL_CT_STAMP_TRIES; n++) {
 		old = *(volatile __u64 *)w;
-		if (sl_ct_stamp_get(old, i) >= v ||
-		    __sync_val_compare_and_swap(w, old, sl_ct_stamp_set(old, i, v)) == old)
+		if (sl_ct_stamp_get(old, una) >= v ||
+		    __sync_val_compare_and_swap(w, old, sl_ct_stamp_set(old, una, v)) == old)
 			return;
 	}
 }
 
+/* sl_ct_filtered's bits: the lookup of that kind of shard may be skipped */
+#define SL_CT_SKIP_ASSURED	1
+#define SL_CT_SKIP_UNASSURED	2
+#define SL_CT_SKIP_BOTH		(SL_CT_SKIP_ASSURED | SL_CT_SKIP_UNASSURED)
+
 /*
- * May the lookup of a key of HASH's bucket (its word W) be skipped at NOW?
- * 1 when the filter is on (CFG) and the bucket's stamp (plus the slack of
- * a raised timeout, until its end) has passed: then every entry of the
- * bucket is past its timeout, which the lookup would treat as absent.
- * Without a branch (BPF has no set-on-compare: the signs of differences of
- * 32-bit values in 64 bits, behind barrier_var, or clang makes compares
- * and branches of them again): every branch here would be a path the
- * verifier follows through the rest of the program, and the decision a
- * branch mispredicted where skipped and looked-up packets mix.
+ * Which lookups of a key of a bucket (its word W) may be skipped at NOW?
+ * SL_CT_SKIP_ASSURED when the filter is on (CFG) and the stamp of the
+ * bucket's assured entries (plus the slack of a raised timeout, until its
+ * end) has passed: then every assured entry of the bucket is past its
+ * timeout, which the lookup would treat as absent; SL_CT_SKIP_UNASSURED
+ * likewise for its unassured entries. Without a branch (BPF has no
+ * set-on-compare: the signs of differences of 32-bit values in 64 bits,
+ * behind barrier_var, or clang makes compares and branches of them
+ * again): every branch here would be a path the verifier follows through
+ * the rest of the program, and the decision a branch mispredicted where
+ * skipped and looked-up packets mix.
  */
 static __always_inline __u64 sl_ct_filtered(const struct sl_ct_config *cfg, const __u64 *w,
-					    __u32 hash, __u64 now)
+					    __u64 now)
 {
-	__u64 t = (__u32)(now >> SLUICE_CT_STAMP_SHIFT), end, d;
+	__u64 t = (__u32)(now >> SLUICE_CT_STAMP_SHIFT), word = *w, slack, da, du;
 
-	end = sl_ct_stamp_get(*w, sl_ct_stamp_idx(hash));
 	/* t < filter_until: the slack applies */
-	d = t - cfg->filter_until;
-	barrier_var(d);
-	end += cfg->filter_slack & ((__s64)d >> 63);
-	/* end < t: passed */
-	d = end - t;
-	barrier_var(d);
-	return cfg->filter & 1 & (d >> 63);
+	da = t - cfg->filter_until;
+	barrier_var(da);
+	slack = cfg->filter_slack & ((__s64)da >> 63);
+	/* stamp + slack < t: passed (each half in 64 bits: no carry between them) */
+	da = (__u32)word + slack - t;
+	du = (word >> 32) + slack - t;
+	barrier_var(da);
+	barrier_var(du);
+	return ((da >> 63) | (du >> 63 << 1)) & -(__u64)(cfg->filter & 1);
 }
 
-/* The entry of P's key in table V4, assured or (*UNASSURED) not, or NULL. */
+/*
+ * The entry of P's key in table V4, assured or (*UNASSURED) not, or NULL;
+ * the lookup SKIP (sl_ct_filtered, never both) says is useless is not
+ * made. The assured lookup skipped is counted by the caller; the
+ * unassured one here, where it would have been made (the assured lookup
+ * missed).
+ */
 static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool *unassured,
-						      const bool v4)
+						      __u64 skip, const bool v4)
 {
 	struct sl_ct_entry *e = NULL;
-	void *m = sl_ct_map(v4, p->shard, false);
+	void *m;
 
 	*unassured = false;
-	if (m)
-		e = bpf_map_lookup_elem(m, &p->key);
-	if (e)
-		return e;
+	if (!(skip & SL_CT_SKIP_ASSURED)) {
+		m = sl_ct_map(v4, p->shard, false);
+		if (m)
+			e = bpf_map_lookup_elem(m, &p->key);
+		if (e)
+			return e;
+	}
+	if (skip & SL_CT_SKIP_UNASSURED) {
+		sl_ct_stat(SLUICE_CT_STAT_FILTERED);
+		return NULL;
+	}
 	m = sl_ct_map(v4, p->shard, true);
 	if (!m)
 		return NULL;
@@ -109,12 +131,12 @@ static __always_inline struct sl_ct_entry *sl_ct_find(struct sl_ct_pkt *p, bool 
 /* sl_ct_find in each table, as calls: the ICMP errors' lookup, off the per-packet paths. */
 static __noinline struct sl_ct_entry *sl_ct_find4(struct sl_ct_pkt *p, bool *unassured)
 {
-	return p && unassured ? sl_ct_find(p, unassured, true) : NULL;
+	return p && unassured ? sl_ct_find(p, unassured, 0, true) : NULL;
 }
 
 static __noinline struct sl_ct_entry *sl_ct_find6(struct sl_ct_pkt *p, bool *unassured)
 {
-	return p && unassured ? sl_ct_find(p, unassured, false) : NULL;
+	return p && unassured ? sl_ct_find(p, unassured, 0, false) : NULL;
 }
 
 /*
@@ -138,6 +160,8 @@ static __always_inline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entr
 	if (!tbl || !una)
 		return;
 	v = *e;
+	/* the assured entries' stamp first: found there from the moment it is there */
+	sl_ct_stamp(sl_ct_stamp_word(p->hash), false, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
 	err = bpf_map_update_elem(tbl, &p->key, &v, BPF_NOEXIST);
 	if (err && err != -SL_EEXIST) {
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
@@ -180,8 +204,8 @@ static __always_inline int sl_ct_insert_in(const struct sl_ct_pkt *p,
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
 		return -1;
 	}
-	/* stamped first: from the moment it is in the table, it is never skipped */
-	sl_ct_stamp(sl_ct_stamp_word(p->hash), p->hash,
+	/* stamped first (its kind's stamp): from the moment it is in the table, never skipped */
+	sl_ct_stamp(sl_ct_stamp_word(p->hash), unassured,
 		    v->last_seen + sl_ct_timeout_ns(cfg, v->state));
 	err = bpf_map_update_elem(map, &p->key, v, BPF_NOEXIST);
 	if (err) {
