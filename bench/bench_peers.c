@@ -56,8 +56,8 @@
 
 #define SET_N		100000u		/* generated prefixes of the set */
 #define HIT_256		224		/* listed sources: 7 of 8 frames (a blocklist under attack) */
-#define PAIRS_MAX	201		/* SLUICE_BENCH_PEERS_PAIRS rounds at most */
 #define HIT_ALL		256		/* the other mix: every frame listed (the filters alone) */
+#define PAIRS_MAX	201		/* SLUICE_BENCH_PEERS_PAIRS rounds at most */
 #define FRAMES		1000000u	/* per live measurement */
 #define ROUNDS		3
 #define STATS_ROUNDS	3
