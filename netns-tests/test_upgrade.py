@@ -266,6 +266,8 @@ def test_upgrade_from_one_stamp_per_bucket(env, server):
     maps = os.path.join(agent.state_dir, "maps")
     old_stamp = bpftool("map", "show", "pinned", os.path.join(maps, "ct_stamp"))
     assert (old_stamp["bytes_value"], old_stamp["max_entries"]) == (8, 1 << 15), old_stamp
+    # the release's coarse clock: a map of its own, pinned, shared by its XDP and TC objects
+    old_clock = bpftool("map", "show", "pinned", os.path.join(maps, "sl_clock"))
     st = agent.cli("ct", "stats")
     assert st["lookup_filter"], st
     # fw:5302 -> client:5303 udp, answered once: conntrack lets the answers in, and
@@ -303,6 +305,12 @@ def test_upgrade_from_one_stamp_per_bucket(env, server):
     assert probe_udp(t) == {"5000": 5, "5001": 0}
     assert agent.cli("ct", "stats")["filter_skipped"] > before
     wait_gone("map", [old_stamp["id"]], "the previous ct_stamp")
+    # the clock is in each object's sl_scratch now (the TC object's too: it is
+    # loaded, the stream above went through conntrack): a retired pin, and no
+    # object pins its program set's own scratch for the others to share
+    pins = os.listdir(maps)
+    assert "sl_clock" not in pins and "sl_scratch" not in pins, pins
+    wait_gone("map", [old_clock["id"]], "the previous sl_clock")
 
 
 # fw's end of a UDP flow to ADDR:PORT from SPORT: on "send" sends one datagram and
