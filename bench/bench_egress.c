@@ -298,12 +298,6 @@ static double round_udp_ns(int s)
 	return (now_s() - t0) * 1e9 / UDP_CONNECTS;
 }
 
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 int main(int argc, char **argv)
 {
 	const char *build = argc > 1 ? argv[1] : getenv("BUILD");

@@ -518,10 +518,8 @@ static int live_rows(struct peers *p, int gen_fd, int hit)
 	}
 	stats_pass = false;
 	close(stats_fd);
-	for (int c = 0; c < L_N; c++) {
-		qsort(pns[c], STATS_ROUNDS, sizeof(double), cmp_double);
-		med[c] = pns[c][STATS_ROUNDS / 2];
-	}
+	for (int c = 0; c < L_N; c++)
+		med[c] = median(pns[c], STATS_ROUNDS);
 	printf("\n  %d of 256 sources listed%s\n  %-46s %8s %11s %13s %11s\n", hit,
 	       hit < 256 ? " (dropped), the rest to the stack" : ": every frame dropped", "case",
 	       "Mpps", "of XDP_DROP", "ns/frame more", "program ns");
@@ -547,13 +545,6 @@ static int live_rows(struct peers *p, int gen_fd, int hit)
 static const int pair_case[] = { L_CEIL, L_XF, L_SL, L_SLCT, L_SLEA };
 #define PAIR_N	(int)(sizeof(pair_case) / sizeof(pair_case[0]))
 #define PAIR_XF	1
-
-/* The median of the N values of V (sorted in place). */
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(double), cmp_double);
-	return v[n / 2];
-}
 
 /*
  * SLUICE_BENCH_PEERS_PAIRS: ROUNDS rounds, in each every filter of

@@ -168,12 +168,6 @@ static double agent_wait(const char *want, const char *want2, double limit, doub
 	return -1;
 }
 
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 struct reload {
 	double total[ROUNDS], debounce[ROUNDS], apply[ROUNDS];
 };

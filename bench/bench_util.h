@@ -130,6 +130,13 @@ static inline int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The median of the N values of V (sorted in place; N even: the mean of the middle two). */
+static inline double median(double *v, int n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static inline double now_s(void)
 {
 	struct timespec ts;

@@ -204,12 +204,6 @@ static int verify_rule_counts_all(struct bench *b, int prog, const uint8_t *fram
  */
 #define AB_ROUNDS	8
 
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(double), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /*
  * The pipeline (sluice_xdp: the firewall in the entry program, the load
  * balancer tail-called through sl_tails, state in sl_scratch) against the

@@ -605,7 +605,7 @@ static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
  * The lookup filter (docs/datapath.md, "Lookup filter"): per bucket, two
  * __u32 stamps in one __u64 word (BPF's compare-and-swap is 64-bit only
  * without alu32), the assured entries' in bits 0-31 and the unassured
- * entries' in bits 32-63 (SL_CT_STAMP_UNA), bucket sl_ct_stamp_idx of the
+ * entries' in bits 32-63, bucket sl_ct_stamp_idx of the
  * key's hash (the bits above the shard's); ct_stamp[i / 2].w[i & 1] is
  * bucket i's word (mmapped: word i of the array).
  * A stamp holds a time in units of 2^SLUICE_CT_STAMP_SHIFT ns (~1.07 s)
@@ -630,14 +630,12 @@ static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
 #define SLUICE_CT_STAMPS	(1u << 15)
 #define SLUICE_CT_STAMP_SHIFT	30
 #define SLUICE_CT_STAMP_IDX_SHIFT 6	/* above the shard's bits (SLUICE_CT_SHARDS_MAX) */
-#define SLUICE_CT_STAMP_WORDS	SLUICE_CT_STAMPS	/* a word per bucket, mmapped */
 #define SLUICE_CT_STAMP_ENTRIES	(SLUICE_CT_STAMPS / 2)	/* ct_stamp's entries */
 
 /* ct_stamp[i]: the words of buckets 2i and 2i + 1 */
 struct sl_ct_stamps {
 	__u64 w[2];
 };
-#define SL_CT_STAMP_UNA		1	/* the unassured entries' stamp: the high half */
 
 static inline __u32 sl_ct_stamp_idx(__u32 hash)
 {

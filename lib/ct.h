@@ -109,10 +109,9 @@ int ct_shards_delete(const struct ct_tables *t, uint32_t shards, const struct sl
 uint64_t *ct_stamps_map(int fd);
 void ct_stamps_unmap(uint64_t *stamps);
 /*
- * The stamp of the assured (UNA false) or unassured entries of K's bucket
- * (either family), and raise it to cover END (coarse ns): atomic.
+ * Raise the stamp of the assured (UNA false) or unassured entries of K's
+ * bucket (either family) to cover END (coarse ns): atomic.
  */
-uint32_t ct_stamp_get(const uint64_t *stamps, const struct sl_ct_key *k, bool una);
 void ct_stamp_raise(uint64_t *stamps, const struct sl_ct_key *k, bool una, uint64_t end);
 /* The timeout of index IDX (enum sluice_ct_timeout) in CFG, in ns: 0 means the default. */
 uint64_t ct_cfg_timeout_ns(const struct sl_ct_config *cfg, unsigned int idx);

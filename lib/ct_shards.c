@@ -76,7 +76,7 @@ uint32_t ct_key_shard(const struct sl_ct_key *k, uint32_t shards)
 
 uint64_t *ct_stamps_map(int fd)
 {
-	void *p = mmap(NULL, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, SLUICE_CT_STAMPS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 		       MAP_SHARED, fd, 0);
 
 	return p == MAP_FAILED ? NULL : p;
@@ -85,14 +85,7 @@ uint64_t *ct_stamps_map(int fd)
 void ct_stamps_unmap(uint64_t *stamps)
 {
 	if (stamps)
-		munmap(stamps, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t));
-}
-
-uint32_t ct_stamp_get(const uint64_t *stamps, const struct sl_ct_key *k, bool una)
-{
-	uint32_t i = sl_ct_stamp_idx(key_hash(k));
-
-	return sl_ct_stamp_get(__atomic_load_n(&stamps[i], __ATOMIC_RELAXED), una);
+		munmap(stamps, SLUICE_CT_STAMPS * sizeof(uint64_t));
 }
 
 /* The datapath's sl_ct_stamp: an atomic max of one half of the word. */

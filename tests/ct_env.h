@@ -294,7 +294,7 @@ static inline int ct_env_shared(struct ct_env *e)
 		return err;
 	rc = ct_flush(&shared);
 	/* no entry left: no stamp needed (and a test sees only its own) */
-	memset(shared.tbl.stamps, 0, SLUICE_CT_STAMP_WORDS * sizeof(uint64_t));
+	memset(shared.tbl.stamps, 0, SLUICE_CT_STAMPS * sizeof(uint64_t));
 	shared.filter = true;
 	/*
 	 * nor the slack of an earlier test's raised timeouts (which would

@@ -93,29 +93,48 @@ static void covered(struct ct_env *e, struct tuple t, uint64_t to_s, const char 
 	ASSERT_TRUE(stamp_of(e, t, una) >= needed(v.last_seen + to_s * 1000000000ull), msg);
 }
 
+/* Put V under T's key in its assured (UNA false) or unassured shard, behind the filter's back. */
+static int raw_put(struct ct_env *e, struct tuple t, bool una, struct sl_ct_entry *v)
+{
+	bool a;
+	struct sl_ct_key k = key_of(&t, &a);
+	struct sl_ct_key4 k4;
+	bool v4 = k.family == 4;
+	int fd = ct_shard_fd(v4 ? e->tbl.fd4 : e->tbl.fd6, ct_key_shard(&k, e->shards), una), err;
+
+	if (fd < 0)
+		return fd;
+	v->orig_is_a = a;
+	ct_key4_of(&k, &k4);
+	err = bpf_map_update_elem(fd, v4 ? (void *)&k4 : (void *)&k, v, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/* A UDP entry last seen now, with ORIG packets from its originator. */
+static struct sl_ct_entry udp_entry(uint64_t orig)
+{
+	struct sl_ct_entry v = { .state = SL_CT_UDP };
+
+	v.created = v.last_seen = coarse_ns();
+	v.packets[SL_CT_DIR_ORIG] = orig;
+	return v;
+}
+
 /* An entry put in the table behind the datapath's back is only found once its bucket is stamped. */
 TEST(ct_filter_consulted)
 {
 	struct tuple t = { PEER4, LOCAL4, 7000, 5000, 17 };
 	struct tuple u = { PEER4, LOCAL4, 7001, 5000, 17 };
-	struct sl_ct_entry v = { .state = SL_CT_UDP };
-	struct sl_ct_key k, ku;
-	struct sl_ct_key4 k4;
+	struct sl_ct_entry v = udp_entry(0);
+	struct sl_ct_key ku;
 	struct ct_env e;
 	uint64_t f0;
 	bool a;
-	int fd;
 
 	OPEN(e, 0);
-	k = key_of(&t, &a);
-	v.orig_is_a = a;
-	v.created = v.last_seen = coarse_ns();
-	fd = ct_shard_fd(e.tbl.fd4, ct_key_shard(&k, e.shards), false);
-	ct_key4_of(&k, &k4);
-	if (!ASSERT_TRUE(fd >= 0, "shard") ||
-	    !ASSERT_OK(bpf_map_update_elem(fd, &k4, &v, BPF_NOEXIST) ? -errno : 0, "raw insert"))
+	if (!ASSERT_OK(raw_put(&e, t, false, &v), "raw insert"))
 		goto out;
-	close(fd);
 	ASSERT_EQ(stamp_of(&e, t, false), 0, "its bucket never stamped");
 	ASSERT_EQ(stamp_of(&e, t, true), 0, "its bucket never stamped (unassured)");
 	f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
@@ -233,24 +252,6 @@ out:
 	ct_env_close(&e);
 }
 
-/* Put V under T's key in its assured (UNA false) or unassured shard, behind the filter's back. */
-static int raw_put(struct ct_env *e, struct tuple t, bool una, struct sl_ct_entry *v)
-{
-	bool a;
-	struct sl_ct_key k = key_of(&t, &a);
-	struct sl_ct_key4 k4;
-	bool v4 = k.family == 4;
-	int fd = ct_shard_fd(v4 ? e->tbl.fd4 : e->tbl.fd6, ct_key_shard(&k, e->shards), una), err;
-
-	if (fd < 0)
-		return fd;
-	v->orig_is_a = a;
-	ct_key4_of(&k, &k4);
-	err = bpf_map_update_elem(fd, v4 ? (void *)&k4 : (void *)&k, v, BPF_ANY) ? -errno : 0;
-	close(fd);
-	return err;
-}
-
 static int raw_del(struct ct_env *e, struct tuple t, bool una)
 {
 	bool a;
@@ -300,10 +301,7 @@ TEST(ct_filter_per_kind)
 		covered(&e, t, 30, M("new UDP flow"));
 		ASSERT_EQ(stamp_of(&e, t, false), 0, M("the assured entries' stamp untouched"));
 		/* an assured entry under its key, unstamped: the filter says there is none */
-		memset(&v, 0, sizeof(v));
-		v.state = SL_CT_UDP;
-		v.created = v.last_seen = coarse_ns();
-		v.packets[SL_CT_DIR_ORIG] = 1000;
+		v = udp_entry(1000);
 		if (!ASSERT_OK(raw_put(&e, t, false, &v), M("planted assured")))
 			continue;
 		f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
@@ -328,9 +326,7 @@ TEST(ct_filter_per_kind)
 		stamp_put(&e, t, true, 0);
 		if (!ASSERT_OK(raw_del(&e, t, false), M("assured removed")))
 			continue;
-		memset(&v, 0, sizeof(v));
-		v.state = SL_CT_UDP;
-		v.created = v.last_seen = coarse_ns();
+		v = udp_entry(0);
 		if (!ASSERT_OK(raw_put(&e, t, true, &v), M("planted unassured")))
 			continue;
 		f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
