@@ -221,8 +221,9 @@ fuzz-bins: $(FUZZ_BINS)
 # sluice built from git at each rev of PREV_REVS (git archive, -O1, no sanitizers), kept
 # under $(BUILD)/prev-REV until `make clean`. Without a git checkout there is none to
 # build and the tests say so (skip). eafd583: the layout before ct4_shards, the v2 slots
-# and counters; 374538b: the lookup filter's one stamp per bucket (ct_stamp of 2^15 words).
-PREV_REVS := eafd583 374538b
+# and counters; 374538b: the lookup filter's one stamp per bucket (ct_stamp of 2^15 words);
+# 162513b: its buckets of the key's hash (of the pair of addresses since).
+PREV_REVS := eafd583 374538b 162513b
 ifneq ($(wildcard .git),)
 PREV_BINS := $(foreach r,$(PREV_REVS),$(BUILD)/prev-$(r)/sluiced)
 endif

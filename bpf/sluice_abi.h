@@ -605,9 +605,11 @@ static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
  * The lookup filter (docs/datapath.md, "Lookup filter"): per bucket, two
  * __u32 stamps in one __u64 word (BPF's compare-and-swap is 64-bit only
  * without alu32), the assured entries' in bits 0-31 and the unassured
- * entries' in bits 32-63, bucket sl_ct_stamp_idx of the
- * key's hash (the bits above the shard's); ct_stamp[i / 2].w[i & 1] is
- * bucket i's word (mmapped: word i of the array).
+ * entries' in bits 32-63; a connection's bucket is of its two addresses
+ * alone (sl_ct_stamp_idx, sl_ct_key_bucket), so that a packet's bucket is
+ * known before its key is made, and a packet the filter turns away never
+ * makes one; ct_stamp[i / 2].w[i & 1] is bucket i's word (mmapped: word i
+ * of the array).
  * A stamp holds a time in units of 2^SLUICE_CT_STAMP_SHIFT ns (~1.07 s)
  * of the coarse clock, rounded up, by which every entry of the bucket of
  * its kind (assured or unassured), in any shard of either table, is past
@@ -624,12 +626,14 @@ static inline __u32 sl_ct_shard_of4(const struct sl_ct_key4 *k, __u32 shards)
  * with many more live entries than buckets stamps most of them, and the
  * filter then skips less (docs/datapath.md, "Lookup filter"). The layout
  * before (32,768 8-byte values, buckets 2i and 2i + 1 one stamp each)
- * differs in its value size: an upgrade replaces the conntrack group
- * (agent/migrate.c), never reading those words as these.
+ * differs in its value size, and the buckets of the key's hash (up to
+ * 162513b) in ct_cfg's flags (mmapable since): either way an upgrade
+ * replaces the conntrack group (agent/migrate.c), never reading those
+ * words as these.
  */
-#define SLUICE_CT_STAMPS	(1u << 15)
+#define SLUICE_CT_STAMP_BITS	15
+#define SLUICE_CT_STAMPS	(1u << SLUICE_CT_STAMP_BITS)
 #define SLUICE_CT_STAMP_SHIFT	30
-#define SLUICE_CT_STAMP_IDX_SHIFT 6	/* above the shard's bits (SLUICE_CT_SHARDS_MAX) */
 #define SLUICE_CT_STAMP_ENTRIES	(SLUICE_CT_STAMPS / 2)	/* ct_stamp's entries */
 
 /* ct_stamp[i]: the words of buckets 2i and 2i + 1 */
@@ -637,9 +641,31 @@ struct sl_ct_stamps {
 	__u64 w[2];
 };
 
-static inline __u32 sl_ct_stamp_idx(__u32 hash)
+/*
+ * The bucket of a connection whose two addresses fold (sl_ct_addr_fold) to
+ * A and B: their product and sum, each the same both ways round, mixed
+ * (xor), the top bits of one multiply. Not their xor alone: the pairs of a
+ * subnet's hosts that differ in the same bits (.1 and .2, .5 and .6) would
+ * all share a bucket, and an IPv4 pair an IPv6 pair of the same last bits.
+ * Every flow between the same two hosts shares its bucket.
+ */
+static inline __u32 sl_ct_stamp_idx(__u32 a, __u32 b)
 {
-	return (hash >> SLUICE_CT_STAMP_IDX_SHIFT) & (SLUICE_CT_STAMPS - 1);
+	return ((a * b ^ (a + b)) * 0x9e3779b1u) >> (32 - SLUICE_CT_STAMP_BITS);
+}
+
+/* An address of a key (network order, IPv4 in the first word, the rest zero) folded: its words' xor. */
+static inline __u32 sl_ct_addr_fold(const __u8 *addr)
+{
+	const __u32 *w = (const __u32 *)addr;
+
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+/* The bucket of K's connection, either family. */
+static inline __u32 sl_ct_key_bucket(const struct sl_ct_key *k)
+{
+	return sl_ct_stamp_idx(sl_ct_addr_fold(k->addr_a), sl_ct_addr_fold(k->addr_b));
 }
 
 /* The stamp of a bucket's assured (UNA 0) or unassured (UNA 1) entries in its word W. */

@@ -59,9 +59,10 @@ static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
 	return sl_ct_track(data, data_end, m, ctc, p, skb->len);
 }
 
-static __noinline void sl_tc_ct_create(struct sl_ct_pkt *p, struct sl_ct_config *ctc,
-				       __u64 bytes)
+static __noinline void sl_tc_ct_create(const struct sl_meta *m, struct sl_ct_pkt *p,
+				       struct sl_ct_config *ctc, __u64 bytes)
 {
+	sl_ct_pkt_keyed(m, p, ctc);
 	sl_ct_create(p, ctc, bytes);
 }
 
@@ -81,7 +82,7 @@ int sluice_tc(struct __sk_buff *skb)
 		return SL_TC_ACT_OK;
 
 	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && ctp.start)
-		sl_tc_ct_create(&ctp, ctc, skb->len);
+		sl_tc_ct_create(&m, &ctp, ctc, skb->len);
 	/* a DSR health check of the agent's: on its way as client traffic goes */
 	if ((skb->mark & SLUICE_LB_HC_MASK) == SLUICE_LB_HC_MARK)
 		sl_lb_hc_encap(skb, &m);

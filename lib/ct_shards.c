@@ -58,7 +58,7 @@ void ct_key_of4(const struct sl_ct_key4 *k4, struct sl_ct_key *k)
 	k->family = k4->family;
 }
 
-/* K's hash, as the datapath's (its shard's and its lookup filter bucket's), either family. */
+/* K's hash, as the datapath's (its shard's), either family. */
 static uint32_t key_hash(const struct sl_ct_key *k)
 {
 	struct sl_ct_key4 k4;
@@ -91,7 +91,7 @@ void ct_stamps_unmap(uint64_t *stamps)
 /* The datapath's sl_ct_stamp: an atomic max of one half of the word. */
 void ct_stamp_raise(uint64_t *stamps, const struct sl_ct_key *k, bool una, uint64_t end)
 {
-	uint32_t i = sl_ct_stamp_idx(key_hash(k)), v = sl_ct_stamp_of(end);
+	uint32_t i = sl_ct_key_bucket(k), v = sl_ct_stamp_of(end);
 	uint64_t *w = &stamps[i], old = __atomic_load_n(w, __ATOMIC_RELAXED);
 
 	while (sl_ct_stamp_get(old, una) < v &&

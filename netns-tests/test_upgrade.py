@@ -28,13 +28,16 @@ import pytest
 from lib.agent import build_dir, pins_under
 from lib.cgroups import egress_yaml
 from lib.netns import PYTHON, LineProc, xdp_prog_id
-from lib.traffic import Stream, probe_udp
+from lib.traffic import Stream, exchange, probe_udp
 
 PREV_REV = "eafd583"
 # the lookup filter's one stamp per bucket for every entry (ct_stamp of 2^15
 # words, two buckets to a word); this build keeps two per bucket, a word
 # each, two words to an entry
 STAMP_REV = "374538b"
+# two stamps per bucket, the bucket of the key's hash; this build's bucket is
+# of the pair of addresses (ct_stamp's layout the same, ct_cfg mmapable)
+PAIR_REV = "162513b"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "lib", "ct_peer.py")
 TCP_PORT = 5301
@@ -247,27 +250,34 @@ def test_upgrade_from_previous_release(env, server):
     wait_gone("map", [old_drop["id"]] + list(retired.values()), "a map of the previous release")
 
 
-def test_upgrade_from_one_stamp_per_bucket(env, server):
-    """The release before the lookup filter's stamps per kind of entry
-    (STAMP_REV: one stamp per bucket, two buckets to a word of ct_stamp)
-    runs a stateful firewall with the filter on; this build reads a word per
-    bucket, its assured entries' stamp in one half, the unassured ones' in
-    the other, so the pinned words would mean something else: ct_stamp's
-    values differ in size (two words each), the conntrack group is
-    replaced (ct_cfg anew: the filter off until this agent has stamped
-    every carried entry). Under traffic:
-    the connection that passes only through conntrack, live across the
-    change, keeps passing (never skipped), a UDP flow idle through it is
-    still found, and the filter is on again afterwards, skipping lookups."""
+@pytest.mark.parametrize("rev", [STAMP_REV, PAIR_REV])
+def test_upgrade_from_other_stamp_buckets(env, server, rev):
+    """A release whose lookup filter's words mean something else runs a
+    stateful firewall with the filter on: STAMP_REV, one stamp per bucket,
+    two buckets to a word of ct_stamp (this build: a word per bucket, its
+    assured entries' stamp in one half, the unassured ones' in the other;
+    ct_stamp's values differ in size), or PAIR_REV, the same words, each the
+    bucket of a key's hash (this build: of the pair of addresses; ct_cfg is
+    mmapable now). Either way the conntrack group is replaced (ct_cfg anew:
+    the filter off until this agent has stamped every carried entry), never
+    reading the pinned words as this build's. Under traffic: the connection
+    that passes only through conntrack, live across the change, keeps
+    passing (never skipped), a UDP flow idle through it is still found, and
+    the filter is on again afterwards, skipping lookups."""
     t, agent = env.topo, env.agent
     current = (agent.sluiced, agent.sluice)
-    agent.sluiced, agent.sluice = prev_binaries(STAMP_REV)
+    agent.sluiced, agent.sluice = prev_binaries(rev)
     env.start(default="deny", stateful=True, rules=rules_5000_5001())
     maps = os.path.join(agent.state_dir, "maps")
     old_stamp = bpftool("map", "show", "pinned", os.path.join(maps, "ct_stamp"))
-    assert (old_stamp["bytes_value"], old_stamp["max_entries"]) == (8, 1 << 15), old_stamp
-    # the release's coarse clock: a map of its own, pinned, shared by its XDP and TC objects
-    old_clock = bpftool("map", "show", "pinned", os.path.join(maps, "sl_clock"))
+    old_cfg = bpftool("map", "show", "pinned", os.path.join(maps, "ct_cfg"))
+    if rev == STAMP_REV:
+        assert (old_stamp["bytes_value"], old_stamp["max_entries"]) == (8, 1 << 15), old_stamp
+        # the release's coarse clock: a map of its own, pinned, shared by its XDP and TC objects
+        old_clock = bpftool("map", "show", "pinned", os.path.join(maps, "sl_clock"))
+    else:
+        assert (old_stamp["bytes_value"], old_stamp["max_entries"]) == (16, 1 << 14), old_stamp
+        assert old_cfg["flags"] == 0, old_cfg
     st = agent.cli("ct", "stats")
     assert st["lookup_filter"], st
     # fw:5302 -> client:5303 udp, answered once: conntrack lets the answers in, and
@@ -297,14 +307,21 @@ def test_upgrade_from_one_stamp_per_bucket(env, server):
     new_stamp = bpftool("map", "show", "pinned", os.path.join(maps, "ct_stamp"))
     assert (new_stamp["bytes_value"], new_stamp["max_entries"]) == (16, 1 << 14), new_stamp
     assert new_stamp["id"] != old_stamp["id"], (old_stamp, new_stamp)
+    new_cfg = bpftool("map", "show", "pinned", os.path.join(maps, "ct_cfg"))
+    assert new_cfg["flags"] == 0x400, new_cfg  # BPF_F_MMAPABLE
     st = agent.cli("ct", "stats")
     assert st["lookup_filter"], st
-    # the denied stream's frames (rule deny-5001) are misses of buckets with
-    # no live entry: skipped
+    # denied frames (rule deny-5001) between two addresses with no live
+    # connection (IPv6: every connection above is IPv4) are misses of a
+    # bucket with no live entry: skipped
     before = st["filter_skipped"]
-    assert probe_udp(t) == {"5000": 5, "5001": 0}
+    got = exchange(t, [dict(src=t.c6, dst=t.f6, proto="udp", count=5, tag=str(p), dport=p)
+                       for p in (5000, 5001)])
+    assert got == {"5000": 5, "5001": 0}, got
     assert agent.cli("ct", "stats")["filter_skipped"] > before
     wait_gone("map", [old_stamp["id"]], "the previous ct_stamp")
+    if rev != STAMP_REV:
+        return
     # the clock is in each object's sl_scratch now (the TC object's too: it is
     # loaded, the stream above went through conntrack): a retired pin, and no
     # object pins its program set's own scratch for the others to share

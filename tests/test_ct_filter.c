@@ -13,26 +13,32 @@
 #define UNIT_NS		(1ull << 30)		/* a stamp unit, as docs/datapath.md says */
 #define BUCKETS		(1u << 15)
 
-/* The bucket of K: the shard hash's multiply chain over the key's words, folded, bits 6..21. */
+/*
+ * The bucket of K: of its two addresses alone, whatever the ports: each
+ * address's 32-bit words (network order) xored into one, A and B; A * B
+ * xor A + B (each the same both ways round), times the golden ratio's
+ * 0x9e3779b1, the product's top 15 bits.
+ */
 static uint32_t bucket_of(const struct sl_ct_key *k)
 {
-	uint32_t w[10], h = 0;
-	int n;
+	uint32_t w[4], a = 0, b = 0;
 
-	if (k->family == 4) {
-		/* the IPv4 key's words (sl_ct_key4), hashed as the 40-byte key they stand for */
-		memset(w, 0, sizeof(w));
-		memcpy(&w[0], k->addr_a, 4);
-		memcpy(&w[4], k->addr_b, 4);
-		memcpy(&w[8], &k->port_a, 8);
-	} else {
-		memcpy(w, k, sizeof(w));
-	}
-	n = 10;
-	for (int i = 0; i < n; i++)
-		h = (h ^ w[i]) * 0x9e3779b1u;
-	h ^= h >> 16;
-	return (h >> 6) % BUCKETS;
+	memcpy(w, k->addr_a, 16);
+	for (int i = 0; i < 4; i++)
+		a ^= w[i];
+	memcpy(w, k->addr_b, 16);
+	for (int i = 0; i < 4; i++)
+		b ^= w[i];
+	return (uint32_t)((uint32_t)((uint64_t)a * b ^ (uint32_t)(a + b)) * 0x9e3779b1ull) >> 17;
+}
+
+/* The bucket of T's connection. */
+static uint32_t bucket_t(struct tuple t)
+{
+	bool a;
+	struct sl_ct_key k = key_of(&t, &a);
+
+	return bucket_of(&k);
 }
 
 /*
@@ -125,7 +131,7 @@ static struct sl_ct_entry udp_entry(uint64_t orig)
 TEST(ct_filter_consulted)
 {
 	struct tuple t = { PEER4, LOCAL4, 7000, 5000, 17 };
-	struct tuple u = { PEER4, LOCAL4, 7001, 5000, 17 };
+	struct tuple u = { "203.0.113.77", LOCAL4, 7001, 5000, 17 };
 	struct sl_ct_entry v = udp_entry(0);
 	struct sl_ct_key ku;
 	struct ct_env e;
@@ -133,6 +139,9 @@ TEST(ct_filter_consulted)
 	bool a;
 
 	OPEN(e, 0);
+	/* u's stamp is the agent's insert's alone (t's are set and cleared by hand below) */
+	if (!ASSERT_TRUE(bucket_t(t) != bucket_t(u), "two pairs, two buckets"))
+		goto out;
 	if (!ASSERT_OK(raw_put(&e, t, false, &v), "raw insert"))
 		goto out;
 	ASSERT_EQ(stamp_of(&e, t, false), 0, "its bucket never stamped");
@@ -155,7 +164,8 @@ TEST(ct_filter_consulted)
 	ku = key_of(&u, &a);
 	v.orig_is_a = a;
 	ASSERT_OK(ct_shards_insert(&e.tbl, e.shards, &ku, &v, false), "ct_shards_insert");
-	ASSERT_EQ(in(&e, udp(PEER4, 7001, LOCAL4, 5000)), XDP_PASS, "found: stamped by userspace");
+	ASSERT_EQ(in(&e, udp("203.0.113.77", 7001, LOCAL4, 5000)), XDP_PASS,
+		  "found: stamped by userspace");
 	/* filter 0: every packet looked up, whatever the stamps */
 	stamp_put(&e, t, false, 0);
 	e.filter = false;
@@ -211,13 +221,19 @@ out:
  */
 TEST(ct_filter_time_and_reload)
 {
-	const char *srv = "198.51.100.30";
+	/* three servers: a bucket per pair of addresses, each flow's own */
+	const char *srv = "198.51.100.30", *srv_echo = "198.51.100.31", *srv_udp = "198.51.100.32";
 	struct tuple tt = { LOCAL4, srv, 41500, 443, 6 };
+	struct tuple te = { LOCAL4, srv_echo, 91, 91, 1 };
+	struct tuple tu = { LOCAL4, srv_udp, 5301, 53, 17 };
 	struct sl_ct_config c = { .stateful = 1 };
 	struct ct_env e;
 	uint64_t f0;
 
 	OPEN(e, 0);
+	if (!ASSERT_TRUE(bucket_t(tt) != bucket_t(te) && bucket_t(tt) != bucket_t(tu) &&
+			 bucket_t(te) != bucket_t(tu), "three pairs, three buckets"))
+		goto out;
 	c.timeout[SLUICE_CT_TO_TCP_SYN] = 1;
 	c.timeout[SLUICE_CT_TO_TCP_EST] = 5;
 	c.timeout[SLUICE_CT_TO_UDP] = 1;
@@ -229,25 +245,81 @@ TEST(ct_filter_time_and_reload)
 	ASSERT_EQ(in(&e, tcp(srv, 443, LOCAL4, 41500, SYN | ACK)), XDP_PASS, "SYN-ACK in");
 	out(&e, tcp(LOCAL4, 41500, srv, 443, ACK));
 	ASSERT_EQ(state_of(&e, tt), SL_CT_ESTABLISHED, "established");
-	out(&e, echo(LOCAL4, srv, true, 91));
+	out(&e, echo(LOCAL4, srv_echo, true, 91));
 	/* past 1 s + two units: every stamp for 1 s has passed */
 	sleep_s(3.5);
 	f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
 	ASSERT_EQ(in(&e, tcp(srv, 443, LOCAL4, 41500, PSH | ACK)), XDP_PASS,
 		  "established, idle 3.5 s: found");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0, "not skipped");
-	ASSERT_EQ(in(&e, echo(srv, LOCAL4, false, 91)), XDP_DROP, "echo past its 1 s: dropped");
+	ASSERT_EQ(in(&e, echo(srv_echo, LOCAL4, false, 91)), XDP_DROP,
+		  "echo past its 1 s: dropped");
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 2, "without a lookup");
 
-	out(&e, udp(LOCAL4, 5301, srv, 53));
+	out(&e, udp(LOCAL4, 5301, srv_udp, 53));
 	/* udp 1 s -> 10 s: the entry's stamp was for 1 s */
 	if (!ASSERT_OK(ct_set_timeout(&e, SLUICE_CT_TO_UDP, 10), "udp raised to 10 s"))
 		goto out;
 	sleep_s(3.5);
 	f0 = ct_stat(&e, SLUICE_CT_STAT_FILTERED);
-	ASSERT_EQ(in(&e, udp(srv, 53, LOCAL4, 5301)), XDP_PASS, "udp raised to 10 s: found");
+	ASSERT_EQ(in(&e, udp(srv_udp, 53, LOCAL4, 5301)), XDP_PASS, "udp raised to 10 s: found");
 	/* never answered before: unassured, its bucket has no assured entry to look up */
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_FILTERED), f0 + 1, "only the assured lookup skipped");
+out:
+	ct_env_close(&e);
+}
+
+/*
+ * One family of ct_filter_bucket_of_pair: PEER and LOCAL hold an
+ * established connection; OTHER, another source, holds none.
+ */
+static void pair_case(struct ct_env *e, const char *peer, const char *local, const char *other)
+{
+	struct tuple t = { peer, local, 40300, 22, 6 }, n = { other, local, 40400, 22, 6 };
+	struct tuple u = { peer, local, 7100, 5000, 17 }, o = { other, local, 7100, 5000, 17 };
+	struct sl_ct_entry v;
+	uint64_t f0;
+	bool a;
+
+	if (!ASSERT_TRUE(bucket_t(t) == bucket_t(u) && bucket_t(t) != bucket_t(o),
+			 "a bucket per pair of addresses"))
+		return;
+	ASSERT_EQ(in(e, tcp(peer, 40300, local, 22, SYN)), XDP_PASS, "SYN in");
+	out(e, tcp(local, 22, peer, 40300, SYN | ACK));
+	ASSERT_EQ(in(e, tcp(peer, 40300, local, 22, ACK)), XDP_PASS, "ACK in");
+	ASSERT_EQ(state_of(e, t), SL_CT_ESTABLISHED, "established");
+	f0 = ct_stat(e, SLUICE_CT_STAT_FILTERED);
+	/* other ports, another protocol: the pair's bucket, both kinds live (SYN, promotion) */
+	ASSERT_EQ(in(e, udp(peer, 7100, local, 5000)), XDP_DROP, "udp 5000 from the peer: dropped");
+	ASSERT_EQ(ct_stat(e, SLUICE_CT_STAT_FILTERED), f0, "the peer's pair: both looked up");
+	ASSERT_EQ(in(e, udp(other, 7100, local, 5000)), XDP_DROP, "udp 5000 from another: dropped");
+	ASSERT_EQ(ct_stat(e, SLUICE_CT_STAT_FILTERED), f0 + 2, "another pair: neither looked up");
+	/* turned away before its key was made, allowed by a rule: tracked under its own key */
+	ASSERT_EQ(in(e, tcp(other, 40400, local, 22, SYN)), XDP_PASS, "SYN from another in");
+	ASSERT_EQ(ct_stat(e, SLUICE_CT_STAT_FILTERED), f0 + 4, "its miss decided by the filter");
+	if (ASSERT_OK(entry_in(e, true, n, &v, &a), "its entry, unassured, under its key")) {
+		ASSERT_EQ(v.state, SL_CT_SYN_SENT, "opened by its SYN");
+		ASSERT_EQ(v.orig_is_a, a, "its source the originator");
+	}
+	out(e, tcp(local, 22, other, 40400, SYN | ACK));
+	ASSERT_EQ(in(e, tcp(other, 40400, local, 22, ACK)), XDP_PASS, "its ACK in");
+	ASSERT_EQ(state_of(e, n), SL_CT_ESTABLISHED, "established from that entry");
+}
+
+/*
+ * A bucket is the pair of addresses' (docs/datapath.md, "Lookup filter"):
+ * whatever the ports and protocol, a packet between two hosts with a live
+ * connection looks that connection's kinds up; one from a source without
+ * any is turned away before its key is made, and when a rule allows it,
+ * its connection is tracked under its key all the same. Both families.
+ */
+TEST(ct_filter_bucket_of_pair)
+{
+	struct ct_env e;
+
+	OPEN(e, 0);
+	pair_case(&e, PEER4, LOCAL4, "203.0.113.66");
+	pair_case(&e, PEER6, LOCAL6, "2001:db8:5::66");
 out:
 	ct_env_close(&e);
 }

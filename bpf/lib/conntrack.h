@@ -106,13 +106,35 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 }
 
 /*
+ * P's key, hash and shard for the TCP or UDP packet M when the lookup
+ * filter decided its miss before they were made (sl_ct_track): what
+ * opening its connection needs; a packet that opens none never makes its
+ * key. Also every IPv6 packet's key that the filter did not turn away. A
+ * call: its tuple and the key's words on a stack of its own, not in the
+ * entry program's (whose frame and sl_ck_syn_answer's make 512 bytes at
+ * most).
+ */
+static __noinline void sl_ct_pkt_keyed(const struct sl_meta *m, struct sl_ct_pkt *p,
+				       const struct sl_ct_config *cfg)
+{
+	struct sl_ct_tuple t;
+
+	if (m && p && cfg && !p->keyed && m->has_ports)
+		sl_ct_pkt_ports(m, p, sl_ct_shards(cfg), &t);
+}
+
+/*
  * Conntrack for one parsed packet, XDP ingress or TC egress: a hit updates
  * the entry and moves it to the assured shard when it has earned it
  * (sl_ct_hit); an ICMP error quoting a tracked connection is related. On
  * SL_CT_MISS, P says whether and how the packet may open a connection
- * (sl_ct_create). A hit and a miss make no BPF-to-BPF call: sl_ct_hit is
- * inlined once per family (ct_table.h), the table's LRU lookups its only
- * calls.
+ * (sl_ct_create), its key made or not (P->keyed: sl_ct_pkt_keyed makes
+ * it). A TCP or UDP packet's bucket comes from its addresses as parsed:
+ * when the filter says neither kind of shard can hold its connection, the
+ * miss is decided before its key and hash are (the packets of a flood of
+ * new sources, of a blocklist's sources). A hit and a miss make no
+ * BPF-to-BPF call: sl_ct_hit is inlined once per family (ct_table.h), the
+ * table's LRU lookups its only calls.
  */
 static __always_inline int sl_ct_track(void *data, void *data_end, const struct sl_meta *m,
 				       const struct sl_ct_config *cfg, struct sl_ct_pkt *p,
@@ -125,30 +147,49 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 	__u64 skip;
 	int kind;
 
-	kind = sl_ct_pkt_make(data, data_end, m, p);
-	if (kind == SL_CT_KEYED) {
-		sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+	p->keyed = 0;
+	p->start = 0;
+	if (m->has_ports) {
 		now = sl_now();
-		stamp = sl_ct_stamp_word(p->hash);
+		stamp = sl_ct_stamp_word(sl_ct_meta_bucket(m));
 		/* cannot happen (the index is within the array): the verifier asks */
 		if (!stamp)
 			return SL_CT_MISS;
-		/* no live entry of a kind in the key's bucket: no LRU lookup of that kind */
+		/* no live entry of a kind in the pair's bucket: no LRU lookup of that kind */
 		skip = sl_ct_filtered(cfg, stamp, now);
-		if (p->v4)
-			return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, true);
-		return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, false);
-	}
-	if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
-		sl_ct_pkt_key(p, &t);
-		sl_ct_pkt_shard(p, sl_ct_shards(cfg));
-		e = p->v4 ? sl_ct_find4(p, &unassured) : sl_ct_find6(p, &unassured);
-		if (e && !sl_ct_stale(e, cfg, sl_now())) {
-			sl_ct_stat(SLUICE_CT_STAT_RELATED);
-			return SL_CT_RELATED;
+		if (skip == SL_CT_SKIP_BOTH) {
+			/* both lookups spared, one add (sl_ct_hit counts the rest) */
+			sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, 2);
+			p->start = sl_ct_ports_start(m);
+			return SL_CT_MISS;
 		}
+		if (m->family == 4)
+			sl_ct_pkt_ports(m, p, sl_ct_shards(cfg), &t);
+		else
+			sl_ct_pkt_keyed(m, p, cfg);
+	} else {
+		kind = sl_ct_pkt_make(data, data_end, m, p, sl_ct_shards(cfg), &t);
+		if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
+			sl_ct_pkt_key(p, &t);
+			sl_ct_pkt_shard(p, sl_ct_shards(cfg));
+			e = p->v4 ? sl_ct_find4(p, &unassured) : sl_ct_find6(p, &unassured);
+			if (e && !sl_ct_stale(e, cfg, sl_now())) {
+				sl_ct_stat(SLUICE_CT_STAT_RELATED);
+				return SL_CT_RELATED;
+			}
+			return SL_CT_MISS;
+		}
+		if (kind != SL_CT_KEYED)
+			return SL_CT_MISS;
+		now = sl_now();
+		stamp = sl_ct_stamp_word(sl_ct_pkt_bucket(p));
+		if (!stamp)
+			return SL_CT_MISS;
+		skip = sl_ct_filtered(cfg, stamp, now);
 	}
-	return SL_CT_MISS;
+	if (p->v4)
+		return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, true);
+	return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, false);
 }
 
 #endif /* SLUICE_BPF_CONNTRACK_H */

@@ -430,6 +430,8 @@ static __always_inline int sl_ck_ack(struct xdp_md *ctx, struct sl_meta *m, stru
 	now = sl_now();
 	if (!sl_ck_sent_recently(sl_ck_slot(now + SL_CK_AHEAD_NS)))
 		return sl_ck_port(cfg, m->dport) ? SL_CK_BAD : SL_CK_NONE;
+	/* the key a valid cookie's entry goes under (the filter may have decided the miss first) */
+	sl_ct_pkt_keyed(m, p, ctc);
 	return sl_ck_ack_check(ctx, m, p, ctc, now);
 }
 

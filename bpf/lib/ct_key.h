@@ -43,11 +43,13 @@ struct sl_ct_pkt {
 		struct sl_ct_key key;	/* IPv6: in ct_shards */
 		struct sl_ct_key4 key4;	/* IPv4 (v4): in ct4_shards */
 	};
-	__u32 hash;		/* of the key (sl_ct_hash_of, sl_ct_hash4_words): its shard, its stamp */
+	__u32 hash;		/* of the key (sl_ct_hash_of, sl_ct_hash4_words): its shard */
 	__u32 shard;		/* of the key: [shard], [SHARDS_MAX + shard] of its table */
 	__u8 src_is_a;		/* the packet's source is endpoint a of the key */
 	__u8 start;		/* state of a new entry if the packet may open one, else 0 */
 	__u8 v4;		/* key4, in ct4_shards */
+	__u8 keyed;		/* key, hash and shard made: not when the lookup filter
+				 * turned the packet away first (sl_ct_pkt_keyed) */
 };
 
 /* Endpoint a of the key is the lower (address, port) pair. */
@@ -204,56 +206,95 @@ static __always_inline void sl_ct_tuple_addrs(struct sl_ct_tuple *t, const struc
 	t->proto = m->proto;
 }
 
+/* The state a TCP or UDP packet M opens a connection in (UDP, a bare SYN), else 0. */
+static __always_inline __u8 sl_ct_ports_start(const struct sl_meta *m)
+{
+	if (m->proto == SL_IPPROTO_UDP)
+		return SL_CT_UDP;
+	if ((m->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) == SL_TCP_SYN)
+		return SL_CT_SYN_SENT;
+	return 0;
+}
+
+/*
+ * The lookup filter's bucket of a TCP or UDP packet M (sl_ct_stamp_idx),
+ * from its addresses as parsed: what sl_ct_key_bucket gives for the key it
+ * would make, known before the key (IPv4 in host order in M, in network
+ * order in the key).
+ */
+static __always_inline __u32 sl_ct_meta_bucket(const struct sl_meta *m)
+{
+	if (m->family == 4)
+		return sl_ct_stamp_idx(bpf_htonl(m->src4), bpf_htonl(m->dst4));
+	return sl_ct_stamp_idx(sl_ct_addr_fold(m->src6), sl_ct_addr_fold(m->dst6));
+}
+
+/* The lookup filter's bucket of P's key, either table's layout. */
+static __always_inline __u32 sl_ct_pkt_bucket(const struct sl_ct_pkt *p)
+{
+	if (p->v4)
+		return sl_ct_stamp_idx(p->key4.addr_a, p->key4.addr_b);
+	return sl_ct_key_bucket(&p->key);
+}
+
+/*
+ * P's key, hash and shard among SHARDS for a TCP or UDP packet M (and
+ * P->start); T: the caller's room for an IPv6 tuple (one on its stack).
+ */
+static __always_inline void sl_ct_pkt_ports(const struct sl_meta *m, struct sl_ct_pkt *p,
+					    __u32 shards, struct sl_ct_tuple *t)
+{
+	p->start = sl_ct_ports_start(m);
+	if (m->family == 4) {
+		/* nearly all traffic: no tuple in between */
+		sl_ct_pkt4_fill(p, m->src4, m->dst4, m->sport, m->dport, m->proto);
+	} else {
+		sl_ct_tuple_addrs(t, m);
+		t->sport = bpf_htons(m->sport);
+		t->dport = bpf_htons(m->dport);
+		sl_ct_pkt_key(p, t);
+	}
+	sl_ct_pkt_shard(p, shards);
+	p->keyed = 1;
+}
+
 /* What sl_ct_pkt_make found. */
 enum sl_ct_kind {
-	SL_CT_KEYED,		/* TCP, UDP, ICMP echo: P's key is filled */
+	SL_CT_KEYED,		/* ICMP echo: P's key is filled */
 	SL_CT_ICMP_ERR,		/* an ICMP error: look up what it quotes instead */
 	SL_CT_IGNORED,		/* other protocols, non-first fragments, other ICMP
 				 * types such as neighbour discovery: the rules decide */
 };
 
-/* Build P for a parsed packet (enum sl_ct_kind): SL_CT_KEYED, its key and hash. */
+/*
+ * Build P for a parsed packet without ports (enum sl_ct_kind; TCP and UDP
+ * are sl_ct_pkt_ports'): SL_CT_KEYED, its key, hash and shard among SHARDS.
+ * T: room for the tuple (sl_ct_pkt_ports).
+ */
 static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const struct sl_meta *m,
-					  struct sl_ct_pkt *p)
+					  struct sl_ct_pkt *p, __u32 shards, struct sl_ct_tuple *t)
 {
-	struct sl_ct_tuple t;
 	__u8 *icmp;
 	bool req;
 
 	p->start = 0;
-	if (!m->has_l4)
+	if (!m->has_l4 || !sl_ct_is_icmp(m->family, m->proto))
 		return SL_CT_IGNORED;
-	if (m->has_ports) {
-		if (m->proto == SL_IPPROTO_UDP)
-			p->start = SL_CT_UDP;
-		else if ((m->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) ==
-			 SL_TCP_SYN)
-			p->start = SL_CT_SYN_SENT;
-		if (m->family == 4) {
-			/* nearly all traffic: no tuple in between */
-			sl_ct_pkt4_fill(p, m->src4, m->dst4, m->sport, m->dport, m->proto);
-			return SL_CT_KEYED;
-		}
-		sl_ct_tuple_addrs(&t, m);
-		t.sport = bpf_htons(m->sport);
-		t.dport = bpf_htons(m->dport);
-	} else if (sl_ct_is_icmp(m->family, m->proto)) {
-		icmp = sl_ct_l4(data, data_end, m, SL_ICMP_HLEN);
-		if (!icmp)
-			return SL_CT_IGNORED;
-		if (sl_ct_icmp_error(m->family, icmp[0]))
-			return SL_CT_ICMP_ERR;
-		if (!sl_ct_icmp_echo(m->family, icmp[0], &req))
-			return SL_CT_IGNORED;
-		sl_ct_tuple_addrs(&t, m);
-		__builtin_memcpy(&t.sport, icmp + SL_ICMP_OFF_ECHO_ID, 2);
-		t.dport = t.sport;
-		if (req)
-			p->start = SL_CT_ICMP;
-	} else {
+	icmp = sl_ct_l4(data, data_end, m, SL_ICMP_HLEN);
+	if (!icmp)
 		return SL_CT_IGNORED;
-	}
-	sl_ct_pkt_key(p, &t);
+	if (sl_ct_icmp_error(m->family, icmp[0]))
+		return SL_CT_ICMP_ERR;
+	if (!sl_ct_icmp_echo(m->family, icmp[0], &req))
+		return SL_CT_IGNORED;
+	sl_ct_tuple_addrs(t, m);
+	__builtin_memcpy(&t->sport, icmp + SL_ICMP_OFF_ECHO_ID, 2);
+	t->dport = t->sport;
+	if (req)
+		p->start = SL_CT_ICMP;
+	sl_ct_pkt_key(p, t);
+	sl_ct_pkt_shard(p, shards);
+	p->keyed = 1;
 	return SL_CT_KEYED;
 }
 

@@ -70,10 +70,16 @@ struct {
 	__type(value, struct sl_ct_stamps);
 } ct_stamp SEC(".maps");
 
-/* ct_cfg[0]: stateful flag and timeouts, written by the agent. */
+/*
+ * ct_cfg[0]: stateful flag and timeouts, written by the agent. Mmapable:
+ * its value starts a page, all of it in one cache line (a 1-entry array's
+ * value starts 8 bytes before a line's end otherwise: stateful in one,
+ * the lookup filter's settings in the next, both read by every packet).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct sl_ct_config);
 } ct_cfg SEC(".maps");

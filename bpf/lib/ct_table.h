@@ -28,10 +28,10 @@
 #define SL_EEXIST		17
 #define SL_CT_STAMP_TRIES	4	/* compare-and-swaps before giving up (see sl_ct_stamp) */
 
-/* The word of ct_stamp holding the stamps of HASH's bucket (an inlined array lookup), or NULL. */
-static __always_inline __u64 *sl_ct_stamp_word(__u32 hash)
+/* The word of ct_stamp holding bucket I's stamps (an inlined array lookup), or NULL. */
+static __always_inline __u64 *sl_ct_stamp_word(__u32 i)
 {
-	__u32 i = sl_ct_stamp_idx(hash), k = i / 2;
+	__u32 k = i / 2;
 	struct sl_ct_stamps *s = bpf_map_lookup_elem(&ct_stamp, &k);
 
 	return s ? &s->w[i & 1] : NULL;
@@ -161,7 +161,7 @@ static __always_inline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entr
 		return;
 	v = *e;
 	/* the assured entries' stamp first: found there from the moment it is there */
-	sl_ct_stamp(sl_ct_stamp_word(p->hash), false, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
+	sl_ct_stamp(sl_ct_stamp_word(sl_ct_pkt_bucket(p)), false, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
 	err = bpf_map_update_elem(tbl, &p->key, &v, BPF_NOEXIST);
 	if (err && err != -SL_EEXIST) {
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
@@ -205,7 +205,7 @@ static __always_inline int sl_ct_insert_in(const struct sl_ct_pkt *p,
 		return -1;
 	}
 	/* stamped first (its kind's stamp): from the moment it is in the table, never skipped */
-	sl_ct_stamp(sl_ct_stamp_word(p->hash), unassured,
+	sl_ct_stamp(sl_ct_stamp_word(sl_ct_pkt_bucket(p)), unassured,
 		    v->last_seen + sl_ct_timeout_ns(cfg, v->state));
 	err = bpf_map_update_elem(map, &p->key, v, BPF_NOEXIST);
 	if (err) {

@@ -217,6 +217,7 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 					return XDP_PASS;
 				}
 			}
+			sl_ct_pkt_keyed(&p->m, &p->ctp, ctc);
 			sl_ct_create(&p->ctp, ctc, bytes);
 		}
 		return SL_ALLOW;
