@@ -122,6 +122,11 @@ static const struct mig_map mig_maps[] = {
 	  .split = SLUICE_MAP_CT4 },
 	{ SLUICE_MAP_CT4, MIG_STATE, MIG_G_CT, "the conntrack table (IPv4)",
 	  .carry = mig_ct_carry },
+	/*
+	 * mmapable since 162513b, whose ct_stamp buckets were of the key's hash
+	 * (the pair of addresses' since, in words of the same layout): its flags
+	 * differ, so the group is made anew over those buckets too
+	 */
 	{ SLUICE_MAP_CT_CFG, MIG_RECREATE, MIG_G_CT, "the conntrack settings" },
 	{ SLUICE_MAP_CT_SWEEP, MIG_RECREATE, MIG_G_CT, "the conntrack sweepers" },
 	/*
