@@ -161,7 +161,8 @@ static __always_inline void sl_ct_promote(struct sl_ct_pkt *p, struct sl_ct_entr
 		return;
 	v = *e;
 	/* the assured entries' stamp first: found there from the moment it is there */
-	sl_ct_stamp(sl_ct_stamp_word(sl_ct_pkt_bucket(p)), false, v.last_seen + sl_ct_timeout_ns(cfg, v.state));
+	sl_ct_stamp(sl_ct_stamp_word(sl_ct_pkt_bucket(p)), false,
+		    v.last_seen + sl_ct_timeout_ns(cfg, v.state));
 	err = bpf_map_update_elem(tbl, &p->key, &v, BPF_NOEXIST);
 	if (err && err != -SL_EEXIST) {
 		sl_ct_stat(SLUICE_CT_STAT_INSERT_FAIL);
