@@ -23,8 +23,9 @@
  * The per-packet path writes last_seen (a coarse clock) and the counters,
  * nothing else, and treats an entry past its state's timeout as absent
  * (deleting it). Before the lookups, the lookup filter (ct_stamp,
- * ct_table.h) says when the key's bucket holds no live assured entry, no
- * live unassured one: the LRU lookup of that kind of shard is skipped.
+ * ct_table.h) says when the bucket of the packet's two addresses holds no
+ * live assured entry, no live unassured one: the LRU lookup of that kind
+ * of shard is skipped (both: the key is not even made).
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
