@@ -11,17 +11,17 @@
 #include "ct_env.h"
 
 #define UNIT_NS		(1ull << 30)		/* a stamp unit, as docs/datapath.md says */
-#define BUCKETS		(1u << 15)
+#define BUCKET_BITS	15			/* 2^15 buckets */
 
 /*
  * The bucket of K: of its two addresses alone, whatever the ports: each
  * address's 32-bit words (network order) xored into one, A and B; A * B
  * xor A + B (each the same both ways round), times the golden ratio's
- * 0x9e3779b1, the product's top 15 bits.
+ * 0x9e3779b1, the product's top BUCKET_BITS bits.
  */
 static uint32_t bucket_of(const struct sl_ct_key *k)
 {
-	uint32_t w[4], a = 0, b = 0;
+	uint32_t w[4], a = 0, b = 0, mix;
 
 	memcpy(w, k->addr_a, 16);
 	for (int i = 0; i < 4; i++)
@@ -29,7 +29,8 @@ static uint32_t bucket_of(const struct sl_ct_key *k)
 	memcpy(w, k->addr_b, 16);
 	for (int i = 0; i < 4; i++)
 		b ^= w[i];
-	return (uint32_t)((uint32_t)((uint64_t)a * b ^ (uint32_t)(a + b)) * 0x9e3779b1ull) >> 17;
+	mix = (uint32_t)((uint64_t)a * b) ^ (uint32_t)(a + b);
+	return (uint32_t)(mix * 0x9e3779b1ull) >> (32 - BUCKET_BITS);
 }
 
 /* The bucket of T's connection. */
