@@ -64,14 +64,11 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 	void *map;
 
 	/*
-	 * The LRU lookups the filter spares, counted before them where known:
-	 * both (a miss at once, the path of a flood or a blocklist's sources:
-	 * one add and one branch), or the assured one; the unassured one alone
+	 * The LRU lookups the filter spares (never both here: sl_ct_track),
+	 * counted before them where known: the assured one; the unassured one
 	 * is spared only if the assured lookup misses (sl_ct_find counts it)
 	 */
-	sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, (skip & 1) + (skip >> 1 & skip & 1));
-	if (skip == SL_CT_SKIP_BOTH)
-		return SL_CT_MISS;
+	sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, skip & SL_CT_SKIP_ASSURED);
 	e = sl_ct_find(p, &unassured, skip, v4);
 	if (!e)
 		return SL_CT_MISS;
@@ -130,10 +127,10 @@ static __noinline void sl_ct_pkt_keyed(const struct sl_meta *m, struct sl_ct_pkt
  * (sl_ct_hit); an ICMP error quoting a tracked connection is related. On
  * SL_CT_MISS, P says whether and how the packet may open a connection
  * (sl_ct_create), its key made or not (P->keyed: sl_ct_pkt_keyed makes
- * it). A TCP or UDP packet's bucket comes from its addresses as parsed:
- * when the filter says neither kind of shard can hold its connection, the
- * miss is decided before its key and hash are (the packets of a flood of
- * new sources, of a blocklist's sources). A hit and a miss make no
+ * it). The bucket comes from the packet's addresses as parsed: when the
+ * filter says neither kind of shard can hold its connection, the miss is
+ * decided there, for TCP and UDP before their key and hash are made (the
+ * packets of a flood of new sources, of a blocklist's sources). A hit and a miss make no
  * BPF-to-BPF call: sl_ct_hit is inlined once per family (ct_table.h), the
  * table's LRU lookups its only calls.
  */
@@ -150,25 +147,8 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 
 	p->keyed = 0;
 	p->start = 0;
-	if (m->has_ports) {
-		now = sl_now();
-		stamp = sl_ct_stamp_word(sl_ct_meta_bucket(m));
-		/* cannot happen (the index is within the array): the verifier asks */
-		if (!stamp)
-			return SL_CT_MISS;
-		/* no live entry of a kind in the pair's bucket: no LRU lookup of that kind */
-		skip = sl_ct_filtered(cfg, stamp, now);
-		if (skip == SL_CT_SKIP_BOTH) {
-			/* both lookups spared, one add (sl_ct_hit counts the rest) */
-			sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, 2);
-			p->start = sl_ct_ports_start(m);
-			return SL_CT_MISS;
-		}
-		if (m->family == 4)
-			sl_ct_pkt_ports(m, p, sl_ct_shards(cfg), &t);
-		else
-			sl_ct_pkt_keyed(m, p, cfg);
-	} else {
+	if (!m->has_ports) {
+		/* ICMP: its kind first (an error looks up what it quotes, unfiltered) */
 		kind = sl_ct_pkt_make(data, data_end, m, p, sl_ct_shards(cfg), &t);
 		if (kind == SL_CT_ICMP_ERR && !sl_ct_icmp_quoted(data, data_end, m, &t)) {
 			sl_ct_pkt_key(p, &t);
@@ -182,12 +162,25 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 		}
 		if (kind != SL_CT_KEYED)
 			return SL_CT_MISS;
-		now = sl_now();
-		stamp = sl_ct_stamp_word(sl_ct_pkt_bucket(p));
-		if (!stamp)
-			return SL_CT_MISS;
-		skip = sl_ct_filtered(cfg, stamp, now);
 	}
+	now = sl_now();
+	stamp = sl_ct_stamp_word(sl_ct_meta_bucket(m));
+	/* cannot happen (the index is within the array): the verifier asks */
+	if (!stamp)
+		return SL_CT_MISS;
+	/* no live entry of a kind in the pair's bucket: no LRU lookup of that kind */
+	skip = sl_ct_filtered(cfg, stamp, now);
+	if (skip == SL_CT_SKIP_BOTH) {
+		/* both lookups spared, one add; TCP and UDP never make their key */
+		sl_ct_stat_add(SLUICE_CT_STAT_FILTERED, 2);
+		if (m->has_ports)
+			p->start = sl_ct_ports_start(m);
+		return SL_CT_MISS;
+	}
+	if (m->has_ports && m->family == 4)
+		sl_ct_pkt_ports(m, p, sl_ct_shards(cfg), &t);
+	else if (m->has_ports)
+		sl_ct_pkt_keyed(m, p, cfg);
 	if (p->v4)
 		return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, true);
 	return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, false);

@@ -217,10 +217,11 @@ static __always_inline __u8 sl_ct_ports_start(const struct sl_meta *m)
 }
 
 /*
- * The lookup filter's bucket of a TCP or UDP packet M (sl_ct_stamp_idx),
- * from its addresses as parsed: what sl_ct_key_bucket gives for the key it
- * would make, known before the key (IPv4 in host order in M, in network
- * order in the key).
+ * The lookup filter's bucket of a packet M that conntrack keys (TCP, UDP,
+ * ICMP echo: its key's addresses are its own) (sl_ct_stamp_idx), from its
+ * addresses as parsed: what sl_ct_key_bucket gives for the key it would
+ * make, known before the key (IPv4 in host order in M, in network order in
+ * the key).
  */
 static __always_inline __u32 sl_ct_meta_bucket(const struct sl_meta *m)
 {
