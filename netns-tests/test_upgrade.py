@@ -347,15 +347,20 @@ for line in sys.stdin:
         print("silent", flush=True)
 """
 
-# The client's UDP echo on PORT (bound to ADDR): every datagram back to its sender.
+# The client's UDP echo on PORT (bound to ADDR): every datagram back to its sender,
+# until its stdin closes (LineProc.close; it waited out its 60 s timeout before).
 UDP_ECHO = r"""
-import socket, sys
+import select, socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
 print("ready", flush=True)
 while True:
-    d, a = s.recvfrom(64)
-    s.sendto(d, a)
+    r, _, _ = select.select([s, sys.stdin], [], [])
+    if sys.stdin in r and not sys.stdin.readline():
+        break
+    if s in r:
+        d, a = s.recvfrom(64)
+        s.sendto(d, a)
 """
 
 
