@@ -117,7 +117,7 @@ static __noinline void sl_ct_pkt_keyed(const struct sl_meta *m, struct sl_ct_pkt
 {
 	struct sl_ct_tuple t;
 
-	if (m && p && cfg && !p->keyed && m->has_ports)
+	if (!p->keyed && m->has_ports)
 		sl_ct_pkt_ports(m, p, sl_ct_shards(cfg), &t);
 }
 

@@ -270,7 +270,8 @@ enum sl_ct_kind {
 /*
  * Build P for a parsed packet without ports (enum sl_ct_kind; TCP and UDP
  * are sl_ct_pkt_ports'): SL_CT_KEYED, its key, hash and shard among SHARDS.
- * T: room for the tuple (sl_ct_pkt_ports).
+ * T: the caller's room for the tuple. P->start: the caller's 0 (sl_ct_track),
+ * an echo request's SL_CT_ICMP.
  */
 static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const struct sl_meta *m,
 					  struct sl_ct_pkt *p, __u32 shards, struct sl_ct_tuple *t)
@@ -278,7 +279,6 @@ static __always_inline int sl_ct_pkt_make(void *data, void *data_end, const stru
 	__u8 *icmp;
 	bool req;
 
-	p->start = 0;
 	if (!m->has_l4 || !sl_ct_is_icmp(m->family, m->proto))
 		return SL_CT_IGNORED;
 	icmp = sl_ct_l4(data, data_end, m, SL_ICMP_HLEN);
