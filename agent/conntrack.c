@@ -291,7 +291,8 @@ static void ct_migrate_legacy(struct agent *a)
 			k = next;
 			if (bpf_map_lookup_elem(fd, &k, &old))
 				continue;
-			old.e.pad = 0;
+			/* opened before the side was recorded: either side proves the other end */
+			old.e.opened = 0;
 			if (!ct_shards_insert(&a->ct_tbl, a->ct_shards, &k, &old.e,
 					      old.e.state == SL_CT_SYN_SENT ||
 					      old.e.state == SL_CT_SYN_RECV))

@@ -692,6 +692,18 @@ static inline __u32 sl_ct_stamp_of(__u64 end)
 #define SL_CT_DIR_ORIG	0
 #define SL_CT_DIR_REPLY	1
 
+/*
+ * sl_ct_entry.opened: the side of the host its first packet was seen on.
+ * Its replies travel the other way (a local server's leave through the TC
+ * egress program, a routed connection's leave through it too), so a
+ * reply-direction packet seen on the opening side proves nothing about
+ * the other end: it never moves the handshake on nor assures the entry
+ * (a spoofer's one-way SYN, SYN-ACK, ACK). 0: opened by an agent before
+ * this field (either side counts).
+ */
+#define SL_CT_OPENED_IN		1	/* arriving: XDP, tcx ingress */
+#define SL_CT_OPENED_OUT	2	/* leaving: TC egress */
+
 struct sl_ct_entry {
 	__u64 created;		/* bpf_ktime_get_coarse_ns() = CLOCK_MONOTONIC_COARSE */
 	__u64 last_seen;	/* written per packet; the sweeper reads it */
@@ -700,7 +712,7 @@ struct sl_ct_entry {
 	__u8 state;		/* enum sl_ct_state */
 	__u8 orig_is_a;		/* the originator is endpoint a of the key */
 	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
-	__u8 pad;
+	__u8 opened;		/* SL_CT_OPENED_*, or 0 */
 	__be32 syn_ack_seq;	/* TCP handshake: the SYN-ACK's sequence number; the
 				 * ACK that completes it acknowledges it + 1 */
 };

@@ -56,14 +56,14 @@ static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 
-	return sl_ct_track(data, data_end, m, ctc, p, skb->len);
+	return sl_ct_track(data, data_end, m, ctc, p, skb->len, SL_CT_OPENED_OUT);
 }
 
 static __noinline void sl_tc_ct_create(const struct sl_meta *m, struct sl_ct_pkt *p,
 				       struct sl_ct_config *ctc, __u64 bytes)
 {
 	sl_ct_pkt_keyed(m, p, ctc);
-	sl_ct_create(p, ctc, bytes);
+	sl_ct_create(p, ctc, bytes, SL_CT_OPENED_OUT);
 }
 
 SEC("tc")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from lib.netns import PYTHON, LineProc, ns_cmd, run
-from lib.traffic import exchange
+from lib.traffic import exchange, send
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER = os.path.join(HERE, "lib", "ct_peer.py")
@@ -581,3 +581,73 @@ conntrack:
         if holder:
             holder.close()
         server.close()
+
+
+def spoof_policy(topo):
+    return """firewall:
+  interfaces: ["%s"]
+  default: deny
+  rules:
+    - {name: ssh, action: allow, proto: tcp, dport: [22]}
+    - {name: dns, action: allow, proto: udp, dport: [53]}
+conntrack:
+  max-entries: 4096
+""" % topo.glob
+
+
+def test_spoofed_handshakes_stay_unassured(env):
+    """A blind spoofer sends both halves of connections through the wire:
+    a SYN, the "SYN-ACK" and the ACK of it, a UDP query and its "answer",
+    all arriving at fw (to an address fw does not even have). The replies
+    arrive where the first packets did, never through the host's TC egress:
+    no entry may become established or assured (else a one-way flood fills
+    the assured table that spoofed floods must never reach; on the code
+    before, all 30 were established and assured)."""
+    t = env.topo
+    env.agent.write_policy("10-test.yaml", spoof_policy(t))
+    env.agent.start()
+    far = "198.51.100.7"
+    specs = []
+    for i in range(30):
+        src, sp = "203.0.113.%d" % (10 + i), 41000 + i
+        specs += [
+            dict(tag="s%d" % i, src=src, dst=far, proto="tcp", sport=sp, dport=22,
+                 flags="S", seq=1000),
+            dict(tag="sa%d" % i, src=far, dst=src, proto="tcp", sport=22, dport=sp,
+                 flags="SA", seq=5000, ack=1001),
+            dict(tag="a%d" % i, src=src, dst=far, proto="tcp", sport=sp, dport=22,
+                 flags="A", seq=1001, ack=5001),
+            dict(tag="q%d" % i, src=src, dst=far, proto="udp", sport=sp, dport=53),
+            dict(tag="r%d" % i, src=far, dst=src, proto="udp", sport=53, dport=sp),
+        ]
+    assert send(t.client, t.cdev, t.mac(t.fw, t.fdev), specs) == len(specs)
+    time.sleep(0.3)
+    entries = [e for e in ct_list(env) if e["dst"] == far or e["src"] == far]
+    tcp = [e for e in entries if e["proto"] == "tcp"]
+    udp = [e for e in entries if e["proto"] == "udp"]
+    assert len(tcp) == 30 and len(udp) == 30, entries
+    assert all(e["state"] == "syn-sent" and not e["assured"] for e in tcp), tcp
+    assert not any(e["assured"] for e in udp), udp
+    st = env.agent.cli("ct", "stats")
+    assert st["unassured"] >= 60, st
+
+
+def test_own_address_as_source_never_tracked(env):
+    """LAND: a datagram from fw's own address and port 9999 to its allowed
+    port 53, then one from port 53 to its denied port 9999, both arriving
+    from the wire. The first is allowed by its rule; the second is no reply
+    of anything: dropped by the default (on the code before, the first
+    opened an entry and the second, its "reply", reached the socket on
+    9999). Over IPv6, which delivers a packet from a local source (IPv4
+    drops it as a martian after XDP)."""
+    t = env.topo
+    env.agent.write_policy("10-test.yaml", spoof_policy(t))
+    env.agent.start()
+    specs = [dict(tag="q", src=t.f6, dst=t.f6, proto="udp", sport=9999, dport=53),
+             dict(tag="r", src=t.f6, dst=t.f6, proto="udp", sport=53, dport=9999),
+             dict(tag="q4", src=t.f4, dst=t.f4, proto="udp", sport=9998, dport=53)]
+    got = exchange(t, specs)
+    assert got["q"] == 1, got
+    assert got["r"] == 0, got
+    own = [e for e in ct_list(env) if e["src"] == e["dst"]]
+    assert own == [], own

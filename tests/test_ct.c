@@ -272,11 +272,14 @@ TEST(ct_inbound_udp_icmp_v6_tc)
 
 /*
  * Which end of a connection is a (the normalised key, the packet's
- * direction): the datapath's against key_of, here, for sources above,
- * below and equal to the destination, an equal address ordered by the
- * ports (lower, higher, equal). Each connection opened by a rule is found
- * under the reference key with its source the originator, and its reply
- * through the same hook finds it and counts as a reply.
+ * direction): the datapath's against key_of, here, for sources above and
+ * below the destination. Each connection opened by a rule is found under
+ * the reference key with its source the originator, and its reply through
+ * the same hook finds it and counts as a reply. A source equal to the
+ * destination (ports lower, higher, equal) is never tracked: allowed by
+ * the rule, it opens nothing, and its "reply" to a port no rule allows is
+ * dropped (else a spoofer's datagram from the host's own address to an
+ * allowed port would let the same address's "reply" to any port in).
  */
 static void key_order(const char *local, const char *above, const char *below, bool tc)
 {
@@ -290,21 +293,28 @@ static void key_order(const char *local, const char *above, const char *below, b
 	OPEN_HOOK(e, 0, tc);
 	for (int i = 0; i < 5; i++) {
 		struct tuple t = { src[i], local, sport[i], 53, 17 };
-		bool same = !strcmp(src[i], local) && sport[i] == 53;
+		bool self = !strcmp(src[i], local);
 
 		ASSERT_EQ(in(&e, udp(src[i], sport[i], local, 53)), XDP_PASS, "allowed by rule");
+		if (self) {
+			ASSERT_FALSE(has_entry(&e, t), "source = destination: no entry");
+			ASSERT_EQ(in(&e, udp(local, 53, src[i], sport[i])),
+				  sport[i] == 53 ? XDP_PASS : XDP_DROP, "its reply: the rules decide");
+			ASSERT_FALSE(has_entry(&e, t), "still no entry");
+			continue;
+		}
 		if (!ASSERT_OK(entry_of(&e, t, &v, &src_a), "entry under the reference key"))
 			continue;
 		n++;
 		ASSERT_EQ(v.orig_is_a, src_a, "its source the originator");
 		ASSERT_EQ(in(&e, udp(local, 53, src[i], sport[i])), XDP_PASS, "the reply finds it");
 		if (ASSERT_OK(entry_of(&e, t, &v, &src_a), "entry")) {
-			ASSERT_EQ(v.packets[SL_CT_DIR_ORIG], same ? 2 : 1, "orig packets");
-			ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], same ? 0 : 1, "reply packets");
+			ASSERT_EQ(v.packets[SL_CT_DIR_ORIG], 1, "orig packets");
+			ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 1, "reply packets");
 		}
 	}
 	ASSERT_EQ(ct_count(&e), n, "one entry each");
-	ASSERT_EQ(n, 5, "every connection found");
+	ASSERT_EQ(n, 2, "every connection found");
 out:
 	ct_env_close(&e);
 }
@@ -1140,6 +1150,62 @@ TEST(ct_udp_reply_assures_echo_never)
 	ASSERT_EQ(map_count(&e, true), 2, "two unassured");
 out:
 	ct_env_close(&e);
+}
+
+/*
+ * A reply seen where the connection's first packet arrived (a blind
+ * spoofer's one-way SYN, SYN-ACK, ACK; a UDP "answer" from outside) is
+ * no evidence of the other end: it passes as a packet of the connection
+ * but neither moves the handshake on nor assures the entry. The host's
+ * own answer, leaving through TC egress, does. Same on the XDP and tcx
+ * ingress hooks.
+ */
+static void spoofed_replies(const char *local, const char *peer, bool tc)
+{
+	struct tuple t = { peer, local, 40200, 22, 6 };
+	struct tuple u = { peer, local, 3100, 53, 17 };
+	struct sl_ct_entry v;
+	struct ct_env e;
+	bool a;
+
+	OPEN_HOOK(e, 0, tc);
+	ASSERT_EQ(in(&e, tcp(peer, 40200, local, 22, SYN)), XDP_PASS, "SYN by rule");
+	ASSERT_EQ(in(&e, tcp_sa(local, 22, peer, 40200, SYN | ACK, 5000, 2)), XDP_PASS,
+		  "a SYN-ACK from outside passes");
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "but does not move the handshake on");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40200, local, 22, ACK, 2, 5001)), XDP_PASS, "ACK of it");
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "not established");
+	ASSERT_NEQ(entry_in(&e, false, t, &v, &a), 0, "nor among the connections");
+	out(&e, tcp_sa(local, 22, peer, 40200, SYN | ACK, 7000, 2));
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_RECV, "the host's SYN-ACK does");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40200, local, 22, ACK, 2, 7001)), XDP_PASS, "its ACK");
+	if (ASSERT_OK(entry_in(&e, false, t, &v, &a), "established, a connection"))
+		ASSERT_EQ(v.state, SL_CT_ESTABLISHED, "established");
+
+	ASSERT_EQ(in(&e, udp(peer, 3100, local, 53)), XDP_PASS, "query by rule");
+	ASSERT_EQ(in(&e, udp(local, 53, peer, 3100)), XDP_PASS, "an answer from outside passes");
+	ASSERT_OK(entry_in(&e, true, u, &v, &a), "but leaves it unassured");
+	if (ASSERT_OK(entry_in(&e, true, u, &v, &a), "entry"))
+		ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 1, "counted as a reply");
+	out(&e, udp(local, 53, peer, 3100));
+	ASSERT_OK(entry_in(&e, false, u, &v, &a), "the host's answer assures it");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_spoofed_replies_v4)
+{
+	spoofed_replies(LOCAL4, PEER4, false);
+}
+
+TEST(ct_spoofed_replies_v4_tc)
+{
+	spoofed_replies(LOCAL4, PEER4, true);
+}
+
+TEST(ct_spoofed_replies_v6)
+{
+	spoofed_replies(LOCAL6, PEER6, false);
 }
 
 /* Headers that move the L4 header: IPv6 extension headers, IPv4 options in a

@@ -48,12 +48,13 @@ enum sl_ct_res {
  * A packet of P's key (shard set) in table V4, the frame DATA..DATA_END: a
  * hit updates the entry (last_seen, counters, TCP state, read from the TCP
  * header then: a miss never reads it) and moves it to the assured shard
- * when it has earned it; an entry past its timeout is deleted, a miss.
+ * when it has earned it (a reply, only where replies travel: SIDE,
+ * sl_ct_proof); an entry past its timeout is deleted, a miss.
  */
 static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl_meta *m,
 				     const struct sl_ct_config *cfg, struct sl_ct_pkt *p,
 				     __u64 bytes, __u64 now, __u64 *stamp, __u64 skip,
-				     const bool v4)
+				     __u8 side, const bool v4)
 {
 	const __u8 *th;
 	struct sl_ct_entry *e;
@@ -87,14 +88,14 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 	e->bytes[dir] += bytes;
 	if (m->proto == SL_IPPROTO_TCP) {
 		th = sl_ct_l4(data, data_end, m, SL_TCP_HLEN);
-		sl_ct_tcp(e, cfg, p->shard, dir, m->tcp_flags, th);
+		sl_ct_tcp(e, cfg, p->shard, dir, m->tcp_flags, th, side);
 		if (e->state != st)
 			to = sl_ct_timeout_ns(cfg, e->state);
 	}
 	/* its kind's stamp (the shard it was found in) covers it until its (new)
 	 * deadline: one compare, mostly; a promotion stamps the assured kind */
 	sl_ct_stamp(stamp, unassured, now + to);
-	if (unassured && sl_ct_assured(e, m->proto, dir)) {
+	if (unassured && sl_ct_assured(e, m->proto, dir) && sl_ct_proof(e, dir, side)) {
 		if (v4)
 			sl_ct_promote4(p, e, (struct sl_ct_config *)cfg);
 		else
@@ -127,7 +128,14 @@ static __noinline void sl_ct_pkt_keyed(const struct sl_meta *m, struct sl_ct_pkt
  * (sl_ct_hit); an ICMP error quoting a tracked connection is related. On
  * SL_CT_MISS, P says whether and how the packet may open a connection
  * (sl_ct_create), its key made or not (P->keyed: sl_ct_pkt_keyed makes
- * it). The bucket comes from the packet's addresses as parsed: when the
+ * it). SIDE: where the packet is seen (SL_CT_OPENED_IN arriving, _OUT
+ * leaving; 0 for a reply the load balancer vouches for: sl_ct_proof). A
+ * packet whose source is its destination (no host sends itself one
+ * through a NIC or veth: a spoofer's LAND) is never tracked: it neither
+ * finds its "connection" nor opens one, the rules decide it (else a
+ * datagram from the host's own address and an allowed port to itself
+ * would open an entry whose "reply", to any port, then passed).
+ * The bucket comes from the packet's addresses as parsed: when the
  * filter says neither kind of shard can hold its connection, the miss is
  * decided there, for TCP and UDP before their key and hash are made (the
  * packets of a flood of new sources, of a blocklist's sources). A hit and a miss make no
@@ -136,7 +144,7 @@ static __noinline void sl_ct_pkt_keyed(const struct sl_meta *m, struct sl_ct_pkt
  */
 static __always_inline int sl_ct_track(void *data, void *data_end, const struct sl_meta *m,
 				       const struct sl_ct_config *cfg, struct sl_ct_pkt *p,
-				       __u64 bytes)
+				       __u64 bytes, __u8 side)
 {
 	struct sl_ct_tuple t;
 	struct sl_ct_entry *e;
@@ -147,6 +155,8 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 
 	p->keyed = 0;
 	p->start = 0;
+	if (sl_ct_self(m))
+		return SL_CT_MISS;
 	if (!m->has_ports) {
 		/* ICMP: its kind first (an error looks up what it quotes, unfiltered) */
 		kind = sl_ct_pkt_make(data, data_end, m, p, sl_ct_shards(cfg), &t);
@@ -182,8 +192,8 @@ static __always_inline int sl_ct_track(void *data, void *data_end, const struct 
 	else if (m->has_ports)
 		sl_ct_pkt_keyed(m, p, cfg);
 	if (p->v4)
-		return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, true);
-	return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, false);
+		return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, side, true);
+	return sl_ct_hit(data, data_end, m, cfg, p, bytes, now, stamp, skip, side, false);
 }
 
 #endif /* SLUICE_BPF_CONNTRACK_H */

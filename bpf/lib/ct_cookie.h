@@ -383,7 +383,7 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 	if (sl_tcpopt_load(ctx, l4, tcplen, &t->o))
 		t->o.ts = 0;
 	/* tracked as established at once: the cookie is the proof of the handshake */
-	sl_ct_entry_new(&v, p, SL_CT_ESTABLISHED, bytes);
+	sl_ct_entry_new(&v, p, SL_CT_ESTABLISHED, bytes, SL_CT_OPENED_IN);
 	v.syn_ack_seq = bpf_htonl(cookie);
 	sl_ct_insert(p, ctc, &v, false);
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))

@@ -206,6 +206,16 @@ static __always_inline void sl_ct_tuple_addrs(struct sl_ct_tuple *t, const struc
 	t->proto = m->proto;
 }
 
+/* Is M's source its destination (sl_ct_track: never tracked)? */
+static __always_inline bool sl_ct_self(const struct sl_meta *m)
+{
+	const __u32 *s = (const __u32 *)m->src6, *d = (const __u32 *)m->dst6;
+
+	if (m->family == 4)
+		return m->src4 == m->dst4;
+	return !((s[0] ^ d[0]) | (s[1] ^ d[1]) | (s[2] ^ d[2]) | (s[3] ^ d[3]));
+}
+
 /* The state a TCP or UDP packet M opens a connection in (UDP, a bare SYN), else 0. */
 static __always_inline __u8 sl_ct_ports_start(const struct sl_meta *m)
 {

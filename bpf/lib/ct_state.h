@@ -109,13 +109,29 @@ static __always_inline __u64 sl_ct_tick_ns(const struct sl_ct_config *cfg)
 }
 
 /*
+ * Is a packet of E in direction DIR, seen on SIDE (SL_CT_OPENED_IN or _OUT;
+ * 0: a reply the load balancer's flow vouches for), evidence of the other
+ * end? A packet of the originator always is what it says; a reply only
+ * when it was seen on the side replies travel (sl_ct_entry.opened): one
+ * arriving where the connection's first packet arrived is what a blind
+ * spoofer can send, never the host's own answer.
+ */
+static __always_inline bool sl_ct_proof(const struct sl_ct_entry *e, __u32 dir, __u8 side)
+{
+	return dir == SL_CT_DIR_ORIG || !side || e->opened != side;
+}
+
+/*
  * TCP: SYN (orig) -> syn-sent, SYN-ACK (reply) -> syn-recv, ACK (orig) ->
  * established; FIN in one direction -> fin-wait, in both -> closing; RST ->
  * closing. A SYN from the originator in closing starts over (port reuse).
- * TH is the TCP header (SL_TCP_HLEN readable) or NULL.
+ * TH is the TCP header (SL_TCP_HLEN readable) or NULL. SIDE: where the
+ * packet was seen; a SYN-ACK seen where no reply travels (sl_ct_proof)
+ * does not move the handshake on.
  */
 static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
-				      __u32 shard, __u32 dir, __u8 flags, const __u8 *th)
+				      __u32 shard, __u32 dir, __u8 flags, const __u8 *th,
+				      __u8 side)
 {
 	__u8 old = e->state, new = old;
 	__be32 ack;
@@ -128,7 +144,8 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 				new = SL_CT_SYN_SENT;
 				e->fin_seen = 0;
 			}
-		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT) {
+		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT &&
+			   sl_ct_proof(e, dir, side)) {
 			new = SL_CT_SYN_RECV;
 			if (th)
 				__builtin_memcpy(&e->syn_ack_seq, th + SL_TCP_OFF_SEQ, 4);

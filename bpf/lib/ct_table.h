@@ -230,29 +230,34 @@ static __always_inline int sl_ct_insert(const struct sl_ct_pkt *p,
 	return sl_ct_insert_in(p, cfg, v, unassured, false);
 }
 
-/* A new entry for P in STATE, its source the originator, one packet of BYTES seen. */
+/*
+ * A new entry for P in STATE, its source the originator, one packet of
+ * BYTES seen on side OPENED (SL_CT_OPENED_*).
+ */
 static __always_inline void sl_ct_entry_new(struct sl_ct_entry *v, const struct sl_ct_pkt *p,
-					    __u8 state, __u64 bytes)
+					    __u8 state, __u64 bytes, __u8 opened)
 {
 	__builtin_memset(v, 0, sizeof(*v));
 	v->created = sl_now();
 	v->last_seen = v->created;
 	v->state = state;
 	v->orig_is_a = p->src_is_a;
+	v->opened = opened;
 	v->packets[SL_CT_DIR_ORIG] = 1;
 	v->bytes[SL_CT_DIR_ORIG] = bytes;
 }
 
 /*
- * Track the connection P opens (P->start != 0), its source the originator:
- * an unassured entry until the connection earns its place.
+ * Track the connection P opens (P->start != 0) on side OPENED
+ * (SL_CT_OPENED_*), its source the originator: an unassured entry until
+ * the connection earns its place.
  */
 static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
-					 const struct sl_ct_config *cfg, __u64 bytes)
+					 const struct sl_ct_config *cfg, __u64 bytes, __u8 opened)
 {
 	struct sl_ct_entry v;
 
-	sl_ct_entry_new(&v, p, p->start, bytes);
+	sl_ct_entry_new(&v, p, p->start, bytes, opened);
 	if (!sl_ct_insert(p, cfg, &v, true) && p->start == SL_CT_SYN_SENT)
 		sl_ck_count(true, v.created);
 }

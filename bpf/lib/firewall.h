@@ -142,7 +142,9 @@ static __always_inline int sl_fw_track(void *ctx, enum sl_hook h, struct sl_pipe
 {
 	void *data = sl_hook_data(ctx, h), *data_end = sl_hook_data_end(ctx, h);
 
-	if (sl_ct_track(data, data_end, &p->m, ctc, &p->ctp, p->bytes) != SL_CT_MISS)
+	/* a NAT reply (the load balancer's flow says so) is seen where the client's packets arrive */
+	if (sl_ct_track(data, data_end, &p->m, ctc, &p->ctp, p->bytes,
+			p->lb.reply ? 0 : SL_CT_OPENED_IN) != SL_CT_MISS)
 		return SL_ALLOW;
 	/* tc: sluice sends no cookie there (sl_fw_rules), so none comes back */
 	if (h != SL_HOOK_XDP)
@@ -218,7 +220,7 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 				}
 			}
 			sl_ct_pkt_keyed(&p->m, &p->ctp, ctc);
-			sl_ct_create(&p->ctp, ctc, bytes);
+			sl_ct_create(&p->ctp, ctc, bytes, SL_CT_OPENED_IN);
 		}
 		return SL_ALLOW;
 	}

@@ -8,7 +8,8 @@ Reads a JSON list of packet specs from the file given as argument:
    "vlans": [[0x88a8, 200], [0x8100, 300]],   # optional, outer first
    "ext": ["hop", "dst", "rt"],                # optional IPv6 extension headers
    "frag": 185,                                # optional fragment offset (8-byte units)
-   "bad": "ihl"}                               # optional: ihl, tcp-doff, trunc-udp
+   "bad": "ihl",                               # optional: ihl, tcp-doff, trunc-udp
+   "flags": "SA", "seq": 5000, "ack": 2}       # optional, TCP: flags (default S), numbers
 and sends every frame with sendp on --iface to --dst-mac. The payload of a
 UDP packet is "sl:" + its tag, which recv.py counts ("seq": true numbers the
 frames of a spec, tags TAG#0, TAG#1, ..., so the receiver tells which arrived). Sending is bounded: each spec's
@@ -50,7 +51,9 @@ def build(spec, smac, dmac):
     if proto == "udp":
         l4 = UDP(sport=spec.get("sport", 40000), dport=spec["dport"]) / payload
     elif proto == "tcp":
-        l4 = TCP(sport=spec.get("sport", 40000), dport=spec["dport"], flags="S") / payload
+        l4 = TCP(sport=spec.get("sport", 40000), dport=spec["dport"],
+                 flags=spec.get("flags", "S"), seq=spec.get("seq", 0),
+                 ack=spec.get("ack", 0)) / payload
     elif proto == "icmp":
         l4 = (ICMPv6EchoRequest() if v6 else ICMP()) / payload
     else:
