@@ -38,7 +38,6 @@ static int list_dir(const char *dir, char ***out, size_t *nout, struct sl_diags 
 	}
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
-		struct stat st;
 		char *p;
 
 		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
@@ -48,11 +47,13 @@ static int list_dir(const char *dir, char ***out, size_t *nout, struct sl_diags 
 			rc = -ENOMEM;
 			break;
 		}
-		/* Follows symlinks: ConfigMap mounts link NAME.yaml -> ..data/NAME.yaml. */
-		if (stat(p, &st) || !S_ISREG(st.st_mode)) {
-			free(p);
-			continue;
-		}
+		/*
+		 * Every NAME.yaml is a policy file: one that is not a regular file
+		 * (a FIFO, a directory, a dangling symlink of a half-done ConfigMap
+		 * swap; symlinks are followed, as ConfigMap mounts link NAME.yaml ->
+		 * ..data/NAME.yaml) is an error of its own when it is read, never
+		 * left out silently, which would apply the policy without it.
+		 */
 		if (sl_vec_reserve((void **)&v, n, sizeof(*v))) {
 			free(p);
 			rc = -ENOMEM;

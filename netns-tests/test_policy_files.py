@@ -92,6 +92,39 @@ def test_hostile_files_refused_and_agent_keeps_answering(env):
     assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
 
 
+def test_policy_file_not_regular_is_an_error(env):
+    """A NAME.yaml in the dir that is not a regular file (renamed in over
+    the firewall's file: a FIFO, a dangling symlink as a half-done ConfigMap
+    swap leaves; or a new directory) is an error naming it: the policy in
+    force stays. On the code before, such entries were skipped without a
+    word and the rest of the dir (a sets-only file) was applied: the
+    firewall was removed from the interface."""
+    agent = env.start(default="allow", rules=deny_udp(5001),
+                      files={"05-sets.yaml": "sets:\n  extra:\n    prefixes: [198.51.100.0/24]\n"})
+    pdir = agent.policy_dir
+    path = os.path.join(pdir, "10-test.yaml")
+    assert probe(env) == {"5000": N, "5001": 0}
+    g = gen(agent)
+    tmp = os.path.join(pdir, ".swap")
+    for make, why in ((os.mkfifo, r"is not a regular file"),
+                      (lambda p: os.symlink("..data/10-test.yaml", p),
+                       r"cannot read: No such file or directory")):
+        with open(path) as f:
+            good = f.read()
+        make(tmp)
+        os.rename(tmp, path)
+        wait_log(agent, re.escape(path) + r": .*" + why)
+        assert gen(agent) == g, "applied without the firewall's file:\n" + agent.log_text()
+        assert probe(env) == {"5000": N, "5001": 0}
+        agent.write_policy("10-test.yaml", good)
+        time.sleep(1.5)     # the restore read (a generation of its own or not)
+        g = gen(agent)
+    os.mkdir(os.path.join(pdir, "20-dir.yaml"))
+    wait_log(agent, re.escape(os.path.join(pdir, "20-dir.yaml")) + r": .*is not a regular file")
+    assert gen(agent) == g
+    assert probe(env) == {"5000": N, "5001": 0}
+
+
 def test_set_files_beneath_the_dir_and_watched(env):
     """A set file in a subdir reloads on change without SIGHUP; a set file
     that leads out of the dir is refused, and nothing of its content reaches
