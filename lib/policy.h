@@ -235,6 +235,14 @@ const struct sl_set *policy_find_set(const struct sl_policy *pol, const char *na
 #define SL_GLOB_CHARS	"*?[\\"
 
 /*
+ * Interface globs in a policy, all sections and decap together: the checks
+ * compare them pair by pair (sl_glob_covers, up to ~100 us a pair), so
+ * their number bounds the time a policy takes to check; a real policy has
+ * a handful.
+ */
+#define SL_GLOBS_MAX	64
+
+/*
  * The section interface IFNAME runs: the section that lists the name exactly,
  * else the first section in file order with a glob that matches it. Returns
  * its index in pol->fws, or -1 when no section wants the interface.

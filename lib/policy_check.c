@@ -121,6 +121,31 @@ static int check_dead_globs(const struct sl_policy *pol, struct sl_diags *d)
 }
 
 /*
+ * At most SL_GLOBS_MAX interface globs in all (firewall sections, decap):
+ * the error is at the first one past it. The pairwise checks after it
+ * (check_dead_globs, lb_check's decap interfaces) then take milliseconds,
+ * where thousands of globs held the agent's loop for minutes.
+ */
+static int check_glob_count(const struct sl_policy *pol, struct sl_diags *d)
+{
+	const struct sl_loc *past = NULL;
+	size_t n = 0;
+
+	for (size_t s = 0; s < pol->nfws; s++)
+		for (size_t i = 0; i < pol->fws[s].nifaces; i++)
+			if (strpbrk(pol->fws[s].ifaces[i], SL_GLOB_CHARS) && ++n == SL_GLOBS_MAX + 1)
+				past = &pol->fws[s].iface_locs[i];
+	for (size_t i = 0; i < pol->decap.nifaces; i++)
+		if (strpbrk(pol->decap.ifaces[i], SL_GLOB_CHARS) && ++n == SL_GLOBS_MAX + 1)
+			past = &pol->decap.iface_locs[i];
+	if (!past)
+		return 0;
+	sl_diag_add(d, past, "too many interface patterns with wildcards: %zu in the policy "
+		    "(all sections and decap); a policy holds at most %d", n, SL_GLOBS_MAX);
+	return 1;
+}
+
+/*
  * Interface patterns across sections: a pattern written in two sections is
  * refused (which one would the interface run?), naming both places. Within
  * one section a repeated pattern is harmless.
@@ -207,7 +232,7 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 {
 	size_t nr = policy_nrules(pol), ns = pol->nsets, nf = pol->nfws, k = 0;
 	struct named *sets, *rules, *fws;
-	int errs = 0;
+	int errs = 0, globs;
 
 	sets = calloc(ns + 1, sizeof(*sets));
 	rules = calloc(nr + 1, sizeof(*rules));
@@ -239,8 +264,12 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 		if (pol->fws[s].name)
 			fws[k++] = (struct named){ pol->fws[s].name, &pol->fws[s].loc, s };
 	errs += check_dups(fws, k, "section", d);
+	/* past the limit, the pairwise checks of globs (here and lb_check's) are not made */
+	globs = check_glob_count(pol, d);
+	errs += globs;
 	errs += check_ifaces(pol, d);
-	errs += check_dead_globs(pol, d);
+	if (!globs)
+		errs += check_dead_globs(pol, d);
 	errs += check_hooks(pol, d);
 	/*
 	 * The rules of all sections together: the counter ids (two policies'
@@ -267,7 +296,8 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 			errs += resolve(pol, r->dst, r->ndst, sets, ns, d);
 		}
 	}
-	errs += lb_check(pol, d);
+	if (!globs)
+		errs += lb_check(pol, d);
 	errs += egress_check(pol, d);
 	free(sets);
 	free(rules);

@@ -494,6 +494,56 @@ static bool diag_at(const struct sl_diags *d, const char *file_suffix, int line,
 	return false;
 }
 
+/*
+ * At most SL_GLOBS_MAX interface globs (all sections and decap): the checks
+ * compare them pair by pair, so 1,200 of the slowest kind held the checker
+ * (and the agent's loop) ~35 s. The 65th is refused at its place; 64 load.
+ */
+TEST(limit_interface_globs)
+{
+	struct sl_diags d = { 0 };
+	struct sl_policy pol;
+	struct tmpdir dir;
+	FILE *f;
+
+	for (int n = SL_GLOBS_MAX; n <= SL_GLOBS_MAX + 1; n++) {
+		tmp_init(&dir);
+		f = tmp_open(&dir, "p.yaml");
+		fprintf(f, "firewall:\n");
+		for (int i = 0; i < n; i++)
+			fprintf(f, "  - name: s%d\n    interfaces: [\"g%03d*\"]\n", i, i);
+		fclose(f);
+		if (n == SL_GLOBS_MAX) {
+			ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), 0, "64 globs load");
+			policy_free(&pol);
+		} else {
+			ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), -EINVAL, "65 refused");
+			ASSERT_TRUE(diag_at(&d, "/p.yaml", 2 * n + 1, 18,
+					    "too many interface patterns with wildcards: 65"),
+				    "at the 65th");
+		}
+		sl_diags_free(&d);
+		memset(&d, 0, sizeof(d));
+		tmp_done(&dir);
+	}
+	/* the slow kind, 600 in a section and 600 in decap: refused, at the 65th */
+	tmp_init(&dir);
+	f = tmp_open(&dir, "p.yaml");
+	fprintf(f, "firewall:\n  interfaces: [");
+	for (int i = 0; i < 600; i++)
+		fprintf(f, "%s\"a?*ac?*a?a[a-c]\"", i ? "," : "");
+	fprintf(f, "]\ndecap:\n  interfaces: [");
+	for (int i = 0; i < 600; i++)
+		fprintf(f, "%s\"?*b???*?*a?c??*\"", i ? "," : "");
+	fprintf(f, "]\n  vips: [192.0.2.10]\n");
+	fclose(f);
+	ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), -EINVAL, "refused");
+	ASSERT_TRUE(diag_at(&d, "/p.yaml", 2, 16 + 18 * 64, "too many interface patterns"),
+		    "at the 65th");
+	sl_diags_free(&d);
+	tmp_done(&dir);
+}
+
 TEST(limit_too_many_rules)
 {
 	struct sl_firewall fw = { .present = true, .name = "fw0" };
