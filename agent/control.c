@@ -526,6 +526,17 @@ int ctl_parse_request(const char *req, size_t len, struct json_object **out, cha
 			 "object; each key may appear once" : "out of memory");
 		goto bad;
 	}
+	/*
+	 * No NUL in a string, raw or escaped (a key or a value): the commands
+	 * read strings as C strings, so "status\u0000x" would be served as
+	 * status and a prefix "198.51.100.99\u0000junk" checked and saved as
+	 * the part before the NUL.
+	 */
+	if (memchr(req, '\0', end) || memmem(req, end, "\\u0000", 6)) {
+		snprintf(err, errlen, "request has a NUL character in a string");
+		ret = -EINVAL;
+		goto bad;
+	}
 	if (!json_object_is_type(in, json_type_object) ||
 	    !json_object_object_get_ex(in, "cmd", &cmdv) ||
 	    !json_object_is_type(cmdv, json_type_string)) {

@@ -340,10 +340,29 @@ static const struct sl_rule *rule_in_force(const struct agent *a, const char *na
 
 /* ---- rule-add / rule-del ---- */
 
+/* Is KEY a key of a rule-add request: "cmd", "generation" or a rule field? */
+static bool rule_req_key(const char *key)
+{
+	if (!strcmp(key, "cmd") || !strcmp(key, "generation"))
+		return true;
+	for (int f = 0; f < SL_EF_N; f++)
+		if (!strcmp(key, sl_edit_field_names[f]))
+			return true;
+	return false;
+}
+
 static int rule_from_req(struct json_object *req, struct sl_edit_rule *r, char *err,
 			 size_t errlen)
 {
 	memset(r, 0, sizeof(*r));
+	/* a key it does not know (a typo: "scr") would leave the rule wider than meant */
+	json_object_object_foreach(req, key, val) {
+		(void)val;
+		if (!rule_req_key(key)) {
+			snprintf(err, errlen, "rule-add: unknown key \"%.64s\"", key);
+			return -EINVAL;
+		}
+	}
 	for (int f = 0; f < SL_EF_N; f++) {
 		struct json_object *v;
 		bool present;

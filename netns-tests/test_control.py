@@ -79,6 +79,22 @@ def test_control_socket_clients_cannot_hold_the_agent(env):
     assert agent.alive() and pins_under(agent.state_dir)
     assert ask(agent, b'{"cmd":"generation","x":{"a":1,"b":[{"a":1},{"a":2}]}}\n')["ok"]
 
+    # a NUL in a string, escaped or raw, in a value or a key: refused (the
+    # commands read C strings: these were served as status and as a block
+    # of 198.51.100.99, the part before the NUL)
+    for raw in (b'{"cmd":"status\\u0000x"}\n',
+                b'{"cmd":"block-add","prefixes":["198.51.100.99\\u0000junk"]}\n',
+                b'{"cmd":"generation","a\\u0000b":1}\n'):
+        ans = ask(agent, raw)
+        assert ans["ok"] is False and "NUL" in ans["error"], (raw, ans)
+    assert ask(agent, b'{"cmd":"status","x":"a\x00b"}\n')["ok"] is False
+    # rule-add with a key it does not know (a typo of "src"): refused, where it
+    # used to add an allow rule for every source
+    ans = ask(agent, b'{"cmd":"rule-add","name":"typo","action":"allow","scr":["192.0.2.99"]}\n')
+    assert ans["ok"] is False and 'unknown key "scr"' in ans["error"], ans
+    assert ask(agent, b'{"cmd":"block-list"}\n')["data"]["prefixes"] == []
+    assert status_in_time(agent)["generation"] == 1
+
     # 16 clients ask for a large answer (every prefix of the set) and never read it
     want = len(json.dumps(ask(agent, b'{"cmd":"policy-show","prefixes":true}\n')))
     assert want > 500000, "the answer must be larger than what the socket buffers hold"
