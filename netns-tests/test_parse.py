@@ -7,6 +7,10 @@ is dropped and counted under its own reason.
 
 Frames are counted by an AF_PACKET socket on the fw veth: fragments are
 never delivered to a socket on their own."""
+import time
+
+from lib.netns import xdp_prog_id
+from lib.policy import policy_yaml
 from lib.traffic import exchange
 
 N = 4
@@ -54,3 +58,33 @@ def test_fragments_and_extension_headers(env):
     assert after["ipv6-ext-chain-too-long"] - before["ipv6-ext-chain-too-long"] == N
     assert after["bad-tcp-doff"] - before["bad-tcp-doff"] == N
     assert after["policy-rule"] - before["policy-rule"] == 5 * N
+
+
+def test_ipv4_mapped_source_cannot_pass_for_ipv4(env):
+    """A rule denies 192.0.2.99; an IPv6 datagram from ::ffff:192.0.2.99
+    reaches a dual-stack socket as from 192.0.2.99 (Linux delivers it), so
+    it must not pass: dropped as ipv6-v4-mapped, on XDP, then on tc (the
+    same section moved by a reload). On the code before, the socket
+    received every one (no IPv6 rule names it)."""
+    rules = [dict(name="deny-99", action="deny", src=["192.0.2.99"])]
+    agent = env.start(default="allow", rules=rules)
+    for hook in ("xdp", "tc"):
+        if hook == "tc":
+            agent.write_policy("10-test.yaml", policy_yaml(env.topo, rules, "allow",
+                                                           hook="tc"))
+            deadline = time.monotonic() + 10
+            while xdp_prog_id(env.topo.fw, env.topo.fdev) is not None or not [
+                    i for i in agent.status()["interfaces"]
+                    if i["name"] == env.topo.fdev and i["hook"] == "tc"]:
+                assert time.monotonic() < deadline, agent.log_text()
+                time.sleep(0.1)
+        before = agent.stats()["hooks"][hook]["drops"]["ipv6-v4-mapped"]["packets"]
+        got = exchange(env.topo, [
+            udp6("mapped", 5000, src="::ffff:192.0.2.99"),
+            udp6("mapped-dst", 5000, dst="::ffff:192.0.2.2"),
+            udp6("plain", 5000),
+            udp("v4-99", 5000, src="192.0.2.99"),
+        ])
+        assert got == {"mapped": 0, "mapped-dst": 0, "plain": N, "v4-99": 0}, (hook, got)
+        after = agent.stats()["hooks"][hook]["drops"]["ipv6-v4-mapped"]["packets"]
+        assert after - before == 2 * N, (hook, before, after)

@@ -131,6 +131,8 @@ struct xcase {
 #define SSH_SRC6	A6(1, 5)
 #define WEB_DST6	A6(0, 1)
 #define OTHER6		A6(0x50, 1)
+/* ::ffff:a.b.c.d, an IPv4-mapped address */
+#define MAPPED6(a, b, c, d)	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d
 
 static const struct xcase cases[] = {
 	/* IPv4 */
@@ -281,6 +283,12 @@ static const struct xcase cases[] = {
 	  PKT(ETH(P_IP6), IP6(0, SSH_SRC6, WEB_DST6), EXT8(60), EXT8(60), EXT8(60), EXT8(60),
 	      EXT8(60), EXT8(60), EXT8(60), EXT8(43), EXT8(6), TCP(40000, 22)),
 	  PARSE_DROP(DROP_IP6_EXT_DEPTH) },
+	{ "v6 from an IPv4-mapped source (the ssh rule's 203.0.113.5)",
+	  PKT(ETH(P_IP6), IP6(6, MAPPED6(203, 0, 113, 5), WEB_DST6), TCP(40000, 22)),
+	  PARSE_DROP(DROP_IP6_V4MAPPED) },
+	{ "v6 to an IPv4-mapped destination",
+	  PKT(ETH(P_IP6), IP6(17, SSH_SRC6, MAPPED6(192, 0, 2, 1)), UDP(5000, 53)),
+	  PARSE_DROP(DROP_IP6_V4MAPPED) },
 	{ "v6 truncated header", PKT(ETH(P_IP6), 0x60, 0, 0, 0, 0, 20, 6, 64, A6(1, 5)),
 	  .raw_len = true, PARSE_DROP(DROP_TRUNC_IP6) },
 	{ "v6 version 4 under ethertype ipv6",

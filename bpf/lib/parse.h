@@ -171,6 +171,14 @@ static __always_inline int sl_parse_ip4(void *ip, void *data_end, __u32 avail, s
 	return sl_parse_l4(ip + hlen, data_end, hlen, totlen, m);
 }
 
+/* Is A (16 bytes, network order) an IPv4-mapped address, ::ffff:a.b.c.d? */
+static __always_inline bool sl_ip6_v4mapped(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return !(w[0] | w[1]) && w[2] == bpf_htonl(0xffff);
+}
+
 static __always_inline int sl_parse_ip6(void *ip, void *data_end, __u32 avail, struct sl_meta *m)
 {
 	struct ipv6hdr *ip6 = ip;
@@ -190,6 +198,14 @@ static __always_inline int sl_parse_ip6(void *ip, void *data_end, __u32 avail, s
 	m->family = 6;
 	__builtin_memcpy(m->src6, &ip6->saddr, 16);
 	__builtin_memcpy(m->dst6, &ip6->daddr, 16);
+	/*
+	 * An IPv4-mapped address (::ffff:0:0/96) never travels on the wire
+	 * (RFC 4291 2.5.5.2), yet Linux hands a UDP datagram from
+	 * ::ffff:192.0.2.99 to a dual-stack socket as from 192.0.2.99, which
+	 * IPv4 rules would have denied and IPv6 rules never name.
+	 */
+	if (sl_ip6_v4mapped(m->src6) || sl_ip6_v4mapped(m->dst6))
+		return sl_parse_drop(m, SLUICE_DROP_IP6_V4MAPPED);
 	nh = ip6->nexthdr;
 
 #pragma unroll
