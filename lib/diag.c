@@ -4,10 +4,45 @@
  * name so it outlives the policy that produced it.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
+
+/*
+ * S with its control characters (C0, DEL) written as \xNN: a value quoted
+ * from a policy file ("r\npolicy generation 99 applied") must stay on its
+ * FILE:LINE:COL line, and escape sequences must not reach a terminal or
+ * forge log lines. S itself when it has none; NULL when out of memory.
+ */
+static char *escape_controls(char *s)
+{
+	size_t n = 0, len = strlen(s);
+	char *out, *o;
+
+	for (size_t i = 0; i < len; i++)
+		n += (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+	if (!n)
+		return s;
+	out = malloc(len + 3 * n + 1);
+	if (!out) {
+		free(s);
+		return NULL;
+	}
+	o = out;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+	free(s);
+	return out;
+}
 
 void sl_diag_add(struct sl_diags *d, const struct sl_loc *loc, const char *fmt, ...)
 {
@@ -30,8 +65,13 @@ void sl_diag_add(struct sl_diags *d, const struct sl_loc *loc, const char *fmt, 
 	va_end(ap);
 	if (n < 0)
 		return;
+	r->msg = escape_controls(r->msg);
+	if (!r->msg)
+		return;
 	if (loc && loc->file) {
 		r->file = strdup(loc->file);
+		if (r->file)
+			r->file = escape_controls(r->file);
 		if (!r->file) {
 			free(r->msg);
 			return;

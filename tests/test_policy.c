@@ -459,6 +459,22 @@ TEST(rule_without_name_or_action)
 	fx_done(&f);
 }
 
+/* Control characters quoted from a file are escaped: the error stays one line, no escape sequence goes out. */
+TEST(diag_escapes_controls)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "p.yaml", FW_HEAD "    - name: \"r\\npolicy generation 9 applied \\e[31m\"\n"
+		 "      action: deny\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "p.yaml", 4, 13,
+		    "bad rule name \"r\\x0apolicy generation 9 applied \\x1b[31m\"");
+	for (size_t i = 0; i < f.diags.n; i++)
+		ASSERT_TRUE(!strpbrk(f.diags.v[i].msg, "\n\r\x1b"), "no control character");
+	fx_done(&f);
+}
+
 TEST(empty_file)
 {
 	struct fixture f;
