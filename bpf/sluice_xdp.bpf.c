@@ -138,6 +138,29 @@ int sl_stage_lb(struct xdp_md *ctx)
  * veth, where the pull cost ~200 ns a packet (docs/datapath.md, "The tcx
  * ingress hook").
  */
+static __always_inline bool sl_eth_p_vlan(__be16 p)
+{
+	return p == bpf_htons(SL_ETH_P_8021Q) || p == bpf_htons(SL_ETH_P_8021AD);
+}
+
+/*
+ * Did the wire carry more tags than the parser takes (SL_VLAN_MAX, XDP's
+ * too-many-vlan-tags)? The kernel moves a frame's outer tag into the skb
+ * (vlan_present) before tcx, so the frame DATA..DATA_END holds one tag
+ * fewer than the one XDP sees: its SL_VLAN_MAX tags are the wire's third.
+ */
+static __always_inline bool sl_tcx_tags_past_max(struct __sk_buff *skb, void *data,
+						 void *data_end)
+{
+	struct ethhdr *eth = data;
+	struct vlan_hdr *vh = (void *)(eth + 1);
+
+	_Static_assert(SL_VLAN_MAX == 2, "two tags in the frame are the most it may hold");
+	if (!skb->vlan_present || (void *)(vh + 1) > data_end)
+		return false;
+	return sl_eth_p_vlan(eth->h_proto) && sl_eth_p_vlan(vh->h_vlan_encapsulated_proto);
+}
+
 SEC("tc")
 int sluice_tcx(struct __sk_buff *skb)
 {
@@ -152,6 +175,11 @@ int sluice_tcx(struct __sk_buff *skb)
 	data_end = SL_SKB_FIELD(skb, data_end);
 	if (data_end - data < want && !sl_skb_hdrs_linear(data, data_end))
 		bpf_skb_pull_data(skb, want);
+	data = SL_SKB_FIELD(skb, data);
+	data_end = SL_SKB_FIELD(skb, data_end);
+	if (sl_tcx_tags_past_max(skb, data, data_end))
+		return sl_hook_tc_verdict(sl_drop_pkt_h(SL_HOOK_TC, SLUICE_DROP_VLAN_DEPTH,
+							  skb->len));
 	return sl_hook_tc_verdict(sl_firewall_hook(skb, SL_HOOK_TC, skb->ingress_ifindex,
 						   skb->len, p));
 }

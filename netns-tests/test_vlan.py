@@ -8,6 +8,10 @@ subinterface everywhere. Instead an AF_PACKET socket on the fw veth counts what 
 kernel. A datapath that did not parse VLAN tags would see non-IP frames and
 pass them all: the denied frames would be counted and the test would fail.
 """
+import time
+
+from lib.netns import xdp_prog_id
+from lib.policy import policy_yaml
 from lib.traffic import exchange
 
 N = 5
@@ -47,3 +51,34 @@ def test_vlan_8021q_and_qinq(env):
     r = agent.rules()
     assert r["deny-5001"]["packets"] == 4 * N
     assert r["deny-dst"]["packets"] == 2 * N
+
+
+def test_third_tag_dropped_on_both_hooks(env):
+    """A third tag is too-many-vlan-tags on XDP and on tcx alike: the kernel
+    moves a frame's outer tag into the skb before tcx, so the tc parser sees
+    two and would classify the inner packet (on the code before, tc let
+    these through by the rules: 0 counted). Two tags stay classified."""
+    rules = [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])]
+    agent = env.start(default="allow", rules=rules)
+    three = [[DOT1AD, 200], [DOT1Q, 300], [DOT1Q, 400]]
+    qq = [[DOT1AD, 200], [DOT1Q, 300]]
+    for hook in ("xdp", "tc"):
+        if hook == "tc":
+            agent.write_policy("10-test.yaml", policy_yaml(env.topo, rules, "allow",
+                                                           hook="tc"))
+            deadline = time.monotonic() + 10
+            while xdp_prog_id(env.topo.fw, env.topo.fdev) is not None or not [
+                    i for i in agent.status()["interfaces"]
+                    if i["name"] == env.topo.fdev and i["hook"] == "tc"]:
+                assert time.monotonic() < deadline, agent.log_text()
+                time.sleep(0.1)
+
+        def depth():
+            return agent.stats()["hooks"][hook]["drops"]["too-many-vlan-tags"]["packets"]
+
+        before, rule_before = depth(), agent.rules()["deny-5001"]["packets"]
+        exchange(env.topo, [spec("three", "203.0.113.1", "203.0.113.2", 5000, three),
+                            spec("qq-deny", "198.51.100.1", "198.51.100.2", 5001, qq)],
+                 l2=True)
+        assert depth() - before == N, hook
+        assert agent.rules()["deny-5001"]["packets"] - rule_before == N, hook
