@@ -135,6 +135,10 @@ static void parse_args(struct agent *a, int argc, char **argv, bool *foreground,
 			*foreground = true;
 			break;
 		case 'm':
+			/* checked here: refused before anything is loaded or applied */
+			if (metrics_addr_check(optarg))
+				usage_error("--metrics '%s': not a numeric ADDR:PORT (port 1 to 65535)",
+					    optarg);
 			a->metrics_addr = optarg;
 			break;
 		case 'e': {

@@ -377,6 +377,21 @@ static void mhd_ready(struct agent *a, struct ep_src *src, uint32_t events)
 }
 
 /* ADDR:PORT, [V6ADDR]:PORT; numeric only. */
+/* Is S a port number, 1..65535 in decimal (getaddrinfo takes 99999 as 34463)? */
+static bool port_ok(const char *s)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 5)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
 static int parse_addr(const char *arg, struct addrinfo **res)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
@@ -385,7 +400,7 @@ static int parse_addr(const char *arg, struct addrinfo **res)
 	const char *colon = strrchr(arg, ':');
 	size_t hl;
 
-	if (!colon || colon == arg || !colon[1] || (size_t)(colon - arg) >= sizeof(host))
+	if (!colon || colon == arg || !port_ok(colon + 1) || (size_t)(colon - arg) >= sizeof(host))
 		return -EINVAL;
 	hl = colon - arg;
 	if (arg[0] == '[') {
@@ -398,6 +413,16 @@ static int parse_addr(const char *arg, struct addrinfo **res)
 		host[hl] = '\0';
 	}
 	return getaddrinfo(host, colon + 1, &hints, res) ? -EINVAL : 0;
+}
+
+int metrics_addr_check(const char *arg)
+{
+	struct addrinfo *ai = NULL;
+	int err = parse_addr(arg, &ai);
+
+	if (ai)
+		freeaddrinfo(ai);
+	return err;
 }
 
 int metrics_open(struct agent *a)

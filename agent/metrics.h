@@ -10,6 +10,8 @@ struct agent;
 
 /* Listen on a->metrics_addr (when set); -errno, logged. */
 int metrics_open(struct agent *a);
+/* 0 when ARG is a numeric ADDR:PORT (port 1..65535) metrics_open can listen on. */
+int metrics_addr_check(const char *arg);
 /* How long the loop may wait before metrics_run must run (ms; -1: no limit). */
 int metrics_timeout(struct agent *a);
 /* HTTP work that is due; called after every wait of the loop. */

@@ -721,3 +721,21 @@ def test_ct_verbs_need_an_agent(tmp_path):
     assert p.returncode == 2 and "unexpected argument 'now'" in one_error_line(p)
     p = run("ct", "lsit")
     assert p.returncode == 2 and "unknown command 'ct lsit'" in one_error_line(p)
+
+
+@pytest.mark.parametrize("addr", ["127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:0",
+                                  "[::1]:-1", "127.0.0.1:", "bogus"])
+def test_sluiced_metrics_port_out_of_range_refused(addr, tmp_path):
+    """--metrics with a port outside 1..65535 (getaddrinfo took 99999 as
+    34463 and 65536 as a random port) or no numeric ADDR:PORT: a usage
+    error before anything is loaded (exit 2, one line), where it used to
+    listen elsewhere, or fail only after applying the policy."""
+    sluiced = os.path.join(BUILD, "san", "sluiced")
+    p = subprocess.run([sluiced, "--metrics", addr, "--policy-dir", str(tmp_path),
+                        "--state-dir", str(tmp_path / "state"), "--socket",
+                        str(tmp_path / "s.sock"), "--foreground"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "--metrics '%s': not a numeric ADDR:PORT (port 1 to 65535)" % addr in \
+        one_error_line(p)
+    assert not os.path.exists(tmp_path / "s.sock")
