@@ -36,7 +36,7 @@
 #include "loader.h"
 #include "log.h"
 
-#define CTL_MAX_REQ	(1 << 20)	/* docs/control.md: larger requests are refused */
+#define CTL_MAX_REQ	SLUICE_CTL_REQ_MAX	/* larger requests are refused */
 #define CTL_READ_MS	5000		/* to send a whole request */
 #define CTL_SEND_MS	10000		/* to read a whole answer */
 #define CTL_MAX_CONNS	64

@@ -1169,6 +1169,9 @@ static inline __u32 sl_lb_flow_hash(const __u32 *w)
 #define SLUICE_EV_DEFAULT_RATE	1000		/* events/s; 0: events off */
 #define SLUICE_EV_RINGBUF	(256 * 1024)
 
+/* The control socket's largest request, its newline included (docs/control.md). */
+#define SLUICE_CTL_REQ_MAX	(1u << 20)
+
 struct sl_event {
 	__u64 ts_ns;		/* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
 	__u32 ifindex;		/* the receiving interface */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../bpf/sluice_abi.h"
 
 /* A teardown detaches every hook before it answers: give the agent time. */
 #define CTL_TIMEOUT_MS	30000
@@ -214,6 +215,14 @@ int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object
 		return cli_error(c, EXIT_FAIL, "out of memory");
 	}
 	json_object_put(req);
+	/* the agent refuses it and closes while it is still being sent: say so here */
+	if (strlen(wire) > SLUICE_CTL_REQ_MAX) {
+		rc = cli_error(c, EXIT_USAGE, "'%s' is %zu bytes as a request; the agent takes at "
+			       "most %u (split it: fewer arguments at a time)", cmd, strlen(wire),
+			       SLUICE_CTL_REQ_MAX);
+		free(wire);
+		return rc;
+	}
 
 	err = send_all(fd, wire, strlen(wire), deadline);
 	free(wire);

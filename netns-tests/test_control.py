@@ -266,3 +266,17 @@ def test_clients_asking_large_answers_do_not_hold_a_reload(env):
         for s in slow:
             s.close()
     assert agent.alive()
+
+
+def test_cli_request_over_the_limit_is_a_usage_error(env):
+    """`sluice block add` with 70,000 prefixes makes a request over 1 MiB:
+    the CLI says so (exit 2) instead of reporting that the agent closed the
+    connection, as it did when the agent refused it mid-send; nothing is
+    blocked."""
+    agent = env.start(default="allow", rules=deny_udp(5001))
+    many = ["198.51.%d.%d" % (i // 256 % 256, i % 256) for i in range(70000)]
+    p = agent.cli_raw("block", "add", *many, json_out=False, timeout=60)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "bytes as a request; the agent takes at most 1048576" in p.stderr, p.stderr
+    assert "closed the connection" not in p.stderr
+    assert agent.cli("block", "list")["prefixes"] == []
