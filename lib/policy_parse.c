@@ -815,11 +815,13 @@ static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m, b
 		}
 	} else if (!f[R_NAME].key) {
 		err_node(c, m, "rule has no name");
-	} else if (f[R_NAME].val->type != YAML_SCALAR_NODE || !name_ok(sval(f[R_NAME].val))) {
+	} else if (f[R_NAME].val->type != YAML_SCALAR_NODE) {
+		err_node(c, f[R_NAME].val, "a rule name is a single value, got %s",
+			 kind(f[R_NAME].val));
+	} else if (!name_ok(sval(f[R_NAME].val))) {
 		err_node(c, f[R_NAME].val,
 			 "bad rule name \"%.64s\": use 1..%d letters, digits, '_', '.' or '-'",
-			 f[R_NAME].val->type == YAML_SCALAR_NODE ? sval(f[R_NAME].val) : "",
-			 SL_NAME_MAX);
+			 sval(f[R_NAME].val), SL_NAME_MAX);
 	} else {
 		r->name = strdup(sval(f[R_NAME].val));
 		if (!r->name)
@@ -830,10 +832,12 @@ static void parse_rule(struct pctx *c, struct sl_firewall *fw, yaml_node_t *m, b
 	if (!f[R_ACTION].key) {
 		err_node(c, m, "rule%s%s%s has no action (allow or deny)", r->name ? " \"" : "",
 			 r->name ? r->name : "", r->name ? "\"" : "");
-	} else if (f[R_ACTION].val->type != YAML_SCALAR_NODE ||
-		   parse_action(sval(f[R_ACTION].val), &r->action)) {
+	} else if (f[R_ACTION].val->type != YAML_SCALAR_NODE) {
+		err_node(c, f[R_ACTION].val, "action must be allow or deny, got %s",
+			 kind(f[R_ACTION].val));
+	} else if (parse_action(sval(f[R_ACTION].val), &r->action)) {
 		err_node(c, f[R_ACTION].val, "unknown action \"%.64s\"; use allow or deny",
-			 f[R_ACTION].val->type == YAML_SCALAR_NODE ? sval(f[R_ACTION].val) : "");
+			 sval(f[R_ACTION].val));
 	}
 	if (f[R_EARLY].key)
 		parse_early(c, r, f[R_EARLY].val, c->errs == action_errs);
@@ -883,7 +887,10 @@ static void parse_hook(struct pctx *c, struct sl_firewall *fw, yaml_node_t *n)
 			fw->hook = hooks[i];
 			return;
 		}
-	err_node(c, n, "unknown hook \"%.64s\"; use auto, xdp or tc", s ? s : kind(n));
+	if (!s)
+		err_node(c, n, "hook must be auto, xdp or tc, got %s", kind(n));
+	else
+		err_node(c, n, "unknown hook \"%.64s\"; use auto, xdp or tc", s);
 }
 
 /*
@@ -930,10 +937,12 @@ static void parse_section(struct pctx *c, struct sl_firewall *fw, size_t idx, ya
 	}
 	if (f[F_IFACES].key)
 		each_scalar(c, "interfaces", NULL, f[F_IFACES].val, iface_item, fw);
-	if (f[F_DEFAULT].key && (f[F_DEFAULT].val->type != YAML_SCALAR_NODE ||
-				 parse_action(sval(f[F_DEFAULT].val), &fw->default_action)))
+	if (f[F_DEFAULT].key && f[F_DEFAULT].val->type != YAML_SCALAR_NODE)
+		err_node(c, f[F_DEFAULT].val, "default must be allow or deny, got %s",
+			 kind(f[F_DEFAULT].val));
+	else if (f[F_DEFAULT].key && parse_action(sval(f[F_DEFAULT].val), &fw->default_action))
 		err_node(c, f[F_DEFAULT].val, "unknown default \"%.64s\"; use allow or deny",
-			 f[F_DEFAULT].val->type == YAML_SCALAR_NODE ? sval(f[F_DEFAULT].val) : "");
+			 sval(f[F_DEFAULT].val));
 	if (f[F_STATEFUL].key && parse_bool(f[F_STATEFUL].val, &stateful))
 		err_node(c, f[F_STATEFUL].val, "stateful must be true or false, got \"%.64s\"",
 			 f[F_STATEFUL].val->type == YAML_SCALAR_NODE ? sval(f[F_STATEFUL].val) :

@@ -459,6 +459,20 @@ TEST(rule_without_name_or_action)
 	fx_done(&f);
 }
 
+/* A list or a mapping where a single value belongs is named as such, not as an empty value. */
+TEST(wrong_kind_named)
+{
+	EXPECT_ONE("firewall:\n  default: [allow]\n", 2, 12,
+		   "default must be allow or deny, got a list");
+	EXPECT_ONE("firewall:\n  default: {a: b}\n", 2, 12,
+		   "default must be allow or deny, got a mapping");
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: [deny]\n", 5, 15,
+		   "action must be allow or deny, got a list");
+	EXPECT_ONE(FW_HEAD "    - name: [r]\n      action: deny\n", 4, 13,
+		   "a rule name is a single value, got a list");
+	EXPECT_ONE("firewall:\n  hook: [xdp]\n", 2, 9, "hook must be auto, xdp or tc, got a list");
+}
+
 /* Control characters quoted from a file are escaped: the error stays one line, no escape sequence goes out. */
 TEST(diag_escapes_controls)
 {
