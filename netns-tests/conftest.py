@@ -49,6 +49,18 @@ class Env:
             "no XDP program on %s after start:\n%s" % (self.topo.fdev, self.agent.log_text())
         return self.agent
 
+    def to_tc(self, rules=(), default="allow", timeout=10):
+        """Move the running section to `hook: tc` (the same RULES and DEFAULT)
+        by a reload, and wait until the interface runs it there."""
+        self.agent.write_policy("10-test.yaml",
+                                policy_yaml(self.topo, rules, default, hook="tc"))
+        deadline = time.monotonic() + timeout
+        while xdp_prog_id(self.topo.fw, self.topo.fdev) is not None or not [
+                i for i in self.agent.status()["interfaces"]
+                if i["name"] == self.topo.fdev and i["hook"] == "tc"]:
+            assert time.monotonic() < deadline, self.agent.log_text()
+            time.sleep(0.1)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_checks():

@@ -50,6 +50,17 @@ def ask(agent, raw):
     return json.loads(buf)
 
 
+def non_readers(agent, n, raw, into):
+    """N clients that send RAW and never read the answer (a small receive
+    buffer), appended to INTO (the caller closes them)."""
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(agent.socket)
+        s.sendall(raw)
+        into.append(s)
+
+
 def v6_prefixes(n):
     return ["2001:db8:%x:%x::/64" % (0xc000 + (i >> 16), i & 0xffff) for i in range(n)]
 
@@ -100,12 +111,7 @@ def test_control_socket_clients_cannot_hold_the_agent(env):
     assert want > 500000, "the answer must be larger than what the socket buffers hold"
     slow = []
     try:
-        for _ in range(16):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.connect(agent.socket)
-            s.sendall(b'{"cmd":"policy-show","prefixes":true}\n')
-            slow.append(s)
+        non_readers(agent, 16, b'{"cmd":"policy-show","prefixes":true}\n', slow)
         t0 = time.monotonic()
         st = status_in_time(agent)
         print("status with 16 readers that do not read: %.2f s" % (time.monotonic() - t0))
@@ -245,12 +251,7 @@ def test_clients_asking_large_answers_do_not_hold_a_reload(env):
     g = status_in_time(agent)["generation"]
     slow = []
     try:
-        for _ in range(64):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            s.connect(agent.socket)
-            s.sendall(b'{"cmd":"rule-list"}\n')
-            slow.append(s)
+        non_readers(agent, 64, b'{"cmd":"rule-list"}\n', slow)
         t0 = time.monotonic()
         agent.write_policy("10-test.yaml", policy_yaml(env.topo, rules[:-1]))
         bound = 8 * one + 2

@@ -7,10 +7,6 @@ is dropped and counted under its own reason.
 
 Frames are counted by an AF_PACKET socket on the fw veth: fragments are
 never delivered to a socket on their own."""
-import time
-
-from lib.netns import xdp_prog_id
-from lib.policy import policy_yaml
 from lib.traffic import exchange
 
 N = 4
@@ -70,14 +66,7 @@ def test_ipv4_mapped_source_cannot_pass_for_ipv4(env):
     agent = env.start(default="allow", rules=rules)
     for hook in ("xdp", "tc"):
         if hook == "tc":
-            agent.write_policy("10-test.yaml", policy_yaml(env.topo, rules, "allow",
-                                                           hook="tc"))
-            deadline = time.monotonic() + 10
-            while xdp_prog_id(env.topo.fw, env.topo.fdev) is not None or not [
-                    i for i in agent.status()["interfaces"]
-                    if i["name"] == env.topo.fdev and i["hook"] == "tc"]:
-                assert time.monotonic() < deadline, agent.log_text()
-                time.sleep(0.1)
+            env.to_tc(rules)
         before = agent.stats()["hooks"][hook]["drops"]["ipv6-v4-mapped"]["packets"]
         got = exchange(env.topo, [
             udp6("mapped", 5000, src="::ffff:192.0.2.99"),

@@ -8,10 +8,6 @@ subinterface everywhere. Instead an AF_PACKET socket on the fw veth counts what 
 kernel. A datapath that did not parse VLAN tags would see non-IP frames and
 pass them all: the denied frames would be counted and the test would fail.
 """
-import time
-
-from lib.netns import xdp_prog_id
-from lib.policy import policy_yaml
 from lib.traffic import exchange
 
 N = 5
@@ -64,14 +60,7 @@ def test_third_tag_dropped_on_both_hooks(env):
     qq = [[DOT1AD, 200], [DOT1Q, 300]]
     for hook in ("xdp", "tc"):
         if hook == "tc":
-            agent.write_policy("10-test.yaml", policy_yaml(env.topo, rules, "allow",
-                                                           hook="tc"))
-            deadline = time.monotonic() + 10
-            while xdp_prog_id(env.topo.fw, env.topo.fdev) is not None or not [
-                    i for i in agent.status()["interfaces"]
-                    if i["name"] == env.topo.fdev and i["hook"] == "tc"]:
-                assert time.monotonic() < deadline, agent.log_text()
-                time.sleep(0.1)
+            env.to_tc(rules)
 
         def depth():
             return agent.stats()["hooks"][hook]["drops"]["too-many-vlan-tags"]["packets"]
