@@ -6,6 +6,7 @@
 #ifndef SLUICED_CONTROL_H
 #define SLUICED_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct agent;
@@ -19,6 +20,13 @@ struct json_object;
 int ctl_open(struct agent *a);
 /* Close timed-out connections; returns the epoll timeout in ms (-1: none). */
 int ctl_expire(struct agent *a);
+/*
+ * Answer the listings that wait (requests read, rule-list and the like),
+ * oldest first, for about 20 ms (one at least); ctl_waiting: does one
+ * still wait (the loop then does not sleep)?
+ */
+void ctl_serve(struct agent *a);
+bool ctl_waiting(const struct agent *a);
 void ctl_close(struct agent *a);
 /*
  * Run one request (LEN bytes of REQ, without the '\n'): the answer object,

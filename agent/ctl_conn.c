@@ -12,7 +12,13 @@
  *     oldest that has not sent its request yet (a flood of idle connections
  *     cannot lock the CLI out), else it is refused;
  *   - answers waiting to be read take at most CTL_MAX_QUEUED bytes in all;
- *     past that a request gets a short error answer instead of its data.
+ *     past that a request gets a short error answer instead of its data;
+ *   - a request for a listing (ctl_lists: MBs to build for a large policy)
+ *     waits, read, for ctl_serve, which answers those in the order they
+ *     came for CTL_LIST_MS a round (one at least), between the rounds of
+ *     the loop: the agent's timers, reloads and every other request (a
+ *     status) go first, where 64 rule lists of a 16k-rule policy held them
+ *     ~8 s.
  * The commands themselves are in control.c.
  */
 #include <errno.h>
@@ -42,6 +48,7 @@
 #define CTL_MAX_CONNS	64
 #define CTL_MAX_QUEUED	(256u << 20)	/* answer bytes not read yet, all connections */
 #define CTL_BACKLOG	64
+#define CTL_LIST_MS	20		/* listings answered per round, at least one */
 
 struct ctl_conn {
 	struct ep_src src;	/* first: agent_conn_new */
@@ -49,6 +56,8 @@ struct ctl_conn {
 	struct timespec t0;	/* accepted; once answering: when the answer began */
 	char *buf;		/* the request so far */
 	size_t len;
+	size_t req_len;		/* a listing's request, read, waiting for ctl_serve; 0 */
+	unsigned long seq;	/* when it began to wait: the order ctl_serve takes */
 	char *out;		/* the answer; NULL while reading the request */
 	size_t out_len, out_off;
 	struct json_object *monitor;	/* an accepted "monitor": events.c takes over */
@@ -156,6 +165,73 @@ static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, si
 	conn_send(a, c);
 }
 
+/* Commands whose answers are listings, MBs for a large policy or table. */
+static bool ctl_lists(const char *req, size_t len)
+{
+	static const char *const lists[] = { "rule-list", "policy-show", "ct-list",
+					     "block-list", "egress-list", "lb-list" };
+	struct json_object *in, *cmd;
+	char err[256];
+	bool yes = false;
+
+	if (ctl_parse_request(req, len, &in, err, sizeof(err)))
+		return false;	/* ctl_handle answers the error at once */
+	if (json_object_object_get_ex(in, "cmd", &cmd))
+		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+			yes |= !strcmp(json_object_get_string(cmd), lists[i]);
+	json_object_put(in);
+	return yes;
+}
+
+/* The request C->BUF[0..LEN) is read: answered now, or a listing's waits for ctl_serve. */
+static void conn_request(struct agent *a, struct ctl_conn *c, size_t len)
+{
+	static unsigned long seq;
+
+	if (!ctl_lists(c->buf, len)) {
+		conn_answer(a, c, c->buf, len);
+		return;
+	}
+	/* the fd has nothing more to say until the answer: not watched meanwhile */
+	agent_unwatch(a, &c->src);
+	c->req_len = len;
+	c->seq = ++seq;
+}
+
+void ctl_serve(struct agent *a)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct ctl_conn *c, *first = NULL;
+		size_t len;
+
+		for (c = a->conns; c; c = c->next)
+			if (c->req_len && (!first || c->seq < first->seq))
+				first = c;
+		if (!first)
+			return;
+		/* watched again: conn_send waits for room through it */
+		if (agent_watch(a, &first->src, EPOLLIN)) {
+			conn_close(a, first);
+			continue;
+		}
+		c = first;
+		len = c->req_len;
+		c->req_len = 0;
+		conn_answer(a, c, c->buf, len);
+	} while (agent_ms_since(&t0) < CTL_LIST_MS);
+}
+
+bool ctl_waiting(const struct agent *a)
+{
+	for (const struct ctl_conn *c = a->conns; c; c = c->next)
+		if (c->req_len)
+			return true;
+	return false;
+}
+
 static void conn_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
 	struct ctl_conn *c = (struct ctl_conn *)((char *)src - offsetof(struct ctl_conn, src));
@@ -188,7 +264,7 @@ static void conn_ready(struct agent *a, struct ep_src *src, uint32_t events)
 		nl = memchr(c->buf + c->len, '\n', n);
 		c->len += n;
 		if (nl) {
-			conn_answer(a, c, c->buf, nl - c->buf);
+			conn_request(a, c, nl - c->buf);
 			return;
 		}
 		if (c->len > CTL_MAX_REQ) {
@@ -202,7 +278,7 @@ static void conn_ready(struct agent *a, struct ep_src *src, uint32_t events)
 		if (n == 0) {
 			/* end of input without '\n': take what came as the request */
 			if (c->len)
-				conn_answer(a, c, c->buf, c->len);
+				conn_request(a, c, c->len);
 			else
 				conn_close(a, c);
 			return;
@@ -216,7 +292,7 @@ static bool make_room(struct agent *a)
 	struct ctl_conn *c, *oldest = NULL;
 
 	for (c = a->conns; c; c = c->next)
-		if (!c->out)
+		if (!c->out && !c->req_len)
 			oldest = c;
 	if (!oldest)
 		return false;
@@ -259,6 +335,9 @@ int ctl_expire(struct agent *a)
 		long ms = agent_ms_since(&c->t0);
 
 		next = c->next;
+		/* a listing's request, read: ctl_serve's to answer */
+		if (c->req_len)
+			continue;
 		if (ms > limit) {
 			if (c->out)
 				pr_warn("control: a client read %zu of the %zu bytes of its answer "

@@ -368,7 +368,10 @@ static void agent_run(struct agent *a)
 	while (!a->stop) {
 		int t2 = metrics_timeout(a), t3 = (int)sync_gc_timeout(a);
 
+		ctl_serve(a);
 		timeout = ctl_expire(a);
+		if (ctl_waiting(a))
+			timeout = 0;
 		if (timeout < 0 || (t2 >= 0 && t2 < timeout))
 			timeout = t2;
 		if (timeout < 0 || (t3 >= 0 && t3 < timeout))
