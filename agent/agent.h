@@ -51,7 +51,6 @@ struct migrate;
 struct ep_src {
 	int fd;
 	void (*ready)(struct agent *a, struct ep_src *src, uint32_t events);
-	bool client;	/* a control connection (agent_conn_new): within a round's budget */
 };
 
 /* One interface the XDP program is attached to, through a pinned bpf_link;

@@ -372,12 +372,13 @@ static const struct {
 	/* commands that take arguments get the request */
 	int (*fn_req)(struct agent *a, struct json_object *req, struct json_object **data,
 		      char *err, size_t errlen);
+	bool listing;	/* its answer lists a policy or a table: MBs (ctl_listing) */
 } commands[] = {
 	{ "status", cmd_status },
-	{ "rule-list", cmd_rule_list },
+	{ "rule-list", cmd_rule_list, .listing = true },
 	{ "stats", cmd_stats },
 	{ "teardown", cmd_teardown },
-	{ "ct-list", NULL, ct_cmd_list },
+	{ "ct-list", NULL, ct_cmd_list, true },
 	{ "ct-flush", NULL, ct_cmd_flush },
 	{ "ct-stats", NULL, ct_cmd_stats },
 	{ "monitor", NULL, ev_cmd_monitor },
@@ -385,11 +386,11 @@ static const struct {
 	{ "rule-del", NULL, edit_cmd_rule_del },
 	{ "block-add", NULL, edit_cmd_block_add },
 	{ "block-del", NULL, edit_cmd_block_del },
-	{ "block-list", NULL, edit_cmd_block_list },
-	{ "policy-show", NULL, edit_cmd_policy_show },
+	{ "block-list", NULL, edit_cmd_block_list, true },
+	{ "policy-show", NULL, edit_cmd_policy_show, true },
 	{ "generation", NULL, edit_cmd_generation },
-	{ "egress-list", NULL, egress_cmd_list },
-	{ "lb-list", NULL, lb_cmd_list },
+	{ "egress-list", NULL, egress_cmd_list, true },
+	{ "lb-list", NULL, lb_cmd_list, true },
 	{ "lb-drain", NULL, edit_cmd_lb_drain },
 	{ "lb-undrain", NULL, edit_cmd_lb_undrain },
 };
@@ -551,18 +552,43 @@ bad:
 	return ret;
 }
 
-struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
-			       struct json_object **monitor)
+bool ctl_listing(struct json_object *in)
 {
-	struct json_object *in, *cmdv, *data = NULL, *ans = json_object_new_object();
-	char err[2048] = "";
-	const char *cmd = "";
-	int ret;
+	struct json_object *cmdv;
 
-	ret = ctl_parse_request(req, len, &in, err, sizeof(err));
-	if (ret)
-		goto out;
-	ret = -EINVAL;
+	json_object_object_get_ex(in, "cmd", &cmdv);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(json_object_get_string(cmdv), commands[i].name))
+			return commands[i].listing;
+	return false;
+}
+
+/* The answer: RET 0 with DATA, else the error ERR (usage when the request is wrong). */
+static struct json_object *answer(int ret, struct json_object *data, const char *err)
+{
+	struct json_object *ans = json_object_new_object();
+
+	json_object_object_add(ans, "ok", json_object_new_boolean(!ret));
+	if (ret) {
+		json_object_put(data);
+		json_object_object_add(ans, "error", json_object_new_string(err));
+		/* the request itself is wrong: the CLI exits 2, not 1 */
+		if (ret == -EINVAL)
+			json_object_object_add(ans, "usage", json_object_new_boolean(true));
+	} else {
+		json_object_object_add(ans, "data", data);
+	}
+	return ans;
+}
+
+struct json_object *ctl_run(struct agent *a, struct json_object *in,
+			    struct json_object **monitor)
+{
+	struct json_object *cmdv, *data = NULL;
+	char err[2048] = "";
+	const char *cmd;
+	int ret = -EINVAL;
+
 	json_object_object_get_ex(in, "cmd", &cmdv);
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\" (known: status, rule-list, "
@@ -578,19 +604,13 @@ struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
 		      commands[i].fn_req(a, in, &data, err, sizeof(err));
 		break;
 	}
-out:
 	if (!ret && !strcmp(cmd, "monitor"))
 		*monitor = json_object_get(in);
 	json_object_put(in);
-	json_object_object_add(ans, "ok", json_object_new_boolean(!ret));
-	if (ret) {
-		json_object_put(data);
-		json_object_object_add(ans, "error", json_object_new_string(err));
-		/* the request itself is wrong: the CLI exits 2, not 1 */
-		if (ret == -EINVAL)
-			json_object_object_add(ans, "usage", json_object_new_boolean(true));
-	} else {
-		json_object_object_add(ans, "data", data);
-	}
-	return ans;
+	return answer(ret, data, err);
+}
+
+struct json_object *ctl_refused(int ret, const char *err)
+{
+	return answer(ret, NULL, err);
 }

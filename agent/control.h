@@ -29,15 +29,19 @@ void ctl_serve(struct agent *a);
 bool ctl_waiting(const struct agent *a);
 void ctl_close(struct agent *a);
 /*
- * Run one request (LEN bytes of REQ, without the '\n'): the answer object,
- * for the caller to put. *MONITOR is set to the request when it is an
- * accepted "monitor": the connection then stays open for the events
+ * Run the request IN (ctl_parse_request's; ctl_run puts it): the answer
+ * object, for the caller to put. *MONITOR is set to the request when it is
+ * an accepted "monitor": the connection then stays open for the events
  * (events.c), and the caller puts it.
  */
-struct json_object *ctl_handle(struct agent *a, const char *req, size_t len,
-			       struct json_object **monitor);
+struct json_object *ctl_run(struct agent *a, struct json_object *in,
+			    struct json_object **monitor);
+/* The answer to a request ctl_parse_request refused with RET, ERR. */
+struct json_object *ctl_refused(int ret, const char *err);
+/* Does the request IN ask for a listing (rule-list, ct-list, ...: MBs to build)? */
+bool ctl_listing(struct json_object *in);
 /*
- * The request parser of ctl_handle (and of fuzz/fuzz_control.c): LEN bytes
+ * The request parser (and of fuzz/fuzz_control.c): LEN bytes
  * of REQ must be one strict JSON object, each key once in every object,
  * with a "cmd" string, followed by nothing but blanks. Returns 0 with the
  * object in *OUT (the caller puts it), or -EINVAL (-ENOMEM) with the reason

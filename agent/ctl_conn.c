@@ -13,8 +13,8 @@
  *     cannot lock the CLI out), else it is refused;
  *   - answers waiting to be read take at most CTL_MAX_QUEUED bytes in all;
  *     past that a request gets a short error answer instead of its data;
- *   - a request for a listing (ctl_lists: MBs to build for a large policy)
- *     waits, read, for ctl_serve, which answers those in the order they
+ *   - a request for a listing (ctl_listing: MBs to build for a large policy)
+ *     waits, parsed, for ctl_serve, which answers those in the order they
  *     came for CTL_LIST_MS a round (one at least), between the rounds of
  *     the loop: the agent's timers, reloads and every other request (a
  *     status) go first, where 64 rule lists of a 16k-rule policy held them
@@ -56,7 +56,7 @@ struct ctl_conn {
 	struct timespec t0;	/* accepted; once answering: when the answer began */
 	char *buf;		/* the request so far */
 	size_t len;
-	size_t req_len;		/* a listing's request, read, waiting for ctl_serve; 0 */
+	struct json_object *req;	/* a listing's request waiting for ctl_serve, or NULL */
 	unsigned long seq;	/* when it began to wait: the order ctl_serve takes */
 	char *out;		/* the answer; NULL while reading the request */
 	size_t out_len, out_off;
@@ -78,6 +78,7 @@ static void conn_release(struct agent *a, struct ctl_conn *c)
 	if (c->out)
 		a->ctl_queued -= c->out_len;
 	json_object_put(c->monitor);
+	json_object_put(c->req);
 	free(c->buf);
 	free(c->out);
 	free(c);
@@ -131,11 +132,11 @@ static void conn_send(struct agent *a, struct ctl_conn *c)
 	json_object_put(monitor);
 }
 
-static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, size_t len)
+/* Send C the answer ANS (which this puts). */
+static void conn_answer(struct agent *a, struct ctl_conn *c, struct json_object *ans)
 {
 	static const char busy[] = "{\"ok\":false,\"error\":\"the agent holds too many answers "
 				   "its clients have not read yet; try again\"}";
-	struct json_object *ans = ctl_handle(a, req, len, &c->monitor);
 	const char *s = json_object_to_json_string_ext(ans, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t n = strlen(s);
@@ -165,36 +166,25 @@ static void conn_answer(struct agent *a, struct ctl_conn *c, const char *req, si
 	conn_send(a, c);
 }
 
-/* Commands whose answers are listings, MBs for a large policy or table. */
-static bool ctl_lists(const char *req, size_t len)
-{
-	static const char *const lists[] = { "rule-list", "policy-show", "ct-list",
-					     "block-list", "egress-list", "lb-list" };
-	struct json_object *in, *cmd;
-	char err[256];
-	bool yes = false;
-
-	if (ctl_parse_request(req, len, &in, err, sizeof(err)))
-		return false;	/* ctl_handle answers the error at once */
-	if (json_object_object_get_ex(in, "cmd", &cmd))
-		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-			yes |= !strcmp(json_object_get_string(cmd), lists[i]);
-	json_object_put(in);
-	return yes;
-}
-
 /* The request C->BUF[0..LEN) is read: answered now, or a listing's waits for ctl_serve. */
 static void conn_request(struct agent *a, struct ctl_conn *c, size_t len)
 {
 	static unsigned long seq;
+	struct json_object *in;
+	char err[2048];
+	int ret = ctl_parse_request(c->buf, len, &in, err, sizeof(err));
 
-	if (!ctl_lists(c->buf, len)) {
-		conn_answer(a, c, c->buf, len);
+	if (ret) {
+		conn_answer(a, c, ctl_refused(ret, err));
+		return;
+	}
+	if (!ctl_listing(in)) {
+		conn_answer(a, c, ctl_run(a, in, &c->monitor));
 		return;
 	}
 	/* the fd has nothing more to say until the answer: not watched meanwhile */
 	agent_unwatch(a, &c->src);
-	c->req_len = len;
+	c->req = in;
 	c->seq = ++seq;
 }
 
@@ -205,10 +195,10 @@ void ctl_serve(struct agent *a)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		struct ctl_conn *c, *first = NULL;
-		size_t len;
+		struct json_object *in;
 
 		for (c = a->conns; c; c = c->next)
-			if (c->req_len && (!first || c->seq < first->seq))
+			if (c->req && (!first || c->seq < first->seq))
 				first = c;
 		if (!first)
 			return;
@@ -218,16 +208,16 @@ void ctl_serve(struct agent *a)
 			continue;
 		}
 		c = first;
-		len = c->req_len;
-		c->req_len = 0;
-		conn_answer(a, c, c->buf, len);
+		in = c->req;
+		c->req = NULL;
+		conn_answer(a, c, ctl_run(a, in, &c->monitor));
 	} while (agent_ms_since(&t0) < CTL_LIST_MS);
 }
 
 bool ctl_waiting(const struct agent *a)
 {
 	for (const struct ctl_conn *c = a->conns; c; c = c->next)
-		if (c->req_len)
+		if (c->req)
 			return true;
 	return false;
 }
@@ -292,7 +282,7 @@ static bool make_room(struct agent *a)
 	struct ctl_conn *c, *oldest = NULL;
 
 	for (c = a->conns; c; c = c->next)
-		if (!c->out && !c->req_len)
+		if (!c->out && !c->req)
 			oldest = c;
 	if (!oldest)
 		return false;
@@ -336,7 +326,7 @@ int ctl_expire(struct agent *a)
 
 		next = c->next;
 		/* a listing's request, read: ctl_serve's to answer */
-		if (c->req_len)
+		if (c->req)
 			continue;
 		if (ms > limit) {
 			if (c->out)

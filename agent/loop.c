@@ -8,13 +8,6 @@
  * be ready in the same epoll_wait batch. agent_unwatch takes a source out
  * of the batch being dispatched as well as out of epoll, so the caller can
  * free it at once (tests/test_loop.c).
- *
- * A round serves the agent's own sources first (timers, signals, the
- * policy dir, the ring buffer), then control clients until it has spent
- * AGENT_CLIENT_BUDGET_MS (at least one client a round): 64 clients each
- * asking for a 4 MB rule list (0.12 s to build) held a reload and every
- * other client ~8 s, answered 16 at a time. A client not served waits for
- * the next round (its events are level-triggered: epoll reports it again).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,8 +20,6 @@
 
 /* Events handled per round: more wait for the next round, none is lost. */
 #define AGENT_BATCH	16
-/* Time a round gives control clients once one has been served. */
-#define AGENT_CLIENT_BUDGET_MS	20
 
 int agent_watch(struct agent *a, struct ep_src *src, uint32_t events)
 {
@@ -54,7 +45,6 @@ void *agent_conn_new(struct agent *a, int fd, size_t size,
 	}
 	src->fd = fd;
 	src->ready = ready;
-	src->client = true;
 	if (agent_watch(a, src, EPOLLIN)) {
 		close(fd);
 		free(src);
@@ -88,23 +78,11 @@ int agent_dispatch(struct agent *a, int timeout_ms)
 		return -errno;
 	a->batch = evs;
 	a->batch_n = n;
-	/* the agent's own sources, then clients within the budget */
-	for (int pass = 0; pass < 2; pass++) {
-		struct timespec t0;
-		bool served = false;
+	for (int i = 0; i < n && !a->stop; i++) {
+		struct ep_src *src = evs[i].data.ptr;
 
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		for (int i = 0; i < n && !a->stop; i++) {
-			struct ep_src *src = evs[i].data.ptr;
-
-			/* NULL: closed by an earlier handler of this batch */
-			if (!src || src->client != (pass == 1))
-				continue;
-			if (pass == 1 && served && agent_ms_since(&t0) >= AGENT_CLIENT_BUDGET_MS)
-				break;
+		if (src)	/* NULL: closed by an earlier handler of this batch */
 			src->ready(a, src, evs[i].events);
-			served = true;
-		}
 	}
 	a->batch = NULL;
 	a->batch_n = 0;

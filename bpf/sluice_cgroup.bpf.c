@@ -120,11 +120,11 @@ static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg
 /*
  * IPv6 sockets reach IPv4 hosts through v4-mapped addresses (::ffff:a.b.c.d)
  * without the IPv4 hooks ever running: those are judged as the IPv4
- * addresses they are, by the IPv4 tables.
+ * addresses they are, by the IPv4 tables (the parser's test, parse.h).
  */
 static __always_inline bool sl_v4mapped(const __u32 *w)
 {
-	return !w[0] && !w[1] && w[2] == bpf_htonl(0xffff);
+	return sl_ip6_v4mapped((const __u8 *)w);
 }
 
 /* The call's IPv6 address := W (a program may write the words one by one only). */

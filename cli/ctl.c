@@ -193,6 +193,7 @@ int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object
 	enum json_tokener_error jerr;
 	char *line = NULL, *wire = NULL;
 	const char *s;
+	size_t wlen;
 	int err, rc;
 
 	*data = NULL;
@@ -216,15 +217,16 @@ int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object
 	}
 	json_object_put(req);
 	/* the agent refuses it and closes while it is still being sent: say so here */
-	if (strlen(wire) > SLUICE_CTL_REQ_MAX) {
+	wlen = strlen(wire);
+	if (wlen > SLUICE_CTL_REQ_MAX) {
 		rc = cli_error(c, EXIT_USAGE, "'%s' is %zu bytes as a request; the agent takes at "
-			       "most %u (split it: fewer arguments at a time)", cmd, strlen(wire),
+			       "most %u (split it: fewer arguments at a time)", cmd, wlen,
 			       SLUICE_CTL_REQ_MAX);
 		free(wire);
 		return rc;
 	}
 
-	err = send_all(fd, wire, strlen(wire), deadline);
+	err = send_all(fd, wire, wlen, deadline);
 	free(wire);
 	if (!err)
 		err = recv_line(fd, &line, deadline);
