@@ -764,19 +764,32 @@ int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
 
 /* ---- writing ---- */
 
-/* A YAML double-quoted scalar: every value is written quoted, so none is retyped. */
+/*
+ * A YAML double-quoted scalar: every value is written quoted, so none is
+ * retyped. YAML's line breaks beyond ASCII's (NEL U+0085, LS U+2028, PS
+ * U+2029) are escaped too (\N, \L, \P): written raw, the reader folds them
+ * into a space.
+ */
 static void put_quoted(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
-		if (ch == '"' || ch == '\\')
+		if (ch == 0xc2 && (unsigned char)s[1] == 0x85) {
+			fputs("\\N", f);
+			s++;
+		} else if (ch == 0xe2 && (unsigned char)s[1] == 0x80 &&
+			   ((unsigned char)s[2] == 0xa8 || (unsigned char)s[2] == 0xa9)) {
+			fputs((unsigned char)s[2] == 0xa8 ? "\\L" : "\\P", f);
+			s += 2;
+		} else if (ch == '"' || ch == '\\') {
 			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
+		} else if (ch < 0x20 || ch == 0x7f) {
 			fprintf(f, "\\x%02x", ch);
-		else
+		} else {
 			fputc(ch, f);
+		}
 	}
 	fputc('"', f);
 }
