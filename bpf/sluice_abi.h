@@ -422,7 +422,8 @@ struct sl_counter {
 	X(DROP_LB_ENCAP,	"lb-encap-failed")		\
 	X(DROP_EGRESS_RULE,	"egress-rule")			\
 	X(DROP_EGRESS_DEFAULT,	"egress-default")		\
-	X(DROP_IP6_V4MAPPED,	"ipv6-v4-mapped")
+	X(DROP_IP6_V4MAPPED,	"ipv6-v4-mapped")		\
+	X(DROP_LB_SPOOFED,	"lb-spoofed-source")
 
 /*
  * sl_verdict_v2 and sl_drop_v2 have room for more entries than there are

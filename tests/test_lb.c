@@ -306,6 +306,7 @@ struct spec {
 	size_t payload;			/* bytes of payload (0x5a each) */
 	bool udp_nocsum;		/* IPv4 UDP with checksum 0 */
 	bool df;
+	uint8_t ttl;			/* TTL or hop limit; 0: 64 */
 	const uint8_t *smac, *dmac;
 };
 
@@ -339,15 +340,16 @@ static uint16_t l4_csum(int family, uint8_t proto, const uint8_t *src, const uin
 
 /* Write the IP header (checksummed) at P for a payload of PLEN bytes; its length. */
 static size_t ip_hdr(uint8_t *p, int family, uint8_t proto, const uint8_t *src,
-		     const uint8_t *dst, size_t plen, bool df)
+		     const uint8_t *dst, size_t plen, bool df, uint8_t ttl)
 {
+	ttl = ttl ? ttl : 64;
 	if (family == 4) {
 		memset(p, 0, 20);
 		p[0] = 0x45;
 		put16(p + 2, (uint16_t)(20 + plen));
 		put16(p + 4, 0x1234);
 		put16(p + 6, df ? 0x4000 : 0);
-		p[8] = 64;
+		p[8] = ttl;
 		p[9] = proto;
 		memcpy(p + 12, src, 4);
 		memcpy(p + 16, dst, 4);
@@ -358,7 +360,7 @@ static size_t ip_hdr(uint8_t *p, int family, uint8_t proto, const uint8_t *src,
 	p[0] = 0x60;
 	put16(p + 4, (uint16_t)plen);
 	p[6] = proto;
-	p[7] = 64;
+	p[7] = ttl;
 	memcpy(p + 8, src, 16);
 	memcpy(p + 24, dst, 16);
 	return 40;
@@ -377,7 +379,7 @@ static size_t own_hdr(uint8_t *w, const uint8_t *out, const uint8_t *dmac, const
 	memcpy(w, dmac, 6);
 	memcpy(w + 6, smac, 6);
 	put16(w + 12, family == 4 ? 0x0800 : 0x86dd);
-	ip_hdr(w + 14, family, proto, src, dst, plen, false);
+	ip_hdr(w + 14, family, proto, src, dst, plen, false, 0);
 	if (family == 4) {
 		put16(w + 14 + 4, 0);
 		ip4_recsum(w + 14);
@@ -401,7 +403,7 @@ static size_t build(uint8_t *buf, const struct spec *s)
 	put16(buf + 12, s->family == 4 ? 0x0800 : 0x86dd);
 	l3 = buf + 14;
 	l4len = (s->proto == 6 ? 20 : 8) + s->payload;
-	hl = ip_hdr(l3, s->family, s->proto, src, dst, l4len, s->df);
+	hl = ip_hdr(l3, s->family, s->proto, src, dst, l4len, s->df, s->ttl);
 	l4 = l3 + hl;
 	memset(l4, 0, l4len);
 	memset(l4 + l4len - s->payload, 0x5a, s->payload);
@@ -521,6 +523,7 @@ static void nat_tcp(int family)
 	s.dport = 8080;
 	s.smac = MAC_IF1;
 	s.dmac = bmac;
+	s.ttl = 63;	/* the hop it took through the load balancer */
 	wlen = build(want, &s);
 	same("NAT SYN", out, olen, want, wlen);
 
@@ -536,6 +539,7 @@ static void nat_tcp(int family)
 	s.dport = 8080;
 	s.smac = MAC_IF1;
 	s.dmac = bmac;
+	s.ttl = 63;	/* the hop it took through the load balancer */
 	wlen = build(want, &s);
 	same("NAT established", out, olen, want, wlen);
 
@@ -594,6 +598,7 @@ static void nat_udp(int family, bool nocsum)
 	s.dport = 5353;
 	s.smac = MAC_IF1;
 	s.dmac = bmac;
+	s.ttl = 63;	/* the hop it took through the load balancer */
 	wlen = build(want, &s);
 	same(nocsum ? "UDP, checksum 0 stays 0" : "UDP", out, olen, want, wlen);
 
@@ -609,6 +614,7 @@ static void nat_udp(int family, bool nocsum)
 	s.sport = 53;
 	s.smac = MAC_IF0;
 	s.dmac = MAC_CLIENT;
+	s.ttl = 63;	/* the hop it took through the load balancer */
 	wlen = build(want, &s);
 	same("NAT reply: from VIP:port", out, olen, want, wlen);
 out:
@@ -657,6 +663,7 @@ static void nat_tcp_reply(int family)
 	s.sport = 80;
 	s.smac = MAC_IF0;
 	s.dmac = MAC_CLIENT;
+	s.ttl = 63;	/* the hop it took through the load balancer */
 	wlen = build(want, &s);
 	same("NAT TCP reply", out, olen, want, wlen);
 	/* the same backend port from another client port: not a flow, untouched */
@@ -897,7 +904,7 @@ static void icmp_error(int family, bool dsr_mode)
 	memcpy(in, MAC_IF0, 6);
 	memcpy(in + 6, MAC_PEER, 6);
 	put16(in + 12, family == 4 ? 0x0800 : 0x86dd);
-	ip_hdr(in + 14, family, family == 4 ? 1 : 58, a_r, a_vip, 8 + qlen, false);
+	ip_hdr(in + 14, family, family == 4 ? 1 : 58, a_r, a_vip, 8 + qlen, false, 0);
 	icmp = in + 14 + hl;
 	memset(icmp, 0, 8);
 	icmp[0] = family == 4 ? 3 : 1;	/* unreachable */
@@ -923,7 +930,7 @@ static void icmp_error(int family, bool dsr_mode)
 	} else {
 		uint8_t *q, *wi;
 
-		ip_hdr(want + 14, family, family == 4 ? 1 : 58, a_r, a_be, 8 + qlen, false);
+		ip_hdr(want + 14, family, family == 4 ? 1 : 58, a_r, a_be, 8 + qlen, false, 0);
 		wi = want + 14 + hl;
 		memset(wi, 0, 8);
 		wi[0] = icmp[0];
@@ -1118,7 +1125,7 @@ static void decap(int family)
 		addr_of(family, family == 4 ? "198.51.100.200" : "2001:db8:b::200", osrc);
 		addr_of(family, family == 4 ? "198.51.100.1" : "2001:db8:b::1", odst);
 		memcpy(in, inner, 14);
-		ip_hdr(in + 14, family, family == 4 ? 4 : 41, osrc, odst, ilen - 14, false);
+		ip_hdr(in + 14, family, family == 4 ? 4 : 41, osrc, odst, ilen - 14, false, 0);
 		memcpy(in + 14 + hl, inner + 14, ilen - 14);
 		n = ilen + hl;
 		if (!ASSERT_OK(run(&e, k == 2 ? if0 : if1, in, n, &ret, out, &olen), "run"))
@@ -1241,6 +1248,7 @@ TEST(lb_no_neighbour_to_stack)
 	ASSERT_EQ(ret, XDP_PASS, "to the stack");
 	s.dst = "198.51.100.77";
 	s.dport = 5353;
+	s.ttl = 63;	/* the hop it took through the load balancer */
 	wlen = build(want, &s);
 	same("rewritten, Ethernet as it came", out, olen, want, wlen);
 	if (ASSERT_OK(lb_stats_read(e.st, st), "stats"))
@@ -1274,6 +1282,119 @@ TEST(lb_fragment_dropped)
 		ASSERT_EQ(drop[SLUICE_DROP_LB_FRAGMENT].packets, 1, "lb-fragment");
 out:
 	lb_env_close(&e);
+}
+
+/*
+ * The load balancer is a hop: a packet for a VIP with TTL (hop limit) 1
+ * goes to the stack as it came, whose forwarding answers it (ICMP time
+ * exceeded); with 2 it is balanced, with 1 left (the checksum the frame's
+ * builder computes, not the datapath's update).
+ */
+static void ttl_hop(int family)
+{
+	struct spec s = { .family = family, .proto = 17, .src = family == 4 ? CLIENT4 : CLIENT6,
+			  .dst = family == 4 ? VIP4_NAT : VIP6_NAT, .sport = 5001, .dport = 53,
+			  .payload = 20, .ttl = 1 };
+	uint8_t in[256], out[2048], want[256], bmac[6];
+	size_t n, olen, wlen;
+	struct lb_env e;
+	char baddr[64];
+	__u32 ret;
+
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+		goto out;
+	n = build(in, &s);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run TTL 1"))
+		goto out;
+	ASSERT_EQ(ret, XDP_PASS, "TTL 1: to the stack");
+	same("TTL 1: as it came", out, olen, in, n);
+	s.ttl = 2;
+	n = build(in, &s);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run TTL 2"))
+		goto out;
+	ASSERT_EQ(ret, XDP_REDIRECT, "TTL 2: balanced");
+	be_addr(family, 21, baddr, sizeof(baddr));
+	be_mac(bmac, 21);
+	s.dst = baddr;
+	s.dport = 5353;
+	s.smac = MAC_IF1;
+	s.dmac = bmac;
+	s.ttl = 1;
+	wlen = build(want, &s);
+	same("TTL 2: balanced with 1 left", out, olen, want, wlen);
+out:
+	lb_env_close(&e);
+}
+
+TEST(lb_ttl_v4_one_hop)
+{
+	ttl_hop(4);
+}
+
+TEST(lb_hop_limit_v6_one_hop)
+{
+	ttl_hop(6);
+}
+
+/*
+ * A packet for a VIP from a VIP (LAND), or from the address and port a NAT
+ * backend serves on (whose service's replies would be taken for this
+ * flow's: a loop), opens no flow: dropped as lb-spoofed-source. The same
+ * backend's address from another port is a client like any other.
+ */
+static void own_source(int family)
+{
+	const char *vip = family == 4 ? VIP4_NAT : VIP6_NAT;
+	struct sl_counter drop[SLUICE_DROP_MAX];
+	uint8_t in[256], out[2048];
+	struct lb_env e;
+	char baddr[64];
+	size_t n, olen;
+	__u32 ret;
+	struct spec s = { .family = family, .proto = 17, .src = vip, .dst = vip, .sport = 53,
+			  .dport = 53, .payload = 20 };
+
+	if (!ASSERT_OK(lb_env_open(&e, POLICY), "open"))
+		goto out;
+	xdp_env_reset_counters(&e.x);
+	n = build(in, &s);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run VIP -> VIP"))
+		goto out;
+	ASSERT_EQ(ret, XDP_DROP, "from the VIP to the VIP: dropped");
+	/* the backend of dns (udp 53) at its port 5353, and the one of web (tcp 80) at 8080 */
+	be_addr(family, 21, baddr, sizeof(baddr));
+	s.src = baddr;
+	s.sport = 5353;
+	n = build(in, &s);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run backend:5353 -> VIP:53"))
+		goto out;
+	ASSERT_EQ(ret, XDP_DROP, "from a NAT backend's serving port: dropped");
+	be_addr(family, 11, baddr, sizeof(baddr));
+	s = (struct spec){ .family = family, .proto = 6, .src = baddr, .dst = vip, .sport = 8080,
+			   .dport = 80, .tcp_flags = 0x02 };
+	n = build(in, &s);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run backend:8080 -> VIP:80"))
+		goto out;
+	ASSERT_EQ(ret, XDP_DROP, "a SYN from a NAT backend's serving port: dropped");
+	if (ASSERT_OK(sl_counters_read(e.x.drop_fd, SLUICE_DROP_MAX, drop), "drops"))
+		ASSERT_EQ(drop[SLUICE_DROP_LB_SPOOFED].packets, 3, "lb-spoofed-source");
+	s.sport = 40000;
+	n = build(in, &s);
+	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run backend:40000 -> VIP:80"))
+		goto out;
+	ASSERT_EQ(ret, XDP_REDIRECT, "the backend's address from another port: balanced");
+out:
+	lb_env_close(&e);
+}
+
+TEST(lb_own_source_v4_opens_no_flow)
+{
+	own_source(4);
+}
+
+TEST(lb_own_source_v6_opens_no_flow)
+{
+	own_source(6);
 }
 
 /* ---- with the stateful firewall in front ---- */
@@ -1342,6 +1463,7 @@ TEST(lb_stateful_reply_through_conntrack)
 	s.sport = 80;
 	s.smac = MAC_IF0;
 	s.dmac = MAC_CLIENT;
+	s.ttl = 63;	/* the hop it took through the load balancer */
 	wlen = build(want, &s);
 	same("reply from VIP:80", out, olen, want, wlen);
 	s = (struct spec){ .family = 4, .proto = 6, .src = "198.51.100.11", .dst = CLIENT4,

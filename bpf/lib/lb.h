@@ -237,6 +237,33 @@ static __noinline void sl_lb_reverse_add(const struct lb_flow_key *k,
  * more (stale, backend gone) looks the service up after all. CFG: lb_cfg.
  * (Inlined at its one call site in sl_lb: a call would cost ~7 ns a packet.)
  */
+/*
+ * May a packet from K's source open a flow? Not when that source is a VIP
+ * (a LAND packet: its backend's answer would go to the VIP, out and back
+ * in again) or the address and port a NAT backend serves on (its service's
+ * replies from another backend would be taken for a reply of this flow,
+ * translated and sent to it, whose answer comes back as this flow's next
+ * packet: one spoofed datagram, a loop without end). Both are spoofed: a
+ * VIP is this load balancer's, a backend's replies leave from its port to
+ * clients. The filter's bits first (one array read each), the exact
+ * lookups only for what they hold.
+ */
+static __always_inline bool sl_lb_own_source(const struct lb_flow_key *k)
+{
+	struct lb_svc_key sk;
+
+	__builtin_memset(&sk, 0, sizeof(sk));
+	__builtin_memcpy(sk.vip, k->src, 16);
+	sk.family = k->family;
+	if (sl_lb_filtered(LB_F_VIP, k->src) && bpf_map_lookup_elem(&lb_svc, &sk))
+		return true;
+	if (!sl_lb_filtered(LB_F_BACKEND, k->src))
+		return false;
+	sk.port = k->sport;
+	sk.proto = k->proto;
+	return bpf_map_lookup_elem(&lb_nat_be, &sk) != NULL;
+}
+
 static __always_inline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 					 const struct lb_config *cfg,
 					 const struct lb_service *svc,
@@ -257,6 +284,9 @@ static __always_inline int sl_lb_service(struct xdp_md *ctx, struct sl_pipe *p,
 			svc = sl_lb_service_of(k, false);
 		if (!svc)
 			return sl_pass(p->bytes);
+		if (sl_lb_own_source(k))
+			return sl_drop_ev(SLUICE_DROP_LB_SPOOFED, p->bytes, &p->m,
+					  SLUICE_EV_NO_RULE, p->ifindex);
 		only_new = !f && sl_lb_opening(k->proto, p->m.tcp_flags);
 		be = sl_lb_new_flow(cfg, svc, k, p->m.tcp_flags, now, &hash, &be_id, src,
 				    only_new, &exists);
@@ -354,6 +384,9 @@ static __always_inline int sl_lb(struct xdp_md *ctx, struct sl_pipe *p,
 		sl_lb_stat(SLUICE_LB_STAT_VLAN);
 		return sl_pass(p->bytes);
 	}
+	/* its last hop: the stack's to forward or answer (ICMP time exceeded) */
+	if (sl_lb_ttl_out(ctx, &p->m))
+		return sl_pass(p->bytes);
 	if (p->lb.reply)
 		return sl_lb_reply(ctx, p);
 	/* most traffic is for no VIP: one inlined array read says so */

@@ -394,10 +394,31 @@ static __always_inline __u16 *sl_lb_l4_csum(void *l4, void *data_end, __u8 proto
 }
 
 /*
+ * Has the IP packet of M (untagged, at CTX) no hop left: TTL or hop limit
+ * 1 or 0? The load balancer forwards, so it counts a hop (sl_lb_rewrite);
+ * a packet that cannot take one more is not balanced. What would loop
+ * through it dies out as through any router.
+ */
+static __always_inline bool sl_lb_ttl_out(struct xdp_md *ctx, const struct sl_meta *m)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
+	if (m->family == 4) {
+		struct iphdr *iph = data + SL_ETH_HLEN;
+
+		return (void *)(iph + 1) > data_end || iph->ttl <= 1;
+	}
+	struct ipv6hdr *ip6 = data + SL_ETH_HLEN;
+
+	return (void *)(ip6 + 1) > data_end || ip6->hop_limit <= 1;
+}
+
+/*
  * Rewrite one endpoint of the TCP/UDP packet at DATA: the destination
  * (DST_SIDE) or the source, to ADDR (family of the packet) and PORT (network
- * order), with the IPv4 header checksum and the L4 checksum updated.
- * Returns 0, or -1 when the headers are not where the parser saw them.
+ * order), with the IPv4 header checksum and the L4 checksum updated, and
+ * one hop taken off the TTL or hop limit (sl_lb_ttl_out checked there is
+ * one). Returns 0, or -1 when the headers are not where the parser saw them.
  */
 static __always_inline int sl_lb_rewrite(void *data, void *data_end, const struct sl_meta *m,
 					 bool dst_side, const __u8 *addr, __be16 port)
@@ -422,7 +443,10 @@ static __always_inline int sl_lb_rewrite(void *data, void *data_end, const struc
 			return -1;
 		a = dst_side ? &iph->daddr : &iph->saddr;
 		acc = sl_csum_diff32(0, *a, to[0]);
-		sl_csum_apply(&iph->check, acc);
+		/* TTL: the high byte of the header's word it shares with the protocol */
+		sl_csum_apply(&iph->check, sl_csum_diff16(acc, bpf_htons(iph->ttl << 8),
+							  bpf_htons((iph->ttl - 1) << 8)));
+		iph->ttl--;
 		*a = to[0];
 	} else {
 		struct ipv6hdr *ip6 = data + SL_ETH_HLEN;
@@ -433,6 +457,7 @@ static __always_inline int sl_lb_rewrite(void *data, void *data_end, const struc
 		a = dst_side ? (__u32 *)&ip6->daddr : (__u32 *)&ip6->saddr;
 		acc = sl_csum_diff128(0, a, to);
 		__builtin_memcpy(a, to, 16);
+		ip6->hop_limit--;
 	}
 	acc = sl_csum_diff16(acc, *pport, port);
 	*pport = port;
