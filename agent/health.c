@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -205,21 +206,40 @@ static void hc_send(struct agent *a, struct hc_check *c)
 		hc_result(a, c, false, "epoll");
 }
 
+/*
+ * The status code of the status line at S, as RFC 9112 writes it: "HTTP/"
+ * DIGIT "." DIGIT SP 3DIGIT, then SP (the reason), CR, LF or the end; -1
+ * for anything else (a sign, a fourth digit, a number that wraps).
+ */
+static int hc_status_code(const char *s)
+{
+	const char *d = s + 5;
+
+	if (strncmp(s, "HTTP/", 5) || !isdigit((unsigned char)d[0]) || d[1] != '.' ||
+	    !isdigit((unsigned char)d[2]) || d[3] != ' ')
+		return -1;
+	d += 4;
+	if (!isdigit((unsigned char)d[0]) || !isdigit((unsigned char)d[1]) ||
+	    !isdigit((unsigned char)d[2]) || (d[3] && !strchr(" \r\n", d[3])))
+		return -1;
+	return (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+}
+
 /* The status line is in: up when its status is the one expected. */
 static void hc_http_status(struct agent *a, struct hc_check *c)
 {
-	unsigned int status = 0;
+	int status = hc_status_code(c->buf);
 	char why[96];
 
-	if (sscanf(c->buf, "HTTP/%*u.%*u %u", &status) != 1) {
+	if (status < 0) {
 		hc_result(a, c, false, "not an HTTP status line");
 		return;
 	}
-	if (status == c->cfg.expect) {
+	if ((unsigned int)status == c->cfg.expect) {
 		hc_result(a, c, true, NULL);
 		return;
 	}
-	snprintf(why, sizeof(why), "HTTP status %u, expected %u", status, c->cfg.expect);
+	snprintf(why, sizeof(why), "HTTP status %d, expected %u", status, c->cfg.expect);
 	hc_result(a, c, false, why);
 }
 

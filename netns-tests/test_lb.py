@@ -6,13 +6,15 @@ own name (lib/lbnet.py). Connections are counted by the name that answers.
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 import pytest
 
 from conftest import RUN_PREFIX, _counter
 from lib.agent import Agent, BPFFS, pins_under
-from lib.lbnet import LbNet, backend_addr, wait_for
+from lib.lbnet import PYTHON, LbNet, backend_addr, wait_for
+from lib.netns import ns_cmd
 from test_events import parse_metrics, scrape
 
 VIP4 = "203.0.113.10"
@@ -201,6 +203,68 @@ def test_lb_health_checks(lbenv):
     assert "b3" in spread(net.connect(VIP4, 80, 120))
     log = a.log_text()
     assert "%s is down" % key in log and "%s is up again" % key in log
+
+
+# An HTTP server that answers every request with the status line argv[3]
+# (bounded: 2,000 requests, 60 s without one), for health checks.
+STATUS_SERVER = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(64)
+s.settimeout(60)
+print("ready", flush=True)
+for _ in range(2000):
+    c, _ = s.accept()
+    c.settimeout(2)
+    try:
+        c.recv(4096)
+        c.sendall(sys.argv[3].encode() + b"\r\n\r\n")
+    except OSError:
+        pass
+    c.close()
+"""
+
+
+def test_lb_health_http_status_line_strict(lbenv):
+    """type: http takes the status code as RFC 9112 writes it, three
+    digits: "+0200", "0200" and "4294967496" (which wraps to 200 as an
+    unsigned int) are not 200, and the backend goes down on them; "200"
+    brings it back."""
+    net = lbenv.net
+    hc = "    health: { type: http, interval: 0.2, timeout: 0.1, rise: 2, fall: 2, path: / }\n"
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web(health=hc)))
+    key = backend_addr(3) + ":8080"
+    net.stop_server(3)
+    srv = None
+
+    def serve(line):
+        nonlocal srv
+        if srv:
+            srv.kill()
+            srv.wait(timeout=10)
+        srv = subprocess.Popen(ns_cmd(net.backends[2], [PYTHON, "-c", STATUS_SERVER,
+                                                        backend_addr(3), "8080", line]),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+        assert srv.stdout.readline().strip() == "ready"
+
+    def state():
+        return lb_list(a)["web4"][key]["state"]
+
+    try:
+        serve("HTTP/1.1 200 OK")
+        assert wait_for(lambda: state() == "active", 10), a.log_text()
+        for bad in ("HTTP/1.1 +0200 OK", "HTTP/1.1 0200 OK", "HTTP/1.1 4294967496 OK"):
+            serve(bad)
+            assert wait_for(lambda: state() == "down", 10), (bad, a.log_text())
+            serve("HTTP/1.1 200 OK")
+            assert wait_for(lambda: state() == "active", 10), (bad, a.log_text())
+    finally:
+        if srv:
+            srv.kill()
+            srv.wait(timeout=10)
 
 
 def test_lb_ipv6_vip_and_udp(lbenv):
