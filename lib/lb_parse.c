@@ -28,15 +28,55 @@
 #define HC_COUNT_MAX	100
 #define HC_PATH_MAX	255
 
-/* A single address (no prefix length, or /32 /128) into FAMILY and ADDR. */
+/*
+ * Why the address P cannot be a VIP or a backend (no host sends to it, or
+ * it never leaves this host), or NULL.
+ */
+static const char *lb_addr_unusable(const struct sl_prefix *p)
+{
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t zero[16];
+	const uint8_t *a = p->addr;
+
+	if (!memcmp(a, zero, p->family == AF_INET ? 4 : 16))
+		return "the unspecified address";
+	if (p->family == AF_INET) {
+		if (a[0] == 127)
+			return "a loopback address";
+		if (a[0] >= 224 && a[0] <= 239)
+			return "a multicast address";
+		if (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+			return "the broadcast address";
+		return NULL;
+	}
+	if (!memcmp(a, zero, 15) && a[15] == 1)
+		return "the loopback address";
+	if (a[0] == 0xff)
+		return "a multicast address";
+	if (!memcmp(a, v4mapped, 12))
+		return "an IPv4-mapped address (write the IPv4 address)";
+	return NULL;
+}
+
+/*
+ * A single address (no prefix length, or /32 /128) into FAMILY and ADDR;
+ * one a host can send to (lb_addr_unusable).
+ */
 static int one_addr(const char *s, uint8_t *family, uint8_t *addr, char *err, size_t errlen)
 {
 	struct sl_prefix p;
+	const char *why;
 
 	if (sl_prefix_parse(s, strlen(s), &p, err, errlen))
 		return -EINVAL;
 	if (p.len != (p.family == AF_INET ? 32 : 128)) {
 		snprintf(err, errlen, "\"%.64s\" is a prefix; an address is expected here", s);
+		return -EINVAL;
+	}
+	why = lb_addr_unusable(&p);
+	if (why) {
+		snprintf(err, errlen, "\"%.64s\" is %s: a unicast address is expected here", s,
+			 why);
 		return -EINVAL;
 	}
 	*family = p.family == AF_INET ? 4 : 6;
@@ -624,7 +664,16 @@ int lb_check(struct sl_policy *pol, struct sl_diags *d)
 			errs += err_at(d, &s->loc, "load balancer \"%s\": %zu backends do not fit a "
 				       "table-size of %u", s->name ? s->name : "?", s->nbackends,
 				       s->table_size);
-		for (size_t b = 0; b < s->nbackends; b++)
+		for (size_t b = 0; b < s->nbackends; b++) {
+			const struct sl_lb_backend *be = &s->backends[b];
+
+			/* NAT: VIP:port itself; DSR: the VIP (its outer header would go to it) */
+			if (s->family && !memcmp(be->addr, s->vip, 16) &&
+			    (s->mode == SL_LB_DSR || be->port == s->port))
+				errs += err_at(d, &be->loc, "backend of \"%s\" is the service's own "
+					       "vip%s: its packets would come back to the load "
+					       "balancer", s->name ? s->name : "?",
+					       s->mode == SL_LB_DSR ? "" : " and port");
 			for (size_t k = 0; k < b; k++)
 				if (!memcmp(s->backends[b].addr, s->backends[k].addr, 16) &&
 				    s->backends[b].port == s->backends[k].port)
@@ -633,6 +682,7 @@ int lb_check(struct sl_policy *pol, struct sl_diags *d)
 						       s->name ? s->name : "?",
 						       s->backends[k].loc.line,
 						       s->backends[k].loc.col);
+		}
 	}
 	if (nbe > SL_LB_BACKENDS_MAX)
 		errs += err_at(d, &pol->lb_loc, "too many backends: %zu in all load balancers; at "

@@ -1626,6 +1626,43 @@ TEST(lb_errors_located)
 	fx_done(&f);
 }
 
+/*
+ * Addresses no client sends to, or that never leave this host, as a VIP
+ * or a backend; a backend that is its service's own VIP (and port, NAT):
+ * each an error at its place.
+ */
+TEST(lb_unusable_addresses_located)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml",
+		"firewall:\n  interfaces: [eth0]\n"			/* 1-2 */
+		"loadbalancers:\n"					/* 3 */
+		"  - { name: a, vip: 0.0.0.0, port: 80, backends: [{ addr: 198.51.100.1 }] }\n"
+		"  - { name: b, vip: 224.0.0.1, port: 80, backends: [{ addr: 127.0.0.1 }] }\n"
+		"  - { name: c, vip: 255.255.255.255, port: 80, backends: [{ addr: \"::1\" }] }\n"
+		"  - { name: d, vip: \"::ffff:192.0.2.1\", port: 80, backends: [{ addr: \"ff02::1\" }] }\n"
+		"  - { name: e, vip: 192.0.2.5, port: 80, backends: [{ addr: 192.0.2.5, port: 80 }, "
+		"{ addr: 192.0.2.5, port: 8080 }] }\n"			/* 8 */
+		"  - { name: f, vip: 192.0.2.6, port: 80, mode: dsr, encap-source: 198.51.100.0/24, "
+		"backends: [{ addr: 192.0.2.6 }] }\n"			/* 9 */
+		"  - { name: g, vip: \"::\", port: 80, backends: [{ addr: \"2001:db8::1\" }] }\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "a.yaml", 4, 21, "\"0.0.0.0\" is the unspecified address");
+	ASSERT_DIAG(&f, "a.yaml", 5, 21, "\"224.0.0.1\" is a multicast address");
+	ASSERT_DIAG(&f, "a.yaml", 5, 61, "\"127.0.0.1\" is a loopback address");
+	ASSERT_DIAG(&f, "a.yaml", 6, 21, "\"255.255.255.255\" is the broadcast address");
+	ASSERT_DIAG(&f, "a.yaml", 6, 67, "\"::1\" is the loopback address");
+	ASSERT_DIAG(&f, "a.yaml", 7, 21, "is an IPv4-mapped address");
+	ASSERT_DIAG(&f, "a.yaml", 7, 70, "\"ff02::1\" is a multicast address");
+	ASSERT_DIAG(&f, "a.yaml", 8, 61, "backend of \"e\" is the service's own vip and port");
+	ASSERT_DIAG(&f, "a.yaml", 9, 103, "backend of \"f\" is the service's own vip:");
+	ASSERT_DIAG(&f, "a.yaml", 10, 21, "\"::\" is the unspecified address");
+	ASSERT_EQ(f.diags.n, 10, "nothing else: 192.0.2.5 port 8080 of e is a backend like any other");
+	fx_done(&f);
+}
+
 TEST(lb_needs_a_firewall)
 {
 	EXPECT_ONE("loadbalancers:\n  - { name: w, vip: 192.0.2.1, port: 80, "
