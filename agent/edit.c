@@ -1039,7 +1039,8 @@ static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *
 
 /*
  * The first CLI drain from FROM on that names a backend D names too (the
- * same VIP:PORT and address; ports equal, or one of them any), or -1.
+ * same VIP:PORT and address; ports equal, or one of them any; protocols
+ * likewise), or -1.
  */
 static long drain_find(const struct sl_edits *e, const struct lb_drain *d, size_t from)
 {
@@ -1051,7 +1052,8 @@ static long drain_find(const struct sl_edits *e, const struct lb_drain *d, size_
 		    x.vfamily != d->vfamily || memcmp(x.vip, d->vip, 16) || x.vport != d->vport ||
 		    x.bfamily != d->bfamily || memcmp(x.baddr, d->baddr, 16))
 			continue;
-		if (!x.bport || !d->bport || x.bport == d->bport)
+		if ((!x.bport || !d->bport || x.bport == d->bport) &&
+		    (!x.proto || !d->proto || x.proto == d->proto))
 			return (long)i;
 	}
 	return -1;

@@ -183,8 +183,8 @@ static int do_lb_undrain(struct cli *c, int argc, char **argv)
 
 static const struct cli_verb lb_verbs[] = {
 	{ "list", do_lb_list, "" },
-	{ "drain", do_lb_drain, "VIP:PORT BACKEND", drain_opts, CV_TEXT, 2, 2 },
-	{ "undrain", do_lb_undrain, "VIP:PORT BACKEND", drain_opts, CV_TEXT, 2, 2 },
+	{ "drain", do_lb_drain, "VIP:PORT[/PROTO] BACKEND", drain_opts, CV_TEXT, 2, 2 },
+	{ "undrain", do_lb_undrain, "VIP:PORT[/PROTO] BACKEND", drain_opts, CV_TEXT, 2, 2 },
 	{ NULL },
 };
 
@@ -195,6 +195,7 @@ const struct cli_object cli_lb = {
 		   "checks) and its backends with weight, state (active, draining, down), new\n"
 		   "flows, active flows, packets and bytes. `drain` takes BACKEND (ADDRESS or\n"
 		   "ADDRESS:PORT; IPv6 as [ADDRESS]:PORT) out of new flows of the service on\n"
-		   "VIP:PORT (tcp and udp), established flows stay; `undrain` ends that. Drains are\n"
+		   "VIP:PORT (tcp and udp; VIP:PORT/tcp or /udp: that one), established flows\n"
+		   "stay; `undrain` ends that. Drains are\n"
 		   "kept by the agent in the policy dir: they survive restarts.",
 };

@@ -159,7 +159,7 @@ void lb_endpoint_format(uint8_t family, const uint8_t *addr, uint16_t port, char
 int lb_drain_parse(const char *s, struct lb_drain *d, char *err, size_t errlen)
 {
 	const char *sp = strchr(s, ' ');
-	char svc[80];
+	char svc[80], *slash;
 
 	memset(d, 0, sizeof(*d));
 	if (!sp || (size_t)(sp - s) >= sizeof(svc) || strchr(sp + 1, ' ')) {
@@ -168,6 +168,12 @@ int lb_drain_parse(const char *s, struct lb_drain *d, char *err, size_t errlen)
 	}
 	memcpy(svc, s, (size_t)(sp - s));
 	svc[sp - s] = '\0';
+	/* VIP:PORT/PROTO, as `sluice lb list` writes a service: that protocol's alone */
+	slash = strrchr(svc, '/');
+	if (slash && (!strcmp(slash, "/tcp") || !strcmp(slash, "/udp"))) {
+		d->proto = slash[1] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
+		*slash = '\0';
+	}
 	if (lb_endpoint_parse(svc, true, &d->vfamily, d->vip, &d->vport, err, errlen) ||
 	    lb_endpoint_parse(sp + 1, false, &d->bfamily, d->baddr, &d->bport, err, errlen))
 		return -EINVAL;
@@ -180,15 +186,16 @@ void lb_drain_format(const struct lb_drain *d, char *buf, size_t len)
 
 	lb_endpoint_format(d->vfamily, d->vip, d->vport, v, sizeof(v));
 	lb_endpoint_format(d->bfamily, d->baddr, d->bport, b, sizeof(b));
-	snprintf(buf, len, "%s %s", v, b);
+	snprintf(buf, len, "%s%s %s", v, !d->proto ? "" : d->proto == IPPROTO_TCP ? "/tcp" : "/udp",
+		 b);
 }
 
 bool lb_drain_match(const struct lb_drain *d, const struct sl_lb_service *s,
 		    const struct sl_lb_backend *b)
 {
 	return d->vfamily == s->family && !memcmp(d->vip, s->vip, 16) && d->vport == s->port &&
-	       d->bfamily == s->family && !memcmp(d->baddr, b->addr, 16) &&
-	       (!d->bport || d->bport == b->port);
+	       (!d->proto || d->proto == s->proto) && d->bfamily == s->family &&
+	       !memcmp(d->baddr, b->addr, 16) && (!d->bport || d->bport == b->port);
 }
 
 void lb_drains_apply(struct sl_policy *pol, char *const *drains, size_t n)

@@ -28,11 +28,12 @@ void lb_endpoint_format(uint8_t family, const uint8_t *addr, uint16_t port, char
 struct lb_drain {
 	uint8_t vfamily, vip[16];
 	uint16_t vport;
+	uint8_t proto;			/* IPPROTO_TCP, IPPROTO_UDP; 0: the services of both */
 	uint8_t bfamily, baddr[16];
 	uint16_t bport;			/* 0: any port of that address */
 };
 
-/* "VIP:PORT BACKEND" (one space); -EINVAL with a message in ERR. */
+/* "VIP:PORT[/tcp|/udp] BACKEND" (one space); -EINVAL with a message in ERR. */
 int lb_drain_parse(const char *s, struct lb_drain *d, char *err, size_t errlen);
 /* Its normal text form (what the edits file holds). */
 void lb_drain_format(const struct lb_drain *d, char *buf, size_t len);

@@ -21,6 +21,7 @@
 #include "policy_int.h"
 #include "policy_json.h"
 #include "hook.h"
+#include "lb_policy.h"
 #include <fnmatch.h>
 
 struct fixture {
@@ -1660,6 +1661,52 @@ TEST(lb_unusable_addresses_located)
 	ASSERT_DIAG(&f, "a.yaml", 9, 103, "backend of \"f\" is the service's own vip:");
 	ASSERT_DIAG(&f, "a.yaml", 10, 21, "\"::\" is the unspecified address");
 	ASSERT_EQ(f.diags.n, 10, "nothing else: 192.0.2.5 port 8080 of e is a backend like any other");
+	fx_done(&f);
+}
+
+/*
+ * A drain names VIP:PORT (both protocols' services) or VIP:PORT/tcp, /udp
+ * (that one's, as `lb list` writes a service); its text reads back the same.
+ */
+TEST(lb_drain_by_protocol)
+{
+	char *drains[] = { "192.0.2.10:53/udp 198.51.100.1", "192.0.2.10:80 198.51.100.2" };
+	const char *texts[] = { "192.0.2.10:53/udp 198.51.100.1", "192.0.2.10:53/tcp 198.51.100.1",
+				"192.0.2.10:53 198.51.100.1" };
+	struct fixture f;
+	char err[256], buf[128];
+	struct lb_drain d;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml",
+		"firewall:\n  interfaces: [eth0]\n"
+		"loadbalancers:\n"
+		"  - { name: dt, vip: 192.0.2.10, port: 53, proto: tcp, backends: "
+		"[{ addr: 198.51.100.1 }, { addr: 198.51.100.2 }] }\n"
+		"  - { name: du, vip: 192.0.2.10, port: 53, proto: udp, backends: "
+		"[{ addr: 198.51.100.1 }, { addr: 198.51.100.2 }] }\n"
+		"  - { name: wt, vip: 192.0.2.10, port: 80, proto: tcp, backends: "
+		"[{ addr: 198.51.100.2 }] }\n"
+		"  - { name: wu, vip: 192.0.2.10, port: 80, proto: udp, backends: "
+		"[{ addr: 198.51.100.2 }, { addr: 198.51.100.3 }] }\n");
+	if (!ASSERT_OK(fx_load(&f), "load"))
+		goto out;
+	lb_drains_apply(&f.pol, drains, 2);
+	ASSERT_FALSE(f.pol.lbs[0].backends[0].drain, "53/udp leaves tcp 53's backend alone");
+	ASSERT_TRUE(f.pol.lbs[1].backends[0].drain, "53/udp drains udp 53's backend");
+	ASSERT_FALSE(f.pol.lbs[1].backends[1].drain, "and no other backend");
+	ASSERT_TRUE(f.pol.lbs[2].backends[0].drain, "80 without a protocol: tcp 80's");
+	ASSERT_TRUE(f.pol.lbs[3].backends[0].drain, "and udp 80's");
+	ASSERT_FALSE(f.pol.lbs[3].backends[1].drain, "not udp 80's other backend");
+	for (size_t i = 0; i < 3; i++) {
+		if (!ASSERT_OK(lb_drain_parse(texts[i], &d, err, sizeof(err)), texts[i]))
+			continue;
+		lb_drain_format(&d, buf, sizeof(buf));
+		ASSERT_STREQ(buf, texts[i], "formatted as parsed");
+	}
+	ASSERT_EQ(lb_drain_parse("192.0.2.10:53/icmp 198.51.100.1", &d, err, sizeof(err)),
+		   -EINVAL, "/icmp");
+out:
 	fx_done(&f);
 }
 
