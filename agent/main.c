@@ -242,6 +242,15 @@ static int agent_start(struct agent *a, bool *fresh)
 	err = ctl_open(a);
 	if (err)
 		return err;
+	/*
+	 * Before anything is loaded or attached: a --metrics address that
+	 * cannot be bound (not assigned yet, the port taken) stops the start
+	 * here, as a malformed one does at argument parsing. Found at the end,
+	 * a first start undid the firewall it had just attached.
+	 */
+	err = metrics_open(a);
+	if (err)
+		return err;
 
 	*fresh = !loader_state_in_force(a) && !egress_state_in_force(a);
 	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
@@ -348,8 +357,6 @@ static int agent_start(struct agent *a, bool *fresh)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);
 	if (!err)
 		err = agent_watch(a, &a->ctl_src, EPOLLIN);
-	if (!err)
-		err = metrics_open(a);
 	if (!err)
 		err = service_open(a);
 	return err;

@@ -13,7 +13,7 @@ import time
 from lib.peer import Peer
 from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
 from lib.policy import policy_yaml
-from lib.traffic import send
+from lib.traffic import exchange, send
 
 RULES = [
     dict(name="deny-5001", action="deny", proto="udp", dport=["5001"]),
@@ -217,6 +217,36 @@ def parse_metrics(body):
         v = m.group(3)
         out[(m.group(1), tuple(sorted(labels.items())))] = float(v) if "." in v else int(v)
     return out
+
+
+def test_metrics_address_not_bindable_changes_nothing(env):
+    """--metrics on an address the namespace does not have is found before
+    anything is loaded: a first start attaches nothing and pins nothing
+    (it undid the firewall it had just attached, opening it); a restart
+    over a policy in force leaves that policy in force: a denied port stays
+    denied."""
+    t = env.topo
+    agent = env.agent
+    bad = ["--metrics", "192.0.2.250:9464"]     # no address of the namespace
+    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow"))
+    agent.start(wait=False, extra=bad)
+    assert agent.proc.wait(timeout=30) != 0
+    agent.stop()
+    assert "cannot listen" in agent.log_text()
+    assert "attached" not in agent.log_text().split("==== start")[-1], agent.log_text()
+    assert xdp_prog_id(t.fw, t.fdev) is None
+    assert not os.path.exists(os.path.join(agent.state_dir, "links")), \
+        os.listdir(agent.state_dir)
+    start(env)
+    prog = xdp_prog_id(t.fw, t.fdev)
+    assert agent.stop() == 0
+    agent.start(wait=False, extra=bad)
+    assert agent.proc.wait(timeout=30) != 0
+    agent.stop()
+    assert xdp_prog_id(t.fw, t.fdev) == prog
+    got = exchange(t, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=20, tag="d"),
+                       dict(src=t.c4, dst=t.f4, proto="udp", dport=5003, count=20, tag="a")])
+    assert got == {"d": 0, "a": 20}, got
 
 
 def test_metrics(env):
