@@ -54,6 +54,7 @@
 #include "migrate.h"
 #include "policy.h"
 #include "rules.h"
+#include "statedir.h"
 
 #define BPFFS_DIR "/sys/fs/bpf"
 
@@ -270,11 +271,26 @@ static void drop_legacy_slots(struct agent *a)
 int loader_prepare_state(struct agent *a)
 {
 	const char *dirs[] = { a->state_dir, a->maps_dir, a->links_dir, a->progs_dir };
+	char msg[512];
+	struct stat st;
 	int err, fd;
 
 	err = ensure_bpffs(a->state_dir);
 	if (err)
 		return err;
+	/* nothing changed (not even a mode) where the dir cannot be one */
+	if (!stat(a->state_dir, &st)) {
+		if (!S_ISDIR(st.st_mode)) {
+			pr_err("state dir %s is not a directory", a->state_dir);
+			return -ENOTDIR;
+		}
+		/* the root of a bpffs holds every other tool's pins too */
+		if (sl_is_mount_root(a->state_dir, &st)) {
+			pr_err("state dir %s is the root of a bpf filesystem: choose a dir "
+			       "under it (the default is %s/sluice)", a->state_dir, BPFFS_DIR);
+			return -EINVAL;
+		}
+	}
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		err = mkdir_p(dirs[i], 0700);
 		if (!err && chmod(dirs[i], 0700))
@@ -301,6 +317,12 @@ int loader_prepare_state(struct agent *a)
 		return err == -EWOULDBLOCK ? -EBUSY : err;
 	}
 	a->state_lock_fd = fd;
+	/* another namespace's links look gone from here: never adopt nor unpin them */
+	err = sl_state_netns_claim(a->state_dir, msg, sizeof(msg));
+	if (err) {
+		pr_err("%s", msg);
+		return err;
+	}
 	drop_legacy_slots(a);
 	/* an agent that stopped in the middle of an upgrade: start from what was in force */
 	err = migrate_recover(a->maps_dir, a->upgrade_dir);
@@ -775,6 +797,12 @@ int loader_remove_state(struct agent *a, char *err, size_t errlen)
 	if (!ret && rmdir(a->progs_dir) && errno != ENOENT) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot remove %s: %s", a->progs_dir, strerror(errno));
+	}
+	/* the namespace's claim on the dir (statedir.h) goes last, with the dir */
+	if (!ret && !path_join(path, sizeof(path), a->state_dir, SL_STATE_NETNS_PIN) &&
+	    unlink(path) && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot unpin %s: %s", path, strerror(errno));
 	}
 	if (!ret && rmdir(a->state_dir) && errno != ENOENT) {
 		ret = -errno;

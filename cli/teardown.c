@@ -28,6 +28,7 @@
 
 #include "cli.h"
 #include "print.h"
+#include "statedir.h"
 
 /* What nftw found under the state dir, removed after the walk. */
 struct pin_walk {
@@ -115,20 +116,6 @@ static char *link_iface(const char *path)
 	return s;
 }
 
-/* Is DIR (whose stat is ST) where a filesystem is mounted? Its parent is on another one. */
-static bool is_mount_root(const char *dir, const struct stat *st)
-{
-	struct stat parent;
-	char *up;
-	bool root;
-
-	if (asprintf(&up, "%s/..", dir) < 0)
-		return true;	/* cannot tell: be safe */
-	root = stat(up, &parent) || parent.st_dev != st->st_dev || parent.st_ino == st->st_ino;
-	free(up);
-	return root;
-}
-
 /* The pid holding an flock on the file ST names (/proc/locks), or 0 when not found. */
 static long lock_holder(const struct stat *st)
 {
@@ -204,7 +191,7 @@ static int teardown_offline(struct cli *c, bool force)
 		return cli_error(c, EXIT_USAGE, "state dir %s is not a directory on a bpf "
 				 "filesystem; refusing to remove it", c->state_dir);
 	/* the root of a bpffs holds every other tool's pins too: never empty it */
-	if (is_mount_root(c->state_dir, &st))
+	if (sl_is_mount_root(c->state_dir, &st))
 		return cli_error(c, EXIT_USAGE, "state dir %s is the root of a bpf filesystem; "
 				 "refusing to remove it", c->state_dir);
 	rc = state_unlocked(c, &st, force, &lock_fd);

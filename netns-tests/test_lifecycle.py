@@ -176,6 +176,96 @@ def test_teardown_leaves_nothing(env):
     assert not os.path.exists(agent.socket) or not agent.alive()
 
 
+def test_state_dir_of_another_namespace_refused(env):
+    """An agent on a state dir from another network namespace (started
+    without the nsenter, or with the wrong one) is refused before it
+    touches anything. It took the owner's links for links of gone
+    interfaces and unpinned them (that namespace's firewall removed: denied
+    traffic arrived), or, with an interface of the same index and name,
+    adopted them and reported an unfiltered interface as filtered."""
+    import shutil
+    import tempfile
+
+    from lib.agent import Agent
+
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    prog = xdp_prog_id(t.fw, t.fdev)
+    assert agent.stop() == 0
+    links = link_ids(agent.state_dir)
+    assert links
+    other = t.pfx + "x"
+    t._add_ns(other)
+    ifindex = link_info(t.fw, t.fdev)["ifindex"]
+    work = tempfile.mkdtemp(prefix=other + "-")
+    try:
+        for same_name in (False, True):
+            if same_name:
+                run(["ip", "link", "add", t.fdev, "index", str(ifindex), "type", "veth",
+                     "peer", "name", t.pfx + "xp", "index", str(ifindex + 100)], ns=other)
+                run(["ip", "link", "set", t.fdev, "up"], ns=other)
+            stray = Agent(other, work, agent.state_dir)
+            stray.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow"))
+            stray.start(wait=False)
+            try:
+                stray.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            running = stray.alive()
+            stray.stop(signal.SIGKILL)
+            assert not running, "an agent on another namespace's state dir runs:\n" + \
+                stray.log_text()
+            assert "belongs to an agent in another network namespace" in stray.log_text()
+            assert link_ids(agent.state_dir) == links
+            assert xdp_prog_id(t.fw, t.fdev) == prog
+            assert xdp_prog_id(other, t.fdev) is None
+            assert probe(env) == {"ok": N, "denied": 0}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    # its own namespace's agent takes it up again
+    agent.start()
+    assert xdp_prog_id(t.fw, t.fdev) == prog
+    assert probe(env) == {"ok": N, "denied": 0}
+
+
+def test_state_dir_that_cannot_be_one_is_left_alone(env):
+    """A state dir that is the root of a bpffs (every other tool's pins are
+    there) or an existing pin is refused before anything changes: the
+    agent made the root 0700 (from 1777) and ran there, and chmodded the
+    pin before it failed."""
+    import tempfile
+
+    t = env.topo
+    agent = env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow"))
+    root = tempfile.mkdtemp(prefix=t.pfx + "-bpffs-")
+    run(["mount", "-t", "bpf", "bpf", root])
+    try:
+        os.chmod(root, 0o1777)
+        run(["bpftool", "map", "create", os.path.join(root, "other"), "type", "array",
+             "key", "4", "value", "4", "entries", "1", "name", "other"])
+        os.chmod(os.path.join(root, "other"), 0o640)
+        for state, why in ((root, "is the root of a bpf filesystem"),
+                           (os.path.join(root, "other"), "is not a directory")):
+            agent.state_dir = state
+            agent.start(wait=False)
+            try:
+                agent.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            running = agent.alive()
+            agent.stop(signal.SIGKILL)
+            assert not running and why in agent.log_text(), agent.log_text()
+        assert os.stat(root).st_mode & 0o7777 == 0o1777
+        assert os.stat(os.path.join(root, "other")).st_mode & 0o777 == 0o640
+        # (bpftool adds maps.debug and progs.debug to a bpffs it first meets)
+        assert not {"maps", "links", "progs", "netns"} & set(os.listdir(root))
+        assert xdp_prog_id(t.fw, t.fdev) is None
+    finally:
+        run(["umount", root], check=False)
+        os.rmdir(root)
+
+
 def test_two_agents_side_by_side(env):
     """Two agents with their own state dirs and sockets, each in its own
     namespace, filter independently; a third on a state dir in use is refused."""
