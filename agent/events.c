@@ -33,6 +33,14 @@
 #include "rules.h"
 
 #define EV_RECENT	1024		/* events kept for "backlog" */
+/*
+ * Events read from the ring buffer in one turn of the loop: the rest wait
+ * for the next (the ring buffer stays readable), so that a drop flood with
+ * a high --event-rate and a monitor client cannot hold the loop (it held a
+ * `status` 6-9 s).
+ */
+#define EV_TURN		256
+#define EV_TURN_DONE	(-EAGAIN)	/* on_event: this turn's share is read */
 #define EV_CLIENT_BUF	(256 * 1024)	/* unsent bytes per client before it loses events */
 #define EV_MAX_CLIENTS	16
 
@@ -54,6 +62,7 @@ struct agent_events {
 	size_t head, count;
 	struct ev_client *clients;
 	size_t nclients;
+	unsigned int turn;	/* events read in this turn (EV_TURN) */
 };
 
 static struct json_object *event_json(struct agent *a, const struct sl_event *e)
@@ -246,19 +255,18 @@ static int on_event(void *ctx, void *data, size_t size)
 	ev->head = (ev->head + 1) % EV_RECENT;
 	if (ev->count < EV_RECENT)
 		ev->count++;
-	if (!ev->clients)
-		return 0;
-	line = event_line(a, e, &n);
-	if (!line)
-		return 0;
-	for (c = ev->clients; c; c = next) {
-		next = c->next;
-		client_queue(c, line, n);
-		if (!client_flush(a, c))
-			client_close(a, c);
+	if (ev->clients) {
+		line = event_line(a, e, &n);
+		for (c = ev->clients; line && c; c = next) {
+			next = c->next;
+			client_queue(c, line, n);
+			if (!client_flush(a, c))
+				client_close(a, c);
+		}
+		free(line);
 	}
-	free(line);
-	return 0;
+	/* this event is consumed either way (libbpf moves past it first) */
+	return ++ev->turn < EV_TURN ? 0 : EV_TURN_DONE;
 }
 
 static void rb_ready(struct agent *a, struct ep_src *src, uint32_t events)
@@ -267,8 +275,9 @@ static void rb_ready(struct agent *a, struct ep_src *src, uint32_t events)
 
 	(void)src;
 	(void)events;
+	a->ev->turn = 0;
 	n = ring_buffer__consume(a->ev->rb);
-	if (n < 0)
+	if (n < 0 && n != EV_TURN_DONE)
 		pr_warn("events: cannot read the ring buffer: %s", strerror(-n));
 }
 

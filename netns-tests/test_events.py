@@ -219,6 +219,47 @@ def parse_metrics(body):
     return out
 
 
+def test_drop_flood_with_a_reader_does_not_hold_the_loop(env):
+    """A drop flood with --event-rate far above what the agent formats (one
+    event a drop) and a monitor client reading: the agent reads at most a
+    share of the ring buffer a turn (agent/events.c EV_TURN), so `status`
+    still answers while the flood lasts. Before, one turn read until the
+    ring buffer was empty, which a flood never lets happen: status took
+    6-9 s. The bound is ten times a status measured in the same run, plus
+    one second."""
+    t = env.topo
+    agent = start(env, rate=1000000)
+    calm = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        agent.status()
+        calm.append(time.monotonic() - t0)
+    bound = 10 * max(calm) + 1.0
+    mon = monitor(agent)
+    flood = subprocess.Popen(ns_cmd(t.client, [
+        PYTHON, os.path.join(os.path.dirname(__file__), "lib", "flood.py"), "udp",
+        "--iface", t.cdev, "--dst-mac", t.mac(t.fw, t.fdev), "--dst", t.f4,
+        "--dport", "5001", "--count", "600000"]), stdout=subprocess.PIPE, text=True)
+    slow = []
+    try:
+        time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        while flood.poll() is None and time.monotonic() < deadline:
+            t0 = time.monotonic()
+            agent.status()
+            slow.append(time.monotonic() - t0)
+        assert flood.wait(timeout=60) == 0
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+            flood.wait(timeout=10)
+        mon.send_signal(signal.SIGINT)
+        mon.communicate(timeout=10)
+    assert slow, "the flood ended before a status was asked"
+    assert agent.rules()["deny-5001"]["packets"] >= 100000
+    assert max(slow) < bound, (max(slow), bound, calm)
+
+
 def test_metrics_address_not_bindable_changes_nothing(env):
     """--metrics on an address the namespace does not have is found before
     anything is loaded: a first start attaches nothing and pins nothing
