@@ -48,7 +48,7 @@ struct ev_client {
 	struct ep_src src;
 	struct ev_client *next;
 	char *out;
-	size_t outlen;
+	size_t outlen, cap;	/* cap: EV_CLIENT_BUF, and room for the backlog asked */
 	uint64_t lost;
 	bool want_out;
 };
@@ -184,7 +184,7 @@ static bool client_flush(struct agent *a, struct ev_client *c)
 
 static void client_queue(struct ev_client *c, const char *line, size_t n)
 {
-	if (c->outlen + n > EV_CLIENT_BUF) {
+	if (c->outlen + n > c->cap) {
 		c->lost++;
 		return;
 	}
@@ -419,38 +419,45 @@ void events_add_client(struct agent *a, int fd, struct json_object *req)
 {
 	struct agent_events *ev = a->ev;
 	struct ev_client *c = calloc(1, sizeof(*c));
+	char *lines[EV_RECENT];
+	size_t lens[EV_RECENT], room = 0;
 	int64_t backlog = 0;
 
-	if (c)
-		c->out = malloc(EV_CLIENT_BUF);
-	if (!c || !c->out) {
-		if (c)
-			free(c);
-		close(fd);
-		return;
-	}
-	c->src.fd = fd;
-	c->src.ready = client_ready;
-	if (agent_watch(a, &c->src, EPOLLIN | EPOLLRDHUP)) {
-		free(c->out);
-		free(c);
-		close(fd);
-		return;
-	}
-	c->next = ev->clients;
-	ev->clients = c;
-	ev->nclients++;
+	/* the backlog's lines first: the buffer holds them all and the usual room */
 	req_backlog(req, &backlog);
 	if (backlog > (int64_t)ev->count)
 		backlog = ev->count;
-	for (int64_t i = backlog; i > 0; i--) {
-		size_t idx = (ev->head + EV_RECENT - i) % EV_RECENT, n;
-		char *line = event_line(a, &ev->recent[idx], &n);
+	if (backlog < 0)
+		backlog = 0;
+	for (int64_t i = 0; i < backlog; i++) {
+		size_t idx = (ev->head + EV_RECENT - (size_t)(backlog - i)) % EV_RECENT;
 
-		if (line)
-			client_queue(c, line, n);
-		free(line);
+		lines[i] = event_line(a, &ev->recent[idx], &lens[i]);
+		room += lines[i] ? lens[i] : 0;
 	}
+	if (c) {
+		c->cap = EV_CLIENT_BUF + room;
+		c->out = malloc(c->cap);
+		c->src.fd = fd;
+		c->src.ready = client_ready;
+	}
+	if (!c || !c->out || agent_watch(a, &c->src, EPOLLIN | EPOLLRDHUP)) {
+		if (c)
+			free(c->out);
+		free(c);
+		close(fd);
+		c = NULL;
+	}
+	for (int64_t i = 0; i < backlog; i++) {
+		if (c && lines[i])
+			client_queue(c, lines[i], lens[i]);
+		free(lines[i]);
+	}
+	if (!c)
+		return;
+	c->next = ev->clients;
+	ev->clients = c;
+	ev->nclients++;
 	if (!client_flush(a, c))
 		client_close(a, c);
 }

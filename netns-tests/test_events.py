@@ -219,6 +219,32 @@ def parse_metrics(body):
     return out
 
 
+def test_backlog_of_1024_arrives_whole(env):
+    """`monitor --backlog 1024` gets the 1,024 most recent events, the
+    newest last (the one `--backlog 1` gets). The client's 256 KiB buffer
+    took ~1,000 lines: the newest were lost, and `--count 1024` waited for
+    them forever."""
+    t = env.topo
+    agent = start(env, rate=100000)
+    blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=1500)])
+    deadline = time.monotonic() + 10
+    while agent.stats()["events"]["sent"] < 1500:
+        assert time.monotonic() < deadline, agent.stats()["events"]
+        time.sleep(0.05)
+
+    def backlog(n):
+        argv = [agent.sluice, "-j", "--socket", agent.socket, "monitor", "--backlog", str(n),
+                "--count", str(n)]
+        return finish(subprocess.Popen(ns_cmd(agent.ns, argv), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True), timeout=10)
+
+    last = backlog(1)
+    got = backlog(1024)
+    assert len(got) == 1024, len(got)
+    assert got[-1] == last[0], (got[-1], last)
+    assert all(e["reason"] == "policy-rule" for e in got)
+
+
 def test_drop_flood_with_a_reader_does_not_hold_the_loop(env):
     """A drop flood with --event-rate far above what the agent formats (one
     event a drop) and a monitor client reading: the agent reads at most a
