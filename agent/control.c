@@ -166,6 +166,10 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	json_object_object_add(ag, "started", json_object_new_int64(a->started));
 	json_object_object_add(d, "agent", ag);
 	json_object_object_add(d, "generation", json_object_new_uint64(a->generation));
+	/* a refused reload (or start) keeps what was in force: say so */
+	json_object_object_add(d, "last_change", json_object_new_string(
+				       a->policy_failed ? "refused (see the agent's log): the "
+				       "policy in force stays" : "applied"));
 	json_object_object_add(d, "slot", json_object_new_int(a->slot));
 	if (a->have_policy) {
 		const struct sl_firewall *fw = policy_fw(&a->pol, 0);

@@ -20,6 +20,7 @@ static const struct pr_col status_fields[] = {
 	{ "state dir",    "agent.state_dir",  0 },
 	{ "socket",       "agent.socket",     0 },
 	{ "generation",   "generation",       0 },
+	{ "last change",  "last_change",      0 },
 	{ "policy files", "policy.files",     0 },
 	{ "rules",        "policy.rules",     0 },
 	{ "default",      "policy.default",   0 },

@@ -71,6 +71,7 @@ def test_reload_and_invalid_policy_kept_out(env):
     agent.write_policy("10-test.yaml", bad)
     wait_refused(agent, 1)
     assert agent.status()["generation"] == gen
+    assert agent.status()["last_change"].startswith("refused")
     assert probe(env) == {"5000": 0, "5001": N}
     assert "bad" not in agent.rules()
     assert re.search(r"10-test\.yaml:\d+:\d+: ", agent.log_text()), agent.log_text()
@@ -145,11 +146,14 @@ def test_invalid_policy_at_start(env):
         time.sleep(0.1)
     gen = agent.status()["generation"]
     assert gen >= 1
+    assert agent.status()["last_change"].startswith("refused")
+    assert "last change   refused" in agent.cli_raw("status", json_out=False).stdout
     assert probe(env) == {"5000": N, "5001": 0}
     assert agent.alive()
     # the fixed file is picked up: its rules, a new generation
     agent.write_policy("10-test.yaml", policy_yaml(env.topo, deny(5000)))
     wait_new_generation(agent, gen)
+    assert agent.status()["last_change"] == "applied"
     assert "deny-5001" not in agent.rules()
     # (a delta: the counter of rule 0 carries deny-5001's packets over the restart)
     before = agent.rules()["deny-5000"]["packets"]
