@@ -123,6 +123,9 @@ struct sl_conntrack {
 enum sl_lb_mode { SL_LB_NAT, SL_LB_DSR };
 enum sl_lb_check { SL_HC_NONE, SL_HC_TCP, SL_HC_HTTP };
 
+/* sections and egress entries of one policy: half the slots (the next is written beside it) */
+#define SL_POLICY_SLOTS_MAX	(SLUICE_POL_SLOTS / 2)
+
 #define SL_LB_WEIGHT_MAX	65535u
 #define SL_LB_SERVICES_MAX	SLUICE_LB_SVC_MAX
 #define SL_LB_BACKENDS_MAX	(SLUICE_LB_BACKENDS_MAX / 2)	/* room for a change's new ids */

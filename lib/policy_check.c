@@ -286,6 +286,23 @@ int policy_check(struct sl_policy *pol, struct sl_diags *d)
 			    "most %d", policy_nrules(pol), SLUICE_MAX_RULES);
 		errs++;
 	}
+	/*
+	 * Every firewall section and egress entry is compiled into a policy slot
+	 * of its own, and the next policy is written into free slots beside the
+	 * one in force: a policy takes at most half of them, or its own reload
+	 * would find none free. The error is at the first one past the limit.
+	 */
+	if (pol->nfws + pol->negs > SL_POLICY_SLOTS_MAX) {
+		const struct sl_loc *at = pol->nfws > SL_POLICY_SLOTS_MAX ?
+					  &pol->fws[SL_POLICY_SLOTS_MAX].loc :
+					  &pol->egs[SL_POLICY_SLOTS_MAX - pol->nfws].loc;
+
+		sl_diag_add(d, at, "too many policy slots: %zu firewall sections and %zu egress "
+			    "entries take one each; a policy takes at most %d (half of the %d: "
+			    "a reload writes the next one beside it)", pol->nfws, pol->negs,
+			    SL_POLICY_SLOTS_MAX, SLUICE_POL_SLOTS);
+		errs++;
+	}
 	for (size_t s = 0; s < nf; s++) {
 		struct sl_firewall *fw = &pol->fws[s];
 

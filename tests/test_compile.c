@@ -509,16 +509,21 @@ TEST(limit_interface_globs)
 	for (int n = SL_GLOBS_MAX; n <= SL_GLOBS_MAX + 1; n++) {
 		tmp_init(&dir);
 		f = tmp_open(&dir, "p.yaml");
+		/* two a section: 32 sections, as many policy slots as a policy takes */
 		fprintf(f, "firewall:\n");
-		for (int i = 0; i < n; i++)
-			fprintf(f, "  - name: s%d\n    interfaces: [\"g%03d*\"]\n", i, i);
+		for (int i = 0; i < n; i += 2) {
+			fprintf(f, "  - name: s%d\n    interfaces: [\"g%03d*\"", i / 2, i);
+			if (i + 1 < n)
+				fprintf(f, ", \"g%03d*\"", i + 1);
+			fprintf(f, "]\n");
+		}
 		fclose(f);
 		if (n == SL_GLOBS_MAX) {
 			ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), 0, "64 globs load");
 			policy_free(&pol);
 		} else {
 			ASSERT_EQ(policy_load_dir(dir.path, &pol, &d), -EINVAL, "65 refused");
-			ASSERT_TRUE(diag_at(&d, "/p.yaml", 2 * n + 1, 18,
+			ASSERT_TRUE(diag_at(&d, "/p.yaml", 2 * ((n - 1) / 2) + 3, 18,
 					    "too many interface patterns with wildcards: 65"),
 				    "at the 65th");
 		}

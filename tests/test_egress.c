@@ -210,6 +210,39 @@ TEST(egress_errors_located)
 	done(&f);
 }
 
+/*
+ * Sections and egress entries take a policy slot each, and a reload writes
+ * the next policy beside the one in force: one section and 31 entries
+ * load, the 32nd entry is an error at its place. (256 entries passed the
+ * check and the agent found no free slot past ~56, or at its next reload.)
+ */
+TEST(egress_policy_slots_limit)
+{
+	const char *r = cg_root();
+
+	for (int n = 31; n <= 32; n++) {
+		struct eg_fx f = {};
+		char *text = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&text, &len);
+
+		fprintf(m, "firewall:\n  interfaces: [eth0]\negress:\n");	/* 1-3 */
+		for (int i = 0; i < n; i++)	/* entry i at line 4 + i */
+			fprintf(m, "  - { name: e%d, cgroup: %s/e%d, default: deny }\n", i, r, i);
+		fclose(m);
+		put(&f, "10-a.yaml", "%s", text);
+		free(text);
+		if (n == 31) {
+			ASSERT_OK(load(&f), "1 section and 31 entries: 32 slots");
+		} else {
+			ASSERT_EQ(load(&f), -EINVAL, "33 slots: refused");
+			ASSERT_TRUE(has_diag(&f, "10-a.yaml", 4 + 31, 13, "too many policy slots: 1 "
+					     "firewall sections and 32 egress entries"), "at e31");
+		}
+		done(&f);
+	}
+}
+
 TEST(egress_empty_and_shapes)
 {
 	struct eg_fx f = {};
