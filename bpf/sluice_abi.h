@@ -423,7 +423,8 @@ struct sl_counter {
 	X(DROP_EGRESS_RULE,	"egress-rule")			\
 	X(DROP_EGRESS_DEFAULT,	"egress-default")		\
 	X(DROP_IP6_V4MAPPED,	"ipv6-v4-mapped")		\
-	X(DROP_LB_SPOOFED,	"lb-spoofed-source")
+	X(DROP_LB_SPOOFED,	"lb-spoofed-source")		\
+	X(DROP_EGRESS_TOO_DEEP,	"egress-too-deep")
 
 /*
  * sl_verdict_v2 and sl_drop_v2 have room for more entries than there are
@@ -1187,7 +1188,8 @@ struct sl_event {
 	__u8 src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
 	/* egress (reasons egress-*): the socket's cgroup (0: the TC backstop) */
 	__u64 cgroup;
-	__u32 egress;		/* index + 1 of the egress entry; 0: not an egress event */
+	/* index + 1 of the egress entry; 0: none (cgroup 0 too: not an egress event) */
+	__u32 egress;
 	__u32 hook;		/* enum sluice_eg_hook of an egress event */
 };
 

@@ -27,16 +27,25 @@
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+/* What sl_eg_of_sock found. */
+enum sl_eg_find {
+	SL_EG_NOT_OURS,		/* no managed cgroup up to the root: not ours to judge */
+	SL_EG_FOUND,		/* the entry of the socket's cgroup or of an ancestor */
+	SL_EG_TOO_DEEP,		/* SLUICE_EG_DEPTH levels up: no entry, not the root */
+};
+
 /*
- * The egress entry of the socket's cgroup, else of its nearest ancestor
- * that has one; NULL when none does (not ours to judge). *CG is the
- * socket's own cgroup: the one that made the kernel run this program (a
- * socket keeps the cgroup it was created in). sock_addr programs have no
- * helper for it: the kernel's struct sock is read through a read-only cast
- * (faults read as zero), CO-RE keeps the offsets right.
+ * The egress entry (*VP) of the socket's cgroup, else of its nearest
+ * ancestor that has one. *CG is the socket's own cgroup: the one that made
+ * the kernel run this program (a socket keeps the cgroup it was created
+ * in). sock_addr programs have no helper for it: the kernel's struct sock
+ * is read through a read-only cast (faults read as zero), CO-RE keeps the
+ * offsets right. The program runs only because the socket is inside a
+ * managed subtree: a walk that gives up before the root (a cgroup more
+ * than SLUICE_EG_DEPTH levels below its entry) must deny, not pass.
  */
-static __always_inline const struct sl_eg_val *sl_eg_of_sock(struct bpf_sock_addr *ctx,
-							     __u64 *cg)
+static __always_inline enum sl_eg_find sl_eg_of_sock(struct bpf_sock_addr *ctx, __u64 *cg,
+						     const struct sl_eg_val **vp)
 {
 	const struct sl_eg_val *v;
 	struct cgroup *cgrp;
@@ -44,29 +53,41 @@ static __always_inline const struct sl_eg_val *sl_eg_of_sock(struct bpf_sock_add
 	__u64 id;
 
 	if (!ctx->sk)
-		return NULL;
+		return SL_EG_NOT_OURS;
 	sk = bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
 	cgrp = sk->sk_cgrp_data.cgroup;
 	if (!cgrp)
-		return NULL;
+		return SL_EG_NOT_OURS;
 	id = cgrp->kn->id;
 	*cg = id;
 	v = bpf_map_lookup_elem(&eg_cg, &id);
 	if (v)
-		return v;
+		goto found;
 	/* nearest first: the parent of each cgroup is its `self` css's parent */
 	for (int i = 0; i < SLUICE_EG_DEPTH; i++) {
 		struct cgroup_subsys_state *up = cgrp->self.parent;
 
 		if (!up)
-			break;
+			return SL_EG_NOT_OURS;
 		cgrp = bpf_rdonly_cast(up, bpf_core_type_id_kernel(struct cgroup));
 		id = cgrp->kn->id;
 		v = bpf_map_lookup_elem(&eg_cg, &id);
 		if (v)
-			return v;
+			goto found;
 	}
-	return NULL;
+	/* the root itself is no managed cgroup: one more level up would be NULL */
+	return cgrp->self.parent ? SL_EG_TOO_DEEP : SL_EG_NOT_OURS;
+found:
+	*vp = v;
+	return SL_EG_FOUND;
+}
+
+/* A call SLUICE_EG_DEPTH levels below any entry it could have: denied, with no entry to name. */
+static __always_inline int sl_eg_too_deep(const struct sl_meta *m, enum sluice_eg_hook hook,
+					  __u64 cg)
+{
+	return sl_eg_deny(0, SLUICE_DROP_EGRESS_TOO_DEEP, m, hook, cg, 0, 0, SLUICE_EV_NO_RULE,
+			  NULL);
 }
 
 static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *m)
@@ -88,21 +109,24 @@ static __always_inline int sl_eg_refused(void)
 
 static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
 {
+	const struct sl_eg_val *v = NULL;
 	const struct lb_backend *be;
-	const struct sl_eg_val *v;
+	enum sl_eg_find f;
 	struct sl_meta m;
 	__u32 vip, a;
 	__u64 cg = 0;
 	int res;
 
-	v = sl_eg_of_sock(ctx, &cg);
-	if (!v)
+	f = sl_eg_of_sock(ctx, &cg, &v);
+	if (f == SL_EG_NOT_OURS)
 		return SL_EG_ALLOW;
 	__builtin_memset(&m, 0, sizeof(m));
 	m.family = 4;
 	vip = ctx->user_ip4;
 	m.dst4 = bpf_ntohl(vip);
 	sl_eg_l4(ctx, &m);
+	if (f == SL_EG_TOO_DEEP || !v)
+		return sl_eg_too_deep(&m, hook, cg);
 	/* the policy judges what the process asked for: the VIP */
 	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
 		return SL_EG_DENY;
@@ -138,15 +162,16 @@ static __always_inline void sl_set_ip6(struct bpf_sock_addr *ctx, const __u32 *w
 
 static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
 {
+	const struct sl_eg_val *v = NULL;
 	const struct lb_backend *be;
-	const struct sl_eg_val *v;
+	enum sl_eg_find f;
 	struct sl_meta m;
 	__u32 w[4], b[4];
 	__u64 cg = 0;
 	int res;
 
-	v = sl_eg_of_sock(ctx, &cg);
-	if (!v)
+	f = sl_eg_of_sock(ctx, &cg, &v);
+	if (f == SL_EG_NOT_OURS)
 		return SL_EG_ALLOW;
 	__builtin_memset(&m, 0, sizeof(m));
 	w[0] = ctx->user_ip6[0];
@@ -161,6 +186,8 @@ static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg
 		__builtin_memcpy(m.dst6, w, 16);
 	}
 	sl_eg_l4(ctx, &m);
+	if (f == SL_EG_TOO_DEEP || !v)
+		return sl_eg_too_deep(&m, hook, cg);
 	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
 		return SL_EG_DENY;
 	be = sl_eg_lb(ctx, m.family == 4 ? (const __u8 *)&w[3] : (const __u8 *)w, m.family,

@@ -287,3 +287,45 @@ def test_entry_past_the_summary_level(env, cgroups):
     e = egress_entry(agent, "big")
     counts = {x["name"]: x["packets"] for x in e["rules"] if x["packets"]}
     assert counts == {"web": 1, "r998": 1} and e["default"]["packets"] == 1, e
+
+
+def test_too_deep_for_the_walk_is_denied(env, cgroups):
+    """The hooks run for a socket only because it is inside a managed subtree:
+    a cgroup more than SLUICE_EG_DEPTH (32) levels below its entry, too deep
+    for the walk up to find it, is denied (EPERM, egress-too-deep), even to
+    an address the entry allows; 32 levels below, the entry's policy applies."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("deep")
+    name, levels = "deep", []
+    for i in range(33):
+        name += "/n%d" % (i + 1)
+        levels.append(cgroups.make(name))
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="deep", cgroup=app, default="deny", rules=[ALLOW_TCP, ALLOW_UDP])]))
+    agent.start()
+    calls = [dict(op="tcp", addr="192.0.2.2", port=8443),
+             dict(op="tcp", addr="192.0.2.2", port=8444),
+             dict(op="udp", addr="192.0.2.2", port=5300, tag="ok32"),
+             dict(op="tcp", addr="2001:db8:1::2", port=8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444), udp=(5300,)) as rx:
+        at32 = results(topo.client, levels[31], calls)
+        before = agent.cli("egress", "list")["hooks"]
+        mon = monitor(agent, "--count", "1")
+        at33 = results(topo.client, levels[32], [
+            dict(op="tcp", addr="192.0.2.2", port=8443),
+            dict(op="udp", addr="192.0.2.2", port=5300, tag="no33"),
+            dict(op="tcp", addr="2001:db8:1::2", port=8443),
+            dict(op="udp", addr="2001:db8:1::2", port=5300, tag="no33v6")])
+    assert at32 == ["ok", "EPERM", "ok", "ok"], at32
+    assert at33 == ["EPERM"] * 4, at33
+    assert rx.counts.get("tcp:8443") == 2 and rx.counts.get("ok32") == 1, rx.counts
+    assert not rx.counts.get("no33") and not rx.counts.get("no33v6"), rx.counts
+    hooks = agent.cli("egress", "list")["hooks"]
+    for h in ("connect4", "sendmsg4", "connect6", "sendmsg6"):
+        assert hooks[h]["denied"] == before[h]["denied"] + 1, (h, before, hooks)
+    out, err = mon.communicate(timeout=20)
+    assert mon.returncode == 0, err
+    [ev] = [json.loads(line) for line in out.splitlines()]
+    assert ev["reason"] == "egress-too-deep" and ev["hook"] == "connect4", ev
+    assert ev["egress"] is None and ev["dst"] == "192.0.2.2" and ev["dport"] == 8443, ev
+    assert ev["cgroup_id"] == os.stat(levels[32]).st_ino, ev
