@@ -100,6 +100,47 @@ static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *
 	}
 }
 
+/*
+ * The unspecified address names no host, yet the kernel sends a call to it
+ * somewhere: to the socket's own source address, or to loopback when it
+ * has none (ip_route_output_key_hash_rcu for 0.0.0.0; `::` is ::1, or
+ * 127.0.0.1 for a socket bound to a v4-mapped address: tcp_v6_connect,
+ * ip6_datagram_connect, udpv6_sendmsg). The call is judged for that host;
+ * its address is left as it is.
+ */
+#define SL_LOOPBACK4	0x7f000001	/* 127.0.0.1, host order */
+
+static __always_inline struct sock *sl_eg_sk(struct bpf_sock_addr *ctx)
+{
+	return bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
+}
+
+/*
+ * Where 0.0.0.0 goes, host order. sendmsg4's source (MSG_SRC: the socket's
+ * address, or IP_PKTINFO's) is the kernel's; connect() takes the bound one.
+ */
+static __always_inline __u32 sl_eg_any4(struct bpf_sock_addr *ctx, bool msg_src)
+{
+	__u32 a;
+
+	if (msg_src)
+		a = ctx->msg_src_ip4;
+	else
+		a = ctx->sk ? sl_eg_sk(ctx)->__sk_common.skc_rcv_saddr : 0;
+	return a ? bpf_ntohl(a) : SL_LOOPBACK4;
+}
+
+/* `::` goes to 127.0.0.1 from a socket bound to a v4-mapped address. */
+static __always_inline bool sl_eg_bound_mapped(struct bpf_sock_addr *ctx)
+{
+	struct in6_addr a;
+
+	if (!ctx->sk)
+		return false;
+	a = sl_eg_sk(ctx)->__sk_common.skc_v6_rcv_saddr;
+	return sl_ip6_v4mapped((const __u8 *)&a);
+}
+
 /* A service with no backend up: the call fails as a connect() to a closed port would. */
 static __always_inline int sl_eg_refused(void)
 {
@@ -123,7 +164,7 @@ static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg
 	__builtin_memset(&m, 0, sizeof(m));
 	m.family = 4;
 	vip = ctx->user_ip4;
-	m.dst4 = bpf_ntohl(vip);
+	m.dst4 = vip ? bpf_ntohl(vip) : sl_eg_any4(ctx, hook == SLUICE_EG_SENDMSG4);
 	sl_eg_l4(ctx, &m);
 	if (f == SL_EG_TOO_DEEP || !v)
 		return sl_eg_too_deep(&m, hook, cg);
@@ -180,7 +221,15 @@ static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg
 	w[3] = ctx->user_ip6[3];
 	if (sl_v4mapped(w)) {
 		m.family = 4;
-		m.dst4 = bpf_ntohl(w[3]);
+		m.dst4 = w[3] ? bpf_ntohl(w[3]) : sl_eg_any4(ctx, false);
+	} else if (!(w[0] | w[1] | w[2] | w[3])) {
+		if (sl_eg_bound_mapped(ctx)) {
+			m.family = 4;
+			m.dst4 = SL_LOOPBACK4;
+		} else {
+			m.family = 6;
+			m.dst6[15] = 1;
+		}
 	} else {
 		m.family = 6;
 		__builtin_memcpy(m.dst6, w, 16);

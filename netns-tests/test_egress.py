@@ -329,3 +329,38 @@ def test_too_deep_for_the_walk_is_denied(env, cgroups):
     assert ev["reason"] == "egress-too-deep" and ev["hook"] == "connect4", ev
     assert ev["egress"] is None and ev["dst"] == "192.0.2.2" and ev["dport"] == 8443, ev
     assert ev["cgroup_id"] == os.stat(levels[32]).st_ino, ev
+
+
+def test_unspecified_address_judged_as_loopback(env, cgroups):
+    """connect() and sendto() to the unspecified address (0.0.0.0, ::,
+    ::ffff:0.0.0.0) reach this host: the socket's own address, else loopback.
+    They are judged as that host: an entry denying 127.0.0.0/8 and ::1 refuses
+    them (EPERM) and a listener on loopback never sees them; a socket bound to
+    an address the entry allows reaches itself through 0.0.0.0."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("any")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="any", cgroup=app, default="allow", rules=[
+            {"name": "lo", "action": "deny", "dst": ["127.0.0.0/8", "::1"]}])]))
+    agent.start()
+    calls = []
+    for a in ("0.0.0.0", "::", "::ffff:0.0.0.0", "127.0.0.1", "::1"):
+        tag = a.replace(":", "x").replace(".", "_")
+        calls += [dict(op="tcp", addr=a, port=7000),
+                  dict(op="udp", addr=a, port=7000, tag="u" + tag),
+                  dict(op="udpconn", addr=a, port=7000, tag="c" + tag)]
+    with Receiver(topo.client, tcp=(7000,), udp=(7000,)) as rx:
+        r = results(topo.client, app, calls)
+        bound = results(topo.client, app, [
+            dict(op="tcp", addr="0.0.0.0", port=7000, bind=topo.c4),
+            dict(op="udp", addr="0.0.0.0", port=7000, bind=topo.c4, tag="bound")])
+        outside = results(topo.client, None, calls[:3])
+    assert r == ["EPERM"] * len(calls), list(zip(calls, r))
+    assert bound == ["ok", "ok"], bound
+    assert outside == ["ok", "ok", "ok"], outside
+    # the bound socket and the one outside the cgroup only
+    assert rx.counts.get("tcp:7000") == 2, rx.counts
+    assert {k: v for k, v in rx.counts.items() if k != "tcp:7000"} == \
+        {"bound": 1, "u0_0_0_0": 1, "c0_0_0_0": 1}, rx.counts
+    e = egress_entry(agent, "any")
+    assert {x["name"]: x["packets"] for x in e["rules"]} == {"lo": len(calls)}, e

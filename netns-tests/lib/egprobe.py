@@ -15,6 +15,7 @@ Calls (a JSON list on the command line), each a dict:
   {"op": "ping", "addr": A}                  an ICMP echo request from a raw socket
                                               (no connect, no sendmsg hook): "ok"
                                               when the reply came back, else "noreply"
+"bind": A in a tcp, udp or udpconn call binds the socket to address A first.
 Every call is bounded: TIMEOUT seconds at most.
 """
 import errno
@@ -42,6 +43,8 @@ def tcp(c):
     s.settimeout(c.get("timeout", TIMEOUT))
     out = {}
     try:
+        if c.get("bind"):
+            s.bind((c["bind"], 0))
         s.connect((c["addr"], c["port"]))
         out["result"] = "ok"
         out["peer"] = list(s.getpeername()[:2])
@@ -69,6 +72,8 @@ def udp(c, connected=False, answer=False):
     data = b"sl:" + c.get("tag", "x").encode()
     out = {}
     try:
+        if c.get("bind"):
+            s.bind((c["bind"], 0))
         if connected:
             s.connect((c["addr"], c["port"]))
             s.send(data)
