@@ -10,8 +10,8 @@
  *        address and port instead (egress_lb.h)
  *   getpeername4/6, recvmsg4/6: a backend given for a VIP reads as the VIP
  *   sl_eg_backstop (tcx ingress on the host side of a container's veth):
- *     parse -> source address -> egress entry -> classify -> pass | shot,
- *     for what never meets a socket hook: raw sockets, ICMP.
+ *     parse (malformed: shot) -> source address -> egress entry -> classify
+ *     -> pass | shot, for what never meets a socket hook: raw sockets, ICMP.
  *
  * The agent attaches the hooks with one pinned bpf_link per cgroup and
  * hook (agent/egress.c); the maps are the XDP object's pins, shared.
@@ -394,15 +394,39 @@ static __always_inline bool sl_eg_opens(struct __sk_buff *skb, const struct sl_m
 	return true;
 }
 
+/*
+ * A packet the parser refused (M->reason), dropped by the backstop: counted
+ * under its reason in tc's block of sl_drop_v2, as the firewall counts its
+ * drops there, and reported. A global function: verified once, not once per
+ * place the parser gives up.
+ */
+__noinline int sl_eg_malformed(struct __sk_buff *skb, const struct sl_meta *m)
+{
+	if (!m)
+		return SL_TC_ACT_SHOT;
+	sl_count(&sl_drop_v2, SLUICE_DROP_IDX(SLUICE_HOOK_TC, m->reason), skb->len);
+	sl_event_emit(m->reason, skb->len, m, SLUICE_EV_NO_RULE, skb->ifindex, NULL);
+	return SL_TC_ACT_SHOT;
+}
+
 SEC("tc")
 int sl_eg_backstop(struct __sk_buff *skb)
 {
 	const struct sl_eg_val *v;
 	struct sl_meta m;
 
-	/* malformed packets are the stack's to refuse; non-IP always passes */
-	if (sl_skb_parse(skb, &m) != SL_PARSE_IP)
+	/*
+	 * Non-IP passes. What the parser refuses is dropped: the stack would not
+	 * refuse it, but forward or deliver what the rules never saw (a first
+	 * fragment too short for the TCP header, reassembled into a SYN; an IPv6
+	 * chain longer than the parser walks).
+	 */
+	switch (sl_skb_parse(skb, &m)) {
+	case SL_PARSE_NONIP:
 		return SL_TC_ACT_OK;
+	case SL_PARSE_DROP:
+		return sl_eg_malformed(skb, &m);
+	}
 	v = sl_eg_of_src(&m);
 	if (!v || !sl_eg_opens(skb, &m))
 		return SL_TC_ACT_OK;

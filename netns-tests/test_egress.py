@@ -14,9 +14,11 @@ import time
 
 from lib.agent import pins_under
 from lib.cgroups import egress_yaml, results
-from lib.netns import run
-from lib.traffic import Receiver
+from lib.netns import PYTHON, run
+from lib.traffic import Receiver, exchange
 from test_events import monitor
+
+SYNPROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "synprobe.py")
 
 ALLOW_TCP = {"action": "allow", "dst": ["192.0.2.2", "2001:db8:1::2"], "proto": "tcp",
              "dport": ["8443"]}
@@ -364,3 +366,40 @@ def test_unspecified_address_judged_as_loopback(env, cgroups):
         {"bound": 1, "u0_0_0_0": 1, "c0_0_0_0": 1}, rx.counts
     e = egress_entry(agent, "any")
     assert {x["name"]: x["packets"] for x in e["rules"]} == {"lo": len(calls)}, e
+
+
+def test_backstop_drops_what_the_parser_refuses(env, cgroups):
+    """The stack delivers what the backstop's parser refuses: a first fragment
+    holding 8 bytes of a TCP SYN (reassembled into the SYN) and UDP behind 9
+    IPv6 extension headers (one past the parser's walk) reached a denied host.
+    The backstop drops them (counted under their reasons in tc's block); the
+    well-formed packets to an allowed address still arrive."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("bsm")
+    denied4, denied6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", denied4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", denied6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    allow = {"action": "allow", "dst": [topo.f4, topo.f6], "proto": ["tcp", "udp"],
+             "dport": ["8443", "5300"]}
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="bsm", cgroup=app, default="deny", rules=[allow],
+             backstop={"interfaces": [topo.fdev], "src": [topo.c4, topo.c6]})]))
+    agent.start()
+    before = agent.stats()["hooks"]["tc"]["drops"]
+    with Receiver(topo.fw, tcp=(8443,)):
+        p = run([PYTHON, SYNPROBE, topo.cdev, topo.c4, json.dumps([
+            dict(dst=denied4, dport=8443, tiny=True),
+            dict(dst=topo.f4, dport=8443, tiny=True),
+            dict(dst=topo.f4, dport=8443),
+            dict(dst=denied4, dport=8443)])], ns=topo.client, timeout=60)
+    answered = json.loads(p.stdout.strip().splitlines()[-1])
+    assert answered == [False, False, True, False], answered
+    got = exchange(topo, [
+        dict(tag="ext9deny", src=topo.c6, dst=denied6, dport=5300, ext=["dst"] * 9),
+        dict(tag="ext9allow", src=topo.c6, dst=topo.f6, dport=5300, ext=["dst"] * 9),
+        dict(tag="ext8allow", src=topo.c6, dst=topo.f6, dport=5300, ext=["dst"] * 8),
+        dict(tag="ok6", src=topo.c6, dst=topo.f6, dport=5300)])
+    assert got == {"ext9deny": 0, "ext9allow": 0, "ext8allow": 1, "ok6": 1}, got
+    after = agent.stats()["hooks"]["tc"]["drops"]
+    for why in ("truncated-tcp", "ipv6-ext-chain-too-long"):
+        assert after[why]["packets"] - before[why]["packets"] == 2, (why, before, after)
