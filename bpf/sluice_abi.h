@@ -424,7 +424,8 @@ struct sl_counter {
 	X(DROP_EGRESS_DEFAULT,	"egress-default")		\
 	X(DROP_IP6_V4MAPPED,	"ipv6-v4-mapped")		\
 	X(DROP_LB_SPOOFED,	"lb-spoofed-source")		\
-	X(DROP_EGRESS_TOO_DEEP,	"egress-too-deep")
+	X(DROP_EGRESS_TOO_DEEP,	"egress-too-deep")		\
+	X(DROP_EGRESS_SRC_ROUTE, "egress-source-route")
 
 /*
  * sl_verdict_v2 and sl_drop_v2 have room for more entries than there are
@@ -1370,13 +1371,18 @@ struct sl_eg_src6 {
 	__u8 addr[16];
 };
 
-/* Where a call or packet was judged: eg_stats[hook * 2 + denied] (per CPU). */
+/*
+ * Where a call or packet was judged: eg_stats[hook * 2 + denied] (per CPU).
+ * egress (cgroup_skb egress: every packet of a managed cgroup, for source
+ * routes) counts its drops only: a pass costs nothing.
+ */
 #define SLUICE_EG_HOOKS(X)				\
 	X(EG_CONNECT4,	"connect4")			\
 	X(EG_CONNECT6,	"connect6")			\
 	X(EG_SENDMSG4,	"sendmsg4")			\
 	X(EG_SENDMSG6,	"sendmsg6")			\
-	X(EG_BACKSTOP,	"tc-backstop")
+	X(EG_BACKSTOP,	"tc-backstop")			\
+	X(EG_INET_EGRESS, "egress")
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_eg_hook { SLUICE_EG_HOOKS(SLUICE_ENUM_ENTRY) SLUICE_EG_HOOK_MAX };

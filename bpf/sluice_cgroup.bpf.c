@@ -9,6 +9,10 @@
  *     -> 1: the call goes on; to a VIP of `loadbalancers`, with a backend's
  *        address and port instead (egress_lb.h)
  *   getpeername4/6, recvmsg4/6: a backend given for a VIP reads as the VIP
+ *   sl_eg_srcroute (cgroup_skb egress, every packet): a source route (IPv6
+ *     routing header with segments left, IPv4 LSRR/SSRR) would take the
+ *     packet first to a host the call was never judged for: dropped
+ *     (eg_srcroute.h); anything else passes at once.
  *   sl_eg_backstop (tcx ingress on the host side of a container's veth):
  *     parse (malformed: shot) -> source address -> egress entry -> classify
  *     -> pass | shot, for what never meets a socket hook: raw sockets, ICMP.
@@ -21,6 +25,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 
+#include "lib/eg_srcroute.h"
 #include "lib/egress.h"
 #include "lib/egress_lb.h"
 #include "lib/skb_parse.h"
@@ -44,17 +49,13 @@ enum sl_eg_find {
  * managed subtree: a walk that gives up before the root (a cgroup more
  * than SLUICE_EG_DEPTH levels below its entry) must deny, not pass.
  */
-static __always_inline enum sl_eg_find sl_eg_of_sock(struct bpf_sock_addr *ctx, __u64 *cg,
-						     const struct sl_eg_val **vp)
+static __always_inline enum sl_eg_find sl_eg_of_sk(const struct sock *sk, __u64 *cg,
+						   const struct sl_eg_val **vp)
 {
 	const struct sl_eg_val *v;
 	struct cgroup *cgrp;
-	struct sock *sk;
 	__u64 id;
 
-	if (!ctx->sk)
-		return SL_EG_NOT_OURS;
-	sk = bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
 	cgrp = sk->sk_cgrp_data.cgroup;
 	if (!cgrp)
 		return SL_EG_NOT_OURS;
@@ -80,6 +81,20 @@ static __always_inline enum sl_eg_find sl_eg_of_sock(struct bpf_sock_addr *ctx, 
 found:
 	*vp = v;
 	return SL_EG_FOUND;
+}
+
+/* The kernel's socket of a bpf_sock (read only; faults read as zero). */
+static __always_inline struct sock *sl_eg_sk(const void *bsk)
+{
+	return bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+}
+
+static __always_inline enum sl_eg_find sl_eg_of_sock(struct bpf_sock_addr *ctx, __u64 *cg,
+						     const struct sl_eg_val **vp)
+{
+	if (!ctx->sk)
+		return SL_EG_NOT_OURS;
+	return sl_eg_of_sk(sl_eg_sk(ctx->sk), cg, vp);
 }
 
 /* A call SLUICE_EG_DEPTH levels below any entry it could have: denied, with no entry to name. */
@@ -110,11 +125,6 @@ static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *
  */
 #define SL_LOOPBACK4	0x7f000001	/* 127.0.0.1, host order */
 
-static __always_inline struct sock *sl_eg_sk(struct bpf_sock_addr *ctx)
-{
-	return bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
-}
-
 /*
  * Where 0.0.0.0 goes, host order. sendmsg4's source (MSG_SRC: the socket's
  * address, or IP_PKTINFO's) is the kernel's; connect() takes the bound one.
@@ -126,7 +136,7 @@ static __always_inline __u32 sl_eg_any4(struct bpf_sock_addr *ctx, bool msg_src)
 	if (msg_src)
 		a = ctx->msg_src_ip4;
 	else
-		a = ctx->sk ? sl_eg_sk(ctx)->__sk_common.skc_rcv_saddr : 0;
+		a = ctx->sk ? sl_eg_sk(ctx->sk)->__sk_common.skc_rcv_saddr : 0;
 	return a ? bpf_ntohl(a) : SL_LOOPBACK4;
 }
 
@@ -137,7 +147,7 @@ static __always_inline bool sl_eg_bound_mapped(struct bpf_sock_addr *ctx)
 
 	if (!ctx->sk)
 		return false;
-	a = sl_eg_sk(ctx)->__sk_common.skc_v6_rcv_saddr;
+	a = sl_eg_sk(ctx->sk)->__sk_common.skc_v6_rcv_saddr;
 	return sl_ip6_v4mapped((const __u8 *)&a);
 }
 
@@ -343,6 +353,73 @@ SEC("cgroup/recvmsg6")
 int sl_eg_recvmsg6(struct bpf_sock_addr *ctx)
 {
 	return sl_eg_peer6(ctx);
+}
+
+/* ---- per packet: source routes ---- */
+
+/*
+ * A source-routed packet of a managed cgroup: dropped, counted (eg_stats,
+ * hook egress) and reported with its first hop as the destination, naming
+ * the socket's cgroup and its entry. A global function, off the fast path.
+ */
+__noinline int sl_eg_srr_drop(struct __sk_buff *skb)
+{
+	const struct sl_eg_val *v = NULL;
+	struct bpf_sock *bsk;
+	struct sl_meta m;
+	__u8 hdr[SL_IP6_HLEN];
+	__u64 cg = 0;
+
+	__builtin_memset(&m, 0, sizeof(m));
+	if (!bpf_skb_load_bytes(skb, 0, hdr, SL_IP4_HLEN)) {
+		if (hdr[0] >> 4 == 4) {
+			m.family = 4;
+			m.proto = hdr[9];
+			m.src4 = (__u32)hdr[12] << 24 | hdr[13] << 16 | hdr[14] << 8 | hdr[15];
+			m.dst4 = (__u32)hdr[16] << 24 | hdr[17] << 16 | hdr[18] << 8 | hdr[19];
+		} else if (!bpf_skb_load_bytes(skb, 0, hdr, SL_IP6_HLEN)) {
+			m.family = 6;
+			m.proto = hdr[SL_IP6_OFF_NEXTHDR];
+			__builtin_memcpy(m.src6, hdr + 8, 16);
+			__builtin_memcpy(m.dst6, hdr + 24, 16);
+		}
+	}
+	bsk = skb->sk;
+	if (bsk)
+		bsk = bpf_sk_fullsock(bsk);
+	if (!bsk || sl_eg_of_sk(sl_eg_sk(bsk), &cg, &v) != SL_EG_FOUND || !v)
+		cg = bpf_skb_cgroup_id(skb);
+	return sl_eg_deny(v ? v->entry : 0, SLUICE_DROP_EGRESS_SRC_ROUTE, &m,
+			  SLUICE_EG_INET_EGRESS, cg, 0, skb->len, SLUICE_EV_NO_RULE, NULL);
+}
+
+/*
+ * Every packet a socket of a managed cgroup sends: 1 passes, 0 drops. The
+ * common packet (IPv4 without options; IPv6 straight to TCP, UDP or
+ * ICMPv6) passes after one load and a compare or two.
+ */
+SEC("cgroup_skb/egress")
+int sl_eg_srcroute(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u8 *ip = data, h[SL_IP6_OFF_NEXTHDR + 1], nh;
+
+	if ((void *)(ip + sizeof(h)) > data_end) {
+		if (bpf_skb_load_bytes(skb, 0, h, sizeof(h)))
+			return 1;
+		ip = h;
+	}
+	if (ip[0] >> 4 == 4) {
+		if ((ip[0] & 0xf) <= 5)
+			return 1;
+		return sl_eg_srr4(skb, ip[0] & 0xf) ? sl_eg_srr_drop(skb) : 1;
+	}
+	if (ip[0] >> 4 != 6)
+		return 1;
+	nh = ip[SL_IP6_OFF_NEXTHDR];
+	if (nh == SL_IPPROTO_TCP || nh == SL_IPPROTO_UDP || nh == SL_IPPROTO_ICMPV6)
+		return 1;
+	return sl_eg_srr6(skb, nh) ? sl_eg_srr_drop(skb) : 1;
 }
 
 /* ---- the TC backstop ---- */

@@ -58,8 +58,8 @@ def test_connect_sendto_v4_v6_child_outside(env, cgroups):
     agent.start()
     assert bpftool_cgroup(app) == [
         "cgroup_inet4_connect", "cgroup_inet4_getpeername", "cgroup_inet6_connect",
-        "cgroup_inet6_getpeername", "cgroup_udp4_recvmsg", "cgroup_udp4_sendmsg",
-        "cgroup_udp6_recvmsg", "cgroup_udp6_sendmsg"]
+        "cgroup_inet6_getpeername", "cgroup_inet_egress", "cgroup_udp4_recvmsg",
+        "cgroup_udp4_sendmsg", "cgroup_udp6_recvmsg", "cgroup_udp6_sendmsg"]
     mon = monitor(agent, "--count", "3")
     calls = [
         dict(op="tcp", addr="192.0.2.2", port=8443),
@@ -144,7 +144,7 @@ def test_late_cgroup_sigkill_restart_removal(env, cgroups):
         while results(topo.client, late, deny) != ["EPERM"]:
             assert time.monotonic() - t0 < 2.0, "not enforced 2 s after the cgroup appeared"
         links = {h["hook"]: h["link_id"] for h in egress_entry(agent, "late")["hooks"]}
-        assert len(links) == 8
+        assert len(links) == 9
 
         agent.stop(signal.SIGKILL)
         assert results(topo.client, late, deny + [dict(op="tcp", addr="192.0.2.2",
@@ -403,3 +403,59 @@ def test_backstop_drops_what_the_parser_refuses(env, cgroups):
     after = agent.stats()["hooks"]["tc"]["drops"]
     for why in ("truncated-tcp", "ipv6-ext-chain-too-long"):
         assert after[why]["packets"] - before[why]["packets"] == 2, (why, before, after)
+
+
+def test_source_routed_packets_dropped(env, cgroups):
+    """A source route set by an unprivileged process (IPv6: a segment routing
+    header through IPV6_RTHDR, sticky or per sendmsg(); IPv4: LSRR through
+    IP_OPTIONS or IP_RETOPTS) sends every packet of a call judged for an
+    allowed address first to a denied host. The egress hook (cgroup_skb) drops
+    them: the denied host sees none of them (frames counted on its interface,
+    where it would route them on to the allowed address: seg6 and source
+    routes accepted there), and the same calls without the route still work."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("srh")
+    denied4, denied6 = "192.0.2.3", "2001:db8:1::3"
+    fw = topo.fw
+    run(["ip", "addr", "add", denied4 + "/24", "dev", topo.fdev], ns=fw)
+    run(["ip", "addr", "add", denied6 + "/64", "dev", topo.fdev, "nodad"], ns=fw)
+    # the denied host passes a routed packet on to the allowed one (also local):
+    # without the fix, TCP connects through it
+    for k in ("net.ipv6.conf.all.seg6_enabled", "net.ipv6.conf.%s.seg6_enabled" % topo.fdev,
+              "net.ipv4.conf.all.accept_source_route",
+              "net.ipv4.conf.%s.accept_source_route" % topo.fdev):
+        run(["sysctl", "-qw", k + "=1"], ns=fw)
+    allow = {"action": "allow", "dst": [topo.f4, topo.f6], "proto": ["tcp", "udp"],
+             "dport": ["8443", "5300"]}
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="srh", cgroup=app, default="deny", rules=[allow])]))
+    agent.start()
+    routed = []
+    for dst, via in ((topo.f6, denied6), (topo.f4, denied4)):
+        v = "6" if ":" in dst else "4"
+        routed += [dict(op="tcp", addr=dst, port=8443, via=via),
+                   dict(op="udp", addr=dst, port=5300, via=via, tag="rt" + v),
+                   dict(op="udpconn", addr=dst, port=5300, via=via, tag="rtconn" + v)]
+    # IPv6 takes no segment routing header as a cmsg (the kernel's EINVAL)
+    routed.append(dict(op="udp", addr=topo.f4, port=5300, via=denied4, cmsg=True,
+                       tag="rtcmsg4"))
+    plain = [dict(op="tcp", addr=topo.f6, port=8443),
+             dict(op="udp", addr=topo.f6, port=5300, tag="plain6"),
+             dict(op="tcp", addr=topo.f4, port=8443),
+             dict(op="udp", addr=topo.f4, port=5300, tag="plain4")]
+    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    with Receiver(fw, tcp=(8443,), udp=(5300,), packet=[topo.fdev]) as rx:
+        r = results(topo.client, app, routed)
+        ok = results(topo.client, app, plain)
+    # TCP: the SYN never leaves (connect() times out); UDP: sendmsg() fails
+    assert r == ["timeout", "EPERM", "EPERM"] * 2 + ["EPERM"], r
+    assert ok == ["ok"] * 4, ok
+    c = rx.counts
+    assert not [t for t in c if t.startswith("rt")], c
+    # the plain datagrams: once on the interface, once at the socket
+    assert c.get("plain6") == 2 and c.get("plain4") == 2 and c.get("tcp:8443") == 2, c
+    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    assert after - before >= 7, (before, after)
+    assert "cgroup_inet_egress" in bpftool_cgroup(app)
+    e = egress_entry(agent, "srh")
+    assert {h["hook"] for h in e["hooks"]} >= {"egress", "connect6"}, e
