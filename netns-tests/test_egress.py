@@ -9,6 +9,7 @@ runs (the cgroup hooks are not per namespace: a cgroup is the host's).
 import json
 import os
 import signal
+import subprocess
 import time
 
 
@@ -459,3 +460,47 @@ def test_source_routed_packets_dropped(env, cgroups):
     assert "cgroup_inet_egress" in bpftool_cgroup(app)
     e = egress_entry(agent, "srh")
     assert {h["hook"] for h in e["hooks"]} >= {"egress", "connect6"}, e
+
+
+def test_one_cgroup_under_two_paths_refused(env, cgroups):
+    """Two entries whose paths name one cgroup (a symlink, /proc/self/root/...)
+    would share its one eg_cg word: one entry's policy silently not enforced.
+    Such a policy is an error naming both entries, at the second's
+    FILE:LINE:COL, in `sluice policy check` and in the agent, which applies
+    nothing of it and keeps the policy in force."""
+    topo, agent = env.topo, env.agent
+    real = cgroups.make("dup")
+    link = os.path.join(agent.workdir, "duplink")
+    os.symlink(real, link)
+    one = egress_yaml([dict(name="b", cgroup=real, default="deny", rules=[ALLOW_TCP])])
+    agent.write_policy("20-egress.yaml", one)
+    agent.start()
+    gen = agent.status()["generation"]
+    calls = [dict(op="tcp", addr="192.0.2.2", port=8443),
+             dict(op="tcp", addr="192.0.2.2", port=8444)]
+    for alias in (link, "/proc/self/root" + real):
+        two = egress_yaml([dict(name="a", cgroup=alias, default="allow"),
+                           dict(name="b", cgroup=real, default="deny", rules=[ALLOW_TCP])])
+        staged = os.path.join(agent.workdir, "staged")
+        os.makedirs(staged, exist_ok=True)
+        f = os.path.join(staged, "20-egress.yaml")
+        with open(f, "w") as fh:
+            fh.write(two)
+        line = [i + 1 for i, ln in enumerate(two.splitlines()) if ln.endswith(" " + real)][0]
+        p = subprocess.run([agent.sluice, "policy", "check", f], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+        want = '%s:%d:13: cgroup %s of egress "b" is the cgroup %s of egress "a" (at %s:3:13)' \
+            % (f, line, real, alias, f)
+        assert want in p.stderr, p.stderr
+
+        refusals = agent.log_text().count("stays in force")
+        agent.write_policy("20-egress.yaml", two)
+        deadline = time.monotonic() + 10
+        while agent.log_text().count("stays in force") <= refusals:
+            assert time.monotonic() < deadline, agent.log_text()
+            time.sleep(0.05)
+        assert agent.status()["generation"] == gen
+        assert [e["name"] for e in agent.cli("egress", "list")["egress"]] == ["b"]
+        with Receiver(topo.fw, tcp=(8443, 8444)):
+            assert results(topo.client, real, calls) == ["ok", "EPERM"]
