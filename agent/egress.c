@@ -612,9 +612,10 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 		for (size_t k = 0; k < nids && !dup; k++)
 			dup = ids[k] == id;
 		if (dup) {
-			pr_warn("egress \"%s\": cgroup %s is the cgroup of another entry (a second "
-				"mount of cgroup2?): that entry's policy applies", pol->egs[i].name,
-				pol->egs[i].cgroup);
+			/* the check refuses it when both paths exist; this one came later */
+			pr_warn("egress \"%s\": cgroup %s is the cgroup of another entry "
+				"(made under two paths since the policy was checked): that "
+				"entry's policy applies", pol->egs[i].name, pol->egs[i].cgroup);
 			continue;
 		}
 		ids[nids++] = id;

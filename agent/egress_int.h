@@ -17,7 +17,10 @@
  * The hooks attached to every managed cgroup: name (pins, status), attach
  * type, program of sluice_cgroup.bpf.c. The policy is judged in connect
  * and sendmsg; getpeername and recvmsg give back the VIP of a backend the
- * socket-level load balancer chose.
+ * socket-level load balancer chose; egress (cgroup_skb, every packet) drops
+ * source-routed packets, which would go first to a host never judged. A
+ * hook added here is attached at the next start to the cgroups whose
+ * pinned links a previous agent left (cg_attach).
  */
 #define EG_HOOKS(X)								\
 	X(EGH_CONNECT4,	"connect4",	BPF_CGROUP_INET4_CONNECT,	sl_eg_connect4)	\
@@ -27,7 +30,8 @@
 	X(EGH_GETPEER4,	"getpeername4",	BPF_CGROUP_INET4_GETPEERNAME,	sl_eg_getpeer4)	\
 	X(EGH_GETPEER6,	"getpeername6",	BPF_CGROUP_INET6_GETPEERNAME,	sl_eg_getpeer6)	\
 	X(EGH_RECVMSG4,	"recvmsg4",	BPF_CGROUP_UDP4_RECVMSG,	sl_eg_recvmsg4)	\
-	X(EGH_RECVMSG6,	"recvmsg6",	BPF_CGROUP_UDP6_RECVMSG,	sl_eg_recvmsg6)
+	X(EGH_RECVMSG6,	"recvmsg6",	BPF_CGROUP_UDP6_RECVMSG,	sl_eg_recvmsg6)	\
+	X(EGH_EGRESS,	"egress",	BPF_CGROUP_INET_EGRESS,		sl_eg_srcroute)
 
 #define EG_HOOK_ENUM(id, name, type, prog) id,
 enum eg_hook { EG_HOOKS(EG_HOOK_ENUM) EGH_MAX };

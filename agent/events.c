@@ -128,7 +128,8 @@ static struct json_object *event_json(struct agent *a, const struct sl_event *e)
 	json_object_object_add(o, "dst", dst[0] ? json_object_new_string(dst) : NULL);
 	json_object_object_add(o, "dport", json_object_new_int(e->dport));
 	json_object_object_add(o, "len", json_object_new_int64(e->len));
-	if (e->egress)
+	/* a call too deep to find its entry names only its cgroup */
+	if (e->egress || e->cgroup)
 		egress_event_json(a, e, o);
 	return o;
 }

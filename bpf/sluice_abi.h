@@ -423,7 +423,9 @@ struct sl_counter {
 	X(DROP_EGRESS_RULE,	"egress-rule")			\
 	X(DROP_EGRESS_DEFAULT,	"egress-default")		\
 	X(DROP_IP6_V4MAPPED,	"ipv6-v4-mapped")		\
-	X(DROP_LB_SPOOFED,	"lb-spoofed-source")
+	X(DROP_LB_SPOOFED,	"lb-spoofed-source")		\
+	X(DROP_EGRESS_TOO_DEEP,	"egress-too-deep")		\
+	X(DROP_EGRESS_SRC_ROUTE, "egress-source-route")
 
 /*
  * sl_verdict_v2 and sl_drop_v2 have room for more entries than there are
@@ -1187,7 +1189,8 @@ struct sl_event {
 	__u8 src[16], dst[16];	/* network order; IPv4 in the first 4 bytes */
 	/* egress (reasons egress-*): the socket's cgroup (0: the TC backstop) */
 	__u64 cgroup;
-	__u32 egress;		/* index + 1 of the egress entry; 0: not an egress event */
+	/* index + 1 of the egress entry; 0: none (cgroup 0 too: not an egress event) */
+	__u32 egress;
 	__u32 hook;		/* enum sluice_eg_hook of an egress event */
 };
 
@@ -1368,13 +1371,18 @@ struct sl_eg_src6 {
 	__u8 addr[16];
 };
 
-/* Where a call or packet was judged: eg_stats[hook * 2 + denied] (per CPU). */
+/*
+ * Where a call or packet was judged: eg_stats[hook * 2 + denied] (per CPU).
+ * egress (cgroup_skb egress: every packet of a managed cgroup, for source
+ * routes) counts its drops only: a pass costs nothing.
+ */
 #define SLUICE_EG_HOOKS(X)				\
 	X(EG_CONNECT4,	"connect4")			\
 	X(EG_CONNECT6,	"connect6")			\
 	X(EG_SENDMSG4,	"sendmsg4")			\
 	X(EG_SENDMSG6,	"sendmsg6")			\
-	X(EG_BACKSTOP,	"tc-backstop")
+	X(EG_BACKSTOP,	"tc-backstop")			\
+	X(EG_INET_EGRESS, "egress")
 
 #define SLUICE_ENUM_ENTRY(id, name) SLUICE_##id,
 enum sluice_eg_hook { SLUICE_EG_HOOKS(SLUICE_ENUM_ENTRY) SLUICE_EG_HOOK_MAX };

@@ -9,9 +9,13 @@
  *     -> 1: the call goes on; to a VIP of `loadbalancers`, with a backend's
  *        address and port instead (egress_lb.h)
  *   getpeername4/6, recvmsg4/6: a backend given for a VIP reads as the VIP
+ *   sl_eg_srcroute (cgroup_skb egress, every packet): a source route (IPv6
+ *     routing header with segments left, IPv4 LSRR/SSRR) would take the
+ *     packet first to a host the call was never judged for: dropped
+ *     (eg_srcroute.h); anything else passes at once.
  *   sl_eg_backstop (tcx ingress on the host side of a container's veth):
- *     parse -> source address -> egress entry -> classify -> pass | shot,
- *     for what never meets a socket hook: raw sockets, ICMP.
+ *     parse (malformed: shot) -> source address -> egress entry -> classify
+ *     -> pass | shot, for what never meets a socket hook: raw sockets, ICMP.
  *
  * The agent attaches the hooks with one pinned bpf_link per cgroup and
  * hook (agent/egress.c); the maps are the XDP object's pins, shared.
@@ -21,52 +25,84 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 
+#include "lib/eg_srcroute.h"
 #include "lib/egress.h"
 #include "lib/egress_lb.h"
 #include "lib/skb_parse.h"
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
+/* What sl_eg_of_sock found. */
+enum sl_eg_find {
+	SL_EG_NOT_OURS,		/* no managed cgroup up to the root: not ours to judge */
+	SL_EG_FOUND,		/* the entry of the socket's cgroup or of an ancestor */
+	SL_EG_TOO_DEEP,		/* SLUICE_EG_DEPTH levels up: no entry, not the root */
+};
+
 /*
- * The egress entry of the socket's cgroup, else of its nearest ancestor
- * that has one; NULL when none does (not ours to judge). *CG is the
- * socket's own cgroup: the one that made the kernel run this program (a
- * socket keeps the cgroup it was created in). sock_addr programs have no
- * helper for it: the kernel's struct sock is read through a read-only cast
- * (faults read as zero), CO-RE keeps the offsets right.
+ * The egress entry (*VP) of the socket's cgroup, else of its nearest
+ * ancestor that has one. *CG is the socket's own cgroup: the one that made
+ * the kernel run this program (a socket keeps the cgroup it was created
+ * in). sock_addr programs have no helper for it: the kernel's struct sock
+ * is read through a read-only cast (faults read as zero), CO-RE keeps the
+ * offsets right. The program runs only because the socket is inside a
+ * managed subtree: a walk that gives up before the root (a cgroup more
+ * than SLUICE_EG_DEPTH levels below its entry) must deny, not pass.
  */
-static __always_inline const struct sl_eg_val *sl_eg_of_sock(struct bpf_sock_addr *ctx,
-							     __u64 *cg)
+static __always_inline enum sl_eg_find sl_eg_of_sk(const struct sock *sk, __u64 *cg,
+						   const struct sl_eg_val **vp)
 {
 	const struct sl_eg_val *v;
 	struct cgroup *cgrp;
-	struct sock *sk;
 	__u64 id;
 
-	if (!ctx->sk)
-		return NULL;
-	sk = bpf_rdonly_cast(ctx->sk, bpf_core_type_id_kernel(struct sock));
 	cgrp = sk->sk_cgrp_data.cgroup;
 	if (!cgrp)
-		return NULL;
+		return SL_EG_NOT_OURS;
 	id = cgrp->kn->id;
 	*cg = id;
 	v = bpf_map_lookup_elem(&eg_cg, &id);
 	if (v)
-		return v;
+		goto found;
 	/* nearest first: the parent of each cgroup is its `self` css's parent */
 	for (int i = 0; i < SLUICE_EG_DEPTH; i++) {
 		struct cgroup_subsys_state *up = cgrp->self.parent;
 
 		if (!up)
-			break;
+			return SL_EG_NOT_OURS;
 		cgrp = bpf_rdonly_cast(up, bpf_core_type_id_kernel(struct cgroup));
 		id = cgrp->kn->id;
 		v = bpf_map_lookup_elem(&eg_cg, &id);
 		if (v)
-			return v;
+			goto found;
 	}
-	return NULL;
+	/* the root itself is no managed cgroup: one more level up would be NULL */
+	return cgrp->self.parent ? SL_EG_TOO_DEEP : SL_EG_NOT_OURS;
+found:
+	*vp = v;
+	return SL_EG_FOUND;
+}
+
+/* The kernel's socket of a bpf_sock (read only; faults read as zero). */
+static __always_inline struct sock *sl_eg_sk(const void *bsk)
+{
+	return bpf_rdonly_cast(bsk, bpf_core_type_id_kernel(struct sock));
+}
+
+static __always_inline enum sl_eg_find sl_eg_of_sock(struct bpf_sock_addr *ctx, __u64 *cg,
+						     const struct sl_eg_val **vp)
+{
+	if (!ctx->sk)
+		return SL_EG_NOT_OURS;
+	return sl_eg_of_sk(sl_eg_sk(ctx->sk), cg, vp);
+}
+
+/* A call SLUICE_EG_DEPTH levels below any entry it could have: denied, with no entry to name. */
+static __always_inline int sl_eg_too_deep(const struct sl_meta *m, enum sluice_eg_hook hook,
+					  __u64 cg)
+{
+	return sl_eg_deny(0, SLUICE_DROP_EGRESS_TOO_DEEP, m, hook, cg, 0, 0, SLUICE_EV_NO_RULE,
+			  NULL);
 }
 
 static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *m)
@@ -79,6 +115,42 @@ static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *
 	}
 }
 
+/*
+ * The unspecified address names no host, yet the kernel sends a call to it
+ * somewhere: to the socket's own source address, or to loopback when it
+ * has none (ip_route_output_key_hash_rcu for 0.0.0.0; `::` is ::1, or
+ * 127.0.0.1 for a socket bound to a v4-mapped address: tcp_v6_connect,
+ * ip6_datagram_connect, udpv6_sendmsg). The call is judged for that host;
+ * its address is left as it is.
+ */
+#define SL_LOOPBACK4	0x7f000001	/* 127.0.0.1, host order */
+
+/*
+ * Where 0.0.0.0 goes, host order. sendmsg4's source (MSG_SRC: the socket's
+ * address, or IP_PKTINFO's) is the kernel's; connect() takes the bound one.
+ */
+static __always_inline __u32 sl_eg_any4(struct bpf_sock_addr *ctx, bool msg_src)
+{
+	__u32 a;
+
+	if (msg_src)
+		a = ctx->msg_src_ip4;
+	else
+		a = ctx->sk ? sl_eg_sk(ctx->sk)->__sk_common.skc_rcv_saddr : 0;
+	return a ? bpf_ntohl(a) : SL_LOOPBACK4;
+}
+
+/* `::` goes to 127.0.0.1 from a socket bound to a v4-mapped address. */
+static __always_inline bool sl_eg_bound_mapped(struct bpf_sock_addr *ctx)
+{
+	struct in6_addr a;
+
+	if (!ctx->sk)
+		return false;
+	a = sl_eg_sk(ctx->sk)->__sk_common.skc_v6_rcv_saddr;
+	return sl_ip6_v4mapped((const __u8 *)&a);
+}
+
 /* A service with no backend up: the call fails as a connect() to a closed port would. */
 static __always_inline int sl_eg_refused(void)
 {
@@ -88,21 +160,24 @@ static __always_inline int sl_eg_refused(void)
 
 static __always_inline int sl_eg_sock4(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
 {
+	const struct sl_eg_val *v = NULL;
 	const struct lb_backend *be;
-	const struct sl_eg_val *v;
+	enum sl_eg_find f;
 	struct sl_meta m;
 	__u32 vip, a;
 	__u64 cg = 0;
 	int res;
 
-	v = sl_eg_of_sock(ctx, &cg);
-	if (!v)
+	f = sl_eg_of_sock(ctx, &cg, &v);
+	if (f == SL_EG_NOT_OURS)
 		return SL_EG_ALLOW;
 	__builtin_memset(&m, 0, sizeof(m));
 	m.family = 4;
 	vip = ctx->user_ip4;
-	m.dst4 = bpf_ntohl(vip);
+	m.dst4 = vip ? bpf_ntohl(vip) : sl_eg_any4(ctx, hook == SLUICE_EG_SENDMSG4);
 	sl_eg_l4(ctx, &m);
+	if (f == SL_EG_TOO_DEEP || !v)
+		return sl_eg_too_deep(&m, hook, cg);
 	/* the policy judges what the process asked for: the VIP */
 	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
 		return SL_EG_DENY;
@@ -138,15 +213,16 @@ static __always_inline void sl_set_ip6(struct bpf_sock_addr *ctx, const __u32 *w
 
 static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg_hook hook)
 {
+	const struct sl_eg_val *v = NULL;
 	const struct lb_backend *be;
-	const struct sl_eg_val *v;
+	enum sl_eg_find f;
 	struct sl_meta m;
 	__u32 w[4], b[4];
 	__u64 cg = 0;
 	int res;
 
-	v = sl_eg_of_sock(ctx, &cg);
-	if (!v)
+	f = sl_eg_of_sock(ctx, &cg, &v);
+	if (f == SL_EG_NOT_OURS)
 		return SL_EG_ALLOW;
 	__builtin_memset(&m, 0, sizeof(m));
 	w[0] = ctx->user_ip6[0];
@@ -155,12 +231,22 @@ static __always_inline int sl_eg_sock6(struct bpf_sock_addr *ctx, enum sluice_eg
 	w[3] = ctx->user_ip6[3];
 	if (sl_v4mapped(w)) {
 		m.family = 4;
-		m.dst4 = bpf_ntohl(w[3]);
+		m.dst4 = w[3] ? bpf_ntohl(w[3]) : sl_eg_any4(ctx, false);
+	} else if (!(w[0] | w[1] | w[2] | w[3])) {
+		if (sl_eg_bound_mapped(ctx)) {
+			m.family = 4;
+			m.dst4 = SL_LOOPBACK4;
+		} else {
+			m.family = 6;
+			m.dst6[15] = 1;
+		}
 	} else {
 		m.family = 6;
 		__builtin_memcpy(m.dst6, w, 16);
 	}
 	sl_eg_l4(ctx, &m);
+	if (f == SL_EG_TOO_DEEP || !v)
+		return sl_eg_too_deep(&m, hook, cg);
 	if (sl_eg_judge(v, &m, hook, cg, 0, 0) != SL_EG_ALLOW)
 		return SL_EG_DENY;
 	be = sl_eg_lb(ctx, m.family == 4 ? (const __u8 *)&w[3] : (const __u8 *)w, m.family,
@@ -269,6 +355,73 @@ int sl_eg_recvmsg6(struct bpf_sock_addr *ctx)
 	return sl_eg_peer6(ctx);
 }
 
+/* ---- per packet: source routes ---- */
+
+/*
+ * A source-routed packet of a managed cgroup: dropped, counted (eg_stats,
+ * hook egress) and reported with its first hop as the destination, naming
+ * the socket's cgroup and its entry. A global function, off the fast path.
+ */
+__noinline int sl_eg_srr_drop(struct __sk_buff *skb)
+{
+	const struct sl_eg_val *v = NULL;
+	struct bpf_sock *bsk;
+	struct sl_meta m;
+	__u8 hdr[SL_IP6_HLEN];
+	__u64 cg = 0;
+
+	__builtin_memset(&m, 0, sizeof(m));
+	if (!bpf_skb_load_bytes(skb, 0, hdr, SL_IP4_HLEN)) {
+		if (hdr[0] >> 4 == 4) {
+			m.family = 4;
+			m.proto = hdr[9];
+			m.src4 = (__u32)hdr[12] << 24 | hdr[13] << 16 | hdr[14] << 8 | hdr[15];
+			m.dst4 = (__u32)hdr[16] << 24 | hdr[17] << 16 | hdr[18] << 8 | hdr[19];
+		} else if (!bpf_skb_load_bytes(skb, 0, hdr, SL_IP6_HLEN)) {
+			m.family = 6;
+			m.proto = hdr[SL_IP6_OFF_NEXTHDR];
+			__builtin_memcpy(m.src6, hdr + 8, 16);
+			__builtin_memcpy(m.dst6, hdr + 24, 16);
+		}
+	}
+	bsk = skb->sk;
+	if (bsk)
+		bsk = bpf_sk_fullsock(bsk);
+	if (!bsk || sl_eg_of_sk(sl_eg_sk(bsk), &cg, &v) != SL_EG_FOUND || !v)
+		cg = bpf_skb_cgroup_id(skb);
+	return sl_eg_deny(v ? v->entry : 0, SLUICE_DROP_EGRESS_SRC_ROUTE, &m,
+			  SLUICE_EG_INET_EGRESS, cg, 0, skb->len, SLUICE_EV_NO_RULE, NULL);
+}
+
+/*
+ * Every packet a socket of a managed cgroup sends: 1 passes, 0 drops. The
+ * common packet (IPv4 without options; IPv6 straight to TCP, UDP or
+ * ICMPv6) passes after one load and a compare or two.
+ */
+SEC("cgroup_skb/egress")
+int sl_eg_srcroute(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u8 *ip = data, h[SL_IP6_OFF_NEXTHDR + 1], nh;
+
+	if ((void *)(ip + sizeof(h)) > data_end) {
+		if (bpf_skb_load_bytes(skb, 0, h, sizeof(h)))
+			return 1;
+		ip = h;
+	}
+	if (ip[0] >> 4 == 4) {
+		if ((ip[0] & 0xf) <= 5)
+			return 1;
+		return sl_eg_srr4(skb, ip[0] & 0xf) ? sl_eg_srr_drop(skb) : 1;
+	}
+	if (ip[0] >> 4 != 6)
+		return 1;
+	nh = ip[SL_IP6_OFF_NEXTHDR];
+	if (nh == SL_IPPROTO_TCP || nh == SL_IPPROTO_UDP || nh == SL_IPPROTO_ICMPV6)
+		return 1;
+	return sl_eg_srr6(skb, nh) ? sl_eg_srr_drop(skb) : 1;
+}
+
 /* ---- the TC backstop ---- */
 
 /* The egress entry of source address of M (the backstop's key); NULL: none. */
@@ -318,15 +471,39 @@ static __always_inline bool sl_eg_opens(struct __sk_buff *skb, const struct sl_m
 	return true;
 }
 
+/*
+ * A packet the parser refused (M->reason), dropped by the backstop: counted
+ * under its reason in tc's block of sl_drop_v2, as the firewall counts its
+ * drops there, and reported. A global function: verified once, not once per
+ * place the parser gives up.
+ */
+__noinline int sl_eg_malformed(struct __sk_buff *skb, const struct sl_meta *m)
+{
+	if (!m)
+		return SL_TC_ACT_SHOT;
+	sl_count(&sl_drop_v2, SLUICE_DROP_IDX(SLUICE_HOOK_TC, m->reason), skb->len);
+	sl_event_emit(m->reason, skb->len, m, SLUICE_EV_NO_RULE, skb->ifindex, NULL);
+	return SL_TC_ACT_SHOT;
+}
+
 SEC("tc")
 int sl_eg_backstop(struct __sk_buff *skb)
 {
 	const struct sl_eg_val *v;
 	struct sl_meta m;
 
-	/* malformed packets are the stack's to refuse; non-IP always passes */
-	if (sl_skb_parse(skb, &m) != SL_PARSE_IP)
+	/*
+	 * Non-IP passes. What the parser refuses is dropped: the stack would not
+	 * refuse it, but forward or deliver what the rules never saw (a first
+	 * fragment too short for the TCP header, reassembled into a SYN; an IPv6
+	 * chain longer than the parser walks).
+	 */
+	switch (sl_skb_parse(skb, &m)) {
+	case SL_PARSE_NONIP:
 		return SL_TC_ACT_OK;
+	case SL_PARSE_DROP:
+		return sl_eg_malformed(skb, &m);
+	}
 	v = sl_eg_of_src(&m);
 	if (!v || !sl_eg_opens(skb, &m))
 		return SL_TC_ACT_OK;

@@ -128,7 +128,7 @@ static void event_text(struct json_object *e)
 	const char *iface = str_or(e, "iface", NULL);
 
 	/* a call refused by a cgroup hook has no interface, no source, no length */
-	if (str_or(e, "egress", NULL) && strcmp(str_or(e, "hook", ""), "tc-backstop")) {
+	if (str_or(e, "hook", NULL) && strcmp(str_or(e, "hook", ""), "tc-backstop")) {
 		egress_text(e, proto, ports, family);
 		return;
 	}

@@ -14,11 +14,14 @@
  *         src: [192.0.2.5]                      # packets from its addresses
  *
  * Values are checked where they are read (FILE:LINE:COL); egress_check does
- * what needs every file: names and cgroups given twice, @sets, limits.
+ * what needs every file: names and cgroups given twice (also under two
+ * spellings of one directory), @sets, limits.
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -321,6 +324,62 @@ static int check_backstop_srcs(const struct sl_policy *pol, struct sl_diags *d, 
 	return errs;
 }
 
+/* The directory a cgroup path names today: two spellings of one cgroup have the same. */
+struct eg_dir {
+	dev_t dev;
+	ino_t ino;
+	bool exists;
+};
+
+/*
+ * Two entries whose paths differ but name the same cgroup (a symlink,
+ * /proc/self/root/..., a second mount of cgroup2): one cgroup id, one
+ * eg_cg word, so one entry's policy would silently not be enforced. Only
+ * paths that exist can be compared; a cgroup made later under two names is
+ * the agent's to notice (egress_commit).
+ */
+static int check_same_cgroup(const struct sl_policy *pol, struct sl_diags *d)
+{
+	struct eg_dir *dirs;
+	struct stat st;
+	int errs = 0;
+
+	if (!pol->negs)
+		return 0;
+	dirs = calloc(pol->negs, sizeof(*dirs));
+	if (!dirs) {
+		sl_diag_add(d, &pol->egs[0].loc, "out of memory checking the egress cgroups");
+		return 1;
+	}
+	for (size_t i = 0; i < pol->negs; i++) {
+		const struct sl_egress *e = &pol->egs[i];
+
+		if (e->cgroup && !stat(e->cgroup, &st) && S_ISDIR(st.st_mode))
+			dirs[i] = (struct eg_dir){ st.st_dev, st.st_ino, true };
+	}
+	for (size_t i = 0; i < pol->negs; i++) {
+		const struct sl_egress *e = &pol->egs[i];
+
+		for (size_t j = 0; j < i && dirs[i].exists; j++) {
+			const struct sl_egress *o = &pol->egs[j];
+
+			/* the same spelling is egress_check's "two egress entries" */
+			if (!dirs[j].exists || dirs[j].dev != dirs[i].dev ||
+			    dirs[j].ino != dirs[i].ino || !strcmp(e->cgroup, o->cgroup))
+				continue;
+			sl_diag_add(d, &e->cgroup_loc, "cgroup %s of egress \"%s\" is the cgroup "
+				    "%s of egress \"%s\" (at %s:%d:%d): one cgroup, two entries; "
+				    "give it one", e->cgroup, e->name ? e->name : "?", o->cgroup,
+				    o->name ? o->name : "?", o->cgroup_loc.file, o->cgroup_loc.line,
+				    o->cgroup_loc.col);
+			errs++;
+			break;
+		}
+	}
+	free(dirs);
+	return errs;
+}
+
 int egress_check(struct sl_policy *pol, struct sl_diags *d)
 {
 	size_t counters = 0, srcs = 0;
@@ -381,6 +440,7 @@ int egress_check(struct sl_policy *pol, struct sl_diags *d)
 			    "defaults in all; at most %d", counters, SLUICE_EG_CNT_MAX);
 		errs++;
 	}
+	errs += check_same_cgroup(pol, d);
 	errs += check_backstop_srcs(pol, d, &srcs);
 	if (srcs > SLUICE_EG_SRC_MAX && pol->negs) {
 		sl_diag_add(d, &pol->egs[pol->negs - 1].loc, "backstop sources: %zu prefixes in "

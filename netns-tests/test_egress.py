@@ -9,14 +9,17 @@ runs (the cgroup hooks are not per namespace: a cgroup is the host's).
 import json
 import os
 import signal
+import subprocess
 import time
 
 
 from lib.agent import pins_under
 from lib.cgroups import egress_yaml, results
-from lib.netns import run
-from lib.traffic import Receiver
+from lib.netns import PYTHON, run
+from lib.traffic import Receiver, exchange
 from test_events import monitor
+
+SYNPROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "synprobe.py")
 
 ALLOW_TCP = {"action": "allow", "dst": ["192.0.2.2", "2001:db8:1::2"], "proto": "tcp",
              "dport": ["8443"]}
@@ -56,8 +59,8 @@ def test_connect_sendto_v4_v6_child_outside(env, cgroups):
     agent.start()
     assert bpftool_cgroup(app) == [
         "cgroup_inet4_connect", "cgroup_inet4_getpeername", "cgroup_inet6_connect",
-        "cgroup_inet6_getpeername", "cgroup_udp4_recvmsg", "cgroup_udp4_sendmsg",
-        "cgroup_udp6_recvmsg", "cgroup_udp6_sendmsg"]
+        "cgroup_inet6_getpeername", "cgroup_inet_egress", "cgroup_udp4_recvmsg",
+        "cgroup_udp4_sendmsg", "cgroup_udp6_recvmsg", "cgroup_udp6_sendmsg"]
     mon = monitor(agent, "--count", "3")
     calls = [
         dict(op="tcp", addr="192.0.2.2", port=8443),
@@ -142,7 +145,7 @@ def test_late_cgroup_sigkill_restart_removal(env, cgroups):
         while results(topo.client, late, deny) != ["EPERM"]:
             assert time.monotonic() - t0 < 2.0, "not enforced 2 s after the cgroup appeared"
         links = {h["hook"]: h["link_id"] for h in egress_entry(agent, "late")["hooks"]}
-        assert len(links) == 8
+        assert len(links) == 9
 
         agent.stop(signal.SIGKILL)
         assert results(topo.client, late, deny + [dict(op="tcp", addr="192.0.2.2",
@@ -287,3 +290,217 @@ def test_entry_past_the_summary_level(env, cgroups):
     e = egress_entry(agent, "big")
     counts = {x["name"]: x["packets"] for x in e["rules"] if x["packets"]}
     assert counts == {"web": 1, "r998": 1} and e["default"]["packets"] == 1, e
+
+
+def test_too_deep_for_the_walk_is_denied(env, cgroups):
+    """The hooks run for a socket only because it is inside a managed subtree:
+    a cgroup more than SLUICE_EG_DEPTH (32) levels below its entry, too deep
+    for the walk up to find it, is denied (EPERM, egress-too-deep), even to
+    an address the entry allows; 32 levels below, the entry's policy applies."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("deep")
+    name, levels = "deep", []
+    for i in range(33):
+        name += "/n%d" % (i + 1)
+        levels.append(cgroups.make(name))
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="deep", cgroup=app, default="deny", rules=[ALLOW_TCP, ALLOW_UDP])]))
+    agent.start()
+    calls = [dict(op="tcp", addr="192.0.2.2", port=8443),
+             dict(op="tcp", addr="192.0.2.2", port=8444),
+             dict(op="udp", addr="192.0.2.2", port=5300, tag="ok32"),
+             dict(op="tcp", addr="2001:db8:1::2", port=8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444), udp=(5300,)) as rx:
+        at32 = results(topo.client, levels[31], calls)
+        before = agent.cli("egress", "list")["hooks"]
+        mon = monitor(agent, "--count", "1")
+        at33 = results(topo.client, levels[32], [
+            dict(op="tcp", addr="192.0.2.2", port=8443),
+            dict(op="udp", addr="192.0.2.2", port=5300, tag="no33"),
+            dict(op="tcp", addr="2001:db8:1::2", port=8443),
+            dict(op="udp", addr="2001:db8:1::2", port=5300, tag="no33v6")])
+    assert at32 == ["ok", "EPERM", "ok", "ok"], at32
+    assert at33 == ["EPERM"] * 4, at33
+    assert rx.counts.get("tcp:8443") == 2 and rx.counts.get("ok32") == 1, rx.counts
+    assert not rx.counts.get("no33") and not rx.counts.get("no33v6"), rx.counts
+    hooks = agent.cli("egress", "list")["hooks"]
+    for h in ("connect4", "sendmsg4", "connect6", "sendmsg6"):
+        assert hooks[h]["denied"] == before[h]["denied"] + 1, (h, before, hooks)
+    out, err = mon.communicate(timeout=20)
+    assert mon.returncode == 0, err
+    [ev] = [json.loads(line) for line in out.splitlines()]
+    assert ev["reason"] == "egress-too-deep" and ev["hook"] == "connect4", ev
+    assert ev["egress"] is None and ev["dst"] == "192.0.2.2" and ev["dport"] == 8443, ev
+    assert ev["cgroup_id"] == os.stat(levels[32]).st_ino, ev
+
+
+def test_unspecified_address_judged_as_loopback(env, cgroups):
+    """connect() and sendto() to the unspecified address (0.0.0.0, ::,
+    ::ffff:0.0.0.0) reach this host: the socket's own address, else loopback.
+    They are judged as that host: an entry denying 127.0.0.0/8 and ::1 refuses
+    them (EPERM) and a listener on loopback never sees them; a socket bound to
+    an address the entry allows reaches itself through 0.0.0.0."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("any")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="any", cgroup=app, default="allow", rules=[
+            {"name": "lo", "action": "deny", "dst": ["127.0.0.0/8", "::1"]}])]))
+    agent.start()
+    calls = []
+    for a in ("0.0.0.0", "::", "::ffff:0.0.0.0", "127.0.0.1", "::1"):
+        tag = a.replace(":", "x").replace(".", "_")
+        calls += [dict(op="tcp", addr=a, port=7000),
+                  dict(op="udp", addr=a, port=7000, tag="u" + tag),
+                  dict(op="udpconn", addr=a, port=7000, tag="c" + tag)]
+    with Receiver(topo.client, tcp=(7000,), udp=(7000,)) as rx:
+        r = results(topo.client, app, calls)
+        bound = results(topo.client, app, [
+            dict(op="tcp", addr="0.0.0.0", port=7000, bind=topo.c4),
+            dict(op="udp", addr="0.0.0.0", port=7000, bind=topo.c4, tag="bound")])
+        outside = results(topo.client, None, calls[:3])
+    assert r == ["EPERM"] * len(calls), list(zip(calls, r))
+    assert bound == ["ok", "ok"], bound
+    assert outside == ["ok", "ok", "ok"], outside
+    # the bound socket and the one outside the cgroup only
+    assert rx.counts.get("tcp:7000") == 2, rx.counts
+    assert {k: v for k, v in rx.counts.items() if k != "tcp:7000"} == \
+        {"bound": 1, "u0_0_0_0": 1, "c0_0_0_0": 1}, rx.counts
+    e = egress_entry(agent, "any")
+    assert {x["name"]: x["packets"] for x in e["rules"]} == {"lo": len(calls)}, e
+
+
+def test_backstop_drops_what_the_parser_refuses(env, cgroups):
+    """The stack delivers what the backstop's parser refuses: a first fragment
+    holding 8 bytes of a TCP SYN (reassembled into the SYN) and UDP behind 9
+    IPv6 extension headers (one past the parser's walk) reached a denied host.
+    The backstop drops them (counted under their reasons in tc's block); the
+    well-formed packets to an allowed address still arrive."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("bsm")
+    denied4, denied6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", denied4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", denied6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    allow = {"action": "allow", "dst": [topo.f4, topo.f6], "proto": ["tcp", "udp"],
+             "dport": ["8443", "5300"]}
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="bsm", cgroup=app, default="deny", rules=[allow],
+             backstop={"interfaces": [topo.fdev], "src": [topo.c4, topo.c6]})]))
+    agent.start()
+    before = agent.stats()["hooks"]["tc"]["drops"]
+    with Receiver(topo.fw, tcp=(8443,)):
+        p = run([PYTHON, SYNPROBE, topo.cdev, topo.c4, json.dumps([
+            dict(dst=denied4, dport=8443, tiny=True),
+            dict(dst=topo.f4, dport=8443, tiny=True),
+            dict(dst=topo.f4, dport=8443),
+            dict(dst=denied4, dport=8443)])], ns=topo.client, timeout=60)
+    answered = json.loads(p.stdout.strip().splitlines()[-1])
+    assert answered == [False, False, True, False], answered
+    got = exchange(topo, [
+        dict(tag="ext9deny", src=topo.c6, dst=denied6, dport=5300, ext=["dst"] * 9),
+        dict(tag="ext9allow", src=topo.c6, dst=topo.f6, dport=5300, ext=["dst"] * 9),
+        dict(tag="ext8allow", src=topo.c6, dst=topo.f6, dport=5300, ext=["dst"] * 8),
+        dict(tag="ok6", src=topo.c6, dst=topo.f6, dport=5300)])
+    assert got == {"ext9deny": 0, "ext9allow": 0, "ext8allow": 1, "ok6": 1}, got
+    after = agent.stats()["hooks"]["tc"]["drops"]
+    for why in ("truncated-tcp", "ipv6-ext-chain-too-long"):
+        assert after[why]["packets"] - before[why]["packets"] == 2, (why, before, after)
+
+
+def test_source_routed_packets_dropped(env, cgroups):
+    """A source route set by an unprivileged process (IPv6: a segment routing
+    header through IPV6_RTHDR, sticky or per sendmsg(); IPv4: LSRR through
+    IP_OPTIONS or IP_RETOPTS) sends every packet of a call judged for an
+    allowed address first to a denied host. The egress hook (cgroup_skb) drops
+    them: the denied host sees none of them (frames counted on its interface,
+    where it would route them on to the allowed address: seg6 and source
+    routes accepted there), and the same calls without the route still work."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("srh")
+    denied4, denied6 = "192.0.2.3", "2001:db8:1::3"
+    fw = topo.fw
+    run(["ip", "addr", "add", denied4 + "/24", "dev", topo.fdev], ns=fw)
+    run(["ip", "addr", "add", denied6 + "/64", "dev", topo.fdev, "nodad"], ns=fw)
+    # the denied host passes a routed packet on to the allowed one (also local):
+    # without the fix, TCP connects through it
+    for k in ("net.ipv6.conf.all.seg6_enabled", "net.ipv6.conf.%s.seg6_enabled" % topo.fdev,
+              "net.ipv4.conf.all.accept_source_route",
+              "net.ipv4.conf.%s.accept_source_route" % topo.fdev):
+        run(["sysctl", "-qw", k + "=1"], ns=fw)
+    allow = {"action": "allow", "dst": [topo.f4, topo.f6], "proto": ["tcp", "udp"],
+             "dport": ["8443", "5300"]}
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="srh", cgroup=app, default="deny", rules=[allow])]))
+    agent.start()
+    routed = []
+    for dst, via in ((topo.f6, denied6), (topo.f4, denied4)):
+        v = "6" if ":" in dst else "4"
+        routed += [dict(op="tcp", addr=dst, port=8443, via=via),
+                   dict(op="udp", addr=dst, port=5300, via=via, tag="rt" + v),
+                   dict(op="udpconn", addr=dst, port=5300, via=via, tag="rtconn" + v)]
+    # IPv6 takes no segment routing header as a cmsg (the kernel's EINVAL)
+    routed.append(dict(op="udp", addr=topo.f4, port=5300, via=denied4, cmsg=True,
+                       tag="rtcmsg4"))
+    plain = [dict(op="tcp", addr=topo.f6, port=8443),
+             dict(op="udp", addr=topo.f6, port=5300, tag="plain6"),
+             dict(op="tcp", addr=topo.f4, port=8443),
+             dict(op="udp", addr=topo.f4, port=5300, tag="plain4")]
+    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    with Receiver(fw, tcp=(8443,), udp=(5300,), packet=[topo.fdev]) as rx:
+        r = results(topo.client, app, routed)
+        ok = results(topo.client, app, plain)
+    # TCP: the SYN never leaves (connect() times out); UDP: sendmsg() fails
+    assert r == ["timeout", "EPERM", "EPERM"] * 2 + ["EPERM"], r
+    assert ok == ["ok"] * 4, ok
+    c = rx.counts
+    assert not [t for t in c if t.startswith("rt")], c
+    # the plain datagrams: once on the interface, once at the socket
+    assert c.get("plain6") == 2 and c.get("plain4") == 2 and c.get("tcp:8443") == 2, c
+    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    assert after - before >= 7, (before, after)
+    assert "cgroup_inet_egress" in bpftool_cgroup(app)
+    e = egress_entry(agent, "srh")
+    assert {h["hook"] for h in e["hooks"]} >= {"egress", "connect6"}, e
+
+
+def test_one_cgroup_under_two_paths_refused(env, cgroups):
+    """Two entries whose paths name one cgroup (a symlink, /proc/self/root/...)
+    would share its one eg_cg word: one entry's policy silently not enforced.
+    Such a policy is an error naming both entries, at the second's
+    FILE:LINE:COL, in `sluice policy check` and in the agent, which applies
+    nothing of it and keeps the policy in force."""
+    topo, agent = env.topo, env.agent
+    real = cgroups.make("dup")
+    link = os.path.join(agent.workdir, "duplink")
+    os.symlink(real, link)
+    one = egress_yaml([dict(name="b", cgroup=real, default="deny", rules=[ALLOW_TCP])])
+    agent.write_policy("20-egress.yaml", one)
+    agent.start()
+    gen = agent.status()["generation"]
+    calls = [dict(op="tcp", addr="192.0.2.2", port=8443),
+             dict(op="tcp", addr="192.0.2.2", port=8444)]
+    for alias in (link, "/proc/self/root" + real):
+        two = egress_yaml([dict(name="a", cgroup=alias, default="allow"),
+                           dict(name="b", cgroup=real, default="deny", rules=[ALLOW_TCP])])
+        staged = os.path.join(agent.workdir, "staged")
+        os.makedirs(staged, exist_ok=True)
+        f = os.path.join(staged, "20-egress.yaml")
+        with open(f, "w") as fh:
+            fh.write(two)
+        line = [i + 1 for i, ln in enumerate(two.splitlines()) if ln.endswith(" " + real)][0]
+        p = subprocess.run([agent.sluice, "policy", "check", f], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+        want = '%s:%d:13: cgroup %s of egress "b" is the cgroup %s of egress "a" (at %s:3:13)' \
+            % (f, line, real, alias, f)
+        assert want in p.stderr, p.stderr
+
+        refusals = agent.log_text().count("stays in force")
+        agent.write_policy("20-egress.yaml", two)
+        deadline = time.monotonic() + 10
+        while agent.log_text().count("stays in force") <= refusals:
+            assert time.monotonic() < deadline, agent.log_text()
+            time.sleep(0.05)
+        assert agent.status()["generation"] == gen
+        assert [e["name"] for e in agent.cli("egress", "list")["egress"]] == ["b"]
+        with Receiver(topo.fw, tcp=(8443, 8444)):
+            assert results(topo.client, real, calls) == ["ok", "EPERM"]

@@ -455,7 +455,7 @@ def test_upgrade_moves_cgroup_hooks_after_the_apply(env, cgroups):
     links = os.path.join(agent.state_dir, "links")
     old = {name: bpftool("link", "show", "pinned", os.path.join(links, name))
            for name in os.listdir(links) if name.startswith("eg_")}
-    assert len(old) == 8, old
+    assert len(old) == 9, old
     maps = os.path.join(agent.state_dir, "maps")
     eg_cg = bpftool("map", "show", "pinned", os.path.join(maps, "eg_cg"))["id"]
     ncpu = len(bpftool("map", "lookup", "pinned", os.path.join(maps, "eg_stats"),

@@ -90,6 +90,36 @@ struct {
 #define SL_EG_DENY	0
 
 /*
+ * A denial: counted under HOOK (eg_stats, and sl_drop_v2's tc block for the
+ * backstop, which drops on tcx ingress like the firewall there) and
+ * reported as a drop event for WHY. ENTRY is the entry's index + 1 (0: no
+ * entry was found, as for a socket too deep to find one); RULE and CFG
+ * name the rule (SLUICE_EV_NO_RULE, NULL: none).
+ */
+static __always_inline int sl_eg_deny(__u32 entry, enum sluice_drop_reason why,
+				      const struct sl_meta *m, enum sluice_eg_hook hook, __u64 cg,
+				      __u32 ifindex, __u64 bytes, __u32 rule,
+				      const struct fw_config *cfg)
+{
+	struct sl_ev_config *ec = NULL;
+	struct sl_event *ev;
+
+	sl_count(&eg_stats, hook * 2 + 1, bytes);
+	if (hook == SLUICE_EG_BACKSTOP)
+		sl_count(&sl_drop_v2, SLUICE_DROP_IDX(SLUICE_HOOK_TC, why), bytes);
+	ev = sl_event_new(&ec);
+	if (ev && ec) {
+		/* the rule is named by its slot's generation, like the firewall's */
+		sl_event_fill(ev, why, bytes, m, rule, ifindex, cfg);
+		ev->cgroup = cg;
+		ev->egress = entry;
+		ev->hook = hook;
+		sl_event_done(ec, ev);
+	}
+	return SL_EG_DENY;
+}
+
+/*
  * The verdict of entry V for the call or packet M, counted under HOOK;
  * BYTES are counted too (0 for a call). CG (the socket's cgroup, 0 for the
  * backstop) and IFINDEX go into the drop event. A slot that is gone or
@@ -100,10 +130,8 @@ static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct s
 				       __u64 bytes)
 {
 	enum sluice_drop_reason why = SLUICE_DROP_INTERNAL;
-	struct sl_ev_config *ec = NULL;
 	__u32 slot = v->slot, key = 0, ev_rule = SLUICE_EV_NO_RULE, e;
 	struct fw_config *cfg;
-	struct sl_event *ev;
 	void *inner;
 	int rule;
 
@@ -130,21 +158,8 @@ static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct s
 	why = SLUICE_DROP_EGRESS_RULE;
 	ev_rule = rule;
 deny:
-	sl_count(&eg_stats, hook * 2 + 1, bytes);
-	/* the backstop drops a packet on tcx ingress: a drop like the firewall's there */
-	if (hook == SLUICE_EG_BACKSTOP)
-		sl_count(&sl_drop_v2, SLUICE_DROP_IDX(SLUICE_HOOK_TC, why), bytes);
-	ev = sl_event_new(&ec);
-	if (ev && ec) {
-		/* the rule is named by its slot's generation, like the firewall's */
-		sl_event_fill(ev, why, bytes, m, ev_rule, ifindex,
-			      ev_rule == SLUICE_EV_NO_RULE ? NULL : cfg);
-		ev->cgroup = cg;
-		ev->egress = v->entry;
-		ev->hook = hook;
-		sl_event_done(ec, ev);
-	}
-	return SL_EG_DENY;
+	return sl_eg_deny(v->entry, why, m, hook, cg, ifindex, bytes, ev_rule,
+			  ev_rule == SLUICE_EV_NO_RULE ? NULL : cfg);
 allow:
 	sl_count(&eg_stats, hook * 2, bytes);
 	return SL_EG_ALLOW;

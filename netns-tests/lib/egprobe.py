@@ -15,6 +15,12 @@ Calls (a JSON list on the command line), each a dict:
   {"op": "ping", "addr": A}                  an ICMP echo request from a raw socket
                                               (no connect, no sendmsg hook): "ok"
                                               when the reply came back, else "noreply"
+"bind": A in a tcp, udp or udpconn call binds the socket to address A first.
+"via": H in a tcp, udp or udpconn call gives the socket a source route
+through host H first (IPv6: a segment routing header, IPV6_RTHDR; IPv4: a
+loose source route option, IP_OPTIONS), as an unprivileged process may; with
+"cmsg": true an IPv4 udp call carries it on the sendmsg() alone (IP_RETOPTS;
+IPV6_RTHDR as a cmsg takes no segment routing header).
 Every call is bounded: TIMEOUT seconds at most.
 """
 import errno
@@ -37,11 +43,37 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
+IP_RETOPTS = 7
+IPV6_RTHDR = 57
+
+
+def source_route(c):
+    """The (level, option, value) of a source route through c["via"]."""
+    via = c["via"]
+    if ":" in via:
+        # SRH (type 4), 2 segments: [0] the final destination (the kernel's), [1] via
+        h = struct.pack("!BBBBBBH", 0, 4, 4, 1, 1, 0, 0)
+        return (socket.IPPROTO_IPV6, IPV6_RTHDR,
+                h + socket.inet_pton(socket.AF_INET6, "::") +
+                socket.inet_pton(socket.AF_INET6, via))
+    # LSRR: type, length 7, pointer 4, the first hop; EOL to a word
+    return (socket.IPPROTO_IP, IP_RETOPTS if c.get("cmsg") else socket.IP_OPTIONS,
+            b"\x83\x07\x04" + socket.inet_aton(via) + b"\x00")
+
+
+def setup(s, c):
+    if c.get("bind"):
+        s.bind((c["bind"], 0))
+    if c.get("via") and not c.get("cmsg"):
+        s.setsockopt(*source_route(c))
+
+
 def tcp(c):
     s = socket.socket(family(c["addr"]), socket.SOCK_STREAM)
     s.settimeout(c.get("timeout", TIMEOUT))
     out = {}
     try:
+        setup(s, c)
         s.connect((c["addr"], c["port"]))
         out["result"] = "ok"
         out["peer"] = list(s.getpeername()[:2])
@@ -69,9 +101,12 @@ def udp(c, connected=False, answer=False):
     data = b"sl:" + c.get("tag", "x").encode()
     out = {}
     try:
+        setup(s, c)
         if connected:
             s.connect((c["addr"], c["port"]))
             s.send(data)
+        elif c.get("via") and c.get("cmsg"):
+            s.sendmsg([data], [source_route(c)], 0, (c["addr"], c["port"]))
         else:
             s.sendto(data, (c["addr"], c["port"]))
         out["result"] = "ok"
