@@ -29,6 +29,7 @@
 #include <linux/magic.h>
 
 #include "policy_int.h"
+#include "prefix.h"
 
 enum { E_NAME, E_CGROUP, E_DEFAULT, E_RULES, E_BACKSTOP, E_NKEYS };
 
@@ -272,8 +273,9 @@ static bool prefix_eq(const struct sl_prefix *a, const struct sl_prefix *b)
 }
 
 /*
- * A backstop source of entry I also in an earlier entry: the packet's entry
- * would be ambiguous. Quadratic in the backstop sources, which are a few
+ * A backstop source of entry I that is, holds or lies in one of an earlier
+ * entry: the packet's entry would be ambiguous (the longest prefix would
+ * take it silently). Quadratic in the backstop sources, which are a few
  * addresses per container (SLUICE_EG_SRC_MAX in all).
  */
 static int check_backstop_srcs(const struct sl_policy *pol, struct sl_diags *d, size_t *total)
@@ -302,15 +304,21 @@ static int check_backstop_srcs(const struct sl_policy *pol, struct sl_diags *d, 
 
 						ov = item_prefixes(&o->bs_src[q], &on);
 						for (size_t r = 0; r < on; r++) {
-							char buf[64];
+							char buf[64], obuf[64];
 
-							if (!prefix_eq(&pv[p], &ov[r]))
+							if (!sl_prefix_covers(&pv[p], &ov[r]) &&
+							    !sl_prefix_covers(&ov[r], &pv[p]))
 								continue;
 							sl_prefix_format(&pv[p], buf, sizeof(buf));
+							sl_prefix_format(&ov[r], obuf, sizeof(obuf));
 							sl_diag_add(d, &e->bs_src[k].loc, "backstop src %s "
-								    "is also egress \"%s\"'s (at %s:%d:%d); "
+								    "%s egress \"%s\"'s%s%s (at %s:%d:%d); "
 								    "a source address has one entry",
-								    buf, o->name ? o->name : "?",
+								    buf, prefix_eq(&pv[p], &ov[r]) ?
+								    "is also" : "overlaps",
+								    o->name ? o->name : "?",
+								    prefix_eq(&pv[p], &ov[r]) ? "" : " ",
+								    prefix_eq(&pv[p], &ov[r]) ? "" : obuf,
 								    o->bs_src[q].loc.file,
 								    o->bs_src[q].loc.line,
 								    o->bs_src[q].loc.col);

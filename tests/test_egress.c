@@ -185,7 +185,10 @@ TEST(egress_errors_located)
 	    "  - name: one\n"					/* 2 */
 	    "    cgroup: %s/other\n"
 	    "    backstop: { interfaces: [v], src: [192.0.2.9] }\n"	/* 4 */
-	    "egress2: []\n", r);
+	    "  - name: eight\n"
+	    "    cgroup: %s/eight\n"				/* 6 */
+	    "    backstop: { interfaces: [v], src: [192.0.2.0/24] }\n"
+	    "egress2: []\n", r, r);				/* 8 */
 	ASSERT_EQ(load(&f), -EINVAL, "refused");
 	ASSERT_TRUE(has_diag(&f, "10-a.yaml", 4, 14, "unknown default \"maybe\""), "default");
 	ASSERT_TRUE(has_diag(&f, "10-a.yaml", 6, 26, "egress rules have no src"), "src");
@@ -206,7 +209,9 @@ TEST(egress_errors_located)
 			     "defined at"), "dup name");
 	ASSERT_TRUE(has_diag(&f, "20-b.yaml", 4, 40, "backstop src 192.0.2.9/32 is also "
 			     "egress \"seven\"'s"), "dup source");
-	ASSERT_TRUE(has_diag(&f, "20-b.yaml", 5, 1, "unknown key \"egress2\""), "top key");
+	ASSERT_TRUE(has_diag(&f, "20-b.yaml", 8, 1, "unknown key \"egress2\""), "top key");
+	ASSERT_TRUE(has_diag(&f, "20-b.yaml", 7, 40, "backstop src 192.0.2.0/24 overlaps egress "
+			     "\"seven\"'s 192.0.2.9/32"), "overlapping source");
 	done(&f);
 }
 
