@@ -19,6 +19,7 @@
  *   - an answer making no progress for M_IDLE_S is cut, and one not read
  *     within M_SEND_MS.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -512,7 +513,6 @@ static void mhd_ready(struct agent *a, struct ep_src *src, uint32_t events)
 	metrics_run(a);
 }
 
-/* ADDR:PORT, [V6ADDR]:PORT; numeric only. */
 /* Is S a port number, 1..65535 in decimal (getaddrinfo takes 99999 as 34463)? */
 static bool port_ok(const char *s)
 {
@@ -528,8 +528,15 @@ static bool port_ok(const char *s)
 	return v >= 1 && v <= 65535;
 }
 
+/*
+ * ADDR:PORT, [V6ADDR]:PORT; numeric only. An IPv4 address is the four
+ * decimal parts inet_pton reads: getaddrinfo's inet_aton also takes "1.2.3"
+ * (1.2.0.3), "127.1" and hex. An IPv6 one as getaddrinfo reads it (a scope
+ * allowed), bracketed or not ($(NODE_IP):PORT of an IPv6 node).
+ */
 static int parse_addr(const char *arg, struct addrinfo **res)
 {
+	struct in_addr in;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
 	char host[128];
@@ -544,9 +551,11 @@ static int parse_addr(const char *arg, struct addrinfo **res)
 			return -EINVAL;
 		memcpy(host, arg + 1, hl - 2);
 		host[hl - 2] = '\0';
+		hints.ai_family = AF_INET6;
 	} else {
 		memcpy(host, arg, hl);
 		host[hl] = '\0';
+		hints.ai_family = inet_pton(AF_INET, host, &in) == 1 ? AF_INET : AF_INET6;
 	}
 	return getaddrinfo(host, colon + 1, &hints, res) ? -EINVAL : 0;
 }
