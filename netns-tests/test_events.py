@@ -206,6 +206,18 @@ def scrape(ns, port, path="/metrics"):
     return int(status), body
 
 
+def raw_status(ns, port, request):
+    """Send the bytes REQUEST to 127.0.0.1:PORT inside NS: the answer's status
+    code, or what came instead ("closed": nothing)."""
+    code = ("import socket, sys\n"
+            "s = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"
+            "s.sendall(%r)\n"
+            "a = s.recv(100).decode(errors='replace')\n"
+            "print(a.split(' ')[1] if a.startswith('HTTP/') else 'closed:' + repr(a))\n"
+            % (port, request))
+    return run([PYTHON, "-c", code], ns=ns, timeout=20).stdout.strip()
+
+
 def parse_metrics(body):
     out = {}
     for line in body.splitlines():
@@ -396,6 +408,15 @@ def test_metrics(env):
     assert m[("sluice_events_total", (("result", "sent"),))] == 10
 
     assert scrape(t.fw, port, "/nope")[0] == 404
+    # a path is the whole path: a NUL in it, raw or %00, ends nothing
+    for path in (b"/metrics%00x", b"/metrics%00", b"/metrics\0x", b"/metrics\0",
+                 b"/%6detrics%00", b"/metrics\0?x=1", b"/metrics?x\0y"):
+        status = raw_status(t.fw, port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status in ("400", "404"), (path, status)
+    for path in (b"/metrics?x=1", b"/%6detrics", b"/metrics?x=%00"):
+        status = raw_status(t.fw, port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == "200", (path, status)
+    assert raw_status(t.fw, port, b"GET /metrics\0x\r\n\r\n") != "200"
     # an oversized request is refused, and the agent keeps serving
     code = ("import socket\ns = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"
             "s.sendall(b'GET /metrics HTTP/1.0\\r\\nX: ' + b'a' * 8000)\n"
