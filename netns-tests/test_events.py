@@ -471,6 +471,38 @@ def test_metrics_families_grouped(env):
         assert fam.get(name), (name, fam)
 
 
+def test_metrics_rule_sections(env):
+    """sluice_rule_* as docs/architecture.md's metrics table says: `section`
+    names each rule's firewall section and `index` its place there; the
+    shared default is section "*", action "per-section" with several."""
+    t = env.topo
+    port = 9464
+    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
+    pol = ("firewall:\n"
+           "  - name: outer\n    interfaces: [\"%s\"]\n    hook: xdp\n    rules:\n"
+           "      - { name: deny-5001, action: deny, proto: udp, dport: [5001] }\n"
+           "      - { name: deny-5002, action: deny, proto: udp, dport: [5002] }\n"
+           "  - interfaces: [\"nonesuch*\"]\n    hook: xdp\n    default: deny\n    rules:\n"
+           "      - { name: deny-5003, action: deny, proto: udp, dport: [5003] }\n" % t.glob)
+    agent = env.agent
+    agent.write_policy("10-test.yaml", pol)
+    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5002, count=4)])
+    status, body = scrape(t.fw, port)
+    assert status == 200, body
+    m = parse_metrics(body)
+    rules = {k[1]: v for k, v in m.items() if k[0] == "sluice_rule_packets_total"}
+    want = {
+        (("action", "deny"), ("index", "0"), ("rule", "deny-5001"), ("section", "outer")),
+        (("action", "deny"), ("index", "1"), ("rule", "deny-5002"), ("section", "outer")),
+        (("action", "deny"), ("index", "0"), ("rule", "deny-5003"), ("section", "fw1")),
+        (("action", "per-section"), ("index", "16384"), ("rule", "default"), ("section", "*")),
+    }
+    assert set(rules) == want, rules
+    assert rules[(("action", "deny"), ("index", "1"), ("rule", "deny-5002"),
+                  ("section", "outer"))] == 4
+
+
 # ------------------------------------------------- the CLI against a scripted agent
 
 EVENT = {"time": "2026-11-22T06:50:00.123456Z", "ts_ns": 5, "ifindex": 2, "iface": "eth0",
