@@ -307,79 +307,141 @@ struct json_object *lb_stats_json(struct agent *a)
 	return o;
 }
 
-char *lb_metrics_text(struct agent *a)
+/*
+ * The backend families of /metrics. The text format wants each family as
+ * one group, its HELP and TYPE first: the backends are read once into rows,
+ * then written family by family.
+ */
+enum lb_family {
+	LB_M_STATE,
+	LB_M_NEW_FLOWS,
+	LB_M_ACTIVE_FLOWS,
+	LB_M_PACKETS,
+	LB_M_BYTES,
+	LB_M_TRANSITIONS,
+	LB_M_FAILURES,
+	LB_M_MAX
+};
+
+static const struct {
+	const char *name, *type, *help;
+} lb_families[LB_M_MAX] = {
+	[LB_M_STATE] = { "sluice_lb_backend_state", "gauge",
+			 "The backend's state (active, draining, down): 1." },
+	[LB_M_NEW_FLOWS] = { "sluice_lb_backend_new_flows_total", "counter",
+			     "Flows balanced to the backend." },
+	[LB_M_ACTIVE_FLOWS] = { "sluice_lb_backend_active_flows", "gauge",
+				"Flows in the flow table on the backend." },
+	[LB_M_PACKETS] = { "sluice_lb_backend_packets_total", "counter",
+			   "Packets sent to the backend." },
+	[LB_M_BYTES] = { "sluice_lb_backend_bytes_total", "counter",
+			 "Bytes sent to the backend." },
+	[LB_M_TRANSITIONS] = { "sluice_lb_health_transitions_total", "counter",
+			       "Health state changes of the backend." },
+	[LB_M_FAILURES] = { "sluice_lb_health_failures_total", "counter",
+			    "Failed health checks of the backend." },
+};
+
+/* One backend as /metrics shows it. */
+struct lb_metrics_row {
+	char lbl[160];			/* service="...",backend="..." */
+	const char *state;
+	struct lb_be_counter c;
+	uint32_t active;
+	struct health_info h;
+};
+
+static void lb_metrics_sample(FILE *f, enum lb_family m, const struct lb_metrics_row *r)
 {
 	static const char *const states[] = { "active", "draining", "down" };
+	const char *name = lb_families[m].name;
+	unsigned long long v;
+
+	switch (m) {
+	case LB_M_STATE:
+		for (size_t k = 0; k < 3; k++)
+			fprintf(f, "%s{%s,state=\"%s\"} %d\n", name, r->lbl, states[k],
+				!strcmp(r->state, states[k]));
+		return;
+	case LB_M_NEW_FLOWS:
+		v = r->c.new_flows;
+		break;
+	case LB_M_ACTIVE_FLOWS:
+		v = r->active;
+		break;
+	case LB_M_PACKETS:
+		v = r->c.packets;
+		break;
+	case LB_M_BYTES:
+		v = r->c.bytes;
+		break;
+	case LB_M_TRANSITIONS:
+	case LB_M_FAILURES:
+		/* only the services with health checks */
+		if (!r->h.checked)
+			return;
+		v = m == LB_M_TRANSITIONS ? r->h.transitions : r->h.failures;
+		break;
+	default:
+		return;
+	}
+	fprintf(f, "%s{%s} %llu\n", name, r->lbl, v);
+}
+
+char *lb_metrics_text(struct agent *a)
+{
+	struct lb_metrics_row *rows = NULL;
 	uint64_t ev[SLUICE_LB_STAT_MAX];
 	uint32_t *active = NULL;
+	size_t nrows = 0, n = 0;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
 	if (!a->lb || !a->have_policy || !a->pol.nlbs)
 		return NULL;
+	for (size_t i = 0; i < a->pol.nlbs; i++)
+		nrows += a->pol.lbs[i].nbackends;
 	f = open_memstream(&buf, &len);
 	active = calloc(SLUICE_LB_BACKENDS_MAX, sizeof(*active));
-	if (!f || !active) {
+	rows = calloc(nrows ? nrows : 1, sizeof(*rows));
+	if (!f || !active || !rows) {
 		if (f)
 			fclose(f);
 		free(buf);
 		free(active);
+		free(rows);
 		return NULL;
 	}
 	if (lb_flows_count(a->lb, active) < 0)
 		memset(active, 0, SLUICE_LB_BACKENDS_MAX * sizeof(*active));
-	fputs("# HELP sluice_lb_backend_state The backend's state (active, draining, down): 1.\n"
-	      "# TYPE sluice_lb_backend_state gauge\n"
-	      "# HELP sluice_lb_backend_new_flows_total Flows balanced to the backend.\n"
-	      "# TYPE sluice_lb_backend_new_flows_total counter\n"
-	      "# HELP sluice_lb_backend_active_flows Flows in the flow table on the backend.\n"
-	      "# TYPE sluice_lb_backend_active_flows gauge\n"
-	      "# HELP sluice_lb_backend_packets_total Packets sent to the backend.\n"
-	      "# TYPE sluice_lb_backend_packets_total counter\n"
-	      "# HELP sluice_lb_backend_bytes_total Bytes sent to the backend.\n"
-	      "# TYPE sluice_lb_backend_bytes_total counter\n"
-	      "# HELP sluice_lb_health_transitions_total Health state changes of the backend.\n"
-	      "# TYPE sluice_lb_health_transitions_total counter\n"
-	      "# HELP sluice_lb_health_failures_total Failed health checks of the backend.\n"
-	      "# TYPE sluice_lb_health_failures_total counter\n", f);
 	for (size_t i = 0; i < a->pol.nlbs; i++) {
 		const struct sl_lb_service *s = &a->pol.lbs[i];
 		struct lb_svc_key key;
 
 		lb_svc_key_of(s, &key);
-		for (size_t b = 0; b < s->nbackends; b++) {
+		for (size_t b = 0; b < s->nbackends && n < nrows; b++, n++) {
 			const struct sl_lb_backend *be = &s->backends[b];
-			struct lb_be_counter c = {};
-			struct health_info h;
-			char ep[80], lbl[160];
+			struct lb_metrics_row *r = &rows[n];
 			int id = lb_backend_id(a->lb, &key, be->addr, be->port);
-			const char *st;
+			char ep[80];
 
-			health_info(a, &key, be->addr, be->port, &h);
-			st = be_state(be, &h);
-			if (id >= 0)
-				lb_be_counters(a->lb, (uint32_t)id, &c);
-			lb_endpoint_format(s->family, be->addr, be->port, ep, sizeof(ep));
-			snprintf(lbl, sizeof(lbl), "service=\"%s\",backend=\"%s\"", s->name, ep);
-			for (size_t k = 0; k < 3; k++)
-				fprintf(f, "sluice_lb_backend_state{%s,state=\"%s\"} %d\n", lbl,
-					states[k], !strcmp(st, states[k]));
-			fprintf(f, "sluice_lb_backend_new_flows_total{%s} %llu\n", lbl,
-				(unsigned long long)c.new_flows);
-			fprintf(f, "sluice_lb_backend_active_flows{%s} %u\n", lbl,
-				id >= 0 ? active[id] : 0);
-			fprintf(f, "sluice_lb_backend_packets_total{%s} %llu\n", lbl,
-				(unsigned long long)c.packets);
-			fprintf(f, "sluice_lb_backend_bytes_total{%s} %llu\n", lbl,
-				(unsigned long long)c.bytes);
-			if (h.checked) {
-				fprintf(f, "sluice_lb_health_transitions_total{%s} %llu\n", lbl,
-					(unsigned long long)h.transitions);
-				fprintf(f, "sluice_lb_health_failures_total{%s} %llu\n", lbl,
-					(unsigned long long)h.failures);
+			health_info(a, &key, be->addr, be->port, &r->h);
+			r->state = be_state(be, &r->h);
+			if (id >= 0) {
+				lb_be_counters(a->lb, (uint32_t)id, &r->c);
+				r->active = active[id];
 			}
+			lb_endpoint_format(s->family, be->addr, be->port, ep, sizeof(ep));
+			snprintf(r->lbl, sizeof(r->lbl), "service=\"%s\",backend=\"%s\"",
+				 s->name, ep);
 		}
+	}
+	for (int m = 0; m < LB_M_MAX; m++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", lb_families[m].name,
+			lb_families[m].help, lb_families[m].name, lb_families[m].type);
+		for (size_t i = 0; i < n; i++)
+			lb_metrics_sample(f, m, &rows[i]);
 	}
 	if (!lb_stats_read(a->lb, ev)) {
 		fputs("# HELP sluice_lb_events_total What the load balancer did.\n"
@@ -389,6 +451,7 @@ char *lb_metrics_text(struct agent *a)
 				(unsigned long long)ev[i]);
 	}
 	free(active);
+	free(rows);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

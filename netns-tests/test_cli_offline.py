@@ -730,6 +730,20 @@ def test_sluiced_metrics_port_out_of_range_refused(addr, tmp_path):
     34463 and 65536 as a random port) or no numeric ADDR:PORT: a usage
     error before anything is loaded (exit 2, one line), where it used to
     listen elsewhere, or fail only after applying the policy."""
+    assert_metrics_usage_error(addr, tmp_path)
+
+
+@pytest.mark.parametrize("addr", ["1.2.3:9464", "127.1:9464", "0x7f.0.0.1:9464",
+                                  "01.2.3.4:9464", "1.2.3.4.5:9464", "[127.0.0.1]:9464",
+                                  "[]:9464", "[::1:9464"])
+def test_sluiced_metrics_address_not_inet_pton_refused(addr, tmp_path):
+    """--metrics with an IPv4 address in a form inet_pton does not read
+    (getaddrinfo's inet_aton took 1.2.3 as 1.2.0.3 and listened there), an
+    IPv4 address in brackets, or brackets without an address: a usage error."""
+    assert_metrics_usage_error(addr, tmp_path)
+
+
+def assert_metrics_usage_error(addr, tmp_path):
     sluiced = os.path.join(BUILD, "san", "sluiced")
     p = subprocess.run([sluiced, "--metrics", addr, "--policy-dir", str(tmp_path),
                         "--state-dir", str(tmp_path / "state"), "--socket",

@@ -151,6 +151,21 @@ sys.stdin.read()        # hold them, unread, until the test closes stdin
 """
 
 
+# GET /metrics until answered, retried while the connection is closed unanswered
+SCRAPE_RETRY = """
+import time, urllib.request
+deadline = time.monotonic() + %(within)d
+while True:
+    try:
+        r = urllib.request.urlopen('http://%(addr)s:%(port)d/metrics', timeout=%(within)d)
+        print(len(r.read()))
+        break
+    except OSError as e:
+        assert time.monotonic() < deadline, e
+        time.sleep(0.2)
+"""
+
+
 def test_metrics_readers_cannot_hold_the_agent(env):
     """16 scrapers over the veth that send GET /metrics and never read a
     body of ~150 KB (500 rules with long names): the agent keeps answering
@@ -169,14 +184,82 @@ def test_metrics_readers_cannot_hold_the_agent(env):
         t0 = time.monotonic()
         status_in_time(agent)
         print("status with 16 scrapers that do not read: %.2f s" % (time.monotonic() - t0))
-        body = run([PYTHON, "-c", "import urllib.request; print(len(urllib.request.urlopen("
-                    "'http://%s:%d/metrics', timeout=%d).read()))" % (t.f4, port, STATUS_S)],
-                   ns=t.client, timeout=STATUS_S + 5)
+        # a 17th is closed at accept until the non-readers are cut (5 s without progress)
+        body = run([PYTHON, "-c", SCRAPE_RETRY % dict(addr=t.f4, port=port, within=STATUS_S)],
+                   ns=t.client, timeout=STATUS_S + 10)
         assert int(body.stdout) > 140000, body.stdout
         assert probe(env) == {"5000": N, "5001": 0}
     finally:
         slow.stdin.close()
         slow.wait(timeout=30)
+
+
+# N connections that trickle a request header, one byte each every 0.5 s, and
+# while they are open one more that sends a whole request: when each of the N
+# and the extra one was closed (seconds from its connect, None: still open)
+TRICKLERS = """
+import json, select, socket, time
+def conn():
+    s = socket.create_connection(("%(addr)s", %(port)d), timeout=5)
+    s.setblocking(False)
+    return s, time.monotonic()
+open_ = [conn() for _ in range(%(n)d)]
+closed = [None] * len(open_)
+for s, _ in open_:
+    s.send(b"GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: ")
+time.sleep(0.5)                         # all accepted by the agent by now
+x, t17 = conn()
+x.settimeout(3)
+try:
+    x.sendall(b"GET /metrics HTTP/1.0\\r\\n\\r\\n")
+    extra = "closed" if x.recv(100) == b"" else "answered"
+except ConnectionError:
+    extra = "closed"
+except socket.timeout:
+    extra = "held"
+extra_s = time.monotonic() - t17
+end = time.monotonic() + %(within)d
+next_byte = 0
+while None in closed and time.monotonic() < end:
+    live = [i for i, c in enumerate(closed) if c is None]
+    r, _, _ = select.select([open_[i][0] for i in live], [], [], 0.1)
+    for i in live:
+        s, t0 = open_[i]
+        try:
+            if s in r and s.recv(4096) == b"":
+                closed[i] = time.monotonic() - t0
+            elif time.monotonic() >= next_byte:
+                s.send(b"a")
+        except OSError:
+            closed[i] = time.monotonic() - t0
+    if time.monotonic() >= next_byte:
+        next_byte = time.monotonic() + 0.5
+print(json.dumps(dict(closed=closed, extra=extra, extra_s=extra_s)))
+"""
+
+
+def test_metrics_slow_requests_are_cut(env):
+    """16 clients that trickle their request one byte every 0.5 s: each is
+    closed 5 s after its accept (a request must be whole by then), where
+    they used to be kept as long as they sent; while they are open, a 17th
+    connection is closed at once (it used to wait in the listen queue,
+    neither answered nor closed). Then a scrape is answered."""
+    t = env.topo
+    port = 9464
+    env.agent.write_policy("10-test.yaml", policy_yaml(t, deny_udp(5001)))
+    agent = env.agent.start(extra=["--metrics", "%s:%d" % (t.f4, port)])
+    p = run([PYTHON, "-c", TRICKLERS % dict(addr=t.f4, port=port, n=16, within=15)],
+            ns=t.client, timeout=40)
+    got = json.loads(p.stdout)
+    print("trickling clients closed after (s):", got)
+    assert got["extra"] == "closed" and got["extra_s"] < 1, got
+    assert None not in got["closed"], got
+    assert all(4.5 <= s <= 7 for s in got["closed"]), got
+    status_in_time(agent)
+    body = run([PYTHON, "-c", SCRAPE_RETRY % dict(addr=t.f4, port=port, within=STATUS_S)],
+               ns=t.client, timeout=STATUS_S + 10)
+    assert int(body.stdout) > 1000, body.stdout
+    assert agent.alive()
 
 
 def test_cli_connect_is_under_the_time_limit(tmp_path):

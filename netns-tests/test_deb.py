@@ -2,8 +2,9 @@
 """`make deb`: the package is built with dpkg tooling, passes lintian with no
 error, installs with `dpkg -i` (service disabled and not started), runs the
 demo's traffic on the installed binaries and example policies, runs an agent
-on the default paths, and `dpkg --purge` removes it cleanly: the firewall
-torn down, the files and the conffiles gone.
+on the default paths with block edits of the CLI, and `dpkg --purge` removes
+it cleanly: the firewall torn down, the files, the conffiles and the agent's
+own files in /etc/sluice/policies gone.
 
 The machine is left as it was found: the test does nothing when a sluice
 package is installed or a sluice runs on the default paths, and purges what
@@ -25,6 +26,7 @@ from lib.traffic import exchange
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 STATE, RUNDIR = "/sys/fs/bpf/sluice", "/run/sluice"
+ETC, POLICIES = "/etc/sluice", "/etc/sluice/policies"
 N = 5
 
 
@@ -47,10 +49,14 @@ def fresh_machine():
         pytest.skip("a sluice package is installed here: not touching it")
     if os.path.exists(STATE) or os.path.exists(RUNDIR):
         pytest.skip("a sluice uses %s or %s here: not touching it" % (STATE, RUNDIR))
+    etc_before = os.path.exists(ETC)
     yield
     problems = []
     if installed():
         problems.append("purge after the test: %s" % dpkg("--purge", "sluice").stderr)
+    if not etc_before and os.path.exists(ETC):
+        subprocess.run(["rm", "-rf", ETC])
+        problems.append("%s was left" % ETC)
     if os.path.exists(STATE):
         subprocess.run(["rm", "-rf", STATE])
         problems.append("%s was left" % STATE)
@@ -122,14 +128,13 @@ def test_deb(fresh_machine, topo, tmp_path):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "demo: everything happened as" in p.stdout
 
-    # ---- an agent of the package on the default paths, then purge
-    pol = tmp_path / "policies"
-    pol.mkdir()
-    (pol / "10-fw.yaml").write_text(policy_yaml(topo, [
-        dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])]))
+    # ---- an agent of the package on the default paths, its policy in the
+    # conffile as an operator edits it; the CLI's block edits; then purge
+    with open(os.path.join(POLICIES, "10-firewall.yaml"), "w") as f:
+        f.write(policy_yaml(topo, [
+            dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])]))
     log = open(tmp_path / "sluiced.log", "w")
-    agent = subprocess.Popen(ns_cmd(topo.fw, ["/usr/sbin/sluiced", "--policy-dir", str(pol),
-                                              "--foreground"]),
+    agent = subprocess.Popen(ns_cmd(topo.fw, ["/usr/sbin/sluiced", "--foreground"]),
                              stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
@@ -141,6 +146,12 @@ def test_deb(fresh_machine, topo, tmp_path):
         assert exchange(topo, [dict(tag="ok", src=topo.c4, dst=topo.f4, dport=5000, count=N),
                                dict(tag="no", src=topo.c4, dst=topo.f4, dport=5001, count=N)]) \
             == {"ok": N, "no": 0}
+        # the first block edit writes the edits file, the next (the blocklist
+        # not empty) appends to its journal: the agent's files, that purge removes
+        for cidr in ("203.0.113.77/32", "203.0.113.78/32"):
+            run(["/usr/sbin/sluice", "block", "add", cidr])
+        assert {".sluice-cli.yaml", ".sluice-cli.journal"} <= set(os.listdir(POLICIES)), \
+            os.listdir(POLICIES)
 
         # removing the package removes the firewall (nothing would manage it)
         p = dpkg("--purge", "sluice")

@@ -206,6 +206,18 @@ def scrape(ns, port, path="/metrics"):
     return int(status), body
 
 
+def raw_status(ns, port, request):
+    """Send the bytes REQUEST to 127.0.0.1:PORT inside NS: the answer's status
+    code, or what came instead ("closed": nothing)."""
+    code = ("import socket, sys\n"
+            "s = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"
+            "s.sendall(%r)\n"
+            "a = s.recv(100).decode(errors='replace')\n"
+            "print(a.split(' ')[1] if a.startswith('HTTP/') else 'closed:' + repr(a))\n"
+            % (port, request))
+    return run([PYTHON, "-c", code], ns=ns, timeout=20).stdout.strip()
+
+
 def parse_metrics(body):
     out = {}
     for line in body.splitlines():
@@ -316,6 +328,42 @@ def test_metrics_address_not_bindable_changes_nothing(env):
     assert got == {"d": 0, "a": 20}, got
 
 
+def check_exposition(body):
+    """Assert BODY is Prometheus text (0.0.4) as a scraper reads it: every
+    family one group of lines, its # HELP then # TYPE first, then only its
+    own samples; no family twice. Written from the format's rules, not the
+    agent's code. Returns {family: samples}."""
+    families = {}
+    cur = None
+    want_type = False
+    for n, line in enumerate(body.splitlines(), 1):
+        where = "line %d: %r" % (n, line)
+        if not line:
+            continue
+        if line.startswith("# HELP "):
+            name = line.split()[2]
+            assert not want_type, "HELP without its TYPE before " + where
+            assert name not in families, "family %s again at %s" % (name, where)
+            families[name] = 0
+            cur, want_type = name, True
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert want_type and name == cur, "TYPE not right after its HELP at " + where
+            assert kind in ("counter", "gauge"), where
+            want_type = False
+        elif line.startswith("#"):
+            continue
+        else:
+            m = METRIC.match(line)
+            assert m, "not a metric line: " + where
+            assert not want_type, "sample before the TYPE of %s at %s" % (cur, where)
+            assert m.group(1) == cur, "sample of %s inside family %s at %s" % (
+                m.group(1), cur, where)
+            families[cur] += 1
+    assert not want_type, "the last family has no TYPE"
+    return families
+
+
 def test_metrics(env):
     t = env.topo
     port = 9464
@@ -332,6 +380,7 @@ def test_metrics(env):
     status, body = scrape(t.fw, port)
     assert status == 200, body
     m = parse_metrics(body)
+    check_exposition(body)
     rules = agent.rules()
     stats = agent.stats()["hooks"]["xdp"]
     for i, r in enumerate(RULES):
@@ -359,6 +408,15 @@ def test_metrics(env):
     assert m[("sluice_events_total", (("result", "sent"),))] == 10
 
     assert scrape(t.fw, port, "/nope")[0] == 404
+    # a path is the whole path: a NUL in it, raw or %00, ends nothing
+    for path in (b"/metrics%00x", b"/metrics%00", b"/metrics\0x", b"/metrics\0",
+                 b"/%6detrics%00", b"/metrics\0?x=1", b"/metrics?x\0y"):
+        status = raw_status(t.fw, port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status in ("400", "404"), (path, status)
+    for path in (b"/metrics?x=1", b"/%6detrics", b"/metrics?x=%00"):
+        status = raw_status(t.fw, port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == "200", (path, status)
+    assert raw_status(t.fw, port, b"GET /metrics\0x\r\n\r\n") != "200"
     # an oversized request is refused, and the agent keeps serving
     code = ("import socket\ns = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"
             "s.sendall(b'GET /metrics HTTP/1.0\\r\\nX: ' + b'a' * 8000)\n"
@@ -366,6 +424,83 @@ def test_metrics(env):
     p = run([PYTHON, "-c", code], ns=t.fw, timeout=20)
     assert " 431 " in p.stdout, p.stdout
     assert scrape(t.fw, port)[0] == 200
+
+
+LB_FAMILIES = ("sluice_lb_backend_state", "sluice_lb_backend_new_flows_total",
+               "sluice_lb_backend_active_flows", "sluice_lb_backend_packets_total",
+               "sluice_lb_backend_bytes_total", "sluice_lb_health_transitions_total",
+               "sluice_lb_health_failures_total", "sluice_lb_events_total")
+
+
+def test_metrics_families_grouped(env):
+    """With load balancers (several backends, health checks on one service)
+    every family of /metrics is one group under its HELP and TYPE."""
+    t = env.topo
+    port = 9464
+    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
+    lbs = ("loadbalancers:\n"
+           "  - name: web\n    vip: 203.0.113.10\n    port: 80\n"
+           "    health: { type: tcp, interval: 0.2, timeout: 0.1, rise: 1, fall: 1 }\n"
+           "    backends:\n"
+           "      - { addr: 198.51.100.11, port: 8080 }\n"
+           "      - { addr: 198.51.100.12, port: 8080 }\n"
+           "  - name: dns\n    vip: 203.0.113.11\n    port: 53\n    proto: udp\n"
+           "    backends:\n"
+           "      - { addr: 198.51.100.21, port: 53 }\n"
+           "      - { addr: 198.51.100.22, port: 53, drain: true }\n"
+           "      - { addr: 198.51.100.23, port: 53 }\n")
+    agent = env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow", stateful=True) + lbs)
+    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    status, body = scrape(t.fw, port)
+    assert status == 200, body
+    fam = check_exposition(body)
+    m = parse_metrics(body)
+    for name in LB_FAMILIES:
+        assert fam.get(name), (name, body)
+    # all five backends in each per-backend family, health only for web's two
+    for name in LB_FAMILIES[1:5]:
+        assert fam[name] == 5, (name, fam)
+    assert fam["sluice_lb_backend_state"] == 15
+    assert fam["sluice_lb_health_failures_total"] == 2
+    lbl = (("backend", "198.51.100.22:53"), ("service", "dns"))
+    assert m[("sluice_lb_backend_state", lbl + (("state", "draining"),))] == 1
+    # and the firewall's families around them
+    for name in ("sluice_rule_packets_total", "sluice_drop_packets_total",
+                 "sluice_verdict_bytes_total", "sluice_ct_events_total", "sluice_events_total"):
+        assert fam.get(name), (name, fam)
+
+
+def test_metrics_rule_sections(env):
+    """sluice_rule_* as docs/architecture.md's metrics table says: `section`
+    names each rule's firewall section and `index` its place there; the
+    shared default is section "*", action "per-section" with several."""
+    t = env.topo
+    port = 9464
+    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
+    pol = ("firewall:\n"
+           "  - name: outer\n    interfaces: [\"%s\"]\n    hook: xdp\n    rules:\n"
+           "      - { name: deny-5001, action: deny, proto: udp, dport: [5001] }\n"
+           "      - { name: deny-5002, action: deny, proto: udp, dport: [5002] }\n"
+           "  - interfaces: [\"nonesuch*\"]\n    hook: xdp\n    default: deny\n    rules:\n"
+           "      - { name: deny-5003, action: deny, proto: udp, dport: [5003] }\n" % t.glob)
+    agent = env.agent
+    agent.write_policy("10-test.yaml", pol)
+    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5002, count=4)])
+    status, body = scrape(t.fw, port)
+    assert status == 200, body
+    m = parse_metrics(body)
+    rules = {k[1]: v for k, v in m.items() if k[0] == "sluice_rule_packets_total"}
+    want = {
+        (("action", "deny"), ("index", "0"), ("rule", "deny-5001"), ("section", "outer")),
+        (("action", "deny"), ("index", "1"), ("rule", "deny-5002"), ("section", "outer")),
+        (("action", "deny"), ("index", "0"), ("rule", "deny-5003"), ("section", "fw1")),
+        (("action", "per-section"), ("index", "16384"), ("rule", "default"), ("section", "*")),
+    }
+    assert set(rules) == want, rules
+    assert rules[(("action", "deny"), ("index", "1"), ("rule", "deny-5002"),
+                  ("section", "outer"))] == 4
 
 
 # ------------------------------------------------- the CLI against a scripted agent
