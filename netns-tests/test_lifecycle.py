@@ -206,15 +206,9 @@ def test_state_dir_of_another_namespace_refused(env):
                 run(["ip", "link", "set", t.fdev, "up"], ns=other)
             stray = Agent(other, work, agent.state_dir)
             stray.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow"))
-            stray.start(wait=False)
-            try:
-                stray.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-            running = stray.alive()
-            stray.stop(signal.SIGKILL)
-            assert not running, "an agent on another namespace's state dir runs:\n" + \
-                stray.log_text()
+            rc = stray.start_refused()
+            assert rc not in (0, None), "an agent on another namespace's state dir: %s\n%s" % (
+                rc, stray.log_text())
             assert "belongs to an agent in another network namespace" in stray.log_text()
             assert link_ids(agent.state_dir) == links
             assert xdp_prog_id(t.fw, t.fdev) == prog
@@ -248,14 +242,8 @@ def test_state_dir_that_cannot_be_one_is_left_alone(env):
         for state, why in ((root, "is the root of a bpf filesystem"),
                            (os.path.join(root, "other"), "is not a directory")):
             agent.state_dir = state
-            agent.start(wait=False)
-            try:
-                agent.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-            running = agent.alive()
-            agent.stop(signal.SIGKILL)
-            assert not running and why in agent.log_text(), agent.log_text()
+            assert agent.start_refused() not in (0, None), agent.log_text()
+            assert why in agent.log_text(), agent.log_text()
         assert os.stat(root).st_mode & 0o7777 == 0o1777
         assert os.stat(os.path.join(root, "other")).st_mode & 0o777 == 0o640
         # (bpftool adds maps.debug and progs.debug to a bpffs it first meets)

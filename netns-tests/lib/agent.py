@@ -110,6 +110,18 @@ class Agent:
             self.wait_ready()
         return self
 
+    def start_refused(self, extra=(), timeout=30):
+        """Start the agent expecting it to stop by itself (a start it must
+        refuse): its exit status, or None when it still ran after TIMEOUT s.
+        The process is gone after either way (killed if it ran)."""
+        self.start(wait=False, extra=extra)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        self.stop(signal.SIGKILL)
+        return rc
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
