@@ -11,8 +11,6 @@
 
 #include "ct_key.h"
 
-#define SL_IP4_HLEN		20	/* IPv4 header without options */
-#define SL_IP6_HLEN		40
 #define SL_CT_QUOTED_L4		8	/* octets of the quoted L4 header (RFC 792) */
 
 /*

@@ -22,14 +22,12 @@
 
 #include "parse.h"
 
-#define SL_IP4_HLEN		20	/* the IPv4 header without options */
 #define SL_IP4_OPT_MAX		40	/* option bytes: IHL is at most 15 words */
 #define SL_IP4_OPT_BUF		64
 #define SL_IP4_OPT_EOL		0
 #define SL_IP4_OPT_NOP		1
 #define SL_IP4_OPT_LSRR		0x83	/* loose source and record route */
 #define SL_IP4_OPT_SSRR		0x89	/* strict source and record route */
-#define SL_IP6_HLEN		40
 #define SL_IP6_OFF_NEXTHDR	6
 #define SL_RT_OFF_SEGLEFT	3	/* routing header: next, length, type, segments left */
 

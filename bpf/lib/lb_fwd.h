@@ -32,8 +32,6 @@
 #define SL_IPPROTO_IPIP		4
 #define SL_IPPROTO_IPV6		41
 #define SL_IP4_DF		0x4000
-#define SL_IP6_HLEN		40
-#define SL_IP4_HLEN		20
 
 static __always_inline void sl_lb_stat(__u32 idx)
 {

@@ -23,6 +23,8 @@
 #define SL_ETH_P_8021Q		0x8100
 #define SL_ETH_P_8021AD		0x88A8
 #define SL_VLAN_MAX		2
+#define SL_IP4_HLEN		20	/* the IPv4 header without options */
+#define SL_IP6_HLEN		40
 
 #define SL_IPPROTO_HOPOPTS	0
 #define SL_IPPROTO_ICMP		1
