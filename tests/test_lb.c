@@ -464,6 +464,24 @@ static void be_addr(int family, int n, char *buf, size_t len)
 }
 
 /*
+ * S readdressed as the load balancer sends it to backend N in NAT mode: to
+ * N's address (written into BADDR, LEN bytes) and PORT, from this host's
+ * backend-side MAC to N's (into BMAC), with one hop less (a TTL or hop
+ * limit of 0 stands for 64, as in build).
+ */
+static void to_backend(struct spec *s, int n, uint16_t port, char *baddr, size_t len,
+		       uint8_t *bmac)
+{
+	be_addr(s->family, n, baddr, len);
+	be_mac(bmac, n);
+	s->dst = baddr;
+	s->dport = port;
+	s->smac = MAC_IF1;
+	s->dmac = bmac;
+	s->ttl = (uint8_t)((s->ttl ? s->ttl : 64) - 1);
+}
+
+/*
  * Send the frame of S from the client side and return the backend N it went
  * to (198.51.100.N / 2001:db8:b::N), with its address in BADDR and its MAC
  * in BMAC; -1 when it was not forwarded to one.
@@ -517,13 +535,7 @@ static void nat_tcp(int family)
 	if (!ASSERT_TRUE(be >= 11 && be <= 13, "sent to a backend of the service"))
 		goto out;
 	/* the same frame, addressed to that backend, from this host's backend-side MAC */
-	be_addr(family, be, baddr, sizeof(baddr));
-	be_mac(bmac, be);
-	s.dst = baddr;
-	s.dport = 8080;
-	s.smac = MAC_IF1;
-	s.dmac = bmac;
-	s.ttl = 63;	/* the hop it took through the load balancer */
+	to_backend(&s, be, 8080, baddr, sizeof(baddr), bmac);
 	wlen = build(want, &s);
 	same("NAT SYN", out, olen, want, wlen);
 
@@ -535,11 +547,7 @@ static void nat_tcp(int family)
 		goto out;
 	be2 = dst_backend(out, family);
 	ASSERT_EQ(be2, be, "established flow: the same backend");
-	s.dst = baddr;
-	s.dport = 8080;
-	s.smac = MAC_IF1;
-	s.dmac = bmac;
-	s.ttl = 63;	/* the hop it took through the load balancer */
+	to_backend(&s, be, 8080, baddr, sizeof(baddr), bmac);
 	wlen = build(want, &s);
 	same("NAT established", out, olen, want, wlen);
 
@@ -592,13 +600,7 @@ static void nat_udp(int family, bool nocsum)
 	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run"))
 		goto out;
 	ASSERT_EQ(ret, XDP_REDIRECT, "redirected");
-	be_addr(family, 21, baddr, sizeof(baddr));
-	be_mac(bmac, 21);
-	s.dst = baddr;
-	s.dport = 5353;
-	s.smac = MAC_IF1;
-	s.dmac = bmac;
-	s.ttl = 63;	/* the hop it took through the load balancer */
+	to_backend(&s, 21, 5353, baddr, sizeof(baddr), bmac);
 	wlen = build(want, &s);
 	same(nocsum ? "UDP, checksum 0 stays 0" : "UDP", out, olen, want, wlen);
 
@@ -1313,13 +1315,7 @@ static void ttl_hop(int family)
 	if (!ASSERT_OK(run(&e, if0, in, n, &ret, out, &olen), "run TTL 2"))
 		goto out;
 	ASSERT_EQ(ret, XDP_REDIRECT, "TTL 2: balanced");
-	be_addr(family, 21, baddr, sizeof(baddr));
-	be_mac(bmac, 21);
-	s.dst = baddr;
-	s.dport = 5353;
-	s.smac = MAC_IF1;
-	s.dmac = bmac;
-	s.ttl = 1;
+	to_backend(&s, 21, 5353, baddr, sizeof(baddr), bmac);
 	wlen = build(want, &s);
 	same("TTL 2: balanced with 1 left", out, olen, want, wlen);
 out:
