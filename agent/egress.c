@@ -22,6 +22,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,16 @@ static void eg_snap_drop(struct agent_egress *eg);
 
 /* ---- the object ---- */
 
-int egress_load(struct agent *a)
+/* The verifier's part of the load, on the loader thread (egress_preload). */
+static void *eg_load_thread(void *arg)
+{
+	struct agent_egress *eg = arg;
+
+	eg->load_err = sluice_cgroup__load(eg->skel);
+	return NULL;
+}
+
+int egress_preload(struct agent *a)
 {
 	char path[PATH_MAX];
 	struct agent_egress *eg;
@@ -98,7 +108,37 @@ int egress_load(struct agent *a)
 	err = loader_reuse_pins(a, skel->obj);
 	if (err)
 		return err;
-	err = sluice_cgroup__load(skel);
+	/* the object is this thread's until egress_load joins it */
+	eg->loading = !pthread_create(&eg->loader, NULL, eg_load_thread, eg);
+	if (!eg->loading)
+		eg_load_thread(eg);
+	return 0;
+}
+
+/* Wait for the loader thread: the object is this thread's again. */
+static void eg_load_join(struct agent_egress *eg)
+{
+	if (eg->loading)
+		pthread_join(eg->loader, NULL);
+	eg->loading = false;
+}
+
+int egress_load(struct agent *a)
+{
+	struct agent_egress *eg;
+	struct sluice_cgroup *skel;
+	struct bpf_map *map;
+	int err;
+
+	if (!a->eg) {
+		err = egress_preload(a);
+		if (err)
+			return err;
+	}
+	eg = a->eg;
+	skel = eg->skel;
+	eg_load_join(eg);
+	err = eg->load_err;
 	if (err) {
 		pr_err("cannot load the BPF program sluice_cgroup: %s (-v shows libbpf's log)",
 		       strerror(-err));
@@ -139,6 +179,7 @@ void egress_unload(struct agent *a)
 
 	if (!eg)
 		return;
+	eg_load_join(eg);
 	cgw_close(a);
 	eg_snap_drop(eg);
 	sluice_cgroup__destroy(eg->skel);

@@ -17,7 +17,13 @@ struct nl_link;
 struct sl_event;
 struct sl_policy;
 
-/* Load the hook programs, reusing the XDP object's pinned maps (after loader_load). */
+/*
+ * Start loading the hook programs on a thread of their own, reusing the XDP
+ * object's pinned maps (once its load has pinned them): the verifier checks
+ * them while the agent loads the tc object (~1-3 s each). 0 or -errno.
+ */
+int egress_preload(struct agent *a);
+/* The hook programs loaded (egress_preload's thread joined, or loaded here). */
 int egress_load(struct agent *a);
 void egress_unload(struct agent *a);
 /*

@@ -4,6 +4,7 @@
 #define SLUICED_EGRESS_INT_H
 
 #include <net/if.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -73,6 +74,10 @@ struct eg_snap;
 
 struct agent_egress {
 	struct sluice_cgroup *skel;
+	/* egress_preload's thread loads SKEL (its verifier time beside the tc object's) */
+	pthread_t loader;
+	bool loading;
+	int load_err;
 	int cg_fd, src4_fd, src6_fd, cnt_fd, stats_fd;
 	int prog_fds[EGH_MAX];
 	int backstop_fd;

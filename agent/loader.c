@@ -547,6 +547,10 @@ int loader_load(struct agent *a)
 			goto fail;
 		}
 	}
+	/* the maps it shares are pinned: its verifier runs beside ct_load's */
+	err = egress_preload(a);
+	if (err)
+		goto fail;
 	/* before any program of this build runs: counters are written whole */
 	migrate_carry(a->mig, skel->obj, false);
 	/* also fills sl_tails when this load brought programs */

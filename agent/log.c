@@ -52,10 +52,13 @@ static void log_vmsg(enum log_level level, bool tag, const char *fmt, va_list ap
 	if (level > log_max)
 		return;
 	if (log_to_stderr) {
+		/* a line whole: the cgroup object's loader thread logs too (egress_preload) */
+		flockfile(stderr);
 		if (tag && level <= LL_WARN)
 			fprintf(stderr, "%s: ", level_names[level]);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
+		funlockfile(stderr);
 	} else if (log_to_journal) {
 		va_list again;
 
