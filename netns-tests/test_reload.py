@@ -224,3 +224,40 @@ def test_map_write_failure_keeps_policy_and_names_the_set(env):
     assert want.search(agent.log_text()), agent.log_text()
     assert agent.status()["generation"] == 1
     assert probe(env) == {"5000": N, "5001": 0}
+
+
+def test_reload_policy_dir_itself_swapped(env):
+    """The policy dir as a symlink that a deploy points at a new release
+    (`ln -sfn v2 tmp && mv -T tmp policies`): the swap is a change of the
+    dir, picked up without SIGHUP, and the new dir is the one watched from
+    then on. On the code before, the agent kept watching the old dir: the
+    swap went unseen, and after a SIGHUP changes in the new dir did too."""
+    agent = env.agent
+    base = agent.workdir
+
+    def release(version, rules):
+        vdir = os.path.join(base, "v%d" % version)
+        os.mkdir(vdir)
+        with open(os.path.join(vdir, "10-test.yaml"), "w") as f:
+            f.write(policy_yaml(env.topo, rules))
+        tmp = os.path.join(base, ".current.tmp")
+        os.symlink("v%d" % version, tmp)
+        os.rename(tmp, os.path.join(base, "current"))
+        return vdir
+
+    release(1, deny(5001))
+    agent.policy_dir = os.path.join(base, "current")
+    agent.start()
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    gen = agent.status()["generation"]
+    v2 = release(2, deny(5000))
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": 0, "5001": N}
+    # a change in the new release's dir is seen as well
+    gen = agent.status()["generation"]
+    with open(os.path.join(v2, ".10-test.yaml.tmp"), "w") as f:
+        f.write(policy_yaml(env.topo, deny(5000) + deny(5001)))
+    os.rename(os.path.join(v2, ".10-test.yaml.tmp"), os.path.join(v2, "10-test.yaml"))
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": 0, "5001": 0}
