@@ -9,12 +9,15 @@
  * map write that fails names the rule or set that caused it).
  *
  * Reloads come from SIGHUP and from inotify on the policy dir. A complete
- * step (a file closed after writing, renamed into place or away: rename-over,
- * Kubernetes' "..data" symlink swap; removed) is read at once (QUICK_MS, for
- * the other events of the same step); a file just created (still being
+ * step (a file closed after writing, renamed into place: rename-over,
+ * Kubernetes' "..data" symlink swap) is read at once (QUICK_MS, for the
+ * other events of the same step); a file just created (still being
  * written) and a step within BURST_MS of the one before (a copy of many
  * files) arm a debounce timer instead, and the whole dir is read again when
- * it fires.
+ * it fires. A file removed or renamed away waits REMOVED_MS: an editor's
+ * save by backup-rename-write (vim, Emacs: x.yaml -> x.yaml~, then a new
+ * x.yaml) leaves the dir without the file for a moment, and read then, the
+ * dir would apply without it (without its firewall, say).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -51,6 +54,7 @@
 #define BURST_MS	50	/* events closer than this are a burst ... */
 #define DEBOUNCE_MS	100	/* ... read after this much quiet */
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
+#define REMOVED_MS	300	/* after a file went: the new one of a backup-rename-write */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
 #define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
 #define SUBDIR_DEPTH	4	/* subdirs of the policy dir watched for set files, */
@@ -583,13 +587,19 @@ static bool name_ignored(const char *name)
  */
 static bool ev_complete(const struct inotify_event *ev)
 {
-	return ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+	return ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO);
+}
+
+/* Does EV take a file away (removed, renamed out): its new self may follow? */
+static bool ev_removed(const struct inotify_event *ev)
+{
+	return ev->mask & (IN_MOVED_FROM | IN_DELETE);
 }
 
 static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool changed = false, complete = false;
+	bool changed = false, complete = false, removed = false;
 	struct timespec now;
 	long quiet;
 	ssize_t n;
@@ -612,7 +622,7 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
 				a->inotify_wd = -1;
 				changed = true;
-				complete = false;
+				complete = removed = false;
 				continue;
 			}
 			if (ev->wd != a->inotify_wd && is_sub_wd(a, ev->wd)) {
@@ -621,6 +631,7 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 				    !ev->len || !name_ignored(ev->name)) {
 					changed = true;
 					complete = ev_complete(ev);
+					removed = ev_removed(ev);
 				}
 				continue;
 			}
@@ -631,13 +642,14 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
 				a->inotify_wd = -1;
 				changed = true;
-				complete = false;
+				complete = removed = false;
 				continue;
 			}
 			if (ev->len && name_ignored(ev->name))
 				continue;
 			changed = true;
 			complete = ev_complete(ev);
+			removed = ev_removed(ev);
 		}
 	}
 	if (!changed)
@@ -654,8 +666,12 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			timer_arm(a, 1);
 		return;
 	}
-	/* a step complete on its own: now; a file half there or a burst: after a quiet time */
-	timer_arm(a, complete && quiet >= BURST_MS ? QUICK_MS : DEBOUNCE_MS);
+	/*
+	 * A step complete on its own: now; a file half there or a burst: after a
+	 * quiet time; a file gone: after time for its new self to come
+	 */
+	timer_arm(a, removed ? REMOVED_MS :
+		     complete && quiet >= BURST_MS ? QUICK_MS : DEBOUNCE_MS);
 }
 
 static void debounce_ready(struct agent *a, struct ep_src *src, uint32_t events)

@@ -261,3 +261,40 @@ def test_reload_policy_dir_itself_swapped(env):
     os.rename(os.path.join(v2, ".10-test.yaml.tmp"), os.path.join(v2, "10-test.yaml"))
     wait_new_generation(agent, gen)
     assert probe(env) == {"5000": 0, "5001": 0}
+
+
+def test_backup_rename_write_never_applies_the_dir_without_the_file(env):
+    """vim's and Emacs' save: x.yaml renamed to x.yaml~, a new x.yaml written,
+    the backup removed. In between the dir has no x.yaml: read then, the rest
+    of the dir (a sets-only file) applied without the firewall. A file that
+    goes is read after a quiet time for its new self to come (here 20 ms
+    later); a file removed for good still is. On the code before, 5 ms
+    after the rename the dir was read: most saves applied it without the
+    firewall."""
+    agent = env.start(default="allow", rules=deny(5001), files={
+        "05-sets.yaml": "sets:\n  extra:\n    prefixes: [198.51.100.0/24]\n"})
+    path = os.path.join(agent.policy_dir, "10-test.yaml")
+    with open(path) as f:
+        good = f.read()
+    for i in range(10):
+        gen = agent.status()["generation"]
+        os.rename(path, path + "~")
+        time.sleep(0.02)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, (good + "# save %d\n" % i).encode())
+        os.fsync(fd)
+        os.close(fd)
+        os.unlink(path + "~")
+        wait_new_generation(agent, gen)
+    applied = re.findall(r"generation \d+ applied \(.* from (\d+) files", agent.log_text())
+    assert applied and "1" not in applied, agent.log_text()
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    # a file removed for good is read
+    gen = agent.status()["generation"]
+    agent.write_policy("20-more.yaml", "sets:\n  more:\n    prefixes: [203.0.113.0/24]\n")
+    wait_new_generation(agent, gen)
+    gen = agent.status()["generation"]
+    os.unlink(path)
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": N, "5001": N}
