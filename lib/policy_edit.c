@@ -1057,13 +1057,33 @@ int sl_edits_journal_cut(struct sl_edits *e, size_t len, size_t lines, uint64_t 
 
 int sl_edits_journal_reset(struct sl_edits *e)
 {
+	struct stat st;
+	int fd, ret = 0;
+
 	e->file_seq = e->seq;
 	e->jlines = 0;
-	/* lines the file holds are skipped anyway: no sync needed */
-	if (truncate(e->jpath, 0) && errno != ENOENT)
+	/*
+	 * Lines the file holds are skipped anyway: no sync needed. Never through
+	 * a symlink (truncate(2) follows one: a journal swapped for a link to
+	 * /etc/shadow between the read and here emptied that file).
+	 */
+	fd = open(e->jpath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT) {
+		e->jlen = 0;
+		return 0;
+	}
+	if (fd < 0)
 		return -errno;
-	e->jlen = 0;
-	return 0;
+	if (fstat(fd, &st))
+		ret = -errno;
+	else if (!S_ISREG(st.st_mode))
+		ret = -EINVAL;
+	else if (ftruncate(fd, 0))
+		ret = -errno;
+	close(fd);
+	if (!ret)
+		e->jlen = 0;
+	return ret;
 }
 
 int sl_file_stage(const char *path, const char *text, char **tmpp, char *err, size_t errlen)

@@ -503,6 +503,15 @@ TEST(journal_replays_after_the_file)
 		snprintf(jp, sizeof(jp), "%s/%s", dir, SL_EDITS_JOURNAL);
 		ASSERT_OK(stat(jp, &st), "stat");
 		ASSERT_EQ(st.st_size, 0, "left as it was");
+
+		/* emptied after a rule edit: never through a symlink put in its place */
+		put("victim", "not the journal\n");
+		ASSERT_OK(unlink(jp), "remove the journal");
+		ASSERT_OK(symlink("victim", jp), "a symlink in its place");
+		ASSERT_EQ(sl_edits_journal_reset(&e), -ELOOP, "refused");
+		snprintf(jp, sizeof(jp), "%s/victim", dir);
+		ASSERT_OK(stat(jp, &st), "stat");
+		ASSERT_EQ(st.st_size, 16, "the link's target untouched");
 	}
 	sl_edits_free(&e);
 	teardown();
