@@ -157,6 +157,8 @@ struct agent {
 	bool policy_failed;		/* the last load or reload was not applied */
 	struct map_use use;
 	int inotify_fd, inotify_wd, debounce_fd;
+	int parent_wd;			/* the dir holding the policy dir (a swap of
+					 * the dir itself, a symlink to a new one) */
 	int *sub_wds;			/* subdirs of the policy dir (set files in them) */
 	size_t nsub_wds;
 	struct timespec change_first;	/* first change of the current debounce */

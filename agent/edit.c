@@ -263,6 +263,8 @@ static int edit_apply(struct agent *a, struct sl_edits *e, char *err, size_t err
 		free(path);
 		return ret;
 	}
+	/* what the block edits' fast path checks the files against from now on */
+	sl_edits_stamp_files(e);
 	/* tests: die where a crash would hurt most (netns-tests/test_policy_files.py) */
 	fail = getenv("SLUICE_FAIL_EDIT");
 	if (fail && !strcmp(fail, "kill-after-save"))
@@ -617,17 +619,28 @@ static struct json_object *prefix_str(const struct sl_prefix *p)
 }
 
 /*
+ * Does a->edits still say what the files say, as a restart would read them?
+ * Not after a hand edit, a removed edits file or an emptied journal: an edit
+ * then starts from the files (edits_load) and applies the whole policy.
+ */
+static bool edits_current(const struct agent *a)
+{
+	return a->edits_live && a->edits_ok && !a->edits_error &&
+	       sl_edits_files_same(&a->edits);
+}
+
+/*
  * Can a block edit leaving AFTER prefixes go straight to the journal and the
  * tries (block.c)? When the policy in force holds a->edits (its file loaded,
  * and did at the last reload too: an edit never builds on a file the agent
- * refused) and every section's rule 0 is the blocklist, which stays: the list
- * is not empty before the edit nor after it (else rule 0 comes or goes: a
- * new slot).
+ * refused), the files are still what a->edits was read from or written as,
+ * and every section's rule 0 is the blocklist, which stays: the list is not
+ * empty before the edit nor after it (else rule 0 comes or goes: a new slot).
  */
 static bool block_fast(const struct agent *a, size_t after)
 {
-	if (!a->have_policy || !a->edits_live || !a->edits_ok || a->edits_error ||
-	    !a->edits.nblock || !after || !a->pol.nfws)
+	if (!a->have_policy || !a->edits.nblock || !after || !a->pol.nfws ||
+	    !edits_current(a))
 		return false;
 	for (size_t s = 0; s < a->pol.nfws; s++)
 		if (!sl_fw_has_block(&a->pol.fws[s]))
@@ -658,6 +671,7 @@ static void journal_compact(struct agent *a)
 	free(text);
 	if (sl_edits_journal_reset(e))
 		pr_warn("cannot empty %s (its lines are in %s, and skipped)", e->jpath, e->path);
+	sl_edits_stamp_files(e);
 }
 
 /* tests: die where a crash would hurt most (netns-tests/test_policy_files.py) */
@@ -884,7 +898,7 @@ int edit_cmd_block_del(struct agent *a, struct json_object *req, struct json_obj
 	ret = block_begin(a, req, &v, &n, err, errlen);
 	if (ret)
 		goto out;
-	if (!a->edits_live || !a->edits_ok || a->edits_error) {
+	if (!edits_current(a)) {
 		ret = edits_load(a, &e, err, errlen);
 		if (ret)
 			goto out;

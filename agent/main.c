@@ -419,6 +419,7 @@ int main(int argc, char **argv)
 		.ct_ck_load_fd = -1,
 		.inotify_fd = -1,
 		.inotify_wd = -1,
+		.parent_wd = -1,
 		.debounce_fd = -1,
 		.ctl_fd = -1,
 		.epfd = -1,

@@ -9,12 +9,15 @@
  * map write that fails names the rule or set that caused it).
  *
  * Reloads come from SIGHUP and from inotify on the policy dir. A complete
- * step (a file closed after writing, renamed into place or away: rename-over,
- * Kubernetes' "..data" symlink swap; removed) is read at once (QUICK_MS, for
- * the other events of the same step); a file just created (still being
+ * step (a file closed after writing, renamed into place: rename-over,
+ * Kubernetes' "..data" symlink swap) is read at once (QUICK_MS, for the
+ * other events of the same step); a file just created (still being
  * written) and a step within BURST_MS of the one before (a copy of many
  * files) arm a debounce timer instead, and the whole dir is read again when
- * it fires.
+ * it fires. A file removed or renamed away waits REMOVED_MS: an editor's
+ * save by backup-rename-write (vim, Emacs: x.yaml -> x.yaml~, then a new
+ * x.yaml) leaves the dir without the file for a moment, and read then, the
+ * dir would apply without it (without its firewall, say).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -51,12 +54,14 @@
 #define BURST_MS	50	/* events closer than this are a burst ... */
 #define DEBOUNCE_MS	100	/* ... read after this much quiet */
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
+#define REMOVED_MS	300	/* after a file went: the new one of a backup-rename-write */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
 #define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
 #define SUBDIR_DEPTH	4	/* subdirs of the policy dir watched for set files, */
 #define SUBDIR_MAX	64	/* at most this deep and this many */
 #define WATCH_MASK	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
 			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define PARENT_MASK	(IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ONLYDIR)
 
 /* Remember why the edits file does not load (D's first error), or that it does (D NULL). */
 static void edits_error_set(struct agent *a, const struct sl_diags *d)
@@ -368,6 +373,7 @@ void sync_gc_run(struct agent *a)
 }
 
 static void watch_subdirs(struct agent *a);
+static void watch_renew(struct agent *a);
 
 int sync_reload(struct agent *a, const char *why)
 {
@@ -377,7 +383,8 @@ int sync_reload(struct agent *a, const char *why)
 	int err;
 
 	pr_info("reloading %s (%s)", a->policy_dir, why);
-	/* before reading: a set file written from now on is seen */
+	/* before reading: a change from now on is seen, in the dir and its subdirs */
+	watch_renew(a);
 	watch_subdirs(a);
 	err = sync_load(a, &pol, &e, &no_edits);
 	if (!err)
@@ -417,6 +424,70 @@ static int watch_add(struct agent *a)
 	/* IN_DONT_FOLLOW is not set: the dir itself may be a symlink */
 	a->inotify_wd = inotify_add_watch(a->inotify_fd, a->policy_dir, WATCH_MASK);
 	return a->inotify_wd < 0 ? -errno : 0;
+}
+
+/*
+ * The dir the policy dir's path names now: a watch on another one (the path
+ * is a symlink that was pointed elsewhere, or a dir put in its place) is
+ * moved there. A dir gone keeps the watch it had: debounce_ready retries.
+ */
+static void watch_renew(struct agent *a)
+{
+	int wd;
+
+	if (a->inotify_fd < 0)
+		return;
+	wd = inotify_add_watch(a->inotify_fd, a->policy_dir, WATCH_MASK);
+	if (wd < 0)
+		return;
+	if (a->inotify_wd >= 0 && a->inotify_wd != wd)
+		inotify_rm_watch(a->inotify_fd, a->inotify_wd);
+	a->inotify_wd = wd;
+}
+
+/* The policy dir's name in its parent (the path without trailing slashes). */
+static const char *dir_base(const char *dir, size_t *len)
+{
+	size_t n = strlen(dir), b;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	for (b = n; b > 0 && dir[b - 1] != '/'; b--)
+		;
+	*len = n - b;
+	return dir + b;
+}
+
+/*
+ * Watch the parent of the policy dir for its entry: a swap of the dir itself
+ * (`ln -sfn v2 tmp && mv -T tmp policies`, a dir renamed in its place) leaves
+ * the old dir unchanged, and its watch silent.
+ */
+static void watch_parent(struct agent *a)
+{
+	size_t len;
+	const char *base = dir_base(a->policy_dir, &len);
+	char *parent;
+
+	if (!len || base == a->policy_dir)
+		return;
+	parent = strndup(a->policy_dir, (size_t)(base - a->policy_dir));
+	if (!parent)
+		return;
+	a->parent_wd = inotify_add_watch(a->inotify_fd, parent, PARENT_MASK);
+	if (a->parent_wd < 0)
+		pr_warn("cannot watch %s: %s; a swap of the policy dir itself needs SIGHUP",
+			parent, strerror(errno));
+	free(parent);
+}
+
+/* Does EV of the parent's watch name the policy dir? */
+static bool parent_names_dir(const struct agent *a, const struct inotify_event *ev)
+{
+	size_t len;
+	const char *base = dir_base(a->policy_dir, &len);
+
+	return ev->len && strlen(ev->name) == len && !memcmp(ev->name, base, len);
 }
 
 /*
@@ -516,13 +587,19 @@ static bool name_ignored(const char *name)
  */
 static bool ev_complete(const struct inotify_event *ev)
 {
-	return ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+	return ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO);
+}
+
+/* Does EV take a file away (removed, renamed out): its new self may follow? */
+static bool ev_removed(const struct inotify_event *ev)
+{
+	return ev->mask & (IN_MOVED_FROM | IN_DELETE);
 }
 
 static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool changed = false, complete = false;
+	bool changed = false, complete = false, removed = false;
 	struct timespec now;
 	long quiet;
 	ssize_t n;
@@ -534,12 +611,27 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			p += sizeof(*ev) + ev->len;
+			if (ev->wd == a->parent_wd && ev->wd != a->inotify_wd &&
+			    !is_sub_wd(a, ev->wd)) {
+				if (ev->mask & IN_IGNORED)
+					a->parent_wd = -1;	/* the parent is gone */
+				if (!parent_names_dir(a, ev))
+					continue;
+				/* the policy dir's entry changed: watch what it names after a quiet time */
+				if (a->inotify_wd >= 0)
+					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
+				a->inotify_wd = -1;
+				changed = true;
+				complete = removed = false;
+				continue;
+			}
 			if (ev->wd != a->inotify_wd && is_sub_wd(a, ev->wd)) {
 				/* a subdir: any change but editors' files; gone: re-listed */
 				if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
 				    !ev->len || !name_ignored(ev->name)) {
 					changed = true;
 					complete = ev_complete(ev);
+					removed = ev_removed(ev);
 				}
 				continue;
 			}
@@ -550,13 +642,14 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 					inotify_rm_watch(a->inotify_fd, a->inotify_wd);
 				a->inotify_wd = -1;
 				changed = true;
-				complete = false;
+				complete = removed = false;
 				continue;
 			}
 			if (ev->len && name_ignored(ev->name))
 				continue;
 			changed = true;
 			complete = ev_complete(ev);
+			removed = ev_removed(ev);
 		}
 	}
 	if (!changed)
@@ -573,8 +666,12 @@ static void inotify_ready(struct agent *a, struct ep_src *src, uint32_t events)
 			timer_arm(a, 1);
 		return;
 	}
-	/* a step complete on its own: now; a file half there or a burst: after a quiet time */
-	timer_arm(a, complete && quiet >= BURST_MS ? QUICK_MS : DEBOUNCE_MS);
+	/*
+	 * A step complete on its own: now; a file half there or a burst: after a
+	 * quiet time; a file gone: after time for its new self to come
+	 */
+	timer_arm(a, removed ? REMOVED_MS :
+		     complete && quiet >= BURST_MS ? QUICK_MS : DEBOUNCE_MS);
 }
 
 static void debounce_ready(struct agent *a, struct ep_src *src, uint32_t events)
@@ -612,6 +709,7 @@ int sync_watch_open(struct agent *a)
 			strerror(errno), REWATCH_MS);
 		timer_arm(a, REWATCH_MS);
 	}
+	watch_parent(a);
 	watch_subdirs(a);
 	a->inotify_src.fd = a->inotify_fd;
 	a->inotify_src.ready = inotify_ready;
@@ -630,6 +728,7 @@ void sync_watch_close(struct agent *a)
 	if (a->debounce_fd >= 0)
 		close(a->debounce_fd);
 	a->inotify_fd = a->debounce_fd = -1;
+	a->inotify_wd = a->parent_wd = -1;
 	free(a->sub_wds);
 	a->sub_wds = NULL;
 	a->nsub_wds = 0;

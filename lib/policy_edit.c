@@ -567,10 +567,11 @@ int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edit
 /*
  * Read the regular file PATH (never a symlink, FIFO or device: none is waited
  * on) of at most SL_EDITS_FILE_MAX bytes into *BUF (NUL-terminated), WHAT
- * naming it in errors. -ENOENT when it does not exist (nothing reported).
+ * naming it in errors; *STP is the file read. -ENOENT when it does not exist
+ * (nothing reported).
  */
 static int read_own(const char *path, const char *what, char **bufp, size_t *lenp,
-		    struct sl_diags *diags)
+		    struct stat *stp, struct sl_diags *diags)
 {
 	struct sl_loc loc = { path, 0, 0 };
 	char *buf = NULL;
@@ -629,6 +630,7 @@ static int read_own(const char *path, const char *what, char **bufp, size_t *len
 		}
 	}
 	buf[len] = '\0';
+	*stp = st;
 out:
 	close(fd);
 	if (err)
@@ -639,7 +641,7 @@ out:
 }
 
 /* One journal line (without its newline) of LEN bytes at line LINE: applied to E. */
-static int journal_one(struct sl_edits *e, const char *s, size_t len, int line,
+static int journal_one(struct sl_edits *e, const char *s, size_t len, int line, bool apply,
 		       struct sl_diags *diags)
 {
 	struct sl_loc loc = { e->jpath, line, 1 };
@@ -691,6 +693,8 @@ static int journal_one(struct sl_edits *e, const char *s, size_t len, int line,
 	}
 	e->seq = seq;
 	e->jlines++;
+	if (!apply)
+		return 0;
 	k = sl_edits_find_block(e, &pfx);
 	if (w[2][0] == 'a' && k < 0) {
 		if (sl_edits_add_block(e, &pfx))
@@ -702,14 +706,18 @@ static int journal_one(struct sl_edits *e, const char *s, size_t len, int line,
 	return 0;
 }
 
-/* E's journal, replayed onto E. */
-static int journal_read(struct sl_edits *e, struct sl_diags *diags)
+/*
+ * E's journal, replayed onto E; without APPLY (there is no edits file) only
+ * checked and counted past: its lines were changes to a file that is gone.
+ */
+static int journal_read(struct sl_edits *e, bool apply, struct sl_diags *diags)
 {
+	struct stat st;
 	char *buf;
 	size_t len, off = 0;
 	int line = 1, err;
 
-	err = read_own(e->jpath, "the CLI's edits journal", &buf, &len, diags);
+	err = read_own(e->jpath, "the CLI's edits journal", &buf, &len, &st, diags);
 	if (err == -ENOENT)
 		return 0;
 	if (err)
@@ -723,7 +731,7 @@ static int journal_read(struct sl_edits *e, struct sl_diags *diags)
 			break;
 		n = (size_t)(nl - (buf + off));
 		if (n && buf[off] != '#') {
-			err = journal_one(e, buf + off, n, line, diags);
+			err = journal_one(e, buf + off, n, line, apply, diags);
 			if (err)
 				break;
 		}
@@ -731,30 +739,81 @@ static int journal_read(struct sl_edits *e, struct sl_diags *diags)
 		line++;
 	}
 	e->jlen = off;
+	e->stamp.jdev = st.st_dev;
+	e->stamp.jino = st.st_ino;
+	if (!apply) {
+		/* the next file written holds them: "journal: SEQ" */
+		e->file_seq = e->seq;
+		e->jlines = 0;
+	}
 	free(buf);
 	return err;
+}
+
+static void stamp_file(struct sl_edits *e, const struct stat *st)
+{
+	e->stamp.dev = st->st_dev;
+	e->stamp.ino = st->st_ino;
+	e->stamp.size = (unsigned long long)st->st_size;
+	e->stamp.mtime = (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+			 (unsigned long long)st->st_mtim.tv_nsec;
+}
+
+void sl_edits_stamp_files(struct sl_edits *e)
+{
+	struct stat st;
+
+	memset(&e->stamp, 0, sizeof(e->stamp));
+	if (!lstat(e->path, &st))
+		stamp_file(e, &st);
+	if (!lstat(e->jpath, &st)) {
+		e->stamp.jdev = st.st_dev;
+		e->stamp.jino = st.st_ino;
+	}
+}
+
+bool sl_edits_files_same(const struct sl_edits *e)
+{
+	struct sl_edits now = { .path = e->path, .jpath = e->jpath };
+	struct stat st;
+
+	if (lstat(e->path, &st))
+		return errno == ENOENT && !e->stamp.ino;
+	stamp_file(&now, &st);
+	if (now.stamp.dev != e->stamp.dev || now.stamp.ino != e->stamp.ino ||
+	    now.stamp.size != e->stamp.size || now.stamp.mtime != e->stamp.mtime)
+		return false;
+	if (lstat(e->jpath, &st))
+		return errno == ENOENT && !e->jlen;
+	return (!e->stamp.jino || ((unsigned long long)st.st_dev == e->stamp.jdev &&
+				   (unsigned long long)st.st_ino == e->stamp.jino)) &&
+	       (unsigned long long)st.st_size == e->jlen;
 }
 
 int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags)
 {
 	char *path = sl_edits_path(dir), *buf = NULL;
 	size_t len = 0;
+	struct stat st;
+	bool file;
 	int err;
 
 	memset(e, 0, sizeof(*e));
 	if (!path)
 		return -ENOMEM;
-	err = read_own(path, "the CLI's edits file", &buf, &len, diags);
-	if (err == -ENOENT) {
+	err = read_own(path, "the CLI's edits file", &buf, &len, &st, diags);
+	file = err != -ENOENT;
+	if (!file) {
 		e->path = path;
 		path = NULL;
 		e->jpath = journal_path(e->path);
 		err = e->jpath ? 0 : -ENOMEM;
 	} else if (!err) {
 		err = sl_edits_parse(path, buf, len, e, diags);
+		stamp_file(e, &st);
 	}
 	if (!err)
-		err = journal_read(e, diags);
+		err = journal_read(e, file, diags);
 	free(buf);
 	free(path);
 	if (err && err != -EINVAL)
@@ -914,10 +973,22 @@ int sl_edits_journal_append(struct sl_edits *e, const char *text, size_t len, si
 		ret = -EINVAL;
 		goto out;
 	}
-	/* a line cut short by a crash, or a journal emptied meanwhile: from the last whole line */
+	/*
+	 * A line cut short by a crash: from the last whole line. A journal
+	 * shorter than that was changed by someone else: padding it would make
+	 * a journal that no longer loads.
+	 */
+	if ((size_t)st.st_size < at) {
+		ret = -ESTALE;
+		goto out;
+	}
 	if ((size_t)st.st_size != at && ftruncate(fd, (off_t)at)) {
 		ret = -errno;
 		goto out;
+	}
+	if (created) {
+		e->stamp.jdev = st.st_dev;
+		e->stamp.jino = st.st_ino;
 	}
 	if (!at) {
 		ssize_t w = pwrite(fd, journal_head, sizeof(journal_head) - 1, 0);
@@ -949,6 +1020,11 @@ int sl_edits_journal_append(struct sl_edits *e, const char *text, size_t len, si
 out:
 	if (fd >= 0)
 		close(fd);
+	if (ret == -ESTALE) {
+		snprintf(err, errlen, "%s was changed by someone else: nothing written (send "
+			 "SIGHUP to read it again)", e->jpath);
+		return ret;
+	}
 	if (ret) {
 		snprintf(err, errlen, "cannot write %s: %s", e->jpath, strerror(-ret));
 		return ret;
@@ -981,13 +1057,33 @@ int sl_edits_journal_cut(struct sl_edits *e, size_t len, size_t lines, uint64_t 
 
 int sl_edits_journal_reset(struct sl_edits *e)
 {
+	struct stat st;
+	int fd, ret = 0;
+
 	e->file_seq = e->seq;
 	e->jlines = 0;
-	/* lines the file holds are skipped anyway: no sync needed */
-	if (truncate(e->jpath, 0) && errno != ENOENT)
+	/*
+	 * Lines the file holds are skipped anyway: no sync needed. Never through
+	 * a symlink (truncate(2) follows one: a journal swapped for a link to
+	 * /etc/shadow between the read and here emptied that file).
+	 */
+	fd = open(e->jpath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 && errno == ENOENT) {
+		e->jlen = 0;
+		return 0;
+	}
+	if (fd < 0)
 		return -errno;
-	e->jlen = 0;
-	return 0;
+	if (fstat(fd, &st))
+		ret = -errno;
+	else if (!S_ISREG(st.st_mode))
+		ret = -EINVAL;
+	else if (ftruncate(fd, 0))
+		ret = -errno;
+	close(fd);
+	if (!ret)
+		e->jlen = 0;
+	return ret;
 }
 
 int sl_file_stage(const char *path, const char *text, char **tmpp, char *err, size_t errlen)

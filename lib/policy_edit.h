@@ -91,6 +91,10 @@ struct sl_edits {
 	uint64_t file_seq;		/* ... held by the file itself */
 	size_t jlen;			/* journal bytes up to its last complete line */
 	size_t jlines;			/* journal lines past file_seq */
+	struct sl_edits_stamp {		/* the files as last read or written: */
+		unsigned long long dev, ino, size, mtime;	/* the edits file (ino 0: none) */
+		unsigned long long jdev, jino;			/* the journal (jino 0: none) */
+	} stamp;
 	char **drains;			/* `sluice lb drain`: "VIP:PORT BACKEND" (lb_policy.h) */
 	struct sl_loc *drain_loc;
 	size_t ndrains;
@@ -100,8 +104,11 @@ struct sl_edits {
 char *sl_edits_path(const char *dir);
 
 /*
- * Read DIR's edits file into E. A missing file is an empty list of edits.
- * Returns 0, -EINVAL with errors in DIAGS (FILE:LINE:COL), or -errno.
+ * Read DIR's edits file into E. A missing file is an empty list of edits,
+ * and its journal then applies nothing (its lines were changes to the file
+ * removed); E's seq counts on from its last line, so that the file written
+ * next holds them. Returns 0, -EINVAL with errors in DIAGS (FILE:LINE:COL),
+ * or -errno.
  */
 int sl_edits_read(const char *dir, struct sl_edits *e, struct sl_diags *diags);
 int sl_edits_parse(const char *path, const char *buf, size_t len, struct sl_edits *e,
@@ -153,6 +160,15 @@ int sl_edits_journal_cut(struct sl_edits *e, size_t len, size_t lines, uint64_t 
 			 char *err, size_t errlen);
 /* After the file was written with E: empty the journal. 0 or -errno. */
 int sl_edits_journal_reset(struct sl_edits *e);
+/*
+ * E's files as they are on disk now: sl_edits_stamp_files records them
+ * (after E was read or written), sl_edits_files_same says whether they are
+ * still what E holds: the same edits file (device, inode, size, mtime) and a
+ * journal of E's jlen bytes. Anything else (a hand edit, the file removed,
+ * the journal emptied) means E no longer is what a restart would read.
+ */
+void sl_edits_stamp_files(struct sl_edits *e);
+bool sl_edits_files_same(const struct sl_edits *e);
 /* The index of the rule named NAME in E, or -1. */
 long sl_edits_find_rule(const struct sl_edits *e, const char *name);
 /* Add one value to field F of R; 0 or -ENOMEM. */

@@ -467,3 +467,68 @@ def test_block_journal_and_a_kill_between_journal_and_maps(env):
     assert agent.cli("block", "list")["prefixes"] == ["203.0.113.7/32"]
     assert exchange(topo, [udp("end", 5000)]) == {"end": N}
     assert hashes(agent) == before
+
+
+def test_edits_file_removed_or_journal_emptied_by_hand(env):
+    """An edit starts from the edits file and journal as they are on disk (as
+    a restart reads them), not from what the agent last read: what is in
+    force after it is what a restart brings back. Removing the edits file
+    removes the CLI's edits (its journal's lines were changes to it, and go
+    with it); emptying the journal drops its lines. On the code before, a
+    block edit after the file was removed kept the removed prefixes in force
+    until a restart unblocked them, a rule edit applied the journal's lines
+    alone, and a block edit after the journal was emptied padded it with NUL
+    bytes, so the next start refused every CLI edit."""
+    topo = env.topo
+    agent, before = start(env, policy(topo, [
+        "- {name: deny-5001, action: deny, proto: udp, dport: [5001]}",
+    ]))
+    path, jpath = (os.path.join(agent.policy_dir, n) for n in (EDITS, JOURNAL))
+    srcs = ["203.0.113.%d" % i for i in range(1, 6)]
+
+    def sent():
+        return exchange(topo, [udp(s, 5000, src=s) for s in srcs])
+
+    def blocked(*idx):
+        return {s: 0 if i + 1 in idx else N for i, s in enumerate(srcs)}
+
+    def restart():
+        assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+        agent.start()
+        assert agent.status()["edits"]["error"] is None, agent.log_text()
+
+    agent.cli("block", "add", srcs[0], srcs[1])     # rule 0 comes: the file
+    agent.cli("block", "add", srcs[2])              # a journal line
+    assert sent() == blocked(1, 2, 3)
+
+    # the file removed: the next block edit starts from no edits
+    os.unlink(path)
+    agent.cli("block", "add", srcs[3])
+    assert agent.cli("block", "list")["prefixes"] == [srcs[3] + "/32"]
+    assert sent() == blocked(4)
+    restart()
+    assert agent.cli("block", "list")["prefixes"] == [srcs[3] + "/32"]
+    assert sent() == blocked(4)
+
+    # the journal emptied: its lines are gone, and the journal still loads
+    agent.cli("block", "add", srcs[2])              # a journal line
+    with open(jpath, "w"):
+        pass
+    agent.cli("block", "add", srcs[4])
+    assert agent.cli("block", "list")["prefixes"] == [srcs[3] + "/32", srcs[4] + "/32"]
+    assert sent() == blocked(4, 5)
+    restart()
+    assert agent.cli("block", "list")["prefixes"] == [srcs[3] + "/32", srcs[4] + "/32"]
+    assert sent() == blocked(4, 5)
+
+    # the file removed with a line in the journal: a rule edit brings neither back
+    agent.cli("block", "add", srcs[0])              # a journal line
+    os.unlink(path)
+    agent.cli("rule", "add", "x", "--action", "deny", "--proto", "udp", "--dport", "5002")
+    assert agent.cli("block", "list")["prefixes"] == []
+    assert sent() == blocked()
+    restart()
+    assert agent.cli("block", "list")["prefixes"] == []
+    assert "x" in agent.rules()
+    assert sent() == blocked()
+    assert hashes(agent) == before

@@ -224,3 +224,77 @@ def test_map_write_failure_keeps_policy_and_names_the_set(env):
     assert want.search(agent.log_text()), agent.log_text()
     assert agent.status()["generation"] == 1
     assert probe(env) == {"5000": N, "5001": 0}
+
+
+def test_reload_policy_dir_itself_swapped(env):
+    """The policy dir as a symlink that a deploy points at a new release
+    (`ln -sfn v2 tmp && mv -T tmp policies`): the swap is a change of the
+    dir, picked up without SIGHUP, and the new dir is the one watched from
+    then on. On the code before, the agent kept watching the old dir: the
+    swap went unseen, and after a SIGHUP changes in the new dir did too."""
+    agent = env.agent
+    base = agent.workdir
+
+    def release(version, rules):
+        vdir = os.path.join(base, "v%d" % version)
+        os.mkdir(vdir)
+        with open(os.path.join(vdir, "10-test.yaml"), "w") as f:
+            f.write(policy_yaml(env.topo, rules))
+        tmp = os.path.join(base, ".current.tmp")
+        os.symlink("v%d" % version, tmp)
+        os.rename(tmp, os.path.join(base, "current"))
+        return vdir
+
+    release(1, deny(5001))
+    agent.policy_dir = os.path.join(base, "current")
+    agent.start()
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    gen = agent.status()["generation"]
+    v2 = release(2, deny(5000))
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": 0, "5001": N}
+    # a change in the new release's dir is seen as well
+    gen = agent.status()["generation"]
+    with open(os.path.join(v2, ".10-test.yaml.tmp"), "w") as f:
+        f.write(policy_yaml(env.topo, deny(5000) + deny(5001)))
+    os.rename(os.path.join(v2, ".10-test.yaml.tmp"), os.path.join(v2, "10-test.yaml"))
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": 0, "5001": 0}
+
+
+def test_backup_rename_write_never_applies_the_dir_without_the_file(env):
+    """vim's and Emacs' save: x.yaml renamed to x.yaml~, a new x.yaml written,
+    the backup removed. In between the dir has no x.yaml: read then, the rest
+    of the dir (a sets-only file) applied without the firewall. A file that
+    goes is read after a quiet time for its new self to come (here 20 ms
+    later); a file removed for good still is. On the code before, 5 ms
+    after the rename the dir was read: most saves applied it without the
+    firewall."""
+    agent = env.start(default="allow", rules=deny(5001), files={
+        "05-sets.yaml": "sets:\n  extra:\n    prefixes: [198.51.100.0/24]\n"})
+    path = os.path.join(agent.policy_dir, "10-test.yaml")
+    with open(path) as f:
+        good = f.read()
+    for i in range(10):
+        gen = agent.status()["generation"]
+        os.rename(path, path + "~")
+        time.sleep(0.02)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, (good + "# save %d\n" % i).encode())
+        os.fsync(fd)
+        os.close(fd)
+        os.unlink(path + "~")
+        wait_new_generation(agent, gen)
+    applied = re.findall(r"generation \d+ applied \(.* from (\d+) files", agent.log_text())
+    assert applied and "1" not in applied, agent.log_text()
+    assert probe(env) == {"5000": N, "5001": 0}
+
+    # a file removed for good is read
+    gen = agent.status()["generation"]
+    agent.write_policy("20-more.yaml", "sets:\n  more:\n    prefixes: [203.0.113.0/24]\n")
+    wait_new_generation(agent, gen)
+    gen = agent.status()["generation"]
+    os.unlink(path)
+    wait_new_generation(agent, gen)
+    assert probe(env) == {"5000": N, "5001": N}

@@ -468,6 +468,52 @@ TEST(journal_replays_after_the_file)
 	ASSERT_TRUE(has_diag(&d, SL_EDITS_JOURNAL, 2, "out of order"), "at its line");
 	sl_diags_free(&d);
 	sl_edits_free(&e);
+
+	/*
+	 * No edits file (removed by hand): its journal's lines were changes to
+	 * it and apply nothing; the file written next holds them ("journal: 4").
+	 */
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, SL_EDITS_FILE);
+		ASSERT_OK(unlink(path), "remove the file");
+	}
+	put(SL_EDITS_JOURNAL, "# head\n3 block add 192.0.2.1/32\n4 block add 192.0.2.2/32\n");
+	ASSERT_EQ(sl_edits_read(dir, &e, &d), 0, "journal alone");
+	ASSERT_EQ(e.nblock, 0, "nothing of it applies");
+	ASSERT_EQ(e.seq, 4, "counted past");
+	ASSERT_EQ(e.file_seq, 4, "held by the next file");
+	ASSERT_EQ(e.jlines, 0, "no line past the file");
+	t = sl_edits_format(&e);
+	ASSERT_TRUE(strstr(t, "journal: 4\n") != NULL, "the next file says so");
+	free(t);
+	/* a journal shorter than the agent knows it (emptied by hand): never padded */
+	put(SL_EDITS_JOURNAL, "");
+	{
+		char line[SL_JOURNAL_LINE], err[256];
+		struct sl_prefix p = { .family = 2, .len = 32, .addr = { 192, 0, 2, 99 } };
+		size_t n = sl_edits_journal_line(line, 5, true, &p);
+		struct stat st;
+		char jp[256];
+
+		ASSERT_EQ(sl_edits_journal_append(&e, line, n, 1, 5, err, sizeof(err)), -ESTALE,
+			  "refused");
+		ASSERT_TRUE(strstr(err, "changed by someone else") != NULL, "says why");
+		snprintf(jp, sizeof(jp), "%s/%s", dir, SL_EDITS_JOURNAL);
+		ASSERT_OK(stat(jp, &st), "stat");
+		ASSERT_EQ(st.st_size, 0, "left as it was");
+
+		/* emptied after a rule edit: never through a symlink put in its place */
+		put("victim", "not the journal\n");
+		ASSERT_OK(unlink(jp), "remove the journal");
+		ASSERT_OK(symlink("victim", jp), "a symlink in its place");
+		ASSERT_EQ(sl_edits_journal_reset(&e), -ELOOP, "refused");
+		snprintf(jp, sizeof(jp), "%s/victim", dir);
+		ASSERT_OK(stat(jp, &st), "stat");
+		ASSERT_EQ(st.st_size, 16, "the link's target untouched");
+	}
+	sl_edits_free(&e);
 	teardown();
 }
 
