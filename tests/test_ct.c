@@ -113,6 +113,71 @@ TEST(ct_tcp_rst_v6)
 	tcp_rst(LOCAL6, PEER6);
 }
 
+/*
+ * After the handshake an RST or FIN ends a connection only near where its
+ * sender's stream is (ct_state.h, sl_ct_seq_near): a third party who knows
+ * the 4-tuple but guesses the sequence number moves nothing (on the code
+ * before, one blind RST or FIN took an established connection to the
+ * closing timeout, after which its packets met the rules). Its packets
+ * still pass: the endpoint judges them.
+ */
+static void tcp_blind_rst_fin(const char *local, const char *peer)
+{
+	const uint32_t pisn = 1000000, lisn = 0x70000000, far = 0x12345678;
+	struct tuple t = { peer, local, 40003, 22, 6 };
+	uint32_t pseq = pisn + 1;
+	struct ct_env e;
+
+	OPEN(e, 0);
+	in(&e, tcp_sa(peer, 40003, local, 22, SYN, pisn, 0));
+	out(&e, tcp_sa(local, 22, peer, 40003, SYN | ACK, lisn, pisn + 1));
+	in(&e, tcp_sa(peer, 40003, local, 22, ACK, pisn + 1, lisn + 1));
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "established");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40003, local, 22, RST, far, 0)), XDP_PASS,
+		  "a blind RST passes (the endpoint judges it)");
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "a blind RST ends nothing");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40003, local, 22, FIN | ACK, ~far, lisn + 1)), XDP_PASS,
+		  "a blind FIN passes");
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "a blind FIN ends nothing");
+	ASSERT_EQ(in(&e, tcp_sa(local, 22, peer, 40003, RST, pisn, 0)), XDP_PASS,
+		  "a blind RST in the other direction");
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "ends nothing either");
+	/* a spoofed segment far ahead does not carry the stream to its RST */
+	in(&e, tcp_sa(peer, 40003, local, 22, PSH | ACK, pisn + 0x40000000, lisn + 1));
+	in(&e, tcp_sa(peer, 40003, local, 22, RST, pisn + 0x40000000, 0));
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "a pushed stream ends nothing");
+	/* the stream moves on, 512 KiB a segment here, and its FINs end it */
+	for (int i = 0; i < 8; i++) {
+		pseq += 512 * 1024;
+		in(&e, tcp_sa(peer, 40003, local, 22, PSH | ACK, pseq, lisn + 1));
+	}
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40003, local, 22, FIN | ACK, pseq + 1000, lisn + 1)),
+		  XDP_PASS, "FIN 4 MiB on");
+	ASSERT_EQ(state_of(&e, t), SL_CT_FIN_WAIT, "its FIN: fin-wait");
+	out(&e, tcp_sa(local, 22, peer, 40003, FIN | ACK, lisn + 1, pseq + 1001));
+	ASSERT_EQ(state_of(&e, t), SL_CT_CLOSING, "both FINs: closing");
+	/* an RST in the sender's window ends a connection */
+	t.sport = 40004;
+	in(&e, tcp_sa(peer, 40004, local, 22, SYN, pisn, 0));
+	out(&e, tcp_sa(local, 22, peer, 40004, SYN | ACK, lisn, pisn + 1));
+	in(&e, tcp_sa(peer, 40004, local, 22, ACK, pisn + 1, lisn + 1));
+	out(&e, tcp_sa(local, 22, peer, 40004, PSH | ACK, lisn + 1, pisn + 1));
+	out(&e, tcp_sa(local, 22, peer, 40004, RST, lisn + 101, 0));
+	ASSERT_EQ(state_of(&e, t), SL_CT_CLOSING, "an RST near its stream: closing");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_tcp_blind_rst_fin_v4)
+{
+	tcp_blind_rst_fin(LOCAL4, PEER4);
+}
+
+TEST(ct_tcp_blind_rst_fin_v6)
+{
+	tcp_blind_rst_fin(LOCAL6, PEER6);
+}
+
 /* A mid-stream packet with no entry is not established. */
 static void midstream(const char *local, const char *peer, bool tc)
 {
@@ -203,6 +268,18 @@ static void outbound(const char *local, const char *remote, bool tc)
 	ASSERT_EQ(state_of(&e, t), SL_CT_ICMP, "icmp entry");
 	ASSERT_EQ(in(&e, echo(remote, local, false, 77)), XDP_PASS, "echo reply passes");
 	ASSERT_EQ(in(&e, echo(remote, local, false, 78)), XDP_DROP, "other id dropped");
+	/*
+	 * the peer's echo request with the same id is no answer to the ping:
+	 * the rules decide it (on the code before it passed, and the host's
+	 * answer with it, under default deny)
+	 */
+	ASSERT_EQ(in(&e, echo(remote, local, true, 77)), XDP_DROP, "the peer's ping dropped");
+	ASSERT_EQ(in(&e, echo(local, remote, false, 77)), XDP_DROP,
+		  "nor an echo reply from the pinger");
+	if (ASSERT_OK(entry_of(&e, t, &v, &src_a), "icmp entry")) {
+		ASSERT_EQ(v.packets[SL_CT_DIR_ORIG], 1, "icmp orig: the ping alone");
+		ASSERT_EQ(v.packets[SL_CT_DIR_REPLY], 1, "icmp reply: its answer alone");
+	}
 	ASSERT_EQ(ct_stat(&e, SLUICE_CT_STAT_CREATED), 3, "three connections");
 out:
 	ct_env_close(&e);
