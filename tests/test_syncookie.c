@@ -543,6 +543,13 @@ static void good_ack(const char *peer, const char *local, uint16_t mss_in, uint1
 	ASSERT_EQ(ml, 0, "no metadata for a tracked packet");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 1, "one cookie validated");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CREATED), 1, "one connection created");
+	/* the cookie's ACK told where both streams are: a blind RST ends nothing, a FIN in its stream does */
+	ack = tcp_opt(peer, 40600, local, SSH, RST, isn + 0x40000000, 0, NULL, 0);
+	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "a blind RST passes");
+	ASSERT_EQ(state_of(&c.e, t), SL_CT_ESTABLISHED, "and ends nothing");
+	ack = tcp_opt(peer, 40600, local, SSH, FIN | ACK, isn + 1, cookie + 1, NULL, 0);
+	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "the client's FIN");
+	ASSERT_EQ(state_of(&c.e, t), SL_CT_FIN_WAIT, "fin-wait");
 out:
 	ct_env_close(&c.e);
 }
