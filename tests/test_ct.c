@@ -168,6 +168,63 @@ out:
 	ct_env_close(&e);
 }
 
+/*
+ * A connection the host opens, in syn-sent: only an answer that
+ * acknowledges its SYN moves it (RFC 793), a SYN-ACK to syn-recv, an RST to
+ * closing. A blind RST or SYN-ACK with a guessed number passes (the host's
+ * TCP ignores it) and moves nothing: on the code before, the RST took it to
+ * closing, the real handshake then never established it and after
+ * tcp-closing its replies met default deny; a blind SYN-ACK took it to
+ * syn-recv with the wrong number, where the real ACK never matched.
+ */
+static void tcp_blind_handshake(const char *local, const char *peer, bool tc)
+{
+	const uint32_t isn = 0x11110000, sisn = 0x22220000;
+	struct tuple t = { local, peer, 40005, 443, 6 };
+	struct ct_env e;
+
+	OPEN_HOOK(e, 0, tc);
+	out(&e, tcp_sa(local, 40005, peer, 443, SYN, isn, 0));
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "syn-sent");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 443, local, 40005, RST, 777, 0)), XDP_PASS,
+		  "an RST without ACK passes");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 443, local, 40005, RST | ACK, 777, isn + 2)), XDP_PASS,
+		  "an RST acknowledging something else passes");
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "and neither ends it");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 443, local, 40005, SYN | ACK, 5, 12345)), XDP_PASS,
+		  "a SYN-ACK acknowledging something else passes");
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "and moves nothing");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 443, local, 40005, SYN | ACK, sisn, isn + 1)), XDP_PASS,
+		  "the real SYN-ACK");
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_RECV, "syn-recv");
+	out(&e, tcp_sa(local, 40005, peer, 443, ACK, isn + 1, sisn + 1));
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "established");
+	/* an RST acknowledging the SYN ends a connection in syn-sent */
+	t.sport = 40006;
+	out(&e, tcp_sa(local, 40006, peer, 443, SYN, isn, 0));
+	in(&e, tcp_sa(peer, 443, local, 40006, RST | ACK, 0, isn + 1));
+	ASSERT_EQ(state_of(&e, t), SL_CT_CLOSING, "refused: closing");
+	/* and so does one after port reuse, against the new SYN */
+	out(&e, tcp_sa(local, 40006, peer, 443, SYN, isn + 100000, 0));
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "port reuse: syn-sent");
+	in(&e, tcp_sa(peer, 443, local, 40006, RST | ACK, 0, isn + 1));
+	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "the old SYN's RST ends nothing");
+	in(&e, tcp_sa(peer, 443, local, 40006, RST | ACK, 0, isn + 100001));
+	ASSERT_EQ(state_of(&e, t), SL_CT_CLOSING, "the new SYN's: closing");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_tcp_blind_handshake_v4)
+{
+	tcp_blind_handshake(LOCAL4, PEER4, false);
+}
+
+TEST(ct_tcp_blind_handshake_v6_tc)
+{
+	tcp_blind_handshake(LOCAL6, PEER6, true);
+}
+
 TEST(ct_tcp_blind_rst_fin_v4)
 {
 	tcp_blind_rst_fin(LOCAL4, PEER4);
@@ -1246,16 +1303,17 @@ static void spoofed_replies(const char *local, const char *peer, bool tc)
 	bool a;
 
 	OPEN_HOOK(e, 0, tc);
+	/* the SYN's number is 0: every SYN-ACK here acknowledges 1 (sl_ct_syn_acked) */
 	ASSERT_EQ(in(&e, tcp(peer, 40200, local, 22, SYN)), XDP_PASS, "SYN by rule");
-	ASSERT_EQ(in(&e, tcp_sa(local, 22, peer, 40200, SYN | ACK, 5000, 2)), XDP_PASS,
+	ASSERT_EQ(in(&e, tcp_sa(local, 22, peer, 40200, SYN | ACK, 5000, 1)), XDP_PASS,
 		  "a SYN-ACK from outside passes");
 	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "but does not move the handshake on");
-	ASSERT_EQ(in(&e, tcp_sa(peer, 40200, local, 22, ACK, 2, 5001)), XDP_PASS, "ACK of it");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40200, local, 22, ACK, 1, 5001)), XDP_PASS, "ACK of it");
 	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_SENT, "not established");
 	ASSERT_NEQ(entry_in(&e, false, t, &v, &a), 0, "nor among the connections");
-	out(&e, tcp_sa(local, 22, peer, 40200, SYN | ACK, 7000, 2));
+	out(&e, tcp_sa(local, 22, peer, 40200, SYN | ACK, 7000, 1));
 	ASSERT_EQ(state_of(&e, t), SL_CT_SYN_RECV, "the host's SYN-ACK does");
-	ASSERT_EQ(in(&e, tcp_sa(peer, 40200, local, 22, ACK, 2, 7001)), XDP_PASS, "its ACK");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40200, local, 22, ACK, 1, 7001)), XDP_PASS, "its ACK");
 	if (ASSERT_OK(entry_in(&e, false, t, &v, &a), "established, a connection"))
 		ASSERT_EQ(v.state, SL_CT_ESTABLISHED, "established");
 

@@ -723,7 +723,7 @@ TEST(ck_auto_pressure)
 		snprintf((char *)ip, sizeof(ip), "198.51.100.%d", i + 1);
 		ASSERT_EQ(in(&c.e, tcp_opt((char *)ip, 41000, LOCAL4, SSH, SYN, 1, 0, opt, n)),
 			  XDP_PASS, "SYN, ordinary path");
-		out(&c.e, tcp(LOCAL4, SSH, (char *)ip, 41000, SYN | ACK));
+		out(&c.e, tcp_sa(LOCAL4, SSH, (char *)ip, 41000, SYN | ACK, 0, 2));
 		in(&c.e, tcp((char *)ip, 41000, LOCAL4, SSH, ACK));
 	}
 	usleep(300000);

@@ -204,6 +204,38 @@ static __always_inline bool sl_ct_seq_near(const struct sl_ct_entry *e, __u32 di
 	return d <= 2 * SL_CT_SEQ_SLACK;
 }
 
+/*
+ * A SYN (TH) opening E: what its answer must acknowledge (its sequence
+ * number + 1), kept in syn_ack_seq until the SYN-ACK takes it over; the
+ * originator's SEQ_KNOWN bit says it is there.
+ */
+static __always_inline void sl_ct_syn_note(struct sl_ct_entry *e, const __u8 *th)
+{
+	__be32 seq;
+
+	__builtin_memcpy(&seq, th + SL_TCP_OFF_SEQ, 4);
+	e->syn_ack_seq = bpf_htonl(bpf_ntohl(seq) + 1);
+	e->fin_seen = SL_CT_SEQ_KNOWN(SL_CT_DIR_ORIG);
+}
+
+/*
+ * Does a reply (TH, FLAGS) to a connection in syn-sent acknowledge its SYN?
+ * Only then may it answer it: a SYN-ACK move it on, an RST end it (RFC 793:
+ * in SYN-SENT an RST is acceptable if its ACK acknowledges the SYN; netfilter
+ * checks the same through its window). A blind attacker must guess 32 bits.
+ * Unknown (an entry of an agent before, a header not readable): yes.
+ */
+static __always_inline bool sl_ct_syn_acked(const struct sl_ct_entry *e, __u8 flags,
+					    const __u8 *th)
+{
+	__be32 ack;
+
+	if (!th || !(e->fin_seen & SL_CT_SEQ_KNOWN(SL_CT_DIR_ORIG)))
+		return true;
+	__builtin_memcpy(&ack, th + SL_TCP_OFF_ACK, 4);
+	return (flags & SL_TCP_ACK) && ack == e->syn_ack_seq;
+}
+
 /* The states where seq_hi follows the streams (after the handshake). */
 static __always_inline bool sl_ct_seq_state(__u8 state)
 {
@@ -247,15 +279,19 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 	if (th && sl_ct_seq_state(old) && !sl_ct_seq_step(e, dir, flags, th))
 		return;
 	if (flags & SL_TCP_RST) {
+		if (old == SL_CT_SYN_SENT && dir == SL_CT_DIR_REPLY && !sl_ct_syn_acked(e, flags, th))
+			return;
 		new = SL_CT_CLOSING;
 	} else if (flags & SL_TCP_SYN) {
 		if (!(flags & SL_TCP_ACK)) {
 			if (dir == SL_CT_DIR_ORIG && old == SL_CT_CLOSING) {
 				new = SL_CT_SYN_SENT;
 				e->fin_seen = 0;
+				if (th)
+					sl_ct_syn_note(e, th);
 			}
 		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT &&
-			   sl_ct_proof(e, dir, side)) {
+			   sl_ct_proof(e, dir, side) && sl_ct_syn_acked(e, flags, th)) {
 			new = SL_CT_SYN_RECV;
 			if (th)
 				__builtin_memcpy(&e->syn_ack_seq, th + SL_TCP_OFF_SEQ, 4);
