@@ -715,10 +715,20 @@ struct sl_ct_entry {
 	__u64 bytes[2];
 	__u8 state;		/* enum sl_ct_state */
 	__u8 orig_is_a;		/* the originator is endpoint a of the key */
-	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction */
+	__u8 fin_seen;		/* bit CT_DIR_*: a FIN was seen in that direction; bit
+				 * 2 + CT_DIR_*: seq_hi of that direction known (in
+				 * syn-sent, 2 + ORIG: syn_ack_seq holds the SYN's) */
 	__u8 opened;		/* SL_CT_OPENED_*, or 0 */
-	__be32 syn_ack_seq;	/* TCP handshake: the SYN-ACK's sequence number; the
-				 * ACK that completes it acknowledges it + 1 */
+	union {
+		__be32 syn_ack_seq;	/* TCP handshake: in syn-sent the SYN's sequence
+					 * number + 1 (what its answer acknowledges), from
+					 * syn-recv the SYN-ACK's; the ACK that completes
+					 * the handshake acknowledges it + 1 */
+		__u16 seq_hi[2];	/* TCP from established on: where each direction's
+					 * stream is ([SL_CT_DIR_*], the top 16 bits of its
+					 * sequence numbers, 64 KiB units): an RST or FIN far
+					 * from it ends nothing (bpf/lib/ct_state.h) */
+	};
 };
 
 /* ct_cfg[0]: conntrack settings, read per packet. */

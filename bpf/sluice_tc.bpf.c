@@ -59,11 +59,14 @@ static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
 	return sl_ct_track(data, data_end, m, ctc, p, skb->len, SL_CT_OPENED_OUT);
 }
 
-static __noinline void sl_tc_ct_create(const struct sl_meta *m, struct sl_ct_pkt *p,
-				       struct sl_ct_config *ctc, __u64 bytes)
+static __noinline void sl_tc_ct_create(struct __sk_buff *skb, const struct sl_meta *m,
+				       struct sl_ct_pkt *p, struct sl_ct_config *ctc)
 {
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+
 	sl_ct_pkt_keyed(m, p, ctc);
-	sl_ct_create(p, ctc, bytes, SL_CT_OPENED_OUT);
+	sl_ct_create(p, ctc, skb->len, SL_CT_OPENED_OUT,
+		     sl_ct_l4(data, data_end, m, SL_TCP_HLEN));
 }
 
 SEC("tc")
@@ -82,7 +85,7 @@ int sluice_tc(struct __sk_buff *skb)
 		return SL_TC_ACT_OK;
 
 	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && ctp.start)
-		sl_tc_ct_create(&m, &ctp, ctc, skb->len);
+		sl_tc_ct_create(skb, &m, &ctp, ctc);
 	/* a DSR health check of the agent's: on its way as client traffic goes */
 	if ((skb->mark & SLUICE_LB_HC_MASK) == SLUICE_LB_HC_MARK)
 		sl_lb_hc_encap(skb, &m);

@@ -228,6 +228,44 @@ def test_tcp_fin_moves_to_closing(env, server):
         conn.end()
 
 
+def test_blind_rst_and_fin_leave_the_connection(env, server):
+    """A third party who knows a connection's 4-tuple but not its sequence
+    numbers sends RSTs and FINs from the peer's address. The host's TCP
+    ignores them (RFC 5961), and so must conntrack: the entry stays
+    established, and past the closing timeout the connection still gets
+    its replies through `default: deny` (on the code before, the first
+    RST took the entry to closing, and 5 s later the replies were
+    dropped: the connection hung)."""
+    t = env.topo
+    start(env, closing=2, established=3600)
+    conn = TcpConn(t.fw, t.c4)
+    try:
+        assert conn.first == "open", conn.first
+        e = find(ct_list(env, "--proto", "tcp"), "tcp", TCP_PORT)
+        assert len(e) == 1 and e[0]["state"] == "established", e
+        port = e[0]["sport"]
+        specs = [dict(tag="r%d" % i, src=t.c4, dst=t.f4, proto="tcp", sport=TCP_PORT,
+                      dport=port, flags=f, seq=seq, ack=1)
+                 for i, (f, seq) in enumerate([("R", 12345), ("R", 0x80000000),
+                                                ("FA", 0xDEADBEEF), ("RA", 7)])]
+        assert send(t.client, t.cdev, t.mac(t.fw, t.fdev), specs) == len(specs)
+        time.sleep(0.3)
+        e = find(ct_list(env, "--proto", "tcp"), "tcp", TCP_PORT)
+        assert len(e) == 1 and e[0]["state"] == "established", e
+        assert e[0]["reply_packets"] >= 5, e   # they passed: the host judged them
+        time.sleep(2.5)
+        conn.proc.stdin.write("echo\n")
+        conn.proc.stdin.flush()
+        assert conn.proc.stdout.readline().strip() == "echo"
+        # the connection's own close still ends it
+        assert conn.close() == "closed"
+        time.sleep(0.3)
+        e = find(ct_list(env, "--proto", "tcp"), "tcp", TCP_PORT)
+        assert e and e[0]["state"] in ("fin-wait", "closing"), e
+    finally:
+        conn.end()
+
+
 def pinned_ct_entries(env):
     """The entries of every shard of both tables (IPv4, IPv6), read with
     bpftool through the pinned arrays of maps (no agent needed)."""

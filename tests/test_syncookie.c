@@ -543,6 +543,13 @@ static void good_ack(const char *peer, const char *local, uint16_t mss_in, uint1
 	ASSERT_EQ(ml, 0, "no metadata for a tracked packet");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 1, "one cookie validated");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CREATED), 1, "one connection created");
+	/* the cookie's ACK told where both streams are: a blind RST ends nothing, a FIN in its stream does */
+	ack = tcp_opt(peer, 40600, local, SSH, RST, isn + 0x40000000, 0, NULL, 0);
+	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "a blind RST passes");
+	ASSERT_EQ(state_of(&c.e, t), SL_CT_ESTABLISHED, "and ends nothing");
+	ack = tcp_opt(peer, 40600, local, SSH, FIN | ACK, isn + 1, cookie + 1, NULL, 0);
+	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "the client's FIN");
+	ASSERT_EQ(state_of(&c.e, t), SL_CT_FIN_WAIT, "fin-wait");
 out:
 	ct_env_close(&c.e);
 }
@@ -716,7 +723,7 @@ TEST(ck_auto_pressure)
 		snprintf((char *)ip, sizeof(ip), "198.51.100.%d", i + 1);
 		ASSERT_EQ(in(&c.e, tcp_opt((char *)ip, 41000, LOCAL4, SSH, SYN, 1, 0, opt, n)),
 			  XDP_PASS, "SYN, ordinary path");
-		out(&c.e, tcp(LOCAL4, SSH, (char *)ip, 41000, SYN | ACK));
+		out(&c.e, tcp_sa(LOCAL4, SSH, (char *)ip, 41000, SYN | ACK, 0, 2));
 		in(&c.e, tcp((char *)ip, 41000, LOCAL4, SSH, ACK));
 	}
 	usleep(300000);

@@ -59,7 +59,7 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 	const __u8 *th;
 	struct sl_ct_entry *e;
 	bool unassured;
-	__u32 dir;
+	__u32 dir, wrong;
 	__u64 to;
 	__u8 st;
 	void *map;
@@ -83,6 +83,18 @@ static __always_inline int sl_ct_hit(void *data, void *data_end, const struct sl
 		return SL_CT_MISS;
 	}
 	dir = (p->src_is_a == e->orig_is_a ? SL_CT_DIR_ORIG : SL_CT_DIR_REPLY) & 1;
+	/*
+	 * ICMP echo (no ports; P->start set for a request): requests go the
+	 * way the entry was opened, replies the other. An echo request from
+	 * the peer a host pings is no answer to its ping (netfilter's tuples
+	 * hold the type: NEW there): the rules decide it. Computed, not
+	 * compared: a branch that narrowed DIR kept the verifier from pruning
+	 * what follows (TC past its budget).
+	 */
+	wrong = ((__u32)(p->start == SL_CT_ICMP) ^ dir ^ 1) & (__u32)!m->has_ports;
+	barrier_var(wrong);
+	if (wrong)
+		return SL_CT_MISS;
 	e->last_seen = now;
 	e->packets[dir]++;
 	e->bytes[dir] += bytes;

@@ -354,7 +354,7 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
-	__u32 l4, tcplen, ack, cookie, slot, low;
+	__u32 l4, tcplen, ack, seq, cookie, slot, low;
 	struct sl_ck_config *cfg = sl_ck_cfg();
 	struct sl_ck_tmp *t = sl_ck_tmp();
 	struct sl_ck_meta *meta;
@@ -372,7 +372,8 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 	ack = bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_ACK));
 	cookie = ack - 1;
 	low = cookie & SL_CK_LOW;
-	sl_ck_flow_of(m, &f, bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ)) - 1);
+	seq = bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_SEQ));
+	sl_ck_flow_of(m, &f, seq - 1);
 	slot = sl_ck_slot(now + SL_CK_AHEAD_NS);
 	if ((slot & 1) != low >> SL_CK_BIT_SLOT)
 		slot--;
@@ -384,7 +385,10 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 		t->o.ts = 0;
 	/* tracked as established at once: the cookie is the proof of the handshake */
 	sl_ct_entry_new(&v, p, SL_CT_ESTABLISHED, bytes, SL_CT_OPENED_IN);
-	v.syn_ack_seq = bpf_htonl(cookie);
+	/* where the streams are (ct_state.h): the ACK's own number, and the one it acknowledges */
+	v.seq_hi[SL_CT_DIR_ORIG] = seq >> 16;
+	v.seq_hi[SL_CT_DIR_REPLY] = ack >> 16;
+	v.fin_seen = SL_CT_SEQ_BOTH;
 	sl_ct_insert(p, ctc, &v, false);
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
 		return SL_CK_VALID;	/* TC cannot take it over: counted there as missing */

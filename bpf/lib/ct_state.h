@@ -37,6 +37,19 @@
 #define SL_CT_FIN_ORIG		(1 << SL_CT_DIR_ORIG)
 #define SL_CT_FIN_REPLY		(1 << SL_CT_DIR_REPLY)
 #define SL_CT_FIN_BOTH		(SL_CT_FIN_ORIG | SL_CT_FIN_REPLY)
+/* and beside them, one bit per direction: its sl_ct_entry.seq_hi is known */
+#define SL_CT_SEQ_KNOWN(dir)	(4 << (dir))
+#define SL_CT_SEQ_BOTH		(SL_CT_SEQ_KNOWN(SL_CT_DIR_ORIG) | SL_CT_SEQ_KNOWN(SL_CT_DIR_REPLY))
+
+/*
+ * How far from where its sender's stream is (sl_ct_entry.seq_hi, in units
+ * of 64 KiB) an RST or FIN may be and still end a connection, and how far
+ * ahead one packet may move that place: 1 MiB either way, about what a
+ * receive window allows in flight (a GRO or BIG TCP packet included). A
+ * blind attacker who knows the 4-tuple but not the sequence numbers hits
+ * it with 1 guess in ~2,000 (33 units of 65,536) instead of every time.
+ */
+#define SL_CT_SEQ_SLACK		16
 
 /* The sweeper's tick: an eighth of the shortest timeout, within these bounds. */
 #define SL_CT_TICK_DIV		8
@@ -121,13 +134,140 @@ static __always_inline bool sl_ct_proof(const struct sl_ct_entry *e, __u32 dir, 
 	return dir == SL_CT_DIR_ORIG || !side || e->opened != side;
 }
 
+/* TH's sequence (OFF: SL_TCP_OFF_SEQ) or acknowledgment number, in 64 KiB units. */
+static __always_inline __u16 sl_ct_seq_unit(const __u8 *th, __u32 off)
+{
+	__be32 v;
+
+	__builtin_memcpy(&v, th + off, 4);
+	return bpf_ntohl(v) >> 16;
+}
+
+/*
+ * Where the two streams are, from the ACK that completes the handshake (or
+ * a SYN cookie's ACK), TH, of the originator: its sequence number is the
+ * originator's, its acknowledgment the responder's.
+ */
+static __always_inline void sl_ct_seq_start(struct sl_ct_entry *e, const __u8 *th)
+{
+	__u16 orig = sl_ct_seq_unit(th, SL_TCP_OFF_SEQ), reply = sl_ct_seq_unit(th, SL_TCP_OFF_ACK);
+
+	e->seq_hi[SL_CT_DIR_ORIG] = orig;
+	e->seq_hi[SL_CT_DIR_REPLY] = reply;
+	e->fin_seen |= SL_CT_SEQ_BOTH;
+}
+
+/*
+ * Follow DIR's stream with TH (an established connection, not an RST):
+ * forward by at most SL_CT_SEQ_SLACK units a packet (a spoofed segment with
+ * a guessed number cannot move it far: else one could carry an RST's
+ * number to it), learnt from the first packet where not known (an entry
+ * of an agent before seq_hi). A stream that jumps further between two
+ * packets seen here (more than 1 MiB lost before the firewall) leaves it
+ * behind: its RST and FIN then end nothing, the entry lives to its
+ * timeout, its packets still pass.
+ */
+static __always_inline void sl_ct_seq_track(struct sl_ct_entry *e, __u32 dir, const __u8 *th)
+{
+	__u16 s = sl_ct_seq_unit(th, SL_TCP_OFF_SEQ), d;
+
+	dir &= 1;
+	if (!(e->fin_seen & SL_CT_SEQ_KNOWN(dir))) {
+		e->seq_hi[dir] = s;
+		e->fin_seen |= SL_CT_SEQ_KNOWN(dir);
+		return;
+	}
+	d = s - e->seq_hi[dir];
+	if (d && d <= SL_CT_SEQ_SLACK)
+		e->seq_hi[dir] = s;
+}
+
+/*
+ * May an RST or FIN of direction DIR (TH, or NULL) end the connection? Its
+ * sequence number within SL_CT_SEQ_SLACK units of where DIR's stream is,
+ * when that is known (else, and before the handshake completes, any does).
+ * Netfilter marks an RST out of the receiver's window INVALID, even with
+ * tcp_be_liberal: a third party who knows the 4-tuple cannot end the
+ * connection with one guess; here neither, within the slack's odds. Such
+ * a packet still passes (every packet of a tracked connection does): the
+ * endpoint judges it (RFC 5961: a challenge ACK).
+ */
+static __always_inline bool sl_ct_seq_near(const struct sl_ct_entry *e, __u32 dir,
+					   const __u8 *th)
+{
+	__u16 d;
+
+	dir &= 1;
+	if (!th || !(e->fin_seen & SL_CT_SEQ_KNOWN(dir)))
+		return true;
+	d = sl_ct_seq_unit(th, SL_TCP_OFF_SEQ) - e->seq_hi[dir] + SL_CT_SEQ_SLACK;
+	return d <= 2 * SL_CT_SEQ_SLACK;
+}
+
+/*
+ * A SYN (TH) opening E: what its answer must acknowledge (its sequence
+ * number + 1), kept in syn_ack_seq until the SYN-ACK takes it over; the
+ * originator's SEQ_KNOWN bit says it is there.
+ */
+static __always_inline void sl_ct_syn_note(struct sl_ct_entry *e, const __u8 *th)
+{
+	__be32 seq;
+
+	__builtin_memcpy(&seq, th + SL_TCP_OFF_SEQ, 4);
+	e->syn_ack_seq = bpf_htonl(bpf_ntohl(seq) + 1);
+	e->fin_seen = SL_CT_SEQ_KNOWN(SL_CT_DIR_ORIG);
+}
+
+/*
+ * Does a reply (TH, FLAGS) to a connection in syn-sent acknowledge its SYN?
+ * Only then may it answer it: a SYN-ACK move it on, an RST end it (RFC 793:
+ * in SYN-SENT an RST is acceptable if its ACK acknowledges the SYN; netfilter
+ * checks the same through its window). A blind attacker must guess 32 bits.
+ * Unknown (an entry of an agent before, a header not readable): yes.
+ */
+static __always_inline bool sl_ct_syn_acked(const struct sl_ct_entry *e, __u8 flags,
+					    const __u8 *th)
+{
+	__be32 ack;
+
+	if (!th || !(e->fin_seen & SL_CT_SEQ_KNOWN(SL_CT_DIR_ORIG)))
+		return true;
+	__builtin_memcpy(&ack, th + SL_TCP_OFF_ACK, 4);
+	return (flags & SL_TCP_ACK) && ack == e->syn_ack_seq;
+}
+
+/* The states where seq_hi follows the streams (after the handshake). */
+static __always_inline bool sl_ct_seq_state(__u8 state)
+{
+	return state == SL_CT_ESTABLISHED || state == SL_CT_FIN_WAIT || state == SL_CT_CLOSING;
+}
+
+/*
+ * An established connection's packet (TH) in direction DIR: false when it
+ * is an RST or FIN far from its stream (it moves nothing), else its stream
+ * followed.
+ */
+static __always_inline bool sl_ct_seq_step(struct sl_ct_entry *e, __u32 dir, __u32 flags,
+				      const __u8 *th)
+{
+	if (!e || !th)
+		return true;
+	if ((flags & (SL_TCP_RST | SL_TCP_FIN)) && !sl_ct_seq_near(e, dir, th))
+		return false;
+	if (!(flags & (SL_TCP_RST | SL_TCP_SYN)))
+		sl_ct_seq_track(e, dir, th);
+	return true;
+}
+
 /*
  * TCP: SYN (orig) -> syn-sent, SYN-ACK (reply) -> syn-recv, ACK (orig) ->
  * established; FIN in one direction -> fin-wait, in both -> closing; RST ->
  * closing. A SYN from the originator in closing starts over (port reuse).
- * TH is the TCP header (SL_TCP_HLEN readable) or NULL. SIDE: where the
- * packet was seen; a SYN-ACK seen where no reply travels (sl_ct_proof)
- * does not move the handshake on.
+ * After the handshake an RST or FIN moves nothing unless its sequence
+ * number is near its stream (sl_ct_seq_near). TH is the TCP header
+ * (SL_TCP_HLEN readable) or NULL. SIDE: where the packet was seen; a
+ * SYN-ACK seen where no reply travels (sl_ct_proof) does not move the
+ * handshake on.
  */
 static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_config *cfg,
 				      __u32 shard, __u32 dir, __u8 flags, const __u8 *th,
@@ -136,16 +276,22 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 	__u8 old = e->state, new = old;
 	__be32 ack;
 
+	if (th && sl_ct_seq_state(old) && !sl_ct_seq_step(e, dir, flags, th))
+		return;
 	if (flags & SL_TCP_RST) {
+		if (old == SL_CT_SYN_SENT && dir == SL_CT_DIR_REPLY && !sl_ct_syn_acked(e, flags, th))
+			return;
 		new = SL_CT_CLOSING;
 	} else if (flags & SL_TCP_SYN) {
 		if (!(flags & SL_TCP_ACK)) {
 			if (dir == SL_CT_DIR_ORIG && old == SL_CT_CLOSING) {
 				new = SL_CT_SYN_SENT;
 				e->fin_seen = 0;
+				if (th)
+					sl_ct_syn_note(e, th);
 			}
 		} else if (dir == SL_CT_DIR_REPLY && old == SL_CT_SYN_SENT &&
-			   sl_ct_proof(e, dir, side)) {
+			   sl_ct_proof(e, dir, side) && sl_ct_syn_acked(e, flags, th)) {
 			new = SL_CT_SYN_RECV;
 			if (th)
 				__builtin_memcpy(&e->syn_ack_seq, th + SL_TCP_OFF_SEQ, 4);
@@ -153,7 +299,8 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 	} else if (flags & SL_TCP_FIN) {
 		e->fin_seen |= 1 << dir;
 		if (old == SL_CT_SYN_RECV || old == SL_CT_ESTABLISHED || old == SL_CT_FIN_WAIT)
-			new = e->fin_seen == SL_CT_FIN_BOTH ? SL_CT_CLOSING : SL_CT_FIN_WAIT;
+			new = (e->fin_seen & SL_CT_FIN_BOTH) == SL_CT_FIN_BOTH ? SL_CT_CLOSING :
+										 SL_CT_FIN_WAIT;
 	} else if ((flags & SL_TCP_ACK) && dir == SL_CT_DIR_ORIG && old == SL_CT_SYN_RECV) {
 		/*
 		 * Only the ACK of the responder's SYN-ACK completes the
@@ -166,6 +313,7 @@ static __always_inline void sl_ct_tcp(struct sl_ct_entry *e, const struct sl_ct_
 		if (bpf_ntohl(ack) != bpf_ntohl(e->syn_ack_seq) + 1)
 			return;
 		new = SL_CT_ESTABLISHED;
+		sl_ct_seq_start(e, th);
 	}
 	if (new == old)
 		return;

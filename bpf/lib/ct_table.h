@@ -250,14 +250,18 @@ static __always_inline void sl_ct_entry_new(struct sl_ct_entry *v, const struct 
 /*
  * Track the connection P opens (P->start != 0) on side OPENED
  * (SL_CT_OPENED_*), its source the originator: an unassured entry until
- * the connection earns its place.
+ * the connection earns its place. TH: a SYN's TCP header (or NULL), whose
+ * number its answer must acknowledge (sl_ct_syn_acked).
  */
 static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
-					 const struct sl_ct_config *cfg, __u64 bytes, __u8 opened)
+					 const struct sl_ct_config *cfg, __u64 bytes, __u8 opened,
+					 const __u8 *th)
 {
 	struct sl_ct_entry v;
 
 	sl_ct_entry_new(&v, p, p->start, bytes, opened);
+	if (p->start == SL_CT_SYN_SENT && th)
+		sl_ct_syn_note(&v, th);
 	if (!sl_ct_insert(p, cfg, &v, true) && p->start == SL_CT_SYN_SENT)
 		sl_ck_count(true, v.created);
 }

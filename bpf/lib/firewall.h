@@ -220,7 +220,9 @@ static __always_inline int sl_fw_rules(void *ctx, enum sl_hook h, struct sl_pipe
 				}
 			}
 			sl_ct_pkt_keyed(&p->m, &p->ctp, ctc);
-			sl_ct_create(&p->ctp, ctc, bytes, SL_CT_OPENED_IN);
+			sl_ct_create(&p->ctp, ctc, bytes, SL_CT_OPENED_IN,
+				     sl_ct_l4(sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), &p->m,
+					      SL_TCP_HLEN));
 		}
 		return SL_ALLOW;
 	}
