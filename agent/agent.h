@@ -185,6 +185,7 @@ struct agent {
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;
 	size_t nifaces;
+	struct timespec audit_last;	/* last check that their links are on them */
 
 	/* rtnetlink (netlink.c) */
 	struct mnl_socket *nl;

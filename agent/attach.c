@@ -570,6 +570,77 @@ int attach_adopt(struct agent *a)
 	return 0;
 }
 
+/* Is the link FD still attached to IFINDEX? Unknown (no info): yes. */
+static bool link_on(int fd, int ifindex, __u32 *id)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return true;
+	*id = info.id;
+	/* tcx and xdp link info share the union's first member, ifindex; 0: detached */
+	return (int)info.xdp.ifindex == ifindex;
+}
+
+/*
+ * Are IT's links (the firewall's, the conntrack TC ones) still on it? A link
+ * detached behind the agent's back (`bpftool link detach`) says so in no
+ * event: the interface would run unfiltered while status listed it.
+ */
+static bool iface_links_on(const struct iface *it, const char **what, __u32 *id)
+{
+	if (!link_on(it->link_fd, it->ifindex, id)) {
+		*what = it->tc ? "tcx" : "XDP";
+		return false;
+	}
+	for (int dir = 0; dir < CT_TC_DIRS; dir++) {
+		if (it->tc_link_fd[dir] >= 0 && !it->tc_clsact[dir] &&
+		    !link_on(it->tc_link_fd[dir], it->ifindex, id)) {
+			*what = dir == CT_TC_EGRESS ? "TC egress" : "TC ingress";
+			return false;
+		}
+	}
+	return true;
+}
+
+/* IT's links are still on it, or it is forgotten (to be attached again): say which. */
+static bool iface_check_links(struct agent *a, struct iface *it)
+{
+	const char *what;
+	__u32 id = 0;
+
+	if (it->move_pending || it->dup_fd >= 0 || iface_links_on(it, &what, &id))
+		return true;
+	pr_warn("%s (ifindex %d): its %s link (id %u) was detached by someone else; "
+		"attaching the firewall again", it->name, it->ifindex, what, id);
+	iface_forget(a, it, true);
+	return false;
+}
+
+int attach_audit(struct agent *a)
+{
+	bool lost = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &a->audit_last);
+	for (size_t i = 0; i < a->nifaces && !lost; i++) {
+		const char *what;
+		__u32 id;
+
+		lost = !a->ifaces[i].move_pending && a->ifaces[i].dup_fd < 0 &&
+		       !iface_links_on(&a->ifaces[i], &what, &id);
+	}
+	/* the link dump gives each interface's kind (hook auto) to attach it again */
+	return lost ? attach_sync(a) : 0;
+}
+
+long attach_audit_timeout(const struct agent *a)
+{
+	long ms = ATTACH_AUDIT_MS - agent_ms_since(&a->audit_last);
+
+	return ms > 0 ? ms : 0;
+}
+
 void attach_link_event(void *ctx, const struct nl_link *l)
 {
 	struct agent *a = ctx;
@@ -585,6 +656,8 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 		}
 		return;
 	}
+	if (it && !iface_check_links(a, it))
+		it = NULL;
 	if (it) {
 		it->seen = true;
 		if (strcmp(it->name, l->name)) {

@@ -25,6 +25,15 @@ int attach_move_pending(struct agent *a);
 /* Attach to every matching link of the netns and detach from those that no
  * longer match (after start-up or a reload). */
 int attach_sync(struct agent *a);
+/*
+ * Every ATTACH_AUDIT_MS, and before `status` answers: a firewall or
+ * conntrack link that is no longer on its interface (detached by someone
+ * else: no event says so) is replaced by a new one. 0 or -errno.
+ */
+#define ATTACH_AUDIT_MS	1000
+int attach_audit(struct agent *a);
+/* ms until the next attach_audit is due (0: now) */
+long attach_audit_timeout(const struct agent *a);
 /* An rtnetlink link event (nl_link_fn): attach, follow a rename, forget. */
 void attach_link_event(void *ctx, const struct nl_link *l);
 /*

@@ -3,12 +3,15 @@
 events are lost: a netlink overrun (the links listed again, the events queued
 before the hole not replayed over that list), and a firewall link detached
 behind the agent's back (bpftool link detach: no event at all)."""
+import json
 import os
 import signal
 import subprocess
 import time
 
-from lib.netns import run
+import pytest
+
+from lib.netns import run, xdp_prog_id
 from lib.traffic import exchange
 
 N = 5
@@ -63,3 +66,46 @@ def test_overrun_relists_without_replaying_stale_events(env):
     att = agent.attached()
     assert fdev in att and other not in att, att
     assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
+
+
+def firewall_links(agent):
+    """{ifname: status record of its firewall link, XDP or tcx}."""
+    return {i["name"]: i for i in agent.status()["interfaces"] if i["hook"] in ("xdp", "tc")}
+
+
+def link_ids():
+    """The ids of every bpf link the kernel has."""
+    p = run(["bpftool", "-j", "link", "show"])
+    return {link["id"] for link in json.loads(p.stdout)}
+
+
+@pytest.mark.parametrize("hook", ["xdp", "tc"])
+def test_link_detached_behind_the_agents_back(env, hook):
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    if hook == "tc":
+        env.to_tc(RULES)
+    cdev, fdev = t.pfx + "c7", t.pfx + "f7"
+    t.add_veth(cdev, fdev, ["203.0.113.1/24"], ["203.0.113.2/24"])
+    assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
+    old = firewall_links(agent)[fdev]
+    assert old["hook"] == hook, old
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
+    # a careless operator: no netlink event says this
+    run(["bpftool", "link", "detach", "id", str(old["link_id"])])
+    # status does not list a detached link: it answers with the new one
+    now = firewall_links(agent)[fdev]
+    assert now["link_id"] != old["link_id"] and now["hook"] == hook, (old, now)
+    assert now["link_id"] in link_ids() and now["ifindex"] == old["ifindex"], now
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
+    assert "was detached by someone else" in agent.log_text()
+    if hook == "xdp":
+        assert xdp_prog_id(t.fw, fdev) == now["prog_id"]
+
+    # with nobody asking, the agent finds it too (ATTACH_AUDIT_MS)
+    run(["bpftool", "link", "detach", "id", str(now["link_id"])])
+    assert wait_for(lambda: len(agent.log_text().split("detached by someone else")) == 3), \
+        agent.log_text()
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
+    pins = os.listdir(os.path.join(agent.state_dir, "links"))
+    assert ("fwtc_%d" if hook == "tc" else "xdp_%d") % old["ifindex"] in pins, pins
