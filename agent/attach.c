@@ -288,6 +288,66 @@ static int link_new(struct agent *a, int ifindex, const char *name, bool tc, boo
 	return fd;
 }
 
+/* IFINDEX attaches, is gone or is no longer wanted: not a failure any more. */
+static void ifail_del(struct agent *a, int ifindex)
+{
+	for (size_t i = 0; i < a->nifails; i++) {
+		if (a->ifails[i].ifindex == ifindex) {
+			a->ifails[i] = a->ifails[--a->nifails];
+			return;
+		}
+	}
+}
+
+/*
+ * Interface NAME is wanted and not attached, after ERR (-errno): kept for
+ * `status`, which would otherwise not name it at all. Another XDP program
+ * on it (EEXIST/EBUSY) is said as such: sluice does not replace it.
+ */
+static void ifail_set(struct agent *a, int ifindex, const char *name, bool tc, int err)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct iface_fail *f = NULL, *v;
+
+	for (size_t i = 0; i < a->nifails && !f; i++)
+		if (a->ifails[i].ifindex == ifindex)
+			f = &a->ifails[i];
+	if (!f) {
+		v = realloc(a->ifails, (a->nifails + 1) * sizeof(*v));
+		if (!v)
+			return;
+		a->ifails = v;
+		f = &v[a->nifails++];
+		f->ifindex = ifindex;
+	}
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	if (!tc && (err == -EEXIST || err == -EBUSY) && !bpf_xdp_query(ifindex, 0, &q) &&
+	    q.prog_id)
+	{
+		snprintf(f->why, sizeof(f->why), "another XDP program is attached (prog id %u, "
+			 "%s mode); sluice does not replace it", q.prog_id,
+			 q.attach_mode == XDP_ATTACHED_SKB ? "generic" : "native");
+		pr_err("%s: %s: not filtered", name, f->why);
+	} else
+		snprintf(f->why, sizeof(f->why), "cannot attach %s: %s", tc ? "tcx" : "XDP",
+			 strerror(-err));
+}
+
+struct json_object *attach_status_failed(const struct agent *a)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < a->nifails; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(a->ifails[i].name));
+		json_object_object_add(o, "ifindex", json_object_new_int(a->ifails[i].ifindex));
+		json_object_object_add(o, "error", json_object_new_string(a->ifails[i].why));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static int iface_attach(struct agent *a, const struct nl_link *l)
 {
 	bool loopback = l->flags & IFF_LOOPBACK, from_auto, generic;
@@ -313,8 +373,10 @@ static int iface_attach(struct agent *a, const struct nl_link *l)
 	}
 	if (fd < 0) {
 		fw_ifslot_del(&a->fds, ifindex);
+		ifail_set(a, ifindex, name, tc, fd);
 		return fd;
 	}
+	ifail_del(a, ifindex);
 	link_pin_path(a, ifindex, tc, path, sizeof(path));
 	it = iface_add(a, ifindex, name, fd);
 	if (!it) {
@@ -648,6 +710,8 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 	bool wanted, tc = false, from_auto = false;
 
 	egress_link_event(a, l);
+	if (l->deleted || !iface_wanted(a, l->name, l->flags))
+		ifail_del(a, l->ifindex);
 	if (l->deleted) {
 		if (it) {
 			pr_info("%s (ifindex %d) is gone: unpinning its %s link", it->name,
@@ -700,6 +764,14 @@ int attach_sync(struct agent *a)
 	if (err)
 		return err;
 	/* links that vanished while no event told us (netlink overrun) */
+	for (size_t i = 0; i < a->nifails;) {
+		char name[IF_NAMESIZE];
+
+		if (if_indextoname(a->ifails[i].ifindex, name))
+			i++;
+		else
+			ifail_del(a, a->ifails[i].ifindex);
+	}
 	for (size_t i = 0; i < a->nifaces;) {
 		struct iface *it = &a->ifaces[i];
 
@@ -750,4 +822,7 @@ void attach_release_all(struct agent *a)
 	free(a->ifaces);
 	a->ifaces = NULL;
 	a->nifaces = 0;
+	free(a->ifails);
+	a->ifails = NULL;
+	a->nifails = 0;
 }

@@ -49,6 +49,8 @@ int attach_set_slots(struct agent *a, const struct sl_policy *pol, const uint32_
 int attach_detach_all(struct agent *a, struct json_object *names);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void attach_release_all(struct agent *a);
+/* status: [{name, ifindex, error}] of the interfaces wanted and not attached */
+struct json_object *attach_status_failed(const struct agent *a);
 const char *attach_mode_name(const struct iface *it);
 /* "xdp" or "tc": where IT runs the firewall (policy `hook:`) */
 const char *attach_hook_name(const struct iface *it);

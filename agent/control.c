@@ -207,6 +207,7 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	ifs = status_ifaces(a);
 	egress_status_ifaces(a, ifs);
 	json_object_object_add(d, "interfaces", ifs);
+	json_object_object_add(d, "unattached", attach_status_failed(a));
 	json_object_object_add(d, "egress", egress_status(a));
 	json_object_object_add(d, "maps", status_maps(a));
 	*data = d;

@@ -109,3 +109,43 @@ def test_link_detached_behind_the_agents_back(env, hook):
     assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
     pins = os.listdir(os.path.join(agent.state_dir, "links"))
     assert ("fwtc_%d" if hook == "tc" else "xdp_%d") % old["ifindex"] in pins, pins
+
+
+FOREIGN_XDP = """
+struct xdp_md;
+__attribute__((section("xdp"), used)) int foreign(struct xdp_md *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"""
+
+
+def test_interface_held_by_another_xdp_program_is_named(env, tmp_path):
+    """sluice does not replace someone else's XDP program: status names the
+    interface as not attached and why, until that program goes."""
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    src, obj = tmp_path / "foreign.c", tmp_path / "foreign.o"
+    src.write_text(FOREIGN_XDP)
+    run(["clang", "-O2", "-target", "bpf", "-c", str(src), "-o", str(obj)])
+    cdev, other, fdev = t.pfx + "c8", t.pfx + "x8", t.pfx + "f8"
+    t.add_veth(cdev, other, ["203.0.113.1/24"], ["203.0.113.2/24"])
+    run(["ip", "link", "set", "dev", other, "xdp", "obj", str(obj), "sec", "xdp"], ns=t.fw)
+    foreign = xdp_prog_id(t.fw, other)
+    run(["ip", "link", "set", other, "down"], ns=t.fw)
+    run(["ip", "link", "set", other, "name", fdev], ns=t.fw)
+    run(["ip", "link", "set", fdev, "up"], ns=t.fw)
+    assert wait_for(lambda: agent.status()["unattached"]), agent.log_text()
+    [u] = agent.status()["unattached"]
+    assert u["name"] == fdev and "another XDP program is attached (prog id %d" % foreign \
+        in u["error"], u
+    assert fdev not in firewall_links(agent)
+    text = agent.cli_raw("status", json_out=False).stdout
+    assert "NOT ATTACHED: %s" % fdev in text, text
+    # the foreign program stays; its interface is as unfiltered as status says
+    assert xdp_prog_id(t.fw, fdev) == foreign
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": N}
+
+    # it goes: the interface is attached, and no longer named
+    run(["ip", "link", "set", "dev", fdev, "xdp", "off"], ns=t.fw)
+    assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
+    assert agent.status()["unattached"] == []
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
