@@ -187,6 +187,14 @@ struct agent {
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;
 	size_t nifaces;
+	struct timespec audit_last;	/* last check that their links are on them */
+	/* interfaces the policy wants that could not be attached (status says why) */
+	struct iface_fail {
+		int ifindex;
+		char name[IF_NAMESIZE];
+		char why[128];
+	} *ifails;
+	size_t nifails;
 
 	/* rtnetlink (netlink.c) */
 	struct mnl_socket *nl;

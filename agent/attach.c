@@ -288,6 +288,66 @@ static int link_new(struct agent *a, int ifindex, const char *name, bool tc, boo
 	return fd;
 }
 
+/* IFINDEX attaches, is gone or is no longer wanted: not a failure any more. */
+static void ifail_del(struct agent *a, int ifindex)
+{
+	for (size_t i = 0; i < a->nifails; i++) {
+		if (a->ifails[i].ifindex == ifindex) {
+			a->ifails[i] = a->ifails[--a->nifails];
+			return;
+		}
+	}
+}
+
+/*
+ * Interface NAME is wanted and not attached, after ERR (-errno): kept for
+ * `status`, which would otherwise not name it at all. Another XDP program
+ * on it (EEXIST/EBUSY) is said as such: sluice does not replace it.
+ */
+static void ifail_set(struct agent *a, int ifindex, const char *name, bool tc, int err)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct iface_fail *f = NULL, *v;
+
+	for (size_t i = 0; i < a->nifails && !f; i++)
+		if (a->ifails[i].ifindex == ifindex)
+			f = &a->ifails[i];
+	if (!f) {
+		v = realloc(a->ifails, (a->nifails + 1) * sizeof(*v));
+		if (!v)
+			return;
+		a->ifails = v;
+		f = &v[a->nifails++];
+		f->ifindex = ifindex;
+	}
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	if (!tc && (err == -EEXIST || err == -EBUSY) && !bpf_xdp_query(ifindex, 0, &q) &&
+	    q.prog_id)
+	{
+		snprintf(f->why, sizeof(f->why), "another XDP program is attached (prog id %u, "
+			 "%s mode); sluice does not replace it", q.prog_id,
+			 q.attach_mode == XDP_ATTACHED_SKB ? "generic" : "native");
+		pr_err("%s: %s: not filtered", name, f->why);
+	} else
+		snprintf(f->why, sizeof(f->why), "cannot attach %s: %s", tc ? "tcx" : "XDP",
+			 strerror(-err));
+}
+
+struct json_object *attach_status_failed(const struct agent *a)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < a->nifails; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(a->ifails[i].name));
+		json_object_object_add(o, "ifindex", json_object_new_int(a->ifails[i].ifindex));
+		json_object_object_add(o, "error", json_object_new_string(a->ifails[i].why));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 static int iface_attach(struct agent *a, const struct nl_link *l)
 {
 	bool loopback = l->flags & IFF_LOOPBACK, from_auto, generic;
@@ -313,8 +373,10 @@ static int iface_attach(struct agent *a, const struct nl_link *l)
 	}
 	if (fd < 0) {
 		fw_ifslot_del(&a->fds, ifindex);
+		ifail_set(a, ifindex, name, tc, fd);
 		return fd;
 	}
+	ifail_del(a, ifindex);
 	link_pin_path(a, ifindex, tc, path, sizeof(path));
 	it = iface_add(a, ifindex, name, fd);
 	if (!it) {
@@ -570,6 +632,77 @@ int attach_adopt(struct agent *a)
 	return 0;
 }
 
+/* Is the link FD still attached to IFINDEX? Unknown (no info): yes. */
+static bool link_on(int fd, int ifindex, __u32 *id)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return true;
+	*id = info.id;
+	/* tcx and xdp link info share the union's first member, ifindex; 0: detached */
+	return (int)info.xdp.ifindex == ifindex;
+}
+
+/*
+ * Are IT's links (the firewall's, the conntrack TC ones) still on it? A link
+ * detached behind the agent's back (`bpftool link detach`) says so in no
+ * event: the interface would run unfiltered while status listed it.
+ */
+static bool iface_links_on(const struct iface *it, const char **what, __u32 *id)
+{
+	if (!link_on(it->link_fd, it->ifindex, id)) {
+		*what = it->tc ? "tcx" : "XDP";
+		return false;
+	}
+	for (int dir = 0; dir < CT_TC_DIRS; dir++) {
+		if (it->tc_link_fd[dir] >= 0 && !it->tc_clsact[dir] &&
+		    !link_on(it->tc_link_fd[dir], it->ifindex, id)) {
+			*what = dir == CT_TC_EGRESS ? "TC egress" : "TC ingress";
+			return false;
+		}
+	}
+	return true;
+}
+
+/* IT's links are still on it, or it is forgotten (to be attached again): say which. */
+static bool iface_check_links(struct agent *a, struct iface *it)
+{
+	const char *what;
+	__u32 id = 0;
+
+	if (it->move_pending || it->dup_fd >= 0 || iface_links_on(it, &what, &id))
+		return true;
+	pr_warn("%s (ifindex %d): its %s link (id %u) was detached by someone else; "
+		"attaching the firewall again", it->name, it->ifindex, what, id);
+	iface_forget(a, it, true);
+	return false;
+}
+
+int attach_audit(struct agent *a)
+{
+	bool lost = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &a->audit_last);
+	for (size_t i = 0; i < a->nifaces && !lost; i++) {
+		const char *what;
+		__u32 id;
+
+		lost = !a->ifaces[i].move_pending && a->ifaces[i].dup_fd < 0 &&
+		       !iface_links_on(&a->ifaces[i], &what, &id);
+	}
+	/* the link dump gives each interface's kind (hook auto) to attach it again */
+	return lost ? attach_sync(a) : 0;
+}
+
+long attach_audit_timeout(const struct agent *a)
+{
+	long ms = ATTACH_AUDIT_MS - agent_ms_since(&a->audit_last);
+
+	return ms > 0 ? ms : 0;
+}
+
 void attach_link_event(void *ctx, const struct nl_link *l)
 {
 	struct agent *a = ctx;
@@ -577,6 +710,8 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 	bool wanted, tc = false, from_auto = false;
 
 	egress_link_event(a, l);
+	if (l->deleted || !iface_wanted(a, l->name, l->flags))
+		ifail_del(a, l->ifindex);
 	if (l->deleted) {
 		if (it) {
 			pr_info("%s (ifindex %d) is gone: unpinning its %s link", it->name,
@@ -585,6 +720,8 @@ void attach_link_event(void *ctx, const struct nl_link *l)
 		}
 		return;
 	}
+	if (it && !iface_check_links(a, it))
+		it = NULL;
 	if (it) {
 		it->seen = true;
 		if (strcmp(it->name, l->name)) {
@@ -627,6 +764,14 @@ int attach_sync(struct agent *a)
 	if (err)
 		return err;
 	/* links that vanished while no event told us (netlink overrun) */
+	for (size_t i = 0; i < a->nifails;) {
+		char name[IF_NAMESIZE];
+
+		if (if_indextoname(a->ifails[i].ifindex, name))
+			i++;
+		else
+			ifail_del(a, a->ifails[i].ifindex);
+	}
 	for (size_t i = 0; i < a->nifaces;) {
 		struct iface *it = &a->ifaces[i];
 
@@ -677,4 +822,7 @@ void attach_release_all(struct agent *a)
 	free(a->ifaces);
 	a->ifaces = NULL;
 	a->nifaces = 0;
+	free(a->ifails);
+	a->ifails = NULL;
+	a->nifails = 0;
 }

@@ -25,6 +25,15 @@ int attach_move_pending(struct agent *a);
 /* Attach to every matching link of the netns and detach from those that no
  * longer match (after start-up or a reload). */
 int attach_sync(struct agent *a);
+/*
+ * Every ATTACH_AUDIT_MS, and before `status` answers: a firewall or
+ * conntrack link that is no longer on its interface (detached by someone
+ * else: no event says so) is replaced by a new one. 0 or -errno.
+ */
+#define ATTACH_AUDIT_MS	1000
+int attach_audit(struct agent *a);
+/* ms until the next attach_audit is due (0: now) */
+long attach_audit_timeout(const struct agent *a);
 /* An rtnetlink link event (nl_link_fn): attach, follow a rename, forget. */
 void attach_link_event(void *ctx, const struct nl_link *l);
 /*
@@ -40,6 +49,8 @@ int attach_set_slots(struct agent *a, const struct sl_policy *pol, const uint32_
 int attach_detach_all(struct agent *a, struct json_object *names);
 /* Exit: close the link fds; the pins keep the programs attached. */
 void attach_release_all(struct agent *a);
+/* status: [{name, ifindex, error}] of the interfaces wanted and not attached */
+struct json_object *attach_status_failed(const struct agent *a);
 const char *attach_mode_name(const struct iface *it);
 /* "xdp" or "tc": where IT runs the firewall (policy `hook:`) */
 const char *attach_hook_name(const struct iface *it);

@@ -202,9 +202,12 @@ static int cmd_status(struct agent *a, struct json_object **data, char *err, siz
 	/* null: the agent keeps a pinned policy it could not load itself */
 	json_object_object_add(d, "policy", pol);
 	json_object_object_add(d, "edits", status_edits(a));
+	/* a link detached behind the agent's back is not listed as attached */
+	attach_audit(a);
 	ifs = status_ifaces(a);
 	egress_status_ifaces(a, ifs);
 	json_object_object_add(d, "interfaces", ifs);
+	json_object_object_add(d, "unattached", attach_status_failed(a));
 	json_object_object_add(d, "egress", egress_status(a));
 	json_object_object_add(d, "maps", status_maps(a));
 	*data = d;

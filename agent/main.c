@@ -374,6 +374,7 @@ static void agent_run(struct agent *a)
 
 	while (!a->stop) {
 		int t2 = metrics_timeout(a), t3 = (int)sync_gc_timeout(a);
+		int t4 = (int)attach_audit_timeout(a);
 
 		ctl_serve(a);
 		timeout = ctl_expire(a);
@@ -383,6 +384,8 @@ static void agent_run(struct agent *a)
 			timeout = t2;
 		if (timeout < 0 || (t3 >= 0 && t3 < timeout))
 			timeout = t3;
+		if (timeout < 0 || t4 < timeout)
+			timeout = t4;
 		n = agent_dispatch(a, timeout);
 		if (n == -EINTR)
 			continue;
@@ -396,6 +399,8 @@ static void agent_run(struct agent *a)
 		service_update(a);
 		if (!sync_gc_timeout(a))
 			sync_gc_run(a);
+		if (!attach_audit_timeout(a))
+			attach_audit(a);
 	}
 	sync_gc_run(a);
 }

@@ -20,6 +20,8 @@
 
 /* Link messages carry stats and per-VF data; a page is not always enough. */
 #define NL_BUF_SIZE	(64 * 1024)
+/* reads at most when discarding the events queued before an overrun */
+#define NL_DRAIN_MAX	65536
 
 struct nl_cb_ctx {
 	nl_link_fn fn;
@@ -100,6 +102,21 @@ int nl_monitor_open(struct mnl_socket **out)
 	return 0;
 }
 
+/*
+ * After an overrun the kernel reports ENOBUFS before the events still queued,
+ * and those are older than the hole: applied after the caller's new dump,
+ * they would undo it (a link renamed into the patterns during the hole read
+ * back under its old name and detached). Discard them; what happens from
+ * here on is newer than the dump or in it, and replays to the same end.
+ */
+static void nl_discard(struct mnl_socket *nl, char *buf)
+{
+	for (int i = 0; i < NL_DRAIN_MAX; i++)
+		if (mnl_socket_recvfrom(nl, buf, NL_BUF_SIZE) < 0 && errno != ENOBUFS &&
+		    errno != EINTR)
+			break;
+}
+
 int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx)
 {
 	struct nl_cb_ctx c = { .fn = fn, .ctx = ctx };
@@ -115,7 +132,9 @@ int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx)
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				break;
 			err = -errno;
-			if (err != -ENOBUFS)
+			if (err == -ENOBUFS)
+				nl_discard(nl, buf);
+			else
 				pr_err("rtnetlink: %s", strerror(errno));
 			break;
 		}

@@ -22,7 +22,8 @@ typedef void (*nl_link_fn)(void *ctx, const struct nl_link *l);
 int nl_monitor_open(struct mnl_socket **out);
 /*
  * Read every pending event and call FN for each link message. Returns 0, or
- * -ENOBUFS when the kernel dropped events (the caller must dump again).
+ * -ENOBUFS when the kernel dropped events: the events queued before the
+ * hole are discarded unread, and the caller must dump again.
  */
 int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx);
 /* Call FN for every link of the netns (RTM_GETLINK dump). */

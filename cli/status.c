@@ -81,6 +81,7 @@ static int status_text(struct json_object *data)
 	struct json_object *hooks = pr_get(data, "interfaces");
 	struct json_object *maps = pr_get(data, "maps");
 	struct json_object *egress = pr_get(data, "egress");
+	struct json_object *unatt = pr_get(data, "unattached");
 	struct json_object *edits_err = pr_get(data, "edits.error");
 	int err;
 
@@ -101,6 +102,16 @@ static int status_text(struct json_object *data)
 		puts("no hooks attached");
 	if (err)
 		return err;
+	/* loud: the policy names these and they run no firewall */
+	for (size_t i = 0; json_object_is_type(unatt, json_type_array) &&
+	     i < json_object_array_length(unatt); i++) {
+		struct json_object *u = json_object_array_get_idx(unatt, i);
+
+		printf("NOT ATTACHED: %s (ifindex %d): %s\n",
+		       json_object_get_string(pr_get(u, "name")),
+		       json_object_get_int(pr_get(u, "ifindex")),
+		       json_object_get_string(pr_get(u, "error")));
+	}
 	if (json_object_is_type(egress, json_type_array) && json_object_array_length(egress)) {
 		putchar('\n');
 		err = pr_rows(stdout, egress_cols, ARRAY_SIZE(egress_cols), egress, "");

@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""What the agent learns of its interfaces when no event tells it, or when
+events are lost: a netlink overrun (the links listed again, the events queued
+before the hole not replayed over that list), and a firewall link detached
+behind the agent's back (bpftool link detach: no event at all)."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from lib.netns import run, xdp_prog_id
+from lib.traffic import exchange
+
+N = 5
+RULES = [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])]
+# link events that overrun the agent's socket buffer (2 MB) while it is stopped
+FLOOD = 4000
+
+
+def probe(t, cdev, fdev):
+    return exchange(t, [
+        dict(tag="ok", src="203.0.113.1", dst="203.0.113.2", dport=5000, count=N),
+        dict(tag="denied", src="203.0.113.1", dst="203.0.113.2", dport=5001, count=N),
+    ], cdev=cdev, fdev=fdev)
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_overrun_relists_without_replaying_stale_events(env):
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    cdev, other, fdev = t.pfx + "c5", t.pfx + "x5", t.pfx + "f5"
+    spare = t.pfx + "x6"
+    t.add_veth(t.pfx + "c6", spare, [], [])
+    pid = agent.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        # queued: a link under a name the patterns do not match ...
+        t.add_veth(cdev, other, ["203.0.113.1/24"], ["203.0.113.2/24"])
+        # ... then more events than the socket holds ...
+        run(["ip", "-force", "-batch", "-"], ns=t.fw, timeout=120, input="".join(
+            "link set dev %s alias a%d\n" % (spare, i) for i in range(FLOOD)))
+        # ... and, lost in the hole, its rename into the patterns
+        run(["ip", "link", "set", other, "down"], ns=t.fw)
+        run(["ip", "link", "set", other, "name", fdev], ns=t.fw)
+        run(["ip", "link", "set", fdev, "up"], ns=t.fw)
+        # the carrier's own event (linkwatch, up to 1 s later) lost in the hole too
+        time.sleep(1.5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert wait_for(lambda: "link events were lost" in agent.log_text()), \
+        "no overrun: the test needs a larger FLOOD\n" + agent.log_text()
+    assert wait_for(lambda: fdev in agent.attached()), agent.log_text()
+    # whatever was queued before the hole has been read by now
+    time.sleep(2)
+    att = agent.attached()
+    assert fdev in att and other not in att, att
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
+
+
+def firewall_links(agent):
+    """{ifname: status record of its firewall link, XDP or tcx}."""
+    return {i["name"]: i for i in agent.status()["interfaces"] if i["hook"] in ("xdp", "tc")}
+
+
+def link_ids():
+    """The ids of every bpf link the kernel has."""
+    p = run(["bpftool", "-j", "link", "show"])
+    return {link["id"] for link in json.loads(p.stdout)}
+
+
+@pytest.mark.parametrize("hook", ["xdp", "tc"])
+def test_link_detached_behind_the_agents_back(env, hook):
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    if hook == "tc":
+        env.to_tc(RULES)
+    cdev, fdev = t.pfx + "c7", t.pfx + "f7"
+    t.add_veth(cdev, fdev, ["203.0.113.1/24"], ["203.0.113.2/24"])
+    assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
+    old = firewall_links(agent)[fdev]
+    assert old["hook"] == hook, old
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
+    # a careless operator: no netlink event says this
+    run(["bpftool", "link", "detach", "id", str(old["link_id"])])
+    # status does not list a detached link: it answers with the new one
+    now = firewall_links(agent)[fdev]
+    assert now["link_id"] != old["link_id"] and now["hook"] == hook, (old, now)
+    assert now["link_id"] in link_ids() and now["ifindex"] == old["ifindex"], now
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
+    assert "was detached by someone else" in agent.log_text()
+    if hook == "xdp":
+        assert xdp_prog_id(t.fw, fdev) == now["prog_id"]
+
+    # with nobody asking, the agent finds it too (ATTACH_AUDIT_MS)
+    run(["bpftool", "link", "detach", "id", str(now["link_id"])])
+    assert wait_for(lambda: len(agent.log_text().split("detached by someone else")) == 3), \
+        agent.log_text()
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
+    pins = os.listdir(os.path.join(agent.state_dir, "links"))
+    assert ("fwtc_%d" if hook == "tc" else "xdp_%d") % old["ifindex"] in pins, pins
+
+
+FOREIGN_XDP = """
+struct xdp_md;
+__attribute__((section("xdp"), used)) int foreign(struct xdp_md *ctx) { return 2; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+"""
+
+
+def test_interface_held_by_another_xdp_program_is_named(env, tmp_path):
+    """sluice does not replace someone else's XDP program: status names the
+    interface as not attached and why, until that program goes."""
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    src, obj = tmp_path / "foreign.c", tmp_path / "foreign.o"
+    src.write_text(FOREIGN_XDP)
+    run(["clang", "-O2", "-target", "bpf", "-c", str(src), "-o", str(obj)])
+    cdev, other, fdev = t.pfx + "c8", t.pfx + "x8", t.pfx + "f8"
+    t.add_veth(cdev, other, ["203.0.113.1/24"], ["203.0.113.2/24"])
+    run(["ip", "link", "set", "dev", other, "xdp", "obj", str(obj), "sec", "xdp"], ns=t.fw)
+    foreign = xdp_prog_id(t.fw, other)
+    run(["ip", "link", "set", other, "down"], ns=t.fw)
+    run(["ip", "link", "set", other, "name", fdev], ns=t.fw)
+    run(["ip", "link", "set", fdev, "up"], ns=t.fw)
+    assert wait_for(lambda: agent.status()["unattached"]), agent.log_text()
+    [u] = agent.status()["unattached"]
+    assert u["name"] == fdev and "another XDP program is attached (prog id %d" % foreign \
+        in u["error"], u
+    assert fdev not in firewall_links(agent)
+    text = agent.cli_raw("status", json_out=False).stdout
+    assert "NOT ATTACHED: %s" % fdev in text, text
+    # the foreign program stays; its interface is as unfiltered as status says
+    assert xdp_prog_id(t.fw, fdev) == foreign
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": N}
+
+    # it goes: the interface is attached, and no longer named
+    run(["ip", "link", "set", "dev", fdev, "xdp", "off"], ns=t.fw)
+    assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
+    assert agent.status()["unattached"] == []
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
