@@ -123,6 +123,12 @@ static void eg_load_join(struct agent_egress *eg)
 	eg->loading = false;
 }
 
+void egress_preload_wait(struct agent *a)
+{
+	if (a->eg)
+		eg_load_join(a->eg);
+}
+
 int egress_load(struct agent *a)
 {
 	struct agent_egress *eg;

@@ -23,6 +23,11 @@ struct sl_policy;
  * them while the agent loads the tc object (~1-3 s each). 0 or -errno.
  */
 int egress_preload(struct agent *a);
+/*
+ * Wait for egress_preload's thread (its load may still be pinning maps): before
+ * anything moves or removes pins, such as an undone upgrade (loader_unload).
+ */
+void egress_preload_wait(struct agent *a);
 /* The hook programs loaded (egress_preload's thread joined, or loaded here). */
 int egress_load(struct agent *a);
 void egress_unload(struct agent *a);

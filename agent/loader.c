@@ -717,6 +717,7 @@ void loader_commit(struct agent *a)
 
 void loader_unload(struct agent *a)
 {
+	egress_preload_wait(a);
 	/*
 	 * A start that failed before every link ran this build: the previous
 	 * maps again, and no program set of this build on maps no pin holds.
