@@ -675,13 +675,22 @@ static bool iface_links_on(const struct iface *it, const char **what, __u32 *id)
 	return true;
 }
 
+/*
+ * Did IT lose a link (*WHAT, id *ID)? Not asked while its links are being
+ * moved (an upgrade) or a hook switch holds a second one.
+ */
+static bool iface_link_lost(const struct iface *it, const char **what, __u32 *id)
+{
+	return !it->move_pending && it->dup_fd < 0 && !iface_links_on(it, what, id);
+}
+
 /* IT's links are still on it, or it is forgotten (to be attached again): say which. */
 static bool iface_check_links(struct agent *a, struct iface *it)
 {
 	const char *what;
 	__u32 id = 0;
 
-	if (it->move_pending || it->dup_fd >= 0 || iface_links_on(it, &what, &id))
+	if (!iface_link_lost(it, &what, &id))
 		return true;
 	pr_warn("%s (ifindex %d): its %s link (id %u) was detached by someone else; "
 		"attaching the firewall again", it->name, it->ifindex, what, id);
@@ -698,8 +707,7 @@ int attach_audit(struct agent *a)
 		const char *what;
 		__u32 id;
 
-		lost = !a->ifaces[i].move_pending && a->ifaces[i].dup_fd < 0 &&
-		       !iface_links_on(&a->ifaces[i], &what, &id);
+		lost = iface_link_lost(&a->ifaces[i], &what, &id);
 	}
 	/* the link dump gives each interface's kind (hook auto) to attach it again */
 	return lost ? attach_sync(a) : 0;

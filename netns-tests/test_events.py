@@ -363,13 +363,20 @@ def check_exposition(body):
     return families
 
 
+def start_metrics(env, policy):
+    """Start the agent on POLICY (10-test.yaml) with --metrics on the fw
+    namespace's loopback; its port."""
+    port = 9464
+    run(["ip", "link", "set", "lo", "up"], ns=env.topo.fw)
+    env.agent.write_policy("10-test.yaml", policy)
+    env.agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    return port
+
+
 def test_metrics(env):
     t = env.topo
-    port = 9464
-    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
     agent = env.agent
-    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow"))
-    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    port = start_metrics(env, policy_yaml(t, RULES, "allow"))
     blast(env, [
         dict(src=t.c4, dst=t.f4, proto="udp", dport=5001, count=7),
         dict(src=t.c4, dst=t.f4, proto="udp", dport=5000, count=3, bad="ihl"),
@@ -435,8 +442,6 @@ def test_metrics_families_grouped(env):
     """With load balancers (several backends, health checks on one service)
     every family of /metrics is one group under its HELP and TYPE."""
     t = env.topo
-    port = 9464
-    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
     lbs = ("loadbalancers:\n"
            "  - name: web\n    vip: 203.0.113.10\n    port: 80\n"
            "    health: { type: tcp, interval: 0.2, timeout: 0.1, rise: 1, fall: 1 }\n"
@@ -448,9 +453,7 @@ def test_metrics_families_grouped(env):
            "      - { addr: 198.51.100.21, port: 53 }\n"
            "      - { addr: 198.51.100.22, port: 53, drain: true }\n"
            "      - { addr: 198.51.100.23, port: 53 }\n")
-    agent = env.agent
-    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow", stateful=True) + lbs)
-    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    port = start_metrics(env, policy_yaml(t, RULES, "allow", stateful=True) + lbs)
     status, body = scrape(t.fw, port)
     assert status == 200, body
     fam = check_exposition(body)
@@ -475,17 +478,13 @@ def test_metrics_rule_sections(env):
     names each rule's firewall section and `index` its place there; the
     shared default is section "*", action "per-section" with several."""
     t = env.topo
-    port = 9464
-    run(["ip", "link", "set", "lo", "up"], ns=t.fw)
     pol = ("firewall:\n"
            "  - name: outer\n    interfaces: [\"%s\"]\n    hook: xdp\n    rules:\n"
            "      - { name: deny-5001, action: deny, proto: udp, dport: [5001] }\n"
            "      - { name: deny-5002, action: deny, proto: udp, dport: [5002] }\n"
            "  - interfaces: [\"nonesuch*\"]\n    hook: xdp\n    default: deny\n    rules:\n"
            "      - { name: deny-5003, action: deny, proto: udp, dport: [5003] }\n" % t.glob)
-    agent = env.agent
-    agent.write_policy("10-test.yaml", pol)
-    agent.start(extra=["--metrics", "127.0.0.1:%d" % port])
+    port = start_metrics(env, pol)
     blast(env, [dict(src=t.c4, dst=t.f4, proto="udp", dport=5002, count=4)])
     status, body = scrape(t.fw, port)
     assert status == 200, body

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from lib.lbnet import wait_for
 from lib.netns import run, xdp_prog_id
 from lib.traffic import exchange
 
@@ -25,15 +26,6 @@ def probe(t, cdev, fdev):
         dict(tag="ok", src="203.0.113.1", dst="203.0.113.2", dport=5000, count=N),
         dict(tag="denied", src="203.0.113.1", dst="203.0.113.2", dport=5001, count=N),
     ], cdev=cdev, fdev=fdev)
-
-
-def wait_for(pred, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_overrun_relists_without_replaying_stale_events(env):

@@ -161,7 +161,7 @@ class Holder:
                 self.p.wait(timeout=10)
 
 
-def wait_for(pred, timeout, step=0.1):
+def wait_for(pred, timeout=10.0, step=0.1):
     """Poll PRED until it is true or TIMEOUT seconds passed; return its last value."""
     deadline = time.monotonic() + timeout
     v = pred()
