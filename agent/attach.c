@@ -35,11 +35,7 @@
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
-
-/* uapi names of kernel 6.6+, missing from the 6.1 headers this builds with */
-#define SL_BPF_TCX_INGRESS	46	/* enum bpf_attach_type */
-#define SL_BPF_LINK_TYPE_TCX	11	/* enum bpf_link_type */
-#define SL_BPF_F_BEFORE		(1U << 3)	/* tcx: before RELATIVE, or first of all */
+#include "tcx.h"
 
 static void link_pin_path(const struct agent *a, int ifindex, bool tc, char *buf, size_t len)
 {
@@ -247,15 +243,7 @@ static int link_new(struct agent *a, int ifindex, const char *name, bool tc, boo
 
 	*generic = false;
 	if (tc) {
-		/*
-		 * First in the interface's tcx chain: sluice_tcx returns "next"
-		 * for what it allows, so the programs after it still run, and
-		 * one before it that ends the chain (pass) would skip the
-		 * firewall for everything it passes.
-		 */
-		LIBBPF_OPTS(bpf_link_create_opts, first, .flags = SL_BPF_F_BEFORE);
-
-		fd = bpf_link_create(a->tcx_fd, ifindex, SL_BPF_TCX_INGRESS, &first);
+		fd = tcx_link_first(a->tcx_fd, ifindex, SL_BPF_TCX_INGRESS);
 		if (fd < 0) {
 			err = -errno;
 			pr_err("%s: cannot attach the firewall to tcx ingress: %s", name,

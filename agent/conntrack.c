@@ -13,7 +13,7 @@
  * STATE/links/tc_IFINDEX like the XDP links, adopted and switched to the
  * new program with bpf_link_update on restart. libbpf 1.1 has no
  * bpf_program__attach_tcx, but its bpf_link_create passes any attach type
- * through, so BPF_TCX_EGRESS is spelled out here.
+ * through, so BPF_TCX_EGRESS is spelled out (tcx.h).
  *
  * Kernels without tcx get a clsact qdisc and a direct-action filter
  * (bpf_tc_attach) with a fixed handle and priority: not pinnable, but the
@@ -50,11 +50,7 @@
 #include "loader.h"
 #include "log.h"
 #include "prefix.h"
-
-/* uapi names of kernel 6.6+, missing from the 6.1 headers this builds with */
-#define SL_BPF_TCX_INGRESS	46	/* enum bpf_attach_type */
-#define SL_BPF_TCX_EGRESS	47
-#define SL_BPF_LINK_TYPE_TCX	11	/* enum bpf_link_type */
+#include "tcx.h"
 
 #define SL_TC_HANDLE	0x5c1	/* clsact filter handle and priority of sluice */
 #define SL_TC_PRIO	0xc1
@@ -673,7 +669,7 @@ static void tc_attach(struct agent *a, struct iface *it, int dir)
 		tc_clsact_attach(a, it, dir, 0);
 		return;
 	}
-	fd = bpf_link_create(tc_prog_fd(a, dir), it->ifindex, tc_hooks[dir].tcx_type, NULL);
+	fd = tcx_link_first(tc_prog_fd(a, dir), it->ifindex, tc_hooks[dir].tcx_type);
 	if (fd < 0) {
 		int tcx_err = errno;
 

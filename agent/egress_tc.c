@@ -23,10 +23,7 @@
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
-
-/* uapi names of kernel 6.6+, missing from the 6.1 headers this builds with */
-#define SL_BPF_TCX_INGRESS	46	/* enum bpf_attach_type */
-#define SL_BPF_LINK_TYPE_TCX	11	/* enum bpf_link_type */
+#include "tcx.h"
 
 static void bs_pin(const struct agent *a, int ifindex, char *buf, size_t len)
 {
@@ -92,7 +89,7 @@ static void bs_attach(struct agent *a, int ifindex, const char *name)
 	char path[PATH_MAX];
 	int fd;
 
-	fd = bpf_link_create(a->eg->backstop_fd, ifindex, SL_BPF_TCX_INGRESS, NULL);
+	fd = tcx_link_first(a->eg->backstop_fd, ifindex, SL_BPF_TCX_INGRESS);
 	if (fd < 0) {
 		pr_err("%s: cannot attach the egress backstop (tcx ingress): %s", name,
 		       strerror(errno));

@@ -500,15 +500,15 @@ int sl_eg_backstop(struct __sk_buff *skb)
 	 */
 	switch (sl_skb_parse(skb, &m)) {
 	case SL_PARSE_NONIP:
-		return SL_TC_ACT_OK;
+		return SL_TCX_NEXT;
 	case SL_PARSE_DROP:
 		return sl_eg_malformed(skb, &m);
 	}
 	v = sl_eg_of_src(&m);
 	if (!v || !sl_eg_opens(skb, &m))
-		return SL_TC_ACT_OK;
+		return SL_TCX_NEXT;
 	if (sl_eg_judge(v, &m, SLUICE_EG_BACKSTOP, 0, skb->ifindex, skb->len) == SL_EG_ALLOW)
-		return SL_TC_ACT_OK;
+		return SL_TCX_NEXT;
 	return SL_TC_ACT_SHOT;
 }
 

@@ -6,7 +6,8 @@
  *          headers are not all linear) -> conntrack: a packet of a tracked
  *          connection updates it (e.g. the SYN-ACK of a local server), one
  *          that opens a connection (TCP SYN, UDP, ICMP echo request) creates
- *          it with the local side as originator -> TC_ACT_OK, always.
+ *          it with the local side as originator -> TCX_NEXT, always (the
+ *          programs after it in the chain still run).
  *
  * Egress is not filtered: the rules apply to XDP ingress only. This program
  * is what lets the replies of locally opened connections through a
@@ -79,17 +80,17 @@ int sluice_tc(struct __sk_buff *skb)
 
 	ctc = bpf_map_lookup_elem(&ct_cfg, &key);
 	if (!ctc || !ctc->stateful)
-		return SL_TC_ACT_OK;
+		return SL_TCX_NEXT;
 
 	if (sl_skb_parse(skb, &m) != SL_PARSE_IP)
-		return SL_TC_ACT_OK;
+		return SL_TCX_NEXT;
 
 	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && ctp.start)
 		sl_tc_ct_create(skb, &m, &ctp, ctc);
 	/* a DSR health check of the agent's: on its way as client traffic goes */
 	if ((skb->mark & SLUICE_LB_HC_MASK) == SLUICE_LB_HC_MARK)
 		sl_lb_hc_encap(skb, &m);
-	return SL_TC_ACT_OK;
+	return SL_TCX_NEXT;
 }
 
 /*
@@ -159,15 +160,15 @@ int sl_tc_ingress(struct __sk_buff *skb)
 	struct sl_ck_meta *meta = (void *)(long)skb->data_meta, ck;
 
 	if ((void *)(meta + 1) > (void *)(long)skb->data)
-		return SL_TC_ACT_OK;
+		return SL_TCX_NEXT;
 	/* a SYN-ACK XDP wrote where XDP_TX cannot be trusted: back out */
 	if (meta->magic == SLUICE_CK_MAGIC_TX)
 		return bpf_redirect(skb->ifindex, 0);
 	if (meta->magic != SLUICE_CK_MAGIC)
-		return SL_TC_ACT_OK;
+		return SL_TCX_NEXT;
 	ck = *meta;
 	sl_tc_ck_accept(skb, &ck);
-	return SL_TC_ACT_OK;
+	return SL_TCX_NEXT;
 }
 
 SEC("tc")

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from lib.foreign_tcx import DROP, EGRESS, PASS, ForeignTcx
 from lib.netns import PYTHON, LineProc, ns_cmd, run
 from lib.traffic import exchange, send
 
@@ -411,6 +412,30 @@ for i in range(%d):
     s.sendto(b"x", (%r, %d))
     s.close()
 """
+
+
+def test_tc_egress_goes_first_and_lets_the_chain_go_on(env, server, tmp_path):
+    """Another tcx egress program that passes everything is on the interface
+    before the agent starts: sluice's TC egress goes first in the chain, so
+    the connections this host opens are still tracked and their replies get
+    through `default: deny` (on the code before, it was appended behind the
+    other program and never ran: no reply). What it lets go, it passes on
+    ("next", not "ok", which ended the chain): a program after it still sees
+    it (on the code before, a drop-everything program after it never ran)."""
+    t = env.topo
+    with ForeignTcx(tmp_path, t.fw, t.fdev, EGRESS, PASS) as before:
+        start(env)
+        assert udp_from(t.fw, t.c4) == "reply", env.agent.log_text()
+        conn = TcpConn(t.fw, t.c4)
+        try:
+            assert conn.first == "open", conn.first
+        finally:
+            conn.end()
+        assert before.alive()
+    assert len(find(ct_list(env), "udp", UDP_PORT)) == 1
+    with ForeignTcx(tmp_path, t.fw, t.fdev, EGRESS, DROP):
+        assert udp_from(t.fw, t.c4) == "timeout"
+    assert udp_from(t.fw, t.c4) == "reply"
 
 
 def test_full_table_evicts_and_counts(env, server):

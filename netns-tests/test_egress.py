@@ -15,6 +15,7 @@ import time
 
 from lib.agent import pins_under
 from lib.cgroups import egress_yaml, results
+from lib.foreign_tcx import DROP, INGRESS, PASS, ForeignTcx
 from lib.netns import PYTHON, run
 from lib.traffic import Receiver, exchange
 from test_events import monitor
@@ -199,6 +200,33 @@ def test_backstop_raw_icmp(env, cgroups):
     # the backstop runs on tcx ingress: its drops are the tc hook's
     assert st["hooks"]["tc"]["drops"]["egress-default"]["packets"] >= 1
     assert st["hooks"]["xdp"]["drops"]["egress-default"]["packets"] == 0
+
+
+def test_backstop_goes_first_and_lets_the_chain_go_on(env, cgroups, tmp_path):
+    """Another tcx ingress program that passes everything (a CNI's, say) is on
+    the container's interface before the agent starts: the backstop goes
+    first in the chain, so the raw echo it denies is still stopped (on the
+    code before, it was appended behind the other program and never ran:
+    the echo was answered). And what it lets go, it passes on ("next", not
+    "ok", which ended the chain): a program after it still sees it (on the
+    code before, a drop-everything program after it never ran)."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("bsfirst")
+    run(["ip", "addr", "add", "192.0.2.3/24", "dev", topo.cdev], ns=topo.client)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="bsfirst", cgroup=app, default="deny", rules=[ALLOW_TCP],
+             backstop={"interfaces": [topo.fdev], "src": ["192.0.2.1"]})]))
+    pings = [dict(op="ping", addr="192.0.2.2", src="192.0.2.1"),
+             dict(op="ping", addr="192.0.2.2", src="192.0.2.3")]
+    with ForeignTcx(tmp_path, topo.fw, topo.fdev, INGRESS, PASS) as before:
+        agent.start()
+        assert results(topo.client, app, pings) == ["noreply", "ok"], agent.log_text()
+        assert before.alive()
+    # the other program gone, one that drops everything comes after the backstop
+    with ForeignTcx(tmp_path, topo.fw, topo.fdev, INGRESS, DROP):
+        assert results(topo.client, app, pings) == ["noreply", "noreply"]
+    assert results(topo.client, app, pings) == ["noreply", "ok"]
+    assert agent.stats()["egress"]["tc-backstop"]["denied"] >= 3
 
 
 def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):

@@ -6,11 +6,11 @@ behind the agent's back (bpftool link detach: no event at all)."""
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 
+from lib.foreign_tcx import ForeignTcx
 from lib.lbnet import wait_for
 from lib.netns import run, xdp_prog_id
 from lib.traffic import exchange
@@ -143,38 +143,6 @@ def test_interface_held_by_another_xdp_program_is_named(env, tmp_path):
     assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
 
 
-# A tcx ingress program of someone else's that ends the chain: "pass" (TCX_PASS,
-# 0) for everything, attached the way libbpf 1.1 can (at the end of the chain).
-FOREIGN_TCX = r"""
-#include <stdio.h>
-#include <unistd.h>
-#include <net/if.h>
-#include <bpf/bpf.h>
-
-int main(int argc, char **argv)
-{
-	struct bpf_insn pass[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = 46 /* BPF_TCX_INGRESS */);
-	int prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "foreign", "GPL", pass, 2, &o);
-	int link = prog < 0 ? -1 : bpf_link_create(prog, if_nametoindex(argv[1]), 46, NULL);
-	char c;
-
-	if (link < 0) {
-		perror("foreign tcx");
-		return 1;
-	}
-	puts("attached");
-	fflush(stdout);
-	while (read(0, &c, 1) > 0)
-		;
-	return 0;
-}
-"""
-
-
 def test_tcx_firewall_goes_before_another_tcx_program(env, tmp_path):
     """Another tcx ingress program that passes everything (a CNI's, say) is on
     the interface before sluice attaches: the firewall goes first in the
@@ -185,22 +153,13 @@ def test_tcx_firewall_goes_before_another_tcx_program(env, tmp_path):
     env.start(default="allow", rules=RULES)
     env.to_tc(RULES)
     agent = env.agent
-    src, exe = tmp_path / "foreign.c", tmp_path / "foreign"
-    src.write_text(FOREIGN_TCX)
-    run(["gcc", "-O1", "-o", str(exe), str(src), "-lbpf"])
     cdev, other, fdev = t.pfx + "c9", t.pfx + "x9", t.pfx + "f9"
     t.add_veth(cdev, other, ["203.0.113.1/24"], ["203.0.113.2/24"])
-    foreign = subprocess.Popen(["nsenter", "--net=/run/netns/" + t.fw, str(exe), other],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert foreign.stdout.readline().strip() == "attached"
+    with ForeignTcx(tmp_path, t.fw, other) as foreign:
         run(["ip", "link", "set", other, "down"], ns=t.fw)
         run(["ip", "link", "set", other, "name", fdev], ns=t.fw)
         run(["ip", "link", "set", fdev, "up"], ns=t.fw)
         assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
         assert firewall_links(agent)[fdev]["hook"] == "tc"
         assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
-        assert foreign.poll() is None, "the other program's link went"
-    finally:
-        foreign.stdin.close()
-        foreign.wait(timeout=10)
+        assert foreign.alive(), "the other program's link went"

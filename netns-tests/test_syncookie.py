@@ -15,6 +15,7 @@ import shutil
 import time
 
 from lib.agent import build_dir
+from lib.foreign_tcx import DROP, INGRESS, PASS, ForeignTcx
 from lib.netns import PYTHON, LineProc, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -203,4 +204,38 @@ def test_cookie_ack_across_restart(env):
             assert st["syncookie_failed"] == st0["syncookie_failed"], (upgrade, st0, st)
     finally:
         half.close()
+        server.close()
+
+
+def test_cookie_helper_goes_first_and_lets_the_chain_go_on(env, tmp_path):
+    """Another tcx ingress program that passes everything is on the
+    interface before the agent starts: sluice's TC ingress helper (the
+    SYN-ACK's way out on a veth, the cookie ACK's request socket) goes first
+    in the chain, so cookie handshakes complete (on the code before, it was
+    appended behind the other program and never ran: no connection). What
+    it lets go, it passes on ("next", not "ok", which ended the chain): a
+    program after it still sees it (on the code before, a drop-everything
+    program after it never ran)."""
+    t = env.topo
+    env.agent.write_policy("10-test.yaml", policy(t, "  syn-cookie-ports: [%d]\n" % PORT))
+    server = many(t.fw, "serve", str(PORT))
+    try:
+        assert server.line() == "ready"
+        with ForeignTcx(tmp_path, t.fw, t.fdev, INGRESS, PASS) as before:
+            env.agent.start()
+            conn = many(t.client, "connect", t.f4, str(PORT), "5", "--timeout", "3")
+            assert conn.line() == "ready"
+            res = conn.say("go").split()
+            conn.close()
+            assert res[:2] == ["connected", "5"], (res, env.agent.log_text())
+            assert before.alive()
+        st = env.agent.cli("ct", "stats")
+        assert st["syncookie_accepted"] >= 5 and st["syncookie_failed"] == 0, st
+        with ForeignTcx(tmp_path, t.fw, t.fdev, INGRESS, DROP):
+            conn = many(t.client, "connect", t.f4, str(PORT), "2", "--timeout", "2")
+            assert conn.line() == "ready"
+            res = conn.say("go").split()
+            conn.close()
+            assert res[:2] == ["connected", "0"], res
+    finally:
         server.close()

@@ -526,10 +526,10 @@ static inline uint32_t in(struct ct_env *e, struct frame f)
 	return xdp_env_verdict(&e->x, run_prog(e->x.prog_fd, &f));
 }
 
-/* through TC egress: leaves the host, always TC_ACT_OK */
+/* through TC egress: leaves the host, always TCX_NEXT (the chain goes on) */
 static inline bool out(struct ct_env *e, struct frame f)
 {
-	return ASSERT_EQ(run_prog(e->tc_fd, &f), TC_ACT_OK, "tc egress verdict");
+	return ASSERT_EQ(run_prog(e->tc_fd, &f), (uint32_t)-1, "tc egress verdict");
 }
 
 /* ---- entries, keyed here independently of the BPF code ------------------ */

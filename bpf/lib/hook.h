@@ -24,7 +24,7 @@ enum sl_hook {
 };
 
 /* tcx verdicts (uapi TCX_NEXT, TCX_DROP; the 6.1 headers lack them) */
-#define SL_TCX_NEXT	(-1)	/* pass: the next tcx program (the egress backstop) decides */
+#define SL_TCX_NEXT	(-1)	/* pass: the next tcx program decides, then the stack */
 #define SL_TCX_DROP	2	/* TC_ACT_SHOT */
 
 /*

@@ -7,9 +7,14 @@
 #ifndef SLUICE_BPF_SKB_PARSE_H
 #define SLUICE_BPF_SKB_PARSE_H
 
+#include "hook.h"
 #include "parse.h"
 
-#define SL_TC_ACT_OK	0
+/*
+ * A sluice TC program lets a packet go on with SL_TCX_NEXT (hook.h), never
+ * TC_ACT_OK: "ok" ends the interface's tcx chain, so the programs after
+ * it (another tool's, or the classic tc filters) would never see the packet.
+ */
 #define SL_TC_ACT_SHOT	2
 /* Enough for Ethernet, two tags, IPv6 with a few extension headers, TCP with options. */
 #define SL_TC_PULL	256

@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Someone else's tcx program (a CNI's, say) on an interface, for the tests of
+where sluice's own tcx links go in the chain: a two-instruction program that
+returns one verdict for every packet, attached the way libbpf 1.1 can (at
+the end of the chain), held by a process of its own until close()."""
+import subprocess
+
+from lib.netns import ns_cmd
+
+INGRESS, EGRESS = 46, 47        # enum bpf_attach_type: BPF_TCX_INGRESS, BPF_TCX_EGRESS
+PASS, DROP = 0, 2               # TCX_PASS ends the chain; TCX_DROP drops
+
+SRC = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+
+int main(int argc, char **argv)
+{
+	int type = atoi(argv[2]);
+	struct bpf_insn prog[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = atoi(argv[3]) },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = type);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "foreign", "GPL", prog, 2, &o);
+	int link = fd < 0 ? -1 : bpf_link_create(fd, if_nametoindex(argv[1]), type, NULL);
+	char c;
+
+	if (link < 0) {
+		perror("foreign tcx");
+		return 1;
+	}
+	puts("attached");
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+"""
+
+
+def build(tmp_path):
+    """The attaching program, compiled into TMP_PATH; its path."""
+    src, exe = tmp_path / "foreign_tcx.c", tmp_path / "foreign_tcx"
+    if not exe.exists():
+        src.write_text(SRC)
+        subprocess.run(["gcc", "-O1", "-o", str(exe), str(src), "-lbpf"], check=True,
+                       capture_output=True, timeout=60)
+    return str(exe)
+
+
+class ForeignTcx:
+    """A program returning VERDICT for every packet on tcx DIRECTION
+    (INGRESS or EGRESS) of IFNAME in namespace NS, appended to the chain."""
+
+    def __init__(self, tmp_path, ns, ifname, direction=INGRESS, verdict=PASS):
+        self.proc = subprocess.Popen(
+            ns_cmd(ns, [build(tmp_path), ifname, str(direction), str(verdict)]),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip()
+        if line != "attached":
+            self.close()
+            raise RuntimeError("foreign tcx program: %s %s" % (line, self.proc.stderr.read()))
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def close(self):
+        try:
+            self.proc.communicate(input="", timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
