@@ -178,6 +178,9 @@ $(BUILD)/tests/test_migrate: LDLIBS += -lsystemd
 # test_loop: the agent's event loop, on a real epoll fd
 $(BUILD)/tests/test_loop: $(call sobj,agent/loop.c agent/log.c)
 $(BUILD)/tests/test_loop: LDLIBS += -lsystemd
+# test_netlink: the agent's listing of links, in a netns of its own
+$(BUILD)/tests/test_netlink: $(call sobj,agent/netlink.c agent/log.c)
+$(BUILD)/tests/test_netlink: LDLIBS += -lsystemd -lmnl
 $(BUILD)/tests/%: $(BUILD)/san/tests/%.o $(call sobj,$(TEST_LIB_SRCS) $(LIB_SRCS))
 	$(call msg,LD-SAN,$@)
 	$(Q)mkdir -p $(dir $@)

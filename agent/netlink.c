@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +24,8 @@
 #define NL_BUF_SIZE	(64 * 1024)
 /* reads at most when discarding the events queued before an overrun */
 #define NL_DRAIN_MAX	65536
+/* listings taken in a row when link changes interrupt each */
+#define NL_DUMP_TRIES	10
 
 struct nl_cb_ctx {
 	nl_link_fn fn;
@@ -146,9 +150,59 @@ int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx)
 	return err;
 }
 
-int nl_links_dump(nl_link_fn fn, void *ctx)
+/* A link of a listing, kept until the listing is known to be whole. */
+struct nl_link_copy {
+	int ifindex;
+	unsigned int flags;
+	bool has_parent;
+	bool has_kind;
+	char name[IFNAMSIZ];
+	char kind[32];
+};
+
+struct nl_listing {
+	struct nl_link_copy *v;
+	size_t n, cap;
+	int err;
+};
+
+static void listing_add(void *ctx, const struct nl_link *l)
 {
-	struct nl_cb_ctx c = { .fn = fn, .ctx = ctx };
+	struct nl_listing *ls = ctx;
+	struct nl_link_copy *c;
+
+	if (ls->err)
+		return;
+	if (ls->n == ls->cap) {
+		size_t cap = ls->cap ? 2 * ls->cap : 64;
+
+		c = realloc(ls->v, cap * sizeof(*c));
+		if (!c) {
+			ls->err = -ENOMEM;
+			return;
+		}
+		ls->v = c;
+		ls->cap = cap;
+	}
+	c = &ls->v[ls->n++];
+	memset(c, 0, sizeof(*c));
+	c->ifindex = l->ifindex;
+	c->flags = l->flags;
+	c->has_parent = l->has_parent;
+	snprintf(c->name, sizeof(c->name), "%s", l->name);
+	c->has_kind = l->kind != NULL;
+	if (l->kind)
+		snprintf(c->kind, sizeof(c->kind), "%s", l->kind);
+}
+
+/*
+ * One RTM_GETLINK dump into LS. -EINTR: the kernel marked it interrupted
+ * (NLM_F_DUMP_INTR: links came or went between two of its parts, so the
+ * listing may miss or repeat some); PART, when set, runs after each part.
+ */
+static int links_dump_once(struct nl_listing *ls, void (*part)(void *), void *part_ctx)
+{
+	struct nl_cb_ctx c = { .fn = listing_add, .ctx = ls };
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct rtgenmsg *rt;
@@ -190,18 +244,66 @@ int nl_links_dump(nl_link_fn fn, void *ctx)
 			pr_err("cannot list the links: %s", strerror(errno));
 			break;
 		}
+		/* libmnl reports a part marked NLM_F_DUMP_INTR as EINTR */
 		ret = mnl_cb_run(buf, n, seq, portid, link_msg_cb, &c);
 		if (ret < 0) {
 			err = -errno;
-			pr_err("cannot list the links: %s", strerror(errno));
+			if (err != -EINTR)
+				pr_err("cannot list the links: %s", strerror(errno));
+			break;
+		}
+		if (ls->err) {
+			err = ls->err;
+			pr_err("cannot list the links: %s", strerror(-err));
 			break;
 		}
 		if (ret == MNL_CB_STOP)
 			break;
+		if (part)
+			part(part_ctx);
 	}
 out:
 	if (nl)
 		mnl_socket_close(nl);
 	free(buf);
 	return err;
+}
+
+int nl_links_dump_parts(nl_link_fn fn, void *ctx, void (*part)(void *), void *part_ctx)
+{
+	struct nl_listing ls = {};
+	int err, tries = 0;
+
+	/*
+	 * A listing the kernel marks interrupted is taken again, up to
+	 * NL_DUMP_TRIES times; FN sees one whole listing only (links that
+	 * change meanwhile come as events on the monitor socket, opened first).
+	 */
+	do {
+		ls.n = 0;
+		ls.err = 0;
+		err = links_dump_once(&ls, part, part_ctx);
+	} while (err == -EINTR && ++tries < NL_DUMP_TRIES);
+	if (err == -EINTR)
+		pr_err("cannot list the links: interrupted by link changes %d times in a row",
+		       NL_DUMP_TRIES);
+	else if (tries)
+		pr_info("rtnetlink: the link listing was interrupted by link changes: "
+			"listed again (%d times)", tries);
+	for (size_t i = 0; !err && i < ls.n; i++) {
+		const struct nl_link_copy *c = &ls.v[i];
+		struct nl_link l = {
+			.ifindex = c->ifindex, .name = c->name, .flags = c->flags,
+			.kind = c->has_kind ? c->kind : NULL, .has_parent = c->has_parent,
+		};
+
+		fn(ctx, &l);
+	}
+	free(ls.v);
+	return err;
+}
+
+int nl_links_dump(nl_link_fn fn, void *ctx)
+{
+	return nl_links_dump_parts(fn, ctx, NULL, NULL);
 }

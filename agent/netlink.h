@@ -26,7 +26,13 @@ int nl_monitor_open(struct mnl_socket **out);
  * hole are discarded unread, and the caller must dump again.
  */
 int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx);
-/* Call FN for every link of the netns (RTM_GETLINK dump). */
+/*
+ * Call FN for every link of the netns (RTM_GETLINK dump), once the listing
+ * is whole: one the kernel marks interrupted (links changed during it) is
+ * taken again, a few times at most (then -EINTR, FN never called).
+ */
 int nl_links_dump(nl_link_fn fn, void *ctx);
+/* The same, PART run after each part of each listing (tests: a change in the middle). */
+int nl_links_dump_parts(nl_link_fn fn, void *ctx, void (*part)(void *), void *part_ctx);
 
 #endif /* SLUICED_NETLINK_H */
