@@ -6,7 +6,8 @@
  *          headers are not all linear) -> conntrack: a packet of a tracked
  *          connection updates it (e.g. the SYN-ACK of a local server), one
  *          that opens a connection (TCP SYN, UDP, ICMP echo request) creates
- *          it with the local side as originator -> TCX_NEXT, always (the
+ *          it with the local side as originator, and a TCP ACK of no entry
+ *          picks its connection up as established (sl_tc_pickup) -> TCX_NEXT, always (the
  *          programs after it in the chain still run).
  *
  * Egress is not filtered: the rules apply to XDP ingress only. This program
@@ -60,12 +61,30 @@ static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
 	return sl_ct_track(data, data_end, m, ctc, p, skb->len, SL_CT_OPENED_OUT);
 }
 
+/*
+ * A segment of a TCP connection this host has and conntrack does not (open
+ * before the agent first started, or its entry flushed or evicted): an ACK
+ * without SYN, FIN or RST, picked up as established, as netfilter's
+ * nf_conntrack_tcp_loose does, so its replies are not cut by `default:
+ * deny`. The host's stack sends one only for a socket it has (a segment of
+ * no connection gets an RST), and what it grants, the replies of its
+ * 4-tuple, a SYN from here would grant too; arriving, nothing is picked up.
+ */
+static __always_inline bool sl_tc_pickup(const struct sl_meta *m)
+{
+	return m->proto == SL_IPPROTO_TCP &&
+	       (m->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) == SL_TCP_ACK;
+}
+
 static __noinline void sl_tc_ct_create(struct __sk_buff *skb, const struct sl_meta *m,
 				       struct sl_ct_pkt *p, struct sl_ct_config *ctc)
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 
 	sl_ct_pkt_keyed(m, p, ctc);
+	/* what opens nothing and still comes here is a segment picked up */
+	if (!p->start)
+		p->start = SL_CT_ESTABLISHED;
 	sl_ct_create(p, ctc, skb->len, SL_CT_OPENED_OUT,
 		     sl_ct_l4(data, data_end, m, SL_TCP_HLEN));
 }
@@ -85,7 +104,7 @@ int sluice_tc(struct __sk_buff *skb)
 	if (sl_skb_parse(skb, &m) != SL_PARSE_IP)
 		return SL_TCX_NEXT;
 
-	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && ctp.start)
+	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && (ctp.start || sl_tc_pickup(&m)))
 		sl_tc_ct_create(skb, &m, &ctp, ctc);
 	/* a DSR health check of the agent's: on its way as client traffic goes */
 	if ((skb->mark & SLUICE_LB_HC_MASK) == SLUICE_LB_HC_MARK)

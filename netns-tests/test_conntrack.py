@@ -86,6 +86,12 @@ class TcpConn:
                                      stderr=subprocess.PIPE, text=True)
         self.first = self.proc.stdout.readline().strip()
 
+    def echo(self):
+        """One more exchange over the connection: "echo", or "timeout"."""
+        self.proc.stdin.write("echo\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
     def close(self):
         """FIN from our side; returns "closed" once the peer's FIN came back."""
         self.proc.stdin.write("close\n")
@@ -378,6 +384,28 @@ def test_flush_and_text_output(env, server):
     assert ct_list(env) == []
     st = env.agent.cli("ct", "stats")
     assert st["deleted"] >= flushed and st["evicted"] == 0, st
+
+
+def test_connection_older_than_the_agent_or_flushed_is_picked_up(env, server):
+    """A TCP connection fw opened before the agent's first start, and again
+    after `ct flush` deleted its entry, goes on under `default: deny`: the
+    host's next segment leaving picks it up as established (as netfilter's
+    tcp_loose does), and its replies pass. On the code before, nothing was
+    picked up: the replies met the rules and were dropped ("timeout")."""
+    t = env.topo
+    conn = TcpConn(t.fw, t.c4)
+    try:
+        assert conn.first == "open", conn.first
+        start(env)
+        assert conn.echo() == "echo", env.agent.log_text()
+        tcp = find(ct_list(env), "tcp", TCP_PORT)
+        assert len(tcp) == 1 and tcp[0]["state"] == "established", tcp
+        assert tcp[0]["assured"] and tcp[0]["src"] == t.f4, tcp
+        assert env.agent.cli("ct", "flush")["flushed"] >= 1
+        assert conn.echo() == "echo"
+        assert conn.close() == "closed"
+    finally:
+        conn.end()
 
 
 def test_tc_egress_follows_stateful(env, server):

@@ -250,15 +250,69 @@ static void midstream(const char *local, const char *peer, bool tc)
 	ASSERT_EQ(in(&e, tcp(peer, 40000, local, 22, FIN | ACK)), XDP_PASS, "FIN by rule");
 	ASSERT_EQ(in(&e, tcp(peer, 40000, local, 22, RST)), XDP_PASS, "RST by rule");
 	ASSERT_EQ(ct_count(&e), 0, "no entry from mid-stream packets");
-	/* nor from TC: a SYN-ACK or ACK leaving opens nothing */
+	/* nor from TC a SYN-ACK, FIN or RST leaving (an ACK: ct_pickup_*) */
 	out(&e, tcp(local, 22, peer, 40000, SYN | ACK));
-	out(&e, tcp(local, 22, peer, 40000, ACK));
+	out(&e, tcp(local, 22, peer, 40000, FIN | ACK));
+	out(&e, tcp(local, 22, peer, 40000, RST));
+	out(&e, tcp(local, 22, peer, 40000, RST | ACK));
 	ASSERT_EQ(ct_count(&e), 0, "no entry from mid-stream packets leaving");
 	/* a SYN a rule denies is dropped and not tracked */
 	ASSERT_EQ(in(&e, tcp(peer, 40000, local, 23, SYN)), XDP_DROP, "SYN to 23 denied");
 	ASSERT_EQ(ct_count(&e), 0, "denied SYN not tracked");
 out:
 	ct_env_close(&e);
+}
+
+/*
+ * A TCP connection the host has and conntrack does not (open before the
+ * agent started, or flushed): the host's next ACK leaving picks it up as
+ * established (netfilter's tcp_loose), so its replies pass `default: deny`;
+ * where its streams are is known from that ACK, so a blind RST from the
+ * peer's address ends nothing, one near the stream does. On the code
+ * before, nothing was picked up: every reply was dropped.
+ */
+static void pickup(const char *local, const char *peer, bool tc)
+{
+	const uint32_t lseq = 0x10000000, pseq = 0x70000000;
+	struct tuple t = { local, peer, 8080, 40000, 6 };
+	struct sl_ct_entry v;
+	struct ct_env e;
+	bool a;
+
+	OPEN_HOOK(e, 0, tc);
+	/* port 8080: no rule, default deny */
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40000, local, 8080, ACK, pseq, lseq)), XDP_DROP,
+		  "a reply of no entry: dropped");
+	out(&e, tcp_sa(local, 8080, peer, 40000, ACK | PSH, lseq, pseq));
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "picked up: established");
+	if (!ASSERT_OK(entry_in(&e, true, t, &v, &a), "among the unassured entries"))
+		goto out;
+	ASSERT_EQ(v.opened, SL_CT_OPENED_OUT, "opened leaving");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40000, local, 8080, ACK, pseq, lseq + 100)), XDP_PASS,
+		  "its reply passes");
+	ASSERT_OK(entry_in(&e, false, t, &v, &a), "the reply assures it");
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40000, local, 8080, RST, pseq + 0x40000000, 0)), XDP_PASS,
+		  "a blind RST passes (the host's TCP judges it)");
+	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "and ends nothing");
+	in(&e, tcp_sa(peer, 40000, local, 8080, RST, pseq + 10, 0));
+	ASSERT_EQ(state_of(&e, t), SL_CT_CLOSING, "an RST near the stream: closing");
+	/* nothing arriving is picked up, whatever its flags */
+	t.sport = 8081;
+	ASSERT_EQ(in(&e, tcp_sa(peer, 40000, local, 8081, ACK, pseq, lseq)), XDP_DROP,
+		  "an ACK arriving: dropped");
+	ASSERT_EQ(state_of(&e, t), -1, "and not tracked");
+out:
+	ct_env_close(&e);
+}
+
+TEST(ct_pickup_v4)
+{
+	pickup(LOCAL4, PEER4, false);
+}
+
+TEST(ct_pickup_v6_tc)
+{
+	pickup(LOCAL6, PEER6, true);
 }
 
 TEST(ct_midstream_v4)

@@ -144,9 +144,9 @@ static __always_inline __u16 sl_ct_seq_unit(const __u8 *th, __u32 off)
 }
 
 /*
- * Where the two streams are, from the ACK that completes the handshake (or
- * a SYN cookie's ACK), TH, of the originator: its sequence number is the
- * originator's, its acknowledgment the responder's.
+ * Where the two streams are, from the ACK that completes the handshake (a
+ * SYN cookie's ACK, a segment picked up leaving), TH, of the originator: its
+ * sequence number is the originator's, its acknowledgment the responder's.
  */
 static __always_inline void sl_ct_seq_start(struct sl_ct_entry *e, const __u8 *th)
 {

@@ -251,7 +251,9 @@ static __always_inline void sl_ct_entry_new(struct sl_ct_entry *v, const struct 
  * Track the connection P opens (P->start != 0) on side OPENED
  * (SL_CT_OPENED_*), its source the originator: an unassured entry until
  * the connection earns its place. TH: a SYN's TCP header (or NULL), whose
- * number its answer must acknowledge (sl_ct_syn_acked).
+ * number its answer must acknowledge (sl_ct_syn_acked); or, for a
+ * connection picked up in SL_CT_ESTABLISHED, the ACK's, which says where
+ * both streams are.
  */
 static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 					 const struct sl_ct_config *cfg, __u64 bytes, __u8 opened,
@@ -262,6 +264,8 @@ static __always_inline void sl_ct_create(const struct sl_ct_pkt *p,
 	sl_ct_entry_new(&v, p, p->start, bytes, opened);
 	if (p->start == SL_CT_SYN_SENT && th)
 		sl_ct_syn_note(&v, th);
+	else if (p->start == SL_CT_ESTABLISHED && th)
+		sl_ct_seq_start(&v, th);
 	if (!sl_ct_insert(p, cfg, &v, true) && p->start == SL_CT_SYN_SENT)
 		sl_ck_count(true, v.created);
 }
