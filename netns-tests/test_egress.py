@@ -175,16 +175,25 @@ def test_late_cgroup_sigkill_restart_removal(env, cgroups):
         assert results(topo.client, late, deny) == ["ok"]
 
 
+def backstop_policy(env, cgroups, name):
+    """Entry NAME, a cgroup of its own (returned), allowing ALLOW_TCP only, its
+    backstop on the topology's fw interface for 192.0.2.1; the client has
+    192.0.2.3 too, a source no entry manages."""
+    topo = env.topo
+    app = cgroups.make(name)
+    run(["ip", "addr", "add", "192.0.2.3/24", "dev", topo.cdev], ns=topo.client)
+    env.agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name=name, cgroup=app, default="deny", rules=[ALLOW_TCP],
+             backstop={"interfaces": [topo.fdev], "src": ["192.0.2.1"]})]))
+    return app
+
+
 def test_backstop_raw_icmp(env, cgroups):
     """A raw-socket ICMP echo from the container namespace never meets a socket
     hook: the TC backstop on the host side of its veth stops it, by source
     address; a source it does not manage still gets its reply."""
     topo, agent = env.topo, env.agent
-    app = cgroups.make("bs")
-    run(["ip", "addr", "add", "192.0.2.3/24", "dev", topo.cdev], ns=topo.client)
-    agent.write_policy("20-egress.yaml", egress_yaml([
-        dict(name="bs", cgroup=app, default="deny", rules=[ALLOW_TCP],
-             backstop={"interfaces": [topo.fdev], "src": ["192.0.2.1"]})]))
+    app = backstop_policy(env, cgroups, "bs")
     agent.start()
     assert [i for i in agent.status()["interfaces"] if i["hook"] == "egress-backstop"]
     with Receiver(topo.fw, tcp=(8443,)) as rx:
@@ -211,11 +220,7 @@ def test_backstop_goes_first_and_lets_the_chain_go_on(env, cgroups, tmp_path):
     "ok", which ended the chain): a program after it still sees it (on the
     code before, a drop-everything program after it never ran)."""
     topo, agent = env.topo, env.agent
-    app = cgroups.make("bsfirst")
-    run(["ip", "addr", "add", "192.0.2.3/24", "dev", topo.cdev], ns=topo.client)
-    agent.write_policy("20-egress.yaml", egress_yaml([
-        dict(name="bsfirst", cgroup=app, default="deny", rules=[ALLOW_TCP],
-             backstop={"interfaces": [topo.fdev], "src": ["192.0.2.1"]})]))
+    app = backstop_policy(env, cgroups, "bsfirst")
     pings = [dict(op="ping", addr="192.0.2.2", src="192.0.2.1"),
              dict(op="ping", addr="192.0.2.2", src="192.0.2.3")]
     with ForeignTcx(tmp_path, topo.fw, topo.fdev, INGRESS, PASS) as before:

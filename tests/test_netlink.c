@@ -79,6 +79,18 @@ static bool netns_with_veths(void)
 	return ASSERT_EQ(fd, 0, "ip -batch: the veths");
 }
 
+/* The tally of a test in a netns of its own with the veths, or NULL (failed or skipped). */
+static struct seen *setup(void)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+
+	if (!ASSERT_TRUE(s != NULL, "calloc") || !netns_with_veths()) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 /* Every link of the netns once, by its index: if_nameindex, not netlink. */
 static bool each_once(const struct seen *s)
 {
@@ -96,43 +108,40 @@ static bool each_once(const struct seen *s)
 
 TEST(netlink_dump_lists_every_link_once)
 {
-	struct seen *s = calloc(1, sizeof(*s));
+	struct seen *s = setup();
 
-	if (!ASSERT_TRUE(s != NULL, "calloc") || !netns_with_veths())
-		goto out;
+	if (!s)
+		return;
 	ASSERT_OK(nl_links_dump_parts(on_link, s, NULL, NULL), "dump");
 	ASSERT_TRUE(s->calls >= 2 * PAIRS + 1, "lo and the veths");
 	each_once(s);
-out:
 	free(s);
 }
 
 TEST(netlink_dump_interrupted_is_taken_again)
 {
-	struct seen *s = calloc(1, sizeof(*s));
+	struct seen *s = setup();
 
-	if (!ASSERT_TRUE(s != NULL, "calloc") || !netns_with_veths())
-		goto out;
+	if (!s)
+		return;
 	ASSERT_OK(nl_links_dump_parts(on_link, s, on_part, s), "dump");
 	/* the premise: a link came in the middle of a listing */
 	ASSERT_EQ(s->changes, 1, "links added between two parts");
 	ASSERT_TRUE(s->count[if_nametoindex("tnx0a")] == 1, "the new link listed");
 	each_once(s);
-out:
 	free(s);
 }
 
 TEST(netlink_dump_interrupted_every_time_gives_up)
 {
-	struct seen *s = calloc(1, sizeof(*s));
+	struct seen *s = setup();
 
-	if (!ASSERT_TRUE(s != NULL, "calloc") || !netns_with_veths())
-		goto out;
+	if (!s)
+		return;
 	s->change_every = 1;
 	ASSERT_EQ(nl_links_dump_parts(on_link, s, on_part, s), -EINTR, "dump");
 	ASSERT_EQ(s->calls, 0, "no link of a partial listing handed over");
 	/* bounded: a few listings, not one per change forever */
 	ASSERT_TRUE(s->changes >= 2 && s->changes <= 20, "listings taken");
-out:
 	free(s);
 }

@@ -5,7 +5,7 @@ returns one verdict for every packet, attached the way libbpf 1.1 can (at
 the end of the chain), held by a process of its own until close()."""
 import subprocess
 
-from lib.netns import ns_cmd
+from lib.netns import LineProc
 
 INGRESS, EGRESS = 46, 47        # enum bpf_attach_type: BPF_TCX_INGRESS, BPF_TCX_EGRESS
 PASS, DROP = 0, 2               # TCX_PASS ends the chain; TCX_DROP drops
@@ -52,28 +52,20 @@ def build(tmp_path):
     return str(exe)
 
 
-class ForeignTcx:
+class ForeignTcx(LineProc):
     """A program returning VERDICT for every packet on tcx DIRECTION
     (INGRESS or EGRESS) of IFNAME in namespace NS, appended to the chain."""
 
     def __init__(self, tmp_path, ns, ifname, direction=INGRESS, verdict=PASS):
-        self.proc = subprocess.Popen(
-            ns_cmd(ns, [build(tmp_path), ifname, str(direction), str(verdict)]),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().strip()
+        super().__init__(ns, [build(tmp_path), ifname, str(direction), str(verdict)],
+                         timeout=10)
+        line = self.line()
         if line != "attached":
             self.close()
             raise RuntimeError("foreign tcx program: %s %s" % (line, self.proc.stderr.read()))
 
     def alive(self):
         return self.proc.poll() is None
-
-    def close(self):
-        try:
-            self.proc.communicate(input="", timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
 
     def __enter__(self):
         return self
