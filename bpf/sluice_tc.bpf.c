@@ -72,7 +72,8 @@ static __noinline int sl_tc_ct(struct __sk_buff *skb, struct sl_meta *m,
  */
 static __always_inline bool sl_tc_pickup(const struct sl_meta *m)
 {
-	return m->proto == SL_IPPROTO_TCP &&
+	/* never a segment to itself (sl_ct_track: no entry is ever of one) */
+	return m->proto == SL_IPPROTO_TCP && m->has_ports && !sl_ct_self(m) &&
 	       (m->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) == SL_TCP_ACK;
 }
 

@@ -296,6 +296,9 @@ static void pickup(const char *local, const char *peer, bool tc)
 	ASSERT_EQ(state_of(&e, t), SL_CT_ESTABLISHED, "and ends nothing");
 	in(&e, tcp_sa(peer, 40000, local, 8080, RST, pseq + 10, 0));
 	ASSERT_EQ(state_of(&e, t), SL_CT_CLOSING, "an RST near the stream: closing");
+	/* nor a segment to itself (a LAND's "connection": sl_ct_self) */
+	out(&e, tcp_sa(local, 8082, local, 8082, ACK, lseq, pseq));
+	ASSERT_EQ(ct_count(&e), 1, "no entry of a segment to itself");
 	/* nothing arriving is picked up, whatever its flags */
 	t.sport = 8081;
 	ASSERT_EQ(in(&e, tcp_sa(peer, 40000, local, 8081, ACK, pseq, lseq)), XDP_DROP,
