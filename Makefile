@@ -15,6 +15,7 @@
 BUILD   ?= build
 CC      ?= gcc
 CLANG   ?= clang
+BPF_CLANG ?= $(CLANG)
 BPFTOOL ?= bpftool
 PYTHON  ?= /usr/bin/python3
 
@@ -126,11 +127,11 @@ $(BUILD)/vmlinux.h:
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.bpf.o: bench/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
