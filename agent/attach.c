@@ -485,6 +485,9 @@ static void adopt_one(struct agent *a, const char *path, int ifindex, bool tc)
 		why = "it belongs to another interface";
 	else if (!if_indextoname(ifindex, name))
 		why = "its interface is gone";
+	else if (link_moved_away(&info, ifindex, tc ? SL_BPF_TCX_INGRESS : BPF_XDP))
+		why = "its interface moved to another network namespace (this ifindex is "
+		      "another interface now)";
 	else if (a->have_policy && !iface_wanted(a, name, 0))
 		why = "the interface no longer matches the policy";
 	if (why) {

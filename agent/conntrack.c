@@ -590,7 +590,8 @@ static int tc_adopt(struct agent *a, struct iface *it, int dir, const char *path
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
 		memcpy(&type, (char *)&info.xdp + sizeof(info.xdp.ifindex), sizeof(type));
 	if (info.type != SL_BPF_LINK_TYPE_TCX || (int)info.xdp.ifindex != it->ifindex ||
-	    (int)type != tc_hooks[dir].tcx_type) {
+	    (int)type != tc_hooks[dir].tcx_type ||
+	    link_moved_away(&info, it->ifindex, tc_hooks[dir].tcx_type)) {
 		pr_info("unpinning the stale link %s", path);
 		unlink(path);
 		close(fd);

@@ -199,7 +199,8 @@ int etc_adopt(struct agent *a)
 			continue;
 		/* tcx and xdp link info share the union's first member, ifindex */
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != SL_BPF_LINK_TYPE_TCX ||
-		    (int)info.xdp.ifindex != ifindex || !if_indextoname(ifindex, name)) {
+		    (int)info.xdp.ifindex != ifindex || !if_indextoname(ifindex, name) ||
+		    link_moved_away(&info, ifindex, SL_BPF_TCX_INGRESS)) {
 			pr_info("unpinning the stale link %s", path);
 			unlink(path);
 			close(fd);

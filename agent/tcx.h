@@ -6,7 +6,10 @@
 #ifndef SLUICED_TCX_H
 #define SLUICED_TCX_H
 
+#include <stdbool.h>
+
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #define SL_BPF_TCX_INGRESS	46	/* enum bpf_attach_type */
 #define SL_BPF_TCX_EGRESS	47
@@ -25,6 +28,37 @@ static inline int tcx_link_first(int prog_fd, int ifindex, int type)
 	LIBBPF_OPTS(bpf_link_create_opts, first, .flags = SL_BPF_F_BEFORE);
 
 	return bpf_link_create(prog_fd, ifindex, type, &first);
+}
+
+/*
+ * Is the link of INFO (an XDP or tcx link on IFINDEX, ATTACH_TYPE: its tcx
+ * attach type, or BPF_XDP) elsewhere than on this netns's IFINDEX? A link
+ * stays on its device when the device moves to another netns, where the
+ * device keeps its ifindex; a device of this netns may come to have the
+ * same one (moved in, or created with that index) while the agent is
+ * down, and the pin then names a link that filters nothing here. True only
+ * when the kernel says so (a query that fails proves nothing: such a
+ * link is adopted, never detached on a guess).
+ */
+static inline bool link_moved_away(const struct bpf_link_info *info, int ifindex,
+				   int attach_type)
+{
+	__u32 ids[64], cnt = 64, flags = 0;
+
+	if (attach_type == BPF_XDP) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (bpf_xdp_query(ifindex, 0, &q))
+			return false;
+		return q.prog_id != info->prog_id && q.drv_prog_id != info->prog_id &&
+		       q.skb_prog_id != info->prog_id && q.hw_prog_id != info->prog_id;
+	}
+	if (bpf_prog_query(ifindex, attach_type, 0, &flags, ids, &cnt))
+		return false;
+	for (__u32 i = 0; i < cnt && i < 64; i++)
+		if (ids[i] == info->prog_id)
+			return false;
+	return true;
 }
 
 #endif /* SLUICED_TCX_H */

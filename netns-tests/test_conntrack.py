@@ -464,6 +464,12 @@ def test_tc_egress_goes_first_and_lets_the_chain_go_on(env, server, tmp_path):
     with ForeignTcx(tmp_path, t.fw, t.fdev, EGRESS, DROP):
         assert udp_from(t.fw, t.c4) == "timeout"
     assert udp_from(t.fw, t.c4) == "reply"
+    # a restart adopts the TC links where they are (not taken for ones moved away)
+    assert env.agent.stop() == 0
+    env.agent.start()
+    log = env.agent.log_text()
+    assert "adopted the pinned TC egress link" in log and "stale" not in log, log
+    assert udp_from(t.fw, t.c4) == "reply"
 
 
 def test_full_table_evicts_and_counts(env, server):

@@ -232,6 +232,12 @@ def test_backstop_goes_first_and_lets_the_chain_go_on(env, cgroups, tmp_path):
         assert results(topo.client, app, pings) == ["noreply", "noreply"]
     assert results(topo.client, app, pings) == ["noreply", "ok"]
     assert agent.stats()["egress"]["tc-backstop"]["denied"] >= 3
+    # a restart adopts the backstop's link where it is (not taken for one moved away)
+    assert agent.stop() == 0
+    agent.start()
+    assert "adopted the pinned egress backstop" in agent.log_text()
+    assert "stale" not in agent.log_text(), agent.log_text()
+    assert results(topo.client, app, pings) == ["noreply", "ok"]
 
 
 def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):

@@ -12,7 +12,7 @@ import pytest
 
 from lib.foreign_tcx import ForeignTcx
 from lib.lbnet import wait_for
-from lib.netns import run, xdp_prog_id
+from lib.netns import link_info, run, xdp_prog_id
 from lib.traffic import exchange
 
 N = 5
@@ -101,6 +101,46 @@ def test_link_detached_behind_the_agents_back(env, hook):
     assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
     pins = os.listdir(os.path.join(agent.state_dir, "links"))
     assert ("fwtc_%d" if hook == "tc" else "xdp_%d") % old["ifindex"] in pins, pins
+
+
+@pytest.mark.parametrize("hook", ["xdp", "tc"])
+def test_ifindex_of_an_interface_moved_away_while_down(env, hook):
+    """While the agent is down, a filtered interface moves to another netns
+    (its link goes with it, its ifindex kept there) and a new interface of
+    the same name is created here with that ifindex. The start must not
+    adopt the pin of that ifindex as the new interface's link: on the code
+    before it did (ifindex and name both matched), status said attached,
+    and every denied packet reached the new interface."""
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    if hook == "tc":
+        env.to_tc(RULES)
+    cdev, fdev = t.pfx + "c7", t.pfx + "f7"
+    t.add_veth(cdev, fdev, ["203.0.113.1/24"], ["203.0.113.2/24"])
+    assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
+    ifindex = firewall_links(agent)[fdev]["ifindex"]
+    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
+    assert agent.stop() == 0, agent.log_text()
+    # away to a netns where its ifindex is free (it keeps it), its peer's address gone
+    away = t.pfx + "m"
+    t._add_ns(away)
+    run(["ip", "link", "set", fdev, "netns", away], ns=t.fw)
+    assert link_info(away, fdev)["ifindex"] == ifindex
+    run(["ip", "addr", "flush", "dev", cdev], ns=t.client)
+    cnew = t.pfx + "c8"
+    run(["ip", "link", "add", fdev, "index", str(ifindex), "type", "veth",
+         "peer", "name", cnew, "netns", t.client], ns=t.fw)
+    for ns, dev, addr in ((t.client, cnew, "203.0.113.1/24"), (t.fw, fdev, "203.0.113.2/24")):
+        run(["ip", "addr", "add", addr, "dev", dev], ns=ns)
+        run(["sysctl", "-qw", "net.ipv4.conf.%s.rp_filter=0" % dev], ns=ns)
+        run(["ip", "link", "set", dev, "up"], ns=ns)
+    agent.start()
+    links = firewall_links(agent)
+    assert links[fdev]["ifindex"] == ifindex and links[fdev]["hook"] == hook, links
+    assert probe(t, cnew, fdev) == {"ok": N, "denied": 0}, agent.log_text()
+    assert "moved to another network namespace" in agent.log_text()
+    if hook == "xdp":
+        assert xdp_prog_id(t.fw, fdev) == links[fdev]["prog_id"]
 
 
 FOREIGN_XDP = """
