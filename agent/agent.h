@@ -191,6 +191,7 @@ struct agent {
 	/* interfaces the policy wants that could not be attached (status says why) */
 	struct iface_fail {
 		int ifindex;
+		bool held;	/* another XDP program is attached: looked at by attach_audit */
 		char name[IF_NAMESIZE];
 		char why[128];
 	} *ifails;

@@ -318,9 +318,9 @@ static void ifail_set(struct agent *a, int ifindex, const char *name, bool tc, i
 		f->ifindex = ifindex;
 	}
 	snprintf(f->name, sizeof(f->name), "%s", name);
-	if (!tc && (err == -EEXIST || err == -EBUSY) && !bpf_xdp_query(ifindex, 0, &q) &&
-	    q.prog_id)
-	{
+	f->held = !tc && (err == -EEXIST || err == -EBUSY) && !bpf_xdp_query(ifindex, 0, &q) &&
+		  q.prog_id;
+	if (f->held) {
 		snprintf(f->why, sizeof(f->why), "another XDP program is attached (prog id %u, "
 			 "%s mode); sluice does not replace it", q.prog_id,
 			 q.attach_mode == XDP_ATTACHED_SKB ? "generic" : "native");
@@ -689,6 +689,22 @@ static bool iface_check_links(struct agent *a, struct iface *it)
 	return false;
 }
 
+/*
+ * Has the XDP program that held a wanted interface gone without an event
+ * (its bpf_link detached: `bpftool link detach`)? Then it is attached now.
+ */
+static bool ifail_freed(const struct agent *a)
+{
+	for (size_t i = 0; i < a->nifails; i++) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (a->ifails[i].held && !bpf_xdp_query(a->ifails[i].ifindex, 0, &q) &&
+		    !q.prog_id && !q.drv_prog_id && !q.skb_prog_id && !q.hw_prog_id)
+			return true;
+	}
+	return false;
+}
+
 int attach_audit(struct agent *a)
 {
 	bool lost = false;
@@ -699,6 +715,11 @@ int attach_audit(struct agent *a)
 		__u32 id;
 
 		lost = iface_link_lost(&a->ifaces[i], &what, &id);
+	}
+	if (!lost && ifail_freed(a)) {
+		pr_info("another XDP program left a wanted interface without an event: "
+			"listing the links again");
+		lost = true;
 	}
 	/* the link dump gives each interface's kind (hook auto) to attach it again */
 	return lost ? attach_sync(a) : 0;

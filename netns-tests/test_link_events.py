@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lib.foreign_tcx import ForeignTcx
+from lib.foreign_tcx import XDP, XDP_PASS, ForeignTcx
 from lib.lbnet import wait_for
 from lib.netns import link_info, run, xdp_prog_id
 from lib.traffic import exchange
@@ -181,6 +181,37 @@ def test_interface_held_by_another_xdp_program_is_named(env, tmp_path):
     assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
     assert agent.status()["unattached"] == []
     assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
+
+
+def test_interface_freed_without_an_event_is_attached(env, tmp_path):
+    """The XDP program of someone else's that held a wanted interface goes by
+    `bpftool link detach` of its link: no netlink event says so. The agent
+    finds it (its audit, once a second) and attaches the firewall. On the
+    code before, the interface stayed unfiltered until some event about it
+    came: every denied packet arrived."""
+    t = env.topo
+    agent = env.start(default="allow", rules=RULES)
+    cdev, other, fdev = t.pfx + "c6", t.pfx + "x6", t.pfx + "f6"
+    t.add_veth(cdev, other, ["203.0.113.1/24"], ["203.0.113.2/24"])
+    with ForeignTcx(tmp_path, t.fw, other, XDP, XDP_PASS):
+        foreign = xdp_prog_id(t.fw, other)
+        run(["ip", "link", "set", other, "down"], ns=t.fw)
+        run(["ip", "link", "set", other, "name", fdev], ns=t.fw)
+        run(["ip", "link", "set", fdev, "up"], ns=t.fw)
+        assert wait_for(lambda: agent.status()["unattached"]), agent.log_text()
+        assert probe(t, cdev, fdev) == {"ok": N, "denied": N}
+        [link] = [x["id"] for x in json.loads(run(["bpftool", "-j", "link", "show"]).stdout)
+                  if x.get("prog_id") == foreign]
+        run(["bpftool", "link", "detach", "id", str(link)])
+        # nobody asks status (which audits too): the audit alone must see it
+        deadline = time.monotonic() + 10
+        while xdp_prog_id(t.fw, fdev) is None:
+            assert time.monotonic() < deadline, agent.log_text()
+            time.sleep(0.2)
+        assert "left a wanted interface" in agent.log_text()
+        assert fdev in firewall_links(agent), agent.log_text()
+        assert agent.status()["unattached"] == []
+        assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}, agent.log_text()
 
 
 def test_tcx_firewall_goes_before_another_tcx_program(env, tmp_path):

@@ -2,13 +2,15 @@
 """Someone else's tcx program (a CNI's, say) on an interface, for the tests of
 where sluice's own tcx links go in the chain: a two-instruction program that
 returns one verdict for every packet, attached the way libbpf 1.1 can (at
-the end of the chain), held by a process of its own until close()."""
+the end of the chain), held by a process of its own until close(). Or, with
+direction XDP, someone else's XDP program, attached by a bpf_link."""
 import subprocess
 
 from lib.netns import LineProc
 
 INGRESS, EGRESS = 46, 47        # enum bpf_attach_type: BPF_TCX_INGRESS, BPF_TCX_EGRESS
 PASS, DROP = 0, 2               # TCX_PASS ends the chain; TCX_DROP drops
+XDP, XDP_PASS = 37, 2           # BPF_XDP (an XDP link, not tcx); its verdict XDP_PASS
 
 SRC = r"""
 #include <stdio.h>
@@ -25,7 +27,8 @@ int main(int argc, char **argv)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = type);
-	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "foreign", "GPL", prog, 2, &o);
+	int fd = bpf_prog_load(type == BPF_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS,
+			       "foreign", "GPL", prog, 2, &o);
 	int link = fd < 0 ? -1 : bpf_link_create(fd, if_nametoindex(argv[1]), type, NULL);
 	char c;
 
@@ -54,7 +57,8 @@ def build(tmp_path):
 
 class ForeignTcx(LineProc):
     """A program returning VERDICT for every packet on tcx DIRECTION
-    (INGRESS or EGRESS) of IFNAME in namespace NS, appended to the chain."""
+    (INGRESS or EGRESS) of IFNAME in namespace NS, appended to the chain (or
+    on XDP, DIRECTION XDP)."""
 
     def __init__(self, tmp_path, ns, ifname, direction=INGRESS, verdict=PASS):
         super().__init__(ns, [build(tmp_path), ifname, str(direction), str(verdict)],
