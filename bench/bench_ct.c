@@ -524,7 +524,8 @@ static int per_packet(struct ctb *b)
 				       .family = 4 };
 		struct sl_ct_entry v;
 
-		if (rv != (uint32_t)-1 /* TCX_NEXT */ || ct_shards_lookup(&b->tbl, b->shards, &k, &v, NULL) ||
+		if (rv != (uint32_t)-1 /* TCX_NEXT */ ||
+		    ct_shards_lookup(&b->tbl, b->shards, &k, &v, NULL) ||
 		    v.state != SL_CT_ESTABLISHED) {
 			fprintf(stderr, "bench: the handshake did not establish the flow\n");
 			return -1;

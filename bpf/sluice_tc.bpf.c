@@ -7,8 +7,8 @@
  *          connection updates it (e.g. the SYN-ACK of a local server), one
  *          that opens a connection (TCP SYN, UDP, ICMP echo request) creates
  *          it with the local side as originator, and a TCP ACK of no entry
- *          picks its connection up as established (sl_tc_pickup) -> TCX_NEXT, always (the
- *          programs after it in the chain still run).
+ *          picks its connection up as established (sl_tc_pickup)
+ *       -> TCX_NEXT, always (the programs after it in the chain still run).
  *
  * Egress is not filtered: the rules apply to XDP ingress only. This program
  * is what lets the replies of locally opened connections through a
