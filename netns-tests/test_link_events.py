@@ -71,8 +71,9 @@ def link_ids():
     return {link["id"] for link in json.loads(p.stdout)}
 
 
-@pytest.mark.parametrize("hook", ["xdp", "tc"])
-def test_link_detached_behind_the_agents_back(env, hook):
+def filtered_veth(env, hook):
+    """The agent running RULES on HOOK, and a new veth pair (c7, f7) whose fw
+    side it filters: (agent, cdev, fdev, f7's firewall link in status)."""
     t = env.topo
     agent = env.start(default="allow", rules=RULES)
     if hook == "tc":
@@ -80,9 +81,16 @@ def test_link_detached_behind_the_agents_back(env, hook):
     cdev, fdev = t.pfx + "c7", t.pfx + "f7"
     t.add_veth(cdev, fdev, ["203.0.113.1/24"], ["203.0.113.2/24"])
     assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
-    old = firewall_links(agent)[fdev]
-    assert old["hook"] == hook, old
+    link = firewall_links(agent)[fdev]
+    assert link["hook"] == hook, link
     assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
+    return agent, cdev, fdev, link
+
+
+@pytest.mark.parametrize("hook", ["xdp", "tc"])
+def test_link_detached_behind_the_agents_back(env, hook):
+    t = env.topo
+    agent, cdev, fdev, old = filtered_veth(env, hook)
     # a careless operator: no netlink event says this
     run(["bpftool", "link", "detach", "id", str(old["link_id"])])
     # status does not list a detached link: it answers with the new one
@@ -112,14 +120,8 @@ def test_ifindex_of_an_interface_moved_away_while_down(env, hook):
     before it did (ifindex and name both matched), status said attached,
     and every denied packet reached the new interface."""
     t = env.topo
-    agent = env.start(default="allow", rules=RULES)
-    if hook == "tc":
-        env.to_tc(RULES)
-    cdev, fdev = t.pfx + "c7", t.pfx + "f7"
-    t.add_veth(cdev, fdev, ["203.0.113.1/24"], ["203.0.113.2/24"])
-    assert wait_for(lambda: fdev in firewall_links(agent)), agent.log_text()
-    ifindex = firewall_links(agent)[fdev]["ifindex"]
-    assert probe(t, cdev, fdev) == {"ok": N, "denied": 0}
+    agent, cdev, fdev, link = filtered_veth(env, hook)
+    ifindex = link["ifindex"]
     assert agent.stop() == 0, agent.log_text()
     # away to a netns where its ifindex is free (it keeps it), its peer's address gone
     away = t.pfx + "m"
@@ -128,12 +130,7 @@ def test_ifindex_of_an_interface_moved_away_while_down(env, hook):
     assert link_info(away, fdev)["ifindex"] == ifindex
     run(["ip", "addr", "flush", "dev", cdev], ns=t.client)
     cnew = t.pfx + "c8"
-    run(["ip", "link", "add", fdev, "index", str(ifindex), "type", "veth",
-         "peer", "name", cnew, "netns", t.client], ns=t.fw)
-    for ns, dev, addr in ((t.client, cnew, "203.0.113.1/24"), (t.fw, fdev, "203.0.113.2/24")):
-        run(["ip", "addr", "add", addr, "dev", dev], ns=ns)
-        run(["sysctl", "-qw", "net.ipv4.conf.%s.rp_filter=0" % dev], ns=ns)
-        run(["ip", "link", "set", dev, "up"], ns=ns)
+    t.add_veth(cnew, fdev, ["203.0.113.1/24"], ["203.0.113.2/24"], findex=ifindex)
     agent.start()
     links = firewall_links(agent)
     assert links[fdev]["ifindex"] == ifindex and links[fdev]["hook"] == hook, links
