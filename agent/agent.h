@@ -47,6 +47,9 @@ struct lb_state;
 struct agent_rules;
 struct migrate;
 
+/* Programs of the TC and cgroup objects in a program set (13 today). */
+#define SL_SET_PROGS 24
+
 /* A file descriptor watched by the epoll loop and what to do when it is ready. */
 struct ep_src {
 	int fd;
@@ -98,12 +101,13 @@ struct agent {
 	time_t started;
 
 	/*
-	 * BPF objects (loader.c). xdp gives the pinned maps; its programs are
-	 * loaded only when this build's program set is not pinned yet, else
-	 * the pinned set (the links' programs) is adopted as it is.
+	 * BPF objects (loader.c). xdp gives the pinned maps; the programs of
+	 * the three objects are loaded only when this build's program set is
+	 * not pinned yet, else the pinned set (the links' programs) is adopted
+	 * as it is.
 	 */
 	struct sluice_xdp *xdp;
-	char build[17];			/* this build: hash of the XDP object, hex */
+	char build[17];			/* this build: hash of the three objects, hex */
 	int entry_fd;			/* the entry program every XDP link runs */
 	int tcx_fd;			/* the firewall's tcx ingress program (hook: tc) */
 	bool entry_owned;		/* entry_fd is ours to close (adopted pin) */
@@ -111,6 +115,11 @@ struct agent {
 	bool progs_new;			/* this start loaded and pinned its program set */
 	char progs_aside[PATH_MAX];	/* the set pinned as this build's before, moved aside */
 	int tails_fd;			/* its prog array sl_tails */
+	struct set_prog {		/* adopted: the TC and cgroup objects' programs */
+		char name[16];
+		int fd;
+	} set_progs[SL_SET_PROGS];
+	size_t nset_progs;
 	struct fw_map_fds fds;		/* outer fwp_* maps and sl_ifslot */
 	uint32_t slot;			/* the policy slot in force (section 0's) */
 	uint32_t *sec_slots;		/* the slot of each section of pol (sync.c) */

@@ -80,7 +80,7 @@ static void ct_start(struct agent *a)
 
 	if (!a->tc_skel)
 		return;
-	if (bpf_prog_test_run_opts(bpf_program__fd(a->tc_skel->progs.ct_start), &opts)) {
+	if (bpf_prog_test_run_opts(loader_prog_fd(a, a->tc_skel->progs.ct_start), &opts)) {
 		/* entries are still treated as gone past their timeout */
 		pr_err("cannot start the conntrack sweepers: %s; expired connections stay in "
 		       "the table until LRU pressure evicts them", strerror(errno));
@@ -469,7 +469,7 @@ int ct_load(struct agent *a)
 	}
 	a->tc_skel = skel;
 	/* the XDP slots created and pinned these: reuse them */
-	err = loader_reuse_pins(a, skel->obj);
+	err = loader_prepare_obj(a, skel->obj);
 	if (err)
 		return err;
 	err = sluice_tc__load(skel);
@@ -478,6 +478,9 @@ int ct_load(struct agent *a)
 		       strerror(-err));
 		return err;
 	}
+	err = loader_pin_obj(a, skel->obj);
+	if (err)
+		return err;
 	a->ct_tbl.fd4 = bpf_map__fd(skel->maps.ct4_shards);
 	a->ct_tbl.fd6 = bpf_map__fd(skel->maps.ct_shards);
 	a->ct_sweep_fd = bpf_map__fd(skel->maps.ct_sweep);
@@ -570,8 +573,8 @@ static int tc_prog_fd(const struct agent *a, int dir)
 {
 	if (!a->tc_skel)
 		return -1;
-	return bpf_program__fd(dir == CT_TC_EGRESS ? a->tc_skel->progs.sluice_tc :
-				a->tc_skel->progs.sl_tc_ingress);
+	return loader_prog_fd(a, dir == CT_TC_EGRESS ? a->tc_skel->progs.sluice_tc :
+			      a->tc_skel->progs.sl_tc_ingress);
 }
 
 /*
@@ -1214,7 +1217,7 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 		__u32 plen = sizeof(pinfo);
 
 		/* the program the sweepers call back (an upgrade moves them) */
-		if (!bpf_obj_get_info_by_fd(bpf_program__fd(a->tc_skel->progs.ct_start), &pinfo,
+		if (!bpf_obj_get_info_by_fd(loader_prog_fd(a, a->tc_skel->progs.ct_start), &pinfo,
 					    &plen))
 			json_object_object_add(d, "sweeper_prog_id",
 					       json_object_new_uint64(pinfo.id));

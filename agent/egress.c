@@ -15,10 +15,11 @@
  * Counter ids belong to rules (cnt_ids.c, eg_cnt_key): a rule keeps its
  * counts while its entry, name and content stay, wherever it moves.
  *
- * The hook programs (bpf/sluice_cgroup.bpf.c) are loaded by every agent,
- * with the XDP object's pinned maps; the links a previous agent pinned are
- * moved to them with bpf_link_update, so a managed cgroup is never without
- * its hooks across a restart.
+ * The hook programs (bpf/sluice_cgroup.bpf.c) are part of the program set
+ * (loader.c): loaded with the XDP object's pinned maps by an agent of a new
+ * build, adopted from their pins on a restart; the links a previous agent
+ * pinned are moved to them with bpf_link_update, so a managed cgroup is
+ * never without its hooks across a restart.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -105,7 +106,7 @@ int egress_preload(struct agent *a)
 			bpf_map__set_autocreate(map, false);
 	}
 	/* the XDP object's pins (slots, events, counters) and eg_* of its own */
-	err = loader_reuse_pins(a, skel->obj);
+	err = loader_prepare_obj(a, skel->obj);
 	if (err)
 		return err;
 	/* the object is this thread's until egress_load joins it */
@@ -159,6 +160,9 @@ int egress_load(struct agent *a)
 			return err;
 		}
 	}
+	err = loader_pin_obj(a, skel->obj);
+	if (err)
+		return err;
 	/* an upgrade: eg_rule_cnt, eg_stats, eg_lb_rev before any hook of this build runs */
 	err = migrate_carry(a->mig, skel->obj, true);
 	if (err)
@@ -172,10 +176,10 @@ int egress_load(struct agent *a)
 			   bpf_map__fd(skel->maps.eg_cnt_key), SLUICE_EG_CNT_IDS);
 	if (err)
 		return err;
-#define EG_PROG(id, name, type, prog) eg->prog_fds[id] = bpf_program__fd(skel->progs.prog);
+#define EG_PROG(id, name, type, prog) eg->prog_fds[id] = loader_prog_fd(a, skel->progs.prog);
 	EG_HOOKS(EG_PROG)
 #undef EG_PROG
-	eg->backstop_fd = bpf_program__fd(skel->progs.sl_eg_backstop);
+	eg->backstop_fd = loader_prog_fd(a, skel->progs.sl_eg_backstop);
 	return cgw_open(a);
 }
 

@@ -334,36 +334,84 @@ int loader_prepare_state(struct agent *a)
 
 static int remove_pin_dir(const char *dir, char *err, size_t errlen);
 
-/* This build's name: FNV-1a 64 of the XDP object the agent carries. */
+/*
+ * This build's name: FNV-1a 64 of the three BPF objects the agent carries
+ * (a program set holds programs of each, adopted as a whole).
+ */
 static void build_id(struct agent *a)
 {
-	size_t len = 0;
-	const unsigned char *p = sluice_xdp__elf_bytes(&len);
-	uint64_t h = sl_fnv1a(SL_FNV_INIT, p, len);
+	const void *objs[3];
+	size_t lens[3] = { 0 };
+	uint64_t h = SL_FNV_INIT;
 
+	objs[0] = sluice_xdp__elf_bytes(&lens[0]);
+	objs[1] = sluice_tc__elf_bytes(&lens[1]);
+	objs[2] = sluice_cgroup__elf_bytes(&lens[2]);
+	for (int i = 0; i < 3; i++)
+		h = sl_fnv1a(h, objs[i], lens[i]);
 	snprintf(a->build, sizeof(a->build), "%016llx", (unsigned long long)h);
+}
+
+/* Close the adopted programs of the TC and cgroup objects. */
+static void set_progs_close(struct agent *a)
+{
+	for (size_t i = 0; i < a->nset_progs; i++)
+		close(a->set_progs[i].fd);
+	a->nset_progs = 0;
+}
+
+/*
+ * Open the pin of every program of OBJS (the TC and cgroup objects, opened
+ * only) in this build's set into a->set_progs: false when one is missing.
+ */
+static bool set_progs_open(struct agent *a, struct bpf_object *const *objs, size_t nobjs)
+{
+	struct bpf_program *prog;
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < nobjs; i++) {
+		bpf_object__for_each_program(prog, objs[i]) {
+			struct set_prog *sp = &a->set_progs[a->nset_progs];
+			const char *name = bpf_program__name(prog);
+
+			if (a->nset_progs == SL_SET_PROGS || strlen(name) >= sizeof(sp->name) ||
+			    path_join(path, sizeof(path), a->build_dir, name))
+				return false;
+			sp->fd = bpf_obj_get(path);
+			if (sp->fd < 0)
+				return false;
+			memcpy(sp->name, name, strlen(name) + 1);
+			a->nset_progs++;
+		}
+	}
+	return true;
 }
 
 /*
  * Is this build's program set pinned, complete and usable? Then *ENTRY is
- * its entry program, *TCX its tcx ingress program and *TAILS its prog array.
+ * its entry program, *TCX its tcx ingress program, *TAILS its prog array,
+ * and a->set_progs holds every program of OBJS (the TC and cgroup objects).
  */
-static bool progs_pinned(struct agent *a, int *entry, int *tcx, int *tails)
+static bool progs_pinned(struct agent *a, struct bpf_object *const *objs, size_t nobjs,
+			 int *entry, int *tcx, int *tails)
 {
 	char path[PATH_MAX];
+	bool others;
 
 	*entry = *tcx = *tails = -1;
+	others = set_progs_open(a, objs, nobjs);
 	if (!path_join(path, sizeof(path), a->build_dir, SLUICE_MAP_TAILS))
 		*tails = bpf_obj_get(path);
 	if (!path_join(path, sizeof(path), a->build_dir, "sluice_xdp"))
 		*entry = bpf_obj_get(path);
 	if (!path_join(path, sizeof(path), a->build_dir, "sluice_tcx"))
 		*tcx = bpf_obj_get(path);
-	if (*tails >= 0 && *entry >= 0 && *tcx >= 0 && fw_pipeline_full(*tails) == 1)
+	if (*tails >= 0 && *entry >= 0 && *tcx >= 0 && fw_pipeline_full(*tails) == 1 && others)
 		return true;
-	if (*tails >= 0 || *entry >= 0 || *tcx >= 0)
+	if (*tails >= 0 || *entry >= 0 || *tcx >= 0 || a->nset_progs)
 		pr_warn("%s: the pinned program set is incomplete: loading it again",
 			a->build_dir);
+	set_progs_close(a);
 	if (*tails >= 0)
 		close(*tails);
 	if (*entry >= 0)
@@ -454,11 +502,17 @@ static int loader_plan(struct agent *a, struct sluice_xdp *skel)
 		return err;
 	}
 	err = migrate_plan(a->maps_dir, a->upgrade_dir, objs, 3, &a->mig);
+	if (!err) {
+		a->legacy_state = migrate_count(a->mig, NULL) > 0;
+		/* a pinned set of this build runs on the maps it was loaded with, not an upgrade's */
+		a->progs_adopted = !a->legacy_state &&
+				   progs_pinned(a, objs + 1, 2, &a->entry_fd, &a->tcx_fd, &a->tails_fd);
+		a->entry_owned = a->progs_adopted;
+	}
 	sluice_cgroup__destroy(cg);
 	sluice_tc__destroy(tc);
 	if (err)
 		return err;
-	a->legacy_state = migrate_count(a->mig, NULL) > 0;
 	if (a->legacy_state && a->policy_failed) {
 		pr_err("%s: invalid policy, and the pinned maps under %s have another layout: "
 		       "not starting; the firewall of the previous version stays in force as it "
@@ -477,7 +531,7 @@ int loader_load(struct agent *a)
 	struct bpf_program *prog;
 	char path[PATH_MAX];
 	struct bpf_map *map;
-	int err, entry, tcx, tails;
+	int err;
 
 	build_id(a);
 	err = path_join(a->build_dir, sizeof(a->build_dir), a->progs_dir, a->build);
@@ -493,14 +547,7 @@ int loader_load(struct agent *a)
 	err = loader_plan(a, skel);
 	if (err)
 		goto fail;
-	/* a pinned set of this build runs on the maps it was loaded with, not an upgrade's */
-	a->progs_adopted = !a->legacy_state && progs_pinned(a, &entry, &tcx, &tails);
-	if (a->progs_adopted) {
-		a->entry_fd = entry;
-		a->tcx_fd = tcx;
-		a->tails_fd = tails;
-		a->entry_owned = true;
-	} else {
+	if (!a->progs_adopted) {
 		err = progs_set_aside(a);
 		if (err)
 			goto fail;
@@ -514,8 +561,8 @@ int loader_load(struct agent *a)
 			continue;
 		/* a program set's own: the per-packet scratch, the prog array */
 		if (m->kind == MIG_PROGRAM) {
-			/* adopted: the pinned set keeps its own prog array */
-			if (!strcmp(name, SLUICE_MAP_TAILS) && a->progs_adopted)
+			/* adopted: the pinned set keeps its own */
+			if (a->progs_adopted)
 				bpf_map__set_autocreate(map, false);
 			continue;
 		}
@@ -596,26 +643,68 @@ fail:
 	return err;
 }
 
-int loader_reuse_pins(const struct agent *a, struct bpf_object *obj)
+int loader_prepare_obj(const struct agent *a, struct bpf_object *obj)
 {
 	char path[PATH_MAX];
+	struct bpf_program *prog;
 	struct bpf_map *map;
 	int err;
 
 	bpf_object__for_each_map(map, obj) {
 		const struct mig_map *m = mig_find(bpf_map__name(map));
 
-		/* a program set's own (sl_scratch: each object has its own) is never pinned */
-		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map) ||
-		    (m && m->kind == MIG_PROGRAM))
+		if (bpf_map__is_internal(map) || !bpf_map__autocreate(map))
 			continue;
+		/* a program set's own (sl_scratch: each object has its own) is never pinned */
+		if (m && m->kind == MIG_PROGRAM) {
+			/* adopted: the pinned programs keep theirs */
+			if (a->progs_adopted)
+				bpf_map__set_autocreate(map, false);
+			continue;
+		}
 		err = path_join(path, sizeof(path), a->maps_dir, bpf_map__name(map));
 		if (!err)
 			err = bpf_map__set_pin_path(map, path);
 		if (err)
 			return err;
 	}
+	if (a->progs_adopted)
+		bpf_object__for_each_program(prog, obj)
+			bpf_program__set_autoload(prog, false);
 	return 0;
+}
+
+int loader_pin_obj(struct agent *a, const struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	char path[PATH_MAX];
+	int err;
+
+	if (a->progs_adopted)
+		return 0;
+	bpf_object__for_each_program(prog, obj) {
+		err = path_join(path, sizeof(path), a->build_dir, bpf_program__name(prog));
+		if (!err)
+			err = pin_0600(bpf_program__fd(prog), path);
+		if (err) {
+			pr_err("cannot pin the program %s under %s: %s", bpf_program__name(prog),
+			       a->build_dir, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int loader_prog_fd(const struct agent *a, const struct bpf_program *prog)
+{
+	const char *name = bpf_program__name(prog);
+
+	if (!a->progs_adopted)
+		return bpf_program__fd(prog);
+	for (size_t i = 0; i < a->nset_progs; i++)
+		if (!strcmp(a->set_progs[i].name, name))
+			return a->set_progs[i].fd;
+	return -1;
 }
 
 int loader_pick_active(struct agent *a)
@@ -742,6 +831,7 @@ void loader_unload(struct agent *a)
 	}
 	a->entry_fd = a->tcx_fd = a->tails_fd = -1;
 	a->entry_owned = false;
+	set_progs_close(a);
 }
 
 /* Unlink every entry of DIR (pins only: bpffs holds nothing else), then DIR. */

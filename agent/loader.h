@@ -29,8 +29,10 @@ int loader_prepare_state(struct agent *a);
  * Open the skeleton with every map pinned under maps/ (reusing pins left by
  * a previous agent, so its state survives; a pin of another layout is
  * replaced as migrate.c says, and a->legacy_state set). When this build's
- * program set is pinned under progs/BUILD, adopt it and load no program;
- * otherwise load a new set, fill its prog array and pin it. Find the map fds.
+ * program set (the three objects' programs) is pinned under progs/BUILD,
+ * adopt it and load no program; otherwise load a new set, fill its prog
+ * array and pin it (the XDP object's here, the others' as they load).
+ * Find the map fds.
  */
 int loader_load(struct agent *a);
 /*
@@ -55,14 +57,24 @@ int loader_carry_rules(struct agent *a);
  */
 void loader_commit(struct agent *a);
 /*
- * Give every map of OBJ (another object of this agent: TC, cgroup hooks)
- * the pin path of the map of that name under maps/, so that it uses the
- * map the XDP object pinned, or pins its own there. Maps that will not be
- * created (bpf_map__set_autocreate false), and a program set's own
- * (MIG_PROGRAM: sl_scratch), are left alone. 0 or -errno.
+ * Before OBJ (another object of this agent: TC, cgroup hooks) is loaded:
+ * give every map of OBJ the pin path of the map of that name under maps/,
+ * so that it uses the map the XDP object pinned, or pins its own there.
+ * Maps that will not be created (bpf_map__set_autocreate false), and a
+ * program set's own (MIG_PROGRAM: sl_scratch), are left alone. When this
+ * build's program set was adopted, OBJ loads no program (loader_prog_fd
+ * gives the pinned ones) and creates no map of its own. 0 or -errno.
  */
 struct bpf_object;
-int loader_reuse_pins(const struct agent *a, struct bpf_object *obj);
+struct bpf_program;
+int loader_prepare_obj(const struct agent *a, struct bpf_object *obj);
+/*
+ * OBJ loaded its programs (the set was not adopted): pin each under this
+ * build's set, progs/BUILD/NAME, 0600, before any link runs it. 0 or -errno.
+ */
+int loader_pin_obj(struct agent *a, const struct bpf_object *obj);
+/* The fd of PROG of the TC or cgroup object: the adopted pin's, or the loaded one's. */
+int loader_prog_fd(const struct agent *a, const struct bpf_program *prog);
 /* Free the BPF objects (pins stay); an upgrade not committed is undone. */
 void loader_unload(struct agent *a);
 /*

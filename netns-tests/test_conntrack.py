@@ -324,7 +324,17 @@ def test_restart_keeps_connections(env, server):
         hooks = [i["hook"] for i in st["interfaces"]]
         assert hooks.count("tc-egress") == 1, hooks
         assert st["policy"]["stateful"] is True, st
-        # the sweepers moved to the new agent's program: the old one is freed
+        # the same build adopts its pinned program set: the sweepers run on
+        after = env.agent.cli("ct", "stats")
+        assert after["sweeper_prog_id"] == before["sweeper_prog_id"], after
+        # a new build (simulated: the set renamed to another build's while no
+        # agent runs) loads its own: the sweepers move to it, the old one is freed
+        assert env.agent.stop() == 0
+        base = os.path.join(env.agent.state_dir, "progs")
+        (build,) = os.listdir(base)
+        os.rename(os.path.join(base, build), os.path.join(base, "0" * 16))
+        env.agent.start()
+        assert len(find(ct_list(env, "--proto", "tcp"), "tcp", TCP_PORT)) == 1
         after = env.agent.cli("ct", "stats")
         assert after["sweeper_prog_id"] != before["sweeper_prog_id"], after
         deadline = time.monotonic() + 10

@@ -4,14 +4,16 @@ SIGKILL leaving the firewall in force, adoption by a restarted agent, and a
 teardown that leaves nothing behind."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 
 from lib.agent import pins_under
+from lib.cgroups import egress_yaml, results
 from lib.netns import link_info, run, xdp_prog_id
 from lib.policy import blocklist_text, policy_yaml
-from lib.traffic import exchange
+from lib.traffic import Receiver, exchange
 
 N = 5
 RULES = [dict(name="deny-5001", action="deny", proto="udp", dport=["5001"])]
@@ -143,6 +145,96 @@ def test_sigterm_keeps_firewall_and_restart_adopts(env):
 
 def test_sigkill_keeps_firewall_and_restart_adopts(env):
     _restart_keeps_firewall(env, signal.SIGKILL)
+
+
+def _set_and_links(state_dir):
+    """({program name: id} of the pinned program set (one build), {link pin:
+    program id} of every pinned link) under STATE_DIR."""
+    base = os.path.join(state_dir, "progs")
+    builds = os.listdir(base)
+    assert len(builds) == 1, builds
+    progs = {}
+    for name in os.listdir(os.path.join(base, builds[0])):
+        p = subprocess.run(["bpftool", "-j", "prog", "show", "pinned",
+                            os.path.join(base, builds[0], name)], capture_output=True, text=True)
+        if p.returncode == 0:
+            progs[name] = json.loads(p.stdout)["id"]
+    links = {}
+    for path in pins_under(os.path.join(state_dir, "links")):
+        p = subprocess.run(["bpftool", "-j", "link", "show", "pinned", path],
+                           capture_output=True, text=True, check=True)
+        links[os.path.basename(path)] = json.loads(p.stdout)["prog_id"]
+    return progs, links
+
+
+def test_restart_adopts_the_program_set_of_every_object(env, cgroups):
+    """The program set holds every object's programs: a restart of the same
+    build loads none (on the code before, the TC and cgroup objects went
+    through the verifier again and every tc_/eg_ link moved to new
+    programs), and the links of every kind (XDP, conntrack's TC egress and
+    ingress, the cgroup hooks, the egress backstop) keep their programs and
+    enforce. One program of the set unpinned while no agent runs: the next
+    start loads the whole set again and every link moves to it."""
+    t, agent = env.topo, env.agent
+    app = cgroups.make("app")
+    run(["ip", "addr", "add", "192.0.2.3/24", "dev", t.cdev], ns=t.client)
+    agent.write_policy("10-test.yaml", policy_yaml(t, RULES, "allow", stateful=True))
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="app", cgroup=app, default="deny",
+             rules=[{"action": "allow", "dst": ["192.0.2.2"], "proto": "tcp",
+                     "dport": ["8443"]}],
+             backstop={"interfaces": [t.fdev], "src": ["192.0.2.3"]})]))
+    # the backstop's source is .3 (the probe's, .1, is no entry's)
+    calls = [dict(op="tcp", addr="192.0.2.2", port=8443),
+             dict(op="tcp", addr="192.0.2.2", port=8444),
+             dict(op="ping", addr="192.0.2.2", src="192.0.2.3"),
+             dict(op="ping", addr="192.0.2.2", src="192.0.2.1")]
+
+    def enforced():
+        with Receiver(t.fw, tcp=(8443, 8444)):
+            assert results(t.client, app, calls) == ["ok", "EPERM", "noreply", "ok"]
+        assert probe(env) == {"ok": N, "denied": 0}
+
+    agent.start()
+    enforced()
+    progs, links = _set_and_links(agent.state_dir)
+    assert {re.sub(r"\d.*", "", n) for n in links} == {"xdp_", "tc_", "tc_in_", "egtc_", "eg_"}, \
+        links
+    # every link runs a program of the set; the set is the three objects'
+    assert set(links.values()) <= set(progs.values()), (links, progs)
+    assert {"sluice_xdp", "sluice_tc", "ct_start", "sl_eg_connect4",
+            "sl_eg_backstop"} <= set(progs), progs
+
+    assert agent.stop(signal.SIGTERM) == 0, agent.log_text()
+    mark = len(agent.log_text())
+    agent.start()
+    log = agent.log_text()[mark:]
+    assert "adopted the pinned program set" in log and "incomplete" not in log, log
+    assert _set_and_links(agent.state_dir) == (progs, links)
+    enforced()
+
+    # one program of the cgroup object unpinned: no adoption, a whole new set
+    assert agent.stop(signal.SIGKILL) is not None
+    build = os.listdir(os.path.join(agent.state_dir, "progs"))[0]
+    os.unlink(os.path.join(agent.state_dir, "progs", build, "sl_eg_connect4"))
+    mark = len(agent.log_text())
+    agent.start()
+    log = agent.log_text()[mark:]
+    assert "incomplete: loading it again" in log and "loaded a new program set" in log, log
+    deadline = time.monotonic() + 5
+    while True:   # the set moved aside is unpinned after the grace period
+        try:
+            new_progs, new_links = _set_and_links(agent.state_dir)
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, os.listdir(
+                os.path.join(agent.state_dir, "progs"))
+            time.sleep(0.1)
+    assert set(new_progs) == set(progs)
+    assert not set(new_progs.values()) & set(progs.values()), (progs, new_progs)
+    assert set(new_links) == set(links)
+    assert set(new_links.values()) <= set(new_progs.values()), (new_links, new_progs)
+    enforced()
 
 
 def test_teardown_leaves_nothing(env):
