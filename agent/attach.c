@@ -695,13 +695,9 @@ static bool iface_check_links(struct agent *a, struct iface *it)
  */
 static bool ifail_freed(const struct agent *a)
 {
-	for (size_t i = 0; i < a->nifails; i++) {
-		LIBBPF_OPTS(bpf_xdp_query_opts, q);
-
-		if (a->ifails[i].held && !bpf_xdp_query(a->ifails[i].ifindex, 0, &q) &&
-		    !q.prog_id && !q.drv_prog_id && !q.skb_prog_id && !q.hw_prog_id)
+	for (size_t i = 0; i < a->nifails; i++)
+		if (a->ifails[i].held && !xdp_runs(a->ifails[i].ifindex, 0))
 			return true;
-	}
 	return false;
 }
 

@@ -31,6 +31,24 @@ static inline int tcx_link_first(int prog_fd, int ifindex, int type)
 }
 
 /*
+ * Does IFINDEX's XDP hook run program ID, in any mode (ID 0: any program)?
+ * 1 yes, 0 no, -errno when the kernel cannot say.
+ */
+static inline int xdp_runs(int ifindex, __u32 id)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err = bpf_xdp_query(ifindex, 0, &q);
+	__u32 ids[4] = { q.prog_id, q.drv_prog_id, q.skb_prog_id, q.hw_prog_id };
+
+	if (err)
+		return err;
+	for (int i = 0; i < 4; i++)
+		if (ids[i] && (!id || ids[i] == id))
+			return 1;
+	return 0;
+}
+
+/*
  * Is the link of INFO (an XDP or tcx link on IFINDEX, ATTACH_TYPE: its tcx
  * attach type, or BPF_XDP) elsewhere than on this netns's IFINDEX? A link
  * stays on its device when the device moves to another netns, where the
@@ -45,14 +63,8 @@ static inline bool link_moved_away(const struct bpf_link_info *info, int ifindex
 {
 	__u32 ids[64], cnt = 64, flags = 0;
 
-	if (attach_type == BPF_XDP) {
-		LIBBPF_OPTS(bpf_xdp_query_opts, q);
-
-		if (bpf_xdp_query(ifindex, 0, &q))
-			return false;
-		return q.prog_id != info->prog_id && q.drv_prog_id != info->prog_id &&
-		       q.skb_prog_id != info->prog_id && q.hw_prog_id != info->prog_id;
-	}
+	if (attach_type == BPF_XDP)
+		return !xdp_runs(ifindex, info->prog_id);
 	if (bpf_prog_query(ifindex, attach_type, 0, &flags, ids, &cnt))
 		return false;
 	for (__u32 i = 0; i < cnt && i < 64; i++)
