@@ -91,6 +91,7 @@ SL_VERSION := $(or $(SL_DESCRIBE),$(SL_VERSION_FILE))
 
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool libmnl-dev libelf-dev zlib1g-dev \
 	    libyaml-dev libjson-c-dev pkg-config python3-scapy python3-pytest python3-pytest-timeout \
+	    python3-pytest-xdist \
 	    iproute2 ethtool util-linux procps nftables libmicrohttpd-dev libsystemd-dev scdoc \
 	    man-db bash-completion python3-yaml systemd debhelper dpkg-dev fakeroot lintian \
 	    libfuzzer-14-dev libclang-rt-14-dev iperf3 xdp-tools

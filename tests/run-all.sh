@@ -17,6 +17,11 @@
 #   rest run), and every suite runs under `timeout` as a backstop
 #   (SLUICE_SUITE_TIMEOUT, default 1800 s per C binary and 3600 s for
 #   netns-tests). Timeouts are no speed limits: timings are make bench's.
+# - the netns tests run on SLUICE_TEST_JOBS pytest-xdist workers (default
+#   2; 0 runs them in pytest's own process): each test has its own
+#   namespaces, state dir, socket and cgroups (conftest.py), and most of a
+#   test's time is waiting (an agent's start, a timeout that proves a drop),
+#   so two share the machine's 2 CPUs.
 #
 # - the libFuzzer targets (fuzz/run.sh) replay their regression inputs and
 #   fuzz for SLUICE_FUZZ_TIME seconds each (default 5); one result each.
@@ -32,6 +37,7 @@ export SLUICE_TEST_TIMEOUT=${SLUICE_TEST_TIMEOUT:-600}
 SUITE_TIMEOUT=${SLUICE_SUITE_TIMEOUT:-1800}
 NETNS_TIMEOUT=${SLUICE_NETNS_TIMEOUT:-3600}
 NETNS_DIR=${NETNS_DIR:-netns-tests}
+JOBS=${SLUICE_TEST_JOBS:-2}
 what=${1:-all}
 
 passed=0
@@ -128,7 +134,7 @@ run_netns() {
 	echo "== netns-tests"
 	rm -f "$xml"
 	BUILD=$(realpath "$BUILD") timeout -k 30 "$NETNS_TIMEOUT" \
-		"$PYTHON" -m pytest -p no:cacheprovider -q -rfEs \
+		"$PYTHON" -m pytest -p no:cacheprovider -q -rfEs -n "$JOBS" \
 		--timeout="$SLUICE_TEST_TIMEOUT" --timeout-method=signal \
 		--junitxml="$xml" "$NETNS_DIR"
 	rc=$?
