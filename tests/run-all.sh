@@ -21,7 +21,9 @@
 #   2; 0 runs them in pytest's own process): each test has its own
 #   namespaces, state dir, socket and cgroups (conftest.py), and most of a
 #   test's time is waiting (an agent's start, a timeout that proves a drop),
-#   so two share the machine's 2 CPUs.
+#   so two share the machine's 2 CPUs. The C test binaries run
+#   SLUICE_TEST_JOBS at a time too (at least one), their results read in
+#   name order once all have ended.
 #
 # - the libFuzzer targets (fuzz/run.sh) replay their regression inputs and
 #   fuzz for SLUICE_FUZZ_TIME seconds each (default 5); one result each.
@@ -57,6 +59,20 @@ timed_out() {
 	[ "$1" -eq 124 ] || [ "$1" -eq 137 ]
 }
 
+# Starts C test binary $1 in the background (its output in its log, its exit
+# status in LOG.rc) once fewer than JOBS binaries run.
+start_c() {
+	local t=$1 log
+	log=$logdir/$(basename "$t").log
+	rm -f "$log" "$log.rc"
+	while [ "$(jobs -rp | wc -l)" -ge "$((JOBS > 0 ? JOBS : 1))" ]; do
+		wait -n
+	done
+	# (the shell's own word on a crash, "Segmentation fault", in the log too)
+	( timeout -k 10 "$SUITE_TIMEOUT" "$t" > "$log" 2>&1; echo $? > "$log.rc" ) 2>> "$log" &
+}
+
+# The results of C test binary $1, started by start_c and finished.
 run_c() {
 	local t=$1 name log list rc p=0 f=0 s=0 missing=0 tn
 	name=$(basename "$t")
@@ -66,8 +82,7 @@ run_c() {
 		fail "$name (cannot list its tests)"
 		return
 	fi
-	timeout -k 10 "$SUITE_TIMEOUT" "$t" > "$log" 2>&1
-	rc=$?
+	rc=$(cat "$log.rc" 2>/dev/null) || rc=255
 	cat "$log"
 	for tn in $list; do
 		if grep -qx "ok - $tn" "$log"; then
@@ -185,6 +200,11 @@ run_fuzz() {
 
 if [ "$what" = all ] || [ "$what" = c ]; then
 	found=0
+	# two at a time (SLUICE_TEST_JOBS), the results read in name order after
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] && start_c "$t"
+	done
+	wait
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
 		found=1
