@@ -387,6 +387,79 @@ static bool set_progs_open(struct agent *a, struct bpf_object *const *objs, size
 	return true;
 }
 
+/* The id of the map FD; 0 when the kernel does not say. */
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info mi = {};
+	__u32 len = sizeof(mi);
+
+	return bpf_obj_get_info_by_fd(fd, &mi, &len) ? 0 : mi.id;
+}
+
+/*
+ * Does the program FD run on the maps pinned under maps/ (every map it
+ * uses that this build pins there is the pinned one)? A set whose maps
+ * lost their pins (a teardown killed between unpinning the maps and the
+ * programs, a pin removed by hand) runs on maps no agent writes any more:
+ * adopted, the policy the agent applies into new maps would never count.
+ */
+static bool prog_on_pinned_maps(const struct agent *a, int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[256];
+	char path[PATH_MAX];
+
+	info.nr_map_ids = 256;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.nr_map_ids > 256)
+		return false;
+	for (__u32 i = 0; i < info.nr_map_ids; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		const struct mig_map *m;
+		int mfd = bpf_map_get_fd_by_id(ids[i]), pin;
+		bool same;
+
+		if (mfd < 0)
+			return false;
+		same = !bpf_obj_get_info_by_fd(mfd, &mi, &mlen);
+		close(mfd);
+		if (!same)
+			return false;
+		/* a program set's own (prog array, scratch) and the internal ones: no pin */
+		m = mig_find(mi.name);
+		if (!m || m->kind == MIG_PROGRAM)
+			continue;
+		pin = path_join(path, sizeof(path), a->maps_dir, mi.name) ? -1 : bpf_obj_get(path);
+		same = pin >= 0 && map_id(pin) == ids[i];
+		if (pin >= 0)
+			close(pin);
+		if (!same)
+			return false;
+	}
+	return true;
+}
+
+/* Do the entry, tcx, every stage in TAILS and the others' programs run on the pinned maps? */
+static bool set_on_pinned_maps(const struct agent *a, int entry, int tcx, int tails)
+{
+	bool ok = prog_on_pinned_maps(a, entry) && prog_on_pinned_maps(a, tcx);
+
+	for (__u32 i = 0; ok && i < SLUICE_TAIL_MAX; i++) {
+		__u32 id;
+		int fd;
+
+		ok = !bpf_map_lookup_elem(tails, &i, &id) && (fd = bpf_prog_get_fd_by_id(id)) >= 0;
+		if (ok) {
+			ok = prog_on_pinned_maps(a, fd);
+			close(fd);
+		}
+	}
+	for (size_t i = 0; ok && i < a->nset_progs; i++)
+		ok = prog_on_pinned_maps(a, a->set_progs[i].fd);
+	return ok;
+}
+
 /*
  * Is this build's program set pinned, complete and usable? Then *ENTRY is
  * its entry program, *TCX its tcx ingress program, *TAILS its prog array,
@@ -406,11 +479,15 @@ static bool progs_pinned(struct agent *a, struct bpf_object *const *objs, size_t
 		*entry = bpf_obj_get(path);
 	if (!path_join(path, sizeof(path), a->build_dir, "sluice_tcx"))
 		*tcx = bpf_obj_get(path);
-	if (*tails >= 0 && *entry >= 0 && *tcx >= 0 && fw_pipeline_full(*tails) == 1 && others)
-		return true;
-	if (*tails >= 0 || *entry >= 0 || *tcx >= 0 || a->nset_progs)
+	if (*tails >= 0 && *entry >= 0 && *tcx >= 0 && fw_pipeline_full(*tails) == 1 && others) {
+		if (set_on_pinned_maps(a, *entry, *tcx, *tails))
+			return true;
+		pr_warn("%s: the pinned program set runs on maps that are no longer pinned "
+			"under %s: loading it again", a->build_dir, a->maps_dir);
+	} else if (*tails >= 0 || *entry >= 0 || *tcx >= 0 || a->nset_progs) {
 		pr_warn("%s: the pinned program set is incomplete: loading it again",
 			a->build_dir);
+	}
 	set_progs_close(a);
 	if (*tails >= 0)
 		close(*tails);

@@ -237,6 +237,36 @@ def test_restart_adopts_the_program_set_of_every_object(env, cgroups):
     enforced()
 
 
+def test_program_set_on_maps_no_longer_pinned_is_loaded_again(env):
+    """The links and maps unpinned but the program set left (a teardown
+    killed between the two, or pins removed by hand): the set's programs
+    still run on the maps that lost their pins, which no agent writes any
+    more. The next start loads a new set instead of adopting that one, and
+    the firewall is the policy's (on the code before, the set was adopted:
+    the new link ran the previous policy from the old maps, 5000 passed and
+    5001 was still denied)."""
+    t, agent = env.topo, env.agent
+    env.start(default="allow", rules=RULES)
+    assert probe(env) == {"ok": N, "denied": 0}
+    assert agent.stop(signal.SIGKILL) is not None
+    for sub in ("links", "maps"):
+        for pin in pins_under(os.path.join(agent.state_dir, sub)):
+            os.unlink(pin)
+    agent.write_policy("10-test.yaml", policy_yaml(t, [
+        dict(name="deny-5000", action="deny", proto="udp", dport=["5000"])], "allow"))
+    mark = len(agent.log_text())
+    agent.start()
+    log = agent.log_text()[mark:]
+    assert "no longer pinned" in log and "loaded a new program set" in log, log
+    assert probe(env) == {"ok": 0, "denied": N}
+    # and the next restart adopts the new set: it runs on the pinned maps
+    assert agent.stop() == 0
+    mark = len(agent.log_text())
+    agent.start()
+    assert "adopted the pinned program set" in agent.log_text()[mark:]
+    assert probe(env) == {"ok": 0, "denied": N}
+
+
 def test_teardown_leaves_nothing(env):
     t = env.topo
     agent = env.start(default="allow", rules=RULES)
