@@ -952,11 +952,12 @@ int loader_remove_state(struct agent *a, char *err, size_t errlen)
 	int ret;
 	DIR *d;
 
+	/*
+	 * The program sets before the maps: a teardown cut short in between
+	 * leaves maps a next agent loads new programs on, never programs on
+	 * maps that lost their pins (which a next agent would not adopt either).
+	 */
 	ret = remove_pin_dir(a->links_dir, err, errlen);
-	if (!ret)
-		ret = remove_pin_dir(a->maps_dir, err, errlen);
-	if (!ret)
-		ret = remove_pin_dir(a->upgrade_dir, err, errlen);
 	d = ret ? NULL : opendir(a->progs_dir);
 	while (d && !ret && (de = readdir(d))) {
 		if (de->d_name[0] == '.' ||
@@ -970,6 +971,10 @@ int loader_remove_state(struct agent *a, char *err, size_t errlen)
 		ret = -errno;
 		snprintf(err, errlen, "cannot remove %s: %s", a->progs_dir, strerror(errno));
 	}
+	if (!ret)
+		ret = remove_pin_dir(a->maps_dir, err, errlen);
+	if (!ret)
+		ret = remove_pin_dir(a->upgrade_dir, err, errlen);
 	/* the namespace's claim on the dir (statedir.h) goes last, with the dir */
 	if (!ret && !path_join(path, sizeof(path), a->state_dir, SL_STATE_NETNS_PIN) &&
 	    unlink(path) && errno != ENOENT) {
