@@ -387,27 +387,40 @@ static bool set_progs_open(struct agent *a, struct bpf_object *const *objs, size
 	return true;
 }
 
-/* The id of the map FD; 0 when the kernel does not say. */
-static __u32 map_id(int fd)
+/*
+ * The ids of the maps pinned under maps/ as this build's names (NAMES: the
+ * mig table), into IDS; 0 where none is pinned.
+ */
+static void pinned_map_ids(const struct agent *a, const struct mig_map *names, size_t n,
+			   __u32 *ids)
 {
-	struct bpf_map_info mi = {};
-	__u32 len = sizeof(mi);
+	char path[PATH_MAX];
 
-	return bpf_obj_get_info_by_fd(fd, &mi, &len) ? 0 : mi.id;
+	for (size_t i = 0; i < n; i++) {
+		struct bpf_map_info mi = {};
+		__u32 len = sizeof(mi);
+		int fd = path_join(path, sizeof(path), a->maps_dir, names[i].name) ? -1 :
+			 bpf_obj_get(path);
+
+		ids[i] = fd >= 0 && !bpf_obj_get_info_by_fd(fd, &mi, &len) ? mi.id : 0;
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 /*
- * Does the program FD run on the maps pinned under maps/ (every map it
- * uses that this build pins there is the pinned one)? A set whose maps
- * lost their pins (a teardown killed between unpinning the maps and the
- * programs, a pin removed by hand) runs on maps no agent writes any more:
- * adopted, the policy the agent applies into new maps would never count.
+ * Does the program FD run on the maps pinned under maps/ (PINNED: their ids,
+ * N)? Every map it uses is a pinned one or one no name of this build pins
+ * (a program set's own: prog array, scratch; the internal ones). A set whose
+ * maps lost their pins (a teardown cut short between unpinning the maps and
+ * the programs, a pin removed by hand) runs on maps no agent writes any
+ * more: adopted, the policy the agent applies into new maps would never
+ * count.
  */
-static bool prog_on_pinned_maps(const struct agent *a, int fd)
+static bool prog_on_pinned_maps(int fd, const __u32 *pinned, size_t n)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), ids[256];
-	char path[PATH_MAX];
 
 	info.nr_map_ids = 256;
 	info.map_ids = (__u64)(unsigned long)ids;
@@ -417,24 +430,20 @@ static bool prog_on_pinned_maps(const struct agent *a, int fd)
 		struct bpf_map_info mi = {};
 		__u32 mlen = sizeof(mi);
 		const struct mig_map *m;
-		int mfd = bpf_map_get_fd_by_id(ids[i]), pin;
-		bool same;
+		size_t k = 0;
+		int mfd;
+		bool named;
 
-		if (mfd < 0)
-			return false;
-		same = !bpf_obj_get_info_by_fd(mfd, &mi, &mlen);
-		close(mfd);
-		if (!same)
-			return false;
-		/* a program set's own (prog array, scratch) and the internal ones: no pin */
-		m = mig_find(mi.name);
-		if (!m || m->kind == MIG_PROGRAM)
+		while (k < n && pinned[k] != ids[i])
+			k++;
+		if (k < n)
 			continue;
-		pin = path_join(path, sizeof(path), a->maps_dir, mi.name) ? -1 : bpf_obj_get(path);
-		same = pin >= 0 && map_id(pin) == ids[i];
-		if (pin >= 0)
-			close(pin);
-		if (!same)
+		mfd = bpf_map_get_fd_by_id(ids[i]);
+		named = mfd >= 0 && !bpf_obj_get_info_by_fd(mfd, &mi, &mlen);
+		if (mfd >= 0)
+			close(mfd);
+		m = named ? mig_find(mi.name) : NULL;
+		if (!named || (m && m->kind != MIG_PROGRAM))
 			return false;
 	}
 	return true;
@@ -443,20 +452,28 @@ static bool prog_on_pinned_maps(const struct agent *a, int fd)
 /* Do the entry, tcx, every stage in TAILS and the others' programs run on the pinned maps? */
 static bool set_on_pinned_maps(const struct agent *a, int entry, int tcx, int tails)
 {
-	bool ok = prog_on_pinned_maps(a, entry) && prog_on_pinned_maps(a, tcx);
+	size_t n;
+	const struct mig_map *names = mig_table(&n);
+	__u32 *pinned = calloc(n, sizeof(*pinned));
+	bool ok = pinned != NULL;
 
+	if (ok) {
+		pinned_map_ids(a, names, n, pinned);
+		ok = prog_on_pinned_maps(entry, pinned, n) && prog_on_pinned_maps(tcx, pinned, n);
+	}
 	for (__u32 i = 0; ok && i < SLUICE_TAIL_MAX; i++) {
 		__u32 id;
 		int fd;
 
 		ok = !bpf_map_lookup_elem(tails, &i, &id) && (fd = bpf_prog_get_fd_by_id(id)) >= 0;
 		if (ok) {
-			ok = prog_on_pinned_maps(a, fd);
+			ok = prog_on_pinned_maps(fd, pinned, n);
 			close(fd);
 		}
 	}
 	for (size_t i = 0; ok && i < a->nset_progs; i++)
-		ok = prog_on_pinned_maps(a, a->set_progs[i].fd);
+		ok = prog_on_pinned_maps(a->set_progs[i].fd, pinned, n);
+	free(pinned);
 	return ok;
 }
 
