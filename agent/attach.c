@@ -439,14 +439,6 @@ static void iface_switch_hook(struct agent *a, struct iface *it, bool from_auto)
 	ct_links_sync(a);
 }
 
-static __u32 prog_id(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
 static bool xdp_generic(int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -509,7 +501,7 @@ static void adopt_one(struct agent *a, const char *path, int ifindex, bool tc)
 		fw_ifslot_set(&a->fds, ifindex, a->slot);
 	if (it) {
 		/* the other hook's link beside it: a switch cut short; attach_sync picks */
-		if (!a->legacy_state && info.prog_id != prog_id(prog) &&
+		if (!a->legacy_state && info.prog_id != loader_fd_prog_id(prog) &&
 		    bpf_link_update(fd, prog, NULL))
 			pr_err("%s: cannot update the adopted %s link to the new program: %s",
 			       name, tc ? "tcx" : "XDP", strerror(errno));
@@ -539,7 +531,7 @@ static void adopt_one(struct agent *a, const char *path, int ifindex, bool tc)
 			ifindex, tc ? "tcx" : "XDP", info.id, a->build);
 		return;
 	}
-	if (info.prog_id == prog_id(prog)) {
+	if (info.prog_id == loader_fd_prog_id(prog)) {
 		/* the same build: the link keeps its program (and ids) as they are */
 	} else if (bpf_link_update(fd, prog, NULL)) {
 		/* atomic program swap: the interface never runs without a firewall */
@@ -549,7 +541,7 @@ static void adopt_one(struct agent *a, const char *path, int ifindex, bool tc)
 	} else {
 		clock_gettime(CLOCK_MONOTONIC, &a->last_switch);
 		pr_info("%s: the %s link now runs build %s (program id %u -> %u)", name,
-			tc ? "tcx" : "XDP", a->build, info.prog_id, prog_id(prog));
+			tc ? "tcx" : "XDP", a->build, info.prog_id, loader_fd_prog_id(prog));
 	}
 	it = iface_add(a, ifindex, name, fd);
 	if (!it) {

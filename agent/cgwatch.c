@@ -35,6 +35,7 @@
 
 #include "egress_int.h"
 #include "loader.h"
+#include "loader.h"
 #include "log.h"
 
 #define CGW_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
@@ -79,14 +80,6 @@ static void link_pin(const struct agent *a, uint64_t id, enum eg_hook h, char *b
 		buf[0] = '\0';
 }
 
-static __u32 prog_id(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
 /* Move link FD of hook H to this agent's program (atomic); false when it cannot. */
 static bool link_move(struct agent *a, int fd, enum eg_hook h)
 {
@@ -94,7 +87,7 @@ static bool link_move(struct agent *a, int fd, enum eg_hook h)
 	__u32 len = sizeof(info);
 
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    info.prog_id == prog_id(a->eg->prog_fds[h]))
+	    info.prog_id == loader_fd_prog_id(a->eg->prog_fds[h]))
 		return true;
 	if (bpf_link_update(fd, a->eg->prog_fds[h], NULL)) {
 		pr_err("egress: cannot move a pinned %s link to the new program: %s; the "

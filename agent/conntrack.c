@@ -837,11 +837,8 @@ void ct_status_hooks(struct agent *a, const struct iface *it, struct json_object
 		json_object_object_add(o, "attach", json_object_new_string(it->tc_clsact[dir] ?
 									   "netlink" : "bpf_link"));
 		if (it->tc_clsact[dir]) {
-			struct bpf_prog_info pinfo = {};
-			__u32 plen = sizeof(pinfo);
-
-			bpf_obj_get_info_by_fd(tc_prog_fd(a, dir), &pinfo, &plen);
-			json_object_object_add(o, "prog_id", json_object_new_int64(pinfo.id));
+			json_object_object_add(o, "prog_id",
+					       json_object_new_int64(loader_fd_prog_id(tc_prog_fd(a, dir))));
 		} else {
 			bpf_obj_get_info_by_fd(it->tc_link_fd[dir], &info, &len);
 			json_object_object_add(o, "prog_id", json_object_new_int64(info.prog_id));
@@ -1213,14 +1210,11 @@ int ct_cmd_stats(struct agent *a, struct json_object *req, struct json_object **
 	json_object_object_add(d, "swept", json_object_new_uint64(sw.walked));
 	json_object_object_add(d, "sweep_ns", json_object_new_uint64(sw.walk_ns));
 	if (a->tc_skel) {
-		struct bpf_prog_info pinfo = {};
-		__u32 plen = sizeof(pinfo);
-
 		/* the program the sweepers call back (an upgrade moves them) */
-		if (!bpf_obj_get_info_by_fd(loader_prog_fd(a, a->tc_skel->progs.ct_start), &pinfo,
-					    &plen))
-			json_object_object_add(d, "sweeper_prog_id",
-					       json_object_new_uint64(pinfo.id));
+		uint32_t id = loader_fd_prog_id(loader_prog_fd(a, a->tc_skel->progs.ct_start));
+
+		if (id)
+			json_object_object_add(d, "sweeper_prog_id", json_object_new_uint64(id));
 	}
 	to = json_object_new_object();
 	for (int i = 0; i < SLUICE_CT_TO_MAX; i++)

@@ -789,6 +789,14 @@ int loader_pin_obj(struct agent *a, const struct bpf_object *obj)
 	return 0;
 }
 
+uint32_t loader_fd_prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
 int loader_prog_fd(const struct agent *a, const struct bpf_program *prog)
 {
 	const char *name = bpf_program__name(prog);

@@ -75,6 +75,8 @@ int loader_prepare_obj(const struct agent *a, struct bpf_object *obj);
 int loader_pin_obj(struct agent *a, const struct bpf_object *obj);
 /* The fd of PROG of the TC or cgroup object: the adopted pin's, or the loaded one's. */
 int loader_prog_fd(const struct agent *a, const struct bpf_program *prog);
+/* The id of the program behind FD, or 0. */
+uint32_t loader_fd_prog_id(int fd);
 /* Free the BPF objects (pins stay); an upgrade not committed is undone. */
 void loader_unload(struct agent *a);
 /*
