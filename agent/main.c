@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -220,6 +221,27 @@ static int setup_signals(struct agent *a)
 	a->sig_src.fd = a->sig_fd;
 	a->sig_src.ready = signal_ready;
 	return agent_watch(a, &a->sig_src, EPOLLIN);
+}
+
+/*
+ * The agent holds an fd per pinned map and program, about three links per
+ * interface of a stateful firewall and nine per egress entry: a node with
+ * a few hundred veths passes the soft limit of 1024 a service manager
+ * gives (systemd's default), and an interface that then appears stays
+ * without its firewall. The hard limit
+ * is what the administrator allows: take it all (only epoll is used, no
+ * select(), so fds past FD_SETSIZE are fine).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		pr_warn("cannot raise the limit of open files to %llu: %s",
+			(unsigned long long)rl.rlim_max, strerror(errno));
 }
 
 /* Everything up to the event loop; returns 0 or -errno (already logged). */
@@ -443,6 +465,7 @@ int main(int argc, char **argv)
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
 	pr_info("sluiced %s starting", sluice_version);
+	raise_nofile();
 
 	err = make_absolute(&a.policy_dir, &owned[0]);
 	if (!err)

@@ -23,7 +23,8 @@ from lib.agent import Agent, BPFFS, binaries, ensure_bpffs, pins_under
 from lib.netns import Topology, ns_exists, run, xdp_prog_id
 from lib.policy import policy_yaml
 
-RUN_PREFIX = "sl%04x" % (os.getpid() & 0xFFFF)
+# SLUICE_TEST_PREFIX: another prefix, for a run beside others on one machine
+RUN_PREFIX = os.environ.get("SLUICE_TEST_PREFIX") or "sl%04x" % (os.getpid() & 0xFFFF)
 _counter = itertools.count()
 
 
