@@ -451,6 +451,7 @@ int main(int argc, char **argv)
 		.ctl_fd = -1,
 		.epfd = -1,
 		.sig_fd = -1,
+		.spare_fd = -1,
 		.ev_rate = SLUICE_EV_DEFAULT_RATE,
 		.svc.wd_fd = -1,
 	};
@@ -517,6 +518,8 @@ int main(int argc, char **argv)
 		close(a.state_lock_fd);
 	if (a.sig_fd >= 0)
 		close(a.sig_fd);
+	if (a.spare_fd >= 0)
+		close(a.spare_fd);
 	if (a.epfd >= 0)
 		close(a.epfd);
 	log_close();

@@ -11,10 +11,12 @@ in the listen queue (the loop span on the unaccepted connection), an
 interface that could not be attached and a policy change that could not be
 read are tried again once fds are free.
 """
+import json
 import os
 import subprocess
 import time
 
+from lib.netns import PYTHON, run
 from lib.policy import deny_udp, policy_yaml
 
 EXTRA = 40      # veths beside the topology's: ~3 fds each
@@ -42,3 +44,71 @@ def test_soft_fd_limit_raised_to_the_hard_one(env):
     names, unattached = attached(agent)
     assert unattached == [], unattached
     assert names == {topo.fdev} | {"%sf%d" % (topo.pfx, i) for i in range(1, EXTRA + 1)}
+
+
+def nofile(agent):
+    """The agent's (soft, hard) limit of open files."""
+    for line in open("/proc/%d/limits" % agent.proc.pid):
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no open files limit for pid %d" % agent.proc.pid)
+
+
+def starve(agent):
+    """Lower the agent's soft limit of open files to the number it has open:
+    the next fd it asks for is refused (EMFILE). Returns the old limits."""
+    soft, hard = nofile(agent)
+    n = len(os.listdir("/proc/%d/fd" % agent.proc.pid))
+    subprocess.run(["prlimit", "--pid", str(agent.proc.pid), "--nofile=%d:%d" % (n, hard)],
+                   check=True)
+    return soft, hard
+
+
+def feed(agent, limits):
+    subprocess.run(["prlimit", "--pid", str(agent.proc.pid), "--nofile=%d:%d" % limits],
+                   check=True)
+
+
+def cli(agent, *args, timeout=5):
+    """The CLI with a limit of TIMEOUT s on the agent's answer."""
+    return run(["env", "SLUICE_CTL_TIMEOUT=%d" % timeout, agent.sluice, "--socket",
+                agent.socket] + list(args), ns=agent.ns, check=False, timeout=timeout + 20)
+
+
+SCRAPE = """
+import urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen('http://127.0.0.1:%d/metrics', timeout=%d)
+    print(r.status, len(r.read()))
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode().strip())
+"""
+METRICS_PORT = 9464
+
+
+def scrape(agent, timeout=5):
+    p = run([PYTHON, "-c", SCRAPE % (METRICS_PORT, timeout)], ns=agent.ns, check=False,
+            timeout=timeout + 20)
+    return p.stdout.strip() or p.stderr.strip().splitlines()[-1]
+
+
+def test_out_of_fds_clients_refused_at_once_then_served(env):
+    """Out of fds, a control client and a scraper get an error at once, where
+    they waited unaccepted (the CLI until its time limit) while the loop
+    spun on the listening socket; with fds again both are served."""
+    topo, agent = env.topo, env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(topo, deny_udp(5001)))
+    agent.start(extra=["--metrics", "127.0.0.1:%d" % METRICS_PORT])
+    assert scrape(agent).startswith("200 ")
+    limits = starve(agent)
+    try:
+        p = cli(agent, "status")
+        assert p.returncode == 1 and "out of file descriptors" in p.stderr, (p.stdout, p.stderr)
+        assert scrape(agent).startswith("503 the agent is out of file descriptors")
+    finally:
+        feed(agent, limits)
+    assert "out of file descriptors" in agent.log_text()
+    p = cli(agent, "-j", "status")
+    assert p.returncode == 0 and json.loads(p.stdout)["generation"] == 1, p.stderr
+    assert scrape(agent).startswith("200 ")
