@@ -202,6 +202,7 @@ struct agent {
 	struct iface_fail {
 		int ifindex;
 		bool held;	/* another XDP program is attached: looked at by attach_audit */
+		bool retry;	/* out of fds or memory: attach_audit tries again */
 		char name[IF_NAMESIZE];
 		char why[128];
 	} *ifails;

@@ -112,3 +112,40 @@ def test_out_of_fds_clients_refused_at_once_then_served(env):
     p = cli(agent, "-j", "status")
     assert p.returncode == 0 and json.loads(p.stdout)["generation"] == 1, p.stderr
     assert scrape(agent).startswith("200 ")
+
+
+def wait_for(what, fn, timeout=15):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_interface_attached_once_fds_are_free(env):
+    """An interface that appears while the agent is out of fds is listed as
+    unattached, and gets its firewall once fds are free: it stayed open
+    (no event of its link comes again) until the next reload."""
+    topo, agent = env.topo, env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(topo, deny_udp(5001), default="deny"))
+    agent.start()
+    new = "%sf1" % topo.pfx
+    limits = starve(agent)
+    try:
+        add_veths(topo, 1)
+        # (no status meanwhile: the agent has no fd to take its connection)
+        refused = "%s: cannot attach XDP: Too many open files" % new
+        wait_for("the attach refused", lambda: refused in agent.log_text())
+        # the link's later events (up, carrier) refused too: none is left to attach it
+        seen = 0
+        for _ in range(20):
+            if agent.log_text().count(refused) == seen:
+                break
+            seen = agent.log_text().count(refused)
+            time.sleep(1.5)
+    finally:
+        feed(agent, limits)
+    wait_for("%s attached:\n%s" % (new, agent.log_text()[-3000:]),
+             lambda: attached(agent) == ({topo.fdev, new}, []))
