@@ -173,6 +173,7 @@ struct agent {
 	size_t nsub_wds;
 	struct timespec change_first;	/* first change of the current debounce */
 	struct timespec change_last;	/* last complete step (sync.c: bursts) */
+	long retry_ms;			/* a reload out of fds or memory: tried again after */
 	struct ep_src inotify_src, debounce_src;
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */

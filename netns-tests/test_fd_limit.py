@@ -149,3 +149,23 @@ def test_interface_attached_once_fds_are_free(env):
         feed(agent, limits)
     wait_for("%s attached:\n%s" % (new, agent.log_text()[-3000:]),
              lambda: attached(agent) == ({topo.fdev, new}, []))
+
+
+def test_policy_change_applied_once_fds_are_free(env):
+    """A change of the policy dir read while the agent is out of fds is not
+    applied (the policy in force stays) and is read again once fds are free:
+    it was lost until the next change or SIGHUP."""
+    topo, agent = env.topo, env.agent
+    agent.write_policy("10-test.yaml", policy_yaml(topo, deny_udp(5001)))
+    agent.start()
+    limits = starve(agent)
+    try:
+        agent.write_policy("10-test.yaml", policy_yaml(topo, deny_udp(5002)))
+        wait_for("the reload refused", lambda: "cannot read directory: Too many open files"
+                 in agent.log_text())
+    finally:
+        feed(agent, limits)
+    st = wait_for("generation 2:\n%s" % agent.log_text()[-3000:],
+                  lambda: agent.status()["generation"] == 2 and agent.status())
+    assert st["last_change"] == "applied"
+    assert [r["name"] for r in agent.cli("rule", "list")["rules"]] == ["deny-5002"]
