@@ -12,10 +12,9 @@ interface that could not be attached and a policy change that could not be
 read are tried again once fds are free.
 """
 import json
-import os
-import subprocess
 import time
 
+from lib.fds import feed, starve
 from lib.netns import PYTHON, run
 from lib.policy import deny_udp, policy_yaml
 
@@ -44,30 +43,6 @@ def test_soft_fd_limit_raised_to_the_hard_one(env):
     names, unattached = attached(agent)
     assert unattached == [], unattached
     assert names == {topo.fdev} | {"%sf%d" % (topo.pfx, i) for i in range(1, EXTRA + 1)}
-
-
-def nofile(agent):
-    """The agent's (soft, hard) limit of open files."""
-    for line in open("/proc/%d/limits" % agent.proc.pid):
-        if line.startswith("Max open files"):
-            soft, hard = line.split()[3:5]
-            return int(soft), int(hard)
-    raise AssertionError("no open files limit for pid %d" % agent.proc.pid)
-
-
-def starve(agent):
-    """Lower the agent's soft limit of open files to the number it has open:
-    the next fd it asks for is refused (EMFILE). Returns the old limits."""
-    soft, hard = nofile(agent)
-    n = len(os.listdir("/proc/%d/fd" % agent.proc.pid))
-    subprocess.run(["prlimit", "--pid", str(agent.proc.pid), "--nofile=%d:%d" % (n, hard)],
-                   check=True)
-    return soft, hard
-
-
-def feed(agent, limits):
-    subprocess.run(["prlimit", "--pid", str(agent.proc.pid), "--nofile=%d:%d" % limits],
-                   check=True)
 
 
 def cli(agent, *args, timeout=5):
