@@ -636,6 +636,26 @@ TEST(set_file_bad_lines)
 	fx_done(&f);
 }
 
+TEST(set_file_bom_and_crlf)
+{
+	struct fixture f;
+
+	/* a list saved by a Windows tool: a UTF-8 BOM, CRLF line ends */
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: bl.txt\n");
+	fx_write(&f, "bl.txt", "\xef\xbb\xbf" "192.0.2.1\r\n198.51.100.0/24\r\n");
+	if (ASSERT_EQ(fx_load(&f), 0, "rc"))
+		ASSERT_EQ(f.pol.sets[0].n, 2, "both prefixes");
+	fx_done(&f);
+	/* only at the start: elsewhere those bytes are what they are */
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: bl.txt\n");
+	fx_write(&f, "bl.txt", "192.0.2.1\n\xef\xbb\xbf" "198.51.100.0/24\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "bl.txt", 2, 1, "unexpected byte 0xef");
+	fx_done(&f);
+}
+
 TEST(set_file_error_cap)
 {
 	struct fixture f;
