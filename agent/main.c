@@ -12,6 +12,7 @@
  * left, moving them to a new build with bpf_link_update).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -256,7 +257,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		return err;
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (a->epfd < 0 || setup_signals(a)) {
+	/* the spare fd of agent_accept, before the maps and links take the others */
+	a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (a->epfd < 0 || a->spare_fd < 0 || setup_signals(a)) {
 		err = -errno;
 		pr_err("cannot set up the event loop: %s", strerror(errno));
 		return err;
