@@ -76,7 +76,7 @@ def test_out_of_fds_clients_refused_at_once_then_served(env):
     agent.write_policy("10-test.yaml", policy_yaml(topo, deny_udp(5001)))
     agent.start(extra=["--metrics", "127.0.0.1:%d" % METRICS_PORT])
     assert scrape(agent).startswith("200 ")
-    limits = starve(agent)
+    limits = starve(agent, at_its_fds=True)
     try:
         p = cli(agent, "status")
         assert p.returncode == 1 and "out of file descriptors" in p.stderr, (p.stdout, p.stderr)

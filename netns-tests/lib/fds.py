@@ -15,12 +15,19 @@ def nofile(pid):
     raise AssertionError("no open files limit for pid %d" % pid)
 
 
-def starve(agent):
-    """Lower the agent's soft limit of open files to the number it has open:
-    the next fd it asks for is refused (EMFILE). Returns the old limits."""
+def starve(agent, at_its_fds=False):
+    """Lower the agent's soft limit of open files: its fds stay open, and a
+    new one is refused (EMFILE). The limit bounds the number a new fd gets
+    (the lowest free one): 3 refuses every new one, whatever number is free;
+    AT_ITS_FDS sets it past the agent's highest fd, as when it reached the
+    limit by itself (an fd it closes then makes room, as its spare fd does
+    for agent_accept); the agent must hold no fd that comes and goes.
+    Returns the old limits."""
     pid = agent.proc.pid
     soft, hard = nofile(pid)
-    n = len(os.listdir("/proc/%d/fd" % pid))
+    n = 3
+    if at_its_fds:
+        n = max(int(fd) for fd in os.listdir("/proc/%d/fd" % pid)) + 1
     subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%d:%d" % (n, hard)], check=True)
     return soft, hard
 
