@@ -94,7 +94,8 @@ int sl_prefix_parse(const char *s, size_t n, struct sl_prefix *p, char *err, siz
 	 * ::ffff:a.b.c.d is never matched as written: the datapath drops an
 	 * IPv6 packet carrying one (ipv6-v4-mapped) and the egress hooks judge
 	 * a socket's as the IPv4 address. `block add ::ffff:203.0.113.5` said
-	 * "blocked" and 203.0.113.5 passed.
+	 * "blocked" and 203.0.113.5 passed. -EDOM, with *P filled: the blocklist
+	 * an older agent saved may hold one, which must still load and go.
 	 */
 	if (p->family == AF_INET6 && len >= 96 && !memcmp(p->addr, v4mapped, 12)) {
 		char v4[INET_ADDRSTRLEN], plen[8] = "";
@@ -105,7 +106,7 @@ int sl_prefix_parse(const char *s, size_t n, struct sl_prefix *p, char *err, siz
 		snprintf(err, errlen, "\"%.*s\" is an IPv4-mapped IPv6 address, never matched as "
 			 "one (an IPv6 packet carrying it is dropped, a socket's is judged as IPv4); "
 			 "write %s%s", (int)n, s, v4, plen);
-		return -EINVAL;
+		return -EDOM;
 	}
 	return 0;
 }
