@@ -7,9 +7,10 @@ interface of a stateful firewall: under a service manager's soft limit of
 limit to the hard one; and when it is out of fds all the same (the hard
 limit reached, lowered here with prlimit on the running agent), nothing is
 lost for good: a control client gets an error answer instead of waiting
-in the listen queue (the loop span on the unaccepted connection), an
+in the listen queue (the loop spun on the unaccepted connection), an
 interface that could not be attached and a policy change that could not be
-read are tried again once fds are free.
+read are tried again once fds are free (and a health check is skipped, not
+failed: test_lb.py).
 """
 import json
 import time
