@@ -27,6 +27,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "ct.h"
@@ -172,6 +173,7 @@ struct agent {
 	size_t nsub_wds;
 	struct timespec change_first;	/* first change of the current debounce */
 	struct timespec change_last;	/* last complete step (sync.c: bursts) */
+	long retry_ms;			/* a reload out of fds or memory: tried again after */
 	struct ep_src inotify_src, debounce_src;
 
 	/* conntrack (conntrack.c): the TC egress program and the shared ct maps */
@@ -201,6 +203,7 @@ struct agent {
 	struct iface_fail {
 		int ifindex;
 		bool held;	/* another XDP program is attached: looked at by attach_audit */
+		bool retry;	/* out of fds or memory: attach_audit tries again */
 		char name[IF_NAMESIZE];
 		char why[128];
 	} *ifails;
@@ -249,6 +252,8 @@ struct agent {
 	int batch_n;
 	int sig_fd;
 	struct ep_src sig_src;
+	int spare_fd;			/* given up to refuse a connection when out of fds */
+	bool out_of_fds;		/* said so in the log: once until an accept succeeds */
 	bool stop;
 	int exit_code;
 };
@@ -265,6 +270,16 @@ int agent_watch(struct agent *a, struct ep_src *src, uint32_t events);
  */
 void *agent_conn_new(struct agent *a, int fd, size_t size,
 		     void (*ready)(struct agent *a, struct ep_src *src, uint32_t events));
+/*
+ * accept4 (non-blocking, close-on-exec) of a connection on the listening
+ * socket LFD: its fd, or -errno (-EAGAIN: none waits). Out of fds (EMFILE,
+ * ENFILE) the connection would stay in the listen queue, its client
+ * waiting and the socket readable at every round (the loop spun on it):
+ * the spare fd makes room to take it, the N bytes of REFUSE are sent on it
+ * (best effort) and it is closed; that returns -EMFILE (-ENFILE).
+ */
+int agent_accept(struct agent *a, int lfd, struct sockaddr *sa, socklen_t *len,
+		 const char *refuse, size_t n);
 /* Milliseconds of CLOCK_MONOTONIC since T0. */
 long agent_ms_since(const struct timespec *t0);
 /* Stop watching SRC, also for the rest of the batch being handled: SRC may be freed next. */

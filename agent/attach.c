@@ -320,6 +320,8 @@ static void ifail_set(struct agent *a, int ifindex, const char *name, bool tc, i
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->held = !tc && (err == -EEXIST || err == -EBUSY) && !bpf_xdp_query(ifindex, 0, &q) &&
 		  q.prog_id;
+	/* fds or memory may be free a moment later: the interface must not stay open */
+	f->retry = !f->held && (err == -EMFILE || err == -ENFILE || err == -ENOMEM);
 	if (f->held) {
 		snprintf(f->why, sizeof(f->why), "another XDP program is attached (prog id %u, "
 			 "%s mode); sluice does not replace it", q.prog_id,
@@ -709,6 +711,8 @@ int attach_audit(struct agent *a)
 			"listing the links again");
 		lost = true;
 	}
+	for (size_t i = 0; i < a->nifails && !lost; i++)
+		lost = a->ifails[i].retry;
 	/* the link dump gives each interface's kind (hook auto) to attach it again */
 	return lost ? attach_sync(a) : 0;
 }

@@ -28,7 +28,8 @@ int attach_sync(struct agent *a);
 /*
  * Every ATTACH_AUDIT_MS, and before `status` answers: a firewall or
  * conntrack link that is no longer on its interface (detached by someone
- * else: no event says so) is replaced by a new one. 0 or -errno.
+ * else: no event says so) is replaced by a new one, and an interface whose
+ * attach ran out of fds or memory is tried again. 0 or -errno.
  */
 #define ATTACH_AUDIT_MS	1000
 int attach_audit(struct agent *a);

@@ -293,12 +293,15 @@ static bool make_room(struct agent *a)
 
 static void listen_ready(struct agent *a, struct ep_src *src, uint32_t events)
 {
+	static const char no_fds[] = "{\"ok\":false,\"error\":\"the agent is out of file "
+				     "descriptors (see its log); try again\"}\n";
 	struct ctl_conn *c;
 	int fd;
 
 	(void)src;
 	(void)events;
-	while ((fd = accept4(a->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	/* out of fds, one client a round is refused (the rest wait for the next) */
+	while ((fd = agent_accept(a, a->ctl_fd, NULL, NULL, no_fds, sizeof(no_fds) - 1)) >= 0) {
 		if (a->nconns >= CTL_MAX_CONNS && !make_room(a)) {
 			pr_debug("control: %d answers are being sent; refusing a connection",
 				 CTL_MAX_CONNS);

@@ -576,8 +576,11 @@ out:
 
 /* ---- block-add / block-del / block-list ---- */
 
-/* The prefixes of REQ["prefixes"], parsed; an invalid one is named. */
-static int req_prefixes(struct json_object *req, struct sl_prefix **out, size_t *n,
+/*
+ * The prefixes of REQ["prefixes"], parsed; an invalid one is named. DEL
+ * takes an IPv4-mapped one too: an older agent's blocklist may hold it.
+ */
+static int req_prefixes(struct json_object *req, bool del, struct sl_prefix **out, size_t *n,
 			char *err, size_t errlen)
 {
 	struct json_object *v;
@@ -599,7 +602,9 @@ static int req_prefixes(struct json_object *req, struct sl_prefix **out, size_t 
 		const char *s = str_at(v, i);
 		char perr[256];
 
-		if (sl_prefix_parse(s, strlen(s), &(*out)[i], perr, sizeof(perr))) {
+		int rc = sl_prefix_parse(s, strlen(s), &(*out)[i], perr, sizeof(perr));
+
+		if (rc && !(del && rc == -EDOM)) {
 			snprintf(err, errlen, "%s", perr);
 			free(*out);
 			*out = NULL;
@@ -814,12 +819,12 @@ static int block_del_fast(struct agent *a, const struct sl_prefix *v, size_t n,
 }
 
 /* block add and del: the checks, the prefixes of REQ. */
-static int block_begin(struct agent *a, struct json_object *req, struct sl_prefix **v,
+static int block_begin(struct agent *a, struct json_object *req, bool del, struct sl_prefix **v,
 		       size_t *n, char *err, size_t errlen)
 {
 	int ret = edit_allowed(a, req, err, errlen);
 
-	return ret ? ret : req_prefixes(req, v, n, err, errlen);
+	return ret ? ret : req_prefixes(req, del, v, n, err, errlen);
 }
 
 int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_object **data,
@@ -832,7 +837,7 @@ int edit_cmd_block_add(struct agent *a, struct json_object *req, struct json_obj
 	size_t n, nadded = 0;
 	int ret;
 
-	ret = block_begin(a, req, &v, &n, err, errlen);
+	ret = block_begin(a, req, false, &v, &n, err, errlen);
 	if (ret)
 		goto out;
 	added = json_object_new_array();
@@ -895,7 +900,7 @@ int edit_cmd_block_del(struct agent *a, struct json_object *req, struct json_obj
 	bool fast;
 	int ret;
 
-	ret = block_begin(a, req, &v, &n, err, errlen);
+	ret = block_begin(a, req, true, &v, &n, err, errlen);
 	if (ret)
 		goto out;
 	if (!edits_current(a)) {

@@ -77,6 +77,7 @@ struct agent_health {
 	int timer_fd;
 	struct ep_src timer_src;
 	bool dirty;			/* a state changed: the tables follow */
+	bool starved;			/* no socket for a check: said once in the log */
 };
 
 static uint64_t now_ms(void)
@@ -304,10 +305,24 @@ static void hc_start(struct agent *a, struct hc_check *c, uint64_t now)
 	}
 	fd = socket(c->family == 4 ? AF_INET : AF_INET6,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		       errno == ENOBUFS)) {
+		/*
+		 * The agent's own want (fds, memory) says nothing of the backend:
+		 * counted as its failure, every backend left the table and the
+		 * service's traffic found none. No check this interval.
+		 */
+		if (!a->hc->starved)
+			pr_warn("health: no socket for the checks (%s): skipped until there is one",
+				strerror(errno));
+		a->hc->starved = true;
+		return;
+	}
 	if (fd < 0) {
 		hc_result(a, c, false, strerror(errno));
 		return;
 	}
+	a->hc->starved = false;
 	c->src.fd = fd;
 	c->phase = HC_CONNECTING;
 	if (c->encap) {

@@ -10,9 +10,12 @@
  * free it at once (tests/test_loop.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -51,6 +54,46 @@ void *agent_conn_new(struct agent *a, int fd, size_t size,
 		return NULL;
 	}
 	return src;
+}
+
+/* The spare fd: a slot to give up when no other is left (agent_accept). */
+static void spare_open(struct agent *a)
+{
+	if (a->spare_fd < 0)
+		a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int agent_accept(struct agent *a, int lfd, struct sockaddr *sa, socklen_t *len,
+		 const char *refuse, size_t n)
+{
+	struct rlimit rl = {};
+	int fd, err;
+
+	spare_open(a);
+	fd = accept4(lfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		a->out_of_fds = false;
+		return fd;
+	}
+	err = -errno;
+	if ((err != -EMFILE && err != -ENFILE) || a->spare_fd < 0)
+		return err;
+	close(a->spare_fd);
+	a->spare_fd = -1;
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		if (send(fd, refuse, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			pr_debug("cannot send the refusal: %s", strerror(errno));
+		close(fd);
+	}
+	spare_open(a);
+	if (!a->out_of_fds) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		pr_warn("out of file descriptors (%s, limit %llu): refusing connections until "
+			"some are free", strerror(-err), (unsigned long long)rl.rlim_cur);
+		a->out_of_fds = true;
+	}
+	return err;
 }
 
 long agent_ms_since(const struct timespec *t0)

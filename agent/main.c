@@ -12,12 +12,14 @@
  * left, moving them to a new build with bpf_link_update).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -222,6 +224,27 @@ static int setup_signals(struct agent *a)
 	return agent_watch(a, &a->sig_src, EPOLLIN);
 }
 
+/*
+ * The agent holds an fd per pinned map and program, about three links per
+ * interface of a stateful firewall and nine per egress entry: a node with
+ * a few hundred veths passes the soft limit of 1024 a service manager
+ * gives (systemd's default), and an interface that then appears stays
+ * without its firewall. The hard limit
+ * is what the administrator allows: take it all (only epoll is used, no
+ * select(), so fds past FD_SETSIZE are fine).
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		pr_warn("cannot raise the limit of open files to %llu: %s",
+			(unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 /* Everything up to the event loop; returns 0 or -errno (already logged). */
 static int agent_start(struct agent *a, bool *fresh)
 {
@@ -234,7 +257,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	if (err)
 		return err;
 	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (a->epfd < 0 || setup_signals(a)) {
+	/* the spare fd of agent_accept, before the maps and links take the others */
+	a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (a->epfd < 0 || a->spare_fd < 0 || setup_signals(a)) {
 		err = -errno;
 		pr_err("cannot set up the event loop: %s", strerror(errno));
 		return err;
@@ -429,6 +454,7 @@ int main(int argc, char **argv)
 		.ctl_fd = -1,
 		.epfd = -1,
 		.sig_fd = -1,
+		.spare_fd = -1,
 		.ev_rate = SLUICE_EV_DEFAULT_RATE,
 		.svc.wd_fd = -1,
 	};
@@ -443,6 +469,7 @@ int main(int argc, char **argv)
 	log_setup(foreground, level, verbose);
 	a.started = time(NULL);
 	pr_info("sluiced %s starting", sluice_version);
+	raise_nofile();
 
 	err = make_absolute(&a.policy_dir, &owned[0]);
 	if (!err)
@@ -494,6 +521,8 @@ int main(int argc, char **argv)
 		close(a.state_lock_fd);
 	if (a.sig_fd >= 0)
 		close(a.sig_fd);
+	if (a.spare_fd >= 0)
+		close(a.spare_fd);
 	if (a.epfd >= 0)
 		close(a.epfd);
 	log_close();

@@ -511,6 +511,9 @@ static long metrics_expire(struct agent_metrics *m)
 /* Connections on our listening socket: to MHD while there is room, else closed at once. */
 static void metrics_accept(struct agent *a, struct ep_src *src, uint32_t events)
 {
+	static const char no_fds[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+				     "text/plain\r\nContent-Length: 48\r\nConnection: close\r\n"
+				     "\r\nthe agent is out of file descriptors; try again\n";
 	struct agent_metrics *m = a->metrics;
 
 	(void)src;
@@ -522,13 +525,12 @@ static void metrics_accept(struct agent *a, struct ep_src *src, uint32_t events)
 		struct m_conn *mc = NULL;
 		int fd;
 
-		fd = accept4(m->listen_fd, (struct sockaddr *)&ss, &len,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
+		fd = agent_accept(a, m->listen_fd, (struct sockaddr *)&ss, &len, no_fds,
+				  sizeof(no_fds) - 1);
+		if (fd == -EINTR || fd == -ECONNABORTED)
+			continue;
+		if (fd < 0)
 			return;
-		}
 		for (int i = 0; i < M_MAX_CONNS && !mc; i++)
 			if (m->conns[i].fd < 0)
 				mc = &m->conns[i];

@@ -56,6 +56,8 @@
 #define DEBOUNCE_MAX_MS	1000	/* a dir that keeps changing is read anyway */
 #define REMOVED_MS	300	/* after a file went: the new one of a backup-rename-write */
 #define REWATCH_MS	1000	/* retry when the policy dir is gone */
+#define RETRY_MS	1000	/* a reload out of fds or memory: again after, ... */
+#define RETRY_MAX_MS	60000	/* ... twice as long each time up to this */
 #define SLOT_GRACE_MS	10	/* before freeing a slot or program set just left */
 #define SUBDIR_DEPTH	4	/* subdirs of the policy dir watched for set files, */
 #define SUBDIR_MAX	64	/* at most this deep and this many */
@@ -374,6 +376,26 @@ void sync_gc_run(struct agent *a)
 
 static void watch_subdirs(struct agent *a);
 static void watch_renew(struct agent *a);
+static void timer_arm(struct agent *a, long ms);
+
+/*
+ * A reload that ran out of fds (a file or the dir not opened) or memory
+ * says nothing about the policy: no change of the dir may come again to
+ * apply it, so it is tried again, less often each time it fails.
+ */
+static void reload_retry(struct agent *a, int err)
+{
+	if (err != -EMFILE && err != -ENFILE && err != -ENOMEM) {
+		a->retry_ms = 0;
+		return;
+	}
+	a->retry_ms = a->retry_ms ? a->retry_ms * 2 : RETRY_MS;
+	if (a->retry_ms > RETRY_MAX_MS)
+		a->retry_ms = RETRY_MAX_MS;
+	pr_warn("%s: reading it again in %ld s (%s)", a->policy_dir, a->retry_ms / 1000,
+		strerror(-err));
+	timer_arm(a, a->retry_ms);
+}
 
 int sync_reload(struct agent *a, const char *why)
 {
@@ -396,8 +418,10 @@ int sync_reload(struct agent *a, const char *why)
 		if (a->have_policy || a->generation)
 			pr_err("not applied; generation %llu stays in force",
 			       (unsigned long long)a->generation);
+		reload_retry(a, err);
 		return err;
 	}
+	a->retry_ms = 0;
 	return attach_sync(a);
 }
 

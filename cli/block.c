@@ -73,8 +73,12 @@ static const struct cli_opt block_opts[] = {
 	{ NULL },
 };
 
-/* The prefixes and options of block add/del; the prefixes are checked here first. */
-static int block_args(struct cli *c, int argc, char **argv, struct json_object **args,
+/*
+ * The prefixes and options of block add/del; the prefixes are checked here
+ * first. DEL takes an IPv4-mapped one too (refused since, an older agent
+ * took it): it goes.
+ */
+static int block_args(struct cli *c, int argc, char **argv, bool del, struct json_object **args,
 		      long long *gen)
 {
 	struct json_object *pfx;
@@ -91,7 +95,9 @@ static int block_args(struct cli *c, int argc, char **argv, struct json_object *
 		struct sl_prefix p;
 		char err[256];
 
-		if (sl_prefix_parse(a.pos[i], strlen(a.pos[i]), &p, err, sizeof(err)))
+		int perr = sl_prefix_parse(a.pos[i], strlen(a.pos[i]), &p, err, sizeof(err));
+
+		if (perr && !(del && perr == -EDOM))
 			rc = cli_error(c, EXIT_USAGE, "CIDR argument %zu: %s", i + 1, err);
 		else
 			json_object_array_add(pfx, json_object_new_string(a.pos[i]));
@@ -145,7 +151,7 @@ static int do_block_edit(struct cli *c, int argc, char **argv, const char *cmd,
 {
 	struct json_object *args;
 	long long gen;
-	int rc = block_args(c, argc, argv, &args, &gen);
+	int rc = block_args(c, argc, argv, !strcmp(cmd, "block-del"), &args, &gen);
 
 	return rc ? rc : cli_edit_run(c, cmd, args, gen, text);
 }

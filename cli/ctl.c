@@ -228,8 +228,17 @@ int ctl_call_fd(const struct cli *c, int fd, const char *cmd, struct json_object
 
 	err = send_all(fd, wire, wlen, deadline);
 	free(wire);
-	if (!err)
-		err = recv_line(fd, &line, deadline);
+	/*
+	 * Closed while the request was sent: the agent may have refused the
+	 * connection with an answer of its own (out of fds) before it read
+	 * anything; that answer says more than EPIPE.
+	 */
+	if (!err || err == -EPIPE || err == -ECONNRESET) {
+		int rerr = recv_line(fd, &line, deadline);
+
+		if (!err || !rerr)
+			err = rerr;
+	}
 	if (err == -ETIMEDOUT)
 		return cli_error(c, EXIT_FAIL, "sluiced at %s did not answer '%s' within %d s",
 				 c->socket, cmd, ctl_timeout_ms() / 1000);

@@ -30,11 +30,11 @@
 
 /*
  * Why the address P cannot be a VIP or a backend (no host sends to it, or
- * it never leaves this host), or NULL.
+ * it never leaves this host), or NULL. An IPv4-mapped one never gets here:
+ * sl_prefix_parse refuses it.
  */
 static const char *lb_addr_unusable(const struct sl_prefix *p)
 {
-	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
 	static const uint8_t zero[16];
 	const uint8_t *a = p->addr;
 
@@ -53,8 +53,6 @@ static const char *lb_addr_unusable(const struct sl_prefix *p)
 		return "the loopback address";
 	if (a[0] == 0xff)
 		return "a multicast address";
-	if (!memcmp(a, v4mapped, 12))
-		return "an IPv4-mapped address (write the IPv4 address)";
 	return NULL;
 }
 

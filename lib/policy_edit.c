@@ -392,8 +392,10 @@ static void block_one(struct ectx *c, const char *s, size_t n, struct sl_loc loc
 	struct sl_edits *e = c->e;
 	struct sl_prefix pfx;
 	char err[256];
+	int rc = sl_prefix_parse(s, n, &pfx, err, sizeof(err));
 
-	if (sl_prefix_parse(s, n, &pfx, err, sizeof(err))) {
+	/* a mapped one (-EDOM) an older agent saved: kept, for `block del` */
+	if (rc && rc != -EDOM) {
 		c->errs++;
 		sl_diag_add(c->diags, &loc, "%s", err);
 		return;
@@ -651,6 +653,7 @@ static int journal_one(struct sl_edits *e, const char *s, size_t len, int line, 
 	unsigned long long seq;
 	char perr[256], *q;
 	long k;
+	int rc;
 
 	while (p < end && nw < 4) {
 		while (p < end && *p == ' ')
@@ -686,7 +689,8 @@ static int journal_one(struct sl_edits *e, const char *s, size_t len, int line, 
 			    (int)(len > 80 ? 80 : len), s);
 		return -EINVAL;
 	}
-	if (sl_prefix_parse(w[3], wl[3], &pfx, perr, sizeof(perr))) {
+	rc = sl_prefix_parse(w[3], wl[3], &pfx, perr, sizeof(perr));
+	if (rc && rc != -EDOM) {	/* mapped: an older agent's, as in block_one */
 		loc.col = (int)(w[3] - s) + 1;
 		sl_diag_add(diags, &loc, "%s", perr);
 		return -EINVAL;

@@ -408,7 +408,7 @@ static void set_prefix_item(struct pctx *c, yaml_node_t *n, void *arg)
 
 /*
  * A set file: one prefix per line, '#' starts a comment, blank lines are
- * fine. Bad lines are reported as SETFILE:LINE:COL, at most
+ * fine, as are CRLF line ends and a UTF-8 byte order mark at the start. Bad lines are reported as SETFILE:LINE:COL, at most
  * SL_SETFILE_ERRS_MAX of them, then a count of the rest.
  */
 static void parse_set_file(struct pctx *c, struct sl_set *s, const char *path,
@@ -423,6 +423,9 @@ static void parse_set_file(struct pctx *c, struct sl_set *s, const char *path,
 	size_t pos = 0, nbad = 0, cap = s->n;
 	int line = 0;
 
+	/* a UTF-8 byte order mark, as a Windows tool saves a list (a YAML file may have one too) */
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
+		pos = 3;
 	while (pos < len) {
 		const char *l = buf + pos, *nl = memchr(l, '\n', len - pos);
 		size_t ll = nl ? (size_t)(nl - l) : len - pos, i = 0, tb, te;

@@ -9,6 +9,7 @@
 
 int sl_prefix_parse(const char *s, size_t n, struct sl_prefix *p, char *err, size_t errlen)
 {
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	unsigned int max, len, alen;
 	uint8_t host[16], net[16];
@@ -88,6 +89,24 @@ int sl_prefix_parse(const char *s, size_t n, struct sl_prefix *p, char *err, siz
 		snprintf(err, errlen, "\"%.*s\" has host bits set (%s); did you mean %s/%u?",
 			 (int)n, s, hs, ns, len);
 		return -EINVAL;
+	}
+	/*
+	 * ::ffff:a.b.c.d is never matched as written: the datapath drops an
+	 * IPv6 packet carrying one (ipv6-v4-mapped) and the egress hooks judge
+	 * a socket's as the IPv4 address. `block add ::ffff:203.0.113.5` said
+	 * "blocked" and 203.0.113.5 passed. -EDOM, with *P filled: the blocklist
+	 * an older agent saved may hold one, which must still load and go.
+	 */
+	if (p->family == AF_INET6 && len >= 96 && !memcmp(p->addr, v4mapped, 12)) {
+		char v4[INET_ADDRSTRLEN], plen[8] = "";
+
+		inet_ntop(AF_INET, p->addr + 12, v4, sizeof(v4));
+		if (len < 128)
+			snprintf(plen, sizeof(plen), "/%u", len - 96);
+		snprintf(err, errlen, "\"%.*s\" is an IPv4-mapped IPv6 address, never matched as "
+			 "one (an IPv6 packet carrying it is dropped, a socket's is judged as IPv4); "
+			 "write %s%s", (int)n, s, v4, plen);
+		return -EDOM;
 	}
 	return 0;
 }

@@ -12,7 +12,10 @@
 /*
  * Parse "ADDR" (a host prefix) or "ADDR/LEN" from S (N bytes, not
  * necessarily NUL-terminated). On failure returns -EINVAL and writes a
- * message without location into ERR, quoting the text.
+ * message without location into ERR, quoting the text. An IPv4-mapped
+ * IPv6 prefix (in ::ffff:0:0/96) is refused, as nothing is matched against
+ * it, with -EDOM and *P filled (the CLI's blocklist saved by an older
+ * agent may hold one: it loads, and `block del` takes it away).
  */
 int sl_prefix_parse(const char *s, size_t n, struct sl_prefix *p, char *err, size_t errlen);
 

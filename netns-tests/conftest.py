@@ -23,7 +23,11 @@ from lib.agent import Agent, BPFFS, binaries, ensure_bpffs, pins_under
 from lib.netns import Topology, ns_exists, run, xdp_prog_id
 from lib.policy import policy_yaml
 
-RUN_PREFIX = "sl%04x" % (os.getpid() & 0xFFFF)
+# SLUICE_TEST_PREFIX: a prefix of one's own, for a run beside others on one
+# machine (a pytest-xdist worker appends its number: gw1 -> PREFIX1)
+RUN_PREFIX = (os.environ.get("SLUICE_TEST_PREFIX", "") and
+              os.environ["SLUICE_TEST_PREFIX"] + os.environ.get("PYTEST_XDIST_WORKER", "")[2:]
+              or "sl%04x" % (os.getpid() & 0xFFFF))
 _counter = itertools.count()
 
 

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 from lib.agent import binaries, pins_under
@@ -373,3 +374,47 @@ def test_cli_request_over_the_limit_is_a_usage_error(env):
     assert "bytes as a request; the agent takes at most 1048576" in p.stderr, p.stderr
     assert "closed the connection" not in p.stderr
     assert agent.cli("block", "list")["prefixes"] == []
+
+
+def test_raw_clients_that_send_too_much(env):
+    """A request of 2 MiB without its newline gets an error answer at 1 MiB
+    and is closed; a monitor client that keeps sending (its input is read
+    and dropped) holds nothing: `status` answers and the policy stays."""
+    agent = env.start(default="allow", rules=deny_udp(5001))
+    with connect(agent) as s:
+        try:
+            s.sendall(b'{"cmd":"status","x":"' + b"a" * (2 << 20))
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # closed mid-send: the answer was sent before
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    ans = json.loads(buf)
+    assert ans == {"ok": False, "error": "request larger than 1 MiB"}, ans
+
+    with connect(agent) as mon:
+        mon.sendall(b'{"cmd":"monitor"}\n')
+        assert json.loads(mon.makefile("rb").readline())["ok"] is True
+        mon.settimeout(None)
+        stop = threading.Event()
+
+        def flood():
+            chunk = b"x" * 65536
+            end = time.monotonic() + 20      # bounded whatever happens
+            while not stop.is_set() and time.monotonic() < end:
+                mon.sendall(chunk)
+
+        t = threading.Thread(target=flood)
+        t.start()
+        try:
+            time.sleep(0.5)
+            for _ in range(3):
+                assert status_in_time(agent)["generation"] == 1
+        finally:
+            stop.set()
+            t.join(timeout=30)
+    assert probe(env) == {"5000": N, "5001": 0}
+    assert agent.alive()

@@ -17,11 +17,13 @@ import time
 
 import pytest
 
+from conftest import RUN_PREFIX
 from lib.netns import Topology, run
 from lib.traffic import Stream, exchange
 
 N = 5
-PREFIX = "sle%04x" % (os.getpid() & 0xFFFF)
+PREFIX = (RUN_PREFIX + "e" if os.environ.get("SLUICE_TEST_PREFIX")
+          else "sle%04x" % (os.getpid() & 0xFFFF))
 _counter = itertools.count()
 EDITS = ".sluice-cli.yaml"
 JOURNAL = ".sluice-cli.journal"
@@ -532,3 +534,39 @@ def test_edits_file_removed_or_journal_emptied_by_hand(env):
     assert "x" in agent.rules()
     assert sent() == blocked()
     assert hashes(agent) == before
+
+
+def test_block_v4_mapped_refused_an_older_agents_loads_and_goes(env):
+    """`block add ::ffff:203.0.113.5` is refused (it said blocked, and
+    203.0.113.5 passed: no packet is matched against a mapped address); one
+    an older agent journaled still loads, and `block del` takes it away."""
+    topo = env.topo
+    agent, _ = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+    ]))
+    p = agent.cli_raw("block", "add", "::ffff:203.0.113.5", json_out=False)
+    assert p.returncode == 2 and "IPv4-mapped" in p.stderr and "write 203.0.113.5" in p.stderr, \
+        p.stderr
+    agent.cli("block", "add", "198.51.100.7")   # into the edits file
+    agent.cli("block", "add", "198.51.100.8")   # a journal line
+    agent.stop()
+    # what an older agent wrote after `block add ::ffff:203.0.113.5` (the
+    # edits file) and `block add ::ffff:203.0.113.6` (a journal line)
+    path = os.path.join(agent.policy_dir, EDITS)
+    with open(path) as f:
+        text = f.read()
+    assert "198.51.100.7/32" in text, text
+    with open(path, "w") as f:
+        f.write(text.replace("198.51.100.7/32", "::ffff:203.0.113.5/128"))
+    path = os.path.join(agent.policy_dir, JOURNAL)
+    with open(path) as f:
+        seq = int(f.read().splitlines()[-1].split()[0])
+    with open(path, "a") as f:
+        f.write("%d block add ::ffff:203.0.113.6/128\n" % (seq + 1))
+    agent.start()
+    st = agent.status()
+    assert st["edits"]["error"] is None and st["policy"] is not None, st["edits"]
+    assert agent.cli("block", "list")["prefixes"] == [
+        "::ffff:203.0.113.5/128", "198.51.100.8/32", "::ffff:203.0.113.6/128"]
+    agent.cli("block", "del", "::ffff:203.0.113.5", "::ffff:203.0.113.6")
+    assert agent.cli("block", "list")["prefixes"] == ["198.51.100.8/32"]

@@ -8,11 +8,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 
 import pytest
 
 from conftest import RUN_PREFIX, _counter
 from lib.agent import Agent, BPFFS, pins_under
+from lib.fds import feed, starve
 from lib.lbnet import PYTHON, LbNet, backend_addr, wait_for
 from lib.netns import ns_cmd
 from test_events import parse_metrics, scrape
@@ -203,6 +205,34 @@ def test_lb_health_checks(lbenv):
     assert "b3" in spread(net.connect(VIP4, 80, 120))
     log = a.log_text()
     assert "%s is down" % key in log and "%s is up again" % key in log
+
+
+def test_lb_health_checks_out_of_fds_take_no_backend_down(lbenv):
+    """An agent out of fds cannot open a check's socket: that is its own
+    want, not the backends' failure. Every backend used to go down after
+    `fall` checks (the service's new connections found none); now the
+    checks wait, the backends stay up and the checks resume."""
+    net = lbenv.net
+    hc = "    health: { type: tcp, interval: 0.2, timeout: 0.1, rise: 2, fall: 2 }\n"
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web(health=hc)))
+    key = backend_addr(3) + ":8080"
+    assert wait_for(lambda: lb_list(a)["web4"][key]["health"]["checks"] >= 2, 5)
+    limits = starve(a)
+    try:
+        # (no CLI meanwhile: the agent has no fd to take its connection)
+        assert wait_for(lambda: "is down" in a.log_text() or
+                        "no socket for the checks" in a.log_text(), 10), a.log_text()
+        checks = a.log_text().count("check failed")
+        # ten intervals more
+        time.sleep(2)
+        assert a.log_text().count("check failed") == checks
+    finally:
+        feed(a, limits)
+    assert "is down" not in a.log_text(), a.log_text()
+    before = lb_list(a)["web4"][key]["health"]["checks"]
+    assert wait_for(lambda: lb_list(a)["web4"][key]["health"]["checks"] >= before + 2, 5)
+    assert {b["state"] for b in lb_list(a)["web4"].values()} == {"active"}
+    assert spread(net.connect(VIP4, 80, 120)).keys() == {"b1", "b2", "b3"}
 
 
 # An HTTP server that answers every request with the status line argv[3]

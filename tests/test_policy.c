@@ -322,6 +322,23 @@ TEST(cidr_host_bits)
 		   6, 13, "\"2001:db8::1/64\" has host bits set (::1); did you mean 2001:db8::/64?");
 }
 
+TEST(cidr_v4_mapped)
+{
+	struct fixture f;
+
+	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [\"::ffff:203.0.113.5\"]\n",
+		   6, 13, "\"::ffff:203.0.113.5\" is an IPv4-mapped IPv6 address",
+		   "write 203.0.113.5");
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: bl.txt\n");
+	fx_write(&f, "bl.txt", "2001:db8::/32\n::ffff:198.51.100.0/120\n::ffff:0:0/96\n::/0\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "bl.txt", 2, 1, "IPv4-mapped", "write 198.51.100.0/24");
+	ASSERT_DIAG(&f, "bl.txt", 3, 1, "IPv4-mapped", "write 0.0.0.0/0");
+	ASSERT_EQ(f.diags.n, 2, "only the mapped lines are refused");
+	fx_done(&f);
+}
+
 TEST(bad_address)
 {
 	EXPECT_ONE(FW_HEAD "    - name: r\n      action: deny\n      src: [192.0.2.0, 300.1.2.3]\n",
@@ -616,6 +633,26 @@ TEST(set_file_bad_lines)
 	ASSERT_DIAG(&f, "bl.txt", 6, 1, "bad prefix length in \"2001:db8::/33x\"");
 	ASSERT_DIAG(&f, "bl.txt", 8, 4, "unexpected byte 0x01");
 	ASSERT_EQ(f.diags.n, 4, "four bad lines");
+	fx_done(&f);
+}
+
+TEST(set_file_bom_and_crlf)
+{
+	struct fixture f;
+
+	/* a list saved by a Windows tool: a UTF-8 BOM, CRLF line ends */
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: bl.txt\n");
+	fx_write(&f, "bl.txt", "\xef\xbb\xbf" "192.0.2.1\r\n198.51.100.0/24\r\n");
+	if (ASSERT_EQ(fx_load(&f), 0, "rc"))
+		ASSERT_EQ(f.pol.sets[0].n, 2, "both prefixes");
+	fx_done(&f);
+	/* only at the start: elsewhere those bytes are what they are */
+	fx_init(&f);
+	fx_write(&f, "p.yaml", "sets:\n  bl:\n    file: bl.txt\n");
+	fx_write(&f, "bl.txt", "192.0.2.1\n\xef\xbb\xbf" "198.51.100.0/24\n");
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "bl.txt", 2, 1, "unexpected byte 0xef");
 	fx_done(&f);
 }
 
@@ -1655,7 +1692,7 @@ TEST(lb_unusable_addresses_located)
 	ASSERT_DIAG(&f, "a.yaml", 5, 61, "\"127.0.0.1\" is a loopback address");
 	ASSERT_DIAG(&f, "a.yaml", 6, 21, "\"255.255.255.255\" is the broadcast address");
 	ASSERT_DIAG(&f, "a.yaml", 6, 67, "\"::1\" is the loopback address");
-	ASSERT_DIAG(&f, "a.yaml", 7, 21, "is an IPv4-mapped address");
+	ASSERT_DIAG(&f, "a.yaml", 7, 21, "is an IPv4-mapped IPv6 address", "write 192.0.2.1");
 	ASSERT_DIAG(&f, "a.yaml", 7, 70, "\"ff02::1\" is a multicast address");
 	ASSERT_DIAG(&f, "a.yaml", 8, 61, "backend of \"e\" is the service's own vip and port");
 	ASSERT_DIAG(&f, "a.yaml", 9, 103, "backend of \"f\" is the service's own vip:");
