@@ -5,9 +5,11 @@
  *
  * Rules are checked by the policy parser itself: sl_edit_rules_build writes
  * them as a generated policy, one line per field, parses it from a memfd
- * with policy_load_paths and maps each error back to the field it came from
- * (a line and column of the edits file, or a CLI argument). So a rule added
- * from the CLI is valid exactly when the same rule in a file would be.
+ * (sl_policy_load_edit_rules) and maps each error back to the field it came
+ * from (a line and column of the edits file, or a CLI argument). So a rule
+ * added from the CLI is valid exactly when the same rule in a file would
+ * be; the one exception is an IPv4-mapped address an older agent let into
+ * the edits file, which still loads (new_mapped).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1284,6 +1286,37 @@ static const struct sl_loc *gen_loc(const struct gen *g, const struct sl_edits *
 	return &r->loc;
 }
 
+/*
+ * The rules' addresses given by a request (line 0: not read from the edits
+ * file), IPv4-mapped ones refused as sl_prefix_parse says: the generated
+ * policy is parsed taking them (an older agent's edits file may hold one
+ * in a rule, and must still load), so a new one is refused here. 0 or
+ * -EINVAL.
+ */
+static int new_mapped(const struct sl_edits *e, struct sl_diags *diags)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < e->nrules; i++) {
+		const struct sl_edit_rule *r = &e->rules[i];
+
+		for (int k = SL_EF_SRC; k <= SL_EF_DST; k++) {
+			for (size_t j = 0; r->floc[k].line == 0 && j < r->n[k]; j++) {
+				const char *s = r->v[k][j];
+				struct sl_prefix p;
+				char perr[256];
+
+				if (s[0] != '@' &&
+				    sl_prefix_parse(s, strlen(s), &p, perr, sizeof(perr)) == -EDOM) {
+					sl_diag_add(diags, &r->floc[k], "%s", perr);
+					err = -EINVAL;
+				}
+			}
+		}
+	}
+	return err;
+}
+
 int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
 			struct sl_diags *diags)
 {
@@ -1299,6 +1332,8 @@ int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
 		policy_defaults(pol);
 		return 0;
 	}
+	if (new_mapped(e, diags))
+		return -EINVAL;
 	g.f = open_memstream(&text, &len);
 	if (!g.f)
 		return -ENOMEM;
@@ -1313,7 +1348,7 @@ int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	err = policy_load_paths(&pp, 1, pol, &d);
+	err = sl_policy_load_edit_rules(pp, pol, &d);
 	for (size_t i = 0; i < d.n; i++) {
 		const struct sl_diag *x = &d.v[i];
 		const struct sl_loc *loc = x->file && !strcmp(x->file, path) ?

@@ -23,9 +23,13 @@ int policy_check(struct sl_policy *pol, struct sl_diags *diags);
 /*
  * Parse the policy file PATH into POL (policy_parse.c): errors into DIAGS and
  * counted in *ERRS, the first -errno of an unreadable input in *IOERR.
+ * MAPPED_OK: a rule's IPv4-mapped address is taken as written (the rules of
+ * an edits file, which an older agent let hold one), not refused.
  */
 void sl_policy_parse_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
-			  int *errs, int *ioerr);
+			  bool mapped_ok, int *errs, int *ioerr);
+/* policy_load_paths of the one file PATH, with sl_policy_parse_file's MAPPED_OK. */
+int sl_policy_load_edit_rules(const char *path, struct sl_policy *pol, struct sl_diags *diags);
 
 /*
  * Does glob A match every interface name (1 to 15 bytes, no '/', ':' or

@@ -135,7 +135,7 @@ static void sort_diags(const struct sl_policy *pol, struct sl_diags *d, size_t f
  * checks across files, once, over the merged policy.
  */
 static int load(const char *const *paths, size_t npaths, const struct sl_edits *e,
-		struct sl_policy *pol, struct sl_diags *diags)
+		bool mapped_ok, struct sl_policy *pol, struct sl_diags *diags)
 {
 	size_t first_diag = diags->n;
 	int errs = 0, ioerr = 0, rc;
@@ -161,12 +161,13 @@ static int load(const char *const *paths, size_t npaths, const struct sl_edits *
 				errs++;
 			}
 			for (size_t k = 0; k < n; k++) {
-				sl_policy_parse_file(pol, diags, names[k], &errs, &ioerr);
+				sl_policy_parse_file(pol, diags, names[k], mapped_ok, &errs,
+						     &ioerr);
 				free(names[k]);
 			}
 			free(names);
 		} else {
-			sl_policy_parse_file(pol, diags, paths[i], &errs, &ioerr);
+			sl_policy_parse_file(pol, diags, paths[i], mapped_ok, &errs, &ioerr);
 		}
 	}
 	if (!npaths) {
@@ -192,7 +193,12 @@ static int load(const char *const *paths, size_t npaths, const struct sl_edits *
 int policy_load_paths(const char *const *paths, size_t npaths, struct sl_policy *pol,
 		      struct sl_diags *diags)
 {
-	return load(paths, npaths, NULL, pol, diags);
+	return load(paths, npaths, NULL, false, pol, diags);
+}
+
+int sl_policy_load_edit_rules(const char *path, struct sl_policy *pol, struct sl_diags *diags)
+{
+	return load(&path, 1, NULL, true, pol, diags);
 }
 
 static int dir_ok(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
@@ -212,13 +218,13 @@ static int dir_ok(const char *dir, struct sl_policy *pol, struct sl_diags *diags
 
 int policy_load_dir(const char *dir, struct sl_policy *pol, struct sl_diags *diags)
 {
-	return dir_ok(dir, pol, diags) ?: load(&dir, 1, NULL, pol, diags);
+	return dir_ok(dir, pol, diags) ?: load(&dir, 1, NULL, false, pol, diags);
 }
 
 int policy_load_with_edits(const char *dir, const struct sl_edits *e, struct sl_policy *pol,
 			   struct sl_diags *diags)
 {
-	return dir_ok(dir, pol, diags) ?: load(&dir, 1, e, pol, diags);
+	return dir_ok(dir, pol, diags) ?: load(&dir, 1, e, false, pol, diags);
 }
 
 int policy_load_dir_edits(const char *dir, struct sl_policy *pol, struct sl_diags *diags)

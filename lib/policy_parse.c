@@ -43,6 +43,7 @@ struct pctx {
 	bool visits_reported;
 	int errs;		/* counted all, reported up to SL_FILE_ERRS_MAX */
 	int ioerr;		/* first -errno of an unreadable input */
+	bool mapped_ok;		/* sl_policy_parse_file's MAPPED_OK */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -652,9 +653,14 @@ static void addr_item(struct pctx *c, yaml_node_t *n, void *arg)
 			oom(c);
 			return;
 		}
-	} else if (sl_prefix_parse(s, n->data.scalar.length, &it.pfx, err, sizeof(err))) {
-		err_node(c, n, "%s", err);
-		return;
+	} else {
+		int rc = sl_prefix_parse(s, n->data.scalar.length, &it.pfx, err, sizeof(err));
+
+		/* -EDOM: mapped, *it.pfx filled; matched by nothing, as it always was */
+		if (rc && !(rc == -EDOM && c->mapped_ok)) {
+			err_node(c, n, "%s", err);
+			return;
+		}
 	}
 	if (sl_vec_reserve((void **)al->v, *al->n, sizeof(**al->v))) {
 		free(it.set_name);
@@ -1212,9 +1218,9 @@ static void parse_root(struct pctx *c, yaml_node_t *root)
 }
 
 void sl_policy_parse_file(struct sl_policy *pol, struct sl_diags *diags, const char *path,
-			  int *errs, int *ioerr)
+			  bool mapped_ok, int *errs, int *ioerr)
 {
-	struct pctx c = { .pol = pol, .diags = diags };
+	struct pctx c = { .pol = pol, .diags = diags, .mapped_ok = mapped_ok };
 	yaml_document_t doc;
 	char *buf = NULL, *dir = NULL, *tmp;
 	size_t len;

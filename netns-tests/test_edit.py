@@ -570,3 +570,37 @@ def test_block_v4_mapped_refused_an_older_agents_loads_and_goes(env):
         "::ffff:203.0.113.5/128", "198.51.100.8/32", "::ffff:203.0.113.6/128"]
     agent.cli("block", "del", "::ffff:203.0.113.5", "::ffff:203.0.113.6")
     assert agent.cli("block", "list")["prefixes"] == ["198.51.100.8/32"]
+
+
+def test_rule_v4_mapped_refused_an_older_agents_loads(env):
+    """`rule add --src ::ffff:203.0.113.5` is refused, naming --src; a rule
+    with one that an older agent wrote into the edits file still loads (it
+    never matched a packet), so the other edits go on, and `rule del`
+    takes it away."""
+    topo = env.topo
+    agent, _ = start(env, policy(topo, [
+        "- {name: allow-5000, action: allow, proto: udp, dport: [5000]}",
+    ]))
+    p = agent.cli_raw("rule", "add", "old-mapped", "--action", "deny", "--src",
+                      "::ffff:203.0.113.5", json_out=False)
+    assert p.returncode != 0 and "--src" in p.stderr and "IPv4-mapped" in p.stderr \
+        and "write 203.0.113.5" in p.stderr, p.stderr
+    agent.cli("rule", "add", "old-mapped", "--action", "deny", "--src", "198.51.100.7")
+    agent.stop()
+    # what an older agent wrote after `rule add old-mapped --src ::ffff:203.0.113.5`
+    path = os.path.join(agent.policy_dir, EDITS)
+    with open(path) as f:
+        text = f.read()
+    assert "198.51.100.7" in text, text
+    with open(path, "w") as f:
+        f.write(text.replace("198.51.100.7", "::ffff:203.0.113.5"))
+    agent.start()
+    st = agent.status()
+    assert st["edits"]["error"] is None and st["policy"] is not None, st["edits"]
+    agent.cli("rule", "add", "deny-6000", "--action", "deny", "--proto", "udp",
+              "--dport", "6000")
+    names = [r["name"] for r in agent.cli("rule", "list")["rules"]]
+    assert "old-mapped" in names and "deny-6000" in names, names
+    agent.cli("rule", "del", "old-mapped")
+    names = [r["name"] for r in agent.cli("rule", "list")["rules"]]
+    assert "old-mapped" not in names and "deny-6000" in names, names
