@@ -20,11 +20,11 @@ PEER4, BAD4 = "198.51.100.2", "198.51.100.66"
 PEER6, BAD6 = "2001:db8:77::2", "2001:db8:77::66"
 
 
-def tun_policy(dev, default, hook):
+def tun_policy(dev, default, hook, stateful=False):
     return ("firewall:\n"
             "  interfaces: [%s]\n"
             "  default: %s\n"
-            "  stateful: false\n"
+            "  stateful: %s\n"
             "  hook: %s\n"
             "  rules:\n"
             "    - name: deny-bad\n"
@@ -32,7 +32,8 @@ def tun_policy(dev, default, hook):
             "      src: [%s, %s]\n"
             "    - name: allow-peer\n"
             "      action: allow\n"
-            "      src: [%s, %s]\n" % (dev, default, hook, BAD4, BAD6, PEER4, PEER6))
+            "      src: [%s, %s]\n" % (dev, default, "true" if stateful else "false", hook,
+                                  BAD4, BAD6, PEER4, PEER6))
 
 
 @pytest.fixture
@@ -69,3 +70,18 @@ def test_firewall_on_a_device_without_ethernet_header(env, tun, default, hook):
     assert st["drops"]["policy-rule"]["packets"] == 2, st
     assert st["drops"]["policy-default"]["packets"] == (2 if default == "deny" else 0), st
     assert st["verdicts"]["pass-non-ip"]["packets"] == 0, st
+
+
+def test_conntrack_on_a_device_without_ethernet_header(env, tun):
+    """Stateful, `default: deny`: the egress program tracks what the host
+    opens through such a device, so the answers from a peer no rule allows
+    come back in; the peer's own pings stay denied."""
+    dev, peer = tun
+    env.agent.write_policy("10-test.yaml", tun_policy(dev, "deny", "tc", stateful=True))
+    env.agent.start()
+    assert peer.say("udp4 198.51.100.3") == "reply"
+    assert peer.say("udp6 2001:db8:77::3") == "reply"
+    assert peer.say("ping4 198.51.100.3") == "none"
+    assert peer.say("ping6 2001:db8:77::3") == "none"
+    flows = env.agent.cli("ct", "list")["entries"]
+    assert len([f for f in flows if f["proto"] == "udp" and f["dport"] == 5000]) == 2, flows

@@ -92,11 +92,10 @@ struct sk_buff___sl {
  * order) of the packet that starts there (sl_parse_l3): a device without a
  * link-layer header (tun, wireguard, ipip: not Ethernet nor loopback, the
  * types the agent runs XDP on, lib/hook.c) hands tc ingress its packet from
- * the IP header, where its network header is. Both are asked: the device
- * type, and that nothing comes before the network header (mac_len would say
- * it on the wire, but a test run's skb has none). Not yet on egress
- * (sluice_tc): its parse twice over took the verifier from ~771k to ~910k
- * instructions.
+ * the IP header, where its network header is, and egress the same (no
+ * header is built for it). Both are asked: the device type, and that
+ * nothing comes before the network header (mac_len would say it on the
+ * wire, but a test run's skb has none).
  */
 static __always_inline __u16 sl_skb_l3(struct __sk_buff *skb)
 {

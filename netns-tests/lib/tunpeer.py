@@ -8,18 +8,23 @@ Creates DEV with --addr (IPv4/24 and IPv6/64 addresses of the host side),
 prints "ready", then answers one line per command read on stdin:
 "ping4 SRC" / "ping6 SRC" writes an ICMP echo request from SRC to the host
 side and answers "reply" when the kernel's echo reply comes back out of the
-device within a second, "none" otherwise. The device goes when it exits.
+device within a second, "none" otherwise. "udp4 PEER" / "udp6 PEER": a
+socket of the host side sends a datagram to PEER port 5000, out of the
+device; read there, it is answered from PEER; "reply" when the socket gets
+the answer within a second (a connection the host opened), "none"
+otherwise. The device goes when it exits.
 """
 import argparse
 import fcntl
 import os
 import select
+import socket
 import struct
 import subprocess
 import sys
 import time
 
-from scapy.all import ICMP, IP, IPv6, ICMPv6EchoReply, ICMPv6EchoRequest, raw
+from scapy.all import ICMP, IP, UDP, IPv6, ICMPv6EchoReply, ICMPv6EchoRequest, raw
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -55,6 +60,33 @@ def echo(fd, six, src, dst, ident):
     return "none"
 
 
+def udp_out(fd, six, local, peer):
+    s = socket.socket(socket.AF_INET6 if six else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((local, 0))
+        s.settimeout(WAIT)
+        s.sendto(b"sl:out", (peer, 5000))
+        end = time.monotonic() + WAIT
+        while time.monotonic() < end:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if not r:
+                continue
+            data = os.read(fd, 65536)
+            p = IPv6(data) if six else IP(data)
+            if not p.haslayer(UDP) or p[UDP].dport != 5000:
+                continue
+            ip = IPv6(src=peer, dst=local) if six else IP(src=peer, dst=local)
+            os.write(fd, raw(ip / UDP(sport=5000, dport=p[UDP].sport) / b"sl:back"))
+            break
+        try:
+            got, _ = s.recvfrom(100)
+        except socket.timeout:
+            return "none"
+        return "reply" if got == b"sl:back" else "none"
+    finally:
+        s.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dev")
@@ -71,8 +103,12 @@ def main():
     for line in sys.stdin:
         verb, src = line.split()
         ident += 1
-        six = verb == "ping6"
-        print(echo(fd, six, src, a.addr6 if six else a.addr4, ident), flush=True)
+        six = verb.endswith("6")
+        local = a.addr6 if six else a.addr4
+        if verb.startswith("udp"):
+            print(udp_out(fd, six, local, src), flush=True)
+        else:
+            print(echo(fd, six, src, local, ident), flush=True)
 
 
 if __name__ == "__main__":
