@@ -6,7 +6,8 @@ first octets of its source address say, nearly always not IP, and passed
 whatever the policy: a `default: deny` firewall on a VPN interface let
 everything in. Pings written into the device must get the verdicts the
 policy gives them on an Ethernet device, IPv4 and IPv6, whatever the
-section's hook.
+section's hook; and, stateful, what the host opens through the device must
+be tracked on its way out, so that its answers come back in.
 """
 import os
 
