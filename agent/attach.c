@@ -183,7 +183,7 @@ static bool iface_hook_tc(const struct agent *a, const struct nl_link *l, bool l
 		return false;
 	want = a->pol.fws[sec].hook;
 	*from_auto = want == SL_FW_HOOK_AUTO;
-	return sl_hook_resolve(&a->pol, want, l->kind, l->has_parent) == SL_FW_HOOK_TC;
+	return sl_hook_resolve(&a->pol, want, l->kind, l->has_parent, l->type) == SL_FW_HOOK_TC;
 }
 
 /* The slot of the section NAME runs in the policy in force (a->slot: none known). */
@@ -363,8 +363,12 @@ static int iface_attach(struct agent *a, const struct nl_link *l)
 		pr_err("%s: cannot set its policy slot: %s", name, strerror(-err));
 		return err;
 	}
+	if (tc && !sl_dev_ethernet(l->type))
+		pr_info("%s: no Ethernet header (link type %u): the firewall runs on tcx ingress",
+			name, l->type);
 	fd = link_new(a, ifindex, name, tc, &generic);
-	if (fd < 0 && tc && from_auto) {
+	/* not where XDP would read the IP header as Ethernet (lib/hook.c) */
+	if (fd < 0 && tc && from_auto && sl_dev_ethernet(l->type)) {
 		/* auto asked for tcx, which this kernel may lack (6.6+): XDP serves */
 		pr_info("%s: hook auto: tcx ingress failed, attaching XDP", name);
 		tc = false;

@@ -72,6 +72,7 @@ static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 	l.ifindex = ifm->ifi_index;
 	l.name = mnl_attr_get_str(tb[IFLA_IFNAME]);
 	l.flags = ifm->ifi_flags;
+	l.type = ifm->ifi_type;
 	l.kind = NULL;
 	if (tb[IFLA_LINKINFO])
 		mnl_attr_parse_nested(tb[IFLA_LINKINFO], linkinfo_attr_cb, &l.kind);
@@ -154,6 +155,7 @@ int nl_monitor_read(struct mnl_socket *nl, nl_link_fn fn, void *ctx)
 struct nl_link_copy {
 	int ifindex;
 	unsigned int flags;
+	unsigned short type;
 	bool has_parent;
 	bool has_kind;
 	char name[IFNAMSIZ];
@@ -188,6 +190,7 @@ static void listing_add(void *ctx, const struct nl_link *l)
 	memset(c, 0, sizeof(*c));
 	c->ifindex = l->ifindex;
 	c->flags = l->flags;
+	c->type = l->type;
 	c->has_parent = l->has_parent;
 	snprintf(c->name, sizeof(c->name), "%s", l->name);
 	c->has_kind = l->kind != NULL;
@@ -295,6 +298,7 @@ int nl_links_dump_parts(nl_link_fn fn, void *ctx, void (*part)(void *), void *pa
 		struct nl_link l = {
 			.ifindex = c->ifindex, .name = c->name, .flags = c->flags,
 			.kind = c->has_kind ? c->kind : NULL, .has_parent = c->has_parent,
+			.type = c->type,
 		};
 
 		fn(ctx, &l);

@@ -13,6 +13,7 @@ struct nl_link {
 	unsigned int flags;	/* IFF_* */
 	const char *kind;	/* IFLA_INFO_KIND ("veth", "bridge"...), NULL: none (a NIC, lo) */
 	bool has_parent;	/* on a bus device (IFLA_PARENT_DEV_NAME): a NIC */
+	unsigned short type;	/* ARPHRD_*: ARPHRD_ETHER, or a device without Ethernet (tun) */
 	bool deleted;		/* RTM_DELLINK */
 };
 

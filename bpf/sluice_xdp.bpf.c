@@ -98,7 +98,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, (long)ctx->data_end - (long)ctx->data);
 	v = sl_fw_begin(SL_HOOK_XDP, (void *)(long)ctx->data, (void *)(long)ctx->data_end,
-			(long)ctx->data_end - (long)ctx->data, ctx->ingress_ifindex, &cfg, p);
+			(long)ctx->data_end - (long)ctx->data, ctx->ingress_ifindex, 0, &cfg, p);
 	if (v != SL_NEXT || !cfg)
 		return v;
 	if (lbc && lbc->nat)
@@ -181,7 +181,7 @@ int sluice_tcx(struct __sk_buff *skb)
 		return sl_hook_tc_verdict(sl_drop_pkt_h(SL_HOOK_TC, SLUICE_DROP_VLAN_DEPTH,
 							  skb->len));
 	return sl_hook_tc_verdict(sl_firewall_hook(skb, SL_HOOK_TC, skb->ingress_ifindex,
-						   skb->len, p));
+						   skb->len, sl_skb_l3(skb), p));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

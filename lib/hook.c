@@ -12,6 +12,7 @@
  * a NIC has none and has a parent bus device; loopback has neither.
  */
 #include <string.h>
+#include <linux/if_arp.h>
 
 #include "hook.h"
 
@@ -32,9 +33,21 @@ const char *sl_policy_xdp_only(const struct sl_policy *pol)
 	return NULL;
 }
 
-enum sl_fw_hook sl_hook_resolve(const struct sl_policy *pol, enum sl_fw_hook want,
-				const char *kind, bool has_parent)
+bool sl_dev_ethernet(unsigned short type)
 {
+	return type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK;
+}
+
+enum sl_fw_hook sl_hook_resolve(const struct sl_policy *pol, enum sl_fw_hook want,
+				const char *kind, bool has_parent, unsigned short type)
+{
+	/*
+	 * XDP sees such a device's packet from its IP header and nothing says
+	 * so: read as Ethernet, nearly every packet looked like non-IP and
+	 * passed, whatever the policy (netns-tests/test_l3dev.py)
+	 */
+	if (!sl_dev_ethernet(type))
+		return SL_FW_HOOK_TC;
 	if (want != SL_FW_HOOK_AUTO)
 		return want;
 	if (sl_policy_xdp_only(pol) || !sl_dev_virtual(kind, has_parent))

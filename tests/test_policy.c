@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/if_arp.h>
 
 #include "testlib.h"
 #include "fw_tables.h"
@@ -777,14 +778,25 @@ TEST(hook_auto_by_device_class)
 	if (ASSERT_TRUE(load_ok(&f, "firewall:\n  interfaces: [eth0]\n"), "auto")) {
 		ASSERT_EQ(f.pol.fws[0].hook, SL_FW_HOOK_AUTO, "auto is the default");
 		ASSERT_TRUE(sl_policy_xdp_only(&f.pol) == NULL, "nothing only XDP runs");
-		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, "veth", false),
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, "veth", false, ARPHRD_ETHER),
 			  SL_FW_HOOK_TC, "auto on a veth");
-		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, NULL, true),
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, NULL, true, ARPHRD_ETHER),
 			  SL_FW_HOOK_XDP, "auto on a NIC");
-		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, "veth", false),
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, "veth", false, ARPHRD_ETHER),
 			  SL_FW_HOOK_XDP, "xdp written, on a veth");
-		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_TC, NULL, true),
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_TC, NULL, true, ARPHRD_ETHER),
 			  SL_FW_HOOK_TC, "tc written, on a NIC");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, NULL, false, ARPHRD_LOOPBACK),
+			  SL_FW_HOOK_XDP, "xdp written, on lo");
+		/* no Ethernet header: XDP would read the IP header as one */
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, "tun", false, ARPHRD_NONE),
+			  SL_FW_HOOK_TC, "xdp written, on a tun device");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, "wireguard", false, ARPHRD_NONE),
+			  SL_FW_HOOK_TC, "xdp written, on wireguard");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, "ipip", false, ARPHRD_TUNNEL),
+			  SL_FW_HOOK_TC, "xdp written, on ipip");
+		ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_XDP, "gre", false, ARPHRD_IPGRE),
+			  SL_FW_HOOK_TC, "xdp written, on gre");
 	}
 	fx_done(&f);
 
@@ -799,8 +811,10 @@ TEST(hook_auto_by_device_class)
 	for (size_t i = 0; i < sizeof(xdp_only) / sizeof(xdp_only[0]); i++) {
 		if (ASSERT_TRUE(load_ok(&f, xdp_only[i]), xdp_only[i])) {
 			ASSERT_TRUE(sl_policy_xdp_only(&f.pol) != NULL, xdp_only[i]);
-			ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, "veth", false),
+			ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, "veth", false, ARPHRD_ETHER),
 				  SL_FW_HOOK_XDP, xdp_only[i]);
+			ASSERT_EQ(sl_hook_resolve(&f.pol, SL_FW_HOOK_AUTO, "tun", false, ARPHRD_NONE),
+				  SL_FW_HOOK_TC, xdp_only[i]);
 		}
 		fx_done(&f);
 	}

@@ -223,6 +223,16 @@ static const struct xcase cases[] = {
 	  RULE_PASS(R_FRAG) },
 	{ "v4 non-first fragment tcp to web",
 	  PKT(ETH(P_IP), IP4X(0x45, 6, 100, OTHER4, WEB_DST4), TCP(40000, 80)), DEFAULT_DROP },
+	/* a first fragment too short for the TCP header: its ports and flags
+	 * would come with a later fragment, which no port rule ever sees */
+	{ "v4 tiny first fragment: 8 bytes of tcp",
+	  PKT(ETH(P_IP), IP4X(0x45, 6, 0x2000, SSH_SRC4, WEB_DST4), B16(40000), B16(22), 0, 0,
+	      0, 1),
+	  PARSE_DROP(DROP_TRUNC_TCP) },
+	/* offset 1 overlaps a first fragment's TCP flags (RFC 1858): still no ports */
+	{ "v4 fragment offset 1 tcp from the ssh source",
+	  PKT(ETH(P_IP), IP4X(0x45, 6, 1, SSH_SRC4, WEB_DST4), B16(40000), B16(22), 0, 0, 0, 1),
+	  DEFAULT_DROP },
 	/* VLAN */
 	{ "802.1Q v4 ssh",
 	  PKT(ETH(P_8021Q), VTAG(100, P_IP), IP4(6, SSH_SRC4, WEB_DST4), TCP(40000, 22)),
@@ -275,6 +285,22 @@ static const struct xcase cases[] = {
 	{ "v6 non-first fragment: portless rule matches",
 	  PKT(ETH(P_IP6), IP6(0, A6(0x99, 1), OTHER6), EXT8(44), FRAG6(17, 3, 1), 1, 2),
 	  RULE_PASS(R_FRAG) },
+	{ "v6 tiny first fragment: 8 bytes of tcp",
+	  PKT(ETH(P_IP6), IP6(44, SSH_SRC6, WEB_DST6), FRAG6(6, 0, 1), B16(40000), B16(22), 0,
+	      0, 0, 1),
+	  PARSE_DROP(DROP_TRUNC_TCP) },
+	/* offset 0 and no more fragments (RFC 6946): the kernel reads on, so does the parser */
+	{ "v6 atomic fragment keeps ports",
+	  PKT(ETH(P_IP6), IP6(44, SSH_SRC6, WEB_DST6), FRAG6(6, 0, 0), TCP(40000, 22)),
+	  RULE_PASS(R_SSH) },
+	/* a second fragment header with an offset: what follows is payload, not UDP */
+	{ "v6 first fragment's chain with a non-first fragment header: no ports",
+	  PKT(ETH(P_IP6), IP6(44, A6(0x77, 1), OTHER6), FRAG6(44, 0, 1), FRAG6(17, 100, 0),
+	      UDP(5000, 53)),
+	  DEFAULT_DROP },
+	{ "v6 payload length 0: the frame decides",
+	  PKT(ETH(P_IP6), IP6L(0, 6, SSH_SRC6, WEB_DST6), TCP(40000, 22)), .raw_len = true,
+	  RULE_PASS(R_SSH) },
 	{ "v6 eight extension headers",
 	  PKT(ETH(P_IP6), IP6(0, SSH_SRC6, WEB_DST6), EXT8(60), EXT8(60), EXT8(60), EXT8(60),
 	      EXT8(60), EXT8(60), EXT8(43), EXT8(6), TCP(40000, 22)),

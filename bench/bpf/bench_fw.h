@@ -21,7 +21,7 @@ static __always_inline int sl_firewall_if(struct xdp_md *ctx, __u32 ifindex)
 	if (!p)
 		return sl_drop_pkt(SLUICE_DROP_INTERNAL, (long)ctx->data_end - (long)ctx->data);
 	return sl_firewall_hook(ctx, SL_HOOK_XDP, ifindex,
-				(long)ctx->data_end - (long)ctx->data, p);
+				(long)ctx->data_end - (long)ctx->data, 0, p);
 }
 
 static __always_inline int sl_firewall(struct xdp_md *ctx)

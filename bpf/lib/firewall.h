@@ -87,10 +87,15 @@ static __always_inline struct sl_ct_config *sl_fw_ct_cfg(void)
  * interface; 0 for the default slot) and its fw_cfg (*CFG), then parse into
  * P and check the CLI blocklist. SL_NEXT, or the verdict of a packet that needs no other rule.
  * BYTES: the packet's length (on tc, skb->len: a GRO packet is longer than
- * its linear part).
+ * its linear part). L3: 0 for a frame from its Ethernet header; else the
+ * ethertype (host order) of a packet from its IP header, as a device
+ * without a link-layer header (tun, wireguard, ipip) hands it to tc
+ * (sl_skb_l3): read as Ethernet, it was what its source address's first
+ * octets said, nearly always not IP, and passed whatever the policy.
  */
 static __always_inline int sl_fw_begin(enum sl_hook h, void *data, void *data_end, __u64 bytes,
-				       __u32 ifindex, struct fw_config **cfg, struct sl_pipe *p)
+				       __u32 ifindex, __u16 l3, struct fw_config **cfg,
+				       struct sl_pipe *p)
 {
 	__u32 slot;
 
@@ -108,9 +113,9 @@ static __always_inline int sl_fw_begin(enum sl_hook h, void *data, void *data_en
 	p->bytes = bytes;
 	p->ifindex = ifindex;
 	/* untagged IPv4 TCP/UDP first, with fewer tests (parse.h) */
-	if (__builtin_expect(!sl_parse_fast4(data, data_end, &p->m), 0)) {
+	if (l3 || __builtin_expect(!sl_parse_fast4(data, data_end, &p->m), 0)) {
 		__builtin_memset(&p->m, 0, sizeof(p->m));
-		switch (sl_parse_len(data, data_end, bytes, &p->m)) {
+		switch (sl_parse_l3(data, data_end, bytes, l3, &p->m)) {
 		case SL_PARSE_NONIP:
 			return sl_pass_nonip_h(h, bytes);
 		case SL_PARSE_DROP:
@@ -272,16 +277,16 @@ static __always_inline int sl_fw_order(void *ctx, enum sl_hook h, struct sl_pipe
  * sl_scratch, the stack is too small beside the classifier's) and the
  * benchmarks' single-program path; sluice_xdp runs the same stages, then
  * tail-calls the load balancer for what they allow (sluice_xdp.bpf.c). XDP
- * verdicts, whatever the hook H.
+ * verdicts, whatever the hook H. L3: as sl_fw_begin takes it.
  */
 static __always_inline int sl_firewall_hook(void *ctx, enum sl_hook h, __u32 ifindex,
-					    __u64 bytes, struct sl_pipe *p)
+					    __u64 bytes, __u16 l3, struct sl_pipe *p)
 {
 	struct fw_config *cfg = NULL;
 	int v;
 
-	v = sl_fw_begin(h, sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, &cfg,
-			p);
+	v = sl_fw_begin(h, sl_hook_data(ctx, h), sl_hook_data_end(ctx, h), bytes, ifindex, l3,
+			&cfg, p);
 	if (v != SL_NEXT || !cfg)
 		return v;
 	v = sl_fw_order(ctx, h, p, cfg);

@@ -305,6 +305,26 @@ static __always_inline bool sl_parse_fast4(void *data, void *data_end, struct sl
 }
 
 /*
+ * The packet from its network header POS on, of ethertype TYPE (host
+ * order), in a frame from DATA of LEN bytes (sl_parse_len).
+ */
+static __always_inline int sl_parse_net(void *data, void *pos, void *data_end, __u64 len,
+					__u16 type, struct sl_meta *m)
+{
+	__u32 avail;
+
+	m->l3_off = pos - data;
+	if (len < data_end - data)
+		len = data_end - data;
+	avail = len - (pos - data);
+	if (type == SL_ETH_P_IP)
+		return sl_parse_ip4(pos, data_end, avail, m);
+	if (type == SL_ETH_P_IPV6)
+		return sl_parse_ip6(pos, data_end, avail, m);
+	return SL_PARSE_NONIP;
+}
+
+/*
  * Parse one frame of LEN bytes starting at its Ethernet header. Headers are
  * read up to DATA_END; the IP lengths are checked against LEN: more than
  * DATA_END - DATA on a tc skb whose payload is in pages (a GRO packet), the
@@ -314,7 +334,6 @@ static __always_inline int sl_parse_len(void *data, void *data_end, __u64 len, s
 {
 	struct ethhdr *eth = data;
 	void *pos = eth + 1;
-	__u32 avail;
 	__u16 type;
 
 	if (pos > data_end)
@@ -335,15 +354,20 @@ static __always_inline int sl_parse_len(void *data, void *data_end, __u64 len, s
 		pos = vh + 1;
 	}
 
-	m->l3_off = pos - data;
-	if (len < data_end - data)
-		len = data_end - data;
-	avail = len - (pos - data);
-	if (type == SL_ETH_P_IP)
-		return sl_parse_ip4(pos, data_end, avail, m);
-	if (type == SL_ETH_P_IPV6)
-		return sl_parse_ip6(pos, data_end, avail, m);
-	return SL_PARSE_NONIP;
+	return sl_parse_net(data, pos, data_end, len, type, m);
+}
+
+/*
+ * sl_parse_len, or, L3 not 0, the packet of ethertype L3 (host order) from
+ * its IP header at DATA: what a device without a link-layer header (tun,
+ * wireguard, ipip) hands tc (skb_parse.h sl_skb_l3).
+ */
+static __always_inline int sl_parse_l3(void *data, void *data_end, __u64 len, __u16 l3,
+				       struct sl_meta *m)
+{
+	if (l3)
+		return sl_parse_net(data, data, data_end, len, l3, m);
+	return sl_parse_len(data, data_end, len, m);
 }
 
 /* Parse one frame that is all between DATA and DATA_END (XDP). */

@@ -65,6 +65,52 @@ static __always_inline bool sl_skb_hdrs_linear(void *data, void *data_end)
 	return (void *)(th + 1) <= data_end && (void *)(l4 + th->doff * 4) <= data_end;
 }
 
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+#define SL_ARPHRD_ETHER		1
+#define SL_ARPHRD_LOOPBACK	772
+#define SL_L3_NOT_IP		0xffff	/* an ethertype of no IP: never read as Ethernet */
+
+/*
+ * The fields of the kernel's sk_buff and net_device read here, relocated by
+ * CO-RE (the ___sl flavour matches the kernel's types): vmlinux.h's whole
+ * sk_buff in the object's BTF brings a forward declaration of struct sock
+ * that libbpf then finds incompatible with bpf_sk_assign_tcp_reqsk's.
+ */
+struct net_device___sl {
+	unsigned short type;
+} __attribute__((preserve_access_index));
+
+struct sk_buff___sl {
+	struct net_device___sl *dev;
+	unsigned char *head, *data;
+	__u16 network_header;
+} __attribute__((preserve_access_index));
+
+/*
+ * 0 when SKB's data starts with an Ethernet header, else the ethertype (host
+ * order) of the packet that starts there (sl_parse_l3): a device without a
+ * link-layer header (tun, wireguard, ipip: not Ethernet nor loopback, the
+ * types the agent runs XDP on, lib/hook.c) hands tc ingress its packet from
+ * the IP header, where its network header is, and egress the same (no
+ * header is built for it). Both are asked: the device type, and that
+ * nothing comes before the network header (mac_len would say it on the
+ * wire, but a test run's skb has none).
+ */
+static __always_inline __u16 sl_skb_l3(struct __sk_buff *skb)
+{
+	struct sk_buff___sl *k = bpf_cast_to_kern_ctx(skb);
+	__u16 type = k->dev->type;
+
+	if (type == SL_ARPHRD_ETHER || type == SL_ARPHRD_LOOPBACK)
+		return 0;
+	/* head and data are numbers to the verifier (pointers to bytes) */
+	if ((__u64)k->network_header != (__u64)(k->data - k->head))
+		return 0;
+	type = bpf_ntohs(skb->protocol);
+	return type ? type : SL_L3_NOT_IP;
+}
+
 /* Parse SKB's frame into M: SL_PARSE_IP, _NONIP or _DROP (M->reason says why). */
 static __always_inline int sl_skb_parse(struct __sk_buff *skb, struct sl_meta *m)
 {
