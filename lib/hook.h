@@ -37,7 +37,7 @@ bool sl_dev_ethernet(unsigned short type);
  * The hook (SL_FW_HOOK_XDP or SL_FW_HOOK_TC) an interface runs whose section
  * asks for WANT, on a device of KIND, HAS_PARENT and link type TYPE, under
  * POL: tcx on a device without Ethernet, whatever WANT (XDP there cannot
- * tell where the IP header starts; tcx can, bpf/sluice_xdp.bpf.c sl_tcx_l3).
+ * tell where the IP header starts; tcx can, bpf/lib/skb_parse.h sl_skb_l3).
  */
 enum sl_fw_hook sl_hook_resolve(const struct sl_policy *pol, enum sl_fw_hook want,
 				const char *kind, bool has_parent, unsigned short type);
