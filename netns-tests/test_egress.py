@@ -501,6 +501,44 @@ def test_source_routed_packets_dropped(env, cgroups):
     assert {h["hook"] for h in e["hooks"]} >= {"egress", "connect6"}, e
 
 
+def test_udplite_connected_judged_per_packet(env, cgroups):
+    """UDP-Lite runs no connect() hook (the kernel's udplite_prot has no
+    pre_connect) and a connected socket's send() no sendmsg hook: a UDP-Lite
+    socket connected to a denied host sent to it unjudged. The egress hook
+    judges each packet of a connected UDP-Lite socket: its send() fails with
+    EPERM and nothing reaches the wire (frames counted on the far interface),
+    IPv4 and IPv6; to a host a rule allows (by address: UDP-Lite has no
+    ports for the rules) it goes on; unconnected sendto() stays judged by the
+    sendmsg hooks."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("lite")
+    other4, other6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="lite", cgroup=app, default="deny",
+             rules=[ALLOW_TCP, ALLOW_UDP,
+                    {"name": "other", "action": "allow", "dst": [other4, other6]}])]))
+    agent.start()
+    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    calls = []
+    for dst, ok in ((topo.f4, other4), (topo.f6, other6)):
+        v = "6" if ":" in dst else "4"
+        calls += [dict(op="udpconn", proto="udplite", addr=dst, port=5301, tag="noconn" + v),
+                  dict(op="udp", proto="udplite", addr=dst, port=5301, tag="no" + v),
+                  dict(op="udpconn", proto="udplite", addr=ok, port=5301, tag="okconn" + v)]
+    with Receiver(topo.fw, packet=[topo.fdev]) as rx:
+        r = results(topo.client, app, calls)
+    assert r == ["EPERM", "EPERM", "ok"] * 2, r
+    c = rx.counts
+    assert not [t for t in c if t.startswith("no")], c
+    assert c.get("okconn4") == 1 and c.get("okconn6") == 1, c
+    e = egress_entry(agent, "lite")
+    assert {r["name"]: r["packets"] for r in e["rules"]}["other"] == 2, e
+    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    assert after - before == 2, (before, after)
+
+
 def test_one_cgroup_under_two_paths_refused(env, cgroups):
     """Two entries whose paths name one cgroup (a symlink, /proc/self/root/...)
     would share its one eg_cg word: one entry's policy silently not enforced.

@@ -16,6 +16,7 @@ Calls (a JSON list on the command line), each a dict:
                                               (no connect, no sendmsg hook): "ok"
                                               when the reply came back, else "noreply"
 "bind": A in a tcp, udp or udpconn call binds the socket to address A first.
+"proto": "udplite" in a udp, udpconn or udpreq call makes the socket UDP-Lite.
 "via": H in a tcp, udp or udpconn call gives the socket a source route
 through host H first (IPv6: a segment routing header, IPV6_RTHDR; IPv4: a
 loose source route option, IP_OPTIONS), as an unprivileged process may; with
@@ -45,6 +46,9 @@ def family(addr):
 
 IP_RETOPTS = 7
 IPV6_RTHDR = 57
+IPPROTO_UDPLITE = 136
+# "proto" of a udp, udpconn or udpreq call: the socket's protocol
+PROTOS = {"udp": 0, "udplite": IPPROTO_UDPLITE}
 
 
 def source_route(c):
@@ -96,7 +100,7 @@ def tcp(c):
 
 
 def udp(c, connected=False, answer=False):
-    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM)
+    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM, PROTOS[c.get("proto", "udp")])
     s.settimeout(c.get("timeout", TIMEOUT))
     data = b"sl:" + c.get("tag", "x").encode()
     out = {}
