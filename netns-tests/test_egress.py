@@ -539,6 +539,25 @@ def test_udplite_connected_judged_per_packet(env, cgroups):
     assert after - before == 2, (before, after)
 
 
+def test_tcp_fast_open_judged(env, cgroups):
+    """TCP Fast Open connects from sendto(MSG_FASTOPEN), with no connect()
+    call: the kernel runs the connect hooks there too. A denied destination
+    fails with EPERM and is never accepted (v4, v6, v4-mapped); an allowed one
+    connects."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("tfo")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="tfo", cgroup=app, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    run(["sysctl", "-qw", "net.ipv4.tcp_fastopen=1"], ns=topo.client)
+    calls = [dict(op="tfo", addr=a, port=p, tag="tfo")
+             for a in (topo.f4, topo.f6, "::ffff:" + topo.f4) for p in (8444, 8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        r = results(topo.client, app, calls)
+    assert r == ["EPERM", "ok"] * 3, r
+    assert rx.counts.get("tcp:8443") == 3 and not rx.counts.get("tcp:8444"), rx.counts
+
+
 def test_one_cgroup_under_two_paths_refused(env, cgroups):
     """Two entries whose paths name one cgroup (a symlink, /proc/self/root/...)
     would share its one eg_cg word: one entry's policy silently not enforced.

@@ -15,6 +15,9 @@ Calls (a JSON list on the command line), each a dict:
   {"op": "ping", "addr": A}                  an ICMP echo request from a raw socket
                                               (no connect, no sendmsg hook): "ok"
                                               when the reply came back, else "noreply"
+  {"op": "tfo", "addr": A, "port": P, "tag": T}     TCP Fast Open: sendto() of "sl:T"
+                                              with MSG_FASTOPEN, no connect(): "ok" when
+                                              the call went on (answered or not)
 "bind": A in a tcp, udp or udpconn call binds the socket to address A first.
 "proto": "udplite" in a udp, udpconn or udpreq call makes the socket UDP-Lite.
 "via": H in a tcp, udp or udpconn call gives the socket a source route
@@ -45,6 +48,7 @@ def family(addr):
 
 
 IP_RETOPTS = 7
+MSG_FASTOPEN = 0x20000000
 IPV6_RTHDR = 57
 IPPROTO_UDPLITE = 136
 # "proto" of a udp, udpconn or udpreq call: the socket's protocol
@@ -167,7 +171,29 @@ def ping(c):
     return out
 
 
+def tfo(c):
+    """TCP Fast Open: sendto(MSG_FASTOPEN) opens the connection, no connect()."""
+    s = socket.socket(family(c["addr"]), socket.SOCK_STREAM)
+    s.setblocking(False)
+    out = {}
+    try:
+        try:
+            s.sendto(b"sl:" + c.get("tag", "tfo").encode(), MSG_FASTOPEN,
+                     (c["addr"], c["port"]))
+        except BlockingIOError:
+            # no cookie yet: a SYN went out, the data waits for the handshake
+            select.select([], [s], [], c.get("timeout", TIMEOUT))
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        out["result"] = errno.errorcode.get(err, str(err)) if err else "ok"
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
+    return out
+
+
 OPS = {
+    "tfo": tfo,
     "tcp": tcp,
     "udp": udp,
     "udpconn": lambda c: udp(c, connected=True),
