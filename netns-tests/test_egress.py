@@ -539,6 +539,41 @@ def test_udplite_connected_judged_per_packet(env, cgroups):
     assert after - before == 2, (before, after)
 
 
+def test_ping_socket_judged_per_packet(env, cgroups):
+    """A ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6: unprivileged where
+    ping_group_range allows, as container runtimes set it) runs no hook for
+    sendto(): its echo requests went to denied hosts unjudged. The egress
+    hook judges each one: nothing reaches the wire, IPv4 and IPv6 (sendto()
+    fails with EPERM for IPv4); to a host a rule allows it goes on."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("ping")
+    other4, other6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"], ns=topo.client)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="ping", cgroup=app, default="deny",
+             rules=[ALLOW_TCP, {"name": "other", "action": "allow", "dst": [other4, other6]}])]))
+    agent.start()
+    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    calls = [dict(op="pingsock", addr=topo.f4, tag="no4"),
+             dict(op="pingsock", addr=other4, tag="ok4"),
+             dict(op="pingsock", addr=topo.f6, tag="no6"),
+             dict(op="pingsock", addr=other6, tag="ok6")]
+    with Receiver(topo.fw, packet=[topo.fdev]) as rx:
+        r = results(topo.client, app, calls)
+    # IPv6: the echo is dropped all the same, but the kernel's ping_v6_sendmsg()
+    # does not return the error of sending it
+    assert r == ["EPERM", "ok", "ok", "ok"], r
+    c = rx.counts
+    assert not c.get("no4") and not c.get("no6"), c
+    assert c.get("ok4") == 1 and c.get("ok6") == 1, c
+    e = egress_entry(agent, "ping")
+    assert {r["name"]: r["packets"] for r in e["rules"]}["other"] == 2, e
+    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    assert after - before == 2, (before, after)
+
+
 def test_tcp_fast_open_judged(env, cgroups):
     """TCP Fast Open connects from sendto(MSG_FASTOPEN), with no connect()
     call: the kernel runs the connect hooks there too. A denied destination

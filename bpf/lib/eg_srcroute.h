@@ -9,7 +9,8 @@
  *
  *   IPv4: IHL 5 (no options) passes at once; else the option bytes (at
  *         most 40) are scanned for LSRR (0x83) or SSRR (0x89).
- *   IPv6: next header TCP, UDP or ICMPv6 passes at once; else at most
+ *   IPv6: next header TCP or UDP passes at once, ICMPv6 is no source route
+ *         (the caller looks at its socket: a ping socket's); else at most
  *         SLUICE_IPV6_EXT_MAX extension headers are walked: a routing
  *         header (any type: each sends the packet to an address of its own)
  *         with segments left, or a longer chain, is dropped.

@@ -15,6 +15,10 @@ Calls (a JSON list on the command line), each a dict:
   {"op": "ping", "addr": A}                  an ICMP echo request from a raw socket
                                               (no connect, no sendmsg hook): "ok"
                                               when the reply came back, else "noreply"
+  {"op": "pingsock", "addr": A, "tag": T}    an ICMP echo request "sl:T" from a ping
+                                              socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6;
+                                              no hook runs for its sendto()): "ok" or
+                                              the errno name of sendto()
   {"op": "tfo", "addr": A, "port": P, "tag": T}     TCP Fast Open: sendto() of "sl:T"
                                               with MSG_FASTOPEN, no connect(): "ok" when
                                               the call went on (answered or not)
@@ -192,6 +196,23 @@ def tfo(c):
     return out
 
 
+def pingsock(c):
+    v6 = ":" in c["addr"]
+    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM,
+                      socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    # type echo request, code, checksum and id (the kernel's), sequence
+    pkt = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, 0, 1) + b"sl:" + c["tag"].encode()
+    out = {}
+    try:
+        s.sendto(pkt, (c["addr"], 0))
+        out["result"] = "ok"
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
+    return out
+
+
 OPS = {
     "tfo": tfo,
     "tcp": tcp,
@@ -199,6 +220,7 @@ OPS = {
     "udpconn": lambda c: udp(c, connected=True),
     "udpreq": lambda c: udp(c, answer=True),
     "ping": ping,
+    "pingsock": pingsock,
 }
 
 
