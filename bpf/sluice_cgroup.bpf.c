@@ -12,10 +12,12 @@
  *   sl_eg_srcroute (cgroup_skb egress, every packet): a source route (IPv6
  *     routing header with segments left, IPv4 LSRR/SSRR) would take the
  *     packet first to a host the call was never judged for: dropped
- *     (eg_srcroute.h); anything else passes at once.
+ *     (eg_srcroute.h); a packet of a connected UDP-Lite socket or of a ping
+ *     socket (calls no sock_addr hook judges) -> classify -> pass | drop;
+ *     anything else passes at once.
  *   sl_eg_backstop (tcx ingress on the host side of a container's veth):
  *     parse (malformed: shot) -> source address -> egress entry -> classify
- *     -> pass | shot, for what never meets a socket hook: raw sockets, ICMP.
+ *     -> pass | shot, for what never meets a socket hook: raw sockets.
  *
  * The agent attaches the hooks with one pinned bpf_link per cgroup and
  * hook (agent/egress.c); the maps are the XDP object's pins, shared.
@@ -124,6 +126,8 @@ static __always_inline void sl_eg_l4(struct bpf_sock_addr *ctx, struct sl_meta *
  * its address is left as it is.
  */
 #define SL_LOOPBACK4	0x7f000001	/* 127.0.0.1, host order */
+#define SL_EG_AF_INET	2
+#define SL_EG_SOCK_DGRAM	2
 
 /*
  * Where 0.0.0.0 goes, host order. sendmsg4's source (MSG_SRC: the socket's
@@ -393,16 +397,79 @@ __noinline int sl_eg_srr_drop(struct __sk_buff *skb)
 			  SLUICE_EG_INET_EGRESS, cg, 0, skb->len, SLUICE_EV_NO_RULE, NULL);
 }
 
+/* ---- per packet: UDP-Lite, ping sockets ---- */
+
+/*
+ * Calls no socket hook judges, judged per packet (dst, the socket's
+ * protocol, no ports); 0 drops the packet and the send fails with EPERM
+ * (where the kernel returns the error: not ping_v6_sendmsg()).
+ *   UDP-Lite: the kernel runs no connect() hook for it (its struct proto
+ *     has no pre_connect), and a connected socket's send()s run no sendmsg
+ *     hook: each packet of a connected UDP-Lite socket is judged. Packets of
+ *     a socket that is not connected were judged by the sendmsg hooks; an
+ *     IPv6 socket's IPv4 packets (connected to a v4-mapped address) too: the
+ *     kernel sends each through udp_sendmsg() with the address (sendmsg4).
+ *   ICMP echo from a ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6): its
+ *     sendto() runs no hook at all: each of its packets is judged. Raw
+ *     sockets (and the kernel's own ICMP and neighbour discovery, SOCK_RAW)
+ *     pass: the backstop's.
+ * A global function, off the fast path.
+ */
+__noinline int sl_eg_pkt(struct __sk_buff *skb)
+{
+	const struct sl_eg_val *v = NULL;
+	struct bpf_sock *bsk;
+	enum sl_eg_find f;
+	struct sl_meta m;
+	__u8 hdr[SL_IP6_HLEN];
+	__u64 cg = 0;
+
+	bsk = skb->sk;
+	if (bsk)
+		bsk = bpf_sk_fullsock(bsk);
+	if (!bsk)
+		return 1;
+	if (bsk->protocol == SL_IPPROTO_UDPLITE) {
+		if (bsk->state != BPF_TCP_ESTABLISHED)
+			return 1;
+	} else if (bsk->type != SL_EG_SOCK_DGRAM ||
+		   (bsk->protocol != SL_IPPROTO_ICMP && bsk->protocol != SL_IPPROTO_ICMPV6)) {
+		return 1;
+	}
+	__builtin_memset(&m, 0, sizeof(m));
+	if (bpf_skb_load_bytes(skb, 0, hdr, SL_IP4_HLEN))
+		return 1;
+	if (hdr[0] >> 4 == 4) {
+		if (bsk->family != SL_EG_AF_INET)
+			return 1;
+		m.family = 4;
+		m.dst4 = (__u32)hdr[16] << 24 | hdr[17] << 16 | hdr[18] << 8 | hdr[19];
+	} else {
+		if (bpf_skb_load_bytes(skb, 0, hdr, SL_IP6_HLEN))
+			return 1;
+		m.family = 6;
+		__builtin_memcpy(m.dst6, hdr + 24, 16);
+	}
+	m.proto = bsk->protocol;
+	m.has_l4 = 1;
+	f = sl_eg_of_sk(sl_eg_sk(bsk), &cg, &v);
+	if (f == SL_EG_NOT_OURS)
+		return 1;
+	if (f == SL_EG_TOO_DEEP || !v)
+		return sl_eg_too_deep(&m, SLUICE_EG_INET_EGRESS, cg);
+	return sl_eg_judge(v, &m, SLUICE_EG_INET_EGRESS, cg, 0, skb->len);
+}
+
 /*
  * Every packet a socket of a managed cgroup sends: 1 passes, 0 drops. The
- * common packet (IPv4 without options; IPv6 straight to TCP, UDP or
- * ICMPv6) passes after one load and a compare or two.
+ * common packet (IPv4 TCP or UDP without options; IPv6 straight to TCP or
+ * UDP) passes after a load or two and a few compares.
  */
 SEC("cgroup_skb/egress")
 int sl_eg_srcroute(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-	__u8 *ip = data, h[SL_IP6_OFF_NEXTHDR + 1], nh;
+	__u8 *ip = data, h[SL_IP4_OFF_PROTO + 1], nh;
 
 	if ((void *)(ip + sizeof(h)) > data_end) {
 		if (bpf_skb_load_bytes(skb, 0, h, sizeof(h)))
@@ -410,16 +477,20 @@ int sl_eg_srcroute(struct __sk_buff *skb)
 		ip = h;
 	}
 	if (ip[0] >> 4 == 4) {
-		if ((ip[0] & 0xf) <= 5)
-			return 1;
-		return sl_eg_srr4(skb, ip[0] & 0xf) ? sl_eg_srr_drop(skb) : 1;
+		if ((ip[0] & 0xf) > 5 && sl_eg_srr4(skb, ip[0] & 0xf))
+			return sl_eg_srr_drop(skb);
+		/* & 1: to the verifier, a global function returns any scalar */
+		nh = ip[SL_IP4_OFF_PROTO];
+		return nh == SL_IPPROTO_UDPLITE || nh == SL_IPPROTO_ICMP ? sl_eg_pkt(skb) & 1 : 1;
 	}
 	if (ip[0] >> 4 != 6)
 		return 1;
 	nh = ip[SL_IP6_OFF_NEXTHDR];
-	if (nh == SL_IPPROTO_TCP || nh == SL_IPPROTO_UDP || nh == SL_IPPROTO_ICMPV6)
+	if (nh == SL_IPPROTO_TCP || nh == SL_IPPROTO_UDP)
 		return 1;
-	return sl_eg_srr6(skb, nh) ? sl_eg_srr_drop(skb) : 1;
+	if (nh != SL_IPPROTO_ICMPV6 && sl_eg_srr6(skb, &nh))
+		return sl_eg_srr_drop(skb);
+	return nh == SL_IPPROTO_UDPLITE || nh == SL_IPPROTO_ICMPV6 ? sl_eg_pkt(skb) & 1 : 1;
 }
 
 /* ---- the TC backstop ---- */

@@ -501,6 +501,98 @@ def test_source_routed_packets_dropped(env, cgroups):
     assert {h["hook"] for h in e["hooks"]} >= {"egress", "connect6"}, e
 
 
+def test_udplite_connected_judged_per_packet(env, cgroups):
+    """UDP-Lite runs no connect() hook (the kernel's udplite_prot has no
+    pre_connect) and a connected socket's send() no sendmsg hook: a UDP-Lite
+    socket connected to a denied host sent to it unjudged. The egress hook
+    judges each packet of a connected UDP-Lite socket: its send() fails with
+    EPERM and nothing reaches the wire (frames counted on the far interface),
+    IPv4 and IPv6; to a host a rule allows (by address: UDP-Lite has no
+    ports for the rules) it goes on; unconnected sendto() stays judged by the
+    sendmsg hooks."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("lite")
+    other4, other6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="lite", cgroup=app, default="deny",
+             rules=[ALLOW_TCP, ALLOW_UDP,
+                    {"name": "other", "action": "allow", "dst": [other4, other6]}])]))
+    agent.start()
+    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    calls = []
+    for dst, ok in ((topo.f4, other4), (topo.f6, other6)):
+        v = "6" if ":" in dst else "4"
+        calls += [dict(op="udpconn", proto="udplite", addr=dst, port=5301, tag="noconn" + v),
+                  dict(op="udp", proto="udplite", addr=dst, port=5301, tag="no" + v),
+                  dict(op="udpconn", proto="udplite", addr=ok, port=5301, tag="okconn" + v)]
+    with Receiver(topo.fw, packet=[topo.fdev]) as rx:
+        r = results(topo.client, app, calls)
+    assert r == ["EPERM", "EPERM", "ok"] * 2, r
+    c = rx.counts
+    assert not [t for t in c if t.startswith("no")], c
+    assert c.get("okconn4") == 1 and c.get("okconn6") == 1, c
+    e = egress_entry(agent, "lite")
+    assert {r["name"]: r["packets"] for r in e["rules"]}["other"] == 2, e
+    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    assert after - before == 2, (before, after)
+
+
+def test_ping_socket_judged_per_packet(env, cgroups):
+    """A ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6: unprivileged where
+    ping_group_range allows, as container runtimes set it) runs no hook for
+    sendto(): its echo requests went to denied hosts unjudged. The egress
+    hook judges each one: nothing reaches the wire, IPv4 and IPv6 (sendto()
+    fails with EPERM for IPv4); to a host a rule allows it goes on."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("ping")
+    other4, other6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"], ns=topo.client)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="ping", cgroup=app, default="deny",
+             rules=[ALLOW_TCP, {"name": "other", "action": "allow", "dst": [other4, other6]}])]))
+    agent.start()
+    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    calls = [dict(op="pingsock", addr=topo.f4, tag="no4"),
+             dict(op="pingsock", addr=other4, tag="ok4"),
+             dict(op="pingsock", addr=topo.f6, tag="no6"),
+             dict(op="pingsock", addr=other6, tag="ok6")]
+    with Receiver(topo.fw, packet=[topo.fdev]) as rx:
+        r = results(topo.client, app, calls)
+    # IPv6: the echo is dropped all the same, but the kernel's ping_v6_sendmsg()
+    # does not return the error of sending it
+    assert r == ["EPERM", "ok", "ok", "ok"], r
+    c = rx.counts
+    assert not c.get("no4") and not c.get("no6"), c
+    assert c.get("ok4") == 1 and c.get("ok6") == 1, c
+    e = egress_entry(agent, "ping")
+    assert {r["name"]: r["packets"] for r in e["rules"]}["other"] == 2, e
+    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    assert after - before == 2, (before, after)
+
+
+def test_tcp_fast_open_judged(env, cgroups):
+    """TCP Fast Open connects from sendto(MSG_FASTOPEN), with no connect()
+    call: the kernel runs the connect hooks there too. A denied destination
+    fails with EPERM and is never accepted (v4, v6, v4-mapped); an allowed one
+    connects."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("tfo")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="tfo", cgroup=app, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    run(["sysctl", "-qw", "net.ipv4.tcp_fastopen=1"], ns=topo.client)
+    calls = [dict(op="tfo", addr=a, port=p, tag="tfo")
+             for a in (topo.f4, topo.f6, "::ffff:" + topo.f4) for p in (8444, 8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        r = results(topo.client, app, calls)
+    assert r == ["EPERM", "ok"] * 3, r
+    assert rx.counts.get("tcp:8443") == 3 and not rx.counts.get("tcp:8444"), rx.counts
+
+
 def test_one_cgroup_under_two_paths_refused(env, cgroups):
     """Two entries whose paths name one cgroup (a symlink, /proc/self/root/...)
     would share its one eg_cg word: one entry's policy silently not enforced.

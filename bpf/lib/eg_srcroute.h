@@ -9,7 +9,8 @@
  *
  *   IPv4: IHL 5 (no options) passes at once; else the option bytes (at
  *         most 40) are scanned for LSRR (0x83) or SSRR (0x89).
- *   IPv6: next header TCP, UDP or ICMPv6 passes at once; else at most
+ *   IPv6: next header TCP or UDP passes at once, ICMPv6 is no source route
+ *         (the caller looks at its socket: a ping socket's); else at most
  *         SLUICE_IPV6_EXT_MAX extension headers are walked: a routing
  *         header (any type: each sends the packet to an address of its own)
  *         with segments left, or a longer chain, is dropped.
@@ -28,6 +29,7 @@
 #define SL_IP4_OPT_NOP		1
 #define SL_IP4_OPT_LSRR		0x83	/* loose source and record route */
 #define SL_IP4_OPT_SSRR		0x89	/* strict source and record route */
+#define SL_IP4_OFF_PROTO	9
 #define SL_IP6_OFF_NEXTHDR	6
 #define SL_RT_OFF_SEGLEFT	3	/* routing header: next, length, type, segments left */
 
@@ -83,15 +85,18 @@ static __always_inline bool sl_eg_srr4(struct __sk_buff *skb, __u32 ihl)
 }
 
 /*
- * Does the IPv6 packet of SKB, first next header NH, carry a routing header
- * with segments left, or more extension headers than we walk?
+ * Does the IPv6 packet of SKB, first next header *NHP, carry a routing header
+ * with segments left, or more extension headers than we walk? When it does
+ * not, *NHP is the protocol after the extension headers (a header it stopped
+ * at for a non-first fragment or a short packet).
  */
-static __always_inline bool sl_eg_srr6(struct __sk_buff *skb, __u8 nh)
+static __always_inline bool sl_eg_srr6(struct __sk_buff *skb, __u8 *nhp)
 {
 	__u32 off = SL_IP6_HLEN;
-	__u8 eh[4];
+	__u8 eh[4], nh = *nhp;
 
 	for (int i = 0; i < SLUICE_IPV6_EXT_MAX; i++) {
+		*nhp = nh;
 		if (!sl_ip6_is_ext(nh))
 			return false;
 		if (bpf_skb_load_bytes(skb, off, eh, sizeof(eh)))
@@ -110,6 +115,7 @@ static __always_inline bool sl_eg_srr6(struct __sk_buff *skb, __u8 nh)
 		}
 		nh = eh[0];
 	}
+	*nhp = nh;
 	return sl_ip6_is_ext(nh);
 }
 

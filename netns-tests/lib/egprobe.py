@@ -15,7 +15,15 @@ Calls (a JSON list on the command line), each a dict:
   {"op": "ping", "addr": A}                  an ICMP echo request from a raw socket
                                               (no connect, no sendmsg hook): "ok"
                                               when the reply came back, else "noreply"
+  {"op": "pingsock", "addr": A, "tag": T}    an ICMP echo request "sl:T" from a ping
+                                              socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6;
+                                              no hook runs for its sendto()): "ok" or
+                                              the errno name of sendto()
+  {"op": "tfo", "addr": A, "port": P, "tag": T}     TCP Fast Open: sendto() of "sl:T"
+                                              with MSG_FASTOPEN, no connect(): "ok" when
+                                              the call went on (answered or not)
 "bind": A in a tcp, udp or udpconn call binds the socket to address A first.
+"proto": "udplite" in a udp, udpconn or udpreq call makes the socket UDP-Lite.
 "via": H in a tcp, udp or udpconn call gives the socket a source route
 through host H first (IPv6: a segment routing header, IPV6_RTHDR; IPv4: a
 loose source route option, IP_OPTIONS), as an unprivileged process may; with
@@ -44,7 +52,11 @@ def family(addr):
 
 
 IP_RETOPTS = 7
+MSG_FASTOPEN = 0x20000000
 IPV6_RTHDR = 57
+IPPROTO_UDPLITE = 136
+# "proto" of a udp, udpconn or udpreq call: the socket's protocol
+PROTOS = {"udp": 0, "udplite": IPPROTO_UDPLITE}
 
 
 def source_route(c):
@@ -96,7 +108,7 @@ def tcp(c):
 
 
 def udp(c, connected=False, answer=False):
-    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM)
+    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM, PROTOS[c.get("proto", "udp")])
     s.settimeout(c.get("timeout", TIMEOUT))
     data = b"sl:" + c.get("tag", "x").encode()
     out = {}
@@ -163,12 +175,52 @@ def ping(c):
     return out
 
 
+def tfo(c):
+    """TCP Fast Open: sendto(MSG_FASTOPEN) opens the connection, no connect()."""
+    s = socket.socket(family(c["addr"]), socket.SOCK_STREAM)
+    s.setblocking(False)
+    out = {}
+    try:
+        try:
+            s.sendto(b"sl:" + c.get("tag", "tfo").encode(), MSG_FASTOPEN,
+                     (c["addr"], c["port"]))
+        except BlockingIOError:
+            # no cookie yet: a SYN went out, the data waits for the handshake
+            select.select([], [s], [], c.get("timeout", TIMEOUT))
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        out["result"] = errno.errorcode.get(err, str(err)) if err else "ok"
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
+    return out
+
+
+def pingsock(c):
+    v6 = ":" in c["addr"]
+    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM,
+                      socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    # type echo request, code, checksum and id (the kernel's), sequence
+    pkt = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, 0, 1) + b"sl:" + c["tag"].encode()
+    out = {}
+    try:
+        s.sendto(pkt, (c["addr"], 0))
+        out["result"] = "ok"
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
+    return out
+
+
 OPS = {
+    "tfo": tfo,
     "tcp": tcp,
     "udp": udp,
     "udpconn": lambda c: udp(c, connected=True),
     "udpreq": lambda c: udp(c, answer=True),
     "ping": ping,
+    "pingsock": pingsock,
 }
 
 
