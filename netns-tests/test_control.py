@@ -38,17 +38,22 @@ def connect(agent):
     return s
 
 
+def answer(s):
+    """The answer line on socket S (up to its newline or EOF) as a dict."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return json.loads(buf)
+
+
 def ask(agent, raw):
     """Send RAW (bytes) as one request; the answer line as a dict."""
     with connect(agent) as s:
         s.sendall(raw)
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf)
+        return answer(s)
 
 
 def non_readers(agent, n, raw, into):
@@ -386,13 +391,7 @@ def test_raw_clients_that_send_too_much(env):
             s.sendall(b'{"cmd":"status","x":"' + b"a" * (2 << 20))
         except (BrokenPipeError, ConnectionResetError):
             pass    # closed mid-send: the answer was sent before
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    ans = json.loads(buf)
+        ans = answer(s)
     assert ans == {"ok": False, "error": "request larger than 1 MiB"}, ans
 
     with connect(agent) as mon:
