@@ -602,9 +602,7 @@ static int req_prefixes(struct json_object *req, bool del, struct sl_prefix **ou
 		const char *s = str_at(v, i);
 		char perr[256];
 
-		int rc = sl_prefix_parse(s, strlen(s), &(*out)[i], perr, sizeof(perr));
-
-		if (rc && !(del && rc == -EDOM)) {
+		if (sl_prefix_parse_saved(s, strlen(s), &(*out)[i], perr, sizeof(perr), del)) {
 			snprintf(err, errlen, "%s", perr);
 			free(*out);
 			*out = NULL;

@@ -94,7 +94,10 @@ static __noinline void sl_tc_ct_create(struct __sk_buff *skb, const struct sl_me
 /*
  * The packet of a device without a link-layer header (sl_skb_l3: L3, its
  * ethertype) into M, from its IP header. A global function: verified once,
- * not as a second parse inlined before conntrack.
+ * not as a second parse inlined before conntrack. It pulls first and parses
+ * once: sl_skb_parse's way (parse, pull, parse again) here, with the
+ * Ethernet parse beside it for an L3 it cannot know, took sluice_tc from
+ * 532k to 950k verifier instructions.
  */
 __noinline int sl_tc_parse_l3(struct __sk_buff *skb, struct sl_meta *m, __u16 l3)
 {

@@ -95,9 +95,7 @@ static int block_args(struct cli *c, int argc, char **argv, bool del, struct jso
 		struct sl_prefix p;
 		char err[256];
 
-		int perr = sl_prefix_parse(a.pos[i], strlen(a.pos[i]), &p, err, sizeof(err));
-
-		if (perr && !(del && perr == -EDOM))
+		if (sl_prefix_parse_saved(a.pos[i], strlen(a.pos[i]), &p, err, sizeof(err), del))
 			rc = cli_error(c, EXIT_USAGE, "CIDR argument %zu: %s", i + 1, err);
 		else
 			json_object_array_add(pfx, json_object_new_string(a.pos[i]));

@@ -394,10 +394,9 @@ static void block_one(struct ectx *c, const char *s, size_t n, struct sl_loc loc
 	struct sl_edits *e = c->e;
 	struct sl_prefix pfx;
 	char err[256];
-	int rc = sl_prefix_parse(s, n, &pfx, err, sizeof(err));
 
-	/* a mapped one (-EDOM) an older agent saved: kept, for `block del` */
-	if (rc && rc != -EDOM) {
+	/* a mapped one an older agent saved: kept, for `block del` */
+	if (sl_prefix_parse_saved(s, n, &pfx, err, sizeof(err), true)) {
 		c->errs++;
 		sl_diag_add(c->diags, &loc, "%s", err);
 		return;
@@ -655,7 +654,6 @@ static int journal_one(struct sl_edits *e, const char *s, size_t len, int line, 
 	unsigned long long seq;
 	char perr[256], *q;
 	long k;
-	int rc;
 
 	while (p < end && nw < 4) {
 		while (p < end && *p == ' ')
@@ -691,8 +689,8 @@ static int journal_one(struct sl_edits *e, const char *s, size_t len, int line, 
 			    (int)(len > 80 ? 80 : len), s);
 		return -EINVAL;
 	}
-	rc = sl_prefix_parse(w[3], wl[3], &pfx, perr, sizeof(perr));
-	if (rc && rc != -EDOM) {	/* mapped: an older agent's, as in block_one */
+	/* mapped: an older agent's, as in block_one */
+	if (sl_prefix_parse_saved(w[3], wl[3], &pfx, perr, sizeof(perr), true)) {
 		loc.col = (int)(w[3] - s) + 1;
 		sl_diag_add(diags, &loc, "%s", perr);
 		return -EINVAL;

@@ -653,14 +653,11 @@ static void addr_item(struct pctx *c, yaml_node_t *n, void *arg)
 			oom(c);
 			return;
 		}
-	} else {
-		int rc = sl_prefix_parse(s, n->data.scalar.length, &it.pfx, err, sizeof(err));
-
-		/* -EDOM: mapped, *it.pfx filled; matched by nothing, as it always was */
-		if (rc && !(rc == -EDOM && c->mapped_ok)) {
-			err_node(c, n, "%s", err);
-			return;
-		}
+	} else if (sl_prefix_parse_saved(s, n->data.scalar.length, &it.pfx, err, sizeof(err),
+					 c->mapped_ok)) {
+		/* mapped_ok: a mapped one matches nothing, as it always did */
+		err_node(c, n, "%s", err);
+		return;
 	}
 	if (sl_vec_reserve((void **)al->v, *al->n, sizeof(**al->v))) {
 		free(it.set_name);

@@ -19,6 +19,18 @@
  */
 int sl_prefix_parse(const char *s, size_t n, struct sl_prefix *p, char *err, size_t errlen);
 
+/*
+ * sl_prefix_parse, where MAPPED_OK takes an IPv4-mapped prefix (0, *P
+ * filled): what an older agent saved, which must still load and go.
+ */
+static inline int sl_prefix_parse_saved(const char *s, size_t n, struct sl_prefix *p, char *err,
+					size_t errlen, bool mapped_ok)
+{
+	int rc = sl_prefix_parse(s, n, p, err, errlen);
+
+	return rc == -EDOM && mapped_ok ? 0 : rc;
+}
+
 /* Is ADDR (of FAMILY, network order) inside P? */
 static inline bool sl_prefix_contains(const struct sl_prefix *p, uint8_t family,
 				      const uint8_t *addr)

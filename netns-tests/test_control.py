@@ -20,6 +20,7 @@ import time
 
 from lib.agent import binaries, pins_under
 from lib.netns import PYTHON, ns_cmd, run, xdp_prog_id
+from lib.peer import recv_line
 from lib.policy import deny_udp, policy_yaml
 from lib.traffic import probe_udp
 
@@ -40,13 +41,7 @@ def connect(agent):
 
 def answer(s):
     """The answer line on socket S (up to its newline or EOF) as a dict."""
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    return json.loads(buf)
+    return json.loads(recv_line(s))
 
 
 def ask(agent, raw):

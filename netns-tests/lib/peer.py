@@ -5,6 +5,18 @@ import socket
 import threading
 
 
+def recv_line(s):
+    """One line of the control protocol from socket S: the bytes up to its
+    newline, or all it sent before closing."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
 class Peer:
     """Answers each connection on a unix socket with the next scripted reply
     (raw bytes, or None to close without answering) and records the requests."""
@@ -28,13 +40,7 @@ class Peer:
                 return
             with conn:
                 conn.settimeout(10)
-                buf = b""
-                while not buf.endswith(b"\n"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    buf += chunk
-                self.requests.append(json.loads(buf))
+                self.requests.append(json.loads(recv_line(conn)))
                 if reply is not None:
                     conn.sendall(reply)
 

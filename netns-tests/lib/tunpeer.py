@@ -38,26 +38,33 @@ def open_tun(dev):
     return fd
 
 
-def echo(fd, six, src, dst, ident):
-    if six:
-        os.write(fd, raw(IPv6(src=src, dst=dst) / ICMPv6EchoRequest(id=ident, seq=1)))
-    else:
-        os.write(fd, raw(IP(src=src, dst=dst) / ICMP(id=ident, seq=1)))
+def read_until(fd, six, want):
+    """The first packet of the family (IPv6 when SIX) the device gives
+    within WAIT for which WANT(packet) is true, or None."""
     end = time.monotonic() + WAIT
     while time.monotonic() < end:
         r, _, _ = select.select([fd], [], [], 0.1)
         if not r:
             continue
         data = os.read(fd, 65536)
-        if six and data[:1] and data[0] >> 4 == 6:
-            p = IPv6(data)
-            if p.haslayer(ICMPv6EchoReply) and p[ICMPv6EchoReply].id == ident:
-                return "reply"
-        elif not six and data[:1] and data[0] >> 4 == 4:
-            p = IP(data)
-            if p.haslayer(ICMP) and p[ICMP].type == 0 and p[ICMP].id == ident:
-                return "reply"
-    return "none"
+        if not data or data[0] >> 4 != (6 if six else 4):
+            continue
+        p = IPv6(data) if six else IP(data)
+        if want(p):
+            return p
+    return None
+
+
+def echo(fd, six, src, dst, ident):
+    if six:
+        os.write(fd, raw(IPv6(src=src, dst=dst) / ICMPv6EchoRequest(id=ident, seq=1)))
+        got = read_until(fd, six, lambda p: p.haslayer(ICMPv6EchoReply)
+                         and p[ICMPv6EchoReply].id == ident)
+    else:
+        os.write(fd, raw(IP(src=src, dst=dst) / ICMP(id=ident, seq=1)))
+        got = read_until(fd, six, lambda p: p.haslayer(ICMP) and p[ICMP].type == 0
+                         and p[ICMP].id == ident)
+    return "reply" if got is not None else "none"
 
 
 def udp_out(fd, six, local, peer):
@@ -66,18 +73,10 @@ def udp_out(fd, six, local, peer):
         s.bind((local, 0))
         s.settimeout(WAIT)
         s.sendto(b"sl:out", (peer, 5000))
-        end = time.monotonic() + WAIT
-        while time.monotonic() < end:
-            r, _, _ = select.select([fd], [], [], 0.1)
-            if not r:
-                continue
-            data = os.read(fd, 65536)
-            p = IPv6(data) if six else IP(data)
-            if not p.haslayer(UDP) or p[UDP].dport != 5000:
-                continue
+        p = read_until(fd, six, lambda p: p.haslayer(UDP) and p[UDP].dport == 5000)
+        if p is not None:
             ip = IPv6(src=peer, dst=local) if six else IP(src=peer, dst=local)
             os.write(fd, raw(ip / UDP(sport=5000, dport=p[UDP].sport) / b"sl:back"))
-            break
         try:
             got, _ = s.recvfrom(100)
         except socket.timeout:
