@@ -43,6 +43,7 @@
 #define SL_IPPROTO_EXP2		254
 
 #define SL_IP_FRAG_OFFSET	0x1fff	/* IPv4 frag_off: the offset, in 8-octet units */
+#define SL_IP_MAX_LEN		0xffff	/* the most an IPv4 total length can say */
 #define SL_TCP_OFF_FLAGS	13	/* TCP header byte of FIN, SYN, RST, PSH, ACK, ... */
 
 /* ICMP and ICMPv6 messages all have at least type, code, checksum and 4 more octets. */
@@ -65,7 +66,7 @@ struct sl_meta {
 	/* for conntrack, which re-reads the L4 header (ICMP errors: what they quote) */
 	__u16 l3_off;		/* IP header, from the start of the frame */
 	__u16 l4_off;		/* L4 header, from the IP header (when has_l4) */
-	__u16 ip_len;		/* IP packet length as its header says */
+	__u32 ip_len;		/* IP packet length as its header says (or the frame: BIG TCP) */
 	__u8 has_l4;		/* the L4 header was parsed (not a non-first fragment) */
 	__u8 tcp_flags;		/* TCP: byte 13 of the header (FIN, SYN, RST, ACK, ...) */
 };
@@ -160,6 +161,11 @@ static __always_inline int sl_parse_ip4(void *ip, void *data_end, __u32 avail, s
 	/* Ethernet may pad a short frame, so only a total length beyond the
 	 * frame is wrong; headers are read within the total length. */
 	totlen = bpf_ntohs(iph->tot_len);
+	/* A GSO packet longer than a total length can say (IPv4 BIG TCP, tc
+	 * only) has a total length of 0: the frame decides, as in the
+	 * kernel's iph_totlen(). Anything shorter saying 0 is malformed. */
+	if (!totlen && avail > SL_IP_MAX_LEN)
+		totlen = avail;
 	if (totlen < hlen || totlen > avail)
 		return sl_parse_drop(m, SLUICE_DROP_BAD_IP4_LEN);
 
