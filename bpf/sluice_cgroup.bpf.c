@@ -562,14 +562,18 @@ int sl_eg_backstop(struct __sk_buff *skb)
 {
 	const struct sl_eg_val *v;
 	struct sl_meta m;
+	__u16 l3;
 
 	/*
 	 * Non-IP passes. What the parser refuses is dropped: the stack would not
 	 * refuse it, but forward or deliver what the rules never saw (a first
 	 * fragment too short for the TCP header, reassembled into a SYN; an IPv6
-	 * chain longer than the parser walks).
+	 * chain longer than the parser walks). A device without a link-layer
+	 * header (tun, wireguard) is parsed from its IP header: read as
+	 * Ethernet, its packets were nearly all non-IP, and passed.
 	 */
-	switch (sl_skb_parse(skb, &m)) {
+	l3 = sl_skb_l3(skb);
+	switch (l3 ? sl_skb_parse_l3(skb, &m, l3) : sl_skb_parse(skb, &m)) {
 	case SL_PARSE_NONIP:
 		return SL_TCX_NEXT;
 	case SL_PARSE_DROP:

@@ -91,30 +91,6 @@ static __noinline void sl_tc_ct_create(struct __sk_buff *skb, const struct sl_me
 		     sl_ct_l4(data, data_end, m, SL_TCP_HLEN));
 }
 
-/*
- * The packet of a device without a link-layer header (sl_skb_l3: L3, its
- * ethertype) into M, from its IP header. A global function: verified once,
- * not as a second parse inlined before conntrack. It pulls first and parses
- * once: sl_skb_parse's way (parse, pull, parse again) here, with the
- * Ethernet parse beside it for an L3 it cannot know, took sluice_tc from
- * 532k to 950k verifier instructions.
- */
-__noinline int sl_tc_parse_l3(struct __sk_buff *skb, struct sl_meta *m, __u16 l3)
-{
-	void *data, *data_end;
-
-	if (!skb || !m)
-		return SL_PARSE_DROP;
-	data = SL_SKB_FIELD(skb, data);
-	data_end = SL_SKB_FIELD(skb, data_end);
-	if (skb->len > data_end - data)
-		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL ? skb->len : SL_TC_PULL);
-	data = SL_SKB_FIELD(skb, data);
-	data_end = SL_SKB_FIELD(skb, data_end);
-	__builtin_memset(m, 0, sizeof(*m));
-	return sl_parse_net(data, data, data_end, skb->len, l3, m);
-}
-
 SEC("tc")
 int sluice_tc(struct __sk_buff *skb)
 {
@@ -129,7 +105,7 @@ int sluice_tc(struct __sk_buff *skb)
 		return SL_TCX_NEXT;
 
 	l3 = sl_skb_l3(skb);
-	if ((l3 ? sl_tc_parse_l3(skb, &m, l3) : sl_skb_parse(skb, &m)) != SL_PARSE_IP)
+	if ((l3 ? sl_skb_parse_l3(skb, &m, l3) : sl_skb_parse(skb, &m)) != SL_PARSE_IP)
 		return SL_TCX_NEXT;
 
 	if (sl_tc_ct(skb, &m, ctc, &ctp) == SL_CT_MISS && (ctp.start || sl_tc_pickup(&m)))

@@ -13,6 +13,7 @@ import os
 
 import pytest
 
+from lib.cgroups import egress_yaml
 from lib.netns import LineProc, PYTHON
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -86,3 +87,23 @@ def test_conntrack_on_a_device_without_ethernet_header(env, tun):
     assert peer.say("ping6 2001:db8:77::3") == "none"
     flows = env.agent.cli("ct", "list")["entries"]
     assert len([f for f in flows if f["proto"] == "udp" and f["dport"] == 5000]) == 2, flows
+
+
+def test_backstop_on_a_device_without_ethernet_header(env, tun, cgroups):
+    """The egress backstop on such a device judges its packets by source, as
+    on a veth: pings from the addresses of an entry that denies everything
+    get no answer, from an address no entry lists they do. Read as Ethernet,
+    every packet there was non-IP and passed."""
+    dev, peer = tun
+    app = cgroups.make("l3bs")
+    env.agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="l3bs", cgroup=app, default="deny",
+             backstop={"interfaces": [dev], "src": [PEER4, PEER6]})]))
+    env.agent.start()
+    assert [i for i in env.agent.status()["interfaces"]
+            if i["name"] == dev and i["hook"] == "egress-backstop"], env.agent.status()
+    assert pings(peer) == {PEER4: "none", BAD4: "reply", "198.51.100.3": "reply",
+                           PEER6: "none", BAD6: "reply", "2001:db8:77::3": "reply"}
+    st = env.agent.stats()
+    assert st["egress"]["tc-backstop"]["denied"] == 2, st["egress"]
+    assert st["hooks"]["tc"]["drops"]["egress-default"]["packets"] == 2, st["hooks"]["tc"]

@@ -182,6 +182,10 @@ static const struct xcase cases[] = {
 	{ "v4 total length below ihl",
 	  PKT(ETH(P_IP), IP4L(19, 6, SSH_SRC4, WEB_DST4), TCP(40000, 22)), .raw_len = true,
 	  PARSE_DROP(DROP_BAD_IP4_LEN) },
+	/* 0 is a BIG TCP GSO packet's only past 64 KiB (test_hook.py big_tcp) */
+	{ "v4 total length 0 in a short frame",
+	  PKT(ETH(P_IP), IP4L(0, 6, SSH_SRC4, WEB_DST4), TCP(40000, 22)), .raw_len = true,
+	  PARSE_DROP(DROP_BAD_IP4_LEN) },
 	{ "v4 total length past frame",
 	  PKT(ETH(P_IP), IP4L(41, 6, SSH_SRC4, WEB_DST4), TCP(40000, 22)), .raw_len = true,
 	  PARSE_DROP(DROP_BAD_IP4_LEN) },
