@@ -14,7 +14,7 @@ import time
 
 
 from lib.agent import pins_under
-from lib.cgroups import egress_yaml, results
+from lib.cgroups import EGCALL, egress_yaml, probe, results
 from lib.foreign_tcx import DROP, INGRESS, PASS, ForeignTcx
 from lib.netns import PYTHON, run
 from lib.traffic import Receiver, exchange
@@ -586,6 +586,146 @@ def test_tcp_fast_open_judged(env, cgroups):
     agent.start()
     run(["sysctl", "-qw", "net.ipv4.tcp_fastopen=1"], ns=topo.client)
     calls = [dict(op="tfo", addr=a, port=p, tag="tfo")
+             for a in (topo.f4, topo.f6, "::ffff:" + topo.f4) for p in (8444, 8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        r = results(topo.client, app, calls)
+    assert r == ["EPERM", "ok"] * 3, r
+    assert rx.counts.get("tcp:8443") == 3 and not rx.counts.get("tcp:8444"), rx.counts
+
+
+ALLOW_UDP6 = {"name": "dns6", "action": "allow", "dst": ["2001:db8:1::/64"], "proto": "udp",
+              "dport": ["5300"]}
+
+
+def egcall(*argv):
+    """An egprobe call running egcall ARGV (sendmmsg(), io_uring, ...)."""
+    return dict(op="egcall", argv=[EGCALL] + [str(a) for a in argv])
+
+
+def test_sendmmsg_and_named_sends_of_a_connected_socket_judged(env, cgroups):
+    """sendmmsg() names a destination per message: each one is judged by the
+    sendmsg hooks on its own. A denied message fails and ends the call: the
+    kernel returns the count sent before it (EPERM when it was the first),
+    the messages after it are not sent (IPv4, IPv6, v4-mapped). A connected
+    UDP socket's sendto() with another address is judged for that address
+    (its send()s are not: judged at connect()); so is an IPv4 name (struct
+    sockaddr_in) given to an IPv6 socket, which the kernel sends as IPv4."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("mmsg")
+    other4, other6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="mmsg", cgroup=app, default="deny", rules=[ALLOW_UDP, ALLOW_UDP6])]))
+    agent.start()
+    calls = []
+    for v, a in (("4", topo.f4), ("6", topo.f6), ("m", "::ffff:" + topo.f4)):
+        calls += [egcall("sendmmsg", a, 5300, "a" + v, a, 5301, "b" + v, a, 5300, "c" + v),
+                  egcall("sendmmsg", a, 5301, "d" + v, a, 5300, "e" + v),
+                  egcall("sendmmsg", a, 5300, "f" + v, a, 5300, "g" + v)]
+    calls += [dict(op="udpconn", addr=topo.f4, port=5300, tag="conn4", to=[topo.f4, 5301]),
+              dict(op="udpconn", addr=topo.f4, port=5300, tag="ok4", to=[other4, 5300]),
+              dict(op="udpconn", addr=topo.f6, port=5300, tag="conn6", to=[topo.f6, 5301]),
+              dict(op="udpconn", addr=topo.f6, port=5300, tag="ok6", to=[other6, 5300]),
+              egcall("sendto46", topo.f4, 5301, "s46no"),
+              egcall("sendto46", topo.f4, 5300, "s46ok"),
+              egcall("connect46", topo.f4, 5301, "c46no"),
+              egcall("connect46", topo.f4, 5300, "c46ok")]
+    with Receiver(topo.fw, udp=(5300, 5301)) as rx:
+        r = probe(topo.client, app, calls)
+    assert [x["result"] for x in r] == [1, "EPERM", 2] * 3 + ["ok"] * 4 + \
+        ["EPERM", "ok", "EPERM", "ok"], r
+    assert [x["to"] for x in r[9:13]] == ["EPERM", "ok"] * 2, r
+    c = rx.counts
+    for v in "46m":
+        assert c.get("a" + v) == 1 and c.get("f" + v) == 1 and c.get("g" + v) == 1, c
+        assert not [t for t in "bcde" if c.get(t + v)], c
+    assert c.get("conn4") == 1 and c.get("conn6") == 1 and not c.get("conn4-to") and \
+        not c.get("conn6-to"), c
+    assert c.get("ok4-to") == 1 and c.get("ok6-to") == 1, c
+    assert c.get("s46ok") == 1 and c.get("c46ok") == 1, c
+    assert not c.get("s46no") and not c.get("c46no"), c
+
+
+def test_io_uring_judged_as_the_syscalls(env, cgroups):
+    """io_uring's connect and sends run the same kernel paths as the system
+    calls, from the ring's worker as well: IORING_OP_CONNECT (TCP; UDP, then
+    IORING_OP_SEND without an address), IORING_OP_SENDMSG with a name,
+    IORING_OP_SEND and IORING_OP_SEND_ZC with a destination address. A
+    denied one completes with -EPERM and sends nothing; an allowed one goes."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("uring")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="uring", cgroup=app, default="deny", rules=[ALLOW_TCP, ALLOW_UDP, ALLOW_UDP6])]))
+    agent.start()
+    calls, want = [], []
+    for v, a in (("4", topo.f4), ("6", topo.f6), ("m", "::ffff:" + topo.f4)):
+        calls += [egcall("uring", "connect", a, 8444), egcall("uring", "connect", a, 8443)]
+        want += ["EPERM", "ok"]
+        for op in ("sendmsg", "send", "sendzc", "connsend"):
+            calls += [egcall("uring", op, a, 5301, "no" + op + v),
+                      egcall("uring", op, a, 5300, "ok" + op + v)]
+            want += ["EPERM", "ok"]
+    with Receiver(topo.fw, udp=(5300, 5301), tcp=(8443, 8444)) as rx:
+        r = probe(topo.client, app, calls)
+    assert [x["result"] for x in r] == want, r
+    assert [x["send"] for x in r if "send" in x] == ["ok"] * 3, r
+    c = rx.counts
+    assert c.get("tcp:8443") == 3 and not c.get("tcp:8444"), c
+    assert not [t for t in c if t.startswith("no")], c
+    for v in "46m":
+        for op in ("sendmsg", "send", "sendzc", "connsend"):
+            assert c.get("ok" + op + v) == 1, (op, v, c)
+
+
+def test_socket_judged_by_the_cgroup_it_was_made_in(env, cgroups):
+    """A process that moves between cgroups: a socket it made before the move
+    is judged by the cgroup it was made in (none: not judged), one made after
+    by the cgroup it is in now. Into a managed cgroup: the old socket still
+    connects and sends where the entry denies, a new one is refused. Out of
+    it (a process that may write an unmanaged cgroup's cgroup.procs): the
+    socket made inside stays refused, a new one goes."""
+    topo, agent = env.topo, env.agent
+    app, free = cgroups.make("moved"), cgroups.make("free")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="moved", cgroup=app, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    f4 = topo.f4
+
+    def keep(k, kind):
+        return dict(op="keep", id=k, kind=kind, addr=f4)
+
+    calls = [keep("t0", "tcp"), keep("u0", "udp"), dict(op="move", cgroup=app),
+             keep("t1", "tcp"), keep("u1", "udp"),
+             dict(op="tcp", sock="t0", addr=f4, port=8444),
+             dict(op="udp", sock="u0", addr=f4, port=5301, tag="before"),
+             dict(op="tcp", sock="t1", addr=f4, port=8444),
+             dict(op="udp", sock="u1", addr=f4, port=5301, tag="inside"),
+             keep("t2", "tcp"), keep("u2", "udp"), dict(op="move", cgroup=free),
+             keep("t3", "tcp"), keep("u3", "udp"),
+             dict(op="tcp", sock="t2", addr=f4, port=8444),
+             dict(op="udp", sock="u2", addr=f4, port=5301, tag="made-inside"),
+             dict(op="tcp", sock="t3", addr=f4, port=8444),
+             dict(op="udp", sock="u3", addr=f4, port=5301, tag="after")]
+    with Receiver(topo.fw, udp=(5301,), tcp=(8444,)) as rx:
+        r = [x["result"] for x in probe(topo.client, free, calls) if x["op"] in ("tcp", "udp")]
+    assert r == ["ok", "ok", "EPERM", "EPERM", "EPERM", "EPERM", "ok", "ok"], r
+    c = rx.counts
+    assert c.get("tcp:8444") == 2 and c.get("before") == 1 and c.get("after") == 1, c
+    assert not c.get("inside") and not c.get("made-inside"), c
+
+
+def test_multipath_tcp_judged(env, cgroups):
+    """A Multipath TCP socket (IPPROTO_MPTCP) connects through a TCP subflow
+    of its own, made by the kernel and given the socket's cgroup: a denied
+    destination fails with EPERM (IPv4, IPv6, v4-mapped), an allowed one
+    connects."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("mptcp")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="mptcp", cgroup=app, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    calls = [dict(op="tcp", proto="mptcp", addr=a, port=p)
              for a in (topo.f4, topo.f6, "::ffff:" + topo.f4) for p in (8444, 8443)]
     with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
         r = results(topo.client, app, calls)
