@@ -16,7 +16,7 @@ import time
 from lib.agent import pins_under
 from lib.cgroups import EGCALL, egress_yaml, probe, results
 from lib.foreign_tcx import DROP, INGRESS, PASS, ForeignTcx
-from lib.netns import PYTHON, run
+from lib.netns import PYTHON, ns_cmd, run
 from lib.traffic import Receiver, exchange
 from test_events import monitor
 
@@ -731,6 +731,65 @@ def test_multipath_tcp_judged(env, cgroups):
         r = results(topo.client, app, calls)
     assert r == ["EPERM", "ok"] * 3, r
     assert rx.counts.get("tcp:8443") == 3 and not rx.counts.get("tcp:8444"), rx.counts
+
+
+# A Multipath TCP server: accepts on PORT, keeps each connection a while (bounded)
+MPTCP_SERVER = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(8)
+s.settimeout(20)
+print("ready", flush=True)
+kept, end = [], time.monotonic() + 20
+while time.monotonic() < end:
+    try:
+        kept.append(s.accept()[0])
+    except socket.timeout:
+        break
+"""
+
+
+def mp_join_syn_rx(ns):
+    """The MP_JOIN SYNs the MPTCP stack of NS has received (a new subflow each)."""
+    p = run(["nstat", "-az", "--json", "MPTcpExtMPJoinSynRx"], ns=ns)
+    return json.loads(p.stdout)["kernel"]["MPTcpExtMPJoinSynRx"]
+
+
+def test_multipath_tcp_subflow_to_an_announced_address_judged(env, cgroups):
+    """An MPTCP server announces another address of its own (ADD_ADDR); the
+    client's kernel opens a subflow there by itself (the path manager, in a
+    kernel worker, on a socket it gives the connection's cgroup). The
+    subflow's connect runs the connect hook: to an address the entry does
+    not allow it is refused and no MP_JOIN SYN reaches the server; where
+    the entry allows it, the subflow joins."""
+    topo, agent = env.topo, env.agent
+    deny, allow = cgroups.make("mpjoin-no"), cgroups.make("mpjoin-ok")
+    other = "192.0.2.3"
+    run(["ip", "addr", "add", other + "/24", "dev", topo.fdev], ns=topo.fw)
+    for ns in (topo.client, topo.fw):
+        run(["ip", "mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"], ns=ns)
+    run(["ip", "mptcp", "endpoint", "add", other, "dev", topo.fdev, "signal"], ns=topo.fw)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="mpjoin-no", cgroup=deny, default="deny", rules=[ALLOW_TCP]),
+        dict(name="mpjoin-ok", cgroup=allow, default="deny",
+             rules=[dict(ALLOW_TCP, dst=[topo.f4, other])])]))
+    agent.start()
+    srv = subprocess.Popen(ns_cmd(topo.fw, [PYTHON, "-c", MPTCP_SERVER, "8443"]),
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        before = agent.cli("egress", "list")["hooks"].get("connect4", {}).get("denied", 0)
+        call = [dict(op="tcp", proto="mptcp", addr=topo.f4, port=8443, hold=1.5)]
+        assert results(topo.client, deny, call) == ["ok"]
+        assert mp_join_syn_rx(topo.fw) == 0
+        assert agent.cli("egress", "list")["hooks"]["connect4"]["denied"] == before + 1
+        assert results(topo.client, allow, call) == ["ok"]
+        assert mp_join_syn_rx(topo.fw) == 1
+    finally:
+        srv.kill()
+        srv.wait(timeout=10)
 
 
 def test_one_cgroup_under_two_paths_refused(env, cgroups):

@@ -32,7 +32,8 @@ Calls (a JSON list on the command line), each a dict:
                                               sendmmsg(), io_uring, ...), its JSON object
 "bind": A in a tcp, udp or udpconn call binds the socket to address A first.
 "proto": "udplite" in a udp, udpconn or udpreq call makes the socket UDP-Lite;
-"proto": "mptcp" in a tcp call makes it Multipath TCP.
+"proto": "mptcp" in a tcp call makes it Multipath TCP; "hold": S keeps the
+connection open S seconds before it is closed.
 "to": [A, P] in a udpconn call: after its send(), a sendto() of "sl:T-to" to
 A, P on the connected socket; "to" is its result.
 "via": H in a tcp, udp or udpconn call gives the socket a source route
@@ -112,6 +113,7 @@ def tcp(c):
         s.connect((c["addr"], c["port"]))
         out["result"] = "ok"
         out["peer"] = list(s.getpeername()[:2])
+        time.sleep(min(c.get("hold", 0), TIMEOUT))
         if c.get("ask"):
             s.sendall(b"hi\n")
             data = b""
