@@ -792,6 +792,49 @@ def test_multipath_tcp_subflow_to_an_announced_address_judged(env, cgroups):
         srv.wait(timeout=10)
 
 
+def test_tunnel_device_outer_packets_need_the_backstop(env, cgroups):
+    """A container with CAP_NET_ADMIN in its network namespace (a rootless
+    one's root has it) can make a tunnel device: a VXLAN whose remote is a
+    host and port the entry denies. Its call names the inner address, which
+    a rule allows; the outer datagram is the kernel's own (the tunnel's
+    socket, past every socket hook; the packet hook does not run for it):
+    it reaches the denied host. The backstop judges it by its source
+    address and drops it."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("vxlan")
+    vx = topo.cdev + "vx"
+    inner = {"name": "overlay", "action": "allow", "dst": ["203.0.113.0/24"], "proto": "udp",
+             "dport": ["5300"]}
+
+    def policy(backstop):
+        agent.write_policy("20-egress.yaml", egress_yaml([
+            dict(name="vxlan", cgroup=app, default="deny", rules=[ALLOW_TCP, inner],
+                 backstop=backstop and {"interfaces": [topo.fdev], "src": [topo.c4]})]))
+
+    for cmd in (["ip", "link", "add", vx, "type", "vxlan", "id", "42", "remote", topo.f4,
+                 "local", topo.c4, "dstport", "5301", "dev", topo.cdev],
+                ["ip", "addr", "add", "203.0.113.1/24", "dev", vx],
+                ["ip", "link", "set", vx, "up"],
+                ["ip", "neigh", "add", "203.0.113.2", "lladdr", "02:00:5e:00:53:02", "dev", vx,
+                 "nud", "permanent"]):
+        run(cmd, ns=topo.client)
+    policy(backstop=False)
+    agent.start()
+    gen = agent.status()["generation"]
+    call = [dict(op="udp", addr="203.0.113.2", port=5300, tag="vx1"),
+            dict(op="udp", addr=topo.f4, port=5301, tag="direct")]
+    with Receiver(topo.fw, udp=(5301,)) as rx:
+        assert results(topo.client, app, call) == ["ok", "EPERM"]
+    assert rx.counts.get("vx1") == 1 and not rx.counts.get("direct"), rx.counts
+    policy(backstop=True)
+    agent.wait_generation(gen + 1)
+    call[0]["tag"] = "vx2"
+    with Receiver(topo.fw, udp=(5301,)) as rx:
+        assert results(topo.client, app, call) == ["ok", "EPERM"]
+    assert not rx.counts.get("vx2") and not rx.counts.get("direct"), rx.counts
+    assert agent.stats()["egress"]["tc-backstop"]["denied"] >= 1
+
+
 def test_one_cgroup_under_two_paths_refused(env, cgroups):
     """Two entries whose paths name one cgroup (a symlink, /proc/self/root/...)
     would share its one eg_cg word: one entry's policy silently not enforced.
