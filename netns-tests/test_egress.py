@@ -649,8 +649,9 @@ def test_sendmmsg_and_named_sends_of_a_connected_socket_judged(env, cgroups):
 
 def test_io_uring_judged_as_the_syscalls(env, cgroups):
     """io_uring's connect and sends run the same kernel paths as the system
-    calls, from the ring's worker as well: IORING_OP_CONNECT (TCP; UDP, then
-    IORING_OP_SEND without an address), IORING_OP_SENDMSG with a name,
+    calls, from the ring's worker as well: IORING_OP_CONNECT (TCP, on a
+    socket of the caller's or on one IORING_OP_SOCKET made in the worker;
+    UDP, then IORING_OP_SEND without an address), IORING_OP_SENDMSG with a name,
     IORING_OP_SEND and IORING_OP_SEND_ZC with a destination address. A
     denied one completes with -EPERM and sends nothing; an allowed one goes."""
     topo, agent = env.topo, env.agent
@@ -660,8 +661,9 @@ def test_io_uring_judged_as_the_syscalls(env, cgroups):
     agent.start()
     calls, want = [], []
     for v, a in (("4", topo.f4), ("6", topo.f6), ("m", "::ffff:" + topo.f4)):
-        calls += [egcall("uring", "connect", a, 8444), egcall("uring", "connect", a, 8443)]
-        want += ["EPERM", "ok"]
+        for op in ("connect", "sockconnect"):
+            calls += [egcall("uring", op, a, 8444), egcall("uring", op, a, 8443)]
+            want += ["EPERM", "ok"]
         for op in ("sendmsg", "send", "sendzc", "connsend"):
             calls += [egcall("uring", op, a, 5301, "no" + op + v),
                       egcall("uring", op, a, 5300, "ok" + op + v)]
@@ -671,7 +673,7 @@ def test_io_uring_judged_as_the_syscalls(env, cgroups):
     assert [x["result"] for x in r] == want, r
     assert [x["send"] for x in r if "send" in x] == ["ok"] * 3, r
     c = rx.counts
-    assert c.get("tcp:8443") == 3 and not c.get("tcp:8444"), c
+    assert c.get("tcp:8443") == 6 and not c.get("tcp:8444"), c
     assert not [t for t in c if t.startswith("no")], c
     for v in "46m":
         for op in ("sendmsg", "send", "sendzc", "connsend"):

@@ -16,7 +16,9 @@
  *	request at a time); OP: connect (TCP), sendmsg (UDP, msg_name), send
  *	(UDP, IORING_OP_SEND with a destination address), sendzc (the same,
  *	IORING_OP_SEND_ZC), connsend (UDP: IORING_OP_CONNECT, then
- *	IORING_OP_SEND without an address; "send" is the second result).
+ *	IORING_OP_SEND without an address; "send" is the second result),
+ *	sockconnect (TCP: the socket made by IORING_OP_SOCKET in the ring's
+ *	worker thread, then IORING_OP_CONNECT there too).
  *	The result is the completion's res ("ok" for any count).
  *
  * Every call is bounded: a blocking TCP connect by SO_SNDTIMEO, the whole
@@ -223,7 +225,7 @@ static int ring_call(struct ring *r, const struct io_uring_sqe *sqe)
 static int do_uring(char **argv, int argc)
 {
 	const char *op = argv[0];
-	bool tcp = !strcmp(op, "connect");
+	bool made = !strcmp(op, "sockconnect"), tcp = made || !strcmp(op, "connect");
 	struct io_uring_sqe sqe = {};
 	struct timeval tv = { .tv_sec = TIMEOUT_S };
 	struct msghdr msg = {};
@@ -241,9 +243,20 @@ static int do_uring(char **argv, int argc)
 		printf("{\"result\": \"setup\", \"errno\": \"%s\"}\n", strerrorname_np(-res));
 		return 0;
 	}
-	fd = socket(to.ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (made) {
+		/* the socket made by the ring's worker thread (IOSQE_ASYNC), not the caller */
+		sqe.opcode = IORING_OP_SOCKET;
+		sqe.flags = IOSQE_ASYNC;
+		sqe.fd = to.ss.ss_family;
+		sqe.off = SOCK_STREAM;
+		fd = ring_call(&ring, &sqe);
+		memset(&sqe, 0, sizeof(sqe));
+		sqe.flags = IOSQE_ASYNC;
+	} else {
+		fd = socket(to.ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	}
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
-		perror("socket");
+		fprintf(stderr, "socket: %s\n", strerror(fd < 0 && made ? -fd : errno));
 		exit(1);
 	}
 	sqe.fd = fd;
