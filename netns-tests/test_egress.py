@@ -686,7 +686,8 @@ def test_socket_judged_by_the_cgroup_it_was_made_in(env, cgroups):
     by the cgroup it is in now. Into a managed cgroup: the old socket still
     connects and sends where the entry denies, a new one is refused. Out of
     it (a process that may write an unmanaged cgroup's cgroup.procs): the
-    socket made inside stays refused, a new one goes."""
+    socket made inside stays refused, a new one goes. A thread io_uring
+    started before the move moved with the process."""
     topo, agent = env.topo, env.agent
     app, free = cgroups.make("moved"), cgroups.make("free")
     agent.write_policy("20-egress.yaml", egress_yaml([
@@ -715,6 +716,13 @@ def test_socket_judged_by_the_cgroup_it_was_made_in(env, cgroups):
     c = rx.counts
     assert c.get("tcp:8444") == 2 and c.get("before") == 1 and c.get("after") == 1, c
     assert not c.get("inside") and not c.get("made-inside"), c
+    # io_uring's worker thread, started before the move, moves with the
+    # process: a socket it makes after the move is the managed cgroup's
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        r = probe(topo.client, free, [egcall("uring-moved", app, op, f4, p)
+                                      for op in ("sockconnect", "connect") for p in (8444, 8443)])
+    assert [x["result"] for x in r] == ["EPERM", "ok"] * 2, r
+    assert rx.counts.get("tcp:8443") == 2 and not rx.counts.get("tcp:8444"), rx.counts
 
 
 def test_multipath_tcp_judged(env, cgroups):

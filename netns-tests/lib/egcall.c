@@ -19,6 +19,9 @@
  *	IORING_OP_SEND without an address; "send" is the second result),
  *	sockconnect (TCP: the socket made by IORING_OP_SOCKET in the ring's
  *	worker thread, then IORING_OP_CONNECT there too).
+ *   egcall uring-moved CGROUP OP ADDR PORT [TAG]
+ *	the same, but the ring's worker thread is started first (a NOP with
+ *	IOSQE_ASYNC), then the process moves itself into cgroup dir CGROUP
  *	The result is the completion's res ("ok" for any count).
  *
  * Every call is bounded: a blocking TCP connect by SO_SNDTIMEO, the whole
@@ -222,7 +225,21 @@ static int ring_call(struct ring *r, const struct io_uring_sqe *sqe)
 	return res;
 }
 
-static int do_uring(char **argv, int argc)
+/* Move this process into cgroup dir CG (as egprobe's "move" does). */
+static void move_to(const char *cg)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+static int do_uring(char **argv, int argc, const char *moved)
 {
 	const char *op = argv[0];
 	bool made = !strcmp(op, "sockconnect"), tcp = made || !strcmp(op, "connect");
@@ -242,6 +259,14 @@ static int do_uring(char **argv, int argc)
 	if (res) {
 		printf("{\"result\": \"setup\", \"errno\": \"%s\"}\n", strerrorname_np(-res));
 		return 0;
+	}
+	if (moved) {
+		/* a worker thread of the ring started before the move */
+		sqe.opcode = IORING_OP_NOP;
+		sqe.flags = IOSQE_ASYNC;
+		ring_call(&ring, &sqe);
+		memset(&sqe, 0, sizeof(sqe));
+		move_to(moved);
 	}
 	if (made) {
 		/* the socket made by the ring's worker thread (IOSQE_ASYNC), not the caller */
@@ -311,9 +336,11 @@ int main(int argc, char **argv)
 	else if (argc == 5 && !strcmp(argv[1], "sendto46"))
 		err = do_46(false, argv + 2);
 	else if (argc >= 5 && !strcmp(argv[1], "uring"))
-		err = do_uring(argv + 2, argc - 2);
+		err = do_uring(argv + 2, argc - 2, NULL);
+	else if (argc >= 6 && !strcmp(argv[1], "uring-moved"))
+		err = do_uring(argv + 3, argc - 3, argv[2]);
 	if (err) {
-		fprintf(stderr, "usage: egcall sendmmsg|sendto46|connect46|uring ...: %s\n",
+		fprintf(stderr, "usage: egcall sendmmsg|sendto46|connect46|uring|uring-moved ...: %s\n",
 			strerror(-err));
 		return 2;
 	}
