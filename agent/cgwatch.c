@@ -13,8 +13,10 @@
  * (cgroupfs reports mkdir and rmdir like any filesystem), from the agent's
  * epoll loop: on any change every entry is resolved again. A cgroup that
  * appears gets its eg_cg word (its entry's slot) and then its links, within
- * milliseconds; one that goes loses both (its links are already defunct:
- * the kernel detaches a removed cgroup's programs) and is waited for again.
+ * milliseconds; one that goes loses both and is waited for again. (The
+ * kernel detaches a removed cgroup's programs only once no socket made in
+ * it is left: a socket that outlives its cgroup is judged until then, but
+ * no longer once it is forgotten here; docs/egress.md, a known gap.)
  */
 #include <dirent.h>
 #include <errno.h>

@@ -28,6 +28,8 @@ Calls (a JSON list on the command line), each a dict:
                                               makes a socket (of A's family) and keeps
                                               it: a later call with "sock": K uses it
                                               instead of making its own
+  {"op": "rmdir", "cgroup": C, "sleep": S}   removes cgroup C (moved out of), then
+                                              waits S seconds
   {"op": "egcall", "argv": [...]}            runs egcall (netns-tests/lib/egcall.c:
                                               sendmmsg(), io_uring, ...), its JSON object
 "bind": A in a tcp, udp or udpconn call binds the socket to address A first.
@@ -250,6 +252,13 @@ def move(c):
     return {"result": "ok"}
 
 
+def rmdir(c):
+    """rmdir cgroup C (empty: moved out of), then wait C["sleep"] seconds."""
+    os.rmdir(c["cgroup"])
+    time.sleep(min(c.get("sleep", 0), TIMEOUT))
+    return {"result": "ok"}
+
+
 def keep(c):
     kind, proto = {"tcp": (socket.SOCK_STREAM, 0), "udp": (socket.SOCK_DGRAM, 0),
                    "udplite": (socket.SOCK_DGRAM, IPPROTO_UDPLITE)}[c["kind"]]
@@ -267,6 +276,7 @@ def egcall(c):
 OPS = {
     "move": move,
     "keep": keep,
+    "rmdir": rmdir,
     "egcall": egcall,
     "tfo": tfo,
     "tcp": tcp,
