@@ -12,7 +12,6 @@ import signal
 import subprocess
 import time
 
-import pytest
 
 from lib.agent import pins_under
 from lib.cgroups import EGCALL, egress_yaml, probe, results
@@ -132,8 +131,8 @@ def test_connect_sendto_v4_v6_child_outside(env, cgroups):
 def test_late_cgroup_sigkill_restart_removal(env, cgroups):
     """A cgroup made after the agent started is enforced within 2 s; SIGKILL of
     the agent keeps the hooks and the policy; the next agent adopts the same
-    links; a removed cgroup is forgotten (no word, no pins) and enforced again
-    when it comes back; an entry removed from the policy detaches its hooks."""
+    links; a removed cgroup is forgotten (no word, no pins; once no socket
+    made in it is left) and enforced again when it comes back; an entry removed from the policy detaches its hooks."""
     topo, agent = env.topo, env.agent
     late = cgroups.path("late")
     agent.write_policy("20-egress.yaml", egress_yaml([
@@ -158,11 +157,13 @@ def test_late_cgroup_sigkill_restart_removal(env, cgroups):
         assert results(topo.client, late, deny) == ["EPERM"]
 
         cgroups.remove(late)
+        # its word and pins go once the kernel lets the cgroup go (no socket made
+        # in it left: the probes' last ones may close a moment after they exit)
         deadline = time.monotonic() + 5
-        while egress_entry(agent, "late")["state"] != "waiting":
+        while egress_entry(agent, "late")["state"] != "waiting" or \
+                [p for p in pins_under(agent.state_dir) if "/links/eg_" in p]:
             assert time.monotonic() < deadline, agent.log_text()
             time.sleep(0.05)
-        assert not [p for p in pins_under(agent.state_dir) if "/links/eg_" in p]
         cgroups.make("late")
         deadline = time.monotonic() + 2
         while results(topo.client, late, deny) != ["EPERM"]:
@@ -726,35 +727,68 @@ def test_socket_judged_by_the_cgroup_it_was_made_in(env, cgroups):
     assert rx.counts.get("tcp:8443") == 2 and not rx.counts.get("tcp:8444"), rx.counts
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: the agent forgets a removed cgroup "
-                   "(word and links) while sockets made in it live on; see the docstring")
+def eg_cg_ids(agent):
+    """The cgroup ids eg_cg has a word for."""
+    p = run(["bpftool", "-j", "map", "dump", "pinned",
+             os.path.join(agent.state_dir, "maps", "eg_cg")])
+    return [int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little")
+            for e in json.loads(p.stdout)]
+
+
+def link_cgroup_id(link_id):
+    """The cgroup id bpftool reports for cgroup link LINK_ID; 0 once detached."""
+    p = run(["bpftool", "-j", "link", "show", "id", str(link_id)], check=False)
+    return json.loads(p.stdout).get("cgroup_id", 0) if p.returncode == 0 else 0
+
+
 def test_socket_outliving_its_removed_cgroup_stays_judged(env, cgroups):
     """A socket made in a managed cgroup outlives the cgroup: its process
     moved out (or passed it on with SCM_RIGHTS and exited) and the cgroup
     was removed. The kernel keeps the cgroup, and its programs, as long as
-    such a socket lives; but the agent forgets the cgroup at once (its eg_cg
-    word and its links: cgwatch.c takes the links for defunct), and the
-    socket then connects where its entry denies. It should stay refused.
-    Expected to fail until the agent keeps a removed cgroup's word and links
-    while the kernel has not detached them (link info's cgroup id not 0)."""
+    such a socket lives; the agent keeps its links and eg_cg word as long
+    (on the code before, it forgot them at once, and the socket connected
+    where its entry denies). Once the last such socket is closed the kernel
+    detaches the links, and the agent forgets them within a second (its
+    timer looks each second while it keeps any)."""
     topo, agent = env.topo, env.agent
     gone, free = cgroups.make("gone"), cgroups.make("free")
     agent.write_policy("20-egress.yaml", egress_yaml([
         dict(name="gone", cgroup=gone, default="deny", rules=[ALLOW_TCP])]))
     agent.start()
+    e = egress_entry(agent, "gone")
+    old, links = e["cgroup_id"], [h["link_id"] for h in e["hooks"]]
+    assert old in eg_cg_ids(agent)
     f4 = topo.f4
     calls = [dict(op="keep", id="t0", kind="tcp", addr=f4),
              dict(op="keep", id="t1", kind="tcp", addr=f4),
+             dict(op="keep", id="t2", kind="tcp", addr=f4),
              dict(op="move", cgroup=free),
              dict(op="tcp", sock="t0", addr=f4, port=8444),
-             # the agent forgets it within milliseconds
+             # the agent sees the removal within milliseconds
              dict(op="rmdir", cgroup=gone, sleep=1.0),
-             dict(op="tcp", sock="t1", addr=f4, port=8444)]
-    with Receiver(topo.fw, tcp=(8444,)) as rx:
+             dict(op="tcp", sock="t1", addr=f4, port=8444),
+             dict(op="tcp", sock="t2", addr=f4, port=8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
         r = [x["result"] for x in probe(topo.client, gone, calls) if x["op"] == "tcp"]
-    assert egress_entry(agent, "gone")["state"] == "waiting"
-    assert r == ["EPERM", "EPERM"], r
-    assert not rx.counts.get("tcp:8444"), rx.counts
+    assert r == ["EPERM", "EPERM", "ok"], r
+    assert not rx.counts.get("tcp:8444") and rx.counts.get("tcp:8443") == 1, rx.counts
+    assert "sockets made in it live on" in agent.log_text(), agent.log_text()
+    # the probe is gone, its sockets closed: the kernel lets the cgroup go
+    deadline = time.monotonic() + 10
+    while any(link_cgroup_id(x) for x in links):
+        assert time.monotonic() < deadline, "the removed cgroup's links stay attached"
+        time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while [p for p in pins_under(agent.state_dir) if "/links/eg_%d_" % old in p]:
+        assert time.monotonic() < deadline, agent.log_text()
+        time.sleep(0.05)
+    assert "its last socket is closed: forgotten" in agent.log_text()
+    assert old not in eg_cg_ids(agent)
+    cgroups.make("gone")
+    deadline = time.monotonic() + 2
+    while egress_entry(agent, "gone")["state"] != "attached":
+        assert time.monotonic() < deadline, agent.log_text()
+        time.sleep(0.05)
 
 
 def test_multipath_tcp_judged(env, cgroups):
