@@ -245,9 +245,17 @@ $(BUILD)/prev-%/sluiced:
 	$(Q)rm -rf $(@D)/src
 	$(Q)mv $(@D)/sluiced.tmp $@
 
+# The netns tests' own programs (netns-tests/lib/*.c: calls Python cannot make), one file each
+NETNS_BINS := $(patsubst netns-tests/lib/%.c,$(BUILD)/netns-tests/%,$(wildcard netns-tests/lib/*.c))
+
+$(BUILD)/netns-tests/%: netns-tests/lib/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_COMMON) $(CFLAGS) -o $@ $<
+
 # bench_synflood: the live-frames SYN flood of netns-tests/test_syncookie.py
 test-bins: all $(TEST_BINS) $(BUILD)/san/sluiced $(BUILD)/san/sluice man completion $(FUZZ_BINS) \
-	   $(BUILD)/bench/bench_synflood $(PREV_BINS)
+	   $(BUILD)/bench/bench_synflood $(PREV_BINS) $(NETNS_BINS)
 
 bench-bins: all $(BENCH_BINS)
 

@@ -13,8 +13,10 @@
  * (cgroupfs reports mkdir and rmdir like any filesystem), from the agent's
  * epoll loop: on any change every entry is resolved again. A cgroup that
  * appears gets its eg_cg word (its entry's slot) and then its links, within
- * milliseconds; one that goes loses both (its links are already defunct:
- * the kernel detaches a removed cgroup's programs) and is waited for again.
+ * milliseconds; one that goes is waited for again, and loses both once
+ * the kernel has let it go: a removed cgroup is kept, its programs attached,
+ * while a socket made in it lives on (eg_remnant), and such a socket stays
+ * judged as long; a timer looks each second while there are any.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -95,6 +98,24 @@ static bool link_move(struct agent *a, int fd, enum eg_hook h)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Is one of LINKS still attached? The kernel detaches a removed cgroup's
+ * links once nothing holds the cgroup any more (its last socket closed):
+ * their cgroup id reads 0 from then on.
+ */
+static bool links_attached(const int *links)
+{
+	for (int h = 0; h < EGH_MAX; h++) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+
+		if (links[h] >= 0 && !bpf_obj_get_info_by_fd(links[h], &info, &len) &&
+		    info.cgroup.cgroup_id)
+			return true;
+	}
+	return false;
 }
 
 /* ---- adoption ---- */
@@ -262,27 +283,113 @@ static void cg_attach(struct agent *a, struct eg_cgroup *cg)
 			cg->path, (unsigned long long)cg->id, n, (unsigned long long)cg->id);
 }
 
+/* Close (DETACH: and detach) the LINKS of cgroup ID (at PATH), unpin them, drop its word. */
+static void links_forget(struct agent *a, const char *path, uint64_t id, int *links, bool detach)
+{
+	char pin[PATH_MAX];
+
+	for (int h = 0; h < EGH_MAX; h++) {
+		if (links[h] < 0)
+			continue;
+		if (detach && bpf_link_detach(links[h]) && errno != ENOLINK && errno != EINVAL)
+			pr_warn("egress: %s: cannot detach %s: %s", path, eg_hook_names[h],
+				strerror(errno));
+		close(links[h]);
+		links[h] = -1;
+		link_pin(a, id, h, pin, sizeof(pin));
+		if (pin[0] && unlink(pin) && errno != ENOENT)
+			pr_warn("cannot unpin %s: %s", pin, strerror(errno));
+	}
+	if (id)
+		eg_cg_delete(a, id);
+}
+
+/* Forget CG's removed cgroups the kernel kept; ALL: also those it still keeps. */
+static void remnants_forget(struct agent *a, struct eg_cgroup *cg, bool all)
+{
+	for (size_t r = 0; r < cg->nrem;) {
+		struct eg_remnant *rm = &cg->rem[r];
+
+		if (!all && links_attached(rm->links)) {
+			r++;
+			continue;
+		}
+		if (!all)
+			pr_info("egress: %s (removed, cgroup id %llu): its last socket is closed: "
+				"forgotten", cg->path, (unsigned long long)rm->id);
+		links_forget(a, cg->path, rm->id, rm->links, true);
+		*rm = cg->rem[--cg->nrem];
+	}
+	if (!cg->nrem) {
+		free(cg->rem);
+		cg->rem = NULL;
+	}
+}
+
 /* Close (DETACH: and detach) CG's links, unpin them, drop its eg_cg word. */
 static void cg_forget(struct agent *a, struct eg_cgroup *cg, bool detach)
 {
-	char path[PATH_MAX];
-
-	for (int h = 0; h < EGH_MAX; h++) {
-		if (cg->links[h] < 0)
-			continue;
-		if (detach && bpf_link_detach(cg->links[h]) && errno != ENOLINK &&
-		    errno != EINVAL)
-			pr_warn("egress: %s: cannot detach %s: %s", cg->path, eg_hook_names[h],
-				strerror(errno));
-		close(cg->links[h]);
-		cg->links[h] = -1;
-		link_pin(a, cg->id, h, path, sizeof(path));
-		if (path[0] && unlink(path) && errno != ENOENT)
-			pr_warn("cannot unpin %s: %s", path, strerror(errno));
-	}
-	if (cg->id)
-		eg_cg_delete(a, cg->id);
+	links_forget(a, cg->path, cg->id, cg->links, detach);
 	cg->id = 0;
+}
+
+/* The remnants' timer: each second while there are any, else stopped. */
+static void remnants_timer(struct agent *a)
+{
+	struct itimerspec its = {};
+	bool any = false;
+
+	for (size_t i = 0; i < a->eg->ncgs && !any; i++)
+		any = a->eg->cgs[i].nrem;
+	if (any)
+		its.it_value.tv_sec = its.it_interval.tv_sec = 1;
+	if (a->eg->rem_fd >= 0 && timerfd_settime(a->eg->rem_fd, 0, &its, NULL))
+		pr_warn("egress: timerfd: %s", strerror(errno));
+}
+
+static void rem_ready(struct agent *a, struct ep_src *src, uint32_t events)
+{
+	uint64_t n;
+
+	(void)src;
+	(void)events;
+	if (read(a->eg->rem_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	for (size_t i = 0; i < a->eg->ncgs; i++)
+		remnants_forget(a, &a->eg->cgs[i], false);
+	remnants_timer(a);
+}
+
+/*
+ * CG's cgroup was removed: if the kernel keeps it (sockets made in it live
+ * on, its links still attached), its links and word stay as a remnant until
+ * the last of those sockets is closed; else it is forgotten.
+ */
+static void cg_removed(struct agent *a, size_t i)
+{
+	struct eg_cgroup *cg = &a->eg->cgs[i];
+	struct eg_remnant *v;
+
+	v = links_attached(cg->links) ? realloc(cg->rem, (cg->nrem + 1) * sizeof(*v)) : NULL;
+	if (!v) {
+		pr_info("egress \"%s\": cgroup %s (id %llu) is gone: forgotten, waiting for "
+			"it to appear again", a->pol.egs[i].name, cg->path,
+			(unsigned long long)cg->id);
+		cg_forget(a, cg, true);
+		return;
+	}
+	pr_info("egress \"%s\": cgroup %s (id %llu) is removed, but sockets made in it live "
+		"on: they stay judged until the last is closed; waiting for it to appear again",
+		a->pol.egs[i].name, cg->path, (unsigned long long)cg->id);
+	cg->rem = v;
+	v = &cg->rem[cg->nrem++];
+	v->id = cg->id;
+	for (int h = 0; h < EGH_MAX; h++) {
+		v->links[h] = cg->links[h];
+		cg->links[h] = -1;
+	}
+	cg->id = 0;
+	remnants_timer(a);
 }
 
 bool cgw_attached(const struct agent *a, size_t i)
@@ -394,18 +501,15 @@ static bool refresh_once(struct agent *a)
 		uint64_t id = cgw_id_of(cg->path);
 		int err;
 
+		remnants_forget(a, cg, false);
 		if (id == cg->id) {
 			if (id && !cgw_attached(a, i))
 				cg_attach(a, cg);
 			continue;
 		}
 		changed = true;
-		if (cg->id) {
-			pr_info("egress \"%s\": cgroup %s (id %llu) is gone: forgotten, waiting for "
-				"it to appear again", a->pol.egs[i].name, cg->path,
-				(unsigned long long)cg->id);
-			cg_forget(a, cg, true);
-		}
+		if (cg->id)
+			cg_removed(a, i);
 		if (!id)
 			continue;
 		cg->id = id;
@@ -468,17 +572,28 @@ static void ino_ready(struct agent *a, struct ep_src *src, uint32_t events)
 int cgw_open(struct agent *a)
 {
 	struct agent_egress *eg = a->eg;
+	int err;
 
 	eg->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (eg->ino_fd < 0) {
-		int err = -errno;
-
+		err = -errno;
 		pr_err("egress: inotify: %s", strerror(errno));
 		return err;
 	}
 	eg->ino_src.fd = eg->ino_fd;
 	eg->ino_src.ready = ino_ready;
-	return agent_watch(a, &eg->ino_src, EPOLLIN);
+	err = agent_watch(a, &eg->ino_src, EPOLLIN);
+	if (err)
+		return err;
+	eg->rem_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (eg->rem_fd < 0) {
+		err = -errno;
+		pr_err("egress: timerfd: %s", strerror(errno));
+		return err;
+	}
+	eg->rem_src.fd = eg->rem_fd;
+	eg->rem_src.ready = rem_ready;
+	return agent_watch(a, &eg->rem_src, EPOLLIN);
 }
 
 void cgw_close(struct agent *a)
@@ -490,6 +605,11 @@ void cgw_close(struct agent *a)
 		close(eg->ino_fd);
 	}
 	eg->ino_fd = -1;
+	if (eg->rem_fd >= 0) {
+		agent_unwatch(a, &eg->rem_src);
+		close(eg->rem_fd);
+	}
+	eg->rem_fd = -1;
 	for (size_t w = 0; w < eg->nwatches; w++)
 		free(eg->watches[w].path);
 	free(eg->watches);
@@ -529,6 +649,7 @@ void cgw_sync_policy(struct agent *a)
 			continue;
 		pr_info("egress: %s is no longer managed: detaching its hooks", eg->cgs[k].path);
 		cg_forget(a, &eg->cgs[k], true);
+		remnants_forget(a, &eg->cgs[k], true);
 		free(eg->cgs[k].path);
 	}
 	free(eg->cgs);
@@ -558,6 +679,7 @@ int cgw_detach_all(struct agent *a, struct json_object *names)
 		if (names && eg->cgs[i].id)
 			json_object_array_add(names, json_object_new_string(eg->cgs[i].path));
 		cg_forget(a, &eg->cgs[i], true);
+		remnants_forget(a, &eg->cgs[i], true);
 	}
 	while (eg->nadopted) {
 		struct eg_adopted *ad = &eg->adopted[--eg->nadopted];
@@ -576,6 +698,11 @@ void cgw_release(struct agent *a)
 		for (int h = 0; h < EGH_MAX; h++)
 			if (eg->cgs[i].links[h] >= 0)
 				close(eg->cgs[i].links[h]);
+		for (size_t r = 0; r < eg->cgs[i].nrem; r++)
+			for (int h = 0; h < EGH_MAX; h++)
+				if (eg->cgs[i].rem[r].links[h] >= 0)
+					close(eg->cgs[i].rem[r].links[h]);
+		free(eg->cgs[i].rem);
 		free(eg->cgs[i].path);
 	}
 	free(eg->cgs);

@@ -82,6 +82,7 @@ int egress_preload(struct agent *a)
 	if (!eg)
 		return -ENOMEM;
 	eg->ino_fd = -1;
+	eg->rem_fd = -1;
 	a->eg = eg;
 	/*
 	 * No owners pinned yet (a new install, or an upgrade from a build that
@@ -546,13 +547,48 @@ int egress_prepare(struct agent *a, const struct sl_policy *pol, uint64_t gen)
 	return err;
 }
 
-/* The cgroup id of entry I's path: the one the watcher knows, else as it is now. */
-static uint64_t entry_cg_id(struct agent *a, const struct sl_egress *e)
+/* The watcher's record of E's path (the policy in force names it), or NULL. */
+static const struct eg_cgroup *entry_cg(struct agent *a, const struct sl_egress *e)
 {
 	for (size_t k = 0; k < a->eg->ncgs; k++)
 		if (!strcmp(a->eg->cgs[k].path, e->cgroup))
-			return a->eg->cgs[k].id;
-	return cgw_id_of(e->cgroup);
+			return &a->eg->cgs[k];
+	return NULL;
+}
+
+/* The cgroup id of entry I's path: the one the watcher knows, else as it is now. */
+static uint64_t entry_cg_id(struct agent *a, const struct sl_egress *e)
+{
+	const struct eg_cgroup *cg = entry_cg(a, e);
+
+	return cg ? cg->id : cgw_id_of(e->cgroup);
+}
+
+/*
+ * Write eg_cg[ID] := V for entry I of POL, unless ID is among the NIDS
+ * written already (added to IDS). 0 or -errno.
+ */
+static int eg_cg_put(struct agent *a, const struct sl_policy *pol, size_t i, uint64_t id,
+		     const struct sl_eg_val *v, uint64_t *ids, size_t *nids)
+{
+	for (size_t k = 0; k < *nids; k++) {
+		if (ids[k] != id)
+			continue;
+		/* the check refuses it when both paths exist; this one came later */
+		pr_warn("egress \"%s\": cgroup %s is the cgroup of another entry (made under two "
+			"paths since the policy was checked): that entry's policy applies",
+			pol->egs[i].name, pol->egs[i].cgroup);
+		return 0;
+	}
+	ids[(*nids)++] = id;
+	if (bpf_map_update_elem(a->eg->cg_fd, &id, v, BPF_ANY)) {
+		int err = -errno;
+
+		pr_err("egress \"%s\": cannot write %s: %s", pol->egs[i].name, SLUICE_MAP_EG_CG,
+		       strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 /* The backstop source keys of POL, v4 and v6, with their entry. */
@@ -623,15 +659,20 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 	struct agent_egress *eg = a->eg;
 	struct map_snap *scg, *s4, *s6;
 	struct src_keys sk = {};
+	size_t nids = 0, maxids = pol->negs + 1;
 	uint64_t *ids;
-	size_t nids = 0;
 	int err;
 
 	if (!eg->prepared)
 		return -EINVAL;
 	eg_snap_drop(eg);
 	eg->snap = calloc(1, sizeof(*eg->snap));
-	ids = calloc(pol->negs + 1, sizeof(*ids));
+	for (size_t i = 0; i < pol->negs; i++) {
+		const struct eg_cgroup *cg = entry_cg(a, &pol->egs[i]);
+
+		maxids += cg ? cg->nrem : 0;
+	}
+	ids = calloc(maxids, sizeof(*ids));
 	err = ids && eg->snap ? src_keys_build(pol, &sk) : -ENOMEM;
 	if (!err) {
 		scg = &eg->snap->cg;
@@ -652,29 +693,19 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 		pr_err("egress: out of memory");
 		return err;
 	}
-	/* every managed cgroup that exists, and every backstop source: the new slot */
+	/*
+	 * every managed cgroup that exists (and each removed one the kernel keeps
+	 * for its sockets, cgwatch.c), every backstop source: the new slot
+	 */
 	for (size_t i = 0; i < pol->negs && !err; i++) {
+		const struct eg_cgroup *cg = entry_cg(a, &pol->egs[i]);
 		uint64_t id = entry_cg_id(a, &pol->egs[i]);
 		struct sl_eg_val v = eg_val(eg->new_slots, eg->new_bases, eg->new_ids, pol, i);
-		bool dup = false;
 
-		if (!id)
-			continue;
-		for (size_t k = 0; k < nids && !dup; k++)
-			dup = ids[k] == id;
-		if (dup) {
-			/* the check refuses it when both paths exist; this one came later */
-			pr_warn("egress \"%s\": cgroup %s is the cgroup of another entry "
-				"(made under two paths since the policy was checked): that "
-				"entry's policy applies", pol->egs[i].name, pol->egs[i].cgroup);
-			continue;
-		}
-		ids[nids++] = id;
-		if (bpf_map_update_elem(eg->cg_fd, &id, &v, BPF_ANY)) {
-			err = -errno;
-			pr_err("egress \"%s\": cannot write %s: %s", pol->egs[i].name,
-			       SLUICE_MAP_EG_CG, strerror(errno));
-		}
+		if (id)
+			err = eg_cg_put(a, pol, i, id, &v, ids, &nids);
+		for (size_t r = 0; cg && r < cg->nrem && !err; r++)
+			err = eg_cg_put(a, pol, i, cg->rem[r].id, &v, ids, &nids);
 	}
 	for (size_t i = 0; i < sk.n4 && !err; i++) {
 		struct sl_eg_val v = eg_val(eg->new_slots, eg->new_bases, eg->new_ids, pol,

@@ -41,11 +41,25 @@ enum eg_hook { EG_HOOKS(EG_HOOK_ENUM) EGH_MAX };
 extern const char *const eg_hook_names[EGH_MAX];
 extern const enum bpf_attach_type eg_hook_types[EGH_MAX];
 
+/*
+ * A removed cgroup the kernel keeps: sockets made in it live on (moved out
+ * with their process, or passed to another), and its programs run for them
+ * until the last is closed, when the kernel detaches them (a link's cgroup
+ * id reads 0 then). Its links and eg_cg word stay until that moment, so
+ * those sockets stay judged by their entry.
+ */
+struct eg_remnant {
+	uint64_t id;
+	int links[EGH_MAX];
+};
+
 /* The cgroup of one egress entry of the policy in force, as it is now. */
 struct eg_cgroup {
 	char *path;			/* the entry's cgroup path */
 	uint64_t id;			/* its cgroup id while it exists; 0: not (yet) there */
 	int links[EGH_MAX];		/* pinned cgroup bpf_links; -1: none */
+	struct eg_remnant *rem;		/* removed cgroups of this path the kernel keeps */
+	size_t nrem;
 };
 
 /* A cgroup link a previous agent pinned, not claimed by an entry yet. */
@@ -110,6 +124,9 @@ struct agent_egress {
 	struct ep_src ino_src;
 	struct eg_watch *watches;
 	size_t nwatches;
+	/* timerfd: each second while removed cgroups are kept (eg_remnant), to forget them */
+	int rem_fd;
+	struct ep_src rem_src;
 
 	/* the TC backstop (egress_tc.c) */
 	struct eg_bs_iface *bs;

@@ -14,9 +14,9 @@ import time
 
 
 from lib.agent import pins_under
-from lib.cgroups import egress_yaml, results
+from lib.cgroups import EGCALL, egress_yaml, probe, results
 from lib.foreign_tcx import DROP, INGRESS, PASS, ForeignTcx
-from lib.netns import PYTHON, run
+from lib.netns import PYTHON, ns_cmd, run
 from lib.traffic import Receiver, exchange
 from test_events import monitor
 
@@ -131,8 +131,8 @@ def test_connect_sendto_v4_v6_child_outside(env, cgroups):
 def test_late_cgroup_sigkill_restart_removal(env, cgroups):
     """A cgroup made after the agent started is enforced within 2 s; SIGKILL of
     the agent keeps the hooks and the policy; the next agent adopts the same
-    links; a removed cgroup is forgotten (no word, no pins) and enforced again
-    when it comes back; an entry removed from the policy detaches its hooks."""
+    links; a removed cgroup is forgotten (no word, no pins; once no socket
+    made in it is left) and enforced again when it comes back; an entry removed from the policy detaches its hooks."""
     topo, agent = env.topo, env.agent
     late = cgroups.path("late")
     agent.write_policy("20-egress.yaml", egress_yaml([
@@ -157,11 +157,13 @@ def test_late_cgroup_sigkill_restart_removal(env, cgroups):
         assert results(topo.client, late, deny) == ["EPERM"]
 
         cgroups.remove(late)
+        # its word and pins go once the kernel lets the cgroup go (no socket made
+        # in it left: the probes' last ones may close a moment after they exit)
         deadline = time.monotonic() + 5
-        while egress_entry(agent, "late")["state"] != "waiting":
+        while egress_entry(agent, "late")["state"] != "waiting" or \
+                [p for p in pins_under(agent.state_dir) if "/links/eg_" in p]:
             assert time.monotonic() < deadline, agent.log_text()
             time.sleep(0.05)
-        assert not [p for p in pins_under(agent.state_dir) if "/links/eg_" in p]
         cgroups.make("late")
         deadline = time.monotonic() + 2
         while results(topo.client, late, deny) != ["EPERM"]:
@@ -591,6 +593,322 @@ def test_tcp_fast_open_judged(env, cgroups):
         r = results(topo.client, app, calls)
     assert r == ["EPERM", "ok"] * 3, r
     assert rx.counts.get("tcp:8443") == 3 and not rx.counts.get("tcp:8444"), rx.counts
+
+
+ALLOW_UDP6 = {"name": "dns6", "action": "allow", "dst": ["2001:db8:1::/64"], "proto": "udp",
+              "dport": ["5300"]}
+
+
+def egcall(*argv):
+    """An egprobe call running egcall ARGV (sendmmsg(), io_uring, ...)."""
+    return dict(op="egcall", argv=[EGCALL] + [str(a) for a in argv])
+
+
+def test_sendmmsg_and_named_sends_of_a_connected_socket_judged(env, cgroups):
+    """sendmmsg() names a destination per message: each one is judged by the
+    sendmsg hooks on its own. A denied message fails and ends the call: the
+    kernel returns the count sent before it (EPERM when it was the first),
+    the messages after it are not sent (IPv4, IPv6, v4-mapped). A connected
+    UDP socket's sendto() with another address is judged for that address
+    (its send()s are not: judged at connect()); so is an IPv4 name (struct
+    sockaddr_in) given to an IPv6 socket, which the kernel sends as IPv4."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("mmsg")
+    other4, other6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="mmsg", cgroup=app, default="deny", rules=[ALLOW_UDP, ALLOW_UDP6])]))
+    agent.start()
+    calls = []
+    for v, a in (("4", topo.f4), ("6", topo.f6), ("m", "::ffff:" + topo.f4)):
+        calls += [egcall("sendmmsg", a, 5300, "a" + v, a, 5301, "b" + v, a, 5300, "c" + v),
+                  egcall("sendmmsg", a, 5301, "d" + v, a, 5300, "e" + v),
+                  egcall("sendmmsg", a, 5300, "f" + v, a, 5300, "g" + v)]
+    calls += [dict(op="udpconn", addr=topo.f4, port=5300, tag="conn4", to=[topo.f4, 5301]),
+              dict(op="udpconn", addr=topo.f4, port=5300, tag="ok4", to=[other4, 5300]),
+              dict(op="udpconn", addr=topo.f6, port=5300, tag="conn6", to=[topo.f6, 5301]),
+              dict(op="udpconn", addr=topo.f6, port=5300, tag="ok6", to=[other6, 5300]),
+              egcall("sendto46", topo.f4, 5301, "s46no"),
+              egcall("sendto46", topo.f4, 5300, "s46ok"),
+              egcall("connect46", topo.f4, 5301, "c46no"),
+              egcall("connect46", topo.f4, 5300, "c46ok")]
+    with Receiver(topo.fw, udp=(5300, 5301)) as rx:
+        r = probe(topo.client, app, calls)
+    assert [x["result"] for x in r] == [1, "EPERM", 2] * 3 + ["ok"] * 4 + \
+        ["EPERM", "ok", "EPERM", "ok"], r
+    assert [x["to"] for x in r[9:13]] == ["EPERM", "ok"] * 2, r
+    c = rx.counts
+    for v in "46m":
+        assert c.get("a" + v) == 1 and c.get("f" + v) == 1 and c.get("g" + v) == 1, c
+        assert not [t for t in "bcde" if c.get(t + v)], c
+    assert c.get("conn4") == 1 and c.get("conn6") == 1 and not c.get("conn4-to") and \
+        not c.get("conn6-to"), c
+    assert c.get("ok4-to") == 1 and c.get("ok6-to") == 1, c
+    assert c.get("s46ok") == 1 and c.get("c46ok") == 1, c
+    assert not c.get("s46no") and not c.get("c46no"), c
+
+
+def test_io_uring_judged_as_the_syscalls(env, cgroups):
+    """io_uring's connect and sends run the same kernel paths as the system
+    calls, from the ring's worker as well: IORING_OP_CONNECT (TCP, on a
+    socket of the caller's or on one IORING_OP_SOCKET made in the worker;
+    UDP, then IORING_OP_SEND without an address), IORING_OP_SENDMSG with a name,
+    IORING_OP_SEND and IORING_OP_SEND_ZC with a destination address. A
+    denied one completes with -EPERM and sends nothing; an allowed one goes."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("uring")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="uring", cgroup=app, default="deny", rules=[ALLOW_TCP, ALLOW_UDP, ALLOW_UDP6])]))
+    agent.start()
+    calls, want = [], []
+    for v, a in (("4", topo.f4), ("6", topo.f6), ("m", "::ffff:" + topo.f4)):
+        for op in ("connect", "sockconnect"):
+            calls += [egcall("uring", op, a, 8444), egcall("uring", op, a, 8443)]
+            want += ["EPERM", "ok"]
+        for op in ("sendmsg", "send", "sendzc", "connsend"):
+            calls += [egcall("uring", op, a, 5301, "no" + op + v),
+                      egcall("uring", op, a, 5300, "ok" + op + v)]
+            want += ["EPERM", "ok"]
+    with Receiver(topo.fw, udp=(5300, 5301), tcp=(8443, 8444)) as rx:
+        r = probe(topo.client, app, calls)
+    assert [x["result"] for x in r] == want, r
+    assert [x["send"] for x in r if "send" in x] == ["ok"] * 3, r
+    c = rx.counts
+    assert c.get("tcp:8443") == 6 and not c.get("tcp:8444"), c
+    assert not [t for t in c if t.startswith("no")], c
+    for v in "46m":
+        for op in ("sendmsg", "send", "sendzc", "connsend"):
+            assert c.get("ok" + op + v) == 1, (op, v, c)
+
+
+def test_socket_judged_by_the_cgroup_it_was_made_in(env, cgroups):
+    """A process that moves between cgroups: a socket it made before the move
+    is judged by the cgroup it was made in (none: not judged), one made after
+    by the cgroup it is in now. Into a managed cgroup: the old socket still
+    connects and sends where the entry denies, a new one is refused. Out of
+    it (a process that may write an unmanaged cgroup's cgroup.procs): the
+    socket made inside stays refused, a new one goes. A thread io_uring
+    started before the move moved with the process."""
+    topo, agent = env.topo, env.agent
+    app, free = cgroups.make("moved"), cgroups.make("free")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="moved", cgroup=app, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    f4 = topo.f4
+
+    def keep(k, kind):
+        return dict(op="keep", id=k, kind=kind, addr=f4)
+
+    calls = [keep("t0", "tcp"), keep("u0", "udp"), dict(op="move", cgroup=app),
+             keep("t1", "tcp"), keep("u1", "udp"),
+             dict(op="tcp", sock="t0", addr=f4, port=8444),
+             dict(op="udp", sock="u0", addr=f4, port=5301, tag="before"),
+             dict(op="tcp", sock="t1", addr=f4, port=8444),
+             dict(op="udp", sock="u1", addr=f4, port=5301, tag="inside"),
+             keep("t2", "tcp"), keep("u2", "udp"), dict(op="move", cgroup=free),
+             keep("t3", "tcp"), keep("u3", "udp"),
+             dict(op="tcp", sock="t2", addr=f4, port=8444),
+             dict(op="udp", sock="u2", addr=f4, port=5301, tag="made-inside"),
+             dict(op="tcp", sock="t3", addr=f4, port=8444),
+             dict(op="udp", sock="u3", addr=f4, port=5301, tag="after")]
+    with Receiver(topo.fw, udp=(5301,), tcp=(8444,)) as rx:
+        r = [x["result"] for x in probe(topo.client, free, calls) if x["op"] in ("tcp", "udp")]
+    assert r == ["ok", "ok", "EPERM", "EPERM", "EPERM", "EPERM", "ok", "ok"], r
+    c = rx.counts
+    assert c.get("tcp:8444") == 2 and c.get("before") == 1 and c.get("after") == 1, c
+    assert not c.get("inside") and not c.get("made-inside"), c
+    # io_uring's worker thread, started before the move, moves with the
+    # process: a socket it makes after the move is the managed cgroup's
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        r = probe(topo.client, free, [egcall("uring-moved", app, op, f4, p)
+                                      for op in ("sockconnect", "connect") for p in (8444, 8443)])
+    assert [x["result"] for x in r] == ["EPERM", "ok"] * 2, r
+    assert rx.counts.get("tcp:8443") == 2 and not rx.counts.get("tcp:8444"), rx.counts
+
+
+def eg_cg_ids(agent):
+    """The cgroup ids eg_cg has a word for."""
+    p = run(["bpftool", "-j", "map", "dump", "pinned",
+             os.path.join(agent.state_dir, "maps", "eg_cg")])
+    return [int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little")
+            for e in json.loads(p.stdout)]
+
+
+def link_cgroup_id(link_id):
+    """The cgroup id bpftool reports for cgroup link LINK_ID; 0 once detached."""
+    p = run(["bpftool", "-j", "link", "show", "id", str(link_id)], check=False)
+    return json.loads(p.stdout).get("cgroup_id", 0) if p.returncode == 0 else 0
+
+
+def test_socket_outliving_its_removed_cgroup_stays_judged(env, cgroups):
+    """A socket made in a managed cgroup outlives the cgroup: its process
+    moved out (or passed it on with SCM_RIGHTS and exited) and the cgroup
+    was removed. The kernel keeps the cgroup, and its programs, as long as
+    such a socket lives; the agent keeps its links and eg_cg word as long
+    (on the code before, it forgot them at once, and the socket connected
+    where its entry denies). Once the last such socket is closed the kernel
+    detaches the links, and the agent forgets them within a second (its
+    timer looks each second while it keeps any)."""
+    topo, agent = env.topo, env.agent
+    gone, free = cgroups.make("gone"), cgroups.make("free")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="gone", cgroup=gone, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    e = egress_entry(agent, "gone")
+    old, links = e["cgroup_id"], [h["link_id"] for h in e["hooks"]]
+    assert old in eg_cg_ids(agent)
+    f4 = topo.f4
+    calls = [dict(op="keep", id="t0", kind="tcp", addr=f4),
+             dict(op="keep", id="t1", kind="tcp", addr=f4),
+             dict(op="keep", id="t2", kind="tcp", addr=f4),
+             dict(op="move", cgroup=free),
+             dict(op="tcp", sock="t0", addr=f4, port=8444),
+             # the agent sees the removal within milliseconds
+             dict(op="rmdir", cgroup=gone, sleep=1.0),
+             dict(op="tcp", sock="t1", addr=f4, port=8444),
+             dict(op="tcp", sock="t2", addr=f4, port=8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        r = [x["result"] for x in probe(topo.client, gone, calls) if x["op"] == "tcp"]
+    assert r == ["EPERM", "EPERM", "ok"], r
+    assert not rx.counts.get("tcp:8444") and rx.counts.get("tcp:8443") == 1, rx.counts
+    assert "sockets made in it live on" in agent.log_text(), agent.log_text()
+    # the probe is gone, its sockets closed: the kernel lets the cgroup go
+    deadline = time.monotonic() + 10
+    while any(link_cgroup_id(x) for x in links):
+        assert time.monotonic() < deadline, "the removed cgroup's links stay attached"
+        time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while [p for p in pins_under(agent.state_dir) if "/links/eg_%d_" % old in p]:
+        assert time.monotonic() < deadline, agent.log_text()
+        time.sleep(0.05)
+    assert "its last socket is closed: forgotten" in agent.log_text()
+    assert old not in eg_cg_ids(agent)
+    cgroups.make("gone")
+    deadline = time.monotonic() + 2
+    while egress_entry(agent, "gone")["state"] != "attached":
+        assert time.monotonic() < deadline, agent.log_text()
+        time.sleep(0.05)
+
+
+def test_multipath_tcp_judged(env, cgroups):
+    """A Multipath TCP socket (IPPROTO_MPTCP) connects through a TCP subflow
+    of its own, made by the kernel and given the socket's cgroup: a denied
+    destination fails with EPERM (IPv4, IPv6, v4-mapped), an allowed one
+    connects."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("mptcp")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="mptcp", cgroup=app, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    calls = [dict(op="tcp", proto="mptcp", addr=a, port=p)
+             for a in (topo.f4, topo.f6, "::ffff:" + topo.f4) for p in (8444, 8443)]
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        r = results(topo.client, app, calls)
+    assert r == ["EPERM", "ok"] * 3, r
+    assert rx.counts.get("tcp:8443") == 3 and not rx.counts.get("tcp:8444"), rx.counts
+
+
+# A Multipath TCP server: accepts on PORT, keeps each connection a while (bounded)
+MPTCP_SERVER = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(8)
+s.settimeout(20)
+print("ready", flush=True)
+kept, end = [], time.monotonic() + 20
+while time.monotonic() < end:
+    try:
+        kept.append(s.accept()[0])
+    except socket.timeout:
+        break
+"""
+
+
+def mp_join_syn_rx(ns):
+    """The MP_JOIN SYNs the MPTCP stack of NS has received (a new subflow each)."""
+    p = run(["nstat", "-az", "--json", "MPTcpExtMPJoinSynRx"], ns=ns)
+    return json.loads(p.stdout)["kernel"]["MPTcpExtMPJoinSynRx"]
+
+
+def test_multipath_tcp_subflow_to_an_announced_address_judged(env, cgroups):
+    """An MPTCP server announces another address of its own (ADD_ADDR); the
+    client's kernel opens a subflow there by itself (the path manager, in a
+    kernel worker, on a socket it gives the connection's cgroup). The
+    subflow's connect runs the connect hook: to an address the entry does
+    not allow it is refused and no MP_JOIN SYN reaches the server; where
+    the entry allows it, the subflow joins."""
+    topo, agent = env.topo, env.agent
+    deny, allow = cgroups.make("mpjoin-no"), cgroups.make("mpjoin-ok")
+    other = "192.0.2.3"
+    run(["ip", "addr", "add", other + "/24", "dev", topo.fdev], ns=topo.fw)
+    for ns in (topo.client, topo.fw):
+        run(["ip", "mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"], ns=ns)
+    run(["ip", "mptcp", "endpoint", "add", other, "dev", topo.fdev, "signal"], ns=topo.fw)
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="mpjoin-no", cgroup=deny, default="deny", rules=[ALLOW_TCP]),
+        dict(name="mpjoin-ok", cgroup=allow, default="deny",
+             rules=[dict(ALLOW_TCP, dst=[topo.f4, other])])]))
+    agent.start()
+    srv = subprocess.Popen(ns_cmd(topo.fw, [PYTHON, "-c", MPTCP_SERVER, "8443"]),
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert srv.stdout.readline().strip() == "ready"
+        before = agent.cli("egress", "list")["hooks"].get("connect4", {}).get("denied", 0)
+        call = [dict(op="tcp", proto="mptcp", addr=topo.f4, port=8443, hold=1.5)]
+        assert results(topo.client, deny, call) == ["ok"]
+        assert mp_join_syn_rx(topo.fw) == 0
+        assert agent.cli("egress", "list")["hooks"]["connect4"]["denied"] == before + 1
+        assert results(topo.client, allow, call) == ["ok"]
+        assert mp_join_syn_rx(topo.fw) == 1
+    finally:
+        srv.kill()
+        srv.wait(timeout=10)
+
+
+def test_tunnel_device_outer_packets_need_the_backstop(env, cgroups):
+    """A container with CAP_NET_ADMIN in its network namespace (a rootless
+    one's root has it) can make a tunnel device: a VXLAN whose remote is a
+    host and port the entry denies. Its call names the inner address, which
+    a rule allows; the outer datagram is the kernel's own (the tunnel's
+    socket, past every socket hook; the packet hook does not run for it):
+    it reaches the denied host. The backstop judges it by its source
+    address and drops it."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("vxlan")
+    vx = topo.cdev + "vx"
+    inner = {"name": "overlay", "action": "allow", "dst": ["203.0.113.0/24"], "proto": "udp",
+             "dport": ["5300"]}
+
+    def policy(backstop):
+        agent.write_policy("20-egress.yaml", egress_yaml([
+            dict(name="vxlan", cgroup=app, default="deny", rules=[ALLOW_TCP, inner],
+                 backstop=backstop and {"interfaces": [topo.fdev], "src": [topo.c4]})]))
+
+    for cmd in (["ip", "link", "add", vx, "type", "vxlan", "id", "42", "remote", topo.f4,
+                 "local", topo.c4, "dstport", "5301", "dev", topo.cdev],
+                ["ip", "addr", "add", "203.0.113.1/24", "dev", vx],
+                ["ip", "link", "set", vx, "up"],
+                ["ip", "neigh", "add", "203.0.113.2", "lladdr", "02:00:5e:00:53:02", "dev", vx,
+                 "nud", "permanent"]):
+        run(cmd, ns=topo.client)
+    policy(backstop=False)
+    agent.start()
+    gen = agent.status()["generation"]
+    call = [dict(op="udp", addr="203.0.113.2", port=5300, tag="vx1"),
+            dict(op="udp", addr=topo.f4, port=5301, tag="direct")]
+    with Receiver(topo.fw, udp=(5301,)) as rx:
+        assert results(topo.client, app, call) == ["ok", "EPERM"]
+    assert rx.counts.get("vx1") == 1 and not rx.counts.get("direct"), rx.counts
+    policy(backstop=True)
+    agent.wait_generation(gen + 1)
+    call[0]["tag"] = "vx2"
+    with Receiver(topo.fw, udp=(5301,)) as rx:
+        assert results(topo.client, app, call) == ["ok", "EPERM"]
+    assert not rx.counts.get("vx2") and not rx.counts.get("direct"), rx.counts
+    assert agent.stats()["egress"]["tc-backstop"]["denied"] >= 1
 
 
 def test_one_cgroup_under_two_paths_refused(env, cgroups):

@@ -10,11 +10,14 @@ import json
 import os
 import time
 
+from .agent import build_dir
 from .netns import PYTHON, run
 
 CGROUP2 = "/sys/fs/cgroup/unified"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(HERE, "egprobe.py")
+# egcall.c, built by `make test-bins`: egprobe's "egcall" calls run it
+EGCALL = os.path.join(build_dir(), "netns-tests", "egcall")
 
 
 def cgroup2_root():

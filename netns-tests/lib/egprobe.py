@@ -22,8 +22,22 @@ Calls (a JSON list on the command line), each a dict:
   {"op": "tfo", "addr": A, "port": P, "tag": T}     TCP Fast Open: sendto() of "sl:T"
                                               with MSG_FASTOPEN, no connect(): "ok" when
                                               the call went on (answered or not)
+  {"op": "move", "cgroup": C}                 moves the process into cgroup C: the
+                                              calls after it make their sockets there
+  {"op": "keep", "id": K, "kind": "tcp"|"udp"|"udplite", "addr": A}
+                                              makes a socket (of A's family) and keeps
+                                              it: a later call with "sock": K uses it
+                                              instead of making its own
+  {"op": "rmdir", "cgroup": C, "sleep": S}   removes cgroup C (moved out of), then
+                                              waits S seconds
+  {"op": "egcall", "argv": [...]}            runs egcall (netns-tests/lib/egcall.c:
+                                              sendmmsg(), io_uring, ...), its JSON object
 "bind": A in a tcp, udp or udpconn call binds the socket to address A first.
-"proto": "udplite" in a udp, udpconn or udpreq call makes the socket UDP-Lite.
+"proto": "udplite" in a udp, udpconn or udpreq call makes the socket UDP-Lite;
+"proto": "mptcp" in a tcp call makes it Multipath TCP; "hold": S keeps the
+connection open S seconds before it is closed.
+"to": [A, P] in a udpconn call: after its send(), a sendto() of "sl:T-to" to
+A, P on the connected socket; "to" is its result.
 "via": H in a tcp, udp or udpconn call gives the socket a source route
 through host H first (IPv6: a segment routing header, IPV6_RTHDR; IPv4: a
 loose source route option, IP_OPTIONS), as an unprivileged process may; with
@@ -37,6 +51,7 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -55,8 +70,11 @@ IP_RETOPTS = 7
 MSG_FASTOPEN = 0x20000000
 IPV6_RTHDR = 57
 IPPROTO_UDPLITE = 136
-# "proto" of a udp, udpconn or udpreq call: the socket's protocol
-PROTOS = {"udp": 0, "udplite": IPPROTO_UDPLITE}
+IPPROTO_MPTCP = 262
+# "proto" of a call: the socket's protocol
+PROTOS = {"udp": 0, "udplite": IPPROTO_UDPLITE, "tcp": 0, "mptcp": IPPROTO_MPTCP}
+# the sockets of "keep" calls, by id
+KEPT = {}
 
 
 def source_route(c):
@@ -80,8 +98,16 @@ def setup(s, c):
         s.setsockopt(*source_route(c))
 
 
+def new_socket(c, kind):
+    """C's kept socket (the "sock" of a "keep" call), or a new one of KIND."""
+    if c.get("sock"):
+        return KEPT.pop(c["sock"])
+    return socket.socket(family(c["addr"]), kind, PROTOS[c.get("proto", "tcp" if kind ==
+                                                                  socket.SOCK_STREAM else "udp")])
+
+
 def tcp(c):
-    s = socket.socket(family(c["addr"]), socket.SOCK_STREAM)
+    s = new_socket(c, socket.SOCK_STREAM)
     s.settimeout(c.get("timeout", TIMEOUT))
     out = {}
     try:
@@ -89,6 +115,7 @@ def tcp(c):
         s.connect((c["addr"], c["port"]))
         out["result"] = "ok"
         out["peer"] = list(s.getpeername()[:2])
+        time.sleep(min(c.get("hold", 0), TIMEOUT))
         if c.get("ask"):
             s.sendall(b"hi\n")
             data = b""
@@ -108,7 +135,7 @@ def tcp(c):
 
 
 def udp(c, connected=False, answer=False):
-    s = socket.socket(family(c["addr"]), socket.SOCK_DGRAM, PROTOS[c.get("proto", "udp")])
+    s = new_socket(c, socket.SOCK_DGRAM)
     s.settimeout(c.get("timeout", TIMEOUT))
     data = b"sl:" + c.get("tag", "x").encode()
     out = {}
@@ -117,6 +144,12 @@ def udp(c, connected=False, answer=False):
         if connected:
             s.connect((c["addr"], c["port"]))
             s.send(data)
+            if c.get("to"):
+                try:
+                    s.sendto(data + b"-to", tuple(c["to"]))
+                    out["to"] = "ok"
+                except OSError as e:
+                    out["to"] = err_name(e)
         elif c.get("via") and c.get("cmsg"):
             s.sendmsg([data], [source_route(c)], 0, (c["addr"], c["port"]))
         else:
@@ -213,7 +246,38 @@ def pingsock(c):
     return out
 
 
+def move(c):
+    with open(os.path.join(c["cgroup"], "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+    return {"result": "ok"}
+
+
+def rmdir(c):
+    """rmdir cgroup C (empty: moved out of), then wait C["sleep"] seconds."""
+    os.rmdir(c["cgroup"])
+    time.sleep(min(c.get("sleep", 0), TIMEOUT))
+    return {"result": "ok"}
+
+
+def keep(c):
+    kind, proto = {"tcp": (socket.SOCK_STREAM, 0), "udp": (socket.SOCK_DGRAM, 0),
+                   "udplite": (socket.SOCK_DGRAM, IPPROTO_UDPLITE)}[c["kind"]]
+    KEPT[c["id"]] = socket.socket(family(c["addr"]), kind, proto)
+    return {"result": "ok"}
+
+
+def egcall(c):
+    p = subprocess.run(c["argv"], capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        return {"result": "egcall exit %d: %s" % (p.returncode, p.stderr.strip())}
+    return json.loads(p.stdout)
+
+
 OPS = {
+    "move": move,
+    "keep": keep,
+    "rmdir": rmdir,
+    "egcall": egcall,
     "tfo": tfo,
     "tcp": tcp,
     "udp": udp,
@@ -227,8 +291,7 @@ OPS = {
 def main():
     cgroup, calls = sys.argv[1], json.loads(sys.argv[2])
     if cgroup != "-":
-        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
+        move({"cgroup": cgroup})
     out = []
     for c in calls:
         r = OPS[c["op"]](c)
