@@ -318,3 +318,35 @@ def test_big_tcp_with_ip_options_and_extension_headers(env):
         local.close()
     assert quiet_drops(env, "tc") == {}
     assert counted(t)[0] > 0, counted(t)
+
+
+BURSTS, SMALL = 100, 100  # 100 sends of 20 datagrams (udpgso.py burst)
+
+
+@pytest.mark.parametrize("hook", ["tc", "xdp"])
+def test_udp_gro_lists_with_ip_options_and_extension_headers(env, hook):
+    """Small datagrams (100 bytes), with IPv4 options, an IPv6 destination
+    options header or neither, 20 at a time to fw's veth with GRO lists on
+    (the client's veth cuts its GSO sends itself): GRO chains them into one
+    skb (its head: the first datagram; the others in its frag list), which
+    tcx judges whole, and pulls (an extension header, less than 256 bytes
+    linear). Every allowed one arrives as sent, of its own length; no
+    denied one does."""
+    t = env.topo
+    gro_on(t.fw, t.fdev)
+    run(["ethtool", "-K", t.cdev, "tx-udp-segmentation", "off"], ns=t.client)
+    # merged: with IPv4 options, with destination options, all
+    count(t, "meta l4proto udp ip hdrlength > 5 meta length > 1000",
+          "meta l4proto udp exthdr dst exists meta length > 1000",
+          "meta l4proto udp meta length > 1000")
+    start(env, hook)
+    intact = "got %d %d %d" % (BURSTS * 20, BURSTS * 20 * SMALL, SMALL)
+    for addr, opt in ((t.f4, IP_NOPS), (t.f6, DSTOPTS_PADN), (t.f4, ""), (t.f6, "")):
+        ok, no = Udp(t.fw, "recv", addr, ALLOWED), Udp(t.fw, "recv", addr, DENIED)
+        for port in (ALLOWED, DENIED):
+            assert Udp(t.client, "burst", addr, port, BURSTS, SMALL, opt).result() == "sent"
+        assert (ok.result(), no.result()) == (intact, "got 0 0 0"), (addr, opt,
+                                                                       quiet_drops(env, hook))
+    assert quiet_drops(env, hook) == {}
+    # GRO merges no IPv4 packet with options (inet_gro_receive: 0x45 only)
+    assert counted(t)[1] > 0 and counted(t)[2] > 0, counted(t)

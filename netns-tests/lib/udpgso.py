@@ -8,6 +8,13 @@ udpgso.py recv ADDR PORT        prints "ready", then counts the datagrams
                                 that come until 1 s after the last one (or
                                 10 s): "got N BYTES LONGEST"
 udpgso.py send ADDR PORT SENDS  SENDS sends of SIZE bytes in SEG-byte datagrams
+udpgso.py burst ADDR PORT N SIZE OPT
+                                N sends of 20 datagrams of SIZE bytes (GSO:
+                                where the device takes none, the kernel cuts
+                                them and sends the 20 in a row, and a
+                                receiver with GRO merges them), each with IP
+                                options OPT (hex: IP_OPTIONS, IPv6's
+                                IPV6_DSTOPTS; "" none)
 udpgso.py answer ADDR PORT      prints "ready"; a datagram "go SENDS" is answered
                                 with SENDS such sends back to its source (once,
                                 within 10 s)
@@ -24,10 +31,12 @@ import time
 
 SOL_UDP = 17
 UDP_SEGMENT = 103
+IPV6_DSTOPTS = 59
 SEG = 1400
 SIZE = 40000
 # the datagrams one send becomes
 PER_SEND = -(-SIZE // SEG)
+BURST = 20
 
 
 def sock(addr):
@@ -66,6 +75,18 @@ def main():
         count(s)
     elif cmd == "send":
         gso_send(s, (addr, port), int(sys.argv[4]))
+        print("sent", flush=True)
+    elif cmd == "burst":
+        opt = bytes.fromhex(sys.argv[6])
+        if opt:
+            if s.family == socket.AF_INET:
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, opt)
+            else:
+                s.setsockopt(socket.IPPROTO_IPV6, IPV6_DSTOPTS, opt)
+        size = int(sys.argv[5])
+        s.setsockopt(SOL_UDP, UDP_SEGMENT, size)
+        for i in range(int(sys.argv[4])):
+            s.sendto(bytes([i & 0xff]) * size * BURST, (addr, port))
         print("sent", flush=True)
     elif cmd == "answer":
         s.bind((addr, port))
