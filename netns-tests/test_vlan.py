@@ -12,9 +12,10 @@ programs that push and pop them (lib/vlantcx.py), as VLAN devices would.
 """
 import pytest
 
+from lib.foreign_tcx import EGRESS, INGRESS
 from lib.netns import run
 from lib.traffic import exchange
-from lib.vlantcx import DOT1AD, DOT1Q, EGRESS, INGRESS, VlanTcx
+from lib.vlantcx import DOT1AD, DOT1Q, VlanTcx
 from test_conntrack import Server
 from test_offload import WHOLE, bulk, quiet_drops, start, udp_gso
 

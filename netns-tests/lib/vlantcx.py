@@ -9,7 +9,6 @@ a process of its own until close(); appended to the interface's chain, so
 a pop on fw's ingress runs after the firewall."""
 import subprocess
 
-from lib.foreign_tcx import EGRESS, INGRESS  # noqa: F401 (for the callers)
 from lib.netns import LineProc
 
 DOT1Q, DOT1AD = 0x8100, 0x88A8
