@@ -7,12 +7,19 @@ in nor a module), so frames cannot be delivered to a socket behind a VLAN
 subinterface everywhere. Instead an AF_PACKET socket on the fw veth counts what XDP passed to the
 kernel. A datapath that did not parse VLAN tags would see non-IP frames and
 pass them all: the denied frames would be counted and the test would fail.
+test_tags_the_offloads_carry puts real sockets behind tags with tcx
+programs that push and pop them (lib/vlantcx.py), as VLAN devices would.
 """
+import pytest
+
+from lib.foreign_tcx import EGRESS, INGRESS
+from lib.netns import run
 from lib.traffic import exchange
+from lib.vlantcx import DOT1AD, DOT1Q, VlanTcx
+from test_conntrack import Server
+from test_offload import WHOLE, bulk, quiet_drops, start, udp_gso
 
 N = 5
-DOT1Q = 0x8100
-DOT1AD = 0x88A8
 
 
 def spec(tag, src, dst, dport, vlans):
@@ -71,3 +78,44 @@ def test_third_tag_dropped_on_both_hooks(env):
                  l2=True)
         assert depth() - before == N, hook
         assert agent.rules()["deny-5001"]["packets"] - rule_before == N, hook
+
+
+@pytest.mark.parametrize("txvlan", ["on", "off"])
+@pytest.mark.parametrize("tags", ["q", "qq"])
+@pytest.mark.parametrize("hook", ["tc", "xdp"])
+def test_tags_the_offloads_carry(env, tmp_path, hook, tags, txvlan):
+    """Real sockets behind tags, stateful `default: deny` (test_offload's
+    policy). A VLAN device leaves its tag in the skb (skb->vlan_tci) when
+    the device under it offloads tags, else the tag goes into the frame;
+    a receiving device moves the outer tag back into the skb before tcx.
+    No VLAN devices here: the client's veth pushes the tags on egress (an
+    802.1Q one; or QinQ, 802.1ad outside, the inner 802.1Q then in the
+    frame), with its tag offload on (the outer tag crosses the veth in the
+    skb: XDP does not see it, tcx does not either) or off (in the frame
+    up to XDP); after the firewall, a program on fw's ingress pops them
+    as the VLAN device would, so the packets reach the sockets. UDP GSO to
+    the allowed port arrives whole, to the denied one not at all, fw's
+    own GSO sends get their answers, TCP bulk passes both ways."""
+    t = env.topo
+    run(["ethtool", "-K", t.cdev, "txvlan", txvlan, "tx-vlan-stag-hw-insert", txvlan],
+        ns=t.client)
+    if tags == "qq":
+        # a veth takes a frame of its MTU with one tag: a second needs room
+        # (as a QinQ link does), or full-sized frames with both tags in it
+        # (offload off, unsegmented: XDP turns the client's GSO off) vanish
+        run(["ip", "link", "set", t.cdev, "mtu", "1496"], ns=t.client)
+    start(env, hook)
+    push = [(DOT1Q, 10)] + ([(DOT1AD, 20)] if tags == "qq" else [])
+    with VlanTcx(tmp_path, t.client, t.cdev, EGRESS, push), \
+            VlanTcx(tmp_path, t.fw, t.fdev, INGRESS):
+        for addr, caddr in ((t.f4, t.c4), (t.f6, t.c6)):
+            ok, no, asked = udp_gso(t, addr, caddr)
+            assert (ok, no, asked) == (WHOLE, "got 0 0 0", WHOLE), (addr, quiet_drops(env, hook))
+        local = Server(t.fw)
+        try:
+            for addr in (t.f4, t.f6):
+                got = bulk(t, addr)
+                assert got == "ok", (addr, got, quiet_drops(env, hook))
+        finally:
+            local.close()
+    assert quiet_drops(env, hook) == {}
