@@ -29,9 +29,10 @@
  * checked against bytes that are there), and conntrack reads 20 bytes of
  * the TCP header, so a pull (bpf_skb_pull_data) would change nothing the
  * firewall sees: a bulk TCP packet through a veth (a GSO packet of up to
- * 64 KiB, more with BIG TCP; headers linear, payload in pages) needs none. Any other frame
- * answers false: a tag, an extension header, ICMP (an error's quoted
- * headers are read past what the parser checks), other protocols.
+ * 64 KiB, more with BIG TCP; headers linear, payload in pages) needs none.
+ * Any other frame answers false: a tag, an extension header, ICMP (an
+ * error's quoted headers are read past what the parser checks), other
+ * protocols.
  */
 static __always_inline bool sl_skb_hdrs_linear(void *data, void *data_end)
 {
