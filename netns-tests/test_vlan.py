@@ -16,8 +16,7 @@ from lib.foreign_tcx import EGRESS, INGRESS
 from lib.netns import run
 from lib.traffic import exchange
 from lib.vlantcx import DOT1AD, DOT1Q, VlanTcx
-from test_conntrack import Server
-from test_offload import WHOLE, bulk, quiet_drops, start, udp_gso
+from test_offload import gso_and_bulk_pass, start
 
 N = 5
 
@@ -108,14 +107,4 @@ def test_tags_the_offloads_carry(env, tmp_path, hook, tags, txvlan):
     push = [(DOT1Q, 10)] + ([(DOT1AD, 20)] if tags == "qq" else [])
     with VlanTcx(tmp_path, t.client, t.cdev, EGRESS, push), \
             VlanTcx(tmp_path, t.fw, t.fdev, INGRESS):
-        for addr, caddr in ((t.f4, t.c4), (t.f6, t.c6)):
-            ok, no, asked = udp_gso(t, addr, caddr)
-            assert (ok, no, asked) == (WHOLE, "got 0 0 0", WHOLE), (addr, quiet_drops(env, hook))
-        local = Server(t.fw)
-        try:
-            for addr in (t.f4, t.f6):
-                got = bulk(t, addr)
-                assert got == "ok", (addr, got, quiet_drops(env, hook))
-        finally:
-            local.close()
-    assert quiet_drops(env, hook) == {}
+        gso_and_bulk_pass(env, hook)

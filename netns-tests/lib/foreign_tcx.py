@@ -45,14 +45,20 @@ int main(int argc, char **argv)
 """
 
 
+def build_c(tmp_path, name, src):
+    """The program NAME of C source SRC (with libbpf), compiled into TMP_PATH
+    once; its path."""
+    c, exe = tmp_path / (name + ".c"), tmp_path / name
+    if not exe.exists():
+        c.write_text(src)
+        subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", str(exe), str(c), "-lbpf"],
+                       check=True, capture_output=True, timeout=60)
+    return str(exe)
+
+
 def build(tmp_path):
     """The attaching program, compiled into TMP_PATH; its path."""
-    src, exe = tmp_path / "foreign_tcx.c", tmp_path / "foreign_tcx"
-    if not exe.exists():
-        src.write_text(SRC)
-        subprocess.run(["gcc", "-O1", "-o", str(exe), str(src), "-lbpf"], check=True,
-                       capture_output=True, timeout=60)
-    return str(exe)
+    return build_c(tmp_path, "foreign_tcx", SRC)
 
 
 class ForeignTcx(LineProc):

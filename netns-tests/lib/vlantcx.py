@@ -7,8 +7,7 @@ an inner one the push moves into the frame), or pops every tag (what the
 VLAN device would do on receive, so the packets reach the sockets). Held by
 a process of its own until close(); appended to the interface's chain, so
 a pop on fw's ingress runs after the firewall."""
-import subprocess
-
+from lib.foreign_tcx import build_c
 from lib.netns import LineProc
 
 DOT1Q, DOT1AD = 0x8100, 0x88A8
@@ -71,22 +70,13 @@ int main(int argc, char **argv)
 """
 
 
-def build(tmp_path):
-    src, exe = tmp_path / "vlantcx.c", tmp_path / "vlantcx"
-    if not exe.exists():
-        src.write_text(SRC)
-        subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", str(exe), str(src), "-lbpf"],
-                       check=True, capture_output=True, timeout=60)
-    return str(exe)
-
-
 class VlanTcx(LineProc):
     """On tcx DIRECTION of IFNAME in NS: push TAGS ([(proto, vid)], innermost
     first), or pop every tag when TAGS is None."""
 
     def __init__(self, tmp_path, ns, ifname, direction, tags=None):
         args = ["pop"] if tags is None else ["push"] + [str(x) for t in tags for x in t]
-        super().__init__(ns, [build(tmp_path), ifname, str(direction)] + args, timeout=10)
+        super().__init__(ns, [build_c(tmp_path, "vlantcx", SRC), ifname, str(direction)] + args, timeout=10)
         line = self.line()
         if line != "attached":
             self.close()
