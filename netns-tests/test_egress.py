@@ -503,6 +503,15 @@ def test_source_routed_packets_dropped(env, cgroups):
     assert {h["hook"] for h in e["hooks"]} >= {"egress", "connect6"}, e
 
 
+def second_addresses(topo):
+    """A second IPv4 and IPv6 address of fw (a host a rule may allow beside
+    one it denies), added to its veth: (v4, v6)."""
+    other4, other6 = "192.0.2.3", "2001:db8:1::3"
+    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
+    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    return other4, other6
+
+
 def test_udplite_connected_judged_per_packet(env, cgroups):
     """UDP-Lite runs no connect() hook (the kernel's udplite_prot has no
     pre_connect) and a connected socket's send() no sendmsg hook: a UDP-Lite
@@ -514,9 +523,7 @@ def test_udplite_connected_judged_per_packet(env, cgroups):
     sendmsg hooks."""
     topo, agent = env.topo, env.agent
     app = cgroups.make("lite")
-    other4, other6 = "192.0.2.3", "2001:db8:1::3"
-    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
-    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    other4, other6 = second_addresses(topo)
     agent.write_policy("20-egress.yaml", egress_yaml([
         dict(name="lite", cgroup=app, default="deny",
              rules=[ALLOW_TCP, ALLOW_UDP,
@@ -549,9 +556,7 @@ def test_ping_socket_judged_per_packet(env, cgroups):
     fails with EPERM for IPv4); to a host a rule allows it goes on."""
     topo, agent = env.topo, env.agent
     app = cgroups.make("ping")
-    other4, other6 = "192.0.2.3", "2001:db8:1::3"
-    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
-    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    other4, other6 = second_addresses(topo)
     run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"], ns=topo.client)
     agent.write_policy("20-egress.yaml", egress_yaml([
         dict(name="ping", cgroup=app, default="deny",
@@ -614,9 +619,7 @@ def test_sendmmsg_and_named_sends_of_a_connected_socket_judged(env, cgroups):
     sockaddr_in) given to an IPv6 socket, which the kernel sends as IPv4."""
     topo, agent = env.topo, env.agent
     app = cgroups.make("mmsg")
-    other4, other6 = "192.0.2.3", "2001:db8:1::3"
-    run(["ip", "addr", "add", other4 + "/24", "dev", topo.fdev], ns=topo.fw)
-    run(["ip", "addr", "add", other6 + "/64", "dev", topo.fdev, "nodad"], ns=topo.fw)
+    other4, other6 = second_addresses(topo)
     agent.write_policy("20-egress.yaml", egress_yaml([
         dict(name="mmsg", cgroup=app, default="deny", rules=[ALLOW_UDP, ALLOW_UDP6])]))
     agent.start()
