@@ -16,7 +16,7 @@
  * milliseconds; one that goes is waited for again, and loses both once
  * the kernel has let it go: a removed cgroup is kept, its programs attached,
  * while a socket made in it lives on (eg_remnant), and such a socket stays
- * judged as long; a timer looks each second while there are any.
+ * judged as long; the agent's audit (egress_audit) looks each second.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +27,6 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -333,31 +332,10 @@ static void cg_forget(struct agent *a, struct eg_cgroup *cg, bool detach)
 	cg->id = 0;
 }
 
-/* The remnants' timer: each second while there are any, else stopped. */
-static void remnants_timer(struct agent *a)
+void cgw_audit(struct agent *a)
 {
-	struct itimerspec its = {};
-	bool any = false;
-
-	for (size_t i = 0; i < a->eg->ncgs && !any; i++)
-		any = a->eg->cgs[i].nrem;
-	if (any)
-		its.it_value.tv_sec = its.it_interval.tv_sec = 1;
-	if (a->eg->rem_fd >= 0 && timerfd_settime(a->eg->rem_fd, 0, &its, NULL))
-		pr_warn("egress: timerfd: %s", strerror(errno));
-}
-
-static void rem_ready(struct agent *a, struct ep_src *src, uint32_t events)
-{
-	uint64_t n;
-
-	(void)src;
-	(void)events;
-	if (read(a->eg->rem_fd, &n, sizeof(n)) != sizeof(n))
-		return;
 	for (size_t i = 0; i < a->eg->ncgs; i++)
 		remnants_forget(a, &a->eg->cgs[i], false);
-	remnants_timer(a);
 }
 
 /*
@@ -389,7 +367,6 @@ static void cg_removed(struct agent *a, size_t i)
 		cg->links[h] = -1;
 	}
 	cg->id = 0;
-	remnants_timer(a);
 }
 
 bool cgw_attached(const struct agent *a, size_t i)
@@ -572,28 +549,17 @@ static void ino_ready(struct agent *a, struct ep_src *src, uint32_t events)
 int cgw_open(struct agent *a)
 {
 	struct agent_egress *eg = a->eg;
-	int err;
 
 	eg->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (eg->ino_fd < 0) {
-		err = -errno;
+		int err = -errno;
+
 		pr_err("egress: inotify: %s", strerror(errno));
 		return err;
 	}
 	eg->ino_src.fd = eg->ino_fd;
 	eg->ino_src.ready = ino_ready;
-	err = agent_watch(a, &eg->ino_src, EPOLLIN);
-	if (err)
-		return err;
-	eg->rem_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (eg->rem_fd < 0) {
-		err = -errno;
-		pr_err("egress: timerfd: %s", strerror(errno));
-		return err;
-	}
-	eg->rem_src.fd = eg->rem_fd;
-	eg->rem_src.ready = rem_ready;
-	return agent_watch(a, &eg->rem_src, EPOLLIN);
+	return agent_watch(a, &eg->ino_src, EPOLLIN);
 }
 
 void cgw_close(struct agent *a)
@@ -605,11 +571,6 @@ void cgw_close(struct agent *a)
 		close(eg->ino_fd);
 	}
 	eg->ino_fd = -1;
-	if (eg->rem_fd >= 0) {
-		agent_unwatch(a, &eg->rem_src);
-		close(eg->rem_fd);
-	}
-	eg->rem_fd = -1;
 	for (size_t w = 0; w < eg->nwatches; w++)
 		free(eg->watches[w].path);
 	free(eg->watches);

@@ -82,7 +82,6 @@ int egress_preload(struct agent *a)
 	if (!eg)
 		return -ENOMEM;
 	eg->ino_fd = -1;
-	eg->rem_fd = -1;
 	a->eg = eg;
 	/*
 	 * No owners pinned yet (a new install, or an upgrade from a build that
@@ -809,6 +808,12 @@ int egress_detach_all(struct agent *a, struct json_object *names)
 	err = cgw_detach_all(a, names);
 	err2 = etc_detach_all(a, names);
 	return err ? err : err2;
+}
+
+void egress_audit(struct agent *a)
+{
+	if (a->eg)
+		cgw_audit(a);
 }
 
 void egress_release(struct agent *a)

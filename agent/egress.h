@@ -76,6 +76,11 @@ void egress_backstop_sync(struct agent *a);
 
 /* Teardown: detach every cgroup and backstop link; NAMES gets what (may be NULL). */
 int egress_detach_all(struct agent *a, struct json_object *names);
+/*
+ * Every ATTACH_AUDIT_MS, beside attach_audit: forget the removed cgroups
+ * kept for their sockets (cgwatch.c) once the kernel has let them go.
+ */
+void egress_audit(struct agent *a);
 /* Exit: close the fds; pins keep the hooks attached. */
 void egress_release(struct agent *a);
 

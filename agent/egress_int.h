@@ -124,9 +124,6 @@ struct agent_egress {
 	struct ep_src ino_src;
 	struct eg_watch *watches;
 	size_t nwatches;
-	/* timerfd: each second while removed cgroups are kept (eg_remnant), to forget them */
-	int rem_fd;
-	struct ep_src rem_src;
 
 	/* the TC backstop (egress_tc.c) */
 	struct eg_bs_iface *bs;
@@ -148,6 +145,8 @@ int eg_pin(int fd, const char *path);
 
 int cgw_open(struct agent *a);
 void cgw_close(struct agent *a);
+/* Forget the removed cgroups (eg_remnant) the kernel has let go. */
+void cgw_audit(struct agent *a);
 /* The cgroup id of PATH (a cgroup v2 dir): 0 when it does not exist. */
 uint64_t cgw_id_of(const char *path);
 /* Adopt the cgroup link pins "eg_ID_HOOK" of a previous agent. */

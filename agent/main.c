@@ -424,8 +424,10 @@ static void agent_run(struct agent *a)
 		service_update(a);
 		if (!sync_gc_timeout(a))
 			sync_gc_run(a);
-		if (!attach_audit_timeout(a))
+		if (!attach_audit_timeout(a)) {
 			attach_audit(a);
+			egress_audit(a);
+		}
 	}
 	sync_gc_run(a);
 }

@@ -43,6 +43,16 @@ def egress_entry(agent, name):
     raise AssertionError("no egress entry %s" % name)
 
 
+def rule_packets(agent, name):
+    """{rule: packets} of egress entry NAME."""
+    return {r["name"]: r["packets"] for r in egress_entry(agent, name)["rules"]}
+
+
+def egress_denied(agent):
+    """The packets the cgroup_skb egress hook denied so far."""
+    return agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+
+
 def test_connect_sendto_v4_v6_child_outside(env, cgroups):
     """Allowed calls go through, denied connect()/sendto() fail with EPERM (no
     timeout) and nothing arrives; IPv6 and v4-mapped likewise; connected UDP is
@@ -277,12 +287,12 @@ def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):
     assert not rx.counts.get("tcp:8444"), rx.counts
     # counters belong to rules (eg_cnt_key): "old" moved from index 0 to 1 and
     # kept its first call; "new", at old's index now, starts from zero
-    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    rules = rule_packets(agent, "app")
     assert rules == {"new": 0, "old": 2}, rules
     # a restart keeps them; a rule whose content changes starts from zero
     agent.stop(sig=signal.SIGKILL)
     agent.start()
-    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    rules = rule_packets(agent, "app")
     assert rules == {"new": 0, "old": 2}, rules
     gen = agent.status()["generation"]
     agent.write_policy("20-egress.yaml", egress_yaml([
@@ -290,18 +300,18 @@ def test_event_names_the_entry_and_rule_of_its_generation(env, cgroups):
         dict(name="app", cgroup=app, default="allow",
              rules=[deny("old", 8444), deny("new", 8446)])]))
     agent.wait_generation(gen + 1)
-    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    rules = rule_packets(agent, "app")
     assert rules == {"new": 0, "old": 2}, rules
     with Receiver(topo.fw, tcp=(8444, 8446)):
         assert results(topo.client, app, [dict(op="tcp", addr="192.0.2.2", port=8446)]) == \
             ["EPERM"]
-    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    rules = rule_packets(agent, "app")
     assert rules == {"new": 1, "old": 2}, rules
     agent.write_policy("20-egress.yaml", egress_yaml([
         dict(name="app", cgroup=app, default="allow",
              rules=[deny("old", 8447), deny("new", 8446)])]))
     agent.wait_generation(gen + 2)
-    rules = {r["name"]: r["packets"] for r in egress_entry(agent, "app")["rules"]}
+    rules = rule_packets(agent, "app")
     assert rules == {"new": 1, "old": 0}, rules
 
 
@@ -485,7 +495,7 @@ def test_source_routed_packets_dropped(env, cgroups):
              dict(op="udp", addr=topo.f6, port=5300, tag="plain6"),
              dict(op="tcp", addr=topo.f4, port=8443),
              dict(op="udp", addr=topo.f4, port=5300, tag="plain4")]
-    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    before = egress_denied(agent)
     with Receiver(fw, tcp=(8443,), udp=(5300,), packet=[topo.fdev]) as rx:
         r = results(topo.client, app, routed)
         ok = results(topo.client, app, plain)
@@ -496,7 +506,7 @@ def test_source_routed_packets_dropped(env, cgroups):
     assert not [t for t in c if t.startswith("rt")], c
     # the plain datagrams: once on the interface, once at the socket
     assert c.get("plain6") == 2 and c.get("plain4") == 2 and c.get("tcp:8443") == 2, c
-    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    after = egress_denied(agent)
     assert after - before >= 7, (before, after)
     assert "cgroup_inet_egress" in bpftool_cgroup(app)
     e = egress_entry(agent, "srh")
@@ -529,7 +539,7 @@ def test_udplite_connected_judged_per_packet(env, cgroups):
              rules=[ALLOW_TCP, ALLOW_UDP,
                     {"name": "other", "action": "allow", "dst": [other4, other6]}])]))
     agent.start()
-    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    before = egress_denied(agent)
     calls = []
     for dst, ok in ((topo.f4, other4), (topo.f6, other6)):
         v = "6" if ":" in dst else "4"
@@ -542,9 +552,9 @@ def test_udplite_connected_judged_per_packet(env, cgroups):
     c = rx.counts
     assert not [t for t in c if t.startswith("no")], c
     assert c.get("okconn4") == 1 and c.get("okconn6") == 1, c
-    e = egress_entry(agent, "lite")
-    assert {r["name"]: r["packets"] for r in e["rules"]}["other"] == 2, e
-    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    rules = rule_packets(agent, "lite")
+    assert rules["other"] == 2, rules
+    after = egress_denied(agent)
     assert after - before == 2, (before, after)
 
 
@@ -562,7 +572,7 @@ def test_ping_socket_judged_per_packet(env, cgroups):
         dict(name="ping", cgroup=app, default="deny",
              rules=[ALLOW_TCP, {"name": "other", "action": "allow", "dst": [other4, other6]}])]))
     agent.start()
-    before = agent.cli("egress", "list")["hooks"].get("egress", {}).get("denied", 0)
+    before = egress_denied(agent)
     calls = [dict(op="pingsock", addr=topo.f4, tag="no4"),
              dict(op="pingsock", addr=other4, tag="ok4"),
              dict(op="pingsock", addr=topo.f6, tag="no6"),
@@ -575,9 +585,9 @@ def test_ping_socket_judged_per_packet(env, cgroups):
     c = rx.counts
     assert not c.get("no4") and not c.get("no6"), c
     assert c.get("ok4") == 1 and c.get("ok6") == 1, c
-    e = egress_entry(agent, "ping")
-    assert {r["name"]: r["packets"] for r in e["rules"]}["other"] == 2, e
-    after = agent.cli("egress", "list")["hooks"]["egress"]["denied"]
+    rules = rule_packets(agent, "ping")
+    assert rules["other"] == 2, rules
+    after = egress_denied(agent)
     assert after - before == 2, (before, after)
 
 
@@ -752,7 +762,7 @@ def test_socket_outliving_its_removed_cgroup_stays_judged(env, cgroups):
     (on the code before, it forgot them at once, and the socket connected
     where its entry denies). Once the last such socket is closed the kernel
     detaches the links, and the agent forgets them within a second (its
-    timer looks each second while it keeps any)."""
+    audit looks each second)."""
     topo, agent = env.topo, env.agent
     gone, free = cgroups.make("gone"), cgroups.make("free")
     agent.write_policy("20-egress.yaml", egress_yaml([

@@ -8,12 +8,12 @@ conntrack, all without an XDP program on the veth; a restart adopts the
 pinned tcx link, and a section changing its hook moves the interface without
 a moment unfiltered.
 """
-import json
 import os
 import time
 
+from lib import traffic
 from lib.netns import PYTHON, LineProc, run, xdp_prog_id
-from test_conntrack import PEER, TCP_PORT, UDP_PORT, Server, TcpConn, ct_list, find, udp_from
+from test_conntrack import TCP_PORT, UDP_PORT, Server, TcpConn, ct_list, find, udp_from
 from test_conntrack import server  # noqa: F401 (fixture)
 
 
@@ -57,31 +57,9 @@ def tcx_ingress(env):
             if t == "tcx" and a.split()[0] in ("46", "tcx_ingress")]
 
 
-# One TCP connection to the echo server at ADDR PORT: MIB MiB (1 unless
-# told) written at once (the kernel sends it as GSO packets: on a veth they
-# arrive as skbs far longer than their linear part) and read back; prints
-# "ok" or what it got.
-BULK = """
-import socket, sys, threading
-n = int(sys.argv[3] if len(sys.argv) > 3 else 1) << 20
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-threading.Thread(target=s.sendall, args=(b"x" * n,), daemon=True).start()
-got = 0
-try:
-    while got < n:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += len(d)
-except socket.timeout:
-    pass
-print("ok" if got == n else "got %d of %d" % (got, n), flush=True)
-"""
-
-
-def bulk(topo, addr=None, mib=1):
-    return run([PYTHON, "-c", BULK, addr or topo.f4, str(TCP_PORT), str(mib)],
-               ns=topo.client, timeout=60).stdout.strip()
+def bulk(topo):
+    """1 MiB through fw's echo server and back (lib/traffic.py BULK)."""
+    return traffic.bulk(topo.client, topo.f4, TCP_PORT)
 
 
 def denied_udp(topo):
@@ -309,61 +287,3 @@ def test_tc_hook_frames_past_the_linear_part(env):
     finally:
         peer.close()
 
-
-
-GSOSIZE = os.path.join(os.path.dirname(__file__), "lib", "gsosize.py")
-BIG = 185000
-
-
-def big_frames(topo, family):
-    """Frames longer than an IP length field can say that reached fw's
-    stack after the firewall: counted by an nftables netdev ingress chain,
-    which runs after tcx ingress."""
-    out = run(["nft", "-j", "list", "chain", "netdev", topo.pfx + "big", family], ns=topo.fw)
-    rule = [e["rule"] for e in json.loads(out.stdout)["nftables"] if "rule" in e]
-    return [x["counter"]["packets"] for x in rule[0]["expr"] if "counter" in x][0]
-
-
-def test_tc_hook_big_tcp(env):
-    """BIG TCP: with GSO and GRO sizes past 64 KiB on both veths, TCP sends
-    GSO packets longer than an IP length field can say; an IPv4 one says
-    total length 0, an IPv6 one payload length 0, and tcx sees them whole.
-    Both pass the firewall (stateful, default deny): nftables, after it,
-    counts them. Before, every IPv4 one was dropped as bad-ipv4-length, and
-    iperf3 fell from 44 to 3.7 Gbit/s."""
-    t = env.topo
-    for ns, dev in ((t.client, t.cdev), (t.fw, t.fdev)):
-        run([PYTHON, GSOSIZE, dev, str(BIG)], ns=ns)
-    table = t.pfx + "big"
-    run(["nft", "-f", "-"], ns=t.fw, input="""table netdev %s {
-  chain v4 {
-    type filter hook ingress device "%s" priority 0;
-    meta protocol ip meta length > 65535 counter
-  }
-  chain v6 {
-    type filter hook ingress device "%s" priority 1;
-    meta protocol ip6 meta length > 65535 counter
-  }
-}
-""" % (table, t.fdev, t.fdev))
-    env.agent.write_policy("10-test.yaml", """firewall:
-  interfaces: ["%s"]
-  default: deny
-  stateful: true
-  hook: tc
-  rules:
-    - { name: echo-in, action: allow, proto: tcp, dport: [%d] }
-    - { name: nd, action: allow, proto: icmpv6 }
-""" % (t.glob, TCP_PORT))
-    env.agent.start()
-    wait_hook(env, "tc")
-    local = Server(t.fw)
-    try:
-        for addr, family in ((t.f4, "v4"), (t.f6, "v6")):
-            got = bulk(t, addr, mib=32)
-            drops = env.agent.stats()["hooks"]["tc"]["drops"]
-            assert got == "ok", (addr, got, drops)
-            assert big_frames(t, family) > 0, (family, drops)
-    finally:
-        local.close()
-    assert all(drops[r]["packets"] == 0 for r in drops if r != "policy-default"), drops

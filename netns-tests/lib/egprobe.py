@@ -24,7 +24,7 @@ Calls (a JSON list on the command line), each a dict:
                                               the call went on (answered or not)
   {"op": "move", "cgroup": C}                 moves the process into cgroup C: the
                                               calls after it make their sockets there
-  {"op": "keep", "id": K, "kind": "tcp"|"udp"|"udplite", "addr": A}
+  {"op": "keep", "id": K, "kind": "tcp"|"udp"|"udplite"|"mptcp", "addr": A}
                                               makes a socket (of A's family) and keeps
                                               it: a later call with "sock": K uses it
                                               instead of making its own
@@ -45,6 +45,7 @@ loose source route option, IP_OPTIONS), as an unprivileged process may; with
 IPV6_RTHDR as a cmsg takes no segment routing header).
 Every call is bounded: TIMEOUT seconds at most.
 """
+import contextlib
 import errno
 import json
 import os
@@ -71,8 +72,9 @@ MSG_FASTOPEN = 0x20000000
 IPV6_RTHDR = 57
 IPPROTO_UDPLITE = 136
 IPPROTO_MPTCP = 262
-# "proto" of a call: the socket's protocol
-PROTOS = {"udp": 0, "udplite": IPPROTO_UDPLITE, "tcp": 0, "mptcp": IPPROTO_MPTCP}
+# "proto" of a call, "kind" of a keep call: the socket's type and protocol
+PROTOS = {"udp": (socket.SOCK_DGRAM, 0), "udplite": (socket.SOCK_DGRAM, IPPROTO_UDPLITE),
+          "tcp": (socket.SOCK_STREAM, 0), "mptcp": (socket.SOCK_STREAM, IPPROTO_MPTCP)}
 # the sockets of "keep" calls, by id
 KEPT = {}
 
@@ -102,15 +104,29 @@ def new_socket(c, kind):
     """C's kept socket (the "sock" of a "keep" call), or a new one of KIND."""
     if c.get("sock"):
         return KEPT.pop(c["sock"])
-    return socket.socket(family(c["addr"]), kind, PROTOS[c.get("proto", "tcp" if kind ==
-                                                                  socket.SOCK_STREAM else "udp")])
+    proto = c.get("proto", "tcp" if kind == socket.SOCK_STREAM else "udp")
+    return socket.socket(family(c["addr"]), kind, PROTOS[proto][1])
+
+
+@contextlib.contextmanager
+def attempt(s, out):
+    """Run the block with socket S, closed after it: what the block raises
+    is OUT's "result", "timeout" or the errno's name."""
+    try:
+        yield
+    except socket.timeout:
+        out["result"] = "timeout"
+    except OSError as e:
+        out["result"] = err_name(e)
+    finally:
+        s.close()
 
 
 def tcp(c):
     s = new_socket(c, socket.SOCK_STREAM)
     s.settimeout(c.get("timeout", TIMEOUT))
     out = {}
-    try:
+    with attempt(s, out):
         setup(s, c)
         s.connect((c["addr"], c["port"]))
         out["result"] = "ok"
@@ -125,12 +141,6 @@ def tcp(c):
                     break
                 data += chunk
             out["reply"] = data.decode(errors="replace").strip()
-    except socket.timeout:
-        out["result"] = "timeout"
-    except OSError as e:
-        out["result"] = err_name(e)
-    finally:
-        s.close()
     return out
 
 
@@ -139,7 +149,7 @@ def udp(c, connected=False, answer=False):
     s.settimeout(c.get("timeout", TIMEOUT))
     data = b"sl:" + c.get("tag", "x").encode()
     out = {}
-    try:
+    with attempt(s, out):
         setup(s, c)
         if connected:
             s.connect((c["addr"], c["port"]))
@@ -159,12 +169,6 @@ def udp(c, connected=False, answer=False):
             reply, frm = s.recvfrom(256)
             out["reply"] = reply.decode(errors="replace").strip()
             out["from"] = list(frm[:2])
-    except socket.timeout:
-        out["result"] = "timeout"
-    except OSError as e:
-        out["result"] = err_name(e)
-    finally:
-        s.close()
     return out
 
 
@@ -185,7 +189,7 @@ def ping(c):
     hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
     pkt = struct.pack("!BBHHH", 8, 0, csum(hdr + body), ident, 1) + body
     out = {}
-    try:
+    with attempt(s, out):
         if c.get("src"):
             s.bind((c["src"], 0))
         s.sendto(pkt, (c["addr"], 0))
@@ -201,10 +205,6 @@ def ping(c):
             if t == 0 and rid == ident and frm[0] == c["addr"]:
                 out["result"] = "ok"
                 break
-    except OSError as e:
-        out["result"] = err_name(e)
-    finally:
-        s.close()
     return out
 
 
@@ -213,7 +213,7 @@ def tfo(c):
     s = socket.socket(family(c["addr"]), socket.SOCK_STREAM)
     s.setblocking(False)
     out = {}
-    try:
+    with attempt(s, out):
         try:
             s.sendto(b"sl:" + c.get("tag", "tfo").encode(), MSG_FASTOPEN,
                      (c["addr"], c["port"]))
@@ -222,10 +222,6 @@ def tfo(c):
             select.select([], [s], [], c.get("timeout", TIMEOUT))
         err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         out["result"] = errno.errorcode.get(err, str(err)) if err else "ok"
-    except OSError as e:
-        out["result"] = err_name(e)
-    finally:
-        s.close()
     return out
 
 
@@ -236,13 +232,9 @@ def pingsock(c):
     # type echo request, code, checksum and id (the kernel's), sequence
     pkt = struct.pack("!BBHHH", 128 if v6 else 8, 0, 0, 0, 1) + b"sl:" + c["tag"].encode()
     out = {}
-    try:
+    with attempt(s, out):
         s.sendto(pkt, (c["addr"], 0))
         out["result"] = "ok"
-    except OSError as e:
-        out["result"] = err_name(e)
-    finally:
-        s.close()
     return out
 
 
@@ -260,9 +252,7 @@ def rmdir(c):
 
 
 def keep(c):
-    kind, proto = {"tcp": (socket.SOCK_STREAM, 0), "udp": (socket.SOCK_DGRAM, 0),
-                   "udplite": (socket.SOCK_DGRAM, IPPROTO_UDPLITE)}[c["kind"]]
-    KEPT[c["id"]] = socket.socket(family(c["addr"]), kind, proto)
+    KEPT[c["id"]] = socket.socket(family(c["addr"]), *PROTOS[c["kind"]])
     return {"result": "ok"}
 
 

@@ -228,3 +228,43 @@ class Stream:
             raise RuntimeError("sender failed: %s" % err)
         self.counts = {s["tag"]: self.recv.counts.get(s["tag"], 0) for s in self.specs}
         return False
+
+
+# One TCP connection from the namespace to an echo server at ADDR PORT: MIB
+# MiB written at once (the kernel sends it as GSO packets: on a veth they
+# arrive as skbs far longer than their linear part) and read back; with OPT
+# (hex; "" none), IP options on it (IP_OPTIONS for IPv4, IPV6_DSTOPTS for
+# IPv6: the kernel copies them into every segment). Prints "ok" or what it
+# got.
+BULK = """
+import socket, sys, threading
+addr, port, mib, opt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), bytes.fromhex(sys.argv[4])
+n = mib << 20
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+if opt:
+    if fam == socket.AF_INET:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, opt)
+    else:
+        s.setsockopt(socket.IPPROTO_IPV6, 59, opt)  # IPV6_DSTOPTS
+s.settimeout(10)
+s.connect((addr, port))
+threading.Thread(target=s.sendall, args=(b"x" * n,), daemon=True).start()
+got = 0
+try:
+    while got < n:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got += len(d)
+except OSError as e:
+    print("error after %d of %d: %s" % (got, n, e), flush=True)
+    sys.exit(0)
+print("ok" if got == n else "got %d of %d" % (got, n), flush=True)
+"""
+
+
+def bulk(ns, addr, port, mib=1, opt=""):
+    """BULK from namespace NS to ADDR PORT: "ok" or what went wrong."""
+    return run([PYTHON, "-c", BULK, addr, str(port), str(mib), opt], ns=ns,
+               timeout=60).stdout.strip()
