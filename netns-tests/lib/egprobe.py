@@ -21,7 +21,9 @@ Calls (a JSON list on the command line), each a dict:
                                               the errno name of sendto()
   {"op": "tfo", "addr": A, "port": P, "tag": T}     TCP Fast Open: sendto() of "sl:T"
                                               with MSG_FASTOPEN, no connect(): "ok" when
-                                              the call went on (answered or not)
+                                              the call went on (answered or not); with
+                                              "connect": true, TCP_FASTOPEN_CONNECT, then
+                                              connect() and send()
   {"op": "move", "cgroup": C}                 moves the process into cgroup C: the
                                               calls after it make their sockets there
   {"op": "keep", "id": K, "kind": "tcp"|"udp"|"udplite"|"mptcp", "addr": A}
@@ -69,6 +71,7 @@ def family(addr):
 
 IP_RETOPTS = 7
 MSG_FASTOPEN = 0x20000000
+TCP_FASTOPEN_CONNECT = 30
 IPV6_RTHDR = 57
 IPPROTO_UDPLITE = 136
 IPPROTO_MPTCP = 262
@@ -209,14 +212,21 @@ def ping(c):
 
 
 def tfo(c):
-    """TCP Fast Open: sendto(MSG_FASTOPEN) opens the connection, no connect()."""
+    """TCP Fast Open: sendto(MSG_FASTOPEN) opens the connection, no connect();
+    with "connect": TCP_FASTOPEN_CONNECT, then connect() (which may send no
+    SYN: the first send() does, with its data) and send()."""
     s = socket.socket(family(c["addr"]), socket.SOCK_STREAM)
     s.setblocking(False)
     out = {}
+    data = b"sl:" + c.get("tag", "tfo").encode()
     with attempt(s, out):
         try:
-            s.sendto(b"sl:" + c.get("tag", "tfo").encode(), MSG_FASTOPEN,
-                     (c["addr"], c["port"]))
+            if c.get("connect"):
+                s.setsockopt(socket.IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1)
+                s.connect((c["addr"], c["port"]))
+                s.send(data)
+            else:
+                s.sendto(data, MSG_FASTOPEN, (c["addr"], c["port"]))
         except BlockingIOError:
             # no cookie yet: a SYN went out, the data waits for the handshake
             select.select([], [s], [], c.get("timeout", TIMEOUT))
