@@ -17,6 +17,12 @@
  * the kernel has let it go: a removed cgroup is kept, its programs attached,
  * while a socket made in it lives on (eg_remnant), and such a socket stays
  * judged as long; the agent's audit (egress_audit) looks each second.
+ *
+ * Such a cgroup has no path any more: beside its links, a record
+ * (STATE/links/eg_ID_cgroup, written before the first link is pinned)
+ * names the path of its entry's cgroup, and ties the links back to that
+ * entry when a next agent adopts them (a restart, SIGKILL included, or the
+ * cgroup removed while no agent ran).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,12 +43,13 @@
 
 #include "egress_int.h"
 #include "loader.h"
-#include "loader.h"
 #include "log.h"
 
 #define CGW_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
 			 IN_MOVE_SELF | IN_ONLYDIR)
 #define CGW_ROUNDS	8	/* re-resolve after setting watches, for what changed meanwhile */
+#define REC_NAME	"cgroup"	/* eg_ID_cgroup: the record of cgroup ID */
+#define REC_TMP_NAME	"cgroup_new"	/* the record being written, renamed over it */
 
 /* The cgroup id (the kernfs node id, what bpf sees) of the dir open at FD; 0: none. */
 static uint64_t id_of_fd(int fd)
@@ -117,6 +124,98 @@ static bool links_attached(const int *links)
 	return false;
 }
 
+/* ---- records: the entry a cgroup's links belong to ---- */
+
+/*
+ * The record of cgroup ID is a symlink whose target is the path of its
+ * entry's cgroup: bpffs takes pins, dirs and symlinks but no regular file.
+ * It is made under a temporary name and renamed over the previous one, so
+ * a reader sees a whole record or the one before; it is never followed,
+ * only read (readlink), and links/ is the agent's (0700).
+ */
+static int record_pin(const struct agent *a, uint64_t id, bool tmp, char *buf, size_t len)
+{
+	return eg_pin_path(a, buf, len, "eg_%llu_%s", (unsigned long long)id,
+			   tmp ? REC_TMP_NAME : REC_NAME);
+}
+
+/*
+ * The record of cgroup ID, a path, into BUF (LEN): 0, or -errno and *WHY
+ * says what is wrong with it (none, not a symlink, too long, not a path).
+ */
+static int record_read(const struct agent *a, uint64_t id, char *buf, size_t len,
+		       const char **why)
+{
+	char pin[PATH_MAX];
+	ssize_t n;
+
+	if (record_pin(a, id, false, pin, sizeof(pin))) {
+		*why = "its name is too long";
+		return -ENAMETOOLONG;
+	}
+	n = readlink(pin, buf, len);
+	if (n < 0) {
+		int err = -errno;
+
+		*why = errno == ENOENT ? "there is none" :
+		       errno == EINVAL ? "it is not a symlink" : strerror(errno);
+		return err;
+	}
+	if ((size_t)n >= len) {
+		*why = "it is too long for a path";
+		return -ENAMETOOLONG;
+	}
+	buf[n] = '\0';
+	if (buf[0] != '/') {
+		*why = "it is not an absolute path";
+		return -EINVAL;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+			*why = "it holds control characters";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Make the record of CG's cgroup (CG->id) name CG's path, unless it does already. */
+static void record_write(struct agent *a, const struct eg_cgroup *cg)
+{
+	char pin[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
+	const char *why;
+
+	if (!record_read(a, cg->id, cur, sizeof(cur), &why) && !strcmp(cur, cg->path))
+		return;
+	if (record_pin(a, cg->id, false, pin, sizeof(pin)) ||
+	    record_pin(a, cg->id, true, tmp, sizeof(tmp))) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if (unlink(tmp) && errno != ENOENT)
+		goto fail;
+	if (symlink(cg->path, tmp) || rename(tmp, pin)) {
+		int err = errno;
+
+		unlink(tmp);
+		errno = err;
+		goto fail;
+	}
+	return;
+fail:
+	pr_err("egress: %s: cannot record the entry of cgroup id %llu: %s; were it removed "
+	       "while sockets made in it live on, a next agent would not judge them",
+	       cg->path, (unsigned long long)cg->id, strerror(errno));
+}
+
+static void record_drop(struct agent *a, uint64_t id)
+{
+	char pin[PATH_MAX];
+
+	if (!record_pin(a, id, false, pin, sizeof(pin)) && unlink(pin) && errno != ENOENT)
+		pr_warn("cannot remove %s: %s", pin, strerror(errno));
+}
+
 /* ---- adoption ---- */
 
 static void adopt_one(struct agent *a, const char *path, uint64_t id, enum eg_hook h)
@@ -173,6 +272,13 @@ int cgw_move_pending(struct agent *a)
 				failed += !link_move(a, eg->cgs[i].links[h], h);
 				n++;
 			}
+	for (size_t i = 0; i < eg->ncgs; i++)
+		for (size_t r = 0; r < eg->cgs[i].nrem; r++)
+			for (int h = 0; h < EGH_MAX; h++)
+				if (eg->cgs[i].rem[r].links[h] >= 0) {
+					failed += !link_move(a, eg->cgs[i].rem[r].links[h], h);
+					n++;
+				}
 	for (size_t i = 0; i < eg->nadopted; i++) {
 		failed += !link_move(a, eg->adopted[i].fd, eg->adopted[i].hook);
 		n++;
@@ -181,6 +287,101 @@ int cgw_move_pending(struct agent *a)
 		pr_info("egress: %zu cgroup links moved to this build's hooks%s", n - failed,
 			failed ? "; some keep the previous hooks and policy" : "");
 	return failed ? -EIO : 0;
+}
+
+static bool adopted_has(const struct agent_egress *eg, uint64_t id)
+{
+	for (size_t i = 0; i < eg->nadopted; i++)
+		if (eg->adopted[i].id == id)
+			return true;
+	return false;
+}
+
+/*
+ * The record at PATH of cgroup ID, once the links are adopted: kept when
+ * it names a path and a link of ID was adopted, removed when none was (the
+ * kernel let the cgroup go). One that cannot be read is left and said:
+ * the links of ID are then those of no entry unless their cgroup is still
+ * an entry's, as before records were written.
+ */
+static void record_adopt(struct agent *a, const char *path, uint64_t id)
+{
+	struct agent_egress *eg = a->eg;
+	char buf[PATH_MAX];
+	struct eg_record *v;
+	const char *why;
+	char *s;
+
+	if (!adopted_has(eg, id)) {
+		pr_info("egress: removing the record %s: no link of cgroup id %llu is left",
+			path, (unsigned long long)id);
+		if (unlink(path) && errno != ENOENT)
+			pr_warn("cannot remove %s: %s", path, strerror(errno));
+		return;
+	}
+	if (record_read(a, id, buf, sizeof(buf), &why)) {
+		pr_warn("egress: the record %s is not used: %s; if cgroup id %llu was removed, "
+			"its links are detached (sockets made in it are judged by no entry)",
+			path, why, (unsigned long long)id);
+		return;
+	}
+	s = strdup(buf);
+	v = s ? realloc(eg->records, (eg->nrecords + 1) * sizeof(*v)) : NULL;
+	if (!v) {
+		free(s);
+		pr_err("egress: out of memory reading %s", path);
+		return;
+	}
+	eg->records = v;
+	v[eg->nrecords++] = (struct eg_record){ .id = id, .path = s };
+}
+
+static bool record_known(const struct agent_egress *eg, uint64_t id)
+{
+	for (size_t r = 0; r < eg->nrecords; r++)
+		if (eg->records[r].id == id)
+			return true;
+	return false;
+}
+
+/* Say which adopted cgroups have no record (an earlier build pinned them, or it went). */
+static void records_missing(struct agent *a)
+{
+	const struct agent_egress *eg = a->eg;
+	char pin[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < eg->nadopted; i++) {
+		uint64_t id = eg->adopted[i].id;
+		bool first = true;
+
+		for (size_t k = 0; k < i && first; k++)
+			first = eg->adopted[k].id != id;
+		/* one there that cannot be used was said by record_adopt */
+		if (!first || record_known(eg, id) || record_pin(a, id, false, pin, sizeof(pin)) ||
+		    !lstat(pin, &st))
+			continue;
+		pr_warn("egress: the links of cgroup id %llu have no record (%s); if that cgroup "
+			"was removed, they are detached (sockets made in it are judged by no entry)",
+			(unsigned long long)id, pin);
+	}
+}
+
+static void records_free(struct agent_egress *eg)
+{
+	for (size_t r = 0; r < eg->nrecords; r++)
+		free(eg->records[r].path);
+	free(eg->records);
+	eg->records = NULL;
+	eg->nrecords = 0;
+}
+
+/* Is NAME "eg_ID_SUFFIX" (ID into *ID) for SUFFIX? */
+static bool pin_is(const char *name, const char *suffix, unsigned long long *id)
+{
+	int n = 0;
+
+	return sscanf(name, "eg_%llu_%n", id, &n) == 1 && n && !strcmp(name + n, suffix);
 }
 
 int cgw_adopt(struct agent *a)
@@ -200,6 +401,15 @@ int cgw_adopt(struct agent *a)
 		if (strncmp(de->d_name, "eg_", 3) ||
 		    path_join(path, sizeof(path), a->links_dir, de->d_name))
 			continue;
+		/* records once every link is known */
+		if (pin_is(de->d_name, REC_NAME, &id))
+			continue;
+		if (pin_is(de->d_name, REC_TMP_NAME, &id)) {
+			pr_info("egress: removing %s, a record a previous agent left half-written",
+				path);
+			unlink(path);
+			continue;
+		}
 		if (sscanf(de->d_name, "eg_%llu_%15[a-z0-9]%n", &id, hook, &n) != 2 ||
 		    de->d_name[n]) {
 			pr_warn("%s: not a pin of sluiced; leaving it", path);
@@ -213,9 +423,29 @@ int cgw_adopt(struct agent *a)
 		}
 		adopt_one(a, path, id, h);
 	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (pin_is(de->d_name, REC_NAME, &id) &&
+		    !path_join(path, sizeof(path), a->links_dir, de->d_name))
+			record_adopt(a, path, id);
+	}
 	closedir(d);
+	records_missing(a);
 	if (a->eg->nadopted)
 		pr_info("egress: adopted %zu pinned cgroup links", a->eg->nadopted);
+	return 0;
+}
+
+uint64_t cgw_adopted_removed(const struct agent *a, const char *path, uint64_t live, size_t *k)
+{
+	const struct agent_egress *eg = a->eg;
+
+	while (*k < eg->nrecords) {
+		const struct eg_record *rec = &eg->records[(*k)++];
+
+		if (rec->id != live && !strcmp(rec->path, path) && adopted_has(eg, rec->id))
+			return rec->id;
+	}
 	return 0;
 }
 
@@ -235,12 +465,13 @@ static int adopted_take(struct agent_egress *eg, uint64_t id, enum eg_hook h)
 
 /* ---- one cgroup ---- */
 
-/* Give CG (it exists: CG->id) a link per hook, adopted or new. */
+/* Give CG (it exists: CG->id) a link per hook, adopted or new, and its record first. */
 static void cg_attach(struct agent *a, struct eg_cgroup *cg)
 {
 	char path[PATH_MAX];
 	int dfd = -1, n = 0;
 
+	record_write(a, cg);
 	for (int h = 0; h < EGH_MAX; h++) {
 		int fd;
 
@@ -282,7 +513,10 @@ static void cg_attach(struct agent *a, struct eg_cgroup *cg)
 			cg->path, (unsigned long long)cg->id, n, (unsigned long long)cg->id);
 }
 
-/* Close (DETACH: and detach) the LINKS of cgroup ID (at PATH), unpin them, drop its word. */
+/*
+ * Close (DETACH: and detach) the LINKS of cgroup ID (at PATH), unpin them,
+ * drop its word and its record.
+ */
 static void links_forget(struct agent *a, const char *path, uint64_t id, int *links, bool detach)
 {
 	char pin[PATH_MAX];
@@ -299,8 +533,10 @@ static void links_forget(struct agent *a, const char *path, uint64_t id, int *li
 		if (pin[0] && unlink(pin) && errno != ENOENT)
 			pr_warn("cannot unpin %s: %s", pin, strerror(errno));
 	}
-	if (id)
+	if (id) {
 		eg_cg_delete(a, id);
+		record_drop(a, id);
+	}
 }
 
 /* Forget CG's removed cgroups the kernel kept; ALL: also those it still keeps. */
@@ -367,6 +603,58 @@ static void cg_removed(struct agent *a, size_t i)
 		cg->links[h] = -1;
 	}
 	cg->id = 0;
+}
+
+/*
+ * The first policy is applied: an adopted cgroup whose links no entry's
+ * cgroup claimed, and whose record names the path of entry I, was removed
+ * (while a previous agent ran, or while none did) and the kernel keeps it
+ * for the sockets made in it: a remnant of entry I, judged by it (its word
+ * was written with the entry's in the commit; again here, in case the
+ * path changed meanwhile). The records are not needed any more.
+ */
+static void remnants_adopt(struct agent *a)
+{
+	struct agent_egress *eg = a->eg;
+
+	for (size_t r = 0; r < eg->nrecords; r++) {
+		const struct eg_record *rec = &eg->records[r];
+		struct eg_remnant *v, *rm;
+		struct eg_cgroup *cg;
+		size_t i;
+		int n = 0, err;
+
+		for (i = 0; i < eg->ncgs && strcmp(eg->cgs[i].path, rec->path); i++)
+			;
+		/* no entry names it now: detached below, as every link none claims */
+		if (i == eg->ncgs || eg->cgs[i].id == rec->id || !adopted_has(eg, rec->id))
+			continue;
+		cg = &eg->cgs[i];
+		v = realloc(cg->rem, (cg->nrem + 1) * sizeof(*v));
+		if (!v) {
+			pr_err("egress: out of memory");
+			continue;
+		}
+		cg->rem = v;
+		rm = &v[cg->nrem];
+		rm->id = rec->id;
+		for (int h = 0; h < EGH_MAX; h++) {
+			rm->links[h] = adopted_take(eg, rec->id, h);
+			n += rm->links[h] >= 0;
+		}
+		if (!n)
+			continue;
+		cg->nrem++;
+		err = eg_cg_write(a, rec->id, i);
+		if (err)
+			pr_err("egress \"%s\": removed cgroup id %llu: cannot write %s: %s",
+			       a->pol.egs[i].name, (unsigned long long)rec->id, SLUICE_MAP_EG_CG,
+			       strerror(-err));
+		pr_info("egress \"%s\": cgroup %s (id %llu) was removed, but sockets made in it "
+			"live on: adopted, they stay judged until the last is closed (%d hooks)",
+			a->pol.egs[i].name, cg->path, (unsigned long long)rec->id, n);
+	}
+	records_free(eg);
 }
 
 bool cgw_attached(const struct agent *a, size_t i)
@@ -617,6 +905,7 @@ void cgw_sync_policy(struct agent *a)
 	eg->cgs = v;
 	eg->ncgs = n;
 	refresh(a);
+	remnants_adopt(a);
 	/* pins of a previous agent that no entry claimed */
 	while (eg->nadopted) {
 		struct eg_adopted *ad = &eg->adopted[--eg->nadopted];
@@ -629,6 +918,7 @@ void cgw_sync_policy(struct agent *a)
 		close(ad->fd);
 		if (path[0])
 			unlink(path);
+		record_drop(a, ad->id);
 	}
 }
 
@@ -674,4 +964,5 @@ void cgw_release(struct agent *a)
 	free(eg->adopted);
 	eg->adopted = NULL;
 	eg->nadopted = 0;
+	records_free(eg);
 }

@@ -563,6 +563,14 @@ static uint64_t entry_cg_id(struct agent *a, const struct sl_egress *e)
 	return cg ? cg->id : cgw_id_of(e->cgroup);
 }
 
+static bool id_in(const uint64_t *ids, size_t n, uint64_t id)
+{
+	for (size_t k = 0; k < n; k++)
+		if (ids[k] == id)
+			return true;
+	return false;
+}
+
 /*
  * Write eg_cg[ID] := V for entry I of POL, unless ID is among the NIDS
  * written already (added to IDS). 0 or -errno.
@@ -570,9 +578,7 @@ static uint64_t entry_cg_id(struct agent *a, const struct sl_egress *e)
 static int eg_cg_put(struct agent *a, const struct sl_policy *pol, size_t i, uint64_t id,
 		     const struct sl_eg_val *v, uint64_t *ids, size_t *nids)
 {
-	for (size_t k = 0; k < *nids; k++) {
-		if (ids[k] != id)
-			continue;
+	if (id_in(ids, *nids, id)) {
 		/* the check refuses it when both paths exist; this one came later */
 		pr_warn("egress \"%s\": cgroup %s is the cgroup of another entry (made under two "
 			"paths since the policy was checked): that entry's policy applies",
@@ -671,6 +677,7 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 
 		maxids += cg ? cg->nrem : 0;
 	}
+	maxids += eg->nrecords;
 	ids = calloc(maxids, sizeof(*ids));
 	err = ids && eg->snap ? src_keys_build(pol, &sk) : -ENOMEM;
 	if (!err) {
@@ -705,6 +712,20 @@ int egress_commit(struct agent *a, const struct sl_policy *pol)
 			err = eg_cg_put(a, pol, i, id, &v, ids, &nids);
 		for (size_t r = 0; cg && r < cg->nrem && !err; r++)
 			err = eg_cg_put(a, pol, i, cg->rem[r].id, &v, ids, &nids);
+	}
+	/*
+	 * a start: the removed cgroups a previous agent left, by their records
+	 * (cgwatch.c), after every cgroup that exists: a record's cgroup that
+	 * exists under another entry's path (renamed meanwhile) is that entry's
+	 */
+	for (size_t i = 0; i < pol->negs && !err; i++) {
+		uint64_t id = entry_cg_id(a, &pol->egs[i]), rid;
+		struct sl_eg_val v = eg_val(eg->new_slots, eg->new_bases, eg->new_ids, pol, i);
+		size_t k = 0;
+
+		while (!err && (rid = cgw_adopted_removed(a, pol->egs[i].cgroup, id, &k)))
+			if (!id_in(ids, nids, rid))
+				err = eg_cg_put(a, pol, i, rid, &v, ids, &nids);
 	}
 	for (size_t i = 0; i < sk.n4 && !err; i++) {
 		struct sl_eg_val v = eg_val(eg->new_slots, eg->new_bases, eg->new_ids, pol,
@@ -826,6 +847,27 @@ void egress_release(struct agent *a)
 
 /* ---- answers ---- */
 
+/*
+ * CG's removed cgroups the kernel keeps for the sockets made in them, still
+ * judged by the entry: [{"cgroup_id", "hooks": how many are attached}].
+ */
+static struct json_object *removed_json(const struct eg_cgroup *cg)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t r = 0; cg && r < cg->nrem; r++) {
+		struct json_object *ro = json_object_new_object();
+		int n = 0;
+
+		for (int h = 0; h < EGH_MAX; h++)
+			n += cg->rem[r].links[h] >= 0;
+		json_object_object_add(ro, "cgroup_id", json_object_new_uint64(cg->rem[r].id));
+		json_object_object_add(ro, "hooks", json_object_new_int(n));
+		json_object_array_add(arr, ro);
+	}
+	return arr;
+}
+
 static struct json_object *entry_status(struct agent *a, size_t i)
 {
 	const struct sl_egress *e = &a->pol.egs[i];
@@ -854,6 +896,7 @@ static struct json_object *entry_status(struct agent *a, size_t i)
 		json_object_array_add(hooks, ho);
 	}
 	json_object_object_add(o, "hooks", hooks);
+	json_object_object_add(o, "removed", removed_json(cg));
 	json_object_object_add(o, "default", json_object_new_string(
 				       sl_action_name(e->fw.default_action)));
 	json_object_object_add(o, "slot", i < a->eg->n ? json_object_new_int64(a->eg->slots[i]) :

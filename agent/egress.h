@@ -90,7 +90,7 @@ struct json_object *egress_status(struct agent *a);
 void egress_status_maps(struct agent *a, struct json_object *arr);
 /* `status`: the backstop's interfaces, appended to the hooks array ARR. */
 void egress_status_ifaces(struct agent *a, struct json_object *arr);
-/* `egress-list`: entries, cgroups, hooks, rules with counters. */
+/* `egress-list`: entries, cgroups, hooks, removed cgroups kept, rules with counters. */
 int egress_cmd_list(struct agent *a, struct json_object *req, struct json_object **data,
 		    char *err, size_t errlen);
 /* `stats`: allowed and denied per egress hook. */

@@ -69,6 +69,18 @@ struct eg_adopted {
 	int fd;
 };
 
+/*
+ * The record a previous agent left beside the links of cgroup ID
+ * (links/eg_ID_cgroup, cgwatch.c): the path of its entry's cgroup. Read at
+ * adoption, it ties the links of a cgroup removed meanwhile (whose path
+ * resolves to nothing, or to another cgroup) back to that entry, until the
+ * first policy is applied.
+ */
+struct eg_record {
+	uint64_t id;
+	char *path;
+};
+
 /* An interface running the TC backstop (tcx ingress link, pinned). */
 struct eg_bs_iface {
 	int ifindex;
@@ -118,6 +130,8 @@ struct agent_egress {
 	size_t ncgs;
 	struct eg_adopted *adopted;
 	size_t nadopted;
+	struct eg_record *records;	/* of the adopted links' cgroups */
+	size_t nrecords;
 
 	/* the cgroup watcher: inotify in the agent's loop */
 	int ino_fd;
@@ -149,8 +163,14 @@ void cgw_close(struct agent *a);
 void cgw_audit(struct agent *a);
 /* The cgroup id of PATH (a cgroup v2 dir): 0 when it does not exist. */
 uint64_t cgw_id_of(const char *path);
-/* Adopt the cgroup link pins "eg_ID_HOOK" of a previous agent. */
+/* Adopt the cgroup link pins "eg_ID_HOOK" of a previous agent, and their records. */
 int cgw_adopt(struct agent *a);
+/*
+ * The cgroup id of the next adopted removed cgroup of entry path PATH
+ * (whose cgroup is LIVE now, 0: none) after *K (start at 0); 0 when no more.
+ * Its word is written with the entry's in the first commit.
+ */
+uint64_t cgw_adopted_removed(const struct agent *a, const char *path, uint64_t live, size_t *k);
 /* An upgrade: every cgroup link to this build's hooks. 0, or -EIO if one could not. */
 int cgw_move_pending(struct agent *a);
 /*

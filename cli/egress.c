@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * sluice egress list: every egress entry of the policy in force, its cgroup
- * (attached, or waiting for it to appear), the hooks attached, and its rules
+ * (attached, or waiting for it to appear), the hooks attached, its removed
+ * cgroups still judged for the sockets made in them, and its rules
  * in order with their counters (calls judged; packets for the TC backstop),
  * the default last; then allowed and denied per hook. From the agent's
  * "egress-list" answer (docs/control.md).
@@ -55,7 +56,9 @@ static int entry_text(struct json_object *e)
 {
 	struct json_object *rules = pr_get(e, "rules"), *def = pr_get(e, "default");
 	struct json_object *bs = pr_get(e, "backstop"), *id = pr_get(e, "cgroup_id");
+	struct json_object *rem = pr_get(e, "removed");
 	size_t n = json_object_is_type(rules, json_type_array) ? json_object_array_length(rules) : 0;
+	size_t nrem = json_object_is_type(rem, json_type_array) ? json_object_array_length(rem) : 0;
 	struct pr_table *t;
 	char *hooks = hook_names(pr_get(e, "hooks")), *act, *pk;
 	int err = 0;
@@ -68,6 +71,13 @@ static int entry_text(struct json_object *e)
 		printf(" (id %llu)", (unsigned long long)json_object_get_uint64(id));
 	printf("  %s  hooks %s\n", json_object_get_string(pr_get(e, "state")), hooks);
 	free(hooks);
+	for (size_t r = 0; r < nrem; r++) {
+		struct json_object *x = json_object_array_get_idx(rem, r);
+		unsigned long long rid = json_object_get_uint64(pr_get(x, "cgroup_id"));
+
+		printf("  removed cgroup id %llu: sockets made in it live on, judged by this entry "
+		       "(%d hooks)\n", rid, json_object_get_int(pr_get(x, "hooks")));
+	}
 	if (json_object_is_type(bs, json_type_object)) {
 		char *ifs = pr_text(pr_get(bs, "interfaces"), 0), *src = pr_text(pr_get(bs, "src"), 0);
 
@@ -134,5 +144,6 @@ const struct cli_object cli_egress = {
 	.name = "egress",
 	.verbs = verbs,
 	.summary = "list: egress entries (cgroup v2 policies), their cgroups and attached\n"
-		   "hooks, rules with counters, allowed and denied calls per hook.",
+		   "hooks, removed cgroups kept for their sockets, rules with counters,\n"
+		   "allowed and denied calls per hook.",
 };

@@ -14,7 +14,7 @@ import time
 
 
 from lib.agent import pins_under
-from lib.cgroups import EGCALL, egress_yaml, probe, results
+from lib.cgroups import EGCALL, egress_yaml, probe, probe_proc, results
 from lib.foreign_tcx import DROP, INGRESS, PASS, ForeignTcx
 from lib.netns import PYTHON, ns_cmd, run
 from lib.traffic import Receiver, exchange
@@ -811,6 +811,171 @@ def test_socket_outliving_its_removed_cgroup_stays_judged(env, cgroups):
     while egress_entry(agent, "gone")["state"] != "attached":
         assert time.monotonic() < deadline, agent.log_text()
         time.sleep(0.05)
+
+
+def removed_ids(agent, name):
+    """The ids of entry NAME's removed cgroups the agent keeps for their sockets."""
+    return sorted(r["cgroup_id"] for r in egress_entry(agent, name).get("removed", []))
+
+
+def cgroup_pins(agent, cgid):
+    """The pins (links, record) of cgroup CGID under the agent's links/."""
+    return sorted(p for p in pins_under(agent.state_dir) if "/links/eg_%d_" % cgid in p)
+
+
+def test_socket_outliving_its_removed_cgroup_judged_across_restarts(env, cgroups):
+    """A socket that outlives its removed cgroup stays judged by its entry
+    across a restart of the agent: a clean one, and one after SIGKILL with a
+    second cgroup of the entry removed while no agent ran. The next agent
+    ties the cgroup's pinned links to the entry through the record the
+    previous one left beside them (links/eg_ID_cgroup, the entry's path),
+    moves them to its programs and writes the cgroup's word for the entry's
+    new slot; `egress list` shows both as removed. Once their last socket is
+    closed the kernel lets them go and the agent forgets them (pins, record,
+    word). On the code before, the new agent unpinned such links as stale
+    and dropped the word: the socket connected where its entry denies."""
+    topo, agent = env.topo, env.agent
+    gone, free = cgroups.make("gone"), cgroups.make("free")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="gone", cgroup=gone, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    first = egress_entry(agent, "gone")["cgroup_id"]
+    f4 = topo.f4
+
+    def keep(k):
+        return dict(op="keep", id=k, kind="tcp", addr=f4)
+
+    def tcp(k, port):
+        return dict(op="tcp", sock=k, addr=f4, port=port)
+
+    calls = [keep("a0"), keep("a1"), keep("a2"), keep("a3"), dict(op="move", cgroup=free),
+             dict(op="rmdir", cgroup=gone, sleep=0.5), tcp("a0", 8444),
+             dict(op="pause", say="removed"),      # the agent restarted (SIGTERM)
+             tcp("a1", 8444), tcp("a2", 8443),
+             dict(op="pause", say="judged"),       # the cgroup made again
+             dict(op="move", cgroup=gone), keep("b0"), keep("b1"),
+             dict(op="move", cgroup=free),
+             dict(op="pause", say="second"),       # SIGKILL, rmdir, start
+             tcp("a3", 8444), tcp("b0", 8444), tcp("b1", 8443)]
+    # what the agent shows after each restart: asserted after the calls' results
+    seen = {}
+
+    def restarted(key, sig):
+        agent.stop(sig)
+        if sig == signal.SIGKILL:
+            cgroups.remove(gone)
+        agent.start()
+        made = [x for x in (first, second) if x]
+        seen[key] = (removed_ids(agent, "gone"), {x: len(cgroup_pins(agent, x)) for x in made},
+                     sorted(x for x in eg_cg_ids(agent) if x in made))
+        seen[key + "-text"] = agent.cli_raw("egress", "list", json_out=False).stdout
+
+    second = None
+    with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
+        p = probe_proc(topo.client, gone, calls)
+        try:
+            assert p.line() == "removed", agent.log_text()
+            restarted("clean", signal.SIGTERM)
+            assert p.say("go") == "judged"
+            cgroups.make("gone")
+            deadline = time.monotonic() + 2
+            while egress_entry(agent, "gone")["state"] != "attached":
+                assert time.monotonic() < deadline, agent.log_text()
+                time.sleep(0.05)
+            second = egress_entry(agent, "gone")["cgroup_id"]
+            assert p.say("go") == "second"
+            restarted("sigkill", signal.SIGKILL)
+            out = json.loads(p.say("go"))
+        finally:
+            if p.proc.poll() is None:
+                p.proc.kill()
+            p.proc.communicate()
+    r = [x["result"] for x in out if x["op"] == "tcp"]
+    assert r == ["EPERM", "EPERM", "ok", "EPERM", "EPERM", "ok"], (r, agent.log_text())
+    assert not rx.counts.get("tcp:8444") and rx.counts.get("tcp:8443") == 2, rx.counts
+    # nine links and the record each (the second cgroup is made after the first restart)
+    assert seen["clean"] == ([first], {first: 10}, [first]), seen
+    assert seen["sigkill"] == (sorted([first, second]), {first: 10, second: 10},
+                               sorted([first, second])), seen
+    assert "  removed cgroup id %d: sockets made in it live on, judged by this entry " \
+        "(9 hooks)\n" % first in seen["clean-text"], seen["clean-text"]
+    assert agent.log_text().count("sockets made in it live on: adopted") == 3, \
+        agent.log_text()
+    # the probe is gone, its sockets closed: the kernel lets both cgroups go
+    deadline = time.monotonic() + 10
+    while removed_ids(agent, "gone") or cgroup_pins(agent, first) or \
+            cgroup_pins(agent, second):
+        assert time.monotonic() < deadline, agent.log_text()
+        time.sleep(0.1)
+    assert not {first, second} & set(eg_cg_ids(agent))
+    assert egress_entry(agent, "gone")["state"] == "waiting"
+
+
+def test_removed_cgroup_without_a_usable_record(env, cgroups):
+    """The record beside the links of a removed cgroup, which a socket made
+    in it outlives, is missing (a half-written one left instead) or cannot
+    be used: garbage (a control character, a forged log line), a path of
+    4000 bytes that no entry names, a dir in its place. The next agent
+    starts all the same, says in its log what it found, and does with those
+    links what it did before records were written: it detaches and unpins
+    them and drops their words (the sockets are then judged by no entry).
+    So it does with those of a sound record whose entry the policy dropped
+    meanwhile."""
+    topo, agent = env.topo, env.agent
+    kinds = ("none", "garbage", "huge", "dir", "dropped")
+    paths = {k: cgroups.make("bad" + k) for k in kinds}
+    free = cgroups.make("free")
+
+    def policy(names):
+        agent.write_policy("20-egress.yaml", egress_yaml([
+            dict(name=k, cgroup=paths[k], default="deny") for k in names]))
+
+    policy(kinds)
+    agent.start()
+    ids = {k: egress_entry(agent, k)["cgroup_id"] for k in kinds}
+    calls = []
+    for k in kinds:
+        calls += [dict(op="move", cgroup=paths[k]),
+                  dict(op="keep", id=k, kind="tcp", addr=topo.f4)]
+    calls += [dict(op="move", cgroup=free)] + [dict(op="rmdir", cgroup=paths[k]) for k in kinds]
+    calls += [dict(op="pause", say="removed")]
+    links = os.path.join(agent.state_dir, "links")
+
+    def record(k, suffix="cgroup"):
+        return os.path.join(links, "eg_%d_%s" % (ids[k], suffix))
+
+    p = probe_proc(topo.client, free, calls)
+    try:
+        assert p.line() == "removed", agent.log_text()
+        agent.stop()
+        policy(kinds[:-1])
+        for k in kinds[:-1]:
+            os.unlink(record(k))
+        os.symlink(paths["none"], record("none", "cgroup_new"))
+        os.symlink(paths["garbage"] + "\nforged", record("garbage"))
+        os.symlink("/" + "a" * 4000, record("huge"))
+        os.mkdir(record("dir"))
+        mark = len(agent.log_text())
+        agent.start()
+        log = agent.log_text()[mark:]
+        assert "removing %s, a record a previous agent left half-written" % \
+            record("none", "cgroup_new") in log, log
+        assert "cgroup id %d have no record (%s)" % (ids["none"], record("none")) in log, log
+        assert "record %s is not used: it holds control characters" % record("garbage") in log
+        assert "record %s is not used: it is not a symlink" % record("dir") in log, log
+        for k in kinds:
+            assert "cgroup id %d is no longer managed: detaching" % ids[k] in log, log
+            assert cgroup_pins(agent, ids[k]) == [], k
+        assert [removed_ids(agent, k) for k in kinds[:-1]] == [[]] * 4
+        assert not set(ids.values()) & set(eg_cg_ids(agent))
+        assert json.loads(p.say("go"))[-1] == {"op": "pause", "result": "ok"}
+    finally:
+        if p.proc.poll() is None:
+            p.proc.kill()
+        p.proc.communicate()
+        # the agent leaves a dir it did not make (teardown would refuse it)
+        if os.path.isdir(record("dir")):
+            os.rmdir(record("dir"))
 
 
 def test_multipath_tcp_judged(env, cgroups):

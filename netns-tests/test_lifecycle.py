@@ -161,6 +161,8 @@ def _set_and_links(state_dir):
             progs[name] = json.loads(p.stdout)["id"]
     links = {}
     for path in pins_under(os.path.join(state_dir, "links")):
+        if os.path.islink(path):
+            continue    # a cgroup's record (eg_ID_cgroup), not a link
         p = subprocess.run(["bpftool", "-j", "link", "show", "pinned", path],
                            capture_output=True, text=True, check=True)
         links[os.path.basename(path)] = json.loads(p.stdout)["prog_id"]

@@ -11,7 +11,7 @@ import os
 import time
 
 from .agent import build_dir
-from .netns import PYTHON, run
+from .netns import PYTHON, LineProc, run
 
 CGROUP2 = "/sys/fs/cgroup/unified"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -78,6 +78,13 @@ def probe(ns, cgroup, calls, timeout=60):
     return its results, one dict per call."""
     p = run([PYTHON, PROBE, cgroup or "-", json.dumps(calls)], ns=ns, timeout=timeout)
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def probe_proc(ns, cgroup, calls):
+    """egprobe.py started as probe() starts it, left running: a LineProc whose
+    .line() is what a "pause" call says, .say("go") ends the pause and answers
+    the next one's line, or, after the last call, the results (one JSON list)."""
+    return LineProc(ns, [PYTHON, PROBE, cgroup or "-", json.dumps(calls)])
 
 
 def results(ns, cgroup, calls):

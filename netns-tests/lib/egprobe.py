@@ -34,6 +34,11 @@ Calls (a JSON list on the command line), each a dict:
                                               waits S seconds
   {"op": "egcall", "argv": [...]}            runs egcall (netns-tests/lib/egcall.c:
                                               sendmmsg(), io_uring, ...), its JSON object
+  {"op": "pause", "say": S}                  prints the line S (the calls before it are
+                                              done), then waits for a line on stdin
+                                              (PAUSE seconds at most): "ok", "eof" or
+                                              "timeout"; the test does its part meanwhile
+                                              (cgroups.probe_proc)
 "bind": A in a tcp, udp or udpconn call binds the socket to address A first.
 "proto": "udplite" in a udp, udpconn or udpreq call makes the socket UDP-Lite;
 "proto": "mptcp" in a tcp call makes it Multipath TCP; "hold": S keeps the
@@ -45,7 +50,7 @@ through host H first (IPv6: a segment routing header, IPV6_RTHDR; IPv4: a
 loose source route option, IP_OPTIONS), as an unprivileged process may; with
 "cmsg": true an IPv4 udp call carries it on the sendmsg() alone (IP_RETOPTS;
 IPV6_RTHDR as a cmsg takes no segment routing header).
-Every call is bounded: TIMEOUT seconds at most.
+Every call is bounded: TIMEOUT seconds at most (a pause: PAUSE).
 """
 import contextlib
 import errno
@@ -59,6 +64,7 @@ import sys
 import time
 
 TIMEOUT = 2.0
+PAUSE = 60.0
 
 
 def err_name(e):
@@ -266,6 +272,15 @@ def keep(c):
     return {"result": "ok"}
 
 
+def pause(c):
+    """Say C["say"], then wait for the test's line (PAUSE seconds at most)."""
+    print(c["say"], flush=True)
+    r, _, _ = select.select([sys.stdin], [], [], PAUSE)
+    if not r:
+        return {"result": "timeout"}
+    return {"result": "ok" if sys.stdin.readline() else "eof"}
+
+
 def egcall(c):
     p = subprocess.run(c["argv"], capture_output=True, text=True, timeout=30)
     if p.returncode != 0:
@@ -278,6 +293,7 @@ OPS = {
     "keep": keep,
     "rmdir": rmdir,
     "egcall": egcall,
+    "pause": pause,
     "tfo": tfo,
     "tcp": tcp,
     "udp": udp,
