@@ -45,6 +45,7 @@ static const struct pr_col egress_cols[] = {
 	{ "STATE",     "state",     0 },
 	{ "DEFAULT",   "default",   0 },
 	{ "RULES",     "rules",     PR_NUM },
+	{ "REMOVED",   "removed_n", PR_NUM },
 };
 
 static const struct pr_col map_cols[] = {
@@ -73,6 +74,25 @@ static void add_fill(struct json_object *maps)
 			 100.0 * (double)json_object_get_int64(used) /
 			 (double)json_object_get_int64(cap));
 		json_object_object_add(m, "fill", json_object_new_string(buf));
+	}
+}
+
+/*
+ * The text view adds to each egress entry how many of its removed cgroups
+ * the agent keeps for the sockets made in them ("removed" under -j).
+ */
+static void add_removed(struct json_object *egress)
+{
+	size_t n = json_object_array_length(egress);
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(egress, i);
+		struct json_object *rem = pr_get(e, "removed");
+
+		if (json_object_is_type(e, json_type_object) &&
+		    json_object_is_type(rem, json_type_array))
+			json_object_object_add(e, "removed_n", json_object_new_int64(
+						       (int64_t)json_object_array_length(rem)));
 	}
 }
 
@@ -114,6 +134,7 @@ static int status_text(struct json_object *data)
 	}
 	if (json_object_is_type(egress, json_type_array) && json_object_array_length(egress)) {
 		putchar('\n');
+		add_removed(egress);
 		err = pr_rows(stdout, egress_cols, ARRAY_SIZE(egress_cols), egress, "");
 		if (err)
 			return err;

@@ -8,6 +8,7 @@ runs (the cgroup hooks are not per namespace: a cgroup is the host's).
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -869,6 +870,7 @@ def test_socket_outliving_its_removed_cgroup_judged_across_restarts(env, cgroups
         seen[key] = (removed_ids(agent, "gone"), {x: len(cgroup_pins(agent, x)) for x in made},
                      sorted(x for x in eg_cg_ids(agent) if x in made))
         seen[key + "-text"] = agent.cli_raw("egress", "list", json_out=False).stdout
+        seen[key + "-status"] = agent.cli_raw("status", json_out=False).stdout
 
     second = None
     with Receiver(topo.fw, tcp=(8443, 8444)) as rx:
@@ -899,6 +901,11 @@ def test_socket_outliving_its_removed_cgroup_judged_across_restarts(env, cgroups
                                sorted([first, second])), seen
     assert "  removed cgroup id %d: sockets made in it live on, judged by this entry " \
         "(9 hooks)\n" % first in seen["clean-text"], seen["clean-text"]
+    # status: the entry's REMOVED column (its last)
+    assert re.search(r"^gone +%s +- +waiting +deny +1 +1$" % re.escape(gone),
+                     seen["clean-status"], re.M), seen["clean-status"]
+    assert re.search(r"^gone +%s +- +waiting +deny +1 +2$" % re.escape(gone),
+                     seen["sigkill-status"], re.M), seen["sigkill-status"]
     assert agent.log_text().count("sockets made in it live on: adopted") == 3, \
         agent.log_text()
     # the probe is gone, its sockets closed: the kernel lets both cgroups go
