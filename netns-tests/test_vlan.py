@@ -139,11 +139,12 @@ def test_bridge_passing_tagged_frames_up(env, tmp_path):
     sends the tags in the frame (scapy): untagged, 802.1Q, and QinQ
     (802.1ad outside). One section on the port, one on the bridge device,
     on XDP and tc, then swapped by a reload: native XDP on the port sees
-    every tag in the frame; tcx on the port, and generic XDP and tcx on the
-    bridge, see the outer tag in skb->vlan_tci and QinQ's inner one in the
-    frame. IPv4 and IPv6: the allowed port gets every datagram at its
-    socket, the port's and the bridge's denied ones none, and each deny
-    rule counted each of them."""
+    every tag in the frame; tcx on the port and on the bridge sees the
+    outer tag in skb->vlan_tci (vlan_present) and QinQ's inner one in the
+    frame; generic XDP on the bridge parses the frame alone (the outer tag
+    is out of its sight). IPv4 and IPv6: the allowed port gets every
+    datagram at its socket, the port's and the bridge's denied ones none,
+    and each deny rule counted each of them."""
     t = env.topo
     br = upper_device(t, "bridge")
     env.agent.write_policy("10-test.yaml", bridge_sections(t, br, "xdp", "tc"))
