@@ -750,6 +750,50 @@ def test_socket_judged_by_the_cgroup_it_was_made_in(env, cgroups):
     assert rx.counts.get("tcp:8443") == 2 and not rx.counts.get("tcp:8444"), rx.counts
 
 
+def test_socket_passed_with_scm_rights_judged_by_its_maker(env, cgroups):
+    """A socket passed over a unix socket (SCM_RIGHTS) stays its maker's:
+    one made outside any managed cgroup and passed to a process in a
+    managed one connects and sends where that one's entry denies (whoever
+    can hand a container sockets can grant it egress), while the sockets
+    the receiver makes itself are refused; one made in the managed cgroup
+    and passed out stays refused, where the receiver's own go."""
+    topo, agent = env.topo, env.agent
+    app = cgroups.make("app")
+    agent.write_policy("20-egress.yaml", egress_yaml([
+        dict(name="app", cgroup=app, default="deny", rules=[ALLOW_TCP])]))
+    agent.start()
+    f4, path = topo.f4, "@%s-scm" % topo.pfx
+    keep = [dict(op="keep", id="t", kind="tcp", addr=f4),
+            dict(op="keep", id="u", kind="udp", addr=f4),
+            dict(op="give", ids=["t", "u"], path=path)]
+
+    def passed(maker, user, tag):
+        """The results of the calls USER makes with the sockets MAKER passed
+        it (tagged TAG), then with its own (TAG-own)."""
+        p = probe_proc(topo.client, user, [
+            dict(op="take", ids=["t", "u"], path=path, say="bound"),
+            dict(op="tcp", sock="t", addr=f4, port=8444),
+            dict(op="udp", sock="u", addr=f4, port=5301, tag=tag),
+            dict(op="tcp", addr=f4, port=8444),
+            dict(op="udp", addr=f4, port=5301, tag=tag + "-own")])
+        try:
+            assert p.line() == "bound"
+            assert results(topo.client, maker, keep) == ["ok"] * 3
+            return [x["result"] for x in json.loads(p.line())]
+        finally:
+            p.close()
+
+    with Receiver(topo.fw, udp=(5301,), tcp=(8444,)) as rx:
+        into = passed(None, app, "in")
+        out = passed(app, None, "out")
+    assert into == ["ok", "ok", "ok", "EPERM", "EPERM"], into
+    assert out == ["ok", "EPERM", "EPERM", "ok", "ok"], out
+    c = rx.counts
+    assert c.get("tcp:8444") == 2 and c.get("in") == 1 and c.get("out-own") == 1, c
+    assert not c.get("in-own") and not c.get("out"), c
+    assert egress_entry(agent, "app")["default"]["packets"] == 4
+
+
 def eg_cg_ids(agent):
     """The cgroup ids eg_cg has a word for."""
     p = run(["bpftool", "-j", "map", "dump", "pinned",

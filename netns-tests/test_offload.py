@@ -20,6 +20,7 @@ import pytest
 
 from lib import traffic
 from lib.netns import PYTHON, ns_cmd, run
+from lib.policy import policy_yaml
 from test_conntrack import TCP_PORT, Server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,22 +95,22 @@ def quiet_drops(env, hook):
             if r != "policy-default" and d["packets"]}
 
 
-def count(topo, *what):
+def count(topo, *what, ns=None, dev=None):
     """An nftables netdev ingress chain on fw's veth (after XDP, GRO and
-    tcx) counting the packets that match each of WHAT (one rule each): the
-    shapes a test is about did reach the firewall. counted() reads the
-    counters, in order."""
-    run(["nft", "-f", "-"], ns=topo.fw, input="""table netdev %scnt {
+    tcx; or on DEV in NS) counting the packets that match each of WHAT (one
+    rule each): the shapes a test is about did reach the firewall.
+    counted() reads the counters, in order."""
+    run(["nft", "-f", "-"], ns=ns or topo.fw, input="""table netdev %scnt {
   chain c {
     type filter hook ingress device "%s" priority 0;
 %s
   }
 }
-""" % (topo.pfx, topo.fdev, "\n".join("    %s counter" % w for w in what)))
+""" % (topo.pfx, dev or topo.fdev, "\n".join("    %s counter" % w for w in what)))
 
 
-def counted(topo):
-    out = run(["nft", "-j", "list", "chain", "netdev", topo.pfx + "cnt", "c"], ns=topo.fw)
+def counted(topo, ns=None):
+    out = run(["nft", "-j", "list", "chain", "netdev", topo.pfx + "cnt", "c"], ns=ns or topo.fw)
     rules = [e["rule"] for e in json.loads(out.stdout)["nftables"] if "rule" in e]
     return [[x["counter"]["packets"] for x in r["expr"] if "counter" in x][0] for r in rules]
 
@@ -356,3 +357,85 @@ def test_udp_gro_lists_with_ip_options_and_extension_headers(env, hook):
     assert quiet_drops(env, hook) == {}
     # GRO merges no IPv4 packet with options (inet_gro_receive: 0x45 only)
     assert counted(t)[1] > 0 and counted(t)[2] > 0, counted(t)
+
+
+def router(topo):
+    """fw forwards between the client and a far host, PFX"h" (veth PFX"h0":
+    198.51.100.2/24, 2001:db8:2::2/64; fw's end PFX"f1": ::1 and .1); the
+    client routes the far network through fw. The far host's addresses."""
+    far = topo.pfx + "h"
+    topo._add_ns(far)
+    run(["ip", "link", "add", topo.pfx + "f1", "netns", topo.fw, "type", "veth",
+         "peer", "name", topo.pfx + "h0", "netns", far])
+    for ns, dev, n in ((topo.fw, topo.pfx + "f1", 1), (far, topo.pfx + "h0", 2)):
+        run(["ip", "addr", "add", "198.51.100.%d/24" % n, "dev", dev], ns=ns)
+        run(["ip", "addr", "add", "2001:db8:2::%d/64" % n, "dev", dev, "nodad"], ns=ns)
+        run(["ip", "link", "set", dev, "up"], ns=ns)
+    run(["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"],
+        ns=topo.fw)
+    run(["ip", "route", "add", "198.51.100.0/24", "via", topo.f4], ns=topo.client)
+    run(["ip", "route", "add", "2001:db8:2::/64", "via", topo.f6], ns=topo.client)
+    return far, ("198.51.100.2", "2001:db8:2::2")
+
+
+def gro_policy(topo, hook):
+    """Stateless `default: deny` on fw's veth: every packet meets the rules
+    (UDP to ALLOWED, ICMPv6 for neighbour discovery)."""
+    return policy_yaml(topo, [dict(name="gso-in", action="allow", proto="udp",
+                                   dport=[str(ALLOWED)]),
+                              dict(name="nd", action="allow", proto="icmpv6")],
+                       default="deny", interfaces=[topo.fdev], hook=hook)
+
+
+def test_forwarded_udp_gro(env):
+    """fw a router, the firewall on the veth the client's traffic comes in
+    by, with GRO and rx-udp-gro-forwarding on it (no GRO lists: forwarded
+    datagrams are merged into UDP GSO packets). The client's veth cuts its
+    UDP_SEGMENT sends itself (tx-udp-segmentation off), so the GSO packets
+    fw forwards are GRO's: tcx judges them whole (fewer packets than
+    datagrams on the allow rule); XDP judges the datagrams before GRO
+    merges them. Either way, to the allowed port every datagram reaches
+    the far host intact (count and sizes), to the denied one none (sent
+    first, the default counted them, and nothing came to the far host's
+    veth before the allowed ones did), IPv4 and IPv6; one agent, the hook
+    moved by a reload."""
+    t = env.topo
+    far, addrs = router(t)
+    run(["ethtool", "-K", t.cdev, "tx-udp-segmentation", "off"], ns=t.client)
+    run(["ethtool", "-K", t.fdev, "gro", "on", "rx-gro-list", "off",
+         "rx-udp-gro-forwarding", "on"], ns=t.fw)
+    count(t, "meta l4proto udp udp dport %d meta length > 1500" % ALLOWED)
+    count(t, "meta l4proto udp udp dport %d" % DENIED, ns=far, dev=t.pfx + "h0")
+    for hook in ("xdp", "tc"):
+        if hook == "xdp":
+            env.agent.write_policy("10-test.yaml", gro_policy(t, hook))
+            env.agent.start()
+        else:
+            gen = env.agent.status()["generation"]
+            env.agent.write_policy("10-test.yaml", gro_policy(t, hook))
+            env.agent.wait_generation(gen + 1, timeout=10)
+        it = [i["hook"] for i in env.agent.status()["interfaces"]
+              if i["name"] == t.fdev and i["hook"] in ("xdp", "tc")]
+        assert it == [hook], env.agent.status()["interfaces"]
+        r0, long0 = env.agent.rules(), counted(t)[0]
+        recv = [Udp(far, "recv", a, ALLOWED) for a in addrs]
+        # the denied sends first: all that was let through came after them
+        for port in (DENIED, ALLOWED):
+            for a in addrs:
+                assert Udp(t.client, "send", a, port, SENDS).result() == "sent"
+        got = [ok.result() for ok in recv]
+        r = env.agent.rules()
+        assert got == [WHOLE] * 2, (hook, got, quiet_drops(env, hook))
+        assert counted(t, far) == [0], (hook, quiet_drops(env, hook))
+        assert quiet_drops(env, hook) == {}
+        # GRO merged what the rule let through, before (tc) or after (xdp) the firewall
+        assert counted(t)[0] > long0, (hook, counted(t))
+        # each port's datagrams judged: tcx whole, as fewer packets; XDP one by one
+        for rule in ("gso-in", "(default)"):
+            packets = r[rule]["packets"] - r0[rule]["packets"]
+            size = r[rule]["bytes"] - r0[rule]["bytes"]
+            assert size > 2 * SENDS * 40000, (hook, rule, r0[rule], r[rule])
+            if hook == "tc":
+                assert packets < 2 * SENDS * PER_SEND, (hook, rule, r0[rule], r[rule])
+            elif rule == "gso-in":
+                assert packets == 2 * SENDS * PER_SEND, (hook, rule, r0[rule], r[rule])

@@ -30,6 +30,15 @@ Calls (a JSON list on the command line), each a dict:
                                               makes a socket (of A's family) and keeps
                                               it: a later call with "sock": K uses it
                                               instead of making its own
+  {"op": "give", "ids": [K...], "path": P}    sends the kept sockets K (SCM_RIGHTS, one
+                                              message) to the unix datagram socket P
+                                              ("@NAME": abstract) and closes its own
+  {"op": "take", "ids": [K...], "path": P, "say": S}
+                                              binds a unix datagram socket at P, prints
+                                              the line S, then receives the sockets a
+                                              give call sends (PAUSE seconds at most;
+                                              "eof" when stdin ends first) and keeps
+                                              them as K
   {"op": "rmdir", "cgroup": C, "sleep": S}   removes cgroup C (moved out of), then
                                               waits S seconds
   {"op": "egcall", "argv": [...]}            runs egcall (netns-tests/lib/egcall.c:
@@ -52,6 +61,7 @@ loose source route option, IP_OPTIONS), as an unprivileged process may; with
 IPV6_RTHDR as a cmsg takes no segment routing header).
 Every call is bounded: TIMEOUT seconds at most (a pause: PAUSE).
 """
+import array
 import contextlib
 import errno
 import json
@@ -272,6 +282,37 @@ def keep(c):
     return {"result": "ok"}
 
 
+def unix_path(path):
+    return "\0" + path[1:] if path.startswith("@") else path
+
+
+def give(c):
+    """Pass the kept sockets C["ids"] to C["path"]; this process keeps none."""
+    socks = [KEPT.pop(k) for k in c["ids"]]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as u:
+        # (socket.send_fds drops its address before Python 3.12)
+        u.sendmsg([b"socks"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                array.array("i", [s.fileno() for s in socks]))],
+                  0, unix_path(c["path"]))
+    for s in socks:
+        s.close()
+    return {"result": "ok"}
+
+
+def take(c):
+    """Receive the sockets a give call sends to C["path"] as C["ids"]."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as u:
+        u.bind(unix_path(c["path"]))
+        print(c["say"], flush=True)
+        r, _, _ = select.select([u, sys.stdin], [], [], PAUSE)
+        if u not in r:
+            return {"result": "eof" if r else "timeout"}
+        _, fds, _, _ = socket.recv_fds(u, 64, len(c["ids"]))
+    for k, fd in zip(c["ids"], fds):
+        KEPT[k] = socket.socket(fileno=fd)
+    return {"result": "ok" if len(fds) == len(c["ids"]) else "got %d" % len(fds)}
+
+
 def pause(c):
     """Say C["say"], then wait for the test's line (PAUSE seconds at most)."""
     print(c["say"], flush=True)
@@ -294,6 +335,8 @@ OPS = {
     "rmdir": rmdir,
     "egcall": egcall,
     "pause": pause,
+    "give": give,
+    "take": take,
     "tfo": tfo,
     "tcp": tcp,
     "udp": udp,
