@@ -57,11 +57,13 @@ def gro_on(ns, dev):
 
 
 class Udp:
-    """udpgso.py ARGS in NS, started; result() is its last line."""
+    """udpgso.py ARGS in NS, started; result() is its last line (closing its
+    stdin: a receiver awaiting nothing stops then, after udpgso.py's grace)."""
 
     def __init__(self, ns, *args):
         self.proc = subprocess.Popen(ns_cmd(ns, [PYTHON, UDPGSO] + [str(a) for a in args]),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         if args[0] in ("recv", "answer"):
             line = self.proc.stdout.readline().strip()
             assert line == "ready", (line, self.result())
@@ -77,15 +79,19 @@ class Udp:
 
 
 def udp_gso(topo, addr, caddr):
-    """UDP GSO to fw at ADDR on the allowed and the denied port, then fw's
-    ask from fw to the client (CADDR) answered with GSO: what each got."""
-    ok, no = Udp(topo.fw, "recv", addr, ALLOWED), Udp(topo.fw, "recv", addr, DENIED)
-    for port in (ALLOWED, DENIED):
+    """UDP GSO to fw at ADDR on the denied port, then on the allowed one
+    (once all of those came, the denied one's have had their chance: its
+    receiver stops), then fw's ask from fw to the client (CADDR) answered
+    with GSO: what each got."""
+    ok = Udp(topo.fw, "recv", addr, ALLOWED, SENDS * PER_SEND)
+    no = Udp(topo.fw, "recv", addr, DENIED, 0)
+    for port in (DENIED, ALLOWED):
         assert Udp(topo.client, "send", addr, port, SENDS).result() == "sent"
+    got = ok.result(), no.result()
     ans = Udp(topo.client, "answer", caddr, ANSWER)
     asked = Udp(topo.fw, "ask", caddr, ANSWER, SENDS).result()
     assert ans.result() == "answered"
-    return ok.result(), no.result(), asked
+    return got + (asked,)
 
 
 def quiet_drops(env, hook):
@@ -349,11 +355,13 @@ def test_udp_gro_lists_with_ip_options_and_extension_headers(env, hook):
     start(env, hook)
     intact = "got %d %d %d" % (BURSTS * 20, BURSTS * 20 * SMALL, SMALL)
     for addr, opt in ((t.f4, IP_NOPS), (t.f6, DSTOPTS_PADN), (t.f4, ""), (t.f6, "")):
-        ok, no = Udp(t.fw, "recv", addr, ALLOWED), Udp(t.fw, "recv", addr, DENIED)
-        for port in (ALLOWED, DENIED):
+        # denied first: once the allowed all came, its receiver stops (udp_gso)
+        ok = Udp(t.fw, "recv", addr, ALLOWED, BURSTS * 20)
+        no = Udp(t.fw, "recv", addr, DENIED, 0)
+        for port in (DENIED, ALLOWED):
             assert Udp(t.client, "burst", addr, port, BURSTS, SMALL, opt).result() == "sent"
-        assert (ok.result(), no.result()) == (intact, "got 0 0 0"), (addr, opt,
-                                                                       quiet_drops(env, hook))
+        got = ok.result(), no.result()
+        assert got == (intact, "got 0 0 0"), (addr, opt, quiet_drops(env, hook))
     assert quiet_drops(env, hook) == {}
     # GRO merges no IPv4 packet with options (inet_gro_receive: 0x45 only)
     assert counted(t)[1] > 0 and counted(t)[2] > 0, counted(t)

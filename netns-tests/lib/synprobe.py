@@ -10,7 +10,12 @@ stack).
                                bytes of the TCP header (RFC 1858's tiny
                                fragment), which the destination reassembles.
 
-Prints one JSON list of booleans, one per probe. Each waits at most 2 s.
+Sends every SYN in the order given, then waits until the last one is
+answered (or 2 s): those before it had their chance by then (sent first,
+the same path), after a grace of GRACE for answers still on their way.
+Prints one JSON list of booleans, one per probe. A list that ends with a
+probe that gets its answer is quick; one whose last probe gets none takes
+2 s.
 """
 import json
 import logging
@@ -21,23 +26,28 @@ logging.getLogger("scapy").setLevel(logging.ERROR)
 from scapy.all import IP, IPv6, TCP, AsyncSniffer, conf, send  # noqa: E402
 
 conf.verb = 0
+GRACE = 0.3
 
 
 def main():
     iface, src, probes = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    out = []
+    answered = set()
+
+    def note(pkt):
+        """Mark the probe PKT answers (by its ports: the source port says
+        which probe)."""
+        for i, p in enumerate(probes):
+            L3 = IPv6 if ":" in p["dst"] else IP
+            if L3 in pkt and TCP in pkt and pkt[L3].src == p["dst"] and \
+                    pkt[TCP].sport == p["dport"] and pkt[TCP].dport == 41000 + i:
+                answered.add(i)
+
+    sn = AsyncSniffer(iface=iface, prn=note, store=False)
+    sn.start()
+    time.sleep(0.3)
     for i, p in enumerate(probes):
         dst, dport, sport = p["dst"], p["dport"], 41000 + i
-        v6 = ":" in dst
-        L3 = IPv6 if v6 else IP
-
-        def answer(pkt, dst=dst, dport=dport, sport=sport):
-            return L3 in pkt and TCP in pkt and pkt[L3].src == dst and \
-                pkt[TCP].sport == dport and pkt[TCP].dport == sport
-
-        sn = AsyncSniffer(iface=iface, lfilter=answer, count=1, timeout=2)
-        sn.start()
-        time.sleep(0.3)
+        L3 = IPv6 if ":" in dst else IP
         syn = L3(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags="S", seq=1000)
         if p.get("tiny"):
             # the TCP header with its checksum, cut after 8 bytes (ports, seq)
@@ -46,9 +56,12 @@ def main():
             send(IP(src=src, dst=dst, proto=6, id=4242 + i, frag=1) / th[8:])
         else:
             send(syn)
-        sn.join()
-        out.append(bool(sn.results))
-    print(json.dumps(out), flush=True)
+    deadline = time.monotonic() + 2
+    while len(probes) - 1 not in answered and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(GRACE)
+    sn.stop()
+    print(json.dumps([i in answered for i in range(len(probes))]), flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ Creates DEV with --addr (IPv4/24 and IPv6/64 addresses of the host side),
 prints "ready", then answers one line per command read on stdin:
 "ping4 SRC" / "ping6 SRC" writes an ICMP echo request from SRC to the host
 side and answers "reply" when the kernel's echo reply comes back out of the
-device within a second, "none" otherwise. "udp4 PEER" / "udp6 PEER": a
+device within a second, "none" otherwise. "pings SRC..." writes one such
+request from each SRC (IPv4 or IPv6), in order, then awaits their replies
+together: until the last one's came and GRACE more passed (those before
+it, written first, had their chance), or a second; it answers their
+"reply" or "none" on one line, in order. "udp4 PEER" / "udp6 PEER": a
 socket of the host side sends a datagram to PEER port 5000, out of the
 device; read there, it is answered from PEER; "reply" when the socket gets
 the answer within a second (a connection the host opened), "none"
@@ -30,6 +34,7 @@ TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 WAIT = 1.0
+GRACE = 0.3
 
 
 def open_tun(dev):
@@ -55,16 +60,39 @@ def read_until(fd, six, want):
     return None
 
 
-def echo(fd, six, src, dst, ident):
-    if six:
-        os.write(fd, raw(IPv6(src=src, dst=dst) / ICMPv6EchoRequest(id=ident, seq=1)))
-        got = read_until(fd, six, lambda p: p.haslayer(ICMPv6EchoReply)
-                         and p[ICMPv6EchoReply].id == ident)
-    else:
-        os.write(fd, raw(IP(src=src, dst=dst) / ICMP(id=ident, seq=1)))
-        got = read_until(fd, six, lambda p: p.haslayer(ICMP) and p[ICMP].type == 0
-                         and p[ICMP].id == ident)
-    return "reply" if got is not None else "none"
+def request(src, dst, ident):
+    """An echo request from SRC to DST (IPv6 when SRC is), its bytes."""
+    if ":" in src:
+        return raw(IPv6(src=src, dst=dst) / ICMPv6EchoRequest(id=ident, seq=1))
+    return raw(IP(src=src, dst=dst) / ICMP(id=ident, seq=1))
+
+
+def replied(data):
+    """The id of the echo reply DATA is (a packet read from the device), or None."""
+    if not data or data[0] >> 4 not in (4, 6):
+        return None
+    if data[0] >> 4 == 6:
+        p = IPv6(data)
+        return p[ICMPv6EchoReply].id if p.haslayer(ICMPv6EchoReply) else None
+    p = IP(data)
+    return p[ICMP].id if p.haslayer(ICMP) and p[ICMP].type == 0 else None
+
+
+def echoes(fd, srcs, addr4, addr6, ident):
+    """An echo request from each of SRCS, in order (ids IDENT, IDENT + 1,
+    ...), then their replies awaited together: "reply" or "none" each."""
+    ids = list(range(ident, ident + len(srcs)))
+    for src, i in zip(srcs, ids):
+        os.write(fd, request(src, addr6 if ":" in src else addr4, i))
+    got = set()
+    end = time.monotonic() + WAIT
+    while time.monotonic() < end and not got.issuperset(ids):
+        if ids[-1] in got:
+            end = min(end, time.monotonic() + GRACE)
+        r, _, _ = select.select([fd], [], [], max(0, min(0.1, end - time.monotonic())))
+        if r:
+            got.add(replied(os.read(fd, 65536)))
+    return ["reply" if i in got else "none" for i in ids]
 
 
 def udp_out(fd, six, local, peer):
@@ -100,14 +128,14 @@ def main():
     print("ready", flush=True)
     ident = 0
     for line in sys.stdin:
-        verb, src = line.split()
-        ident += 1
-        six = verb.endswith("6")
-        local = a.addr6 if six else a.addr4
+        verb, srcs = line.split()[0], line.split()[1:]
         if verb.startswith("udp"):
-            print(udp_out(fd, six, local, src), flush=True)
+            six = verb.endswith("6")
+            print(udp_out(fd, six, a.addr6 if six else a.addr4, srcs[0]), flush=True)
         else:
-            print(echo(fd, six, src, local, ident), flush=True)
+            # ping4, ping6: one source; pings: several
+            print(" ".join(echoes(fd, srcs, a.addr4, a.addr6, ident + 1)), flush=True)
+        ident += len(srcs)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@
 leaves the socket as one GSO packet that the kernel cuts into datagrams of
 SEG bytes (on a veth, at the receiver or where a device cannot take it).
 
-udpgso.py recv ADDR PORT        prints "ready", then counts the datagrams
-                                that come until 1 s after the last one (or
-                                10 s): "got N BYTES LONGEST"
+udpgso.py recv ADDR PORT N      prints "ready", then counts the datagrams
+                                that come, awaiting N (0: none, counting
+                                until its stdin closes): "got N BYTES LONGEST"
 udpgso.py send ADDR PORT SENDS  SENDS sends of SIZE bytes in SEG-byte datagrams
 udpgso.py burst ADDR PORT N SIZE OPT
                                 N sends of 20 datagrams of SIZE bytes (GSO:
@@ -21,10 +21,19 @@ udpgso.py answer ADDR PORT      prints "ready"; a datagram "go SENDS" is answere
 udpgso.py ask ADDR PORT SENDS   sends "go SENDS" to ADDR PORT (a GSO send of
                                 3 datagrams: the one conntrack sees is a GSO
                                 packet), then counts the datagrams that come
-                                back as recv does
+                                back as recv does, awaiting SENDS sends'
+
+Counting stops GRACE after the datagrams awaited came (any more are
+counted: none should come), or GRACE after stdin closed, or 1 s after the
+last datagram when fewer came, or after 20 s. A denied
+port is proven quiet by order, not by a long wait: its datagrams are sent
+first, the allowed ones after them on the same path, and once those all
+came its receiver is told to stop (its stdin closed).
 
 Every loop is bounded in count and time.
 """
+import os
+import select
 import socket
 import sys
 import time
@@ -37,6 +46,7 @@ SIZE = 40000
 # the datagrams one send becomes
 PER_SEND = -(-SIZE // SEG)
 BURST = 20
+GRACE = 0.3
 
 
 def sock(addr):
@@ -52,17 +62,28 @@ def gso_send(s, dest, sends):
         s.sendto(bytes([i & 0xff]) * SIZE, dest)
 
 
-def count(s):
+def count(s, want):
+    """Count what comes to S: WANT datagrams (0: until stdin closes), then
+    GRACE more."""
     n = total = longest = 0
-    end = time.monotonic() + 10
-    s.settimeout(3)
-    while time.monotonic() < end:
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
+    end = time.monotonic() + 20
+    last = stop = None
+    watch = [s] if want else [s, sys.stdin]
+    while True:
+        now = time.monotonic()
+        limit = min(t for t in (end, stop, last and last + 1) if t)
+        if now >= limit:
             break
-        n, total, longest = n + 1, total + len(d), max(longest, len(d))
-        s.settimeout(1)
+        ready = select.select(watch, [], [], limit - now)[0]
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+            watch.remove(sys.stdin)
+            stop = time.monotonic() + GRACE
+        if s in ready:
+            d = s.recv(65536)
+            n, total, longest = n + 1, total + len(d), max(longest, len(d))
+            last = time.monotonic()
+            if n == want:
+                stop = last + GRACE
     print("got %d %d %d" % (n, total, longest), flush=True)
 
 
@@ -72,7 +93,7 @@ def main():
     if cmd == "recv":
         s.bind((addr, port))
         print("ready", flush=True)
-        count(s)
+        count(s, int(sys.argv[4]))
     elif cmd == "send":
         gso_send(s, (addr, port), int(sys.argv[4]))
         print("sent", flush=True)
@@ -103,7 +124,7 @@ def main():
         s.setsockopt(SOL_UDP, UDP_SEGMENT, SEG)
         s.sendto(b"go %d " % int(sys.argv[4]) + b"." * (2 * SEG), (addr, port))
         s.setsockopt(SOL_UDP, UDP_SEGMENT, 0)
-        count(s)
+        count(s, int(sys.argv[4]) * PER_SEND)
 
 
 if __name__ == "__main__":
