@@ -79,7 +79,7 @@ def test_values_lists_equals_and_files(tmp_path):
 
 
 def test_names_from_the_agent(env):
-    t, agent = env.topo, env.agent
+    agent = env.agent
     agent.write_file("05-sets.yaml", "sets:\n  admins:\n    prefixes: [203.0.113.0/24]\n"
                      "  bad-hosts:\n    prefixes: [198.51.100.0/24]\n")
     env.start(rules=[dict(name="hand-ssh", action="allow", proto="tcp", dport=["22"],

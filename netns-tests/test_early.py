@@ -8,7 +8,6 @@ connection (its packets are dropped before conntrack and counted on the
 rule), a plain deny leaves it alone (tracked packets pass before the
 rules), on either hook.
 """
-import time
 
 import pytest
 
