@@ -609,9 +609,10 @@ static void cg_removed(struct agent *a, size_t i)
  * The first policy is applied: an adopted cgroup whose links no entry's
  * cgroup claimed, and whose record names the path of entry I, was removed
  * (while a previous agent ran, or while none did) and the kernel keeps it
- * for the sockets made in it: a remnant of entry I, judged by it (its word
- * was written with the entry's in the commit; again here, in case the
- * path changed meanwhile). The records are not needed any more.
+ * for the sockets made in it: a remnant of entry I, judged by it (the
+ * commit of this policy wrote its word: as the entry's cgroup if it still
+ * existed then, else through cgw_adopted_removed). The records are not
+ * needed any more.
  */
 static void remnants_adopt(struct agent *a)
 {
@@ -622,7 +623,7 @@ static void remnants_adopt(struct agent *a)
 		struct eg_remnant *v, *rm;
 		struct eg_cgroup *cg;
 		size_t i;
-		int n = 0, err;
+		int n = 0;
 
 		for (i = 0; i < eg->ncgs && strcmp(eg->cgs[i].path, rec->path); i++)
 			;
@@ -645,11 +646,6 @@ static void remnants_adopt(struct agent *a)
 		if (!n)
 			continue;
 		cg->nrem++;
-		err = eg_cg_write(a, rec->id, i);
-		if (err)
-			pr_err("egress \"%s\": removed cgroup id %llu: cannot write %s: %s",
-			       a->pol.egs[i].name, (unsigned long long)rec->id, SLUICE_MAP_EG_CG,
-			       strerror(-err));
 		pr_info("egress \"%s\": cgroup %s (id %llu) was removed, but sockets made in it "
 			"live on: adopted, they stay judged until the last is closed (%d hooks)",
 			a->pol.egs[i].name, cg->path, (unsigned long long)rec->id, n);

@@ -15,6 +15,7 @@ program sees fw's own GSO packets).
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -376,12 +377,8 @@ def router(topo):
     client routes the far network through fw. The far host's addresses."""
     far = topo.pfx + "h"
     topo._add_ns(far)
-    run(["ip", "link", "add", topo.pfx + "f1", "netns", topo.fw, "type", "veth",
-         "peer", "name", topo.pfx + "h0", "netns", far])
-    for ns, dev, n in ((topo.fw, topo.pfx + "f1", 1), (far, topo.pfx + "h0", 2)):
-        run(["ip", "addr", "add", "198.51.100.%d/24" % n, "dev", dev], ns=ns)
-        run(["ip", "addr", "add", "2001:db8:2::%d/64" % n, "dev", dev, "nodad"], ns=ns)
-        run(["ip", "link", "set", dev, "up"], ns=ns)
+    topo.add_veth(topo.pfx + "h0", topo.pfx + "f1", ["198.51.100.2/24", "2001:db8:2::2/64"],
+                  ["198.51.100.1/24", "2001:db8:2::1/64"], cns=far)
     run(["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"],
         ns=topo.fw)
     run(["ip", "route", "add", "198.51.100.0/24", "via", topo.f4], ns=topo.client)
@@ -396,6 +393,22 @@ def gro_policy(topo, hook):
                                    dport=[str(ALLOWED)]),
                               dict(name="nd", action="allow", proto="icmpv6")],
                        default="deny", interfaces=[topo.fdev], hook=hook)
+
+
+def reload_to(env, text, hooks):
+    """Write the policy TEXT and wait until it is in force with HOOKS
+    ({interface: "xdp" or "tc"}) the firewall's."""
+    gen = env.agent.status()["generation"]
+    env.agent.write_policy("10-test.yaml", text)
+    env.agent.wait_generation(gen + 1, timeout=10)
+    deadline = time.monotonic() + 10
+    while True:
+        now = {i["name"]: i["hook"] for i in env.agent.status()["interfaces"]
+               if i["hook"] in ("xdp", "tc")}
+        if now == hooks:
+            return
+        assert time.monotonic() < deadline, (now, hooks)
+        time.sleep(0.1)
 
 
 def test_forwarded_udp_gro(env):
@@ -422,9 +435,7 @@ def test_forwarded_udp_gro(env):
             env.agent.write_policy("10-test.yaml", gro_policy(t, hook))
             env.agent.start()
         else:
-            gen = env.agent.status()["generation"]
-            env.agent.write_policy("10-test.yaml", gro_policy(t, hook))
-            env.agent.wait_generation(gen + 1, timeout=10)
+            reload_to(env, gro_policy(t, hook), {t.fdev: hook})
         it = [i["hook"] for i in env.agent.status()["interfaces"]
               if i["name"] == t.fdev and i["hook"] in ("xdp", "tc")]
         assert it == [hook], env.agent.status()["interfaces"]

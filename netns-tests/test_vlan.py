@@ -10,15 +10,13 @@ pass them all: the denied frames would be counted and the test would fail.
 test_tags_the_offloads_carry puts real sockets behind tags with tcx
 programs that push and pop them (lib/vlantcx.py), as VLAN devices would.
 """
-import time
-
 import pytest
 
 from lib.foreign_tcx import EGRESS, INGRESS
 from lib.netns import run
 from lib.traffic import exchange
 from lib.vlantcx import DOT1AD, DOT1Q, VlanTcx
-from test_offload import gso_and_bulk_pass, start, upper_device
+from test_offload import gso_and_bulk_pass, reload_to, start, upper_device
 
 N = 5
 
@@ -129,22 +127,6 @@ def bridge_sections(topo, br, port_hook, bridge_hook):
     rules:
       - { name: bridge-deny, action: deny, proto: udp, dport: 5002 }
 """ % (port if port_hook else "", br, bridge_hook)
-
-
-def reload_to(env, text, hooks):
-    """Write the policy TEXT and wait until it is in force with HOOKS
-    ({interface: "xdp" or "tc"}) the firewall's."""
-    gen = env.agent.status()["generation"]
-    env.agent.write_policy("10-test.yaml", text)
-    env.agent.wait_generation(gen + 1, timeout=10)
-    deadline = time.monotonic() + 10
-    while True:
-        now = {i["name"]: i["hook"] for i in env.agent.status()["interfaces"]
-               if i["hook"] in ("xdp", "tc")}
-        if now == hooks:
-            return
-        assert time.monotonic() < deadline, (now, hooks)
-        time.sleep(0.1)
 
 
 def test_bridge_passing_tagged_frames_up(env, tmp_path):

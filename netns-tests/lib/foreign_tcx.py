@@ -12,6 +12,25 @@ INGRESS, EGRESS = 46, 47        # enum bpf_attach_type: BPF_TCX_INGRESS, BPF_TCX
 PASS, DROP = 0, 2               # TCX_PASS ends the chain; TCX_DROP drops
 XDP, XDP_PASS = 37, 2           # BPF_XDP (an XDP link, not tcx); its verdict XDP_PASS
 
+# The end of an attaching program's main(): the loaded program FD linked
+# to interface argv[1] by attach TYPE, "attached" said, the link held until
+# stdin ends (Attached).
+ATTACH_AND_HOLD = r"""
+	int link = fd < 0 ? -1 : bpf_link_create(fd, if_nametoindex(argv[1]), type, NULL);
+	char c;
+
+	if (link < 0) {
+		perror(argv[0]);
+		return 1;
+	}
+	puts("attached");
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+"""
+
 SRC = r"""
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,20 +48,7 @@ int main(int argc, char **argv)
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = type);
 	int fd = bpf_prog_load(type == BPF_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS,
 			       "foreign", "GPL", prog, 2, &o);
-	int link = fd < 0 ? -1 : bpf_link_create(fd, if_nametoindex(argv[1]), type, NULL);
-	char c;
-
-	if (link < 0) {
-		perror("foreign tcx");
-		return 1;
-	}
-	puts("attached");
-	fflush(stdout);
-	while (read(0, &c, 1) > 0)
-		;
-	return 0;
-}
-"""
+""" + ATTACH_AND_HOLD
 
 
 def build_c(tmp_path, name, src):
@@ -61,18 +67,16 @@ def build(tmp_path):
     return build_c(tmp_path, "foreign_tcx", SRC)
 
 
-class ForeignTcx(LineProc):
-    """A program returning VERDICT for every packet on tcx DIRECTION
-    (INGRESS or EGRESS) of IFNAME in namespace NS, appended to the chain (or
-    on XDP, DIRECTION XDP)."""
+class Attached(LineProc):
+    """ARGV in namespace NS: a program ending in ATTACH_AND_HOLD, its link
+    made; close() ends it and the link."""
 
-    def __init__(self, tmp_path, ns, ifname, direction=INGRESS, verdict=PASS):
-        super().__init__(ns, [build(tmp_path), ifname, str(direction), str(verdict)],
-                         timeout=10)
+    def __init__(self, ns, argv):
+        super().__init__(ns, argv, timeout=10)
         line = self.line()
         if line != "attached":
             self.close()
-            raise RuntimeError("foreign tcx program: %s %s" % (line, self.proc.stderr.read()))
+            raise RuntimeError("%s: %s %s" % (argv[0], line, self.proc.stderr.read()))
 
     def alive(self):
         return self.proc.poll() is None
@@ -82,3 +86,12 @@ class ForeignTcx(LineProc):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class ForeignTcx(Attached):
+    """A program returning VERDICT for every packet on tcx DIRECTION
+    (INGRESS or EGRESS) of IFNAME in namespace NS, appended to the chain (or
+    on XDP, DIRECTION XDP)."""
+
+    def __init__(self, tmp_path, ns, ifname, direction=INGRESS, verdict=PASS):
+        super().__init__(ns, [build(tmp_path), ifname, str(direction), str(verdict)])

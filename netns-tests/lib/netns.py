@@ -124,17 +124,18 @@ class Topology:
                       [self.f4 + "/24", self.f6 + "/64"])
         return self
 
-    def add_veth(self, cdev, fdev, caddrs, faddrs, findex=None):
-        """A veth pair CDEV (client) <-> FDEV (fw) with the given addresses, both up;
-        FDEV with ifindex FINDEX when given."""
+    def add_veth(self, cdev, fdev, caddrs, faddrs, findex=None, cns=None):
+        """A veth pair CDEV (client, or namespace CNS) <-> FDEV (fw) with the
+        given addresses, both up; FDEV with ifindex FINDEX when given."""
+        cns = cns or self.client
         if findex is None:
-            run(["ip", "link", "add", cdev, "netns", self.client, "type", "veth",
+            run(["ip", "link", "add", cdev, "netns", cns, "type", "veth",
                  "peer", "name", fdev, "netns", self.fw])
         else:
             # the index of the device named first (a peer's is not honoured)
             run(["ip", "link", "add", fdev, "netns", self.fw, "index", str(findex),
-                 "type", "veth", "peer", "name", cdev, "netns", self.client])
-        for ns, dev, addrs in ((self.client, cdev, caddrs), (self.fw, fdev, faddrs)):
+                 "type", "veth", "peer", "name", cdev, "netns", cns])
+        for ns, dev, addrs in ((cns, cdev, caddrs), (self.fw, fdev, faddrs)):
             for a in addrs:
                 cmd = ["ip", "addr", "add", a, "dev", dev]
                 if ":" in a:

@@ -7,8 +7,7 @@ an inner one the push moves into the frame), or pops every tag (what the
 VLAN device would do on receive, so the packets reach the sockets). Held by
 a process of its own until close(); appended to the interface's chain, so
 a pop on fw's ingress runs after the firewall."""
-from lib.foreign_tcx import build_c
-from lib.netns import LineProc
+from lib.foreign_tcx import ATTACH_AND_HOLD, Attached, build_c
 
 DOT1Q, DOT1AD = 0x8100, 0x88A8
 
@@ -34,7 +33,6 @@ int main(int argc, char **argv)
 {
 	int type = atoi(argv[2]), n = 0, i;
 	struct bpf_insn prog[32];
-	char c;
 
 	prog[n++] = MOV_REG(BPF_REG_6, BPF_REG_1);
 	if (!strcmp(argv[3], "push")) {
@@ -55,35 +53,13 @@ int main(int argc, char **argv)
 
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = type);
 	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "vlantcx", "GPL", prog, n, &o);
-	int link = fd < 0 ? -1 : bpf_link_create(fd, if_nametoindex(argv[1]), type, NULL);
-
-	if (link < 0) {
-		perror("vlantcx");
-		return 1;
-	}
-	puts("attached");
-	fflush(stdout);
-	while (read(0, &c, 1) > 0)
-		;
-	return 0;
-}
-"""
+""" + ATTACH_AND_HOLD
 
 
-class VlanTcx(LineProc):
+class VlanTcx(Attached):
     """On tcx DIRECTION of IFNAME in NS: push TAGS ([(proto, vid)], innermost
     first), or pop every tag when TAGS is None."""
 
     def __init__(self, tmp_path, ns, ifname, direction, tags=None):
         args = ["pop"] if tags is None else ["push"] + [str(x) for t in tags for x in t]
-        super().__init__(ns, [build_c(tmp_path, "vlantcx", SRC), ifname, str(direction)] + args, timeout=10)
-        line = self.line()
-        if line != "attached":
-            self.close()
-            raise RuntimeError("vlantcx: %s %s" % (line, self.proc.stderr.read()))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().__init__(ns, [build_c(tmp_path, "vlantcx", SRC), ifname, str(direction)] + args)
