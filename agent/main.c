@@ -251,7 +251,7 @@ static int agent_start(struct agent *a, bool *fresh)
 	struct sl_policy pol;
 	struct sl_edits e = {};
 	bool pol_ok, no_edits;
-	int err;
+	int err, pol_err;
 
 	err = loader_paths(a);
 	if (err)
@@ -280,7 +280,8 @@ static int agent_start(struct agent *a, bool *fresh)
 	*fresh = !loader_state_in_force(a) && !egress_state_in_force(a);
 	/* nothing in force: nothing holds the CLI's edits either (sync_load) */
 	a->edits_refused = *fresh;
-	pol_ok = !sync_load(a, &pol, &e, &no_edits);
+	pol_err = sync_load(a, &pol, &e, &no_edits);
+	pol_ok = !pol_err;
 	if (!pol_ok) {
 		if (*fresh) {
 			pr_err("%s: invalid policy and nothing in force: not starting",
@@ -347,6 +348,9 @@ static int agent_start(struct agent *a, bool *fresh)
 			return err;
 		if (!err)
 			a->edits_refused = no_edits;
+		/* the pinned policy stays, as after a refused reload */
+		a->policy_failed = err != 0;
+		pol_err = err;
 	}
 	/* links of the previous layout, now that this build's maps hold the policy */
 	if (a->legacy_state) {
@@ -378,6 +382,9 @@ static int agent_start(struct agent *a, bool *fresh)
 	/* no program of an earlier build tracks connections any more */
 	ct_filter_start(a);
 	err = sync_watch_open(a);
+	/* a policy not read or built for want of fds or memory: read it again */
+	if (!err && pol_err)
+		sync_retry(a, pol_err);
 	if (!err)
 		err = agent_watch(a, &a->nl_src, EPOLLIN);
 	if (!err)

@@ -383,7 +383,7 @@ static void timer_arm(struct agent *a, long ms);
  * says nothing about the policy: no change of the dir may come again to
  * apply it, so it is tried again, less often each time it fails.
  */
-static void reload_retry(struct agent *a, int err)
+void sync_retry(struct agent *a, int err)
 {
 	if (err != -EMFILE && err != -ENFILE && err != -ENOMEM) {
 		a->retry_ms = 0;
@@ -418,7 +418,7 @@ int sync_reload(struct agent *a, const char *why)
 		if (a->have_policy || a->generation)
 			pr_err("not applied; generation %llu stays in force",
 			       (unsigned long long)a->generation);
-		reload_retry(a, err);
+		sync_retry(a, err);
 		return err;
 	}
 	a->retry_ms = 0;

@@ -44,6 +44,11 @@ long sync_gc_timeout(const struct agent *a);
 void sync_gc_run(struct agent *a);
 /* SIGHUP or a change of the policy dir: load, check, apply, re-match links. */
 int sync_reload(struct agent *a, const char *why);
+/*
+ * A reload (or the start's load) that failed with ERR: for want of fds or
+ * memory, arm the timer that reads the dir again; otherwise nothing.
+ */
+void sync_retry(struct agent *a, int err);
 
 /* inotify on the policy dir with a debounce timer, registered with the loop. */
 int sync_watch_open(struct agent *a);

@@ -7,6 +7,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from lib.agent import CliError
 from lib.policy import policy_yaml
 from lib.traffic import exchange
@@ -201,11 +203,16 @@ firewall:
     assert agent.rules()["drop-feed"]["packets"] == 2 * N
 
 
-def test_map_write_failure_keeps_policy_and_names_the_set(env):
-    """A map write that fails while a new policy is built (injected: the
-    third write of fw_src6, the first prefix of the set, ENOMEM) leaves the
-    policy in force, and the log names the set that put the prefix there,
-    FILE:LINE:COL."""
+@pytest.mark.parametrize("errno", [5, 12], ids=["EIO", "ENOMEM"])
+def test_map_write_failure_keeps_policy_and_names_the_set(env, errno):
+    """A map write that fails while a restarted agent builds a new policy
+    (injected: the third write of fw_src6, the first prefix of the set)
+    leaves the pinned policy in force, status says the change was refused,
+    and the log names the set that put the prefix there, FILE:LINE:COL.
+    EIO says nothing will change: it stays so. ENOMEM is a fault of the
+    moment, as for a reload: the policy is built again a second later and
+    applies. On the code before, status said "applied" after either, and
+    the ENOMEM one was never tried again."""
     t = env.topo
     agent = env.start(default="allow", rules=deny(5001))
     assert probe(env) == {"5000": N, "5001": 0}
@@ -214,16 +221,27 @@ def test_map_write_failure_keeps_policy_and_names_the_set(env):
         t, deny(5000) + [dict(name="v6", action="deny", src=["@v6bad"])],
         sets={"v6bad": {"prefixes": ["2001:db8:a::/48", "2001:db8:b::/48"]}}))
     # writes of fw_src6: created, ::/0, then 2001:db8:a::/48
-    os.environ["SLUICE_FAIL_MAP_WRITE"] = "3:12:fw_src6"
+    os.environ["SLUICE_FAIL_MAP_WRITE"] = "3:%d:fw_src6" % errno
     try:
         agent.start()
     finally:
         del os.environ["SLUICE_FAIL_MAP_WRITE"]
     want = re.compile(r"%s:2:3: map fw_src6: cannot insert 2001:db8:a::/48: "
-                      r"Cannot allocate memory; not applied" % re.escape(path))
+                      r"%s; not applied" % (re.escape(path), os.strerror(errno)))
     assert want.search(agent.log_text()), agent.log_text()
-    assert agent.status()["generation"] == 1
+    if errno == 12:
+        assert "reading it again in 1 s (%s)" % os.strerror(errno) in agent.log_text()
+        wait_new_generation(agent, 1)
+        st = agent.status()
+        assert (st["generation"], st["last_change"]) == (2, "applied"), st
+        assert probe(env) == {"5000": 0, "5001": N}
+        return
+    st = agent.status()
+    assert (st["generation"], st["last_change"][:7]) == (1, "refused"), st
     assert probe(env) == {"5000": N, "5001": 0}
+    time.sleep(1.5)     # a retry would have come by now
+    assert agent.status()["generation"] == 1, agent.log_text()[-3000:]
+    assert "reading it again" not in agent.log_text()
 
 
 def test_reload_policy_dir_itself_swapped(env):
