@@ -227,6 +227,24 @@ def test_check_invalid_json(tmp_path):
     assert e["message"]
 
 
+def test_json_output_is_utf8_whatever_the_input(tmp_path):
+    """-j output is JSON, so UTF-8, also when a file name or an argument it
+    quotes is not: the stray byte is written as the text \\xNN. (The bytes
+    used to be copied as they were: jq and Python refused the whole output.)"""
+    d = tmp_path / "pol"
+    d.mkdir()
+    (d / "a\xff.yaml".encode("latin-1").decode("utf-8", "surrogateescape")).write_text(
+        "firewall: {default: maybe}\n")
+    for args, code in ((["-j", "policy", "check", str(d)], 2),
+                       (["-j", "block", "add", b"198.51.100.\xff"], 2),
+                       (["-j", "--socket", b"/nonexistent/s\xe9.sock", "status"], 1)):
+        p = subprocess.run([SLUICE, *args], capture_output=True, timeout=30)
+        assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
+        out = json.loads(p.stdout.decode("utf-8"))     # strict: no stray bytes
+        text = json.dumps(out)
+        assert "\\\\xff" in text or "\\\\xe9" in text, text
+
+
 def test_check_yaml_syntax_error(tmp_path):
     f = write(tmp_path / "fw.yaml", "firewall:\n  rules: [\n    - name: x\n")
     p = run("policy", "check", f)
