@@ -306,6 +306,12 @@ def test_invalid_edits(env):
     assert agent.cli("block", "list")["prefixes"] == ["198.51.100.7/32"]
     assert hashes(agent) == before
 
+    # a CLI rule's place: the edits file, without the line ":0" it printed
+    # while the rule had none (added since the file was last read)
+    agent.cli("rule", "add", "cli-x", "--action", "deny", "--src", "203.0.113.9")
+    fails(1, ["exists already (added by the CLI, in %s)" % os.path.join(
+        agent.policy_dir, ".sluice-cli.yaml")], "rule", "add", "cli-x", "--action", "deny")
+
 
 def test_policy_show_and_diff(env, tmp_path):
     """show: what is in force with origins; diff: 0 for the same dir, 1 with
