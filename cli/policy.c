@@ -188,14 +188,16 @@ static int do_check(struct cli *c, int argc, char **argv)
 	struct json_object *out;
 	struct cli_args a;
 	const char **files;
+	struct stat *seen;
 	size_t nfiles = 0;
 	int rc;
 
 	files = calloc((size_t)argc + 1, sizeof(*files));
+	seen = calloc((size_t)argc + 1, sizeof(*seen));
 	r.files = json_object_new_array();
 	r.errors = json_object_new_array();
 	r.secs = json_object_new_array();
-	if (!files || !r.files || !r.errors || !r.secs) {
+	if (!files || !seen || !r.files || !r.errors || !r.secs) {
 		rc = cli_error(c, EXIT_FAIL, "out of memory");
 		goto out;
 	}
@@ -226,10 +228,23 @@ static int do_check(struct cli *c, int argc, char **argv)
 				r.status = EXIT_USAGE;
 			continue;
 		}
-		if (S_ISDIR(st.st_mode))
+		if (S_ISDIR(st.st_mode)) {
 			check_policy(c, &r, path, NULL, 0);
-		else
+			continue;
+		}
+		/*
+		 * The files are merged as one dir would be, and a dir holds a
+		 * file once: the same file named twice (`sets.yaml *.yaml`, a
+		 * relative and an absolute name) is read once, not reported as
+		 * defining everything again "first at" itself.
+		 */
+		for (size_t k = 0; k < nfiles && path; k++)
+			if (seen[k].st_dev == st.st_dev && seen[k].st_ino == st.st_ino)
+				path = NULL;
+		if (path) {
+			seen[nfiles] = st;
 			files[nfiles++] = path;
+		}
 	}
 	if (nfiles)
 		check_policy(c, &r, NULL, files, nfiles);
@@ -281,6 +296,7 @@ out:
 	json_object_put(r.errors);
 	json_object_put(r.secs);
 	free(files);
+	free(seen);
 	return rc;
 }
 

@@ -334,6 +334,25 @@ def test_check_files_merge(tmp_path):
     assert m and m["file"] == b and "blocklist" in m["msg"], p.stderr
 
 
+def test_check_same_file_twice_is_read_once(tmp_path):
+    """FILE arguments merge as one dir would, and a dir holds a file once: a
+    file named twice (a glob that also matches it, ./f and /abs/f) is read
+    once. It used to be refused as defining firewall again, "first at"
+    itself."""
+    f = write(tmp_path / "fw.yaml", VALID)
+    os.symlink("fw.yaml", tmp_path / "link.yaml")
+    for args in ([f, f], [f, "./fw.yaml"], [f, str(tmp_path / "link.yaml")]):
+        p = subprocess.run([SLUICE, "-j", "policy", "check", *args], capture_output=True,
+                           text=True, timeout=30, cwd=tmp_path)
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+        out = json_only(p)
+        assert (out["valid"], out["rules"], out["files"]) == (True, 2, [f]), out
+    # a dir given twice is two policies, as documented: the summary adds up
+    os.unlink(tmp_path / "link.yaml")
+    p = run("-j", "policy", "check", str(tmp_path), str(tmp_path))
+    assert p.returncode == 0 and json_only(p)["rules"] == 4, p.stdout
+
+
 def test_check_duplicate_rule_across_files(tmp_path):
     d = tmp_path / "policies"
     d.mkdir()
