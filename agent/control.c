@@ -23,6 +23,7 @@
 #include "attach.h"
 #include "conntrack.h"
 #include "control.h"
+#include "diag.h"
 #include "edit.h"
 #include "egress.h"
 #include "events.h"
@@ -505,6 +506,22 @@ int ctl_parse_request(const char *req, size_t len, struct json_object **out, cha
 	int ret;
 
 	*out = NULL;
+	/*
+	 * JSON is UTF-8 text (RFC 8259): a request that is not would come back
+	 * quoted in an error answer, or be saved in the edits file, as bytes
+	 * no JSON or YAML reader takes. json-c's own check lets encoded
+	 * surrogates through.
+	 */
+	for (size_t i = 0, n; i < len; i += n) {
+		n = (unsigned char)req[i] < 0x80 ? 1 :
+		    sl_utf8_len((const unsigned char *)req + i, len - i);
+		if (!n) {
+			snprintf(err, errlen, "request is not UTF-8 text (byte 0x%02x at offset %zu)",
+				 (unsigned char)req[i], i);
+			json_tokener_free(tok);
+			return -EINVAL;
+		}
+	}
 	if (tok)
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	in = tok ? json_tokener_parse_ex(tok, req, (int)len) : NULL;

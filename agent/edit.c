@@ -426,10 +426,15 @@ int edit_cmd_rule_add(struct agent *a, struct json_object *req, struct json_obje
 	}
 	old = rule_in_force(a, name, NULL, NULL);
 	if (old) {
-		snprintf(err, errlen, "rule \"%s\" exists already (%s%s%s:%d); pick another name",
+		char line[16] = "";
+
+		/* a CLI rule added since the edits file was last read has no line in it */
+		if (old->loc.line > 0)
+			snprintf(line, sizeof(line), ":%d", old->loc.line);
+		snprintf(err, errlen, "rule \"%s\" exists already (%s%s%s%s); pick another name",
 			 name, sl_rule_from_edits(old) ? "added by the CLI, " : "",
 			 sl_rule_from_edits(old) ? "in " : "", old->loc.file ? old->loc.file : "?",
-			 old->loc.line);
+			 line);
 		ret = -EEXIST;
 		goto out_rule;
 	}

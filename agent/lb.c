@@ -23,6 +23,7 @@
 #include "lb_maps.h"
 #include "lb_policy.h"
 #include "log.h"
+#include "policy_json.h"
 #include "sync.h"
 
 int lb_open(struct agent *a)
@@ -186,26 +187,6 @@ static const char *be_state(const struct sl_lb_backend *b, const struct health_i
 	return b->drain ? "draining" : "active";
 }
 
-static struct json_object *health_json(const struct sl_lb_health *h)
-{
-	struct json_object *o;
-
-	if (h->type == SL_HC_NONE)
-		return NULL;
-	o = json_object_new_object();
-	json_object_object_add(o, "type", json_object_new_string(h->type == SL_HC_HTTP ?
-								 "http" : "tcp"));
-	json_object_object_add(o, "interval", json_object_new_double(h->interval_ms / 1000.0));
-	json_object_object_add(o, "timeout", json_object_new_double(h->timeout_ms / 1000.0));
-	json_object_object_add(o, "rise", json_object_new_int64(h->rise));
-	json_object_object_add(o, "fall", json_object_new_int64(h->fall));
-	if (h->type == SL_HC_HTTP) {
-		json_object_object_add(o, "path", json_object_new_string(h->path ? h->path : "/"));
-		json_object_object_add(o, "expect", json_object_new_int64(h->expect));
-	}
-	return o;
-}
-
 static struct json_object *backend_json(struct agent *a, const struct sl_lb_service *s,
 					const struct lb_svc_key *key,
 					const struct sl_lb_backend *b, const uint32_t *active)
@@ -279,7 +260,7 @@ int lb_cmd_list(struct agent *a, struct json_object *req, struct json_object **d
 		json_object_object_add(o, "proto", json_object_new_string(lb_proto_name(s->proto)));
 		json_object_object_add(o, "mode", json_object_new_string(lb_mode_name(s->mode)));
 		json_object_object_add(o, "table_size", json_object_new_int64(s->table_size));
-		json_object_object_add(o, "health", health_json(&s->health));
+		json_object_object_add(o, "health", sl_json_lb_health(&s->health));
 		for (size_t b = 0; b < s->nbackends; b++)
 			json_object_array_add(bes, backend_json(a, s, &key, &s->backends[b],
 								walked >= 0 ? active : NULL));

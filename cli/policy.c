@@ -188,14 +188,16 @@ static int do_check(struct cli *c, int argc, char **argv)
 	struct json_object *out;
 	struct cli_args a;
 	const char **files;
+	struct stat *seen;
 	size_t nfiles = 0;
 	int rc;
 
 	files = calloc((size_t)argc + 1, sizeof(*files));
+	seen = calloc((size_t)argc + 1, sizeof(*seen));
 	r.files = json_object_new_array();
 	r.errors = json_object_new_array();
 	r.secs = json_object_new_array();
-	if (!files || !r.files || !r.errors || !r.secs) {
+	if (!files || !seen || !r.files || !r.errors || !r.secs) {
 		rc = cli_error(c, EXIT_FAIL, "out of memory");
 		goto out;
 	}
@@ -226,10 +228,23 @@ static int do_check(struct cli *c, int argc, char **argv)
 				r.status = EXIT_USAGE;
 			continue;
 		}
-		if (S_ISDIR(st.st_mode))
+		if (S_ISDIR(st.st_mode)) {
 			check_policy(c, &r, path, NULL, 0);
-		else
+			continue;
+		}
+		/*
+		 * The files are merged as one dir would be, and a dir holds a
+		 * file once: the same file named twice (`sets.yaml *.yaml`, a
+		 * relative and an absolute name) is read once, not reported as
+		 * defining everything again "first at" itself.
+		 */
+		for (size_t k = 0; k < nfiles && path; k++)
+			if (seen[k].st_dev == st.st_dev && seen[k].st_ino == st.st_ino)
+				path = NULL;
+		if (path) {
+			seen[nfiles] = st;
 			files[nfiles++] = path;
+		}
 	}
 	if (nfiles)
 		check_policy(c, &r, NULL, files, nfiles);
@@ -281,6 +296,7 @@ out:
 	json_object_put(r.errors);
 	json_object_put(r.secs);
 	free(files);
+	free(seen);
 	return rc;
 }
 
@@ -622,7 +638,7 @@ static struct json_object *all_rules(struct json_object *pol)
 static void section_changes(struct json_object *d, struct json_object *old,
 			    struct json_object *new)
 {
-	static const char *const keys[] = { "default", "stateful", "interfaces" };
+	static const char *const keys[] = { "default", "stateful", "interfaces", "hook" };
 	struct json_object *bo = by_name(pr_get(old, "sections"));
 	struct json_object *bn = by_name(pr_get(new, "sections"));
 
@@ -661,6 +677,137 @@ static struct json_object *diff_settings(struct json_object *old, struct json_ob
 		snprintf(key, sizeof(key), "conntrack.timeouts.%s", k);
 		add_change(d, key, json_object_object_get(pr_get(old, "conntrack.timeouts"), k), v);
 	}
+	add_change(d, "conntrack.syn-cookies", pr_get(old, "conntrack.syn-cookies"),
+		   pr_get(new, "conntrack.syn-cookies"));
+	add_change(d, "conntrack.syn-cookie-ports", pr_get(old, "conntrack.syn-cookie-ports"),
+		   pr_get(new, "conntrack.syn-cookie-ports"));
+	add_change(d, "decap.interfaces", pr_get(old, "decap.interfaces"),
+		   pr_get(new, "decap.interfaces"));
+	add_change(d, "decap.vips", pr_get(old, "decap.vips"), pr_get(new, "decap.vips"));
+	return d;
+}
+
+static struct json_object *lb_brief(struct json_object *s)
+{
+	struct json_object *o = json_object_new_object();
+	static const char *const keys[] = { "name", "vip", "port", "proto" };
+
+	for (size_t k = 0; k < NELEM(keys); k++)
+		json_object_object_add(o, keys[k], json_object_get(pr_get(s, keys[k])));
+	return o;
+}
+
+/* A backend as `lb list` names it: "198.51.100.11:8080", "[2001:db8::11]:443". */
+static void backend_name(struct json_object *b, char *buf, size_t len)
+{
+	const char *a = json_object_get_string(pr_get(b, "addr"));
+
+	snprintf(buf, len, a && strchr(a, ':') ? "[%s]:%d" : "%s:%d", a ? a : "?",
+		 json_object_get_int(pr_get(b, "port")));
+}
+
+/* {backend name: backend} of service S */
+static struct json_object *backends_by_name(struct json_object *s)
+{
+	struct json_object *bes = pr_get(s, "backends"), *o = json_object_new_object();
+	char name[96];
+
+	for (size_t i = 0; bes && i < json_object_array_length(bes); i++) {
+		struct json_object *b = json_object_array_get_idx(bes, i);
+
+		backend_name(b, name, sizeof(name));
+		json_object_object_add(o, name, json_object_get(b));
+	}
+	return o;
+}
+
+/* A service's backends: added, removed (by name), and weight or drain changed. */
+static struct json_object *diff_backends(struct json_object *old, struct json_object *new)
+{
+	static const char *const keys[] = { "weight", "drain" };
+	struct json_object *bo = backends_by_name(old), *bn = backends_by_name(new);
+	struct json_object *d = json_object_new_object(), *add = json_object_new_array();
+	struct json_object *del = json_object_new_array(), *chg = json_object_new_array();
+
+	json_object_object_foreach(bn, name, b) {
+		struct json_object *o, *c;
+
+		if (!json_object_object_get_ex(bo, name, &o)) {
+			json_object_array_add(add, json_object_new_string(name));
+			continue;
+		}
+		c = json_object_new_object();
+		for (size_t k = 0; k < NELEM(keys); k++)
+			add_change(c, keys[k], pr_get(o, keys[k]), pr_get(b, keys[k]));
+		if (!json_object_object_length(c)) {
+			json_object_put(c);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "backend", json_object_new_string(name));
+		json_object_object_add(o, "changes", c);
+		json_object_array_add(chg, o);
+	}
+	json_object_object_foreach(bo, name2, b2) {
+		(void)b2;
+		if (!json_object_object_get_ex(bn, name2, NULL))
+			json_object_array_add(del, json_object_new_string(name2));
+	}
+	json_object_object_add(d, "added", add);
+	json_object_object_add(d, "removed", del);
+	json_object_object_add(d, "changed", chg);
+	json_object_put(bo);
+	json_object_put(bn);
+	return d;
+}
+
+/*
+ * Load balancers by name: added, removed, and for each one kept what
+ * changed in it: its settings (VIP, port, mode, health, ...) and its
+ * backends. A service that moves to another VIP or port is a change of it.
+ */
+static struct json_object *diff_lbs(struct json_object *old, struct json_object *new)
+{
+	static const char *const keys[] = { "vip", "port", "proto", "mode", "table_size",
+					    "encap_source", "health" };
+	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
+	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
+	struct json_object *chg = json_object_new_array();
+
+	for (size_t i = 0; new && i < json_object_array_length(new); i++) {
+		struct json_object *s = json_object_array_get_idx(new, i), *o, *c, *b;
+
+		if (!json_object_object_get_ex(bo, json_object_get_string(pr_get(s, "name")), &o)) {
+			json_object_array_add(add, lb_brief(s));
+			continue;
+		}
+		c = json_object_new_object();
+		for (size_t k = 0; k < NELEM(keys); k++)
+			add_change(c, keys[k], pr_get(o, keys[k]), pr_get(s, keys[k]));
+		b = diff_backends(o, s);
+		if (!json_object_object_length(c) && diff_empty(b) &&
+		    !json_object_array_length(pr_get(b, "changed"))) {
+			json_object_put(c);
+			json_object_put(b);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_get(pr_get(s, "name")));
+		json_object_object_add(o, "changes", c);
+		json_object_object_add(o, "backends", b);
+		json_object_array_add(chg, o);
+	}
+	for (size_t i = 0; old && i < json_object_array_length(old); i++) {
+		struct json_object *s = json_object_array_get_idx(old, i);
+
+		if (!json_object_object_get_ex(bn, json_object_get_string(pr_get(s, "name")), NULL))
+			json_object_array_add(del, lb_brief(s));
+	}
+	json_object_object_add(d, "added", add);
+	json_object_object_add(d, "removed", del);
+	json_object_object_add(d, "changed", chg);
+	json_object_put(bo);
+	json_object_put(bn);
 	return d;
 }
 
@@ -729,7 +876,7 @@ static struct json_object *diff_egress(struct json_object *old, struct json_obje
 /* What applying NEW would change against OLD (the policy in force). */
 static struct json_object *diff_policies(struct json_object *old, struct json_object *new)
 {
-	struct json_object *d = json_object_new_object(), *r, *s, *b, *st, *eg;
+	struct json_object *d = json_object_new_object(), *r, *s, *b, *st, *eg, *lb;
 	bool same;
 
 	{
@@ -743,10 +890,12 @@ static struct json_object *diff_policies(struct json_object *old, struct json_ob
 	b = diff_strs(pr_get(old, "blocklist"), pr_get(new, "blocklist"));
 	st = diff_settings(old, new);
 	eg = diff_egress(pr_get(old, "egress"), pr_get(new, "egress"));
+	lb = diff_lbs(pr_get(old, "loadbalancers"), pr_get(new, "loadbalancers"));
 	same = rules_same(r) && diff_empty(s) &&
 	       !json_object_array_length(pr_get(s, "changed")) && diff_empty(b) &&
 	       !json_object_object_length(st) && diff_empty(eg) &&
-	       !json_object_array_length(pr_get(eg, "changed"));
+	       !json_object_array_length(pr_get(eg, "changed")) && diff_empty(lb) &&
+	       !json_object_array_length(pr_get(lb, "changed"));
 	json_object_object_add(d, "same", json_object_new_boolean(same));
 	json_object_object_add(d, "generation", json_object_get(pr_get(old, "generation")));
 	json_object_object_add(d, "rules", r);
@@ -754,6 +903,7 @@ static struct json_object *diff_policies(struct json_object *old, struct json_ob
 	json_object_object_add(d, "blocklist", b);
 	json_object_object_add(d, "settings", st);
 	json_object_object_add(d, "egress", eg);
+	json_object_object_add(d, "loadbalancers", lb);
 	return d;
 }
 
@@ -871,6 +1021,63 @@ static void egress_diff_text(struct json_object *eg)
 	}
 }
 
+static void lb_brief_text(char sign, struct json_object *s)
+{
+	const char *vip = json_object_get_string(pr_get(s, "vip"));
+
+	printf(vip && strchr(vip, ':') ? "%c loadbalancer %s [%s]:%d/%s\n" :
+	       "%c loadbalancer %s %s:%d/%s\n", sign, json_object_get_string(pr_get(s, "name")),
+	       vip ? vip : "?", json_object_get_int(pr_get(s, "port")),
+	       json_object_get_string(pr_get(s, "proto")));
+}
+
+static void changes_text(const char *what, struct json_object *changes)
+{
+	json_object_object_foreach(changes, k, c) {
+		char *from = pr_text(pr_get(c, "from"), 0), *to = pr_text(pr_get(c, "to"), 0);
+
+		printf("~ %s %s: %s -> %s\n", what, k, from ? from : "?", to ? to : "?");
+		free(from);
+		free(to);
+	}
+}
+
+static void lbs_diff_text(struct json_object *lb)
+{
+	struct json_object *v;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(pr_get(lb, "added")); i++)
+		lb_brief_text('+', json_object_array_get_idx(pr_get(lb, "added"), i));
+	for (i = 0; i < json_object_array_length(pr_get(lb, "removed")); i++)
+		lb_brief_text('-', json_object_array_get_idx(pr_get(lb, "removed"), i));
+	for (i = 0; i < json_object_array_length(pr_get(lb, "changed")); i++) {
+		struct json_object *b;
+		char what[256];
+		size_t k;
+
+		v = json_object_array_get_idx(pr_get(lb, "changed"), i);
+		b = pr_get(v, "backends");
+		snprintf(what, sizeof(what), "loadbalancer %s",
+			 json_object_get_string(pr_get(v, "name")));
+		changes_text(what, pr_get(v, "changes"));
+		for (k = 0; k < json_object_array_length(pr_get(b, "added")); k++)
+			printf("+ %s backend %s\n", what, json_object_get_string(
+				       json_object_array_get_idx(pr_get(b, "added"), k)));
+		for (k = 0; k < json_object_array_length(pr_get(b, "removed")); k++)
+			printf("- %s backend %s\n", what, json_object_get_string(
+				       json_object_array_get_idx(pr_get(b, "removed"), k)));
+		for (k = 0; k < json_object_array_length(pr_get(b, "changed")); k++) {
+			struct json_object *c = json_object_array_get_idx(pr_get(b, "changed"), k);
+			char be[400];
+
+			snprintf(be, sizeof(be), "%s backend %s", what,
+				 json_object_get_string(pr_get(c, "backend")));
+			changes_text(be, pr_get(c, "changes"));
+		}
+	}
+}
+
 static int diff_text(struct json_object *d)
 {
 	struct json_object *s = pr_get(d, "sets");
@@ -912,6 +1119,7 @@ static int diff_text(struct json_object *d)
 		free(to);
 	}
 	egress_diff_text(pr_get(d, "egress"));
+	lbs_diff_text(pr_get(d, "loadbalancers"));
 	return 0;
 }
 
@@ -1022,6 +1230,7 @@ const struct cli_object cli_policy = {
 		   "show: the policy in force: generation, rules in order with their origin\n"
 		   "(FILE:LINE, or cli), sets, blocklist, conntrack settings.\n"
 		   "diff: what applying DIR would change against the policy in force: rules\n"
-		   "added, removed, changed or moved, set entries, blocklist, settings. Exit as\n"
+		   "added, removed, changed or moved, set entries, blocklist, settings, egress\n"
+		   "entries, load balancers and their backends. Exit as\n"
 		   "diff(1): 0 no difference, 1 different, 2 trouble (invalid DIR, no agent).",
 };

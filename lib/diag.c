@@ -4,6 +4,7 @@
  * name so it outlives the policy that produced it.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,27 @@ static char *escape_controls(char *s)
 	*o = '\0';
 	free(s);
 	return out;
+}
+
+size_t sl_utf8_len(const unsigned char *b, size_t len)
+{
+	unsigned char ch = b[0];
+	size_t n = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
+		   (ch & 0xf8) == 0xf0 ? 4 : 0;
+	uint32_t cp;
+
+	if (n == 0 || n > len)
+		return 0;
+	cp = n == 1 ? ch : ch & (0x7f >> n);
+	for (size_t k = 1; k < n; k++) {
+		if ((b[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (b[k] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
 }
 
 void sl_diag_add(struct sl_diags *d, const struct sl_loc *loc, const char *fmt, ...)

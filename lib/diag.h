@@ -33,4 +33,11 @@ void sl_diag_add(struct sl_diags *d, const struct sl_loc *loc, const char *fmt, 
 void sl_diags_print(FILE *out, const struct sl_diags *d);
 void sl_diags_free(struct sl_diags *d);
 
+/*
+ * The length of the UTF-8 sequence at B (LEN bytes left): 1 to 4, or 0 when
+ * B starts no valid one (a stray continuation byte, a truncated or overlong
+ * sequence, a surrogate, past U+10FFFF). A NUL byte is a sequence of 1.
+ */
+size_t sl_utf8_len(const unsigned char *b, size_t len);
+
 #endif /* SLUICE_DIAG_H */

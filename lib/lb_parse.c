@@ -171,6 +171,11 @@ int lb_drain_parse(const char *s, struct lb_drain *d, char *err, size_t errlen)
 	if (slash && (!strcmp(slash, "/tcp") || !strcmp(slash, "/udp"))) {
 		d->proto = slash[1] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
 		*slash = '\0';
+	} else if (slash) {
+		/* not the port's fault: say what may follow the '/' */
+		snprintf(err, errlen, "\"%s\": unknown protocol \"%s\"; use VIP:PORT/tcp or "
+			 "VIP:PORT/udp (or VIP:PORT for both)", svc, slash + 1);
+		return -EINVAL;
 	}
 	if (lb_endpoint_parse(svc, true, &d->vfamily, d->vip, &d->vport, err, errlen) ||
 	    lb_endpoint_parse(sp + 1, false, &d->bfamily, d->baddr, &d->bport, err, errlen))

@@ -9,7 +9,7 @@
  * from (a line and column of the edits file, or a CLI argument). So a rule
  * added from the CLI is valid exactly when the same rule in a file would
  * be; the one exception is an IPv4-mapped address an older agent let into
- * the edits file, which still loads (new_mapped).
+ * the edits file, which still loads (new_refused).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1221,6 +1221,26 @@ static bool set_name_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
+/* Does a reference before rule I's value J of field K name the same set? */
+static bool set_named_before(const struct sl_edits *e, size_t i, int k, size_t j)
+{
+	const char *name = e->rules[i].v[k][j];
+
+	for (size_t a = 0; a <= i; a++) {
+		const struct sl_edit_rule *r = &e->rules[a];
+
+		for (int f = SL_EF_SRC; f <= SL_EF_DST; f++) {
+			for (size_t b = 0; b < r->n[f]; b++) {
+				if (a == i && f == k && b == j)
+					return false;
+				if (!strcmp(r->v[f][b], name))
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* The generated policy: stand-in sets for the @references, then the rules. */
 static void gen_policy(struct gen *g, const struct sl_edits *e)
 {
@@ -1240,7 +1260,9 @@ static void gen_policy(struct gen *g, const struct sl_edits *e)
 					gen_line(g, -1, 0);
 					any_set = true;
 				}
-				/* duplicates are fine here: they are only names */
+				/* once each: a set name twice is an error in a policy */
+				if (set_named_before(e, i, k, j))
+					continue;
 				fputs("  ", g->f);
 				put_quoted(g->f, s + 1);
 				fputs(": {prefixes: [\"192.0.2.0/32\"]}\n", g->f);
@@ -1286,12 +1308,13 @@ static const struct sl_loc *gen_loc(const struct gen *g, const struct sl_edits *
 
 /*
  * The rules' addresses given by a request (line 0: not read from the edits
- * file), IPv4-mapped ones refused as sl_prefix_parse says: the generated
- * policy is parsed taking them (an older agent's edits file may hold one
- * in a rule, and must still load), so a new one is refused here. 0 or
- * -EINVAL.
+ * file), refused where an older agent's edits file may hold the same and
+ * must still load: IPv4-mapped ones, as sl_prefix_parse says (the
+ * generated policy is parsed taking them), and references to the CLI's
+ * own sets ("@sluice.block" exists only while the blocklist is not empty:
+ * a rule naming it made the last `block del` fail). 0 or -EINVAL.
  */
-static int new_mapped(const struct sl_edits *e, struct sl_diags *diags)
+static int new_refused(const struct sl_edits *e, struct sl_diags *diags)
 {
 	int err = 0;
 
@@ -1307,6 +1330,14 @@ static int new_mapped(const struct sl_edits *e, struct sl_diags *diags)
 				if (s[0] != '@' &&
 				    sl_prefix_parse(s, strlen(s), &p, perr, sizeof(perr)) == -EDOM) {
 					sl_diag_add(diags, &r->floc[k], "%s", perr);
+					err = -EINVAL;
+				}
+				if (s[0] == '@' && !strncmp(s + 1, SL_RESERVED_PREFIX,
+							    strlen(SL_RESERVED_PREFIX))) {
+					sl_diag_add(diags, &r->floc[k], "\"%s\": sets whose "
+						    "names start with \"%s\" are the CLI's own (the blocklist is "
+						    "rule 0 of every section already); name a set of "
+						    "the policy", s, SL_RESERVED_PREFIX);
 					err = -EINVAL;
 				}
 			}
@@ -1330,7 +1361,7 @@ int sl_edit_rules_build(const struct sl_edits *e, struct sl_policy *pol,
 		policy_defaults(pol);
 		return 0;
 	}
-	if (new_mapped(e, diags))
+	if (new_refused(e, diags))
 		return -EINVAL;
 	g.f = open_memstream(&text, &len);
 	if (!g.f)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fnv.h"
+#include "lb_policy.h"
 #include "policy_edit.h"
 #include "policy_json.h"
 
@@ -186,6 +187,82 @@ struct json_object *sl_json_egress(const struct sl_egress *e)
 	return o;
 }
 
+struct json_object *sl_json_lb_health(const struct sl_lb_health *h)
+{
+	struct json_object *o;
+
+	if (h->type == SL_HC_NONE)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string(h->type == SL_HC_HTTP ?
+								 "http" : "tcp"));
+	json_object_object_add(o, "interval", json_object_new_double(h->interval_ms / 1000.0));
+	json_object_object_add(o, "timeout", json_object_new_double(h->timeout_ms / 1000.0));
+	json_object_object_add(o, "rise", json_object_new_int64(h->rise));
+	json_object_object_add(o, "fall", json_object_new_int64(h->fall));
+	if (h->type == SL_HC_HTTP) {
+		json_object_object_add(o, "path", json_object_new_string(h->path ? h->path : "/"));
+		json_object_object_add(o, "expect", json_object_new_int64(h->expect));
+	}
+	return o;
+}
+
+struct json_object *sl_json_lb_service(const struct sl_lb_service *s)
+{
+	struct json_object *o = json_object_new_object(), *bes = json_object_new_array();
+	char buf[80];
+
+	json_object_object_add(o, "name", json_object_new_string(s->name ? s->name : ""));
+	lb_endpoint_format(s->family, s->vip, 0, buf, sizeof(buf));
+	json_object_object_add(o, "vip", json_object_new_string(buf));
+	json_object_object_add(o, "port", json_object_new_int(s->port));
+	json_object_object_add(o, "proto", json_object_new_string(lb_proto_name(s->proto)));
+	json_object_object_add(o, "mode", json_object_new_string(lb_mode_name(s->mode)));
+	json_object_object_add(o, "table_size", json_object_new_int64(s->table_size));
+	/* written only with dsr; null: the default prefix of the family */
+	if (s->encap.family)
+		sl_prefix_format(&s->encap, buf, sizeof(buf));
+	json_object_object_add(o, "encap_source", s->encap.family ?
+			       json_object_new_string(buf) : NULL);
+	json_object_object_add(o, "health", sl_json_lb_health(&s->health));
+	for (size_t i = 0; i < s->nbackends; i++) {
+		const struct sl_lb_backend *b = &s->backends[i];
+		struct json_object *j = json_object_new_object();
+
+		lb_endpoint_format(s->family, b->addr, 0, buf, sizeof(buf));
+		json_object_object_add(j, "addr", json_object_new_string(buf));
+		json_object_object_add(j, "port", json_object_new_int(b->port));
+		json_object_object_add(j, "weight", json_object_new_int64(b->weight));
+		json_object_object_add(j, "drain", !b->drain ? NULL :
+				       json_object_new_string(b->drain_cli ? "cli" : "policy"));
+		json_object_array_add(bes, j);
+	}
+	json_object_object_add(o, "backends", bes);
+	json_object_object_add(o, "origin", sl_json_origin(&s->loc, false));
+	return o;
+}
+
+static struct json_object *json_decap(const struct sl_decap *d)
+{
+	struct json_object *o, *ifs, *vips;
+	char buf[80];
+
+	if (!d->present)
+		return NULL;
+	o = json_object_new_object();
+	ifs = json_object_new_array();
+	for (size_t i = 0; i < d->nifaces; i++)
+		json_object_array_add(ifs, json_object_new_string(d->ifaces[i]));
+	vips = json_object_new_array();
+	for (size_t i = 0; i < d->nvips; i++) {
+		sl_prefix_format(&d->vips[i], buf, sizeof(buf));
+		json_object_array_add(vips, json_object_new_string(buf));
+	}
+	json_object_object_add(o, "interfaces", ifs);
+	json_object_object_add(o, "vips", vips);
+	return o;
+}
+
 struct json_object *sl_json_policy(const struct sl_policy *pol, bool with_prefixes)
 {
 	struct json_object *o = json_object_new_object(), *secs, *sets, *ct, *to;
@@ -252,5 +329,10 @@ struct json_object *sl_json_policy(const struct sl_policy *pol, bool with_prefix
 	for (size_t i = 0; i < pol->negs; i++)
 		json_object_array_add(secs, sl_json_egress(&pol->egs[i]));
 	json_object_object_add(o, "egress", secs);
+	secs = json_object_new_array();
+	for (size_t i = 0; i < pol->nlbs; i++)
+		json_object_array_add(secs, sl_json_lb_service(&pol->lbs[i]));
+	json_object_object_add(o, "loadbalancers", secs);
+	json_object_object_add(o, "decap", json_decap(&pol->decap));
 	return o;
 }

@@ -33,6 +33,14 @@ struct json_object *sl_json_backstop(const struct sl_egress *e);
 /* {"name", "cgroup", "default", "backstop": {"interfaces", "src"} | null, "origin", "rules"} */
 struct json_object *sl_json_egress(const struct sl_egress *e);
 
+/* A service's health checks: {"type", "interval", "timeout", "rise", "fall"[, "path",
+ * "expect"]}; NULL (JSON null) without them. */
+struct json_object *sl_json_lb_health(const struct sl_lb_health *h);
+/* A load balancer as written: {"name", "vip", "port", "proto", "mode", "table_size",
+ * "encap_source" (as written; else null), "health", "backends": [{"addr", "port", "weight",
+ * "drain": "policy" | "cli" | null}], "origin"} */
+struct json_object *sl_json_lb_service(const struct sl_lb_service *s);
+
 /*
  * A rule's identity for its counters: a 64-bit hash of its name and content
  * (the JSON above), never 0. A reload keeps a rule's counters while it is the
@@ -44,8 +52,10 @@ uint64_t sl_rule_key(const struct sl_rule *r);
  * The whole policy: {"files", "sections": [{"name", "interfaces", "default",
  * "stateful", "rules": [rule + "index", "section", "origin"]}], "sets": [{"name",
  * "count", "origin"[, "prefixes"]}], "blocklist": [...], "conntrack":
- * {"max-entries", "timeouts": {...}}, "egress": [sl_json_egress]}. With PREFIXES, every set lists its
- * prefixes (for diff); the CLI blocklist is "blocklist", not a set.
+ * {"max-entries", "timeouts": {...}, "syn-cookies", "syn-cookie-ports"}, "egress":
+ * [sl_json_egress], "loadbalancers": [sl_json_lb_service], "decap": {"interfaces",
+ * "vips"} | null}. With PREFIXES, every set lists its prefixes (for diff); the CLI
+ * blocklist is "blocklist", not a set.
  */
 struct json_object *sl_json_policy(const struct sl_policy *pol, bool prefixes);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "diag.h"
 #include "print.h"
 
 struct pr_table {
@@ -327,8 +328,31 @@ char *pr_text(struct json_object *v, unsigned int flags)
 void pr_json(FILE *out, struct json_object *v, bool pretty)
 {
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
+	const unsigned char *s;
+	size_t len, run = 0;
 
 	flags |= pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
-	fputs(json_object_to_json_string_ext(v, flags), out);
+	s = (const unsigned char *)json_object_to_json_string_length(v, flags, &len);
+	if (!s)
+		len = 0;
+	/*
+	 * JSON is UTF-8 (RFC 8259), but json-c copies a string's bytes as they
+	 * are: a file name, an argument or an agent's answer that is not UTF-8
+	 * would make the whole output unreadable to jq or Python. Such a byte
+	 * can only sit inside a string; it is written as the text \xNN there,
+	 * as error messages write control characters.
+	 */
+	for (size_t i = 0; i < len;) {
+		size_t n = s[i] < 0x80 ? 1 : sl_utf8_len(s + i, len - i);
+
+		if (n) {
+			i += n;
+			continue;
+		}
+		fwrite(s + run, 1, i - run, out);
+		fprintf(out, "\\\\x%02x", s[i]);
+		run = ++i;
+	}
+	fwrite(s + run, 1, len - run, out);
 	fputc('\n', out);
 }

@@ -77,23 +77,13 @@ static int check_text(struct ydoc *y, const unsigned char *b, size_t len)
 
 	while (i < len) {
 		unsigned char ch = b[i];
-		size_t n = ch < 0x80 ? 1 : (ch & 0xe0) == 0xc0 ? 2 : (ch & 0xf0) == 0xe0 ? 3 :
-			   (ch & 0xf8) == 0xf0 ? 4 : 0;
-		uint32_t cp;
+		size_t n = sl_utf8_len(b + i, len - i);
 
 		if (ch == 0)
 			return fail(y, &m, "NUL byte: this is a binary file, not YAML");
-		if (n == 0 || i + n > len)
-			goto bad;
-		cp = n == 1 ? ch : ch & (0x7f >> n);
-		for (size_t k = 1; k < n; k++) {
-			if ((b[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (b[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			goto bad;
+		if (n == 0)
+			return fail(y, &m, "invalid UTF-8 (byte 0x%02x): a policy file must be "
+				    "UTF-8 text", ch);
 		if (ch == '\n') {
 			m.line++;
 			m.column = 0;
@@ -101,10 +91,6 @@ static int check_text(struct ydoc *y, const unsigned char *b, size_t len)
 			m.column++;
 		}
 		i += n;
-		continue;
-bad:
-		return fail(y, &m, "invalid UTF-8 (byte 0x%02x): a policy file must be UTF-8 text",
-			    ch);
 	}
 	return 0;
 }

@@ -227,6 +227,24 @@ def test_check_invalid_json(tmp_path):
     assert e["message"]
 
 
+def test_json_output_is_utf8_whatever_the_input(tmp_path):
+    """-j output is JSON, so UTF-8, also when a file name or an argument it
+    quotes is not: the stray byte is written as the text \\xNN. (The bytes
+    used to be copied as they were: jq and Python refused the whole output.)"""
+    d = tmp_path / "pol"
+    d.mkdir()
+    (d / "a\xff.yaml".encode("latin-1").decode("utf-8", "surrogateescape")).write_text(
+        "firewall: {default: maybe}\n")
+    for args, code in ((["-j", "policy", "check", str(d)], 2),
+                       (["-j", "block", "add", b"198.51.100.\xff"], 2),
+                       (["-j", "--socket", b"/nonexistent/s\xe9.sock", "status"], 1)):
+        p = subprocess.run([SLUICE, *args], capture_output=True, timeout=30)
+        assert p.returncode == code, (args, p.returncode, p.stdout, p.stderr)
+        out = json.loads(p.stdout.decode("utf-8"))     # strict: no stray bytes
+        text = json.dumps(out)
+        assert "\\\\xff" in text or "\\\\xe9" in text, text
+
+
 def test_check_yaml_syntax_error(tmp_path):
     f = write(tmp_path / "fw.yaml", "firewall:\n  rules: [\n    - name: x\n")
     p = run("policy", "check", f)
@@ -314,6 +332,25 @@ def test_check_files_merge(tmp_path):
     assert p.returncode == 2
     m = ERR_RE.match(p.stderr.splitlines()[0])
     assert m and m["file"] == b and "blocklist" in m["msg"], p.stderr
+
+
+def test_check_same_file_twice_is_read_once(tmp_path):
+    """FILE arguments merge as one dir would, and a dir holds a file once: a
+    file named twice (a glob that also matches it, ./f and /abs/f) is read
+    once. It used to be refused as defining firewall again, "first at"
+    itself."""
+    f = write(tmp_path / "fw.yaml", VALID)
+    os.symlink("fw.yaml", tmp_path / "link.yaml")
+    for args in ([f, f], [f, "./fw.yaml"], [f, str(tmp_path / "link.yaml")]):
+        p = subprocess.run([SLUICE, "-j", "policy", "check", *args], capture_output=True,
+                           text=True, timeout=30, cwd=tmp_path)
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+        out = json_only(p)
+        assert (out["valid"], out["rules"], out["files"]) == (True, 2, [f]), out
+    # a dir given twice is two policies, as documented: the summary adds up
+    os.unlink(tmp_path / "link.yaml")
+    p = run("-j", "policy", "check", str(tmp_path), str(tmp_path))
+    assert p.returncode == 0 and json_only(p)["rules"] == 4, p.stdout
 
 
 def test_check_duplicate_rule_across_files(tmp_path):

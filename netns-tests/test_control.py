@@ -100,6 +100,17 @@ def test_control_socket_clients_cannot_hold_the_agent(env):
         ans = ask(agent, raw)
         assert ans["ok"] is False and "NUL" in ans["error"], (raw, ans)
     assert ask(agent, b'{"cmd":"status","x":"a\x00b"}\n')["ok"] is False
+    # not UTF-8 (JSON is): refused, where the byte used to come back quoted
+    # in the error answer (an answer no strict JSON reader takes) or be served
+    for raw in (b'{"cmd":"st\xffatus"}\n', b'\xef\xbb{"cmd":"status"}\n',
+                b'{"cmd":"block-list","x":"\xc3"}\n',
+                b'{"cmd":"rule-add","name":"x","action":"deny","before":"\xed\xa0\x80"}\n'):
+        with connect(agent) as s:
+            s.sendall(raw)
+            line = recv_line(s)
+        ans = json.loads(line.decode("utf-8"))     # strict: no stray bytes
+        assert ans["ok"] is False and "not UTF-8" in ans["error"], (raw, ans)
+        assert ans.get("usage") is True
     # rule-add with a key it does not know (a typo of "src"): refused, where it
     # used to add an allow rule for every source
     ans = ask(agent, b'{"cmd":"rule-add","name":"typo","action":"allow","scr":["192.0.2.99"]}\n')

@@ -10,7 +10,9 @@ edit and must never change.
 """
 import hashlib
 import itertools
+import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -306,6 +308,12 @@ def test_invalid_edits(env):
     assert agent.cli("block", "list")["prefixes"] == ["198.51.100.7/32"]
     assert hashes(agent) == before
 
+    # a CLI rule's place: the edits file, without the line ":0" it printed
+    # while the rule had none (added since the file was last read)
+    agent.cli("rule", "add", "cli-x", "--action", "deny", "--src", "203.0.113.9")
+    fails(1, ["exists already (added by the CLI, in %s)" % os.path.join(
+        agent.policy_dir, ".sluice-cli.yaml")], "rule", "add", "cli-x", "--action", "deny")
+
 
 def test_policy_show_and_diff(env, tmp_path):
     """show: what is in force with origins; diff: 0 for the same dir, 1 with
@@ -356,6 +364,63 @@ def test_policy_show_and_diff(env, tmp_path):
     (stage / "10-fw.yaml").write_text("firewall: [\n")
     p = agent.cli_raw("policy", "diff", str(stage), json_out=False)
     assert p.returncode == 2 and "10-fw.yaml:" in p.stderr, p.stderr
+    assert hashes(agent) == before
+
+
+def test_policy_diff_sees_every_part_of_the_policy(env, tmp_path):
+    """diff compares what the agent applies beyond rules, sets and egress:
+    load balancers (a service added, one that moved, a backend's weight or
+    drain), the hook of a section, SYN cookies, decap. Each of these used
+    to give "no difference", exit 0: `policy diff staging/ && echo "nothing
+    to deploy"` then kept a change from being deployed."""
+    topo = env.topo
+    lbs = ("loadbalancers:\n"
+           "  - name: web\n    vip: 192.0.2.10\n    port: 80\n    backends:\n"
+           "      - { addr: 198.51.100.11, port: 8080 }\n"
+           "      - { addr: 198.51.100.12, port: 8080, weight: 2 }\n")
+    text = policy(topo, ["- {name: allow-5000, action: allow, proto: udp, dport: [5000]}"])
+    env.agent.write_file("30-lb.yaml", lbs)
+    agent, before = start(env, text)
+    stage = tmp_path / "stage"
+
+    def diff(files):
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        for name, body in files.items():
+            (stage / name).write_text(body)
+        p = agent.cli_raw("policy", "diff", str(stage), json_out=False)
+        pj = agent.cli_raw("policy", "diff", str(stage))
+        assert p.returncode == pj.returncode, (p, pj)
+        return p.returncode, p.stdout, json.loads(pj.stdout)
+
+    base = {"10-fw.yaml": text, "30-lb.yaml": lbs}
+    rc, out, d = diff(base)
+    assert (rc, out, d["same"]) == (0, "", True), out
+    assert agent.cli("policy", "show")["loadbalancers"][0]["backends"][1] == {
+        "addr": "198.51.100.12", "port": 8080, "weight": 2, "drain": None}
+
+    rc, out, d = diff(dict(base, **{"30-lb.yaml": lbs.replace("weight: 2", "weight: 5").replace(
+        "port: 80\n", "port: 8080\n").replace("port: 8080 }", "port: 8080, drain: true }", 1)
+        + "  - name: dns\n    vip: 192.0.2.53\n    port: 53\n    proto: udp\n"
+        "    backends: [{ addr: 198.51.100.21 }]\n"}))
+    assert rc == 1 and d["same"] is False, out
+    assert "+ loadbalancer dns 192.0.2.53:53/udp\n" in out, out
+    assert "~ loadbalancer web port: 80 -> 8080\n" in out, out
+    assert "~ loadbalancer web backend 198.51.100.12:8080 weight: 2 -> 5\n" in out, out
+    assert "~ loadbalancer web backend 198.51.100.11:8080 drain: - -> policy\n" in out, out
+    lb = d["loadbalancers"]
+    assert [a["name"] for a in lb["added"]] == ["dns"] and lb["removed"] == []
+    assert lb["changed"][0]["changes"] == {"port": {"from": 80, "to": 8080}}
+
+    rc, out, d = diff(dict(base, **{"10-fw.yaml": text.replace(
+        "  default:", "  hook: xdp\n  default:"), "40-ct.yaml":
+        "conntrack: {syn-cookies: off}\ndecap: {interfaces: [\"%s\"], vips: [192.0.2.99]}\n"
+        % topo.glob}))
+    assert rc == 1, out
+    for line in ("~ sections.fw0.hook: auto -> xdp", "~ conntrack.syn-cookies: auto -> off",
+                 "~ decap.vips: - -> 192.0.2.99/32"):
+        assert line + "\n" in out, out
+    assert d["settings"]["conntrack.syn-cookies"] == {"from": "auto", "to": "off"}
     assert hashes(agent) == before
 
 

@@ -202,6 +202,53 @@ TEST(cli_arguments_are_named)
 	sl_edit_rule_free(&r);
 }
 
+/*
+ * Rules naming the same set: in an edits file (two CLI rules on @bad, one
+ * with @bad in src and dst) they load; the stand-in sets of the generated
+ * policy were written once per reference, and "duplicate set name" came
+ * back for the second, at /proc/self/fd/N. A new rule naming the CLI's own
+ * set is refused: @sluice.block is gone once the list is empty, and the
+ * last `block del` then failed; an edits file holding one still loads.
+ */
+TEST(rules_naming_the_same_set_and_the_clis_own)
+{
+	struct sl_edit_rule r = {};
+	struct sl_edits e = { .path = (char *)"" };
+	struct sl_policy pol;
+	struct sl_diags d = {};
+	int rc;
+
+	setup();
+	put("10-fw.yaml", fw);
+	put(SL_EDITS_FILE,
+	    "rules:\n"
+	    "  - {name: c1, action: deny, src: [\"@bad\"], proto: [udp]}\n"
+	    "  - {name: c2, action: deny, src: [\"@bad\"], dst: [\"@bad\"]}\n"
+	    "  - {name: c3, action: deny, src: [\"@sluice.block\"]}\n"
+	    "block: |\n  198.51.100.7/32\n");
+	rc = policy_load_dir_edits(dir, &pol, &d);
+	if (ASSERT_EQ(rc, 0, "load") && ASSERT_EQ(d.n, 0, "diags")) {
+		ASSERT_TRUE(pol.fws[0].rules[4].dst[0].set == policy_find_set(&pol, "bad"),
+			    "c2 dst @bad");
+		policy_free(&pol);
+	}
+	sl_diags_free(&d);
+	teardown();
+
+	sl_edit_rule_add(&r, SL_EF_NAME, "new");
+	sl_edit_rule_add(&r, SL_EF_ACTION, "deny");
+	sl_edit_rule_add(&r, SL_EF_SRC, "@sluice.block");
+	r.floc[SL_EF_SRC] = (struct sl_loc){ "--src", 0, 0 };
+	e.rules = &r;
+	e.nrules = 1;
+	rc = sl_edit_rules_build(&e, &pol, &d);
+	if (!ASSERT_EQ(rc, -EINVAL, "a new rule on @sluice.block") && !rc)
+		policy_free(&pol);
+	ASSERT_TRUE(has_diag(&d, "--src", 0, "are the CLI's own"), "names --src");
+	sl_diags_free(&d);
+	sl_edit_rule_free(&r);
+}
+
 TEST(format_round_trips)
 {
 	struct sl_edits e = {}, back = {};

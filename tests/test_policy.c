@@ -1757,6 +1757,10 @@ TEST(lb_drain_by_protocol)
 	}
 	ASSERT_EQ(lb_drain_parse("192.0.2.10:53/icmp 198.51.100.1", &d, err, sizeof(err)),
 		   -EINVAL, "/icmp");
+	ASSERT_TRUE(strstr(err, "unknown protocol \"icmp\"; use VIP:PORT/tcp") != NULL, err);
+	ASSERT_EQ(lb_drain_parse("192.0.2.10:53/TCP 198.51.100.1", &d, err, sizeof(err)),
+		   -EINVAL, "/TCP: keywords are exact");
+	ASSERT_TRUE(strstr(err, "unknown protocol \"TCP\"") != NULL, err);
 out:
 	fx_done(&f);
 }
