@@ -31,18 +31,15 @@ int cli_parse_generation(struct cli *c, const char *arg, long long *gen)
 int cli_edit_call(struct cli *c, const char *cmd, struct json_object *args, long long gen,
 		  struct json_object **data)
 {
-	struct json_object *g;
-	int rc;
-
-	/* the generation this edit is decided against: given, or the one in force now */
-	if (gen < 0) {
-		rc = ctl_call(c, "generation", NULL, &g);
-		if (rc)
-			return rc;
-		gen = json_object_get_int64(json_object_object_get(g, "generation"));
-		json_object_put(g);
-	}
-	json_object_object_add(args, "generation", json_object_new_int64(gen));
+	/*
+	 * The generation this edit was decided against, when the caller gave
+	 * one (--generation). Without it the edit is an operation on whatever
+	 * is in force when the agent serves it, as `nft add element` is: two
+	 * scripts blocking at once (fail2ban's jails) both get their block,
+	 * where a generation fetched here made one of them a conflict.
+	 */
+	if (gen >= 0)
+		json_object_object_add(args, "generation", json_object_new_int64(gen));
 	return ctl_call(c, cmd, args, data);
 }
 

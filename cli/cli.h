@@ -163,8 +163,8 @@ void cli_synopsis(FILE *out, const struct cli_object *o, const struct cli_verb *
 /*
  * Edits (block.c): --generation N is the generation the edit was decided
  * against (the agent refuses it with a conflict when another is in force);
- * without it, cli_edit_call asks the agent for the one in force first
- * (GEN < 0). cli_generation reads the option of parsed arguments.
+ * without it (GEN < 0) the edit applies to whatever is in force when the
+ * agent serves it. cli_generation reads the option of parsed arguments.
  */
 #define CLI_OPT_GENERATION \
 	{ "--generation", "N", 0, CV_TEXT, NULL, \
