@@ -258,7 +258,7 @@ out:
 }
 
 static const struct cli_opt monitor_opts[] = {
-	{ "--count", "N", 0, CV_TEXT, NULL, "stop after N events (default: until interrupted)" },
+	{ "--count", "N", 0, CV_TEXT, NULL, "stop after N events (0, the default: until interrupted)" },
 	{ "--backlog", "N", 0, CV_TEXT, NULL, "first the last N events the agent kept (0..1024)" },
 	{ NULL },
 };
