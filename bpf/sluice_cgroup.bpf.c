@@ -421,8 +421,9 @@ __noinline int sl_eg_pkt(struct __sk_buff *skb)
 	struct bpf_sock *bsk;
 	enum sl_eg_find f;
 	struct sl_meta m;
-	__u8 hdr[SL_IP6_HLEN];
 	__u64 cg = 0;
+	__be32 dst4;
+	__u8 vers;
 
 	bsk = skb->sk;
 	if (bsk)
@@ -436,19 +437,24 @@ __noinline int sl_eg_pkt(struct __sk_buff *skb)
 		   (bsk->protocol != SL_IPPROTO_ICMP && bsk->protocol != SL_IPPROTO_ICMPV6)) {
 		return 1;
 	}
+	/*
+	 * the destination alone, read into M: a header buffer here would take
+	 * this frame, sl_eg_verdict's and the classifier's past the 512 bytes
+	 * of stack a chain of calls may have
+	 */
 	__builtin_memset(&m, 0, sizeof(m));
-	if (bpf_skb_load_bytes(skb, 0, hdr, SL_IP4_HLEN))
+	if (bpf_skb_load_bytes(skb, 0, &vers, 1))
 		return 1;
-	if (hdr[0] >> 4 == 4) {
-		if (bsk->family != SL_EG_AF_INET)
+	if (vers >> 4 == 4) {
+		if (bsk->family != SL_EG_AF_INET ||
+		    bpf_skb_load_bytes(skb, SL_IP4_OFF_DST, &dst4, 4))
 			return 1;
 		m.family = 4;
-		m.dst4 = (__u32)hdr[16] << 24 | hdr[17] << 16 | hdr[18] << 8 | hdr[19];
+		m.dst4 = bpf_ntohl(dst4);
 	} else {
-		if (bpf_skb_load_bytes(skb, 0, hdr, SL_IP6_HLEN))
+		if (bpf_skb_load_bytes(skb, SL_IP6_OFF_DST, m.dst6, 16))
 			return 1;
 		m.family = 6;
-		__builtin_memcpy(m.dst6, hdr + 24, 16);
 	}
 	m.proto = bsk->protocol;
 	m.has_l4 = 1;

@@ -42,12 +42,6 @@
 extern int bpf_sk_assign_tcp_reqsk(struct __sk_buff *skb, struct sock *sk,
 				   struct bpf_tcp_req_attrs *attrs, int attrs__sz) __ksym;
 
-static __always_inline int sl_tc_parse(void *data, void *data_end, struct sl_meta *m)
-{
-	__builtin_memset(m, 0, sizeof(*m));
-	return sl_parse(data, data_end, m);
-}
-
 /*
  * Conntrack as BPF-to-BPF calls (the XDP firewall inlines it): inlined
  * into the parser's paths, the two table lookups once took the verifier
@@ -124,7 +118,6 @@ int sluice_tc(struct __sk_buff *skb)
  */
 static __noinline int sl_tc_ck_accept(struct __sk_buff *skb, const struct sl_ck_meta *ck)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	struct bpf_tcp_req_attrs attrs = {};
 	struct bpf_sock_tuple t = {};
 	struct tcp_sock *tp;
@@ -133,7 +126,8 @@ static __noinline int sl_tc_ck_accept(struct __sk_buff *skb, const struct sl_ck_
 	__u32 size;
 	int ret = -1;
 
-	if (!ck || sl_tc_parse(data, data_end, &m) != SL_PARSE_IP ||
+	/* the linear part alone (len 0), as XDP parsed it */
+	if (!ck || sl_skb_parse_eth(skb, &m, 0) != SL_PARSE_IP ||
 	    m.proto != SL_IPPROTO_TCP || !m.has_ports)
 		goto out;
 	if (m.family == 4) {

@@ -30,7 +30,9 @@
 #define SL_IP4_OPT_LSRR		0x83	/* loose source and record route */
 #define SL_IP4_OPT_SSRR		0x89	/* strict source and record route */
 #define SL_IP4_OFF_PROTO	9
+#define SL_IP4_OFF_DST		16
 #define SL_IP6_OFF_NEXTHDR	6
+#define SL_IP6_OFF_DST		24
 #define SL_RT_OFF_SEGLEFT	3	/* routing header: next, length, type, segments left */
 
 /* The walk over the IPv4 options (a bpf_loop: the verifier checks one step, not 40). */

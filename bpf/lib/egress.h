@@ -119,22 +119,46 @@ static __always_inline int sl_eg_deny(__u32 entry, enum sluice_drop_reason why,
 	return SL_EG_DENY;
 }
 
+/* Who asks sl_eg_verdict, for the counters and the drop event (five arguments at most). */
+struct sl_eg_asker {
+	__u64 cg;		/* the socket's cgroup, 0 for the backstop */
+	__u64 bytes;		/* counted with the verdict: 0 for a call */
+	__u32 ifindex;		/* the backstop's device, else 0 */
+	__u32 hook;		/* enum sluice_eg_hook */
+};
+
 /*
- * The verdict of entry V for the call or packet M, counted under HOOK;
- * BYTES are counted too (0 for a call). CG (the socket's cgroup, 0 for the
- * backstop) and IFINDEX go into the drop event. A slot that is gone or
- * incomplete denies: a managed cgroup never passes unjudged.
+ * The verdict of entry V for the call or packet M, counted under A->hook;
+ * A->bytes are counted too. A->cg and A->ifindex go into the drop event. A
+ * slot that is gone or incomplete denies: a managed cgroup never passes
+ * unjudged.
+ *
+ * A global function: the verifier checks it once per program, with M's
+ * fields unknown, and its callers see one unknown result. Inlined, the
+ * classifier was checked again for every state a caller reached it with
+ * (each parse path of the backstop, each address form of connect6): most
+ * of the cgroup object's 1.2M processed instructions and of an agent's
+ * start (docs/architecture.md, "Verifier time"). A call costs a few ns,
+ * once per connect()/sendmsg() or per backstop packet that opens
+ * something.
  */
-static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct sl_meta *m,
-				       enum sluice_eg_hook hook, __u64 cg, __u32 ifindex,
-				       __u64 bytes)
+__noinline int sl_eg_verdict(const struct sl_eg_val *v, const struct sl_meta *m,
+			     const struct sl_eg_asker *a)
 {
 	enum sluice_drop_reason why = SLUICE_DROP_INTERNAL;
-	__u32 slot = v->slot, key = 0, ev_rule = SLUICE_EV_NO_RULE, e;
+	__u32 slot, key = 0, ev_rule = SLUICE_EV_NO_RULE, e;
+	enum sluice_eg_hook hook;
 	struct fw_config *cfg;
 	void *inner;
+	__u64 bytes;
 	int rule;
 
+	/* to the verifier any argument may be NULL; no caller passes one */
+	if (!v || !m || !a)
+		return SL_EG_DENY;
+	slot = v->slot;
+	hook = a->hook;
+	bytes = a->bytes;
 	inner = bpf_map_lookup_elem(&fwp_cfg, &slot);
 	cfg = inner ? bpf_map_lookup_elem(inner, &key) : NULL;
 	if (!cfg || !cfg->active)
@@ -158,11 +182,25 @@ static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct s
 	why = SLUICE_DROP_EGRESS_RULE;
 	ev_rule = rule;
 deny:
-	return sl_eg_deny(v->entry, why, m, hook, cg, ifindex, bytes, ev_rule,
+	return sl_eg_deny(v->entry, why, m, hook, a->cg, a->ifindex, bytes, ev_rule,
 			  ev_rule == SLUICE_EV_NO_RULE ? NULL : cfg);
 allow:
 	sl_count(&eg_stats, hook * 2, bytes);
 	return SL_EG_ALLOW;
+}
+
+/*
+ * sl_eg_verdict for HOOK, CG, IFINDEX and BYTES: SL_EG_ALLOW, or SL_EG_DENY
+ * (a global function's result is any scalar to the verifier: made one of
+ * the two here).
+ */
+static __always_inline int sl_eg_judge(const struct sl_eg_val *v, const struct sl_meta *m,
+				       enum sluice_eg_hook hook, __u64 cg, __u32 ifindex,
+				       __u64 bytes)
+{
+	struct sl_eg_asker a = { .cg = cg, .bytes = bytes, .ifindex = ifindex, .hook = hook };
+
+	return sl_eg_verdict(v, m, &a) == SL_EG_ALLOW ? SL_EG_ALLOW : SL_EG_DENY;
 }
 
 #endif /* SLUICE_BPF_EGRESS_H */

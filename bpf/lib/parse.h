@@ -332,6 +332,40 @@ static __always_inline int sl_parse_net(void *data, void *pos, void *data_end, _
 }
 
 /*
+ * The Ethernet header and up to SL_VLAN_MAX tags of the frame DATA..DATA_END:
+ * SL_PARSE_IP with *POS at the network header and *TYPE its ethertype (host
+ * order), which may still be no IP; else SL_PARSE_DROP.
+ */
+static __always_inline int sl_parse_l2(void *data, void *data_end, void **pos, __u16 *type,
+				       struct sl_meta *m)
+{
+	struct ethhdr *eth = data;
+	void *p = eth + 1;
+	__u16 t;
+
+	if (p > data_end)
+		return sl_parse_drop(m, SLUICE_DROP_TRUNC_ETH);
+	t = bpf_ntohs(eth->h_proto);
+
+#pragma unroll
+	for (int i = 0; i <= SL_VLAN_MAX; i++) {
+		struct vlan_hdr *vh = p;
+
+		if (t != SL_ETH_P_8021Q && t != SL_ETH_P_8021AD)
+			break;
+		if (i == SL_VLAN_MAX)
+			return sl_parse_drop(m, SLUICE_DROP_VLAN_DEPTH);
+		if ((void *)(vh + 1) > data_end)
+			return sl_parse_drop(m, SLUICE_DROP_TRUNC_VLAN);
+		t = bpf_ntohs(vh->h_vlan_encapsulated_proto);
+		p = vh + 1;
+	}
+	*pos = p;
+	*type = t;
+	return SL_PARSE_IP;
+}
+
+/*
  * Parse one frame of LEN bytes starting at its Ethernet header. Headers are
  * read up to DATA_END; the IP lengths are checked against LEN: more than
  * DATA_END - DATA on a tc skb whose payload is in pages (a GRO packet), the
@@ -339,28 +373,11 @@ static __always_inline int sl_parse_net(void *data, void *pos, void *data_end, _
  */
 static __always_inline int sl_parse_len(void *data, void *data_end, __u64 len, struct sl_meta *m)
 {
-	struct ethhdr *eth = data;
-	void *pos = eth + 1;
+	void *pos;
 	__u16 type;
 
-	if (pos > data_end)
-		return sl_parse_drop(m, SLUICE_DROP_TRUNC_ETH);
-	type = bpf_ntohs(eth->h_proto);
-
-#pragma unroll
-	for (int i = 0; i <= SL_VLAN_MAX; i++) {
-		struct vlan_hdr *vh = pos;
-
-		if (type != SL_ETH_P_8021Q && type != SL_ETH_P_8021AD)
-			break;
-		if (i == SL_VLAN_MAX)
-			return sl_parse_drop(m, SLUICE_DROP_VLAN_DEPTH);
-		if ((void *)(vh + 1) > data_end)
-			return sl_parse_drop(m, SLUICE_DROP_TRUNC_VLAN);
-		type = bpf_ntohs(vh->h_vlan_encapsulated_proto);
-		pos = vh + 1;
-	}
-
+	if (sl_parse_l2(data, data_end, &pos, &type, m) != SL_PARSE_IP)
+		return SL_PARSE_DROP;
 	return sl_parse_net(data, pos, data_end, len, type, m);
 }
 
