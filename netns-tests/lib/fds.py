@@ -19,15 +19,18 @@ def starve(agent, at_its_fds=False):
     """Lower the agent's soft limit of open files: its fds stay open, and a
     new one is refused (EMFILE). The limit bounds the number a new fd gets
     (the lowest free one): 3 refuses every new one, whatever number is free;
-    AT_ITS_FDS sets it past the agent's highest fd, as when it reached the
-    limit by itself (an fd it closes then makes room, as its spare fd does
-    for agent_accept); the agent must hold no fd that comes and goes.
+    AT_ITS_FDS sets it at the agent's lowest free fd, as when it reached the
+    limit by itself: every number below is taken (its highest fd may sit
+    above a gap that fds of its start left, which the highest + 1 would
+    leave free), and an fd it closes then makes room, as its spare fd does
+    for agent_accept; the agent must hold no fd that comes and goes.
     Returns the old limits."""
     pid = agent.proc.pid
     soft, hard = nofile(pid)
     n = 3
     if at_its_fds:
-        n = max(int(fd) for fd in os.listdir("/proc/%d/fd" % pid)) + 1
+        held = {int(fd) for fd in os.listdir("/proc/%d/fd" % pid)}
+        n = min(set(range(len(held) + 1)) - held)
     subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%d:%d" % (n, hard)], check=True)
     return soft, hard
 
