@@ -1081,6 +1081,93 @@ static long drain_find(const struct sl_edits *e, const struct lb_drain *d, size_
 	return -1;
 }
 
+/* Does a CLI drain of E drain backend B of service S? */
+static bool drain_covers(const struct sl_edits *e, const struct sl_lb_service *s,
+			 const struct sl_lb_backend *b)
+{
+	for (size_t i = 0; i < e->ndrains; i++) {
+		struct lb_drain x;
+		char err[256];
+
+		if (!lb_drain_parse(e->drains[i], &x, err, sizeof(err)) && lb_drain_match(&x, s, b))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Drain D in E: unchanged (*CHANGED false) when a CLI drain drains every
+ * backend of POL that D names already. Overlapping is not enough: with
+ * VIP:PORT/udp B drained, VIP:PORT B names the tcp service's B too, which
+ * still takes new flows.
+ */
+static int drain_add(struct sl_edits *e, const struct sl_policy *pol, const struct lb_drain *d,
+		     const char *text, bool *changed)
+{
+	*changed = false;
+	for (size_t i = 0; i < pol->nlbs; i++)
+		for (size_t b = 0; b < pol->lbs[i].nbackends; b++)
+			if (lb_drain_match(d, &pol->lbs[i], &pol->lbs[i].backends[b]) &&
+			    !drain_covers(e, &pol->lbs[i], &pol->lbs[i].backends[b]))
+				*changed = true;
+	return *changed ? sl_edits_add_drain(e, text) : 0;
+}
+
+/*
+ * Undrain D in E: every CLI drain naming a backend D names goes (-ENOENT
+ * when none does). A drain that goes may name more: VIP:PORT B drains B in
+ * the tcp and the udp service, VIP:PORT/udp B undrains the udp one alone,
+ * and the tcp one's B stays drained, by a drain of its own
+ * ("VIP:PORT/tcp B:BPORT") for each backend of POL it drained that D does
+ * not name.
+ */
+static int drain_del(struct sl_edits *e, const struct sl_policy *pol, const struct lb_drain *d)
+{
+	struct lb_drain *gone = calloc(e->ndrains + 1, sizeof(*gone));
+	size_t ngone = 0;
+	char err[256];
+	int ret = 0;
+
+	if (!gone)
+		return -ENOMEM;
+	for (long k = drain_find(e, d, 0); k >= 0; k = drain_find(e, d, (size_t)k)) {
+		lb_drain_parse(e->drains[k], &gone[ngone++], err, sizeof(err));
+		free(e->drains[k]);
+		memmove(&e->drains[k], &e->drains[k + 1], (e->ndrains - k - 1) * sizeof(*e->drains));
+		memmove(&e->drain_loc[k], &e->drain_loc[k + 1],
+			(e->ndrains - k - 1) * sizeof(*e->drain_loc));
+		e->ndrains--;
+	}
+	if (!ngone)
+		ret = -ENOENT;
+	for (size_t g = 0; g < ngone; g++)
+		for (size_t i = 0; i < pol->nlbs; i++) {
+			const struct sl_lb_service *s = &pol->lbs[i];
+
+			for (size_t b = 0; b < s->nbackends; b++) {
+				struct lb_drain one = {
+					.vfamily = s->family, .vport = s->port, .proto = s->proto,
+					.bfamily = s->family, .bport = s->backends[b].port,
+				};
+				char text[200];
+
+				if (!lb_drain_match(&gone[g], s, &s->backends[b]) ||
+				    lb_drain_match(d, s, &s->backends[b]) ||
+				    drain_covers(e, s, &s->backends[b]))
+					continue;
+				memcpy(one.vip, s->vip, 16);
+				memcpy(one.baddr, s->backends[b].addr, 16);
+				lb_drain_format(&one, text, sizeof(text));
+				ret = sl_edits_add_drain(e, text);
+				if (ret)
+					goto out;
+			}
+		}
+out:
+	free(gone);
+	return ret;
+}
+
 static int drain_edit(struct agent *a, struct json_object *req, struct json_object **data,
 		      char *err, size_t errlen, bool drain)
 {
@@ -1090,7 +1177,6 @@ static int drain_edit(struct agent *a, struct json_object *req, struct json_obje
 	struct lb_drain d;
 	char text[200];
 	bool by_file = false, changed = true;
-	long k;
 	int ret;
 
 	ret = edit_allowed(a, req, err, errlen);
@@ -1100,28 +1186,12 @@ static int drain_edit(struct agent *a, struct json_object *req, struct json_obje
 		ret = edits_load(a, &e, err, errlen);
 	if (ret)
 		goto out;
-	k = drain_find(&e, &d, 0);
-	if (drain && k >= 0) {
-		changed = false;	/* draining already: nothing to apply */
-	} else if (drain) {
-		ret = sl_edits_add_drain(&e, text);
-		if (ret)
-			snprintf(err, errlen, "out of memory");
-	} else if (k < 0) {
+	ret = drain ? drain_add(&e, &a->pol, &d, text, &changed) : drain_del(&e, &a->pol, &d);
+	if (ret == -ENOENT)
 		snprintf(err, errlen, by_file ? "%s is drained by a policy file (drain: true): "
 			 "change it there" : "%s is not drained", text);
-		ret = -ENOENT;
-	} else {
-		/* every CLI drain of these backends goes */
-		for (; k >= 0; k = drain_find(&e, &d, (size_t)k)) {
-			free(e.drains[k]);
-			memmove(&e.drains[k], &e.drains[k + 1],
-				(e.ndrains - k - 1) * sizeof(*e.drains));
-			memmove(&e.drain_loc[k], &e.drain_loc[k + 1],
-				(e.ndrains - k - 1) * sizeof(*e.drain_loc));
-			e.ndrains--;
-		}
-	}
+	else if (ret)
+		snprintf(err, errlen, "out of memory");
 	if (!ret && changed)
 		ret = edit_apply(a, &e, err, errlen);
 	if (!ret) {
