@@ -144,12 +144,15 @@ static void parse_backstop(struct pctx *c, struct sl_egress *e, yaml_node_t *key
 		sl_y_err(c, key, "backstop has no interfaces (the host side of the container's "
 			 "veth, names or patterns)");
 	else
-		sl_y_ifaces(c, f[0].val, &e->bs_ifaces, &e->bs_iface_locs, &e->nbs_ifaces);
+		sl_y_ifaces(c, f[0].val, "attaches the backstop nowhere; omit backstop instead",
+			    &e->bs_ifaces, &e->bs_iface_locs, &e->nbs_ifaces);
 	if (!f[1].key)
 		sl_y_err(c, key, "backstop has no src (the container's addresses: its packets "
 			 "are found by source address)");
 	else
-		sl_y_addrs(c, "src", f[1].val, &e->bs_src, &e->nbs_src);
+		sl_y_addrs(c, "src", "gives the backstop no packet to judge (it finds the "
+			   "entry by source address); omit backstop instead", f[1].val,
+			   &e->bs_src, &e->nbs_src);
 }
 
 static void parse_entry(struct pctx *c, struct sl_egress *e, yaml_node_t *v)

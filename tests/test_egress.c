@@ -216,6 +216,32 @@ TEST(egress_errors_located)
 }
 
 /*
+ * An empty backstop list says what to write instead: "omit the key to
+ * match any" led to "backstop has no interfaces" (no src).
+ */
+TEST(egress_backstop_empty_lists)
+{
+	struct eg_fx f = {};
+	const char *r = cg_root();
+
+	put(&f, "10-a.yaml",
+	    "egress:\n"
+	    "  - name: one\n"
+	    "    cgroup: %s/one\n"
+	    "    backstop: { interfaces: [], src: [192.0.2.5] }\n"	/* 4 */
+	    "  - name: two\n"
+	    "    cgroup: %s/two\n"
+	    "    backstop: { interfaces: [v], src: [] }\n", r, r);	/* 7 */
+	ASSERT_EQ(load(&f), -EINVAL, "refused");
+	ASSERT_TRUE(has_diag(&f, "10-a.yaml", 4, 29, "interfaces: empty list attaches the "
+			     "backstop nowhere; omit backstop instead"), "interfaces");
+	ASSERT_TRUE(has_diag(&f, "10-a.yaml", 7, 39, "src: empty list gives the backstop no "
+			     "packet to judge (it finds the entry by source address); omit "
+			     "backstop instead"), "src");
+	done(&f);
+}
+
+/*
  * Sections and egress entries take a policy slot each, and a reload writes
  * the next policy beside the one in force: one section and 31 entries
  * load, the 32nd entry is an error at its place. (256 entries passed the
