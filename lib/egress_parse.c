@@ -35,7 +35,11 @@ enum { E_NAME, E_CGROUP, E_DEFAULT, E_RULES, E_BACKSTOP, E_NKEYS };
 
 /*
  * Is the cgroup path P well formed: absolute, no empty, "." or ".."
- * component, printable, not too long? Returns NULL or what is wrong.
+ * component, printable, no pattern, not too long? Returns NULL or what is
+ * wrong. A pattern ("kubepods/pod*", as interfaces take them) names a
+ * cgroup that never appears: the entry would wait for it and judge
+ * nothing, without a word. A backslash is no pattern here: systemd escapes
+ * its units' names with it ("system-systemd\x2dfsck.slice").
  */
 static const char *cgroup_path_bad(const char *p)
 {
@@ -48,6 +52,9 @@ static const char *cgroup_path_bad(const char *p)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
 			return "has a control character";
+	if (strpbrk(p, "*?["))
+		return "is a pattern; a cgroup is named by its path (name a parent cgroup: its "
+		       "descendants inherit its entry)";
 	for (const char *c = p + 1; *c;) {
 		size_t l = strcspn(c, "/");
 

@@ -216,6 +216,30 @@ TEST(egress_errors_located)
 }
 
 /*
+ * A cgroup is named by its path: a pattern (as interfaces take) named a
+ * cgroup "pod*" that never appears, and the entry waited for it without a
+ * word. A systemd unit's escaped name ('\\x2d') is a path, no pattern.
+ */
+TEST(egress_cgroup_pattern_refused)
+{
+	struct eg_fx f = {};
+	const char *r = cg_root();
+
+	put(&f, "10-a.yaml",
+	    "egress:\n"
+	    "  - { name: one, cgroup: %s/kubepods/pod* }\n"
+	    "  - { name: two, cgroup: \"%s/app?\" }\n"
+	    "  - { name: three, cgroup: \"%s/app[12]\" }\n"
+	    "  - { name: four, cgroup: \"%s/system-systemd\\\\x2dfsck.slice\" }\n", r, r, r, r);
+	ASSERT_EQ(load(&f), -EINVAL, "refused");
+	for (int line = 2; line <= 4; line++)
+		ASSERT_TRUE(has_diag(&f, "10-a.yaml", line, line == 4 ? 28 : 26, "is a pattern; a "
+				     "cgroup is named by its path"), "pattern");
+	ASSERT_EQ(f.diags.n, 3, "the escaped systemd name is no pattern");
+	done(&f);
+}
+
+/*
  * An empty backstop list says what to write instead: "omit the key to
  * match any" led to "backstop has no interfaces" (no src).
  */
