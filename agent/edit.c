@@ -201,6 +201,15 @@ static int edits_file_write(const char *path, const char *text, char *err, size_
 		sl_file_abort(tmp);
 	else
 		free(tmp);
+	/*
+	 * A ConfigMap volume (docs/deploy.md): the first step that writes says
+	 * "cannot remove .../.sluice-cli.yaml.tmp", which names a temp file the
+	 * operator never heard of; say where the change must go instead.
+	 */
+	if (ret == -EROFS)
+		snprintf(err, errlen, "cannot keep the edit in %s: %s (a read-only policy dir, such "
+			 "as a Kubernetes ConfigMap volume, takes no CLI edits: change its files)",
+			 path, strerror(EROFS));
 	return ret;
 }
 
