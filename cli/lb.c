@@ -34,8 +34,7 @@ static const char *str(struct json_object *o, const char *key)
 	return s ? s : "-";
 }
 
-/* "192.0.2.10:80", "[2001:db8::10]:80" from an object's ADDR and PORT keys. */
-static void endpoint(struct json_object *o, char *buf, size_t len)
+void cli_lb_endpoint(struct json_object *o, char *buf, size_t len)
 {
 	const char *a = str(o, "addr");
 	int port = json_object_get_int(pr_get(o, "port"));
@@ -43,6 +42,21 @@ static void endpoint(struct json_object *o, char *buf, size_t len)
 	if (!json_object_get_string(pr_get(o, "addr")))
 		a = str(o, "vip");
 	snprintf(buf, len, strchr(a, ':') ? "[%s]:%d" : "%s:%d", a, port);
+}
+
+void cli_lb_service_head(struct json_object *s)
+{
+	struct json_object *h = pr_get(s, "health");
+	char ep[96];
+
+	cli_lb_endpoint(s, ep, sizeof(ep));
+	printf("%s  %s/%s  %s", str(s, "name"), ep, str(s, "proto"), str(s, "mode"));
+	if (h)
+		printf("  health %s every %gs (timeout %gs, rise %d, fall %d)%s%s",
+		       str(h, "type"), json_object_get_double(pr_get(h, "interval")),
+		       json_object_get_double(pr_get(h, "timeout")),
+		       json_object_get_int(pr_get(h, "rise")), json_object_get_int(pr_get(h, "fall")),
+		       pr_get(h, "path") ? " GET " : "", pr_get(h, "path") ? str(h, "path") : "");
 }
 
 static int lb_list_text(struct json_object *d)
@@ -57,28 +71,18 @@ static int lb_list_text(struct json_object *d)
 	}
 	for (size_t i = 0; i < n && !err; i++) {
 		struct json_object *s = json_object_array_get_idx(svcs, i);
-		struct json_object *h = pr_get(s, "health"), *bes = pr_get(s, "backends");
+		struct json_object *bes = pr_get(s, "backends");
 		struct json_object *rows = json_object_new_array();
-		char ep[96];
 
-		endpoint(s, ep, sizeof(ep));
-		printf("%s%s  %s/%s  %s", i ? "\n" : "", str(s, "name"), ep, str(s, "proto"),
-		       str(s, "mode"));
-		if (h)
-			printf("  health %s every %gs (timeout %gs, rise %d, fall %d)%s%s",
-			       str(h, "type"), json_object_get_double(pr_get(h, "interval")),
-			       json_object_get_double(pr_get(h, "timeout")),
-			       json_object_get_int(pr_get(h, "rise")),
-			       json_object_get_int(pr_get(h, "fall")),
-			       pr_get(h, "path") ? " GET " : "", pr_get(h, "path") ?
-			       str(h, "path") : "");
+		printf("%s", i ? "\n" : "");
+		cli_lb_service_head(s);
 		printf("\n");
 		for (size_t b = 0; bes && b < json_object_array_length(bes); b++) {
 			struct json_object *be = json_object_array_get_idx(bes, b);
 			struct json_object *row = json_object_new_object(), *hc = pr_get(be, "health");
 			char buf[160];
 
-			endpoint(be, buf, sizeof(buf));
+			cli_lb_endpoint(be, buf, sizeof(buf));
 			json_object_object_add(row, "backend", json_object_new_string(buf));
 			for (size_t c = 1; c < ARRAY_SIZE(be_cols) - 1; c++)
 				json_object_object_add(row, be_cols[c].key,
