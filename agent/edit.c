@@ -1024,12 +1024,13 @@ int edit_cmd_generation(struct agent *a, struct json_object *req, struct json_ob
 /*
  * The drain REQ names ({"service": "VIP:PORT", "backend": "ADDR[:PORT]"}),
  * in its normal text form (TEXT), with the backends of the policy in force
- * it names in MATCHED ("name ADDR:PORT"). A drain naming no backend is an
- * error: nothing would change.
+ * it names in MATCHED ("name ADDR:PORT"), those of them a policy file drains
+ * (`drain: true`, whatever the CLI's drains) in BY_FILE. A drain naming no
+ * backend is an error: nothing would change.
  */
 static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *d, char *text,
-		     size_t tlen, struct json_object *matched, bool *by_file, char *err,
-		     size_t errlen)
+		     size_t tlen, struct json_object *matched, struct json_object *by_file,
+		     char *err, size_t errlen)
 {
 	struct json_object *sv, *bv;
 	char buf[200], ep[80];
@@ -1046,7 +1047,6 @@ static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *
 	if (lb_drain_parse(buf, d, err, errlen))
 		return -EINVAL;
 	lb_drain_format(d, text, tlen);
-	*by_file = false;
 	for (size_t i = 0; i < a->pol.nlbs; i++) {
 		const struct sl_lb_service *s = &a->pol.lbs[i];
 
@@ -1057,7 +1057,8 @@ static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *
 					   sizeof(ep));
 			snprintf(buf, sizeof(buf), "%s %s", s->name, ep);
 			json_object_array_add(matched, json_object_new_string(buf));
-			*by_file |= s->backends[b].drain && !s->backends[b].drain_cli;
+			if (s->backends[b].drain_file)
+				json_object_array_add(by_file, json_object_new_string(buf));
 		}
 	}
 	if (!json_object_array_length(matched)) {
@@ -1180,25 +1181,25 @@ out:
 static int drain_edit(struct agent *a, struct json_object *req, struct json_object **data,
 		      char *err, size_t errlen, bool drain)
 {
-	struct json_object *matched = json_object_new_array();
+	struct json_object *matched = json_object_new_array(), *by_file = json_object_new_array();
 	uint64_t was = a->generation;
 	struct sl_edits e = {};
 	struct lb_drain d;
 	char text[200];
-	bool by_file = false, changed = true;
+	bool changed = true;
 	int ret;
 
 	ret = edit_allowed(a, req, err, errlen);
 	if (!ret)
-		ret = drain_req(a, req, &d, text, sizeof(text), matched, &by_file, err, errlen);
+		ret = drain_req(a, req, &d, text, sizeof(text), matched, by_file, err, errlen);
 	if (!ret)
 		ret = edits_load(a, &e, err, errlen);
 	if (ret)
 		goto out;
 	ret = drain ? drain_add(&e, &a->pol, &d, text, &changed) : drain_del(&e, &a->pol, &d);
 	if (ret == -ENOENT)
-		snprintf(err, errlen, by_file ? "%s is drained by a policy file (drain: true): "
-			 "change it there" : "%s is not drained", text);
+		snprintf(err, errlen, json_object_array_length(by_file) ? "%s is drained by a "
+			 "policy file (drain: true): change it there" : "%s is not drained", text);
 	else if (ret)
 		snprintf(err, errlen, "out of memory");
 	if (!ret && changed)
@@ -1208,11 +1209,17 @@ static int drain_edit(struct agent *a, struct json_object *req, struct json_obje
 		json_object_object_add(*data, "drain", json_object_new_string(text));
 		json_object_object_add(*data, "backends", json_object_get(matched));
 		json_object_object_add(*data, "changed", json_object_new_boolean(changed));
-		if (!drain && by_file)
-			json_object_object_add(*data, "note", json_object_new_string(
-						       "a policy file drains it too"));
+		/*
+		 * Undrained by the CLI, drained by a file all the same: not
+		 * "taking new flows again". (A "note" meant to say so never
+		 * came: the file's drain was told from the CLI's by drain_cli,
+		 * which a CLI drain sets.)
+		 */
+		if (!drain)
+			json_object_object_add(*data, "still_draining", json_object_get(by_file));
 	}
 out:
+	json_object_put(by_file);
 	json_object_put(matched);
 	sl_edits_free(&e);
 	return ret;

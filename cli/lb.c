@@ -112,34 +112,57 @@ static int do_lb_list(struct cli *c, int argc, char **argv)
 	return cli_show(c, argc, argv, "lb-list", lb_list_text);
 }
 
-static int drain_text(struct json_object *d)
+/* Is BE (a "name ADDR:PORT" string) in the answer's still_draining list? */
+static bool still_draining(struct json_object *d, const char *be)
 {
-	struct json_object *bes = pr_get(d, "backends");
-	bool changed = json_object_get_boolean(pr_get(d, "changed"));
+	struct json_object *still = pr_get(d, "still_draining");
 
-	for (size_t i = 0; bes && i < json_object_array_length(bes); i++)
-		printf("%s\n", json_object_get_string(json_object_array_get_idx(bes, i)));
+	for (size_t k = 0; still && k < json_object_array_length(still); k++)
+		if (!strcmp(be, json_object_get_string(json_object_array_get_idx(still, k))))
+			return true;
+	return false;
+}
+
+/*
+ * HEADER and the backends of the answer, but under an undrain those a
+ * policy file still drains: they take no new flows, whatever the CLI did.
+ */
+static int drain_text(struct json_object *d, const char *header)
+{
+	struct json_object *bes = pr_get(d, "backends"), *still = pr_get(d, "still_draining");
+	bool changed = json_object_get_boolean(pr_get(d, "changed")), head = false;
+
+	for (size_t i = 0; bes && i < json_object_array_length(bes); i++) {
+		const char *be = json_object_get_string(json_object_array_get_idx(bes, i));
+
+		if (still_draining(d, be))
+			continue;
+		if (!head)
+			printf("%s\n", header);
+		head = true;
+		printf("%s\n", be);
+	}
+	if (still && json_object_array_length(still))
+		printf("still draining (a policy file drains it: drain: true):\n");
+	for (size_t k = 0; still && k < json_object_array_length(still); k++)
+		printf("%s\n", json_object_get_string(json_object_array_get_idx(still, k)));
 	if (changed)
 		printf("(generation %lld)\n",
 		       (long long)json_object_get_int64(pr_get(d, "generation")));
 	else
 		printf("(already so: generation %lld stays)\n",
 		       (long long)json_object_get_int64(pr_get(d, "generation")));
-	if (pr_get(d, "note"))
-		printf("note: %s\n", str(d, "note"));
 	return 0;
 }
 
 static int drain_text_on(struct json_object *d)
 {
-	printf("draining (no new flows, established ones stay):\n");
-	return drain_text(d);
+	return drain_text(d, "draining (no new flows, established ones stay):");
 }
 
 static int drain_text_off(struct json_object *d)
 {
-	printf("taking new flows again:\n");
-	return drain_text(d);
+	return drain_text(d, "taking new flows again:");
 }
 
 static const struct cli_opt drain_opts[] = {

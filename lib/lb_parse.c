@@ -405,6 +405,7 @@ static void parse_backend(struct pctx *c, struct sl_lb_service *svc, yaml_node_t
 	}
 	if (f[B_DRAIN].key && sl_y_bool(f[B_DRAIN].val, &b->drain))
 		sl_y_err(c, f[B_DRAIN].val, "drain must be true or false");
+	b->drain_file = b->drain;
 }
 
 enum { S_NAME, S_VIP, S_PORT, S_PROTO, S_MODE, S_HEALTH, S_BACKENDS, S_TABLE, S_ENCAP, S_N };

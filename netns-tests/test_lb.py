@@ -191,12 +191,14 @@ def test_lb_drain_undrain_overlapping(lbenv):
     so" and B kept taking new connections); `lb undrain VIP:80/udp B:8080`
     after it undrains that one backend (it undrained B in the tcp service as
     well, while saying it undrained the udp one alone). What stays drained
-    stays so across a restart."""
+    stays so across a restart. An undrain of a backend that a policy file
+    drains too says it stays draining (it said "taking new flows again")."""
     net = lbenv.net
-    b2 = backend_addr(2)
+    b2, b3 = backend_addr(2), backend_addr(3)
     dns = ("  - name: dns4\n    vip: %s\n    port: 80\n    proto: udp\n    backends:\n"
            "      - { addr: %s, port: 8080 }\n      - { addr: %s, port: 8080 }\n"
-           "      - { addr: %s, port: 8081 }\n" % (VIP4, backend_addr(1), b2, b2))
+           "      - { addr: %s, port: 8081 }\n      - { addr: %s, port: 8080, drain: true }\n"
+           % (VIP4, backend_addr(1), b2, b2, b3))
     a = lbenv.agent(net.lb, "lb", lb_policy(net, web() + dns))
     svc = "%s:80" % VIP4
 
@@ -227,6 +229,15 @@ def test_lb_drain_undrain_overlapping(lbenv):
     a.cli("lb", "undrain", svc, b2)
     assert set(states().values()) == {"active"}, states()
     assert "b2" in spread(net.connect(VIP4, 80, 100))
+
+    a.cli("lb", "drain", svc, b3)
+    p = a.cli_raw("lb", "undrain", svc, b3, json_out=False)
+    assert p.returncode == 0 and p.stdout == (
+        "taking new flows again:\nweb4 %s:8080\n"
+        "still draining (a policy file drains it: drain: true):\ndns4 %s:8080\n"
+        "(generation %d)\n" % (b3, b3, a.status()["generation"])), p.stdout
+    assert lb_list(a)["dns4"][b3 + ":8080"]["state"] == "draining"
+    assert lb_list(a)["web4"][b3 + ":8080"]["state"] == "active"
 
 
 def test_lb_health_checks(lbenv):
