@@ -201,6 +201,15 @@ static int edits_file_write(const char *path, const char *text, char *err, size_
 		sl_file_abort(tmp);
 	else
 		free(tmp);
+	/*
+	 * A ConfigMap volume (docs/deploy.md): the first step that writes says
+	 * "cannot remove .../.sluice-cli.yaml.tmp", which names a temp file the
+	 * operator never heard of; say where the change must go instead.
+	 */
+	if (ret == -EROFS)
+		snprintf(err, errlen, "cannot keep the edit in %s: %s (a read-only policy dir, such "
+			 "as a Kubernetes ConfigMap volume, takes no CLI edits: change its files)",
+			 path, strerror(EROFS));
 	return ret;
 }
 
@@ -1015,12 +1024,13 @@ int edit_cmd_generation(struct agent *a, struct json_object *req, struct json_ob
 /*
  * The drain REQ names ({"service": "VIP:PORT", "backend": "ADDR[:PORT]"}),
  * in its normal text form (TEXT), with the backends of the policy in force
- * it names in MATCHED ("name ADDR:PORT"). A drain naming no backend is an
- * error: nothing would change.
+ * it names in MATCHED ("name ADDR:PORT"), those of them a policy file drains
+ * (`drain: true`, whatever the CLI's drains) in BY_FILE. A drain naming no
+ * backend is an error: nothing would change.
  */
 static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *d, char *text,
-		     size_t tlen, struct json_object *matched, bool *by_file, char *err,
-		     size_t errlen)
+		     size_t tlen, struct json_object *matched, struct json_object *by_file,
+		     char *err, size_t errlen)
 {
 	struct json_object *sv, *bv;
 	char buf[200], ep[80];
@@ -1037,7 +1047,6 @@ static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *
 	if (lb_drain_parse(buf, d, err, errlen))
 		return -EINVAL;
 	lb_drain_format(d, text, tlen);
-	*by_file = false;
 	for (size_t i = 0; i < a->pol.nlbs; i++) {
 		const struct sl_lb_service *s = &a->pol.lbs[i];
 
@@ -1048,7 +1057,8 @@ static int drain_req(struct agent *a, struct json_object *req, struct lb_drain *
 					   sizeof(ep));
 			snprintf(buf, sizeof(buf), "%s %s", s->name, ep);
 			json_object_array_add(matched, json_object_new_string(buf));
-			*by_file |= s->backends[b].drain && !s->backends[b].drain_cli;
+			if (s->backends[b].drain_file)
+				json_object_array_add(by_file, json_object_new_string(buf));
 		}
 	}
 	if (!json_object_array_length(matched)) {
@@ -1081,47 +1091,117 @@ static long drain_find(const struct sl_edits *e, const struct lb_drain *d, size_
 	return -1;
 }
 
+/* Does a CLI drain of E drain backend B of service S? */
+static bool drain_covers(const struct sl_edits *e, const struct sl_lb_service *s,
+			 const struct sl_lb_backend *b)
+{
+	for (size_t i = 0; i < e->ndrains; i++) {
+		struct lb_drain x;
+		char err[256];
+
+		if (!lb_drain_parse(e->drains[i], &x, err, sizeof(err)) && lb_drain_match(&x, s, b))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Drain D in E: unchanged (*CHANGED false) when a CLI drain drains every
+ * backend of POL that D names already. Overlapping is not enough: with
+ * VIP:PORT/udp B drained, VIP:PORT B names the tcp service's B too, which
+ * still takes new flows.
+ */
+static int drain_add(struct sl_edits *e, const struct sl_policy *pol, const struct lb_drain *d,
+		     const char *text, bool *changed)
+{
+	*changed = false;
+	for (size_t i = 0; i < pol->nlbs; i++)
+		for (size_t b = 0; b < pol->lbs[i].nbackends; b++)
+			if (lb_drain_match(d, &pol->lbs[i], &pol->lbs[i].backends[b]) &&
+			    !drain_covers(e, &pol->lbs[i], &pol->lbs[i].backends[b]))
+				*changed = true;
+	return *changed ? sl_edits_add_drain(e, text) : 0;
+}
+
+/*
+ * Undrain D in E: every CLI drain naming a backend D names goes (-ENOENT
+ * when none does). A drain that goes may name more: VIP:PORT B drains B in
+ * the tcp and the udp service, VIP:PORT/udp B undrains the udp one alone,
+ * and the tcp one's B stays drained, by a drain of its own
+ * ("VIP:PORT/tcp B:BPORT") for each backend of POL it drained that D does
+ * not name.
+ */
+static int drain_del(struct sl_edits *e, const struct sl_policy *pol, const struct lb_drain *d)
+{
+	struct lb_drain *gone = calloc(e->ndrains + 1, sizeof(*gone));
+	size_t ngone = 0;
+	char err[256];
+	int ret = 0;
+
+	if (!gone)
+		return -ENOMEM;
+	for (long k = drain_find(e, d, 0); k >= 0; k = drain_find(e, d, (size_t)k)) {
+		lb_drain_parse(e->drains[k], &gone[ngone++], err, sizeof(err));
+		free(e->drains[k]);
+		memmove(&e->drains[k], &e->drains[k + 1], (e->ndrains - k - 1) * sizeof(*e->drains));
+		memmove(&e->drain_loc[k], &e->drain_loc[k + 1],
+			(e->ndrains - k - 1) * sizeof(*e->drain_loc));
+		e->ndrains--;
+	}
+	if (!ngone)
+		ret = -ENOENT;
+	for (size_t g = 0; g < ngone; g++)
+		for (size_t i = 0; i < pol->nlbs; i++) {
+			const struct sl_lb_service *s = &pol->lbs[i];
+
+			for (size_t b = 0; b < s->nbackends; b++) {
+				struct lb_drain one = {
+					.vfamily = s->family, .vport = s->port, .proto = s->proto,
+					.bfamily = s->family, .bport = s->backends[b].port,
+				};
+				char text[200];
+
+				if (!lb_drain_match(&gone[g], s, &s->backends[b]) ||
+				    lb_drain_match(d, s, &s->backends[b]) ||
+				    drain_covers(e, s, &s->backends[b]))
+					continue;
+				memcpy(one.vip, s->vip, 16);
+				memcpy(one.baddr, s->backends[b].addr, 16);
+				lb_drain_format(&one, text, sizeof(text));
+				ret = sl_edits_add_drain(e, text);
+				if (ret)
+					goto out;
+			}
+		}
+out:
+	free(gone);
+	return ret;
+}
+
 static int drain_edit(struct agent *a, struct json_object *req, struct json_object **data,
 		      char *err, size_t errlen, bool drain)
 {
-	struct json_object *matched = json_object_new_array();
+	struct json_object *matched = json_object_new_array(), *by_file = json_object_new_array();
 	uint64_t was = a->generation;
 	struct sl_edits e = {};
 	struct lb_drain d;
 	char text[200];
-	bool by_file = false, changed = true;
-	long k;
+	bool changed = true;
 	int ret;
 
 	ret = edit_allowed(a, req, err, errlen);
 	if (!ret)
-		ret = drain_req(a, req, &d, text, sizeof(text), matched, &by_file, err, errlen);
+		ret = drain_req(a, req, &d, text, sizeof(text), matched, by_file, err, errlen);
 	if (!ret)
 		ret = edits_load(a, &e, err, errlen);
 	if (ret)
 		goto out;
-	k = drain_find(&e, &d, 0);
-	if (drain && k >= 0) {
-		changed = false;	/* draining already: nothing to apply */
-	} else if (drain) {
-		ret = sl_edits_add_drain(&e, text);
-		if (ret)
-			snprintf(err, errlen, "out of memory");
-	} else if (k < 0) {
-		snprintf(err, errlen, by_file ? "%s is drained by a policy file (drain: true): "
-			 "change it there" : "%s is not drained", text);
-		ret = -ENOENT;
-	} else {
-		/* every CLI drain of these backends goes */
-		for (; k >= 0; k = drain_find(&e, &d, (size_t)k)) {
-			free(e.drains[k]);
-			memmove(&e.drains[k], &e.drains[k + 1],
-				(e.ndrains - k - 1) * sizeof(*e.drains));
-			memmove(&e.drain_loc[k], &e.drain_loc[k + 1],
-				(e.ndrains - k - 1) * sizeof(*e.drain_loc));
-			e.ndrains--;
-		}
-	}
+	ret = drain ? drain_add(&e, &a->pol, &d, text, &changed) : drain_del(&e, &a->pol, &d);
+	if (ret == -ENOENT)
+		snprintf(err, errlen, json_object_array_length(by_file) ? "%s is drained by a "
+			 "policy file (drain: true): change it there" : "%s is not drained", text);
+	else if (ret)
+		snprintf(err, errlen, "out of memory");
 	if (!ret && changed)
 		ret = edit_apply(a, &e, err, errlen);
 	if (!ret) {
@@ -1129,11 +1209,17 @@ static int drain_edit(struct agent *a, struct json_object *req, struct json_obje
 		json_object_object_add(*data, "drain", json_object_new_string(text));
 		json_object_object_add(*data, "backends", json_object_get(matched));
 		json_object_object_add(*data, "changed", json_object_new_boolean(changed));
-		if (!drain && by_file)
-			json_object_object_add(*data, "note", json_object_new_string(
-						       "a policy file drains it too"));
+		/*
+		 * Undrained by the CLI, drained by a file all the same: not
+		 * "taking new flows again". (A "note" meant to say so never
+		 * came: the file's drain was told from the CLI's by drain_cli,
+		 * which a CLI drain sets.)
+		 */
+		if (!drain)
+			json_object_object_add(*data, "still_draining", json_object_get(by_file));
 	}
 out:
+	json_object_put(by_file);
 	json_object_put(matched);
 	sl_edits_free(&e);
 	return ret;

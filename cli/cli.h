@@ -153,6 +153,15 @@ const struct cli_list *cli_arg_list(const struct cli *c, const struct cli_args *
  */
 void cli_mark_early(struct json_object *rules);
 
+/*
+ * A service's head line as lb list and policy show write it (cli/lb.c),
+ * no newline: "web  192.0.2.10:80/tcp  nat" and, when S has them, its
+ * health checks. ENDPOINT: "192.0.2.10:80", "[2001:db8::10]:80" from an
+ * object's addr (or vip) and port.
+ */
+void cli_lb_service_head(struct json_object *s);
+void cli_lb_endpoint(struct json_object *o, char *buf, size_t len);
+
 /* `sluice --version`: the CLI's version alone (cli/version.c). */
 int cli_version_only(const struct cli *c);
 

@@ -34,8 +34,7 @@ static const char *str(struct json_object *o, const char *key)
 	return s ? s : "-";
 }
 
-/* "192.0.2.10:80", "[2001:db8::10]:80" from an object's ADDR and PORT keys. */
-static void endpoint(struct json_object *o, char *buf, size_t len)
+void cli_lb_endpoint(struct json_object *o, char *buf, size_t len)
 {
 	const char *a = str(o, "addr");
 	int port = json_object_get_int(pr_get(o, "port"));
@@ -43,6 +42,21 @@ static void endpoint(struct json_object *o, char *buf, size_t len)
 	if (!json_object_get_string(pr_get(o, "addr")))
 		a = str(o, "vip");
 	snprintf(buf, len, strchr(a, ':') ? "[%s]:%d" : "%s:%d", a, port);
+}
+
+void cli_lb_service_head(struct json_object *s)
+{
+	struct json_object *h = pr_get(s, "health");
+	char ep[96];
+
+	cli_lb_endpoint(s, ep, sizeof(ep));
+	printf("%s  %s/%s  %s", str(s, "name"), ep, str(s, "proto"), str(s, "mode"));
+	if (h)
+		printf("  health %s every %gs (timeout %gs, rise %d, fall %d)%s%s",
+		       str(h, "type"), json_object_get_double(pr_get(h, "interval")),
+		       json_object_get_double(pr_get(h, "timeout")),
+		       json_object_get_int(pr_get(h, "rise")), json_object_get_int(pr_get(h, "fall")),
+		       pr_get(h, "path") ? " GET " : "", pr_get(h, "path") ? str(h, "path") : "");
 }
 
 static int lb_list_text(struct json_object *d)
@@ -57,28 +71,18 @@ static int lb_list_text(struct json_object *d)
 	}
 	for (size_t i = 0; i < n && !err; i++) {
 		struct json_object *s = json_object_array_get_idx(svcs, i);
-		struct json_object *h = pr_get(s, "health"), *bes = pr_get(s, "backends");
+		struct json_object *bes = pr_get(s, "backends");
 		struct json_object *rows = json_object_new_array();
-		char ep[96];
 
-		endpoint(s, ep, sizeof(ep));
-		printf("%s%s  %s/%s  %s", i ? "\n" : "", str(s, "name"), ep, str(s, "proto"),
-		       str(s, "mode"));
-		if (h)
-			printf("  health %s every %gs (timeout %gs, rise %d, fall %d)%s%s",
-			       str(h, "type"), json_object_get_double(pr_get(h, "interval")),
-			       json_object_get_double(pr_get(h, "timeout")),
-			       json_object_get_int(pr_get(h, "rise")),
-			       json_object_get_int(pr_get(h, "fall")),
-			       pr_get(h, "path") ? " GET " : "", pr_get(h, "path") ?
-			       str(h, "path") : "");
+		printf("%s", i ? "\n" : "");
+		cli_lb_service_head(s);
 		printf("\n");
 		for (size_t b = 0; bes && b < json_object_array_length(bes); b++) {
 			struct json_object *be = json_object_array_get_idx(bes, b);
 			struct json_object *row = json_object_new_object(), *hc = pr_get(be, "health");
 			char buf[160];
 
-			endpoint(be, buf, sizeof(buf));
+			cli_lb_endpoint(be, buf, sizeof(buf));
 			json_object_object_add(row, "backend", json_object_new_string(buf));
 			for (size_t c = 1; c < ARRAY_SIZE(be_cols) - 1; c++)
 				json_object_object_add(row, be_cols[c].key,
@@ -108,34 +112,57 @@ static int do_lb_list(struct cli *c, int argc, char **argv)
 	return cli_show(c, argc, argv, "lb-list", lb_list_text);
 }
 
-static int drain_text(struct json_object *d)
+/* Is BE (a "name ADDR:PORT" string) in the answer's still_draining list? */
+static bool still_draining(struct json_object *d, const char *be)
 {
-	struct json_object *bes = pr_get(d, "backends");
-	bool changed = json_object_get_boolean(pr_get(d, "changed"));
+	struct json_object *still = pr_get(d, "still_draining");
 
-	for (size_t i = 0; bes && i < json_object_array_length(bes); i++)
-		printf("%s\n", json_object_get_string(json_object_array_get_idx(bes, i)));
+	for (size_t k = 0; still && k < json_object_array_length(still); k++)
+		if (!strcmp(be, json_object_get_string(json_object_array_get_idx(still, k))))
+			return true;
+	return false;
+}
+
+/*
+ * HEADER and the backends of the answer, but under an undrain those a
+ * policy file still drains: they take no new flows, whatever the CLI did.
+ */
+static int drain_text(struct json_object *d, const char *header)
+{
+	struct json_object *bes = pr_get(d, "backends"), *still = pr_get(d, "still_draining");
+	bool changed = json_object_get_boolean(pr_get(d, "changed")), head = false;
+
+	for (size_t i = 0; bes && i < json_object_array_length(bes); i++) {
+		const char *be = json_object_get_string(json_object_array_get_idx(bes, i));
+
+		if (still_draining(d, be))
+			continue;
+		if (!head)
+			printf("%s\n", header);
+		head = true;
+		printf("%s\n", be);
+	}
+	if (still && json_object_array_length(still))
+		printf("still draining (a policy file drains it: drain: true):\n");
+	for (size_t k = 0; still && k < json_object_array_length(still); k++)
+		printf("%s\n", json_object_get_string(json_object_array_get_idx(still, k)));
 	if (changed)
 		printf("(generation %lld)\n",
 		       (long long)json_object_get_int64(pr_get(d, "generation")));
 	else
 		printf("(already so: generation %lld stays)\n",
 		       (long long)json_object_get_int64(pr_get(d, "generation")));
-	if (pr_get(d, "note"))
-		printf("note: %s\n", str(d, "note"));
 	return 0;
 }
 
 static int drain_text_on(struct json_object *d)
 {
-	printf("draining (no new flows, established ones stay):\n");
-	return drain_text(d);
+	return drain_text(d, "draining (no new flows, established ones stay):");
 }
 
 static int drain_text_off(struct json_object *d)
 {
-	printf("taking new flows again:\n");
-	return drain_text(d);
+	return drain_text(d, "taking new flows again:");
 }
 
 static const struct cli_opt drain_opts[] = {

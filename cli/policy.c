@@ -324,6 +324,12 @@ static const struct pr_col show_egress_cols[] = {
 	{ "ORIGIN",  "origin", 0 },
 };
 
+static const struct pr_col show_backend_cols[] = {
+	{ "BACKEND", "backend", 0 },
+	{ "WEIGHT",  "weight",  PR_NUM },
+	{ "DRAIN",   "drain",   0 },
+};
+
 static const struct pr_col show_set_cols[] = {
 	{ "SET",      "name",   0 },
 	{ "PREFIXES", "count",  PR_NUM },
@@ -331,6 +337,51 @@ static const struct pr_col show_set_cols[] = {
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The load balancers and decap of the policy in force, as -j has them: a
+ * head line per service (lb list's, with its table size and DSR outer
+ * source), its backends with weight and drain ("policy", "cli" or -).
+ */
+static int show_lb_text(struct json_object *d)
+{
+	struct json_object *lbs = pr_get(d, "loadbalancers"), *decap = pr_get(d, "decap");
+	size_t n = json_object_is_type(lbs, json_type_array) ? json_object_array_length(lbs) : 0;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		struct json_object *s = json_object_array_get_idx(lbs, i);
+		struct json_object *bes = pr_get(s, "backends"), *rows = json_object_new_array();
+		const char *encap = json_object_get_string(pr_get(s, "encap_source"));
+
+		printf("\nloadbalancer ");
+		cli_lb_service_head(s);
+		printf("  table-size %d%s%s\n", json_object_get_int(pr_get(s, "table_size")),
+		       encap ? "  encap-source " : "", encap ? encap : "");
+		for (size_t b = 0; b < json_object_array_length(bes); b++) {
+			struct json_object *be = json_object_array_get_idx(bes, b);
+			struct json_object *row = json_object_new_object();
+			char ep[96];
+
+			cli_lb_endpoint(be, ep, sizeof(ep));
+			json_object_object_add(row, "backend", json_object_new_string(ep));
+			json_object_object_add(row, "weight", json_object_get(pr_get(be, "weight")));
+			json_object_object_add(row, "drain", json_object_get(pr_get(be, "drain")));
+			json_object_array_add(rows, row);
+		}
+		err = pr_rows(stdout, show_backend_cols, NELEM(show_backend_cols), rows, "  ");
+		json_object_put(rows);
+	}
+	if (!err && json_object_is_type(decap, json_type_object)) {
+		char *ifs = pr_text(pr_get(decap, "interfaces"), 0);
+		char *vips = pr_text(pr_get(decap, "vips"), 0);
+
+		printf("\ndecap  interfaces %s, vips %s\n", ifs ? ifs : "?", vips ? vips : "?");
+		free(ifs);
+		free(vips);
+	}
+	return err;
+}
 
 static int show_text(struct json_object *d)
 {
@@ -383,6 +434,8 @@ static int show_text(struct json_object *d)
 		else
 			printf("  no rules\n");
 	}
+	if (!err)
+		err = show_lb_text(d);
 	if (!err && json_object_array_length(sets)) {
 		printf("\n");
 		err = pr_rows(stdout, show_set_cols, NELEM(show_set_cols), sets, "");
@@ -1228,7 +1281,8 @@ const struct cli_object cli_policy = {
 		   "dir (with the CLI's edits file); FILE arguments together form one policy.\n"
 		   "Each error is printed as FILE:LINE:COL: message; exit 0 when valid, 2 when not.\n"
 		   "show: the policy in force: generation, rules in order with their origin\n"
-		   "(FILE:LINE, or cli), sets, blocklist, conntrack settings.\n"
+		   "(FILE:LINE, or cli), egress entries, load balancers with their backends,\n"
+		   "decap, sets, blocklist, conntrack settings.\n"
 		   "diff: what applying DIR would change against the policy in force: rules\n"
 		   "added, removed, changed or moved, set entries, blocklist, settings, egress\n"
 		   "entries, load balancers and their backends. Exit as\n"

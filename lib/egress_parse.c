@@ -35,7 +35,11 @@ enum { E_NAME, E_CGROUP, E_DEFAULT, E_RULES, E_BACKSTOP, E_NKEYS };
 
 /*
  * Is the cgroup path P well formed: absolute, no empty, "." or ".."
- * component, printable, not too long? Returns NULL or what is wrong.
+ * component, printable, no pattern, not too long? Returns NULL or what is
+ * wrong. A pattern ("kubepods/pod*", as interfaces take them) names a
+ * cgroup that never appears: the entry would wait for it and judge
+ * nothing, without a word. A backslash is no pattern here: systemd escapes
+ * its units' names with it ("system-systemd\x2dfsck.slice").
  */
 static const char *cgroup_path_bad(const char *p)
 {
@@ -48,6 +52,9 @@ static const char *cgroup_path_bad(const char *p)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
 			return "has a control character";
+	if (strpbrk(p, "*?["))
+		return "is a pattern; a cgroup is named by its path (name a parent cgroup: its "
+		       "descendants inherit its entry)";
 	for (const char *c = p + 1; *c;) {
 		size_t l = strcspn(c, "/");
 
@@ -144,12 +151,15 @@ static void parse_backstop(struct pctx *c, struct sl_egress *e, yaml_node_t *key
 		sl_y_err(c, key, "backstop has no interfaces (the host side of the container's "
 			 "veth, names or patterns)");
 	else
-		sl_y_ifaces(c, f[0].val, &e->bs_ifaces, &e->bs_iface_locs, &e->nbs_ifaces);
+		sl_y_ifaces(c, f[0].val, "attaches the backstop nowhere; omit backstop instead",
+			    &e->bs_ifaces, &e->bs_iface_locs, &e->nbs_ifaces);
 	if (!f[1].key)
 		sl_y_err(c, key, "backstop has no src (the container's addresses: its packets "
 			 "are found by source address)");
 	else
-		sl_y_addrs(c, "src", f[1].val, &e->bs_src, &e->nbs_src);
+		sl_y_addrs(c, "src", "gives the backstop no packet to judge (it finds the "
+			   "entry by source address); omit backstop instead", f[1].val,
+			   &e->bs_src, &e->nbs_src);
 }
 
 static void parse_entry(struct pctx *c, struct sl_egress *e, yaml_node_t *v)

@@ -405,6 +405,7 @@ static void parse_backend(struct pctx *c, struct sl_lb_service *svc, yaml_node_t
 	}
 	if (f[B_DRAIN].key && sl_y_bool(f[B_DRAIN].val, &b->drain))
 		sl_y_err(c, f[B_DRAIN].val, "drain must be true or false");
+	b->drain_file = b->drain;
 }
 
 enum { S_NAME, S_VIP, S_PORT, S_PROTO, S_MODE, S_HEALTH, S_BACKENDS, S_TABLE, S_ENCAP, S_N };
@@ -523,7 +524,8 @@ static void parse_service(struct pctx *c, yaml_node_t *m)
 		   f[S_BACKENDS].val->data.sequence.items.start ==
 		   f[S_BACKENDS].val->data.sequence.items.top) {
 		sl_y_err(c, f[S_BACKENDS].val, "backends must be a list of at least one backend, "
-			 "got %s", sl_y_kind(f[S_BACKENDS].val));
+			 "got %s", f[S_BACKENDS].val->type == YAML_SEQUENCE_NODE ? "an empty list" :
+			 sl_y_kind(f[S_BACKENDS].val));
 	} else {
 		yaml_node_t *l = f[S_BACKENDS].val;
 
@@ -601,7 +603,8 @@ void lb_parse_decap(struct pctx *c, yaml_node_t *key, yaml_node_t *v)
 	if (!f[0].key)
 		sl_y_err(c, v, "decap has no interfaces");
 	else
-		sl_y_ifaces(c, f[0].val, &d->ifaces, &d->iface_locs, &d->nifaces);
+		sl_y_ifaces(c, f[0].val, "decapsulates nothing; omit decap instead", &d->ifaces,
+			    &d->iface_locs, &d->nifaces);
 	if (!f[1].key)
 		sl_y_err(c, v, "decap has no vips");
 	else

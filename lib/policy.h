@@ -137,6 +137,7 @@ struct sl_lb_backend {
 	uint32_t weight;		/* 1 .. SL_LB_WEIGHT_MAX */
 	bool drain;			/* no new flows: `drain: true` or `sluice lb drain` */
 	bool drain_cli;			/* the drain comes from `sluice lb drain` */
+	bool drain_file;		/* `drain: true` in a policy file (too) */
 };
 
 struct sl_lb_health {

@@ -71,12 +71,16 @@ void sl_y_each(struct pctx *c, const char *what, const char *empty_err, yaml_nod
 int sl_y_bool(const yaml_node_t *n, bool *b);		/* 0 or -EINVAL */
 int sl_y_count(const yaml_node_t *n, uint32_t *v);	/* 0, -ERANGE (0 or < 0), -EINVAL */
 bool sl_name_ok(const char *s);				/* rule, set, service names */
-/* Interface names and globs of V, checked as `firewall: interfaces:` are. */
-void sl_y_ifaces(struct pctx *c, yaml_node_t *v, char ***ifaces, struct sl_loc **locs,
-		 size_t *n);
+/*
+ * Interface names and globs of V, checked as `firewall: interfaces:` are;
+ * an empty list is the error "interfaces: empty list EMPTY_ERR" (what it
+ * would do, and what to write instead: the key itself is required).
+ */
+void sl_y_ifaces(struct pctx *c, yaml_node_t *v, const char *empty_err, char ***ifaces,
+		 struct sl_loc **locs, size_t *n);
 /* Prefixes and @set references of V (a `src:`/`dst:` value) appended to *V, *N. */
-void sl_y_addrs(struct pctx *c, const char *what, yaml_node_t *v, struct sl_addr_item **items,
-		size_t *n);
+void sl_y_addrs(struct pctx *c, const char *what, const char *empty_err, yaml_node_t *v,
+		struct sl_addr_item **items, size_t *n);
 /* `allow` or `deny` into *A: 0 or -EINVAL. */
 int sl_y_action(const yaml_node_t *n, enum sluice_action *a);
 /*

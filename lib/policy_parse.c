@@ -1341,23 +1341,23 @@ bool sl_name_ok(const char *s)
 	return name_ok(s);
 }
 
-void sl_y_ifaces(struct pctx *c, yaml_node_t *v, char ***ifaces, struct sl_loc **locs,
-		 size_t *n)
+void sl_y_ifaces(struct pctx *c, yaml_node_t *v, const char *empty_err, char ***ifaces,
+		 struct sl_loc **locs, size_t *n)
 {
 	struct sl_firewall fw = { .ifaces = *ifaces, .iface_locs = *locs, .nifaces = *n };
 
-	each_scalar(c, "interfaces", EMPTY_MATCH, v, iface_item, &fw);
+	each_scalar(c, "interfaces", empty_err, v, iface_item, &fw);
 	*ifaces = fw.ifaces;
 	*locs = fw.iface_locs;
 	*n = fw.nifaces;
 }
 
-void sl_y_addrs(struct pctx *c, const char *what, yaml_node_t *v, struct sl_addr_item **items,
-		size_t *n)
+void sl_y_addrs(struct pctx *c, const char *what, const char *empty_err, yaml_node_t *v,
+		struct sl_addr_item **items, size_t *n)
 {
 	struct addr_list al = { items, n };
 
-	each_scalar(c, what, EMPTY_MATCH, v, addr_item, &al);
+	each_scalar(c, what, empty_err, v, addr_item, &al);
 }
 
 int sl_y_action(const yaml_node_t *n, enum sluice_action *a)

@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -401,6 +402,11 @@ def test_policy_diff_sees_every_part_of_the_policy(env, tmp_path):
     assert (rc, out, d["same"]) == (0, "", True), out
     assert agent.cli("policy", "show")["loadbalancers"][0]["backends"][1] == {
         "addr": "198.51.100.12", "port": 8080, "weight": 2, "drain": None}
+    # and its text: it printed sections, egress entries and sets, no service
+    out = agent.cli_raw("policy", "show", json_out=False).stdout
+    assert "\nloadbalancer web  192.0.2.10:80/tcp  nat  table-size 65537\n" in out, out
+    assert re.search(r"\n  BACKEND +WEIGHT  DRAIN\n  198\.51\.100\.11:8080 +1  -\n"
+                     r"  198\.51\.100\.12:8080 +2  -\n", out), out
 
     rc, out, d = diff(dict(base, **{"30-lb.yaml": lbs.replace("weight: 2", "weight: 5").replace(
         "port: 80\n", "port: 8080\n").replace("port: 8080 }", "port: 8080, drain: true }", 1)
@@ -425,6 +431,13 @@ def test_policy_diff_sees_every_part_of_the_policy(env, tmp_path):
         assert line + "\n" in out, out
     assert d["settings"]["conntrack.syn-cookies"] == {"from": "auto", "to": "off"}
     assert hashes(agent) == before
+
+    gen = agent.status()["generation"]
+    agent.write_policy("40-decap.yaml", "decap: {interfaces: [\"%s\"], vips: [192.0.2.99]}\n"
+                       % topo.glob)
+    agent.wait_generation(gen + 1)
+    out = agent.cli_raw("policy", "show", json_out=False).stdout
+    assert "\ndecap  interfaces %s, vips 192.0.2.99/32\n" % topo.glob in out, out
 
 
 def test_block_ipv6_and_hand_edited_file(env):

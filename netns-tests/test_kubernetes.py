@@ -188,10 +188,15 @@ def test_agent_on_a_configmap_volume(env):
     assert exchange(t, specs) == {"ok": N, "netbios": 0, "blocked": 0}
     text = metrics(t.fw, metrics_addr)
     assert "sluice_policy_generation %d" % st["generation"] in text
-    # CLI edits cannot be kept in a read-only policy dir: refused, nothing changes
+    # CLI edits cannot be kept in a read-only policy dir: refused, nothing
+    # changes, and the error says where changes go (it named a temp file:
+    # "cannot remove .../.sluice-cli.yaml.tmp: Read-only file system")
     p = agent.cli_raw("rule", "add", "cli-x", "--action", "deny", json_out=False)
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "Read-only file system" in p.stderr, p.stderr
+    assert p.stderr == ("sluice: cannot keep the edit in %s: Read-only file system (a "
+                        "read-only policy dir, such as a Kubernetes ConfigMap volume, takes "
+                        "no CLI edits: change its files)\n" %
+                        os.path.join(vol.path, ".sluice-cli.yaml")), p.stderr
     assert agent.status()["generation"] == st["generation"]
     assert "cli-x" not in agent.rules()
 

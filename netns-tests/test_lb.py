@@ -185,6 +185,61 @@ def test_lb_drain_keeps_live_connection(lbenv):
         h.close()
 
 
+def test_lb_drain_undrain_overlapping(lbenv):
+    """Drains that overlap another: `lb drain VIP:80 B` after `lb drain
+    VIP:80/udp B:8081` drains B in the tcp service too (it answered "already
+    so" and B kept taking new connections); `lb undrain VIP:80/udp B:8080`
+    after it undrains that one backend (it undrained B in the tcp service as
+    well, while saying it undrained the udp one alone). What stays drained
+    stays so across a restart. An undrain of a backend that a policy file
+    drains too says it stays draining (it said "taking new flows again")."""
+    net = lbenv.net
+    b2, b3 = backend_addr(2), backend_addr(3)
+    dns = ("  - name: dns4\n    vip: %s\n    port: 80\n    proto: udp\n    backends:\n"
+           "      - { addr: %s, port: 8080 }\n      - { addr: %s, port: 8080 }\n"
+           "      - { addr: %s, port: 8081 }\n      - { addr: %s, port: 8080, drain: true }\n"
+           % (VIP4, backend_addr(1), b2, b2, b3))
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web() + dns))
+    svc = "%s:80" % VIP4
+
+    def states():
+        return {"%s %s" % (name, key): be["state"] for name, bes in lb_list(a).items()
+                for key, be in bes.items() if key.startswith(b2 + ":")}
+
+    out = a.cli("lb", "drain", svc + "/udp", b2 + ":8081")
+    assert out["backends"] == ["dns4 %s:8081" % b2] and out["changed"], out
+    out = a.cli("lb", "drain", svc, b2)
+    assert out["changed"], out
+    assert states() == {"web4 %s:8080" % b2: "draining", "dns4 %s:8080" % b2: "draining",
+                        "dns4 %s:8081" % b2: "draining"}, states()
+    got = spread(net.connect(VIP4, 80, 100))
+    assert "b2" not in got, got
+
+    out = a.cli("lb", "undrain", svc + "/udp", b2 + ":8080")
+    assert out["backends"] == ["dns4 %s:8080" % b2], out
+    want = {"web4 %s:8080" % b2: "draining", "dns4 %s:8080" % b2: "active",
+            "dns4 %s:8081" % b2: "draining"}
+    assert states() == want, states()
+    got = spread(net.connect(VIP4, 80, 100))
+    assert "b2" not in got, got
+    assert a.stop(signal.SIGTERM) == 0
+    a.start()
+    assert states() == want, states()
+
+    a.cli("lb", "undrain", svc, b2)
+    assert set(states().values()) == {"active"}, states()
+    assert "b2" in spread(net.connect(VIP4, 80, 100))
+
+    a.cli("lb", "drain", svc, b3)
+    p = a.cli_raw("lb", "undrain", svc, b3, json_out=False)
+    assert p.returncode == 0 and p.stdout == (
+        "taking new flows again:\nweb4 %s:8080\n"
+        "still draining (a policy file drains it: drain: true):\ndns4 %s:8080\n"
+        "(generation %d)\n" % (b3, b3, a.status()["generation"])), p.stdout
+    assert lb_list(a)["dns4"][b3 + ":8080"]["state"] == "draining"
+    assert lb_list(a)["web4"][b3 + ":8080"]["state"] == "active"
+
+
 def test_lb_health_checks(lbenv):
     """b3's server killed: health checks take it out and new connections
     avoid it; restarted: it is back; both changes logged and counted."""

@@ -216,6 +216,56 @@ TEST(egress_errors_located)
 }
 
 /*
+ * A cgroup is named by its path: a pattern (as interfaces take) named a
+ * cgroup "pod*" that never appears, and the entry waited for it without a
+ * word. A systemd unit's escaped name ('\\x2d') is a path, no pattern.
+ */
+TEST(egress_cgroup_pattern_refused)
+{
+	struct eg_fx f = {};
+	const char *r = cg_root();
+
+	put(&f, "10-a.yaml",
+	    "egress:\n"
+	    "  - { name: one, cgroup: %s/kubepods/pod* }\n"
+	    "  - { name: two, cgroup: \"%s/app?\" }\n"
+	    "  - { name: three, cgroup: \"%s/app[12]\" }\n"
+	    "  - { name: four, cgroup: \"%s/system-systemd\\\\x2dfsck.slice\" }\n", r, r, r, r);
+	ASSERT_EQ(load(&f), -EINVAL, "refused");
+	for (int line = 2; line <= 4; line++)
+		ASSERT_TRUE(has_diag(&f, "10-a.yaml", line, line == 4 ? 28 : 26, "is a pattern; a "
+				     "cgroup is named by its path"), "pattern");
+	ASSERT_EQ(f.diags.n, 3, "the escaped systemd name is no pattern");
+	done(&f);
+}
+
+/*
+ * An empty backstop list says what to write instead: "omit the key to
+ * match any" led to "backstop has no interfaces" (no src).
+ */
+TEST(egress_backstop_empty_lists)
+{
+	struct eg_fx f = {};
+	const char *r = cg_root();
+
+	put(&f, "10-a.yaml",
+	    "egress:\n"
+	    "  - name: one\n"
+	    "    cgroup: %s/one\n"
+	    "    backstop: { interfaces: [], src: [192.0.2.5] }\n"	/* 4 */
+	    "  - name: two\n"
+	    "    cgroup: %s/two\n"
+	    "    backstop: { interfaces: [v], src: [] }\n", r, r);	/* 7 */
+	ASSERT_EQ(load(&f), -EINVAL, "refused");
+	ASSERT_TRUE(has_diag(&f, "10-a.yaml", 4, 29, "interfaces: empty list attaches the "
+			     "backstop nowhere; omit backstop instead"), "interfaces");
+	ASSERT_TRUE(has_diag(&f, "10-a.yaml", 7, 39, "src: empty list gives the backstop no "
+			     "packet to judge (it finds the entry by source address); omit "
+			     "backstop instead"), "src");
+	done(&f);
+}
+
+/*
  * Sections and egress entries take a policy slot each, and a reload writes
  * the next policy beside the one in force: one section and 31 entries
  * load, the 32nd entry is an error at its place. (256 entries passed the

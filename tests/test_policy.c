@@ -411,6 +411,20 @@ TEST(empty_lists)
 		   "dst must be a value or a list of values, got nothing");
 }
 
+/*
+ * An empty list under a key that may not be omitted says what to write
+ * instead: "omit the key to match any" led to "decap has no interfaces"
+ * (test_egress.c: the backstop's). An empty backends list said "got a list".
+ */
+TEST(empty_lists_of_required_keys)
+{
+	EXPECT_ONE("decap: { interfaces: [], vips: [192.0.2.10] }\n", 1, 22,
+		   "interfaces: empty list decapsulates nothing; omit decap instead");
+	EXPECT_ONE("firewall:\n  interfaces: [eth0]\nloadbalancers:\n"
+		   "  - { name: w, vip: 192.0.2.1, port: 80, backends: [] }\n", 4, 52,
+		   "backends must be a list of at least one backend, got an empty list");
+}
+
 TEST(empty_set_and_no_interfaces_are_fine)
 {
 	struct fixture f;
