@@ -1186,18 +1186,29 @@ static int drain_edit(struct agent *a, struct json_object *req, struct json_obje
 	struct sl_edits e = {};
 	struct lb_drain d;
 	char text[200];
-	bool changed = true;
+	bool changed = true, gone = false;
 	int ret;
 
 	ret = edit_allowed(a, req, err, errlen);
 	if (!ret)
 		ret = drain_req(a, req, &d, text, sizeof(text), matched, by_file, err, errlen);
+	/*
+	 * No such backend in force: an undrain still takes a CLI drain of it
+	 * away. The backend left the policy after it was drained, and came
+	 * back drained with it, where no command could undrain it.
+	 */
+	if (ret == -ENOENT && !drain) {
+		gone = true;
+		ret = 0;
+	}
 	if (!ret)
 		ret = edits_load(a, &e, err, errlen);
 	if (ret)
 		goto out;
 	ret = drain ? drain_add(&e, &a->pol, &d, text, &changed) : drain_del(&e, &a->pol, &d);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT && gone)
+		;	/* nor a drain of it: drain_req's "no backend" stands */
+	else if (ret == -ENOENT)
 		snprintf(err, errlen, json_object_array_length(by_file) ? "%s is drained by a "
 			 "policy file (drain: true): change it there" : "%s is not drained", text);
 	else if (ret)

@@ -142,6 +142,10 @@ static int drain_text(struct json_object *d, const char *header)
 		head = true;
 		printf("%s\n", be);
 	}
+	/* an undrain of a backend no longer in force: its CLI drain went */
+	if (!head && changed && !(still && json_object_array_length(still)))
+		printf("%s: no such backend in force; its drain is removed\n",
+		       json_object_get_string(pr_get(d, "drain")));
 	if (still && json_object_array_length(still))
 		printf("still draining (a policy file drains it: drain: true):\n");
 	for (size_t k = 0; still && k < json_object_array_length(still); k++)

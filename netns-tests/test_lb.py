@@ -240,6 +240,36 @@ def test_lb_drain_undrain_overlapping(lbenv):
     assert lb_list(a)["web4"][b3 + ":8080"]["state"] == "active"
 
 
+def test_lb_undrain_of_a_backend_gone_from_the_policy(lbenv):
+    """A backend drained by the CLI, then removed from the policy file:
+    `lb undrain` takes its drain away (it failed with "no backend", the
+    drain stayed in the edits file, and the backend came back drained when
+    the file named it again). An undrain of what neither the policy nor a
+    drain names still fails."""
+    net = lbenv.net
+    b3 = backend_addr(3)
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web()))
+    svc = "%s:80" % VIP4
+    a.cli("lb", "drain", svc, b3)
+    assert lb_list(a)["web4"][b3 + ":8080"]["state"] == "draining"
+    gen = a.status()["generation"]
+    a.write_policy("10-lb.yaml", lb_policy(net, web(skip=(3,))))
+    a.wait_generation(gen + 1)
+
+    p = a.cli_raw("lb", "undrain", svc, b3, json_out=False)
+    assert p.returncode == 0 and p.stdout == (
+        "%s %s: no such backend in force; its drain is removed\n(generation %d)\n"
+        % (svc, b3, a.status()["generation"])), (p.stdout, p.stderr)
+    p = a.cli_raw("lb", "undrain", svc, b3)
+    assert p.returncode == 1 and "no backend %s" % b3 in p.stdout, (p.stdout, p.stderr)
+
+    gen = a.status()["generation"]
+    a.write_policy("10-lb.yaml", lb_policy(net, web()))
+    a.wait_generation(gen + 1)
+    assert lb_list(a)["web4"][b3 + ":8080"]["state"] == "active"
+    assert "b3" in spread(net.connect(VIP4, 80, 100))
+
+
 def test_lb_health_checks(lbenv):
     """b3's server killed: health checks take it out and new connections
     avoid it; restarted: it is back; both changes logged and counted."""
