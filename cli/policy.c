@@ -814,56 +814,6 @@ static struct json_object *diff_backends(struct json_object *old, struct json_ob
 	return d;
 }
 
-/*
- * Load balancers by name: added, removed, and for each one kept what
- * changed in it: its settings (VIP, port, mode, health, ...) and its
- * backends. A service that moves to another VIP or port is a change of it.
- */
-static struct json_object *diff_lbs(struct json_object *old, struct json_object *new)
-{
-	static const char *const keys[] = { "vip", "port", "proto", "mode", "table_size",
-					    "encap_source", "health" };
-	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
-	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
-	struct json_object *chg = json_object_new_array();
-
-	for (size_t i = 0; new && i < json_object_array_length(new); i++) {
-		struct json_object *s = json_object_array_get_idx(new, i), *o, *c, *b;
-
-		if (!json_object_object_get_ex(bo, json_object_get_string(pr_get(s, "name")), &o)) {
-			json_object_array_add(add, lb_brief(s));
-			continue;
-		}
-		c = json_object_new_object();
-		for (size_t k = 0; k < NELEM(keys); k++)
-			add_change(c, keys[k], pr_get(o, keys[k]), pr_get(s, keys[k]));
-		b = diff_backends(o, s);
-		if (!json_object_object_length(c) && diff_empty(b) &&
-		    !json_object_array_length(pr_get(b, "changed"))) {
-			json_object_put(c);
-			json_object_put(b);
-			continue;
-		}
-		o = json_object_new_object();
-		json_object_object_add(o, "name", json_object_get(pr_get(s, "name")));
-		json_object_object_add(o, "changes", c);
-		json_object_object_add(o, "backends", b);
-		json_object_array_add(chg, o);
-	}
-	for (size_t i = 0; old && i < json_object_array_length(old); i++) {
-		struct json_object *s = json_object_array_get_idx(old, i);
-
-		if (!json_object_object_get_ex(bn, json_object_get_string(pr_get(s, "name")), NULL))
-			json_object_array_add(del, lb_brief(s));
-	}
-	json_object_object_add(d, "added", add);
-	json_object_object_add(d, "removed", del);
-	json_object_object_add(d, "changed", chg);
-	json_object_put(bo);
-	json_object_put(bn);
-	return d;
-}
-
 static struct json_object *egress_brief(struct json_object *e)
 {
 	struct json_object *o = json_object_new_object();
@@ -880,28 +830,39 @@ static bool rules_same(struct json_object *r)
 }
 
 /*
- * Egress entries by name: added, removed, and for each one kept what
- * changed in it: its settings (cgroup, default, backstop) and its rules.
+ * Egress entries and load balancers are diffed alike, by name: added,
+ * removed (as BRIEF says them), and for each one kept what changed in it:
+ * its settings KEYS and its parts (under PARTS: an entry's rules, a
+ * service's backends).
  */
-static struct json_object *diff_egress(struct json_object *old, struct json_object *new)
+struct named_diff {
+	const char *const *keys;
+	size_t nkeys;
+	const char *parts;
+	struct json_object *(*brief)(struct json_object *item);
+	struct json_object *(*diff_parts)(struct json_object *old, struct json_object *new);
+	bool (*parts_same)(struct json_object *d);
+};
+
+static struct json_object *diff_named(struct json_object *old, struct json_object *new,
+				      const struct named_diff *how)
 {
-	static const char *const keys[] = { "cgroup", "default", "backstop" };
 	struct json_object *bo = by_name(old), *bn = by_name(new), *d = json_object_new_object();
 	struct json_object *add = json_object_new_array(), *del = json_object_new_array();
 	struct json_object *chg = json_object_new_array();
 
-	for (size_t i = 0; i < json_object_array_length(new); i++) {
+	for (size_t i = 0; new && i < json_object_array_length(new); i++) {
 		struct json_object *e = json_object_array_get_idx(new, i), *o, *c, *r;
 
 		if (!json_object_object_get_ex(bo, json_object_get_string(pr_get(e, "name")), &o)) {
-			json_object_array_add(add, egress_brief(e));
+			json_object_array_add(add, how->brief(e));
 			continue;
 		}
 		c = json_object_new_object();
-		for (size_t k = 0; k < NELEM(keys); k++)
-			add_change(c, keys[k], pr_get(o, keys[k]), pr_get(e, keys[k]));
-		r = diff_rules(pr_get(o, "rules"), pr_get(e, "rules"));
-		if (!json_object_object_length(c) && rules_same(r)) {
+		for (size_t k = 0; k < how->nkeys; k++)
+			add_change(c, how->keys[k], pr_get(o, how->keys[k]), pr_get(e, how->keys[k]));
+		r = how->diff_parts(o, e);
+		if (!json_object_object_length(c) && how->parts_same(r)) {
 			json_object_put(c);
 			json_object_put(r);
 			continue;
@@ -909,14 +870,14 @@ static struct json_object *diff_egress(struct json_object *old, struct json_obje
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_get(pr_get(e, "name")));
 		json_object_object_add(o, "changes", c);
-		json_object_object_add(o, "rules", r);
+		json_object_object_add(o, how->parts, r);
 		json_object_array_add(chg, o);
 	}
-	for (size_t i = 0; i < json_object_array_length(old); i++) {
+	for (size_t i = 0; old && i < json_object_array_length(old); i++) {
 		struct json_object *e = json_object_array_get_idx(old, i);
 
 		if (!json_object_object_get_ex(bn, json_object_get_string(pr_get(e, "name")), NULL))
-			json_object_array_add(del, egress_brief(e));
+			json_object_array_add(del, how->brief(e));
 	}
 	json_object_object_add(d, "added", add);
 	json_object_object_add(d, "removed", del);
@@ -925,6 +886,30 @@ static struct json_object *diff_egress(struct json_object *old, struct json_obje
 	json_object_put(bn);
 	return d;
 }
+
+static struct json_object *egress_rules_diff(struct json_object *old, struct json_object *new)
+{
+	return diff_rules(pr_get(old, "rules"), pr_get(new, "rules"));
+}
+
+static bool backends_same(struct json_object *d)
+{
+	return diff_empty(d) && !json_object_array_length(pr_get(d, "changed"));
+}
+
+static const char *const egress_keys[] = { "cgroup", "default", "backstop" };
+static const char *const lb_keys[] = { "vip", "port", "proto", "mode", "table_size",
+				       "encap_source", "health" };
+
+/* Egress entries: their cgroup, default and backstop, and their rules. */
+static const struct named_diff egress_diff = {
+	egress_keys, NELEM(egress_keys), "rules", egress_brief, egress_rules_diff, rules_same,
+};
+
+/* Load balancers: a service that moves to another VIP or port is a change of it. */
+static const struct named_diff lb_diff = {
+	lb_keys, NELEM(lb_keys), "backends", lb_brief, diff_backends, backends_same,
+};
 
 /* What applying NEW would change against OLD (the policy in force). */
 static struct json_object *diff_policies(struct json_object *old, struct json_object *new)
@@ -942,8 +927,8 @@ static struct json_object *diff_policies(struct json_object *old, struct json_ob
 	s = diff_sets(pr_get(old, "sets"), pr_get(new, "sets"));
 	b = diff_strs(pr_get(old, "blocklist"), pr_get(new, "blocklist"));
 	st = diff_settings(old, new);
-	eg = diff_egress(pr_get(old, "egress"), pr_get(new, "egress"));
-	lb = diff_lbs(pr_get(old, "loadbalancers"), pr_get(new, "loadbalancers"));
+	eg = diff_named(pr_get(old, "egress"), pr_get(new, "egress"), &egress_diff);
+	lb = diff_named(pr_get(old, "loadbalancers"), pr_get(new, "loadbalancers"), &lb_diff);
 	same = rules_same(r) && diff_empty(s) &&
 	       !json_object_array_length(pr_get(s, "changed")) && diff_empty(b) &&
 	       !json_object_object_length(st) && diff_empty(eg) &&
