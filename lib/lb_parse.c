@@ -234,16 +234,18 @@ const char *lb_proto_name(uint8_t proto)
 static int seconds_ms(struct pctx *c, const yaml_node_t *n, const char *what, uint32_t *ms)
 {
 	const char *s = n->type == YAML_SCALAR_NODE ? sl_y_str(n) : "";
-	char *end;
-	double v;
+	char *end = (char *)s;
+	double v = 0;
 
-	if (n->type != YAML_SCALAR_NODE || !*s || strspn(s, "0123456789.") != strlen(s)) {
+	/* digits and one point: "1.2.3" or "." is no number, not one out of range */
+	if (n->type == YAML_SCALAR_NODE && *s && strspn(s, "0123456789.") == strlen(s))
+		v = strtod(s, &end);
+	if (end == s || *end) {
 		sl_y_err(c, n, "%s must be a number of seconds (decimals allowed), got %s", what,
 			 n->type == YAML_SCALAR_NODE ? s : sl_y_kind(n));
 		return -EINVAL;
 	}
-	v = strtod(s, &end);
-	if (*end || !isfinite(v) || v * 1000 < HC_MS_MIN || v * 1000 > HC_MS_MAX) {
+	if (!isfinite(v) || v * 1000 < HC_MS_MIN || v * 1000 > HC_MS_MAX) {
 		sl_y_err(c, n, "%s %.32s is out of range %g..%g seconds", what, s,
 			 HC_MS_MIN / 1000.0, HC_MS_MAX / 1000.0);
 		return -ERANGE;

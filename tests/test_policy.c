@@ -1692,6 +1692,32 @@ TEST(lb_errors_located)
 	fx_done(&f);
 }
 
+/* A health check's seconds: "1.2.3" and "." are no number (they were "out of range"). */
+TEST(lb_health_seconds_not_numbers)
+{
+	struct fixture f;
+
+	fx_init(&f);
+	fx_write(&f, "a.yaml",
+		"firewall:\n  interfaces: [eth0]\n"			/* 1-2 */
+		"loadbalancers:\n"					/* 3 */
+		"  - name: web\n"					/* 4 */
+		"    vip: 192.0.2.10\n"					/* 5 */
+		"    port: 80\n"					/* 6 */
+		"    health: { type: tcp, interval: 1.2.3, timeout: . }\n"	/* 7 */
+		"    backends: [{ addr: 198.51.100.1 }]\n"		/* 8 */
+		"  - name: dns\n"					/* 9 */
+		"    vip: 192.0.2.10\n"					/* 10 */
+		"    port: 53\n"					/* 11 */
+		"    health: { type: tcp, interval: 0.0001 }\n"		/* 12 */
+		"    backends: [{ addr: 198.51.100.1 }]\n");		/* 13 */
+	ASSERT_EQ(fx_load(&f), -EINVAL, "rc");
+	ASSERT_DIAG(&f, "a.yaml", 7, 36, "interval must be a number of seconds", "got 1.2.3");
+	ASSERT_DIAG(&f, "a.yaml", 7, 52, "timeout must be a number of seconds", "got .");
+	ASSERT_DIAG(&f, "a.yaml", 12, 36, "interval 0.0001 is out of range 0.01..3600 seconds");
+	fx_done(&f);
+}
+
 /*
  * Addresses no client sends to, or that never leave this host, as a VIP
  * or a backend; a backend that is its service's own VIP (and port, NAT):
