@@ -194,6 +194,8 @@ struct agent {
 	/* load balancer (lb.c, lib/lb_maps.c) and its health checks (health.c) */
 	struct lb_state *lb;
 	struct agent_health *hc;
+	char **lb_idle;		/* services no backend took new flows of, at the last check */
+	size_t nlb_idle;
 
 	/* attached interfaces (attach.c) */
 	struct iface *ifaces;

@@ -49,8 +49,18 @@ int lb_open(struct agent *a)
 	return 0;
 }
 
+static void idle_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 void lb_close(struct agent *a)
 {
+	idle_free(a->lb_idle, a->nlb_idle);
+	a->lb_idle = NULL;
+	a->nlb_idle = 0;
 	if (!a->lb)
 		return;
 	lb_state_free(a->lb);
@@ -109,7 +119,65 @@ int lb_resync(struct agent *a, const char *why)
 	sync_grace(a);
 	lb_sync_gc(a);
 	pr_debug("load balancer: tables updated (%s)", why);
+	lb_check_backends(a);
 	return 0;
+}
+
+static bool name_in(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+void lb_check_backends(struct agent *a)
+{
+	char **idle = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; a->have_policy && i < a->pol.nlbs; i++) {
+		const struct sl_lb_service *s = &a->pol.lbs[i];
+		size_t drained = 0, down = 0;
+		struct lb_svc_key key;
+		char **more;
+
+		lb_svc_key_of(s, &key);
+		for (size_t b = 0; b < s->nbackends; b++) {
+			struct health_info h;
+
+			health_info(a, &key, s->backends[b].addr, s->backends[b].port, &h);
+			if (h.down)
+				down++;
+			else if (s->backends[b].drain)
+				drained++;
+		}
+		if (drained + down < s->nbackends)
+			continue;
+		if (!name_in(a->lb_idle, a->nlb_idle, s->name))
+			pr_warn("load balancer %s: no backend takes new flows (%zu drained, %zu "
+				"down): its new flows are dropped (lb-no-backend)", s->name,
+				drained, down);
+		/* out of memory: said again at the next check, nothing worse */
+		more = realloc(idle, (n + 1) * sizeof(*idle));
+		if (!more)
+			continue;
+		idle = more;
+		idle[n] = strdup(s->name);
+		if (idle[n])
+			n++;
+	}
+	for (size_t i = 0; i < a->nlb_idle; i++) {
+		if (name_in(idle, n, a->lb_idle[i]))
+			continue;
+		for (size_t k = 0; a->have_policy && k < a->pol.nlbs; k++)
+			if (!strcmp(a->pol.lbs[k].name, a->lb_idle[i]))
+				pr_info("load balancer %s: a backend takes new flows again",
+					a->lb_idle[i]);
+	}
+	idle_free(a->lb_idle, a->nlb_idle);
+	a->lb_idle = idle;
+	a->nlb_idle = n;
 }
 
 /* ---- interfaces ---- */

@@ -33,6 +33,12 @@ void lb_sync_gc(struct agent *a);
  * tables change are written. Returns 0 or -errno (logged).
  */
 int lb_resync(struct agent *a, const char *why);
+/*
+ * After the services of the policy in force changed (an apply, a drain, a
+ * health change): log a service whose every backend is drained or down
+ * (its new flows are dropped), and one that has a backend again.
+ */
+void lb_check_backends(struct agent *a);
 
 /* Is NAME a decap interface of POL (name or glob, loopback by name only)? */
 bool lb_decap_wants(const struct sl_policy *pol, const char *name, bool loopback);

@@ -344,6 +344,7 @@ int sync_apply(struct agent *a, struct sl_policy *pol, struct sl_edits *e, bool 
 		a->pol.nfiles, a->policy_dir);
 	/* events of the new generation name its rules from now on */
 	rules_commit(a, &a->pol, &plan, gen);
+	lb_check_backends(a);
 	/*
 	 * The slots just left: freed once no packet can be in them, after the
 	 * answer (sync_gc_run from the event loop): the edit is in force now.

@@ -270,6 +270,30 @@ def test_lb_undrain_of_a_backend_gone_from_the_policy(lbenv):
     assert "b3" in spread(net.connect(VIP4, 80, 100))
 
 
+def test_lb_service_without_a_backend_is_logged(lbenv):
+    """Every backend of a service drained: its new flows are dropped
+    (lb-no-backend), and the log says so once; a backend undrained: it
+    says the service has one again. Nothing was said."""
+    net = lbenv.net
+    a = lbenv.agent(net.lb, "lb", lb_policy(net, web()))
+    svc = "%s:80" % VIP4
+    warn = "load balancer web4: no backend takes new flows (3 drained, 0 down): " \
+        "its new flows are dropped (lb-no-backend)"
+    again = "load balancer web4: a backend takes new flows again"
+    a.cli("lb", "drain", svc, backend_addr(1))
+    a.cli("lb", "drain", svc, backend_addr(2))
+    assert warn not in a.log_text()
+    a.cli("lb", "drain", svc, backend_addr(3))
+    assert a.log_text().count(warn) == 1, a.log_text()[-3000:]
+    # another change: said once, not again
+    a.cli("block", "add", "192.0.2.250")
+    assert a.log_text().count(warn) == 1, a.log_text()[-3000:]
+    assert again not in a.log_text()
+    a.cli("lb", "undrain", svc, backend_addr(2))
+    assert a.log_text().count(again) == 1, a.log_text()[-3000:]
+    assert spread(net.connect(VIP4, 80, 50)) == {"b2": 50}
+
+
 def test_lb_health_checks(lbenv):
     """b3's server killed: health checks take it out and new connections
     avoid it; restarted: it is back; both changes logged and counted."""
