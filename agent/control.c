@@ -513,8 +513,7 @@ int ctl_parse_request(const char *req, size_t len, struct json_object **out, cha
 	 * surrogates through.
 	 */
 	for (size_t i = 0, n; i < len; i += n) {
-		n = (unsigned char)req[i] < 0x80 ? 1 :
-		    sl_utf8_len((const unsigned char *)req + i, len - i);
+		n = sl_utf8_len((const unsigned char *)req + i, len - i);
 		if (!n) {
 			snprintf(err, errlen, "request is not UTF-8 text (byte 0x%02x at offset %zu)",
 				 (unsigned char)req[i], i);

@@ -123,6 +123,14 @@ int lb_resync(struct agent *a, const char *why)
 	return 0;
 }
 
+/* A backend's state for lb list, the metrics and lb_check_backends: down first. */
+static const char *be_state(const struct sl_lb_backend *b, const struct health_info *h)
+{
+	if (h->down)
+		return "down";
+	return b->drain ? "draining" : "active";
+}
+
 static bool name_in(char *const *names, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -145,12 +153,12 @@ void lb_check_backends(struct agent *a)
 		lb_svc_key_of(s, &key);
 		for (size_t b = 0; b < s->nbackends; b++) {
 			struct health_info h;
+			const char *st;
 
 			health_info(a, &key, s->backends[b].addr, s->backends[b].port, &h);
-			if (h.down)
-				down++;
-			else if (s->backends[b].drain)
-				drained++;
+			st = be_state(&s->backends[b], &h);
+			down += !strcmp(st, "down");
+			drained += !strcmp(st, "draining");
 		}
 		if (drained + down < s->nbackends)
 			continue;
@@ -247,13 +255,6 @@ void lb_ifaces_sync(struct agent *a)
 }
 
 /* ---- views ---- */
-
-static const char *be_state(const struct sl_lb_backend *b, const struct health_info *h)
-{
-	if (h->down)
-		return "down";
-	return b->drain ? "draining" : "active";
-}
 
 static struct json_object *backend_json(struct agent *a, const struct sl_lb_service *s,
 					const struct lb_svc_key *key,

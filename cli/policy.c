@@ -750,15 +750,6 @@ static struct json_object *lb_brief(struct json_object *s)
 	return o;
 }
 
-/* A backend as `lb list` names it: "198.51.100.11:8080", "[2001:db8::11]:443". */
-static void backend_name(struct json_object *b, char *buf, size_t len)
-{
-	const char *a = json_object_get_string(pr_get(b, "addr"));
-
-	snprintf(buf, len, a && strchr(a, ':') ? "[%s]:%d" : "%s:%d", a ? a : "?",
-		 json_object_get_int(pr_get(b, "port")));
-}
-
 /* {backend name: backend} of service S */
 static struct json_object *backends_by_name(struct json_object *s)
 {
@@ -768,7 +759,8 @@ static struct json_object *backends_by_name(struct json_object *s)
 	for (size_t i = 0; bes && i < json_object_array_length(bes); i++) {
 		struct json_object *b = json_object_array_get_idx(bes, i);
 
-		backend_name(b, name, sizeof(name));
+		/* as `lb list` names it: "198.51.100.11:8080", "[2001:db8::11]:443" */
+		cli_lb_endpoint(b, name, sizeof(name));
 		json_object_object_add(o, name, json_object_get(b));
 	}
 	return o;
@@ -1061,11 +1053,10 @@ static void egress_diff_text(struct json_object *eg)
 
 static void lb_brief_text(char sign, struct json_object *s)
 {
-	const char *vip = json_object_get_string(pr_get(s, "vip"));
+	char ep[96];
 
-	printf(vip && strchr(vip, ':') ? "%c loadbalancer %s [%s]:%d/%s\n" :
-	       "%c loadbalancer %s %s:%d/%s\n", sign, json_object_get_string(pr_get(s, "name")),
-	       vip ? vip : "?", json_object_get_int(pr_get(s, "port")),
+	cli_lb_endpoint(s, ep, sizeof(ep));
+	printf("%c loadbalancer %s %s/%s\n", sign, json_object_get_string(pr_get(s, "name")), ep,
 	       json_object_get_string(pr_get(s, "proto")));
 }
 

@@ -343,7 +343,7 @@ void pr_json(FILE *out, struct json_object *v, bool pretty)
 	 * as error messages write control characters.
 	 */
 	for (size_t i = 0; i < len;) {
-		size_t n = s[i] < 0x80 ? 1 : sl_utf8_len(s + i, len - i);
+		size_t n = sl_utf8_len(s + i, len - i);
 
 		if (n) {
 			i += n;
