@@ -146,6 +146,7 @@ static const struct mig_map mig_maps[] = {
 	RECREATE(SLUICE_MAP_CT_CK_CFG, "the SYN cookie settings"),
 	RECREATE(SLUICE_MAP_CT_CK_LOAD, "the SYN cookie load"),
 	RECREATE(SLUICE_MAP_CT_CK_SENT, "the slots SYN cookies were sent in"),
+	RECREATE(SLUICE_MAP_CT_CK_HAND, "the SYN cookie handoffs from XDP to TC"),
 	RECREATE("ct_ck_tmp", "the SYN cookie code's buffers"),
 	RECREATE(SLUICE_MAP_EVENTS, "the drop events"),
 	/* the CLI blocklist: filled from the edits file before any link moves */

@@ -120,8 +120,9 @@ static double run(int prog, uint8_t *frame, uint32_t repeat, uint32_t *retval)
 }
 
 /*
- * As run(), where the program may leave XDP metadata in front of the frame
- * (a cookie ACK): the frame is copied back without it.
+ * As run(), the frame copied back as the program left it (a SYN answered in
+ * place), past any XDP metadata in front of it (sluice leaves none: its
+ * cookie ACKs hand TC their options in ct_ck_hand).
  */
 static double run_meta(int prog, uint8_t *frame, uint32_t repeat, uint32_t *retval)
 {

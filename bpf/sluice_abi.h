@@ -796,7 +796,7 @@ enum sluice_ct_stat { SLUICE_CT_STATS(SLUICE_ENUM_ENTRY) SLUICE_CT_STAT_MAX };
  * allowed SYN to a local listener is answered in XDP with a SYN-ACK whose
  * sequence number is a cookie, and no state is kept: the ACK that returns
  * the cookie + 1 proves the handshake, is tracked as established, and is
- * handed (XDP metadata) to a TC ingress program that gives the listener its
+ * handed (ct_ck_hand) to a TC ingress program that gives the listener its
  * request socket (bpf_sk_assign_tcp_reqsk). The cookie, 32 bits:
  *
  *   31..8  SipHash-2-4 (ct_ck_cfg.key) of the 4-tuple, the client's ISN, the
@@ -853,24 +853,42 @@ struct sl_ck_config {
 };
 
 /*
- * What XDP hands the TC ingress program with a cookie's ACK: the XDP
- * metadata in front of the frame (20 bytes), the handshake's options for
- * bpf_sk_assign_tcp_reqsk().
+ * What XDP hands the TC ingress program (ct_ck_hand, an LRU hash, key
+ * struct sl_ck_flow): for a cookie's ACK, the handshake's options for
+ * bpf_sk_assign_tcp_reqsk(); for a SYN-ACK XDP_TX cannot be trusted with,
+ * the word to send it back out. Through a map and not the XDP metadata in
+ * front of the frame: some kernels refuse XDP programs
+ * bpf_xdp_adjust_meta(), and some drivers have no room for it. TC takes
+ * the entry of the packet in its hands and deletes it.
  */
 #define SLUICE_CK_MAGIC		0x534c434bu	/* "SLCK": a cookie's ACK, for its listener */
 #define SLUICE_CK_MAGIC_TX	0x534c5458u	/* "SLTX": a SYN-ACK, to send back out */
-#define SLUICE_CK_META_SACK	(1u << 0)
-#define SLUICE_CK_META_TS	(1u << 1)
-#define SLUICE_CK_META_WSCALE	(1u << 2)
+#define SLUICE_CK_HAND_SACK	(1u << 0)
+#define SLUICE_CK_HAND_TS	(1u << 1)
+#define SLUICE_CK_HAND_WSCALE	(1u << 2)
+#define SLUICE_CK_HAND_MAX	1024	/* handoffs in flight: taken in the same softirq */
 
-struct sl_ck_meta {
-	__u32 magic;		/* SLUICE_CK_MAGIC */
-	__u16 mss;		/* the client's, from the cookie */
-	__u8 snd_wscale;	/* the client's window scale (SLUICE_CK_META_WSCALE) */
-	__u8 rcv_wscale;	/* ours, as announced in the SYN-ACK */
-	__u8 flags;		/* SLUICE_CK_META_* */
+/*
+ * A handshake as the cookie covers it, and ct_ck_hand's key: the client's
+ * addresses and ports, its initial sequence number. Zeroed before it is
+ * filled (the hash reads the padding).
+ */
+struct sl_ck_flow {
+	__u32 saddr[4], daddr[4];	/* network order; IPv4 in [0] */
+	__be16 sport, dport;
+	__u32 isn;			/* the client's initial sequence number */
+	__u8 family;
 	__u8 pad[3];
-	__u32 tsval, tsecr;	/* the ACK's timestamps, host order (SLUICE_CK_META_TS) */
+};
+
+struct sl_ck_hand {
+	__u32 magic;		/* SLUICE_CK_MAGIC or SLUICE_CK_MAGIC_TX */
+	__u16 mss;		/* the client's, from the cookie */
+	__u8 snd_wscale;	/* the client's window scale (SLUICE_CK_HAND_WSCALE) */
+	__u8 rcv_wscale;	/* ours, as announced in the SYN-ACK */
+	__u8 flags;		/* SLUICE_CK_HAND_* */
+	__u8 pad[3];
+	__u32 tsval, tsecr;	/* the ACK's timestamps, host order (SLUICE_CK_HAND_TS) */
 };
 
 /* ct_ck_load (per CPU): auto mode's measure of pressure on this CPU. */
@@ -1312,6 +1330,7 @@ enum sluice_fw_table { SLUICE_FW_TABLES(SLUICE_FWT_ENUM) SLUICE_FWT_MAX };
 #define SLUICE_MAP_CT_CK_CFG	"ct_ck_cfg"
 #define SLUICE_MAP_CT_CK_LOAD	"ct_ck_load"
 #define SLUICE_MAP_CT_CK_SENT	"ct_ck_sent"
+#define SLUICE_MAP_CT_CK_HAND	"ct_ck_hand"	/* XDP to TC: cookie handshakes */
 #define SLUICE_MAP_EVENTS	"sl_events"
 #define SLUICE_MAP_EV_CFG	"sl_ev_cfg"
 #define SLUICE_MAP_EV_MUTE	"sl_ev_mute"
@@ -1468,7 +1487,8 @@ _Static_assert(sizeof(struct sl_ck_config) == 32 + 8 * (SLUICE_CK_PORT_WORDS + S
 	       "ck_config layout");
 _Static_assert(sizeof(struct sl_ck_load) == 24, "ck_load layout");
 _Static_assert(sizeof(struct sl_ck_sent) == 16, "ck_sent layout");
-_Static_assert(sizeof(struct sl_ck_meta) == 20, "ck_meta: XDP metadata, a multiple of 4");
+_Static_assert(sizeof(struct sl_ck_hand) == 20, "ck_hand: ct_ck_hand's value");
+_Static_assert(sizeof(struct sl_ck_flow) == 44, "ck_flow: ct_ck_hand's key, no hidden padding");
 _Static_assert(sizeof(struct sl_ev_config) == 48, "sl_ev_config layout");
 _Static_assert(SLUICE_VERDICT_MAX <= SLUICE_VERDICT_SLOTS, "sl_verdict_v2 has room");
 _Static_assert(SLUICE_DROP_MAX <= SLUICE_DROP_SLOTS, "sl_drop_v2 has room");

@@ -20,12 +20,14 @@
  * handshake, and the way out for SYN-ACKs where XDP_TX cannot be trusted
  * (a veth drops XDP_TX frames unless its peer has GRO or an XDP program).
  * XDP checked the cookie the ACK returns and left the handshake's options
- * in the metadata (struct sl_ck_meta, ct_cookie.h);
+ * in ct_ck_hand under the client's flow (struct sl_ck_hand, ct_cookie.h);
  * here the listener gets the request socket it never made, with
  * bpf_sk_assign_tcp_reqsk(), and the kernel creates the connection from
  * the ACK as it would from its own SYN queue. (The kernel's own syncookie
  * check would refuse the ACK: it only accepts cookies while its listener
- * has overflowed.) Every other packet: one load and compare.
+ * has overflowed.) Every packet while no cookie was sent lately (the gate
+ * of XDP's own ACK check): two loads and a compare; while cookies go out,
+ * a TCP ACK or SYN-ACK also costs a parse and a lookup.
  *
  * ct_start is run once with BPF_PROG_TEST_RUN by every agent that loads this
  * object: it starts the conntrack sweepers, or moves running ones to this
@@ -111,36 +113,34 @@ int sluice_tc(struct __sk_buff *skb)
 }
 
 /*
- * Give the listener of the cookie ACK in SKB (options in CK) its request
- * socket: counted syncookie-accepted, or syncookie-failed (no listener any
- * more, or the kernel refused: the ACK then meets the listener alone and is
- * answered with an RST, as without sluice).
+ * Give the listener of the cookie ACK in SKB (parsed in M, options in CK)
+ * its request socket: counted syncookie-accepted, or syncookie-failed (no
+ * listener any more, or the kernel refused: the ACK then meets the
+ * listener alone and is answered with an RST, as without sluice).
  */
-static __noinline int sl_tc_ck_accept(struct __sk_buff *skb, const struct sl_ck_meta *ck)
+static __noinline int sl_tc_ck_accept(struct __sk_buff *skb, const struct sl_meta *m,
+				      const struct sl_ck_hand *ck)
 {
 	struct bpf_tcp_req_attrs attrs = {};
 	struct bpf_sock_tuple t = {};
 	struct tcp_sock *tp;
 	struct bpf_sock *sk;
-	struct sl_meta m;
 	__u32 size;
 	int ret = -1;
 
-	/* the linear part alone (len 0), as XDP parsed it */
-	if (!ck || sl_skb_parse_eth(skb, &m, 0) != SL_PARSE_IP ||
-	    m.proto != SL_IPPROTO_TCP || !m.has_ports)
+	if (!skb || !m || !ck)
 		goto out;
-	if (m.family == 4) {
-		t.ipv4.saddr = bpf_htonl(m.src4);
-		t.ipv4.daddr = bpf_htonl(m.dst4);
-		t.ipv4.sport = bpf_htons(m.sport);
-		t.ipv4.dport = bpf_htons(m.dport);
+	if (m->family == 4) {
+		t.ipv4.saddr = bpf_htonl(m->src4);
+		t.ipv4.daddr = bpf_htonl(m->dst4);
+		t.ipv4.sport = bpf_htons(m->sport);
+		t.ipv4.dport = bpf_htons(m->dport);
 		size = sizeof(t.ipv4);
 	} else {
-		__builtin_memcpy(t.ipv6.saddr, m.src6, 16);
-		__builtin_memcpy(t.ipv6.daddr, m.dst6, 16);
-		t.ipv6.sport = bpf_htons(m.sport);
-		t.ipv6.dport = bpf_htons(m.dport);
+		__builtin_memcpy(t.ipv6.saddr, m->src6, 16);
+		__builtin_memcpy(t.ipv6.daddr, m->dst6, 16);
+		t.ipv6.sport = bpf_htons(m->sport);
+		t.ipv6.dport = bpf_htons(m->dport);
 		size = sizeof(t.ipv6);
 	}
 	sk = bpf_skc_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
@@ -152,13 +152,13 @@ static __noinline int sl_tc_ck_accept(struct __sk_buff *skb, const struct sl_ck_
 	if (!tp)
 		goto release;
 	attrs.mss = ck->mss;
-	if (ck->flags & SLUICE_CK_META_WSCALE) {
+	if (ck->flags & SLUICE_CK_HAND_WSCALE) {
 		attrs.wscale_ok = 1;
 		attrs.snd_wscale = ck->snd_wscale;
 		attrs.rcv_wscale = ck->rcv_wscale;
 	}
-	attrs.sack_ok = !!(ck->flags & SLUICE_CK_META_SACK);
-	if (ck->flags & SLUICE_CK_META_TS) {
+	attrs.sack_ok = !!(ck->flags & SLUICE_CK_HAND_SACK);
+	if (ck->flags & SLUICE_CK_HAND_TS) {
 		attrs.tstamp_ok = 1;
 		attrs.rcv_tsval = ck->tsval;
 		attrs.rcv_tsecr = ck->tsecr;
@@ -171,20 +171,67 @@ out:
 	return ret;
 }
 
+/*
+ * Take what XDP left in ct_ck_hand for SKB, a TCP packet parsed in M (the
+ * linear part, as XDP parsed it), into CK: the flow a SYN-ACK answers (its
+ * ACK is the client's ISN + 1), or the one an ACK completes (its sequence
+ * number is the ISN + 1). The entry is deleted; 0 if there was one.
+ */
+static __noinline int sl_tc_ck_take(struct __sk_buff *skb, const struct sl_meta *m,
+				    struct sl_ck_hand *ck)
+{
+	bool synack = (m->tcp_flags & SL_TCP_SYN) != 0;
+	struct sl_ck_flow f = {};
+	struct sl_ck_hand *h;
+	__be32 n;
+
+	if (!skb || !m || !ck || m->l4_off > SL_CT_L4_MAX ||
+	    bpf_skb_load_bytes(skb, (__u32)m->l3_off + m->l4_off +
+			       (synack ? SL_TCP_OFF_ACK : SL_TCP_OFF_SEQ), &n, sizeof(n)))
+		return -1;
+	/* the key as XDP wrote it (sl_ck_flow_of of the client's packet) */
+	if (m->family == 4) {
+		f.saddr[0] = bpf_htonl(synack ? m->dst4 : m->src4);
+		f.daddr[0] = bpf_htonl(synack ? m->src4 : m->dst4);
+	} else {
+		__builtin_memcpy(f.saddr, synack ? m->dst6 : m->src6, 16);
+		__builtin_memcpy(f.daddr, synack ? m->src6 : m->dst6, 16);
+	}
+	f.sport = bpf_htons(synack ? m->dport : m->sport);
+	f.dport = bpf_htons(synack ? m->sport : m->dport);
+	f.isn = bpf_ntohl(n) - 1;
+	f.family = m->family;
+	h = bpf_map_lookup_elem(&ct_ck_hand, &f);
+	if (!h || h->magic != (synack ? SLUICE_CK_MAGIC_TX : SLUICE_CK_MAGIC))
+		return -1;
+	*ck = *h;
+	bpf_map_delete_elem(&ct_ck_hand, &f);
+	return 0;
+}
+
 SEC("tc")
 int sl_tc_ingress(struct __sk_buff *skb)
 {
-	struct sl_ck_meta *meta = (void *)(long)skb->data_meta, ck;
+	struct sl_ck_config *cfg = sl_ck_cfg();
+	struct sl_ck_hand ck;
+	struct sl_meta m;
+	__u8 flags;
 
-	if ((void *)(meta + 1) > (void *)(long)skb->data)
+	/* XDP hands over nothing unless a cookie was sent lately */
+	if (!cfg || cfg->mode == SLUICE_CK_OFF ||
+	    !sl_ck_sent_recently(sl_ck_slot(sl_now() + SL_CK_AHEAD_NS)))
+		return SL_TCX_NEXT;
+	if (sl_skb_parse_eth(skb, &m, 0) != SL_PARSE_IP || m.proto != SL_IPPROTO_TCP ||
+	    !m.has_ports)
+		return SL_TCX_NEXT;
+	flags = m.tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST);
+	if ((flags != SL_TCP_ACK && flags != (SL_TCP_SYN | SL_TCP_ACK)) ||
+	    sl_tc_ck_take(skb, &m, &ck))
 		return SL_TCX_NEXT;
 	/* a SYN-ACK XDP wrote where XDP_TX cannot be trusted: back out */
-	if (meta->magic == SLUICE_CK_MAGIC_TX)
+	if (ck.magic == SLUICE_CK_MAGIC_TX)
 		return bpf_redirect(skb->ifindex, 0);
-	if (meta->magic != SLUICE_CK_MAGIC)
-		return SL_TCX_NEXT;
-	ck = *meta;
-	sl_tc_ck_accept(skb, &ck);
+	sl_tc_ck_accept(skb, &m, &ck);
 	return SL_TCX_NEXT;
 }
 

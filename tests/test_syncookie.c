@@ -174,8 +174,56 @@ static bool ck_ns(void)
 
 struct ck_env {
 	struct ct_env e;
-	int cfg_fd, load_fd, sent_fd;
+	int cfg_fd, load_fd, sent_fd, hand_fd;
 };
+
+/*
+ * Take the handoff XDP left for TC in ct_ck_hand under the flow of CLIENT
+ * (port SPORT) to SERVER (DPORT) whose ISN is ISN, into H, and delete it,
+ * as the TC ingress program does. 0 if there was one.
+ */
+static int hand_take(struct ck_env *c, const char *client, uint16_t sport, const char *server,
+		     uint16_t dport, uint32_t isn, struct sl_ck_hand *h)
+{
+	struct sl_ck_flow f;
+	int fam = family_of(client);
+
+	memset(&f, 0, sizeof(f));
+	if (inet_pton(fam == 4 ? AF_INET : AF_INET6, client, f.saddr) != 1 ||
+	    inet_pton(fam == 4 ? AF_INET : AF_INET6, server, f.daddr) != 1)
+		return -EINVAL;
+	f.sport = htons(sport);
+	f.dport = htons(dport);
+	f.isn = isn;
+	f.family = (uint8_t)fam;
+	if (bpf_map_lookup_elem(c->hand_fd, &f, h))
+		return -errno;
+	return bpf_map_delete_elem(c->hand_fd, &f) ? -errno : 0;
+}
+
+/* Empty ct_ck_hand: the env is shared, an earlier test's handoffs stay. */
+static void hand_flush(struct ck_env *c)
+{
+	struct sl_ck_flow k;
+
+	while (!bpf_map_get_next_key(c->hand_fd, NULL, &k) && !bpf_map_delete_elem(c->hand_fd, &k))
+		;
+}
+
+/* How many handoffs ct_ck_hand holds. */
+static unsigned int hand_count(struct ck_env *c)
+{
+	struct sl_ck_flow k, next;
+	unsigned int n = 0;
+	void *prev = NULL;
+
+	while (n < SLUICE_CK_HAND_MAX && !bpf_map_get_next_key(c->hand_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
 
 /* ct_ck_sent: the slots a cookie was sent in, as the datapath left them. */
 static struct sl_ck_sent ck_sent(struct ck_env *c)
@@ -246,6 +294,8 @@ static int ck_open(struct ck_env *c, uint32_t mode, uint16_t port)
 	c->cfg_fd = bpf_map__fd(c->e.x.skel->maps.ct_ck_cfg);
 	c->load_fd = bpf_map__fd(c->e.x.skel->maps.ct_ck_load);
 	c->sent_fd = bpf_map__fd(c->e.x.skel->maps.ct_ck_sent);
+	c->hand_fd = bpf_map__fd(c->e.x.skel->maps.ct_ck_hand);
+	hand_flush(c);
 	return ck_set(c, mode, port, 0);
 }
 
@@ -254,42 +304,25 @@ static int ck_open(struct ck_env *c, uint32_t mode, uint16_t port)
 		goto out
 
 /*
- * A test run that returns the frame out in OUT, and the XDP metadata before
- * it in META (*METALEN bytes; 0: none).
+ * A test run that returns the frame out in OUT. Nothing travels in front of
+ * the frame: XDP hands TC what it has through ct_ck_hand (hand_take).
  */
-static uint32_t run_out(struct ck_env *c, const struct frame *in, struct frame *out,
-			uint8_t *meta, uint32_t *metalen)
+static uint32_t run_out(struct ck_env *c, const struct frame *in, struct frame *out)
 {
-	uint8_t buf[sizeof(out->b) + 64];
-	struct xdp_md ctx_in = { .data = 0, .data_end = (uint32_t)in->len }, ctx_out = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = in->b,
 		.data_size_in = (uint32_t)in->len,
-		.data_out = buf,
-		.data_size_out = sizeof(buf),
-		.ctx_in = &ctx_in,
-		.ctx_size_in = sizeof(ctx_in),
-		.ctx_out = &ctx_out,
-		.ctx_size_out = sizeof(ctx_out),
+		.data_out = out->b,
+		.data_size_out = sizeof(out->b),
 		.repeat = 1,
 	);
-	uint32_t ml;
 
+	memset(out, 0, sizeof(*out));
 	if (bpf_prog_test_run_opts(c->e.x.prog_fd, &opts)) {
 		printf("# BPF_PROG_TEST_RUN: %s\n", strerror(errno));
 		return ~0u;
 	}
-	/* the output starts at the metadata; ctx_out.data is its length */
-	ml = ctx_out.data;
-	if (ml > 32 || ml > opts.data_size_out)
-		return ~0u;
-	memset(out, 0, sizeof(*out));
-	out->len = opts.data_size_out - ml;
-	memcpy(out->b, buf + ml, out->len < sizeof(out->b) ? out->len : sizeof(out->b));
-	if (meta)
-		memcpy(meta, buf, ml);
-	if (metalen)
-		*metalen = ml;
+	out->len = opts.data_size_out;
 	return opts.retval;
 }
 
@@ -357,8 +390,8 @@ TEST(ck_reference_siphash)
 static void synack(const char *peer, const char *local, uint16_t mss_in, uint32_t mss_idx)
 {
 	const uint32_t isn = 0x01020304, tsval = 0x11223344;
-	uint8_t opt[40], exp_opt[20], meta[32];
-	uint32_t v, slot0, slot1, low, cookie, ts_ms0, ts_ms1, ml;
+	uint8_t opt[40], exp_opt[20];
+	uint32_t v, slot0, slot1, low, cookie, ts_ms0, ts_ms1;
 	size_t n = linux_syn_opts(opt, mss_in, tsval);
 	struct frame syn = tcp_opt(peer, 40500, local, SSH, SYN, isn, 0, opt, n), out, exp;
 	bool v4 = family_of(local) == 4;
@@ -370,12 +403,12 @@ static void synack(const char *peer, const char *local, uint16_t mss_in, uint32_
 	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
 	slot0 = coarse_slot();
 	ts_ms0 = (uint32_t)(ct_now_ns() / 1000000);
-	v = run_out(&c, &syn, &out, meta, &ml);
+	v = run_out(&c, &syn, &out);
 	ts_ms1 = (uint32_t)(ct_now_ns() / 1000000);
 	slot1 = coarse_slot();
 	if (!ASSERT_EQ(v, XDP_TX, "answered with XDP_TX") || slot0 != slot1)
 		goto out;
-	ASSERT_EQ(ml, 0, "no metadata on the SYN-ACK");
+	ASSERT_EQ(hand_count(&c), 0, "nothing for TC: XDP_TX sent it");
 	th = out.b + 14 + iphl;
 	cookie = get32(th + 4);
 	low = (slot0 & 1) << 7 | mss_idx << 5 | 1 << 4 | 7;
@@ -427,24 +460,23 @@ TEST(ck_synack_v6)
 
 /*
  * Where XDP_TX cannot be trusted (a veth), the SYN-ACK is the same frame,
- * passed up with SLUICE_CK_MAGIC_TX in the metadata for the TC ingress
+ * passed up with SLUICE_CK_MAGIC_TX in ct_ck_hand for the TC ingress
  * program to send back; counted tx all the same.
  */
 TEST(ck_synack_through_tc)
 {
-	uint8_t opt[40], meta[32];
+	uint8_t opt[40];
 	size_t n = linux_syn_opts(opt, 1460, 9);
 	struct frame syn = tcp_opt(PEER4, 40510, LOCAL4, SSH, SYN, 3, 0, opt, n), out;
-	uint32_t ml, magic;
+	struct sl_ck_hand h;
 	struct ck_env c;
 
 	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
 	ASSERT_OK(ck_set_tx(&c, SLUICE_CK_ALWAYS, 0, 0, true), "ifindex 1 through TC");
-	ASSERT_EQ(run_out(&c, &syn, &out, meta, &ml), XDP_PASS, "passed up");
-	if (ASSERT_EQ(ml, sizeof(struct sl_ck_meta), "metadata")) {
-		memcpy(&magic, meta, 4);
-		ASSERT_EQ(magic, SLUICE_CK_MAGIC_TX, "send me back");
-	}
+	ASSERT_EQ(run_out(&c, &syn, &out), XDP_PASS, "passed up");
+	ASSERT_EQ(hand_count(&c), 1, "one handoff");
+	if (ASSERT_OK(hand_take(&c, PEER4, 40510, LOCAL4, SSH, 3, &h), "under the SYN's flow"))
+		ASSERT_EQ(h.magic, SLUICE_CK_MAGIC_TX, "send me back");
 	ASSERT_EQ(out.b[14 + 20 + 13], SYN | ACK, "the frame is the SYN-ACK");
 	ASSERT_TRUE(csums_ok(&out), "checksums");
 	ASSERT_EQ(verdict(&c, SLUICE_VERDICT_TX), 1, "counted tx");
@@ -469,7 +501,7 @@ TEST(ck_synack_no_options)
 	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
 	syn.len = 60;				/* Ethernet padding */
 	slot = coarse_slot();
-	if (!ASSERT_EQ(run_out(&c, &syn, &out, NULL, NULL), XDP_TX, "answered"))
+	if (!ASSERT_EQ(run_out(&c, &syn, &out), XDP_TX, "answered"))
 		goto out;
 	ASSERT_EQ(out.len, 14 + 20 + 24, "Ethernet, IPv4, TCP with the MSS option");
 	th = out.b + 34;
@@ -500,36 +532,36 @@ static struct frame cookie_ack(const char *peer, uint16_t sport, const char *loc
 /*
  * The ACK returning a good cookie passes, is tracked as an established,
  * assured connection (the peer its originator), and carries the handshake's
- * options to TC in the XDP metadata; the connection's next packet is a
+ * options to TC in ct_ck_hand; the connection's next packet is a
  * plain conntrack hit.
  */
 static void good_ack(const char *peer, const char *local, uint16_t mss_in, uint16_t mss_out)
 {
 	const uint32_t isn = 0x0a0b0c0d;
-	uint8_t opt[40], meta[32];
+	uint8_t opt[40];
 	size_t n = linux_syn_opts(opt, mss_in, 5000);
 	struct frame syn = tcp_opt(peer, 40600, local, SSH, SYN, isn, 0, opt, n), out, ack;
 	struct tuple t = { peer, local, 40600, SSH, 6 };
 	bool v4 = family_of(local) == 4, a;
-	uint32_t ml, cookie, our_ts;
+	uint32_t cookie, our_ts;
 	struct sl_ct_entry e;
-	struct sl_ck_meta m;
+	struct sl_ck_hand m;
 	struct ck_env c;
 
 	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
-	if (!ASSERT_EQ(run_out(&c, &syn, &out, NULL, NULL), XDP_TX, "SYN answered"))
+	if (!ASSERT_EQ(run_out(&c, &syn, &out), XDP_TX, "SYN answered"))
 		goto out;
 	cookie = get32(out.b + 14 + (v4 ? 20 : 40) + 4);
 	our_ts = get32(out.b + 14 + (v4 ? 20 : 40) + 28);
 	ack = cookie_ack(peer, 40600, local, isn, cookie, 5001, our_ts);
-	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "the cookie's ACK passes");
+	ASSERT_EQ(run_out(&c, &ack, &out), XDP_PASS, "the cookie's ACK passes");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 1, "syncookie-valid");
 	if (ASSERT_OK(entry_in(&c.e, false, t, &e, &a), "tracked among the assured")) {
 		ASSERT_EQ(e.state, SL_CT_ESTABLISHED, "established");
 		ASSERT_TRUE(e.orig_is_a == a, "the peer opened it");
 	}
-	if (ASSERT_EQ(ml, sizeof(m), "metadata for TC")) {
-		memcpy(&m, meta, sizeof(m));
+	ASSERT_EQ(hand_count(&c), 1, "one handoff");
+	if (ASSERT_OK(hand_take(&c, peer, 40600, local, SSH, isn, &m), "for TC, under the flow")) {
 		ASSERT_EQ(m.magic, SLUICE_CK_MAGIC, "magic");
 		ASSERT_EQ(m.mss, mss_out, "the client's MSS, from the cookie");
 		ASSERT_EQ(m.snd_wscale, 7, "the client's window scale");
@@ -539,16 +571,16 @@ static void good_ack(const char *peer, const char *local, uint16_t mss_in, uint1
 		ASSERT_EQ(m.tsecr, our_ts, "the ACK's tsecr: our tsval");
 	}
 	ack = tcp_opt(peer, 40600, local, SSH, ACK | PSH, isn + 1, cookie + 1, NULL, 0);
-	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "the next packet: a hit");
-	ASSERT_EQ(ml, 0, "no metadata for a tracked packet");
+	ASSERT_EQ(run_out(&c, &ack, &out), XDP_PASS, "the next packet: a hit");
+	ASSERT_EQ(hand_count(&c), 0, "nothing for TC of a tracked packet");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 1, "one cookie validated");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CREATED), 1, "one connection created");
 	/* the cookie's ACK told where both streams are: a blind RST ends nothing, a FIN in its stream does */
 	ack = tcp_opt(peer, 40600, local, SSH, RST, isn + 0x40000000, 0, NULL, 0);
-	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "a blind RST passes");
+	ASSERT_EQ(run_out(&c, &ack, &out), XDP_PASS, "a blind RST passes");
 	ASSERT_EQ(state_of(&c.e, t), SL_CT_ESTABLISHED, "and ends nothing");
 	ack = tcp_opt(peer, 40600, local, SSH, FIN | ACK, isn + 1, cookie + 1, NULL, 0);
-	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "the client's FIN");
+	ASSERT_EQ(run_out(&c, &ack, &out), XDP_PASS, "the client's FIN");
 	ASSERT_EQ(state_of(&c.e, t), SL_CT_FIN_WAIT, "fin-wait");
 out:
 	ct_env_close(&c.e);
@@ -597,6 +629,7 @@ TEST(ck_bad_ack_dropped)
 				      ref_cookie(PEER4, 40702, LOCAL4, SSH, isn, slot - 1, low),
 				      1, 1)), XDP_PASS, "the previous slot's cookie is good");
 	ASSERT_EQ(ct_count(&c.e), 1, "and tracked");
+	ASSERT_EQ(hand_count(&c), 1, "its options left for TC");
 
 	ASSERT_OK(ck_set(&c, SLUICE_CK_AUTO, 0, 0), "auto");
 	ASSERT_OK(ck_mark(&c, slot), "slot marked sent");
@@ -622,15 +655,14 @@ TEST(ck_ack_without_cookie_sent)
 	uint32_t slot = coarse_slot(), low = (slot & 1) << 7 | 3 << 5 | 0xf;
 	uint32_t ck = ref_cookie(PEER4, 40900, LOCAL4, SSH, isn, slot, low);
 	struct frame ack = cookie_ack(PEER4, 40900, LOCAL4, isn, ck, 1, 1), out;
-	uint8_t opt[40], meta[32];
+	uint8_t opt[40];
 	size_t n = linux_syn_opts(opt, 1460, 1);
 	struct sl_ck_sent s;
-	uint32_t ml;
 	struct ck_env c;
 
 	CK_OPEN(c, SLUICE_CK_AUTO, 0);
-	ASSERT_EQ(run_out(&c, &ack, &out, meta, &ml), XDP_PASS, "auto: to the rules (ssh allowed)");
-	ASSERT_EQ(ml, 0, "no metadata for TC");
+	ASSERT_EQ(run_out(&c, &ack, &out), XDP_PASS, "auto: to the rules (ssh allowed)");
+	ASSERT_EQ(hand_count(&c), 0, "nothing for TC");
 	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_VALID), 0, "not validated");
 	ASSERT_EQ(ct_count(&c.e), 0, "not tracked");
 

@@ -5,10 +5,10 @@
  * answered here with a SYN-ACK whose sequence number is a cookie (layout in
  * sluice_abi.h), written over the SYN and sent back with XDP_TX: no state,
  * no skb. The ACK that returns the cookie + 1 is checked here too: a valid
- * one is tracked as an established (assured) connection and passes with
- * the handshake's options in the XDP metadata (struct sl_ck_meta), where
- * the TC ingress program (sluice_tc.bpf.c) finds them and gives the
- * listener its request socket with bpf_sk_assign_tcp_reqsk(). A bad one is
+ * one is tracked as an established (assured) connection and passes, the
+ * handshake's options left in ct_ck_hand (struct sl_ck_hand) under its
+ * flow, where the TC ingress program (sluice_tc.bpf.c) takes them and gives
+ * the listener its request socket with bpf_sk_assign_tcp_reqsk(). A bad one is
  * dropped where the port always gets cookies, and left to the rules
  * otherwise (it may be a packet of a connection whose entry was lost).
  * Only an ACK in the slots after a cookie was sent (ct_ck_sent) is checked:
@@ -51,6 +51,8 @@
 struct sl_ck_tmp {
 	struct sl_tcpopt o;
 	__u64 w[SL_SIP_WORDS_MAX];	/* the SipHash message */
+	struct sl_ck_flow f;		/* a handoff's key, as written to ct_ck_hand */
+	struct sl_ck_hand h;		/* a handoff, as written to ct_ck_hand */
 };
 
 struct {
@@ -74,6 +76,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_ck_sent);
 } ct_ck_sent SEC(".maps");
+
+/*
+ * XDP to TC, one packet's way up (struct sl_ck_hand): an LRU, shared, so
+ * that an entry TC never took (the packet lost on its way) ages out.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_CK_HAND_MAX);
+	__type(key, struct sl_ck_flow);
+	__type(value, struct sl_ck_hand);
+} ct_ck_hand SEC(".maps");
 
 /*
  * The clocks of the cookies: sl_now(), the per-CPU copy of the coarse clock
@@ -264,11 +277,6 @@ __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
 		return -1;
 	if (!sl_ck_listener(ctx, &f))
 		return -1;
-	/* the ACK will need metadata for TC: refuse where the driver has none */
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct sl_ck_meta)))
-		return -1;
-	if (bpf_xdp_adjust_meta(ctx, (int)sizeof(struct sl_ck_meta)))
-		return -1;
 	ts = o->ts && (cfg->opts & SLUICE_CK_OPT_TS);
 	sack = o->sack && (cfg->opts & SLUICE_CK_OPT_SACK);
 	ws = (cfg->opts & SLUICE_CK_OPT_WSCALE) ? o->wscale : SL_CK_WS_NONE;
@@ -294,22 +302,41 @@ __noinline int sl_ck_syn_answer(struct xdp_md *ctx, const struct sl_meta *m,
 }
 
 /*
- * Can the SYN-ACK in CTX leave with XDP_TX? Else (SLUICE_CK_MAGIC_TX in its
- * metadata) it passes to the TC ingress program, which sends it back out.
+ * The SYN-ACK in CTX (headers where M, its SYN's parse, says) is for TC to
+ * send back out: SLUICE_CK_MAGIC_TX under its flow in ct_ck_hand, the
+ * client's ISN its ACK less one. 0 once written. Global, its buffers per
+ * CPU: the firewall's frame has no room for them.
  */
-static __always_inline bool sl_ck_xdp_tx(struct xdp_md *ctx, const struct sl_ck_config *cfg)
+__noinline int sl_ck_hand_tx(struct xdp_md *ctx, const struct sl_meta *m)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct sl_ck_tmp *t = sl_ck_tmp();
+	__u8 *th;
+
+	if (!m || !t || m->l3_off > 64 || m->l4_off > SL_CT_L4_MAX)
+		return -1;
+	th = data + (__u32)m->l3_off + m->l4_off;
+	if ((void *)(th + SL_TCP_HLEN) > data_end)
+		return -1;
+	sl_ck_flow_of(m, &t->f, bpf_ntohl(*(__be32 *)(th + SL_TCP_OFF_ACK)) - 1);
+	__builtin_memset(&t->h, 0, sizeof(t->h));
+	t->h.magic = SLUICE_CK_MAGIC_TX;
+	return bpf_map_update_elem(&ct_ck_hand, &t->f, &t->h, BPF_ANY) ? -1 : 0;
+}
+
+/*
+ * Can the SYN-ACK in CTX (of the SYN M) leave with XDP_TX? Else it passes
+ * to the TC ingress program, which finds it in ct_ck_hand and sends it
+ * back out (not written there: XDP_TX after all).
+ */
+static __always_inline bool sl_ck_xdp_tx(struct xdp_md *ctx, const struct sl_ck_config *cfg,
+					 const struct sl_meta *m)
 {
 	__u32 i = ctx->ingress_ifindex;
-	__u32 *meta;
 
 	if (i < 65536 && !(cfg->tx_tc[(i >> 6) & (SLUICE_CK_IF_WORDS - 1)] >> (i & 63) & 1))
 		return true;
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct sl_ck_meta)))
-		return true;
-	meta = (void *)(long)ctx->data_meta;
-	if ((void *)(meta + 1) <= (void *)(long)ctx->data)
-		*meta = SLUICE_CK_MAGIC_TX;
-	return false;
+	return sl_ck_hand_tx(ctx, m) != 0;
 }
 
 enum sl_ck_syn_res {
@@ -335,7 +362,7 @@ static __always_inline int sl_ck_syn(struct xdp_md *ctx, struct sl_meta *m)
 	sl_ck_sent_mark(sl_ck_slot(now));
 	sl_ct_stat(SLUICE_CT_STAT_CK_SENT);
 	sl_ck_count(true, now);
-	return sl_ck_xdp_tx(ctx, cfg) ? SL_CK_SYN_TX : SL_CK_SYN_TC;
+	return sl_ck_xdp_tx(ctx, cfg, m) ? SL_CK_SYN_TX : SL_CK_SYN_TC;
 }
 
 enum sl_ck_res {
@@ -347,7 +374,7 @@ enum sl_ck_res {
 /*
  * The ACK M (no entry: P has its key) at NOW returning a cookie? Valid: an
  * established entry among the assured ones, and the handshake's options in
- * the metadata for TC.
+ * ct_ck_hand for TC.
  */
 __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 			       struct sl_ct_pkt *p, const struct sl_ct_config *ctc, __u64 now)
@@ -357,7 +384,7 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 	__u32 l4, tcplen, ack, seq, cookie, slot, low;
 	struct sl_ck_config *cfg = sl_ck_cfg();
 	struct sl_ck_tmp *t = sl_ck_tmp();
-	struct sl_ck_meta *meta;
+	struct sl_ck_hand *h;
 	struct sl_ct_entry v;
 	struct sl_ck_flow f;
 	__u8 *th;
@@ -390,26 +417,26 @@ __noinline int sl_ck_ack_check(struct xdp_md *ctx, const struct sl_meta *m,
 	v.seq_hi[SL_CT_DIR_REPLY] = ack >> 16;
 	v.fin_seen = SL_CT_SEQ_BOTH;
 	sl_ct_insert(p, ctc, &v, false);
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-		return SL_CK_VALID;	/* TC cannot take it over: counted there as missing */
-	meta = (void *)(long)ctx->data_meta;
-	if ((void *)(meta + 1) > (void *)(long)ctx->data)
-		return SL_CK_VALID;
-	__builtin_memset(meta, 0, sizeof(*meta));
-	meta->magic = SLUICE_CK_MAGIC;
-	meta->mss = sl_ck_mss_of(m->family, (low >> SL_CK_BIT_MSS) & 3);
+	h = &t->h;
+	__builtin_memset(h, 0, sizeof(*h));
+	h->magic = SLUICE_CK_MAGIC;
+	h->mss = sl_ck_mss_of(m->family, (low >> SL_CK_BIT_MSS) & 3);
 	if ((low & SL_CK_WS_NONE) != SL_CK_WS_NONE) {
-		meta->flags |= SLUICE_CK_META_WSCALE;
-		meta->snd_wscale = low & SL_CK_WS_NONE;
-		meta->rcv_wscale = cfg->rcv_wscale;
+		h->flags |= SLUICE_CK_HAND_WSCALE;
+		h->snd_wscale = low & SL_CK_WS_NONE;
+		h->rcv_wscale = cfg->rcv_wscale;
 	}
 	if (low >> SL_CK_BIT_SACK & 1)
-		meta->flags |= SLUICE_CK_META_SACK;
+		h->flags |= SLUICE_CK_HAND_SACK;
 	if (t->o.ts && (cfg->opts & SLUICE_CK_OPT_TS)) {
-		meta->flags |= SLUICE_CK_META_TS;
-		meta->tsval = t->o.tsval;
-		meta->tsecr = t->o.tsecr;
+		h->flags |= SLUICE_CK_HAND_TS;
+		h->tsval = t->o.tsval;
+		h->tsecr = t->o.tsecr;
 	}
+	/* TC cannot take it over: the listener meets the ACK alone (and resets it) */
+	sl_ck_flow_of(m, &t->f, seq - 1);
+	if (bpf_map_update_elem(&ct_ck_hand, &t->f, h, BPF_ANY))
+		sl_ct_stat(SLUICE_CT_STAT_CK_FAILED);
 	return SL_CK_VALID;
 }
 

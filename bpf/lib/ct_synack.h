@@ -17,14 +17,6 @@
 #define SL_CK_MTU_MIN		1280		/* IPv6 minimum, taken for an unknown MTU */
 #define SL_BPF_TCP_LISTEN	10
 
-/* A handshake as the cookie covers it: the client's side is "s". */
-struct sl_ck_flow {
-	__u32 saddr[4], daddr[4];	/* network order; IPv4 in [0] */
-	__be16 sport, dport;
-	__u32 isn;			/* the client's initial sequence number */
-	__u8 family;
-};
-
 /* The flow of a parsed TCP packet M (its source is the client). */
 static __always_inline void sl_ck_flow_of(const struct sl_meta *m, struct sl_ck_flow *f,
 					  __u32 isn)
