@@ -562,6 +562,12 @@ static int live(void)
 	printf("\nreal frames through veths (generator -> vl: load balancer -> vc -> vd: counted), "
 	       "%u UDP frames of %d bytes, best of %d, one CPU\n", LIVE_FRAMES, FRAME_LEN,
 	       LIVE_ROUNDS);
+	if (veth_live_probe(ns_g, home, bpf_program__fd(gen->progs.gen_tmpl), frame,
+			    FRAME_LEN) == -EPERM) {
+		veth_live_refused("bench_lb");
+		rc = 0;
+		goto out;
+	}
 	if (enter_ns(ns_l))
 		goto out;
 	lb_link = bpf_program__attach_xdp(fw->progs.sluice_xdp, ifb);

@@ -165,6 +165,12 @@ int main(void)
 	printf("sluice XDP firewall, live frames through a veth pair (native XDP on the "
 	       "receiver), %u frames of %d bytes, best of %d, one CPU\n", FRAMES, FRAME_LEN,
 	       ROUNDS);
+	if (veth_live_probe(rig.ns_a, rig.home, bpf_program__fd(gsame->progs.gen_same), frame,
+			    FRAME_LEN) == -EPERM) {
+		veth_live_refused("bench_live");
+		rc = 0;
+		goto out;
+	}
 	printf("  %-50s %8s %8s %8s\n", "case", "Mpps", "floor", "of floor");
 
 	veth_rig_frame(frame, net24(12345) | 77);

@@ -743,6 +743,11 @@ int main(void)
 		rc = live_pairs(&p, fds, hits, pairs) ? 1 : 0;
 		goto out;
 	}
+	if (veth_live_probe(rig.ns_a, rig.home, bpf_program__fd(gen->progs.gen_doc), p.frame,
+			    FRAME_LEN) == -EPERM) {
+		veth_live_refused("bench_peers");
+		setenv("SLUICE_BENCH_PEERS_TR", "1", 1);
+	}
 	/* SLUICE_BENCH_PEERS_TR: the test runs alone (no live rows), to iterate */
 	if (!getenv("SLUICE_BENCH_PEERS_TR") &&
 	    (live_rows(&p, bpf_program__fd(gen->progs.gen_doc), hit) ||

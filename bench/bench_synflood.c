@@ -16,10 +16,17 @@
  * "sent S T0 T1" (T0, T1: CLOCK_MONOTONIC seconds of the first and last
  * chunk), then waits for EOF and detaches.
  *
+ * Where the kernel refuses live frames (EPERM: some builds do), the same
+ * frames, made by gen_syn in ordinary test runs (SPREAD distinct ones, sent
+ * round and round), leave through a packet socket instead: sendmmsg() past
+ * the qdisc, an skb each, a slower flood that still overflows a listener.
+ *
  * Without arguments (as `make bench` runs it) it says what it is for and
  * exits: the cost of a cookie SYN is in bench_ct.
  */
 #include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -34,6 +41,85 @@
 
 #define CHUNK		50000u
 #define FRAME_LEN	58	/* as gen_syn writes it: Ethernet, IPv4, TCP + MSS */
+#define SPREAD		65536u	/* distinct frames of the packet-socket flood */
+#define BATCH		1024u	/* frames per sendmmsg() */
+
+/* The packet-socket flood: SPREAD frames of gen_syn, and the socket. */
+struct psock {
+	uint8_t (*frames)[FRAME_LEN];
+	struct mmsghdr msg[BATCH];
+	struct iovec iov[BATCH];
+	unsigned int next;
+	int fd;
+};
+
+static void psock_close(struct psock *ps)
+{
+	if (ps->fd >= 0)
+		close(ps->fd);
+	free(ps->frames);
+	ps->frames = NULL;
+	ps->fd = -1;
+}
+
+/* Make the frames with GEN (test runs, not live) and open the socket on IFINDEX. */
+static int psock_open(struct psock *ps, int gen_fd, int ifindex)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				   .sll_ifindex = ifindex };
+	int one = 1;
+
+	ps->frames = calloc(SPREAD, FRAME_LEN);
+	if (!ps->frames)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < SPREAD; i++) {
+		uint8_t in[FRAME_LEN] = { 0 };
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = in,
+			.data_size_in = FRAME_LEN,
+			.data_out = ps->frames[i],
+			.data_size_out = FRAME_LEN,
+			.repeat = 1,
+		);
+
+		if (bpf_prog_test_run_opts(gen_fd, &opts) || opts.retval != XDP_REDIRECT) {
+			fprintf(stderr, "bench_synflood: gen_syn test run: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	ps->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (ps->fd < 0 || setsockopt(ps->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) ||
+	    bind(ps->fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		fprintf(stderr, "bench_synflood: packet socket: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Send N frames through PS (a frame the device drops counts as sent: so is a live one). */
+static int psock_send(struct psock *ps, unsigned long n)
+{
+	while (n) {
+		unsigned int b = n < BATCH ? (unsigned int)n : BATCH;
+		int r;
+
+		for (unsigned int i = 0; i < b; i++) {
+			ps->iov[i].iov_base = ps->frames[ps->next];
+			ps->iov[i].iov_len = FRAME_LEN;
+			memset(&ps->msg[i], 0, sizeof(ps->msg[i]));
+			ps->msg[i].msg_hdr.msg_iov = &ps->iov[i];
+			ps->msg[i].msg_hdr.msg_iovlen = 1;
+			ps->next = (ps->next + 1) % SPREAD;
+		}
+		r = sendmmsg(ps->fd, ps->msg, b, 0);
+		if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
+			fprintf(stderr, "bench_synflood: sendmmsg: %s\n", strerror(errno));
+			return -1;
+		}
+		n -= r > 0 ? (unsigned int)r : 0;
+	}
+	return 0;
+}
 
 struct flood_args {
 	const char *ns, *iface, *dst_mac, *dst, *src_net;
@@ -66,6 +152,7 @@ static int stop_asked(void)
 
 static int flood(const struct flood_args *a)
 {
+	struct psock ps = { .fd = -1 };
 	struct bench_gen *gen = NULL;
 	struct bpf_link *sink = NULL;
 	uint8_t frame[FRAME_LEN], smac[6];
@@ -125,9 +212,20 @@ static int flood(const struct flood_args *a)
 			.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
 		);
 
-		if (bpf_prog_test_run_opts(bpf_program__fd(gen->progs.gen_syn), &opts)) {
-			fprintf(stderr, "bench_synflood: live-frames run: %s\n", strerror(errno));
-			goto out;
+		if (ps.fd >= 0) {
+			if (psock_send(&ps, CHUNK))
+				goto out;
+		} else if (bpf_prog_test_run_opts(bpf_program__fd(gen->progs.gen_syn), &opts)) {
+			if (errno != EPERM || sent) {
+				fprintf(stderr, "bench_synflood: live-frames run: %s\n",
+					strerror(errno));
+				goto out;
+			}
+			fprintf(stderr, "bench_synflood: live frames refused (EPERM): "
+				"through a packet socket\n");
+			if (psock_open(&ps, bpf_program__fd(gen->progs.gen_syn), ifindex))
+				goto out;
+			continue;
 		}
 		sent += CHUNK;
 		stop = stop || stop_asked();
@@ -139,6 +237,7 @@ static int flood(const struct flood_args *a)
 		;
 	rc = 0;
 out:
+	psock_close(&ps);
 	bpf_link__destroy(sink);
 	bench_gen__destroy(gen);
 	return rc;

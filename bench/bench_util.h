@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <linux/types.h>
@@ -66,6 +67,39 @@ static inline int enter_ns(const char *name)
 	if (fd >= 0)
 		close(fd);
 	return err;
+}
+
+/*
+ * Send one live frame (FRAME, LEN bytes, as GEN rewrites it) from namespace
+ * NS (HOME: the namespace to return to): 0, or -errno. -EPERM: this kernel
+ * refuses BPF_F_TEST_XDP_LIVE_FRAMES (some builds do); a bench then says
+ * so (veth_live_refused) and measures no live row, rather than failing.
+ */
+static inline int veth_live_probe(const char *ns, int home, int gen, const uint8_t *frame,
+				  uint32_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = frame,
+		.data_size_in = len,
+		.repeat = 1,
+		.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
+	);
+	int err = 0;
+
+	if (enter_ns(ns))
+		return -EINVAL;
+	if (bpf_prog_test_run_opts(gen, &opts))
+		err = -errno;
+	setns(home, CLONE_NEWNET);
+	return err;
+}
+
+/* What a bench prints for its live rows where veth_live_probe said -EPERM. */
+static inline void veth_live_refused(const char *bench)
+{
+	printf("  %s: this kernel refuses live frames (BPF_PROG_TEST_RUN with "
+	       "BPF_F_TEST_XDP_LIVE_FRAMES: EPERM):\n  its live Mpps rows cannot be measured "
+	       "on it and are left out\n", bench);
 }
 
 /* A counter of veth IF in namespace NS from `ethtool -S`. */
