@@ -227,7 +227,9 @@ fuzz-bins: $(FUZZ_BINS)
 # under $(BUILD)/prev-REV until `make clean`. Without a git checkout there is none to
 # build and the tests say so (skip). eafd583: the layout before ct4_shards, the v2 slots
 # and counters; 374538b: the lookup filter's one stamp per bucket (ct_stamp of 2^15 words);
-# 162513b: its buckets of the key's hash (of the pair of addresses since).
+# 162513b: its buckets of the key's hash (of the pair of addresses since). Each is
+# made loadable on kernels that refuse XDP programs bpf_xdp_adjust_meta first
+# (netns-tests/lib/prev_compat.sh: its SYN cookies stay off, nothing else changes).
 PREV_REVS := eafd583 374538b 162513b
 ifneq ($(wildcard .git),)
 PREV_BINS := $(foreach r,$(PREV_REVS),$(BUILD)/prev-$(r)/sluiced)
@@ -237,6 +239,7 @@ $(BUILD)/prev-%/sluiced:
 	$(call msg,PREV,$@ (git $*))
 	$(Q)rm -rf $(@D) && mkdir -p $(@D)/src
 	$(Q)git archive $* | tar -x -C $(@D)/src
+	$(Q)netns-tests/lib/prev_compat.sh $(@D)/src
 	$(Q)env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -s -C $(@D)/src \
 		BUILD=build CFLAGS=-O1 build/sluiced build/sluice > $(@D)/build.log 2>&1 || \
 		{ tail -n 20 $(@D)/build.log >&2; exit 1; }
