@@ -17,9 +17,11 @@
  * chunk), then waits for EOF and detaches.
  *
  * Where the kernel refuses live frames (EPERM: some builds do), the same
- * frames, made by gen_syn in ordinary test runs (SPREAD distinct ones, sent
- * round and round), leave through a packet socket instead: sendmmsg() past
- * the qdisc, an skb each, a slower flood that still overflows a listener.
+ * frames, made by gen_syn in ordinary test runs (SPREAD of them, sent round
+ * and round, each round with every source port one more, so that no flow
+ * comes twice, as with live frames), leave through a packet socket instead:
+ * sendmmsg() past the qdisc, an skb each, a slower flood that still
+ * overflows a listener.
  *
  * Without arguments (as `make bench` runs it) it says what it is for and
  * exits: the cost of a cookie SYN is in bench_ct.
@@ -96,6 +98,26 @@ static int psock_open(struct psock *ps, int gen_fd, int ifindex)
 	return 0;
 }
 
+/*
+ * Frame F's TCP source port one more (1024..61023, as gen_syn draws them),
+ * its checksum mended (RFC 1624: the sum less the old word plus the new).
+ */
+static void next_sport(uint8_t *f)
+{
+	uint16_t old, now, csum;
+	uint32_t sum;
+
+	memcpy(&old, f + 34, 2);
+	now = htons(ntohs(old) >= 61023 ? 1024 : ntohs(old) + 1);
+	memcpy(&csum, f + 50, 2);
+	sum = (uint16_t)~csum + (uint32_t)(uint16_t)~old + now;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	csum = (uint16_t)~sum;
+	memcpy(f + 34, &now, 2);
+	memcpy(f + 50, &csum, 2);
+}
+
 /* Send N frames through PS (a frame the device drops counts as sent: so is a live one). */
 static int psock_send(struct psock *ps, unsigned long n)
 {
@@ -112,6 +134,10 @@ static int psock_send(struct psock *ps, unsigned long n)
 			ps->next = (ps->next + 1) % SPREAD;
 		}
 		r = sendmmsg(ps->fd, ps->msg, b, 0);
+		/* a round done: the next one's flows are new */
+		if (ps->next < b)
+			for (unsigned int i = 0; i < SPREAD; i++)
+				next_sport(ps->frames[i]);
 		if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
 			fprintf(stderr, "bench_synflood: sendmmsg: %s\n", strerror(errno));
 			return -1;
