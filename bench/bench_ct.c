@@ -403,6 +403,58 @@ static int ack_flood(struct ctb *b)
 	return 0;
 }
 
+/* As measure(), for TC programs (an skb, no XDP context), TCX_NEXT expected. */
+static int measure_tc(int prog, int floor, uint8_t *frame, uint32_t repeat, double *ns,
+		      double *floor_ns)
+{
+	double a[ROUNDS], b[ROUNDS];
+	uint32_t rv, frv;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		b[i] = run(floor, frame, repeat, &frv);
+		a[i] = run(prog, frame, repeat, &rv);
+		if (a[i] < 0 || b[i] < 0)
+			return -1;
+		if (rv != frv) {
+			fprintf(stderr, "bench: TC verdict %d, expected %d\n", (int)rv, (int)frv);
+			return -1;
+		}
+	}
+	qsort(a, ROUNDS, sizeof(double), cmp_double);
+	qsort(b, ROUNDS, sizeof(double), cmp_double);
+	*ns = a[ROUNDS / 2];
+	*floor_ns = b[ROUNDS / 2];
+	return 0;
+}
+
+/*
+ * What the TC ingress program (sl_tc_ingress) costs a packet that XDP handed
+ * nothing: a TCP ACK while cookies go out (the gate open: a parse, a
+ * ct_ck_hand lookup that misses), and once no cookie was sent lately (the
+ * gate shut: two loads and a compare). Run after cookies() sent some.
+ */
+static int tc_ingress(struct ctb *b)
+{
+	int tc = bpf_program__fd(b->tc->progs.sl_tc_ingress);
+	int fl = bpf_program__fd(b->floor->progs.floor_tc);
+	const uint32_t rep = 200000;
+	struct sl_ck_sent none;
+	uint8_t f[FRAME_LEN];
+	double ns, fns;
+	uint32_t k = 0;
+
+	make_frame(f, 40000, 0x10, 0, 0);
+	if (measure_tc(tc, fl, f, rep, &ns, &fns))
+		return -1;
+	row("TC ingress: a TCP ACK while cookies go out (miss)", ns, fns, rep);
+	memset(&none, 0, sizeof(none));
+	if (bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_ck_sent), &k, &none, BPF_ANY) ||
+	    measure_tc(tc, fl, f, rep, &ns, &fns))
+		return -1;
+	row("TC ingress: a TCP ACK, no cookie sent lately", ns, fns, rep);
+	return 0;
+}
+
 /*
  * SYN cookies (syn-cookies: always), with a listener on port 80 in this
  * namespace: a SYN answered with a cookie (XDP_TX), and the SYN + the ACK
@@ -453,6 +505,8 @@ static int cookies(struct ctb *b)
 	       fl_syn, ((ns_pair - fl_pair) - (ns_syn - fl_syn) + fl_syn) / fl_syn,
 	       (unsigned long long)(stat_sum(b, SLUICE_CT_STAT_CK_VALID) - v0),
 	       (unsigned long long)(stat_sum(b, SLUICE_CT_STAT_CREATED) - c0));
+	if (tc_ingress(b))
+		goto fail;
 	ck.mode = SLUICE_CK_OFF;
 	bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_ck_cfg), &k, &ck, BPF_ANY);
 	ct_flush(b);

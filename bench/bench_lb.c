@@ -564,7 +564,7 @@ static int live(void)
 	       LIVE_ROUNDS);
 	if (veth_live_probe(ns_g, home, bpf_program__fd(gen->progs.gen_tmpl), frame,
 			    FRAME_LEN) == -EPERM) {
-		veth_live_refused("bench_lb");
+		veth_live_refused("bench_lb", false);
 		rc = 0;
 		goto out;
 	}

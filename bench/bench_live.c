@@ -167,9 +167,9 @@ int main(void)
 	       ROUNDS);
 	if (veth_live_probe(rig.ns_a, rig.home, bpf_program__fd(gsame->progs.gen_same), frame,
 			    FRAME_LEN) == -EPERM) {
-		veth_live_refused("bench_live");
-		rc = 0;
-		goto out;
+		veth_live_refused("bench_live", true);
+		if (veth_rig_fan(&rig))
+			goto out;
 	}
 	printf("  %-50s %8s %8s %8s\n", "case", "Mpps", "floor", "of floor");
 

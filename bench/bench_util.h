@@ -94,12 +94,19 @@ static inline int veth_live_probe(const char *ns, int home, int gen, const uint8
 	return err;
 }
 
-/* What a bench prints for its live rows where veth_live_probe said -EPERM. */
-static inline void veth_live_refused(const char *bench)
+/*
+ * What a bench prints for its live rows where veth_live_probe said -EPERM:
+ * measured with the fan-out generator instead (FANNED, bench_veth.h), or
+ * left out.
+ */
+static inline void veth_live_refused(const char *bench, bool fanned)
 {
 	printf("  %s: this kernel refuses live frames (BPF_PROG_TEST_RUN with "
-	       "BPF_F_TEST_XDP_LIVE_FRAMES: EPERM):\n  its live Mpps rows cannot be measured "
-	       "on it and are left out\n", bench);
+	       "BPF_F_TEST_XDP_LIVE_FRAMES: EPERM):\n  %s\n", bench,
+	       fanned ? "the frames come from a packet socket, each copied 32 times by an XDP "
+			"devmap broadcast\n  into the veth (the same xdp_frames, 32 alike in a row; "
+			"bench_veth.h, veth_rig_fan)" :
+			"its live Mpps rows cannot be measured on it and are left out");
 }
 
 /* A counter of veth IF in namespace NS from `ethtool -S`. */

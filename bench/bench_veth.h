@@ -17,13 +17,27 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <sys/socket.h>
+
 #include "bench_util.h"
+#include "bench_gen.skel.h"
 
 struct veth_rig {
 	char ns_a[32], ns_b[32], if_a[IFNAMSIZ], if_b[IFNAMSIZ];
 	int ifindex_a, ifindex_b;
 	int home;	/* this process's own network namespace */
+	/* the fan-out generator (veth_rig_fan), where live frames are refused */
+	char if_ga[IFNAMSIZ], if_gb[IFNAMSIZ];
+	struct bench_gen *fan;
+	struct bpf_link *fan_link;
+	int psock;	/* the packet socket on if_ga; -1: live frames */
 };
+
+/* Distinct frames the fan-out generator cycles through (made by the live generator). */
+#define VETH_FAN_SPREAD		8192u
+#define VETH_FAN_BATCH		8u	/* frames per sendmmsg(): SL_BENCH_FAN copies each */
 
 #define VETH_RIG_FRAME_LEN	64
 
@@ -59,6 +73,7 @@ static inline int veth_rig_make(struct veth_rig *v, const char *prefix)
 
 	memset(v, 0, sizeof(*v));
 	v->home = -1;
+	v->psock = -1;
 	snprintf(v->ns_a, sizeof(v->ns_a), "%s-%d-a", prefix, pid);
 	snprintf(v->ns_b, sizeof(v->ns_b), "%s-%d-b", prefix, pid);
 	snprintf(v->if_a, sizeof(v->if_a), "%s%da", prefix, pid);
@@ -97,9 +112,127 @@ static inline void veth_rig_del(struct veth_rig *v)
 		}
 	}
 	v->ns_a[0] = v->ns_b[0] = 0;
+	if (v->psock >= 0)
+		close(v->psock);
+	v->psock = -1;
+	bpf_link__destroy(v->fan_link);
+	v->fan_link = NULL;
+	bench_gen__destroy(v->fan);
+	v->fan = NULL;
 	if (v->home >= 0)
 		close(v->home);
 	v->home = -1;
+}
+
+/*
+ * Where the kernel refuses live frames (veth_live_probe: -EPERM): a second
+ * veth pair in namespace A, GA-GB; frames sent into GA by a packet socket
+ * reach gen_fan on GB (native XDP), which redirects SL_BENCH_FAN copies of
+ * each into veth A at once (a devmap broadcast). B's side sees what live
+ * frames gave it: xdp_frames through ndo_xdp_xmit, no skb, on the sending
+ * CPU. What differs: SL_BENCH_FAN frames in a row are the same (the
+ * sources vary from one group to the next, VETH_FAN_SPREAD groups made by
+ * the live generator), and the generator's own cost is a packet socket's
+ * send per group plus a copy per frame. 0 or -1.
+ */
+static inline int veth_rig_fan(struct veth_rig *v)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
+	int one = 1, gb;
+
+	snprintf(v->if_ga, sizeof(v->if_ga), "%.14sg", v->if_a);
+	snprintf(v->if_gb, sizeof(v->if_gb), "%.14sh", v->if_a);
+	if (sh("ip -n %s link add %s type veth peer name %s", v->ns_a, v->if_ga, v->if_gb) ||
+	    sh("ip -n %s link set %s up", v->ns_a, v->if_ga) ||
+	    sh("ip -n %s link set %s up", v->ns_a, v->if_gb))
+		return -1;
+	v->fan = bench_gen__open_and_load();
+	/* a devmap entry's ifindex is of the namespace that writes it: A's */
+	if (!v->fan || enter_ns(v->ns_a))
+		return -1;
+	for (uint32_t i = 0; i < SL_BENCH_FAN; i++) {
+		uint32_t ifindex = (uint32_t)v->ifindex_a;
+
+		if (bpf_map_update_elem(bpf_map__fd(v->fan->maps.gen_fan_to), &i, &ifindex, 0)) {
+			setns(v->home, CLONE_NEWNET);
+			return -1;
+		}
+	}
+	gb = (int)if_nametoindex(v->if_gb);
+	sll.sll_ifindex = (int)if_nametoindex(v->if_ga);
+	if (gb && sll.sll_ifindex)
+		v->fan_link = bpf_program__attach_xdp(v->fan->progs.gen_fan, gb);
+	if (v->fan_link)
+		v->psock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (v->psock >= 0 &&
+	    (setsockopt(v->psock, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) ||
+	     bind(v->psock, (struct sockaddr *)&sll, sizeof(sll)))) {
+		close(v->psock);
+		v->psock = -1;
+	}
+	setns(v->home, CLONE_NEWNET);
+	if (v->psock < 0) {
+		fprintf(stderr, "bench: the fan-out generator on %s: %s\n", v->if_gb,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The fan-out generator's frames: VETH_FAN_SPREAD of GEN's (ordinary test
+ * runs of FRAME, LEN bytes, each as GEN rewrites it), malloc'd, or NULL.
+ */
+static inline uint8_t *veth_fan_frames(int gen, const uint8_t *frame, uint32_t len)
+{
+	uint8_t *f = malloc((size_t)VETH_FAN_SPREAD * len);
+
+	for (uint32_t i = 0; f && i < VETH_FAN_SPREAD; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = frame,
+			.data_size_in = len,
+			.data_out = f + (size_t)i * len,
+			.data_size_out = len,
+			.repeat = 1,
+		);
+
+		if (bpf_prog_test_run_opts(gen, &opts) || opts.data_size_out != len) {
+			fprintf(stderr, "bench: the generator's test run: %s\n", strerror(errno));
+			free(f);
+			return NULL;
+		}
+	}
+	return f;
+}
+
+/* Send NFRAMES / SL_BENCH_FAN of FRAMES (LEN bytes each, cycled) to the fan-out: 0 or -1. */
+static inline int veth_fan_send(const struct veth_rig *v, const uint8_t *frames, uint32_t len,
+				uint32_t nframes)
+{
+	struct mmsghdr msg[VETH_FAN_BATCH];
+	struct iovec iov[VETH_FAN_BATCH];
+	uint32_t n = nframes / SL_BENCH_FAN, next = 0;
+
+	while (n) {
+		uint32_t b = n < VETH_FAN_BATCH ? n : VETH_FAN_BATCH;
+		int r;
+
+		memset(msg, 0, sizeof(msg));
+		for (uint32_t i = 0; i < b; i++) {
+			iov[i].iov_base = (void *)(frames + (size_t)next * len);
+			iov[i].iov_len = len;
+			msg[i].msg_hdr.msg_iov = &iov[i];
+			msg[i].msg_hdr.msg_iovlen = 1;
+			next = (next + 1) % VETH_FAN_SPREAD;
+		}
+		r = sendmmsg(v->psock, msg, b, 0);
+		if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
+			fprintf(stderr, "bench: sendmmsg: %s\n", strerror(errno));
+			return -1;
+		}
+		n -= r > 0 ? (uint32_t)r : 0;
+	}
+	return 0;
 }
 
 /*
@@ -112,9 +245,12 @@ static inline double veth_rig_mpps(const struct veth_rig *v, int gen, const uint
 				   uint32_t len, uint32_t nframes, int rounds, double *dropped)
 {
 	long long d0 = veth_stat(v->ns_b, v->if_b, "rx_queue_0_xdp_drops");
+	uint8_t *fan = v->psock >= 0 ? veth_fan_frames(gen, frame, len) : NULL;
 	long long rx = 0;
 	double best = 0;
 
+	if (v->psock >= 0 && !fan)
+		return -1;
 	for (int r = 0; r < rounds; r++) {
 		long long rx0 = veth_stat(v->ns_b, v->if_b, "rx_queue_0_xdp_packets"), rx1;
 		LIBBPF_OPTS(bpf_test_run_opts, opts,
@@ -125,6 +261,15 @@ static inline double veth_rig_mpps(const struct veth_rig *v, int gen, const uint
 		);
 		double t0, dt;
 
+		if (fan) {
+			t0 = now_s();
+			if (veth_fan_send(v, fan, len, nframes)) {
+				free(fan);
+				return -1;
+			}
+			dt = now_s() - t0;
+			goto counted;
+		}
 		if (enter_ns(v->ns_a))
 			return -1;
 		t0 = now_s();
@@ -135,18 +280,27 @@ static inline double veth_rig_mpps(const struct veth_rig *v, int gen, const uint
 		}
 		dt = now_s() - t0;
 		setns(v->home, CLONE_NEWNET);
+counted:
 		rx1 = veth_stat(v->ns_b, v->if_b, "rx_queue_0_xdp_packets");
 		if (rx0 < 0 || rx1 < 0) {
 			fprintf(stderr, "bench: cannot read veth counters\n");
+			free(fan);
 			return -1;
 		}
 		if (getenv("SLUICE_BENCH_DEBUG"))
 			fprintf(stderr, "rx %lld in %.3f s, drops %lld\n", rx1 - rx0, dt,
 				veth_stat(v->ns_b, v->if_b, "rx_queue_0_drops"));
+		if (fan && getenv("SLUICE_BENCH_DEBUG"))
+			fprintf(stderr, "fan: %s xdp %lld redirect %lld; %s xdp_xmit %lld errors %lld\n",
+				v->if_gb, veth_stat(v->ns_a, v->if_gb, "rx_queue_0_xdp_packets"),
+				veth_stat(v->ns_a, v->if_gb, "rx_queue_0_xdp_redirect"), v->if_a,
+				veth_stat(v->ns_a, v->if_a, "tx_queue_0_xdp_xmit"),
+				veth_stat(v->ns_a, v->if_a, "tx_queue_0_xdp_xmit_errors"));
 		rx += rx1 - rx0;
 		if ((rx1 - rx0) / dt / 1e6 > best)
 			best = (rx1 - rx0) / dt / 1e6;
 	}
+	free(fan);
 	if (dropped)
 		*dropped = rx ? (double)(veth_stat(v->ns_b, v->if_b, "rx_queue_0_xdp_drops") -
 					 d0) / rx : 0;

@@ -21,6 +21,13 @@ int floor_rand(struct xdp_md *ctx)
 	return XDP_DROP;
 }
 
+/* The TC ingress floor (bench_ct): the next program in the chain decides. */
+SEC("tc")
+int floor_tc(struct __sk_buff *skb)
+{
+	return -1;	/* TCX_NEXT */
+}
+
 /* The receiver of the nft rows of bench_live: frames go on to the stack. */
 SEC("xdp")
 int floor_pass(struct xdp_md *ctx)

@@ -140,4 +140,25 @@ int gen_sink(struct xdp_md *ctx)
 	return (bpf_ntohl(dst) & 0xffffff00) == syn_src_net ? XDP_DROP : XDP_PASS;
 }
 
+/*
+ * gen_fan: the generator where the kernel refuses live frames (bench_veth.h,
+ * "fan-out"). Frames come in through a packet socket on a second veth pair
+ * of namespace A; this program, on its far end, sends a copy of each to
+ * every entry of gen_fan_to (SL_BENCH_FAN entries, all veth A) with one
+ * XDP_REDIRECT: the receiver meets xdp_frames, no skb, as live frames
+ * arrive, SL_BENCH_FAN of the same in a row.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, SL_BENCH_FAN);
+	__type(key, __u32);
+	__type(value, __u32);
+} gen_fan_to SEC(".maps");
+
+SEC("xdp")
+int gen_fan(struct xdp_md *ctx)
+{
+	return bpf_redirect_map(&gen_fan_to, 0, BPF_F_BROADCAST);
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -14,6 +14,9 @@
 #ifndef SLUICE_BPF_BENCH_GEN_H
 #define SLUICE_BPF_BENCH_GEN_H
 
+/* Copies gen_fan makes of each frame it is given (bench_veth.h, "fan-out"). */
+#define SL_BENCH_FAN	32
+
 enum sl_bench_shape {
 	SL_BENCH_24 = 0,	/* /24s */
 	SL_BENCH_32 = 1,	/* single addresses (an IP reputation feed) */
