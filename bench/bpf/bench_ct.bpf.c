@@ -176,8 +176,6 @@ static __always_inline int ckb_syn(struct xdp_md *ctx)
 	__u8 *p, *end;
 	__u32 i;
 
-	/* a new packet has no metadata: drop what the last repetition's ACK left */
-	bpf_xdp_adjust_meta(ctx, (int)(ctx->data - ctx->data_meta));
 	p = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if ((void *)(p + SL_BENCH_SYN_LEN) > (void *)end)
