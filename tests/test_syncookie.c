@@ -597,6 +597,72 @@ TEST(ck_good_ack_v6)
 }
 
 /*
+ * The TC ingress program takes what XDP handed it, and only that: the
+ * SYN-ACK XDP passed up (SLUICE_CK_MAGIC_TX) is redirected back out and its
+ * entry deleted, a second time it is not; a cookie's ACK has its entry taken
+ * and the listener asked (counted accepted or failed, once); an ACK of
+ * another flow, or with another sequence number, finds nothing and goes on;
+ * while no cookie was sent lately TC looks nothing up at all.
+ */
+TEST(ck_tc_takes_handoffs)
+{
+	const uint32_t isn = 0x51525354;
+	uint8_t opt[40];
+	size_t n = linux_syn_opts(opt, 1460, 77);
+	struct frame syn = tcp_opt(PEER4, 40520, LOCAL4, SSH, SYN, isn, 0, opt, n), synack, out,
+		     ack, other;
+	int tc = -1;
+	uint64_t done0;
+	uint32_t cookie, our_ts;
+	struct sl_ck_hand h = { .magic = SLUICE_CK_MAGIC };
+	struct sl_ck_flow f;
+	struct ck_env c;
+
+	CK_OPEN(c, SLUICE_CK_ALWAYS, 0);
+	tc = bpf_program__fd(c.e.tc->progs.sl_tc_ingress);
+	ASSERT_OK(ck_set_tx(&c, SLUICE_CK_ALWAYS, 0, 0, true), "ifindex 1 through TC");
+	if (!ASSERT_EQ(run_out(&c, &syn, &synack), XDP_PASS, "SYN-ACK passed up"))
+		goto out;
+	ASSERT_EQ(hand_count(&c), 1, "handed to TC");
+	ASSERT_EQ(run_prog(tc, &synack), TC_ACT_REDIRECT, "TC sends the SYN-ACK back out");
+	ASSERT_EQ(hand_count(&c), 0, "and takes its entry");
+	ASSERT_EQ(run_prog(tc, &synack), (uint32_t)-1, "a second time: nothing to take");
+
+	/* the cookie's ACK: XDP validates it and hands its options over */
+	cookie = get32(synack.b + 14 + 20 + 4);
+	our_ts = get32(synack.b + 14 + 20 + 28);
+	ack = cookie_ack(PEER4, 40520, LOCAL4, isn, cookie, 78, our_ts);
+	if (!ASSERT_EQ(run_out(&c, &ack, &out), XDP_PASS, "the cookie's ACK passes"))
+		goto out;
+	ASSERT_EQ(hand_count(&c), 1, "its options handed to TC");
+	other = cookie_ack(PEER4, 40521, LOCAL4, isn, cookie, 78, our_ts);
+	ASSERT_EQ(run_prog(tc, &other), (uint32_t)-1, "another flow's ACK goes on");
+	other = cookie_ack(PEER4, 40520, LOCAL4, isn + 1, cookie, 78, our_ts);
+	ASSERT_EQ(run_prog(tc, &other), (uint32_t)-1, "another sequence number goes on");
+	ASSERT_EQ(hand_count(&c), 1, "neither took it");
+	done0 = ct_stat(&c.e, SLUICE_CT_STAT_CK_ACCEPTED) + ct_stat(&c.e, SLUICE_CT_STAT_CK_FAILED);
+	ASSERT_EQ(run_prog(tc, &ack), (uint32_t)-1, "the ACK goes on to the listener");
+	ASSERT_EQ(hand_count(&c), 0, "its entry taken");
+	ASSERT_EQ(ct_stat(&c.e, SLUICE_CT_STAT_CK_ACCEPTED) +
+		  ct_stat(&c.e, SLUICE_CT_STAT_CK_FAILED), done0 + 1, "the listener asked once");
+
+	/* no cookie sent lately: TC does not look (the entry stays for the LRU) */
+	memset(&f, 0, sizeof(f));
+	inet_pton(AF_INET, PEER4, f.saddr);
+	inet_pton(AF_INET, LOCAL4, f.daddr);
+	f.sport = htons(40520);
+	f.dport = htons(SSH);
+	f.isn = isn;
+	f.family = 4;
+	ASSERT_OK(bpf_map_update_elem(c.hand_fd, &f, &h, BPF_ANY), "an entry written");
+	ASSERT_OK(ck_set_tx(&c, SLUICE_CK_ALWAYS, 0, 0, true), "no cookie sent lately");
+	ASSERT_EQ(run_prog(tc, &ack), (uint32_t)-1, "the ACK goes on");
+	ASSERT_EQ(hand_count(&c), 1, "nothing taken");
+out:
+	ct_env_close(&c.e);
+}
+
+/*
  * Bad cookies are dropped as syncookie-bad where the port always gets
  * cookies: a wrong number, a good number for another port, a cookie of two
  * slots ago (~2 min); a cookie of the previous slot is still good. In auto
