@@ -24,15 +24,19 @@
 #include "bench_util.h"
 #include "bench_gen.skel.h"
 
+/* The fan-out generator (veth_fan_make), where live frames are refused. */
+struct veth_fan {
+	char ns[32], if_ga[IFNAMSIZ], if_gb[IFNAMSIZ];
+	struct bench_gen *gen;
+	struct bpf_link *link;
+	int psock;	/* the packet socket on if_ga; -1: none (live frames) */
+};
+
 struct veth_rig {
 	char ns_a[32], ns_b[32], if_a[IFNAMSIZ], if_b[IFNAMSIZ];
 	int ifindex_a, ifindex_b;
 	int home;	/* this process's own network namespace */
-	/* the fan-out generator (veth_rig_fan), where live frames are refused */
-	char if_ga[IFNAMSIZ], if_gb[IFNAMSIZ];
-	struct bench_gen *fan;
-	struct bpf_link *fan_link;
-	int psock;	/* the packet socket on if_ga; -1: live frames */
+	struct veth_fan fan;	/* veth_rig_fan */
 };
 
 /* Distinct frames the fan-out generator cycles through (made by the live generator). */
@@ -73,7 +77,7 @@ static inline int veth_rig_make(struct veth_rig *v, const char *prefix)
 
 	memset(v, 0, sizeof(*v));
 	v->home = -1;
-	v->psock = -1;
+	v->fan.psock = -1;
 	snprintf(v->ns_a, sizeof(v->ns_a), "%s-%d-a", prefix, pid);
 	snprintf(v->ns_b, sizeof(v->ns_b), "%s-%d-b", prefix, pid);
 	snprintf(v->if_a, sizeof(v->if_a), "%s%da", prefix, pid);
@@ -96,6 +100,8 @@ static inline int veth_rig_make(struct veth_rig *v, const char *prefix)
 	return v->ifindex_a && v->ifindex_b ? 0 : -1;
 }
 
+static inline void veth_fan_del(struct veth_fan *f);
+
 /* Remove what veth_rig_make made (safe on a half-made or zeroed rig, and twice). */
 static inline void veth_rig_del(struct veth_rig *v)
 {
@@ -112,71 +118,86 @@ static inline void veth_rig_del(struct veth_rig *v)
 		}
 	}
 	v->ns_a[0] = v->ns_b[0] = 0;
-	if (v->psock >= 0)
-		close(v->psock);
-	v->psock = -1;
-	bpf_link__destroy(v->fan_link);
-	v->fan_link = NULL;
-	bench_gen__destroy(v->fan);
-	v->fan = NULL;
+	veth_fan_del(&v->fan);
 	if (v->home >= 0)
 		close(v->home);
 	v->home = -1;
 }
 
 /*
- * Where the kernel refuses live frames (veth_live_probe: -EPERM): a second
- * veth pair in namespace A, GA-GB; frames sent into GA by a packet socket
- * reach gen_fan on GB (native XDP), which redirects SL_BENCH_FAN copies of
- * each into veth A at once (a devmap broadcast). B's side sees what live
- * frames gave it: xdp_frames through ndo_xdp_xmit, no skb, on the sending
- * CPU. What differs: SL_BENCH_FAN frames in a row are the same (the
- * sources vary from one group to the next, VETH_FAN_SPREAD groups made by
- * the live generator), and the generator's own cost is a packet socket's
- * send per group plus a copy per frame. 0 or -1.
+ * Where the kernel refuses live frames (veth_live_probe: -EPERM), F: in
+ * namespace NS (HOME: the one to return to), a veth pair NAMEg-NAMEh;
+ * frames sent into NAMEg by a packet socket reach gen_fan on NAMEh (native
+ * XDP), which redirects SL_BENCH_FAN copies of each into TO_IFINDEX (an
+ * interface of NS) at once, a devmap broadcast. What TO_IFINDEX's peer meets
+ * is what live frames gave it: xdp_frames through ndo_xdp_xmit, no skb, on
+ * the sending CPU. What differs: SL_BENCH_FAN frames in a row are the same
+ * (the next group another of VETH_FAN_SPREAD, veth_fan_frames), and the
+ * generator costs a packet socket's send per group and a copy per frame.
+ * 0 or -1 (veth_fan_del undoes what was made).
  */
-static inline int veth_rig_fan(struct veth_rig *v)
+static inline int veth_fan_make(struct veth_fan *f, const char *ns, int home, int to_ifindex,
+				const char *name)
 {
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
 	int one = 1, gb;
 
-	snprintf(v->if_ga, sizeof(v->if_ga), "%.14sg", v->if_a);
-	snprintf(v->if_gb, sizeof(v->if_gb), "%.14sh", v->if_a);
-	if (sh("ip -n %s link add %s type veth peer name %s", v->ns_a, v->if_ga, v->if_gb) ||
-	    sh("ip -n %s link set %s up", v->ns_a, v->if_ga) ||
-	    sh("ip -n %s link set %s up", v->ns_a, v->if_gb))
+	snprintf(f->ns, sizeof(f->ns), "%s", ns);
+	snprintf(f->if_ga, sizeof(f->if_ga), "%.14sg", name);
+	snprintf(f->if_gb, sizeof(f->if_gb), "%.14sh", name);
+	if (sh("ip -n %s link add %s type veth peer name %s", ns, f->if_ga, f->if_gb) ||
+	    sh("ip -n %s link set %s up", ns, f->if_ga) ||
+	    sh("ip -n %s link set %s up", ns, f->if_gb))
 		return -1;
-	v->fan = bench_gen__open_and_load();
-	/* a devmap entry's ifindex is of the namespace that writes it: A's */
-	if (!v->fan || enter_ns(v->ns_a))
+	f->gen = bench_gen__open_and_load();
+	/* a devmap entry's ifindex is of the namespace that writes it: NS's */
+	if (!f->gen || enter_ns(ns))
 		return -1;
 	for (uint32_t i = 0; i < SL_BENCH_FAN; i++) {
-		uint32_t ifindex = (uint32_t)v->ifindex_a;
+		uint32_t ifindex = (uint32_t)to_ifindex;
 
-		if (bpf_map_update_elem(bpf_map__fd(v->fan->maps.gen_fan_to), &i, &ifindex, 0)) {
-			setns(v->home, CLONE_NEWNET);
+		if (bpf_map_update_elem(bpf_map__fd(f->gen->maps.gen_fan_to), &i, &ifindex, 0)) {
+			setns(home, CLONE_NEWNET);
 			return -1;
 		}
 	}
-	gb = (int)if_nametoindex(v->if_gb);
-	sll.sll_ifindex = (int)if_nametoindex(v->if_ga);
+	gb = (int)if_nametoindex(f->if_gb);
+	sll.sll_ifindex = (int)if_nametoindex(f->if_ga);
 	if (gb && sll.sll_ifindex)
-		v->fan_link = bpf_program__attach_xdp(v->fan->progs.gen_fan, gb);
-	if (v->fan_link)
-		v->psock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (v->psock >= 0 &&
-	    (setsockopt(v->psock, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) ||
-	     bind(v->psock, (struct sockaddr *)&sll, sizeof(sll)))) {
-		close(v->psock);
-		v->psock = -1;
+		f->link = bpf_program__attach_xdp(f->gen->progs.gen_fan, gb);
+	if (f->link)
+		f->psock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (f->psock >= 0 &&
+	    (setsockopt(f->psock, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) ||
+	     bind(f->psock, (struct sockaddr *)&sll, sizeof(sll)))) {
+		close(f->psock);
+		f->psock = -1;
 	}
-	setns(v->home, CLONE_NEWNET);
-	if (v->psock < 0) {
-		fprintf(stderr, "bench: the fan-out generator on %s: %s\n", v->if_gb,
+	setns(home, CLONE_NEWNET);
+	if (f->psock < 0) {
+		fprintf(stderr, "bench: the fan-out generator on %s: %s\n", f->if_gb,
 			strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* Undo veth_fan_make (its veths go with their namespace); safe twice. */
+static inline void veth_fan_del(struct veth_fan *f)
+{
+	if (f->psock >= 0)
+		close(f->psock);
+	f->psock = -1;
+	bpf_link__destroy(f->link);
+	f->link = NULL;
+	bench_gen__destroy(f->gen);
+	f->gen = NULL;
+}
+
+/* The rig's fan-out generator, into veth A. */
+static inline int veth_rig_fan(struct veth_rig *v)
+{
+	return veth_fan_make(&v->fan, v->ns_a, v->home, v->ifindex_a, v->if_a);
 }
 
 /*
@@ -206,7 +227,7 @@ static inline uint8_t *veth_fan_frames(int gen, const uint8_t *frame, uint32_t l
 }
 
 /* Send NFRAMES / SL_BENCH_FAN of FRAMES (LEN bytes each, cycled) to the fan-out: 0 or -1. */
-static inline int veth_fan_send(const struct veth_rig *v, const uint8_t *frames, uint32_t len,
+static inline int veth_fan_send(const struct veth_fan *f, const uint8_t *frames, uint32_t len,
 				uint32_t nframes)
 {
 	struct mmsghdr msg[VETH_FAN_BATCH];
@@ -225,7 +246,7 @@ static inline int veth_fan_send(const struct veth_rig *v, const uint8_t *frames,
 			msg[i].msg_hdr.msg_iovlen = 1;
 			next = (next + 1) % VETH_FAN_SPREAD;
 		}
-		r = sendmmsg(v->psock, msg, b, 0);
+		r = sendmmsg(f->psock, msg, b, 0);
 		if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
 			fprintf(stderr, "bench: sendmmsg: %s\n", strerror(errno));
 			return -1;
@@ -245,11 +266,11 @@ static inline double veth_rig_mpps(const struct veth_rig *v, int gen, const uint
 				   uint32_t len, uint32_t nframes, int rounds, double *dropped)
 {
 	long long d0 = veth_stat(v->ns_b, v->if_b, "rx_queue_0_xdp_drops");
-	uint8_t *fan = v->psock >= 0 ? veth_fan_frames(gen, frame, len) : NULL;
+	uint8_t *fan = v->fan.psock >= 0 ? veth_fan_frames(gen, frame, len) : NULL;
 	long long rx = 0;
 	double best = 0;
 
-	if (v->psock >= 0 && !fan)
+	if (v->fan.psock >= 0 && !fan)
 		return -1;
 	for (int r = 0; r < rounds; r++) {
 		long long rx0 = veth_stat(v->ns_b, v->if_b, "rx_queue_0_xdp_packets"), rx1;
@@ -263,7 +284,7 @@ static inline double veth_rig_mpps(const struct veth_rig *v, int gen, const uint
 
 		if (fan) {
 			t0 = now_s();
-			if (veth_fan_send(v, fan, len, nframes)) {
+			if (veth_fan_send(&v->fan, fan, len, nframes)) {
 				free(fan);
 				return -1;
 			}
@@ -292,8 +313,8 @@ counted:
 				veth_stat(v->ns_b, v->if_b, "rx_queue_0_drops"));
 		if (fan && getenv("SLUICE_BENCH_DEBUG"))
 			fprintf(stderr, "fan: %s xdp %lld redirect %lld; %s xdp_xmit %lld errors %lld\n",
-				v->if_gb, veth_stat(v->ns_a, v->if_gb, "rx_queue_0_xdp_packets"),
-				veth_stat(v->ns_a, v->if_gb, "rx_queue_0_xdp_redirect"), v->if_a,
+				v->fan.if_gb, veth_stat(v->ns_a, v->fan.if_gb, "rx_queue_0_xdp_packets"),
+				veth_stat(v->ns_a, v->fan.if_gb, "rx_queue_0_xdp_redirect"), v->if_a,
 				veth_stat(v->ns_a, v->if_a, "tx_queue_0_xdp_xmit"),
 				veth_stat(v->ns_a, v->if_a, "tx_queue_0_xdp_xmit_errors"));
 		rx += rx1 - rx0;
