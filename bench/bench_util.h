@@ -105,7 +105,7 @@ static inline void veth_live_refused(const char *bench, bool fanned)
 	       "BPF_F_TEST_XDP_LIVE_FRAMES: EPERM):\n  %s\n", bench,
 	       fanned ? "the frames come from a packet socket, each copied 32 times by an XDP "
 			"devmap broadcast\n  into the veth (the same xdp_frames, 32 alike in a row; "
-			"bench_veth.h, veth_rig_fan)" :
+			"bench_veth.h, veth_fan_make)" :
 			"its live Mpps rows cannot be measured on it and are left out");
 }
 
