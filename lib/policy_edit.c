@@ -1582,6 +1582,41 @@ static int place_rules(const struct sl_policy *pol, const struct sl_edits *e,
 	return errs;
 }
 
+/*
+ * References in N items of V, of a hand-written file, to the CLI's own sets:
+ * each an error. "@sluice.block" exists only while the blocklist is not
+ * empty, so a rule naming it loaded until the last `block del`, which then
+ * failed (and a start with the list empty refused the policy). The errors'
+ * count.
+ */
+static int reserved_refs(const struct sl_addr_item *v, size_t n, struct sl_diags *diags)
+{
+	int errs = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].is_set || !reserved(v[i].set_name))
+			continue;
+		sl_diag_add(diags, &v[i].loc, "\"@%s\": sets whose names start with \"%s\" are "
+			    "the CLI's own (the blocklist is rule 0 of every section already, and "
+			    "its set exists only while the list is not empty); name a set of the "
+			    "policy", v[i].set_name, SL_RESERVED_PREFIX);
+		errs++;
+	}
+	return errs;
+}
+
+/* reserved_refs over the rules of FW. */
+static int reserved_rule_refs(const struct sl_firewall *fw, struct sl_diags *diags)
+{
+	int errs = 0;
+
+	for (size_t i = 0; i < fw->nrules; i++) {
+		errs += reserved_refs(fw->rules[i].src, fw->rules[i].nsrc, diags);
+		errs += reserved_refs(fw->rules[i].dst, fw->rules[i].ndst, diags);
+	}
+	return errs;
+}
+
 int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_diags *diags)
 {
 	struct sl_policy cli = {};
@@ -1610,6 +1645,12 @@ int sl_edits_merge(struct sl_policy *pol, const struct sl_edits *e, struct sl_di
 				    "are reserved for the CLI's own", r->name, SL_RESERVED_PREFIX);
 			errs++;
 		}
+	}
+	for (size_t s = 0; s < pol->nfws; s++)
+		errs += reserved_rule_refs(&pol->fws[s], diags);
+	for (size_t s = 0; s < pol->negs; s++) {
+		errs += reserved_rule_refs(&pol->egs[s].fw, diags);
+		errs += reserved_refs(pol->egs[s].bs_src, pol->egs[s].nbs_src, diags);
 	}
 	/* `sluice lb drain`: drains naming no backend of the policy do nothing */
 	lb_drains_apply(pol, e->drains, e->ndrains);

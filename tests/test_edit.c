@@ -175,6 +175,27 @@ TEST(edits_errors_have_edits_file_locations)
 	ASSERT_EQ(rc, -EINVAL, "load 5");
 	ASSERT_TRUE(has_diag(&d, "20-x.yaml", 2, "reserved"), "reserved set name");
 	sl_diags_free(&d);
+
+	/*
+	 * nor name the CLI's own set in a rule: it exists only while the
+	 * blocklist is not empty (refused whether it is or not, so the last
+	 * `block del` cannot be what breaks the policy), firewall or egress
+	 */
+	put("10-fw.yaml",
+	    "firewall:\n  interfaces: [eth0]\n  rules:\n"
+	    "    - {name: h, action: deny, dst: [\"@sluice.block\"]}\n");
+	put("20-x.yaml",
+	    "egress:\n  - name: web\n    cgroup: /sys/fs/cgroup/unified/x\n    rules:\n"
+	    "      - {name: e, action: deny, dst: [\"@sluice.block\"]}\n");
+	for (int i = 0; i < 2; i++) {
+		put(SL_EDITS_FILE, i ? "rules: []\nblock: [\"198.51.100.7\"]\n" :
+				       "rules: []\nblock: []\n");
+		rc = policy_load_dir_edits(dir, &pol, &d);
+		ASSERT_EQ(rc, -EINVAL, i ? "load 7 (blocklist set)" : "load 6 (blocklist empty)");
+		ASSERT_TRUE(has_diag(&d, "10-fw.yaml", 4, "are the CLI's own"), "the firewall rule");
+		ASSERT_TRUE(has_diag(&d, "20-x.yaml", 5, "are the CLI's own"), "the egress rule");
+		sl_diags_free(&d);
+	}
 	teardown();
 }
 
