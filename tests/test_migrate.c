@@ -1046,6 +1046,48 @@ out:
  * before ct4_shards, with every connection in it: replaced, to be carried
  * over (split). With ct4_shards beside it: this build's, nothing replaced.
  */
+/*
+ * A kernel without BPF_MAP_UPDATE_BATCH on arrays of maps
+ * (SLUICE_NO_MAP_BATCH stands in for its EINVAL): the shards go in one
+ * update each, every slot of both tables holds one, and connections of
+ * both families are found in the shards they were put in.
+ */
+TEST(ct_shards_without_batch_updates)
+{
+	struct ct_tables n = {};
+	int tmpl[2] = { -1, -1 }, rc;
+	struct sl_ct_entry e;
+	uint32_t shards = 0, id;
+	struct sl_ct_key k;
+
+	if (!ASSERT_OK(new_tables(&n, tmpl), "new outer"))
+		goto out;
+	setenv("SLUICE_NO_MAP_BATCH", "1", 1);
+	rc = ct_shards_create(&n, 2 * SLUICE_CT_SHARD_MIN, &shards);
+	unsetenv("SLUICE_NO_MAP_BATCH");
+	if (!ASSERT_OK(rc, "shards, one update each") || !ASSERT_EQ(shards, 2, "shards"))
+		goto out;
+	for (uint32_t i = 0; i < 2 * SLUICE_CT_SHARDS_MAX; i++) {
+		bool used = i % SLUICE_CT_SHARDS_MAX < shards;
+
+		ASSERT_EQ(bpf_map_lookup_elem(n.fd4, &i, &id) == 0, used, "IPv4 slot");
+		ASSERT_EQ(bpf_map_lookup_elem(n.fd6, &i, &id) == 0, used, "IPv6 slot");
+	}
+	for (int i = 0; i < 10; i++) {
+		k = ct_key(i);
+		memset(&e, 0, sizeof(e));
+		e.state = SL_CT_ESTABLISHED;
+		e.last_seen = (uint64_t)i + 1;
+		ASSERT_OK(ct_shards_insert(&n, shards, &k, &e, false), "insert");
+	}
+	for (int i = 0; i < 10; i++) {
+		if (ASSERT_OK(ct_read(&n, shards, i, false, &e), "in its shard"))
+			ASSERT_EQ(e.last_seen, (uint64_t)i + 1, "its entry");
+	}
+out:
+	tables_close(&n, tmpl);
+}
+
 TEST(plan_ct_split)
 {
 	int tmpl[2] = { -1, -1 }, outer = -1, outer4 = -1;
