@@ -159,19 +159,24 @@ static double run_meta(int prog, uint8_t *frame, uint32_t repeat, uint32_t *retv
  * once: the counter in the frame steps REPEAT times per call, and the next
  * call starts from where it stopped (data_out = data_in).
  */
-static int measure(int prog, int floor, uint8_t *frame, uint8_t *floor_frame, uint32_t repeat,
-		   uint32_t want, double *ns, double *floor_ns)
+/*
+ * Median ns of PROG and of FLOOR over ROUNDS interleaved runs of RUNF
+ * (run_meta for XDP, run for TC), PROG's verdict WANT every time.
+ */
+static int measure_by(double (*runf)(int, uint8_t *, uint32_t, uint32_t *), int prog, int floor,
+		      uint8_t *frame, uint8_t *floor_frame, uint32_t repeat, uint32_t want,
+		      double *ns, double *floor_ns)
 {
 	double a[ROUNDS], b[ROUNDS];
 	uint32_t rv;
 
 	for (int i = 0; i < ROUNDS; i++) {
-		b[i] = run_meta(floor, floor_frame, repeat, NULL);
-		a[i] = run_meta(prog, frame, repeat, &rv);
+		b[i] = runf(floor, floor_frame, repeat, NULL);
+		a[i] = runf(prog, frame, repeat, &rv);
 		if (a[i] < 0 || b[i] < 0)
 			return -1;
 		if (rv != want) {
-			fprintf(stderr, "bench: verdict %u, expected %u\n", rv, want);
+			fprintf(stderr, "bench: verdict %d, expected %d\n", (int)rv, (int)want);
 			return -1;
 		}
 	}
@@ -180,6 +185,12 @@ static int measure(int prog, int floor, uint8_t *frame, uint8_t *floor_frame, ui
 	*ns = a[ROUNDS / 2];
 	*floor_ns = b[ROUNDS / 2];
 	return 0;
+}
+
+static int measure(int prog, int floor, uint8_t *frame, uint8_t *floor_frame, uint32_t repeat,
+		   uint32_t want, double *ns, double *floor_ns)
+{
+	return measure_by(run_meta, prog, floor, frame, floor_frame, repeat, want, ns, floor_ns);
 }
 
 static void row(const char *name, double ns, double fl, uint32_t repeat)
@@ -403,30 +414,6 @@ static int ack_flood(struct ctb *b)
 	return 0;
 }
 
-/* As measure(), for TC programs (an skb, no XDP context), TCX_NEXT expected. */
-static int measure_tc(int prog, int floor, uint8_t *frame, uint32_t repeat, double *ns,
-		      double *floor_ns)
-{
-	double a[ROUNDS], b[ROUNDS];
-	uint32_t rv, frv;
-
-	for (int i = 0; i < ROUNDS; i++) {
-		b[i] = run(floor, frame, repeat, &frv);
-		a[i] = run(prog, frame, repeat, &rv);
-		if (a[i] < 0 || b[i] < 0)
-			return -1;
-		if (rv != frv) {
-			fprintf(stderr, "bench: TC verdict %d, expected %d\n", (int)rv, (int)frv);
-			return -1;
-		}
-	}
-	qsort(a, ROUNDS, sizeof(double), cmp_double);
-	qsort(b, ROUNDS, sizeof(double), cmp_double);
-	*ns = a[ROUNDS / 2];
-	*floor_ns = b[ROUNDS / 2];
-	return 0;
-}
-
 /*
  * What the TC ingress program (sl_tc_ingress) costs a packet that XDP handed
  * nothing: a TCP ACK while cookies go out (the gate open: a parse, a
@@ -444,12 +431,12 @@ static int tc_ingress(struct ctb *b)
 	uint32_t k = 0;
 
 	make_frame(f, 40000, 0x10, 0, 0);
-	if (measure_tc(tc, fl, f, rep, &ns, &fns))
+	if (measure_by(run, tc, fl, f, f, rep, (uint32_t)-1, &ns, &fns))
 		return -1;
 	row("TC ingress: a TCP ACK while cookies go out (miss)", ns, fns, rep);
 	memset(&none, 0, sizeof(none));
 	if (bpf_map_update_elem(bpf_map__fd(b->fw->maps.ct_ck_sent), &k, &none, BPF_ANY) ||
-	    measure_tc(tc, fl, f, rep, &ns, &fns))
+	    measure_by(run, tc, fl, f, f, rep, (uint32_t)-1, &ns, &fns))
 		return -1;
 	row("TC ingress: a TCP ACK, no cookie sent lately", ns, fns, rep);
 	return 0;

@@ -27,8 +27,6 @@
  * exits: the cost of a cookie SYN is in bench_ct.
  */
 #include <fcntl.h>
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -46,12 +44,10 @@
 #define SPREAD		65536u	/* distinct frames of the packet-socket flood */
 #define BATCH		1024u	/* frames per sendmmsg() */
 
-/* The packet-socket flood: SPREAD frames of gen_syn, and the socket. */
+/* The packet-socket flood: SPREAD frames of gen_syn, the socket, the next frame to send. */
 struct psock {
-	uint8_t (*frames)[FRAME_LEN];
-	struct mmsghdr msg[BATCH];
-	struct iovec iov[BATCH];
-	unsigned int next;
+	uint8_t *frames;
+	uint32_t next;
 	int fd;
 };
 
@@ -62,40 +58,6 @@ static void psock_close(struct psock *ps)
 	free(ps->frames);
 	ps->frames = NULL;
 	ps->fd = -1;
-}
-
-/* Make the frames with GEN (test runs, not live) and open the socket on IFINDEX. */
-static int psock_open(struct psock *ps, int gen_fd, int ifindex)
-{
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
-				   .sll_ifindex = ifindex };
-	int one = 1;
-
-	ps->frames = calloc(SPREAD, FRAME_LEN);
-	if (!ps->frames)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < SPREAD; i++) {
-		uint8_t in[FRAME_LEN] = { 0 };
-		LIBBPF_OPTS(bpf_test_run_opts, opts,
-			.data_in = in,
-			.data_size_in = FRAME_LEN,
-			.data_out = ps->frames[i],
-			.data_size_out = FRAME_LEN,
-			.repeat = 1,
-		);
-
-		if (bpf_prog_test_run_opts(gen_fd, &opts) || opts.retval != XDP_REDIRECT) {
-			fprintf(stderr, "bench_synflood: gen_syn test run: %s\n", strerror(errno));
-			return -1;
-		}
-	}
-	ps->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (ps->fd < 0 || setsockopt(ps->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) ||
-	    bind(ps->fd, (struct sockaddr *)&sll, sizeof(sll))) {
-		fprintf(stderr, "bench_synflood: packet socket: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -118,31 +80,18 @@ static void next_sport(uint8_t *f)
 	memcpy(f + 50, &csum, 2);
 }
 
-/* Send N frames through PS (a frame the device drops counts as sent: so is a live one). */
-static int psock_send(struct psock *ps, unsigned long n)
+/* Send N frames through PS, a batch at a time; a round done, the next one's flows are new. */
+static int flood_send(struct psock *ps, unsigned long n)
 {
 	while (n) {
-		unsigned int b = n < BATCH ? (unsigned int)n : BATCH;
-		int r;
+		uint32_t b = n < BATCH ? (uint32_t)n : BATCH;
 
-		for (unsigned int i = 0; i < b; i++) {
-			ps->iov[i].iov_base = ps->frames[ps->next];
-			ps->iov[i].iov_len = FRAME_LEN;
-			memset(&ps->msg[i], 0, sizeof(ps->msg[i]));
-			ps->msg[i].msg_hdr.msg_iov = &ps->iov[i];
-			ps->msg[i].msg_hdr.msg_iovlen = 1;
-			ps->next = (ps->next + 1) % SPREAD;
-		}
-		r = sendmmsg(ps->fd, ps->msg, b, 0);
-		/* a round done: the next one's flows are new */
+		if (psock_send(ps->fd, ps->frames, FRAME_LEN, SPREAD, &ps->next, b, BATCH))
+			return -1;
 		if (ps->next < b)
 			for (unsigned int i = 0; i < SPREAD; i++)
-				next_sport(ps->frames[i]);
-		if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
-			fprintf(stderr, "bench_synflood: sendmmsg: %s\n", strerror(errno));
-			return -1;
-		}
-		n -= r > 0 ? (unsigned int)r : 0;
+				next_sport(ps->frames + (size_t)i * FRAME_LEN);
+		n -= b;
 	}
 	return 0;
 }
@@ -239,7 +188,7 @@ static int flood(const struct flood_args *a)
 		);
 
 		if (ps.fd >= 0) {
-			if (psock_send(&ps, CHUNK))
+			if (flood_send(&ps, CHUNK))
 				goto out;
 		} else if (bpf_prog_test_run_opts(bpf_program__fd(gen->progs.gen_syn), &opts)) {
 			if (errno != EPERM || sent) {
@@ -249,8 +198,14 @@ static int flood(const struct flood_args *a)
 			}
 			fprintf(stderr, "bench_synflood: live frames refused (EPERM): "
 				"through a packet socket\n");
-			if (psock_open(&ps, bpf_program__fd(gen->progs.gen_syn), ifindex))
+			ps.frames = gen_frames(bpf_program__fd(gen->progs.gen_syn), frame,
+					       FRAME_LEN, SPREAD);
+			ps.fd = ps.frames ? psock_open(ifindex) : -1;
+			if (ps.fd < 0) {
+				fprintf(stderr, "bench_synflood: packet socket: %s\n",
+					strerror(errno));
 				goto out;
+			}
 			continue;
 		}
 		sent += CHUNK;

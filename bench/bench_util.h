@@ -16,13 +16,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <linux/if_packet.h>
 #include <linux/types.h>
+#include <net/ethernet.h>
 
 #include "fw_maps.h"
 #include "fw_tables.h"
@@ -67,6 +70,90 @@ static inline int enter_ns(const char *name)
 	if (fd >= 0)
 		close(fd);
 	return err;
+}
+
+/*
+ * Where the kernel refuses live frames, generators send through a packet
+ * socket (bench_synflood; the fan-out of bench_veth.h): frames made by the
+ * live generator's program in ordinary test runs, sent round and round.
+ */
+#define PSOCK_BATCH_MAX		1024u
+
+/* A raw packet socket on IFINDEX of this namespace, past the qdisc: its fd, or -1 (errno). */
+static inline int psock_open(int ifindex)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				   .sll_ifindex = ifindex };
+	int one = 1, fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) ||
+			bind(fd, (struct sockaddr *)&sll, sizeof(sll)))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		fd = -1;
+	}
+	return fd;
+}
+
+/* N frames of LEN bytes, each GEN's rewrite of FRAME in a test run (not live): malloc'd, or NULL. */
+static inline uint8_t *gen_frames(int gen, const uint8_t *frame, uint32_t len, uint32_t n)
+{
+	uint8_t *f = malloc((size_t)n * len);
+
+	for (uint32_t i = 0; f && i < n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts,
+			.data_in = frame,
+			.data_size_in = len,
+			.data_out = f + (size_t)i * len,
+			.data_size_out = len,
+			.repeat = 1,
+		);
+
+		if (bpf_prog_test_run_opts(gen, &opts) || opts.data_size_out != len) {
+			fprintf(stderr, "bench: the generator's test run: %s\n", strerror(errno));
+			free(f);
+			return NULL;
+		}
+	}
+	return f;
+}
+
+/*
+ * Send N frames through FD: of the SPREAD frames (LEN bytes each) in
+ * FRAMES, from *NEXT on, round and round (*NEXT moves on), BATCH
+ * (<= PSOCK_BATCH_MAX) to a sendmmsg(). A frame the device drops counts
+ * as sent, as a live one does. 0 or -1.
+ */
+static inline int psock_send(int fd, const uint8_t *frames, uint32_t len, uint32_t spread,
+			     uint32_t *next, unsigned long n, uint32_t batch)
+{
+	static struct mmsghdr msg[PSOCK_BATCH_MAX];
+	static struct iovec iov[PSOCK_BATCH_MAX];
+
+	if (batch > PSOCK_BATCH_MAX)
+		batch = PSOCK_BATCH_MAX;
+	while (n) {
+		uint32_t b = n < batch ? (uint32_t)n : batch;
+		int r;
+
+		memset(msg, 0, b * sizeof(*msg));
+		for (uint32_t i = 0; i < b; i++) {
+			iov[i].iov_base = (void *)(frames + (size_t)*next * len);
+			iov[i].iov_len = len;
+			msg[i].msg_hdr.msg_iov = &iov[i];
+			msg[i].msg_hdr.msg_iovlen = 1;
+			*next = (*next + 1) % spread;
+		}
+		r = sendmmsg(fd, msg, b, 0);
+		if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
+			fprintf(stderr, "bench: sendmmsg: %s\n", strerror(errno));
+			return -1;
+		}
+		n -= r > 0 ? (uint32_t)r : 0;
+	}
+	return 0;
 }
 
 /*

@@ -17,10 +17,6 @@
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
-#include <linux/if_packet.h>
-#include <net/ethernet.h>
-#include <sys/socket.h>
-
 #include "bench_util.h"
 #include "bench_gen.skel.h"
 
@@ -139,8 +135,7 @@ static inline void veth_rig_del(struct veth_rig *v)
 static inline int veth_fan_make(struct veth_fan *f, const char *ns, int home, int to_ifindex,
 				const char *name)
 {
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
-	int one = 1, gb;
+	int gb, ga;
 
 	snprintf(f->ns, sizeof(f->ns), "%s", ns);
 	snprintf(f->if_ga, sizeof(f->if_ga), "%.14sg", name);
@@ -162,17 +157,11 @@ static inline int veth_fan_make(struct veth_fan *f, const char *ns, int home, in
 		}
 	}
 	gb = (int)if_nametoindex(f->if_gb);
-	sll.sll_ifindex = (int)if_nametoindex(f->if_ga);
-	if (gb && sll.sll_ifindex)
+	ga = (int)if_nametoindex(f->if_ga);
+	if (gb && ga)
 		f->link = bpf_program__attach_xdp(f->gen->progs.gen_fan, gb);
 	if (f->link)
-		f->psock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (f->psock >= 0 &&
-	    (setsockopt(f->psock, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) ||
-	     bind(f->psock, (struct sockaddr *)&sll, sizeof(sll)))) {
-		close(f->psock);
-		f->psock = -1;
-	}
+		f->psock = psock_open(ga);
 	setns(home, CLONE_NEWNET);
 	if (f->psock < 0) {
 		fprintf(stderr, "bench: the fan-out generator on %s: %s\n", f->if_gb,
@@ -200,60 +189,20 @@ static inline int veth_rig_fan(struct veth_rig *v)
 	return veth_fan_make(&v->fan, v->ns_a, v->home, v->ifindex_a, v->if_a);
 }
 
-/*
- * The fan-out generator's frames: VETH_FAN_SPREAD of GEN's (ordinary test
- * runs of FRAME, LEN bytes, each as GEN rewrites it), malloc'd, or NULL.
- */
+/* The fan-out generator's frames: VETH_FAN_SPREAD of GEN's rewrites of FRAME (LEN bytes). */
 static inline uint8_t *veth_fan_frames(int gen, const uint8_t *frame, uint32_t len)
 {
-	uint8_t *f = malloc((size_t)VETH_FAN_SPREAD * len);
-
-	for (uint32_t i = 0; f && i < VETH_FAN_SPREAD; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts,
-			.data_in = frame,
-			.data_size_in = len,
-			.data_out = f + (size_t)i * len,
-			.data_size_out = len,
-			.repeat = 1,
-		);
-
-		if (bpf_prog_test_run_opts(gen, &opts) || opts.data_size_out != len) {
-			fprintf(stderr, "bench: the generator's test run: %s\n", strerror(errno));
-			free(f);
-			return NULL;
-		}
-	}
-	return f;
+	return gen_frames(gen, frame, len, VETH_FAN_SPREAD);
 }
 
 /* Send NFRAMES / SL_BENCH_FAN of FRAMES (LEN bytes each, cycled) to the fan-out: 0 or -1. */
 static inline int veth_fan_send(const struct veth_fan *f, const uint8_t *frames, uint32_t len,
 				uint32_t nframes)
 {
-	struct mmsghdr msg[VETH_FAN_BATCH];
-	struct iovec iov[VETH_FAN_BATCH];
-	uint32_t n = nframes / SL_BENCH_FAN, next = 0;
+	uint32_t next = 0;
 
-	while (n) {
-		uint32_t b = n < VETH_FAN_BATCH ? n : VETH_FAN_BATCH;
-		int r;
-
-		memset(msg, 0, sizeof(msg));
-		for (uint32_t i = 0; i < b; i++) {
-			iov[i].iov_base = (void *)(frames + (size_t)next * len);
-			iov[i].iov_len = len;
-			msg[i].msg_hdr.msg_iov = &iov[i];
-			msg[i].msg_hdr.msg_iovlen = 1;
-			next = (next + 1) % VETH_FAN_SPREAD;
-		}
-		r = sendmmsg(f->psock, msg, b, 0);
-		if (r < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
-			fprintf(stderr, "bench: sendmmsg: %s\n", strerror(errno));
-			return -1;
-		}
-		n -= r > 0 ? (uint32_t)r : 0;
-	}
-	return 0;
+	return psock_send(f->psock, frames, len, VETH_FAN_SPREAD, &next, nframes / SL_BENCH_FAN,
+			  VETH_FAN_BATCH);
 }
 
 /*

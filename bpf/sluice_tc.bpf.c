@@ -181,7 +181,7 @@ static __noinline int sl_tc_ck_take(struct __sk_buff *skb, const struct sl_meta 
 				    struct sl_ck_hand *ck)
 {
 	bool synack = (m->tcp_flags & SL_TCP_SYN) != 0;
-	struct sl_ck_flow f = {};
+	struct sl_ck_flow f;
 	struct sl_ck_hand *h;
 	__be32 n;
 
@@ -189,18 +189,18 @@ static __noinline int sl_tc_ck_take(struct __sk_buff *skb, const struct sl_meta 
 	    bpf_skb_load_bytes(skb, (__u32)m->l3_off + m->l4_off +
 			       (synack ? SL_TCP_OFF_ACK : SL_TCP_OFF_SEQ), &n, sizeof(n)))
 		return -1;
-	/* the key as XDP wrote it (sl_ck_flow_of of the client's packet) */
-	if (m->family == 4) {
-		f.saddr[0] = bpf_htonl(synack ? m->dst4 : m->src4);
-		f.daddr[0] = bpf_htonl(synack ? m->src4 : m->dst4);
-	} else {
-		__builtin_memcpy(f.saddr, synack ? m->dst6 : m->src6, 16);
-		__builtin_memcpy(f.daddr, synack ? m->src6 : m->dst6, 16);
+	/* the key as XDP wrote it: the client's side first (a SYN-ACK's is its destination) */
+	sl_ck_flow_of(m, &f, bpf_ntohl(n) - 1);
+	if (synack) {
+		__u32 a[4];
+		__be16 p = f.sport;
+
+		__builtin_memcpy(a, f.saddr, sizeof(a));
+		__builtin_memcpy(f.saddr, f.daddr, sizeof(a));
+		__builtin_memcpy(f.daddr, a, sizeof(a));
+		f.sport = f.dport;
+		f.dport = p;
 	}
-	f.sport = bpf_htons(synack ? m->dport : m->sport);
-	f.dport = bpf_htons(synack ? m->sport : m->dport);
-	f.isn = bpf_ntohl(n) - 1;
-	f.family = m->family;
 	h = bpf_map_lookup_elem(&ct_ck_hand, &f);
 	if (!h || h->magic != (synack ? SLUICE_CK_MAGIC_TX : SLUICE_CK_MAGIC))
 		return -1;
